@@ -1,0 +1,94 @@
+import { createHash, createHmac } from 'node:crypto';
+
+/** The only algorithm we speak; the SM3 and RSA variants are not used by CAMS callers. */
+export const ACS3_ALGORITHM = 'ACS3-HMAC-SHA256';
+
+export type QueryParams = Record<string, string | undefined | null>;
+export type HeaderMap = Record<string, string | string[] | undefined>;
+
+/**
+ * RFC 3986 encoding as Alibaba Cloud applies it: encodeURIComponent leaves `!'()*` alone, ACS3 does not.
+ */
+export function acsEncode(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+}
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export function hmacSha256Hex(secret: string, data: string): string {
+  return createHmac('sha256', secret).update(data).digest('hex');
+}
+
+/** Keys sorted by code unit (as the official SDK sorts them); a null/undefined value signs as `key=`. */
+export function canonicalQueryString(query: QueryParams | undefined): string {
+  if (!query) return '';
+  return Object.keys(query)
+    .sort()
+    .map((key) => {
+      const value = query[key];
+      return acsEncode(key) + '=' + (value === undefined || value === null ? '' : acsEncode(String(value)));
+    })
+    .join('&');
+}
+
+/** Whether a header takes part in the signature: host, content-type and every x-acs-*. */
+export function isSignableHeader(lowerName: string): boolean {
+  return lowerName === 'host' || lowerName === 'content-type' || lowerName.startsWith('x-acs-');
+}
+
+/**
+ * Canonical headers for the given lower-case names. Values are trimmed; a header that arrives
+ * several times (or comma-joined by FC) keeps its parts sorted, joined with ','.
+ */
+export function canonicalHeaders(headers: HeaderMap, names: readonly string[]): string {
+  const grouped = groupHeaders(headers);
+  let out = '';
+  for (const name of names) {
+    const values = grouped.get(name) ?? [];
+    out += name + ':' + [...values].sort().join(',') + '\n';
+  }
+  return out;
+}
+
+export function groupHeaders(headers: HeaderMap): Map<string, string[]> {
+  const grouped = new Map<string, string[]>();
+  for (const [rawName, rawValue] of Object.entries(headers)) {
+    if (rawValue === undefined) continue;
+    const name = rawName.toLowerCase();
+    const list = grouped.get(name) ?? [];
+    for (const v of Array.isArray(rawValue) ? rawValue : [rawValue]) list.push(String(v).trim());
+    grouped.set(name, list);
+  }
+  return grouped;
+}
+
+/** The SDK puts the raw path in the canonical request, with its few ad hoc substitutions. */
+export function canonicalPath(path: string): string {
+  return (path || '/').replace('+', '%20').replace('*', '%2A').replace('%7E', '~');
+}
+
+export interface CanonicalParts {
+  method: string;
+  path: string;
+  query: QueryParams | undefined;
+  headers: HeaderMap;
+  signedHeaders: readonly string[];
+  hashedPayload: string;
+}
+
+export function canonicalRequest(p: CanonicalParts): string {
+  return [
+    p.method.toUpperCase(),
+    canonicalPath(p.path),
+    canonicalQueryString(p.query),
+    canonicalHeaders(p.headers, p.signedHeaders),
+    p.signedHeaders.join(';'),
+    p.hashedPayload,
+  ].join('\n');
+}
+
+export function stringToSign(canonical: string): string {
+  return ACS3_ALGORITHM + '\n' + sha256Hex(canonical);
+}

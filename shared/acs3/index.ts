@@ -1,0 +1,4 @@
+export * from './canonical.ts';
+export * from './sign.ts';
+export * from './verify.ts';
+export * from './nonce-cache.ts';

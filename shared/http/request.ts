@@ -1,0 +1,84 @@
+import http from 'node:http';
+import https from 'node:https';
+
+// node:http rather than fetch: on Node 20 the first fetch costs ~150 ms and ~40 MB in a fresh
+// process (../shared/notes/cold-start.md). One keep-alive pool per protocol, reused across warm
+// invocations of the same instance.
+const agents = {
+  'http:': new http.Agent({ keepAlive: true, maxSockets: 64 }),
+  'https:': new https.Agent({ keepAlive: true, maxSockets: 64 }),
+};
+
+export interface HttpRequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+  /** Whole-exchange timeout (connect, send, receive the full body). */
+  timeoutMs?: number;
+  /** Replies larger than this are cut off with an error rather than buffered without end. */
+  maxBodyBytes?: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** A request that did not get a reply in time: distinct from a network error so callers can map it. */
+export class HttpTimeoutError extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor(readonly timeoutMs: number, url: string) {
+    super(`no reply from ${url} within ${timeoutMs} ms`);
+    this.name = 'HttpTimeoutError';
+  }
+}
+
+export function httpRequest(url: string | URL, opts: HttpRequestOptions = {}): Promise<HttpResponse> {
+  const target = typeof url === 'string' ? new URL(url) : url;
+  const lib = target.protocol === 'https:' ? https : http;
+  const agent = agents[target.protocol as keyof typeof agents];
+  if (!agent) return Promise.reject(new Error(`unsupported protocol ${target.protocol}`));
+  const maxBody = opts.maxBodyBytes ?? 16 * 1024 * 1024;
+
+  return new Promise<HttpResponse>((resolve, reject) => {
+    let settled = false;
+    const done = (err: Error | null, res?: HttpResponse) => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      if (err) reject(err);
+      else resolve(res!);
+    };
+    const headers: Record<string, string | number> = { ...opts.headers };
+    if (opts.body !== undefined && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-length')) {
+      headers['content-length'] = Buffer.byteLength(opts.body);
+    }
+    const req = lib.request(target, { method: opts.method ?? 'GET', headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > maxBody) {
+          req.destroy(new Error(`reply from ${target.origin} exceeds ${maxBody} bytes`));
+          return;
+        }
+        chunks.push(c);
+      });
+      res.on('end', () => done(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', (e) => done(e));
+      res.on('aborted', () => done(new Error(`reply from ${target.origin} was aborted`)));
+    });
+    const timer =
+      opts.timeoutMs !== undefined
+        ? setTimeout(() => {
+            const err = new HttpTimeoutError(opts.timeoutMs!, target.origin + target.pathname);
+            done(err);
+            req.destroy(err);
+          }, Math.max(0, opts.timeoutMs))
+        : undefined;
+    req.on('error', (e) => done(e));
+    if (opts.body !== undefined) req.end(opts.body);
+    else req.end();
+  });
+}
