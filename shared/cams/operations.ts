@@ -1,0 +1,87 @@
+/** The CAMS OpenAPI this project speaks: product `cams`, version 2020-06-06, RPC style, POST `/`. */
+export const CAMS_VERSION = '2020-06-06';
+export const CAMS_DEFAULT_ENDPOINT = 'https://cams.ap-southeast-1.aliyuncs.com';
+
+export const CAMS_ACTIONS = [
+  'ChatappBindWaba',
+  'QueryChatappBindWaba',
+  'AddChatappPhoneNumber',
+  'GetWhatsappHealthStatus',
+] as const;
+export type CamsAction = (typeof CAMS_ACTIONS)[number];
+
+/** Documented per-account QPS limits (the seed pages). */
+export const CAMS_QPS: Readonly<Record<CamsAction, number>> = {
+  ChatappBindWaba: 10,
+  QueryChatappBindWaba: 10,
+  AddChatappPhoneNumber: 10,
+  GetWhatsappHealthStatus: 5,
+};
+
+export function isCamsAction(value: string): value is CamsAction {
+  return (CAMS_ACTIONS as readonly string[]).includes(value);
+}
+
+export type CanSendMessage = 'AVAILABLE' | 'LIMITED' | 'BLOCKED';
+export type NodeType = 'waba' | 'phone' | 'template';
+export type AccountReviewStatus = 'PENDING' | 'APPROVED' | 'REJECTED' | 'DISABLED';
+
+/** Request params per operation, in CAMS wire names. */
+export interface CamsParams {
+  ChatappBindWaba: { WabaId: string };
+  QueryChatappBindWaba: { CustSpaceId?: string; IsvCode?: string };
+  AddChatappPhoneNumber: { CustSpaceId: string; Cc: string; PhoneNumber: string; VerifiedName: string; PreValidateId?: string };
+  GetWhatsappHealthStatus: {
+    CustSpaceId: string;
+    NodeType: NodeType;
+    WabaId?: string;
+    PhoneNumber?: string;
+    TemplateCode?: string;
+    Language?: string;
+  };
+}
+
+export interface HealthError {
+  ErrorCode: string;
+  ErrorDescription?: string;
+  PossibleSolution?: string;
+}
+
+export interface HealthEntity {
+  EntityType: string;
+  WabaId?: string;
+  BusinessId?: string;
+  PhoneNumber?: string;
+  TemplateCode?: string;
+  Language?: string;
+  CanSendMessage: CanSendMessage;
+  Errors?: HealthError[];
+}
+
+/** The `Data` of each operation's reply. */
+export interface CamsData {
+  ChatappBindWaba: { CustSpaceId: string; WabaId: string };
+  QueryChatappBindWaba: {
+    Id?: string;
+    Name?: string;
+    AccountReviewStatus?: AccountReviewStatus;
+    Currency?: string;
+    MessageTemplateNamespace?: string;
+    BusinessId?: string;
+    BusinessName?: string;
+    PrimaryBusinessLocation?: string;
+    AuthInternationalRateEligibility?: Record<string, unknown>;
+  };
+  AddChatappPhoneNumber: undefined;
+  GetWhatsappHealthStatus: { CanSendMessage: CanSendMessage; Entities: HealthEntity[] };
+}
+
+/** The CAMS reply envelope (HTTP 200). */
+export interface CamsEnvelope<D = unknown> {
+  RequestId: string;
+  Code: string;
+  Message?: string;
+  AccessDeniedDetail?: string;
+  Success?: boolean;
+  Data?: D;
+}
