@@ -1,0 +1,4 @@
+import * as z from 'zod/mini';
+import { WabaId } from '../../shared/validation/cams-fields.ts';
+
+export const BindWabaParams = z.strictObject({ WabaId });

@@ -1,0 +1,182 @@
+import { randomUUID } from 'node:crypto';
+import type middy from '@middy/core';
+import type * as z from 'zod/mini';
+import { verifyAcs3Request, type NonceRegistry } from '../acs3/index.ts';
+import type { ApiKey } from '../config/env.ts';
+import { invocationDeadline, type FcContext } from '../fc/context.ts';
+import { HttpError } from './errors.ts';
+import { decodeHttpEvent, type HttpRequest } from './event.ts';
+import { writeLogRecord, type LogWriter } from './log.ts';
+import { collectParams, validateParams } from './params.ts';
+import { callerAuthStatus, errorReply, successReply, type FcHttpResponse } from './reply.ts';
+
+/** What the middlewares hand to the service: the decoded request, its params, who called. */
+export interface ParsedHttpEvent<P = unknown> {
+  http: HttpRequest;
+  params: P;
+  callerKeyId?: string;
+  requestId: string;
+  /** Epoch ms by which the invocation must answer. */
+  deadline: number;
+}
+
+/** What a service returns; the envelope middleware turns it into the CAMS-style reply. */
+export interface ServiceResult {
+  data?: unknown;
+  status?: number;
+  camsRequestId?: string | undefined;
+}
+
+/** Per-invocation state shared between phases. */
+export interface HttpInternal {
+  requestId: string;
+  startedAt: number;
+  deadline: number;
+  route?: string;
+  code?: string;
+  camsCode?: string | undefined;
+  callerKeyId?: string;
+  internalError?: unknown;
+  [key: string]: unknown;
+}
+
+type Request = middy.Request<unknown, FcHttpResponse | ServiceResult, Error, FcContext, HttpInternal>;
+type Middleware = middy.MiddlewareObj<unknown, FcHttpResponse | ServiceResult, Error, FcContext, HttpInternal>;
+
+/** First in, last out: stamps the invocation and writes its one structured log line. */
+export function invocationLog(opts: { functionName: string; write: LogWriter; now?: () => number }): Middleware {
+  const now = opts.now ?? Date.now;
+  const emit = (request: Request) => {
+    const res = request.response as FcHttpResponse | undefined;
+    const i = request.internal;
+    const record: Record<string, unknown> = {
+      level: res && res.statusCode >= 500 ? 'error' : 'info',
+      function: opts.functionName,
+      requestId: i.requestId,
+      route: i.route ?? null,
+      status: res?.statusCode ?? null,
+      durationMs: Math.round((now() - i.startedAt) * 100) / 100,
+      code: i.code ?? null,
+      camsCode: i.camsCode ?? null,
+      caller: i.callerKeyId ?? null,
+    };
+    if (i.internalError) {
+      const e = i.internalError as { name?: string; message?: string };
+      record['error'] = { name: e.name, message: e.message };
+    }
+    writeLogRecord(opts.write, record);
+  };
+  return {
+    before: (request) => {
+      const startedAt = now();
+      request.internal.requestId = request.context?.requestId ?? randomUUID();
+      request.internal.startedAt = startedAt;
+      request.internal.deadline = invocationDeadline(request.context, startedAt);
+    },
+    after: emit,
+    onError: emit,
+  };
+}
+
+/** Every reply in the CAMS envelope: success wraps the service result, any error is mapped. */
+export function camsEnvelope(): Middleware {
+  return {
+    after: (request) => {
+      const result = (request.response ?? {}) as ServiceResult;
+      request.response = successReply(request.internal.requestId, result.data, {
+        status: result.status,
+        camsRequestId: result.camsRequestId,
+      });
+      request.internal.code = 'OK';
+      request.internal.camsCode = result.camsRequestId ? 'OK' : undefined;
+    },
+    onError: (request) => {
+      const info = errorReply(request.internal.requestId ?? randomUUID(), request.error);
+      request.response = info.response;
+      request.internal.code = info.code;
+      request.internal.camsCode = info.camsCode;
+      request.internal.internalError = info.internal;
+    },
+  };
+}
+
+export interface Route {
+  method: string;
+  /** `/onboardings/{id}` style; `{name}` segments become path parameters. */
+  path: string;
+}
+
+/** Decodes the FC / API Gateway event and checks it is for one of this function's routes. */
+export function decodeHttpRequest(opts: { routes: readonly Route[]; maxBodyBytes: () => number }): Middleware {
+  const matchers = opts.routes.map((r) => ({ ...r, re: routeRegExp(r.path) }));
+  return {
+    before: (request) => {
+      const http = decodeHttpEvent(request.event, opts.maxBodyBytes());
+      request.internal.route = `${http.method} ${http.path}`;
+      const samePath = matchers.filter((m) => m.re.test(http.path));
+      if (samePath.length === 0) throw new HttpError(404, 'NotFound', `no route for ${http.path}`);
+      const route = samePath.find((m) => m.method.toUpperCase() === http.method);
+      if (!route) {
+        throw new HttpError(405, 'MethodNotAllowed', `${http.method} is not allowed on ${http.path}`, {
+          headers: { allow: samePath.map((m) => m.method.toUpperCase()).join(', ') },
+        });
+      }
+      const groups = route.re.exec(http.path)?.groups ?? {};
+      http.pathParameters = { ...groups, ...http.pathParameters };
+      request.internal.route = `${route.method.toUpperCase()} ${route.path}`;
+      request.event = {
+        http,
+        params: undefined,
+        requestId: request.internal.requestId,
+        deadline: request.internal.deadline,
+      } satisfies ParsedHttpEvent;
+    },
+  };
+}
+
+function routeRegExp(path: string): RegExp {
+  const pattern = path
+    .split('/')
+    .map((seg) => {
+      const m = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(seg);
+      return m ? `(?<${m[1]}>[^/]+)` : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    })
+    .join('/');
+  return new RegExp(`^${pattern}/?$`);
+}
+
+/**
+ * The caller's ACS3 signature, checked with the same verifier as the CAMS sandbox. Our routes require
+ * host, x-acs-date, x-acs-signature-nonce, x-acs-content-sha256 and, with a body, content-type signed.
+ */
+export function verifyCallerSignature(opts: { keys: () => readonly ApiKey[]; nonces: NonceRegistry; now?: () => number }): Middleware {
+  return {
+    before: async (request) => {
+      const { http } = request.event as ParsedHttpEvent;
+      const keys = opts.keys();
+      const required = ['x-acs-content-sha256', ...(http.body.length > 0 ? ['content-type'] : [])];
+      const result = await verifyAcs3Request(
+        { method: http.method, path: http.rawPath, query: http.query, headers: http.headers, body: http.body },
+        {
+          lookupSecret: (id) => keys.find((k) => k.accessKeyId === id)?.accessKeySecret,
+          nonces: opts.nonces,
+          requiredSignedHeaders: required,
+          ...(opts.now ? { now: opts.now } : {}),
+        },
+      );
+      if (!result.ok) throw new HttpError(callerAuthStatus(result.code), result.code, result.message);
+      request.internal.callerKeyId = result.accessKeyId;
+      (request.event as ParsedHttpEvent).callerKeyId = result.accessKeyId;
+    },
+  };
+}
+
+/** Params from query, path and body, validated by the function's zod/mini schema. */
+export function validateRequestParams<P>(schema: z.ZodMiniType<P>): Middleware {
+  return {
+    before: (request) => {
+      const event = request.event as ParsedHttpEvent;
+      event.params = validateParams(schema, collectParams(event.http));
+    },
+  };
+}

@@ -1,0 +1,67 @@
+import type * as z from 'zod/mini';
+import { HttpError, type FieldProblem } from './errors.ts';
+import type { HttpRequest } from './event.ts';
+
+/**
+ * The request's params in CAMS wire names: query string, path parameters and a JSON or form body,
+ * merged. A name given twice with different values is refused rather than silently picking one.
+ */
+export function collectParams(req: HttpRequest): Record<string, unknown> {
+  const params: Record<string, unknown> = Object.create(null);
+  const add = (source: Record<string, unknown>, where: string) => {
+    for (const [k, v] of Object.entries(source)) {
+      if (k in params && params[k] !== v) {
+        throw new HttpError(400, 'InvalidParameter', `${k} is given twice (also in the ${where}) with different values`, {
+          fields: [{ Field: k, Message: 'given twice with different values' }],
+        });
+      }
+      params[k] = v;
+    }
+  };
+  add(req.query, 'query');
+  add(req.pathParameters, 'path');
+  if (req.body.length > 0) add(parseBody(req), 'body');
+  return params;
+}
+
+function parseBody(req: HttpRequest): Record<string, unknown> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const text = req.body.toString('utf8');
+  if (type === 'application/json' || type.endsWith('+json') || (type === '' && /^\s*\{/.test(text))) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new HttpError(400, 'InvalidParameter', 'the body is not valid JSON');
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new HttpError(400, 'InvalidParameter', 'the JSON body must be an object of parameters');
+    }
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(parsed)) {
+      // IDs written as JSON numbers are accepted only while they are exact.
+      out[k] = typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? String(v) : v;
+    }
+    return out;
+  }
+  if (type === 'application/x-www-form-urlencoded') {
+    return Object.fromEntries(new URLSearchParams(text));
+  }
+  throw new HttpError(415, 'UnsupportedMediaType', `content-type ${type || '(none)'} is not supported: send application/json or application/x-www-form-urlencoded`);
+}
+
+/** Validates params against a zod/mini schema; every problem names its field. */
+export function validateParams<T>(schema: z.ZodMiniType<T>, params: Record<string, unknown>): T {
+  const result = schema.safeParse(params);
+  if (result.success) return result.data;
+  const fields: FieldProblem[] = [];
+  for (const issue of result.error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) fields.push({ Field: key, Message: 'is not a parameter of this operation' });
+    } else {
+      fields.push({ Field: issue.path.length ? issue.path.map(String).join('.') : '(params)', Message: issue.message });
+    }
+  }
+  const code = fields.some((f) => f.Message.startsWith('is required')) ? 'MissingParameter' : 'InvalidParameter';
+  throw new HttpError(400, code, fields.map((f) => `${f.Field}: ${f.Message}`).join('; '), { fields });
+}

@@ -1,0 +1,59 @@
+import * as z from 'zod/mini';
+
+/** A required string field whose messages say what is wrong in plain words. */
+export function requiredString() {
+  return z.string({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be a string') });
+}
+
+export const digits = (what: string, min: number, max: number) =>
+  requiredString().check(z.regex(new RegExp(`^\\d{${min},${max}}$`), `must be ${what}: ${min === max ? min : `${min}-${max}`} digits`));
+
+export const WabaId = digits('the WhatsApp Business Account id', 1, 32);
+export const CustSpaceId = requiredString().check(
+  z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or - (the CustSpaceId returned by ChatappBindWaba)'),
+);
+export const IsvCode = requiredString().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -'));
+/** Country calling code without "+" or leading zeros. */
+export const Cc = requiredString().check(z.regex(/^[1-9]\d{0,2}$/, 'must be the country calling code: 1-3 digits, no "+" or leading 0'));
+export const PhoneNumber = requiredString().check(z.regex(/^\d{4,14}$/, 'must be the national number: 4-14 digits, no "+", spaces or dashes'));
+export const TemplateCode = requiredString().check(z.regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be 1-128 letters, digits, _ or -'));
+/** WhatsApp template language codes: en, en_US, pt_BR, zh_CN, ... */
+export const Language = requiredString().check(z.regex(/^[a-z]{2,3}(_[A-Z]{2}|_[A-Za-z]{4})?$/, 'must be a WhatsApp language code such as en, en_US or zh_CN'));
+export const NodeType = z.enum(['waba', 'phone', 'template'], { error: 'must be one of waba, phone, template' });
+
+/** E.164 allows at most 15 digits for country code + national number together. */
+export function e164Problem(cc: string, phone: string): string | undefined {
+  return cc.length + phone.length > 15 ? `Cc + PhoneNumber is ${cc.length + phone.length} digits; E.164 allows at most 15` : undefined;
+}
+
+const EMOJI = /\p{Extended_Pictographic}|\p{Regional_Indicator}|\u{FE0F}/u;
+const ALLOWED = /^[\p{L}\p{M}\p{N} .,&'’()\-/+!?:]+$/u;
+const REPEATED_PUNCT = /([.,&'’()\-/+!?:])\1/u;
+const URL_LIKE = /(https?:\/\/|www\.|\.(com|net|org|io|co|cn|info|biz|shop|app)\b)/i;
+
+/**
+ * WhatsApp display-name rules (Meta's display name guidelines) that can be checked mechanically:
+ * 3-512 characters, no leading/trailing or doubled spaces, no emoji, no symbols beyond ordinary
+ * punctuation, no repeated punctuation ("!!"), not all capitals (short acronyms like "IBM" pass),
+ * no URL, and not the word "WhatsApp". Returns the first rule broken.
+ */
+export function verifiedNameProblem(name: string): string | undefined {
+  const length = [...name].length;
+  if (length < 3) return 'must be at least 3 characters';
+  if (length > 512) return 'must be at most 512 characters';
+  if (name !== name.trim()) return 'must not start or end with spaces';
+  if (/\s{2,}/.test(name)) return 'must not contain repeated spaces';
+  if (EMOJI.test(name)) return 'must not contain emoji';
+  if (URL_LIKE.test(name)) return 'must not contain a URL or web address';
+  if (/whats\s*app/i.test(name)) return 'must not contain "WhatsApp"';
+  if (!ALLOWED.test(name)) return 'may contain only letters, digits, spaces and . , & \' ( ) - / + ! ? :';
+  if (REPEATED_PUNCT.test(name)) return 'must not repeat punctuation (e.g. "!!" or "..")';
+  const letters = name.replace(/[^\p{L}]/gu, '');
+  const cased = name.replace(/[^\p{Lu}\p{Ll}]/gu, '');
+  if (cased.length > 5 && cased === cased.toUpperCase() && letters.length > 5) return 'must not be in all capitals (acronyms of up to 5 letters are fine)';
+  return undefined;
+}
+
+export const VerifiedName = requiredString().check(
+  z.refine((v) => verifiedNameProblem(v) === undefined, { error: (iss) => verifiedNameProblem(String(iss.input)) ?? 'is invalid' }),
+);

@@ -1,0 +1,188 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { signRouteRequest, type RouteRequest } from '../../local/client/route-request.ts';
+import type { RunningSandbox } from '../../local/sandbox/server.ts';
+import { handler as addPhoneNumber } from '../../functions/add-phone-number/handler.ts';
+import { handler as bindWaba } from '../../functions/bind-waba/handler.ts';
+import { handler as getHealthStatus } from '../../functions/get-health-status/handler.ts';
+import { handler as queryWaba } from '../../functions/query-waba/handler.ts';
+import { fcContext, httpEvent, parseReply, type Trigger } from '../support/events.ts';
+import { CALLER_KEY, sandboxControl, sandboxForFunctions } from '../support/sandbox-env.ts';
+
+const HOST = 'cams-fc-dev.ap-southeast-1.fcapp.run';
+type Handler = (event: unknown, context?: never) => Promise<{ statusCode: number; headers: Record<string, string>; body: string }>;
+let sandbox: RunningSandbox;
+let nonce = 0;
+
+async function call(handler: Handler, req: RouteRequest, trigger: Trigger = 'fc-http', opts: { key?: typeof CALLER_KEY; base64?: boolean; date?: Date; context?: Record<string, unknown> } = {}) {
+  const signed = signRouteRequest(req, HOST, opts.key ?? CALLER_KEY, { nonce: `route-test-${process.pid}-${++nonce}`, ...(opts.date ? { date: opts.date } : {}) });
+  return parseReply(await handler(httpEvent(signed, trigger, { base64: opts.base64 ?? false }), fcContext(opts.context ?? {}) as never));
+}
+
+beforeAll(async () => {
+  sandbox = await sandboxForFunctions();
+});
+afterAll(async () => sandbox?.close());
+beforeEach(async () => {
+  await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
+});
+
+describe.each<Trigger>(['fc-http', 'api-gateway'])('every route through the %s event', (trigger) => {
+  it('binds a WABA, queries it, adds a phone number and reads its health', async () => {
+    const bound = await call(bindWaba as Handler, { method: 'POST', path: '/waba/bind', body: { WabaId: '200000000000001' } }, trigger);
+    expect(bound.statusCode).toBe(200);
+    expect(bound.body).toMatchObject({ Code: 'OK', Success: true, RequestId: fcContext()['requestId'] });
+    expect(bound.body.CamsRequestId).toMatch(/^[0-9A-F-]{36}$/);
+    const space = bound.body.Data!['CustSpaceId'] as string;
+    expect(space).toBeTruthy();
+    expect(bound.body.Data!['WabaId']).toBe('200000000000001');
+
+    const queried = await call(queryWaba as Handler, { method: 'GET', path: '/waba', query: { CustSpaceId: space } }, trigger);
+    expect(queried.statusCode).toBe(200);
+    expect(queried.body.Data).toMatchObject({ Id: '200000000000001', AccountReviewStatus: expect.stringMatching(/^(PENDING|APPROVED|REJECTED|DISABLED)$/) });
+
+    const added = await call(
+      addPhoneNumber as Handler,
+      { method: 'POST', path: '/phone-numbers', body: { CustSpaceId: space, Cc: '86', PhoneNumber: '13800000001', VerifiedName: 'Acme Shop' } },
+      trigger,
+      { base64: true },
+    );
+    expect(added.statusCode).toBe(200);
+    expect(added.body.Data).toEqual({ CustSpaceId: space, Cc: '86', PhoneNumber: '13800000001' });
+
+    const health = await call(
+      getHealthStatus as Handler,
+      { method: 'GET', path: '/health-status', query: { CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800000001' } },
+      trigger,
+    );
+    expect(health.statusCode).toBe(200);
+    expect(health.body.Data!['CanSendMessage']).toBe('AVAILABLE');
+    expect((health.body.Data!['Entities'] as unknown[]).length).toBeGreaterThan(0);
+
+    // The sandbox saw exactly these four CAMS calls, made with the functions' credentials.
+    const calls = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string; Code: string }>;
+    expect(calls.map((c) => `${c.Action}:${c.Code}`)).toEqual([
+      'ChatappBindWaba:OK',
+      'QueryChatappBindWaba:OK',
+      'AddChatappPhoneNumber:OK',
+      'GetWhatsappHealthStatus:OK',
+    ]);
+  });
+});
+
+describe('caller authentication', () => {
+  const req: RouteRequest = { method: 'POST', path: '/waba/bind', body: { WabaId: '200000000000002' } };
+
+  it('rejects an unsigned call with 401 IncompleteSignature', async () => {
+    const signed = signRouteRequest(req, HOST, CALLER_KEY);
+    delete signed.headers['Authorization'];
+    const res = parseReply(await bindWaba(httpEvent(signed, 'fc-http'), fcContext() as never));
+    expect(res.statusCode).toBe(401);
+    expect(res.body).toMatchObject({ Code: 'IncompleteSignature', Success: false });
+  });
+
+  it('rejects a forged signature with 403 SignatureDoesNotMatch', async () => {
+    const res = await call(bindWaba as Handler, req, 'fc-http', { key: { ...CALLER_KEY, accessKeySecret: 'not-the-secret' } });
+    expect(res.statusCode).toBe(403);
+    expect(res.body.Code).toBe('SignatureDoesNotMatch');
+  });
+
+  it('rejects a tampered body with 403', async () => {
+    const signed = signRouteRequest(req, HOST, CALLER_KEY, { nonce: 'tamper-1' });
+    signed.body = signed.body.replace('200000000000002', '200000000000003');
+    const res = parseReply(await bindWaba(httpEvent(signed, 'api-gateway'), fcContext() as never));
+    expect(res.statusCode).toBe(403);
+    expect(res.body.Code).toBe('SignatureDoesNotMatch');
+  });
+
+  it('rejects an unknown key with 401 InvalidAccessKeyId.NotFound', async () => {
+    const res = await call(bindWaba as Handler, req, 'fc-http', { key: { accessKeyId: 'nobody', accessKeySecret: 'whatever-secret' } });
+    expect(res.statusCode).toBe(401);
+    expect(res.body.Code).toBe('InvalidAccessKeyId.NotFound');
+  });
+
+  it('rejects a stale call with 401 InvalidTimeStamp.Expired', async () => {
+    const res = await call(bindWaba as Handler, req, 'fc-http', { date: new Date(Date.now() - 20 * 60_000) });
+    expect(res.statusCode).toBe(401);
+    expect(res.body.Code).toBe('InvalidTimeStamp.Expired');
+  });
+
+  it('rejects a replayed call with 401 SignatureNonceUsed, and CAMS is called once', async () => {
+    const signed = signRouteRequest(req, HOST, CALLER_KEY, { nonce: 'replay-1' });
+    const first = parseReply(await bindWaba(httpEvent(signed, 'fc-http'), fcContext() as never));
+    const second = parseReply(await bindWaba(httpEvent(signed, 'fc-http'), fcContext() as never));
+    expect(first.statusCode).toBe(200);
+    expect(second.statusCode).toBe(401);
+    expect(second.body.Code).toBe('SignatureNonceUsed');
+    const calls = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as unknown[];
+    expect(calls).toHaveLength(1);
+  });
+});
+
+describe('request shape', () => {
+  it('answers 413 for a body over the limit, before verifying anything', async () => {
+    const res = await call(bindWaba as Handler, { method: 'POST', path: '/waba/bind', body: { WabaId: '1', Pad: 'x'.repeat(300 * 1024) } });
+    expect(res.statusCode).toBe(413);
+    expect(res.body.Code).toBe('RequestEntityTooLarge');
+  });
+
+  it('answers 404 for an unknown path and 405 for a wrong method, with Allow', async () => {
+    expect((await call(bindWaba as Handler, { method: 'POST', path: '/waba/unbind', body: {} })).statusCode).toBe(404);
+    const wrong = await call(bindWaba as Handler, { method: 'GET', path: '/waba/bind' });
+    expect(wrong.statusCode).toBe(405);
+    expect(wrong.headers['allow']).toBe('POST');
+  });
+
+  it('answers 400 InvalidEvent for an invocation payload that is not an HTTP event', async () => {
+    const res = parseReply(await bindWaba(Buffer.from('{"triggerTime":"2023-12-26T07:49:00Z","triggerName":"timer"}'), fcContext() as never));
+    expect(res.statusCode).toBe(400);
+    expect(res.body.Code).toBe('InvalidEvent');
+  });
+});
+
+describe('CAMS errors map to documented statuses', () => {
+  it('Unknown.ResourceOwnerId → 404 with the CAMS code and CamsRequestId', async () => {
+    const res = await call(queryWaba as Handler, { method: 'GET', path: '/waba', query: { CustSpaceId: 'not-mine' } });
+    expect(res.statusCode).toBe(404);
+    expect(res.body).toMatchObject({ Code: 'Unknown.ResourceOwnerId', Success: false });
+    expect(res.body['CamsRequestId']).toBeTruthy();
+  });
+
+  it('a business error (duplicate phone) → 502 passing the CAMS Code through', async () => {
+    const bound = await call(bindWaba as Handler, { method: 'POST', path: '/waba/bind', body: { WabaId: '200000000000009' } });
+    const space = bound.body.Data!['CustSpaceId'];
+    const body = { CustSpaceId: space, Cc: '1', PhoneNumber: '4155550101', VerifiedName: 'Acme Shop' };
+    expect((await call(addPhoneNumber as Handler, { method: 'POST', path: '/phone-numbers', body })).statusCode).toBe(200);
+    const dup = await call(addPhoneNumber as Handler, { method: 'POST', path: '/phone-numbers', body });
+    expect(dup.statusCode).toBe(502);
+    expect(dup.body.Code).toBe('Phone.Exists');
+  });
+
+  it('System.LimitControl that outlasts the retries → 429 with Retry-After', async () => {
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { throttleRate: 1 });
+    const res = await call(bindWaba as Handler, { method: 'POST', path: '/waba/bind', body: { WabaId: '200000000000004' } }, 'fc-http', {
+      context: { function: { name: 'bind-waba', timeout: 2 } },
+    });
+    expect(res.statusCode).toBe(429);
+    expect(res.body.Code).toBe('System.LimitControl');
+    expect(res.headers['retry-after']).toBe('1');
+  });
+
+  it('CAMS 5xx that outlasts the retries → 502 with its code', async () => {
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { errorRate: 1 });
+    const res = await call(bindWaba as Handler, { method: 'POST', path: '/waba/bind', body: { WabaId: '200000000000005' } }, 'fc-http', {
+      context: { function: { name: 'bind-waba', timeout: 2 } },
+    });
+    expect(res.statusCode).toBe(502);
+    expect(res.body.Success).toBe(false);
+    expect(['ServiceUnavailable', 'InternalError']).toContain(res.body.Code);
+  });
+
+  it('CAMS slower than the invocation allows → 504', async () => {
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { latencyMs: 3000 });
+    const res = await call(bindWaba as Handler, { method: 'POST', path: '/waba/bind', body: { WabaId: '200000000000006' } }, 'fc-http', {
+      context: { function: { name: 'bind-waba', timeout: 1 } },
+    });
+    expect(res.statusCode).toBe(504);
+    expect(['RequestTimeout', 'DeadlineExceeded']).toContain(res.body.Code);
+  });
+});
