@@ -15,6 +15,11 @@ export const stdoutLog: LogWriter = (line) => {
   process.stdout.write(line + '\n');
 };
 
-export function writeLogRecord(write: LogWriter, record: Record<string, unknown>): void {
+const LEVELS: Record<string, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+
+/** LOG_LEVEL (debug, info, warn, error, silent; default info) is read per line: it is one lookup. */
+export function writeLogRecord(write: LogWriter, record: Record<string, unknown>, env: Record<string, string | undefined> = process.env): void {
+  const threshold = LEVELS[env['LOG_LEVEL'] ?? 'info'] ?? LEVELS['info']!;
+  if ((LEVELS[String(record['level'])] ?? LEVELS['info']!) < threshold) return;
   write(JSON.stringify(redactSecrets(record)));
 }

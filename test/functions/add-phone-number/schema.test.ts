@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { AddPhoneNumberParams } from '../../../functions/add-phone-number/schema.ts';
+import { rejectionOf } from '../../support/schema.ts';
+
+const ok = { CustSpaceId: 'C01', Cc: '86', PhoneNumber: '13800000000', VerifiedName: 'Acme Shop' };
+
+describe('add-phone-number params', () => {
+  it('accepts a well-formed number', () => {
+    expect(rejectionOf(AddPhoneNumberParams, ok)).toBeUndefined();
+  });
+  it('names every missing field', () => {
+    const r = rejectionOf(AddPhoneNumberParams, {});
+    expect(r?.code).toBe('MissingParameter');
+    expect(Object.keys(r!.fields).sort()).toEqual(['Cc', 'CustSpaceId', 'PhoneNumber', 'VerifiedName']);
+  });
+  it.each([['+86'], ['0086'], ['1234'], ['8a'], ['']])('rejects Cc %j: 1-3 digits', (Cc) => {
+    expect(rejectionOf(AddPhoneNumberParams, { ...ok, Cc })?.fields['Cc']).toContain('1-3 digits');
+  });
+  it.each([['138-0000-0000'], ['+8613800000000'], ['138 0000 0000'], ['123']])('rejects PhoneNumber %j: digits only', (PhoneNumber) => {
+    expect(rejectionOf(AddPhoneNumberParams, { ...ok, PhoneNumber })?.fields['PhoneNumber']).toContain('digits');
+  });
+  it('rejects Cc + PhoneNumber over 15 digits (E.164)', () => {
+    expect(rejectionOf(AddPhoneNumberParams, { ...ok, Cc: '852', PhoneNumber: '1234567890123' })?.fields['PhoneNumber']).toContain('E.164');
+  });
+  it('rejects a VerifiedName that breaks a display-name rule, saying which', () => {
+    expect(rejectionOf(AddPhoneNumberParams, { ...ok, VerifiedName: 'BEST SHOP EVER' })?.fields['VerifiedName']).toContain('all capitals');
+  });
+});

@@ -1,0 +1,118 @@
+import * as z from 'zod/mini';
+import { describe, expect, it } from 'vitest';
+import { signRouteRequest } from '../../../local/client/route-request.ts';
+import { CamsError } from '../../../shared/cams/errors.ts';
+import { httpFunction } from '../../../shared/http-fn/http-function.ts';
+import { redactSecrets } from '../../../shared/http-fn/log.ts';
+import { camsErrorStatus } from '../../../shared/http-fn/reply.ts';
+import { fcContext, httpEvent, parseReply } from '../../support/events.ts';
+
+const KEY = { accessKeyId: 'log-test-key', accessKeySecret: 'log-test-secret-value' };
+const env = { API_KEYS: `${KEY.accessKeyId}:${KEY.accessKeySecret}`, ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAIx', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'cams-secret-value' };
+
+function fn(service: () => Promise<{ data?: unknown }>, lines: string[], envOverride: Record<string, string> = env) {
+  return httpFunction({
+    name: 'probe',
+    routes: [{ method: 'POST', path: '/probe/{id}' }],
+    schema: z.object({ id: z.string(), Token: z.optional(z.string()) }),
+    service,
+    env: envOverride,
+    write: (l) => lines.push(l),
+  });
+}
+
+function event(body: unknown, path = '/probe/abc') {
+  return httpEvent(signRouteRequest({ method: 'POST', path, body }, 'h.example', KEY), 'fc-http');
+}
+
+describe('the shared HTTP function stack', () => {
+  it('writes exactly one JSON log line per invocation with the fields operators need, and no secret', async () => {
+    const lines: string[] = [];
+    const handler = fn(async () => ({ data: { ok: 1 } }), lines);
+    const res = parseReply(await handler(event({ Token: 'tok-should-not-leak' }), fcContext() as never));
+    expect(res.statusCode).toBe(200);
+    expect(lines).toHaveLength(1);
+    const record = JSON.parse(lines[0]!);
+    expect(record).toMatchObject({ level: 'info', function: 'probe', requestId: fcContext()['requestId'], route: 'POST /probe/{id}', status: 200, code: 'OK', caller: KEY.accessKeyId });
+    expect(typeof record.durationMs).toBe('number');
+    for (const secret of [KEY.accessKeySecret, 'cams-secret-value', 'tok-should-not-leak', 'Signature=']) expect(lines[0]).not.toContain(secret);
+  });
+
+  it('passes path parameters to the schema and the service', async () => {
+    let seen: unknown;
+    const handler = httpFunction({
+      name: 'probe',
+      routes: [{ method: 'POST', path: '/probe/{id}' }],
+      schema: z.object({ id: z.string() }),
+      service: async (input) => {
+        seen = input.params;
+        return {};
+      },
+      env,
+      write: () => {},
+    });
+    expect((await handler(event(undefined, '/probe/x%20y'), fcContext() as never)).statusCode).toBe(200);
+    expect(seen).toEqual({ id: 'x y' });
+  });
+
+  it('turns an unexpected error into a 500 envelope without its message, and logs it at error level', async () => {
+    const lines: string[] = [];
+    const handler = fn(async () => {
+      throw new TypeError('boom at internal detail');
+    }, lines);
+    const res = parseReply(await handler(event({}), fcContext() as never));
+    expect(res.statusCode).toBe(500);
+    expect(res.body).toMatchObject({ Code: 'InternalError', Success: false });
+    expect(res.body.Message).not.toContain('boom');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'error', status: 500, error: { name: 'TypeError', message: 'boom at internal detail' } });
+  });
+
+  it('answers 500 ServiceMisconfigured when API_KEYS is bad, naming the variable in the log only', async () => {
+    const lines: string[] = [];
+    const handler = fn(async () => ({}), lines, { API_KEYS: 'no-colon-here' });
+    const res = parseReply(await handler(event({}), fcContext() as never));
+    expect(res.statusCode).toBe(500);
+    expect(res.body.Code).toBe('ServiceMisconfigured');
+    expect(res.body.Message).not.toContain('API_KEYS');
+    expect(lines[0]).toContain('API_KEYS');
+  });
+
+  it('honours LOG_LEVEL', async () => {
+    const lines: string[] = [];
+    process.env['LOG_LEVEL'] = 'warn';
+    try {
+      await fn(async () => ({}), lines)(event({}), fcContext() as never);
+    } finally {
+      delete process.env['LOG_LEVEL'];
+    }
+    expect(lines).toEqual([]);
+  });
+});
+
+describe('status mapping of CAMS errors', () => {
+  const err = (Code: string, httpStatus = 400) => new CamsError({ Code, Message: 'm', httpStatus, retryable: false });
+  it.each([
+    ['System.LimitControl', 429],
+    ['Throttling.User', 429],
+    ['Ram.PermissionDeny', 403],
+    ['Product.Unsubscript', 403],
+    ['Unknown.ResourceOwnerId', 404],
+    ['RequestTimeout', 504],
+    ['DeadlineExceeded', 504],
+    ['Phone.Exists', 502],
+    ['InternalError', 502],
+    ['NetworkError', 502],
+  ])('%s → %i', (code, status) => {
+    expect(camsErrorStatus(err(code))).toBe(status);
+  });
+});
+
+describe('redactSecrets', () => {
+  it('replaces secret-looking fields at any depth', () => {
+    expect(redactSecrets({ a: 1, accessKeySecret: 's', nested: [{ Authorization: 'x', securityToken: 't', sign: 'y', fine: 'ok' }] })).toEqual({
+      a: 1,
+      accessKeySecret: '[redacted]',
+      nested: [{ Authorization: '[redacted]', securityToken: '[redacted]', sign: '[redacted]', fine: 'ok' }],
+    });
+  });
+});
