@@ -1,0 +1,65 @@
+import type { CanSendMessage, HealthError } from '../cams/operations.ts';
+
+export type Severity = 'critical' | 'warning' | 'info';
+
+/** What an alert is about; the fingerprint is derived from it (Alertmanager's model). */
+export interface AlertSubject {
+  /** waba | phone | template | monitor */
+  nodeType: 'waba' | 'phone' | 'template' | 'monitor';
+  custSpaceId?: string;
+  wabaId?: string;
+  phoneNumber?: string;
+  templateCode?: string;
+  language?: string;
+  /** The CAMS entity type (WABA, BUSINESS, PHONE_NUMBER, MESSAGE_TEMPLATE, APP) or the monitor's failure kind. */
+  entityType: string;
+}
+
+/** One alert inside a notification. */
+export interface AlertItem {
+  fingerprint: string;
+  subject: AlertSubject;
+  /** A readable name of the node, e.g. "phone +86 13800000000 (WABA 299399)". */
+  node: string;
+  status: CanSendMessage | 'ERROR' | 'RESOLVED';
+  severity: Severity;
+  /** ISO time the current status began. */
+  since: string;
+  errors: HealthError[];
+  /** Why this item is in the message. */
+  reason: 'new' | 'changed' | 'reminder' | 'resolved';
+}
+
+/** One message to one sink: all the alerts of one group (a WABA, or the monitor itself) in one sweep. */
+export interface AlertNotification {
+  /** Stable id of the notification: sinks that support it use it to de-duplicate. */
+  id: string;
+  group: string;
+  severity: Severity;
+  title: string;
+  items: AlertItem[];
+  /** ISO time the notification was composed. */
+  createdAt: string;
+}
+
+/** A delivery failure; retryable ones are tried again at the next sweep. */
+export class SinkDeliveryError extends Error {
+  constructor(
+    readonly sink: string,
+    message: string,
+    readonly retryable: boolean,
+    /** When the channel asked us to wait (Retry-After, or a documented throttle period). */
+    readonly retryAfterMs?: number,
+  ) {
+    super(`${sink}: ${message}`);
+    this.name = 'SinkDeliveryError';
+  }
+}
+
+/** A chat or webhook channel. */
+export interface AlertSink {
+  readonly name: string;
+  /** Messages per minute the channel accepts (DingTalk 20, WeCom 20, Lark 100, Slack ~60). */
+  readonly perMinute: number;
+  send(notification: AlertNotification): Promise<void>;
+}
