@@ -85,3 +85,9 @@ export interface CamsEnvelope<D = unknown> {
   Success?: boolean;
   Data?: D;
 }
+
+/** What a successful call gives back: the operation's Data and the RequestId to quote in support cases. */
+export interface CamsResult<A extends CamsAction> {
+  data: CamsData[A];
+  requestId: string;
+}

@@ -1,0 +1,145 @@
+import { HttpTimeoutError } from '../http/request.ts';
+
+/** Client-side codes (httpStatus 0): the call never got a CAMS answer. */
+export const NETWORK_ERROR = 'NetworkError';
+export const REQUEST_TIMEOUT = 'RequestTimeout';
+/** The deadline left no room for even a first attempt. */
+export const DEADLINE_EXCEEDED = 'DeadlineExceeded';
+/** A reply we could not read: not JSON, or not the shape of the operation's reply. */
+export const INVALID_RESPONSE = 'InvalidResponse';
+/** A non-2xx reply without a CAMS error body (a gateway's HTML page, an empty body). */
+export const HTTP_ERROR = 'HttpError';
+
+export interface CamsErrorInit {
+  Code: string;
+  Message: string;
+  RequestId?: string | undefined;
+  HostId?: string | undefined;
+  Recommend?: string | undefined;
+  httpStatus: number;
+  retryable: boolean;
+  action?: string | undefined;
+  cause?: unknown;
+}
+
+/** Every failure of a CAMS call, in CAMS's own field names so it can be relayed as an envelope. */
+export class CamsError extends Error {
+  readonly Code: string;
+  readonly Message: string;
+  readonly RequestId: string | undefined;
+  readonly HostId: string | undefined;
+  readonly Recommend: string | undefined;
+  /** 0 when no HTTP reply arrived (network error, timeout, deadline). */
+  readonly httpStatus: number;
+  /** Whether trying again later may succeed (throttling, 5xx, network, timeout). */
+  readonly retryable: boolean;
+  readonly action: string | undefined;
+  /** How many attempts the call made before giving up with this error; set by the client. */
+  attempts?: number;
+
+  constructor(init: CamsErrorInit) {
+    super(`${init.action ? init.action + ': ' : ''}${init.Code}: ${init.Message}`, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = 'CamsError';
+    this.Code = init.Code;
+    this.Message = init.Message;
+    this.RequestId = init.RequestId;
+    this.HostId = init.HostId;
+    this.Recommend = init.Recommend;
+    this.httpStatus = init.httpStatus;
+    this.retryable = init.retryable;
+    this.action = init.action;
+  }
+}
+
+export function isCamsError(value: unknown): value is CamsError {
+  return value instanceof CamsError;
+}
+
+/** Flow control, whatever the transport status: System.LimitControl and the Throttling family. */
+export function isThrottlingCode(code: string): boolean {
+  return code === 'System.LimitControl' || code.startsWith('Throttling');
+}
+
+/**
+ * Retry only what is transient: throttling, 5xx, and no reply at all. Business errors (other 4xx,
+ * HTTP 200 with Code != OK) would fail the same way again.
+ */
+export function isRetryableFailure(code: string, httpStatus: number): boolean {
+  if (isThrottlingCode(code)) return true;
+  if (httpStatus === 0) return code === NETWORK_ERROR || code === REQUEST_TIMEOUT;
+  return httpStatus >= 500 || httpStatus === 429;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Error from a reply's fields: the HTTP 4xx/5xx body or an HTTP 200 envelope with Code != OK. */
+export function camsErrorFromBody(
+  httpStatus: number,
+  body: Record<string, unknown>,
+  action?: string,
+  requestIdHeader?: string | string[],
+): CamsError {
+  const Code = str(body.Code) ?? HTTP_ERROR;
+  return new CamsError({
+    Code,
+    Message: str(body.Message) ?? `HTTP ${httpStatus}`,
+    RequestId: str(body.RequestId) ?? headerValue(requestIdHeader),
+    HostId: str(body.HostId),
+    Recommend: str(body.Recommend),
+    httpStatus,
+    retryable: isRetryableFailure(Code, httpStatus),
+    action,
+  });
+}
+
+/** Error for a non-2xx reply, whatever its body holds (JSON envelope, HTML, nothing). */
+export function camsErrorFromHttp(
+  httpStatus: number,
+  body: Buffer,
+  action?: string,
+  requestIdHeader?: string | string[],
+): CamsError {
+  const text = body.toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed && typeof parsed === 'object' && !Array.isArray(parsed) && typeof (parsed as { Code?: unknown }).Code === 'string') {
+    return camsErrorFromBody(httpStatus, parsed as Record<string, unknown>, action, requestIdHeader);
+  }
+  const snippet = text.trim().slice(0, 200);
+  return new CamsError({
+    Code: HTTP_ERROR,
+    Message: `HTTP ${httpStatus}${snippet ? ': ' + snippet : ' with an empty body'}`,
+    RequestId: headerValue(requestIdHeader),
+    httpStatus,
+    retryable: isRetryableFailure(HTTP_ERROR, httpStatus),
+    action,
+  });
+}
+
+/** No reply: a timeout (ours) or a socket-level failure. Both are worth another try. */
+export function camsErrorFromNetwork(err: unknown, action?: string): CamsError {
+  const timedOut = err instanceof HttpTimeoutError;
+  const message = err instanceof Error ? err.message : String(err);
+  return new CamsError({
+    Code: timedOut ? REQUEST_TIMEOUT : NETWORK_ERROR,
+    Message: message,
+    httpStatus: 0,
+    retryable: true,
+    action,
+    cause: err,
+  });
+}
+
+export function invalidResponse(message: string, httpStatus: number, action?: string, RequestId?: string): CamsError {
+  return new CamsError({ Code: INVALID_RESPONSE, Message: message, RequestId, httpStatus, retryable: false, action });
+}

@@ -1,0 +1,105 @@
+import { CamsError, DEADLINE_EXCEEDED } from './errors.ts';
+import type { Clock } from './limiter.ts';
+
+export interface RetryPolicy {
+  /** Attempts in all, the first one included. */
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 2000 };
+
+export function resolveRetryPolicy(...layers: Array<Partial<RetryPolicy> | undefined>): RetryPolicy {
+  const p: RetryPolicy = { ...DEFAULT_RETRY_POLICY };
+  for (const layer of layers) {
+    if (!layer) continue;
+    for (const k of ['maxAttempts', 'baseDelayMs', 'maxDelayMs'] as const) {
+      if (layer[k] !== undefined) p[k] = layer[k];
+    }
+  }
+  if (!Number.isInteger(p.maxAttempts) || p.maxAttempts < 1) throw new RangeError(`retry.maxAttempts must be an integer >= 1, got ${p.maxAttempts}`);
+  if (!(p.baseDelayMs >= 0) || !(p.maxDelayMs >= 0)) throw new RangeError('retry delays must be >= 0');
+  return p;
+}
+
+/** Upper bound of the wait before retry number `retryIndex` (0 for the first retry). */
+export function backoffCap(retryIndex: number, policy: RetryPolicy): number {
+  return Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** retryIndex);
+}
+
+/**
+ * "Full jitter": uniform in [0, cap]. Spreads retries of many throttled callers over the whole window
+ * instead of having them collide again at the same instant.
+ */
+export function fullJitterDelay(retryIndex: number, policy: RetryPolicy, random: () => number): number {
+  const r = Math.min(1, Math.max(0, random()));
+  return r * backoffCap(retryIndex, policy);
+}
+
+/** What an attempt may spend: it must start by `latestStart` and end by `endBy`. */
+export interface AttemptBudget {
+  /** 1-based. */
+  attempt: number;
+  latestStart: number;
+  endBy: number;
+}
+
+/** Thrown by an attempt that could not start within its budget (e.g. the rate limiter queue is too long). */
+export class AttemptNotStarted extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'AttemptNotStarted';
+  }
+}
+
+export interface RetryLoopOptions {
+  policy: RetryPolicy;
+  random: () => number;
+  clock: Clock;
+  /** Epoch ms on `clock`; Infinity for none. */
+  deadlineAt: number;
+  /** Kept free before the deadline, for the caller to answer after we give up. */
+  marginMs: number;
+  /** An attempt with less time than this is not started: it could not finish. */
+  minAttemptMs: number;
+  action?: string;
+}
+
+/**
+ * Runs `attempt` until it succeeds, fails with a non-retryable CamsError, runs out of attempts, or the
+ * next attempt could not finish before the deadline. Always throws the last CAMS error seen, with
+ * `attempts` set; a call that never got to make an attempt throws DeadlineExceeded.
+ */
+export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T>, o: RetryLoopOptions): Promise<T> {
+  const endBy = o.deadlineAt - o.marginMs;
+  const latestStart = endBy - o.minAttemptMs;
+  let last: CamsError | undefined;
+  for (let n = 1; n <= o.policy.maxAttempts; n++) {
+    if (n > 1) {
+      const delay = fullJitterDelay(n - 2, o.policy, o.random);
+      if (o.clock.now() + delay > latestStart) break;
+      if (delay > 0) await o.clock.sleep(delay);
+    }
+    if (o.clock.now() > latestStart) break;
+    try {
+      return await attempt({ attempt: n, latestStart, endBy });
+    } catch (err) {
+      if (err instanceof AttemptNotStarted) break;
+      if (!(err instanceof CamsError)) throw err;
+      err.attempts = n;
+      last = err;
+      if (!err.retryable) throw err;
+    }
+  }
+  if (last) throw last;
+  const err = new CamsError({
+    Code: DEADLINE_EXCEEDED,
+    Message: 'the deadline left no time for an attempt',
+    httpStatus: 0,
+    retryable: true,
+    action: o.action,
+  });
+  err.attempts = 0;
+  throw err;
+}

@@ -1,0 +1,231 @@
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CamsClient, type CamsClientOptions } from '../../../shared/cams/client.ts';
+import { CamsError } from '../../../shared/cams/errors.ts';
+import { LimiterRegistry } from '../../../shared/cams/limiter.ts';
+import { backoffCap, fullJitterDelay, resolveRetryPolicy, DEFAULT_RETRY_POLICY } from '../../../shared/cams/retry.ts';
+import { fakeClock, gatewayError, LIMIT_CONTROL, ok, startScriptedCams, TEST_KEY, type ScriptedCams, type ScriptedReply } from './scripted-cams.ts';
+
+let server: ScriptedCams | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+const BIND_OK = ok({ CustSpaceId: 'CS', WabaId: 'W' }, 'REQ-FINAL');
+
+/** Replies in order; the last one repeats. */
+function sequence(...replies: ScriptedReply[]) {
+  return (call: { n: number }) => replies[Math.min(call.n, replies.length - 1)]!;
+}
+
+/** Fake clock and a high QPS so that only the retry delays show up in `sleeps`. */
+function client(url: string, extra: CamsClientOptions = {}) {
+  const clock = fakeClock();
+  const c = new CamsClient({
+    endpoint: url,
+    credentials: TEST_KEY,
+    limiters: new LimiterRegistry(),
+    qps: { ChatappBindWaba: 1000 },
+    now: clock.now,
+    sleep: clock.sleep,
+    random: () => 0.5,
+    ...extra,
+  });
+  return { c, clock };
+}
+
+async function expectCamsError(p: Promise<unknown>): Promise<CamsError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(CamsError);
+    return err as CamsError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+describe('retries transient failures until success', () => {
+  const transient: Array<[string, ScriptedReply]> = [
+    ['System.LimitControl', LIMIT_CONTROL],
+    ['Throttling.User', gatewayError(400, 'Throttling.User', 'Request was denied due to user flow control.')],
+    ['HTTP 503 non-JSON', { status: 503, body: 'Service Unavailable' }],
+    ['HTTP 500 JSON', gatewayError(500, 'InternalError', 'internal error')],
+    ['network error (connection dropped)', { destroy: true }],
+  ];
+  for (const [name, reply] of transient) {
+    it(name, async () => {
+      server = await startScriptedCams(sequence(reply, reply, BIND_OK));
+      const { c, clock } = client(server.url);
+      const r = await c.bindWaba({ WabaId: 'W' });
+      expect(r.requestId).toBe('REQ-FINAL');
+      expect(server.calls).toHaveLength(3);
+      expect(server.calls.every((x) => x.verify.ok)).toBe(true);
+      // Every retry is re-signed: a reused nonce would have been refused by the verifier.
+      expect(new Set(server.calls.map((x) => x.headers['x-acs-signature-nonce'])).size).toBe(3);
+      expect(clock.sleeps).toEqual([50, 100]); // random 0.5 of caps 100, 200
+    });
+  }
+
+  it('request timeout (real, short)', async () => {
+    server = await startScriptedCams(sequence({ hang: true }, BIND_OK));
+    const { c } = client(server.url, { timeoutMs: 300, minAttemptMs: 10 });
+    const r = await c.bindWaba({ WabaId: 'W' });
+    expect(r.requestId).toBe('REQ-FINAL');
+    expect(server.calls).toHaveLength(2);
+  });
+
+  it('a request timeout that never clears surfaces as RequestTimeout with httpStatus 0', async () => {
+    server = await startScriptedCams(() => ({ hang: true }));
+    const { c } = client(server.url, { timeoutMs: 150, minAttemptMs: 10, retry: { maxAttempts: 2 } });
+    const err = await expectCamsError(c.bindWaba({ WabaId: 'W' }));
+    expect(err.Code).toBe('RequestTimeout');
+    expect(err.httpStatus).toBe(0);
+    expect(err.retryable).toBe(true);
+    expect(err.attempts).toBe(2);
+  });
+
+  it('a refused connection is a retryable NetworkError', async () => {
+    server = await startScriptedCams(() => BIND_OK);
+    const url = server.url;
+    await server.close();
+    server = undefined;
+    const { c } = client(url, { retry: { maxAttempts: 3 } });
+    const err = await expectCamsError(c.bindWaba({ WabaId: 'W' }));
+    expect(err.Code).toBe('NetworkError');
+    expect(err.httpStatus).toBe(0);
+    expect(err.attempts).toBe(3);
+  });
+});
+
+describe('never retries business errors', () => {
+  const business: Array<[string, ScriptedReply]> = [
+    ['HTTP 400 Ram.PermissionDeny', gatewayError(400, 'Ram.PermissionDeny')],
+    ['HTTP 400 Product.Unsubscript', gatewayError(400, 'Product.Unsubscript')],
+    ['HTTP 404 InvalidAccessKeyId-like', gatewayError(404, 'InvalidParameter')],
+    ['HTTP 200 with Code != OK', { status: 200, body: { RequestId: 'R', Code: 'InvalidWabaId', Message: 'bad', Success: false } }],
+  ];
+  for (const [name, reply] of business) {
+    it(name, async () => {
+      server = await startScriptedCams(sequence(reply, BIND_OK));
+      const { c, clock } = client(server.url);
+      const err = await expectCamsError(c.bindWaba({ WabaId: 'W' }));
+      expect(err.retryable).toBe(false);
+      expect(err.attempts).toBe(1);
+      expect(server.calls).toHaveLength(1);
+      expect(clock.sleeps).toEqual([]);
+    });
+  }
+});
+
+describe('giving up', () => {
+  it('after maxAttempts, with the last CAMS error and the attempt count', async () => {
+    server = await startScriptedCams((call) => gatewayError(400, 'System.LimitControl', `throttled #${call.n}`, `R-${call.n}`));
+    const { c, clock } = client(server.url);
+    const err = await expectCamsError(c.bindWaba({ WabaId: 'W' }));
+    expect(err.Code).toBe('System.LimitControl');
+    expect(err.RequestId).toBe('R-3');
+    expect(err.Message).toBe('throttled #3');
+    expect(err.attempts).toBe(DEFAULT_RETRY_POLICY.maxAttempts);
+    expect(server.calls).toHaveLength(4);
+    expect(clock.sleeps).toEqual([50, 100, 200]);
+  });
+
+  it('before the deadline: no retry starts that could not finish (fake clock)', async () => {
+    server = await startScriptedCams((call) => gatewayError(400, 'System.LimitControl', 'flow control', `R-${call.n}`));
+    const clock = fakeClock();
+    const start = clock.now();
+    // margin 100 + minAttempt 200: an attempt must start by start+700. random 1 → delays 100, 200, 400.
+    const c = new CamsClient({
+      endpoint: server.url, credentials: TEST_KEY, limiters: new LimiterRegistry(), qps: { ChatappBindWaba: 1000 },
+      now: clock.now, sleep: clock.sleep, random: () => 1, deadlineMarginMs: 100, minAttemptMs: 200,
+      retry: { maxAttempts: 10 },
+    });
+    const err = await expectCamsError(c.bindWaba({ WabaId: 'W' }, { deadline: start + 1000 }));
+    // Attempts at t=0, 100, 300, 700 (700 is still ≤ latest start); the next would be at 1500: stop.
+    expect(clock.sleeps).toEqual([100, 200, 400]);
+    expect(server.calls).toHaveLength(4);
+    expect(err.Code).toBe('System.LimitControl');
+    expect(err.RequestId).toBe('R-3');
+    expect(err.attempts).toBe(4);
+    expect(clock.now()).toBeLessThanOrEqual(start + 1000);
+  });
+
+  it('deadline as a function of remaining time (as FC gives it)', async () => {
+    server = await startScriptedCams(() => LIMIT_CONTROL);
+    const clock = fakeClock();
+    const c = new CamsClient({
+      endpoint: server.url, credentials: TEST_KEY, limiters: new LimiterRegistry(), qps: { ChatappBindWaba: 1000 },
+      now: clock.now, sleep: clock.sleep, random: () => 1, deadlineMarginMs: 100, minAttemptMs: 200,
+      deadline: () => 450, retry: { maxAttempts: 10 },
+    });
+    const err = await expectCamsError(c.bindWaba({ WabaId: 'W' }));
+    // latest start 150: attempt at 0, retry at 100, next would be 300 > 150.
+    expect(server.calls).toHaveLength(2);
+    expect(err.attempts).toBe(2);
+    expect(err.Code).toBe('System.LimitControl');
+  });
+
+  it('a deadline already too close makes no attempt and says DeadlineExceeded', async () => {
+    server = await startScriptedCams(() => BIND_OK);
+    const { c, clock } = client(server.url);
+    const err = await expectCamsError(c.bindWaba({ WabaId: 'W' }, { deadline: clock.now() + 250 }));
+    expect(err.Code).toBe('DeadlineExceeded');
+    expect(err.attempts).toBe(0);
+    expect(server.calls).toHaveLength(0);
+  });
+
+  it('a request timeout is clamped to the time left before the deadline (real clock)', async () => {
+    server = await startScriptedCams(() => ({ hang: true }));
+    const c = new CamsClient({ endpoint: server.url, credentials: TEST_KEY, limiters: new LimiterRegistry(), timeoutMs: 20_000, deadlineMarginMs: 100, minAttemptMs: 200 });
+    const t0 = Date.now();
+    const err = await expectCamsError(c.bindWaba({ WabaId: 'W' }, { deadline: () => 700 }));
+    const elapsed = Date.now() - t0;
+    expect(err.Code).toBe('RequestTimeout');
+    expect(err.attempts).toBe(1); // ~600 ms spent, too little left for another
+    expect(server.calls).toHaveLength(1);
+    expect(elapsed).toBeGreaterThanOrEqual(500);
+    expect(elapsed).toBeLessThan(10_000); // far below the 20 s timeoutMs
+  });
+});
+
+describe('full jitter', () => {
+  it('delay is random in [0, min(max, base*2^n)]', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 30 }),
+        fc.integer({ min: 0, max: 5000 }),
+        fc.integer({ min: 0, max: 60_000 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (n, base, max, r) => {
+          const policy = resolveRetryPolicy({ baseDelayMs: base, maxDelayMs: max });
+          const cap = Math.min(max, base * 2 ** n);
+          const d = fullJitterDelay(n, policy, () => r);
+          expect(d).toBeGreaterThanOrEqual(0);
+          expect(d).toBeLessThanOrEqual(cap);
+          expect(d).toBeCloseTo(r * cap, 6);
+        },
+      ),
+    );
+  });
+
+  it('caps: 100, 200, 400, ... up to 2000 by default', () => {
+    const p = resolveRetryPolicy();
+    expect([0, 1, 2, 3, 4, 5, 10].map((n) => backoffCap(n, p))).toEqual([100, 200, 400, 800, 1600, 2000, 2000]);
+  });
+
+  it('the client sleeps exactly random × cap before each retry', async () => {
+    server = await startScriptedCams(() => LIMIT_CONTROL);
+    const draws = [0.1, 0.25, 0.999, 0.5, 0.75];
+    let i = 0;
+    const { c, clock } = client(server.url, { random: () => draws[i++]!, retry: { maxAttempts: 6, baseDelayMs: 100, maxDelayMs: 500 } });
+    await expectCamsError(c.bindWaba({ WabaId: 'W' }));
+    expect(clock.sleeps).toEqual([10, 50, 0.999 * 400, 0.5 * 500, 0.75 * 500]);
+    expect(server.calls).toHaveLength(6);
+  });
+
+  it('rejects a nonsensical policy', () => {
+    expect(() => resolveRetryPolicy({ maxAttempts: 0 })).toThrow(/maxAttempts/);
+    expect(() => new CamsClient({ credentials: TEST_KEY, retry: { maxAttempts: 1.5 } })).toThrow(/maxAttempts/);
+  });
+});

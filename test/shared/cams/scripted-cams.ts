@@ -1,0 +1,145 @@
+// A loopback CAMS stand-in for client tests: verifies every request's ACS3 signature with our
+// verifier (so signing is proven end to end), records it, and answers what the test scripts.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parse as parseQuery } from 'node:querystring';
+import { InMemoryNonceRegistry, verifyAcs3Request, type VerifyResult } from '../../../shared/acs3/index.ts';
+
+export const TEST_KEY = { accessKeyId: 'LTAItestkey0001', accessKeySecret: 'test-secret-0001' };
+
+export interface RecordedCall {
+  n: number;
+  /** performance.now() when the request's body had arrived. */
+  at: number;
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  rawBody: string;
+  params: Record<string, string>;
+  action: string | undefined;
+  verify: VerifyResult;
+}
+
+export interface ScriptedReply {
+  status?: number;
+  /** An object is sent as JSON; a string as is. */
+  body?: unknown;
+  headers?: Record<string, string>;
+  delayMs?: number;
+  /** Never answer (the client must time out). */
+  hang?: boolean;
+  /** Drop the connection without an answer (the client sees a network error). */
+  destroy?: boolean;
+}
+
+export type Script = (call: RecordedCall) => ScriptedReply;
+
+export function ok(Data?: unknown, RequestId = 'REQ-OK'): ScriptedReply {
+  return { status: 200, body: { RequestId, Code: 'OK', Message: 'None', Success: true, ...(Data === undefined ? {} : { Data }) } };
+}
+
+export function gatewayError(status: number, Code: string, Message = Code, RequestId = 'REQ-ERR'): ScriptedReply {
+  return { status, body: { RequestId, HostId: 'cams.ap-southeast-1.aliyuncs.com', Code, Message, Recommend: 'https://api.aliyun.com/troubleshoot' } };
+}
+
+export const LIMIT_CONTROL = gatewayError(400, 'System.LimitControl', 'The system is under flow control.');
+
+export interface ScriptedCams {
+  url: string;
+  calls: RecordedCall[];
+  setScript(script: Script): void;
+  close(): Promise<void>;
+}
+
+export async function startScriptedCams(
+  script: Script,
+  keys: Record<string, string> = { [TEST_KEY.accessKeyId]: TEST_KEY.accessKeySecret },
+): Promise<ScriptedCams> {
+  const calls: RecordedCall[] = [];
+  const nonces = new InMemoryNonceRegistry();
+  let current = script;
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void (async () => {
+        const at = performance.now();
+        const rawBody = Buffer.concat(chunks).toString('utf8');
+        const url = new URL(req.url ?? '/', 'http://x');
+        const verify = await verifyAcs3Request(
+          {
+            method: req.method ?? 'GET',
+            path: url.pathname,
+            query: Object.fromEntries(url.searchParams),
+            headers: req.headers,
+            body: rawBody,
+          },
+          { lookupSecret: (id) => keys[id], nonces, requiredSignedHeaders: ['x-acs-action', 'x-acs-version', 'content-type'] },
+        );
+        const call: RecordedCall = {
+          n: calls.length,
+          at,
+          method: req.method ?? '',
+          url: req.url ?? '',
+          headers: req.headers,
+          rawBody,
+          params: parseQuery(rawBody) as Record<string, string>,
+          action: req.headers['x-acs-action'] as string | undefined,
+          verify,
+        };
+        calls.push(call);
+        const reply: ScriptedReply = verify.ok
+          ? current(call)
+          : { status: verify.httpStatus, body: { RequestId: 'REQ-SIG', Code: verify.code, Message: verify.message } };
+        if (reply.delayMs) await new Promise((r) => setTimeout(r, reply.delayMs));
+        if (reply.hang) return;
+        if (reply.destroy) {
+          req.socket.destroy();
+          return;
+        }
+        const body = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body ?? {});
+        res.writeHead(reply.status ?? 200, {
+          'content-type': typeof reply.body === 'string' ? 'text/html' : 'application/json;charset=utf-8',
+          ...reply.headers,
+        });
+        res.end(body);
+      })();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    calls,
+    setScript: (s) => {
+      current = s;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A clock that only moves when slept on: retry and limiter logic without real waiting. */
+export function fakeClock(start = 1_700_000_000_000) {
+  let t = start;
+  const sleeps: number[] = [];
+  return {
+    sleeps,
+    now: () => t,
+    // Time moves on a later macrotask, as with a real timer: work already queued runs "before" it.
+    sleep: (ms: number) =>
+      new Promise<void>((resolve) => {
+        sleeps.push(ms);
+        setImmediate(() => {
+          t += Math.max(0, ms);
+          resolve();
+        });
+      }),
+    advance: (ms: number) => {
+      t += ms;
+    },
+  };
+}
