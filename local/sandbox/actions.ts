@@ -1,0 +1,192 @@
+import type {
+  CamsAction,
+  CamsData,
+  CanSendMessage,
+  HealthEntity,
+  NodeType,
+} from '../../shared/cams/operations.ts';
+import { businessErrorReply, errors, okReply, type CamsReply } from './replies.ts';
+import type { NodeHealth, NodeRef, SandboxState, Space } from './state.ts';
+
+export type Params = Record<string, string>;
+
+/** Thrown by the param checks so each operation reads as a straight line; caught in runAction. */
+class Rejection extends Error {
+  constructor(readonly reply: CamsReply) {
+    super(reply.code);
+  }
+}
+
+export const NODE_TYPES: readonly NodeType[] = ['waba', 'phone', 'template'];
+const SEVERITY: Record<CanSendMessage, number> = { AVAILABLE: 0, LIMITED: 1, BLOCKED: 2 };
+
+/** Runs one authenticated, admitted CAMS call for `account` and builds its reply. */
+export function runAction(action: CamsAction, account: string, params: Params, state: SandboxState, nowMs: number): CamsReply {
+  try {
+    switch (action) {
+      case 'ChatappBindWaba':
+        return bindWaba(account, params, state, nowMs);
+      case 'QueryChatappBindWaba':
+        return queryBindWaba(account, params, state);
+      case 'AddChatappPhoneNumber':
+        return addPhoneNumber(account, params, state);
+      case 'GetWhatsappHealthStatus':
+        return healthStatus(account, params, state);
+    }
+  } catch (e) {
+    if (e instanceof Rejection) return e.reply;
+    throw e;
+  }
+}
+
+function bindWaba(account: string, params: Params, state: SandboxState, nowMs: number): CamsReply {
+  const wabaId = required(params, 'WabaId');
+  if (!/^\d{1,32}$/.test(wabaId)) throw new Rejection(errors.invalidParameter('WabaId', 'it must be 1-32 digits.'));
+  const bound = state.bindWaba(account, wabaId, nowMs);
+  if (!bound.ok) throw new Rejection(errors.resourceOwner());
+  const data: CamsData['ChatappBindWaba'] = { CustSpaceId: bound.space.custSpaceId, WabaId: bound.space.wabaId };
+  return okReply(data);
+}
+
+function queryBindWaba(account: string, params: Params, state: SandboxState): CamsReply {
+  // The sandbox models the ISV flow only: every WABA lives in a space, so the space is required here.
+  const space = ownSpace(account, params, state);
+  const data: CamsData['QueryChatappBindWaba'] = {
+    Id: space.wabaId,
+    Name: space.name,
+    AccountReviewStatus: space.reviewStatus,
+    Currency: 'USD',
+    MessageTemplateNamespace: space.messageTemplateNamespace,
+    BusinessId: space.businessId,
+    BusinessName: space.businessName,
+    PrimaryBusinessLocation: 'SG',
+    AuthInternationalRateEligibility: { start_time: Math.floor(space.boundAtMs / 1000), exception_countries: [] },
+  };
+  return okReply(data);
+}
+
+function addPhoneNumber(account: string, params: Params, state: SandboxState): CamsReply {
+  const custSpaceId = required(params, 'CustSpaceId');
+  const cc = required(params, 'Cc');
+  const phoneNumber = required(params, 'PhoneNumber');
+  const verifiedName = required(params, 'VerifiedName');
+  if (!/^\d{1,3}$/.test(cc)) throw new Rejection(errors.invalidParameter('Cc', 'the country code must be 1-3 digits, without "+".'));
+  if (!/^\d+$/.test(phoneNumber)) throw new Rejection(errors.invalidParameter('PhoneNumber', 'it must be digits only.'));
+  if (cc.length + phoneNumber.length > 15) {
+    throw new Rejection(errors.invalidParameter('PhoneNumber', 'Cc and PhoneNumber together must be at most 15 digits (E.164).'));
+  }
+  const nameLength = [...verifiedName.trim()].length;
+  if (nameLength < 3 || nameLength > 512) {
+    throw new Rejection(errors.invalidParameter('VerifiedName', 'it must be 3-512 characters.'));
+  }
+  const space = state.spaceOf(account, custSpaceId);
+  if (!space) throw new Rejection(errors.resourceOwner());
+  const added = state.addPhone(space, { cc, phoneNumber, verifiedName });
+  if (!added.ok) return businessErrorReply('Phone.Exists', `The phone number +${cc}${phoneNumber} has already been added.`);
+  return okReply(undefined);
+}
+
+function healthStatus(account: string, params: Params, state: SandboxState): CamsReply {
+  const custSpaceId = required(params, 'CustSpaceId');
+  const nodeType = required(params, 'NodeType');
+  if (!isNodeType(nodeType)) throw new Rejection(errors.invalidParameter('NodeType', `it must be one of ${NODE_TYPES.join(', ')}.`));
+  const node = nodeFromParams(nodeType, params);
+  const space = state.spaceOf(account, custSpaceId);
+  if (!space) throw new Rejection(errors.resourceOwner());
+  if (params['WabaId'] && params['WabaId'] !== space.wabaId) throw new Rejection(errors.resourceOwner());
+  return okReply(healthReport(state, space, resolveNode(state, space, node)));
+}
+
+/**
+ * Reads the node a health call (or the control API) names from its params. Throws a Rejection
+ * naming the missing or malformed field.
+ */
+export function nodeFromParams(nodeType: NodeType, params: Params): NodeRef {
+  switch (nodeType) {
+    case 'waba':
+      return { type: 'waba' };
+    case 'phone': {
+      const raw = required(params, 'PhoneNumber');
+      const digits = raw.startsWith('+') ? raw.slice(1) : raw;
+      if (!/^\d{1,15}$/.test(digits)) {
+        throw new Rejection(errors.invalidParameter('PhoneNumber', 'it must be up to 15 digits, country code first.'));
+      }
+      return { type: 'phone', phoneNumber: digits };
+    }
+    case 'template':
+      return { type: 'template', templateCode: required(params, 'TemplateCode'), language: required(params, 'Language') };
+  }
+}
+
+/** A phone given without its country code means the space's phone with that national number. */
+export function resolveNode(state: SandboxState, space: Space, node: NodeRef): NodeRef {
+  return node.type === 'phone' ? { type: 'phone', phoneNumber: state.resolvePhone(space, node.phoneNumber) } : node;
+}
+
+/**
+ * The entities Meta reports for a node: the node itself and the ones above it (a phone or template
+ * also reports its WABA, business and app). The overall value is the worst entity's.
+ */
+function healthReport(state: SandboxState, space: Space, node: NodeRef): CamsData['GetWhatsappHealthStatus'] {
+  const base = { WabaId: space.wabaId, BusinessId: space.businessId };
+  const entity = (EntityType: string, health: NodeHealth, extra: Partial<HealthEntity> = {}): HealthEntity => ({
+    EntityType,
+    ...base,
+    ...extra,
+    CanSendMessage: health.CanSendMessage,
+    ...(health.Errors && health.Errors.length > 0 ? { Errors: health.Errors } : {}),
+  });
+  const available: NodeHealth = { CanSendMessage: 'AVAILABLE' };
+  const waba = entity('WABA', state.healthOf(space, { type: 'waba' }));
+  const business = entity('BUSINESS', available);
+  const app = entity('APP', available);
+
+  let entities: HealthEntity[];
+  switch (node.type) {
+    case 'waba':
+      entities = [waba, business];
+      break;
+    case 'phone':
+      entities = [entity('PHONE_NUMBER', state.healthOf(space, node), { PhoneNumber: node.phoneNumber }), waba, business, app];
+      break;
+    case 'template':
+      entities = [
+        entity('MESSAGE_TEMPLATE', state.healthOf(space, node), { TemplateCode: node.templateCode, Language: node.language }),
+        waba,
+        business,
+        app,
+      ];
+      break;
+  }
+  const worst = entities.reduce<CanSendMessage>(
+    (acc, e) => (SEVERITY[e.CanSendMessage] > SEVERITY[acc] ? e.CanSendMessage : acc),
+    'AVAILABLE',
+  );
+  return { CanSendMessage: worst, Entities: entities };
+}
+
+function ownSpace(account: string, params: Params, state: SandboxState): Space {
+  const space = state.spaceOf(account, required(params, 'CustSpaceId'));
+  if (!space) throw new Rejection(errors.resourceOwner());
+  return space;
+}
+
+function required(params: Params, name: string): string {
+  const value = params[name];
+  if (value === undefined || value.trim() === '') throw new Rejection(errors.missingParameter(name));
+  return value.trim();
+}
+
+export function isNodeType(value: string): value is NodeType {
+  return (NODE_TYPES as readonly string[]).includes(value);
+}
+
+/** For the control API: the same checks, with the failure as a message instead of a CAMS reply. */
+export function nodeFromParamsOrMessage(nodeType: NodeType, params: Params): NodeRef | string {
+  try {
+    return nodeFromParams(nodeType, params);
+  } catch (e) {
+    if (e instanceof Rejection) return String(e.reply.body['Message']);
+    throw e;
+  }
+}

@@ -1,0 +1,153 @@
+import { z } from 'zod';
+import { isNodeType, nodeFromParamsOrMessage, resolveNode, NODE_TYPES } from './actions.ts';
+import type { CallLog } from './calls.ts';
+import { NO_FAULTS, type FaultInjector } from './faults.ts';
+import type { QpsLimiter } from './limits.ts';
+import type { SandboxState } from './state.ts';
+
+/** The unsigned JSON API under /__sandbox/ that tests and developers use to steer the sandbox. */
+export const CONTROL_PREFIX = '/__sandbox/';
+
+export interface ControlDeps {
+  state: SandboxState;
+  faults: FaultInjector;
+  calls: CallLog;
+  limiter: QpsLimiter;
+}
+
+export interface ControlReply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+const CanSendMessageSchema = z.enum(['AVAILABLE', 'LIMITED', 'BLOCKED']);
+
+const HealthBody = z.strictObject({
+  CustSpaceId: z.string().min(1),
+  NodeType: z.string(),
+  WabaId: z.string().optional(),
+  PhoneNumber: z.string().optional(),
+  TemplateCode: z.string().optional(),
+  Language: z.string().optional(),
+  CanSendMessage: CanSendMessageSchema,
+  Errors: z
+    .array(
+      z.strictObject({
+        // Meta's codes are numbers ("141006"); accept either and keep the wire type, a string.
+        ErrorCode: z.union([z.string().min(1), z.number()]).transform(String),
+        ErrorDescription: z.string().optional(),
+        PossibleSolution: z.string().optional(),
+      }),
+    )
+    .max(50)
+    .optional(),
+});
+
+const FaultsBody = z.strictObject({
+  throttleRate: z.number().min(0).max(1).optional(),
+  errorRate: z.number().min(0).max(1).optional(),
+  latencyMs: z.number().int().min(0).max(60_000).optional(),
+  seed: z.number().int().min(0).max(0xffffffff).optional(),
+});
+
+const WabaBody = z.strictObject({
+  CustSpaceId: z.string().min(1),
+  AccountReviewStatus: z.enum(['PENDING', 'APPROVED', 'REJECTED', 'DISABLED']),
+});
+
+type Route = (body: Buffer, deps: ControlDeps) => ControlReply;
+
+const ROUTES: Record<string, Partial<Record<string, Route>>> = {
+  health: { PUT: putHealth },
+  faults: { GET: (_b, d) => ok(d.faults.current), PUT: putFaults },
+  calls: { GET: (_b, d) => ok(d.calls.list()) },
+  reset: { POST: reset },
+  waba: { PUT: putWaba },
+};
+
+export function handleControl(method: string, path: string, body: Buffer, deps: ControlDeps): ControlReply {
+  const name = path.slice(CONTROL_PREFIX.length);
+  const routes = Object.hasOwn(ROUTES, name) ? ROUTES[name] : undefined;
+  if (!routes) return fail(404, 'NotFound', `No control endpoint ${path}. Known: ${Object.keys(ROUTES).map((r) => CONTROL_PREFIX + r).join(', ')}.`);
+  const route = routes[method];
+  if (!route) {
+    const allowed = Object.keys(routes).join(', ');
+    return { ...fail(405, 'MethodNotAllowed', `${path} accepts ${allowed}.`), headers: { allow: allowed } };
+  }
+  return route(body, deps);
+}
+
+function putHealth(body: Buffer, deps: ControlDeps): ControlReply {
+  const parsed = parseJson(body, HealthBody);
+  if (!parsed.ok) return parsed.reply;
+  const input = parsed.value;
+  if (!isNodeType(input.NodeType)) return invalid(`NodeType: must be one of ${NODE_TYPES.join(', ')}`);
+  const space = deps.state.findSpace(input.CustSpaceId);
+  if (!space) return invalid(`CustSpaceId: no bound WABA has the space ${input.CustSpaceId}`);
+  if (input.WabaId !== undefined && input.WabaId !== space.wabaId) {
+    return invalid(`WabaId: the space ${space.custSpaceId} holds the WABA ${space.wabaId}, not ${input.WabaId}`);
+  }
+  const params: Record<string, string> = {};
+  for (const k of ['PhoneNumber', 'TemplateCode', 'Language'] as const) if (input[k] !== undefined) params[k] = input[k];
+  const node = nodeFromParamsOrMessage(input.NodeType, params);
+  if (typeof node === 'string') return invalid(node);
+  const resolved = resolveNode(deps.state, space, node);
+  deps.state.setHealth(space, resolved, {
+    CanSendMessage: input.CanSendMessage,
+    ...(input.Errors ? { Errors: input.Errors } : {}),
+  });
+  return ok({ Code: 'OK', CustSpaceId: space.custSpaceId, Node: resolved, Health: deps.state.healthOf(space, resolved) });
+}
+
+function putFaults(body: Buffer, deps: ControlDeps): ControlReply {
+  const parsed = parseJson(body, FaultsBody);
+  if (!parsed.ok) return parsed.reply;
+  // PUT replaces: a field left out goes back to "no fault".
+  deps.faults.set({ ...NO_FAULTS, ...parsed.value });
+  return ok(deps.faults.current);
+}
+
+function putWaba(body: Buffer, deps: ControlDeps): ControlReply {
+  const parsed = parseJson(body, WabaBody);
+  if (!parsed.ok) return parsed.reply;
+  const space = deps.state.findSpace(parsed.value.CustSpaceId);
+  if (!space) return invalid(`CustSpaceId: no bound WABA has the space ${parsed.value.CustSpaceId}`);
+  deps.state.setReviewStatus(space, parsed.value.AccountReviewStatus);
+  return ok({ Code: 'OK', CustSpaceId: space.custSpaceId, AccountReviewStatus: space.reviewStatus });
+}
+
+function reset(_body: Buffer, deps: ControlDeps): ControlReply {
+  deps.state.reset();
+  deps.faults.reset();
+  deps.calls.clear();
+  deps.limiter.reset();
+  return ok({ Code: 'OK' });
+}
+
+function parseJson<T>(body: Buffer, schema: z.ZodType<T>): { ok: true; value: T } | { ok: false; reply: ControlReply } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body.toString('utf8'));
+  } catch {
+    return { ok: false, reply: invalid('the body must be a JSON object') };
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const detail = result.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+    return { ok: false, reply: invalid(detail) };
+  }
+  return { ok: true, value: result.data };
+}
+
+function ok(body: unknown): ControlReply {
+  return { status: 200, body };
+}
+
+function invalid(message: string): ControlReply {
+  return fail(400, 'InvalidInput', message);
+}
+
+function fail(status: number, code: string, message: string): ControlReply {
+  return { status, body: { Code: code, Message: message } };
+}

@@ -1,0 +1,54 @@
+/** Injected faults, applied to every signed CAMS call before the QPS limiter and the operation. */
+export interface FaultSettings {
+  /** Share of calls answered HTTP 400 System.LimitControl regardless of the real limit. */
+  throttleRate: number;
+  /** Share of calls answered HTTP 503 ServiceUnavailable or 500 InternalError. */
+  errorRate: number;
+  /** Delay before every CAMS reply, in ms. */
+  latencyMs: number;
+  /** Seed of the generator that draws the rates: the same seed and call order give the same faults. */
+  seed: number;
+}
+
+export type FaultOutcome = 'throttle' | 'unavailable' | 'internal' | undefined;
+
+export const NO_FAULTS: FaultSettings = { throttleRate: 0, errorRate: 0, latencyMs: 0, seed: 1 };
+
+/**
+ * Rates of 0 and 1 are exact (no draw can change them); rates in between come from mulberry32 seeded
+ * with `seed`, re-seeded on every PUT so a test can replay a sequence.
+ */
+export class FaultInjector {
+  private settings: FaultSettings = { ...NO_FAULTS };
+  private state = NO_FAULTS.seed >>> 0;
+
+  get current(): FaultSettings {
+    return { ...this.settings };
+  }
+
+  set(settings: FaultSettings): void {
+    this.settings = { ...settings };
+    this.state = settings.seed >>> 0;
+  }
+
+  reset(): void {
+    this.set(NO_FAULTS);
+  }
+
+  /** Decides the fault for one call. Draws are taken in a fixed order so sequences are replayable. */
+  draw(): FaultOutcome {
+    const { throttleRate, errorRate } = this.settings;
+    if (throttleRate > 0 && this.next() < throttleRate) return 'throttle';
+    if (errorRate > 0 && this.next() < errorRate) return this.next() < 0.5 ? 'unavailable' : 'internal';
+    return undefined;
+  }
+
+  private next(): number {
+    // mulberry32: tiny, fast, good enough to spread faults evenly.
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+}

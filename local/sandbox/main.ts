@@ -1,0 +1,88 @@
+/**
+ * `npm run sandbox`: the CAMS sandbox alone. Environment:
+ *   CAMS_SANDBOX_PORT  (default 9100)      CAMS_SANDBOX_HOST (default 127.0.0.1)
+ *   CAMS_SANDBOX_KEYS  id:secret,id:secret (default: the documented sandbox pairs)
+ *   CAMS_SANDBOX_QPS   Action=N,...        (default: the documented CAMS limits)
+ */
+import { z } from 'zod';
+import { CAMS_QPS, type CamsAction } from '../../shared/cams/operations.ts';
+import { isDefaultSandboxKey } from './config.ts';
+import { DEFAULT_SANDBOX_KEYS, parseSandboxKeys, parseSandboxQps, startSandbox, type SandboxKey } from './server.ts';
+
+/** Turns a parse function's throw into a zod issue, so every bad variable is reported at once. */
+function parsedWith<T>(parse: (s: string) => T) {
+  return (value: string, ctx: z.RefinementCtx): T => {
+    try {
+      return parse(value);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e) });
+      return z.NEVER;
+    }
+  };
+}
+
+const unsetIfEmpty = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+
+const Env = z.object({
+  CAMS_SANDBOX_PORT: z.preprocess(
+    unsetIfEmpty,
+    z.coerce
+      .number({ error: 'CAMS_SANDBOX_PORT must be a port number' })
+      .int('CAMS_SANDBOX_PORT must be a whole number')
+      .min(0, 'CAMS_SANDBOX_PORT must be 0..65535')
+      .max(65535, 'CAMS_SANDBOX_PORT must be 0..65535')
+      .default(9100),
+  ),
+  CAMS_SANDBOX_HOST: z.preprocess(unsetIfEmpty, z.string().default('127.0.0.1')),
+  CAMS_SANDBOX_KEYS: z.preprocess(unsetIfEmpty, z.string().transform(parsedWith(parseSandboxKeys)).optional()),
+  CAMS_SANDBOX_QPS: z.preprocess(unsetIfEmpty, z.string().transform(parsedWith(parseSandboxQps)).optional()),
+});
+
+function describeKey(key: SandboxKey, index: number): string {
+  const role = index === 0 ? ' (default account)' : '';
+  // Only the documented, public sandbox pairs are shown with their secret.
+  return isDefaultSandboxKey(key) ? `${key.accessKeyId}:${key.accessKeySecret}${role}` : `${key.accessKeyId}${role}`;
+}
+
+async function main(): Promise<void> {
+  const parsed = Env.safeParse(process.env);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) console.error(`cams sandbox: ${issue.message}`);
+    process.exit(2);
+  }
+  const env = parsed.data;
+  const keys = env.CAMS_SANDBOX_KEYS ?? DEFAULT_SANDBOX_KEYS;
+  const qps = env.CAMS_SANDBOX_QPS ?? {};
+
+  const sandbox = await startSandbox({
+    host: env.CAMS_SANDBOX_HOST,
+    port: env.CAMS_SANDBOX_PORT,
+    keys,
+    qps,
+    log: (line) => console.log(line),
+  });
+
+  const limits = (Object.keys(CAMS_QPS) as CamsAction[]).map((a) => `${a}=${qps[a] ?? CAMS_QPS[a]}`).join(', ');
+  console.log(`CAMS sandbox listening on ${sandbox.url}`);
+  console.log(`  keys (each its own account): ${keys.map(describeKey).join(', ')}`);
+  console.log(`  QPS per account: ${limits}`);
+  console.log(`  control API: ${sandbox.url}/__sandbox/{health,faults,calls,reset,waba}`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`CAMS sandbox: ${signal}, stopping`);
+    sandbox.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  console.error(`cams sandbox: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,181 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { InMemoryNonceRegistry } from '../../shared/acs3/index.ts';
+import type { CamsAction } from '../../shared/cams/operations.ts';
+import { CallLog, type CallRecord } from './calls.ts';
+import { handleCamsCall, rejectedCallRecord, type CamsEndpointDeps } from './cams-endpoint.ts';
+import { DEFAULT_SANDBOX_KEYS, type SandboxKey } from './config.ts';
+import { CONTROL_PREFIX, handleControl, type ControlDeps, type ControlReply } from './control.ts';
+import { FaultInjector } from './faults.ts';
+import { QpsLimiter } from './limits.ts';
+import { errors, type CamsReply } from './replies.ts';
+import { SandboxState } from './state.ts';
+
+export { DEFAULT_SANDBOX_KEYS, parseSandboxKeys, parseSandboxQps, type SandboxKey } from './config.ts';
+
+export interface SandboxOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 9100; 0 picks a free port. */
+  port?: number;
+  /** Default DEFAULT_SANDBOX_KEYS. Each key is its own account. */
+  keys?: SandboxKey[];
+  /** Per-operation QPS overrides of CAMS_QPS. */
+  qps?: Partial<Record<CamsAction, number>>;
+  /** Clock for signature windows, QPS windows and the call log. */
+  now?: () => number;
+  /** One line per CAMS call (never a secret or token). Silent when unset. */
+  log?: (line: string) => void;
+  /** Larger request bodies are answered 413. Default 1 MiB. */
+  maxBodyBytes?: number;
+}
+
+export interface RunningSandbox {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const DEFAULT_PORT = 9100;
+const DEFAULT_MAX_BODY = 1024 * 1024;
+
+/** Starts the CAMS sandbox: the four operations on `/`, the control API under /__sandbox/. */
+export function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox> {
+  const keys = opts.keys ?? DEFAULT_SANDBOX_KEYS;
+  if (keys.length === 0) return Promise.reject(new Error('the CAMS sandbox needs at least one key'));
+  const secrets = new Map(keys.map((k) => [k.accessKeyId, k.accessKeySecret]));
+  const now = opts.now ?? Date.now;
+  const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const log = opts.log ?? (() => {});
+
+  const deps: CamsEndpointDeps & ControlDeps = {
+    lookupSecret: (id) => secrets.get(id),
+    nonces: new InMemoryNonceRegistry(100_000, now),
+    limiter: new QpsLimiter(opts.qps),
+    faults: new FaultInjector(),
+    state: new SandboxState(),
+    calls: new CallLog(),
+    now,
+  };
+
+  const server = http.createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      // A bug must cost one request, not the process.
+      log(`sandbox: internal error: ${err instanceof Error ? err.message : String(err)}`);
+      if (!res.headersSent) sendCams(res, errors.internalError());
+      else res.destroy();
+    });
+  });
+
+  async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
+    const query = Object.fromEntries(new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1)));
+
+    if (path.startsWith(CONTROL_PREFIX)) {
+      const body = await readBody(req, maxBodyBytes);
+      if (body === 'too-large') return sendTooLarge(res, () => sendJson(res, 413, { Code: 'RequestEntityTooLarge', Message: `The body exceeds ${maxBodyBytes} bytes.` }));
+      return sendControl(res, handleControl(method, path, body, deps));
+    }
+    if (path !== '/' || (method !== 'POST' && method !== 'GET')) {
+      req.resume();
+      return sendCams(res, errors.actionNotFound());
+    }
+    const body = await readBody(req, maxBodyBytes);
+    if (body === 'too-large') {
+      const reply = errors.tooLarge(maxBodyBytes);
+      const record = rejectedCallRecord(req.headers, query, reply, now());
+      deps.calls.add(record);
+      logCall(record);
+      return sendTooLarge(res, () => sendCams(res, reply));
+    }
+    const { reply, record } = await handleCamsCall({ method, path, query, headers: req.headers, body }, deps);
+    logCall(record);
+    sendCams(res, reply);
+  }
+
+  function logCall(record: CallRecord): void {
+    log(
+      `${record.At} ${printable(record.Action) || '-'} key=${printable(record.AccessKeyId) || '-'}` +
+        `${record.SecurityToken ? ' sts' : ''} -> ${record.HttpStatus} ${record.Code}`,
+    );
+  }
+
+  return new Promise<RunningSandbox>((resolve, reject) => {
+    const host = opts.host ?? '127.0.0.1';
+    server.once('error', reject);
+    server.listen(opts.port ?? DEFAULT_PORT, host, () => {
+      server.off('error', reject);
+      const port = (server.address() as AddressInfo).port;
+      const shownHost = host.includes(':') ? `[${host}]` : host;
+      resolve({
+        url: `http://${shownHost}:${port}`,
+        port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}
+
+/** The whole body, or 'too-large' as soon as it passes the limit (chunked bodies included). */
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) return Promise.resolve('too-large');
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (v: Buffer | 'too-large') => {
+      if (done) return;
+      done = true;
+      resolve(v);
+    };
+    req.on('data', (c: Buffer) => {
+      if (done) return;
+      size += c.length;
+      if (size > limit) return finish('too-large');
+      chunks.push(c);
+    });
+    req.on('end', () => finish(Buffer.concat(chunks)));
+    // A client that goes away mid-body: answer into the void rather than hang or throw.
+    req.on('error', () => finish(Buffer.concat(chunks)));
+    req.on('aborted', () => finish(Buffer.concat(chunks)));
+  });
+}
+
+/** Answers 413 and closes the connection; the rest of the body is read and dropped so the client sees the reply. */
+function sendTooLarge(res: http.ServerResponse, send: () => void): void {
+  res.setHeader('connection', 'close');
+  send();
+  res.req.resume();
+}
+
+/** Caller-supplied text in a log line: one line, bounded, no control characters. */
+function printable(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 100);
+}
+
+function sendCams(res: http.ServerResponse, reply: CamsReply): void {
+  res.setHeader('x-acs-request-id', reply.requestId);
+  sendJson(res, reply.httpStatus, reply.body);
+}
+
+function sendControl(res: http.ServerResponse, reply: ControlReply): void {
+  for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
+  sendJson(res, reply.status, reply.body);
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json;charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}

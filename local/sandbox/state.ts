@@ -1,0 +1,149 @@
+import { createHash } from 'node:crypto';
+import type { AccountReviewStatus, CanSendMessage, HealthError } from '../../shared/cams/operations.ts';
+
+/** A node whose messaging health can be queried and set. Phone numbers are digits with the country code. */
+export type NodeRef =
+  | { type: 'waba' }
+  | { type: 'phone'; phoneNumber: string }
+  | { type: 'template'; templateCode: string; language: string };
+
+export interface NodeHealth {
+  CanSendMessage: CanSendMessage;
+  Errors?: HealthError[];
+}
+
+export interface PhoneRecord {
+  cc: string;
+  phoneNumber: string;
+  verifiedName: string;
+}
+
+/** One bound WABA: what ChatappBindWaba creates and the other operations address by CustSpaceId. */
+export interface Space {
+  custSpaceId: string;
+  /** The AccessKey id that bound it: each key is its own account. */
+  account: string;
+  wabaId: string;
+  businessId: string;
+  name: string;
+  businessName: string;
+  reviewStatus: AccountReviewStatus;
+  messageTemplateNamespace: string;
+  boundAtMs: number;
+  /** Full number (Cc + PhoneNumber) → record. */
+  phones: Map<string, PhoneRecord>;
+  /** nodeKey → health set through the control API; absent means AVAILABLE. */
+  health: Map<string, NodeHealth>;
+}
+
+export type BindResult = { ok: true; space: Space } | { ok: false; reason: 'owned-by-other-account' };
+export type AddPhoneResult = { ok: true } | { ok: false; reason: 'phone-exists' };
+
+const AVAILABLE: NodeHealth = { CanSendMessage: 'AVAILABLE' };
+
+/**
+ * The whole CAMS world of the sandbox, in memory. Spaces belong to one account; WABA ids and phone
+ * numbers are unique across accounts, as on Meta's side.
+ */
+export class SandboxState {
+  private readonly spaces = new Map<string, Space>();
+  private readonly spaceByWaba = new Map<string, string>();
+  /** Full number → CustSpaceId it was added to. */
+  private readonly phoneOwners = new Map<string, string>();
+
+  /** Binding the same WABA again from the same account returns the same space (idempotent). */
+  bindWaba(account: string, wabaId: string, nowMs: number): BindResult {
+    const existing = this.spaceByWaba.get(wabaId);
+    if (existing !== undefined) {
+      const space = this.spaces.get(existing)!;
+      return space.account === account ? { ok: true, space } : { ok: false, reason: 'owned-by-other-account' };
+    }
+    const custSpaceId = 'C' + digitsFrom(`space:${account}:${wabaId}`, 14);
+    const space: Space = {
+      custSpaceId,
+      account,
+      wabaId,
+      businessId: digitsFrom(`business:${wabaId}`, 15),
+      name: `Sandbox WABA ${wabaId}`,
+      businessName: 'Sandbox Business',
+      reviewStatus: 'APPROVED',
+      messageTemplateNamespace: uuidFrom(`namespace:${wabaId}`),
+      boundAtMs: nowMs,
+      phones: new Map(),
+      health: new Map(),
+    };
+    this.spaces.set(custSpaceId, space);
+    this.spaceByWaba.set(wabaId, custSpaceId);
+    return { ok: true, space };
+  }
+
+  /** The space when it exists and belongs to the account; undefined for unknown and foreign alike. */
+  spaceOf(account: string, custSpaceId: string): Space | undefined {
+    const space = this.spaces.get(custSpaceId);
+    return space && space.account === account ? space : undefined;
+  }
+
+  /** Any account's space (the control API is not an account). */
+  findSpace(custSpaceId: string): Space | undefined {
+    return this.spaces.get(custSpaceId);
+  }
+
+  addPhone(space: Space, phone: PhoneRecord): AddPhoneResult {
+    const full = phone.cc + phone.phoneNumber;
+    if (this.phoneOwners.has(full)) return { ok: false, reason: 'phone-exists' };
+    this.phoneOwners.set(full, space.custSpaceId);
+    space.phones.set(full, { ...phone });
+    return { ok: true };
+  }
+
+  /**
+   * The full number a caller means: the number itself, or a national number of a phone added to the
+   * space (callers often pass PhoneNumber without Cc, as AddChatappPhoneNumber takes it).
+   */
+  resolvePhone(space: Space, digits: string): string {
+    if (space.phones.has(digits)) return digits;
+    const byNational = [...space.phones.entries()].filter(([, p]) => p.phoneNumber === digits);
+    return byNational.length === 1 ? byNational[0]![0] : digits;
+  }
+
+  healthOf(space: Space, node: NodeRef): NodeHealth {
+    const h = space.health.get(nodeKey(node)) ?? AVAILABLE;
+    return { CanSendMessage: h.CanSendMessage, ...(h.Errors ? { Errors: h.Errors.map((e) => ({ ...e })) } : {}) };
+  }
+
+  setHealth(space: Space, node: NodeRef, health: NodeHealth): void {
+    space.health.set(nodeKey(node), { CanSendMessage: health.CanSendMessage, ...(health.Errors ? { Errors: health.Errors } : {}) });
+  }
+
+  setReviewStatus(space: Space, status: AccountReviewStatus): void {
+    space.reviewStatus = status;
+  }
+
+  reset(): void {
+    this.spaces.clear();
+    this.spaceByWaba.clear();
+    this.phoneOwners.clear();
+  }
+}
+
+function nodeKey(node: NodeRef): string {
+  switch (node.type) {
+    case 'waba':
+      return 'waba';
+    case 'phone':
+      return `phone:${node.phoneNumber}`;
+    case 'template':
+      return `template:${node.templateCode}:${node.language}`;
+  }
+}
+
+/** Stable ids derived from their inputs: a sandbox restarted with the same calls hands out the same ids. */
+function digitsFrom(seed: string, length: number): string {
+  const n = BigInt('0x' + createHash('sha256').update(seed).digest('hex'));
+  return (n % 10n ** BigInt(length)).toString().padStart(length, '0');
+}
+
+function uuidFrom(seed: string): string {
+  const h = createHash('sha256').update(seed).digest('hex').toUpperCase();
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
