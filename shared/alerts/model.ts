@@ -13,6 +13,8 @@ export interface AlertSubject {
   language?: string;
   /** The CAMS entity type (WABA, BUSINESS, PHONE_NUMBER, MESSAGE_TEMPLATE, APP) or the monitor's failure kind. */
   entityType: string;
+  /** For the monitor's own failures: what they refer to, e.g. `MONITOR_TARGETS[2]`. */
+  ref?: string;
 }
 
 /** One alert inside a notification. */

@@ -1,0 +1,45 @@
+import * as z from 'zod/mini';
+import { parseMonitorTargets, type TargetProblem, type WatchTarget } from '../monitor/targets.ts';
+import { CAMS_DEFAULT_ENDPOINT } from '../cams/operations.ts';
+import { ConfigError, positiveInt, readEnv, urlString, type EnvSource } from './env.ts';
+
+export interface MonitorConfig {
+  camsEndpoint: string;
+  storeUrl: string;
+  qps: number;
+  repeatIntervalMs: number;
+  minConsecutive: number;
+  targets: WatchTarget[];
+  /** Bad MONITOR_TARGETS entries: alerted on, not fatal, so one typo does not stop all monitoring. */
+  targetProblems: TargetProblem[];
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "4h", "30m", "90s", "1500ms", or a bare number of seconds. */
+export function parseDuration(name: string, raw: string): number {
+  const m = DURATION.exec(raw.trim());
+  if (!m) throw new ConfigError(name, `must be a duration such as 4h, 30m or 90s (got ${JSON.stringify(raw)})`);
+  const ms = Number(m[1]) * UNIT_MS[m[2] ?? 's']!;
+  if (!(ms > 0)) throw new ConfigError(name, 'must be greater than 0');
+  return ms;
+}
+
+const qpsNumber = z.pipe(
+  z.string().check(z.regex(/^\d+(\.\d+)?$/, 'must be a number of calls per second')),
+  z.transform((v) => Number(v)),
+).check(z.refine((n) => n > 0 && n <= 1000, 'must be between 0 and 1000'));
+
+export function loadMonitorConfig(env: EnvSource = process.env): MonitorConfig {
+  const { targets, problems } = parseMonitorTargets(env['MONITOR_TARGETS']);
+  return {
+    camsEndpoint: readEnv(env, 'CAMS_ENDPOINT', urlString, CAMS_DEFAULT_ENDPOINT),
+    storeUrl: env['STORE_URL'] || 'file:./.data',
+    qps: readEnv(env, 'MONITOR_QPS', qpsNumber, '5'),
+    repeatIntervalMs: parseDuration('ALERT_REPEAT_INTERVAL', env['ALERT_REPEAT_INTERVAL'] || '4h'),
+    minConsecutive: readEnv(env, 'ALERT_MIN_CONSECUTIVE', positiveInt, '1'),
+    targets,
+    targetProblems: problems,
+  };
+}

@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import { SinkDeliveryError, type AlertItem, type AlertNotification, type AlertSink, type Severity } from '../alerts/model.ts';
+import { update, type Store } from '../store/port.ts';
+import type { EntityState, OutboxEntry } from './entity-state.ts';
+
+export const ENTITY_PREFIX = 'monitor/entity/';
+const SINK_RATE_PREFIX = 'monitor/sink/';
+
+interface SinkWindow {
+  /** Send times in the last minute. */
+  sent: number[];
+  /** The channel asked us to wait until then. */
+  holdUntil?: number;
+}
+
+export interface DispatchReport {
+  delivered: Array<{ sink: string; group: string; items: number }>;
+  deferred: Array<{ sink: string; group: string; reason: string }>;
+  failed: Array<{ sink: string; group: string; error: string }>;
+}
+
+const RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
+
+function notificationFor(sink: string, group: string, entries: OutboxEntry[], now: number): AlertNotification {
+  const items: AlertItem[] = entries.map((e) => e.item);
+  const severity = items.reduce<Severity>((worst, i) => (RANK[i.severity] > RANK[worst] ? i.severity : worst), 'info');
+  const firing = items.filter((i) => i.reason !== 'resolved').length;
+  const resolved = items.length - firing;
+  const label = group === 'monitor' ? 'the health monitor' : group.replace(/^waba:/, 'WABA ').replace(/^space:/, 'space ');
+  const parts = [firing ? `${firing} firing` : '', resolved ? `${resolved} resolved` : ''].filter(Boolean).join(', ');
+  return {
+    // The same owed entries always make the same id, so a receiver can drop a retry it already has.
+    id: createHash('sha256').update(`${sink}\n${entries.map((e) => e.id).sort().join('\n')}`).digest('hex').slice(0, 32),
+    group,
+    severity,
+    title: `[${severity.toUpperCase()}] WhatsApp health, ${label}: ${parts}`,
+    items,
+    createdAt: new Date(now).toISOString(),
+  };
+}
+
+/**
+ * Delivers what entity states owe: per sink, one message per group, within the sink's per-minute
+ * budget. A delivery is struck from the owed list only after the sink confirmed it; anything that
+ * failed or did not fit the budget stays owed for the next sweep.
+ */
+export async function deliverOwed(store: Store, sinks: readonly AlertSink[], now: () => number, log: (rec: Record<string, unknown>) => void): Promise<DispatchReport> {
+  const report: DispatchReport = { delivered: [], deferred: [], failed: [] };
+  const owing = (await store.list<EntityState>(ENTITY_PREFIX)).filter((s) => s.value.outbox.length > 0);
+  if (owing.length === 0) return report;
+  const configured = new Set(sinks.map((s) => s.name));
+
+  // Deliveries owed to sinks no longer configured can never happen: drop them, and say so.
+  const stale = owing.some((s) => s.value.outbox.some((e) => e.pendingSinks.some((p) => !configured.has(p))));
+  if (stale) {
+    for (const s of owing) {
+      await strike(store, s.key, (e) => e.pendingSinks.filter((p) => configured.has(p)));
+    }
+    log({ level: 'warn', msg: 'dropped deliveries owed to sinks that are no longer configured' });
+  }
+
+  for (const sink of sinks) {
+    const byGroup = new Map<string, Array<{ key: string; entry: OutboxEntry }>>();
+    for (const s of owing) {
+      for (const entry of s.value.outbox) {
+        if (!entry.pendingSinks.includes(sink.name)) continue;
+        const list = byGroup.get(entry.group) ?? [];
+        list.push({ key: s.key, entry });
+        byGroup.set(entry.group, list);
+      }
+    }
+    for (const [group, owed] of [...byGroup.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const slot = await takeSendSlot(store, sink, now());
+      if (slot !== true) {
+        report.deferred.push({ sink: sink.name, group, reason: slot });
+        continue;
+      }
+      const entries = owed.map((o) => o.entry).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+      const notification = notificationFor(sink.name, group, entries, now());
+      try {
+        await sink.send(notification);
+      } catch (e) {
+        const err = e instanceof SinkDeliveryError ? e : new SinkDeliveryError(sink.name, e instanceof Error ? e.message : String(e), true);
+        if (err.retryAfterMs) await holdSink(store, sink.name, now() + err.retryAfterMs);
+        report.failed.push({ sink: sink.name, group, error: err.message });
+        log({ level: 'error', msg: 'alert delivery failed; it stays owed', sink: sink.name, group, error: err.message, retryable: err.retryable });
+        continue;
+      }
+      const ids = new Set(entries.map((e) => e.id));
+      for (const key of new Set(owed.map((o) => o.key))) {
+        await strike(store, key, (e) => (ids.has(e.id) ? e.pendingSinks.filter((p) => p !== sink.name) : e.pendingSinks));
+      }
+      report.delivered.push({ sink: sink.name, group, items: entries.length });
+      log({ level: 'info', msg: 'alert delivered', sink: sink.name, group, notification: notification.id, items: entries.length });
+    }
+  }
+  return report;
+}
+
+/** Rewrites each owed entry's pending sinks; entries no sink still owes are removed. */
+async function strike(store: Store, key: string, pending: (e: OutboxEntry) => string[]): Promise<void> {
+  await update<EntityState>(store, key, (current) => {
+    if (!current) return undefined;
+    const outbox = current.outbox.map((e) => ({ ...e, pendingSinks: pending(e) })).filter((e) => e.pendingSinks.length > 0);
+    return { ...current, outbox };
+  });
+}
+
+async function takeSendSlot(store: Store, sink: AlertSink, now: number): Promise<true | string> {
+  let verdict: true | string = true;
+  await update<SinkWindow>(store, SINK_RATE_PREFIX + sink.name, (current) => {
+    const w: SinkWindow = current ?? { sent: [] };
+    const sent = w.sent.filter((t) => now - t < 60_000);
+    if (w.holdUntil && w.holdUntil > now) {
+      verdict = `the channel asked to wait until ${new Date(w.holdUntil).toISOString()}`;
+      return undefined;
+    }
+    if (sent.length >= sink.perMinute) {
+      verdict = `${sink.perMinute} messages/min reached`;
+      return undefined;
+    }
+    verdict = true;
+    return { sent: [...sent, now] };
+  });
+  return verdict;
+}
+
+async function holdSink(store: Store, sink: string, until: number): Promise<void> {
+  await update<SinkWindow>(store, SINK_RATE_PREFIX + sink, (current) => ({ sent: current?.sent ?? [], holdUntil: until }));
+}

@@ -1,0 +1,73 @@
+import { createHash } from 'node:crypto';
+import type { CanSendMessage, HealthError } from '../cams/operations.ts';
+import type { AlertItem, AlertSubject } from '../alerts/model.ts';
+
+export type ObservedStatus = CanSendMessage | 'ERROR';
+
+/** A delivery still owed: one alert item, and the sinks that have not yet confirmed it. */
+export interface OutboxEntry {
+  id: string;
+  group: string;
+  item: AlertItem;
+  pendingSinks: string[];
+  createdAt: number;
+}
+
+/**
+ * Everything the monitor knows about one entity, in one store key so that every change (status,
+ * notification decision, owed deliveries) is one compare-and-set: nothing lost, nothing doubled.
+ */
+export interface EntityState {
+  fingerprint: string;
+  subject: AlertSubject;
+  node: string;
+  group: string;
+  status: ObservedStatus;
+  /** Epoch ms the current status began. */
+  since: number;
+  errors: HealthError[];
+  consecutiveBad: number;
+  /** The sweep round that last counted this entity (so one round counts once). */
+  lastRound?: string;
+  lastCheckedAt: number;
+  /** Whether a firing notification is out (and a resolved one is owed when it clears). */
+  firing: boolean;
+  notifiedStatus?: ObservedStatus;
+  notifiedCodes?: string[];
+  lastNotifiedAt?: number;
+  /** Notifications composed so far; makes outbox ids unique. */
+  seq: number;
+  outbox: OutboxEntry[];
+}
+
+export function fingerprintOf(subject: AlertSubject): string {
+  const parts = [subject.nodeType, subject.entityType, subject.ref, subject.custSpaceId, subject.wabaId, subject.phoneNumber, subject.templateCode, subject.language];
+  return createHash('sha256').update(parts.map((p) => p ?? '').join('\u001f')).digest('hex').slice(0, 24);
+}
+
+export function groupOf(subject: AlertSubject): string {
+  if (subject.nodeType === 'monitor') return 'monitor';
+  if (subject.wabaId) return `waba:${subject.wabaId}`;
+  return `space:${subject.custSpaceId ?? '-'}`;
+}
+
+export function describeNode(subject: AlertSubject): string {
+  if (subject.nodeType === 'monitor') {
+    const about = subject.ref ?? (subject.custSpaceId ? targetLabel(subject) : undefined);
+    return about ? `monitor: ${subject.entityType} (${about})` : `monitor: ${subject.entityType}`;
+  }
+  return `${subject.entityType} ${targetLabel(subject)}`;
+}
+
+function targetLabel(s: AlertSubject): string {
+  const bits: string[] = [];
+  if (s.phoneNumber) bits.push(`phone ${s.phoneNumber}`);
+  if (s.templateCode) bits.push(`template ${s.templateCode}${s.language ? `/${s.language}` : ''}`);
+  if (s.wabaId) bits.push(`WABA ${s.wabaId}`);
+  if (s.custSpaceId) bits.push(`space ${s.custSpaceId}`);
+  return bits.join(' · ') || '-';
+}
+
+export function errorCodes(errors: readonly HealthError[]): string[] {
+  return [...new Set(errors.map((e) => e.ErrorCode))].sort();
+}

@@ -1,0 +1,107 @@
+import type { AlertItem, AlertSubject, Severity } from '../alerts/model.ts';
+import type { HealthError } from '../cams/operations.ts';
+import { describeNode, errorCodes, fingerprintOf, groupOf, type EntityState, type ObservedStatus } from './entity-state.ts';
+
+export interface AlertPolicy {
+  /** Bad observations in a row (one per round) before the first notification. */
+  minConsecutive: number;
+  /** A firing alert that does not change is sent again after this long. */
+  repeatIntervalMs: number;
+}
+
+export interface Observation {
+  subject: AlertSubject;
+  status: ObservedStatus;
+  errors: HealthError[];
+}
+
+export interface EvaluationContext {
+  now: number;
+  round: string;
+  policy: AlertPolicy;
+  /** True while this entity's WABA is BLOCKED and the entity is a phone or template. */
+  inhibited: boolean;
+  sinks: readonly string[];
+}
+
+function severityOf(status: ObservedStatus): Severity {
+  if (status === 'BLOCKED' || status === 'ERROR') return 'critical';
+  if (status === 'LIMITED') return 'warning';
+  return 'info';
+}
+
+function sameCodes(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  return !!a && a.length === b.length && a.every((c, i) => c === b[i]);
+}
+
+/**
+ * Alertmanager-style rules for one entity: notify on a new bad state (after minConsecutive rounds),
+ * on a changed status or error set, on resolution, and again after the repeat interval. Inhibited
+ * entities keep their state but send nothing until the inhibition lifts.
+ */
+export function evaluate(prev: EntityState | undefined, obs: Observation, ctx: EvaluationContext): EntityState {
+  const fingerprint = fingerprintOf(obs.subject);
+  const base: EntityState = prev ?? {
+    fingerprint,
+    subject: obs.subject,
+    node: describeNode(obs.subject),
+    group: groupOf(obs.subject),
+    status: 'AVAILABLE',
+    since: ctx.now,
+    errors: [],
+    consecutiveBad: 0,
+    lastCheckedAt: ctx.now,
+    firing: false,
+    seq: 0,
+    outbox: [],
+  };
+  const bad = obs.status !== 'AVAILABLE';
+  const codes = errorCodes(obs.errors);
+  const newRound = base.lastRound !== ctx.round;
+  const next: EntityState = {
+    ...base,
+    subject: obs.subject,
+    node: describeNode(obs.subject),
+    group: groupOf(obs.subject),
+    status: obs.status,
+    since: base.status === obs.status && prev ? base.since : ctx.now,
+    errors: obs.errors,
+    consecutiveBad: !bad ? 0 : newRound ? base.consecutiveBad + 1 : Math.max(1, base.consecutiveBad),
+    lastRound: ctx.round,
+    lastCheckedAt: ctx.now,
+  };
+
+  let reason: AlertItem['reason'] | undefined;
+  if (bad) {
+    if (!base.firing) {
+      if (next.consecutiveBad >= ctx.policy.minConsecutive && !ctx.inhibited) reason = 'new';
+    } else if (!ctx.inhibited) {
+      if (base.notifiedStatus !== obs.status || !sameCodes(base.notifiedCodes, codes)) reason = 'changed';
+      else if (ctx.now - (base.lastNotifiedAt ?? 0) >= ctx.policy.repeatIntervalMs) reason = 'reminder';
+    }
+  } else if (base.firing) {
+    reason = 'resolved';
+  }
+  if (!reason) return next;
+
+  const seq = base.seq + 1;
+  const item: AlertItem = {
+    fingerprint,
+    subject: obs.subject,
+    node: next.node,
+    status: reason === 'resolved' ? 'RESOLVED' : obs.status,
+    severity: reason === 'resolved' ? 'info' : severityOf(obs.status),
+    since: new Date(next.since).toISOString(),
+    errors: reason === 'resolved' ? (base.errors ?? []) : obs.errors,
+    reason,
+  };
+  next.firing = reason !== 'resolved';
+  next.notifiedStatus = obs.status;
+  next.notifiedCodes = codes;
+  next.lastNotifiedAt = ctx.now;
+  next.seq = seq;
+  if (ctx.sinks.length > 0) {
+    next.outbox = [...base.outbox, { id: `${fingerprint}.${seq}`, group: next.group, item, pendingSinks: [...ctx.sinks], createdAt: ctx.now }];
+  }
+  return next;
+}

@@ -1,0 +1,282 @@
+import { randomUUID } from 'node:crypto';
+import type { AlertSink, AlertSubject } from '../alerts/model.ts';
+import type { CamsClient } from '../cams/client.ts';
+import { isCamsError, isThrottlingCode, type CamsError } from '../cams/errors.ts';
+import type { HealthEntity, HealthError } from '../cams/operations.ts';
+import { update, type Store } from '../store/port.ts';
+import { deliverOwed, ENTITY_PREFIX, type DispatchReport } from './dispatch.ts';
+import type { EntityState, ObservedStatus } from './entity-state.ts';
+import { fingerprintOf } from './entity-state.ts';
+import { evaluate, type AlertPolicy, type Observation } from './rules.ts';
+import { loadWatchList, type TargetProblem, type WatchTarget } from './targets.ts';
+
+export const ROUND_KEY = 'monitor/round';
+export const SWEEP_LEASE = 'monitor/sweep';
+
+/** One pass over the whole watch list; it may take several invocations. */
+export interface SweepRound {
+  id: string;
+  startedAt: number;
+  /** Targets checked in this round (ids). */
+  done: string[];
+  completedAt?: number;
+}
+
+export interface HealthSweepOptions {
+  store: Store;
+  cams: CamsClient;
+  sinks: readonly AlertSink[];
+  policy: AlertPolicy;
+  envTargets: readonly WatchTarget[];
+  targetProblems?: readonly TargetProblem[];
+  /** Calls in flight at once; the client's limiter spaces them at MONITOR_QPS. */
+  concurrency: number;
+  /** Epoch ms by which the invocation must be done. */
+  deadline: number;
+  /** Time one check may need (client timeout + margin); no check starts later than deadline minus this. */
+  checkBudgetMs?: number;
+  now?: () => number;
+  log?: (record: Record<string, unknown>) => void;
+}
+
+export interface SweepReport {
+  skipped?: string;
+  round?: string;
+  roundComplete?: boolean;
+  targets: number;
+  checked: number;
+  pending: number;
+  transientFailures: number;
+  dispatch?: DispatchReport;
+}
+
+const AUTH_CODES = new Set([
+  'InvalidAccessKeyId.NotFound',
+  'InvalidAccessKeyId.Inactive',
+  'SignatureDoesNotMatch',
+  'IncompleteSignature',
+  'InvalidSecurityToken.Expired',
+  'InvalidSecurityToken.Malformed',
+  'InvalidSecurityToken.MismatchWithAccessKey',
+  'Ram.PermissionDeny',
+  'Forbidden.RAM',
+  'Product.Unsubscript',
+]);
+
+const CHILD_TYPES = new Set(['PHONE_NUMBER', 'MESSAGE_TEMPLATE']);
+
+/**
+ * The health monitor's sweep: under a lease, continue the current round (or start one), check every
+ * pending target through the shared client, turn replies into alert decisions stored with each
+ * entity, then deliver what is owed. Stops starting checks when the invocation's time runs short;
+ * the next invocation picks up from the round's record.
+ */
+export class HealthSweep {
+  private readonly now: () => number;
+  private readonly log: (record: Record<string, unknown>) => void;
+
+  constructor(private readonly opts: HealthSweepOptions) {
+    this.now = opts.now ?? Date.now;
+    this.log = opts.log ?? (() => {});
+  }
+
+  async run(): Promise<SweepReport> {
+    const { store } = this.opts;
+    const ttl = Math.max(1000, this.opts.deadline - this.now() + 5000);
+    const lease = await store.acquireLease(SWEEP_LEASE, ttl);
+    if (!lease) return { skipped: 'another sweep holds the lease', targets: 0, checked: 0, pending: 0, transientFailures: 0 };
+    try {
+      // Deliveries owed by earlier sweeps go first: a failure then is retried now, before new news.
+      const earlier = await deliverOwed(store, this.opts.sinks, this.now, this.log);
+      const report = await this.sweep();
+      const dispatch = await deliverOwed(store, this.opts.sinks, this.now, this.log);
+      report.dispatch = mergeDispatch(earlier, dispatch);
+      return report;
+    } finally {
+      await lease.release().catch(() => undefined);
+    }
+  }
+
+  private async sweep(): Promise<SweepReport> {
+    const { store } = this.opts;
+    const { targets, problems } = await loadWatchList(store, this.opts.envTargets);
+    const round = await this.currentRound();
+    const pending = targets.filter((t) => !round.done.includes(t.id));
+    const report: SweepReport = { round: round.id, targets: targets.length, checked: 0, pending: pending.length, transientFailures: 0 };
+
+    await this.observeTargetProblems([...(this.opts.targetProblems ?? []), ...problems], round.id);
+
+    let successes = 0;
+    let unreachable: CamsError | undefined;
+    let authFailure: CamsError | undefined;
+    const budget = this.opts.checkBudgetMs ?? 6000;
+    const queue = [...pending];
+    const worker = async () => {
+      for (;;) {
+        if (authFailure) return;
+        if (this.opts.deadline - this.now() < budget) return;
+        const next = queue.shift();
+        if (!next) return;
+        try {
+          const { data } = await this.opts.cams.getHealthStatus(next.target, { deadline: this.opts.deadline - 500 });
+          successes++;
+          await this.observeReply(next.target, data.Entities, round.id);
+          await this.clearMonitorAlert(next.target, 'TargetRejected', round.id);
+          await this.markDone(round.id, next.id);
+          report.checked++;
+        } catch (e) {
+          if (!isCamsError(e)) throw e;
+          if (AUTH_CODES.has(e.Code)) {
+            authFailure = e;
+          } else if (e.retryable || e.Code === 'DeadlineExceeded') {
+            // Left pending: the next tick tries again. Only a CAMS that answers nothing becomes an alert.
+            report.transientFailures++;
+            if (!isThrottlingCode(e.Code)) unreachable = e;
+          } else {
+            await this.observeMonitor(monitorSubject('TargetRejected', next.target), 'ERROR', [camsFault(e)], round.id);
+            await this.markDone(round.id, next.id);
+            report.checked++;
+          }
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, this.opts.concurrency) }, worker));
+
+    if (authFailure) {
+      await this.observeMonitor(monitorSubject('AuthRefused'), 'ERROR', [camsFault(authFailure)], round.id);
+    } else if (successes > 0) {
+      await this.clearMonitorAlert(undefined, 'AuthRefused', round.id);
+    }
+    if (successes === 0 && unreachable) {
+      await this.observeMonitor(monitorSubject('CamsUnreachable'), 'ERROR', [camsFault(unreachable)], round.id);
+    } else if (successes > 0) {
+      await this.clearMonitorAlert(undefined, 'CamsUnreachable', round.id);
+    }
+
+    const after = await store.get<SweepRound>(ROUND_KEY);
+    const remaining = targets.filter((t) => !after?.value.done.includes(t.id)).length;
+    report.pending = remaining;
+    report.roundComplete = remaining === 0;
+    if (remaining === 0) {
+      await this.resolveVanishedTargetProblems(round.id);
+      await update<SweepRound>(store, ROUND_KEY, (r) => (r && r.id === round.id ? { ...r, completedAt: this.now() } : undefined));
+    }
+    this.log({ level: 'info', msg: 'sweep', ...report });
+    return report;
+  }
+
+  private async currentRound(): Promise<SweepRound> {
+    const result = await update<SweepRound>(this.opts.store, ROUND_KEY, (r) =>
+      r && r.completedAt === undefined ? undefined : { id: `${this.now()}-${randomUUID().slice(0, 8)}`, startedAt: this.now(), done: [] },
+    );
+    return result!.value;
+  }
+
+  private async markDone(roundId: string, targetId: string): Promise<void> {
+    await update<SweepRound>(this.opts.store, ROUND_KEY, (r) =>
+      r && r.id === roundId && !r.done.includes(targetId) ? { ...r, done: [...r.done, targetId] } : undefined,
+    );
+  }
+
+  private async observeReply(target: WatchTarget, entities: HealthEntity[], roundId: string): Promise<void> {
+    // A phone or template says nothing new while its WABA is BLOCKED: that one alert covers them.
+    const wabaBlocked = entities.some((e) => e.EntityType === 'WABA' && e.CanSendMessage === 'BLOCKED');
+    for (const entity of entities) {
+      const subject: AlertSubject = {
+        nodeType: target.NodeType,
+        custSpaceId: target.CustSpaceId,
+        wabaId: entity.WabaId ?? target.WabaId,
+        entityType: entity.EntityType,
+        ...(entity.EntityType === 'PHONE_NUMBER' ? { phoneNumber: entity.PhoneNumber ?? target.PhoneNumber } : {}),
+        ...(entity.EntityType === 'MESSAGE_TEMPLATE'
+          ? { templateCode: entity.TemplateCode ?? target.TemplateCode, language: entity.Language ?? target.Language }
+          : {}),
+      };
+      // Entities above the node (WABA, BUSINESS, APP) are the same whichever target reported them.
+      if (!CHILD_TYPES.has(entity.EntityType)) subject.nodeType = 'waba';
+      const inhibited = wabaBlocked && CHILD_TYPES.has(entity.EntityType);
+      await this.apply({ subject, status: entity.CanSendMessage, errors: entity.Errors ?? [] }, roundId, inhibited);
+    }
+  }
+
+  private async apply(obs: Observation, roundId: string, inhibited: boolean): Promise<void> {
+    const key = ENTITY_PREFIX + fingerprintOf(obs.subject);
+    await update<EntityState>(this.opts.store, key, (prev) =>
+      evaluate(prev, obs, {
+        now: this.now(),
+        round: roundId,
+        policy: this.opts.policy,
+        inhibited,
+        sinks: this.opts.sinks.map((s) => s.name),
+      }),
+    );
+  }
+
+  /** The monitor's own failures are alerts too; they fire on the first bad sweep. */
+  private async observeMonitor(subject: AlertSubject, status: ObservedStatus, errors: HealthError[], roundId: string): Promise<void> {
+    const key = ENTITY_PREFIX + fingerprintOf(subject);
+    await update<EntityState>(this.opts.store, key, (prev) =>
+      evaluate(prev, { subject, status, errors }, {
+        now: this.now(),
+        round: roundId,
+        policy: { ...this.opts.policy, minConsecutive: 1 },
+        inhibited: false,
+        sinks: this.opts.sinks.map((s) => s.name),
+      }),
+    );
+  }
+
+  /** Resolves a monitor alert if one is firing; creates no state otherwise. */
+  private async clearMonitorAlert(target: WatchTarget | undefined, kind: string, roundId: string): Promise<void> {
+    const subject = monitorSubject(kind, target);
+    const existing = await this.opts.store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(subject));
+    if (existing?.value.firing) await this.observeMonitor(subject, 'AVAILABLE', [], roundId);
+  }
+
+  private async observeTargetProblems(problems: readonly TargetProblem[], roundId: string): Promise<void> {
+    for (const p of problems) {
+      await this.observeMonitor(
+        { nodeType: 'monitor', entityType: 'InvalidTarget', ref: p.where },
+        'ERROR',
+        [{ ErrorCode: 'InvalidTarget', ErrorDescription: `${p.where}: ${p.message}`, PossibleSolution: 'Fix the target (see GetWhatsappHealthStatus params per NodeType) or remove it.' }],
+        roundId,
+      );
+    }
+  }
+
+  /** An invalid-target alert whose target was fixed or removed is resolved when a round ends. */
+  private async resolveVanishedTargetProblems(roundId: string): Promise<void> {
+    for (const s of await this.opts.store.list<EntityState>(ENTITY_PREFIX)) {
+      const st = s.value;
+      if (st.subject.nodeType === 'monitor' && st.subject.entityType === 'InvalidTarget' && st.firing && st.lastRound !== roundId) {
+        await this.observeMonitor(st.subject, 'AVAILABLE', [], roundId);
+      }
+    }
+  }
+}
+
+function monitorSubject(kind: string, target?: WatchTarget): AlertSubject {
+  if (!target) return { nodeType: 'monitor', entityType: kind };
+  return {
+    nodeType: 'monitor',
+    entityType: kind,
+    custSpaceId: target.CustSpaceId,
+    ...(target.WabaId ? { wabaId: target.WabaId } : {}),
+    ...(target.PhoneNumber ? { phoneNumber: target.PhoneNumber } : {}),
+    ...(target.TemplateCode ? { templateCode: target.TemplateCode, language: target.Language } : {}),
+  };
+}
+
+function camsFault(e: CamsError): HealthError {
+  return {
+    ErrorCode: e.Code,
+    ErrorDescription: e.Message,
+    PossibleSolution: AUTH_CODES.has(e.Code)
+      ? 'Check the function role (or ALIBABA_CLOUD_ACCESS_KEY_*) and its cams:GetWhatsappHealthStatus permission.'
+      : 'Check CAMS_ENDPOINT and the network path to CAMS; the monitor retries on the next tick.',
+  };
+}
+
+function mergeDispatch(a: DispatchReport, b: DispatchReport): DispatchReport {
+  return { delivered: [...a.delivered, ...b.delivered], deferred: b.deferred, failed: [...a.failed, ...b.failed] };
+}

@@ -1,0 +1,67 @@
+import type { Store } from '../store/port.ts';
+import { HealthNode } from '../validation/health-target.ts';
+
+export type WatchTarget = HealthNode;
+
+export const WATCH_PREFIX = 'watch/';
+
+/** Stable identity of a target: what it watches, not how it was written. */
+export function targetId(t: WatchTarget): string {
+  const node =
+    t.NodeType === 'waba' ? t.WabaId : t.NodeType === 'phone' ? t.PhoneNumber : `${t.TemplateCode}/${t.Language}`;
+  return `${t.NodeType}:${t.CustSpaceId}:${node}`;
+}
+
+export interface TargetProblem {
+  /** Where it came from: `MONITOR_TARGETS[3]` or a store key. */
+  where: string;
+  message: string;
+}
+
+/** MONITOR_TARGETS: a JSON array of targets; each bad entry is reported, the good ones are kept. */
+export function parseMonitorTargets(raw: string | undefined): { targets: WatchTarget[]; problems: TargetProblem[] } {
+  if (raw === undefined || raw.trim() === '') return { targets: [], problems: [] };
+  let list: unknown;
+  try {
+    list = JSON.parse(raw);
+  } catch {
+    return { targets: [], problems: [{ where: 'MONITOR_TARGETS', message: 'is not valid JSON (expected an array of targets)' }] };
+  }
+  if (!Array.isArray(list)) return { targets: [], problems: [{ where: 'MONITOR_TARGETS', message: 'must be a JSON array of targets' }] };
+  const targets: WatchTarget[] = [];
+  const problems: TargetProblem[] = [];
+  list.forEach((entry, i) => {
+    const r = HealthNode.safeParse(entry);
+    if (r.success) targets.push(r.data);
+    else problems.push({ where: `MONITOR_TARGETS[${i}]`, message: r.error.issues.map((x) => `${x.path.join('.') || '(target)'}: ${x.message}`).join('; ') });
+  });
+  return { targets, problems };
+}
+
+export interface RegisteredTarget {
+  target: WatchTarget;
+  source: string;
+  registeredAt: string;
+}
+
+/** Puts a target under watch (idempotent: the same node registers once). */
+export async function registerWatchTarget(store: Store, target: WatchTarget, source: string, now = Date.now()): Promise<string> {
+  const parsed = HealthNode.parse(target);
+  const id = targetId(parsed);
+  await store.put<RegisteredTarget>(WATCH_PREFIX + id, { target: parsed, source, registeredAt: new Date(now).toISOString() }, { ifAbsent: true });
+  return id;
+}
+
+/** The watch list: env targets plus registered ones, de-duplicated and in a stable order. */
+export async function loadWatchList(store: Store, envTargets: readonly WatchTarget[]): Promise<{ targets: Array<{ id: string; target: WatchTarget }>; problems: TargetProblem[] }> {
+  const byId = new Map<string, WatchTarget>();
+  for (const t of envTargets) byId.set(targetId(t), t);
+  const problems: TargetProblem[] = [];
+  for (const entry of await store.list<RegisteredTarget>(WATCH_PREFIX)) {
+    const r = HealthNode.safeParse(entry.value?.target);
+    if (r.success) byId.set(targetId(r.data), r.data);
+    else problems.push({ where: entry.key, message: 'stored target is not valid' });
+  }
+  const targets = [...byId.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([id, target]) => ({ id, target }));
+  return { targets, problems };
+}

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import type { AlertSubject } from '../../../shared/alerts/model.ts';
+import type { EntityState, ObservedStatus } from '../../../shared/monitor/entity-state.ts';
+import { evaluate, type AlertPolicy } from '../../../shared/monitor/rules.ts';
+
+const HOUR = 3_600_000;
+const phone: AlertSubject = { nodeType: 'phone', custSpaceId: 'cs1', wabaId: '299399', phoneNumber: '8613800000000', entityType: 'PHONE_NUMBER' };
+const policy: AlertPolicy = { minConsecutive: 1, repeatIntervalMs: 4 * HOUR };
+const err = (code: string) => ({ ErrorCode: code, ErrorDescription: `d${code}`, PossibleSolution: `s${code}` });
+
+/** Runs a sequence of (round, status, codes, time) observations; returns the reasons notified. */
+function run(steps: Array<{ status: ObservedStatus; codes?: string[]; at: number; round?: string; inhibited?: boolean }>, p = policy) {
+  let state: EntityState | undefined;
+  const reasons: string[] = [];
+  steps.forEach((s, i) => {
+    const before = state?.seq ?? 0;
+    state = evaluate(state, { subject: phone, status: s.status, errors: (s.codes ?? []).map(err) }, {
+      now: s.at,
+      round: s.round ?? `r${i}`,
+      policy: p,
+      inhibited: s.inhibited ?? false,
+      sinks: ['dingtalk', 'slack'],
+    });
+    if (state.seq > before) reasons.push(`${s.at}:${state.outbox.at(-1)!.item.reason}:${state.outbox.at(-1)!.item.status}`);
+  });
+  return { reasons, state: state! };
+}
+
+describe('alert rules', () => {
+  it('notifies AVAILABLE → BLOCKED once (critical), stays quiet while unchanged, resolves once', () => {
+    const { reasons, state } = run([
+      { status: 'AVAILABLE', at: 0 },
+      { status: 'BLOCKED', codes: ['141006'], at: 1 },
+      { status: 'BLOCKED', codes: ['141006'], at: 2 },
+      { status: 'AVAILABLE', at: 3 },
+      { status: 'AVAILABLE', at: 4 },
+    ]);
+    expect(reasons).toEqual(['1:new:BLOCKED', '3:resolved:RESOLVED']);
+    expect(state.outbox.map((o) => o.item.severity)).toEqual(['critical', 'info']);
+    expect(state.outbox[0]!.pendingSinks).toEqual(['dingtalk', 'slack']);
+    expect(state.outbox[0]!.item.errors[0]).toEqual(err('141006'));
+  });
+
+  it('LIMITED is a warning; LIMITED → BLOCKED and a changed error set are notified as changes', () => {
+    const { reasons, state } = run([
+      { status: 'LIMITED', codes: ['131042'], at: 1 },
+      { status: 'BLOCKED', codes: ['131042'], at: 2 },
+      { status: 'BLOCKED', codes: ['131042', '141006'], at: 3 },
+      { status: 'BLOCKED', codes: ['141006', '131042'], at: 4 },
+    ]);
+    expect(reasons).toEqual(['1:new:LIMITED', '2:changed:BLOCKED', '3:changed:BLOCKED']);
+    expect(state.outbox[0]!.item.severity).toBe('warning');
+  });
+
+  it('repeats a firing alert after the repeat interval, and not before', () => {
+    const { reasons } = run([
+      { status: 'BLOCKED', at: 0 },
+      { status: 'BLOCKED', at: 4 * HOUR - 1 },
+      { status: 'BLOCKED', at: 4 * HOUR },
+      { status: 'BLOCKED', at: 5 * HOUR },
+      { status: 'BLOCKED', at: 8 * HOUR },
+    ]);
+    expect(reasons).toEqual(['0:new:BLOCKED', `${4 * HOUR}:reminder:BLOCKED`, `${8 * HOUR}:reminder:BLOCKED`]);
+  });
+
+  it('waits for ALERT_MIN_CONSECUTIVE bad rounds, counting a round once', () => {
+    const p = { ...policy, minConsecutive: 3 };
+    const { reasons } = run(
+      [
+        { status: 'LIMITED', at: 1, round: 'a' },
+        { status: 'LIMITED', at: 2, round: 'a' },
+        { status: 'LIMITED', at: 3, round: 'b' },
+        { status: 'AVAILABLE', at: 4, round: 'c' },
+        { status: 'LIMITED', at: 5, round: 'd' },
+        { status: 'LIMITED', at: 6, round: 'e' },
+        { status: 'LIMITED', at: 7, round: 'f' },
+      ],
+      p,
+    );
+    // A blip that recovered before the third round never notified, and needs no resolution.
+    expect(reasons).toEqual(['7:new:LIMITED']);
+  });
+
+  it('inhibited entities notify nothing, then fire as new when the inhibition lifts', () => {
+    const { reasons } = run([
+      { status: 'BLOCKED', at: 1, inhibited: true },
+      { status: 'BLOCKED', at: 2, inhibited: true },
+      { status: 'BLOCKED', at: 3, inhibited: false },
+    ]);
+    expect(reasons).toEqual(['3:new:BLOCKED']);
+  });
+
+  it('keeps `since` from when the status began', () => {
+    const { state } = run([
+      { status: 'LIMITED', at: 10 },
+      { status: 'LIMITED', at: 20 },
+      { status: 'BLOCKED', at: 30 },
+    ]);
+    expect(state.since).toBe(30);
+    expect(state.outbox.at(-1)!.item.since).toBe(new Date(30).toISOString());
+  });
+
+  it('owes nothing when no sink is configured, but still records the decision', () => {
+    const s = evaluate(undefined, { subject: phone, status: 'BLOCKED', errors: [] }, { now: 1, round: 'r', policy, inhibited: false, sinks: [] });
+    expect(s.firing).toBe(true);
+    expect(s.outbox).toEqual([]);
+  });
+});
