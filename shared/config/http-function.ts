@@ -5,6 +5,7 @@ export interface HttpFunctionConfig {
   apiKeys: ApiKey[];
   camsEndpoint: string;
   maxBodyBytes: number;
+  storeUrl: string;
 }
 
 /** What every HTTP function reads from its environment, checked once per instance. */
@@ -15,5 +16,6 @@ export function loadHttpFunctionConfig(env: EnvSource = process.env): HttpFuncti
     apiKeys: parseKeyList('API_KEYS', rawKeys),
     camsEndpoint: readEnv(env, 'CAMS_ENDPOINT', urlString, CAMS_DEFAULT_ENDPOINT),
     maxBodyBytes: readEnv(env, 'MAX_BODY_BYTES', positiveInt, String(256 * 1024)),
+    storeUrl: env['STORE_URL'] || 'file:./.data',
   };
 }

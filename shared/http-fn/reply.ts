@@ -2,6 +2,7 @@ import { isCamsError, isThrottlingCode, type CamsError } from '../cams/errors.ts
 import type { Acs3ErrorCode } from '../acs3/verify.ts';
 import { MissingCredentialsError } from '../cams/credentials.ts';
 import { ConfigError } from '../config/env.ts';
+import { StoreError } from '../store/port.ts';
 import { HttpError } from './errors.ts';
 
 export interface FcHttpResponse {
@@ -67,6 +68,13 @@ export function errorReply(requestId: string, err: unknown): ErrorReplyInfo {
     if (err.Recommend) body['Recommend'] = err.Recommend;
     const headers: Record<string, string> = status === 429 ? { 'retry-after': '1' } : {};
     return { response: jsonReply(status, body, headers), code: err.Code, camsCode: err.Code };
+  }
+  if (err instanceof StoreError && (err.code === 'UNAVAILABLE' || err.code === 'LOCK_TIMEOUT')) {
+    return {
+      response: jsonReply(503, { RequestId: requestId, Code: 'StoreUnavailable', Message: 'The state store is unavailable; try again shortly.', Success: false }, { 'retry-after': '5' }),
+      code: 'StoreUnavailable',
+      internal: err,
+    };
   }
   if (err instanceof ConfigError || err instanceof MissingCredentialsError) {
     // The variable's name goes to the log (internal), not to the caller.

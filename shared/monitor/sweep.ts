@@ -35,7 +35,10 @@ export interface HealthSweepOptions {
   deadline: number;
   /** Time one check may need (client timeout + margin); no check starts later than deadline minus this. */
   checkBudgetMs?: number;
+  /** Wall clock for the deadline and the lease. */
   now?: () => number;
+  /** Clock for alert decisions (since, repeat interval); tests move it forward. Default: now. */
+  alertClock?: () => number;
   log?: (record: Record<string, unknown>) => void;
 }
 
@@ -73,10 +76,12 @@ const CHILD_TYPES = new Set(['PHONE_NUMBER', 'MESSAGE_TEMPLATE']);
  */
 export class HealthSweep {
   private readonly now: () => number;
+  private readonly alertNow: () => number;
   private readonly log: (record: Record<string, unknown>) => void;
 
   constructor(private readonly opts: HealthSweepOptions) {
     this.now = opts.now ?? Date.now;
+    this.alertNow = opts.alertClock ?? this.now;
     this.log = opts.log ?? (() => {});
   }
 
@@ -87,9 +92,9 @@ export class HealthSweep {
     if (!lease) return { skipped: 'another sweep holds the lease', targets: 0, checked: 0, pending: 0, transientFailures: 0 };
     try {
       // Deliveries owed by earlier sweeps go first: a failure then is retried now, before new news.
-      const earlier = await deliverOwed(store, this.opts.sinks, this.now, this.log);
+      const earlier = await deliverOwed(store, this.opts.sinks, this.alertNow, this.log);
       const report = await this.sweep();
-      const dispatch = await deliverOwed(store, this.opts.sinks, this.now, this.log);
+      const dispatch = await deliverOwed(store, this.opts.sinks, this.alertNow, this.log);
       report.dispatch = mergeDispatch(earlier, dispatch);
       return report;
     } finally {
@@ -104,7 +109,9 @@ export class HealthSweep {
     const pending = targets.filter((t) => !round.done.includes(t.id));
     const report: SweepReport = { round: round.id, targets: targets.length, checked: 0, pending: pending.length, transientFailures: 0 };
 
-    await this.observeTargetProblems([...(this.opts.targetProblems ?? []), ...problems], round.id);
+    // Target problems are recomputed every sweep: one that is gone has been fixed.
+    const invalid = await this.observeTargetProblems([...(this.opts.targetProblems ?? []), ...problems], round.id);
+    await this.resolveVanishedTargetProblems(invalid, round.id);
 
     let successes = 0;
     let unreachable: CamsError | undefined;
@@ -118,7 +125,7 @@ export class HealthSweep {
         const next = queue.shift();
         if (!next) return;
         try {
-          const { data } = await this.opts.cams.getHealthStatus(next.target, { deadline: this.opts.deadline - 500 });
+          const { data } = await this.opts.cams.getHealthStatus(next.target, { deadline: this.opts.deadline });
           successes++;
           await this.observeReply(next.target, data.Entities, round.id);
           await this.clearMonitorAlert(next.target, 'TargetRejected', round.id);
@@ -158,8 +165,7 @@ export class HealthSweep {
     report.pending = remaining;
     report.roundComplete = remaining === 0;
     if (remaining === 0) {
-      await this.resolveVanishedTargetProblems(round.id);
-      await update<SweepRound>(store, ROUND_KEY, (r) => (r && r.id === round.id ? { ...r, completedAt: this.now() } : undefined));
+      await update<SweepRound>(store, ROUND_KEY, (r) => (r && r.id === round.id ? { ...r, completedAt: this.alertNow() } : undefined));
     }
     this.log({ level: 'info', msg: 'sweep', ...report });
     return report;
@@ -203,7 +209,7 @@ export class HealthSweep {
     const key = ENTITY_PREFIX + fingerprintOf(obs.subject);
     await update<EntityState>(this.opts.store, key, (prev) =>
       evaluate(prev, obs, {
-        now: this.now(),
+        now: this.alertNow(),
         round: roundId,
         policy: this.opts.policy,
         inhibited,
@@ -217,7 +223,7 @@ export class HealthSweep {
     const key = ENTITY_PREFIX + fingerprintOf(subject);
     await update<EntityState>(this.opts.store, key, (prev) =>
       evaluate(prev, { subject, status, errors }, {
-        now: this.now(),
+        now: this.alertNow(),
         round: roundId,
         policy: { ...this.opts.policy, minConsecutive: 1 },
         inhibited: false,
@@ -233,22 +239,26 @@ export class HealthSweep {
     if (existing?.value.firing) await this.observeMonitor(subject, 'AVAILABLE', [], roundId);
   }
 
-  private async observeTargetProblems(problems: readonly TargetProblem[], roundId: string): Promise<void> {
+  private async observeTargetProblems(problems: readonly TargetProblem[], roundId: string): Promise<Set<string>> {
+    const seen = new Set<string>();
     for (const p of problems) {
+      const subject: AlertSubject = { nodeType: 'monitor', entityType: 'InvalidTarget', ref: p.where };
+      seen.add(fingerprintOf(subject));
       await this.observeMonitor(
-        { nodeType: 'monitor', entityType: 'InvalidTarget', ref: p.where },
+        subject,
         'ERROR',
         [{ ErrorCode: 'InvalidTarget', ErrorDescription: `${p.where}: ${p.message}`, PossibleSolution: 'Fix the target (see GetWhatsappHealthStatus params per NodeType) or remove it.' }],
         roundId,
       );
     }
+    return seen;
   }
 
-  /** An invalid-target alert whose target was fixed or removed is resolved when a round ends. */
-  private async resolveVanishedTargetProblems(roundId: string): Promise<void> {
+  /** An invalid-target alert whose target was fixed or removed is resolved. */
+  private async resolveVanishedTargetProblems(stillInvalid: Set<string>, roundId: string): Promise<void> {
     for (const s of await this.opts.store.list<EntityState>(ENTITY_PREFIX)) {
       const st = s.value;
-      if (st.subject.nodeType === 'monitor' && st.subject.entityType === 'InvalidTarget' && st.firing && st.lastRound !== roundId) {
+      if (st.subject.nodeType === 'monitor' && st.subject.entityType === 'InvalidTarget' && st.firing && !stillInvalid.has(st.fingerprint)) {
         await this.observeMonitor(st.subject, 'AVAILABLE', [], roundId);
       }
     }

@@ -1,0 +1,159 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../../local/sandbox/server.ts';
+import { HealthSweep, type HealthSweepOptions } from '../../../shared/monitor/sweep.ts';
+import { registerWatchTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
+import type { Store } from '../../../shared/store/port.ts';
+import { onboardThroughFunctions, RecordingSink, sandboxClient, setHealth, tempFileStore } from '../../support/monitor.ts';
+import { sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+
+const HOUR = 3_600_000;
+let sandbox: RunningSandbox;
+let store: Store;
+let cleanup: () => Promise<void>;
+let space: string;
+let clock: number;
+
+beforeAll(async () => {
+  sandbox = await sandboxForFunctions({ qps: { GetWhatsappHealthStatus: 50 } });
+  process.env['LOG_LEVEL'] = 'warn';
+});
+afterAll(async () => {
+  delete process.env['LOG_LEVEL'];
+  await sandbox?.close();
+});
+beforeEach(async () => {
+  await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
+  ({ store, cleanup } = await tempFileStore());
+  space = await onboardThroughFunctions('299399000001', [
+    { cc: '86', phone: '13800000001' },
+    { cc: '86', phone: '13800000002' },
+  ]);
+  clock = Date.now();
+});
+afterEach(async () => cleanup());
+
+const phone1 = (): WatchTarget => ({ CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800000001' });
+const phone2 = (): WatchTarget => ({ CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800000002' });
+const waba = (): WatchTarget => ({ CustSpaceId: space, NodeType: 'waba', WabaId: '299399000001' });
+
+function sweep(sink: RecordingSink, over: Partial<HealthSweepOptions> = {}) {
+  return new HealthSweep({
+    store,
+    cams: sandboxClient(sandbox, 50),
+    sinks: [sink],
+    policy: { minConsecutive: 1, repeatIntervalMs: 4 * HOUR },
+    envTargets: [phone1()],
+    concurrency: 5,
+    deadline: Date.now() + 20_000,
+    alertClock: () => clock,
+    ...over,
+  }).run();
+}
+
+const blocked = [{ ErrorCode: '141006', ErrorDescription: 'There is an error with the payment method.', PossibleSolution: 'Add a new payment method.' }];
+
+describe('HealthSweep against the sandbox', () => {
+  it('BLOCKED → one alert; unchanged → none; recovery → resolved; past the repeat interval → one reminder', async () => {
+    const sink = new RecordingSink();
+    expect((await sweep(sink)).roundComplete).toBe(true);
+    expect(sink.received).toHaveLength(0);
+
+    await setHealth(sandbox, { ...phone1(), CanSendMessage: 'BLOCKED', Errors: blocked });
+    clock += 5 * 60_000;
+    await sweep(sink);
+    expect(sink.received).toHaveLength(1);
+    const [first] = sink.received;
+    expect(first!.severity).toBe('critical');
+    expect(first!.items).toHaveLength(1);
+    expect(first!.items[0]).toMatchObject({ reason: 'new', status: 'BLOCKED', errors: blocked, subject: { entityType: 'PHONE_NUMBER', phoneNumber: '8613800000001' } });
+
+    clock += 5 * 60_000;
+    await sweep(sink);
+    expect(sink.received).toHaveLength(1);
+
+    clock += 4 * HOUR;
+    await sweep(sink);
+    expect(sink.received.map((n) => n.items[0]!.reason)).toEqual(['new', 'reminder']);
+
+    await setHealth(sandbox, { ...phone1(), CanSendMessage: 'AVAILABLE' });
+    clock += 5 * 60_000;
+    await sweep(sink);
+    expect(sink.received.map((n) => n.items[0]!.reason)).toEqual(['new', 'reminder', 'resolved']);
+    clock += 5 * 60_000;
+    await sweep(sink);
+    expect(sink.received).toHaveLength(3);
+  });
+
+  it('groups one WABA\'s alerts into one message per sweep, and inhibits phones while the WABA is BLOCKED', async () => {
+    const sink = new RecordingSink();
+    await setHealth(sandbox, { ...phone1(), CanSendMessage: 'LIMITED' });
+    await setHealth(sandbox, { ...phone2(), CanSendMessage: 'LIMITED' });
+    await sweep(sink, { envTargets: [phone1(), phone2()] });
+    expect(sink.received).toHaveLength(1);
+    expect(sink.received[0]!.group).toBe('waba:299399000001');
+    expect(sink.received[0]!.items.map((i) => i.subject.phoneNumber).sort()).toEqual(['8613800000001', '8613800000002']);
+
+    // The WABA goes BLOCKED and a phone changes: only the WABA's alert is sent.
+    await setHealth(sandbox, { ...waba(), CanSendMessage: 'BLOCKED', Errors: blocked });
+    await setHealth(sandbox, { ...phone1(), CanSendMessage: 'BLOCKED' });
+    clock += 60_000;
+    await sweep(sink, { envTargets: [phone1(), phone2(), waba()] });
+    expect(sink.received).toHaveLength(2);
+    expect(sink.received[1]!.items.map((i) => `${i.subject.entityType}:${i.reason}`)).toEqual(['WABA:new']);
+  });
+
+  it('continues a watch list that does not fit one invocation from the persisted round, checking each target once', async () => {
+    const sink = new RecordingSink();
+    const targets: WatchTarget[] = [];
+    for (let i = 0; i < 6; i++) targets.push({ CustSpaceId: space, NodeType: 'template', TemplateCode: `tpl_${i}`, Language: 'en_US' });
+    for (const t of targets) await registerWatchTarget(store, t, 'test');
+    // At 5 QPS a check starts every ~220 ms; 800 ms of budget fits only a few.
+    const first = await sweep(sink, { envTargets: [], cams: sandboxClient(sandbox, 5), concurrency: 5, deadline: Date.now() + 800, checkBudgetMs: 300 });
+    expect(first.roundComplete).toBe(false);
+    expect(first.checked).toBeGreaterThan(0);
+    expect(first.checked).toBeLessThan(6);
+    const second = await sweep(sink, { envTargets: [], cams: sandboxClient(sandbox, 5) });
+    expect(second.round).toBe(first.round);
+    expect(second.roundComplete).toBe(true);
+    expect(first.checked + second.checked).toBe(6);
+    const calls = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string; Params: Record<string, string> }>;
+    const checked = calls.filter((c) => c.Action === 'GetWhatsappHealthStatus').map((c) => c.Params['TemplateCode']);
+    expect(checked.sort()).toEqual(targets.map((t) => t.TemplateCode).sort());
+  });
+
+  it('keeps two sweeps from overlapping with the lease', async () => {
+    const sink = new RecordingSink();
+    const [a, b] = await Promise.all([sweep(sink), sweep(sink)]);
+    expect([a.skipped, b.skipped].filter(Boolean)).toEqual(['another sweep holds the lease']);
+  });
+
+  it('raises the monitor\'s own failures once and resolves them: refused credentials, an invalid target', async () => {
+    const sink = new RecordingSink();
+    const badKey = { accessKeyId: 'LTAIsandbox0000000001', accessKeySecret: 'wrong-secret-value-000000000000' };
+    const problems = [{ where: 'MONITOR_TARGETS[1]', message: 'NodeType: must be one of waba, phone, template' }];
+    await sweep(sink, { cams: sandboxClient(sandbox, 50, badKey), targetProblems: problems });
+    await sweep(sink, { cams: sandboxClient(sandbox, 50, badKey), targetProblems: problems });
+    expect(sink.received).toHaveLength(1);
+    expect(sink.received[0]!.group).toBe('monitor');
+    expect(sink.received[0]!.items.map((i) => `${i.subject.entityType}:${i.errors[0]!.ErrorCode}`).sort()).toEqual([
+      'AuthRefused:SignatureDoesNotMatch',
+      'InvalidTarget:InvalidTarget',
+    ]);
+    await sweep(sink);
+    expect(sink.received).toHaveLength(2);
+    expect(sink.received[1]!.items.map((i) => `${i.subject.entityType}:${i.reason}`).sort()).toEqual(['AuthRefused:resolved', 'InvalidTarget:resolved']);
+  });
+
+  it('retries a failed delivery at the next sweep, and sends it once', async () => {
+    const sink = new RecordingSink();
+    sink.failNext = 1;
+    await setHealth(sandbox, { ...phone1(), CanSendMessage: 'BLOCKED' });
+    const first = await sweep(sink);
+    expect(first.dispatch?.failed).toHaveLength(1);
+    expect(sink.received).toHaveLength(0);
+    await sweep(sink);
+    await sweep(sink);
+    expect(sink.received).toHaveLength(1);
+    expect(sink.received[0]!.items[0]!.reason).toBe('new');
+  });
+});

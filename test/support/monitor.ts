@@ -1,0 +1,61 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { signRouteRequest } from '../../local/client/route-request.ts';
+import type { RunningSandbox } from '../../local/sandbox/server.ts';
+import { DEFAULT_SANDBOX_KEYS } from '../../local/sandbox/server.ts';
+import type { AlertNotification, AlertSink } from '../../shared/alerts/model.ts';
+import { SinkDeliveryError } from '../../shared/alerts/model.ts';
+import { CamsClient } from '../../shared/cams/client.ts';
+import { LimiterRegistry } from '../../shared/cams/limiter.ts';
+import { openStore } from '../../shared/store/index.ts';
+import type { Store } from '../../shared/store/port.ts';
+import { handler as bindWaba } from '../../functions/bind-waba/handler.ts';
+import { handler as addPhone } from '../../functions/add-phone-number/handler.ts';
+import { fcContext, httpEvent, parseReply } from './events.ts';
+import { CALLER_KEY, sandboxControl } from './sandbox-env.ts';
+
+/** An in-process sink that records what it is sent and can be told to fail. */
+export class RecordingSink implements AlertSink {
+  readonly received: AlertNotification[] = [];
+  failNext = 0;
+  constructor(readonly name = 'recorder', readonly perMinute = 1000) {}
+  async send(n: AlertNotification): Promise<void> {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new SinkDeliveryError(this.name, 'scripted failure', true);
+    }
+    this.received.push(structuredClone(n));
+  }
+}
+
+export async function tempFileStore(): Promise<{ store: Store; url: string; dir: string; cleanup: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'cams-fc-store-'));
+  const url = `file:${dir}`;
+  const store = await openStore(url);
+  return { store, url, dir, cleanup: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+/** A client of the sandbox's first account with its own limiter registry (tests stay independent). */
+export function sandboxClient(sandbox: RunningSandbox, qps = 5, key = DEFAULT_SANDBOX_KEYS[0]!): CamsClient {
+  return new CamsClient({ endpoint: sandbox.url, credentials: key, qps: { GetWhatsappHealthStatus: qps }, limiters: new LimiterRegistry() });
+}
+
+let n = 0;
+/** Binds a WABA and adds phones through the real functions; returns the CustSpaceId. */
+export async function onboardThroughFunctions(wabaId: string, phones: Array<{ cc: string; phone: string }>): Promise<string> {
+  const sign = (req: Parameters<typeof signRouteRequest>[0]) => signRouteRequest(req, 'h', CALLER_KEY, { nonce: `mon-${process.pid}-${++n}` });
+  const bound = parseReply(await bindWaba(httpEvent(sign({ method: 'POST', path: '/waba/bind', body: { WabaId: wabaId } }), 'fc-http'), fcContext() as never));
+  if (bound.statusCode !== 200) throw new Error(`bind failed: ${JSON.stringify(bound.body)}`);
+  const space = bound.body.Data!['CustSpaceId'] as string;
+  for (const p of phones) {
+    const body = { CustSpaceId: space, Cc: p.cc, PhoneNumber: p.phone, VerifiedName: 'Acme Shop' };
+    const r = parseReply(await addPhone(httpEvent(sign({ method: 'POST', path: '/phone-numbers', body }), 'fc-http'), fcContext() as never));
+    if (r.statusCode !== 200) throw new Error(`add phone failed: ${JSON.stringify(r.body)}`);
+  }
+  return space;
+}
+
+export async function setHealth(sandbox: RunningSandbox, node: Record<string, unknown>): Promise<void> {
+  await sandboxControl(sandbox, 'PUT', '/__sandbox/health', node);
+}
