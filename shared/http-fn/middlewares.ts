@@ -13,6 +13,8 @@ import { callerAuthStatus, errorReply, successReply, type FcHttpResponse } from 
 /** What the middlewares hand to the service: the decoded request, its params, who called. */
 export interface ParsedHttpEvent<P = unknown> {
   http: HttpRequest;
+  /** The route that matched, as declared (e.g. `GET /onboardings/{id}`). */
+  route: string;
   params: P;
   callerKeyId?: string;
   requestId: string;
@@ -104,6 +106,8 @@ export interface Route {
   method: string;
   /** `/onboardings/{id}` style; `{name}` segments become path parameters. */
   path: string;
+  /** This route's params, when they differ from the function's schema. */
+  schema?: z.ZodMiniType<unknown>;
 }
 
 /** Decodes the FC / API Gateway event and checks it is for one of this function's routes. */
@@ -124,8 +128,10 @@ export function decodeHttpRequest(opts: { routes: readonly Route[]; maxBodyBytes
       const groups = route.re.exec(http.path)?.groups ?? {};
       http.pathParameters = { ...groups, ...http.pathParameters };
       request.internal.route = `${route.method.toUpperCase()} ${route.path}`;
+      request.internal.routeSchema = route.schema;
       request.event = {
         http,
+        route: request.internal.route,
         params: undefined,
         requestId: request.internal.requestId,
         deadline: request.internal.deadline,
@@ -176,7 +182,8 @@ export function validateRequestParams<P>(schema: z.ZodMiniType<P>): Middleware {
   return {
     before: (request) => {
       const event = request.event as ParsedHttpEvent;
-      event.params = validateParams(schema, collectParams(event.http));
+      const routeSchema = request.internal.routeSchema as z.ZodMiniType<unknown> | undefined;
+      event.params = validateParams(routeSchema ?? schema, collectParams(event.http));
     },
   };
 }

@@ -1,0 +1,517 @@
+/**
+ * Embedded store (`file:<dir>`, the default): one JSON file per key, safe across processes on one
+ * machine.
+ *
+ * Layout under <dir>:
+ *   kv/<name>.json      a key:   {"key","version","expiresAt","value"} (expiresAt: epoch ms or null)
+ *   leases/<name>.json  a lease: the same record, value {"owner"}
+ *   locks/<k|l>.<name>.lock  per-key write lock (exists while a process writes that key)
+ *   tmp/                temp files (writes land here first, then are renamed into place)
+ *
+ * <name> encodes the key: bytes of its UTF-8 in [a-z0-9._-] stay, every other byte becomes %xx (lower
+ * case hex), so names are safe on every file system, distinct on case-insensitive ones, and the name
+ * of a prefix is a prefix of the names of its keys. Names longer than LONG_NAME keep a readable head
+ * and end in `~` + sha256 of the key.
+ *
+ * Writes: read-check-write happens under the key's lock; the new file is written to tmp/, fsynced and
+ * renamed over the old one (readers never see a partial file, so get/list take no lock). The lock
+ * file is created whole and atomically with link(2) (EEXIST means held) and names its holder
+ * (hostname, pid, token, time). A lock whose holder process is gone (same host, pid not alive) or that
+ * is older than staleLockMs is broken; breaking is itself serialised by a short-lived `.break` lock
+ * and re-checks the token, so two processes never both break and re-take the same lock.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { link, mkdir, open, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { acquireCasLease, type LeaseRecord } from './cas-lease.ts';
+import {
+  checkKey,
+  checkPrefix,
+  closedError,
+  compareKeys,
+  nextVersion,
+  putMode,
+  serialize,
+} from './internal.ts';
+import { StoreError, type DeleteOptions, type Lease, type PutOptions, type Store, type Versioned } from './port.ts';
+
+export interface FileStoreOptions {
+  /** Give up waiting for a key lock after this long (StoreError LOCK_TIMEOUT). Default 10 s. */
+  lockTimeoutMs?: number;
+  /** A lock older than this is broken even if its holder looks alive (pid reuse, other host). Default 30 s. */
+  staleLockMs?: number;
+  /** fsync files and directories on write (durability across power loss). Default true. */
+  fsync?: boolean;
+  /** Remove expired files at most this often, in the background after a write. Default 10 min; 0 disables. */
+  sweepIntervalMs?: number;
+}
+
+type SpaceName = 'kv' | 'leases';
+
+interface FileRecord {
+  key: string;
+  version: string;
+  expiresAt: number | null;
+  value: unknown;
+}
+
+interface LockInfo {
+  pid: number;
+  host: string;
+  token: string;
+  at: number;
+}
+
+const SAFE = new Uint8Array(256);
+for (const c of 'abcdefghijklmnopqrstuvwxyz0123456789._-') SAFE[c.charCodeAt(0)] = 1;
+const LONG_NAME = 180;
+const LONG_HEAD = 120;
+const HOST = hostname();
+
+/** Encoded file name (without extension) of a key. Exported for tests. */
+export function encodeKey(key: string): string {
+  let s = '';
+  for (const b of Buffer.from(key, 'utf8')) {
+    s += SAFE[b] ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0')}`;
+  }
+  if (s.length <= LONG_NAME) return s;
+  let cut = LONG_HEAD;
+  const pct = s.lastIndexOf('%', cut - 1);
+  if (pct >= cut - 2) cut = pct; // do not end inside a %xx escape
+  return `${s.slice(0, cut)}~${createHash('sha256').update(key, 'utf8').digest('hex').slice(0, 40)}`;
+}
+
+/** Can a file whose name is `name` (no extension) hold a key starting with the prefix encoded as `encPrefix`? */
+function mayMatch(name: string, encPrefix: string): boolean {
+  const tilde = name.indexOf('~');
+  if (tilde < 0) return name.startsWith(encPrefix);
+  const head = name.slice(0, tilde);
+  return head.startsWith(encPrefix) || encPrefix.startsWith(head);
+}
+
+function errno(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | undefined)?.code;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errno(e) === 'EPERM';
+  }
+}
+
+export class FileStore implements Store {
+  private readonly dirs: Record<SpaceName | 'locks' | 'tmp', string>;
+  private readonly lockTimeoutMs: number;
+  private readonly staleLockMs: number;
+  private readonly fsync: boolean;
+  private readonly sweepIntervalMs: number;
+  /** In-process FIFO per lock file, so this process's own writers queue instead of polling. */
+  private readonly queues = new Map<string, Promise<void>>();
+  private readonly background = new Set<Promise<void>>();
+  private lastSweep = Date.now();
+  private closed = false;
+
+  private constructor(
+    readonly root: string,
+    opts: FileStoreOptions,
+  ) {
+    this.dirs = {
+      kv: join(root, 'kv'),
+      leases: join(root, 'leases'),
+      locks: join(root, 'locks'),
+      tmp: join(root, 'tmp'),
+    };
+    this.lockTimeoutMs = opts.lockTimeoutMs ?? 10_000;
+    this.staleLockMs = opts.staleLockMs ?? 30_000;
+    this.fsync = opts.fsync ?? true;
+    this.sweepIntervalMs = opts.sweepIntervalMs ?? 600_000;
+  }
+
+  static async open(root: string, opts: FileStoreOptions = {}): Promise<FileStore> {
+    const store = new FileStore(root, opts);
+    try {
+      for (const d of Object.values(store.dirs)) await mkdir(d, { recursive: true });
+    } catch (e) {
+      throw new StoreError('CONFIG', `file store: cannot create directory ${root}: ${(e as Error).message}`, { cause: e });
+    }
+    return store;
+  }
+
+  // ---- port -------------------------------------------------------------------------------------
+
+  async get<T>(key: string): Promise<Versioned<T> | undefined> {
+    this.check();
+    checkKey(key);
+    const rec = await this.readLive('kv', key);
+    return rec && { value: rec.value as T, version: rec.version };
+  }
+
+  async put<T>(key: string, value: T, opts?: PutOptions): Promise<string | undefined> {
+    this.check();
+    checkKey(key);
+    const version = await this.putIn('kv', key, value, opts);
+    this.maybeSweep();
+    return version;
+  }
+
+  async delete(key: string, opts?: DeleteOptions): Promise<boolean> {
+    this.check();
+    checkKey(key);
+    return this.deleteIn('kv', key, opts);
+  }
+
+  async list<T>(prefix: string): Promise<Array<{ key: string } & Versioned<T>>> {
+    this.check();
+    checkPrefix(prefix);
+    const encPrefix = encodeKey(prefix).split('~')[0] ?? '';
+    const names = (await readdir(this.dirs.kv)).filter(
+      (n) => n.endsWith('.json') && mayMatch(n.slice(0, -5), encPrefix),
+    );
+    const out: Array<{ key: string } & Versioned<T>> = [];
+    const now = Date.now();
+    await forEachLimit(names, 32, async (n) => {
+      const rec = await this.readFile(join(this.dirs.kv, n));
+      if (rec && rec.key.startsWith(prefix) && !expired(rec, now)) {
+        out.push({ key: rec.key, value: rec.value as T, version: rec.version });
+      }
+    });
+    return out.sort((a, b) => compareKeys(a.key, b.key));
+  }
+
+  async acquireLease(name: string, ttlMs: number, owner?: string): Promise<Lease | undefined> {
+    this.check();
+    return acquireCasLease(
+      {
+        get: async (n) => {
+          this.check();
+          checkKey(n, 'lease name');
+          const rec = await this.readLive('leases', n);
+          return rec && { value: rec.value as LeaseRecord, version: rec.version };
+        },
+        put: (n, v, o) => (this.check(), this.putIn('leases', n, v, o)),
+        delete: (n, o) => (this.check(), this.deleteIn('leases', n, o)),
+      },
+      name,
+      ttlMs,
+      owner,
+    );
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.background]);
+  }
+
+  /** Remove expired keys and leases, and leftovers of crashed writers. Runs on its own now and then. */
+  async sweepExpired(): Promise<number> {
+    let removed = 0;
+    const now = Date.now();
+    for (const space of ['kv', 'leases'] as const) {
+      const names = (await readdir(this.dirs[space])).filter((n) => n.endsWith('.json'));
+      await forEachLimit(names, 8, async (n) => {
+        const rec = await this.readFile(join(this.dirs[space], n)).catch(() => undefined);
+        if (!rec || !expired(rec, now)) return;
+        const gone = await this.withLock(space, rec.key, async (token) => {
+          const again = await this.readFile(this.path(space, rec.key));
+          if (!again || again.version !== rec.version || !expired(again, Date.now())) return false;
+          await this.assertHeld(space, rec.key, token);
+          await unlink(this.path(space, rec.key));
+          return true;
+        });
+        if (gone) removed++;
+      });
+    }
+    // Temp files and broken-lock leftovers of processes that died mid-write.
+    for (const dir of [this.dirs.tmp, this.dirs.locks]) {
+      for (const n of await readdir(dir)) {
+        if (dir === this.dirs.locks && !n.endsWith('.dead')) continue;
+        const p = join(dir, n);
+        const st = await stat(p).catch(() => undefined);
+        if (st && now - st.mtimeMs > Math.max(this.staleLockMs, 60_000) * 10) await unlink(p).catch(() => undefined);
+      }
+    }
+    return removed;
+  }
+
+  // ---- records -----------------------------------------------------------------------------------
+
+  private check(): void {
+    if (this.closed) throw closedError();
+  }
+
+  private path(space: SpaceName, key: string): string {
+    return join(this.dirs[space], `${encodeKey(key)}.json`);
+  }
+
+  private async readFile(path: string): Promise<FileRecord | undefined> {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (e) {
+      if (errno(e) === 'ENOENT') return undefined;
+      throw e;
+    }
+    let rec: Partial<FileRecord>;
+    try {
+      rec = JSON.parse(text) as Partial<FileRecord>;
+    } catch (e) {
+      throw new StoreError('BACKEND', `file store: corrupt file ${path}`, { cause: e });
+    }
+    if (
+      typeof rec !== 'object' || rec === null ||
+      typeof rec.key !== 'string' || typeof rec.version !== 'string' ||
+      !(rec.expiresAt === null || typeof rec.expiresAt === 'number') || !('value' in rec)
+    ) {
+      throw new StoreError('BACKEND', `file store: corrupt file ${path}`);
+    }
+    return rec as FileRecord;
+  }
+
+  private async readLive(space: SpaceName, key: string): Promise<FileRecord | undefined> {
+    const rec = await this.readFile(this.path(space, key));
+    if (!rec || expired(rec, Date.now())) return undefined;
+    if (rec.key !== key) throw new StoreError('BACKEND', `file store: ${this.path(space, key)} holds another key`);
+    return rec;
+  }
+
+  private async putIn(space: SpaceName, key: string, value: unknown, opts?: PutOptions): Promise<string | undefined> {
+    const { mode, ttlMs } = putMode(opts);
+    const json = serialize(value);
+    if (mode.kind !== 'always') {
+      // A condition that fails now fails: answer without queueing for the lock (losers of a race exit fast).
+      const now = await this.readLive(space, key);
+      if (mode.kind === 'ifAbsent' ? now !== undefined : now?.version !== mode.version) return undefined;
+    }
+    return this.withLock(space, key, async (token) => {
+      const cur = await this.readLive(space, key);
+      if (mode.kind === 'ifAbsent' && cur) return undefined;
+      if (mode.kind === 'ifVersion' && cur?.version !== mode.version) return undefined;
+      const version = nextVersion(cur?.version);
+      const expiresAt = ttlMs === undefined ? null : Date.now() + ttlMs;
+      const text = `{"key":${JSON.stringify(key)},"version":${JSON.stringify(version)},"expiresAt":${expiresAt},"value":${json}}\n`;
+      await this.writeAtomic(this.path(space, key), text, () => this.assertHeld(space, key, token));
+      return version;
+    });
+  }
+
+  private async deleteIn(space: SpaceName, key: string, opts?: DeleteOptions): Promise<boolean> {
+    if (opts?.ifVersion !== undefined && typeof opts.ifVersion !== 'string') {
+      throw new TypeError('store delete: ifVersion must be a string');
+    }
+    const now = await this.readLive(space, key);
+    if (!now || (opts?.ifVersion !== undefined && now.version !== opts.ifVersion)) return false;
+    return this.withLock(space, key, async (token) => {
+      const cur = await this.readLive(space, key);
+      if (!cur) return false;
+      if (opts?.ifVersion !== undefined && cur.version !== opts.ifVersion) return false;
+      await this.assertHeld(space, key, token);
+      await unlink(this.path(space, key));
+      await this.syncDir(this.dirs[space]);
+      return true;
+    });
+  }
+
+  private async writeAtomic(path: string, text: string, beforeCommit: () => Promise<void>): Promise<void> {
+    const tmp = join(this.dirs.tmp, `${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+    const fh = await open(tmp, 'wx');
+    try {
+      try {
+        await fh.writeFile(text, 'utf8');
+        if (this.fsync) await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await beforeCommit();
+      await rename(tmp, path);
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      throw e;
+    }
+    await this.syncDir(join(path, '..'));
+  }
+
+  private async syncDir(dir: string): Promise<void> {
+    if (!this.fsync) return;
+    try {
+      const fh = await open(dir, 'r');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } catch {
+      // Some platforms (Windows) cannot fsync a directory; the rename is still atomic.
+    }
+  }
+
+  private maybeSweep(): void {
+    if (this.sweepIntervalMs <= 0 || this.closed || Date.now() - this.lastSweep < this.sweepIntervalMs) return;
+    this.lastSweep = Date.now();
+    const p = this.sweepExpired()
+      .then(() => undefined)
+      .catch(() => undefined)
+      .finally(() => this.background.delete(p));
+    this.background.add(p);
+  }
+
+  // ---- locks -------------------------------------------------------------------------------------
+
+  private lockPath(space: SpaceName, key: string): string {
+    return join(this.dirs.locks, `${space === 'kv' ? 'k' : 'l'}.${encodeKey(key)}.lock`);
+  }
+
+  private async withLock<R>(space: SpaceName, key: string, fn: (token: string) => Promise<R>): Promise<R> {
+    const lockPath = this.lockPath(space, key);
+    const prev = this.queues.get(lockPath) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    const tail = prev.then(() => mine);
+    this.queues.set(lockPath, tail);
+    await prev;
+    try {
+      const token = await this.acquireLock(lockPath, key);
+      try {
+        return await fn(token);
+      } finally {
+        await this.releaseLock(lockPath, token);
+      }
+    } finally {
+      done();
+      if (this.queues.get(lockPath) === tail) this.queues.delete(lockPath);
+    }
+  }
+
+  private async acquireLock(lockPath: string, key: string): Promise<string> {
+    const token = randomBytes(12).toString('hex');
+    const info: LockInfo = { pid: process.pid, host: HOST, token, at: Date.now() };
+    const tmp = join(this.dirs.tmp, `lock-${process.pid}-${token}`);
+    await writeFile(tmp, JSON.stringify(info), { flag: 'wx' });
+    try {
+      const deadline = Date.now() + this.lockTimeoutMs;
+      let backoff = 1;
+      for (;;) {
+        if (Date.now() - info.at > 250) {
+          // The lock must show when it was taken, not when we started waiting for it.
+          info.at = Date.now();
+          await writeFile(tmp, JSON.stringify(info));
+        }
+        try {
+          await link(tmp, lockPath);
+          return token;
+        } catch (e) {
+          if (errno(e) !== 'EEXIST') throw e;
+        }
+        const held = await this.readLock(lockPath);
+        if (!held) continue; // released in between: try again at once
+        if (Date.now() > deadline) {
+          throw new StoreError(
+            'LOCK_TIMEOUT',
+            `file store: timed out after ${this.lockTimeoutMs} ms waiting for the lock on ${JSON.stringify(key)} ` +
+              `(held by pid ${held.pid} on ${held.host} since ${new Date(held.at).toISOString()}; lock file ${lockPath})`,
+          );
+        }
+        if (this.isStale(held, this.staleLockMs)) {
+          await this.breakLock(lockPath, held, tmp, token);
+          continue;
+        }
+        await sleep(1 + Math.random() * backoff);
+        backoff = Math.min(backoff * 2, 25);
+      }
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  private async readLock(path: string): Promise<LockInfo | undefined> {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (e) {
+      if (errno(e) === 'ENOENT') return undefined;
+      throw e;
+    }
+    try {
+      const info = JSON.parse(text) as LockInfo;
+      if (typeof info.token === 'string' && typeof info.pid === 'number' && typeof info.at === 'number') return info;
+    } catch {
+      // fall through: unreadable lock files are judged by age only
+    }
+    const st = await stat(path).catch(() => undefined);
+    return st && { pid: -1, host: '', token: `corrupt:${st.ino}:${st.mtimeMs}`, at: st.mtimeMs };
+  }
+
+  private isStale(info: LockInfo, maxAgeMs: number): boolean {
+    if (info.host === HOST && info.pid > 0 && !pidAlive(info.pid)) return true;
+    return Date.now() - info.at > maxAgeMs;
+  }
+
+  /** Remove the lock `held` (judged stale), unless it changed meanwhile. */
+  private async breakLock(lockPath: string, held: LockInfo, myInfoFile: string, myToken: string): Promise<void> {
+    const breakPath = lockPath.replace(/\.lock$/, '.break');
+    try {
+      await link(myInfoFile, breakPath);
+    } catch (e) {
+      if (errno(e) !== 'EEXIST') throw e;
+      // Someone else is breaking it. If that breaker died, clear its .break (it lives for microseconds).
+      const breaker = await this.readLock(breakPath);
+      if (breaker && this.isStale(breaker, Math.min(this.staleLockMs, 5_000))) await this.removeIfSame(breakPath, breaker);
+      else await sleep(1);
+      return;
+    }
+    try {
+      const again = await this.readLock(lockPath);
+      if (again && again.token === held.token) await unlink(lockPath).catch(() => undefined);
+    } finally {
+      const b = await this.readLock(breakPath);
+      if (b?.token === myToken) await unlink(breakPath).catch(() => undefined);
+    }
+  }
+
+  /** Take `path` away by rename, and put it back if it turned out not to be the file judged stale. */
+  private async removeIfSame(path: string, judged: LockInfo): Promise<void> {
+    const aside = `${path}.${randomBytes(6).toString('hex')}.dead`;
+    try {
+      await rename(path, aside);
+    } catch (e) {
+      if (errno(e) === 'ENOENT') return;
+      throw e;
+    }
+    const got = await this.readLock(aside);
+    if (got && got.token !== judged.token) await link(aside, path).catch(() => undefined);
+    await unlink(aside).catch(() => undefined);
+  }
+
+  private async releaseLock(lockPath: string, token: string): Promise<void> {
+    const held = await this.readLock(lockPath).catch(() => undefined);
+    if (held?.token === token) await unlink(lockPath).catch(() => undefined);
+  }
+
+  /** Just before committing: make sure no one broke our lock (we were paused past staleLockMs). */
+  private async assertHeld(space: SpaceName, key: string, token: string): Promise<void> {
+    const held = await this.readLock(this.lockPath(space, key));
+    if (held?.token !== token) {
+      throw new StoreError('LOCK_TIMEOUT', `file store: lost the lock on ${JSON.stringify(key)} before writing (held longer than ${this.staleLockMs} ms?)`);
+    }
+  }
+}
+
+function expired(rec: FileRecord, now: number): boolean {
+  return rec.expiresAt !== null && rec.expiresAt <= now;
+}
+
+async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

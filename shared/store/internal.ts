@@ -1,0 +1,67 @@
+/** Helpers shared by the adapters. Not part of the port: core code must not import this. */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { MAX_KEY_LENGTH, StoreError, type PutOptions } from './port.ts';
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export function checkKey(key: unknown, what = 'key'): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0) throw new TypeError(`store ${what} must be a non-empty string`);
+  if (key.length > MAX_KEY_LENGTH) throw new TypeError(`store ${what} is longer than ${MAX_KEY_LENGTH} characters`);
+  if (LONE_SURROGATE.test(key)) throw new TypeError(`store ${what} is not well-formed Unicode (lone surrogate)`);
+}
+
+export function checkPrefix(prefix: unknown): asserts prefix is string {
+  if (typeof prefix !== 'string') throw new TypeError('store list prefix must be a string');
+}
+
+/** The JSON text of a value, or a TypeError when it has none. */
+export function serialize(value: unknown): string {
+  const json: string | undefined = JSON.stringify(value);
+  if (json === undefined) throw new TypeError('store value must be JSON-serialisable (got undefined or a function)');
+  return json;
+}
+
+export function checkTtl(ttlMs: unknown, what = 'ttlMs'): number {
+  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0) {
+    throw new TypeError(`store ${what} must be a finite number > 0 (got ${String(ttlMs)})`);
+  }
+  return Math.max(1, Math.ceil(ttlMs));
+}
+
+export type PutMode = { kind: 'always' } | { kind: 'ifAbsent' } | { kind: 'ifVersion'; version: string };
+
+export function putMode(opts: PutOptions | undefined): { mode: PutMode; ttlMs: number | undefined } {
+  const ttlMs = opts?.ttlMs === undefined ? undefined : checkTtl(opts.ttlMs);
+  const hasVersion = opts?.ifVersion !== undefined;
+  if (hasVersion && opts?.ifAbsent) throw new TypeError('store put: ifVersion and ifAbsent are mutually exclusive');
+  if (hasVersion) {
+    if (typeof opts.ifVersion !== 'string') throw new TypeError('store put: ifVersion must be a string');
+    return { mode: { kind: 'ifVersion', version: opts.ifVersion }, ttlMs };
+  }
+  return { mode: opts?.ifAbsent ? { kind: 'ifAbsent' } : { kind: 'always' }, ttlMs };
+}
+
+/** Random part of a version: makes versions unique across delete/re-create cycles. */
+export function versionNonce(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/** Versions are `<sequence>.<nonce>`: the sequence counts writes since the key was (re)created. */
+export function nextVersion(previous: string | undefined): string {
+  const seq = previous === undefined ? 0 : Number.parseInt(previous, 10);
+  return `${Number.isSafeInteger(seq) ? seq + 1 : 1}.${versionNonce()}`;
+}
+
+/** Sort order of list(): by UTF-16 code units, the same in every adapter. */
+export function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function defaultOwner(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(8).toString('hex')}`;
+}
+
+export function closedError(): StoreError {
+  return new StoreError('CLOSED', 'store is closed');
+}

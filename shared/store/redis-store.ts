@@ -1,0 +1,344 @@
+/**
+ * Redis store (`redis://` / `rediss://`), for deployments. ioredis is loaded on first open only
+ * (dynamic import), so functions on the file store never load it.
+ *
+ * Keys:   <namespace>kv:<key>      string "<version>\n<json>", TTL via PX
+ *         <namespace>lease:<name>  string <owner>, TTL via PX
+ * Conditional writes and every lease transition are single Lua scripts (atomic, one round trip).
+ * The namespace defaults to `cams-fc:`; set it with `?namespace=` on the URL or the option.
+ */
+import { createHash } from 'node:crypto';
+import type { Redis, RedisOptions } from 'ioredis';
+import {
+  checkKey,
+  checkPrefix,
+  checkTtl,
+  closedError,
+  compareKeys,
+  defaultOwner,
+  putMode,
+  serialize,
+  versionNonce,
+} from './internal.ts';
+import { StoreError, type DeleteOptions, type Lease, type PutOptions, type Store, type Versioned } from './port.ts';
+
+export interface RedisStoreOptions {
+  /** Prefix of every key this store touches. Default `cams-fc:`. */
+  namespace?: string;
+  /** TCP connect timeout per attempt. Default 3000 ms. */
+  connectTimeoutMs?: number;
+  /** A command fails after this long without a reply. Default 5000 ms. */
+  commandTimeoutMs?: number;
+  /**
+   * After a connection drops (or fails), reconnect this many times (100 ms, 200 ms, ... apart) before
+   * failing the waiting commands. The next command then starts a fresh attempt. Default 3.
+   */
+  maxReconnectAttempts?: number;
+}
+
+export const DEFAULT_NAMESPACE = 'cams-fc:';
+
+// ARGV: json, mode ('always' | 'ifAbsent' | 'ifVersion'), expected version, ttl ms ('' = none), nonce
+const PUT = `
+local cur = redis.call('GET', KEYS[1])
+local seq = 0
+if cur then
+  if ARGV[2] == 'ifAbsent' then return false end
+  local nl = string.find(cur, '\\n', 1, true)
+  if not nl then return redis.error_reply('STORECORRUPT value without version') end
+  local ver = string.sub(cur, 1, nl - 1)
+  if ARGV[2] == 'ifVersion' and ver ~= ARGV[3] then return false end
+  local dot = string.find(ver, '.', 1, true)
+  if dot then seq = tonumber(string.sub(ver, 1, dot - 1)) or 0 end
+elseif ARGV[2] == 'ifVersion' then
+  return false
+end
+local newver = string.format('%d', seq + 1) .. '.' .. ARGV[5]
+if ARGV[4] ~= '' then
+  redis.call('SET', KEYS[1], newver .. '\\n' .. ARGV[1], 'PX', ARGV[4])
+else
+  redis.call('SET', KEYS[1], newver .. '\\n' .. ARGV[1])
+end
+return newver
+`;
+
+// ARGV: expected version
+const DELETE_IF = `
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+local nl = string.find(cur, '\\n', 1, true)
+if not nl or string.sub(cur, 1, nl - 1) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])
+`;
+
+// ARGV: owner, ttl ms
+const LEASE_ACQUIRE = `
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`;
+
+// ARGV: owner, ttl ms
+const LEASE_RENEW = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+`;
+
+// ARGV: owner
+const LEASE_RELEASE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])
+`;
+
+interface Script {
+  text: string;
+  sha: string;
+}
+
+function script(text: string): Script {
+  return { text, sha: createHash('sha1').update(text).digest('hex') };
+}
+
+const SCRIPTS = {
+  put: script(PUT),
+  deleteIf: script(DELETE_IF),
+  leaseAcquire: script(LEASE_ACQUIRE),
+  leaseRenew: script(LEASE_RENEW),
+  leaseRelease: script(LEASE_RELEASE),
+};
+
+/** Escape glob metacharacters for SCAN MATCH. */
+export function escapeGlob(s: string): string {
+  return s.replace(/[\\*?[\]]/g, '\\$&');
+}
+
+/** The URL without its password, for messages. */
+function redact(url: URL): string {
+  const u = new URL(url.href);
+  if (u.password) u.password = '***';
+  return u.href;
+}
+
+export async function openRedisStore(url: string, opts: RedisStoreOptions = {}): Promise<RedisStore> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (e) {
+    throw new StoreError('CONFIG', `STORE_URL is not a valid redis URL: ${(e as Error).message}`, { cause: e });
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new StoreError('CONFIG', `STORE_URL: redis store needs redis:// or rediss://, got ${parsed.protocol}`);
+  }
+  const namespace = opts.namespace ?? parsed.searchParams.get('namespace') ?? DEFAULT_NAMESPACE;
+  // ioredis copies URL query parameters into its options; keep ours out of them.
+  parsed.searchParams.delete('namespace');
+  const shown = redact(parsed);
+  const maxReconnects = opts.maxReconnectAttempts ?? 3;
+  const { Redis } = await import('ioredis');
+  const options: RedisOptions = {
+    lazyConnect: true,
+    connectTimeout: opts.connectTimeoutMs ?? 3000,
+    commandTimeout: opts.commandTimeoutMs ?? 5000,
+    // Bounded reconnection: commands queue while it lasts and fail when it gives up (status "end");
+    // run() starts a new connection on the next command, so a warm instance survives a redis restart
+    // without reconnecting forever in the background while redis is down.
+    maxRetriesPerRequest: null,
+    retryStrategy: (times) => (times > maxReconnects ? null : Math.min(100 * times, 1000)),
+  };
+  const client = new Redis(parsed.href, options);
+  return new RedisStore(client, namespace, shown);
+}
+
+export class RedisStore implements Store {
+  private lastConnectionError: Error | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly client: Redis,
+    readonly namespace: string,
+    private readonly shownUrl: string,
+  ) {
+    // Without a listener, ioredis would emit unhandled 'error' events (and crash the process).
+    client.on('error', (err: Error) => {
+      this.lastConnectionError = err;
+    });
+    client.on('ready', () => {
+      this.lastConnectionError = undefined;
+    });
+  }
+
+  private dataKey(key: string): string {
+    return `${this.namespace}kv:${key}`;
+  }
+
+  private leaseKey(name: string): string {
+    return `${this.namespace}lease:${name}`;
+  }
+
+  async get<T>(key: string): Promise<Versioned<T> | undefined> {
+    this.check();
+    checkKey(key);
+    const raw = await this.run('GET', () => this.client.get(this.dataKey(key)));
+    return raw === null ? undefined : this.decode<T>(key, raw);
+  }
+
+  async put<T>(key: string, value: T, opts?: PutOptions): Promise<string | undefined> {
+    this.check();
+    checkKey(key);
+    const { mode, ttlMs } = putMode(opts);
+    const json = serialize(value);
+    const res = await this.eval(SCRIPTS.put, [this.dataKey(key)], [
+      json,
+      mode.kind,
+      mode.kind === 'ifVersion' ? mode.version : '',
+      ttlMs === undefined ? '' : String(ttlMs),
+      versionNonce(),
+    ]);
+    return typeof res === 'string' ? res : undefined;
+  }
+
+  async delete(key: string, opts?: DeleteOptions): Promise<boolean> {
+    this.check();
+    checkKey(key);
+    if (opts?.ifVersion !== undefined) {
+      if (typeof opts.ifVersion !== 'string') throw new TypeError('store delete: ifVersion must be a string');
+      return (await this.eval(SCRIPTS.deleteIf, [this.dataKey(key)], [opts.ifVersion])) === 1;
+    }
+    return (await this.run('DEL', () => this.client.del(this.dataKey(key)))) === 1;
+  }
+
+  async list<T>(prefix: string): Promise<Array<{ key: string } & Versioned<T>>> {
+    this.check();
+    checkPrefix(prefix);
+    const base = this.dataKey('');
+    const match = `${escapeGlob(base + prefix)}*`;
+    const keys = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.run('SCAN', () => this.client.scan(cursor, 'MATCH', match, 'COUNT', 1000));
+      for (const k of batch) keys.add(k);
+      cursor = next;
+    } while (cursor !== '0');
+    const sorted = [...keys].sort(compareKeys);
+    const out: Array<{ key: string } & Versioned<T>> = [];
+    for (let i = 0; i < sorted.length; i += 500) {
+      const chunk = sorted.slice(i, i + 500);
+      const values = await this.run('MGET', () => this.client.mget(...chunk));
+      chunk.forEach((full, j) => {
+        const raw = values[j];
+        if (raw === null || raw === undefined) return; // expired or deleted since SCAN
+        const key = full.slice(base.length);
+        out.push({ key, ...this.decode<T>(key, raw) });
+      });
+    }
+    return out;
+  }
+
+  async acquireLease(name: string, ttlMs: number, owner?: string): Promise<Lease | undefined> {
+    this.check();
+    checkKey(name, 'lease name');
+    const ttl = checkTtl(ttlMs);
+    const who = owner ?? defaultOwner();
+    if (typeof who !== 'string' || who.length === 0) throw new TypeError('lease owner must be a non-empty string');
+    const started = Date.now();
+    const ok = await this.eval(SCRIPTS.leaseAcquire, [this.leaseKey(name)], [who, String(ttl)]);
+    if (ok !== 1) return undefined;
+    return new RedisLease(this, this.leaseKey(name), name, who, ttl, started + ttl);
+  }
+
+  /** @internal used by RedisLease */
+  async leaseScript(which: 'leaseRenew' | 'leaseRelease', key: string, args: string[]): Promise<boolean> {
+    this.check();
+    return (await this.eval(SCRIPTS[which], [key], args)) === 1;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.client.status === 'ready') {
+      try {
+        await this.client.quit();
+        return;
+      } catch {
+        // fall through to a hard disconnect
+      }
+    }
+    this.client.disconnect();
+  }
+
+  // ---- plumbing ----------------------------------------------------------------------------------
+
+  private check(): void {
+    if (this.closed) throw closedError();
+  }
+
+  private decode<T>(key: string, raw: string): Versioned<T> {
+    const nl = raw.indexOf('\n');
+    if (nl > 0) {
+      try {
+        return { version: raw.slice(0, nl), value: JSON.parse(raw.slice(nl + 1)) as T };
+      } catch {
+        // reported below
+      }
+    }
+    throw new StoreError('BACKEND', `redis store ${this.shownUrl}: key ${JSON.stringify(this.dataKey(key))} holds data this store did not write`);
+  }
+
+  private async eval(s: Script, keys: string[], args: string[]): Promise<unknown> {
+    return this.run('EVALSHA', async () => {
+      try {
+        return await this.client.evalsha(s.sha, keys.length, ...keys, ...args);
+      } catch (e) {
+        if (!String((e as Error).message).includes('NOSCRIPT')) throw e;
+        return await this.client.eval(s.text, keys.length, ...keys, ...args);
+      }
+    });
+  }
+
+  /** Run a command; turn failures into StoreErrors that name the server and the cause. */
+  private async run<R>(what: string, fn: () => Promise<R>): Promise<R> {
+    // Reconnection gave up earlier: try again now (lazyConnect covers only the very first command).
+    if (this.client.status === 'end' && !this.closed) this.client.connect().catch(() => undefined);
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof StoreError) throw e;
+      const err = e as Error;
+      if (err.name === 'ReplyError') {
+        throw new StoreError('BACKEND', `redis store ${this.shownUrl}: ${what} failed: ${err.message}`, { cause: e });
+      }
+      const conn = this.lastConnectionError;
+      const reason = conn && conn.message !== err.message ? `${conn.message} (${what}: ${err.message})` : `${what}: ${err.message}`;
+      throw new StoreError(
+        this.closed ? 'CLOSED' : 'UNAVAILABLE',
+        `redis store ${this.shownUrl} unavailable: ${reason}`,
+        { cause: e },
+      );
+    }
+  }
+}
+
+class RedisLease implements Lease {
+  constructor(
+    private readonly store: RedisStore,
+    private readonly key: string,
+    readonly name: string,
+    readonly owner: string,
+    private readonly ttlMs: number,
+    public expiresAt: number,
+  ) {}
+
+  async renew(ttlMs?: number): Promise<boolean> {
+    const ttl = ttlMs === undefined ? this.ttlMs : checkTtl(ttlMs);
+    const started = Date.now();
+    const renewed = await this.store.leaseScript('leaseRenew', this.key, [this.owner, String(ttl)]);
+    if (renewed) this.expiresAt = started + ttl;
+    return renewed;
+  }
+
+  async release(): Promise<boolean> {
+    this.expiresAt = 0;
+    return this.store.leaseScript('leaseRelease', this.key, [this.owner]);
+  }
+}

@@ -1,0 +1,281 @@
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { encodeKey, FileStore } from '../../../shared/store/file-store.ts';
+import { openStore, StoreError, type Store } from '../../../shared/store/index.ts';
+import { storeContract } from './contract.ts';
+
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const child = fileURLToPath(new URL('./fixtures/store-child.ts', import.meta.url));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'cams-store-'));
+}
+
+describe('file store: contract', () => {
+  storeContract(async () => {
+    const dir = await tempDir();
+    return {
+      store: await openStore(`file:${dir}`),
+      another: () => openStore(`file:${dir}`),
+      cleanup: () => rm(dir, { recursive: true, force: true }),
+    };
+  });
+});
+
+interface Child {
+  proc: ChildProcessWithoutNullStreams;
+  lines: string[];
+  /** Resolves with the first stdout line matching. */
+  line(match: (l: string) => boolean): Promise<string>;
+  exit: Promise<number | null>;
+}
+
+function startChild(args: string[]): Child {
+  const proc = spawn(process.execPath, ['--import', 'tsx', child, ...args], { cwd: repoRoot, stdio: 'pipe' });
+  const lines: string[] = [];
+  let stderr = '';
+  const waiters: Array<{ match: (l: string) => boolean; resolve: (l: string) => void }> = [];
+  let buf = '';
+  proc.stdout.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const l = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      lines.push(l);
+      for (const w of [...waiters]) {
+        if (w.match(l)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(l);
+        }
+      }
+    }
+  });
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exit = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  return {
+    proc,
+    lines,
+    exit,
+    line: (match) =>
+      new Promise<string>((resolve, reject) => {
+        const found = lines.find(match);
+        if (found !== undefined) return resolve(found);
+        waiters.push({ match, resolve });
+        void exit.then((code) => reject(new Error(`child exited (${code}) before the expected line; stderr:\n${stderr}`)));
+      }),
+  };
+}
+
+describe('file store: across processes', () => {
+  let dir: string;
+  const children: Child[] = [];
+  beforeEach(async () => {
+    dir = await tempDir();
+  });
+  afterEach(async () => {
+    for (const c of children.splice(0)) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('4 processes × 25 compare-and-set increments of one counter end at exactly 100', async () => {
+    const workers = Array.from({ length: 4 }, () => startChild(['cas', dir, '25']));
+    children.push(...workers);
+    await Promise.all(workers.map((w) => w.line((l) => l === 'ready')));
+    for (const w of workers) w.proc.stdin.write('go\n');
+    const codes = await Promise.all(workers.map((w) => w.exit));
+    expect(codes).toEqual([0, 0, 0, 0]);
+    const reports = workers.map((w) => JSON.parse(w.lines.at(-1)!) as { done: number; conflicts: number });
+    expect(reports.map((r) => r.done)).toEqual([25, 25, 25, 25]);
+    const store = await openStore(`file:${dir}`);
+    expect((await store.get('counter'))?.value).toBe(100);
+    await store.close();
+    // The processes really raced (otherwise this test proves little).
+    console.log(`cross-process CAS conflicts: ${reports.map((r) => r.conflicts).join(', ')}`);
+  }, 60_000);
+
+  it('a lease held by a killed process stays held until its ttl, then can be taken', async () => {
+    const holder = startChild(['lease', dir, 'leader', '1500', 'doomed']);
+    children.push(holder);
+    const report = JSON.parse(await holder.line((l) => l.startsWith('{'))) as { acquired: boolean; expiresAt: number };
+    expect(report.acquired).toBe(true);
+    holder.proc.kill('SIGKILL');
+    await holder.exit;
+    const store = await openStore(`file:${dir}`);
+    try {
+      expect(await store.acquireLease('leader', 5_000, 'heir')).toBeUndefined();
+      let lease;
+      const deadline = report.expiresAt + 3_000;
+      while (!(lease = await store.acquireLease('leader', 5_000, 'heir')) && Date.now() < deadline) await sleep(50);
+      expect(lease).toBeDefined();
+      // Not before the dead holder's lease ran out (its expiresAt is measured from before its request).
+      expect(Date.now()).toBeGreaterThanOrEqual(report.expiresAt);
+      expect(lease!.owner).toBe('heir');
+    } finally {
+      await store.close();
+    }
+  }, 30_000);
+
+  it('writers killed mid-write leave no lock that blocks others and no corrupt data', async () => {
+    for (let round = 0; round < 3; round++) {
+      const w = startChild(['hammer', dir]);
+      children.push(w);
+      await w.line((l) => l === 'ready');
+      await sleep(150 + Math.random() * 200);
+      w.proc.kill('SIGKILL');
+      await w.exit;
+      const store = await openStore(`file:${dir}`, { file: { lockTimeoutMs: 5_000 } });
+      const before = (await store.get<number>('counter'))?.value ?? 0;
+      const started = Date.now();
+      const cur = await store.get<number>('counter');
+      const v = await store.put('counter', before + 1, cur ? { ifVersion: cur.version } : { ifAbsent: true });
+      expect(v).toBeTypeOf('string');
+      expect(Date.now() - started).toBeLessThan(2_000); // a dead holder's lock is broken at once, not after a timeout
+      expect((await store.get('counter'))?.value).toBe(before + 1);
+      await store.close();
+    }
+    // Nothing left behind in locks/ (tmp/ may hold a killed writer's partial temp file, swept later).
+    expect(await readdir(join(dir, 'locks'))).toEqual([]);
+  }, 60_000);
+});
+
+describe('file store: locks', () => {
+  let dir: string;
+  let store: Store | undefined;
+  beforeEach(async () => {
+    dir = await tempDir();
+  });
+  afterEach(async () => {
+    await store?.close();
+    store = undefined;
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const lockFile = (key: string) => join(dir, 'locks', `k.${encodeKey(key)}.lock`);
+  const deadPid = () => {
+    const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    return Number(r.stdout);
+  };
+
+  it('a lock left by a dead process is broken', async () => {
+    store = await openStore(`file:${dir}`, { file: { lockTimeoutMs: 1_000 } });
+    await writeFile(lockFile('k'), JSON.stringify({ pid: deadPid(), host: hostname(), token: 'dead', at: Date.now() }));
+    expect(await store.put('k', 1)).toBeTypeOf('string');
+    expect((await store.get('k'))?.value).toBe(1);
+    expect(await readdir(join(dir, 'locks'))).toEqual([]);
+  });
+
+  it('a lock held by a live process is respected until lockTimeoutMs (StoreError LOCK_TIMEOUT); reads go on', async () => {
+    store = await openStore(`file:${dir}`, { file: { lockTimeoutMs: 300 } });
+    await store.put('k', 1);
+    await writeFile(lockFile('k'), JSON.stringify({ pid: process.pid, host: hostname(), token: 'live', at: Date.now() }));
+    const started = Date.now();
+    const err = await store.put('k', 2).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect((err as StoreError).code).toBe('LOCK_TIMEOUT');
+    expect((err as StoreError).message).toContain(`pid ${process.pid}`);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect((await store.get('k'))?.value).toBe(1);
+    await rm(lockFile('k'));
+    expect(await store.put('k', 2)).toBeTypeOf('string');
+  });
+
+  it('a lock older than staleLockMs is broken even when its pid is alive (pid reuse)', async () => {
+    store = await openStore(`file:${dir}`, { file: { lockTimeoutMs: 3_000, staleLockMs: 500 } });
+    await writeFile(lockFile('k'), JSON.stringify({ pid: process.pid, host: hostname(), token: 'old', at: Date.now() - 1_000 }));
+    expect(await store.put('k', 1)).toBeTypeOf('string');
+  });
+
+  it('an unreadable lock file is judged by its age', async () => {
+    store = await openStore(`file:${dir}`, { file: { lockTimeoutMs: 2_000, staleLockMs: 300 } });
+    await writeFile(lockFile('k'), 'garbage');
+    const started = Date.now();
+    expect(await store.put('k', 1)).toBeTypeOf('string');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+  });
+
+  it('a dead breaker does not block breaking forever', async () => {
+    store = await openStore(`file:${dir}`, { file: { lockTimeoutMs: 2_000 } });
+    const dead = deadPid();
+    await writeFile(lockFile('k'), JSON.stringify({ pid: dead, host: hostname(), token: 'dead', at: Date.now() }));
+    await writeFile(lockFile('k').replace(/\.lock$/, '.break'), JSON.stringify({ pid: dead, host: hostname(), token: 'dead-breaker', at: Date.now() }));
+    expect(await store.put('k', 1)).toBeTypeOf('string');
+    expect(await readdir(join(dir, 'locks'))).toEqual([]);
+  });
+});
+
+describe('file store: on disk', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await tempDir();
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('file names are safe, short, lower case, and leave no temp or lock files behind', async () => {
+    const store = await openStore(`file:${dir}`);
+    const keys = ['Upper/Case', '../../escape', 'a:b*c?"<>|', 'NUL', '🚀'.repeat(200), 'x'.repeat(1024), '.hidden'];
+    for (const k of keys) await store.put(k, k);
+    const names = await readdir(join(dir, 'kv'));
+    expect(names).toHaveLength(keys.length);
+    for (const n of names) {
+      expect(n).toMatch(/^[a-z0-9._%~-]+\.json$/);
+      expect(Buffer.byteLength(n)).toBeLessThanOrEqual(200);
+    }
+    expect(await readdir(join(dir, 'tmp'))).toEqual([]);
+    expect(await readdir(join(dir, 'locks'))).toEqual([]);
+    expect(await readdir(dir)).toEqual(expect.arrayContaining(['kv', 'leases', 'locks', 'tmp']));
+    await store.close();
+  });
+
+  it('encodeKey is injective on tricky keys and keeps prefixes as prefixes', () => {
+    const keys = ['A', 'a', '%41', '%', 'a%', '~', 'a~', 'é', 'e\u0301', '.', '..', '/', '\\'];
+    expect(new Set(keys.map(encodeKey)).size).toBe(keys.length);
+    expect(encodeKey('node/waba/1').startsWith(encodeKey('node/waba/'))).toBe(true);
+    expect(encodeKey('你好/1').startsWith(encodeKey('你'))).toBe(true);
+  });
+
+  it('stores a record with the key, version, expiry and value', async () => {
+    const store = await openStore(`file:${dir}`);
+    const v = await store.put('Rec', { a: 1 }, { ttlMs: 60_000 });
+    const rec = JSON.parse(await readFile(join(dir, 'kv', `${encodeKey('Rec')}.json`), 'utf8')) as Record<string, unknown>;
+    expect(rec).toMatchObject({ key: 'Rec', version: v, value: { a: 1 } });
+    expect(rec.expiresAt).toBeGreaterThan(Date.now());
+    await store.close();
+  });
+
+  it('a corrupt file surfaces as StoreError BACKEND, not as a missing key', async () => {
+    const store = await openStore(`file:${dir}`);
+    await writeFile(join(dir, 'kv', `${encodeKey('bad')}.json`), '{"key":"bad","vers');
+    await expect(store.get('bad')).rejects.toMatchObject({ name: 'StoreError', code: 'BACKEND' });
+    await store.close();
+  });
+
+  it('sweepExpired removes expired keys and leases and keeps the rest', async () => {
+    const store = (await openStore(`file:${dir}`)) as FileStore;
+    await store.put('gone', 1, { ttlMs: 50 });
+    await store.put('kept', 1);
+    await store.put('later', 1, { ttlMs: 60_000 });
+    await store.acquireLease('l', 50);
+    await sleep(120);
+    expect(await store.sweepExpired()).toBe(2);
+    expect((await readdir(join(dir, 'kv'))).sort()).toEqual(['kept.json', 'later.json']);
+    expect(await readdir(join(dir, 'leases'))).toEqual([]);
+    await store.close();
+  });
+
+  it('writes sweep expired files in the background once per sweepIntervalMs', async () => {
+    const store = await openStore(`file:${dir}`, { file: { sweepIntervalMs: 100 } });
+    await store.put('gone', 1, { ttlMs: 20 });
+    await sleep(150);
+    await store.put('trigger', 1);
+    await store.close(); // waits for the background sweep
+    expect(await readdir(join(dir, 'kv'))).toEqual(['trigger.json']);
+  });
+});

@@ -1,0 +1,166 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore, StoreError, type Store } from '../../../shared/store/index.ts';
+import { escapeGlob } from '../../../shared/store/redis-store.ts';
+import { storeContract } from './contract.ts';
+import { findOnPath, freePort, startRedisServer, type RedisServer } from './redis-server.ts';
+
+const redisBin = findOnPath('redis-server');
+const inCI = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
+
+if (!redisBin && inCI) {
+  describe('redis store', () => {
+    it('needs redis-server on PATH when CI is set (CI installs it)', () => {
+      throw new Error('redis-server not found on PATH, and CI is set: the redis store contract cannot run');
+    });
+  });
+}
+
+const ns = () => `test-${randomBytes(4).toString('hex')}:`;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+describe.skipIf(!redisBin)(
+  redisBin ? 'redis store (real redis-server)' : 'redis store — SKIPPED: redis-server not found on PATH (set CI to make this fail)',
+  () => {
+    let server: RedisServer;
+    let raw: Redis;
+    beforeAll(async () => {
+      server = await startRedisServer(redisBin!);
+      raw = new Redis(server.port, '127.0.0.1', { lazyConnect: true });
+      await raw.connect();
+    });
+    afterAll(async () => {
+      raw?.disconnect();
+      await server?.stop();
+    });
+
+    describe('contract', () => {
+      storeContract(async () => {
+        const url = `${server.url}/0?namespace=${encodeURIComponent(ns())}`;
+        return { store: await openStore(url), another: () => openStore(url) };
+      });
+    });
+
+    it('keeps keys and leases under the namespace, with PX expiry', async () => {
+      const n = ns();
+      const store = await openStore(`${server.url}?namespace=${n}`);
+      await store.put('k', { a: 1 }, { ttlMs: 60_000 });
+      await store.put('forever', 1);
+      await store.acquireLease('l', 60_000, 'me');
+      expect((await raw.keys(`${n}*`)).sort()).toEqual([`${n}kv:forever`, `${n}kv:k`, `${n}lease:l`]);
+      const pttl = await raw.pttl(`${n}kv:k`);
+      expect(pttl).toBeGreaterThan(50_000);
+      expect(pttl).toBeLessThanOrEqual(60_000);
+      expect(await raw.pttl(`${n}kv:forever`)).toBe(-1);
+      expect(await raw.get(`${n}lease:l`)).toBe('me');
+      await store.close();
+    });
+
+    it('stores under different namespaces do not see each other', async () => {
+      const a = await openStore(`${server.url}?namespace=${ns()}`);
+      const b = await openStore(`${server.url}?namespace=${ns()}`);
+      await a.put('x', 'a');
+      expect(await b.get('x')).toBeUndefined();
+      expect(await b.list('')).toEqual([]);
+      expect(await b.acquireLease('l', 5_000)).toBeDefined();
+      expect(await a.acquireLease('l', 5_000)).toBeDefined();
+      await a.close();
+      await b.close();
+    });
+
+    it('glob characters in the namespace are escaped in SCAN MATCH', async () => {
+      expect(escapeGlob('a*b?c[d]e\\f')).toBe('a\\*b\\?c\\[d\\]e\\\\f');
+      const tricky = await openStore(`${server.url}?namespace=${encodeURIComponent('t[s]*?\\:')}`);
+      const lookalike = await openStore(`${server.url}?namespace=${encodeURIComponent('ts-x:')}`);
+      await lookalike.put('k', 'lookalike');
+      await tricky.put('k', 'tricky');
+      expect((await tricky.list('')).map((e) => e.value)).toEqual(['tricky']);
+      await tricky.close();
+      await lookalike.close();
+    });
+
+    it('lists many keys across SCAN pages and MGET chunks', async () => {
+      const store = await openStore(`${server.url}?namespace=${ns()}`);
+      const keys = Array.from({ length: 1_234 }, (_, i) => `many/${String(i).padStart(5, '0')}`);
+      await Promise.all(keys.map((k) => store.put(k, k)));
+      await store.put('other', 1);
+      const got = await store.list<string>('many/');
+      expect(got.map((e) => e.key)).toEqual(keys);
+      expect(got.every((e) => e.value === e.key)).toBe(true);
+      await store.close();
+    });
+
+    it('reloads its Lua scripts after SCRIPT FLUSH', async () => {
+      const store = await openStore(`${server.url}?namespace=${ns()}`);
+      const v = await store.put('k', 1);
+      await raw.script('FLUSH');
+      expect(await store.put('k', 2, { ifVersion: v })).toBeTypeOf('string');
+      await raw.script('FLUSH');
+      expect(await store.acquireLease('l', 1_000)).toBeDefined();
+      await store.close();
+    });
+
+    it('reports foreign data under its namespace as StoreError BACKEND', async () => {
+      const n = ns();
+      const store = await openStore(`${server.url}?namespace=${n}`);
+      await raw.set(`${n}kv:foreign`, 'not ours');
+      await expect(store.get('foreign')).rejects.toMatchObject({ name: 'StoreError', code: 'BACKEND' });
+      await raw.del(`${n}kv:foreign`);
+      await raw.hset(`${n}kv:hash`, 'a', '1');
+      await expect(store.put('hash', 1)).rejects.toMatchObject({ code: 'BACKEND' });
+      await store.close();
+    });
+
+    it('keeps working after the redis server restarts', async () => {
+      const own = await startRedisServer(redisBin!);
+      const store = await openStore(`${own.url}?namespace=${ns()}`);
+      try {
+        await store.put('k', 1);
+        await own.stop();
+        await expect(store.get('k')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+        const again = await startRedisServer(redisBin!, own.port);
+        try {
+          let value: unknown;
+          const deadline = Date.now() + 10_000;
+          while (Date.now() < deadline) {
+            try {
+              await store.put('k', 2);
+              value = (await store.get('k'))?.value;
+              break;
+            } catch {
+              await sleep(100);
+            }
+          }
+          expect(value).toBe(2); // the data was not persisted (--save ''), but the store reconnected
+        } finally {
+          await again.stop();
+        }
+      } finally {
+        await store.close();
+      }
+    });
+  },
+);
+
+describe('redis store: configuration and connection errors (no server needed)', () => {
+  it('a refused connection rejects with StoreError UNAVAILABLE naming the server, without leaking the password', async () => {
+    const port = await freePort();
+    const store: Store = await openStore(`redis://:sekret@127.0.0.1:${port}/0`);
+    const started = Date.now();
+    const err = await store.get('k').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect((err as StoreError).code).toBe('UNAVAILABLE');
+    expect((err as StoreError).message).toContain(`127.0.0.1:${port}`);
+    expect((err as StoreError).message).toContain('ECONNREFUSED');
+    expect((err as StoreError).message).not.toContain('sekret');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await expect(store.put('k', 1)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await store.close();
+    await expect(store.get('k')).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+
+  it('a redis URL without a host is a configuration error naming STORE_URL', async () => {
+    await expect(openStore('redis://')).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringContaining('STORE_URL') });
+  });
+});
