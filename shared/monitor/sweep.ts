@@ -7,6 +7,7 @@ import { update, type Store } from '../store/port.ts';
 import { deliverOwed, ENTITY_PREFIX, type DispatchReport } from './dispatch.ts';
 import type { EntityState, ObservedStatus } from './entity-state.ts';
 import { fingerprintOf } from './entity-state.ts';
+import { observeMonitorSubject } from './monitor-alert.ts';
 import { evaluate, type AlertPolicy, type Observation } from './rules.ts';
 import { loadWatchList, type TargetProblem, type WatchTarget } from './targets.ts';
 
@@ -220,16 +221,12 @@ export class HealthSweep {
 
   /** The monitor's own failures are alerts too; they fire on the first bad sweep. */
   private async observeMonitor(subject: AlertSubject, status: ObservedStatus, errors: HealthError[], roundId: string): Promise<void> {
-    const key = ENTITY_PREFIX + fingerprintOf(subject);
-    await update<EntityState>(this.opts.store, key, (prev) =>
-      evaluate(prev, { subject, status, errors }, {
-        now: this.alertNow(),
-        round: roundId,
-        policy: { ...this.opts.policy, minConsecutive: 1 },
-        inhibited: false,
-        sinks: this.opts.sinks.map((s) => s.name),
-      }),
-    );
+    await observeMonitorSubject(this.opts.store, subject, status, errors, {
+      now: this.alertNow(),
+      round: roundId,
+      policy: this.opts.policy,
+      sinks: this.opts.sinks.map((s) => s.name),
+    });
   }
 
   /** Resolves a monitor alert if one is firing; creates no state otherwise. */

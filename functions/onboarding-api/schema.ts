@@ -1,0 +1,7 @@
+import * as z from 'zod/mini';
+import { OnboardingPayload } from '../../shared/onboarding/payload.ts';
+
+export const CreateOnboardingParams = OnboardingPayload;
+export const GetOnboardingParams = z.strictObject({
+  id: z.string().check(z.regex(/^ob-[0-9a-f]{24}$/, 'must be an OnboardingId as returned by POST /onboardings (ob- and 24 hex digits)')),
+});

@@ -1,0 +1,24 @@
+import type { AlertSubject } from '../alerts/model.ts';
+import type { HealthError } from '../cams/operations.ts';
+import { update, type Store } from '../store/port.ts';
+import { ENTITY_PREFIX } from './dispatch.ts';
+import { fingerprintOf, type EntityState, type ObservedStatus } from './entity-state.ts';
+import { evaluate, type AlertPolicy } from './rules.ts';
+
+/**
+ * Records one observation of a monitor-level subject (the monitor's or onboarding's own failures)
+ * through the same rules and owed-delivery state as node health, so it is de-duplicated and
+ * delivered the same way. These fire on the first bad observation.
+ */
+export async function observeMonitorSubject(
+  store: Store,
+  subject: AlertSubject,
+  status: ObservedStatus,
+  errors: HealthError[],
+  ctx: { now: number; round: string; policy: AlertPolicy; sinks: readonly string[] },
+): Promise<EntityState | undefined> {
+  const result = await update<EntityState>(store, ENTITY_PREFIX + fingerprintOf(subject), (prev) =>
+    evaluate(prev, { subject, status, errors }, { ...ctx, policy: { ...ctx.policy, minConsecutive: 1 }, inhibited: false }),
+  );
+  return result?.value;
+}

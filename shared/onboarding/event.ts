@@ -1,0 +1,33 @@
+import type { OnboardingRequest } from './onboard.ts';
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text; // left for the payload schema to reject with a clear message
+  }
+}
+
+/**
+ * What can arrive: an EventBridge CloudEvent whose `data` is the payload; an MNS queue CloudEvent
+ * whose `data.messageBody` is the payload as JSON text; a direct invocation from POST /onboardings
+ * (`{OnboardingId, Payload}`); or a bare payload (the FC invoke API).
+ */
+export function onboardingRequestFrom(event: unknown): OnboardingRequest {
+  if (isObject(event) && typeof event['source'] === 'string' && typeof event['id'] === 'string' && 'data' in event) {
+    const data = event['data'];
+    const ref = { source: event['source'], id: event['id'] };
+    if (isObject(data) && typeof data['messageBody'] === 'string') {
+      return { payload: parseJson(data['messageBody']), event: ref, source: `${event['source']} ${event['type'] ?? ''}`.trim() };
+    }
+    return { payload: typeof data === 'string' ? parseJson(data) : data, event: ref, source: `${event['source']} ${event['type'] ?? ''}`.trim() };
+  }
+  if (isObject(event) && typeof event['OnboardingId'] === 'string' && 'Payload' in event) {
+    return { payload: event['Payload'], onboardingId: event['OnboardingId'], source: 'POST /onboardings' };
+  }
+  return { payload: event, source: 'invoke' };
+}

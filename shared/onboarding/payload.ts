@@ -1,0 +1,38 @@
+import { createHash } from 'node:crypto';
+import * as z from 'zod/mini';
+import { Cc, IsvCode, Language, PhoneNumber, TemplateCode, VerifiedName, WabaId, e164Problem } from '../validation/cams-fields.ts';
+
+export const OnboardingPayload = z
+  .strictObject({
+    WabaId,
+    Cc,
+    PhoneNumber,
+    VerifiedName,
+    Templates: z.optional(z.array(z.strictObject({ TemplateCode, Language })).check(z.maxLength(50, 'at most 50 templates'))),
+    IsvCode: z.optional(IsvCode),
+    IdempotencyKey: z.optional(z.string().check(z.regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 printable ASCII characters'))),
+  })
+  .check(
+    z.superRefine((v, ctx) => {
+      const problem = e164Problem(v.Cc, v.PhoneNumber);
+      if (problem) ctx.issues.push({ code: 'custom', message: problem, path: ['PhoneNumber'], input: v.PhoneNumber });
+    }),
+  );
+export type OnboardingPayload = z.infer<typeof OnboardingPayload>;
+
+/** Key order and the key itself do not change what is being onboarded. */
+function normalised(p: OnboardingPayload): string {
+  const templates = [...(p.Templates ?? [])].map((t) => `${t.TemplateCode}/${t.Language}`).sort();
+  return JSON.stringify([p.WabaId, p.Cc, p.PhoneNumber, p.VerifiedName, p.IsvCode ?? '', templates]);
+}
+
+/** IdempotencyKey, else the event's source + id (the natural dedup key of CloudEvents), else a payload hash. */
+export function idempotencyKeyFor(p: OnboardingPayload, event?: { source?: string; id?: string }): string {
+  if (p.IdempotencyKey) return `key:${p.IdempotencyKey}`;
+  if (event?.source && event.id) return `event:${event.source}:${event.id}`;
+  return `payload:${createHash('sha256').update(normalised(p)).digest('hex')}`;
+}
+
+export function onboardingIdFor(idempotencyKey: string): string {
+  return 'ob-' + createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 24);
+}

@@ -1,0 +1,44 @@
+import type { AccountReviewStatus, CanSendMessage } from '../cams/operations.ts';
+import type { OnboardingPayload } from './payload.ts';
+
+export const ONBOARDING_PREFIX = 'onboarding/';
+export const STEPS = ['bind', 'addPhone', 'query', 'health', 'watch'] as const;
+export type StepName = (typeof STEPS)[number];
+
+export interface StepResult {
+  at: string;
+  [key: string]: unknown;
+}
+
+export interface OnboardingError {
+  at: string;
+  step: StepName | 'validate';
+  Code: string;
+  Message: string;
+  permanent: boolean;
+}
+
+/** Everything about one onboarding; written after each step so a redelivery resumes, never repeats. */
+export interface OnboardingRecord {
+  OnboardingId: string;
+  IdempotencyKey: string;
+  Status: 'accepted' | 'running' | 'done' | 'failed';
+  Payload: OnboardingPayload;
+  CustSpaceId?: string;
+  AccountReviewStatus?: AccountReviewStatus;
+  CanSendMessage?: CanSendMessage;
+  Steps: Partial<Record<StepName, StepResult>>;
+  /** A step whose CAMS call went out but whose result was not recorded (a crash in between). */
+  StepInFlight?: StepName;
+  Attempts: number;
+  Errors: OnboardingError[];
+  FailureReason?: string;
+  WatchTargets?: string[];
+  Source?: string;
+  CreatedAt: string;
+  UpdatedAt: string;
+}
+
+export function recordKey(onboardingId: string): string {
+  return ONBOARDING_PREFIX + onboardingId;
+}

@@ -1,0 +1,84 @@
+import { credentialsFrom } from '../cams/credentials.ts';
+import type { FcContext } from '../fc/context.ts';
+import { HttpError } from '../http-fn/errors.ts';
+import type { ServiceInput } from '../http-fn/http-function.ts';
+import type { ServiceResult } from '../http-fn/middlewares.ts';
+import { newOnboardingRecord } from '../onboarding/onboard.ts';
+import { idempotencyKeyFor, onboardingIdFor, type OnboardingPayload } from '../onboarding/payload.ts';
+import { recordKey, type OnboardingRecord } from '../onboarding/record.ts';
+import { openStore } from '../store/index.ts';
+import type { Store } from '../store/port.ts';
+
+type Env = Record<string, string | undefined>;
+
+/** Where the onboarding function is and who may invoke it: FC's context first, env to override. */
+export function invokeTarget(context: FcContext, env: Env) {
+  const accountId = env['FC_ACCOUNT_ID'] || context.accountId;
+  const region = env['FC_REGION'] || context.region || 'ap-southeast-1';
+  const service = env['ONBOARDING_SERVICE'] || context.service?.name;
+  const fn = env['ONBOARDING_FUNCTION'] || 'onboarding';
+  if (!accountId) throw new HttpError(500, 'ServiceMisconfigured', 'The function does not know its account id (FC_ACCOUNT_ID).');
+  if (!service) throw new HttpError(500, 'ServiceMisconfigured', 'The function does not know the onboarding service (ONBOARDING_SERVICE).');
+  return { accountId, region, service, fn, endpoint: env['FC_ENDPOINT'] || undefined };
+}
+
+/**
+ * Async invoke through @alicloud/fc2 (FC's invoke API, `x-fc-invocation-type: Async`). The SDK costs
+ * ~185 ms and 31 MB to load, so it is imported here, on this path only, never at cold start.
+ */
+export async function invokeOnboardingAsync(context: FcContext, env: Env, body: string): Promise<string | undefined> {
+  const target = invokeTarget(context, env);
+  const creds = credentialsFrom(context, env);
+  const mod = (await import('@alicloud/fc2')) as unknown as { default?: FcClientCtor } & FcClientCtor;
+  const FC = (mod.default ?? mod) as FcClientCtor;
+  const client = new FC(target.accountId, {
+    accessKeyID: creds.accessKeyId,
+    accessKeySecret: creds.accessKeySecret,
+    ...(creds.securityToken ? { securityToken: creds.securityToken } : {}),
+    region: target.region,
+    ...(target.endpoint ? { endpoint: target.endpoint } : {}),
+    timeout: 10_000,
+  });
+  const res = await client.invokeFunction(target.service, target.fn, body, { 'x-fc-invocation-type': 'Async' });
+  return res.headers?.['x-fc-request-id'];
+}
+
+type FcClientCtor = new (
+  accountId: string,
+  config: Record<string, unknown>,
+) => { invokeFunction(service: string, fn: string, event: string, headers: Record<string, string>): Promise<{ headers?: Record<string, string> }> };
+
+export function onboardingApi(env: Env = process.env) {
+  let store: Promise<Store> | undefined;
+  const storeFor = (url: string) =>
+    (store ??= openStore(url).catch((e: unknown) => {
+      store = undefined;
+      throw e;
+    }));
+
+  return async function service(input: ServiceInput<unknown>): Promise<ServiceResult> {
+    const s = await storeFor(input.config.storeUrl);
+    if (input.route === 'GET /onboardings/{id}') {
+      const { id } = input.params as { id: string };
+      const found = await s.get<OnboardingRecord>(recordKey(id));
+      if (!found) throw new HttpError(404, 'OnboardingNotFound', `no onboarding ${id}`);
+      return { data: found.value };
+    }
+    const payload = input.params as OnboardingPayload;
+    const key = idempotencyKeyFor(payload);
+    const id = onboardingIdFor(key);
+    await s.put<OnboardingRecord>(recordKey(id), newOnboardingRecord(payload, key, Date.now(), `POST /onboardings by ${input.callerKeyId ?? '?'}`), { ifAbsent: true });
+    const current = (await s.get<OnboardingRecord>(recordKey(id)))!.value;
+    // Only a record nobody has picked up is (re)sent: a lost invoke is repaired by posting again.
+    let invocation: string | undefined;
+    if (current.Status === 'accepted') {
+      try {
+        invocation = await invokeOnboardingAsync(input.context, env, JSON.stringify({ OnboardingId: id, Payload: payload }));
+      } catch (e) {
+        if (e instanceof HttpError) throw e;
+        throw new HttpError(502, 'InvokeFailed', `the onboarding could not be queued (${e instanceof Error ? e.message : String(e)}); POST again to retry`);
+      }
+    }
+    return { status: 202, data: { OnboardingId: id, Status: current.Status, ...(invocation ? { InvocationId: invocation } : {}) } };
+  };
+}

@@ -1,0 +1,46 @@
+import type { AlertSink } from '../alerts/model.ts';
+import { sinksFromEnv } from '../alerts/sinks/index.ts';
+import { CamsClient } from '../cams/client.ts';
+import { credentialsFrom } from '../cams/credentials.ts';
+import { readEnv, urlString, type EnvSource } from '../config/env.ts';
+import { CAMS_DEFAULT_ENDPOINT } from '../cams/operations.ts';
+import type { EventInvocation } from '../fc/event-function.ts';
+import { stdoutLog, writeLogRecord } from '../http-fn/log.ts';
+import { onboardingRequestFrom } from '../onboarding/event.ts';
+import { runOnboarding, type OnboardingOutcome } from '../onboarding/onboard.ts';
+import { openStore } from '../store/index.ts';
+import type { Store } from '../store/port.ts';
+
+export interface OnboardingRuntime {
+  camsEndpoint: string;
+  store: Store;
+  sinks: AlertSink[];
+}
+
+export function onboardingRuntime(env: EnvSource = process.env): () => Promise<OnboardingRuntime> {
+  let runtime: Promise<OnboardingRuntime> | undefined;
+  return () =>
+    (runtime ??= (async () => ({
+      camsEndpoint: readEnv(env, 'CAMS_ENDPOINT', urlString, CAMS_DEFAULT_ENDPOINT),
+      store: await openStore(env['STORE_URL'] || undefined),
+      sinks: sinksFromEnv(env),
+    }))().catch((e: unknown) => {
+      runtime = undefined;
+      throw e;
+    }));
+}
+
+/** One delivery of an onboarding event. Transient failures throw, so FC's async retry redelivers. */
+export async function handleOnboardingEvent(inv: EventInvocation, rt: OnboardingRuntime): Promise<OnboardingOutcome> {
+  const cams = new CamsClient({ endpoint: rt.camsEndpoint, credentials: () => credentialsFrom(inv.context), deadline: inv.deadline - 1000 });
+  return runOnboarding(
+    {
+      store: rt.store,
+      cams,
+      sinks: rt.sinks,
+      deadline: inv.deadline,
+      log: (rec) => writeLogRecord(stdoutLog, { function: 'onboarding', requestId: inv.requestId, ...rec }),
+    },
+    onboardingRequestFrom(inv.event),
+  );
+}
