@@ -1,0 +1,202 @@
+import { spawn } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../../local/sandbox/server.ts';
+import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
+import { onboardingRequestFrom } from '../../../shared/onboarding/event.ts';
+import { OnboardingInProgressError, OnboardingRetryableError, runOnboarding, type OnboardingDeps } from '../../../shared/onboarding/onboard.ts';
+import { idempotencyKeyFor, onboardingIdFor, type OnboardingPayload } from '../../../shared/onboarding/payload.ts';
+import { recordKey, type OnboardingRecord } from '../../../shared/onboarding/record.ts';
+import { HealthSweep } from '../../../shared/monitor/sweep.ts';
+import { loadWatchList } from '../../../shared/monitor/targets.ts';
+import type { Store } from '../../../shared/store/port.ts';
+import { fixture } from '../../support/events.ts';
+import { RecordingSink, sandboxClient, setHealth, tempFileStore } from '../../support/monitor.ts';
+import { sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+
+let sandbox: RunningSandbox;
+let store: Store;
+let storeUrl: string;
+let cleanup: () => Promise<void>;
+let seq = 0;
+
+beforeAll(async () => {
+  sandbox = await sandboxForFunctions();
+});
+afterAll(async () => sandbox?.close());
+beforeEach(async () => {
+  await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
+  ({ store, url: storeUrl, cleanup } = await tempFileStore());
+});
+afterEach(async () => cleanup());
+
+const payload = (over: Record<string, unknown> = {}) => ({
+  WabaId: `3000000000${String(++seq).padStart(4, '0')}`,
+  Cc: '65',
+  PhoneNumber: `9000${String(seq).padStart(4, '0')}`,
+  VerifiedName: 'Acme Shop',
+  Templates: [{ TemplateCode: 'order_update', Language: 'en_US' }],
+  ...over,
+});
+
+function deps(sink = new RecordingSink(), over: Partial<OnboardingDeps> = {}): OnboardingDeps {
+  return { store, cams: sandboxClient(sandbox, 5), sinks: [sink], deadline: Date.now() + 20_000, ...over };
+}
+
+async function camsCalls(): Promise<Array<{ Action: string; Code: string }>> {
+  return (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string; Code: string }>;
+}
+
+function runChild(args: string[], opts: { env: NodeJS.ProcessEnv }): Promise<{ signal: NodeJS.Signals | null; code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, args, { env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => p.kill('SIGTERM'), 30_000);
+    p.on('error', reject);
+    p.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+function eventBridge(data: unknown, id = 'evt-1') {
+  return { ...fixture('eventbridge-event.json'), id, data };
+}
+
+describe('onboarding', () => {
+  it('binds, adds the number, queries, checks health and puts WABA, phone and templates under watch', async () => {
+    const p = payload();
+    const out = await runOnboarding(deps(), onboardingRequestFrom(eventBridge(p)));
+    expect(out.status).toBe('done');
+    if (out.status !== 'done') return;
+    expect(out.record).toMatchObject({ Status: 'done', AccountReviewStatus: 'APPROVED', CanSendMessage: 'AVAILABLE', Attempts: 1, Errors: [] });
+    expect(Object.keys(out.record.Steps)).toEqual(['bind', 'addPhone', 'query', 'health', 'watch']);
+    expect((await camsCalls()).map((c) => c.Action)).toEqual(['ChatappBindWaba', 'AddChatappPhoneNumber', 'QueryChatappBindWaba', 'GetWhatsappHealthStatus']);
+    const { targets } = await loadWatchList(store, []);
+    expect(targets.map((t) => t.id).sort()).toEqual(
+      [`phone:${out.record.CustSpaceId}:65${p.PhoneNumber}`, `template:${out.record.CustSpaceId}:order_update/en_US`, `waba:${out.record.CustSpaceId}:${p.WabaId}`].sort(),
+    );
+  });
+
+  it('the same event delivered 5 times concurrently binds once and adds the number once', async () => {
+    const event = eventBridge(payload(), 'evt-dup');
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => runOnboarding(deps(), onboardingRequestFrom(event))));
+    const calls = await camsCalls();
+    expect(calls.filter((c) => c.Action === 'ChatappBindWaba')).toHaveLength(1);
+    expect(calls.filter((c) => c.Action === 'AddChatappPhoneNumber')).toHaveLength(1);
+    // One ran; the others either saw it in progress (and will be redelivered) or answered from the record.
+    for (const r of results) {
+      if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(OnboardingInProgressError);
+      else expect(r.value.status).toBe('done');
+    }
+    // Redelivering them all now answers from the record without calling CAMS.
+    const before = calls.length;
+    for (let i = 0; i < 5; i++) {
+      const again = await runOnboarding(deps(), onboardingRequestFrom(event));
+      expect(again).toMatchObject({ status: 'done', duplicate: true });
+    }
+    expect(await camsCalls()).toHaveLength(before);
+  });
+
+  it('a process killed right after the bind step: the next delivery finishes without binding again', async () => {
+    const request = onboardingRequestFrom(eventBridge(payload(), 'evt-crash'));
+    // Async spawn: the sandbox lives in this process and must keep answering while the child runs.
+    const child = await runChild(['--import', 'tsx', 'test/fixtures/onboarding-crash-child.ts'], {
+      env: {
+        ...process.env,
+        STORE_URL: storeUrl,
+        CAMS_ENDPOINT: sandbox.url,
+        ALIBABA_CLOUD_ACCESS_KEY_ID: DEFAULT_SANDBOX_KEYS[0]!.accessKeyId,
+        ALIBABA_CLOUD_ACCESS_KEY_SECRET: DEFAULT_SANDBOX_KEYS[0]!.accessKeySecret,
+        CRASH_AFTER: 'bind',
+        ONBOARDING_REQUEST: JSON.stringify(request),
+      },
+    });
+    expect(child.signal).toBe('SIGKILL');
+    expect(child.stdout).not.toContain('finished');
+    expect((await camsCalls()).map((c) => c.Action)).toEqual(['ChatappBindWaba']);
+
+    // The dead process's lease lasts deadline + 5 s; FC redelivers later than that. Here: wait it out.
+    await new Promise((r) => setTimeout(r, 8_500));
+    const out = await runOnboarding(deps(), request);
+    expect(out.status).toBe('done');
+    const actions = (await camsCalls()).map((c) => c.Action);
+    expect(actions.filter((a) => a === 'ChatappBindWaba')).toHaveLength(1);
+    expect(actions).toEqual(['ChatappBindWaba', 'AddChatappPhoneNumber', 'QueryChatappBindWaba', 'GetWhatsappHealthStatus']);
+    if (out.status === 'done') expect(out.record.Attempts).toBe(2);
+  }, 60_000);
+
+  it('a permanent error ends in a failed record with its reason, one alert, and no retry', async () => {
+    // The WABA already belongs to another account: Unknown.ResourceOwnerId.
+    const p = payload();
+    const other = sandboxClient(sandbox, 5, DEFAULT_SANDBOX_KEYS[1]!);
+    await other.bindWaba({ WabaId: p.WabaId });
+    const sink = new RecordingSink();
+    const out = await runOnboarding(deps(sink), onboardingRequestFrom(eventBridge(p, 'evt-perm')));
+    expect(out.status).toBe('failed');
+    if (out.status !== 'failed') return;
+    expect(out.record.FailureReason).toContain('Unknown.ResourceOwnerId');
+    expect(out.record.Errors).toEqual([expect.objectContaining({ step: 'bind', Code: 'Unknown.ResourceOwnerId', permanent: true })]);
+    expect(sink.received).toHaveLength(1);
+    expect(sink.received[0]!.items[0]).toMatchObject({ subject: { entityType: 'OnboardingFailed', ref: out.record.OnboardingId }, errors: [expect.objectContaining({ ErrorCode: 'Unknown.ResourceOwnerId' })] });
+    // Redelivery: answered from the record, no CAMS call, no second alert.
+    const calls = (await camsCalls()).length;
+    expect(await runOnboarding(deps(sink), onboardingRequestFrom(eventBridge(p, 'evt-perm')))).toMatchObject({ status: 'failed', duplicate: true });
+    expect(await camsCalls()).toHaveLength(calls);
+    expect(sink.received).toHaveLength(1);
+  });
+
+  it('a transient error is rethrown for FC to retry, counts the attempt, and the retry resumes', async () => {
+    const request = onboardingRequestFrom(eventBridge(payload(), 'evt-transient'));
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { errorRate: 1 });
+    await expect(runOnboarding(deps(undefined, { cams: sandboxClient(sandbox, 5), deadline: Date.now() + 1500 }), request)).rejects.toBeInstanceOf(OnboardingRetryableError);
+    const id = onboardingIdFor(idempotencyKeyFor(request.payload as OnboardingPayload, request.event));
+    const afterFailure = (await store.get<OnboardingRecord>(recordKey(id)))!.value;
+    expect(afterFailure).toMatchObject({ Status: 'running', Attempts: 1, Errors: [expect.objectContaining({ step: 'bind', permanent: false })] });
+    expect(afterFailure.Steps).toEqual({});
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', {});
+    await new Promise((r) => setTimeout(r, 7_000)); // lease of the failed attempt (deadline + 5 s)
+    const out = await runOnboarding(deps(), request);
+    expect(out.status).toBe('done');
+    if (out.status === 'done') {
+      expect(out.record.Attempts).toBe(2);
+      expect(out.record.Errors).toEqual([expect.objectContaining({ step: 'bind', permanent: false })]);
+    }
+  }, 30_000);
+
+  it('reads payloads from MNS queue events, and rejects a bad payload naming the field', async () => {
+    const p = payload();
+    const mns = fixture<Record<string, unknown> & { data: Record<string, string> }>('mns-queue-event.json');
+    mns.data['messageBody'] = JSON.stringify(p);
+    expect(onboardingRequestFrom(mns)).toMatchObject({ payload: p, event: { source: 'acs:mns', id: mns['id'] } });
+
+    const sink = new RecordingSink();
+    const bad = await runOnboarding(deps(sink), onboardingRequestFrom(eventBridge({ ...p, Cc: '+65' }, 'evt-bad')));
+    expect(bad).toMatchObject({ status: 'invalid', reason: expect.stringContaining('Cc') });
+    expect(await camsCalls()).toHaveLength(0);
+    expect(sink.received).toHaveLength(1);
+  });
+
+  it('after onboarding, the next sweep covers the phone', async () => {
+    const p = payload();
+    const out = await runOnboarding(deps(), onboardingRequestFrom(eventBridge(p, 'evt-watch')));
+    if (out.status !== 'done') throw new Error('onboarding did not finish');
+    await setHealth(sandbox, { CustSpaceId: out.record.CustSpaceId, NodeType: 'phone', PhoneNumber: `65${p.PhoneNumber}`, CanSendMessage: 'LIMITED' });
+    const sink = new RecordingSink();
+    const report = await new HealthSweep({
+      store,
+      cams: sandboxClient(sandbox, 5),
+      sinks: [sink],
+      policy: { minConsecutive: 1, repeatIntervalMs: 3_600_000 },
+      envTargets: [],
+      concurrency: 5,
+      deadline: Date.now() + 20_000,
+    }).run();
+    expect(report).toMatchObject({ targets: 3, checked: 3, roundComplete: true });
+    expect(sink.received).toHaveLength(1);
+    expect(sink.received[0]!.items).toEqual([expect.objectContaining({ status: 'LIMITED', subject: expect.objectContaining({ phoneNumber: `65${p.PhoneNumber}` }) })]);
+  });
+});
