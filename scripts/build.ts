@@ -1,0 +1,229 @@
+/**
+ * Bundles every function listed in serverless.yml into dist/<function>/index.js (esbuild).
+ *
+ *   tsx scripts/build.ts [--allow-missing] [--root <project dir>] [--out <dist dir>] [--quiet]
+ *
+ * FC's nodejs20 runtime loads index.js with require(), and deploys only the artifact, so each
+ * bundle is CommonJS with every runtime dependency inside. Dynamic `await import(...)` of a
+ * dependency (for example `@alicloud/fc2`) stays lazy: esbuild inlines it behind a wrapper that
+ * runs only when the import() is reached. Next to index.js: index.js.map (external source map),
+ * meta.json (esbuild metafile, for bundle analysis) and package.json {"type": "commonjs"} so the
+ * bundle also loads with require() inside this ESM repository. Only index.js and package.json
+ * go into the deployed zip (see serverless/cams-fc-plugin.js).
+ */
+import { build as esbuild, type Metafile, type Plugin } from 'esbuild';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface BuildOptions {
+  /** Project directory holding serverless.yml and functions/. Default: this repository. */
+  root?: string;
+  /** Output directory. Default: <root>/dist. */
+  outDir?: string;
+  /** Skip (with a warning) functions whose handler.ts does not exist yet, instead of failing. */
+  allowMissing?: boolean;
+  /** Where progress lines go. Default: console.log. */
+  log?: (line: string) => void;
+}
+
+export interface BuiltFunction {
+  name: string;
+  entry: string;
+  outFile: string;
+  bytes: number;
+  /** Input files of the bundle, relative to the project root (node_modules paths included). */
+  inputs: string[];
+  warnings: string[];
+}
+
+export interface BuildResult {
+  built: BuiltFunction[];
+  missing: string[];
+  millis: number;
+}
+
+export class BuildError extends Error {
+  override name = 'BuildError';
+}
+
+/** Function names, in file order, from serverless.yml's `functions:` map. */
+export function listFunctions(serverlessYml: string): string[] {
+  const doc: unknown = parseYaml(readFileSync(serverlessYml, 'utf8'));
+  const functions = (doc as { functions?: unknown } | null)?.functions;
+  if (!functions || typeof functions !== 'object' || Array.isArray(functions)) {
+    throw new BuildError(`${serverlessYml}: no "functions:" map`);
+  }
+  const names = Object.keys(functions);
+  for (const name of names) {
+    if (!/^[a-z][a-z0-9-]{0,63}$/.test(name)) throw new BuildError(`${serverlessYml}: bad function name "${name}"`);
+  }
+  return names;
+}
+
+/**
+ * Some dependencies require() an OPTIONAL package that is not installed, on a path that never
+ * runs unless configured (urllib, under @alicloud/fc2, loads `proxy-agent` only when a proxy is
+ * enabled). Leave exactly those imports external, as they are unbundled, instead of failing; any
+ * other unresolvable import still fails the build.
+ */
+export function optionalDependencyExternals(leftExternal: Set<string>): Plugin {
+  const SKIP = Symbol('optional-externals');
+  return {
+    name: 'optional-dependency-externals',
+    setup(build) {
+      build.onResolve({ filter: /^[^./]/ }, async (args) => {
+        if (args.pluginData === SKIP || args.path.startsWith('node:')) return undefined;
+        const attempt = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: SKIP });
+        if (attempt.errors.length === 0) return attempt;
+        const name = args.path.startsWith('@') ? args.path.split('/').slice(0, 2).join('/') : args.path.split('/')[0]!;
+        const owner = owningPackage(args.importer);
+        if (owner && isOptional(owner.json, name)) {
+          leftExternal.add(`${name} (optional dependency of ${owner.json.name ?? owner.dir}, not installed)`);
+          return { path: args.path, external: true };
+        }
+        return attempt;
+      });
+    },
+  };
+}
+
+interface PackageJson {
+  name?: string;
+  optionalDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+}
+
+function owningPackage(file: string): { dir: string; json: PackageJson } | undefined {
+  let dir = dirname(file);
+  for (;;) {
+    const candidate = join(dir, 'package.json');
+    if (existsSync(candidate)) {
+      const json = JSON.parse(readFileSync(candidate, 'utf8')) as PackageJson;
+      if (json.name) return { dir, json };
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+function isOptional(pkg: PackageJson, name: string): boolean {
+  return Boolean(pkg.optionalDependencies?.[name] || pkg.peerDependenciesMeta?.[name]?.optional);
+}
+
+/** esbuild turns `import.meta.url` into undefined in CommonJS output; give it the real file URL. */
+const IMPORT_META_URL_SHIM = 'var __import_meta_url=require("url").pathToFileURL(__filename).href;';
+
+export async function buildFunctions(opts: BuildOptions = {}): Promise<BuildResult> {
+  const started = performance.now();
+  const root = resolve(opts.root ?? REPO_ROOT);
+  const outDir = resolve(opts.outDir ?? join(root, 'dist'));
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const names = listFunctions(join(root, 'serverless.yml'));
+
+  const missing = names.filter((n) => !existsSync(join(root, 'functions', n, 'handler.ts')));
+  if (missing.length > 0 && !opts.allowMissing) {
+    throw new BuildError(
+      `serverless.yml lists function(s) with no handler: ${missing.map((n) => `functions/${n}/handler.ts`).join(', ')} ` +
+        '(every function needs functions/<name>/handler.ts exporting `handler`; --allow-missing skips them)',
+    );
+  }
+  for (const n of missing) log(`build: SKIPPED ${n} (functions/${n}/handler.ts does not exist; --allow-missing)`);
+
+  const present = names.filter((n) => !missing.includes(n));
+  const built = await Promise.all(
+    present.map(async (name): Promise<BuiltFunction> => {
+      const entry = join(root, 'functions', name, 'handler.ts');
+      const dir = join(outDir, name);
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+      const outFile = join(dir, 'index.js');
+      const leftExternal = new Set<string>();
+      let result;
+      try {
+        result = await esbuild({
+          absWorkingDir: root,
+          entryPoints: [entry],
+          outfile: outFile,
+          bundle: true,
+          platform: 'node',
+          target: 'node20',
+          format: 'cjs',
+          minify: true,
+          sourcemap: 'external',
+          metafile: true,
+          logLevel: 'silent',
+          legalComments: 'none',
+          banner: { js: IMPORT_META_URL_SHIM },
+          define: { 'import.meta.url': '__import_meta_url' },
+          plugins: [optionalDependencyExternals(leftExternal)],
+        });
+      } catch (error) {
+        const detail = (error as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors
+          ?.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text))
+          .join('\n  ');
+        throw new BuildError(`build: ${name} failed:\n  ${detail ?? String(error)}`);
+      }
+      writeFileSync(join(dir, 'meta.json'), JSON.stringify(result.metafile));
+      writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}\n');
+      return {
+        name,
+        entry: relative(root, entry),
+        outFile,
+        bytes: statSync(outFile).size,
+        inputs: Object.keys((result.metafile as Metafile).inputs),
+        warnings: [...result.warnings.map((w) => w.text), ...[...leftExternal].map((e) => `left external: ${e}`)],
+      };
+    }),
+  );
+
+  const show = (f: string) => {
+    const rel = relative(process.cwd(), f);
+    return rel.startsWith('..') ? f : rel;
+  };
+  for (const b of built) {
+    log(`build: ${b.name.padEnd(20)} ${formatBytes(b.bytes).padStart(9)}  ${show(b.outFile)}`);
+    for (const w of b.warnings) log(`build:   warning: ${w}`);
+  }
+  const millis = Math.round(performance.now() - started);
+  log(`build: ${built.length} function(s) in ${millis} ms${missing.length ? `, ${missing.length} skipped` : ''}`);
+  return { built, missing, millis };
+}
+
+export function formatBytes(n: number): string {
+  return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(2)} MB` : `${(n / 1024).toFixed(1)} KB`;
+}
+
+export function parseArgs(argv: string[]): BuildOptions & { quiet: boolean } {
+  const out: BuildOptions & { quiet: boolean } = { quiet: false };
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new BuildError(`${arg} needs a value`);
+      return v;
+    };
+    if (arg === '--allow-missing') out.allowMissing = true;
+    else if (arg === '--root') out.root = value();
+    else if (arg === '--out') out.outDir = value();
+    else if (arg === '--quiet') out.quiet = true;
+    else throw new BuildError(`unknown argument ${arg} (use --allow-missing, --root <dir>, --out <dir>, --quiet)`);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  try {
+    const { quiet, ...opts } = parseArgs(process.argv.slice(2));
+    await buildFunctions(quiet ? { ...opts, log: () => {} } : opts);
+  } catch (error) {
+    console.error(error instanceof BuildError ? error.message : error);
+    process.exitCode = 1;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) await main();

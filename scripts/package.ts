@@ -1,0 +1,124 @@
+/**
+ * `serverless package`, offline: serverless@3 + serverless-aliyun-function-compute + the
+ * project-local plugin (serverless/cams-fc-plugin.js). Run `npm run build` first (`npm run
+ * package` does both).
+ *
+ *   tsx scripts/package.ts [--stage dev] [--dir <service dir>]
+ *
+ * Output in <service dir>/.serverless/: one <function>.zip per function and the
+ * configuration-template-{create,update}.json the aliyun plugin's deploy step reads.
+ * Credentials: ALIYUN_CREDENTIALS_FILE, else the committed dummy ci/aliyun-dummy-credentials.ini
+ * (enough to package; deploying needs real ones).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Keeps serverless@3 and the aliyun plugin off the network (telemetry, notifications, analytics). */
+export const OFFLINE_ENV: Readonly<Record<string, string>> = {
+  CI: 'true',
+  SLS_TELEMETRY_DISABLED: '1',
+  SLS_NOTIFICATIONS_MODE: 'off',
+  SLS_DEPRECATION_DISABLE: '*',
+};
+
+export interface PackageOptions {
+  /** Service directory (serverless.yml, serverless/, dist/). Default: this repository. */
+  dir?: string;
+  stage?: string;
+  /** 'inherit' streams serverless' output; 'pipe' captures it into the result. */
+  stdio?: 'inherit' | 'pipe';
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface PackageResult {
+  exitCode: number;
+  output: string;
+  millis: number;
+  serverlessDir: string;
+  artifacts: { file: string; bytes: number }[];
+  templates: string[];
+}
+
+export function serverlessBin(): string {
+  const bin = join(REPO_ROOT, 'node_modules', '.bin', 'serverless');
+  if (!existsSync(bin)) throw new Error(`${bin} not found: run npm ci`);
+  return bin;
+}
+
+export const STAGE_PATTERN = /^[a-zA-Z0-9-]+$/;
+
+export async function packageService(opts: PackageOptions = {}): Promise<PackageResult> {
+  const dir = resolve(opts.dir ?? REPO_ROOT);
+  const stage = opts.stage ?? 'dev';
+  if (!STAGE_PATTERN.test(stage)) throw new Error(`bad --stage "${stage}" (letters, digits, dashes)`);
+  const started = performance.now();
+  const child = spawn(serverlessBin(), ['package', '--stage', stage], {
+    cwd: dir,
+    env: { ...process.env, ...opts.env, ...OFFLINE_ENV },
+    stdio: opts.stdio === 'pipe' ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exitCode = await new Promise<number>((res, rej) => {
+    child.on('error', rej);
+    child.on('close', (code, signal) => res(code ?? (signal ? 128 : 1)));
+  });
+  const serverlessDir = join(dir, '.serverless');
+  const files = exitCode === 0 && existsSync(serverlessDir) ? readdirSync(serverlessDir).sort() : [];
+  return {
+    exitCode,
+    output,
+    millis: Math.round(performance.now() - started),
+    serverlessDir,
+    artifacts: files.filter((f) => f.endsWith('.zip')).map((f) => ({ file: join(serverlessDir, f), bytes: statSync(join(serverlessDir, f)).size })),
+    templates: files.filter((f) => f.startsWith('configuration-template-')).map((f) => join(serverlessDir, f)),
+  };
+}
+
+export function parseArgs(argv: string[]): PackageOptions {
+  const out: PackageOptions = {};
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new Error(`${arg} needs a value`);
+      return v;
+    };
+    if (arg === '--stage' || arg === '-s') out.stage = value();
+    else if (arg?.startsWith('--stage=')) out.stage = arg.slice('--stage='.length);
+    else if (arg === '--dir') out.dir = value();
+    else throw new Error(`unknown argument ${arg} (use --stage <stage>, --dir <service dir>)`);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  let opts: PackageOptions;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exitCode = 2;
+    return;
+  }
+  const result = await packageService({ ...opts, stdio: 'inherit' });
+  if (result.exitCode !== 0) {
+    console.error(`package: serverless package failed (exit ${result.exitCode})`);
+    process.exitCode = result.exitCode;
+    return;
+  }
+  const show = (f: string) => {
+    const rel = relative(process.cwd(), f);
+    return rel.startsWith('..') ? f : rel;
+  };
+  console.log(`package: stage ${opts.stage ?? 'dev'}, ${result.artifacts.length} function artifact(s) in ${result.millis} ms:`);
+  for (const a of result.artifacts) console.log(`  ${show(a.file).padEnd(40)} ${(a.bytes / 1024).toFixed(1).padStart(8)} KB`);
+  for (const t of result.templates) console.log(`  ${show(t)}`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) await main();

@@ -1,0 +1,36 @@
+// scripts/package.ts: arguments, offline environment, and a clear failure when bundles are missing.
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { OFFLINE_ENV, packageService, parseArgs } from '../../scripts/package.ts';
+import { makeServiceDir, removeDir, REPO, run, TSX } from '../serverless/support.ts';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach(removeDir));
+
+describe('scripts/package.ts', () => {
+  it('parses --stage and --dir, rejecting anything else', () => {
+    expect(parseArgs([])).toEqual({});
+    expect(parseArgs(['--stage', 'prod', '--dir', '/tmp/x'])).toEqual({ stage: 'prod', dir: '/tmp/x' });
+    expect(parseArgs(['--stage=qa'])).toEqual({ stage: 'qa' });
+    expect(() => parseArgs(['--stag', 'prod'])).toThrow(/unknown argument --stag/);
+    expect(() => parseArgs(['--stage'])).toThrow(/--stage needs a value/);
+  });
+
+  it('keeps serverless offline', () => {
+    expect(OFFLINE_ENV).toEqual({ CI: 'true', SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', SLS_DEPRECATION_DISABLE: '*' });
+  });
+
+  it('refuses a stage name serverless cannot use', async () => {
+    await expect(packageService({ stage: 'no spaces', stdio: 'pipe' })).rejects.toThrow(/bad --stage/);
+  });
+
+  it('fails clearly when the function bundles were not built', async () => {
+    const dir = makeServiceDir('cams-fc-nodist-');
+    dirs.push(dir);
+    const r = await run(TSX, [join(REPO, 'scripts/package.ts'), '--dir', dir]);
+    expect(r.code).not.toBe(0);
+    expect(r.output).toMatch(/dist\/[a-z-]+\/index\.js not found\. Build the function bundles first: npm run build/);
+    expect(r.output).toMatch(/package: serverless package failed/);
+    expect(r.output).not.toMatch(/\n\s+at /); // a message, not a stack trace
+  }, 60_000);
+});

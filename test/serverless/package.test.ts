@@ -1,0 +1,286 @@
+// End to end: builds the REAL functions (functions/<name>/handler.ts, via scripts/build.ts) and
+// runs `serverless package` offline (via scripts/package.ts) in a throwaway copy of the service
+// directory, then checks what the FC 2.0 deploy step would receive. Fails until every function
+// in serverless.yml has its handler.
+import { mkdirSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { crc32 } from '../../serverless/zip.js';
+import { makeServiceDir, readZip, removeDir, REPO, run, TSX } from './support.ts';
+
+// ---- the contract (DESIGN.md and the function table): what must be deployed ----
+const HTTP_ROUTES: Record<string, string[]> = {
+  'bind-waba': ['POST /waba/bind'],
+  'query-waba': ['GET /waba'],
+  'add-phone-number': ['POST /phone-numbers'],
+  'get-health-status': ['GET /health-status'],
+  'health-report': ['GET /health-report'],
+  'onboarding-api': ['POST /onboardings', 'GET /onboardings/{id}'],
+};
+const RAM_ACTIONS: Record<string, string[]> = {
+  'bind-waba': ['cams:ChatappBindWaba'],
+  'query-waba': ['cams:QueryChatappBindWaba'],
+  'add-phone-number': ['cams:AddChatappPhoneNumber'],
+  'get-health-status': ['cams:GetWhatsappHealthStatus'],
+  'health-monitor': ['cams:GetWhatsappHealthStatus'],
+  'health-report': [],
+  onboarding: ['cams:AddChatappPhoneNumber', 'cams:ChatappBindWaba', 'cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba'],
+  'onboarding-api': ['fc:InvokeFunction'],
+};
+const FUNCTIONS = Object.keys(RAM_ACTIONS);
+const ALERT_ENV = [
+  'ALERT_REPEAT_INTERVAL', 'ALERT_MIN_CONSECUTIVE', 'ALERT_DINGTALK_WEBHOOK', 'ALERT_DINGTALK_SECRET',
+  'ALERT_LARK_WEBHOOK', 'ALERT_LARK_SECRET', 'ALERT_WECOM_WEBHOOK', 'ALERT_SLACK_WEBHOOK',
+  'ALERT_WEBHOOK_URL', 'ALERT_WEBHOOK_SECRET',
+];
+const ALL_ENV = ['CAMS_ENDPOINT', 'API_KEYS', 'STORE_URL', 'MONITOR_TARGETS', 'MONITOR_QPS', 'ONBOARDING_FUNCTION', ...ALERT_ENV];
+/** Values given to the package run: resolved ${env:...} must land in the templates. */
+const GIVEN_ENV: Record<string, string> = {
+  API_KEYS: 'ci-key:ci-secret-0001',
+  MONITOR_QPS: '3',
+  ALERT_DINGTALK_SECRET: 'SECdingtalk',
+  STORE_URL: 'redis://cache.internal:6379/0',
+};
+const STAGE = 'dev';
+const SERVICE = `cams-fc-${STAGE}`;
+
+interface Resource {
+  Type: string;
+  Properties: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+type Template = { Resources: Record<string, Resource> };
+interface FnConfig {
+  handler: string;
+  memorySize?: number;
+  timeout?: number;
+  environment?: Record<string, string>;
+  events?: Record<string, Record<string, unknown>>[];
+}
+interface ServiceConfig {
+  service: string;
+  provider: { memorySize?: number; timeout?: number; region: string; environment?: Record<string, string> };
+  functions: Record<string, FnConfig>;
+}
+
+/** Resolves the variable forms serverless.yml uses, the way the framework will in this run. */
+function resolveVars(value: string, env: Record<string, string | undefined>, yml: ServiceConfig): string {
+  return value.replace(/\$\{([^}]+)\}/g, (_m, expr: string) => {
+    const envVar = /^env:([A-Z0-9_]+),\s*'([^']*)'$/.exec(expr.trim());
+    if (envVar) return env[envVar[1]!] ?? envVar[2]!;
+    if (expr === 'self:service') return yml.service;
+    if (expr === 'sls:stage') return STAGE;
+    if (expr === 'self:provider.region') return yml.provider.region;
+    throw new Error(`test does not know how to resolve \${${expr}}`);
+  });
+}
+
+let dir: string | undefined;
+let yml: ServiceConfig;
+let create: Template;
+let update: Template;
+let buildOutput = '';
+let packageOutput = '';
+const packageEnv: Record<string, string | undefined> = { ...process.env };
+
+const of = (t: Template, type: string) => Object.entries(t.Resources).filter(([, r]) => r.Type === type);
+
+beforeAll(async () => {
+  yml = parseYaml(readFileSync(join(REPO, 'serverless.yml'), 'utf8')) as ServiceConfig;
+  dir = makeServiceDir();
+  const build = await run(TSX, [join(REPO, 'scripts/build.ts'), '--root', REPO, '--out', join(dir, 'dist')]);
+  buildOutput = build.output;
+  if (build.code !== 0) throw new Error(`scripts/build.ts failed:\n${build.output}`);
+
+  for (const name of [...ALL_ENV, 'ALIYUN_CREDENTIALS_FILE']) delete packageEnv[name];
+  Object.assign(packageEnv, GIVEN_ENV);
+  const pkg = await run(TSX, [join(REPO, 'scripts/package.ts'), '--dir', dir, '--stage', STAGE], { env: packageEnv });
+  packageOutput = pkg.output;
+  if (pkg.code !== 0) throw new Error(`scripts/package.ts failed:\n${pkg.output}`);
+  create = JSON.parse(readFileSync(join(dir, '.serverless', 'configuration-template-create.json'), 'utf8')) as Template;
+  update = JSON.parse(readFileSync(join(dir, '.serverless', 'configuration-template-update.json'), 'utf8')) as Template;
+}, 240_000);
+
+afterAll(() => removeDir(dir));
+
+describe('serverless.yml lists exactly the contract functions', () => {
+  it('has the eight functions, each with handler index.handler', () => {
+    expect(Object.keys(yml.functions).sort()).toEqual([...FUNCTIONS].sort());
+    for (const fn of Object.values(yml.functions)) expect(fn.handler).toBe('index.handler');
+  });
+});
+
+describe('build + package', () => {
+  it('printed each bundle size and where the artifacts are', () => {
+    for (const name of FUNCTIONS) expect(buildOutput).toMatch(new RegExp(`build: ${name}\\s+[0-9.]+ (KB|MB)`));
+    for (const name of FUNCTIONS) expect(packageOutput).toContain(join(dir!, '.serverless', `${name}.zip`));
+    expect(packageOutput).toContain('configuration-template-update.json');
+  });
+
+  it('creates the FC service <service>-<stage> in ap-southeast-1', () => {
+    const services = of(create, 'ALIYUN::FC::Service');
+    expect(services).toHaveLength(1);
+    expect(services[0]![1].Properties).toMatchObject({ name: SERVICE, region: 'ap-southeast-1' });
+  });
+
+  it('has every function with runtime, handler, memory, timeout and all its environment variables', () => {
+    const fns = of(update, 'ALIYUN::FC::Function').map(([, r]) => r.Properties);
+    expect(fns.map((f) => f.name).sort()).toEqual(Object.keys(yml.functions).sort());
+    for (const [key, cfg] of Object.entries(yml.functions)) {
+      const fn = fns.find((f) => f.name === key)!;
+      expect(fn.service).toBe(SERVICE);
+      expect(fn.runtime).toBe('nodejs20');
+      expect(fn.handler).toBe(cfg.handler);
+      expect(fn.memorySize).toBe(cfg.memorySize ?? yml.provider.memorySize);
+      expect(fn.timeout).toBe(cfg.timeout ?? yml.provider.timeout);
+      const expected: Record<string, string> = {};
+      for (const [k, v] of Object.entries({ ...yml.provider.environment, ...cfg.environment })) expected[k] = resolveVars(String(v), packageEnv, yml);
+      expect(fn.environmentVariables, key).toEqual(expected);
+    }
+  });
+
+  it('passes the documented variables to the functions that read them', () => {
+    const env = (name: string) => update.Resources[`sls-${name}`]!.Properties.environmentVariables as Record<string, string>;
+    for (const name of FUNCTIONS) expect(Object.keys(env(name))).toEqual(expect.arrayContaining(['CAMS_ENDPOINT', 'STORE_URL']));
+    for (const name of Object.keys(HTTP_ROUTES)) expect(env(name).API_KEYS, name).toBe(GIVEN_ENV.API_KEYS);
+    expect(Object.keys(env('health-monitor'))).toEqual(expect.arrayContaining(['MONITOR_TARGETS', 'MONITOR_QPS', ...ALERT_ENV]));
+    expect(env('health-monitor').MONITOR_QPS).toBe('3');
+    expect(env('health-monitor').ALERT_DINGTALK_SECRET).toBe('SECdingtalk');
+    expect(env('health-monitor').ALERT_LARK_SECRET).toBe('');
+    expect(env('onboarding-api').ONBOARDING_FUNCTION).toBe('onboarding');
+    for (const name of FUNCTIONS) {
+      expect(env(name).STORE_URL).toBe(GIVEN_ENV.STORE_URL);
+      for (const k of Object.keys(env(name))) expect(k, `${name}: FC reserves FC_*`).not.toMatch(/^FC_/);
+    }
+  });
+
+  it('turns every http route into its own API Gateway API to the right function', () => {
+    const apis = of(update, 'ALIYUN::API::HTTP').map(([id, r]) => ({ id, p: r.Properties }));
+    const routes = apis.map(({ p }) => {
+      const path = (p.RequestConfig.RequestPath as string).replace(/\[([A-Za-z0-9_]+)\]/g, '{$1}');
+      return `${p.ServiceConfig.FunctionComputeConfig.FunctionName} ${p.RequestConfig.RequestHttpMethod} ${path}`;
+    });
+    const expected = Object.entries(HTTP_ROUTES).flatMap(([fn, rs]) => rs.map((r) => `${fn} ${r}`));
+    expect(routes.sort()).toEqual(expected.sort());
+    // ... and exactly the routes serverless.yml declares
+    const declared = Object.entries(yml.functions).flatMap(([fn, cfg]) =>
+      (cfg.events ?? []).filter((e) => e.http).map((e) => `${fn} ${String(e.http!.method).toUpperCase()} ${String(e.http!.path)}`));
+    expect(routes.sort()).toEqual(declared.sort());
+    for (const { id, p } of apis) {
+      expect(p.ApiName).toBe(id);
+      expect(p.ApiName).toMatch(/^[A-Za-z][A-Za-z0-9_]{3,49}$/);
+      expect(p.ServiceConfig.FunctionComputeConfig.ServiceName).toBe(SERVICE);
+      expect(p.ServiceConfig.FunctionComputeConfig.FcRegionId).toBe('ap-southeast-1');
+      expect(p.RequestConfig.RequestMode).toBe('PASSTHROUGH');
+      const fn = update.Resources[`sls-${p.ServiceConfig.FunctionComputeConfig.FunctionName}`]!.Properties;
+      expect(p.ServiceConfig.ServiceTimeout).toBe(fn.timeout * 1000);
+    }
+    const byId = apis.find(({ p }) => p.RequestConfig.RequestPath === '/onboardings/[id]')!.p;
+    expect(byId.RequestParameters).toEqual([expect.objectContaining({ ApiParameterName: 'id', Location: 'Path', Required: 'REQUIRED' })]);
+    expect(of(update, 'ALIYUN::API::APIGroup')).toHaveLength(1);
+    const invokeRole = update.Resources['sls-fc-invoke-role']!.Properties;
+    expect(invokeRole.AssumeRolePolicyDocument.Statement[0].Principal.Service).toContain('apigateway.aliyuncs.com');
+  });
+
+  it('has the health-monitor timer trigger with its cron', () => {
+    const timers = of(update, 'ALIYUN::FC::Trigger').filter(([, r]) => r.Properties.triggerType === 'timer');
+    expect(timers).toHaveLength(1);
+    const t = timers[0]![1].Properties;
+    expect(t).toMatchObject({ functionName: 'health-monitor', serviceName: SERVICE, triggerName: timers[0]![0] });
+    expect(t.triggerConfig).toEqual({ cronExpression: '0 */5 * * * *', enable: true, payload: '' });
+  });
+
+  it('has the onboarding eventbridge and MNS (via EventBridge) triggers', () => {
+    const triggers = of(update, 'ALIYUN::FC::Trigger').filter(([, r]) => r.Properties.triggerType === 'eventbridge').map(([, r]) => r.Properties);
+    expect(triggers.map((t) => t.functionName)).toEqual(['onboarding', 'onboarding']);
+    const onboarding = yml.functions.onboarding!.events!;
+    const eb = triggers.find((t) => t.triggerConfig.eventSourceConfig.eventSourceType === 'Default')!;
+    expect(JSON.parse(eb.triggerConfig.eventRuleFilterPattern)).toEqual(onboarding.find((e) => e.eventbridge)!.eventbridge!.eventRuleFilterPattern);
+    expect(eb.triggerConfig).toMatchObject({ triggerEnable: true, runOptions: { mode: 'event-driven' } });
+    const mns = triggers.find((t) => t.triggerConfig.eventSourceConfig.eventSourceType === 'MNS')!;
+    expect(mns.triggerConfig.eventSourceConfig.eventSourceParameters.sourceMNSParameters).toEqual({
+      RegionId: 'ap-southeast-1',
+      QueueName: `cams-fc-onboarding-${STAGE}`,
+      IsBase64Decode: false,
+    });
+    expect(mns.triggerConfig.runOptions).toEqual({ mode: 'event-driven' });
+    for (const t of triggers) expect(t.serviceName).toBe(SERVICE);
+    const names = of(update, 'ALIYUN::FC::Trigger').map(([id]) => id);
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  it('gives each function a RAM policy with exactly the actions it calls', () => {
+    for (const template of [create, update]) {
+      const roles = of(template, 'ALIYUN::RAM::Role').filter(([id]) => id.startsWith('sls-fc-role-'));
+      const granted: Record<string, string[]> = {};
+      for (const [, r] of roles) {
+        const statements = r.Properties.Policies.flatMap((p: { PolicyDocument: { Statement: { Effect: string; Action: string[] }[] } }) => p.PolicyDocument.Statement);
+        for (const s of statements) expect(s.Effect).toBe('Allow');
+        granted[r.Properties.FunctionName as string] = statements.flatMap((s: { Action: string[] }) => s.Action).sort();
+        expect(r.Properties.AssumeRolePolicyDocument.Statement[0].Principal.Service).toEqual(['fc.aliyuncs.com']);
+        expect(r.Properties.RoleName.length).toBeLessThanOrEqual(64);
+      }
+      for (const name of FUNCTIONS) expect(granted[name] ?? [], name).toEqual([...RAM_ACTIONS[name]!].sort());
+    }
+    const invoke = update.Resources['sls-fc-role-onboarding-api']!.Properties.Policies[0].PolicyDocument.Statement[0];
+    expect(invoke.Resource.length).toBeGreaterThan(0);
+    for (const res of invoke.Resource as string[]) {
+      expect(res).toMatch(new RegExp(`^acs:fc:ap-southeast-1:[^:]+:services/${SERVICE}(\\.\\*)?/functions/onboarding$`));
+    }
+    // the service-wide role stays log-only: no CAMS action leaks to every function through it
+    const exec = JSON.stringify(create.Resources['sls-fc-exec-role']!.Properties.Policies);
+    expect(exec).not.toMatch(/cams:|fc:InvokeFunction/);
+  });
+
+  it('deploys each function from its own zip holding only its bundle', async () => {
+    const objects = of(update, 'ALIYUN::OSS:Object').map(([, r]) => r.Properties);
+    expect(objects).toHaveLength(FUNCTIONS.length);
+    expect(update.Resources['sls-storage-object']).toBeUndefined();
+    const unzipped = join(dir!, 'unzipped');
+    for (const name of FUNCTIONS) {
+      const fn = update.Resources[`sls-${name}`]!.Properties;
+      const object = objects.find((o) => o.ObjectName === fn.code.ossObjectName)!;
+      expect(object, name).toBeDefined();
+      expect(object.ObjectName).toMatch(new RegExp(`^serverless/cams-fc/${STAGE}/.+/${name}\\.zip$`));
+      expect(object.LocalPath).toBe(join(dir!, '.serverless', `${name}.zip`));
+      expect(fn.code.ossBucketName).toBe(object.BucketName);
+
+      const entries = readZip(readFileSync(object.LocalPath), crc32);
+      expect([...entries.keys()].sort(), name).toEqual(['index.js', 'package.json']);
+      expect(entries.get('index.js')!.equals(readFileSync(join(dir!, 'dist', name, 'index.js')))).toBe(true);
+
+      // FC runs it with require() from the artifact alone: no node_modules next to it
+      const target = join(unzipped, name);
+      mkdirSync(target, { recursive: true });
+      for (const [file, data] of entries) writeFileSync(join(target, file), data);
+      const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...(fn.environmentVariables as Record<string, string>) };
+      const loaded = await run(process.execPath, ['-e', 'const m = require(process.argv[1]); if (typeof m.handler !== "function") { console.error("no handler export"); process.exit(3); }', join(target, 'index.js')], { cwd: target, env });
+      expect(loaded.code, `${name}: ${loaded.output}`).toBe(0);
+    }
+    expect(new Set(objects.map((o) => o.ObjectName)).size).toBe(FUNCTIONS.length);
+  });
+
+  it('bundles @alicloud/fc2 into no function but onboarding-api', () => {
+    for (const name of FUNCTIONS) {
+      if (name === 'onboarding-api') continue;
+      const meta = JSON.parse(readFileSync(join(dir!, 'dist', name, 'meta.json'), 'utf8')) as { inputs: Record<string, unknown> };
+      expect(Object.keys(meta.inputs).some((i) => i.includes('node_modules/@alicloud/fc2/')), `${name} bundles @alicloud/fc2`).toBe(false);
+    }
+  });
+
+  it('names everything after the stage given', async () => {
+    const other = makeServiceDir('cams-fc-pkg-stage-');
+    try {
+      cpSync(join(dir!, 'dist'), join(other, 'dist'), { recursive: true });
+      const pkg = await run(TSX, [join(REPO, 'scripts/package.ts'), '--dir', other, '--stage', 'prod'], { env: packageEnv });
+      expect(pkg.code, pkg.output).toBe(0);
+      const t = JSON.parse(readFileSync(join(other, '.serverless', 'configuration-template-update.json'), 'utf8')) as Template;
+      for (const [, r] of of(t, 'ALIYUN::FC::Function')) expect(r.Properties.service).toBe('cams-fc-prod');
+      const mns = of(t, 'ALIYUN::FC::Trigger').map(([, r]) => r.Properties.triggerConfig.eventSourceConfig?.eventSourceParameters?.sourceMNSParameters).find(Boolean);
+      expect(mns.QueueName).toBe('cams-fc-onboarding-prod');
+      expect(JSON.stringify(t.Resources['sls-fc-role-onboarding-api'])).toContain('services/cams-fc-prod/functions/onboarding');
+    } finally {
+      removeDir(other);
+    }
+  }, 120_000);
+});
