@@ -1,0 +1,83 @@
+// DingTalk custom robot. Signed ("加签") when a secret is configured:
+//   sign = urlencode(base64(HMAC-SHA256(key = secret, timestamp_ms + "\n" + secret)))
+// appended as &timestamp=..&sign=.. to the webhook URL (which carries access_token). The robot
+// answers HTTP 200 with {"errcode":0,"errmsg":"ok"}; any other errcode is a failure.
+import { createHmac } from 'node:crypto';
+import { SinkDeliveryError, type AlertNotification, type AlertSink } from '../model.ts';
+import { DEFAULT_TIMEOUT_MS, excerpt, httpStatusFailure, isRecord, postJson, redactUrl, secretsOfUrl, type SinkOptions } from './deliver.ts';
+import { DIALECTS, fitText, markdown, utf8Bytes, viewOf } from './format.ts';
+
+/** Over 20 messages a minute the robot is throttled for 10 minutes. */
+export const DINGTALK_THROTTLED = 130101;
+/** Signature, keyword or IP allow-list check failed. */
+export const DINGTALK_SECURITY_FAILED = 310000;
+const THROTTLE_MS = 10 * 60_000;
+/** DingTalk's documented ceiling for one message is 20000 bytes. */
+export const DINGTALK_MAX_BYTES = 20_000;
+
+/** The signature DingTalk expects, before URL encoding. */
+export function dingTalkSign(secret: string, timestampMs: number): string {
+  return createHmac('sha256', secret).update(`${timestampMs}\n${secret}`, 'utf8').digest('base64');
+}
+
+/** The webhook URL with &timestamp=..&sign=.. appended (the rest of the URL left as written). */
+export function signDingTalkUrl(webhook: string, secret: string, timestampMs: number): string {
+  const sep = webhook.includes('?') ? '&' : '?';
+  return `${webhook}${sep}timestamp=${timestampMs}&sign=${encodeURIComponent(dingTalkSign(secret, timestampMs))}`;
+}
+
+/** The request body for a notification: markdown, cut to DingTalk's size limit by whole items. */
+export function dingTalkBody(n: AlertNotification): { msgtype: 'markdown'; markdown: { title: string; text: string } } {
+  const view = viewOf(n);
+  const { text } = fitText(markdown(view, DIALECTS.dingtalk), (t) => utf8Bytes(t) + utf8Bytes(view.title), DINGTALK_MAX_BYTES - 200);
+  return { msgtype: 'markdown', markdown: { title: view.title, text } };
+}
+
+export class DingTalkSink implements AlertSink {
+  readonly name = 'dingtalk';
+  readonly perMinute = 20;
+  private readonly timeoutMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly webhook: string,
+    private readonly secret?: string,
+    opts: SinkOptions = {},
+  ) {
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** False for a robot without "加签" (it must then use keyword or IP allow-list security). */
+  get signed(): boolean {
+    return !!this.secret;
+  }
+
+  async send(notification: AlertNotification): Promise<void> {
+    const url = new URL(this.secret ? signDingTalkUrl(this.webhook, this.secret, this.now()) : this.webhook);
+    const secrets = this.secret ? [this.secret] : [];
+    const reply = await postJson(this.name, url, JSON.stringify(dingTalkBody(notification)), { timeoutMs: this.timeoutMs, secrets });
+    const json = isRecord(reply.json) ? reply.json : undefined;
+    const errcode = json && typeof json['errcode'] === 'number' ? json['errcode'] : undefined;
+    if (errcode === undefined) {
+      throw (
+        httpStatusFailure(this.name, url, reply, secrets) ??
+        new SinkDeliveryError(this.name, `unexpected reply from ${redactUrl(url)} (HTTP ${reply.status}, no errcode): ${excerpt(reply.text, [...secretsOfUrl(url), ...secrets])}`, false)
+      );
+    }
+    if (errcode === 0) return;
+    const errmsg = excerpt(String(json?.['errmsg'] ?? ''), [...secretsOfUrl(url), ...secrets]);
+    if (errcode === DINGTALK_THROTTLED) {
+      throw new SinkDeliveryError(this.name, `throttled (errcode ${errcode}: ${errmsg}); DingTalk holds the robot for 10 minutes`, true, THROTTLE_MS);
+    }
+    if (errcode === DINGTALK_SECURITY_FAILED) {
+      throw new SinkDeliveryError(
+        this.name,
+        `rejected by the robot's security settings (errcode ${errcode}: ${errmsg}); check ALERT_DINGTALK_SECRET, the robot's keywords and IP allow-list`,
+        false,
+      );
+    }
+    // -1: "system busy"; everything else (bad token, robot disabled, bad body) will not get better by itself.
+    throw new SinkDeliveryError(this.name, `errcode ${errcode} from ${redactUrl(url)}: ${errmsg}`, errcode === -1 || reply.status >= 500);
+  }
+}

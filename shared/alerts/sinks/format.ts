@@ -1,0 +1,286 @@
+// One formatter for every chat sink: a notification becomes a view (cleaned, capped fields), the
+// view becomes markdown in a channel's dialect or plain text, and fitText() makes the result fit
+// the channel's size limit by dropping whole items ("… and N more") and, only when one item alone
+// is too big, cutting it on a code point boundary (never inside a UTF-8 sequence).
+import type { AlertItem, AlertNotification, Severity } from '../model.ts';
+
+/** Longest value of one field (node, ErrorDescription, …) before it is cut with "…". */
+const FIELD_MAX_CHARS = 600;
+/** Errors listed per item; the rest are counted. */
+const ERRORS_MAX = 5;
+/** Slack's header block takes at most 150 characters; the other channels show short titles best too. */
+const TITLE_MAX_CHARS = 150;
+
+export interface ErrorView {
+  code: string;
+  description: string;
+  solution: string;
+}
+
+export interface ItemView {
+  reason: AlertItem['reason'];
+  node: string;
+  status: string;
+  severity: Severity;
+  since: string;
+  errors: ErrorView[];
+  /** Errors not listed (over ERRORS_MAX). */
+  moreErrors: number;
+}
+
+export interface NotificationView {
+  id: string;
+  /** Always says the severity and the group. */
+  title: string;
+  severity: Severity;
+  group: string;
+  groupLabel: string;
+  createdAt: string;
+  /** True when every item is a resolution. */
+  allResolved: boolean;
+  items: ItemView[];
+}
+
+const NONE = '—';
+
+/** One line, whitespace collapsed, at most `max` characters (code points). */
+export function clean(value: unknown, max = FIELD_MAX_CHARS): string {
+  const s = String(value ?? '').replace(/\s+/g, ' ').trim();
+  const cps = Array.from(s);
+  return cps.length <= max ? s : cps.slice(0, max - 1).join('') + '…';
+}
+
+export function groupLabel(group: string): string {
+  if (group === 'monitor') return 'the health monitor';
+  return group.replace(/^waba:/, 'WABA ').replace(/^space:/, 'space ');
+}
+
+/** The notification's title, made to say its severity and its group whatever the composer wrote. */
+export function titleOf(n: Pick<AlertNotification, 'title' | 'severity' | 'group'>): string {
+  const sev = n.severity.toUpperCase();
+  const label = groupLabel(n.group);
+  let title = clean(n.title, 1000) || 'WhatsApp health alert';
+  if (!title.toUpperCase().includes(sev)) title = `[${sev}] ${title}`;
+  if (!title.includes(label) && !title.includes(n.group)) title = `${title} (${label})`;
+  return clean(title, TITLE_MAX_CHARS);
+}
+
+export function viewOf(n: AlertNotification): NotificationView {
+  const items = n.items.map<ItemView>((i) => {
+    const errors = i.errors ?? [];
+    return {
+      reason: i.reason,
+      node: clean(i.node) || NONE,
+      status: clean(i.status, 40),
+      severity: i.severity,
+      since: clean(i.since, 40) || NONE,
+      errors: errors.slice(0, ERRORS_MAX).map((e) => ({
+        code: clean(e.ErrorCode, 80) || NONE,
+        description: clean(e.ErrorDescription) || NONE,
+        solution: clean(e.PossibleSolution) || NONE,
+      })),
+      moreErrors: Math.max(0, errors.length - ERRORS_MAX),
+    };
+  });
+  return {
+    id: n.id,
+    title: titleOf(n),
+    severity: n.severity,
+    group: clean(n.group, 200),
+    groupLabel: clean(groupLabel(n.group), 200),
+    createdAt: clean(n.createdAt, 40),
+    allResolved: items.length > 0 && items.every((i) => i.reason === 'resolved'),
+    items,
+  };
+}
+
+export const REASON_LABEL: Record<AlertItem['reason'], string> = {
+  new: 'NEW',
+  changed: 'CHANGED',
+  reminder: 'REMINDER',
+  resolved: 'RESOLVED',
+};
+
+/** A rendered message in parts, so that fitText can drop items from the end. */
+export interface Rendered {
+  head: string;
+  items: string[];
+  /** The line standing for items left out. */
+  more: (omitted: number) => string;
+  sep: string;
+}
+
+export const moreLine = (omitted: number): string => `… and ${omitted} more`;
+
+/** How one markdown flavour writes things. */
+export interface Dialect {
+  heading(title: string): string;
+  bold(s: string): string;
+  code(s: string): string;
+  /** Neutralises what the flavour would otherwise read as markup or mentions. */
+  escape(s: string): string;
+  /** One "label: value" line of an item. */
+  field(label: string, value: string): string;
+  /** The status, possibly coloured. */
+  status(item: ItemView): string;
+  /** Between the lines of one item. */
+  lineSep: string;
+  /** Between items (and after the head). */
+  itemSep: string;
+}
+
+const plainEscape = (s: string) => s;
+const htmlish = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+export const DIALECTS = {
+  // DingTalk: headings, bold, lists; a bare "\n" is not always a line break, list items are.
+  dingtalk: {
+    heading: (t) => `### ${t}`,
+    bold: (s) => `**${s}**`,
+    code: (s) => `\`${s}\``,
+    escape: plainEscape,
+    field: (l, v) => `- ${l}: ${v}`,
+    status: (i) => `**${i.status}**`,
+    lineSep: '\n',
+    itemSep: '\n\n',
+  },
+  // WeCom: headings, bold, quotes, <font color="info|comment|warning">; no lists.
+  wecom: {
+    heading: (t) => `### ${t}`,
+    bold: (s) => `**${s}**`,
+    code: (s) => `\`${s}\``,
+    escape: plainEscape,
+    field: (l, v) => `> ${l}: ${v}`,
+    status: (i) => `<font color="${i.reason === 'resolved' ? 'info' : i.severity === 'info' ? 'comment' : 'warning'}">${i.status}</font>`,
+    lineSep: '\n',
+    itemSep: '\n\n',
+  },
+  // Lark card lark_md: bold, links, <at>; "<" and ">" are written as entities.
+  lark: {
+    heading: (t) => `**${t}**`,
+    bold: (s) => `**${s}**`,
+    code: (s) => s,
+    escape: htmlish,
+    field: (l, v) => `${l}: ${v}`,
+    status: (i) => `**${i.status}**`,
+    lineSep: '\n',
+    itemSep: '\n\n',
+  },
+  // Slack mrkdwn: *bold*, `code`; &, <, > must be escaped.
+  slack: {
+    heading: (t) => `*${t}*`,
+    bold: (s) => `*${s}*`,
+    code: (s) => `\`${s}\``,
+    escape: htmlish,
+    field: (l, v) => `${l}: ${v}`,
+    status: (i) => `*${i.status}*`,
+    lineSep: '\n',
+    itemSep: '\n\n',
+  },
+} satisfies Record<string, Dialect>;
+
+export type DialectName = keyof typeof DIALECTS;
+
+export function metaLine(v: NotificationView, d?: Dialect): string {
+  const e = d?.escape ?? plainEscape;
+  return `Severity: ${v.severity.toUpperCase()} · Group: ${e(v.groupLabel)} · ${e(v.createdAt)}`;
+}
+
+/** One item in markdown: reason and node, status and since, then each error's three fields. */
+export function markdownItem(i: ItemView, d: Dialect): string {
+  const e = d.escape;
+  const lines = [d.bold(`${REASON_LABEL[i.reason]} · ${e(i.node)}`), d.field('Status', `${d.status({ ...i, status: e(i.status) })} since ${e(i.since)}`)];
+  if (i.errors.length === 0) lines.push(d.field('Errors', 'none reported'));
+  for (const err of i.errors) {
+    lines.push(d.field('ErrorCode', d.code(e(err.code))));
+    lines.push(d.field('ErrorDescription', e(err.description)));
+    lines.push(d.field('PossibleSolution', e(err.solution)));
+  }
+  if (i.moreErrors > 0) lines.push(d.field('…', `and ${i.moreErrors} more errors`));
+  return lines.join(d.lineSep);
+}
+
+export function markdown(v: NotificationView, d: Dialect, opts: { heading?: boolean } = {}): Rendered {
+  const head = [opts.heading === false ? '' : d.heading(d.escape(v.title)), metaLine(v, d)].filter(Boolean).join('\n\n');
+  return { head, items: v.items.map((i) => markdownItem(i, d)), more: moreLine, sep: d.itemSep };
+}
+
+export function plainItem(i: ItemView): string {
+  const lines = [`${REASON_LABEL[i.reason]} · ${i.node}`, `  Status: ${i.status} since ${i.since}`];
+  if (i.errors.length === 0) lines.push('  Errors: none reported');
+  for (const err of i.errors) {
+    lines.push(`  ErrorCode: ${err.code}`, `  ErrorDescription: ${err.description}`, `  PossibleSolution: ${err.solution}`);
+  }
+  if (i.moreErrors > 0) lines.push(`  … and ${i.moreErrors} more errors`);
+  return lines.join('\n');
+}
+
+export function plain(v: NotificationView): Rendered {
+  return { head: `${v.title}\n${metaLine(v)}`, items: v.items.map(plainItem), more: moreLine, sep: '\n\n' };
+}
+
+export const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
+export const chars = (s: string): number => s.length;
+
+function compose(r: Rendered, shown: number): string {
+  const parts = [r.head, ...r.items.slice(0, shown)];
+  if (shown < r.items.length) parts.push(r.more(r.items.length - shown));
+  return parts.filter((p) => p !== '').join(r.sep);
+}
+
+/**
+ * The longest prefix of `text` (whole code points) such that `wrap(prefix + suffix)` measures at
+ * most `limit`; `wrap` places the cut text in its context (the rest of the message, a JSON body).
+ */
+export function cutToFit(text: string, size: (s: string) => number, limit: number, suffix = '…', wrap: (cut: string) => string = (c) => c): string {
+  if (size(wrap(text)) <= limit) return wrap(text);
+  const cps = Array.from(text);
+  let lo = 0;
+  let hi = cps.length - 1;
+  // Largest m with the first m code points (+ suffix) fitting; m = 0 is the floor.
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (size(wrap(cps.slice(0, mid).join('') + suffix)) <= limit) lo = mid;
+    else hi = mid - 1;
+  }
+  return wrap(cps.slice(0, lo).join('') + (lo > 0 || size(wrap(suffix)) <= limit ? suffix : ''));
+}
+
+/** Truncates to at most `maxBytes` of UTF-8, on a code point boundary, ending with `suffix` when cut. */
+export function truncateUtf8(text: string, maxBytes: number, suffix = '…'): string {
+  return cutToFit(text, utf8Bytes, maxBytes, suffix);
+}
+
+export interface Fitted {
+  text: string;
+  /** Items shown in full. */
+  shown: number;
+  truncated: boolean;
+}
+
+/**
+ * The rendered message with as many whole items as fit `size(text) <= limit` (then "… and N more");
+ * if not even one item fits whole, the first one is cut so that the reader still sees something.
+ * `size` measures what the channel measures (UTF-8 bytes of the content, bytes of the JSON body, …).
+ */
+export function fitText(r: Rendered, size: (text: string) => number, limit: number): Fitted {
+  const n = r.items.length;
+  const fits = (k: number) => size(compose(r, k)) <= limit;
+  if (fits(n)) return { text: compose(r, n), shown: n, truncated: false };
+  // Even the head alone is too big (only with a tiny limit): cut the whole text.
+  if (!fits(0)) return { text: cutToFit(compose(r, 0), size, limit), shown: 0, truncated: true };
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (fits(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  if (lo > 0) return { text: compose(r, lo), shown: lo, truncated: true };
+  // Not even the first item fits whole: show as much of it as fits.
+  const head = r.head === '' ? '' : r.head + r.sep;
+  const tail = n > 1 ? r.sep + r.more(n - 1) : '';
+  const first = cutToFit(r.items[0]!, size, limit, '…', (cut) => head + cut + tail);
+  if (size(first) <= limit && first.length > head.length + tail.length + 1) return { text: first, shown: 0, truncated: true };
+  return { text: compose(r, 0), shown: 0, truncated: true };
+}

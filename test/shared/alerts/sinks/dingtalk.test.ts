@@ -1,0 +1,120 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DINGTALK_MAX_BYTES, DingTalkSink, dingTalkSign, signDingTalkUrl } from '../../../../shared/alerts/sinks/dingtalk.ts';
+import { startDingTalkReceiver, type DingTalkReceiver } from '../../../support/receivers/index.ts';
+import { BLOCKED_ERROR, closedPort, deliveryError, manyItems, notification } from './fixtures.ts';
+
+let rx: DingTalkReceiver | undefined;
+afterEach(async () => {
+  await rx?.close();
+  rx = undefined;
+});
+
+describe('DingTalkSink', () => {
+  it('signs per DingTalk (timestamp ms + HMAC) and the robot accepts the markdown message', async () => {
+    rx = await startDingTalkReceiver();
+    const at = Date.now();
+    await new DingTalkSink(rx.url, rx.secret!, { now: () => at }).send(notification());
+    expect(rx.received).toHaveLength(1);
+    const msg = rx.received[0]!;
+    expect(msg.query['access_token']).toBe(rx.accessToken);
+    expect(msg.query['timestamp']).toBe(String(at));
+    expect(msg.query['sign']).toBe(dingTalkSign(rx.secret!, at));
+    expect(msg.body).toMatchObject({ msgtype: 'markdown', markdown: { title: '[CRITICAL] WhatsApp health, WABA 299399: 1 firing' } });
+    for (const s of ['ErrorCode', BLOCKED_ERROR.ErrorCode, 'ErrorDescription', BLOCKED_ERROR.ErrorDescription, 'PossibleSolution', BLOCKED_ERROR.PossibleSolution, 'BLOCKED', 'NEW', '2025-03-01T08:00:00.000Z']) {
+      expect(msg.text).toContain(s);
+    }
+  });
+
+  it('url-encodes the signature (base64 "+", "/" and "=")', () => {
+    // Find a timestamp whose signature has all three characters that need encoding.
+    let ts = 1_700_000_000_000;
+    while (!/[+/]/.test(dingTalkSign('s', ts))) ts += 1;
+    const url = signDingTalkUrl('https://oapi.dingtalk.com/robot/send?access_token=abc', 's', ts);
+    expect(url).toMatch(/&timestamp=\d{13}&sign=[A-Za-z0-9%]+$/);
+    expect(url).not.toMatch(/sign=.*[+/=]/);
+    expect(new URL(url).searchParams.get('sign')).toBe(dingTalkSign('s', ts));
+  });
+
+  it('a wrong secret is refused by the robot (310000) and surfaces as a non-retryable error without secrets', async () => {
+    rx = await startDingTalkReceiver();
+    const err = await deliveryError(new DingTalkSink(rx.url, 'SECwrong-secret').send(notification()));
+    expect(err.retryable).toBe(false);
+    expect(err.sink).toBe('dingtalk');
+    expect(err.message).toContain('310000');
+    expect(err.message).not.toContain(rx.accessToken);
+    expect(err.message).not.toContain('SECwrong-secret');
+    expect(rx.received).toHaveLength(0);
+    expect(rx.rejected[0]!.reason).toBe('bad sign');
+  });
+
+  it('an unsigned sink is refused by a robot with signing on, and accepted by one without', async () => {
+    rx = await startDingTalkReceiver();
+    expect((await deliveryError(new DingTalkSink(rx.url).send(notification()))).retryable).toBe(false);
+    await rx.close();
+    rx = await startDingTalkReceiver({ secret: null });
+    const sink = new DingTalkSink(rx.url);
+    expect(sink.signed).toBe(false);
+    await sink.send(notification());
+    expect(rx.received).toHaveLength(1);
+  });
+
+  it('a timestamp more than 1 h off is refused', async () => {
+    rx = await startDingTalkReceiver();
+    const err = await deliveryError(new DingTalkSink(rx.url, rx.secret!, { now: () => Date.now() - 2 * 3_600_000 }).send(notification()));
+    expect(err.retryable).toBe(false);
+    expect(rx.rejected[0]!.reason).toMatch(/1 h/);
+  });
+
+  it('over 20 messages a minute the robot throttles (130101): retryable, retry after 10 minutes', async () => {
+    rx = await startDingTalkReceiver({ throttlePerMinute: 20 });
+    const sink = new DingTalkSink(rx.url, rx.secret!);
+    expect(sink.perMinute).toBe(20);
+    for (let i = 0; i < 20; i++) await sink.send(notification());
+    const err = await deliveryError(sink.send(notification()));
+    expect(err.retryable).toBe(true);
+    expect(err.retryAfterMs).toBe(10 * 60_000);
+    expect(err.message).toContain('130101');
+    expect(rx.received).toHaveLength(20);
+  });
+
+  it('HTTP 500 is retryable, and the next send goes through', async () => {
+    rx = await startDingTalkReceiver();
+    rx.failNext(1);
+    const sink = new DingTalkSink(rx.url, rx.secret!);
+    const err = await deliveryError(sink.send(notification()));
+    expect(err.retryable).toBe(true);
+    expect(err.message).toContain('HTTP 500');
+    expect(err.message).not.toContain(rx.accessToken);
+    await sink.send(notification());
+    expect(rx.received).toHaveLength(1);
+  });
+
+  it('a refused connection and a timeout are retryable and name no token', async () => {
+    const port = await closedPort();
+    const token = 'dtSECRETTOKEN0123456789';
+    const refused = await deliveryError(new DingTalkSink(`http://127.0.0.1:${port}/robot/send?access_token=${token}`, 'SECx').send(notification()));
+    expect(refused.retryable).toBe(true);
+    expect(refused.message).toContain('ECONNREFUSED');
+    expect(refused.message).not.toContain(token);
+
+    rx = await startDingTalkReceiver();
+    rx.hangNext(1);
+    const started = Date.now();
+    const timeout = await deliveryError(new DingTalkSink(rx.url, rx.secret!, { timeoutMs: 200 }).send(notification()));
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(timeout.retryable).toBe(true);
+    expect(timeout.message).toMatch(/within 200 ms/);
+    expect(timeout.message).not.toContain(rx.accessToken);
+  });
+
+  it('a large notification is cut by whole items to DingTalk\'s size and says how many are left out', async () => {
+    rx = await startDingTalkReceiver();
+    await new DingTalkSink(rx.url, rx.secret!).send(notification(manyItems(80)));
+    const msg = rx.received[0]!;
+    expect(Buffer.byteLength(msg.raw)).toBeLessThanOrEqual(DINGTALK_MAX_BYTES);
+    const m = /… and (\d+) more/.exec(msg.text);
+    expect(m).not.toBeNull();
+    const shown = (msg.text.match(/ErrorCode:/g) ?? []).length;
+    expect(shown + Number(m![1])).toBe(80);
+  });
+});

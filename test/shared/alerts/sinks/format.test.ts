@@ -1,0 +1,108 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DIALECTS, fitText, markdown, plain, titleOf, truncateUtf8, utf8Bytes, viewOf, type Rendered } from '../../../../shared/alerts/sinks/format.ts';
+import { BLOCKED_ERROR, item, manyItems, notification, RESOLVED } from './fixtures.ts';
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+describe('alert formatter', () => {
+  const n = notification([item(), item({ reason: 'changed', status: 'LIMITED', severity: 'warning', node: 'WABA 299399', errors: [] }), RESOLVED]);
+
+  for (const [name, render] of [
+    ...Object.entries(DIALECTS).map(([k, d]) => [k, () => markdown(viewOf(n), d)] as const),
+    ['plain', () => plain(viewOf(n))] as const,
+  ]) {
+    it(`${name}: every item shows reason, node, status, since and each error's code, description and solution`, () => {
+      const r = render();
+      const text = [r.head, ...r.items].join(r.sep);
+      expect(r.items).toHaveLength(3);
+      expect(r.head).toContain('CRITICAL');
+      expect(r.head).toContain('WABA 299399');
+      expect(r.items[0]).toContain('NEW');
+      expect(r.items[0]).toContain('PHONE_NUMBER phone 8613800000000');
+      expect(r.items[0]).toContain('BLOCKED');
+      expect(r.items[0]).toContain('2025-03-01T08:00:00.000Z');
+      for (const label of ['ErrorCode', 'ErrorDescription', 'PossibleSolution']) expect(r.items[0]).toContain(label);
+      expect(r.items[0]).toContain(BLOCKED_ERROR.ErrorCode);
+      expect(r.items[0]).toContain(BLOCKED_ERROR.ErrorDescription);
+      expect(r.items[0]).toContain(BLOCKED_ERROR.PossibleSolution);
+      expect(r.items[1]).toContain('CHANGED');
+      expect(r.items[1]).toContain('LIMITED');
+      expect(r.items[2]).toContain('RESOLVED');
+      expect(text).not.toContain('undefined');
+    });
+  }
+
+  it('the title always says severity and group, even when the composer left them out', () => {
+    expect(titleOf(notification())).toBe('[CRITICAL] WhatsApp health, WABA 299399: 1 firing');
+    const t = titleOf({ title: 'Phone blocked', severity: 'warning', group: 'waba:42' });
+    expect(t).toContain('WARNING');
+    expect(t).toContain('WABA 42');
+    expect(titleOf({ title: 'monitor cannot reach CAMS', severity: 'critical', group: 'monitor' })).toContain('CRITICAL');
+    expect(titleOf({ title: 'x'.repeat(500), severity: 'info', group: 'space:cs1' }).length).toBeLessThanOrEqual(150);
+  });
+
+  it('newlines and markup in CAMS text cannot break the message structure', () => {
+    const v = viewOf(notification([item({ errors: [{ ErrorCode: '1\n# x', ErrorDescription: 'a\n\n### injected <!channel>', PossibleSolution: 's' }] })]));
+    const slack = markdown(v, DIALECTS.slack).items[0]!;
+    expect(slack).not.toContain('<!channel>');
+    expect(slack).toContain('&lt;!channel&gt;');
+    expect(markdown(v, DIALECTS.dingtalk).items[0]).not.toMatch(/\n#/);
+  });
+
+  it('lists at most 5 errors per item and counts the rest', () => {
+    const errors = Array.from({ length: 8 }, (_, i) => ({ ErrorCode: `E${i}`, ErrorDescription: 'd', PossibleSolution: 's' }));
+    const r = plain(viewOf(notification([item({ errors })])));
+    expect(r.items[0]).toContain('E4');
+    expect(r.items[0]).not.toContain('E5');
+    expect(r.items[0]).toContain('and 3 more errors');
+  });
+
+  it('fitText keeps as many whole items as fit and says how many were left out', () => {
+    const r = markdown(viewOf(notification(manyItems(40))), DIALECTS.wecom);
+    const fitted = fitText(r, utf8Bytes, 4096);
+    expect(utf8Bytes(fitted.text)).toBeLessThanOrEqual(4096);
+    expect(fitted.truncated).toBe(true);
+    expect(fitted.shown).toBeGreaterThan(0);
+    expect(fitted.text).toContain(`… and ${40 - fitted.shown} more`);
+    // Maximal: one more item would not have fitted.
+    const oneMore = [r.head, ...r.items.slice(0, fitted.shown + 1), r.more(40 - fitted.shown - 1)].join(r.sep);
+    expect(utf8Bytes(oneMore)).toBeGreaterThan(4096);
+  });
+
+  it('fitText cuts a single item that is too big alone, and still counts the others', () => {
+    const big = manyItems(3, 400).map((i) => ({ ...i, errors: Array.from({ length: 5 }, () => i.errors[0]!) }));
+    const r = markdown(viewOf(notification(big)), DIALECTS.wecom);
+    expect(utf8Bytes(r.items[0]!)).toBeGreaterThan(4096);
+    const fitted = fitText(r, utf8Bytes, 4096);
+    expect(utf8Bytes(fitted.text)).toBeLessThanOrEqual(4096);
+    expect(fitted.text).toContain('ErrorCode');
+    expect(fitted.text).toContain('… and 2 more');
+    expect(fitted.text).not.toMatch(LONE_SURROGATE);
+  });
+
+  it('fitText on a message that fits changes nothing', () => {
+    const r: Rendered = { head: 'h', items: ['aaa', 'bbb'], more: (k) => `+${k}`, sep: '\n' };
+    expect(fitText(r, utf8Bytes, 9)).toEqual({ text: 'h\naaa\nbbb', shown: 2, truncated: false });
+    expect(fitText(r, utf8Bytes, 8)).toEqual({ text: 'h\naaa\n+1', shown: 1, truncated: true });
+    expect(fitText(r, utf8Bytes, 7).text).toBe('h\n+2');
+    expect(fitText({ ...r, items: ['a'.repeat(50)] }, utf8Bytes, 12).text).toBe('h\naaaaaaa…');
+  });
+
+  it('truncateUtf8 never exceeds the limit and never cuts a character in half', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 300 }), fc.integer({ min: 4, max: 400 }), (s, max) => {
+        const out = truncateUtf8(s, max);
+        expect(utf8Bytes(out)).toBeLessThanOrEqual(max);
+        expect(out).not.toMatch(LONE_SURROGATE);
+        if (utf8Bytes(s) <= max) expect(out).toBe(s);
+        else {
+          expect(out.endsWith('…')).toBe(true);
+          expect(s.startsWith(out.slice(0, -1))).toBe(true);
+        }
+      }),
+    );
+    expect(truncateUtf8('ab😀cdef', 8)).toBe('ab…'); // the emoji (4 bytes) would not fit with "…" (3 bytes)
+    expect(truncateUtf8('ab😀cdef', 9)).toBe('ab😀…');
+  });
+});

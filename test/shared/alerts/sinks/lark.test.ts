@@ -1,0 +1,104 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { LARK_MAX_BYTES, LarkSink, larkSign } from '../../../../shared/alerts/sinks/lark.ts';
+import { startLarkReceiver, type LarkReceiver } from '../../../support/receivers/index.ts';
+import { BLOCKED_ERROR, deliveryError, manyItems, notification, RESOLVED } from './fixtures.ts';
+
+let rx: LarkReceiver | undefined;
+afterEach(async () => {
+  await rx?.close();
+  rx = undefined;
+});
+
+const FIELDS = ['ErrorCode', BLOCKED_ERROR.ErrorCode, 'ErrorDescription', BLOCKED_ERROR.ErrorDescription, 'PossibleSolution', BLOCKED_ERROR.PossibleSolution, 'BLOCKED', 'NEW'];
+
+describe('LarkSink', () => {
+  it('signs with a timestamp in seconds and the bot accepts the interactive card', async () => {
+    rx = await startLarkReceiver();
+    const at = Date.now();
+    await new LarkSink(rx.url, rx.secret!, { now: () => at }).send(notification());
+    expect(rx.received).toHaveLength(1);
+    const body = rx.received[0]!.body as Record<string, unknown>;
+    const ts = Math.floor(at / 1000);
+    expect(body['timestamp']).toBe(String(ts));
+    expect(body['sign']).toBe(larkSign(rx.secret!, ts));
+    expect(body['msg_type']).toBe('interactive');
+    expect(body['card']).toMatchObject({ header: { template: 'red', title: { tag: 'plain_text', content: '[CRITICAL] WhatsApp health, WABA 299399: 1 firing' } } });
+    for (const s of FIELDS) expect(rx.received[0]!.text).toContain(s);
+  });
+
+  it('the sign is HMAC keyed by "timestamp\\nsecret" over an empty message', () => {
+    // Reference value computed independently: echo -n "" | openssl dgst -sha256 -hmac $'1700000000\nsecret' -binary | base64
+    expect(larkSign('secret', 1_700_000_000)).toBe('fiWS2+gh28DOydAv7hzONH/mDn9+b1Y4Y5ivXWXy8vA=');
+  });
+
+  it('can send plain text instead of a card', async () => {
+    rx = await startLarkReceiver();
+    await new LarkSink(rx.url, rx.secret!, { msgType: 'text' }).send(notification());
+    expect(rx.received[0]!.body).toMatchObject({ msg_type: 'text' });
+    for (const s of FIELDS) expect(rx.received[0]!.text).toContain(s);
+  });
+
+  it('accepts the older {"StatusCode":0} success reply', async () => {
+    rx = await startLarkReceiver({ legacyReply: true });
+    await new LarkSink(rx.url, rx.secret!).send(notification());
+    expect(rx.received).toHaveLength(1);
+  });
+
+  it('a wrong secret or a millisecond timestamp gets 19021: not retryable, no secrets in the message', async () => {
+    rx = await startLarkReceiver();
+    const err = await deliveryError(new LarkSink(rx.url, 'not-the-secret').send(notification()));
+    expect(err.retryable).toBe(false);
+    expect(err.message).toContain('19021');
+    expect(err.message).not.toContain('not-the-secret');
+    expect(err.message).not.toContain(rx.hookId);
+    expect(rx.received).toHaveLength(0);
+
+    const stale = await deliveryError(new LarkSink(rx.url, rx.secret!, { now: () => Date.now() - 2 * 3_600_000 }).send(notification()));
+    expect(stale.retryable).toBe(false);
+    expect(rx.rejected.at(-1)!.reason).toMatch(/1 h/);
+  });
+
+  it('the frequency limit (11232) is retryable with a wait', async () => {
+    rx = await startLarkReceiver({ throttlePerMinute: 2 });
+    const sink = new LarkSink(rx.url, rx.secret!);
+    expect(sink.perMinute).toBe(100);
+    await sink.send(notification());
+    await sink.send(notification());
+    const err = await deliveryError(sink.send(notification()));
+    expect(err.retryable).toBe(true);
+    expect(err.retryAfterMs).toBeGreaterThan(0);
+    expect(err.message).toContain('11232');
+  });
+
+  it('HTTP 500 is retryable', async () => {
+    rx = await startLarkReceiver();
+    rx.failNext(2);
+    const sink = new LarkSink(rx.url, rx.secret!);
+    expect((await deliveryError(sink.send(notification()))).retryable).toBe(true);
+    expect((await deliveryError(sink.send(notification()))).retryable).toBe(true);
+    await sink.send(notification());
+    expect(rx.received).toHaveLength(1);
+  });
+
+  it('keeps the whole body within 20 KB by dropping items ("… and N more"), card and text alike', async () => {
+    rx = await startLarkReceiver();
+    for (const msgType of ['interactive', 'text'] as const) {
+      await new LarkSink(rx.url, rx.secret!, { msgType }).send(notification(manyItems(120)));
+      const msg = rx.received.at(-1)!;
+      expect(Buffer.byteLength(msg.raw)).toBeLessThanOrEqual(LARK_MAX_BYTES);
+      expect(Buffer.byteLength(msg.raw)).toBeGreaterThan(LARK_MAX_BYTES * 0.8); // filled, not emptied
+      const m = /… and (\d+) more/.exec(msg.text);
+      expect(m).not.toBeNull();
+      expect((msg.text.match(/ErrorCode/g) ?? []).length + Number(m![1])).toBe(120);
+    }
+    expect(rx.rejected).toHaveLength(0);
+  });
+
+  it('an all-resolved notification is a green card', async () => {
+    rx = await startLarkReceiver({ secret: null });
+    await new LarkSink(rx.url).send(notification([RESOLVED], { severity: 'info', title: '[INFO] WhatsApp health, WABA 299399: 1 resolved' }));
+    expect(rx.received[0]!.body).toMatchObject({ card: { header: { template: 'green' } } });
+    expect(rx.received[0]!.body).not.toHaveProperty('sign');
+    expect(rx.received[0]!.text).toContain('RESOLVED');
+  });
+});

@@ -1,0 +1,70 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { SLACK_MAX_BLOCKS, SlackSink } from '../../../../shared/alerts/sinks/slack.ts';
+import { startSlackReceiver, type SlackReceiver } from '../../../support/receivers/index.ts';
+import { BLOCKED_ERROR, deliveryError, manyItems, notification } from './fixtures.ts';
+
+let rx: SlackReceiver | undefined;
+afterEach(async () => {
+  await rx?.close();
+  rx = undefined;
+});
+
+const TOKEN = 's3cr3tSlackWebhookToken42';
+
+describe('SlackSink', () => {
+  it('posts text and blocks; Slack answers ok', async () => {
+    rx = await startSlackReceiver({ hookPath: `T0TESTTEAM/B0TESTHOOK/${TOKEN}` });
+    const sink = new SlackSink(rx.url);
+    expect(sink.perMinute).toBe(60);
+    await sink.send(notification());
+    const body = rx.received[0]!.body as { text: string; blocks: Array<Record<string, unknown>> };
+    expect(body.text).toContain('CRITICAL');
+    expect(body.blocks[0]).toMatchObject({ type: 'header', text: { type: 'plain_text', text: '[CRITICAL] WhatsApp health, WABA 299399: 1 firing' } });
+    for (const s of ['ErrorCode', BLOCKED_ERROR.ErrorCode, 'ErrorDescription', BLOCKED_ERROR.ErrorDescription, 'PossibleSolution', BLOCKED_ERROR.PossibleSolution, 'BLOCKED', 'NEW']) {
+      expect(JSON.stringify(body.blocks)).toContain(s);
+    }
+  });
+
+  it('429 with Retry-After is retryable with retryAfterMs', async () => {
+    rx = await startSlackReceiver();
+    rx.rateLimitNext(1, 30);
+    const sink = new SlackSink(rx.url);
+    const err = await deliveryError(sink.send(notification()));
+    expect(err.retryable).toBe(true);
+    expect(err.retryAfterMs).toBe(30_000);
+    expect(err.message).toContain('429');
+    await sink.send(notification());
+    expect(rx.received).toHaveLength(1);
+  });
+
+  it('a wrong webhook token (403) is not retryable and the path secret is redacted', async () => {
+    rx = await startSlackReceiver({ hookPath: `T0TESTTEAM/B0TESTHOOK/${TOKEN}` });
+    const wrong = rx.url.replace(TOKEN, 'wrongTokenWrongToken0000');
+    const err = await deliveryError(new SlackSink(wrong).send(notification()));
+    expect(err.retryable).toBe(false);
+    expect(err.message).toContain('403');
+    expect(err.message).toContain('invalid_token');
+    expect(err.message).not.toContain('wrongTokenWrongToken0000');
+    expect(err.message).toContain('/services/***');
+  });
+
+  it('HTTP 500 is retryable', async () => {
+    rx = await startSlackReceiver();
+    rx.failNext(1, 503);
+    const err = await deliveryError(new SlackSink(rx.url).send(notification()));
+    expect(err.retryable).toBe(true);
+    expect(err.message).not.toContain(TOKEN);
+  });
+
+  it('many items stay within Block Kit limits (50 blocks, 3000-character sections), with "… and N more"', async () => {
+    rx = await startSlackReceiver();
+    await new SlackSink(rx.url).send(notification(manyItems(120)));
+    expect(rx.rejected).toEqual([]);
+    const body = rx.received[0]!.body as { text: string; blocks: Array<{ type: string; text?: { text: string }; elements?: Array<{ text: string }> }> };
+    expect(body.blocks.length).toBeLessThanOrEqual(SLACK_MAX_BLOCKS);
+    const sections = body.blocks.filter((b) => b.type === 'section');
+    const more = /… and (\d+) more/.exec(body.blocks.at(-1)!.elements![0]!.text);
+    expect(sections.length + Number(more![1])).toBe(120);
+    expect(body.text.length).toBeLessThanOrEqual(3000);
+  });
+});

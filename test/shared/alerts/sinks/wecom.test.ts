@@ -1,0 +1,79 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { httpRequest } from '../../../../shared/http/request.ts';
+import { WECOM_MAX_CONTENT_BYTES, WeComSink, weComBody } from '../../../../shared/alerts/sinks/wecom.ts';
+import { startWeComReceiver, type WeComReceiver } from '../../../support/receivers/index.ts';
+import { BLOCKED_ERROR, deliveryError, item, manyItems, notification } from './fixtures.ts';
+
+let rx: WeComReceiver | undefined;
+afterEach(async () => {
+  await rx?.close();
+  rx = undefined;
+});
+
+describe('WeComSink', () => {
+  it('posts markdown the robot accepts, with every error field', async () => {
+    rx = await startWeComReceiver();
+    const sink = new WeComSink(rx.url);
+    expect(sink.perMinute).toBe(20);
+    await sink.send(notification());
+    const msg = rx.received[0]!;
+    expect(msg.body).toMatchObject({ msgtype: 'markdown' });
+    for (const s of ['CRITICAL', 'WABA 299399', 'ErrorCode', BLOCKED_ERROR.ErrorCode, 'ErrorDescription', BLOCKED_ERROR.ErrorDescription, 'PossibleSolution', BLOCKED_ERROR.PossibleSolution, 'BLOCKED', 'NEW', '2025-03-01T08:00:00.000Z']) {
+      expect(msg.text).toContain(s);
+    }
+  });
+
+  it('keeps content within 4096 BYTES of multi-byte text, cut between characters, with "… and N more"', async () => {
+    rx = await startWeComReceiver();
+    await new WeComSink(rx.url).send(notification(manyItems(30)));
+    expect(rx.rejected).toEqual([]);
+    const content = rx.received[0]!.text;
+    const bytes = Buffer.byteLength(content);
+    expect(bytes).toBeLessThanOrEqual(WECOM_MAX_CONTENT_BYTES);
+    expect(bytes).toBeGreaterThan(WECOM_MAX_CONTENT_BYTES - 1200); // as much as fits, not a token message
+    const m = /… and (\d+) more/.exec(content);
+    expect((content.match(/ErrorCode:/g) ?? []).length + Number(m![1])).toBe(30);
+  });
+
+  it('one item too big on its own is cut on a character boundary and still delivered', async () => {
+    rx = await startWeComReceiver();
+    const emoji = '🚫号'.repeat(300);
+    const huge = item({ errors: Array.from({ length: 5 }, (_, i) => ({ ErrorCode: `E${i}`, ErrorDescription: emoji, PossibleSolution: emoji })) });
+    const content = weComBody(notification([huge, item()])).markdown.content;
+    expect(Buffer.byteLength(content)).toBeLessThanOrEqual(WECOM_MAX_CONTENT_BYTES);
+    expect(content).toContain('… and 1 more');
+    await new WeComSink(rx.url).send(notification([huge, item()]));
+    expect(rx.rejected).toEqual([]);
+    expect(rx.received[0]!.text).toBe(content);
+  });
+
+  it('the receiver really enforces the limit (content over 4096 bytes gets 40058)', async () => {
+    rx = await startWeComReceiver();
+    const res = await httpRequest(rx.url, { method: 'POST', body: JSON.stringify({ msgtype: 'markdown', markdown: { content: '号'.repeat(1366) } }) });
+    expect(JSON.parse(res.body.toString())).toMatchObject({ errcode: 40058 });
+  });
+
+  it('a wrong key (93000) is not retryable and the key never appears in the message', async () => {
+    rx = await startWeComReceiver();
+    const wrong = rx.url.replace(rx.key, '11111111-2222-3333-4444-555555555555');
+    const err = await deliveryError(new WeComSink(wrong).send(notification()));
+    expect(err.retryable).toBe(false);
+    expect(err.message).toContain('93000');
+    expect(err.message).not.toContain('11111111-2222-3333-4444-555555555555');
+    expect(err.message).not.toContain(rx.key);
+  });
+
+  it('the rate limit (45009) is retryable with a wait; HTTP 500 is retryable', async () => {
+    rx = await startWeComReceiver({ throttlePerMinute: 1 });
+    const sink = new WeComSink(rx.url);
+    await sink.send(notification());
+    const limited = await deliveryError(sink.send(notification()));
+    expect(limited.retryable).toBe(true);
+    expect(limited.retryAfterMs).toBeGreaterThan(0);
+    expect(limited.message).toContain('45009');
+    rx.failNext(1);
+    const err = await deliveryError(sink.send(notification()));
+    expect(err.retryable).toBe(true);
+    expect(err.message).not.toContain(rx.key);
+  });
+});
