@@ -1,0 +1,39 @@
+/**
+ * function-cold-start reference (not a goal): the least any HTTP function making one CAMS call can
+ * cost in a fresh Node process — parse the FC event, one unsigned node:http POST of the params as a
+ * form body to CAMS_ENDPOINT, JSON.parse of whatever comes back (the sandbox answers with a
+ * signature error: still one full round trip). No signing, no checks, no client, no schemas.
+ * Bundled like the others; it shows how much of a function's overhead over `node -e 0` is Node's
+ * own price for loading node:http and making a first request.
+ */
+import http from 'node:http';
+
+interface FcEvent {
+  queryParameters?: Record<string, string>;
+  body?: string;
+}
+
+export function handler(event: Buffer, _context: unknown): Promise<{ statusCode: number; headers: Record<string, string>; body: string; isBase64Encoded: false }> {
+  const e = JSON.parse(event.toString('utf8')) as FcEvent;
+  const params = { ...e.queryParameters, ...(e.body ? (JSON.parse(e.body) as Record<string, string>) : {}) };
+  const body = new URLSearchParams(params).toString();
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      new URL(process.env['CAMS_ENDPOINT'] ?? 'http://127.0.0.1:9100'),
+      { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const reply = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { Code?: unknown };
+          if (typeof reply.Code !== 'string') return reject(new Error(`no Code in the reply (${res.statusCode})`));
+          // Any CAMS-shaped answer completes the round trip; report it the way the runner expects.
+          resolve({ statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ Code: 'OK', CamsCode: reply.Code }), isBase64Encoded: false });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}

@@ -1,0 +1,196 @@
+/**
+ * function-cold-start (issue: HTTP functions). For each HTTP function bundle in dist/: a fresh
+ * process requires dist/<fn>/index.js and invokes `handler(Buffer(event), context)` once with a real,
+ * freshly signed FC 3.0 HTTP trigger event, until its reply (lib/fn-runner.cjs). Side by side with
+ * the same request through the SDK baseline (bench/baselines/sdk-handler.ts, bundled here with the
+ * same esbuild options) and bare `node -e 0`, alternating, medians. One reference variant outside
+ * the goals: bench/baselines/floor-handler.ts (parse the event, one unsigned node:http POST), the
+ * floor any Node function making one call pays.
+ */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { signRouteRequest, type RouteRequest } from '../local/client/route-request.ts';
+import { fcContext, httpEvent } from '../test/support/events.ts';
+import { bundleCjs, ensureBuilt, REPO_ROOT, tempDir } from './lib/bundle.ts';
+import { BENCH_CALLER_KEY, BENCH_WABA_ID, functionEnv, ROUTE_HOST, startBenchSandbox, type BenchSandbox } from './lib/sandbox.ts';
+import { alternate, markSpan, memorySource, timedNode, type ProcessSample, type Variant } from './lib/spawn.ts';
+import { median, overhead, overheadRatio, round, roundSummary, summarize } from './lib/stats.ts';
+import { kb, mb } from './lib/table.ts';
+import { goal, type Benchmark, type BenchResult, type Goal } from './lib/types.ts';
+
+const DEFAULT_ROUNDS = 20;
+export const GOAL_RATIO = 0.25;
+export const GOAL_EXTRA_MEMORY_MB = 15;
+export const GOAL_BUNDLE_KB = 200;
+
+let phoneSeq = 0;
+
+/** The HTTP functions and one valid request each; every call is fresh (add-phone-number: a new number). */
+export const HTTP_FUNCTIONS: Record<string, (b: BenchSandbox) => RouteRequest> = {
+  'bind-waba': () => ({ method: 'POST', path: '/waba/bind', body: { WabaId: BENCH_WABA_ID } }),
+  'query-waba': (b) => ({ method: 'GET', path: '/waba', query: { CustSpaceId: b.custSpaceId } }),
+  'add-phone-number': (b) => ({
+    method: 'POST',
+    path: '/phone-numbers',
+    // Unique per call and per benchmark run: the sandbox refuses a number added twice.
+    body: { CustSpaceId: b.custSpaceId, Cc: '65', PhoneNumber: `9${String(process.pid % 1000).padStart(3, '0')}${String(++phoneSeq).padStart(6, '0')}`, VerifiedName: 'Bench Shop' },
+  }),
+  'get-health-status': (b) => ({ method: 'GET', path: '/health-status', query: { CustSpaceId: b.custSpaceId, NodeType: 'waba', WabaId: BENCH_WABA_ID } }),
+};
+
+/** FC 3.0 HTTP trigger event (as test/support/events.ts builds it), signed now with a fresh nonce. */
+function freshEvent(req: RouteRequest): string {
+  const signed = signRouteRequest(req, ROUTE_HOST, BENCH_CALLER_KEY, { nonce: randomUUID() });
+  return httpEvent(signed, 'fc-http').toString('utf8');
+}
+
+export const functionColdStart: Benchmark = {
+  name: 'function-cold-start',
+  issue: 'HTTP functions',
+  description: 'fresh process: require dist/<fn>/index.js + one signed FC 3.0 HTTP invocation — ours vs an SDK-based handler bundle vs `node -e 0`',
+  async run({ runs, log }): Promise<BenchResult> {
+    const startedAt = new Date();
+    const rounds = runs ?? DEFAULT_ROUNDS;
+    const dist = await ensureBuilt(Object.keys(HTTP_FUNCTIONS), log);
+    if (dist.built.length === 0) throw new Error(`no HTTP function bundle in dist/ (missing: ${dist.missing.join(', ')})`);
+    const dir = tempDir('fn');
+    const baseline = await bundleCjs('bench/baselines/sdk-handler.ts', join(dir, 'sdk-handler.js'));
+    log(`bundled bench/baselines/sdk-handler.ts: ${kb(baseline.bytes).toFixed(1)} KB`);
+    const floor = await bundleCjs('bench/baselines/floor-handler.ts', join(dir, 'floor-handler.js'));
+    const runner = join(REPO_ROOT, 'bench/lib/fn-runner.cjs');
+
+    const sb = await startBenchSandbox();
+    try {
+      const baseEnv = functionEnv(sb);
+      const context = JSON.stringify(fcContext({ requestId: 'bench-cold-start' }));
+      const invoke = (bundle: string, fn: string) => () =>
+        timedNode({ args: [runner, bundle], env: { ...baseEnv, BENCH_EVENT: freshEvent(HTTP_FUNCTIONS[fn]!(sb)), BENCH_CONTEXT: context }, cwd: REPO_ROOT });
+      const variants: Variant[] = [
+        { name: 'bare', run: () => timedNode({ args: ['-e', '0'], env: {}, cwd: REPO_ROOT }) },
+        { name: 'floor', run: invoke(floor.file, 'get-health-status') },
+      ];
+      for (const f of dist.built) {
+        variants.push({ name: `ours:${f.name}`, run: invoke(f.file, f.name) });
+        variants.push({ name: `sdk:${f.name}`, run: invoke(baseline.file, f.name) });
+      }
+      log(`${dist.built.length} function(s) × (ours, sdk) + bare, ${rounds} rounds`);
+      const samples = await alternate(variants, { rounds, warmupRounds: 1, log });
+      return report(samples, dist, { sdk: baseline.bytes, floor: floor.bytes }, startedAt, rounds);
+    } finally {
+      await sb.close();
+    }
+  },
+};
+
+function report(
+  samples: Record<string, ProcessSample[]>,
+  dist: Awaited<ReturnType<typeof ensureBuilt>>,
+  bytes: { sdk: number; floor: number },
+  startedAt: Date,
+  rounds: number,
+): BenchResult {
+  const wall = (v: string) => samples[v]!.map((s) => s.wallMs);
+  const rss = (v: string) => samples[v]!.map((s) => s.maxRssKb);
+  const bareWall = wall('bare');
+  const bareRss = rss('bare');
+  const rows: (string | number)[][] = [];
+  const phases: (string | number)[][] = [];
+  const med = (xs: number[]) => (xs.length ? round(median(xs)) : NaN);
+  const goals: Goal[] = [];
+  const perFunction: Record<string, unknown> = {};
+  const floorOverhead = overhead(wall('floor'), bareWall);
+  rows.push(['bare (node -e 0)', round(median(bareWall)), '—', '—', '—', round(mb(median(bareRss)), 1), '—', '—', '—']);
+  rows.push(['ref: floor handler', round(median(wall('floor'))), round(floorOverhead), '—', '—', round(mb(median(rss('floor'))), 1), round(mb(overhead(rss('floor'), bareRss)), 1), '—', round(kb(bytes.floor), 1)]);
+  phases.push([
+    'ref: floor handler',
+    med(markSpan(samples['floor']!, undefined, 'start')),
+    med(markSpan(samples['floor']!, 'start', 'loaded')),
+    med(markSpan(samples['floor']!, 'loaded', 'replied')),
+    '—',
+    '—',
+    '—',
+  ]);
+  for (const f of dist.built) {
+    const ours = `ours:${f.name}`;
+    const sdk = `sdk:${f.name}`;
+    const r = overheadRatio(wall(ours), wall(sdk), bareWall);
+    const extra = mb(overhead(rss(ours), bareRss));
+    rows.push([
+      f.name,
+      round(median(wall(ours))),
+      round(overhead(wall(ours), bareWall)),
+      round(median(wall(sdk))),
+      round(overhead(wall(sdk), bareWall)),
+      round(mb(median(rss(ours))), 1),
+      round(extra, 1),
+      round(r, 3),
+      round(kb(f.bytes), 1),
+    ]);
+    phases.push([
+      f.name,
+      med(markSpan(samples[ours]!, undefined, 'start')),
+      med(markSpan(samples[ours]!, 'start', 'loaded')),
+      med(markSpan(samples[ours]!, 'loaded', 'replied')),
+      med(markSpan(samples[sdk]!, 'start', 'loaded')),
+      med(markSpan(samples[sdk]!, 'loaded', 'replied')),
+      round(mb(median(rss(sdk))), 1),
+    ]);
+    const oursOvh = overhead(wall(ours), bareWall);
+    const sdkOvh = overhead(wall(sdk), bareWall);
+    const why =
+      r > GOAL_RATIO
+        ? `ours ${oursOvh.toFixed(1)} ms over bare, sdk ${sdkOvh.toFixed(1)} ms: the goal allows ${(GOAL_RATIO * sdkOvh).toFixed(1)} ms, while the floor handler (unsigned node:http call, nothing else) already costs ${floorOverhead.toFixed(1)} ms; above that floor ours ${(oursOvh - floorOverhead).toFixed(1)} ms vs sdk ${(sdkOvh - floorOverhead).toFixed(1)} ms.`
+        : undefined;
+    goals.push(goal(`${f.name}: overhead ratio ours/sdk`, round(r, 3), GOAL_RATIO, 'x', why));
+    goals.push(goal(`${f.name}: peak memory − bare`, round(extra, 1), GOAL_EXTRA_MEMORY_MB, 'MB'));
+    goals.push(goal(`${f.name}: bundle size`, round(kb(f.bytes), 1), GOAL_BUNDLE_KB, 'KB'));
+    perFunction[f.name] = {
+      bundleBytes: f.bytes,
+      overheadRatio: round(r, 4),
+      extraMemoryMb: round(extra, 2),
+      ours: { wallMs: roundSummary(summarize(wall(ours))), maxRssKb: roundSummary(summarize(rss(ours))), overheadMs: round(overhead(wall(ours), bareWall)) },
+      sdk: { wallMs: roundSummary(summarize(wall(sdk))), maxRssKb: roundSummary(summarize(rss(sdk))), overheadMs: round(overhead(wall(sdk), bareWall)) },
+      insideMs: {
+        oursRequire: med(markSpan(samples[ours]!, 'start', 'loaded')),
+        oursInvoke: med(markSpan(samples[ours]!, 'loaded', 'replied')),
+        sdkRequire: med(markSpan(samples[sdk]!, 'start', 'loaded')),
+        sdkInvoke: med(markSpan(samples[sdk]!, 'loaded', 'replied')),
+      },
+    };
+  }
+  const notes = [
+    `${rounds} alternating rounds (+1 warm-up), order rotated each round; each invocation is a fresh process with a freshly signed FC 3.0 event; the sandbox runs in the benchmark's process on loopback.`,
+    `sdk baseline: bench/baselines/sdk-handler.ts (parse event, no checks, openapi-client callApi), bundled: ${kb(bytes.sdk).toFixed(1)} KB.`,
+    'ref rows (not goals): bench/baselines/floor-handler.ts — parse the event, one unsigned node:http POST, JSON.parse; the least any Node function making one call pays.',
+    `peak memory from ${memorySource === 'gnu-time' ? '/usr/bin/time -v "Maximum resident set size"' : 'process.resourceUsage().maxRSS'}; MB = 1024 KB, KB = 1024 bytes.`,
+  ];
+  if (dist.rebuilt) notes.push('dist/ was (re)built by this run (npm run build -- --allow-missing).');
+  if (dist.missing.length > 0) notes.push(`skipped, not built: ${dist.missing.join(', ')}`);
+  return {
+    name: functionColdStart.name,
+    description: functionColdStart.description,
+    startedAt: startedAt.toISOString(),
+    durationMs: Date.now() - startedAt.getTime(),
+    tables: [
+      {
+        columns: ['function', 'ours med ms', 'ours ovh', 'sdk med ms', 'sdk ovh', 'peak MB', '+MB bare', 'ratio', 'bundle KB'],
+        rows,
+      },
+      {
+        title: 'inside the process (medians, ms, as the runner reports them): runner start (since process start), require(bundle), handler until reply',
+        columns: ['function', 'runner at', 'ours require', 'ours invoke', 'sdk require', 'sdk invoke', 'sdk peak MB'],
+        rows: phases,
+      },
+    ],
+    goals,
+    notes,
+    data: {
+      rounds,
+      bare: { wallMs: roundSummary(summarize(bareWall)), maxRssKb: roundSummary(summarize(bareRss)) },
+      sdkBundleBytes: bytes.sdk,
+      floor: { bundleBytes: bytes.floor, wallMs: roundSummary(summarize(wall('floor'))), maxRssKb: roundSummary(summarize(rss('floor'))), overheadMs: round(floorOverhead) },
+      skipped: dist.missing,
+      functions: perFunction,
+    },
+  };
+}

@@ -1,0 +1,38 @@
+/* global require, process, console, Buffer, performance */
+/**
+ * function-cold-start: what FC does in a fresh instance, reduced to its core. Requires the bundle
+ * given as argv[2] and invokes `handler(event, context)` once with the FC event bytes from
+ * BENCH_EVENT (JSON) and the context from BENCH_CONTEXT; exits 0 on a 200 reply with Code OK,
+ * 1 otherwise (a failing function must not be timed as a fast one). Shared by our bundles and the
+ * SDK baseline bundle, so both pay the same harness. Reports when the runner started, when the
+ * bundle was loaded and when the reply came (ms since process start) on one stderr line.
+ */
+'use strict';
+const start = performance.now();
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { handler } = require(process.argv[2]);
+const loaded = performance.now();
+
+const event = Buffer.from(process.env.BENCH_EVENT, 'utf8');
+const context = JSON.parse(process.env.BENCH_CONTEXT);
+Promise.resolve(handler(event, context)).then(
+  (res) => {
+    const replied = performance.now();
+    let body;
+    try {
+      body = JSON.parse(res.body);
+    } catch {
+      body = undefined;
+    }
+    if (res.statusCode !== 200 || !body || body.Code !== 'OK') {
+      console.error('unexpected reply', res.statusCode, res.body);
+      process.exit(1);
+    }
+    process.stderr.write(`__BENCH_MARKS start=${start},loaded=${loaded},replied=${replied}\n`);
+    process.exit(0);
+  },
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,55 @@
+import { DEFAULT_SANDBOX_KEYS, startSandbox, type RunningSandbox, type SandboxKey } from '../../local/sandbox/server.ts';
+import { CamsClient } from '../../shared/cams/client.ts';
+import { LimiterRegistry } from '../../shared/cams/limiter.ts';
+import { CAMS_ACTIONS, type CamsAction } from '../../shared/cams/operations.ts';
+
+/**
+ * Benchmarks measure our code, not the documented CAMS limits: the sandbox admits (nearly) any
+ * rate, and setup clients use the same high rate on their own limiter registry.
+ */
+export const HIGH_QPS = Object.fromEntries(CAMS_ACTIONS.map((a) => [a, 100_000])) as Record<CamsAction, number>;
+
+/** The key callers of our HTTP routes sign with (API_KEYS of the functions under test). */
+export const BENCH_CALLER_KEY = { accessKeyId: 'bench-caller-1', accessKeySecret: 'bench-caller-secret-000000000001' };
+
+/** Host our route calls are signed for, as FC's own domain would be. */
+export const ROUTE_HOST = 'cams-fc-dev.ap-southeast-1.fcapp.run';
+
+export const BENCH_WABA_ID = '109000000000001';
+
+export interface BenchSandbox {
+  sandbox: RunningSandbox;
+  /** The key the functions / clients under test call CAMS with (the sandbox's first). */
+  camsKey: SandboxKey;
+  /** A space bound by camsKey (WABA BENCH_WABA_ID), for operations that need one. */
+  custSpaceId: string;
+  close(): Promise<void>;
+}
+
+export function setupClient(sandbox: RunningSandbox, key: SandboxKey): CamsClient {
+  return new CamsClient({ endpoint: sandbox.url, credentials: key, qps: HIGH_QPS, limiters: new LimiterRegistry(), retry: { maxAttempts: 1 } });
+}
+
+/** A sandbox on a free loopback port, no QPS limits to speak of, one WABA bound. */
+export async function startBenchSandbox(opts: { keys?: SandboxKey[] } = {}): Promise<BenchSandbox> {
+  const keys = opts.keys ?? DEFAULT_SANDBOX_KEYS;
+  const sandbox = await startSandbox({ host: '127.0.0.1', port: 0, qps: HIGH_QPS, keys });
+  const camsKey = keys[0]!;
+  try {
+    const { data } = await setupClient(sandbox, camsKey).bindWaba({ WabaId: BENCH_WABA_ID });
+    return { sandbox, camsKey, custSpaceId: data.CustSpaceId, close: () => sandbox.close() };
+  } catch (err) {
+    await sandbox.close();
+    throw err;
+  }
+}
+
+/** What a function (or a client script) needs in its environment to talk to this sandbox. */
+export function functionEnv(b: BenchSandbox): Record<string, string> {
+  return {
+    API_KEYS: `${BENCH_CALLER_KEY.accessKeyId}:${BENCH_CALLER_KEY.accessKeySecret}`,
+    CAMS_ENDPOINT: b.sandbox.url,
+    ALIBABA_CLOUD_ACCESS_KEY_ID: b.camsKey.accessKeyId,
+    ALIBABA_CLOUD_ACCESS_KEY_SECRET: b.camsKey.accessKeySecret,
+  };
+}
