@@ -1,13 +1,18 @@
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 
 // node:http rather than fetch: on Node 20 the first fetch costs ~150 ms and ~40 MB in a fresh
 // process (../shared/notes/cold-start.md). One keep-alive pool per protocol, reused across warm
-// invocations of the same instance.
-const agents = {
-  'http:': new http.Agent({ keepAlive: true, maxSockets: 64 }),
-  'https:': new https.Agent({ keepAlive: true, maxSockets: 64 }),
-};
+// invocations of the same instance; node:https (and TLS with it) loads only when an https URL is used.
+const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+let httpsLib: Promise<{ lib: typeof https; agent: https.Agent }> | undefined;
+
+function loadHttps(): Promise<{ lib: typeof https; agent: https.Agent }> {
+  return (httpsLib ??= import('node:https').then((m) => {
+    const lib = (m as { default?: typeof https }).default ?? (m as unknown as typeof https);
+    return { lib, agent: new lib.Agent({ keepAlive: true, maxSockets: 64 }) };
+  }));
+}
 
 export interface HttpRequestOptions {
   method?: string;
@@ -34,11 +39,17 @@ export class HttpTimeoutError extends Error {
   }
 }
 
-export function httpRequest(url: string | URL, opts: HttpRequestOptions = {}): Promise<HttpResponse> {
+export async function httpRequest(url: string | URL, opts: HttpRequestOptions = {}): Promise<HttpResponse> {
   const target = typeof url === 'string' ? new URL(url) : url;
-  const lib = target.protocol === 'https:' ? https : http;
-  const agent = agents[target.protocol as keyof typeof agents];
-  if (!agent) return Promise.reject(new Error(`unsupported protocol ${target.protocol}`));
+  if (target.protocol === 'https:') {
+    const { lib, agent } = await loadHttps();
+    return exchange(lib, agent, target, opts);
+  }
+  if (target.protocol !== 'http:') throw new Error(`unsupported protocol ${target.protocol}`);
+  return exchange(http, httpAgent, target, opts);
+}
+
+function exchange(lib: typeof http | typeof https, agent: http.Agent, target: URL, opts: HttpRequestOptions): Promise<HttpResponse> {
   const maxBody = opts.maxBodyBytes ?? 16 * 1024 * 1024;
 
   return new Promise<HttpResponse>((resolve, reject) => {
