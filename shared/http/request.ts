@@ -71,7 +71,10 @@ function exchange(lib: typeof http | typeof https, agent: http.Agent, target: UR
       res.on('data', (c: Buffer) => {
         size += c.length;
         if (size > maxBody) {
-          req.destroy(new Error(`reply from ${target.origin} exceeds ${maxBody} bytes`));
+          // Settle first, then drop the connection without an error event nobody listens to.
+          done(new Error(`reply from ${target.origin} exceeds ${maxBody} bytes`));
+          res.destroy();
+          req.destroy();
           return;
         }
         chunks.push(c);
