@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signRouteRequest } from '../../../local/client/route-request.ts';
+import type { RunningSandbox } from '../../../local/sandbox/server.ts';
+import { HealthSweep } from '../../../shared/monitor/sweep.ts';
+import { handler } from '../../../functions/health-report/handler.ts';
+import { fcContext, httpEvent, parseReply } from '../../support/events.ts';
+import { onboardThroughFunctions, RecordingSink, sandboxClient, setHealth, tempFileStore } from '../../support/monitor.ts';
+import { CALLER_KEY, sandboxForFunctions } from '../../support/sandbox-env.ts';
+
+let sandbox: RunningSandbox;
+let cleanup: () => Promise<void>;
+
+beforeAll(async () => {
+  sandbox = await sandboxForFunctions();
+});
+afterAll(async () => {
+  await cleanup?.();
+  await sandbox?.close();
+  delete process.env['STORE_URL'];
+  delete process.env['MONITOR_TARGETS'];
+});
+
+describe('GET /health-report', () => {
+  it("shows the monitor's view from the store: round, targets, every node with status and errors", async () => {
+    const temp = await tempFileStore();
+    cleanup = temp.cleanup;
+    process.env['STORE_URL'] = temp.url;
+    const space = await onboardThroughFunctions('299399000500', [{ cc: '86', phone: '13800000500' }]);
+    const target = { CustSpaceId: space, NodeType: 'phone' as const, PhoneNumber: '8613800000500' };
+    process.env['MONITOR_TARGETS'] = JSON.stringify([target]); // as both functions get it in serverless.yml
+    await setHealth(sandbox, { ...target, CanSendMessage: 'LIMITED', Errors: [{ ErrorCode: '131042', ErrorDescription: 'Business eligibility payment issue' }] });
+    await new HealthSweep({
+      store: temp.store,
+      cams: sandboxClient(sandbox),
+      sinks: [new RecordingSink()],
+      policy: { minConsecutive: 1, repeatIntervalMs: 3_600_000 },
+      envTargets: [target],
+      concurrency: 5,
+      deadline: Date.now() + 20_000,
+    }).run();
+
+    const signed = signRouteRequest({ method: 'GET', path: '/health-report' }, 'h', CALLER_KEY);
+    const res = parseReply(await handler(httpEvent(signed, 'api-gateway'), fcContext() as never));
+    expect(res.statusCode).toBe(200);
+    const data = res.body.Data as { Round: Record<string, unknown>; Nodes: Array<Record<string, unknown>>; Targets: unknown[] };
+    expect(data.Round).toMatchObject({ Checked: 1, Total: 1, CompletedAt: expect.any(String) });
+    expect(data.Targets).toHaveLength(1);
+    const phone = data.Nodes.find((n) => n['EntityType'] === 'PHONE_NUMBER');
+    expect(phone).toMatchObject({ CanSendMessage: 'LIMITED', Firing: true, Group: 'waba:299399000500', OwedDeliveries: 0, Errors: [expect.objectContaining({ ErrorCode: '131042' })] });
+    expect(data.Nodes.map((n) => n['EntityType']).sort()).toEqual(['APP', 'BUSINESS', 'PHONE_NUMBER', 'WABA']);
+  });
+
+  it('refuses parameters and unsigned calls like every route', async () => {
+    const signed = signRouteRequest({ method: 'GET', path: '/health-report', query: { x: '1' } }, 'h', CALLER_KEY);
+    expect(parseReply(await handler(httpEvent(signed, 'fc-http'), fcContext() as never)).body.Code).toBe('InvalidParameter');
+    delete signed.headers['Authorization'];
+    expect(parseReply(await handler(httpEvent(signed, 'fc-http'), fcContext() as never)).statusCode).toBe(401);
+  });
+});
