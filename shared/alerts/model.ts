@@ -63,5 +63,7 @@ export interface AlertSink {
   readonly name: string;
   /** Messages per minute the channel accepts (DingTalk 20, WeCom 20, Lark 100, Slack ~60). */
   readonly perMinute: number;
+  /** Shortest gap between two messages, for channels with a per-second limit (Lark 5/s, Slack ~1/s). */
+  readonly minIntervalMs?: number;
   send(notification: AlertNotification): Promise<void>;
 }

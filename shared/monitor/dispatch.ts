@@ -60,6 +60,7 @@ export async function deliverOwed(store: Store, sinks: readonly AlertSink[], now
   }
 
   for (const sink of sinks) {
+    let lastSendAt = 0;
     const byGroup = new Map<string, Array<{ key: string; entry: OutboxEntry }>>();
     for (const s of owing) {
       for (const entry of s.value.outbox) {
@@ -77,6 +78,9 @@ export async function deliverOwed(store: Store, sinks: readonly AlertSink[], now
       }
       const entries = owed.map((o) => o.entry).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
       const notification = notificationFor(sink.name, group, entries, now());
+      const wait = (sink.minIntervalMs ?? 0) - (Date.now() - lastSendAt);
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      lastSendAt = Date.now();
       try {
         await sink.send(notification);
       } catch (e) {

@@ -51,6 +51,8 @@ export function larkBody(n: AlertNotification, type: LarkMessageType = 'interact
 export class LarkSink implements AlertSink {
   readonly name = 'lark';
   readonly perMinute = 100;
+  /** 5 messages/s */
+  readonly minIntervalMs = 200;
   private readonly timeoutMs: number;
   private readonly now: () => number;
   private readonly type: LarkMessageType;

@@ -42,6 +42,8 @@ export function slackBody(n: AlertNotification): { text: string; blocks: Block[]
 export class SlackSink implements AlertSink {
   readonly name = 'slack';
   readonly perMinute = 60;
+  /** about 1 message/s */
+  readonly minIntervalMs = 1000;
   private readonly timeoutMs: number;
 
   constructor(
