@@ -1,0 +1,97 @@
+/**
+ * The local host's own environment (`npm start`), parsed once with zod; every bad variable is
+ * reported by name. The functions' variables (API_KEYS, STORE_URL, CAMS_ENDPOINT, ...) come through
+ * serverless.yml's `${env:...}` and are checked by startHost.
+ *
+ *   HOST               default 127.0.0.1         PORT               default 9000 (0: any free port)
+ *   CAMS_SANDBOX_HOST  default 127.0.0.1         CAMS_SANDBOX_PORT  default 9100 (0: any free port)
+ *   CAMS_SANDBOX_KEYS  id:secret,...  (default: the sandbox's documented pairs)
+ *   CAMS_SANDBOX_QPS   Action=N,...   (default: the CAMS limits)
+ *   HOST_TIMERS        on | off       (default on)
+ *   argv: --stage <name>  (serverless ${opt:stage}; default provider.stage, else dev)
+ */
+import { z } from 'zod';
+import { parseSandboxKeys, parseSandboxQps } from '../sandbox/config.ts';
+import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SANDBOX_HOST, DEFAULT_SANDBOX_PORT } from './defaults.ts';
+import type { HostOptions } from './host.ts';
+
+const unsetIfEmpty = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+
+function parsedWith<T>(parse: (s: string) => T) {
+  return (value: string, ctx: z.RefinementCtx): T => {
+    try {
+      return parse(value);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e) });
+      return z.NEVER;
+    }
+  };
+}
+
+const port = (name: string, fallback: number) =>
+  z.preprocess(
+    unsetIfEmpty,
+    z.coerce
+      .number({ error: `${name} must be a port number` })
+      .int(`${name} must be a whole number`)
+      .min(0, `${name} must be 0..65535`)
+      .max(65535, `${name} must be 0..65535`)
+      .default(fallback),
+  );
+
+const HostEnv = z.object({
+  HOST: z.preprocess(unsetIfEmpty, z.string().default(DEFAULT_HOST)),
+  PORT: port('PORT', DEFAULT_PORT),
+  CAMS_SANDBOX_HOST: z.preprocess(unsetIfEmpty, z.string().default(DEFAULT_SANDBOX_HOST)),
+  CAMS_SANDBOX_PORT: port('CAMS_SANDBOX_PORT', DEFAULT_SANDBOX_PORT),
+  CAMS_SANDBOX_KEYS: z.preprocess(unsetIfEmpty, z.string().transform(parsedWith(parseSandboxKeys)).optional()),
+  CAMS_SANDBOX_QPS: z.preprocess(unsetIfEmpty, z.string().transform(parsedWith(parseSandboxQps)).optional()),
+  HOST_TIMERS: z.preprocess(
+    (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
+    z.enum(['on', 'off'], { error: 'HOST_TIMERS must be on or off' }).default('on'),
+  ),
+});
+
+export class HostConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+    this.name = 'HostConfigError';
+  }
+}
+
+/** HostOptions from the environment and argv; throws HostConfigError listing every problem. */
+export function hostOptionsFromEnv(env: Record<string, string | undefined>, argv: readonly string[] = []): HostOptions {
+  const problems: string[] = [];
+  const parsed = HostEnv.safeParse(env);
+  if (!parsed.success) problems.push(...parsed.error.issues.map((i) => i.message));
+
+  let stage: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--stage' || a === '-s') {
+      stage = argv[++i];
+      if (!stage) problems.push('--stage needs a value');
+    } else if (a.startsWith('--stage=')) {
+      stage = a.slice('--stage='.length);
+    } else {
+      problems.push(`unknown argument ${a} (usage: npm start [-- --stage <name>])`);
+    }
+  }
+  if (stage !== undefined && stage !== '' && !/^[a-zA-Z0-9-]+$/.test(stage)) problems.push('--stage must be letters, digits and -');
+  if (problems.length || !parsed.success) throw new HostConfigError(problems);
+
+  const e = parsed.data;
+  return {
+    host: e.HOST,
+    port: e.PORT,
+    sandbox: {
+      host: e.CAMS_SANDBOX_HOST,
+      port: e.CAMS_SANDBOX_PORT,
+      ...(e.CAMS_SANDBOX_KEYS ? { keys: e.CAMS_SANDBOX_KEYS } : {}),
+      ...(e.CAMS_SANDBOX_QPS ? { qps: e.CAMS_SANDBOX_QPS } : {}),
+    },
+    timers: e.HOST_TIMERS === 'on',
+    env,
+    ...(stage ? { stage } : {}),
+  };
+}

@@ -1,0 +1,82 @@
+/** The HTTP events of serverless.yml as one routing table: method + path (with `{param}` segments). */
+
+export interface HostRoute {
+  method: string;
+  path: string;
+  functionName: string;
+}
+
+interface CompiledRoute extends HostRoute {
+  segments: Array<{ literal: string } | { param: string }>;
+}
+
+export type RouteMatch =
+  | { kind: 'found'; route: HostRoute; params: Record<string, string> }
+  | { kind: 'method-not-allowed'; allow: string[] }
+  | { kind: 'not-found' };
+
+export class RouteTable {
+  private readonly routes: CompiledRoute[] = [];
+
+  /** Throws when two functions claim the same method and path. */
+  add(route: HostRoute): void {
+    const segments = splitPath(route.path).map((seg) => {
+      const m = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(seg);
+      return m ? { param: m[1]! } : { literal: seg };
+    });
+    const shape = (r: CompiledRoute['segments']) => r.map((s) => ('param' in s ? '{}' : s.literal)).join('/');
+    const clash = this.routes.find((r) => r.method === route.method && shape(r.segments) === shape(segments));
+    if (clash) {
+      throw new Error(`serverless.yml: ${route.method} ${route.path} is served by both ${clash.functionName} and ${route.functionName}`);
+    }
+    this.routes.push({ ...route, segments });
+  }
+
+  list(): HostRoute[] {
+    return this.routes.map(({ method, path, functionName }) => ({ method, path, functionName }));
+  }
+
+  /** Matches the raw (URL-encoded) path segment by segment; literal segments win over parameters. */
+  match(method: string, rawPath: string): RouteMatch {
+    const parts = splitPath(rawPath).map(decodeSegment);
+    if (parts.some((p) => p === undefined)) return { kind: 'not-found' };
+    const candidates = this.routes
+      .map((r) => ({ r, params: matchSegments(r.segments, parts as string[]) }))
+      .filter((c): c is { r: CompiledRoute; params: Record<string, string> } => c.params !== undefined)
+      .sort((a, b) => Object.keys(a.params).length - Object.keys(b.params).length);
+    if (candidates.length === 0) return { kind: 'not-found' };
+    const hit = candidates.find((c) => c.r.method === method.toUpperCase());
+    if (!hit) return { kind: 'method-not-allowed', allow: [...new Set(candidates.map((c) => c.r.method))] };
+    const { method: m, path, functionName } = hit.r;
+    return { kind: 'found', route: { method: m, path, functionName }, params: hit.params };
+  }
+}
+
+/** `/a/b/` and `/a/b` are the same route (the functions accept a trailing slash). */
+function splitPath(path: string): string[] {
+  const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  return trimmed.split('/').slice(1);
+}
+
+function decodeSegment(seg: string): string | undefined {
+  try {
+    return decodeURIComponent(seg);
+  } catch {
+    return undefined;
+  }
+}
+
+function matchSegments(segments: CompiledRoute['segments'], parts: string[]): Record<string, string> | undefined {
+  if (segments.length !== parts.length) return undefined;
+  const params: Record<string, string> = {};
+  for (const [i, seg] of segments.entries()) {
+    const part = parts[i]!;
+    if ('literal' in seg) {
+      if (seg.literal !== part) return undefined;
+    } else {
+      if (part === '') return undefined;
+      params[seg.param] = part;
+    }
+  }
+  return params;
+}

@@ -1,0 +1,242 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { signRouteRequest } from '../../../local/client/route-request.ts';
+import { DEFAULT_API_KEY, DEFAULT_API_KEYS } from '../../../local/host/defaults.ts';
+import { fcAuthorization, fcStringToSign } from '../../../local/host/fc-signature.ts';
+import { startHost, type RunningHost } from '../../../local/host/host.ts';
+import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
+import { httpRequest } from '../../../shared/http/request.ts';
+import { callRoute, eventually, fc2Client } from './support.ts';
+
+// The real serverless.yml and functions, in this process, on free ports; no timers.
+let host: RunningHost;
+let storeDir: string;
+const lines: string[] = [];
+const MAX_BODY = 64 * 1024;
+
+type CallRecord = { Action: string; AccessKeyId: string; Params: Record<string, string>; Code: string };
+
+async function sandboxCalls(): Promise<CallRecord[]> {
+  const res = await httpRequest(`${host.sandboxUrl}/__sandbox/calls`);
+  return JSON.parse(res.body.toString()) as CallRecord[];
+}
+
+/** The JSON of an FC 3.0 HTTP trigger event carrying a signed route call (what a caller of the invoke API sends). */
+function signedHttpEvent(path: string, body: unknown): string {
+  const hostHeader = 'cams-fc-dev.ap-southeast-1.fcapp.run';
+  const signed = signRouteRequest({ method: 'POST', path, body }, hostHeader, DEFAULT_API_KEY, { nonce: `invoke-${Math.random()}` });
+  return JSON.stringify({
+    version: 'v1',
+    rawPath: path,
+    body: signed.body,
+    isBase64Encoded: false,
+    headers: signed.headers,
+    queryParameters: {},
+    requestContext: {
+      accountId: host.accountId,
+      domainName: hostHeader,
+      domainPrefix: 'bind-waba',
+      http: { method: 'POST', path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
+      requestId: 'r-1',
+      time: '2024-01-01T00:00:00Z',
+      timeEpoch: '1704067200000',
+    },
+  });
+}
+
+beforeAll(async () => {
+  process.env['LOG_LEVEL'] = 'warn'; // the functions' own log lines; the host's are captured below
+  storeDir = mkdtempSync(join(tmpdir(), 'cams-fc-host-'));
+  host = await startHost({
+    port: 0,
+    sandbox: { port: 0 },
+    timers: false,
+    env: { STORE_URL: `file:${storeDir}` },
+    maxBodyBytes: MAX_BODY,
+    log: (l) => lines.push(l),
+  });
+});
+afterAll(async () => {
+  await host?.close();
+  rmSync(storeDir, { recursive: true, force: true });
+});
+beforeEach(async () => {
+  await httpRequest(`${host.sandboxUrl}/__sandbox/reset`, { method: 'POST' });
+});
+
+describe('start-up', () => {
+  it('uses the default key pair, the sandbox and its first key, and says so', () => {
+    expect(host.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(host.serviceName).toBe('cams-fc-dev');
+    expect(host.usingDefaultApiKeys).toBe(true);
+    expect(host.apiKeys).toEqual([DEFAULT_API_KEY]);
+    expect(DEFAULT_API_KEYS).toBe('local-caller:local-caller-secret-0001');
+    expect(host.credentials).toEqual(DEFAULT_SANDBOX_KEYS[0]);
+    expect(host.camsEndpoint).toBe(host.sandboxUrl);
+    expect(process.env['CAMS_ENDPOINT']).toBe(host.sandboxUrl);
+    expect(process.env['API_KEYS']).toBe(DEFAULT_API_KEYS);
+    expect(process.env['STORE_URL']).toBe(`file:${storeDir}`);
+
+    const banner = host.banner().join('\n');
+    expect(banner).toContain(`listening on ${host.url}`);
+    expect(banner).toMatch(/POST \/waba\/bind\s+-> bind-waba/);
+    expect(banner).toMatch(/GET \/onboardings\/\{id\}\s+-> onboarding-api/);
+    expect(banner).toContain(`CAMS sandbox: ${host.sandboxUrl}`);
+    expect(banner).toContain('local-caller:local-caller-secret-0001');
+    expect(banner).toContain(`npm run call -- POST /waba/bind '{"WabaId":"1234567890"}'`);
+    expect(banner).toMatch(/sls_timer_health_monitor\s+"0 \*\/5 \* \* \* \*" \(UTC\) -> health-monitor\s+\[off: HOST_TIMERS=off\]/);
+  });
+});
+
+describe('HTTP routes', () => {
+  it('bind → query → add phone → health, through FC 3.0 HTTP trigger events, CAMS calls made with the sandbox key', async () => {
+    const bound = await callRoute(host.url, { method: 'POST', path: '/waba/bind', body: { WabaId: '300000000000001' } });
+    expect(bound.status).toBe(200);
+    expect(bound.json).toMatchObject({ Code: 'OK', Success: true });
+    expect(bound.json.RequestId).toBe(bound.headers['x-fc-request-id']);
+    const space = bound.json.Data!['CustSpaceId'] as string;
+
+    const queried = await callRoute(host.url, { method: 'GET', path: '/waba', query: { CustSpaceId: space } });
+    expect(queried.status).toBe(200);
+    expect(queried.json.Data).toMatchObject({ Id: '300000000000001' });
+
+    const added = await callRoute(host.url, { method: 'POST', path: '/phone-numbers', body: { CustSpaceId: space, Cc: '86', PhoneNumber: '13800000002', VerifiedName: 'Acme Shop' } });
+    expect(added.status).toBe(200);
+
+    const health = await callRoute(host.url, { method: 'GET', path: '/health-status', query: { CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800000002' } });
+    expect(health.status).toBe(200);
+    expect(health.json.Data!['CanSendMessage']).toBe('AVAILABLE');
+
+    const calls = await sandboxCalls();
+    expect(calls.map((c) => `${c.Action}:${c.Code}:${c.AccessKeyId}`)).toEqual([
+      `ChatappBindWaba:OK:${DEFAULT_SANDBOX_KEYS[0]!.accessKeyId}`,
+      `QueryChatappBindWaba:OK:${DEFAULT_SANDBOX_KEYS[0]!.accessKeyId}`,
+      `AddChatappPhoneNumber:OK:${DEFAULT_SANDBOX_KEYS[0]!.accessKeyId}`,
+      `GetWhatsappHealthStatus:OK:${DEFAULT_SANDBOX_KEYS[0]!.accessKeyId}`,
+    ]);
+  });
+
+  it('every implemented route reaches its function', async () => {
+    const implemented = host.routes.filter((r) => r.implemented);
+    expect(implemented.map((r) => `${r.method} ${r.path}`)).toEqual(expect.arrayContaining(['POST /waba/bind', 'GET /waba', 'POST /phone-numbers', 'GET /health-status']));
+    for (const r of implemented) {
+      const path = r.path.replace(/\{[^}]+\}/g, 'ob-000000000000000000000000');
+      const before = lines.length;
+      const res = await callRoute(host.url, { method: r.method, path, ...(r.method === 'POST' ? { body: {} } : {}) });
+      // The function answered (its CAMS envelope, with the host's request id), not the host.
+      expect(res.json.RequestId, `${r.method} ${r.path}`).toBe(res.headers['x-fc-request-id']);
+      expect(['NotFound', 'MethodNotAllowed', 'FunctionNotImplemented', 'FunctionError', 'FunctionLoadError', 'FunctionTimeout']).not.toContain(res.json.Code);
+      expect(lines.slice(before).join('\n')).toContain(`-> ${res.status} ${r.functionName}`);
+    }
+  });
+
+  it('passes the caller signature through: the function rejects an unsigned or forged call', async () => {
+    const res = await httpRequest(`${host.url}/waba/bind`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"WabaId":"1"}' });
+    expect(res.status).toBe(401);
+    expect(JSON.parse(res.body.toString())).toMatchObject({ Code: 'IncompleteSignature', Success: false });
+    const forged = await callRoute(host.url, { method: 'POST', path: '/waba/bind', body: { WabaId: '300000000000002' } }, { ...DEFAULT_API_KEY, accessKeySecret: 'not-the-secret' });
+    expect(forged.status).toBe(403);
+    expect(forged.json.Code).toBe('SignatureDoesNotMatch');
+    expect(await sandboxCalls()).toEqual([]);
+  });
+
+  it('an unknown route is a 404 envelope, a wrong method 405 with Allow', async () => {
+    const res = await callRoute(host.url, { method: 'GET', path: '/nope' });
+    expect(res.status).toBe(404);
+    expect(res.json).toMatchObject({ Code: 'NotFound', Success: false, RequestId: res.headers['x-fc-request-id'] });
+    const wrong = await callRoute(host.url, { method: 'DELETE', path: '/waba/bind' });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers['allow']).toBe('POST');
+  });
+
+  it('a body over the limit is 413 and never reaches the function', async () => {
+    const before = lines.length;
+    const res = await callRoute(host.url, { method: 'POST', path: '/waba/bind', body: { WabaId: '1', Pad: 'x'.repeat(MAX_BODY) } });
+    expect(res.status).toBe(413);
+    expect(res.json).toMatchObject({ Code: 'RequestEntityTooLarge', Success: false });
+    expect(lines.slice(before).join('\n')).not.toContain('bind-waba');
+    // the host is still fine afterwards
+    expect((await callRoute(host.url, { method: 'POST', path: '/waba/bind', body: { WabaId: '300000000000003' } })).status).toBe(200);
+  });
+});
+
+describe('FC 2.0 invoke API, driven by @alicloud/fc2', () => {
+  it('sync: the raw body is the event, the reply is the function result', async () => {
+    const client = fc2Client(host.url, host.accountId, DEFAULT_API_KEY);
+    const res = await client.invokeFunction('cams-fc-dev', 'bind-waba', signedHttpEvent('/waba/bind', { WabaId: '300000000000010' }));
+    expect(res.headers['x-fc-request-id']).toMatch(/^1-[0-9a-f]+-[0-9a-f]{24}$/);
+    const reply = res.data as { statusCode: number; headers: Record<string, string>; body: string };
+    expect(reply.statusCode).toBe(200);
+    expect(JSON.parse(reply.body)).toMatchObject({ Code: 'OK', Data: { WabaId: '300000000000010' }, RequestId: res.headers['x-fc-request-id'] });
+    expect((await sandboxCalls()).map((c) => c.Params['WabaId'])).toEqual(['300000000000010']);
+  });
+
+  it('accepts the functions own credentials and a LATEST qualifier', async () => {
+    const client = fc2Client(host.url, host.accountId, DEFAULT_SANDBOX_KEYS[0]!);
+    const res = await client.invokeFunction('cams-fc-dev', 'bind-waba', signedHttpEvent('/waba/bind', { WabaId: '300000000000011' }), {}, 'LATEST');
+    expect((res.data as { statusCode: number }).statusCode).toBe(200);
+  });
+
+  it('rejects a wrong secret, an unknown key, an unknown service or function', async () => {
+    const event = signedHttpEvent('/waba/bind', { WabaId: '300000000000012' });
+    await expect(fc2Client(host.url, host.accountId, { ...DEFAULT_API_KEY, accessKeySecret: 'wrong-secret' }).invokeFunction('cams-fc-dev', 'bind-waba', event)).rejects.toMatchObject({
+      code: 'SignatureNotMatch',
+      message: expect.stringContaining('failed with 403'),
+    });
+    await expect(fc2Client(host.url, host.accountId, { accessKeyId: 'nobody', accessKeySecret: 'x' }).invokeFunction('cams-fc-dev', 'bind-waba', event)).rejects.toMatchObject({
+      code: 'InvalidAccessKeyID',
+    });
+    const client = fc2Client(host.url, host.accountId, DEFAULT_API_KEY);
+    await expect(client.invokeFunction('cams-fc-prod', 'bind-waba', event)).rejects.toMatchObject({ code: 'ServiceNotFound', message: expect.stringContaining('404') });
+    await expect(client.invokeFunction('cams-fc-dev', 'no-such-function', event)).rejects.toMatchObject({ code: 'FunctionNotFound' });
+    await expect(client.invokeFunction('cams-fc-dev', 'bind-waba', event, {}, 'prod')).rejects.toMatchObject({ code: 'AliasNotFound' });
+    expect(await sandboxCalls()).toEqual([]);
+  });
+
+  it('rejects a request dated outside 15 minutes, and unsigned requests', async () => {
+    const path = '/2016-08-15/services/cams-fc-dev/functions/bind-waba/invocations';
+    const headers: Record<string, string> = { date: new Date(Date.now() - 16 * 60_000).toUTCString(), 'content-type': 'application/octet-stream', 'x-fc-account-id': host.accountId };
+    headers['authorization'] = fcAuthorization(DEFAULT_API_KEY.accessKeyId, DEFAULT_API_KEY.accessKeySecret, fcStringToSign('POST', path, headers, null));
+    const stale = await httpRequest(host.url + path, { method: 'POST', headers, body: '{}' });
+    expect(stale.status).toBe(403);
+    expect(JSON.parse(stale.body.toString())).toMatchObject({ ErrorCode: 'RequestTimeTooSkewed' });
+    expect(stale.headers['x-fc-request-id']).toBeTruthy();
+
+    const unsigned = await httpRequest(host.url + path, { method: 'POST', headers: { date: new Date().toUTCString() }, body: '{}' });
+    expect(unsigned.status).toBe(403);
+    expect(JSON.parse(unsigned.body.toString()).ErrorCode).toBe('AccessDenied');
+
+    const wrongPath = await httpRequest(`${host.url}/2016-08-15/services`, { method: 'GET' });
+    expect(wrongPath.status).toBe(400);
+    expect(JSON.parse(wrongPath.body.toString()).ErrorCode).toBe('PathNotSupported');
+  });
+
+  it('a function invoking another through FC_ENDPOINT (onboarding-api → onboarding, async) is served by this host', async () => {
+    const post = await callRoute(host.url, {
+      method: 'POST',
+      path: '/onboardings',
+      body: { WabaId: '300000000000030', Cc: '86', PhoneNumber: '13800000030', VerifiedName: 'Acme Shop' },
+    });
+    expect(post.status).toBe(202);
+    const id = post.json.Data!['OnboardingId'] as string;
+    expect(id).toMatch(/^ob-[0-9a-f]{24}$/);
+    const invoke = await eventually(() => lines.find((l) => l.startsWith('POST /2016-08-15/services/cams-fc-dev/functions/onboarding/invocations -> invoke Async')), 10_000, 'the async invoke');
+    const requestId = invoke.split(' ').pop()!;
+    await eventually(() => lines.some((l) => l.startsWith(`async onboarding ${requestId}: attempt 1/4 succeeded`)), 20_000, 'the onboarding run');
+    const got = await callRoute(host.url, { method: 'GET', path: `/onboardings/${id}` });
+    expect(got.status).toBe(200);
+    expect(got.json.Data).toMatchObject({ OnboardingId: id });
+  });
+
+  it('async: 202 at once, then the invocation runs in the background', async () => {
+    const client = fc2Client(host.url, host.accountId, DEFAULT_API_KEY);
+    const res = await client.invokeFunction('cams-fc-dev', 'bind-waba', signedHttpEvent('/waba/bind', { WabaId: '300000000000020' }), { 'x-fc-invocation-type': 'Async' });
+    expect(res.data).toBe('');
+    const requestId = res.headers['x-fc-request-id']!;
+    const call = await eventually(async () => (await sandboxCalls()).find((c) => c.Params['WabaId'] === '300000000000020'), 10_000, 'the async bind');
+    expect(call).toMatchObject({ Action: 'ChatappBindWaba', Code: 'OK', AccessKeyId: DEFAULT_SANDBOX_KEYS[0]!.accessKeyId });
+    await eventually(() => lines.some((l) => l.includes(`async bind-waba ${requestId}: attempt 1/4 succeeded`)), 5_000, 'the async log line');
+  });
+});
