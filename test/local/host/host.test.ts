@@ -227,7 +227,20 @@ describe('FC 2.0 invoke API, driven by @alicloud/fc2', () => {
     await eventually(() => lines.some((l) => l.startsWith(`async onboarding ${requestId}: attempt 1/4 succeeded`)), 20_000, 'the onboarding run');
     const got = await callRoute(host.url, { method: 'GET', path: `/onboardings/${id}` });
     expect(got.status).toBe(200);
-    expect(got.json.Data).toMatchObject({ OnboardingId: id });
+    expect(got.json.Data).toMatchObject({ OnboardingId: id, Status: 'done', CustSpaceId: expect.any(String), AccountReviewStatus: 'APPROVED', CanSendMessage: 'AVAILABLE' });
+    expect(Object.keys(got.json.Data!['Steps'] as object)).toEqual(['bind', 'addPhone', 'query', 'health', 'watch']);
+
+    // Posting the same onboarding again is answered from its record: no second invoke, no second bind.
+    const again = await callRoute(host.url, { method: 'POST', path: '/onboardings', body: { WabaId: '300000000000030', Cc: '86', PhoneNumber: '13800000030', VerifiedName: 'Acme Shop' } });
+    expect(again.status).toBe(202);
+    expect(again.json.Data).toMatchObject({ OnboardingId: id, Status: 'done' });
+    expect((await sandboxCalls()).filter((c) => c.Params['WabaId'] === '300000000000030' && c.Action === 'ChatappBindWaba')).toHaveLength(1);
+
+    const bad = await callRoute(host.url, { method: 'POST', path: '/onboardings', body: { WabaId: 'x', Cc: '86', PhoneNumber: '13800000030', VerifiedName: 'Acme Shop' } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.Fields).toEqual([expect.objectContaining({ Field: 'WabaId' })]);
+    const unknown = await callRoute(host.url, { method: 'GET', path: '/onboardings/ob-000000000000000000000000' });
+    expect(unknown.status).toBe(404);
   });
 
   it('async: 202 at once, then the invocation runs in the background', async () => {
