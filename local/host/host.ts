@@ -41,7 +41,7 @@ import {
   type InvocationOutcome,
 } from './functions.ts';
 import { buildHttpTriggerEvent, fcTime, replyFromResult, splitUrl } from './http-trigger.ts';
-import { drain, readBody, send, sendJson } from './http-io.ts';
+import { drain, readBody, send, sendJson } from '../http-io.ts';
 import { handleInvokeApi, INVOKE_PREFIX, type InvokeApiDeps } from './invoke-api.ts';
 import { RouteTable, type HostRoute } from './routes.ts';
 import { TimerScheduler, type Clock } from './scheduler.ts';

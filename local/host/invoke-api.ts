@@ -11,7 +11,7 @@
 import type http from 'node:http';
 import { verifyFcRequest, FC_API_VERSION, type FcKey, type FcQueries } from './fc-signature.ts';
 import type { InvocationOutcome } from './functions.ts';
-import { drain, readBody, send, sendJson } from './http-io.ts';
+import { drain, readBody, send, sendJson } from '../http-io.ts';
 
 export const INVOKE_PREFIX = `/${FC_API_VERSION}/`;
 const INVOKE_PATH = new RegExp(`^/${FC_API_VERSION}/services/([^/]+)/functions/([^/]+)/invocations/?$`);

@@ -10,6 +10,7 @@ import { FaultInjector } from './faults.ts';
 import { QpsLimiter } from './limits.ts';
 import { errors, type CamsReply } from './replies.ts';
 import { SandboxState } from './state.ts';
+import { readBody } from '../http-io.ts';
 
 export { DEFAULT_SANDBOX_KEYS, parseSandboxKeys, parseSandboxQps, type SandboxKey } from './config.ts';
 
@@ -120,32 +121,6 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox>
           }),
       });
     });
-  });
-}
-
-/** The whole body, or 'too-large' as soon as it passes the limit (chunked bodies included). */
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.resolve('too-large');
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const finish = (v: Buffer | 'too-large') => {
-      if (done) return;
-      done = true;
-      resolve(v);
-    };
-    req.on('data', (c: Buffer) => {
-      if (done) return;
-      size += c.length;
-      if (size > limit) return finish('too-large');
-      chunks.push(c);
-    });
-    req.on('end', () => finish(Buffer.concat(chunks)));
-    // A client that goes away mid-body: answer into the void rather than hang or throw.
-    req.on('error', () => finish(Buffer.concat(chunks)));
-    req.on('aborted', () => finish(Buffer.concat(chunks)));
   });
 }
 

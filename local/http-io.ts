@@ -1,3 +1,4 @@
+// Small node:http helpers shared by the local host and the CAMS sandbox.
 import type http from 'node:http';
 
 /** The whole body, or 'too-large' as soon as it passes the limit (chunked bodies included). */
