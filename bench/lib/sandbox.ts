@@ -1,7 +1,9 @@
+import type { CallRecord } from '../../local/sandbox/calls.ts';
 import { DEFAULT_SANDBOX_KEYS, startSandbox, type RunningSandbox, type SandboxKey } from '../../local/sandbox/server.ts';
 import { CamsClient } from '../../shared/cams/client.ts';
 import { LimiterRegistry } from '../../shared/cams/limiter.ts';
 import { CAMS_ACTIONS, type CamsAction } from '../../shared/cams/operations.ts';
+import { httpRequest } from '../../shared/http/request.ts';
 
 /**
  * Benchmarks measure our code, not the documented CAMS limits: the sandbox admits (nearly) any
@@ -53,3 +55,13 @@ export function functionEnv(b: BenchSandbox): Record<string, string> {
     ALIBABA_CLOUD_ACCESS_KEY_SECRET: b.camsKey.accessKeySecret,
   };
 }
+
+/** The sandbox's call log (`GET /__sandbox/calls`), rejected calls included, oldest first. */
+export async function sandboxCalls(sandbox: RunningSandbox): Promise<CallRecord[]> {
+  const res = await httpRequest(new URL('/__sandbox/calls', sandbox.url), { method: 'GET', maxBodyBytes: 64 * 1024 * 1024 });
+  if (res.status !== 200) throw new Error(`sandbox GET /__sandbox/calls → ${res.status}: ${res.body.toString().slice(0, 200)}`);
+  return JSON.parse(res.body.toString('utf8')) as CallRecord[];
+}
+
+/** What the sandbox answers a call over its QPS limit with. */
+export const THROTTLED_CODE = 'System.LimitControl';

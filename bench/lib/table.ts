@@ -22,9 +22,9 @@ export function renderTable(t: Table): string {
 }
 
 export function formatGoal(g: Goal): string {
-  const v = cell(g.value);
+  const show = (n: number) => (g.digits !== undefined && Number.isFinite(n) ? n.toFixed(g.digits) : cell(n));
   const verdict = g.pass ? 'PASS' : 'MISS';
-  return `${verdict}  ${g.label}: ${v} ${g.unit} (goal ≤ ${cell(g.limit)} ${g.unit})${g.note ? `\n      ${g.note}` : ''}`;
+  return `${verdict}  ${g.label}: ${show(g.value)} ${g.unit} (goal ≤ ${show(g.limit)} ${g.unit})${g.note ? `\n      ${g.note}` : ''}`;
 }
 
 export function renderResult(r: BenchResult): string {

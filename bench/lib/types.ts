@@ -30,6 +30,8 @@ export interface Goal {
   pass: boolean;
   /** Why the value is what it is, when that needs saying (e.g. a MISS analysis). */
   note?: string;
+  /** Decimals to show value and limit with (default: the table's, 2 below 100); for ratios near their limit. */
+  digits?: number;
 }
 
 export interface Table {
@@ -51,6 +53,6 @@ export interface BenchResult {
   data: Record<string, unknown>;
 }
 
-export function goal(label: string, value: number, limit: number, unit: string, note?: string): Goal {
-  return { label, value, limit, unit, pass: Number.isFinite(value) && value <= limit, ...(note ? { note } : {}) };
+export function goal(label: string, value: number, limit: number, unit: string, note?: string, digits?: number): Goal {
+  return { label, value, limit, unit, pass: Number.isFinite(value) && value <= limit, ...(note ? { note } : {}), ...(digits !== undefined ? { digits } : {}) };
 }

@@ -63,8 +63,10 @@ describe('SpacingLimiter on a fake clock', () => {
   });
 
   it('intervals leave head-room over the documented QPS', () => {
-    expect(intervalForQps(5)).toBe(220);
-    expect(intervalForQps(10)).toBe(110);
+    expect(intervalForQps(5)).toBe(208);
+    expect(intervalForQps(10)).toBe(104);
+    // qps + 1 calls always span more than the 1-s window.
+    for (const q of [1, 5, 10, 20, 50]) expect(intervalForQps(q) * q).toBeGreaterThan(1000);
     expect(() => intervalForQps(0)).toThrow(RangeError);
   });
 });
@@ -106,7 +108,7 @@ describe('client-side limiting over real HTTP', () => {
       endpoint: server.url, credentials: TEST_KEY, limiters: new LimiterRegistry(), now: clock.now, sleep: clock.sleep,
       deadlineMarginMs: 100, minAttemptMs: 200,
     });
-    // 5 QPS → slots at 0, 220, 440, 660, 880...; with the deadline at 1000 the last start is 700.
+    // 5 QPS → slots at 0, 208, 416, 624, 832...; with the deadline at 1000 the last start is 700.
     const settled = await Promise.allSettled(
       Array.from({ length: 10 }, () => c.getHealthStatus({ CustSpaceId: 'CS', NodeType: 'waba' }, { deadline: 1000 })),
     );
