@@ -14,19 +14,9 @@ import { z } from 'zod';
 import { parseSandboxKeys, parseSandboxQps } from '../sandbox/config.ts';
 import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SANDBOX_HOST, DEFAULT_SANDBOX_PORT } from './defaults.ts';
 import type { HostOptions } from './host.ts';
+import { parsedWith } from '../zod-env.ts';
 
 const unsetIfEmpty = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
-
-function parsedWith<T>(parse: (s: string) => T) {
-  return (value: string, ctx: z.RefinementCtx): T => {
-    try {
-      return parse(value);
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e) });
-      return z.NEVER;
-    }
-  };
-}
 
 const port = (name: string, fallback: number) =>
   z.preprocess(

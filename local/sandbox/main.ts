@@ -8,18 +8,7 @@ import { z } from 'zod';
 import { CAMS_QPS, type CamsAction } from '../../shared/cams/operations.ts';
 import { isDefaultSandboxKey } from './config.ts';
 import { DEFAULT_SANDBOX_KEYS, parseSandboxKeys, parseSandboxQps, startSandbox, type SandboxKey } from './server.ts';
-
-/** Turns a parse function's throw into a zod issue, so every bad variable is reported at once. */
-function parsedWith<T>(parse: (s: string) => T) {
-  return (value: string, ctx: z.RefinementCtx): T => {
-    try {
-      return parse(value);
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e) });
-      return z.NEVER;
-    }
-  };
-}
+import { parsedWith } from '../zod-env.ts';
 
 const unsetIfEmpty = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
