@@ -115,6 +115,42 @@ function isOptional(pkg: PackageJson, name: string): boolean {
   return Boolean(pkg.optionalDependencies?.[name] || pkg.peerDependenciesMeta?.[name]?.optional);
 }
 
+/**
+ * @middy/core imports node:stream, node:stream/promises and node:stream/web at the top for its
+ * response-streaming mode, which FC functions never use; loading them costs ~3 ms of every cold
+ * start. Inside @middy/core only, they become getters that load the module on first use.
+ */
+export function lazyMiddyStreams(): Plugin {
+  // What @middy/core imports from each; a new name there fails the build ("No matching export").
+  const NAMES: Record<string, string[]> = {
+    'node:stream': ['Readable'],
+    'node:stream/promises': ['pipeline'],
+    'node:stream/web': ['ReadableStream'],
+  };
+  return {
+    name: 'lazy-middy-streams',
+    setup(build) {
+      build.onResolve({ filter: /^node:stream(\/promises|\/web)?$/ }, (args) =>
+        /[\\/]@middy[\\/]core[\\/]/.test(args.importer) ? { path: args.path, namespace: 'lazy-builtin' } : undefined,
+      );
+      build.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+        loader: 'js',
+        contents: [
+          // A stand-in that loads the real export on first get, call, construct or instanceof.
+          'const lazy = (load) => new Proxy(function () {}, {',
+          '  get: (_, k) => Reflect.get(load(), k),',
+          '  has: (_, k) => k in load(),',
+          '  apply: (_, self, args) => Reflect.apply(load(), self, args),',
+          '  construct: (_, args) => Reflect.construct(load(), args),',
+          '});',
+          `let m; const mod = () => (m ??= require(${JSON.stringify(args.path)}));`,
+          ...(NAMES[args.path] ?? []).map((n) => `export const ${n} = lazy(() => mod().${n});`),
+        ].join('\n'),
+      }));
+    },
+  };
+}
+
 /** esbuild turns `import.meta.url` into undefined in CommonJS output; give it the real file URL. */
 const IMPORT_META_URL_SHIM = 'var __import_meta_url=require("url").pathToFileURL(__filename).href;';
 
@@ -160,7 +196,7 @@ export async function buildFunctions(opts: BuildOptions = {}): Promise<BuildResu
           legalComments: 'none',
           banner: { js: IMPORT_META_URL_SHIM },
           define: { 'import.meta.url': '__import_meta_url' },
-          plugins: [optionalDependencyExternals(leftExternal)],
+          plugins: [lazyMiddyStreams(), optionalDependencyExternals(leftExternal)],
         });
       } catch (error) {
         const detail = (error as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors

@@ -67,6 +67,8 @@ export function staleReason(fn: string, root = REPO_ROOT): string | undefined {
     return 'unreadable meta.json';
   }
   for (const input of inputs) {
+    // Plugin-made modules (`namespace:path`, e.g. lazy-builtin:node:stream) have no file to date.
+    if (/^[a-z][a-z-]+:/.test(input)) continue;
     const file = resolve(root, input);
     if (!existsSync(file)) return `input ${input} is gone`;
     if (statSync(file).mtimeMs > builtAt) return `${input} changed since the build`;

@@ -97,13 +97,16 @@ describe('buildFunctions', () => {
     const script = [
       'const m = require(process.argv[1]);',
       'const before = globalThis.heavyLoads ?? 0;',
+      // middy's streaming-only imports must not load with the bundle (lazyMiddyStreams)
+      "const streamsAtLoad = process.moduleLoadList.filter((x) => /^NativeModule stream(\\/web|\\/promises)?$/.test(x));",
       'm.handler(Buffer.from("fc"), {}).then((r) => {',
-      '  console.log(JSON.stringify({ before, after: globalThis.heavyLoads, r }));',
+      '  console.log(JSON.stringify({ before, after: globalThis.heavyLoads, streamsAtLoad, r }));',
       '});',
     ].join('\n');
     const ran = await run(process.execPath, ['-e', script, join(isolated, 'index.js')], { cwd: isolated, env: { PATH: process.env.PATH ?? '' } });
     expect(ran.code, ran.output).toBe(0);
-    const report = JSON.parse(ran.output) as { before: number; after: number; r: { greet: string; heavy: string; here: string } };
+    const report = JSON.parse(ran.output) as { before: number; after: number; streamsAtLoad: string[]; r: { greet: string; heavy: string; here: string } };
+    expect(report.streamsAtLoad).toEqual([]);
     expect(report.before).toBe(0);
     expect(report.after).toBe(1);
     expect(report.r.greet).toBe('hello fc');
