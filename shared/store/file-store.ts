@@ -250,13 +250,8 @@ export class FileStore implements Store {
   }
 
   private async readFile(path: string): Promise<FileRecord | undefined> {
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (e) {
-      if (errno(e) === 'ENOENT') return undefined;
-      throw e;
-    }
+    const text = await readTextIfExists(path);
+    if (text === undefined) return undefined;
     let rec: Partial<FileRecord>;
     try {
       rec = JSON.parse(text) as Partial<FileRecord>;
@@ -429,13 +424,8 @@ export class FileStore implements Store {
   }
 
   private async readLock(path: string): Promise<LockInfo | undefined> {
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (e) {
-      if (errno(e) === 'ENOENT') return undefined;
-      throw e;
-    }
+    const text = await readTextIfExists(path);
+    if (text === undefined) return undefined;
     try {
       const info = JSON.parse(text) as LockInfo;
       if (typeof info.token === 'string' && typeof info.pid === 'number' && typeof info.at === 'number') return info;
@@ -514,4 +504,14 @@ async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T)
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** A file's text, or undefined when it does not exist (any other error is thrown). */
+async function readTextIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return undefined;
+    throw e;
+  }
 }

@@ -3,10 +3,9 @@ import * as openApiUtilModule from '@alicloud/openapi-util';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CamsClient, encodeForm, resolveEndpoint } from '../../../shared/cams/client.ts';
-import { CamsError } from '../../../shared/cams/errors.ts';
 import { LimiterRegistry } from '../../../shared/cams/limiter.ts';
 import { CAMS_VERSION } from '../../../shared/cams/operations.ts';
-import { gatewayError, ok, startScriptedCams, TEST_KEY, type ScriptedCams, type ScriptedReply } from './scripted-cams.ts';
+import { expectCamsError, gatewayError, ok, startScriptedCams, TEST_KEY, type ScriptedCams, type ScriptedReply } from './scripted-cams.ts';
 
 // CommonJS `exports.default` surfaces differently through ESM interop: walk down to the class.
 function officialToForm(): (params: object) => string {
@@ -25,16 +24,6 @@ afterEach(async () => {
 
 function clientFor(url: string, extra: ConstructorParameters<typeof CamsClient>[0] = {}): CamsClient {
   return new CamsClient({ endpoint: url, credentials: TEST_KEY, limiters: new LimiterRegistry(), ...extra });
-}
-
-async function expectCamsError(p: Promise<unknown>): Promise<CamsError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(CamsError);
-    return err as CamsError;
-  }
-  throw new Error('expected the call to fail');
 }
 
 const HEALTH_DATA = {

@@ -1,10 +1,9 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CamsClient, type CamsClientOptions } from '../../../shared/cams/client.ts';
-import { CamsError } from '../../../shared/cams/errors.ts';
 import { LimiterRegistry } from '../../../shared/cams/limiter.ts';
 import { backoffCap, fullJitterDelay, resolveRetryPolicy, DEFAULT_RETRY_POLICY } from '../../../shared/cams/retry.ts';
-import { fakeClock, gatewayError, LIMIT_CONTROL, ok, startScriptedCams, TEST_KEY, type ScriptedCams, type ScriptedReply } from './scripted-cams.ts';
+import { expectCamsError, fakeClock, gatewayError, LIMIT_CONTROL, ok, startScriptedCams, TEST_KEY, type ScriptedCams, type ScriptedReply } from './scripted-cams.ts';
 
 let server: ScriptedCams | undefined;
 afterEach(async () => {
@@ -33,16 +32,6 @@ function client(url: string, extra: CamsClientOptions = {}) {
     ...extra,
   });
   return { c, clock };
-}
-
-async function expectCamsError(p: Promise<unknown>): Promise<CamsError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(CamsError);
-    return err as CamsError;
-  }
-  throw new Error('expected the call to fail');
 }
 
 describe('retries transient failures until success', () => {

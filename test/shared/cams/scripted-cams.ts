@@ -3,7 +3,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseQuery } from 'node:querystring';
+import { expect } from 'vitest';
 import { InMemoryNonceRegistry, verifyAcs3Request, type VerifyResult } from '../../../shared/acs3/index.ts';
+import { CamsError } from '../../../shared/cams/errors.ts';
 
 export const TEST_KEY = { accessKeyId: 'LTAItestkey0001', accessKeySecret: 'test-secret-0001' };
 
@@ -142,4 +144,15 @@ export function fakeClock(start = 1_700_000_000_000) {
       t += ms;
     },
   };
+}
+
+/** The CamsError a call fails with; fails the test when the call succeeds. */
+export async function expectCamsError(p: Promise<unknown>): Promise<CamsError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(CamsError);
+    return err as CamsError;
+  }
+  throw new Error('expected the call to fail');
 }
