@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import middy from '@middy/core';
-import { stdoutLog, writeLogRecord, type LogWriter } from '../http-fn/log.ts';
+import { stdoutLog, writeLogRecord, type LogWriter } from '../log/log.ts';
 import { invocationDeadline, type FcContext } from './context.ts';
 
 export interface EventInvocation {

@@ -4,7 +4,7 @@ import { InMemoryNonceRegistry } from '../acs3/nonce-cache.ts';
 import type { EnvSource } from '../config/env.ts';
 import { loadHttpFunctionConfig, type HttpFunctionConfig } from '../config/http-function.ts';
 import type { FcContext } from '../fc/context.ts';
-import { stdoutLog, type LogWriter } from './log.ts';
+import { stdoutLog, type LogWriter } from '../log/log.ts';
 import {
   camsEnvelope,
   decodeHttpRequest,

@@ -6,7 +6,7 @@ import type { ApiKey } from '../config/env.ts';
 import { invocationDeadline, type FcContext } from '../fc/context.ts';
 import { HttpError } from './errors.ts';
 import { decodeHttpEvent, type HttpRequest } from './event.ts';
-import { writeLogRecord, type LogWriter } from './log.ts';
+import { writeLogRecord, type LogWriter } from '../log/log.ts';
 import { collectParams, validateParams } from './params.ts';
 import { callerAuthStatus, errorReply, successReply, type FcHttpResponse } from './reply.ts';
 

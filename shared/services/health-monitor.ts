@@ -5,7 +5,7 @@ import { credentialsFrom } from '../cams/credentials.ts';
 import type { EnvSource } from '../config/env.ts';
 import { loadMonitorConfig, type MonitorConfig } from '../config/monitor.ts';
 import type { EventInvocation } from '../fc/event-function.ts';
-import { stdoutLog, writeLogRecord } from '../http-fn/log.ts';
+import { stdoutLog, writeLogRecord } from '../log/log.ts';
 import { HealthSweep, type SweepReport } from '../monitor/sweep.ts';
 import { openStore } from '../store/index.ts';
 import type { Store } from '../store/port.ts';

@@ -5,7 +5,7 @@ import { credentialsFrom } from '../cams/credentials.ts';
 import { readEnv, urlString, type EnvSource } from '../config/env.ts';
 import { CAMS_DEFAULT_ENDPOINT } from '../cams/operations.ts';
 import type { EventInvocation } from '../fc/event-function.ts';
-import { stdoutLog, writeLogRecord } from '../http-fn/log.ts';
+import { stdoutLog, writeLogRecord } from '../log/log.ts';
 import { onboardingRequestFrom } from '../onboarding/event.ts';
 import { runOnboarding, type OnboardingOutcome } from '../onboarding/onboard.ts';
 import { openStore } from '../store/index.ts';

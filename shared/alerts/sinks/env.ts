@@ -2,7 +2,7 @@
 // http(s) is a ConfigError naming the variable (never echoing the value: it holds a credential).
 import * as z from 'zod/mini';
 import { ConfigError, readEnv, urlString, type EnvSource } from '../../config/env.ts';
-import { stdoutLog, writeLogRecord } from '../../http-fn/log.ts';
+import { stdoutLog, writeLogRecord } from '../../log/log.ts';
 import type { AlertSink } from '../model.ts';
 import type { SinkOptions } from './deliver.ts';
 import { DingTalkSink } from './dingtalk.ts';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { signRouteRequest } from '../../../local/client/route-request.ts';
 import { CamsError } from '../../../shared/cams/errors.ts';
 import { httpFunction } from '../../../shared/http-fn/http-function.ts';
-import { redactSecrets } from '../../../shared/http-fn/log.ts';
+import { redactSecrets } from '../../../shared/log/log.ts';
 import { camsErrorStatus } from '../../../shared/http-fn/reply.ts';
 import { fcContext, httpEvent, parseReply } from '../../support/events.ts';
 

@@ -1,7 +1,10 @@
+import { redactUrlCredentials } from './redact.ts';
+
 const SECRET_KEY = /secret|password|token|signature|authorization|credential|sign$/i;
 
-/** Drops secret-looking fields at any depth; a log line must never carry a key or a signature. */
+/** Drops secret-looking fields at any depth, and URL credentials in any string: a log line must never carry a key or a signature. */
 export function redactSecrets(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redactUrlCredentials(value);
   if (depth > 6 || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1));
   const out: Record<string, unknown> = {};

@@ -1,0 +1,8 @@
+// Credentials ride in URLs (redis://:password@host, https://user:token@hook): every printed or logged URL
+// goes through here, so the userinfo part never reaches a terminal or a log store.
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/@:'"]*)(?::[^\s/@'"]*)?@/gi;
+
+/** Replaces the userinfo of every URL in `text` (`scheme://user:pass@host` → `scheme://***@host`). */
+export function redactUrlCredentials(text: string): string {
+  return text.replace(URL_USERINFO, '$1***@');
+}

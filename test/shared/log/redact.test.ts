@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { redactSecrets } from '../../../shared/log/log.ts';
+import { redactUrlCredentials } from '../../../shared/log/redact.ts';
+
+describe('redactUrlCredentials', () => {
+  it.each([
+    ['redis://:s3cret@10.0.0.1:6379/0', 'redis://***@10.0.0.1:6379/0'],
+    ['rediss://default:p%40ss@r-abc.redis.rds.aliyuncs.com:6380', 'rediss://***@r-abc.redis.rds.aliyuncs.com:6380'],
+    ['https://user@example.com/hook', 'https://***@example.com/hook'],
+    ['store redis://a:b@h:1 and http://c:d@e/', 'store redis://***@h:1 and http://***@e/'],
+  ])('%s', (input, expected) => {
+    expect(redactUrlCredentials(input)).toBe(expected);
+    expect(redactUrlCredentials(input)).not.toMatch(/s3cret|p%40ss|:b@|:d@/);
+  });
+
+  it('leaves URLs without credentials and plain text alone', () => {
+    for (const s of ['redis://127.0.0.1:6379', 'file:./.data/dev', 'mail me at a@b.c', 'https://oapi.dingtalk.com/robot/send?access_token=x']) {
+      expect(redactUrlCredentials(s)).toBe(s);
+    }
+  });
+
+  it('applies to every string a log record carries, at any depth', () => {
+    const out = JSON.stringify(redactSecrets({ msg: 'store redis://:pw123@h:6379', nested: { urls: ['redis://u:pw456@h'] } }));
+    expect(out).not.toContain('pw123');
+    expect(out).not.toContain('pw456');
+    expect(out).toContain('redis://***@h:6379');
+  });
+});
