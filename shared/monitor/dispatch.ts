@@ -28,11 +28,6 @@ const DEFAULT_SEND_MS = 5000;
 /** Room after a send for striking it off before the lease could run out. */
 const STRIKE_MARGIN_MS = 5000;
 
-export interface DeliverOptions {
-  /** Lease time per (re)take; default: enough for a few of the slowest sends. */
-  leaseTtlMs?: number;
-}
-
 const RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 
 function notificationFor(sink: string, group: string, entries: OutboxEntry[], now: number): AlertNotification {
@@ -65,18 +60,19 @@ export async function deliverOwed(
   sinks: readonly AlertSink[],
   now: () => number,
   log: (rec: Record<string, unknown>) => void,
-  opts: DeliverOptions = {},
 ): Promise<DispatchReport> {
   const report: DispatchReport = { delivered: [], deferred: [], failed: [] };
   const sendBudget = Math.max(0, ...sinks.map((s) => (s.timeoutMs ?? DEFAULT_SEND_MS) + (s.minIntervalMs ?? 0))) + STRIKE_MARGIN_MS;
-  const ttl = opts.leaseTtlMs ?? Math.max(30_000, 3 * sendBudget);
-  const lease = await store.acquireLease(DELIVERY_LEASE, ttl);
+  // Renewed before a send whenever less than one send's time is left, so a deliverer that dies
+  // blocks delivery for this long at most.
+  const lease = await store.acquireLease(DELIVERY_LEASE, Math.max(30_000, 3 * sendBudget));
   if (!lease) {
     report.skipped = 'another deliverer holds the delivery lease';
     return report;
   }
   try {
-    await deliverUnderLease(store, sinks, now, log, report, async () => lease.expiresAt - Date.now() >= sendBudget || (await lease.renew()));
+    const outlastsSend = () => lease.expiresAt - Date.now() >= sendBudget;
+    await deliverUnderLease(store, sinks, now, log, report, async () => outlastsSend() || ((await lease.renew()) && outlastsSend()));
   } finally {
     await lease.release().catch(() => undefined);
   }
