@@ -2,6 +2,7 @@
 // the real child process: node with tsx's loader, so the pid is the process that serves (no tsx
 // wrapper in between) and its RSS and signals are its own.
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import http from 'node:http';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -85,7 +86,7 @@ export async function exitWithin(p: MainProcess, ms: number): Promise<{ code: nu
   }
 }
 
-/** True once process `pid` has an established TCP connection to `port` (a CAMS call in flight, say). */
+/** True once process `pid` has an established TCP connection to or on `port` (a CAMS call in flight, say). */
 export function connectionOpenTo(pid: number, port: number): boolean {
   // The process's sockets, by inode: the test's own connections to the same port do not count.
   const inodes = new Set<string>();
@@ -107,9 +108,31 @@ export function connectionOpenTo(pid: number, port: number): boolean {
     }
     for (const line of table.split('\n').slice(1)) {
       const cols = line.trim().split(/\s+/);
-      // rem_address is ADDR:PORT, st 01 is ESTABLISHED, the 10th column the inode.
-      if (cols[2]?.endsWith(`:${hex}`) && cols[3] === '01' && inodes.has(cols[9]!)) return true;
+      // local_address and rem_address are ADDR:PORT, st 01 is ESTABLISHED, the 10th column the inode.
+      const onPort = cols[1]?.endsWith(`:${hex}`) || cols[2]?.endsWith(`:${hex}`);
+      if (onPort && cols[3] === '01' && inodes.has(cols[9]!)) return true;
     }
   }
   return false;
+}
+
+/**
+ * Sets the sandbox's faults on a connection of its own, closed before this resolves: no kept-alive
+ * test connection is left to be mistaken for a call in flight by connectionOpenTo.
+ */
+export function putSandboxFaults(sandboxUrl: string, faults: Record<string, number>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify(faults);
+    const req = http.request(`${sandboxUrl}/__sandbox/faults`, {
+      method: 'PUT',
+      agent: false,
+      headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), connection: 'close' },
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      res.resume();
+      res.socket.once('close', () => resolve(res.statusCode!));
+    });
+    req.end(body);
+  });
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_API_KEY } from '../../../local/host/defaults.ts';
 import { httpRequest } from '../../../shared/http/request.ts';
-import { connectionOpenTo, exitWithin, spawnMain, type MainProcess } from '../main-process.ts';
+import { connectionOpenTo, exitWithin, putSandboxFaults, spawnMain, type MainProcess } from '../main-process.ts';
 import { callRoute, eventually, fc2Client } from './support.ts';
 
 // `npm start` as it runs: the real main in its own process, on free ports, with its embedded sandbox.
@@ -28,11 +28,6 @@ async function startMain(env: Record<string, string> = {}): Promise<{ p: MainPro
   const [, sandboxUrl] = await p.waitFor(/CAMS sandbox: (http:\/\/127\.0\.0\.1:\d+)/);
   await p.waitFor(/try: /);
   return { p, url: url!, sandboxUrl: sandboxUrl! };
-}
-
-async function setLatency(sandboxUrl: string, latencyMs: number): Promise<void> {
-  const res = await httpRequest(`${sandboxUrl}/__sandbox/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ latencyMs }) });
-  expect(res.status).toBe(200);
 }
 
 /** POSTs `size` bytes of unsigned body and resolves with the status (or the error code when no reply came). */
@@ -92,7 +87,8 @@ describe('npm start (local/host/main.ts) as a process', () => {
 
   it('stops within 5 s of SIGINT while a request is held open by a slow CAMS', async () => {
     const { p, url, sandboxUrl } = await startMain();
-    await setLatency(sandboxUrl, 30_000);
+    expect(await putSandboxFaults(sandboxUrl, { latencyMs: 30_000 })).toBe(200);
+    expect(connectionOpenTo(p.child.pid!, Number(new URL(sandboxUrl).port))).toBe(false);
     const pending = callRoute(url, { method: 'POST', path: '/waba/bind', body: { WabaId: '1234567890' } }).then(
       (r) => r.status,
       (err: Error) => err.message,
@@ -111,7 +107,8 @@ describe('npm start (local/host/main.ts) as a process', () => {
   it('stops within 5 s of SIGTERM in the middle of a health-monitor sweep', async () => {
     const target = { CustSpaceId: 'cs-sweep', NodeType: 'waba', WabaId: '1234567890' };
     const { p, url, sandboxUrl } = await startMain({ MONITOR_TARGETS: JSON.stringify([target]) });
-    await setLatency(sandboxUrl, 30_000);
+    expect(await putSandboxFaults(sandboxUrl, { latencyMs: 30_000 })).toBe(200);
+    expect(connectionOpenTo(p.child.pid!, Number(new URL(sandboxUrl).port))).toBe(false);
     // The sweep a timer fires, started through the invoke API (Async: 202 now, the sweep runs on).
     const client = fc2Client(url, '1234567890123456', DEFAULT_API_KEY);
     const timerEvent = JSON.stringify({ triggerTime: new Date().toISOString(), triggerName: 'health-sweep', payload: '' });
