@@ -21,7 +21,7 @@ function fakeProcess() {
   const proc: LifecycleProcess = {
     stdout: stream('stdout'),
     stderr: stream('stderr'),
-    on: (event: string, listener: (...args: never[]) => void) => events.on(event, listener),
+    on: (event: string, listener: (...args: never[]) => void) => events.on(event, listener as (...args: unknown[]) => void),
     exit: (code: number) => void exits.push(code),
   };
   const lifecycle = installProcessLifecycle({ name: 'test main', proc, hardStopMs: 4_000, setTimer: (fn, ms) => timers.push({ fn, ms }) });
