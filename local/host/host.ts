@@ -41,7 +41,10 @@ import {
   type InvocationOutcome,
 } from './functions.ts';
 import { buildHttpTriggerEvent, fcTime, replyFromResult, splitUrl } from './http-trigger.ts';
-import { drain, readBody, send, sendJson } from '../http-io.ts';
+import { drain, readBody, refuseBody, send, sendJson } from '../http-io.ts';
+import { redactUrlCredentials } from '../../shared/log/redact.ts';
+import { routeBodyLimit } from './body-limit.ts';
+import { answerClientError } from './client-error.ts';
 import { handleInvokeApi, INVOKE_PREFIX, type InvokeApiDeps } from './invoke-api.ts';
 import { RouteTable, type HostRoute } from './routes.ts';
 import { TimerScheduler, type Clock } from './scheduler.ts';
@@ -67,7 +70,7 @@ export interface HostOptions {
   /** Fire timer events; default true unless env HOST_TIMERS=off. */
   timers?: boolean;
   accountId?: string;
-  /** HTTP routes and sync invocations; default 32 MiB (FC's sync limit). */
+  /** Sync invocations, and the ceiling of each HTTP route's own MAX_BODY_BYTES; default 32 MiB (FC's sync limit). */
   maxBodyBytes?: number;
   /** Async invocations; default 128 KiB (FC's async limit). */
   maxAsyncBodyBytes?: number;
@@ -143,7 +146,8 @@ function mergeFunctionEnvironments(config: ServerlessConfig): { merged: Record<s
 
 export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
   const env = opts.env ?? process.env;
-  const log = opts.log ?? ((line: string) => console.log(line));
+  const rawLog = opts.log ?? ((line: string) => console.log(line));
+  const log = (line: string) => rawLog(redactUrlCredentials(line));
   const configPath = opts.configPath ?? join(REPO_ROOT, 'serverless.yml');
   const functionsDir = opts.functionsDir ?? join(REPO_ROOT, 'functions');
   const accountId = opts.accountId ?? DEFAULT_ACCOUNT_ID;
@@ -174,7 +178,11 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
   }
 
   const table = new RouteTable();
-  for (const fn of config.functions) for (const e of fn.http) table.add({ method: e.method, path: e.path, functionName: fn.name });
+  const bodyLimits = new Map<string, number>();
+  for (const fn of config.functions) {
+    for (const e of fn.http) table.add({ method: e.method, path: e.path, functionName: fn.name });
+    if (fn.http.length) bodyLimits.set(fn.name, routeBodyLimit(fn, maxBodyBytes));
+  }
 
   const startedAt = (opts.clock ?? { now: Date.now }).now();
   const timerPlans: Array<{ fn: FunctionSpec; info: HostTimerInfo; schedule?: Schedule; payload: string }> = [];
@@ -320,11 +328,10 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
       );
       return `501 ${fn.spec.name}`;
     }
-    const body = await readBody(req, maxBodyBytes);
+    const limit = bodyLimits.get(fn.spec.name)!;
+    const body = await readBody(req, limit);
     if (body === 'too-large') {
-      res.setHeader('connection', 'close');
-      sendJson(res, 413, envelope(requestId, 'RequestEntityTooLarge', `The request body exceeds ${maxBodyBytes} bytes.`));
-      drain(req);
+      refuseBody(req, res, () => sendJson(res, 413, envelope(requestId, 'RequestEntityTooLarge', `The request body exceeds ${limit} bytes.`)));
       return '413';
     }
     const event = buildHttpTriggerEvent(req, body, { requestId, accountId, functionName: fn.spec.name, now: Date.now() });
@@ -373,10 +380,7 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
       },
     );
   });
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
-  });
+  server.on('clientError', (err, socket) => answerClientError(err, socket, newRequestId()));
 
   const listenHost = opts.host ?? DEFAULT_HOST;
   try {
@@ -539,9 +543,9 @@ function banner(h: RunningHost, config: ServerlessConfig, notes: string[]): stri
   if (h.sandboxUrl) {
     lines.push(`  CAMS sandbox: ${h.sandboxUrl}  (CAMS_ENDPOINT unset; the functions call it as ${h.credentials.accessKeyId})`);
   } else {
-    lines.push(`  CAMS endpoint: ${h.camsEndpoint}`);
+    lines.push(`  CAMS endpoint: ${redactUrlCredentials(h.camsEndpoint)}`);
   }
-  lines.push(`  store: ${h.storeUrl}`);
+  lines.push(`  store: ${redactUrlCredentials(h.storeUrl)}`);
   if (h.usingDefaultApiKeys) {
     const k = h.apiKeys[0]!;
     lines.push(`  API_KEYS unset: callers sign with the default pair ${k.accessKeyId}:${k.accessKeySecret}`);
