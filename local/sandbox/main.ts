@@ -1,12 +1,14 @@
 /**
- * `npm run sandbox`: the CAMS sandbox alone. Environment:
+ * `npm run sandbox [-- --stage <stage>]`: the CAMS sandbox alone, its state kept in
+ * ./.data/<stage>/sandbox.json (stage default dev). Environment:
  *   CAMS_SANDBOX_PORT  (default 9100)      CAMS_SANDBOX_HOST (default 127.0.0.1)
  *   CAMS_SANDBOX_KEYS  id:secret,id:secret (default: the documented sandbox pairs)
  *   CAMS_SANDBOX_QPS   Action=N,...        (default: the documented CAMS limits)
  */
+import { join } from 'node:path';
 import { z } from 'zod';
 import { CAMS_QPS, type CamsAction } from '../../shared/cams/operations.ts';
-import { isDefaultSandboxKey } from './config.ts';
+import { isDefaultSandboxKey, parseStageArg } from './config.ts';
 import { DEFAULT_SANDBOX_KEYS, parseSandboxKeys, parseSandboxQps, startSandbox, type SandboxKey } from './server.ts';
 import { parsedWith } from '../zod-env.ts';
 
@@ -34,6 +36,13 @@ function describeKey(key: SandboxKey, index: number): string {
 }
 
 async function main(): Promise<void> {
+  let stage: string;
+  try {
+    stage = parseStageArg(process.argv.slice(2));
+  } catch (e) {
+    console.error(`cams sandbox: ${(e as Error).message}`);
+    process.exit(2);
+  }
   const parsed = Env.safeParse(process.env);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) console.error(`cams sandbox: ${issue.message}`);
@@ -49,13 +58,15 @@ async function main(): Promise<void> {
     keys,
     qps,
     log: (line) => console.log(line),
+    dataDir: join(process.cwd(), '.data', stage),
   });
 
   const limits = (Object.keys(CAMS_QPS) as CamsAction[]).map((a) => `${a}=${qps[a] ?? CAMS_QPS[a]}`).join(', ');
   console.log(`CAMS sandbox listening on ${sandbox.url}`);
   console.log(`  keys (each its own account): ${keys.map(describeKey).join(', ')}`);
   console.log(`  QPS per account: ${limits}`);
-  console.log(`  control API: ${sandbox.url}/__sandbox/{health,faults,calls,reset,waba}`);
+  console.log(`  state (stage ${stage}): ${sandbox.stateFile}`);
+  console.log(`  control API: ${sandbox.url}/__sandbox/{health,templates,waba,own-waba,faults,calls,reset}`);
 
   let stopping = false;
   const stop = (signal: string) => {
