@@ -65,7 +65,8 @@ describe('legacy RPC signature (SignatureVersion 1.0)', () => {
   });
 
   it('another method or version, a malformed Timestamp: IncompleteSignature', async () => {
-    for (const change of [{ SignatureMethod: 'HMAC-SHA256' }, { SignatureVersion: '2.0' }, { Timestamp: '2026-03-01 12:00:00' }]) {
+    const changes: Record<string, string>[] = [{ SignatureMethod: 'HMAC-SHA256' }, { SignatureVersion: '2.0' }, { Timestamp: '2026-03-01 12:00:00' }];
+    for (const change of changes) {
       const r = await send(signed({ WabaId: '910004', ...change }));
       expect(r.json['Code'], JSON.stringify(change)).toBe('IncompleteSignature');
       expect(String(r.json['Message'])).toContain(Object.keys(change)[0]!);
