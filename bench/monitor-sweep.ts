@@ -20,6 +20,7 @@
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_SANDBOX_KEYS, startSandbox, type RunningSandbox } from '../local/sandbox/server.ts';
 import { CamsClient } from '../shared/cams/client.ts';
+import { httpRequest } from '../shared/http/request.ts';
 import { intervalForQps, LimiterRegistry, QPS_HEADROOM } from '../shared/cams/limiter.ts';
 import { HealthSweep, type SweepReport } from '../shared/monitor/sweep.ts';
 import type { WatchTarget } from '../shared/monitor/targets.ts';
@@ -73,6 +74,8 @@ export async function runCase(c: SweepCase, storeUrl = `file:${tempDir('sweep')}
     const { data } = await setupClient(sandbox, key).bindWaba({ WabaId: WABA_ID });
     const space = data.CustSpaceId;
     const envTargets: WatchTarget[] = Array.from({ length: c.targets }, (_, i) => ({ CustSpaceId: space, NodeType: 'template', TemplateCode: `tpl_${i}`, Language: 'en' }));
+    // The sandbox, like CAMS, knows only templates the space has.
+    await httpRequest(new URL('/__sandbox/templates', sandbox.url), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ CustSpaceId: space, Templates: envTargets.map((t) => ({ TemplateCode: t.TemplateCode, Language: t.Language })) }) });
     const cams = new CamsClient({ endpoint: sandbox.url, credentials: key, qps: { [HEALTH]: c.qps }, limiters: new LimiterRegistry() });
     const sweep = new HealthSweep({
       store,

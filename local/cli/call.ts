@@ -1,4 +1,4 @@
-/** `npm run call -- METHOD PATH [JSON]`: see ./run-call.ts. */
+/** `npm run call -- METHOD PATH [JSON]` or `npm run call -- --sandbox METHOD ACTION [JSON]`: see ./run-call.ts. */
 import { runCall } from './run-call.ts';
 
 runCall(process.argv.slice(2), process.env, {

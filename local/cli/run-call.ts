@@ -1,5 +1,6 @@
 /**
- * `npm run call -- METHOD PATH [JSON]`: one signed call to a route of the local host (or any
+ * `npm run call -- METHOD PATH [JSON]`: one signed call to a route (`--sandbox METHOD ACTION [JSON]`:
+ * a CAMS call to the sandbox instead, see ./sandbox-call.ts) of the local host (or any
  * deployment of the function set), printed as a status line and pretty JSON.
  *   - signs with the first API_KEYS pair (default: the host's default pair) via signRouteRequest;
  *   - target CAMS_FC_URL, default http://127.0.0.1:${PORT:-9000};
@@ -11,6 +12,7 @@ import { signRouteRequest } from '../client/route-request.ts';
 import { ConfigError, parseKeyList } from '../../shared/config/env.ts';
 import { httpRequest } from '../../shared/http/request.ts';
 import { DEFAULT_API_KEYS, DEFAULT_PORT } from '../host/defaults.ts';
+import { runSandboxCall, SANDBOX_USAGE } from './sandbox-call.ts';
 
 export const USAGE = [
   'usage: npm run call -- METHOD PATH [JSON]',
@@ -21,6 +23,8 @@ export const USAGE = [
   `  npm run call -- POST /waba/bind '{"WabaId":"1234567890"}'`,
   '  npm run call -- GET "/health-status?CustSpaceId=cs-1&NodeType=waba&WabaId=1234567890"',
   'environment: CAMS_FC_URL (default http://127.0.0.1:${PORT:-9000}), API_KEYS (first pair signs; default the local pair)',
+  '',
+  SANDBOX_USAGE,
 ].join('\n');
 
 export interface CallIo {
@@ -67,6 +71,7 @@ export async function runCall(argv: readonly string[], env: Record<string, strin
     io.out(USAGE);
     return 0;
   }
+  if (argv[0] === '--sandbox') return runSandboxCall(argv.slice(1), env, io);
   let call: ParsedCall;
   let key;
   let base: URL;

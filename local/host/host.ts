@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, parseKeyList, type ApiKey } from '../../shared/config/env.ts';
 import { parseStoreUrl } from '../../shared/store/open-store.ts';
-import { startSandbox, DEFAULT_SANDBOX_KEYS, type RunningSandbox, type SandboxKey } from '../sandbox/server.ts';
+import { startSandbox, DEFAULT_SANDBOX_KEYS, hostSandboxDataDir, type RunningSandbox, type SandboxKey } from '../sandbox/server.ts';
 import type { CamsAction } from '../../shared/cams/operations.ts';
 import { parseSchedule, type Schedule } from './cron.ts';
 import {
@@ -208,7 +208,7 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
     const sbHost = opts.sandbox?.host ?? DEFAULT_SANDBOX_HOST;
     const sbPort = opts.sandbox?.port ?? DEFAULT_SANDBOX_PORT;
     try {
-      sandbox = await startSandbox({ host: sbHost, port: sbPort, keys, qps: opts.sandbox?.qps ?? {}, log: (line) => log(`cams-sandbox: ${line}`) });
+      sandbox = await startSandbox({ host: sbHost, port: sbPort, keys, qps: opts.sandbox?.qps ?? {}, log: (line) => log(`cams-sandbox: ${line}`), dataDir: hostSandboxDataDir(storeUrl, config.stage) });
     } catch (e) {
       throw new Error(
         `the CAMS sandbox cannot listen on ${sbHost}:${sbPort} (${(e as Error).message}); set CAMS_SANDBOX_PORT (0: any free port), or CAMS_ENDPOINT to use another CAMS`,

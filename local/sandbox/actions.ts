@@ -6,7 +6,7 @@ import type {
   NodeType,
 } from '../../shared/cams/operations.ts';
 import { businessErrorReply, errors, okReply, type CamsReply } from './replies.ts';
-import type { NodeHealth, NodeRef, SandboxState, Space } from './state.ts';
+import type { NodeHealth, NodeRef, OwnWaba, SandboxState, Space } from './state.ts';
 
 export type Params = Record<string, string>;
 
@@ -45,25 +45,41 @@ function bindWaba(account: string, params: Params, state: SandboxState, nowMs: n
   const bound = state.bindWaba(account, wabaId, nowMs);
   if (!bound.ok) throw new Rejection(errors.resourceOwner());
   const data: CamsData['ChatappBindWaba'] = { CustSpaceId: bound.space.custSpaceId, WabaId: bound.space.wabaId };
-  return okReply(data);
+  return okReply(data, 'None');
 }
 
+/**
+ * With CustSpaceId: the WABA of that ISV sub-customer's space. Without: the caller's own WABA, as a
+ * direct customer (one per account; see PUT /__sandbox/own-waba). IsvCode is taken and not checked.
+ */
 function queryBindWaba(account: string, params: Params, state: SandboxState): CamsReply {
-  // The sandbox models the ISV flow only: every WABA lives in a space, so the space is required here.
-  const space = ownSpace(account, params, state);
+  const custSpaceId = params['CustSpaceId']?.trim();
+  let waba: OwnWaba;
+  let sinceMs: number;
+  if (custSpaceId) {
+    const space = ownSpace(account, custSpaceId, state);
+    waba = space;
+    sinceMs = space.boundAtMs;
+  } else {
+    waba = state.ownWaba(account);
+    sinceMs = OWN_WABA_SINCE_MS;
+  }
   const data: CamsData['QueryChatappBindWaba'] = {
-    Id: space.wabaId,
-    Name: space.name,
-    AccountReviewStatus: space.reviewStatus,
+    Id: waba.wabaId,
+    Name: waba.name,
+    AccountReviewStatus: waba.reviewStatus,
     Currency: 'USD',
-    MessageTemplateNamespace: space.messageTemplateNamespace,
-    BusinessId: space.businessId,
-    BusinessName: space.businessName,
+    MessageTemplateNamespace: waba.messageTemplateNamespace,
+    BusinessId: waba.businessId,
+    BusinessName: waba.businessName,
     PrimaryBusinessLocation: 'SG',
-    AuthInternationalRateEligibility: { start_time: Math.floor(space.boundAtMs / 1000), exception_countries: [] },
+    AuthInternationalRateEligibility: { start_time: Math.floor(sinceMs / 1000), exception_countries: [] },
   };
-  return okReply(data);
+  return okReply(data, 'SUCCESS');
 }
+
+/** The seed's start_time (2024-07-26): a direct customer's WABA predates the sandbox. */
+const OWN_WABA_SINCE_MS = 1_721_952_000_000;
 
 function addPhoneNumber(account: string, params: Params, state: SandboxState): CamsReply {
   const custSpaceId = required(params, 'CustSpaceId');
@@ -79,11 +95,10 @@ function addPhoneNumber(account: string, params: Params, state: SandboxState): C
   if (nameLength < 3 || nameLength > 512) {
     throw new Rejection(errors.invalidParameter('VerifiedName', 'it must be 3-512 characters.'));
   }
-  const space = state.spaceOf(account, custSpaceId);
-  if (!space) throw new Rejection(errors.resourceOwner());
+  const space = ownSpace(account, custSpaceId, state);
   const added = state.addPhone(space, { cc, phoneNumber, verifiedName });
   if (!added.ok) return businessErrorReply('Phone.Exists', `The phone number +${cc}${phoneNumber} has already been added.`);
-  return okReply(undefined);
+  return okReply(undefined, 'None');
 }
 
 function healthStatus(account: string, params: Params, state: SandboxState): CamsReply {
@@ -91,10 +106,13 @@ function healthStatus(account: string, params: Params, state: SandboxState): Cam
   const nodeType = required(params, 'NodeType');
   if (!isNodeType(nodeType)) throw new Rejection(errors.invalidParameter('NodeType', `it must be one of ${NODE_TYPES.join(', ')}.`));
   const node = nodeFromParams(nodeType, params);
-  const space = state.spaceOf(account, custSpaceId);
-  if (!space) throw new Rejection(errors.resourceOwner());
-  if (params['WabaId'] && params['WabaId'] !== space.wabaId) throw new Rejection(errors.resourceOwner());
-  return okReply(healthReport(state, space, resolveNode(state, space, node)));
+  const space = ownSpace(account, custSpaceId, state);
+  if (params['WabaId'] && params['WabaId'].trim() !== space.wabaId) throw new Rejection(errors.resourceOwner());
+  // A phone never added or a template the space does not have: the seeds document one code for a
+  // resource the caller cannot address, Unknown.ResourceOwnerId, and no not-found code, so that one.
+  const resolved = resolveNode(state, space, node);
+  if (!state.hasNode(space, resolved)) throw new Rejection(errors.resourceOwner());
+  return okReply(healthReport(state, space, resolved), 'None');
 }
 
 /**
@@ -134,7 +152,8 @@ function healthReport(state: SandboxState, space: Space, node: NodeRef): CamsDat
     ...base,
     ...extra,
     CanSendMessage: health.CanSendMessage,
-    ...(health.Errors && health.Errors.length > 0 ? { Errors: health.Errors } : {}),
+    // CAMS sends the list even when it is empty.
+    Errors: health.Errors ?? [],
   });
   const available: NodeHealth = { CanSendMessage: 'AVAILABLE' };
   const waba = entity('WABA', state.healthOf(space, { type: 'waba' }));
@@ -165,8 +184,8 @@ function healthReport(state: SandboxState, space: Space, node: NodeRef): CamsDat
   return { CanSendMessage: worst, Entities: entities };
 }
 
-function ownSpace(account: string, params: Params, state: SandboxState): Space {
-  const space = state.spaceOf(account, required(params, 'CustSpaceId'));
+function ownSpace(account: string, custSpaceId: string, state: SandboxState): Space {
+  const space = state.spaceOf(account, custSpaceId);
   if (!space) throw new Rejection(errors.resourceOwner());
   return space;
 }

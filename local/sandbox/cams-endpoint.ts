@@ -6,6 +6,7 @@ import { maskToken, type CallLog, type CallRecord } from './calls.ts';
 import type { FaultInjector } from './faults.ts';
 import type { QpsLimiter } from './limits.ts';
 import { errors, gatewayErrorReply, type CamsReply } from './replies.ts';
+import { isRpcSigned, RPC_AUTH_PARAMS, verifyRpcSignature } from './rpc-signature.ts';
 import type { SandboxState } from './state.ts';
 
 /** A request to `/` as the HTTP layer hands it over: body fully read, query decoded. */
@@ -35,12 +36,14 @@ export interface CamsEndpointDeps {
 export async function handleCamsCall(call: IncomingCall, deps: CamsEndpointDeps): Promise<{ reply: CamsReply; record: CallRecord }> {
   const arrivedAt = deps.now();
   const params = mergedParams(call);
-  const action = header(call.headers, 'x-acs-action') ?? params['Action'] ?? '';
+  const rpc = isRpcSigned(params, header(call.headers, 'authorization'));
+  // An RPC-signed call's action is the signed parameter; its x-acs-action header (openapi-client v2 sends one) is unsigned.
+  const action = (rpc ? params['Action'] : header(call.headers, 'x-acs-action') ?? params['Action']) ?? '';
   const record: CallRecord = {
     At: new Date(arrivedAt).toISOString(),
-    AccessKeyId: claimedKeyId(call.headers),
+    AccessKeyId: claimedKeyId(call.headers, params),
     Action: action,
-    Params: params,
+    Params: withoutAuthParams(params),
     HttpStatus: 0,
     Code: '',
     RequestId: '',
@@ -48,7 +51,7 @@ export async function handleCamsCall(call: IncomingCall, deps: CamsEndpointDeps)
   const latencyMs = deps.faults.current.latencyMs;
   if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
 
-  const reply = await decide(call, params, action, deps, record);
+  const reply = await decide(call, params, action, rpc, deps, record);
   record.HttpStatus = reply.httpStatus;
   record.Code = reply.code;
   record.RequestId = reply.requestId;
@@ -56,18 +59,19 @@ export async function handleCamsCall(call: IncomingCall, deps: CamsEndpointDeps)
   return { reply, record };
 }
 
-async function decide(call: IncomingCall, params: Params, action: string, deps: CamsEndpointDeps, record: CallRecord): Promise<CamsReply> {
-  // Action and version may also come as params (older RPC style); then the query or the signed body
-  // hash covers them, so only the headers actually sent must be signed.
-  const requiredSignedHeaders = ['x-acs-content-sha256'];
-  if (header(call.headers, 'x-acs-action') !== undefined) requiredSignedHeaders.push('x-acs-action');
-  if (header(call.headers, 'x-acs-version') !== undefined) requiredSignedHeaders.push('x-acs-version');
-
-  const verified = await verifyAcs3Request(
-    { method: call.method, path: call.path, query: call.query, headers: call.headers, body: call.body },
-    { lookupSecret: deps.lookupSecret, nonces: deps.nonces, requiredSignedHeaders, now: deps.now },
-  );
+async function decide(call: IncomingCall, params: Params, action: string, rpc: boolean, deps: CamsEndpointDeps, record: CallRecord): Promise<CamsReply> {
+  const verified = rpc
+    ? await verifyRpcSignature(call.method, params, { lookupSecret: deps.lookupSecret, nonces: deps.nonces, now: deps.now })
+    : await verifyAcs3(call, deps);
   if (!verified.ok) return gatewayErrorReply(verified.httpStatus, verified.code, verified.message);
+  if (rpc) {
+    for (const [name, param] of [['x-acs-action', 'Action'], ['x-acs-version', 'Version']] as const) {
+      const sent = header(call.headers, name);
+      if (sent !== undefined && sent !== params[param]) {
+        return gatewayErrorReply(400, 'IncompleteSignature', `The unsigned header ${name} does not match the signed parameter ${param}.`);
+      }
+    }
+  }
 
   if (verified.securityToken !== undefined) {
     // Any non-empty token is accepted for a known key: the sandbox has no STS to ask.
@@ -81,7 +85,7 @@ async function decide(call: IncomingCall, params: Params, action: string, deps: 
     }
   }
 
-  const version = header(call.headers, 'x-acs-version') ?? params['Version'];
+  const version = rpc ? params['Version'] : header(call.headers, 'x-acs-version') ?? params['Version'];
   if (version === undefined || version === '') return errors.missingParameter('Version');
   if (version !== CAMS_VERSION) return errors.invalidVersion();
   if (action === '') return errors.missingParameter('Action');
@@ -101,6 +105,23 @@ async function decide(call: IncomingCall, params: Params, action: string, deps: 
   const account = verified.accessKeyId;
   if (!deps.limiter.admit(account, action, deps.now())) return errors.limitControl();
   return runAction(action, account, params, deps.state, deps.now());
+}
+
+function verifyAcs3(call: IncomingCall, deps: CamsEndpointDeps) {
+  // Action and version may also come as params (older RPC style); then the query or the signed body
+  // hash covers them, so only the headers actually sent must be signed.
+  const requiredSignedHeaders = ['x-acs-content-sha256'];
+  if (header(call.headers, 'x-acs-action') !== undefined) requiredSignedHeaders.push('x-acs-action');
+  if (header(call.headers, 'x-acs-version') !== undefined) requiredSignedHeaders.push('x-acs-version');
+  return verifyAcs3Request(
+    { method: call.method, path: call.path, query: call.query, headers: call.headers, body: call.body },
+    { lookupSecret: deps.lookupSecret, nonces: deps.nonces, requiredSignedHeaders, now: deps.now },
+  );
+}
+
+/** The params as the call log shows them: the signature protocol's own (a token among them) left out. */
+function withoutAuthParams(params: Params): Params {
+  return Object.fromEntries(Object.entries(params).filter(([k]) => !RPC_AUTH_PARAMS.has(k)));
 }
 
 /** Query params, then form-body params on top: the SDK puts them in either place depending on version. */
@@ -123,17 +144,17 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
 export function rejectedCallRecord(headers: IncomingHttpHeaders, query: Params, reply: CamsReply, nowMs: number): CallRecord {
   return {
     At: new Date(nowMs).toISOString(),
-    AccessKeyId: claimedKeyId(headers),
+    AccessKeyId: claimedKeyId(headers, query),
     Action: header(headers, 'x-acs-action') ?? query['Action'] ?? '',
-    Params: query,
+    Params: withoutAuthParams(query),
     HttpStatus: reply.httpStatus,
     Code: reply.code,
     RequestId: reply.requestId,
   };
 }
 
-/** The key id an Authorization header claims, for the log of calls that fail before verification. */
-function claimedKeyId(headers: IncomingHttpHeaders): string {
+/** The key id a call claims (ACS3 Authorization header or RPC AccessKeyId), for the log of calls that fail before verification. */
+function claimedKeyId(headers: IncomingHttpHeaders, params: Params): string {
   const m = /Credential=([^,\s]+)/.exec(header(headers, 'authorization') ?? '');
-  return m ? m[1]! : '';
+  return m ? m[1]! : (params['AccessKeyId'] ?? '');
 }

@@ -67,3 +67,16 @@ export function parseSandboxQps(spec: string): Partial<Record<CamsAction, number
   }
   return out;
 }
+
+/** `--stage prod` / `--stage=prod`; a stage names a directory, so it is a plain name. */
+export function parseStageArg(argv: readonly string[]): string {
+  let stage = 'dev';
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--stage') stage = argv[++i] ?? '';
+    else if (arg.startsWith('--stage=')) stage = arg.slice('--stage='.length);
+    else throw new Error(`unknown argument "${arg}"; usage: npm run sandbox [-- --stage <stage>]`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(stage)) throw new Error(`--stage must be a name of letters, digits, _ and - (got "${stage}")`);
+  }
+  return stage;
+}

@@ -9,6 +9,8 @@ import type { SandboxState } from './state.ts';
 export const CONTROL_PREFIX = '/__sandbox/';
 
 export interface ControlDeps {
+  /** The AccessKey ids the sandbox accepts: each is an account with its own WABA. */
+  accounts: readonly string[];
   state: SandboxState;
   faults: FaultInjector;
   calls: CallLog;
@@ -56,6 +58,19 @@ const WabaBody = z.strictObject({
   AccountReviewStatus: z.enum(['PENDING', 'APPROVED', 'REJECTED', 'DISABLED']),
 });
 
+const OwnWabaBody = z.strictObject({
+  AccessKeyId: z.string().min(1),
+  WabaId: z.string().regex(/^\d{1,32}$/, 'must be 1-32 digits').optional(),
+  Name: z.string().min(1).max(512).optional(),
+  BusinessName: z.string().min(1).max(512).optional(),
+  AccountReviewStatus: z.enum(['PENDING', 'APPROVED', 'REJECTED', 'DISABLED']).optional(),
+});
+
+const TemplatesBody = z.strictObject({
+  CustSpaceId: z.string().min(1),
+  Templates: z.array(z.strictObject({ TemplateCode: z.string().trim().min(1), Language: z.string().trim().min(1) })).min(1).max(1000),
+});
+
 type Route = (body: Buffer, deps: ControlDeps) => ControlReply;
 
 const ROUTES: Record<string, Partial<Record<string, Route>>> = {
@@ -64,6 +79,8 @@ const ROUTES: Record<string, Partial<Record<string, Route>>> = {
   calls: { GET: (_b, d) => ok(d.calls.list()) },
   reset: { POST: reset },
   waba: { PUT: putWaba },
+  'own-waba': { GET: (_b, d) => ok(d.accounts.map((a) => ownWabaView(a, d))), PUT: putOwnWaba },
+  templates: { PUT: putTemplates },
 };
 
 export function handleControl(method: string, path: string, body: Buffer, deps: ControlDeps): ControlReply {
@@ -93,6 +110,10 @@ function putHealth(body: Buffer, deps: ControlDeps): ControlReply {
   const node = nodeFromParamsOrMessage(input.NodeType, params);
   if (typeof node === 'string') return invalid(node);
   const resolved = resolveNode(deps.state, space, node);
+  // A template comes to exist by having its health set; a phone must have been added through CAMS.
+  if (resolved.type === 'phone' && !deps.state.hasNode(space, resolved)) {
+    return invalid(`PhoneNumber: the space ${space.custSpaceId} has no phone ${resolved.phoneNumber}; add it with AddChatappPhoneNumber first`);
+  }
   deps.state.setHealth(space, resolved, {
     CanSendMessage: input.CanSendMessage,
     ...(input.Errors ? { Errors: input.Errors } : {}),
@@ -115,6 +136,34 @@ function putWaba(body: Buffer, deps: ControlDeps): ControlReply {
   if (!space) return invalid(`CustSpaceId: no bound WABA has the space ${parsed.value.CustSpaceId}`);
   deps.state.setReviewStatus(space, parsed.value.AccountReviewStatus);
   return ok({ Code: 'OK', CustSpaceId: space.custSpaceId, AccountReviewStatus: space.reviewStatus });
+}
+
+function putOwnWaba(body: Buffer, deps: ControlDeps): ControlReply {
+  const parsed = parseJson(body, OwnWabaBody);
+  if (!parsed.ok) return parsed.reply;
+  const { AccessKeyId, WabaId, Name, BusinessName, AccountReviewStatus } = parsed.value;
+  if (!deps.accounts.includes(AccessKeyId)) return invalid(`AccessKeyId: ${AccessKeyId} is not one of the sandbox's keys`);
+  deps.state.setOwnWaba(AccessKeyId, {
+    ...(WabaId !== undefined ? { wabaId: WabaId } : {}),
+    ...(Name !== undefined ? { name: Name } : {}),
+    ...(BusinessName !== undefined ? { businessName: BusinessName } : {}),
+    ...(AccountReviewStatus !== undefined ? { reviewStatus: AccountReviewStatus } : {}),
+  });
+  return ok(ownWabaView(AccessKeyId, deps));
+}
+
+function ownWabaView(account: string, deps: ControlDeps): Record<string, string> {
+  const w = deps.state.ownWaba(account);
+  return { AccessKeyId: account, WabaId: w.wabaId, Name: w.name, BusinessId: w.businessId, BusinessName: w.businessName, AccountReviewStatus: w.reviewStatus };
+}
+
+function putTemplates(body: Buffer, deps: ControlDeps): ControlReply {
+  const parsed = parseJson(body, TemplatesBody);
+  if (!parsed.ok) return parsed.reply;
+  const space = deps.state.findSpace(parsed.value.CustSpaceId);
+  if (!space) return invalid(`CustSpaceId: no bound WABA has the space ${parsed.value.CustSpaceId}`);
+  deps.state.addTemplates(space, parsed.value.Templates.map((t) => ({ templateCode: t.TemplateCode, language: t.Language })));
+  return ok({ Code: 'OK', CustSpaceId: space.custSpaceId, Templates: parsed.value.Templates });
 }
 
 function reset(_body: Buffer, deps: ControlDeps): ControlReply {

@@ -1,13 +1,15 @@
 /**
- * `npm run sandbox`: the CAMS sandbox alone. Environment:
+ * `npm run sandbox [-- --stage <stage>]`: the CAMS sandbox alone, its state kept in
+ * ./.data/<stage>/sandbox.json (stage default dev). Environment:
  *   CAMS_SANDBOX_PORT  (default 9100)      CAMS_SANDBOX_HOST (default 127.0.0.1)
  *   CAMS_SANDBOX_KEYS  id:secret,id:secret (default: the documented sandbox pairs)
  *   CAMS_SANDBOX_QPS   Action=N,...        (default: the documented CAMS limits)
  * Output, signals and a closed pipe: ../process-lifecycle.ts.
  */
+import { join } from 'node:path';
 import { z } from 'zod';
 import { CAMS_QPS, type CamsAction } from '../../shared/cams/operations.ts';
-import { isDefaultSandboxKey } from './config.ts';
+import { isDefaultSandboxKey, parseStageArg } from './config.ts';
 import { DEFAULT_SANDBOX_KEYS, parseSandboxKeys, parseSandboxQps, startSandbox, type SandboxKey } from './server.ts';
 import { parsedWith } from '../zod-env.ts';
 import { installProcessLifecycle } from '../process-lifecycle.ts';
@@ -38,6 +40,13 @@ function describeKey(key: SandboxKey, index: number): string {
 }
 
 async function main(): Promise<void> {
+  let stage: string;
+  try {
+    stage = parseStageArg(process.argv.slice(2));
+  } catch (e) {
+    lifecycle.err(`cams sandbox: ${(e as Error).message}`);
+    process.exit(2);
+  }
   const parsed = Env.safeParse(process.env);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) lifecycle.err(`cams sandbox: ${issue.message}`);
@@ -53,13 +62,15 @@ async function main(): Promise<void> {
     keys,
     qps,
     log: lifecycle.out,
+    dataDir: join(process.cwd(), '.data', stage),
   });
 
   const limits = (Object.keys(CAMS_QPS) as CamsAction[]).map((a) => `${a}=${qps[a] ?? CAMS_QPS[a]}`).join(', ');
   lifecycle.out(`CAMS sandbox listening on ${sandbox.url}`);
   lifecycle.out(`  keys (each its own account): ${keys.map(describeKey).join(', ')}`);
   lifecycle.out(`  QPS per account: ${limits}`);
-  lifecycle.out(`  control API: ${sandbox.url}/__sandbox/{health,faults,calls,reset,waba}`);
+  lifecycle.out(`  state (stage ${stage}): ${sandbox.stateFile}`);
+  lifecycle.out(`  control API: ${sandbox.url}/__sandbox/{health,templates,waba,own-waba,faults,calls,reset}`);
 
   lifecycle.onStop(() => sandbox.close());
 }

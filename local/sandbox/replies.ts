@@ -16,13 +16,16 @@ export function newRequestId(): string {
   return randomUUID().toUpperCase();
 }
 
-/** HTTP 200, Code OK. `data` undefined means the operation has no Data (AddChatappPhoneNumber). */
-export function okReply(data: unknown): CamsReply {
+/**
+ * HTTP 200, Code OK. `data` undefined means the operation has no Data (AddChatappPhoneNumber).
+ * `message` is what each operation's seed page shows: "SUCCESS" for QueryChatappBindWaba, "None" elsewhere.
+ */
+export function okReply(data: unknown, message: 'SUCCESS' | 'None'): CamsReply {
   const requestId = newRequestId();
   const body: Record<string, unknown> = {
     RequestId: requestId,
     Code: 'OK',
-    Message: 'SUCCESS',
+    Message: message,
     AccessDeniedDetail: 'None',
     Success: true,
   };

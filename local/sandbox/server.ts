@@ -9,10 +9,12 @@ import { CONTROL_PREFIX, handleControl, type ControlDeps, type ControlReply } fr
 import { FaultInjector } from './faults.ts';
 import { QpsLimiter } from './limits.ts';
 import { errors, type CamsReply } from './replies.ts';
+import { StateFile } from './persistence.ts';
 import { SandboxState } from './state.ts';
 import { readBody } from '../http-io.ts';
 
 export { DEFAULT_SANDBOX_KEYS, parseSandboxKeys, parseSandboxQps, type SandboxKey } from './config.ts';
+export { hostSandboxDataDir } from './persistence.ts';
 
 export interface SandboxOptions {
   /** Default 127.0.0.1. */
@@ -29,11 +31,18 @@ export interface SandboxOptions {
   log?: (line: string) => void;
   /** Larger request bodies are answered 413. Default 1 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Keep the state (spaces, phones, health, templates, own WABAs) in `<dataDir>/sandbox.json`:
+   * loaded at start, saved before the reply to every call that changes it. Default: memory only.
+   */
+  dataDir?: string;
 }
 
 export interface RunningSandbox {
   url: string;
   port: number;
+  /** `<dataDir>/sandbox.json` when the state is kept on disk. */
+  stateFile?: string;
   close(): Promise<void>;
 }
 
@@ -49,12 +58,30 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox>
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const log = opts.log ?? (() => {});
 
+  const file = opts.dataDir === undefined ? undefined : new StateFile(opts.dataDir);
+  const state = new SandboxState(() => {
+    if (!file) return;
+    try {
+      file.save(state.snapshot());
+    } catch (e) {
+      // The call still succeeds in memory; the log says the disk did not keep it.
+      log(`sandbox: cannot save ${file.path}: ${(e as Error).message}`);
+    }
+  });
+  try {
+    const saved = file?.load();
+    if (saved) state.restore(saved);
+  } catch (e) {
+    return Promise.reject(e as Error);
+  }
+
   const deps: CamsEndpointDeps & ControlDeps = {
+    accounts: keys.map((k) => k.accessKeyId),
     lookupSecret: (id) => secrets.get(id),
     nonces: new InMemoryNonceRegistry(100_000, now),
     limiter: new QpsLimiter(opts.qps),
     faults: new FaultInjector(),
-    state: new SandboxState(),
+    state,
     calls: new CallLog(),
     now,
   };
@@ -114,6 +141,7 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox>
       resolve({
         url: `http://${shownHost}:${port}`,
         port,
+        ...(file ? { stateFile: file.path } : {}),
         close: () =>
           new Promise<void>((done) => {
             server.close(() => done());

@@ -34,6 +34,18 @@ export interface Space {
   phones: Map<string, PhoneRecord>;
   /** nodeKey → health set through the control API; absent means AVAILABLE. */
   health: Map<string, NodeHealth>;
+  /** Template keys (`code:language`) the space has; CAMS has no operation here to create them, the control API does. */
+  templates: Set<string>;
+}
+
+/** The WABA of an account as a direct customer: what QueryChatappBindWaba answers without CustSpaceId. */
+export interface OwnWaba {
+  wabaId: string;
+  name: string;
+  businessId: string;
+  businessName: string;
+  reviewStatus: AccountReviewStatus;
+  messageTemplateNamespace: string;
 }
 
 export type BindResult = { ok: true; space: Space } | { ok: false; reason: 'owned-by-other-account' };
@@ -50,6 +62,11 @@ export class SandboxState {
   private readonly spaceByWaba = new Map<string, string>();
   /** Full number → CustSpaceId it was added to. */
   private readonly phoneOwners = new Map<string, string>();
+  /** Own WABAs set through the control API; an account not here has its default one. */
+  private readonly ownWabas = new Map<string, OwnWaba>();
+
+  /** `onChange` runs after every mutation (the server saves the state there when it has a data dir). */
+  constructor(private readonly onChange: () => void = () => {}) {}
 
   /** Binding the same WABA again from the same account returns the same space (idempotent). */
   bindWaba(account: string, wabaId: string, nowMs: number): BindResult {
@@ -71,9 +88,11 @@ export class SandboxState {
       boundAtMs: nowMs,
       phones: new Map(),
       health: new Map(),
+      templates: new Set(),
     };
     this.spaces.set(custSpaceId, space);
     this.spaceByWaba.set(wabaId, custSpaceId);
+    this.onChange();
     return { ok: true, space };
   }
 
@@ -93,6 +112,7 @@ export class SandboxState {
     if (this.phoneOwners.has(full)) return { ok: false, reason: 'phone-exists' };
     this.phoneOwners.set(full, space.custSpaceId);
     space.phones.set(full, { ...phone });
+    this.onChange();
     return { ok: true };
   }
 
@@ -106,6 +126,53 @@ export class SandboxState {
     return byNational.length === 1 ? byNational[0]![0] : digits;
   }
 
+  /** Whether the node exists in the space: its WABA always, a phone once added, a template once registered. */
+  hasNode(space: Space, node: NodeRef): boolean {
+    switch (node.type) {
+      case 'waba':
+        return true;
+      case 'phone':
+        return space.phones.has(node.phoneNumber);
+      case 'template':
+        return space.templates.has(nodeKey(node));
+    }
+  }
+
+  /** Registers templates in the space (one save for the batch). */
+  addTemplates(space: Space, templates: ReadonlyArray<{ templateCode: string; language: string }>): void {
+    for (const t of templates) space.templates.add(nodeKey({ type: 'template', ...t }));
+    this.onChange();
+  }
+
+  /** The account's own WABA: the one set through the control API, else a default derived from the key id. */
+  ownWaba(account: string): OwnWaba {
+    const set = this.ownWabas.get(account);
+    if (set) return { ...set };
+    const wabaId = digitsFrom(`own-waba:${account}`, 15);
+    return {
+      wabaId,
+      name: `Sandbox own WABA ${wabaId}`,
+      businessId: digitsFrom(`business:${wabaId}`, 15),
+      businessName: 'Sandbox Business',
+      reviewStatus: 'APPROVED',
+      messageTemplateNamespace: uuidFrom(`namespace:${wabaId}`),
+    };
+  }
+
+  setOwnWaba(account: string, patch: Partial<Omit<OwnWaba, 'messageTemplateNamespace' | 'businessId'>>): OwnWaba {
+    const current = this.ownWaba(account);
+    const wabaId = patch.wabaId ?? current.wabaId;
+    const next: OwnWaba = {
+      ...current,
+      ...patch,
+      // A new WABA id brings its own business and namespace, as the bind path derives them.
+      ...(wabaId !== current.wabaId ? { businessId: digitsFrom(`business:${wabaId}`, 15), messageTemplateNamespace: uuidFrom(`namespace:${wabaId}`) } : {}),
+    };
+    this.ownWabas.set(account, next);
+    this.onChange();
+    return { ...next };
+  }
+
   healthOf(space: Space, node: NodeRef): NodeHealth {
     const h = space.health.get(nodeKey(node)) ?? AVAILABLE;
     return { CanSendMessage: h.CanSendMessage, ...(h.Errors ? { Errors: h.Errors.map((e) => ({ ...e })) } : {}) };
@@ -113,17 +180,80 @@ export class SandboxState {
 
   setHealth(space: Space, node: NodeRef, health: NodeHealth): void {
     space.health.set(nodeKey(node), { CanSendMessage: health.CanSendMessage, ...(health.Errors ? { Errors: health.Errors } : {}) });
+    // Setting a template's health is how a template comes to exist in the sandbox.
+    if (node.type === 'template') space.templates.add(nodeKey(node));
+    this.onChange();
   }
 
   setReviewStatus(space: Space, status: AccountReviewStatus): void {
     space.reviewStatus = status;
+    this.onChange();
   }
 
   reset(): void {
+    this.clear();
+    this.onChange();
+  }
+
+  /** Everything a restart must keep, as plain JSON (see ./persistence.ts). */
+  snapshot(): StateSnapshot {
+    return {
+      version: 1,
+      spaces: [...this.spaces.values()].map((s) => ({
+        custSpaceId: s.custSpaceId,
+        account: s.account,
+        wabaId: s.wabaId,
+        businessId: s.businessId,
+        name: s.name,
+        businessName: s.businessName,
+        reviewStatus: s.reviewStatus,
+        messageTemplateNamespace: s.messageTemplateNamespace,
+        boundAtMs: s.boundAtMs,
+        phones: [...s.phones.values()].map((p) => ({ ...p })),
+        health: [...s.health.entries()].map(([key, h]) => ({ key, ...structuredClone(h) })),
+        templates: [...s.templates],
+      })),
+      ownWabas: [...this.ownWabas.entries()].map(([account, w]) => ({ account, ...w })),
+    };
+  }
+
+  /** Replaces the whole state with a snapshot (no onChange: nothing new to save). */
+  restore(snap: StateSnapshot): void {
+    this.clear();
+    for (const s of snap.spaces) {
+      const { phones, health, templates, ...rest } = s;
+      const space: Space = {
+        ...rest,
+        phones: new Map(phones.map((p) => [p.cc + p.phoneNumber, { ...p }])),
+        health: new Map(health.map(({ key, ...h }) => [key, h])),
+        templates: new Set(templates),
+      };
+      this.spaces.set(space.custSpaceId, space);
+      this.spaceByWaba.set(space.wabaId, space.custSpaceId);
+      for (const full of space.phones.keys()) this.phoneOwners.set(full, space.custSpaceId);
+    }
+    for (const { account, ...w } of snap.ownWabas) this.ownWabas.set(account, w);
+  }
+
+  private clear(): void {
     this.spaces.clear();
     this.spaceByWaba.clear();
     this.phoneOwners.clear();
+    this.ownWabas.clear();
   }
+}
+
+/** The saved form of SandboxState (`<dataDir>/sandbox.json`). */
+export interface StateSnapshot {
+  version: 1;
+  spaces: Array<
+    Omit<Space, 'phones' | 'health' | 'templates'> & {
+      phones: PhoneRecord[];
+      health: Array<{ key: string } & NodeHealth>;
+      templates: string[];
+    }
+  >;
+  ownWabas: Array<{ account: string } & OwnWaba>;
 }
 
 function nodeKey(node: NodeRef): string {

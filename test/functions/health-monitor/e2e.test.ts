@@ -108,6 +108,8 @@ describe('health monitor end to end: sandbox → sweep → every sink, checked a
   it('a sweep killed half-way: the next completes the list, no alert lost or doubled', async () => {
     const targets: WatchTarget[] = [];
     for (let i = 0; i < 20; i++) targets.push({ CustSpaceId: space, NodeType: 'template', TemplateCode: `tpl_${String(i).padStart(2, '0')}`, Language: 'en' });
+    // The sandbox, like CAMS, knows only templates the space has.
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: targets.map((t) => ({ TemplateCode: t.TemplateCode, Language: t.Language })) });
     for (const t of targets) await registerWatchTarget(store, t, 'test');
     const blocked = targets.filter((_, i) => i % 3 === 0);
     for (const t of blocked) await setHealth(sandbox, { ...t, CanSendMessage: 'LIMITED' });

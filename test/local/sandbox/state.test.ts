@@ -52,7 +52,47 @@ describe('ChatappBindWaba / QueryChatappBindWaba', () => {
     expect(typeof data['AuthInternationalRateEligibility']).toBe('object');
     expectError(await call(sb, { action: 'QueryChatappBindWaba', params: { CustSpaceId: space }, key: KEY_B }), 400, 'Unknown.ResourceOwnerId');
     expectError(await call(sb, { action: 'QueryChatappBindWaba', params: { CustSpaceId: 'C99999999999999' } }), 400, 'Unknown.ResourceOwnerId');
-    expectError(await call(sb, { action: 'QueryChatappBindWaba', params: {} }), 400, 'MissingParameter', 'CustSpaceId');
+  });
+
+  it("without CustSpaceId: the account's own WABA, one per account, set through PUT /__sandbox/own-waba", async () => {
+    const query = async (params: Record<string, string>, key = KEY_A) => {
+      const r = await call(sb, { action: 'QueryChatappBindWaba', params, key });
+      expect(r.status).toBe(200);
+      expect(r.json).toMatchObject({ Code: 'OK', Message: 'SUCCESS', Success: true, AccessDeniedDetail: 'None' });
+      return r.json['Data'] as Record<string, unknown>;
+    };
+    const ownA = await query({});
+    const ownB = await query({}, KEY_B);
+    expect(ownA).toMatchObject({ Id: expect.stringMatching(/^\d+$/), AccountReviewStatus: 'APPROVED', Currency: 'USD' });
+    expect(ownB['Id']).not.toBe(ownA['Id']);
+    // IsvCode is optional and taken as it is; an empty CustSpaceId counts as absent.
+    expect(await query({ IsvCode: 'aksik93kdkkxmwol93939' })).toEqual(ownA);
+    expect(await query({ CustSpaceId: '' })).toEqual(ownA);
+
+    const put = await control(sb, 'PUT', '/__sandbox/own-waba', { AccessKeyId: KEY_A.accessKeyId, WabaId: '20393988393993', Name: 'Alibaba', AccountReviewStatus: 'PENDING' });
+    expect(put.status).toBe(200);
+    expect(put.json).toMatchObject({ AccessKeyId: KEY_A.accessKeyId, WabaId: '20393988393993', AccountReviewStatus: 'PENDING' });
+    expect(await query({})).toMatchObject({ Id: '20393988393993', Name: 'Alibaba', AccountReviewStatus: 'PENDING' });
+    expect((await query({}, KEY_B))['Id']).toBe(ownB['Id']);
+    const listed = (await control(sb, 'GET', '/__sandbox/own-waba')).json as Array<Record<string, string>>;
+    expect(listed.map((w) => [w['AccessKeyId'], w['WabaId']])).toEqual([
+      [KEY_A.accessKeyId, '20393988393993'],
+      [KEY_B.accessKeyId, ownB['Id']],
+    ]);
+
+    for (const [body, field] of [
+      [{ AccessKeyId: 'LTAInobody', WabaId: '1' }, 'AccessKeyId'],
+      [{ AccessKeyId: KEY_A.accessKeyId, WabaId: '12ab' }, 'WabaId'],
+      [{ AccessKeyId: KEY_A.accessKeyId, AccountReviewStatus: 'MAYBE' }, 'AccountReviewStatus'],
+      [{ WabaId: '1' }, 'AccessKeyId'],
+    ] as const) {
+      const r = await control(sb, 'PUT', '/__sandbox/own-waba', body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect((r.json as { Message: string }).Message).toContain(field);
+    }
+    // reset brings back the default
+    await control(sb, 'POST', '/__sandbox/reset');
+    expect(await query({})).toEqual(ownA);
   });
 
   it('the review status can be steered through the control API', async () => {
@@ -159,8 +199,13 @@ describe('GetWhatsappHealthStatus', () => {
     expect(waba.CanSendMessage).toBe('AVAILABLE');
     expect(waba.Entities.map((e) => e.EntityType)).toEqual(['WABA', 'BUSINESS']);
     expect(waba.Entities[0]).toMatchObject({ WabaId: '888888', BusinessId: expect.stringMatching(/^\d+$/), CanSendMessage: 'AVAILABLE' });
-    expect(waba.Entities[0]).not.toHaveProperty('Errors');
+    // As the seed shows it: an Errors array on every entity, empty when there is nothing wrong.
+    for (const e of waba.Entities) expect(e.Errors).toEqual([]);
 
+    // A template exists once registered (CAMS creates templates through operations the sandbox does not have).
+    expectError(await health({ CustSpaceId: space, NodeType: 'template', TemplateCode: 'T1', Language: 'en' }), 400, 'Unknown.ResourceOwnerId');
+    const reg = await control(sb, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'T1', Language: 'en' }] });
+    expect(reg.status).toBe(200);
     const tpl = healthData(await health({ CustSpaceId: space, NodeType: 'template', TemplateCode: 'T1', Language: 'en' }));
     expect(tpl.Entities.map((e) => e.EntityType)).toEqual(['MESSAGE_TEMPLATE', 'WABA', 'BUSINESS', 'APP']);
     expect(tpl.Entities[0]).toMatchObject({ TemplateCode: 'T1', Language: 'en' });
@@ -168,6 +213,29 @@ describe('GetWhatsappHealthStatus', () => {
     // WabaId, when given, must be the space's.
     expect((await health({ CustSpaceId: space, NodeType: 'waba', WabaId: '888888' })).json['Code']).toBe('OK');
     expectError(await health({ CustSpaceId: space, NodeType: 'waba', WabaId: '123' }), 400, 'Unknown.ResourceOwnerId');
+    // The same template in another language, and a phone never added, do not exist either.
+    expectError(await health({ CustSpaceId: space, NodeType: 'template', TemplateCode: 'T1', Language: 'fr' }), 400, 'Unknown.ResourceOwnerId');
+    expectError(await health({ CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800009999' }), 400, 'Unknown.ResourceOwnerId');
+    expect((await addPhone({ CustSpaceId: space, Cc: '86', PhoneNumber: '13800009999', VerifiedName: 'Alibaba' })).json['Code']).toBe('OK');
+    const phone = await health({ CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800009999' });
+    expect(phone.json).toMatchObject({ Code: 'OK', Message: 'None', Success: true });
+  });
+
+  it('PUT /__sandbox/templates: names the bad field; a phone must be added before its health is set', async () => {
+    const space = await bind(sb, '888890');
+    for (const [body, field] of [
+      [{ CustSpaceId: 'Cnope', Templates: [{ TemplateCode: 'T', Language: 'en' }] }, 'CustSpaceId'],
+      [{ CustSpaceId: space, Templates: [] }, 'Templates'],
+      [{ CustSpaceId: space, Templates: [{ TemplateCode: 'T' }] }, 'Language'],
+      [{ CustSpaceId: space, Templates: [{ TemplateCode: ' ', Language: 'en' }] }, 'TemplateCode'],
+    ] as const) {
+      const r = await control(sb, 'PUT', '/__sandbox/templates', body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect((r.json as { Message: string }).Message).toContain(field);
+    }
+    const r = await control(sb, 'PUT', '/__sandbox/health', { CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800001234', CanSendMessage: 'BLOCKED' });
+    expect(r.status).toBe(400);
+    expect((r.json as { Message: string }).Message).toContain('PhoneNumber');
   });
 
   it('checks the params each node type needs', async () => {
@@ -203,6 +271,7 @@ describe('GetWhatsappHealthStatus', () => {
     expect(phone.Entities[1]).toMatchObject({ EntityType: 'WABA', CanSendMessage: 'AVAILABLE' });
     // Other nodes are untouched.
     expect(healthData(await health({ CustSpaceId: space, NodeType: 'waba' })).CanSendMessage).toBe('AVAILABLE');
+    expect((await addPhone({ CustSpaceId: space, Cc: '86', PhoneNumber: '13800002222', VerifiedName: 'Alibaba' })).json['Code']).toBe('OK');
     expect(healthData(await health({ CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800002222' })).CanSendMessage).toBe('AVAILABLE');
 
     // A blocked WABA makes every node under it BLOCKED overall, though the node itself is only LIMITED.
@@ -216,6 +285,7 @@ describe('GetWhatsappHealthStatus', () => {
     await control(sb, 'PUT', '/__sandbox/health', { CustSpaceId: space, NodeType: 'waba', CanSendMessage: 'AVAILABLE' });
     await control(sb, 'PUT', '/__sandbox/health', { CustSpaceId: space, NodeType: 'template', TemplateCode: 'T9', Language: 'en', CanSendMessage: 'BLOCKED' });
     expect(healthData(await health({ CustSpaceId: space, NodeType: 'template', TemplateCode: 'T9', Language: 'en' })).CanSendMessage).toBe('BLOCKED');
+    await control(sb, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'T9', Language: 'fr' }] });
     expect(healthData(await health({ CustSpaceId: space, NodeType: 'template', TemplateCode: 'T9', Language: 'fr' })).CanSendMessage).toBe('AVAILABLE');
   });
 });

@@ -22,6 +22,8 @@ describe('a sweep under CAMS faults', () => {
       const space = await onboardThroughFunctions('299399000777', [{ cc: '86', phone: '13900000001' }]);
       const targets: WatchTarget[] = [{ CustSpaceId: space, NodeType: 'waba', WabaId: '299399000777' }];
       for (let i = 0; i < 59; i++) targets.push({ CustSpaceId: space, NodeType: 'template', TemplateCode: `tpl_${i}`, Language: 'en' });
+      // The sandbox, like CAMS, knows only templates the space has.
+      await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: targets.slice(1).map((t) => ({ TemplateCode: t.TemplateCode, Language: t.Language })) });
       // One real problem among them, so "no false alert" is not "no alert at all".
       await setHealth(sandbox, { CustSpaceId: space, NodeType: 'template', TemplateCode: 'tpl_7', Language: 'en', CanSendMessage: 'LIMITED' });
       await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { throttleRate: 0.3, errorRate: 0.05, latencyMs: 40, seed: 11 });

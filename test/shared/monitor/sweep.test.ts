@@ -151,6 +151,8 @@ describe('HealthSweep against the sandbox', () => {
     const sink = new RecordingSink();
     const targets: WatchTarget[] = [];
     for (let i = 0; i < 6; i++) targets.push({ CustSpaceId: space, NodeType: 'template', TemplateCode: `tpl_${i}`, Language: 'en_US' });
+    // The sandbox, like CAMS, knows only templates the space has.
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: targets.map((t) => ({ TemplateCode: t.TemplateCode, Language: t.Language })) });
     for (const t of targets) await registerWatchTarget(store, t, 'test');
     // At 5 QPS a check starts every ~220 ms; 800 ms of budget fits only a few.
     const first = await sweep(sink, { envTargets: [], cams: sandboxClient(sandbox, 5), concurrency: 5, deadline: Date.now() + 800, checkBudgetMs: 300 });

@@ -193,6 +193,8 @@ describe('onboarding', () => {
     const p = payload();
     const out = await runOnboarding(deps(), onboardingRequestFrom(eventBridge(p, 'evt-watch')));
     if (out.status !== 'done') throw new Error('onboarding did not finish');
+    // The templates it watches exist in the space (the sandbox, like CAMS, knows no others).
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: out.record.CustSpaceId, Templates: p.Templates });
     await setHealth(sandbox, { CustSpaceId: out.record.CustSpaceId, NodeType: 'phone', PhoneNumber: `65${p.PhoneNumber}`, CanSendMessage: 'LIMITED' });
     const sink = new RecordingSink();
     const report = await new HealthSweep({
