@@ -1,6 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHost, type RunningHost } from '../../local/host/host.ts';
 import { gatewayError, startScriptedCams, TEST_KEY, type ScriptedCams, type ScriptedReply } from '../shared/cams/scripted-cams.ts';
@@ -9,21 +7,30 @@ import { callRoute, type RouteReply } from '../local/host/support.ts';
 // What a live CAMS answers and the sandbox cannot provoke (permission and subscription refusals,
 // other business codes, unreadable replies, a dropped connection, the seed pages' exact bodies),
 // through the local host (serverless.yml, the real functions) pointed by CAMS_ENDPOINT at a scripted
-// CAMS on loopback that checks each call's ACS3 signature. README "Status codes", one test per row.
+// CAMS on loopback that checks each call's ACS3 signature; and the store row (an unreachable redis).
+// README "Status codes", one test per row.
 
 let host: RunningHost;
 let cams: ScriptedCams;
-let storeDir: string;
+
+/** A loopback port nothing listens on: the state store that is not there. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 beforeAll(async () => {
   process.env['LOG_LEVEL'] = 'silent';
-  storeDir = mkdtempSync(join(tmpdir(), 'cams-fc-replies-'));
   cams = await startScriptedCams(() => gatewayError(500, 'InternalError'));
   host = await startHost({
     port: 0,
     timers: false,
     env: {
-      STORE_URL: `file:${storeDir}`,
+      // The CAMS routes use no store; the reporting route finds it unreachable (the 503 row).
+      STORE_URL: `redis://127.0.0.1:${await closedPort()}`,
       CAMS_ENDPOINT: cams.url,
       ALIBABA_CLOUD_ACCESS_KEY_ID: TEST_KEY.accessKeyId,
       ALIBABA_CLOUD_ACCESS_KEY_SECRET: TEST_KEY.accessKeySecret,
@@ -34,7 +41,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await host?.close();
   await cams?.close();
-  rmSync(storeDir, { recursive: true, force: true });
 });
 
 const SPACE = 'C0202939293001';
@@ -205,4 +211,11 @@ describe('CAMS errors → the caller\'s status (README "Status codes")', () => {
     expect(res.status).toBe(504);
     expect(['RequestTimeout', 'DeadlineExceeded']).toContain(res.json.Code);
   }, 40_000);
+
+  it('the state store unreachable → 503 StoreUnavailable with Retry-After (GET /health-report)', async () => {
+    const res = await callRoute(host.url, { method: 'GET', path: '/health-report' });
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBeDefined();
+    expect(res.json).toMatchObject({ Code: 'StoreUnavailable', Success: false });
+  });
 });
