@@ -58,7 +58,6 @@ export function callerAuthStatus(code: Acs3ErrorCode): number {
   return code === 'SignatureDoesNotMatch' ? 403 : 401;
 }
 
-const CAMS_FORBIDDEN = new Set(['Ram.PermissionDeny', 'Product.Unsubscript', 'Forbidden.RAM', 'Forbidden']);
 /** CAMS refusing our own call (credentials, signature, request form): the function's fault, not the caller's. */
 const OWN_CALL_REFUSED =
   /^(InvalidAccessKeyId|InvalidSecurityToken|SignatureDoesNotMatch|IncompleteSignature|InvalidTimeStamp|SignatureNonceUsed|InvalidVersion|InvalidAction|MissingSecurityToken)\b/;
@@ -75,7 +74,7 @@ export function camsErrorStatus(err: CamsError): number {
   if (code === REQUEST_TIMEOUT || code === DEADLINE_EXCEEDED) return 504;
   if (err.httpStatus >= 500 || NO_USABLE_REPLY.has(code)) return 502;
   if (OWN_CALL_REFUSED.test(code)) return 500;
-  if (CAMS_FORBIDDEN.has(code) || code.startsWith('Ram.')) return 403;
+  if (code === 'Product.Unsubscript' || code.startsWith('Ram.') || code.startsWith('Forbidden')) return 403;
   if (code === 'Unknown.ResourceOwnerId' || /(NotFound|NotExist|NotExists)$/.test(code)) return 404;
   if (/(\.Exists?|AlreadyExists?|Conflict|Duplicate\w*)$/.test(code)) return 409;
   return 400;

@@ -96,6 +96,7 @@ describe('status mapping of CAMS errors', () => {
     ['Throttling.User', 429],
     ['Ram.PermissionDeny', 403],
     ['Product.Unsubscript', 403],
+    ['Forbidden.RAM', 403],
     ['Unknown.ResourceOwnerId', 404],
     ['RequestTimeout', 504],
     ['DeadlineExceeded', 504],
