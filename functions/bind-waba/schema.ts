@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
 import { WabaId } from '../../shared/validation/cams-fields.ts';
+import { camsParams } from '../../shared/validation/cams-params.ts';
 
-export const BindWabaParams = z.strictObject({ WabaId });
+export const BindWabaParams = camsParams(z.strictObject({ WabaId }));

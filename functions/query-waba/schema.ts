@@ -1,4 +1,6 @@
 import * as z from 'zod/mini';
 import { CustSpaceId, IsvCode } from '../../shared/validation/cams-fields.ts';
+import { camsParams } from '../../shared/validation/cams-params.ts';
 
-export const QueryWabaParams = z.strictObject({ CustSpaceId, IsvCode: z.optional(IsvCode) });
+/** Both optional (seed): without CustSpaceId the call is about the caller's own WABA, as a direct customer. */
+export const QueryWabaParams = camsParams(z.strictObject({ CustSpaceId: z.optional(CustSpaceId), IsvCode: z.optional(IsvCode) }));

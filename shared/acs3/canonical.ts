@@ -21,7 +21,12 @@ export function hmacSha256Hex(secret: string, data: string): string {
   return createHmac('sha256', secret).update(data).digest('hex');
 }
 
-/** Keys sorted by code unit (as the official SDK sorts them); a null/undefined value signs as `key=`. */
+/**
+ * Keys sorted by code unit before encoding (as the spec and the official SDK sort them); names and
+ * values RFC 3986-encoded; a null/undefined value signs as `key=`. @alicloud/openapi-util 0.3.3 signs
+ * names unencoded: the same for every name of unreserved characters (all CAMS names), different for
+ * others, where its form is ambiguous (name `a=1&b`, value `2` reads as a=1, b=2), so it is not accepted.
+ */
 export function canonicalQueryString(query: QueryParams | undefined): string {
   if (!query) return '';
   return Object.keys(query)
@@ -64,9 +69,15 @@ export function groupHeaders(headers: HeaderMap): Map<string, string[]> {
   return grouped;
 }
 
-/** The SDK puts the raw path in the canonical request, with its few ad hoc substitutions. */
+/**
+ * The path as sent (already percent-encoded), brought to RFC 3986 form: every `+` is `%20`, every `*`
+ * `%2A`, every `%7E` `~` (the spec's fix-up after a form encoder). @alicloud/openapi-util 0.3.3 fixes
+ * only the first of each (String.replace with a string); that quirk is not followed here, so a path
+ * holding two of them signs differently there (README, "Authentication"). SDK-built paths never hold
+ * them: its getEncodePath leaves none.
+ */
 export function canonicalPath(path: string): string {
-  return (path || '/').replace('+', '%20').replace('*', '%2A').replace('%7E', '~');
+  return (path || '/').replace(/\+/g, '%20').replace(/\*/g, '%2A').replace(/%7E/g, '~');
 }
 
 export interface CanonicalParts {

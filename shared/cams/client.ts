@@ -4,7 +4,7 @@ import { httpRequest, type HttpResponse } from '../http/request.ts';
 import { credentialsFrom, resolveCredentials, type Acs3Credentials, type CredentialsProvider } from './credentials.ts';
 import { camsErrorFromBody, camsErrorFromHttp, camsErrorFromNetwork, invalidResponse } from './errors.ts';
 import { LimiterRegistry, realClock, sharedLimiters, type Clock } from './limiter.ts';
-import { CAMS_DEFAULT_ENDPOINT, CAMS_QPS, CAMS_VERSION, type CamsAction, type CamsParams, type CamsResult } from './operations.ts';
+import { CAMS_DEFAULT_ENDPOINT, CAMS_QPS, CAMS_VERSION, type CamsAction, type CamsEnvelope, type CamsParams, type CamsResult } from './operations.ts';
 import { AttemptNotStarted, resolveRetryPolicy, withRetry, type AttemptBudget, type RetryPolicy } from './retry.ts';
 import { parseData, parseEnvelope } from './schemas.ts';
 
@@ -86,7 +86,7 @@ export function readCamsReply<A extends CamsAction>(action: A, res: HttpResponse
   if (!envelope.ok) throw invalidResponse(envelope.message, res.status, action);
   const data = parseData(action, envelope.value.Data);
   if (!data.ok) throw invalidResponse(data.message, res.status, action, envelope.value.RequestId);
-  return { data: data.value, requestId: envelope.value.RequestId };
+  return { data: data.value, requestId: envelope.value.RequestId, body: json as CamsEnvelope };
 }
 
 /**

@@ -90,4 +90,6 @@ export interface CamsEnvelope<D = unknown> {
 export interface CamsResult<A extends CamsAction> {
   data: CamsData[A];
   requestId: string;
+  /** The reply body as CAMS sent it, for relaying it unchanged. */
+  body: CamsEnvelope;
 }

@@ -27,6 +27,8 @@ export interface ServiceResult {
   data?: unknown;
   status?: number;
   camsRequestId?: string | undefined;
+  /** CAMS's reply body, relayed as CAMS sent it: the route stands for that CAMS operation. */
+  cams?: { readonly RequestId: string };
 }
 
 /** Per-invocation state shared between phases. */
@@ -88,9 +90,10 @@ export function camsEnvelope(): Middleware {
       request.response = successReply(request.internal.requestId, result.data, {
         status: result.status,
         camsRequestId: result.camsRequestId,
+        cams: result.cams,
       });
       request.internal.code = 'OK';
-      request.internal.camsCode = result.camsRequestId ? 'OK' : undefined;
+      request.internal.camsCode = result.cams || result.camsRequestId ? 'OK' : undefined;
     },
     onError: (request) => {
       const info = errorReply(request.internal.requestId ?? randomUUID(), request.error);

@@ -1,4 +1,13 @@
-import { isCamsError, isThrottlingCode, type CamsError } from '../cams/errors.ts';
+import {
+  DEADLINE_EXCEEDED,
+  HTTP_ERROR,
+  INVALID_RESPONSE,
+  isCamsError,
+  isThrottlingCode,
+  NETWORK_ERROR,
+  REQUEST_TIMEOUT,
+  type CamsError,
+} from '../cams/errors.ts';
 import type { Acs3ErrorCode } from '../acs3/verify.ts';
 import { MissingCredentialsError } from '../cams/credentials.ts';
 import { ConfigError } from '../config/env.ts';
@@ -21,7 +30,20 @@ export function jsonReply(status: number, body: Record<string, unknown>, headers
   };
 }
 
-export function successReply(requestId: string, data: unknown, opts: { status?: number; camsRequestId?: string | undefined } = {}): FcHttpResponse {
+/**
+ * A success in the CAMS envelope. A route standing for a CAMS operation relays CAMS's body as CAMS
+ * sent it (Code, Message, AccessDeniedDetail, Success, Data or none); only the ids are ours to name:
+ * `RequestId` is this invocation's, `CamsRequestId` CAMS's. Other routes answer in the same shape.
+ */
+export function successReply(
+  requestId: string,
+  data: unknown,
+  opts: { status?: number | undefined; camsRequestId?: string | undefined; cams?: { readonly RequestId: string } | undefined } = {},
+): FcHttpResponse {
+  if (opts.cams) {
+    const { RequestId: camsRequestId, ...rest } = opts.cams as Record<string, unknown>;
+    return jsonReply(opts.status ?? 200, { RequestId: requestId, ...rest, CamsRequestId: camsRequestId });
+  }
   const body: Record<string, unknown> = { RequestId: requestId, Code: 'OK', Message: 'OK', Success: true };
   if (opts.camsRequestId) body['CamsRequestId'] = opts.camsRequestId;
   if (data !== undefined) body['Data'] = data;
@@ -36,15 +58,26 @@ export function callerAuthStatus(code: Acs3ErrorCode): number {
   return code === 'SignatureDoesNotMatch' ? 403 : 401;
 }
 
-const CAMS_FORBIDDEN = new Set(['Ram.PermissionDeny', 'Product.Unsubscript', 'Forbidden.RAM', 'Forbidden']);
+/** CAMS refusing our own call (credentials, signature, request form): the function's fault, not the caller's. */
+const OWN_CALL_REFUSED =
+  /^(InvalidAccessKeyId|InvalidSecurityToken|SignatureDoesNotMatch|IncompleteSignature|InvalidTimeStamp|SignatureNonceUsed|InvalidVersion|InvalidAction|MissingSecurityToken)\b/;
+/** Our CAMS client's codes for a call that got no usable reply. */
+const NO_USABLE_REPLY = new Set([NETWORK_ERROR, INVALID_RESPONSE, HTTP_ERROR]);
 
-/** Where a CAMS failure lands for our caller (README, "Status codes"). */
+/**
+ * Where a CAMS failure lands for our caller (README, "Status codes"). The caller's mistakes are 4xx;
+ * 502 only when CAMS failed (5xx), could not be reached or sent a reply we cannot read.
+ */
 export function camsErrorStatus(err: CamsError): number {
-  if (isThrottlingCode(err.Code)) return 429;
-  if (CAMS_FORBIDDEN.has(err.Code) || err.Code.startsWith('Ram.')) return 403;
-  if (err.Code === 'Unknown.ResourceOwnerId') return 404;
-  if (err.Code === 'RequestTimeout' || err.Code === 'DeadlineExceeded') return 504;
-  return 502;
+  const code = err.Code;
+  if (isThrottlingCode(code)) return 429;
+  if (code === REQUEST_TIMEOUT || code === DEADLINE_EXCEEDED) return 504;
+  if (err.httpStatus >= 500 || NO_USABLE_REPLY.has(code)) return 502;
+  if (OWN_CALL_REFUSED.test(code)) return 500;
+  if (code === 'Product.Unsubscript' || code.startsWith('Ram.') || code.startsWith('Forbidden')) return 403;
+  if (code === 'Unknown.ResourceOwnerId' || /(NotFound|NotExist|NotExists)$/.test(code)) return 404;
+  if (/(\.Exists?|AlreadyExists?|Conflict|Duplicate\w*)$/.test(code)) return 409;
+  return 400;
 }
 
 export interface ErrorReplyInfo {

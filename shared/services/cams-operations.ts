@@ -3,24 +3,25 @@ import { camsClientFor } from '../http-fn/cams.ts';
 import type { ServiceInput } from '../http-fn/http-function.ts';
 import type { ServiceResult } from '../http-fn/middlewares.ts';
 
-// One service per CAMS operation: validated params in, CAMS Data out, CAMS's RequestId kept.
+// One service per CAMS operation: validated params in (optional ones passed through as given), CAMS's
+// reply body out, relayed as CAMS sent it.
 
 export async function bindWaba(input: ServiceInput<CamsParams['ChatappBindWaba']>): Promise<ServiceResult> {
-  const { data, requestId } = await camsClientFor(input).bindWaba(input.params);
-  return { data, camsRequestId: requestId };
+  const { body } = await camsClientFor(input).bindWaba(input.params);
+  return { cams: body };
 }
 
 export async function queryWaba(input: ServiceInput<CamsParams['QueryChatappBindWaba']>): Promise<ServiceResult> {
-  const { data, requestId } = await camsClientFor(input).queryBindWaba(input.params);
-  return { data, camsRequestId: requestId };
+  const { body } = await camsClientFor(input).queryBindWaba(input.params);
+  return { cams: body };
 }
 
 export async function addPhoneNumber(input: ServiceInput<CamsParams['AddChatappPhoneNumber']>): Promise<ServiceResult> {
-  const { requestId } = await camsClientFor(input).addPhoneNumber(input.params);
-  return { data: { CustSpaceId: input.params.CustSpaceId, Cc: input.params.Cc, PhoneNumber: input.params.PhoneNumber }, camsRequestId: requestId };
+  const { body } = await camsClientFor(input).addPhoneNumber(input.params);
+  return { cams: body };
 }
 
 export async function getHealthStatus(input: ServiceInput<CamsParams['GetWhatsappHealthStatus']>): Promise<ServiceResult> {
-  const { data, requestId } = await camsClientFor(input).getHealthStatus(input.params);
-  return { data, camsRequestId: requestId };
+  const { body } = await camsClientFor(input).getHealthStatus(input.params);
+  return { cams: body };
 }

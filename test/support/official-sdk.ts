@@ -13,6 +13,7 @@ type OfficialUtil = {
   hexEncode(raw: Buffer): string;
   hash(raw: Buffer, algorithm: string): Buffer;
   toForm(params: Record<string, unknown>): string;
+  getEncodePath(path: string): string;
 };
 
 export function unwrapDefault<T>(mod: unknown): T {

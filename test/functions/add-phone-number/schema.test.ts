@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AddPhoneNumberParams } from '../../../functions/add-phone-number/schema.ts';
+import { validateParams } from '../../../shared/http-fn/params.ts';
 import { rejectionOf } from '../../support/schema.ts';
 
 const ok = { CustSpaceId: 'C01', Cc: '86', PhoneNumber: '13800000000', VerifiedName: 'Acme Shop' };
@@ -13,7 +14,18 @@ describe('add-phone-number params', () => {
     expect(r?.code).toBe('MissingParameter');
     expect(Object.keys(r!.fields).sort()).toEqual(['Cc', 'CustSpaceId', 'PhoneNumber', 'VerifiedName']);
   });
-  it.each([['+86'], ['0086'], ['1234'], ['8a'], ['']])('rejects Cc %j: 1-3 digits', (Cc) => {
+  it.each([[''], ['  ']])('counts an empty value (%j) as missing: MissingParameter', (empty) => {
+    expect(rejectionOf(AddPhoneNumberParams, { ...ok, Cc: empty })).toEqual({ code: 'MissingParameter', fields: { Cc: 'is required' } });
+    expect(rejectionOf(AddPhoneNumberParams, { ...ok, VerifiedName: empty })).toEqual({ code: 'MissingParameter', fields: { VerifiedName: 'is required' } });
+  });
+  it('takes the optional, deprecated PreValidateId, and drops it when empty', () => {
+    expect(validateParams(AddPhoneNumberParams, { ...ok, PreValidateId: '1020123' })).toEqual({ ...ok, PreValidateId: '1020123' });
+    expect(validateParams(AddPhoneNumberParams, { ...ok, PreValidateId: '' })).toEqual(ok);
+  });
+  it('refuses a parameter the operation does not take, by name', () => {
+    expect(rejectionOf(AddPhoneNumberParams, { ...ok, Foo: '1' })).toEqual({ code: 'InvalidParameter', fields: { Foo: 'is not a parameter of this operation' } });
+  });
+  it.each([['+86'], ['0086'], ['1234'], ['8a']])('rejects Cc %j: 1-3 digits', (Cc) => {
     expect(rejectionOf(AddPhoneNumberParams, { ...ok, Cc })?.fields['Cc']).toContain('1-3 digits');
   });
   it.each([['138-0000-0000'], ['+8613800000000'], ['138 0000 0000'], ['123']])('rejects PhoneNumber %j: digits only', (PhoneNumber) => {

@@ -9,7 +9,10 @@ describe('bind-waba params', () => {
   it('names a missing WabaId as MissingParameter', () => {
     expect(rejectionOf(BindWabaParams, {})).toEqual({ code: 'MissingParameter', fields: { WabaId: 'is required' } });
   });
-  it.each([['12ab'], [''], ['1'.repeat(33)], ['-1']])('rejects WabaId %j: digits only', (WabaId) => {
+  it.each([[''], [' ']])('counts an empty WabaId (%j) as missing', (WabaId) => {
+    expect(rejectionOf(BindWabaParams, { WabaId })).toEqual({ code: 'MissingParameter', fields: { WabaId: 'is required' } });
+  });
+  it.each([['12ab'], ['1'.repeat(33)], ['-1']])('rejects WabaId %j: digits only', (WabaId) => {
     expect(rejectionOf(BindWabaParams, { WabaId })?.fields['WabaId']).toContain('digits');
   });
   it('rejects a WabaId that is not a string (e.g. an inexact JSON number)', () => {

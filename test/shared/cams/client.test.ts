@@ -45,7 +45,11 @@ describe('CamsClient happy path, signed end to end', () => {
   it('ChatappBindWaba: wire format and result', async () => {
     server = await startScriptedCams((c) => ok({ CustSpaceId: 'CS-' + c.params.WabaId, WabaId: c.params.WabaId }, 'REQ-BIND'));
     const r = await clientFor(server.url).bindWaba({ WabaId: 'waba 1&2' });
-    expect(r).toEqual({ data: { CustSpaceId: 'CS-waba 1&2', WabaId: 'waba 1&2' }, requestId: 'REQ-BIND' });
+    expect(r).toEqual({
+      data: { CustSpaceId: 'CS-waba 1&2', WabaId: 'waba 1&2' },
+      requestId: 'REQ-BIND',
+      body: { RequestId: 'REQ-BIND', Code: 'OK', Message: 'None', Success: true, Data: { CustSpaceId: 'CS-waba 1&2', WabaId: 'waba 1&2' } },
+    });
     const call = server.calls[0]!;
     expect(call.verify.ok).toBe(true);
     expect(call.method).toBe('POST');
@@ -77,7 +81,7 @@ describe('CamsClient happy path, signed end to end', () => {
     server = await startScriptedCams(() => ({ status: 200, body: { AccessDeniedDetail: 'None', Message: 'None', RequestId: 'REQ-ADD', Code: 'OK', Success: false } }));
     const params = { CustSpaceId: 'CS-1', Cc: '86', PhoneNumber: '13800001111', VerifiedName: 'Alibaba Cloud' };
     const r = await clientFor(server.url).addPhoneNumber(params);
-    expect(r).toEqual({ data: undefined, requestId: 'REQ-ADD' });
+    expect(r).toEqual({ data: undefined, requestId: 'REQ-ADD', body: { AccessDeniedDetail: 'None', Message: 'None', RequestId: 'REQ-ADD', Code: 'OK', Success: false } });
     expect(server.calls[0]!.params).toEqual(params);
     expect(server.calls[0]!.action).toBe('AddChatappPhoneNumber');
   });

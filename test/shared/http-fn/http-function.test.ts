@@ -96,14 +96,17 @@ describe('status mapping of CAMS errors', () => {
     ['Throttling.User', 429],
     ['Ram.PermissionDeny', 403],
     ['Product.Unsubscript', 403],
+    ['Forbidden.RAM', 403],
     ['Unknown.ResourceOwnerId', 404],
     ['RequestTimeout', 504],
     ['DeadlineExceeded', 504],
-    ['Phone.Exists', 502],
-    ['InternalError', 502],
-    ['NetworkError', 502],
-  ])('%s → %i', (code, status) => {
-    expect(camsErrorStatus(err(code))).toBe(status);
+    ['Phone.Exists', 409],
+    ['InvalidParameter', 400],
+    ['InternalError', 502, 500],
+    ['NetworkError', 502, 0],
+    ['InvalidAccessKeyId.NotFound', 500, 404],
+  ])('%s → %i', (code, status, httpStatus = 400) => {
+    expect(camsErrorStatus(err(code, httpStatus))).toBe(status);
   });
 });
 
