@@ -7,8 +7,9 @@ export const WATCH_PREFIX = 'watch/';
 
 /** Stable identity of a target: what it watches, not how it was written. */
 export function targetId(t: WatchTarget): string {
+  // A waba target without WabaId means the space's own WABA: one node per space.
   const node =
-    t.NodeType === 'waba' ? t.WabaId : t.NodeType === 'phone' ? t.PhoneNumber : `${t.TemplateCode}/${t.Language}`;
+    t.NodeType === 'waba' ? (t.WabaId ?? '') : t.NodeType === 'phone' ? t.PhoneNumber : `${t.TemplateCode}/${t.Language}`;
   return `${t.NodeType}:${t.CustSpaceId}:${node}`;
 }
 
