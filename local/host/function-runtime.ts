@@ -107,6 +107,9 @@ export class IsolatedFunction {
       stdout: this.opts.output !== undefined,
       stderr: this.opts.output !== undefined,
       name: `fc:${this.spec.name}`,
+      // The function's memorySize bounds its heap, as FC bounds an instance: past it the worker
+      // dies (ERR_WORKER_OUT_OF_MEMORY) and the invocation fails, the host does not.
+      resourceLimits: { maxOldGenerationSizeMb: this.spec.memorySize },
     });
     if (this.opts.output) {
       const out = this.opts.output;

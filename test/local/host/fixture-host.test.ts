@@ -19,7 +19,7 @@ let stateDir: string;
 const lines: string[] = [];
 const CAMS = 'http://127.0.0.1:1'; // CAMS_ENDPOINT set: no sandbox
 
-type FlakyAttempt = { retryCount: number; requestId: string; event: string };
+type FlakyAttempt = { retryCount: number; requestId: string; event: string; fn: string };
 const flakyAttempts = (requestId?: string) => recorded<FlakyAttempt>(stateDir, 'flaky').filter((a) => requestId === undefined || a.requestId === requestId);
 
 beforeAll(async () => {
@@ -211,6 +211,7 @@ describe('FC invoke API result shapes', () => {
     const attempts = flakyAttempts(requestId);
     expect(attempts.map((a) => a.retryCount)).toEqual([0, 1, 2, 3]);
     expect(attempts.every((a) => a.event === '10:payload-1')).toBe(true);
+    expect(attempts.every((a) => a.fn === 'flaky')).toBe(true); // run in flaky's own worker
     const log = lines.filter((l) => l.startsWith(`async flaky ${requestId}`));
     expect(log).toEqual([
       `async flaky ${requestId}: attempt 1/4 failed (Error: flaky failure, retryCount 0); retrying in 20 ms`,
@@ -259,7 +260,8 @@ describe('instances', () => {
 describe('timers', () => {
   it('fires the FC timer event on the cron, with the trigger name and payload', async () => {
     await eventually(() => recorded(stateDir, 'tick').length >= 2, 5_000, 'two ticks');
-    const [a, b] = recorded<{ event: { triggerTime: string; triggerName: string; payload: string }; retryCount: number }>(stateDir, 'tick');
+    const [a, b] = recorded<{ event: { triggerTime: string; triggerName: string; payload: string }; retryCount: number; fn: string }>(stateDir, 'tick');
+    expect(a!.fn).toBe('tick'); // run in tick's own worker
     expect(a!.event).toEqual({ triggerTime: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/), triggerName: 'sls_timer_tick', payload: 'tick-payload' });
     const gap = Date.parse(b!.event.triggerTime) - Date.parse(a!.event.triggerTime);
     expect(gap % 1000 === 0 && gap >= 1000).toBe(true); // 1 s apart (more only if the machine stalled)

@@ -53,12 +53,4 @@ describe('per-stage local data', () => {
     }
   }, 120_000); // three host starts, each loading every function in its own worker
 
-  it('the default data root is ./.data, shown relative to the working directory', async () => {
-    const { planHost } = await import('../../../local/host/host-config.ts');
-    const plan = planHost({ configPath: join(process.cwd(), 'serverless.yml'), env: {}, stage: 'qa', startedAt: Date.now() });
-    expect(plan.dataDir).toBe(join(process.cwd(), '.data', 'qa'));
-    expect(plan.storeUrl).toBe('file:./.data/qa');
-    const given = planHost({ configPath: join(process.cwd(), 'serverless.yml'), env: { STORE_URL: 'memory:' }, stage: 'qa', startedAt: Date.now() });
-    expect(given.storeUrl).toBe('memory:');
-  });
 });
