@@ -52,5 +52,4 @@ describe('per-stage local data', () => {
       await devAgain.close();
     }
   }, 120_000); // three host starts, each loading every function in its own worker
-
 });
