@@ -131,9 +131,10 @@ export class IsolatedFunction {
         }
       });
       worker.on('error', (err) => {
-        // Only a failure to start the worker itself lands here (the worker catches the function's own errors).
+        // The worker failed to start, or died (out of memory); the function's own errors are caught inside it.
         if (this.worker !== worker) return;
-        this.loadError ??= `${this.spec.name}: the worker failed: ${err.message}`;
+        if (!didLoad) this.loadError ??= `${this.spec.name}: the worker failed: ${err.message}`;
+        else this.opts.log(`${this.spec.name}: instance failed: ${err.message}`);
         resolve();
       });
       worker.on('exit', (code) => {
