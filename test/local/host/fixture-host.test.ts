@@ -255,6 +255,13 @@ describe('instances', () => {
     // the host itself is unaffected
     expect((await httpRequest(`${host.url}/echo/3`)).status).toBe(201);
   });
+
+  it('a function past its memorySize loses its instance, not the host', async () => {
+    const res = await client().invokeFunction('fixture-dev', 'hog', 'hog');
+    expect(res.data).toMatchObject({ errorType: 'FunctionInstanceExited' });
+    expect(lines.some((l) => l.startsWith('hog: instance failed: ') && l.includes('memory limit'))).toBe(true);
+    expect((await client().invokeFunction('fixture-dev', 'hog', 'ping')).data).toBe('alive');
+  });
 });
 
 describe('timers', () => {
