@@ -26,7 +26,7 @@ export function banner(h: RunningHost, config: ServerlessConfig): string[] {
   const others = config.functions.flatMap((f) => f.other.map((o) => `${o.summary} -> ${f.name}`));
   if (others.length) lines.push(`  not emulated (invoke these functions through the FC API instead): ${others.join('; ')}`);
   lines.push(`  FC invoke API: POST ${h.url}/2016-08-15/services/${h.serviceName}/functions/{function}/invocations  (@alicloud/fc2 with endpoint ${h.url})`);
-  lines.push('  each function runs in its own worker with only its serverless.yml environment (README: "What the host gives each function")');
+  lines.push('  functions: each in its own worker, with only its own serverless.yml environment');
   if (h.sandboxUrl) {
     lines.push(`  CAMS sandbox: ${h.sandboxUrl}  (CAMS_ENDPOINT unset; the functions call it as ${h.credentials.accessKeyId})`);
   } else {
