@@ -33,6 +33,7 @@ export function banner(h: RunningHost, config: ServerlessConfig): string[] {
     lines.push(`  CAMS endpoint: ${h.camsEndpoint}`);
   }
   lines.push(`  store: ${h.storeUrl}`);
+  if (h.storeUrl.startsWith('memory:')) lines.push('  note: memory: is per function here (each has its own worker, as each FC instance has its own memory); use file: to share state');
   if (h.usingDefaultApiKeys) {
     const k = h.apiKeys[0]!;
     lines.push(`  API_KEYS unset: callers sign with the default pair ${k.accessKeyId}:${k.accessKeySecret}`);

@@ -62,6 +62,7 @@ describe('start-up with CAMS_ENDPOINT set', () => {
     expect(banner.join('\n')).toContain('FAILED TO LOAD: broken');
     expect(banner.join('\n')).not.toContain('fixture-caller-secret');
     expect(banner.join('\n')).not.toContain('CAMS sandbox');
+    expect(banner.join('\n')).toContain('note: memory: is per function here');
     expect(banner.join('\n')).toMatch(/sls_timer_tick\s+"@every 1s" \(UTC\) -> tick\s+\[next /);
     expect(banner.join('\n')).toMatch(/sls_timer_tick_2 .*\[off: enable: false\]/);
     expect(banner.join('\n')).toMatch(/sls_timer_ghost .*\[off: function not implemented\]/);
