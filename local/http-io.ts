@@ -44,3 +44,30 @@ export function send(res: http.ServerResponse, status: number, headers: Record<s
 export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   send(res, status, { 'content-type': 'application/json; charset=utf-8', ...headers }, Buffer.from(JSON.stringify(body), 'utf8'));
 }
+
+/**
+ * Answers (`reply`) and closes the connection without reading the rest of the body: the request
+ * stays paused, so an oversized upload waits in the kernel's socket buffer, not in this process.
+ * Node would destroy a `connection: close` socket right after the reply, and a client still sending
+ * then often gets a reset instead of the reply; so the socket is half-closed and given `lingerMs`
+ * to read the reply before it is destroyed.
+ */
+export function refuseBody(req: http.IncomingMessage, res: http.ServerResponse, reply: () => void, lingerMs = 1_000): void {
+  const socket = req.socket;
+  req.removeAllListeners('data');
+  req.on('error', () => {});
+  req.pause();
+  // Marks the body as consumed, or Node would read and discard all of it after the reply (req._dump).
+  req.read(0);
+  Object.defineProperty(socket, 'destroySoon', {
+    configurable: true,
+    value: () => {
+      socket.end();
+      const t = setTimeout(() => socket.destroy(), lingerMs);
+      t.unref();
+      socket.once('close', () => clearTimeout(t));
+    },
+  });
+  res.setHeader('connection', 'close');
+  reply();
+}

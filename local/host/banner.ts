@@ -1,4 +1,5 @@
 /** The start-up lines `npm start` prints: where things are, what is missing, how to try it. */
+import { redactUrlCredentials } from '../../shared/log/redact.ts';
 import type { RunningHost } from './host.ts';
 import type { ServerlessConfig } from './serverless-config.ts';
 
@@ -30,9 +31,9 @@ export function banner(h: RunningHost, config: ServerlessConfig): string[] {
   if (h.sandboxUrl) {
     lines.push(`  CAMS sandbox: ${h.sandboxUrl}  (CAMS_ENDPOINT unset; the functions call it as ${h.credentials.accessKeyId})`);
   } else {
-    lines.push(`  CAMS endpoint: ${h.camsEndpoint}`);
+    lines.push(`  CAMS endpoint: ${redactUrlCredentials(h.camsEndpoint)}`);
   }
-  lines.push(`  store: ${h.storeUrl}`);
+  lines.push(`  store: ${redactUrlCredentials(h.storeUrl)}`);
   if (h.storeUrl.startsWith('memory:')) lines.push('  note: memory: is per function here (each has its own worker, as each FC instance has its own memory); use file: to share state');
   if (h.usingDefaultApiKeys) {
     const k = h.apiKeys[0]!;

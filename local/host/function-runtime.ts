@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { handlerFile, type InvocationOutcome } from './functions.ts';
+import { handlerFile, HOST_STOPPING, type InvocationOutcome } from './functions.ts';
 import type { FunctionSpec } from './serverless-config.ts';
 import type { HostToWorker, WorkerInit, WorkerToHost } from './worker-protocol.ts';
 
@@ -64,8 +64,9 @@ export class IsolatedFunction {
   /** One invocation. Never throws: every failure is an `ok: false` outcome. */
   async invoke(event: Buffer, requestId: string, retryCount = 0): Promise<InvocationOutcome> {
     const failed = (errorType: string, errorMessage: string): InvocationOutcome => ({ ok: false, error: { errorType, errorMessage }, timedOut: false, durationMs: 0 });
-    if (this.closed) return failed('HostStopping', 'the local host is stopping');
+    if (this.closed) return failed(HOST_STOPPING, 'the local host is stopping');
     const worker = await this.ensureWorker();
+    if (this.closed) return failed(HOST_STOPPING, 'the local host is stopping');
     if (this.loadError) return failed('FunctionLoadError', this.loadError);
     if (this.worker !== worker) return failed('FunctionInstanceExited', "the function's instance exited before the invocation started");
     const id = this.nextId++;
@@ -88,11 +89,13 @@ export class IsolatedFunction {
     });
   }
 
-  /** Stops the worker; invocations still running fail. */
+  /** Stops the worker now (as FC stops an instance); invocations still running fail with HostStopping. */
   async close(): Promise<void> {
     this.closed = true;
     const w = this.worker;
-    this.stopWorker('the local host stopped');
+    this.worker = undefined;
+    this.loaded = undefined;
+    this.failPending(HOST_STOPPING, 'the local host stopped');
     await w?.terminate();
   }
 
@@ -138,7 +141,8 @@ export class IsolatedFunction {
         resolve();
       });
       worker.on('exit', (code) => {
-        if (this.worker !== worker) return;
+        // A worker stopped on purpose (closed, recycled) still releases whoever waits for it to load.
+        if (this.worker !== worker) return resolve();
         this.opts.log(`${this.spec.name}: instance exited (code ${code}); the next invocation starts a new one`);
         if (!didLoad) this.loadError ??= `${handlerFile(this.opts.init.functionsDir, this.spec.name)} exited (code ${code}) while loading`;
         this.worker = undefined;

@@ -107,6 +107,9 @@ export type InvocationOutcome =
   | { ok: true; result: unknown; durationMs: number }
   | { ok: false; error: { errorType: string; errorMessage: string }; timedOut: boolean; durationMs: number };
 
+/** The errorType of an invocation refused or cut off because the host is stopping (answered 503). */
+export const HOST_STOPPING = 'HostStopping';
+
 /**
  * Runs the handler once. Never throws: a thrown error, a rejected promise, a callback error or the
  * function's timeout all come back as `ok: false`.

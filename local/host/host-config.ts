@@ -1,13 +1,14 @@
 /**
  * Everything the host decides from serverless.yml and its environment before anything starts, so a
  * bad value stops start-up naming the variable: the stage and its data directory, STORE_URL,
- * API_KEYS, the CAMS endpoint and credentials, the routes and the timers.
+ * API_KEYS, the CAMS endpoint and credentials, the routes (with each one's body limit) and the timers.
  */
 import { isAbsolute, relative, resolve } from 'node:path';
 import { ConfigError, parseKeyList, type ApiKey } from '../../shared/config/env.ts';
 import { parseStoreUrl } from '../../shared/store/open-store.ts';
+import { routeBodyLimit } from './body-limit.ts';
 import { parseSchedule, type Schedule } from './cron.ts';
-import { DEFAULT_API_KEYS } from './defaults.ts';
+import { DEFAULT_API_KEYS, DEFAULT_MAX_BODY_BYTES } from './defaults.ts';
 import type { FcCredentials } from './functions.ts';
 import { RouteTable } from './routes.ts';
 import { loadServerlessConfig, type FunctionSpec, type ServerlessConfig } from './serverless-config.ts';
@@ -45,6 +46,8 @@ export interface HostPlan {
   /** The credentials from the environment, used when CAMS_ENDPOINT is configured. */
   envCredentials: FcCredentials;
   table: RouteTable;
+  /** How many body bytes the host reads for each function with HTTP events (./body-limit.ts). */
+  bodyLimits: Map<string, number>;
   timerPlans: TimerPlan[];
 }
 
@@ -53,6 +56,8 @@ export interface PlanInputs {
   env: Record<string, string | undefined>;
   stage?: string;
   dataRoot?: string;
+  /** FC's sync limit, the ceiling of each route's own MAX_BODY_BYTES; default 32 MiB. */
+  maxBodyBytes?: number;
   startedAt: number;
 }
 
@@ -100,7 +105,11 @@ export function planHost(inputs: PlanInputs): HostPlan {
   const envCredentials: FcCredentials = id && secret ? { accessKeyId: id, accessKeySecret: secret, ...(token ? { securityToken: token } : {}) } : {};
 
   const table = new RouteTable();
-  for (const fn of config.functions) for (const e of fn.http) table.add({ method: e.method, path: e.path, functionName: fn.name });
+  const bodyLimits = new Map<string, number>();
+  for (const fn of config.functions) {
+    for (const e of fn.http) table.add({ method: e.method, path: e.path, functionName: fn.name });
+    if (fn.http.length) bodyLimits.set(fn.name, routeBodyLimit(fn, inputs.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES));
+  }
 
   const timerPlans: TimerPlan[] = [];
   for (const fn of config.functions) {
@@ -127,6 +136,7 @@ export function planHost(inputs: PlanInputs): HostPlan {
     ...(configuredCams ? { configuredCams } : {}),
     envCredentials,
     table,
+    bodyLimits,
     timerPlans,
   };
 }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ApiKey } from '../../shared/config/env.ts';
 import type { CamsAction } from '../../shared/cams/operations.ts';
+import { redactUrlCredentials } from '../../shared/log/redact.ts';
 import { startSandbox, DEFAULT_SANDBOX_KEYS, type RunningSandbox, type SandboxKey } from '../sandbox/server.ts';
 import { AsyncInvoker } from './async-invoke.ts';
 import { banner } from './banner.ts';
@@ -27,7 +28,7 @@ import {
 import type { FcKey } from './fc-signature.ts';
 import { functionEnvironment } from './function-env.ts';
 import { IsolatedFunction } from './function-runtime.ts';
-import { newRequestId, type FcCredentials, type InvocationOutcome } from './functions.ts';
+import { HOST_STOPPING, newRequestId, type FcCredentials, type InvocationOutcome } from './functions.ts';
 import { planHost, type HostTimerInfo } from './host-config.ts';
 import { fcTime } from './http-trigger.ts';
 import type { InvokeApiDeps } from './invoke-api.ts';
@@ -38,6 +39,21 @@ import { startServer } from './server.ts';
 export type { HostTimerInfo } from './host-config.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * Stopping fits in the lifecycle's 4 s (../process-lifecycle.ts): running invocations get
+ * STOP_GRACE_MS to finish, then the workers are stopped and the connections closed, all at once,
+ * within STOP_FORCE_MS.
+ */
+const STOP_GRACE_MS = 2_000;
+const STOP_FORCE_MS = 1_000;
+
+/** Resolves when `p` settles or `ms` have passed, whichever comes first. */
+function within(ms: number, p: Promise<unknown>): Promise<void> {
+  let t: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((r) => (t = setTimeout(r, ms)));
+  return Promise.race([p.then(() => undefined, () => undefined), timeout]).finally(() => clearTimeout(t));
+}
 
 export interface HostOptions {
   /** Default 127.0.0.1. */
@@ -59,13 +75,13 @@ export interface HostOptions {
   /** Fire timer events; default true unless env HOST_TIMERS=off. */
   timers?: boolean;
   accountId?: string;
-  /** HTTP routes and sync invocations; default 32 MiB (FC's sync limit). */
+  /** Sync invocations, and the ceiling of each HTTP route's own MAX_BODY_BYTES; default 32 MiB (FC's sync limit). */
   maxBodyBytes?: number;
   /** Async invocations; default 128 KiB (FC's async limit). */
   maxAsyncBodyBytes?: number;
   /** Waits before each retry of a failed async invocation; default [1000, 2000, 4000] (3 retries). */
   asyncRetryDelaysMs?: readonly number[];
-  /** Host log lines (routes, timers, async attempts, sandbox calls). Default console.log. */
+  /** Host log lines (routes, timers, async attempts, sandbox calls), URL credentials redacted. Default console.log. */
   log?: (line: string) => void;
   /** The functions' own stdout/stderr; default the host's. */
   functionOutput?: (functionName: string, stream: 'stdout' | 'stderr', text: string) => void;
@@ -108,7 +124,8 @@ export interface RunningHost {
 
 export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
   const env = opts.env ?? process.env;
-  const log = opts.log ?? ((line: string) => console.log(line));
+  const rawLog = opts.log ?? ((line: string) => console.log(line));
+  const log = (line: string) => rawLog(redactUrlCredentials(line));
   const functionsDir = opts.functionsDir ?? join(REPO_ROOT, 'functions');
   const accountId = opts.accountId ?? DEFAULT_ACCOUNT_ID;
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -121,6 +138,7 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
     env,
     ...(opts.stage ? { stage: opts.stage } : {}),
     ...(opts.dataRoot ? { dataRoot: opts.dataRoot } : {}),
+    maxBodyBytes,
     startedAt: clock.now(),
   });
   const { config } = plan;
@@ -150,7 +168,10 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
   let markReady!: (ok: boolean) => void;
   const ready = new Promise<boolean>((r) => (markReady = r));
   const inFlight = new Set<Promise<unknown>>();
+  let stopping = false;
   const run = (name: string, event: Buffer, requestId: string, retryCount = 0): Promise<InvocationOutcome> => {
+    // Once stopping, nothing new starts (a request on a kept-alive connection gets 503).
+    if (stopping) return Promise.resolve({ ok: false, error: { errorType: HOST_STOPPING, errorMessage: 'the local host is stopping' }, timedOut: false, durationMs: 0 });
     const p = functions.get(name)!.invoke(event, requestId, retryCount);
     inFlight.add(p);
     void p.finally(() => inFlight.delete(p));
@@ -187,7 +208,7 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
       run,
       invokeApi,
       accountId,
-      maxBodyBytes,
+      bodyLimits: plan.bodyLimits,
       ready,
       log,
     });
@@ -226,13 +247,24 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
 
   const scheduler = new TimerScheduler({ ...(opts.clock ? { clock: opts.clock } : {}), log });
   const stopAll = async () => {
+    // 1. Nothing new: no connections, timer runs, async retries or invocations.
+    stopping = true;
+    const serverDone = server.stopAccepting();
     const timersDone = scheduler.stop();
     const asyncDone = asyncInvoker.close();
-    await server.close();
-    // Running invocations finish (bounded), so they do not call a sandbox that is gone.
-    await Promise.race([Promise.allSettled([timersDone, asyncDone, ...inFlight]), new Promise((r) => setTimeout(r, 5_000).unref())]);
-    await Promise.all([...functions.values()].map((f) => f.close()));
-    await sandbox?.close();
+    // 2. What runs gets a grace period, so it ends as it would have (and not against a sandbox that is gone).
+    await within(STOP_GRACE_MS, Promise.allSettled([timersDone, asyncDone, ...inFlight]));
+    // 3. Then the rest is cut off: the workers stopped (their invocations end with HostStopping,
+    //    answered 503) and the sandbox closed, in parallel; the replies get a moment to leave
+    //    before the connections still open are closed.
+    await within(
+      STOP_FORCE_MS,
+      (async () => {
+        await Promise.allSettled([...[...functions.values()].map((f) => f.close()), sandbox?.close()]);
+        await within(STOP_FORCE_MS / 2, serverDone);
+      })(),
+    );
+    server.closeConnections();
   };
 
   try {

@@ -22,9 +22,17 @@ export interface Fc3HttpEvent {
   };
 }
 
+/**
+ * A map with no prototype: a caller's key named like an Object member (`constructor`, `__proto__`)
+ * is an ordinary key, passed to the function verbatim (which refuses such names itself).
+ */
+function bareMap(): Record<string, string> {
+  return Object.create(null) as Record<string, string>;
+}
+
 /** Headers as sent (first spelling of each name kept), repeated ones comma-joined as FC does. */
 export function joinedHeaders(rawHeaders: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = bareMap();
   const spelling = new Map<string, string>();
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
@@ -43,8 +51,8 @@ export function joinedHeaders(rawHeaders: string[]): Record<string, string> {
 
 /** Decoded query parameters, repeated keys comma-joined as FC does. */
 export function joinedQuery(search: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of new URLSearchParams(search)) out[k] = k in out ? `${out[k]},${v}` : v;
+  const out = bareMap();
+  for (const [k, v] of new URLSearchParams(search)) out[k] = Object.hasOwn(out, k) ? `${out[k]},${v}` : v;
   return out;
 }
 

@@ -11,7 +11,7 @@
 import type http from 'node:http';
 import { verifyFcRequest, FC_API_VERSION, type FcKey, type FcQueries } from './fc-signature.ts';
 import type { InvocationOutcome } from './functions.ts';
-import { drain, readBody, send, sendJson } from '../http-io.ts';
+import { drain, readBody, refuseBody, send, sendJson } from '../http-io.ts';
 
 export const INVOKE_PREFIX = `/${FC_API_VERSION}/`;
 const INVOKE_PATH = new RegExp(`^/${FC_API_VERSION}/services/([^/]+)/functions/([^/]+)/invocations/?$`);
@@ -40,7 +40,8 @@ function flatHeaders(req: http.IncomingMessage): Record<string, string | undefin
 }
 
 function queryOf(search: string): FcQueries {
-  const out: FcQueries = {};
+  // No prototype: a key named `constructor` is a query key, not Object's member.
+  const out = Object.create(null) as FcQueries;
   for (const [k, v] of new URLSearchParams(search)) {
     const prev = out[k];
     out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
@@ -67,9 +68,7 @@ export async function handleInvokeApi(
   const limit = async ? deps.maxAsyncBodyBytes : deps.maxSyncBodyBytes;
   const body = await readBody(req, limit);
   if (body === 'too-large') {
-    res.setHeader('connection', 'close');
-    fcError(res, 400, 'EntityTooLarge', `payload size exceeds maximum allowed size (${limit} bytes)`);
-    drain(req);
+    refuseBody(req, res, () => fcError(res, 400, 'EntityTooLarge', `payload size exceeds maximum allowed size (${limit} bytes)`));
     return 'EntityTooLarge';
   }
 

@@ -5,9 +5,10 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { drain, readBody, send, sendJson } from '../http-io.ts';
+import { drain, readBody, refuseBody, send, sendJson } from '../http-io.ts';
+import { answerClientError } from './client-error.ts';
 import type { FunctionState } from './function-runtime.ts';
-import { newRequestId, type InvocationOutcome } from './functions.ts';
+import { HOST_STOPPING, newRequestId, type InvocationOutcome } from './functions.ts';
 import { buildHttpTriggerEvent, replyFromResult, splitUrl } from './http-trigger.ts';
 import { handleInvokeApi, INVOKE_PREFIX, type InvokeApiDeps } from './invoke-api.ts';
 import type { RouteTable } from './routes.ts';
@@ -20,7 +21,8 @@ export interface ServerDeps {
   run(name: string, event: Buffer, requestId: string): Promise<InvocationOutcome>;
   invokeApi: InvokeApiDeps;
   accountId: string;
-  maxBodyBytes: number;
+  /** Each HTTP function's body limit (./body-limit.ts), checked while reading. */
+  bodyLimits: ReadonlyMap<string, number>;
   /** Resolves true when the functions are loaded, false when the host failed to start. */
   ready: Promise<boolean>;
   log: (line: string) => void;
@@ -29,8 +31,10 @@ export interface ServerDeps {
 export interface HostServer {
   url: string;
   port: number;
-  /** Stops accepting; idle connections close now, busy ones after 2 s. */
-  close(): Promise<void>;
+  /** Stops accepting and closes idle connections; resolves when the last connection has closed. */
+  stopAccepting(): Promise<void>;
+  /** Closes every connection still open, a reply under way included. */
+  closeConnections(): void;
 }
 
 export function envelope(requestId: string, code: string, message: string): Record<string, unknown> {
@@ -67,17 +71,21 @@ async function handleHttpRoute(req: http.IncomingMessage, res: http.ServerRespon
     );
     return `501 ${name}`;
   }
-  const body = await readBody(req, deps.maxBodyBytes);
+  const limit = deps.bodyLimits.get(name)!;
+  const body = await readBody(req, limit);
   if (body === 'too-large') {
-    res.setHeader('connection', 'close');
-    sendJson(res, 413, envelope(requestId, 'RequestEntityTooLarge', `The request body exceeds ${deps.maxBodyBytes} bytes.`));
-    drain(req);
+    refuseBody(req, res, () => sendJson(res, 413, envelope(requestId, 'RequestEntityTooLarge', `The request body exceeds ${limit} bytes.`)));
     return '413';
   }
   const event = buildHttpTriggerEvent(req, body, { requestId, accountId: deps.accountId, functionName: name, now: Date.now() });
   const outcome = await deps.run(name, Buffer.from(JSON.stringify(event), 'utf8'), requestId);
   if (!outcome.ok) {
     deps.log(`${name} ${requestId}: ${outcome.error.errorType}: ${outcome.error.errorMessage}`);
+    if (outcome.error.errorType === HOST_STOPPING) {
+      res.setHeader('connection', 'close');
+      sendJson(res, 503, envelope(requestId, 'ServiceUnavailable', 'The local host is stopping.'));
+      return `503 ${name}`;
+    }
     const code = outcome.timedOut ? 'FunctionTimeout' : 'FunctionError';
     const msg = outcome.timedOut ? `Function ${name} timed out after ${spec.timeout} seconds.` : `Function ${name} failed: ${outcome.error.errorType}.`;
     sendJson(res, 502, envelope(requestId, code, msg));
@@ -121,10 +129,7 @@ export async function startServer(host: string, port: number, deps: ServerDeps):
       },
     );
   });
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
-  });
+  server.on('clientError', (err, socket) => answerClientError(err, socket, newRequestId()));
 
   try {
     await new Promise<void>((resolve, reject) => {
@@ -141,11 +146,11 @@ export async function startServer(host: string, port: number, deps: ServerDeps):
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`,
     port: bound,
-    close: () =>
+    stopAccepting: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), 2_000).unref();
       }),
+    closeConnections: () => server.closeAllConnections(),
   };
 }

@@ -3,12 +3,16 @@
  *   CAMS_SANDBOX_PORT  (default 9100)      CAMS_SANDBOX_HOST (default 127.0.0.1)
  *   CAMS_SANDBOX_KEYS  id:secret,id:secret (default: the documented sandbox pairs)
  *   CAMS_SANDBOX_QPS   Action=N,...        (default: the documented CAMS limits)
+ * Output, signals and a closed pipe: ../process-lifecycle.ts.
  */
 import { z } from 'zod';
 import { CAMS_QPS, type CamsAction } from '../../shared/cams/operations.ts';
 import { isDefaultSandboxKey } from './config.ts';
 import { DEFAULT_SANDBOX_KEYS, parseSandboxKeys, parseSandboxQps, startSandbox, type SandboxKey } from './server.ts';
 import { parsedWith } from '../zod-env.ts';
+import { installProcessLifecycle } from '../process-lifecycle.ts';
+
+const lifecycle = installProcessLifecycle({ name: 'cams sandbox' });
 
 const unsetIfEmpty = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
@@ -36,7 +40,7 @@ function describeKey(key: SandboxKey, index: number): string {
 async function main(): Promise<void> {
   const parsed = Env.safeParse(process.env);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) console.error(`cams sandbox: ${issue.message}`);
+    for (const issue of parsed.error.issues) lifecycle.err(`cams sandbox: ${issue.message}`);
     process.exit(2);
   }
   const env = parsed.data;
@@ -48,30 +52,19 @@ async function main(): Promise<void> {
     port: env.CAMS_SANDBOX_PORT,
     keys,
     qps,
-    log: (line) => console.log(line),
+    log: lifecycle.out,
   });
 
   const limits = (Object.keys(CAMS_QPS) as CamsAction[]).map((a) => `${a}=${qps[a] ?? CAMS_QPS[a]}`).join(', ');
-  console.log(`CAMS sandbox listening on ${sandbox.url}`);
-  console.log(`  keys (each its own account): ${keys.map(describeKey).join(', ')}`);
-  console.log(`  QPS per account: ${limits}`);
-  console.log(`  control API: ${sandbox.url}/__sandbox/{health,faults,calls,reset,waba}`);
+  lifecycle.out(`CAMS sandbox listening on ${sandbox.url}`);
+  lifecycle.out(`  keys (each its own account): ${keys.map(describeKey).join(', ')}`);
+  lifecycle.out(`  QPS per account: ${limits}`);
+  lifecycle.out(`  control API: ${sandbox.url}/__sandbox/{health,faults,calls,reset,waba}`);
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`CAMS sandbox: ${signal}, stopping`);
-    sandbox.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  lifecycle.onStop(() => sandbox.close());
 }
 
 main().catch((err: unknown) => {
-  console.error(`cams sandbox: ${err instanceof Error ? err.message : String(err)}`);
+  lifecycle.err(`cams sandbox: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

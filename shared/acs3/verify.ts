@@ -18,7 +18,8 @@ export type Acs3ErrorCode =
   | 'SignatureDoesNotMatch'
   | 'InvalidAccessKeyId.NotFound'
   | 'InvalidTimeStamp.Expired'
-  | 'SignatureNonceUsed';
+  | 'SignatureNonceUsed'
+  | 'System.NonceCacheFull';
 
 /** HTTP statuses as Alibaba Cloud's gateway answers these codes. */
 export const ACS3_ERROR_STATUS: Record<Acs3ErrorCode, number> = {
@@ -27,6 +28,8 @@ export const ACS3_ERROR_STATUS: Record<Acs3ErrorCode, number> = {
   'InvalidAccessKeyId.NotFound': 404,
   'InvalidTimeStamp.Expired': 400,
   SignatureNonceUsed: 400,
+  // Not a gateway code: ours, when the replay cache cannot take another nonce without forgetting one.
+  'System.NonceCacheFull': 503,
 };
 
 export interface Acs3IncomingRequest {
@@ -135,8 +138,11 @@ export async function verifyAcs3Request(req: Acs3IncomingRequest, opts: VerifyOp
 
   // The nonce is spent only by a request that proved the key: a forger cannot burn a victim's nonce.
   const nonce = single(grouped, 'x-acs-signature-nonce')!;
-  const fresh = await opts.nonces.remember(`${accessKeyId}:${nonce}`, dateMs + windowMs + 1000);
-  if (!fresh) return fail('SignatureNonceUsed', 'Specified signature nonce was used already.');
+  const verdict = await opts.nonces.remember(`${accessKeyId}:${nonce}`, dateMs + windowMs + 1000);
+  if (verdict === 'replayed') return fail('SignatureNonceUsed', 'Specified signature nonce was used already.');
+  if (verdict === 'full') {
+    return fail('System.NonceCacheFull', 'Too many signed requests in the replay window to remember another nonce; retry shortly.');
+  }
 
   return { ok: true, accessKeyId, securityToken: single(grouped, 'x-acs-security-token') };
 }

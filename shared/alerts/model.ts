@@ -65,5 +65,7 @@ export interface AlertSink {
   readonly perMinute: number;
   /** Shortest gap between two messages, for channels with a per-second limit (Lark 5/s, Slack ~1/s). */
   readonly minIntervalMs?: number;
+  /** Longest one send may take (its whole-exchange timeout); the deliverer's lease must outlast it. */
+  readonly timeoutMs?: number;
   send(notification: AlertNotification): Promise<void>;
 }

@@ -20,10 +20,15 @@ function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** A map with no prototype: a key named `__proto__` or `constructor` is just a key. */
+export function nullProtoMap<V>(): Record<string, V> {
+  return Object.create(null) as Record<string, V>;
+}
+
 function stringMap(v: unknown, what: string): Record<string, string> {
-  if (v === undefined || v === null) return {};
+  const out = nullProtoMap<string>();
+  if (v === undefined || v === null) return out;
   if (!isObject(v)) throw new HttpError(400, 'InvalidEvent', `${what} must be an object`);
-  const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(v)) {
     if (val === undefined || val === null) continue;
     // FC joins repeated headers and query keys with commas; API Gateway may send arrays.
@@ -33,7 +38,7 @@ function stringMap(v: unknown, what: string): Record<string, string> {
 }
 
 function lowerKeys(m: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = nullProtoMap<string>();
   for (const [k, v] of Object.entries(m)) {
     const lk = k.toLowerCase();
     out[lk] = out[lk] === undefined ? v : `${out[lk]},${v}`;
@@ -55,15 +60,12 @@ function safeDecodePath(raw: string): string {
  */
 export function decodeHttpEvent(raw: unknown, maxBodyBytes: number): HttpRequest {
   let event: unknown = raw;
-  if (Buffer.isBuffer(raw) || raw instanceof Uint8Array) {
+  if (Buffer.isBuffer(raw) || raw instanceof Uint8Array || typeof raw === 'string') {
+    // An event this large cannot hold a body within the limit, however it is escaped: refuse it
+    // before parsing 32 MB of JSON.
+    if (raw.length > maxEventBytes(maxBodyBytes)) throw tooLarge(maxBodyBytes);
     try {
-      event = JSON.parse(Buffer.from(raw).toString('utf8'));
-    } catch {
-      throw new HttpError(400, 'InvalidEvent', 'the invocation payload is not JSON: expected an FC HTTP trigger or API Gateway event');
-    }
-  } else if (typeof raw === 'string') {
-    try {
-      event = JSON.parse(raw);
+      event = JSON.parse(typeof raw === 'string' ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
     } catch {
       throw new HttpError(400, 'InvalidEvent', 'the invocation payload is not JSON: expected an FC HTTP trigger or API Gateway event');
     }
@@ -109,17 +111,35 @@ export function decodeHttpEvent(raw: unknown, maxBodyBytes: number): HttpRequest
   };
 }
 
+/**
+ * The largest invocation payload that can carry a body of max bytes: JSON escapes a byte as at most
+ * 6 characters (`\u0000`), plus room for headers, query and the event's own fields.
+ */
+function maxEventBytes(max: number): number {
+  return 6 * max + 1024 * 1024;
+}
+
+/** The body's size is checked from its length before anything is decoded or copied. */
 function decodeBody(body: unknown, base64: boolean, max: number): Buffer {
   if (body === undefined || body === null || body === '') return Buffer.alloc(0);
   if (typeof body !== 'string') throw new HttpError(400, 'InvalidEvent', 'the event body must be a string');
-  const estimate = base64 ? Math.floor((body.length * 3) / 4) : Buffer.byteLength(body);
-  if (estimate > max + 3) throw tooLarge(max);
-  if (base64 && !/^[A-Za-z0-9+/_-]*={0,2}$/.test(body)) {
-    throw new HttpError(400, 'InvalidEvent', 'the event body is flagged base64 but is not base64');
+  if (base64) {
+    if (base64DecodedLength(body) > max) throw tooLarge(max);
+    if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(body)) {
+      throw new HttpError(400, 'InvalidEvent', 'the event body is flagged base64 but is not base64');
+    }
+    return Buffer.from(body, 'base64');
   }
-  const buf = base64 ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8');
-  if (buf.length > max) throw tooLarge(max);
-  return buf;
+  // UTF-8 needs at least one byte per UTF-16 unit, so a longer string is over the limit outright.
+  if (body.length > max || Buffer.byteLength(body, 'utf8') > max) throw tooLarge(max);
+  return Buffer.from(body, 'utf8');
+}
+
+/** Bytes that a base64 (or base64url) text decodes to, from its length and padding alone. */
+function base64DecodedLength(text: string): number {
+  let pad = 0;
+  while (pad < 2 && text.charCodeAt(text.length - 1 - pad) === 61 /* = */) pad++;
+  return Math.floor(((text.length - pad) * 3) / 4);
 }
 
 function tooLarge(max: number): HttpError {

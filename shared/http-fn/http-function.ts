@@ -1,6 +1,6 @@
 import middy from '@middy/core';
 import type * as z from 'zod/mini';
-import { InMemoryNonceRegistry } from '../acs3/nonce-cache.ts';
+import { InMemoryNonceRegistry, type NonceRegistry } from '../acs3/nonce-cache.ts';
 import type { EnvSource } from '../config/env.ts';
 import { loadHttpFunctionConfig, type HttpFunctionConfig } from '../config/http-function.ts';
 import type { FcContext } from '../fc/context.ts';
@@ -31,6 +31,8 @@ export interface HttpFunctionSpec<P> {
   env?: EnvSource;
   write?: LogWriter;
   now?: () => number;
+  /** Replay cache; by default one bounded in-memory registry per instance. */
+  nonces?: NonceRegistry;
 }
 
 export type FcHttpHandler = (event: unknown, context?: FcContext) => Promise<FcHttpResponse>;
@@ -42,7 +44,7 @@ export type FcHttpHandler = (event: unknown, context?: FcContext) => Promise<FcH
 export function httpFunction<P>(spec: HttpFunctionSpec<P>): FcHttpHandler {
   let config: HttpFunctionConfig | undefined;
   const loadConfig = (): HttpFunctionConfig => (config ??= loadHttpFunctionConfig(spec.env ?? process.env));
-  const nonces = new InMemoryNonceRegistry();
+  const nonces = spec.nonces ?? new InMemoryNonceRegistry(undefined, spec.now);
 
   const base = async (event: unknown, context: FcContext): Promise<ServiceResult> => {
     const parsed = event as ParsedHttpEvent<P>;

@@ -5,7 +5,7 @@ import { verifyAcs3Request, type NonceRegistry } from '../acs3/index.ts';
 import type { ApiKey } from '../config/env.ts';
 import { invocationDeadline, type FcContext } from '../fc/context.ts';
 import { HttpError } from './errors.ts';
-import { decodeHttpEvent, type HttpRequest } from './event.ts';
+import { decodeHttpEvent, nullProtoMap, type HttpRequest } from './event.ts';
 import { writeLogRecord, type LogWriter } from '../log/log.ts';
 import { collectParams, validateParams } from './params.ts';
 import { callerAuthStatus, errorReply, successReply, type FcHttpResponse } from './reply.ts';
@@ -126,7 +126,7 @@ export function decodeHttpRequest(opts: { routes: readonly Route[]; maxBodyBytes
         });
       }
       const groups = route.re.exec(http.path)?.groups ?? {};
-      http.pathParameters = { ...groups, ...http.pathParameters };
+      http.pathParameters = Object.assign(nullProtoMap<string>(), groups, http.pathParameters);
       request.internal.route = `${route.method.toUpperCase()} ${route.path}`;
       request.internal.routeSchema = route.schema;
       request.event = {
@@ -170,6 +170,10 @@ export function verifyCallerSignature(opts: { keys: () => readonly ApiKey[]; non
           ...(opts.now ? { now: opts.now } : {}),
         },
       );
+      if (!result.ok && result.code === 'System.NonceCacheFull') {
+        // Fail closed: the replay cache is full of unexpired nonces; room frees up as they expire.
+        throw new HttpError(503, result.code, result.message, { headers: { 'retry-after': '1' } });
+      }
       if (!result.ok) throw new HttpError(callerAuthStatus(result.code), result.code, result.message);
       request.internal.callerKeyId = result.accessKeyId;
       (request.event as ParsedHttpEvent).callerKeyId = result.accessKeyId;

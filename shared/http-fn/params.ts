@@ -1,15 +1,30 @@
 import type * as z from 'zod/mini';
 import { HttpError, type FieldProblem } from './errors.ts';
-import type { HttpRequest } from './event.ts';
+import { nullProtoMap, type HttpRequest } from './event.ts';
+
+/**
+ * Names that reach Object's machinery rather than data (prototype pollution, mangled lookups).
+ * They are never parameters, so they are refused by name wherever a key can appear.
+ */
+const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+function refuseReserved(key: string, field: string): void {
+  if (RESERVED_KEYS.has(key)) {
+    throw new HttpError(400, 'InvalidParameter', `${field}: a reserved name, not a parameter`, {
+      fields: [{ Field: field, Message: 'is a reserved name, not a parameter' }],
+    });
+  }
+}
 
 /**
  * The request's params in CAMS wire names: query string, path parameters and a JSON or form body,
  * merged. A name given twice with different values is refused rather than silently picking one.
  */
 export function collectParams(req: HttpRequest): Record<string, unknown> {
-  const params: Record<string, unknown> = Object.create(null);
+  const params = nullProtoMap<unknown>();
   const add = (source: Record<string, unknown>, where: string) => {
     for (const [k, v] of Object.entries(source)) {
+      refuseReserved(k, k);
       if (k in params && params[k] !== v) {
         throw new HttpError(400, 'InvalidParameter', `${k} is given twice (also in the ${where}) with different values`, {
           fields: [{ Field: k, Message: 'given twice with different values' }],
@@ -37,17 +52,44 @@ function parseBody(req: HttpRequest): Record<string, unknown> {
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw new HttpError(400, 'InvalidParameter', 'the JSON body must be an object of parameters');
     }
-    const out: Record<string, unknown> = {};
+    // JSON.parse keeps "__proto__" as an own key; refuse it (and its kin) at any depth.
+    refuseReservedKeysDeep(parsed);
+    const out = nullProtoMap<unknown>();
     for (const [k, v] of Object.entries(parsed)) {
       // IDs written as JSON numbers are accepted only while they are exact.
       out[k] = typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? String(v) : v;
     }
     return out;
   }
-  if (type === 'application/x-www-form-urlencoded') {
-    return Object.fromEntries(new URLSearchParams(text));
-  }
+  if (type === 'application/x-www-form-urlencoded') return parseForm(text);
   throw new HttpError(415, 'UnsupportedMediaType', `content-type ${type || '(none)'} is not supported: send application/json or application/x-www-form-urlencoded`);
+}
+
+/** A form body; a key given twice is refused, as no single value could be bound without guessing. */
+function parseForm(text: string): Record<string, string> {
+  const out = nullProtoMap<string>();
+  for (const [k, v] of new URLSearchParams(text)) {
+    refuseReserved(k, k);
+    if (k in out) {
+      throw new HttpError(400, 'InvalidParameter', `${k} is given more than once in the form body`, {
+        fields: [{ Field: k, Message: 'given more than once' }],
+      });
+    }
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Walks the parsed JSON without recursion (nesting depth is the caller's choice). */
+function refuseReservedKeysDeep(root: object): void {
+  const stack: Array<{ value: object; path: string }> = [{ value: root, path: '' }];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    for (const [k, v] of Object.entries(item.value)) {
+      const path = item.path ? `${item.path}.${k}` : k;
+      if (!Array.isArray(item.value)) refuseReserved(k, path);
+      if (typeof v === 'object' && v !== null) stack.push({ value: v as object, path });
+    }
+  }
 }
 
 /** Validates params against a zod/mini schema; every problem names its field. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { SinkDeliveryError, type AlertItem, type AlertNotification, type AlertSink, type Severity } from '../alerts/model.ts';
 import { update, type Store } from '../store/port.ts';
-import type { EntityState, OutboxEntry } from './entity-state.ts';
+import { EVERY_SINK, type EntityState, type OutboxEntry } from './entity-state.ts';
 
 export const ENTITY_PREFIX = 'monitor/entity/';
 const SINK_RATE_PREFIX = 'monitor/sink/';
@@ -14,10 +14,19 @@ interface SinkWindow {
 }
 
 export interface DispatchReport {
+  /** Set when nothing was attempted because another deliverer holds the delivery lease. */
+  skipped?: string;
   delivered: Array<{ sink: string; group: string; items: number }>;
   deferred: Array<{ sink: string; group: string; reason: string }>;
   failed: Array<{ sink: string; group: string; error: string }>;
 }
+
+/** The one delivery lease: whoever holds it is the only process sending owed notifications. */
+export const DELIVERY_LEASE = 'monitor/deliver';
+/** A send whose sink does not say how long it may take is given this long. */
+const DEFAULT_SEND_MS = 5000;
+/** Room after a send for striking it off before the lease could run out. */
+const STRIKE_MARGIN_MS = 5000;
 
 const RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 
@@ -40,23 +49,67 @@ function notificationFor(sink: string, group: string, entries: OutboxEntry[], no
 }
 
 /**
- * Delivers what entity states owe: per sink, one message per group, within the sink's per-minute
- * budget. A delivery is struck from the owed list only after the sink confirmed it; anything that
- * failed or did not fit the budget stays owed for the next sweep.
+ * The one deliverer. Under the delivery lease (so two processes calling this at the same moment
+ * never both send a notification), it delivers what entity states owe: per sink, one message per
+ * group, within the sink's per-minute budget. A delivery is struck from the owed list only after the
+ * sink confirmed it; anything that failed or did not fit the budget stays owed for the next sweep.
+ * A send is only started while the lease is sure to outlast it and its strike.
  */
-export async function deliverOwed(store: Store, sinks: readonly AlertSink[], now: () => number, log: (rec: Record<string, unknown>) => void): Promise<DispatchReport> {
+export async function deliverOwed(
+  store: Store,
+  sinks: readonly AlertSink[],
+  now: () => number,
+  log: (rec: Record<string, unknown>) => void,
+): Promise<DispatchReport> {
   const report: DispatchReport = { delivered: [], deferred: [], failed: [] };
-  const owing = (await store.list<EntityState>(ENTITY_PREFIX)).filter((s) => s.value.outbox.length > 0);
-  if (owing.length === 0) return report;
-  const configured = new Set(sinks.map((s) => s.name));
+  const sendBudget = Math.max(0, ...sinks.map((s) => (s.timeoutMs ?? DEFAULT_SEND_MS) + (s.minIntervalMs ?? 0))) + STRIKE_MARGIN_MS;
+  // Renewed before a send whenever less than one send's time is left, so a deliverer that dies
+  // blocks delivery for this long at most.
+  const lease = await store.acquireLease(DELIVERY_LEASE, Math.max(30_000, 3 * sendBudget));
+  if (!lease) {
+    report.skipped = 'another deliverer holds the delivery lease';
+    return report;
+  }
+  try {
+    const outlastsSend = () => lease.expiresAt - Date.now() >= sendBudget;
+    await deliverUnderLease(store, sinks, now, log, report, async () => outlastsSend() || ((await lease.renew()) && outlastsSend()));
+  } finally {
+    await lease.release().catch(() => undefined);
+  }
+  return report;
+}
 
-  // Deliveries owed to sinks no longer configured can never happen: drop them, and say so.
-  const stale = owing.some((s) => s.value.outbox.some((e) => e.pendingSinks.some((p) => !configured.has(p))));
-  if (stale) {
-    for (const s of owing) {
-      await strike(store, s.key, (e) => e.pendingSinks.filter((p) => configured.has(p)));
-    }
-    log({ level: 'warn', msg: 'dropped deliveries owed to sinks that are no longer configured' });
+async function deliverUnderLease(
+  store: Store,
+  sinks: readonly AlertSink[],
+  now: () => number,
+  log: (rec: Record<string, unknown>) => void,
+  report: DispatchReport,
+  leaseHolds: () => Promise<boolean>,
+): Promise<void> {
+  let owing = (await store.list<EntityState>(ENTITY_PREFIX)).filter((s) => s.value.outbox.length > 0);
+  if (owing.length === 0) return;
+  const configured = sinks.map((s) => s.name);
+
+  // Only the deliverer knows its sinks: "every sink" becomes this list, and deliveries owed to sinks no
+  // longer configured (which can never happen) are dropped. With no sink at all, "every sink" stays
+  // owed until one is configured.
+  const resolve = (pending: readonly string[]): string[] => {
+    const named = pending.includes(EVERY_SINK) ? [...pending.filter((p) => p !== EVERY_SINK), ...configured] : [...pending];
+    const kept = [...new Set(named)].filter((p) => configured.includes(p));
+    return kept.length === 0 && pending.includes(EVERY_SINK) ? [EVERY_SINK] : kept;
+  };
+  const changes = (e: OutboxEntry) => resolve(e.pendingSinks).join('\n') !== e.pendingSinks.join('\n');
+  const toResolve = owing.filter((s) => s.value.outbox.some(changes));
+  if (toResolve.length > 0) {
+    const dropped = toResolve.some((s) => s.value.outbox.some((e) => e.pendingSinks.some((p) => p !== EVERY_SINK && !configured.includes(p))));
+    for (const s of toResolve) await strike(store, s.key, (e) => resolve(e.pendingSinks));
+    if (dropped) log({ level: 'warn', msg: 'dropped deliveries owed to sinks that are no longer configured' });
+    owing = (await store.list<EntityState>(ENTITY_PREFIX)).filter((s) => s.value.outbox.length > 0);
+  }
+  if (configured.length === 0) {
+    if (owing.length > 0) log({ level: 'warn', msg: 'alerts are owed but no alert sink is configured (ALERT_*); they stay owed' });
+    return;
   }
 
   for (const sink of sinks) {
@@ -71,6 +124,12 @@ export async function deliverOwed(store: Store, sinks: readonly AlertSink[], now
       }
     }
     for (const [group, owed] of [...byGroup.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (!(await leaseHolds())) {
+        // Another deliverer may take over now: sending anyway could double the message.
+        report.deferred.push({ sink: sink.name, group, reason: 'the delivery lease was lost' });
+        log({ level: 'warn', msg: 'delivery lease lost; the rest stays owed', sink: sink.name, group });
+        return;
+      }
       const slot = await takeSendSlot(store, sink, now());
       if (slot !== true) {
         report.deferred.push({ sink: sink.name, group, reason: slot });
@@ -98,7 +157,6 @@ export async function deliverOwed(store: Store, sinks: readonly AlertSink[], now
       log({ level: 'info', msg: 'alert delivered', sink: sink.name, group, notification: notification.id, items: entries.length });
     }
   }
-  return report;
 }
 
 /** Rewrites each owed entry's pending sinks; entries no sink still owes are removed. */

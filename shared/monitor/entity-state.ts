@@ -4,6 +4,13 @@ import type { AlertItem, AlertSubject } from '../alerts/model.ts';
 
 export type ObservedStatus = CanSendMessage | 'ERROR';
 
+/**
+ * Stands for "every sink the deliverer has" in pendingSinks. Functions that only record alerts
+ * (onboarding) do not know the sinks; the deliverer (the health monitor) resolves it to its own
+ * configured sinks when it delivers, so such an alert is never owed to nobody.
+ */
+export const EVERY_SINK = '*';
+
 /** A delivery still owed: one alert item, and the sinks that have not yet confirmed it. */
 export interface OutboxEntry {
   id: string;

@@ -4,6 +4,7 @@ import type { CamsClient } from '../cams/client.ts';
 import { isCamsError, isThrottlingCode, type CamsError } from '../cams/errors.ts';
 import type { HealthEntity, HealthError } from '../cams/operations.ts';
 import { update, type Store } from '../store/port.ts';
+import { adviceFor } from './advice.ts';
 import { deliverOwed, ENTITY_PREFIX, type DispatchReport } from './dispatch.ts';
 import type { EntityState, ObservedStatus } from './entity-state.ts';
 import { fingerprintOf } from './entity-state.ts';
@@ -119,36 +120,54 @@ export class HealthSweep {
     let authFailure: CamsError | undefined;
     const budget = this.opts.checkBudgetMs ?? 6000;
     const queue = [...pending];
+    // A check that fails with something other than CAMS (the store, a bug) stops the others from
+    // starting new checks; the sweep waits for those in flight before it reports the failure, so the
+    // lease is never released while a worker still calls CAMS or writes.
+    let failure: { error: unknown } | undefined;
+    const check = async (next: { id: string; target: WatchTarget }) => {
+      try {
+        const { data } = await this.opts.cams.getHealthStatus(next.target, { deadline: this.opts.deadline });
+        successes++;
+        await this.observeReply(next.target, data.Entities, round.id);
+        await this.clearMonitorAlert(next.target, 'TargetRejected', round.id);
+        await this.markDone(round.id, next.id);
+        report.checked++;
+      } catch (e) {
+        if (!isCamsError(e)) throw e;
+        if (AUTH_CODES.has(e.Code)) {
+          authFailure = e;
+        } else if (e.retryable || e.Code === 'DeadlineExceeded') {
+          // Left pending: the next tick tries again. Only a CAMS that answers nothing becomes an alert.
+          report.transientFailures++;
+          if (!isThrottlingCode(e.Code)) unreachable = e;
+        } else {
+          await this.observeMonitor(monitorSubject('TargetRejected', next.target), 'ERROR', [camsFault(e)], round.id);
+          await this.markDone(round.id, next.id);
+          report.checked++;
+        }
+      }
+    };
     const worker = async () => {
       for (;;) {
-        if (authFailure) return;
+        if (authFailure || failure) return;
         if (this.opts.deadline - this.now() < budget) return;
         const next = queue.shift();
         if (!next) return;
         try {
-          const { data } = await this.opts.cams.getHealthStatus(next.target, { deadline: this.opts.deadline });
-          successes++;
-          await this.observeReply(next.target, data.Entities, round.id);
-          await this.clearMonitorAlert(next.target, 'TargetRejected', round.id);
-          await this.markDone(round.id, next.id);
-          report.checked++;
+          await check(next);
         } catch (e) {
-          if (!isCamsError(e)) throw e;
-          if (AUTH_CODES.has(e.Code)) {
-            authFailure = e;
-          } else if (e.retryable || e.Code === 'DeadlineExceeded') {
-            // Left pending: the next tick tries again. Only a CAMS that answers nothing becomes an alert.
-            report.transientFailures++;
-            if (!isThrottlingCode(e.Code)) unreachable = e;
-          } else {
-            await this.observeMonitor(monitorSubject('TargetRejected', next.target), 'ERROR', [camsFault(e)], round.id);
-            await this.markDone(round.id, next.id);
-            report.checked++;
-          }
+          failure ??= { error: e };
+          return;
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, this.opts.concurrency) }, worker));
+    const settled = await Promise.allSettled(Array.from({ length: Math.max(1, this.opts.concurrency) }, worker));
+    for (const r of settled) if (r.status === 'rejected') failure ??= { error: r.reason };
+    if (failure) {
+      const err = failure.error;
+      this.log({ level: 'error', msg: 'sweep stopped: a check failed outside CAMS', round: round.id, error: err instanceof Error ? err.message : String(err) });
+      throw err;
+    }
 
     if (authFailure) {
       await this.observeMonitor(monitorSubject('AuthRefused'), 'ERROR', [camsFault(authFailure)], round.id);
@@ -275,15 +294,10 @@ function monitorSubject(kind: string, target?: WatchTarget): AlertSubject {
 }
 
 function camsFault(e: CamsError): HealthError {
-  return {
-    ErrorCode: e.Code,
-    ErrorDescription: e.Message,
-    PossibleSolution: AUTH_CODES.has(e.Code)
-      ? 'Check the function role (or ALIBABA_CLOUD_ACCESS_KEY_*) and its cams:GetWhatsappHealthStatus permission.'
-      : 'Check CAMS_ENDPOINT and the network path to CAMS; the monitor retries on the next tick.',
-  };
+  return { ErrorCode: e.Code, ErrorDescription: e.Message, PossibleSolution: adviceFor(e) };
 }
 
 function mergeDispatch(a: DispatchReport, b: DispatchReport): DispatchReport {
-  return { delivered: [...a.delivered, ...b.delivered], deferred: b.deferred, failed: [...a.failed, ...b.failed] };
+  const skipped = b.skipped ?? a.skipped;
+  return { delivered: [...a.delivered, ...b.delivered], deferred: b.deferred, failed: [...a.failed, ...b.failed], ...(skipped ? { skipped } : {}) };
 }

@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { AlertSink } from '../alerts/model.ts';
 import type { CamsClient } from '../cams/client.ts';
 import { isCamsError } from '../cams/errors.ts';
-import { deliverOwed } from '../monitor/dispatch.ts';
 import { observeMonitorSubject } from '../monitor/monitor-alert.ts';
 import { registerWatchTarget, type WatchTarget } from '../monitor/targets.ts';
 import { update, type Store } from '../store/port.ts';
@@ -12,7 +10,6 @@ import { recordKey, STEPS, type OnboardingError, type OnboardingRecord, type Ste
 export interface OnboardingDeps {
   store: Store;
   cams: CamsClient;
-  sinks: readonly AlertSink[];
   /** Epoch ms by which the invocation must be done (bounds the lease). */
   deadline: number;
   now?: () => number;
@@ -208,6 +205,10 @@ function isPermanent(e: unknown): boolean {
   return false;
 }
 
+/**
+ * Records the failure as a monitor alert, owed to every sink the health monitor has: onboarding
+ * knows no sinks and sends nothing; the monitor's next sweep delivers it, under its delivery lease.
+ */
 async function raiseFailureAlert(deps: OnboardingDeps, about: { onboardingId: string; wabaId: string | undefined; phone: string | undefined }, code: string, message: string): Promise<void> {
   const now = (deps.now ?? Date.now)();
   await observeMonitorSubject(
@@ -215,8 +216,6 @@ async function raiseFailureAlert(deps: OnboardingDeps, about: { onboardingId: st
     { nodeType: 'monitor', entityType: 'OnboardingFailed', ref: about.onboardingId, ...(about.wabaId ? { wabaId: about.wabaId } : {}), ...(about.phone ? { phoneNumber: about.phone } : {}) },
     'ERROR',
     [{ ErrorCode: code, ErrorDescription: message, PossibleSolution: `Fix the cause, then submit the onboarding again with a new IdempotencyKey (GET /onboardings/${about.onboardingId} shows the record).` }],
-    { now, round: `onboarding-${about.onboardingId}`, policy: { minConsecutive: 1, repeatIntervalMs: Number.MAX_SAFE_INTEGER }, sinks: deps.sinks.map((s) => s.name) },
+    { now, round: `onboarding-${about.onboardingId}`, policy: { minConsecutive: 1, repeatIntervalMs: Number.MAX_SAFE_INTEGER } },
   );
-  // Delivered now; whatever fails stays owed and the next monitor sweep retries it.
-  await deliverOwed(deps.store, deps.sinks, () => (deps.now ?? Date.now)(), deps.log ?? (() => {}));
 }

@@ -1,5 +1,3 @@
-import type { AlertSink } from '../alerts/model.ts';
-import { sinksFromEnv } from '../alerts/sinks/index.ts';
 import { CamsClient } from '../cams/client.ts';
 import { credentialsFrom } from '../cams/credentials.ts';
 import { readEnv, urlString, type EnvSource } from '../config/env.ts';
@@ -11,10 +9,10 @@ import { runOnboarding, type OnboardingOutcome } from '../onboarding/onboard.ts'
 import { openStore } from '../store/index.ts';
 import type { Store } from '../store/port.ts';
 
+/** No ALERT_* here: onboarding only records its alerts; the health monitor delivers them. */
 export interface OnboardingRuntime {
   camsEndpoint: string;
   store: Store;
-  sinks: AlertSink[];
 }
 
 export function onboardingRuntime(env: EnvSource = process.env): () => Promise<OnboardingRuntime> {
@@ -23,7 +21,6 @@ export function onboardingRuntime(env: EnvSource = process.env): () => Promise<O
     (runtime ??= (async () => ({
       camsEndpoint: readEnv(env, 'CAMS_ENDPOINT', urlString, CAMS_DEFAULT_ENDPOINT),
       store: await openStore(env['STORE_URL'] || undefined),
-      sinks: sinksFromEnv(env),
     }))().catch((e: unknown) => {
       runtime = undefined;
       throw e;
@@ -37,7 +34,6 @@ export async function handleOnboardingEvent(inv: EventInvocation, rt: Onboarding
     {
       store: rt.store,
       cams,
-      sinks: rt.sinks,
       deadline: inv.deadline,
       log: (rec) => writeLogRecord(stdoutLog, { function: 'onboarding', requestId: inv.requestId, ...rec }),
     },

@@ -1,6 +1,8 @@
+import { stringify as toFormString } from 'node:querystring';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRouteRequest } from '../../local/client/route-request.ts';
+import { signAcs3Request } from '../../shared/acs3/index.ts';
 import type { RunningSandbox } from '../../local/sandbox/server.ts';
 import { handler as addPhoneNumber } from '../../functions/add-phone-number/handler.ts';
 import { handler as bindWaba } from '../../functions/bind-waba/handler.ts';
@@ -37,11 +39,25 @@ const text = fc.oneof(
   fc.string({ maxLength: 60 }),
   fc.string({ unit: 'binary', maxLength: 60 }),
   fc.constantFrom('', '{', '{"WabaId":', 'null', '[]', '"x"', '%zz', '%E0%A4%A', '\uFFFD\u0000', 'a=b&a=c', '=&=&', 'WabaId=1&WabaId=2'),
+  // Keys that reach Object's machinery, in JSON (at depth) and form bodies, and repeated form keys.
+  fc.constantFrom(
+    '{"__proto__":{"polluted":1}}',
+    '{"WabaId":"1","constructor":{"prototype":{"polluted":1}}}',
+    '{"Templates":[{"Name":"t","__proto__":{"polluted":1}}]}',
+    '{"toString":"x","hasOwnProperty":1,"valueOf":null}',
+    '__proto__=x&WabaId=1',
+    'constructor=x&prototype=y',
+    'WabaId=1&WabaId=1',
+    'toString=1&valueOf=2',
+  ),
 );
 const huge = fc.constantFrom('x'.repeat(300 * 1024), '9'.repeat(70_000));
 const weird = fc.oneof(fc.anything({ maxDepth: 2 }), text);
 const params = fc.dictionary(
-  fc.constantFrom('WabaId', 'CustSpaceId', 'Cc', 'PhoneNumber', 'VerifiedName', 'NodeType', 'TemplateCode', 'Language', 'IsvCode', '__proto__', 'constructor', 'x'),
+  fc.constantFrom(
+    ...['WabaId', 'CustSpaceId', 'Cc', 'PhoneNumber', 'VerifiedName', 'NodeType', 'TemplateCode', 'Language', 'IsvCode', 'x'],
+    ...['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf'],
+  ),
   fc.oneof({ weight: 6, arbitrary: weird }, { weight: 1, arbitrary: huge }),
   { maxKeys: 6 },
 );
@@ -74,12 +90,13 @@ function malformedEvent(route: (typeof routes)[number]) {
       badBase64: fc.boolean(),
       trigger: fc.constantFrom('fc3-http-event.json', 'apigw-event.json'),
       inQuery: fc.boolean(),
+      asForm: fc.boolean(),
     })
     .map((r) => {
       const isGet = route.method === 'GET';
       const query = isGet || r.inQuery ? Object.fromEntries(Object.entries(r.p).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v) ?? ''])) : {};
       const signed = signRouteRequest({ method: route.method, path: route.path, query, body: isGet || r.inQuery ? undefined : r.p }, 'fuzz.example', CALLER_KEY);
-      let body = r.rawBody ?? signed.body;
+      let body = r.rawBody ?? (r.asForm && signed.body ? toFormString(JSON.parse(signed.body) as Record<string, string>) : signed.body);
       const headers: Record<string, unknown> = { ...signed.headers };
       if (r.ct) headers['content-type'] = r.ct;
       if (r.dropHeader) for (const k of Object.keys(headers)) if (k.toLowerCase() === r.dropHeader) delete headers[k];
@@ -113,5 +130,62 @@ describe.each(routes)('fuzzing $name with malformed events', (route) => {
     // The generator reached past decoding: auth and validation rejections both occurred.
     expect([...statuses.keys()].some((s) => s === 401 || s === 403)).toBe(true);
     expect(statuses.get(400)).toBeGreaterThan(0);
+    expect(Object.prototype).not.toHaveProperty('polluted');
+  });
+});
+
+const RESERVED = ['__proto__', 'constructor', 'prototype'] as const;
+
+/** A correctly signed request carrying one reserved key, in the query, a form body or JSON at any depth. */
+function hostileRequest(route: (typeof routes)[number]) {
+  return fc
+    .record({
+      key: fc.constantFrom(...RESERVED),
+      where: route.method === 'GET' ? fc.constant('query' as const) : fc.constantFrom('query' as const, 'form' as const, 'json' as const),
+      path: fc.array(fc.constantFrom('Templates', 'Meta', '0', 'x'), { maxLength: 4 }),
+      value: fc.oneof(fc.string({ maxLength: 10 }), fc.constant({ polluted: 1 })),
+      other: fc.dictionary(fc.constantFrom('WabaId', 'CustSpaceId', 'Cc', 'PhoneNumber'), fc.string({ maxLength: 12 }), { maxKeys: 3 }),
+      trigger: fc.constantFrom('fc3-http-event.json', 'apigw-event.json'),
+    })
+    .map((r) => {
+      let query: Record<string, string> = {};
+      let body = '';
+      let type = 'application/json';
+      let field: string = r.key;
+      if (r.where === 'query') query = Object.fromEntries([...Object.entries(r.other), [r.key, String(r.value)]]);
+      else if (r.where === 'form') {
+        type = 'application/x-www-form-urlencoded';
+        body = `${toFormString(r.other)}&${encodeURIComponent(r.key)}=${encodeURIComponent(String(r.value))}`;
+      } else {
+        // JSON text, since a literal or JSON.stringify would not keep "__proto__" as a key.
+        let inner = `{${JSON.stringify(r.key)}:${JSON.stringify(r.value)}}`;
+        for (const seg of [...r.path].reverse()) inner = `{${JSON.stringify(seg)}:${inner}}`;
+        body = r.path.length ? inner : `{${Object.entries(r.other).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)},`).join('')}${inner.slice(1)}`;
+        field = [...r.path, r.key].join('.');
+      }
+      const headers = signAcs3Request(
+        { method: route.method, path: route.path, query, headers: { host: 'fuzz.example', ...(body ? { 'content-type': type } : {}) }, body },
+        CALLER_KEY,
+      );
+      const e = fixture(r.trigger);
+      const fields = r.trigger.startsWith('fc3')
+        ? { rawPath: route.path, requestContext: { http: { method: route.method, path: route.path } } }
+        : { path: route.path, httpMethod: route.method };
+      return { field, event: Buffer.from(JSON.stringify({ ...e, ...fields, headers, queryParameters: query, body, isBase64Encoded: false })) };
+    });
+}
+
+describe.each(routes)('hostile keys against $name', (route) => {
+  it('a signed request with __proto__, constructor or prototype anywhere is a 400 naming that field', async () => {
+    await fc.assert(
+      fc.asyncProperty(hostileRequest(route), async ({ field, event }) => {
+        const res = await route.handler(event, fcContext() as never);
+        const body = JSON.parse(res.body) as { Code: string; Fields?: Array<{ Field: string }> };
+        expect([res.statusCode, body.Code, body.Fields?.[0]?.Field]).toEqual([400, 'InvalidParameter', field]);
+      }),
+      { numRuns: 300 },
+    );
+    expect(unhandled).toEqual([]);
+    expect(Object.prototype).not.toHaveProperty('polluted');
   });
 });

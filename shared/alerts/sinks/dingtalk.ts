@@ -36,7 +36,7 @@ export function dingTalkBody(n: AlertNotification): { msgtype: 'markdown'; markd
 export class DingTalkSink implements AlertSink {
   readonly name = 'dingtalk';
   readonly perMinute = 20;
-  private readonly timeoutMs: number;
+  readonly timeoutMs: number;
   private readonly now: () => number;
 
   constructor(

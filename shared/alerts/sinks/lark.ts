@@ -53,7 +53,7 @@ export class LarkSink implements AlertSink {
   readonly perMinute = 100;
   /** 5 messages/s */
   readonly minIntervalMs = 200;
-  private readonly timeoutMs: number;
+  readonly timeoutMs: number;
   private readonly now: () => number;
   private readonly type: LarkMessageType;
 

@@ -44,7 +44,7 @@ export class SlackSink implements AlertSink {
   readonly perMinute = 60;
   /** about 1 message/s */
   readonly minIntervalMs = 1000;
-  private readonly timeoutMs: number;
+  readonly timeoutMs: number;
 
   constructor(
     private readonly webhook: string,

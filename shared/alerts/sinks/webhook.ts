@@ -75,7 +75,7 @@ export function verifyWebhookSignature(
 export class WebhookSink implements AlertSink {
   readonly name = 'webhook';
   readonly perMinute = 60;
-  private readonly timeoutMs: number;
+  readonly timeoutMs: number;
   private readonly now: () => number;
 
   constructor(

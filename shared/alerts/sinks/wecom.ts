@@ -19,7 +19,7 @@ export function weComBody(n: AlertNotification): { msgtype: 'markdown'; markdown
 export class WeComSink implements AlertSink {
   readonly name = 'wecom';
   readonly perMinute = 20;
-  private readonly timeoutMs: number;
+  readonly timeoutMs: number;
 
   constructor(
     private readonly webhook: string,

@@ -154,16 +154,3 @@ describe('verifyAcs3Request', () => {
     expect(await verifyAcs3Request(badDate, options())).toMatchObject({ code: 'IncompleteSignature', message: expect.stringContaining('x-acs-date') });
   });
 });
-
-describe('InMemoryNonceRegistry', () => {
-  it('forgets a nonce once it expires and stays within its bound', () => {
-    let t = 0;
-    const reg = new InMemoryNonceRegistry(3, () => t);
-    expect(reg.remember('a', 100)).toBe(true);
-    expect(reg.remember('a', 100)).toBe(false);
-    t = 101;
-    expect(reg.remember('a', 300)).toBe(true);
-    for (const k of ['b', 'c', 'd', 'e']) reg.remember(k, 1000);
-    expect(reg.size).toBeLessThanOrEqual(3);
-  });
-});

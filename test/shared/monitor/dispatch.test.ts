@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertNotification, AlertSink, AlertSubject } from '../../../shared/alerts/model.ts';
 import { SinkDeliveryError } from '../../../shared/alerts/model.ts';
-import { deliverOwed, ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
-import { fingerprintOf, type EntityState } from '../../../shared/monitor/entity-state.ts';
+import { DELIVERY_LEASE, deliverOwed, ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
+import { EVERY_SINK, fingerprintOf, type EntityState } from '../../../shared/monitor/entity-state.ts';
+import { observeMonitorSubject } from '../../../shared/monitor/monitor-alert.ts';
 import { evaluate } from '../../../shared/monitor/rules.ts';
 import { openStore } from '../../../shared/store/index.ts';
 import type { Store } from '../../../shared/store/port.ts';
@@ -65,5 +66,81 @@ describe('deliverOwed', () => {
     await deliverOwed(store, [kept], Date.now, noLog);
     expect(kept.sent).toHaveLength(1);
     for (const e of await store.list<EntityState>(ENTITY_PREFIX)) expect(e.value.outbox).toEqual([]);
+  });
+
+  it('an alert recorded without sinks (onboarding) is owed to every sink the deliverer has, and kept while it has none', async () => {
+    const store = await openStore('memory:');
+    const subject: AlertSubject = { nodeType: 'monitor', entityType: 'OnboardingFailed', ref: 'ob-1' };
+    const recorded = await observeMonitorSubject(store, subject, 'ERROR', [], { now: 1, round: 'ob-1', policy: { minConsecutive: 1, repeatIntervalMs: 1e9 } });
+    expect(recorded!.outbox.map((e) => e.pendingSinks)).toEqual([[EVERY_SINK]]);
+
+    // A deliverer without sinks cannot deliver it, and must not drop it either.
+    expect((await deliverOwed(store, [], Date.now, noLog)).delivered).toEqual([]);
+    expect((await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(subject)))!.value.outbox.map((e) => e.pendingSinks)).toEqual([[EVERY_SINK]]);
+
+    const a = new TimedSink('a');
+    const b = new TimedSink('b');
+    b.fail = new SinkDeliveryError('b', 'down', true);
+    const first = await deliverOwed(store, [a, b], Date.now, noLog);
+    expect(first.delivered.map((d) => d.sink)).toEqual(['a']);
+    expect(first.failed.map((d) => d.sink)).toEqual(['b']);
+    // Resolved to the deliverer's own sinks; only the one that confirmed is struck.
+    expect((await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(subject)))!.value.outbox.map((e) => e.pendingSinks)).toEqual([['b']]);
+    b.fail = undefined;
+    await deliverOwed(store, [a, b], Date.now, noLog);
+    expect(a.sent.map((s) => s.n.items[0]!.subject.ref)).toEqual(['ob-1']);
+    expect(b.sent.map((s) => s.n.items[0]!.subject.ref)).toEqual(['ob-1']);
+    expect((await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(subject)))!.value.outbox).toEqual([]);
+  });
+
+  it('sends nothing while another deliverer holds the delivery lease', async () => {
+    const store = await openStore('memory:');
+    await owe(store, '1', ['s']);
+    const sink = new TimedSink('s');
+    const other = await store.acquireLease(DELIVERY_LEASE, 60_000);
+    const report = await deliverOwed(store, [sink], Date.now, noLog);
+    expect(report.skipped).toBe('another deliverer holds the delivery lease');
+    expect(sink.sent).toEqual([]);
+    await other!.release();
+    expect((await deliverOwed(store, [sink], Date.now, noLog)).delivered).toHaveLength(1);
+  });
+
+  it('does not start a send once its delivery lease is lost: the rest stays owed', async () => {
+    const inner = await openStore('memory:');
+    await owe(inner, '1', ['s']);
+    await owe(inner, '2', ['s']);
+    // A lease that can be lost on cue (expired under a stalled deliverer, then taken by another).
+    let lost = false;
+    const store: Store = {
+      get: (k) => inner.get(k),
+      put: (k, v, o) => inner.put(k, v, o),
+      delete: (k, o) => inner.delete(k, o),
+      list: (p) => inner.list(p),
+      close: () => inner.close(),
+      acquireLease: async (name, ttl, owner) => {
+        const l = await inner.acquireLease(name, ttl, owner);
+        if (!l) return l;
+        return {
+          name: l.name,
+          owner: l.owner,
+          get expiresAt() {
+            return lost ? 0 : l.expiresAt;
+          },
+          renew: async (t) => !lost && l.renew(t),
+          release: () => l.release(),
+        };
+      },
+    };
+    const sink = new TimedSink('s');
+    const send = sink.send.bind(sink);
+    sink.send = async (n) => {
+      await send(n);
+      lost = true;
+    };
+    const report = await deliverOwed(store, [sink], Date.now, noLog);
+    expect(sink.sent.map((s) => s.n.group)).toEqual(['waba:1']);
+    expect(report.deferred).toEqual([{ sink: 's', group: 'waba:2', reason: 'the delivery lease was lost' }]);
+    const owed = (await inner.list<EntityState>(ENTITY_PREFIX)).flatMap((e) => e.value.outbox.map((o) => o.group));
+    expect(owed).toEqual(['waba:2']);
   });
 });

@@ -1,8 +1,11 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
-import { HealthSweep, type HealthSweepOptions } from '../../../shared/monitor/sweep.ts';
+import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
+import { CamsClient } from '../../../shared/cams/client.ts';
+import { LimiterRegistry } from '../../../shared/cams/limiter.ts';
+import { HealthSweep, SWEEP_LEASE, type HealthSweepOptions } from '../../../shared/monitor/sweep.ts';
 import { registerWatchTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
-import type { Store } from '../../../shared/store/port.ts';
+import type { Lease, Store } from '../../../shared/store/port.ts';
 import { onboardThroughFunctions, RecordingSink, sandboxClient, setHealth, tempFileStore } from '../../support/monitor.ts';
 import { sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
 
@@ -48,6 +51,48 @@ function sweep(sink: RecordingSink, over: Partial<HealthSweepOptions> = {}) {
     alertClock: () => clock,
     ...over,
   }).run();
+}
+
+/** The store, with every write and the sweep lease's release written to a timeline; one write can be made to throw. */
+function recordingStore(inner: Store, timeline: string[], track: <T>(p: Promise<T>) => Promise<T>, failWhen: (value: unknown) => boolean): Store {
+  return {
+    get: (key) => track(inner.get(key)),
+    list: (prefix) => track(inner.list(prefix)),
+    put: (key, value, opts) => {
+      timeline.push(`put:${key}`);
+      if (failWhen(value)) {
+        timeline.push('fail');
+        return track(Promise.reject(new Error('injected store failure')));
+      }
+      return track(inner.put(key, value, opts));
+    },
+    delete: (key, opts) => {
+      timeline.push(`delete:${key}`);
+      return track(inner.delete(key, opts));
+    },
+    acquireLease: async (name, ttl, owner) => {
+      const lease = await inner.acquireLease(name, ttl, owner);
+      if (!lease || name !== SWEEP_LEASE) return lease;
+      return Object.assign(Object.create(lease) as Lease, {
+        release: () => {
+          timeline.push('release');
+          return lease.release();
+        },
+      });
+    },
+    close: () => inner.close(),
+  };
+}
+
+/** The sandbox client, with each health check's start and end written to the timeline. */
+class TimelineClient extends CamsClient {
+  constructor(endpoint: string, private readonly timeline: string[], private readonly track: <T>(p: Promise<T>) => Promise<T>) {
+    super({ endpoint, credentials: DEFAULT_SANDBOX_KEYS[0]!, qps: { GetWhatsappHealthStatus: 50 }, limiters: new LimiterRegistry() });
+  }
+  override getHealthStatus(...args: Parameters<CamsClient['getHealthStatus']>): ReturnType<CamsClient['getHealthStatus']> {
+    this.timeline.push('cams-start');
+    return this.track(super.getHealthStatus(...args).finally(() => this.timeline.push('cams-end')));
+  }
 }
 
 const blocked = [{ ErrorCode: '141006', ErrorDescription: 'There is an error with the payment method.', PossibleSolution: 'Add a new payment method.' }];
@@ -142,6 +187,62 @@ describe('HealthSweep against the sandbox', () => {
     await sweep(sink);
     expect(sink.received).toHaveLength(2);
     expect(sink.received[1]!.items.map((i) => `${i.subject.entityType}:${i.reason}`).sort()).toEqual(['AuthRefused:resolved', 'InvalidTarget:resolved']);
+  });
+
+  it('a target CAMS says is not ours (Unknown.ResourceOwnerId) raises TargetRejected with ownership advice, not network advice', async () => {
+    const sink = new RecordingSink();
+    const foreign: WatchTarget = { CustSpaceId: 'cs-not-bound-here', NodeType: 'waba', WabaId: '299399000999' };
+    const report = await sweep(sink, { envTargets: [phone1(), foreign] });
+    expect(report).toMatchObject({ checked: 2, roundComplete: true });
+    const items = sink.received.flatMap((n) => n.items);
+    expect(items.map((i) => `${i.subject.entityType}:${i.errors[0]?.ErrorCode}`)).toEqual(['TargetRejected:Unknown.ResourceOwnerId']);
+    const advice = items[0]!.errors[0]!.PossibleSolution;
+    expect(advice).toMatch(/not owned by the account.*remove the target/);
+    expect(advice).not.toMatch(/CAMS_ENDPOINT|network/);
+  });
+
+  it('a check failing outside CAMS (a store write) stops the sweep only after every worker in flight has finished', async () => {
+    const targets: WatchTarget[] = [];
+    for (let i = 0; i < 10; i++) targets.push({ CustSpaceId: space, NodeType: 'template', TemplateCode: `tpl_${i}`, Language: 'en_US' });
+    const timeline: string[] = [];
+    const inflight = new Set<Promise<unknown>>();
+    const track = <T>(p: Promise<T>): Promise<T> => {
+      inflight.add(p);
+      return p.finally(() => inflight.delete(p));
+    };
+    // The entity write for tpl_3 throws, as a full disk or a dropped store would.
+    const failing = recordingStore(store, timeline, track, (value) => (value as { subject?: { templateCode?: string } })?.subject?.templateCode === 'tpl_3');
+    const cams = new TimelineClient(sandbox.url, timeline, track);
+    const logs: Array<Record<string, unknown>> = [];
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { latencyMs: 150 });
+    try {
+      await expect(sweep(new RecordingSink(), { store: failing, cams, envTargets: targets, concurrency: 5, log: (r) => logs.push(r) })).rejects.toThrow('injected store failure');
+      // Let anything still running (with a wrong implementation: after the lease went) finish.
+      for (let quiet = 0; quiet < 3; ) {
+        if (inflight.size === 0) quiet++;
+        else quiet = 0;
+        await Promise.allSettled([...inflight]);
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    } finally {
+      await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', {});
+    }
+    const failedAt = timeline.indexOf('fail');
+    const releasedAt = timeline.indexOf('release');
+    expect(failedAt).toBeGreaterThan(-1);
+    expect(releasedAt).toBeGreaterThan(failedAt);
+    // Other workers were mid-call when the write failed, and their work finished before the release…
+    expect(timeline.slice(failedAt, releasedAt).filter((e) => e === 'cams-end').length).toBeGreaterThan(0);
+    // …and nothing touched CAMS or the store after it; no new check started after the failure.
+    expect(timeline.slice(releasedAt + 1).filter((e) => e.startsWith('cams') || e.startsWith('put') || e.startsWith('delete'))).toEqual([]);
+    expect(timeline.slice(failedAt).filter((e) => e === 'cams-start')).toEqual([]);
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'error', msg: 'sweep stopped: a check failed outside CAMS', error: 'injected store failure' }));
+
+    // The next tick, with a working store, finishes the round; tpl_3 is checked then.
+    const next = await sweep(new RecordingSink(), { envTargets: targets });
+    expect(next.roundComplete).toBe(true);
+    const calls = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string; Params: Record<string, string> }>;
+    expect(calls.filter((c) => c.Action === 'GetWhatsappHealthStatus' && c.Params['TemplateCode'] === 'tpl_3')).toHaveLength(2);
   });
 
   it('retries a failed delivery at the next sweep, and sends it once', async () => {

@@ -6,6 +6,7 @@ import { onboardingRequestFrom } from '../../../shared/onboarding/event.ts';
 import { OnboardingInProgressError, OnboardingRetryableError, runOnboarding, type OnboardingDeps } from '../../../shared/onboarding/onboard.ts';
 import { idempotencyKeyFor, onboardingIdFor, type OnboardingPayload } from '../../../shared/onboarding/payload.ts';
 import { recordKey, type OnboardingRecord } from '../../../shared/onboarding/record.ts';
+import { deliverOwed } from '../../../shared/monitor/dispatch.ts';
 import { HealthSweep } from '../../../shared/monitor/sweep.ts';
 import { loadWatchList } from '../../../shared/monitor/targets.ts';
 import type { Store } from '../../../shared/store/port.ts';
@@ -38,8 +39,13 @@ const payload = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-function deps(sink = new RecordingSink(), over: Partial<OnboardingDeps> = {}): OnboardingDeps {
-  return { store, cams: sandboxClient(sandbox, 5), sinks: [sink], deadline: Date.now() + 20_000, ...over };
+function deps(over: Partial<OnboardingDeps> = {}): OnboardingDeps {
+  return { store, cams: sandboxClient(sandbox, 5), deadline: Date.now() + 20_000, ...over };
+}
+
+/** Onboarding only records its alerts; the monitor's deliverer sends them. */
+async function monitorDelivers(sink: RecordingSink): Promise<void> {
+  await deliverOwed(store, [sink], Date.now, () => {});
 }
 
 async function camsCalls(): Promise<Array<{ Action: string; Code: string }>> {
@@ -135,7 +141,8 @@ describe('onboarding', () => {
     const other = sandboxClient(sandbox, 5, DEFAULT_SANDBOX_KEYS[1]!);
     await other.bindWaba({ WabaId: p.WabaId });
     const sink = new RecordingSink();
-    const out = await runOnboarding(deps(sink), onboardingRequestFrom(eventBridge(p, 'evt-perm')));
+    const out = await runOnboarding(deps(), onboardingRequestFrom(eventBridge(p, 'evt-perm')));
+    await monitorDelivers(sink);
     expect(out.status).toBe('failed');
     if (out.status !== 'failed') return;
     expect(out.record.FailureReason).toContain('Unknown.ResourceOwnerId');
@@ -144,7 +151,8 @@ describe('onboarding', () => {
     expect(sink.received[0]!.items[0]).toMatchObject({ subject: { entityType: 'OnboardingFailed', ref: out.record.OnboardingId }, errors: [expect.objectContaining({ ErrorCode: 'Unknown.ResourceOwnerId' })] });
     // Redelivery: answered from the record, no CAMS call, no second alert.
     const calls = (await camsCalls()).length;
-    expect(await runOnboarding(deps(sink), onboardingRequestFrom(eventBridge(p, 'evt-perm')))).toMatchObject({ status: 'failed', duplicate: true });
+    expect(await runOnboarding(deps(), onboardingRequestFrom(eventBridge(p, 'evt-perm')))).toMatchObject({ status: 'failed', duplicate: true });
+    await monitorDelivers(sink);
     expect(await camsCalls()).toHaveLength(calls);
     expect(sink.received).toHaveLength(1);
   });
@@ -152,7 +160,7 @@ describe('onboarding', () => {
   it('a transient error is rethrown for FC to retry, counts the attempt, and the retry resumes', async () => {
     const request = onboardingRequestFrom(eventBridge(payload(), 'evt-transient'));
     await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { errorRate: 1 });
-    await expect(runOnboarding(deps(undefined, { cams: sandboxClient(sandbox, 5), deadline: Date.now() + 1500 }), request)).rejects.toBeInstanceOf(OnboardingRetryableError);
+    await expect(runOnboarding(deps({ cams: sandboxClient(sandbox, 5), deadline: Date.now() + 1500 }), request)).rejects.toBeInstanceOf(OnboardingRetryableError);
     const id = onboardingIdFor(idempotencyKeyFor(request.payload as OnboardingPayload, request.event));
     const afterFailure = (await store.get<OnboardingRecord>(recordKey(id)))!.value;
     expect(afterFailure).toMatchObject({ Status: 'running', Attempts: 1, Errors: [expect.objectContaining({ step: 'bind', permanent: false })] });
@@ -174,7 +182,8 @@ describe('onboarding', () => {
     expect(onboardingRequestFrom(mns)).toMatchObject({ payload: p, event: { source: 'acs:mns', id: mns['id'] } });
 
     const sink = new RecordingSink();
-    const bad = await runOnboarding(deps(sink), onboardingRequestFrom(eventBridge({ ...p, Cc: '+65' }, 'evt-bad')));
+    const bad = await runOnboarding(deps(), onboardingRequestFrom(eventBridge({ ...p, Cc: '+65' }, 'evt-bad')));
+    await monitorDelivers(sink);
     expect(bad).toMatchObject({ status: 'invalid', reason: expect.stringContaining('Cc') });
     expect(await camsCalls()).toHaveLength(0);
     expect(sink.received).toHaveLength(1);

@@ -1,0 +1,109 @@
+import * as z from 'zod/mini';
+import { afterAll, describe, expect, it } from 'vitest';
+import { signAcs3Request } from '../../../shared/acs3/index.ts';
+import { httpFunction } from '../../../shared/http-fn/http-function.ts';
+import type { SignedRouteRequest } from '../../../local/client/route-request.ts';
+import { fcContext, httpEvent, parseReply, type Trigger } from '../../support/events.ts';
+
+const KEY = { accessKeyId: 'input-key', accessKeySecret: 'input-secret' };
+const env = { API_KEYS: `${KEY.accessKeyId}:${KEY.accessKeySecret}` };
+const RESERVED = ['__proto__', 'constructor', 'prototype'] as const;
+const FORM = 'application/x-www-form-urlencoded';
+
+/** The real stack around a probe service that records the params it was given. */
+function probe() {
+  const seen: unknown[] = [];
+  const handler = httpFunction({
+    name: 'probe',
+    routes: [
+      { method: 'POST', path: '/probe' },
+      { method: 'GET', path: '/probe' },
+    ],
+    schema: z.strictObject({ WabaId: z.optional(z.string()), Name: z.optional(z.string()), Templates: z.optional(z.unknown()) }),
+    service: async ({ params }) => {
+      seen.push(params);
+      return { data: { ok: true } };
+    },
+    env,
+    write: () => {},
+  });
+  return { seen, call: async (event: Buffer) => parseReply(await handler(event, fcContext() as never)) };
+}
+
+/** Signs any query, body and content type with the real signer, as a caller would. */
+function signed(opts: { method?: string; query?: Record<string, string>; body?: string; type?: string; extraHeaders?: Record<string, string> }): SignedRouteRequest {
+  const method = opts.method ?? (opts.body === undefined ? 'GET' : 'POST');
+  const query = opts.query ?? {};
+  const body = opts.body ?? '';
+  const base: Record<string, string> = { host: 'fn.example', ...opts.extraHeaders };
+  if (body) base['content-type'] = opts.type ?? 'application/json';
+  const headers = signAcs3Request({ method, path: '/probe', query, headers: base, body }, KEY);
+  return { method, path: '/probe', query, headers, body, url: '/probe' };
+}
+
+/** A query map holding key as an own property, whatever its name. */
+const queryWith = (pairs: Array<[string, string]>) => Object.fromEntries(pairs) as Record<string, string>;
+
+afterAll(() => {
+  // Nothing above may have reached Object.prototype.
+  expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+});
+
+describe.each<Trigger>(['fc-http', 'api-gateway'])('hostile and repeated keys, signed, through the %s event', (trigger) => {
+  const expectRefused = (res: ReturnType<typeof parseReply>, field: string, why: string) => {
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toMatchObject({ Code: 'InvalidParameter', Success: false, Fields: [{ Field: field, Message: expect.stringContaining(why) }] });
+    expect(res.body.Message).toContain(field);
+  };
+
+  it('control: the same routes accept JSON, form and query params', async () => {
+    const { call, seen } = probe();
+    expect((await call(httpEvent(signed({ body: '{"WabaId":"1","Templates":[{"a":1}]}' }), trigger))).statusCode).toBe(200);
+    expect((await call(httpEvent(signed({ body: 'WabaId=2&Name=x', type: FORM }), trigger))).statusCode).toBe(200);
+    expect((await call(httpEvent(signed({ query: { WabaId: '3' } }), trigger))).statusCode).toBe(200);
+    expect(seen).toEqual([{ WabaId: '1', Templates: [{ a: 1 }] }, { WabaId: '2', Name: 'x' }, { WabaId: '3' }]);
+  });
+
+  it.each(RESERVED)('refuses %s by name as a top-level JSON key', async (key) => {
+    const { call, seen } = probe();
+    expectRefused(await call(httpEvent(signed({ body: `{"WabaId":"1","${key}":{"polluted":true}}` }), trigger)), key, 'reserved name');
+    expect(seen).toEqual([]);
+  });
+
+  it.each(RESERVED)('refuses %s by name deep inside a JSON value, with its path', async (key) => {
+    const { call } = probe();
+    const body = `{"Templates":[{"Name":"t"},{"Name":"u","Meta":{"${key}":{"polluted":true}}}]}`;
+    expectRefused(await call(httpEvent(signed({ body }), trigger)), `Templates.1.Meta.${key}`, 'reserved name');
+  });
+
+  it.each(RESERVED)('refuses %s by name as a form key', async (key) => {
+    const { call } = probe();
+    expectRefused(await call(httpEvent(signed({ body: `WabaId=1&${key}=x`, type: FORM }), trigger)), key, 'reserved name');
+  });
+
+  it.each(RESERVED)('refuses %s by name as a query key (the signature holds: the key is not mangled)', async (key) => {
+    const { call } = probe();
+    expectRefused(await call(httpEvent(signed({ query: queryWith([['WabaId', '1'], [key, 'x']]) }), trigger)), key, 'reserved name');
+  });
+
+  it('refuses a repeated form key by name instead of binding the last value', async () => {
+    const { call, seen } = probe();
+    expectRefused(await call(httpEvent(signed({ body: 'WabaId=1&Name=a&WabaId=2', type: FORM }), trigger)), 'WabaId', 'more than once');
+    // Even the same value twice: one key, one value.
+    expectRefused(await call(httpEvent(signed({ body: 'Name=a&Name=a', type: FORM }), trigger)), 'Name', 'more than once');
+    expect(seen).toEqual([]);
+  });
+
+  it('control: other Object member names stay plain keys in the query and the headers', async () => {
+    const { call, seen } = probe();
+    // Not parameters of the probe: refused by the schema, by name, after the signature held.
+    const toString = await call(httpEvent(signed({ query: queryWith([['toString', 'x'], ['hasOwnProperty', 'y']]) }), trigger));
+    expect(toString.statusCode).toBe(400);
+    expect(toString.body['Fields']).toEqual(
+      expect.arrayContaining([expect.objectContaining({ Field: 'toString' }), expect.objectContaining({ Field: 'hasOwnProperty' })]),
+    );
+    const withHeaders = signed({ query: { WabaId: '7' }, extraHeaders: { constructor: 'c', 'x-acs-valueof': 'v' } });
+    expect((await call(httpEvent(withHeaders, trigger))).statusCode).toBe(200);
+    expect(seen).toEqual([{ WabaId: '7' }]);
+  });
+});

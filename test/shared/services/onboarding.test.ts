@@ -1,0 +1,116 @@
+// Onboarding and the health monitor as FC runs them: each with only its own serverless.yml
+// environment (ALERT_* only on health-monitor), one store, real receivers on loopback, the sandbox
+// as CAMS. Onboarding records its failure alert and sends nothing; the monitor delivers it.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../../local/sandbox/server.ts';
+import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
+import { ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
+import { EVERY_SINK, type EntityState } from '../../../shared/monitor/entity-state.ts';
+import { monitorRuntime, runHealthMonitor } from '../../../shared/services/health-monitor.ts';
+import { handleOnboardingEvent, onboardingRuntime } from '../../../shared/services/onboarding.ts';
+import type { Store } from '../../../shared/store/port.ts';
+import { fcContext, fixture } from '../../support/events.ts';
+import { onboardThroughFunctions, sandboxClient, setHealth, tempFileStore } from '../../support/monitor.ts';
+import { RECEIVER_KINDS, startReceivers, type Receivers } from '../../support/receivers/index.ts';
+import { sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+
+let sandbox: RunningSandbox;
+let receivers: Receivers;
+let store: Store;
+let storeUrl: string;
+let cleanup: () => Promise<void>;
+
+beforeAll(async () => {
+  sandbox = await sandboxForFunctions();
+  process.env['LOG_LEVEL'] = 'warn';
+});
+afterAll(async () => {
+  delete process.env['LOG_LEVEL'];
+  await sandbox?.close();
+});
+beforeEach(async () => {
+  await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
+  receivers = await startReceivers();
+  ({ store, url: storeUrl, cleanup } = await tempFileStore());
+});
+afterEach(async () => {
+  await receivers.close();
+  await cleanup();
+});
+
+const account1 = DEFAULT_SANDBOX_KEYS[0]!;
+const invocation = (event: unknown, requestId: string) => ({
+  event,
+  context: fcContext({ credentials: { accessKeyId: account1.accessKeyId, accessKeySecret: account1.accessKeySecret } }) as never,
+  requestId,
+  deadline: Date.now() + 30_000,
+});
+
+/** What each entity other than the onboarding alert still owes, by store key. */
+async function monitorOwed(): Promise<Record<string, EntityState['outbox']>> {
+  const entities = await store.list<EntityState>(ENTITY_PREFIX);
+  return Object.fromEntries(entities.filter((e) => e.value.subject.entityType !== 'OnboardingFailed').map((e) => [e.key, e.value.outbox]));
+}
+
+describe('one deliverer: onboarding records, the health monitor delivers', () => {
+  it("a permanent onboarding failure leaves the monitor's owed deliveries untouched, and the next sweep delivers it once to every sink", async () => {
+    const space = await onboardThroughFunctions('299399000300', [{ cc: '86', phone: '13800000300' }]);
+    const phone = { CustSpaceId: space, NodeType: 'phone' as const, PhoneNumber: '8613800000300' };
+    // The environments serverless.yml gives each function: ALERT_* only on health-monitor.
+    const monitorEnv = { ...receivers.env, STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, MONITOR_TARGETS: JSON.stringify([phone]) };
+    const onboardingEnv = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url };
+    const monitor = await monitorRuntime(monitorEnv)();
+    const onboarding = await onboardingRuntime(onboardingEnv)();
+    expect(monitor.sinks.map((s) => s.name).sort()).toEqual([...RECEIVER_KINDS].sort());
+    let clock = Date.now();
+    const tick = (advanceMs: number) => {
+      clock += advanceMs;
+      return runHealthMonitor(invocation(fixture('timer-event.json'), 'tick'), monitor, () => clock);
+    };
+    const count = () => Object.fromEntries(RECEIVER_KINDS.map((k) => [k, receivers.received[k].length]));
+
+    try {
+      // The monitor owes one delivery: Slack failed the BLOCKED alert, the others took it.
+      await setHealth(sandbox, { ...phone, CanSendMessage: 'BLOCKED' });
+      receivers.failNext('slack', 1);
+      await tick(0);
+      expect(count()).toEqual({ dingtalk: 1, lark: 1, wecom: 1, slack: 0, webhook: 1 });
+      const owedBefore = await monitorOwed();
+      expect(Object.values(owedBefore).flat().map((e) => e.pendingSinks)).toEqual([['slack']]);
+
+      // An onboarding that fails for good: its WABA belongs to another account.
+      const wabaId = '299399000301';
+      await sandboxClient(sandbox, 5, DEFAULT_SANDBOX_KEYS[1]!).bindWaba({ WabaId: wabaId });
+      const event = { ...fixture<Record<string, unknown>>('eventbridge-event.json'), id: 'evt-one-deliverer', data: { WabaId: wabaId, Cc: '65', PhoneNumber: '90000301', VerifiedName: 'Acme Shop' } };
+      const out = await handleOnboardingEvent(invocation(event, 'onb'), onboarding);
+      expect(out.status).toBe('failed');
+      if (out.status !== 'failed') return;
+      const onboardingId = out.record.OnboardingId;
+
+      // Recorded, owed to every sink the monitor has; nothing sent; the monitor's deliveries untouched.
+      expect(count()).toEqual({ dingtalk: 1, lark: 1, wecom: 1, slack: 0, webhook: 1 });
+      expect(await monitorOwed()).toEqual(owedBefore);
+      const recorded = (await store.list<EntityState>(ENTITY_PREFIX)).filter((e) => e.value.subject.entityType === 'OnboardingFailed');
+      expect(recorded.map((e) => e.value.outbox.map((o) => o.pendingSinks))).toEqual([[[EVERY_SINK]]]);
+
+      // The next sweep: the onboarding alert once on every sink, and Slack's owed alert at last.
+      await tick(5 * 60_000);
+      for (const k of RECEIVER_KINDS) {
+        const about = receivers.received[k].filter((m) => m.text.includes(onboardingId));
+        expect(about, `${k} got the onboarding alert once`).toHaveLength(1);
+        expect(about[0]!.text).toContain('Unknown.ResourceOwnerId');
+      }
+      expect(receivers.received.slack.filter((m) => m.text.includes('BLOCKED'))).toHaveLength(1);
+      expect(Object.values(await monitorOwed()).flat()).toEqual([]);
+
+      // Nothing is owed any more: a later sweep sends nothing new.
+      const after = count();
+      await tick(5 * 60_000);
+      expect(count()).toEqual(after);
+      expect((await store.list<EntityState>(ENTITY_PREFIX)).flatMap((e) => e.value.outbox)).toEqual([]);
+    } finally {
+      await monitor.store.close();
+      await onboarding.store.close();
+    }
+  });
+});
