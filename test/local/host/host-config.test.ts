@@ -28,7 +28,14 @@ describe('planHost', () => {
     expect(() => plan({ CAMS_ENDPOINT: 'not a url' })).toThrow(/CAMS_ENDPOINT/);
   });
 
-  it('CAMS_ENDPOINT and credentials from the environment when CAMS is configured', () => {
+  it('each HTTP function has its body limit, its own MAX_BODY_BYTES under the host\'s ceiling; other functions have none', () => {
+    const limits = plan({}).bodyLimits;
+    expect(limits.get('bind-waba')).toBe(262_144);
+    expect(limits.has('health-monitor')).toBe(false);
+    expect(planHost({ configPath: CONFIG, env: {}, startedAt: Date.now(), maxBodyBytes: 1000 }).bodyLimits.get('bind-waba')).toBe(1000);
+  });
+
+    it('CAMS_ENDPOINT and credentials from the environment when CAMS is configured', () => {
     const p = plan({ CAMS_ENDPOINT: 'https://cams.example', ALIBABA_CLOUD_ACCESS_KEY_ID: 'id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'secret' });
     expect(p.configuredCams).toBe('https://cams.example');
     expect(p.envCredentials).toEqual({ accessKeyId: 'id', accessKeySecret: 'secret' });
