@@ -1,7 +1,7 @@
 /**
- * The functions serverless.yml lists, loaded in-process from functions/<name>/handler.ts (the
- * source of dist/<name>/index.js), and invoked the way FC invokes them: `handler(event: Buffer,
- * context)`, async or callback style, bounded by the function's timeout.
+ * A function's handler, loaded from functions/<name>/handler.ts (the source of dist/<name>/index.js)
+ * inside its own worker (./function-worker.ts), and invoked the way FC invokes it: `handler(event:
+ * Buffer, context)`, async or callback style, bounded by the function's timeout.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -106,6 +106,9 @@ function safeJson(v: unknown): string {
 export type InvocationOutcome =
   | { ok: true; result: unknown; durationMs: number }
   | { ok: false; error: { errorType: string; errorMessage: string }; timedOut: boolean; durationMs: number };
+
+/** The errorType of an invocation refused or cut off because the host is stopping (answered 503). */
+export const HOST_STOPPING = 'HostStopping';
 
 /**
  * Runs the handler once. Never throws: a thrown error, a rejected promise, a callback error or the

@@ -2,7 +2,7 @@
  * `npm start`: the local host (./host.ts) on embedded defaults. Environment: ./config.ts, plus what
  * serverless.yml reads through ${env:...} (API_KEYS, STORE_URL, CAMS_ENDPOINT, ...).
  * Defaults: http://127.0.0.1:9000; CAMS sandbox on 127.0.0.1:9100 when CAMS_ENDPOINT is unset;
- * API_KEYS local-caller:local-caller-secret-0001 (./defaults.ts); STORE_URL file:./.data.
+ * API_KEYS local-caller:local-caller-secret-0001 (./defaults.ts); STORE_URL file:./.data/<stage>.
  * Output, signals and a closed pipe: ../process-lifecycle.ts.
  */
 import { installProcessLifecycle } from '../process-lifecycle.ts';

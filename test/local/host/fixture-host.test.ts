@@ -1,20 +1,29 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_API_KEY } from '../../../local/host/defaults.ts';
 import { startHost, type RunningHost } from '../../../local/host/host.ts';
 import { httpRequest } from '../../../shared/http/request.ts';
-import { fixtureState } from './fixtures/shared.ts';
+import { recorded } from './fixtures/shared.ts';
 import { eventually, fc2Client } from './support.ts';
 
 // A fixture serverless.yml whose functions (test/local/host/fixtures/functions) record what they
-// get: the event and context shapes, timers, async retries, crashes, timeouts, load failures.
+// get: the event, context and environment, timers, async retries, crashes, timeouts, load failures.
+// Each runs in its own worker, so they report through files in stateDir (fixtures/shared.ts).
 let host: RunningHost;
+let stateDir: string;
 const lines: string[] = [];
 const CAMS = 'http://127.0.0.1:1'; // CAMS_ENDPOINT set: no sandbox
 
+type FlakyAttempt = { retryCount: number; requestId: string; event: string; fn: string };
+const flakyAttempts = (requestId?: string) => recorded<FlakyAttempt>(stateDir, 'flaky').filter((a) => requestId === undefined || a.requestId === requestId);
+
 beforeAll(async () => {
+  stateDir = mkdtempSync(join(tmpdir(), 'cams-fc-fixture-'));
   host = await startHost({
     port: 0,
     configPath: fileURLToPath(new URL('./fixtures/serverless.yml', import.meta.url)),
@@ -25,6 +34,7 @@ beforeAll(async () => {
       ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'fixture-secret',
       API_KEYS: 'fixture-caller:fixture-caller-secret',
       STORE_URL: 'memory:',
+      FIXTURE_STATE_DIR: stateDir,
     },
     timers: true,
     asyncRetryDelaysMs: [20, 40, 60],
@@ -33,13 +43,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await host?.close();
-  // the functions' environment is taken back out of this process
-  expect(process.env['FC_ENDPOINT']).toBeUndefined();
-  expect(process.env['FIXTURE_ECHO']).toBeUndefined();
-});
-beforeEach(() => {
-  fixtureState().flaky.attempts.length = 0;
-  fixtureState().flaky.failuresLeft = 0;
+  rmSync(stateDir, { recursive: true, force: true });
 });
 
 const fixtureKey = { accessKeyId: 'fixture-caller', accessKeySecret: 'fixture-caller-secret' };
@@ -58,6 +62,7 @@ describe('start-up with CAMS_ENDPOINT set', () => {
     expect(banner.join('\n')).toContain('FAILED TO LOAD: broken');
     expect(banner.join('\n')).not.toContain('fixture-caller-secret');
     expect(banner.join('\n')).not.toContain('CAMS sandbox');
+    expect(banner.join('\n')).toContain('note: memory: is per function here');
     expect(banner.join('\n')).toMatch(/sls_timer_tick\s+"@every 1s" \(UTC\) -> tick\s+\[next /);
     expect(banner.join('\n')).toMatch(/sls_timer_tick_2 .*\[off: enable: false\]/);
     expect(banner.join('\n')).toMatch(/sls_timer_ghost .*\[off: function not implemented\]/);
@@ -101,18 +106,33 @@ describe('FC 3.0 HTTP trigger events', () => {
       retryCount: 0,
       tracing: {},
     });
+    // Exactly provider + its own environment, plus what the host supplies: no other function's
+    // variables (peer's FIXTURE_PEER_SECRET), no API_KEYS (echo does not declare it), nothing of the host's process.
     expect(env).toEqual({
       FIXTURE_GREETING: 'hello',
       FIXTURE_ECHO: 'echo-cn-hangzhou-dev',
+      FIXTURE_STATE_DIR: stateDir,
       ALIBABA_CLOUD_ACCESS_KEY_ID: 'fixture-ak',
-      API_KEYS: 'fixture-caller:fixture-caller-secret',
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'fixture-secret',
       STORE_URL: 'memory:',
       CAMS_ENDPOINT: CAMS,
       FC_ENDPOINT: host.url,
       FC_SERVICE_NAME: 'fixture-dev',
+      FC_FUNCTION_NAME: 'echo',
       FC_REGION: 'cn-hangzhou',
       FC_ACCOUNT_ID: host.accountId,
     });
+    expect(env).toEqual(host.environments['echo']);
+    // The host never writes the functions' environment into its own process.
+    expect(process.env['FC_ENDPOINT']).toBeUndefined();
+    expect(process.env['FIXTURE_ECHO']).toBeUndefined();
+  });
+
+  it("a function's own variable is seen by it and by no other function", async () => {
+    const FC = fc2Client(host.url, host.accountId, fixtureKey);
+    expect((await FC.invokeFunction('fixture-dev', 'peer', '{}')).data).toEqual({ peerSecret: 'peer-only', echo: null });
+    const echo = JSON.parse((await httpRequest(`${host.url}/echo/1`)).body.toString());
+    expect(echo.env['FIXTURE_PEER_SECRET']).toBeUndefined();
   });
 
   it('a body that is not UTF-8 arrives base64-encoded; GET with no body is empty text', async () => {
@@ -186,14 +206,13 @@ describe('FC invoke API result shapes', () => {
   });
 
   it('async: a failing invocation is retried 3 times with backoff, retryCount counting up, then given up', async () => {
-    fixtureState().flaky.failuresLeft = 10;
-    const res = await client().invokeFunction('fixture-dev', 'flaky', 'payload-1', { 'x-fc-invocation-type': 'Async' });
+    const res = await client().invokeFunction('fixture-dev', 'flaky', '10:payload-1', { 'x-fc-invocation-type': 'Async' });
     const requestId = res.headers['x-fc-request-id']!;
     await eventually(() => lines.some((l) => l.includes(`async flaky ${requestId}: attempt 4/4 failed`)), 5_000, 'the last attempt');
-    const attempts = fixtureState().flaky.attempts;
+    const attempts = flakyAttempts(requestId);
     expect(attempts.map((a) => a.retryCount)).toEqual([0, 1, 2, 3]);
-    expect(new Set(attempts.map((a) => a.requestId))).toEqual(new Set([requestId]));
-    expect(attempts.every((a) => a.event === 'payload-1')).toBe(true);
+    expect(attempts.every((a) => a.event === '10:payload-1')).toBe(true);
+    expect(attempts.every((a) => a.fn === 'flaky')).toBe(true); // run in flaky's own worker
     const log = lines.filter((l) => l.startsWith(`async flaky ${requestId}`));
     expect(log).toEqual([
       `async flaky ${requestId}: attempt 1/4 failed (Error: flaky failure, retryCount 0); retrying in 20 ms`,
@@ -204,24 +223,53 @@ describe('FC invoke API result shapes', () => {
   });
 
   it('async: a retry that succeeds stops the retries', async () => {
-    fixtureState().flaky.failuresLeft = 1;
-    const res = await client().invokeFunction('fixture-dev', 'flaky', 'payload-2', { 'x-fc-invocation-type': 'Async' });
+    const res = await client().invokeFunction('fixture-dev', 'flaky', '1:payload-2', { 'x-fc-invocation-type': 'Async' });
     const requestId = res.headers['x-fc-request-id']!;
     await eventually(() => lines.some((l) => l.startsWith(`async flaky ${requestId}: attempt 2/4 succeeded`)), 5_000, 'the retry');
     await new Promise((r) => setTimeout(r, 150));
-    expect(fixtureState().flaky.attempts.map((a) => a.retryCount)).toEqual([0, 1]);
+    expect(flakyAttempts(requestId).map((a) => a.retryCount)).toEqual([0, 1]);
   });
 
   it('async payloads over 128 KiB are refused', async () => {
-    await expect(client().invokeFunction('fixture-dev', 'flaky', 'x'.repeat(128 * 1024 + 1), { 'x-fc-invocation-type': 'Async' })).rejects.toMatchObject({ code: 'EntityTooLarge' });
-    expect(fixtureState().flaky.attempts).toEqual([]);
+    const before = flakyAttempts().length;
+    await expect(client().invokeFunction('fixture-dev', 'flaky', `0:${'x'.repeat(128 * 1024)}`, { 'x-fc-invocation-type': 'Async' })).rejects.toMatchObject({ code: 'EntityTooLarge' });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(flakyAttempts().length).toBe(before);
+  });
+});
+
+describe('instances', () => {
+  const client = () => fc2Client(host.url, host.accountId, fixtureKey);
+
+  it('a function that blocks its thread past its timeout is answered FunctionTimeout, and its instance is replaced', async () => {
+    const res = await client().invokeFunction('fixture-dev', 'spin', 'spin');
+    expect(res.headers['x-fc-error-type']).toBe('UnhandledInvocationError');
+    expect(res.data).toMatchObject({ errorType: 'FunctionTimeout' });
+    expect(lines).toContain('spin: instance recycled after a timeout');
+    expect((await client().invokeFunction('fixture-dev', 'spin', 'ping')).data).toBe('alive');
+  });
+
+  it('a function that exits its process fails that invocation; the next one gets a new instance', async () => {
+    const res = await client().invokeFunction('fixture-dev', 'exiter', 'exit');
+    expect(res.data).toMatchObject({ errorType: 'FunctionInstanceExited' });
+    expect((await client().invokeFunction('fixture-dev', 'exiter', 'ping')).data).toBe('alive');
+    // the host itself is unaffected
+    expect((await httpRequest(`${host.url}/echo/3`)).status).toBe(201);
+  });
+
+  it('a function past its memorySize loses its instance, not the host', async () => {
+    const res = await client().invokeFunction('fixture-dev', 'hog', 'hog');
+    expect(res.data).toMatchObject({ errorType: 'FunctionInstanceExited' });
+    expect(lines.some((l) => l.startsWith('hog: instance failed: ') && l.includes('memory limit'))).toBe(true);
+    expect((await client().invokeFunction('fixture-dev', 'hog', 'ping')).data).toBe('alive');
   });
 });
 
 describe('timers', () => {
   it('fires the FC timer event on the cron, with the trigger name and payload', async () => {
-    await eventually(() => fixtureState().ticks.length >= 2, 5_000, 'two ticks');
-    const [a, b] = fixtureState().ticks as Array<{ event: { triggerTime: string; triggerName: string; payload: string }; retryCount: number }>;
+    await eventually(() => recorded(stateDir, 'tick').length >= 2, 5_000, 'two ticks');
+    const [a, b] = recorded<{ event: { triggerTime: string; triggerName: string; payload: string }; retryCount: number; fn: string }>(stateDir, 'tick');
+    expect(a!.fn).toBe('tick'); // run in tick's own worker
     expect(a!.event).toEqual({ triggerTime: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/), triggerName: 'sls_timer_tick', payload: 'tick-payload' });
     const gap = Date.parse(b!.event.triggerTime) - Date.parse(a!.event.triggerTime);
     expect(gap % 1000 === 0 && gap >= 1000).toBe(true); // 1 s apart (more only if the machine stalled)

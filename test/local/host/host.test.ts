@@ -10,10 +10,11 @@ import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { httpRequest } from '../../../shared/http/request.ts';
 import { callRoute, eventually, fc2Client } from './support.ts';
 
-// The real serverless.yml and functions, in this process, on free ports; no timers.
+// The real serverless.yml and functions, each in its own worker, on free ports; no timers.
 let host: RunningHost;
 let storeDir: string;
 const lines: string[] = [];
+const functionOutput: string[] = [];
 const MAX_BODY = 64 * 1024;
 
 type CallRecord = { Action: string; AccessKeyId: string; Params: Record<string, string>; Code: string };
@@ -47,7 +48,6 @@ function signedHttpEvent(path: string, body: unknown): string {
 }
 
 beforeAll(async () => {
-  process.env['LOG_LEVEL'] = 'warn'; // the functions' own log lines; the host's are captured below
   storeDir = mkdtempSync(join(tmpdir(), 'cams-fc-host-'));
   host = await startHost({
     port: 0,
@@ -56,6 +56,7 @@ beforeAll(async () => {
     env: { STORE_URL: `file:${storeDir}` },
     maxBodyBytes: MAX_BODY,
     log: (l) => lines.push(l),
+    functionOutput: (fn, _stream, text) => functionOutput.push(`${fn}: ${text}`),
   });
 });
 afterAll(async () => {
@@ -75,9 +76,9 @@ describe('start-up', () => {
     expect(DEFAULT_API_KEYS).toBe('local-caller:local-caller-secret-0001');
     expect(host.credentials).toEqual(DEFAULT_SANDBOX_KEYS[0]);
     expect(host.camsEndpoint).toBe(host.sandboxUrl);
-    expect(process.env['CAMS_ENDPOINT']).toBe(host.sandboxUrl);
-    expect(process.env['API_KEYS']).toBe(DEFAULT_API_KEYS);
-    expect(process.env['STORE_URL']).toBe(`file:${storeDir}`);
+    // The functions' variables stay in their workers, never in the host's process.
+    expect(process.env['CAMS_ENDPOINT']).toBeUndefined();
+    expect(process.env['FC_ENDPOINT']).toBeUndefined();
 
     const banner = host.banner().join('\n');
     expect(banner).toContain(`listening on ${host.url}`);
@@ -87,6 +88,26 @@ describe('start-up', () => {
     expect(banner).toContain('local-caller:local-caller-secret-0001');
     expect(banner).toContain(`npm run call -- POST /waba/bind '{"WabaId":"1234567890"}'`);
     expect(banner).toMatch(/sls_timer_health_monitor\s+"0 \*\/5 \* \* \* \*" \(UTC\) -> health-monitor\s+\[off: HOST_TIMERS=off\]/);
+  });
+});
+
+describe('each function gets exactly its serverless.yml environment', () => {
+  it('provider + its own variables, the host-supplied ones, and no other function\'s', () => {
+    const envs = host.environments;
+    expect(Object.keys(envs).sort()).toEqual(['add-phone-number', 'bind-waba', 'get-health-status', 'health-monitor', 'health-report', 'onboarding', 'onboarding-api', 'query-waba']);
+    const supplied = ['CAMS_ENDPOINT', 'STORE_URL', 'ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET', 'FC_ENDPOINT', 'FC_SERVICE_NAME', 'FC_FUNCTION_NAME', 'FC_REGION', 'FC_ACCOUNT_ID'];
+    const alertVars = ['ALERT_REPEAT_INTERVAL', 'ALERT_MIN_CONSECUTIVE', 'ALERT_DINGTALK_WEBHOOK', 'ALERT_DINGTALK_SECRET', 'ALERT_LARK_WEBHOOK', 'ALERT_LARK_SECRET', 'ALERT_WECOM_WEBHOOK', 'ALERT_SLACK_WEBHOOK', 'ALERT_WEBHOOK_URL', 'ALERT_WEBHOOK_SECRET'];
+    expect(Object.keys(envs['health-monitor']!).sort()).toEqual([...supplied, 'MONITOR_TARGETS', 'MONITOR_QPS', ...alertVars].sort());
+    expect(Object.keys(envs['onboarding']!).sort()).toEqual([...supplied].sort());
+    expect(Object.keys(envs['onboarding-api']!).sort()).toEqual([...supplied, 'API_KEYS', 'ONBOARDING_FUNCTION'].sort());
+    expect(Object.keys(envs['health-report']!).sort()).toEqual([...supplied, 'API_KEYS', 'MONITOR_TARGETS'].sort());
+    for (const fn of ['bind-waba', 'query-waba', 'add-phone-number', 'get-health-status']) expect(Object.keys(envs[fn]!).sort(), fn).toEqual([...supplied, 'API_KEYS'].sort());
+    for (const [fn, env] of Object.entries(envs)) {
+      expect(env['CAMS_ENDPOINT'], fn).toBe(host.sandboxUrl);
+      expect(env['STORE_URL'], fn).toBe(`file:${storeDir}`);
+      expect(env['FC_FUNCTION_NAME'], fn).toBe(fn);
+      if ('API_KEYS' in env) expect(env['API_KEYS'], fn).toBe(DEFAULT_API_KEYS);
+    }
   });
 });
 

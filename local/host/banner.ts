@@ -1,0 +1,47 @@
+/** The start-up lines `npm start` prints: where things are, what is missing, how to try it. */
+import { redactUrlCredentials } from '../../shared/log/redact.ts';
+import type { RunningHost } from './host.ts';
+import type { ServerlessConfig } from './serverless-config.ts';
+
+export function banner(h: RunningHost, config: ServerlessConfig): string[] {
+  const lines: string[] = [];
+  lines.push(`cams-fc local host listening on ${h.url}  (service ${h.serviceName}, stage ${h.stage}, region ${h.region})`);
+  for (const name of h.missing) {
+    lines.push(`  not implemented: ${name} (functions/${name}/handler.ts does not exist); its routes answer 501 FunctionNotImplemented`);
+  }
+  for (const b of h.broken) lines.push(`  FAILED TO LOAD: ${b.name}: ${b.error}; its routes answer 500 FunctionLoadError`);
+  lines.push('  routes:');
+  const width = Math.max(0, ...h.routes.map((r) => `${r.method} ${r.path}`.length));
+  for (const r of h.routes) {
+    const state = r.implemented ? '' : h.missing.includes(r.functionName) ? '  (not implemented: 501)' : '  (failed to load: 500)';
+    lines.push(`    ${`${r.method} ${r.path}`.padEnd(width)}  -> ${r.functionName}${state}`);
+  }
+  if (h.routes.length === 0) lines.push('    (none)');
+  lines.push('  timers:');
+  for (const t of h.timers) {
+    const zone = t.timeZone && t.timeZone !== 'UTC' ? '' : ' (UTC)';
+    const state = t.inactive ? `off: ${t.inactive}` : `next ${new Date(t.nextAt!).toISOString()}`;
+    lines.push(`    ${t.triggerName}  "${t.cronExpression}"${zone} -> ${t.functionName}  [${state}]`);
+  }
+  if (h.timers.length === 0) lines.push('    (none)');
+  const others = config.functions.flatMap((f) => f.other.map((o) => `${o.summary} -> ${f.name}`));
+  if (others.length) lines.push(`  not emulated (invoke these functions through the FC API instead): ${others.join('; ')}`);
+  lines.push(`  FC invoke API: POST ${h.url}/2016-08-15/services/${h.serviceName}/functions/{function}/invocations  (@alicloud/fc2 with endpoint ${h.url})`);
+  lines.push('  functions: each in its own worker, with only its own serverless.yml environment');
+  if (h.sandboxUrl) {
+    lines.push(`  CAMS sandbox: ${h.sandboxUrl}  (CAMS_ENDPOINT unset; the functions call it as ${h.credentials.accessKeyId})`);
+  } else {
+    lines.push(`  CAMS endpoint: ${redactUrlCredentials(h.camsEndpoint)}`);
+  }
+  lines.push(`  store: ${redactUrlCredentials(h.storeUrl)}`);
+  if (h.storeUrl.startsWith('memory:')) lines.push('  note: memory: is per function here (each has its own worker, as each FC instance has its own memory); use file: to share state');
+  if (h.usingDefaultApiKeys) {
+    const k = h.apiKeys[0]!;
+    lines.push(`  API_KEYS unset: callers sign with the default pair ${k.accessKeyId}:${k.accessKeySecret}`);
+  } else {
+    lines.push(`  API_KEYS: ${h.apiKeys.map((k) => k.accessKeyId).join(', ')}`);
+  }
+  const target = h.url === `http://127.0.0.1:9000` ? '' : `CAMS_FC_URL=${h.url} `;
+  lines.push(`  try: ${target}npm run call -- POST /waba/bind '{"WabaId":"1234567890"}'`);
+  return lines;
+}

@@ -1,0 +1,20 @@
+/** The messages between the host and a function's worker thread (./function-runtime.ts, ./function-worker.ts). */
+import type { FcCredentials, InvocationOutcome } from './functions.ts';
+import type { FunctionSpec } from './serverless-config.ts';
+
+/** workerData: what stays the same for every invocation of the function. */
+export interface WorkerInit {
+  functionsDir: string;
+  spec: FunctionSpec;
+  serviceName: string;
+  region: string;
+  accountId: string;
+  credentials: FcCredentials;
+}
+
+export type HostToWorker = { type: 'invoke'; id: number; event: Uint8Array; requestId: string; retryCount: number };
+
+export type WorkerToHost =
+  | { type: 'loaded'; loadError?: string }
+  | { type: 'outcome'; id: number; outcome: InvocationOutcome }
+  | { type: 'log'; line: string };

@@ -1,0 +1,44 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { planHost } from '../../../local/host/host-config.ts';
+
+const CONFIG = fileURLToPath(new URL('../../../serverless.yml', import.meta.url));
+const plan = (env: Record<string, string>, stage?: string, dataRoot?: string) => planHost({ configPath: CONFIG, env, startedAt: Date.now(), ...(stage ? { stage } : {}), ...(dataRoot ? { dataRoot } : {}) });
+
+describe('planHost', () => {
+  it('each stage has its own data directory and default STORE_URL', () => {
+    expect(plan({}, 'dev').storeUrl).toBe('file:./.data/dev');
+    expect(plan({}, 'prod').storeUrl).toBe('file:./.data/prod');
+    expect(plan({}, 'prod').dataDir).toBe(join(process.cwd(), '.data', 'prod'));
+    expect(plan({}, 'qa', '/var/tmp/cams').storeUrl).toBe('file:/var/tmp/cams/qa');
+    expect(plan({ STORE_URL: 'redis://127.0.0.1:6379' }, 'prod').storeUrl).toBe('redis://127.0.0.1:6379');
+  });
+
+  it('API_KEYS: the default pair when unset, the configured keys when set', () => {
+    expect(plan({}).usingDefaultApiKeys).toBe(true);
+    const set = plan({ API_KEYS: 'a-caller:a-caller-secret' });
+    expect(set.usingDefaultApiKeys).toBe(false);
+    expect(set.apiKeys).toEqual([{ accessKeyId: 'a-caller', accessKeySecret: 'a-caller-secret' }]);
+  });
+
+  it('a bad value stops start-up naming the variable', () => {
+    expect(() => plan({ STORE_URL: 'ftp://x' })).toThrow(/STORE_URL/);
+    expect(() => plan({ API_KEYS: 'no-secret' })).toThrow(/API_KEYS/);
+    expect(() => plan({ CAMS_ENDPOINT: 'not a url' })).toThrow(/CAMS_ENDPOINT/);
+  });
+
+  it('each HTTP function has its body limit, its own MAX_BODY_BYTES under the host\'s ceiling; other functions have none', () => {
+    const limits = plan({}).bodyLimits;
+    expect(limits.get('bind-waba')).toBe(262_144);
+    expect(limits.has('health-monitor')).toBe(false);
+    expect(planHost({ configPath: CONFIG, env: {}, startedAt: Date.now(), maxBodyBytes: 1000 }).bodyLimits.get('bind-waba')).toBe(1000);
+  });
+
+    it('CAMS_ENDPOINT and credentials from the environment when CAMS is configured', () => {
+    const p = plan({ CAMS_ENDPOINT: 'https://cams.example', ALIBABA_CLOUD_ACCESS_KEY_ID: 'id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'secret' });
+    expect(p.configuredCams).toBe('https://cams.example');
+    expect(p.envCredentials).toEqual({ accessKeyId: 'id', accessKeySecret: 'secret' });
+    expect(plan({}).configuredCams).toBeUndefined();
+  });
+});
