@@ -70,8 +70,9 @@ export async function verifyRpcSignature(method: string, params: Record<string, 
     return fail('SignatureDoesNotMatch', 'Specified signature is not matched with our calculation.');
   }
 
-  const fresh = await opts.nonces.remember(`${accessKeyId}:${params['SignatureNonce']}`, at + windowMs + 1000);
-  if (!fresh) return fail('SignatureNonceUsed', 'Specified signature nonce was used already.');
+  const verdict = await opts.nonces.remember(`${accessKeyId}:${params['SignatureNonce']}`, at + windowMs + 1000);
+  if (verdict === 'replayed') return fail('SignatureNonceUsed', 'Specified signature nonce was used already.');
+  if (verdict === 'full') return fail('System.NonceCacheFull', 'Too many signed requests in the replay window to remember another nonce; retry shortly.');
   return { ok: true, accessKeyId, securityToken: params['SecurityToken'] };
 }
 
