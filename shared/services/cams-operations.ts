@@ -1,3 +1,4 @@
+import { isCamsError } from '../cams/errors.ts';
 import type { CamsParams } from '../cams/operations.ts';
 import { camsClientFor } from '../http-fn/cams.ts';
 import type { ServiceInput } from '../http-fn/http-function.ts';
@@ -16,8 +17,15 @@ export async function queryWaba(input: ServiceInput<CamsParams['QueryChatappBind
 }
 
 export async function addPhoneNumber(input: ServiceInput<CamsParams['AddChatappPhoneNumber']>): Promise<ServiceResult> {
-  const { requestId } = await camsClientFor(input).addPhoneNumber(input.params);
-  return { data: { CustSpaceId: input.params.CustSpaceId, Cc: input.params.Cc, PhoneNumber: input.params.PhoneNumber }, camsRequestId: requestId };
+  const data = { CustSpaceId: input.params.CustSpaceId, Cc: input.params.Cc, PhoneNumber: input.params.PhoneNumber };
+  try {
+    const { requestId } = await camsClientFor(input).addPhoneNumber(input.params);
+    return { data, camsRequestId: requestId };
+  } catch (e) {
+    // Phone.Exists right after our own attempt went out unanswered: that attempt added it.
+    if (isCamsError(e) && e.Code === 'Phone.Exists' && e.afterAmbiguousAttempt) return { data, camsRequestId: e.RequestId };
+    throw e;
+  }
 }
 
 export async function getHealthStatus(input: ServiceInput<CamsParams['GetWhatsappHealthStatus']>): Promise<ServiceResult> {
