@@ -304,7 +304,7 @@ export class RedisStore implements Store {
         this.client.disconnect();
         reject(new Error(`no connection within ${this.connectTimeoutMs} ms`));
       }, this.connectTimeoutMs + 500);
-      this.client.connect().then(
+      this.connectOnce().then(
         () => {
           clearTimeout(timer);
           resolve();
@@ -317,6 +317,24 @@ export class RedisStore implements Store {
     }).finally(() => {
       this.connecting = undefined;
     }));
+  }
+
+  private async connectOnce(): Promise<void> {
+    const c = this.client;
+    if (c.status === 'connecting' || c.status === 'connect' || c.status === 'reconnecting') {
+      // A connection being torn down (or still opening): let it settle before starting another.
+      await new Promise<void>((resolve) => {
+        const settled = () => {
+          c.off('ready', settled);
+          c.off('end', settled);
+          resolve();
+        };
+        c.on('ready', settled);
+        c.on('end', settled);
+      });
+      if ((c.status as string) === 'ready') return;
+    }
+    await c.connect();
   }
 
   /** Run a command; turn failures into StoreErrors that name the server and the cause. */
