@@ -131,7 +131,7 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
         return { ...base, OnboardingId: onboardingId, Status: 'running', Attempts: base.Attempts + 1, LeaseExpiresAt: iso(lease.expiresAt), UpdatedAt: iso(now()) };
       })
     )!.value;
-    if (mismatch) return await refuse(deps, mismatch, key);
+    if (mismatch) return refuse(deps, mismatch, key);
     if (record.Status === 'done' || record.Status === 'failed') return { status: record.Status, record, duplicate: true };
 
     const save = async (patch: Partial<OnboardingRecord>): Promise<OnboardingRecord> => {
@@ -175,7 +175,7 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
 }
 
 /** The same key with another payload: refused, logged, and the first record left as it is. */
-async function refuse(deps: OnboardingDeps, first: OnboardingRecord, key: string): Promise<OnboardingOutcome> {
+function refuse(deps: OnboardingDeps, first: OnboardingRecord, key: string): OnboardingOutcome {
   const reason = `${describeKey(key)} is already used by onboarding ${first.OnboardingId} with another payload`;
   deps.log?.({ level: 'warn', msg: 'onboarding refused', code: 'IdempotencyKeyMismatch', onboardingId: first.OnboardingId, reason });
   return { status: 'refused', code: 'IdempotencyKeyMismatch', onboardingId: first.OnboardingId, reason };
