@@ -190,17 +190,26 @@ export function describeKey(key: string): string {
 
 /**
  * Ends an unfinished record as failed (a stall past the re-drive limit, an invalid hand-made
- * invocation) with one failure alert. Only the caller that makes the transition raises the alert.
+ * invocation) with one failure alert. Only the caller that makes the transition raises the alert;
+ * undefined when a run holds the record (it is not stalled after all).
  */
 export async function endFailed(deps: OnboardingDeps, onboardingId: string, step: StepName | 'validate' | 'redrive', code: string, message: string): Promise<OnboardingRecord | undefined> {
   const now = deps.now ?? Date.now;
+  // Under the record's lease, so a run that has just started is not ended under its feet.
+  const lease = await deps.store.acquireLease(recordKey(onboardingId), 30_000);
+  if (!lease) return undefined;
   let ended = false;
-  const after = await update<OnboardingRecord>(deps.store, recordKey(onboardingId), (cur) => {
-    if (!cur || cur.Status === 'done' || cur.Status === 'failed') return undefined;
-    ended = true;
-    const error: OnboardingError = { at: iso(now()), step, Code: code, Message: message, permanent: true };
-    return { ...cur, Status: 'failed', Errors: [...cur.Errors, error], FailureReason: `${step}: ${code}: ${message}`, LeaseExpiresAt: undefined, UpdatedAt: iso(now()) };
-  });
+  let after;
+  try {
+    after = await update<OnboardingRecord>(deps.store, recordKey(onboardingId), (cur) => {
+      if (!cur || cur.Status === 'done' || cur.Status === 'failed') return undefined;
+      ended = true;
+      const error: OnboardingError = { at: iso(now()), step, Code: code, Message: message, permanent: true };
+      return { ...cur, Status: 'failed', Errors: [...cur.Errors, error], FailureReason: `${step}: ${code}: ${message}`, LeaseExpiresAt: undefined, UpdatedAt: iso(now()) };
+    });
+  } finally {
+    await lease.release().catch(() => undefined);
+  }
   await untrackActive(deps.store, onboardingId);
   if (!ended || !after) return after?.value;
   const p = after.value.Payload;

@@ -61,8 +61,8 @@ export async function redriveStalled(deps: OnboardingDeps, policy: Partial<Redri
       if (!isStalled(record, now()) || now() - Date.parse(record.UpdatedAt) < p.graceMs) continue;
       if (entry.Drives >= p.maxDrives) {
         const ended = await endFailed(deps, id, 'redrive', 'OnboardingStalled', `no progress after ${entry.Drives} re-drives; last error: ${lastError(record)}`);
-        report.gaveUp++;
-        log({ level: 'warn', msg: 'onboarding stalled, ended failed', onboardingId: id, drives: entry.Drives, status: ended?.Status });
+        if (ended?.Status === 'failed') report.gaveUp++;
+        log({ level: 'warn', msg: 'onboarding stalled past the re-drive limit', onboardingId: id, drives: entry.Drives, status: ended?.Status ?? 'held by a run' });
         continue;
       }
       // Counted before the run: a re-drive that dies half-way still moves the record toward the limit.
