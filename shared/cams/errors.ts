@@ -36,6 +36,12 @@ export class CamsError extends Error {
   readonly action: string | undefined;
   /** How many attempts the call made before giving up with this error; set by the client. */
   attempts?: number;
+  /**
+   * An earlier attempt of this same call went out and got no answer, so CAMS may have applied it.
+   * A write's owner reads this to tell "already exists" caused by our own lost attempt from a real
+   * conflict; set by the retry loop.
+   */
+  afterAmbiguousAttempt?: boolean;
 
   constructor(init: CamsErrorInit) {
     super(`${init.action ? init.action + ': ' : ''}${init.Code}: ${init.Message}`, init.cause === undefined ? undefined : { cause: init.cause });
@@ -124,6 +130,18 @@ export function camsErrorFromHttp(
     retryable: isRetryableFailure(HTTP_ERROR, httpStatus),
     action,
   });
+}
+
+/** Socket errors raised before the request could reach CAMS: such an attempt was certainly not applied. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** True when the attempt may have reached CAMS and been applied although we got no answer. */
+export function mayHaveBeenApplied(err: CamsError): boolean {
+  if (err.httpStatus !== 0) return false;
+  if (err.Code === REQUEST_TIMEOUT) return true;
+  if (err.Code !== NETWORK_ERROR) return false;
+  const code = (err.cause as { code?: unknown } | undefined)?.code;
+  return !(typeof code === 'string' && NOT_SENT.has(code));
 }
 
 /** No reply: a timeout (ours) or a socket-level failure. Both are worth another try. */

@@ -1,4 +1,4 @@
-import { CamsError, DEADLINE_EXCEEDED } from './errors.ts';
+import { CamsError, DEADLINE_EXCEEDED, mayHaveBeenApplied } from './errors.ts';
 import type { Clock } from './limiter.ts';
 
 export interface RetryPolicy {
@@ -69,12 +69,14 @@ export interface RetryLoopOptions {
 /**
  * Runs `attempt` until it succeeds, fails with a non-retryable CamsError, runs out of attempts, or the
  * next attempt could not finish before the deadline. Always throws the last CAMS error seen, with
- * `attempts` set; a call that never got to make an attempt throws DeadlineExceeded.
+ * `attempts` set (and `afterAmbiguousAttempt` when an earlier attempt may have been applied without
+ * an answer); a call that never got to make an attempt throws DeadlineExceeded.
  */
 export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T>, o: RetryLoopOptions): Promise<T> {
   const endBy = o.deadlineAt - o.marginMs;
   const latestStart = endBy - o.minAttemptMs;
   let last: CamsError | undefined;
+  let ambiguous = false;
   for (let n = 1; n <= o.policy.maxAttempts; n++) {
     if (n > 1) {
       const delay = fullJitterDelay(n - 2, o.policy, o.random);
@@ -88,6 +90,8 @@ export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T
       if (err instanceof AttemptNotStarted) break;
       if (!(err instanceof CamsError)) throw err;
       err.attempts = n;
+      if (ambiguous) err.afterAmbiguousAttempt = true;
+      if (mayHaveBeenApplied(err)) ambiguous = true;
       last = err;
       if (!err.retryable) throw err;
     }

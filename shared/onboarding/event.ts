@@ -31,3 +31,8 @@ export function onboardingRequestFrom(event: unknown): OnboardingRequest {
   }
   return { payload: event, source: 'invoke' };
 }
+
+/** An FC timer trigger's event (`{triggerTime, triggerName, payload}`), which starts a re-drive tick. */
+export function isTimerEvent(event: unknown): boolean {
+  return isObject(event) && typeof event['triggerTime'] === 'string' && !('source' in event) && !('OnboardingId' in event);
+}

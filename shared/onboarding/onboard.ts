@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { CamsClient } from '../cams/client.ts';
 import { isCamsError } from '../cams/errors.ts';
 import { observeMonitorSubject } from '../monitor/monitor-alert.ts';
 import { registerWatchTarget, type WatchTarget } from '../monitor/targets.ts';
 import { update, type Store } from '../store/port.ts';
-import { idempotencyKeyFor, onboardingIdFor, OnboardingPayload } from './payload.ts';
+import { trackActive, untrackActive } from './active.ts';
+import { idempotencyKeyFor, onboardingIdFor, OnboardingPayload, samePayload } from './payload.ts';
 import { recordKey, STEPS, type OnboardingError, type OnboardingRecord, type StepName, type StepResult } from './record.ts';
 
 export interface OnboardingDeps {
@@ -14,6 +14,8 @@ export interface OnboardingDeps {
   deadline: number;
   now?: () => number;
   log?: (record: Record<string, unknown>) => void;
+  /** Called after a step's CAMS call, before its result is persisted (tests crash here). */
+  afterCall?: (step: StepName, record: OnboardingRecord) => void | Promise<void>;
   /** Called after each step is persisted (tests use it to crash at a precise point). */
   afterStep?: (step: StepName, record: OnboardingRecord) => void | Promise<void>;
 }
@@ -27,9 +29,17 @@ export interface OnboardingRequest {
   source?: string;
 }
 
+export interface FieldProblem {
+  Field: string;
+  Message: string;
+}
+
 export type OnboardingOutcome =
   | { status: 'done' | 'failed'; record: OnboardingRecord; duplicate: boolean }
-  | { status: 'invalid'; onboardingId: string; reason: string };
+  /** A payload that is not an onboarding: no record, no id (nothing for GET /onboardings/{id} to show). */
+  | { status: 'invalid'; reason: string; fields: FieldProblem[] }
+  /** The key is already used by another payload; the first record is left untouched. */
+  | { status: 'refused'; code: 'IdempotencyKeyMismatch'; onboardingId: string; reason: string };
 
 /**
  * A duplicate delivery while another one is running. It is thrown so that FC's async retry delivers
@@ -81,11 +91,13 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
   const log = deps.log ?? (() => {});
   const parsed = OnboardingPayload.safeParse(req.payload);
   if (!parsed.success) {
-    const reason = parsed.error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`).join('; ');
-    const onboardingId = req.onboardingId ?? onboardingIdFor(`invalid:${createHash('sha256').update(JSON.stringify(req.payload ?? null)).digest('hex')}`);
-    await raiseFailureAlert(deps, { onboardingId, wabaId: undefined, phone: undefined }, 'InvalidParameter', reason);
-    log({ level: 'warn', msg: 'onboarding payload rejected', onboardingId, reason });
-    return { status: 'invalid', onboardingId, reason };
+    const fields = parsed.error.issues.map((i) => ({ Field: i.path.join('.') || '(payload)', Message: i.message }));
+    const reason = fields.map((f) => `${f.Field}: ${f.Message}`).join('; ');
+    // POST /onboardings validates before it creates a record, so this is only reached with an id
+    // through a hand-made invocation; that record ends failed rather than waiting for ever.
+    if (req.onboardingId) await endFailed(deps, req.onboardingId, 'validate', 'InvalidParameter', reason);
+    log({ level: 'warn', msg: 'onboarding event rejected', reason, fields, source: req.source, event: req.event });
+    return { status: 'invalid', reason, fields };
   }
   const payload = parsed.data;
   const key = idempotencyKeyFor(payload, req.event);
@@ -93,24 +105,34 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
   const storeKey = recordKey(onboardingId);
 
   const existing = await deps.store.get<OnboardingRecord>(storeKey);
+  if (existing && !samePayload(existing.value.Payload, payload)) return refuse(deps, existing.value, key);
   if (existing && (existing.value.Status === 'done' || existing.value.Status === 'failed')) {
     return { status: existing.value.Status, record: existing.value, duplicate: true };
   }
+  // Indexed before the record exists, so the re-drive timer sees every unfinished onboarding.
+  if (!existing) await trackActive(deps.store, onboardingId, now());
 
   const lease = await deps.store.acquireLease(storeKey, Math.max(1000, deps.deadline - now() + 5000));
   if (!lease) throw new OnboardingInProgressError(onboardingId);
+  let record: OnboardingRecord | undefined;
   try {
-    let record = (
+    let mismatch: OnboardingRecord | undefined;
+    record = (
       await update<OnboardingRecord>(deps.store, storeKey, (cur) => {
+        if (cur && !samePayload(cur.Payload, payload)) {
+          mismatch = cur;
+          return undefined;
+        }
         const base = cur ?? newOnboardingRecord(payload, key, now(), req.source);
         if (base.Status === 'done' || base.Status === 'failed') return undefined;
-        return { ...base, Status: 'running', Attempts: base.Attempts + 1, UpdatedAt: iso(now()) };
+        return { ...base, OnboardingId: onboardingId, Status: 'running', Attempts: base.Attempts + 1, LeaseExpiresAt: iso(lease.expiresAt), UpdatedAt: iso(now()) };
       })
     )!.value;
+    if (mismatch) return refuse(deps, mismatch, key);
     if (record.Status === 'done' || record.Status === 'failed') return { status: record.Status, record, duplicate: true };
 
     const save = async (patch: Partial<OnboardingRecord>): Promise<OnboardingRecord> => {
-      record = { ...record, ...patch, UpdatedAt: iso(now()) };
+      record = { ...record!, ...patch, UpdatedAt: iso(now()) };
       await deps.store.put(storeKey, record);
       return record;
     };
@@ -119,6 +141,7 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
       if (record.Steps[step]) continue;
       try {
         const result = await runStep(step, record, deps, save);
+        await deps.afterCall?.(step, record);
         await save({ Steps: { ...record.Steps, [step]: { at: iso(now()), ...result.step } }, ...result.patch, StepInFlight: undefined });
         log({ level: 'info', msg: 'onboarding step done', onboardingId, step });
         await deps.afterStep?.(step, record);
@@ -128,20 +151,67 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
         const message = isCamsError(e) ? e.Message : e instanceof Error ? e.message : String(e);
         const error: OnboardingError = { at: iso(now()), step, Code: code, Message: message, permanent };
         if (!permanent) {
-          await save({ Errors: [...record.Errors, error] });
+          // The lease goes in `finally`: say so in the record, so a re-POST may restart it at once.
+          await save({ Errors: [...record.Errors, error], LeaseExpiresAt: undefined });
           throw new OnboardingRetryableError(onboardingId, step, e);
         }
-        await save({ Status: 'failed', Errors: [...record.Errors, error], FailureReason: `${step}: ${code}: ${message}` });
+        await save({ Status: 'failed', Errors: [...record.Errors, error], FailureReason: `${step}: ${code}: ${message}`, LeaseExpiresAt: undefined });
+        await untrackActive(deps.store, onboardingId).catch(() => undefined);
         await raiseFailureAlert(deps, { onboardingId, wabaId: payload.WabaId, phone: `${payload.Cc}${payload.PhoneNumber}` }, code, `${step}: ${message}`);
         log({ level: 'warn', msg: 'onboarding failed permanently', onboardingId, step, code });
         return { status: 'failed', record, duplicate: false };
       }
     }
-    await save({ Status: 'done' });
+    await save({ Status: 'done', LeaseExpiresAt: undefined });
+    // Best effort: a finished record left in the index is dropped by the next re-drive.
+    await untrackActive(deps.store, onboardingId).catch(() => undefined);
     return { status: 'done', record, duplicate: false };
   } finally {
     await lease.release().catch(() => undefined);
   }
+}
+
+/** The same key with another payload: refused, logged, and the first record left as it is. */
+function refuse(deps: OnboardingDeps, first: OnboardingRecord, key: string): OnboardingOutcome {
+  const reason = `${describeKey(key)} is already used by onboarding ${first.OnboardingId} with another payload`;
+  deps.log?.({ level: 'warn', msg: 'onboarding refused', code: 'IdempotencyKeyMismatch', onboardingId: first.OnboardingId, reason });
+  return { status: 'refused', code: 'IdempotencyKeyMismatch', onboardingId: first.OnboardingId, reason };
+}
+
+/** The key as a caller knows it (the IdempotencyKey, or the event's source and id). */
+export function describeKey(key: string): string {
+  if (key.startsWith('key:')) return `IdempotencyKey ${JSON.stringify(key.slice(4))}`;
+  if (key.startsWith('event:')) return `event ${JSON.stringify(key.slice(6))}`;
+  return 'the payload';
+}
+
+/**
+ * Ends an unfinished record as failed (a stall past the re-drive limit, an invalid hand-made
+ * invocation) with one failure alert. Only the caller that makes the transition raises the alert;
+ * undefined when a run holds the record (it is not stalled after all).
+ */
+export async function endFailed(deps: OnboardingDeps, onboardingId: string, step: StepName | 'validate' | 'redrive', code: string, message: string): Promise<OnboardingRecord | undefined> {
+  const now = deps.now ?? Date.now;
+  // Under the record's lease, so a run that has just started is not ended under its feet.
+  const lease = await deps.store.acquireLease(recordKey(onboardingId), 30_000);
+  if (!lease) return undefined;
+  let ended = false;
+  let after;
+  try {
+    after = await update<OnboardingRecord>(deps.store, recordKey(onboardingId), (cur) => {
+      if (!cur || cur.Status === 'done' || cur.Status === 'failed') return undefined;
+      ended = true;
+      const error: OnboardingError = { at: iso(now()), step, Code: code, Message: message, permanent: true };
+      return { ...cur, Status: 'failed', Errors: [...cur.Errors, error], FailureReason: `${step}: ${code}: ${message}`, LeaseExpiresAt: undefined, UpdatedAt: iso(now()) };
+    });
+  } finally {
+    await lease.release().catch(() => undefined);
+  }
+  await untrackActive(deps.store, onboardingId);
+  if (!ended || !after) return after?.value;
+  const p = after.value.Payload;
+  await raiseFailureAlert(deps, { onboardingId, wabaId: p.WabaId, phone: `${p.Cc}${p.PhoneNumber}` }, code, `${step}: ${message}`);
+  return after.value;
 }
 
 interface StepOutcome {
@@ -159,8 +229,12 @@ async function runStep(
   const space = record.CustSpaceId;
   switch (step) {
     case 'bind': {
+      // Binding the same WABA again from the same account answers the same space: a bind whose
+      // answer was lost (timeout, crash before the save) is resolved by binding again, which reads it back.
+      const resent = record.StepInFlight === 'bind';
+      if (!resent) await save({ StepInFlight: 'bind' });
       const { data, requestId } = await deps.cams.bindWaba({ WabaId: p.WabaId });
-      return { step: { CustSpaceId: data.CustSpaceId, CamsRequestId: requestId }, patch: { CustSpaceId: data.CustSpaceId } };
+      return { step: { CustSpaceId: data.CustSpaceId, CamsRequestId: requestId, ...(resent ? { Repeated: true } : {}) }, patch: { CustSpaceId: data.CustSpaceId } };
     }
     case 'addPhone': {
       // Mark the call as sent first: if we die before recording its result, the redelivery knows
@@ -171,7 +245,9 @@ async function runStep(
         const { requestId } = await deps.cams.addPhoneNumber({ CustSpaceId: space!, Cc: p.Cc, PhoneNumber: p.PhoneNumber, VerifiedName: p.VerifiedName });
         return { step: { CamsRequestId: requestId } };
       } catch (e) {
-        if (resent && isCamsError(e) && e.Code === 'Phone.Exists') return { step: { AlreadyAdded: true } };
+        // "Already exists" after our own call went out unanswered (an earlier delivery, or an earlier
+        // attempt of this call that timed out) is our success, not someone else's number.
+        if (isCamsError(e) && e.Code === 'Phone.Exists' && (resent || e.afterAmbiguousAttempt)) return { step: { AlreadyAdded: true, ...(e.RequestId ? { CamsRequestId: e.RequestId } : {}) } };
         throw e;
       }
     }

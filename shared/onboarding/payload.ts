@@ -26,6 +26,11 @@ function normalised(p: OnboardingPayload): string {
   return JSON.stringify([p.WabaId, p.Cc, p.PhoneNumber, p.VerifiedName, p.IsvCode ?? '', templates]);
 }
 
+/** Whether two payloads ask for the same onboarding (the IdempotencyKey itself aside). */
+export function samePayload(a: OnboardingPayload, b: OnboardingPayload): boolean {
+  return normalised(a) === normalised(b);
+}
+
 /** IdempotencyKey, else the event's source + id (the natural dedup key of CloudEvents), else a payload hash. */
 export function idempotencyKeyFor(p: OnboardingPayload, event?: { source?: string; id?: string }): string {
   if (p.IdempotencyKey) return `key:${p.IdempotencyKey}`;

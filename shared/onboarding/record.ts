@@ -12,7 +12,7 @@ export interface StepResult {
 
 export interface OnboardingError {
   at: string;
-  step: StepName | 'validate';
+  step: StepName | 'validate' | 'redrive';
   Code: string;
   Message: string;
   permanent: boolean;
@@ -31,12 +31,23 @@ export interface OnboardingRecord {
   /** A step whose CAMS call went out but whose result was not recorded (a crash in between). */
   StepInFlight?: StepName;
   Attempts: number;
+  /** While a run holds the record's lease: when that lease runs out. A `running` record past it is stalled. */
+  LeaseExpiresAt?: string;
+  /** How many times the re-drive timer restarted this onboarding after it stalled. */
+  Redrives?: number;
   Errors: OnboardingError[];
   FailureReason?: string;
   WatchTargets?: string[];
   Source?: string;
   CreatedAt: string;
   UpdatedAt: string;
+}
+
+/** True when no run holds the record: it is waiting to be (re)started. */
+export function isStalled(record: OnboardingRecord, nowMs: number): boolean {
+  if (record.Status === 'accepted') return true;
+  if (record.Status !== 'running') return false;
+  return !record.LeaseExpiresAt || Date.parse(record.LeaseExpiresAt) <= nowMs;
 }
 
 export function recordKey(onboardingId: string): string {

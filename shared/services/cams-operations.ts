@@ -1,3 +1,4 @@
+import { isCamsError } from '../cams/errors.ts';
 import type { CamsParams } from '../cams/operations.ts';
 import { camsClientFor } from '../http-fn/cams.ts';
 import type { ServiceInput } from '../http-fn/http-function.ts';
@@ -17,8 +18,18 @@ export async function queryWaba(input: ServiceInput<CamsParams['QueryChatappBind
 }
 
 export async function addPhoneNumber(input: ServiceInput<CamsParams['AddChatappPhoneNumber']>): Promise<ServiceResult> {
-  const { body } = await camsClientFor(input).addPhoneNumber(input.params);
-  return { cams: body };
+  try {
+    const { body } = await camsClientFor(input).addPhoneNumber(input.params);
+    return { cams: body };
+  } catch (e) {
+    // Phone.Exists right after our own attempt went out unanswered: that attempt added it. Its reply
+    // was lost, so we answer with what CAMS answers to an add (no Data), under this reply's RequestId.
+    if (isCamsError(e) && e.Code === 'Phone.Exists' && e.afterAmbiguousAttempt) {
+      const body = { RequestId: e.RequestId ?? '', Code: 'OK', Message: 'None', AccessDeniedDetail: 'None', Success: true };
+      return { cams: body };
+    }
+    throw e;
+  }
 }
 
 export async function getHealthStatus(input: ServiceInput<CamsParams['GetWhatsappHealthStatus']>): Promise<ServiceResult> {

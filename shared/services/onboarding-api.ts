@@ -3,9 +3,10 @@ import type { FcContext } from '../fc/context.ts';
 import { HttpError } from '../http-fn/errors.ts';
 import type { ServiceInput } from '../http-fn/http-function.ts';
 import type { ServiceResult } from '../http-fn/middlewares.ts';
-import { newOnboardingRecord } from '../onboarding/onboard.ts';
-import { idempotencyKeyFor, onboardingIdFor, type OnboardingPayload } from '../onboarding/payload.ts';
-import { recordKey, type OnboardingRecord } from '../onboarding/record.ts';
+import { trackActive } from '../onboarding/active.ts';
+import { describeKey, newOnboardingRecord } from '../onboarding/onboard.ts';
+import { idempotencyKeyFor, onboardingIdFor, samePayload, type OnboardingPayload } from '../onboarding/payload.ts';
+import { isStalled, recordKey, type OnboardingRecord } from '../onboarding/record.ts';
 import { openStore } from '../store/index.ts';
 import type { Store } from '../store/port.ts';
 
@@ -48,7 +49,15 @@ type FcClientCtor = new (
   config: Record<string, unknown>,
 ) => { invokeFunction(service: string, fn: string, event: string, headers: Record<string, string>): Promise<{ headers?: Record<string, string> }> };
 
-export function onboardingApi(env: Env = process.env) {
+export interface OnboardingApiOptions {
+  now?: () => number;
+  /** The async invoke of `onboarding` (tests count calls); default invokeOnboardingAsync. */
+  invoke?: (context: FcContext, env: Env, body: string) => Promise<string | undefined>;
+}
+
+export function onboardingApi(env: Env = process.env, opts: OnboardingApiOptions = {}) {
+  const now = opts.now ?? Date.now;
+  const invoke = opts.invoke ?? invokeOnboardingAsync;
   let store: Promise<Store> | undefined;
   const storeFor = (url: string) =>
     (store ??= openStore(url).catch((e: unknown) => {
@@ -67,13 +76,22 @@ export function onboardingApi(env: Env = process.env) {
     const payload = input.params as OnboardingPayload;
     const key = idempotencyKeyFor(payload);
     const id = onboardingIdFor(key);
-    await s.put<OnboardingRecord>(recordKey(id), newOnboardingRecord(payload, key, Date.now(), `POST /onboardings by ${input.callerKeyId ?? '?'}`), { ifAbsent: true });
-    const current = (await s.get<OnboardingRecord>(recordKey(id)))!.value;
-    // Only a record nobody has picked up is (re)sent: a lost invoke is repaired by posting again.
+    let current = (await s.get<OnboardingRecord>(recordKey(id)))?.value;
+    if (!current) {
+      // Indexed first, so the re-drive timer finds it even if the invoke below is lost.
+      await trackActive(s, id, now());
+      await s.put<OnboardingRecord>(recordKey(id), newOnboardingRecord(payload, key, now(), `POST /onboardings by ${input.callerKeyId ?? '?'}`), { ifAbsent: true });
+      current = (await s.get<OnboardingRecord>(recordKey(id)))!.value;
+    }
+    if (!samePayload(current.Payload, payload)) {
+      throw new HttpError(409, 'IdempotencyKeyMismatch', `${describeKey(key)} is already used by onboarding ${id} with another payload; use a new IdempotencyKey`);
+    }
+    // A record no run holds (never picked up, or its run died and its lease ran out) is (re)sent:
+    // a lost invoke or a stalled run is repaired by posting again.
     let invocation: string | undefined;
-    if (current.Status === 'accepted') {
+    if (isStalled(current, now())) {
       try {
-        invocation = await invokeOnboardingAsync(input.context, env, JSON.stringify({ OnboardingId: id, Payload: payload }));
+        invocation = await invoke(input.context, env, JSON.stringify({ OnboardingId: id, Payload: payload }));
       } catch (e) {
         if (e instanceof HttpError) throw e;
         throw new HttpError(502, 'InvokeFailed', `the onboarding could not be queued (${e instanceof Error ? e.message : String(e)}); POST again to retry`);

@@ -5,7 +5,8 @@ import { CAMS_DEFAULT_ENDPOINT } from '../cams/operations.ts';
 import type { EventInvocation } from '../fc/event-function.ts';
 import { stdoutLog, writeLogRecord } from '../log/log.ts';
 import { onboardingRequestFrom } from '../onboarding/event.ts';
-import { runOnboarding, type OnboardingOutcome } from '../onboarding/onboard.ts';
+import { runOnboarding, type OnboardingDeps, type OnboardingOutcome } from '../onboarding/onboard.ts';
+import { redriveStalled, type RedriveReport } from '../onboarding/redrive.ts';
 import { openStore } from '../store/index.ts';
 import type { Store } from '../store/port.ts';
 
@@ -27,16 +28,22 @@ export function onboardingRuntime(env: EnvSource = process.env): () => Promise<O
     }));
 }
 
+function onboardingDeps(inv: EventInvocation, rt: OnboardingRuntime): OnboardingDeps {
+  const cams = new CamsClient({ endpoint: rt.camsEndpoint, credentials: () => credentialsFrom(inv.context), deadline: inv.deadline - 1000 });
+  return {
+    store: rt.store,
+    cams,
+    deadline: inv.deadline,
+    log: (rec) => writeLogRecord(stdoutLog, { function: 'onboarding', requestId: inv.requestId, ...rec }),
+  };
+}
+
+/** The timer tick: restarts onboardings whose run is gone (see redriveStalled). */
+export async function handleOnboardingTimer(inv: EventInvocation, rt: OnboardingRuntime): Promise<RedriveReport> {
+  return redriveStalled(onboardingDeps(inv, rt));
+}
+
 /** One delivery of an onboarding event. Transient failures throw, so FC's async retry redelivers. */
 export async function handleOnboardingEvent(inv: EventInvocation, rt: OnboardingRuntime): Promise<OnboardingOutcome> {
-  const cams = new CamsClient({ endpoint: rt.camsEndpoint, credentials: () => credentialsFrom(inv.context), deadline: inv.deadline - 1000 });
-  return runOnboarding(
-    {
-      store: rt.store,
-      cams,
-      deadline: inv.deadline,
-      log: (rec) => writeLogRecord(stdoutLog, { function: 'onboarding', requestId: inv.requestId, ...rec }),
-    },
-    onboardingRequestFrom(inv.event),
-  );
+  return runOnboarding(onboardingDeps(inv, rt), onboardingRequestFrom(inv.event));
 }

@@ -29,11 +29,6 @@ export interface RedisStoreOptions {
   connectTimeoutMs?: number;
   /** A command fails after this long without a reply. Default 5000 ms. */
   commandTimeoutMs?: number;
-  /**
-   * After a connection drops (or fails), reconnect this many times (100 ms, 200 ms, ... apart) before
-   * failing the waiting commands. The next command then starts a fresh attempt. Default 3.
-   */
-  maxReconnectAttempts?: number;
 }
 
 export const DEFAULT_NAMESPACE = 'cams-fc:';
@@ -134,30 +129,35 @@ export async function openRedisStore(url: string, opts: RedisStoreOptions = {}):
   // ioredis copies URL query parameters into its options; keep ours out of them.
   parsed.searchParams.delete('namespace');
   const shown = redact(parsed);
-  const maxReconnects = opts.maxReconnectAttempts ?? 3;
   const { Redis } = await import('ioredis');
+  const connectTimeoutMs = opts.connectTimeoutMs ?? 3000;
   const options: RedisOptions = {
     lazyConnect: true,
-    connectTimeout: opts.connectTimeoutMs ?? 3000,
+    connectTimeout: connectTimeoutMs,
     commandTimeout: opts.commandTimeoutMs ?? 5000,
-    // Bounded reconnection: commands queue while it lasts and fail when it gives up (status "end");
-    // run() starts a new connection on the next command, so a warm instance survives a redis restart
-    // without reconnecting forever in the background while redis is down.
-    maxRetriesPerRequest: null,
-    retryStrategy: (times) => (times > maxReconnects ? null : Math.min(100 * times, 1000)),
+    // Fail fast while redis is down: no offline queue (a command on a connection that is not ready
+    // fails at once) and no background reconnection (a lost connection fails its pending commands).
+    // Every command first makes sure of a connection, one attempt bounded by connectTimeout, so an
+    // invocation gets StoreError UNAVAILABLE within seconds (and FC retries it) instead of hanging
+    // past its deadline, and the next command after redis is back simply connects again.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
   };
   const client = new Redis(parsed.href, options);
-  return new RedisStore(client, namespace, shown);
+  return new RedisStore(client, namespace, shown, connectTimeoutMs);
 }
 
 export class RedisStore implements Store {
   private lastConnectionError: Error | undefined;
   private closed = false;
+  private connecting: Promise<void> | undefined;
 
   constructor(
     private readonly client: Redis,
     readonly namespace: string,
     private readonly shownUrl: string,
+    private readonly connectTimeoutMs = 3000,
   ) {
     // Without a listener, ioredis would emit unhandled 'error' events (and crash the process).
     client.on('error', (err: Error) => {
@@ -296,11 +296,51 @@ export class RedisStore implements Store {
     });
   }
 
+  /** One connection attempt, shared by the commands that wait for it, bounded by connectTimeout. */
+  private ready(): Promise<void> {
+    if (this.client.status === 'ready') return Promise.resolve();
+    return (this.connecting ??= new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.client.disconnect();
+        reject(new Error(`no connection within ${this.connectTimeoutMs} ms`));
+      }, this.connectTimeoutMs + 500);
+      this.connectOnce().then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(e as Error);
+        },
+      );
+    }).finally(() => {
+      this.connecting = undefined;
+    }));
+  }
+
+  private async connectOnce(): Promise<void> {
+    const c = this.client;
+    if (c.status === 'connecting' || c.status === 'connect' || c.status === 'reconnecting') {
+      // A connection being torn down (or still opening): let it settle before starting another.
+      await new Promise<void>((resolve) => {
+        const settled = () => {
+          c.off('ready', settled);
+          c.off('end', settled);
+          resolve();
+        };
+        c.on('ready', settled);
+        c.on('end', settled);
+      });
+      if ((c.status as string) === 'ready') return;
+    }
+    await c.connect();
+  }
+
   /** Run a command; turn failures into StoreErrors that name the server and the cause. */
   private async run<R>(what: string, fn: () => Promise<R>): Promise<R> {
-    // Reconnection gave up earlier: try again now (lazyConnect covers only the very first command).
-    if (this.client.status === 'end' && !this.closed) this.client.connect().catch(() => undefined);
     try {
+      await this.ready();
       return await fn();
     } catch (e) {
       if (e instanceof StoreError) throw e;
@@ -308,6 +348,8 @@ export class RedisStore implements Store {
       if (err.name === 'ReplyError') {
         throw new StoreError('BACKEND', `redis store ${this.shownUrl}: ${what} failed: ${err.message}`, { cause: e });
       }
+      // A command that timed out leaves a connection nobody answers on: drop it, the next command reconnects.
+      if (/timed out/i.test(err.message)) this.client.disconnect();
       const conn = this.lastConnectionError;
       const reason = conn && conn.message !== err.message ? `${conn.message} (${what}: ${err.message})` : `${what}: ${err.message}`;
       throw new StoreError(

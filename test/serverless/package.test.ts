@@ -182,12 +182,14 @@ describe('build + package', () => {
     expect(invokeRole.AssumeRolePolicyDocument.Statement[0].Principal.Service).toContain('apigateway.aliyuncs.com');
   });
 
-  it('has the health-monitor timer trigger with its cron', () => {
+  it('has the health-monitor timer trigger with its cron, and the onboarding re-drive timer', () => {
     const timers = of(update, 'ALIYUN::FC::Trigger').filter(([, r]) => r.Properties.triggerType === 'timer');
-    expect(timers).toHaveLength(1);
-    const t = timers[0]![1].Properties;
-    expect(t).toMatchObject({ functionName: 'health-monitor', serviceName: SERVICE, triggerName: timers[0]![0] });
-    expect(t.triggerConfig).toEqual({ cronExpression: '0 */5 * * * *', enable: true, payload: '' });
+    expect(timers.map(([, r]) => r.Properties.functionName).sort()).toEqual(['health-monitor', 'onboarding']);
+    const [id, monitor] = timers.find(([, r]) => r.Properties.functionName === 'health-monitor')!;
+    expect(monitor.Properties).toMatchObject({ functionName: 'health-monitor', serviceName: SERVICE, triggerName: id });
+    expect(monitor.Properties.triggerConfig).toEqual({ cronExpression: '0 */5 * * * *', enable: true, payload: '' });
+    const redrive = timers.find(([, r]) => r.Properties.functionName === 'onboarding')![1].Properties;
+    expect(redrive.triggerConfig).toEqual({ cronExpression: '0 * * * * *', enable: true, payload: '' });
   });
 
   it('has the onboarding eventbridge and MNS (via EventBridge) triggers', () => {

@@ -184,9 +184,12 @@ describe('onboarding', () => {
     const sink = new RecordingSink();
     const bad = await runOnboarding(deps(), onboardingRequestFrom(eventBridge({ ...p, Cc: '+65' }, 'evt-bad')));
     await monitorDelivers(sink);
-    expect(bad).toMatchObject({ status: 'invalid', reason: expect.stringContaining('Cc') });
+    expect(bad).toMatchObject({ status: 'invalid', reason: expect.stringContaining('Cc'), fields: [expect.objectContaining({ Field: 'Cc' })] });
+    // No id to look up, so nothing (alert or record) points to a 404.
+    expect(bad).not.toHaveProperty('onboardingId');
     expect(await camsCalls()).toHaveLength(0);
-    expect(sink.received).toHaveLength(1);
+    expect(sink.received).toHaveLength(0);
+    expect(await store.list('')).toEqual([]);
   });
 
   it('after onboarding, the next sweep covers the phone', async () => {

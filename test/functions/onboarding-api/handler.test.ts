@@ -1,0 +1,119 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { signRouteRequest } from '../../../local/client/route-request.ts';
+import type { CamsClient } from '../../../shared/cams/client.ts';
+import { CreateOnboardingParams, GetOnboardingParams } from '../../../functions/onboarding-api/schema.ts';
+import { httpFunction } from '../../../shared/http-fn/http-function.ts';
+import { readActive } from '../../../shared/onboarding/active.ts';
+import { runOnboarding } from '../../../shared/onboarding/onboard.ts';
+import { recordKey, type OnboardingRecord } from '../../../shared/onboarding/record.ts';
+import { onboardingApi } from '../../../shared/services/onboarding-api.ts';
+import type { Store } from '../../../shared/store/port.ts';
+import { fcContext, httpEvent, parseReply } from '../../support/events.ts';
+import { tempFileStore } from '../../support/monitor.ts';
+import { CALLER_KEY } from '../../support/sandbox-env.ts';
+import { onboardingDeps } from '../../shared/onboarding/support.ts';
+
+let store: Store;
+let storeUrl: string;
+let cleanup: () => Promise<void>;
+let t: number;
+let invokes: Array<{ OnboardingId: string }>;
+let nonce = 0;
+
+function api() {
+  const env = { API_KEYS: `${CALLER_KEY.accessKeyId}:${CALLER_KEY.accessKeySecret}`, STORE_URL: storeUrl };
+  return httpFunction<unknown>({
+    name: 'onboarding-api',
+    routes: [
+      { method: 'POST', path: '/onboardings', schema: CreateOnboardingParams },
+      { method: 'GET', path: '/onboardings/{id}', schema: GetOnboardingParams },
+    ],
+    schema: CreateOnboardingParams,
+    env,
+    service: onboardingApi(env, {
+      now: () => t,
+      invoke: async (_ctx, _env, body) => {
+        invokes.push(JSON.parse(body) as { OnboardingId: string });
+        return `inv-${invokes.length}`;
+      },
+    }),
+  });
+}
+
+async function post(body: Record<string, unknown>) {
+  const signed = signRouteRequest({ method: 'POST', path: '/onboardings', body }, 'h', CALLER_KEY, { nonce: `ob-api-${process.pid}-${++nonce}` });
+  return parseReply(await api()(httpEvent(signed, 'fc-http'), fcContext() as never));
+}
+
+beforeEach(async () => {
+  ({ store, url: storeUrl, cleanup } = await tempFileStore());
+  t = Date.now();
+  invokes = [];
+});
+afterEach(async () => cleanup());
+
+const payload = { WabaId: '3500000000001', Cc: '65', PhoneNumber: '95000001', VerifiedName: 'Acme Shop', IdempotencyKey: 'order-42' };
+
+describe('POST /onboardings', () => {
+  it('accepts, indexes and invokes once; the same key and payload again answers the first record', async () => {
+    const first = await post(payload);
+    expect(first.statusCode).toBe(202);
+    const id = first.body.Data!['OnboardingId'] as string;
+    expect(invokes).toEqual([expect.objectContaining({ OnboardingId: id })]);
+    expect(Object.keys(await readActive(store))).toEqual([id]);
+    // Picked up and finished by the onboarding function (here: marked done directly).
+    const rec = (await store.get<OnboardingRecord>(recordKey(id)))!.value;
+    await store.put(recordKey(id), { ...rec, Status: 'done' });
+    const again = await post({ ...payload });
+    expect(again.statusCode).toBe(202);
+    expect(again.body.Data).toMatchObject({ OnboardingId: id, Status: 'done' });
+    expect(invokes).toHaveLength(1);
+  });
+
+  it('the same IdempotencyKey with another payload: 409 IdempotencyKeyMismatch naming the key, first record untouched', async () => {
+    const first = await post(payload);
+    const id = first.body.Data!['OnboardingId'] as string;
+    const before = await store.get<OnboardingRecord>(recordKey(id));
+    const other = await post({ ...payload, PhoneNumber: '95000002' });
+    expect(other.statusCode).toBe(409);
+    expect(other.body).toMatchObject({ Code: 'IdempotencyKeyMismatch', Success: false });
+    expect(other.body.Message).toContain('"order-42"');
+    expect(await store.get<OnboardingRecord>(recordKey(id))).toEqual(before);
+    expect(invokes).toHaveLength(1);
+  });
+
+  it('a running record whose lease expired is invoked again on re-POST; one whose run is alive is not', async () => {
+    const first = await post(payload);
+    const id = first.body.Data!['OnboardingId'] as string;
+    const rec = (await store.get<OnboardingRecord>(recordKey(id)))!.value;
+    await store.put(recordKey(id), { ...rec, Status: 'running', Attempts: 1, LeaseExpiresAt: new Date(t + 60_000).toISOString() });
+
+    const live = await post(payload);
+    expect(live.body.Data).toMatchObject({ OnboardingId: id, Status: 'running' });
+    expect(live.body.Data).not.toHaveProperty('InvocationId');
+    expect(invokes).toHaveLength(1);
+
+    t += 61_000; // the run died; its lease ran out
+    const stalled = await post(payload);
+    expect(stalled.statusCode).toBe(202);
+    expect(stalled.body.Data).toMatchObject({ OnboardingId: id, Status: 'running', InvocationId: 'inv-2' });
+    expect(invokes.map((i) => i.OnboardingId)).toEqual([id, id]);
+  });
+});
+
+describe('the event path with a reused key', () => {
+  it('another payload under the same IdempotencyKey is refused and logged; the first record is untouched', async () => {
+    const first = await post(payload);
+    const id = first.body.Data!['OnboardingId'] as string;
+    const before = await store.get<OnboardingRecord>(recordKey(id));
+    const logs: Array<Record<string, unknown>> = [];
+    const noCams = {} as CamsClient; // never reached
+    const out = await runOnboarding(onboardingDeps({ store, cams: noCams, deadline: Date.now() + 10_000, log: (r) => logs.push(r) }), {
+      payload: { ...payload, VerifiedName: 'Other Shop' },
+      event: { source: 'test', id: 'e-1' },
+    });
+    expect(out).toMatchObject({ status: 'refused', code: 'IdempotencyKeyMismatch', onboardingId: id, reason: expect.stringContaining('"order-42"') });
+    expect(logs).toEqual([expect.objectContaining({ level: 'warn', code: 'IdempotencyKeyMismatch' })]);
+    expect(await store.get<OnboardingRecord>(recordKey(id))).toEqual(before);
+  });
+});

@@ -1,0 +1,47 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from '../../../shared/store/port.ts';
+import { fcContext, fixture } from '../../support/events.ts';
+import { tempFileStore } from '../../support/monitor.ts';
+
+let store: Store;
+let cleanup: () => Promise<void>;
+let handler: (event: unknown, context?: never) => Promise<unknown>;
+const lines: string[] = [];
+const write = process.stdout.write.bind(process.stdout);
+
+beforeAll(async () => {
+  let url: string;
+  ({ store, url, cleanup } = await tempFileStore());
+  process.env['STORE_URL'] = url;
+  ({ handler } = (await import('../../../functions/onboarding/handler.ts')) as unknown as { handler: typeof handler });
+  process.stdout.write = ((chunk: string | Uint8Array) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
+});
+afterAll(async () => {
+  process.stdout.write = write;
+  delete process.env['STORE_URL'];
+  await cleanup();
+});
+
+const context = (requestId: string) => fcContext({ requestId, function: { name: 'onboarding', timeout: 300 } }) as never;
+
+describe('the onboarding function', () => {
+  it('answers an invalid event with its field errors and no id, writes nothing; two invalid events share nothing', async () => {
+    const event = (id: string, data: unknown) => Buffer.from(JSON.stringify({ ...fixture('eventbridge-event.json'), id, data }));
+    const a = await handler(event('bad-1', { WabaId: 'x', Cc: '65', PhoneNumber: '95000009', VerifiedName: 'Acme Shop' }), context('r1'));
+    const b = await handler(event('bad-2', {}), context('r2'));
+    expect(a).toMatchObject({ status: 'invalid', fields: [expect.objectContaining({ Field: 'WabaId' })] });
+    expect(b).toMatchObject({ status: 'invalid', fields: expect.arrayContaining([expect.objectContaining({ Field: 'Cc' }), expect.objectContaining({ Field: 'VerifiedName' })]) });
+    expect(a).not.toHaveProperty('onboardingId');
+    expect(b).not.toHaveProperty('onboardingId');
+    expect(await store.list('')).toEqual([]);
+    const logged = lines.filter((l) => l.includes('"outcome":"invalid"'));
+    expect(logged).toHaveLength(2);
+    expect(logged[0]).toContain('WabaId');
+  });
+
+  it('a timer event is a re-drive tick (nothing to re-drive here)', async () => {
+    const out = await handler(Buffer.from(JSON.stringify(fixture('timer-event.json'))), context('r3'));
+    expect(out).toEqual({ active: 0, redriven: 0, done: 0, failed: 0, gaveUp: 0, errors: 0 });
+    expect(lines.some((l) => l.includes('"outcome":"redrive"'))).toBe(true);
+  });
+});

@@ -1,0 +1,78 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../../local/sandbox/server.ts';
+import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
+import { CamsClient } from '../../../shared/cams/client.ts';
+import { LimiterRegistry } from '../../../shared/cams/limiter.ts';
+import { runOnboarding } from '../../../shared/onboarding/onboard.ts';
+import type { Store } from '../../../shared/store/port.ts';
+import { sandboxClient, tempFileStore } from '../../support/monitor.ts';
+import { sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+import { latencyUntilApplied, okCalls, onboardingDeps } from './support.ts';
+
+let sandbox: RunningSandbox;
+let store: Store;
+let cleanup: () => Promise<void>;
+
+beforeAll(async () => {
+  sandbox = await sandboxForFunctions();
+});
+afterAll(async () => sandbox?.close());
+beforeEach(async () => {
+  await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
+  ({ store, cleanup } = await tempFileStore());
+});
+afterEach(async () => cleanup());
+
+/** A client that gives up on an attempt after 500 ms and retries (4 attempts, 100 ms base backoff). */
+function impatientClient(): CamsClient {
+  return new CamsClient({ endpoint: sandbox.url, credentials: DEFAULT_SANDBOX_KEYS[0]!, timeoutMs: 500, limiters: new LimiterRegistry() });
+}
+
+const payload = { WabaId: '3100000000001', Cc: '65', PhoneNumber: '91000001', VerifiedName: 'Acme Shop' };
+
+describe('a CAMS write whose answer was lost', () => {
+  it('AddChatappPhoneNumber times out, the sandbox applies it, the retry gets Phone.Exists: the onboarding ends done', async () => {
+    let latency: ReturnType<typeof latencyUntilApplied> | undefined;
+    const out = await runOnboarding(
+      onboardingDeps({
+        store,
+        cams: impatientClient(),
+        deadline: Date.now() + 30_000,
+        // Slow CAMS down for the add only (the bind before it answers at once).
+        afterStep: async (step) => {
+          if (step === 'bind') {
+            latency = latencyUntilApplied(sandbox, 'AddChatappPhoneNumber', 800);
+            await latency.armed;
+          }
+        },
+      }),
+      { payload },
+    );
+    latency?.stop();
+    expect(out.status).toBe('done');
+    if (out.status !== 'done') return;
+    expect(out.record.Steps.addPhone).toMatchObject({ AlreadyAdded: true });
+    const adds = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls') as Array<{ Action: string; Code: string }>).filter((c) => c.Action === 'AddChatappPhoneNumber');
+    // The first attempt was applied (OK, unseen by the client); every later one met our own number.
+    expect(adds[0]!.Code).toBe('OK');
+    expect(adds.slice(1).map((c) => c.Code)).toEqual(adds.slice(1).map(() => 'Phone.Exists'));
+    expect(adds.length).toBeGreaterThan(1);
+    expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
+  }, 30_000);
+
+  it('Phone.Exists without any lost attempt of ours is still a permanent failure (someone else\'s number)', async () => {
+    const other = sandboxClient(sandbox, 5, DEFAULT_SANDBOX_KEYS[1]!);
+    const { data } = await other.bindWaba({ WabaId: '3100000000099' });
+    await other.addPhoneNumber({ CustSpaceId: data.CustSpaceId, Cc: payload.Cc, PhoneNumber: payload.PhoneNumber, VerifiedName: 'Other Shop' });
+    const out = await runOnboarding(onboardingDeps({ store, cams: impatientClient(), deadline: Date.now() + 20_000 }), { payload: { ...payload, WabaId: '3100000000002' } });
+    expect(out.status).toBe('failed');
+    if (out.status === 'failed') expect(out.record.FailureReason).toContain('Phone.Exists');
+  });
+
+  it('a bind repeated after a lost answer reads back the same space (CAMS binds idempotently per account)', async () => {
+    const cams = sandboxClient(sandbox);
+    const first = await cams.bindWaba({ WabaId: '3100000000003' });
+    const again = await cams.bindWaba({ WabaId: '3100000000003' });
+    expect(again.data.CustSpaceId).toBe(first.data.CustSpaceId);
+  });
+});
