@@ -4,14 +4,16 @@
  *   tsx scripts/build.ts [--allow-missing] [--root <project dir>] [--out <dist dir>] [--quiet]
  *
  * FC's nodejs20 runtime loads index.js with require(), and deploys only the artifact, so each
- * bundle is CommonJS with every runtime dependency inside. Dynamic `await import(...)` of a
- * dependency (for example `@alicloud/fc2`) stays lazy: esbuild inlines it behind a wrapper that
- * runs only when the import() is reached. Next to index.js: index.js.map (external source map),
+ * bundle is CommonJS with every runtime dependency inside. A package reached only through a dynamic
+ * `await import('pkg')` (`@alicloud/fc2`, `ioredis`) is bundled into its own file,
+ * dist/<function>/lazy/<pkg>.js, and required from there on first use: index.js (the eager bundle,
+ * parsed at every cold start) stays small and the artifact stays self-contained. Relative dynamic
+ * imports stay inside index.js behind esbuild's lazy wrapper. Next to index.js: index.js.map (external source map),
  * meta.json (esbuild metafile, for bundle analysis) and package.json {"type": "commonjs"} so the
  * bundle also loads with require() inside this ESM repository. Only index.js and package.json
  * go into the deployed zip (see serverless/cams-fc-plugin.js).
  */
-import { build as esbuild, type Metafile, type Plugin } from 'esbuild';
+import { build as esbuild, type BuildOptions as BuildOptionsEsbuild, type Metafile, type Plugin } from 'esbuild';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -30,11 +32,21 @@ export interface BuildOptions {
   log?: (line: string) => void;
 }
 
+export interface LazyFile {
+  /** The package imported lazily, e.g. `@alicloud/fc2`. */
+  pkg: string;
+  file: string;
+  bytes: number;
+}
+
 export interface BuiltFunction {
   name: string;
   entry: string;
   outFile: string;
+  /** Size of index.js alone: what every cold start parses. */
   bytes: number;
+  /** Packages split out of index.js, loaded on first use. */
+  lazy: LazyFile[];
   /** Input files of the bundle, relative to the project root (node_modules paths included). */
   inputs: string[];
   warnings: string[];
@@ -151,6 +163,34 @@ export function lazyMiddyStreams(): Plugin {
   };
 }
 
+/** `@alicloud/fc2` -> `lazy/alicloud__fc2.js`: a plain file name per package. */
+export const lazyFileName = (pkg: string): string => `lazy/${pkg.replace(/^@/, '').replace(/\//g, '__')}.js`;
+
+/**
+ * Every `import('pkg')` of a bare package name (not a node: builtin, not a relative path) becomes a
+ * tiny inlined module `module.exports = require('./lazy/<pkg>.js')`, so esbuild keeps it behind its
+ * lazy wrapper (run when the import() is reached) and the require() stays CommonJS (no ESM loader,
+ * named exports as the package has them). The packages seen are collected in `lazy`. A static import
+ * of the same package elsewhere is still inlined (it is needed at start-up anyway).
+ */
+export function splitLazyPackages(lazy: Set<string>): Plugin {
+  return {
+    name: 'split-lazy-packages',
+    setup(build) {
+      build.onResolve({ filter: /^[^./]/ }, (args) => {
+        if (args.kind !== 'dynamic-import' || args.path.startsWith('node:')) return undefined;
+        lazy.add(args.path);
+        return { path: args.path, namespace: 'lazy-package' };
+      });
+      build.onLoad({ filter: /.*/, namespace: 'lazy-package' }, (args) => ({
+        loader: 'js',
+        contents: `module.exports = require(${JSON.stringify(`./${lazyFileName(args.path)}`)});`,
+      }));
+      build.onResolve({ filter: /^\.\/lazy\//, namespace: 'lazy-package' }, (args) => ({ path: args.path, external: true }));
+    },
+  };
+}
+
 /** esbuild turns `import.meta.url` into undefined in CommonJS output; give it the real file URL. */
 const IMPORT_META_URL_SHIM = 'var __import_meta_url=require("url").pathToFileURL(__filename).href;';
 
@@ -179,30 +219,43 @@ export async function buildFunctions(opts: BuildOptions = {}): Promise<BuildResu
       mkdirSync(dir, { recursive: true });
       const outFile = join(dir, 'index.js');
       const leftExternal = new Set<string>();
-      let result;
-      try {
-        result = await esbuild({
-          absWorkingDir: root,
-          entryPoints: [entry],
-          outfile: outFile,
-          bundle: true,
-          platform: 'node',
-          target: 'node20',
-          format: 'cjs',
-          minify: true,
-          sourcemap: 'external',
-          metafile: true,
-          logLevel: 'silent',
-          legalComments: 'none',
-          banner: { js: IMPORT_META_URL_SHIM },
-          define: { 'import.meta.url': '__import_meta_url' },
-          plugins: [lazyMiddyStreams(), optionalDependencyExternals(leftExternal)],
-        });
-      } catch (error) {
-        const detail = (error as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors
-          ?.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text))
-          .join('\n  ');
-        throw new BuildError(`build: ${name} failed:\n  ${detail ?? String(error)}`);
+      const lazyPkgs = new Set<string>();
+      const bundle = async (input: Pick<BuildOptionsEsbuild, 'entryPoints' | 'stdin'>, file: string, plugins: Plugin[]) => {
+        try {
+          return await esbuild({
+            ...input,
+            absWorkingDir: root,
+            outfile: file,
+            bundle: true,
+            platform: 'node',
+            target: 'node20',
+            format: 'cjs',
+            minify: true,
+            sourcemap: 'external',
+            metafile: true,
+            logLevel: 'silent',
+            legalComments: 'none',
+            banner: { js: IMPORT_META_URL_SHIM },
+            define: { 'import.meta.url': '__import_meta_url' },
+            plugins: [lazyMiddyStreams(), ...plugins, optionalDependencyExternals(leftExternal)],
+          });
+        } catch (error) {
+          const detail = (error as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors
+            ?.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text))
+            .join('\n  ');
+          throw new BuildError(`build: ${name} failed:\n  ${detail ?? String(error)}`);
+        }
+      };
+      const result = await bundle({ entryPoints: [entry] }, outFile, [splitLazyPackages(lazyPkgs)]);
+      const lazy: LazyFile[] = [];
+      const inputs = Object.keys((result.metafile as Metafile).inputs);
+      for (const pkg of [...lazyPkgs].sort()) {
+        const file = join(dir, lazyFileName(pkg));
+        // an entry that only re-exports the package, resolved from the function's own source folder
+        const stdin = { contents: `module.exports = require(${JSON.stringify(pkg)});`, resolveDir: dirname(entry), loader: 'js' as const, sourcefile: `lazy:${pkg}` };
+        const sub = await bundle({ stdin }, file, []);
+        lazy.push({ pkg, file, bytes: statSync(file).size });
+        inputs.push(...Object.keys((sub.metafile as Metafile).inputs));
       }
       writeFileSync(join(dir, 'meta.json'), JSON.stringify(result.metafile));
       writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}\n');
@@ -211,7 +264,8 @@ export async function buildFunctions(opts: BuildOptions = {}): Promise<BuildResu
         entry: relative(root, entry),
         outFile,
         bytes: statSync(outFile).size,
-        inputs: Object.keys((result.metafile as Metafile).inputs),
+        lazy,
+        inputs: [...new Set(inputs)],
         warnings: [...result.warnings.map((w) => w.text), ...[...leftExternal].map((e) => `left external: ${e}`)],
       };
     }),
@@ -223,6 +277,7 @@ export async function buildFunctions(opts: BuildOptions = {}): Promise<BuildResu
   };
   for (const b of built) {
     log(`build: ${b.name.padEnd(20)} ${formatBytes(b.bytes).padStart(9)}  ${show(b.outFile)}`);
+    for (const l of b.lazy) log(`build:   lazy ${l.pkg.padEnd(15)} ${formatBytes(l.bytes).padStart(9)}  ${show(l.file)} (required on first use)`);
     for (const w of b.warnings) log(`build:   warning: ${w}`);
   }
   const millis = Math.round(performance.now() - started);
