@@ -3,6 +3,7 @@
 // the s.yaml envelope, and property names. The component ignores a property it does not know, so
 // a misspelt one (`memmorySize`) would deploy silently with a default: here it is an error.
 import { readFileSync } from 'node:fs';
+import { URL } from 'node:url';
 import AjvModule from 'ajv';
 
 const Ajv = AjvModule.default ?? AjvModule;

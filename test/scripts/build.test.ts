@@ -114,6 +114,41 @@ describe('buildFunctions', () => {
     expect(report.r.here).toBe(`file://${join(isolated, 'index.js')}`);
   });
 
+  it('splits a package imported with import() into lazy/<pkg>.js, required on first use, self-contained', async () => {
+    const lazyProject = project('functions:\n  delta:\n    handler: index.handler\n', {
+      'functions/delta/handler.ts': [
+        'export const handler = async (event: Buffer): Promise<string> => {',
+        "  const { stringify } = await import('yaml');",
+        '  return stringify({ got: String(event) });',
+        '};',
+        '',
+      ].join('\n'),
+    });
+    const out = join(lazyProject, 'dist');
+    const lines: string[] = [];
+    const result = await buildFunctions({ root: lazyProject, outDir: out, log: (l) => lines.push(l) });
+    const built = result.built[0]!;
+    expect(built.lazy.map((l) => [l.pkg, l.file])).toEqual([['yaml', join(out, 'delta', 'lazy', 'yaml.js')]]);
+    expect(lines.join('\n')).toMatch(/lazy yaml\s+[0-9.]+ KB\s+.*lazy\/yaml\.js \(required on first use\)/);
+    // index.js holds a require of the split file, not the package
+    const code = readFileSync(join(out, 'delta', 'index.js'), 'utf8');
+    expect(code).toContain('require("./lazy/yaml.js")');
+    expect(built.bytes).toBeLessThan(built.lazy[0]!.bytes / 10);
+    expect(Object.keys(JSON.parse(readFileSync(join(out, 'delta', 'meta.json'), 'utf8')).inputs).some((i) => i.includes('node_modules/yaml/'))).toBe(false);
+
+    const isolated = mkdtempSync(join(tmpdir(), 'cams-fc-run-'));
+    dirs.push(isolated);
+    cpSync(join(out, 'delta'), isolated, { recursive: true });
+    const script = [
+      'const m = require(process.argv[1]);',
+      'const atLoad = Object.keys(require.cache).some((f) => f.includes("lazy"));',
+      'm.handler(Buffer.from("fc")).then((r) => console.log(JSON.stringify({ atLoad, after: Object.keys(require.cache).some((f) => f.includes("lazy")), r })));',
+    ].join('\n');
+    const ran = await run(process.execPath, ['-e', script, join(isolated, 'index.js')], { cwd: isolated, env: { PATH: process.env.PATH ?? '' } });
+    expect(ran.code, ran.output).toBe(0);
+    expect(JSON.parse(ran.output)).toEqual({ atLoad: false, after: true, r: 'got: fc\n' });
+  });
+
   it('reports compile errors with the file and line', async () => {
     const broken = project('functions:\n  gamma:\n    handler: index.handler\n', {
       'functions/gamma/handler.ts': "import { nope } from './missing.ts';\nexport const handler = nope;\n",
