@@ -20,8 +20,8 @@ import { deployChecks } from './deploy-checks.js';
 import { packageFc3 } from './fc3.js';
 import { validateSYaml } from './fc3-schema.js';
 
-/** Files of dist/<function>/ that are not deployed (build metadata, source maps). */
-export const excludedFromArtifact = (name) => name === 'meta.json' || name.endsWith('.map');
+/** Files of dist/<function>/ that are not deployed (build metadata, source maps, the fc3 ignore list). */
+export const excludedFromArtifact = (name) => name === 'meta.json' || name === '.fcignore' || name.endsWith('.map');
 
 /**
  * Writes `.serverless/<key>.zip` from `dist/<key>/` and returns its path relative to servicePath.

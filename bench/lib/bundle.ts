@@ -121,7 +121,9 @@ export async function ensureBuilt(functions: readonly string[], log: (line: stri
   for (const fn of functions) {
     const file = join(REPO_ROOT, 'dist', fn, 'index.js');
     const reason = staleReason(fn);
-    if (reason === undefined) built.push({ name: fn, file, bytes: statSync(file).size });
+    // eager size: the loader index.js + main.js (the bundle); lazy/ files load on first use only
+    const main = join(REPO_ROOT, 'dist', fn, 'main.js');
+    if (reason === undefined) built.push({ name: fn, file, bytes: statSync(file).size + (existsSync(main) ? statSync(main).size : 0) });
     else missing.push(buildError ? `${fn} (${reason}; ${buildError})` : `${fn} (${reason})`);
   }
   return { built, missing, rebuilt };
