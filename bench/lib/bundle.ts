@@ -19,8 +19,9 @@ export function tempDir(prefix: string): string {
  * CommonJS, minified, everything inlined), so what is measured is what a function would ship.
  * Returns the output file and its size.
  */
-export async function bundleCjs(entry: string, outFile: string): Promise<{ file: string; bytes: number }> {
+export async function bundleCjs(entry: string, outFile: string, opts: { external?: string[] } = {}): Promise<{ file: string; bytes: number }> {
   await build({
+    ...(opts.external ? { external: opts.external } : {}),
     absWorkingDir: REPO_ROOT,
     entryPoints: [resolve(REPO_ROOT, entry)],
     outfile: outFile,
