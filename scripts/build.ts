@@ -1,21 +1,35 @@
 /**
  * Bundles every function listed in serverless.yml into dist/<function>/index.js (esbuild).
  *
- *   tsx scripts/build.ts [--allow-missing] [--root <project dir>] [--out <dist dir>] [--quiet]
+ *   tsx scripts/build.ts [--allow-missing] [--root <project dir>] [--out <dist dir>] [--quiet] [--no-code-cache]
  *
  * FC's nodejs20 runtime loads index.js with require(), and deploys only the artifact, so each
- * bundle is CommonJS with every runtime dependency inside. Dynamic `await import(...)` of a
- * dependency (for example `@alicloud/fc2`) stays lazy: esbuild inlines it behind a wrapper that
- * runs only when the import() is reached. Next to index.js: index.js.map (external source map),
- * meta.json (esbuild metafile, for bundle analysis) and package.json {"type": "commonjs"} so the
- * bundle also loads with require() inside this ESM repository. Only index.js and package.json
- * go into the deployed zip (see serverless/cams-fc-plugin.js).
+ * bundle is CommonJS with every runtime dependency inside. A package reached only through a dynamic
+ * `await import('pkg')` (`@alicloud/fc2`, `ioredis`) is bundled into its own file,
+ * dist/<function>/lazy/<pkg>.js, and required from there on first use: index.js (the eager bundle,
+ * parsed at every cold start) stays small and the artifact stays self-contained. Relative dynamic
+ * imports stay inside index.js behind esbuild's lazy wrapper.
+ *
+ * V8 code cache: Node 20 has no `module.enableCompileCache` (Node >= 22.1), so the build does what
+ * it does by hand. The bundle is main.js; main.js.cache is V8's code for it, taken in a fresh
+ * `node` after the module has initialised (so it holds the functions start-up runs, not only the
+ * top level); index.js is a small loader that compiles main.js with that cache (see LOADER). V8
+ * rejects a cache made by another V8 build or with other flags: the loader then compiles as usual.
+ *
+ * Next to them: main.js.map (external source map), meta.json (esbuild metafile, for bundle
+ * analysis) and package.json {"type": "commonjs"} so the bundle also loads with require() inside
+ * this ESM repository. Source maps and meta.json are not deployed (serverless/cams-fc-plugin.js,
+ * dist/<function>/.fcignore).
  */
-import { build as esbuild, type Metafile, type Plugin } from 'esbuild';
+import { build as esbuild, type BuildOptions as BuildOptionsEsbuild, type Metafile, type Plugin } from 'esbuild';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+
+const execFileAsync = promisify(execFile);
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -28,13 +42,27 @@ export interface BuildOptions {
   allowMissing?: boolean;
   /** Where progress lines go. Default: console.log. */
   log?: (line: string) => void;
+  /** Write main.js.cache (V8 code cache). Default: true. */
+  codeCache?: boolean;
+}
+
+export interface LazyFile {
+  /** The package imported lazily, e.g. `@alicloud/fc2`. */
+  pkg: string;
+  file: string;
+  bytes: number;
 }
 
 export interface BuiltFunction {
   name: string;
   entry: string;
   outFile: string;
+  /** Size of the loader index.js + main.js: what every cold start loads (lazy/ files excluded). */
   bytes: number;
+  /** Size of main.js.cache (0 without a code cache). */
+  cacheBytes: number;
+  /** Packages split out of index.js, loaded on first use. */
+  lazy: LazyFile[];
   /** Input files of the bundle, relative to the project root (node_modules paths included). */
   inputs: string[];
   warnings: string[];
@@ -151,8 +179,98 @@ export function lazyMiddyStreams(): Plugin {
   };
 }
 
-/** esbuild turns `import.meta.url` into undefined in CommonJS output; give it the real file URL. */
+/** `@alicloud/fc2` -> `lazy/alicloud__fc2.js`: a plain file name per package. */
+export const lazyFileName = (pkg: string): string => `lazy/${pkg.replace(/^@/, '').replace(/\//g, '__')}.js`;
+
+/**
+ * Every `import('pkg')` of a bare package name (not a node: builtin, not a relative path) becomes a
+ * tiny inlined module `module.exports = require('./lazy/<pkg>.js')`, so esbuild keeps it behind its
+ * lazy wrapper (run when the import() is reached) and the require() stays CommonJS (no ESM loader,
+ * named exports as the package has them). The packages seen are collected in `lazy`. A static import
+ * of the same package elsewhere is still inlined (it is needed at start-up anyway).
+ */
+export function splitLazyPackages(lazy: Set<string>): Plugin {
+  return {
+    name: 'split-lazy-packages',
+    setup(build) {
+      build.onResolve({ filter: /^[^./]/ }, (args) => {
+        if (args.kind !== 'dynamic-import' || args.path.startsWith('node:')) return undefined;
+        lazy.add(args.path);
+        return { path: args.path, namespace: 'lazy-package' };
+      });
+      build.onLoad({ filter: /.*/, namespace: 'lazy-package' }, (args) => ({
+        loader: 'js',
+        contents: `module.exports = require(${JSON.stringify(`./${lazyFileName(args.path)}`)});`,
+      }));
+      build.onResolve({ filter: /^\.\/lazy\//, namespace: 'lazy-package' }, (args) => ({ path: args.path, external: true }));
+    },
+  };
+}
+
+/**
+ * esbuild turns `import.meta.url` into undefined in CommonJS output; give it the real file URL.
+ * Removed again from a bundle that never reads it (pathToFileURL at load costs ~1 ms).
+ */
 const IMPORT_META_URL_SHIM = 'var __import_meta_url=require("url").pathToFileURL(__filename).href;';
+
+/** Drops the shim's line (and its source-map line) when nothing in the bundle uses it. */
+export function dropUnusedShim(file: string): void {
+  const code = readFileSync(file, 'utf8');
+  if (!code.startsWith(`${IMPORT_META_URL_SHIM}\n`) || code.split('__import_meta_url').length > 2) return;
+  writeFileSync(file, code.slice(IMPORT_META_URL_SHIM.length + 1));
+  const mapFile = `${file}.map`;
+  if (existsSync(mapFile)) {
+    const map = JSON.parse(readFileSync(mapFile, 'utf8')) as { mappings: string };
+    map.mappings = map.mappings.replace(/^[^;]*;/, '');
+    writeFileSync(mapFile, JSON.stringify(map));
+  }
+}
+
+/** The bundle, its code cache, and the loader FC requires (handler `index.handler`). */
+export const BUNDLE_FILE = 'main.js';
+export const CODE_CACHE_FILE = 'main.js.cache';
+/** main.js wrapped as Node wraps a CommonJS module, the wrapper on its own line (lineOffset -1). */
+const WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname) {\n';
+const WRAPPER_TAIL = '\n})';
+export const LOADER = `'use strict';
+// Loads main.js (the bundle) with the V8 code cache built beside it; without a usable cache
+// (another V8 build or other flags), V8 compiles main.js as require() would.
+const { readFileSync } = require('fs');
+const { Script } = require('vm');
+const Module = require('module');
+const file = __dirname + '/${BUNDLE_FILE}';
+let cachedData;
+try { cachedData = readFileSync(__dirname + '/${CODE_CACHE_FILE}'); } catch { cachedData = undefined; }
+const script = new Script(${JSON.stringify(WRAPPER_HEAD)} + readFileSync(file, 'utf8') + ${JSON.stringify(WRAPPER_TAIL)}, { filename: file, lineOffset: -1, cachedData });
+const main = new Module(file, module);
+main.filename = file;
+main.paths = module.paths;
+script.runInThisContext().call(main.exports, main.exports, Module.createRequire(file), main, file, __dirname);
+main.loaded = true;
+module.exports = main.exports;
+module.exports.codeCache = cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'accepted';
+`;
+
+/**
+ * Writes main.js.cache: a fresh plain \`node\` (no loader, flags as FC starts it) compiles main.js
+ * exactly as LOADER does, initialises the module, then asks V8 for its code.
+ */
+export async function writeCodeCache(dir: string): Promise<number> {
+  const script = `
+const { readFileSync, writeFileSync } = require('fs'); const { Script } = require('vm'); const Module = require('module');
+const dir = process.argv[1]; const file = dir + '/${BUNDLE_FILE}';
+const script = new Script(${JSON.stringify(WRAPPER_HEAD)} + readFileSync(file, 'utf8') + ${JSON.stringify(WRAPPER_TAIL)}, { filename: file, lineOffset: -1 });
+const main = new Module(file); main.filename = file; main.paths = Module._nodeModulePaths(dir);
+script.runInThisContext().call(main.exports, main.exports, Module.createRequire(file), main, file, dir);
+writeFileSync(dir + '/${CODE_CACHE_FILE}', script.createCachedData());`;
+  try {
+    await execFileAsync(process.execPath, ['-e', script, dir], { env: { PATH: process.env.PATH ?? '' }, timeout: 60_000 });
+  } catch (error) {
+    const detail = ((error as { stderr?: string }).stderr || (error as Error).message).trim().split('\n').slice(-3).join(' ');
+    throw new BuildError(`build: code cache for ${dir} failed: ${detail}`);
+  }
+  return statSync(join(dir, CODE_CACHE_FILE)).size;
+}
 
 export async function buildFunctions(opts: BuildOptions = {}): Promise<BuildResult> {
   const started = performance.now();
@@ -178,40 +296,60 @@ export async function buildFunctions(opts: BuildOptions = {}): Promise<BuildResu
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { recursive: true });
       const outFile = join(dir, 'index.js');
+      const bundleFile = join(dir, BUNDLE_FILE);
       const leftExternal = new Set<string>();
-      let result;
-      try {
-        result = await esbuild({
-          absWorkingDir: root,
-          entryPoints: [entry],
-          outfile: outFile,
-          bundle: true,
-          platform: 'node',
-          target: 'node20',
-          format: 'cjs',
-          minify: true,
-          sourcemap: 'external',
-          metafile: true,
-          logLevel: 'silent',
-          legalComments: 'none',
-          banner: { js: IMPORT_META_URL_SHIM },
-          define: { 'import.meta.url': '__import_meta_url' },
-          plugins: [lazyMiddyStreams(), optionalDependencyExternals(leftExternal)],
-        });
-      } catch (error) {
-        const detail = (error as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors
-          ?.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text))
-          .join('\n  ');
-        throw new BuildError(`build: ${name} failed:\n  ${detail ?? String(error)}`);
+      const lazyPkgs = new Set<string>();
+      const bundle = async (input: Pick<BuildOptionsEsbuild, 'entryPoints' | 'stdin'>, file: string, plugins: Plugin[]) => {
+        try {
+          return await esbuild({
+            ...input,
+            absWorkingDir: root,
+            outfile: file,
+            bundle: true,
+            platform: 'node',
+            target: 'node20',
+            format: 'cjs',
+            minify: true,
+            sourcemap: 'external',
+            metafile: true,
+            logLevel: 'silent',
+            legalComments: 'none',
+            banner: { js: IMPORT_META_URL_SHIM },
+            define: { 'import.meta.url': '__import_meta_url' },
+            plugins: [lazyMiddyStreams(), ...plugins, optionalDependencyExternals(leftExternal)],
+          });
+        } catch (error) {
+          const detail = (error as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors
+            ?.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text))
+            .join('\n  ');
+          throw new BuildError(`build: ${name} failed:\n  ${detail ?? String(error)}`);
+        }
+      };
+      const result = await bundle({ entryPoints: [entry] }, bundleFile, [splitLazyPackages(lazyPkgs)]);
+      dropUnusedShim(bundleFile);
+      const lazy: LazyFile[] = [];
+      const inputs = Object.keys((result.metafile as Metafile).inputs);
+      for (const pkg of [...lazyPkgs].sort()) {
+        const file = join(dir, lazyFileName(pkg));
+        // an entry that only re-exports the package, resolved from the function's own source folder
+        const stdin = { contents: `module.exports = require(${JSON.stringify(pkg)});`, resolveDir: dirname(entry), loader: 'js' as const, sourcefile: `lazy:${pkg}` };
+        const sub = await bundle({ stdin }, file, []);
+        lazy.push({ pkg, file, bytes: statSync(file).size });
+        inputs.push(...Object.keys((sub.metafile as Metafile).inputs));
       }
+      for (const l of lazy) dropUnusedShim(l.file);
       writeFileSync(join(dir, 'meta.json'), JSON.stringify(result.metafile));
       writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}\n');
+      writeFileSync(outFile, LOADER);
+      const cacheBytes = opts.codeCache === false ? 0 : await writeCodeCache(dir);
       return {
         name,
         entry: relative(root, entry),
         outFile,
-        bytes: statSync(outFile).size,
-        inputs: Object.keys((result.metafile as Metafile).inputs),
+        bytes: statSync(outFile).size + statSync(bundleFile).size,
+        cacheBytes,
+        lazy,
+        inputs: [...new Set(inputs)],
         warnings: [...result.warnings.map((w) => w.text), ...[...leftExternal].map((e) => `left external: ${e}`)],
       };
     }),
@@ -222,7 +360,8 @@ export async function buildFunctions(opts: BuildOptions = {}): Promise<BuildResu
     return rel.startsWith('..') ? f : rel;
   };
   for (const b of built) {
-    log(`build: ${b.name.padEnd(20)} ${formatBytes(b.bytes).padStart(9)}  ${show(b.outFile)}`);
+    log(`build: ${b.name.padEnd(20)} ${formatBytes(b.bytes).padStart(9)}  ${show(b.outFile)} (+ ${BUNDLE_FILE}${b.cacheBytes ? `, code cache ${formatBytes(b.cacheBytes)}` : ''})`);
+    for (const l of b.lazy) log(`build:   lazy ${l.pkg.padEnd(15)} ${formatBytes(l.bytes).padStart(9)}  ${show(l.file)} (required on first use)`);
     for (const w of b.warnings) log(`build:   warning: ${w}`);
   }
   const millis = Math.round(performance.now() - started);
@@ -247,7 +386,8 @@ export function parseArgs(argv: string[]): BuildOptions & { quiet: boolean } {
     else if (arg === '--root') out.root = value();
     else if (arg === '--out') out.outDir = value();
     else if (arg === '--quiet') out.quiet = true;
-    else throw new BuildError(`unknown argument ${arg} (use --allow-missing, --root <dir>, --out <dir>, --quiet)`);
+    else if (arg === '--no-code-cache') out.codeCache = false;
+    else throw new BuildError(`unknown argument ${arg} (use --allow-missing, --root <dir>, --out <dir>, --quiet, --no-code-cache)`);
   }
   return out;
 }

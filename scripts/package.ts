@@ -6,7 +6,9 @@
  *   tsx scripts/package.ts [--stage dev] [--dir <service dir>]
  *
  * Output in <service dir>/.serverless/: one <function>.zip per function and the
- * configuration-template-{create,update}.json the aliyun plugin's deploy step reads.
+ * configuration-template-{create,update}.json the aliyun plugin's deploy step reads (FC 2.0,
+ * legacy); in <service dir>/dist/: s.yaml and fc3/ for Serverless Devs on FC 3.0. The plugin checks
+ * the configuration first (serverless/deploy-checks.js) and validates s.yaml (serverless/fc3-schema.js).
  * Credentials: ALIYUN_CREDENTIALS_FILE, else the committed dummy ci/aliyun-dummy-credentials.ini
  * (enough to package; deploying needs real ones).
  */
@@ -119,6 +121,8 @@ async function main(): Promise<void> {
   console.log(`package: stage ${opts.stage ?? 'dev'}, ${result.artifacts.length} function artifact(s) in ${result.millis} ms:`);
   for (const a of result.artifacts) console.log(`  ${show(a.file).padEnd(40)} ${(a.bytes / 1024).toFixed(1).padStart(8)} KB`);
   for (const t of result.templates) console.log(`  ${show(t)}`);
+  const sYaml = join(opts.dir ?? REPO_ROOT, 'dist', 's.yaml');
+  if (existsSync(sYaml)) console.log(`  ${show(sYaml)} (FC 3.0: Serverless Devs fc3; roles and event rules in ${show(join(dirname(sYaml), 'fc3'))}/)`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) await main();

@@ -6,16 +6,22 @@
 //     service-wide zip, and a deploy upload step that uploads every per-function zip;
 //   - in the templates: environmentVariables and description of each function, one API Gateway
 //     API per http event (the aliyun plugin keeps one per function), FC 2.0 timer / eventbridge /
-//     mns (EventBridge, source MNS) triggers, and each function's own RAM role and policy.
+//     mns (EventBridge, source MNS) triggers, and each function's own RAM role and policy;
+//   - deploy-time checks before anything is packaged (deploy-checks.js): FC's environment limits,
+//     and for any stage but dev, API_KEYS and a redis STORE_URL;
+//   - the FC 3.0 route: dist/s.yaml (Serverless Devs fc3) and dist/fc3/, validated (fc3.js).
 // Serverless loads this ES module through its import() fallback (package.json has "type": "module").
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineCamsFcSchema, FUNCTION_KEY_PATTERN } from './schema.js';
 import { createZip, directoryEntries } from './zip.js';
 import { addFunctionRoles, completeFunctions, OBJECT_TYPE } from './templates.js';
+import { deployChecks } from './deploy-checks.js';
+import { packageFc3 } from './fc3.js';
+import { validateSYaml } from './fc3-schema.js';
 
-/** Files of dist/<function>/ that are not deployed (build metadata, source maps). */
-export const excludedFromArtifact = (name) => name === 'meta.json' || name.endsWith('.map');
+/** Files of dist/<function>/ that are not deployed (build metadata, source maps, the fc3 ignore list). */
+export const excludedFromArtifact = (name) => name === 'meta.json' || name === '.fcignore' || name.endsWith('.map');
 
 /**
  * Writes `.serverless/<key>.zip` from `dist/<key>/` and returns its path relative to servicePath.
@@ -65,6 +71,8 @@ export default class CamsFcPlugin {
     this.patchDeploy();
 
     this.hooks = {
+      'before:package:cleanup': () => this.checkDeployment(),
+      'after:package:finalize': () => this.writeFc3(),
       'before:package:createDeploymentArtifacts': () => this.zipFunctions(this.functionKeys()),
       'before:package:function:package': () => {
         if (this.options.function) this.zipFunctions([this.options.function]);
@@ -130,6 +138,45 @@ export default class CamsFcPlugin {
     const ServerlessError = this.serverless.classes?.Error;
     if (!ServerlessError || error instanceof ServerlessError) return error;
     return new ServerlessError(error.message, 'CAMS_FC_PACKAGING_ERROR');
+  }
+
+  /** The resolved service, as the FC 3.0 generator and the deploy checks read it. */
+  resolvedService() {
+    const service = this.serverless.service;
+    const provider = service.provider;
+    return {
+      service: service.service,
+      stage: this.options.stage ?? provider.stage ?? 'dev',
+      region: this.options.region ?? provider.region,
+      runtime: provider.runtime,
+      memorySize: provider.memorySize,
+      timeout: provider.timeout,
+      environment: provider.environment,
+      functions: Object.fromEntries(this.functionKeys().map((k) => [k, service.getFunction(k)])),
+    };
+  }
+
+  checkDeployment() {
+    const { errors, warnings } = deployChecks(this.resolvedService());
+    for (const w of warnings) this.warn(`cams-fc: ${w}`);
+    if (errors.length > 0) throw this.userError(new Error(`cams-fc: cannot package:\n  ${errors.join('\n  ')}`));
+  }
+
+  warn(message) {
+    if (this.logger) this.logger.warning(message);
+    else this.serverless.cli.log(`warning: ${message}`);
+  }
+
+  writeFc3() {
+    const svc = this.resolvedService();
+    let written;
+    try {
+      written = packageFc3(join(this.serverless.config.servicePath, 'dist'), svc, { validate: validateSYaml });
+    } catch (error) {
+      throw this.userError(error);
+    }
+    this.log(`cams-fc: FC 3.0 deployment (Serverless Devs fc3) in dist/s.yaml and dist/fc3/, checked against the fc3 schema`);
+    return written;
   }
 
   zipFunctions(keys) {

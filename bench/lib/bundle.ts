@@ -19,8 +19,9 @@ export function tempDir(prefix: string): string {
  * CommonJS, minified, everything inlined), so what is measured is what a function would ship.
  * Returns the output file and its size.
  */
-export async function bundleCjs(entry: string, outFile: string): Promise<{ file: string; bytes: number }> {
+export async function bundleCjs(entry: string, outFile: string, opts: { external?: string[] } = {}): Promise<{ file: string; bytes: number }> {
   await build({
+    ...(opts.external ? { external: opts.external } : {}),
     absWorkingDir: REPO_ROOT,
     entryPoints: [resolve(REPO_ROOT, entry)],
     outfile: outFile,
@@ -121,7 +122,9 @@ export async function ensureBuilt(functions: readonly string[], log: (line: stri
   for (const fn of functions) {
     const file = join(REPO_ROOT, 'dist', fn, 'index.js');
     const reason = staleReason(fn);
-    if (reason === undefined) built.push({ name: fn, file, bytes: statSync(file).size });
+    // eager size: the loader index.js + main.js (the bundle); lazy/ files load on first use only
+    const main = join(REPO_ROOT, 'dist', fn, 'main.js');
+    if (reason === undefined) built.push({ name: fn, file, bytes: statSync(file).size + (existsSync(main) ? statSync(main).size : 0) });
     else missing.push(buildError ? `${fn} (${reason}; ${buildError})` : `${fn} (${reason})`);
   }
   return { built, missing, rebuilt };

@@ -1,6 +1,6 @@
 // scripts/build.ts on a throwaway fixture project (its own serverless.yml and functions/), so
 // these tests do not depend on which real handlers exist yet.
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,27 +80,27 @@ describe('buildFunctions', () => {
     expect(result.built.map((b) => b.name)).toEqual(['alpha']);
     expect(lines.join('\n')).toMatch(/SKIPPED beta/);
     expect(lines.join('\n')).toMatch(/build: alpha\s+[0-9.]+ KB/);
-    expect(result.built[0]!.bytes).toBe(readFileSync(join(out, 'alpha', 'index.js')).length);
+    expect(result.built[0]!.bytes).toBe(readFileSync(join(out, 'alpha', 'index.js')).length + readFileSync(join(out, 'alpha', 'main.js')).length);
+    expect(result.built[0]!.cacheBytes).toBe(readFileSync(join(out, 'alpha', 'main.js.cache')).length);
     expect(result.built[0]!.inputs.some((i) => i.includes('@middy/core'))).toBe(true);
     expect(JSON.parse(readFileSync(join(out, 'alpha', 'package.json'), 'utf8'))).toEqual({ type: 'commonjs' });
     expect(JSON.parse(readFileSync(join(out, 'alpha', 'meta.json'), 'utf8')).inputs).toBeDefined();
-    expect(existsSync(join(out, 'alpha', 'index.js.map'))).toBe(true);
-    const code = readFileSync(join(out, 'alpha', 'index.js'), 'utf8');
+    expect(existsSync(join(out, 'alpha', 'main.js.map'))).toBe(true);
+    const code = readFileSync(join(out, 'alpha', 'main.js'), 'utf8');
     expect(code).not.toMatch(/require\(["']@middy\/core["']\)/);
     expect(code).not.toContain('sourceMappingURL');
 
     // load it the way FC does: require(), from a directory with no node_modules anywhere above
     const isolated = mkdtempSync(join(tmpdir(), 'cams-fc-run-'));
     dirs.push(isolated);
-    cpSync(join(out, 'alpha', 'index.js'), join(isolated, 'index.js'));
-    cpSync(join(out, 'alpha', 'package.json'), join(isolated, 'package.json'));
+    for (const f of ['index.js', 'main.js', 'main.js.cache', 'package.json']) cpSync(join(out, 'alpha', f), join(isolated, f));
     const script = [
       'const m = require(process.argv[1]);',
       'const before = globalThis.heavyLoads ?? 0;',
       // middy's streaming-only imports must not load with the bundle (lazyMiddyStreams)
       "const streamsAtLoad = process.moduleLoadList.filter((x) => /^NativeModule stream(\\/web|\\/promises)?$/.test(x));",
       'm.handler(Buffer.from("fc"), {}).then((r) => {',
-      '  console.log(JSON.stringify({ before, after: globalThis.heavyLoads, streamsAtLoad, r }));',
+      '  console.log(JSON.stringify({ before, after: globalThis.heavyLoads, streamsAtLoad, r, codeCache: m.codeCache }));',
       '});',
     ].join('\n');
     const ran = await run(process.execPath, ['-e', script, join(isolated, 'index.js')], { cwd: isolated, env: { PATH: process.env.PATH ?? '' } });
@@ -111,7 +111,82 @@ describe('buildFunctions', () => {
     expect(report.after).toBe(1);
     expect(report.r.greet).toBe('hello fc');
     expect(report.r.heavy).toBe('heavy');
-    expect(report.r.here).toBe(`file://${join(isolated, 'index.js')}`);
+    expect(report.r.here).toBe(`file://${join(isolated, 'main.js')}`);
+    expect((report as unknown as { codeCache: string }).codeCache).toBe('accepted');
+  });
+
+  it('splits a package imported with import() into lazy/<pkg>.js, required on first use, self-contained', async () => {
+    const lazyProject = project('functions:\n  delta:\n    handler: index.handler\n', {
+      'functions/delta/handler.ts': [
+        'export const handler = async (event: Buffer): Promise<string> => {',
+        "  const { stringify } = await import('yaml');",
+        '  return stringify({ got: String(event) });',
+        '};',
+        '',
+      ].join('\n'),
+    });
+    const out = join(lazyProject, 'dist');
+    const lines: string[] = [];
+    const result = await buildFunctions({ root: lazyProject, outDir: out, log: (l) => lines.push(l) });
+    const built = result.built[0]!;
+    expect(built.lazy.map((l) => [l.pkg, l.file])).toEqual([['yaml', join(out, 'delta', 'lazy', 'yaml.js')]]);
+    expect(lines.join('\n')).toMatch(/lazy yaml\s+[0-9.]+ KB\s+.*lazy\/yaml\.js \(required on first use\)/);
+    // main.js holds a require of the split file, not the package
+    const code = readFileSync(join(out, 'delta', 'main.js'), 'utf8');
+    expect(code).toContain('require("./lazy/yaml.js")');
+    expect(built.bytes).toBeLessThan(built.lazy[0]!.bytes / 10);
+    // no import.meta.url in this function: the shim is gone, the source map still lines up
+    expect(code).not.toContain('__import_meta_url');
+    expect(Object.keys(JSON.parse(readFileSync(join(out, 'delta', 'meta.json'), 'utf8')).inputs).some((i) => i.includes('node_modules/yaml/'))).toBe(false);
+
+    const isolated = mkdtempSync(join(tmpdir(), 'cams-fc-run-'));
+    dirs.push(isolated);
+    cpSync(join(out, 'delta'), isolated, { recursive: true });
+    const script = [
+      'const m = require(process.argv[1]);',
+      'const atLoad = Object.keys(require.cache).some((f) => f.includes("lazy"));',
+      'm.handler(Buffer.from("fc")).then((r) => console.log(JSON.stringify({ atLoad, after: Object.keys(require.cache).some((f) => f.includes("lazy")), r })));',
+    ].join('\n');
+    const ran = await run(process.execPath, ['-e', script, join(isolated, 'index.js')], { cwd: isolated, env: { PATH: process.env.PATH ?? '' } });
+    expect(ran.code, ran.output).toBe(0);
+    expect(JSON.parse(ran.output)).toEqual({ atLoad: false, after: true, r: 'got: fc\n' });
+  });
+
+  it('loads through the V8 code cache; a rejected or missing cache only costs the cache, and stack lines stay true', async () => {
+    const cached = project('functions:\n  eps:\n    handler: index.handler\n', {
+      'functions/eps/handler.ts': [
+        'export const handler = async (): Promise<string> => {',
+        "  throw new Error('boom');",
+        '};',
+        '',
+      ].join('\n'),
+    });
+    const out = join(cached, 'dist');
+    await buildFunctions({ root: cached, outDir: out, log: () => {} });
+    const script = [
+      'const m = require(process.argv[1]);',
+      'm.handler().catch((e) => {',
+      '  const at = /main\\.js:(\\d+):(\\d+)/.exec(e.stack);',
+      '  console.log(JSON.stringify({ codeCache: m.codeCache, line: Number(at[1]), col: Number(at[2]) }));',
+      '});',
+    ].join('\n');
+    const probe = async () => {
+      const r = await run(process.execPath, ['-e', script, join(out, 'eps', 'index.js')], { env: { PATH: process.env.PATH ?? '' } });
+      expect(r.code, r.output).toBe(0);
+      return JSON.parse(r.output) as { codeCache: string; line: number; col: number };
+    };
+    const main = readFileSync(join(out, 'eps', 'main.js'), 'utf8').split('\n');
+    const accepted = await probe();
+    expect(accepted.codeCache).toBe('accepted');
+    // the position V8 reports is where `throw` / `new Error` is in main.js (the wrapper adds no offset)
+    expect(main[accepted.line - 1]!.slice(accepted.col - 1)).toMatch(/^(new )?Error\(/);
+    const cache = readFileSync(join(out, 'eps', 'main.js.cache'));
+    cache.writeUInt32LE(0xdeadbeef, 4); // V8's header: version/flags hash -> rejected
+    writeFileSync(join(out, 'eps', 'main.js.cache'), cache);
+    const rejected = await probe();
+    expect(rejected).toEqual({ ...accepted, codeCache: 'rejected' });
+    rmSync(join(out, 'eps', 'main.js.cache'));
+    expect(await probe()).toEqual({ ...accepted, codeCache: 'none' });
   });
 
   it('reports compile errors with the file and line', async () => {

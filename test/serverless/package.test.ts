@@ -2,11 +2,12 @@
 // runs `serverless package` offline (via scripts/package.ts) in a throwaway copy of the service
 // directory, then checks what the FC 2.0 deploy step would receive. Fails until every function
 // in serverless.yml has its handler.
-import { mkdirSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { crc32 } from '../../serverless/zip.js';
+import { validateSYaml } from '../../serverless/fc3-schema.js';
 import { makeServiceDir, readZip, removeDir, REPO, run, TSX } from './support.ts';
 
 // ---- the contract (DESIGN.md and the function table): what must be deployed ----
@@ -248,27 +249,81 @@ describe('build + package', () => {
       expect(fn.code.ossBucketName).toBe(object.BucketName);
 
       const entries = readZip(readFileSync(object.LocalPath), crc32);
-      expect([...entries.keys()].sort(), name).toEqual(['index.js', 'package.json']);
-      expect(entries.get('index.js')!.equals(readFileSync(join(dir!, 'dist', name, 'index.js')))).toBe(true);
+      const lazyDir = join(dir!, 'dist', name, 'lazy');
+      const lazyFiles = existsSync(lazyDir) ? readdirSync(lazyDir).filter((f) => f.endsWith('.js')).map((f) => `lazy/${f}`) : [];
+      expect([...entries.keys()].sort(), name).toEqual(['index.js', 'main.js', 'main.js.cache', 'package.json', ...lazyFiles].sort());
+      for (const f of ['index.js', 'main.js']) expect(entries.get(f)!.equals(readFileSync(join(dir!, 'dist', name, f))), `${name}/${f}`).toBe(true);
 
       // FC runs it with require() from the artifact alone: no node_modules next to it
       const target = join(unzipped, name);
-      mkdirSync(target, { recursive: true });
-      for (const [file, data] of entries) writeFileSync(join(target, file), data);
+      for (const [file, data] of entries) {
+        mkdirSync(join(target, file, '..'), { recursive: true });
+        writeFileSync(join(target, file), data);
+      }
       const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...(fn.environmentVariables as Record<string, string>) };
-      const loaded = await run(process.execPath, ['-e', 'const m = require(process.argv[1]); if (typeof m.handler !== "function") { console.error("no handler export"); process.exit(3); }', join(target, 'index.js')], { cwd: target, env });
+      // load the bundle, then every lazily required package, as first use would
+      const probe = [
+        'const m = require(process.argv[1]); if (typeof m.handler !== "function") { console.error("no handler export"); process.exit(3); }',
+        'if (m.codeCache !== "accepted") { console.error("code cache " + m.codeCache); process.exit(5); }',
+        'for (const f of process.argv.slice(2)) { const x = require(f); if (!x || (typeof x !== "function" && typeof x !== "object")) { console.error("empty " + f); process.exit(4); } }',
+      ].join('\n');
+      const loaded = await run(process.execPath, ['-e', probe, join(target, 'index.js'), ...lazyFiles.map((f) => join(target, f))], { cwd: target, env });
       expect(loaded.code, `${name}: ${loaded.output}`).toBe(0);
     }
     expect(new Set(objects.map((o) => o.ObjectName)).size).toBe(FUNCTIONS.length);
   });
 
-  it('bundles @alicloud/fc2 into no function but onboarding-api', () => {
+  it('keeps @alicloud/fc2 and ioredis out of every eager bundle (at most 200 KB); onboarding-api ships fc2 beside it', () => {
     for (const name of FUNCTIONS) {
-      if (name === 'onboarding-api') continue;
       const meta = JSON.parse(readFileSync(join(dir!, 'dist', name, 'meta.json'), 'utf8')) as { inputs: Record<string, unknown> };
-      expect(Object.keys(meta.inputs).some((i) => i.includes('node_modules/@alicloud/fc2/')), `${name} bundles @alicloud/fc2`).toBe(false);
+      expect(Object.keys(meta.inputs).some((i) => /node_modules\/(@alicloud\/fc2|ioredis)\//.test(i)), `${name} inlines a lazy package`).toBe(false);
+      const eager = statSync(join(dir!, 'dist', name, 'index.js')).size + statSync(join(dir!, 'dist', name, 'main.js')).size;
+      expect(eager, name).toBeLessThanOrEqual(200 * 1024);
     }
+    const fc2 = join(dir!, 'dist', 'onboarding-api', 'lazy', 'alicloud__fc2.js');
+    expect(statSync(fc2).size).toBeGreaterThan(100 * 1024);
+    expect(readFileSync(join(dir!, 'dist', 'onboarding-api', 'main.js'), 'utf8')).toContain('require("./lazy/alicloud__fc2.js")');
   });
+
+  it('writes dist/s.yaml for FC 3.0, valid against the fc3 schema, with dist/fc3/ beside it', () => {
+    const doc = parseYaml(readFileSync(join(dir!, 'dist', 's.yaml'), 'utf8')) as { resources: Record<string, { props: Record<string, unknown> }> };
+    expect(validateSYaml(doc)).toEqual([]);
+    expect(Object.keys(doc.resources).sort()).toEqual([...FUNCTIONS].sort());
+    for (const name of FUNCTIONS) {
+      expect(doc.resources[name]!.props.environmentVariables, name).toMatchObject({ STORE_URL: GIVEN_ENV.STORE_URL });
+      expect(existsSync(join(dir!, 'dist', 'fc3', 'ram', `${SERVICE}-${name}.policy.json`)), name).toBe(true);
+    }
+    expect(packageOutput).toMatch(/no alert sink is configured/);
+  });
+
+  it('refuses --stage prod with an empty API_KEYS or a file STORE_URL, naming each', async () => {
+    const other = makeServiceDir('cams-fc-pkg-prod-');
+    try {
+      cpSync(join(dir!, 'dist'), join(other, 'dist'), { recursive: true });
+      const pkg = await run(TSX, [join(REPO, 'scripts/package.ts'), '--dir', other, '--stage', 'prod'], { env: { ...packageEnv, API_KEYS: '', STORE_URL: 'file:./.data' } });
+      expect(pkg.code).not.toBe(0);
+      expect(pkg.output).toMatch(/API_KEYS is empty: .*stage "prod"/);
+      expect(pkg.output).toMatch(/STORE_URL must be redis:\/\/… or rediss:\/\/…/);
+      expect(existsSync(join(other, '.serverless', 'configuration-template-update.json'))).toBe(false);
+    } finally {
+      removeDir(other);
+    }
+  }, 120_000);
+
+  it("refuses a function environment over FC's 4 KB (a 5 KB MONITOR_TARGETS), naming the function and the variable", async () => {
+    const other = makeServiceDir('cams-fc-pkg-env-');
+    try {
+      cpSync(join(dir!, 'dist'), join(other, 'dist'), { recursive: true });
+      const targets = JSON.stringify(Array.from({ length: 80 }, (_, i) => ({ CustSpaceId: `cs-${i}`, NodeType: 'waba', WabaId: String(1e9 + i) })));
+      expect(targets.length).toBeGreaterThan(5000);
+      const pkg = await run(TSX, [join(REPO, 'scripts/package.ts'), '--dir', other], { env: { ...packageEnv, MONITOR_TARGETS: targets } });
+      expect(pkg.code).not.toBe(0);
+      expect(pkg.output).toMatch(/function "health-monitor": its environment variables take \d+ bytes, Function Compute allows 4096 in all; largest: MONITOR_TARGETS/);
+      expect(pkg.output).not.toContain('cs-42');
+    } finally {
+      removeDir(other);
+    }
+  }, 120_000);
 
   it('names everything after the stage given', async () => {
     const other = makeServiceDir('cams-fc-pkg-stage-');

@@ -1,0 +1,9 @@
+export const FC_ENV_LIMIT_BYTES: number;
+export const FC_ENV_NAME: RegExp;
+export const DEV_STAGES: string[];
+export const ALERT_SINK_VARIABLES: string[];
+export function deployChecks(svc: {
+  stage: string;
+  environment?: Record<string, unknown>;
+  functions: Record<string, { environment?: Record<string, unknown> }>;
+}): { errors: string[]; warnings: string[] };

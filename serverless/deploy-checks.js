@@ -1,0 +1,71 @@
+// Checks on the resolved configuration before anything is packaged, for both deploy routes (FC 2.0
+// templates and FC 3.0 dist/s.yaml): what FC itself would refuse at deploy time, and settings that
+// would deploy but not work. Messages name the function and the variable, never a value.
+import { Buffer } from 'node:buffer';
+import { mergeEnvironment } from './templates.js';
+
+/** FC: all of one function's environment variables (names and values) together, at most 4 KB. */
+export const FC_ENV_LIMIT_BYTES = 4096;
+/** FC accepts letters, digits and `_`, not starting with a digit; `FC_*` is reserved. */
+export const FC_ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Stages allowed to keep the code's local defaults (no API keys, the file store). */
+export const DEV_STAGES = ['dev'];
+/** Variables that name an alert sink: the monitor needs at least one to alert anyone. */
+export const ALERT_SINK_VARIABLES = ['ALERT_DINGTALK_WEBHOOK', 'ALERT_LARK_WEBHOOK', 'ALERT_WECOM_WEBHOOK', 'ALERT_SLACK_WEBHOOK', 'ALERT_WEBHOOK_URL'];
+
+const bytes = (s) => Buffer.byteLength(s, 'utf8');
+const list = (names) => names.map((n) => `"${n}"`).join(', ');
+
+/**
+ * @param {{stage: string, environment?: Record<string, unknown>, functions: Record<string, {environment?: Record<string, unknown>}>}} svc
+ * @returns {{errors: string[], warnings: string[]}}
+ */
+export function deployChecks(svc) {
+  const errors = [];
+  const warnings = [];
+  const strict = !DEV_STAGES.includes(svc.stage);
+  const uses = {}; // variable -> functions whose environment declares it
+  const envOf = {};
+  for (const [key, fn] of Object.entries(svc.functions)) {
+    const env = mergeEnvironment(svc.environment, fn?.environment);
+    envOf[key] = env;
+    for (const name of Object.keys(env)) (uses[name] ??= []).push(key);
+
+    for (const name of Object.keys(env)) {
+      if (name.startsWith('FC_')) errors.push(`function "${key}": environment variable ${name}: names starting with FC_ are reserved by Function Compute`);
+      else if (!FC_ENV_NAME.test(name)) errors.push(`function "${key}": environment variable ${JSON.stringify(name)}: Function Compute accepts letters, digits and _ only, not starting with a digit`);
+    }
+    const total = Object.entries(env).reduce((n, [k, v]) => n + bytes(k) + bytes(v), 0);
+    if (total > FC_ENV_LIMIT_BYTES) {
+      const largest = Object.entries(env)
+        .map(([k, v]) => [k, bytes(k) + bytes(v)])
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 3)
+        .map(([k, n]) => `${k} (${n} B)`);
+      errors.push(
+        `function "${key}": its environment variables take ${total} bytes, Function Compute allows ${FC_ENV_LIMIT_BYTES} in all; largest: ${largest.join(', ')}`,
+      );
+    }
+  }
+
+  if (strict) {
+    const at = (name) => ` (stage "${svc.stage}"; used by ${list(uses[name])})`;
+    if (uses.API_KEYS) {
+      const empty = uses.API_KEYS.filter((k) => envOf[k].API_KEYS.trim() === '');
+      if (empty.length > 0) errors.push(`API_KEYS is empty: set API_KEYS=id:secret[,id:secret] for the callers${at('API_KEYS')}`);
+      else if (uses.API_KEYS.some((k) => !envOf[k].API_KEYS.split(',').every((p) => /^[^:\s]+:\S+$/.test(p.trim())))) {
+        errors.push(`API_KEYS is malformed: expected id:secret[,id:secret]${at('API_KEYS')}`);
+      }
+    }
+    if (uses.STORE_URL && uses.STORE_URL.some((k) => !/^rediss?:\/\/./.test(envOf[k].STORE_URL))) {
+      errors.push(`STORE_URL must be redis://… or rediss://… (the default file store is neither shared between instances nor writable on FC)${at('STORE_URL')}`);
+    }
+  }
+  for (const [key, env] of Object.entries(envOf)) {
+    const sinks = ALERT_SINK_VARIABLES.filter((n) => n in env);
+    if (sinks.length > 0 && sinks.every((n) => env[n].trim() === '')) {
+      warnings.push(`function "${key}": no alert sink is configured (${sinks.join(', ')} are all empty): health alerts will reach no one`);
+    }
+  }
+  return { errors, warnings };
+}

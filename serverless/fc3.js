@@ -1,0 +1,283 @@
+// FC 3.0 route: dist/s.yaml for Serverless Devs (`s deploy` with the fc3 component), generated from
+// the same resolved serverless.yml the FC 2.0 (serverless@3 + aliyun plugin) route packages.
+// FC 3.0 has no services: each function carries its own role, and is named <service>-<stage>-<key>
+// so stages can live side by side in one region. What s.yaml cannot hold (RAM roles and policies,
+// the EventBridge custom bus and its rules) is written beside it under dist/fc3/, with the aliyun
+// CLI commands that create it (see README "Deploying"). Facts: /work/shared/notes/fc3.md.
+import { createHash } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { fitName, mergeEnvironment, normalizeStatements } from './templates.js';
+
+export const FC3_EDITION = '3.0.0';
+
+/** FC 3.0 function name: letters, digits, `_`, `-`; 1..128; starts with a letter or `_`. */
+export const fc3FunctionName = (service, stage, key) => fitName(`${service}-${stage}-${key}`, 128);
+
+/** RAM role names: 1..64 of letters, digits, `.`, `-`. */
+export const fc3RoleName = (service, stage, key) => fitName(`${service}-${stage}-${key}`, 64);
+
+/** The role FC assumes to run a function, and where its log lines go (logConfig: auto). */
+const FC_TRUST_POLICY = {
+  Version: '1',
+  Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: ['fc.aliyuncs.com'] } }],
+};
+/** FC writes a function's log lines to SLS with the function's own role. */
+const LOG_STATEMENTS = [{ Effect: 'Allow', Action: ['log:PostLogStoreLogs'], Resource: ['*'] }];
+
+/**
+ * serverless.yml grants fc:InvokeFunction on FC 2.0 ARNs (`services/<svc>/functions/<fn>`, as the
+ * FC 2.0 route needs). FC 3.0 names functions without a service: `functions/<fc3 name>` (and
+ * `/*` for its versions and aliases). Other resources pass unchanged.
+ */
+export function fc3Resource(resource, names) {
+  const m = /^acs:fc:([^:]*):([^:]*):services\/[^/]+\/functions\/([^/]+)$/.exec(resource);
+  if (!m) return [resource];
+  const [, region, account, fn] = m;
+  const name = names[fn] ?? fn;
+  return [`acs:fc:${region}:${account}:functions/${name}`, `acs:fc:${region}:${account}:functions/${name}/*`];
+}
+
+function fc3Statements(statements, names) {
+  return normalizeStatements(statements).map((s) => ({ ...s, Resource: [...new Set(s.Resource.flatMap((r) => fc3Resource(r, names)))] }));
+}
+
+/**
+ * `X_FUNCTION: onboarding` names a function of this service to call (FC 2.0 name = key); on
+ * FC 3.0 it must carry that function's FC 3.0 name.
+ */
+function fc3Environment(env, names) {
+  const out = {};
+  for (const [k, v] of Object.entries(env)) out[k] = k.endsWith('_FUNCTION') && names[v] ? names[v] : v;
+  return out;
+}
+
+const upper = (m) => String(m).toUpperCase();
+const shortHash = (s) => createHash('sha256').update(s).digest('hex').slice(0, 6);
+
+/**
+ * The FC 3.0 deployment of a resolved service.
+ * @param {{service: string, stage: string, region: string, runtime: string, memorySize?: number,
+ *   timeout?: number, environment?: Record<string, unknown>, functions: Record<string, any>}} svc
+ * @returns {{sYaml: any, roles: any[], eventRules: any[], routes: any[], bus: string, logsPolicyName: string}}
+ */
+export function fc3Deployment(svc) {
+  const { service, stage, region } = svc;
+  const keys = Object.keys(svc.functions);
+  const names = Object.fromEntries(keys.map((k) => [k, fc3FunctionName(service, stage, k)]));
+  const resources = {};
+  const roles = [];
+  const eventRules = [];
+  const routes = [];
+  const bus = fitName(`${service}-${stage}`, 127);
+
+  for (const key of keys) {
+    const fn = svc.functions[key];
+    const name = names[key];
+    const role = {
+      key,
+      roleName: fc3RoleName(service, stage, key),
+      trustPolicy: FC_TRUST_POLICY,
+      policyName: fitName(`${service}-${stage}-${key}`, 128),
+      policy: { Version: '1', Statement: fc3Statements(fn.ramRoleStatements ?? [], names) },
+    };
+    roles.push(role);
+
+    const triggers = [];
+    const events = fn.events ?? [];
+    const http = events.filter((e) => e.http).map((e) => e.http);
+    if (http.length > 0) {
+      // one native HTTP trigger per function; the function itself routes and verifies ACS3
+      triggers.push({
+        triggerName: 'http',
+        triggerType: 'http',
+        qualifier: 'LATEST',
+        triggerConfig: { authType: 'anonymous', disableURLInternet: false, methods: [...new Set(http.map((e) => upper(e.method)))].sort() },
+      });
+      for (const e of http) routes.push({ method: upper(e.method), path: e.path, function: name });
+    }
+    const counts = {};
+    const nth = (kind) => {
+      counts[kind] = (counts[kind] ?? 0) + 1;
+      return counts[kind] === 1 ? kind : `${kind}-${counts[kind]}`;
+    };
+    for (const event of events) {
+      if (event.timer) {
+        triggers.push({
+          triggerName: nth('timer'),
+          triggerType: 'timer',
+          qualifier: 'LATEST',
+          triggerConfig: { cronExpression: event.timer.cronExpression, enable: event.timer.enable !== false, payload: event.timer.payload ?? '' },
+        });
+      } else if (event.mns) {
+        const e = event.mns;
+        triggers.push({
+          triggerName: nth('mns'),
+          triggerType: 'eventbridge',
+          qualifier: 'LATEST',
+          triggerConfig: {
+            triggerEnable: e.triggerEnable !== false,
+            asyncInvocationType: e.asyncInvocationType === true,
+            eventRuleFilterPattern: JSON.stringify(e.eventRuleFilterPattern ?? {}),
+            eventSourceConfig: {
+              eventSourceType: 'MNS',
+              eventSourceParameters: {
+                sourceMNSParameters: { RegionId: e.regionId ?? region, QueueName: e.queueName, IsBase64Decode: e.isBase64Decode !== false },
+              },
+            },
+            eventSinkConfig: { deliveryOption: { mode: 'event-driven', eventSchema: 'CloudEvents' } },
+            runOptions: { mode: 'event-driven' },
+          },
+        });
+      } else if (event.eventbridge) {
+        // Events our own code publishes: a rule on the service's custom bus, targeting the
+        // function (an eventbridge trigger only sees the default bus of Alibaba Cloud's own events).
+        const pattern = JSON.stringify(event.eventbridge.eventRuleFilterPattern);
+        eventRules.push({
+          bus,
+          ruleName: fitName(`${key}-${shortHash(pattern)}`, 127),
+          function: name,
+          filterPattern: pattern,
+          invocationType: event.eventbridge.asyncInvocationType === true ? 'Async' : 'Sync',
+          enabled: event.eventbridge.triggerEnable !== false,
+        });
+      }
+    }
+
+    const props = {
+      region,
+      functionName: name,
+      ...(fn.description ? { description: fn.description } : {}),
+      runtime: svc.runtime,
+      code: `./${key}`,
+      handler: fn.handler,
+      memorySize: fn.memorySize ?? svc.memorySize,
+      timeout: fn.timeout ?? svc.timeout,
+      internetAccess: true,
+      role: `acs:ram::\${config('AccountID')}:role/${role.roleName}`,
+      logConfig: 'auto',
+      environmentVariables: fc3Environment(mergeEnvironment(svc.environment, fn.environment), names),
+      ...(triggers.length > 0 ? { triggers } : {}),
+    };
+    if (props.memorySize === undefined) delete props.memorySize;
+    if (props.timeout === undefined) delete props.timeout;
+    resources[key] = { component: 'fc3', props };
+  }
+  const sYaml = { edition: FC3_EDITION, name: `${service}-${stage}`, access: 'default', resources };
+  return { sYaml, roles, eventRules, routes, bus, logsPolicyName: fitName(`${service}-${stage}-logs`, 128) };
+}
+
+const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
+
+/** The aliyun CLI commands that create the roles and attach their policies (run before `s deploy`). */
+export function ramScript(deployment) {
+  const lines = [
+    '#!/bin/sh',
+    '# Generated by `npm run package`: the RAM roles dist/s.yaml refers to. Run before `s deploy`.',
+    'set -e',
+    'cd "$(dirname "$0")"',
+    `aliyun ram CreatePolicy --PolicyName ${q(deployment.logsPolicyName)} --PolicyDocument "$(cat ram/logs.policy.json)" || echo "policy exists"`,
+  ];
+  for (const r of deployment.roles) {
+    const file = `ram/${r.roleName}`;
+    lines.push('', `aliyun ram CreateRole --RoleName ${q(r.roleName)} --AssumeRolePolicyDocument "$(cat ${file}.trust.json)" || echo "role exists"`);
+    lines.push(`aliyun ram AttachPolicyToRole --PolicyType Custom --PolicyName ${q(deployment.logsPolicyName)} --RoleName ${q(r.roleName)} || echo "attached"`);
+    if (r.policy.Statement.length === 0) continue;
+    lines.push(
+      `aliyun ram CreatePolicy --PolicyName ${q(r.policyName)} --PolicyDocument "$(cat ${file}.policy.json)" || ` +
+        `aliyun ram CreatePolicyVersion --PolicyName ${q(r.policyName)} --SetAsDefault true --RotateStrategy DeleteOldestNonDefaultVersionWhenLimitExceeded --PolicyDocument "$(cat ${file}.policy.json)"`,
+      `aliyun ram AttachPolicyToRole --PolicyType Custom --PolicyName ${q(r.policyName)} --RoleName ${q(r.roleName)} || echo "attached"`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** EventBridge targets of one rule; `${ACCOUNT_ID}` is filled in by eventbridge.sh. */
+export function eventTargets(rule, region) {
+  return [
+    {
+      Id: fitName(rule.function, 64),
+      Type: 'acs.fc.function',
+      Endpoint: `acs:fc:${region}:\${ACCOUNT_ID}:functions/${rule.function}`,
+      PushRetryStrategy: 'BACKOFF_RETRY',
+      ParamList: [
+        { ResourceKey: 'functionName', Form: 'CONSTANT', Value: rule.function },
+        { ResourceKey: 'Qualifier', Form: 'CONSTANT', Value: 'LATEST' },
+        { ResourceKey: 'InvocationType', Form: 'CONSTANT', Value: rule.invocationType },
+        { ResourceKey: 'Body', Form: 'ORIGINAL' },
+      ],
+    },
+  ];
+}
+
+/** The custom bus and its rules (run after `s deploy`, once the functions exist). */
+export function eventBridgeScript(deployment, region) {
+  const lines = [
+    '#!/bin/sh',
+    '# Generated by `npm run package`: the EventBridge custom bus and rules for events our code publishes. Run after `s deploy`.',
+    'set -e',
+    'cd "$(dirname "$0")"',
+    ': "${ACCOUNT_ID:?set ACCOUNT_ID to your Alibaba Cloud account id}"',
+  ];
+  if (deployment.eventRules.length > 0) {
+    lines.push(`aliyun eventbridge CreateEventBus --region ${region} --EventBusName ${q(deployment.bus)} || echo "bus exists"`);
+  }
+  for (const r of deployment.eventRules) {
+    const file = `eventbridge/${r.ruleName}`;
+    lines.push(
+      `aliyun eventbridge CreateRule --region ${region} --EventBusName ${q(r.bus)} --RuleName ${q(r.ruleName)} --Status ${r.enabled ? 'ENABLE' : 'DISABLE'} ` +
+        `--FilterPattern "$(cat ${file}.pattern.json)" --EventTargets "$(sed "s/\\\${ACCOUNT_ID}/$ACCOUNT_ID/g" ${file}.targets.json)"`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * Writes dist/s.yaml and dist/fc3/ (ram/<role>.{trust,policy}.json, ram.sh, eventbridge.sh,
+ * routes.json) and a .fcignore in each dist/<function>/ so `s deploy` ships what the FC 2.0 zip
+ * ships. Returns the paths written.
+ */
+export function writeFc3(distDir, deployment, region) {
+  const out = join(distDir, 'fc3');
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(join(out, 'ram'), { recursive: true });
+  const header = '# Generated by `npm run package` from serverless.yml: do not edit. Deploy: see README "Deploying".\n';
+  const sYamlFile = join(distDir, 's.yaml');
+  writeFileSync(sYamlFile, header + toYaml(deployment.sYaml, { lineWidth: 0 }));
+  for (const r of deployment.roles) {
+    writeFileSync(join(out, 'ram', `${r.roleName}.trust.json`), JSON.stringify(r.trustPolicy, null, 2) + '\n');
+    writeFileSync(join(out, 'ram', `${r.roleName}.policy.json`), JSON.stringify(r.policy, null, 2) + '\n');
+  }
+  writeFileSync(join(out, 'ram', 'logs.policy.json'), JSON.stringify({ Version: '1', Statement: LOG_STATEMENTS }, null, 2) + '\n');
+  mkdirSync(join(out, 'eventbridge'), { recursive: true });
+  for (const r of deployment.eventRules) {
+    writeFileSync(join(out, 'eventbridge', `${r.ruleName}.pattern.json`), r.filterPattern + '\n');
+    writeFileSync(join(out, 'eventbridge', `${r.ruleName}.targets.json`), JSON.stringify(eventTargets(r, region)) + '\n');
+  }
+  writeFileSync(join(out, 'ram.sh'), ramScript(deployment), { mode: 0o755 });
+  writeFileSync(join(out, 'eventbridge.sh'), eventBridgeScript(deployment, region), { mode: 0o755 });
+  writeFileSync(join(out, 'routes.json'), JSON.stringify(deployment.routes, null, 2) + '\n');
+  for (const key of Object.keys(deployment.sYaml.resources)) {
+    writeFileSync(join(distDir, key, '.fcignore'), 'meta.json\n*.map\n.fcignore\n');
+  }
+  return { sYamlFile, dir: out };
+}
+
+/**
+ * Generates, validates and writes the FC 3.0 deployment. Throws, naming every bad path, when the
+ * generated s.yaml does not match the fc3 schema; then nothing is written (a stale s.yaml is removed).
+ * @param {string} distDir
+ * @param {Parameters<typeof fc3Deployment>[0]} svc
+ * @param {{generate?: typeof fc3Deployment, validate: (doc: unknown) => string[]}} opts
+ */
+export function packageFc3(distDir, svc, { generate = fc3Deployment, validate }) {
+  const deployment = generate(svc);
+  const problems = validate(deployment.sYaml);
+  if (problems.length > 0) {
+    rmSync(join(distDir, 's.yaml'), { force: true });
+    rmSync(join(distDir, 'fc3'), { recursive: true, force: true });
+    throw new Error(`cams-fc: the generated dist/s.yaml does not match the fc3 component schema:\n  ${problems.join('\n  ')}`);
+  }
+  return { deployment, ...writeFc3(distDir, deployment, svc.region) };
+}

@@ -1,0 +1,65 @@
+// serverless/deploy-checks.js: what fails packaging before anything is built into templates.
+import { describe, expect, it } from 'vitest';
+import { deployChecks } from '../../serverless/deploy-checks.js';
+
+const SINKS = { ALERT_DINGTALK_WEBHOOK: '', ALERT_LARK_WEBHOOK: '', ALERT_WECOM_WEBHOOK: '', ALERT_SLACK_WEBHOOK: '', ALERT_WEBHOOK_URL: '' };
+const service = (stage: string, env: { API_KEYS?: string; STORE_URL?: string; MONITOR_TARGETS?: string; sinks?: Record<string, string> } = {}) => ({
+  stage,
+  environment: { CAMS_ENDPOINT: '', STORE_URL: env.STORE_URL ?? 'redis://cache:6379/0' },
+  functions: {
+    'bind-waba': { environment: { API_KEYS: env.API_KEYS ?? 'k1:secret-1,k2:secret-2' } },
+    'health-monitor': { environment: { MONITOR_TARGETS: env.MONITOR_TARGETS ?? '[]', ...SINKS, ALERT_SLACK_WEBHOOK: 'https://hooks.slack.com/x', ...env.sinks } },
+  },
+});
+
+describe('deployChecks', () => {
+  it('passes a complete prod configuration', () => {
+    expect(deployChecks(service('prod'))).toEqual({ errors: [], warnings: [] });
+  });
+
+  it('fails any stage but dev on an empty API_KEYS, naming the variable and its functions, never a value', () => {
+    for (const stage of ['prod', 'staging']) {
+      const { errors } = deployChecks(service(stage, { API_KEYS: '  ' }));
+      expect(errors).toEqual([expect.stringMatching(/^API_KEYS is empty: .*stage "[a-z]+"; used by "bind-waba"/)]);
+    }
+    expect(deployChecks(service('prod', { API_KEYS: 'no-secret-here' })).errors).toEqual([expect.stringMatching(/^API_KEYS is malformed/)]);
+    expect(JSON.stringify(deployChecks(service('prod', { API_KEYS: 'id-only,k:verysecret' })))).not.toContain('verysecret');
+    expect(deployChecks(service('dev', { API_KEYS: '' })).errors).toEqual([]);
+  });
+
+  it('fails any stage but dev when STORE_URL is not redis:// or rediss://', () => {
+    for (const url of ['', 'file:./.data', 'memory:', 'http://cache:6379', 'redis://']) {
+      expect(deployChecks(service('prod', { STORE_URL: url })).errors, url).toEqual([expect.stringMatching(/^STORE_URL must be redis:\/\/… or rediss:\/\/… .*used by "bind-waba", "health-monitor"/)]);
+    }
+    expect(deployChecks(service('prod', { STORE_URL: 'rediss://:pw@cache:6380/1' })).errors).toEqual([]);
+    expect(deployChecks(service('dev', { STORE_URL: '' })).errors).toEqual([]);
+  });
+
+  it('warns when the monitor has no alert sink', () => {
+    expect(deployChecks(service('prod', { sinks: { ALERT_SLACK_WEBHOOK: '' } })).warnings).toEqual([expect.stringMatching(/^function "health-monitor": no alert sink is configured/)]);
+  });
+
+  it("fails a function whose environment is over FC's 4 KB, naming it and its largest variables", () => {
+    const targets = JSON.stringify(Array.from({ length: 80 }, (_, i) => ({ CustSpaceId: `cs-${i}`, NodeType: 'waba', WabaId: String(1e9 + i) })));
+    expect(Buffer.byteLength(targets)).toBeGreaterThan(5000); // ~5 KB
+    for (const stage of ['dev', 'prod']) {
+      const { errors } = deployChecks(service(stage, { MONITOR_TARGETS: targets }));
+      expect(errors).toEqual([expect.stringMatching(/^function "health-monitor": its environment variables take \d+ bytes, Function Compute allows 4096 in all; largest: MONITOR_TARGETS \(\d+ B\), /)]);
+      expect(errors[0]).not.toContain('cs-1');
+    }
+    // right at the limit passes: names and values are counted, nothing else
+    const fits = { stage: 'dev', functions: { f: { environment: { A: 'x'.repeat(4095) } } } };
+    expect(deployChecks(fits).errors).toEqual([]);
+    fits.functions.f.environment.A += 'x';
+    expect(deployChecks(fits).errors).toHaveLength(1);
+  });
+
+  it('fails a variable name FC refuses', () => {
+    const svc = { stage: 'dev', functions: { f: { environment: { FC_REGION: 'x', 'BAD-NAME': 'y', '1ST': 'z', GOOD_1: 'ok' } } } };
+    expect(deployChecks(svc).errors).toEqual([
+      'function "f": environment variable FC_REGION: names starting with FC_ are reserved by Function Compute',
+      'function "f": environment variable "BAD-NAME": Function Compute accepts letters, digits and _ only, not starting with a digit',
+      'function "f": environment variable "1ST": Function Compute accepts letters, digits and _ only, not starting with a digit',
+    ]);
+  });
+});

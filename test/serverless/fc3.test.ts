@@ -1,0 +1,242 @@
+// The FC 3.0 route (serverless/fc3.js, fc3-schema.js): dist/s.yaml generated from the real
+// serverless.yml, validated against the vendored fc3 component schema, and the RAM / EventBridge
+// files and scripts beside it, run against a recording stand-in for the aliyun CLI.
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { fc3Deployment, fc3Resource, packageFc3, type Fc3Deployment, type Fc3Service } from '../../serverless/fc3.js';
+import { validateSYaml } from '../../serverless/fc3-schema.js';
+import { removeDir, REPO, run } from './support.ts';
+
+// ---- the contract: what each function may do, and how it is reached ----
+const RAM_ACTIONS: Record<string, string[]> = {
+  'bind-waba': ['cams:ChatappBindWaba'],
+  'query-waba': ['cams:QueryChatappBindWaba'],
+  'add-phone-number': ['cams:AddChatappPhoneNumber'],
+  'get-health-status': ['cams:GetWhatsappHealthStatus'],
+  'health-monitor': ['cams:GetWhatsappHealthStatus'],
+  'health-report': [],
+  onboarding: ['cams:AddChatappPhoneNumber', 'cams:ChatappBindWaba', 'cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba'],
+  'onboarding-api': ['fc:InvokeFunction'],
+};
+const HTTP_METHODS: Record<string, string[]> = {
+  'bind-waba': ['POST'],
+  'query-waba': ['GET'],
+  'add-phone-number': ['POST'],
+  'get-health-status': ['GET'],
+  'health-report': ['GET'],
+  'onboarding-api': ['GET', 'POST'],
+};
+
+type Yml = { service: string; provider: Record<string, any>; functions: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** serverless.yml as the framework resolves it for `stage` with no env set (${env:X, ''} -> ''). */
+function resolvedService(stage: string, text = readFileSync(join(REPO, 'serverless.yml'), 'utf8')): Fc3Service {
+  const yml = parseYaml(text) as Yml;
+  const resolved = text.replace(/\$\{([^}]+)\}/g, (_m, expr: string) => {
+    const env = /^env:[A-Z0-9_]+,\s*'([^']*)'$/.exec(expr.trim());
+    if (env) return env[1]!;
+    if (expr === 'self:service') return yml.service;
+    if (expr === 'sls:stage' || expr === "opt:stage, 'dev'") return stage;
+    if (expr === 'self:provider.region') return yml.provider.region as string;
+    throw new Error(`test does not know how to resolve \${${expr}}`);
+  });
+  const y = parseYaml(resolved) as Yml;
+  return { service: y.service, stage, region: y.provider.region, runtime: y.provider.runtime, memorySize: y.provider.memorySize, timeout: y.provider.timeout, environment: y.provider.environment, functions: y.functions };
+}
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach(removeDir));
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'cams-fc-fc3-'));
+  dirs.push(d);
+  return d;
+};
+
+const svc = resolvedService('dev');
+const dep = fc3Deployment(svc);
+const props = (key: string) => dep.sYaml.resources[key]!.props;
+
+describe('dist/s.yaml from serverless.yml', () => {
+  it('is valid against the vendored fc3 schema', () => {
+    expect(validateSYaml(dep.sYaml)).toEqual([]);
+    expect(dep.sYaml).toMatchObject({ edition: '3.0.0', name: 'cams-fc-dev', access: 'default' });
+  });
+
+  it('has every function with code, runtime, handler, memory, timeout, role and its environment', () => {
+    expect(Object.keys(dep.sYaml.resources).sort()).toEqual(Object.keys(RAM_ACTIONS).sort());
+    for (const [key, fn] of Object.entries(svc.functions)) {
+      const p = props(key);
+      expect(dep.sYaml.resources[key]!.component).toBe('fc3');
+      expect(p).toMatchObject({
+        region: 'ap-southeast-1',
+        functionName: `cams-fc-dev-${key}`,
+        runtime: 'nodejs20',
+        code: `./${key}`,
+        handler: 'index.handler',
+        memorySize: fn.memorySize ?? svc.memorySize,
+        timeout: fn.timeout ?? svc.timeout,
+        role: `acs:ram::\${config('AccountID')}:role/cams-fc-dev-${key}`,
+      });
+      expect(Object.keys(p.environmentVariables).sort(), key).toEqual(Object.keys({ ...svc.environment, ...fn.environment }).sort());
+    }
+    // the function onboarding-api invokes is named as FC 3.0 knows it
+    expect(props('onboarding-api').environmentVariables.ONBOARDING_FUNCTION).toBe('cams-fc-dev-onboarding');
+  });
+
+  it('has a native anonymous HTTP trigger on each HTTP function with its methods, and the routes', () => {
+    for (const [key] of Object.entries(svc.functions)) {
+      const http = (props(key).triggers ?? []).filter((t: { triggerType: string }) => t.triggerType === 'http');
+      if (!HTTP_METHODS[key]) {
+        expect(http, key).toEqual([]);
+        continue;
+      }
+      expect(http, key).toHaveLength(1);
+      expect(http[0].triggerConfig).toEqual({ authType: 'anonymous', disableURLInternet: false, methods: HTTP_METHODS[key] });
+    }
+    expect(dep.routes).toContainEqual({ method: 'GET', path: '/onboardings/{id}', function: 'cams-fc-dev-onboarding-api' });
+    expect(dep.routes).toHaveLength(7);
+  });
+
+  it('has the monitor timer and the onboarding MNS queue as an EventBridge MNS source', () => {
+    expect(props('health-monitor').triggers).toEqual([
+      { triggerName: 'timer', triggerType: 'timer', qualifier: 'LATEST', triggerConfig: { cronExpression: '0 */5 * * * *', enable: true, payload: '' } },
+    ]);
+    const [mns, ...rest] = props('onboarding').triggers;
+    expect(rest).toEqual([]);
+    expect(mns.triggerType).toBe('eventbridge');
+    expect(mns.triggerConfig.eventSourceConfig).toEqual({
+      eventSourceType: 'MNS',
+      eventSourceParameters: { sourceMNSParameters: { RegionId: 'ap-southeast-1', QueueName: 'cams-fc-onboarding-dev', IsBase64Decode: false } },
+    });
+    expect(mns.triggerConfig).toMatchObject({ asyncInvocationType: true, triggerEnable: true, runOptions: { mode: 'event-driven' } });
+  });
+
+  it('routes events our own code publishes through a custom bus rule targeting the function, not the default bus', () => {
+    for (const key of Object.keys(svc.functions)) {
+      for (const t of props(key).triggers ?? []) expect(t.triggerConfig.eventSourceConfig?.eventSourceType, key).not.toBe('Default');
+    }
+    expect(dep.eventRules).toEqual([
+      expect.objectContaining({ bus: 'cams-fc-dev', function: 'cams-fc-dev-onboarding', filterPattern: '{"source":["cams-fc.onboarding"]}', invocationType: 'Async', enabled: true }),
+    ]);
+  });
+
+  it('gives each function its own role whose policy lists exactly the actions it calls', () => {
+    expect(dep.roles.map((r) => r.key).sort()).toEqual(Object.keys(RAM_ACTIONS).sort());
+    for (const r of dep.roles) {
+      expect(r.trustPolicy.Statement).toEqual([{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: ['fc.aliyuncs.com'] } }]);
+      expect(r.policy.Statement.every((s) => s.Effect === 'Allow')).toBe(true);
+      expect(r.policy.Statement.flatMap((s) => s.Action).sort(), r.key).toEqual([...RAM_ACTIONS[r.key]!].sort());
+    }
+    const invoke = dep.roles.find((r) => r.key === 'onboarding-api')!.policy.Statement[0]!;
+    expect(invoke.Resource).toEqual(['acs:fc:ap-southeast-1:*:functions/cams-fc-dev-onboarding', 'acs:fc:ap-southeast-1:*:functions/cams-fc-dev-onboarding/*']);
+  });
+
+  it('turns FC 2.0 function ARNs into FC 3.0 ones and leaves others alone', () => {
+    expect(fc3Resource('acs:fc:r:1:services/s-dev.*/functions/f', { f: 's-dev-f' })).toEqual(['acs:fc:r:1:functions/s-dev-f', 'acs:fc:r:1:functions/s-dev-f/*']);
+    expect(fc3Resource('*', {})).toEqual(['*']);
+  });
+
+  it('follows serverless.yml: a timer added to onboarding and a new function appear', () => {
+    const text = readFileSync(join(REPO, 'serverless.yml'), 'utf8')
+      .replace("      - mns:\n", "      - timer: { cronExpression: '@every 10m', payload: resume }\n      - mns:\n")
+      .concat('\n  extra-fn:\n    handler: index.handler\n    events:\n      - http: { method: delete, path: /extra }\n');
+    const d = fc3Deployment(resolvedService('qa', text));
+    expect(validateSYaml(d.sYaml)).toEqual([]);
+    expect(d.sYaml.resources['onboarding']!.props.triggers.map((t: { triggerName: string }) => t.triggerName)).toEqual(['timer', 'mns']);
+    expect(d.sYaml.resources['extra-fn']!.props).toMatchObject({ functionName: 'cams-fc-qa-extra-fn', memorySize: 256, timeout: 15 });
+    expect(d.sYaml.resources['extra-fn']!.props.triggers[0].triggerConfig.methods).toEqual(['DELETE']);
+  });
+});
+
+describe('validation', () => {
+  const broken = (mutate: (d: Fc3Deployment['sYaml']) => void) => {
+    const doc = structuredClone(dep.sYaml);
+    mutate(doc);
+    return validateSYaml(doc);
+  };
+
+  it('names the path of a misspelt property, anywhere', () => {
+    expect(broken((d) => (d.resources['bind-waba']!.props.memmorySize = 512))).toEqual(['resources.bind-waba.props.memmorySize: unknown property (not in the fc3 schema)']);
+    expect(broken((d) => (d.resources['onboarding']!.props.triggers[0].triggerConfig.eventSourceConfig.eventSourceTyp = 'MNS'))).toEqual([
+      'resources.onboarding.props.triggers[0].triggerConfig.eventSourceConfig.eventSourceTyp: unknown property (not in the fc3 schema)',
+    ]);
+    expect(broken((d) => (d.resources['health-monitor']!.props.triggers[0].triggername = 'x'))).toEqual([
+      'resources.health-monitor.props.triggers[0].triggername: unknown property (not in the fc3 schema)',
+    ]);
+  });
+
+  it('names the path of a wrong value, checking a trigger config by its type', () => {
+    expect(broken((d) => (d.resources['bind-waba']!.props.triggers[0].triggerConfig.authType = 'acs3'))).toEqual([
+      'resources.bind-waba.props.triggers[0].triggerConfig.authType: must be equal to one of the allowed values (anonymous, function, jwt)',
+    ]);
+    expect(broken((d) => (d.resources['query-waba']!.props.memorySize = 300))[0]).toMatch(/^resources\.query-waba\.props\.memorySize: must be multiple of 64/);
+    expect(broken((d) => delete d.resources['health-monitor']!.props.triggers[0].triggerConfig.enable)).toEqual([
+      "resources.health-monitor.props.triggers[0].triggerConfig: must have required property 'enable' 'enable'",
+    ]);
+    expect(broken((d) => (d.resources['onboarding']!.component = 'fc'))).toEqual(['resources.onboarding.component: must be fc3 (got "fc")']);
+  });
+
+  it('stops packaging when the generator emits a wrong property, naming the path, and writes nothing', () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    writeFileSync(join(dist, 's.yaml'), 'stale');
+    const faulty = (s: Fc3Service) => {
+      const d = fc3Deployment(s);
+      d.sYaml.resources['get-health-status']!.props.triggers[0].triggerConfig.method = ['GET'];
+      return d;
+    };
+    expect(() => packageFc3(dist, svc, { generate: faulty, validate: validateSYaml })).toThrow(
+      'resources.get-health-status.props.triggers[0].triggerConfig.method: unknown property',
+    );
+    expect(existsSync(join(dist, 's.yaml'))).toBe(false);
+    expect(existsSync(join(dist, 'fc3'))).toBe(false);
+  });
+});
+
+describe('files beside dist/s.yaml', () => {
+  it('writes s.yaml, the policy documents and .fcignore; ram.sh and eventbridge.sh create what they describe', async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    const written = packageFc3(dist, svc, { validate: validateSYaml });
+    expect(parseYaml(readFileSync(written.sYamlFile, 'utf8'))).toEqual(dep.sYaml);
+    expect(readFileSync(join(dist, 'onboarding', '.fcignore'), 'utf8')).toContain('*.map');
+
+    // a stand-in aliyun CLI recording each call's arguments, one JSON line each
+    const bin = tmp();
+    const calls = join(bin, 'calls.jsonl');
+    writeFileSync(join(bin, 'aliyun'), `#!${process.execPath}\nrequire('fs').appendFileSync(${JSON.stringify(calls)}, JSON.stringify(process.argv.slice(2)) + '\\n');\n`);
+    chmodSync(join(bin, 'aliyun'), 0o755);
+    const env = { PATH: `${bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
+    const ram = await run('sh', [join(written.dir, 'ram.sh')], { env });
+    expect(ram.code, ram.output).toBe(0);
+    const eb = await run('sh', [join(written.dir, 'eventbridge.sh')], { env });
+    expect(eb.code, eb.output).toBe(0);
+    const argv = readFileSync(calls, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as string[]);
+    const opt = (a: string[], name: string) => a[a.indexOf(`--${name}`) + 1]!;
+
+    for (const key of Object.keys(RAM_ACTIONS)) {
+      const role = `cams-fc-dev-${key}`;
+      const created = argv.find((a) => a[1] === 'CreateRole' && opt(a, 'RoleName') === role);
+      expect(created, role).toBeDefined();
+      expect(JSON.parse(opt(created!, 'AssumeRolePolicyDocument')).Statement[0].Principal.Service).toEqual(['fc.aliyuncs.com']);
+      const attached = argv.filter((a) => a[1] === 'AttachPolicyToRole' && opt(a, 'RoleName') === role).map((a) => opt(a, 'PolicyName'));
+      const granted = argv
+        .filter((a) => a[1] === 'CreatePolicy' && attached.includes(opt(a, 'PolicyName')) && opt(a, 'PolicyName') !== 'cams-fc-dev-logs')
+        .flatMap((a) => (JSON.parse(opt(a, 'PolicyDocument')) as { Statement: { Action: string[] }[] }).Statement.flatMap((s) => s.Action));
+      expect(granted.sort(), role).toEqual([...RAM_ACTIONS[key]!].sort());
+      expect(attached, role).toContain('cams-fc-dev-logs');
+    }
+    const logs = argv.find((a) => a[1] === 'CreatePolicy' && opt(a, 'PolicyName') === 'cams-fc-dev-logs')!;
+    expect(JSON.parse(opt(logs, 'PolicyDocument')).Statement[0].Action).toEqual(['log:PostLogStoreLogs']);
+
+    expect(argv.find((a) => a[1] === 'CreateEventBus')).toEqual(['eventbridge', 'CreateEventBus', '--region', 'ap-southeast-1', '--EventBusName', 'cams-fc-dev']);
+    const rule = argv.find((a) => a[1] === 'CreateRule')!;
+    expect(opt(rule, 'EventBusName')).toBe('cams-fc-dev');
+    expect(JSON.parse(opt(rule, 'FilterPattern'))).toEqual({ source: ['cams-fc.onboarding'] });
+    const [target] = JSON.parse(opt(rule, 'EventTargets')) as { Type: string; Endpoint: string }[];
+    expect(target).toMatchObject({ Type: 'acs.fc.function', Endpoint: 'acs:fc:ap-southeast-1:1234567890:functions/cams-fc-dev-onboarding' });
+  });
+});
