@@ -10,7 +10,7 @@ import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { httpRequest } from '../../../shared/http/request.ts';
 import { callRoute, eventually, fc2Client } from './support.ts';
 
-// The real serverless.yml and functions, each in its own worker, on free ports; no timers.
+// The real serverless.yml and functions, each in its own worker, on free ports; no timers; as FC 2.0.
 let host: RunningHost;
 let storeDir: string;
 const lines: string[] = [];
@@ -53,6 +53,8 @@ beforeAll(async () => {
     port: 0,
     sandbox: { port: 0 },
     timers: false,
+    // FC 2.0: onboarding-api invokes through @alicloud/fc2 (FC 3.0 mode: ./fc3-invoke.test.ts).
+    fcVersion: '2',
     env: { STORE_URL: `file:${storeDir}` },
     maxBodyBytes: MAX_BODY,
     log: (l) => lines.push(l),
