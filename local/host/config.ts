@@ -8,11 +8,12 @@
  *   CAMS_SANDBOX_KEYS  id:secret,...  (default: the sandbox's documented pairs)
  *   CAMS_SANDBOX_QPS   Action=N,...   (default: the CAMS limits)
  *   HOST_TIMERS        on | off       (default on)
+ *   HOST_FC_VERSION    3 | 2          (default 3: which FC the functions run as, ./defaults.ts)
  *   argv: --stage <name>  (serverless ${opt:stage}; default provider.stage, else dev)
  */
 import { z } from 'zod';
 import { parseSandboxKeys, parseSandboxQps } from '../sandbox/config.ts';
-import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SANDBOX_HOST, DEFAULT_SANDBOX_PORT } from './defaults.ts';
+import { DEFAULT_FC_VERSION, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SANDBOX_HOST, DEFAULT_SANDBOX_PORT } from './defaults.ts';
 import type { HostOptions } from './host.ts';
 import { parsedWith } from '../zod-env.ts';
 
@@ -39,6 +40,10 @@ const HostEnv = z.object({
   HOST_TIMERS: z.preprocess(
     (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
     z.enum(['on', 'off'], { error: 'HOST_TIMERS must be on or off' }).default('on'),
+  ),
+  HOST_FC_VERSION: z.preprocess(
+    (v) => (typeof v === 'string' ? v.trim().replace(/\.0$/, '') || undefined : v),
+    z.enum(['3', '2'], { error: 'HOST_FC_VERSION must be 3 or 2' }).default(DEFAULT_FC_VERSION),
   ),
 });
 
@@ -81,6 +86,7 @@ export function hostOptionsFromEnv(env: Record<string, string | undefined>, argv
       ...(e.CAMS_SANDBOX_QPS ? { qps: e.CAMS_SANDBOX_QPS } : {}),
     },
     timers: e.HOST_TIMERS === 'on',
+    fcVersion: e.HOST_FC_VERSION,
     env,
     ...(stage ? { stage } : {}),
   };

@@ -16,6 +16,13 @@ export const DEFAULT_SANDBOX_PORT = 9100;
 /** The account id the host puts in FC contexts and trigger events (the one the test fixtures use). */
 export const DEFAULT_ACCOUNT_ID = '1234567890123456';
 
+/**
+ * Which FC the functions run as. FC 3.0 by default: it is what `npm run package` deploys (dist/s.yaml)
+ * and what Alibaba Cloud still develops; FC 2.0 (`HOST_FC_VERSION=2`) is the legacy route.
+ */
+export type FcVersion = '3' | '2';
+export const DEFAULT_FC_VERSION: FcVersion = '3';
+
 /** FC 3.0 sync request body limit (32 MB). */
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 /** FC async invocation payload limit (128 KB). */

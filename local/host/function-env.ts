@@ -6,8 +6,8 @@
  *   - STORE_URL, when its own is empty: the host's STORE_URL, else file:./.data/<stage>;
  *   - API_KEYS, only where declared and empty: the default caller pair (./defaults.ts);
  *   - ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET(/_SECURITY_TOKEN): the functions' credentials (FC sets them too);
- *   - FC_ENDPOINT (this host's URL, for onboarding-api's fc2 invoke), and FC_SERVICE_NAME,
- *     FC_FUNCTION_NAME, FC_REGION, FC_ACCOUNT_ID as FC sets them.
+ *   - FC_ENDPOINT (this host's URL, for onboarding-api's invoke), and FC_FUNCTION_NAME, FC_REGION,
+ *     FC_ACCOUNT_ID as FC sets them; FC_SERVICE_NAME only as FC 2.0 (FC 3.0 has no services).
  */
 import type { FcCredentials } from './functions.ts';
 import type { FunctionSpec } from './serverless-config.ts';
@@ -18,7 +18,8 @@ export interface HostSupplied {
   apiKeys: string;
   credentials: FcCredentials;
   fcEndpoint: string;
-  serviceName: string;
+  /** The FC 2.0 service the functions run in; undefined as FC 3.0, which has none. */
+  serviceName: string | undefined;
   region: string;
   accountId: string;
 }
@@ -37,7 +38,7 @@ export function functionEnvironment(spec: FunctionSpec, host: HostSupplied): Rec
     if (securityToken) env['ALIBABA_CLOUD_SECURITY_TOKEN'] = securityToken;
   }
   env['FC_ENDPOINT'] = host.fcEndpoint;
-  env['FC_SERVICE_NAME'] = host.serviceName;
+  if (host.serviceName !== undefined) env['FC_SERVICE_NAME'] = host.serviceName;
   env['FC_FUNCTION_NAME'] = spec.name;
   env['FC_REGION'] = host.region;
   env['FC_ACCOUNT_ID'] = host.accountId;

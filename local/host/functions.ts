@@ -22,7 +22,8 @@ export interface FcInvocationContext {
   requestId: string;
   credentials: FcCredentials;
   function: { name: string; handler: string; memory: number; timeout: number };
-  service: { name: string; logProject: string; logStore: string; qualifier: string; versionId: string };
+  /** FC 3.0's has no name (it has no services); FC 2.0's names the function's service. */
+  service: { name?: string; logProject: string; logStore: string; qualifier: string; versionId: string };
   region: string;
   accountId: string;
   retryCount: number;
@@ -72,7 +73,8 @@ export function newRequestId(now = Date.now()): string {
 }
 
 export interface ContextInputs {
-  serviceName: string;
+  /** Undefined as FC 3.0. */
+  serviceName: string | undefined;
   region: string;
   accountId: string;
   credentials: FcCredentials;
@@ -86,7 +88,7 @@ export function buildContext(spec: FunctionSpec, requestId: string, retryCount: 
     requestId,
     credentials: { ...inputs.credentials },
     function: { name: spec.name, handler: spec.handler, memory: spec.memorySize, timeout: spec.timeout },
-    service: { name: inputs.serviceName, logProject: '', logStore: '', qualifier: 'LATEST', versionId: '' },
+    service: { ...(inputs.serviceName !== undefined ? { name: inputs.serviceName } : {}), logProject: '', logStore: '', qualifier: 'LATEST', versionId: '' },
     region: inputs.region,
     accountId: inputs.accountId,
     retryCount,

@@ -3,7 +3,7 @@
  * with only its own environment (./function-runtime.ts, ./function-env.ts), behind
  *   - its HTTP events (FC 3.0 HTTP trigger events, built from the real request: ./server.ts),
  *   - its timer events (FC timer events on the trigger's cron: ./scheduler.ts),
- *   - the FC 2.0 invoke API (sync and async with FC's retries: ./invoke-api.ts, ./async-invoke.ts),
+ *   - FC's invoke APIs, 3.0 and 2.0 (sync and async with FC's retries: ./invoke-api.ts, ./async-invoke.ts),
  * with the CAMS sandbox started and wired in when CAMS_ENDPOINT is unset. Configuration is resolved
  * first (./host-config.ts), so a bad value stops start-up before anything listens.
  */
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ApiKey } from '../../shared/config/env.ts';
 import type { CamsAction } from '../../shared/cams/operations.ts';
+import { InMemoryNonceRegistry } from '../../shared/acs3/index.ts';
 import { redactUrlCredentials } from '../../shared/log/redact.ts';
 import { startSandbox, DEFAULT_SANDBOX_KEYS, hostSandboxDataDir, type RunningSandbox, type SandboxKey } from '../sandbox/server.ts';
 import { AsyncInvoker } from './async-invoke.ts';
@@ -18,12 +19,14 @@ import { banner } from './banner.ts';
 import {
   DEFAULT_ACCOUNT_ID,
   DEFAULT_ASYNC_RETRY_DELAYS_MS,
+  DEFAULT_FC_VERSION,
   DEFAULT_HOST,
   DEFAULT_MAX_ASYNC_BODY_BYTES,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_PORT,
   DEFAULT_SANDBOX_HOST,
   DEFAULT_SANDBOX_PORT,
+  type FcVersion,
 } from './defaults.ts';
 import type { FcKey } from './fc-signature.ts';
 import { functionEnvironment } from './function-env.ts';
@@ -72,6 +75,12 @@ export interface HostOptions {
   env?: Record<string, string | undefined>;
   /** CAMS sandbox started when CAMS_ENDPOINT is unset. */
   sandbox?: { host?: string; port?: number; keys?: SandboxKey[]; qps?: Partial<Record<CamsAction, number>> };
+  /**
+   * Which FC the functions run as (default '3', HOST_FC_VERSION): as FC 3.0 their context and
+   * environment name no service, so onboarding-api invokes through FC 3.0's API; as FC 2.0 they carry
+   * the service (`<service>-<stage>`, FC_SERVICE_NAME) and it uses @alicloud/fc2. Both APIs are served either way.
+   */
+  fcVersion?: FcVersion;
   /** Fire timer events; default true unless env HOST_TIMERS=off. */
   timers?: boolean;
   accountId?: string;
@@ -94,8 +103,10 @@ export interface RunningHost {
   port: number;
   /** Set when the host started the CAMS sandbox (CAMS_ENDPOINT unset). */
   sandboxUrl?: string;
-  /** `<service>-<stage>`: the `{service}` of the FC invoke API. */
+  /** `<service>-<stage>`: the `{service}` of the FC 2.0 invoke API. */
   serviceName: string;
+  /** Which FC the functions run as. */
+  fcVersion: FcVersion;
   stage: string;
   /** This stage's local data directory (absolute): <dataRoot>/<stage>. */
   dataDir: string;
@@ -130,6 +141,7 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
   const accountId = opts.accountId ?? DEFAULT_ACCOUNT_ID;
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const timersOn = opts.timers ?? env['HOST_TIMERS'] !== 'off';
+  const fcVersion: FcVersion = opts.fcVersion ?? (env['HOST_FC_VERSION'] === '2' ? '2' : DEFAULT_FC_VERSION);
   const clock = opts.clock ?? { now: Date.now };
 
   // 1. Everything that can be wrong with the configuration, before anything starts.
@@ -190,6 +202,7 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
     serviceName: config.fcServiceName,
     functionState: (name) => functions.get(name)?.state,
     lookupKey,
+    nonces: new InMemoryNonceRegistry(),
     maxSyncBodyBytes: maxBodyBytes,
     maxAsyncBodyBytes: opts.maxAsyncBodyBytes ?? DEFAULT_MAX_ASYNC_BODY_BYTES,
     now: Date.now,
@@ -219,13 +232,15 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
 
   // 4. Each function in its own worker, with its own environment.
   const environments: Record<string, Record<string, string>> = {};
+  // As FC 3.0 a function knows no service; as FC 2.0 it runs in <service>-<stage>.
+  const functionsService = fcVersion === '2' ? config.fcServiceName : undefined;
   const supplied = {
     camsEndpoint,
     storeUrl: plan.storeUrl,
     apiKeys: plan.apiKeysSpec,
     credentials,
     fcEndpoint: url,
-    serviceName: config.fcServiceName,
+    serviceName: functionsService,
     region: config.region,
     accountId,
   };
@@ -236,7 +251,7 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
     functions.set(
       spec.name,
       new IsolatedFunction({
-        init: { functionsDir, spec, serviceName: config.fcServiceName, region: config.region, accountId, credentials },
+        init: { functionsDir, spec, serviceName: functionsService, region: config.region, accountId, credentials },
         env: fnEnv,
         log,
         ...(output ? { output: (stream: 'stdout' | 'stderr', text: string) => output(spec.name, stream, text) } : {}),
@@ -308,6 +323,7 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
     port: server.port,
     ...(sandbox ? { sandboxUrl: sandbox.url } : {}),
     serviceName: config.fcServiceName,
+    fcVersion,
     stage: config.stage,
     dataDir: plan.dataDir,
     region: config.region,

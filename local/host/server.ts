@@ -10,7 +10,7 @@ import { answerClientError } from './client-error.ts';
 import type { FunctionState } from './function-runtime.ts';
 import { HOST_STOPPING, newRequestId, type InvocationOutcome } from './functions.ts';
 import { buildHttpTriggerEvent, replyFromResult, splitUrl } from './http-trigger.ts';
-import { handleInvokeApi, INVOKE_PREFIX, type InvokeApiDeps } from './invoke-api.ts';
+import { handleInvokeApi, isInvokeApiPath, type InvokeApiDeps } from './invoke-api.ts';
 import type { RouteTable } from './routes.ts';
 import type { FunctionSpec } from './serverless-config.ts';
 
@@ -116,7 +116,7 @@ export async function startServer(host: string, port: number, deps: ServerDeps):
         sendJson(res, 503, envelope(requestId, 'ServiceUnavailable', 'The host failed to start.'));
         return '503';
       }
-      if (url.rawPath.startsWith(INVOKE_PREFIX)) return `invoke ${await handleInvokeApi(req, res, url, requestId, deps.invokeApi)}`;
+      if (isInvokeApiPath(url.rawPath)) return `invoke ${await handleInvokeApi(req, res, url, requestId, deps.invokeApi)}`;
       return handleHttpRoute(req, res, url.rawPath, requestId, deps);
     })();
     work.then(

@@ -6,7 +6,8 @@ import type { FunctionSpec } from './serverless-config.ts';
 export interface WorkerInit {
   functionsDir: string;
   spec: FunctionSpec;
-  serviceName: string;
+  /** Undefined when the host runs the functions as FC 3.0 (no service). */
+  serviceName: string | undefined;
   region: string;
   accountId: string;
   credentials: FcCredentials;

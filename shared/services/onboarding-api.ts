@@ -1,5 +1,6 @@
 import { credentialsFrom } from '../cams/credentials.ts';
 import type { FcContext } from '../fc/context.ts';
+import { fc3Endpoint, invokeFc3 } from '../fc/invoke.ts';
 import { HttpError } from '../http-fn/errors.ts';
 import type { ServiceInput } from '../http-fn/http-function.ts';
 import type { ServiceResult } from '../http-fn/middlewares.ts';
@@ -12,24 +13,38 @@ import type { Store } from '../store/port.ts';
 
 type Env = Record<string, string | undefined>;
 
-/** Where the onboarding function is and who may invoke it: FC's context first, env to override. */
-export function invokeTarget(context: FcContext, env: Env) {
+/**
+ * Where the onboarding function is and who may invoke it: FC's context first, env to override.
+ * FC 2.0 runs every function in a service and says which (context.service.name); FC 3.0 has no
+ * services (its context.service carries no name), so a function there is addressed by name alone.
+ * ONBOARDING_SERVICE forces FC 2.0's API.
+ */
+export type InvokeTarget =
+  | { api: 'fc3'; accountId: string; region: string; fn: string; endpoint: string }
+  | { api: 'fc2'; accountId: string; region: string; service: string; fn: string; endpoint: string | undefined };
+
+export function invokeTarget(context: FcContext, env: Env): InvokeTarget {
   const accountId = env['FC_ACCOUNT_ID'] || context.accountId;
   const region = env['FC_REGION'] || context.region || 'ap-southeast-1';
   const service = env['ONBOARDING_SERVICE'] || context.service?.name;
   const fn = env['ONBOARDING_FUNCTION'] || 'onboarding';
   if (!accountId) throw new HttpError(500, 'ServiceMisconfigured', 'The function does not know its account id (FC_ACCOUNT_ID).');
-  if (!service) throw new HttpError(500, 'ServiceMisconfigured', 'The function does not know the onboarding service (ONBOARDING_SERVICE).');
-  return { accountId, region, service, fn, endpoint: env['FC_ENDPOINT'] || undefined };
+  if (service) return { api: 'fc2', accountId, region, service, fn, endpoint: env['FC_ENDPOINT'] || undefined };
+  return { api: 'fc3', accountId, region, fn, endpoint: env['FC_ENDPOINT'] || fc3Endpoint(accountId, region) };
 }
 
 /**
- * Async invoke through @alicloud/fc2 (FC's invoke API, `x-fc-invocation-type: Async`). The SDK costs
- * ~185 ms and 31 MB to load, so it is imported here, on this path only, never at cold start.
+ * Async invoke of `onboarding` (`x-fc-invocation-type: Async`), answering FC's request id.
+ * FC 3.0: InvokeFunction over node:http, ACS3-signed (../fc/invoke.ts). FC 2.0: @alicloud/fc2, which
+ * costs ~185 ms and 31 MB to load, so it is imported on that path only, never at cold start.
  */
 export async function invokeOnboardingAsync(context: FcContext, env: Env, body: string): Promise<string | undefined> {
   const target = invokeTarget(context, env);
   const creds = credentialsFrom(context, env);
+  if (target.api === 'fc3') {
+    const res = await invokeFc3({ endpoint: target.endpoint, functionName: target.fn, payload: body, async: true, credentials: creds, timeoutMs: 10_000 });
+    return res.requestId;
+  }
   const mod = (await import('@alicloud/fc2')) as unknown as { default?: FcClientCtor } & FcClientCtor;
   const FC = (mod.default ?? mod) as FcClientCtor;
   const client = new FC(target.accountId, {

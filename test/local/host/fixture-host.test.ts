@@ -100,7 +100,8 @@ describe('FC 3.0 HTTP trigger events', () => {
       requestId,
       credentials: { accessKeyId: 'fixture-ak', accessKeySecret: 'fixture-secret' },
       function: { name: 'echo', handler: 'index.handler', memory: 512, timeout: 5 },
-      service: { name: 'fixture-dev', logProject: '', logStore: '', qualifier: 'LATEST', versionId: '' },
+      // FC 3.0 (the host's default) has no services: no service name in the context or the environment.
+      service: { logProject: '', logStore: '', qualifier: 'LATEST', versionId: '' },
       region: 'cn-hangzhou',
       accountId: host.accountId,
       retryCount: 0,
@@ -117,7 +118,6 @@ describe('FC 3.0 HTTP trigger events', () => {
       STORE_URL: 'memory:',
       CAMS_ENDPOINT: CAMS,
       FC_ENDPOINT: host.url,
-      FC_SERVICE_NAME: 'fixture-dev',
       FC_FUNCTION_NAME: 'echo',
       FC_REGION: 'cn-hangzhou',
       FC_ACCOUNT_ID: host.accountId,

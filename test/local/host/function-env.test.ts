@@ -41,6 +41,12 @@ describe('functionEnvironment', () => {
     expect(functionEnvironment(spec('x', { API_KEYS: 'a-caller:its-own-secret' }), host)['API_KEYS']).toBe('a-caller:its-own-secret');
   });
 
+  it('as FC 3.0 (no service): no FC_SERVICE_NAME, the rest as before', () => {
+    const env = functionEnvironment(spec('onboarding-api', { ONBOARDING_FUNCTION: 'onboarding' }), { ...host, serviceName: undefined });
+    expect(env).not.toHaveProperty('FC_SERVICE_NAME');
+    expect(env).toMatchObject({ FC_ENDPOINT: host.fcEndpoint, FC_FUNCTION_NAME: 'onboarding-api', FC_ACCOUNT_ID: host.accountId, ONBOARDING_FUNCTION: 'onboarding' });
+  });
+
   it('no credentials, no credential variables; an STS token is passed on', () => {
     const none = functionEnvironment(spec('x', {}), { ...host, credentials: {} });
     expect(Object.keys(none).filter((k) => k.startsWith('ALIBABA_CLOUD_'))).toEqual([]);

@@ -2,15 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { signRouteRequest } from '../../../local/client/route-request.ts';
 import { DEFAULT_API_KEY, DEFAULT_API_KEYS } from '../../../local/host/defaults.ts';
 import { fcAuthorization, fcStringToSign } from '../../../local/host/fc-signature.ts';
 import { startHost, type RunningHost } from '../../../local/host/host.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { httpRequest } from '../../../shared/http/request.ts';
-import { callRoute, eventually, fc2Client } from './support.ts';
+import { callRoute, eventually, fc2Client, httpTriggerEvent } from './support.ts';
 
-// The real serverless.yml and functions, each in its own worker, on free ports; no timers.
+// The real serverless.yml and functions, each in its own worker, on free ports; no timers; as FC 2.0.
 let host: RunningHost;
 let storeDir: string;
 const lines: string[] = [];
@@ -24,28 +23,7 @@ async function sandboxCalls(): Promise<CallRecord[]> {
   return JSON.parse(res.body.toString()) as CallRecord[];
 }
 
-/** The JSON of an FC 3.0 HTTP trigger event carrying a signed route call (what a caller of the invoke API sends). */
-function signedHttpEvent(path: string, body: unknown): string {
-  const hostHeader = 'cams-fc-dev.ap-southeast-1.fcapp.run';
-  const signed = signRouteRequest({ method: 'POST', path, body }, hostHeader, DEFAULT_API_KEY, { nonce: `invoke-${Math.random()}` });
-  return JSON.stringify({
-    version: 'v1',
-    rawPath: path,
-    body: signed.body,
-    isBase64Encoded: false,
-    headers: signed.headers,
-    queryParameters: {},
-    requestContext: {
-      accountId: host.accountId,
-      domainName: hostHeader,
-      domainPrefix: 'bind-waba',
-      http: { method: 'POST', path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
-      requestId: 'r-1',
-      time: '2024-01-01T00:00:00Z',
-      timeEpoch: '1704067200000',
-    },
-  });
-}
+const signedHttpEvent = (path: string, body: unknown) => httpTriggerEvent(host.accountId, path, body);
 
 beforeAll(async () => {
   storeDir = mkdtempSync(join(tmpdir(), 'cams-fc-host-'));
@@ -53,6 +31,8 @@ beforeAll(async () => {
     port: 0,
     sandbox: { port: 0 },
     timers: false,
+    // FC 2.0: onboarding-api invokes through @alicloud/fc2 (FC 3.0 mode: ./fc3-invoke.test.ts).
+    fcVersion: '2',
     env: { STORE_URL: `file:${storeDir}` },
     maxBodyBytes: MAX_BODY,
     log: (l) => lines.push(l),

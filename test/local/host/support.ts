@@ -50,3 +50,26 @@ export async function eventually<T>(check: () => T | undefined | false | Promise
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** The JSON of an FC 3.0 HTTP trigger event carrying a signed route call (what a caller of the invoke API sends). */
+export function httpTriggerEvent(accountId: string, path: string, body: unknown): string {
+  const hostHeader = 'cams-fc-dev.ap-southeast-1.fcapp.run';
+  const signed = signRouteRequest({ method: 'POST', path, body }, hostHeader, DEFAULT_API_KEY, { nonce: `invoke-${Math.random()}` });
+  return JSON.stringify({
+    version: 'v1',
+    rawPath: path,
+    body: signed.body,
+    isBase64Encoded: false,
+    headers: signed.headers,
+    queryParameters: {},
+    requestContext: {
+      accountId,
+      domainName: hostHeader,
+      domainPrefix: 'bind-waba',
+      http: { method: 'POST', path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
+      requestId: 'r-1',
+      time: '2024-01-01T00:00:00Z',
+      timeEpoch: '1704067200000',
+    },
+  });
+}
