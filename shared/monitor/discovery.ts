@@ -1,9 +1,11 @@
 import type { CamsCallOptions, CamsClient } from '../cams/client.ts';
-import { isCamsError } from '../cams/errors.ts';
+import { isCamsError, type CamsError } from '../cams/errors.ts';
 import type { HealthError, PhoneNumberInfo, TemplateInfo } from '../cams/operations.ts';
 import { update, type Store } from '../store/port.ts';
 import { HealthNode } from '../validation/health-target.ts';
-import type { ObservedStatus } from './entity-state.ts';
+import { adviceFor } from './advice.ts';
+import { ENTITY_PREFIX } from './dispatch.ts';
+import { fingerprintOf, type EntityState, type ObservedStatus } from './entity-state.ts';
 import type { Observation } from './rules.ts';
 import { targetId, WATCH_PREFIX, type NodeAttributes, type RegisteredTarget, type WatchTarget } from './targets.ts';
 
@@ -87,6 +89,9 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
       report.discovered += outcome.added;
       report.retired += outcome.retired;
       report.observations.push(...outcome.observations);
+      // Resolves a firing DiscoveryFailed; creates no state otherwise.
+      const ok = discoveryOutcome(root.value.target);
+      if ((await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(ok.subject)))?.value.firing) report.observations.push(ok);
       await store.put<DiscoveryRecord>(DISCOVERY_PREFIX + rootId, { lastRunAt: opts.clock(), phones: found.phones.length, templates: found.templates.length });
     } catch (e) {
       if (!isCamsError(e)) throw e;
@@ -95,6 +100,7 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
       // A refusal (the WABA is not ours) waits for the interval; anything transient is retried next sweep.
       if (!e.retryable && e.Code !== 'DeadlineExceeded') {
         await store.put<DiscoveryRecord>(DISCOVERY_PREFIX + rootId, { lastRunAt: opts.clock(), lastError: e.Code });
+        report.observations.push(discoveryOutcome(root.value.target, e));
       }
     }
   }
@@ -208,6 +214,19 @@ export function qualityObservation(target: WatchTarget, a: NodeAttributes): Obse
     subject: { nodeType: 'phone', entityType: 'PHONE_QUALITY', custSpaceId: target.CustSpaceId, ...(target.WabaId ? { wabaId: target.WabaId } : {}), phoneNumber: target.PhoneNumber },
     status,
     errors,
+  };
+}
+
+/**
+ * Discovery refused by CAMS (a WABA not ours, a role without cams:QueryChatappPhoneNumbers or
+ * cams:ListChatappTemplate) is the monitor's own failure, alerted like the others; a listing that
+ * works again resolves it.
+ */
+function discoveryOutcome(waba: WatchTarget, e?: CamsError): Observation {
+  return {
+    subject: { nodeType: 'monitor', entityType: 'DiscoveryFailed', custSpaceId: waba.CustSpaceId, ...(waba.WabaId ? { wabaId: waba.WabaId } : {}) },
+    status: e ? 'ERROR' : 'AVAILABLE',
+    errors: e ? [{ ErrorCode: e.Code, ErrorDescription: e.Message, PossibleSolution: adviceFor(e) }] : [],
   };
 }
 

@@ -11,6 +11,7 @@ export const MAX_TARGETS_PER_REQUEST = 1000;
 const DiscoverRoot = camsParams(
   z.strictObject({
     CustSpaceId,
+    NodeType: z.optional(z.literal('waba', { error: 'must be waba (or left out) on a Discover entry' })),
     WabaId,
     Discover: z.literal(true, { error: 'must be true (leave it out, with a NodeType, to watch one node)' }),
   }),

@@ -12,6 +12,7 @@ import { handler as watchListHandler } from '../../../functions/watch-list/handl
 import { fcContext, fixture, httpEvent, parseReply } from '../../support/events.ts';
 import { onboardThroughFunctions, RecordingSink, tempFileStore } from '../../support/monitor.ts';
 import { CALLER_KEY, sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+import { bind, KEY_B } from '../../local/sandbox/helpers.ts';
 
 const HOUR = 3_600_000;
 const WABA = '499399000100';
@@ -159,6 +160,25 @@ describe('discovery: a WABA watched with Discover brings its numbers and templat
     const removed = parseReply(await watchListHandler(httpEvent(del, 'fc-http'), fcContext() as never));
     expect(removed.body.Data).toMatchObject({ Removed: 1, Retired: 5 });
     expect(await watched()).toEqual([]);
+  });
+});
+
+describe('discovery refused by CAMS', () => {
+  it('a Discover entry for a WABA of another account is a DiscoveryFailed alert with advice; nothing is added', async () => {
+    const other = await bind(sandbox, '499399000900', KEY_B);
+    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: other, NodeType: 'waba', WabaId: '499399000900', Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
+    expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    await sweep(Date.now(), sink);
+    expect((await watched()).map((x) => x.id)).toEqual([`waba:${other}:499399000900`]);
+    const items = sink.received.flatMap((m) => m.items);
+    const failed = items.find((i) => i.subject.entityType === 'DiscoveryFailed');
+    expect(failed).toMatchObject({ status: 'ERROR', severity: 'critical', errors: [expect.objectContaining({ ErrorCode: 'Unknown.ResourceOwnerId' })] });
+    expect(failed!.errors[0]!.PossibleSolution).toBeTruthy();
+    // Not listed again within the interval: no second alert, no second listing.
+    const mark = (await calls()).length;
+    await sweep(Date.now() + 5 * 60_000, sink);
+    expect((await calls()).slice(mark).filter((c) => c.Action === 'QueryChatappPhoneNumbers')).toEqual([]);
   });
 });
 
