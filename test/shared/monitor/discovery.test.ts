@@ -7,7 +7,7 @@ import { loadMonitorConfig } from '../../../shared/config/monitor.ts';
 import { qualityObservation } from '../../../shared/monitor/discovery.ts';
 import { runHealthMonitor } from '../../../shared/services/health-monitor.ts';
 import { WATCH_PREFIX, type RegisteredTarget } from '../../../shared/monitor/targets.ts';
-import type { Store } from '../../../shared/store/port.ts';
+import { StoreError, type Store } from '../../../shared/store/port.ts';
 import { handler as watchListHandler } from '../../../functions/watch-list/handler.ts';
 import { fcContext, fixture, httpEvent, parseReply } from '../../support/events.ts';
 import { onboardThroughFunctions, RecordingSink, tempFileStore } from '../../support/monitor.ts';
@@ -54,11 +54,28 @@ beforeEach(async () => {
   });
 });
 
-async function sweep(clock: number, sink: RecordingSink) {
+async function sweep(clock: number, sink: RecordingSink, on: Store = store) {
   const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url };
   const key = DEFAULT_SANDBOX_KEYS[0]!;
   const inv = { event: fixture('timer-event.json'), context: fcContext({ credentials: { accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret } }) as never, requestId: 'tick', deadline: Date.now() + 60_000 };
-  return runHealthMonitor(inv, { config: loadMonitorConfig(env), store, sinks: [sink] }, () => clock);
+  return runHealthMonitor(inv, { config: loadMonitorConfig(env), store: on, sinks: [sink] }, () => clock);
+}
+
+/** The store as a process sees it that dies after `writes` more writes to the watch list: nothing after that lands. */
+function dyingAfter(writes: number): Store {
+  let left = writes;
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'put') {
+        return async (key: string, ...rest: unknown[]) => {
+          if (key.startsWith(WATCH_PREFIX) && left-- <= 0) throw new StoreError('UNAVAILABLE', 'the process died here');
+          return (target.put as (...a: unknown[]) => Promise<unknown>)(key, ...rest);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }
 
 async function calls(): Promise<CallRecord[]> {
@@ -160,6 +177,25 @@ describe('discovery: a WABA watched with Discover brings its numbers and templat
     const removed = parseReply(await watchListHandler(httpEvent(del, 'fc-http'), fcContext() as never));
     expect(removed.body.Data).toMatchObject({ Removed: 1, Retired: 5 });
     expect(await watched()).toEqual([]);
+  });
+});
+
+describe('discovery cut short', () => {
+  it('a process that dies halfway through a discovery: the next sweep finishes it, with all 5 nodes and one quality warning', async () => {
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '8613800000401', QualityRating: 'YELLOW' });
+    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
+    expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    const clock = Date.now();
+    // Dies after the first number's entry is written, before the rest and before any alert decision.
+    await expect(sweep(clock, sink, dyingAfter(1))).rejects.toThrow(/died/);
+    expect((await watched()).length).toBe(2);
+    // The lease of the dead run is released by its finally; the next tick redoes the listing.
+    await sweep(clock + 5 * 60_000, sink);
+    expect((await watched()).length).toBe(6);
+    expect(sink.received.flatMap((m) => m.items).filter((i) => i.errors.some((e) => e.ErrorCode === 'QualityRating.YELLOW'))).toHaveLength(1);
+    await sweep(clock + 10 * 60_000, sink);
+    expect(sink.received.flatMap((m) => m.items).filter((i) => i.errors.some((e) => e.ErrorCode === 'QualityRating.YELLOW'))).toHaveLength(1);
   });
 });
 
