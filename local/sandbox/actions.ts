@@ -5,8 +5,8 @@ import type {
   HealthEntity,
   NodeType,
 } from '../../shared/cams/operations.ts';
-import { businessErrorReply, errors, okReply, type CamsReply } from './replies.ts';
-import type { NodeHealth, NodeRef, OwnWaba, SandboxState, Space } from './state.ts';
+import { businessErrorReply, errors, okReply, okTopLevelReply, type CamsReply } from './replies.ts';
+import { PHONE_DEFAULTS, type NodeHealth, type NodeRef, type OwnWaba, type SandboxState, type Space } from './state.ts';
 
 export type Params = Record<string, string>;
 
@@ -32,6 +32,10 @@ export function runAction(action: CamsAction, account: string, params: Params, s
         return addPhoneNumber(account, params, state);
       case 'GetWhatsappHealthStatus':
         return healthStatus(account, params, state);
+      case 'QueryChatappPhoneNumbers':
+        return queryPhoneNumbers(account, params, state);
+      case 'ListChatappTemplate':
+        return listTemplates(account, params, state);
     }
   } catch (e) {
     if (e instanceof Rejection) return e.reply;
@@ -113,6 +117,96 @@ function healthStatus(account: string, params: Params, state: SandboxState): Cam
   const resolved = resolveNode(state, space, node);
   if (!state.hasNode(space, resolved)) throw new Rejection(errors.resourceOwner());
   return okReply(healthReport(state, space, resolved), 'None');
+}
+
+/**
+ * Every number of a space with Meta's view of it, in the reference page's field names, beside Code
+ * (no `Data`). Without CustSpaceId: the caller's own WABA, which has no numbers in the sandbox.
+ * `Status` filters by the number's status.
+ */
+function queryPhoneNumbers(account: string, params: Params, state: SandboxState): CamsReply {
+  const custSpaceId = params['CustSpaceId']?.trim();
+  const status = params['Status']?.trim();
+  const space = custSpaceId ? ownSpace(account, custSpaceId, state) : undefined;
+  const phones = space ? [...space.phones.entries()].sort(([a], [b]) => (a < b ? -1 : 1)) : [];
+  const PhoneNumbers = phones
+    .map(([full, p]) => ({
+      PhoneNumber: full,
+      VerifiedName: p.verifiedName,
+      Status: p.status ?? PHONE_DEFAULTS.status,
+      QualityRating: p.qualityRating ?? PHONE_DEFAULTS.qualityRating,
+      MessagingLimitTier: p.messagingLimitTier ?? PHONE_DEFAULTS.messagingLimitTier,
+      CodeVerificationStatus: 'VERIFIED',
+      NameStatus: 'Approval',
+      NewNameStatus: 'None',
+      IsOfficial: 'N',
+      StatusCallbackUrl: '',
+      UpCallbackUrl: '',
+      StatusQueue: '',
+      UpQueue: '',
+    }))
+    .filter((p) => !status || p.Status === status);
+  return okTopLevelReply({ PhoneNumbers }, 'SUCCESS');
+}
+
+const AUDIT_STATUSES = ['pass', 'fail', 'auditing', 'unaudit'];
+
+/**
+ * A space's templates, filtered as the reference page lists (Code, Name, Language, AuditStatus,
+ * TemplateType, Category), one page at a time: `Page` is the JSON the official SDK sends
+ * (`{"Index":1,"Size":10}`, both optional, defaults 1 and 10); `Page.Index`/`Page.Size` (pop-core's
+ * flat form) are read too. Reply: `ListTemplate` and `Total` beside Code (no `Data`).
+ */
+function listTemplates(account: string, params: Params, state: SandboxState): CamsReply {
+  const custSpaceId = params['CustSpaceId']?.trim();
+  const space = custSpaceId ? ownSpace(account, custSpaceId, state) : undefined;
+  const audit = params['AuditStatus']?.trim();
+  if (audit && !AUDIT_STATUSES.includes(audit)) throw new Rejection(errors.invalidParameter('AuditStatus', `it must be one of ${AUDIT_STATUSES.join(', ')}.`));
+  const { index, size } = pageOf(params);
+  const filters: Array<[string | undefined, (t: { code: string; language: string; audit: string; category: string }) => string]> = [
+    [params['Code']?.trim(), (t) => t.code],
+    [params['Name']?.trim(), (t) => t.code],
+    [params['Language']?.trim(), (t) => t.language],
+    [audit, (t) => t.audit],
+    [params['Category']?.trim(), (t) => t.category],
+  ];
+  const templateType = params['TemplateType']?.trim();
+  const all = (space ? state.templatesOf(space) : [])
+    .map((t) => ({ code: t.templateCode, language: t.language, audit: t.meta.auditStatus, category: t.meta.category ?? 'UTILITY', reason: t.meta.reason }))
+    .filter((t) => filters.every(([want, get]) => !want || get(t) === want))
+    .filter(() => !templateType || templateType === 'WHATSAPP');
+  const ListTemplate = all.slice((index - 1) * size, index * size).map((t) => ({
+    TemplateCode: t.code,
+    TemplateName: t.code,
+    Language: t.language,
+    AuditStatus: t.audit,
+    Category: t.category,
+    TemplateType: 'WHATSAPP',
+    Reason: t.reason ?? 'None',
+  }));
+  return okTopLevelReply({ ListTemplate, Total: all.length }, 'SUCCESS');
+}
+
+function pageOf(params: Params): { index: number; size: number } {
+  let raw: Record<string, unknown> = {};
+  const page = params['Page']?.trim();
+  if (page) {
+    try {
+      const parsed: unknown = JSON.parse(page);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+      raw = parsed as Record<string, unknown>;
+    } catch {
+      throw new Rejection(errors.invalidParameter('Page', 'it must be a JSON object such as {"Index":1,"Size":10}.'));
+    }
+  }
+  const num = (name: 'Index' | 'Size', fallback: number): number => {
+    const v = raw[name] ?? params[`Page.${name}`];
+    if (v === undefined || v === '') return fallback;
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 1) throw new Rejection(errors.invalidParameter(`Page.${name}`, 'it must be a whole number of at least 1.'));
+    return n;
+  };
+  return { index: num('Index', 1), size: num('Size', 10) };
 }
 
 /**

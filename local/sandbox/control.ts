@@ -66,10 +66,41 @@ const OwnWabaBody = z.strictObject({
   AccountReviewStatus: z.enum(['PENDING', 'APPROVED', 'REJECTED', 'DISABLED']).optional(),
 });
 
+const AuditStatus = z.enum(['pass', 'fail', 'auditing', 'unaudit']);
+
 const TemplatesBody = z.strictObject({
+  CustSpaceId: z.string().min(1),
+  Templates: z
+    .array(
+      z.strictObject({
+        TemplateCode: z.string().trim().min(1),
+        Language: z.string().trim().min(1),
+        AuditStatus: AuditStatus.optional(),
+        Category: z.enum(['UTILITY', 'MARKETING', 'AUTHENTICATION']).optional(),
+        Reason: z.string().max(512).optional(),
+      }),
+    )
+    .min(1)
+    .max(1000),
+});
+
+const TemplatesDeleteBody = z.strictObject({
   CustSpaceId: z.string().min(1),
   Templates: z.array(z.strictObject({ TemplateCode: z.string().trim().min(1), Language: z.string().trim().min(1) })).min(1).max(1000),
 });
+
+// The values the reference page of QueryChatappPhoneNumbers lists (tiers also in Meta's older names).
+const PhoneBody = z.strictObject({
+  CustSpaceId: z.string().min(1),
+  PhoneNumber: z.string().regex(/^\d{1,15}$/, 'must be the whole number, country code first, digits only'),
+  QualityRating: z.enum(['GREEN', 'YELLOW', 'RED', 'UNKNOWN']).optional(),
+  MessagingLimitTier: z.enum(['TIER_10', 'TIER_50', 'TIER_250', 'TIER_1K', 'TIER_10K', 'TIER_100K', 'TIER_UNLIMITED']).optional(),
+  Status: z
+    .enum(['CONNECTED', 'FLAGGED', 'RATE_LIMITED', 'PENDING', 'OFFLINE', 'PAUSED', 'DELETED', 'MIGRATED', 'DISCONNECTED', 'UNVERIFIED', 'BANNED', 'RESTRICTED', 'UNKNOWN'])
+    .optional(),
+});
+
+const PhoneDeleteBody = z.strictObject({ CustSpaceId: z.string().min(1), PhoneNumber: z.string().regex(/^\d{1,15}$/, 'must be the whole number, country code first') });
 
 type Route = (body: Buffer, deps: ControlDeps) => ControlReply;
 
@@ -80,7 +111,8 @@ const ROUTES: Record<string, Partial<Record<string, Route>>> = {
   reset: { POST: reset },
   waba: { PUT: putWaba },
   'own-waba': { GET: (_b, d) => ok(d.accounts.map((a) => ownWabaView(a, d))), PUT: putOwnWaba },
-  templates: { PUT: putTemplates },
+  templates: { PUT: putTemplates, DELETE: deleteTemplates },
+  phone: { PUT: putPhone, DELETE: deletePhone },
 };
 
 export function handleControl(method: string, path: string, body: Buffer, deps: ControlDeps): ControlReply {
@@ -162,8 +194,52 @@ function putTemplates(body: Buffer, deps: ControlDeps): ControlReply {
   if (!parsed.ok) return parsed.reply;
   const space = deps.state.findSpace(parsed.value.CustSpaceId);
   if (!space) return invalid(`CustSpaceId: no bound WABA has the space ${parsed.value.CustSpaceId}`);
-  deps.state.addTemplates(space, parsed.value.Templates.map((t) => ({ templateCode: t.TemplateCode, language: t.Language })));
+  deps.state.addTemplates(
+    space,
+    parsed.value.Templates.map((t) => ({
+      templateCode: t.TemplateCode,
+      language: t.Language,
+      ...(t.AuditStatus || t.Category || t.Reason
+        ? { meta: { auditStatus: t.AuditStatus ?? 'pass', ...(t.Category ? { category: t.Category } : {}), ...(t.Reason ? { reason: t.Reason } : {}) } }
+        : {}),
+    })),
+  );
   return ok({ Code: 'OK', CustSpaceId: space.custSpaceId, Templates: parsed.value.Templates });
+}
+
+function deleteTemplates(body: Buffer, deps: ControlDeps): ControlReply {
+  const parsed = parseJson(body, TemplatesDeleteBody);
+  if (!parsed.ok) return parsed.reply;
+  const space = deps.state.findSpace(parsed.value.CustSpaceId);
+  if (!space) return invalid(`CustSpaceId: no bound WABA has the space ${parsed.value.CustSpaceId}`);
+  const removed = parsed.value.Templates.filter((t) => deps.state.removeTemplate(space, t.TemplateCode, t.Language));
+  return ok({ Code: 'OK', CustSpaceId: space.custSpaceId, Removed: removed });
+}
+
+function putPhone(body: Buffer, deps: ControlDeps): ControlReply {
+  const parsed = parseJson(body, PhoneBody);
+  if (!parsed.ok) return parsed.reply;
+  const { CustSpaceId, PhoneNumber, QualityRating, MessagingLimitTier, Status } = parsed.value;
+  const space = deps.state.findSpace(CustSpaceId);
+  if (!space) return invalid(`CustSpaceId: no bound WABA has the space ${CustSpaceId}`);
+  const phone = deps.state.setPhoneInfo(space, PhoneNumber, {
+    ...(QualityRating ? { qualityRating: QualityRating } : {}),
+    ...(MessagingLimitTier ? { messagingLimitTier: MessagingLimitTier } : {}),
+    ...(Status ? { status: Status } : {}),
+  });
+  if (!phone) return invalid(`PhoneNumber: the space ${space.custSpaceId} has no phone ${PhoneNumber}; add it with AddChatappPhoneNumber first`);
+  return ok({ Code: 'OK', CustSpaceId: space.custSpaceId, PhoneNumber, QualityRating: phone.qualityRating, MessagingLimitTier: phone.messagingLimitTier, Status: phone.status });
+}
+
+function deletePhone(body: Buffer, deps: ControlDeps): ControlReply {
+  const parsed = parseJson(body, PhoneDeleteBody);
+  if (!parsed.ok) return parsed.reply;
+  const space = deps.state.findSpace(parsed.value.CustSpaceId);
+  if (!space) return invalid(`CustSpaceId: no bound WABA has the space ${parsed.value.CustSpaceId}`);
+  if (!deps.state.removePhone(space, parsed.value.PhoneNumber)) {
+    return invalid(`PhoneNumber: the space ${space.custSpaceId} has no phone ${parsed.value.PhoneNumber}`);
+  }
+  return ok({ Code: 'OK', CustSpaceId: space.custSpaceId, Removed: parsed.value.PhoneNumber });
 }
 
 function reset(_body: Buffer, deps: ControlDeps): ControlReply {

@@ -25,9 +25,19 @@ const Snapshot = z.object({
       reviewStatus: ReviewStatus,
       messageTemplateNamespace: z.string(),
       boundAtMs: z.number(),
-      phones: z.array(z.object({ cc: z.string(), phoneNumber: z.string(), verifiedName: z.string() })),
+      phones: z.array(
+        z.object({
+          cc: z.string(),
+          phoneNumber: z.string(),
+          verifiedName: z.string(),
+          qualityRating: z.string().optional(),
+          messagingLimitTier: z.string().optional(),
+          status: z.string().optional(),
+        }),
+      ),
       health: z.array(Health.extend({ key: z.string() })),
       templates: z.array(z.string()),
+      templateMeta: z.array(z.object({ key: z.string(), auditStatus: z.string(), category: z.string().optional(), reason: z.string().optional() })).optional(),
     }),
   ),
   ownWabas: z.array(

@@ -33,6 +33,13 @@ export function okReply(data: unknown, message: 'SUCCESS' | 'None'): CamsReply {
   return { httpStatus: 200, code: 'OK', requestId, body };
 }
 
+/** A success whose payload sits beside Code instead of under Data (QueryChatappPhoneNumbers, ListChatappTemplate). */
+export function okTopLevelReply(fields: Record<string, unknown>, message: 'SUCCESS' | 'None'): CamsReply {
+  const reply = okReply(undefined, message);
+  Object.assign(reply.body, fields);
+  return reply;
+}
+
 /** HTTP 200 with Code != OK: a business failure the SDK hands back without throwing. */
 export function businessErrorReply(code: string, message: string): CamsReply {
   const requestId = newRequestId();

@@ -16,6 +16,26 @@ export interface PhoneRecord {
   cc: string;
   phoneNumber: string;
   verifiedName: string;
+  /** Meta's view of the number, as QueryChatappPhoneNumbers reports it; absent means the defaults below. */
+  qualityRating?: string;
+  messagingLimitTier?: string;
+  status?: string;
+}
+
+/** What a new number looks like on Meta's side: connected, good quality, the 1K starting tier. */
+export const PHONE_DEFAULTS = { qualityRating: 'GREEN', messagingLimitTier: 'TIER_1K', status: 'CONNECTED' } as const;
+
+/** A template's review, as ListChatappTemplate reports it; absent means approved (`pass`). */
+export interface TemplateMeta {
+  auditStatus: string;
+  category?: string;
+  reason?: string;
+}
+
+export interface TemplateView {
+  templateCode: string;
+  language: string;
+  meta: TemplateMeta;
 }
 
 /** One bound WABA: what ChatappBindWaba creates and the other operations address by CustSpaceId. */
@@ -36,6 +56,8 @@ export interface Space {
   health: Map<string, NodeHealth>;
   /** Template keys (`code:language`) the space has; CAMS has no operation here to create them, the control API does. */
   templates: Set<string>;
+  /** Template key → review state set through the control API. */
+  templateMeta: Map<string, TemplateMeta>;
 }
 
 /** The WABA of an account as a direct customer: what QueryChatappBindWaba answers without CustSpaceId. */
@@ -89,6 +111,7 @@ export class SandboxState {
       phones: new Map(),
       health: new Map(),
       templates: new Set(),
+      templateMeta: new Map(),
     };
     this.spaces.set(custSpaceId, space);
     this.spaceByWaba.set(wabaId, custSpaceId);
@@ -138,10 +161,52 @@ export class SandboxState {
     }
   }
 
-  /** Registers templates in the space (one save for the batch). */
-  addTemplates(space: Space, templates: ReadonlyArray<{ templateCode: string; language: string }>): void {
-    for (const t of templates) space.templates.add(nodeKey({ type: 'template', ...t }));
+  /** Registers templates in the space (one save for the batch), with their review state when given. */
+  addTemplates(space: Space, templates: ReadonlyArray<{ templateCode: string; language: string; meta?: TemplateMeta }>): void {
+    for (const t of templates) {
+      const key = nodeKey({ type: 'template', templateCode: t.templateCode, language: t.language });
+      space.templates.add(key);
+      if (t.meta) space.templateMeta.set(key, { ...t.meta });
+    }
     this.onChange();
+  }
+
+  /** Removes a template (as deleting it in CAMS would); false when the space does not have it. */
+  removeTemplate(space: Space, templateCode: string, language: string): boolean {
+    const key = nodeKey({ type: 'template', templateCode, language });
+    if (!space.templates.delete(key)) return false;
+    space.templateMeta.delete(key);
+    space.health.delete(key);
+    this.onChange();
+    return true;
+  }
+
+  /** The space's templates in a stable order (code, then language), with their review state. */
+  templatesOf(space: Space): TemplateView[] {
+    return [...space.templates]
+      .sort()
+      .map((key) => {
+        const [, templateCode, language] = /^template:(.*):([^:]*)$/.exec(key)!;
+        return { templateCode: templateCode!, language: language!, meta: { auditStatus: 'pass', ...space.templateMeta.get(key) } };
+      });
+  }
+
+  /** Sets what Meta says about a number (quality rating, limit tier, status). */
+  setPhoneInfo(space: Space, full: string, patch: Pick<PhoneRecord, 'qualityRating' | 'messagingLimitTier' | 'status'>): PhoneRecord | undefined {
+    const phone = space.phones.get(full);
+    if (!phone) return undefined;
+    for (const k of ['qualityRating', 'messagingLimitTier', 'status'] as const) if (patch[k] !== undefined) phone[k] = patch[k];
+    this.onChange();
+    return { ...phone };
+  }
+
+  /** Removes a number from its space (as deregistering it would): it is free to be added again. */
+  removePhone(space: Space, full: string): boolean {
+    if (!space.phones.delete(full)) return false;
+    this.phoneOwners.delete(full);
+    space.health.delete(nodeKey({ type: 'phone', phoneNumber: full }));
+    this.onChange();
+    return true;
   }
 
   /** The account's own WABA: the one set through the control API, else a default derived from the key id. */
@@ -212,6 +277,7 @@ export class SandboxState {
         phones: [...s.phones.values()].map((p) => ({ ...p })),
         health: [...s.health.entries()].map(([key, h]) => ({ key, ...structuredClone(h) })),
         templates: [...s.templates],
+        templateMeta: [...s.templateMeta.entries()].map(([key, m]) => ({ key, ...m })),
       })),
       ownWabas: [...this.ownWabas.entries()].map(([account, w]) => ({ account, ...w })),
     };
@@ -221,12 +287,13 @@ export class SandboxState {
   restore(snap: StateSnapshot): void {
     this.clear();
     for (const s of snap.spaces) {
-      const { phones, health, templates, ...rest } = s;
+      const { phones, health, templates, templateMeta, ...rest } = s;
       const space: Space = {
         ...rest,
         phones: new Map(phones.map((p) => [p.cc + p.phoneNumber, { ...p }])),
         health: new Map(health.map(({ key, ...h }) => [key, h])),
         templates: new Set(templates),
+        templateMeta: new Map((templateMeta ?? []).map(({ key, ...m }) => [key, m])),
       };
       this.spaces.set(space.custSpaceId, space);
       this.spaceByWaba.set(space.wabaId, space.custSpaceId);
@@ -247,10 +314,12 @@ export class SandboxState {
 export interface StateSnapshot {
   version: 1;
   spaces: Array<
-    Omit<Space, 'phones' | 'health' | 'templates'> & {
+    Omit<Space, 'phones' | 'health' | 'templates' | 'templateMeta'> & {
       phones: PhoneRecord[];
       health: Array<{ key: string } & NodeHealth>;
       templates: string[];
+      /** Absent in files saved before review states existed. */
+      templateMeta?: Array<{ key: string } & TemplateMeta>;
     }
   >;
   ownWabas: Array<{ account: string } & OwnWaba>;

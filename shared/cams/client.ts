@@ -6,7 +6,7 @@ import { camsErrorFromBody, camsErrorFromHttp, camsErrorFromNetwork, invalidResp
 import { LimiterRegistry, realClock, sharedLimiters, type Clock } from './limiter.ts';
 import { CAMS_DEFAULT_ENDPOINT, CAMS_QPS, CAMS_VERSION, type CamsAction, type CamsEnvelope, type CamsParams, type CamsResult } from './operations.ts';
 import { AttemptNotStarted, resolveRetryPolicy, withRetry, type AttemptBudget, type RetryPolicy } from './retry.ts';
-import { parseData, parseEnvelope } from './schemas.ts';
+import { parseEnvelope, parseReplyData } from './schemas.ts';
 
 /** Epoch ms (on the client's clock), or a function giving the remaining ms (e.g. of an FC invocation). */
 export type Deadline = number | (() => number);
@@ -84,7 +84,7 @@ export function readCamsReply<A extends CamsAction>(action: A, res: HttpResponse
   }
   const envelope = parseEnvelope(json);
   if (!envelope.ok) throw invalidResponse(envelope.message, res.status, action);
-  const data = parseData(action, envelope.value.Data);
+  const data = parseReplyData(action, envelope.value);
   if (!data.ok) throw invalidResponse(data.message, res.status, action, envelope.value.RequestId);
   return { data: data.value, requestId: envelope.value.RequestId, body: json as CamsEnvelope };
 }
@@ -137,6 +137,14 @@ export class CamsClient {
 
   getHealthStatus(params: CamsParams['GetWhatsappHealthStatus'], opts?: CamsCallOptions): Promise<CamsResult<'GetWhatsappHealthStatus'>> {
     return this.call('GetWhatsappHealthStatus', params, opts);
+  }
+
+  queryPhoneNumbers(params: CamsParams['QueryChatappPhoneNumbers'], opts?: CamsCallOptions): Promise<CamsResult<'QueryChatappPhoneNumbers'>> {
+    return this.call('QueryChatappPhoneNumbers', params, opts);
+  }
+
+  listTemplates(params: CamsParams['ListChatappTemplate'], opts?: CamsCallOptions): Promise<CamsResult<'ListChatappTemplate'>> {
+    return this.call('ListChatappTemplate', params, opts);
   }
 
   /** Any operation by name. Throws CamsError (with `attempts`) for every CAMS or transport failure. */

@@ -7,16 +7,27 @@ export const CAMS_ACTIONS = [
   'QueryChatappBindWaba',
   'AddChatappPhoneNumber',
   'GetWhatsappHealthStatus',
+  'QueryChatappPhoneNumbers',
+  'ListChatappTemplate',
 ] as const;
 export type CamsAction = (typeof CAMS_ACTIONS)[number];
 
-/** Documented per-account QPS limits (the seed pages). */
+/** Documented per-account QPS limits (the seed pages and the CAMS API reference pages). */
 export const CAMS_QPS: Readonly<Record<CamsAction, number>> = {
   ChatappBindWaba: 10,
   QueryChatappBindWaba: 10,
   AddChatappPhoneNumber: 10,
   GetWhatsappHealthStatus: 5,
+  QueryChatappPhoneNumbers: 10,
+  ListChatappTemplate: 5,
 };
+
+/**
+ * Operations whose reply carries its payload beside Code/RequestId instead of under `Data`
+ * (QueryChatappPhoneNumbers → `PhoneNumbers`, ListChatappTemplate → `ListTemplate` + `Total`, as in
+ * the CAMS reference pages and the official SDK's response models).
+ */
+export const TOP_LEVEL_REPLY: ReadonlySet<CamsAction> = new Set<CamsAction>(['QueryChatappPhoneNumbers', 'ListChatappTemplate']);
 
 export function isCamsAction(value: string): value is CamsAction {
   return (CAMS_ACTIONS as readonly string[]).includes(value);
@@ -39,6 +50,49 @@ export interface CamsParams {
     TemplateCode?: string;
     Language?: string;
   };
+  QueryChatappPhoneNumbers: { CustSpaceId?: string; IsvCode?: string; Status?: string };
+  ListChatappTemplate: {
+    CustSpaceId?: string;
+    IsvCode?: string;
+    Name?: string;
+    Code?: string;
+    Language?: string;
+    AuditStatus?: TemplateAuditStatus;
+    TemplateType?: 'WHATSAPP' | 'VIBER';
+    Category?: string;
+    /** JSON `{"Index":1,"Size":20}`: the SDK sends the Page object as one JSON-encoded param. */
+    Page?: string;
+  };
+}
+
+/** Meta's quality rating of a phone number. */
+export type QualityRating = 'GREEN' | 'YELLOW' | 'RED' | 'UNKNOWN';
+/** ListChatappTemplate's review states. */
+export type TemplateAuditStatus = 'pass' | 'fail' | 'auditing' | 'unaudit';
+
+/** One entry of QueryChatappPhoneNumbers' `PhoneNumbers`; CAMS sends more fields than these. */
+export interface PhoneNumberInfo {
+  PhoneNumber: string;
+  VerifiedName?: string;
+  /** CONNECTED, FLAGGED, RATE_LIMITED, PENDING, OFFLINE, DELETED, … */
+  Status?: string;
+  QualityRating?: string;
+  /** TIER_50, TIER_250, TIER_1K, TIER_10K, TIER_100K, TIER_UNLIMITED (older replies: TIER_10 …). */
+  MessagingLimitTier?: string;
+  CodeVerificationStatus?: string;
+  NameStatus?: string;
+}
+
+/** One entry of ListChatappTemplate's `ListTemplate`. */
+export interface TemplateInfo {
+  TemplateCode: string;
+  TemplateName?: string;
+  Language: string;
+  AuditStatus?: string;
+  Category?: string;
+  TemplateType?: string;
+  Reason?: string;
+  LastUpdateTime?: number;
 }
 
 export interface HealthError {
@@ -74,6 +128,9 @@ export interface CamsData {
   };
   AddChatappPhoneNumber: undefined;
   GetWhatsappHealthStatus: { CanSendMessage: CanSendMessage; Entities: HealthEntity[] };
+  /** Read from the reply's top level (TOP_LEVEL_REPLY). */
+  QueryChatappPhoneNumbers: { PhoneNumbers: PhoneNumberInfo[] };
+  ListChatappTemplate: { ListTemplate: TemplateInfo[]; Total?: number };
 }
 
 /** The CAMS reply envelope (HTTP 200). */

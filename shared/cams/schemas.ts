@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import type { CamsAction, CamsData } from './operations.ts';
+import { TOP_LEVEL_REPLY, type CamsAction, type CamsData } from './operations.ts';
 
 // Lenient on fields we do not read (CAMS adds fields over time), strict on the ones we do.
 // Built on first use, not at import: schema construction is a measurable part of a cold start.
@@ -58,6 +58,41 @@ function build() {
       CanSendMessage: canSendMessage,
       Entities: z.array(healthEntitySchema),
     }),
+    // A space without numbers may come back without the list: read as empty.
+    QueryChatappPhoneNumbers: z.looseObject({
+      PhoneNumbers: z._default(
+        z.array(
+          z.looseObject({
+            PhoneNumber: z.string(),
+            VerifiedName: optionalString,
+            Status: optionalString,
+            QualityRating: optionalString,
+            MessagingLimitTier: optionalString,
+            CodeVerificationStatus: optionalString,
+            NameStatus: optionalString,
+          }),
+        ),
+        [],
+      ),
+    }),
+    ListChatappTemplate: z.looseObject({
+      ListTemplate: z._default(
+        z.array(
+          z.looseObject({
+            TemplateCode: z.string(),
+            TemplateName: optionalString,
+            Language: z.string(),
+            AuditStatus: optionalString,
+            Category: optionalString,
+            TemplateType: optionalString,
+            Reason: optionalString,
+            LastUpdateTime: z.optional(z.number()),
+          }),
+        ),
+        [],
+      ),
+      Total: z.optional(z.number()),
+    }),
   };
   return { envelopeSchema, dataSchemas };
 }
@@ -95,4 +130,10 @@ export function parseEnvelope(value: unknown): ParseResult<Envelope> {
 
 export function parseData<A extends CamsAction>(action: A, data: unknown): ParseResult<CamsData[A]> {
   return parseWith<CamsData[A]>(replySchemas().dataSchemas[action], data, ['Data']);
+}
+
+/** The payload of a successful reply: `Data`, or the whole body for the operations that have none. */
+export function parseReplyData<A extends CamsAction>(action: A, body: Envelope): ParseResult<CamsData[A]> {
+  if (!TOP_LEVEL_REPLY.has(action)) return parseData(action, body.Data);
+  return parseWith<CamsData[A]>(replySchemas().dataSchemas[action], body, []);
 }

@@ -9,6 +9,8 @@ export interface MonitorConfig {
   qps: number;
   repeatIntervalMs: number;
   minConsecutive: number;
+  /** How often each WABA watched with Discover is listed again. */
+  discoveryIntervalMs: number;
   targets: WatchTarget[];
   /** Bad MONITOR_TARGETS entries: alerted on, not fatal, so one typo does not stop all monitoring. */
   targetProblems: TargetProblem[];
@@ -39,6 +41,7 @@ export function loadMonitorConfig(env: EnvSource = process.env): MonitorConfig {
     qps: readEnv(env, 'MONITOR_QPS', qpsNumber, '5'),
     repeatIntervalMs: parseDuration('ALERT_REPEAT_INTERVAL', env['ALERT_REPEAT_INTERVAL'] || '4h'),
     minConsecutive: readEnv(env, 'ALERT_MIN_CONSECUTIVE', positiveInt, '1'),
+    discoveryIntervalMs: parseDuration('DISCOVERY_INTERVAL', env['DISCOVERY_INTERVAL'] || '1h'),
     targets,
     targetProblems: problems,
   };

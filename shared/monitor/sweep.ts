@@ -5,6 +5,7 @@ import { isCamsError, isThrottlingCode, type CamsError } from '../cams/errors.ts
 import type { HealthEntity, HealthError } from '../cams/operations.ts';
 import { update, type Store } from '../store/port.ts';
 import { adviceFor } from './advice.ts';
+import { runDiscovery } from './discovery.ts';
 import { deliverOwed, ENTITY_PREFIX, type DispatchReport } from './dispatch.ts';
 import type { EntityState, ObservedStatus } from './entity-state.ts';
 import { fingerprintOf } from './entity-state.ts';
@@ -42,7 +43,12 @@ export interface HealthSweepOptions {
   /** Clock for alert decisions (since, repeat interval); tests move it forward. Default: now. */
   alertClock?: () => number;
   log?: (record: Record<string, unknown>) => void;
+  /** Discovery of WABAs watched with Discover (off when absent): at most once per intervalMs each. */
+  discovery?: { intervalMs: number };
 }
+
+/** Discovery gets at most this share of the time left, so the checks keep the rest. */
+const DISCOVERY_SHARE = 1 / 3;
 
 export interface SweepReport {
   skipped?: string;
@@ -106,8 +112,9 @@ export class HealthSweep {
 
   private async sweep(): Promise<SweepReport> {
     const { store } = this.opts;
-    const { targets, problems } = await loadWatchList(store, this.opts.envTargets);
     const round = await this.currentRound();
+    await this.discover(round.id);
+    const { targets, problems } = await loadWatchList(store, this.opts.envTargets);
     const pending = targets.filter((t) => !round.done.includes(t.id));
     const report: SweepReport = { round: round.id, targets: targets.length, checked: 0, pending: pending.length, transientFailures: 0 };
 
@@ -189,6 +196,17 @@ export class HealthSweep {
     }
     this.log({ level: 'info', msg: 'sweep', ...report });
     return report;
+  }
+
+  /** Brings discovered nodes onto the watch list before it loads; their quality goes through the same rules. */
+  private async discover(roundId: string): Promise<void> {
+    const d = this.opts.discovery;
+    if (!d) return;
+    const now = this.now();
+    const budget = this.opts.checkBudgetMs ?? 6000;
+    const deadline = now + Math.max(0, (this.opts.deadline - now - budget) * DISCOVERY_SHARE);
+    const report = await runDiscovery({ store: this.opts.store, cams: this.opts.cams, intervalMs: d.intervalMs, deadline, now: this.now, clock: this.alertNow, log: this.log });
+    for (const obs of report.observations) await this.apply(obs, roundId, false);
   }
 
   private async currentRound(): Promise<SweepRound> {

@@ -39,10 +39,28 @@ export function parseMonitorTargets(raw: string | undefined): { targets: WatchTa
   return { targets, problems };
 }
 
+/** What discovery last learnt about a node (QueryChatappPhoneNumbers / ListChatappTemplate). */
+export interface NodeAttributes {
+  QualityRating?: string;
+  MessagingLimitTier?: string;
+  /** The highest tier seen for the number: a tier below it is a drop. */
+  PeakMessagingLimitTier?: string;
+  Status?: string;
+  AuditStatus?: string;
+  /** Epoch ms discovery last saw the node. */
+  SeenAt?: number;
+}
+
+/** One watched node, one store key (`watch/<targetId>`): a change never rewrites another entry. */
 export interface RegisteredTarget {
   target: WatchTarget;
   source: string;
   registeredAt: string;
+  /** A waba entry that also stands for every number and template under it. */
+  discover?: true;
+  /** Set on nodes discovery added: the id of the Discover entry that owns them (it may retire them). */
+  discoveredBy?: string;
+  attributes?: NodeAttributes;
 }
 
 /** Puts a target under watch (idempotent: the same node registers once). */

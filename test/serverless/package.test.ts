@@ -18,16 +18,18 @@ const HTTP_ROUTES: Record<string, string[]> = {
   'get-health-status': ['GET /health-status'],
   'health-report': ['GET /health-report'],
   'onboarding-api': ['POST /onboardings', 'GET /onboardings/{id}'],
+  'watch-list': ['GET /watch-list', 'POST /watch-list', 'DELETE /watch-list'],
 };
 const RAM_ACTIONS: Record<string, string[]> = {
   'bind-waba': ['cams:ChatappBindWaba'],
   'query-waba': ['cams:QueryChatappBindWaba'],
   'add-phone-number': ['cams:AddChatappPhoneNumber'],
   'get-health-status': ['cams:GetWhatsappHealthStatus'],
-  'health-monitor': ['cams:GetWhatsappHealthStatus'],
+  'health-monitor': ['cams:GetWhatsappHealthStatus', 'cams:ListChatappTemplate', 'cams:QueryChatappPhoneNumbers'],
   'health-report': [],
   onboarding: ['cams:AddChatappPhoneNumber', 'cams:ChatappBindWaba', 'cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba'],
   'onboarding-api': ['fc:InvokeFunction'],
+  'watch-list': [],
 };
 const FUNCTIONS = Object.keys(RAM_ACTIONS);
 const ALERT_ENV = [
@@ -35,7 +37,7 @@ const ALERT_ENV = [
   'ALERT_LARK_WEBHOOK', 'ALERT_LARK_SECRET', 'ALERT_WECOM_WEBHOOK', 'ALERT_SLACK_WEBHOOK',
   'ALERT_WEBHOOK_URL', 'ALERT_WEBHOOK_SECRET',
 ];
-const ALL_ENV = ['CAMS_ENDPOINT', 'API_KEYS', 'STORE_URL', 'MONITOR_TARGETS', 'MONITOR_QPS', 'ONBOARDING_FUNCTION', ...ALERT_ENV];
+const ALL_ENV = ['CAMS_ENDPOINT', 'API_KEYS', 'STORE_URL', 'MONITOR_TARGETS', 'MONITOR_QPS', 'DISCOVERY_INTERVAL', 'ONBOARDING_FUNCTION', ...ALERT_ENV];
 /** Values given to the package run: resolved ${env:...} must land in the templates. */
 const GIVEN_ENV: Record<string, string> = {
   API_KEYS: 'ci-key:ci-secret-0001',
@@ -144,7 +146,7 @@ describe('build + package', () => {
     const env = (name: string) => update.Resources[`sls-${name}`]!.Properties.environmentVariables as Record<string, string>;
     for (const name of FUNCTIONS) expect(Object.keys(env(name))).toEqual(expect.arrayContaining(['CAMS_ENDPOINT', 'STORE_URL']));
     for (const name of Object.keys(HTTP_ROUTES)) expect(env(name).API_KEYS, name).toBe(GIVEN_ENV.API_KEYS);
-    expect(Object.keys(env('health-monitor'))).toEqual(expect.arrayContaining(['MONITOR_TARGETS', 'MONITOR_QPS', ...ALERT_ENV]));
+    expect(Object.keys(env('health-monitor'))).toEqual(expect.arrayContaining(['MONITOR_TARGETS', 'MONITOR_QPS', 'DISCOVERY_INTERVAL', ...ALERT_ENV]));
     expect(env('health-monitor').MONITOR_QPS).toBe('3');
     expect(env('health-monitor').ALERT_DINGTALK_SECRET).toBe('SECdingtalk');
     expect(env('health-monitor').ALERT_LARK_SECRET).toBe('');

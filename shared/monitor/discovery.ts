@@ -1,0 +1,235 @@
+import type { CamsCallOptions, CamsClient } from '../cams/client.ts';
+import { isCamsError, type CamsError } from '../cams/errors.ts';
+import type { HealthError, PhoneNumberInfo, TemplateInfo } from '../cams/operations.ts';
+import { update, type Store } from '../store/port.ts';
+import { HealthNode } from '../validation/health-target.ts';
+import { adviceFor } from './advice.ts';
+import { ENTITY_PREFIX } from './dispatch.ts';
+import { fingerprintOf, type EntityState, type ObservedStatus } from './entity-state.ts';
+import type { Observation } from './rules.ts';
+import { targetId, WATCH_PREFIX, type NodeAttributes, type RegisteredTarget, type WatchTarget } from './targets.ts';
+
+export const DISCOVERY_PREFIX = 'monitor/discovery/';
+/** ListChatappTemplate page size; the reference page documents no maximum, its example uses 20. */
+const TEMPLATE_PAGE_SIZE = 20;
+/** Pages read for one WABA at most (20,000 templates), so a reply that never ends cannot hold the sweep. */
+const MAX_TEMPLATE_PAGES = 1000;
+
+/** What discovery remembers per Discover entry. */
+export interface DiscoveryRecord {
+  lastRunAt: number;
+  phones?: number;
+  templates?: number;
+  lastError?: string;
+}
+
+export interface DiscoveryOptions {
+  store: Store;
+  cams: CamsClient;
+  intervalMs: number;
+  /** Epoch ms by which discovery must stop starting CAMS calls (a share of the sweep's time). */
+  deadline: number;
+  /** Wall clock for the deadline. */
+  now: () => number;
+  /** Clock for "due" and SeenAt (tests move it forward). */
+  clock: () => number;
+  log: (record: Record<string, unknown>) => void;
+}
+
+export interface DiscoveryReport {
+  wabas: number;
+  discovered: number;
+  retired: number;
+  failed: number;
+  /** Quality and limit-tier observations for the sweep to run through its rules. */
+  observations: Observation[];
+}
+
+/**
+ * Call options of every discovery call. Discovery runs below the sweep's priority: today by taking only
+ * the share of the invocation the sweep gives it, before the checks. PRIORITY: once the store-backed
+ * CAMS budget (#10) lands, pass its background priority here, the one place discovery calls CAMS.
+ */
+function discoveryCallOptions(deadline: number): CamsCallOptions {
+  return { deadline };
+}
+
+const TIERS = ['TIER_10', 'TIER_50', 'TIER_250', 'TIER_1K', 'TIER_10K', 'TIER_100K', 'TIER_UNLIMITED'];
+const tierRank = (t: string | undefined) => (t === undefined ? -1 : TIERS.indexOf(t));
+
+/**
+ * For every WABA watched with Discover and due (DISCOVERY_INTERVAL since its last run), lists its
+ * numbers and templates and makes the watch list match: new nodes are added (owned by the Discover
+ * entry), nodes CAMS no longer lists are retired (deleted, not alerted on), and each number's quality
+ * rating and limit tier are stored with it. Nodes of a Discover entry that was removed are retired too.
+ * A WABA whose listing fails is left as it was and tried again at the next sweep.
+ */
+export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryReport> {
+  const { store } = opts;
+  const report: DiscoveryReport = { wabas: 0, discovered: 0, retired: 0, failed: 0, observations: [] };
+  const records = await store.list<RegisteredTarget>(WATCH_PREFIX);
+  const roots = records.filter((r) => r.value.discover && r.value.target.NodeType === 'waba');
+  const rootIds = new Set(roots.map((r) => r.key.slice(WATCH_PREFIX.length)));
+
+  // Children whose Discover entry is gone go with it.
+  for (const r of records) {
+    if (r.value.discoveredBy !== undefined && !rootIds.has(r.value.discoveredBy) && (await store.delete(r.key, { ifVersion: r.version }))) report.retired++;
+  }
+
+  for (const root of roots) {
+    if (opts.deadline - opts.now() <= 0) break;
+    const rootId = root.key.slice(WATCH_PREFIX.length);
+    const state = await store.get<DiscoveryRecord>(DISCOVERY_PREFIX + rootId);
+    if (state && opts.clock() - state.value.lastRunAt < opts.intervalMs) continue;
+    report.wabas++;
+    const children = records.filter((r) => r.value.discoveredBy === rootId);
+    try {
+      const found = await listNodes(opts, root.value.target);
+      const outcome = await reconcile(opts, rootId, found, children);
+      report.discovered += outcome.added;
+      report.retired += outcome.retired;
+      report.observations.push(...outcome.observations);
+      // Resolves a firing DiscoveryFailed; creates no state otherwise.
+      const ok = discoveryOutcome(root.value.target);
+      if ((await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(ok.subject)))?.value.firing) report.observations.push(ok);
+      await store.put<DiscoveryRecord>(DISCOVERY_PREFIX + rootId, { lastRunAt: opts.clock(), phones: found.phones.length, templates: found.templates.length });
+    } catch (e) {
+      if (!isCamsError(e)) throw e;
+      report.failed++;
+      opts.log({ level: 'warn', msg: 'discovery failed; the watch list of this WABA is left as it was', waba: rootId, code: e.Code, error: e.Message });
+      // A refusal (the WABA is not ours) waits for the interval; anything transient is retried next sweep.
+      if (!e.retryable && e.Code !== 'DeadlineExceeded') {
+        await store.put<DiscoveryRecord>(DISCOVERY_PREFIX + rootId, { lastRunAt: opts.clock(), lastError: e.Code });
+        report.observations.push(discoveryOutcome(root.value.target, e));
+      }
+    }
+  }
+  if (report.wabas > 0 || report.retired > 0) {
+    opts.log({ level: 'info', msg: 'discovery', wabas: report.wabas, discovered: report.discovered, retired: report.retired, failed: report.failed });
+  }
+  return report;
+}
+
+interface Found {
+  phones: Array<{ target: WatchTarget; info: PhoneNumberInfo }>;
+  templates: Array<{ target: WatchTarget; info: TemplateInfo }>;
+}
+
+async function listNodes(opts: DiscoveryOptions, waba: WatchTarget): Promise<Found> {
+  const call = discoveryCallOptions(opts.deadline);
+  const space = waba.CustSpaceId;
+  const { data } = await opts.cams.queryPhoneNumbers({ CustSpaceId: space }, call);
+  const found: Found = { phones: [], templates: [] };
+  for (const info of data.PhoneNumbers) {
+    const target = nodeOf({ CustSpaceId: space, NodeType: 'phone', WabaId: waba.WabaId, PhoneNumber: info.PhoneNumber.replace(/^\+/, '') }, opts);
+    if (target) found.phones.push({ target, info });
+  }
+  for (let index = 1; index <= MAX_TEMPLATE_PAGES; index++) {
+    const page = await opts.cams.listTemplates({ CustSpaceId: space, Page: JSON.stringify({ Index: index, Size: TEMPLATE_PAGE_SIZE }) }, call);
+    for (const info of page.data.ListTemplate) {
+      const target = nodeOf({ CustSpaceId: space, NodeType: 'template', WabaId: waba.WabaId, TemplateCode: info.TemplateCode, Language: info.Language }, opts);
+      if (target) found.templates.push({ target, info });
+    }
+    const total = page.data.Total;
+    if (page.data.ListTemplate.length < TEMPLATE_PAGE_SIZE || (total !== undefined && index * TEMPLATE_PAGE_SIZE >= total)) break;
+  }
+  return found;
+}
+
+/** A node CAMS listed, as a watch target; one our checks would refuse is logged and left out. */
+function nodeOf(raw: Record<string, unknown>, opts: DiscoveryOptions): WatchTarget | undefined {
+  const r = HealthNode.safeParse(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)));
+  if (r.success) return r.data;
+  opts.log({ level: 'warn', msg: 'discovery skipped a node it cannot watch', node: raw, problem: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+  return undefined;
+}
+
+async function reconcile(
+  opts: DiscoveryOptions,
+  rootId: string,
+  found: Found,
+  children: ReadonlyArray<{ key: string; version: string; value: RegisteredTarget }>,
+): Promise<{ added: number; retired: number; observations: Observation[] }> {
+  const { store } = opts;
+  const seenAt = opts.clock();
+  const wanted = new Set<string>();
+  const observations: Observation[] = [];
+  let added = 0;
+  const upsert = async (target: WatchTarget, attrs: (prev: NodeAttributes | undefined) => NodeAttributes) => {
+    const key = WATCH_PREFIX + targetId(target);
+    wanted.add(key);
+    let previous: NodeAttributes | undefined;
+    const after = await update<RegisteredTarget>(store, key, (cur) => {
+      previous = cur?.attributes;
+      if (!cur) {
+        added++;
+        return { target, source: `discovery:${rootId}`, registeredAt: new Date(seenAt).toISOString(), discoveredBy: rootId, attributes: attrs(undefined) };
+      }
+      return { ...cur, attributes: attrs(cur.attributes) };
+    });
+    return { previous, current: after?.value.attributes };
+  };
+
+  for (const { target, info } of found.phones) {
+    const { current } = await upsert(target, (prev) => {
+      const peak = tierRank(info.MessagingLimitTier) >= tierRank(prev?.PeakMessagingLimitTier) ? info.MessagingLimitTier : prev?.PeakMessagingLimitTier;
+      return dropUndefined({ QualityRating: info.QualityRating, MessagingLimitTier: info.MessagingLimitTier, PeakMessagingLimitTier: peak, Status: info.Status, SeenAt: seenAt });
+    });
+    observations.push(qualityObservation(target, current ?? {}));
+  }
+  for (const { target, info } of found.templates) {
+    await upsert(target, () => dropUndefined({ AuditStatus: info.AuditStatus, SeenAt: seenAt }));
+  }
+
+  let retired = 0;
+  for (const c of children) {
+    if (!wanted.has(c.key) && (await store.delete(c.key, { ifVersion: c.version }))) retired++;
+  }
+  return { added, retired, observations };
+}
+
+/**
+ * A number's quality and limit tier as one observation for the monitor's rules: GREEN (or UNKNOWN)
+ * and the highest tier seen are AVAILABLE; YELLOW, RED or a lower tier are LIMITED (a warning), with
+ * one error each, so a change between them is a changed alert and a return is a resolved one.
+ */
+export function qualityObservation(target: WatchTarget, a: NodeAttributes): Observation {
+  const errors: HealthError[] = [];
+  if (a.QualityRating === 'YELLOW' || a.QualityRating === 'RED') {
+    errors.push({
+      ErrorCode: `QualityRating.${a.QualityRating}`,
+      ErrorDescription: `The number's quality rating is ${a.QualityRating} (${a.QualityRating === 'RED' ? 'low' : 'medium'}).`,
+      PossibleSolution: 'Check recent user feedback (blocks, reports) on messages from this number and its templates; a rating that stays low lowers its limit tier.',
+    });
+  }
+  if (tierRank(a.MessagingLimitTier) >= 0 && tierRank(a.MessagingLimitTier) < tierRank(a.PeakMessagingLimitTier)) {
+    errors.push({
+      ErrorCode: 'MessagingLimitTier.Dropped',
+      ErrorDescription: `The messaging limit tier dropped from ${a.PeakMessagingLimitTier} to ${a.MessagingLimitTier}.`,
+      PossibleSolution: 'Meta lowers the tier after sustained low quality; raise the quality rating. The alert resolves when the tier is back.',
+    });
+  }
+  const status: ObservedStatus = errors.length > 0 ? 'LIMITED' : 'AVAILABLE';
+  return {
+    subject: { nodeType: 'phone', entityType: 'PHONE_QUALITY', custSpaceId: target.CustSpaceId, ...(target.WabaId ? { wabaId: target.WabaId } : {}), phoneNumber: target.PhoneNumber },
+    status,
+    errors,
+  };
+}
+
+/**
+ * Discovery refused by CAMS (a WABA not ours, a role without cams:QueryChatappPhoneNumbers or
+ * cams:ListChatappTemplate) is the monitor's own failure, alerted like the others; a listing that
+ * works again resolves it.
+ */
+function discoveryOutcome(waba: WatchTarget, e?: CamsError): Observation {
+  return {
+    subject: { nodeType: 'monitor', entityType: 'DiscoveryFailed', custSpaceId: waba.CustSpaceId, ...(waba.WabaId ? { wabaId: waba.WabaId } : {}) },
+    status: e ? 'ERROR' : 'AVAILABLE',
+    errors: e ? [{ ErrorCode: e.Code, ErrorDescription: e.Message, PossibleSolution: adviceFor(e) }] : [],
+  };
+}
+
+function dropUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}

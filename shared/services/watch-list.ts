@@ -1,0 +1,64 @@
+import { HttpError } from '../http-fn/errors.ts';
+import type { NodeAttributes } from '../monitor/targets.ts';
+import type { ServiceInput } from '../http-fn/http-function.ts';
+import type { ServiceResult } from '../http-fn/middlewares.ts';
+import { openStore } from '../store/index.ts';
+import type { Store } from '../store/port.ts';
+import type { WatchEntry } from '../watch-list/entry.ts';
+import { addWatchEntries, decodeNextToken, DEFAULT_PAGE_SIZE, listWatchPage, removeWatchEntries } from '../watch-list/store.ts';
+
+interface ListParams {
+  PageSize?: number;
+  NextToken?: string;
+  CustSpaceId?: string;
+}
+
+/** GET / POST / DELETE /watch-list over the store's watch entries (MONITOR_TARGETS is not in it: that list lives in the monitor's env). */
+export function watchListApi() {
+  let store: Promise<Store> | undefined;
+  const storeFor = (url: string) =>
+    (store ??= openStore(url).catch((e: unknown) => {
+      store = undefined;
+      throw e;
+    }));
+
+  return async function service(input: ServiceInput<unknown>): Promise<ServiceResult> {
+    const s = await storeFor(input.config.storeUrl);
+    const method = input.route.split(' ')[0];
+    if (method === 'GET') {
+      const p = input.params as ListParams;
+      const after = p.NextToken === undefined ? undefined : decodeNextToken(p.NextToken);
+      if (p.NextToken !== undefined && after === undefined) {
+        throw new HttpError(400, 'InvalidParameter', 'NextToken: must be the NextToken of the previous page', { fields: [{ Field: 'NextToken', Message: 'must be the NextToken of the previous page' }] });
+      }
+      const pageSize = p.PageSize ?? DEFAULT_PAGE_SIZE;
+      const page = await listWatchPage(s, pageSize, after, p.CustSpaceId ? (r) => r.target.CustSpaceId === p.CustSpaceId : undefined);
+      return {
+        data: {
+          Targets: page.entries.map((e) => ({
+            Id: e.id,
+            ...e.target,
+            ...(e.discover ? { Discover: true } : {}),
+            Source: e.source,
+            RegisteredAt: e.registeredAt,
+            ...(e.discoveredBy ? { DiscoveredBy: e.discoveredBy } : {}),
+            ...(e.attributes ? attributesView(e.attributes) : {}),
+          })),
+          PageSize: pageSize,
+          ...(page.nextToken ? { NextToken: page.nextToken } : {}),
+        },
+      };
+    }
+    const { Targets } = input.params as { Targets: WatchEntry[] };
+    if (method === 'POST') {
+      const r = await addWatchEntries(s, Targets, `api:${input.callerKeyId ?? '?'}`);
+      return { data: { ...r, Ids: Targets.map((t) => t.id) } };
+    }
+    return { data: await removeWatchEntries(s, Targets) };
+  };
+}
+
+function attributesView(a: NodeAttributes): Record<string, unknown> {
+  const { SeenAt, ...rest } = a;
+  return { ...rest, ...(SeenAt !== undefined ? { SeenAt: new Date(SeenAt).toISOString() } : {}) };
+}

@@ -1,0 +1,104 @@
+import { type RegisteredTarget, WATCH_PREFIX } from '../monitor/targets.ts';
+import { update, type Store } from '../store/port.ts';
+import type { WatchEntry } from './entry.ts';
+
+/** Store writes in flight at once for one request: enough to hide latency, few enough for the file store's locks. */
+const WRITE_PARALLELISM = 16;
+
+export const MAX_PAGE_SIZE = 500;
+export const DEFAULT_PAGE_SIZE = 100;
+
+async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+export interface AddResult {
+  Added: number;
+  Updated: number;
+  Unchanged: number;
+}
+
+/**
+ * Puts entries under watch, one key each, idempotently: posting the same entry again changes
+ * nothing. An explicit entry for a node discovery added pins it (discovery will not retire it), and a
+ * Discover entry turns discovery on for a WABA already watched alone; nothing turns it off but DELETE.
+ */
+export async function addWatchEntries(store: Store, entries: readonly WatchEntry[], source: string, now = Date.now()): Promise<AddResult> {
+  const result: AddResult = { Added: 0, Updated: 0, Unchanged: 0 };
+  await forEachLimit(entries, WRITE_PARALLELISM, async (e) => {
+    let outcome: keyof AddResult = 'Unchanged';
+    await update<RegisteredTarget>(store, WATCH_PREFIX + e.id, (cur) => {
+      if (!cur) {
+        outcome = 'Added';
+        return { target: e.target, source, registeredAt: new Date(now).toISOString(), ...(e.discover ? { discover: true as const } : {}) };
+      }
+      const pin = cur.discoveredBy !== undefined;
+      const turnOn = e.discover && !cur.discover;
+      if (!pin && !turnOn) {
+        outcome = 'Unchanged';
+        return undefined;
+      }
+      outcome = 'Updated';
+      const { discoveredBy: _owner, ...rest } = cur;
+      return { ...rest, source, ...(e.discover || cur.discover ? { discover: true as const } : {}) };
+    });
+    result[outcome]++;
+  });
+  return result;
+}
+
+export interface RemoveResult {
+  Removed: number;
+  Absent: number;
+  /** Nodes discovery had added under a removed Discover entry, removed with it. */
+  Retired: number;
+}
+
+/** Removes entries; a Discover entry (or the WABA entry carrying it) takes the nodes discovered under it along. */
+export async function removeWatchEntries(store: Store, entries: readonly WatchEntry[]): Promise<RemoveResult> {
+  const result: RemoveResult = { Removed: 0, Absent: 0, Retired: 0 };
+  const roots = new Set<string>();
+  await forEachLimit(entries, WRITE_PARALLELISM, async (e) => {
+    const cur = await store.get<RegisteredTarget>(WATCH_PREFIX + e.id);
+    if (cur?.value.discover) roots.add(e.id);
+    if (cur && (await store.delete(WATCH_PREFIX + e.id))) result.Removed++;
+    else result.Absent++;
+  });
+  if (roots.size > 0) {
+    const children = (await store.list<RegisteredTarget>(WATCH_PREFIX)).filter((r) => r.value.discoveredBy !== undefined && roots.has(r.value.discoveredBy));
+    await forEachLimit(children, WRITE_PARALLELISM, async (c) => {
+      if (await store.delete(c.key, { ifVersion: c.version })) result.Retired++;
+    });
+  }
+  return result;
+}
+
+export interface WatchPage {
+  entries: Array<{ id: string } & RegisteredTarget>;
+  nextToken?: string;
+}
+
+/** NextToken is the last key of the page, base64url-encoded: opaque to callers, stable across writes. */
+export function decodeNextToken(token: string): string | undefined {
+  const key = Buffer.from(token, 'base64url').toString('utf8');
+  return key.startsWith(WATCH_PREFIX) && Buffer.from(key, 'utf8').toString('base64url') === token ? key : undefined;
+}
+
+/**
+ * One page of the watch list in key order, after the key NextToken names. An entry added or removed
+ * between pages never makes another one appear twice or be skipped.
+ */
+export async function listWatchPage(store: Store, pageSize: number, after?: string, filter?: (r: RegisteredTarget) => boolean): Promise<WatchPage> {
+  const all = await store.list<RegisteredTarget>(WATCH_PREFIX);
+  const rest = all.filter((r) => (after === undefined || r.key > after) && (!filter || filter(r.value)));
+  const page = rest.slice(0, pageSize);
+  const last = page.at(-1);
+  return {
+    entries: page.map((r) => ({ id: r.key.slice(WATCH_PREFIX.length), ...r.value })),
+    ...(rest.length > pageSize && last ? { nextToken: Buffer.from(last.key, 'utf8').toString('base64url') } : {}),
+  };
+}

@@ -1,0 +1,144 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { CallRecord } from '../../../local/sandbox/calls.ts';
+import type { RunningSandbox } from '../../../local/sandbox/server.ts';
+import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
+import { signRouteRequest } from '../../../local/client/route-request.ts';
+import { loadMonitorConfig } from '../../../shared/config/monitor.ts';
+import { runHealthMonitor } from '../../../shared/services/health-monitor.ts';
+import type { Store } from '../../../shared/store/port.ts';
+import { handler } from '../../../functions/watch-list/handler.ts';
+import { fcContext, fixture, httpEvent, parseReply, type ParsedReply } from '../../support/events.ts';
+import { onboardThroughFunctions, RecordingSink, tempFileStore } from '../../support/monitor.ts';
+import { CALLER_KEY, sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+
+let sandbox: RunningSandbox;
+let store: Store;
+let storeUrl: string;
+let cleanup: () => Promise<void>;
+let space: string;
+let n = 0;
+
+beforeAll(async () => {
+  sandbox = await sandboxForFunctions();
+  ({ store, url: storeUrl, cleanup } = await tempFileStore());
+  // The watch-list function's own env: API_KEYS (set by sandboxForFunctions) and STORE_URL.
+  process.env['STORE_URL'] = storeUrl;
+  process.env['LOG_LEVEL'] = 'warn';
+});
+afterAll(async () => {
+  delete process.env['STORE_URL'];
+  delete process.env['LOG_LEVEL'];
+  await cleanup();
+  await sandbox?.close();
+});
+
+async function watchList(method: 'GET' | 'POST' | 'DELETE', body?: unknown, query?: Record<string, string>): Promise<ParsedReply> {
+  const req = signRouteRequest({ method, path: '/watch-list', ...(body === undefined ? {} : { body }), ...(query ? { query } : {}) }, 'h', CALLER_KEY, { nonce: `wl-${process.pid}-${++n}` });
+  return parseReply(await handler(httpEvent(req, 'fc-http'), fcContext() as never));
+}
+
+async function sweep(clock: number, sink = new RecordingSink()) {
+  // The monitor's own env: no MONITOR_TARGETS, the watch list is the store's.
+  const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url };
+  const key = DEFAULT_SANDBOX_KEYS[0]!;
+  const inv = { event: fixture('timer-event.json'), context: fcContext({ credentials: { accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret } }) as never, requestId: 'tick', deadline: Date.now() + 30_000 };
+  const report = await runHealthMonitor(inv, { config: loadMonitorConfig(env), store, sinks: [sink] }, () => clock);
+  return { report, sink };
+}
+
+async function healthCalls(): Promise<Array<Record<string, string>>> {
+  const calls = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as CallRecord[];
+  return calls.filter((c) => c.Action === 'GetWhatsappHealthStatus' && c.Code === 'OK').map((c) => c.Params);
+}
+
+describe('watch-list: validation', () => {
+  beforeEach(async () => {
+    space ??= await onboardThroughFunctions('399399000100', [{ cc: '86', phone: '13800000300' }]);
+  });
+
+  it('every bad target is named by its path, unknown fields by name; nothing is written', async () => {
+    const r = await watchList('POST', {
+      Targets: [
+        { CustSpaceId: space, NodeType: 'waba' },
+        { CustSpaceId: space, NodeType: 'phone' },
+        { CustSpaceId: space, NodeType: 'template', TemplateCode: 'ok', Language: 'english' },
+        { CustSpaceId: space, NodeType: 'waba', Colour: 'red' },
+        { CustSpaceId: space, WabaId: '399399000100', Discover: false },
+        'not a target',
+      ],
+    });
+    expect(r.statusCode).toBe(400);
+    const fields = (r.body['Fields'] as Array<{ Field: string; Message: string }>).map((f) => f.Field);
+    expect(fields).toEqual(expect.arrayContaining(['Targets.1.PhoneNumber', 'Targets.2.Language', 'Targets.3.Colour', 'Targets.4.Discover', 'Targets.5']));
+    expect(fields).not.toContain('Targets.0.CustSpaceId');
+    expect((await watchList('GET')).body.Data!['Targets']).toEqual([]);
+  });
+
+  it('Targets missing, empty or over 1000 entries is a 400 naming Targets; a bad PageSize or NextToken names it', async () => {
+    for (const body of [{}, { Targets: [] }, { Targets: Array.from({ length: 1001 }, () => ({ CustSpaceId: space, NodeType: 'waba' })) }]) {
+      const r = await watchList('POST', body);
+      expect(r.statusCode).toBe(400);
+      expect((r.body['Fields'] as Array<{ Field: string }>)[0]!.Field).toBe('Targets');
+    }
+    const size = await watchList('GET', undefined, { PageSize: '0' });
+    expect(size.statusCode).toBe(400);
+    expect((size.body['Fields'] as Array<{ Field: string }>)[0]!.Field).toBe('PageSize');
+    const token = await watchList('GET', undefined, { NextToken: 'bm90LWEta2V5' });
+    expect(token.statusCode).toBe(400);
+    expect((token.body['Fields'] as Array<{ Field: string }>)[0]!.Field).toBe('NextToken');
+  });
+});
+
+describe('watch-list: what is posted is checked, what is deleted is not', () => {
+  it('3 targets posted are checked by the next sweep (the sandbox call log shows them); POST again changes nothing; DELETE removes them', async () => {
+    const cs = await onboardThroughFunctions('399399000200', [{ cc: '86', phone: '13800000301' }]);
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: cs, Templates: [{ TemplateCode: 'order_update', Language: 'en_US' }] });
+    const targets = [
+      { CustSpaceId: cs, NodeType: 'waba', WabaId: '399399000200' },
+      { CustSpaceId: cs, NodeType: 'phone', PhoneNumber: '8613800000301' },
+      { CustSpaceId: cs, NodeType: 'template', TemplateCode: 'order_update', Language: 'en_US' },
+    ];
+    const posted = await watchList('POST', { Targets: targets });
+    expect(posted.statusCode).toBe(200);
+    expect(posted.body.Data).toMatchObject({ Added: 3, Updated: 0, Unchanged: 0 });
+    const again = await watchList('POST', { Targets: [...targets, targets[0]] });
+    expect(again.body.Data).toMatchObject({ Added: 0, Updated: 0, Unchanged: 3 });
+    expect((await healthCalls()).filter((p) => p['CustSpaceId'] === cs)).toEqual([]);
+
+    const { report } = await sweep(Date.now());
+    expect(report.transientFailures).toBe(0);
+    const checked = (await healthCalls()).filter((p) => p['CustSpaceId'] === cs);
+    expect(checked.map((p) => p['NodeType']).sort()).toEqual(['phone', 'template', 'waba']);
+    expect(checked.find((p) => p['NodeType'] === 'phone')!['PhoneNumber']).toBe('8613800000301');
+    expect(checked.find((p) => p['NodeType'] === 'template')).toMatchObject({ TemplateCode: 'order_update', Language: 'en_US' });
+
+    const removed = await watchList('DELETE', { Targets: targets });
+    expect(removed.body.Data).toMatchObject({ Removed: 3, Absent: 0 });
+    expect((await watchList('DELETE', { Targets: targets })).body.Data).toMatchObject({ Removed: 0, Absent: 3 });
+    const before = (await healthCalls()).filter((p) => p['CustSpaceId'] === cs).length;
+    await sweep(Date.now() + 10 * 60_000);
+    expect((await healthCalls()).filter((p) => p['CustSpaceId'] === cs).length).toBe(before);
+  });
+
+  it('GET pages through the list with PageSize and NextToken, each entry once, in a stable order', async () => {
+    const cs = 'C77770000000001';
+    const targets = Array.from({ length: 7 }, (_, i) => ({ CustSpaceId: cs, NodeType: 'phone', PhoneNumber: `86139000000${10 + i}` }));
+    await watchList('POST', { Targets: targets });
+    const seen: string[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      const r = await watchList('GET', undefined, { PageSize: '3', CustSpaceId: cs, ...(token ? { NextToken: token } : {}) });
+      expect(r.statusCode).toBe(200);
+      const page = r.body.Data!['Targets'] as Array<{ Id: string; PhoneNumber: string; Source: string }>;
+      expect(page.length).toBeLessThanOrEqual(3);
+      seen.push(...page.map((t) => t.PhoneNumber));
+      expect(page.every((t) => t.Source === `api:${CALLER_KEY.accessKeyId}`)).toBe(true);
+      token = r.body.Data!['NextToken'] as string | undefined;
+      pages++;
+    } while (token);
+    expect(pages).toBe(3);
+    expect(seen).toEqual(targets.map((t) => t.PhoneNumber).sort());
+    await watchList('DELETE', { Targets: targets });
+  });
+});

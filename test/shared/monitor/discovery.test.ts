@@ -1,0 +1,231 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { CallRecord } from '../../../local/sandbox/calls.ts';
+import type { RunningSandbox } from '../../../local/sandbox/server.ts';
+import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
+import { signRouteRequest } from '../../../local/client/route-request.ts';
+import { loadMonitorConfig } from '../../../shared/config/monitor.ts';
+import { qualityObservation } from '../../../shared/monitor/discovery.ts';
+import { runHealthMonitor } from '../../../shared/services/health-monitor.ts';
+import { WATCH_PREFIX, type RegisteredTarget } from '../../../shared/monitor/targets.ts';
+import { StoreError, type Store } from '../../../shared/store/port.ts';
+import { handler as watchListHandler } from '../../../functions/watch-list/handler.ts';
+import { fcContext, fixture, httpEvent, parseReply } from '../../support/events.ts';
+import { onboardThroughFunctions, RecordingSink, tempFileStore } from '../../support/monitor.ts';
+import { CALLER_KEY, sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+import { bind, KEY_B } from '../../local/sandbox/helpers.ts';
+
+const HOUR = 3_600_000;
+const WABA = '499399000100';
+let sandbox: RunningSandbox;
+let store: Store;
+let storeUrl: string;
+let cleanup: () => Promise<void>;
+let space: string;
+let n = 0;
+
+beforeAll(async () => {
+  sandbox = await sandboxForFunctions();
+  process.env['LOG_LEVEL'] = 'warn';
+  // One store for the file: the watch-list function keeps its store connection for the instance's life.
+  ({ store, url: storeUrl, cleanup } = await tempFileStore());
+  process.env['STORE_URL'] = storeUrl;
+});
+afterAll(async () => {
+  delete process.env['LOG_LEVEL'];
+  delete process.env['STORE_URL'];
+  await cleanup();
+  await sandbox?.close();
+});
+beforeEach(async () => {
+  await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
+  for (const r of await store.list(WATCH_PREFIX)) await store.delete(r.key);
+  for (const r of await store.list('monitor/')) await store.delete(r.key);
+  space = await onboardThroughFunctions(WABA, [
+    { cc: '86', phone: '13800000401' },
+    { cc: '86', phone: '13800000402' },
+  ]);
+  await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', {
+    CustSpaceId: space,
+    Templates: [
+      { TemplateCode: 'order_update', Language: 'en_US' },
+      { TemplateCode: 'order_update', Language: 'zh_CN' },
+      { TemplateCode: 'welcome', Language: 'en' },
+    ],
+  });
+});
+
+async function sweep(clock: number, sink: RecordingSink, on: Store = store) {
+  const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url };
+  const key = DEFAULT_SANDBOX_KEYS[0]!;
+  const inv = { event: fixture('timer-event.json'), context: fcContext({ credentials: { accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret } }) as never, requestId: 'tick', deadline: Date.now() + 60_000 };
+  return runHealthMonitor(inv, { config: loadMonitorConfig(env), store: on, sinks: [sink] }, () => clock);
+}
+
+/** The store as a process sees it that dies after `writes` more writes to the watch list: nothing after that lands. */
+function dyingAfter(writes: number): Store {
+  let left = writes;
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'put') {
+        return async (key: string, ...rest: unknown[]) => {
+          if (key.startsWith(WATCH_PREFIX) && left-- <= 0) throw new StoreError('UNAVAILABLE', 'the process died here');
+          return (target.put as (...a: unknown[]) => Promise<unknown>)(key, ...rest);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+async function calls(): Promise<CallRecord[]> {
+  return (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as CallRecord[];
+}
+
+async function watched(): Promise<Array<{ id: string } & RegisteredTarget>> {
+  return (await store.list<RegisteredTarget>(WATCH_PREFIX)).map((r) => ({ id: r.key.slice(WATCH_PREFIX.length), ...r.value }));
+}
+
+const checkedNodes = (log: CallRecord[]) =>
+  log
+    .filter((c) => c.Action === 'GetWhatsappHealthStatus' && c.Code === 'OK')
+    .map((c) => (c.Params['NodeType'] === 'phone' ? `phone:${c.Params['PhoneNumber']}` : c.Params['NodeType'] === 'template' ? `template:${c.Params['TemplateCode']}/${c.Params['Language']}` : 'waba'))
+    .sort();
+
+describe('discovery: a WABA watched with Discover brings its numbers and templates under watch', () => {
+  it('2 numbers + 3 templates are watched and checked; a removed number is retired without an alert; GREEN → YELLOW is one warning', async () => {
+    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
+    const posted = parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never));
+    expect(posted.statusCode).toBe(200);
+
+    const sink = new RecordingSink();
+    let clock = Date.now();
+    let mark = (await calls()).length;
+
+    const first = await sweep(clock, sink);
+    expect(first.roundComplete).toBe(true);
+    const nodes = await watched();
+    expect(nodes.map((x) => x.id).sort()).toEqual(
+      [`phone:${space}:8613800000401`, `phone:${space}:8613800000402`, `template:${space}:order_update/en_US`, `template:${space}:order_update/zh_CN`, `template:${space}:welcome/en`, `waba:${space}:${WABA}`].sort(),
+    );
+    const phone = nodes.find((x) => x.id.endsWith('8613800000401'))!;
+    expect(phone.discoveredBy).toBe(`waba:${space}:${WABA}`);
+    expect(phone.attributes).toMatchObject({ QualityRating: 'GREEN', MessagingLimitTier: 'TIER_1K', PeakMessagingLimitTier: 'TIER_1K', Status: 'CONNECTED' });
+    expect(nodes.find((x) => x.id.endsWith('welcome/en'))!.attributes).toMatchObject({ AuditStatus: 'pass' });
+    let log = (await calls()).slice(mark);
+    expect(log.filter((c) => c.Action === 'QueryChatappPhoneNumbers')).toHaveLength(1);
+    expect(log.filter((c) => c.Action === 'ListChatappTemplate')).toHaveLength(1);
+    expect(checkedNodes(log)).toEqual(['phone:8613800000401', 'phone:8613800000402', 'template:order_update/en_US', 'template:order_update/zh_CN', 'template:welcome/en', 'waba']);
+    expect(sink.received).toEqual([]);
+
+    // Within DISCOVERY_INTERVAL (1 h) no listing is repeated.
+    mark = (await calls()).length;
+    clock += 5 * 60_000;
+    await sweep(clock, sink);
+    log = (await calls()).slice(mark);
+    expect(log.filter((c) => c.Action === 'QueryChatappPhoneNumbers' || c.Action === 'ListChatappTemplate')).toEqual([]);
+    expect(checkedNodes(log)).toHaveLength(6);
+
+    // A number removed in CAMS: retired at the next discovery, before the checks, so no alert at all.
+    await sandboxControl(sandbox, 'DELETE', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '8613800000401' });
+    clock += HOUR;
+    mark = (await calls()).length;
+    const third = await sweep(clock, sink);
+    expect(third.transientFailures).toBe(0);
+    expect((await watched()).map((x) => x.id)).not.toContain(`phone:${space}:8613800000401`);
+    expect((await watched())).toHaveLength(5);
+    log = (await calls()).slice(mark);
+    expect(log.filter((c) => c.Action === 'QueryChatappPhoneNumbers')).toHaveLength(1);
+    expect(checkedNodes(log)).toEqual(['phone:8613800000402', 'template:order_update/en_US', 'template:order_update/zh_CN', 'template:welcome/en', 'waba']);
+    expect(sink.received).toEqual([]);
+
+    // GREEN → YELLOW: one warning; the same rating an hour later: nothing new.
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '8613800000402', QualityRating: 'YELLOW' });
+    clock += HOUR;
+    await sweep(clock, sink);
+    expect(sink.received).toHaveLength(1);
+    const [note] = sink.received;
+    expect(note!.severity).toBe('warning');
+    expect(note!.items).toHaveLength(1);
+    expect(note!.items[0]).toMatchObject({ status: 'LIMITED', reason: 'new', errors: [expect.objectContaining({ ErrorCode: 'QualityRating.YELLOW' })] });
+    expect(note!.items[0]!.node).toContain('8613800000402');
+    clock += HOUR;
+    await sweep(clock, sink);
+    expect(sink.received).toHaveLength(1);
+    expect((await watched()).find((x) => x.id.endsWith('8613800000402'))!.attributes).toMatchObject({ QualityRating: 'YELLOW' });
+  });
+
+  it('a limit-tier drop is a warning until the tier is back; removing the Discover entry retires what it discovered', async () => {
+    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
+    expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    let clock = Date.now();
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '8613800000401', MessagingLimitTier: 'TIER_10K' });
+    await sweep(clock, sink);
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '8613800000401', MessagingLimitTier: 'TIER_1K' });
+    clock += HOUR;
+    await sweep(clock, sink);
+    expect(sink.received).toHaveLength(1);
+    expect(sink.received[0]!.items[0]!.errors.map((e) => e.ErrorCode)).toEqual(['MessagingLimitTier.Dropped']);
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '8613800000401', MessagingLimitTier: 'TIER_10K' });
+    clock += HOUR;
+    await sweep(clock, sink);
+    expect(sink.received).toHaveLength(2);
+    expect(sink.received[1]!.items[0]!.reason).toBe('resolved');
+
+    const del = signRouteRequest({ method: 'DELETE', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
+    const removed = parseReply(await watchListHandler(httpEvent(del, 'fc-http'), fcContext() as never));
+    expect(removed.body.Data).toMatchObject({ Removed: 1, Retired: 5 });
+    expect(await watched()).toEqual([]);
+  });
+});
+
+describe('discovery cut short', () => {
+  it('a process that dies halfway through a discovery: the next sweep finishes it, with all 5 nodes and one quality warning', async () => {
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '8613800000401', QualityRating: 'YELLOW' });
+    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
+    expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    const clock = Date.now();
+    // Dies after the first number's entry is written, before the rest and before any alert decision.
+    await expect(sweep(clock, sink, dyingAfter(1))).rejects.toThrow(/died/);
+    expect((await watched()).length).toBe(2);
+    // The lease of the dead run is released by its finally; the next tick redoes the listing.
+    await sweep(clock + 5 * 60_000, sink);
+    expect((await watched()).length).toBe(6);
+    expect(sink.received.flatMap((m) => m.items).filter((i) => i.errors.some((e) => e.ErrorCode === 'QualityRating.YELLOW'))).toHaveLength(1);
+    await sweep(clock + 10 * 60_000, sink);
+    expect(sink.received.flatMap((m) => m.items).filter((i) => i.errors.some((e) => e.ErrorCode === 'QualityRating.YELLOW'))).toHaveLength(1);
+  });
+});
+
+describe('discovery refused by CAMS', () => {
+  it('a Discover entry for a WABA of another account is a DiscoveryFailed alert with advice; nothing is added', async () => {
+    const other = await bind(sandbox, '499399000900', KEY_B);
+    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: other, NodeType: 'waba', WabaId: '499399000900', Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
+    expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    await sweep(Date.now(), sink);
+    expect((await watched()).map((x) => x.id)).toEqual([`waba:${other}:499399000900`]);
+    const items = sink.received.flatMap((m) => m.items);
+    const failed = items.find((i) => i.subject.entityType === 'DiscoveryFailed');
+    expect(failed).toMatchObject({ status: 'ERROR', severity: 'critical', errors: [expect.objectContaining({ ErrorCode: 'Unknown.ResourceOwnerId' })] });
+    expect(failed!.errors[0]!.PossibleSolution).toBeTruthy();
+    // Not listed again within the interval: no second alert, no second listing.
+    const mark = (await calls()).length;
+    await sweep(Date.now() + 5 * 60_000, sink);
+    expect((await calls()).slice(mark).filter((c) => c.Action === 'QueryChatappPhoneNumbers')).toEqual([]);
+  });
+});
+
+describe('qualityObservation', () => {
+  const target = { CustSpaceId: 'C1', NodeType: 'phone' as const, WabaId: '1', PhoneNumber: '8613800000000' };
+  it('GREEN at the peak tier is AVAILABLE; YELLOW and RED are LIMITED with their own code; UNKNOWN is not a drop', () => {
+    expect(qualityObservation(target, { QualityRating: 'GREEN', MessagingLimitTier: 'TIER_1K', PeakMessagingLimitTier: 'TIER_1K' }).status).toBe('AVAILABLE');
+    expect(qualityObservation(target, { QualityRating: 'UNKNOWN' }).status).toBe('AVAILABLE');
+    expect(qualityObservation(target, { QualityRating: 'YELLOW' }).errors.map((e) => e.ErrorCode)).toEqual(['QualityRating.YELLOW']);
+    const both = qualityObservation(target, { QualityRating: 'RED', MessagingLimitTier: 'TIER_250', PeakMessagingLimitTier: 'TIER_10K' });
+    expect(both.status).toBe('LIMITED');
+    expect(both.errors.map((e) => e.ErrorCode)).toEqual(['QualityRating.RED', 'MessagingLimitTier.Dropped']);
+  });
+});

@@ -1,0 +1,104 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { targetId, WATCH_PREFIX, type RegisteredTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
+import { openStore } from '../../../shared/store/index.ts';
+import type { Store } from '../../../shared/store/port.ts';
+import { WatchEntries } from '../../../shared/watch-list/entry.ts';
+import { addWatchEntries, decodeNextToken, listWatchPage, removeWatchEntries } from '../../../shared/watch-list/store.ts';
+import { findOnPath, startRedisServer, type RedisServer } from '../store/redis-server.ts';
+
+const phones = (n: number, from = 0): WatchTarget[] =>
+  Array.from({ length: n }, (_, i) => ({ CustSpaceId: 'C1', NodeType: 'phone', PhoneNumber: `86139${String(from + i).padStart(8, '0')}` }));
+
+const redisBin = findOnPath('redis-server');
+let redis: RedisServer | undefined;
+let dir: string;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'watch-store-'));
+  if (redisBin) redis = await startRedisServer(redisBin);
+});
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await redis?.stop();
+});
+
+const kinds: Array<[string, () => string]> = [
+  ['file', () => `file:${dir}/${Math.random().toString(36).slice(2)}`],
+  ...(redisBin ? ([['redis', () => `${redis!.url}/${1 + Math.floor(Math.random() * 14)}`]] as Array<[string, () => string]>) : []),
+];
+
+describe.each(kinds)('the watch list in a %s store', (_kind, urlFor) => {
+  it('two instances posting the same 200 targets at once add each exactly once; every entry is its own key', async () => {
+    const url = urlFor();
+    const [a, b] = [await openStore(url), await openStore(url)];
+    try {
+      for (const r of await a.list(WATCH_PREFIX)) await a.delete(r.key);
+      const entries = WatchEntries.parse(phones(200));
+      const [ra, rb] = await Promise.all([addWatchEntries(a, entries, 'api:a'), addWatchEntries(b, entries, 'api:b')]);
+      expect(ra.Added + rb.Added).toBe(200);
+      expect(ra.Added + ra.Unchanged).toBe(200);
+      const keys = (await a.list<RegisteredTarget>(WATCH_PREFIX)).map((r) => r.key);
+      expect(keys).toEqual(entries.map((e) => WATCH_PREFIX + e.id).sort());
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('pages never skip or repeat an entry while entries are added and removed between pages', async () => {
+    const store: Store = await openStore(urlFor());
+    try {
+      for (const r of await store.list(WATCH_PREFIX)) await store.delete(r.key);
+      await addWatchEntries(store, WatchEntries.parse(phones(10)), 'api');
+      const first = await listWatchPage(store, 4);
+      expect(first.entries).toHaveLength(4);
+      // Between pages: one entry before the cursor goes, one after it comes.
+      await removeWatchEntries(store, WatchEntries.parse([phones(1)[0]]));
+      await addWatchEntries(store, WatchEntries.parse(phones(1, 50)), 'api');
+      const rest: string[] = [];
+      let token = first.nextToken;
+      while (token) {
+        const page = await listWatchPage(store, 4, decodeNextToken(token));
+        rest.push(...page.entries.map((e) => e.target.PhoneNumber!));
+        token = page.nextToken;
+      }
+      const seen = [...first.entries.map((e) => e.target.PhoneNumber!), ...rest];
+      expect(new Set(seen).size).toBe(seen.length);
+      expect(rest).toEqual([...phones(6, 4), ...phones(1, 50)].map((t) => t.PhoneNumber));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('POST pins a discovered node and turns discovery on for a WABA watched alone; DELETE of a Discover entry retires what it found', async () => {
+    const store = await openStore(urlFor());
+    try {
+      for (const r of await store.list(WATCH_PREFIX)) await store.delete(r.key);
+      const waba: WatchTarget = { CustSpaceId: 'C1', NodeType: 'waba', WabaId: '123' };
+      const rootId = targetId(waba);
+      await addWatchEntries(store, WatchEntries.parse([waba]), 'api');
+      expect((await addWatchEntries(store, WatchEntries.parse([{ CustSpaceId: 'C1', WabaId: '123', Discover: true }]), 'api')).Updated).toBe(1);
+      expect((await store.get<RegisteredTarget>(WATCH_PREFIX + rootId))!.value.discover).toBe(true);
+      // Two nodes discovery added under it.
+      for (const t of phones(2)) await store.put<RegisteredTarget>(WATCH_PREFIX + targetId(t), { target: t, source: `discovery:${rootId}`, registeredAt: 'x', discoveredBy: rootId });
+      expect((await addWatchEntries(store, WatchEntries.parse([phones(1)[0]]), 'api')).Updated).toBe(1);
+      expect((await store.get<RegisteredTarget>(WATCH_PREFIX + targetId(phones(1)[0]!)))!.value.discoveredBy).toBeUndefined();
+      const removed = await removeWatchEntries(store, WatchEntries.parse([{ CustSpaceId: 'C1', WabaId: '123', Discover: true }]));
+      expect(removed).toEqual({ Removed: 1, Absent: 0, Retired: 1 });
+      expect((await store.list<RegisteredTarget>(WATCH_PREFIX)).map((r) => r.value.target.PhoneNumber)).toEqual([phones(1)[0]!.PhoneNumber]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('NextToken', () => {
+  it('only a token this API issued decodes', () => {
+    const token = Buffer.from(`${WATCH_PREFIX}phone:C1:86`, 'utf8').toString('base64url');
+    expect(decodeNextToken(token)).toBe(`${WATCH_PREFIX}phone:C1:86`);
+    expect(decodeNextToken(Buffer.from('monitor/round').toString('base64url'))).toBeUndefined();
+    expect(decodeNextToken('!!')).toBeUndefined();
+  });
+});
