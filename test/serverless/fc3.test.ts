@@ -16,8 +16,9 @@ const RAM_ACTIONS: Record<string, string[]> = {
   'query-waba': ['cams:QueryChatappBindWaba'],
   'add-phone-number': ['cams:AddChatappPhoneNumber'],
   'get-health-status': ['cams:GetWhatsappHealthStatus'],
-  'health-monitor': ['cams:GetWhatsappHealthStatus'],
+  'health-monitor': ['cams:GetWhatsappHealthStatus', 'cams:ListChatappTemplate', 'cams:QueryChatappPhoneNumbers'],
   'health-report': [],
+  'watch-list': [],
   onboarding: ['cams:AddChatappPhoneNumber', 'cams:ChatappBindWaba', 'cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba'],
   'onboarding-api': ['fc:InvokeFunction'],
 };
@@ -28,6 +29,7 @@ const HTTP_METHODS: Record<string, string[]> = {
   'get-health-status': ['GET'],
   'health-report': ['GET'],
   'onboarding-api': ['GET', 'POST'],
+  'watch-list': ['DELETE', 'GET', 'POST'],
 };
 
 type Yml = { service: string; provider: Record<string, any>; functions: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -97,7 +99,7 @@ describe('dist/s.yaml from serverless.yml', () => {
       expect(http[0].triggerConfig).toEqual({ authType: 'anonymous', disableURLInternet: false, methods: HTTP_METHODS[key] });
     }
     expect(dep.routes).toContainEqual({ method: 'GET', path: '/onboardings/{id}', function: 'cams-fc-dev-onboarding-api' });
-    expect(dep.routes).toHaveLength(7);
+    expect(dep.routes).toHaveLength(10);
   });
 
   it('has the monitor timer and the onboarding MNS queue as an EventBridge MNS source', () => {
