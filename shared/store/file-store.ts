@@ -31,10 +31,11 @@ import {
   closedError,
   compareKeys,
   nextVersion,
+  pageOf,
   putMode,
   serialize,
 } from './internal.ts';
-import { StoreError, type DeleteOptions, type Lease, type PutOptions, type Store, type Versioned } from './port.ts';
+import { StoreError, type DeleteOptions, type Lease, type ListOptions, type PutOptions, type Store, type Versioned } from './port.ts';
 
 export interface FileStoreOptions {
   /** Give up waiting for a key lock after this long (StoreError LOCK_TIMEOUT). Default 10 s. */
@@ -88,6 +89,19 @@ function mayMatch(name: string, encPrefix: string): boolean {
   if (tilde < 0) return name.startsWith(encPrefix);
   const head = name.slice(0, tilde);
   return head.startsWith(encPrefix) || encPrefix.startsWith(head);
+}
+
+/** The key a short (unhashed) file name encodes; undefined for hashed long names. */
+function decodeName(name: string): string | undefined {
+  if (name.includes('~')) return undefined;
+  const bytes: number[] = [];
+  for (let i = 0; i < name.length; i++) {
+    if (name[i] === '%') {
+      bytes.push(Number.parseInt(name.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(name.charCodeAt(i));
+  }
+  return Buffer.from(bytes).toString('utf8');
 }
 
 function errno(e: unknown): string | undefined {
@@ -166,22 +180,45 @@ export class FileStore implements Store {
     return this.deleteIn('kv', key, opts);
   }
 
-  async list<T>(prefix: string): Promise<Array<{ key: string } & Versioned<T>>> {
+  async list<T>(prefix: string, opts?: ListOptions): Promise<Array<{ key: string } & Versioned<T>>> {
     this.check();
     checkPrefix(prefix);
+    pageOf([], opts); // bad page options fail before any file is read
     const encPrefix = encodeKey(prefix).split('~')[0] ?? '';
     const names = (await readdir(this.dirs.kv)).filter(
       (n) => n.endsWith('.json') && mayMatch(n.slice(0, -5), encPrefix),
     );
-    const out: Array<{ key: string } & Versioned<T>> = [];
     const now = Date.now();
-    await forEachLimit(names, 32, async (n) => {
+    const read = async (n: string) => {
       const rec = await this.readFile(join(this.dirs.kv, n));
-      if (rec && rec.key.startsWith(prefix) && !expired(rec, now)) {
-        out.push({ key: rec.key, value: rec.value as T, version: rec.version });
-      }
+      return rec && rec.key.startsWith(prefix) && !expired(rec, now) ? { key: rec.key, value: rec.value as T, version: rec.version } : undefined;
+    };
+    if (opts === undefined) {
+      const out: Array<{ key: string } & Versioned<T>> = [];
+      await forEachLimit(names, 32, async (n) => {
+        const item = await read(n);
+        if (item) out.push(item);
+      });
+      return out.sort((a, b) => compareKeys(a.key, b.key));
+    }
+    // A page: the key of a file is in its name (only hashed long names need their file read), so
+    // only the page's files are read.
+    const byKey = new Map<string, string>();
+    await forEachLimit(names, 32, async (n) => {
+      const key = decodeName(n.slice(0, -5)) ?? (await this.readFile(join(this.dirs.kv, n)))?.key;
+      if (key !== undefined && key.startsWith(prefix)) byKey.set(key, n);
     });
-    return out.sort((a, b) => compareKeys(a.key, b.key));
+    const out: Array<{ key: string } & Versioned<T>> = [];
+    let after = opts.after;
+    // Keys that expire or vanish between readdir and read leave the page short: read on past them.
+    for (;;) {
+      const page = pageOf([...byKey.keys()].sort(compareKeys), { ...(after !== undefined ? { after } : {}), ...(opts.limit !== undefined ? { limit: opts.limit - out.length } : {}) });
+      if (page.length === 0) return out;
+      const items = await Promise.all(page.map((k) => read(byKey.get(k)!)));
+      for (const item of items) if (item) out.push(item);
+      if (opts.limit === undefined || out.length >= opts.limit) return out;
+      after = page[page.length - 1];
+    }
   }
 
   async acquireLease(name: string, ttlMs: number, owner?: string): Promise<Lease | undefined> {

@@ -1,7 +1,7 @@
 /** Helpers shared by the adapters. Not part of the port: core code must not import this. */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { MAX_KEY_LENGTH, StoreError, type PutOptions } from './port.ts';
+import { MAX_KEY_LENGTH, StoreError, type ListOptions, type PutOptions } from './port.ts';
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -13,6 +13,27 @@ export function checkKey(key: unknown, what = 'key'): asserts key is string {
 
 export function checkPrefix(prefix: unknown): asserts prefix is string {
   if (typeof prefix !== 'string') throw new TypeError('store list prefix must be a string');
+}
+
+/** Checks list()'s page options; returns the keys of `sorted` that fall in the page. */
+export function pageOf(sorted: readonly string[], opts: ListOptions | undefined): string[] {
+  if (opts === undefined) return [...sorted];
+  const { after, limit } = opts;
+  if (after !== undefined && typeof after !== 'string') throw new TypeError('store list: after must be a string');
+  if (limit !== undefined && (!Number.isInteger(limit) || limit <= 0)) throw new TypeError(`store list: limit must be a positive integer (got ${String(limit)})`);
+  let start = 0;
+  if (after !== undefined) {
+    // Binary search: the first key greater than `after`.
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compareKeys(sorted[mid]!, after) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    start = lo;
+  }
+  return sorted.slice(start, limit === undefined ? undefined : start + limit);
 }
 
 /** The JSON text of a value, or a TypeError when it has none. */

@@ -9,10 +9,11 @@ import {
   closedError,
   compareKeys,
   nextVersion,
+  pageOf,
   putMode,
   serialize,
 } from './internal.ts';
-import type { DeleteOptions, Lease, PutOptions, Store, Versioned } from './port.ts';
+import type { DeleteOptions, Lease, ListOptions, PutOptions, Store, Versioned } from './port.ts';
 
 interface Entry {
   json: string;
@@ -57,15 +58,13 @@ class Space {
     return true;
   }
 
-  list<T>(prefix: string): Array<{ key: string } & Versioned<T>> {
+  list<T>(prefix: string, opts?: ListOptions): Array<{ key: string } & Versioned<T>> {
     const now = Date.now();
-    const out: Array<{ key: string } & Versioned<T>> = [];
-    for (const key of [...this.entries.keys()]) {
-      if (!key.startsWith(prefix)) continue;
-      const e = this.live(key, now);
-      if (e) out.push({ key, value: JSON.parse(e.json) as T, version: e.version });
-    }
-    return out.sort((a, b) => compareKeys(a.key, b.key));
+    const keys = [...this.entries.keys()].filter((key) => key.startsWith(prefix) && this.live(key, now)).sort(compareKeys);
+    return pageOf(keys, opts).map((key) => {
+      const e = this.entries.get(key)!;
+      return { key, value: JSON.parse(e.json) as T, version: e.version };
+    });
   }
 }
 
@@ -96,10 +95,10 @@ export class MemoryStore implements Store {
     return this.data.delete(key, opts);
   }
 
-  async list<T>(prefix: string): Promise<Array<{ key: string } & Versioned<T>>> {
+  async list<T>(prefix: string, opts?: ListOptions): Promise<Array<{ key: string } & Versioned<T>>> {
     this.check();
     checkPrefix(prefix);
-    return this.data.list<T>(prefix);
+    return this.data.list<T>(prefix, opts);
   }
 
   async acquireLease(name: string, ttlMs: number, owner?: string): Promise<Lease | undefined> {

@@ -31,6 +31,13 @@ export interface PutOptions {
   ttlMs?: number;
 }
 
+/** A page of list(): keys strictly after `after` (in key order), at most `limit` of them. */
+export interface ListOptions {
+  after?: string;
+  /** A positive integer; without it, every key. */
+  limit?: number;
+}
+
 export interface DeleteOptions {
   /** Delete only when the key exists (unexpired) with exactly this version. */
   ifVersion?: string;
@@ -46,8 +53,12 @@ export interface Store {
   put<T>(key: string, value: T, opts?: PutOptions): Promise<string | undefined>;
   /** True when a (matching, unexpired) key was deleted. */
   delete(key: string, opts?: DeleteOptions): Promise<boolean>;
-  /** Every unexpired key that starts with `prefix` (plain string prefix, no patterns), sorted by key. */
-  list<T>(prefix: string): Promise<Array<{ key: string } & Versioned<T>>>;
+  /**
+   * Every unexpired key that starts with `prefix` (plain string prefix, no patterns), sorted by key.
+   * With `after`/`limit`, one page of that list: only the page's values are read, so a reader can
+   * walk a large prefix in bounded steps (the next page starts after the last key returned).
+   */
+  list<T>(prefix: string, opts?: ListOptions): Promise<Array<{ key: string } & Versioned<T>>>;
   /**
    * Take the lease `name` for `ttlMs`. Returns a handle, or undefined when another owner holds an
    * unexpired lease. Acquiring with the owner that already holds it re-enters and extends it.

@@ -16,11 +16,12 @@ import {
   closedError,
   compareKeys,
   defaultOwner,
+  pageOf,
   putMode,
   serialize,
   versionNonce,
 } from './internal.ts';
-import { StoreError, type DeleteOptions, type Lease, type PutOptions, type Store, type Versioned } from './port.ts';
+import { StoreError, type DeleteOptions, type Lease, type ListOptions, type PutOptions, type Store, type Versioned } from './port.ts';
 
 export interface RedisStoreOptions {
   /** Prefix of every key this store touches. Default `cams-fc:`. */
@@ -208,9 +209,10 @@ export class RedisStore implements Store {
     return (await this.run('DEL', () => this.client.del(this.dataKey(key)))) === 1;
   }
 
-  async list<T>(prefix: string): Promise<Array<{ key: string } & Versioned<T>>> {
+  async list<T>(prefix: string, opts?: ListOptions): Promise<Array<{ key: string } & Versioned<T>>> {
     this.check();
     checkPrefix(prefix);
+    pageOf([], opts); // bad page options fail before any command
     const base = this.dataKey('');
     const match = `${escapeGlob(base + prefix)}*`;
     const keys = new Set<string>();
@@ -220,7 +222,9 @@ export class RedisStore implements Store {
       for (const k of batch) keys.add(k);
       cursor = next;
     } while (cursor !== '0');
-    const sorted = [...keys].sort(compareKeys);
+    // SCAN returns names only; values are fetched for the page alone.
+    const page = pageOf([...keys].map((k) => k.slice(base.length)).sort(compareKeys), opts);
+    const sorted = page.map((k) => base + k);
     const out: Array<{ key: string } & Versioned<T>> = [];
     for (let i = 0; i < sorted.length; i += 500) {
       const chunk = sorted.slice(i, i + 500);

@@ -299,6 +299,32 @@ export function storeContract(makeHarness: () => Promise<StoreHarness>): void {
     expect((await s.list(long.slice(0, 10))).map((e) => e.key)).toHaveLength(3);
   });
 
+  it('list pages: after/limit walk the prefix in key order, each key once, with values', async () => {
+    const long = 'é'.repeat(300);
+    const keys = ['p/1', 'p/10', 'p/2', 'p/a%b', 'p/你', `p/${long}a`, `p/${long}b`];
+    const vs: Record<string, string | undefined> = {};
+    for (const k of keys) vs[k] = await s.put(k, { k });
+    await s.put('q/1', 1);
+    await s.put('p/gone', 1, { ttlMs: 30 });
+    await sleep(60);
+    const walked: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await s.list<{ k: string }>('p/', { ...(after !== undefined ? { after } : {}), limit: 3 });
+      expect(page.length).toBeLessThanOrEqual(3);
+      for (const e of page) expect(e).toEqual({ key: e.key, value: { k: e.key }, version: vs[e.key] });
+      walked.push(...page.map((e) => e.key));
+      if (page.length < 3) break;
+      after = page[page.length - 1]!.key;
+    }
+    expect(walked).toEqual([...keys].sort());
+    expect((await s.list('p/', { after: 'p/2' })).map((e) => e.key)).toEqual([...keys].sort().filter((k) => k > 'p/2'));
+    expect((await s.list('p/', { limit: 1 })).map((e) => e.key)).toEqual(['p/1']);
+    expect(await s.list('p/', { after: 'p/\uffff', limit: 5 })).toEqual([]);
+    await expect(s.list('p/', { limit: 0 })).rejects.toThrow(/limit/);
+    await expect(s.list('p/', { limit: 1.5 })).rejects.toThrow(TypeError);
+  });
+
   // ---- leases -----------------------------------------------------------------------------------
 
   it('a lease is exclusive until released', async () => {
