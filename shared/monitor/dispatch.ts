@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { SinkDeliveryError, type AlertItem, type AlertNotification, type AlertSink, type Severity } from '../alerts/model.ts';
 import { update, type Store } from '../store/port.ts';
 import { EVERY_SINK, type EntityState, type OutboxEntry } from './entity-state.ts';
+import { dropOwedMarker, ENTITY_PREFIX, loadOwing, updateEntity } from './entity-store.ts';
 
-export const ENTITY_PREFIX = 'monitor/entity/';
+export { ENTITY_PREFIX } from './entity-store.ts';
 const SINK_RATE_PREFIX = 'monitor/sink/';
 
 interface SinkWindow {
@@ -87,7 +88,8 @@ async function deliverUnderLease(
   report: DispatchReport,
   leaseHolds: () => Promise<boolean>,
 ): Promise<void> {
-  let owing = (await store.list<EntityState>(ENTITY_PREFIX)).filter((s) => s.value.outbox.length > 0);
+  // Through the owed index: the entities that owe something, not every entity.
+  let owing = await loadOwing(store);
   if (owing.length === 0) return;
   const configured = sinks.map((s) => s.name);
 
@@ -105,13 +107,14 @@ async function deliverUnderLease(
     const dropped = toResolve.some((s) => s.value.outbox.some((e) => e.pendingSinks.some((p) => p !== EVERY_SINK && !configured.includes(p))));
     for (const s of toResolve) await strike(store, s.key, (e) => resolve(e.pendingSinks));
     if (dropped) log({ level: 'warn', msg: 'dropped deliveries owed to sinks that are no longer configured' });
-    owing = (await store.list<EntityState>(ENTITY_PREFIX)).filter((s) => s.value.outbox.length > 0);
+    owing = await loadOwing(store);
   }
   if (configured.length === 0) {
     if (owing.length > 0) log({ level: 'warn', msg: 'alerts are owed but no alert sink is configured (ALERT_*); they stay owed' });
     return;
   }
 
+  const markers = new Map(owing.map((s) => [s.key, s.marker]));
   for (const sink of sinks) {
     let lastSendAt = 0;
     const byGroup = new Map<string, Array<{ key: string; entry: OutboxEntry }>>();
@@ -152,6 +155,8 @@ async function deliverUnderLease(
       const ids = new Set(entries.map((e) => e.id));
       for (const key of new Set(owed.map((o) => o.key))) {
         await strike(store, key, (e) => (ids.has(e.id) ? e.pendingSinks.filter((p) => p !== sink.name) : e.pendingSinks));
+        const marker = markers.get(key);
+        if (marker !== undefined) await dropOwedMarker(store, key, marker);
       }
       report.delivered.push({ sink: sink.name, group, items: entries.length });
       log({ level: 'info', msg: 'alert delivered', sink: sink.name, group, notification: notification.id, items: entries.length });
@@ -161,11 +166,11 @@ async function deliverUnderLease(
 
 /** Rewrites each owed entry's pending sinks; entries no sink still owes are removed. */
 async function strike(store: Store, key: string, pending: (e: OutboxEntry) => string[]): Promise<void> {
-  await update<EntityState>(store, key, (current) => {
+  await updateEntity(store, key.slice(ENTITY_PREFIX.length), (current) => {
     if (!current) return undefined;
     const outbox = current.outbox.map((e) => ({ ...e, pendingSinks: pending(e) })).filter((e) => e.pendingSinks.length > 0);
     return { ...current, outbox };
-  });
+  }, 100);
 }
 
 async function takeSendSlot(store: Store, sink: AlertSink, now: number): Promise<true | string> {

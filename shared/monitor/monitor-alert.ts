@@ -1,7 +1,7 @@
 import type { AlertSubject } from '../alerts/model.ts';
 import type { HealthError } from '../cams/operations.ts';
-import { update, type Store } from '../store/port.ts';
-import { ENTITY_PREFIX } from './dispatch.ts';
+import type { Store } from '../store/port.ts';
+import { updateEntity } from './entity-store.ts';
 import { EVERY_SINK, fingerprintOf, type EntityState, type ObservedStatus } from './entity-state.ts';
 import { evaluate, type AlertPolicy } from './rules.ts';
 
@@ -20,7 +20,7 @@ export async function observeMonitorSubject(
   ctx: { now: number; round: string; policy: AlertPolicy; sinks?: readonly string[] },
 ): Promise<EntityState | undefined> {
   const sinks = ctx.sinks ?? [EVERY_SINK];
-  const result = await update<EntityState>(store, ENTITY_PREFIX + fingerprintOf(subject), (prev) =>
+  const result = await updateEntity(store, fingerprintOf(subject), (prev) =>
     evaluate(prev, { subject, status, errors }, { ...ctx, sinks, policy: { ...ctx.policy, minConsecutive: 1 }, inhibited: false }),
   );
   return result?.value;

@@ -3,6 +3,7 @@ import type { AlertNotification, AlertSink, AlertSubject } from '../../../shared
 import { SinkDeliveryError } from '../../../shared/alerts/model.ts';
 import { DELIVERY_LEASE, deliverOwed, ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
 import { EVERY_SINK, fingerprintOf, type EntityState } from '../../../shared/monitor/entity-state.ts';
+import { OWED_PREFIX, reindexEntities, updateEntity } from '../../../shared/monitor/entity-store.ts';
 import { observeMonitorSubject } from '../../../shared/monitor/monitor-alert.ts';
 import { evaluate } from '../../../shared/monitor/rules.ts';
 import { openStore } from '../../../shared/store/index.ts';
@@ -21,7 +22,8 @@ class TimedSink implements AlertSink {
 async function owe(store: Store, wabaId: string, sinks: string[]): Promise<void> {
   const subject: AlertSubject = { nodeType: 'phone', custSpaceId: 'cs', wabaId, phoneNumber: `86${wabaId}`, entityType: 'PHONE_NUMBER' };
   const state = evaluate(undefined, { subject, status: 'BLOCKED', errors: [] }, { now: Date.now(), round: 'r', policy: { minConsecutive: 1, repeatIntervalMs: 1e9 }, inhibited: false, sinks });
-  await store.put<EntityState>(ENTITY_PREFIX + fingerprintOf(subject), state);
+  // Written as the sweep writes it: through updateEntity, which indexes what is owed.
+  await updateEntity(store, fingerprintOf(subject), () => state);
 }
 
 const noLog = () => {};
@@ -142,5 +144,40 @@ describe('deliverOwed', () => {
     expect(report.deferred).toEqual([{ sink: 's', group: 'waba:2', reason: 'the delivery lease was lost' }]);
     const owed = (await inner.list<EntityState>(ENTITY_PREFIX)).flatMap((e) => e.value.outbox.map((o) => o.group));
     expect(owed).toEqual(['waba:2']);
+  });
+
+  it('finds owed deliveries through the owed index, never by listing every entity; a delivered entity leaves the index', async () => {
+    const inner = await openStore('memory:');
+    const listed: string[] = [];
+    const store: Store = {
+      get: (k) => inner.get(k),
+      put: (k, v, o) => inner.put(k, v, o),
+      delete: (k, o) => inner.delete(k, o),
+      list: (p, o) => (listed.push(p), inner.list(p, o)),
+      close: () => inner.close(),
+      acquireLease: (n, t, o) => inner.acquireLease(n, t, o),
+    };
+    // 50 quiet entities and 2 owing ones.
+    for (let i = 0; i < 50; i++) await owe(store, `q${i}`, []);
+    await owe(store, '1', ['s']);
+    await owe(store, '2', ['s']);
+    expect((await store.list(OWED_PREFIX)).map((m) => m.key)).toHaveLength(2);
+    listed.length = 0;
+    const sink = new TimedSink('s');
+    expect((await deliverOwed(store, [sink], Date.now, noLog)).delivered.map((d) => d.group)).toEqual(['waba:1', 'waba:2']);
+    expect(listed.filter((p) => p.startsWith(ENTITY_PREFIX) || ENTITY_PREFIX.startsWith(p))).toEqual([]);
+    expect(await store.list(OWED_PREFIX)).toEqual([]);
+  });
+
+  it('an owed entry whose marker was never written (writer died in between) is re-indexed once per round and delivered', async () => {
+    const store = await openStore('memory:');
+    const subject: AlertSubject = { nodeType: 'waba', custSpaceId: 'cs', wabaId: '9', entityType: 'WABA' };
+    const state = evaluate(undefined, { subject, status: 'BLOCKED', errors: [] }, { now: Date.now(), round: 'r', policy: { minConsecutive: 1, repeatIntervalMs: 1e9 }, inhibited: false, sinks: ['s'] });
+    await store.put<EntityState>(ENTITY_PREFIX + fingerprintOf(subject), state);
+    const sink = new TimedSink('s');
+    expect((await deliverOwed(store, [sink], Date.now, noLog)).delivered).toEqual([]);
+    expect(await reindexEntities(store)).toBe(1);
+    expect((await deliverOwed(store, [sink], Date.now, noLog)).delivered).toEqual([{ sink: 's', group: 'waba:9', items: 1 }]);
+    expect(await reindexEntities(store)).toBe(0);
   });
 });

@@ -1,0 +1,86 @@
+import { update, type Store, type Versioned } from '../store/port.ts';
+import type { EntityState } from './entity-state.ts';
+
+export const ENTITY_PREFIX = 'monitor/entity/';
+/**
+ * The owed-delivery index: one marker per entity whose outbox may hold something, keyed by its
+ * fingerprint, so the deliverer reads the owing entities instead of listing every entity. A marker
+ * is written after each write that adds to an outbox and removed (compare-and-delete) only by the
+ * deliverer once that outbox is empty, so an entry added meanwhile always keeps or renews its marker.
+ */
+export const OWED_PREFIX = 'monitor/owed/';
+/**
+ * A write to one entity that loses this many compare-and-set races in a row gives up (StoreError
+ * CONFLICT); the sweep then counts its target as a transient failure and re-checks it next tick.
+ */
+export const ENTITY_CAS_ATTEMPTS = 8;
+/** Firing invalid-target alerts, one marker each, so resolving them does not list every entity. */
+export const INVALID_PREFIX = 'monitor/invalid/';
+
+export const entityKey = (fingerprint: string): string => ENTITY_PREFIX + fingerprint;
+
+/**
+ * The one read-modify-write of an entity state (compare-and-set, bounded retries with jittered
+ * backoff). Indexes the entity as owing when the write added an outbox entry.
+ */
+export async function updateEntity(
+  store: Store,
+  fingerprint: string,
+  fn: (prev: EntityState | undefined) => EntityState | undefined,
+  maxAttempts = ENTITY_CAS_ATTEMPTS,
+): Promise<Versioned<EntityState> | undefined> {
+  let added = false;
+  const result = await update<EntityState>(
+    store,
+    entityKey(fingerprint),
+    (prev) => {
+      const next = fn(prev);
+      const had = new Set(prev?.outbox.map((e) => e.id));
+      added = !!next && next.outbox.some((e) => !had.has(e.id));
+      return next;
+    },
+    { maxAttempts },
+  );
+  if (added) await store.put(OWED_PREFIX + fingerprint, 1);
+  return result;
+}
+
+/** The entities the owed index names that still owe something; stale markers are removed. */
+export async function loadOwing(store: Store): Promise<Array<{ key: string; marker: string } & Versioned<EntityState>>> {
+  const out: Array<{ key: string; marker: string } & Versioned<EntityState>> = [];
+  for (const m of await store.list<number>(OWED_PREFIX)) {
+    const key = ENTITY_PREFIX + m.key.slice(OWED_PREFIX.length);
+    const entity = await store.get<EntityState>(key);
+    if (entity && entity.value.outbox.length > 0) out.push({ key, marker: m.version, ...entity });
+    else await store.delete(m.key, { ifVersion: m.version });
+  }
+  return out;
+}
+
+/** Drops the marker of an entity whose outbox is now empty (unless a writer renewed it since `marker`). */
+export async function dropOwedMarker(store: Store, entityKeyName: string, marker: string): Promise<void> {
+  const entity = await store.get<EntityState>(entityKeyName);
+  if (entity && entity.value.outbox.length > 0) return;
+  await store.delete(OWED_PREFIX + entityKeyName.slice(ENTITY_PREFIX.length), { ifVersion: marker });
+}
+
+/**
+ * Rebuilds both indexes from every entity: the one full scan, run once per round (a writer that died
+ * between its entity write and its marker loses no delivery for longer than a round). Returns how
+ * many markers it added.
+ */
+export async function reindexEntities(store: Store): Promise<number> {
+  const marked = new Set([...(await store.list(OWED_PREFIX)), ...(await store.list(INVALID_PREFIX))].map((m) => m.key));
+  let added = 0;
+  const mark = async (key: string) => {
+    if (marked.has(key)) return;
+    await store.put(key, 1, { ifAbsent: true });
+    added++;
+  };
+  for (const e of await store.list<EntityState>(ENTITY_PREFIX)) {
+    const fp = e.key.slice(ENTITY_PREFIX.length);
+    if (e.value.outbox.length > 0) await mark(OWED_PREFIX + fp);
+    if (e.value.firing && e.value.subject.nodeType === 'monitor' && e.value.subject.entityType === 'InvalidTarget') await mark(INVALID_PREFIX + fp);
+  }
+  return added;
+}
