@@ -1,4 +1,19 @@
 import * as z from 'zod/mini';
+import { REPORT_MAX_PAGE_SIZE } from '../../shared/services/health-report.ts';
+import { camsParams } from '../../shared/validation/cams-params.ts';
 
-/** The report takes no parameters. */
-export const HealthReportParams = z.strictObject({});
+const pageSizeMessage = `must be a whole number from 1 to ${REPORT_MAX_PAGE_SIZE}`;
+
+/** One page of the report; query values arrive as strings. */
+export const HealthReportParams = camsParams(
+  z.strictObject({
+    PageSize: z.optional(
+      z.pipe(
+        z.string().check(z.regex(/^\d{1,4}$/, pageSizeMessage)),
+        z.transform((v) => Number(v)),
+      ).check(z.refine((n) => n >= 1 && n <= REPORT_MAX_PAGE_SIZE, pageSizeMessage)),
+    ),
+    NextToken: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_-]{1,2048}$/, 'must be the NextToken of the previous page'))),
+  }),
+);
+export type HealthReportParams = z.infer<typeof HealthReportParams>;

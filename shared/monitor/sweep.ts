@@ -3,27 +3,63 @@ import type { AlertSink, AlertSubject } from '../alerts/model.ts';
 import type { CamsClient } from '../cams/client.ts';
 import { isCamsError, isThrottlingCode, type CamsError } from '../cams/errors.ts';
 import type { HealthEntity, HealthError } from '../cams/operations.ts';
-import { update, type Store } from '../store/port.ts';
+import { StoreError, update, type Store } from '../store/port.ts';
 import { adviceFor } from './advice.ts';
 import { runDiscovery } from './discovery.ts';
-import { deliverOwed, ENTITY_PREFIX, type DispatchReport } from './dispatch.ts';
+import { deliverOwed, type DispatchReport } from './dispatch.ts';
 import type { EntityState, ObservedStatus } from './entity-state.ts';
 import { fingerprintOf } from './entity-state.ts';
+import { entityKey, INVALID_PREFIX, reindexEntities, updateEntity } from './entity-store.ts';
 import { observeMonitorSubject } from './monitor-alert.ts';
 import { evaluate, type AlertPolicy, type Observation } from './rules.ts';
 import { loadWatchList, type TargetProblem, type WatchTarget } from './targets.ts';
 
 export const ROUND_KEY = 'monitor/round';
 export const SWEEP_LEASE = 'monitor/sweep';
+/**
+ * One key per target (`monitor/checked/<targetId>`): the round that last checked it and when. A
+ * check writes only its own key (O(1)), and the time orders a round's targets least recently
+ * checked first.
+ */
+export const CHECKED_PREFIX = 'monitor/checked/';
 
-/** One pass over the whole watch list; it may take several invocations. */
+/** One pass over the whole watch list; it may take several invocations. Progress is in CHECKED_PREFIX. */
 export interface SweepRound {
   id: string;
   startedAt: number;
-  /** Targets checked in this round (ids). */
-  done: string[];
   completedAt?: number;
+  /** Progress as of the end of the last tick (so a reader needs one get, not a scan). */
+  checked?: number;
+  total?: number;
+  updatedAt?: number;
 }
+
+/** What a target's CHECKED_PREFIX key holds. */
+export interface TargetMark {
+  round: string;
+  /** Epoch ms of the check (alert clock). */
+  at: number;
+}
+
+/** Every target's last check (by target id): one list per tick. */
+export async function loadTargetMarks(store: Store): Promise<Map<string, TargetMark>> {
+  const marks = new Map<string, TargetMark>();
+  for (const m of await store.list<TargetMark>(CHECKED_PREFIX)) marks.set(m.key.slice(CHECKED_PREFIX.length), m.value);
+  return marks;
+}
+
+/** Records that `targetId` was checked in round `roundId` (one unconditional put: no other check writes this key). */
+export async function markChecked(store: Store, roundId: string, targetId: string, at: number): Promise<void> {
+  await store.put<TargetMark>(CHECKED_PREFIX + targetId, { round: roundId, at });
+}
+
+/** How one target's check ended. */
+export type CheckOutcome =
+  | { kind: 'checked' }
+  | { kind: 'rejected' }
+  | { kind: 'auth'; error: CamsError }
+  /** Left pending, re-checked next tick: CAMS throttled or did not answer, or the store was contended. */
+  | { kind: 'transient'; cause: 'throttled' | 'unreachable' | 'contention'; error: unknown };
 
 export interface HealthSweepOptions {
   store: Store;
@@ -58,6 +94,8 @@ export interface SweepReport {
   checked: number;
   pending: number;
   transientFailures: number;
+  /** Of transientFailures: checks whose store writes kept losing compare-and-set races (re-checked next tick). */
+  storeContention?: number;
   dispatch?: DispatchReport;
 }
 
@@ -76,6 +114,11 @@ const AUTH_CODES = new Set([
 
 const CHILD_TYPES = new Set(['PHONE_NUMBER', 'MESSAGE_TEMPLATE']);
 
+/** A store write that lost its races (or its file lock) for now: the target is retried next tick. */
+function isContention(e: unknown): boolean {
+  return e instanceof StoreError && (e.code === 'CONFLICT' || e.code === 'LOCK_TIMEOUT');
+}
+
 /**
  * The health monitor's sweep: under a lease, continue the current round (or start one), check every
  * pending target through the shared client, turn replies into alert decisions stored with each
@@ -86,6 +129,13 @@ export class HealthSweep {
   private readonly now: () => number;
   private readonly alertNow: () => number;
   private readonly log: (record: Record<string, unknown>) => void;
+  /**
+   * Parent entities (WABA, BUSINESS, APP) this sweep has written, with what it wrote: every child
+   * check reports them, so an unchanged report within the round is not written again.
+   */
+  private readonly parentsWritten = new Map<string, string>();
+  /** Per entity key, the tail of this process's writes to it: they queue instead of racing each other. */
+  private readonly writing = new Map<string, Promise<unknown>>();
 
   constructor(private readonly opts: HealthSweepOptions) {
     this.now = opts.now ?? Date.now;
@@ -112,10 +162,13 @@ export class HealthSweep {
 
   private async sweep(): Promise<SweepReport> {
     const { store } = this.opts;
-    const round = await this.currentRound();
+    const { round, fresh } = await this.currentRound();
+    // The one full scan of entities, once per round: repairs the owed and invalid-target indexes.
+    if (fresh) await reindexEntities(store);
     await this.discover(round.id);
     const { targets, problems } = await loadWatchList(store, this.opts.envTargets);
-    const pending = targets.filter((t) => !round.done.includes(t.id));
+    const marks = await loadTargetMarks(store);
+    const pending = targets.filter((t) => marks.get(t.id)?.round !== round.id);
     const report: SweepReport = { round: round.id, targets: targets.length, checked: 0, pending: pending.length, transientFailures: 0 };
 
     // Target problems are recomputed every sweep: one that is gone has been fixed.
@@ -127,44 +180,37 @@ export class HealthSweep {
     let authFailure: CamsError | undefined;
     const budget = this.opts.checkBudgetMs ?? 6000;
     const queue = [...pending];
-    // A check that fails with something other than CAMS (the store, a bug) stops the others from
-    // starting new checks; the sweep waits for those in flight before it reports the failure, so the
-    // lease is never released while a worker still calls CAMS or writes.
+    const checkedNow = new Set<string>();
+    // A check that fails with something other than CAMS or store contention (a store that is gone, a
+    // bug) stops the others from starting new checks; the sweep waits for those in flight before it
+    // reports the failure, so the lease is never released while a worker still calls CAMS or writes.
     let failure: { error: unknown } | undefined;
-    const check = async (next: { id: string; target: WatchTarget }) => {
-      try {
-        const { data } = await this.opts.cams.getHealthStatus(next.target, { deadline: this.opts.deadline });
-        successes++;
-        await this.observeReply(next.target, data.Entities, round.id);
-        await this.clearMonitorAlert(next.target, 'TargetRejected', round.id);
-        await this.markDone(round.id, next.id);
-        report.checked++;
-      } catch (e) {
-        if (!isCamsError(e)) throw e;
-        if (AUTH_CODES.has(e.Code)) {
-          authFailure = e;
-        } else if (e.retryable || e.Code === 'DeadlineExceeded') {
-          // Left pending: the next tick tries again. Only a CAMS that answers nothing becomes an alert.
-          report.transientFailures++;
-          if (!isThrottlingCode(e.Code)) unreachable = e;
-        } else {
-          await this.observeMonitor(monitorSubject('TargetRejected', next.target), 'ERROR', [camsFault(e)], round.id);
-          await this.markDone(round.id, next.id);
-          report.checked++;
-        }
-      }
-    };
     const worker = async () => {
       for (;;) {
         if (authFailure || failure) return;
         if (this.opts.deadline - this.now() < budget) return;
         const next = queue.shift();
         if (!next) return;
+        let outcome: CheckOutcome;
         try {
-          await check(next);
+          outcome = await this.checkTarget(next, round.id);
         } catch (e) {
           failure ??= { error: e };
           return;
+        }
+        if (outcome.kind === 'checked' || outcome.kind === 'rejected') {
+          if (outcome.kind === 'checked') successes++;
+          checkedNow.add(next.id);
+          report.checked++;
+        } else if (outcome.kind === 'auth') {
+          authFailure = outcome.error;
+        } else {
+          report.transientFailures++;
+          if (outcome.cause === 'contention') {
+            report.storeContention = (report.storeContention ?? 0) + 1;
+            successes++; // CAMS answered
+          }
+          if (outcome.cause === 'unreachable') unreachable = outcome.error as CamsError;
         }
       }
     };
@@ -187,15 +233,48 @@ export class HealthSweep {
       await this.clearMonitorAlert(undefined, 'CamsUnreachable', round.id);
     }
 
-    const after = await store.get<SweepRound>(ROUND_KEY);
-    const remaining = targets.filter((t) => !after?.value.done.includes(t.id)).length;
+    const remaining = pending.filter((t) => !checkedNow.has(t.id)).length;
     report.pending = remaining;
     report.roundComplete = remaining === 0;
+    const progress = { checked: targets.length - remaining, total: targets.length, updatedAt: this.alertNow() };
+    await update<SweepRound>(store, ROUND_KEY, (r) =>
+      r && r.id === round.id ? { ...r, ...progress, ...(remaining === 0 ? { completedAt: this.alertNow() } : {}) } : undefined,
+    );
     if (remaining === 0) {
-      await update<SweepRound>(store, ROUND_KEY, (r) => (r && r.id === round.id ? { ...r, completedAt: this.alertNow() } : undefined));
+      // Marks of targets no longer watched go with the round that last saw them.
+      const watched = new Set(targets.map((t) => t.id));
+      for (const id of marks.keys()) if (!watched.has(id)) await store.delete(CHECKED_PREFIX + id);
     }
     this.log({ level: 'info', msg: 'sweep', ...report });
     return report;
+  }
+
+  /**
+   * One target's check: CAMS's answer becomes entity observations, then the target is marked as
+   * checked in this round. Throws only for what is neither CAMS nor store contention.
+   */
+  async checkTarget(next: { id: string; target: WatchTarget }, roundId: string): Promise<CheckOutcome> {
+    try {
+      const { data } = await this.opts.cams.getHealthStatus(next.target, { deadline: this.opts.deadline });
+      try {
+        await this.observeReply(next.target, data.Entities, roundId);
+        await this.clearMonitorAlert(next.target, 'TargetRejected', roundId);
+        await markChecked(this.opts.store, roundId, next.id, this.alertNow());
+      } catch (e) {
+        if (!isContention(e)) throw e;
+        this.log({ level: 'warn', msg: 'store contended; the target is re-checked next tick', target: next.id, error: (e as Error).message });
+        return { kind: 'transient', cause: 'contention', error: e };
+      }
+      return { kind: 'checked' };
+    } catch (e) {
+      if (!isCamsError(e)) throw e;
+      if (AUTH_CODES.has(e.Code)) return { kind: 'auth', error: e };
+      // Left pending: the next tick tries again. Only a CAMS that answers nothing becomes an alert.
+      if (e.retryable || e.Code === 'DeadlineExceeded') return { kind: 'transient', cause: isThrottlingCode(e.Code) ? 'throttled' : 'unreachable', error: e };
+      await this.observeMonitor(monitorSubject('TargetRejected', next.target), 'ERROR', [camsFault(e)], roundId);
+      await markChecked(this.opts.store, roundId, next.id, this.alertNow());
+      return { kind: 'rejected' };
+    }
   }
 
   /** Brings discovered nodes onto the watch list before it loads; their quality goes through the same rules. */
@@ -209,17 +288,13 @@ export class HealthSweep {
     for (const obs of report.observations) await this.apply(obs, roundId, false);
   }
 
-  private async currentRound(): Promise<SweepRound> {
-    const result = await update<SweepRound>(this.opts.store, ROUND_KEY, (r) =>
-      r && r.completedAt === undefined ? undefined : { id: `${this.now()}-${randomUUID().slice(0, 8)}`, startedAt: this.now(), done: [] },
-    );
-    return result!.value;
-  }
-
-  private async markDone(roundId: string, targetId: string): Promise<void> {
-    await update<SweepRound>(this.opts.store, ROUND_KEY, (r) =>
-      r && r.id === roundId && !r.done.includes(targetId) ? { ...r, done: [...r.done, targetId] } : undefined,
-    );
+  private async currentRound(): Promise<{ round: SweepRound; fresh: boolean }> {
+    let fresh = false;
+    const result = await update<SweepRound>(this.opts.store, ROUND_KEY, (r) => {
+      fresh = !(r && r.completedAt === undefined);
+      return fresh ? { id: `${this.now()}-${randomUUID().slice(0, 8)}`, startedAt: this.now() } : undefined;
+    });
+    return { round: result!.value, fresh };
   }
 
   private async observeReply(target: WatchTarget, entities: HealthEntity[], roundId: string): Promise<void> {
@@ -236,24 +311,49 @@ export class HealthSweep {
           ? { templateCode: entity.TemplateCode ?? target.TemplateCode, language: entity.Language ?? target.Language }
           : {}),
       };
+      const obs: Observation = { subject, status: entity.CanSendMessage, errors: entity.Errors ?? [] };
+      if (CHILD_TYPES.has(entity.EntityType)) {
+        await this.apply(obs, roundId, wabaBlocked);
+        continue;
+      }
       // Entities above the node (WABA, BUSINESS, APP) are the same whichever target reported them.
-      if (!CHILD_TYPES.has(entity.EntityType)) subject.nodeType = 'waba';
-      const inhibited = wabaBlocked && CHILD_TYPES.has(entity.EntityType);
-      await this.apply({ subject, status: entity.CanSendMessage, errors: entity.Errors ?? [] }, roundId, inhibited);
+      // Written once per round, and again only when a report differs: the same alert decisions as
+      // writing every report (a round counts once, a change is a change) without every child check
+      // rewriting the one shared key.
+      subject.nodeType = 'waba';
+      const fp = fingerprintOf(subject);
+      const said = `${roundId}\n${JSON.stringify(subject)}\n${obs.status}\n${JSON.stringify(obs.errors)}`;
+      if (this.parentsWritten.get(fp) === said) continue;
+      this.parentsWritten.set(fp, said);
+      try {
+        await this.apply(obs, roundId, false);
+      } catch (e) {
+        if (this.parentsWritten.get(fp) === said) this.parentsWritten.delete(fp);
+        throw e;
+      }
     }
   }
 
+  /** Runs the rules on one observation and stores the entity (this process's writes to a key queue). */
   private async apply(obs: Observation, roundId: string, inhibited: boolean): Promise<void> {
-    const key = ENTITY_PREFIX + fingerprintOf(obs.subject);
-    await update<EntityState>(this.opts.store, key, (prev) =>
-      evaluate(prev, obs, {
-        now: this.alertNow(),
-        round: roundId,
-        policy: this.opts.policy,
-        inhibited,
-        sinks: this.opts.sinks.map((s) => s.name),
-      }),
-    );
+    const fp = fingerprintOf(obs.subject);
+    const write = () =>
+      updateEntity(this.opts.store, fp, (prev) =>
+        evaluate(prev, obs, {
+          now: this.alertNow(),
+          round: roundId,
+          policy: this.opts.policy,
+          inhibited,
+          sinks: this.opts.sinks.map((s) => s.name),
+        }),
+      );
+    const run = (this.writing.get(fp) ?? Promise.resolve()).then(write, write);
+    const tail = run.catch(() => undefined);
+    this.writing.set(fp, tail);
+    void tail.then(() => {
+      if (this.writing.get(fp) === tail) this.writing.delete(fp);
+    });
+    await run;
   }
 
   /** The monitor's own failures are alerts too; they fire on the first bad sweep. */
@@ -269,7 +369,7 @@ export class HealthSweep {
   /** Resolves a monitor alert if one is firing; creates no state otherwise. */
   private async clearMonitorAlert(target: WatchTarget | undefined, kind: string, roundId: string): Promise<void> {
     const subject = monitorSubject(kind, target);
-    const existing = await this.opts.store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(subject));
+    const existing = await this.opts.store.get<EntityState>(entityKey(fingerprintOf(subject)));
     if (existing?.value.firing) await this.observeMonitor(subject, 'AVAILABLE', [], roundId);
   }
 
@@ -277,7 +377,10 @@ export class HealthSweep {
     const seen = new Set<string>();
     for (const p of problems) {
       const subject: AlertSubject = { nodeType: 'monitor', entityType: 'InvalidTarget', ref: p.where };
-      seen.add(fingerprintOf(subject));
+      const fp = fingerprintOf(subject);
+      seen.add(fp);
+      // Indexed before it can fire, so the alert is always found again to be resolved.
+      await this.opts.store.put(INVALID_PREFIX + fp, 1, { ifAbsent: true });
       await this.observeMonitor(
         subject,
         'ERROR',
@@ -288,13 +391,14 @@ export class HealthSweep {
     return seen;
   }
 
-  /** An invalid-target alert whose target was fixed or removed is resolved. */
+  /** An invalid-target alert whose target was fixed or removed is resolved (found through its index, not a scan). */
   private async resolveVanishedTargetProblems(stillInvalid: Set<string>, roundId: string): Promise<void> {
-    for (const s of await this.opts.store.list<EntityState>(ENTITY_PREFIX)) {
-      const st = s.value;
-      if (st.subject.nodeType === 'monitor' && st.subject.entityType === 'InvalidTarget' && st.firing && !stillInvalid.has(st.fingerprint)) {
-        await this.observeMonitor(st.subject, 'AVAILABLE', [], roundId);
-      }
+    for (const m of await this.opts.store.list(INVALID_PREFIX)) {
+      const fp = m.key.slice(INVALID_PREFIX.length);
+      if (stillInvalid.has(fp)) continue;
+      const st = (await this.opts.store.get<EntityState>(entityKey(fp)))?.value;
+      if (st?.firing) await this.observeMonitor(st.subject, 'AVAILABLE', [], roundId);
+      await this.opts.store.delete(m.key, { ifVersion: m.version });
     }
   }
 }

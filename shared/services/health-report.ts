@@ -1,42 +1,60 @@
-import { ENTITY_PREFIX } from '../monitor/dispatch.ts';
 import type { EntityState } from '../monitor/entity-state.ts';
+import { ENTITY_PREFIX } from '../monitor/entity-store.ts';
 import { ROUND_KEY, type SweepRound } from '../monitor/sweep.ts';
-import { loadWatchList } from '../monitor/targets.ts';
 import { parseMonitorTargets } from '../monitor/targets.ts';
 import type { Store } from '../store/port.ts';
 
+export const REPORT_MAX_PAGE_SIZE = 1000;
+export const REPORT_DEFAULT_PAGE_SIZE = 500;
+
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
-/** The monitor's current view, read from the store: the watch list, the round, every node's state. */
-export async function healthReport(store: Store, env: Record<string, string | undefined> = process.env): Promise<Record<string, unknown>> {
-  const { targets: envTargets } = parseMonitorTargets(env['MONITOR_TARGETS']);
-  const [{ targets, problems }, round, entities] = await Promise.all([
-    loadWatchList(store, envTargets),
+/** NextToken is the last entity key of the page, base64url-encoded. */
+export function decodeReportToken(token: string): string | undefined {
+  const key = Buffer.from(token, 'base64url').toString('utf8');
+  return key.startsWith(ENTITY_PREFIX) && Buffer.from(key, 'utf8').toString('base64url') === token ? key : undefined;
+}
+
+/**
+ * The monitor's current view, read from the store, one page at a time so it stays small and fast at
+ * any size: the round's progress (one key the sweep updates each tick) and a page of node states in
+ * store order. A page reads only its own entities; the watch list itself is paged by GET /watch-list.
+ */
+export async function healthReport(
+  store: Store,
+  page: { pageSize?: number; after?: string } = {},
+  env: Record<string, string | undefined> = process.env,
+): Promise<Record<string, unknown>> {
+  const pageSize = page.pageSize ?? REPORT_DEFAULT_PAGE_SIZE;
+  const { problems } = parseMonitorTargets(env['MONITOR_TARGETS']);
+  const [round, entities] = await Promise.all([
     store.get<SweepRound>(ROUND_KEY),
-    store.list<EntityState>(ENTITY_PREFIX),
+    // One more than the page, to know whether another page follows.
+    store.list<EntityState>(ENTITY_PREFIX, { ...(page.after !== undefined ? { after: page.after } : {}), limit: pageSize + 1 }),
   ]);
-  const done = new Set(round?.value.done ?? []);
+  const shown = entities.slice(0, pageSize);
+  const last = shown.at(-1);
+  const r = round?.value;
   return {
     GeneratedAt: new Date().toISOString(),
-    Round: round
-      ? { Id: round.value.id, StartedAt: iso(round.value.startedAt), CompletedAt: iso(round.value.completedAt), Checked: done.size, Total: targets.length }
+    Round: r
+      ? { Id: r.id, StartedAt: iso(r.startedAt), CompletedAt: iso(r.completedAt), Checked: r.checked ?? 0, Total: r.total ?? null, UpdatedAt: iso(r.updatedAt) }
       : null,
-    Targets: targets.map(({ id, target }) => ({ Id: id, ...target, CheckedThisRound: done.has(id) })),
     TargetProblems: problems,
-    Nodes: entities
-      .map(({ value: s }) => ({
-        Node: s.node,
-        Group: s.group,
-        EntityType: s.subject.entityType,
-        NodeType: s.subject.nodeType,
-        CanSendMessage: s.status,
-        Since: iso(s.since),
-        Errors: s.errors,
-        Firing: s.firing,
-        LastCheckedAt: iso(s.lastCheckedAt),
-        LastNotifiedAt: iso(s.lastNotifiedAt),
-        OwedDeliveries: s.outbox.reduce((n, e) => n + e.pendingSinks.length, 0),
-      }))
-      .sort((a, b) => (a.Group + a.Node < b.Group + b.Node ? -1 : 1)),
+    Nodes: shown.map(({ value: s }) => ({
+      Node: s.node,
+      Group: s.group,
+      EntityType: s.subject.entityType,
+      NodeType: s.subject.nodeType,
+      CanSendMessage: s.status,
+      Since: iso(s.since),
+      Errors: s.errors,
+      Firing: s.firing,
+      LastCheckedAt: iso(s.lastCheckedAt),
+      LastNotifiedAt: iso(s.lastNotifiedAt),
+      OwedDeliveries: s.outbox.reduce((n, e) => n + e.pendingSinks.length, 0),
+    })),
+    PageSize: pageSize,
+    ...(entities.length > pageSize && last ? { NextToken: Buffer.from(last.key, 'utf8').toString('base64url') } : {}),
   };
 }

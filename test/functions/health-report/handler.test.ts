@@ -42,12 +42,30 @@ describe('GET /health-report', () => {
     const signed = signRouteRequest({ method: 'GET', path: '/health-report' }, 'h', CALLER_KEY);
     const res = parseReply(await handler(httpEvent(signed, 'api-gateway'), fcContext() as never));
     expect(res.statusCode).toBe(200);
-    const data = res.body.Data as { Round: Record<string, unknown>; Nodes: Array<Record<string, unknown>>; Targets: unknown[] };
+    const data = res.body.Data as { Round: Record<string, unknown>; Nodes: Array<Record<string, unknown>>; NextToken?: string };
     expect(data.Round).toMatchObject({ Checked: 1, Total: 1, CompletedAt: expect.any(String) });
-    expect(data.Targets).toHaveLength(1);
     const phone = data.Nodes.find((n) => n['EntityType'] === 'PHONE_NUMBER');
     expect(phone).toMatchObject({ CanSendMessage: 'LIMITED', Firing: true, Group: 'waba:299399000500', OwedDeliveries: 0, Errors: [expect.objectContaining({ ErrorCode: '131042' })] });
     expect(data.Nodes.map((n) => n['EntityType']).sort()).toEqual(['APP', 'BUSINESS', 'PHONE_NUMBER', 'WABA']);
+    expect(data.NextToken).toBeUndefined();
+
+    // Paged: PageSize 3 walks the same four nodes, each once, in two pages.
+    const call = async (query: Record<string, string>) =>
+      parseReply(await handler(httpEvent(signRouteRequest({ method: 'GET', path: '/health-report', query }, 'h', CALLER_KEY), 'api-gateway'), fcContext() as never));
+    const first = await call({ PageSize: '3' });
+    const p1 = first.body.Data as { Nodes: Array<Record<string, unknown>>; NextToken?: string };
+    expect(p1.Nodes).toHaveLength(3);
+    expect(p1.NextToken).toEqual(expect.any(String));
+    const p2 = (await call({ PageSize: '3', NextToken: p1.NextToken! })).body.Data as { Nodes: Array<Record<string, unknown>>; NextToken?: string };
+    expect(p2.NextToken).toBeUndefined();
+    expect([...p1.Nodes, ...p2.Nodes].map((n) => n['EntityType']).sort()).toEqual(['APP', 'BUSINESS', 'PHONE_NUMBER', 'WABA']);
+
+    for (const [query, field] of [[{ PageSize: '0' }, 'PageSize'], [{ PageSize: '1001' }, 'PageSize'], [{ NextToken: 'd2F0Y2gvYQ' }, 'NextToken'], [{ NextToken: 'a b' }, 'NextToken']] as const) {
+      const bad = await call(query);
+      expect(bad.statusCode).toBe(400);
+      expect(bad.body.Code).toBe('InvalidParameter');
+      expect(JSON.stringify(bad.body)).toContain(field);
+    }
   });
 
   it('refuses parameters and unsigned calls like every route', async () => {
