@@ -1,0 +1,164 @@
+/**
+ * The sweep at scale (issue #14): children of one WABA checked concurrently on the file store do not
+ * fight over the WABA's key, a key that keeps losing races degrades to a transient failure of that
+ * target, and a check's store work does not grow with the watch list.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../../local/sandbox/server.ts';
+import { fingerprintOf, type EntityState } from '../../../shared/monitor/entity-state.ts';
+import { entityKey } from '../../../shared/monitor/entity-store.ts';
+import { HealthSweep, type HealthSweepOptions } from '../../../shared/monitor/sweep.ts';
+import type { WatchTarget } from '../../../shared/monitor/targets.ts';
+import { openStore } from '../../../shared/store/index.ts';
+import type { Store } from '../../../shared/store/port.ts';
+import { onboardThroughFunctions, RecordingSink, sandboxClient, setHealth, tempFileStore } from '../../support/monitor.ts';
+import { sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+
+const WABA_ID = '299399001400';
+const HOUR = 3_600_000;
+let sandbox: RunningSandbox;
+let space: string;
+let clock: number;
+
+beforeAll(async () => {
+  sandbox = await sandboxForFunctions({ qps: { GetWhatsappHealthStatus: 400 } });
+  process.env['LOG_LEVEL'] = 'warn';
+});
+afterAll(async () => {
+  delete process.env['LOG_LEVEL'];
+  await sandbox?.close();
+});
+beforeEach(async () => {
+  await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
+  space = await onboardThroughFunctions(WABA_ID, []);
+  clock = Date.now();
+});
+
+const templates = (n: number): WatchTarget[] =>
+  Array.from({ length: n }, (_, i) => ({ CustSpaceId: space, NodeType: 'template' as const, TemplateCode: `tpl_${i}`, Language: 'en' }));
+
+async function knowTemplates(targets: WatchTarget[]): Promise<void> {
+  await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: targets.map((t) => ({ TemplateCode: t.TemplateCode, Language: t.Language })) });
+}
+
+function sweep(store: Store, sink: RecordingSink, envTargets: WatchTarget[], over: Partial<HealthSweepOptions> = {}) {
+  return new HealthSweep({
+    store,
+    cams: sandboxClient(sandbox, 400),
+    sinks: [sink],
+    policy: { minConsecutive: 1, repeatIntervalMs: 4 * HOUR },
+    envTargets,
+    concurrency: envTargets.length,
+    deadline: Date.now() + 20_000,
+    alertClock: () => clock,
+    ...over,
+  }).run();
+}
+
+/** Counts calls per operation and per key; `losing` keys lose every compare-and-set. */
+function countingStore(inner: Store, losing: (key: string) => boolean = () => false) {
+  const ops = { get: 0, put: 0, delete: 0, list: 0 };
+  const putsTo = new Map<string, number>();
+  const store: Store = {
+    get: (k) => (ops.get++, inner.get(k)),
+    put: (k, v, o) => {
+      ops.put++;
+      putsTo.set(k, (putsTo.get(k) ?? 0) + 1);
+      if (o?.ifVersion !== undefined && losing(k)) return Promise.resolve(undefined);
+      return inner.put(k, v, o);
+    },
+    delete: (k, o) => (ops.delete++, inner.delete(k, o)),
+    list: (p, o) => (ops.list++, inner.list(p, o)),
+    close: () => inner.close(),
+    acquireLease: (n, t, o) => inner.acquireLease(n, t, o),
+  };
+  return { store, ops, putsTo };
+}
+
+const wabaKey = () => entityKey(fingerprintOf({ nodeType: 'waba', custSpaceId: space, wabaId: WABA_ID, entityType: 'WABA' }));
+
+describe('the sweep at scale', () => {
+  let cleanup: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await cleanup?.();
+    cleanup = undefined;
+  });
+
+  it('40 concurrent checks of one WABA\'s templates on the file store: no StoreError, the WABA written once, its alert right', async () => {
+    const temp = await tempFileStore();
+    cleanup = temp.cleanup;
+    const { store, putsTo } = countingStore(temp.store);
+    const targets = templates(40);
+    await knowTemplates(targets);
+    await setHealth(sandbox, { CustSpaceId: space, NodeType: 'waba', WabaId: WABA_ID, CanSendMessage: 'LIMITED', Errors: [{ ErrorCode: '131042', ErrorDescription: 'Business eligibility payment issue' }] });
+    const sink = new RecordingSink();
+
+    const report = await sweep(store, sink, targets);
+    expect(report).toMatchObject({ checked: 40, pending: 0, transientFailures: 0, roundComplete: true });
+    expect(report.storeContention).toBeUndefined();
+    // 40 checks reported the WABA; it was written twice: the observation, and the deliverer striking its alert.
+    expect(putsTo.get(wabaKey())).toBe(2);
+    const waba = (await temp.store.get<EntityState>(wabaKey()))!.value;
+    expect(waba).toMatchObject({ status: 'LIMITED', consecutiveBad: 1, firing: true, outbox: [] });
+    const wabaItems = sink.received.flatMap((n) => n.items).filter((i) => i.subject.entityType === 'WABA');
+    expect(wabaItems.map((i) => `${i.status}:${i.reason}`)).toEqual(['LIMITED:new']);
+
+    // Next round the WABA recovers: one resolved, still one observation written for 40 reports (plus the strike).
+    await setHealth(sandbox, { CustSpaceId: space, NodeType: 'waba', WabaId: WABA_ID, CanSendMessage: 'AVAILABLE' });
+    clock += 60_000;
+    putsTo.clear();
+    expect(await sweep(store, sink, targets)).toMatchObject({ checked: 40, transientFailures: 0, roundComplete: true });
+    expect(putsTo.get(wabaKey())).toBe(2);
+    expect(sink.received.flatMap((n) => n.items).filter((i) => i.subject.entityType === 'WABA').map((i) => i.reason)).toEqual(['new', 'resolved']);
+  });
+
+  it('a key that keeps losing compare-and-set races: the sweep does not throw, those targets are transient failures re-checked next tick', async () => {
+    const inner = await openStore('memory:');
+    let contended = true;
+    const { store } = countingStore(inner, (k) => contended && k === wabaKey());
+    const targets = templates(10);
+    await knowTemplates(targets);
+    await setHealth(sandbox, { CustSpaceId: space, NodeType: 'waba', WabaId: WABA_ID, CanSendMessage: 'BLOCKED' });
+    const sink = new RecordingSink();
+
+    // The WABA's first write creates the key (set-if-absent); every later write is a CAS that loses.
+    await inner.put(wabaKey(), (await (async () => {
+      const seed = await openStore('memory:');
+      await sweep(seed, new RecordingSink(), targets.slice(0, 1));
+      return (await seed.get<EntityState>(wabaKey()))!.value;
+    })()));
+    const first = await sweep(store, sink, targets);
+    expect(first.roundComplete).toBe(false);
+    expect(first.storeContention).toBeGreaterThan(0);
+    expect(first.transientFailures).toBe(first.storeContention);
+    expect(first.checked + first.transientFailures).toBe(10);
+    expect(first.pending).toBe(first.transientFailures);
+
+    contended = false;
+    const second = await sweep(store, sink, targets);
+    expect(second).toMatchObject({ round: first.round, checked: first.pending, pending: 0, transientFailures: 0, roundComplete: true });
+    expect((await inner.get<EntityState>(wabaKey()))!.value).toMatchObject({ status: 'BLOCKED', firing: true });
+  });
+
+  it('a check costs the same store operations at 20 and at 80 targets', async () => {
+    const perCheck: number[] = [];
+    for (const n of [20, 80]) {
+      await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
+      space = await onboardThroughFunctions(WABA_ID, []);
+      const targets = templates(n);
+      await knowTemplates(targets);
+      const { store, ops } = countingStore(await openStore('memory:'));
+      await sweep(store, new RecordingSink(), targets, { concurrency: 10 }); // round 1 creates the entities
+      for (const k of Object.keys(ops) as Array<keyof typeof ops>) ops[k] = 0;
+      clock += 60_000;
+      expect(await sweep(store, new RecordingSink(), targets, { concurrency: 10 })).toMatchObject({ checked: n, roundComplete: true });
+      const total = ops.get + ops.put + ops.delete + ops.list;
+      perCheck.push(total / n);
+      // Listing stays per tick, not per check.
+      expect(ops.list).toBeLessThan(12);
+    }
+    // The fixed per-tick cost (a dozen ops) spreads thinner with more targets; the per-check part is the same.
+    expect(perCheck[1]!).toBeLessThanOrEqual(perCheck[0]!);
+    expect(perCheck[0]! - perCheck[1]!).toBeLessThan(1);
+  });
+});
