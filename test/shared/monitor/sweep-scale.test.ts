@@ -58,11 +58,13 @@ function sweep(store: Store, sink: RecordingSink, envTargets: WatchTarget[], ove
 /** Counts calls per operation and per key; `losing` keys lose every compare-and-set. */
 function countingStore(inner: Store, losing: (key: string) => boolean = () => false) {
   const ops = { get: 0, put: 0, delete: 0, list: 0 };
+  const written = { bytes: 0 };
   const putsTo = new Map<string, number>();
   const store: Store = {
     get: (k) => (ops.get++, inner.get(k)),
     put: (k, v, o) => {
       ops.put++;
+      written.bytes += JSON.stringify(v).length;
       putsTo.set(k, (putsTo.get(k) ?? 0) + 1);
       if (o?.ifVersion !== undefined && losing(k)) return Promise.resolve(undefined);
       return inner.put(k, v, o);
@@ -72,7 +74,7 @@ function countingStore(inner: Store, losing: (key: string) => boolean = () => fa
     close: () => inner.close(),
     acquireLease: (n, t, o) => inner.acquireLease(n, t, o),
   };
-  return { store, ops, putsTo };
+  return { store, ops, putsTo, written };
 }
 
 const wabaKey = () => entityKey(fingerprintOf({ nodeType: 'waba', custSpaceId: space, wabaId: WABA_ID, entityType: 'WABA' }));
@@ -140,25 +142,30 @@ describe('the sweep at scale', () => {
     expect((await inner.get<EntityState>(wabaKey()))!.value).toMatchObject({ status: 'BLOCKED', firing: true });
   });
 
-  it('a check costs the same store operations at 20 and at 80 targets', async () => {
+  it('a check costs the same store operations and bytes written at 20 and at 80 targets', async () => {
     const perCheck: number[] = [];
+    const bytesPerCheck: number[] = [];
     for (const n of [20, 80]) {
       await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
       space = await onboardThroughFunctions(WABA_ID, []);
       const targets = templates(n);
       await knowTemplates(targets);
-      const { store, ops } = countingStore(await openStore('memory:'));
+      const { store, ops, written } = countingStore(await openStore('memory:'));
       await sweep(store, new RecordingSink(), targets, { concurrency: 10 }); // round 1 creates the entities
       for (const k of Object.keys(ops) as Array<keyof typeof ops>) ops[k] = 0;
+      written.bytes = 0;
       clock += 60_000;
       expect(await sweep(store, new RecordingSink(), targets, { concurrency: 10 })).toMatchObject({ checked: n, roundComplete: true });
       const total = ops.get + ops.put + ops.delete + ops.list;
       perCheck.push(total / n);
+      bytesPerCheck.push(written.bytes / n);
       // Listing stays per tick, not per check.
       expect(ops.list).toBeLessThan(12);
     }
     // The fixed per-tick cost (a dozen ops) spreads thinner with more targets; the per-check part is the same.
     expect(perCheck[1]!).toBeLessThanOrEqual(perCheck[0]!);
     expect(perCheck[0]! - perCheck[1]!).toBeLessThan(1);
+    // No record that grows with the list is rewritten per check.
+    expect(bytesPerCheck[1]!).toBeLessThanOrEqual(bytesPerCheck[0]! * 1.05);
   });
 });
