@@ -19,7 +19,8 @@ export const QPS_HEADROOM = 0.04;
 
 export function intervalForQps(qps: number): number {
   if (!(qps > 0) || !Number.isFinite(qps)) throw new RangeError(`qps must be a positive number, got ${qps}`);
-  return Math.ceil((1000 * (1 + QPS_HEADROOM)) / qps);
+  // Not rounded to whole ms: at 100 QPS, 11 ms instead of 10.4 would cost 10 % of the pace.
+  return (1000 * (1 + QPS_HEADROOM)) / qps;
 }
 
 /**
@@ -82,7 +83,11 @@ export class SpacingLimiter {
           await this.clock.sleep(wait);
           continue; // re-check: a timer may fire a hair early
         }
-        this.lastStart = this.clock.now();
+        // A start less than 1 ms after its slot is on time (the clock counts whole ms): counting from
+        // the slot keeps a fractional spacing's pace; a start later than that counts from itself.
+        const now = this.clock.now();
+        const slot = this.lastStart + this.intervalMs;
+        this.lastStart = now - slot < 1 ? slot : now;
         this.waiters.shift()!();
       }
     } finally {

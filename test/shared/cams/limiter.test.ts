@@ -42,6 +42,17 @@ describe('SpacingLimiter on a fake clock', () => {
     expect(maxInWindow(starts)).toBeLessThanOrEqual(10);
   });
 
+  it('keeps a fractional spacing pace on a whole-ms clock: 100 QPS is 10.4 ms a call, not 11', async () => {
+    const clock = fakeClock(0);
+    const wholeMs = { now: clock.now, sleep: (ms: number) => clock.sleep(Math.ceil(ms)) };
+    const limiter = new SpacingLimiter(intervalForQps(100), wholeMs);
+    const starts: number[] = [];
+    await Promise.all(Array.from({ length: 201 }, () => limiter.acquire().then(() => starts.push(clock.now()))));
+    expect(starts[200]! - starts[0]!).toBeGreaterThanOrEqual(2080);
+    expect(starts[200]! - starts[0]!).toBeLessThanOrEqual(2081);
+    expect(maxInWindow(starts)).toBeLessThanOrEqual(100);
+  });
+
   it('serves waiters first-come first-served', async () => {
     const clock = fakeClock(0);
     const limiter = new SpacingLimiter(100, clock);
