@@ -17,6 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { clientColdStart } from './client-cold-start.ts';
 import { functionColdStart } from './function-cold-start.ts';
 import { middlewareOverhead } from './middleware-overhead.ts';
+import { monitorScale } from './monitor-scale.ts';
 import { monitorSweep } from './monitor-sweep.ts';
 import { onboardingThroughput } from './onboarding-throughput.ts';
 import { watchList } from './watch-list.ts';
@@ -25,7 +26,7 @@ import { formatGoal, renderResult } from './lib/table.ts';
 import type { Benchmark, BenchResult } from './lib/types.ts';
 
 /** The registry: run in this order by `npm run bench`. */
-export const BENCHMARKS: readonly Benchmark[] = [clientColdStart, functionColdStart, middlewareOverhead, monitorSweep, onboardingThroughput, watchList];
+export const BENCHMARKS: readonly Benchmark[] = [clientColdStart, functionColdStart, middlewareOverhead, monitorScale, monitorSweep, onboardingThroughput, watchList];
 
 export interface CliArgs {
   names: string[];

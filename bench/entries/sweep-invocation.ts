@@ -1,0 +1,52 @@
+/**
+ * One health-monitor invocation, alone in its process (so its peak RSS is its own): a HealthSweep
+ * over the watch list in the store, as runHealthMonitor builds it, with the store wrapped to count
+ * operations. Argument: JSON {storeUrl, endpoint, key, qps, deadlineMs}. Prints one JSON line.
+ */
+import { performance } from 'node:perf_hooks';
+import { CamsClient } from '../../shared/cams/client.ts';
+import { HealthSweep } from '../../shared/monitor/sweep.ts';
+import { openStore } from '../../shared/store/index.ts';
+import type { ListOptions, Store } from '../../shared/store/port.ts';
+
+interface Args {
+  storeUrl: string;
+  endpoint: string;
+  key: { accessKeyId: string; accessKeySecret: string };
+  qps: number;
+  /** The invocation's timeout; the sweep gets it minus the function's 3 s wrap-up, as runHealthMonitor does. */
+  deadlineMs: number;
+}
+
+const args = JSON.parse(process.argv[2] ?? '{}') as Args;
+const started = Date.now();
+const inner = await openStore(args.storeUrl);
+const ops = { get: 0, put: 0, delete: 0, list: 0, listed: 0 };
+const store: Store = {
+  get: (k) => (ops.get++, inner.get(k)),
+  put: (k, v, o) => (ops.put++, inner.put(k, v, o)),
+  delete: (k, o) => (ops.delete++, inner.delete(k, o)),
+  list: async <T,>(p: string, o?: ListOptions) => {
+    ops.list++;
+    const out = await inner.list<T>(p, o);
+    ops.listed += out.length;
+    return out;
+  },
+  close: () => inner.close(),
+  acquireLease: (n, t, o) => inner.acquireLease(n, t, o),
+};
+const cams = new CamsClient({ endpoint: args.endpoint, credentials: args.key, qps: { GetWhatsappHealthStatus: args.qps } });
+const sweep = new HealthSweep({
+  store,
+  cams,
+  sinks: [],
+  policy: { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 },
+  envTargets: [],
+  concurrency: Math.max(1, Math.ceil(args.qps)),
+  deadline: started + args.deadlineMs - 3000,
+});
+const t0 = performance.now();
+const report = await sweep.run();
+const elapsedMs = performance.now() - t0;
+await inner.close();
+process.stdout.write(`${JSON.stringify({ elapsedMs, report, ops, maxRssKb: process.resourceUsage().maxRSS })}\n`);
