@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { SinkDeliveryError, type AlertItem, type AlertNotification, type AlertSink, type Severity } from '../alerts/model.ts';
 import { update, type Store } from '../store/port.ts';
-import { EVERY_SINK, type EntityState, type OutboxEntry } from './entity-state.ts';
+import { EVERY_SINK, type OutboxEntry } from './entity-state.ts';
 import { dropOwedMarker, ENTITY_PREFIX, loadOwing, updateEntity } from './entity-store.ts';
 
 export { ENTITY_PREFIX } from './entity-store.ts';
