@@ -189,6 +189,24 @@ describe('buildFunctions', () => {
     expect(await probe()).toEqual({ ...accepted, codeCache: 'none' });
   });
 
+  it('the loader loads no builtin beyond fs and vm (not `module`, which brings the ESM loader)', async () => {
+    const dir = join(fixture, 'dist-loader');
+    await buildFunctions({ root: fixture, outDir: dir, allowMissing: true, log: () => {} });
+    // a script file, not -e: node -e has loaded `module` already
+    const probe = join(dir, 'probe.cjs');
+    writeFileSync(
+      probe,
+      [
+        'const before = new Set(process.moduleLoadList);',
+        'const m = require(process.argv[2]);',
+        'console.log(JSON.stringify({ codeCache: m.codeCache, loaded: process.moduleLoadList.filter((x) => !before.has(x) && /^NativeModule (module|vm|fs)$/.test(x)) }));',
+      ].join('\n'),
+    );
+    const r = await run(process.execPath, [probe, join(dir, 'alpha', 'index.js')], { env: { PATH: process.env.PATH ?? '' } });
+    expect(r.code, r.output).toBe(0);
+    expect(JSON.parse(r.output)).toEqual({ codeCache: 'accepted', loaded: ['NativeModule vm'] });
+  });
+
   it('takes the code cache after the warm-up request when given one: it then also holds the code the request ran', async () => {
     const warm = project('functions:\n  zeta:\n    handler: index.handler\n', {
       // onRequest runs only when the handler is invoked, never at load
