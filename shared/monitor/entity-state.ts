@@ -32,6 +32,10 @@ export interface EntityState {
   status: ObservedStatus;
   /** Epoch ms the current status began. */
   since: number;
+  /** Epoch ms the node stopped being AVAILABLE (kept through LIMITED ↔ BLOCKED), for the recovery's duration. */
+  badSince?: number;
+  /** The worst status since badSince. */
+  worstStatus?: ObservedStatus;
   errors: HealthError[];
   consecutiveBad: number;
   /** The sweep round that last counted this entity (so one round counts once). */

@@ -30,6 +30,12 @@ function severityOf(status: ObservedStatus): Severity {
   return 'info';
 }
 
+const BADNESS: Record<ObservedStatus, number> = { AVAILABLE: 0, LIMITED: 1, ERROR: 2, BLOCKED: 3 };
+
+function worse(a: ObservedStatus, b: ObservedStatus): ObservedStatus {
+  return BADNESS[b] > BADNESS[a] ? b : a;
+}
+
 function sameCodes(a: readonly string[] | undefined, b: readonly string[]): boolean {
   return !!a && a.length === b.length && a.every((c, i) => c === b[i]);
 }
@@ -70,6 +76,14 @@ export function evaluate(prev: EntityState | undefined, obs: Observation, ctx: E
     lastRound: ctx.round,
     lastCheckedAt: ctx.now,
   };
+  const wasBad = !!prev && base.status !== 'AVAILABLE';
+  if (bad) {
+    next.badSince = wasBad ? (base.badSince ?? base.since) : ctx.now;
+    next.worstStatus = wasBad ? worse(base.worstStatus ?? base.status, obs.status) : obs.status;
+  } else {
+    delete next.badSince;
+    delete next.worstStatus;
+  }
 
   let reason: AlertItem['reason'] | undefined;
   if (bad) {
@@ -95,6 +109,10 @@ export function evaluate(prev: EntityState | undefined, obs: Observation, ctx: E
     errors: reason === 'resolved' ? (base.errors ?? []) : obs.errors,
     reason,
   };
+  if (reason === 'resolved' && wasBad) {
+    const from = base.badSince ?? base.since;
+    item.outage = { worst: base.worstStatus ?? base.status, from: new Date(from).toISOString(), durationMs: Math.max(0, ctx.now - from) };
+  }
   next.firing = reason !== 'resolved';
   next.notifiedStatus = obs.status;
   next.notifiedCodes = codes;
