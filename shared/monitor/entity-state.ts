@@ -46,6 +46,8 @@ export interface EntityState {
   notifiedStatus?: ObservedStatus;
   notifiedCodes?: string[];
   lastNotifiedAt?: number;
+  /** What node history last recorded (shared/history): unchanged means nothing to write. */
+  historyMark?: string;
   /** Notifications composed so far; makes outbox ids unique. */
   seq: number;
   outbox: OutboxEntry[];

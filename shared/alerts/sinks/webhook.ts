@@ -18,12 +18,12 @@ export interface WebhookPayload {
   severity: AlertNotification['severity'];
   title: string;
   /** The items; a recovery's outage also carries its text ("BLOCKED for 2 h 14 min (since …)"). */
-  items: Array<AlertItem & { outage?: Outage & { text: string } }>;
+  items: Array<Omit<AlertItem, 'outage'> & { outage?: Outage & { text: string } }>;
   createdAt: string;
 }
 
 export function webhookPayload(n: AlertNotification): WebhookPayload {
-  const items = n.items.map((i) => (i.outage ? { ...i, outage: { ...i.outage, text: outageText(i.outage) } } : i));
+  const items = n.items.map(({ outage, ...i }) => (outage ? { ...i, outage: { ...outage, text: outageText(outage) } } : i));
   return { id: n.id, group: n.group, severity: n.severity, title: n.title, items, createdAt: n.createdAt };
 }
 
