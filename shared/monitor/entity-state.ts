@@ -48,6 +48,8 @@ export interface EntityState {
   lastNotifiedAt?: number;
   /** What node history last recorded (shared/history): unchanged means nothing to write. */
   historyMark?: string;
+  /** The last notification a silence kept back (shared/silences): owed again if the silence ends while this fires. */
+  silenced?: { silenceId: string; at: number; item: AlertItem };
   /** Notifications composed so far; makes outbox ids unique. */
   seq: number;
   outbox: OutboxEntry[];
