@@ -1,0 +1,210 @@
+import type { HealthError } from '../cams/operations.ts';
+import { dailyBars, HISTORY_DAYS, worseOf, type NodeHistory } from '../history/history.ts';
+import { historyKey } from '../history/record.ts';
+import type { EntityState, ObservedStatus } from '../monitor/entity-state.ts';
+import { matches, silenceState, type Silence, type SilenceState } from '../silences/silence.ts';
+
+/** A group lists its healthy phones and templates one by one up to this many; above it, it counts them. */
+export const HEALTHY_LISTED_MAX = 12;
+
+/** Consecutive days in the same state: one element, so 90 days of a quiet node cost one cell. */
+export interface BarRun {
+  from: string;
+  to: string;
+  days: number;
+  state?: ObservedStatus;
+}
+
+export interface NodeView {
+  label: string;
+  entityType: string;
+  status: ObservedStatus;
+  quality?: string;
+  since: number;
+  lastCheckedAt: number;
+  errors: HealthError[];
+  /** Held back because its WABA is BLOCKED. */
+  inhibited: boolean;
+  silencedBy?: string;
+  firing: boolean;
+  bar: BarRun[];
+}
+
+export interface GroupView {
+  id: string;
+  label: string;
+  /** The worst current state in the group. */
+  worst: ObservedStatus;
+  counts: Record<ObservedStatus, number>;
+  /** The WABA's own entity (and BUSINESS/APP) first, then phones and templates. */
+  nodes: NodeView[];
+  /** Healthy nodes only counted (the group is large); `?waba=<id>` lists them. */
+  healthyNotListed: number;
+  bar: BarRun[];
+}
+
+export interface IncidentView {
+  node: string;
+  status: ObservedStatus;
+  since: number;
+  durationMs: number;
+  silencedBy?: string;
+  monitor: boolean;
+}
+
+export interface SilenceView {
+  id: string;
+  state: SilenceState;
+  matchers: string;
+  startsAt: number;
+  endsAt: number;
+  createdBy: string;
+  comment: string;
+  suppressed: number;
+}
+
+export interface StatusView {
+  now: number;
+  groups: GroupView[];
+  incidents: IncidentView[];
+  silences: SilenceView[];
+  counts: Record<ObservedStatus, number>;
+  /** Set when the page shows one WABA in full (`?waba=`). */
+  only?: string;
+}
+
+export interface StatusInput {
+  now: number;
+  entities: readonly EntityState[];
+  histories: ReadonlyMap<string, NodeHistory>;
+  silences: readonly Silence[];
+  /** Show this group in full (every healthy node). */
+  only?: string;
+}
+
+const CHILD = new Set(['PHONE_NUMBER', 'MESSAGE_TEMPLATE']);
+const zero = (): Record<ObservedStatus, number> => ({ AVAILABLE: 0, LIMITED: 0, BLOCKED: 0, ERROR: 0 });
+const RANK: Record<ObservedStatus, number> = { BLOCKED: 0, ERROR: 1, LIMITED: 2, AVAILABLE: 3 };
+
+export function barRuns(h: Pick<NodeHistory, 'days'> | undefined, now: number): BarRun[] {
+  const runs: BarRun[] = [];
+  for (const d of dailyBars(h, now, HISTORY_DAYS)) {
+    const last = runs.at(-1);
+    if (last && last.state === d.worst) {
+      last.to = d.day;
+      last.days++;
+    } else runs.push({ from: d.day, to: d.day, days: 1, ...(d.worst ? { state: d.worst } : {}) });
+  }
+  return runs;
+}
+
+/** The day-by-day worst of several nodes (a WABA group's bar). */
+function mergeDays(hs: ReadonlyArray<NodeHistory | undefined>): Pick<NodeHistory, 'days'> {
+  const byDay = new Map<string, ObservedStatus>();
+  for (const h of hs) for (const d of h?.days ?? []) byDay.set(d.day, worseOf(byDay.get(d.day) ?? 'AVAILABLE', d.worst));
+  return { days: [...byDay.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([day, worst]) => ({ day, worst })) };
+}
+
+const hadBadDay = (h: NodeHistory | undefined) => !!h && h.days.some((d) => d.worst !== 'AVAILABLE');
+
+function label(s: EntityState): string {
+  const sub = s.subject;
+  if (sub.entityType === 'PHONE_NUMBER') return `phone ${sub.phoneNumber ?? '?'}`;
+  if (sub.entityType === 'MESSAGE_TEMPLATE') return `template ${sub.templateCode ?? '?'}${sub.language ? ` (${sub.language})` : ''}`;
+  if (sub.entityType === 'WABA') return `WABA ${sub.wabaId ?? ''}`.trim();
+  return sub.entityType;
+}
+
+/** Everything the page shows, from the monitor's state: grouped by WABA, worst first. */
+export function buildStatusView(input: StatusInput): StatusView {
+  const { now } = input;
+  const active = input.silences.filter((s) => silenceState(s, now) === 'active');
+  const byGroup = new Map<string, EntityState[]>();
+  const incidents: IncidentView[] = [];
+  const counts = zero();
+  for (const e of input.entities) {
+    if (e.firing) {
+      incidents.push({
+        node: e.node,
+        status: e.status,
+        since: e.badSince ?? e.since,
+        durationMs: Math.max(0, now - (e.badSince ?? e.since)),
+        ...(e.silenced ? { silencedBy: e.silenced.silenceId } : {}),
+        monitor: e.subject.nodeType === 'monitor',
+      });
+    }
+    if (e.subject.nodeType === 'monitor') continue;
+    counts[e.status]++;
+    const list = byGroup.get(e.group);
+    if (list) list.push(e);
+    else byGroup.set(e.group, [e]);
+  }
+  incidents.sort((a, b) => RANK[a.status] - RANK[b.status] || a.since - b.since);
+
+  const groups: GroupView[] = [];
+  for (const [id, members] of byGroup) {
+    const wabaId = id.startsWith('waba:') ? id.slice(5) : undefined;
+    if (input.only !== undefined && (wabaId ?? id) !== input.only) continue;
+    const blocked = members.some((m) => m.subject.entityType === 'WABA' && m.status === 'BLOCKED');
+    const gCounts = zero();
+    let worst: ObservedStatus = 'AVAILABLE';
+    for (const m of members) {
+      gCounts[m.status]++;
+      worst = worseOf(worst, m.status);
+    }
+    const histories = members.map((m) => input.histories.get(historyKey(m)));
+    const children = members.filter((m) => CHILD.has(m.subject.entityType)).length;
+    const listAll = input.only !== undefined || children <= HEALTHY_LISTED_MAX;
+    const nodes: NodeView[] = [];
+    let healthyNotListed = 0;
+    members.forEach((m, i) => {
+      const h = histories[i];
+      const child = CHILD.has(m.subject.entityType);
+      if (child && !listAll && m.status === 'AVAILABLE' && !m.firing && !hadBadDay(h)) {
+        healthyNotListed++;
+        return;
+      }
+      const quality = (m as EntityState & { quality?: unknown }).quality;
+      // Recorded by the deliverer, or covered now by an active silence.
+      const silencedBy = m.silenced?.silenceId ?? active.find((s) => matches(s, m.subject))?.SilenceId;
+      nodes.push({
+        label: label(m),
+        entityType: m.subject.entityType,
+        status: m.status,
+        ...(typeof quality === 'string' ? { quality } : {}),
+        since: m.since,
+        lastCheckedAt: m.lastCheckedAt,
+        errors: m.errors,
+        inhibited: blocked && child && m.status !== 'AVAILABLE',
+        ...(silencedBy ? { silencedBy } : {}),
+        firing: m.firing,
+        bar: barRuns(h, now),
+      });
+    });
+    nodes.sort((a, b) => Number(CHILD.has(a.entityType)) - Number(CHILD.has(b.entityType)) || RANK[a.status] - RANK[b.status] || (a.label < b.label ? -1 : 1));
+    groups.push({
+      id: wabaId ?? id,
+      label: wabaId ? `WABA ${wabaId}` : id.replace(/^space:/, 'space '),
+      worst,
+      counts: gCounts,
+      nodes,
+      healthyNotListed,
+      bar: barRuns(mergeDays(histories), now),
+    });
+  }
+  groups.sort((a, b) => RANK[a.worst] - RANK[b.worst] || (a.label < b.label ? -1 : 1));
+
+  const suppressed = new Map<string, number>();
+  for (const e of input.entities) if (e.silenced) suppressed.set(e.silenced.silenceId, (suppressed.get(e.silenced.silenceId) ?? 0) + 1);
+  const silences: SilenceView[] = input.silences.map((s) => ({
+    id: s.SilenceId,
+    state: silenceState(s, now),
+    matchers: s.Matchers.map((m) => `${m.Name}=${m.Value}`).join(', '),
+    startsAt: s.StartsAt,
+    endsAt: s.EndsAt,
+    createdBy: s.CreatedBy,
+    comment: s.Comment,
+    suppressed: suppressed.get(s.SilenceId) ?? 0,
+  }));
+  return { now, groups, incidents, silences, counts, ...(input.only !== undefined ? { only: input.only } : {}) };
+}
