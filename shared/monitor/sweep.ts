@@ -43,6 +43,8 @@ export interface HealthSweepOptions {
   /** Clock for alert decisions (since, repeat interval); tests move it forward. Default: now. */
   alertClock?: () => number;
   log?: (record: Record<string, unknown>) => void;
+  /** Record node history (default true); the bench turns it off to measure what it costs. */
+  history?: boolean;
 }
 
 export interface SweepReport {
@@ -239,7 +241,7 @@ export class HealthSweep {
       }),
     );
     // The state was decided just above: its history is recorded from it (and only here).
-    if (decided) await recordHistory(this.opts.store, decided.value, key, now);
+    if (decided && this.opts.history !== false) await recordHistory(this.opts.store, decided.value, key, now);
   }
 
   /** The monitor's own failures are alerts too; they fire on the first bad sweep. */

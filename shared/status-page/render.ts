@@ -43,11 +43,11 @@ const badge = (s: ObservedStatus) => `<span class="st ${CLS[s]}">${s}</span>`;
 function bar(runs: readonly BarRun[], what: string): string {
   const bad = runs.filter((r) => r.state && r.state !== 'AVAILABLE').reduce((n, r) => n + r.days, 0);
   const none = runs.filter((r) => !r.state).reduce((n, r) => n + r.days, 0);
-  const summary = `${what}, last ${HISTORY_DAYS} days: ${bad} day${bad === 1 ? '' : 's'} not AVAILABLE, ${none} without checks`;
+  const summary = `${what}: ${bad} of ${HISTORY_DAYS} days not AVAILABLE, ${none} unchecked`;
   let out = `<div class="bar" role="img" aria-label="${esc(summary)}">`;
   for (const r of runs) {
-    const when = r.days === 1 ? r.from : `${r.from} – ${r.to} (${r.days} days)`;
-    out += `<i class="${r.state ? CLS[r.state] : 'N'} w${r.days}" data-from="${r.from}" data-to="${r.to}" title="${when}: ${r.state ?? 'no check'}"></i>`;
+    const when = r.days === 1 ? r.to : `${r.from} – ${r.to}`;
+    out += `<i class="${r.state ? CLS[r.state] : 'N'} w${r.days}" title="${when}: ${r.state ?? 'no check'}"></i>`;
   }
   return out + '</div>';
 }
@@ -68,13 +68,12 @@ function node(n: NodeView): string {
 
 function group(g: GroupView, view: StatusView): string {
   const parts = (Object.keys(g.counts) as ObservedStatus[]).filter((k) => g.counts[k] > 0).map((k) => `${g.counts[k]} ${k}`);
-  let out = `<section class="group" id="g-${esc(g.id)}" data-state="${g.worst}"><div class="row"><h2>${esc(g.label)}</h2>${badge(g.worst)}<small>${parts.join(' · ')}</small></div>`;
-  out += bar(g.bar, g.label) + '<ul>';
-  for (const n of g.nodes) out += node(n);
-  out += '</ul>';
+  let out = `<section class="group" data-state="${g.worst}"><div class="row"><h2>${esc(g.label)}</h2>${badge(g.worst)}<small>${parts.join(' · ')} · oldest check ${time(g.oldestCheck)}</small></div>`;
+  out += bar(g.bar, g.label);
+  if (g.nodes.length > 0) out += `<ul>${g.nodes.map(node).join('')}</ul>`;
   if (g.healthyNotListed > 0) {
     const href = `?waba=${encodeURIComponent(g.id)}`;
-    out += `<p class="muted">and ${g.healthyNotListed} more phones and templates AVAILABLE with no bad day in ${HISTORY_DAYS} days (<a href="${esc(href)}">list them</a>)</p>`;
+    out += `<p class="muted">${g.nodes.length ? 'and ' : ''}${g.healthyNotListed} nodes AVAILABLE with no bad day in ${HISTORY_DAYS} days (<a href="${esc(href)}">list them</a>)</p>`;
   }
   if (view.only !== undefined) out += '<p><a href="?">back to all WABAs</a></p>';
   return out + '</section>';

@@ -40,6 +40,8 @@ export interface GroupView {
   nodes: NodeView[];
   /** Healthy nodes only counted (the group is large); `?waba=<id>` lists them. */
   healthyNotListed: number;
+  /** The oldest last check among the group's nodes. */
+  oldestCheck: number;
   bar: BarRun[];
 }
 
@@ -86,23 +88,49 @@ const CHILD = new Set(['PHONE_NUMBER', 'MESSAGE_TEMPLATE']);
 const zero = (): Record<ObservedStatus, number> => ({ AVAILABLE: 0, LIMITED: 0, BLOCKED: 0, ERROR: 0 });
 const RANK: Record<ObservedStatus, number> = { BLOCKED: 0, ERROR: 1, LIMITED: 2, AVAILABLE: 3 };
 
-export function barRuns(h: Pick<NodeHistory, 'days'> | undefined, now: number): BarRun[] {
+/** The last HISTORY_DAYS UTC days ending with `now`'s, oldest first (computed once per page). */
+export function lastDays(now: number): string[] {
+  return dailyBars(undefined, now, HISTORY_DAYS).map((d) => d.day);
+}
+
+/** A node's bar: its days (oldest first) walked against the page's days, equal neighbours merged. */
+export function barRuns(h: Pick<NodeHistory, 'days'> | undefined, days: readonly string[]): BarRun[] {
   const runs: BarRun[] = [];
-  for (const d of dailyBars(h, now, HISTORY_DAYS)) {
+  const hd = h?.days ?? [];
+  let j = 0;
+  for (const day of days) {
+    while (j < hd.length && hd[j]!.day < day) j++;
+    const state = j < hd.length && hd[j]!.day === day ? hd[j]!.worst : undefined;
     const last = runs.at(-1);
-    if (last && last.state === d.worst) {
-      last.to = d.day;
+    if (last && last.state === state) {
+      last.to = day;
       last.days++;
-    } else runs.push({ from: d.day, to: d.day, days: 1, ...(d.worst ? { state: d.worst } : {}) });
+    } else runs.push(state ? { from: day, to: day, days: 1, state } : { from: day, to: day, days: 1 });
   }
   return runs;
 }
 
-/** The day-by-day worst of several nodes (a WABA group's bar). */
-function mergeDays(hs: ReadonlyArray<NodeHistory | undefined>): Pick<NodeHistory, 'days'> {
-  const byDay = new Map<string, ObservedStatus>();
-  for (const h of hs) for (const d of h?.days ?? []) byDay.set(d.day, worseOf(byDay.get(d.day) ?? 'AVAILABLE', d.worst));
-  return { days: [...byDay.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([day, worst]) => ({ day, worst })) };
+const STATES: readonly ObservedStatus[] = ['AVAILABLE', 'LIMITED', 'ERROR', 'BLOCKED'];
+const BADNESS: Record<ObservedStatus, number> = { AVAILABLE: 0, LIMITED: 1, ERROR: 2, BLOCKED: 3 };
+
+/** The day-by-day worst of several nodes (a WABA group's bar); both lists are sorted, so one walk each. */
+function mergeDays(hs: ReadonlyArray<NodeHistory | undefined>, days: readonly string[]): Pick<NodeHistory, 'days'> {
+  // Numbers, not strings: this runs for every day of every node on the page.
+  const worst = new Int8Array(days.length).fill(-1);
+  for (const h of hs) {
+    if (!h) continue;
+    let i = 0;
+    for (const d of h.days) {
+      while (i < days.length && days[i]! < d.day) i++;
+      if (i === days.length) break;
+      if (days[i] !== d.day) continue;
+      const b = BADNESS[d.worst];
+      if (b > worst[i]!) worst[i] = b;
+    }
+  }
+  const out: NodeHistory['days'] = [];
+  for (let i = 0; i < days.length; i++) if (worst[i]! >= 0) out.push({ day: days[i]!, worst: STATES[worst[i]!]! });
+  return { days: out };
 }
 
 const hadBadDay = (h: NodeHistory | undefined) => !!h && h.days.some((d) => d.worst !== 'AVAILABLE');
@@ -118,6 +146,7 @@ function label(s: EntityState): string {
 /** Everything the page shows, from the monitor's state: grouped by WABA, worst first. */
 export function buildStatusView(input: StatusInput): StatusView {
   const { now } = input;
+  const days = lastDays(now);
   const active = input.silences.filter((s) => silenceState(s, now) === 'active');
   const byGroup = new Map<string, EntityState[]>();
   const incidents: IncidentView[] = [];
@@ -160,7 +189,8 @@ export function buildStatusView(input: StatusInput): StatusView {
     members.forEach((m, i) => {
       const h = histories[i];
       const child = CHILD.has(m.subject.entityType);
-      if (child && !listAll && m.status === 'AVAILABLE' && !m.firing && !hadBadDay(h)) {
+      // A large group lists what needs a look; its quiet nodes are counted (the group's bar covers them).
+      if (!listAll && m.status === 'AVAILABLE' && !m.firing && !m.silenced && !hadBadDay(h)) {
         healthyNotListed++;
         return;
       }
@@ -178,7 +208,7 @@ export function buildStatusView(input: StatusInput): StatusView {
         inhibited: blocked && child && m.status !== 'AVAILABLE',
         ...(silencedBy ? { silencedBy } : {}),
         firing: m.firing,
-        bar: barRuns(h, now),
+        bar: barRuns(h, days),
       });
     });
     nodes.sort((a, b) => Number(CHILD.has(a.entityType)) - Number(CHILD.has(b.entityType)) || RANK[a.status] - RANK[b.status] || (a.label < b.label ? -1 : 1));
@@ -189,7 +219,8 @@ export function buildStatusView(input: StatusInput): StatusView {
       counts: gCounts,
       nodes,
       healthyNotListed,
-      bar: barRuns(mergeDays(histories), now),
+      bar: barRuns(mergeDays(histories, days), days),
+      oldestCheck: Math.min(...members.map((m) => m.lastCheckedAt)),
     });
   }
   groups.sort((a, b) => RANK[a.worst] - RANK[b.worst] || (a.label < b.label ? -1 : 1));
