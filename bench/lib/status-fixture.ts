@@ -7,7 +7,7 @@ const DAY = 86_400_000;
 
 /**
  * A monitor state of `nodes` nodes for the status page: WABAs of 20 nodes (the WABA, 15 phones, 4
- * templates), 1 % of them LIMITED or BLOCKED now with errors, and 90 days of history in which 2 %
+ * templates), 1 % of them LIMITED or BLOCKED now (half each) with errors, and 90 days of history in which 2 %
  * had a bad day. Deterministic (no randomness), so runs compare.
  */
 export function statusFixture(nodes: number, now: number): { entities: EntityState[]; histories: Map<string, NodeHistory> } {
@@ -25,7 +25,7 @@ export function statusFixture(nodes: number, now: number): { entities: EntitySta
         : k <= 15
           ? { nodeType: 'phone', custSpaceId: space, wabaId, entityType: 'PHONE_NUMBER', phoneNumber: `86138${String(i).padStart(8, '0')}` }
           : { nodeType: 'template', custSpaceId: space, wabaId, entityType: 'MESSAGE_TEMPLATE', templateCode: `order_update_${k}`, language: 'en_US' };
-    const status: ObservedStatus = i % 100 === 7 ? 'LIMITED' : i % 100 === 57 ? 'BLOCKED' : 'AVAILABLE';
+    const status: ObservedStatus = i % 200 === 7 ? 'LIMITED' : i % 200 === 107 ? 'BLOCKED' : 'AVAILABLE';
     const fingerprint = fingerprintOf(subject);
     const state: EntityState = {
       fingerprint,

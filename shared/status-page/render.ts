@@ -40,10 +40,10 @@ const time = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(
 
 const badge = (s: ObservedStatus) => `<span class="st ${CLS[s]}">${s}</span>`;
 
-function bar(runs: readonly BarRun[], what: string): string {
+function bar(runs: readonly BarRun[]): string {
   const bad = runs.filter((r) => r.state && r.state !== 'AVAILABLE').reduce((n, r) => n + r.days, 0);
   const none = runs.filter((r) => !r.state).reduce((n, r) => n + r.days, 0);
-  const summary = `${what}: ${bad} of ${HISTORY_DAYS} days not AVAILABLE, ${none} unchecked`;
+  const summary = `${HISTORY_DAYS} days: ${bad} not AVAILABLE, ${none} unchecked`;
   let out = `<div class="bar" role="img" aria-label="${esc(summary)}">`;
   for (const r of runs) {
     const when = r.days === 1 ? r.to : `${r.from} – ${r.to}`;
@@ -63,13 +63,13 @@ function node(n: NodeView): string {
     if (e.PossibleSolution) out += `<br>PossibleSolution: ${esc(e.PossibleSolution)}`;
     out += '</p>';
   }
-  return out + bar(n.bar, n.label) + '</li>';
+  return out + bar(n.bar) + '</li>';
 }
 
 function group(g: GroupView, view: StatusView): string {
   const parts = (Object.keys(g.counts) as ObservedStatus[]).filter((k) => g.counts[k] > 0).map((k) => `${g.counts[k]} ${k}`);
   let out = `<section class="group" data-state="${g.worst}"><div class="row"><h2>${esc(g.label)}</h2>${badge(g.worst)}<small>${parts.join(' · ')} · oldest check ${time(g.oldestCheck)}</small></div>`;
-  out += bar(g.bar, g.label);
+  out += bar(g.bar);
   if (g.nodes.length > 0) out += `<ul>${g.nodes.map(node).join('')}</ul>`;
   if (g.healthyNotListed > 0) {
     const href = `?waba=${encodeURIComponent(g.id)}`;
