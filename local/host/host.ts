@@ -47,6 +47,7 @@ import { routeBodyLimit } from './body-limit.ts';
 import { answerClientError } from './client-error.ts';
 import { handleInvokeApi, INVOKE_PREFIX, type InvokeApiDeps } from './invoke-api.ts';
 import { RouteTable, type HostRoute } from './routes.ts';
+import { statusPageLine } from './status-page-banner.ts';
 import { TimerScheduler, type Clock } from './scheduler.ts';
 import { loadServerlessConfig, type FunctionSpec, type ServerlessConfig } from './serverless-config.ts';
 
@@ -546,6 +547,9 @@ function banner(h: RunningHost, config: ServerlessConfig, notes: string[]): stri
     lines.push(`  CAMS endpoint: ${redactUrlCredentials(h.camsEndpoint)}`);
   }
   lines.push(`  store: ${redactUrlCredentials(h.storeUrl)}`);
+  // #13: the status page's URL (the functions' merged environment is process.env here).
+  const statusPage = statusPageLine(h.url, h.routes, process.env);
+  if (statusPage) lines.push(statusPage);
   if (h.usingDefaultApiKeys) {
     const k = h.apiKeys[0]!;
     lines.push(`  API_KEYS unset: callers sign with the default pair ${k.accessKeyId}:${k.accessKeySecret}`);

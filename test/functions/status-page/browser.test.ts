@@ -92,6 +92,10 @@ describeBrowser('GET /status in chromium', () => {
     dir = mkdtempSync(join(tmpdir(), 'cams-fc-status-'));
     host = await startHost({ port: 0, sandbox: { port: 0 }, timers: false, log: () => {}, env: { STORE_URL: `file:${dir}`, STATUS_PAGE_TOKEN: TOKEN, LOG_LEVEL: 'warn', PATH: process.env['PATH'] } });
     store = await openStore(`file:${dir}`);
+    // `npm start` prints where the page is, not the token.
+    const banner = host.banner().join('\n');
+    expect(banner).toContain(`status page: ${host.url}/status?token=<STATUS_PAGE_TOKEN>`);
+    expect(banner).not.toContain(TOKEN);
     const bound = await callRoute(host.url, { method: 'POST', path: '/waba/bind', body: { WabaId: WABA } });
     space = bound.json.Data!['CustSpaceId'] as string;
     for (const p of ['13800000771', '13800000772']) {
