@@ -35,7 +35,7 @@ function htmlErrors(): Middleware {
       const info = errorReply(request.internal.requestId ?? randomUUID(), request.error);
       const parsed = JSON.parse(info.response.body) as { Code: string; Message: string; Fields?: Array<{ Field: string; Message: string }> };
       const fields = (parsed.Fields ?? []).map((f) => `<li>${esc(f.Field)}: ${esc(f.Message)}</li>`).join('');
-      const headers = { ...info.response.headers, ...PAGE_HEADERS, ...(info.response.statusCode === 401 ? { 'www-authenticate': 'Bearer realm="status"' } : {}) };
+      const headers = { ...info.response.headers, ...PAGE_HEADERS, 'x-request-id': request.internal.requestId ?? '', ...(info.response.statusCode === 401 ? { 'www-authenticate': 'Bearer realm="status"' } : {}) };
       request.response = page(
         info.response.statusCode,
         `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(parsed.Code)}</title></head><body><h1>${info.response.statusCode} ${esc(parsed.Code)}</h1><p>${esc(parsed.Message)}</p>${fields ? `<ul>${fields}</ul>` : ''}</body></html>`,
@@ -77,6 +77,11 @@ export function pageFunction<P>(spec: PageFunctionSpec<P>): (event: unknown, con
     .use(invocationLog({ functionName: spec.name, write: spec.write ?? stdoutLog }) as unknown as Middleware)
     .use(htmlErrors())
     .use(decodeHttpRequest({ routes: [{ method: 'GET', path: spec.path }], maxBodyBytes: () => 16 * 1024 }) as unknown as Middleware)
-    .use({ after: (r: Request) => void (r.internal.code = 'OK') });
+    .use({
+      after: (r: Request) => {
+        r.internal.code = 'OK';
+        if (r.response) r.response.headers['x-request-id'] = r.internal.requestId;
+      },
+    });
   return (event, context) => handler(event, context ?? {});
 }
