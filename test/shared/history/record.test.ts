@@ -67,6 +67,29 @@ describe('history written by the sweep (sandbox CAMS, file store)', () => {
     expect(dailyBars(h, clock).at(-1)).toEqual({ day: '2026-03-01', worst: 'BLOCKED' });
   });
 
+  it('a steady sweep (no state changed) costs history no store operation at all', async () => {
+    await sweep();
+    await sweep();
+    const count = async (history: boolean) => {
+      const ops: string[] = [];
+      const counting: Store = {
+        get: (k) => (ops.push(`get ${k}`), store.get(k)),
+        put: (k, v, o) => (ops.push(`put ${k}`), store.put(k, v, o)),
+        list: (p) => (ops.push(`list ${p}`), store.list(p)),
+        delete: (k, o) => store.delete(k, o),
+        acquireLease: (n, t, o) => store.acquireLease(n, t, o),
+        close: () => store.close(),
+      };
+      clock += 60_000;
+      await sweep({ store: counting, history });
+      return ops;
+    };
+    const off = await count(false);
+    const on = await count(true);
+    expect(on.filter((o) => o.includes('history/'))).toEqual([]);
+    expect(on.length).toBe(off.length);
+  });
+
   it('a crash between the history write and the entity\'s mark is caught up once, not doubled', async () => {
     await sweep();
     await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
