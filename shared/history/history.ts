@@ -50,7 +50,8 @@ export interface NodeNow {
   quality?: string;
 }
 
-const BADNESS: Record<ObservedStatus, number> = { AVAILABLE: 0, LIMITED: 1, ERROR: 2, BLOCKED: 3 };
+/** How bad each state is: a day's cell, an outage and a group show the worst. */
+export const BADNESS: Record<ObservedStatus, number> = { AVAILABLE: 0, LIMITED: 1, ERROR: 2, BLOCKED: 3 };
 
 export function worseOf(a: ObservedStatus, b: ObservedStatus): ObservedStatus {
   return BADNESS[b] > BADNESS[a] ? b : a;

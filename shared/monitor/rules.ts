@@ -1,5 +1,6 @@
 import type { AlertItem, AlertSubject, Severity } from '../alerts/model.ts';
 import type { HealthError } from '../cams/operations.ts';
+import { worseOf } from '../history/history.ts';
 import { describeNode, errorCodes, fingerprintOf, groupOf, type EntityState, type ObservedStatus } from './entity-state.ts';
 
 export interface AlertPolicy {
@@ -28,12 +29,6 @@ function severityOf(status: ObservedStatus): Severity {
   if (status === 'BLOCKED' || status === 'ERROR') return 'critical';
   if (status === 'LIMITED') return 'warning';
   return 'info';
-}
-
-const BADNESS: Record<ObservedStatus, number> = { AVAILABLE: 0, LIMITED: 1, ERROR: 2, BLOCKED: 3 };
-
-function worse(a: ObservedStatus, b: ObservedStatus): ObservedStatus {
-  return BADNESS[b] > BADNESS[a] ? b : a;
 }
 
 function sameCodes(a: readonly string[] | undefined, b: readonly string[]): boolean {
@@ -79,7 +74,7 @@ export function evaluate(prev: EntityState | undefined, obs: Observation, ctx: E
   const wasBad = !!prev && base.status !== 'AVAILABLE';
   if (bad) {
     next.badSince = wasBad ? (base.badSince ?? base.since) : ctx.now;
-    next.worstStatus = wasBad ? worse(base.worstStatus ?? base.status, obs.status) : obs.status;
+    next.worstStatus = wasBad ? worseOf(base.worstStatus ?? base.status, obs.status) : obs.status;
   } else {
     delete next.badSince;
     delete next.worstStatus;

@@ -1,5 +1,5 @@
 import type { HealthError } from '../cams/operations.ts';
-import { dailyBars, HISTORY_DAYS, worseOf, type NodeHistory } from '../history/history.ts';
+import { BADNESS, dailyBars, HISTORY_DAYS, worseOf, type NodeHistory } from '../history/history.ts';
 import { historyKey } from '../history/record.ts';
 import type { EntityState, ObservedStatus } from '../monitor/entity-state.ts';
 import { matches, silenceState, type Silence, type SilenceState } from '../silences/silence.ts';
@@ -111,29 +111,33 @@ export function barRuns(h: Pick<NodeHistory, 'days'> | undefined, days: readonly
 }
 
 const STATES: readonly ObservedStatus[] = ['AVAILABLE', 'LIMITED', 'ERROR', 'BLOCKED'];
-const BADNESS: Record<ObservedStatus, number> = { AVAILABLE: 0, LIMITED: 1, ERROR: 2, BLOCKED: 3 };
 
-/** The day-by-day worst of several nodes (a WABA group's bar); both lists are sorted, so one walk each. */
-function mergeDays(hs: ReadonlyArray<NodeHistory | undefined>, days: readonly string[]): Pick<NodeHistory, 'days'> {
-  // Numbers, not strings: this runs for every day of every node on the page.
+/**
+ * The day-by-day worst of several nodes (a WABA group's bar), and which of them had a bad day: one
+ * walk over each node's days (both lists are sorted), in numbers, as it runs for every day of every
+ * node on the page.
+ */
+function mergeDays(hs: ReadonlyArray<NodeHistory | undefined>, days: readonly string[]): { merged: Pick<NodeHistory, 'days'>; bad: boolean[] } {
   const worst = new Int8Array(days.length).fill(-1);
-  for (const h of hs) {
-    if (!h) continue;
+  const bad = hs.map((h) => {
+    if (!h) return false;
+    let hadBad = false;
     let i = 0;
     for (const d of h.days) {
       while (i < days.length && days[i]! < d.day) i++;
       if (i === days.length) break;
       if (days[i] !== d.day) continue;
       const b = BADNESS[d.worst];
+      if (b > 0) hadBad = true;
       if (b > worst[i]!) worst[i] = b;
     }
-  }
+    return hadBad;
+  });
   const out: NodeHistory['days'] = [];
   for (let i = 0; i < days.length; i++) if (worst[i]! >= 0) out.push({ day: days[i]!, worst: STATES[worst[i]!]! });
-  return { days: out };
+  return { merged: { days: out }, bad };
 }
 
-const hadBadDay = (h: NodeHistory | undefined) => !!h && h.days.some((d) => d.worst !== 'AVAILABLE');
 
 function label(s: EntityState): string {
   const sub = s.subject;
@@ -182,6 +186,7 @@ export function buildStatusView(input: StatusInput): StatusView {
       worst = worseOf(worst, m.status);
     }
     const histories = members.map((m) => input.histories.get(historyKey(m)));
+    const { merged, bad } = mergeDays(histories, days);
     const children = members.filter((m) => CHILD.has(m.subject.entityType)).length;
     const listAll = input.only !== undefined || children <= HEALTHY_LISTED_MAX;
     const nodes: NodeView[] = [];
@@ -190,7 +195,7 @@ export function buildStatusView(input: StatusInput): StatusView {
       const h = histories[i];
       const child = CHILD.has(m.subject.entityType);
       // A large group lists what needs a look; its quiet nodes are counted (the group's bar covers them).
-      if (!listAll && m.status === 'AVAILABLE' && !m.firing && !m.silenced && !hadBadDay(h)) {
+      if (!listAll && m.status === 'AVAILABLE' && !m.firing && !m.silenced && !bad[i]) {
         healthyNotListed++;
         return;
       }
@@ -219,7 +224,7 @@ export function buildStatusView(input: StatusInput): StatusView {
       counts: gCounts,
       nodes,
       healthyNotListed,
-      bar: barRuns(mergeDays(histories, days), days),
+      bar: barRuns(merged, days),
       oldestCheck: Math.min(...members.map((m) => m.lastCheckedAt)),
     });
   }
