@@ -20,12 +20,13 @@ import { middlewareOverhead } from './middleware-overhead.ts';
 import { monitorSweep } from './monitor-sweep.ts';
 import { onboardingThroughput } from './onboarding-throughput.ts';
 import { watchList } from './watch-list.ts';
+import { statusPage } from './status-page.ts';
 import { RESULTS_FILE, writeResults } from './lib/results.ts';
 import { formatGoal, renderResult } from './lib/table.ts';
 import type { Benchmark, BenchResult } from './lib/types.ts';
 
 /** The registry: run in this order by `npm run bench`. */
-export const BENCHMARKS: readonly Benchmark[] = [clientColdStart, functionColdStart, middlewareOverhead, monitorSweep, onboardingThroughput, watchList];
+export const BENCHMARKS: readonly Benchmark[] = [clientColdStart, functionColdStart, middlewareOverhead, monitorSweep, onboardingThroughput, watchList, statusPage];
 
 export interface CliArgs {
   names: string[];

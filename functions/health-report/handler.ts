@@ -1,21 +1,27 @@
 import { httpFunction } from '../../shared/http-fn/http-function.ts';
+import { healthHistory } from '../../shared/services/health-history.ts';
 import { healthReport } from '../../shared/services/health-report.ts';
 import { openStore } from '../../shared/store/index.ts';
 import type { Store } from '../../shared/store/port.ts';
-import { HealthReportParams } from './schema.ts';
+import type { HealthNode } from '../../shared/validation/health-target.ts';
+import { HealthHistoryParams, HealthReportParams } from './schema.ts';
 
 let store: Promise<Store> | undefined;
 
-export const handler = httpFunction({
+export const handler = httpFunction<unknown>({
   name: 'health-report',
-  routes: [{ method: 'GET', path: '/health-report' }],
+  routes: [
+    { method: 'GET', path: '/health-report', schema: HealthReportParams },
+    { method: 'GET', path: '/health-report/history', schema: HealthHistoryParams },
+  ],
   schema: HealthReportParams,
-  service: async ({ config }) => {
+  service: async ({ config, route, params }) => {
     // One store connection per instance, opened on first use.
     store ??= openStore(config.storeUrl).catch((e: unknown) => {
       store = undefined;
       throw e;
     });
+    if (route === 'GET /health-report/history') return { data: await healthHistory(await store, params as HealthNode) };
     return { data: await healthReport(await store) };
   },
 });

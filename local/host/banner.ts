@@ -1,4 +1,5 @@
 /** The start-up lines `npm start` prints: where things are, what is missing, how to try it. */
+import { statusPageLine } from './status-page-banner.ts';
 import { redactUrlCredentials } from '../../shared/log/redact.ts';
 import type { RunningHost } from './host.ts';
 import type { ServerlessConfig } from './serverless-config.ts';
@@ -36,6 +37,10 @@ export function banner(h: RunningHost, config: ServerlessConfig): string[] {
     lines.push(`  CAMS endpoint: ${redactUrlCredentials(h.camsEndpoint)}`);
   }
   lines.push(`  store: ${redactUrlCredentials(h.storeUrl)}`);
+  // The status page's URL, as that function's own environment configures it.
+  const statusRoute = h.routes.find((r) => r.method === 'GET' && r.path === '/status');
+  const statusPage = statusPageLine(h.url, h.routes, statusRoute ? (h.environments[statusRoute.functionName] ?? {}) : {});
+  if (statusPage) lines.push(statusPage);
   if (h.storeUrl.startsWith('memory:')) lines.push('  note: memory: is per function here (each has its own worker, as each FC instance has its own memory); use file: to share state');
   if (h.usingDefaultApiKeys) {
     const k = h.apiKeys[0]!;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { SinkDeliveryError, type AlertItem, type AlertNotification, type AlertSink, type Severity } from '../alerts/model.ts';
+import { applySilences } from '../silences/apply.ts';
 import { update, type Store } from '../store/port.ts';
 import { EVERY_SINK, type EntityState, type OutboxEntry } from './entity-state.ts';
 
@@ -87,7 +88,10 @@ async function deliverUnderLease(
   report: DispatchReport,
   leaseHolds: () => Promise<boolean>,
 ): Promise<void> {
-  let owing = (await store.list<EntityState>(ENTITY_PREFIX)).filter((s) => s.value.outbox.length > 0);
+  let all = await store.list<EntityState>(ENTITY_PREFIX);
+  // Silenced notifications are struck (and recorded) before anything is sent.
+  if (await applySilences(store, all, now(), log)) all = await store.list<EntityState>(ENTITY_PREFIX);
+  let owing = all.filter((s) => s.value.outbox.length > 0);
   if (owing.length === 0) return;
   const configured = sinks.map((s) => s.name);
 

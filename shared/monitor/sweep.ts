@@ -3,6 +3,7 @@ import type { AlertSink, AlertSubject } from '../alerts/model.ts';
 import type { CamsClient } from '../cams/client.ts';
 import { isCamsError, isThrottlingCode, type CamsError } from '../cams/errors.ts';
 import type { HealthEntity, HealthError } from '../cams/operations.ts';
+import { recordHistory } from '../history/record.ts';
 import { update, type Store } from '../store/port.ts';
 import { adviceFor } from './advice.ts';
 import { runDiscovery } from './discovery.ts';
@@ -45,6 +46,8 @@ export interface HealthSweepOptions {
   log?: (record: Record<string, unknown>) => void;
   /** Discovery of WABAs watched with Discover (off when absent): at most once per intervalMs each. */
   discovery?: { intervalMs: number };
+  /** Record node history (default true); the bench turns it off to measure what it costs. */
+  history?: boolean;
 }
 
 /** Discovery gets at most this share of the time left, so the checks keep the rest. */
@@ -245,15 +248,18 @@ export class HealthSweep {
 
   private async apply(obs: Observation, roundId: string, inhibited: boolean): Promise<void> {
     const key = ENTITY_PREFIX + fingerprintOf(obs.subject);
-    await update<EntityState>(this.opts.store, key, (prev) =>
+    const now = this.alertNow();
+    const decided = await update<EntityState>(this.opts.store, key, (prev) =>
       evaluate(prev, obs, {
-        now: this.alertNow(),
+        now,
         round: roundId,
         policy: this.opts.policy,
         inhibited,
         sinks: this.opts.sinks.map((s) => s.name),
       }),
     );
+    // The state was decided just above: its history is recorded from it (and only here).
+    if (decided && this.opts.history !== false) await recordHistory(this.opts.store, decided.value, key, now);
   }
 
   /** The monitor's own failures are alerts too; they fire on the first bad sweep. */
