@@ -15,6 +15,8 @@ export interface CheckContext {
   /** Clock for alert decisions. */
   now: () => number;
   deadline: number;
+  /** Whose call this is, for the shared CAMS budget (#10): receipts run above the sweep. */
+  priority: 'sweep' | 'background';
 }
 
 const CHILD_TYPES = new Set(['PHONE_NUMBER', 'MESSAGE_TEMPLATE']);
@@ -39,7 +41,8 @@ export async function checkTarget(
   round: string,
   ctx: CheckContext,
 ): Promise<HealthEntity[]> {
-  // #10: pass the caller's priority here (sweep: 'sweep', receipts: 'background') once the budget lands.
+  // THE one place a check's CAMS priority goes: once the shared budget (#10) lands, pass
+  // `priority: ctx.priority` in these options.
   const { data } = await cams.getHealthStatus(target, { deadline: ctx.deadline });
   await observeReply(target, data.Entities, round, ctx);
   await noteTarget(ctx.store, target, { lastCheckedAt: ctx.now(), status: worst(data.Entities) });

@@ -204,7 +204,7 @@ export class HealthSweep {
   }
 
   private checkContext(): CheckContext {
-    return { store: this.opts.store, policy: this.opts.policy, sinks: this.opts.sinks.map((s) => s.name), now: this.alertNow, deadline: this.opts.deadline };
+    return { store: this.opts.store, policy: this.opts.policy, sinks: this.opts.sinks.map((s) => s.name), now: this.alertNow, deadline: this.opts.deadline, priority: 'sweep' };
   }
 
   /** The monitor's own failures are alerts too; they fire on the first bad sweep. */
