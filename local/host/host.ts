@@ -46,6 +46,7 @@ import { redactUrlCredentials } from '../../shared/log/redact.ts';
 import { routeBodyLimit } from './body-limit.ts';
 import { answerClientError } from './client-error.ts';
 import { handleInvokeApi, INVOKE_PREFIX, type InvokeApiDeps } from './invoke-api.ts';
+import { handleMnsSend, MNS_PREFIX, type MnsDeps } from './mns-queue.ts';
 import { RouteTable, type HostRoute } from './routes.ts';
 import { TimerScheduler, type Clock } from './scheduler.ts';
 import { loadServerlessConfig, type FunctionSpec, type ServerlessConfig } from './serverless-config.ts';
@@ -300,6 +301,18 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
     log,
   };
 
+  const mnsDeps: MnsDeps = {
+    queues: new Map(config.functions.flatMap((f) => f.other.filter((o) => o.queueName).map((o) => [o.queueName!, f.name] as const))),
+    accountId,
+    region: config.region,
+    maxBodyBytes: maxAsyncBodyBytes,
+    invokeAsync: (name, event, requestId) => {
+      const fn = functions.get(name);
+      if (fn?.handler) invokeAsync(name, event, requestId);
+      else log(`mns ${name} ${requestId}: dropped, the function is not loaded`);
+    },
+  };
+
   async function handleHttpRoute(req: http.IncomingMessage, res: http.ServerResponse, url: { rawPath: string }, requestId: string): Promise<string> {
     const method = (req.method ?? 'GET').toUpperCase();
     const match = table.match(method, url.rawPath);
@@ -368,6 +381,7 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
         return '503';
       }
       if (url.rawPath.startsWith(INVOKE_PREFIX)) return `invoke ${await handleInvokeApi(req, res, url, requestId, invokeDeps)}`;
+      if (url.rawPath.startsWith(MNS_PREFIX)) return `mns ${await handleMnsSend(req, res, url.rawPath, requestId, mnsDeps)}`;
       return handleHttpRoute(req, res, url, requestId);
     })();
     work.then(
@@ -537,8 +551,10 @@ function banner(h: RunningHost, config: ServerlessConfig, notes: string[]): stri
     lines.push(`    ${t.triggerName}  "${t.cronExpression}"${zone} -> ${t.functionName}  [${state}]`);
   }
   if (h.timers.length === 0) lines.push('    (none)');
-  const others = config.functions.flatMap((f) => f.other.map((o) => `${o.summary} -> ${f.name}`));
-  if (others.length) lines.push(`  not emulated (invoke these functions through the FC API instead): ${others.join('; ')}`);
+  const queues = config.functions.flatMap((f) => f.other.filter((o) => o.queueName).map((o) => `${h.url}${MNS_PREFIX}${o.queueName}/messages -> ${f.name}`));
+  if (queues.length) lines.push(`  mns queues (POST a message body; delivered as the MNS trigger would): ${queues.join('; ')}`);
+  const unemulated = config.functions.flatMap((f) => f.other.filter((o) => !o.queueName).map((o) => `${o.summary} -> ${f.name}`));
+  if (unemulated.length) lines.push(`  not emulated (invoke these functions through the FC API instead): ${unemulated.join('; ')}`);
   lines.push(`  FC invoke API: POST ${h.url}/2016-08-15/services/${h.serviceName}/functions/{function}/invocations  (@alicloud/fc2 with endpoint ${h.url})`);
   if (h.sandboxUrl) {
     lines.push(`  CAMS sandbox: ${h.sandboxUrl}  (CAMS_ENDPOINT unset; the functions call it as ${h.credentials.accessKeyId})`);

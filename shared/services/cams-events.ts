@@ -29,6 +29,8 @@ export interface CamsEventsOptions {
   write?: LogWriter;
   /** Clock for alert decisions (tests move it); default Date.now. */
   alertClock?: () => number;
+  /** The instance's store, sinks and config; default: from env, opened on first use. */
+  runtime?: () => Promise<MonitorRuntime>;
 }
 
 /** What one receipt push did: per-receipt outcomes, field errors, and what was delivered. */
@@ -57,7 +59,7 @@ export interface QueueReport {
 export function camsEventsHandler(opts: CamsEventsOptions = {}): (event: unknown, context?: FcContext) => Promise<unknown> {
   const env = opts.env ?? process.env;
   const write = opts.write ?? stdoutLog;
-  const runtime = monitorRuntime(env);
+  const runtime = opts.runtime ?? monitorRuntime(env);
   let token: string | undefined;
   let maxBody: number | undefined;
   const logFor = (requestId: string) => (rec: Record<string, unknown>) => writeLogRecord(write, { function: NAME, requestId, ...rec });
