@@ -189,6 +189,28 @@ describe('cams-events over HTTP', () => {
   });
 });
 
+describe('cams-events with several instances at once', () => {
+  it('the same receipt to three instances at the same moment, beside a sweep: one alert', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'BLOCKED' });
+    const receipt = [{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'BLOCKED' }];
+    // Separate instances: each opens its own store connection and keeps its own runtime.
+    const instances = [fn(), fn(), fn()];
+    const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env };
+    const { runHealthMonitor } = await import('../../../shared/services/health-monitor.ts');
+    const tick = runHealthMonitor(
+      { event: {}, context: ctx(), requestId: 'tick', deadline: Date.now() + 30_000 },
+      { config: loadMonitorConfig(env), store, sinks: sinksFromEnv(env) },
+    );
+    const replies = await Promise.all(instances.map((h) => h(httpPush(receipt), ctx())));
+    await tick;
+    expect(replies.map((r) => (r as Reply).statusCode)).toEqual([200, 200, 200]);
+    const outcomes = replies.map((r) => json(r).Data!.Results[0]!['Outcome']).sort();
+    expect(outcomes.filter((o) => o === 'processed')).toHaveLength(1);
+    expect(webhookItems().filter((i) => i.node.includes(PHONE))).toHaveLength(1);
+  });
+});
+
 describe('cams-events from the MNS queue trigger', () => {
   it('a queue message is acted on like an HTTP push', async () => {
     await registerWatchTarget(store, phone(), 'test');
