@@ -195,8 +195,11 @@ describe('build + package', () => {
   });
 
   it('has the onboarding eventbridge and MNS (via EventBridge) triggers', () => {
-    const triggers = of(update, 'ALIYUN::FC::Trigger').filter(([, r]) => r.Properties.triggerType === 'eventbridge').map(([, r]) => r.Properties);
-    expect(triggers.map((t) => t.functionName)).toEqual(['onboarding', 'onboarding']);
+    const all = of(update, 'ALIYUN::FC::Trigger').filter(([, r]) => r.Properties.triggerType === 'eventbridge').map(([, r]) => r.Properties);
+    expect(all.map((t) => t.functionName).sort()).toEqual(['cams-events', 'onboarding', 'onboarding']);
+    // cams-events takes CAMS's receipts from its own queue.
+    expect(all.find((t) => t.functionName === 'cams-events')!.triggerConfig.eventSourceConfig.eventSourceParameters.sourceMNSParameters).toMatchObject({ QueueName: `cams-fc-receipts-${STAGE}`, IsBase64Decode: false });
+    const triggers = all.filter((t) => t.functionName === 'onboarding');
     const onboarding = yml.functions.onboarding!.events!;
     const eb = triggers.find((t) => t.triggerConfig.eventSourceConfig.eventSourceType === 'Default')!;
     expect(JSON.parse(eb.triggerConfig.eventRuleFilterPattern)).toEqual(onboarding.find((e) => e.eventbridge)!.eventbridge!.eventRuleFilterPattern);
