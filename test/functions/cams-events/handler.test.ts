@@ -10,6 +10,7 @@ import { UNKNOWN_RECEIPT_PREFIX, UNKNOWN_WABA_PREFIX } from '../../../shared/rec
 import { sinksFromEnv } from '../../../shared/alerts/sinks/index.ts';
 import { loadMonitorConfig } from '../../../shared/config/monitor.ts';
 import { camsEventsHandler } from '../../../shared/services/cams-events.ts';
+import { healthReport } from '../../../shared/services/health-report.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { fcContext, fixture } from '../../support/events.ts';
 import { onboardThroughFunctions, setHealth, tempFileStore } from '../../support/monitor.ts';
@@ -160,6 +161,9 @@ describe('cams-events over HTTP', () => {
     // The valid one alerted (BLOCKED, critical); the unknown WABA did not; the unknown ones are kept.
     expect(webhookItems().map((i) => [i.status, i.node])).toEqual([['BLOCKED', expect.stringContaining(PHONE)]]);
     expect(await store.get(UNKNOWN_WABA_PREFIX + '999000111')).toBeDefined();
+    // Shown, not alerted: the monitor's report lists it.
+    const report = await healthReport(store, {});
+    expect(report['Receipts']).toMatchObject({ Stats: { unknownWaba: 1 }, UnknownWabas: [{ WabaId: '999000111', Receipt: batch[5] }] });
     expect(await store.list(UNKNOWN_RECEIPT_PREFIX)).toHaveLength(2);
     expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ received: 4, invalid: 2, unknown: 2, unknownWaba: 1 });
     expect(lines.some((l) => l.includes('"msg":"receipt for a WABA no watched node belongs to; not alerted"'))).toBe(true);
