@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
@@ -213,6 +214,41 @@ describe('cams-events with several instances at once', () => {
     expect(outcomes.filter((o) => o === 'processed')).toHaveLength(1);
     expect(webhookItems().filter((i) => i.node.includes(PHONE))).toHaveLength(1);
   });
+});
+
+describe('cams-events killed at the worst moment', () => {
+  it('SIGKILLed after acting on a receipt but before marking it seen: the redelivery sends the alert exactly once', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'BLOCKED' });
+    const receipt = [{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'BLOCKED' }];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/receipts-crash-child.ts'], {
+      env: {
+        ...process.env,
+        ...receivers.env,
+        STORE_URL: storeUrl,
+        CAMS_ENDPOINT: sandbox.url,
+        CAMS_RECEIPT_TOKEN: TOKEN,
+        ALIBABA_CLOUD_ACCESS_KEY_ID: key.accessKeyId,
+        ALIBABA_CLOUD_ACCESS_KEY_SECRET: key.accessKeySecret,
+        RECEIPT_EVENT: httpPush(receipt).toString(),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const signal = await new Promise((r) => child.on('close', (_code, sig) => r(sig)));
+    expect(signal).toBe('SIGKILL');
+    expect(out).toContain('"killing"');
+    expect(out).not.toContain('"finished"');
+    expect(receivers.received.webhook).toHaveLength(0);
+
+    // CAMS delivers it again (its push got no answer): another instance acts on it and delivers.
+    const again = await fn()(httpPush(receipt), ctx());
+    expect(json(again).Data!.Results[0]).toMatchObject({ Outcome: 'processed' });
+    const third = await fn()(httpPush(receipt), ctx());
+    expect(json(third).Data!.Results[0]).toMatchObject({ Outcome: 'duplicate' });
+    expect(webhookItems().map((i) => [i.status, i.reason])).toEqual([['BLOCKED', 'new']]);
+  }, 30_000);
 });
 
 describe('cams-events from the MNS queue trigger', () => {
