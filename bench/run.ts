@@ -19,12 +19,13 @@ import { functionColdStart } from './function-cold-start.ts';
 import { middlewareOverhead } from './middleware-overhead.ts';
 import { monitorSweep } from './monitor-sweep.ts';
 import { onboardingThroughput } from './onboarding-throughput.ts';
+import { receiptLatency } from './receipt-latency.ts';
 import { RESULTS_FILE, writeResults } from './lib/results.ts';
 import { formatGoal, renderResult } from './lib/table.ts';
 import type { Benchmark, BenchResult } from './lib/types.ts';
 
 /** The registry: run in this order by `npm run bench`. */
-export const BENCHMARKS: readonly Benchmark[] = [clientColdStart, functionColdStart, middlewareOverhead, monitorSweep, onboardingThroughput];
+export const BENCHMARKS: readonly Benchmark[] = [clientColdStart, functionColdStart, middlewareOverhead, monitorSweep, onboardingThroughput, receiptLatency];
 
 export interface CliArgs {
   names: string[];
