@@ -13,6 +13,10 @@ import type { Receipt } from './parse.ts';
 
 export const UNKNOWN_WABA_PREFIX = 'receipts/unknown-waba/';
 export const UNKNOWN_RECEIPT_PREFIX = 'receipts/unknown/';
+/** CustSpaceId → its WabaId, learnt once from QueryChatappBindWaba for spaces whose targets do not name it. */
+export const SPACE_WABA_PREFIX = 'receipts/space-waba/';
+/** At most this many spaces are looked up per batch (each one CAMS call, once ever). */
+const MAX_LOOKUPS = 20;
 /** Receipts that are not acted on are kept this long, to be looked at. */
 const KEEP_MS = 7 * 24 * 3_600_000;
 
@@ -61,6 +65,7 @@ export async function applyReceipts(batch: ReadonlyArray<{ index: number; receip
   const results: ReceiptResult[] = [];
   if (batch.length === 0) return results;
   const spaces = await wabaSpaces(store, deps.envTargets);
+  if (batch.some(({ receipt }) => !spaces.has(receipt.wabaId))) await lookUpSpaces(spaces, deps);
   const round = (await store.get<SweepRound>(ROUND_KEY))?.value.id ?? 'receipts';
   const ctx: CheckContext = { store, policy: deps.policy, sinks: deps.sinks, now: deps.now, deadline: deps.deadline, priority: 'background' };
   const toCheck = new Map<string, { target: WatchTarget; results: ReceiptResult[] }>();
@@ -154,7 +159,9 @@ interface WabaSpace {
 }
 
 /** WabaId → the space it is watched under: from the targets, and from what checks have reported. */
-async function wabaSpaces(store: Store, envTargets: readonly WatchTarget[]): Promise<Map<string, WabaSpace>> {
+type SpaceIndex = Map<string, WabaSpace> & { unresolved: Array<{ custSpaceId: string; watched: Set<string>; wabaTarget?: WatchTarget }> };
+
+async function wabaSpaces(store: Store, envTargets: readonly WatchTarget[]): Promise<SpaceIndex> {
   const { targets } = await loadWatchList(store, envTargets);
   const bySpace = new Map<string, { wabaIds: Set<string>; watched: Set<string>; wabaTarget?: WatchTarget }>();
   const spaceOf = (cs: string) => {
@@ -173,13 +180,40 @@ async function wabaSpaces(store: Store, envTargets: readonly WatchTarget[]): Pro
     const { custSpaceId, wabaId, nodeType } = value.subject;
     if (nodeType !== 'monitor' && custSpaceId && wabaId && bySpace.has(custSpaceId)) spaceOf(custSpaceId).wabaIds.add(wabaId);
   }
-  const out = new Map<string, WabaSpace>();
+  for (const { key, value } of await store.list<{ WabaId: string }>(SPACE_WABA_PREFIX)) {
+    const cs = key.slice(SPACE_WABA_PREFIX.length);
+    if (bySpace.has(cs) && value?.WabaId) spaceOf(cs).wabaIds.add(value.WabaId);
+  }
+  const out = new Map<string, WabaSpace>() as SpaceIndex;
+  out.unresolved = [];
   for (const [custSpaceId, s] of bySpace) {
+    if (s.wabaIds.size === 0) out.unresolved.push({ custSpaceId, watched: s.watched, ...(s.wabaTarget ? { wabaTarget: s.wabaTarget } : {}) });
     for (const wabaId of s.wabaIds) {
       out.set(wabaId, { custSpaceId, watched: s.watched, waba: s.wabaTarget ?? { CustSpaceId: custSpaceId, NodeType: 'waba', WabaId: wabaId } });
     }
   }
   return out;
+}
+
+/**
+ * Watched spaces whose targets never named their WABA and that no check has reported yet (a fresh
+ * watch list): their WABA id is asked of CAMS once (QueryChatappBindWaba) and kept in the store.
+ */
+async function lookUpSpaces(spaces: SpaceIndex, deps: ReceiptDeps): Promise<void> {
+  for (const s of spaces.unresolved.slice(0, MAX_LOOKUPS)) {
+    try {
+      const { data } = await deps.cams.queryBindWaba({ CustSpaceId: s.custSpaceId }, { deadline: deps.deadline });
+      const wabaId = data.Id;
+      if (!wabaId) continue;
+      await deps.store.put(SPACE_WABA_PREFIX + s.custSpaceId, { WabaId: wabaId }, {});
+      spaces.set(wabaId, { custSpaceId: s.custSpaceId, watched: s.watched, waba: s.wabaTarget ?? { CustSpaceId: s.custSpaceId, NodeType: 'waba', WabaId: wabaId } });
+    } catch (e) {
+      if (!isCamsError(e)) throw e;
+      deps.log({ level: 'warn', msg: 'cannot learn the WABA of a watched space', custSpaceId: s.custSpaceId, code: e.Code });
+    }
+  }
+  if (spaces.unresolved.length > MAX_LOOKUPS) deps.log({ level: 'warn', msg: 'more watched spaces without a known WABA than one batch looks up', count: spaces.unresolved.length });
+  spaces.unresolved = [];
 }
 
 /** The node a known receipt is about. */

@@ -28,7 +28,7 @@ const RAM_ACTIONS: Record<string, string[]> = {
   'health-report': [],
   onboarding: ['cams:AddChatappPhoneNumber', 'cams:ChatappBindWaba', 'cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba'],
   'onboarding-api': ['fc:InvokeFunction'],
-  'cams-events': ['cams:GetWhatsappHealthStatus'],
+  'cams-events': ['cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba'],
 };
 const FUNCTIONS = Object.keys(RAM_ACTIONS);
 const ALERT_ENV = [

@@ -135,6 +135,18 @@ describe('cams-events over HTTP', () => {
     expect(targets.map((t) => t.id)).toContain(`template:${space}:order_update/en_US`);
   });
 
+  it('a watch list that never named the WABA (and no sweep yet): the space is looked up once, the receipt acted on', async () => {
+    await registerWatchTarget(store, { CustSpaceId: space, NodeType: 'phone', PhoneNumber: PHONE }, 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'BLOCKED' });
+    const handler = fn();
+    const first = await handler(httpPush([{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'BLOCKED' }]), ctx());
+    expect(json(first).Data!.Results[0]).toMatchObject({ Outcome: 'processed', Node: `phone:${space}:${PHONE}`, Check: 'ok' });
+    expect(webhookItems().map((i) => i.status)).toEqual(['BLOCKED']);
+    await handler(httpPush([{ Type: 'phoneNameUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'APPROVED' }]), ctx());
+    const calls = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string }>;
+    expect(calls.filter((c) => c.Action === 'QueryChatappBindWaba')).toHaveLength(1);
+  });
+
   it('malformed, unknown and valid receipts in one batch: 200, field errors for the bad ones, the valid ones acted on', async () => {
     await registerWatchTarget(store, phone(), 'test');
     await setHealth(sandbox, { ...phone(), CanSendMessage: 'BLOCKED' });
