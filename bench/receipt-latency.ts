@@ -10,7 +10,7 @@
  *      2,200 s): the delay is the time the sweep needs to reach the node from where it is, drawn
  *      with the same seeded random moments.
  *   B. 50 % of receipts dropped (the sandbox's DropRate), SCALED DOWN so that it runs: 60 nodes and a
- *      sweep looping back to back at MONITOR_QPS 4 (one QPS left to the receipts' checks until the
+ *      sweep looping back to back at MONITOR_QPS 3 (two QPS left to the receipts' checks until the
  *      shared budget of #10 lands). Measured: every change alerted, and the slowest one within one
  *      sweep round (the measured round time).
  *
@@ -25,7 +25,7 @@ import { sinksFromEnv } from '../shared/alerts/sinks/index.ts';
 import { CamsClient } from '../shared/cams/client.ts';
 import { intervalForQps, LimiterRegistry } from '../shared/cams/limiter.ts';
 import { httpRequest } from '../shared/http/request.ts';
-import { HealthSweep } from '../shared/monitor/sweep.ts';
+import { HealthSweep, ROUND_KEY, type SweepRound } from '../shared/monitor/sweep.ts';
 import { registerWatchTarget, type WatchTarget } from '../shared/monitor/targets.ts';
 import { openStore } from '../shared/store/index.ts';
 import type { Store } from '../shared/store/port.ts';
@@ -38,7 +38,7 @@ const NODES = Number(process.env['BENCH_RECEIPT_NODES'] || 10_000);
 const CHANGES = 20;
 const WINDOW_MS = 30_000;
 const DROP_NODES = 60;
-const DROP_SWEEP_QPS = 4;
+const DROP_SWEEP_QPS = 3;
 const REAL_QPS = 5;
 const TOKEN = 'bench-receipt-token-0123456789';
 const WABA = '109200000000001';
@@ -103,7 +103,16 @@ async function sandboxCall(host: RunningHost, method: string, path: string, body
 async function startWorld(nodes: number, storeUrl: string, log: (l: string) => void): Promise<World> {
   const receiver = await startReceiver();
   const env = { STORE_URL: storeUrl, CAMS_RECEIPT_TOKEN: TOKEN, ALERT_WEBHOOK_URL: receiver.url, ALERT_WEBHOOK_SECRET: 'bench-webhook-secret' };
-  const host = await startHost({ port: 0, sandbox: { port: 0 }, timers: false, env, log: () => {} });
+  // With a redis store the host keeps the sandbox's state in <cwd>/.data/<stage>: a fresh directory
+  // per world, so the bench neither reads nor clobbers a developer's local sandbox.
+  const cwd = process.cwd();
+  process.chdir(tempDir('receipt-world'));
+  let host: RunningHost;
+  try {
+    host = await startHost({ port: 0, sandbox: { port: 0 }, timers: false, env, log: () => {} });
+  } finally {
+    process.chdir(cwd);
+  }
   const store = await openStore(storeUrl);
   try {
     const key = DEFAULT_SANDBOX_KEYS[0]!;
@@ -233,9 +242,10 @@ export const receiptLatency: Benchmark = {
         const sinks = sinksFromEnv(b.env);
         const loop = (async () => {
           while (!stop) {
-            const t0 = Date.now();
             const r = await new HealthSweep({ store: b.store, cams, sinks, policy: { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 }, envTargets: [], concurrency: DROP_SWEEP_QPS, deadline: Date.now() + 120_000 }).run();
-            if (r.roundComplete) rounds.push(Date.now() - t0);
+            // A round may span several runs (throttled checks stay pending): its own record has its length.
+            const rec = (await b.store.get<SweepRound>(ROUND_KEY))?.value;
+            if (r.roundComplete && rec?.completedAt) rounds.push(rec.completedAt - rec.startedAt);
           }
         })();
         // One round first, so the sweep is mid-stream (as in production) when the changes come.
@@ -247,12 +257,24 @@ export const receiptLatency: Benchmark = {
         stop = true;
         await loop;
         const stats = await httpRequest(new URL('/__sandbox/receipts', b.host.sandboxUrl)).then((r) => JSON.parse(r.body.toString()) as { Dropped: number; Pushed: number });
+        const calls = await httpRequest(new URL('/__sandbox/calls', b.host.sandboxUrl)).then((r) => JSON.parse(r.body.toString()) as Array<{ Code: string }>);
+        const throttled = calls.filter((c) => c.Code === 'System.LimitControl').length;
         const gotB = latB.filter((x): x is number => x !== undefined);
+        // Rounds during the changes are longer than the first (receipts' checks share the 5 QPS).
         const worstRound = Math.max(...rounds);
-        rowsB.push([`${DROP_NODES} nodes, sweep ${DROP_SWEEP_QPS} QPS`, round(roundB / 1000, 1), `${stats.Pushed}/${stats.Dropped}`, `${gotB.length}/${CHANGES}`, round(q(gotB, 0.5) / 1000, 2), round(Math.max(...gotB) / 1000, 2)]);
+        rowsB.push([`${DROP_NODES} nodes, sweep ${DROP_SWEEP_QPS} QPS`, round(worstRound / 1000, 1), `${stats.Pushed}/${stats.Dropped}`, `${gotB.length}/${CHANGES}`, round(q(gotB, 0.5) / 1000, 2), round(Math.max(...gotB) / 1000, 2), throttled]);
         goals.push(goal('B: changes never alerted (50 % receipts dropped)', CHANGES - gotB.length, 0, 'changes'));
-        goals.push(goal('B: slowest change → alert ÷ one sweep round', round(Math.max(...gotB) / roundB, 3), 1, 'x', `round measured ${round(roundB / 1000, 1)} s (longest ${round(worstRound / 1000, 1)} s)`, 3));
-        data['B'] = { latenciesMs: latB, roundsMs: rounds, pushed: stats.Pushed, dropped: stats.Dropped };
+        goals.push(
+          goal(
+            'B: slowest change → alert ÷ the longest sweep round',
+            round(Math.max(...gotB) / worstRound, 3),
+            1,
+            'x',
+            `rounds measured: ${rounds.map((r) => round(r / 1000, 1)).join(', ')} s. The bound is one round plus the risky nodes checked first (non-AVAILABLE ones and recent receipts: after ${CHANGES} changes, ${CHANGES} of ${DROP_NODES} nodes) at the sweep's rate.`,
+            3,
+          ),
+        );
+        data['B'] = { latenciesMs: latB, roundsMs: rounds, pushed: stats.Pushed, dropped: stats.Dropped, throttled };
       } finally {
         await b.close();
       }
@@ -269,7 +291,7 @@ export const receiptLatency: Benchmark = {
         durationMs: Date.now() - startedAt.getTime(),
         tables: [
           { title: 'A: change → alert', columns: ['path', 'p50 s', 'p99 s', 'max s', 'alerted'], rows: rowsA },
-          { title: 'B: 50 % of receipts dropped; the sweep is the backstop', columns: ['case', 'round s', 'pushed/dropped', 'alerted', 'p50 s', 'max s'], rows: rowsB },
+          { title: 'B: 50 % of receipts dropped; the sweep is the backstop', columns: ['case', 'longest round s', 'pushed/dropped', 'alerted', 'p50 s', 'max s', 'throttled calls'], rows: rowsB },
         ],
         goals,
         notes,
