@@ -3,7 +3,7 @@ import { isNodeType, nodeFromParamsOrMessage, resolveNode, NODE_TYPES } from './
 import type { CallLog } from './calls.ts';
 import { NO_FAULTS, type FaultInjector } from './faults.ts';
 import type { QpsLimiter } from './limits.ts';
-import type { ReceiptPusher } from './receipts.ts';
+import { redactToken, type ReceiptPusher } from './receipts.ts';
 import type { SandboxState } from './state.ts';
 
 /** The unsigned JSON API under /__sandbox/ that tests and developers use to steer the sandbox. */
@@ -189,7 +189,7 @@ function putReceipts(body: Buffer, deps: ControlDeps): ControlReply {
 
 function receiptsView(deps: ControlDeps): Record<string, unknown> {
   const r = deps.receipts;
-  return { Url: r.url ?? null, DropRate: r.dropRate, Pushed: r.stats.pushed, Dropped: r.stats.dropped, Failed: r.stats.failed, Pending: r.pending };
+  return { Url: r.url ? redactToken(r.url) : null, DropRate: r.dropRate, Pushed: r.stats.pushed, Dropped: r.stats.dropped, Failed: r.stats.failed, Pending: r.pending };
 }
 
 /** Raw receipts pushed as given (duplicates, unknown types, malformed ones): the receiver's answer is returned. */

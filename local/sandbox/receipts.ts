@@ -1,6 +1,11 @@
 import { httpRequest } from '../../shared/http/request.ts';
 import type { NodeHealth, NodeRef, Space } from './state.ts';
 
+/** A receipt URL carries its receiver's secret as ?token=: never shown or logged. */
+export function redactToken(text: string): string {
+  return text.replace(/([?&]token=)[^&\s"']+/gi, '$1***');
+}
+
 /**
  * Where the sandbox pushes ChatAppAudit receipts, as CAMS does once UpdateAccountWebhook has set a
  * callback URL: a JSON array of receipts per change. `dropRate` loses that share of pushes on
@@ -37,8 +42,9 @@ export class ReceiptPusher {
       },
       (e: unknown) => {
         this.stats.failed++;
-        this.log(`receipts: push failed: ${e instanceof Error ? e.message : String(e)}`);
-        return { error: e instanceof Error ? e.message : String(e) };
+        const why = redactToken(e instanceof Error ? e.message : String(e));
+        this.log(`receipts: push failed: ${why}`);
+        return { error: why };
       },
     );
     this.inFlight.add(p);

@@ -79,6 +79,14 @@ describe('sandbox receipts', () => {
     expect(received).toHaveLength(1);
   });
 
+  it('never shows the receiver token: not in the settings, not in a failed push', async () => {
+    const closed = 'http://127.0.0.1:9/cb?token=secret-token-value';
+    expect((await control('PUT', '/__sandbox/receipts', { Url: closed })).json['Url']).toBe('http://127.0.0.1:9/cb?token=***');
+    const r = await control('POST', '/__sandbox/receipts/push', [{ Type: 'x' }]);
+    expect(r.json['Error']).toBeDefined();
+    expect(JSON.stringify(r.json)).not.toContain('secret-token-value');
+  });
+
   it('reset turns pushing off', async () => {
     await control('PUT', '/__sandbox/receipts', { Url: receiverUrl });
     await control('POST', '/__sandbox/reset');
