@@ -21,12 +21,13 @@ import { monitorSweep } from './monitor-sweep.ts';
 import { onboardingThroughput } from './onboarding-throughput.ts';
 import { watchList } from './watch-list.ts';
 import { statusPage } from './status-page.ts';
+import { receiptLatency } from './receipt-latency.ts';
 import { RESULTS_FILE, writeResults } from './lib/results.ts';
 import { formatGoal, renderResult } from './lib/table.ts';
 import type { Benchmark, BenchResult } from './lib/types.ts';
 
 /** The registry: run in this order by `npm run bench`. */
-export const BENCHMARKS: readonly Benchmark[] = [clientColdStart, functionColdStart, middlewareOverhead, monitorSweep, onboardingThroughput, watchList, statusPage];
+export const BENCHMARKS: readonly Benchmark[] = [clientColdStart, functionColdStart, middlewareOverhead, monitorSweep, onboardingThroughput, watchList, statusPage, receiptLatency];
 
 export interface CliArgs {
   names: string[];

@@ -2,16 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { AlertSink, AlertSubject } from '../alerts/model.ts';
 import type { CamsClient } from '../cams/client.ts';
 import { isCamsError, isThrottlingCode, type CamsError } from '../cams/errors.ts';
-import type { HealthEntity, HealthError } from '../cams/operations.ts';
-import { recordHistory } from '../history/record.ts';
+import type { HealthError } from '../cams/operations.ts';
 import { update, type Store } from '../store/port.ts';
 import { adviceFor } from './advice.ts';
+import { applyObservation, checkTarget, loadTargetInfo, orderByRisk, type CheckContext } from './check.ts';
 import { runDiscovery } from './discovery.ts';
 import { deliverOwed, ENTITY_PREFIX, type DispatchReport } from './dispatch.ts';
 import type { EntityState, ObservedStatus } from './entity-state.ts';
 import { fingerprintOf } from './entity-state.ts';
 import { observeMonitorSubject } from './monitor-alert.ts';
-import { evaluate, type AlertPolicy, type Observation } from './rules.ts';
+import type { AlertPolicy } from './rules.ts';
 import { loadWatchList, type TargetProblem, type WatchTarget } from './targets.ts';
 
 export const ROUND_KEY = 'monitor/round';
@@ -77,8 +77,6 @@ const AUTH_CODES = new Set([
   'Product.Unsubscript',
 ]);
 
-const CHILD_TYPES = new Set(['PHONE_NUMBER', 'MESSAGE_TEMPLATE']);
-
 /**
  * The health monitor's sweep: under a lease, continue the current round (or start one), check every
  * pending target through the shared client, turn replies into alert decisions stored with each
@@ -118,7 +116,8 @@ export class HealthSweep {
     const round = await this.currentRound();
     await this.discover(round.id);
     const { targets, problems } = await loadWatchList(store, this.opts.envTargets);
-    const pending = targets.filter((t) => !round.done.includes(t.id));
+    // The backstop's order: risky nodes (recent receipts, not AVAILABLE) first, then the least recently checked.
+    const pending = orderByRisk(targets.filter((t) => !round.done.includes(t.id)), await loadTargetInfo(store), this.alertNow());
     const report: SweepReport = { round: round.id, targets: targets.length, checked: 0, pending: pending.length, transientFailures: 0 };
 
     // Target problems are recomputed every sweep: one that is gone has been fixed.
@@ -136,9 +135,8 @@ export class HealthSweep {
     let failure: { error: unknown } | undefined;
     const check = async (next: { id: string; target: WatchTarget }) => {
       try {
-        const { data } = await this.opts.cams.getHealthStatus(next.target, { deadline: this.opts.deadline });
+        await checkTarget(this.opts.cams, next.target, round.id, this.checkContext());
         successes++;
-        await this.observeReply(next.target, data.Entities, round.id);
         await this.clearMonitorAlert(next.target, 'TargetRejected', round.id);
         await this.markDone(round.id, next.id);
         report.checked++;
@@ -209,7 +207,7 @@ export class HealthSweep {
     const budget = this.opts.checkBudgetMs ?? 6000;
     const deadline = now + Math.max(0, (this.opts.deadline - now - budget) * DISCOVERY_SHARE);
     const report = await runDiscovery({ store: this.opts.store, cams: this.opts.cams, intervalMs: d.intervalMs, deadline, now: this.now, clock: this.alertNow, log: this.log });
-    for (const obs of report.observations) await this.apply(obs, roundId, false);
+    for (const obs of report.observations) await applyObservation(obs, roundId, false, this.checkContext());
   }
 
   private async currentRound(): Promise<SweepRound> {
@@ -225,41 +223,8 @@ export class HealthSweep {
     );
   }
 
-  private async observeReply(target: WatchTarget, entities: HealthEntity[], roundId: string): Promise<void> {
-    // A phone or template says nothing new while its WABA is BLOCKED: that one alert covers them.
-    const wabaBlocked = entities.some((e) => e.EntityType === 'WABA' && e.CanSendMessage === 'BLOCKED');
-    for (const entity of entities) {
-      const subject: AlertSubject = {
-        nodeType: target.NodeType,
-        custSpaceId: target.CustSpaceId,
-        wabaId: entity.WabaId ?? target.WabaId,
-        entityType: entity.EntityType,
-        ...(entity.EntityType === 'PHONE_NUMBER' ? { phoneNumber: entity.PhoneNumber ?? target.PhoneNumber } : {}),
-        ...(entity.EntityType === 'MESSAGE_TEMPLATE'
-          ? { templateCode: entity.TemplateCode ?? target.TemplateCode, language: entity.Language ?? target.Language }
-          : {}),
-      };
-      // Entities above the node (WABA, BUSINESS, APP) are the same whichever target reported them.
-      if (!CHILD_TYPES.has(entity.EntityType)) subject.nodeType = 'waba';
-      const inhibited = wabaBlocked && CHILD_TYPES.has(entity.EntityType);
-      await this.apply({ subject, status: entity.CanSendMessage, errors: entity.Errors ?? [] }, roundId, inhibited);
-    }
-  }
-
-  private async apply(obs: Observation, roundId: string, inhibited: boolean): Promise<void> {
-    const key = ENTITY_PREFIX + fingerprintOf(obs.subject);
-    const now = this.alertNow();
-    const decided = await update<EntityState>(this.opts.store, key, (prev) =>
-      evaluate(prev, obs, {
-        now,
-        round: roundId,
-        policy: this.opts.policy,
-        inhibited,
-        sinks: this.opts.sinks.map((s) => s.name),
-      }),
-    );
-    // The state was decided just above: its history is recorded from it (and only here).
-    if (decided && this.opts.history !== false) await recordHistory(this.opts.store, decided.value, key, now);
+  private checkContext(): CheckContext {
+    return { store: this.opts.store, policy: this.opts.policy, sinks: this.opts.sinks.map((s) => s.name), now: this.alertNow, deadline: this.opts.deadline, priority: 'sweep', ...(this.opts.history === false ? { history: false } : {}) };
   }
 
   /** The monitor's own failures are alerts too; they fire on the first bad sweep. */

@@ -3,6 +3,8 @@ import type { EntityState } from '../monitor/entity-state.ts';
 import { ROUND_KEY, type SweepRound } from '../monitor/sweep.ts';
 import { loadWatchList } from '../monitor/targets.ts';
 import { parseMonitorTargets } from '../monitor/targets.ts';
+import { UNKNOWN_WABA_PREFIX } from '../receipts/apply.ts';
+import { STATS_KEY, type ReceiptStats } from '../receipts/dedup.ts';
 import type { Store } from '../store/port.ts';
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
@@ -10,10 +12,12 @@ const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date
 /** The monitor's current view, read from the store: the watch list, the round, every node's state. */
 export async function healthReport(store: Store, env: Record<string, string | undefined> = process.env): Promise<Record<string, unknown>> {
   const { targets: envTargets } = parseMonitorTargets(env['MONITOR_TARGETS']);
-  const [{ targets, problems }, round, entities] = await Promise.all([
+  const [{ targets, problems }, round, entities, receiptStats, unknownWabas] = await Promise.all([
     loadWatchList(store, envTargets),
     store.get<SweepRound>(ROUND_KEY),
     store.list<EntityState>(ENTITY_PREFIX),
+    store.get<ReceiptStats>(STATS_KEY),
+    store.list<Record<string, unknown>>(UNKNOWN_WABA_PREFIX),
   ]);
   const done = new Set(round?.value.done ?? []);
   return {
@@ -23,6 +27,8 @@ export async function healthReport(store: Store, env: Record<string, string | un
       : null,
     Targets: targets.map(({ id, target }) => ({ Id: id, ...target, CheckedThisRound: done.has(id) })),
     TargetProblems: problems,
+    // Push receipts (cams-events): counts, and WABAs receipts named that nothing watched belongs to (not alerted).
+    Receipts: { Stats: receiptStats?.value ?? null, UnknownWabas: unknownWabas.map((e) => e.value) },
     Nodes: entities
       .map(({ value: s }) => ({
         Node: s.node,

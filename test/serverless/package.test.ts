@@ -21,6 +21,7 @@ const HTTP_ROUTES: Record<string, string[]> = {
   'watch-list': ['GET /watch-list', 'POST /watch-list', 'DELETE /watch-list'],
   silences: ['POST /silences', 'GET /silences', 'DELETE /silences/{id}'],
   'status-page': ['GET /status'],
+  'cams-events': ['POST /cams/receipts'],
 };
 const RAM_ACTIONS: Record<string, string[]> = {
   'bind-waba': ['cams:ChatappBindWaba'],
@@ -34,6 +35,7 @@ const RAM_ACTIONS: Record<string, string[]> = {
   'watch-list': [],
   silences: [],
   'status-page': [],
+  'cams-events': ['cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba'],
 };
 const FUNCTIONS = Object.keys(RAM_ACTIONS);
 const ALERT_ENV = [
@@ -149,9 +151,11 @@ describe('build + package', () => {
   it('passes the documented variables to the functions that read them', () => {
     const env = (name: string) => update.Resources[`sls-${name}`]!.Properties.environmentVariables as Record<string, string>;
     for (const name of FUNCTIONS) expect(Object.keys(env(name))).toEqual(expect.arrayContaining(['CAMS_ENDPOINT', 'STORE_URL']));
-    // The status page is for browsers (its own token), not ACS3 callers.
-    for (const name of Object.keys(HTTP_ROUTES).filter((n) => n !== 'status-page')) expect(env(name).API_KEYS, name).toBe(GIVEN_ENV.API_KEYS);
+    // The status page is for browsers (its own token), and cams-events is called by CAMS, which cannot
+    // sign (it checks CAMS_RECEIPT_TOKEN): neither takes API_KEYS.
+    for (const name of Object.keys(HTTP_ROUTES).filter((n) => n !== 'status-page' && n !== 'cams-events')) expect(env(name).API_KEYS, name).toBe(GIVEN_ENV.API_KEYS);
     expect(env('status-page').API_KEYS).toBeUndefined();
+    expect(Object.keys(env('cams-events'))).toEqual(expect.arrayContaining(['CAMS_RECEIPT_TOKEN', 'MONITOR_TARGETS', ...ALERT_ENV]));
     expect(Object.keys(env('health-monitor'))).toEqual(expect.arrayContaining(['MONITOR_TARGETS', 'MONITOR_QPS', 'DISCOVERY_INTERVAL', ...ALERT_ENV]));
     expect(env('health-monitor').MONITOR_QPS).toBe('3');
     expect(env('health-monitor').ALERT_DINGTALK_SECRET).toBe('SECdingtalk');
@@ -202,8 +206,11 @@ describe('build + package', () => {
   });
 
   it('has the onboarding eventbridge and MNS (via EventBridge) triggers', () => {
-    const triggers = of(update, 'ALIYUN::FC::Trigger').filter(([, r]) => r.Properties.triggerType === 'eventbridge').map(([, r]) => r.Properties);
-    expect(triggers.map((t) => t.functionName)).toEqual(['onboarding', 'onboarding']);
+    const all = of(update, 'ALIYUN::FC::Trigger').filter(([, r]) => r.Properties.triggerType === 'eventbridge').map(([, r]) => r.Properties);
+    expect(all.map((t) => t.functionName).sort()).toEqual(['cams-events', 'onboarding', 'onboarding']);
+    // cams-events takes CAMS's receipts from its own queue.
+    expect(all.find((t) => t.functionName === 'cams-events')!.triggerConfig.eventSourceConfig.eventSourceParameters.sourceMNSParameters).toMatchObject({ QueueName: `cams-fc-receipts-${STAGE}`, IsBase64Decode: false });
+    const triggers = all.filter((t) => t.functionName === 'onboarding');
     const onboarding = yml.functions.onboarding!.events!;
     const eb = triggers.find((t) => t.triggerConfig.eventSourceConfig.eventSourceType === 'Default')!;
     expect(JSON.parse(eb.triggerConfig.eventRuleFilterPattern)).toEqual(onboarding.find((e) => e.eventbridge)!.eventbridge!.eventRuleFilterPattern);

@@ -260,3 +260,23 @@ describe('HealthSweep against the sandbox', () => {
     expect(sink.received[0]!.items[0]!.reason).toBe('new');
   });
 });
+
+describe('the sweep as the receipts backstop', () => {
+  it('checks a node with a recent receipt first, then the least recently checked', async () => {
+    const { noteTarget } = await import('../../../shared/monitor/check.ts');
+    const sink = new RecordingSink();
+    const targets = [waba(), phone1(), phone2()];
+    // A clock that moves on every reading, so each check has its own time.
+    const ticking = () => ++clock;
+    // Round 1 checks all three in watch-list order (phone1, phone2, waba); phone2 then gets a receipt.
+    await sweep(sink, { envTargets: targets, concurrency: 1, alertClock: ticking });
+    await noteTarget(store, phone2(), { lastReceiptAt: clock });
+    await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
+    space = await onboardThroughFunctions('299399000001', [{ cc: '86', phone: '13800000001' }, { cc: '86', phone: '13800000002' }]);
+    await sweep(sink, { envTargets: targets, concurrency: 1, alertClock: ticking });
+    const calls = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string; Params: Record<string, string> }>;
+    const order = calls.filter((c) => c.Action === 'GetWhatsappHealthStatus').map((c) => c.Params['PhoneNumber'] ?? c.Params['NodeType']);
+    // phone2 (receipt) first; then the two others, least recently checked first.
+    expect(order).toEqual(['8613800000002', '8613800000001', 'waba']);
+  });
+});
