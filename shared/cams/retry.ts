@@ -1,4 +1,5 @@
-import { CamsError, DEADLINE_EXCEEDED } from './errors.ts';
+import type { Admission } from './budget/budget.ts';
+import { budgetRefusal, CamsError, DEADLINE_EXCEEDED } from './errors.ts';
 import type { Clock } from './limiter.ts';
 
 export interface RetryPolicy {
@@ -64,17 +65,25 @@ export interface RetryLoopOptions {
   /** An attempt with less time than this is not started: it could not finish. */
   minAttemptMs: number;
   action?: string;
+  /**
+   * Asked before every attempt for a slot of the account's CAMS budget that starts by latestStart.
+   * A refusal ends the call without calling CAMS.
+   */
+  admit?: (latestStart: number) => Promise<Admission>;
 }
 
 /**
- * Runs `attempt` until it succeeds, fails with a non-retryable CamsError, runs out of attempts, or the
- * next attempt could not finish before the deadline. Always throws the last CAMS error seen, with
- * `attempts` set; a call that never got to make an attempt throws DeadlineExceeded.
+ * Owns one call's time and rate: backoff, a budget slot before each attempt, the deadline. Runs
+ * `attempt` (sign, send, read) until it succeeds, fails with a non-retryable CamsError, runs out of
+ * attempts, or the next attempt could not start in time. Throws the last CAMS error seen, with
+ * `attempts` set; without one, our own System.LimitControl when the budget refused (no CAMS call),
+ * else DeadlineExceeded.
  */
 export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T>, o: RetryLoopOptions): Promise<T> {
   const endBy = o.deadlineAt - o.marginMs;
   const latestStart = endBy - o.minAttemptMs;
   let last: CamsError | undefined;
+  let refusedRetryAfter: number | undefined;
   for (let n = 1; n <= o.policy.maxAttempts; n++) {
     if (n > 1) {
       const delay = fullJitterDelay(n - 2, o.policy, o.random);
@@ -82,6 +91,14 @@ export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T
       if (delay > 0) await o.clock.sleep(delay);
     }
     if (o.clock.now() > latestStart) break;
+    if (o.admit) {
+      const admission = await o.admit(latestStart);
+      if (!admission.ok) {
+        refusedRetryAfter = admission.retryAfterMs;
+        break;
+      }
+      if (endBy - o.clock.now() < o.minAttemptMs) break;
+    }
     try {
       return await attempt({ attempt: n, latestStart, endBy });
     } catch (err) {
@@ -93,6 +110,11 @@ export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T
     }
   }
   if (last) throw last;
+  if (refusedRetryAfter !== undefined) {
+    const refusal = budgetRefusal(o.action, refusedRetryAfter);
+    refusal.attempts = 0;
+    throw refusal;
+  }
   const err = new CamsError({
     Code: DEADLINE_EXCEEDED,
     Message: 'the deadline left no time for an attempt',
