@@ -1,5 +1,6 @@
 import type { AlertSink } from '../alerts/model.ts';
 import { sinksFromEnv } from '../alerts/sinks/index.ts';
+import { budgetAccount, sharedBudget } from '../cams/budget/shared-budget.ts';
 import { CamsClient } from '../cams/client.ts';
 import { credentialsFrom } from '../cams/credentials.ts';
 import { readEnv, urlString, type EnvSource } from '../config/env.ts';
@@ -32,7 +33,14 @@ export function onboardingRuntime(env: EnvSource = process.env): () => Promise<O
 
 /** One delivery of an onboarding event. Transient failures throw, so FC's async retry redelivers. */
 export async function handleOnboardingEvent(inv: EventInvocation, rt: OnboardingRuntime): Promise<OnboardingOutcome> {
-  const cams = new CamsClient({ endpoint: rt.camsEndpoint, credentials: () => credentialsFrom(inv.context), deadline: inv.deadline - 1000 });
+  const cams = new CamsClient({
+    endpoint: rt.camsEndpoint,
+    credentials: () => credentialsFrom(inv.context),
+    deadline: inv.deadline - 1000,
+    budget: sharedBudget(rt.store),
+    priority: 'background',
+    account: budgetAccount(inv.context.accountId),
+  });
   return runOnboarding(
     {
       store: rt.store,

@@ -2,3 +2,4 @@
 export * from './port.ts';
 export { DEFAULT_STORE_URL, openStore, parseStoreUrl, type OpenStoreOptions, type ParsedStoreUrl } from './open-store.ts';
 export { decideSlot } from './slots.ts';
+export { openSharedStore } from './shared-store.ts';

@@ -23,12 +23,3 @@ export function budgetQps(env: EnvSource = process.env): Record<CamsAction, numb
   }
   return qps;
 }
-
-/**
- * Whose budget a call draws from. CAMS counts per main account, so every function and instance of an
- * account must use one key: `CAMS_ACCOUNT_ID` (an override, for tests), else FC's `context.accountId`
- * (locally the host's), else the AccessKey id (the sandbox's accounts are its keys).
- */
-export function budgetAccount(env: EnvSource, contextAccountId: string | undefined): string | undefined {
-  return env['CAMS_ACCOUNT_ID'] || contextAccountId || undefined;
-}

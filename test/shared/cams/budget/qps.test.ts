@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { budgetAccount, budgetQps } from '../../../../shared/cams/budget/qps.ts';
+import { budgetQps } from '../../../../shared/cams/budget/qps.ts';
 import { CAMS_QPS } from '../../../../shared/cams/operations.ts';
 
 describe('budgetQps (CAMS_QPS)', () => {
@@ -18,13 +18,5 @@ describe('budgetQps (CAMS_QPS)', () => {
     expect(() => budgetQps({ CAMS_QPS: 'GetWhatsappHealthStatus' })).toThrow(/CAMS_QPS: entry "GetWhatsappHealthStatus"/);
     expect(() => budgetQps({ CAMS_QPS: 'GetWhatsappHealthStatus=0' })).toThrow(/CAMS_QPS: GetWhatsappHealthStatus must be/);
     expect(() => budgetQps({ CAMS_QPS: 'toString=1' })).toThrow(/unknown operation/);
-  });
-});
-
-describe('budgetAccount', () => {
-  it('override, then the FC context, then none (the client falls back to the AccessKey id)', () => {
-    expect(budgetAccount({ CAMS_ACCOUNT_ID: 'over' }, 'ctx')).toBe('over');
-    expect(budgetAccount({}, 'ctx')).toBe('ctx');
-    expect(budgetAccount({}, undefined)).toBeUndefined();
   });
 });
