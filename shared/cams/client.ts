@@ -6,7 +6,7 @@ import { camsErrorFromBody, camsErrorFromHttp, camsErrorFromNetwork, invalidResp
 import { CamsBudget, processBudget, type Admission, type Priority } from './budget/budget.ts';
 import { realClock, type Clock } from './limiter.ts';
 import { CAMS_DEFAULT_ENDPOINT, CAMS_VERSION, type CamsAction, type CamsParams, type CamsResult } from './operations.ts';
-import { resolveRetryPolicy, withRetry, type AttemptBudget, type RetryPolicy } from './retry.ts';
+import { resolveRetryPolicy, SlotMissed, withRetry, type AttemptBudget, type RetryPolicy } from './retry.ts';
 import { parseData, parseEnvelope } from './schemas.ts';
 
 /** Epoch ms (on the client's clock), or a function giving the remaining ms (e.g. of an FC invocation). */
@@ -201,6 +201,8 @@ export class CamsClient {
       },
       creds,
     );
+    // Last check before the wire: a process stalled past its slot would land too close to the next ones.
+    if (budget.sendBy !== undefined && this.clock.now() > budget.sendBy) throw new SlotMissed();
     let res: HttpResponse;
     try {
       res = await httpRequest(this.endpoint, { method: 'POST', headers, body, timeoutMs: Math.min(timeoutMs, remaining) });

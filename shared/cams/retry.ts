@@ -44,6 +44,8 @@ export interface AttemptBudget {
   attempt: number;
   latestStart: number;
   endBy: number;
+  /** The budget slot's last moment: an attempt not sent by then throws SlotMissed and asks for another. */
+  sendBy?: number;
 }
 
 /** Thrown by an attempt that could not start within its budget (e.g. the rate limiter queue is too long). */
@@ -53,6 +55,17 @@ export class AttemptNotStarted extends Error {
     this.name = 'AttemptNotStarted';
   }
 }
+
+/** Thrown by an attempt that got to the wire after its budget slot had passed; it sent nothing. */
+export class SlotMissed extends AttemptNotStarted {
+  constructor() {
+    super('the attempt was not sent within its budget slot');
+    this.name = 'SlotMissed';
+  }
+}
+
+/** Slots an attempt may miss (its process stalled past the slot) before the call gives up. */
+const MAX_SLOT_MISSES = 3;
 
 export interface RetryLoopOptions {
   policy: RetryPolicy;
@@ -84,6 +97,7 @@ export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T
   const latestStart = endBy - o.minAttemptMs;
   let last: CamsError | undefined;
   let refusedRetryAfter: number | undefined;
+  let misses = 0;
   for (let n = 1; n <= o.policy.maxAttempts; n++) {
     if (n > 1) {
       const delay = fullJitterDelay(n - 2, o.policy, o.random);
@@ -91,6 +105,7 @@ export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T
       if (delay > 0) await o.clock.sleep(delay);
     }
     if (o.clock.now() > latestStart) break;
+    let sendBy: number | undefined;
     if (o.admit) {
       const admission = await o.admit(latestStart);
       if (!admission.ok) {
@@ -98,10 +113,15 @@ export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T
         break;
       }
       if (endBy - o.clock.now() < o.minAttemptMs) break;
+      sendBy = admission.sendBy;
     }
     try {
-      return await attempt({ attempt: n, latestStart, endBy });
+      return await attempt({ attempt: n, latestStart, endBy, ...(sendBy !== undefined ? { sendBy } : {}) });
     } catch (err) {
+      if (err instanceof SlotMissed && misses++ < MAX_SLOT_MISSES) {
+        n--; // nothing was sent: the same attempt, in a new slot, without backoff
+        continue;
+      }
       if (err instanceof AttemptNotStarted) break;
       if (!(err instanceof CamsError)) throw err;
       err.attempts = n;

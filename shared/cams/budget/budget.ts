@@ -6,8 +6,9 @@ import { CAMS_QPS, type CamsAction } from '../operations.ts';
  * Who is asking, highest first. Priority is how far ahead a caller may reserve (its lookahead):
  * - interactive (an HTTP caller is waiting): up to its own deadline;
  * - background (onboarding, receipt-triggered checks): at most BACKGROUND_LOOKAHEAD_MS;
- * - sweep (the monitor): only the slot that is free now, else it waits and asks again.
- * So the sweep takes what is left and never queues ahead of an interactive call by more than one slot.
+ * - sweep (the monitor): only the next slot, at most one interval ahead, else it waits and asks again.
+ * So the sweep takes what is left and never queues ahead of an interactive call by more than one slot;
+ * holding that one slot keeps the schedule full when pollers wake late on a busy machine.
  */
 export type Priority = 'interactive' | 'background' | 'sweep';
 
@@ -37,7 +38,8 @@ export interface SlotRequest {
 }
 
 export type Admission =
-  | { ok: true; waitedMs: number }
+  /** sendBy: the slot's last moment (its time + LATE_TOLERANCE_MS); a call not on the wire by then must not go. */
+  | { ok: true; waitedMs: number; sendBy: number }
   /** No slot within the caller's time; nothing was spent. retryAfterMs: when one may be free. */
   | { ok: false; retryAfterMs: number };
 
@@ -125,17 +127,20 @@ export class CamsBudget {
       const t0 = this.clock.now();
       const room = req.latestStart - t0;
       if (room < 0) return { ok: false, retryAfterMs: interval };
-      const lookahead = req.priority === 'interactive' ? room : Math.min(room, req.priority === 'background' ? BACKGROUND_LOOKAHEAD_MS : interval / 2);
+      const lookahead = req.priority === 'interactive' ? room : Math.min(room, req.priority === 'background' ? BACKGROUND_LOOKAHEAD_MS : interval);
       const r = await this.reserve(key, interval, lookahead);
       const t1 = this.clock.now();
       if (r.granted) {
-        const at = t1 + r.waitMs;
+        // The slot is `waitMs` after the store decided, which was after t0 and before t1. Sleep from t1
+        // (never early), but judge lateness from t0: a reply that sat unread while this process
+        // stalled makes the caller late even though its sleep was on time.
+        const at = t0 + r.waitMs;
         if (r.waitMs > 0) await this.clock.sleep(r.waitMs);
         if (this.clock.now() - at > LATE_TOLERANCE_MS) {
           this.lateSlots++;
           continue;
         }
-        return { ok: true, waitedMs: this.clock.now() - started };
+        return { ok: true, waitedMs: this.clock.now() - started, sendBy: at + LATE_TOLERANCE_MS };
       }
       // Refused: the queue is longer than this priority may look ahead. An interactive caller looked
       // as far as its deadline, so it is done; the others wait until the queue is short enough.
