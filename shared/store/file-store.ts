@@ -221,7 +221,7 @@ export class FileStore implements Store {
         const text = `{"key":${JSON.stringify(key)},"version":${JSON.stringify(version)},"expiresAt":${Math.ceil(d.nextTat) + 1000},"value":${d.nextTat}}\n`;
         await this.writeAtomic(this.path('slots', key), text, () => this.assertHeld('slots', key, token), false);
       }
-      return { granted: d.granted, waitMs: d.waitMs };
+      return { granted: d.granted, waitMs: d.waitMs, at: d.at };
     });
   }
 

@@ -137,7 +137,7 @@ export class MemoryStore implements Store {
     const now = Date.now();
     const d = decideSlot(this.slots.get(key), now, intervalMs, maxWaitMs);
     if (d.nextTat !== undefined) this.slots.set(key, d.nextTat);
-    return { granted: d.granted, waitMs: d.waitMs };
+    return { granted: d.granted, waitMs: d.waitMs, at: d.at };
   }
 
   async close(): Promise<void> {

@@ -95,17 +95,17 @@ return redis.call('DEL', KEYS[1])
 
 // GCRA slot reservation (slots.ts's decideSlot) in one atomic script, one round trip. Time is the
 // server's TIME, so instances with skewed clocks still share one schedule.
-// ARGV: interval ms, max wait ms. Returns {granted 0|1, wait in µs}.
+// ARGV: interval ms, max wait ms. Returns {granted 0|1, wait in µs, slot time in epoch ms}.
 const RESERVE_SLOT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
 if tat < now then tat = now end
 local wait = tat - now
-if wait > tonumber(ARGV[2]) then return {0, math.floor(wait * 1000)} end
+if wait > tonumber(ARGV[2]) then return {0, math.floor(wait * 1000), math.floor(tat)} end
 local nxt = tat + tonumber(ARGV[1])
 redis.call('SET', KEYS[1], string.format('%.3f', nxt), 'PX', math.ceil(nxt - now) + 1000)
-return {1, math.floor(wait * 1000)}
+return {1, math.floor(wait * 1000), math.floor(tat)}
 `;
 
 interface Script {
@@ -270,8 +270,8 @@ export class RedisStore implements Store {
     checkKey(key, 'slot key');
     checkSlotArgs(intervalMs, maxWaitMs);
     const res = await this.eval(SCRIPTS.reserveSlot, [`${this.namespace}slot:${key}`], [String(intervalMs), String(Math.min(maxWaitMs, 1e12))]);
-    if (!Array.isArray(res) || res.length !== 2) throw new StoreError('BACKEND', `redis store ${this.shownUrl}: reserveSlot returned ${JSON.stringify(res)}`);
-    return { granted: res[0] === 1, waitMs: Number(res[1]) / 1000 };
+    if (!Array.isArray(res) || res.length !== 3) throw new StoreError('BACKEND', `redis store ${this.shownUrl}: reserveSlot returned ${JSON.stringify(res)}`);
+    return { granted: res[0] === 1, waitMs: Number(res[1]) / 1000, at: Number(res[2]) };
   }
 
   /** @internal used by RedisLease */

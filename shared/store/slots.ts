@@ -14,6 +14,8 @@ export interface SlotReservation {
   granted: boolean;
   /** Granted: ms from the store's now to the slot. Refused: ms to the next free slot. Never negative. */
   waitMs: number;
+  /** The same moment as epoch ms on the store's clock (the caller clamps it into its own round trip). */
+  at: number;
 }
 
 export interface SlotDecision extends SlotReservation {
@@ -25,8 +27,8 @@ export interface SlotDecision extends SlotReservation {
 export function decideSlot(storedTat: number | undefined, now: number, intervalMs: number, maxWaitMs: number): SlotDecision {
   const tat = storedTat !== undefined && storedTat > now ? storedTat : now;
   const waitMs = tat - now;
-  if (waitMs > maxWaitMs) return { granted: false, waitMs, nextTat: undefined };
-  return { granted: true, waitMs, nextTat: tat + intervalMs };
+  if (waitMs > maxWaitMs) return { granted: false, waitMs, at: tat, nextTat: undefined };
+  return { granted: true, waitMs, at: tat, nextTat: tat + intervalMs };
 }
 
 export function checkSlotArgs(intervalMs: unknown, maxWaitMs: unknown): void {

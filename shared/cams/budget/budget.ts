@@ -55,7 +55,10 @@ export interface CamsBudgetOptions {
   clock?: Clock;
   random?: () => number;
   fallbackFraction?: number;
-  /** A store call slower than this counts as a failure. Default 500 ms. */
+  /**
+   * A store call slower than this counts as a failure. Default 2000 ms: a slow but live store must
+   * not trip the fallback, whose schedule would run beside the store's.
+   */
   storeTimeoutMs?: number;
   /** After a store failure, ask it again after this long. Default 1000 ms. */
   storeRetryMs?: number;
@@ -96,7 +99,7 @@ export class CamsBudget {
     this.random = opts.random ?? Math.random;
     this.fraction = opts.fallbackFraction ?? FALLBACK_FRACTION;
     if (!(this.fraction > 0 && this.fraction <= 1)) throw new RangeError(`fallbackFraction must be in (0, 1], got ${this.fraction}`);
-    this.storeTimeoutMs = opts.storeTimeoutMs ?? 500;
+    this.storeTimeoutMs = opts.storeTimeoutMs ?? 2000;
     this.storeRetryMs = opts.storeRetryMs ?? 1000;
     this.log = opts.log ?? defaultLog;
     this.storeSource = opts.store;
@@ -131,11 +134,12 @@ export class CamsBudget {
       const r = await this.reserve(key, interval, lookahead);
       const t1 = this.clock.now();
       if (r.granted) {
-        // The slot is `waitMs` after the store decided, which was after t0 and before t1. Sleep from t1
-        // (never early), but judge lateness from t0: a reply that sat unread while this process
-        // stalled makes the caller late even though its sleep was on time.
-        const at = t0 + r.waitMs;
-        if (r.waitMs > 0) await this.clock.sleep(r.waitMs);
+        // The store decided between t0 and t1, so the slot lies in [t0 + wait, t1 + wait] on our
+        // clock; its own time for it, clamped into that range, is exact on one machine (file) and off
+        // by at most the round trip across machines with skewed clocks (redis). A reply that sat
+        // unread while this process stalled thus makes the caller late, not its slot later.
+        const at = Math.min(Math.max(r.at, t0 + r.waitMs), t1 + r.waitMs);
+        if (at > t1) await this.clock.sleep(at - t1);
         if (this.clock.now() - at > LATE_TOLERANCE_MS) {
           this.lateSlots++;
           continue;
@@ -178,7 +182,7 @@ export class CamsBudget {
     const now = this.clock.now();
     const d = decideSlot(this.local.get(key), now, interval, maxWaitMs);
     if (d.nextTat !== undefined) this.local.set(key, d.nextTat);
-    return { granted: d.granted, waitMs: d.waitMs };
+    return { granted: d.granted, waitMs: d.waitMs, at: d.at };
   }
 
   private openStore(): Promise<SlotStore> {

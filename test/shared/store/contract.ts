@@ -376,7 +376,12 @@ export function storeContract(makeHarness: () => Promise<StoreHarness>): void {
   const I = 60_000;
 
   it('reserveSlot: the first slot is now, the next one an interval later, a refusal spends nothing', async () => {
-    expect(await s.reserveSlot('r', I, 0)).toEqual({ granted: true, waitMs: 0 });
+    const t0 = Date.now();
+    const first = await s.reserveSlot('r', I, 0);
+    expect(first).toMatchObject({ granted: true, waitMs: 0 });
+    // `at` is the slot on the store's clock (here, this machine's).
+    expect(first.at).toBeGreaterThanOrEqual(t0 - 1000);
+    expect(first.at).toBeLessThanOrEqual(Date.now() + 1000);
     const refused = await s.reserveSlot('r', I, 1_000);
     expect(refused.granted).toBe(false);
     expect(refused.waitMs).toBeGreaterThan(I - 5_000);
@@ -386,13 +391,15 @@ export function storeContract(makeHarness: () => Promise<StoreHarness>): void {
     expect(second.granted).toBe(true);
     expect(second.waitMs).toBeGreaterThan(I - 5_000);
     expect(second.waitMs).toBeLessThanOrEqual(I);
+    expect(second.at - first.at).toBeGreaterThanOrEqual(I - 1);
+    expect(second.at - first.at).toBeLessThanOrEqual(I + 1);
     const third = await s.reserveSlot('r', I, 3 * I);
     expect(third.waitMs).toBeGreaterThan(2 * I - 5_000);
   });
 
   it('reserveSlot: keys are independent and apart from keys, leases and list', async () => {
     await s.reserveSlot('a', I, 0);
-    expect(await s.reserveSlot('b', I, 0)).toEqual({ granted: true, waitMs: 0 });
+    expect(await s.reserveSlot('b', I, 0)).toMatchObject({ granted: true, waitMs: 0 });
     await s.put('a', 'kv');
     expect((await s.get('a'))?.value).toBe('kv');
     expect((await s.list('')).map((e) => e.key)).toEqual(['a']);

@@ -18,7 +18,7 @@ function fakeSlotStore(clock: { now(): number }) {
       if (!s.up) throw new StoreError('UNAVAILABLE', 'redis store redis://x unavailable: connect ECONNREFUSED');
       const d = decideSlot(tats.get(key), clock.now(), intervalMs, maxWaitMs);
       if (d.nextTat !== undefined) tats.set(key, d.nextTat);
-      return { granted: d.granted, waitMs: d.waitMs };
+      return { granted: d.granted, waitMs: d.waitMs, at: d.at };
     },
   };
   return s;
