@@ -23,7 +23,8 @@ import { startHost, type RunningHost } from '../local/host/host.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../local/sandbox/server.ts';
 import { sinksFromEnv } from '../shared/alerts/sinks/index.ts';
 import { CamsClient } from '../shared/cams/client.ts';
-import { intervalForQps, LimiterRegistry } from '../shared/cams/limiter.ts';
+import { intervalForQps } from '../shared/cams/limiter.ts';
+import { CamsBudget } from '../shared/cams/budget/budget.ts';
 import { httpRequest } from '../shared/http/request.ts';
 import { HealthSweep, ROUND_KEY, type SweepRound } from '../shared/monitor/sweep.ts';
 import { registerWatchTarget, type WatchTarget } from '../shared/monitor/targets.ts';
@@ -118,7 +119,7 @@ async function startWorld(nodes: number, storeUrl: string, log: (l: string) => v
   const store = await openStore(storeUrl);
   try {
     const key = DEFAULT_SANDBOX_KEYS[0]!;
-    const client = new CamsClient({ endpoint: host.sandboxUrl!, credentials: key, limiters: new LimiterRegistry() });
+    const client = new CamsClient({ endpoint: host.sandboxUrl!, credentials: key, budget: new CamsBudget() });
     const space = (await client.bindWaba({ WabaId: WABA })).data.CustSpaceId;
     const codes = Array.from({ length: nodes }, (_, i) => `tpl_${String(i).padStart(5, '0')}`);
     for (let i = 0; i < nodes; i += 1000) {
@@ -240,7 +241,7 @@ export const receiptLatency: Benchmark = {
         await sandboxCall(b.host, 'PUT', '/__sandbox/receipts', { Url: `${b.host.url}/cams/receipts?token=${TOKEN}`, DropRate: 0.5, Seed: 7 });
         const rounds: number[] = [];
         let stop = false;
-        const cams = new CamsClient({ endpoint: b.host.sandboxUrl!, credentials: DEFAULT_SANDBOX_KEYS[0]!, qps: { GetWhatsappHealthStatus: DROP_SWEEP_QPS }, limiters: new LimiterRegistry() });
+        const cams = new CamsClient({ endpoint: b.host.sandboxUrl!, credentials: DEFAULT_SANDBOX_KEYS[0]!, qps: { GetWhatsappHealthStatus: DROP_SWEEP_QPS }, budget: new CamsBudget({ qps: { GetWhatsappHealthStatus: DROP_SWEEP_QPS } }) });
         const sinks = sinksFromEnv(b.env);
         const loop = (async () => {
           while (!stop) {

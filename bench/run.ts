@@ -14,6 +14,7 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { camsBudget } from './cams-budget.ts';
 import { clientColdStart } from './client-cold-start.ts';
 import { functionColdStart } from './function-cold-start.ts';
 import { middlewareOverhead } from './middleware-overhead.ts';
@@ -27,7 +28,7 @@ import { formatGoal, renderResult } from './lib/table.ts';
 import type { Benchmark, BenchResult } from './lib/types.ts';
 
 /** The registry: run in this order by `npm run bench`. */
-export const BENCHMARKS: readonly Benchmark[] = [clientColdStart, functionColdStart, middlewareOverhead, monitorSweep, onboardingThroughput, watchList, statusPage, receiptLatency];
+export const BENCHMARKS: readonly Benchmark[] = [clientColdStart, functionColdStart, middlewareOverhead, monitorSweep, onboardingThroughput, watchList, statusPage, receiptLatency, camsBudget];
 
 export interface CliArgs {
   names: string[];

@@ -12,7 +12,7 @@
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_SANDBOX_KEYS, startSandbox } from '../local/sandbox/server.ts';
 import { CamsClient } from '../shared/cams/client.ts';
-import { LimiterRegistry } from '../shared/cams/limiter.ts';
+import { CamsBudget } from '../shared/cams/budget/budget.ts';
 import { httpRequest } from '../shared/http/request.ts';
 import { HealthSweep } from '../shared/monitor/sweep.ts';
 import type { WatchTarget } from '../shared/monitor/targets.ts';
@@ -45,6 +45,7 @@ function counting(inner: Store, counter: { n: number }): Store {
     list: (p) => (counter.n++, inner.list(p)),
     delete: (k, o) => (counter.n++, inner.delete(k, o)),
     acquireLease: (n, t, o) => inner.acquireLease(n, t, o),
+    reserveSlot: (k, i, w) => inner.reserveSlot(k, i, w),
     close: () => inner.close(),
   };
 }
@@ -71,7 +72,7 @@ async function sweepCost(rounds: number, log: (l: string) => void): Promise<Cost
         const sweep = () =>
           new HealthSweep({
             store,
-            cams: new CamsClient({ endpoint: sandbox.url, credentials: key, qps: { GetWhatsappHealthStatus: 100_000 }, limiters: new LimiterRegistry() }),
+            cams: new CamsClient({ endpoint: sandbox.url, credentials: key, qps: { GetWhatsappHealthStatus: 100_000 }, budget: new CamsBudget({ qps: { GetWhatsappHealthStatus: 100_000 } }) }),
             sinks: [],
             policy: { minConsecutive: 1, repeatIntervalMs: 3_600_000 },
             envTargets: targets,

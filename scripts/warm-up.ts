@@ -64,16 +64,16 @@ export async function startWarmUp(names: readonly string[]): Promise<WarmUp | un
   const wanted = names.filter((n) => n in WARM_UP_REQUESTS);
   if (wanted.length === 0) return undefined;
   // Loaded only here: a build with nothing to warm never starts (or imports) the sandbox.
-  const [{ startSandbox, DEFAULT_SANDBOX_KEYS }, { CamsClient }, { LimiterRegistry }, { signRouteRequest }] = await Promise.all([
+  const [{ startSandbox, DEFAULT_SANDBOX_KEYS }, { CamsClient }, { CamsBudget }, { signRouteRequest }] = await Promise.all([
     import('../local/sandbox/server.ts'),
     import('../shared/cams/client.ts'),
-    import('../shared/cams/limiter.ts'),
+    import('../shared/cams/budget/budget.ts'),
     import('../local/client/route-request.ts'),
   ]);
   const camsKey = DEFAULT_SANDBOX_KEYS[0]!;
   const sandbox = await startSandbox({ host: '127.0.0.1', port: 0 });
   try {
-    const client = new CamsClient({ endpoint: sandbox.url, credentials: camsKey, limiters: new LimiterRegistry(), retry: { maxAttempts: 1 } });
+    const client = new CamsClient({ endpoint: sandbox.url, credentials: camsKey, budget: new CamsBudget(), retry: { maxAttempts: 1 } });
     const { data } = await client.bindWaba({ WabaId: WARM_UP_WABA_ID });
     const caller = { accessKeyId: 'build-warm-up', accessKeySecret: randomBytes(24).toString('hex') };
     const env = {

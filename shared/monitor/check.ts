@@ -16,8 +16,6 @@ export interface CheckContext {
   /** Clock for alert decisions. */
   now: () => number;
   deadline: number;
-  /** Whose call this is, for the shared CAMS budget (#10): receipts run above the sweep. */
-  priority: 'sweep' | 'background';
   /** Record node history (default true); the bench turns it off to measure what it costs. */
   history?: boolean;
 }
@@ -44,8 +42,8 @@ export async function checkTarget(
   round: string,
   ctx: CheckContext,
 ): Promise<HealthEntity[]> {
-  // THE one place a check's CAMS priority goes: once the shared budget (#10) lands, pass
-  // `priority: ctx.priority` in these options.
+  // The call's place in the account's CAMS budget is the client's priority: the sweep's client is
+  // 'sweep', cams-events' is 'background' (shared/services/*).
   const { data } = await cams.getHealthStatus(target, { deadline: ctx.deadline });
   await observeReply(target, data.Entities, round, ctx);
   await noteTarget(ctx.store, target, { lastCheckedAt: ctx.now(), status: worst(data.Entities) });

@@ -224,7 +224,7 @@ export class HealthSweep {
   }
 
   private checkContext(): CheckContext {
-    return { store: this.opts.store, policy: this.opts.policy, sinks: this.opts.sinks.map((s) => s.name), now: this.alertNow, deadline: this.opts.deadline, priority: 'sweep', ...(this.opts.history === false ? { history: false } : {}) };
+    return { store: this.opts.store, policy: this.opts.policy, sinks: this.opts.sinks.map((s) => s.name), now: this.alertNow, deadline: this.opts.deadline, ...(this.opts.history === false ? { history: false } : {}) };
   }
 
   /** The monitor's own failures are alerts too; they fire on the first bad sweep. */

@@ -67,7 +67,7 @@ export async function applyReceipts(batch: ReadonlyArray<{ index: number; receip
   const spaces = await wabaSpaces(store, deps.envTargets);
   if (batch.some(({ receipt }) => !spaces.has(receipt.wabaId))) await lookUpSpaces(spaces, deps);
   const round = (await store.get<SweepRound>(ROUND_KEY))?.value.id ?? 'receipts';
-  const ctx: CheckContext = { store, policy: deps.policy, sinks: deps.sinks, now: deps.now, deadline: deps.deadline, priority: 'background' };
+  const ctx: CheckContext = { store, policy: deps.policy, sinks: deps.sinks, now: deps.now, deadline: deps.deadline };
   const toCheck = new Map<string, { target: WatchTarget; results: ReceiptResult[] }>();
   const stats: Partial<ReceiptStats> = { received: batch.length };
   const seenKeys: Array<{ key: string; result: ReceiptResult }> = [];

@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import * as z from 'zod/mini';
 import type { AlertSink } from '../alerts/model.ts';
+import { budgetAccount, sharedBudget } from '../cams/budget/shared-budget.ts';
 import { CamsClient } from '../cams/client.ts';
 import { credentialsFrom } from '../cams/credentials.ts';
 import { positiveInt, readEnv, type EnvSource } from '../config/env.ts';
@@ -186,7 +187,15 @@ function receiptDeps(rt: MonitorRuntime, context: FcContext, invocationDeadline:
   const deadline = invocationDeadline - 2000;
   return {
     store: rt.store,
-    cams: new CamsClient({ endpoint: rt.config.camsEndpoint, credentials: () => credentialsFrom(context), qps: { GetWhatsappHealthStatus: rt.config.qps }, deadline }),
+    // A receipt's check runs above the sweep in the account's shared budget (#10).
+    cams: new CamsClient({
+      endpoint: rt.config.camsEndpoint,
+      credentials: () => credentialsFrom(context),
+      deadline,
+      budget: sharedBudget(rt.store),
+      priority: 'background',
+      account: budgetAccount(context.accountId),
+    }),
     policy: policyOf(rt),
     sinks: sinkNames(rt.sinks),
     envTargets: rt.config.targets,

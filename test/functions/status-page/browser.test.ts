@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHost, type RunningHost } from '../../../local/host/host.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
-import { LimiterRegistry } from '../../../shared/cams/limiter.ts';
+import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { HealthSweep } from '../../../shared/monitor/sweep.ts';
 import type { WatchTarget } from '../../../shared/monitor/targets.ts';
 import { openStore } from '../../../shared/store/index.ts';
@@ -49,7 +49,7 @@ const targets = (): WatchTarget[] => [
 ];
 
 async function sweep(): Promise<void> {
-  const cams = new CamsClient({ endpoint: host.sandboxUrl!, credentials: DEFAULT_SANDBOX_KEYS[0]!, qps: { GetWhatsappHealthStatus: 50 }, limiters: new LimiterRegistry() });
+  const cams = new CamsClient({ endpoint: host.sandboxUrl!, credentials: DEFAULT_SANDBOX_KEYS[0]!, qps: { GetWhatsappHealthStatus: 50 }, budget: new CamsBudget({ qps: { GetWhatsappHealthStatus: 50 } }) });
   await new HealthSweep({
     store,
     cams,

@@ -78,6 +78,7 @@ describe('history written by the sweep (sandbox CAMS, file store)', () => {
         list: (p) => (ops.push(`list ${p}`), store.list(p)),
         delete: (k, o) => store.delete(k, o),
         acquireLease: (n, t, o) => store.acquireLease(n, t, o),
+        reserveSlot: (k, i, w) => store.reserveSlot(k, i, w),
         close: () => store.close(),
       };
       clock += 60_000;

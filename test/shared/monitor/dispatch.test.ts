@@ -116,6 +116,7 @@ describe('deliverOwed', () => {
       put: (k, v, o) => inner.put(k, v, o),
       delete: (k, o) => inner.delete(k, o),
       list: (p) => inner.list(p),
+      reserveSlot: (k, i, w) => inner.reserveSlot(k, i, w),
       close: () => inner.close(),
       acquireLease: async (name, ttl, owner) => {
         const l = await inner.acquireLease(name, ttl, owner);

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
-import { LimiterRegistry } from '../../../shared/cams/limiter.ts';
+import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { HealthSweep, SWEEP_LEASE, type HealthSweepOptions } from '../../../shared/monitor/sweep.ts';
 import { registerWatchTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import type { Lease, Store } from '../../../shared/store/port.ts';
@@ -58,6 +58,7 @@ function recordingStore(inner: Store, timeline: string[], track: <T>(p: Promise<
   return {
     get: (key) => track(inner.get(key)),
     list: (prefix) => track(inner.list(prefix)),
+    reserveSlot: (key, interval, wait) => track(inner.reserveSlot(key, interval, wait)),
     put: (key, value, opts) => {
       timeline.push(`put:${key}`);
       if (failWhen(value)) {
@@ -87,7 +88,7 @@ function recordingStore(inner: Store, timeline: string[], track: <T>(p: Promise<
 /** The sandbox client, with each health check's start and end written to the timeline. */
 class TimelineClient extends CamsClient {
   constructor(endpoint: string, private readonly timeline: string[], private readonly track: <T>(p: Promise<T>) => Promise<T>) {
-    super({ endpoint, credentials: DEFAULT_SANDBOX_KEYS[0]!, qps: { GetWhatsappHealthStatus: 50 }, limiters: new LimiterRegistry() });
+    super({ endpoint, credentials: DEFAULT_SANDBOX_KEYS[0]!, qps: { GetWhatsappHealthStatus: 50 }, budget: new CamsBudget({ qps: { GetWhatsappHealthStatus: 50 } }) });
   }
   override getHealthStatus(...args: Parameters<CamsClient['getHealthStatus']>): ReturnType<CamsClient['getHealthStatus']> {
     this.timeline.push('cams-start');
