@@ -60,7 +60,7 @@ describe('listFunctions', () => {
   it('reads the function names of the real serverless.yml in order', () => {
     expect(listFunctions(join(REPO, 'serverless.yml'))).toEqual([
       'bind-waba', 'query-waba', 'add-phone-number', 'get-health-status',
-      'health-monitor', 'health-report', 'silences', 'status-page', 'onboarding', 'onboarding-api', 'watch-list',
+      'health-monitor', 'health-report', 'silences', 'status-page', 'onboarding', 'onboarding-api', 'watch-list', 'cams-events',
     ]);
   });
 });
