@@ -11,7 +11,7 @@
  * Measured per case: elapsed time of `sweep.run()` ÷ the time the limit allows (targets ÷ QPS), goal
  * ≤ 1.05; throttled calls in the sandbox's call log (Code System.LimitControl), goal 0; targets checked.
  * Every case gets its own sandbox (so its own QPS windows and call log), its own store directory and
- * a fresh LimiterRegistry, so runs share no state.
+ * a fresh CamsBudget, so runs share no state.
  *
  * The client spaces calls 1/qps × (1 + QPS_HEADROOM) apart (shared/cams/limiter.ts), so N calls
  * cannot take less than (N − 1) × intervalForQps(qps); that floor is shown next to the measurement.
@@ -21,7 +21,8 @@ import { performance } from 'node:perf_hooks';
 import { DEFAULT_SANDBOX_KEYS, startSandbox, type RunningSandbox } from '../local/sandbox/server.ts';
 import { CamsClient } from '../shared/cams/client.ts';
 import { httpRequest } from '../shared/http/request.ts';
-import { intervalForQps, LimiterRegistry, QPS_HEADROOM } from '../shared/cams/limiter.ts';
+import { CamsBudget } from '../shared/cams/budget/budget.ts';
+import { intervalForQps, QPS_HEADROOM } from '../shared/cams/limiter.ts';
 import { HealthSweep, type SweepReport } from '../shared/monitor/sweep.ts';
 import type { WatchTarget } from '../shared/monitor/targets.ts';
 import { openStore } from '../shared/store/index.ts';
@@ -76,7 +77,7 @@ export async function runCase(c: SweepCase, storeUrl = `file:${tempDir('sweep')}
     const envTargets: WatchTarget[] = Array.from({ length: c.targets }, (_, i) => ({ CustSpaceId: space, NodeType: 'template', TemplateCode: `tpl_${i}`, Language: 'en' }));
     // The sandbox, like CAMS, knows only templates the space has.
     await httpRequest(new URL('/__sandbox/templates', sandbox.url), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ CustSpaceId: space, Templates: envTargets.map((t) => ({ TemplateCode: t.TemplateCode, Language: t.Language })) }) });
-    const cams = new CamsClient({ endpoint: sandbox.url, credentials: key, qps: { [HEALTH]: c.qps }, limiters: new LimiterRegistry() });
+    const cams = new CamsClient({ endpoint: sandbox.url, credentials: key, qps: { [HEALTH]: c.qps }, budget: new CamsBudget({ qps: { [HEALTH]: c.qps } }) });
     const sweep = new HealthSweep({
       store,
       cams,
@@ -193,7 +194,7 @@ export const monitorSweep: Benchmark = {
     }
 
     notes.push(
-      `each case: its own sandbox, a fresh file store (temp dir), a fresh LimiterRegistry; concurrency = MONITOR_QPS as the health-monitor function sets it; deadline ${DEADLINE_MS / 1000} s; ${rounds} sweep(s) per case${rounds > 1 ? ', median ratio, worst throttled count' : ''}.`,
+      `each case: its own sandbox, a fresh file store (temp dir), a fresh CamsBudget; concurrency = MONITOR_QPS as the health-monitor function sets it; deadline ${DEADLINE_MS / 1000} s; ${rounds} sweep(s) per case${rounds > 1 ? ', median ratio, worst throttled count' : ''}.`,
       `"floor ratio" = (targets − 1) × the client's spacing (1/QPS + ${QPS_HEADROOM * 100} % head-room) ÷ (targets ÷ QPS): the best the limiter allows.`,
     );
 

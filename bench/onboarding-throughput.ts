@@ -3,7 +3,7 @@
  * each arriving as its own EventBridge CloudEvent, run concurrently through `runOnboarding` against
  * the loopback sandbox at its REAL default limits (ChatappBindWaba 10, AddChatappPhoneNumber 10,
  * QueryChatappBindWaba 10, GetWhatsappHealthStatus 5 QPS per account). All share one CamsClient
- * (default qps = the CAMS limits, a fresh LimiterRegistry) and one store (the file store, the
+ * (default qps = the CAMS limits, a fresh CamsBudget) and one store (the file store, the
  * deployed default, in a fresh temp directory), as one warm onboarding instance would.
  *
  * Measured: elapsed ÷ the bound the limits set, where the bound is max over operations of
@@ -16,7 +16,8 @@
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_SANDBOX_KEYS, startSandbox } from '../local/sandbox/server.ts';
 import { CamsClient } from '../shared/cams/client.ts';
-import { intervalForQps, LimiterRegistry, QPS_HEADROOM } from '../shared/cams/limiter.ts';
+import { CamsBudget } from '../shared/cams/budget/budget.ts';
+import { intervalForQps, QPS_HEADROOM } from '../shared/cams/limiter.ts';
 import { CAMS_ACTIONS, CAMS_QPS, type CamsAction } from '../shared/cams/operations.ts';
 import { onboardingRequestFrom } from '../shared/onboarding/event.ts';
 import { runOnboarding, type OnboardingOutcome } from '../shared/onboarding/onboard.ts';
@@ -93,7 +94,7 @@ export async function measureOnboardings(n: number, storeUrl = `file:${tempDir('
   const sandbox = await startSandbox({ host: '127.0.0.1', port: 0 });
   const store = await openStore(storeUrl);
   try {
-    const cams = new CamsClient({ endpoint: sandbox.url, credentials: key, limiters: new LimiterRegistry() });
+    const cams = new CamsClient({ endpoint: sandbox.url, credentials: key, budget: new CamsBudget() });
     const deps = { store, cams, sinks: [], deadline: Date.now() + DEADLINE_MS };
     const requests = Array.from({ length: n }, (_, i) => onboardingRequestFrom(cloudEvent(i, payloadFor(i))));
 
@@ -168,7 +169,7 @@ export const onboardingThroughput: Benchmark = {
     const bindingCalls = binding.calls - binding.throttled;
     const firstCall = Math.min(...stats.map((a) => a.firstMs));
     const notes: string[] = [
-      `one CamsClient (default qps = CAMS_QPS, fresh LimiterRegistry) and one file store (temp dir, the deployed default) shared by all ${n}; every onboarding also registers 3 watch targets (WABA, phone, 1 template).`,
+      `one CamsClient (default qps = CAMS_QPS, fresh CamsBudget) and one file store (temp dir, the deployed default) shared by all ${n}; every onboarding also registers 3 watch targets (WABA, phone, 1 template).`,
       `binding operation ${binding.action}: ${bindingCalls} calls ÷ ${CAMS_QPS[binding.action]} QPS = ${(boundMs / 1000).toFixed(2)} s. The client spaces them ${interval} ms apart (1/QPS + ${QPS_HEADROOM * 100} % QPS_HEADROOM), a floor of ${bindingCalls - 1} × ${interval} ms = ${(floorMs / 1000).toFixed(2)} s = ${(floorMs / boundMs).toFixed(3)} × the bound before any pipeline fill or drain.`,
       `elapsed ${(elapsedMs / 1000).toFixed(2)} s = fill ${fillMs.toFixed(0)} ms (start → first ${binding.action} call; of it ${firstCall.toFixed(0)} ms before the first CAMS call of all, while the ${n} onboardings read, lease and create their records in the store) + ${(spanMs / 1000).toFixed(2)} s from the first to the last ${binding.action} call + drain ${drainMs.toFixed(0)} ms (last call → all settled: its reply, the watch step, the final record write).`,
     ];

@@ -14,6 +14,7 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { camsBudget } from './cams-budget.ts';
 import { clientColdStart } from './client-cold-start.ts';
 import { functionColdStart } from './function-cold-start.ts';
 import { middlewareOverhead } from './middleware-overhead.ts';
@@ -21,12 +22,14 @@ import { monitorScale } from './monitor-scale.ts';
 import { monitorSweep } from './monitor-sweep.ts';
 import { onboardingThroughput } from './onboarding-throughput.ts';
 import { watchList } from './watch-list.ts';
+import { statusPage } from './status-page.ts';
+import { receiptLatency } from './receipt-latency.ts';
 import { RESULTS_FILE, writeResults } from './lib/results.ts';
 import { formatGoal, renderResult } from './lib/table.ts';
 import type { Benchmark, BenchResult } from './lib/types.ts';
 
 /** The registry: run in this order by `npm run bench`. */
-export const BENCHMARKS: readonly Benchmark[] = [clientColdStart, functionColdStart, middlewareOverhead, monitorScale, monitorSweep, onboardingThroughput, watchList];
+export const BENCHMARKS: readonly Benchmark[] = [clientColdStart, functionColdStart, middlewareOverhead, monitorScale, monitorSweep, onboardingThroughput, watchList, statusPage, receiptLatency, camsBudget];
 
 export interface CliArgs {
   names: string[];

@@ -16,7 +16,7 @@ import { signRouteRequest } from '../local/client/route-request.ts';
 import type { RunningSandbox } from '../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS, startSandbox } from '../local/sandbox/server.ts';
 import { CamsClient } from '../shared/cams/client.ts';
-import { LimiterRegistry } from '../shared/cams/limiter.ts';
+import { CamsBudget } from '../shared/cams/budget/budget.ts';
 import { httpRequest } from '../shared/http/request.ts';
 import { HealthSweep } from '../shared/monitor/sweep.ts';
 import { targetId, WATCH_PREFIX, type RegisteredTarget, type WatchTarget } from '../shared/monitor/targets.ts';
@@ -51,6 +51,9 @@ export class CountingStore implements Store {
   delete(key: string, opts?: Parameters<Store['delete']>[1]) {
     this.counts.delete++;
     return this.inner.delete(key, opts);
+  }
+  reserveSlot(key: string, intervalMs: number, maxWaitMs: number) {
+    return this.inner.reserveSlot(key, intervalMs, maxWaitMs);
   }
   async list<T>(prefix: string) {
     this.counts.list++;
@@ -125,7 +128,7 @@ async function sweepAt10k(log: (l: string) => void): Promise<{ ms: number; count
       await addWatchEntries(store, WatchEntries.parse(targets.slice(i, i + BATCH)), 'bench');
     }
     store.counts = { get: 0, put: 0, delete: 0, list: 0, listed: 0, bytesWritten: 0 };
-    const cams = new CamsClient({ endpoint: sandbox.url, credentials: key, qps: HIGH_QPS, limiters: new LimiterRegistry() });
+    const cams = new CamsClient({ endpoint: sandbox.url, credentials: key, qps: HIGH_QPS, budget: new CamsBudget({ qps: HIGH_QPS }) });
     const sweep = new HealthSweep({
       store,
       cams,

@@ -1,7 +1,7 @@
 /**
  * Bundles every function listed in serverless.yml into dist/<function>/index.js (esbuild).
  *
- *   tsx scripts/build.ts [--allow-missing] [--root <project dir>] [--out <dist dir>] [--quiet] [--no-code-cache]
+ *   tsx scripts/build.ts [--allow-missing] [--root <project dir>] [--out <dist dir>] [--quiet] [--no-code-cache] [--no-warm-up]
  *
  * FC's nodejs20 runtime loads index.js with require(), and deploys only the artifact, so each
  * bundle is CommonJS with every runtime dependency inside. A package reached only through a dynamic
@@ -13,8 +13,10 @@
  * V8 code cache: Node 20 has no `module.enableCompileCache` (Node >= 22.1), so the build does what
  * it does by hand. The bundle is main.js; main.js.cache is V8's code for it, taken in a fresh
  * `node` after the module has initialised (so it holds the functions start-up runs, not only the
- * top level); index.js is a small loader that compiles main.js with that cache (see LOADER). V8
- * rejects a cache made by another V8 build or with other flags: the loader then compiles as usual.
+ * top level) and, for the CAMS functions, after one warm-up request against the embedded sandbox
+ * (scripts/warm-up.ts), so it also holds what a first request runs; index.js is a small loader that
+ * compiles main.js with that cache (see LOADER). V8 rejects a cache made by another V8 build or
+ * with other flags: the loader then compiles as usual.
  *
  * Next to them: main.js.map (external source map), meta.json (esbuild metafile, for bundle
  * analysis) and package.json {"type": "commonjs"} so the bundle also loads with require() inside
@@ -28,6 +30,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { startWarmUp, type WarmUpInvocation } from './warm-up.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -44,6 +47,8 @@ export interface BuildOptions {
   log?: (line: string) => void;
   /** Write main.js.cache (V8 code cache). Default: true. */
   codeCache?: boolean;
+  /** Take the code cache after a warm-up request (scripts/warm-up.ts) where one is defined. Default: true. */
+  warmUp?: boolean;
 }
 
 export interface LazyFile {
@@ -61,6 +66,8 @@ export interface BuiltFunction {
   bytes: number;
   /** Size of main.js.cache (0 without a code cache). */
   cacheBytes: number;
+  /** Whether main.js.cache was taken after a warm-up request (else after initialisation only). */
+  warmedUp: boolean;
   /** Packages split out of index.js, loaded on first use. */
   lazy: LazyFile[];
   /** Input files of the bundle, relative to the project root (node_modules paths included). */
@@ -237,7 +244,8 @@ export const LOADER = `'use strict';
 // (another V8 build or other flags), V8 compiles main.js as require() would.
 const { readFileSync } = require('fs');
 const { Script } = require('vm');
-const Module = require('module');
+// The CommonJS Module class itself: require('module') would also load the ESM loader (~0.4 ms).
+const Module = module.constructor;
 const file = __dirname + '/${BUNDLE_FILE}';
 let cachedData;
 try { cachedData = readFileSync(__dirname + '/${CODE_CACHE_FILE}'); } catch { cachedData = undefined; }
@@ -253,18 +261,25 @@ module.exports.codeCache = cachedData === undefined ? 'none' : script.cachedData
 
 /**
  * Writes main.js.cache: a fresh plain \`node\` (no loader, flags as FC starts it) compiles main.js
- * exactly as LOADER does, initialises the module, then asks V8 for its code.
+ * exactly as LOADER does, initialises the module, runs the warm-up invocation when there is one
+ * (its reply must be a 200: a warm-up that fails would cache an error path, and says the bundle or
+ * the request is wrong), then asks V8 for the code of every function compiled so far.
  */
-export async function writeCodeCache(dir: string): Promise<number> {
+export async function writeCodeCache(dir: string, warmUp?: WarmUpInvocation): Promise<number> {
   const script = `
 const { readFileSync, writeFileSync } = require('fs'); const { Script } = require('vm'); const Module = require('module');
 const dir = process.argv[1]; const file = dir + '/${BUNDLE_FILE}';
 const script = new Script(${JSON.stringify(WRAPPER_HEAD)} + readFileSync(file, 'utf8') + ${JSON.stringify(WRAPPER_TAIL)}, { filename: file, lineOffset: -1 });
 const main = new Module(file); main.filename = file; main.paths = Module._nodeModulePaths(dir);
 script.runInThisContext().call(main.exports, main.exports, Module.createRequire(file), main, file, dir);
-writeFileSync(dir + '/${CODE_CACHE_FILE}', script.createCachedData());`;
+const event = process.argv[2];
+const warm = event === undefined ? Promise.resolve() : Promise.resolve(main.exports.handler(Buffer.from(event), { requestId: 'build-warm-up' })).then((r) => {
+  if (!r || r.statusCode !== 200) throw new Error('warm-up request answered ' + (r ? r.statusCode + ' ' + String(r.body).slice(0, 300) : String(r)));
+});
+warm.then(() => { writeFileSync(dir + '/${CODE_CACHE_FILE}', script.createCachedData()); process.exit(0); }, (e) => { console.error(e && e.message || e); process.exit(1); });`;
+  const args = ['-e', script, dir, ...(warmUp ? [warmUp.event] : [])];
   try {
-    await execFileAsync(process.execPath, ['-e', script, dir], { env: { PATH: process.env.PATH ?? '' }, timeout: 60_000 });
+    await execFileAsync(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...warmUp?.env }, timeout: 60_000 });
   } catch (error) {
     const detail = ((error as { stderr?: string }).stderr || (error as Error).message).trim().split('\n').slice(-3).join(' ');
     throw new BuildError(`build: code cache for ${dir} failed: ${detail}`);
@@ -289,84 +304,92 @@ export async function buildFunctions(opts: BuildOptions = {}): Promise<BuildResu
   for (const n of missing) log(`build: SKIPPED ${n} (functions/${n}/handler.ts does not exist; --allow-missing)`);
 
   const present = names.filter((n) => !missing.includes(n));
-  const built = await Promise.all(
-    present.map(async (name): Promise<BuiltFunction> => {
-      const entry = join(root, 'functions', name, 'handler.ts');
-      const dir = join(outDir, name);
-      rmSync(dir, { recursive: true, force: true });
-      mkdirSync(dir, { recursive: true });
-      const outFile = join(dir, 'index.js');
-      const bundleFile = join(dir, BUNDLE_FILE);
-      const leftExternal = new Set<string>();
-      const lazyPkgs = new Set<string>();
-      const bundle = async (input: Pick<BuildOptionsEsbuild, 'entryPoints' | 'stdin'>, file: string, plugins: Plugin[]) => {
-        try {
-          return await esbuild({
-            ...input,
-            absWorkingDir: root,
-            outfile: file,
-            bundle: true,
-            platform: 'node',
-            target: 'node20',
-            format: 'cjs',
-            minify: true,
-            sourcemap: 'external',
-            metafile: true,
-            logLevel: 'silent',
-            legalComments: 'none',
-            banner: { js: IMPORT_META_URL_SHIM },
-            define: { 'import.meta.url': '__import_meta_url' },
-            plugins: [lazyMiddyStreams(), ...plugins, optionalDependencyExternals(leftExternal)],
-          });
-        } catch (error) {
-          const detail = (error as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors
-            ?.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text))
-            .join('\n  ');
-          throw new BuildError(`build: ${name} failed:\n  ${detail ?? String(error)}`);
+  const warmUp = opts.codeCache !== false && opts.warmUp !== false ? await startWarmUp(present) : undefined;
+  try {
+    const built = await Promise.all(
+      present.map(async (name): Promise<BuiltFunction> => {
+        const entry = join(root, 'functions', name, 'handler.ts');
+        const dir = join(outDir, name);
+        rmSync(dir, { recursive: true, force: true });
+        mkdirSync(dir, { recursive: true });
+        const outFile = join(dir, 'index.js');
+        const bundleFile = join(dir, BUNDLE_FILE);
+        const leftExternal = new Set<string>();
+        const lazyPkgs = new Set<string>();
+        const bundle = async (input: Pick<BuildOptionsEsbuild, 'entryPoints' | 'stdin'>, file: string, plugins: Plugin[]) => {
+          try {
+            return await esbuild({
+              ...input,
+              absWorkingDir: root,
+              outfile: file,
+              bundle: true,
+              platform: 'node',
+              target: 'node20',
+              format: 'cjs',
+              minify: true,
+              sourcemap: 'external',
+              metafile: true,
+              logLevel: 'silent',
+              legalComments: 'none',
+              banner: { js: IMPORT_META_URL_SHIM },
+              define: { 'import.meta.url': '__import_meta_url' },
+              plugins: [lazyMiddyStreams(), ...plugins, optionalDependencyExternals(leftExternal)],
+            });
+          } catch (error) {
+            const detail = (error as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors
+              ?.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text))
+              .join('\n  ');
+            throw new BuildError(`build: ${name} failed:\n  ${detail ?? String(error)}`);
+          }
+        };
+        const result = await bundle({ entryPoints: [entry] }, bundleFile, [splitLazyPackages(lazyPkgs)]);
+        dropUnusedShim(bundleFile);
+        const lazy: LazyFile[] = [];
+        const inputs = Object.keys((result.metafile as Metafile).inputs);
+        for (const pkg of [...lazyPkgs].sort()) {
+          const file = join(dir, lazyFileName(pkg));
+          // an entry that only re-exports the package, resolved from the function's own source folder
+          const stdin = { contents: `module.exports = require(${JSON.stringify(pkg)});`, resolveDir: dirname(entry), loader: 'js' as const, sourcefile: `lazy:${pkg}` };
+          const sub = await bundle({ stdin }, file, []);
+          lazy.push({ pkg, file, bytes: statSync(file).size });
+          inputs.push(...Object.keys((sub.metafile as Metafile).inputs));
         }
-      };
-      const result = await bundle({ entryPoints: [entry] }, bundleFile, [splitLazyPackages(lazyPkgs)]);
-      dropUnusedShim(bundleFile);
-      const lazy: LazyFile[] = [];
-      const inputs = Object.keys((result.metafile as Metafile).inputs);
-      for (const pkg of [...lazyPkgs].sort()) {
-        const file = join(dir, lazyFileName(pkg));
-        // an entry that only re-exports the package, resolved from the function's own source folder
-        const stdin = { contents: `module.exports = require(${JSON.stringify(pkg)});`, resolveDir: dirname(entry), loader: 'js' as const, sourcefile: `lazy:${pkg}` };
-        const sub = await bundle({ stdin }, file, []);
-        lazy.push({ pkg, file, bytes: statSync(file).size });
-        inputs.push(...Object.keys((sub.metafile as Metafile).inputs));
-      }
-      for (const l of lazy) dropUnusedShim(l.file);
-      writeFileSync(join(dir, 'meta.json'), JSON.stringify(result.metafile));
-      writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}\n');
-      writeFileSync(outFile, LOADER);
-      const cacheBytes = opts.codeCache === false ? 0 : await writeCodeCache(dir);
-      return {
-        name,
-        entry: relative(root, entry),
-        outFile,
-        bytes: statSync(outFile).size + statSync(bundleFile).size,
-        cacheBytes,
-        lazy,
-        inputs: [...new Set(inputs)],
-        warnings: [...result.warnings.map((w) => w.text), ...[...leftExternal].map((e) => `left external: ${e}`)],
-      };
-    }),
-  );
+        for (const l of lazy) dropUnusedShim(l.file);
+        writeFileSync(join(dir, 'meta.json'), JSON.stringify(result.metafile));
+        writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}\n');
+        writeFileSync(outFile, LOADER);
+        const warm = warmUp?.invocation(name);
+        const cacheBytes = opts.codeCache === false ? 0 : await writeCodeCache(dir, warm);
+        return {
+          name,
+          entry: relative(root, entry),
+          outFile,
+          bytes: statSync(outFile).size + statSync(bundleFile).size,
+          cacheBytes,
+          warmedUp: warm !== undefined,
+          lazy,
+          inputs: [...new Set(inputs)],
+          warnings: [...result.warnings.map((w) => w.text), ...[...leftExternal].map((e) => `left external: ${e}`)],
+        };
+      }),
+    );
 
-  const show = (f: string) => {
-    const rel = relative(process.cwd(), f);
-    return rel.startsWith('..') ? f : rel;
-  };
-  for (const b of built) {
-    log(`build: ${b.name.padEnd(20)} ${formatBytes(b.bytes).padStart(9)}  ${show(b.outFile)} (+ ${BUNDLE_FILE}${b.cacheBytes ? `, code cache ${formatBytes(b.cacheBytes)}` : ''})`);
-    for (const l of b.lazy) log(`build:   lazy ${l.pkg.padEnd(15)} ${formatBytes(l.bytes).padStart(9)}  ${show(l.file)} (required on first use)`);
-    for (const w of b.warnings) log(`build:   warning: ${w}`);
+    const show = (f: string) => {
+      const rel = relative(process.cwd(), f);
+      return rel.startsWith('..') ? f : rel;
+    };
+    for (const b of built) {
+      const cache = b.cacheBytes ? `, code cache ${formatBytes(b.cacheBytes)}${b.warmedUp ? ' after a warm-up request' : ''}` : '';
+      log(`build: ${b.name.padEnd(20)} ${formatBytes(b.bytes).padStart(9)}  ${show(b.outFile)} (+ ${BUNDLE_FILE}${cache})`);
+      for (const l of b.lazy) log(`build:   lazy ${l.pkg.padEnd(15)} ${formatBytes(l.bytes).padStart(9)}  ${show(l.file)} (required on first use)`);
+      for (const w of b.warnings) log(`build:   warning: ${w}`);
+    }
+    const millis = Math.round(performance.now() - started);
+    log(`build: ${built.length} function(s) in ${millis} ms${missing.length ? `, ${missing.length} skipped` : ''}`);
+    return { built, missing, millis };
+  } finally {
+    await warmUp?.close();
   }
-  const millis = Math.round(performance.now() - started);
-  log(`build: ${built.length} function(s) in ${millis} ms${missing.length ? `, ${missing.length} skipped` : ''}`);
-  return { built, missing, millis };
 }
 
 export function formatBytes(n: number): string {
@@ -387,7 +410,8 @@ export function parseArgs(argv: string[]): BuildOptions & { quiet: boolean } {
     else if (arg === '--out') out.outDir = value();
     else if (arg === '--quiet') out.quiet = true;
     else if (arg === '--no-code-cache') out.codeCache = false;
-    else throw new BuildError(`unknown argument ${arg} (use --allow-missing, --root <dir>, --out <dir>, --quiet, --no-code-cache)`);
+    else if (arg === '--no-warm-up') out.warmUp = false;
+    else throw new BuildError(`unknown argument ${arg} (use --allow-missing, --root <dir>, --out <dir>, --quiet, --no-code-cache, --no-warm-up)`);
   }
   return out;
 }

@@ -4,4 +4,4 @@
  * with its own module instances (its own process-wide limiter registry, its own keep-alive agent).
  */
 export { CamsClient } from '../../shared/cams/client.ts';
-export { LimiterRegistry } from '../../shared/cams/limiter.ts';
+export { CamsBudget } from '../../shared/cams/budget/budget.ts';

@@ -1,10 +1,12 @@
 /**
  * One health-monitor invocation, alone in its process (so its peak RSS is its own): a HealthSweep
  * over the watch list in the store, as runHealthMonitor builds it, with the store wrapped to count
- * operations. Argument: JSON {storeUrl, endpoint, key, qps, deadlineMs}. Prints one JSON line.
+ * operations (the CAMS budget's slot reservations are not counted: they are the budget's, not the sweep's). Argument: JSON {storeUrl, endpoint, key, qps, deadlineMs}. Prints one JSON line.
  */
 import { performance } from 'node:perf_hooks';
+import { sharedBudget } from '../../shared/cams/budget/shared-budget.ts';
 import { CamsClient } from '../../shared/cams/client.ts';
+import { CAMS_QPS } from '../../shared/cams/operations.ts';
 import { HealthSweep } from '../../shared/monitor/sweep.ts';
 import { openStore } from '../../shared/store/index.ts';
 import type { ListOptions, Store } from '../../shared/store/port.ts';
@@ -34,8 +36,17 @@ const store: Store = {
   },
   close: () => inner.close(),
   acquireLease: (n, t, o) => inner.acquireLease(n, t, o),
+  reserveSlot: (k, i, w) => inner.reserveSlot(k, i, w),
 };
-const cams = new CamsClient({ endpoint: args.endpoint, credentials: args.key, qps: { GetWhatsappHealthStatus: args.qps } });
+// As runHealthMonitor builds it: the account's budget in the store (CAMS_QPS raised to the bench's
+// quota), the sweep's priority, MONITOR_QPS as its share.
+const cams = new CamsClient({
+  endpoint: args.endpoint,
+  credentials: args.key,
+  qps: { GetWhatsappHealthStatus: args.qps },
+  budget: sharedBudget(inner, { ...CAMS_QPS, GetWhatsappHealthStatus: args.qps }),
+  priority: 'sweep',
+});
 const sweep = new HealthSweep({
   store,
   cams,

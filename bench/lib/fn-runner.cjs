@@ -5,19 +5,25 @@
  * BENCH_EVENT (JSON) and the context from BENCH_CONTEXT; exits 0 on a 200 reply with Code OK,
  * 1 otherwise (a failing function must not be timed as a fast one). Shared by our bundles and the
  * SDK baseline bundle, so both pay the same harness. Reports when the runner started, when the
- * bundle was loaded and when the reply came (ms since process start) on one stderr line.
+ * bundle was loaded and when the reply came (ms since process start), and the process's CPU time
+ * (user + system) at each, on one stderr line.
  */
 'use strict';
 const start = performance.now();
+// CPU time (user + system, ms) as well as wall: on a shared machine it is far less noisy.
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+const cpuStart = cpu();
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { handler } = require(process.argv[2]);
 const loaded = performance.now();
+const cpuLoaded = cpu();
 
 const event = Buffer.from(process.env.BENCH_EVENT, 'utf8');
 const context = JSON.parse(process.env.BENCH_CONTEXT);
 Promise.resolve(handler(event, context)).then(
   (res) => {
     const replied = performance.now();
+    const cpuReplied = cpu();
     let body;
     try {
       body = JSON.parse(res.body);
@@ -28,7 +34,7 @@ Promise.resolve(handler(event, context)).then(
       console.error('unexpected reply', res.statusCode, res.body);
       process.exit(1);
     }
-    process.stderr.write(`__BENCH_MARKS start=${start},loaded=${loaded},replied=${replied}\n`);
+    process.stderr.write(`__BENCH_MARKS start=${start},loaded=${loaded},replied=${replied},cpuStart=${cpuStart},cpuLoaded=${cpuLoaded},cpuReplied=${cpuReplied}\n`);
     process.exit(0);
   },
   (err) => {

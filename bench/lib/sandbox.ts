@@ -1,7 +1,7 @@
 import type { CallRecord } from '../../local/sandbox/calls.ts';
 import { DEFAULT_SANDBOX_KEYS, startSandbox, type RunningSandbox, type SandboxKey } from '../../local/sandbox/server.ts';
 import { CamsClient } from '../../shared/cams/client.ts';
-import { LimiterRegistry } from '../../shared/cams/limiter.ts';
+import { CamsBudget } from '../../shared/cams/budget/budget.ts';
 import { CAMS_ACTIONS, type CamsAction } from '../../shared/cams/operations.ts';
 import { httpRequest } from '../../shared/http/request.ts';
 
@@ -29,7 +29,7 @@ export interface BenchSandbox {
 }
 
 export function setupClient(sandbox: RunningSandbox, key: SandboxKey): CamsClient {
-  return new CamsClient({ endpoint: sandbox.url, credentials: key, qps: HIGH_QPS, limiters: new LimiterRegistry(), retry: { maxAttempts: 1 } });
+  return new CamsClient({ endpoint: sandbox.url, credentials: key, budget: new CamsBudget({ qps: HIGH_QPS }), retry: { maxAttempts: 1 } });
 }
 
 /** A sandbox on a free loopback port, no QPS limits to speak of, one WABA bound. */

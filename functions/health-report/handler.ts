@@ -1,27 +1,33 @@
 import { HttpError } from '../../shared/http-fn/errors.ts';
 import { httpFunction } from '../../shared/http-fn/http-function.ts';
+import { healthHistory } from '../../shared/services/health-history.ts';
 import { decodeReportToken, healthReport } from '../../shared/services/health-report.ts';
 import { openStore } from '../../shared/store/index.ts';
 import type { Store } from '../../shared/store/port.ts';
-import { HealthReportParams } from './schema.ts';
+import type { HealthNode } from '../../shared/validation/health-target.ts';
+import { HealthHistoryParams, HealthReportParams } from './schema.ts';
 
 let store: Promise<Store> | undefined;
 
-export const handler = httpFunction({
+export const handler = httpFunction<unknown>({
   name: 'health-report',
-  routes: [{ method: 'GET', path: '/health-report' }],
+  routes: [
+    { method: 'GET', path: '/health-report', schema: HealthReportParams },
+    { method: 'GET', path: '/health-report/history', schema: HealthHistoryParams },
+  ],
   schema: HealthReportParams,
-  service: async ({ config, params }) => {
-    const p = params as HealthReportParams;
-    const after = p.NextToken === undefined ? undefined : decodeReportToken(p.NextToken);
-    if (p.NextToken !== undefined && after === undefined) {
-      throw new HttpError(400, 'InvalidParameter', 'NextToken: must be the NextToken of the previous page', { fields: [{ Field: 'NextToken', Message: 'must be the NextToken of the previous page' }] });
-    }
+  service: async ({ config, route, params }) => {
     // One store connection per instance, opened on first use.
     store ??= openStore(config.storeUrl).catch((e: unknown) => {
       store = undefined;
       throw e;
     });
+    if (route === 'GET /health-report/history') return { data: await healthHistory(await store, params as HealthNode) };
+    const p = params as HealthReportParams;
+    const after = p.NextToken === undefined ? undefined : decodeReportToken(p.NextToken);
+    if (p.NextToken !== undefined && after === undefined) {
+      throw new HttpError(400, 'InvalidParameter', 'NextToken: must be the NextToken of the previous page', { fields: [{ Field: 'NextToken', Message: 'must be the NextToken of the previous page' }] });
+    }
     return { data: await healthReport(await store, { ...(p.PageSize !== undefined ? { pageSize: p.PageSize } : {}), ...(after !== undefined ? { after } : {}) }) };
   },
 });

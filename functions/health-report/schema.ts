@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { REPORT_MAX_PAGE_SIZE } from '../../shared/services/health-report.ts';
 import { camsParams } from '../../shared/validation/cams-params.ts';
+import { HealthNode } from '../../shared/validation/health-target.ts';
 
 const pageSizeMessage = `must be a whole number from 1 to ${REPORT_MAX_PAGE_SIZE}`;
 
@@ -17,3 +18,6 @@ export const HealthReportParams = camsParams(
   }),
 );
 export type HealthReportParams = z.infer<typeof HealthReportParams>;
+
+/** A node's history is asked for with the params that name it for GetWhatsappHealthStatus. */
+export const HealthHistoryParams = HealthNode;

@@ -14,7 +14,7 @@ export const ListWatchParams = camsParams(
       ).check(z.refine((n) => n >= 1 && n <= MAX_PAGE_SIZE, `must be a whole number from 1 to ${MAX_PAGE_SIZE}`)),
     ),
     NextToken: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_-]{1,2048}$/, 'must be the NextToken of the previous page'))),
-    CustSpaceId: z.optional(CustSpaceId),
+    CustSpaceId: z.optional(CustSpaceId()),
   }),
 );
 export type ListWatchParams = z.infer<typeof ListWatchParams>;

@@ -1,4 +1,6 @@
 /** The start-up lines `npm start` prints: where things are, what is missing, how to try it. */
+import { MNS_PREFIX } from './mns-queue.ts';
+import { statusPageLine } from './status-page-banner.ts';
 import { redactUrlCredentials } from '../../shared/log/redact.ts';
 import type { RunningHost } from './host.ts';
 import type { ServerlessConfig } from './serverless-config.ts';
@@ -24,7 +26,9 @@ export function banner(h: RunningHost, config: ServerlessConfig): string[] {
     lines.push(`    ${t.triggerName}  "${t.cronExpression}"${zone} -> ${t.functionName}  [${state}]`);
   }
   if (h.timers.length === 0) lines.push('    (none)');
-  const others = config.functions.flatMap((f) => f.other.map((o) => `${o.summary} -> ${f.name}`));
+  const queues = config.functions.flatMap((f) => f.other.filter((o) => o.queueName).map((o) => `${h.url}${MNS_PREFIX}${o.queueName}/messages -> ${f.name}`));
+  if (queues.length) lines.push(`  mns queues (POST a message body; delivered as the MNS trigger would): ${queues.join('; ')}`);
+  const others = config.functions.flatMap((f) => f.other.filter((o) => !o.queueName).map((o) => `${o.summary} -> ${f.name}`));
   if (others.length) lines.push(`  not emulated (invoke these functions through the FC API instead): ${others.join('; ')}`);
   lines.push(`  functions run as FC ${h.fcVersion}.0 (HOST_FC_VERSION); FC invoke APIs:`);
   lines.push(`    FC 3.0: POST ${h.url}/2023-03-30/functions/{function}/invocations  (ACS3-signed, as onboarding-api sends it)`);
@@ -36,6 +40,10 @@ export function banner(h: RunningHost, config: ServerlessConfig): string[] {
     lines.push(`  CAMS endpoint: ${redactUrlCredentials(h.camsEndpoint)}`);
   }
   lines.push(`  store: ${redactUrlCredentials(h.storeUrl)}`);
+  // The status page's URL, as that function's own environment configures it.
+  const statusRoute = h.routes.find((r) => r.method === 'GET' && r.path === '/status');
+  const statusPage = statusPageLine(h.url, h.routes, statusRoute ? (h.environments[statusRoute.functionName] ?? {}) : {});
+  if (statusPage) lines.push(statusPage);
   if (h.storeUrl.startsWith('memory:')) lines.push('  note: memory: is per function here (each has its own worker, as each FC instance has its own memory); use file: to share state');
   if (h.usingDefaultApiKeys) {
     const k = h.apiKeys[0]!;

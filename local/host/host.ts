@@ -36,6 +36,7 @@ import { planHost, type HostTimerInfo } from './host-config.ts';
 import { fcTime } from './http-trigger.ts';
 import type { InvokeApiDeps } from './invoke-api.ts';
 import type { HostRoute } from './routes.ts';
+import type { MnsDeps } from './mns-queue.ts';
 import { TimerScheduler, type Clock } from './scheduler.ts';
 import { startServer } from './server.ts';
 
@@ -211,6 +212,18 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
     log,
   };
 
+  // serverless.yml's mns triggers: a message posted to the local queue is delivered as the trigger would.
+  const mnsDeps: MnsDeps = {
+    queues: new Map(config.functions.flatMap((f) => f.other.filter((o) => o.queueName).map((o) => [o.queueName!, f.name] as const))),
+    accountId,
+    region: config.region,
+    maxBodyBytes: opts.maxAsyncBodyBytes ?? DEFAULT_MAX_ASYNC_BODY_BYTES,
+    invokeAsync: (name, event, requestId) => {
+      if (functions.get(name)?.state === 'ready') asyncInvoker.invoke(name, event, requestId);
+      else log(`mns ${name} ${requestId}: dropped, the function is not loaded`);
+    },
+  };
+
   let server;
   try {
     server = await startServer(opts.host ?? DEFAULT_HOST, opts.port ?? DEFAULT_PORT, {
@@ -219,6 +232,7 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
       state: (name) => functions.get(name)?.state,
       run,
       invokeApi,
+      mns: mnsDeps,
       accountId,
       bodyLimits: plan.bodyLimits,
       ready,

@@ -1,5 +1,6 @@
 /**
- * The host's HTTP server: FC invoke API paths go to ./invoke-api.ts, everything else is matched
+ * The host's HTTP server: FC invoke API paths go to ./invoke-api.ts, local MNS queues to
+ * ./mns-queue.ts, everything else is matched
  * against serverless.yml's HTTP events and run as an FC 3.0 HTTP trigger event. Requests that
  * arrive before the functions are loaded wait for them.
  */
@@ -11,6 +12,7 @@ import type { FunctionState } from './function-runtime.ts';
 import { HOST_STOPPING, newRequestId, type InvocationOutcome } from './functions.ts';
 import { buildHttpTriggerEvent, replyFromResult, splitUrl } from './http-trigger.ts';
 import { handleInvokeApi, isInvokeApiPath, type InvokeApiDeps } from './invoke-api.ts';
+import { handleMnsSend, MNS_PREFIX, type MnsDeps } from './mns-queue.ts';
 import type { RouteTable } from './routes.ts';
 import type { FunctionSpec } from './serverless-config.ts';
 
@@ -20,6 +22,7 @@ export interface ServerDeps {
   state(name: string): FunctionState | undefined;
   run(name: string, event: Buffer, requestId: string): Promise<InvocationOutcome>;
   invokeApi: InvokeApiDeps;
+  mns: MnsDeps;
   accountId: string;
   /** Each HTTP function's body limit (./body-limit.ts), checked while reading. */
   bodyLimits: ReadonlyMap<string, number>;
@@ -117,6 +120,7 @@ export async function startServer(host: string, port: number, deps: ServerDeps):
         return '503';
       }
       if (isInvokeApiPath(url.rawPath)) return `invoke ${await handleInvokeApi(req, res, url, requestId, deps.invokeApi)}`;
+      if (url.rawPath.startsWith(MNS_PREFIX)) return `mns ${await handleMnsSend(req, res, url.rawPath, requestId, deps.mns)}`;
       return handleHttpRoute(req, res, url.rawPath, requestId, deps);
     })();
     work.then(

@@ -27,6 +27,8 @@ export interface OtherEventSpec {
   kind: string;
   triggerName: string;
   summary: string;
+  /** mns: the queue (the host delivers messages sent to it, see ./mns-queue.ts). */
+  queueName?: string;
 }
 
 export interface FunctionSpec {
@@ -154,7 +156,7 @@ export function parseServerlessConfig(text: string, sources: VariableSources, fi
         spec.timers.push({ kind: 'timer', cronExpression: cron, enable: body['enable'] !== false, payload, triggerName: tName });
         return;
       }
-      spec.other.push({ kind, triggerName: tName, summary: summarize(kind, body) });
+      spec.other.push({ kind, triggerName: tName, summary: summarize(kind, body), ...(kind === 'mns' && typeof body['queueName'] === 'string' ? { queueName: body['queueName'] } : {}) });
     });
     functions.push(spec);
   }

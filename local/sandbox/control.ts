@@ -3,6 +3,7 @@ import { isNodeType, nodeFromParamsOrMessage, resolveNode, NODE_TYPES } from './
 import type { CallLog } from './calls.ts';
 import { NO_FAULTS, type FaultInjector } from './faults.ts';
 import type { QpsLimiter } from './limits.ts';
+import { redactToken, type ReceiptPusher } from './receipts.ts';
 import type { SandboxState } from './state.ts';
 
 /** The unsigned JSON API under /__sandbox/ that tests and developers use to steer the sandbox. */
@@ -15,6 +16,7 @@ export interface ControlDeps {
   faults: FaultInjector;
   calls: CallLog;
   limiter: QpsLimiter;
+  receipts: ReceiptPusher;
 }
 
 export interface ControlReply {
@@ -102,7 +104,14 @@ const PhoneBody = z.strictObject({
 
 const PhoneDeleteBody = z.strictObject({ CustSpaceId: z.string().min(1), PhoneNumber: z.string().regex(/^\d{1,15}$/, 'must be the whole number, country code first') });
 
-type Route = (body: Buffer, deps: ControlDeps) => ControlReply;
+const ReceiptsBody = z.strictObject({
+  // null or "" turns pushing off
+  Url: z.union([z.url({ protocol: /^https?$/ }), z.literal(''), z.null()]),
+  DropRate: z.number().min(0).max(1).optional(),
+  Seed: z.number().int().min(0).max(0xffffffff).optional(),
+});
+
+type Route = (body: Buffer, deps: ControlDeps) => ControlReply | Promise<ControlReply>;
 
 const ROUTES: Record<string, Partial<Record<string, Route>>> = {
   health: { PUT: putHealth },
@@ -113,9 +122,11 @@ const ROUTES: Record<string, Partial<Record<string, Route>>> = {
   'own-waba': { GET: (_b, d) => ok(d.accounts.map((a) => ownWabaView(a, d))), PUT: putOwnWaba },
   templates: { PUT: putTemplates, DELETE: deleteTemplates },
   phone: { PUT: putPhone, DELETE: deletePhone },
+  receipts: { GET: (_b, d) => ok(receiptsView(d)), PUT: putReceipts },
+  'receipts/push': { POST: pushReceipts },
 };
 
-export function handleControl(method: string, path: string, body: Buffer, deps: ControlDeps): ControlReply {
+export function handleControl(method: string, path: string, body: Buffer, deps: ControlDeps): ControlReply | Promise<ControlReply> {
   const name = path.slice(CONTROL_PREFIX.length);
   const routes = Object.hasOwn(ROUTES, name) ? ROUTES[name] : undefined;
   if (!routes) return fail(404, 'NotFound', `No control endpoint ${path}. Known: ${Object.keys(ROUTES).map((r) => CONTROL_PREFIX + r).join(', ')}.`);
@@ -146,10 +157,13 @@ function putHealth(body: Buffer, deps: ControlDeps): ControlReply {
   if (resolved.type === 'phone' && !deps.state.hasNode(space, resolved)) {
     return invalid(`PhoneNumber: the space ${space.custSpaceId} has no phone ${resolved.phoneNumber}; add it with AddChatappPhoneNumber first`);
   }
+  const before = deps.state.healthOf(space, resolved);
   deps.state.setHealth(space, resolved, {
     CanSendMessage: input.CanSendMessage,
     ...(input.Errors ? { Errors: input.Errors } : {}),
   });
+  // As CAMS does once a callback URL is set: the change is pushed as a receipt.
+  deps.receipts.notifyHealthChange(space, resolved, before, deps.state.healthOf(space, resolved));
   return ok({ Code: 'OK', CustSpaceId: space.custSpaceId, Node: resolved, Health: deps.state.healthOf(space, resolved) });
 }
 
@@ -242,7 +256,34 @@ function deletePhone(body: Buffer, deps: ControlDeps): ControlReply {
   return ok({ Code: 'OK', CustSpaceId: space.custSpaceId, Removed: parsed.value.PhoneNumber });
 }
 
+function putReceipts(body: Buffer, deps: ControlDeps): ControlReply {
+  const parsed = parseJson(body, ReceiptsBody);
+  if (!parsed.ok) return parsed.reply;
+  deps.receipts.configure(parsed.value.Url || undefined, parsed.value.DropRate ?? 0, parsed.value.Seed);
+  return ok(receiptsView(deps));
+}
+
+function receiptsView(deps: ControlDeps): Record<string, unknown> {
+  const r = deps.receipts;
+  return { Url: r.url ? redactToken(r.url) : null, DropRate: r.dropRate, Pushed: r.stats.pushed, Dropped: r.stats.dropped, Failed: r.stats.failed, Pending: r.pending };
+}
+
+/** Raw receipts pushed as given (duplicates, unknown types, malformed ones): the receiver's answer is returned. */
+async function pushReceipts(body: Buffer, deps: ControlDeps): Promise<ControlReply> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body.toString('utf8'));
+  } catch {
+    return invalid('the body must be a JSON array of receipts');
+  }
+  if (!Array.isArray(raw)) return invalid('(body): must be a JSON array of receipts');
+  if (!deps.receipts.url) return invalid('Url: no receipt URL is set; PUT /__sandbox/receipts {Url} first');
+  const result = await deps.receipts.push(raw);
+  return ok({ Code: 'OK', Receipts: raw.length, ...(result.status !== undefined ? { ReceiverStatus: result.status } : {}), ...(result.dropped ? { Dropped: true } : {}), ...(result.error ? { Error: result.error } : {}) });
+}
+
 function reset(_body: Buffer, deps: ControlDeps): ControlReply {
+  deps.receipts.configure(undefined);
   deps.state.reset();
   deps.faults.reset();
   deps.calls.clear();

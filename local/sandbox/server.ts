@@ -8,6 +8,7 @@ import { DEFAULT_SANDBOX_KEYS, type SandboxKey } from './config.ts';
 import { CONTROL_PREFIX, handleControl, type ControlDeps, type ControlReply } from './control.ts';
 import { FaultInjector } from './faults.ts';
 import { QpsLimiter } from './limits.ts';
+import { ReceiptPusher } from './receipts.ts';
 import { errors, type CamsReply } from './replies.ts';
 import { StateFile } from './persistence.ts';
 import { SandboxState } from './state.ts';
@@ -83,6 +84,7 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox>
     faults: new FaultInjector(),
     state,
     calls: new CallLog(),
+    receipts: new ReceiptPusher(log),
     now,
   };
 
@@ -105,7 +107,7 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox>
     if (path.startsWith(CONTROL_PREFIX)) {
       const body = await readBody(req, maxBodyBytes);
       if (body === 'too-large') return sendTooLarge(res, () => sendJson(res, 413, { Code: 'RequestEntityTooLarge', Message: `The body exceeds ${maxBodyBytes} bytes.` }));
-      return sendControl(res, handleControl(method, path, body, deps));
+      return sendControl(res, await handleControl(method, path, body, deps));
     }
     if (path !== '/' || (method !== 'POST' && method !== 'GET')) {
       req.resume();

@@ -30,6 +30,17 @@ export interface AlertItem {
   errors: HealthError[];
   /** Why this item is in the message. */
   reason: 'new' | 'changed' | 'reminder' | 'resolved';
+  /** On a resolution: how long the node was not AVAILABLE, and the worst state it was in meanwhile. */
+  outage?: Outage;
+}
+
+/** A span during which a node was not AVAILABLE (a recovery reports it: "BLOCKED for 2 h 14 min"). */
+export interface Outage {
+  /** The worst state seen during the span (BLOCKED/ERROR over LIMITED). */
+  worst: CanSendMessage | 'ERROR';
+  /** ISO time the node stopped being AVAILABLE. */
+  from: string;
+  durationMs: number;
 }
 
 /** One message to one sink: all the alerts of one group (a WABA, or the monitor itself) in one sweep. */

@@ -3,9 +3,10 @@ import { signAcs3Request } from '../acs3/index.ts';
 import { httpRequest, type HttpResponse } from '../http/request.ts';
 import { credentialsFrom, resolveCredentials, type Acs3Credentials, type CredentialsProvider } from './credentials.ts';
 import { camsErrorFromBody, camsErrorFromHttp, camsErrorFromNetwork, invalidResponse } from './errors.ts';
-import { LimiterRegistry, realClock, sharedLimiters, type Clock } from './limiter.ts';
-import { CAMS_DEFAULT_ENDPOINT, CAMS_QPS, CAMS_VERSION, type CamsAction, type CamsEnvelope, type CamsParams, type CamsResult } from './operations.ts';
-import { AttemptNotStarted, resolveRetryPolicy, withRetry, type AttemptBudget, type RetryPolicy } from './retry.ts';
+import { CamsBudget, processBudget, type Admission, type Priority } from './budget/budget.ts';
+import { realClock, type Clock } from './limiter.ts';
+import { CAMS_DEFAULT_ENDPOINT, CAMS_VERSION, type CamsAction, type CamsEnvelope, type CamsParams, type CamsResult } from './operations.ts';
+import { resolveRetryPolicy, SlotMissed, withRetry, type AttemptBudget, type RetryPolicy } from './retry.ts';
 import { parseEnvelope, parseReplyData } from './schemas.ts';
 
 /** Epoch ms (on the client's clock), or a function giving the remaining ms (e.g. of an FC invocation). */
@@ -29,10 +30,17 @@ export interface CamsClientOptions {
   deadlineMarginMs?: number;
   minAttemptMs?: number;
   retry?: Partial<RetryPolicy>;
-  /** Per-operation client-side rate, default CAMS_QPS. */
+  /**
+   * The account's CAMS budget (store-backed to share it across instances). Default: one budget for
+   * this process, at the documented limits.
+   */
+  budget?: CamsBudget;
+  /** Whose call this is; see budget.ts. Default interactive. */
+  priority?: Priority;
+  /** The budget's account. Default: env CAMS_ACCOUNT_ID, else the AccessKey id of the credentials. */
+  account?: string;
+  /** This client's own share per operation, below the budget (the sweep's MONITOR_QPS), per instance. */
   qps?: Partial<Record<CamsAction, number>>;
-  /** Where limiters are shared; default the process-wide registry. */
-  limiters?: LimiterRegistry;
   random?: () => number;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -101,8 +109,10 @@ export class CamsClient {
   private readonly marginMs: number;
   private readonly minAttemptMs: number;
   private readonly retry: Partial<RetryPolicy> | undefined;
-  private readonly qps: Record<CamsAction, number>;
-  private readonly limiters: LimiterRegistry;
+  private readonly share: Partial<Record<CamsAction, number>>;
+  private readonly budget: CamsBudget;
+  private readonly priority: Priority;
+  private readonly account: string | undefined;
   private readonly random: () => number;
   private readonly clock: Clock;
 
@@ -117,10 +127,13 @@ export class CamsClient {
     this.minAttemptMs = opts.minAttemptMs ?? DEFAULT_MIN_ATTEMPT_MS;
     this.retry = opts.retry;
     resolveRetryPolicy(opts.retry); // fail fast on a bad policy
-    this.qps = { ...CAMS_QPS, ...opts.qps };
-    this.limiters = opts.limiters ?? sharedLimiters;
+    this.share = { ...opts.qps };
     this.random = opts.random ?? Math.random;
     this.clock = { now: opts.now ?? realClock.now, sleep: opts.sleep ?? realClock.sleep };
+    // A client on an injected clock needs a budget on the same clock.
+    this.budget = opts.budget ?? (opts.now || opts.sleep ? new CamsBudget({ clock: this.clock }) : processBudget);
+    this.priority = opts.priority ?? 'interactive';
+    this.account = opts.account ?? (env.CAMS_ACCOUNT_ID || undefined);
   }
 
   bindWaba(params: CamsParams['ChatappBindWaba'], opts?: CamsCallOptions): Promise<CamsResult<'ChatappBindWaba'>> {
@@ -151,7 +164,7 @@ export class CamsClient {
   call<A extends CamsAction>(action: A, params: CamsParams[A], opts: CamsCallOptions = {}): Promise<CamsResult<A>> {
     const body = encodeForm(params);
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
-    return withRetry((budget) => this.attempt(action, body, timeoutMs, budget), {
+    return withRetry((budget) => this.send(action, body, timeoutMs, budget), {
       policy: resolveRetryPolicy(this.retry, opts.retry),
       random: this.random,
       clock: this.clock,
@@ -159,7 +172,14 @@ export class CamsClient {
       marginMs: this.marginMs,
       minAttemptMs: this.minAttemptMs,
       action,
+      admit: (latestStart) => this.admit(action, latestStart),
     });
+  }
+
+  /** A slot of the account's budget for this operation, on this endpoint (CAMS limits per region). */
+  private async admit(action: CamsAction, latestStart: number): Promise<Admission> {
+    const account = this.account ?? (await resolveCredentials(this.credentials)).accessKeyId;
+    return this.budget.acquire({ account: `${account}@${this.endpoint.host}`, action, priority: this.priority, latestStart, shareQps: this.share[action] });
   }
 
   private deadlineAt(deadline: Deadline | undefined): number {
@@ -167,14 +187,10 @@ export class CamsClient {
     return typeof deadline === 'function' ? this.clock.now() + deadline() : deadline;
   }
 
-  private async attempt<A extends CamsAction>(action: A, body: string, timeoutMs: number, budget: AttemptBudget): Promise<CamsResult<A>> {
+  /** One attempt: sign, send, read. Retry decided that it may start now and how long it may take. */
+  private async send<A extends CamsAction>(action: A, body: string, timeoutMs: number, budget: AttemptBudget): Promise<CamsResult<A>> {
     const creds = await resolveCredentials(this.credentials);
-    const limiter = this.limiters.get(this.endpoint.origin, creds.accessKeyId, action, this.qps[action], this.clock);
-    if (!(await limiter.acquire(budget.latestStart))) {
-      throw new AttemptNotStarted('the rate limiter queue is longer than the deadline allows');
-    }
     const remaining = budget.endBy - this.clock.now();
-    if (remaining < this.minAttemptMs) throw new AttemptNotStarted('too little time left before the deadline');
 
     // Signed per attempt: every attempt needs a fresh nonce and date.
     const headers = signAcs3Request(
@@ -193,6 +209,8 @@ export class CamsClient {
       },
       creds,
     );
+    // Last check before the wire: a process stalled past its slot would land too close to the next ones.
+    if (budget.sendBy !== undefined && this.clock.now() > budget.sendBy) throw new SlotMissed();
     let res: HttpResponse;
     try {
       res = await httpRequest(this.endpoint, { method: 'POST', headers, body, timeoutMs: Math.min(timeoutMs, remaining) });

@@ -20,6 +20,8 @@ export interface CamsErrorInit {
   retryable: boolean;
   action?: string | undefined;
   cause?: unknown;
+  /** Our own refusal (the account's budget had no slot in time): when to try again. */
+  retryAfterMs?: number | undefined;
 }
 
 /** Every failure of a CAMS call, in CAMS's own field names so it can be relayed as an envelope. */
@@ -42,6 +44,11 @@ export class CamsError extends Error {
    * conflict; set by the retry loop.
    */
   afterAmbiguousAttempt?: boolean;
+  /**
+   * Set only on our own System.LimitControl: the account's CAMS budget had no slot within the call's
+   * time, so CAMS was not called. Milliseconds until a slot may be free (for Retry-After).
+   */
+  readonly retryAfterMs: number | undefined;
 
   constructor(init: CamsErrorInit) {
     super(`${init.action ? init.action + ': ' : ''}${init.Code}: ${init.Message}`, init.cause === undefined ? undefined : { cause: init.cause });
@@ -54,7 +61,25 @@ export class CamsError extends Error {
     this.httpStatus = init.httpStatus;
     this.retryable = init.retryable;
     this.action = init.action;
+    this.retryAfterMs = init.retryAfterMs;
   }
+
+  /** True for our own refusal (no CAMS call made), false for anything CAMS or the network said. */
+  get budgetRefusal(): boolean {
+    return this.retryAfterMs !== undefined;
+  }
+}
+
+/** Our own System.LimitControl: refused by the account's budget before CAMS was called. */
+export function budgetRefusal(action: string | undefined, retryAfterMs: number): CamsError {
+  return new CamsError({
+    Code: 'System.LimitControl',
+    Message: "The account's CAMS rate budget has no free slot within this request's time; CAMS was not called.",
+    httpStatus: 0,
+    retryable: true,
+    action,
+    retryAfterMs: Math.max(0, retryAfterMs),
+  });
 }
 
 export function isCamsError(value: unknown): value is CamsError {

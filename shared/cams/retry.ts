@@ -1,4 +1,5 @@
-import { CamsError, DEADLINE_EXCEEDED, mayHaveBeenApplied } from './errors.ts';
+import type { Admission } from './budget/budget.ts';
+import { budgetRefusal, CamsError, DEADLINE_EXCEEDED, mayHaveBeenApplied } from './errors.ts';
 import type { Clock } from './limiter.ts';
 
 export interface RetryPolicy {
@@ -43,6 +44,8 @@ export interface AttemptBudget {
   attempt: number;
   latestStart: number;
   endBy: number;
+  /** The budget slot's last moment: an attempt not sent by then throws SlotMissed and asks for another. */
+  sendBy?: number;
 }
 
 /** Thrown by an attempt that could not start within its budget (e.g. the rate limiter queue is too long). */
@@ -52,6 +55,17 @@ export class AttemptNotStarted extends Error {
     this.name = 'AttemptNotStarted';
   }
 }
+
+/** Thrown by an attempt that got to the wire after its budget slot had passed; it sent nothing. */
+export class SlotMissed extends AttemptNotStarted {
+  constructor() {
+    super('the attempt was not sent within its budget slot');
+    this.name = 'SlotMissed';
+  }
+}
+
+/** Slots an attempt may miss (its process stalled past the slot) before the call gives up. */
+const MAX_SLOT_MISSES = 3;
 
 export interface RetryLoopOptions {
   policy: RetryPolicy;
@@ -64,18 +78,27 @@ export interface RetryLoopOptions {
   /** An attempt with less time than this is not started: it could not finish. */
   minAttemptMs: number;
   action?: string;
+  /**
+   * Asked before every attempt for a slot of the account's CAMS budget that starts by latestStart.
+   * A refusal ends the call without calling CAMS.
+   */
+  admit?: (latestStart: number) => Promise<Admission>;
 }
 
 /**
- * Runs `attempt` until it succeeds, fails with a non-retryable CamsError, runs out of attempts, or the
- * next attempt could not finish before the deadline. Always throws the last CAMS error seen, with
- * `attempts` set (and `afterAmbiguousAttempt` when an earlier attempt may have been applied without
- * an answer); a call that never got to make an attempt throws DeadlineExceeded.
+ * Owns one call's time and rate: backoff, a budget slot before each attempt, the deadline. Runs
+ * `attempt` (sign, send, read) until it succeeds, fails with a non-retryable CamsError, runs out of
+ * attempts, or the next attempt could not start in time. Throws the last CAMS error seen, with
+ * `attempts` set (and `afterAmbiguousAttempt` when an earlier attempt may have been
+ * applied without an answer); without one, our own System.LimitControl when the budget refused (no CAMS call),
+ * else DeadlineExceeded.
  */
 export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T>, o: RetryLoopOptions): Promise<T> {
   const endBy = o.deadlineAt - o.marginMs;
   const latestStart = endBy - o.minAttemptMs;
   let last: CamsError | undefined;
+  let refusedRetryAfter: number | undefined;
+  let misses = 0;
   let ambiguous = false;
   for (let n = 1; n <= o.policy.maxAttempts; n++) {
     if (n > 1) {
@@ -84,9 +107,23 @@ export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T
       if (delay > 0) await o.clock.sleep(delay);
     }
     if (o.clock.now() > latestStart) break;
+    let sendBy: number | undefined;
+    if (o.admit) {
+      const admission = await o.admit(latestStart);
+      if (!admission.ok) {
+        refusedRetryAfter = admission.retryAfterMs;
+        break;
+      }
+      if (endBy - o.clock.now() < o.minAttemptMs) break;
+      sendBy = admission.sendBy;
+    }
     try {
-      return await attempt({ attempt: n, latestStart, endBy });
+      return await attempt({ attempt: n, latestStart, endBy, ...(sendBy !== undefined ? { sendBy } : {}) });
     } catch (err) {
+      if (err instanceof SlotMissed && misses++ < MAX_SLOT_MISSES) {
+        n--; // nothing was sent: the same attempt, in a new slot, without backoff
+        continue;
+      }
       if (err instanceof AttemptNotStarted) break;
       if (!(err instanceof CamsError)) throw err;
       err.attempts = n;
@@ -97,6 +134,11 @@ export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T
     }
   }
   if (last) throw last;
+  if (refusedRetryAfter !== undefined) {
+    const refusal = budgetRefusal(o.action, refusedRetryAfter);
+    refusal.attempts = 0;
+    throw refusal;
+  }
   const err = new CamsError({
     Code: DEADLINE_EXCEEDED,
     Message: 'the deadline left no time for an attempt',

@@ -1,4 +1,5 @@
-import { CAMS_DEFAULT_ENDPOINT } from '../cams/operations.ts';
+import { budgetQps } from '../cams/budget/qps.ts';
+import { CAMS_DEFAULT_ENDPOINT, type CamsAction } from '../cams/operations.ts';
 import { ConfigError, parseKeyList, positiveInt, readEnv, urlString, type ApiKey, type EnvSource } from './env.ts';
 
 export interface HttpFunctionConfig {
@@ -6,6 +7,12 @@ export interface HttpFunctionConfig {
   camsEndpoint: string;
   maxBodyBytes: number;
   storeUrl: string;
+  /** STORE_URL when set: replay nonces and the CAMS budget are then shared through it by every instance. */
+  sharedStoreUrl: string | undefined;
+  /** The account's CAMS budget per operation (CAMS_QPS over the documented limits). */
+  camsQps: Record<CamsAction, number>;
+  /** CAMS_ACCOUNT_ID: the budget's account instead of the FC context's (for tests). */
+  camsAccount: string | undefined;
 }
 
 /** What every HTTP function reads from its environment, checked once per instance. */
@@ -17,5 +24,8 @@ export function loadHttpFunctionConfig(env: EnvSource = process.env): HttpFuncti
     camsEndpoint: readEnv(env, 'CAMS_ENDPOINT', urlString, CAMS_DEFAULT_ENDPOINT),
     maxBodyBytes: readEnv(env, 'MAX_BODY_BYTES', positiveInt, String(256 * 1024)),
     storeUrl: env['STORE_URL'] || 'file:./.data',
+    sharedStoreUrl: env['STORE_URL'] || undefined,
+    camsQps: budgetQps(env),
+    camsAccount: env['CAMS_ACCOUNT_ID'] || undefined,
   };
 }

@@ -1,3 +1,4 @@
+import { sharedBudget } from '../cams/budget/shared-budget.ts';
 import { CamsClient } from '../cams/client.ts';
 import { credentialsFrom } from '../cams/credentials.ts';
 import type { HttpFunctionConfig } from '../config/http-function.ts';
@@ -5,13 +6,17 @@ import type { FcContext } from '../fc/context.ts';
 
 /**
  * A CAMS client for one invocation: the function role's STS credentials (or the env's keys), and
- * the invocation's deadline so no retry outlives it. Limiters are process-wide, so warm
- * invocations of one instance share the QPS budget.
+ * the invocation's deadline so no retry outlives it. Its calls are interactive: they draw from the
+ * account's budget (on STORE_URL when set, shared with every instance) up to the deadline.
  */
 export function camsClientFor(input: { config: HttpFunctionConfig; context: FcContext; deadline: number }): CamsClient {
+  const account = input.config.camsAccount ?? input.context.accountId;
   return new CamsClient({
     endpoint: input.config.camsEndpoint,
     credentials: () => credentialsFrom(input.context),
     deadline: input.deadline,
+    budget: sharedBudget(input.config.sharedStoreUrl, input.config.camsQps),
+    priority: 'interactive',
+    ...(account ? { account } : {}),
   });
 }

@@ -1,6 +1,8 @@
 import middy from '@middy/core';
 import type * as z from 'zod/mini';
 import { InMemoryNonceRegistry, type NonceRegistry } from '../acs3/nonce-cache.ts';
+import { StoreNonceRegistry } from '../acs3/store-nonces.ts';
+import { openSharedStore } from '../store/index.ts';
 import type { EnvSource } from '../config/env.ts';
 import { loadHttpFunctionConfig, type HttpFunctionConfig } from '../config/http-function.ts';
 import type { FcContext } from '../fc/context.ts';
@@ -31,7 +33,7 @@ export interface HttpFunctionSpec<P> {
   env?: EnvSource;
   write?: LogWriter;
   now?: () => number;
-  /** Replay cache; by default one bounded in-memory registry per instance. */
+  /** Replay cache; by default the store at STORE_URL (when set) behind one bounded in-memory registry per instance. */
   nonces?: NonceRegistry;
 }
 
@@ -44,7 +46,15 @@ export type FcHttpHandler = (event: unknown, context?: FcContext) => Promise<FcH
 export function httpFunction<P>(spec: HttpFunctionSpec<P>): FcHttpHandler {
   let config: HttpFunctionConfig | undefined;
   const loadConfig = (): HttpFunctionConfig => (config ??= loadHttpFunctionConfig(spec.env ?? process.env));
-  const nonces = spec.nonces ?? new InMemoryNonceRegistry(undefined, spec.now);
+  const nonces =
+    spec.nonces ??
+    new StoreNonceRegistry(
+      async () => {
+        const url = loadConfig().sharedStoreUrl;
+        return url === undefined ? undefined : openSharedStore(url);
+      },
+      { local: new InMemoryNonceRegistry(undefined, spec.now), ...(spec.now ? { now: spec.now } : {}) },
+    );
 
   const base = async (event: unknown, context: FcContext): Promise<ServiceResult> => {
     const parsed = event as ParsedHttpEvent<P>;

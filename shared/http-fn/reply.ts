@@ -99,8 +99,10 @@ export function errorReply(requestId: string, err: unknown): ErrorReplyInfo {
     const body: Record<string, unknown> = { RequestId: requestId, Code: err.Code, Message: err.Message, Success: false };
     if (err.RequestId) body['CamsRequestId'] = err.RequestId;
     if (err.Recommend) body['Recommend'] = err.Recommend;
-    const headers: Record<string, string> = status === 429 ? { 'retry-after': '1' } : {};
-    return { response: jsonReply(status, body, headers), code: err.Code, camsCode: err.Code };
+    // Our own refusal (the account's budget had no slot in time; CAMS was not called) says when a slot frees up.
+    const retryAfterS = err.retryAfterMs === undefined ? 1 : Math.max(1, Math.ceil(err.retryAfterMs / 1000));
+    const headers: Record<string, string> = status === 429 ? { 'retry-after': String(retryAfterS) } : {};
+    return { response: jsonReply(status, body, headers), code: err.Code, camsCode: err.budgetRefusal ? undefined : err.Code };
   }
   if (err instanceof StoreError && (err.code === 'UNAVAILABLE' || err.code === 'LOCK_TIMEOUT')) {
     return {

@@ -46,9 +46,9 @@ export interface DiscoveryReport {
 }
 
 /**
- * Call options of every discovery call. Discovery runs below the sweep's priority: today by taking only
- * the share of the invocation the sweep gives it, before the checks. PRIORITY: once the store-backed
- * CAMS budget (#10) lands, pass its background priority here, the one place discovery calls CAMS.
+ * Call options of every discovery call. Discovery calls CAMS through the sweep's client, so it draws on
+ * the account's budget at the sweep's priority (the lowest: interactive and background calls go
+ * first), and only within the share of the invocation the sweep gives it, before the checks.
  */
 function discoveryCallOptions(deadline: number): CamsCallOptions {
   return { deadline };

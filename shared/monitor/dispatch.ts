@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { SinkDeliveryError, type AlertItem, type AlertNotification, type AlertSink, type Severity } from '../alerts/model.ts';
+import { applySilences } from '../silences/apply.ts';
 import { update, type Store } from '../store/port.ts';
 import { EVERY_SINK, type OutboxEntry } from './entity-state.ts';
-import { dropOwedMarker, ENTITY_PREFIX, loadOwing, updateEntity } from './entity-store.ts';
+import { dropOwedMarker, ENTITY_PREFIX, loadOwing, loadSilenced, updateEntity } from './entity-store.ts';
 
 export { ENTITY_PREFIX } from './entity-store.ts';
 const SINK_RATE_PREFIX = 'monitor/sink/';
@@ -88,8 +89,12 @@ async function deliverUnderLease(
   report: DispatchReport,
   leaseHolds: () => Promise<boolean>,
 ): Promise<void> {
-  // Through the owed index: the entities that owe something, not every entity.
+  // Through the indexes: the entities that owe something or hold a silenced notification, not every entity.
   let owing = await loadOwing(store);
+  const owingKeys = new Set(owing.map((s) => s.key));
+  const silenced = (await loadSilenced(store)).filter((s) => !owingKeys.has(s.key));
+  // Silenced notifications are struck (and recorded) before anything is sent.
+  if (await applySilences(store, [...owing, ...silenced], now(), log)) owing = await loadOwing(store);
   if (owing.length === 0) return;
   const configured = sinks.map((s) => s.name);
 

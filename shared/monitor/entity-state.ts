@@ -32,6 +32,10 @@ export interface EntityState {
   status: ObservedStatus;
   /** Epoch ms the current status began. */
   since: number;
+  /** Epoch ms the node stopped being AVAILABLE (kept through LIMITED ↔ BLOCKED), for the recovery's duration. */
+  badSince?: number;
+  /** The worst status since badSince. */
+  worstStatus?: ObservedStatus;
   errors: HealthError[];
   consecutiveBad: number;
   /** The sweep round that last counted this entity (so one round counts once). */
@@ -42,6 +46,10 @@ export interface EntityState {
   notifiedStatus?: ObservedStatus;
   notifiedCodes?: string[];
   lastNotifiedAt?: number;
+  /** What node history last recorded (shared/history): unchanged means nothing to write. */
+  historyMark?: string;
+  /** The last notification a silence kept back (shared/silences): owed again if the silence ends while this fires. */
+  silenced?: { silenceId: string; at: number; item: AlertItem };
   /** Notifications composed so far; makes outbox ids unique. */
   seq: number;
   outbox: OutboxEntry[];

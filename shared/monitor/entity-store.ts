@@ -16,12 +16,19 @@ export const OWED_PREFIX = 'monitor/owed/';
 export const ENTITY_CAS_ATTEMPTS = 8;
 /** Firing invalid-target alerts, one marker each, so resolving them does not list every entity. */
 export const INVALID_PREFIX = 'monitor/invalid/';
+/**
+ * Entities holding a silenced notification (`silenced`), one marker each: the deliverer re-owes them
+ * when their silence ends, without listing every entity. Written when a write records `silenced`;
+ * a marker whose entity no longer has it is removed by the reader (compare-and-delete).
+ */
+export const SILENCED_PREFIX = 'monitor/silenced/';
 
 export const entityKey = (fingerprint: string): string => ENTITY_PREFIX + fingerprint;
 
 /**
  * The one read-modify-write of an entity state (compare-and-set, bounded retries with jittered
- * backoff). Indexes the entity as owing when the write added an outbox entry.
+ * backoff). Indexes the entity as owing when the write added an outbox entry, and as silenced when
+ * it recorded a silenced notification.
  */
 export async function updateEntity(
   store: Store,
@@ -30,6 +37,7 @@ export async function updateEntity(
   maxAttempts = ENTITY_CAS_ATTEMPTS,
 ): Promise<Versioned<EntityState> | undefined> {
   let added = false;
+  let silenced = false;
   const result = await update<EntityState>(
     store,
     entityKey(fingerprint),
@@ -37,12 +45,26 @@ export async function updateEntity(
       const next = fn(prev);
       const had = new Set(prev?.outbox.map((e) => e.id));
       added = !!next && next.outbox.some((e) => !had.has(e.id));
+      silenced = !!next?.silenced && !prev?.silenced;
       return next;
     },
     { maxAttempts },
   );
   if (added) await store.put(OWED_PREFIX + fingerprint, 1);
+  if (silenced) await store.put(SILENCED_PREFIX + fingerprint, 1);
   return result;
+}
+
+/** The entities the silenced index names that still hold a silenced notification; stale markers are removed. */
+export async function loadSilenced(store: Store): Promise<Array<{ key: string } & Versioned<EntityState>>> {
+  const out: Array<{ key: string } & Versioned<EntityState>> = [];
+  for (const m of await store.list<number>(SILENCED_PREFIX)) {
+    const key = ENTITY_PREFIX + m.key.slice(SILENCED_PREFIX.length);
+    const entity = await store.get<EntityState>(key);
+    if (entity?.value.silenced) out.push({ key, ...entity });
+    else await store.delete(m.key, { ifVersion: m.version });
+  }
+  return out;
 }
 
 /** The entities the owed index names that still owe something; stale markers are removed. */
@@ -65,12 +87,12 @@ export async function dropOwedMarker(store: Store, entityKeyName: string, marker
 }
 
 /**
- * Rebuilds both indexes from every entity: the one full scan, run once per round (a writer that died
+ * Rebuilds the indexes (owed, invalid-target, silenced) from every entity: the one full scan, run once per round (a writer that died
  * between its entity write and its marker loses no delivery for longer than a round). Returns how
  * many markers it added.
  */
 export async function reindexEntities(store: Store): Promise<number> {
-  const marked = new Set([...(await store.list(OWED_PREFIX)), ...(await store.list(INVALID_PREFIX))].map((m) => m.key));
+  const marked = new Set([...(await store.list(OWED_PREFIX)), ...(await store.list(INVALID_PREFIX)), ...(await store.list(SILENCED_PREFIX))].map((m) => m.key));
   let added = 0;
   const mark = async (key: string) => {
     if (marked.has(key)) return;
@@ -81,6 +103,7 @@ export async function reindexEntities(store: Store): Promise<number> {
     const fp = e.key.slice(ENTITY_PREFIX.length);
     if (e.value.outbox.length > 0) await mark(OWED_PREFIX + fp);
     if (e.value.firing && e.value.subject.nodeType === 'monitor' && e.value.subject.entityType === 'InvalidTarget') await mark(INVALID_PREFIX + fp);
+    if (e.value.silenced) await mark(SILENCED_PREFIX + fp);
   }
   return added;
 }

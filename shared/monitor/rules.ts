@@ -1,5 +1,6 @@
 import type { AlertItem, AlertSubject, Severity } from '../alerts/model.ts';
 import type { HealthError } from '../cams/operations.ts';
+import { worseOf } from '../history/history.ts';
 import { describeNode, errorCodes, fingerprintOf, groupOf, type EntityState, type ObservedStatus } from './entity-state.ts';
 
 export interface AlertPolicy {
@@ -70,6 +71,14 @@ export function evaluate(prev: EntityState | undefined, obs: Observation, ctx: E
     lastRound: ctx.round,
     lastCheckedAt: ctx.now,
   };
+  const wasBad = !!prev && base.status !== 'AVAILABLE';
+  if (bad) {
+    next.badSince = wasBad ? (base.badSince ?? base.since) : ctx.now;
+    next.worstStatus = wasBad ? worseOf(base.worstStatus ?? base.status, obs.status) : obs.status;
+  } else {
+    delete next.badSince;
+    delete next.worstStatus;
+  }
 
   let reason: AlertItem['reason'] | undefined;
   if (bad) {
@@ -95,6 +104,10 @@ export function evaluate(prev: EntityState | undefined, obs: Observation, ctx: E
     errors: reason === 'resolved' ? (base.errors ?? []) : obs.errors,
     reason,
   };
+  if (reason === 'resolved' && wasBad) {
+    const from = base.badSince ?? base.since;
+    item.outage = { worst: base.worstStatus ?? base.status, from: new Date(from).toISOString(), durationMs: Math.max(0, ctx.now - from) };
+  }
   next.firing = reason !== 'resolved';
   next.notifiedStatus = obs.status;
   next.notifiedCodes = codes;

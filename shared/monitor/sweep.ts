@@ -2,28 +2,26 @@ import { randomUUID } from 'node:crypto';
 import type { AlertSink, AlertSubject } from '../alerts/model.ts';
 import type { CamsClient } from '../cams/client.ts';
 import { isCamsError, isThrottlingCode, type CamsError } from '../cams/errors.ts';
-import type { HealthEntity, HealthError } from '../cams/operations.ts';
+import type { HealthError } from '../cams/operations.ts';
 import { StoreError, update, type Store } from '../store/port.ts';
 import { adviceFor } from './advice.ts';
+import { applyObservation, checkTarget, EntityWrites, loadTargetInfo, noteTarget, orderByRisk, TARGET_INFO_PREFIX, type CheckContext } from './check.ts';
 import { runDiscovery } from './discovery.ts';
 import { deliverOwed, type DispatchReport } from './dispatch.ts';
 import type { EntityState, ObservedStatus } from './entity-state.ts';
 import { fingerprintOf } from './entity-state.ts';
-import { entityKey, INVALID_PREFIX, reindexEntities, updateEntity } from './entity-store.ts';
+import { entityKey, INVALID_PREFIX, reindexEntities } from './entity-store.ts';
 import { observeMonitorSubject } from './monitor-alert.ts';
-import { evaluate, type AlertPolicy, type Observation } from './rules.ts';
+import type { AlertPolicy } from './rules.ts';
 import { loadWatchList, type TargetProblem, type WatchTarget } from './targets.ts';
 
 export const ROUND_KEY = 'monitor/round';
 export const SWEEP_LEASE = 'monitor/sweep';
-/**
- * One key per target (`monitor/checked/<targetId>`): the round that last checked it and when. A
- * check writes only its own key (O(1)), and the time orders a round's targets least recently
- * checked first.
- */
-export const CHECKED_PREFIX = 'monitor/checked/';
 
-/** One pass over the whole watch list; it may take several invocations. Progress is in CHECKED_PREFIX. */
+/**
+ * One pass over the whole watch list; it may take several invocations. Progress is per target: the
+ * round id in each target's info (check.ts, TARGET_INFO_PREFIX), so a check writes only its own key.
+ */
 export interface SweepRound {
   id: string;
   startedAt: number;
@@ -32,25 +30,6 @@ export interface SweepRound {
   checked?: number;
   total?: number;
   updatedAt?: number;
-}
-
-/** What a target's CHECKED_PREFIX key holds. */
-export interface TargetMark {
-  round: string;
-  /** Epoch ms of the check (alert clock). */
-  at: number;
-}
-
-/** Every target's last check (by target id): one list per tick. */
-export async function loadTargetMarks(store: Store): Promise<Map<string, TargetMark>> {
-  const marks = new Map<string, TargetMark>();
-  for (const m of await store.list<TargetMark>(CHECKED_PREFIX)) marks.set(m.key.slice(CHECKED_PREFIX.length), m.value);
-  return marks;
-}
-
-/** Records that `targetId` was checked in round `roundId` (one unconditional put: no other check writes this key). */
-export async function markChecked(store: Store, roundId: string, targetId: string, at: number): Promise<void> {
-  await store.put<TargetMark>(CHECKED_PREFIX + targetId, { round: roundId, at });
 }
 
 /** How one target's check ended. */
@@ -81,6 +60,8 @@ export interface HealthSweepOptions {
   log?: (record: Record<string, unknown>) => void;
   /** Discovery of WABAs watched with Discover (off when absent): at most once per intervalMs each. */
   discovery?: { intervalMs: number };
+  /** Record node history (default true); the bench turns it off to measure what it costs. */
+  history?: boolean;
 }
 
 /** Discovery gets at most this share of the time left, so the checks keep the rest. */
@@ -112,8 +93,6 @@ const AUTH_CODES = new Set([
   'Product.Unsubscript',
 ]);
 
-const CHILD_TYPES = new Set(['PHONE_NUMBER', 'MESSAGE_TEMPLATE']);
-
 /** A store write that lost its races (or its file lock) for now: the target is retried next tick. */
 function isContention(e: unknown): boolean {
   return e instanceof StoreError && (e.code === 'CONFLICT' || e.code === 'LOCK_TIMEOUT');
@@ -123,19 +102,14 @@ function isContention(e: unknown): boolean {
  * The health monitor's sweep: under a lease, continue the current round (or start one), check every
  * pending target through the shared client, turn replies into alert decisions stored with each
  * entity, then deliver what is owed. Stops starting checks when the invocation's time runs short;
- * the next invocation picks up from the round's record.
+ * the next invocation picks up from the targets' round marks.
  */
 export class HealthSweep {
   private readonly now: () => number;
   private readonly alertNow: () => number;
   private readonly log: (record: Record<string, unknown>) => void;
-  /**
-   * Parent entities (WABA, BUSINESS, APP) this sweep has written, with what it wrote: every child
-   * check reports them, so an unchanged report within the round is not written again.
-   */
-  private readonly parentsWritten = new Map<string, string>();
-  /** Per entity key, the tail of this process's writes to it: they queue instead of racing each other. */
-  private readonly writing = new Map<string, Promise<unknown>>();
+  /** Parent entities once per round, one writer per entity key in this process (check.ts). */
+  private readonly writes = new EntityWrites();
 
   constructor(private readonly opts: HealthSweepOptions) {
     this.now = opts.now ?? Date.now;
@@ -163,12 +137,17 @@ export class HealthSweep {
   private async sweep(): Promise<SweepReport> {
     const { store } = this.opts;
     const { round, fresh } = await this.currentRound();
-    // The one full scan of entities, once per round: repairs the owed and invalid-target indexes.
+    // The one full scan of entities, once per round: repairs the owed, invalid-target and silenced indexes.
     if (fresh) await reindexEntities(store);
     await this.discover(round.id);
     const { targets, problems } = await loadWatchList(store, this.opts.envTargets);
-    const marks = await loadTargetMarks(store);
-    const pending = targets.filter((t) => marks.get(t.id)?.round !== round.id);
+    const info = await loadTargetInfo(store);
+    // The backstop's order: risky nodes (recent receipts, not AVAILABLE) first, then the least recently checked.
+    const pending = orderByRisk(
+      targets.filter((t) => info.get(t.id)?.round !== round.id),
+      info,
+      this.alertNow(),
+    );
     const report: SweepReport = { round: round.id, targets: targets.length, checked: 0, pending: pending.length, transientFailures: 0 };
 
     // Target problems are recomputed every sweep: one that is gone has been fixed.
@@ -241,40 +220,48 @@ export class HealthSweep {
       r && r.id === round.id ? { ...r, ...progress, ...(remaining === 0 ? { completedAt: this.alertNow() } : {}) } : undefined,
     );
     if (remaining === 0) {
-      // Marks of targets no longer watched go with the round that last saw them.
+      // Bookkeeping of targets no longer watched goes with the round that last saw them.
       const watched = new Set(targets.map((t) => t.id));
-      for (const id of marks.keys()) if (!watched.has(id)) await store.delete(CHECKED_PREFIX + id);
+      for (const id of info.keys()) if (!watched.has(id)) await store.delete(TARGET_INFO_PREFIX + id);
     }
     this.log({ level: 'info', msg: 'sweep', ...report });
     return report;
   }
 
   /**
-   * One target's check: CAMS's answer becomes entity observations, then the target is marked as
-   * checked in this round. Throws only for what is neither CAMS nor store contention.
+   * One target's check through the check shared with the receipts (check.ts), which also marks the
+   * target checked in this round. Throws only for what is neither CAMS nor store contention.
    */
   async checkTarget(next: { id: string; target: WatchTarget }, roundId: string): Promise<CheckOutcome> {
     try {
-      const { data } = await this.opts.cams.getHealthStatus(next.target, { deadline: this.opts.deadline });
-      try {
-        await this.observeReply(next.target, data.Entities, roundId);
-        await this.clearMonitorAlert(next.target, 'TargetRejected', roundId);
-        await markChecked(this.opts.store, roundId, next.id, this.alertNow());
-      } catch (e) {
-        if (!isContention(e)) throw e;
+      await checkTarget(this.opts.cams, next.target, roundId, this.checkContext());
+    } catch (e) {
+      if (isContention(e)) {
+        // CAMS answered; the store writes lost their races. The target is not marked: re-checked next tick.
         this.log({ level: 'warn', msg: 'store contended; the target is re-checked next tick', target: next.id, error: (e as Error).message });
         return { kind: 'transient', cause: 'contention', error: e };
       }
-      return { kind: 'checked' };
-    } catch (e) {
       if (!isCamsError(e)) throw e;
       if (AUTH_CODES.has(e.Code)) return { kind: 'auth', error: e };
       // Left pending: the next tick tries again. Only a CAMS that answers nothing becomes an alert.
       if (e.retryable || e.Code === 'DeadlineExceeded') return { kind: 'transient', cause: isThrottlingCode(e.Code) ? 'throttled' : 'unreachable', error: e };
       await this.observeMonitor(monitorSubject('TargetRejected', next.target), 'ERROR', [camsFault(e)], roundId);
-      await markChecked(this.opts.store, roundId, next.id, this.alertNow());
+      await this.markChecked(next.target, roundId);
       return { kind: 'rejected' };
     }
+    // Checked and marked; a rejection alert it had is resolved (contention here: resolved at its next check).
+    try {
+      await this.clearMonitorAlert(next.target, 'TargetRejected', roundId);
+    } catch (e) {
+      if (!isContention(e)) throw e;
+      this.log({ level: 'warn', msg: 'store contended; a resolved rejection alert is cleared at the next check', target: next.id, error: (e as Error).message });
+    }
+    return { kind: 'checked' };
+  }
+
+  /** Records that a target was dealt with in this round (its own key only). */
+  async markChecked(target: WatchTarget, roundId: string): Promise<void> {
+    await noteTarget(this.opts.store, target, { round: roundId, lastCheckedAt: this.alertNow() });
   }
 
   /** Brings discovered nodes onto the watch list before it loads; their quality goes through the same rules. */
@@ -285,7 +272,7 @@ export class HealthSweep {
     const budget = this.opts.checkBudgetMs ?? 6000;
     const deadline = now + Math.max(0, (this.opts.deadline - now - budget) * DISCOVERY_SHARE);
     const report = await runDiscovery({ store: this.opts.store, cams: this.opts.cams, intervalMs: d.intervalMs, deadline, now: this.now, clock: this.alertNow, log: this.log });
-    for (const obs of report.observations) await this.apply(obs, roundId, false);
+    for (const obs of report.observations) await applyObservation(obs, roundId, false, this.checkContext());
   }
 
   private async currentRound(): Promise<{ round: SweepRound; fresh: boolean }> {
@@ -297,63 +284,17 @@ export class HealthSweep {
     return { round: result!.value, fresh };
   }
 
-  private async observeReply(target: WatchTarget, entities: HealthEntity[], roundId: string): Promise<void> {
-    // A phone or template says nothing new while its WABA is BLOCKED: that one alert covers them.
-    const wabaBlocked = entities.some((e) => e.EntityType === 'WABA' && e.CanSendMessage === 'BLOCKED');
-    for (const entity of entities) {
-      const subject: AlertSubject = {
-        nodeType: target.NodeType,
-        custSpaceId: target.CustSpaceId,
-        wabaId: entity.WabaId ?? target.WabaId,
-        entityType: entity.EntityType,
-        ...(entity.EntityType === 'PHONE_NUMBER' ? { phoneNumber: entity.PhoneNumber ?? target.PhoneNumber } : {}),
-        ...(entity.EntityType === 'MESSAGE_TEMPLATE'
-          ? { templateCode: entity.TemplateCode ?? target.TemplateCode, language: entity.Language ?? target.Language }
-          : {}),
-      };
-      const obs: Observation = { subject, status: entity.CanSendMessage, errors: entity.Errors ?? [] };
-      if (CHILD_TYPES.has(entity.EntityType)) {
-        await this.apply(obs, roundId, wabaBlocked);
-        continue;
-      }
-      // Entities above the node (WABA, BUSINESS, APP) are the same whichever target reported them.
-      // Written once per round, and again only when a report differs: the same alert decisions as
-      // writing every report (a round counts once, a change is a change) without every child check
-      // rewriting the one shared key.
-      subject.nodeType = 'waba';
-      const fp = fingerprintOf(subject);
-      const said = `${roundId}\n${JSON.stringify(subject)}\n${obs.status}\n${JSON.stringify(obs.errors)}`;
-      if (this.parentsWritten.get(fp) === said) continue;
-      this.parentsWritten.set(fp, said);
-      try {
-        await this.apply(obs, roundId, false);
-      } catch (e) {
-        if (this.parentsWritten.get(fp) === said) this.parentsWritten.delete(fp);
-        throw e;
-      }
-    }
-  }
-
-  /** Runs the rules on one observation and stores the entity (this process's writes to a key queue). */
-  private async apply(obs: Observation, roundId: string, inhibited: boolean): Promise<void> {
-    const fp = fingerprintOf(obs.subject);
-    const write = () =>
-      updateEntity(this.opts.store, fp, (prev) =>
-        evaluate(prev, obs, {
-          now: this.alertNow(),
-          round: roundId,
-          policy: this.opts.policy,
-          inhibited,
-          sinks: this.opts.sinks.map((s) => s.name),
-        }),
-      );
-    const run = (this.writing.get(fp) ?? Promise.resolve()).then(write, write);
-    const tail = run.catch(() => undefined);
-    this.writing.set(fp, tail);
-    void tail.then(() => {
-      if (this.writing.get(fp) === tail) this.writing.delete(fp);
-    });
-    await run;
+  private checkContext(): CheckContext {
+    return {
+      store: this.opts.store,
+      policy: this.opts.policy,
+      sinks: this.opts.sinks.map((s) => s.name),
+      now: this.alertNow,
+      deadline: this.opts.deadline,
+      round: true,
+      writes: this.writes,
+      ...(this.opts.history === false ? { history: false } : {}),
+    };
   }
 
   /** The monitor's own failures are alerts too; they fire on the first bad sweep. */

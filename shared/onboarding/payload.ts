@@ -4,12 +4,12 @@ import { Cc, IsvCode, Language, PhoneNumber, TemplateCode, VerifiedName, WabaId,
 
 export const OnboardingPayload = z
   .strictObject({
-    WabaId,
-    Cc,
-    PhoneNumber,
-    VerifiedName,
-    Templates: z.optional(z.array(z.strictObject({ TemplateCode, Language })).check(z.maxLength(50, 'at most 50 templates'))),
-    IsvCode: z.optional(IsvCode),
+    WabaId: WabaId(),
+    Cc: Cc(),
+    PhoneNumber: PhoneNumber(),
+    VerifiedName: VerifiedName(),
+    Templates: z.optional(z.array(z.strictObject({ TemplateCode: TemplateCode(), Language: Language() })).check(z.maxLength(50, 'at most 50 templates'))),
+    IsvCode: z.optional(IsvCode()),
     IdempotencyKey: z.optional(z.string().check(z.regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 printable ASCII characters'))),
   })
   .check(

@@ -1,5 +1,6 @@
 import type { AlertSink } from '../alerts/model.ts';
 import { sinksFromEnv } from '../alerts/sinks/index.ts';
+import { budgetAccount, sharedBudget } from '../cams/budget/shared-budget.ts';
 import { CamsClient } from '../cams/client.ts';
 import { credentialsFrom } from '../cams/credentials.ts';
 import type { EnvSource } from '../config/env.ts';
@@ -41,6 +42,10 @@ export async function runHealthMonitor(inv: EventInvocation, runtime: MonitorRun
     credentials: () => credentialsFrom(inv.context),
     qps: { GetWhatsappHealthStatus: config.qps },
     deadline,
+    // The sweep takes what the account's budget has left, at most MONITOR_QPS.
+    budget: sharedBudget(store),
+    priority: 'sweep',
+    account: budgetAccount(inv.context.accountId),
   });
   const sweep = new HealthSweep({
     store,

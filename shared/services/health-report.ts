@@ -2,10 +2,14 @@ import type { EntityState } from '../monitor/entity-state.ts';
 import { ENTITY_PREFIX } from '../monitor/entity-store.ts';
 import { ROUND_KEY, type SweepRound } from '../monitor/sweep.ts';
 import { parseMonitorTargets } from '../monitor/targets.ts';
+import { UNKNOWN_WABA_PREFIX } from '../receipts/apply.ts';
+import { STATS_KEY, type ReceiptStats } from '../receipts/dedup.ts';
 import type { Store } from '../store/port.ts';
 
 export const REPORT_MAX_PAGE_SIZE = 1000;
 export const REPORT_DEFAULT_PAGE_SIZE = 500;
+/** Unknown WABAs shown (they expire after a week; the report stays bounded however many there are). */
+export const REPORT_UNKNOWN_WABAS = 100;
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
@@ -18,7 +22,8 @@ export function decodeReportToken(token: string): string | undefined {
 /**
  * The monitor's current view, read from the store, one page at a time so it stays small and fast at
  * any size: the round's progress (one key the sweep updates each tick) and a page of node states in
- * store order. A page reads only its own entities; the watch list itself is paged by GET /watch-list.
+ * store order, with the push receipts' counts. A page reads only its own entities; the watch list
+ * itself is paged by GET /watch-list.
  */
 export async function healthReport(
   store: Store,
@@ -27,10 +32,12 @@ export async function healthReport(
 ): Promise<Record<string, unknown>> {
   const pageSize = page.pageSize ?? REPORT_DEFAULT_PAGE_SIZE;
   const { problems } = parseMonitorTargets(env['MONITOR_TARGETS']);
-  const [round, entities] = await Promise.all([
+  const [round, entities, receiptStats, unknownWabas] = await Promise.all([
     store.get<SweepRound>(ROUND_KEY),
     // One more than the page, to know whether another page follows.
     store.list<EntityState>(ENTITY_PREFIX, { ...(page.after !== undefined ? { after: page.after } : {}), limit: pageSize + 1 }),
+    store.get<ReceiptStats>(STATS_KEY),
+    store.list<Record<string, unknown>>(UNKNOWN_WABA_PREFIX, { limit: REPORT_UNKNOWN_WABAS }),
   ]);
   const shown = entities.slice(0, pageSize);
   const last = shown.at(-1);
@@ -41,6 +48,8 @@ export async function healthReport(
       ? { Id: r.id, StartedAt: iso(r.startedAt), CompletedAt: iso(r.completedAt), Checked: r.checked ?? 0, Total: r.total ?? null, UpdatedAt: iso(r.updatedAt) }
       : null,
     TargetProblems: problems,
+    // Push receipts (cams-events): counts, and WABAs receipts named that nothing watched belongs to (not alerted; the first REPORT_UNKNOWN_WABAS).
+    Receipts: { Stats: receiptStats?.value ?? null, UnknownWabas: unknownWabas.map((e) => e.value) },
     Nodes: shown.map(({ value: s }) => ({
       Node: s.node,
       Group: s.group,

@@ -1,3 +1,4 @@
+import { budgetAccount, sharedBudget } from '../cams/budget/shared-budget.ts';
 import { CamsClient } from '../cams/client.ts';
 import { credentialsFrom } from '../cams/credentials.ts';
 import { readEnv, urlString, type EnvSource } from '../config/env.ts';
@@ -29,7 +30,14 @@ export function onboardingRuntime(env: EnvSource = process.env): () => Promise<O
 }
 
 function onboardingDeps(inv: EventInvocation, rt: OnboardingRuntime): OnboardingDeps {
-  const cams = new CamsClient({ endpoint: rt.camsEndpoint, credentials: () => credentialsFrom(inv.context), deadline: inv.deadline - 1000 });
+  const cams = new CamsClient({
+    endpoint: rt.camsEndpoint,
+    credentials: () => credentialsFrom(inv.context),
+    deadline: inv.deadline - 1000,
+    budget: sharedBudget(rt.store),
+    priority: 'background',
+    account: budgetAccount(inv.context.accountId),
+  });
   return {
     store: rt.store,
     cams,

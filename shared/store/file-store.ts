@@ -5,7 +5,9 @@
  * Layout under <dir>:
  *   kv/<name>.json      a key:   {"key","version","expiresAt","value"} (expiresAt: epoch ms or null)
  *   leases/<name>.json  a lease: the same record, value {"owner"}
- *   locks/<k|l>.<name>.lock  per-key write lock (exists while a process writes that key)
+ *   slots/<name>.json   a rate-limit slot key (reserveSlot): the same record, value = TAT (epoch ms);
+ *                       written without fsync (a lost TAT after a power cut only frees one slot early)
+ *   locks/<k|l|s>.<name>.lock  per-key write lock (exists while a process writes that key)
  *   tmp/                temp files (writes land here first, then are renamed into place)
  *
  * <name> encodes the key: bytes of its UTF-8 in [a-z0-9._-] stay, every other byte becomes %xx (lower
@@ -36,6 +38,7 @@ import {
   serialize,
 } from './internal.ts';
 import { StoreError, type DeleteOptions, type Lease, type ListOptions, type PutOptions, type Store, type Versioned } from './port.ts';
+import { checkSlotArgs, decideSlot, type SlotReservation } from './slots.ts';
 
 export interface FileStoreOptions {
   /** Give up waiting for a key lock after this long (StoreError LOCK_TIMEOUT). Default 10 s. */
@@ -48,7 +51,7 @@ export interface FileStoreOptions {
   sweepIntervalMs?: number;
 }
 
-type SpaceName = 'kv' | 'leases';
+type SpaceName = 'kv' | 'leases' | 'slots';
 
 interface FileRecord {
   key: string;
@@ -138,6 +141,7 @@ export class FileStore implements Store {
     this.dirs = {
       kv: join(root, 'kv'),
       leases: join(root, 'leases'),
+      slots: join(root, 'slots'),
       locks: join(root, 'locks'),
       tmp: join(root, 'tmp'),
     };
@@ -240,6 +244,24 @@ export class FileStore implements Store {
     );
   }
 
+  /** Under the key's cross-process lock: read the TAT, decide, write it back (see slots.ts). */
+  async reserveSlot(key: string, intervalMs: number, maxWaitMs: number): Promise<SlotReservation> {
+    this.check();
+    checkKey(key, 'slot key');
+    checkSlotArgs(intervalMs, maxWaitMs);
+    return this.withLock('slots', key, async (token) => {
+      const rec = await this.readLive('slots', key);
+      const now = Date.now();
+      const d = decideSlot(typeof rec?.value === 'number' ? rec.value : undefined, now, intervalMs, maxWaitMs);
+      if (d.nextTat !== undefined) {
+        const version = nextVersion(rec?.version);
+        const text = `{"key":${JSON.stringify(key)},"version":${JSON.stringify(version)},"expiresAt":${Math.ceil(d.nextTat) + 1000},"value":${d.nextTat}}\n`;
+        await this.writeAtomic(this.path('slots', key), text, () => this.assertHeld('slots', key, token), false);
+      }
+      return { granted: d.granted, waitMs: d.waitMs, at: d.at };
+    });
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await Promise.allSettled([...this.background]);
@@ -249,7 +271,7 @@ export class FileStore implements Store {
   async sweepExpired(): Promise<number> {
     let removed = 0;
     const now = Date.now();
-    for (const space of ['kv', 'leases'] as const) {
+    for (const space of ['kv', 'leases', 'slots'] as const) {
       const names = (await readdir(this.dirs[space])).filter((n) => n.endsWith('.json'));
       await forEachLimit(names, 8, async (n) => {
         const rec = await this.readFile(join(this.dirs[space], n)).catch(() => undefined);
@@ -349,13 +371,13 @@ export class FileStore implements Store {
     });
   }
 
-  private async writeAtomic(path: string, text: string, beforeCommit: () => Promise<void>): Promise<void> {
+  private async writeAtomic(path: string, text: string, beforeCommit: () => Promise<void>, durable = this.fsync): Promise<void> {
     const tmp = join(this.dirs.tmp, `${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
     const fh = await open(tmp, 'wx');
     try {
       try {
         await fh.writeFile(text, 'utf8');
-        if (this.fsync) await fh.sync();
+        if (durable) await fh.sync();
       } finally {
         await fh.close();
       }
@@ -365,7 +387,7 @@ export class FileStore implements Store {
       await unlink(tmp).catch(() => undefined);
       throw e;
     }
-    await this.syncDir(join(path, '..'));
+    if (durable) await this.syncDir(join(path, '..'));
   }
 
   private async syncDir(dir: string): Promise<void> {
@@ -395,7 +417,7 @@ export class FileStore implements Store {
   // ---- locks -------------------------------------------------------------------------------------
 
   private lockPath(space: SpaceName, key: string): string {
-    return join(this.dirs.locks, `${space === 'kv' ? 'k' : 'l'}.${encodeKey(key)}.lock`);
+    return join(this.dirs.locks, `${space[0]}.${encodeKey(key)}.lock`);
   }
 
   private async withLock<R>(space: SpaceName, key: string, fn: (token: string) => Promise<R>): Promise<R> {

@@ -14,6 +14,7 @@ import {
   serialize,
 } from './internal.ts';
 import type { DeleteOptions, Lease, ListOptions, PutOptions, Store, Versioned } from './port.ts';
+import { checkSlotArgs, decideSlot, type SlotReservation } from './slots.ts';
 
 interface Entry {
   json: string;
@@ -71,6 +72,8 @@ class Space {
 export class MemoryStore implements Store {
   private readonly data = new Space();
   private readonly leases = new Space();
+  /** Rate-limit slots: key → TAT (epoch ms). Expired TATs are simply in the past. */
+  private readonly slots = new Map<string, number>();
   private closed = false;
 
   private check(): void {
@@ -124,6 +127,16 @@ export class MemoryStore implements Store {
       ttlMs,
       owner,
     );
+  }
+
+  async reserveSlot(key: string, intervalMs: number, maxWaitMs: number): Promise<SlotReservation> {
+    this.check();
+    checkKey(key, 'slot key');
+    checkSlotArgs(intervalMs, maxWaitMs);
+    const now = Date.now();
+    const d = decideSlot(this.slots.get(key), now, intervalMs, maxWaitMs);
+    if (d.nextTat !== undefined) this.slots.set(key, d.nextTat);
+    return { granted: d.granted, waitMs: d.waitMs, at: d.at };
   }
 
   async close(): Promise<void> {

@@ -14,8 +14,11 @@
  * - Keys are non-empty, well-formed Unicode strings of at most MAX_KEY_LENGTH UTF-16 units; any
  *   character is allowed (slashes, glob characters, newlines...).
  * - Leases live in their own space: a lease name never collides with a key and leases never appear in
- *   `list`.
+ *   `list`. So do rate-limit slots (`reserveSlot`).
  */
+import type { SlotReservation } from './slots.ts';
+
+export type { SlotReservation } from './slots.ts';
 
 export interface Versioned<T> {
   value: T;
@@ -65,6 +68,12 @@ export interface Store {
    * `owner` defaults to a fresh unique id, so two calls without an owner never share a lease.
    */
   acquireLease(name: string, ttlMs: number, owner?: string): Promise<Lease | undefined>;
+  /**
+   * Reserve the next slot of the rate limit `key` (one call per `intervalMs`), atomically across every
+   * process sharing the store, if it is at most `maxWaitMs` ahead; a refusal changes nothing. Times
+   * are the store's clock (redis: its TIME), so callers on different hosts agree. See slots.ts.
+   */
+  reserveSlot(key: string, intervalMs: number, maxWaitMs: number): Promise<SlotReservation>;
   /** Release resources (connections). Any later call rejects with StoreError code CLOSED. */
   close(): Promise<void>;
 }

@@ -4,6 +4,7 @@
  *
  * Keys:   <namespace>kv:<key>      string "<version>\n<json>", TTL via PX
  *         <namespace>lease:<name>  string <owner>, TTL via PX
+ *         <namespace>slot:<key>    string <TAT ms> (reserveSlot), TTL via PX
  * Conditional writes and every lease transition are single Lua scripts (atomic, one round trip).
  * The namespace defaults to `cams-fc:`; set it with `?namespace=` on the URL or the option.
  */
@@ -22,6 +23,7 @@ import {
   versionNonce,
 } from './internal.ts';
 import { StoreError, type DeleteOptions, type Lease, type ListOptions, type PutOptions, type Store, type Versioned } from './port.ts';
+import { checkSlotArgs, type SlotReservation } from './slots.ts';
 
 export interface RedisStoreOptions {
   /** Prefix of every key this store touches. Default `cams-fc:`. */
@@ -87,6 +89,21 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 return redis.call('DEL', KEYS[1])
 `;
 
+// GCRA slot reservation (slots.ts's decideSlot) in one atomic script, one round trip. Time is the
+// server's TIME, so instances with skewed clocks still share one schedule.
+// ARGV: interval ms, max wait ms. Returns {granted 0|1, wait in µs, slot time in epoch ms}.
+const RESERVE_SLOT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if tat < now then tat = now end
+local wait = tat - now
+if wait > tonumber(ARGV[2]) then return {0, math.floor(wait * 1000), math.floor(tat)} end
+local nxt = tat + tonumber(ARGV[1])
+redis.call('SET', KEYS[1], string.format('%.3f', nxt), 'PX', math.ceil(nxt - now) + 1000)
+return {1, math.floor(wait * 1000), math.floor(tat)}
+`;
+
 interface Script {
   text: string;
   sha: string;
@@ -102,6 +119,7 @@ const SCRIPTS = {
   leaseAcquire: script(LEASE_ACQUIRE),
   leaseRenew: script(LEASE_RENEW),
   leaseRelease: script(LEASE_RELEASE),
+  reserveSlot: script(RESERVE_SLOT),
 };
 
 /** Escape glob metacharacters for SCAN MATCH. */
@@ -249,6 +267,15 @@ export class RedisStore implements Store {
     const ok = await this.eval(SCRIPTS.leaseAcquire, [this.leaseKey(name)], [who, String(ttl)]);
     if (ok !== 1) return undefined;
     return new RedisLease(this, this.leaseKey(name), name, who, ttl, started + ttl);
+  }
+
+  async reserveSlot(key: string, intervalMs: number, maxWaitMs: number): Promise<SlotReservation> {
+    this.check();
+    checkKey(key, 'slot key');
+    checkSlotArgs(intervalMs, maxWaitMs);
+    const res = await this.eval(SCRIPTS.reserveSlot, [`${this.namespace}slot:${key}`], [String(intervalMs), String(Math.min(maxWaitMs, 1e12))]);
+    if (!Array.isArray(res) || res.length !== 3) throw new StoreError('BACKEND', `redis store ${this.shownUrl}: reserveSlot returned ${JSON.stringify(res)}`);
+    return { granted: res[0] === 1, waitMs: Number(res[1]) / 1000, at: Number(res[2]) };
   }
 
   /** @internal used by RedisLease */

@@ -5,34 +5,49 @@ export function requiredString() {
   return z.string({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be a string') });
 }
 
+/**
+ * A field's schema, built on its first use and kept. Building zod schemas is a measurable part of a
+ * cold start, and each function validates a few of these fields: the others are never built.
+ */
+export function field<T>(build: () => T): () => T {
+  let schema: T | undefined;
+  return () => (schema ??= build());
+}
+
 export const digits = (what: string, min: number, max: number) =>
   requiredString().check(z.regex(new RegExp(`^\\d{${min},${max}}$`), `must be ${what}: ${min === max ? min : `${min}-${max}`} digits`));
 
-export const WabaId = digits('the WhatsApp Business Account id', 1, 32);
+export const WabaId = field(() => digits('the WhatsApp Business Account id', 1, 32));
 // Ids CAMS issues are letters, digits, _ and -: anything else cannot name an existing resource.
-export const CustSpaceId = requiredString().check(
-  z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or - (the CustSpaceId returned by ChatappBindWaba)'),
+export const CustSpaceId = field(() =>
+  requiredString().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or - (the CustSpaceId returned by ChatappBindWaba)')),
 );
-export const IsvCode = requiredString().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -'));
+export const IsvCode = field(() => requiredString().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -')));
 /** Deprecated by CAMS and passed through as given. */
-export const PreValidateId = requiredString().check(z.maxLength(128, 'must be at most 128 characters'));
+export const PreValidateId = field(() => requiredString().check(z.maxLength(128, 'must be at most 128 characters')));
 /** Country calling code without "+" or leading zeros. */
-export const Cc = requiredString().check(z.regex(/^[1-9]\d{0,2}$/, 'must be the country calling code: 1-3 digits, no "+" or leading 0'));
+export const Cc = field(() => requiredString().check(z.regex(/^[1-9]\d{0,2}$/, 'must be the country calling code: 1-3 digits, no "+" or leading 0')));
 /** AddChatappPhoneNumber's PhoneNumber: the national number, beside its Cc. */
-export const PhoneNumber = requiredString().check(z.regex(/^\d{4,14}$/, 'must be the national number: 4-14 digits, no "+", spaces or dashes'));
+export const PhoneNumber = field(() => requiredString().check(z.regex(/^\d{4,14}$/, 'must be the national number: 4-14 digits, no "+", spaces or dashes')));
 /** GetWhatsappHealthStatus's PhoneNumber: the whole number, country code first (seed example 86138***), E.164 digits. */
-export const FullPhoneNumber = requiredString().check(
-  z.regex(/^[1-9]\d{1,14}$/, 'must be the phone number with its country code first: at most 15 digits (E.164), no "+", spaces or dashes'),
+export const FullPhoneNumber = field(() =>
+  requiredString().check(
+    z.regex(/^[1-9]\d{1,14}$/, 'must be the phone number with its country code first: at most 15 digits (E.164), no "+", spaces or dashes'),
+  ),
 );
-export const TemplateCode = requiredString().check(z.regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be 1-128 letters, digits, _ or -'));
+export const TemplateCode = field(() => requiredString().check(z.regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be 1-128 letters, digits, _ or -')));
 /**
  * WhatsApp template language codes: a language (`en`, `fil`) or a language and region (`en_US`,
  * `zh_CN`, `pt_BR`). Checked by shape, not against Meta's list, which grows.
  */
-export const Language = requiredString().check(z.regex(/^[a-z]{2,3}(_[A-Z]{2})?$/, 'must be a WhatsApp template language code such as en, fil, en_US or zh_CN'));
-export const NodeType = z.enum(['waba', 'phone', 'template'], {
-  error: (iss) => (iss.input === undefined ? 'is required' : 'must be one of waba, phone, template'),
-});
+export const Language = field(() =>
+  requiredString().check(z.regex(/^[a-z]{2,3}(_[A-Z]{2})?$/, 'must be a WhatsApp template language code such as en, fil, en_US or zh_CN')),
+);
+export const NodeType = field(() =>
+  z.enum(['waba', 'phone', 'template'], {
+    error: (iss) => (iss.input === undefined ? 'is required' : 'must be one of waba, phone, template'),
+  }),
+);
 
 /** E.164 allows at most 15 digits for country code + national number together. */
 export function e164Problem(cc: string, phone: string): string | undefined {
@@ -67,6 +82,8 @@ export function verifiedNameProblem(name: string): string | undefined {
   return undefined;
 }
 
-export const VerifiedName = requiredString().check(
-  z.refine((v) => verifiedNameProblem(v) === undefined, { error: (iss) => verifiedNameProblem(String(iss.input)) ?? 'is invalid' }),
+export const VerifiedName = field(() =>
+  requiredString().check(
+    z.refine((v) => verifiedNameProblem(v) === undefined, { error: (iss) => verifiedNameProblem(String(iss.input)) ?? 'is invalid' }),
+  ),
 );

@@ -17,12 +17,12 @@ const NEEDS: Record<'waba' | 'phone' | 'template', ReadonlyArray<'PhoneNumber' |
 export const HealthNode = camsParams(
   z
     .strictObject({
-      CustSpaceId,
-      NodeType,
-      WabaId: z.optional(WabaId),
-      PhoneNumber: z.optional(FullPhoneNumber),
-      TemplateCode: z.optional(TemplateCode),
-      Language: z.optional(Language),
+      CustSpaceId: CustSpaceId(),
+      NodeType: NodeType(),
+      WabaId: z.optional(WabaId()),
+      PhoneNumber: z.optional(FullPhoneNumber()),
+      TemplateCode: z.optional(TemplateCode()),
+      Language: z.optional(Language()),
     })
     .check(
       z.superRefine((v, ctx) => {

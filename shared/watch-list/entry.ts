@@ -10,9 +10,9 @@ export const MAX_TARGETS_PER_REQUEST = 1000;
 /** `{CustSpaceId, WabaId, Discover: true}`: the WABA and every number and template under it. */
 const DiscoverRoot = camsParams(
   z.strictObject({
-    CustSpaceId,
+    CustSpaceId: CustSpaceId(),
     NodeType: z.optional(z.literal('waba', { error: 'must be waba (or left out) on a Discover entry' })),
-    WabaId,
+    WabaId: WabaId(),
     Discover: z.literal(true, { error: 'must be true (leave it out, with a NodeType, to watch one node)' }),
   }),
 );

@@ -4,7 +4,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BuildError, buildFunctions, listFunctions, parseArgs } from '../../scripts/build.ts';
+import { BuildError, buildFunctions, listFunctions, parseArgs, writeCodeCache } from '../../scripts/build.ts';
 import { removeDir, REPO, run, TSX } from '../serverless/support.ts';
 
 let fixture: string;
@@ -60,7 +60,7 @@ describe('listFunctions', () => {
   it('reads the function names of the real serverless.yml in order', () => {
     expect(listFunctions(join(REPO, 'serverless.yml'))).toEqual([
       'bind-waba', 'query-waba', 'add-phone-number', 'get-health-status',
-      'health-monitor', 'health-report', 'onboarding', 'onboarding-api', 'watch-list',
+      'health-monitor', 'health-report', 'silences', 'status-page', 'onboarding', 'onboarding-api', 'watch-list', 'cams-events',
     ]);
   });
 });
@@ -189,6 +189,51 @@ describe('buildFunctions', () => {
     expect(await probe()).toEqual({ ...accepted, codeCache: 'none' });
   });
 
+  it('the loader loads no builtin beyond fs and vm (not `module`, which brings the ESM loader)', async () => {
+    const dir = join(fixture, 'dist-loader');
+    await buildFunctions({ root: fixture, outDir: dir, allowMissing: true, log: () => {} });
+    // a script file, not -e: node -e has loaded `module` already
+    const probe = join(dir, 'probe.cjs');
+    writeFileSync(
+      probe,
+      [
+        'const before = new Set(process.moduleLoadList);',
+        'const m = require(process.argv[2]);',
+        'console.log(JSON.stringify({ codeCache: m.codeCache, loaded: process.moduleLoadList.filter((x) => !before.has(x) && /^NativeModule (module|vm|fs)$/.test(x)) }));',
+      ].join('\n'),
+    );
+    const r = await run(process.execPath, [probe, join(dir, 'alpha', 'index.js')], { env: { PATH: process.env.PATH ?? '' } });
+    expect(r.code, r.output).toBe(0);
+    expect(JSON.parse(r.output)).toEqual({ codeCache: 'accepted', loaded: ['NativeModule vm'] });
+  });
+
+  it('takes the code cache after the warm-up request when given one: it then also holds the code the request ran', async () => {
+    const warm = project('functions:\n  zeta:\n    handler: index.handler\n', {
+      // onRequest runs only when the handler is invoked, never at load
+      'functions/zeta/handler.ts': [
+        'function onRequest(event: { n: number }): number {',
+        '  let total = 0;',
+        '  for (let i = 0; i < event.n; i += 1) total += i % 7 === 0 ? i * 2 : i % 5 === 0 ? i * 3 : i % 3 === 0 ? i * 5 : i;',
+        '  return total;',
+        '}',
+        'export const handler = async (event: Buffer) => ({ statusCode: Number(process.env.WARM_STATUS), body: String(onRequest(JSON.parse(String(event)))) });',
+        '',
+      ].join('\n'),
+    });
+    const out = join(warm, 'dist');
+    const result = await buildFunctions({ root: warm, outDir: out, log: () => {} });
+    expect(result.built[0]!.warmedUp).toBe(false);
+    const dir = join(out, 'zeta');
+    const initOnly = await writeCodeCache(dir);
+    const warmed = await writeCodeCache(dir, { event: '{"n":10}', env: { WARM_STATUS: '200' } });
+    expect(warmed).toBeGreaterThan(initOnly);
+    const probe = await run(process.execPath, ['-e', 'const m = require(process.argv[1]); console.log(m.codeCache)', join(dir, 'index.js')], { env: { PATH: process.env.PATH ?? '' } });
+    expect(probe.output.trim()).toBe('accepted');
+    // a warm-up that does not answer 200 (here: its env did not reach it) fails the build, saying so
+    await expect(writeCodeCache(dir, { event: '{"n":1}', env: {} })).rejects.toThrow(/code cache for .*zeta failed: .*warm-up request answered NaN/);
+    await expect(writeCodeCache(dir, { event: '{"n":1}', env: { WARM_STATUS: '502' } })).rejects.toThrow(/warm-up request answered 502/);
+  }, 60_000);
+
   it('reports compile errors with the file and line', async () => {
     const broken = project('functions:\n  gamma:\n    handler: index.handler\n', {
       'functions/gamma/handler.ts': "import { nope } from './missing.ts';\nexport const handler = nope;\n",
@@ -216,6 +261,7 @@ describe('the build CLI', () => {
 
   it('parses its arguments strictly', () => {
     expect(parseArgs(['--allow-missing', '--out', 'x', '--root', 'y', '--quiet'])).toEqual({ allowMissing: true, outDir: 'x', root: 'y', quiet: true });
+    expect(parseArgs(['--no-warm-up', '--no-code-cache'])).toEqual({ quiet: false, warmUp: false, codeCache: false });
     expect(() => parseArgs(['--allow-mising'])).toThrow(/unknown argument --allow-mising/);
     expect(() => parseArgs(['--out'])).toThrow(/--out needs a value/);
   });

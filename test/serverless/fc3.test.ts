@@ -19,6 +19,9 @@ const RAM_ACTIONS: Record<string, string[]> = {
   'health-monitor': ['cams:GetWhatsappHealthStatus', 'cams:ListChatappTemplate', 'cams:QueryChatappPhoneNumbers'],
   'health-report': [],
   'watch-list': [],
+  silences: [],
+  'status-page': [],
+  'cams-events': ['cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba'],
   onboarding: ['cams:AddChatappPhoneNumber', 'cams:ChatappBindWaba', 'cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba'],
   'onboarding-api': ['fc:InvokeFunction'],
 };
@@ -30,6 +33,9 @@ const HTTP_METHODS: Record<string, string[]> = {
   'health-report': ['GET'],
   'onboarding-api': ['GET', 'POST'],
   'watch-list': ['DELETE', 'GET', 'POST'],
+  silences: ['DELETE', 'GET', 'POST'],
+  'status-page': ['GET'],
+  'cams-events': ['POST'],
 };
 
 type Yml = { service: string; provider: Record<string, any>; functions: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -99,7 +105,10 @@ describe('dist/s.yaml from serverless.yml', () => {
       expect(http[0].triggerConfig).toEqual({ authType: 'anonymous', disableURLInternet: false, methods: HTTP_METHODS[key] });
     }
     expect(dep.routes).toContainEqual({ method: 'GET', path: '/onboardings/{id}', function: 'cams-fc-dev-onboarding-api' });
-    expect(dep.routes).toHaveLength(10);
+    // one route per http event of serverless.yml, none dropped or invented
+    const httpEvents = Object.values(svc.functions).flatMap((fn) => (fn.events ?? []).filter((e: Record<string, unknown>) => 'http' in e));
+    expect(dep.routes).toHaveLength(httpEvents.length);
+    expect(httpEvents.length).toBeGreaterThanOrEqual(16);
   });
 
   it('has the monitor timer and the onboarding MNS queue as an EventBridge MNS source', () => {

@@ -16,9 +16,12 @@ const HTTP_ROUTES: Record<string, string[]> = {
   'query-waba': ['GET /waba'],
   'add-phone-number': ['POST /phone-numbers'],
   'get-health-status': ['GET /health-status'],
-  'health-report': ['GET /health-report'],
+  'health-report': ['GET /health-report', 'GET /health-report/history'],
   'onboarding-api': ['POST /onboardings', 'GET /onboardings/{id}'],
   'watch-list': ['GET /watch-list', 'POST /watch-list', 'DELETE /watch-list'],
+  silences: ['POST /silences', 'GET /silences', 'DELETE /silences/{id}'],
+  'status-page': ['GET /status'],
+  'cams-events': ['POST /cams/receipts'],
 };
 const RAM_ACTIONS: Record<string, string[]> = {
   'bind-waba': ['cams:ChatappBindWaba'],
@@ -30,6 +33,9 @@ const RAM_ACTIONS: Record<string, string[]> = {
   onboarding: ['cams:AddChatappPhoneNumber', 'cams:ChatappBindWaba', 'cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba'],
   'onboarding-api': ['fc:InvokeFunction'],
   'watch-list': [],
+  silences: [],
+  'status-page': [],
+  'cams-events': ['cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba'],
 };
 const FUNCTIONS = Object.keys(RAM_ACTIONS);
 const ALERT_ENV = [
@@ -37,7 +43,7 @@ const ALERT_ENV = [
   'ALERT_LARK_WEBHOOK', 'ALERT_LARK_SECRET', 'ALERT_WECOM_WEBHOOK', 'ALERT_SLACK_WEBHOOK',
   'ALERT_WEBHOOK_URL', 'ALERT_WEBHOOK_SECRET',
 ];
-const ALL_ENV = ['CAMS_ENDPOINT', 'API_KEYS', 'STORE_URL', 'MONITOR_TARGETS', 'MONITOR_QPS', 'DISCOVERY_INTERVAL', 'ONBOARDING_FUNCTION', ...ALERT_ENV];
+const ALL_ENV = ['CAMS_ENDPOINT', 'API_KEYS', 'STORE_URL', 'CAMS_QPS', 'MONITOR_TARGETS', 'MONITOR_QPS', 'DISCOVERY_INTERVAL', 'ONBOARDING_FUNCTION', 'STATUS_PAGE_TOKEN', 'STATUS_PAGE_PUBLIC', 'STATUS_PAGE_REFRESH', ...ALERT_ENV];
 /** Values given to the package run: resolved ${env:...} must land in the templates. */
 const GIVEN_ENV: Record<string, string> = {
   API_KEYS: 'ci-key:ci-secret-0001',
@@ -145,7 +151,11 @@ describe('build + package', () => {
   it('passes the documented variables to the functions that read them', () => {
     const env = (name: string) => update.Resources[`sls-${name}`]!.Properties.environmentVariables as Record<string, string>;
     for (const name of FUNCTIONS) expect(Object.keys(env(name))).toEqual(expect.arrayContaining(['CAMS_ENDPOINT', 'STORE_URL']));
-    for (const name of Object.keys(HTTP_ROUTES)) expect(env(name).API_KEYS, name).toBe(GIVEN_ENV.API_KEYS);
+    // The status page is for browsers (its own token), and cams-events is called by CAMS, which cannot
+    // sign (it checks CAMS_RECEIPT_TOKEN): neither takes API_KEYS.
+    for (const name of Object.keys(HTTP_ROUTES).filter((n) => n !== 'status-page' && n !== 'cams-events')) expect(env(name).API_KEYS, name).toBe(GIVEN_ENV.API_KEYS);
+    expect(env('status-page').API_KEYS).toBeUndefined();
+    expect(Object.keys(env('cams-events'))).toEqual(expect.arrayContaining(['CAMS_RECEIPT_TOKEN', 'MONITOR_TARGETS', ...ALERT_ENV]));
     expect(Object.keys(env('health-monitor'))).toEqual(expect.arrayContaining(['MONITOR_TARGETS', 'MONITOR_QPS', 'DISCOVERY_INTERVAL', ...ALERT_ENV]));
     expect(env('health-monitor').MONITOR_QPS).toBe('3');
     expect(env('health-monitor').ALERT_DINGTALK_SECRET).toBe('SECdingtalk');
@@ -196,8 +206,11 @@ describe('build + package', () => {
   });
 
   it('has the onboarding eventbridge and MNS (via EventBridge) triggers', () => {
-    const triggers = of(update, 'ALIYUN::FC::Trigger').filter(([, r]) => r.Properties.triggerType === 'eventbridge').map(([, r]) => r.Properties);
-    expect(triggers.map((t) => t.functionName)).toEqual(['onboarding', 'onboarding']);
+    const all = of(update, 'ALIYUN::FC::Trigger').filter(([, r]) => r.Properties.triggerType === 'eventbridge').map(([, r]) => r.Properties);
+    expect(all.map((t) => t.functionName).sort()).toEqual(['cams-events', 'onboarding', 'onboarding']);
+    // cams-events takes CAMS's receipts from its own queue.
+    expect(all.find((t) => t.functionName === 'cams-events')!.triggerConfig.eventSourceConfig.eventSourceParameters.sourceMNSParameters).toMatchObject({ QueueName: `cams-fc-receipts-${STAGE}`, IsBase64Decode: false });
+    const triggers = all.filter((t) => t.functionName === 'onboarding');
     const onboarding = yml.functions.onboarding!.events!;
     const eb = triggers.find((t) => t.triggerConfig.eventSourceConfig.eventSourceType === 'Default')!;
     expect(JSON.parse(eb.triggerConfig.eventRuleFilterPattern)).toEqual(onboarding.find((e) => e.eventbridge)!.eventbridge!.eventRuleFilterPattern);

@@ -7,7 +7,7 @@ import { DEFAULT_SANDBOX_KEYS } from '../../local/sandbox/server.ts';
 import type { AlertNotification, AlertSink } from '../../shared/alerts/model.ts';
 import { SinkDeliveryError } from '../../shared/alerts/model.ts';
 import { CamsClient } from '../../shared/cams/client.ts';
-import { LimiterRegistry } from '../../shared/cams/limiter.ts';
+import { CamsBudget } from '../../shared/cams/budget/budget.ts';
 import { openStore } from '../../shared/store/index.ts';
 import type { Store } from '../../shared/store/port.ts';
 import { handler as bindWaba } from '../../functions/bind-waba/handler.ts';
@@ -38,7 +38,7 @@ export async function tempFileStore(): Promise<{ store: Store; url: string; dir:
 
 /** A client of the sandbox's first account with its own limiter registry (tests stay independent). */
 export function sandboxClient(sandbox: RunningSandbox, qps = 5, key = DEFAULT_SANDBOX_KEYS[0]!): CamsClient {
-  return new CamsClient({ endpoint: sandbox.url, credentials: key, qps: { GetWhatsappHealthStatus: qps }, limiters: new LimiterRegistry() });
+  return new CamsClient({ endpoint: sandbox.url, credentials: key, qps: { GetWhatsappHealthStatus: qps }, budget: new CamsBudget() });
 }
 
 let n = 0;

@@ -2,6 +2,7 @@
 // view becomes markdown in a channel's dialect or plain text, and fitText() makes the result fit
 // the channel's size limit by dropping whole items ("… and N more") and, only when one item alone
 // is too big, cutting it on a code point boundary (never inside a UTF-8 sequence).
+import { formatDuration } from '../duration.ts';
 import type { AlertItem, AlertNotification, Severity } from '../model.ts';
 
 /** Longest value of one field (node, ErrorDescription, …) before it is cut with "…". */
@@ -26,6 +27,8 @@ export interface ItemView {
   errors: ErrorView[];
   /** Errors not listed (over ERRORS_MAX). */
   moreErrors: number;
+  /** On a recovery: how long the node was down, e.g. "BLOCKED for 2 h 14 min (since …)". */
+  outage?: string;
 }
 
 export interface NotificationView {
@@ -80,6 +83,7 @@ export function viewOf(n: AlertNotification): NotificationView {
         solution: clean(e.PossibleSolution) || NONE,
       })),
       moreErrors: Math.max(0, errors.length - ERRORS_MAX),
+      ...(i.outage ? { outage: outageText(i.outage) } : {}),
     };
   });
   return {
@@ -92,6 +96,11 @@ export function viewOf(n: AlertNotification): NotificationView {
     allResolved: items.length > 0 && items.every((i) => i.reason === 'resolved'),
     items,
   };
+}
+
+/** "BLOCKED for 2 h 14 min (since 2025-03-01T08:00:00.000Z)": what a recovery message says about the outage. */
+export function outageText(o: NonNullable<AlertItem['outage']>): string {
+  return `${clean(o.worst, 40)} for ${formatDuration(o.durationMs)} (since ${clean(o.from, 40)})`;
 }
 
 export const REASON_LABEL: Record<AlertItem['reason'], string> = {
@@ -190,6 +199,7 @@ export function metaLine(v: NotificationView, d?: Dialect): string {
 export function markdownItem(i: ItemView, d: Dialect): string {
   const e = d.escape;
   const lines = [d.bold(`${REASON_LABEL[i.reason]} · ${e(i.node)}`), d.field('Status', `${d.status({ ...i, status: e(i.status) })} since ${e(i.since)}`)];
+  if (i.outage) lines.push(d.field('Was down', e(i.outage)));
   if (i.errors.length === 0) lines.push(d.field('Errors', 'none reported'));
   for (const err of i.errors) {
     lines.push(d.field('ErrorCode', d.code(e(err.code))));
@@ -207,6 +217,7 @@ export function markdown(v: NotificationView, d: Dialect, opts: { heading?: bool
 
 export function plainItem(i: ItemView): string {
   const lines = [`${REASON_LABEL[i.reason]} · ${i.node}`, `  Status: ${i.status} since ${i.since}`];
+  if (i.outage) lines.push(`  Was down: ${i.outage}`);
   if (i.errors.length === 0) lines.push('  Errors: none reported');
   for (const err of i.errors) {
     lines.push(`  ErrorCode: ${err.code}`, `  ErrorDescription: ${err.description}`, `  PossibleSolution: ${err.solution}`);

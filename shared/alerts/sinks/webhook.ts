@@ -3,7 +3,8 @@
 //   X-Alert-Id:  <notification.id>   (the same owed alerts always make the same id: de-duplicate on it)
 // 2xx is success; 429 and 5xx (and network errors) are retryable; other 4xx are not.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { AlertNotification, AlertSink } from '../model.ts';
+import type { AlertItem, AlertNotification, AlertSink, Outage } from '../model.ts';
+import { outageText } from './format.ts';
 import { DEFAULT_TIMEOUT_MS, httpStatusFailure, postJson, type SinkOptions } from './deliver.ts';
 
 export const SIGNATURE_HEADER = 'X-Signature';
@@ -16,12 +17,14 @@ export interface WebhookPayload {
   group: string;
   severity: AlertNotification['severity'];
   title: string;
-  items: AlertNotification['items'];
+  /** The items; a recovery's outage also carries its text ("BLOCKED for 2 h 14 min (since …)"). */
+  items: Array<Omit<AlertItem, 'outage'> & { outage?: Outage & { text: string } }>;
   createdAt: string;
 }
 
 export function webhookPayload(n: AlertNotification): WebhookPayload {
-  return { id: n.id, group: n.group, severity: n.severity, title: n.title, items: n.items, createdAt: n.createdAt };
+  const items = n.items.map(({ outage, ...i }) => (outage ? { ...i, outage: { ...outage, text: outageText(outage) } } : i));
+  return { id: n.id, group: n.group, severity: n.severity, title: n.title, items, createdAt: n.createdAt };
 }
 
 function hmacHex(secret: string, t: number | string, rawBody: string | Uint8Array): string {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRouteRequest } from '../../../local/client/route-request.ts';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { HealthSweep } from '../../../shared/monitor/sweep.ts';
+import { openStore } from '../../../shared/store/index.ts';
 import { handler } from '../../../functions/health-report/handler.ts';
 import { fcContext, httpEvent, parseReply } from '../../support/events.ts';
 import { onboardThroughFunctions, RecordingSink, sandboxClient, setHealth, tempFileStore } from '../../support/monitor.ts';
@@ -9,6 +10,8 @@ import { CALLER_KEY, sandboxForFunctions } from '../../support/sandbox-env.ts';
 
 let sandbox: RunningSandbox;
 let cleanup: () => Promise<void>;
+/** The handler opens its store once per instance: later tests write to that same store. */
+let firstUrl = '';
 
 beforeAll(async () => {
   sandbox = await sandboxForFunctions();
@@ -25,6 +28,7 @@ describe('GET /health-report', () => {
     const temp = await tempFileStore();
     cleanup = temp.cleanup;
     process.env['STORE_URL'] = temp.url;
+    firstUrl = temp.url;
     const space = await onboardThroughFunctions('299399000500', [{ cc: '86', phone: '13800000500' }]);
     const target = { CustSpaceId: space, NodeType: 'phone' as const, PhoneNumber: '8613800000500' };
     process.env['MONITOR_TARGETS'] = JSON.stringify([target]); // as both functions get it in serverless.yml
@@ -66,6 +70,46 @@ describe('GET /health-report', () => {
       expect(bad.body.Code).toBe('InvalidParameter');
       expect(JSON.stringify(bad.body)).toContain(field);
     }
+  });
+
+  it('GET /health-report/history: the node\'s transitions (BLOCKED → AVAILABLE) and today\'s worst state', async () => {
+    const space = await onboardThroughFunctions('299399000501', [{ cc: '86', phone: '13800000501' }]);
+    const target = { CustSpaceId: space, NodeType: 'phone' as const, PhoneNumber: '8613800000501' };
+    const store = await openStore(firstUrl);
+    let clock = Date.now();
+    const sweep = () =>
+      new HealthSweep({
+        store,
+        cams: sandboxClient(sandbox),
+        sinks: [new RecordingSink()],
+        policy: { minConsecutive: 1, repeatIntervalMs: 3_600_000 },
+        envTargets: [target],
+        concurrency: 5,
+        deadline: Date.now() + 20_000,
+        alertClock: () => clock,
+      }).run();
+    await sweep();
+    await setHealth(sandbox, { ...target, CanSendMessage: 'BLOCKED', Errors: [{ ErrorCode: '141006', ErrorDescription: 'payment', PossibleSolution: 'Add a payment method' }] });
+    clock += 60_000;
+    await sweep();
+    await setHealth(sandbox, { ...target, CanSendMessage: 'AVAILABLE' });
+    clock += 60_000;
+    await sweep();
+    await store.close();
+
+    const signed = signRouteRequest({ method: 'GET', path: '/health-report/history', query: target }, 'h', CALLER_KEY, { nonce: 'history-1' });
+    const res = parseReply(await handler(httpEvent(signed, 'fc-http'), fcContext() as never));
+    expect(res.statusCode).toBe(200);
+    const nodes = res.body.Data!['Nodes'] as Array<{ EntityType: string; Transitions: Array<{ From: string; To: string; Errors: unknown[] }>; Days: Array<{ Worst: string }> }>;
+    expect(nodes).toHaveLength(1);
+    expect(nodes[0]!.EntityType).toBe('PHONE_NUMBER');
+    expect(nodes[0]!.Transitions.map((t) => `${t.From}→${t.To}`)).toEqual(['AVAILABLE→BLOCKED', 'BLOCKED→AVAILABLE']);
+    expect(nodes[0]!.Days.at(-1)!.Worst).toBe('BLOCKED');
+
+    const missing = signRouteRequest({ method: 'GET', path: '/health-report/history', query: { CustSpaceId: space, NodeType: 'phone' } }, 'h', CALLER_KEY, { nonce: 'history-2' });
+    const bad = parseReply(await handler(httpEvent(missing, 'fc-http'), fcContext() as never));
+    expect(bad.statusCode).toBe(400);
+    expect(bad.body.Fields).toEqual([{ Field: 'PhoneNumber', Message: 'is required when NodeType is phone' }]);
   });
 
   it('refuses parameters and unsigned calls like every route', async () => {

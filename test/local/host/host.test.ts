@@ -74,10 +74,12 @@ describe('start-up', () => {
 describe('each function gets exactly its serverless.yml environment', () => {
   it('provider + its own variables, the host-supplied ones, and no other function\'s', () => {
     const envs = host.environments;
-    expect(Object.keys(envs).sort()).toEqual(['add-phone-number', 'bind-waba', 'get-health-status', 'health-monitor', 'health-report', 'onboarding', 'onboarding-api', 'query-waba']);
-    const supplied = ['CAMS_ENDPOINT', 'STORE_URL', 'ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET', 'FC_ENDPOINT', 'FC_SERVICE_NAME', 'FC_FUNCTION_NAME', 'FC_REGION', 'FC_ACCOUNT_ID'];
+    expect(Object.keys(envs).sort()).toEqual(['add-phone-number', 'bind-waba', 'cams-events', 'get-health-status', 'health-monitor', 'health-report', 'onboarding', 'onboarding-api', 'query-waba', 'silences', 'status-page', 'watch-list']);
+    const supplied = ['CAMS_ENDPOINT', 'STORE_URL', 'CAMS_QPS', 'ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET', 'FC_ENDPOINT', 'FC_SERVICE_NAME', 'FC_FUNCTION_NAME', 'FC_REGION', 'FC_ACCOUNT_ID'];
     const alertVars = ['ALERT_REPEAT_INTERVAL', 'ALERT_MIN_CONSECUTIVE', 'ALERT_DINGTALK_WEBHOOK', 'ALERT_DINGTALK_SECRET', 'ALERT_LARK_WEBHOOK', 'ALERT_LARK_SECRET', 'ALERT_WECOM_WEBHOOK', 'ALERT_SLACK_WEBHOOK', 'ALERT_WEBHOOK_URL', 'ALERT_WEBHOOK_SECRET'];
-    expect(Object.keys(envs['health-monitor']!).sort()).toEqual([...supplied, 'MONITOR_TARGETS', 'MONITOR_QPS', ...alertVars].sort());
+    expect(Object.keys(envs['health-monitor']!).sort()).toEqual([...supplied, 'MONITOR_TARGETS', 'MONITOR_QPS', 'DISCOVERY_INTERVAL', ...alertVars].sort());
+    // The other deliverer: receipts' alerts go out at once, through the same deliverOwed and lease.
+    expect(Object.keys(envs['cams-events']!).sort()).toEqual([...supplied, 'CAMS_RECEIPT_TOKEN', 'MONITOR_TARGETS', 'MONITOR_QPS', ...alertVars].sort());
     expect(Object.keys(envs['onboarding']!).sort()).toEqual([...supplied].sort());
     expect(Object.keys(envs['onboarding-api']!).sort()).toEqual([...supplied, 'API_KEYS', 'ONBOARDING_FUNCTION'].sort());
     expect(Object.keys(envs['health-report']!).sort()).toEqual([...supplied, 'API_KEYS', 'MONITOR_TARGETS'].sort());
@@ -126,6 +128,13 @@ describe('HTTP routes', () => {
       const path = r.path.replace(/\{[^}]+\}/g, 'ob-000000000000000000000000');
       const before = lines.length;
       const res = await callRoute(host.url, { method: r.method, path, ...(r.method === 'POST' ? { body: {} } : {}) });
+      if (r.functionName === 'status-page') {
+        // An HTML page, not the CAMS envelope; off (404) without STATUS_PAGE_TOKEN/STATUS_PAGE_PUBLIC.
+        expect(res.headers['x-request-id']).toBe(res.headers['x-fc-request-id']);
+        expect(res.status).toBe(404);
+        expect(lines.slice(before).join('\n')).toContain(`-> 404 status-page`);
+        continue;
+      }
       // The function answered (its CAMS envelope, with the host's request id), not the host.
       expect(res.json.RequestId, `${r.method} ${r.path}`).toBe(res.headers['x-fc-request-id']);
       expect(['NotFound', 'MethodNotAllowed', 'FunctionNotImplemented', 'FunctionError', 'FunctionLoadError', 'FunctionTimeout']).not.toContain(res.json.Code);

@@ -60,10 +60,10 @@ async function onboard(body: typeof WATCHED, status: 'done' | 'failed'): Promise
 const messages = (kind: 'webhook' | 'slack', ...needles: string[]) => receivers.received[kind].filter((m) => needles.every((n) => m.text.includes(n)));
 
 describe('production configuration, end to end', () => {
-  it('ALERT_* reach health-monitor only', () => {
+  it('ALERT_* reach the deliverers only (health-monitor, and cams-events for receipts)', () => {
     for (const [fn, env] of Object.entries(host.environments)) {
       const alertVars = Object.keys(env).filter((k) => k.startsWith('ALERT_'));
-      if (fn === 'health-monitor') expect(env).toMatchObject(receivers.env);
+      if (fn === 'health-monitor' || fn === 'cams-events') expect(env).toMatchObject(receivers.env);
       else expect(alertVars, fn).toEqual([]);
     }
   });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox, SandboxKey } from '../../../local/sandbox/server.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
-import { LimiterRegistry } from '../../../shared/cams/limiter.ts';
+import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CAMS_VERSION } from '../../../shared/cams/operations.ts';
 import { unwrapDefault } from '../../support/official-sdk.ts';
 import { bind, call, control, KEY_A, KEY_B, prepareCall, send, start } from './helpers.ts';
@@ -136,7 +136,7 @@ describe('ListChatappTemplate', () => {
 
 describe('our CamsClient reads both replies', () => {
   it('listTemplates and queryPhoneNumbers parse the top-level lists', async () => {
-    const client = new CamsClient({ endpoint: sb.url, credentials: KEY_A, limiters: new LimiterRegistry() });
+    const client = new CamsClient({ endpoint: sb.url, credentials: KEY_A, budget: new CamsBudget() });
     const phones = await client.queryPhoneNumbers({ CustSpaceId: space });
     expect(phones.data.PhoneNumbers.map((p) => p.QualityRating)).toEqual(['GREEN', 'GREEN']);
     const templates = await client.listTemplates({ CustSpaceId: space, Page: JSON.stringify({ Index: 1, Size: 10 }) });

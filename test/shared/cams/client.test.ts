@@ -3,7 +3,7 @@ import * as openApiUtilModule from '@alicloud/openapi-util';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CamsClient, encodeForm, resolveEndpoint } from '../../../shared/cams/client.ts';
-import { LimiterRegistry } from '../../../shared/cams/limiter.ts';
+import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CAMS_VERSION } from '../../../shared/cams/operations.ts';
 import { expectCamsError, gatewayError, ok, startScriptedCams, TEST_KEY, type ScriptedCams, type ScriptedReply } from './scripted-cams.ts';
 
@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 function clientFor(url: string, extra: ConstructorParameters<typeof CamsClient>[0] = {}): CamsClient {
-  return new CamsClient({ endpoint: url, credentials: TEST_KEY, limiters: new LimiterRegistry(), ...extra });
+  return new CamsClient({ endpoint: url, credentials: TEST_KEY, budget: new CamsBudget(), ...extra });
 }
 
 const HEALTH_DATA = {

@@ -1,79 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
-import { intervalForQps, LimiterRegistry, sharedLimiters, SpacingLimiter } from '../../../shared/cams/limiter.ts';
+import { CamsError } from '../../../shared/cams/errors.ts';
+import { intervalForQps } from '../../../shared/cams/limiter.ts';
 import { fakeClock, ok, startScriptedCams, TEST_KEY, type ScriptedCams } from './scripted-cams.ts';
 
-/** Most starts inside any window [t, t + windowMs) — how a sliding-window limiter counts them. */
-function maxInWindow(times: number[], windowMs = 1000): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let lo = 0;
-  for (let hi = 0; hi < sorted.length; hi++) {
-    while (sorted[hi]! - sorted[lo]! >= windowMs) lo++;
-    best = Math.max(best, hi - lo + 1);
-  }
-  return best;
-}
-
-describe('SpacingLimiter on a fake clock', () => {
-  it('smooths a burst of 50 at 5 QPS to ~10 s, never more than 5 per sliding second', async () => {
-    const clock = fakeClock(0);
-    const limiter = new SpacingLimiter(intervalForQps(5), clock);
-    const starts: number[] = [];
-    await Promise.all(Array.from({ length: 50 }, () => limiter.acquire().then(() => starts.push(clock.now()))));
-    expect(starts).toHaveLength(50);
-    expect(starts[0]).toBe(0);
-    const total = starts[49]! - starts[0]!;
-    expect(total).toBeGreaterThanOrEqual(9_000);
-    expect(total).toBeLessThanOrEqual(12_000);
-    expect(maxInWindow(starts)).toBeLessThanOrEqual(5);
-    // Evenly spaced: no burst at the front.
-    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBe(intervalForQps(5));
-  });
-
-  it('a late timer delays later calls but never squeezes two together', async () => {
-    const clock = fakeClock(0);
-    let k = 0;
-    const lateClock = { now: clock.now, sleep: (ms: number) => clock.sleep(ms + ((k++ * 37) % 90)) }; // 0..89 ms late
-    const limiter = new SpacingLimiter(intervalForQps(10), lateClock);
-    const starts: number[] = [];
-    await Promise.all(Array.from({ length: 40 }, () => limiter.acquire().then(() => starts.push(clock.now()))));
-    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(intervalForQps(10));
-    expect(maxInWindow(starts)).toBeLessThanOrEqual(10);
-  });
-
-  it('keeps a fractional spacing pace on a whole-ms clock: 100 QPS is 10.4 ms a call, not 11', async () => {
-    const clock = fakeClock(0);
-    const wholeMs = { now: clock.now, sleep: (ms: number) => clock.sleep(Math.ceil(ms)) };
-    const limiter = new SpacingLimiter(intervalForQps(100), wholeMs);
-    const starts: number[] = [];
-    await Promise.all(Array.from({ length: 201 }, () => limiter.acquire().then(() => starts.push(clock.now()))));
-    expect(starts[200]! - starts[0]!).toBeGreaterThanOrEqual(2080);
-    expect(starts[200]! - starts[0]!).toBeLessThanOrEqual(2081);
-    expect(maxInWindow(starts)).toBeLessThanOrEqual(100);
-  });
-
-  it('serves waiters first-come first-served', async () => {
-    const clock = fakeClock(0);
-    const limiter = new SpacingLimiter(100, clock);
-    const order: number[] = [];
-    await Promise.all([0, 1, 2, 3, 4].map((i) => limiter.acquire().then(() => order.push(i))));
-    expect(order).toEqual([0, 1, 2, 3, 4]);
-  });
-
-  it('refuses at once, without taking a slot, when the queue would outlast latestStart', async () => {
-    const clock = fakeClock(0);
-    const limiter = new SpacingLimiter(200, clock);
-    expect(await limiter.acquire()).toBe(true); // t=0
-    const queued = limiter.acquire(); // would start at 200
-    expect(await limiter.acquire(300)).toBe(false); // would start at 400
-    expect(await queued).toBe(true);
-    expect(clock.now()).toBe(200);
-    expect(await limiter.acquire(400)).toBe(true); // the refused call did not take the 400 slot
-    expect(clock.now()).toBe(400);
-  });
-
-  it('intervals leave head-room over the documented QPS', () => {
+describe('intervalForQps', () => {
+  it('leaves head-room over the documented QPS', () => {
     expect(intervalForQps(5)).toBe(208);
     expect(intervalForQps(10)).toBe(104);
     // qps + 1 calls always span more than the 1-s window.
@@ -82,68 +15,72 @@ describe('SpacingLimiter on a fake clock', () => {
   });
 });
 
-describe('LimiterRegistry', () => {
-  it('one limiter per (endpoint, accessKeyId, action); the stricter rate wins', () => {
-    const reg = new LimiterRegistry();
-    const a = reg.get('http://h:1', 'AK1', 'GetWhatsappHealthStatus', 10);
-    expect(reg.get('http://h:1', 'AK1', 'GetWhatsappHealthStatus', 5)).toBe(a);
-    expect(a.interval).toBe(intervalForQps(5));
-    reg.get('http://h:1', 'AK1', 'GetWhatsappHealthStatus', 20);
-    expect(a.interval).toBe(intervalForQps(5));
-    expect(reg.get('http://h:1', 'AK2', 'GetWhatsappHealthStatus', 5)).not.toBe(a);
-    expect(reg.get('http://h:2', 'AK1', 'GetWhatsappHealthStatus', 5)).not.toBe(a);
-    expect(reg.get('http://h:1', 'AK1', 'ChatappBindWaba', 5)).not.toBe(a);
-  });
-
-  it('drops idle limiters when full (rotating STS key ids)', () => {
-    const clock = fakeClock(0);
-    const reg = new LimiterRegistry(4);
-    for (let i = 0; i < 4; i++) void reg.get('e', `STS.${i}`, 'a', 5, clock).acquire();
-    clock.advance(60_000);
-    reg.get('e', 'STS.new', 'a', 5, clock);
-    expect(reg.size).toBe(1);
-  });
-});
-
-describe('client-side limiting over real HTTP', () => {
+describe('the client asks the budget before every attempt (real HTTP)', () => {
   let server: ScriptedCams | undefined;
   afterEach(async () => {
     await server?.close();
     server = undefined;
   });
 
-  it('a call whose turn in the queue comes after its deadline fails at once instead of waiting', async () => {
+  it('a call with no slot before its deadline gets our own System.LimitControl, and CAMS is not called', async () => {
     server = await startScriptedCams(() => ok({ CanSendMessage: 'AVAILABLE', Entities: [] }));
     const clock = fakeClock(0);
-    const c = new CamsClient({
-      endpoint: server.url, credentials: TEST_KEY, limiters: new LimiterRegistry(), now: clock.now, sleep: clock.sleep,
-      deadlineMarginMs: 100, minAttemptMs: 200,
-    });
+    const c = new CamsClient({ endpoint: server.url, credentials: TEST_KEY, now: clock.now, sleep: clock.sleep, deadlineMarginMs: 100, minAttemptMs: 200 });
     // 5 QPS → slots at 0, 208, 416, 624, 832...; with the deadline at 1000 the last start is 700.
     const settled = await Promise.allSettled(
       Array.from({ length: 10 }, () => c.getHealthStatus({ CustSpaceId: 'CS', NodeType: 'waba' }, { deadline: 1000 })),
     );
     expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(4);
-    const codes = settled.flatMap((s) => (s.status === 'rejected' ? [(s.reason as { Code: string }).Code] : []));
-    expect(codes).toEqual(Array(6).fill('DeadlineExceeded'));
+    const refusals = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as CamsError] : []));
+    expect(refusals).toHaveLength(6);
+    for (const r of refusals) {
+      expect(r).toBeInstanceOf(CamsError);
+      expect(r.Code).toBe('System.LimitControl');
+      expect(r.budgetRefusal).toBe(true);
+      expect(r.attempts).toBe(0);
+      expect(r.retryAfterMs).toBeGreaterThan(0);
+    }
     expect(server.calls).toHaveLength(4);
     expect(clock.now()).toBeLessThanOrEqual(700);
   });
 
-  it('two clients in one process share the budget for the same key and action', async () => {
+  it('clients of one account share one budget; another account has its own', async () => {
     server = await startScriptedCams(() => ok({ CanSendMessage: 'AVAILABLE', Entities: [] }));
-    // The default (process-wide) registry: sharing must not need any wiring.
-    const make = () => new CamsClient({ endpoint: server!.url, credentials: TEST_KEY, qps: { GetWhatsappHealthStatus: 10 } });
-    const [a, b] = [make(), make()];
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).getHealthStatus({ CustSpaceId: 'CS', NodeType: 'waba' })),
-    );
-    const elapsed = performance.now() - t0;
-    expect(server.calls).toHaveLength(12);
-    expect(maxInWindow(server.calls.map((c) => c.at))).toBeLessThanOrEqual(10);
-    expect(elapsed).toBeGreaterThanOrEqual(11 * intervalForQps(10) - 50);
-    expect(elapsed).toBeLessThan(15_000);
-    expect(sharedLimiters.get(server.url, TEST_KEY.accessKeyId, 'GetWhatsappHealthStatus', 10)).toBeDefined();
+    const clock = fakeClock(0);
+    const budget = new CamsBudget({ clock });
+    // When each call was let through (the HTTP round trip afterwards is not on the fake clock).
+    const starts: Record<string, number[]> = {};
+    const spy = Object.assign(Object.create(budget) as CamsBudget, {
+      acquire: async (r: Parameters<CamsBudget['acquire']>[0]) => {
+        const a = await budget.acquire(r);
+        (starts[r.account.split('@')[0]!] ??= []).push(clock.now());
+        return a;
+      },
+    });
+    const make = (account: string) => new CamsClient({ endpoint: server!.url, credentials: TEST_KEY, budget: spy, account, now: clock.now, sleep: clock.sleep });
+    const [a, b, other] = [make('acct-1'), make('acct-1'), make('acct-2')];
+    await Promise.all([
+      ...Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).getHealthStatus({ CustSpaceId: 'CS', NodeType: 'waba' })),
+      other.getHealthStatus({ CustSpaceId: 'CS', NodeType: 'waba' }),
+    ]);
+    expect(starts['acct-1']!.sort((x, y) => x - y)).toEqual([0, 208, 416, 624, 832, 1040]);
+    expect(starts['acct-2']).toEqual([0]);
+    expect(server.calls).toHaveLength(7);
+  });
+
+  it('the env CAMS_ACCOUNT_ID keys the budget instead of the AccessKey id', async () => {
+    server = await startScriptedCams(() => ok({ CanSendMessage: 'AVAILABLE', Entities: [] }));
+    const clock = fakeClock(0);
+    const budget = new CamsBudget({ clock });
+    const seen: string[] = [];
+    const spy = Object.assign(Object.create(budget) as CamsBudget, {
+      acquire: (req: Parameters<CamsBudget['acquire']>[0]) => (seen.push(req.account), budget.acquire(req)),
+    });
+    const c = new CamsClient({ endpoint: server.url, credentials: TEST_KEY, budget: spy, env: { CAMS_ACCOUNT_ID: '1234567890' }, now: clock.now, sleep: clock.sleep });
+    await c.getHealthStatus({ CustSpaceId: 'CS', NodeType: 'waba' });
+    const d = new CamsClient({ endpoint: server.url, credentials: TEST_KEY, budget: spy, env: {}, now: clock.now, sleep: clock.sleep });
+    await d.getHealthStatus({ CustSpaceId: 'CS', NodeType: 'waba' });
+    const host = new URL(server.url).host;
+    expect(seen).toEqual([`1234567890@${host}`, `${TEST_KEY.accessKeyId}@${host}`]);
   });
 });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CamsClient, type CamsClientOptions } from '../../../shared/cams/client.ts';
-import { LimiterRegistry } from '../../../shared/cams/limiter.ts';
+import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { backoffCap, fullJitterDelay, resolveRetryPolicy, DEFAULT_RETRY_POLICY } from '../../../shared/cams/retry.ts';
 import { expectCamsError, fakeClock, gatewayError, LIMIT_CONTROL, ok, startScriptedCams, TEST_KEY, type ScriptedCams, type ScriptedReply } from './scripted-cams.ts';
 
@@ -24,8 +24,7 @@ function client(url: string, extra: CamsClientOptions = {}) {
   const c = new CamsClient({
     endpoint: url,
     credentials: TEST_KEY,
-    limiters: new LimiterRegistry(),
-    qps: { ChatappBindWaba: 1000 },
+    budget: new CamsBudget({ qps: { ChatappBindWaba: 1000 }, clock }),
     now: clock.now,
     sleep: clock.sleep,
     random: () => 0.5,
@@ -126,7 +125,7 @@ describe('giving up', () => {
     const start = clock.now();
     // margin 100 + minAttempt 200: an attempt must start by start+700. random 1 → delays 100, 200, 400.
     const c = new CamsClient({
-      endpoint: server.url, credentials: TEST_KEY, limiters: new LimiterRegistry(), qps: { ChatappBindWaba: 1000 },
+      endpoint: server.url, credentials: TEST_KEY, budget: new CamsBudget({ qps: { ChatappBindWaba: 1000 }, clock }),
       now: clock.now, sleep: clock.sleep, random: () => 1, deadlineMarginMs: 100, minAttemptMs: 200,
       retry: { maxAttempts: 10 },
     });
@@ -144,7 +143,7 @@ describe('giving up', () => {
     server = await startScriptedCams(() => LIMIT_CONTROL);
     const clock = fakeClock();
     const c = new CamsClient({
-      endpoint: server.url, credentials: TEST_KEY, limiters: new LimiterRegistry(), qps: { ChatappBindWaba: 1000 },
+      endpoint: server.url, credentials: TEST_KEY, budget: new CamsBudget({ qps: { ChatappBindWaba: 1000 }, clock }),
       now: clock.now, sleep: clock.sleep, random: () => 1, deadlineMarginMs: 100, minAttemptMs: 200,
       deadline: () => 450, retry: { maxAttempts: 10 },
     });
@@ -166,7 +165,7 @@ describe('giving up', () => {
 
   it('a request timeout is clamped to the time left before the deadline (real clock)', async () => {
     server = await startScriptedCams(() => ({ hang: true }));
-    const c = new CamsClient({ endpoint: server.url, credentials: TEST_KEY, limiters: new LimiterRegistry(), timeoutMs: 20_000, deadlineMarginMs: 100, minAttemptMs: 200 });
+    const c = new CamsClient({ endpoint: server.url, credentials: TEST_KEY, budget: new CamsBudget(), timeoutMs: 20_000, deadlineMarginMs: 100, minAttemptMs: 200 });
     const t0 = Date.now();
     const err = await expectCamsError(c.bindWaba({ WabaId: 'W' }, { deadline: () => 700 }));
     const elapsed = Date.now() - t0;

@@ -124,21 +124,37 @@ export async function startScriptedCams(
   };
 }
 
-/** A clock that only moves when slept on: retry and limiter logic without real waiting. */
+/**
+ * A clock that only moves when slept on: retry and budget logic without real waiting. Sleepers wake in
+ * order of their due time, one per macrotask (as real timers do), so work already queued runs
+ * "before" time moves and concurrent sleepers do not add up.
+ */
 export function fakeClock(start = 1_700_000_000_000) {
   let t = start;
   const sleeps: number[] = [];
+  const timers: Array<{ due: number; seq: number; resolve: () => void }> = [];
+  let seq = 0;
+  let scheduled = false;
+  const schedule = () => {
+    if (scheduled || timers.length === 0) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      timers.sort((a, b) => a.due - b.due || a.seq - b.seq);
+      const next = timers.shift()!;
+      t = Math.max(t, next.due);
+      next.resolve();
+      schedule();
+    });
+  };
   return {
     sleeps,
     now: () => t,
-    // Time moves on a later macrotask, as with a real timer: work already queued runs "before" it.
     sleep: (ms: number) =>
       new Promise<void>((resolve) => {
         sleeps.push(ms);
-        setImmediate(() => {
-          t += Math.max(0, ms);
-          resolve();
-        });
+        timers.push({ due: t + Math.max(0, ms), seq: seq++, resolve });
+        schedule();
       }),
     advance: (ms: number) => {
       t += ms;

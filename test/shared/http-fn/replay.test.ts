@@ -1,3 +1,7 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { describe, expect, it } from 'vitest';
 import { signRouteRequest } from '../../../local/client/route-request.ts';
@@ -44,5 +48,45 @@ describe.each<Trigger>(['fc-http', 'api-gateway'])('replay protection through th
     clock.t = T0 + 15 * MIN + 2000;
     expect((await send('c')).statusCode).toBe(200);
     expect((await send('b', T0 + MIN)).body.Code).toBe('SignatureNonceUsed');
+  });
+});
+
+describe('replay across instances (two function instances sharing STORE_URL)', () => {
+  const probe = (env: Record<string, string>) =>
+    httpFunction({
+      name: 'probe',
+      routes: [{ method: 'GET', path: '/probe' }],
+      schema: z.strictObject({}),
+      service: async () => ({ data: { ok: true } }),
+      env: { API_KEYS: `${KEY.accessKeyId}:${KEY.accessKeySecret}`, ...env },
+      write: () => {},
+    });
+  const send = async (handler: ReturnType<typeof probe>, nonce: string) => {
+    const req = signRouteRequest({ method: 'GET', path: '/probe' }, 'fn.example', KEY, { date: new Date(), nonce });
+    return parseReply(await handler(httpEvent(req, 'fc-http'), fcContext() as never));
+  };
+
+  it('a request replayed to another instance is refused (file store shared by both)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'replay-'));
+    try {
+      const env = { STORE_URL: `file:${dir}` };
+      const [a, b] = [probe(env), probe(env)];
+      const nonce = randomUUID();
+      expect((await send(a, nonce)).statusCode).toBe(200);
+      const replay = await send(b, nonce);
+      expect(replay).toMatchObject({ statusCode: 401, body: { Code: 'SignatureNonceUsed' } });
+      // A fresh nonce still passes on either instance.
+      expect((await send(b, randomUUID())).statusCode).toBe(200);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('without STORE_URL each instance only knows its own nonces (what the store adds)', async () => {
+    const [a, b] = [probe({}), probe({})];
+    const nonce = randomUUID();
+    expect((await send(a, nonce)).statusCode).toBe(200);
+    expect((await send(a, nonce)).statusCode).toBe(401);
+    expect((await send(b, nonce)).statusCode).toBe(200);
   });
 });

@@ -118,6 +118,7 @@ describe('deliverOwed', () => {
       put: (k, v, o) => inner.put(k, v, o),
       delete: (k, o) => inner.delete(k, o),
       list: (p) => inner.list(p),
+      reserveSlot: (k, i, w) => inner.reserveSlot(k, i, w),
       close: () => inner.close(),
       acquireLease: async (name, ttl, owner) => {
         const l = await inner.acquireLease(name, ttl, owner);
@@ -156,6 +157,7 @@ describe('deliverOwed', () => {
       list: (p, o) => (listed.push(p), inner.list(p, o)),
       close: () => inner.close(),
       acquireLease: (n, t, o) => inner.acquireLease(n, t, o),
+      reserveSlot: (k, i, w) => inner.reserveSlot(k, i, w),
     };
     // 50 quiet entities and 2 owing ones.
     for (let i = 0; i < 50; i++) await owe(store, `q${i}`, []);

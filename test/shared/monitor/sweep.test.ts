@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
-import { LimiterRegistry } from '../../../shared/cams/limiter.ts';
+import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { HealthSweep, SWEEP_LEASE, type HealthSweepOptions } from '../../../shared/monitor/sweep.ts';
 import { registerWatchTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import type { Lease, Store } from '../../../shared/store/port.ts';
@@ -58,6 +58,7 @@ function recordingStore(inner: Store, timeline: string[], track: <T>(p: Promise<
   return {
     get: (key) => track(inner.get(key)),
     list: (prefix) => track(inner.list(prefix)),
+    reserveSlot: (key, interval, wait) => track(inner.reserveSlot(key, interval, wait)),
     put: (key, value, opts) => {
       timeline.push(`put:${key}`);
       if (failWhen(value)) {
@@ -87,7 +88,7 @@ function recordingStore(inner: Store, timeline: string[], track: <T>(p: Promise<
 /** The sandbox client, with each health check's start and end written to the timeline. */
 class TimelineClient extends CamsClient {
   constructor(endpoint: string, private readonly timeline: string[], private readonly track: <T>(p: Promise<T>) => Promise<T>) {
-    super({ endpoint, credentials: DEFAULT_SANDBOX_KEYS[0]!, qps: { GetWhatsappHealthStatus: 50 }, limiters: new LimiterRegistry() });
+    super({ endpoint, credentials: DEFAULT_SANDBOX_KEYS[0]!, qps: { GetWhatsappHealthStatus: 50 }, budget: new CamsBudget({ qps: { GetWhatsappHealthStatus: 50 } }) });
   }
   override getHealthStatus(...args: Parameters<CamsClient['getHealthStatus']>): ReturnType<CamsClient['getHealthStatus']> {
     this.timeline.push('cams-start');
@@ -258,5 +259,25 @@ describe('HealthSweep against the sandbox', () => {
     await sweep(sink);
     expect(sink.received).toHaveLength(1);
     expect(sink.received[0]!.items[0]!.reason).toBe('new');
+  });
+});
+
+describe('the sweep as the receipts backstop', () => {
+  it('checks a node with a recent receipt first, then the least recently checked', async () => {
+    const { noteTarget } = await import('../../../shared/monitor/check.ts');
+    const sink = new RecordingSink();
+    const targets = [waba(), phone1(), phone2()];
+    // A clock that moves on every reading, so each check has its own time.
+    const ticking = () => ++clock;
+    // Round 1 checks all three in watch-list order (phone1, phone2, waba); phone2 then gets a receipt.
+    await sweep(sink, { envTargets: targets, concurrency: 1, alertClock: ticking });
+    await noteTarget(store, phone2(), { lastReceiptAt: clock });
+    await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
+    space = await onboardThroughFunctions('299399000001', [{ cc: '86', phone: '13800000001' }, { cc: '86', phone: '13800000002' }]);
+    await sweep(sink, { envTargets: targets, concurrency: 1, alertClock: ticking });
+    const calls = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string; Params: Record<string, string> }>;
+    const order = calls.filter((c) => c.Action === 'GetWhatsappHealthStatus').map((c) => c.Params['PhoneNumber'] ?? c.Params['NodeType']);
+    // phone2 (receipt) first; then the two others, least recently checked first.
+    expect(order).toEqual(['8613800000002', '8613800000001', 'waba']);
   });
 });

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
-import { LimiterRegistry } from '../../../shared/cams/limiter.ts';
+import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { runOnboarding } from '../../../shared/onboarding/onboard.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { sandboxClient, tempFileStore } from '../../support/monitor.ts';
@@ -25,7 +25,7 @@ afterEach(async () => cleanup());
 
 /** A client that gives up on an attempt after 500 ms and retries (4 attempts, 100 ms base backoff). */
 function impatientClient(): CamsClient {
-  return new CamsClient({ endpoint: sandbox.url, credentials: DEFAULT_SANDBOX_KEYS[0]!, timeoutMs: 500, limiters: new LimiterRegistry() });
+  return new CamsClient({ endpoint: sandbox.url, credentials: DEFAULT_SANDBOX_KEYS[0]!, timeoutMs: 500, budget: new CamsBudget() });
 }
 
 const payload = { WabaId: '3100000000001', Cc: '65', PhoneNumber: '91000001', VerifiedName: 'Acme Shop' };

@@ -397,6 +397,55 @@ export function storeContract(makeHarness: () => Promise<StoreHarness>): void {
     expect(await s.acquireLease('same', 5_000)).toBeUndefined();
   });
 
+  // ---- reserveSlot ------------------------------------------------------------------------------
+  // A long interval, so the milliseconds a test takes cannot change which answer is right.
+  const I = 60_000;
+
+  it('reserveSlot: the first slot is now, the next one an interval later, a refusal spends nothing', async () => {
+    const t0 = Date.now();
+    const first = await s.reserveSlot('r', I, 0);
+    expect(first).toMatchObject({ granted: true, waitMs: 0 });
+    // `at` is the slot on the store's clock (here, this machine's).
+    expect(first.at).toBeGreaterThanOrEqual(t0 - 1000);
+    expect(first.at).toBeLessThanOrEqual(Date.now() + 1000);
+    const refused = await s.reserveSlot('r', I, 1_000);
+    expect(refused.granted).toBe(false);
+    expect(refused.waitMs).toBeGreaterThan(I - 5_000);
+    expect(refused.waitMs).toBeLessThanOrEqual(I);
+    // The refusal left the schedule alone: the next grant is the second slot, not the third.
+    const second = await s.reserveSlot('r', I, Infinity);
+    expect(second.granted).toBe(true);
+    expect(second.waitMs).toBeGreaterThan(I - 5_000);
+    expect(second.waitMs).toBeLessThanOrEqual(I);
+    expect(second.at - first.at).toBeGreaterThanOrEqual(I - 1);
+    expect(second.at - first.at).toBeLessThanOrEqual(I + 1);
+    const third = await s.reserveSlot('r', I, 3 * I);
+    expect(third.waitMs).toBeGreaterThan(2 * I - 5_000);
+  });
+
+  it('reserveSlot: keys are independent and apart from keys, leases and list', async () => {
+    await s.reserveSlot('a', I, 0);
+    expect(await s.reserveSlot('b', I, 0)).toMatchObject({ granted: true, waitMs: 0 });
+    await s.put('a', 'kv');
+    expect((await s.get('a'))?.value).toBe('kv');
+    expect((await s.list('')).map((e) => e.key)).toEqual(['a']);
+    expect(await s.acquireLease('a', 5_000)).toBeDefined();
+  });
+
+  it('reserveSlot: racing stores on one backend never get the same slot', async () => {
+    const others = [s, await another(), await another()];
+    const got = await Promise.all(Array.from({ length: 30 }, (_, i) => others[i % 3]!.reserveSlot('hot', I, Infinity)));
+    expect(got.every((g) => g.granted)).toBe(true);
+    const slots = got.map((g) => Math.round(g.waitMs / I)).sort((a, b) => a - b);
+    expect(slots).toEqual(Array.from({ length: 30 }, (_, i) => i));
+  });
+
+  it('reserveSlot refuses bad arguments by name', async () => {
+    await expect(s.reserveSlot('x', 0, 0)).rejects.toThrow(/intervalMs/);
+    await expect(s.reserveSlot('x', 10, -1)).rejects.toThrow(/maxWaitMs/);
+    await expect(s.reserveSlot('', 10, 0)).rejects.toThrow(/slot key/);
+  });
+
   // ---- close ------------------------------------------------------------------------------------
 
   it('a closed store rejects further calls with StoreError CLOSED', async () => {

@@ -1,0 +1,137 @@
+/**
+ * Where a function's cold start goes: `tsx bench/profile-cold-start.ts [--runs N] [--cpu-prof] <bundle>...`
+ *
+ * Each <bundle> is a dist/<fn>/index.js (or main.js, or a copy of dist/ elsewhere); the function is
+ * read from the folder name. For each round, every bundle runs once in a fresh `node` (alternating,
+ * as the bench does) with a freshly signed FC 3.0 event against an in-process sandbox, and the
+ * runner's own marks are kept: require(bundle) and handler-until-reply, medians, in wall and in CPU
+ * time. CPU time taken inside the process is far less noisy than wall time on a shared machine;
+ * compare bundles side by side in one run, never across runs.
+ *
+ * --cpu-prof also writes a V8 CPU profile per process and prints self time per source file (through
+ * main.js.map) summed over the runs, GC and node's own start-up shown apart.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { signRouteRequest } from '../local/client/route-request.ts';
+import { fcContext, httpEvent } from '../test/support/events.ts';
+import { HTTP_FUNCTIONS } from './function-cold-start.ts';
+import { REPO_ROOT } from './lib/bundle.ts';
+import { BENCH_CALLER_KEY, functionEnv, ROUTE_HOST, startBenchSandbox } from './lib/sandbox.ts';
+import { timedNode, type ProcessSample } from './lib/spawn.ts';
+import { median } from './lib/stats.ts';
+
+interface Args {
+  runs: number;
+  cpuProf: boolean;
+  /** Self time per function (file:line name) rather than per file. */
+  byFunction: boolean;
+  bundles: string[];
+}
+
+function parse(argv: string[]): Args {
+  const out: Args = { runs: 10, cpuProf: false, byFunction: false, bundles: [] };
+  for (let i = 0; i < argv.length; i += 1) {
+    const a = argv[i]!;
+    if (a === '--runs') out.runs = Number(argv[++i]);
+    else if (a === '--cpu-prof') out.cpuProf = true;
+    else if (a === '--by-function') out.cpuProf = out.byFunction = true;
+    else out.bundles.push(resolve(a));
+  }
+  if (out.bundles.length === 0 || !Number.isInteger(out.runs) || out.runs < 1) {
+    throw new Error('usage: tsx bench/profile-cold-start.ts [--runs N] [--cpu-prof] dist/<fn>/index.js ...');
+  }
+  return out;
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Self time (ms) per source file of one profile; bundle frames mapped through their source map. */
+function selfTimeByFile(profile: Profile, maps: Map<string, SourceMap | null>, byFunction: boolean): Map<string, number> {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const out = new Map<string, number>();
+  for (let i = 0; i < profile.samples.length; i += 1) {
+    const node = byId.get(profile.samples[i]!)!;
+    const ms = (profile.timeDeltas[i] ?? 0) / 1000;
+    const { url, lineNumber, columnNumber, functionName } = node.callFrame;
+    let key: string;
+    if (!url) key = `(${functionName || 'native'})`;
+    else if (url.startsWith('node:')) key = 'node:*';
+    else {
+      const file = url.replace(/^file:\/\//, '');
+      if (!maps.has(file)) maps.set(file, existsSync(`${file}.map`) ? new SourceMap(JSON.parse(readFileSync(`${file}.map`, 'utf8'))) : null);
+      const map = maps.get(file);
+      const entry = map?.findEntry(lineNumber, columnNumber) as { originalSource?: string; originalLine?: number; name?: string } | undefined;
+      key = entry?.originalSource ? entry.originalSource.replace(/^.*node_modules\//, 'nm:').replace(/^(\.\.\/)+/, '') : basename(file);
+      if (byFunction) key += `:${(entry?.originalLine ?? lineNumber) + 1} ${entry?.name ?? functionName}`;
+    }
+    out.set(key, (out.get(key) ?? 0) + ms);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const args = parse(process.argv.slice(2));
+  const sb = await startBenchSandbox();
+  const runner = join(REPO_ROOT, 'bench/lib/fn-runner.cjs');
+  const context = JSON.stringify(fcContext({ requestId: 'profile' }));
+  const samples = new Map<string, ProcessSample[]>(args.bundles.map((b) => [b, []]));
+  const profDirs = new Map<string, string>(args.bundles.map((b) => [b, mkdtempSync(join(tmpdir(), 'cams-fc-prof-'))]));
+  try {
+    for (let r = -1; r < args.runs; r += 1) {
+      const order = [...args.bundles.slice((r + 1) % args.bundles.length), ...args.bundles.slice(0, (r + 1) % args.bundles.length)];
+      for (const bundle of order) {
+        const fn = basename(dirname(bundle));
+        const req = HTTP_FUNCTIONS[fn];
+        if (!req) throw new Error(`${bundle}: ${fn} is not an HTTP function (${Object.keys(HTTP_FUNCTIONS).join(', ')})`);
+        const event = httpEvent(signRouteRequest(req(sb), ROUTE_HOST, BENCH_CALLER_KEY, { nonce: randomUUID() }), 'fc-http').toString('utf8');
+        const prof = args.cpuProf && r >= 0 ? ['--cpu-prof', '--cpu-prof-dir', profDirs.get(bundle)!, '--cpu-prof-interval', '100'] : [];
+        const s = await timedNode({ args: [...prof, runner, bundle], env: { ...functionEnv(sb), BENCH_EVENT: event, BENCH_CONTEXT: context }, cwd: REPO_ROOT });
+        if (r >= 0) samples.get(bundle)!.push(s);
+      }
+    }
+  } finally {
+    await sb.close();
+  }
+  const med = (xs: number[]) => median(xs).toFixed(2).padStart(7);
+  const span = (ss: ProcessSample[], from: string, to: string) => ss.map((s) => s.marks[to]! - s.marks[from]!);
+  console.log(`${args.runs} rounds${args.cpuProf ? ' (under --cpu-prof)' : ''}; medians, ms. wall: require | invoke | both; CPU: require | invoke | both; process wall`);
+  for (const [bundle, ss] of samples) {
+    const cols = [
+      span(ss, 'start', 'loaded'),
+      span(ss, 'loaded', 'replied'),
+      span(ss, 'start', 'replied'),
+      span(ss, 'cpuStart', 'cpuLoaded'),
+      span(ss, 'cpuLoaded', 'cpuReplied'),
+      span(ss, 'cpuStart', 'cpuReplied'),
+      ss.map((s) => s.wallMs),
+    ];
+    console.log(`${cols.map(med).join(' ')}  ${bundle.replace(`${REPO_ROOT}/`, '')}`);
+  }
+  if (!args.cpuProf) return;
+  for (const [bundle, dir] of profDirs) {
+    const maps = new Map<string, SourceMap | null>();
+    const total = new Map<string, number>();
+    const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+    for (const f of files) {
+      for (const [k, ms] of selfTimeByFile(JSON.parse(readFileSync(join(dir, f), 'utf8')) as Profile, maps, args.byFunction)) total.set(k, (total.get(k) ?? 0) + ms);
+    }
+    console.log(`\n${bundle.replace(`${REPO_ROOT}/`, '')}: self time per run (ms, mean over ${files.length} profiles)`);
+    const rows = [...total].sort((a, b) => b[1] - a[1]);
+    for (const [k, ms] of rows.slice(0, args.byFunction ? 60 : 30)) console.log(`${(ms / files.length).toFixed(2).padStart(7)}  ${k}`);
+  }
+}
+
+await main();

@@ -1,0 +1,32 @@
+import * as z from 'zod/mini';
+import { MATCHER_NAMES } from '../../shared/silences/silence.ts';
+import { requiredString } from '../../shared/validation/cams-fields.ts';
+
+const isoTime = requiredString().check(
+  z.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/, 'must be an ISO 8601 time with a zone, e.g. 2026-03-01T08:00:00Z'),
+  z.refine((v) => !Number.isNaN(Date.parse(v)), 'is not a valid time'),
+);
+const text = (max: number) => requiredString().check(z.trim(), z.minLength(1, 'is required'), z.maxLength(max, `must be at most ${max} characters`));
+
+const Matcher = z.strictObject({
+  Name: requiredString().check(z.refine((v) => (MATCHER_NAMES as string[]).includes(v), `must be one of ${MATCHER_NAMES.join(', ')}`)),
+  Value: text(128),
+});
+
+export const CreateSilenceParams = z
+  .strictObject({
+    Matchers: z.array(Matcher, { error: (iss) => (iss.input === undefined ? 'is required' : 'must be a list of {Name, Value}') }).check(z.minLength(1, 'needs at least one matcher: a silence without one would silence everything'), z.maxLength(16, 'at most 16 matchers')),
+    StartsAt: z.optional(isoTime),
+    EndsAt: isoTime,
+    CreatedBy: text(128),
+    Comment: text(1024),
+  })
+  .check(
+    z.refine((p) => !p.StartsAt || Date.parse(p.EndsAt) > Date.parse(p.StartsAt), { message: 'must be after StartsAt', path: ['EndsAt'] }),
+  );
+
+export const ListSilencesParams = z.strictObject({});
+
+export const DeleteSilenceParams = z.strictObject({
+  id: z.string().check(z.regex(/^sil-[0-9a-f]{24}$/, 'must be a SilenceId as returned by POST /silences (sil- and 24 hex digits)')),
+});

@@ -1,0 +1,220 @@
+import { decideSlot, StoreError, type SlotReservation } from '../../store/index.ts';
+import { intervalForQps, realClock, type Clock } from '../limiter.ts';
+import { CAMS_QPS, type CamsAction } from '../operations.ts';
+
+/**
+ * Who is asking, highest first. Priority is how far ahead a caller may reserve (its lookahead):
+ * - interactive (an HTTP caller is waiting): up to its own deadline;
+ * - background (onboarding, receipt-triggered checks): at most BACKGROUND_LOOKAHEAD_MS;
+ * - sweep (the monitor): only the next slot, at most one interval ahead, else it waits and asks again.
+ * So the sweep takes what is left and never queues ahead of an interactive call by more than one slot;
+ * holding that one slot keeps the schedule full when pollers wake late on a busy machine.
+ */
+export type Priority = 'interactive' | 'background' | 'sweep';
+
+export const BACKGROUND_LOOKAHEAD_MS = 2000;
+/** Per-instance limiter's share of the budget while the store is unreachable (documented in README). */
+export const FALLBACK_FRACTION = 0.25;
+/**
+ * A slot started later than this after its time is given up and a new one reserved: CAMS counts
+ * arrivals in a sliding second, and a late call would sit closer than the head-room to the call
+ * QPS slots after it (QPS_HEADROOM leaves 40 ms per second at 5 QPS).
+ */
+export const LATE_TOLERANCE_MS = 20;
+
+/** The part of the Store port the budget uses. */
+export interface SlotStore {
+  reserveSlot(key: string, intervalMs: number, maxWaitMs: number): Promise<SlotReservation>;
+}
+
+export interface SlotRequest {
+  account: string;
+  action: CamsAction;
+  priority: Priority;
+  /** Epoch ms on the budget's clock by which the call must start; Infinity for none. */
+  latestStart: number;
+  /** This caller's own cap below the account's budget (MONITOR_QPS for the sweep), per instance. */
+  shareQps?: number | undefined;
+}
+
+export type Admission =
+  /** sendBy: the slot's last moment (its time + LATE_TOLERANCE_MS); a call not on the wire by then must not go. */
+  | { ok: true; waitedMs: number; sendBy: number }
+  /** No slot within the caller's time; nothing was spent. retryAfterMs: when one may be free. */
+  | { ok: false; retryAfterMs: number };
+
+export interface BudgetLog {
+  (level: 'warn' | 'info', message: string, fields: Record<string, unknown>): void;
+}
+
+export interface CamsBudgetOptions {
+  /** Where the account's schedule lives (every instance sharing it shares the budget). None: this process only. */
+  store?: SlotStore | (() => Promise<SlotStore>);
+  /** Budget per operation; default CAMS's documented limits (see budgetQps for CAMS_QPS). */
+  qps?: Partial<Record<CamsAction, number>>;
+  clock?: Clock;
+  random?: () => number;
+  fallbackFraction?: number;
+  /**
+   * A store call slower than this counts as a failure. Default 2000 ms: a slow but live store must
+   * not trip the fallback, whose schedule would run beside the store's.
+   */
+  storeTimeoutMs?: number;
+  /** After a store failure, ask it again after this long. Default 1000 ms. */
+  storeRetryMs?: number;
+  log?: BudgetLog;
+}
+
+const defaultLog: BudgetLog = (level, message, fields) => {
+  process.stderr.write(`${JSON.stringify({ level, message, ...fields })}\n`);
+};
+
+/**
+ * One CAMS budget per (account, operation), shared through the store by every function and instance.
+ * acquire() resolves when the caller may start its call, or refuses without spending a slot.
+ */
+export class CamsBudget {
+  private readonly qps: Record<CamsAction, number>;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly fraction: number;
+  private readonly storeTimeoutMs: number;
+  private readonly storeRetryMs: number;
+  private readonly log: BudgetLog;
+  private readonly storeSource: CamsBudgetOptions['store'];
+  private store: SlotStore | undefined;
+  private opening: Promise<SlotStore> | undefined;
+  private storeDownUntil = 0;
+  private degraded = false;
+  /** Per-instance schedules: the whole budget without a store, the fallback's fraction with one. */
+  private readonly local = new Map<string, number>();
+  private readonly shares = new Map<string, number>();
+  /** Slots given up because the caller woke too late (for benches and tests). */
+  lateSlots = 0;
+
+  constructor(opts: CamsBudgetOptions = {}) {
+    this.qps = { ...CAMS_QPS, ...opts.qps };
+    for (const q of Object.values(this.qps)) intervalForQps(q); // fail fast on a bad rate
+    this.clock = opts.clock ?? realClock;
+    this.random = opts.random ?? Math.random;
+    this.fraction = opts.fallbackFraction ?? FALLBACK_FRACTION;
+    if (!(this.fraction > 0 && this.fraction <= 1)) throw new RangeError(`fallbackFraction must be in (0, 1], got ${this.fraction}`);
+    this.storeTimeoutMs = opts.storeTimeoutMs ?? 2000;
+    this.storeRetryMs = opts.storeRetryMs ?? 1000;
+    this.log = opts.log ?? defaultLog;
+    this.storeSource = opts.store;
+  }
+
+  limit(action: CamsAction): number {
+    return this.qps[action];
+  }
+
+  /** True while calls are limited per instance because the store is unreachable. */
+  get isDegraded(): boolean {
+    return this.degraded;
+  }
+
+  async acquire(req: SlotRequest): Promise<Admission> {
+    const started = this.clock.now();
+    const interval = intervalForQps(this.qps[req.action]);
+    if (req.shareQps !== undefined && req.shareQps < this.qps[req.action]) {
+      // The caller's own share first, so it never holds an account slot while waiting for its share.
+      const shareKey = `${req.account}\n${req.action}\n${req.priority}`;
+      const d = decideSlot(this.shares.get(shareKey), started, intervalForQps(req.shareQps), Math.max(0, req.latestStart - started));
+      if (!d.granted) return { ok: false, retryAfterMs: d.waitMs };
+      this.shares.set(shareKey, d.nextTat!);
+      if (d.waitMs > 0) await this.clock.sleep(d.waitMs);
+    }
+    const key = `cams-budget/${req.account}/${req.action}`;
+    for (;;) {
+      const t0 = this.clock.now();
+      const room = req.latestStart - t0;
+      if (room < 0) return { ok: false, retryAfterMs: interval };
+      const lookahead = req.priority === 'interactive' ? room : Math.min(room, req.priority === 'background' ? BACKGROUND_LOOKAHEAD_MS : interval);
+      const r = await this.reserve(key, interval, lookahead);
+      const t1 = this.clock.now();
+      if (r.granted) {
+        // The store decided between t0 and t1, so the slot lies in [t0 + wait, t1 + wait] on our
+        // clock; its own time for it, clamped into that range, is exact on one machine (file) and off
+        // by at most the round trip across machines with skewed clocks (redis). A reply that sat
+        // unread while this process stalled thus makes the caller late, not its slot later.
+        const at = Math.min(Math.max(r.at, t0 + r.waitMs), t1 + r.waitMs);
+        if (at > t1) await this.clock.sleep(at - t1);
+        if (this.clock.now() - at > LATE_TOLERANCE_MS) {
+          this.lateSlots++;
+          continue;
+        }
+        return { ok: true, waitedMs: this.clock.now() - started, sendBy: at + LATE_TOLERANCE_MS };
+      }
+      // Refused: the queue is longer than this priority may look ahead. An interactive caller looked
+      // as far as its deadline, so it is done; the others wait until the queue is short enough.
+      if (req.priority === 'interactive') return { ok: false, retryAfterMs: r.waitMs };
+      const pause = Math.max(1, r.waitMs - lookahead) + this.random() * interval * 0.25;
+      if (t1 + pause > req.latestStart) return { ok: false, retryAfterMs: r.waitMs };
+      await this.clock.sleep(pause);
+    }
+  }
+
+  /** The store's schedule; this instance's own, at a fraction of the budget, while the store is unreachable. */
+  private async reserve(key: string, intervalMs: number, maxWaitMs: number): Promise<SlotReservation> {
+    if (this.storeSource !== undefined && this.clock.now() >= this.storeDownUntil) {
+      try {
+        const store = await this.withTimeout(this.openStore());
+        const r = await this.withTimeout(store.reserveSlot(key, intervalMs, maxWaitMs));
+        if (this.degraded) {
+          this.degraded = false;
+          this.log('info', 'CAMS budget: the store is back; the account-wide budget applies again', { key });
+        }
+        return r;
+      } catch (e) {
+        if (!(e instanceof StoreError || e instanceof BudgetStoreTimeout)) throw e;
+        this.storeDownUntil = this.clock.now() + this.storeRetryMs;
+        if (!this.degraded) {
+          this.degraded = true;
+          this.log('warn', `CAMS budget: the store is unreachable; limiting this instance to ${this.fraction} of the budget until it is back`, {
+            key,
+            error: e.message,
+          });
+        }
+      }
+    }
+    const interval = this.storeSource === undefined ? intervalMs : intervalMs / this.fraction;
+    const now = this.clock.now();
+    const d = decideSlot(this.local.get(key), now, interval, maxWaitMs);
+    if (d.nextTat !== undefined) this.local.set(key, d.nextTat);
+    return { granted: d.granted, waitMs: d.waitMs, at: d.at };
+  }
+
+  private openStore(): Promise<SlotStore> {
+    if (this.store) return Promise.resolve(this.store);
+    const src = this.storeSource!;
+    if (typeof src !== 'function') return Promise.resolve((this.store = src));
+    this.opening ??= src().then(
+      (s) => (this.store = s),
+      (e: unknown) => {
+        this.opening = undefined;
+        throw e instanceof StoreError ? e : new StoreError('UNAVAILABLE', `cannot open the store: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+      },
+    );
+    return this.opening;
+  }
+
+  private withTimeout<T>(p: Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new BudgetStoreTimeout(this.storeTimeoutMs)), this.storeTimeoutMs);
+    });
+    p.catch(() => undefined); // a late failure after the timeout is not an unhandled rejection
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  }
+}
+
+class BudgetStoreTimeout extends Error {
+  constructor(ms: number) {
+    super(`the store did not answer within ${ms} ms`);
+    this.name = 'BudgetStoreTimeout';
+  }
+}
+
+/** The process-wide budget for clients given none: this process only, at the full budget. */
+export const processBudget = new CamsBudget();

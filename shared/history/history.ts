@@ -1,0 +1,124 @@
+import type { AlertSubject } from '../alerts/model.ts';
+import type { HealthError } from '../cams/operations.ts';
+import type { ObservedStatus } from '../monitor/entity-state.ts';
+
+/** How far back history goes: the status page's bars show this many days. */
+export const HISTORY_DAYS = 90;
+/** At most this many transitions are kept per node (the oldest go first). */
+export const MAX_TRANSITIONS = 200;
+const DAY_MS = 86_400_000;
+
+/** One change of a node's state. */
+export interface Transition {
+  /** Epoch ms the new state began. */
+  at: number;
+  from: ObservedStatus;
+  to: ObservedStatus;
+  errors: HealthError[];
+  /** The quality rating, when one is known (from receipts). */
+  quality?: string;
+}
+
+/** The worst state a node was seen in on one UTC day. */
+export interface DayBucket {
+  /** YYYY-MM-DD (UTC). */
+  day: string;
+  worst: ObservedStatus;
+}
+
+/** Everything kept about one node's past, in one store key. */
+export interface NodeHistory {
+  fingerprint: string;
+  subject: AlertSubject;
+  node: string;
+  firstSeen: { at: number; status: ObservedStatus };
+  /** Oldest first. */
+  transitions: Transition[];
+  /** Oldest first, one per day the node was checked. */
+  days: DayBucket[];
+}
+
+/** What history needs from the monitor's current view of a node. */
+export interface NodeNow {
+  fingerprint: string;
+  subject: AlertSubject;
+  node: string;
+  status: ObservedStatus;
+  /** Epoch ms the current status began. */
+  since: number;
+  errors: HealthError[];
+  quality?: string;
+}
+
+/** How bad each state is: a day's cell, an outage and a group show the worst. */
+export const BADNESS: Record<ObservedStatus, number> = { AVAILABLE: 0, LIMITED: 1, ERROR: 2, BLOCKED: 3 };
+
+export function worseOf(a: ObservedStatus, b: ObservedStatus): ObservedStatus {
+  return BADNESS[b] > BADNESS[a] ? b : a;
+}
+
+export const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+
+/**
+ * A cheap summary of what history would record for `n` at `now`: when it is the same as the last one
+ * written, nothing can have changed (a changed status has a new `since`; a new day a new date).
+ */
+export function historyMark(n: Pick<NodeNow, 'status' | 'since'>, now: number): string {
+  return `${dayOf(now)}|${n.status}|${n.since}`;
+}
+
+/**
+ * Brings a node's history up to its current state: a transition when the state differs from the
+ * last one recorded (so applying it twice records once), the day's worst state, and retention
+ * (HISTORY_DAYS, MAX_TRANSITIONS). Returns undefined when nothing changed.
+ */
+export function syncHistory(h: NodeHistory | undefined, n: NodeNow, now: number): NodeHistory | undefined {
+  const today = dayOf(now);
+  if (!h) {
+    return {
+      fingerprint: n.fingerprint,
+      subject: n.subject,
+      node: n.node,
+      firstSeen: { at: n.since, status: n.status },
+      transitions: [],
+      days: [{ day: today, worst: n.status }],
+    };
+  }
+  let changed = false;
+  const transitions = [...h.transitions];
+  const last = transitions.at(-1)?.to ?? h.firstSeen.status;
+  if (last !== n.status) {
+    transitions.push({ at: n.since, from: last, to: n.status, errors: n.errors, ...(n.quality ? { quality: n.quality } : {}) });
+    changed = true;
+  }
+  const days = [...h.days];
+  const bucket = days.at(-1)?.day === today ? days.at(-1) : undefined;
+  if (!bucket) {
+    days.push({ day: today, worst: n.status });
+    changed = true;
+  } else if (worseOf(bucket.worst, n.status) !== bucket.worst) {
+    days[days.length - 1] = { day: today, worst: n.status };
+    changed = true;
+  }
+  const oldest = now - HISTORY_DAYS * DAY_MS;
+  const firstDay = dayOf(oldest + DAY_MS);
+  const keptT = transitions.filter((t) => t.at >= oldest).slice(-MAX_TRANSITIONS);
+  const keptD = days.filter((d) => d.day >= firstDay);
+  if (keptT.length !== transitions.length || keptD.length !== days.length) changed = true;
+  if (!changed) return undefined;
+  return { ...h, subject: n.subject, node: n.node, transitions: keptT, days: keptD };
+}
+
+/**
+ * The last HISTORY_DAYS days ending today, oldest first, each with the worst state seen that day, or
+ * undefined for a day without a check.
+ */
+export function dailyBars(h: Pick<NodeHistory, 'days'> | undefined, now: number, count = HISTORY_DAYS): Array<{ day: string; worst?: ObservedStatus }> {
+  const byDay = new Map((h?.days ?? []).map((d) => [d.day, d.worst]));
+  const start = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), new Date(now).getUTCDate()) - (count - 1) * DAY_MS;
+  return Array.from({ length: count }, (_, i) => {
+    const day = dayOf(start + i * DAY_MS);
+    const worst = byDay.get(day);
+    return worst ? { day, worst } : { day };
+  });
+}

@@ -1,0 +1,186 @@
+import type { AlertSubject } from '../alerts/model.ts';
+import type { CamsClient } from '../cams/client.ts';
+import type { HealthEntity } from '../cams/operations.ts';
+import { recordHistory } from '../history/record.ts';
+import { update, type Store } from '../store/port.ts';
+import { fingerprintOf, type EntityState, type ObservedStatus } from './entity-state.ts';
+import { entityKey, updateEntity } from './entity-store.ts';
+import { evaluate, type AlertPolicy, type Observation } from './rules.ts';
+import { targetId, type WatchTarget } from './targets.ts';
+
+/** What the sweep and the receipts both need to check one node and record what it says. */
+export interface CheckContext {
+  store: Store;
+  policy: AlertPolicy;
+  sinks: readonly string[];
+  /** Clock for alert decisions. */
+  now: () => number;
+  deadline: number;
+  /** Record node history (default true); the bench turns it off to measure what it costs. */
+  history?: boolean;
+  /**
+   * The sweep's: its check also marks the target checked in this round (the round's progress is
+   * these marks). Receipts' checks leave the round alone.
+   */
+  round?: boolean;
+  /** The sweep's per-process write coordination (absent: every observation is written as it comes). */
+  writes?: EntityWrites;
+}
+
+const CHILD_TYPES = new Set(['PHONE_NUMBER', 'MESSAGE_TEMPLATE']);
+
+/**
+ * Per-target bookkeeping, one key per target (`monitor/target/<targetId>`): the round that last
+ * checked it (the sweep's progress marker: a check writes only its own key, O(1) however long the
+ * watch list), when it was last checked and how it was (the sweep orders by these), when a receipt
+ * named it. The one source of truth for "last checked".
+ */
+export const TARGET_INFO_PREFIX = 'monitor/target/';
+export interface TargetInfo {
+  /** The sweep round that last checked it. */
+  round?: string;
+  /** Epoch ms of the last check (alert clock), by the sweep or a receipt. */
+  lastCheckedAt?: number;
+  /** The worst CanSendMessage of the last check. */
+  status?: ObservedStatus;
+  lastReceiptAt?: number;
+}
+
+/**
+ * One GetWhatsappHealthStatus of one watched node, through the monitor's rules. The sweep and the
+ * push receipts both call this: there is one alert logic. CAMS failures are thrown (CamsError) for
+ * the caller to classify.
+ */
+export async function checkTarget(
+  cams: CamsClient,
+  target: WatchTarget,
+  round: string,
+  ctx: CheckContext,
+): Promise<HealthEntity[]> {
+  // The call's place in the account's CAMS budget is the client's priority: the sweep's client is
+  // 'sweep', cams-events' is 'background' (shared/services/*).
+  const { data } = await cams.getHealthStatus(target, { deadline: ctx.deadline });
+  await observeReply(target, data.Entities, round, ctx);
+  await noteTarget(ctx.store, target, { ...(ctx.round ? { round } : {}), lastCheckedAt: ctx.now(), status: worst(data.Entities) });
+  return data.Entities;
+}
+
+/** Turns one reply into observations: one per entity, WABA-level ones shared by every target. */
+export async function observeReply(target: WatchTarget, entities: HealthEntity[], round: string, ctx: CheckContext): Promise<void> {
+  // A phone or template says nothing new while its WABA is BLOCKED: that one alert covers them.
+  const wabaBlocked = entities.some((e) => e.EntityType === 'WABA' && e.CanSendMessage === 'BLOCKED');
+  for (const entity of entities) {
+    const subject: AlertSubject = {
+      nodeType: target.NodeType,
+      custSpaceId: target.CustSpaceId,
+      wabaId: entity.WabaId ?? target.WabaId,
+      entityType: entity.EntityType,
+      ...(entity.EntityType === 'PHONE_NUMBER' ? { phoneNumber: entity.PhoneNumber ?? target.PhoneNumber } : {}),
+      ...(entity.EntityType === 'MESSAGE_TEMPLATE'
+        ? { templateCode: entity.TemplateCode ?? target.TemplateCode, language: entity.Language ?? target.Language }
+        : {}),
+    };
+    const obs: Observation = { subject, status: entity.CanSendMessage, errors: entity.Errors ?? [] };
+    if (CHILD_TYPES.has(entity.EntityType)) {
+      await applyObservation(obs, round, wabaBlocked, ctx);
+      continue;
+    }
+    // Entities above the node (WABA, BUSINESS, APP) are the same whichever target reported them.
+    subject.nodeType = 'waba';
+    if (ctx.writes) await ctx.writes.parentOnce(obs, round, () => applyObservation(obs, round, false, ctx));
+    else await applyObservation(obs, round, false, ctx);
+  }
+}
+
+/** One observation through the rules, stored with its entity in one compare-and-set. */
+export async function applyObservation(
+  obs: Observation,
+  round: string,
+  inhibited: boolean,
+  ctx: Pick<CheckContext, 'store' | 'policy' | 'sinks' | 'now' | 'history' | 'writes'>,
+): Promise<EntityState | undefined> {
+  const fp = fingerprintOf(obs.subject);
+  const write = async () => {
+    const now = ctx.now();
+    // Through updateEntity: bounded compare-and-set retries, and the owed index kept.
+    const result = await updateEntity(ctx.store, fp, (prev) => evaluate(prev, obs, { now, round, policy: ctx.policy, inhibited, sinks: ctx.sinks }));
+    // The state was decided just above: its history is recorded from it (and only here).
+    if (result && ctx.history !== false) await recordHistory(ctx.store, result.value, entityKey(fp), now);
+    return result?.value;
+  };
+  return ctx.writes ? ctx.writes.queue(fp, write) : write();
+}
+
+/**
+ * The sweep's entity writes within one process: writes to one entity queue instead of racing each
+ * other, and a parent entity (WABA, BUSINESS, APP), which every child check reports, is written once
+ * per round and again only when a report differs: the same alert decisions as writing every report
+ * (a round counts once, a change is a change) without every child check rewriting the one shared key.
+ */
+export class EntityWrites {
+  private readonly parentsWritten = new Map<string, string>();
+  private readonly writing = new Map<string, Promise<unknown>>();
+
+  async parentOnce(obs: Observation, round: string, write: () => Promise<unknown>): Promise<void> {
+    const fp = fingerprintOf(obs.subject);
+    const said = `${round}\n${JSON.stringify(obs.subject)}\n${obs.status}\n${JSON.stringify(obs.errors)}`;
+    if (this.parentsWritten.get(fp) === said) return;
+    this.parentsWritten.set(fp, said);
+    try {
+      await write();
+    } catch (e) {
+      // Not written: the next report writes it.
+      if (this.parentsWritten.get(fp) === said) this.parentsWritten.delete(fp);
+      throw e;
+    }
+  }
+
+  queue<T>(fp: string, write: () => Promise<T>): Promise<T> {
+    const run = (this.writing.get(fp) ?? Promise.resolve()).then(write, write);
+    const tail = run.catch(() => undefined);
+    this.writing.set(fp, tail);
+    void tail.then(() => {
+      if (this.writing.get(fp) === tail) this.writing.delete(fp);
+    });
+    return run;
+  }
+}
+
+export async function noteTarget(store: Store, target: WatchTarget, patch: TargetInfo): Promise<void> {
+  await update<TargetInfo>(store, TARGET_INFO_PREFIX + targetId(target), (cur) => ({ ...cur, ...patch }));
+}
+
+const RANK: Record<string, number> = { AVAILABLE: 0, LIMITED: 1, BLOCKED: 2, ERROR: 3 };
+function worst(entities: readonly HealthEntity[]): ObservedStatus {
+  return entities.reduce<ObservedStatus>((w, e) => ((RANK[e.CanSendMessage] ?? 0) > (RANK[w] ?? 0) ? e.CanSendMessage : w), 'AVAILABLE');
+}
+
+/** How long a receipt keeps a node at the front of the sweep. */
+export const RECENT_RECEIPT_MS = 60 * 60_000;
+
+/**
+ * The sweep's order: nodes with a recent receipt or a non-AVAILABLE state first, then the least
+ * recently checked (never checked first); ties keep the watch list's stable order.
+ */
+export function orderByRisk<T extends { id: string }>(pending: readonly T[], info: ReadonlyMap<string, TargetInfo>, now: number): T[] {
+  const risky = (i: TargetInfo | undefined) =>
+    !!i && ((i.lastReceiptAt !== undefined && now - i.lastReceiptAt < RECENT_RECEIPT_MS) || (i.status !== undefined && i.status !== 'AVAILABLE'));
+  return pending
+    .map((t, index) => ({ t, index, i: info.get(t.id) }))
+    .sort((a, b) => {
+      const ra = risky(a.i) ? 0 : 1;
+      const rb = risky(b.i) ? 0 : 1;
+      if (ra !== rb) return ra - rb;
+      const ca = a.i?.lastCheckedAt ?? -1;
+      const cb = b.i?.lastCheckedAt ?? -1;
+      return ca !== cb ? ca - cb : a.index - b.index;
+    })
+    .map((x) => x.t);
+}
+
+/** Reads every target's bookkeeping in one list call (once per sweep tick). */
+export async function loadTargetInfo(store: Store): Promise<Map<string, TargetInfo>> {
+  const out = new Map<string, TargetInfo>();
+  for (const e of await store.list<TargetInfo>(TARGET_INFO_PREFIX)) out.set(e.key.slice(TARGET_INFO_PREFIX.length), e.value);
+  return out;
+}

@@ -1,0 +1,228 @@
+import type { CamsClient } from '../cams/client.ts';
+import { isCamsError } from '../cams/errors.ts';
+import { applyObservation, checkTarget, noteTarget, type CheckContext } from '../monitor/check.ts';
+import { ENTITY_PREFIX } from '../monitor/dispatch.ts';
+import type { EntityState } from '../monitor/entity-state.ts';
+import type { AlertPolicy } from '../monitor/rules.ts';
+import { ROUND_KEY, type SweepRound } from '../monitor/sweep.ts';
+import { loadWatchList, registerWatchTarget, targetId, type WatchTarget } from '../monitor/targets.ts';
+import type { Store } from '../store/port.ts';
+import { alreadySeen, countReceipts, markSeen, receiptKey, type ReceiptStats } from './dedup.ts';
+import { receiptObservation } from './observation.ts';
+import type { Receipt } from './parse.ts';
+
+export const UNKNOWN_WABA_PREFIX = 'receipts/unknown-waba/';
+export const UNKNOWN_RECEIPT_PREFIX = 'receipts/unknown/';
+/** CustSpaceId → its WabaId, learnt once from QueryChatappBindWaba for spaces whose targets do not name it. */
+export const SPACE_WABA_PREFIX = 'receipts/space-waba/';
+/** At most this many spaces are looked up per batch (each one CAMS call, once ever). */
+const MAX_LOOKUPS = 20;
+/** Receipts that are not acted on are kept this long, to be looked at. */
+const KEEP_MS = 7 * 24 * 3_600_000;
+
+export interface ReceiptDeps {
+  store: Store;
+  cams: CamsClient;
+  policy: AlertPolicy;
+  /** Sink names alerts are owed to. */
+  sinks: readonly string[];
+  envTargets: readonly WatchTarget[];
+  /** Clock for alert decisions and bookkeeping. */
+  now: () => number;
+  deadline: number;
+  log: (rec: Record<string, unknown>) => void;
+}
+
+export type ReceiptOutcome =
+  | 'processed'
+  /** Delivered before: counted, not acted on again. */
+  | 'duplicate'
+  /** A WABA no watched node belongs to: kept and logged, not alerted. */
+  | 'unknown-waba'
+  /** A Type or Status the notes do not list: kept and logged; its WABA is still checked. */
+  | 'unknown-type';
+
+export interface ReceiptResult {
+  Index: number;
+  Outcome: ReceiptOutcome;
+  /** The watched node it is about (target id). */
+  Node?: string;
+  /** Set when the node was not watched before this receipt. */
+  Registered?: boolean;
+  /** The targeted check: ok, or the CAMS code it failed with (the sweep checks it again). */
+  Check?: string;
+}
+
+/**
+ * Acts on a batch of checked receipts: each new one records an event on its node (putting a node of
+ * a watched WABA under watch), feeds the early-warning observation to the monitor's rules, and
+ * triggers one immediate GetWhatsappHealthStatus of the node through the same check the sweep
+ * runs. Failures outside CAMS are thrown so the delivery is retried; CAMS failures are left to the
+ * sweep, the backstop.
+ */
+export async function applyReceipts(batch: ReadonlyArray<{ index: number; receipt: Receipt }>, deps: ReceiptDeps): Promise<ReceiptResult[]> {
+  const { store } = deps;
+  const results: ReceiptResult[] = [];
+  if (batch.length === 0) return results;
+  const spaces = await wabaSpaces(store, deps.envTargets);
+  if (batch.some(({ receipt }) => !spaces.has(receipt.wabaId))) await lookUpSpaces(spaces, deps);
+  const round = (await store.get<SweepRound>(ROUND_KEY))?.value.id ?? 'receipts';
+  const ctx: CheckContext = { store, policy: deps.policy, sinks: deps.sinks, now: deps.now, deadline: deps.deadline };
+  const toCheck = new Map<string, { target: WatchTarget; results: ReceiptResult[] }>();
+  const stats: Partial<ReceiptStats> = { received: batch.length };
+  const seenKeys: Array<{ key: string; result: ReceiptResult }> = [];
+
+  for (const { index, receipt } of batch) {
+    const key = receiptKey(receipt.raw);
+    const result: ReceiptResult = { Index: index, Outcome: 'processed' };
+    results.push(result);
+    if (await alreadySeen(store, key)) {
+      result.Outcome = 'duplicate';
+      stats.duplicates = (stats.duplicates ?? 0) + 1;
+      continue;
+    }
+    seenKeys.push({ key, result });
+    const space = spaces.get(receipt.wabaId);
+    if (!space) {
+      result.Outcome = 'unknown-waba';
+      stats.unknownWaba = (stats.unknownWaba ?? 0) + 1;
+      deps.log({ level: 'warn', msg: 'receipt for a WABA no watched node belongs to; not alerted', wabaId: receipt.wabaId, type: receipt.type });
+      await store.put(UNKNOWN_WABA_PREFIX + receipt.wabaId, { WabaId: receipt.wabaId, LastAt: new Date(deps.now()).toISOString(), Receipt: receipt.raw }, { ttlMs: KEEP_MS });
+      continue;
+    }
+    if (!receipt.known) {
+      result.Outcome = 'unknown-type';
+      stats.unknown = (stats.unknown ?? 0) + 1;
+      deps.log({ level: 'warn', msg: 'receipt with a Type or Status not in the notes; kept as data', type: receipt.type, status: receipt.status ?? receipt.auditStatus, wabaId: receipt.wabaId });
+      await store.put(UNKNOWN_RECEIPT_PREFIX + key, { At: new Date(deps.now()).toISOString(), Receipt: receipt.raw }, { ttlMs: KEEP_MS });
+    } else {
+      stats.processed = (stats.processed ?? 0) + 1;
+    }
+
+    // An unknown Type names no node we understand: its WABA is what gets checked.
+    const target = receipt.known ? nodeOf(receipt, space) : space.waba;
+    const id = targetId(target);
+    result.Node = id;
+    if (!space.watched.has(id)) {
+      try {
+        await registerWatchTarget(store, target, `receipt ${receipt.type}`, deps.now());
+        space.watched.add(id);
+        result.Registered = true;
+        deps.log({ level: 'info', msg: 'receipt put a node of a watched WABA under watch', node: id });
+      } catch (e) {
+        if (isStoreFailure(e)) throw e;
+        deps.log({ level: 'warn', msg: 'receipt names a node that cannot be watched', node: id, error: (e as Error).message });
+        continue;
+      }
+    }
+    await noteTarget(store, target, { lastReceiptAt: deps.now() });
+    if (receipt.known) {
+      const obs = receiptObservation(receipt, space.custSpaceId);
+      // Receipts are events, not samples: they fire on the first one.
+      if (obs) await applyObservation(obs, round, false, { ...ctx, policy: { ...deps.policy, minConsecutive: 1 } });
+    }
+    const pending = toCheck.get(id) ?? { target, results: [] };
+    pending.results.push(result);
+    toCheck.set(id, pending);
+  }
+
+  // One check per node, however many receipts named it.
+  for (const { target, results: rs } of toCheck.values()) {
+    let outcome = 'ok';
+    try {
+      await checkTarget(deps.cams, target, round, ctx);
+    } catch (e) {
+      if (!isCamsError(e)) throw e;
+      outcome = e.Code;
+      deps.log({ level: 'warn', msg: 'targeted check failed; the sweep checks the node again', node: targetId(target), code: e.Code });
+    }
+    for (const r of rs) r.Check = outcome;
+  }
+
+  for (const { key, result } of seenKeys) {
+    if (!(await markSeen(store, key, deps.now())) && result.Outcome === 'processed') {
+      // Another delivery of the same receipt got there first; the rules kept its effects single.
+      result.Outcome = 'duplicate';
+      stats.duplicates = (stats.duplicates ?? 0) + 1;
+      stats.processed = (stats.processed ?? 1) - 1;
+    }
+  }
+  await countReceipts(store, stats);
+  return results;
+}
+
+interface WabaSpace {
+  custSpaceId: string;
+  /** The WABA's own watch target (the watched one when there is one). */
+  waba: WatchTarget;
+  watched: Set<string>;
+}
+
+/** WabaId → the space it is watched under: from the targets, and from what checks have reported. */
+type SpaceIndex = Map<string, WabaSpace> & { unresolved: Array<{ custSpaceId: string; watched: Set<string>; wabaTarget?: WatchTarget }> };
+
+async function wabaSpaces(store: Store, envTargets: readonly WatchTarget[]): Promise<SpaceIndex> {
+  const { targets } = await loadWatchList(store, envTargets);
+  const bySpace = new Map<string, { wabaIds: Set<string>; watched: Set<string>; wabaTarget?: WatchTarget }>();
+  const spaceOf = (cs: string) => {
+    let s = bySpace.get(cs);
+    if (!s) bySpace.set(cs, (s = { wabaIds: new Set(), watched: new Set() }));
+    return s;
+  };
+  for (const { id, target } of targets) {
+    const s = spaceOf(target.CustSpaceId);
+    s.watched.add(id);
+    if (target.WabaId) s.wabaIds.add(target.WabaId);
+    if (target.NodeType === 'waba') s.wabaTarget = target;
+  }
+  // A target may not name its WABA (the space's own); CAMS's replies did, and the entities keep it.
+  for (const { value } of await store.list<EntityState>(ENTITY_PREFIX)) {
+    const { custSpaceId, wabaId, nodeType } = value.subject;
+    if (nodeType !== 'monitor' && custSpaceId && wabaId && bySpace.has(custSpaceId)) spaceOf(custSpaceId).wabaIds.add(wabaId);
+  }
+  for (const { key, value } of await store.list<{ WabaId: string }>(SPACE_WABA_PREFIX)) {
+    const cs = key.slice(SPACE_WABA_PREFIX.length);
+    if (bySpace.has(cs) && value?.WabaId) spaceOf(cs).wabaIds.add(value.WabaId);
+  }
+  const out = new Map<string, WabaSpace>() as SpaceIndex;
+  out.unresolved = [];
+  for (const [custSpaceId, s] of bySpace) {
+    if (s.wabaIds.size === 0) out.unresolved.push({ custSpaceId, watched: s.watched, ...(s.wabaTarget ? { wabaTarget: s.wabaTarget } : {}) });
+    for (const wabaId of s.wabaIds) {
+      out.set(wabaId, { custSpaceId, watched: s.watched, waba: s.wabaTarget ?? { CustSpaceId: custSpaceId, NodeType: 'waba', WabaId: wabaId } });
+    }
+  }
+  return out;
+}
+
+/**
+ * Watched spaces whose targets never named their WABA and that no check has reported yet (a fresh
+ * watch list): their WABA id is asked of CAMS once (QueryChatappBindWaba) and kept in the store.
+ */
+async function lookUpSpaces(spaces: SpaceIndex, deps: ReceiptDeps): Promise<void> {
+  for (const s of spaces.unresolved.slice(0, MAX_LOOKUPS)) {
+    try {
+      const { data } = await deps.cams.queryBindWaba({ CustSpaceId: s.custSpaceId }, { deadline: deps.deadline });
+      const wabaId = data.Id;
+      if (!wabaId) continue;
+      await deps.store.put(SPACE_WABA_PREFIX + s.custSpaceId, { WabaId: wabaId }, {});
+      spaces.set(wabaId, { custSpaceId: s.custSpaceId, watched: s.watched, waba: s.wabaTarget ?? { CustSpaceId: s.custSpaceId, NodeType: 'waba', WabaId: wabaId } });
+    } catch (e) {
+      if (!isCamsError(e)) throw e;
+      deps.log({ level: 'warn', msg: 'cannot learn the WABA of a watched space', custSpaceId: s.custSpaceId, code: e.Code });
+    }
+  }
+  if (spaces.unresolved.length > MAX_LOOKUPS) deps.log({ level: 'warn', msg: 'more watched spaces without a known WABA than one batch looks up', count: spaces.unresolved.length });
+  spaces.unresolved = [];
+}
+
+/** The node a known receipt is about. */
+function nodeOf(r: Receipt, space: WabaSpace): WatchTarget {
+  if (r.templateCode && r.language) return { CustSpaceId: space.custSpaceId, NodeType: 'template', TemplateCode: r.templateCode, Language: r.language };
+  if (r.phoneNumber) return { CustSpaceId: space.custSpaceId, NodeType: 'phone', PhoneNumber: r.phoneNumber };
+  return space.waba;
+}
+
+function isStoreFailure(e: unknown): boolean {
+  return e instanceof Error && e.name === 'StoreError';
+}

@@ -1,0 +1,105 @@
+import type { FieldProblem } from '../http-fn/errors.ts';
+
+/** ChatAppAudit receipt types (../shared/notes/receipts.md); others are kept as data, never fatal. */
+export const RECEIPT_TYPES = [
+  'template',
+  'phoneNameUpdate',
+  'phoneQualityUpdate',
+  'wabaReviewUpdate',
+  'wabaAccountUpdate',
+  'templateCategoryUpdate',
+  'templateQualityUpdate',
+] as const;
+export type ReceiptType = (typeof RECEIPT_TYPES)[number];
+
+const TEMPLATE_TYPES: ReadonlySet<string> = new Set(['template', 'templateCategoryUpdate', 'templateQualityUpdate']);
+const PHONE_TYPES: ReadonlySet<string> = new Set(['phoneNameUpdate', 'phoneQualityUpdate']);
+
+export const QUALITY_STATUSES = ['GREEN', 'YELLOW', 'RED', 'UNKNOWN'] as const;
+export const AUDIT_STATUSES = ['pass', 'fail', 'auditing', 'unaudit', 'disabled', 'paused'] as const;
+
+/** One receipt, checked: the fields CAMS documents, with `known` false for a Type or Status we do not know. */
+export interface Receipt {
+  type: string;
+  wabaId: string;
+  phoneNumber?: string;
+  templateCode?: string;
+  language?: string;
+  auditStatus?: string;
+  status?: string;
+  reason?: string;
+  /** False when Type, or the Status/AuditStatus it carries, is not one the notes list. */
+  known: boolean;
+  /** The receipt as CAMS sent it (stored and shown as is). */
+  raw: Record<string, unknown>;
+}
+
+export type ParsedReceipt = { ok: true; receipt: Receipt } | { ok: false; fields: FieldProblem[] };
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Checks one receipt; every problem names its field (prefixed by `prefix`, e.g. `[2].WabaId`). */
+export function parseReceipt(input: unknown, prefix = ''): ParsedReceipt {
+  const at = (f: string) => `${prefix}${prefix ? '.' : ''}${f}`;
+  if (!isObject(input)) return { ok: false, fields: [{ Field: prefix || '(receipt)', Message: 'must be a JSON object (a ChatAppAudit receipt)' }] };
+  const fields: FieldProblem[] = [];
+  const str = (name: string, required: boolean, re?: RegExp, what?: string): string | undefined => {
+    const v = input[name];
+    if (v === undefined || v === null || v === '') {
+      if (required) fields.push({ Field: at(name), Message: 'is required' });
+      return undefined;
+    }
+    // CAMS sends ids as strings; a JSON number is accepted while it is an exact integer.
+    const s = typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? String(v) : v;
+    if (typeof s !== 'string') {
+      fields.push({ Field: at(name), Message: 'must be a string' });
+      return undefined;
+    }
+    if (re && !re.test(s)) {
+      fields.push({ Field: at(name), Message: `must be ${what}` });
+      return undefined;
+    }
+    return s;
+  };
+  const type = str('Type', true, /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'a receipt type such as template or phoneQualityUpdate');
+  const wabaId = str('WabaId', true, /^\d{1,32}$/, 'the WABA id: 1-32 digits');
+  const needsPhone = type !== undefined && PHONE_TYPES.has(type);
+  const needsTemplate = type !== undefined && TEMPLATE_TYPES.has(type);
+  const phone = str('PhoneNumber', needsPhone, /^\+?[1-9]\d{1,14}$/, 'the phone number with its country code (E.164 digits, "+" optional)');
+  const templateCode = str('TemplateCode', needsTemplate, /^[A-Za-z0-9_-]{1,128}$/, '1-128 letters, digits, _ or -');
+  const language = str('Language', needsTemplate, /^[A-Za-z]{2,3}([_-][A-Za-z]{2})?$/, 'a template language code such as en or en_US');
+  const auditStatus = str('AuditStatus', type === 'template', /^[A-Za-z_]{1,32}$/, 'a word such as pass, paused or disabled');
+  const status = str('Status', type === 'phoneQualityUpdate', /^[A-Za-z0-9_ -]{1,64}$/, 'a status word such as GREEN or YELLOW');
+  const reason = str('Reason', false);
+  if (fields.length > 0) return { ok: false, fields };
+
+  const receipt: Receipt = { type: type!, wabaId: wabaId!, known: isKnown(type!, status, auditStatus), raw: input };
+  if (phone) receipt.phoneNumber = phone.replace(/^\+/, '');
+  if (templateCode) receipt.templateCode = templateCode;
+  if (language) receipt.language = language.replace('-', '_');
+  if (auditStatus) receipt.auditStatus = auditStatus;
+  if (status) receipt.status = status;
+  if (reason) receipt.reason = reason.slice(0, 1000);
+  return { ok: true, receipt };
+}
+
+function isKnown(type: string, status: string | undefined, audit: string | undefined): boolean {
+  if (!(RECEIPT_TYPES as readonly string[]).includes(type)) return false;
+  if (type === 'phoneQualityUpdate') return (QUALITY_STATUSES as readonly string[]).includes(status!.toUpperCase());
+  if (type === 'template') return (AUDIT_STATUSES as readonly string[]).includes(audit!.toLowerCase());
+  // The Status tables of the other types are not published (notes): any value is data.
+  return true;
+}
+
+/** A batch (an HTTP push or a queue message): a JSON array of receipts, or one receipt. */
+export function parseBatch(body: unknown): { receipts: Array<{ index: number; receipt: Receipt }>; errors: Array<{ index: number; fields: FieldProblem[] }> } {
+  const list = Array.isArray(body) ? body : [body];
+  const receipts: Array<{ index: number; receipt: Receipt }> = [];
+  const errors: Array<{ index: number; fields: FieldProblem[] }> = [];
+  list.forEach((item, index) => {
+    const r = parseReceipt(item, `[${index}]`);
+    if (r.ok) receipts.push({ index, receipt: r.receipt });
+    else errors.push({ index, fields: r.fields });
+  });
+  return { receipts, errors };
+}

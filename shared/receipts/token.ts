@@ -1,0 +1,27 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type middy from '@middy/core';
+import { HttpError } from '../http-fn/errors.ts';
+import type { ParsedHttpEvent } from '../http-fn/middlewares.ts';
+
+/** Equal strings in time that does not depend on where they differ (digests: equal lengths). */
+export function tokensEqual(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given, 'utf8').digest();
+  const b = createHash('sha256').update(expected, 'utf8').digest();
+  return timingSafeEqual(a, b);
+}
+
+/**
+ * CAMS's callbacks cannot sign: they carry the shared secret as `?token=` of the callback URL.
+ * Checked in constant time; the token itself is never logged or echoed.
+ */
+export function receiptToken(opts: { token: () => string }): middy.MiddlewareObj {
+  return {
+    before: (request) => {
+      const { http } = request.event as ParsedHttpEvent;
+      const expected = opts.token();
+      const given = http.query['token'];
+      if (!given) throw new HttpError(401, 'MissingToken', 'token: the callback URL must carry ?token=<CAMS_RECEIPT_TOKEN>', { fields: [{ Field: 'token', Message: 'is required' }] });
+      if (!tokensEqual(given, expected)) throw new HttpError(403, 'InvalidToken', 'token: does not match CAMS_RECEIPT_TOKEN', { fields: [{ Field: 'token', Message: 'does not match' }] });
+    },
+  };
+}

@@ -1,0 +1,223 @@
+import middy from '@middy/core';
+import * as z from 'zod/mini';
+import type { AlertSink } from '../alerts/model.ts';
+import { budgetAccount, sharedBudget } from '../cams/budget/shared-budget.ts';
+import { CamsClient } from '../cams/client.ts';
+import { credentialsFrom } from '../cams/credentials.ts';
+import { positiveInt, readEnv, type EnvSource } from '../config/env.ts';
+import type { FcContext } from '../fc/context.ts';
+import { decodeEvent, eventFunction, type EventInvocation } from '../fc/event-function.ts';
+import { HttpError, type FieldProblem } from '../http-fn/errors.ts';
+import { camsEnvelope, decodeHttpRequest, invocationLog, type ParsedHttpEvent, type ServiceResult } from '../http-fn/middlewares.ts';
+import type { FcHttpResponse } from '../http-fn/reply.ts';
+import { stdoutLog, writeLogRecord, type LogWriter } from '../log/log.ts';
+import { deliverOwed, type DispatchReport } from '../monitor/dispatch.ts';
+import { EVERY_SINK } from '../monitor/entity-state.ts';
+import { applyReceipts, type ReceiptResult } from '../receipts/apply.ts';
+import { countReceipts } from '../receipts/dedup.ts';
+import { parseBatch } from '../receipts/parse.ts';
+import { countAttempt, isSetAside, MAX_QUEUE_ATTEMPTS, queueMessagesOf, setAside } from '../receipts/queue.ts';
+import { receiptToken } from '../receipts/token.ts';
+import { monitorRuntime, type MonitorRuntime } from './health-monitor.ts';
+
+export const RECEIPTS_ROUTE = { method: 'POST', path: '/cams/receipts' } as const;
+const NAME = 'cams-events';
+
+const receiptTokenValue = z.string().check(z.minLength(16, 'must be at least 16 characters (a random secret: it is all that authenticates CAMS)'));
+
+export interface CamsEventsOptions {
+  env?: EnvSource;
+  write?: LogWriter;
+  /** Clock for alert decisions (tests move it); default Date.now. */
+  alertClock?: () => number;
+  /** The instance's store, sinks and config; default: from env, opened on first use. */
+  runtime?: () => Promise<MonitorRuntime>;
+}
+
+/** What one receipt push did: per-receipt outcomes, field errors, and what was delivered. */
+export interface ReceiptsReport {
+  Received: number;
+  Results: ReceiptResult[];
+  Errors: Array<{ Index: number; Fields: FieldProblem[] }>;
+  Delivered: number;
+}
+
+export interface QueueReport {
+  messages: number;
+  setAside: string[];
+  skipped: string[];
+  receipts: number;
+  invalid: number;
+  delivered: number;
+  ignored?: string;
+}
+
+/**
+ * cams-events: CAMS's ChatAppAudit receipts, by HTTP callback (`POST /cams/receipts?token=`) or
+ * from an SMQ/MNS queue trigger (a CloudEvent with data.messageBody). One handler, two entry
+ * stacks, chosen by the event's shape; both act on receipts the same way and then deliver.
+ */
+export function camsEventsHandler(opts: CamsEventsOptions = {}): (event: unknown, context?: FcContext) => Promise<unknown> {
+  const env = opts.env ?? process.env;
+  const write = opts.write ?? stdoutLog;
+  const runtime = opts.runtime ?? monitorRuntime(env);
+  let token: string | undefined;
+  let maxBody: number | undefined;
+  const logFor = (requestId: string) => (rec: Record<string, unknown>) => writeLogRecord(write, { function: NAME, requestId, ...rec });
+
+  const http = middy<unknown, FcHttpResponse | ServiceResult, Error, FcContext>(
+    async (event: unknown, context: FcContext): Promise<ServiceResult> => {
+      const req = event as ParsedHttpEvent;
+      const rt = await runtime();
+      return { data: await receiveHttp(req, context ?? {}, rt, opts.alertClock ?? Date.now, logFor(req.requestId)) };
+    },
+    { timeoutEarlyInMillis: 0 },
+  )
+    .use(invocationLog({ functionName: NAME, write }))
+    .use(camsEnvelope())
+    .use(decodeHttpRequest({ routes: [RECEIPTS_ROUTE], maxBodyBytes: () => (maxBody ??= readEnv(env, 'MAX_BODY_BYTES', positiveInt, String(256 * 1024))) }))
+    .use(receiptToken({ token: () => (token ??= readEnv(env, 'CAMS_RECEIPT_TOKEN', receiptTokenValue)) }));
+
+  const queue = eventFunction<QueueReport>({
+    name: NAME,
+    write,
+    run: async (inv) => receiveQueue(inv, await runtime(), opts.alertClock ?? Date.now, logFor(inv.requestId)),
+    summarize: (r) => ({ ...r }),
+  });
+
+  return (event, context) => (isHttpEvent(decodeEvent(event)) ? http(event, context ?? {}) : queue(event, context));
+}
+
+function isHttpEvent(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null || Array.isArray(e)) return false;
+  const o = e as Record<string, unknown>;
+  return typeof o['rawPath'] === 'string' || typeof o['httpMethod'] === 'string' || (typeof o['requestContext'] === 'object' && o['requestContext'] !== null && 'http' in o['requestContext']);
+}
+
+async function receiveHttp(req: ParsedHttpEvent, context: FcContext, rt: MonitorRuntime, now: () => number, log: (r: Record<string, unknown>) => void): Promise<ReceiptsReport> {
+  let body: unknown;
+  try {
+    body = JSON.parse(req.http.body.toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'InvalidParameter', '(body): must be a JSON array of receipts', { fields: [{ Field: '(body)', Message: 'must be a JSON array of receipts' }] });
+  }
+  if (typeof body !== 'object' || body === null) {
+    throw new HttpError(400, 'InvalidParameter', '(body): must be a JSON array of receipts', { fields: [{ Field: '(body)', Message: 'must be a JSON array of receipts' }] });
+  }
+  const { receipts, errors } = parseBatch(body);
+  const fields = errors.flatMap((e) => e.fields);
+  if (errors.length > 0) {
+    await countReceipts(rt.store, { invalid: errors.length });
+    log({ level: 'warn', msg: 'malformed receipts refused', fields });
+  }
+  // Nothing valid: the whole push is the caller's mistake. Otherwise the valid ones are acted on.
+  if (receipts.length === 0 && errors.length > 0) {
+    throw new HttpError(400, fields.some((f) => f.Message === 'is required') ? 'MissingParameter' : 'InvalidParameter', fields.map((f) => `${f.Field}: ${f.Message}`).join('; '), { fields });
+  }
+  const results = await applyReceipts(receipts, receiptDeps(rt, context, req.deadline, now, log));
+  const dispatch = await deliver(rt, req.deadline, now, log);
+  return { Received: receipts.length + errors.length, Results: results, Errors: errors.map((e) => ({ Index: e.index, Fields: e.fields })), Delivered: delivered(dispatch) };
+}
+
+async function receiveQueue(inv: EventInvocation, rt: MonitorRuntime, now: () => number, log: (r: Record<string, unknown>) => void): Promise<QueueReport> {
+  const report: QueueReport = { messages: 0, setAside: [], skipped: [], receipts: 0, invalid: 0, delivered: 0 };
+  const messages = queueMessagesOf(inv.event);
+  if (!messages) {
+    // Not retried: a delivery of the wrong shape never becomes right.
+    report.ignored = 'not a receipt delivery: expected POST /cams/receipts or an MNS CloudEvent with data.messageBody';
+    log({ level: 'error', msg: report.ignored });
+    return report;
+  }
+  report.messages = messages.length;
+  const sinkCtx = { now: now(), policy: policyOf(rt), sinks: sinkNames(rt.sinks) };
+  let failure: unknown;
+  for (const msg of messages) {
+    if (await isSetAside(rt.store, msg.messageId)) {
+      report.skipped.push(msg.messageId);
+      continue;
+    }
+    const attempts = await countAttempt(rt.store, msg.messageId);
+    let body: unknown;
+    try {
+      body = JSON.parse(msg.body);
+    } catch {
+      await setAside(rt.store, msg, 'messageBody is not JSON', attempts, sinkCtx);
+      report.setAside.push(msg.messageId);
+      log({ level: 'error', msg: 'queue message set aside: messageBody is not JSON', messageId: msg.messageId });
+      continue;
+    }
+    const { receipts, errors } = parseBatch(body);
+    report.receipts += receipts.length;
+    if (errors.length > 0) {
+      // A malformed receipt never becomes valid: logged and counted, not redelivered.
+      report.invalid += errors.length;
+      await countReceipts(rt.store, { invalid: errors.length });
+      log({ level: 'warn', msg: 'malformed receipts in a queue message', messageId: msg.messageId, fields: errors.flatMap((e) => e.fields) });
+    }
+    try {
+      await applyReceipts(receipts, receiptDeps(rt, inv.context, inv.deadline, now, log));
+    } catch (e) {
+      const why = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      if (attempts >= MAX_QUEUE_ATTEMPTS) {
+        await setAside(rt.store, msg, why, attempts, sinkCtx);
+        report.setAside.push(msg.messageId);
+        log({ level: 'error', msg: 'queue message set aside after repeated failures', messageId: msg.messageId, attempts, error: why });
+      } else {
+        log({ level: 'warn', msg: 'queue message failed; it will be redelivered', messageId: msg.messageId, attempts, error: why });
+        failure ??= e;
+      }
+    }
+  }
+  report.delivered = delivered(await deliver(rt, inv.deadline, now, log));
+  // Rethrown after the others were handled: FC's retry redelivers, and the dedup keys make that safe.
+  if (failure) throw failure;
+  return report;
+}
+
+function policyOf(rt: MonitorRuntime) {
+  return { minConsecutive: rt.config.minConsecutive, repeatIntervalMs: rt.config.repeatIntervalMs };
+}
+
+/** Without ALERT_* here, alerts are owed to every sink the deliverer has (as onboarding does). */
+function sinkNames(sinks: readonly AlertSink[]): string[] {
+  return sinks.length > 0 ? sinks.map((s) => s.name) : [EVERY_SINK];
+}
+
+function receiptDeps(rt: MonitorRuntime, context: FcContext, invocationDeadline: number, now: () => number, log: (r: Record<string, unknown>) => void) {
+  const deadline = invocationDeadline - 2000;
+  return {
+    store: rt.store,
+    // A receipt's check runs above the sweep in the account's shared budget (#10).
+    cams: new CamsClient({
+      endpoint: rt.config.camsEndpoint,
+      credentials: () => credentialsFrom(context),
+      deadline,
+      budget: sharedBudget(rt.store),
+      priority: 'background',
+      account: budgetAccount(context.accountId),
+    }),
+    policy: policyOf(rt),
+    sinks: sinkNames(rt.sinks),
+    envTargets: rt.config.targets,
+    now,
+    deadline,
+    log,
+  };
+}
+
+/**
+ * Sends what is owed now, through the one deliverer (deliverOwed, under the delivery lease). When
+ * another deliverer holds the lease it is briefly waited for; what it leaves owed goes at the next sweep.
+ */
+async function deliver(rt: MonitorRuntime, deadline: number, now: () => number, log: (r: Record<string, unknown>) => void): Promise<DispatchReport | undefined> {
+  if (rt.sinks.length === 0) return undefined;
+  for (let i = 0; ; i++) {
+    const report = await deliverOwed(rt.store, rt.sinks, now, log);
+    if (!report.skipped || i >= 5 || Date.now() + 1000 > deadline - 1000) return report;
+    await new Promise((r) => setTimeout(r, 200 + 200 * i));
+  }
+}
+
+function delivered(d: DispatchReport | undefined): number {
+  return d ? d.delivered.reduce((n, x) => n + x.items, 0) : 0;
+}

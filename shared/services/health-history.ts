@@ -1,0 +1,33 @@
+import type { NodeHistory } from '../history/history.ts';
+import { listHistories } from '../history/record.ts';
+import type { Store } from '../store/port.ts';
+import type { HealthNode } from '../validation/health-target.ts';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Whether a stored history is of the node the params name (GetWhatsappHealthStatus's params). */
+function isOf(h: NodeHistory, p: HealthNode): boolean {
+  const s = h.subject;
+  if (p.WabaId && s.wabaId !== p.WabaId) return false;
+  if (p.NodeType === 'phone') return s.entityType === 'PHONE_NUMBER' && s.phoneNumber === p.PhoneNumber;
+  if (p.NodeType === 'template') return s.entityType === 'MESSAGE_TEMPLATE' && s.templateCode === p.TemplateCode && s.language === p.Language;
+  // A waba node is the WABA and what CAMS reports above it (BUSINESS, APP).
+  return s.nodeType === 'waba';
+}
+
+/** `GET /health-report/history`: the stored transitions and daily worst states of the node(s) named. */
+export async function healthHistory(store: Store, p: HealthNode): Promise<Record<string, unknown>> {
+  const histories = (await listHistories(store, p.CustSpaceId)).filter((h) => isOf(h, p));
+  return {
+    Nodes: histories
+      .sort((a, b) => (a.node < b.node ? -1 : 1))
+      .map((h) => ({
+        Node: h.node,
+        EntityType: h.subject.entityType,
+        ...(h.subject.wabaId ? { WabaId: h.subject.wabaId } : {}),
+        FirstSeen: { At: iso(h.firstSeen.at), Status: h.firstSeen.status },
+        Transitions: h.transitions.map((t) => ({ At: iso(t.at), From: t.from, To: t.to, Errors: t.errors, ...(t.quality ? { Quality: t.quality } : {}) })),
+        Days: h.days.map((d) => ({ Day: d.day, Worst: d.worst })),
+      })),
+  };
+}

@@ -1,0 +1,62 @@
+import { HttpError } from '../http-fn/errors.ts';
+import type { ServiceResult } from '../http-fn/middlewares.ts';
+import { ENTITY_PREFIX } from '../monitor/dispatch.ts';
+import type { EntityState } from '../monitor/entity-state.ts';
+import { silenceState, type Matcher, type Silence } from '../silences/silence.ts';
+import { createSilence, expireSilence, listSilences } from '../silences/store.ts';
+import type { Store } from '../store/port.ts';
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+/** A silence on the wire: times as ISO strings, its state now, and how many alerts it holds back now. */
+export function silenceView(s: Silence, now: number, suppressed: number): Record<string, unknown> {
+  return {
+    SilenceId: s.SilenceId,
+    Matchers: s.Matchers,
+    StartsAt: iso(s.StartsAt),
+    EndsAt: iso(s.EndsAt),
+    CreatedBy: s.CreatedBy,
+    Comment: s.Comment,
+    CreatedAt: iso(s.CreatedAt),
+    ...(s.ExpiredAt !== undefined ? { ExpiredAt: iso(s.ExpiredAt) } : {}),
+    State: silenceState(s, now),
+    Suppressed: suppressed,
+  };
+}
+
+/** Per silence, the entities whose last notification it kept back. */
+export async function suppressedCounts(store: Store): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const { value } of await store.list<EntityState>(ENTITY_PREFIX)) {
+    if (value.silenced) counts.set(value.silenced.silenceId, (counts.get(value.silenced.silenceId) ?? 0) + 1);
+  }
+  return counts;
+}
+
+export async function createSilenceService(
+  store: Store,
+  p: { Matchers: Array<{ Name: string; Value: string }>; StartsAt?: string | undefined; EndsAt: string; CreatedBy: string; Comment: string },
+  now: number,
+): Promise<ServiceResult> {
+  const endsAt = Date.parse(p.EndsAt);
+  if (endsAt <= now) {
+    throw new HttpError(400, 'InvalidParameter', 'EndsAt: must be in the future', { fields: [{ Field: 'EndsAt', Message: 'must be in the future' }] });
+  }
+  const s = await createSilence(
+    store,
+    { Matchers: p.Matchers as Matcher[], StartsAt: p.StartsAt ? Date.parse(p.StartsAt) : now, EndsAt: endsAt, CreatedBy: p.CreatedBy, Comment: p.Comment },
+    now,
+  );
+  return { data: { SilenceId: s.SilenceId } };
+}
+
+export async function listSilencesService(store: Store, now: number): Promise<ServiceResult> {
+  const [silences, counts] = await Promise.all([listSilences(store, now), suppressedCounts(store)]);
+  return { data: { Silences: silences.map((s) => silenceView(s, now, counts.get(s.SilenceId) ?? 0)) } };
+}
+
+export async function deleteSilenceService(store: Store, id: string, now: number): Promise<ServiceResult> {
+  const s = await expireSilence(store, id, now);
+  if (!s) throw new HttpError(404, 'SilenceNotFound', `no silence ${id} (or it ended more than 7 days ago)`);
+  return { data: silenceView(s, now, 0) };
+}

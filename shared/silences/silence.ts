@@ -1,0 +1,55 @@
+import type { AlertSubject } from '../alerts/model.ts';
+
+/** What a matcher can name, and where each is read from an alert. */
+export const MATCHER_FIELDS = {
+  CustSpaceId: (s: AlertSubject) => s.custSpaceId,
+  WabaId: (s: AlertSubject) => s.wabaId,
+  PhoneNumber: (s: AlertSubject) => s.phoneNumber,
+  TemplateCode: (s: AlertSubject) => s.templateCode,
+  Language: (s: AlertSubject) => s.language,
+  NodeType: (s: AlertSubject) => s.nodeType,
+  /** The alert's name: its CAMS entity type (WABA, PHONE_NUMBER, …) or the monitor's failure (AuthRefused, …). */
+  AlertName: (s: AlertSubject) => s.entityType,
+} as const;
+
+export type MatcherName = keyof typeof MATCHER_FIELDS;
+export const MATCHER_NAMES = Object.keys(MATCHER_FIELDS) as MatcherName[];
+
+export interface Matcher {
+  Name: MatcherName;
+  Value: string;
+}
+
+/** An Alertmanager-style silence: alerts matching every matcher are recorded, not sent, while it is active. */
+export interface Silence {
+  SilenceId: string;
+  Matchers: Matcher[];
+  /** Epoch ms. */
+  StartsAt: number;
+  EndsAt: number;
+  CreatedBy: string;
+  Comment: string;
+  CreatedAt: number;
+  /** Set when it was ended early (DELETE). */
+  ExpiredAt?: number;
+}
+
+/** An ended silence stays listed this long. */
+export const EXPIRED_LISTED_MS = 7 * 86_400_000;
+
+export type SilenceState = 'pending' | 'active' | 'expired';
+
+export function silenceState(s: Silence, now: number): SilenceState {
+  if (now >= s.EndsAt) return 'expired';
+  return now < s.StartsAt ? 'pending' : 'active';
+}
+
+/** Every matcher holds (equality). A WABA's phones and templates carry its WabaId, so a WABA silence covers them. */
+export function matches(s: Pick<Silence, 'Matchers'>, subject: AlertSubject): boolean {
+  return s.Matchers.every((m) => MATCHER_FIELDS[m.Name](subject) === m.Value);
+}
+
+/** The first active silence that matches, if any. */
+export function silencing(silences: readonly Silence[], subject: AlertSubject, now: number): Silence | undefined {
+  return silences.find((s) => silenceState(s, now) === 'active' && matches(s, subject));
+}

@@ -1,0 +1,64 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { HttpError } from '../http-fn/errors.ts';
+import type { HttpRequest } from '../http-fn/event.ts';
+import type { StatusPageConfig } from './config.ts';
+
+export const COOKIE_NAME = 'cams_status';
+
+/** The cookie holds a value derived from the token, never the token itself; a new token voids old cookies. */
+export function cookieValue(token: string): string {
+  return createHmac('sha256', token).update('cams-fc status page cookie v1').digest('base64url');
+}
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function cookieOf(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return v.join('=');
+  }
+  return undefined;
+}
+
+export type Access =
+  | { kind: 'allowed' }
+  /** `?token=` was right: set the cookie and send the viewer to the same page without the token in its URL. */
+  | { kind: 'set-cookie'; location: string; cookie: string };
+
+const loopback = (host: string | undefined) => /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(host ?? '');
+
+/**
+ * Who may see the page: anyone when STATUS_PAGE_PUBLIC=true; with STATUS_PAGE_TOKEN, a viewer with
+ * `Authorization: Bearer <token>`, the cookie, or `?token=<token>` (once: answered with the cookie
+ * and a redirect). With neither configured the page does not exist (404).
+ */
+export function checkAccess(cfg: Pick<StatusPageConfig, 'token' | 'public'>, http: HttpRequest): Access {
+  const given = http.query['token'];
+  if (cfg.public && given === undefined) return { kind: 'allowed' };
+  if (!cfg.token) {
+    if (cfg.public) return { kind: 'allowed' };
+    throw new HttpError(404, 'NotFound', `no route for ${http.path}`);
+  }
+  const token = cfg.token;
+  if (given !== undefined) {
+    if (!same(given, token)) throw new HttpError(401, 'InvalidToken', 'the token is not right');
+    const rest = Object.entries(http.query).filter(([k]) => k !== 'token');
+    const location = http.path + (rest.length ? `?${new URLSearchParams(rest).toString()}` : '');
+    // Secure everywhere but plain-HTTP loopback (the local host), where a browser would drop it.
+    const secure = loopback(http.headers['host']) && http.headers['x-forwarded-proto'] !== 'https' ? '' : '; Secure';
+    return { kind: 'set-cookie', location, cookie: `${COOKIE_NAME}=${cookieValue(token)}; Path=${http.path}; HttpOnly; SameSite=Strict; Max-Age=2592000${secure}` };
+  }
+  const auth = http.headers['authorization'];
+  if (auth !== undefined) {
+    const m = /^Bearer\s+(\S+)$/i.exec(auth);
+    if (m && same(m[1]!, token)) return { kind: 'allowed' };
+    throw new HttpError(401, 'InvalidToken', 'the Bearer token is not right');
+  }
+  const cookie = cookieOf(http.headers['cookie'], COOKIE_NAME);
+  if (cookie !== undefined && same(cookie, cookieValue(token))) return { kind: 'allowed' };
+  throw new HttpError(401, 'MissingToken', 'this page needs the status page token: Authorization: Bearer <token>, or ?token=<token> once');
+}

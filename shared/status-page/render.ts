@@ -1,0 +1,122 @@
+// The status page as one self-contained HTML document: no script, no external asset, one inline
+// stylesheet allowed by its hash (the CSP below), readable without JavaScript and on a phone.
+import { createHash } from 'node:crypto';
+import { formatDuration } from '../alerts/duration.ts';
+import type { ObservedStatus } from '../monitor/entity-state.ts';
+import { HISTORY_DAYS } from '../history/history.ts';
+import type { BarRun, GroupView, NodeView, StatusView } from './view.ts';
+
+const CLS: Record<ObservedStatus, string> = { AVAILABLE: 'A', LIMITED: 'L', BLOCKED: 'B', ERROR: 'E' };
+
+// Colours: WCAG AA contrast for the white state text on each badge; bars add a day grid so runs read as cells.
+const CSS = [
+  ':root{color-scheme:light;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;background:#fff}',
+  'body{margin:0 auto;max-width:64rem;padding:1rem}h1{font-size:1.4rem;margin:.2rem 0}h2{font-size:1.1rem;margin:0}',
+  'header p,small,.muted{color:#57606a}section,.box{border:1px solid #d0d7de;border-radius:6px;padding:.6rem .8rem;margin:.8rem 0}',
+  'ul{list-style:none;margin:0;padding:0}li{padding:.45rem 0;border-top:1px solid #eaeef2}li:first-child{border-top:0}',
+  '.st{display:inline-block;min-width:5.6rem;text-align:center;font-weight:600;font-size:.8rem;padding:.05rem .4rem;border-radius:4px;color:#fff}',
+  '.st.A{background:#1a7f37}.st.L{background:#9a6700}.st.B{background:#cf222e}.st.E{background:#8250df}',
+  '.row{display:flex;flex-wrap:wrap;gap:.3rem .6rem;align-items:baseline}.name{font-weight:600;overflow-wrap:anywhere}',
+  '.bar{display:flex;height:1.4rem;margin:.35rem 0 .1rem;gap:2px}.bar i{display:block;min-width:2px;border-radius:2px;',
+  'background-image:linear-gradient(90deg,transparent calc(100% - 2px),#fff calc(100% - 2px))}',
+  '.bar .A{background-color:#2da44e}.bar .L{background-color:#d4a72c}.bar .B{background-color:#cf222e}.bar .E{background-color:#8250df}.bar .N{background-color:#d0d7de}',
+  '.err{margin:.3rem 0 0;padding:.3rem .5rem;background:#fff8c5;border-left:3px solid #9a6700;font-size:.9rem}.err b{font-family:ui-monospace,monospace}',
+  '.tag{font-size:.75rem;border:1px solid #8c959f;border-radius:1rem;padding:0 .45rem;color:#424a53}',
+  '.legend i{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;vertical-align:middle;margin:0 .2rem 0 .6rem}',
+  '.legend .A{background:#2da44e}.legend .L{background:#d4a72c}.legend .B{background:#cf222e}.legend .E{background:#8250df}.legend .N{background:#d0d7de}',
+  'table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.25rem .4rem;border-top:1px solid #eaeef2;vertical-align:top}',
+  '@media (max-width:40rem){body{padding:.5rem}td,th{display:block;border:0;padding:.1rem 0}tr{display:block;border-top:1px solid #d0d7de;padding:.4rem 0}thead{display:none}}',
+  ...Array.from({ length: HISTORY_DAYS }, (_, i) => `.w${i + 1}{flex:${i + 1} 1 0;background-size:calc(100%/${i + 1}) 100%}`),
+].join('\n');
+
+const STYLE_HASH = createHash('sha256').update(CSS).digest('base64');
+
+/** No script at all, the one stylesheet by hash, nothing loaded from anywhere. */
+export const STATUS_PAGE_CSP = `default-src 'none'; style-src 'sha256-${STYLE_HASH}'; img-src 'none'; script-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+
+const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+export const esc = (v: unknown): string => String(v ?? '').replace(/[&<>"']/g, (c) => ESC[c]!);
+const time = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+
+const badge = (s: ObservedStatus) => `<span class="st ${CLS[s]}">${s}</span>`;
+
+function bar(runs: readonly BarRun[]): string {
+  const bad = runs.filter((r) => r.state && r.state !== 'AVAILABLE').reduce((n, r) => n + r.days, 0);
+  const none = runs.filter((r) => !r.state).reduce((n, r) => n + r.days, 0);
+  const summary = `${HISTORY_DAYS} days: ${bad} not AVAILABLE, ${none} unchecked`;
+  let out = `<div class="bar" role="img" aria-label="${esc(summary)}">`;
+  for (const r of runs) {
+    const when = r.days === 1 ? r.to : `${r.from} – ${r.to}`;
+    out += `<i class="${r.state ? CLS[r.state] : 'N'} w${r.days}" title="${when}: ${r.state ?? 'no check'}"></i>`;
+  }
+  return out + '</div>';
+}
+
+function node(n: NodeView): string {
+  let out = `<li class="node" data-state="${n.status}"><div class="row">${badge(n.status)}<span class="name">${esc(n.label)}</span>`;
+  if (n.quality) out += `<span class="tag">quality ${esc(n.quality)}</span>`;
+  if (n.inhibited) out += '<span class="tag">held back: its WABA is BLOCKED</span>';
+  if (n.silencedBy) out += `<span class="tag">silenced (${esc(n.silencedBy)})</span>`;
+  out += `<small>since ${time(n.since)} · last checked ${time(n.lastCheckedAt)}</small></div>`;
+  for (const e of n.errors) {
+    out += `<p class="err"><b>${esc(e.ErrorCode)}</b> ${esc(e.ErrorDescription ?? '')}`;
+    if (e.PossibleSolution) out += `<br>PossibleSolution: ${esc(e.PossibleSolution)}`;
+    out += '</p>';
+  }
+  return out + bar(n.bar) + '</li>';
+}
+
+function group(g: GroupView, view: StatusView): string {
+  const parts = (Object.keys(g.counts) as ObservedStatus[]).filter((k) => g.counts[k] > 0).map((k) => `${g.counts[k]} ${k}`);
+  let out = `<section class="group" data-state="${g.worst}"><div class="row"><h2>${esc(g.label)}</h2>${badge(g.worst)}<small>${parts.join(' · ')} · oldest check ${time(g.oldestCheck)}</small></div>`;
+  out += bar(g.bar);
+  if (g.nodes.length > 0) out += `<ul>${g.nodes.map(node).join('')}</ul>`;
+  if (g.healthyNotListed > 0) {
+    const href = `?waba=${encodeURIComponent(g.id)}`;
+    out += `<p class="muted">${g.nodes.length ? 'and ' : ''}${g.healthyNotListed} nodes AVAILABLE with no bad day in ${HISTORY_DAYS} days (<a href="${esc(href)}">list them</a>)</p>`;
+  }
+  if (view.only !== undefined) out += '<p><a href="?">back to all WABAs</a></p>';
+  return out + '</section>';
+}
+
+export interface RenderOptions {
+  /** Seconds between reloads (meta refresh); 0 or absent for none. */
+  refreshSeconds?: number;
+}
+
+export function renderStatusPage(view: StatusView, opts: RenderOptions = {}): string {
+  const c = view.counts;
+  const total = c.AVAILABLE + c.LIMITED + c.BLOCKED + c.ERROR;
+  const overall: ObservedStatus = c.BLOCKED ? 'BLOCKED' : c.ERROR ? 'ERROR' : c.LIMITED ? 'LIMITED' : 'AVAILABLE';
+  let out = '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">';
+  if (opts.refreshSeconds && opts.refreshSeconds > 0) out += `<meta http-equiv="refresh" content="${Math.floor(opts.refreshSeconds)}">`;
+  out += `<title>WhatsApp health: ${overall}</title><style>${CSS}</style></head><body>`;
+  out += `<header><h1>WhatsApp health ${badge(overall)}</h1><p id="summary">${total} nodes: ${c.AVAILABLE} AVAILABLE · ${c.LIMITED} LIMITED · ${c.BLOCKED} BLOCKED · ${c.ERROR} ERROR. Generated ${time(view.now)}.</p>`;
+  out += '<p class="legend" aria-hidden="true">Each bar is 90 days, one cell per day, coloured by the worst state that day:<i class="A"></i>AVAILABLE<i class="L"></i>LIMITED<i class="B"></i>BLOCKED<i class="E"></i>ERROR<i class="N"></i>no check</p></header>';
+
+  out += `<section id="incidents"><h2>Open incidents (${view.incidents.length})</h2>`;
+  if (view.incidents.length === 0) out += '<p class="muted">None: nothing is firing.</p>';
+  else {
+    out += '<table><thead><tr><th>State</th><th>Node</th><th>Since</th><th>For</th></tr></thead><tbody>';
+    for (const i of view.incidents) {
+      const tags = i.silencedBy ? ` <span class="tag">silenced (${esc(i.silencedBy)})</span>` : '';
+      out += `<tr class="incident" data-state="${i.status}"><td>${badge(i.status)}</td><td>${esc(i.node)}${tags}</td><td>${time(i.since)}</td><td>${formatDuration(i.durationMs)}</td></tr>`;
+    }
+    out += '</tbody></table>';
+  }
+  out += '</section>';
+
+  out += `<section id="silences"><h2>Silences (${view.silences.length})</h2>`;
+  if (view.silences.length === 0) out += '<p class="muted">None.</p>';
+  else {
+    out += '<table><thead><tr><th>State</th><th>Matchers</th><th>Window</th><th>By</th><th>Comment</th><th>Held back</th></tr></thead><tbody>';
+    for (const s of view.silences) {
+      out += `<tr class="silence" data-state="${s.state}"><td>${s.state}</td><td>${esc(s.matchers)}</td><td>${time(s.startsAt)} – ${time(s.endsAt)}</td><td>${esc(s.createdBy)}</td><td>${esc(s.comment)}</td><td>${s.suppressed}</td></tr>`;
+    }
+    out += '</tbody></table>';
+  }
+  out += '</section><main>';
+  if (view.groups.length === 0) out += '<p class="muted">No node has been checked yet.</p>';
+  for (const g of view.groups) out += group(g, view);
+  return out + '</main></body></html>';
+}

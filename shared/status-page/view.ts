@@ -1,0 +1,246 @@
+import type { HealthError } from '../cams/operations.ts';
+import { BADNESS, dailyBars, HISTORY_DAYS, worseOf, type NodeHistory } from '../history/history.ts';
+import { historyKey } from '../history/record.ts';
+import type { EntityState, ObservedStatus } from '../monitor/entity-state.ts';
+import { matches, silenceState, type Silence, type SilenceState } from '../silences/silence.ts';
+
+/** A group lists its healthy phones and templates one by one up to this many; above it, it counts them. */
+export const HEALTHY_LISTED_MAX = 12;
+
+/** Consecutive days in the same state: one element, so 90 days of a quiet node cost one cell. */
+export interface BarRun {
+  from: string;
+  to: string;
+  days: number;
+  state?: ObservedStatus;
+}
+
+export interface NodeView {
+  label: string;
+  entityType: string;
+  status: ObservedStatus;
+  quality?: string;
+  since: number;
+  lastCheckedAt: number;
+  errors: HealthError[];
+  /** Held back because its WABA is BLOCKED. */
+  inhibited: boolean;
+  silencedBy?: string;
+  firing: boolean;
+  bar: BarRun[];
+}
+
+export interface GroupView {
+  id: string;
+  label: string;
+  /** The worst current state in the group. */
+  worst: ObservedStatus;
+  counts: Record<ObservedStatus, number>;
+  /** The WABA's own entity (and BUSINESS/APP) first, then phones and templates. */
+  nodes: NodeView[];
+  /** Healthy nodes only counted (the group is large); `?waba=<id>` lists them. */
+  healthyNotListed: number;
+  /** The oldest last check among the group's nodes. */
+  oldestCheck: number;
+  bar: BarRun[];
+}
+
+export interface IncidentView {
+  node: string;
+  status: ObservedStatus;
+  since: number;
+  durationMs: number;
+  silencedBy?: string;
+  monitor: boolean;
+}
+
+export interface SilenceView {
+  id: string;
+  state: SilenceState;
+  matchers: string;
+  startsAt: number;
+  endsAt: number;
+  createdBy: string;
+  comment: string;
+  suppressed: number;
+}
+
+export interface StatusView {
+  now: number;
+  groups: GroupView[];
+  incidents: IncidentView[];
+  silences: SilenceView[];
+  counts: Record<ObservedStatus, number>;
+  /** Set when the page shows one WABA in full (`?waba=`). */
+  only?: string;
+}
+
+export interface StatusInput {
+  now: number;
+  entities: readonly EntityState[];
+  histories: ReadonlyMap<string, NodeHistory>;
+  silences: readonly Silence[];
+  /** Show this group in full (every healthy node). */
+  only?: string;
+}
+
+const CHILD = new Set(['PHONE_NUMBER', 'MESSAGE_TEMPLATE']);
+const zero = (): Record<ObservedStatus, number> => ({ AVAILABLE: 0, LIMITED: 0, BLOCKED: 0, ERROR: 0 });
+const RANK: Record<ObservedStatus, number> = { BLOCKED: 0, ERROR: 1, LIMITED: 2, AVAILABLE: 3 };
+
+/** The last HISTORY_DAYS UTC days ending with `now`'s, oldest first (computed once per page). */
+export function lastDays(now: number): string[] {
+  return dailyBars(undefined, now, HISTORY_DAYS).map((d) => d.day);
+}
+
+/** A node's bar: its days (oldest first) walked against the page's days, equal neighbours merged. */
+export function barRuns(h: Pick<NodeHistory, 'days'> | undefined, days: readonly string[]): BarRun[] {
+  const runs: BarRun[] = [];
+  const hd = h?.days ?? [];
+  let j = 0;
+  for (const day of days) {
+    while (j < hd.length && hd[j]!.day < day) j++;
+    const state = j < hd.length && hd[j]!.day === day ? hd[j]!.worst : undefined;
+    const last = runs.at(-1);
+    if (last && last.state === state) {
+      last.to = day;
+      last.days++;
+    } else runs.push(state ? { from: day, to: day, days: 1, state } : { from: day, to: day, days: 1 });
+  }
+  return runs;
+}
+
+const STATES: readonly ObservedStatus[] = ['AVAILABLE', 'LIMITED', 'ERROR', 'BLOCKED'];
+
+/**
+ * The day-by-day worst of several nodes (a WABA group's bar), and which of them had a bad day: one
+ * walk over each node's days (both lists are sorted), in numbers, as it runs for every day of every
+ * node on the page.
+ */
+function mergeDays(hs: ReadonlyArray<NodeHistory | undefined>, days: readonly string[]): { merged: Pick<NodeHistory, 'days'>; bad: boolean[] } {
+  const worst = new Int8Array(days.length).fill(-1);
+  const bad = hs.map((h) => {
+    if (!h) return false;
+    let hadBad = false;
+    let i = 0;
+    for (const d of h.days) {
+      while (i < days.length && days[i]! < d.day) i++;
+      if (i === days.length) break;
+      if (days[i] !== d.day) continue;
+      const b = BADNESS[d.worst];
+      if (b > 0) hadBad = true;
+      if (b > worst[i]!) worst[i] = b;
+    }
+    return hadBad;
+  });
+  const out: NodeHistory['days'] = [];
+  for (let i = 0; i < days.length; i++) if (worst[i]! >= 0) out.push({ day: days[i]!, worst: STATES[worst[i]!]! });
+  return { merged: { days: out }, bad };
+}
+
+
+function label(s: EntityState): string {
+  const sub = s.subject;
+  if (sub.entityType === 'PHONE_NUMBER') return `phone ${sub.phoneNumber ?? '?'}`;
+  if (sub.entityType === 'MESSAGE_TEMPLATE') return `template ${sub.templateCode ?? '?'}${sub.language ? ` (${sub.language})` : ''}`;
+  if (sub.entityType === 'WABA') return `WABA ${sub.wabaId ?? ''}`.trim();
+  return sub.entityType;
+}
+
+/** Everything the page shows, from the monitor's state: grouped by WABA, worst first. */
+export function buildStatusView(input: StatusInput): StatusView {
+  const { now } = input;
+  const days = lastDays(now);
+  const active = input.silences.filter((s) => silenceState(s, now) === 'active');
+  const byGroup = new Map<string, EntityState[]>();
+  const incidents: IncidentView[] = [];
+  const counts = zero();
+  for (const e of input.entities) {
+    if (e.firing) {
+      incidents.push({
+        node: e.node,
+        status: e.status,
+        since: e.badSince ?? e.since,
+        durationMs: Math.max(0, now - (e.badSince ?? e.since)),
+        ...(e.silenced ? { silencedBy: e.silenced.silenceId } : {}),
+        monitor: e.subject.nodeType === 'monitor',
+      });
+    }
+    if (e.subject.nodeType === 'monitor') continue;
+    counts[e.status]++;
+    const list = byGroup.get(e.group);
+    if (list) list.push(e);
+    else byGroup.set(e.group, [e]);
+  }
+  incidents.sort((a, b) => RANK[a.status] - RANK[b.status] || a.since - b.since);
+
+  const groups: GroupView[] = [];
+  for (const [id, members] of byGroup) {
+    const wabaId = id.startsWith('waba:') ? id.slice(5) : undefined;
+    if (input.only !== undefined && (wabaId ?? id) !== input.only) continue;
+    const blocked = members.some((m) => m.subject.entityType === 'WABA' && m.status === 'BLOCKED');
+    const gCounts = zero();
+    let worst: ObservedStatus = 'AVAILABLE';
+    for (const m of members) {
+      gCounts[m.status]++;
+      worst = worseOf(worst, m.status);
+    }
+    const histories = members.map((m) => input.histories.get(historyKey(m)));
+    const { merged, bad } = mergeDays(histories, days);
+    const children = members.filter((m) => CHILD.has(m.subject.entityType)).length;
+    const listAll = input.only !== undefined || children <= HEALTHY_LISTED_MAX;
+    const nodes: NodeView[] = [];
+    let healthyNotListed = 0;
+    members.forEach((m, i) => {
+      const h = histories[i];
+      const child = CHILD.has(m.subject.entityType);
+      // A large group lists what needs a look; its quiet nodes are counted (the group's bar covers them).
+      if (!listAll && m.status === 'AVAILABLE' && !m.firing && !m.silenced && !bad[i]) {
+        healthyNotListed++;
+        return;
+      }
+      const quality = (m as EntityState & { quality?: unknown }).quality;
+      // Recorded by the deliverer, or covered now by an active silence.
+      const silencedBy = m.silenced?.silenceId ?? active.find((s) => matches(s, m.subject))?.SilenceId;
+      nodes.push({
+        label: label(m),
+        entityType: m.subject.entityType,
+        status: m.status,
+        ...(typeof quality === 'string' ? { quality } : {}),
+        since: m.since,
+        lastCheckedAt: m.lastCheckedAt,
+        errors: m.errors,
+        inhibited: blocked && child && m.status !== 'AVAILABLE',
+        ...(silencedBy ? { silencedBy } : {}),
+        firing: m.firing,
+        bar: barRuns(h, days),
+      });
+    });
+    nodes.sort((a, b) => Number(CHILD.has(a.entityType)) - Number(CHILD.has(b.entityType)) || RANK[a.status] - RANK[b.status] || (a.label < b.label ? -1 : 1));
+    groups.push({
+      id: wabaId ?? id,
+      label: wabaId ? `WABA ${wabaId}` : id.replace(/^space:/, 'space '),
+      worst,
+      counts: gCounts,
+      nodes,
+      healthyNotListed,
+      bar: barRuns(merged, days),
+      oldestCheck: Math.min(...members.map((m) => m.lastCheckedAt)),
+    });
+  }
+  groups.sort((a, b) => RANK[a.worst] - RANK[b.worst] || (a.label < b.label ? -1 : 1));
+
+  const suppressed = new Map<string, number>();
+  for (const e of input.entities) if (e.silenced) suppressed.set(e.silenced.silenceId, (suppressed.get(e.silenced.silenceId) ?? 0) + 1);
+  const silences: SilenceView[] = input.silences.map((s) => ({
+    id: s.SilenceId,
+    state: silenceState(s, now),
+    matchers: s.Matchers.map((m) => `${m.Name}=${m.Value}`).join(', '),
+    startsAt: s.StartsAt,
+    endsAt: s.EndsAt,
+    createdBy: s.CreatedBy,
+    comment: s.Comment,
+    suppressed: suppressed.get(s.SilenceId) ?? 0,
+  }));
+  return { now, groups, incidents, silences, counts, ...(input.only !== undefined ? { only: input.only } : {}) };
+}

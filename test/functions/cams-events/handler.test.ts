@@ -1,0 +1,321 @@
+import { spawn } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../../local/sandbox/server.ts';
+import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
+import { ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
+import type { EntityState } from '../../../shared/monitor/entity-state.ts';
+import { loadWatchList, registerWatchTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
+import { STATS_KEY, type ReceiptStats } from '../../../shared/receipts/dedup.ts';
+import { ATTEMPTS_PREFIX, POISON_PREFIX } from '../../../shared/receipts/queue.ts';
+import { UNKNOWN_RECEIPT_PREFIX, UNKNOWN_WABA_PREFIX } from '../../../shared/receipts/apply.ts';
+import { sinksFromEnv } from '../../../shared/alerts/sinks/index.ts';
+import { loadMonitorConfig } from '../../../shared/config/monitor.ts';
+import { camsEventsHandler } from '../../../shared/services/cams-events.ts';
+import { healthReport } from '../../../shared/services/health-report.ts';
+import type { Store } from '../../../shared/store/port.ts';
+import { fcContext, fixture } from '../../support/events.ts';
+import { onboardThroughFunctions, setHealth, tempFileStore } from '../../support/monitor.ts';
+import { startReceivers, type Receivers } from '../../support/receivers/index.ts';
+import { sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+
+const TOKEN = 'receipt-token-0123456789abcdef';
+const WABA = '299399000200';
+const PHONE = '8613800000200';
+let sandbox: RunningSandbox;
+let receivers: Receivers;
+let store: Store;
+let storeUrl: string;
+let cleanup: () => Promise<void>;
+let space: string;
+let lines: string[];
+
+beforeAll(async () => {
+  sandbox = await sandboxForFunctions();
+  process.env['LOG_LEVEL'] = 'warn';
+});
+afterAll(async () => {
+  delete process.env['LOG_LEVEL'];
+  await sandbox?.close();
+});
+beforeEach(async () => {
+  await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
+  receivers = await startReceivers({ kinds: ['webhook'] });
+  ({ store, url: storeUrl, cleanup } = await tempFileStore());
+  space = await onboardThroughFunctions(WABA, [{ cc: '86', phone: '13800000200' }]);
+  lines = [];
+});
+afterEach(async () => {
+  await receivers.close();
+  await cleanup();
+});
+
+const phone = (): WatchTarget => ({ CustSpaceId: space, NodeType: 'phone', WabaId: WABA, PhoneNumber: PHONE });
+const key = DEFAULT_SANDBOX_KEYS[0]!;
+const ctx = () => fcContext({ credentials: { accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret } }) as never;
+
+/** The function as FC runs it: its own serverless.yml environment only. */
+function fn(extra: Record<string, string> = {}, alertClock?: () => number) {
+  const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, CAMS_RECEIPT_TOKEN: TOKEN, LOG_LEVEL: 'debug', ...receivers.env, ...extra };
+  return camsEventsHandler({ env, write: (l) => lines.push(l), ...(alertClock ? { alertClock } : {}) });
+}
+
+function httpPush(body: unknown, token: string | null = TOKEN): Buffer {
+  const e = fixture<Record<string, unknown> & { requestContext: { http: Record<string, string> } }>('fc3-http-event.json');
+  e['rawPath'] = '/cams/receipts';
+  e['headers'] = { 'Content-Type': 'application/json' };
+  e['queryParameters'] = token === null ? {} : { token };
+  e['body'] = typeof body === 'string' ? body : JSON.stringify(body);
+  e.requestContext.http['method'] = 'POST';
+  e.requestContext.http['path'] = '/cams/receipts';
+  return Buffer.from(JSON.stringify(e));
+}
+
+function queueEvent(messageBody: string, messageId = 'MSG0001'): Buffer {
+  const e = fixture<Record<string, unknown> & { data: Record<string, string> }>('mns-queue-event.json');
+  e.data['messageBody'] = messageBody;
+  e.data['messageId'] = messageId;
+  return Buffer.from(JSON.stringify(e));
+}
+
+type Reply = { statusCode: number; body: string };
+const json = (r: unknown) => JSON.parse((r as Reply).body) as { Code: string; Data?: { Results: Array<Record<string, unknown>>; Errors: Array<{ Index: number; Fields: Array<{ Field: string; Message: string }> }> }; Fields?: Array<{ Field: string }> };
+const webhookItems = () => receivers.received.webhook.flatMap((m) => (m.body as { items: Array<{ status: string; severity: string; reason: string; node: string; errors: Array<{ ErrorCode: string; ErrorDescription: string }> }> }).items);
+
+describe('cams-events over HTTP', () => {
+  it('refuses a missing or wrong token, names the field, and never echoes the token', async () => {
+    const handler = fn();
+    const missing = (await handler(httpPush([], null), ctx())) as Reply;
+    expect(missing.statusCode).toBe(401);
+    expect(json(missing).Fields).toEqual([{ Field: 'token', Message: 'is required' }]);
+    const wrong = (await handler(httpPush([], 'not-the-token-at-all-000'), ctx())) as Reply;
+    expect(wrong.statusCode).toBe(403);
+    expect(json(wrong).Code).toBe('InvalidToken');
+    expect(wrong.body + lines.join('\n')).not.toContain(TOKEN);
+  });
+
+  it('without CAMS_RECEIPT_TOKEN it is misconfigured (500), and the log names the variable', async () => {
+    const handler = fn({ CAMS_RECEIPT_TOKEN: '' });
+    const r = (await handler(httpPush([]), ctx())) as Reply;
+    expect(r.statusCode).toBe(500);
+    expect(json(r).Code).toBe('ServiceMisconfigured');
+    expect(lines.join('\n')).toContain('CAMS_RECEIPT_TOKEN');
+  });
+
+  it('a phone YELLOW then GREEN gives one warning and one resolved, before CanSendMessage changes', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    let clock = Date.now();
+    const handler = fn({}, () => clock);
+    const yellow = (await handler(httpPush([{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'YELLOW' }]), ctx())) as Reply;
+    expect(yellow.statusCode).toBe(200);
+    expect(json(yellow).Data!.Results).toEqual([{ Index: 0, Outcome: 'processed', Node: `phone:${space}:${PHONE}`, Check: 'ok' }]);
+    clock += 60_000;
+    await handler(httpPush([{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'GREEN' }]), ctx());
+    const items = webhookItems();
+    expect(items.map((i) => [i.status, i.severity, i.reason])).toEqual([
+      ['LIMITED', 'warning', 'new'],
+      ['RESOLVED', 'info', 'resolved'],
+    ]);
+    expect(items[0]!.errors[0]!.ErrorCode).toBe('Quality.YELLOW');
+    // The phone itself is still AVAILABLE: only the receipt could tell.
+    const states = (await store.list<EntityState>(ENTITY_PREFIX)).map((s) => s.value);
+    expect(states.find((s) => s.subject.entityType === 'PHONE_NUMBER')?.status).toBe('AVAILABLE');
+  });
+
+  it("a template paused with a reason: the alert carries CAMS's Reason, and the template is put under watch", async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'order_update', Language: 'en_US' }] });
+    const reason = 'Template paused because of low quality feedback from users.';
+    const r = (await fn()(httpPush([{ Type: 'template', WabaId: WABA, TemplateCode: 'order_update', Language: 'en_US', AuditStatus: 'paused', Reason: reason }]), ctx())) as Reply;
+    expect(json(r).Data!.Results[0]).toMatchObject({ Outcome: 'processed', Registered: true, Check: 'ok' });
+    const item = webhookItems().find((i) => i.node.includes('order_update'));
+    expect(item).toMatchObject({ status: 'LIMITED', severity: 'warning' });
+    expect(item!.errors[0]!.ErrorDescription).toContain(reason);
+    expect(receivers.received.webhook[0]!.text).toContain(reason);
+    const { targets } = await loadWatchList(store, []);
+    expect(targets.map((t) => t.id)).toContain(`template:${space}:order_update/en_US`);
+  });
+
+  it('a watch list that never named the WABA (and no sweep yet): the space is looked up once, the receipt acted on', async () => {
+    await registerWatchTarget(store, { CustSpaceId: space, NodeType: 'phone', PhoneNumber: PHONE }, 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'BLOCKED' });
+    const handler = fn();
+    const first = await handler(httpPush([{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'BLOCKED' }]), ctx());
+    expect(json(first).Data!.Results[0]).toMatchObject({ Outcome: 'processed', Node: `phone:${space}:${PHONE}`, Check: 'ok' });
+    expect(webhookItems().map((i) => i.status)).toEqual(['BLOCKED']);
+    await handler(httpPush([{ Type: 'phoneNameUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'APPROVED' }]), ctx());
+    const calls = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string }>;
+    expect(calls.filter((c) => c.Action === 'QueryChatappBindWaba')).toHaveLength(1);
+  });
+
+  it('malformed, unknown and valid receipts in one batch: 200, field errors for the bad ones, the valid ones acted on', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'BLOCKED' });
+    const batch = [
+      { Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'BLOCKED' },
+      { Type: 'phoneQualityUpdate', WabaId: 'not-digits', Status: 'RED' },
+      'not an object',
+      { Type: 'accountAlertsUpdate', WabaId: WABA, Status: 'SOMETHING_NEW' },
+      { Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'PURPLE' },
+      { Type: 'template', WabaId: '999000111', TemplateCode: 'x', Language: 'en', AuditStatus: 'pass' },
+    ];
+    const r = (await fn()(httpPush(batch), ctx())) as Reply;
+    expect(r.statusCode).toBe(200);
+    const data = json(r).Data!;
+    expect(data.Results.map((x) => [x['Index'], x['Outcome']])).toEqual([
+      [0, 'processed'],
+      [3, 'unknown-type'],
+      [4, 'unknown-type'],
+      [5, 'unknown-waba'],
+    ]);
+    expect(data.Errors).toEqual([
+      { Index: 1, Fields: [{ Field: '[1].WabaId', Message: 'must be the WABA id: 1-32 digits' }, { Field: '[1].PhoneNumber', Message: 'is required' }] },
+      { Index: 2, Fields: [{ Field: '[2]', Message: 'must be a JSON object (a ChatAppAudit receipt)' }] },
+    ]);
+    // The valid one alerted (BLOCKED, critical); the unknown WABA did not; the unknown ones are kept.
+    expect(webhookItems().map((i) => [i.status, i.node])).toEqual([['BLOCKED', expect.stringContaining(PHONE)]]);
+    expect(await store.get(UNKNOWN_WABA_PREFIX + '999000111')).toBeDefined();
+    // Shown, not alerted: the monitor's report lists it.
+    const report = await healthReport(store, {});
+    expect(report['Receipts']).toMatchObject({ Stats: { unknownWaba: 1 }, UnknownWabas: [{ WabaId: '999000111', Receipt: batch[5] }] });
+    expect(await store.list(UNKNOWN_RECEIPT_PREFIX)).toHaveLength(2);
+    expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ received: 4, invalid: 2, unknown: 2, unknownWaba: 1 });
+    expect(lines.some((l) => l.includes('"msg":"receipt for a WABA no watched node belongs to; not alerted"'))).toBe(true);
+  });
+
+  it('a batch with nothing valid is 400 with every field named; a body that is not JSON is 400', async () => {
+    const r = (await fn()(httpPush([{ WabaId: WABA }]), ctx())) as Reply;
+    expect(r.statusCode).toBe(400);
+    expect(json(r).Fields).toEqual([{ Field: '[0].Type', Message: 'is required' }]);
+    const bad = (await fn()(httpPush('{oops'), ctx())) as Reply;
+    expect(bad.statusCode).toBe(400);
+    expect(json(bad).Fields).toEqual([{ Field: '(body)', Message: 'must be a JSON array of receipts' }]);
+  });
+
+  it('the same receipt three times: one alert, two duplicates counted', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'BLOCKED' });
+    const receipt = { Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'BLOCKED' };
+    const handler = fn();
+    const outcomes = [];
+    for (let i = 0; i < 3; i++) outcomes.push(json(await handler(httpPush([receipt]), ctx())).Data!.Results[0]!['Outcome']);
+    expect(outcomes).toEqual(['processed', 'duplicate', 'duplicate']);
+    expect(receivers.received.webhook).toHaveLength(1);
+    expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ processed: 1, duplicates: 2 });
+    const calls = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string }>;
+    expect(calls.filter((c) => c.Action === 'GetWhatsappHealthStatus')).toHaveLength(1);
+  });
+});
+
+describe('cams-events with several instances at once', () => {
+  it('the same receipt to three instances at the same moment, beside a sweep: one alert', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'BLOCKED' });
+    const receipt = [{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'BLOCKED' }];
+    // Separate instances: each opens its own store connection and keeps its own runtime.
+    const instances = [fn(), fn(), fn()];
+    const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env };
+    const { runHealthMonitor } = await import('../../../shared/services/health-monitor.ts');
+    const tick = runHealthMonitor(
+      { event: {}, context: ctx(), requestId: 'tick', deadline: Date.now() + 30_000 },
+      { config: loadMonitorConfig(env), store, sinks: sinksFromEnv(env) },
+    );
+    const replies = await Promise.all(instances.map((h) => h(httpPush(receipt), ctx())));
+    await tick;
+    expect(replies.map((r) => (r as Reply).statusCode)).toEqual([200, 200, 200]);
+    const outcomes = replies.map((r) => json(r).Data!.Results[0]!['Outcome']).sort();
+    expect(outcomes.filter((o) => o === 'processed')).toHaveLength(1);
+    expect(webhookItems().filter((i) => i.node.includes(PHONE))).toHaveLength(1);
+  });
+});
+
+describe('cams-events killed at the worst moment', () => {
+  it('SIGKILLed after acting on a receipt but before marking it seen: the redelivery sends the alert exactly once', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'BLOCKED' });
+    const receipt = [{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'BLOCKED' }];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/receipts-crash-child.ts'], {
+      env: {
+        ...process.env,
+        ...receivers.env,
+        STORE_URL: storeUrl,
+        CAMS_ENDPOINT: sandbox.url,
+        CAMS_RECEIPT_TOKEN: TOKEN,
+        ALIBABA_CLOUD_ACCESS_KEY_ID: key.accessKeyId,
+        ALIBABA_CLOUD_ACCESS_KEY_SECRET: key.accessKeySecret,
+        RECEIPT_EVENT: httpPush(receipt).toString(),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const signal = await new Promise((r) => child.on('close', (_code, sig) => r(sig)));
+    expect(signal).toBe('SIGKILL');
+    expect(out).toContain('"killing"');
+    expect(out).not.toContain('"finished"');
+    expect(receivers.received.webhook).toHaveLength(0);
+
+    // CAMS delivers it again (its push got no answer): another instance acts on it and delivers.
+    const again = await fn()(httpPush(receipt), ctx());
+    expect(json(again).Data!.Results[0]).toMatchObject({ Outcome: 'processed' });
+    const third = await fn()(httpPush(receipt), ctx());
+    expect(json(third).Data!.Results[0]).toMatchObject({ Outcome: 'duplicate' });
+    expect(webhookItems().map((i) => [i.status, i.reason])).toEqual([['BLOCKED', 'new']]);
+  }, 30_000);
+});
+
+describe('cams-events from the MNS queue trigger', () => {
+  it('a queue message is acted on like an HTTP push', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
+    const report = await fn()(queueEvent(JSON.stringify([{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'LIMITED' }])), ctx());
+    expect(report).toMatchObject({ messages: 1, receipts: 1, setAside: [], delivered: 1 });
+    expect(webhookItems().map((i) => i.status)).toEqual(['LIMITED']);
+  });
+
+  it('a message whose body is not JSON is set aside at once, with one alert', async () => {
+    const handler = fn();
+    const first = await handler(queueEvent('<xml>not json</xml>', 'POISON1'), ctx());
+    expect(first).toMatchObject({ setAside: ['POISON1'] });
+    // Redelivered anyway: acknowledged without another alert.
+    expect(await handler(queueEvent('<xml>not json</xml>', 'POISON1'), ctx())).toMatchObject({ skipped: ['POISON1'] });
+    expect(webhookItems().map((i) => [i.status, i.node])).toEqual([['ERROR', expect.stringContaining('ReceiptMessageSetAside')]]);
+  });
+
+  it('a message that keeps failing is retried, then set aside after 3 attempts with one alert, and never redelivered forever', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    // The store refuses the receipt's bookkeeping (a bug, a full disk): every attempt fails the same way.
+    const failing = new Proxy(store, {
+      get(target, prop, recv) {
+        if (prop === 'put') {
+          return async (k: string, ...rest: unknown[]) => {
+            if (k.startsWith('monitor/target/')) throw new Error('disk full');
+            return (target.put as (...a: unknown[]) => unknown)(k, ...rest);
+          };
+        }
+        const v = Reflect.get(target, prop, recv);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env };
+    const runtime = async () => ({ config: loadMonitorConfig(env), store: failing, sinks: sinksFromEnv(env) });
+    const handler = camsEventsHandler({ env, write: (l) => lines.push(l), runtime });
+    const body = JSON.stringify([{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'BLOCKED' }]);
+    const outcomes: string[] = [];
+    // FC's async invocation: the first attempt and its 3 retries.
+    for (let attempt = 0; attempt < 4; attempt++) {
+      try {
+        const r = (await handler(queueEvent(body, 'STUCK1'), ctx())) as { setAside: string[]; skipped: string[] };
+        outcomes.push(r.setAside.length ? 'set-aside' : r.skipped.length ? 'skipped' : 'ok');
+      } catch (e) {
+        outcomes.push(`failed: ${(e as Error).message}`);
+      }
+    }
+    expect(outcomes).toEqual(['failed: disk full', 'failed: disk full', 'set-aside', 'skipped']);
+    expect((await store.get<{ count: number }>(ATTEMPTS_PREFIX + 'STUCK1'))!.value.count).toBe(3);
+    const kept = (await store.get<{ Body: string; Attempts: number; Error: string }>(POISON_PREFIX + 'STUCK1'))!.value;
+    expect(kept).toMatchObject({ Body: body, Attempts: 3, Error: 'Error: disk full' });
+    const alerts = webhookItems().filter((i) => i.node.includes('ReceiptMessageSetAside'));
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]!.errors[0]!.ErrorDescription).toContain('STUCK1');
+  });
+});

@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../../local/sandbox/server.ts';
+import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
+import { registerWatchTarget } from '../../../shared/monitor/targets.ts';
+import { camsEventsHandler } from '../../../shared/services/cams-events.ts';
+import { openStore } from '../../../shared/store/index.ts';
+import { fcContext, fixture } from '../../support/events.ts';
+import { onboardThroughFunctions, setHealth } from '../../support/monitor.ts';
+import { startReceivers, type Receivers } from '../../support/receivers/index.ts';
+import { sandboxForFunctions } from '../../support/sandbox-env.ts';
+import { findOnPath, startRedisServer } from '../../shared/store/redis-server.ts';
+
+// The deployed configuration: STORE_URL=redis://…, and a redis that goes away and comes back.
+const redisBin = findOnPath('redis-server');
+const TOKEN = 'redis-receipt-token-0123456789';
+const WABA = '299399000500';
+const PHONE = '8613800000500';
+let sandbox: RunningSandbox;
+let receivers: Receivers;
+
+beforeAll(async () => {
+  process.env['LOG_LEVEL'] = 'silent';
+  sandbox = await sandboxForFunctions();
+  receivers = await startReceivers({ kinds: ['webhook'] });
+});
+afterAll(async () => {
+  delete process.env['LOG_LEVEL'];
+  await receivers?.close();
+  await sandbox?.close();
+});
+
+function httpPush(body: unknown): Buffer {
+  const e = fixture<Record<string, unknown> & { requestContext: { http: Record<string, string> } }>('fc3-http-event.json');
+  Object.assign(e, { rawPath: '/cams/receipts', headers: { 'Content-Type': 'application/json' }, queryParameters: { token: TOKEN }, body: JSON.stringify(body) });
+  Object.assign(e.requestContext.http, { method: 'POST', path: '/cams/receipts' });
+  return Buffer.from(JSON.stringify(e));
+}
+
+describe.skipIf(!redisBin)('cams-events on redis', () => {
+  it('the store goes away: 503 StoreUnavailable (CAMS retries), nothing crashes; it comes back: the retry alerts once', async () => {
+    const redis = await startRedisServer(redisBin!);
+    let again: Awaited<ReturnType<typeof startRedisServer>> | undefined;
+    const storeUrl = `${redis.url}?namespace=receipts-${process.pid}:`;
+    const store = await openStore(storeUrl);
+    try {
+      const space = await onboardThroughFunctions(WABA, [{ cc: '86', phone: '13800000500' }]);
+      await registerWatchTarget(store, { CustSpaceId: space, NodeType: 'phone', WabaId: WABA, PhoneNumber: PHONE }, 'test');
+      await setHealth(sandbox, { CustSpaceId: space, NodeType: 'phone', PhoneNumber: PHONE, CanSendMessage: 'BLOCKED' });
+      const key = DEFAULT_SANDBOX_KEYS[0]!;
+      const ctx = fcContext({ credentials: { accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret } }) as never;
+      const handler = camsEventsHandler({ env: { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, CAMS_RECEIPT_TOKEN: TOKEN, ...receivers.env }, write: () => {} });
+      const receipt = [{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'BLOCKED' }];
+      // Warm: the instance has its connection before redis goes away.
+      expect(((await handler(httpPush([]), ctx)) as { statusCode: number }).statusCode).toBe(200);
+
+      await redis.stop();
+      const down = (await handler(httpPush(receipt), ctx)) as { statusCode: number; headers: Record<string, string>; body: string };
+      expect(down.statusCode).toBe(503);
+      expect(JSON.parse(down.body)).toMatchObject({ Code: 'StoreUnavailable' });
+      expect(down.headers['retry-after']).toBeDefined();
+      expect(receivers.received.webhook).toHaveLength(0);
+
+      again = await startRedisServer(redisBin!, redis.port);
+      let status = 0;
+      for (let i = 0; i < 50 && status !== 200; i++) {
+        // The data did not survive (--save ''): the watch list is written again, as an operator would.
+        await registerWatchTarget(store, { CustSpaceId: space, NodeType: 'phone', WabaId: WABA, PhoneNumber: PHONE }, 'test').catch(() => undefined);
+        status = ((await handler(httpPush(receipt), ctx)) as { statusCode: number }).statusCode;
+        if (status !== 200) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(status).toBe(200);
+      expect(receivers.received.webhook).toHaveLength(1);
+      expect(receivers.received.webhook[0]!.text).toContain(PHONE);
+    } finally {
+      await store.close();
+      await again?.stop();
+      await redis.stop().catch(() => undefined);
+    }
+  }, 60_000);
+});

@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signRouteRequest } from '../../../local/client/route-request.ts';
+import { handler } from '../../../functions/silences/handler.ts';
+import { fcContext, httpEvent, parseReply } from '../../support/events.ts';
+import { tempFileStore } from '../../support/monitor.ts';
+import { CALLER_KEY } from '../../support/sandbox-env.ts';
+
+let cleanup: () => Promise<void>;
+let n = 0;
+
+beforeAll(async () => {
+  const temp = await tempFileStore();
+  cleanup = temp.cleanup;
+  process.env['STORE_URL'] = temp.url;
+  process.env['API_KEYS'] ??= `${CALLER_KEY.accessKeyId}:${CALLER_KEY.accessKeySecret}`;
+});
+afterAll(async () => {
+  await cleanup?.();
+  delete process.env['STORE_URL'];
+});
+
+async function call(method: string, path: string, body?: Record<string, unknown>) {
+  const signed = signRouteRequest({ method, path, ...(body ? { body } : {}) }, 'h', CALLER_KEY, { nonce: `sil-${process.pid}-${++n}` });
+  return parseReply(await handler(httpEvent(signed, 'fc-http'), fcContext() as never));
+}
+
+const hour = (h: number) => new Date(Date.now() + h * 3_600_000).toISOString();
+const valid = () => ({ Matchers: [{ Name: 'PhoneNumber', Value: '8613800000001' }], EndsAt: hour(2), CreatedBy: 'ops@example.com', Comment: 'known: payment method being fixed' });
+
+describe('POST/GET/DELETE /silences', () => {
+  it('creates, lists (active), ends early (listed as expired), and 404s an unknown id', async () => {
+    const created = await call('POST', '/silences', valid());
+    expect(created.statusCode).toBe(200);
+    const id = created.body.Data!['SilenceId'] as string;
+    expect(id).toMatch(/^sil-[0-9a-f]{24}$/);
+
+    const listed = await call('GET', '/silences');
+    const mine = (listed.body.Data!['Silences'] as Array<Record<string, unknown>>).find((s) => s['SilenceId'] === id);
+    expect(mine).toMatchObject({ State: 'active', CreatedBy: 'ops@example.com', Matchers: [{ Name: 'PhoneNumber', Value: '8613800000001' }], Suppressed: 0 });
+
+    const deleted = await call('DELETE', `/silences/${id}`);
+    expect(deleted.statusCode).toBe(200);
+    expect(deleted.body.Data).toMatchObject({ SilenceId: id, State: 'expired' });
+    const after = (await call('GET', '/silences')).body.Data!['Silences'] as Array<Record<string, unknown>>;
+    expect(after.find((s) => s['SilenceId'] === id)).toMatchObject({ State: 'expired', ExpiredAt: expect.any(String) });
+
+    const unknown = await call('DELETE', '/silences/sil-000000000000000000000000');
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.body.Code).toBe('SilenceNotFound');
+    expect((await call('DELETE', '/silences/nope')).body.Fields).toEqual([{ Field: 'id', Message: expect.stringContaining('SilenceId') }]);
+  });
+
+  const bad: Array<[string, Record<string, unknown>, string, RegExp]> = [
+    ['an end before its start', { ...valid(), StartsAt: hour(3), EndsAt: hour(1) }, 'EndsAt', /after StartsAt/],
+    ['no matchers', { ...valid(), Matchers: [] }, 'Matchers', /at least one matcher/],
+    ['an unknown matcher name', { ...valid(), Matchers: [{ Name: 'Severity', Value: 'critical' }] }, 'Matchers.0.Name', /one of CustSpaceId, WabaId/],
+    ['an end in the past', { ...valid(), EndsAt: hour(-1) }, 'EndsAt', /future/],
+    ['a time without a zone', { ...valid(), EndsAt: '2030-01-01 10:00' }, 'EndsAt', /ISO 8601/],
+    ['no creator', { ...valid(), CreatedBy: undefined }, 'CreatedBy', /is required/],
+    ['an unknown parameter', { ...valid(), Severity: 'x' }, 'Severity', /not a parameter/],
+  ];
+  for (const [what, body, field, message] of bad) {
+    it(`refuses ${what} with a 400 naming ${field}`, async () => {
+      const res = await call('POST', '/silences', JSON.parse(JSON.stringify(body)) as Record<string, unknown>);
+      expect(res.statusCode).toBe(400);
+      expect(res.body.Fields).toContainEqual({ Field: field, Message: expect.stringMatching(message) });
+    });
+  }
+
+  it('is ACS3-signed like every route', async () => {
+    const signed = signRouteRequest({ method: 'GET', path: '/silences' }, 'h', CALLER_KEY, { nonce: `sil-unsigned-${process.pid}` });
+    delete signed.headers['Authorization'];
+    expect(parseReply(await handler(httpEvent(signed, 'fc-http'), fcContext() as never)).statusCode).toBe(401);
+  });
+});

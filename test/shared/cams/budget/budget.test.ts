@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+import { BACKGROUND_LOOKAHEAD_MS, CamsBudget, FALLBACK_FRACTION, type SlotStore } from '../../../../shared/cams/budget/budget.ts';
+import { intervalForQps } from '../../../../shared/cams/limiter.ts';
+import { decideSlot, openStore, StoreError } from '../../../../shared/store/index.ts';
+import { fakeClock } from '../scripted-cams.ts';
+
+const HEALTH = 'GetWhatsappHealthStatus' as const;
+const I5 = intervalForQps(5); // 208
+
+/** A SlotStore on the fake clock (the real adapters use their own clock), which can be switched off. */
+function fakeSlotStore(clock: { now(): number }) {
+  const tats = new Map<string, number>();
+  const s = {
+    up: true,
+    calls: 0,
+    async reserveSlot(key: string, intervalMs: number, maxWaitMs: number) {
+      s.calls++;
+      if (!s.up) throw new StoreError('UNAVAILABLE', 'redis store redis://x unavailable: connect ECONNREFUSED');
+      const d = decideSlot(tats.get(key), clock.now(), intervalMs, maxWaitMs);
+      if (d.nextTat !== undefined) tats.set(key, d.nextTat);
+      return { granted: d.granted, waitMs: d.waitMs, at: d.at };
+    },
+  };
+  return s;
+}
+
+const req = (priority: 'interactive' | 'background' | 'sweep', latestStart = Infinity, extra = {}) => ({ account: 'a', action: HEALTH, priority, latestStart, ...extra });
+
+describe('CamsBudget on a fake clock', () => {
+  it('spaces a burst at the budget and never lets more than qps start in a sliding second', async () => {
+    const clock = fakeClock(0);
+    const budget = new CamsBudget({ clock, store: fakeSlotStore(clock) });
+    const starts: number[] = [];
+    await Promise.all(Array.from({ length: 20 }, () => budget.acquire(req('interactive')).then((a) => (expect(a.ok).toBe(true), starts.push(clock.now())))));
+    starts.sort((a, b) => a - b);
+    expect(starts).toEqual(Array.from({ length: 20 }, (_, i) => i * I5));
+  });
+
+  it('keeps a fractional spacing on a whole-ms clock: 100 QPS is 10.4 ms a slot, not 11 (1.10x the bound)', async () => {
+    const clock = fakeClock(0);
+    const wholeMs = { now: clock.now, sleep: (ms: number) => clock.sleep(Math.ceil(ms)) };
+    const budget = new CamsBudget({ clock: wholeMs, store: fakeSlotStore(clock), qps: { [HEALTH]: 100 } });
+    const starts: number[] = [];
+    await Promise.all(Array.from({ length: 201 }, () => budget.acquire(req('interactive')).then((a) => (expect(a.ok).toBe(true), starts.push(clock.now())))));
+    starts.sort((a, b) => a - b);
+    expect(starts[200]! - starts[0]!).toBeGreaterThanOrEqual(2080);
+    expect(starts[200]! - starts[0]!).toBeLessThanOrEqual(2081);
+    expect(budget.lateSlots).toBe(0);
+  });
+
+  it('a caller whose slot would come after its latest start is refused at once and spends no slot', async () => {
+    const clock = fakeClock(0);
+    const budget = new CamsBudget({ clock, store: fakeSlotStore(clock) });
+    const granted = await Promise.all([0, 1, 2].map(() => budget.acquire(req('interactive', 500))));
+    expect(granted.map((g) => g.ok)).toEqual([true, true, true]); // 0, 208, 416
+    const t = clock.now();
+    const refused = await budget.acquire(req('interactive', 500)); // next slot 624 > 500
+    expect(refused).toEqual({ ok: false, retryAfterMs: 624 - t });
+    expect(clock.now()).toBe(t); // no waiting for a slot it could not use
+    await budget.acquire(req('interactive'));
+    expect(clock.now()).toBe(624); // the refused caller did not take 624
+  });
+
+  it('the sweep takes only a free slot: an interactive call that comes later still goes first', async () => {
+    const clock = fakeClock(0);
+    const budget = new CamsBudget({ clock, store: fakeSlotStore(clock), random: () => 0 });
+    const order: string[] = [];
+    const done = (name: string) => () => order.push(`${name}@${clock.now()}`);
+    const queue = Array.from({ length: 5 }, (_, i) => budget.acquire(req('interactive')).then(done(`i${i}`)));
+    const sweep = budget.acquire(req('sweep')).then(done('sweep'));
+    // An interactive call that arrives while the sweep is waiting for the queue to drain.
+    await new Promise((r) => setImmediate(r));
+    const late = budget.acquire(req('interactive')).then(done('late'));
+    await Promise.all([...queue, sweep, late]);
+    expect(order.indexOf('late@1040')).toBeGreaterThan(-1);
+    const sweepAt = Number(order.find((o) => o.startsWith('sweep'))!.split('@')[1]);
+    expect(sweepAt).toBeGreaterThan(1040);
+  });
+
+  it('background looks ahead at most BACKGROUND_LOOKAHEAD_MS, then waits its turn; refused when its time runs out', async () => {
+    const clock = fakeClock(0);
+    const budget = new CamsBudget({ clock, store: fakeSlotStore(clock), random: () => 0 });
+    // 20 interactive slots: the queue reaches 20 × 208 = 4160 ms ahead.
+    const queue = Array.from({ length: 20 }, () => budget.acquire(req('interactive')));
+    await new Promise((r) => setImmediate(r));
+    const refused = await budget.acquire(req('background', 1000));
+    expect(refused.ok).toBe(false);
+    const bg = await budget.acquire(req('background'));
+    expect(bg.ok).toBe(true);
+    // It got the first slot after the queue, reserved when that slot was within its lookahead.
+    expect(clock.now()).toBe(20 * I5);
+    expect(20 * I5).toBeGreaterThan(BACKGROUND_LOOKAHEAD_MS);
+    await Promise.all(queue);
+  });
+
+  it("a caller's share (MONITOR_QPS) caps it below the budget", async () => {
+    const clock = fakeClock(0);
+    const budget = new CamsBudget({ clock, store: fakeSlotStore(clock) });
+    const starts: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await budget.acquire(req('sweep', Infinity, { shareQps: 1 }));
+      starts.push(clock.now());
+    }
+    expect(starts).toEqual([0, intervalForQps(1), 2 * intervalForQps(1)]);
+  });
+
+  it('a caller that wakes too late gives its slot up and takes the next one', async () => {
+    const clock = fakeClock(0);
+    let overshoot = 50;
+    const lateClock = {
+      now: clock.now,
+      sleep: async (ms: number) => {
+        await clock.sleep(ms + overshoot);
+        overshoot = 0;
+      },
+    };
+    const budget = new CamsBudget({ clock: lateClock, store: fakeSlotStore(clock) });
+    await budget.acquire(req('interactive')); // slot 0, no sleep
+    await budget.acquire(req('interactive')); // slot 208, woke at 258: given up, slot 416 instead
+    expect(clock.now()).toBe(416);
+    expect(budget.lateSlots).toBe(1);
+  });
+
+  it('store unreachable: per-instance limiter at FALLBACK_FRACTION, logged once; back to the store when it returns', async () => {
+    const clock = fakeClock(0);
+    const store = fakeSlotStore(clock);
+    const logs: Array<[string, string]> = [];
+    const budget = new CamsBudget({ clock, store, storeRetryMs: 1000, log: (level, message) => logs.push([level, message]) });
+    store.up = false;
+    const starts: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      expect((await budget.acquire(req('interactive'))).ok).toBe(true);
+      starts.push(clock.now());
+    }
+    expect(FALLBACK_FRACTION).toBe(0.25);
+    expect(starts).toEqual([0, I5 / FALLBACK_FRACTION, (2 * I5) / FALLBACK_FRACTION]);
+    expect(budget.isDegraded).toBe(true);
+    expect(logs.filter(([l]) => l === 'warn')).toHaveLength(1);
+    expect(logs[0]![1]).toMatch(/unreachable.*0\.25/);
+    store.up = true;
+    clock.advance(5000);
+    const before = store.calls;
+    await budget.acquire(req('interactive'));
+    expect(store.calls).toBe(before + 1);
+    expect(budget.isDegraded).toBe(false);
+    expect(logs.map(([l]) => l)).toEqual(['warn', 'info']);
+  });
+
+  it('a store that hangs counts as unreachable after storeTimeoutMs; a store that cannot open too', async () => {
+    const hanging: SlotStore = { reserveSlot: () => new Promise(() => {}) };
+    const logs: string[] = [];
+    const budget = new CamsBudget({ store: hanging, storeTimeoutMs: 20, log: (_l, m) => logs.push(m) });
+    expect((await budget.acquire(req('interactive'))).ok).toBe(true);
+    expect(budget.isDegraded).toBe(true);
+    const unopenable = new CamsBudget({ store: () => openStore('redis://127.0.0.1:1', { redis: { connectTimeoutMs: 50 } }), log: (_l, m) => logs.push(m) });
+    expect((await unopenable.acquire(req('interactive'))).ok).toBe(true);
+    expect(unopenable.isDegraded).toBe(true);
+    expect(logs).toHaveLength(2);
+  });
+
+  it('a programming error from the store is not mistaken for an outage', async () => {
+    const broken: SlotStore = { reserveSlot: () => Promise.reject(new TypeError('reserveSlot intervalMs must be a finite number > 0')) };
+    const budget = new CamsBudget({ store: broken, log: () => {} });
+    await expect(budget.acquire(req('interactive'))).rejects.toThrow(TypeError);
+  });
+
+  it('refuses a bad budget by name', () => {
+    expect(() => new CamsBudget({ qps: { [HEALTH]: 0 } })).toThrow(/qps/);
+    expect(() => new CamsBudget({ fallbackFraction: 2 })).toThrow(/fallbackFraction/);
+  });
+});

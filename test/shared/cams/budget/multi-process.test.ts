@@ -1,0 +1,202 @@
+/**
+ * The account's CAMS budget across processes (issue #10): N child processes, each one FC instance
+ * mixing interactive calls (the real get-health-status function), onboarding-style background checks
+ * and a MONITOR_QPS sweep, all on one sandbox at CAMS's real limits and one store, for 30 s.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { setPriority, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SANDBOX_KEYS } from '../../../../local/sandbox/server.ts';
+import { CamsClient } from '../../../../shared/cams/client.ts';
+import { CamsBudget } from '../../../../shared/cams/budget/budget.ts';
+import { intervalForQps } from '../../../../shared/cams/limiter.ts';
+import { httpRequest } from '../../../../shared/http/request.ts';
+import { findOnPath, freePort, startRedisServer, type RedisServer } from '../../store/redis-server.ts';
+
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+const WORKER = 'test/shared/cams/budget/fixtures/demand-worker.ts';
+const KEY = DEFAULT_SANDBOX_KEYS[0]!;
+const DURATION_MS = 30_000;
+const FN_TIMEOUT_S = 3;
+const LIMIT = 5; // GetWhatsappHealthStatus, per account
+
+const redisBin = findOnPath('redis-server');
+const inCI = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
+
+interface CallRecord {
+  At: string;
+  Action: string;
+  Code: string;
+  HttpStatus: number;
+}
+interface WorkerReport {
+  interactive: Array<{ at: number; ms: number; status: number; code: string; retryAfter?: string }>;
+  counts: Record<'background' | 'sweep', { ok: number; refused: number; other: number }>;
+  lateSlots: number;
+  degraded: boolean;
+}
+
+let sandbox: { url: string; proc: ChildProcess };
+let custSpaceId: string;
+
+/**
+ * CAMS's arrival clock must not stall with our machine: CAMS counts calls when they reach it, in a
+ * sliding second, and a stall of the process that stands in for it shifts one arrival against the
+ * next ones, which no client-side schedule can undo. So the sandbox runs in its own process (as CAMS
+ * is another machine), and processes get scheduling priority where allowed (root), so a loaded CI
+ * box (load ≫ cores) does not turn scheduling delay into throttling that would not happen on FC.
+ */
+function boost(pid: number | undefined, nice: number): void {
+  try {
+    setPriority(pid ?? 0, nice);
+  } catch {
+    // not allowed (not root): run at normal priority
+  }
+}
+
+async function startSandboxProcess(): Promise<{ url: string; proc: ChildProcess }> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'local/sandbox/main.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', CAMS_SANDBOX_PORT: String(port) }, // CAMS's documented limits
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  boost(proc.pid, -10);
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('listening on')) resolve();
+    });
+    proc.on('exit', (code) => reject(new Error(`sandbox exited ${code}`)));
+  });
+  proc.stdout!.resume();
+  return { url: `http://127.0.0.1:${port}`, proc };
+}
+
+beforeAll(async () => {
+  sandbox = await startSandboxProcess();
+  const c = new CamsClient({ endpoint: sandbox.url, credentials: KEY, budget: new CamsBudget() });
+  custSpaceId = (await c.bindWaba({ WabaId: '1234567890' })).data.CustSpaceId;
+});
+afterAll(() => {
+  sandbox?.proc.kill();
+});
+
+async function callLog(): Promise<CallRecord[]> {
+  const res = await httpRequest(`${sandbox.url}/__sandbox/calls`, { method: 'GET', timeoutMs: 5000 });
+  return JSON.parse(res.body.toString('utf8')) as CallRecord[];
+}
+
+function runWorker(i: number, storeUrl: string, start: number, outDir: string): Promise<WorkerReport> {
+  const out = join(outDir, `worker-${i}.json`);
+  // Only what the function's serverless.yml environment gives it, plus the FC context's parts.
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    API_KEYS: 'local-caller:local-caller-secret-0001',
+    CAMS_ENDPOINT: sandbox.url,
+    STORE_URL: storeUrl,
+    MONITOR_QPS: String(LIMIT),
+    LOG_LEVEL: 'silent',
+    WORKER_START: String(start),
+    WORKER_DURATION_MS: String(DURATION_MS),
+    WORKER_CUST_SPACE_ID: custSpaceId,
+    WORKER_FN_TIMEOUT_S: String(FN_TIMEOUT_S),
+    WORKER_ACCOUNT_ID: '5123456789012345',
+    WORKER_CAMS_KEY_ID: KEY.accessKeyId,
+    WORKER_CAMS_KEY_SECRET: KEY.accessKeySecret,
+    WORKER_OUT: out,
+  };
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', WORKER], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    boost(p.pid, -5);
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('exit', async (code) => {
+      if (code !== 0) return reject(new Error(`worker ${i} exited ${code}: ${err.slice(-2000)}`));
+      if (err.trim()) console.log(`worker ${i} stderr: ${err.trim().slice(0, 1000)}`);
+      resolve(JSON.parse(await readFile(out, 'utf8')) as WorkerReport);
+    });
+  });
+}
+
+async function runMix(workers: number, storeUrl: string): Promise<void> {
+  const outDir = await mkdtemp(join(tmpdir(), 'budget-mix-'));
+  try {
+    const before = (await callLog()).length;
+    const start = Date.now() + 6000; // every worker loaded and waiting
+    const reports = await Promise.all(Array.from({ length: workers }, (_, i) => runWorker(i, storeUrl, start, outDir)));
+    const calls = (await callLog()).slice(before).filter((c) => Date.parse(c.At) >= start);
+    const health = calls.filter((c) => c.Action === 'GetWhatsappHealthStatus');
+
+    const from = start + 2000;
+    const to = start + DURATION_MS - FN_TIMEOUT_S * 1000 - 1000;
+    const inWindow = health.filter((c) => Date.parse(c.At) >= from && Date.parse(c.At) < to).length;
+    const rate = inWindow / ((to - from) / 1000);
+    const ceiling = 1000 / intervalForQps(LIMIT);
+    const summary = { workers, rate: Number(rate.toFixed(3)), ceiling: Number(ceiling.toFixed(3)), lateSlots: reports.map((r) => r.lateSlots), counts: reports.map((r) => r.counts) };
+    console.log(JSON.stringify(summary));
+    const throttled = calls.filter((c) => c.Code === 'System.LimitControl');
+    if (throttled.length) {
+      // What the sandbox saw in the second before each throttled call (for the failure message).
+      const t = health.map((c) => Date.parse(c.At));
+      console.log(JSON.stringify(throttled.map((c) => [Date.parse(c.At) - start, ...t.filter((x) => x > Date.parse(c.At) - 1100 && x <= Date.parse(c.At)).map((x) => x - Date.parse(c.At))])));
+    }
+    // 1. CAMS never throttled any of it.
+    expect(calls.filter((c) => c.Code === 'System.LimitControl')).toEqual([]);
+    expect(health.every((c) => c.HttpStatus === 200 && c.Code === 'OK')).toBe(true);
+
+    // 2. Demand exceeded the limit the whole time (the sweeps never stop asking), and the account
+    //    got at least 95 % of it: measured between the first and last few seconds of the run.
+    expect(reports.every((r) => r.counts.sweep.refused + r.counts.sweep.ok > 0)).toBe(true);
+    expect(rate).toBeGreaterThanOrEqual(0.95 * LIMIT);
+    expect(rate).toBeLessThanOrEqual(LIMIT);
+
+    // 3. No interactive call waited past its deadline; each got a 200, or our own 429 with Retry-After.
+    const interactive = reports.flatMap((r) => r.interactive);
+    expect(interactive.length).toBeGreaterThan(workers * 10);
+    expect(interactive.filter((c) => c.ms > FN_TIMEOUT_S * 1000)).toEqual([]);
+    expect(interactive.filter((c) => c.status !== 200 && !(c.status === 429 && c.code === 'System.LimitControl' && /^\d+$/.test(c.retryAfter ?? '')))).toEqual([]);
+    // Interactive demand is below the limit and goes first, so nearly all of it is served.
+    expect(interactive.filter((c) => c.status === 200).length).toBeGreaterThanOrEqual(0.95 * interactive.length);
+    expect(reports.every((r) => !r.degraded)).toBe(true);
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+if (!redisBin && inCI) {
+  describe('CAMS budget across processes on redis', () => {
+    it('needs redis-server on PATH when CI is set', () => {
+      throw new Error('redis-server not found on PATH, and CI is set');
+    });
+  });
+}
+
+describe.skipIf(!redisBin)('one CAMS budget for 4 processes on one redis-server', () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedisServer(redisBin!);
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('sweep + interactive + onboarding demand well above 5 QPS for 30 s: 0 throttled, ≥ 95 % of 5 QPS, no interactive call past its deadline', async () => {
+    await runMix(4, `${redis.url}/0?namespace=budget-mix:`);
+  }, 90_000);
+});
+
+describe('one CAMS budget for 2 processes on the file store', () => {
+  it('the same mix on file:', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'budget-file-'));
+    try {
+      await runMix(2, `file:${dir}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
+});

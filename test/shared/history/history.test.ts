@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { dailyBars, HISTORY_DAYS, historyMark, MAX_TRANSITIONS, syncHistory, type NodeHistory, type NodeNow } from '../../../shared/history/history.ts';
+
+const DAY = 86_400_000;
+const T0 = Date.parse('2025-03-01T08:00:00.000Z');
+const node = (status: NodeNow['status'], since: number): NodeNow => ({
+  fingerprint: 'fp1',
+  subject: { nodeType: 'phone', custSpaceId: 'cs1', wabaId: '1', phoneNumber: '8613800000000', entityType: 'PHONE_NUMBER' },
+  node: 'PHONE_NUMBER phone 8613800000000',
+  status,
+  since,
+  errors: status === 'AVAILABLE' ? [] : [{ ErrorCode: '141006', PossibleSolution: 'Add a payment method' }],
+});
+
+/** Applies observations in order, as the recorder does; returns the history. */
+function replay(steps: Array<[number, NodeNow]>): NodeHistory | undefined {
+  let h: NodeHistory | undefined;
+  for (const [now, n] of steps) h = syncHistory(h, n, now) ?? h;
+  return h;
+}
+
+describe('node history', () => {
+  it('BLOCKED → AVAILABLE in one day: two transitions, and the day shows BLOCKED', () => {
+    const h = replay([
+      [T0, node('AVAILABLE', T0)],
+      [T0 + 5 * 60_000, node('BLOCKED', T0 + 5 * 60_000)],
+      [T0 + 10 * 60_000, node('BLOCKED', T0 + 5 * 60_000)],
+      [T0 + 60 * 60_000, node('AVAILABLE', T0 + 60 * 60_000)],
+    ])!;
+    expect(h.transitions.map((t) => [t.from, t.to, t.at])).toEqual([
+      ['AVAILABLE', 'BLOCKED', T0 + 5 * 60_000],
+      ['BLOCKED', 'AVAILABLE', T0 + 60 * 60_000],
+    ]);
+    expect(h.transitions[0]!.errors[0]!.PossibleSolution).toBe('Add a payment method');
+    expect(h.days).toEqual([{ day: '2025-03-01', worst: 'BLOCKED' }]);
+    const bars = dailyBars(h, T0 + 60 * 60_000);
+    expect(bars).toHaveLength(HISTORY_DAYS);
+    expect(bars.at(-1)).toEqual({ day: '2025-03-01', worst: 'BLOCKED' });
+    expect(bars.at(-2)).toEqual({ day: '2025-02-28' });
+  });
+
+  it('records a state once however often it is synced (a retried write does not double it)', () => {
+    const h = replay([[T0, node('AVAILABLE', T0)], [T0 + 1, node('LIMITED', T0 + 1)]])!;
+    expect(syncHistory(h, node('LIMITED', T0 + 1), T0 + 2)).toBeUndefined();
+    expect(h.transitions).toHaveLength(1);
+  });
+
+  it('a new day gets its own bucket; a better state later in the day does not lower it', () => {
+    const h = replay([
+      [T0, node('LIMITED', T0)],
+      [T0 + DAY, node('LIMITED', T0)],
+      [T0 + DAY + 1000, node('AVAILABLE', T0 + DAY + 1000)],
+    ])!;
+    expect(h.days).toEqual([
+      { day: '2025-03-01', worst: 'LIMITED' },
+      { day: '2025-03-02', worst: 'LIMITED' },
+    ]);
+  });
+
+  it(`keeps ${HISTORY_DAYS} days and at most ${MAX_TRANSITIONS} transitions per node`, () => {
+    const steps: Array<[number, NodeNow]> = [];
+    for (let d = 0; d < 200; d++) {
+      const at = T0 + d * DAY;
+      // five LIMITED spells a day: 10 transitions a day, far over the cap within 90 days
+      for (let k = 0; k < 5; k++) steps.push([at + k * 2000 + 1000, node('LIMITED', at + k * 2000 + 1000)], [at + k * 2000 + 2000, node('AVAILABLE', at + k * 2000 + 2000)]);
+    }
+    const last = T0 + 199 * DAY;
+    const h = replay(steps)!;
+    expect(h.transitions.length).toBe(MAX_TRANSITIONS);
+    expect(h.transitions.at(-1)!.at).toBe(last + 10_000);
+    expect(h.days.length).toBe(HISTORY_DAYS);
+    expect(h.days[0]!.day).toBe(new Date(last - (HISTORY_DAYS - 1) * DAY).toISOString().slice(0, 10));
+
+    // Transitions older than 90 days go even under the cap.
+    const sparse = replay([
+      [T0, node('AVAILABLE', T0)],
+      [T0 + 1000, node('BLOCKED', T0 + 1000)],
+      [T0 + 100 * DAY, node('AVAILABLE', T0 + 100 * DAY)],
+    ])!;
+    expect(sparse.transitions.map((t) => t.to)).toEqual(['AVAILABLE']);
+  });
+
+  it('the mark changes with the state and with the day, not with every check', () => {
+    expect(historyMark(node('BLOCKED', T0), T0 + 1)).toBe(historyMark(node('BLOCKED', T0), T0 + 60_000));
+    expect(historyMark(node('BLOCKED', T0), T0)).not.toBe(historyMark(node('AVAILABLE', T0 + 5), T0 + 5));
+    expect(historyMark(node('BLOCKED', T0), T0)).not.toBe(historyMark(node('BLOCKED', T0), T0 + DAY));
+  });
+});

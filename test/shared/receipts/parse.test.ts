@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { parseBatch, parseReceipt, RECEIPT_TYPES } from '../../../shared/receipts/parse.ts';
+import { receiptKey } from '../../../shared/receipts/dedup.ts';
+import { receiptObservation } from '../../../shared/receipts/observation.ts';
+
+const W = '1234567890';
+const examples: Record<string, Record<string, unknown>> = {
+  template: { Type: 'template', WabaId: W, TemplateCode: 'welcome', Language: 'en_US', AuditStatus: 'fail', Reason: 'INVALID_FORMAT' },
+  phoneNameUpdate: { Type: 'phoneNameUpdate', WabaId: W, PhoneNumber: '8613800000000', Status: 'APPROVED' },
+  phoneQualityUpdate: { Type: 'phoneQualityUpdate', WabaId: W, PhoneNumber: '+8613800000000', Status: 'RED' },
+  wabaReviewUpdate: { Type: 'wabaReviewUpdate', WabaId: W, Status: 'APPROVED' },
+  wabaAccountUpdate: { Type: 'wabaAccountUpdate', WabaId: W, PhoneNumber: '8613800000000', Status: 'ACCOUNT_RESTRICTION' },
+  templateCategoryUpdate: { Type: 'templateCategoryUpdate', WabaId: W, TemplateCode: 'welcome', Language: 'en', Status: 'MARKETING' },
+  templateQualityUpdate: { Type: 'templateQualityUpdate', WabaId: W, TemplateCode: 'welcome', Language: 'en', Status: 'YELLOW' },
+};
+
+describe('receipt parsing', () => {
+  it('parses every receipt type of the notes as known', () => {
+    expect(Object.keys(examples).sort()).toEqual([...RECEIPT_TYPES].sort());
+    for (const [type, raw] of Object.entries(examples)) {
+      const r = parseReceipt(raw);
+      expect(r.ok, type).toBe(true);
+      if (r.ok) expect(r.receipt).toMatchObject({ type, wabaId: W, known: true });
+    }
+    const q = parseReceipt(examples['phoneQualityUpdate']);
+    expect(q.ok && q.receipt.phoneNumber).toBe('8613800000000');
+  });
+
+  it('an unknown Type or Status is data (known: false), not an error', () => {
+    const t = parseReceipt({ Type: 'accountAlerts', WabaId: W, Status: 'X' });
+    expect(t.ok && t.receipt.known).toBe(false);
+    const s = parseReceipt({ ...examples['phoneQualityUpdate'], Status: 'ORANGE' });
+    expect(s.ok && s.receipt.known).toBe(false);
+    const a = parseReceipt({ ...examples['template'], AuditStatus: 'archived' });
+    expect(a.ok && a.receipt.known).toBe(false);
+  });
+
+  it('names every bad field, per receipt, with its index in the batch', () => {
+    const { receipts, errors } = parseBatch([examples['template'], { Type: 'template', WabaId: 12.5, TemplateCode: 'a b' }, null]);
+    expect(receipts.map((r) => r.index)).toEqual([0]);
+    expect(errors).toEqual([
+      {
+        index: 1,
+        fields: [
+          { Field: '[1].WabaId', Message: 'must be a string' },
+          { Field: '[1].TemplateCode', Message: 'must be 1-128 letters, digits, _ or -' },
+          { Field: '[1].Language', Message: 'is required' },
+          { Field: '[1].AuditStatus', Message: 'is required' },
+        ],
+      },
+      { index: 2, fields: [{ Field: '[2]', Message: 'must be a JSON object (a ChatAppAudit receipt)' }] },
+    ]);
+  });
+
+  it('the dedup key ignores field order and sees any difference', () => {
+    expect(receiptKey({ a: 1, b: 2 })).toBe(receiptKey({ b: 2, a: 1 }));
+    expect(receiptKey({ a: 1, b: 2 })).not.toBe(receiptKey({ a: 1, b: 3 }));
+  });
+
+  it('early warnings: quality YELLOW/RED → LIMITED, GREEN → AVAILABLE, UNKNOWN → none; template paused/disabled/fail with the Reason', () => {
+    const obs = (raw: Record<string, unknown>) => {
+      const r = parseReceipt(raw);
+      if (!r.ok) throw new Error('bad');
+      return receiptObservation(r.receipt, 'C1');
+    };
+    const q = examples['phoneQualityUpdate']!;
+    expect(obs({ ...q, Status: 'YELLOW' })?.status).toBe('LIMITED');
+    expect(obs({ ...q, Status: 'RED' })?.errors[0]?.ErrorCode).toBe('Quality.RED');
+    expect(obs({ ...q, Status: 'GREEN' })?.status).toBe('AVAILABLE');
+    expect(obs({ ...q, Status: 'UNKNOWN' })).toBeUndefined();
+    const t = examples['template']!;
+    expect(obs({ ...t, AuditStatus: 'paused' })?.status).toBe('LIMITED');
+    expect(obs({ ...t, AuditStatus: 'disabled' })?.status).toBe('BLOCKED');
+    const rejected = obs(t)!;
+    expect([rejected.status, rejected.errors[0]!.ErrorCode, rejected.errors[0]!.ErrorDescription]).toEqual(['BLOCKED', 'Template.Rejected', 'The template was rejected: INVALID_FORMAT']);
+    expect(obs({ ...t, AuditStatus: 'pass' })?.status).toBe('AVAILABLE');
+    expect(obs({ ...t, AuditStatus: 'auditing' })).toBeUndefined();
+    expect(obs(examples['wabaAccountUpdate']!)).toBeUndefined();
+  });
+});

@@ -1,0 +1,131 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../../local/sandbox/server.ts';
+import { ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
+import type { EntityState } from '../../../shared/monitor/entity-state.ts';
+import { HealthSweep, type HealthSweepOptions } from '../../../shared/monitor/sweep.ts';
+import type { WatchTarget } from '../../../shared/monitor/targets.ts';
+import { EXPIRED_LISTED_MS, matches } from '../../../shared/silences/silence.ts';
+import { createSilence, expireSilence, listSilences } from '../../../shared/silences/store.ts';
+import type { Store } from '../../../shared/store/port.ts';
+import { onboardThroughFunctions, RecordingSink, sandboxClient, setHealth, tempFileStore } from '../../support/monitor.ts';
+import { sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+
+const HOUR = 3_600_000;
+const WABA = '299399000041';
+let sandbox: RunningSandbox;
+let store: Store;
+let cleanup: () => Promise<void>;
+let space: string;
+let clock: number;
+const BLOCKED = [{ ErrorCode: '141006', ErrorDescription: 'payment method', PossibleSolution: 'Add a valid payment method' }];
+
+beforeAll(async () => {
+  sandbox = await sandboxForFunctions({ qps: { GetWhatsappHealthStatus: 50 } });
+  process.env['LOG_LEVEL'] = 'warn';
+});
+afterAll(async () => {
+  delete process.env['LOG_LEVEL'];
+  await sandbox?.close();
+});
+beforeEach(async () => {
+  await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
+  ({ store, cleanup } = await tempFileStore());
+  space = await onboardThroughFunctions(WABA, [
+    { cc: '86', phone: '13800000041' },
+    { cc: '86', phone: '13800000042' },
+  ]);
+  clock = Date.now();
+});
+afterEach(async () => cleanup());
+
+const phone1 = (): WatchTarget => ({ CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800000041' });
+const phone2 = (): WatchTarget => ({ CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800000042' });
+
+function sweep(sink: RecordingSink, over: Partial<HealthSweepOptions> = {}) {
+  return new HealthSweep({
+    store,
+    cams: sandboxClient(sandbox, 50),
+    sinks: [sink],
+    policy: { minConsecutive: 1, repeatIntervalMs: 4 * HOUR },
+    envTargets: [phone1(), phone2()],
+    concurrency: 2,
+    deadline: Date.now() + 20_000,
+    alertClock: () => clock,
+    ...over,
+  }).run();
+}
+
+const sentNodes = (sink: RecordingSink) => sink.received.flatMap((n) => n.items.map((i) => `${i.reason} ${i.subject.phoneNumber ?? i.subject.entityType}`));
+const entities = async () => (await store.list<EntityState>(ENTITY_PREFIX)).map((r) => r.value);
+const silence = (matchers: Array<{ Name: 'PhoneNumber' | 'WabaId'; Value: string }>, endsAt = clock + HOUR) =>
+  createSilence(store, { Matchers: matchers, StartsAt: clock - 1000, EndsAt: endsAt, CreatedBy: 'ops', Comment: 'known' }, clock);
+
+describe('silences in the deliverer (sandbox CAMS, file store)', () => {
+  it('a silence matching a phone suppresses its alert and records it; the other phone is still sent', async () => {
+    const sink = new RecordingSink();
+    await sweep(sink);
+    const s = await silence([{ Name: 'PhoneNumber', Value: '8613800000041' }]);
+    await setHealth(sandbox, { ...phone1(), CanSendMessage: 'BLOCKED', Errors: BLOCKED });
+    await setHealth(sandbox, { ...phone2(), CanSendMessage: 'LIMITED' });
+    clock += 60_000;
+    await sweep(sink);
+    expect(sentNodes(sink)).toEqual(['new 8613800000042']);
+    const p1 = (await entities()).find((e) => e.subject.phoneNumber === '8613800000041')!;
+    expect(p1).toMatchObject({ firing: true, outbox: [], silenced: { silenceId: s.SilenceId, item: { status: 'BLOCKED', reason: 'new' } } });
+  });
+
+  it('deleting the silence while the alert still fires notifies it, once', async () => {
+    const sink = new RecordingSink();
+    await sweep(sink);
+    const s = await silence([{ Name: 'PhoneNumber', Value: '8613800000041' }]);
+    await setHealth(sandbox, { ...phone1(), CanSendMessage: 'BLOCKED', Errors: BLOCKED });
+    clock += 60_000;
+    await sweep(sink);
+    expect(sink.received).toHaveLength(0);
+    await expireSilence(store, s.SilenceId, Date.now());
+    clock += 60_000;
+    await sweep(sink);
+    clock += 60_000;
+    await sweep(sink);
+    expect(sentNodes(sink)).toEqual(['new 8613800000041']);
+    expect(sink.received[0]!.items[0]!.errors[0]!.ErrorCode).toBe('141006');
+    expect((await entities()).every((e) => !e.silenced)).toBe(true);
+  });
+
+  it('a silence that ends after the alert resolved notifies nothing', async () => {
+    const sink = new RecordingSink();
+    await sweep(sink);
+    const s = await silence([{ Name: 'PhoneNumber', Value: '8613800000041' }]);
+    await setHealth(sandbox, { ...phone1(), CanSendMessage: 'BLOCKED', Errors: BLOCKED });
+    clock += 60_000;
+    await sweep(sink);
+    await setHealth(sandbox, { ...phone1(), CanSendMessage: 'AVAILABLE' });
+    clock += 60_000;
+    await sweep(sink);
+    await expireSilence(store, s.SilenceId, Date.now());
+    await sweep(sink);
+    expect(sink.received).toHaveLength(0);
+  });
+
+  it('a silence of a WABA covers its phones', async () => {
+    const sink = new RecordingSink();
+    await sweep(sink);
+    await silence([{ Name: 'WabaId', Value: WABA }]);
+    await setHealth(sandbox, { ...phone1(), CanSendMessage: 'BLOCKED', Errors: BLOCKED });
+    await setHealth(sandbox, { ...phone2(), CanSendMessage: 'LIMITED' });
+    clock += 60_000;
+    await sweep(sink);
+    expect(sink.received).toHaveLength(0);
+    expect((await entities()).filter((e) => e.silenced).map((e) => e.subject.phoneNumber).sort()).toEqual(['8613800000041', '8613800000042']);
+    expect(matches({ Matchers: [{ Name: 'WabaId', Value: WABA }] }, { nodeType: 'template', entityType: 'MESSAGE_TEMPLATE', wabaId: WABA, templateCode: 't' })).toBe(true);
+  });
+});
+
+describe('silence store', () => {
+  it('lists an ended silence for 7 days, then not', async () => {
+    const t = Date.now();
+    const s = await createSilence(store, { Matchers: [{ Name: 'WabaId', Value: '1' }], StartsAt: t, EndsAt: t + HOUR, CreatedBy: 'a', Comment: 'c' }, t);
+    expect((await listSilences(store, t + HOUR + EXPIRED_LISTED_MS - 1)).map((x) => x.SilenceId)).toEqual([s.SilenceId]);
+    expect(await listSilences(store, t + HOUR + EXPIRED_LISTED_MS)).toEqual([]);
+  });
+});

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { StatusPageParams } from '../../../functions/status-page/schema.ts';
+import { COOKIE_NAME, cookieValue } from '../../../shared/status-page/access.ts';
+import { pageFunction } from '../../../shared/status-page/page-function.ts';
+import { STATUS_PAGE_CSP } from '../../../shared/status-page/render.ts';
+import { fcContext, httpEvent } from '../../support/events.ts';
+
+const TOKEN = 'a-status-token-of-16+';
+const lines: string[] = [];
+
+function fn(env: Record<string, string>) {
+  return pageFunction({
+    name: 'status-page',
+    path: '/status',
+    schema: StatusPageParams,
+    env,
+    write: (l) => lines.push(l),
+    render: async ({ params }) => `<!doctype html><p>page${params.waba ? ` ${params.waba}` : ''}</p>`,
+  });
+}
+
+async function get(env: Record<string, string>, query: Record<string, string> = {}, headers: Record<string, string> = {}) {
+  const event = httpEvent({ method: 'GET', path: '/status', query, headers: { host: 'status.example.com', ...headers }, body: '' } as never, 'fc-http');
+  return fn(env)(event, fcContext() as never);
+}
+
+describe('GET /status access', () => {
+  it('without a token configured and not public: 404, as if there were no page', async () => {
+    const res = await get({});
+    expect(res.statusCode).toBe(404);
+    expect(res.body).not.toContain('page');
+  });
+
+  it('public: anyone sees it, with the strict CSP and no caching', async () => {
+    const res = await get({ STATUS_PAGE_PUBLIC: 'true' });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('<p>page</p>');
+    expect(res.headers['content-security-policy']).toBe(STATUS_PAGE_CSP);
+    expect(STATUS_PAGE_CSP).toMatch(/default-src 'none'.*script-src 'none'/);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
+  });
+
+  it('token: Bearer works; a wrong one or none is 401 with WWW-Authenticate', async () => {
+    const env = { STATUS_PAGE_TOKEN: TOKEN };
+    expect((await get(env, {}, { authorization: `Bearer ${TOKEN}` })).statusCode).toBe(200);
+    const wrong = await get(env, {}, { authorization: `Bearer ${TOKEN}x` });
+    expect(wrong.statusCode).toBe(401);
+    expect(wrong.headers['www-authenticate']).toBe('Bearer realm="status"');
+    const none = await get(env);
+    expect(none.statusCode).toBe(401);
+    expect(none.body).toContain('MissingToken');
+  });
+
+  it('?token= once: 303 to the page without it and an HttpOnly cookie holding no token; the cookie then works', async () => {
+    const env = { STATUS_PAGE_TOKEN: TOKEN };
+    const first = await get(env, { token: TOKEN, waba: '123' });
+    expect(first.statusCode).toBe(303);
+    expect(first.headers['location']).toBe('/status?waba=123');
+    const cookie = first.headers['set-cookie']!;
+    expect(cookie).toMatch(new RegExp(`^${COOKIE_NAME}=[\\w-]+; Path=/status; HttpOnly; SameSite=Strict; Max-Age=\\d+; Secure$`));
+    expect(cookie).not.toContain(TOKEN);
+    const pair = cookie.split(';')[0]!;
+    const next = await get(env, { waba: '123' }, { cookie: `other=1; ${pair}` });
+    expect(next.statusCode).toBe(200);
+    expect(next.body).toContain('page 123');
+    // A cookie made from another token does not open it.
+    expect((await get(env, {}, { cookie: `${COOKIE_NAME}=${cookieValue('another-token-000000')}` })).statusCode).toBe(401);
+    expect((await get(env, { token: 'nope' })).statusCode).toBe(401);
+    // The local host (plain HTTP on loopback) gets a cookie a browser keeps there.
+    expect((await get(env, { token: TOKEN }, { host: '127.0.0.1:9000', 'X-Forwarded-Proto': 'http' })).headers['set-cookie']).not.toContain('Secure');
+  });
+
+  it('refuses unknown or bad query parameters by name (400), and never logs the token', async () => {
+    const env = { STATUS_PAGE_PUBLIC: 'true' };
+    const res = await get(env, { foo: '1' });
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toContain('foo: is not a parameter of this operation');
+    expect((await get(env, { waba: '<script>' })).body).not.toContain('<script>');
+    await get({ STATUS_PAGE_TOKEN: TOKEN }, { token: TOKEN });
+    expect(lines.join('\n')).not.toContain(TOKEN);
+  });
+
+  it('a bad STATUS_PAGE_TOKEN or STATUS_PAGE_PUBLIC is a 500 ServiceMisconfigured whose log names the variable', async () => {
+    lines.length = 0;
+    const res = await get({ STATUS_PAGE_TOKEN: 'short' });
+    expect(res.statusCode).toBe(500);
+    expect(res.body).toContain('ServiceMisconfigured');
+    expect(res.body).not.toContain('short');
+    expect(lines.join('\n')).toContain('STATUS_PAGE_TOKEN');
+    expect((await get({ STATUS_PAGE_PUBLIC: 'yes' })).statusCode).toBe(500);
+  });
+});

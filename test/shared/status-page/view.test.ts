@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { statusFixture } from '../../../bench/lib/status-fixture.ts';
+import { renderStatusPage } from '../../../shared/status-page/render.ts';
+import { barRuns, buildStatusView, HEALTHY_LISTED_MAX, lastDays } from '../../../shared/status-page/view.ts';
+
+const NOW = Date.parse('2026-03-01T12:00:00.000Z');
+
+describe('status page view and HTML', () => {
+  it('a large WABA lists what needs a look and counts its quiet nodes; ?waba= lists them all', () => {
+    const f = statusFixture(20, NOW); // one WABA: the WABA, 15 phones, 4 templates; node 7 LIMITED, node 3 had a bad day
+    expect(15 + 4).toBeGreaterThan(HEALTHY_LISTED_MAX);
+    const v = buildStatusView({ now: NOW, entities: f.entities, histories: f.histories, silences: [] });
+    const g = v.groups[0]!;
+    expect(g.worst).toBe('LIMITED');
+    expect(g.nodes.map((n) => `${n.label} ${n.status}`)).toEqual(['phone 8613800000007 LIMITED', 'phone 8613800000003 AVAILABLE']);
+    expect(g.healthyNotListed).toBe(18);
+    expect(v.incidents.map((i) => i.status)).toEqual(['LIMITED']);
+    const all = buildStatusView({ now: NOW, entities: f.entities, histories: f.histories, silences: [], only: g.id });
+    expect(all.groups[0]!.nodes).toHaveLength(20);
+    expect(all.groups[0]!.healthyNotListed).toBe(0);
+    const html = renderStatusPage(v);
+    expect(html).toContain('18 nodes AVAILABLE with no bad day in 90 days');
+    expect(html).toContain(`href="?waba=${g.id}"`);
+  });
+
+  it('bars: 90 days, equal neighbours merged, days without a check marked', () => {
+    const days = lastDays(NOW);
+    expect(days).toHaveLength(90);
+    expect(days.at(-1)).toBe('2026-03-01');
+    const runs = barRuns({ days: [{ day: '2026-02-27', worst: 'AVAILABLE' }, { day: '2026-02-28', worst: 'BLOCKED' }, { day: '2026-03-01', worst: 'AVAILABLE' }] }, days);
+    expect(runs.map((r) => [r.state ?? '-', r.days])).toEqual([['-', 87], ['AVAILABLE', 1], ['BLOCKED', 1], ['AVAILABLE', 1]]);
+  });
+
+  it('escapes everything that comes from CAMS or callers', () => {
+    const f = statusFixture(1, NOW);
+    const e = f.entities[0]!;
+    e.status = 'BLOCKED';
+    e.firing = true;
+    e.errors = [{ ErrorCode: '<b>x', ErrorDescription: '<script>alert(1)</script>', PossibleSolution: '" onmouseover="x' }];
+    const html = renderStatusPage(
+      buildStatusView({
+        now: NOW,
+        entities: [e],
+        histories: f.histories,
+        silences: [{ SilenceId: 'sil-1', Matchers: [{ Name: 'WabaId', Value: '<i>' }], StartsAt: NOW - 1, EndsAt: NOW + 1000, CreatedBy: '<img src=x>', Comment: '&', CreatedAt: NOW }],
+      }),
+    );
+    expect(html).not.toMatch(/<script|<img|<i>|<b>x/);
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(html).toContain('WabaId=&lt;i&gt;');
+  });
+
+  it('10,000 nodes make a page of at most 500 KB (the bench times it)', () => {
+    const f = statusFixture(10_000, NOW);
+    const html = renderStatusPage(buildStatusView({ now: NOW, entities: f.entities, histories: f.histories, silences: [] }), { refreshSeconds: 60 });
+    expect(Buffer.byteLength(html)).toBeLessThanOrEqual(500 * 1024);
+    expect(html).toContain('<meta http-equiv="refresh" content="60">');
+    expect(html).toContain('10000 nodes: 9900 AVAILABLE · 50 LIMITED · 50 BLOCKED · 0 ERROR');
+  });
+});
