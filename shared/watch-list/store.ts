@@ -93,8 +93,16 @@ export function decodeNextToken(token: string): string | undefined {
  * between pages never makes another one appear twice or be skipped.
  */
 export async function listWatchPage(store: Store, pageSize: number, after?: string, filter?: (r: RegisteredTarget) => boolean): Promise<WatchPage> {
-  const all = await store.list<RegisteredTarget>(WATCH_PREFIX);
-  const rest = all.filter((r) => (after === undefined || r.key > after) && (!filter || filter(r.value)));
+  // Store pages of one more than asked (to know whether another page follows): only those entries
+  // are read. A filter may drop some, so it reads on until the page is full or the list ends.
+  const rest: Array<{ key: string; value: RegisteredTarget }> = [];
+  let cursor = after;
+  for (;;) {
+    const batch = await store.list<RegisteredTarget>(WATCH_PREFIX, { ...(cursor !== undefined ? { after: cursor } : {}), limit: pageSize + 1 });
+    for (const r of batch) if (!filter || filter(r.value)) rest.push(r);
+    if (rest.length > pageSize || batch.length <= pageSize) break;
+    cursor = batch.at(-1)!.key;
+  }
   const page = rest.slice(0, pageSize);
   const last = page.at(-1);
   return {

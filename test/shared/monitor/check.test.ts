@@ -1,5 +1,13 @@
-import { describe, expect, it } from 'vitest';
-import { orderByRisk, RECENT_RECEIPT_MS, type TargetInfo } from '../../../shared/monitor/check.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
+import { CamsClient } from '../../../shared/cams/client.ts';
+import { listHistories } from '../../../shared/history/record.ts';
+import { applyObservation, checkTarget, orderByRisk, RECENT_RECEIPT_MS, TARGET_INFO_PREFIX, type CheckContext, type TargetInfo } from '../../../shared/monitor/check.ts';
+import { deliverOwed } from '../../../shared/monitor/dispatch.ts';
+import { OWED_PREFIX } from '../../../shared/monitor/entity-store.ts';
+import { targetId, type WatchTarget } from '../../../shared/monitor/targets.ts';
+import { openStore } from '../../../shared/store/index.ts';
+import { ok, startScriptedCams, TEST_KEY, type ScriptedCams } from '../cams/scripted-cams.ts';
 
 describe('the sweep as backstop: risk order', () => {
   it('recent receipts and non-AVAILABLE nodes first, then the least recently checked, never-checked first', () => {
@@ -14,5 +22,48 @@ describe('the sweep as backstop: risk order', () => {
     ]);
     const ids = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => ({ id }));
     expect(orderByRisk(ids, info, now).map((t) => t.id)).toEqual(['d', 'c', 'f', 'b', 'e', 'a']);
+  });
+});
+
+describe('the one check path (sweep and receipts)', () => {
+  let cams: ScriptedCams | undefined;
+  afterEach(async () => {
+    await cams?.close();
+    cams = undefined;
+  });
+
+  const phone: WatchTarget = { CustSpaceId: 'cs-1', NodeType: 'phone', PhoneNumber: '8613800000001' };
+  const ctx = (store: CheckContext['store'], over: Partial<CheckContext> = {}): CheckContext => ({
+    store,
+    policy: { minConsecutive: 1, repeatIntervalMs: 3_600_000 },
+    sinks: ['s'],
+    now: () => 1_700_000_000_000,
+    deadline: Date.now() + 10_000,
+    ...over,
+  });
+
+  it("a receipt's observation is written through updateEntity: indexed as owed, its history recorded, delivered", async () => {
+    const store = await openStore('memory:');
+    const subject = { nodeType: 'phone' as const, custSpaceId: 'cs-1', wabaId: 'w1', phoneNumber: '8613800000001', entityType: 'PHONE_QUALITY' };
+    const state = await applyObservation({ subject, status: 'LIMITED', errors: [] }, 'receipts', false, ctx(store));
+    expect(state).toMatchObject({ firing: true, outbox: [expect.anything()] });
+    expect(await store.list(OWED_PREFIX)).toHaveLength(1);
+    expect((await listHistories(store, 'cs-1')).map((h) => h.fingerprint)).toEqual([state!.fingerprint]);
+    const sent: unknown[] = [];
+    const report = await deliverOwed(store, [{ name: 's', perMinute: 100, send: async (n) => void sent.push(n) }], Date.now, () => {});
+    expect(report.delivered).toEqual([{ sink: 's', group: 'waba:w1', items: 1 }]);
+  });
+
+  it("only the sweep's check marks the round; both record when the target was last checked and how it was", async () => {
+    cams = await startScriptedCams(() => ok({ CanSendMessage: 'LIMITED', Entities: [{ EntityType: 'PHONE_NUMBER', CanSendMessage: 'LIMITED', WabaId: 'w1', PhoneNumber: '8613800000001' }] }));
+    const client = new CamsClient({ endpoint: cams.url, credentials: TEST_KEY, budget: new CamsBudget() });
+    const store = await openStore('memory:');
+    const info = async () => (await store.get<TargetInfo>(TARGET_INFO_PREFIX + targetId(phone)))?.value;
+
+    await checkTarget(client, phone, 'round-1', ctx(store)); // as the receipts call it
+    expect(await info()).toEqual({ lastCheckedAt: 1_700_000_000_000, status: 'LIMITED' });
+    await checkTarget(client, phone, 'round-1', ctx(store, { round: true, now: () => 1_700_000_060_000 })); // as the sweep calls it
+    expect(await info()).toEqual({ round: 'round-1', lastCheckedAt: 1_700_000_060_000, status: 'LIMITED' });
+    expect(await store.list(OWED_PREFIX)).toHaveLength(1);
   });
 });

@@ -3,9 +3,10 @@ import type { AlertNotification, AlertSink, AlertSubject } from '../../../shared
 import { SinkDeliveryError } from '../../../shared/alerts/model.ts';
 import { DELIVERY_LEASE, deliverOwed, ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
 import { EVERY_SINK, fingerprintOf, type EntityState } from '../../../shared/monitor/entity-state.ts';
-import { OWED_PREFIX, reindexEntities, updateEntity } from '../../../shared/monitor/entity-store.ts';
+import { OWED_PREFIX, reindexEntities, SILENCED_PREFIX, updateEntity } from '../../../shared/monitor/entity-store.ts';
 import { observeMonitorSubject } from '../../../shared/monitor/monitor-alert.ts';
 import { evaluate } from '../../../shared/monitor/rules.ts';
+import { createSilence, expireSilence } from '../../../shared/silences/store.ts';
 import { openStore } from '../../../shared/store/index.ts';
 import type { Store } from '../../../shared/store/port.ts';
 
@@ -181,5 +182,41 @@ describe('deliverOwed', () => {
     expect(await reindexEntities(store)).toBe(1);
     expect((await deliverOwed(store, [sink], Date.now, noLog)).delivered).toEqual([{ sink: 's', group: 'waba:9', items: 1 }]);
     expect(await reindexEntities(store)).toBe(0);
+  });
+
+  it('silences through the silenced index: struck and recorded, re-owed when the silence ends, never listing every entity', async () => {
+    const inner = await openStore('memory:');
+    const listed: string[] = [];
+    const store: Store = {
+      get: (k) => inner.get(k),
+      put: (k, v, o) => inner.put(k, v, o),
+      delete: (k, o) => inner.delete(k, o),
+      list: (p, o) => (listed.push(p), inner.list(p, o)),
+      close: () => inner.close(),
+      acquireLease: (n, t, o) => inner.acquireLease(n, t, o),
+      reserveSlot: (k, i, w) => inner.reserveSlot(k, i, w),
+    };
+    for (let i = 0; i < 20; i++) await owe(store, `q${i}`, []);
+    await owe(store, '7', ['s']);
+    const now = Date.now();
+    const s = await createSilence(store, { Matchers: [{ Name: 'WabaId', Value: '7' }], StartsAt: now - 1000, EndsAt: now + 3_600_000, CreatedBy: 'ops', Comment: 'known' }, now);
+    const sink = new TimedSink('s');
+    listed.length = 0;
+
+    expect((await deliverOwed(store, [sink], Date.now, noLog)).delivered).toEqual([]);
+    const key = (await inner.list<EntityState>(ENTITY_PREFIX)).find((e) => e.value.subject.wabaId === '7')!.key;
+    expect((await inner.get<EntityState>(key))!.value).toMatchObject({ outbox: [], silenced: { silenceId: s.SilenceId } });
+    expect((await inner.list(SILENCED_PREFIX)).map((m) => m.key)).toEqual([SILENCED_PREFIX + key.slice(ENTITY_PREFIX.length)]);
+    expect(await inner.list(OWED_PREFIX)).toEqual([]);
+
+    // The silence ends while the alert still fires: owed again (and indexed as owed), sent once.
+    await expireSilence(store, s.SilenceId, Date.now());
+    expect((await deliverOwed(store, [sink], Date.now, noLog)).delivered).toEqual([{ sink: 's', group: 'waba:7', items: 1 }]);
+    expect((await inner.get<EntityState>(key))!.value.silenced).toBeUndefined();
+    expect((await deliverOwed(store, [sink], Date.now, noLog)).delivered).toEqual([]);
+    expect(sink.sent).toHaveLength(1);
+    // The stale silenced marker is gone, and no entity listing happened on the way.
+    expect(await inner.list(SILENCED_PREFIX)).toEqual([]);
+    expect(listed.filter((p) => p.startsWith(ENTITY_PREFIX) || ENTITY_PREFIX.startsWith(p))).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { targetId, WATCH_PREFIX, type RegisteredTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import { openStore } from '../../../shared/store/index.ts';
-import type { Store } from '../../../shared/store/port.ts';
+import type { ListOptions, Store } from '../../../shared/store/port.ts';
 import { WatchEntries } from '../../../shared/watch-list/entry.ts';
 import { addWatchEntries, decodeNextToken, listWatchPage, removeWatchEntries } from '../../../shared/watch-list/store.ts';
 import { findOnPath, startRedisServer, type RedisServer } from '../store/redis-server.ts';
@@ -69,6 +69,43 @@ describe.each(kinds)('the watch list in a %s store', (_kind, urlFor) => {
       expect(rest).toEqual([...phones(6, 4), ...phones(1, 50)].map((t) => t.PhoneNumber));
     } finally {
       await store.close();
+    }
+  });
+
+  it('a page reads only its own entries; a filter that matches few reads on until the page is full', async () => {
+    const inner: Store = await openStore(urlFor());
+    let read = 0;
+    const store: Store = {
+      get: (k) => inner.get(k),
+      put: (k, v, o) => inner.put(k, v, o),
+      delete: (k, o) => inner.delete(k, o),
+      list: async <T,>(p: string, o?: ListOptions) => {
+        const r = await inner.list<T>(p, o);
+        read += r.length;
+        return r;
+      },
+      close: () => inner.close(),
+      acquireLease: (n, t, o) => inner.acquireLease(n, t, o),
+      reserveSlot: (k, i, w) => inner.reserveSlot(k, i, w),
+    };
+    try {
+      for (const r of await inner.list(WATCH_PREFIX)) await inner.delete(r.key);
+      const other = (n: number, from: number): WatchTarget[] => phones(n, from).map((t) => ({ ...t, CustSpaceId: 'C2' }));
+      await addWatchEntries(inner, WatchEntries.parse([...phones(40), ...other(3, 100)]), 'api');
+      read = 0;
+      const first = await listWatchPage(store, 5);
+      expect(first.entries).toHaveLength(5);
+      expect(read).toBe(6); // the page and one more, not 43
+      const c2: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await listWatchPage(store, 2, token === undefined ? undefined : decodeNextToken(token), (r) => r.target.CustSpaceId === 'C2');
+        c2.push(...page.entries.map((e) => e.target.PhoneNumber!));
+        token = page.nextToken;
+      } while (token);
+      expect(c2).toEqual(other(3, 100).map((t) => t.PhoneNumber));
+    } finally {
+      await inner.close();
     }
   });
 
