@@ -90,7 +90,7 @@ describe('the sweep at scale', () => {
     cleanup = undefined;
   });
 
-  it('40 concurrent checks of one WABA\'s templates on the file store: no StoreError, the WABA written once, its alert right', async () => {
+  it('40 concurrent checks of one WABA\'s templates on the file store: no StoreError, the WABA observed once, its alert right', async () => {
     const temp = await tempFileStore();
     cleanup = temp.cleanup;
     const { store, putsTo } = countingStore(temp.store);
