@@ -34,6 +34,8 @@ export interface DiscoveryOptions {
   /** Clock for "due" and SeenAt (tests move it forward). */
   clock: () => number;
   log: (record: Record<string, unknown>) => void;
+  /** Only this Discover entry (its watch id), listed now whatever its interval says. */
+  only?: string;
 }
 
 export interface DiscoveryReport {
@@ -68,7 +70,7 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
   const { store } = opts;
   const report: DiscoveryReport = { wabas: 0, discovered: 0, retired: 0, failed: 0, observations: [] };
   const records = await store.list<RegisteredTarget>(WATCH_PREFIX);
-  const roots = records.filter((r) => r.value.discover && r.value.target.NodeType === 'waba');
+  const roots = records.filter((r) => r.value.discover && r.value.target.NodeType === 'waba' && (opts.only === undefined || r.key === WATCH_PREFIX + opts.only));
   const rootIds = new Set(roots.map((r) => r.key.slice(WATCH_PREFIX.length)));
 
   // Children whose Discover entry is gone go with it.
@@ -80,7 +82,7 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
     if (opts.deadline - opts.now() <= 0) break;
     const rootId = root.key.slice(WATCH_PREFIX.length);
     const state = await store.get<DiscoveryRecord>(DISCOVERY_PREFIX + rootId);
-    if (state && opts.clock() - state.value.lastRunAt < opts.intervalMs) continue;
+    if (opts.only === undefined && state && opts.clock() - state.value.lastRunAt < opts.intervalMs) continue;
     report.wabas++;
     const children = records.filter((r) => r.value.discoveredBy === rootId);
     try {
@@ -108,6 +110,21 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
     opts.log({ level: 'info', msg: 'discovery', wabas: report.wabas, discovered: report.discovered, retired: report.retired, failed: report.failed });
   }
   return report;
+}
+
+/**
+ * A node discovery added that CAMS now refuses as unknown was most likely removed from its WABA: its
+ * Discover entry is listed again at once (not at its next interval), so a removed node is retired
+ * instead of raising a rejection alert. Resolves to the listing's report when the node is gone from
+ * the watch list after it, undefined when the node was not discovered or is still listed (a real
+ * rejection).
+ */
+export async function rediscoverIfGone(opts: Omit<DiscoveryOptions, 'only'>, nodeId: string): Promise<DiscoveryReport | undefined> {
+  const node = await opts.store.get<RegisteredTarget>(WATCH_PREFIX + nodeId);
+  const root = node?.value.discoveredBy;
+  if (!root) return undefined;
+  const report = await runDiscovery({ ...opts, only: root });
+  return (await opts.store.get(WATCH_PREFIX + nodeId)) ? undefined : report;
 }
 
 interface Found {

@@ -6,7 +6,7 @@ import type { HealthError } from '../cams/operations.ts';
 import { StoreError, update, type Store } from '../store/port.ts';
 import { adviceFor } from './advice.ts';
 import { applyObservation, checkTarget, EntityWrites, loadTargetInfo, noteTarget, orderByRisk, TARGET_INFO_PREFIX, type CheckContext } from './check.ts';
-import { runDiscovery } from './discovery.ts';
+import { rediscoverIfGone, runDiscovery } from './discovery.ts';
 import { deliverOwed, type DispatchReport } from './dispatch.ts';
 import type { EntityState, ObservedStatus } from './entity-state.ts';
 import { fingerprintOf } from './entity-state.ts';
@@ -245,6 +245,7 @@ export class HealthSweep {
       if (AUTH_CODES.has(e.Code)) return { kind: 'auth', error: e };
       // Left pending: the next tick tries again. Only a CAMS that answers nothing becomes an alert.
       if (e.retryable || e.Code === 'DeadlineExceeded') return { kind: 'transient', cause: isThrottlingCode(e.Code) ? 'throttled' : 'unreachable', error: e };
+      if (e.Code === 'Unknown.ResourceOwnerId' && (await this.retiredByDiscovery(next.id, roundId))) return { kind: 'rejected' };
       await this.observeMonitor(monitorSubject('TargetRejected', next.target), 'ERROR', [camsFault(e)], roundId);
       await this.markChecked(next.target, roundId);
       return { kind: 'rejected' };
@@ -273,6 +274,17 @@ export class HealthSweep {
     const deadline = now + Math.max(0, (this.opts.deadline - now - budget) * DISCOVERY_SHARE);
     const report = await runDiscovery({ store: this.opts.store, cams: this.opts.cams, intervalMs: d.intervalMs, deadline, now: this.now, clock: this.alertNow, log: this.log });
     for (const obs of report.observations) await applyObservation(obs, roundId, false, this.checkContext());
+  }
+
+  /** A discovered node CAMS no longer knows: its WABA is listed again now; a node gone from it is retired, not alerted. */
+  private async retiredByDiscovery(nodeId: string, roundId: string): Promise<boolean> {
+    const d = this.opts.discovery;
+    if (!d) return false;
+    const report = await rediscoverIfGone({ store: this.opts.store, cams: this.opts.cams, intervalMs: d.intervalMs, deadline: this.opts.deadline, now: this.now, clock: this.alertNow, log: this.log }, nodeId);
+    if (!report) return false;
+    for (const obs of report.observations) await applyObservation(obs, roundId, false, this.checkContext());
+    this.log({ level: 'info', msg: 'a discovered node CAMS no longer knows was retired, not alerted', target: nodeId });
+    return true;
   }
 
   private async currentRound(): Promise<{ round: SweepRound; fresh: boolean }> {

@@ -155,6 +155,42 @@ describe('discovery: a WABA watched with Discover brings its numbers and templat
     expect((await watched()).find((x) => x.id.endsWith('8613800000402'))!.attributes).toMatchObject({ QualityRating: 'YELLOW' });
   });
 
+  it('a number removed within DISCOVERY_INTERVAL: its check meets Unknown.ResourceOwnerId, its WABA is listed again at once, it is retired, no alert', async () => {
+    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
+    expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    let clock = Date.now();
+    await sweep(clock, sink);
+    expect(await watched()).toHaveLength(6);
+
+    // Removed in CAMS five minutes later: discovery is not due for another 55 minutes.
+    await sandboxControl(sandbox, 'DELETE', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '8613800000401' });
+    clock += 5 * 60_000;
+    const mark = (await calls()).length;
+    const report = await sweep(clock, sink);
+    const log = (await calls()).slice(mark);
+    // The check was refused, which listed that WABA once more (and only then), and the number went.
+    expect(log.filter((c) => c.Action === 'GetWhatsappHealthStatus' && c.Params['PhoneNumber'] === '8613800000401').map((c) => c.Code)).toEqual(['Unknown.ResourceOwnerId']);
+    expect(log.filter((c) => c.Action === 'QueryChatappPhoneNumbers')).toHaveLength(1);
+    expect((await watched()).map((x) => x.id)).not.toContain(`phone:${space}:8613800000401`);
+    expect(report.roundComplete).toBe(true);
+    expect(sink.received).toEqual([]);
+    expect((await store.list('monitor/entity/')).filter((e) => JSON.stringify(e.value).includes('TargetRejected'))).toEqual([]);
+  });
+
+  it('a node posted by hand (not discovery\'s) that CAMS refuses is still a TargetRejected alert', async () => {
+    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
+    expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    const clock = Date.now();
+    await sweep(clock, sink);
+    // Watched by hand (no discoveredBy) in the same space, unknown to CAMS: not discovery's to retire.
+    const ghost = { CustSpaceId: space, NodeType: 'template', TemplateCode: 'ghost', Language: 'en' };
+    await store.put(`${WATCH_PREFIX}template:${space}:ghost/en`, { target: ghost, source: 'test', registeredAt: new Date(clock).toISOString() });
+    await sweep(clock + 5 * 60_000, sink);
+    expect(sink.received.flatMap((m) => m.items.map((i) => i.subject.entityType))).toContain('TargetRejected');
+  });
+
   it('a limit-tier drop is a warning until the tier is back; removing the Discover entry retires what it discovered', async () => {
     const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
     expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
