@@ -53,6 +53,8 @@ export interface CamsCallOptions {
   timeoutMs?: number;
   /** E.g. `{ maxAttempts: 1 }` for a call that must not be repeated after a timeout. */
   retry?: Partial<RetryPolicy>;
+  /** This call's place in the account's budget, when not the client's (e.g. discovery below the sweep). */
+  priority?: Priority;
 }
 
 /** A bare host (as the SDK takes it) means https; a URL keeps its scheme (http for the sandbox). */
@@ -172,14 +174,14 @@ export class CamsClient {
       marginMs: this.marginMs,
       minAttemptMs: this.minAttemptMs,
       action,
-      admit: (latestStart) => this.admit(action, latestStart),
+      admit: (latestStart) => this.admit(action, latestStart, opts.priority ?? this.priority),
     });
   }
 
   /** A slot of the account's budget for this operation, on this endpoint (CAMS limits per region). */
-  private async admit(action: CamsAction, latestStart: number): Promise<Admission> {
+  private async admit(action: CamsAction, latestStart: number, priority: Priority): Promise<Admission> {
     const account = this.account ?? (await resolveCredentials(this.credentials)).accessKeyId;
-    return this.budget.acquire({ account: `${account}@${this.endpoint.host}`, action, priority: this.priority, latestStart, shareQps: this.share[action] });
+    return this.budget.acquire({ account: `${account}@${this.endpoint.host}`, action, priority, latestStart, shareQps: this.share[action] });
   }
 
   private deadlineAt(deadline: Deadline | undefined): number {

@@ -48,12 +48,12 @@ export interface DiscoveryReport {
 }
 
 /**
- * Call options of every discovery call. Discovery calls CAMS through the sweep's client, so it draws on
- * the account's budget at the sweep's priority (the lowest: interactive and background calls go
- * first), and only within the share of the invocation the sweep gives it, before the checks.
+ * Call options of every discovery call: the account's budget at the `discovery` priority, below the
+ * sweep (it takes only a slot nobody has asked for), and only within the share of the invocation the
+ * sweep gives it, before the checks.
  */
 function discoveryCallOptions(deadline: number): CamsCallOptions {
-  return { deadline };
+  return { deadline, priority: 'discovery' };
 }
 
 const TIERS = ['TIER_10', 'TIER_50', 'TIER_250', 'TIER_1K', 'TIER_10K', 'TIER_100K', 'TIER_UNLIMITED'];

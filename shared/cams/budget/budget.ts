@@ -6,11 +6,13 @@ import { CAMS_QPS, type CamsAction } from '../operations.ts';
  * Who is asking, highest first. Priority is how far ahead a caller may reserve (its lookahead):
  * - interactive (an HTTP caller is waiting): up to its own deadline;
  * - background (onboarding, receipt-triggered checks): at most BACKGROUND_LOOKAHEAD_MS;
- * - sweep (the monitor): only the next slot, at most one interval ahead, else it waits and asks again.
+ * - sweep (the monitor): only the next slot, at most one interval ahead, else it waits and asks again;
+ * - discovery (listing a Discover WABA's numbers and templates): only a slot that is free now, so it
+ *   runs below the sweep and takes nothing anyone else has asked for.
  * So the sweep takes what is left and never queues ahead of an interactive call by more than one slot;
  * holding that one slot keeps the schedule full when pollers wake late on a busy machine.
  */
-export type Priority = 'interactive' | 'background' | 'sweep';
+export type Priority = 'interactive' | 'background' | 'sweep' | 'discovery';
 
 export const BACKGROUND_LOOKAHEAD_MS = 2000;
 /** Per-instance limiter's share of the budget while the store is unreachable (documented in README). */
@@ -130,7 +132,7 @@ export class CamsBudget {
       const t0 = this.clock.now();
       const room = req.latestStart - t0;
       if (room < 0) return { ok: false, retryAfterMs: interval };
-      const lookahead = req.priority === 'interactive' ? room : Math.min(room, req.priority === 'background' ? BACKGROUND_LOOKAHEAD_MS : interval);
+      const lookahead = req.priority === 'interactive' ? room : Math.min(room, req.priority === 'background' ? BACKGROUND_LOOKAHEAD_MS : req.priority === 'sweep' ? interval : 0);
       const r = await this.reserve(key, interval, lookahead);
       const t1 = this.clock.now();
       if (r.granted) {

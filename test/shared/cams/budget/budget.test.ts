@@ -24,7 +24,7 @@ function fakeSlotStore(clock: { now(): number }) {
   return s;
 }
 
-const req = (priority: 'interactive' | 'background' | 'sweep', latestStart = Infinity, extra = {}) => ({ account: 'a', action: HEALTH, priority, latestStart, ...extra });
+const req = (priority: 'interactive' | 'background' | 'sweep' | 'discovery', latestStart = Infinity, extra = {}) => ({ account: 'a', action: HEALTH, priority, latestStart, ...extra });
 
 describe('CamsBudget on a fake clock', () => {
   it('spaces a burst at the budget and never lets more than qps start in a sliding second', async () => {
@@ -75,6 +75,18 @@ describe('CamsBudget on a fake clock', () => {
     expect(order.indexOf('late@1040')).toBeGreaterThan(-1);
     const sweepAt = Number(order.find((o) => o.startsWith('sweep'))!.split('@')[1]);
     expect(sweepAt).toBeGreaterThan(1040);
+  });
+
+  it('discovery runs below the sweep: with both waiting behind a queue, the sweep gets the first free slot', async () => {
+    const clock = fakeClock(0);
+    const budget = new CamsBudget({ clock, store: fakeSlotStore(clock), random: () => 0 });
+    const order: string[] = [];
+    const done = (name: string) => (a: { ok: boolean }) => (expect(a.ok).toBe(true), order.push(name));
+    const queue = Array.from({ length: 3 }, () => budget.acquire(req('interactive')).then(done('i')));
+    const discovery = budget.acquire(req('discovery')).then(done('discovery'));
+    const sweep = budget.acquire(req('sweep')).then(done('sweep'));
+    await Promise.all([...queue, discovery, sweep]);
+    expect(order).toEqual(['i', 'i', 'i', 'sweep', 'discovery']);
   });
 
   it('background looks ahead at most BACKGROUND_LOOKAHEAD_MS, then waits its turn; refused when its time runs out', async () => {
