@@ -2,12 +2,9 @@ import { HttpError } from '../../shared/http-fn/errors.ts';
 import { httpFunction } from '../../shared/http-fn/http-function.ts';
 import { healthHistory } from '../../shared/services/health-history.ts';
 import { decodeReportToken, healthReport } from '../../shared/services/health-report.ts';
-import { openStore } from '../../shared/store/index.ts';
-import type { Store } from '../../shared/store/port.ts';
+import { openSharedStore } from '../../shared/store/index.ts';
 import type { HealthNode } from '../../shared/validation/health-target.ts';
 import { HealthHistoryParams, HealthReportParams } from './schema.ts';
-
-let store: Promise<Store> | undefined;
 
 export const handler = httpFunction<unknown>({
   name: 'health-report',
@@ -17,11 +14,7 @@ export const handler = httpFunction<unknown>({
   ],
   schema: HealthReportParams,
   service: async ({ config, route, params }) => {
-    // One store connection per instance, opened on first use.
-    store ??= openStore(config.storeUrl).catch((e: unknown) => {
-      store = undefined;
-      throw e;
-    });
+    const store = openSharedStore(config.storeUrl);
     if (route === 'GET /health-report/history') return { data: await healthHistory(await store, params as HealthNode) };
     const p = params as HealthReportParams;
     const after = p.NextToken === undefined ? undefined : decodeReportToken(p.NextToken);

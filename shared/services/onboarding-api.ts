@@ -8,8 +8,7 @@ import { trackActive } from '../onboarding/active.ts';
 import { describeKey, newOnboardingRecord } from '../onboarding/onboard.ts';
 import { idempotencyKeyFor, onboardingIdFor, samePayload, type OnboardingPayload } from '../onboarding/payload.ts';
 import { isStalled, recordKey, type OnboardingRecord } from '../onboarding/record.ts';
-import { openStore } from '../store/index.ts';
-import type { Store } from '../store/port.ts';
+import { openSharedStore } from '../store/index.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -73,15 +72,8 @@ export interface OnboardingApiOptions {
 export function onboardingApi(env: Env = process.env, opts: OnboardingApiOptions = {}) {
   const now = opts.now ?? Date.now;
   const invoke = opts.invoke ?? invokeOnboardingAsync;
-  let store: Promise<Store> | undefined;
-  const storeFor = (url: string) =>
-    (store ??= openStore(url).catch((e: unknown) => {
-      store = undefined;
-      throw e;
-    }));
-
   return async function service(input: ServiceInput<unknown>): Promise<ServiceResult> {
-    const s = await storeFor(input.config.storeUrl);
+    const s = await openSharedStore(input.config.storeUrl);
     if (input.route === 'GET /onboardings/{id}') {
       const { id } = input.params as { id: string };
       const found = await s.get<OnboardingRecord>(recordKey(id));

@@ -2,8 +2,7 @@ import { HttpError } from '../http-fn/errors.ts';
 import type { NodeAttributes } from '../monitor/targets.ts';
 import type { ServiceInput } from '../http-fn/http-function.ts';
 import type { ServiceResult } from '../http-fn/middlewares.ts';
-import { openStore } from '../store/index.ts';
-import type { Store } from '../store/port.ts';
+import { openSharedStore } from '../store/index.ts';
 import type { WatchEntry } from '../watch-list/entry.ts';
 import { addWatchEntries, decodeNextToken, DEFAULT_PAGE_SIZE, listWatchPage, removeWatchEntries } from '../watch-list/store.ts';
 
@@ -15,15 +14,8 @@ interface ListParams {
 
 /** GET / POST / DELETE /watch-list over the store's watch entries (MONITOR_TARGETS is not in it: that list lives in the monitor's env). */
 export function watchListApi() {
-  let store: Promise<Store> | undefined;
-  const storeFor = (url: string) =>
-    (store ??= openStore(url).catch((e: unknown) => {
-      store = undefined;
-      throw e;
-    }));
-
   return async function service(input: ServiceInput<unknown>): Promise<ServiceResult> {
-    const s = await storeFor(input.config.storeUrl);
+    const s = await openSharedStore(input.config.storeUrl);
     const method = input.route.split(' ')[0];
     if (method === 'GET') {
       const p = input.params as ListParams;
