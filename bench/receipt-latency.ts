@@ -17,6 +17,7 @@
  * Store: redis (a throw-away redis-server) when it is on PATH, as deployed; else the file store.
  * `--runs` is ignored (one pass of each case).
  */
+import { seeded } from '../local/sandbox/receipts.ts';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startHost, type RunningHost } from '../local/host/host.ts';
@@ -46,17 +47,6 @@ const REAL_QPS = 5;
 const TOKEN = 'bench-receipt-token-0123456789';
 const WABA = '109200000000001';
 const GOAL_P99_MS = 5000;
-
-/** A seeded PRNG, so the same moments and nodes every run. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 0x1_0000_0000;
-  };
-}
 
 interface Receiver {
   url: string;
@@ -209,7 +199,7 @@ export const receiptLatency: Benchmark = {
     data['store'] = redisBin ? 'redis' : 'file';
     try {
       // ---- A: receipts at 10,000 nodes, vs polling alone (computed) ----
-      const random = rng(12);
+      const random = seeded(12);
       const a = await startWorld(NODES, await storeUrl('receipts'), log);
       let latA: Array<number | undefined>;
       let changesA: Array<{ code: string; at: number }>;
@@ -257,7 +247,7 @@ export const receiptLatency: Benchmark = {
         while (rounds.length === 0) await new Promise((r) => setTimeout(r, 100));
         const roundB = rounds[0]!;
         log(`B: round ${round(roundB / 1000, 1)} s; ${CHANGES} changes over one round, 50 % of receipts dropped`);
-        const changesB = await injectChanges(b, rng(34), CHANGES, roundB);
+        const changesB = await injectChanges(b, seeded(34), CHANGES, roundB);
         const latB = await waitForAlerts(b, changesB, 3 * roundB);
         stop = true;
         await loop;

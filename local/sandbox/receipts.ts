@@ -91,7 +91,8 @@ function sameHealth(a: NodeHealth, b: NodeHealth): boolean {
   return a.CanSendMessage === b.CanSendMessage && JSON.stringify(a.Errors ?? []) === JSON.stringify(b.Errors ?? []);
 }
 
-function seeded(seed: number): () => number {
+/** A seeded xorshift PRNG: the same sequence every run (drop decisions here, the bench's moments). */
+export function seeded(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
     s ^= s << 13;
