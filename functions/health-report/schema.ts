@@ -1,4 +1,4 @@
-import * as z from 'zod/mini';
+import * as z from '../../shared/validation/schema.ts';
 import { REPORT_MAX_PAGE_SIZE } from '../../shared/services/health-report.ts';
 import { camsParams } from '../../shared/validation/cams-params.ts';
 import { HealthNode } from '../../shared/validation/health-target.ts';

@@ -1,4 +1,4 @@
-import * as z from 'zod/mini';
+import * as z from '../../shared/validation/schema.ts';
 import { OnboardingPayload } from '../../shared/onboarding/payload.ts';
 
 export const CreateOnboardingParams = OnboardingPayload;

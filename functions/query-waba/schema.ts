@@ -1,4 +1,4 @@
-import * as z from 'zod/mini';
+import * as z from '../../shared/validation/schema.ts';
 import { CustSpaceId, IsvCode } from '../../shared/validation/cams-fields.ts';
 import { camsParams } from '../../shared/validation/cams-params.ts';
 

@@ -2,7 +2,7 @@ import { httpFunction } from '../../shared/http-fn/http-function.ts';
 import { createSilenceService, deleteSilenceService, listSilencesService } from '../../shared/services/silences.ts';
 import { openSharedStore } from '../../shared/store/index.ts';
 import { CreateSilenceParams, DeleteSilenceParams, ListSilencesParams } from './schema.ts';
-import type * as z from 'zod/mini';
+import type * as z from '../../shared/validation/schema.ts';
 
 
 export const handler = httpFunction<unknown>({

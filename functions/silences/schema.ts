@@ -1,4 +1,4 @@
-import * as z from 'zod/mini';
+import * as z from '../../shared/validation/schema.ts';
 import { MATCHER_NAMES } from '../../shared/silences/silence.ts';
 import { requiredString } from '../../shared/validation/cams-fields.ts';
 

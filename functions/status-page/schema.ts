@@ -1,4 +1,4 @@
-import * as z from 'zod/mini';
+import * as z from '../../shared/validation/schema.ts';
 
 /** `?waba=<WabaId>` lists one WABA's nodes in full; `token` is taken by the access check before this. */
 export const StatusPageParams = z.strictObject({

@@ -1,4 +1,4 @@
-import * as z from 'zod/mini';
+import * as z from '../validation/schema.ts';
 import { TOP_LEVEL_REPLY, type CamsAction, type CamsData } from './operations.ts';
 
 // Lenient on fields we do not read (CAMS adds fields over time), strict on the ones we do.
@@ -46,7 +46,7 @@ const healthEntitySchema = () =>
   });
 
 /** `Data` of each operation's successful reply; the annotation keeps them in step with CamsData. */
-const dataSchemas: { [A in CamsAction]: () => z.ZodMiniType<CamsData[A]> } = {
+const dataSchemas: { [A in CamsAction]: () => z.Schema<CamsData[A]> } = {
   ChatappBindWaba: once(() => z.looseObject({ CustSpaceId: z.string(), WabaId: z.string() })),
   QueryChatappBindWaba: once(() =>
     z.looseObject({
@@ -127,7 +127,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out || '(root)';
 }
 
-function parseWith<T>(schema: z.ZodMiniType<T>, value: unknown, prefix: readonly PropertyKey[]): ParseResult<T> {
+function parseWith<T>(schema: z.Schema<T>, value: unknown, prefix: readonly PropertyKey[]): ParseResult<T> {
   const r = z.safeParse(schema, value);
   if (r.success) return { ok: true, value: r.data };
   const issue = r.error.issues[0]!;

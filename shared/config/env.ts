@@ -1,4 +1,4 @@
-import * as z from 'zod/mini';
+import * as z from '../validation/schema.ts';
 
 /** A configuration problem found at start-up; the message always names the variable. */
 export class ConfigError extends Error {
@@ -14,7 +14,7 @@ export type EnvSource = Record<string, string | undefined>;
  * Reads one variable through a zod/mini schema; an empty string counts as unset so that
  * `${env:X, ''}` in serverless.yml means "use the default".
  */
-export function readEnv<T>(env: EnvSource, name: string, schema: z.ZodMiniType<T>, fallback?: string): T {
+export function readEnv<T>(env: EnvSource, name: string, schema: z.Schema<T>, fallback?: string): T {
   const raw = env[name];
   const value = raw === undefined || raw === '' ? fallback : raw;
   const parsed = schema.safeParse(value);

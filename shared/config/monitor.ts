@@ -1,4 +1,4 @@
-import * as z from 'zod/mini';
+import * as z from '../validation/schema.ts';
 import { parseMonitorTargets, type TargetProblem, type WatchTarget } from '../monitor/targets.ts';
 import { CAMS_DEFAULT_ENDPOINT } from '../cams/operations.ts';
 import { ConfigError, positiveInt, readEnv, urlString, type EnvSource } from './env.ts';

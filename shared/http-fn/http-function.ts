@@ -1,5 +1,5 @@
 import middy from '@middy/core';
-import type * as z from 'zod/mini';
+import type * as z from '../validation/schema.ts';
 import { InMemoryNonceRegistry, type NonceRegistry } from '../acs3/nonce-cache.ts';
 import { StoreNonceRegistry } from '../acs3/store-nonces.ts';
 import { openSharedStore } from '../store/index.ts';
@@ -27,7 +27,7 @@ export interface ServiceInput<P> extends ParsedHttpEvent<P> {
 export interface HttpFunctionSpec<P> {
   name: string;
   routes: readonly Route[];
-  schema: z.ZodMiniType<P>;
+  schema: z.Schema<P>;
   service: (input: ServiceInput<P>) => Promise<ServiceResult>;
   /** For tests and the local host; FC functions read process.env. */
   env?: EnvSource;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type middy from '@middy/core';
-import type * as z from 'zod/mini';
+import type * as z from '../validation/schema.ts';
 import { verifyAcs3Request, type NonceRegistry } from '../acs3/index.ts';
 import type { ApiKey } from '../config/env.ts';
 import { invocationDeadline, type FcContext } from '../fc/context.ts';
@@ -110,7 +110,7 @@ export interface Route {
   /** `/onboardings/{id}` style; `{name}` segments become path parameters. */
   path: string;
   /** This route's params, when they differ from the function's schema. */
-  schema?: z.ZodMiniType<unknown>;
+  schema?: z.Schema<unknown>;
 }
 
 /** Decodes the FC / API Gateway event and checks it is for one of this function's routes. */
@@ -185,11 +185,11 @@ export function verifyCallerSignature(opts: { keys: () => readonly ApiKey[]; non
 }
 
 /** Params from query, path and body, validated by the function's zod/mini schema. */
-export function validateRequestParams<P>(schema: z.ZodMiniType<P>): Middleware {
+export function validateRequestParams<P>(schema: z.Schema<P>): Middleware {
   return {
     before: (request) => {
       const event = request.event as ParsedHttpEvent;
-      const routeSchema = request.internal.routeSchema as z.ZodMiniType<unknown> | undefined;
+      const routeSchema = request.internal.routeSchema as z.Schema<unknown> | undefined;
       event.params = validateParams(routeSchema ?? schema, collectParams(event.http));
     },
   };

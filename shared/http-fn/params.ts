@@ -1,4 +1,4 @@
-import type * as z from 'zod/mini';
+import type * as z from '../validation/schema.ts';
 import { HttpError, type FieldProblem } from './errors.ts';
 import { nullProtoMap, type HttpRequest } from './event.ts';
 
@@ -93,13 +93,13 @@ function refuseReservedKeysDeep(root: object): void {
 }
 
 /** Validates params against a zod/mini schema; every problem names its field. */
-export function validateParams<T>(schema: z.ZodMiniType<T>, params: Record<string, unknown>): T {
+export function validateParams<T>(schema: z.Schema<T>, params: Record<string, unknown>): T {
   const result = schema.safeParse(params);
   if (result.success) return result.data;
   const fields: FieldProblem[] = [];
   for (const issue of result.error.issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) fields.push({ Field: key, Message: 'is not a parameter of this operation' });
+      for (const key of issue.keys ?? []) fields.push({ Field: key, Message: 'is not a parameter of this operation' });
     } else {
       fields.push({ Field: issue.path.length ? issue.path.map(String).join('.') : '(params)', Message: issue.message });
     }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import * as z from 'zod/mini';
+import * as z from '../validation/schema.ts';
 import { Cc, IsvCode, Language, PhoneNumber, TemplateCode, VerifiedName, WabaId, e164Problem } from '../validation/cams-fields.ts';
 
 export const OnboardingPayload = z

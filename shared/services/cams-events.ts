@@ -1,5 +1,5 @@
 import middy from '@middy/core';
-import * as z from 'zod/mini';
+import * as z from '../validation/schema.ts';
 import type { AlertSink } from '../alerts/model.ts';
 import { budgetAccount, sharedBudget } from '../cams/budget/shared-budget.ts';
 import { CamsClient } from '../cams/client.ts';

@@ -1,4 +1,4 @@
-import * as z from 'zod/mini';
+import * as z from '../validation/schema.ts';
 import { ConfigError, readEnv, type EnvSource } from '../config/env.ts';
 
 export interface StatusPageConfig {

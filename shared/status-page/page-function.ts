@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import middy from '@middy/core';
-import type * as z from 'zod/mini';
+import type * as z from '../validation/schema.ts';
 import type { EnvSource } from '../config/env.ts';
 import type { FcContext } from '../fc/context.ts';
 import { decodeHttpRequest, invocationLog, type HttpInternal, type ParsedHttpEvent } from '../http-fn/middlewares.ts';
@@ -50,7 +50,7 @@ function htmlErrors(): Middleware {
 export interface PageFunctionSpec<P> {
   name: string;
   path: string;
-  schema: z.ZodMiniType<P>;
+  schema: z.Schema<P>;
   render: (input: { params: P; config: StatusPageConfig; now: number }) => Promise<string>;
   env?: EnvSource;
   write?: LogWriter;

@@ -1,4 +1,4 @@
-import * as z from 'zod/mini';
+import * as z from './schema.ts';
 
 /** A required string field whose messages say what is wrong in plain words. */
 export function requiredString() {

@@ -1,4 +1,4 @@
-import * as z from 'zod/mini';
+import * as z from './schema.ts';
 
 function blank(value: unknown): boolean {
   return typeof value === 'string' && value.trim() === '';
@@ -14,6 +14,6 @@ export function withoutEmptyValues(params: unknown): unknown {
  * An operation's params as CAMS reads them: an empty value is a missing one, so a required param
  * given empty is `MissingParameter` and an optional one given empty is left out of the CAMS call.
  */
-export function camsParams<T>(schema: z.ZodMiniType<T>): z.ZodMiniType<T> {
-  return z.pipe(z.transform(withoutEmptyValues), schema) as unknown as z.ZodMiniType<T>;
+export function camsParams<T>(schema: z.Schema<T>): z.Schema<T> {
+  return z.pipe(z.transform(withoutEmptyValues), schema) as unknown as z.Schema<T>;
 }

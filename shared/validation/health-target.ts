@@ -1,4 +1,4 @@
-import * as z from 'zod/mini';
+import * as z from './schema.ts';
 import { CustSpaceId, FullPhoneNumber, Language, NodeType, TemplateCode, WabaId } from './cams-fields.ts';
 import { camsParams } from './cams-params.ts';
 

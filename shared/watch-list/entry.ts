@@ -1,4 +1,4 @@
-import * as z from 'zod/mini';
+import * as z from '../validation/schema.ts';
 import { targetId, type WatchTarget } from '../monitor/targets.ts';
 import { CustSpaceId, WabaId } from '../validation/cams-fields.ts';
 import { camsParams } from '../validation/cams-params.ts';
@@ -44,7 +44,7 @@ export const WatchEntries = z.pipe(
       if (!r.success) {
         for (const issue of r.error.issues) {
           if (issue.code === 'unrecognized_keys') {
-            for (const key of issue.keys) ctx.issues.push({ code: 'custom', message: 'is not a field of a watch target', path: [i, key], input: raw });
+            for (const key of issue.keys ?? []) ctx.issues.push({ code: 'custom', message: 'is not a field of a watch target', path: [i, key], input: raw });
           } else {
             ctx.issues.push({ code: 'custom', message: issue.message, path: [i, ...issue.path], input: raw });
           }

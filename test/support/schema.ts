@@ -1,9 +1,9 @@
-import type * as z from 'zod/mini';
+import type * as z from '../../shared/validation/schema.ts';
 import { HttpError } from '../../shared/http-fn/errors.ts';
 import { validateParams } from '../../shared/http-fn/params.ts';
 
 /** Runs a function's schema the way the stack does; returns the 400's Code and field problems. */
-export function rejectionOf(schema: z.ZodMiniType<unknown>, params: Record<string, unknown>): { code: string; fields: Record<string, string> } | undefined {
+export function rejectionOf(schema: z.Schema<unknown>, params: Record<string, unknown>): { code: string; fields: Record<string, string> } | undefined {
   try {
     validateParams(schema, params);
     return undefined;

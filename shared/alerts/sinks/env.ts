@@ -1,6 +1,6 @@
 // The sinks the environment turns on: each one only when its variables are set. A URL that is not
 // http(s) is a ConfigError naming the variable (never echoing the value: it holds a credential).
-import * as z from 'zod/mini';
+import * as z from '../../validation/schema.ts';
 import { ConfigError, readEnv, urlString, type EnvSource } from '../../config/env.ts';
 import { stdoutLog, writeLogRecord } from '../../log/log.ts';
 import type { AlertSink } from '../model.ts';

@@ -1,4 +1,4 @@
-import * as z from 'zod/mini';
+import * as z from '../../../shared/validation/schema.ts';
 import { describe, expect, it } from 'vitest';
 import { signRouteRequest } from '../../../local/client/route-request.ts';
 import { httpFunction } from '../../../shared/http-fn/http-function.ts';

@@ -1,4 +1,4 @@
-import * as z from 'zod/mini';
+import * as z from '../../../shared/validation/schema.ts';
 import { describe, expect, it } from 'vitest';
 import { signRouteRequest } from '../../../local/client/route-request.ts';
 import { CamsError } from '../../../shared/cams/errors.ts';
@@ -14,7 +14,7 @@ function fn(service: () => Promise<{ data?: unknown }>, lines: string[], envOver
   return httpFunction({
     name: 'probe',
     routes: [{ method: 'POST', path: '/probe/{id}' }],
-    schema: z.object({ id: z.string(), Token: z.optional(z.string()) }),
+    schema: z.looseObject({ id: z.string(), Token: z.optional(z.string()) }),
     service,
     env: envOverride,
     write: (l) => lines.push(l),
@@ -43,7 +43,7 @@ describe('the shared HTTP function stack', () => {
     const handler = httpFunction({
       name: 'probe',
       routes: [{ method: 'POST', path: '/probe/{id}' }],
-      schema: z.object({ id: z.string() }),
+      schema: z.looseObject({ id: z.string() }),
       service: async (input) => {
         seen = input.params;
         return {};

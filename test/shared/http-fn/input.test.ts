@@ -1,4 +1,4 @@
-import * as z from 'zod/mini';
+import * as z from '../../../shared/validation/schema.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { signAcs3Request } from '../../../shared/acs3/index.ts';
 import { httpFunction } from '../../../shared/http-fn/http-function.ts';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as z from 'zod/mini';
+import * as z from '../../../shared/validation/schema.ts';
 import { describe, expect, it } from 'vitest';
 import { signRouteRequest } from '../../../local/client/route-request.ts';
 import { InMemoryNonceRegistry } from '../../../shared/acs3/index.ts';

@@ -1,4 +1,4 @@
-import * as z from 'zod/mini';
+import * as z from '../../../shared/validation/schema.ts';
 import { describe, expect, it } from 'vitest';
 import { camsParams, withoutEmptyValues } from '../../../shared/validation/cams-params.ts';
 
