@@ -117,8 +117,18 @@ export interface Check<in T = never> {
 
 const hasLength = (p: Payload) => p.value !== null && p.value !== undefined && (p.value as { length?: unknown }).length !== undefined;
 const lengthOrigin = (v: unknown) => (Array.isArray(v) ? 'array' : typeof v === 'string' ? 'string' : 'unknown');
-/** Strings are measured in code points, as zod does. */
-const lengthOf = (v: { length: number }) => (typeof v === 'string' ? [...v].length : v.length);
+/** Strings are measured in code points, as zod does (a surrogate pair is one). */
+function lengthOf(v: { length: number }): number {
+  if (typeof v !== 'string') return v.length;
+  let n = v.length;
+  for (let i = 0; i < v.length - 1; i++) {
+    if ((v.charCodeAt(i) & 0xfc00) === 0xd800 && (v.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n--;
+      i++;
+    }
+  }
+  return n;
+}
 
 export function regex(pattern: RegExp, params?: Params): Check<string> {
   const { error, abort } = normalizeParams(params);
