@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { setPriority } from 'node:os';
 import type { CallStats, LoggedCall } from '../../local/sandbox/calls.ts';
 import { DEFAULT_SANDBOX_KEYS, startSandbox, type RunningSandbox, type SandboxKey } from '../../local/sandbox/server.ts';
 import { CamsClient } from '../../shared/cams/client.ts';
@@ -82,10 +83,21 @@ export function statsDelta(before: CallStats, after: CallStats, action: CamsActi
 
 /**
  * The sandbox in its own process (bench/entries/sandbox-process.ts), as CAMS is another machine:
- * the bench's own work then cannot delay the arrival times the sandbox stamps and throttle by.
+ * the bench's own work then cannot delay the arrival times the sandbox stamps and throttle by. On a
+ * loaded 2-core machine it is also raised in priority where allowed (nice -10; root or CAP_SYS_NICE):
+ * a sandbox descheduled for > 40 ms stamps the calls queued meanwhile all at once, and the next
+ * second holds more than the limit although they were sent on time (measured: stalls up to 186 ms
+ * with load ≈ 3, throttling on-time calls). `prioritised` says whether that took.
  */
-export function spawnSandbox(opts: { qps?: Partial<Record<CamsAction, number>> } = {}): Promise<RunningSandbox> {
+export function spawnSandbox(opts: { qps?: Partial<Record<CamsAction, number>> } = {}): Promise<RunningSandbox & { prioritised: boolean }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/entries/sandbox-process.ts', JSON.stringify(opts)], { stdio: ['pipe', 'pipe', 'inherit'], env: { PATH: process.env['PATH'] ?? '' } });
+  let prioritised = false;
+  try {
+    if (child.pid !== undefined) setPriority(child.pid, -10);
+    prioritised = true;
+  } catch {
+    // Not allowed here: the sandbox runs at the normal priority; a stall then shows as a throttle.
+  }
   return new Promise((resolve, reject) => {
     let out = '';
     const onExit = (code: number | null) => reject(new Error(`the sandbox process exited (${code}) before it listened`));
@@ -101,6 +113,7 @@ export function spawnSandbox(opts: { qps?: Partial<Record<CamsAction, number>> }
       resolve({
         url,
         port,
+        prioritised,
         close: () =>
           new Promise<void>((done) => {
             if (child.exitCode !== null) return done();
