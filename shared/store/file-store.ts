@@ -23,7 +23,7 @@
  * and re-checks the token, so two processes never both break and re-take the same lock.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { link, mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -271,8 +271,6 @@ export class FileStore implements Store {
     this.check();
     checkKey(key, 'slot key');
     checkSlotArgs(intervalMs, maxWaitMs);
-    const fast = this.reserveSlotNow(key, intervalMs, maxWaitMs);
-    if (fast) return fast;
     return this.withLock('slots', key, async (token) => {
       const rec = await this.readLive('slots', key);
       const now = Date.now();
@@ -284,50 +282,6 @@ export class FileStore implements Store {
       }
       return { granted: d.granted, waitMs: d.waitMs, at: d.at };
     });
-  }
-
-  /**
-   * The uncontended case in one synchronous step (~10 syscalls, ~0.1 ms): take the lock, read the
-   * TAT, decide, write it, release. Nothing in this process interleaves while the lock is held, and
-   * no fsync queued in libuv's four threads delays a slot (the sweep's puts fsync). Undefined when the
-   * lock is taken (by this process's queue or another process): the queued path waits, breaks stale locks.
-   */
-  private reserveSlotNow(key: string, intervalMs: number, maxWaitMs: number): SlotReservation | undefined {
-    const lockPath = this.lockPath('slots', key);
-    if (this.queues.has(lockPath)) return undefined;
-    const token = randomBytes(12).toString('hex');
-    const info = join(this.dirs.tmp, `lock-${process.pid}-${token}`);
-    writeFileSync(info, JSON.stringify({ pid: process.pid, host: HOST, token, at: Date.now() } satisfies LockInfo), { flag: 'wx' });
-    try {
-      linkSync(info, lockPath);
-    } catch (e) {
-      if (errno(e) === 'EEXIST') return undefined;
-      throw e;
-    } finally {
-      rmSync(info, { force: true });
-    }
-    try {
-      const rec = this.readLive('slots', key);
-      const now = Date.now();
-      const d = decideSlot(typeof rec?.value === 'number' ? rec.value : undefined, now, intervalMs, maxWaitMs);
-      if (d.nextTat !== undefined) {
-        const version = nextVersion(rec?.version);
-        const text = `{"key":${JSON.stringify(key)},"version":${JSON.stringify(version)},"expiresAt":${Math.ceil(d.nextTat) + 1000},"value":${d.nextTat}}\n`;
-        const tmp = join(this.dirs.tmp, `${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
-        writeFileSync(tmp, text, { flag: 'wx' });
-        try {
-          // As assertHeld: a lock broken while we held it (a process stopped past staleLockMs) must not commit.
-          if (lockToken(lockPath) !== token) throw new StoreError('LOCK_TIMEOUT', `file store: lost the lock on ${JSON.stringify(key)} before writing (held longer than ${this.staleLockMs} ms?)`);
-          renameSync(tmp, this.path('slots', key));
-        } catch (e) {
-          rmSync(tmp, { force: true });
-          throw e;
-        }
-      }
-      return { granted: d.granted, waitMs: d.waitMs, at: d.at };
-    } finally {
-      if (lockToken(lockPath) === token) rmSync(lockPath, { force: true });
-    }
   }
 
   async close(): Promise<void> {
@@ -628,18 +582,6 @@ export class FileStore implements Store {
 
 function expired(rec: FileRecord, now: number): boolean {
   return rec.expiresAt !== null && rec.expiresAt <= now;
-}
-
-/** The token of the lock file at `path`, read synchronously; undefined when absent or unreadable. */
-function lockToken(path: string): string | undefined {
-  const text = readTextIfExists(path);
-  if (text === undefined) return undefined;
-  try {
-    const info = JSON.parse(text) as Partial<LockInfo>;
-    return typeof info.token === 'string' ? info.token : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Reads files (fn) in batches, yielding to the event loop between them so a long list does not stall it. */
