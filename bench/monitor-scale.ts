@@ -48,6 +48,8 @@ interface Invocation {
   report: SweepReport;
   ops: { get: number; put: number; delete: number; list: number; listed: number };
   maxRssKb: number;
+  /** The invocation's own warnings (stderr JSON lines at level warn: the budget's store fallback, say). */
+  warnings: string[];
 }
 
 function invoke(args: Record<string, unknown>): Promise<Invocation> {
@@ -60,7 +62,7 @@ function invoke(args: Record<string, unknown>): Promise<Invocation> {
     child.once('exit', (code) => {
       const line = out.trim().split('\n').pop();
       if (code !== 0 || !line) reject(new Error(`sweep invocation exited ${code}: ${err.slice(-2000)}`));
-      else resolve(JSON.parse(line) as Invocation);
+      else resolve({ ...(JSON.parse(line) as Omit<Invocation, 'warnings'>), warnings: err.split('\n').filter((l) => l.includes('"level":"warn"')) });
     });
   });
 }
@@ -165,6 +167,8 @@ export const monitorScale: Benchmark = {
           const ratio = inv.elapsedMs / ideal;
           rows.push([kind.name, n, round(inv.elapsedMs / 1000, 2), round(ratio, 3), `${inv.report.checked}/${n}`, throttled, errors + inv.report.transientFailures, round(perCheck, 2), `${inv.ops.get}/${inv.ops.put}/${inv.ops.delete}/${inv.ops.list}`, round(inv.ops.listed / Math.max(1, inv.report.checked), 2), round(inv.maxRssKb / 1024, 1)]);
           data[id] = { ...inv, ideal, throttled, errors, perCheck, codes };
+          // A throttle or a slow case is explained here when the sweep saw why (e.g. the budget fell back to its per-instance limit).
+          for (const w of new Set(inv.warnings)) notes.push(`${id}: the invocation warned: ${w.slice(0, 300)}${inv.warnings.length > 1 ? ` (${inv.warnings.length} warnings)` : ''}`);
           if (n === SIZES[SIZES.length - 1]) {
             goals.push(goal(`${kind.name} 10,000 @ ${QPS} QPS: sweep time ÷ (targets ÷ QPS)`, round(ratio, 3), GOAL_RATIO, 'x', ratio > GOAL_RATIO ? `the client's spacing alone is ${(1 + QPS_HEADROOM).toFixed(2)}× (QPS_HEADROOM); the rest is the sweep's own work` : undefined, 3));
             goals.push(goal(`${kind.name} 10,000: throttled calls`, throttled, 0, 'calls'));
