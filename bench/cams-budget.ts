@@ -16,14 +16,14 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { DEFAULT_SANDBOX_KEYS, startSandbox } from '../local/sandbox/server.ts';
+import { DEFAULT_SANDBOX_KEYS } from '../local/sandbox/server.ts';
 import { CamsBudget, type SlotRequest } from '../shared/cams/budget/budget.ts';
 import { CamsClient } from '../shared/cams/client.ts';
 import { isCamsError } from '../shared/cams/errors.ts';
 import { openStore, type Store } from '../shared/store/index.ts';
 import { findOnPath, startRedisServer } from '../test/shared/store/redis-server.ts';
 import { bundleCjs, REPO_ROOT, tempDir } from './lib/bundle.ts';
-import { sandboxCalls, THROTTLED_CODE } from './lib/sandbox.ts';
+import { sandboxCalls, sandboxStats, spawnSandbox, THROTTLED_CODE } from './lib/sandbox.ts';
 import { alternate, timedNode } from './lib/spawn.ts';
 import { median, overhead, quantile, round } from './lib/stats.ts';
 import { kb } from './lib/table.ts';
@@ -46,7 +46,8 @@ async function withStores<T>(fn: (stores: Array<{ name: string; url: string }>) 
 }
 
 async function utilisation(storeUrl: string, log: (l: string) => void) {
-  const sandbox = await startSandbox({ host: '127.0.0.1', port: 0 });
+  // In its own process, as CAMS is another machine (see spawnSandbox).
+  const sandbox = await spawnSandbox();
   const key = DEFAULT_SANDBOX_KEYS[0]!;
   const store = await openStore(storeUrl);
   try {
@@ -64,7 +65,7 @@ async function utilisation(storeUrl: string, log: (l: string) => void) {
       new CamsClient({ endpoint: sandbox.url, credentials: key, budget: priority === 'interactive' ? timed : budget, priority, account: 'bench', ...(priority === 'sweep' ? { qps: { GetWhatsappHealthStatus: LIMIT } } : {}) });
     const custSpaceId = (await client('interactive').bindWaba({ WabaId: '1234567890' })).data.CustSpaceId;
     const params = { CustSpaceId: custSpaceId, NodeType: 'waba' as const };
-    const before = (await sandboxCalls(sandbox)).length;
+    const before = (await sandboxStats(sandbox)).LastSeq;
     const start = Date.now();
     const end = start + DURATION_S * 1000;
     let refused = 0;
@@ -79,7 +80,7 @@ async function utilisation(storeUrl: string, log: (l: string) => void) {
       await new Promise((r) => setTimeout(r, 400));
     }
     await Promise.all([...loops, ...pending]);
-    const calls = (await sandboxCalls(sandbox)).slice(before).filter((c) => c.Action === 'GetWhatsappHealthStatus');
+    const calls = (await sandboxCalls(sandbox, before)).filter((c) => c.Action === 'GetWhatsappHealthStatus');
     const inRun = calls.filter((c) => Date.parse(c.At) >= start + 1000 && Date.parse(c.At) < end);
     const util = inRun.length / (LIMIT * (end - start - 1000) / 1000);
     log(`  ${storeUrl.split(':')[0]}: ${inRun.length} calls, utilisation ${util.toFixed(3)}`);

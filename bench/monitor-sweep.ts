@@ -18,7 +18,7 @@
  * `--runs N`: N sweeps per case (default 1), median ratio, worst throttled count.
  */
 import { performance } from 'node:perf_hooks';
-import { DEFAULT_SANDBOX_KEYS, startSandbox, type RunningSandbox } from '../local/sandbox/server.ts';
+import { DEFAULT_SANDBOX_KEYS, type RunningSandbox } from '../local/sandbox/server.ts';
 import { CamsClient } from '../shared/cams/client.ts';
 import { httpRequest } from '../shared/http/request.ts';
 import { CamsBudget } from '../shared/cams/budget/budget.ts';
@@ -27,7 +27,7 @@ import { HealthSweep, type SweepReport } from '../shared/monitor/sweep.ts';
 import type { WatchTarget } from '../shared/monitor/targets.ts';
 import { openStore } from '../shared/store/index.ts';
 import { tempDir } from './lib/bundle.ts';
-import { sandboxCalls, setupClient, THROTTLED_CODE } from './lib/sandbox.ts';
+import { sandboxCalls, setupClient, spawnSandbox, THROTTLED_CODE } from './lib/sandbox.ts';
 import { median, round, summarize } from './lib/stats.ts';
 import { goal, type Benchmark, type BenchResult, type Goal } from './lib/types.ts';
 
@@ -66,10 +66,14 @@ export interface CaseRun {
   tailMs: number;
 }
 
-/** One sweep of case `c` on its own sandbox and store (`storeUrl`: default a fresh file store). */
+/**
+ * One sweep of case `c` on its own sandbox and store (`storeUrl`: default a fresh file store). The
+ * sandbox runs in its own process, as CAMS is another machine: sharing the sweep's event loop, it
+ * would stamp calls queued behind a stall of the sweep all at once and throttle calls sent on time.
+ */
 export async function runCase(c: SweepCase, storeUrl = `file:${tempDir('sweep')}`): Promise<CaseRun> {
   const key = DEFAULT_SANDBOX_KEYS[0]!;
-  const sandbox: RunningSandbox = await startSandbox({ host: '127.0.0.1', port: 0, ...(c.sandboxQps ? { qps: { [HEALTH]: c.sandboxQps } } : {}) });
+  const sandbox: RunningSandbox = await spawnSandbox(c.sandboxQps ? { qps: { [HEALTH]: c.sandboxQps } } : {});
   const store = await openStore(storeUrl);
   try {
     const { data } = await setupClient(sandbox, key).bindWaba({ WabaId: WABA_ID });

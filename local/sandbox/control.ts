@@ -111,12 +111,13 @@ const ReceiptsBody = z.strictObject({
   Seed: z.number().int().min(0).max(0xffffffff).optional(),
 });
 
-type Route = (body: Buffer, deps: ControlDeps) => ControlReply | Promise<ControlReply>;
+type Route = (body: Buffer, deps: ControlDeps, query: Readonly<Record<string, string>>) => ControlReply | Promise<ControlReply>;
 
 const ROUTES: Record<string, Partial<Record<string, Route>>> = {
   health: { PUT: putHealth },
   faults: { GET: (_b, d) => ok(d.faults.current), PUT: putFaults },
-  calls: { GET: (_b, d) => ok(d.calls.list()) },
+  calls: { GET: getCalls },
+  stats: { GET: (_b, d) => ok(d.calls.stats()) },
   reset: { POST: reset },
   waba: { PUT: putWaba },
   'own-waba': { GET: (_b, d) => ok(d.accounts.map((a) => ownWabaView(a, d))), PUT: putOwnWaba },
@@ -126,7 +127,7 @@ const ROUTES: Record<string, Partial<Record<string, Route>>> = {
   'receipts/push': { POST: pushReceipts },
 };
 
-export function handleControl(method: string, path: string, body: Buffer, deps: ControlDeps): ControlReply | Promise<ControlReply> {
+export function handleControl(method: string, path: string, body: Buffer, deps: ControlDeps, query: Readonly<Record<string, string>> = {}): ControlReply | Promise<ControlReply> {
   const name = path.slice(CONTROL_PREFIX.length);
   const routes = Object.hasOwn(ROUTES, name) ? ROUTES[name] : undefined;
   if (!routes) return fail(404, 'NotFound', `No control endpoint ${path}. Known: ${Object.keys(ROUTES).map((r) => CONTROL_PREFIX + r).join(', ')}.`);
@@ -135,7 +136,15 @@ export function handleControl(method: string, path: string, body: Buffer, deps: 
     const allowed = Object.keys(routes).join(', ');
     return { ...fail(405, 'MethodNotAllowed', `${path} accepts ${allowed}.`), headers: { allow: allowed } };
   }
-  return route(body, deps);
+  return route(body, deps, query);
+}
+
+/** The call log; `?after=<Seq>` gives only the calls logged after that one, so a poller reads each record once. */
+function getCalls(_body: Buffer, deps: ControlDeps, query: Readonly<Record<string, string>>): ControlReply {
+  const raw = query['after'];
+  if (raw === undefined) return ok(deps.calls.list());
+  if (!/^\d{1,15}$/.test(raw)) return invalid(`after: must be a whole number (a call's Seq), got ${JSON.stringify(raw.slice(0, 40))}`);
+  return ok(deps.calls.list(Number(raw)));
 }
 
 function putHealth(body: Buffer, deps: ControlDeps): ControlReply {

@@ -107,7 +107,7 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox>
     if (path.startsWith(CONTROL_PREFIX)) {
       const body = await readBody(req, maxBodyBytes);
       if (body === 'too-large') return sendTooLarge(res, () => sendJson(res, 413, { Code: 'RequestEntityTooLarge', Message: `The body exceeds ${maxBodyBytes} bytes.` }));
-      return sendControl(res, await handleControl(method, path, body, deps));
+      return sendControl(res, await handleControl(method, path, body, deps, query));
     }
     if (path !== '/' || (method !== 'POST' && method !== 'GET')) {
       req.resume();

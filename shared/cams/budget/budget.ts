@@ -91,6 +91,8 @@ export class CamsBudget {
   /** Per-instance schedules: the whole budget without a store, the fallback's fraction with one. */
   private readonly local = new Map<string, number>();
   private readonly shares = new Map<string, number>();
+  /** The sweep's waiters per schedule key: one of them at a time asks the store (see acquire). */
+  private readonly sweepGates = new Map<string, Gate>();
   /** Slots given up because the caller woke too late (for benches and tests). */
   lateSlots = 0;
 
@@ -128,11 +130,35 @@ export class CamsBudget {
       if (d.waitMs > 0) await this.clock.sleep(d.waitMs);
     }
     const key = `cams-budget/${req.account}/${req.action}`;
+    if (req.priority !== 'sweep') return this.reserveAndWait(key, interval, req, started);
+    // The sweep runs MONITOR_QPS checks at once, each wanting only the next slot: asking the store
+    // all together cost 16 store calls per slot (1,600/s at 100 QPS), and the calls a timer phase
+    // fires back to back stalled the loop. So this instance's sweep waiters queue here and one at a
+    // time asks, until its slot has started; the next then finds the slot after it free.
+    let gate = this.sweepGates.get(key);
+    if (!gate) this.sweepGates.set(key, (gate = new Gate()));
+    const entered = await gate.enter(
+      () => this.clock.now() > req.latestStart,
+      () => this.clock.sleep(Math.max(1, Math.min(GATE_RECHECK_MS, req.latestStart - this.clock.now()))),
+    );
+    if (!entered) return { ok: false, retryAfterMs: interval };
+    try {
+      return await this.reserveAndWait(key, interval, req, started);
+    } finally {
+      gate.leave();
+      if (gate.idle) this.sweepGates.delete(key);
+    }
+  }
+
+  /** Reserves a slot within the priority's lookahead, waits for it, and takes a new one if it woke too late. */
+  private async reserveAndWait(key: string, interval: number, req: SlotRequest, started: number): Promise<Admission> {
     for (;;) {
       const t0 = this.clock.now();
       const room = req.latestStart - t0;
       if (room < 0) return { ok: false, retryAfterMs: interval };
-      const lookahead = req.priority === 'interactive' ? room : Math.min(room, req.priority === 'background' ? BACKGROUND_LOOKAHEAD_MS : req.priority === 'sweep' ? interval : 0);
+      // The sweep's one interval gets 1 ms more: its queued waiter asks as the slot before starts, and on a
+      // whole-ms clock the next slot can then look up to 1 ms further than one (fractional) interval.
+      const lookahead = req.priority === 'interactive' ? room : Math.min(room, req.priority === 'background' ? BACKGROUND_LOOKAHEAD_MS : req.priority === 'sweep' ? interval + 1 : 0);
       const r = await this.reserve(key, interval, lookahead);
       const t1 = this.clock.now();
       if (r.granted) {
@@ -208,6 +234,53 @@ export class CamsBudget {
     });
     p.catch(() => undefined); // a late failure after the timeout is not an unhandled rejection
     return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  }
+}
+
+/** How often a waiter queued at a gate checks its own deadline (it is woken at once when its turn comes). */
+const GATE_RECHECK_MS = 250;
+
+/** An in-process FIFO that one caller holds at a time. */
+class Gate {
+  private held = false;
+  private readonly waiting: Array<{ wake: () => void; granted: boolean; left: boolean }> = [];
+
+  get idle(): boolean {
+    return !this.held && this.waiting.length === 0;
+  }
+
+  /**
+   * Resolves true once the caller holds the gate, or false when giveUp() turns true first (checked
+   * whenever recheck() resolves); a caller that gave up holds nothing and is skipped.
+   */
+  async enter(giveUp: () => boolean, recheck: () => Promise<void>): Promise<boolean> {
+    if (!this.held) {
+      this.held = true;
+      return true;
+    }
+    let me!: { wake: () => void; granted: boolean; left: boolean };
+    const turn = new Promise<void>((wake) => this.waiting.push((me = { wake, granted: false, left: false })));
+    for (;;) {
+      await Promise.race([turn, recheck()]);
+      if (!giveUp()) {
+        if (me.granted) return true;
+        continue;
+      }
+      // Handed the gate in the same turn as giving up: pass it on.
+      if (me.granted) this.leave();
+      else me.left = true;
+      return false;
+    }
+  }
+
+  leave(): void {
+    for (let w = this.waiting.shift(); w; w = this.waiting.shift()) {
+      if (w.left) continue;
+      w.granted = true;
+      w.wake();
+      return;
+    }
+    this.held = false;
   }
 }
 

@@ -126,6 +126,36 @@ describe('GET /__sandbox/calls and POST /__sandbox/reset', () => {
     expect(after.json['Code']).toBe('Unknown.ResourceOwnerId');
   });
 
+  it('GET /__sandbox/stats counts what the log holds, throttled calls included; ?after= gives only newer calls', async () => {
+    const space = await bind(sb, '300002');
+    await healthCall(space);
+    await control(sb, 'PUT', '/__sandbox/faults', { throttleRate: 1 });
+    await healthCall(space);
+    await healthCall(space);
+    await control(sb, 'PUT', '/__sandbox/faults', {});
+    const first = (await control(sb, 'GET', '/__sandbox/calls')).json as (CallRecord & { Seq: number })[];
+    await healthCall(space);
+    await call(sb, { action: 'NoSuchAction', params: {} });
+
+    const log = (await control(sb, 'GET', '/__sandbox/calls')).json as (CallRecord & { Seq: number })[];
+    const counted: Record<string, Record<string, number>> = {};
+    for (const c of log) ((counted[c.Action] ??= {})[c.Code] = (counted[c.Action]?.[c.Code] ?? 0) + 1);
+    const stats = (await control(sb, 'GET', '/__sandbox/stats')).json as { LastSeq: number; Calls: number; ByAction: Record<string, Record<string, number>> };
+    expect(stats).toEqual({ LastSeq: log.at(-1)!.Seq, Calls: log.length, ByAction: counted });
+    expect(stats.ByAction['GetWhatsappHealthStatus']).toEqual({ OK: 2, 'System.LimitControl': 2 });
+
+    const newer = (await control(sb, 'GET', `/__sandbox/calls?after=${first.at(-1)!.Seq}`)).json as CallRecord[];
+    expect(newer.map((c) => [c.Action, c.Code])).toEqual([
+      ['GetWhatsappHealthStatus', 'OK'],
+      ['NoSuchAction', 'InvalidAction.NotFound'],
+    ]);
+    for (const bad of ['-1', 'x', '1.5', '']) {
+      const r = await control(sb, 'GET', `/__sandbox/calls?after=${bad}`);
+      expect(r.status).toBe(400);
+      expect((r.json as { Message: string }).Message).toMatch(/^after: /);
+    }
+  });
+
   it('no log line carries a secret', () => {
     expect(lines.length).toBeGreaterThan(0);
     for (const l of lines) expect(l).not.toContain(KEY_A.accessKeySecret);

@@ -99,6 +99,18 @@ describe('file store: across processes', () => {
     console.log(`cross-process CAS conflicts: ${reports.map((r) => r.conflicts).join(', ')}`);
   }, 60_000);
 
+  it('3 processes × 40 slot reservations of one key: every slot distinct and an interval apart', async () => {
+    const interval = 2;
+    const workers = Array.from({ length: 3 }, () => startChild(['slots', dir, '40', String(interval)]));
+    children.push(...workers);
+    await Promise.all(workers.map((w) => w.line((l) => l === 'ready')));
+    for (const w of workers) w.proc.stdin.write('go\n');
+    expect(await Promise.all(workers.map((w) => w.exit))).toEqual([0, 0, 0]);
+    const at = workers.flatMap((w) => (JSON.parse(w.lines.at(-1)!) as { at: number[] }).at).sort((a, b) => a - b);
+    expect(at).toHaveLength(120);
+    for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(interval - 1e-6);
+  }, 60_000);
+
   it('a lease held by a killed process stays held until its ttl, then can be taken', async () => {
     const holder = startChild(['lease', dir, 'leader', '1500', 'doomed']);
     children.push(holder);
@@ -185,6 +197,19 @@ describe('file store: locks', () => {
     expect(await store.put('k', 2)).toBeTypeOf('string');
   });
 
+  it('reserveSlot does not pass a slot lock held by a live process; it waits, then decides on the TAT', async () => {
+    store = await openStore(`file:${dir}`, { file: { lockTimeoutMs: 5_000 } });
+    const first = await store.reserveSlot('hot', 1_000, 0);
+    const slotLock = join(dir, 'locks', `s.${encodeKey('hot')}.lock`);
+    await writeFile(slotLock, JSON.stringify({ pid: process.pid, host: hostname(), token: 'live', at: Date.now() }));
+    let settled = false;
+    const next = store.reserveSlot('hot', 1_000, Infinity).then((r) => ((settled = true), r));
+    await sleep(150);
+    expect(settled).toBe(false);
+    await rm(slotLock);
+    expect(await next).toMatchObject({ granted: true, at: first.at + 1_000 });
+  });
+
   it('a lock older than staleLockMs is broken even when its pid is alive (pid reuse)', async () => {
     store = await openStore(`file:${dir}`, { file: { lockTimeoutMs: 3_000, staleLockMs: 500 } });
     await writeFile(lockFile('k'), JSON.stringify({ pid: process.pid, host: hostname(), token: 'old', at: Date.now() - 1_000 }));
@@ -254,6 +279,30 @@ describe('file store: on disk', () => {
     const store = await openStore(`file:${dir}`);
     await writeFile(join(dir, 'kv', `${encodeKey('bad')}.json`), '{"key":"bad","vers');
     await expect(store.get('bad')).rejects.toMatchObject({ name: 'StoreError', code: 'BACKEND' });
+    await store.close();
+  });
+
+  it('listing many keys gives the event loop turns between batches of reads, and pages stay exact', async () => {
+    const store = await FileStore.open(dir, { fsync: false });
+    for (let i = 0; i < 600; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => store.put(`many/${String(i + j).padStart(4, '0')}`, i + j)));
+    await store.put('other/x', -1);
+    const lists = [() => store.list<number>('many/'), () => store.list<number>('many/', { limit: 500 }), () => store.list<number>('many/', { after: 'many/0100', limit: 400 })];
+    const expected = [Array.from({ length: 600 }, (_, i) => i), Array.from({ length: 500 }, (_, i) => i), Array.from({ length: 400 }, (_, i) => i + 101)];
+    for (const [i, list] of lists.entries()) {
+      // Reads are synchronous (small local files); a sweep paced by timers must still get turns.
+      let turns = 0;
+      let on = true;
+      const tick = () => {
+        if (!on) return;
+        turns++;
+        setImmediate(tick);
+      };
+      setImmediate(tick);
+      const got = await list();
+      on = false;
+      expect(got.map((r) => r.value)).toEqual(expected[i]);
+      expect(turns).toBeGreaterThanOrEqual(5);
+    }
     await store.close();
   });
 

@@ -77,6 +77,51 @@ describe('CamsBudget on a fake clock', () => {
     expect(sweepAt).toBeGreaterThan(1040);
   });
 
+  it("the sweep's waiters ask the store one at a time: 100 of them at 100 QPS take every slot, about one store call each", async () => {
+    const clock = fakeClock(0);
+    const store = fakeSlotStore(clock);
+    const budget = new CamsBudget({ clock, store, qps: { [HEALTH]: 100 } });
+    const I100 = intervalForQps(100);
+    const starts: number[] = [];
+    // 300 acquires by 100 concurrent loops, as the sweep's checks do.
+    let left = 300;
+    await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        while (left-- > 0) {
+          const a = await budget.acquire(req('sweep'));
+          expect(a.ok).toBe(true);
+          starts.push(clock.now());
+        }
+      }),
+    );
+    starts.sort((a, b) => a - b);
+    expect(starts).toHaveLength(300);
+    // Every slot taken, none twice, none skipped: start i at i slots.
+    starts.forEach((t, i) => expect(t).toBeCloseTo(i * I100, 6));
+    // Each waiter polling on its own asked ~80 times per slot here (16 in the bench); queued, about one call per slot.
+    expect(store.calls).toBeLessThanOrEqual(330);
+  });
+
+  it("a sweep waiter queued behind another gives up at its latest start and spends no slot", async () => {
+    const clock = fakeClock(0);
+    const store = fakeSlotStore(clock);
+    const budget = new CamsBudget({ clock, store });
+    // Interactive calls hold the next 2 s, so the first sweep waiter polls (and holds the queue) meanwhile.
+    await Promise.all(Array.from({ length: 10 }, () => budget.acquire(req('interactive', 100, {})).catch(() => undefined)));
+    const queue = Array.from({ length: 10 }, () => budget.acquire(req('interactive')));
+    const first = budget.acquire(req('sweep'));
+    const hurried = budget.acquire(req('sweep', clock.now() + 600));
+    expect(await hurried).toMatchObject({ ok: false });
+    expect(clock.now()).toBeLessThanOrEqual(600 + 250);
+    const got = await first;
+    expect(got.ok).toBe(true);
+    await Promise.all(queue);
+    // Granted: 1 + 10 interactive slots and the first sweep's; the hurried one spent none.
+    const next = await budget.acquire(req('interactive'));
+    expect(next.ok).toBe(true);
+    expect(clock.now()).toBeCloseTo(12 * I5, 6);
+  });
+
   it('discovery runs below the sweep: with both waiting behind a queue, the sweep gets the first free slot', async () => {
     const clock = fakeClock(0);
     const budget = new CamsBudget({ clock, store: fakeSlotStore(clock), random: () => 0 });
