@@ -263,7 +263,7 @@ describe('HealthSweep against the sandbox', () => {
 });
 
 describe('the sweep as the receipts backstop', () => {
-  it('checks a node with a recent receipt first, then the least recently checked', async () => {
+  it('checks a node whose receipt was not followed by a check first, as an extra check; the round keeps its order', async () => {
     const { noteTarget } = await import('../../../shared/monitor/check.ts');
     const sink = new RecordingSink();
     const targets = [waba(), phone1(), phone2()];
@@ -277,7 +277,7 @@ describe('the sweep as the receipts backstop', () => {
     await sweep(sink, { envTargets: targets, concurrency: 1, alertClock: ticking });
     const calls = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string; Params: Record<string, string> }>;
     const order = calls.filter((c) => c.Action === 'GetWhatsappHealthStatus').map((c) => c.Params['PhoneNumber'] ?? c.Params['NodeType']);
-    // phone2 (receipt) first; then the two others, least recently checked first.
-    expect(order).toEqual(['8613800000002', '8613800000001', 'waba']);
+    // phone2 (receipt, no check since) first, as an extra check; then the round in the same order as the last.
+    expect(order).toEqual(['8613800000002', '8613800000001', '8613800000002', 'waba']);
   });
 });
