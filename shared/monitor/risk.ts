@@ -20,8 +20,13 @@ export const RISKY_PREFIX = 'monitor/risky/';
 
 /** How long a receipt whose check never happened keeps its node risky. */
 export const RECENT_RECEIPT_MS = 60 * 60_000;
-/** Risk checks take at most this share of a round's checks, so 1,000 BLOCKED nodes cannot starve the round. */
+/**
+ * Risk checks are paid with tokens the round's own checks earn, RISK_SHARE each, at most RISK_BURST
+ * held: in any stretch of a round they are at most RISK_BURST + RISK_SHARE of its checks, so 1,000
+ * BLOCKED nodes cannot starve the round, and they are spread over it rather than bunched.
+ */
 export const RISK_SHARE = 0.25;
+export const RISK_BURST = 1;
 /** A non-AVAILABLE node is risk-checked at most once per this share of the last round's length. */
 export const RISK_INTERVAL_SHARE = 0.25;
 

@@ -34,6 +34,8 @@ export interface SweepRound {
   previousMs?: number;
   /** Risk checks made during this round (bounded to a share of the round). */
   riskChecks?: number;
+  /** Risk checks the round's own checks have earned and not yet spent (sweep.ts). */
+  riskTokens?: number;
 }
 
 /**
@@ -86,6 +88,8 @@ export async function startRound(
     riskChecks: 0,
     ...(problems.length ? { problems } : {}),
     ...(previous?.completedAt !== undefined ? { previousMs: previous.completedAt - previous.startedAt } : {}),
+    // Risk tokens carry over: a new round gives no new burst.
+    ...(previous?.riskTokens !== undefined ? { riskTokens: previous.riskTokens } : {}),
   };
   const result = await update<SweepRound>(store, ROUND_KEY, (r) => (r?.id === previous?.id ? round : undefined));
   if (result!.value.id !== round.id) {

@@ -12,7 +12,7 @@ import { fingerprintOf } from './entity-state.ts';
 import { entityKey, INVALID_PREFIX, reindexEntities } from './entity-store.ts';
 import { DeliveryFlusher, FLUSH_DELAY_MS } from './flush.ts';
 import { observeMonitorSubject } from './monitor-alert.ts';
-import { riskDue, RISK_INTERVAL_SHARE, RISK_SHARE, RISKY_PREFIX, stillRisky } from './risk.ts';
+import { riskDue, RISK_BURST, RISK_INTERVAL_SHARE, RISK_SHARE, RISKY_PREFIX, stillRisky } from './risk.ts';
 import { newRoundId, PLAN_PAGE_SIZE, readPlanPage, RESERVE_CHUNK, retryPrefix, ROUND_KEY, startRound, type SweepRound } from './round-plan.ts';
 import type { AlertPolicy } from './rules.ts';
 import { targetId, WATCH_PREFIX, type RegisteredTarget, type TargetProblem, type WatchTarget } from './targets.ts';
@@ -170,7 +170,10 @@ export class HealthSweep {
     const riskQueue: Job[] = (await store.list<number>(RISKY_PREFIX)).map((m) => ({ kind: 'risk', id: m.key.slice(RISKY_PREFIX.length), marker: m.version }));
     const retrying = new Set((await store.list<number>(retryPrefix(round.id))).map((m) => m.key.slice(retryPrefix(round.id).length)));
     const retryQueue: Job[] = [...retrying].map((id) => ({ kind: 'retry', id }));
-    let riskLeft = Math.max(1, Math.floor(RISK_SHARE * total)) - (round.riskChecks ?? 0);
+    // Risk checks spend tokens that the round's own checks earn (RISK_SHARE each, at most RISK_BURST
+    // held): in any stretch of the round they take at most RISK_BURST + RISK_SHARE of its checks.
+    let riskTokens = round.riskTokens ?? RISK_BURST;
+    const earn = (n: number) => (riskTokens = Math.min(RISK_BURST, riskTokens + n));
     const riskInterval = (round.previousMs ?? 0) * RISK_INTERVAL_SHARE;
     let riskDone = 0;
     // Plan positions from the cursor; below `uncertain`, an earlier tick may have checked one (it died before writing the cursor).
@@ -186,7 +189,7 @@ export class HealthSweep {
     const persist = async (patch: Partial<SweepRound>) => {
       const res = await update<SweepRound>(store, ROUND_KEY, (r) =>
         r && r.id === round.id
-          ? { ...r, next: lowWater(), reserved, checked: (round.checked ?? 0) + report.checked, riskChecks: (round.riskChecks ?? 0) + riskDone, updatedAt: this.alertNow(), ...patch }
+          ? { ...r, next: lowWater(), reserved, checked: (round.checked ?? 0) + report.checked, riskChecks: (round.riskChecks ?? 0) + riskDone, riskTokens, updatedAt: this.alertNow(), ...patch }
           : undefined,
       );
       if (res?.value.id !== round.id) lost = true;
@@ -196,8 +199,8 @@ export class HealthSweep {
     let taking: Promise<unknown> = Promise.resolve();
     const takeJob = async (): Promise<Job | undefined> => {
       if (lost) return undefined;
-      if (riskQueue.length && riskLeft > 0) {
-        riskLeft--;
+      if (riskQueue.length && riskTokens >= 1) {
+        riskTokens--;
         return riskQueue.shift();
       }
       const retry = retryQueue.shift();
@@ -235,7 +238,7 @@ export class HealthSweep {
       if (job.kind === 'risk') {
         const info = (await store.get<TargetInfo>(TARGET_INFO_PREFIX + job.id))?.value;
         if (!target || attempted.has(job.id) || !riskDue(info, this.alertNow(), riskInterval)) {
-          riskLeft++;
+          earn(1);
           if (!target || !stillRisky(info, this.alertNow())) await store.delete(RISKY_PREFIX + job.id, { ifVersion: job.marker! });
           return undefined;
         }
@@ -280,7 +283,10 @@ export class HealthSweep {
         if (!outcome) continue;
         if (outcome.kind === 'checked' || outcome.kind === 'rejected') {
           if (outcome.kind === 'checked') successes++;
-          if (job.kind !== 'risk') report.checked++;
+          if (job.kind !== 'risk') {
+            report.checked++;
+            earn(RISK_SHARE);
+          }
         } else if (outcome.kind === 'auth') {
           authFailure = outcome.error;
         } else {

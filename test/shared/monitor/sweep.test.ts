@@ -248,6 +248,34 @@ describe('HealthSweep against the sandbox', () => {
     expect(calls.filter((c) => c.Action === 'GetWhatsappHealthStatus' && c.Params['TemplateCode'] === 'tpl_3')).toHaveLength(2);
   });
 
+  it('an alert found early in a long invocation is delivered while the sweep goes on, once', async () => {
+    const targets: WatchTarget[] = [];
+    for (let i = 0; i < 10; i++) targets.push({ CustSpaceId: space, NodeType: 'template', TemplateCode: `tpl_${i}`, Language: 'en_US' });
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: targets.map((t) => ({ TemplateCode: t.TemplateCode, Language: t.Language })) });
+    await setHealth(sandbox, { ...targets[0]!, CanSendMessage: 'BLOCKED' });
+    const timeline: string[] = [];
+    const cams = new TimelineClient(sandbox.url, timeline, (p) => p);
+    const sink = new (class extends RecordingSink {
+      override async send(n: Parameters<RecordingSink['send']>[0]): Promise<void> {
+        timeline.push('sent');
+        await super.send(n);
+      }
+    })();
+    // 10 checks one at a time at the sandbox's pace with 150 ms each: the first one's alert is owed long before the last starts.
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { latencyMs: 150 });
+    try {
+      const report = await sweep(sink, { envTargets: targets, cams, concurrency: 1, flushDelayMs: 200 });
+      expect(report).toMatchObject({ checked: 10, roundComplete: true });
+    } finally {
+      await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', {});
+    }
+    const starts = timeline.flatMap((e, i) => (e === 'cams-start' ? [i] : []));
+    expect(starts).toHaveLength(10);
+    expect(timeline.filter((e) => e === 'sent')).toHaveLength(1);
+    expect(timeline.indexOf('sent')).toBeLessThan(starts[starts.length - 1]!);
+    expect(sink.received[0]!.items.map((i) => `${i.subject.templateCode}:${i.reason}`)).toEqual(['tpl_0:new']);
+  });
+
   it('retries a failed delivery at the next sweep, and sends it once', async () => {
     const sink = new RecordingSink();
     sink.failNext = 1;
