@@ -14,6 +14,8 @@ export class DeliveryFlusher {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Something may be owed that no flush has started on since (a finding, a failed or skipped flush). */
+  private dirty = false;
   readonly reports: DispatchReport[] = [];
 
   constructor(
@@ -24,6 +26,7 @@ export class DeliveryFlusher {
 
   /** Something is owed: flush within delayMs (one flush for everything owed meanwhile). */
   owed(): void {
+    this.dirty = true;
     if (this.closed || this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -35,6 +38,7 @@ export class DeliveryFlusher {
   flush(): void {
     if (this.closed) return;
     this.chain = this.chain.then(async () => {
+      this.dirty = false;
       try {
         const report = await this.deliver();
         this.reports.push(report);
@@ -47,13 +51,17 @@ export class DeliveryFlusher {
     });
   }
 
-  /** No more flushes in the background: waits for one in progress, then delivers once more (its error is thrown). */
+  /**
+   * No more flushes in the background: waits for one in progress, then delivers once more if
+   * anything may be owed since the last flush started (its error is thrown). What others record
+   * meanwhile (onboarding, say) goes with the next tick's first flush.
+   */
   async close(): Promise<DispatchReport[]> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.chain;
-    this.reports.push(await this.deliver());
+    if (this.dirty || this.reports.length === 0) this.reports.push(await this.deliver());
     return this.reports;
   }
 

@@ -34,6 +34,10 @@ export interface SweepRound {
   previousMs?: number;
   /** Risk checks made during this round (bounded to a share of the round). */
   riskChecks?: number;
+  /** Firing invalid-target problems as of the last tick: their index is listed only when there are some. */
+  invalid?: number;
+  /** Retry keys (retryPrefix) as of the last write: listed only when there are some. */
+  retries?: number;
   /** Risk checks the round's own checks have earned and not yet spent (sweep.ts). */
   riskTokens?: number;
 }

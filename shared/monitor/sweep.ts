@@ -125,12 +125,12 @@ export class HealthSweep {
     const ttl = Math.max(1000, this.opts.deadline - this.now() + 5000);
     const lease = await store.acquireLease(SWEEP_LEASE, ttl);
     if (!lease) return { skipped: 'another sweep holds the lease', targets: 0, checked: 0, pending: 0, transientFailures: 0 };
-    // The one deliverer, while the sweep runs: what earlier sweeps owe at once (beside the first
-    // checks, so a failure then is retried now), what a check finds within flushDelayMs.
+    // The one deliverer, while the sweep runs: what earlier sweeps owe as soon as the first check is
+    // under way (beside it, not before it; a failure then is retried now), what a check finds within
+    // flushDelayMs, and at the end whatever is still owed.
     const flusher = new DeliveryFlusher(() => deliverOwed(store, this.opts.sinks, this.alertNow, this.log), this.opts.flushDelayMs ?? FLUSH_DELAY_MS, this.log);
     this.flusher = flusher;
     try {
-      flusher.flush();
       let report: SweepReport;
       try {
         report = await this.sweep();
@@ -161,14 +161,18 @@ export class HealthSweep {
     const pageSize = round.pageSize ?? PLAN_PAGE_SIZE;
     const report: SweepReport = { round: round.id, targets: total, checked: 0, pending: 0, transientFailures: 0 };
 
-    // Target problems are recomputed every round (the stored ones) and every tick (the configured ones): one that is gone has been fixed.
+    // Target problems: the stored ones are found when a round's plan is made, the configured ones
+    // every tick; one that is gone has been fixed.
     const invalid = await this.observeTargetProblems([...(this.opts.targetProblems ?? []), ...(round.problems ?? [])], round.id);
-    await this.resolveVanishedTargetProblems(invalid, round.id);
+    // Their index is listed when a round starts or when the last tick saw some (`invalid`), not every tick.
+    if (fresh || (round.invalid ?? 1) > 0 || invalid.size > 0) await this.resolveVanishedTargetProblems(invalid, round.id);
 
     const envById = new Map(this.opts.envTargets.map((t) => [targetId(t), t]));
     // Risky nodes first (risk.ts): the index, then each one's own record when its turn comes.
     const riskQueue: Job[] = (await store.list<number>(RISKY_PREFIX)).map((m) => ({ kind: 'risk', id: m.key.slice(RISKY_PREFIX.length), marker: m.version }));
-    const retrying = new Set((await store.list<number>(retryPrefix(round.id))).map((m) => m.key.slice(retryPrefix(round.id).length)));
+    // Retry keys are listed only when the round record says there are some (a tick that died before
+    // writing that leaves its targets below `reserved`, where their round marks are read anyway).
+    const retrying = new Set(round.retries ? (await store.list<number>(retryPrefix(round.id))).map((m) => m.key.slice(retryPrefix(round.id).length)) : []);
     const retryQueue: Job[] = [...retrying].map((id) => ({ kind: 'retry', id }));
     // Risk checks spend tokens that the round's own checks earn (RISK_SHARE each, at most RISK_BURST
     // held): in any stretch of the round they take at most RISK_BURST + RISK_SHARE of its checks.
@@ -189,7 +193,7 @@ export class HealthSweep {
     const persist = async (patch: Partial<SweepRound>) => {
       const res = await update<SweepRound>(store, ROUND_KEY, (r) =>
         r && r.id === round.id
-          ? { ...r, next: lowWater(), reserved, checked: (round.checked ?? 0) + report.checked, riskChecks: (round.riskChecks ?? 0) + riskDone, riskTokens, updatedAt: this.alertNow(), ...patch }
+          ? { ...r, next: lowWater(), reserved, checked: (round.checked ?? 0) + report.checked, riskChecks: (round.riskChecks ?? 0) + riskDone, riskTokens, retries: retrying.size, invalid: invalid.size, updatedAt: this.alertNow(), ...patch }
           : undefined,
       );
       if (res?.value.id !== round.id) lost = true;
@@ -263,6 +267,11 @@ export class HealthSweep {
         if (authFailure || failure) return;
         if (this.opts.deadline - this.now() < budget) return;
         const job = await take();
+        // Earlier sweeps' deliveries go beside the first check, not before it.
+        if (!flushing) {
+          flushing = true;
+          this.flusher?.flush();
+        }
         if (!job) return;
         let outcome: CheckOutcome | undefined;
         try {
@@ -299,7 +308,9 @@ export class HealthSweep {
         }
       }
     };
+    let flushing = false;
     const settled = await Promise.allSettled(Array.from({ length: Math.max(1, this.opts.concurrency) }, worker));
+    if (!flushing) this.flusher?.flush();
     for (const r of settled) if (r.status === 'rejected') failure ??= { error: r.reason };
     if (failure) {
       const err = failure.error;
@@ -407,6 +418,7 @@ export class HealthSweep {
 
   /** The monitor's own failures are alerts too; they fire on the first bad sweep. */
   private async observeMonitor(subject: AlertSubject, status: ObservedStatus, errors: HealthError[], roundId: string): Promise<void> {
+    this.flusher?.owed();
     await observeMonitorSubject(this.opts.store, subject, status, errors, {
       now: this.alertNow(),
       round: roundId,
