@@ -181,15 +181,16 @@ describe('HealthSweep against the sandbox', () => {
     const problems = [{ where: 'MONITOR_TARGETS[1]', message: 'NodeType: must be one of waba, phone, template' }];
     await sweep(sink, { cams: sandboxClient(sandbox, 50, badKey), targetProblems: problems });
     await sweep(sink, { cams: sandboxClient(sandbox, 50, badKey), targetProblems: problems });
-    expect(sink.received).toHaveLength(1);
-    expect(sink.received[0]!.group).toBe('monitor');
-    expect(sink.received[0]!.items.map((i) => `${i.subject.entityType}:${i.errors[0]!.ErrorCode}`).sort()).toEqual([
+    // Each once, in the monitor's group (the invalid target is found before the checks, the refusal
+    // by them: the first sweep may deliver them in one flush or two).
+    const firing = sink.received.length;
+    expect(sink.received.every((n) => n.group === 'monitor')).toBe(true);
+    expect(sink.received.flatMap((n) => n.items).map((i) => `${i.subject.entityType}:${i.errors[0]!.ErrorCode}`).sort()).toEqual([
       'AuthRefused:SignatureDoesNotMatch',
       'InvalidTarget:InvalidTarget',
     ]);
     await sweep(sink);
-    expect(sink.received).toHaveLength(2);
-    expect(sink.received[1]!.items.map((i) => `${i.subject.entityType}:${i.reason}`).sort()).toEqual(['AuthRefused:resolved', 'InvalidTarget:resolved']);
+    expect(sink.received.slice(firing).flatMap((n) => n.items).map((i) => `${i.subject.entityType}:${i.reason}`).sort()).toEqual(['AuthRefused:resolved', 'InvalidTarget:resolved']);
   });
 
   it('a target CAMS says is not ours (Unknown.ResourceOwnerId) raises TargetRejected with ownership advice, not network advice', async () => {
