@@ -13,7 +13,7 @@ import { entityKey, INVALID_PREFIX, reindexEntities } from './entity-store.ts';
 import { DeliveryFlusher, FLUSH_DELAY_MS } from './flush.ts';
 import { observeMonitorSubject } from './monitor-alert.ts';
 import { riskDue, RISK_BURST, RISK_INTERVAL_SHARE, RISK_SHARE, RISKY_PREFIX, stillRisky } from './risk.ts';
-import { newRoundId, PLAN_PAGE_SIZE, readPlanPage, RESERVE_CHUNK, retryPrefix, ROUND_KEY, startRound, type SweepRound } from './round-plan.ts';
+import { newRoundId, PLAN_PAGE_SIZE, readPlanPage, RESERVE_CHUNK, retryPrefix, ROUND_KEY, scanRound, startRound, type SweepRound } from './round-plan.ts';
 import type { AlertPolicy } from './rules.ts';
 import { targetId, WATCH_PREFIX, type RegisteredTarget, type TargetProblem, type WatchTarget } from './targets.ts';
 import { HealthNode } from '../validation/health-target.ts';
@@ -149,16 +149,20 @@ export class HealthSweep {
   private async sweep(): Promise<SweepReport> {
     const { store } = this.opts;
     const current = (await store.get<SweepRound>(ROUND_KEY))?.value;
-    const fresh = !current || current.completedAt !== undefined || current.pages === undefined;
+    const fresh = !current || current.completedAt !== undefined || current.plan === undefined;
     const roundId = fresh ? newRoundId(this.now()) : current.id;
-    // The one full scan of entities, once per round: repairs the owed, invalid-target and silenced indexes.
-    if (fresh) await reindexEntities(store);
-    // Before a round's plan is made, so what discovery adds is in it.
+    // Before a round starts, so what discovery adds is in it.
     await this.discover(roundId);
-    const started = fresh ? await startRound(store, this.opts.envTargets, current, { id: roundId, now: this.alertNow() }) : undefined;
-    const round = started?.round ?? current!;
-    const total = round.total ?? 0;
-    const pageSize = round.pageSize ?? PLAN_PAGE_SIZE;
+    const round = fresh ? await startRound(store, this.opts.envTargets, current, { id: roundId, now: this.alertNow() }) : current;
+    const plan = round.plan!;
+    const total = plan.total;
+    // Beside the checks, waited for before the tick ends: the one full scan of entities, once per
+    // round (repairs the owed, invalid-target and silenced indexes), and the round's one listing of
+    // the watch list (scanRound) until it succeeded once.
+    const background: Array<Promise<unknown>> = [];
+    const besides = (what: string, p: Promise<unknown>) =>
+      background.push(p.catch((e: unknown) => this.log({ level: 'warn', msg: `${what} failed; the next tick does it`, round: round.id, error: e instanceof Error ? e.message : String(e) })));
+    if (fresh && round.id === roundId) besides('repairing the indexes', reindexEntities(store));
     const report: SweepReport = { round: round.id, targets: total, checked: 0, pending: 0, transientFailures: 0 };
 
     // Target problems: the stored ones are found when a round's plan is made, the configured ones
@@ -183,11 +187,25 @@ export class HealthSweep {
     // Plan positions from the cursor; below `uncertain`, an earlier tick may have checked one (it died before writing the cursor).
     let pos = round.next ?? 0;
     // A round this tick started has checked nothing yet (its first positions are already reserved).
-    const uncertain = started?.firstPage ? 0 : (round.reserved ?? 0);
+    const uncertain = round.id === roundId && fresh ? 0 : (round.reserved ?? 0);
     let reserved = round.reserved ?? 0;
     const inflight = new Set<number>();
     const attempted = new Set<string>();
-    let page: { k: number; ids: string[] } | undefined = started?.firstPage ? { k: 0, ids: started.firstPage } : undefined;
+    let page: { k: number; ids: string[] } | undefined;
+    let scanned = !!round.scanned;
+    let added = 0;
+    if (!scanned) {
+      besides(
+        'listing the watch list',
+        scanRound(store, this.opts.envTargets, round, (ids) => {
+          added = ids.length;
+          for (const id of ids) {
+            retrying.add(id);
+            retryQueue.push({ kind: 'retry', id });
+          }
+        }).then(() => (scanned = true)),
+      );
+    }
     let lost = false;
     const lowWater = () => (inflight.size ? Math.min(...inflight) : pos);
     const persist = async (patch: Partial<SweepRound>) => {
@@ -210,14 +228,14 @@ export class HealthSweep {
       const retry = retryQueue.shift();
       if (retry) return retry;
       if (pos >= total) return undefined;
-      const k = Math.floor(pos / pageSize);
-      if (page?.k !== k) page = { k, ids: await readPlanPage(store, round, k) };
+      const k = Math.floor(pos / PLAN_PAGE_SIZE);
+      if (page?.k !== k) page = { k, ids: await readPlanPage(store, plan, k) };
       if (pos >= reserved) {
         reserved = pos + RESERVE_CHUNK;
         await persist({});
         if (lost) return undefined;
       }
-      const id = page.ids[pos % pageSize];
+      const id = page.ids[pos % PLAN_PAGE_SIZE];
       inflight.add(pos);
       return { kind: 'plan', id: id ?? '', pos: pos++ };
     };
@@ -311,6 +329,7 @@ export class HealthSweep {
     let flushing = false;
     const settled = await Promise.allSettled(Array.from({ length: Math.max(1, this.opts.concurrency) }, worker));
     if (!flushing) this.flusher?.flush();
+    await Promise.all(background);
     for (const r of settled) if (r.status === 'rejected') failure ??= { error: r.reason };
     if (failure) {
       const err = failure.error;
@@ -329,8 +348,9 @@ export class HealthSweep {
       await this.clearMonitorAlert(undefined, 'CamsUnreachable', round.id);
     }
 
-    const complete = !lost && pos >= total && inflight.size === 0 && retrying.size === 0;
+    const complete = !lost && scanned && pos >= total && inflight.size === 0 && retrying.size === 0;
     report.pending = total - lowWater() + retrying.size;
+    report.targets = total + added;
     report.roundComplete = complete;
     if (riskDone > 0) report.riskChecks = riskDone;
     if (!lost) await persist(complete ? { completedAt: this.alertNow(), checked: total } : {});

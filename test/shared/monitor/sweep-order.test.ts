@@ -151,4 +151,61 @@ describe('the sweep as the backstop within one round', () => {
       expect(calls.length).toBeLessThanOrEqual(40 + RISK_BURST + Math.floor(RISK_SHARE * 40));
     }
   });
+
+  it('targets added join the round that lists the watch list (first in the next plan); a removed one is skipped at once', async () => {
+    const nodes = await watch(10);
+    const codes = nodes.map((n) => n.TemplateCode!);
+    await runRounds(1, 100);
+    // Added between rounds: the next round lists the watch list at its start and checks it too.
+    await registerWatchTarget(store, node(10), 'test');
+    calls = [];
+    await tick(4);
+    // Added and removed after that listing: the removed one is not checked again, the added one waits for the next round.
+    await registerWatchTarget(store, node(11), 'test');
+    await store.delete(`watch/template:${SPACE}:tpl_04/en`);
+    await runRounds(1, 100);
+    const round2 = calls.map((c) => c.code);
+    expect(round2.filter((c) => c === 'tpl_10')).toEqual(['tpl_10']);
+    expect(round2).not.toContain('tpl_11');
+    expect(round2.filter((c) => c !== 'tpl_10')).toEqual(codes.filter((c) => c !== 'tpl_04'));
+    calls = [];
+    await runRounds(1, 100);
+    const round3 = calls.map((c) => c.code);
+    expect(round3.filter((c) => c !== 'tpl_11')).toEqual(['tpl_10', ...codes.filter((c) => c !== 'tpl_04')]);
+    expect(round3.filter((c) => c === 'tpl_11')).toEqual(['tpl_11']);
+    calls = [];
+    await runRounds(1, 100);
+    expect(calls.map((c) => c.code)).toEqual(['tpl_11', 'tpl_10', ...codes.filter((c) => c !== 'tpl_04')]);
+  });
+
+  it('a resuming tick reads the round record and its page, not the watch list: O(checks), not O(N)', async () => {
+    await watch(2500);
+    const ops = { get: 0, listed: 0, lists: 0 };
+    const inner = store;
+    store = {
+      ...inner,
+      get: (k) => (ops.get++, inner.get(k)),
+      list: async <T,>(p: string, o?: Parameters<Store['list']>[1]) => {
+        ops.lists++;
+        const out = await inner.list<T>(p, o);
+        ops.listed += out.length;
+        return out;
+      },
+      put: (k, v, o) => inner.put(k, v, o),
+      delete: (k, o) => inner.delete(k, o),
+      acquireLease: (n, t, o) => inner.acquireLease(n, t, o),
+      reserveSlot: (k, i, w) => inner.reserveSlot(k, i, w),
+      close: () => inner.close(),
+    };
+    await runRounds(1, 1000); // round 1: its plan made from the watch list
+    await tick(1000); // round 2's first tick lists the watch list beside its checks
+    for (const k of Object.keys(ops) as Array<keyof typeof ops>) ops[k] = 0;
+    calls = [];
+    const report = await tick(300);
+    expect(report.checked).toBe(300);
+    // No list returned an entry (no risky node, no retry, no invalid target) …
+    expect(ops.listed).toBe(0);
+    // … and the gets are per check (the watch entry, the entity, the target record), plus a handful per tick.
+    expect(ops.get).toBeLessThan(4 * 300 + 20);
+  });
 });
