@@ -154,8 +154,8 @@ export class HealthSweep {
     // Before a round starts, so what discovery adds is in it.
     await this.discover(roundId);
     const round = fresh ? await startRound(store, this.opts.envTargets, current, { id: roundId, now: this.alertNow() }) : current;
-    const plan = round.plan!;
-    const total = plan.total;
+    // The plan grows when this tick's listing of the watch list appends targets (scanRound).
+    let plan = round.plan!;
     // Beside the checks, waited for before the tick ends: the one full scan of entities, once per
     // round (repairs the owed, invalid-target and silenced indexes), and the round's one listing of
     // the watch list (scanRound) until it succeeded once.
@@ -163,7 +163,7 @@ export class HealthSweep {
     const besides = (what: string, p: Promise<unknown>) =>
       background.push(p.catch((e: unknown) => this.log({ level: 'warn', msg: `${what} failed; the next tick does it`, round: round.id, error: e instanceof Error ? e.message : String(e) })));
     if (fresh && round.id === roundId) besides('repairing the indexes', reindexEntities(store));
-    const report: SweepReport = { round: round.id, targets: total, checked: 0, pending: 0, transientFailures: 0 };
+    const report: SweepReport = { round: round.id, targets: plan.count, checked: 0, pending: 0, transientFailures: 0 };
 
     // Target problems: the stored ones are found when a round's plan is made, the configured ones
     // every tick; one that is gone has been fixed.
@@ -193,17 +193,10 @@ export class HealthSweep {
     const attempted = new Set<string>();
     let page: { k: number; ids: string[] } | undefined;
     let scanned = !!round.scanned;
-    let added = 0;
     if (!scanned) {
       besides(
         'listing the watch list',
-        scanRound(store, this.opts.envTargets, round, (ids) => {
-          added = ids.length;
-          for (const id of ids) {
-            retrying.add(id);
-            retryQueue.push({ kind: 'retry', id });
-          }
-        }).then(() => (scanned = true)),
+        scanRound(store, this.opts.envTargets, round, (longer) => (plan = longer)).then(() => (scanned = true)),
       );
     }
     let lost = false;
@@ -227,17 +220,21 @@ export class HealthSweep {
       }
       const retry = retryQueue.shift();
       if (retry) return retry;
-      if (pos >= total) return undefined;
-      const k = Math.floor(pos / PLAN_PAGE_SIZE);
-      if (page?.k !== k) page = { k, ids: await readPlanPage(store, plan, k) };
-      if (pos >= reserved) {
-        reserved = pos + RESERVE_CHUNK;
-        await persist({});
-        if (lost) return undefined;
+      for (; pos < plan.end; pos++) {
+        const k = Math.floor(pos / PLAN_PAGE_SIZE);
+        if (page?.k !== k) page = { k, ids: await readPlanPage(store, plan, k) };
+        const id = page.ids[pos % PLAN_PAGE_SIZE];
+        // A gap (a page appended after a short one) holds nothing.
+        if (id === undefined) continue;
+        if (pos >= reserved) {
+          reserved = pos + RESERVE_CHUNK;
+          await persist({});
+          if (lost) return undefined;
+        }
+        inflight.add(pos);
+        return { kind: 'plan', id, pos: pos++ };
       }
-      const id = page.ids[pos % PLAN_PAGE_SIZE];
-      inflight.add(pos);
-      return { kind: 'plan', id: id ?? '', pos: pos++ };
+      return undefined;
     };
     const take = () => {
       const next = taking.then(takeJob);
@@ -348,12 +345,12 @@ export class HealthSweep {
       await this.clearMonitorAlert(undefined, 'CamsUnreachable', round.id);
     }
 
-    const complete = !lost && scanned && pos >= total && inflight.size === 0 && retrying.size === 0;
-    report.pending = total - lowWater() + retrying.size;
-    report.targets = total + added;
+    const complete = !lost && scanned && pos >= plan.end && inflight.size === 0 && retrying.size === 0;
+    report.pending = plan.end - lowWater() + retrying.size;
+    report.targets = plan.count;
     report.roundComplete = complete;
     if (riskDone > 0) report.riskChecks = riskDone;
-    if (!lost) await persist(complete ? { completedAt: this.alertNow(), checked: total } : {});
+    if (!lost) await persist(complete ? { completedAt: this.alertNow(), checked: plan.count } : {});
     this.log({ level: 'info', msg: 'sweep', ...report });
     return report;
   }

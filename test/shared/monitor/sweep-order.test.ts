@@ -152,11 +152,11 @@ describe('the sweep as the backstop within one round', () => {
     }
   });
 
-  it('targets added join the round that lists the watch list (first in the next plan); a removed one is skipped at once', async () => {
+  it('targets added join the round that lists the watch list at its tail, and keep that place; a removed one is skipped at once', async () => {
     const nodes = await watch(10);
     const codes = nodes.map((n) => n.TemplateCode!);
     await runRounds(1, 100);
-    // Added between rounds: the next round lists the watch list at its start and checks it too.
+    // Added between rounds: the next round lists the watch list beside its first checks and checks it too, last.
     await registerWatchTarget(store, node(10), 'test');
     calls = [];
     await tick(4);
@@ -164,18 +164,26 @@ describe('the sweep as the backstop within one round', () => {
     await registerWatchTarget(store, node(11), 'test');
     await store.delete(`watch/template:${SPACE}:tpl_04/en`);
     await runRounds(1, 100);
-    const round2 = calls.map((c) => c.code);
-    expect(round2.filter((c) => c === 'tpl_10')).toEqual(['tpl_10']);
-    expect(round2).not.toContain('tpl_11');
-    expect(round2.filter((c) => c !== 'tpl_10')).toEqual(codes.filter((c) => c !== 'tpl_04'));
+    expect(calls.map((c) => c.code)).toEqual([...codes.filter((c) => c !== 'tpl_04'), 'tpl_10']);
     calls = [];
     await runRounds(1, 100);
-    const round3 = calls.map((c) => c.code);
-    expect(round3.filter((c) => c !== 'tpl_11')).toEqual(['tpl_10', ...codes.filter((c) => c !== 'tpl_04')]);
-    expect(round3.filter((c) => c === 'tpl_11')).toEqual(['tpl_11']);
+    expect(calls.map((c) => c.code)).toEqual([...codes.filter((c) => c !== 'tpl_04'), 'tpl_10', 'tpl_11']);
     calls = [];
     await runRounds(1, 100);
-    expect(calls.map((c) => c.code)).toEqual(['tpl_11', 'tpl_10', ...codes.filter((c) => c !== 'tpl_04')]);
+    expect(calls.map((c) => c.code)).toEqual([...codes.filter((c) => c !== 'tpl_04'), 'tpl_10', 'tpl_11']);
+  });
+
+  it('the first round starts from one page of the watch list and checks the rest as the listing appends it', async () => {
+    await watch(2300);
+    const ids = (await store.list('watch/')).map((e) => e.key.slice('watch/'.length));
+    const first = await tick(100);
+    expect(first.targets).toBe(2300);
+    await runRounds(1, 1000);
+    const codes = calls.map((c) => c.code);
+    expect(codes).toHaveLength(2300);
+    expect(new Set(codes).size).toBe(2300);
+    // In the watch list's (key) order: the first page, then the pages the listing appended.
+    expect(codes.map((c) => `template:${SPACE}:${c}/en`)).toEqual(ids);
   });
 
   it('a resuming tick reads the round record and its page, not the watch list: O(checks), not O(N)', async () => {
