@@ -159,10 +159,14 @@ export class HealthSweep {
     // Beside the checks, waited for before the tick ends: the one full scan of entities, once per
     // round (repairs the owed, invalid-target and silenced indexes), and the round's one listing of
     // the watch list (scanRound) until it succeeded once.
+    // They start once the first check is under way, so their reads do not queue ahead of its.
     const background: Array<Promise<unknown>> = [];
-    const besides = (what: string, p: Promise<unknown>) =>
-      background.push(p.catch((e: unknown) => this.log({ level: 'warn', msg: `${what} failed; the next tick does it`, round: round.id, error: e instanceof Error ? e.message : String(e) })));
-    if (fresh && round.id === roundId) besides('repairing the indexes', reindexEntities(store));
+    const later: Array<() => void> = [];
+    const besides = (what: string, run: () => Promise<unknown>) =>
+      later.push(() =>
+        background.push(run().catch((e: unknown) => this.log({ level: 'warn', msg: `${what} failed; the next tick does it`, round: round.id, error: e instanceof Error ? e.message : String(e) }))),
+      );
+    if (fresh && round.id === roundId) besides('repairing the indexes', () => reindexEntities(store));
     const report: SweepReport = { round: round.id, targets: plan.count, checked: 0, pending: 0, transientFailures: 0 };
 
     // Target problems: the stored ones are found when a round's plan is made, the configured ones
@@ -194,10 +198,7 @@ export class HealthSweep {
     let page: { k: number; ids: string[] } | undefined;
     let scanned = !!round.scanned;
     if (!scanned) {
-      besides(
-        'listing the watch list',
-        scanRound(store, this.opts.envTargets, round, (longer) => (plan = longer)).then(() => (scanned = true)),
-      );
+      besides('listing the watch list', () => scanRound(store, this.opts.envTargets, round, (longer) => (plan = longer)).then(() => (scanned = true)));
     }
     let lost = false;
     const lowWater = () => (inflight.size ? Math.min(...inflight) : pos);
@@ -251,6 +252,16 @@ export class HealthSweep {
     // reports the failure, so the lease is never released while a worker still calls CAMS or writes.
     let failure: { error: unknown } | undefined;
 
+    // Earlier sweeps' deliveries and the background work start once the first CAMS call is under
+    // way, beside the checks, not ahead of them.
+    let kicked = false;
+    const kickoff = () => {
+      if (kicked) return;
+      kicked = true;
+      this.flusher?.flush();
+      for (const start of later) start();
+    };
+
     /** One job; undefined when there was nothing to check (gone, already checked, not due). */
     const runJob = async (job: Job): Promise<CheckOutcome | undefined> => {
       const target = await this.watched(job.id, envById);
@@ -262,7 +273,9 @@ export class HealthSweep {
           return undefined;
         }
         riskDone++;
-        return this.checkTarget({ id: job.id, target }, round.id, false);
+        const checking = this.checkTarget({ id: job.id, target }, round.id, false);
+        kickoff();
+        return checking;
       }
       if (!target) {
         // Removed from the watch list since the plan was made: nothing to check.
@@ -274,7 +287,9 @@ export class HealthSweep {
       }
       if (job.kind === 'plan' && attempted.has(job.id)) return undefined;
       attempted.add(job.id);
-      return this.checkTarget({ id: job.id, target }, round.id, true);
+      const checking = this.checkTarget({ id: job.id, target }, round.id, true);
+      kickoff();
+      return checking;
     };
 
     const worker = async () => {
@@ -282,11 +297,6 @@ export class HealthSweep {
         if (authFailure || failure) return;
         if (this.opts.deadline - this.now() < budget) return;
         const job = await take();
-        // Earlier sweeps' deliveries go beside the first check, not before it.
-        if (!flushing) {
-          flushing = true;
-          this.flusher?.flush();
-        }
         if (!job) return;
         let outcome: CheckOutcome | undefined;
         try {
@@ -323,9 +333,8 @@ export class HealthSweep {
         }
       }
     };
-    let flushing = false;
     const settled = await Promise.allSettled(Array.from({ length: Math.max(1, this.opts.concurrency) }, worker));
-    if (!flushing) this.flusher?.flush();
+    kickoff();
     await Promise.all(background);
     for (const r of settled) if (r.status === 'rejected') failure ??= { error: r.reason };
     if (failure) {
