@@ -151,8 +151,9 @@ export class HealthSweep {
     const current = (await store.get<SweepRound>(ROUND_KEY))?.value;
     const fresh = !current || current.completedAt !== undefined || current.plan === undefined;
     const roundId = fresh ? newRoundId(this.now()) : current.id;
-    // Before a round starts, so what discovery adds is in it.
-    await this.discover(roundId);
+    // When a round starts (it lists the watch list to find the Discover entries: once per round, not
+    // per tick), so what it adds is in the round.
+    if (fresh) await this.discover(roundId);
     const round = fresh ? await startRound(store, this.opts.envTargets, current, { id: roundId, now: this.alertNow() }) : current;
     // The plan grows when this tick's listing of the watch list appends targets (scanRound).
     let plan = round.plan!;
