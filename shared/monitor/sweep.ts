@@ -159,8 +159,8 @@ export class HealthSweep {
     let plan = round.plan!;
     // Beside the checks, waited for before the tick ends: the one full scan of entities, once per
     // round (repairs the owed, invalid-target and silenced indexes), and the round's one listing of
-    // the watch list (scanRound) until it succeeded once.
-    // They start once the first check is under way, so their reads do not queue ahead of its.
+    // the watch list (scanRound) until it succeeded once. They start once the first CAMS call is
+    // under way (kickoff), so their reads do not queue ahead of the first checks'.
     const background: Array<Promise<unknown>> = [];
     const later: Array<() => void> = [];
     const besides = (what: string, run: () => Promise<unknown>) =>
@@ -170,8 +170,8 @@ export class HealthSweep {
     if (fresh && round.id === roundId) besides('repairing the indexes', () => reindexEntities(store));
     const report: SweepReport = { round: round.id, targets: plan.count, checked: 0, pending: 0, transientFailures: 0 };
 
-    // Target problems: the stored ones are found when a round's plan is made, the configured ones
-    // every tick; one that is gone has been fixed.
+    // Target problems: the stored ones as the round's listing of the watch list found them (the
+    // previous round's until then), the configured ones every tick; one that is gone has been fixed.
     const invalid = await this.observeTargetProblems([...(this.opts.targetProblems ?? []), ...(round.problems ?? [])], round.id);
     // Their index is listed when a round starts or when the last tick saw some (`invalid`), not every tick.
     if (fresh || (round.invalid ?? 1) > 0 || invalid.size > 0) await this.resolveVanishedTargetProblems(invalid, round.id);
