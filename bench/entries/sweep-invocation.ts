@@ -40,6 +40,7 @@ const store: Store = {
 };
 // As runHealthMonitor builds it: the account's budget in the store (CAMS_QPS raised to the bench's
 // quota), the sweep's priority, MONITOR_QPS as its share.
+let t0 = performance.now();
 const cams = new CamsClient({
   endpoint: args.endpoint,
   credentials: args.key,
@@ -47,6 +48,13 @@ const cams = new CamsClient({
   budget: sharedBudget(inner, { ...CAMS_QPS, GetWhatsappHealthStatus: args.qps }),
   priority: 'sweep',
 });
+// When the first CAMS call starts and the last one ends (ms from the sweep's start): the sweep's own work before and after its checks.
+const calls = { first: -1, lastEnd: -1 };
+const getHealthStatus = cams.getHealthStatus.bind(cams);
+cams.getHealthStatus = (...a: Parameters<CamsClient['getHealthStatus']>) => {
+  if (calls.first < 0) calls.first = performance.now() - t0;
+  return getHealthStatus(...a).finally(() => (calls.lastEnd = performance.now() - t0));
+};
 const sweep = new HealthSweep({
   store,
   cams,
@@ -56,8 +64,8 @@ const sweep = new HealthSweep({
   concurrency: Math.max(1, Math.ceil(args.qps)),
   deadline: started + args.deadlineMs - 3000,
 });
-const t0 = performance.now();
+t0 = performance.now();
 const report = await sweep.run();
 const elapsedMs = performance.now() - t0;
 await inner.close();
-process.stdout.write(`${JSON.stringify({ elapsedMs, report, ops, maxRssKb: process.resourceUsage().maxRSS })}\n`);
+process.stdout.write(`${JSON.stringify({ elapsedMs, firstCallMs: calls.first, lastCallEndMs: calls.lastEnd, report, ops, maxRssKb: process.resourceUsage().maxRSS })}\n`);

@@ -5,6 +5,7 @@ import { recordHistory } from '../history/record.ts';
 import { update, type Store } from '../store/port.ts';
 import { fingerprintOf, type EntityState, type ObservedStatus } from './entity-state.ts';
 import { entityKey, updateEntity } from './entity-store.ts';
+import { markedRisky, RISKY_PREFIX } from './risk.ts';
 import { evaluate, type AlertPolicy, type Observation } from './rules.ts';
 import { targetId, type WatchTarget } from './targets.ts';
 
@@ -25,6 +26,8 @@ export interface CheckContext {
   round?: boolean;
   /** The sweep's per-process write coordination (absent: every observation is written as it comes). */
   writes?: EntityWrites;
+  /** Told when a write added a delivery to an entity's outbox (the sweep then schedules a flush). */
+  onOwed?: () => void;
 }
 
 const CHILD_TYPES = new Set(['PHONE_NUMBER', 'MESSAGE_TEMPLATE']);
@@ -32,7 +35,7 @@ const CHILD_TYPES = new Set(['PHONE_NUMBER', 'MESSAGE_TEMPLATE']);
 /**
  * Per-target bookkeeping, one key per target (`monitor/target/<targetId>`): the round that last
  * checked it (the sweep's progress marker: a check writes only its own key, O(1) however long the
- * watch list), when it was last checked and how it was (the sweep orders by these), when a receipt
+ * watch list), when it was last checked and how it was (the risk checks read these), when a receipt
  * named it. The one source of truth for "last checked".
  */
 export const TARGET_INFO_PREFIX = 'monitor/target/';
@@ -97,13 +100,20 @@ export async function applyObservation(
   obs: Observation,
   round: string,
   inhibited: boolean,
-  ctx: Pick<CheckContext, 'store' | 'policy' | 'sinks' | 'now' | 'history' | 'writes'>,
+  ctx: Pick<CheckContext, 'store' | 'policy' | 'sinks' | 'now' | 'history' | 'writes' | 'onOwed'>,
 ): Promise<EntityState | undefined> {
   const fp = fingerprintOf(obs.subject);
   const write = async () => {
     const now = ctx.now();
+    let owes = false;
     // Through updateEntity: bounded compare-and-set retries, and the owed index kept.
-    const result = await updateEntity(ctx.store, fp, (prev) => evaluate(prev, obs, { now, round, policy: ctx.policy, inhibited, sinks: ctx.sinks }));
+    const result = await updateEntity(ctx.store, fp, (prev) => {
+      const next = evaluate(prev, obs, { now, round, policy: ctx.policy, inhibited, sinks: ctx.sinks });
+      const had = new Set(prev?.outbox.map((e) => e.id));
+      owes = next.outbox.some((e) => !had.has(e.id));
+      return next;
+    });
+    if (owes) ctx.onOwed?.();
     // The state was decided just above: its history is recorded from it (and only here).
     if (result && ctx.history !== false) await recordHistory(ctx.store, result.value, entityKey(fp), now);
     return result?.value;
@@ -146,41 +156,24 @@ export class EntityWrites {
   }
 }
 
+/** Updates a target's bookkeeping, and the risky index with it (risk.ts): its one writer. */
 export async function noteTarget(store: Store, target: WatchTarget, patch: TargetInfo): Promise<void> {
-  await update<TargetInfo>(store, TARGET_INFO_PREFIX + targetId(target), (cur) => ({ ...cur, ...patch }));
+  const id = targetId(target);
+  let was = false;
+  let is = false;
+  await update<TargetInfo>(store, TARGET_INFO_PREFIX + id, (cur) => {
+    const next = { ...cur, ...patch };
+    was = markedRisky(cur);
+    is = markedRisky(next);
+    return next;
+  });
+  // After the record: a crash in between leaves a stale marker (the reader drops it) or a missing
+  // one (written again at the node's next check while it is risky).
+  if (is) await store.put(RISKY_PREFIX + id, 1);
+  else if (was && !is) await store.delete(RISKY_PREFIX + id);
 }
 
 const RANK: Record<string, number> = { AVAILABLE: 0, LIMITED: 1, BLOCKED: 2, ERROR: 3 };
 function worst(entities: readonly HealthEntity[]): ObservedStatus {
   return entities.reduce<ObservedStatus>((w, e) => ((RANK[e.CanSendMessage] ?? 0) > (RANK[w] ?? 0) ? e.CanSendMessage : w), 'AVAILABLE');
-}
-
-/** How long a receipt keeps a node at the front of the sweep. */
-export const RECENT_RECEIPT_MS = 60 * 60_000;
-
-/**
- * The sweep's order: nodes with a recent receipt or a non-AVAILABLE state first, then the least
- * recently checked (never checked first); ties keep the watch list's stable order.
- */
-export function orderByRisk<T extends { id: string }>(pending: readonly T[], info: ReadonlyMap<string, TargetInfo>, now: number): T[] {
-  const risky = (i: TargetInfo | undefined) =>
-    !!i && ((i.lastReceiptAt !== undefined && now - i.lastReceiptAt < RECENT_RECEIPT_MS) || (i.status !== undefined && i.status !== 'AVAILABLE'));
-  return pending
-    .map((t, index) => ({ t, index, i: info.get(t.id) }))
-    .sort((a, b) => {
-      const ra = risky(a.i) ? 0 : 1;
-      const rb = risky(b.i) ? 0 : 1;
-      if (ra !== rb) return ra - rb;
-      const ca = a.i?.lastCheckedAt ?? -1;
-      const cb = b.i?.lastCheckedAt ?? -1;
-      return ca !== cb ? ca - cb : a.index - b.index;
-    })
-    .map((x) => x.t);
-}
-
-/** Reads every target's bookkeeping in one list call (once per sweep tick). */
-export async function loadTargetInfo(store: Store): Promise<Map<string, TargetInfo>> {
-  const out = new Map<string, TargetInfo>();
-  for (const e of await store.list<TargetInfo>(TARGET_INFO_PREFIX)) out.set(e.key.slice(TARGET_INFO_PREFIX.length), e.value);
-  return out;
 }

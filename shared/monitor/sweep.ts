@@ -1,37 +1,25 @@
-import { randomUUID } from 'node:crypto';
 import type { AlertSink, AlertSubject } from '../alerts/model.ts';
 import type { CamsClient } from '../cams/client.ts';
 import { isCamsError, isThrottlingCode, type CamsError } from '../cams/errors.ts';
 import type { HealthError } from '../cams/operations.ts';
 import { StoreError, update, type Store } from '../store/port.ts';
 import { adviceFor } from './advice.ts';
-import { applyObservation, checkTarget, EntityWrites, loadTargetInfo, noteTarget, orderByRisk, TARGET_INFO_PREFIX, type CheckContext } from './check.ts';
+import { applyObservation, checkTarget, EntityWrites, noteTarget, TARGET_INFO_PREFIX, type CheckContext, type TargetInfo } from './check.ts';
 import { rediscoverIfGone, runDiscovery } from './discovery.ts';
 import { deliverOwed, type DispatchReport } from './dispatch.ts';
 import type { EntityState, ObservedStatus } from './entity-state.ts';
 import { fingerprintOf } from './entity-state.ts';
 import { entityKey, INVALID_PREFIX, reindexEntities } from './entity-store.ts';
+import { DeliveryFlusher, FLUSH_DELAY_MS } from './flush.ts';
 import { observeMonitorSubject } from './monitor-alert.ts';
+import { riskDue, RISK_BURST, RISK_INTERVAL_SHARE, RISK_SHARE, RISKY_PREFIX, stillRisky } from './risk.ts';
+import { newRoundId, PLAN_PAGE_SIZE, readPlanPage, RESERVE_CHUNK, retryPrefix, ROUND_KEY, scanRound, startRound, type SweepRound } from './round-plan.ts';
 import type { AlertPolicy } from './rules.ts';
-import { loadWatchList, type TargetProblem, type WatchTarget } from './targets.ts';
+import { targetId, WATCH_PREFIX, type RegisteredTarget, type TargetProblem, type WatchTarget } from './targets.ts';
+import { HealthNode } from '../validation/health-target.ts';
 
-export const ROUND_KEY = 'monitor/round';
+export { ROUND_KEY, type SweepRound } from './round-plan.ts';
 export const SWEEP_LEASE = 'monitor/sweep';
-
-/**
- * One pass over the whole watch list; it may take several invocations. Progress is per target: the
- * round id in each target's info (check.ts, TARGET_INFO_PREFIX), so a check writes only its own key.
- */
-export interface SweepRound {
-  id: string;
-  startedAt: number;
-  completedAt?: number;
-  /** Progress as of the end of the last tick (so a reader needs one get, not a scan). */
-  checked?: number;
-  total?: number;
-  updatedAt?: number;
-}
-
 /** How one target's check ended. */
 export type CheckOutcome =
   | { kind: 'checked' }
@@ -62,6 +50,8 @@ export interface HealthSweepOptions {
   discovery?: { intervalMs: number };
   /** Record node history (default true); the bench turns it off to measure what it costs. */
   history?: boolean;
+  /** What a check makes owed is delivered this long after it, while the sweep goes on (default FLUSH_DELAY_MS). */
+  flushDelayMs?: number;
 }
 
 /** Discovery gets at most this share of the time left, so the checks keep the rest. */
@@ -77,6 +67,8 @@ export interface SweepReport {
   transientFailures: number;
   /** Of transientFailures: checks whose store writes kept losing compare-and-set races (re-checked next tick). */
   storeContention?: number;
+  /** Extra checks of risky nodes (risk.ts) this tick; not counted in `checked`, which is the round's. */
+  riskChecks?: number;
   dispatch?: DispatchReport;
 }
 
@@ -98,11 +90,21 @@ function isContention(e: unknown): boolean {
   return e instanceof StoreError && (e.code === 'CONFLICT' || e.code === 'LOCK_TIMEOUT');
 }
 
+/** One unit of a tick's work: a risk check (extra, leaves the round alone), a retry, or a plan position. */
+interface Job {
+  kind: 'risk' | 'retry' | 'plan';
+  id: string;
+  pos?: number;
+  /** The risky marker's version (a stale one is compare-and-deleted). */
+  marker?: string;
+}
+
 /**
- * The health monitor's sweep: under a lease, continue the current round (or start one), check every
- * pending target through the shared client, turn replies into alert decisions stored with each
- * entity, then deliver what is owed. Stops starting checks when the invocation's time runs short;
- * the next invocation picks up from the targets' round marks.
+ * The health monitor's sweep: under a lease, continue the current round (or start one), check the
+ * round's targets in its stored order through the shared client (risky nodes first, as extra
+ * checks), turn replies into alert decisions stored with each entity, and deliver what is owed
+ * while it sweeps. Stops starting checks when the invocation's time runs short; the next
+ * invocation picks up from the round record's cursor.
  */
 export class HealthSweep {
   private readonly now: () => number;
@@ -110,6 +112,7 @@ export class HealthSweep {
   private readonly log: (record: Record<string, unknown>) => void;
   /** Parent entities once per round, one writer per entity key in this process (check.ts). */
   private readonly writes = new EntityWrites();
+  private flusher: DeliveryFlusher | undefined;
 
   constructor(private readonly opts: HealthSweepOptions) {
     this.now = opts.now ?? Date.now;
@@ -122,65 +125,203 @@ export class HealthSweep {
     const ttl = Math.max(1000, this.opts.deadline - this.now() + 5000);
     const lease = await store.acquireLease(SWEEP_LEASE, ttl);
     if (!lease) return { skipped: 'another sweep holds the lease', targets: 0, checked: 0, pending: 0, transientFailures: 0 };
+    // The one deliverer, while the sweep runs: what earlier sweeps owe as soon as the first check is
+    // under way (beside it, not before it; a failure then is retried now), what a check finds within
+    // flushDelayMs, and at the end whatever is still owed.
+    const flusher = new DeliveryFlusher(() => deliverOwed(store, this.opts.sinks, this.alertNow, this.log), this.opts.flushDelayMs ?? FLUSH_DELAY_MS, this.log);
+    this.flusher = flusher;
     try {
-      // Deliveries owed by earlier sweeps go first: a failure then is retried now, before new news.
-      const earlier = await deliverOwed(store, this.opts.sinks, this.alertNow, this.log);
-      const report = await this.sweep();
-      const dispatch = await deliverOwed(store, this.opts.sinks, this.alertNow, this.log);
-      report.dispatch = mergeDispatch(earlier, dispatch);
+      let report: SweepReport;
+      try {
+        report = await this.sweep();
+      } catch (e) {
+        await flusher.abandon();
+        throw e;
+      }
+      report.dispatch = (await flusher.close()).reduce(mergeDispatch);
       return report;
     } finally {
+      this.flusher = undefined;
       await lease.release().catch(() => undefined);
     }
   }
 
   private async sweep(): Promise<SweepReport> {
     const { store } = this.opts;
-    const { round, fresh } = await this.currentRound();
-    // The one full scan of entities, once per round: repairs the owed, invalid-target and silenced indexes.
-    if (fresh) await reindexEntities(store);
-    await this.discover(round.id);
-    const { targets, problems } = await loadWatchList(store, this.opts.envTargets);
-    const info = await loadTargetInfo(store);
-    // The backstop's order: risky nodes (recent receipts, not AVAILABLE) first, then the least recently checked.
-    const pending = orderByRisk(
-      targets.filter((t) => info.get(t.id)?.round !== round.id),
-      info,
-      this.alertNow(),
-    );
-    const report: SweepReport = { round: round.id, targets: targets.length, checked: 0, pending: pending.length, transientFailures: 0 };
+    const current = (await store.get<SweepRound>(ROUND_KEY))?.value;
+    const fresh = !current || current.completedAt !== undefined || current.plan === undefined;
+    const roundId = fresh ? newRoundId(this.now()) : current.id;
+    // When a round starts (it lists the watch list to find the Discover entries: once per round, not
+    // per tick), so what it adds is in the round.
+    if (fresh) await this.discover(roundId);
+    const round = fresh ? await startRound(store, this.opts.envTargets, current, { id: roundId, now: this.alertNow() }) : current;
+    // The plan grows when this tick's listing of the watch list appends targets (scanRound).
+    let plan = round.plan!;
+    // Beside the checks, waited for before the tick ends: the one full scan of entities, once per
+    // round (repairs the owed, invalid-target and silenced indexes), and the round's one listing of
+    // the watch list (scanRound) until it succeeded once. They start once the first CAMS call is
+    // under way (kickoff), so their reads do not queue ahead of the first checks'.
+    const background: Array<Promise<unknown>> = [];
+    const later: Array<() => void> = [];
+    const besides = (what: string, run: () => Promise<unknown>) =>
+      later.push(() =>
+        background.push(run().catch((e: unknown) => this.log({ level: 'warn', msg: `${what} failed; the next tick does it`, round: round.id, error: e instanceof Error ? e.message : String(e) }))),
+      );
+    if (fresh && round.id === roundId) besides('repairing the indexes', () => reindexEntities(store));
+    const report: SweepReport = { round: round.id, targets: plan.count, checked: 0, pending: 0, transientFailures: 0 };
 
-    // Target problems are recomputed every sweep: one that is gone has been fixed.
-    const invalid = await this.observeTargetProblems([...(this.opts.targetProblems ?? []), ...problems], round.id);
-    await this.resolveVanishedTargetProblems(invalid, round.id);
+    // Target problems: the stored ones as the round's listing of the watch list found them (the
+    // previous round's until then), the configured ones every tick; one that is gone has been fixed.
+    const invalid = await this.observeTargetProblems([...(this.opts.targetProblems ?? []), ...(round.problems ?? [])], round.id);
+    // Their index is listed when a round starts or when the last tick saw some (`invalid`), not every tick.
+    if (fresh || (round.invalid ?? 1) > 0 || invalid.size > 0) await this.resolveVanishedTargetProblems(invalid, round.id);
+
+    const envById = new Map(this.opts.envTargets.map((t) => [targetId(t), t]));
+    // Risky nodes first (risk.ts): the index, then each one's own record when its turn comes.
+    const riskQueue: Job[] = (await store.list<number>(RISKY_PREFIX)).map((m) => ({ kind: 'risk', id: m.key.slice(RISKY_PREFIX.length), marker: m.version }));
+    // Retry keys are listed only when the round record says there are some (a tick that died before
+    // writing that leaves its targets below `reserved`, where their round marks are read anyway).
+    const retrying = new Set(round.retries ? (await store.list<number>(retryPrefix(round.id))).map((m) => m.key.slice(retryPrefix(round.id).length)) : []);
+    const retryQueue: Job[] = [...retrying].map((id) => ({ kind: 'retry', id }));
+    // Risk checks spend tokens that the round's own checks earn (RISK_SHARE each, at most RISK_BURST
+    // held): in any stretch of the round they take at most RISK_BURST + RISK_SHARE of its checks.
+    let riskTokens = round.riskTokens ?? RISK_BURST;
+    const earn = (n: number) => (riskTokens = Math.min(RISK_BURST, riskTokens + n));
+    const riskInterval = (round.previousMs ?? 0) * RISK_INTERVAL_SHARE;
+    let riskDone = 0;
+    // Plan positions from the cursor; below `uncertain`, an earlier tick may have checked one (it died before writing the cursor).
+    let pos = round.next ?? 0;
+    // A round this tick started has checked nothing yet (its first positions are already reserved).
+    const uncertain = round.id === roundId && fresh ? 0 : (round.reserved ?? 0);
+    let reserved = round.reserved ?? 0;
+    const inflight = new Set<number>();
+    const attempted = new Set<string>();
+    let page: { k: number; ids: string[] } | undefined;
+    let scanned = !!round.scanned;
+    if (!scanned) {
+      besides('listing the watch list', () => scanRound(store, this.opts.envTargets, round, (longer) => (plan = longer)).then(() => (scanned = true)));
+    }
+    let lost = false;
+    const lowWater = () => (inflight.size ? Math.min(...inflight) : pos);
+    const persist = async (patch: Partial<SweepRound>) => {
+      const res = await update<SweepRound>(store, ROUND_KEY, (r) =>
+        r && r.id === round.id
+          ? { ...r, next: lowWater(), reserved, checked: (round.checked ?? 0) + report.checked, riskChecks: (round.riskChecks ?? 0) + riskDone, riskTokens, retries: retrying.size, invalid: invalid.size, updatedAt: this.alertNow(), ...patch }
+          : undefined,
+      );
+      if (res?.value.id !== round.id) lost = true;
+    };
+
+    // Jobs are handed out one at a time (a page read or a cursor write may be on the way).
+    let taking: Promise<unknown> = Promise.resolve();
+    const takeJob = async (): Promise<Job | undefined> => {
+      if (lost) return undefined;
+      if (riskQueue.length && riskTokens >= 1) {
+        riskTokens--;
+        return riskQueue.shift();
+      }
+      const retry = retryQueue.shift();
+      if (retry) return retry;
+      for (; pos < plan.end; pos++) {
+        const k = Math.floor(pos / PLAN_PAGE_SIZE);
+        if (page?.k !== k) page = { k, ids: await readPlanPage(store, plan, k) };
+        const id = page.ids[pos % PLAN_PAGE_SIZE];
+        // A gap (a page appended after a short one) holds nothing.
+        if (id === undefined) continue;
+        if (pos >= reserved) {
+          reserved = pos + RESERVE_CHUNK;
+          await persist({});
+          if (lost) return undefined;
+        }
+        inflight.add(pos);
+        return { kind: 'plan', id, pos: pos++ };
+      }
+      return undefined;
+    };
+    const take = () => {
+      const next = taking.then(takeJob);
+      taking = next.catch(() => undefined);
+      return next;
+    };
 
     let successes = 0;
     let unreachable: CamsError | undefined;
     let authFailure: CamsError | undefined;
     const budget = this.opts.checkBudgetMs ?? 6000;
-    const queue = [...pending];
-    const checkedNow = new Set<string>();
     // A check that fails with something other than CAMS or store contention (a store that is gone, a
     // bug) stops the others from starting new checks; the sweep waits for those in flight before it
     // reports the failure, so the lease is never released while a worker still calls CAMS or writes.
     let failure: { error: unknown } | undefined;
+
+    // Earlier sweeps' deliveries and the background work start once the first CAMS call is under
+    // way, beside the checks, not ahead of them.
+    let kicked = false;
+    const kickoff = () => {
+      if (kicked) return;
+      kicked = true;
+      this.flusher?.flush();
+      for (const start of later) start();
+    };
+
+    /** One job; undefined when there was nothing to check (gone, already checked, not due). */
+    const runJob = async (job: Job): Promise<CheckOutcome | undefined> => {
+      const target = await this.watched(job.id, envById);
+      if (job.kind === 'risk') {
+        const info = (await store.get<TargetInfo>(TARGET_INFO_PREFIX + job.id))?.value;
+        if (!target || attempted.has(job.id) || !riskDue(info, this.alertNow(), riskInterval)) {
+          earn(1);
+          if (!target || !stillRisky(info, this.alertNow())) await store.delete(RISKY_PREFIX + job.id, { ifVersion: job.marker! });
+          return undefined;
+        }
+        riskDone++;
+        const checking = this.checkTarget({ id: job.id, target }, round.id, false);
+        kickoff();
+        return checking;
+      }
+      if (!target) {
+        // Removed from the watch list since the plan was made: nothing to check.
+        if (job.kind === 'retry') await store.delete(retryPrefix(round.id) + job.id);
+        return undefined;
+      }
+      if (job.kind === 'plan' && job.pos! < uncertain) {
+        if ((await store.get<TargetInfo>(TARGET_INFO_PREFIX + job.id))?.value.round === round.id) return undefined;
+      }
+      if (job.kind === 'plan' && attempted.has(job.id)) return undefined;
+      attempted.add(job.id);
+      const checking = this.checkTarget({ id: job.id, target }, round.id, true);
+      kickoff();
+      return checking;
+    };
+
     const worker = async () => {
       for (;;) {
         if (authFailure || failure) return;
         if (this.opts.deadline - this.now() < budget) return;
-        const next = queue.shift();
-        if (!next) return;
-        let outcome: CheckOutcome;
+        const job = await take();
+        if (!job) return;
+        let outcome: CheckOutcome | undefined;
         try {
-          outcome = await this.checkTarget(next, round.id);
+          outcome = await runJob(job);
+          if (job.kind !== 'risk' && outcome?.kind === 'transient' && !retrying.has(job.id)) {
+            await store.put(retryPrefix(round.id) + job.id, 1);
+            retrying.add(job.id);
+          } else if (job.kind === 'retry' && (outcome === undefined || outcome.kind === 'checked' || outcome.kind === 'rejected')) {
+            await store.delete(retryPrefix(round.id) + job.id);
+            retrying.delete(job.id);
+          }
         } catch (e) {
           failure ??= { error: e };
           return;
         }
+        // Dealt with (an auth failure leaves its position to the next tick).
+        if (job.pos !== undefined && outcome?.kind !== 'auth') inflight.delete(job.pos);
+        if (!outcome) continue;
         if (outcome.kind === 'checked' || outcome.kind === 'rejected') {
           if (outcome.kind === 'checked') successes++;
-          checkedNow.add(next.id);
-          report.checked++;
+          if (job.kind !== 'risk') {
+            report.checked++;
+            earn(RISK_SHARE);
+          }
         } else if (outcome.kind === 'auth') {
           authFailure = outcome.error;
         } else {
@@ -194,6 +335,8 @@ export class HealthSweep {
       }
     };
     const settled = await Promise.allSettled(Array.from({ length: Math.max(1, this.opts.concurrency) }, worker));
+    kickoff();
+    await Promise.all(background);
     for (const r of settled) if (r.status === 'rejected') failure ??= { error: r.reason };
     if (failure) {
       const err = failure.error;
@@ -212,29 +355,32 @@ export class HealthSweep {
       await this.clearMonitorAlert(undefined, 'CamsUnreachable', round.id);
     }
 
-    const remaining = pending.filter((t) => !checkedNow.has(t.id)).length;
-    report.pending = remaining;
-    report.roundComplete = remaining === 0;
-    const progress = { checked: targets.length - remaining, total: targets.length, updatedAt: this.alertNow() };
-    await update<SweepRound>(store, ROUND_KEY, (r) =>
-      r && r.id === round.id ? { ...r, ...progress, ...(remaining === 0 ? { completedAt: this.alertNow() } : {}) } : undefined,
-    );
-    if (remaining === 0) {
-      // Bookkeeping of targets no longer watched goes with the round that last saw them.
-      const watched = new Set(targets.map((t) => t.id));
-      for (const id of info.keys()) if (!watched.has(id)) await store.delete(TARGET_INFO_PREFIX + id);
-    }
+    const complete = !lost && scanned && pos >= plan.end && inflight.size === 0 && retrying.size === 0;
+    report.pending = plan.end - lowWater() + retrying.size;
+    report.targets = plan.count;
+    report.roundComplete = complete;
+    if (riskDone > 0) report.riskChecks = riskDone;
+    if (!lost) await persist(complete ? { completedAt: this.alertNow(), checked: plan.count } : {});
     this.log({ level: 'info', msg: 'sweep', ...report });
     return report;
   }
 
+  /** The target a plan id stands for now: configured, or on the watch list (undefined: no longer watched). */
+  private async watched(id: string, envById: ReadonlyMap<string, WatchTarget>): Promise<WatchTarget | undefined> {
+    const env = envById.get(id);
+    if (env) return env;
+    const r = HealthNode.safeParse((await this.opts.store.get<RegisteredTarget>(WATCH_PREFIX + id))?.value.target);
+    return r.success ? r.data : undefined;
+  }
+
   /**
-   * One target's check through the check shared with the receipts (check.ts), which also marks the
-   * target checked in this round. Throws only for what is neither CAMS nor store contention.
+   * One target's check through the check shared with the receipts (check.ts). `mark`: the round's
+   * check, which marks the target checked in this round; a risk check leaves the round alone.
+   * Throws only for what is neither CAMS nor store contention.
    */
-  async checkTarget(next: { id: string; target: WatchTarget }, roundId: string): Promise<CheckOutcome> {
+  async checkTarget(next: { id: string; target: WatchTarget }, roundId: string, mark = true): Promise<CheckOutcome> {
     try {
-      await checkTarget(this.opts.cams, next.target, roundId, this.checkContext());
+      await checkTarget(this.opts.cams, next.target, roundId, this.checkContext(mark));
     } catch (e) {
       if (isContention(e)) {
         // CAMS answered; the store writes lost their races. The target is not marked: re-checked next tick.
@@ -247,7 +393,7 @@ export class HealthSweep {
       if (e.retryable || e.Code === 'DeadlineExceeded') return { kind: 'transient', cause: isThrottlingCode(e.Code) ? 'throttled' : 'unreachable', error: e };
       if (e.Code === 'Unknown.ResourceOwnerId' && (await this.retiredByDiscovery(next.id, roundId))) return { kind: 'rejected' };
       await this.observeMonitor(monitorSubject('TargetRejected', next.target), 'ERROR', [camsFault(e)], roundId);
-      await this.markChecked(next.target, roundId);
+      await noteTarget(this.opts.store, next.target, { ...(mark ? { round: roundId } : {}), lastCheckedAt: this.alertNow() });
       return { kind: 'rejected' };
     }
     // Checked and marked; a rejection alert it had is resolved (contention here: resolved at its next check).
@@ -260,12 +406,7 @@ export class HealthSweep {
     return { kind: 'checked' };
   }
 
-  /** Records that a target was dealt with in this round (its own key only). */
-  async markChecked(target: WatchTarget, roundId: string): Promise<void> {
-    await noteTarget(this.opts.store, target, { round: roundId, lastCheckedAt: this.alertNow() });
-  }
-
-  /** Brings discovered nodes onto the watch list before it loads; their quality goes through the same rules. */
+  /** Brings discovered nodes onto the watch list before a round's plan is made; their quality goes through the same rules. */
   private async discover(roundId: string): Promise<void> {
     const d = this.opts.discovery;
     if (!d) return;
@@ -287,30 +428,24 @@ export class HealthSweep {
     return true;
   }
 
-  private async currentRound(): Promise<{ round: SweepRound; fresh: boolean }> {
-    let fresh = false;
-    const result = await update<SweepRound>(this.opts.store, ROUND_KEY, (r) => {
-      fresh = !(r && r.completedAt === undefined);
-      return fresh ? { id: `${this.now()}-${randomUUID().slice(0, 8)}`, startedAt: this.now() } : undefined;
-    });
-    return { round: result!.value, fresh };
-  }
-
-  private checkContext(): CheckContext {
+  private checkContext(round = true): CheckContext {
+    const flusher = this.flusher;
     return {
       store: this.opts.store,
       policy: this.opts.policy,
       sinks: this.opts.sinks.map((s) => s.name),
       now: this.alertNow,
       deadline: this.opts.deadline,
-      round: true,
+      round,
       writes: this.writes,
+      ...(flusher ? { onOwed: () => flusher.owed() } : {}),
       ...(this.opts.history === false ? { history: false } : {}),
     };
   }
 
   /** The monitor's own failures are alerts too; they fire on the first bad sweep. */
   private async observeMonitor(subject: AlertSubject, status: ObservedStatus, errors: HealthError[], roundId: string): Promise<void> {
+    this.flusher?.owed();
     await observeMonitorSubject(this.opts.store, subject, status, errors, {
       now: this.alertNow(),
       round: roundId,
@@ -372,7 +507,8 @@ function camsFault(e: CamsError): HealthError {
   return { ErrorCode: e.Code, ErrorDescription: e.Message, PossibleSolution: adviceFor(e) };
 }
 
+/** The tick's flushes as one report; `skipped` only if the last one was. */
 function mergeDispatch(a: DispatchReport, b: DispatchReport): DispatchReport {
-  const skipped = b.skipped ?? a.skipped;
+  const skipped = b.skipped;
   return { delivered: [...a.delivered, ...b.delivered], deferred: b.deferred, failed: [...a.failed, ...b.failed], ...(skipped ? { skipped } : {}) };
 }

@@ -2,28 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
 import { listHistories } from '../../../shared/history/record.ts';
-import { applyObservation, checkTarget, orderByRisk, RECENT_RECEIPT_MS, TARGET_INFO_PREFIX, type CheckContext, type TargetInfo } from '../../../shared/monitor/check.ts';
+import { applyObservation, checkTarget, TARGET_INFO_PREFIX, type CheckContext, type TargetInfo } from '../../../shared/monitor/check.ts';
 import { deliverOwed } from '../../../shared/monitor/dispatch.ts';
 import { OWED_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import { targetId, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import { openStore } from '../../../shared/store/index.ts';
 import { ok, startScriptedCams, TEST_KEY, type ScriptedCams } from '../cams/scripted-cams.ts';
-
-describe('the sweep as backstop: risk order', () => {
-  it('recent receipts and non-AVAILABLE nodes first, then the least recently checked, never-checked first', () => {
-    const now = 10 * RECENT_RECEIPT_MS;
-    const info = new Map<string, TargetInfo>([
-      ['a', { lastCheckedAt: now - 10, status: 'AVAILABLE' }],
-      ['b', { lastCheckedAt: now - 5000, status: 'AVAILABLE' }],
-      ['c', { lastCheckedAt: now - 1, status: 'BLOCKED' }],
-      ['d', { lastCheckedAt: now - 20, status: 'AVAILABLE', lastReceiptAt: now - 1000 }],
-      ['e', { lastCheckedAt: now - 30, status: 'AVAILABLE', lastReceiptAt: now - 2 * RECENT_RECEIPT_MS }],
-      // f: never checked
-    ]);
-    const ids = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => ({ id }));
-    expect(orderByRisk(ids, info, now).map((t) => t.id)).toEqual(['d', 'c', 'f', 'b', 'e', 'a']);
-  });
-});
 
 describe('the one check path (sweep and receipts)', () => {
   let cams: ScriptedCams | undefined;

@@ -1,0 +1,219 @@
+/**
+ * The sweep as the backstop within one round (issue #12): on a fake clock (each CAMS call takes one
+ * second of it), a round keeps its order from round to round, so a node's gap between two checks
+ * stays within one round however nodes become risky and recover; risky nodes are looked at first,
+ * as extra checks that never take more than their share of a round.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { seeded } from '../../../local/sandbox/receipts.ts';
+import type { CamsClient } from '../../../shared/cams/client.ts';
+import type { CanSendMessage } from '../../../shared/cams/operations.ts';
+import { noteTarget } from '../../../shared/monitor/check.ts';
+import { RISK_BURST, RISK_SHARE } from '../../../shared/monitor/risk.ts';
+import { HealthSweep, ROUND_KEY, type SweepRound } from '../../../shared/monitor/sweep.ts';
+import { registerWatchTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
+import { openStore } from '../../../shared/store/index.ts';
+import type { Store } from '../../../shared/store/port.ts';
+
+const CALL_MS = 1000;
+const SPACE = 'cs-order';
+let store: Store;
+let t: number;
+let health: Map<string, CanSendMessage>;
+let calls: Array<{ at: number; code: string }>;
+
+/** CAMS on the fake clock: each call takes CALL_MS and answers the node's current health. */
+const cams = {
+  async getHealthStatus(target: WatchTarget) {
+    t += CALL_MS;
+    const code = target.TemplateCode!;
+    calls.push({ at: t, code });
+    const s = health.get(code) ?? 'AVAILABLE';
+    return { data: { CanSendMessage: s, Entities: [{ EntityType: 'MESSAGE_TEMPLATE', WabaId: '1090', TemplateCode: code, Language: 'en', CanSendMessage: s }] } };
+  },
+} as unknown as CamsClient;
+
+const node = (i: number): WatchTarget => ({ CustSpaceId: SPACE, NodeType: 'template', TemplateCode: `tpl_${String(i).padStart(2, '0')}`, Language: 'en' });
+
+/** One invocation that starts checks for `checks` seconds of the fake clock, one at a time. */
+const tick = (checks: number) =>
+  new HealthSweep({
+    store,
+    cams,
+    sinks: [],
+    policy: { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 },
+    envTargets: [],
+    concurrency: 1,
+    deadline: t + (checks - 1) * CALL_MS,
+    checkBudgetMs: 0,
+    now: () => t,
+  }).run();
+
+beforeEach(async () => {
+  store = await openStore('memory:');
+  t = 1_000_000;
+  health = new Map();
+  calls = [];
+});
+afterEach(async () => store.close());
+
+async function watch(n: number): Promise<WatchTarget[]> {
+  const nodes = Array.from({ length: n }, (_, i) => node(i));
+  for (const x of nodes) await registerWatchTarget(store, x, 'test');
+  return nodes;
+}
+
+/** Ticks until `rounds` rounds completed; returns each completed round's length (ms). */
+async function runRounds(rounds: number, checksPerTick: number, between: () => Promise<void> = async () => {}): Promise<number[]> {
+  const lengths = new Map<string, number>();
+  for (let i = 0; lengths.size < rounds && i < 1000; i++) {
+    await between();
+    await tick(checksPerTick);
+    const r = (await store.get<SweepRound>(ROUND_KEY))!.value;
+    if (r.completedAt !== undefined) lengths.set(r.id, r.completedAt - r.startedAt);
+  }
+  return [...lengths.values()];
+}
+
+function worstGap(code: string): number {
+  const at = calls.filter((c) => c.code === code).map((c) => c.at);
+  let worst = 0;
+  for (let i = 1; i < at.length; i++) worst = Math.max(worst, at[i]! - at[i - 1]!);
+  return worst;
+}
+
+describe('the sweep as the backstop within one round', () => {
+  // A round is N checks of its own plus the risk checks earned on the way: at most
+  // RISK_BURST + RISK_SHARE × N. Between two checks of a node lie N − 1 checks of the rounds and the
+  // risk checks earned by those: never more than the longest a round can be.
+  const N = 40;
+  const longestRound = (N + RISK_BURST + Math.floor(RISK_SHARE * N)) * CALL_MS;
+
+  for (const seed of [1412, 3, 5]) {
+    it(`a node's gap between two checks never exceeds one round while nodes become risky and recover (seed ${seed})`, async () => {
+      const nodes = await watch(N);
+      const random = seeded(seed);
+      // Between ticks: a node turns BLOCKED or LIMITED, one recovers, a receipt arrives whose check failed.
+      const between = async () => {
+        const r = random();
+        const x = nodes[Math.floor(random() * nodes.length)]!.TemplateCode!;
+        if (r < 0.3) health.set(x, random() < 0.5 ? 'BLOCKED' : 'LIMITED');
+        else if (r < 0.6) health.delete([...health.keys()][0] ?? x);
+        else if (r < 0.8) await noteTarget(store, node(Number(x.slice(4))), { lastReceiptAt: t });
+      };
+      const rounds = await runRounds(14, 7, between);
+      // Risky nodes were checked on top of the rounds (so the test is about something).
+      expect(calls.length).toBeGreaterThan(14 * N + 20);
+      expect(Math.max(...rounds)).toBeLessThanOrEqual(longestRound);
+      for (const n of nodes) {
+        expect(worstGap(n.TemplateCode!), n.TemplateCode).toBeLessThanOrEqual(longestRound);
+        expect(calls.filter((c) => c.code === n.TemplateCode).length).toBeGreaterThanOrEqual(13);
+      }
+    });
+  }
+
+  it('risky nodes are checked first in a tick, then the round goes on in the same order as the last one', async () => {
+    const nodes = await watch(12);
+    await runRounds(1, 5);
+    const order = nodes.map((n) => n.TemplateCode!);
+    expect(calls.map((c) => c.code)).toEqual(order);
+    // Two nodes turn BLOCKED; the next round (one tick) finds them in their places; they become risky.
+    health.set('tpl_07', 'BLOCKED');
+    health.set('tpl_03', 'BLOCKED');
+    calls = [];
+    await runRounds(1, 100);
+    expect(calls.map((c) => c.code)).toEqual(order);
+    // A quarter of a round later they are due: the next tick looks at one first (the burst), the
+    // other as soon as the round's checks have earned it, and the round goes on in its order.
+    calls = [];
+    await tick(8);
+    expect(calls.map((c) => c.code)).toEqual(['tpl_03', 'tpl_00', 'tpl_01', 'tpl_02', 'tpl_03', 'tpl_07', 'tpl_04', 'tpl_05']);
+    // The rest of the round, unmoved (tpl_07 in its own place too); tpl_03, due again, comes in once
+    // the round's checks have earned it.
+    calls = [];
+    await runRounds(1, 100);
+    const rest = calls.map((c) => c.code);
+    expect(rest.filter((c) => c !== 'tpl_03')).toEqual(order.slice(6));
+    expect(rest.filter((c) => c === 'tpl_03')).toEqual(['tpl_03']);
+    expect(rest.indexOf('tpl_03')).toBeGreaterThan(0);
+  });
+
+  it('1,000 BLOCKED nodes cannot starve the round: risk checks stay within their share of it', async () => {
+    const nodes = await watch(40);
+    for (const n of nodes) health.set(n.TemplateCode!, 'BLOCKED');
+    await runRounds(1, 7);
+    for (let round = 0; round < 3; round++) {
+      calls = [];
+      await runRounds(1, 7);
+      // Every node once for the round, and at most RISK_SHARE of the round's size on top.
+      expect(new Set(calls.map((c) => c.code)).size).toBe(40);
+      expect(calls.length).toBeGreaterThan(40);
+      expect(calls.length).toBeLessThanOrEqual(40 + RISK_BURST + Math.floor(RISK_SHARE * 40));
+    }
+  });
+
+  it('targets added join the round that lists the watch list at its tail, and keep that place; a removed one is skipped at once', async () => {
+    const nodes = await watch(10);
+    const codes = nodes.map((n) => n.TemplateCode!);
+    await runRounds(1, 100);
+    // Added between rounds: the next round lists the watch list beside its first checks and checks it too, last.
+    await registerWatchTarget(store, node(10), 'test');
+    calls = [];
+    await tick(4);
+    // Added and removed after that listing: the removed one is not checked again, the added one waits for the next round.
+    await registerWatchTarget(store, node(11), 'test');
+    await store.delete(`watch/template:${SPACE}:tpl_04/en`);
+    await runRounds(1, 100);
+    expect(calls.map((c) => c.code)).toEqual([...codes.filter((c) => c !== 'tpl_04'), 'tpl_10']);
+    calls = [];
+    await runRounds(1, 100);
+    expect(calls.map((c) => c.code)).toEqual([...codes.filter((c) => c !== 'tpl_04'), 'tpl_10', 'tpl_11']);
+    calls = [];
+    await runRounds(1, 100);
+    expect(calls.map((c) => c.code)).toEqual([...codes.filter((c) => c !== 'tpl_04'), 'tpl_10', 'tpl_11']);
+  });
+
+  it('the first round starts from one page of the watch list and checks the rest as the listing appends it', async () => {
+    await watch(2300);
+    const ids = (await store.list('watch/')).map((e) => e.key.slice('watch/'.length));
+    const first = await tick(100);
+    expect(first.targets).toBe(2300);
+    await runRounds(1, 1000);
+    const codes = calls.map((c) => c.code);
+    expect(codes).toHaveLength(2300);
+    expect(new Set(codes).size).toBe(2300);
+    // In the watch list's (key) order: the first page, then the pages the listing appended.
+    expect(codes.map((c) => `template:${SPACE}:${c}/en`)).toEqual(ids);
+  });
+
+  it('a resuming tick reads the round record and its page, not the watch list: O(checks), not O(N)', async () => {
+    await watch(2500);
+    const ops = { get: 0, listed: 0, lists: 0 };
+    const inner = store;
+    store = {
+      ...inner,
+      get: (k) => (ops.get++, inner.get(k)),
+      list: async <T,>(p: string, o?: Parameters<Store['list']>[1]) => {
+        ops.lists++;
+        const out = await inner.list<T>(p, o);
+        ops.listed += out.length;
+        return out;
+      },
+      put: (k, v, o) => inner.put(k, v, o),
+      delete: (k, o) => inner.delete(k, o),
+      acquireLease: (n, t, o) => inner.acquireLease(n, t, o),
+      reserveSlot: (k, i, w) => inner.reserveSlot(k, i, w),
+      close: () => inner.close(),
+    };
+    await runRounds(1, 1000); // round 1: its plan made from the watch list
+    await tick(1000); // round 2's first tick lists the watch list beside its checks
+    for (const k of Object.keys(ops) as Array<keyof typeof ops>) ops[k] = 0;
+    calls = [];
+    const report = await tick(300);
+    expect(report.checked).toBe(300);
+    // No list returned an entry (no risky node, no retry, no invalid target) …
+    expect(ops.listed).toBe(0);
+    // … and the gets are per check (the watch entry, the entity, the target record), plus a handful per tick.
+    expect(ops.get).toBeLessThan(4 * 300 + 20);
+  });
+});
