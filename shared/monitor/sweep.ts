@@ -334,10 +334,16 @@ export class HealthSweep {
         }
       }
     };
-    const settled = await Promise.allSettled(Array.from({ length: Math.max(1, this.opts.concurrency) }, worker));
+    const runWorkers = async () => {
+      const settled = await Promise.allSettled(Array.from({ length: Math.max(1, this.opts.concurrency) }, worker));
+      for (const r of settled) if (r.status === 'rejected') failure ??= { error: r.reason };
+    };
+    await runWorkers();
     kickoff();
     await Promise.all(background);
-    for (const r of settled) if (r.status === 'rejected') failure ??= { error: r.reason };
+    // The round's listing may have appended targets after the workers ran out of plan (a round whose
+    // plan held nothing to check never started it before): they are checked now, in this tick.
+    while (!lost && !failure && !authFailure && pos < plan.end && this.opts.deadline - this.now() >= budget) await runWorkers();
     if (failure) {
       const err = failure.error;
       this.log({ level: 'error', msg: 'sweep stopped: a check failed outside CAMS', round: round.id, error: err instanceof Error ? err.message : String(err) });

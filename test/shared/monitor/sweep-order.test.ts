@@ -173,6 +173,20 @@ describe('the sweep as the backstop within one round', () => {
     expect(calls.map((c) => c.code)).toEqual([...codes.filter((c) => c !== 'tpl_04'), 'tpl_10', 'tpl_11']);
   });
 
+  it('a target added while every node of the last plan is gone is checked in the tick that lists it, not one tick later', async () => {
+    await watch(3);
+    await runRounds(1, 100);
+    for (let i = 0; i < 3; i++) await store.delete(`watch/template:${SPACE}:tpl_0${i}/en`);
+    await registerWatchTarget(store, node(20), 'test');
+    calls = [];
+    // The followed plan holds nothing to check, so no CAMS call starts the round's listing before
+    // the workers run out of plan: the sweep still checks what the listing appends, in this tick.
+    const report = await tick(100);
+    expect(calls.map((c) => c.code)).toEqual(['tpl_20']);
+    expect(report.checked).toBe(1);
+    expect(report.roundComplete).toBe(true);
+  });
+
   it('the first round starts from one page of the watch list and checks the rest as the listing appends it', async () => {
     await watch(2300);
     const ids = (await store.list('watch/')).map((e) => e.key.slice('watch/'.length));
