@@ -143,33 +143,25 @@ export function regex(pattern: RegExp, params?: Params): Check<string> {
   return check;
 }
 
-export function maxLength(maximum: number, params?: Params): Check<string | readonly unknown[]> {
+/** A length bound (zod's too_big / too_small), in code points for strings. */
+function lengthCheck(bound: 'maximum' | 'minimum', limit: number, params: Params | undefined): Check<string | readonly unknown[]> {
   const { error, abort } = normalizeParams(params);
+  const code = bound === 'maximum' ? 'too_big' : 'too_small';
   const check: Check<string | readonly unknown[]> = {
     error,
     when: hasLength,
     run(p) {
       const v = p.value as string;
-      if (lengthOf(v) <= maximum) return;
-      p.issues.push({ origin: lengthOrigin(v), code: 'too_big', maximum, inclusive: true, input: v, inst: check, continue: !abort });
+      const n = lengthOf(v);
+      if (bound === 'maximum' ? n <= limit : n >= limit) return;
+      p.issues.push({ origin: lengthOrigin(v), code, [bound]: limit, inclusive: true, input: v, inst: check, continue: !abort });
     },
   };
   return check;
 }
 
-export function minLength(minimum: number, params?: Params): Check<string | readonly unknown[]> {
-  const { error, abort } = normalizeParams(params);
-  const check: Check<string | readonly unknown[]> = {
-    error,
-    when: hasLength,
-    run(p) {
-      const v = p.value as string;
-      if (lengthOf(v) >= minimum) return;
-      p.issues.push({ origin: lengthOrigin(v), code: 'too_small', minimum, inclusive: true, input: v, inst: check, continue: !abort });
-    },
-  };
-  return check;
-}
+export const maxLength = (maximum: number, params?: Params): Check<string | readonly unknown[]> => lengthCheck('maximum', maximum, params);
+export const minLength = (minimum: number, params?: Params): Check<string | readonly unknown[]> => lengthCheck('minimum', minimum, params);
 
 export function refine<T>(fn: (value: T) => unknown, params?: Params): Check<T> {
   const { error, abort, path } = normalizeParams(params);
