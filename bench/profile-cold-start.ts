@@ -1,7 +1,7 @@
 /**
  * Where a function's cold start goes: `tsx bench/profile-cold-start.ts [--runs N] [--cpu-prof] <bundle>...`
  *
- * Each <bundle> is a dist/<fn>/index.js (or main.js, or a copy of dist/ elsewhere); the function is
+ * Each <bundle> is a dist/<fn>/index.js (or in a copy of dist/ elsewhere); the function is
  * read from the folder name. For each round, every bundle runs once in a fresh `node` (alternating,
  * as the bench does) with a freshly signed FC 3.0 event against an in-process sandbox, and the
  * runner's own marks are kept: require(bundle) and handler-until-reply, medians, in wall and in CPU

@@ -27,7 +27,7 @@ import { build as esbuild, type BuildOptions as BuildOptionsEsbuild, type Metafi
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { startWarmUp, type WarmUpInvocation } from './warm-up.ts';
@@ -233,15 +233,45 @@ export function dropUnusedShim(file: string): void {
   }
 }
 
+/**
+ * The eager bundle must be ASCII. esbuild escapes non-ASCII text in strings but not in every regular
+ * expression literal, and one such character makes V8 hold the whole bundle as a two-byte string: at
+ * every cold start the source (and the loader's wrapped copy) take twice the memory, enough for a
+ * scavenge before the first reply. Write the character as a \u escape in the source instead.
+ */
+export function assertAsciiBundle(name: string, file: string): void {
+  const text = readFileSync(file, 'utf8');
+  const at = text.search(/[\u0080-\uffff]/);
+  if (at < 0) return;
+  const near = text.slice(Math.max(0, at - 40), at + 20);
+  throw new BuildError(`build: ${name}: ${basename(file)} holds the non-ASCII character ${JSON.stringify(text[at])} near ${JSON.stringify(near)}; write it as a \\u escape in the source (a non-ASCII bundle costs twice the memory at every cold start)`);
+}
+
 /** The bundle, its code cache, and the loader FC requires (handler `index.handler`). */
 export const BUNDLE_FILE = 'main.js';
 export const CODE_CACHE_FILE = 'main.js.cache';
-/** main.js wrapped as Node wraps a CommonJS module, the wrapper on its own line (lineOffset -1). */
+/**
+ * main.js is stored wrapped as Node wraps a CommonJS module (the wrapper head on a line of its own),
+ * so the loader hands V8 the file's text as it is read: wrapping at load time would build a second
+ * copy of the whole bundle in the young generation at every cold start.
+ */
 const WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname) {\n';
 const WRAPPER_TAIL = '\n})';
+
+/** Wraps the bundle in place (see WRAPPER_HEAD); its source map moves down the one line. */
+export function wrapBundle(file: string): void {
+  writeFileSync(file, WRAPPER_HEAD + readFileSync(file, 'utf8') + WRAPPER_TAIL);
+  const mapFile = `${file}.map`;
+  if (existsSync(mapFile)) {
+    const map = JSON.parse(readFileSync(mapFile, 'utf8')) as { mappings: string };
+    map.mappings = `;${map.mappings}`;
+    writeFileSync(mapFile, JSON.stringify(map));
+  }
+}
 export const LOADER = `'use strict';
-// Loads main.js (the bundle) with the V8 code cache built beside it; without a usable cache
-// (another V8 build or other flags), V8 compiles main.js as require() would.
+// Loads main.js (the bundle, stored wrapped as Node wraps a CommonJS module) with the V8 code cache
+// built beside it; without a usable cache (another V8 build or other flags), V8 compiles main.js as
+// require() would.
 const { readFileSync } = require('fs');
 const { Script } = require('vm');
 // The CommonJS Module class itself: require('module') would also load the ESM loader (~0.4 ms).
@@ -249,7 +279,7 @@ const Module = module.constructor;
 const file = __dirname + '/${BUNDLE_FILE}';
 let cachedData;
 try { cachedData = readFileSync(__dirname + '/${CODE_CACHE_FILE}'); } catch { cachedData = undefined; }
-const script = new Script(${JSON.stringify(WRAPPER_HEAD)} + readFileSync(file, 'utf8') + ${JSON.stringify(WRAPPER_TAIL)}, { filename: file, lineOffset: -1, cachedData });
+const script = new Script(readFileSync(file, 'utf8'), { filename: file, cachedData });
 const main = new Module(file, module);
 main.filename = file;
 main.paths = module.paths;
@@ -269,7 +299,7 @@ export async function writeCodeCache(dir: string, warmUp?: WarmUpInvocation): Pr
   const script = `
 const { readFileSync, writeFileSync } = require('fs'); const { Script } = require('vm'); const Module = require('module');
 const dir = process.argv[1]; const file = dir + '/${BUNDLE_FILE}';
-const script = new Script(${JSON.stringify(WRAPPER_HEAD)} + readFileSync(file, 'utf8') + ${JSON.stringify(WRAPPER_TAIL)}, { filename: file, lineOffset: -1 });
+const script = new Script(readFileSync(file, 'utf8'), { filename: file });
 const main = new Module(file); main.filename = file; main.paths = Module._nodeModulePaths(dir);
 script.runInThisContext().call(main.exports, main.exports, Module.createRequire(file), main, file, dir);
 const event = process.argv[2];
@@ -344,6 +374,8 @@ export async function buildFunctions(opts: BuildOptions = {}): Promise<BuildResu
         };
         const result = await bundle({ entryPoints: [entry] }, bundleFile, [splitLazyPackages(lazyPkgs)]);
         dropUnusedShim(bundleFile);
+        assertAsciiBundle(name, bundleFile);
+        wrapBundle(bundleFile);
         const lazy: LazyFile[] = [];
         const inputs = Object.keys((result.metafile as Metafile).inputs);
         for (const pkg of [...lazyPkgs].sort()) {

