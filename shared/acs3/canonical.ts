@@ -77,7 +77,8 @@ export function groupHeaders(headers: HeaderMap): Map<string, string[]> {
  * them: its getEncodePath leaves none.
  */
 export function canonicalPath(path: string): string {
-  return (path || '/').replace(/\+/g, '%20').replace(/\*/g, '%2A').replace(/%7E/g, '~');
+  // replaceAll with a string: no regular expression to compile at a cold start.
+  return (path || '/').replaceAll('+', '%20').replaceAll('*', '%2A').replaceAll('%7E', '~');
 }
 
 export interface CanonicalParts {

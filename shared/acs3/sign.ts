@@ -34,7 +34,8 @@ export interface SignOptions {
 
 /** ISO-8601 UTC to the second, as the SDK writes x-acs-date. */
 export function acsTimestamp(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const iso = date.toISOString(); // ...T12:34:56.789Z: drop the milliseconds
+  return `${iso.slice(0, -5)}Z`;
 }
 
 export function newNonce(): string {

@@ -115,12 +115,12 @@ export interface Route {
 
 /** Decodes the FC / API Gateway event and checks it is for one of this function's routes. */
 export function decodeHttpRequest(opts: { routes: readonly Route[]; maxBodyBytes: () => number }): Middleware {
-  const matchers = opts.routes.map((r) => ({ ...r, re: routeRegExp(r.path) }));
+  const matchers = opts.routes.map((r) => ({ ...r, segments: routeSegments(r.path) }));
   return {
     before: (request) => {
       const http = decodeHttpEvent(request.event, opts.maxBodyBytes());
       request.internal.route = `${http.method} ${http.path}`;
-      const samePath = matchers.filter((m) => m.re.test(http.path));
+      const samePath = matchers.filter((m) => matchRoute(m.segments, http.path) !== undefined);
       if (samePath.length === 0) throw new HttpError(404, 'NotFound', `no route for ${http.path}`);
       const route = samePath.find((m) => m.method.toUpperCase() === http.method);
       if (!route) {
@@ -128,8 +128,7 @@ export function decodeHttpRequest(opts: { routes: readonly Route[]; maxBodyBytes
           headers: { allow: samePath.map((m) => m.method.toUpperCase()).join(', ') },
         });
       }
-      const groups = route.re.exec(http.path)?.groups ?? {};
-      http.pathParameters = Object.assign(nullProtoMap<string>(), groups, http.pathParameters);
+      http.pathParameters = Object.assign(nullProtoMap<string>(), matchRoute(route.segments, http.path), http.pathParameters);
       request.internal.route = `${route.method.toUpperCase()} ${route.path}`;
       request.internal.routeSchema = route.schema;
       request.event = {
@@ -143,15 +142,34 @@ export function decodeHttpRequest(opts: { routes: readonly Route[]; maxBodyBytes
   };
 }
 
-function routeRegExp(path: string): RegExp {
-  const pattern = path
-    .split('/')
-    .map((seg) => {
-      const m = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(seg);
-      return m ? `(?<${m[1]}>[^/]+)` : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    })
-    .join('/');
-  return new RegExp(`^${pattern}/?$`);
+/** A route's path, segment by segment: `{name}` is a path parameter, anything else a literal. */
+type RouteSegment = { param: string } | { literal: string };
+
+function routeSegments(path: string): RouteSegment[] {
+  return path.split('/').map((seg) => {
+    const name = seg.startsWith('{') && seg.endsWith('}') ? seg.slice(1, -1) : '';
+    return name !== '' && IDENTIFIER.test(name) ? { param: name } : { literal: seg };
+  });
+}
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The path parameters when `path` is on the route (one trailing slash allowed; a parameter is a
+ * non-empty segment), else undefined. Compared segment by segment rather than with a regular
+ * expression per route: each one would be compiled at every cold start.
+ */
+function matchRoute(segments: readonly RouteSegment[], path: string): Record<string, string> | undefined {
+  const parts = (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).split('/');
+  if (parts.length !== segments.length) return undefined;
+  const params: Record<string, string> = {};
+  for (const [i, seg] of segments.entries()) {
+    const part = parts[i]!;
+    if ('literal' in seg) {
+      if (part !== seg.literal) return undefined;
+    } else if (part === '') return undefined;
+    else params[seg.param] = part;
+  }
+  return params;
 }
 
 /**

@@ -55,6 +55,41 @@ describe('the shared HTTP function stack', () => {
     expect(seen).toEqual({ id: 'x y' });
   });
 
+  it('matches routes segment by segment: one trailing slash, non-empty parameters, 404 off every route, 405 with Allow', async () => {
+    const seen: unknown[] = [];
+    const handler = httpFunction({
+      name: 'things',
+      routes: [
+        { method: 'GET', path: '/things' },
+        { method: 'POST', path: '/things' },
+        { method: 'GET', path: '/things/{id}' },
+        { method: 'DELETE', path: '/things/{id}/tags/{tag_2}' },
+      ],
+      schema: z.looseObject({}),
+      service: async (input) => {
+        seen.push({ route: input.route, params: input.params });
+        return {};
+      },
+      env,
+      write: () => {},
+    });
+    const call = async (method: string, path: string) => {
+      seen.length = 0;
+      const res = parseReply(await handler(httpEvent(signRouteRequest({ method, path, ...(method === 'POST' ? { body: {} } : {}) }, 'h.example', KEY), 'fc-http'), fcContext() as never));
+      return { status: res.statusCode, code: (res.body as { Code?: string }).Code, allow: res.headers['allow'], seen: seen[0] };
+    };
+    expect(await call('GET', '/things')).toMatchObject({ status: 200, seen: { route: 'GET /things', params: {} } });
+    expect(await call('POST', '/things/')).toMatchObject({ status: 200, seen: { route: 'POST /things' } });
+    expect(await call('GET', '/things/abc')).toMatchObject({ status: 200, seen: { route: 'GET /things/{id}', params: { id: 'abc' } } });
+    expect(await call('GET', '/things/abc/')).toMatchObject({ status: 200, seen: { params: { id: 'abc' } } });
+    expect(await call('DELETE', '/things/a/tags/b')).toMatchObject({ status: 200, seen: { route: 'DELETE /things/{id}/tags/{tag_2}', params: { id: 'a', tag_2: 'b' } } });
+    for (const path of ['/things//', '/things//tags/b', '/things/abc/extra', '/Things', '/nothing', '/', '/things/a/tags/']) {
+      expect(await call('GET', path), path).toMatchObject({ status: 404, code: 'NotFound', seen: undefined });
+    }
+    expect(await call('PUT', '/things')).toMatchObject({ status: 405, code: 'MethodNotAllowed', allow: 'GET, POST', seen: undefined });
+    expect(await call('POST', '/things/abc')).toMatchObject({ status: 405, allow: 'GET' });
+  });
+
   it('turns an unexpected error into a 500 envelope without its message, and logs it at error level', async () => {
     const lines: string[] = [];
     const handler = fn(async () => {
