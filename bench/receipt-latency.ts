@@ -14,7 +14,8 @@
  *      checks (they go first). Measured: every change alerted, and the slowest one within one
  *      sweep round (the longest measured round, the one the last alert came in included).
  *
- * BENCH_RECEIPT_CASES=B (or A) runs one case; BENCH_RECEIPT_NODES scales case A.
+ * BENCH_RECEIPT_CASES=B (or A) runs one case; BENCH_RECEIPT_NODES scales case A; BENCH_RECEIPT_FLUSH_MS
+ * sets B's sweep's flush delay (default FLUSH_DELAY_MS).
  *
  * Store: redis (a throw-away redis-server) when it is on PATH, as deployed; else the file store.
  * `--runs` is ignored (one pass of each case).
@@ -42,6 +43,8 @@ import { goal, type Benchmark, type BenchResult, type Goal } from './lib/types.t
 const NODES = Number(process.env['BENCH_RECEIPT_NODES'] || 10_000);
 /** BENCH_RECEIPT_CASES=B (or A): only that case, to iterate on one. */
 const CASES = (process.env['BENCH_RECEIPT_CASES'] || 'A,B').toUpperCase().split(',');
+/** BENCH_RECEIPT_FLUSH_MS: B's sweep flushes findings this often instead of FLUSH_DELAY_MS (to weigh a shorter one). */
+const FLUSH_MS = process.env['BENCH_RECEIPT_FLUSH_MS'] ? Number(process.env['BENCH_RECEIPT_FLUSH_MS']) : undefined;
 const CHANGES = 20;
 const WINDOW_MS = 30_000;
 const DROP_NODES = 60;
@@ -276,7 +279,7 @@ export const receiptLatency: Benchmark = {
               // finding, FLUSH_DELAY_MS) and at its end. FC's 280 s against a 10,000-node round of
               // ~2,080 s is ~13 %; here ~3 s of checks per run.
               const startedRun = Date.now();
-              const r = await new HealthSweep({ store: b.store, cams, sinks, policy: { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 }, envTargets: [], concurrency: DROP_SWEEP_QPS, deadline: Date.now() + RUN_CHECKS_MS + 6000 }).run();
+              const r = await new HealthSweep({ store: b.store, cams, sinks, policy: { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 }, envTargets: [], concurrency: DROP_SWEEP_QPS, deadline: Date.now() + RUN_CHECKS_MS + 6000, ...(FLUSH_MS !== undefined ? { flushDelayMs: FLUSH_MS } : {}) }).run();
               reports.push({ at: startedRun, ms: Date.now() - startedRun, round: r.round, checked: r.checked, riskChecks: r.riskChecks, transient: r.transientFailures, pending: r.pending, complete: r.roundComplete });
               // A round may span several runs (throttled checks stay pending): its own record has its length.
               const rec = (await b.store.get<SweepRound>(ROUND_KEY))?.value;
@@ -334,6 +337,7 @@ export const receiptLatency: Benchmark = {
           const t0 = reports[0]?.['at'] as number;
           const slowest = changesB[latB.indexOf(Math.max(...gotB))]!;
           data['B'] = {
+            ...(FLUSH_MS !== undefined ? { flushDelayMs: FLUSH_MS } : {}),
             latenciesMs: latB,
             toFirstCheckMs: firstCheck,
             roundsMs: rounds,
