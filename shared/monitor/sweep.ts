@@ -13,6 +13,7 @@ import { entityKey, INVALID_PREFIX, reindexEntities } from './entity-store.ts';
 import { DeliveryFlusher, FLUSH_DELAY_MS } from './flush.ts';
 import { observeMonitorSubject } from './monitor-alert.ts';
 import { riskDue, RISK_BURST, RISK_INTERVAL_SHARE, RISK_SHARE, RISKY_PREFIX, stillRisky } from './risk.ts';
+import { RecheckQueue } from './recheck.ts';
 import { newRoundId, PLAN_PAGE_SIZE, readPlanPage, RESERVE_CHUNK, retryPrefix, ROUND_KEY, scanRound, startRound, type SweepRound } from './round-plan.ts';
 import type { AlertPolicy } from './rules.ts';
 import { targetId, WATCH_PREFIX, type RegisteredTarget, type TargetProblem, type WatchTarget } from './targets.ts';
@@ -25,7 +26,7 @@ export type CheckOutcome =
   | { kind: 'checked' }
   | { kind: 'rejected' }
   | { kind: 'auth'; error: CamsError }
-  /** Left pending, re-checked next tick: CAMS throttled or did not answer, or the store was contended. */
+  /** Left pending: CAMS throttled or did not answer (re-checked later in the tick, recheck.ts), or the store was contended (next tick). */
   | { kind: 'transient'; cause: 'throttled' | 'unreachable' | 'contention'; error: unknown };
 
 export interface HealthSweepOptions {
@@ -52,6 +53,8 @@ export interface HealthSweepOptions {
   history?: boolean;
   /** What a check makes owed is delivered this long after it, while the sweep goes on (default FLUSH_DELAY_MS). */
   flushDelayMs?: number;
+  /** Waits for a re-check's backoff (recheck.ts); tests pass one that moves their clock. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** Discovery gets at most this share of the time left, so the checks keep the rest. */
@@ -95,6 +98,8 @@ interface Job {
   kind: 'risk' | 'retry' | 'plan';
   id: string;
   pos?: number;
+  /** A re-check: how many this target has had in this tick, this one included (recheck.ts). */
+  n?: number;
   /** The risky marker's version (a stale one is compare-and-deleted). */
   marker?: string;
 }
@@ -212,6 +217,15 @@ export class HealthSweep {
       if (res?.value.id !== round.id) lost = true;
     };
 
+    // Round checks that CAMS throttled (or did not answer) this tick, waiting for their backoff.
+    const rechecks = new RecheckQueue();
+    let lastWasRecheck = false;
+    const takeRecheck = (): Job | undefined => {
+      const r = rechecks.takeDue(this.now());
+      lastWasRecheck = !!r;
+      return r && { kind: 'retry', id: r.id, n: r.n };
+    };
+
     // Jobs are handed out one at a time (a page read or a cursor write may be on the way).
     let taking: Promise<unknown> = Promise.resolve();
     const takeJob = async (): Promise<Job | undefined> => {
@@ -219,6 +233,13 @@ export class HealthSweep {
       if (riskQueue.length && riskTokens >= 1) {
         riskTokens--;
         return riskQueue.shift();
+      }
+      // A due re-check goes before the next position, but never two in a row while positions are
+      // left: a CAMS that keeps throttling takes at most every other check of the tick.
+      if (lastWasRecheck) lastWasRecheck = false;
+      else {
+        const recheck = takeRecheck();
+        if (recheck) return recheck;
       }
       const retry = retryQueue.shift();
       if (retry) return retry;
@@ -236,7 +257,7 @@ export class HealthSweep {
         inflight.add(pos);
         return { kind: 'plan', id, pos: pos++ };
       }
-      return undefined;
+      return takeRecheck();
     };
     const take = () => {
       const next = taking.then(takeJob);
@@ -298,13 +319,25 @@ export class HealthSweep {
         if (authFailure || failure) return;
         if (this.opts.deadline - this.now() < budget) return;
         const job = await take();
-        if (!job) return;
+        if (!job) {
+          // Nothing else to do but re-checks waiting for their backoff: wait for the first one.
+          const wait = lost ? undefined : rechecks.dueIn(this.now());
+          if (wait === undefined) return;
+          await (this.opts.sleep ?? sleep)(wait);
+          continue;
+        }
         let outcome: CheckOutcome | undefined;
         try {
           outcome = await runJob(job);
-          if (job.kind !== 'risk' && outcome?.kind === 'transient' && !retrying.has(job.id)) {
-            await store.put(retryPrefix(round.id) + job.id, 1);
-            retrying.add(job.id);
+          if (job.kind !== 'risk' && outcome?.kind === 'transient') {
+            // The retry key first: a process killed during the backoff leaves the target to the next tick.
+            if (!retrying.has(job.id)) {
+              await store.put(retryPrefix(round.id) + job.id, 1);
+              retrying.add(job.id);
+            }
+            if (outcome.cause !== 'contention' && rechecks.add(job.id, job.n ?? 0, this.now(), this.opts.deadline - budget)) {
+              this.log({ level: 'info', msg: `CAMS ${outcome.cause === 'throttled' ? 'throttled' : 'did not answer'} a check; it is re-checked in this tick after a backoff`, target: job.id, recheck: (job.n ?? 0) + 1 });
+            }
           } else if (job.kind === 'retry' && (outcome === undefined || outcome.kind === 'checked' || outcome.kind === 'rejected')) {
             await store.delete(retryPrefix(round.id) + job.id);
             retrying.delete(job.id);
@@ -496,6 +529,8 @@ export class HealthSweep {
     }
   }
 }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function monitorSubject(kind: string, target?: WatchTarget): AlertSubject {
   if (!target) return { nodeType: 'monitor', entityType: kind };
