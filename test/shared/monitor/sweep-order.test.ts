@@ -9,7 +9,8 @@ import { seeded } from '../../../local/sandbox/receipts.ts';
 import type { CamsClient } from '../../../shared/cams/client.ts';
 import type { CanSendMessage } from '../../../shared/cams/operations.ts';
 import { noteTarget } from '../../../shared/monitor/check.ts';
-import { RISK_BURST, RISK_SHARE } from '../../../shared/monitor/risk.ts';
+import { INVALID_PREFIX } from '../../../shared/monitor/entity-store.ts';
+import { RISK_BURST, RISK_SHARE, RISKY_PREFIX } from '../../../shared/monitor/risk.ts';
 import { HealthSweep, ROUND_KEY, type SweepRound } from '../../../shared/monitor/sweep.ts';
 import { registerWatchTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import { openStore } from '../../../shared/store/index.ts';
@@ -21,11 +22,14 @@ let store: Store;
 let t: number;
 let health: Map<string, CanSendMessage>;
 let calls: Array<{ at: number; code: string }>;
+/** Told of every CAMS call (a test can let a slow store answer once the first check is under way). */
+let onCall: (() => void) | undefined;
 
 /** CAMS on the fake clock: each call takes CALL_MS and answers the node's current health. */
 const cams = {
   async getHealthStatus(target: WatchTarget) {
     t += CALL_MS;
+    onCall?.();
     const code = target.TemplateCode!;
     calls.push({ at: t, code });
     const s = health.get(code) ?? 'AVAILABLE';
@@ -54,6 +58,7 @@ beforeEach(async () => {
   t = 1_000_000;
   health = new Map();
   calls = [];
+  onCall = undefined;
 });
 afterEach(async () => store.close());
 
@@ -73,6 +78,19 @@ async function runRounds(rounds: number, checksPerTick: number, between: () => P
     if (r.completedAt !== undefined) lengths.set(r.id, r.completedAt - r.startedAt);
   }
   return [...lengths.values()];
+}
+
+/** The store, with `list(prefix)` (default the risky index) answered by `listRisky` instead. */
+function slowRiskyIndex(inner: Store, listRisky: (inner: Store) => Promise<Awaited<ReturnType<Store['list']>>>, prefix = RISKY_PREFIX): Store {
+  return {
+    get: (k) => inner.get(k),
+    put: (k, v, o) => inner.put(k, v, o),
+    delete: (k, o) => inner.delete(k, o),
+    list: <T,>(p: string, o?: Parameters<Store['list']>[1]) => (p === prefix ? (listRisky(inner) as ReturnType<Store['list']>) : inner.list<T>(p, o)),
+    close: () => inner.close(),
+    acquireLease: (n, ttl, o) => inner.acquireLease(n, ttl, o),
+    reserveSlot: (k, i, w) => inner.reserveSlot(k, i, w),
+  } as Store;
 }
 
 function worstGap(code: string): number {
@@ -136,6 +154,72 @@ describe('the sweep as the backstop within one round', () => {
     expect(rest.filter((c) => c !== 'tpl_03')).toEqual(order.slice(6));
     expect(rest.filter((c) => c === 'tpl_03')).toEqual(['tpl_03']);
     expect(rest.indexOf('tpl_03')).toBeGreaterThan(0);
+  });
+
+  it("a tick's first check does not wait for the risky index (a scan of every key on redis); its nodes come as soon as it is in", async () => {
+    const nodes = await watch(6);
+    await runRounds(1, 100);
+    await noteTarget(store, nodes[3]!, { lastReceiptAt: t });
+    // The risky index answers once the first CAMS call is under way, or after a few turns of the
+    // event loop if none comes (a sweep that waits for it before its first check).
+    store = slowRiskyIndex(store, async (inner) => {
+      await new Promise<void>((answer) => {
+        onCall = answer;
+        let turns = 0;
+        const turn = () => (++turns < 5 ? setImmediate(turn) : answer());
+        setImmediate(turn);
+      });
+      return inner.list(RISKY_PREFIX);
+    });
+    calls = [];
+    await runRounds(1, 100);
+    // The round's first node went while the index was on its way; the risky one right after it.
+    expect(calls.map((c) => c.code)).toEqual(['tpl_00', 'tpl_03', 'tpl_01', 'tpl_02', 'tpl_03', 'tpl_04', 'tpl_05']);
+  });
+
+  it("a round's first tick does not wait for the invalid-target index either (listed beside its checks)", async () => {
+    await watch(3);
+    await runRounds(1, 100);
+    // When the index was first asked for (the round's repair of the indexes lists it again later).
+    let listedAfter = -1;
+    store = slowRiskyIndex(
+      store,
+      async (inner) => {
+        if (listedAfter < 0) listedAfter = calls.length;
+        await new Promise<void>((answer) => {
+          onCall = answer;
+          let turns = 0;
+          const turn = () => (++turns < 5 ? setImmediate(turn) : answer());
+          setImmediate(turn);
+        });
+        return inner.list(INVALID_PREFIX);
+      },
+      INVALID_PREFIX,
+    );
+    calls = [];
+    await runRounds(1, 100);
+    expect(calls.map((c) => c.code)).toEqual(['tpl_00', 'tpl_01', 'tpl_02']);
+    // Asked for once the first check was under way, not before it.
+    expect(listedAfter).toBe(1);
+  });
+
+  it('a risky index that cannot be read costs its extra checks this tick, not the round: logged, and read again next tick', async () => {
+    await watch(4);
+    health.set('tpl_02', 'BLOCKED');
+    await runRounds(1, 100);
+    const healthy = store;
+    store = slowRiskyIndex(healthy, () => Promise.reject(new Error('redis went away')));
+    const logs: Array<Record<string, unknown>> = [];
+    calls = [];
+    const report = await new HealthSweep({ store, cams, sinks: [], policy: { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 }, envTargets: [], concurrency: 1, deadline: t + 100 * CALL_MS, checkBudgetMs: 0, now: () => t, log: (r) => logs.push(r) }).run();
+    expect(report.roundComplete).toBe(true);
+    expect(calls.map((c) => c.code)).toEqual(['tpl_00', 'tpl_01', 'tpl_02', 'tpl_03']);
+    expect(logs.filter((l) => l['level'] === 'warn').map((l) => l['msg'])).toEqual(['reading the risky index failed; the next tick reads it']);
+    // Next tick the index is read again: the BLOCKED node, due, gets its extra check first.
+    store = healthy;
+    calls = [];
+    await tick(1);
+    expect(calls.map((c) => c.code)).toEqual(['tpl_02']);
   });
 
   it('1,000 BLOCKED nodes cannot starve the round: risk checks stay within their share of it', async () => {
