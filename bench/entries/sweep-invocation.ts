@@ -3,7 +3,7 @@
  * over the watch list in the store, as runHealthMonitor builds it, with the store wrapped to count
  * operations (the CAMS budget's slot reservations are not counted: they are the budget's, not the sweep's). Argument: JSON {storeUrl, endpoint, key, qps, deadlineMs}. Prints one JSON line.
  */
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { sharedBudget } from '../../shared/cams/budget/shared-budget.ts';
 import { CamsClient } from '../../shared/cams/client.ts';
 import { intervalForQps } from '../../shared/cams/limiter.ts';
@@ -51,13 +51,33 @@ const store: Store = {
 // As runHealthMonitor builds it: the account's budget in the store (CAMS_QPS raised to the bench's
 // quota), the sweep's priority, MONITOR_QPS as its share.
 let t0 = performance.now();
+// How long the budget's store took to answer each slot reservation (ms), and the event loop's delay,
+// in the ramp (the first 100 slots) and after: why a slot came late.
+const reserveMs: number[] = [];
+const reserveSlot = inner.reserveSlot.bind(inner);
+inner.reserveSlot = async (k, i, w) => {
+  const at = performance.now();
+  try {
+    return await reserveSlot(k, i, w);
+  } finally {
+    reserveMs.push(performance.now() - at);
+  }
+};
+const loop = monitorEventLoopDelay({ resolution: 2 });
+let rampLoop: { maxMs: number; p99Ms: number } | undefined;
 const budget = sharedBudget(inner, { ...CAMS_QPS, GetWhatsappHealthStatus: args.qps });
 // When each slot was granted (ms from the sweep's start): the pace the checks actually got.
 const slots: number[] = [];
 const acquire = budget.acquire.bind(budget);
 budget.acquire = async (req) => {
   const a = await acquire(req);
-  if (a.ok) slots.push(performance.now() - t0);
+  if (a.ok) {
+    slots.push(performance.now() - t0);
+    if (slots.length === 100) {
+      rampLoop = { maxMs: round1(loop.max / 1e6), p99Ms: round1(loop.percentile(99) / 1e6) };
+      loop.reset();
+    }
+  }
   return a;
 };
 const cams = new CamsClient({
@@ -84,7 +104,9 @@ const sweep = new HealthSweep({
   deadline: started + args.deadlineMs - 3000,
 });
 t0 = performance.now();
+loop.enable();
 const report = await sweep.run();
+loop.disable();
 const elapsedMs = performance.now() - t0;
 await inner.close();
 process.stdout.write(`${JSON.stringify({ elapsedMs, firstCallMs: calls.first, lastCallEndMs: calls.lastEnd, report, ops, maxRssKb: process.resourceUsage().maxRSS, pace: pace(), startOps })}\n`);
@@ -110,5 +132,7 @@ function pace(): Record<string, unknown> {
     steadyLostMs: round1(lost(ramp, slots.length - 1)),
     lateSlots: budget.lateSlots,
     worstGaps: gaps.map(([i, g]) => [i, round1(g)]),
+    reserve: { rampMaxMs: round1(Math.max(0, ...reserveMs.slice(0, 100))), rampOver5: reserveMs.slice(0, 100).filter((x) => x > 5).length, maxMs: round1(Math.max(0, ...reserveMs)), over5: reserveMs.filter((x) => x > 5).length, p50Ms: round1([...reserveMs].sort((a, b) => a - b)[Math.floor(reserveMs.length / 2)] ?? 0) },
+    loopDelay: { ramp: rampLoop, after: { maxMs: round1(loop.max / 1e6), p99Ms: round1(loop.percentile(99) / 1e6) } },
   };
 }

@@ -203,6 +203,34 @@ describe('the sweep as the backstop within one round', () => {
     expect(listedAfter).toBe(1);
   });
 
+  it('workers start one after another, a turn of the event loop apart, not MONITOR_QPS of them at once', async () => {
+    await watch(30);
+    // CAMS answering after a turn of the event loop, as a network call does.
+    let inFlight = 0;
+    let mostInFlight = 0;
+    let startedBeforeFirstAnswer = 0;
+    let answered = 0;
+    const turnCams = {
+      async getHealthStatus(target: WatchTarget) {
+        inFlight++;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        if (answered === 0) startedBeforeFirstAnswer++;
+        const reply = await cams.getHealthStatus(target);
+        await new Promise((r) => setImmediate(r));
+        inFlight--;
+        answered++;
+        return reply;
+      },
+    } as unknown as CamsClient;
+    const report = await new HealthSweep({ store, cams: turnCams, sinks: [], policy: { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 }, envTargets: [], concurrency: 10, deadline: t + 100 * CALL_MS, checkBudgetMs: 0, now: () => t }).run();
+    // All ten did not start in the first turn (reading their jobs together stalled the loop while
+    // the budget reserved the first slots); they were still all put to work.
+    expect(startedBeforeFirstAnswer).toBeLessThanOrEqual(2);
+    expect(mostInFlight).toBeGreaterThan(1);
+    expect(report.checked).toBe(30);
+    expect(calls.map((c) => c.code)).toEqual(Array.from({ length: 30 }, (_, i) => node(i).TemplateCode));
+  });
+
   it('a risky index that cannot be read costs its extra checks this tick, not the round: logged, and read again next tick', async () => {
     await watch(4);
     health.set('tpl_02', 'BLOCKED');
