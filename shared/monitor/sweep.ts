@@ -125,9 +125,9 @@ export class HealthSweep {
     const ttl = Math.max(1000, this.opts.deadline - this.now() + 5000);
     const lease = await store.acquireLease(SWEEP_LEASE, ttl);
     if (!lease) return { skipped: 'another sweep holds the lease', targets: 0, checked: 0, pending: 0, transientFailures: 0 };
-    // The one deliverer, while the sweep runs: what earlier sweeps owe as soon as the first check is
-    // under way (beside it, not before it; a failure then is retried now), what a check finds within
-    // flushDelayMs, and at the end whatever is still owed.
+    // The one deliverer, while the sweep runs: what earlier sweeps owe flushDelayMs after the first
+    // check is under way (beside the checks, not ahead of them, and not amid the first slots), what a
+    // check finds within flushDelayMs, and at the end whatever is still owed.
     const flusher = new DeliveryFlusher(() => deliverOwed(store, this.opts.sinks, this.alertNow, this.log), this.opts.flushDelayMs ?? FLUSH_DELAY_MS, this.log);
     this.flusher = flusher;
     try {
@@ -266,13 +266,14 @@ export class HealthSweep {
     // reports the failure, so the lease is never released while a worker still calls CAMS or writes.
     let failure: { error: unknown } | undefined;
 
-    // Earlier sweeps' deliveries and the background work start once the first CAMS call is under
-    // way, beside the checks, not ahead of them.
+    // The background work starts once the first CAMS call is under way, beside the checks, not ahead
+    // of them; earlier sweeps' deliveries a flush delay later: on the file store a delivery's lease
+    // write and index listings, amid the first slot reservations, made them late by 10-50 ms each.
     let kicked = false;
     const kickoff = () => {
       if (kicked) return;
       kicked = true;
-      this.flusher?.flush();
+      this.flusher?.owed();
       for (const start of later) start();
     };
 

@@ -6,6 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { seeded } from '../../../local/sandbox/receipts.ts';
+import type { AlertSink } from '../../../shared/alerts/model.ts';
 import type { CamsClient } from '../../../shared/cams/client.ts';
 import type { CanSendMessage } from '../../../shared/cams/operations.ts';
 import { noteTarget } from '../../../shared/monitor/check.ts';
@@ -229,6 +230,24 @@ describe('the sweep as the backstop within one round', () => {
     expect(mostInFlight).toBeGreaterThan(1);
     expect(report.checked).toBe(30);
     expect(calls.map((c) => c.code)).toEqual(Array.from({ length: 30 }, (_, i) => node(i).TemplateCode));
+  });
+
+  it("what earlier sweeps owe is delivered a flush delay after the tick's first check, not amid its first slots", async () => {
+    await watch(3);
+    health.set('tpl_01', 'BLOCKED');
+    const sweepWith = (sink: AlertSink, c: CamsClient = cams) =>
+      new HealthSweep({ store, cams: c, sinks: [sink], policy: { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 }, envTargets: [], concurrency: 1, deadline: t + 100 * CALL_MS, checkBudgetMs: 0, now: () => t, flushDelayMs: 60_000 }).run();
+    // Tick 1's delivery fails: the alert stays owed.
+    const down = await sweepWith({ name: 'chat', perMinute: 100, send: () => Promise.reject(new Error('channel down')) });
+    expect(down.dispatch?.failed).toHaveLength(1);
+    // Tick 2, CAMS answering after a turn of the event loop: the owed alert goes once, after the checks
+    // (here the flush delay outlasts them, so at the end), not as the first check starts.
+    const sentAfter: number[] = [];
+    const turnCams = { getHealthStatus: (x: WatchTarget) => cams.getHealthStatus(x).then(async (r) => (await new Promise((d) => setImmediate(d)), r)) } as unknown as CamsClient;
+    calls = [];
+    await sweepWith({ name: 'chat', perMinute: 100, send: async () => void sentAfter.push(calls.length) }, turnCams);
+    expect(calls.length).toBeGreaterThanOrEqual(3);
+    expect(sentAfter).toEqual([calls.length]);
   });
 
   it('a risky index that cannot be read costs its extra checks this tick, not the round: logged, and read again next tick', async () => {
