@@ -54,7 +54,19 @@ interface Invocation {
   /** The invocation's own warnings (stderr JSON lines at level warn: the budget's store fallback, say). */
   warnings: string[];
   /** Its slot grants (sweep-invocation.ts): the first, time lost against the client's spacing in the ramp (first 100) and after. */
-  pace: { slots: number; firstSlotMs: number; lastSlotMs: number; rampLostMs: number; steadyLostMs: number; lateSlots: number; worstGaps: Array<[number, number]> };
+  pace: {
+    slots: number;
+    firstSlotMs: number;
+    lastSlotMs: number;
+    rampLostMs: number;
+    steadyLostMs: number;
+    lateSlots: number;
+    worstGaps: Array<[number, number]>;
+    /** The budget store's answer times to slot reservations (ramp: the first 100). */
+    reserve: { rampMaxMs: number; rampOver5: number; maxMs: number; over5: number; p50Ms: number };
+    /** Event-loop delay in the ramp and after it. */
+    loopDelay: { ramp?: { maxMs: number; p99Ms: number }; after: { maxMs: number; p99Ms: number } };
+  };
   /** Store operations started before the first slot: [op, key, start ms, end ms]. */
   startOps: Array<[string, string, number, number]>;
 }
