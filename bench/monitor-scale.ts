@@ -53,6 +53,22 @@ interface Invocation {
   maxRssKb: number;
   /** The invocation's own warnings (stderr JSON lines at level warn: the budget's store fallback, say). */
   warnings: string[];
+  /** Its slot grants (sweep-invocation.ts): the first, time lost against the client's spacing in the ramp (first 100) and after. */
+  pace: {
+    slots: number;
+    firstSlotMs: number;
+    lastSlotMs: number;
+    rampLostMs: number;
+    steadyLostMs: number;
+    lateSlots: number;
+    worstGaps: Array<[number, number]>;
+    /** The budget store's answer times to slot reservations (ramp: the first 100). */
+    reserve: { rampMaxMs: number; rampOver5: number; maxMs: number; over5: number; p50Ms: number };
+    /** Event-loop delay in the ramp and after it. */
+    loopDelay: { ramp?: { maxMs: number; p99Ms: number }; after: { maxMs: number; p99Ms: number } };
+  };
+  /** Store operations started before the first slot: [op, key, start ms, end ms]. */
+  startOps: Array<[string, string, number, number]>;
 }
 
 function invoke(args: Record<string, unknown>): Promise<Invocation> {
@@ -228,8 +244,23 @@ export const monitorScale: Benchmark = {
         // The sweep's own time per invocation: before its first CAMS call, after its last one.
         const before = invs.reduce((t, x) => t + Math.max(0, x.firstCallMs), 0);
         const after = invs.reduce((t, x) => t + Math.max(0, x.elapsedMs - x.lastCallEndMs), 0);
-        data[id] = { invocations: invs.map((x) => ({ elapsedMs: round(x.elapsedMs, 1), firstCallMs: round(x.firstCallMs, 1), afterLastCallMs: round(x.elapsedMs - x.lastCallEndMs, 1), checked: x.report.checked, pending: x.report.pending, ops: x.ops, maxRssKb: x.maxRssKb })), active, ideal, beforeFirstCallMs: round(before, 0), afterLastCallMs: round(after, 0) };
-        notes.push(`${kind.name} split: of ${round(active / 1000, 2)} s active, ${round(before / 1000, 2)} s went before the invocations' first CAMS calls and ${round(after / 1000, 2)} s after their last ones (the sweep's own work); the rest is the checks at the client's pace.`);
+        // Between: the slots' pace against the client's spacing, in the ramp (first 100 slots) and after.
+        const sum = (f: (x: Invocation) => number) => round(invs.reduce((t, x) => t + f(x), 0), 0);
+        const lostRamp = sum((x) => x.pace.rampLostMs);
+        const lostSteady = sum((x) => x.pace.steadyLostMs);
+        data[id] = {
+          invocations: invs.map((x) => ({ elapsedMs: round(x.elapsedMs, 1), firstCallMs: round(x.firstCallMs, 1), afterLastCallMs: round(x.elapsedMs - x.lastCallEndMs, 1), checked: x.report.checked, pending: x.report.pending, ops: x.ops, maxRssKb: x.maxRssKb, pace: x.pace, startOps: x.startOps })),
+          active,
+          ideal,
+          beforeFirstCallMs: round(before, 0),
+          afterLastCallMs: round(after, 0),
+          firstSlotMs: sum((x) => x.pace.firstSlotMs),
+          rampLostMs: lostRamp,
+          steadyLostMs: lostSteady,
+        };
+        notes.push(
+          `${kind.name} split: of ${round(active / 1000, 2)} s active, ${round(before / 1000, 2)} s went before the invocations' first CAMS calls and ${round(after / 1000, 2)} s after their last ones (the sweep's own work); against the client's spacing the slots lost ${round(lostRamp / 1000, 2)} s in the invocations' first 100 and ${round(lostSteady / 1000, 2)} s after; the rest is the checks at the client's pace.`,
+        );
         goals.push(goal(`${kind.name} 10,000 over ${SPLIT_TIMEOUT_MS / 1000} s invocations: active time ÷ (targets ÷ QPS)`, round(active / ideal, 3), GOAL_RATIO, 'x', undefined, 3));
         goals.push(goal(`${kind.name} split: targets not checked exactly once in the round`, SPLIT_TARGETS - once, 0, 'targets'));
       }

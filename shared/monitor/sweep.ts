@@ -130,9 +130,9 @@ export class HealthSweep {
     const ttl = Math.max(1000, this.opts.deadline - this.now() + 5000);
     const lease = await store.acquireLease(SWEEP_LEASE, ttl);
     if (!lease) return { skipped: 'another sweep holds the lease', targets: 0, checked: 0, pending: 0, transientFailures: 0 };
-    // The one deliverer, while the sweep runs: what earlier sweeps owe as soon as the first check is
-    // under way (beside it, not before it; a failure then is retried now), what a check finds within
-    // flushDelayMs, and at the end whatever is still owed.
+    // The one deliverer, while the sweep runs: what earlier sweeps owe flushDelayMs after the first
+    // check is under way (beside the checks, not ahead of them, and not amid the first slots), what a
+    // check finds within flushDelayMs, and at the end whatever is still owed.
     const flusher = new DeliveryFlusher(() => deliverOwed(store, this.opts.sinks, this.alertNow, this.log), this.opts.flushDelayMs ?? FLUSH_DELAY_MS, this.log);
     this.flusher = flusher;
     try {
@@ -178,12 +178,20 @@ export class HealthSweep {
     // Target problems: the stored ones as the round's listing of the watch list found them (the
     // previous round's until then), the configured ones every tick; one that is gone has been fixed.
     const invalid = await this.observeTargetProblems([...(this.opts.targetProblems ?? []), ...(round.problems ?? [])], round.id);
-    // Their index is listed when a round starts or when the last tick saw some (`invalid`), not every tick.
-    if (fresh || (round.invalid ?? 1) > 0 || invalid.size > 0) await this.resolveVanishedTargetProblems(invalid, round.id);
+    // Their index is listed when a round starts or when the last tick saw some (`invalid`), not every
+    // tick, and beside the checks: a listing can be a scan of every key (redis SCAN, a directory).
+    if (fresh || (round.invalid ?? 1) > 0 || invalid.size > 0) besides('resolving fixed target problems', () => this.resolveVanishedTargetProblems(invalid, round.id));
 
     const envById = new Map(this.opts.envTargets.map((t) => [targetId(t), t]));
-    // Risky nodes first (risk.ts): the index, then each one's own record when its turn comes.
-    const riskQueue: Job[] = (await store.list<number>(RISKY_PREFIX)).map((m) => ({ kind: 'risk', id: m.key.slice(RISKY_PREFIX.length), marker: m.version }));
+    // Risky nodes first (risk.ts): the index, then each one's own record when its turn comes. The
+    // index is read from the start but not waited for (a scan of every key on redis took 70-110 ms
+    // at 10,000 targets, before every tick's first check): its nodes are handed out as soon as it is in.
+    const riskQueue: Job[] = [];
+    const riskListed = store.list<number>(RISKY_PREFIX).then(
+      (markers) => void riskQueue.push(...markers.map((m): Job => ({ kind: 'risk', id: m.key.slice(RISKY_PREFIX.length), marker: m.version }))),
+      (e: unknown) => this.log({ level: 'warn', msg: 'reading the risky index failed; the next tick reads it', round: round.id, error: e instanceof Error ? e.message : String(e) }),
+    );
+    background.push(riskListed);
     // Retry keys are listed only when the round record says there are some (a tick that died before
     // writing that leaves its targets below `reserved`, where their round marks are read anyway).
     const retrying = new Set(round.retries ? (await store.list<number>(retryPrefix(round.id))).map((m) => m.key.slice(retryPrefix(round.id).length)) : []);
@@ -228,12 +236,15 @@ export class HealthSweep {
 
     // Jobs are handed out one at a time (a page read or a cursor write may be on the way).
     let taking: Promise<unknown> = Promise.resolve();
+    const takeRisk = (): Job | undefined => {
+      if (!riskQueue.length || riskTokens < 1) return undefined;
+      riskTokens--;
+      return riskQueue.shift();
+    };
     const takeJob = async (): Promise<Job | undefined> => {
       if (lost) return undefined;
-      if (riskQueue.length && riskTokens >= 1) {
-        riskTokens--;
-        return riskQueue.shift();
-      }
+      const risk = takeRisk();
+      if (risk) return risk;
       // A due re-check goes before the next position, but never two in a row while positions are
       // left: a CAMS that keeps throttling takes at most every other check of the tick.
       if (lastWasRecheck) lastWasRecheck = false;
@@ -257,7 +268,10 @@ export class HealthSweep {
         inflight.add(pos);
         return { kind: 'plan', id, pos: pos++ };
       }
-      return takeRecheck();
+      // Out of plan: the risky index may still be on its way.
+      await riskListed;
+      if (lost) return undefined;
+      return takeRisk() ?? takeRecheck();
     };
     const take = () => {
       const next = taking.then(takeJob);
@@ -274,14 +288,26 @@ export class HealthSweep {
     // reports the failure, so the lease is never released while a worker still calls CAMS or writes.
     let failure: { error: unknown } | undefined;
 
-    // Earlier sweeps' deliveries and the background work start once the first CAMS call is under
-    // way, beside the checks, not ahead of them.
+    // The background work starts once the first CAMS call is under way, beside the checks, not ahead
+    // of them; earlier sweeps' deliveries a flush delay later: on the file store a delivery's lease
+    // write and index listings, amid the first slot reservations, made them late by 10-50 ms each.
     let kicked = false;
     const kickoff = () => {
       if (kicked) return;
       kicked = true;
-      this.flusher?.flush();
+      this.flusher?.owed();
       for (const start of later) start();
+    };
+
+    // Workers start one after another, each once a check is under way and after a turn of the event
+    // loop, not MONITOR_QPS of them at once: all reading their first jobs together (synchronous reads
+    // on the file store) stalled the loop while the budget's first slots were being reserved, and
+    // every stall longer than the client's spacing is a slot lost. They are all running well before
+    // the slots need them (a worker's reads take about a millisecond, a slot is 10.4 ms at 100 QPS).
+    let more = () => {};
+    const underWay = () => {
+      kickoff();
+      more();
     };
 
     /** One job; undefined when there was nothing to check (gone, already checked, not due). */
@@ -296,7 +322,7 @@ export class HealthSweep {
         }
         riskDone++;
         const checking = this.checkTarget({ id: job.id, target }, round.id, false);
-        kickoff();
+        underWay();
         return checking;
       }
       if (!target) {
@@ -310,7 +336,7 @@ export class HealthSweep {
       if (job.kind === 'plan' && attempted.has(job.id)) return undefined;
       attempted.add(job.id);
       const checking = this.checkTarget({ id: job.id, target }, round.id, true);
-      kickoff();
+      underWay();
       return checking;
     };
 
@@ -368,8 +394,15 @@ export class HealthSweep {
       }
     };
     const runWorkers = async () => {
-      const settled = await Promise.allSettled(Array.from({ length: Math.max(1, this.opts.concurrency) }, worker));
-      for (const r of settled) if (r.status === 'rejected') failure ??= { error: r.reason };
+      const running: Array<Promise<void>> = [];
+      const start = (first: Promise<void>) => running.push(first.then(worker).catch((e: unknown) => void (failure ??= { error: e })));
+      more = () => {
+        if (running.length < Math.max(1, this.opts.concurrency)) start(new Promise((turn) => setImmediate(turn)));
+      };
+      start(Promise.resolve());
+      // Those started meanwhile included (each is in `running` as soon as it is asked for).
+      for (let i = 0; i < running.length; i++) await running[i];
+      more = () => {};
     };
     await runWorkers();
     kickoff();

@@ -6,10 +6,12 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { seeded } from '../../../local/sandbox/receipts.ts';
+import type { AlertSink } from '../../../shared/alerts/model.ts';
 import type { CamsClient } from '../../../shared/cams/client.ts';
 import type { CanSendMessage } from '../../../shared/cams/operations.ts';
 import { noteTarget } from '../../../shared/monitor/check.ts';
-import { RISK_BURST, RISK_SHARE } from '../../../shared/monitor/risk.ts';
+import { INVALID_PREFIX } from '../../../shared/monitor/entity-store.ts';
+import { RISK_BURST, RISK_SHARE, RISKY_PREFIX } from '../../../shared/monitor/risk.ts';
 import { HealthSweep, ROUND_KEY, type SweepRound } from '../../../shared/monitor/sweep.ts';
 import { registerWatchTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import { openStore } from '../../../shared/store/index.ts';
@@ -21,11 +23,14 @@ let store: Store;
 let t: number;
 let health: Map<string, CanSendMessage>;
 let calls: Array<{ at: number; code: string }>;
+/** Told of every CAMS call (a test can let a slow store answer once the first check is under way). */
+let onCall: (() => void) | undefined;
 
 /** CAMS on the fake clock: each call takes CALL_MS and answers the node's current health. */
 const cams = {
   async getHealthStatus(target: WatchTarget) {
     t += CALL_MS;
+    onCall?.();
     const code = target.TemplateCode!;
     calls.push({ at: t, code });
     const s = health.get(code) ?? 'AVAILABLE';
@@ -54,6 +59,7 @@ beforeEach(async () => {
   t = 1_000_000;
   health = new Map();
   calls = [];
+  onCall = undefined;
 });
 afterEach(async () => store.close());
 
@@ -73,6 +79,19 @@ async function runRounds(rounds: number, checksPerTick: number, between: () => P
     if (r.completedAt !== undefined) lengths.set(r.id, r.completedAt - r.startedAt);
   }
   return [...lengths.values()];
+}
+
+/** The store, with `list(prefix)` (default the risky index) answered by `listRisky` instead. */
+function slowRiskyIndex(inner: Store, listRisky: (inner: Store) => Promise<Awaited<ReturnType<Store['list']>>>, prefix = RISKY_PREFIX): Store {
+  return {
+    get: (k) => inner.get(k),
+    put: (k, v, o) => inner.put(k, v, o),
+    delete: (k, o) => inner.delete(k, o),
+    list: <T,>(p: string, o?: Parameters<Store['list']>[1]) => (p === prefix ? (listRisky(inner) as ReturnType<Store['list']>) : inner.list<T>(p, o)),
+    close: () => inner.close(),
+    acquireLease: (n, ttl, o) => inner.acquireLease(n, ttl, o),
+    reserveSlot: (k, i, w) => inner.reserveSlot(k, i, w),
+  } as Store;
 }
 
 function worstGap(code: string): number {
@@ -136,6 +155,118 @@ describe('the sweep as the backstop within one round', () => {
     expect(rest.filter((c) => c !== 'tpl_03')).toEqual(order.slice(6));
     expect(rest.filter((c) => c === 'tpl_03')).toEqual(['tpl_03']);
     expect(rest.indexOf('tpl_03')).toBeGreaterThan(0);
+  });
+
+  it("a tick's first check does not wait for the risky index (a scan of every key on redis); its nodes come as soon as it is in", async () => {
+    const nodes = await watch(6);
+    await runRounds(1, 100);
+    await noteTarget(store, nodes[3]!, { lastReceiptAt: t });
+    // The risky index answers once the first CAMS call is under way, or after a few turns of the
+    // event loop if none comes (a sweep that waits for it before its first check).
+    store = slowRiskyIndex(store, async (inner) => {
+      await new Promise<void>((answer) => {
+        onCall = answer;
+        let turns = 0;
+        const turn = () => (++turns < 5 ? setImmediate(turn) : answer());
+        setImmediate(turn);
+      });
+      return inner.list(RISKY_PREFIX);
+    });
+    calls = [];
+    await runRounds(1, 100);
+    // The round's first node went while the index was on its way; the risky one right after it.
+    expect(calls.map((c) => c.code)).toEqual(['tpl_00', 'tpl_03', 'tpl_01', 'tpl_02', 'tpl_03', 'tpl_04', 'tpl_05']);
+  });
+
+  it("a round's first tick does not wait for the invalid-target index either (listed beside its checks)", async () => {
+    await watch(3);
+    await runRounds(1, 100);
+    // When the index was first asked for (the round's repair of the indexes lists it again later).
+    let listedAfter = -1;
+    store = slowRiskyIndex(
+      store,
+      async (inner) => {
+        if (listedAfter < 0) listedAfter = calls.length;
+        await new Promise<void>((answer) => {
+          onCall = answer;
+          let turns = 0;
+          const turn = () => (++turns < 5 ? setImmediate(turn) : answer());
+          setImmediate(turn);
+        });
+        return inner.list(INVALID_PREFIX);
+      },
+      INVALID_PREFIX,
+    );
+    calls = [];
+    await runRounds(1, 100);
+    expect(calls.map((c) => c.code)).toEqual(['tpl_00', 'tpl_01', 'tpl_02']);
+    // Asked for once the first check was under way, not before it.
+    expect(listedAfter).toBe(1);
+  });
+
+  it('workers start one after another, a turn of the event loop apart, not MONITOR_QPS of them at once', async () => {
+    await watch(30);
+    // CAMS answering after a turn of the event loop, as a network call does.
+    let inFlight = 0;
+    let mostInFlight = 0;
+    let startedBeforeFirstAnswer = 0;
+    let answered = 0;
+    const turnCams = {
+      async getHealthStatus(target: WatchTarget) {
+        inFlight++;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        if (answered === 0) startedBeforeFirstAnswer++;
+        const reply = await cams.getHealthStatus(target);
+        await new Promise((r) => setImmediate(r));
+        inFlight--;
+        answered++;
+        return reply;
+      },
+    } as unknown as CamsClient;
+    const report = await new HealthSweep({ store, cams: turnCams, sinks: [], policy: { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 }, envTargets: [], concurrency: 10, deadline: t + 100 * CALL_MS, checkBudgetMs: 0, now: () => t }).run();
+    // All ten did not start in the first turn (reading their jobs together stalled the loop while
+    // the budget reserved the first slots); they were still all put to work.
+    expect(startedBeforeFirstAnswer).toBeLessThanOrEqual(2);
+    expect(mostInFlight).toBeGreaterThan(1);
+    expect(report.checked).toBe(30);
+    expect(calls.map((c) => c.code)).toEqual(Array.from({ length: 30 }, (_, i) => node(i).TemplateCode));
+  });
+
+  it("what earlier sweeps owe is delivered a flush delay after the tick's first check, not amid its first slots", async () => {
+    await watch(3);
+    health.set('tpl_01', 'BLOCKED');
+    const sweepWith = (sink: AlertSink, c: CamsClient = cams) =>
+      new HealthSweep({ store, cams: c, sinks: [sink], policy: { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 }, envTargets: [], concurrency: 1, deadline: t + 100 * CALL_MS, checkBudgetMs: 0, now: () => t, flushDelayMs: 60_000 }).run();
+    // Tick 1's delivery fails: the alert stays owed.
+    const down = await sweepWith({ name: 'chat', perMinute: 100, send: () => Promise.reject(new Error('channel down')) });
+    expect(down.dispatch?.failed).toHaveLength(1);
+    // Tick 2, CAMS answering after a turn of the event loop: the owed alert goes once, after the checks
+    // (here the flush delay outlasts them, so at the end), not as the first check starts.
+    const sentAfter: number[] = [];
+    const turnCams = { getHealthStatus: (x: WatchTarget) => cams.getHealthStatus(x).then(async (r) => (await new Promise((d) => setImmediate(d)), r)) } as unknown as CamsClient;
+    calls = [];
+    await sweepWith({ name: 'chat', perMinute: 100, send: async () => void sentAfter.push(calls.length) }, turnCams);
+    expect(calls.length).toBeGreaterThanOrEqual(3);
+    expect(sentAfter).toEqual([calls.length]);
+  });
+
+  it('a risky index that cannot be read costs its extra checks this tick, not the round: logged, and read again next tick', async () => {
+    await watch(4);
+    health.set('tpl_02', 'BLOCKED');
+    await runRounds(1, 100);
+    const healthy = store;
+    store = slowRiskyIndex(healthy, () => Promise.reject(new Error('redis went away')));
+    const logs: Array<Record<string, unknown>> = [];
+    calls = [];
+    const report = await new HealthSweep({ store, cams, sinks: [], policy: { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 }, envTargets: [], concurrency: 1, deadline: t + 100 * CALL_MS, checkBudgetMs: 0, now: () => t, log: (r) => logs.push(r) }).run();
+    expect(report.roundComplete).toBe(true);
+    expect(calls.map((c) => c.code)).toEqual(['tpl_00', 'tpl_01', 'tpl_02', 'tpl_03']);
+    expect(logs.filter((l) => l['level'] === 'warn').map((l) => l['msg'])).toEqual(['reading the risky index failed; the next tick reads it']);
+    // Next tick the index is read again: the BLOCKED node, due, gets its extra check first.
+    store = healthy;
+    calls = [];
+    await tick(1);
+    expect(calls.map((c) => c.code)).toEqual(['tpl_02']);
   });
 
   it('1,000 BLOCKED nodes cannot starve the round: risk checks stay within their share of it', async () => {
