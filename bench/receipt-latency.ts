@@ -31,6 +31,7 @@ import { intervalForQps } from '../shared/cams/limiter.ts';
 import { CamsBudget } from '../shared/cams/budget/budget.ts';
 import { budgetAccount, sharedBudget } from '../shared/cams/budget/shared-budget.ts';
 import { httpRequest } from '../shared/http/request.ts';
+import { FLUSH_DELAY_MS } from '../shared/monitor/flush.ts';
 import { HealthSweep, ROUND_KEY, type SweepRound } from '../shared/monitor/sweep.ts';
 import { registerWatchTarget, type WatchTarget } from '../shared/monitor/targets.ts';
 import { openStore } from '../shared/store/index.ts';
@@ -317,7 +318,7 @@ export const receiptLatency: Benchmark = {
               round(Math.max(...gotB) / worstRound, 3),
               1,
               'x',
-              `rounds measured (the one the last alert came in included): ${rounds.map((r) => round(r / 1000, 1)).join(', ')} s. What bounds it: a round keeps its order from round to round (the node is checked again at most one round later), risky nodes (non-AVAILABLE, a receipt whose check failed) are extra checks paid from a share of the round's own (RISK_SHARE), and a finding is delivered ~1 s after its check (FLUSH_DELAY_MS). data.B.toFirstCheckMs: each change to the first check that saw it.`,
+              `rounds measured (the one the last alert came in included): ${rounds.map((r) => round(r / 1000, 1)).join(', ')} s. What bounds it: a round keeps its order from round to round (the node is checked again at most one round later), risky nodes (non-AVAILABLE, a receipt whose check failed) are extra checks paid from a share of the round's own (RISK_SHARE), and a finding is delivered ${FLUSH_MS ?? FLUSH_DELAY_MS} ms after its check (FLUSH_DELAY_MS, or BENCH_RECEIPT_FLUSH_MS). data.B.toFirstCheckMs: each change to the first check that saw it.`,
               3,
             ),
           );
