@@ -283,7 +283,9 @@ const script = new Script(readFileSync(file, 'utf8'), { filename: file, cachedDa
 const main = new Module(file, module);
 main.filename = file;
 main.paths = module.paths;
-script.runInThisContext().call(main.exports, main.exports, Module.createRequire(file), main, file, __dirname);
+// This file sits beside main.js, so its own require resolves what main.js asks for (builtins,
+// ./lazy/<pkg>.js) without Module.createRequire's cost.
+script.runInThisContext().call(main.exports, main.exports, require, main, file, __dirname);
 main.loaded = true;
 module.exports = main.exports;
 module.exports.codeCache = cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'accepted';
