@@ -10,12 +10,19 @@
  *
  * --cpu-prof also writes a V8 CPU profile per process and prints self time per source file (through
  * main.js.map) summed over the runs, GC and node's own start-up shown apart.
+ *
+ * --instructions runs each process under valgrind's callgrind instead and prints the instructions it
+ * executed (whole process, millions, the least over the runs): a count, not a time, so the same on a
+ * loaded machine, which makes a change of half a millisecond visible. A primality test in node's own
+ * start-up (detail::sprp) executes a random number of instructions (±5 M); it is left out.
  */
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { signRouteRequest } from '../local/client/route-request.ts';
 import { fcContext, httpEvent } from '../test/support/events.ts';
 import { HTTP_FUNCTIONS } from './function-cold-start.ts';
@@ -24,25 +31,30 @@ import { BENCH_CALLER_KEY, functionEnv, ROUTE_HOST, startBenchSandbox } from './
 import { timedNode, type ProcessSample } from './lib/spawn.ts';
 import { median } from './lib/stats.ts';
 
+const execFileAsync = promisify(execFile);
+
 interface Args {
   runs: number;
   cpuProf: boolean;
   /** Self time per function (file:line name) rather than per file. */
   byFunction: boolean;
+  /** Count instructions under callgrind instead of timing. */
+  instructions: boolean;
   bundles: string[];
 }
 
 function parse(argv: string[]): Args {
-  const out: Args = { runs: 10, cpuProf: false, byFunction: false, bundles: [] };
+  const out: Args = { runs: 10, cpuProf: false, byFunction: false, instructions: false, bundles: [] };
   for (let i = 0; i < argv.length; i += 1) {
     const a = argv[i]!;
     if (a === '--runs') out.runs = Number(argv[++i]);
     else if (a === '--cpu-prof') out.cpuProf = true;
     else if (a === '--by-function') out.cpuProf = out.byFunction = true;
+    else if (a === '--instructions') out.instructions = true;
     else out.bundles.push(resolve(a));
   }
   if (out.bundles.length === 0 || !Number.isInteger(out.runs) || out.runs < 1) {
-    throw new Error('usage: tsx bench/profile-cold-start.ts [--runs N] [--cpu-prof] dist/<fn>/index.js ...');
+    throw new Error('usage: tsx bench/profile-cold-start.ts [--runs N] [--cpu-prof | --by-function | --instructions] dist/<fn>/index.js ...');
   }
   return out;
 }
@@ -82,12 +94,30 @@ function selfTimeByFile(profile: Profile, maps: Map<string, SourceMap | null>, b
   return out;
 }
 
+/** Instructions one runner process executes under callgrind, without node's random primality test. */
+async function instructions(runner: string, bundle: string, env: Record<string, string>): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'cams-fc-callgrind-'));
+  const out = join(dir, 'callgrind.out');
+  try {
+    const run = await execFileAsync('valgrind', ['--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${out}`, process.execPath, runner, bundle], { env: { PATH: process.env['PATH'] ?? '', ...env }, cwd: REPO_ROOT, maxBuffer: 1 << 24 }).catch((e: { stderr?: string }) => {
+      throw new Error(`${bundle} under callgrind failed (is valgrind installed?): ${(e.stderr ?? String(e)).slice(-600)}`);
+    });
+    const total = Number(/Collected : (\d+)/.exec(run.stderr)?.[1]);
+    const { stdout } = await execFileAsync('callgrind_annotate', ['--inclusive=yes', out], { maxBuffer: 1 << 28 });
+    const sprp = /([\d,]+) \([^)]*\)\s+\S*detail::sprp/.exec(stdout)?.[1];
+    return total - (sprp ? Number(sprp.replaceAll(',', '')) : 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const args = parse(process.argv.slice(2));
   const sb = await startBenchSandbox();
   const runner = join(REPO_ROOT, 'bench/lib/fn-runner.cjs');
   const context = JSON.stringify(fcContext({ requestId: 'profile' }));
   const samples = new Map<string, ProcessSample[]>(args.bundles.map((b) => [b, []]));
+  const counts = new Map<string, number[]>(args.bundles.map((b) => [b, []]));
   const profDirs = new Map<string, string>(args.bundles.map((b) => [b, mkdtempSync(join(tmpdir(), 'cams-fc-prof-'))]));
   try {
     for (let r = -1; r < args.runs; r += 1) {
@@ -97,13 +127,23 @@ async function main(): Promise<void> {
         const req = HTTP_FUNCTIONS[fn];
         if (!req) throw new Error(`${bundle}: ${fn} is not an HTTP function (${Object.keys(HTTP_FUNCTIONS).join(', ')})`);
         const event = httpEvent(signRouteRequest(req(sb), ROUTE_HOST, BENCH_CALLER_KEY, { nonce: randomUUID() }), 'fc-http').toString('utf8');
+        const env = { ...functionEnv(sb), BENCH_EVENT: event, BENCH_CONTEXT: context };
+        if (args.instructions) {
+          if (r >= 0) counts.get(bundle)!.push(await instructions(runner, bundle, env));
+          continue;
+        }
         const prof = args.cpuProf && r >= 0 ? ['--cpu-prof', '--cpu-prof-dir', profDirs.get(bundle)!, '--cpu-prof-interval', '100'] : [];
-        const s = await timedNode({ args: [...prof, runner, bundle], env: { ...functionEnv(sb), BENCH_EVENT: event, BENCH_CONTEXT: context }, cwd: REPO_ROOT });
+        const s = await timedNode({ args: [...prof, runner, bundle], env, cwd: REPO_ROOT });
         if (r >= 0) samples.get(bundle)!.push(s);
       }
     }
   } finally {
     await sb.close();
+  }
+  if (args.instructions) {
+    console.log(`${args.runs} rounds under callgrind; instructions executed by the whole process (millions, detail::sprp left out): least | each run`);
+    for (const [bundle, xs] of counts) console.log(`${(Math.min(...xs) / 1e6).toFixed(1).padStart(7)} | ${xs.map((x) => (x / 1e6).toFixed(1)).join(' ')}  ${bundle.replace(`${REPO_ROOT}/`, '')}`);
+    return;
   }
   const med = (xs: number[]) => median(xs).toFixed(2).padStart(7);
   const span = (ss: ProcessSample[], from: string, to: string) => ss.map((s) => s.marks[to]! - s.marks[from]!);
