@@ -276,7 +276,7 @@ export const receiptLatency: Benchmark = {
           const sinks = sinksFromEnv(b.env);
           const loop = (async () => {
             while (!stop) {
-              // Invocations as on FC: bounded, each delivering what it finds while it sweeps (1 s after a
+              // Invocations as on FC: bounded, each delivering what it finds while it sweeps (a flush delay after a
               // finding, FLUSH_DELAY_MS) and at its end. FC's 280 s against a 10,000-node round of
               // ~2,080 s is ~13 %; here ~3 s of checks per run.
               const startedRun = Date.now();
