@@ -178,7 +178,7 @@ export class FileStore implements Store {
   async get<T>(key: string): Promise<Versioned<T> | undefined> {
     this.check();
     checkKey(key);
-    const rec = await this.readLive('kv', key);
+    const rec = this.readLive('kv', key);
     return rec && { value: rec.value as T, version: rec.version };
   }
 
@@ -254,7 +254,7 @@ export class FileStore implements Store {
         get: async (n) => {
           this.check();
           checkKey(n, 'lease name');
-          const rec = await this.readLive('leases', n);
+          const rec = this.readLive('leases', n);
           return rec && { value: rec.value as LeaseRecord, version: rec.version };
         },
         put: (n, v, o) => (this.check(), this.putIn('leases', n, v, o)),
@@ -272,7 +272,7 @@ export class FileStore implements Store {
     checkKey(key, 'slot key');
     checkSlotArgs(intervalMs, maxWaitMs);
     return this.withLock('slots', key, async (token) => {
-      const rec = await this.readLive('slots', key);
+      const rec = this.readLive('slots', key);
       const now = Date.now();
       const d = decideSlot(typeof rec?.value === 'number' ? rec.value : undefined, now, intervalMs, maxWaitMs);
       if (d.nextTat !== undefined) {
@@ -307,7 +307,7 @@ export class FileStore implements Store {
       });
       await forEachLimit(dead, 8, async (rec) => {
         const gone = await this.withLock(space, rec.key, async (token) => {
-          const again = await this.readFile(this.path(space, rec.key));
+          const again = this.readFile(this.path(space, rec.key));
           if (!again || again.version !== rec.version || !expired(again, Date.now())) return false;
           await this.assertHeld(space, rec.key, token);
           await unlink(this.path(space, rec.key));
@@ -369,11 +369,11 @@ export class FileStore implements Store {
     const json = serialize(value);
     if (mode.kind !== 'always') {
       // A condition that fails now fails: answer without queueing for the lock (losers of a race exit fast).
-      const now = await this.readLive(space, key);
+      const now = this.readLive(space, key);
       if (mode.kind === 'ifAbsent' ? now !== undefined : now?.version !== mode.version) return undefined;
     }
     return this.withLock(space, key, async (token) => {
-      const cur = await this.readLive(space, key);
+      const cur = this.readLive(space, key);
       if (mode.kind === 'ifAbsent' && cur) return undefined;
       if (mode.kind === 'ifVersion' && cur?.version !== mode.version) return undefined;
       const version = nextVersion(cur?.version);
@@ -388,10 +388,10 @@ export class FileStore implements Store {
     if (opts?.ifVersion !== undefined && typeof opts.ifVersion !== 'string') {
       throw new TypeError('store delete: ifVersion must be a string');
     }
-    const now = await this.readLive(space, key);
+    const now = this.readLive(space, key);
     if (!now || (opts?.ifVersion !== undefined && now.version !== opts.ifVersion)) return false;
     return this.withLock(space, key, async (token) => {
-      const cur = await this.readLive(space, key);
+      const cur = this.readLive(space, key);
       if (!cur) return false;
       if (opts?.ifVersion !== undefined && cur.version !== opts.ifVersion) return false;
       await this.assertHeld(space, key, token);
@@ -513,7 +513,7 @@ export class FileStore implements Store {
   }
 
   private async readLock(path: string): Promise<LockInfo | undefined> {
-    const text = await readTextIfExists(path);
+    const text = readTextIfExists(path);
     if (text === undefined) return undefined;
     try {
       const info = JSON.parse(text) as LockInfo;
