@@ -94,6 +94,19 @@ function slowRiskyIndex(inner: Store, listRisky: (inner: Store) => Promise<Await
   } as Store;
 }
 
+/**
+ * Resolves once the next CAMS call is under way, or after a few turns of the event loop if none
+ * comes: a slow index read that a sweep waiting for it before its first check would still get.
+ */
+function firstCallOrFiveTurns(): Promise<void> {
+  return new Promise<void>((answer) => {
+    onCall = answer;
+    let turns = 0;
+    const turn = () => (++turns < 5 ? setImmediate(turn) : answer());
+    setImmediate(turn);
+  });
+}
+
 function worstGap(code: string): number {
   const at = calls.filter((c) => c.code === code).map((c) => c.at);
   let worst = 0;
@@ -161,15 +174,8 @@ describe('the sweep as the backstop within one round', () => {
     const nodes = await watch(6);
     await runRounds(1, 100);
     await noteTarget(store, nodes[3]!, { lastReceiptAt: t });
-    // The risky index answers once the first CAMS call is under way, or after a few turns of the
-    // event loop if none comes (a sweep that waits for it before its first check).
     store = slowRiskyIndex(store, async (inner) => {
-      await new Promise<void>((answer) => {
-        onCall = answer;
-        let turns = 0;
-        const turn = () => (++turns < 5 ? setImmediate(turn) : answer());
-        setImmediate(turn);
-      });
+      await firstCallOrFiveTurns();
       return inner.list(RISKY_PREFIX);
     });
     calls = [];
@@ -187,12 +193,7 @@ describe('the sweep as the backstop within one round', () => {
       store,
       async (inner) => {
         if (listedAfter < 0) listedAfter = calls.length;
-        await new Promise<void>((answer) => {
-          onCall = answer;
-          let turns = 0;
-          const turn = () => (++turns < 5 ? setImmediate(turn) : answer());
-          setImmediate(turn);
-        });
+        await firstCallOrFiveTurns();
         return inner.list(INVALID_PREFIX);
       },
       INVALID_PREFIX,
