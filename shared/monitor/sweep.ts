@@ -432,6 +432,10 @@ export class HealthSweep {
     report.targets = plan.count;
     report.roundComplete = complete;
     if (riskDone > 0) report.riskChecks = riskDone;
+    // Retry keys a killed tick wrote before the round record counted them: their targets were below
+    // `reserved`, so their round marks were read and they were checked; the keys are spent. Deleted
+    // before the round is marked complete: a kill in between leaves nothing the next tick needs.
+    if (complete) for (const e of await store.list(retryPrefix(round.id))) await store.delete(e.key);
     if (!lost) await persist(complete ? { completedAt: this.alertNow(), checked: plan.count } : {});
     this.log({ level: 'info', msg: 'sweep', ...report });
     return report;

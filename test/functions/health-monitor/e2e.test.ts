@@ -182,4 +182,67 @@ describe('health monitor end to end: sandbox → sweep → every sink, checked a
     expect(webhookItems).toHaveLength(blocked.length);
     expect(new Set(webhookItems).size).toBe(blocked.length);
   }, 120_000);
+
+  it('a sweep killed while throttled checks wait for their re-check in the tick: the next tick checks them, each one alert', async () => {
+    const targets: WatchTarget[] = [0, 1, 2].map((i) => ({ CustSpaceId: space, NodeType: 'template', TemplateCode: `tpl_r${i}`, Language: 'en' }));
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: targets.map((t) => ({ TemplateCode: t.TemplateCode, Language: t.Language })) });
+    for (const t of targets) await registerWatchTarget(store, t, 'test');
+    await setHealth(sandbox, { ...targets[1]!, CanSendMessage: 'LIMITED' });
+    // CAMS throttles every call: each check ends transient after the client's attempts and waits for its re-check.
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { throttleRate: 1 });
+
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/sweep-child.ts'], {
+      env: {
+        ...process.env,
+        ...receivers.env,
+        STORE_URL: storeUrl,
+        CAMS_ENDPOINT: sandbox.url,
+        ALIBABA_CLOUD_ACCESS_KEY_ID: DEFAULT_SANDBOX_KEYS[0]!.accessKeyId,
+        ALIBABA_CLOUD_ACCESS_KEY_SECRET: DEFAULT_SANDBOX_KEYS[0]!.accessKeySecret,
+        MONITOR_QPS: '5',
+        // Room for a re-check before the deadline minus the 6 s a check may need.
+        SWEEP_BUDGET_MS: '9000',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let waiting: () => void = () => {};
+    const rechecking = new Promise<void>((r) => (waiting = r));
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('re-checked in this tick after a backoff')) waiting();
+    });
+    const closed = new Promise((r) => child.on('close', r));
+    await Promise.race([rechecking, closed]);
+    child.kill('SIGKILL');
+    await closed;
+    expect(out).toContain('re-checked in this tick after a backoff');
+    expect(out).not.toContain('"finished":true');
+    const throttled = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string; Code: string }>;
+    expect(throttled.filter((c) => c.Action === 'GetWhatsappHealthStatus' && c.Code === 'OK')).toHaveLength(0);
+
+    // CAMS answers again; once the dead sweep's lease runs out, the next tick checks what it left.
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', {});
+    let report;
+    for (let i = 0; i < 80; i++) {
+      report = await new HealthSweep({
+        store,
+        cams: sandboxClient(sandbox, 5),
+        sinks: sinksFromEnv(receivers.env),
+        policy: { minConsecutive: 1, repeatIntervalMs: 4 * HOUR },
+        envTargets: [],
+        concurrency: 5,
+        deadline: Date.now() + 20_000,
+      }).run();
+      if (!report.skipped) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(report).toMatchObject({ roundComplete: true, transientFailures: 0 });
+    const calls = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string; Code: string; Params: Record<string, string> }>;
+    const ok = calls.filter((c) => c.Action === 'GetWhatsappHealthStatus' && c.Code === 'OK').map((c) => c.Params['TemplateCode']);
+    expect(ok.sort()).toEqual(targets.map((t) => t.TemplateCode));
+    // No retry key is left behind, and the LIMITED template alerted exactly once on every sink.
+    expect((await store.list('monitor/round/')).filter((e) => e.key.includes('/retry/'))).toEqual([]);
+    for (const k of RECEIVER_KINDS) expect(receivers.received[k].filter((m) => m.text.includes('tpl_r1')), k).toHaveLength(1);
+  }, 120_000);
 });
