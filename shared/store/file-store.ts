@@ -23,7 +23,7 @@
  * and re-checks the token, so two processes never both break and re-take the same lock.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { link, mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -266,82 +266,22 @@ export class FileStore implements Store {
     );
   }
 
-  /**
-   * Under the key's cross-process lock: read the TAT, decide, write it back (see slots.ts).
-   *
-   * When the lock is free, all of it is done synchronously, in about ten small syscalls (~0.2 ms of
-   * this thread). A sweep at 100 QPS asks for one slot per interval and must hear back within it; as
-   * async calls, each of those syscalls queued in libuv's four threads behind the fsyncs of the
-   * sweep's own writes, and one reservation in twenty took over 5 ms. Only a lock held by another
-   * process or by a queued writer of this one takes the async path, which waits for it.
-   */
+  /** Under the key's cross-process lock: read the TAT, decide, write it back (see slots.ts). */
   async reserveSlot(key: string, intervalMs: number, maxWaitMs: number): Promise<SlotReservation> {
     this.check();
     checkKey(key, 'slot key');
     checkSlotArgs(intervalMs, maxWaitMs);
-    const lockPath = this.lockPath('slots', key);
-    const token = this.queues.has(lockPath) ? undefined : this.tryLockSync(lockPath);
-    if (token !== undefined) {
-      try {
-        return this.reserveLocked(key, intervalMs, maxWaitMs, token);
-      } finally {
-        this.releaseLockSync(lockPath, token);
+    return this.withLock('slots', key, async (token) => {
+      const rec = this.readLive('slots', key);
+      const now = Date.now();
+      const d = decideSlot(typeof rec?.value === 'number' ? rec.value : undefined, now, intervalMs, maxWaitMs);
+      if (d.nextTat !== undefined) {
+        const version = nextVersion(rec?.version);
+        const text = `{"key":${JSON.stringify(key)},"version":${JSON.stringify(version)},"expiresAt":${Math.ceil(d.nextTat) + 1000},"value":${d.nextTat}}\n`;
+        await this.writeAtomic(this.path('slots', key), text, () => this.assertHeld('slots', key, token), false);
       }
-    }
-    return this.withLock('slots', key, async (t) => this.reserveLocked(key, intervalMs, maxWaitMs, t));
-  }
-
-  /** The reservation itself, synchronous, with the slot's lock held under `token`. */
-  private reserveLocked(key: string, intervalMs: number, maxWaitMs: number, token: string): SlotReservation {
-    const rec = this.readLive('slots', key);
-    const d = decideSlot(typeof rec?.value === 'number' ? rec.value : undefined, Date.now(), intervalMs, maxWaitMs);
-    if (d.nextTat !== undefined) {
-      const version = nextVersion(rec?.version);
-      const text = `{"key":${JSON.stringify(key)},"version":${JSON.stringify(version)},"expiresAt":${Math.ceil(d.nextTat) + 1000},"value":${d.nextTat}}\n`;
-      // Not fsynced: a lost TAT after a power cut only frees one slot early.
-      const tmp = this.tmpPath();
-      writeFileSync(tmp, text, { flag: 'wx' });
-      try {
-        if (this.lockTokenSync(this.lockPath('slots', key)) !== token) {
-          throw new StoreError('LOCK_TIMEOUT', `file store: lost the lock on ${JSON.stringify(key)} before writing (held longer than ${this.staleLockMs} ms?)`);
-        }
-        renameSync(tmp, this.path('slots', key));
-      } catch (e) {
-        rmSync(tmp, { force: true });
-        throw e;
-      }
-    }
-    return { granted: d.granted, waitMs: d.waitMs, at: d.at };
-  }
-
-  /** Takes a free lock at once (the same lock file acquireLock makes), or answers undefined when it is held. */
-  private tryLockSync(lockPath: string): string | undefined {
-    const token = randomBytes(12).toString('hex');
-    const tmp = join(this.dirs.tmp, `lock-${process.pid}-${token}`);
-    writeFileSync(tmp, JSON.stringify({ pid: process.pid, host: HOST, token, at: Date.now() } satisfies LockInfo), { flag: 'wx' });
-    try {
-      linkSync(tmp, lockPath);
-      return token;
-    } catch (e) {
-      if (errno(e) === 'EEXIST') return undefined;
-      throw e;
-    } finally {
-      rmSync(tmp, { force: true });
-    }
-  }
-
-  private releaseLockSync(lockPath: string, token: string): void {
-    if (this.lockTokenSync(lockPath) === token) rmSync(lockPath, { force: true });
-  }
-
-  /** The token in a lock file, or undefined when it is absent or unreadable. */
-  private lockTokenSync(lockPath: string): string | undefined {
-    try {
-      const text = readTextIfExists(lockPath);
-      return text === undefined ? undefined : (JSON.parse(text) as Partial<LockInfo>).token;
-    } catch {
-      return undefined;
-    }
+      return { granted: d.granted, waitMs: d.waitMs, at: d.at };
+    });
   }
 
   async close(): Promise<void> {
@@ -461,13 +401,13 @@ export class FileStore implements Store {
     });
   }
 
-  private async writeAtomic(path: string, text: string, beforeCommit: () => Promise<void>): Promise<void> {
-    const tmp = this.tmpPath();
+  private async writeAtomic(path: string, text: string, beforeCommit: () => Promise<void>, durable = this.fsync): Promise<void> {
+    const tmp = join(this.dirs.tmp, `${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
     const fh = await open(tmp, 'wx');
     try {
       try {
         await fh.writeFile(text, 'utf8');
-        if (this.fsync) await fh.sync();
+        if (durable) await fh.sync();
       } finally {
         await fh.close();
       }
@@ -477,11 +417,7 @@ export class FileStore implements Store {
       await unlink(tmp).catch(() => undefined);
       throw e;
     }
-    await this.syncDir(join(path, '..'));
-  }
-
-  private tmpPath(): string {
-    return join(this.dirs.tmp, `${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+    if (durable) await this.syncDir(join(path, '..'));
   }
 
   private async syncDir(dir: string): Promise<void> {

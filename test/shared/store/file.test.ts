@@ -1,6 +1,5 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import { mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -209,32 +208,6 @@ describe('file store: locks', () => {
     expect(settled).toBe(false);
     await rm(slotLock);
     expect(await next).toMatchObject({ granted: true, at: first.at + 1_000 });
-  });
-
-  it('reserveSlot answers while every libuv thread is busy: a sweep\'s slots do not queue behind its fsyncs', async () => {
-    store = await openStore(`file:${dir}`);
-    // Each open of a FIFO for reading holds one thread of libuv's pool until a writer opens it.
-    const threads = Number(process.env['UV_THREADPOOL_SIZE'] ?? 4);
-    const fifos = Array.from({ length: threads }, (_, i) => join(dir, `busy-${i}.fifo`));
-    for (const f of fifos) expect(spawnSync('mkfifo', [f]).status).toBe(0);
-    const busy = fifos.map((f) => open(f, 'r'));
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const got = await Promise.race([
-        store.reserveSlot('hot', 1_000, Infinity),
-        new Promise<'stuck'>((resolve) => (timer = setTimeout(() => resolve('stuck'), 5_000))),
-      ]);
-      expect(got).toMatchObject({ granted: true, waitMs: 0 });
-      expect(await store.reserveSlot('hot', 1_000, 0)).toMatchObject({ granted: false });
-    } finally {
-      clearTimeout(timer);
-      // O_RDWR never blocks and counts as a writer: the held opens complete, and any not yet started would too.
-      const writers = fifos.map((f) => openSync(f, 'r+'));
-      for (const fh of await Promise.all(busy)) await fh.close();
-      for (const fd of writers) closeSync(fd);
-    }
-    expect(await readdir(join(dir, 'locks'))).toEqual([]);
-    expect(await readdir(join(dir, 'tmp'))).toEqual([]);
   });
 
   it('a lock older than staleLockMs is broken even when its pid is alive (pid reuse)', async () => {
