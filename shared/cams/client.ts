@@ -8,6 +8,7 @@ import { realClock, type Clock } from './limiter.ts';
 import { CAMS_DEFAULT_ENDPOINT, CAMS_VERSION, type CamsAction, type CamsEnvelope, type CamsParams, type CamsResult } from './operations.ts';
 import { resolveRetryPolicy, SlotMissed, withRetry, type AttemptBudget, type RetryPolicy } from './retry.ts';
 import { parseEnvelope, parseReplyData } from './schemas.ts';
+import { isAsciiLetter, isDigit } from '../text/chars.ts';
 
 /** Epoch ms (on the client's clock), or a function giving the remaining ms (e.g. of an FC invocation). */
 export type Deadline = number | (() => number);
@@ -59,9 +60,17 @@ export interface CamsCallOptions {
 
 /** A bare host (as the SDK takes it) means https; a URL keeps its scheme (http for the sandbox). */
 export function resolveEndpoint(raw: string): URL {
-  const url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `https://${raw}`);
+  const url = new URL(hasScheme(raw) ? raw : `https://${raw}`);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`CAMS endpoint must be http(s), got ${raw}`);
   return new URL('/', url);
+}
+
+/** Whether `raw` starts with `scheme://` (/^[a-z][a-z0-9+.-]*:\/\//i, not compiled at every cold start). */
+export function hasScheme(raw: string): boolean {
+  if (!isAsciiLetter(raw.charCodeAt(0))) return false;
+  let i = 1;
+  for (let c = raw.charCodeAt(i); isAsciiLetter(c) || isDigit(c) || c === 0x2b || c === 0x2e || c === 0x2d; c = raw.charCodeAt(i)) i += 1;
+  return raw.startsWith('://', i);
 }
 
 /** The form body as the official SDK writes it: undefined/null dropped, then querystring.stringify. */

@@ -2,7 +2,7 @@ import { stringify } from 'node:querystring';
 import * as openApiUtilModule from '@alicloud/openapi-util';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CamsClient, encodeForm, resolveEndpoint } from '../../../shared/cams/client.ts';
+import { CamsClient, encodeForm, hasScheme, resolveEndpoint } from '../../../shared/cams/client.ts';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CAMS_VERSION } from '../../../shared/cams/operations.ts';
 import { expectCamsError, gatewayError, ok, startScriptedCams, TEST_KEY, type ScriptedCams, type ScriptedReply } from './scripted-cams.ts';
@@ -208,5 +208,20 @@ describe('wire helpers', () => {
   it('missing credentials fail the call with a message naming the env vars', async () => {
     const client = new CamsClient({ endpoint: 'http://127.0.0.1:1', env: {} });
     await expect(client.bindWaba({ WabaId: '1' })).rejects.toThrow(/ALIBABA_CLOUD_ACCESS_KEY_ID/);
+  });
+});
+
+describe('hasScheme', () => {
+  it('is /^[a-z][a-z0-9+.-]*:\\/\\//i', () => {
+    const re = /^[a-z][a-z0-9+.-]*:\/\//i;
+    for (const v of ['http://x', 'HTTPS://x', 'git+ssh://x', 'a.b-c://', '1http://x', '://x', 'http:/x', 'http//x', 'ht tp://x', 'h\u017ftp://x', '\u212a://x', 'cams.ap-southeast-1.aliyuncs.com', '']) {
+      expect(hasScheme(v), v).toBe(re.test(v));
+    }
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom('h', 'T', '1', '+', '.', '-', ':', '/', ' ', '\u017f', '@'), maxLength: 10 }), (v) => {
+        expect(hasScheme(v)).toBe(re.test(v));
+      }),
+      { numRuns: 20_000 },
+    );
   });
 });
