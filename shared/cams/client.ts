@@ -1,4 +1,4 @@
-import { stringify } from 'node:querystring';
+import { escape } from 'node:querystring';
 import { signAcs3Request } from '../acs3/index.ts';
 import { httpRequest, type HttpResponse } from '../http/request.ts';
 import { credentialsFrom, resolveCredentials, type Acs3Credentials, type CredentialsProvider } from './credentials.ts';
@@ -73,13 +73,28 @@ export function hasScheme(raw: string): boolean {
   return raw.startsWith('://', i);
 }
 
-/** The form body as the official SDK writes it: undefined/null dropped, then querystring.stringify. */
+/**
+ * The form body as the official SDK writes it: undefined/null dropped, then querystring.stringify,
+ * which for string values is querystring.escape of each name and value. That is encodeURIComponent
+ * (the same characters left alone) except on a lone surrogate, where encodeURIComponent throws and
+ * escape does its own thing: only then is escape called. stringify's first run costs ~0.15 ms of a
+ * cold start.
+ */
 export function encodeForm(params: object): string {
-  const flat: Record<string, string> = {};
+  let out = '';
   for (const [k, v] of Object.entries(params)) {
-    if (v !== undefined && v !== null) flat[k] = String(v);
+    if (v === undefined || v === null) continue;
+    out += `${out === '' ? '' : '&'}${formEscape(k)}=${formEscape(String(v))}`;
   }
-  return stringify(flat);
+  return out;
+}
+
+function formEscape(text: string): string {
+  try {
+    return encodeURIComponent(text);
+  } catch {
+    return escape(text);
+  }
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

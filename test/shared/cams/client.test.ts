@@ -194,6 +194,26 @@ describe('wire helpers', () => {
     );
   });
 
+  it('encodeForm is querystring.stringify of the values as strings, lone surrogates included', () => {
+    const text = fc.string({ unit: fc.oneof(fc.constantFrom('a', ' ', '+', '&', '=', '%', "!'()*~", '中', '\ud83d', '\ude00', '\ud83d\ude00'), fc.string({ maxLength: 1 })) });
+    const value = fc.oneof(text, fc.integer(), fc.boolean(), fc.constantFrom(null, undefined, 1.5, -0));
+    fc.assert(
+      fc.property(fc.dictionary(text, value, { noNullPrototype: true }), (params) => {
+        const flat: Record<string, string> = {};
+        for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null) flat[k] = String(v);
+        let expected: string | Error;
+        try {
+          expected = stringify(flat);
+        } catch (e) {
+          expected = e as Error;
+        }
+        if (expected instanceof Error) expect(() => encodeForm(params)).toThrow(expected.constructor as typeof URIError);
+        else expect(encodeForm(params)).toBe(expected);
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
   it('resolveEndpoint: bare host means https, URLs keep their scheme', () => {
     expect(resolveEndpoint('cams.ap-southeast-1.aliyuncs.com').href).toBe('https://cams.ap-southeast-1.aliyuncs.com/');
     expect(resolveEndpoint('http://127.0.0.1:9100').href).toBe('http://127.0.0.1:9100/');
