@@ -199,7 +199,8 @@ describe('wire helpers', () => {
     const value = fc.oneof(text, fc.integer(), fc.boolean(), fc.constantFrom(null, undefined, 1.5, -0));
     fc.assert(
       fc.property(fc.dictionary(text, value, { noNullPrototype: true }), (params) => {
-        const flat: Record<string, string> = {};
+        // every entry kept, `__proto__` too (a plain object would swallow it; no CAMS param is named so)
+        const flat: Record<string, string> = Object.create(null) as Record<string, string>;
         for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null) flat[k] = String(v);
         let expected: string | Error;
         try {
