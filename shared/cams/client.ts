@@ -157,7 +157,7 @@ export class CamsClient {
     this.random = opts.random ?? Math.random;
     this.clock = { now: opts.now ?? realClock.now, sleep: opts.sleep ?? realClock.sleep };
     // A client on an injected clock needs a budget on the same clock.
-    this.budget = opts.budget ?? (opts.now || opts.sleep ? new CamsBudget({ clock: this.clock }) : processBudget);
+    this.budget = opts.budget ?? (opts.now || opts.sleep ? new CamsBudget({ clock: this.clock }) : processBudget());
     this.priority = opts.priority ?? 'interactive';
     this.account = opts.account ?? (env.CAMS_ACCOUNT_ID || undefined);
   }
