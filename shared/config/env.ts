@@ -78,4 +78,3 @@ export const positiveInt = z.pipe(
   z.string().check(z.refine(isDigits, 'must be a whole number')),
   z.transform((v) => Number(v)),
 ).check(z.refine((n) => n > 0, 'must be greater than 0'));
-
