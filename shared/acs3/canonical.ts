@@ -10,7 +10,15 @@ export type HeaderMap = Record<string, string | string[] | undefined>;
  * RFC 3986 encoding as Alibaba Cloud applies it: encodeURIComponent leaves `!'()*` alone, ACS3 does not.
  */
 export function acsEncode(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+  const encoded = encodeURIComponent(value);
+  // Most values hold none of the five: they skip the regular expression (compiled at its first use).
+  for (let i = 0; i < encoded.length; i += 1) {
+    const c = encoded.charCodeAt(i);
+    if (c === 0x21 || c === 0x27 || c === 0x28 || c === 0x29 || c === 0x2a) {
+      return encoded.replace(/[!'()*]/g, (ch) => '%' + ch.charCodeAt(0).toString(16).toUpperCase());
+    }
+  }
+  return encoded;
 }
 
 export function sha256Hex(data: string | Uint8Array): string {

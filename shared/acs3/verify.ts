@@ -10,6 +10,7 @@ import {
   type QueryParams,
 } from './canonical.ts';
 import type { NonceRegistry } from './nonce-cache.ts';
+import { isAcsDateForm, parseAcs3Authorization } from './parse.ts';
 
 export const ACS3_WINDOW_MS = 15 * 60 * 1000;
 
@@ -56,8 +57,6 @@ export type VerifyResult =
   | { ok: true; accessKeyId: string; securityToken?: string | undefined }
   | { ok: false; code: Acs3ErrorCode; message: string; httpStatus: number };
 
-const AUTH_RE = /^ACS3-HMAC-SHA256\s+Credential=([^,\s]+),\s*SignedHeaders=([^,\s]*),\s*Signature=([0-9a-fA-F]+)\s*$/;
-
 function fail(code: Acs3ErrorCode, message: string): VerifyResult {
   return { ok: false, code, message, httpStatus: ACS3_ERROR_STATUS[code] };
 }
@@ -78,13 +77,13 @@ export async function verifyAcs3Request(req: Acs3IncomingRequest, opts: VerifyOp
   if (!authorization.startsWith(ACS3_ALGORITHM)) {
     return fail('IncompleteSignature', `The Authorization header must use ${ACS3_ALGORITHM}.`);
   }
-  const m = AUTH_RE.exec(authorization);
-  if (!m) {
+  const auth = parseAcs3Authorization(authorization);
+  if (!auth) {
     return fail('IncompleteSignature', 'The Authorization header must be "ACS3-HMAC-SHA256 Credential=..,SignedHeaders=..,Signature=..".');
   }
-  const accessKeyId = m[1]!;
-  const signedHeaders = m[2]!.split(';').filter(Boolean);
-  const signature = m[3]!.toLowerCase();
+  const accessKeyId = auth.credential;
+  const signedHeaders = auth.signedHeaders.split(';').filter(Boolean);
+  const signature = auth.signature.toLowerCase();
 
   const sorted = [...signedHeaders].sort();
   if (signedHeaders.some((h, i) => h !== h.toLowerCase() || h !== sorted[i]) || new Set(signedHeaders).size !== signedHeaders.length) {
@@ -154,10 +153,8 @@ function constantTimeEqualHex(a: string, b: string): boolean {
   return timingSafeEqual(ab, bb);
 }
 
-const ACS_DATE_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
-
 function parseAcsDate(value: string): number | undefined {
-  if (!ACS_DATE_RE.test(value)) return undefined;
+  if (!isAcsDateForm(value)) return undefined;
   const ms = Date.parse(value);
   return Number.isNaN(ms) ? undefined : ms;
 }

@@ -1,3 +1,4 @@
+import { isAsciiLetter, isDigit, isDigits, isRegExpSpace } from '../text/chars.ts';
 import * as z from '../validation/schema.ts';
 
 /** A configuration problem found at start-up; the message always names the variable. */
@@ -30,17 +31,33 @@ export interface ApiKey {
   accessKeySecret: string;
 }
 
-const KEY_PAIR = /^([A-Za-z0-9._-]{3,128}):(\S{8,256})$/;
+/**
+ * `id:secret` as /^([A-Za-z0-9._-]{3,128}):(\S{8,256})$/ reads it (the id holds no `:`, so the first
+ * one ends it), with string operations: the expression's \S costs its compilation at every cold start.
+ */
+export function parseKeyPair(part: string): ApiKey | undefined {
+  const colon = part.indexOf(':');
+  if (colon < 3 || colon > 128) return undefined;
+  for (let i = 0; i < colon; i += 1) {
+    const c = part.charCodeAt(i);
+    const ok = isAsciiLetter(c) || isDigit(c) || c === 0x2e || c === 0x5f || c === 0x2d;
+    if (!ok) return undefined;
+  }
+  const secret = part.slice(colon + 1);
+  if (secret.length < 8 || secret.length > 256) return undefined;
+  for (let i = 0; i < secret.length; i += 1) if (isRegExpSpace(secret.charCodeAt(i))) return undefined;
+  return { accessKeyId: part.slice(0, colon), accessKeySecret: secret };
+}
 
 /** `id:secret,id:secret` — the keys callers sign the function set's HTTP routes with. */
 export function parseKeyList(name: string, spec: string): ApiKey[] {
   const keys: ApiKey[] = [];
   for (const [i, part] of spec.split(',').entries()) {
-    const m = KEY_PAIR.exec(part.trim());
-    if (!m) {
+    const key = parseKeyPair(part.trim());
+    if (!key) {
       throw new ConfigError(name, `entry ${i + 1} must be "id:secret" (id 3-128 of [A-Za-z0-9._-], secret at least 8 characters, no spaces)`);
     }
-    keys.push({ accessKeyId: m[1]!, accessKeySecret: m[2]! });
+    keys.push(key);
   }
   if (new Set(keys.map((k) => k.accessKeyId)).size !== keys.length) throw new ConfigError(name, 'an id appears twice');
   return keys;
@@ -58,6 +75,6 @@ export const urlString = z.string().check(
 );
 
 export const positiveInt = z.pipe(
-  z.string().check(z.regex(/^\d+$/, 'must be a whole number')),
+  z.string().check(z.refine(isDigits, 'must be a whole number')),
   z.transform((v) => Number(v)),
 ).check(z.refine((n) => n > 0, 'must be greater than 0'));

@@ -2,7 +2,7 @@ import { stringify } from 'node:querystring';
 import * as openApiUtilModule from '@alicloud/openapi-util';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CamsClient, encodeForm, resolveEndpoint } from '../../../shared/cams/client.ts';
+import { CamsClient, encodeForm, hasScheme, resolveEndpoint } from '../../../shared/cams/client.ts';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CAMS_VERSION } from '../../../shared/cams/operations.ts';
 import { expectCamsError, gatewayError, ok, startScriptedCams, TEST_KEY, type ScriptedCams, type ScriptedReply } from './scripted-cams.ts';
@@ -194,6 +194,27 @@ describe('wire helpers', () => {
     );
   });
 
+  it('encodeForm is querystring.stringify of the values as strings, lone surrogates included', () => {
+    const text = fc.string({ unit: fc.oneof(fc.constantFrom('a', ' ', '+', '&', '=', '%', "!'()*~", '中', '\ud83d', '\ude00', '\ud83d\ude00'), fc.string({ maxLength: 1 })) });
+    const value = fc.oneof(text, fc.integer(), fc.boolean(), fc.constantFrom(null, undefined, 1.5, -0));
+    fc.assert(
+      fc.property(fc.dictionary(text, value, { noNullPrototype: true }), (params) => {
+        // every entry kept, `__proto__` too (a plain object would swallow it; no CAMS param is named so)
+        const flat: Record<string, string> = Object.create(null) as Record<string, string>;
+        for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null) flat[k] = String(v);
+        let expected: string | Error;
+        try {
+          expected = stringify(flat);
+        } catch (e) {
+          expected = e as Error;
+        }
+        if (expected instanceof Error) expect(() => encodeForm(params)).toThrow(expected.constructor as typeof URIError);
+        else expect(encodeForm(params)).toBe(expected);
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
   it('resolveEndpoint: bare host means https, URLs keep their scheme', () => {
     expect(resolveEndpoint('cams.ap-southeast-1.aliyuncs.com').href).toBe('https://cams.ap-southeast-1.aliyuncs.com/');
     expect(resolveEndpoint('http://127.0.0.1:9100').href).toBe('http://127.0.0.1:9100/');
@@ -208,5 +229,20 @@ describe('wire helpers', () => {
   it('missing credentials fail the call with a message naming the env vars', async () => {
     const client = new CamsClient({ endpoint: 'http://127.0.0.1:1', env: {} });
     await expect(client.bindWaba({ WabaId: '1' })).rejects.toThrow(/ALIBABA_CLOUD_ACCESS_KEY_ID/);
+  });
+});
+
+describe('hasScheme', () => {
+  it('is /^[a-z][a-z0-9+.-]*:\\/\\//i', () => {
+    const re = /^[a-z][a-z0-9+.-]*:\/\//i;
+    for (const v of ['http://x', 'HTTPS://x', 'git+ssh://x', 'a.b-c://', '1http://x', '://x', 'http:/x', 'http//x', 'ht tp://x', 'h\u017ftp://x', '\u212a://x', 'cams.ap-southeast-1.aliyuncs.com', '']) {
+      expect(hasScheme(v), v).toBe(re.test(v));
+    }
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom('h', 'T', '1', '+', '.', '-', ':', '/', ' ', '\u017f', '@'), maxLength: 10 }), (v) => {
+        expect(hasScheme(v)).toBe(re.test(v));
+      }),
+      { numRuns: 20_000 },
+    );
   });
 });

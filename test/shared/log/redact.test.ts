@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { redactSecrets } from '../../../shared/log/log.ts';
+import fc from 'fast-check';
+import { isSecretKey, redactSecrets } from '../../../shared/log/log.ts';
 import { redactUrlCredentials } from '../../../shared/log/redact.ts';
 
 describe('redactUrlCredentials', () => {
@@ -24,5 +25,22 @@ describe('redactUrlCredentials', () => {
     expect(out).not.toContain('pw123');
     expect(out).not.toContain('pw456');
     expect(out).toContain('redis://***@h:6379');
+  });
+});
+
+describe('isSecretKey', () => {
+  it('is /secret|password|token|signature|authorization|credential|sign$/ on a lower-cased key', () => {
+    const re = /secret|password|token|signature|authorization|credential|sign$/;
+    for (const k of ['secret', 'accesskeysecret', 'password', 'x-token', 'signature', 'authorization', 'credentials', 'sign', 'design', 'signs', 'signed', 'requestid', 'toke', 'passwor', '']) {
+      expect(isSecretKey(k), k).toBe(re.test(k));
+    }
+    const word = fc.constantFrom('secret', 'password', 'token', 'signature', 'authorization', 'credential', 'sign', 'sig', 'n', 's', 'x', '-', 'secre', 'tok');
+    fc.assert(
+      fc.property(fc.array(word, { maxLength: 4 }), (parts) => {
+        const k = parts.join('');
+        expect(isSecretKey(k)).toBe(re.test(k));
+      }),
+      { numRuns: 20_000 },
+    );
   });
 });

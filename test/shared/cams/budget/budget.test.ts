@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BACKGROUND_LOOKAHEAD_MS, CamsBudget, FALLBACK_FRACTION, type SlotStore } from '../../../../shared/cams/budget/budget.ts';
+import { BACKGROUND_LOOKAHEAD_MS, CamsBudget, FALLBACK_FRACTION, processBudget, type SlotStore } from '../../../../shared/cams/budget/budget.ts';
+import { CamsClient } from '../../../../shared/cams/client.ts';
 import { intervalForQps } from '../../../../shared/cams/limiter.ts';
 import { decideSlot, openStore, StoreError } from '../../../../shared/store/index.ts';
 import { fakeClock } from '../scripted-cams.ts';
@@ -224,5 +225,16 @@ describe('CamsBudget on a fake clock', () => {
   it('refuses a bad budget by name', () => {
     expect(() => new CamsBudget({ qps: { [HEALTH]: 0 } })).toThrow(/qps/);
     expect(() => new CamsBudget({ fallbackFraction: 2 })).toThrow(/fallbackFraction/);
+  });
+});
+
+describe('processBudget', () => {
+  it('is one budget for the whole process, built on first use, which clients given none share', () => {
+    const first = processBudget();
+    expect(first).toBeInstanceOf(CamsBudget);
+    expect(processBudget()).toBe(first);
+    const client = (): unknown => (new CamsClient({ endpoint: 'http://127.0.0.1:9', credentials: { accessKeyId: 'id', accessKeySecret: 'secret' } }) as unknown as { budget: unknown }).budget;
+    expect(client()).toBe(first);
+    expect(client()).toBe(client());
   });
 });

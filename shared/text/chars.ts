@@ -1,0 +1,38 @@
+/**
+ * Character classes as regular expressions say them, for checks on the cold path: a literal costs
+ * its compilation at its first use in every fresh instance, a loop over char codes nothing.
+ * test/shared/text/chars.test.ts holds each equal to its expression.
+ */
+
+/** What `\s` matches in a JavaScript regular expression (WhiteSpace and LineTerminator). */
+export function isRegExpSpace(c: number): boolean {
+  return (
+    (c >= 0x09 && c <= 0x0d) ||
+    c === 0x20 ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
+
+/** [A-Za-z] */
+export const isAsciiLetter = (c: number): boolean => (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a;
+
+/** \d (no u flag: ASCII digits only) */
+export const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
+
+/** [0-9a-fA-F] */
+export const isHexDigit = (c: number): boolean => isDigit(c) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
+
+/** /^\d+$/ */
+export function isDigits(v: string): boolean {
+  if (v.length === 0) return false;
+  for (let i = 0; i < v.length; i += 1) if (!isDigit(v.charCodeAt(i))) return false;
+  return true;
+}

@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { isAsciiLetter, isDigit, isDigits, isHexDigit, isRegExpSpace } from '../../../shared/text/chars.ts';
+
+describe('character classes', () => {
+  it('each is its regular expression on every UTF-16 code unit', () => {
+    for (let c = 0; c <= 0xffff; c += 1) {
+      const ch = String.fromCharCode(c);
+      expect(isRegExpSpace(c), `\\s U+${c.toString(16)}`).toBe(/\s/.test(ch));
+      expect(isAsciiLetter(c), `letter U+${c.toString(16)}`).toBe(/[A-Za-z]/.test(ch));
+      expect(isDigit(c), `digit U+${c.toString(16)}`).toBe(/\d/.test(ch));
+      expect(isHexDigit(c), `hex U+${c.toString(16)}`).toBe(/[0-9a-fA-F]/.test(ch));
+    }
+    // past the string: charCodeAt gives NaN, which is in no class
+    for (const f of [isRegExpSpace, isAsciiLetter, isDigit, isHexDigit]) expect(f(''.charCodeAt(0))).toBe(false);
+  });
+
+  it.each(['', '0', '0123456789', '12a', ' 1', '1 ', '\u0661', '+1', '1.0'])('isDigits(%j) is /^\\d+$/', (v) => {
+    expect(isDigits(v)).toBe(/^\d+$/.test(v));
+  });
+});
