@@ -52,6 +52,44 @@ function counts(): Record<string, number> {
 }
 const each = (n: number) => Object.fromEntries(RECEIVER_KINDS.map((k) => [k, n]));
 
+/** One health-monitor invocation in its own process (test/fixtures/sweep-child.ts), as FC runs it, to be killed. */
+function spawnSweep(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/sweep-child.ts'], {
+    env: {
+      ...process.env,
+      ...receivers.env,
+      STORE_URL: storeUrl,
+      CAMS_ENDPOINT: sandbox.url,
+      ALIBABA_CLOUD_ACCESS_KEY_ID: DEFAULT_SANDBOX_KEYS[0]!.accessKeyId,
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: DEFAULT_SANDBOX_KEYS[0]!.accessKeySecret,
+      MONITOR_QPS: '5',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const closed = new Promise((r) => child.on('close', r));
+  return { child, output: () => out, closed };
+}
+
+/** Ticks until one runs (a killed sweep's lease runs out after its budget + 5 s), and its report. */
+async function nextTickThatRuns() {
+  for (let i = 0; ; i++) {
+    const report = await new HealthSweep({
+      store,
+      cams: sandboxClient(sandbox, 5),
+      sinks: sinksFromEnv(receivers.env),
+      policy: { minConsecutive: 1, repeatIntervalMs: 4 * HOUR },
+      envTargets: [],
+      concurrency: 5,
+      deadline: Date.now() + 20_000,
+    }).run();
+    if (!report.skipped || i >= 79) return report;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 describe('health monitor end to end: sandbox → sweep → every sink, checked as the real services check', () => {
   it('BLOCKED → one alert per sink; unchanged → none; past the repeat interval → one reminder; recovery → one resolved', async () => {
     const env = { ...receivers.env, STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, MONITOR_TARGETS: JSON.stringify([phone()]) };
@@ -114,25 +152,12 @@ describe('health monitor end to end: sandbox → sweep → every sink, checked a
     const blocked = targets.filter((_, i) => i % 3 === 0);
     for (const t of blocked) await setHealth(sandbox, { ...t, CanSendMessage: 'LIMITED' });
 
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/sweep-child.ts'], {
-      env: {
-        ...process.env,
-        ...receivers.env,
-        STORE_URL: storeUrl,
-        CAMS_ENDPOINT: sandbox.url,
-        ALIBABA_CLOUD_ACCESS_KEY_ID: DEFAULT_SANDBOX_KEYS[0]!.accessKeyId,
-        ALIBABA_CLOUD_ACCESS_KEY_SECRET: DEFAULT_SANDBOX_KEYS[0]!.accessKeySecret,
-        MONITOR_QPS: '5',
-        SWEEP_BUDGET_MS: '12000',
-        // Killed in its checks, not in a send: a kill between a sink's answer and the strike re-sends
-        // that one message (at least once, by design of the deliverer).
-        SWEEP_FLUSH_MS: '60000',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { child, output, closed } = spawnSweep({
+      SWEEP_BUDGET_MS: '12000',
+      // Killed in its checks, not in a send: a kill between a sink's answer and the strike re-sends
+      // that one message (at least once, by design of the deliverer).
+      SWEEP_FLUSH_MS: '60000',
     });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    const closed = new Promise((r) => child.on('close', r));
     // Kill it once it is under way but far from done (20 targets at 5 QPS take ~4 s).
     const started = Date.now();
     for (;;) {
@@ -142,29 +167,14 @@ describe('health monitor end to end: sandbox → sweep → every sink, checked a
     }
     child.kill('SIGKILL');
     await closed;
-    expect(out).not.toContain('"finished":true');
+    expect(output()).not.toContain('"finished":true');
     const before = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string }>;
     const checkedBefore = before.filter((c) => c.Action === 'GetWhatsappHealthStatus').length;
     expect(checkedBefore).toBeGreaterThan(0);
     expect(checkedBefore).toBeLessThan(20);
 
     // The dead sweep's lease runs out (its budget + 5 s); then the next tick takes over.
-    const tick = () =>
-      new HealthSweep({
-        store,
-        cams: sandboxClient(sandbox, 5),
-        sinks: sinksFromEnv(receivers.env),
-        policy: { minConsecutive: 1, repeatIntervalMs: 4 * HOUR },
-        envTargets: [],
-        concurrency: 5,
-        deadline: Date.now() + 20_000,
-      }).run();
-    let report;
-    for (let i = 0; i < 80; i++) {
-      report = await tick();
-      if (!report.skipped) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    const report = await nextTickThatRuns();
     expect(report).toMatchObject({ roundComplete: true });
     const after = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string; Params: Record<string, string> }>;
     const checked = after.filter((c) => c.Action === 'GetWhatsappHealthStatus').map((c) => c.Params['TemplateCode']);
@@ -191,52 +201,26 @@ describe('health monitor end to end: sandbox → sweep → every sink, checked a
     // CAMS throttles every call: each check ends transient after the client's attempts and waits for its re-check.
     await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { throttleRate: 1 });
 
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/sweep-child.ts'], {
-      env: {
-        ...process.env,
-        ...receivers.env,
-        STORE_URL: storeUrl,
-        CAMS_ENDPOINT: sandbox.url,
-        ALIBABA_CLOUD_ACCESS_KEY_ID: DEFAULT_SANDBOX_KEYS[0]!.accessKeyId,
-        ALIBABA_CLOUD_ACCESS_KEY_SECRET: DEFAULT_SANDBOX_KEYS[0]!.accessKeySecret,
-        MONITOR_QPS: '5',
-        // Room for a re-check before the deadline minus the 6 s a check may need.
-        SWEEP_BUDGET_MS: '9000',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { child, output, closed } = spawnSweep({
+      // Room for a re-check before the deadline minus the 6 s a check may need.
+      SWEEP_BUDGET_MS: '9000',
     });
-    let out = '';
     let waiting: () => void = () => {};
     const rechecking = new Promise<void>((r) => (waiting = r));
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (out.includes('re-checked in this tick after a backoff')) waiting();
+    child.stdout.on('data', () => {
+      if (output().includes('re-checked in this tick after a backoff')) waiting();
     });
-    const closed = new Promise((r) => child.on('close', r));
     await Promise.race([rechecking, closed]);
     child.kill('SIGKILL');
     await closed;
-    expect(out).toContain('re-checked in this tick after a backoff');
-    expect(out).not.toContain('"finished":true');
+    expect(output()).toContain('re-checked in this tick after a backoff');
+    expect(output()).not.toContain('"finished":true');
     const throttled = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string; Code: string }>;
     expect(throttled.filter((c) => c.Action === 'GetWhatsappHealthStatus' && c.Code === 'OK')).toHaveLength(0);
 
     // CAMS answers again; once the dead sweep's lease runs out, the next tick checks what it left.
     await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', {});
-    let report;
-    for (let i = 0; i < 80; i++) {
-      report = await new HealthSweep({
-        store,
-        cams: sandboxClient(sandbox, 5),
-        sinks: sinksFromEnv(receivers.env),
-        policy: { minConsecutive: 1, repeatIntervalMs: 4 * HOUR },
-        envTargets: [],
-        concurrency: 5,
-        deadline: Date.now() + 20_000,
-      }).run();
-      if (!report.skipped) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    const report = await nextTickThatRuns();
     expect(report).toMatchObject({ roundComplete: true, transientFailures: 0 });
     const calls = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string; Code: string; Params: Record<string, string> }>;
     const ok = calls.filter((c) => c.Action === 'GetWhatsappHealthStatus' && c.Code === 'OK').map((c) => c.Params['TemplateCode']);
