@@ -83,10 +83,11 @@ const HOST = hostname();
  * then a counter. Unique across processes and hosts like a random draw each time, which cost ~15 µs
  * of CPU per write (two per write: 1.5 % of a sweeping process at 100 checks a second).
  */
-const PROCESS_TOKEN = randomBytes(9).toString('hex');
+let processToken: string | undefined;
 let uniqueSeq = 0;
 function unique(): string {
-  return `${PROCESS_TOKEN}${(++uniqueSeq).toString(36)}`;
+  processToken ??= randomBytes(9).toString('hex'); // on first use: not at a function's cold start
+  return `${processToken}${(++uniqueSeq).toString(36)}`;
 }
 
 /** Encoded file name (without extension) of a key. Exported for tests. */
