@@ -3,17 +3,25 @@
  * machine.
  *
  * Layout under <dir>:
- *   kv/<name>.json      a key:   {"key","version","expiresAt","value"} (expiresAt: epoch ms or null)
+ *   kv/<bucket>.d/<name>.json  a key: {"key","version","expiresAt","value"} (expiresAt: epoch ms or null)
  *   leases/<name>.json  a lease: the same record, value {"owner"}
  *   slots/<name>.json   a rate-limit slot key (reserveSlot): the same record, value = TAT (epoch ms);
  *                       written without fsync (a lost TAT after a power cut only frees one slot early)
  *   locks/<k|l|s>.<name>.lock  per-key write lock (exists while a process writes that key)
  *   tmp/                temp files (writes land here first, then are renamed into place)
+ *   corrupt/            unreadable files found when an older flat kv/ was moved into buckets
  *
- * <name> encodes the key: bytes of its UTF-8 in [a-z0-9._-] stay, every other byte becomes %xx (lower
+ * Keys live in buckets: a key's bucket is the key up to its second '/' (`monitor/owed/` for
+ * `monitor/owed/x`), up to its only '/' when it has one (`watch/` for `watch/x`), and the root bucket
+ * `_root.d` when it has none; the file in the bucket is named after the rest. So listing a prefix
+ * with two '/' (`monitor/owed/`, every index the sweep reads each tick) reads one small directory,
+ * not every key of the store (10,000 entities, targets and watch entries were 40,000 names, read by
+ * each listing). Bucket directories are created on first write and never removed.
+ *
+ * <name> encodes a string: bytes of its UTF-8 in [a-z0-9._-] stay, every other byte becomes %xx (lower
  * case hex), so names are safe on every file system, distinct on case-insensitive ones, and the name
  * of a prefix is a prefix of the names of its keys. Names longer than LONG_NAME keep a readable head
- * and end in `~` + sha256 of the key.
+ * and end in `~` + sha256 of the string.
  *
  * Writes: read-check-write happens under the key's lock; the new file is written to tmp/, fsynced and
  * renamed over the old one (readers never see a partial file, so get/list take no lock). The lock
@@ -26,7 +34,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { link, mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { acquireCasLease, type LeaseRecord } from './cas-lease.ts';
 import { GroupCommit } from './group-commit.ts';
 import {
@@ -131,6 +139,43 @@ function decodeName(name: string): string | undefined {
   return Buffer.from(bytes).toString('utf8');
 }
 
+const ROOT_BUCKET = '_root.d';
+
+/** A key's bucket: up to its second '/', up to its only '/', or '' when it has none (see the layout). */
+function bucketOf(key: string): string {
+  const first = key.indexOf('/');
+  if (first < 0) return '';
+  const second = key.indexOf('/', first + 1);
+  return key.slice(0, (second < 0 ? first : second) + 1);
+}
+
+/** Does every key starting with `bucket`'s prefix share that one bucket? (A bucket with two '/'.) */
+function isFixedBucket(bucket: string): boolean {
+  return bucket.indexOf('/') < bucket.length - 1;
+}
+
+function bucketDir(bucket: string): string {
+  return bucket === '' ? ROOT_BUCKET : `${encodeKey(bucket)}.d`;
+}
+
+/** The bucket a directory of kv/ holds; undefined for a hashed long name. */
+function bucketOfDir(dir: string): string | undefined {
+  return dir === ROOT_BUCKET ? '' : decodeName(dir.slice(0, -2));
+}
+
+/** Where a key's file is, relative to kv/. Exported for tests. */
+export function keyFile(key: string): string {
+  const bucket = bucketOf(key);
+  return join(bucketDir(bucket), `${encodeKey(key.slice(bucket.length))}.json`);
+}
+
+/** A file list() may read: its path, its name without `.json`, and its bucket (undefined when hashed). */
+interface Candidate {
+  path: string;
+  name: string;
+  bucket: string | undefined;
+}
+
 function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | undefined)?.code;
 }
@@ -155,10 +200,12 @@ export class FileStore implements Store {
   /** In-process FIFO per lock file, so this process's own writers queue instead of polling. */
   private readonly queues = new Map<string, Promise<void>>();
   private readonly background = new Set<Promise<void>>();
-  /** Directory fsyncs (kv, leases), shared by the writers that need one at the same time (syncDir). */
+  /** Directory fsyncs (kv's buckets, leases), shared by the writers that need one at the same time (syncDir). */
   private readonly dirSyncs = new Map<string, GroupCommit>();
   private lastSweep = Date.now();
   private closed = false;
+  /** Directory entries read to find the files of list() calls: what listings cost, for tests and benches. */
+  entriesListed = 0;
 
   private constructor(
     readonly root: string,
@@ -184,7 +231,49 @@ export class FileStore implements Store {
     } catch (e) {
       throw new StoreError('CONFIG', `file store: cannot create directory ${root}: ${(e as Error).message}`, { cause: e });
     }
+    await store.moveFlatKeysIntoBuckets();
     return store;
+  }
+
+  /**
+   * A store written before buckets keeps its keys flat in kv/: move each into its bucket before this
+   * process reads anything. rename(2) moves a file atomically, so processes opening at the same time
+   * each move what is left and none loses a key (ENOENT: another one moved it). Every process of this
+   * version moves them in open(), so no key is written to its bucket while its flat file remains, and
+   * open() returns only when kv/ holds no flat file. Older versions of this code must be stopped first.
+   */
+  private async moveFlatKeysIntoBuckets(): Promise<void> {
+    for (;;) {
+      const flat = (await readdir(this.dirs.kv)).filter((n) => n.endsWith('.json'));
+      if (flat.length === 0) return;
+      const touched = new Set<string>([this.dirs.kv]);
+      for (const n of flat) {
+        const from = join(this.dirs.kv, n);
+        let key = decodeName(n.slice(0, -5));
+        if (key === undefined) {
+          // A hashed long name: the key is inside. A file no one can read goes aside, for a person to look at.
+          try {
+            key = this.readFile(from)?.key;
+            if (key === undefined) continue; // moved meanwhile
+          } catch {
+            await mkdir(join(this.root, 'corrupt'), { recursive: true });
+            await rename(from, join(this.root, 'corrupt', n)).catch((e: unknown) => {
+              if (errno(e) !== 'ENOENT') throw e;
+            });
+            continue;
+          }
+        }
+        const to = this.path('kv', key);
+        await mkdir(dirname(to), { recursive: true });
+        try {
+          await rename(from, to);
+          touched.add(dirname(to));
+        } catch (e) {
+          if (errno(e) !== 'ENOENT') throw e;
+        }
+      }
+      for (const dir of touched) await this.syncDir(dir);
+    }
   }
 
   // ---- port -------------------------------------------------------------------------------------
@@ -214,37 +303,33 @@ export class FileStore implements Store {
     this.check();
     checkPrefix(prefix);
     pageOf([], opts); // bad page options fail before any file is read
-    const encPrefix = encodeKey(prefix).split('~')[0] ?? '';
-    const all = await readdir(this.dirs.kv);
-    const names: string[] = [];
-    await inSlices(all, NAME_SLICE, (n) => {
-      if (n.endsWith('.json') && mayMatch(n.slice(0, -5), encPrefix)) names.push(n);
-    });
+    const files = await this.filesUnder(prefix);
     const now = Date.now();
-    const read = (n: string) => {
-      const rec = this.readFile(join(this.dirs.kv, n));
+    const read = (f: Candidate) => {
+      const rec = this.readFile(f.path);
       return rec && rec.key.startsWith(prefix) && !expired(rec, now) ? { key: rec.key, value: rec.value as T, version: rec.version } : undefined;
     };
     if (opts === undefined) {
       const out: Array<{ key: string } & Versioned<T>> = [];
-      await readBatched(names, (n) => {
-        const item = read(n);
+      await readBatched(files, (f) => {
+        const item = read(f);
         if (item) out.push(item);
       });
       return out.sort((a, b) => compareKeys(a.key, b.key));
     }
     // A page: the key of a file is in its name (only hashed long names need their file read), so
     // only the page's files are read.
-    const byKey = new Map<string, string>();
-    const hashed: string[] = [];
-    await inSlices(names, NAME_SLICE, (n) => {
-      const key = decodeName(n.slice(0, -5));
-      if (key === undefined) hashed.push(n);
-      else if (key.startsWith(prefix) && (opts.after === undefined || key > opts.after)) byKey.set(key, n);
+    const byKey = new Map<string, Candidate>();
+    const hashed: Candidate[] = [];
+    await inSlices(files, NAME_SLICE, (f) => {
+      const rest = f.bucket === undefined ? undefined : decodeName(f.name);
+      const key = rest === undefined ? undefined : f.bucket + rest;
+      if (key === undefined) hashed.push(f);
+      else if (key.startsWith(prefix) && (opts.after === undefined || key > opts.after)) byKey.set(key, f);
     });
-    await readBatched(hashed, (n) => {
-      const key = this.readFile(join(this.dirs.kv, n))?.key;
-      if (key !== undefined && key.startsWith(prefix) && (opts.after === undefined || key > opts.after)) byKey.set(key, n);
+    await readBatched(hashed, (f) => {
+      const key = this.readFile(f.path)?.key;
+      if (key !== undefined && key.startsWith(prefix) && (opts.after === undefined || key > opts.after)) byKey.set(key, f);
     });
     const sorted = [...byKey.keys()].sort(compareKeys);
     const out: Array<{ key: string } & Versioned<T>> = [];
@@ -259,6 +344,49 @@ export class FileStore implements Store {
       if (opts.limit === undefined || out.length >= opts.limit) return out;
       after = page[page.length - 1];
     }
+  }
+
+  /**
+   * The files that may hold keys starting with `prefix`. A prefix with two '/' names its one bucket;
+   * a shorter one looks at every bucket whose keys may start with it. Names tell the keys (files of a
+   * hashed long name are read, and read() filters on the key inside).
+   */
+  private async filesUnder(prefix: string): Promise<Candidate[]> {
+    const own = bucketOf(prefix);
+    let dirs = [bucketDir(own)];
+    if (!isFixedBucket(own)) {
+      dirs = await readdir(this.dirs.kv);
+      this.entriesListed += dirs.length;
+    }
+    const encPrefix = encodeKey(prefix).split('~')[0] ?? '';
+    const out: Candidate[] = [];
+    for (const d of dirs) {
+      if (!d.endsWith('.d')) continue;
+      const bucket = bucketOfDir(d);
+      let rest: string; // what the rest of a key must start with
+      if (bucket === undefined) {
+        if (!mayMatch(d.slice(0, -2), encPrefix)) continue;
+        rest = '';
+      } else if (bucket.startsWith(prefix)) rest = '';
+      else if (prefix.startsWith(bucket)) rest = prefix.slice(bucket.length);
+      else continue;
+      const dir = join(this.dirs.kv, d);
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch (e) {
+        if (errno(e) === 'ENOENT') continue; // a bucket no key was ever written to
+        throw e;
+      }
+      this.entriesListed += names.length;
+      const encRest = encodeKey(rest).split('~')[0] ?? '';
+      await inSlices(names, NAME_SLICE, (n) => {
+        if (!n.endsWith('.json')) return;
+        const name = n.slice(0, -5);
+        if (mayMatch(name, encRest)) out.push({ path: join(dir, n), name, bucket });
+      });
+    }
+    return out;
   }
 
   async acquireLease(name: string, ttlMs: number, owner?: string): Promise<Lease | undefined> {
@@ -308,12 +436,12 @@ export class FileStore implements Store {
     let removed = 0;
     const now = Date.now();
     for (const space of ['kv', 'leases', 'slots'] as const) {
-      const names = (await readdir(this.dirs[space])).filter((n) => n.endsWith('.json'));
+      const files = space === 'kv' ? (await this.filesUnder('')).map((f) => f.path) : (await readdir(this.dirs[space])).filter((n) => n.endsWith('.json')).map((n) => join(this.dirs[space], n));
       const dead: FileRecord[] = [];
-      await readBatched(names, (n) => {
+      await readBatched(files, (f) => {
         let rec: FileRecord | undefined;
         try {
-          rec = this.readFile(join(this.dirs[space], n));
+          rec = this.readFile(f);
         } catch {
           return; // corrupt: left for get() to report
         }
@@ -349,7 +477,7 @@ export class FileStore implements Store {
   }
 
   private path(space: SpaceName, key: string): string {
-    return join(this.dirs[space], `${encodeKey(key)}.json`);
+    return join(this.dirs[space], space === 'kv' ? keyFile(key) : `${encodeKey(key)}.json`);
   }
 
   private readFile(path: string): FileRecord | undefined {
@@ -409,8 +537,9 @@ export class FileStore implements Store {
       if (!cur) return false;
       if (opts?.ifVersion !== undefined && cur.version !== opts.ifVersion) return false;
       await this.assertHeld(space, key, token);
-      await unlink(this.path(space, key));
-      await this.syncDir(this.dirs[space]);
+      const path = this.path(space, key);
+      await unlink(path);
+      await this.syncDir(dirname(path));
       return true;
     });
   }
@@ -426,12 +555,20 @@ export class FileStore implements Store {
         await fh.close();
       }
       await beforeCommit();
-      await rename(tmp, path);
+      try {
+        await rename(tmp, path);
+      } catch (e) {
+        if (errno(e) !== 'ENOENT') throw e;
+        // The key's bucket does not exist yet: the first write to it creates it (durably), then renames.
+        await mkdir(dirname(path), { recursive: true });
+        if (durable) await this.syncDir(dirname(dirname(path)));
+        await rename(tmp, path);
+      }
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
       throw e;
     }
-    if (durable) await this.syncDir(join(path, '..'));
+    if (durable) await this.syncDir(dirname(path));
   }
 
   /**

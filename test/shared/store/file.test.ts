@@ -1,10 +1,11 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { encodeKey, FileStore } from '../../../shared/store/file-store.ts';
+import { encodeKey, FileStore, keyFile } from '../../../shared/store/file-store.ts';
+import { MemoryStore } from '../../../shared/store/memory-store.ts';
 import { openStore, StoreError, type Store } from '../../../shared/store/index.ts';
 import { storeContract } from './contract.ts';
 
@@ -247,11 +248,14 @@ describe('file store: on disk', () => {
     const store = await openStore(`file:${dir}`);
     const keys = ['Upper/Case', '../../escape', 'a:b*c?"<>|', 'NUL', '🚀'.repeat(200), 'x'.repeat(1024), '.hidden'];
     for (const k of keys) await store.put(k, k);
-    const names = await readdir(join(dir, 'kv'));
-    expect(names).toHaveLength(keys.length);
+    const names = await readdir(join(dir, 'kv'), { recursive: true });
+    const files = names.filter((n) => n.endsWith('.json'));
+    expect(files).toHaveLength(keys.length);
     for (const n of names) {
-      expect(n).toMatch(/^[a-z0-9._%~-]+\.json$/);
-      expect(Buffer.byteLength(n)).toBeLessThanOrEqual(200);
+      for (const part of n.split('/')) {
+        expect(part).toMatch(/^[a-z0-9._%~-]+$/);
+        expect(Buffer.byteLength(part)).toBeLessThanOrEqual(200);
+      }
     }
     expect(await readdir(join(dir, 'tmp'))).toEqual([]);
     expect(await readdir(join(dir, 'locks'))).toEqual([]);
@@ -266,10 +270,86 @@ describe('file store: on disk', () => {
     expect(encodeKey('你好/1').startsWith(encodeKey('你'))).toBe(true);
   });
 
+  it('keys live in buckets: up to the second /, up to the only /, or the root bucket', () => {
+    expect(keyFile('monitor/owed/WABA:1')).toBe(join(`${encodeKey('monitor/owed/')}.d`, `${encodeKey('WABA:1')}.json`));
+    expect(keyFile('monitor/round/r1/retry/x')).toBe(join(`${encodeKey('monitor/round/')}.d`, `${encodeKey('r1/retry/x')}.json`));
+    expect(keyFile('watch/t1')).toBe(join(`${encodeKey('watch/')}.d`, 't1.json'));
+    expect(keyFile('plain')).toBe(join('_root.d', 'plain.json'));
+    expect(keyFile('a/b/')).toBe(join(`${encodeKey('a/b/')}.d`, '.json'));
+  });
+
+  it('listing an index reads its own bucket, not every key in the store', async () => {
+    const store = await FileStore.open(dir, { fsync: false });
+    for (let i = 0; i < 600; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => store.put(`monitor/entity/e${i + j}`, i + j)));
+    for (const id of ['a', 'b', 'c']) await store.put(`monitor/owed/${id}`, 1);
+    await store.put('monitor/owedx', 1); // same start, another bucket
+    const before = store.entriesListed;
+    expect((await store.list('monitor/owed/')).map((e) => e.key)).toEqual(['monitor/owed/a', 'monitor/owed/b', 'monitor/owed/c']);
+    expect(store.entriesListed - before).toBe(3);
+    // A prefix with one '/' cannot name one bucket: it reads kv/'s bucket names, then the buckets it matches.
+    const mid = store.entriesListed;
+    expect(await store.list('monitor/owed')).toHaveLength(4);
+    expect(store.entriesListed - mid).toBe(3 /* buckets */ + 3 /* owed */ + 1 /* root: monitor/owedx */);
+    await store.close();
+  });
+
+  it('list and its pages answer as the in-memory store does for keys of every shape (buckets, long names, escapes)', async () => {
+    const store = await FileStore.open(dir, { fsync: false });
+    const reference = new MemoryStore();
+    // A seeded generator: the same keys every run, of shapes that stress buckets and names.
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const alphabet = ['a', 'b', '/', '/', '%', 'é', '~', '.', 'Z'];
+    const keys = new Set<string>(['a', 'a/', 'a/b/', 'a/b/c', '/', '//', '/a', `${'x'.repeat(190)}/y`, `q/${'w'.repeat(200)}/z`, `q/${'w'.repeat(200)}`]);
+    while (keys.size < 160) keys.add(Array.from({ length: 1 + rand(7) }, () => alphabet[rand(alphabet.length)]).join(''));
+    for (const k of keys) {
+      await store.put(k, k);
+      await reference.put(k, k);
+    }
+    const prefixes = new Set<string>(['', 'x', 'q/', `q/${'w'.repeat(150)}`, `q/${'w'.repeat(200)}/`, 'zzz']);
+    for (const k of keys) for (let i = 0; i <= k.length; i += 1 + rand(3)) prefixes.add(k.slice(0, i));
+    for (const p of prefixes) {
+      expect((await store.list(p)).map((e) => e.key), p).toEqual((await reference.list(p)).map((e) => e.key));
+      const page = { after: `${p}a`, limit: 3 };
+      expect((await store.list(p, page)).map((e) => e.key), p).toEqual((await reference.list(p, page)).map((e) => e.key));
+    }
+    await store.close();
+  });
+
+  it('a store written before buckets is moved into them on open, by processes opening at once, losing nothing', async () => {
+    // The earlier layout: every key flat in kv/, named encodeKey(key).json (long keys hashed).
+    await mkdir(join(dir, 'kv'), { recursive: true });
+    const keys = ['watch/t1', 'monitor/owed/w1', 'monitor/round/r/retry/t', 'plain', `long/${'k'.repeat(300)}`, 'é/ü/ß'];
+    for (const [i, key] of keys.entries()) {
+      const rec = { key, version: `${i + 1}.abc`, expiresAt: null, value: { i } };
+      await writeFile(join(dir, 'kv', `${encodeKey(key)}.json`), `${JSON.stringify(rec)}\n`);
+    }
+    await writeFile(join(dir, 'kv', `${encodeKey('bad')}.json`), '{"key":"bad","vers'); // corrupt, name tells its key
+    await writeFile(join(dir, 'kv', `${encodeKey(`bad/${'b'.repeat(300)}`)}.json`), '{"key":'); // corrupt, hashed name
+    const stores = await Promise.all([openStore(`file:${dir}`), openStore(`file:${dir}`), openStore(`file:${dir}`)]);
+    for (const s of stores) {
+      for (const [i, key] of keys.entries()) expect(await s.get(key), key).toEqual({ value: { i }, version: `${i + 1}.abc` });
+      expect((await s.list('monitor/')).map((e) => e.key)).toEqual(['monitor/owed/w1', 'monitor/round/r/retry/t']);
+      await expect(s.get('bad')).rejects.toMatchObject({ name: 'StoreError', code: 'BACKEND' });
+    }
+    expect((await readdir(join(dir, 'kv'))).filter((n) => n.endsWith('.json'))).toEqual([]);
+    expect(await readdir(join(dir, 'corrupt'))).toEqual([`${encodeKey(`bad/${'b'.repeat(300)}`)}.json`]);
+    for (const s of stores) await s.close();
+  });
+
+  it('a bucket directory removed under a running store is made again by the next write', async () => {
+    const store = await openStore(`file:${dir}`);
+    await store.put('watch/a', 1);
+    await rm(join(dir, 'kv', `${encodeKey('watch/')}.d`), { recursive: true });
+    expect(await store.put('watch/b', 2)).toBeTypeOf('string');
+    expect((await store.list('watch/')).map((e) => e.value)).toEqual([2]);
+    await store.close();
+  });
+
   it('stores a record with the key, version, expiry and value', async () => {
     const store = await openStore(`file:${dir}`);
     const v = await store.put('Rec', { a: 1 }, { ttlMs: 60_000 });
-    const rec = JSON.parse(await readFile(join(dir, 'kv', `${encodeKey('Rec')}.json`), 'utf8')) as Record<string, unknown>;
+    const rec = JSON.parse(await readFile(join(dir, 'kv', keyFile('Rec')), 'utf8')) as Record<string, unknown>;
     expect(rec).toMatchObject({ key: 'Rec', version: v, value: { a: 1 } });
     expect(rec.expiresAt).toBeGreaterThan(Date.now());
     await store.close();
@@ -277,7 +357,8 @@ describe('file store: on disk', () => {
 
   it('a corrupt file surfaces as StoreError BACKEND, not as a missing key', async () => {
     const store = await openStore(`file:${dir}`);
-    await writeFile(join(dir, 'kv', `${encodeKey('bad')}.json`), '{"key":"bad","vers');
+    await store.put('other', 1); // makes the root bucket
+    await writeFile(join(dir, 'kv', keyFile('bad')), '{"key":"bad","vers');
     await expect(store.get('bad')).rejects.toMatchObject({ name: 'StoreError', code: 'BACKEND' });
     await store.close();
   });
@@ -314,7 +395,7 @@ describe('file store: on disk', () => {
     await store.acquireLease('l', 50);
     await sleep(120);
     expect(await store.sweepExpired()).toBe(2);
-    expect((await readdir(join(dir, 'kv'))).sort()).toEqual(['kept.json', 'later.json']);
+    expect((await readdir(join(dir, 'kv', '_root.d'))).sort()).toEqual(['kept.json', 'later.json']);
     expect(await readdir(join(dir, 'leases'))).toEqual([]);
     await store.close();
   });
@@ -325,6 +406,6 @@ describe('file store: on disk', () => {
     await sleep(150);
     await store.put('trigger', 1);
     await store.close(); // waits for the background sweep
-    expect(await readdir(join(dir, 'kv'))).toEqual(['trigger.json']);
+    expect(await readdir(join(dir, 'kv', '_root.d'))).toEqual(['trigger.json']);
   });
 });
