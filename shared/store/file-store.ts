@@ -11,12 +11,13 @@
  *   tmp/                temp files (writes land here first, then are renamed into place)
  *   corrupt/            unreadable files found when an older flat kv/ was moved into buckets
  *
- * Keys live in buckets: a key's bucket is the key up to its second '/' (`monitor/owed/` for
- * `monitor/owed/x`), up to its only '/' when it has one (`watch/` for `watch/x`), and the root bucket
- * `_root.d` when it has none; the file in the bucket is named after the rest. So listing a prefix
- * with two '/' (`monitor/owed/`, every index the sweep reads each tick) reads one small directory,
- * not every key of the store (10,000 entities, targets and watch entries were 40,000 names, read by
- * each listing). Bucket directories are created on first write and never removed.
+ * Keys live in buckets: a key's bucket is its first two segments when both are namespace words
+ * (`monitor/owed/` for `monitor/owed/<target>`), its first when only that one is (`watch/` for
+ * `watch/template:C1:t/en`), and the root bucket `_root.d` otherwise (bucketOf); the file in the
+ * bucket is named after the rest. So listing a prefix of two words (`monitor/owed/`, every index the
+ * sweep reads each tick) reads one small directory, not every key of the store (10,000 entities,
+ * targets and watch entries were 40,000 names, read by each listing). Bucket directories are created
+ * on first write and never removed.
  *
  * <name> encodes a string: bytes of its UTF-8 in [a-z0-9._-] stay, every other byte becomes %xx (lower
  * case hex), so names are safe on every file system, distinct on case-insensitive ones, and the name
@@ -141,17 +142,41 @@ function decodeName(name: string): string | undefined {
 
 const ROOT_BUCKET = '_root.d';
 
-/** A key's bucket: up to its second '/', up to its only '/', or '' when it has none (see the layout). */
-function bucketOf(key: string): string {
-  const first = key.indexOf('/');
-  if (first < 0) return '';
-  const second = key.indexOf('/', first + 1);
-  return key.slice(0, (second < 0 ? first : second) + 1);
+/** A bucket is at most this many leading segments of a key. */
+const BUCKET_DEPTH = 2;
+const WORD_MAX = 32;
+
+/** A namespace word: lower-case letters and '-', starting with a letter (`monitor`, `space-waba`). */
+function isWord(key: string, start: number, end: number): boolean {
+  if (end - start > WORD_MAX || end === start) return false;
+  for (let i = start; i < end; i++) {
+    const c = key.charCodeAt(i);
+    if (!((c >= 97 && c <= 122) || (c === 45 && i > start))) return false;
+  }
+  return true;
 }
 
-/** Does every key starting with `bucket`'s prefix share that one bucket? (A bucket with two '/'.) */
+/**
+ * A key's bucket: its leading segments that are namespace words, each with its '/', at most
+ * BUCKET_DEPTH of them; '' (the root bucket) when its first segment is not one. Ids (`C6818…`,
+ * `template:…:tpl/en`) are not words, so they never make a bucket of their own: the watch list's
+ * 10,000 `watch/<id>` keys share `watch/`, while `monitor/owed/` is a bucket apart from `monitor/entity/`.
+ */
+function bucketOf(key: string): string {
+  let end = 0;
+  for (let depth = 0; depth < BUCKET_DEPTH; depth++) {
+    const slash = key.indexOf('/', end);
+    if (slash < 0 || !isWord(key, end, slash)) break;
+    end = slash + 1;
+  }
+  return key.slice(0, end);
+}
+
+/** Does every key starting with `bucket` have that bucket? Yes when it has BUCKET_DEPTH segments. */
 function isFixedBucket(bucket: string): boolean {
-  return bucket.indexOf('/') < bucket.length - 1;
+  let slashes = 0;
+  for (let i = bucket.indexOf('/'); i >= 0; i = bucket.indexOf('/', i + 1)) slashes++;
+  return slashes === BUCKET_DEPTH;
 }
 
 function bucketDir(bucket: string): string {

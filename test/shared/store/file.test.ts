@@ -270,17 +270,28 @@ describe('file store: on disk', () => {
     expect(encodeKey('你好/1').startsWith(encodeKey('你'))).toBe(true);
   });
 
-  it('keys live in buckets: up to the second /, up to the only /, or the root bucket', () => {
-    expect(keyFile('monitor/owed/WABA:1')).toBe(join(`${encodeKey('monitor/owed/')}.d`, `${encodeKey('WABA:1')}.json`));
-    expect(keyFile('monitor/round/r1/retry/x')).toBe(join(`${encodeKey('monitor/round/')}.d`, `${encodeKey('r1/retry/x')}.json`));
-    expect(keyFile('watch/t1')).toBe(join(`${encodeKey('watch/')}.d`, 't1.json'));
+  it('keys live in buckets: their first two segments that are namespace words, else the root bucket', () => {
+    const at = (bucket: string, rest: string) => join(`${encodeKey(bucket)}.d`, `${encodeKey(rest)}.json`);
+    expect(keyFile('monitor/owed/WABA:1')).toBe(at('monitor/owed/', 'WABA:1'));
+    expect(keyFile('monitor/round/r1/retry/x')).toBe(at('monitor/round/', 'r1/retry/x'));
+    expect(keyFile('receipts/space-waba/C1')).toBe(at('receipts/space-waba/', 'C1'));
+    // Ids are not words: every watch entry shares `watch/`, whatever its id holds.
+    expect(keyFile('watch/template:C6818:tpl_0/en')).toBe(at('watch/', 'template:C6818:tpl_0/en'));
+    expect(keyFile('watch/t1')).toBe(at('watch/', 't1'));
+    expect(keyFile('history/C6818/fp')).toBe(at('history/', 'C6818/fp'));
+    expect(keyFile('history/-/fp')).toBe(at('history/', '-/fp'));
+    expect(keyFile('a/b/')).toBe(at('a/b/', ''));
     expect(keyFile('plain')).toBe(join('_root.d', 'plain.json'));
-    expect(keyFile('a/b/')).toBe(join(`${encodeKey('a/b/')}.d`, '.json'));
+    expect(keyFile('Upper/x')).toBe(join('_root.d', `${encodeKey('Upper/x')}.json`));
+    expect(keyFile(`${'w'.repeat(33)}/x`)).toBe(join('_root.d', `${encodeKey(`${'w'.repeat(33)}/x`)}.json`));
   });
 
   it('listing an index reads its own bucket, not every key in the store', async () => {
     const store = await FileStore.open(dir, { fsync: false });
-    for (let i = 0; i < 600; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => store.put(`monitor/entity/e${i + j}`, i + j)));
+    for (let i = 0; i < 600; i += 100) {
+      await Promise.all(Array.from({ length: 100 }, (_, j) => store.put(`monitor/entity/template:C1:t${i + j}/en`, i + j)));
+      await Promise.all(Array.from({ length: 100 }, (_, j) => store.put(`watch/template:C1:t${i + j}/en`, i + j)));
+    }
     for (const id of ['a', 'b', 'c']) await store.put(`monitor/owed/${id}`, 1);
     await store.put('monitor/owedx', 1); // same start, another bucket
     const before = store.entriesListed;
@@ -289,7 +300,11 @@ describe('file store: on disk', () => {
     // A prefix with one '/' cannot name one bucket: it reads kv/'s bucket names, then the buckets it matches.
     const mid = store.entriesListed;
     expect(await store.list('monitor/owed')).toHaveLength(4);
-    expect(store.entriesListed - mid).toBe(3 /* buckets */ + 3 /* owed */ + 1 /* root: monitor/owedx */);
+    expect(store.entriesListed - mid).toBe(4 /* buckets */ + 3 /* owed */ + 1 /* monitor/: monitor/owedx */);
+    // The watch list: kv/'s bucket names, then its own bucket, not a directory per target.
+    const watch = store.entriesListed;
+    expect(await store.list('watch/')).toHaveLength(600);
+    expect(store.entriesListed - watch).toBe(4 + 600);
     await store.close();
   });
 
@@ -299,7 +314,7 @@ describe('file store: on disk', () => {
     // A seeded generator: the same keys every run, of shapes that stress buckets and names.
     let seed = 7;
     const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
-    const alphabet = ['a', 'b', '/', '/', '%', 'é', '~', '.', 'Z'];
+    const alphabet = ['a', 'b', '/', '/', '/', '-', '%', 'é', '~', '.', 'Z'];
     const keys = new Set<string>(['a', 'a/', 'a/b/', 'a/b/c', '/', '//', '/a', `${'x'.repeat(190)}/y`, `q/${'w'.repeat(200)}/z`, `q/${'w'.repeat(200)}`]);
     while (keys.size < 160) keys.add(Array.from({ length: 1 + rand(7) }, () => alphabet[rand(alphabet.length)]).join(''));
     for (const k of keys) {
