@@ -289,7 +289,7 @@ export class FileStore implements Store {
           }
         }
         const to = this.path('kv', key);
-        await mkdir(dirname(to), { recursive: true });
+        if (!touched.has(dirname(to))) await mkdir(dirname(to), { recursive: true });
         try {
           await rename(from, to);
           touched.add(dirname(to));
