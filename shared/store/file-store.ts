@@ -141,6 +141,8 @@ function decodeName(name: string): string | undefined {
 }
 
 const ROOT_BUCKET = '_root.d';
+/** Passes over kv/ moving a flat store into buckets before open() gives up (an older version still writing there). */
+const MOVE_PASSES = 5;
 
 /** A bucket is at most this many leading segments of a key. */
 const BUCKET_DEPTH = 2;
@@ -183,9 +185,11 @@ function bucketDir(bucket: string): string {
   return bucket === '' ? ROOT_BUCKET : `${encodeKey(bucket)}.d`;
 }
 
-/** The bucket a directory of kv/ holds; undefined for a hashed long name. */
+/** The bucket a directory of kv/ holds (a bucket's name is short: never hashed); undefined when it is not one. */
 function bucketOfDir(dir: string): string | undefined {
-  return dir === ROOT_BUCKET ? '' : decodeName(dir.slice(0, -2));
+  if (dir === ROOT_BUCKET) return '';
+  const bucket = dir.endsWith('.d') ? decodeName(dir.slice(0, -2)) : undefined;
+  return bucket !== undefined && bucket !== '' && bucketOf(bucket) === bucket ? bucket : undefined;
 }
 
 /** Where a key's file is, relative to kv/. Exported for tests. */
@@ -194,11 +198,11 @@ export function keyFile(key: string): string {
   return join(bucketDir(bucket), `${encodeKey(key.slice(bucket.length))}.json`);
 }
 
-/** A file list() may read: its path, its name without `.json`, and its bucket (undefined when hashed). */
+/** A file list() may read: its path, its name without `.json`, and its bucket. */
 interface Candidate {
   path: string;
   name: string;
-  bucket: string | undefined;
+  bucket: string;
 }
 
 function errno(e: unknown): string | undefined {
@@ -268,9 +272,12 @@ export class FileStore implements Store {
    * open() returns only when kv/ holds no flat file. Older versions of this code must be stopped first.
    */
   private async moveFlatKeysIntoBuckets(): Promise<void> {
-    for (;;) {
+    for (let pass = 0; ; pass++) {
       const flat = (await readdir(this.dirs.kv)).filter((n) => n.endsWith('.json'));
       if (flat.length === 0) return;
+      if (pass === MOVE_PASSES) {
+        throw new StoreError('CONFIG', `file store: ${this.dirs.kv} still gets keys in the flat layout after ${MOVE_PASSES} passes moving them into buckets: stop the processes running an earlier version of cams-fc on it`);
+      }
       const touched = new Set<string>([this.dirs.kv]);
       for (const n of flat) {
         const from = join(this.dirs.kv, n);
@@ -347,7 +354,7 @@ export class FileStore implements Store {
     const byKey = new Map<string, Candidate>();
     const hashed: Candidate[] = [];
     await inSlices(files, NAME_SLICE, (f) => {
-      const rest = f.bucket === undefined ? undefined : decodeName(f.name);
+      const rest = decodeName(f.name);
       const key = rest === undefined ? undefined : f.bucket + rest;
       if (key === undefined) hashed.push(f);
       else if (key.startsWith(prefix) && (opts.after === undefined || key > opts.after)) byKey.set(key, f);
@@ -372,9 +379,9 @@ export class FileStore implements Store {
   }
 
   /**
-   * The files that may hold keys starting with `prefix`. A prefix with two '/' names its one bucket;
-   * a shorter one looks at every bucket whose keys may start with it. Names tell the keys (files of a
-   * hashed long name are read, and read() filters on the key inside).
+   * The files that may hold keys starting with `prefix`. A prefix that starts with two namespace words
+   * names its one bucket; another looks at every bucket whose keys may start with it. Names tell the
+   * keys (files of a hashed long name are read, and read() filters on the key inside).
    */
   private async filesUnder(prefix: string): Promise<Candidate[]> {
     const own = bucketOf(prefix);
@@ -383,16 +390,12 @@ export class FileStore implements Store {
       dirs = await readdir(this.dirs.kv);
       this.entriesListed += dirs.length;
     }
-    const encPrefix = encodeKey(prefix).split('~')[0] ?? '';
     const out: Candidate[] = [];
     for (const d of dirs) {
-      if (!d.endsWith('.d')) continue;
       const bucket = bucketOfDir(d);
+      if (bucket === undefined) continue; // not a bucket of this store
       let rest: string; // what the rest of a key must start with
-      if (bucket === undefined) {
-        if (!mayMatch(d.slice(0, -2), encPrefix)) continue;
-        rest = '';
-      } else if (bucket.startsWith(prefix)) rest = '';
+      if (bucket.startsWith(prefix)) rest = '';
       else if (prefix.startsWith(bucket)) rest = prefix.slice(bucket.length);
       else continue;
       const dir = join(this.dirs.kv, d);

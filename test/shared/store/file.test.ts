@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -154,6 +155,33 @@ describe('file store: across processes', () => {
     }
     // Nothing left behind in locks/ (tmp/ may hold a killed writer's partial temp file, swept later).
     expect(await readdir(join(dir, 'locks'))).toEqual([]);
+  }, 60_000);
+
+  it('a flat store being moved into buckets by a process killed mid-move is finished by two opening at once: no key lost', async () => {
+    // The layout before buckets: every key flat in kv/, named encodeKey(key).json.
+    await mkdir(join(dir, 'kv'), { recursive: true });
+    const expected: Record<string, number> = {};
+    for (let i = 0; i < 4000; i++) {
+      const key = [`watch/template:C1:t${i}/en`, `monitor/entity/template:C1:t${i}/en`, `monitor/owed/t${i}`, `plain${i}`][i % 4]!;
+      expected[key] = i;
+      await writeFile(join(dir, 'kv', `${encodeKey(key)}.json`), `${JSON.stringify({ key, version: '1.a', expiresAt: null, value: i })}\n`);
+    }
+    const flatLeft = async () => (await readdir(join(dir, 'kv'))).filter((n) => n.endsWith('.json')).length;
+    const first = startChild(['read-all', dir]);
+    children.push(first);
+    // Kill it once it has moved a quarter of the files.
+    while ((await flatLeft()) > 3000) await new Promise<void>((resolve) => setImmediate(resolve));
+    first.proc.kill('SIGKILL');
+    await first.exit;
+    const left = await flatLeft();
+    console.log(`flat files left by the killed mover: ${left} of 4000`);
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThanOrEqual(3000);
+    const next = [startChild(['read-all', dir]), startChild(['read-all', dir])];
+    children.push(...next);
+    expect(await Promise.all(next.map((c) => c.exit))).toEqual([0, 0]);
+    for (const c of next) expect(JSON.parse(c.lines.at(-1)!)).toEqual(expected);
+    expect(await flatLeft()).toBe(0);
   }, 60_000);
 });
 
@@ -350,6 +378,28 @@ describe('file store: on disk', () => {
     expect((await readdir(join(dir, 'kv'))).filter((n) => n.endsWith('.json'))).toEqual([]);
     expect(await readdir(join(dir, 'corrupt'))).toEqual([`${encodeKey(`bad/${'b'.repeat(300)}`)}.json`]);
     for (const s of stores) await s.close();
+  });
+
+  it('open() names the problem when an earlier version keeps writing flat keys into kv/ while it moves them', async () => {
+    await mkdir(join(dir, 'kv'), { recursive: true });
+    let writing = true;
+    let n = 0;
+    const oldWriter = () => {
+      if (!writing) return;
+      const key = `old${n++}`;
+      writeFileSync(join(dir, 'kv', `${key}.json`), JSON.stringify({ key, version: '1.a', expiresAt: null, value: n }));
+      setImmediate(oldWriter);
+    };
+    oldWriter();
+    try {
+      await expect(FileStore.open(dir)).rejects.toMatchObject({ name: 'StoreError', code: 'CONFIG', message: expect.stringContaining('earlier version') });
+    } finally {
+      writing = false;
+    }
+    // Once it stops, the store opens with every key it wrote.
+    const store = await FileStore.open(dir);
+    expect(await store.list('old')).toHaveLength(n);
+    await store.close();
   });
 
   it('a bucket directory removed under a running store is made again by the next write', async () => {
