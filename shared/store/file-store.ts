@@ -11,18 +11,8 @@
  *   tmp/                temp files (writes land here first, then are renamed into place)
  *   corrupt/            unreadable files found when an older flat kv/ was moved into buckets
  *
- * Keys live in buckets: a key's bucket is its first two segments when both are namespace words
- * (`monitor/owed/` for `monitor/owed/<target>`), its first when only that one is (`watch/` for
- * `watch/template:C1:t/en`), and the root bucket `_root.d` otherwise (bucketOf); the file in the
- * bucket is named after the rest. So listing a prefix of two words (`monitor/owed/`, every index the
- * sweep reads each tick) reads one small directory, not every key of the store (10,000 entities,
- * targets and watch entries were 40,000 names, read by each listing). Bucket directories are created
- * on first write and never removed.
- *
- * <name> encodes a string: bytes of its UTF-8 in [a-z0-9._-] stay, every other byte becomes %xx (lower
- * case hex), so names are safe on every file system, distinct on case-insensitive ones, and the name
- * of a prefix is a prefix of the names of its keys. Names longer than LONG_NAME keep a readable head
- * and end in `~` + sha256 of the string.
+ * <bucket> and <name>: see file-layout.ts. Listing a prefix of two namespace words (`monitor/owed/`,
+ * every index the sweep reads each tick) reads one small directory, not every key of the store.
  *
  * Writes: read-check-write happens under the key's lock; the new file is written to tmp/, fsynced and
  * renamed over the old one (readers never see a partial file, so get/list take no lock). The lock
@@ -31,12 +21,13 @@
  * is older than staleLockMs is broken; breaking is itself serialised by a short-lived `.break` lock
  * and re-checks the token, so two processes never both break and re-take the same lock.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { link, mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { acquireCasLease, type LeaseRecord } from './cas-lease.ts';
+import { bucketDir, bucketOf, bucketOfDir, decodeName, encodeKey, isFixedBucket, keyFile, mayMatch } from './file-layout.ts';
 import { GroupCommit } from './group-commit.ts';
 import {
   checkKey,
@@ -78,14 +69,10 @@ interface LockInfo {
   at: number;
 }
 
-const SAFE = new Uint8Array(256);
-for (const c of 'abcdefghijklmnopqrstuvwxyz0123456789._-') SAFE[c.charCodeAt(0)] = 1;
-const LONG_NAME = 180;
 /** Files read per turn of the event loop by list(): ~1 ms of reads. */
 const READ_BATCH = 64;
 /** Directory entries filtered or decoded per turn of the event loop by list(): ~1 ms. */
 const NAME_SLICE = 2048;
-const LONG_HEAD = 120;
 const HOST = hostname();
 /**
  * Lock tokens and temp-file names: a random prefix drawn once per process (and per worker thread),
@@ -99,104 +86,8 @@ function unique(): string {
   return `${processToken}${(++uniqueSeq).toString(36)}`;
 }
 
-/** Encoded file name (without extension) of a key. Exported for tests. */
-export function encodeKey(key: string): string {
-  let s = '';
-  for (const b of Buffer.from(key, 'utf8')) {
-    s += SAFE[b] ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0')}`;
-  }
-  if (s.length <= LONG_NAME) return s;
-  let cut = LONG_HEAD;
-  const pct = s.lastIndexOf('%', cut - 1);
-  if (pct >= cut - 2) cut = pct; // do not end inside a %xx escape
-  return `${s.slice(0, cut)}~${createHash('sha256').update(key, 'utf8').digest('hex').slice(0, 40)}`;
-}
-
-/** Can a file whose name is `name` (no extension) hold a key starting with the prefix encoded as `encPrefix`? */
-function mayMatch(name: string, encPrefix: string): boolean {
-  const tilde = name.indexOf('~');
-  if (tilde < 0) return name.startsWith(encPrefix);
-  const head = name.slice(0, tilde);
-  return head.startsWith(encPrefix) || encPrefix.startsWith(head);
-}
-
-/** The key a short (unhashed) file name encodes; undefined for hashed long names. */
-function decodeName(name: string): string | undefined {
-  if (name.includes('~')) return undefined;
-  // Fast path (list() decodes every name in the directory): the escapes are UTF-8 bytes as %xx,
-  // which decodeURIComponent reads natively; it throws only on bytes that are not valid UTF-8.
-  try {
-    return decodeURIComponent(name);
-  } catch {
-    // fall through to the byte-exact decoding
-  }
-  const bytes: number[] = [];
-  for (let i = 0; i < name.length; i++) {
-    if (name[i] === '%') {
-      bytes.push(Number.parseInt(name.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else bytes.push(name.charCodeAt(i));
-  }
-  return Buffer.from(bytes).toString('utf8');
-}
-
-const ROOT_BUCKET = '_root.d';
 /** Passes over kv/ moving a flat store into buckets before open() gives up (an older version still writing there). */
 const MOVE_PASSES = 5;
-
-/** A bucket is at most this many leading segments of a key. */
-const BUCKET_DEPTH = 2;
-const WORD_MAX = 32;
-
-/** A namespace word: lower-case letters and '-', starting with a letter (`monitor`, `space-waba`). */
-function isWord(key: string, start: number, end: number): boolean {
-  if (end - start > WORD_MAX || end === start) return false;
-  for (let i = start; i < end; i++) {
-    const c = key.charCodeAt(i);
-    if (!((c >= 97 && c <= 122) || (c === 45 && i > start))) return false;
-  }
-  return true;
-}
-
-/**
- * A key's bucket: its leading segments that are namespace words, each with its '/', at most
- * BUCKET_DEPTH of them; '' (the root bucket) when its first segment is not one. Ids (`C6818…`,
- * `template:…:tpl/en`) are not words, so they never make a bucket of their own: the watch list's
- * 10,000 `watch/<id>` keys share `watch/`, while `monitor/owed/` is a bucket apart from `monitor/entity/`.
- */
-function bucketOf(key: string): string {
-  let end = 0;
-  for (let depth = 0; depth < BUCKET_DEPTH; depth++) {
-    const slash = key.indexOf('/', end);
-    if (slash < 0 || !isWord(key, end, slash)) break;
-    end = slash + 1;
-  }
-  return key.slice(0, end);
-}
-
-/** Does every key starting with `bucket` have that bucket? Yes when it has BUCKET_DEPTH segments. */
-function isFixedBucket(bucket: string): boolean {
-  let slashes = 0;
-  for (let i = bucket.indexOf('/'); i >= 0; i = bucket.indexOf('/', i + 1)) slashes++;
-  return slashes === BUCKET_DEPTH;
-}
-
-function bucketDir(bucket: string): string {
-  return bucket === '' ? ROOT_BUCKET : `${encodeKey(bucket)}.d`;
-}
-
-/** The bucket a directory of kv/ holds (a bucket's name is short: never hashed); undefined when it is not one. */
-function bucketOfDir(dir: string): string | undefined {
-  if (dir === ROOT_BUCKET) return '';
-  const bucket = dir.endsWith('.d') ? decodeName(dir.slice(0, -2)) : undefined;
-  return bucket !== undefined && bucket !== '' && bucketOf(bucket) === bucket ? bucket : undefined;
-}
-
-/** Where a key's file is, relative to kv/. Exported for tests. */
-export function keyFile(key: string): string {
-  const bucket = bucketOf(key);
-  return join(bucketDir(bucket), `${encodeKey(key.slice(bucket.length))}.json`);
-}
 
 /** A file list() may read: its path, its name without `.json`, and its bucket. */
 interface Candidate {
