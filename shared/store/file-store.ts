@@ -14,20 +14,16 @@
  * <bucket> and <name>: see file-layout.ts. Listing a prefix of two namespace words (`monitor/owed/`,
  * every index the sweep reads each tick) reads one small directory, not every key of the store.
  *
- * Writes: read-check-write happens under the key's lock; the new file is written to tmp/, fsynced and
- * renamed over the old one (readers never see a partial file, so get/list take no lock). The lock
- * file is created whole and atomically with link(2) (EEXIST means held) and names its holder
- * (hostname, pid, token, time). A lock whose holder process is gone (same host, pid not alive) or that
- * is older than staleLockMs is broken; breaking is itself serialised by a short-lived `.break` lock
- * and re-checks the token, so two processes never both break and re-take the same lock.
+ * Writes: read-check-write happens under the key's lock (file-lock.ts); the new file is written to
+ * tmp/, fsynced and renamed over the old one (readers never see a partial file, so get/list take no
+ * lock).
  */
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { link, mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { acquireCasLease, type LeaseRecord } from './cas-lease.ts';
 import { bucketDir, bucketOf, bucketOfDir, decodeName, encodeKey, isFixedBucket, keyFile, mayMatch } from './file-layout.ts';
+import { FileLocks } from './file-lock.ts';
+import { errno, readTextIfExists, unique } from './file-util.ts';
 import { GroupCommit } from './group-commit.ts';
 import {
   checkKey,
@@ -62,30 +58,10 @@ interface FileRecord {
   value: unknown;
 }
 
-interface LockInfo {
-  pid: number;
-  host: string;
-  token: string;
-  at: number;
-}
-
 /** Files read per turn of the event loop by list(): ~1 ms of reads. */
 const READ_BATCH = 64;
 /** Directory entries filtered or decoded per turn of the event loop by list(): ~1 ms. */
 const NAME_SLICE = 2048;
-const HOST = hostname();
-/**
- * Lock tokens and temp-file names: a random prefix drawn once per process (and per worker thread),
- * then a counter. Unique across processes and hosts like a random draw each time, which cost ~15 µs
- * of CPU per write (two per write: 1.5 % of a sweeping process at 100 checks a second).
- */
-let processToken: string | undefined;
-let uniqueSeq = 0;
-function unique(): string {
-  processToken ??= randomBytes(9).toString('hex'); // on first use: not at a function's cold start
-  return `${processToken}${(++uniqueSeq).toString(36)}`;
-}
-
 /** Passes over kv/ moving a flat store into buckets before open() gives up (an older version still writing there). */
 const MOVE_PASSES = 5;
 
@@ -96,29 +72,12 @@ interface Candidate {
   bucket: string;
 }
 
-function errno(e: unknown): string | undefined {
-  return (e as NodeJS.ErrnoException | undefined)?.code;
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errno(e) === 'EPERM';
-  }
-}
-
 export class FileStore implements Store {
   private readonly dirs: Record<SpaceName | 'locks' | 'tmp', string>;
-  private readonly lockTimeoutMs: number;
   private readonly staleLockMs: number;
   private readonly fsync: boolean;
   private readonly sweepIntervalMs: number;
-  /** In-process FIFO per lock file, so this process's own writers queue instead of polling. */
-  private readonly queues = new Map<string, Promise<void>>();
+  private readonly locks: FileLocks;
   private readonly background = new Set<Promise<void>>();
   /** Directory fsyncs (kv's buckets, leases), shared by the writers that need one at the same time (syncDir). */
   private readonly dirSyncs = new Map<string, GroupCommit>();
@@ -138,8 +97,8 @@ export class FileStore implements Store {
       locks: join(root, 'locks'),
       tmp: join(root, 'tmp'),
     };
-    this.lockTimeoutMs = opts.lockTimeoutMs ?? 10_000;
     this.staleLockMs = opts.staleLockMs ?? 30_000;
+    this.locks = new FileLocks({ locksDir: this.dirs.locks, tmpDir: this.dirs.tmp, lockTimeoutMs: opts.lockTimeoutMs ?? 10_000, staleLockMs: this.staleLockMs });
     this.fsync = opts.fsync ?? true;
     this.sweepIntervalMs = opts.sweepIntervalMs ?? 600_000;
   }
@@ -503,6 +462,15 @@ export class FileStore implements Store {
     return group.request();
   }
 
+  /** Runs fn under the cross-process write lock of `key` in `space` (file-lock.ts). */
+  private withLock<R>(space: SpaceName, key: string, fn: (token: string) => Promise<R>): Promise<R> {
+    return this.locks.withLock(`${space[0]}.${encodeKey(key)}`, key, fn);
+  }
+
+  private assertHeld(space: SpaceName, key: string, token: string): Promise<void> {
+    return this.locks.assertHeld(`${space[0]}.${encodeKey(key)}`, key, token);
+  }
+
   private maybeSweep(): void {
     if (this.sweepIntervalMs <= 0 || this.closed || Date.now() - this.lastSweep < this.sweepIntervalMs) return;
     this.lastSweep = Date.now();
@@ -513,140 +481,6 @@ export class FileStore implements Store {
     this.background.add(p);
   }
 
-  // ---- locks -------------------------------------------------------------------------------------
-
-  private lockPath(space: SpaceName, key: string): string {
-    return join(this.dirs.locks, `${space[0]}.${encodeKey(key)}.lock`);
-  }
-
-  private async withLock<R>(space: SpaceName, key: string, fn: (token: string) => Promise<R>): Promise<R> {
-    const lockPath = this.lockPath(space, key);
-    const prev = this.queues.get(lockPath) ?? Promise.resolve();
-    let done!: () => void;
-    const mine = new Promise<void>((resolve) => (done = resolve));
-    const tail = prev.then(() => mine);
-    this.queues.set(lockPath, tail);
-    await prev;
-    try {
-      const token = await this.acquireLock(lockPath, key);
-      try {
-        return await fn(token);
-      } finally {
-        await this.releaseLock(lockPath, token);
-      }
-    } finally {
-      done();
-      if (this.queues.get(lockPath) === tail) this.queues.delete(lockPath);
-    }
-  }
-
-  private async acquireLock(lockPath: string, key: string): Promise<string> {
-    const token = unique();
-    const info: LockInfo = { pid: process.pid, host: HOST, token, at: Date.now() };
-    const tmp = join(this.dirs.tmp, `lock-${process.pid}-${token}`);
-    await writeFile(tmp, JSON.stringify(info), { flag: 'wx' });
-    try {
-      const deadline = Date.now() + this.lockTimeoutMs;
-      let backoff = 1;
-      for (;;) {
-        if (Date.now() - info.at > 250) {
-          // The lock must show when it was taken, not when we started waiting for it.
-          info.at = Date.now();
-          await writeFile(tmp, JSON.stringify(info));
-        }
-        try {
-          await link(tmp, lockPath);
-          return token;
-        } catch (e) {
-          if (errno(e) !== 'EEXIST') throw e;
-        }
-        const held = await this.readLock(lockPath);
-        if (!held) continue; // released in between: try again at once
-        if (Date.now() > deadline) {
-          throw new StoreError(
-            'LOCK_TIMEOUT',
-            `file store: timed out after ${this.lockTimeoutMs} ms waiting for the lock on ${JSON.stringify(key)} ` +
-              `(held by pid ${held.pid} on ${held.host} since ${new Date(held.at).toISOString()}; lock file ${lockPath})`,
-          );
-        }
-        if (this.isStale(held, this.staleLockMs)) {
-          await this.breakLock(lockPath, held, tmp, token);
-          continue;
-        }
-        await sleep(1 + Math.random() * backoff);
-        backoff = Math.min(backoff * 2, 25);
-      }
-    } finally {
-      await unlink(tmp).catch(() => undefined);
-    }
-  }
-
-  private async readLock(path: string): Promise<LockInfo | undefined> {
-    const text = readTextIfExists(path);
-    if (text === undefined) return undefined;
-    try {
-      const info = JSON.parse(text) as LockInfo;
-      if (typeof info.token === 'string' && typeof info.pid === 'number' && typeof info.at === 'number') return info;
-    } catch {
-      // fall through: unreadable lock files are judged by age only
-    }
-    const st = await stat(path).catch(() => undefined);
-    return st && { pid: -1, host: '', token: `corrupt:${st.ino}:${st.mtimeMs}`, at: st.mtimeMs };
-  }
-
-  private isStale(info: LockInfo, maxAgeMs: number): boolean {
-    if (info.host === HOST && info.pid > 0 && !pidAlive(info.pid)) return true;
-    return Date.now() - info.at > maxAgeMs;
-  }
-
-  /** Remove the lock `held` (judged stale), unless it changed meanwhile. */
-  private async breakLock(lockPath: string, held: LockInfo, myInfoFile: string, myToken: string): Promise<void> {
-    const breakPath = lockPath.replace(/\.lock$/, '.break');
-    try {
-      await link(myInfoFile, breakPath);
-    } catch (e) {
-      if (errno(e) !== 'EEXIST') throw e;
-      // Someone else is breaking it. If that breaker died, clear its .break (it lives for microseconds).
-      const breaker = await this.readLock(breakPath);
-      if (breaker && this.isStale(breaker, Math.min(this.staleLockMs, 5_000))) await this.removeIfSame(breakPath, breaker);
-      else await sleep(1);
-      return;
-    }
-    try {
-      const again = await this.readLock(lockPath);
-      if (again && again.token === held.token) await unlink(lockPath).catch(() => undefined);
-    } finally {
-      const b = await this.readLock(breakPath);
-      if (b?.token === myToken) await unlink(breakPath).catch(() => undefined);
-    }
-  }
-
-  /** Take `path` away by rename, and put it back if it turned out not to be the file judged stale. */
-  private async removeIfSame(path: string, judged: LockInfo): Promise<void> {
-    const aside = `${path}.${unique()}.dead`;
-    try {
-      await rename(path, aside);
-    } catch (e) {
-      if (errno(e) === 'ENOENT') return;
-      throw e;
-    }
-    const got = await this.readLock(aside);
-    if (got && got.token !== judged.token) await link(aside, path).catch(() => undefined);
-    await unlink(aside).catch(() => undefined);
-  }
-
-  private async releaseLock(lockPath: string, token: string): Promise<void> {
-    const held = await this.readLock(lockPath).catch(() => undefined);
-    if (held?.token === token) await unlink(lockPath).catch(() => undefined);
-  }
-
-  /** Just before committing: make sure no one broke our lock (we were paused past staleLockMs). */
-  private async assertHeld(space: SpaceName, key: string, token: string): Promise<void> {
-    const held = await this.readLock(this.lockPath(space, key));
-    if (held?.token !== token) {
-      throw new StoreError('LOCK_TIMEOUT', `file store: lost the lock on ${JSON.stringify(key)} before writing (held longer than ${this.staleLockMs} ms?)`);
-    }
-  }
 }
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -689,19 +523,4 @@ async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T)
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
-/**
- * A file's text, or undefined when it does not exist (any other error is thrown). Read synchronously:
- * the store's files are small and local, and one read costs ~10 µs of this thread, less than the
- * promise and thread-pool hops of an async read (5x faster over 10,000 keys) and no queueing behind
- * fsyncs in libuv's four threads. Callers that read many yield between batches (readBatched).
- */
-function readTextIfExists(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    if (errno(e) === 'ENOENT') return undefined;
-    throw e;
-  }
 }
