@@ -5,7 +5,7 @@
  *
  * FC's nodejs20 runtime loads index.js with require(), and deploys only the artifact, so each
  * bundle is CommonJS with every runtime dependency inside. A package reached only through a dynamic
- * `await import('pkg')` (`@alicloud/fc2`, `ioredis`) is bundled into its own file,
+ * `await import('pkg')` (`@alicloud/fc2`) is bundled into its own file,
  * dist/<function>/lazy/<pkg>.js, and required from there on first use: index.js (the eager bundle,
  * parsed at every cold start) stays small and the artifact stays self-contained. Relative dynamic
  * imports stay inside index.js behind esbuild's lazy wrapper.

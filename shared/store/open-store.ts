@@ -3,7 +3,7 @@
  *   file:./.data, file:.data, file:/abs/dir, file:///abs/dir   embedded file store (default file:./.data)
  *   redis://[user:pass@]host:port[/db][?namespace=prefix]     redis (rediss:// for TLS)
  *   memory:                                                   in-process, for tests
- * Adapters are loaded with dynamic import, so a function on the file store never loads ioredis.
+ * Adapters are loaded with dynamic import, so a function loads only the one its URL names.
  */
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -288,12 +288,14 @@ describe('build + package', () => {
     expect(new Set(objects.map((o) => o.ObjectName)).size).toBe(FUNCTIONS.length);
   });
 
-  it('keeps @alicloud/fc2 and ioredis out of every eager bundle (at most 200 KB); onboarding-api ships fc2 beside it', () => {
+  it('keeps @alicloud/fc2 out of every eager bundle (at most 200 KB) and ships no ioredis; onboarding-api ships fc2 beside it', () => {
     for (const name of FUNCTIONS) {
       const meta = JSON.parse(readFileSync(join(dir!, 'dist', name, 'meta.json'), 'utf8')) as { inputs: Record<string, unknown> };
       expect(Object.keys(meta.inputs).some((i) => /node_modules\/(@alicloud\/fc2|ioredis)\//.test(i)), `${name} inlines a lazy package`).toBe(false);
       const eager = statSync(join(dir!, 'dist', name, 'index.js')).size + statSync(join(dir!, 'dist', name, 'main.js')).size;
       expect(eager, name).toBeLessThanOrEqual(200 * 1024);
+      // The redis store speaks RESP itself (shared/store/redis-connection.ts).
+      expect(existsSync(join(dir!, 'dist', name, 'lazy', 'ioredis.js')), `${name} ships ioredis`).toBe(false);
     }
     const fc2 = join(dir!, 'dist', 'onboarding-api', 'lazy', 'alicloud__fc2.js');
     expect(statSync(fc2).size).toBeGreaterThan(100 * 1024);

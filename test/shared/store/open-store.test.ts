@@ -92,7 +92,7 @@ describe('openStore', () => {
     await expect(openStore()).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringContaining('STORE_URL') });
   });
 
-  it('loads ioredis only when a redis URL is opened', async () => {
+  it('never loads ioredis (the redis store speaks RESP itself), and loads node:tls only for rediss://', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cams-open-'));
     dirs.push(dir);
     const index = pathToFileURL(join(repoRoot, 'shared/store/index.ts')).href;
@@ -105,15 +105,22 @@ describe('openStore', () => {
       await s.put('k', 1); await s.get('k'); await s.list(''); await (await s.acquireLease('l', 1000))?.release();
       await s.close();
       const afterFile = loaded();
+      const tls = () => process.moduleLoadList.includes('NativeModule tls');
       const r = await openStore('redis://127.0.0.1:1');
+      await r.get('k').catch(() => undefined);
       const afterRedis = loaded();
+      const tlsAfterRedis = tls();
       await r.close();
-      console.log(JSON.stringify({ afterFile, afterRedis }));
+      const t = await openStore('rediss://127.0.0.1:1');
+      await t.get('k').catch(() => undefined);
+      const tlsAfterRediss = tls();
+      await t.close();
+      console.log(JSON.stringify({ afterFile, afterRedis, tlsAfterRedis, tlsAfterRediss }));
     `;
     const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       cwd: repoRoot,
       encoding: 'utf8',
     });
-    expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({ afterFile: false, afterRedis: true });
+    expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({ afterFile: false, afterRedis: false, tlsAfterRedis: false, tlsAfterRediss: true });
   }, 30_000);
 });

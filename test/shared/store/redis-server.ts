@@ -43,7 +43,7 @@ function ping(port: number): Promise<boolean> {
     sock.on('connect', () => sock.write('PING\r\n'));
     sock.on('data', (d) => {
       got += d.toString();
-      if (got.includes('\r\n')) done(got.startsWith('+PONG'));
+      if (got.includes('\r\n')) done(got.startsWith('+PONG') || got.startsWith('-NOAUTH'));
     });
   });
 }
@@ -54,11 +54,12 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-export async function startRedisServer(bin: string, port?: number): Promise<RedisServer> {
+/** `extra`: more redis-server arguments (`--requirepass`, `--tls-port` ...); the plain port stays open. */
+export async function startRedisServer(bin: string, port?: number, extra: string[] = []): Promise<RedisServer> {
   const p = port ?? (await freePort());
   const proc: ChildProcess = spawn(
     bin,
-    ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+    ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...extra],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

@@ -1,0 +1,231 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../../shared/store/index.ts';
+import { encodeCommand, RedisConnection, ReplyError, ReplyReader, type Reply } from '../../../shared/store/redis-connection.ts';
+import { findOnPath, freePort, startRedisServer, type RedisServer } from './redis-server.ts';
+
+/** Every reply in `bytes`, fed to one reader in the given chunk sizes. */
+function readAll(bytes: Buffer, sizes: number[]): Reply[] {
+  const reader = new ReplyReader();
+  const out: Reply[] = [];
+  let at = 0;
+  for (let i = 0; at < bytes.length; i += 1) {
+    const n = Math.max(1, sizes.length ? sizes[i % sizes.length]! : bytes.length);
+    reader.push(bytes.subarray(at, at + n));
+    at += n;
+    for (let r = reader.next(); r !== undefined; r = reader.next()) out.push(r);
+  }
+  return out;
+}
+
+/** A reply as RESP2 bytes, the way redis writes it. */
+function encodeReply(r: Reply): string {
+  if (r === null) return '$-1\r\n';
+  if (typeof r === 'number') return `:${r}\r\n`;
+  if (typeof r === 'string') return `$${Buffer.byteLength(r)}\r\n${r}\r\n`;
+  if (r instanceof ReplyError) return `-${r.message}\r\n`;
+  return `*${r.length}\r\n${r.map(encodeReply).join('')}`;
+}
+
+const replyArb: fc.Arbitrary<Reply> = fc.letrec<{ reply: Reply }>((tie) => ({
+  reply: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.constant(null),
+    fc.integer(),
+    fc.string({ unit: 'grapheme' }),
+    fc.constantFrom('a\r\nb', '\r\n', '$3\r\n', 'é中😀'),
+    fc.array(tie('reply'), { maxLength: 4 }),
+  ),
+})).reply;
+
+describe('RESP2 replies', () => {
+  it('reads every kind of reply, whole or a byte at a time', () => {
+    const bytes = Buffer.from('+OK\r\n-NOSCRIPT No matching script\r\n:42\r\n:-7\r\n$5\r\nhe\r\no\r\n$-1\r\n*-1\r\n*0\r\n*2\r\n$1\r\na\r\n*1\r\n:1\r\n$0\r\n\r\n');
+    const want = ['OK', new ReplyError('NOSCRIPT No matching script'), 42, -7, 'he\r\no', null, null, [], ['a', [1]], ''];
+    for (const sizes of [[], [1], [2], [3, 1, 7]]) {
+      const got = readAll(bytes, sizes);
+      expect(got.map((r) => (r instanceof ReplyError ? `ERR:${r.message}` : r))).toEqual(want.map((r) => (r instanceof ReplyError ? `ERR:${r.message}` : r)));
+    }
+  });
+
+  it('any reply, split anywhere, reads back as it was (multi-byte characters across chunks too)', () => {
+    fc.assert(
+      fc.property(fc.array(replyArb, { minLength: 1, maxLength: 5 }), fc.array(fc.integer({ min: 1, max: 9 }), { maxLength: 6 }), (replies, sizes) => {
+        const bytes = Buffer.from(replies.map(encodeReply).join(''));
+        const norm = (r: Reply): unknown => (r instanceof ReplyError ? { err: r.message } : Array.isArray(r) ? r.map(norm) : r);
+        expect(readAll(bytes, sizes).map(norm)).toEqual(replies.map(norm));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a reply that breaks the protocol throws, naming what is wrong', () => {
+    for (const [bytes, msg] of [
+      ['!3\r\nabc\r\n', 'unexpected reply type'],
+      ['$x\r\n', 'bad length'],
+      ['$2\r\nabcd\r\n', 'without CRLF'],
+      ['+OK\rX', 'CR without LF'],
+    ] as const) {
+      const reader = new ReplyReader();
+      reader.push(Buffer.from(bytes));
+      expect(() => reader.next(), bytes).toThrow(msg);
+    }
+  });
+
+  it('commands are arrays of bulk strings with byte lengths', () => {
+    expect(encodeCommand(['SET', 'k', 'é\r\n'])).toBe('*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\né\r\n\r\n');
+    expect(encodeCommand([])).toBe('*0\r\n');
+  });
+});
+
+const redisBin = findOnPath('redis-server');
+
+describe.skipIf(!redisBin)('RedisConnection against a real redis-server', () => {
+  let server: RedisServer;
+  let raw: Redis;
+  const opts = (port: number) => ({ host: '127.0.0.1', port, connectTimeoutMs: 1_000, commandTimeoutMs: 1_000 });
+  beforeAll(async () => {
+    server = await startRedisServer(redisBin!);
+    raw = new Redis(server.port, '127.0.0.1');
+  });
+  afterAll(async () => {
+    raw?.disconnect();
+    await server?.stop();
+  });
+
+  it('pipelines 2,000 commands on one socket and gets each its own reply, in order', async () => {
+    const conn = await RedisConnection.open(opts(server.port));
+    const values = Array.from({ length: 1_000 }, (_, i) => `v${i}-${'é'.repeat(i % 7)}\r\n`);
+    const sets = values.map((v, i) => conn.command(['SET', `pipe:${i}`, v]));
+    const gets = values.map((_, i) => conn.command(['GET', `pipe:${i}`]));
+    expect(await Promise.all(sets)).toEqual(values.map(() => 'OK'));
+    expect(await Promise.all(gets)).toEqual(values);
+    expect(await raw.get('pipe:999')).toBe(values[999]);
+    await conn.quit();
+    expect(conn.isOpen).toBe(false);
+  });
+
+  it('an error reply rejects that command only', async () => {
+    const conn = await RedisConnection.open(opts(server.port));
+    const [bad, good] = await Promise.allSettled([conn.command(['NOSUCHCOMMAND']), conn.command(['ECHO', 'x'])]);
+    expect(bad).toMatchObject({ status: 'rejected', reason: { name: 'ReplyError', message: expect.stringContaining('unknown command') } });
+    expect(good).toEqual({ status: 'fulfilled', value: 'x' });
+    await conn.quit();
+  });
+
+  it('a server that accepts but never answers fails the open within the connect timeout', async () => {
+    const sockets: Socket[] = [];
+    const silent: Server = createServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    const started = Date.now();
+    await expect(RedisConnection.open({ ...opts(port), connectTimeoutMs: 300 })).rejects.toThrow('no connection within 300 ms');
+    expect(Date.now() - started).toBeLessThan(1_500);
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => silent.close(() => r()));
+  });
+
+  it('a reply that does not come in time fails every pending command and the connection', async () => {
+    const conn = await RedisConnection.open({ ...opts(server.port), commandTimeoutMs: 200 });
+    const blocked = conn.command(['BLPOP', 'never-pushed', '5']);
+    const behind = conn.command(['PING']);
+    await expect(blocked).rejects.toThrow('timed out after 200 ms');
+    await expect(behind).rejects.toThrow('timed out after 200 ms');
+    expect(conn.isOpen).toBe(false);
+    await expect(conn.command(['PING'])).rejects.toThrow('timed out');
+  });
+
+  it('a connection the server drops fails its pending commands; the store opens a new one', async () => {
+    const store = await openStore(`${server.url}?namespace=drop:`);
+    await store.put('k', 1);
+    await raw.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+    // The dropped connection may or may not be noticed before the next command: either way the
+    // command after it works.
+    await store.get('k').catch(() => undefined);
+    expect((await store.get('k'))?.value).toBe(1);
+    await store.close();
+  });
+
+  it('selects the database named in the URL path', async () => {
+    const store = await openStore(`${server.url}/3?namespace=db:`);
+    await store.put('k', 'in three');
+    const three = new Redis(server.port, '127.0.0.1', { db: 3 });
+    expect(await three.get('db:kv:k')).toBe(`${(await store.get('k'))!.version}\n"in three"`);
+    expect(await raw.get('db:kv:k')).toBeNull();
+    three.disconnect();
+    await store.close();
+  });
+
+  it('refuses a URL path that is not a database number, and an unknown parameter, naming them', async () => {
+    await expect(openStore(`${server.url}/x`)).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringContaining('database number') });
+    await expect(openStore(`${server.url}?nmaespace=x:`)).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringContaining('"nmaespace"') });
+  });
+
+  describe('AUTH', () => {
+    let locked: RedisServer;
+    beforeAll(async () => {
+      locked = await startRedisServer(redisBin!, undefined, ['--requirepass', 's3cret!']);
+      const admin = new Redis(locked.port, '127.0.0.1', { password: 's3cret!' });
+      await admin.call('ACL', 'SETUSER', 'app', 'on', '>app-pass', '~*', '+@all');
+      admin.disconnect();
+    });
+    afterAll(() => locked?.stop());
+
+    it('authenticates with a password, and with a user and password (ACL)', async () => {
+      for (const url of [`redis://:${encodeURIComponent('s3cret!')}@127.0.0.1:${locked.port}`, `redis://app:app-pass@127.0.0.1:${locked.port}`]) {
+        const store = await openStore(`${url}?namespace=auth:`);
+        await store.put('k', url.length);
+        expect((await store.get('k'))?.value).toBe(url.length);
+        await store.close();
+      }
+    });
+
+    it('a wrong password is StoreError BACKEND saying so, without the password', async () => {
+      const store = await openStore(`redis://:not-it@127.0.0.1:${locked.port}`);
+      const err = await store.get('k').catch((e: unknown) => e as Error);
+      expect(err).toMatchObject({ name: 'StoreError', code: 'BACKEND', message: expect.stringMatching(/WRONGPASS|invalid password/) });
+      expect((err as Error).message).not.toContain('not-it');
+      await store.close();
+    });
+  });
+
+  describe('rediss:// (TLS)', () => {
+    const openssl = findOnPath('openssl');
+    let dir: string;
+    let secure: RedisServer;
+    let tlsPort: number;
+    beforeAll(async () => {
+      if (!openssl) return;
+      dir = mkdtempSync(join(tmpdir(), 'cams-redis-tls-'));
+      execFileSync(openssl, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
+      tlsPort = await freePort();
+      secure = await startRedisServer(redisBin!, undefined, ['--tls-port', String(tlsPort), '--tls-cert-file', join(dir, 'cert.pem'), '--tls-key-file', join(dir, 'key.pem'), '--tls-auth-clients', 'no']);
+    });
+    afterAll(async () => {
+      await secure?.stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it.skipIf(!openssl)('talks TLS to a server whose certificate it trusts, and refuses one it does not', async () => {
+      const ca = readFileSync(join(dir, 'cert.pem'));
+      const { openRedisStore } = await import('../../../shared/store/redis-store.ts');
+      const store = await openRedisStore(`rediss://localhost:${tlsPort}?namespace=tls:`, { tls: { ca } });
+      await store.put('k', 'over tls');
+      expect((await store.get('k'))?.value).toBe('over tls');
+      const plain = new Redis(secure.port, '127.0.0.1');
+      expect(await plain.get('tls:kv:k')).toMatch(/\n"over tls"$/);
+      plain.disconnect();
+      await store.close();
+
+      const untrusted = await openRedisStore(`rediss://localhost:${tlsPort}`, { connectTimeoutMs: 2_000 });
+      await expect(untrusted.get('k')).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/self[- ]signed/i) });
+      await untrusted.close();
+    });
+  });
+});
