@@ -10,6 +10,10 @@
  *   - bare `node -e 0`.
  * Goals: overhead over bare ≤ 0.25 × the SDK's; ≤ the floor's + 8 ms; peak memory ≤ bare + 10 MB;
  * and the eager bundle (index.js + main.js, lazy/ excluded) of EVERY function ≤ 200 KB.
+ * With redis-server on PATH, each function runs a third way, as it is deployed: STORE_URL=redis://
+ * (a real redis-server on loopback), where its first request also stores the caller's nonce and
+ * takes a CAMS budget slot; goal: the store adds ≤ 5 ms of CPU to the same function without one
+ * (the median of the two's differences round by round).
  * The first two are also reported in CPU time (user + system, from the runner's start to the reply,
  * as the runner reads it): on a shared, loaded machine wall time mostly measures the wait for a
  * core, CPU time what the process itself did.
@@ -18,12 +22,13 @@ import { randomUUID } from 'node:crypto';
 import { cpSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { CODE_CACHE_FILE } from '../scripts/build.ts';
+import { findOnPath, startRedisServer, type RedisServer } from '../test/shared/store/redis-server.ts';
 import { signRouteRequest, type RouteRequest } from '../local/client/route-request.ts';
 import { fcContext, httpEvent } from '../test/support/events.ts';
 import { bundleCjs, ensureBuilt, REPO_ROOT, tempDir } from './lib/bundle.ts';
 import { BENCH_CALLER_KEY, BENCH_WABA_ID, functionEnv, ROUTE_HOST, startBenchSandbox, type BenchSandbox } from './lib/sandbox.ts';
 import { alternate, markSpan, memorySource, timedNode, type ProcessSample, type Variant } from './lib/spawn.ts';
-import { median, overhead, overheadRatio, round, roundSummary, summarize } from './lib/stats.ts';
+import { median, overhead, overheadRatio, pairedDifferences, round, roundSummary, summarize } from './lib/stats.ts';
 import { kb, mb } from './lib/table.ts';
 import { goal, type Benchmark, type BenchResult, type Goal } from './lib/types.ts';
 
@@ -32,6 +37,8 @@ export const GOAL_RATIO = 0.25;
 export const GOAL_OVER_FLOOR_MS = 8;
 export const GOAL_EXTRA_MEMORY_MB = 10;
 export const GOAL_BUNDLE_KB = 200;
+/** What STORE_URL=redis:// may add to a first request: a connection and three commands on loopback. */
+export const GOAL_STORE_EXTRA_MS = 5;
 /** Every function, for the bundle-size goal (the cold-start runs are for the HTTP ones). */
 const ALL_FUNCTIONS = ['bind-waba', 'query-waba', 'add-phone-number', 'get-health-status', 'health-monitor', 'health-report', 'onboarding', 'onboarding-api'];
 
@@ -74,7 +81,10 @@ export const functionColdStart: Benchmark = {
     const runner = join(REPO_ROOT, 'bench/lib/fn-runner.cjs');
 
     const sb = await startBenchSandbox();
+    const redisBin = findOnPath('redis-server');
+    let redis: RedisServer | undefined;
     try {
+      redis = redisBin ? await startRedisServer(redisBin) : undefined;
       const baseEnv = functionEnv(sb);
       const context = JSON.stringify(fcContext({ requestId: 'bench-cold-start' }));
       const invoke = (bundle: string, fn: string, extraEnv: Record<string, string> = {}) => () =>
@@ -93,11 +103,15 @@ export const functionColdStart: Benchmark = {
       for (const f of dist.built) {
         variants.push({ name: `ours:${f.name}`, run: invoke(f.file, f.name) });
         variants.push({ name: `sdk:${f.name}`, run: invoke(baseline.file, f.name, fromNodeModules) });
+        if (redis) variants.push({ name: `redis:${f.name}`, run: invoke(f.file, f.name, { STORE_URL: `${redis.url}?namespace=bench-cold-start:` }) });
       }
-      log(`${dist.built.length} function(s) × (ours, sdk) + bare, ${rounds} rounds`);
+      log(`${dist.built.length} function(s) × (ours, sdk${redis ? ', ours on redis' : ''}) + bare, ${rounds} rounds`);
       const samples = await alternate(variants, { rounds, warmupRounds: 1, log });
-      return report(samples, dist, all.built, { sdk: baseline.bytes, floor: floor.bytes }, startedAt, rounds);
+      const result = report(samples, dist, all.built, { sdk: baseline.bytes, floor: floor.bytes }, startedAt, rounds);
+      if (!redis) result.notes.push('redis-server is not on PATH: the "on redis" rows are missing.');
+      return result;
     } finally {
+      await redis?.stop();
       await sb.close();
     }
   },
@@ -184,13 +198,24 @@ function report(
     cpuRows.push([f.name, round(oursCpu), round(oursCpu - floorCpu), round(sdkCpu), round(oursCpu / sdkCpu, 3), round(sdkCpu - floorCpu)]);
     goals.push(goal(`${f.name}: CPU ratio ours/sdk`, round(oursCpu / sdkCpu, 3), GOAL_RATIO, 'x'));
     goals.push(goal(`${f.name}: CPU − floor's`, round(oursCpu - floorCpu, 1), GOAL_OVER_FLOOR_MS, 'ms'));
+    const onRedis = `redis:${f.name}`;
+    let redisCpu: number | undefined;
+    if (samples[onRedis]) {
+      redisCpu = cpuMed(onRedis);
+      rows.push([`${f.name} on redis`, round(median(wall(onRedis))), round(overhead(wall(onRedis), bareWall)), '—', '—', round(mb(median(rss(onRedis))), 1), round(mb(overhead(rss(onRedis), bareRss)), 1), '—', '—']);
+      phases.push([`${f.name} on redis`, med(markSpan(samples[onRedis], undefined, 'start')), med(markSpan(samples[onRedis], 'start', 'loaded')), med(markSpan(samples[onRedis], 'loaded', 'replied')), '—', '—', '—']);
+      cpuRows.push([`${f.name} on redis`, round(redisCpu), round(redisCpu - floorCpu), '—', '—', '—']);
+      // Paired by round (the two ran moments apart), which cancels much of a loaded machine's drift.
+      const storeExtra = median(pairedDifferences(cpu(onRedis), cpu(ours)));
+      goals.push(goal(`${f.name}: CPU on redis − without a store (paired by round)`, round(storeExtra, 1), GOAL_STORE_EXTRA_MS, 'ms'));
+    }
     perFunction[f.name] = {
       bundleBytes: f.bytes,
       overheadRatio: round(r, 4),
       extraMemoryMb: round(extra, 2),
       ours: { wallMs: roundSummary(summarize(wall(ours))), maxRssKb: roundSummary(summarize(rss(ours))), overheadMs: round(overhead(wall(ours), bareWall)) },
       sdk: { wallMs: roundSummary(summarize(wall(sdk))), maxRssKb: roundSummary(summarize(rss(sdk))), overheadMs: round(overhead(wall(sdk), bareWall)) },
-      cpuMs: { ours: round(oursCpu), sdk: round(sdkCpu), floor: round(floorCpu) },
+      cpuMs: { ours: round(oursCpu), sdk: round(sdkCpu), floor: round(floorCpu), ...(redisCpu === undefined ? {} : { onRedis: round(redisCpu) }) },
       insideMs: {
         oursRequire: med(markSpan(samples[ours]!, 'start', 'loaded')),
         oursInvoke: med(markSpan(samples[ours]!, 'loaded', 'replied')),
@@ -204,9 +229,10 @@ function report(
   const notes = [
     `${rounds} alternating rounds (+1 warm-up), order rotated each round; each invocation is a fresh process with a freshly signed FC 3.0 event; the sandbox runs in the benchmark's process on loopback.`,
     `sdk baseline: bench/baselines/sdk-handler.ts (parse event, no checks, openapi-client callApi), ${kb(bytes.sdk).toFixed(1)} KB of its own, @alicloud/* required from node_modules.`,
+    'on redis: the same bundle with STORE_URL=redis:// (a redis-server on loopback, started by the bench): its first request also opens the connection, stores the caller\'s nonce and takes a CAMS budget slot (EVALSHA).',
     'ref "without code cache": the same bundle and loader without main.js.cache, so V8 compiles main.js as Node 20 always does; the difference to its "ours" row is what main.js.cache saves.',
     `floor: bench/baselines/floor-handler.ts — parse the event, HMAC-SHA256 + one node:http POST, JSON.parse; goal: ours ≤ floor + ${GOAL_OVER_FLOOR_MS} ms.`,
-    'eager bundle: dist/<fn>/index.js (loader) + main.js; lazy/<pkg>.js files (@alicloud/fc2, ioredis) load on first use only; main.js.cache (V8 code cache) is not counted.',
+    'eager bundle: dist/<fn>/index.js (loader) + main.js; lazy/<pkg>.js files (@alicloud/fc2) load on first use only; main.js.cache (V8 code cache) is not counted.',
     `peak memory from ${memorySource === 'gnu-time' ? '/usr/bin/time -v "Maximum resident set size"' : 'process.resourceUsage().maxRSS'}; MB = 1024 KB, KB = 1024 bytes.`,
   ];
   if (dist.rebuilt) notes.push('dist/ was (re)built by this run (npm run build -- --allow-missing).');

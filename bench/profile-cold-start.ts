@@ -1,5 +1,7 @@
 /**
- * Where a function's cold start goes: `tsx bench/profile-cold-start.ts [--runs N] [--cpu-prof] <bundle>...`
+ * Where a function's cold start goes: `tsx bench/profile-cold-start.ts [--runs N] [--cpu-prof] [--store URL] <bundle>...`
+ *
+ * --store URL runs each function with that STORE_URL (a redis-server of yours, say), as it is deployed.
  *
  * Each <bundle> is a dist/<fn>/index.js (or in a copy of dist/ elsewhere); the function is
  * read from the folder name. For each round, every bundle runs once in a fresh `node` (alternating,
@@ -40,21 +42,24 @@ interface Args {
   byFunction: boolean;
   /** Count instructions under callgrind instead of timing. */
   instructions: boolean;
+  /** STORE_URL for the functions; none by default. */
+  store: string | undefined;
   bundles: string[];
 }
 
 function parse(argv: string[]): Args {
-  const out: Args = { runs: 10, cpuProf: false, byFunction: false, instructions: false, bundles: [] };
+  const out: Args = { runs: 10, cpuProf: false, byFunction: false, instructions: false, store: undefined, bundles: [] };
   for (let i = 0; i < argv.length; i += 1) {
     const a = argv[i]!;
     if (a === '--runs') out.runs = Number(argv[++i]);
     else if (a === '--cpu-prof') out.cpuProf = true;
     else if (a === '--by-function') out.cpuProf = out.byFunction = true;
     else if (a === '--instructions') out.instructions = true;
+    else if (a === '--store') out.store = argv[++i];
     else out.bundles.push(resolve(a));
   }
   if (out.bundles.length === 0 || !Number.isInteger(out.runs) || out.runs < 1) {
-    throw new Error('usage: tsx bench/profile-cold-start.ts [--runs N] [--cpu-prof | --by-function | --instructions] dist/<fn>/index.js ...');
+    throw new Error('usage: tsx bench/profile-cold-start.ts [--runs N] [--cpu-prof | --by-function | --instructions] [--store URL] dist/<fn>/index.js ...');
   }
   return out;
 }
@@ -127,7 +132,7 @@ async function main(): Promise<void> {
         const req = HTTP_FUNCTIONS[fn];
         if (!req) throw new Error(`${bundle}: ${fn} is not an HTTP function (${Object.keys(HTTP_FUNCTIONS).join(', ')})`);
         const event = httpEvent(signRouteRequest(req(sb), ROUTE_HOST, BENCH_CALLER_KEY, { nonce: randomUUID() }), 'fc-http').toString('utf8');
-        const env = { ...functionEnv(sb), BENCH_EVENT: event, BENCH_CONTEXT: context };
+        const env = { ...functionEnv(sb), ...(args.store ? { STORE_URL: args.store } : {}), BENCH_EVENT: event, BENCH_CONTEXT: context };
         if (args.instructions) {
           if (r >= 0) counts.get(bundle)!.push(await instructions(runner, bundle, env));
           continue;
