@@ -5,12 +5,17 @@
  * signature, params, the CAMS call and its reply), not only the module's top level. V8 compiles a
  * function on its first call; without this, every cold start compiled that path again.
  *
- * Only code goes into the cache, never state: the sandbox, the keys and the replies are the build's
- * own and gone when it ends. Functions not listed here (event functions, the store-backed routes)
+ * The functions run as on FC, with `STORE_URL=redis://`: the request's redis commands (the caller's
+ * nonce, the CAMS budget slot) go to a loopback stand-in (scripts/warm-up-redis.ts), so the cache
+ * holds the redis store's path as well.
+ *
+ * Only code goes into the cache, never state: the sandbox, the stand-in, the keys and the replies
+ * are the build's own and gone when it ends. Functions not listed here (event functions, the store-backed routes)
  * keep the cache taken after initialisation.
  */
 import { randomBytes } from 'node:crypto';
 import type { RouteRequest } from '../local/client/route-request.ts';
+import { startRedisStandIn } from './warm-up-redis.ts';
 
 /** A warm-up the build runs in the code-cache process: the FC event and the function's environment. */
 export interface WarmUpInvocation {
@@ -20,6 +25,8 @@ export interface WarmUpInvocation {
 
 export interface WarmUp {
   invocation(name: string): WarmUpInvocation | undefined;
+  /** The redis commands the warm-up requests sent so far (see RedisStandIn.commands). */
+  redisCommands: readonly string[];
   close(): Promise<void>;
 }
 
@@ -72,6 +79,8 @@ export async function startWarmUp(names: readonly string[]): Promise<WarmUp | un
   ]);
   const camsKey = DEFAULT_SANDBOX_KEYS[0]!;
   const sandbox = await startSandbox({ host: '127.0.0.1', port: 0 });
+  const redis = await startRedisStandIn();
+  const close = () => Promise.all([sandbox.close(), redis.close()]).then(() => undefined);
   try {
     const client = new CamsClient({ endpoint: sandbox.url, credentials: camsKey, budget: new CamsBudget(), retry: { maxAttempts: 1 } });
     const { data } = await client.bindWaba({ WabaId: WARM_UP_WABA_ID });
@@ -81,6 +90,7 @@ export async function startWarmUp(names: readonly string[]): Promise<WarmUp | un
       CAMS_ENDPOINT: sandbox.url,
       ALIBABA_CLOUD_ACCESS_KEY_ID: camsKey.accessKeyId,
       ALIBABA_CLOUD_ACCESS_KEY_SECRET: camsKey.accessKeySecret,
+      STORE_URL: redis.url,
     };
     return {
       invocation(name) {
@@ -89,10 +99,11 @@ export async function startWarmUp(names: readonly string[]): Promise<WarmUp | un
         // Signed when asked for, so the x-acs-date is fresh when the function checks it.
         return { event: fcHttpEvent(signRouteRequest(request(data.CustSpaceId), HOST, caller)), env };
       },
-      close: () => sandbox.close(),
+      redisCommands: redis.commands,
+      close,
     };
   } catch (error) {
-    await sandbox.close();
+    await close();
     throw error;
   }
 }

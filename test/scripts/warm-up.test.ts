@@ -23,7 +23,8 @@ describe('startWarmUp', () => {
       expect(warm.invocation('health-monitor')).toBeUndefined();
       const invocations = names.map((n) => warm.invocation(n)!);
       const env = invocations[0]!.env;
-      expect(Object.keys(env).sort()).toEqual(['ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET', 'API_KEYS', 'CAMS_ENDPOINT']);
+      expect(Object.keys(env).sort()).toEqual(['ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET', 'API_KEYS', 'CAMS_ENDPOINT', 'STORE_URL']);
+      expect(env.STORE_URL).toMatch(/^redis:\/\/127\.0\.0\.1:\d+\?namespace=build-warm-up:$/);
       const event = JSON.parse(invocations[0]!.event) as { rawPath: string; headers: Record<string, string>; requestContext: { http: { method: string } } };
       expect([event.requestContext.http.method, event.rawPath]).toEqual(['POST', '/waba/bind']);
       expect(Object.entries(event.headers).find(([k]) => k.toLowerCase() === 'authorization')?.[1]).toMatch(/^ACS3-HMAC-SHA256 Credential=build-warm-up,/);
@@ -43,6 +44,8 @@ describe('startWarmUp', () => {
           '  out[name] = [r.statusCode, JSON.parse(r.body).Code];',
           '}',
           "process.stderr.write('RESULT ' + JSON.stringify(out) + '\\n');",
+          // The store's redis connection stays open, as it does in an FC instance.
+          'process.exit(0);',
           '',
         ].join('\n'),
       );
@@ -53,6 +56,12 @@ describe('startWarmUp', () => {
       expect(ran.code, ran.output).toBe(0);
       const result = JSON.parse(/RESULT (.*)/.exec(ran.output)![1]!) as Record<string, unknown>;
       expect(result).toEqual(Object.fromEntries(names.map((n) => [n, [200, 'OK']])));
+      // Each request went through the redis store, as on FC: its nonce and its budget slot, with
+      // nothing the stand-in does not answer.
+      const seen = [...warm.redisCommands];
+      expect(seen.filter((c) => c.startsWith('unexpected'))).toEqual([]);
+      expect(seen.filter((c) => c === 'EVAL kv')).toHaveLength(names.length);
+      expect(seen.filter((c) => c === 'EVAL slot')).toHaveLength(names.length);
     } finally {
       await warm.close();
     }
