@@ -10,8 +10,8 @@
  * holds the redis store's path as well.
  *
  * Only code goes into the cache, never state: the sandbox, the stand-in, the keys and the replies
- * are the build's own and gone when it ends. Functions not listed here (event functions, the store-backed routes)
- * keep the cache taken after initialisation.
+ * are the build's own and gone when it ends. Functions not listed here (event functions, the
+ * store-backed routes) keep the cache taken after initialisation.
  */
 import { randomBytes } from 'node:crypto';
 import type { RouteRequest } from '../local/client/route-request.ts';

@@ -3,8 +3,9 @@
  * replies come back in order. This is all the redis store needs (GET, SET, DEL, SCAN, MGET, EVAL,
  * EVALSHA, AUTH, SELECT, PING, QUIT), in place of ioredis: in a fresh process ioredis took 30-45 ms
  * of CPU to load and 12-18 ms more for its first command, on every HTTP function's first request
- * with `STORE_URL=redis://`; this module takes well under a millisecond (`npm run bench --
- * function-cold-start`, the "redis store" rows).
+ * with `STORE_URL=redis://`; with this module the store's whole part of that request (connect,
+ * the caller's nonce, a CAMS budget slot) is 2-4 ms (`npm run bench -- function-cold-start`, the
+ * "on redis" rows).
  *
  * A connection is ready only once the server has answered (AUTH / SELECT / PING), so a server that
  * accepts connections but never answers fails within the connect timeout. It never reconnects and
