@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../../shared/store/index.ts';
 import { encodeCommand, RedisConnection, ReplyError, ReplyReader, type Reply } from '../../../shared/store/redis-connection.ts';
+import { REPO, run, TSX } from '../../serverless/support.ts';
 import { findOnPath, freePort, startRedisServer, type RedisServer } from './redis-server.ts';
 
 /** Every reply in `bytes`, fed to one reader in the given chunk sizes. */
@@ -213,9 +214,11 @@ describe.skipIf(!redisBin)('RedisConnection against a real redis-server', () => 
     });
 
     const inCI = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
-    it.runIf(!openssl && inCI)('needs openssl on PATH when CI is set (CI installs it)', () => {
-      throw new Error('openssl not found on PATH, and CI is set: the TLS test cannot make its certificate');
-    });
+    if (!openssl && inCI) {
+      it('needs openssl on PATH when CI is set (CI installs it)', () => {
+        throw new Error('openssl not found on PATH, and CI is set: the TLS tests cannot make their certificate');
+      });
+    }
 
     it.skipIf(!openssl)('talks TLS to a server whose certificate it trusts, and refuses one it does not', async () => {
       const ca = readFileSync(join(dir, 'cert.pem'));
@@ -232,5 +235,24 @@ describe.skipIf(!redisBin)('RedisConnection against a real redis-server', () => 
       await expect(untrusted.get('k')).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/self[- ]signed/i) });
       await untrusted.close();
     });
+
+    // On FC a function has only STORE_URL: a private CA reaches it through NODE_EXTRA_CA_CERTS.
+    it.skipIf(!openssl)('a function given only STORE_URL=rediss:// trusts the CA named by NODE_EXTRA_CA_CERTS', async () => {
+      const script = [
+        `const { openStore } = await import(${JSON.stringify(`${REPO}/shared/store/index.ts`)});`,
+        'const s = await openStore();',
+        "await s.put('k', 'via extra CA');",
+        "process.stderr.write('RESULT ' + JSON.stringify((await s.get('k'))?.value) + '\\n');",
+        'await s.close();',
+      ].join('\n');
+      const file = join(dir, 'extra-ca.mts');
+      writeFileSync(file, script);
+      const env = { PATH: process.env.PATH ?? '', STORE_URL: `rediss://localhost:${tlsPort}?namespace=extra-ca:` };
+      const trusted = await run(TSX, [file], { cwd: REPO, env: { ...env, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') } });
+      expect(trusted.output).toContain('RESULT "via extra CA"');
+      const without = await run(TSX, [file], { cwd: REPO, env });
+      expect(without.code).not.toBe(0);
+      expect(without.output).toMatch(/UNAVAILABLE|self[- ]signed/i);
+    }, 30_000);
   });
 });
