@@ -1,6 +1,6 @@
 /**
  * FC 3.0's InvokeFunction (API 2023-03-30, ROA style, signed ACS3-HMAC-SHA256), sent the way
- * @alicloud/fc20230330's invokeFunctionWithOptions sends it, over node:http(s): no SDK to load.
+ * @alicloud/fc20230330's invokeFunctionWithOptions sends it, over ../http/request.ts: no SDK to load.
  *
  *   POST {endpoint}/2023-03-30/functions/{functionName}/invocations[?qualifier=…]
  *   x-acs-action: InvokeFunction, x-acs-version: 2023-03-30, x-fc-invocation-type: Async | Sync

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { crc32 } from '../../serverless/zip.js';
 import { validateSYaml } from '../../serverless/fc3-schema.js';
+import { startWarmUp, WARM_UP_REQUESTS } from '../../scripts/warm-up.ts';
 import { makeServiceDir, readZip, removeDir, REPO, run, TSX } from './support.ts';
 
 // ---- the contract (DESIGN.md and the function table): what must be deployed ----
@@ -300,6 +301,30 @@ describe('build + package', () => {
     const fc2 = join(dir!, 'dist', 'onboarding-api', 'lazy', 'alicloud__fc2.js');
     expect(statSync(fc2).size).toBeGreaterThan(100 * 1024);
     expect(readFileSync(join(dir!, 'dist', 'onboarding-api', 'main.js'), 'utf8')).toContain('require("./lazy/alicloud__fc2.js")');
+  });
+
+  // The first request's CAMS call goes over node:net (shared/http/request.ts): node:http would add
+  // ~8 ms of CPU to every cold start, node:https ~10 ms more than node:tls.
+  it('answers a first request on redis from a plain node process without loading node:http or node:https', async () => {
+    const names = Object.keys(WARM_UP_REQUESTS);
+    const warm = (await startWarmUp(names))!;
+    try {
+      for (const name of names) {
+        const { env, event } = warm.invocation(name)!;
+        const probe = [
+          'const m = require(process.argv[1]);',
+          "m.handler(Buffer.from(process.env.PROBE_EVENT), { requestId: 'probe' }).then((r) => {",
+          '  const http = process.moduleLoadList.filter((x) => /^NativeModule (_http_\\w+|https?)$/.test(x));',
+          "  console.log('RESULT ' + JSON.stringify({ status: r.statusCode, code: JSON.parse(r.body).Code, http }));",
+          '  process.exit(0);',
+          '});',
+        ].join('\n');
+        const ran = await run(process.execPath, ['-e', probe, join(dir!, 'dist', name, 'index.js')], { cwd: join(dir!, 'dist', name), env: { PATH: process.env.PATH ?? '', ...env, PROBE_EVENT: event } });
+        expect(JSON.parse(/RESULT (.*)/.exec(ran.output)?.[1] ?? 'null'), `${name}: ${ran.output}`).toEqual({ status: 200, code: 'OK', http: [] });
+      }
+    } finally {
+      await warm.close();
+    }
   });
 
   it('writes dist/s.yaml for FC 3.0, valid against the fc3 schema, with dist/fc3/ beside it', () => {

@@ -1,28 +1,71 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpRequest, HttpTimeoutError } from '../../../shared/http/request.ts';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { httpRequest, HttpTimeoutError, IDLE_KEEP_MS, MAX_SOCKETS_PER_ORIGIN } from '../../../shared/http/request.ts';
+import { REPO, run, TSX } from '../../serverless/support.ts';
+import { findOnPath } from '../store/redis-server.ts';
 
 let server: http.Server;
 let base: string;
+/** TCP connections the server has accepted. */
+let connections = 0;
+/** Replies held back by /hold until released. */
+const held: Array<() => void> = [];
+let holding = 0;
+let peakHolding = 0;
+let holdRequests = 0;
+
 beforeAll(async () => {
   server = http.createServer((req, res) => {
     if (req.url === '/slow') return void setTimeout(() => res.end('late'), 500);
     if (req.url === '/big') return void res.end(Buffer.alloc(2048, 1));
+    if (req.url === '/close') return void res.setHeader('connection', 'close').end('bye');
+    if (req.url === '/hint') return void res.setHeader('keep-alive', 'timeout=2').end('hint');
+    if (req.url === '/chunked') {
+      res.write('one,');
+      return void setImmediate(() => res.end('two'));
+    }
+    if (req.url === '/hang-up') return void req.socket.destroy();
+    if (req.url === '/hold') {
+      holdRequests += 1;
+      holding += 1;
+      peakHolding = Math.max(peakHolding, holding);
+      return void held.push(() => {
+        holding -= 1;
+        res.end('held');
+      });
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => res.end(JSON.stringify({ method: req.method, len: req.headers['content-length'], body: Buffer.concat(chunks).toString() })));
+    req.on('end', () => res.end(JSON.stringify({ method: req.method, url: req.url, host: req.headers.host, len: req.headers['content-length'], body: Buffer.concat(chunks).toString() })));
   });
+  server.on('connection', () => (connections += 1));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(() => {
+  server.closeAllConnections();
+  return new Promise<void>((r) => server.close(() => r()));
+});
+afterEach(() => vi.useRealTimers());
+
+/** Waits until `cond` holds, polling on the event loop (a server-side count, not a duration). */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setImmediate(r));
+}
 
 describe('httpRequest', () => {
-  it('sends the body with its length and returns status, headers and body', async () => {
-    const res = await httpRequest(`${base}/echo`, { method: 'POST', body: 'héllo' });
+  it('sends the body with its length and the Host, and returns status, headers and body', async () => {
+    const res = await httpRequest(`${base}/echo?a=1&b=%20`, { method: 'POST', body: 'héllo' });
     expect(res.status).toBe(200);
-    expect(JSON.parse(res.body.toString())).toEqual({ method: 'POST', len: '6', body: 'héllo' });
+    expect(res.headers['content-type']).toBeUndefined();
+    expect(JSON.parse(res.body.toString())).toEqual({ method: 'POST', url: '/echo?a=1&b=%20', host: base.slice('http://'.length), len: '6', body: 'héllo' });
+    const empty = await httpRequest(`${base}/echo`, { method: 'POST' });
+    expect(JSON.parse(empty.body.toString())).toMatchObject({ len: '0', body: '' });
   });
 
   it('times out with HttpTimeoutError', async () => {
@@ -33,6 +76,10 @@ describe('httpRequest', () => {
     await expect(httpRequest(`${base}/big`, { maxBodyBytes: 1024 })).rejects.toThrow(/exceeds 1024 bytes/);
   });
 
+  it('reads a chunked reply', async () => {
+    expect((await httpRequest(`${base}/chunked`)).body.toString()).toBe('one,two');
+  });
+
   it('loads https on demand (a closed port gives the network error, not a loader error)', async () => {
     const closed = `https://127.0.0.1:${(server.address() as AddressInfo).port + 1}/`;
     await expect(httpRequest(closed, { timeoutMs: 2000 })).rejects.toMatchObject({ code: expect.stringMatching(/ECONNREFUSED|EPROTO|ECONNRESET/) });
@@ -41,4 +88,206 @@ describe('httpRequest', () => {
   it('rejects other protocols', async () => {
     await expect(httpRequest('ftp://127.0.0.1/')).rejects.toThrow(/unsupported protocol/);
   });
+
+  it('refuses a header that could split the request, naming it, before connecting', async () => {
+    const before = connections;
+    await expect(httpRequest(`${base}/echo`, { headers: { 'x-acs-action': 'Bind\r\nX-Evil: 1' } })).rejects.toThrow(/invalid value of header x-acs-action/);
+    await expect(httpRequest(`${base}/echo`, { headers: { 'bad name': 'x' } })).rejects.toThrow(/invalid header name "bad name"/);
+    await expect(httpRequest(`${base}/echo`, { headers: { 'x-name': '名' } })).rejects.toThrow(/invalid value of header x-name/);
+    await expect(httpRequest(`${base}/echo`, { method: 'GET /x HTTP/1.1\r\n' })).rejects.toThrow(/invalid HTTP method/);
+    expect(connections).toBe(before);
+  });
+
+  it('a server that drops the connection before replying is ECONNRESET, naming the origin', async () => {
+    await expect(httpRequest(`${base}/hang-up`)).rejects.toMatchObject({ code: 'ECONNRESET', message: `${base} closed the connection before replying` });
+    // and the pool is not left holding the dead socket
+    expect((await httpRequest(`${base}/echo`)).status).toBe(200);
+  });
+});
+
+describe('httpRequest keeps connections', () => {
+  it('sends one request after another on one connection', async () => {
+    await httpRequest(`${base}/echo`);
+    const before = connections;
+    for (let i = 0; i < 5; i += 1) expect((await httpRequest(`${base}/echo`, { method: 'POST', body: String(i) })).status).toBe(200);
+    expect(connections).toBe(before);
+  });
+
+  it('opens a new connection after a reply that says Connection: close', async () => {
+    await httpRequest(`${base}/echo`);
+    const before = connections;
+    expect((await httpRequest(`${base}/close`)).body.toString()).toBe('bye');
+    expect((await httpRequest(`${base}/echo`)).status).toBe(200);
+    expect(connections).toBe(before + 1);
+  });
+
+  it(`does not reuse a connection idle for longer than ${IDLE_KEEP_MS} ms, nor past the server's Keep-Alive hint less 1 s (as after FC thaws an instance)`, async () => {
+    await httpRequest(`${base}/echo`);
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    let before = connections;
+    vi.setSystemTime(Date.now() + IDLE_KEEP_MS - 100);
+    await httpRequest(`${base}/echo`);
+    expect(connections).toBe(before);
+    vi.setSystemTime(Date.now() + IDLE_KEEP_MS + 1);
+    await httpRequest(`${base}/echo`);
+    expect(connections).toBe(before + 1);
+
+    await httpRequest(`${base}/hint`); // timeout=2: kept 1 s
+    before = connections;
+    vi.setSystemTime(Date.now() + 900);
+    await httpRequest(`${base}/hint`);
+    expect(connections).toBe(before);
+    vi.setSystemTime(Date.now() + 1100);
+    await httpRequest(`${base}/echo`);
+    expect(connections).toBe(before + 1);
+  });
+
+  it(`opens at most ${MAX_SOCKETS_PER_ORIGIN} connections to one origin; the rest wait their turn, and one that times out waiting leaves the queue`, async () => {
+    peakHolding = 0;
+    holdRequests = 0;
+    let answered = 0;
+    const hold = () => httpRequest(`${base}/hold`).finally(() => (answered += 1));
+    const all = Array.from({ length: MAX_SOCKETS_PER_ORIGIN }, hold);
+    await until(() => holding === MAX_SOCKETS_PER_ORIGIN);
+    await expect(httpRequest(`${base}/hold`, { timeoutMs: 30 })).rejects.toBeInstanceOf(HttpTimeoutError);
+    // One connection frees: it goes to the one live waiter, not to the one that gave up.
+    const live = httpRequest(`${base}/echo`, { timeoutMs: 5000 });
+    held.shift()!();
+    expect((await live).status).toBe(200);
+    all.push(...Array.from({ length: 16 }, hold));
+    while (answered < all.length) {
+      held.splice(0).forEach((release) => release());
+      await new Promise((r) => setImmediate(r));
+    }
+    const replies = await Promise.all(all);
+    expect(replies.map((r) => r.body.toString())).toEqual(Array(all.length).fill('held'));
+    expect(peakHolding).toBe(MAX_SOCKETS_PER_ORIGIN);
+    // the request that timed out while waiting never reached the server
+    expect(holdRequests).toBe(all.length);
+  });
+});
+
+describe('httpRequest against raw servers', () => {
+  let raw: NetServer;
+  let rawBase: string;
+  let reply: (sock: Socket, request: string) => void;
+  const sockets = new Set<Socket>();
+  beforeAll(async () => {
+    raw = createNetServer((sock) => {
+      sockets.add(sock);
+      let got = '';
+      sock.on('data', (d: Buffer) => {
+        got += d.toString('latin1');
+        if (got.includes('\r\n\r\n')) reply(sock, got);
+      });
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+    rawBase = `http://127.0.0.1:${(raw.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    sockets.forEach((s) => s.destroy());
+    return new Promise<void>((r) => raw.close(() => r()));
+  });
+
+  it('reads a body that runs until the server closes', async () => {
+    reply = (sock) => sock.end('HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nto the end');
+    const res = await httpRequest(rawBase);
+    expect(res.body.toString()).toBe('to the end');
+  });
+
+  it('a reply cut off in the middle is ECONNRESET; a garbled one is a protocol error naming the origin', async () => {
+    reply = (sock) => sock.end('HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nnot fifty');
+    await expect(httpRequest(rawBase)).rejects.toMatchObject({ code: 'ECONNRESET', message: `${rawBase} closed the connection in the middle of its reply` });
+    reply = (sock) => sock.end('SSH-2.0-OpenSSH_9.2\r\n\r\n');
+    await expect(httpRequest(rawBase)).rejects.toMatchObject({ name: 'HttpProtocolError', message: expect.stringMatching(new RegExp(`^reply from ${rawBase}: bad status line`)) });
+  });
+
+  it('never reuses a connection the server said more on than it was asked', async () => {
+    let accepted = 0;
+    raw.on('connection', () => (accepted += 1));
+    reply = (sock) => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    await httpRequest(rawBase);
+    await httpRequest(rawBase);
+    expect(accepted).toBe(2);
+  });
+
+  it('never reuses a connection that got its reply before the whole request was sent', async () => {
+    let accepted = 0;
+    raw.on('connection', () => (accepted += 1));
+    // Replies at the headers and reads no further: 16 MB of body stay on the wire.
+    reply = (sock, request) => {
+      if (request.startsWith('POST')) sock.pause();
+      sock.write('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n');
+    };
+    expect((await httpRequest(rawBase, { method: 'POST', body: Buffer.alloc(16 * 1024 * 1024) })).status).toBe(413);
+    expect((await httpRequest(rawBase, { timeoutMs: 5000 })).status).toBe(413);
+    expect(accepted).toBe(2);
+  });
+});
+
+// https the way a function meets it on FC: the system's CAs, plus NODE_EXTRA_CA_CERTS for a private one.
+describe('httpRequest over TLS', () => {
+  const openssl = findOnPath('openssl');
+  const inCI = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
+  let dir: string;
+  beforeAll(() => {
+    if (!openssl) return;
+    dir = mkdtempSync(join(tmpdir(), 'cams-https-'));
+    execFileSync(openssl, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  if (!openssl && inCI) {
+    it('needs openssl on PATH when CI is set (CI installs it)', () => {
+      throw new Error('openssl not found on PATH, and CI is set: the TLS tests cannot make their certificate');
+    });
+  }
+
+  it.skipIf(!openssl)('verifies the server against NODE_EXTRA_CA_CERTS and its name, keeps the connection, and resumes the TLS session on the next one', async () => {
+    const script = [
+      "import { readFileSync } from 'node:fs';",
+      "import https from 'node:https';",
+      `const { httpRequest } = await import(${JSON.stringify(`${REPO}/shared/http/request.ts`)});`,
+      `const dir = ${JSON.stringify(dir)};`,
+      "const server = https.createServer({ key: readFileSync(dir + '/key.pem'), cert: readFileSync(dir + '/cert.pem') }, (req, res) => {",
+      "  res.setHeader('connection', req.url === '/close' ? 'close' : 'keep-alive');",
+      "  res.end(JSON.stringify({ url: req.url, reused: req.socket.isSessionReused() }));",
+      '});',
+      'let connections = 0;',
+      "server.on('secureConnection', () => (connections += 1));",
+      "await new Promise((r) => server.listen(0, '127.0.0.1', r));",
+      'const port = server.address().port;',
+      'const out = {};',
+      'const body = async (url) => { try { const r = await httpRequest(url, { timeoutMs: 5000 }); return JSON.parse(r.body.toString()); } catch (e) { return { error: e.code ?? e.message }; } };',
+      "out.first = await body(`https://localhost:${port}/a`);",
+      "out.second = await body(`https://localhost:${port}/close`);",
+      'out.connectionsAfterTwo = connections;',
+      "out.third = await body(`https://localhost:${port}/b`);",
+      'out.connections = connections;',
+      "out.byAddress = await body(`https://127.0.0.1:${port}/`);",
+      "process.stdout.write('RESULT ' + JSON.stringify(out) + '\\n');",
+      'server.closeAllConnections(); server.close();',
+    ].join('\n');
+    const file = join(dir, 'https-check.mts');
+    writeFileSync(file, script);
+    const env = { PATH: process.env.PATH ?? '' };
+
+    const trusted = await run(TSX, [file], { cwd: REPO, env: { ...env, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') } });
+    const got = JSON.parse(/RESULT (.*)/.exec(trusted.output)?.[1] ?? 'null') as Record<string, unknown>;
+    expect(got, trusted.output).toEqual({
+      first: { url: '/a', reused: false },
+      second: { url: '/close', reused: false },
+      connectionsAfterTwo: 1,
+      third: { url: '/b', reused: true },
+      connections: 2,
+      // the certificate names localhost, not the address
+      byAddress: { error: 'ERR_TLS_CERT_ALTNAME_INVALID' },
+    });
+
+    const untrusted = await run(TSX, [file], { cwd: REPO, env });
+    expect(untrusted.output).toMatch(/"first":\{"error":"(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)"\}/);
+  }, 30_000);
 });
