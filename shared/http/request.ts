@@ -16,6 +16,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
+import { isFieldValue, isToken } from '../text/chars.ts';
 import { ResponseReader, type ParsedResponse } from './response-reader.ts';
 
 export { HttpProtocolError } from './response-reader.ts';
@@ -141,14 +142,14 @@ export async function httpRequest(url: string | URL, opts: HttpRequestOptions = 
 
 /** The request line and headers; a header that could split the message is refused, naming it. */
 function requestHead(method: string, target: URL, headers: Record<string, string> | undefined, body: string | Uint8Array | undefined): string {
-  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(method)) throw new TypeError(`invalid HTTP method ${JSON.stringify(method)}`);
+  if (!isToken(method)) throw new TypeError(`invalid HTTP method ${JSON.stringify(method)}`);
   let head = `${method} ${target.pathname}${target.search} HTTP/1.1\r\n`;
   let hasHost = false;
   let hasLength = false;
   for (const [name, value] of Object.entries(headers ?? {})) {
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
+    if (!isToken(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
     // What node:http accepts in a value: tab, visible ASCII and space, obs-text; never CR, LF or NUL.
-    if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) throw new TypeError(`invalid value of header ${name}: a control or non-Latin-1 character`);
+    if (!isFieldValue(value)) throw new TypeError(`invalid value of header ${name}: a control or non-Latin-1 character`);
     const lower = name.toLowerCase();
     if (lower === 'host') hasHost = true;
     else if (lower === 'content-length') hasLength = true;

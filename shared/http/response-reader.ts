@@ -5,6 +5,7 @@
  * `undefined` until then. A violation of the protocol or of a size bound throws HttpProtocolError.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { isDigit, isDigits, isHexDigit, isToken } from '../text/chars.ts';
 
 export interface ParsedResponse {
   status: number;
@@ -111,10 +112,9 @@ export class ResponseReader {
     if (end > this.maxHeaderBytes) throw new HttpReplyTooLargeError(`reply from ${this.o.origin}: headers exceed ${this.maxHeaderBytes} bytes`);
     const lines = this.buf.toString('latin1', 0, end).split('\r\n');
     this.buf = this.buf.subarray(end + 4);
-    const m = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(lines[0]!);
-    if (!m) this.fail(`bad status line ${JSON.stringify(lines[0]!.slice(0, 60))}`);
-    const minor = m[1]!;
-    const status = Number(m[2]);
+    const statusLine = lines[0]!;
+    const status = statusOf(statusLine);
+    if (status === undefined) this.fail(`bad status line ${JSON.stringify(statusLine.slice(0, 60))}`);
     const headers: IncomingHttpHeaders = {};
     const raw: Record<string, string[]> = {};
     for (let i = 1; i < lines.length; i += 1) {
@@ -122,9 +122,9 @@ export class ResponseReader {
       const colon = line.indexOf(':');
       if (colon <= 0) this.fail(`bad header line ${JSON.stringify(line.slice(0, 60))}`);
       const name = line.slice(0, colon).toLowerCase();
-      if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) this.fail(`bad header name ${JSON.stringify(name.slice(0, 60))}`);
-      const value = line.slice(colon + 1).trim();
-      if (/[\r\n\0]/.test(value)) this.fail(`bad value of header ${name}`);
+      if (!isToken(name)) this.fail(`bad header name ${JSON.stringify(name.slice(0, 60))}`);
+      const value = trimOws(line.slice(colon + 1));
+      if (value.includes('\r') || value.includes('\n') || value.includes('\0')) this.fail(`bad value of header ${name}`);
       (raw[name] ??= []).push(value);
       if (name === 'set-cookie') (headers['set-cookie'] ??= []).push(value);
       else if (headers[name] === undefined) headers[name] = value;
@@ -136,10 +136,15 @@ export class ResponseReader {
       if (status === 101) this.fail('101 Switching Protocols was not asked for');
       return 'interim';
     }
-    const connection = (raw['connection'] ?? []).join(',').toLowerCase();
-    const keepAlive = minor === '1' ? !/(^|,)\s*close\s*(,|$)/.test(connection) : /(^|,)\s*keep-alive\s*(,|$)/.test(connection);
-    const hint = /(?:^|,)\s*timeout\s*=\s*(\d+)/i.exec((raw['keep-alive'] ?? []).join(','));
-    this.head = { status, headers, keepAlive, keepAliveMs: hint ? Number(hint[1]) * 1000 : undefined };
+    const connection = listOf(raw['connection']);
+    // HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 only when told to keep it.
+    const keepAlive = statusLine.charCodeAt(7) === 0x31 ? !connection.includes('close') : connection.includes('keep-alive');
+    let seconds = '';
+    for (const param of listOf(raw['keep-alive'])) {
+      const eq = param.indexOf('=');
+      if (eq > 0 && trimOws(param.slice(0, eq)) === 'timeout') seconds = trimOws(param.slice(eq + 1));
+    }
+    this.head = { status, headers, keepAlive, keepAliveMs: isDigits(seconds) ? Number(seconds) * 1000 : undefined };
     this.framing = this.framingOf(status, raw);
     return 'final';
   }
@@ -150,7 +155,7 @@ export class ResponseReader {
     if (te) {
       // Transfer-Encoding wins over Content-Length (RFC 9112 §6.3); anything but a final chunked
       // coding runs until the connection closes.
-      const codings = te.join(',').split(',').map((c) => c.trim().toLowerCase()).filter(Boolean);
+      const codings = listOf(te);
       if (codings[codings.length - 1] === 'chunked') {
         this.head!.keepAlive &&= raw['content-length'] === undefined;
         return { kind: 'chunked', state: 'size', remaining: 0 };
@@ -159,9 +164,9 @@ export class ResponseReader {
     }
     const cl = raw['content-length'];
     if (cl) {
-      const values = new Set(cl.join(',').split(',').map((v) => v.trim()));
+      const values = new Set(listOf(cl));
       const [only] = values;
-      if (values.size !== 1 || !/^\d{1,15}$/.test(only!)) this.fail(`bad content-length ${JSON.stringify(cl.join(',').slice(0, 60))}`);
+      if (values.size !== 1 || !isDigits(only!) || only!.length > 15) this.fail(`bad content-length ${JSON.stringify(cl.join(',').slice(0, 60))}`);
       const n = Number(only);
       if (n > this.o.maxBodyBytes) this.tooLarge();
       return { kind: 'length', remaining: n };
@@ -206,10 +211,10 @@ export class ResponseReader {
         const eol = this.lineEnd();
         if (eol < 0) return false;
         const line = this.buf.toString('latin1', 0, eol);
-        const m = /^([0-9a-fA-F]{1,12})[ \t]*(?:;.*)?$/.exec(line);
-        if (!m) this.fail(`bad chunk size ${JSON.stringify(line.slice(0, 40))}`);
+        const size = chunkSizeOf(line);
+        if (size === undefined) this.fail(`bad chunk size ${JSON.stringify(line.slice(0, 40))}`);
         this.buf = this.buf.subarray(eol + 2);
-        f.remaining = parseInt(m[1]!, 16);
+        f.remaining = size;
         if (this.bodyBytes + f.remaining > this.o.maxBodyBytes) this.tooLarge();
         f.state = f.remaining === 0 ? 'trailer' : 'data';
       } else if (f.state === 'data') {
@@ -239,4 +244,47 @@ export class ResponseReader {
     if (i < 0 && this.buf.length > this.maxHeaderBytes) this.fail(`a chunk line longer than ${this.maxHeaderBytes} bytes`);
     return i;
   }
+}
+
+// Parsers written with string operations: a regular expression costs its compilation at its first
+// use in every fresh instance (see shared/text/chars.ts).
+
+/** The status code of `HTTP/1.0 NNN reason` or `HTTP/1.1 NNN reason` (the reason may be empty). */
+function statusOf(line: string): number | undefined {
+  if (!line.startsWith('HTTP/1.') || (line[7] !== '0' && line[7] !== '1') || line[8] !== ' ') return undefined;
+  for (let i = 9; i < 12; i += 1) if (!isDigit(line.charCodeAt(i))) return undefined;
+  if (line.length > 12 && line[12] !== ' ') return undefined;
+  return Number(line.slice(9, 12));
+}
+
+/** A chunk-size line: hex digits, then optional spaces or tabs, then an optional `;extension`. */
+function chunkSizeOf(line: string): number | undefined {
+  let i = 0;
+  while (i < line.length && isHexDigit(line.charCodeAt(i))) i += 1;
+  if (i === 0 || i > 12) return undefined;
+  let j = i;
+  while (line[j] === ' ' || line[j] === '\t') j += 1;
+  if (j < line.length && line[j] !== ';') return undefined;
+  return parseInt(line.slice(0, i), 16);
+}
+
+/** Leading and trailing spaces and tabs off (optional whitespace, as HTTP has it; not String#trim). */
+function trimOws(v: string): string {
+  let a = 0;
+  let b = v.length;
+  while (a < b && (v[a] === ' ' || v[a] === '\t')) a += 1;
+  while (b > a && (v[b - 1] === ' ' || v[b - 1] === '\t')) b -= 1;
+  return v.slice(a, b);
+}
+
+/** The items of a comma-separated header (all its lines), trimmed, lower-cased, empty ones dropped. */
+function listOf(values: string[] | undefined): string[] {
+  const out: string[] = [];
+  for (const v of values ?? []) {
+    for (const item of v.split(',')) {
+      const t = trimOws(item).toLowerCase();
+      if (t) out.push(t);
+    }
+  }
+  return out;
 }

@@ -36,3 +36,26 @@ export function isDigits(v: string): boolean {
   for (let i = 0; i < v.length; i += 1) if (!isDigit(v.charCodeAt(i))) return false;
   return true;
 }
+
+/** An HTTP token character (RFC 9110 tchar): [!#$%&'*+.^_`|~0-9A-Za-z-] */
+export function isTokenChar(c: number): boolean {
+  if (isAsciiLetter(c) || isDigit(c)) return true;
+  // ! # $ % & ' * + - . ^ _ ` | ~
+  return c === 0x21 || (c >= 0x23 && c <= 0x27) || c === 0x2a || c === 0x2b || c === 0x2d || c === 0x2e || c === 0x5e || c === 0x5f || c === 0x60 || c === 0x7c || c === 0x7e;
+}
+
+/** /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/: an HTTP method or header name. */
+export function isToken(v: string): boolean {
+  if (v.length === 0) return false;
+  for (let i = 0; i < v.length; i += 1) if (!isTokenChar(v.charCodeAt(i))) return false;
+  return true;
+}
+
+/** /^[\t\x20-\x7e\x80-\xff]*$/: what node:http lets into a header value (no CR, LF, NUL or other controls). */
+export function isFieldValue(v: string): boolean {
+  for (let i = 0; i < v.length; i += 1) {
+    const c = v.charCodeAt(i);
+    if (!(c === 0x09 || (c >= 0x20 && c <= 0x7e) || (c >= 0x80 && c <= 0xff))) return false;
+  }
+  return true;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isAsciiLetter, isDigit, isDigits, isHexDigit, isRegExpSpace } from '../../../shared/text/chars.ts';
+import { isAsciiLetter, isDigit, isDigits, isFieldValue, isHexDigit, isRegExpSpace, isToken, isTokenChar } from '../../../shared/text/chars.ts';
 
 describe('character classes', () => {
   it('each is its regular expression on every UTF-16 code unit', () => {
@@ -9,9 +9,16 @@ describe('character classes', () => {
       expect(isAsciiLetter(c), `letter U+${c.toString(16)}`).toBe(/[A-Za-z]/.test(ch));
       expect(isDigit(c), `digit U+${c.toString(16)}`).toBe(/\d/.test(ch));
       expect(isHexDigit(c), `hex U+${c.toString(16)}`).toBe(/[0-9a-fA-F]/.test(ch));
+      expect(isTokenChar(c), `tchar U+${c.toString(16)}`).toBe(/[!#$%&'*+.^_`|~0-9A-Za-z-]/.test(ch));
+      expect(isToken(ch), `token U+${c.toString(16)}`).toBe(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(ch));
+      expect(isFieldValue(`a${ch}b`), `field value U+${c.toString(16)}`).toBe(/^[\t\x20-\x7e\x80-\xff]*$/.test(`a${ch}b`));
     }
     // past the string: charCodeAt gives NaN, which is in no class
-    for (const f of [isRegExpSpace, isAsciiLetter, isDigit, isHexDigit]) expect(f(''.charCodeAt(0))).toBe(false);
+    for (const f of [isRegExpSpace, isAsciiLetter, isDigit, isHexDigit, isTokenChar]) expect(f(''.charCodeAt(0))).toBe(false);
+  });
+
+  it.each(['', 'POST', 'x-acs-action', 'bad name', 'a:b', 'é', "!#$%&'*+.^_`|~"])('isToken(%j) is its expression', (v) => {
+    expect(isToken(v)).toBe(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(v));
   });
 
   it.each(['', '0', '0123456789', '12a', ' 1', '1 ', '\u0661', '+1', '1.0'])('isDigits(%j) is /^\\d+$/', (v) => {
