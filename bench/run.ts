@@ -17,6 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { camsBudget } from './cams-budget.ts';
 import { clientColdStart } from './client-cold-start.ts';
 import { functionColdStart } from './function-cold-start.ts';
+import { httpClient } from './http-client.ts';
 import { middlewareOverhead } from './middleware-overhead.ts';
 import { monitorScale } from './monitor-scale.ts';
 import { monitorSweep } from './monitor-sweep.ts';
@@ -29,7 +30,7 @@ import { formatGoal, renderResult } from './lib/table.ts';
 import type { Benchmark, BenchResult } from './lib/types.ts';
 
 /** The registry: run in this order by `npm run bench`. */
-export const BENCHMARKS: readonly Benchmark[] = [clientColdStart, functionColdStart, middlewareOverhead, monitorScale, monitorSweep, onboardingThroughput, watchList, statusPage, receiptLatency, camsBudget];
+export const BENCHMARKS: readonly Benchmark[] = [clientColdStart, functionColdStart, httpClient, middlewareOverhead, monitorScale, monitorSweep, onboardingThroughput, watchList, statusPage, receiptLatency, camsBudget];
 
 export interface CliArgs {
   names: string[];
