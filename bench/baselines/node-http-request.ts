@@ -2,8 +2,10 @@
  * http-client baseline: shared/http/request.ts as it was before it spoke HTTP/1.1 itself (node:http
  * with a keep-alive Agent, 64 sockets per origin), kept to measure the new client against side by side.
  */
-import { Agent, request, type IncomingHttpHeaders } from 'node:http';
+import { Agent, request } from 'node:http';
 import type https from 'node:https';
+// The same options, reply and timeout error as the client it is measured against.
+import { HttpTimeoutError, type HttpRequestOptions, type HttpResponse } from '../../shared/http/request.ts';
 
 const httpAgent = new Agent({ keepAlive: true, maxSockets: 64 });
 /** What exchange() needs of node:http or node:https. */
@@ -16,31 +18,6 @@ function loadHttps(): Promise<{ lib: typeof https; agent: https.Agent }> {
     const lib = (m as { default?: typeof https }).default ?? (m as unknown as typeof https);
     return { lib, agent: new lib.Agent({ keepAlive: true, maxSockets: 64 }) };
   }));
-}
-
-export interface HttpRequestOptions {
-  method?: string;
-  headers?: Record<string, string>;
-  body?: string | Uint8Array;
-  /** Whole-exchange timeout (connect, send, receive the full body). */
-  timeoutMs?: number;
-  /** Replies larger than this are cut off with an error rather than buffered without end. */
-  maxBodyBytes?: number;
-}
-
-export interface HttpResponse {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-/** A request that did not get a reply in time: distinct from a network error so callers can map it. */
-export class HttpTimeoutError extends Error {
-  readonly code = 'ETIMEDOUT';
-  constructor(readonly timeoutMs: number, url: string) {
-    super(`no reply from ${url} within ${timeoutMs} ms`);
-    this.name = 'HttpTimeoutError';
-  }
 }
 
 export async function httpRequest(url: string | URL, opts: HttpRequestOptions = {}): Promise<HttpResponse> {
