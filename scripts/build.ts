@@ -194,20 +194,29 @@ export const lazyFileName = (pkg: string): string => `lazy/${pkg.replace(/^@/, '
  * tiny inlined module `module.exports = require('./lazy/<pkg>.js')`, so esbuild keeps it behind its
  * lazy wrapper (run when the import() is reached) and the require() stays CommonJS (no ESM loader,
  * named exports as the package has them). The packages seen are collected in `lazy`. A static import
- * of the same package elsewhere is still inlined (it is needed at start-up anyway).
+ * of the same package elsewhere is still inlined (it is needed at start-up anyway). An
+ * `import('node:x')` becomes `module.exports = require('node:x')` the same way: no import() is left
+ * for the loader's vm.Script to fail on (assertNoDynamicImport).
  */
 export function splitLazyPackages(lazy: Set<string>): Plugin {
   return {
     name: 'split-lazy-packages',
     setup(build) {
       build.onResolve({ filter: /^[^./]/ }, (args) => {
-        if (args.kind !== 'dynamic-import' || args.path.startsWith('node:')) return undefined;
+        if (args.kind !== 'dynamic-import') return undefined;
+        if (args.path.startsWith('node:')) return { path: args.path, namespace: 'lazy-builtin-import' };
         lazy.add(args.path);
         return { path: args.path, namespace: 'lazy-package' };
       });
       build.onLoad({ filter: /.*/, namespace: 'lazy-package' }, (args) => ({
         loader: 'js',
         contents: `module.exports = require(${JSON.stringify(`./${lazyFileName(args.path)}`)});`,
+      }));
+      // The loader runs main.js as a vm.Script, where a real import() fails ("A dynamic import
+      // callback was not specified"): a builtin imported on demand (node:tls) is required instead.
+      build.onLoad({ filter: /.*/, namespace: 'lazy-builtin-import' }, (args) => ({
+        loader: 'js',
+        contents: `module.exports = require(${JSON.stringify(args.path)});`,
       }));
       build.onResolve({ filter: /^\.\/lazy\//, namespace: 'lazy-package' }, (args) => ({ path: args.path, external: true }));
     },
@@ -245,6 +254,26 @@ export function assertAsciiBundle(name: string, file: string): void {
   if (at < 0) return;
   const near = text.slice(Math.max(0, at - 40), at + 20);
   throw new BuildError(`build: ${name}: ${basename(file)} holds the non-ASCII character ${JSON.stringify(text[at])} near ${JSON.stringify(near)}; write it as a \\u escape in the source (a non-ASCII bundle costs twice the memory at every cold start)`);
+}
+
+/**
+ * main.js runs as a vm.Script (the loader, for its code cache), and a vm.Script has no way to load
+ * what an `import()` asks for on Node 20: it throws "A dynamic import callback was not specified" when
+ * reached, on FC, at the first https call. esbuild leaves an import() in the output for a module it
+ * does not bundle (a name it cannot see, say); the build refuses it, naming it. The text is searched
+ * too, since an import() of an expression is not in the metafile.
+ */
+export function assertNoDynamicImport(name: string, file: string, metafile: Metafile): void {
+  const fail = (detail: string) => {
+    throw new BuildError(`build: ${name}: ${basename(file)} keeps an import() ${detail}, which the loader's vm.Script cannot run; import a package or a node: builtin by its name`);
+  };
+  for (const out of Object.values(metafile.outputs)) {
+    const left = out.imports.filter((i) => i.kind === 'dynamic-import');
+    if (left.length > 0) fail(`of ${left.map((i) => JSON.stringify(i.path)).join(', ')}`);
+  }
+  const code = readFileSync(file, 'utf8');
+  const at = code.search(/(?<![\w$.])import\(/);
+  if (at >= 0) fail(`near ${JSON.stringify(code.slice(Math.max(0, at - 30), at + 40))}`);
 }
 
 /** The bundle, its code cache, and the loader FC requires (handler `index.handler`). */
@@ -375,6 +404,7 @@ export async function buildFunctions(opts: BuildOptions = {}): Promise<BuildResu
           }
         };
         const result = await bundle({ entryPoints: [entry] }, bundleFile, [splitLazyPackages(lazyPkgs)]);
+        assertNoDynamicImport(name, bundleFile, result.metafile as Metafile);
         dropUnusedShim(bundleFile);
         assertAsciiBundle(name, bundleFile);
         wrapBundle(bundleFile);

@@ -152,6 +152,25 @@ describe('buildFunctions', () => {
     expect(JSON.parse(ran.output)).toEqual({ atLoad: false, after: true, r: 'got: fc\n' });
   });
 
+  // The loader runs main.js as a vm.Script: a real import() there throws "A dynamic import callback
+  // was not specified" when reached (on FC: the first https call, or rediss://).
+  it('turns import() of a node: builtin into a require the loader can run, and refuses an import() it cannot run, naming it', async () => {
+    const builtin = project('functions:\n  eta:\n    handler: index.handler\n', {
+      'functions/eta/handler.ts': ['export const handler = async (): Promise<string> => {', "  const { EOL } = await import('node:os');", '  return JSON.stringify(EOL);', '};', ''].join('\n'),
+    });
+    const out = join(builtin, 'dist');
+    await buildFunctions({ root: builtin, outDir: out, log: () => undefined });
+    const script = 'const m = require(process.argv[1]); m.handler().then((r) => console.log(JSON.stringify({ r, codeCache: m.codeCache })), (e) => { console.error(String(e)); process.exit(1); });';
+    const ran = await run(process.execPath, ['-e', script, join(out, 'eta', 'index.js')], { cwd: join(out, 'eta'), env: { PATH: process.env.PATH ?? '' } });
+    expect(ran.code, ran.output).toBe(0);
+    expect(JSON.parse(ran.output)).toEqual({ r: '"\\n"', codeCache: 'accepted' });
+
+    const computed = project('functions:\n  theta:\n    handler: index.handler\n', {
+      'functions/theta/handler.ts': ['export const handler = async (event: Buffer): Promise<unknown> => import(String(event));', ''].join('\n'),
+    });
+    await expect(buildFunctions({ root: computed, outDir: join(computed, 'dist'), log: () => undefined })).rejects.toThrow(/build: theta: main\.js keeps an import\(\) near ".*import\(String\(.*", which the loader's vm\.Script cannot run/);
+  });
+
   it('loads through the V8 code cache; a rejected or missing cache only costs the cache, and stack lines stay true', async () => {
     const cached = project('functions:\n  eps:\n    handler: index.handler\n', {
       'functions/eps/handler.ts': [

@@ -9,7 +9,11 @@ import { parse as parseYaml } from 'yaml';
 import { crc32 } from '../../serverless/zip.js';
 import { validateSYaml } from '../../serverless/fc3-schema.js';
 import { startWarmUp, WARM_UP_REQUESTS } from '../../scripts/warm-up.ts';
+import { findOnPath } from '../shared/store/redis-server.ts';
+import { startTlsFront } from '../support/tls-front.ts';
 import { makeServiceDir, readZip, removeDir, REPO, run, TSX } from './support.ts';
+
+const inCI = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
 
 // ---- the contract (DESIGN.md and the function table): what must be deployed ----
 const HTTP_ROUTES: Record<string, string[]> = {
@@ -323,6 +327,40 @@ describe('build + package', () => {
         expect(JSON.parse(/RESULT (.*)/.exec(ran.output)?.[1] ?? 'null'), `${name}: ${ran.output}`).toEqual({ status: 200, code: 'OK', http: [] });
       }
     } finally {
+      await warm.close();
+    }
+  });
+
+  // As on FC: CAMS over https and the store over rediss://, a private CA trusted through
+  // NODE_EXTRA_CA_CERTS. The loader runs main.js as a vm.Script, where an import() left in the
+  // bundle throws when reached; the TLS paths are where the bundle loads a builtin on demand.
+  it.skipIf(!findOnPath('openssl') && !inCI)('answers a first request as deployed: CAMS over https, the store over rediss://', async () => {
+    const names = Object.keys(WARM_UP_REQUESTS);
+    const warm = (await startWarmUp(names))!;
+    const port = (url: string) => Number(new URL(url).port);
+    const { env: plain } = warm.invocation(names[0]!)!;
+    const cams = (await startTlsFront(findOnPath('openssl'), { host: '127.0.0.1', port: port(plain.CAMS_ENDPOINT!) }))!;
+    const redis = (await startTlsFront(findOnPath('openssl'), { host: '127.0.0.1', port: port(plain.STORE_URL!) }))!;
+    try {
+      const ca = join(dir!, 'deployed-ca.pem');
+      writeFileSync(ca, readFileSync(cams.caFile, 'utf8') + readFileSync(redis.caFile, 'utf8'));
+      for (const name of names) {
+        const { env, event } = warm.invocation(name)!;
+        const deployed = { ...env, CAMS_ENDPOINT: cams.url, STORE_URL: env.STORE_URL!.replace(/^redis:\/\/127\.0\.0\.1:\d+/, `rediss://127.0.0.1:${redis.port}`), NODE_EXTRA_CA_CERTS: ca };
+        const probe = [
+          'const m = require(process.argv[1]);',
+          "m.handler(Buffer.from(process.env.PROBE_EVENT), { requestId: 'probe' }).then((r) => {",
+          "  const loaded = process.moduleLoadList.filter((x) => /^NativeModule (_http_\\w+|https?|tls)$/.test(x)).map((x) => x.slice('NativeModule '.length));",
+          "  console.log('RESULT ' + JSON.stringify({ status: r.statusCode, code: JSON.parse(r.body).Code, codeCache: m.codeCache, loaded }));",
+          '  process.exit(0);',
+          '});',
+        ].join('\n');
+        const ran = await run(process.execPath, ['-e', probe, join(dir!, 'dist', name, 'index.js')], { cwd: join(dir!, 'dist', name), env: { PATH: process.env.PATH ?? '', ...deployed, PROBE_EVENT: event } });
+        expect(JSON.parse(/RESULT (.*)/.exec(ran.output)?.[1] ?? 'null'), `${name}: ${ran.output}`).toEqual({ status: 200, code: 'OK', codeCache: 'accepted', loaded: ['tls'] });
+      }
+    } finally {
+      await cams.close();
+      await redis.close();
       await warm.close();
     }
   });
