@@ -26,8 +26,10 @@ export async function startTlsFront(openssl: string | undefined, target: { host:
   const dir = mkdtempSync(join(tmpdir(), 'cams-fc-bench-tls-'));
   // RSA 2048, as public endpoints mostly still present.
   execFileSync(openssl, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  const server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (client) => {
-    const upstream = connect(target.port, target.host);
+  // No Nagle on either leg: with it, small writes wait for delayed ACKs, ~40 ms each on loopback.
+  const server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')), noDelay: true }, (client) => {
+    client.setNoDelay(true);
+    const upstream = connect({ port: target.port, host: target.host, noDelay: true });
     client.pipe(upstream).pipe(client);
     client.on('error', () => upstream.destroy());
     upstream.on('error', () => client.destroy());
