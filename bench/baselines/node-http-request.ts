@@ -67,7 +67,7 @@ function exchange(lib: HttpLib, agent: Agent, target: URL, opts: HttpRequestOpti
     const timer =
       opts.timeoutMs !== undefined
         ? setTimeout(() => {
-            const err = new HttpTimeoutError(opts.timeoutMs!, target.origin + target.pathname);
+            const err = new HttpTimeoutError(opts.timeoutMs!, target.origin);
             done(err);
             req.destroy(err);
           }, Math.max(0, opts.timeoutMs))

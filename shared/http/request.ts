@@ -47,11 +47,14 @@ export interface HttpResponse {
   body: Buffer;
 }
 
-/** A request that did not get a reply in time: distinct from a network error so callers can map it. */
+/**
+ * A request that did not get a reply in time: distinct from a network error so callers can map it.
+ * It names the origin only: a path or query may carry a webhook's token.
+ */
 export class HttpTimeoutError extends Error {
   readonly code = 'ETIMEDOUT';
-  constructor(readonly timeoutMs: number, url: string) {
-    super(`no reply from ${url} within ${timeoutMs} ms`);
+  constructor(readonly timeoutMs: number, origin: string) {
+    super(`no reply from ${origin} within ${timeoutMs} ms`);
     this.name = 'HttpTimeoutError';
   }
 }
@@ -76,7 +79,7 @@ export async function httpRequest(url: string | URL, opts: HttpRequestOptions = 
     let settled = false;
     const timer =
       opts.timeoutMs !== undefined
-        ? setTimeout(() => fail(new HttpTimeoutError(opts.timeoutMs!, target.origin + target.pathname)), Math.max(0, opts.timeoutMs))
+        ? setTimeout(() => fail(new HttpTimeoutError(opts.timeoutMs!, target.origin)), Math.max(0, opts.timeoutMs))
         : undefined;
     const settle = () => {
       settled = true;

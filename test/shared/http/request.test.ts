@@ -21,7 +21,7 @@ let holdRequests = 0;
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
-    if (req.url === '/slow') return void setTimeout(() => res.end('late'), 500);
+    if (req.url?.startsWith('/slow')) return void setTimeout(() => res.end('late'), 500);
     if (req.url === '/big') return void res.end(Buffer.alloc(2048, 1));
     if (req.url === '/close') return void res.setHeader('connection', 'close').end('bye');
     if (req.url === '/hint') return void res.setHeader('keep-alive', 'timeout=2').end('hint');
@@ -68,8 +68,10 @@ describe('httpRequest', () => {
     expect(JSON.parse(empty.body.toString())).toMatchObject({ len: '0', body: '' });
   });
 
-  it('times out with HttpTimeoutError', async () => {
-    await expect(httpRequest(`${base}/slow`, { timeoutMs: 50 })).rejects.toBeInstanceOf(HttpTimeoutError);
+  it('times out with HttpTimeoutError, naming the origin and not the path or query (they may hold a token)', async () => {
+    const err = await httpRequest(`${base}/slow?access_token=s3cr3t`, { timeoutMs: 50 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HttpTimeoutError);
+    expect((err as Error).message).toBe(`no reply from ${base} within 50 ms`);
   });
 
   it('refuses a reply over maxBodyBytes', async () => {
