@@ -20,14 +20,33 @@ export interface TlsFront {
   close(): Promise<void>;
 }
 
-/** Undefined when openssl is not there to make a certificate. */
-export async function startTlsFront(openssl: string | undefined, target: { host: string; port: number }): Promise<TlsFront | undefined> {
+/** A key and a certificate for 127.0.0.1, and the file a process names in NODE_EXTRA_CA_CERTS. */
+export interface TlsCert {
+  key: Buffer;
+  cert: Buffer;
+  caFile: string;
+  /** Removes the files. */
+  remove(): void;
+}
+
+/** Undefined when openssl is not there to make one. */
+export function makeTlsCert(openssl: string | undefined): TlsCert | undefined {
   if (!openssl) return undefined;
-  const dir = mkdtempSync(join(tmpdir(), 'cams-fc-bench-tls-'));
+  const dir = mkdtempSync(join(tmpdir(), 'cams-fc-tls-'));
   // RSA 2048, as public endpoints mostly still present.
   execFileSync(openssl, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')), caFile: join(dir, 'cert.pem'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Undefined when openssl is not there to make a certificate. With `shared`, the front presents that
+ * certificate (several fronts, one CA file) and leaves its files alone.
+ */
+export async function startTlsFront(openssl: string | undefined, target: { host: string; port: number }, shared?: TlsCert): Promise<TlsFront | undefined> {
+  const pem = shared ?? makeTlsCert(openssl);
+  if (!pem) return undefined;
   // No Nagle on either leg: with it, small writes wait for delayed ACKs, ~40 ms each on loopback.
-  const server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')), noDelay: true }, (client) => {
+  const server = createServer({ key: pem.key, cert: pem.cert, noDelay: true }, (client) => {
     client.setNoDelay(true);
     const upstream = connect({ port: target.port, host: target.host, noDelay: true });
     client.pipe(upstream).pipe(client);
@@ -39,11 +58,11 @@ export async function startTlsFront(openssl: string | undefined, target: { host:
   return {
     url: `https://127.0.0.1:${port}`,
     port,
-    caFile: join(dir, 'cert.pem'),
+    caFile: pem.caFile,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        rmSync(dir, { recursive: true, force: true });
+        if (!shared) pem.remove();
       }),
   };
 }
