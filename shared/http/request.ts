@@ -19,8 +19,6 @@ import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { isFieldValue, isToken } from '../text/chars.ts';
 import { ResponseReader, type ParsedResponse } from './response-reader.ts';
 
-export { HttpProtocolError } from './response-reader.ts';
-
 /** Sockets open at once to one origin; more requests wait for one to be free. */
 export const MAX_SOCKETS_PER_ORIGIN = 64;
 /**
