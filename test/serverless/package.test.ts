@@ -10,10 +10,9 @@ import { crc32 } from '../../serverless/zip.js';
 import { validateSYaml } from '../../serverless/fc3-schema.js';
 import { startWarmUp, WARM_UP_REQUESTS } from '../../scripts/warm-up.ts';
 import { findOnPath } from '../shared/store/redis-server.ts';
-import { startTlsFront } from '../support/tls-front.ts';
+import { inCI } from '../support/ci.ts';
+import { makeTlsCert, startTlsFront } from '../support/tls-front.ts';
 import { makeServiceDir, readZip, removeDir, REPO, run, TSX } from './support.ts';
-
-const inCI = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
 
 // ---- the contract (DESIGN.md and the function table): what must be deployed ----
 const HTTP_ROUTES: Record<string, string[]> = {
@@ -307,6 +306,21 @@ describe('build + package', () => {
     expect(readFileSync(join(dir!, 'dist', 'onboarding-api', 'main.js'), 'utf8')).toContain('require("./lazy/alicloud__fc2.js")');
   });
 
+  /** One packaged CAMS function answers `event` from a plain node process with only `env`; what it loaded of http, https and tls. */
+  async function firstRequest(name: string, env: Record<string, string>, event: string) {
+    const probe = [
+      'const m = require(process.argv[1]);',
+      "m.handler(Buffer.from(process.env.PROBE_EVENT), { requestId: 'probe' }).then((r) => {",
+      "  const loaded = process.moduleLoadList.filter((x) => /^NativeModule (_http_\\w+|https?|tls)$/.test(x)).map((x) => x.slice('NativeModule '.length));",
+      "  console.log('RESULT ' + JSON.stringify({ status: r.statusCode, code: JSON.parse(r.body).Code, codeCache: m.codeCache, loaded }));",
+      '  process.exit(0);',
+      '});',
+    ].join('\n');
+    const ran = await run(process.execPath, ['-e', probe, join(dir!, 'dist', name, 'index.js')], { cwd: join(dir!, 'dist', name), env: { PATH: process.env.PATH ?? '', ...env, PROBE_EVENT: event } });
+    const result = JSON.parse(/RESULT (.*)/.exec(ran.output)?.[1] ?? 'null') as { status: number; code: string; codeCache: string; loaded: string[] } | null;
+    return { result, output: `${name}: ${ran.output}` };
+  }
+
   // The first request's CAMS call goes over node:net (shared/http/request.ts): node:http would add
   // ~8 ms of CPU to every cold start, node:https ~10 ms more than node:tls.
   it('answers a first request on redis from a plain node process without loading node:http or node:https', async () => {
@@ -315,16 +329,8 @@ describe('build + package', () => {
     try {
       for (const name of names) {
         const { env, event } = warm.invocation(name)!;
-        const probe = [
-          'const m = require(process.argv[1]);',
-          "m.handler(Buffer.from(process.env.PROBE_EVENT), { requestId: 'probe' }).then((r) => {",
-          '  const http = process.moduleLoadList.filter((x) => /^NativeModule (_http_\\w+|https?)$/.test(x));',
-          "  console.log('RESULT ' + JSON.stringify({ status: r.statusCode, code: JSON.parse(r.body).Code, http }));",
-          '  process.exit(0);',
-          '});',
-        ].join('\n');
-        const ran = await run(process.execPath, ['-e', probe, join(dir!, 'dist', name, 'index.js')], { cwd: join(dir!, 'dist', name), env: { PATH: process.env.PATH ?? '', ...env, PROBE_EVENT: event } });
-        expect(JSON.parse(/RESULT (.*)/.exec(ran.output)?.[1] ?? 'null'), `${name}: ${ran.output}`).toEqual({ status: 200, code: 'OK', http: [] });
+        const { result, output } = await firstRequest(name, env, event);
+        expect(result && { status: result.status, code: result.code, http: result.loaded.filter((m) => m !== 'tls') }, output).toEqual({ status: 200, code: 'OK', http: [] });
       }
     } finally {
       await warm.close();
@@ -339,28 +345,21 @@ describe('build + package', () => {
     const warm = (await startWarmUp(names))!;
     const port = (url: string) => Number(new URL(url).port);
     const { env: plain } = warm.invocation(names[0]!)!;
-    const cams = (await startTlsFront(findOnPath('openssl'), { host: '127.0.0.1', port: port(plain.CAMS_ENDPOINT!) }))!;
-    const redis = (await startTlsFront(findOnPath('openssl'), { host: '127.0.0.1', port: port(plain.STORE_URL!) }))!;
+    // One certificate for both fronts: one CA file to trust.
+    const cert = makeTlsCert(findOnPath('openssl'))!;
+    const cams = (await startTlsFront(undefined, { host: '127.0.0.1', port: port(plain.CAMS_ENDPOINT!) }, cert))!;
+    const redis = (await startTlsFront(undefined, { host: '127.0.0.1', port: port(plain.STORE_URL!) }, cert))!;
     try {
-      const ca = join(dir!, 'deployed-ca.pem');
-      writeFileSync(ca, readFileSync(cams.caFile, 'utf8') + readFileSync(redis.caFile, 'utf8'));
       for (const name of names) {
         const { env, event } = warm.invocation(name)!;
-        const deployed = { ...env, CAMS_ENDPOINT: cams.url, STORE_URL: env.STORE_URL!.replace(/^redis:\/\/127\.0\.0\.1:\d+/, `rediss://127.0.0.1:${redis.port}`), NODE_EXTRA_CA_CERTS: ca };
-        const probe = [
-          'const m = require(process.argv[1]);',
-          "m.handler(Buffer.from(process.env.PROBE_EVENT), { requestId: 'probe' }).then((r) => {",
-          "  const loaded = process.moduleLoadList.filter((x) => /^NativeModule (_http_\\w+|https?|tls)$/.test(x)).map((x) => x.slice('NativeModule '.length));",
-          "  console.log('RESULT ' + JSON.stringify({ status: r.statusCode, code: JSON.parse(r.body).Code, codeCache: m.codeCache, loaded }));",
-          '  process.exit(0);',
-          '});',
-        ].join('\n');
-        const ran = await run(process.execPath, ['-e', probe, join(dir!, 'dist', name, 'index.js')], { cwd: join(dir!, 'dist', name), env: { PATH: process.env.PATH ?? '', ...deployed, PROBE_EVENT: event } });
-        expect(JSON.parse(/RESULT (.*)/.exec(ran.output)?.[1] ?? 'null'), `${name}: ${ran.output}`).toEqual({ status: 200, code: 'OK', codeCache: 'accepted', loaded: ['tls'] });
+        const deployed = { ...env, CAMS_ENDPOINT: cams.url, STORE_URL: env.STORE_URL!.replace(/^redis:\/\/127\.0\.0\.1:\d+/, `rediss://127.0.0.1:${redis.port}`), NODE_EXTRA_CA_CERTS: cert.caFile };
+        const { result, output } = await firstRequest(name, deployed, event);
+        expect(result, output).toEqual({ status: 200, code: 'OK', codeCache: 'accepted', loaded: ['tls'] });
       }
     } finally {
       await cams.close();
       await redis.close();
+      cert.remove();
       await warm.close();
     }
   });

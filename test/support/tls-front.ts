@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect, type AddressInfo } from 'node:net';
+import { connect, isIP, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:tls';
@@ -20,22 +20,36 @@ export interface TlsFront {
   close(): Promise<void>;
 }
 
-/** A key and a certificate for 127.0.0.1, and the file a process names in NODE_EXTRA_CA_CERTS. */
+/** A key and a self-signed certificate, in files under `dir` (which a test may also write to). */
 export interface TlsCert {
   key: Buffer;
   cert: Buffer;
+  keyFile: string;
+  /** The certificate's file: what a process names in NODE_EXTRA_CA_CERTS. */
   caFile: string;
-  /** Removes the files. */
+  dir: string;
+  /** Removes `dir`. */
   remove(): void;
 }
 
+export interface TlsCertOptions {
+  /** The name it is for: an IP address or a DNS name. Default 127.0.0.1. */
+  name?: string;
+  /** Default rsa (RSA 2048, as public endpoints mostly still present). */
+  keyType?: 'rsa' | 'ec';
+}
+
 /** Undefined when openssl is not there to make one. */
-export function makeTlsCert(openssl: string | undefined): TlsCert | undefined {
+export function makeTlsCert(openssl: string | undefined, opts: TlsCertOptions = {}): TlsCert | undefined {
   if (!openssl) return undefined;
+  const name = opts.name ?? '127.0.0.1';
   const dir = mkdtempSync(join(tmpdir(), 'cams-fc-tls-'));
-  // RSA 2048, as public endpoints mostly still present.
-  execFileSync(openssl, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')), caFile: join(dir, 'cert.pem'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+  const keyFile = join(dir, 'key.pem');
+  const caFile = join(dir, 'cert.pem');
+  const key = opts.keyType === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-newkey', 'rsa:2048'];
+  const san = isIP(name) ? `IP:${name}` : `DNS:${name}`;
+  execFileSync(openssl, ['req', '-x509', ...key, '-nodes', '-keyout', keyFile, '-out', caFile, '-days', '1', '-subj', `/CN=${name}`, '-addext', `subjectAltName=${san}`], { stdio: 'ignore' });
+  return { key: readFileSync(keyFile), cert: readFileSync(caFile), keyFile, caFile, dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /**

@@ -13,11 +13,11 @@ import { findOnPath } from '../../shared/store/redis-server.ts';
 import { fcContext } from '../../support/events.ts';
 import { onboardThroughFunctions, setHealth, tempFileStore } from '../../support/monitor.ts';
 import { RECEIVER_KINDS, startReceivers, type Receivers } from '../../support/receivers/index.ts';
+import { failInCIWithout } from '../../support/ci.ts';
 import { sandboxForFunctions } from '../../support/sandbox-env.ts';
 import { makeTlsCert, startTlsFront, type TlsCert, type TlsFront } from '../../support/tls-front.ts';
 
 const openssl = findOnPath('openssl');
-const inCI = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
 
 let sandbox: RunningSandbox;
 let receivers: Receivers;
@@ -53,11 +53,7 @@ async function overTls(url: string): Promise<string> {
 }
 
 describe('the packaged health monitor, as deployed', () => {
-  if (!openssl && inCI) {
-    it('needs openssl on PATH when CI is set (CI installs it)', () => {
-      throw new Error('openssl not found on PATH, and CI is set: the TLS test cannot make its certificate');
-    });
-  }
+  failInCIWithout(openssl, 'needs openssl on PATH when CI is set (CI installs it)', 'openssl not found on PATH, and CI is set: the TLS test cannot make its certificate');
 
   it.skipIf(!openssl)('checks a BLOCKED number over https and alerts every sink over https, from its bundle in a plain node process', async () => {
     const space = await onboardThroughFunctions('299399000200', [{ cc: '86', phone: '13800000200' }]);

@@ -1,13 +1,13 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { httpRequest, HttpTimeoutError, IDLE_KEEP_MS, MAX_SOCKETS_PER_ORIGIN } from '../../../shared/http/request.ts';
 import { REPO, run, TSX } from '../../serverless/support.ts';
 import { findOnPath } from '../store/redis-server.ts';
+import { failInCIWithout } from '../../support/ci.ts';
+import { makeTlsCert, type TlsCert } from '../../support/tls-front.ts';
 
 let server: http.Server;
 let base: string;
@@ -231,30 +231,24 @@ describe('httpRequest against raw servers', () => {
 // https the way a function meets it on FC: the system's CAs, plus NODE_EXTRA_CA_CERTS for a private one.
 describe('httpRequest over TLS', () => {
   const openssl = findOnPath('openssl');
-  const inCI = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
+  let tlsCert: TlsCert | undefined;
   let dir: string;
   beforeAll(() => {
-    if (!openssl) return;
-    dir = mkdtempSync(join(tmpdir(), 'cams-https-'));
-    execFileSync(openssl, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
+    tlsCert = makeTlsCert(openssl, { name: 'localhost', keyType: 'ec' });
+    if (tlsCert) dir = tlsCert.dir;
   });
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tlsCert?.remove());
 
-  if (!openssl && inCI) {
-    it('needs openssl on PATH when CI is set (CI installs it)', () => {
-      throw new Error('openssl not found on PATH, and CI is set: the TLS tests cannot make their certificate');
-    });
-  }
+  failInCIWithout(openssl, 'needs openssl on PATH when CI is set (CI installs it)', 'openssl not found on PATH, and CI is set: the TLS tests cannot make their certificate');
 
   it.skipIf(!openssl)('verifies the server against NODE_EXTRA_CA_CERTS and its name, keeps the connection, and resumes the TLS session on the next one', async () => {
     const script = [
       "import { readFileSync } from 'node:fs';",
       "import https from 'node:https';",
       `const { httpRequest } = await import(${JSON.stringify(`${REPO}/shared/http/request.ts`)});`,
-      `const dir = ${JSON.stringify(dir)};`,
-      "const server = https.createServer({ key: readFileSync(dir + '/key.pem'), cert: readFileSync(dir + '/cert.pem') }, (req, res) => {",
+      `const keyFile = ${JSON.stringify(tlsCert!.keyFile)};`,
+      `const certFile = ${JSON.stringify(tlsCert!.caFile)};`,
+      "const server = https.createServer({ key: readFileSync(keyFile), cert: readFileSync(certFile) }, (req, res) => {",
       "  res.setHeader('connection', req.url === '/close' ? 'close' : 'keep-alive');",
       "  res.end(JSON.stringify({ url: req.url, reused: req.socket.isSessionReused() }));",
       '});',
@@ -277,7 +271,7 @@ describe('httpRequest over TLS', () => {
     writeFileSync(file, script);
     const env = { PATH: process.env.PATH ?? '' };
 
-    const trusted = await run(TSX, [file], { cwd: REPO, env: { ...env, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') } });
+    const trusted = await run(TSX, [file], { cwd: REPO, env: { ...env, NODE_EXTRA_CA_CERTS: tlsCert!.caFile } });
     const got = JSON.parse(/RESULT (.*)/.exec(trusted.output)?.[1] ?? 'null') as Record<string, unknown>;
     expect(got, trusted.output).toEqual({
       first: { url: '/a', reused: false },

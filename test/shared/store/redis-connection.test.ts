@@ -1,7 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
@@ -10,6 +8,8 @@ import { openStore } from '../../../shared/store/index.ts';
 import { encodeCommand, RedisConnection, ReplyError, ReplyReader, type Reply } from '../../../shared/store/redis-connection.ts';
 import { REPO, run, TSX } from '../../serverless/support.ts';
 import { findOnPath, freePort, startRedisServer, type RedisServer } from './redis-server.ts';
+import { failInCIWithout } from '../../support/ci.ts';
+import { makeTlsCert, type TlsCert } from '../../support/tls-front.ts';
 
 /** Every reply in `bytes`, fed to one reader in the given chunk sizes. */
 function readAll(bytes: Buffer, sizes: number[]): Reply[] {
@@ -198,30 +198,26 @@ describe.skipIf(!redisBin)('RedisConnection against a real redis-server', () => 
 
   describe('rediss:// (TLS)', () => {
     const openssl = findOnPath('openssl');
+    let tlsCert: TlsCert | undefined;
     let dir: string;
     let secure: RedisServer;
     let tlsPort: number;
     beforeAll(async () => {
-      if (!openssl) return;
-      dir = mkdtempSync(join(tmpdir(), 'cams-redis-tls-'));
-      execFileSync(openssl, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
+      tlsCert = makeTlsCert(openssl, { name: 'localhost' });
+      if (!tlsCert) return;
+      dir = tlsCert.dir;
       tlsPort = await freePort();
-      secure = await startRedisServer(redisBin!, undefined, ['--tls-port', String(tlsPort), '--tls-cert-file', join(dir, 'cert.pem'), '--tls-key-file', join(dir, 'key.pem'), '--tls-auth-clients', 'no']);
+      secure = await startRedisServer(redisBin!, undefined, ['--tls-port', String(tlsPort), '--tls-cert-file', tlsCert.caFile, '--tls-key-file', tlsCert.keyFile, '--tls-auth-clients', 'no']);
     });
     afterAll(async () => {
       await secure?.stop();
-      if (dir) rmSync(dir, { recursive: true, force: true });
+      tlsCert?.remove();
     });
 
-    const inCI = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
-    if (!openssl && inCI) {
-      it('needs openssl on PATH when CI is set (CI installs it)', () => {
-        throw new Error('openssl not found on PATH, and CI is set: the TLS tests cannot make their certificate');
-      });
-    }
+    failInCIWithout(openssl, 'needs openssl on PATH when CI is set (CI installs it)', 'openssl not found on PATH, and CI is set: the TLS tests cannot make their certificate');
 
     it.skipIf(!openssl)('talks TLS to a server whose certificate it trusts, and refuses one it does not', async () => {
-      const ca = readFileSync(join(dir, 'cert.pem'));
+      const ca = tlsCert!.cert;
       const { openRedisStore } = await import('../../../shared/store/redis-store.ts');
       const store = await openRedisStore(`rediss://localhost:${tlsPort}?namespace=tls:`, { tls: { ca } });
       await store.put('k', 'over tls');
@@ -248,7 +244,7 @@ describe.skipIf(!redisBin)('RedisConnection against a real redis-server', () => 
       const file = join(dir, 'extra-ca.mts');
       writeFileSync(file, script);
       const env = { PATH: process.env.PATH ?? '', STORE_URL: `rediss://localhost:${tlsPort}?namespace=extra-ca:` };
-      const trusted = await run(TSX, [file], { cwd: REPO, env: { ...env, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') } });
+      const trusted = await run(TSX, [file], { cwd: REPO, env: { ...env, NODE_EXTRA_CA_CERTS: tlsCert!.caFile } });
       expect(trusted.output).toContain('RESULT "via extra CA"');
       const without = await run(TSX, [file], { cwd: REPO, env });
       expect(without.code).not.toBe(0);

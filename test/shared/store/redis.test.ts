@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, StoreError, type Store } from '../../../shared/store/index.ts';
 import { escapeGlob } from '../../../shared/store/redis-store.ts';
 import { storeContract } from './contract.ts';
+import { inCI } from '../../support/ci.ts';
 import { findOnPath, freePort, startRedisServer, type RedisServer } from './redis-server.ts';
 
 const redisBin = findOnPath('redis-server');
-const inCI = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
 
 if (!redisBin && inCI) {
   describe('redis store', () => {

@@ -14,6 +14,7 @@ import { CamsClient } from '../../../../shared/cams/client.ts';
 import { CamsBudget } from '../../../../shared/cams/budget/budget.ts';
 import { intervalForQps } from '../../../../shared/cams/limiter.ts';
 import { httpRequest } from '../../../../shared/http/request.ts';
+import { inCI } from '../../../support/ci.ts';
 import { findOnPath, freePort, startRedisServer, type RedisServer } from '../../store/redis-server.ts';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -24,7 +25,6 @@ const FN_TIMEOUT_S = 3;
 const LIMIT = 5; // GetWhatsappHealthStatus, per account
 
 const redisBin = findOnPath('redis-server');
-const inCI = !!process.env.CI && !['0', 'false'].includes(process.env.CI.toLowerCase());
 
 interface CallRecord {
   At: string;
