@@ -14,8 +14,9 @@
  * the alert deliverer), with the socket's own error code (ECONNREFUSED, ECONNRESET, ...).
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { connect as netConnect, isIP, type Socket } from 'node:net';
-import type { ConnectionOptions, TLSSocket } from 'node:tls';
+import { connect as netConnect, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { connectTls } from '../net/tls.ts';
 import { isFieldValue, isToken } from '../text/chars.ts';
 import { ResponseReader, type ParsedResponse } from './response-reader.ts';
 
@@ -234,8 +235,6 @@ class Connection {
   }
 }
 
-let tlsModule: Promise<typeof import('node:tls')> | undefined;
-
 /** The sockets to one origin (scheme, host, port). */
 class OriginPool {
   private readonly free: Connection[] = [];
@@ -268,10 +267,7 @@ class OriginPool {
   }
 
   private async connectTls(): Promise<TLSSocket> {
-    const tls = await (tlsModule ??= import('node:tls'));
-    const o: ConnectionOptions = { host: this.host, port: this.port, ...(this.session ? { session: this.session } : {}) };
-    if (!isIP(this.host)) o.servername = this.host;
-    const socket = tls.connect(o);
+    const socket = await connectTls(this.host, this.port, this.session ? { session: this.session } : {});
     socket.on('session', (s: Buffer) => (this.session = s));
     return socket;
   }

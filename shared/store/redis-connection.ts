@@ -12,8 +12,9 @@
  * never queues a command while not ready: a lost connection fails its pending commands, and the
  * owner opens a new one for the next.
  */
-import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
+import { connectTls } from '../net/tls.ts';
 
 /** An error reply from the server (`-ERR ...`, `-NOSCRIPT ...`, `-WRONGPASS ...`). */
 export class ReplyError extends Error {
@@ -149,9 +150,7 @@ export class RedisConnection {
 
   /** Connect, authenticate, select the database and hear from the server, within connectTimeoutMs. */
   static async open(o: RedisConnectionOptions): Promise<RedisConnection> {
-    const socket = o.tls
-      ? (await import('node:tls')).connect({ host: o.host, port: o.port, ...(isIP(o.host) ? {} : { servername: o.host }), ...o.tls })
-      : netConnect({ host: o.host, port: o.port });
+    const socket = o.tls ? await connectTls(o.host, o.port, o.tls) : netConnect({ host: o.host, port: o.port });
     socket.setNoDelay(true);
     const conn = new RedisConnection(socket, o.connectTimeoutMs);
     const timer = setTimeout(() => conn.destroy(new Error(`no connection within ${o.connectTimeoutMs} ms`)), o.connectTimeoutMs);
