@@ -26,6 +26,7 @@ import {
 import { StoreError, type DeleteOptions, type Lease, type ListOptions, type PutOptions, type Store, type Versioned } from './port.ts';
 import { RedisConnection, type RedisConnectionOptions, type Reply } from './redis-connection.ts';
 import { checkSlotArgs, type SlotReservation } from './slots.ts';
+import { isDigits } from '../text/chars.ts';
 
 export interface RedisStoreOptions {
   /** Prefix of every key this store touches. Default `cams-fc:`. */
@@ -152,12 +153,14 @@ export async function openRedisStore(url: string, opts: RedisStoreOptions = {}):
     throw new StoreError('CONFIG', `STORE_URL: redis store needs redis:// or rediss://, got ${parsed.protocol}`);
   }
   const shown = redact(parsed);
-  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  // Read with string operations: this runs in a function's first request (see shared/text/chars.ts).
+  const hostname = parsed.hostname;
+  const host = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
   if (!host) throw new StoreError('CONFIG', `STORE_URL ${shown} names no host`);
   const port = parsed.port === '' ? 6379 : Number(parsed.port);
-  const dbPath = parsed.pathname.replace(/^\//, '');
+  const dbPath = parsed.pathname.startsWith('/') ? parsed.pathname.slice(1) : parsed.pathname;
   const db = dbPath === '' ? 0 : Number(dbPath);
-  if (!/^\d{0,5}$/.test(dbPath) || !Number.isSafeInteger(db)) {
+  if (!(dbPath === '' || (dbPath.length <= 5 && isDigits(dbPath))) || !Number.isSafeInteger(db)) {
     throw new StoreError('CONFIG', `STORE_URL ${shown}: the path must be a database number (/0, /1, ...), got /${dbPath}`);
   }
   for (const name of parsed.searchParams.keys()) {
