@@ -14,16 +14,22 @@
  * redis-server on loopback), where its first request also stores the caller's nonce and takes a
  * CAMS budget slot; goal: the store adds ≤ 5 ms of CPU to the same function without one (the
  * median of the two's differences round by round). With openssl on PATH as well, each runs as it is
- * deployed on FC: on redis, and CAMS over https (test/support/tls-front.ts), against the SDK over the same
- * https; the same ratio goals.
+ * deployed on FC: on redis, CAMS over https (test/support/tls-front.ts), and TLS roots read from a
+ * hashed directory as serverless.yml sets it up (NODE_OPTIONS=--use-openssl-ca, SSL_CERT_DIR:
+ * Node's bundled roots and the bench's CA, scripts/root-store.ts), against the SDK over the same
+ * https with the same roots; the same ratio goals. One reference row runs the first function with
+ * Node's bundled roots instead (the CA through NODE_EXTRA_CA_CERTS), as before serverless.yml set
+ * the directory up.
  * The first two are also reported in CPU time (user + system, from the runner's start to the reply,
  * as the runner reads it): on a shared, loaded machine wall time mostly measures the wait for a
  * core, CPU time what the process itself did.
  */
 import { randomUUID } from 'node:crypto';
-import { cpSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import { basename, dirname, join } from 'node:path';
 import { CODE_CACHE_FILE } from '../scripts/build.ts';
+import { NO_CERT_FILE, writeRootStore } from '../scripts/root-store.ts';
 import { findOnPath, startRedisServer, type RedisServer } from '../test/shared/store/redis-server.ts';
 import { signRouteRequest, type RouteRequest } from '../local/client/route-request.ts';
 import { fcContext, httpEvent } from '../test/support/events.ts';
@@ -96,6 +102,11 @@ export const functionColdStart: Benchmark = {
       const invoke = (bundle: string, fn: string, extraEnv: Record<string, string> = {}) => () =>
         timedNode({ args: [runner, bundle], env: { ...baseEnv, ...extraEnv, BENCH_EVENT: freshEvent(HTTP_FUNCTIONS[fn]!(sb)), BENCH_CONTEXT: context }, cwd: REPO_ROOT });
       const fromNodeModules = { NODE_PATH: join(REPO_ROOT, 'node_modules') };
+      // TLS roots as serverless.yml has FC read them: Node's bundled roots as a hashed directory,
+      // with the bench's CA among them, as CAMS's public root is among them on FC.
+      const rootsDir = join(dir, 'roots');
+      if (tlsFront) writeRootStore(rootsDir, [...rootCertificates, readFileSync(tlsFront.caFile, 'utf8')]);
+      const rootsEnv = { NODE_OPTIONS: '--use-openssl-ca', SSL_CERT_DIR: rootsDir, SSL_CERT_FILE: join(rootsDir, NO_CERT_FILE) };
       const variants: Variant[] = [
         { name: 'bare', run: () => timedNode({ args: ['-e', '0'], env: {}, cwd: REPO_ROOT }) },
         // What any Node 20 TLS client pays once, before its first handshake: the root store built
@@ -113,12 +124,19 @@ export const functionColdStart: Benchmark = {
         variants.push({ name: `ours:${f.name}`, run: invoke(f.file, f.name) });
         variants.push({ name: `sdk:${f.name}`, run: invoke(baseline.file, f.name, fromNodeModules) });
         if (redis) variants.push({ name: `redis:${f.name}`, run: invoke(f.file, f.name, { STORE_URL: `${redis.url}?namespace=bench-cold-start:` }) });
-        // As deployed on FC: CAMS over https (a certificate the process trusts through
-        // NODE_EXTRA_CA_CERTS) and the store on redis; the SDK over the same https.
+        // As deployed on FC: CAMS over https, TLS roots from the hashed directory, the store on
+        // redis; the SDK over the same https with the same roots.
         if (redis && tlsFront) {
-          const https = { CAMS_ENDPOINT: tlsFront.url, NODE_EXTRA_CA_CERTS: tlsFront.caFile };
-          variants.push({ name: `deployed:${f.name}`, run: invoke(f.file, f.name, { ...https, STORE_URL: `${redis.url}?namespace=bench-cold-start:` }) });
+          const https = { CAMS_ENDPOINT: tlsFront.url, ...rootsEnv };
+          const store = { STORE_URL: `${redis.url}?namespace=bench-cold-start:` };
+          variants.push({ name: `deployed:${f.name}`, run: invoke(f.file, f.name, { ...https, ...store }) });
           variants.push({ name: `sdk-https:${f.name}`, run: invoke(baseline.file, f.name, { ...fromNodeModules, ...https }) });
+          // reference: Node's bundled roots, the bench's CA through NODE_EXTRA_CA_CERTS
+          if (f === ref) {
+            const bundled = { CAMS_ENDPOINT: tlsFront.url, NODE_EXTRA_CA_CERTS: tlsFront.caFile };
+            variants.push({ name: `deployed-bundled:${f.name}`, run: invoke(f.file, f.name, { ...bundled, ...store }) });
+            variants.push({ name: `sdk-https-bundled:${f.name}`, run: invoke(baseline.file, f.name, { ...fromNodeModules, ...bundled }) });
+          }
         }
       }
       log(`${dist.built.length} function(s) × (ours, sdk${redis ? ', ours on redis' : ''}${redis && tlsFront ? ', ours as deployed, sdk over https' : ''}) + bare, ${rounds} rounds`);
@@ -243,6 +261,17 @@ function report(
       goals.push(goal(`${f.name} as deployed (https, redis): peak memory − bare`, round(mb(overhead(rss(deployed), bareRss)), 1), GOAL_EXTRA_MEMORY_MB, 'MB'));
       asDeployed = { overheadRatio: round(rd, 4), cpuRatio: round(dCpu / sCpu, 4), oursCpuMs: round(dCpu), sdkCpuMs: round(sCpu), oursOverheadMs: round(overhead(wall(deployed), bareWall)), sdkOverheadMs: round(overhead(wall(sdkHttps), bareWall)) };
     }
+    const bundled = `deployed-bundled:${f.name}`;
+    const sdkBundled = `sdk-https-bundled:${f.name}`;
+    if (samples[bundled] && samples[sdkBundled]) {
+      const label = `ref: ${f.name} as deployed, Node's bundled roots`;
+      rows.push([label, round(median(wall(bundled))), round(overhead(wall(bundled), bareWall)), round(median(wall(sdkBundled))), round(overhead(wall(sdkBundled), bareWall)), round(mb(median(rss(bundled))), 1), round(mb(overhead(rss(bundled), bareRss)), 1), round(overheadRatio(wall(bundled), wall(sdkBundled), bareWall), 3), '—']);
+      cpuRows.push([label, round(cpuMed(bundled)), round(cpuMed(bundled) - floorCpu), round(cpuMed(sdkBundled)), round(cpuMed(bundled) / cpuMed(sdkBundled), 3), round(cpuMed(sdkBundled) - floorCpu)]);
+      if (asDeployed) {
+        asDeployed.bundledRootsOverheadMs = round(overhead(wall(bundled), bareWall));
+        asDeployed.sdkBundledRootsOverheadMs = round(overhead(wall(sdkBundled), bareWall));
+      }
+    }
     perFunction[f.name] = {
       ...(asDeployed ? { asDeployed } : {}),
       bundleBytes: f.bytes,
@@ -264,8 +293,8 @@ function report(
   const notes = [
     `${rounds} alternating rounds (+1 warm-up), order rotated each round; each invocation is a fresh process with a freshly signed FC 3.0 event; the sandbox runs in the benchmark's process on loopback.`,
     `sdk baseline: bench/baselines/sdk-handler.ts (parse event, no checks, openapi-client callApi), ${kb(bytes.sdk).toFixed(1)} KB of its own, @alicloud/* required from node_modules.`,
-    'as deployed: CAMS_ENDPOINT=https:// (TLS ended in the bench process in front of the sandbox; a certificate made with openssl, trusted through NODE_EXTRA_CA_CERTS) and STORE_URL=redis://, against the SDK over the same https (it has no store: its first request stores no nonce and takes no budget slot).',
-    'as deployed, wall: NODE_EXTRA_CA_CERTS makes Node 20 build its TLS root store at start-up, before the runner (so outside the CPU columns, which start at the runner); without it (a public CA, as on FC) the same work comes with the first handshake. Either way both sides pay it once: the "ref: TLS root store" row.',
+    'as deployed: CAMS_ENDPOINT=https:// (TLS ended in the bench process in front of the sandbox, with a certificate made with openssl) and STORE_URL=redis://, TLS roots as serverless.yml sets them up (NODE_OPTIONS=--use-openssl-ca, SSL_CERT_DIR: Node\'s bundled roots and the bench\'s CA as a hashed directory), against the SDK over the same https with the same roots (it has no store: its first request stores no nonce and takes no budget slot).',
+    'ref "as deployed, Node\'s bundled roots": the same without the directory, the CA trusted through NODE_EXTRA_CA_CERTS, which makes Node 20 build its root store from all its bundled roots at start-up, before the runner (so outside the CPU columns, which start at the runner); with a public CA the same work comes with the first handshake. The "ref: TLS root store" row is that work alone.',
     'on redis: the same bundle with STORE_URL=redis:// (a redis-server on loopback, started by the bench): its first request also opens the connection, stores the caller\'s nonce and takes a CAMS budget slot (EVALSHA).',
     'ref "without code cache": the same bundle and loader without main.js.cache, so V8 compiles main.js as Node 20 always does; the difference to its "ours" row is what main.js.cache saves.',
     `floor: bench/baselines/floor-handler.ts — parse the event, HMAC-SHA256 + one node:http POST, JSON.parse; goal: ours ≤ floor + ${GOAL_OVER_FLOOR_MS} ms.`,

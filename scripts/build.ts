@@ -18,9 +18,10 @@
  * compiles main.js with that cache (see LOADER). V8 rejects a cache made by another V8 build or
  * with other flags: the loader then compiles as usual.
  *
- * Next to them: main.js.map (external source map), meta.json (esbuild metafile, for bundle
- * analysis) and package.json {"type": "commonjs"} so the bundle also loads with require() inside
- * this ESM repository. Source maps and meta.json are not deployed (serverless/cams-fc-plugin.js,
+ * Next to them: certs/, the TLS roots as an OpenSSL hashed directory (scripts/root-store.ts),
+ * main.js.map (external source map), meta.json (esbuild metafile, for bundle analysis) and
+ * package.json {"type": "commonjs"} so the bundle also loads with require() inside this ESM
+ * repository. Source maps and meta.json are not deployed (serverless/cams-fc-plugin.js,
  * dist/<function>/.fcignore).
  */
 import { build as esbuild, type BuildOptions as BuildOptionsEsbuild, type Metafile, type Plugin } from 'esbuild';
@@ -30,6 +31,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { FC_CODE_DIR, NO_CERT_FILE, ROOT_STORE_DIR, writeRootStore } from './root-store.ts';
 import { startWarmUp, type WarmUpInvocation } from './warm-up.ts';
 
 const execFileAsync = promisify(execFile);
@@ -301,7 +303,14 @@ export const LOADER = `'use strict';
 // Loads main.js (the bundle, stored wrapped as Node wraps a CommonJS module) with the V8 code cache
 // built beside it; without a usable cache (another V8 build or other flags), V8 compiles main.js as
 // require() would.
-const { readFileSync } = require('fs');
+const { existsSync, readFileSync } = require('fs');
+// serverless.yml has OpenSSL read the TLS roots from ${FC_CODE_DIR}/${ROOT_STORE_DIR} (scripts/root-store.ts). Code
+// anywhere else reads those beside this file: OpenSSL reads the variables when the first TLS
+// context is made, after this (at start-up, before this, when NODE_EXTRA_CA_CERTS is set).
+if (process.env.SSL_CERT_DIR === '${FC_CODE_DIR}/${ROOT_STORE_DIR}' && !existsSync('${FC_CODE_DIR}/${ROOT_STORE_DIR}')) {
+  process.env.SSL_CERT_DIR = __dirname + '/${ROOT_STORE_DIR}';
+  process.env.SSL_CERT_FILE = __dirname + '/${ROOT_STORE_DIR}/${NO_CERT_FILE}';
+}
 const { Script } = require('vm');
 // The CommonJS Module class itself: require('module') would also load the ESM loader (~0.4 ms).
 const Module = module.constructor;
@@ -422,6 +431,7 @@ export async function buildFunctions(opts: BuildOptions = {}): Promise<BuildResu
         writeFileSync(join(dir, 'meta.json'), JSON.stringify(result.metafile));
         writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}\n');
         writeFileSync(outFile, LOADER);
+        writeRootStore(join(dir, ROOT_STORE_DIR));
         const warm = warmUp?.invocation(name);
         const cacheBytes = opts.codeCache === false ? 0 : await writeCodeCache(dir, warm);
         return {

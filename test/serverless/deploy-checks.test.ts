@@ -54,6 +54,18 @@ describe('deployChecks', () => {
     expect(deployChecks(fits).errors).toHaveLength(1);
   });
 
+  it('fails --use-openssl-ca without SSL_CERT_DIR and SSL_CERT_FILE, on any stage, naming what is missing', () => {
+    const roots = { NODE_OPTIONS: '--max-old-space-size=200 --use-openssl-ca', SSL_CERT_DIR: '/code/certs', SSL_CERT_FILE: '/code/certs/none.pem' };
+    const svc = (env: Record<string, string>) => ({ stage: 'dev', environment: env, functions: { f: {} } });
+    expect(deployChecks(svc(roots)).errors).toEqual([]);
+    expect(deployChecks(svc({ ...roots, SSL_CERT_DIR: ' ' })).errors).toEqual([expect.stringMatching(/^function "f": NODE_OPTIONS has --use-openssl-ca but SSL_CERT_DIR is not set/)]);
+    const { SSL_CERT_FILE: _file, ...noFile } = roots;
+    expect(deployChecks(svc(noFile)).errors).toEqual([expect.stringMatching(/^function "f": NODE_OPTIONS has --use-openssl-ca but SSL_CERT_FILE is not set/)]);
+    // without the flag Node keeps its bundled roots and never reads either
+    expect(deployChecks(svc({ NODE_OPTIONS: '--use-bundled-ca' })).errors).toEqual([]);
+    expect(deployChecks(svc({ NODE_OPTIONS: '--use-openssl-ca-x' })).errors).toEqual([]);
+  });
+
   it('fails a variable name FC refuses', () => {
     const svc = { stage: 'dev', functions: { f: { environment: { FC_REGION: 'x', 'BAD-NAME': 'y', '1ST': 'z', GOOD_1: 'ok' } } } };
     expect(deployChecks(svc).errors).toEqual([

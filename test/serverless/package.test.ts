@@ -4,11 +4,13 @@
 // in serverless.yml has its handler.
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { crc32 } from '../../serverless/zip.js';
 import { validateSYaml } from '../../serverless/fc3-schema.js';
 import { startWarmUp, WARM_UP_REQUESTS } from '../../scripts/warm-up.ts';
+import { FC_CODE_DIR, NO_CERT_FILE, ROOT_STORE_DIR, writeRootStore } from '../../scripts/root-store.ts';
 import { findOnPath } from '../shared/store/redis-server.ts';
 import { inCI } from '../support/ci.ts';
 import { makeTlsCert, startTlsFront } from '../support/tls-front.ts';
@@ -270,8 +272,11 @@ describe('build + package', () => {
       const entries = readZip(readFileSync(object.LocalPath), crc32);
       const lazyDir = join(dir!, 'dist', name, 'lazy');
       const lazyFiles = existsSync(lazyDir) ? readdirSync(lazyDir).filter((f) => f.endsWith('.js')).map((f) => `lazy/${f}`) : [];
-      expect([...entries.keys()].sort(), name).toEqual(['index.js', 'main.js', 'main.js.cache', 'package.json', ...lazyFiles].sort());
-      for (const f of ['index.js', 'main.js']) expect(entries.get(f)!.equals(readFileSync(join(dir!, 'dist', name, f))), `${name}/${f}`).toBe(true);
+      // certs/: Node's bundled TLS roots as an OpenSSL hashed directory (scripts/root-store.ts)
+      const roots = readdirSync(join(dir!, 'dist', name, ROOT_STORE_DIR)).map((f) => `${ROOT_STORE_DIR}/${f}`);
+      expect(roots.filter((f) => /\/[0-9a-f]{8}\.\d+$/.test(f)), name).toHaveLength(rootCertificates.length);
+      expect([...entries.keys()].sort(), name).toEqual(['index.js', 'main.js', 'main.js.cache', 'package.json', ...lazyFiles, ...roots].sort());
+      for (const f of ['index.js', 'main.js', ...roots]) expect(entries.get(f)!.equals(readFileSync(join(dir!, 'dist', name, f))), `${name}/${f}`).toBe(true);
 
       // FC runs it with require() from the artifact alone: no node_modules next to it
       const target = join(unzipped, name);
@@ -306,8 +311,11 @@ describe('build + package', () => {
     expect(readFileSync(join(dir!, 'dist', 'onboarding-api', 'main.js'), 'utf8')).toContain('require("./lazy/alicloud__fc2.js")');
   });
 
-  /** One packaged CAMS function answers `event` from a plain node process with only `env`; what it loaded of http, https and tls. */
-  async function firstRequest(name: string, env: Record<string, string>, event: string) {
+  /**
+   * One packaged CAMS function (dist/<name>/, or a copy at `fnDir`) answers `event` from a plain
+   * node process with only `env`; what it loaded of http, https and tls.
+   */
+  async function firstRequest(name: string, env: Record<string, string>, event: string, fnDir = join(dir!, 'dist', name)) {
     const probe = [
       'const m = require(process.argv[1]);',
       "m.handler(Buffer.from(process.env.PROBE_EVENT), { requestId: 'probe' }).then((r) => {",
@@ -316,7 +324,7 @@ describe('build + package', () => {
       '  process.exit(0);',
       '});',
     ].join('\n');
-    const ran = await run(process.execPath, ['-e', probe, join(dir!, 'dist', name, 'index.js')], { cwd: join(dir!, 'dist', name), env: { PATH: process.env.PATH ?? '', ...env, PROBE_EVENT: event } });
+    const ran = await run(process.execPath, ['-e', probe, join(fnDir, 'index.js')], { cwd: fnDir, env: { PATH: process.env.PATH ?? '', ...env, PROBE_EVENT: event } });
     const result = JSON.parse(/RESULT (.*)/.exec(ran.output)?.[1] ?? 'null') as { status: number; code: string; codeCache: string; loaded: string[] } | null;
     return { result, output: `${name}: ${ran.output}` };
   }
@@ -337,29 +345,47 @@ describe('build + package', () => {
     }
   });
 
-  // As on FC: CAMS over https and the store over rediss://, a private CA trusted through
-  // NODE_EXTRA_CA_CERTS. The loader runs main.js as a vm.Script, where an import() left in the
-  // bundle throws when reached; the TLS paths are where the bundle loads a builtin on demand.
-  it.skipIf(!findOnPath('openssl') && !inCI)('answers a first request as deployed: CAMS over https, the store over rediss://', async () => {
+  // As on FC: CAMS over https, the store over rediss://, and TLS roots as serverless.yml sets them
+  // up: --use-openssl-ca and SSL_CERT_DIR=/code/certs, the roots the artifact ships. The two fronts'
+  // CAs are put among those roots, in a copy of the function, as a public root is there on FC. The
+  // code is not in /code here, so the loader points OpenSSL at the copy's certs/. The loader runs
+  // main.js as a vm.Script, where an import() left in the bundle throws when reached; the TLS paths
+  // are where the bundle loads a builtin on demand.
+  it.skipIf(!findOnPath('openssl') && !inCI)('answers a first request as deployed: CAMS over https, the store over rediss://, roots from the shipped directory', async () => {
     const names = Object.keys(WARM_UP_REQUESTS);
     const warm = (await startWarmUp(names))!;
     const port = (url: string) => Number(new URL(url).port);
     const { env: plain } = warm.invocation(names[0]!)!;
-    // One certificate for both fronts: one CA file to trust.
-    const cert = makeTlsCert(findOnPath('openssl'))!;
-    const cams = (await startTlsFront(undefined, { host: '127.0.0.1', port: port(plain.CAMS_ENDPOINT!) }, cert))!;
-    const redis = (await startTlsFront(undefined, { host: '127.0.0.1', port: port(plain.STORE_URL!) }, cert))!;
+    const camsCert = makeTlsCert(findOnPath('openssl'))!;
+    const redisCert = makeTlsCert(findOnPath('openssl'))!;
+    const cams = (await startTlsFront(undefined, { host: '127.0.0.1', port: port(plain.CAMS_ENDPOINT!) }, camsCert))!;
+    const redis = (await startTlsFront(undefined, { host: '127.0.0.1', port: port(plain.STORE_URL!) }, redisCert))!;
+    const template = (name: string) => update.Resources[`sls-${name}`]!.Properties.environmentVariables as Record<string, string>;
+    const copies = join(dir!, 'as-deployed');
     try {
       for (const name of names) {
+        const roots = { NODE_OPTIONS: template(name).NODE_OPTIONS!, SSL_CERT_DIR: template(name).SSL_CERT_DIR!, SSL_CERT_FILE: template(name).SSL_CERT_FILE! };
+        expect(roots).toEqual({ NODE_OPTIONS: '--use-openssl-ca', SSL_CERT_DIR: `${FC_CODE_DIR}/${ROOT_STORE_DIR}`, SSL_CERT_FILE: `${FC_CODE_DIR}/${ROOT_STORE_DIR}/${NO_CERT_FILE}` });
         const { env, event } = warm.invocation(name)!;
-        const deployed = { ...env, CAMS_ENDPOINT: cams.url, STORE_URL: env.STORE_URL!.replace(/^redis:\/\/127\.0\.0\.1:\d+/, `rediss://127.0.0.1:${redis.port}`), NODE_EXTRA_CA_CERTS: cert.caFile };
-        const { result, output } = await firstRequest(name, deployed, event);
+        const deployed = { ...env, ...roots, CAMS_ENDPOINT: cams.url, STORE_URL: env.STORE_URL!.replace(/^redis:\/\/127\.0\.0\.1:\d+/, `rediss://127.0.0.1:${redis.port}`) };
+        // The shipped roots alone (named where they are; redis's CA through NODE_EXTRA_CA_CERTS, as
+        // README describes for a private CA): CAMS's CA is not among them, so its call fails.
+        const shippedDir = join(dir!, 'dist', name, ROOT_STORE_DIR);
+        const shipped = await firstRequest(name, { ...deployed, SSL_CERT_DIR: shippedDir, SSL_CERT_FILE: join(shippedDir, NO_CERT_FILE), NODE_EXTRA_CA_CERTS: redisCert.caFile }, event);
+        expect(shipped.result && { status: shipped.result.status, code: shipped.result.code }, shipped.output).toEqual({ status: 502, code: 'NetworkError' });
+        // Both CAs among the shipped roots, in a copy of the function outside /code.
+        const copy = join(copies, name);
+        cpSync(join(dir!, 'dist', name), copy, { recursive: true });
+        writeRootStore(join(copy, ROOT_STORE_DIR), [...rootCertificates, camsCert.cert.toString(), redisCert.cert.toString()]);
+        const { result, output } = await firstRequest(name, deployed, event, copy);
         expect(result, output).toEqual({ status: 200, code: 'OK', codeCache: 'accepted', loaded: ['tls'] });
       }
     } finally {
       await cams.close();
       await redis.close();
-      cert.remove();
+      camsCert.remove();
+      redisCert.remove();
+      removeDir(copies);
       await warm.close();
     }
   });
@@ -369,7 +395,13 @@ describe('build + package', () => {
     expect(validateSYaml(doc)).toEqual([]);
     expect(Object.keys(doc.resources).sort()).toEqual([...FUNCTIONS].sort());
     for (const name of FUNCTIONS) {
-      expect(doc.resources[name]!.props.environmentVariables, name).toMatchObject({ STORE_URL: GIVEN_ENV.STORE_URL });
+      expect(doc.resources[name]!.props.environmentVariables, name).toMatchObject({
+        STORE_URL: GIVEN_ENV.STORE_URL,
+        // TLS roots from the artifact's certs/ (scripts/root-store.ts)
+        NODE_OPTIONS: '--use-openssl-ca',
+        SSL_CERT_DIR: `${FC_CODE_DIR}/${ROOT_STORE_DIR}`,
+        SSL_CERT_FILE: `${FC_CODE_DIR}/${ROOT_STORE_DIR}/${NO_CERT_FILE}`,
+      });
       expect(existsSync(join(dir!, 'dist', 'fc3', 'ram', `${SERVICE}-${name}.policy.json`)), name).toBe(true);
     }
     expect(packageOutput).toMatch(/no alert sink is configured/);

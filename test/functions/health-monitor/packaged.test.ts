@@ -1,13 +1,16 @@
 // The packaged health monitor as FC runs it: its own bundle through the code cache loader, in a plain
-// node process with only its environment, CAMS and every alert sink over https (a private CA trusted
-// through NODE_EXTRA_CA_CERTS). A bundle that cannot load TLS (an import() under the loader's
-// vm.Script) would check nothing and alert no one.
+// node process with only its environment, CAMS and every alert sink over https, TLS roots read from
+// the certs/ it ships as serverless.yml sets up (the test's CA put among them, as public roots are
+// there on FC). A bundle that cannot load TLS (an import() under the loader's vm.Script) would
+// check nothing and alert no one.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SANDBOX_KEYS, type RunningSandbox } from '../../../local/sandbox/server.ts';
 import { buildFunctions } from '../../../scripts/build.ts';
+import { FC_CODE_DIR, NO_CERT_FILE, ROOT_STORE_DIR, writeRootStore } from '../../../scripts/root-store.ts';
 import { removeDir, REPO, run } from '../../serverless/support.ts';
 import { findOnPath } from '../../shared/store/redis-server.ts';
 import { fcContext } from '../../support/events.ts';
@@ -34,6 +37,7 @@ beforeAll(async () => {
   receivers = await startReceivers();
   store = await tempFileStore();
   cert = makeTlsCert(openssl);
+  if (cert) writeRootStore(join(out, 'health-monitor', ROOT_STORE_DIR), [...rootCertificates, cert.cert.toString()]);
 }, 120_000);
 afterAll(async () => {
   for (const f of fronts) await f.close();
@@ -71,7 +75,10 @@ describe('the packaged health monitor, as deployed', () => {
       MONITOR_TARGETS: JSON.stringify([target]),
       ALIBABA_CLOUD_ACCESS_KEY_ID: DEFAULT_SANDBOX_KEYS[0]!.accessKeyId,
       ALIBABA_CLOUD_ACCESS_KEY_SECRET: DEFAULT_SANDBOX_KEYS[0]!.accessKeySecret,
-      NODE_EXTRA_CA_CERTS: cert!.caFile,
+      // serverless.yml's; the code is not in /code here, so the loader reads the certs/ beside it
+      NODE_OPTIONS: '--use-openssl-ca',
+      SSL_CERT_DIR: `${FC_CODE_DIR}/${ROOT_STORE_DIR}`,
+      SSL_CERT_FILE: `${FC_CODE_DIR}/${ROOT_STORE_DIR}/${NO_CERT_FILE}`,
       PROBE_EVENT: readFileSync(join(REPO, 'test/fixtures/timer-event.json'), 'utf8'),
       PROBE_CONTEXT: JSON.stringify(fcContext({ requestId: 'packaged-monitor' })),
     };
