@@ -1,7 +1,10 @@
 /**
- * Where a function's cold start goes: `tsx bench/profile-cold-start.ts [--runs N] [--cpu-prof] [--store URL] <bundle>...`
+ * Where a function's cold start goes: `tsx bench/profile-cold-start.ts [--runs N] [--cpu-prof] [--store URL] [--https] <bundle>...`
  *
  * --store URL runs each function with that STORE_URL (a redis-server of yours, say), as it is deployed.
+ * --https puts TLS in front of the sandbox (a certificate made with openssl) and runs each function
+ * with CAMS over https and its TLS roots as serverless.yml sets them up: --use-openssl-ca and a
+ * hashed directory of Node's bundled roots and that certificate (scripts/root-store.ts).
  *
  * Each <bundle> is a dist/<fn>/index.js (or in a copy of dist/ elsewhere); the function is
  * read from the folder name. For each round, every bundle runs once in a fresh `node` (alternating,
@@ -21,12 +24,16 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import { SourceMap } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { signRouteRequest } from '../local/client/route-request.ts';
 import { fcContext, httpEvent } from '../test/support/events.ts';
+import { NO_CERT_FILE, writeRootStore } from '../scripts/root-store.ts';
+import { findOnPath } from '../test/shared/store/redis-server.ts';
+import { startTlsFront, type TlsFront } from '../test/support/tls-front.ts';
 import { HTTP_FUNCTIONS } from './function-cold-start.ts';
 import { REPO_ROOT } from './lib/bundle.ts';
 import { BENCH_CALLER_KEY, functionEnv, ROUTE_HOST, startBenchSandbox } from './lib/sandbox.ts';
@@ -44,11 +51,13 @@ interface Args {
   instructions: boolean;
   /** STORE_URL for the functions; none by default. */
   store: string | undefined;
+  /** CAMS over https, TLS roots from a hashed directory. */
+  https: boolean;
   bundles: string[];
 }
 
 function parse(argv: string[]): Args {
-  const out: Args = { runs: 10, cpuProf: false, byFunction: false, instructions: false, store: undefined, bundles: [] };
+  const out: Args = { runs: 10, cpuProf: false, byFunction: false, instructions: false, store: undefined, https: false, bundles: [] };
   for (let i = 0; i < argv.length; i += 1) {
     const a = argv[i]!;
     if (a === '--runs') out.runs = Number(argv[++i]);
@@ -56,10 +65,11 @@ function parse(argv: string[]): Args {
     else if (a === '--by-function') out.cpuProf = out.byFunction = true;
     else if (a === '--instructions') out.instructions = true;
     else if (a === '--store') out.store = argv[++i];
+    else if (a === '--https') out.https = true;
     else out.bundles.push(resolve(a));
   }
   if (out.bundles.length === 0 || !Number.isInteger(out.runs) || out.runs < 1) {
-    throw new Error('usage: tsx bench/profile-cold-start.ts [--runs N] [--cpu-prof | --by-function | --instructions] [--store URL] dist/<fn>/index.js ...');
+    throw new Error('usage: tsx bench/profile-cold-start.ts [--runs N] [--cpu-prof | --by-function | --instructions] [--store URL] [--https] dist/<fn>/index.js ...');
   }
   return out;
 }
@@ -119,6 +129,16 @@ async function instructions(runner: string, bundle: string, env: Record<string, 
 async function main(): Promise<void> {
   const args = parse(process.argv.slice(2));
   const sb = await startBenchSandbox();
+  let front: TlsFront | undefined;
+  let https: Record<string, string> = {};
+  if (args.https) {
+    const url = new URL(sb.sandbox.url);
+    front = await startTlsFront(findOnPath('openssl'), { host: url.hostname, port: Number(url.port) });
+    if (!front) throw new Error('--https needs openssl on PATH (it makes the certificate)');
+    const roots = mkdtempSync(join(tmpdir(), 'cams-fc-roots-'));
+    writeRootStore(roots, [...rootCertificates, readFileSync(front.caFile, 'utf8')]);
+    https = { CAMS_ENDPOINT: front.url, NODE_OPTIONS: '--use-openssl-ca', SSL_CERT_DIR: roots, SSL_CERT_FILE: join(roots, NO_CERT_FILE) };
+  }
   const runner = join(REPO_ROOT, 'bench/lib/fn-runner.cjs');
   const context = JSON.stringify(fcContext({ requestId: 'profile' }));
   const samples = new Map<string, ProcessSample[]>(args.bundles.map((b) => [b, []]));
@@ -132,7 +152,7 @@ async function main(): Promise<void> {
         const req = HTTP_FUNCTIONS[fn];
         if (!req) throw new Error(`${bundle}: ${fn} is not an HTTP function (${Object.keys(HTTP_FUNCTIONS).join(', ')})`);
         const event = httpEvent(signRouteRequest(req(sb), ROUTE_HOST, BENCH_CALLER_KEY, { nonce: randomUUID() }), 'fc-http').toString('utf8');
-        const env = { ...functionEnv(sb), ...(args.store ? { STORE_URL: args.store } : {}), BENCH_EVENT: event, BENCH_CONTEXT: context };
+        const env = { ...functionEnv(sb), ...(args.store ? { STORE_URL: args.store } : {}), ...https, BENCH_EVENT: event, BENCH_CONTEXT: context };
         if (args.instructions) {
           if (r >= 0) counts.get(bundle)!.push(await instructions(runner, bundle, env));
           continue;
@@ -143,6 +163,8 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    await front?.close();
+    if (https.SSL_CERT_DIR) rmSync(https.SSL_CERT_DIR, { recursive: true, force: true });
     await sb.close();
   }
   if (args.instructions) {
