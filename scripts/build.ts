@@ -304,9 +304,9 @@ export const LOADER = `'use strict';
 // built beside it; without a usable cache (another V8 build or other flags), V8 compiles main.js as
 // require() would.
 const { existsSync, readFileSync } = require('fs');
-// serverless.yml has OpenSSL read the TLS roots from ${FC_CODE_DIR}/${ROOT_STORE_DIR} (scripts/root-store.ts). Code
-// anywhere else reads those beside this file: OpenSSL reads the variables when the first TLS
-// context is made, after this (at start-up, before this, when NODE_EXTRA_CA_CERTS is set).
+// serverless.yml has OpenSSL read the TLS roots from ${FC_CODE_DIR}/${ROOT_STORE_DIR} (scripts/root-store.ts).
+// Code anywhere else reads those beside this file. OpenSSL reads the variables when the first TLS
+// context is made, after this (or at start-up, before it, when NODE_EXTRA_CA_CERTS is set).
 if (process.env.SSL_CERT_DIR === '${FC_CODE_DIR}/${ROOT_STORE_DIR}' && !existsSync('${FC_CODE_DIR}/${ROOT_STORE_DIR}')) {
   process.env.SSL_CERT_DIR = __dirname + '/${ROOT_STORE_DIR}';
   process.env.SSL_CERT_FILE = __dirname + '/${ROOT_STORE_DIR}/${NO_CERT_FILE}';

@@ -63,19 +63,21 @@ function children(der: Uint8Array, parent: Tlv): Tlv[] {
   return out;
 }
 
-/** The subject Name of a DER certificate: Certificate → tbsCertificate → its 6th field (5th without a version). */
-export function subjectName(der: Uint8Array): { der: Uint8Array; rdns: Tlv[][] } {
+/**
+ * The subject Name of a DER certificate (Certificate → tbsCertificate → its 6th field, 5th without
+ * a version), as its RDNs, each the list of its entries.
+ */
+export function subjectName(der: Uint8Array): Tlv[][] {
   const cert = readTlv(der, 0, der.length);
   const tbs = children(der, cert)[0];
   if (cert.tag !== 0x30 || !tbs || tbs.tag !== 0x30) throw new Error('DER: not a certificate');
   const fields = children(der, tbs);
   const subject = fields[fields[0]?.tag === 0xa0 ? 5 : 4];
   if (!subject || subject.tag !== 0x30) throw new Error('DER: certificate without a subject name');
-  const rdns = children(der, subject).map((set) => {
+  return children(der, subject).map((set) => {
     if (set.tag !== 0x31) throw new Error('DER: a name component is not a SET');
     return children(der, set);
   });
-  return { der, rdns };
 }
 
 function encodeLength(n: number): number[] {
@@ -143,9 +145,8 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 
 /** x509_name_canon + i2d_name_canon: each RDN as a DER SET of canonical entries, concatenated (no outer SEQUENCE). */
 export function canonicalName(der: Uint8Array): Uint8Array {
-  const { rdns } = subjectName(der);
   const parts: Uint8Array[] = [];
-  for (const rdn of rdns) {
+  for (const rdn of subjectName(der)) {
     const entries = rdn.map((atv) => {
       const [type, value] = children(der, atv);
       if (atv.tag !== 0x30 || !type || type.tag !== 0x06 || !value) throw new Error('DER: malformed name entry');

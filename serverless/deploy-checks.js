@@ -35,12 +35,10 @@ export function deployChecks(svc) {
       if (name.startsWith('FC_')) errors.push(`function "${key}": environment variable ${name}: names starting with FC_ are reserved by Function Compute`);
       else if (!FC_ENV_NAME.test(name)) errors.push(`function "${key}": environment variable ${JSON.stringify(name)}: Function Compute accepts letters, digits and _ only, not starting with a digit`);
     }
-    // With --use-openssl-ca, roots come from SSL_CERT_DIR and SSL_CERT_FILE only: without them
-    // OpenSSL looks in its build's own folder, empty on FC, and every https call fails.
-    if (/(^|\s)--use-openssl-ca(\s|$)/.test(String(env.NODE_OPTIONS ?? ''))) {
-      for (const name of ['SSL_CERT_DIR', 'SSL_CERT_FILE']) {
-        if (String(env[name] ?? '').trim() === '') errors.push(`function "${key}": NODE_OPTIONS has --use-openssl-ca but ${name} is not set: TLS would trust no root (set ${name} as serverless.yml does, or remove --use-openssl-ca)`);
-      }
+    // With --use-openssl-ca, the roots come from SSL_CERT_DIR: without it OpenSSL looks in its
+    // build's own folder, which FC does not have, and every https call fails.
+    if (/(^|\s)--use-openssl-ca(\s|$)/.test(String(env.NODE_OPTIONS ?? '')) && String(env.SSL_CERT_DIR ?? '').trim() === '') {
+      errors.push(`function "${key}": NODE_OPTIONS has --use-openssl-ca but SSL_CERT_DIR is not set: TLS would trust no root (set SSL_CERT_DIR as serverless.yml does, or remove --use-openssl-ca)`);
     }
     const total = Object.entries(env).reduce((n, [k, v]) => n + bytes(k) + bytes(v), 0);
     if (total > FC_ENV_LIMIT_BYTES) {

@@ -54,13 +54,16 @@ describe('deployChecks', () => {
     expect(deployChecks(fits).errors).toHaveLength(1);
   });
 
-  it('fails --use-openssl-ca without SSL_CERT_DIR and SSL_CERT_FILE, on any stage, naming what is missing', () => {
+  it('fails --use-openssl-ca without SSL_CERT_DIR, on any stage, naming it', () => {
     const roots = { NODE_OPTIONS: '--max-old-space-size=200 --use-openssl-ca', SSL_CERT_DIR: '/code/certs', SSL_CERT_FILE: '/code/certs/none.pem' };
     const svc = (env: Record<string, string>) => ({ stage: 'dev', environment: env, functions: { f: {} } });
     expect(deployChecks(svc(roots)).errors).toEqual([]);
     expect(deployChecks(svc({ ...roots, SSL_CERT_DIR: ' ' })).errors).toEqual([expect.stringMatching(/^function "f": NODE_OPTIONS has --use-openssl-ca but SSL_CERT_DIR is not set/)]);
+    const { SSL_CERT_DIR: _dir, ...noDir } = roots;
+    expect(deployChecks({ ...svc(noDir), stage: 'prod' }).errors).toEqual([expect.stringMatching(/^function "f": NODE_OPTIONS has --use-openssl-ca but SSL_CERT_DIR is not set/)]);
+    // SSL_CERT_FILE only keeps OpenSSL from also reading a bundle file
     const { SSL_CERT_FILE: _file, ...noFile } = roots;
-    expect(deployChecks(svc(noFile)).errors).toEqual([expect.stringMatching(/^function "f": NODE_OPTIONS has --use-openssl-ca but SSL_CERT_FILE is not set/)]);
+    expect(deployChecks(svc(noFile)).errors).toEqual([]);
     // without the flag Node keeps its bundled roots and never reads either
     expect(deployChecks(svc({ NODE_OPTIONS: '--use-bundled-ca' })).errors).toEqual([]);
     expect(deployChecks(svc({ NODE_OPTIONS: '--use-openssl-ca-x' })).errors).toEqual([]);
