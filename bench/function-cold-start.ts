@@ -28,7 +28,7 @@ import { randomUUID } from 'node:crypto';
 import { cpSync, readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { basename, dirname, join } from 'node:path';
-import { CODE_CACHE_FILE } from '../scripts/build.ts';
+import { CODE_CACHE_FILE } from '../scripts/loader.ts';
 import { NO_CERT_FILE, writeRootStore } from '../scripts/root-store.ts';
 import { findOnPath, startRedisServer, type RedisServer } from '../test/shared/store/redis-server.ts';
 import { signRouteRequest, type RouteRequest } from '../local/client/route-request.ts';

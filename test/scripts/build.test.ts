@@ -4,7 +4,9 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BuildError, buildFunctions, listFunctions, parseArgs, writeCodeCache } from '../../scripts/build.ts';
+import { BuildError } from '../../scripts/build-error.ts';
+import { buildFunctions, listFunctions, parseArgs } from '../../scripts/build.ts';
+import { writeCodeCache } from '../../scripts/loader.ts';
 import { removeDir, REPO, run, TSX } from '../serverless/support.ts';
 
 let fixture: string;
