@@ -31,7 +31,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { BuildError } from './build-error.ts';
 import { assertAsciiBundle, assertNoDynamicImport, dropUnusedShim, IMPORT_META_URL_SHIM } from './bundle-output.ts';
-import { lazyFileName, lazyMiddyStreams, optionalDependencyExternals, splitLazyPackages } from './esbuild-plugins.ts';
+import { builtinImportsAsRequire, lazyFileName, lazyMiddyStreams, optionalDependencyExternals, splitLazyPackages } from './esbuild-plugins.ts';
 import { BUNDLE_FILE, LOADER, wrapBundle, writeCodeCache } from './loader.ts';
 import { ROOT_STORE_DIR, writeRootStore } from './root-store.ts';
 import { startWarmUp } from './warm-up.ts';
@@ -153,7 +153,7 @@ export async function buildFunctions(opts: BuildOptions = {}): Promise<BuildResu
             throw new BuildError(`build: ${name} failed:\n  ${detail ?? String(error)}`);
           }
         };
-        const result = await bundle({ entryPoints: [entry] }, bundleFile, [splitLazyPackages(lazyPkgs)]);
+        const result = await bundle({ entryPoints: [entry] }, bundleFile, [builtinImportsAsRequire(), splitLazyPackages(lazyPkgs)]);
         assertNoDynamicImport(name, bundleFile, result.metafile as Metafile);
         dropUnusedShim(bundleFile);
         assertAsciiBundle(name, bundleFile);

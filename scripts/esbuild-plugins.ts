@@ -102,17 +102,14 @@ export const lazyFileName = (pkg: string): string => `lazy/${pkg.replace(/^@/, '
  * tiny inlined module `module.exports = require('./lazy/<pkg>.js')`, so esbuild keeps it behind its
  * lazy wrapper (run when the import() is reached) and the require() stays CommonJS (no ESM loader,
  * named exports as the package has them). The packages seen are collected in `lazy`. A static import
- * of the same package elsewhere is still inlined (it is needed at start-up anyway). An
- * `import('node:x')` becomes `module.exports = require('node:x')` the same way: no import() is left
- * for the loader's vm.Script to fail on (assertNoDynamicImport).
+ * of the same package elsewhere is still inlined (it is needed at start-up anyway).
  */
 export function splitLazyPackages(lazy: Set<string>): Plugin {
   return {
     name: 'split-lazy-packages',
     setup(build) {
       build.onResolve({ filter: /^[^./]/ }, (args) => {
-        if (args.kind !== 'dynamic-import') return undefined;
-        if (args.path.startsWith('node:')) return { path: args.path, namespace: 'lazy-builtin-import' };
+        if (args.kind !== 'dynamic-import' || args.path.startsWith('node:')) return undefined;
         lazy.add(args.path);
         return { path: args.path, namespace: 'lazy-package' };
       });
@@ -120,13 +117,27 @@ export function splitLazyPackages(lazy: Set<string>): Plugin {
         loader: 'js',
         contents: `module.exports = require(${JSON.stringify(`./${lazyFileName(args.path)}`)});`,
       }));
-      // The loader runs main.js as a vm.Script, where a real import() fails ("A dynamic import
-      // callback was not specified"): a builtin imported on demand (node:tls) is required instead.
+      build.onResolve({ filter: /^\.\/lazy\//, namespace: 'lazy-package' }, (args) => ({ path: args.path, external: true }));
+    },
+  };
+}
+
+/**
+ * An `import('node:x')` becomes `module.exports = require('node:x')` behind esbuild's lazy wrapper,
+ * loaded when the import() is reached as before. esbuild would leave the import() in CommonJS
+ * output, where the loader's vm.Script cannot run it ("A dynamic import callback was not
+ * specified"; assertNoDynamicImport) and a plain require()d bundle would load Node's ESM loader for
+ * it. The benchmarks bundle their baselines with it too.
+ */
+export function builtinImportsAsRequire(): Plugin {
+  return {
+    name: 'builtin-imports-as-require',
+    setup(build) {
+      build.onResolve({ filter: /^node:/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, namespace: 'lazy-builtin-import' } : undefined));
       build.onLoad({ filter: /.*/, namespace: 'lazy-builtin-import' }, (args) => ({
         loader: 'js',
         contents: `module.exports = require(${JSON.stringify(args.path)});`,
       }));
-      build.onResolve({ filter: /^\.\/lazy\//, namespace: 'lazy-package' }, (args) => ({ path: args.path, external: true }));
     },
   };
 }

@@ -15,9 +15,12 @@ interface FcEvent {
   body?: string;
 }
 
-export async function handler(event: Buffer, _context: unknown): Promise<{ statusCode: number; headers: Record<string, string>; body: string; isBase64Encoded: false }> {
+export function handler(event: Buffer, _context: unknown): Promise<{ statusCode: number; headers: Record<string, string>; body: string; isBase64Encoded: false }> {
   const url = new URL(process.env['CAMS_ENDPOINT'] ?? 'http://127.0.0.1:9100');
-  const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  // require, not import(): esbuild leaves an import() of a builtin in CommonJS output, and Node then
+  // loads its ESM loader for it, which no function here pays.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { request } = (url.protocol === 'https:' ? require('node:https') : require('node:http')) as typeof import('node:http');
   const e = JSON.parse(event.toString('utf8')) as FcEvent;
   const params = { ...e.queryParameters, ...(e.body ? (JSON.parse(e.body) as Record<string, string>) : {}) };
   const body = new URLSearchParams(params).toString();

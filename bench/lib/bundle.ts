@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { builtinImportsAsRequire } from '../../scripts/esbuild-plugins.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -20,7 +21,7 @@ export function tempDir(prefix: string): string {
  * Returns the output file and its size.
  */
 export async function bundleCjs(entry: string, outFile: string, opts: { external?: string[] } = {}): Promise<{ file: string; bytes: number }> {
-  await build({
+  const result = await build({
     ...(opts.external ? { external: opts.external } : {}),
     absWorkingDir: REPO_ROOT,
     entryPoints: [resolve(REPO_ROOT, entry)],
@@ -35,7 +36,12 @@ export async function bundleCjs(entry: string, outFile: string, opts: { external
     // As scripts/build.ts does: CommonJS output has no import.meta.url of its own.
     banner: { js: 'var __import_meta_url=require("url").pathToFileURL(__filename).href;' },
     define: { 'import.meta.url': '__import_meta_url' },
+    metafile: true,
+    plugins: [builtinImportsAsRequire()],
   });
+  // An import() left in CommonJS output would load Node's ESM loader, which no function pays.
+  const left = Object.values(result.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.kind === 'dynamic-import').map((i) => i.path));
+  if (left.length > 0) throw new Error(`bench: ${entry} keeps an import() of ${left.join(', ')}; require it instead`);
   return { file: outFile, bytes: statSync(outFile).size };
 }
 
