@@ -15,8 +15,8 @@
  * KEY_REUSE_MS, so each limiter is always under its limit and takes its immediate path, which is
  * what an invocation under the limit pays in production. The function's budget is per account (the
  * FC context's accountId, shared-budget.ts), so each key's calls also come from its own account;
- * with one accountId for all, every call waited ~200 ms for the account's 5 QPS. KEY_COUNT stays below the limiter
- * registry's pruning threshold (256) so no pruning sweep lands in the timed region. The sandbox's
+ * with one accountId for all, every call waited ~200 ms for the account's 5 QPS. KEY_COUNT stays
+ * below the limiter registry's pruning threshold (256) so no pruning sweep lands in the timed region. The sandbox's
  * own limits are raised (HIGH_QPS). Fresh signature nonces per call (replay protection).
  *
  * Log line: the handler's one JSON log line per invocation is built and serialised as usual, but

@@ -1,7 +1,7 @@
 /**
  * The build's esbuild plugins: what a function bundle leaves out (optional packages that are not
- * installed), loads late (@middy/core's stream modules) or splits off to be required on first use
- * (a package imported with import(), into lazy/<pkg>.js).
+ * installed), loads late (@middy/core's stream modules, a builtin imported with import()) or splits
+ * off to be required on first use (a package imported with import(), into lazy/<pkg>.js).
  */
 import type { Plugin } from 'esbuild';
 import { existsSync, readFileSync } from 'node:fs';
