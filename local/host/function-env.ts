@@ -8,8 +8,6 @@
  *   - ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET(/_SECURITY_TOKEN): the functions' credentials (FC sets them too);
  *   - FC_ENDPOINT (this host's URL, for onboarding-api's invoke), and FC_FUNCTION_NAME, FC_REGION,
  *     FC_ACCOUNT_ID as FC sets them; FC_SERVICE_NAME only as FC 2.0 (FC 3.0 has no services).
- * Less NODE_OPTIONS: it sets flags of a process (serverless.yml's --use-openssl-ca, for FC), and each
- * function here is a worker thread of the host's process, which Node refuses such flags.
  */
 import type { FcCredentials } from './functions.ts';
 import type { FunctionSpec } from './serverless-config.ts';
@@ -29,8 +27,7 @@ export interface HostSupplied {
 const empty = (v: string | undefined) => v === undefined || v.trim() === '';
 
 export function functionEnvironment(spec: FunctionSpec, host: HostSupplied): Record<string, string> {
-  const { NODE_OPTIONS: _processFlags, ...own } = spec.environment;
-  const env: Record<string, string> = { ...own };
+  const env: Record<string, string> = { ...spec.environment };
   if (empty(env['CAMS_ENDPOINT'])) env['CAMS_ENDPOINT'] = host.camsEndpoint;
   if (empty(env['STORE_URL'])) env['STORE_URL'] = host.storeUrl;
   if ('API_KEYS' in env && empty(env['API_KEYS'])) env['API_KEYS'] = host.apiKeys;

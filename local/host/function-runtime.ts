@@ -104,9 +104,13 @@ export class IsolatedFunction {
       const w = this.worker;
       return this.loaded.then(() => w);
     }
+    // A Worker refuses a process flag in its env (serverless.yml's NODE_OPTIONS=--use-openssl-ca,
+    // for FC): the worker puts it in its process.env itself. It sets no flag in a thread.
+    const { NODE_OPTIONS: nodeOptions, ...env } = this.opts.env;
+    const init: WorkerInit = nodeOptions === undefined ? this.opts.init : { ...this.opts.init, nodeOptions };
     const worker = new Worker(BOOT, {
-      env: this.opts.env,
-      workerData: this.opts.init,
+      env,
+      workerData: init,
       stdout: this.opts.output !== undefined,
       stderr: this.opts.output !== undefined,
       name: `fc:${this.spec.name}`,

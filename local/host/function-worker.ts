@@ -16,6 +16,7 @@ const log = (line: string) => post({ type: 'log', line });
 process.on('uncaughtException', (err) => log(`${init.spec.name}: uncaught exception: ${err.stack ?? err.message}`));
 process.on('unhandledRejection', (reason) => log(`${init.spec.name}: unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`));
 
+if (init.nodeOptions !== undefined) process.env['NODE_OPTIONS'] = init.nodeOptions;
 const loaded = await loadFunction(init.functionsDir, init.spec);
 const contextInputs = { serviceName: init.serviceName, region: init.region, accountId: init.accountId, credentials: init.credentials, log };
 

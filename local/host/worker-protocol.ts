@@ -11,6 +11,8 @@ export interface WorkerInit {
   region: string;
   accountId: string;
   credentials: FcCredentials;
+  /** The function's NODE_OPTIONS, which a Worker will not take in its env (./function-runtime.ts). */
+  nodeOptions?: string;
 }
 
 export type HostToWorker = { type: 'invoke'; id: number; event: Uint8Array; requestId: string; retryCount: number };

@@ -113,6 +113,8 @@ describe('FC 3.0 HTTP trigger events', () => {
       FIXTURE_GREETING: 'hello',
       FIXTURE_ECHO: 'echo-cn-hangzhou-dev',
       FIXTURE_STATE_DIR: stateDir,
+      // a Worker refuses it in its env: the worker puts it in its process.env (function-runtime.ts)
+      NODE_OPTIONS: '--use-openssl-ca',
       ALIBABA_CLOUD_ACCESS_KEY_ID: 'fixture-ak',
       ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'fixture-secret',
       STORE_URL: 'memory:',

@@ -75,8 +75,7 @@ describe('each function gets exactly its serverless.yml environment', () => {
   it('provider + its own variables, the host-supplied ones, and no other function\'s', () => {
     const envs = host.environments;
     expect(Object.keys(envs).sort()).toEqual(['add-phone-number', 'bind-waba', 'cams-events', 'get-health-status', 'health-monitor', 'health-report', 'onboarding', 'onboarding-api', 'query-waba', 'silences', 'status-page', 'watch-list']);
-    // provider's TLS set-up less NODE_OPTIONS, which a worker thread cannot take (function-env.ts)
-    const supplied = ['CAMS_ENDPOINT', 'STORE_URL', 'CAMS_QPS', 'SSL_CERT_DIR', 'SSL_CERT_FILE', 'ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET', 'FC_ENDPOINT', 'FC_SERVICE_NAME', 'FC_FUNCTION_NAME', 'FC_REGION', 'FC_ACCOUNT_ID'];
+    const supplied = ['CAMS_ENDPOINT', 'STORE_URL', 'CAMS_QPS', 'NODE_OPTIONS', 'SSL_CERT_DIR', 'SSL_CERT_FILE', 'ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET', 'FC_ENDPOINT', 'FC_SERVICE_NAME', 'FC_FUNCTION_NAME', 'FC_REGION', 'FC_ACCOUNT_ID'];
     const alertVars = ['ALERT_REPEAT_INTERVAL', 'ALERT_MIN_CONSECUTIVE', 'ALERT_DINGTALK_WEBHOOK', 'ALERT_DINGTALK_SECRET', 'ALERT_LARK_WEBHOOK', 'ALERT_LARK_SECRET', 'ALERT_WECOM_WEBHOOK', 'ALERT_SLACK_WEBHOOK', 'ALERT_WEBHOOK_URL', 'ALERT_WEBHOOK_SECRET'];
     expect(Object.keys(envs['health-monitor']!).sort()).toEqual([...supplied, 'MONITOR_TARGETS', 'MONITOR_QPS', 'DISCOVERY_INTERVAL', ...alertVars].sort());
     // The other deliverer: receipts' alerts go out at once, through the same deliverOwed and lease.
