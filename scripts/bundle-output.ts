@@ -46,11 +46,12 @@ export function assertAsciiBundle(name: string, file: string): void {
  * what an `import()` asks for on Node 20: it throws "A dynamic import callback was not specified" when
  * reached, on FC, at the first https call. esbuild leaves an import() in the output for a module it
  * does not bundle (a name it cannot see, say); the build refuses it, naming it. The text is searched
- * too, since an import() of an expression is not in the metafile.
+ * too, since an import() of an expression is not in the metafile. The benchmarks use it on their
+ * bundles with their own reason (`why`).
  */
-export function assertNoDynamicImport(name: string, file: string, metafile: Metafile): void {
+export function assertNoDynamicImport(name: string, file: string, metafile: Metafile, why = "which the loader's vm.Script cannot run"): void {
   const fail = (detail: string) => {
-    throw new BuildError(`build: ${name}: ${basename(file)} keeps an import() ${detail}, which the loader's vm.Script cannot run; import a package or a node: builtin by its name`);
+    throw new BuildError(`build: ${name}: ${basename(file)} keeps an import() ${detail}, ${why}; import a package or a node: builtin by its name`);
   };
   for (const out of Object.values(metafile.outputs)) {
     const left = out.imports.filter((i) => i.kind === 'dynamic-import');

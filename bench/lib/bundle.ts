@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { assertNoDynamicImport } from '../../scripts/bundle-output.ts';
 import { builtinImportsAsRequire } from '../../scripts/esbuild-plugins.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -39,9 +40,7 @@ export async function bundleCjs(entry: string, outFile: string, opts: { external
     metafile: true,
     plugins: [builtinImportsAsRequire()],
   });
-  // An import() left in CommonJS output would load Node's ESM loader, which no function pays.
-  const left = Object.values(result.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.kind === 'dynamic-import').map((i) => i.path));
-  if (left.length > 0) throw new Error(`bench: ${entry} keeps an import() of ${left.join(', ')}; require it instead`);
+  assertNoDynamicImport(entry, outFile, result.metafile, "which would load Node's ESM loader, as no function does");
   return { file: outFile, bytes: statSync(outFile).size };
 }
 
