@@ -177,62 +177,58 @@ function report(
   const cpu = (v: string) => markSpan(samples[v]!, 'cpuStart', 'cpuReplied');
   const cpuMed = (v: string) => (cpu(v).length ? median(cpu(v)) : NaN);
   const cpuRows: (string | number)[][] = [];
+  /** A row of the main table: variant `v` (with its SDK pair `sdk`, when there is one). */
+  const wallRow = (label: string, v: string, sdk?: string, bundleKb?: number): (string | number)[] => [
+    label,
+    round(median(wall(v))),
+    round(overhead(wall(v), bareWall)),
+    sdk ? round(median(wall(sdk))) : '—',
+    sdk ? round(overhead(wall(sdk), bareWall)) : '—',
+    round(mb(median(rss(v))), 1),
+    round(mb(overhead(rss(v), bareRss)), 1),
+    sdk ? round(overheadRatio(wall(v), wall(sdk), bareWall), 3) : '—',
+    bundleKb === undefined ? '—' : round(bundleKb, 1),
+  ];
+  /** A row of the phases table: runner start, require, invoke (and the SDK pair's require, invoke, peak memory). */
+  const phaseRow = (label: string, v: string, sdk?: string): (string | number)[] => [
+    label,
+    med(markSpan(samples[v]!, undefined, 'start')),
+    med(markSpan(samples[v]!, 'start', 'loaded')),
+    med(markSpan(samples[v]!, 'loaded', 'replied')),
+    sdk ? med(markSpan(samples[sdk]!, 'start', 'loaded')) : '—',
+    sdk ? med(markSpan(samples[sdk]!, 'loaded', 'replied')) : '—',
+    sdk ? round(mb(median(rss(sdk))), 1) : '—',
+  ];
   const floorCpu = cpuMed('floor');
   cpuRows.push(['ref: floor handler', round(floorCpu), '—', '—', '—', '—']);
   if (samples['nocache']) cpuRows.push([`ref: ${dist.built[0]!.name} without code cache`, round(cpuMed('nocache')), round(cpuMed('nocache') - floorCpu), '—', '—', '—']);
   const floorOverhead = overhead(wall('floor'), bareWall);
   rows.push(['bare (node -e 0)', round(median(bareWall)), '—', '—', '—', round(mb(median(bareRss)), 1), '—', '—', '—']);
-  if (samples['roots']) rows.push(['ref: TLS root store (createSecureContext)', round(median(wall('roots'))), round(overhead(wall('roots'), bareWall)), '—', '—', round(mb(median(rss('roots'))), 1), round(mb(overhead(rss('roots'), bareRss)), 1), '—', '—']);
-  rows.push(['ref: floor handler', round(median(wall('floor'))), round(floorOverhead), '—', '—', round(mb(median(rss('floor'))), 1), round(mb(overhead(rss('floor'), bareRss)), 1), '—', round(kb(bytes.floor), 1)]);
-  phases.push([
-    'ref: floor handler',
-    med(markSpan(samples['floor']!, undefined, 'start')),
-    med(markSpan(samples['floor']!, 'start', 'loaded')),
-    med(markSpan(samples['floor']!, 'loaded', 'replied')),
-    '—',
-    '—',
-    '—',
-  ]);
+  if (samples['roots']) rows.push(wallRow('ref: TLS root store (createSecureContext)', 'roots'));
+  rows.push(wallRow('ref: floor handler', 'floor', undefined, kb(bytes.floor)));
+  phases.push(phaseRow('ref: floor handler', 'floor'));
   // The floor as deployed: the same call over https (node:https), TLS roots from the directory.
   const hasDeployedFloor = samples['floor-deployed'] !== undefined;
   const deployedFloorCpu = hasDeployedFloor ? cpuMed('floor-deployed') : NaN;
   const deployedFloorOverhead = hasDeployedFloor ? overhead(wall('floor-deployed'), bareWall) : NaN;
   if (hasDeployedFloor) {
     const label = 'ref: floor handler as deployed (https)';
-    rows.push([label, round(median(wall('floor-deployed'))), round(deployedFloorOverhead), '—', '—', round(mb(median(rss('floor-deployed'))), 1), round(mb(overhead(rss('floor-deployed'), bareRss)), 1), '—', '—']);
-    phases.push([label, med(markSpan(samples['floor-deployed']!, undefined, 'start')), med(markSpan(samples['floor-deployed']!, 'start', 'loaded')), med(markSpan(samples['floor-deployed']!, 'loaded', 'replied')), '—', '—', '—']);
+    rows.push(wallRow(label, 'floor-deployed'));
+    phases.push(phaseRow(label, 'floor-deployed'));
     cpuRows.push([label, round(deployedFloorCpu), '—', '—', '—', '—']);
   }
   if (samples['nocache']) {
-    const ref = dist.built[0]!.name;
-    rows.push([`ref: ${ref} without code cache`, round(median(wall('nocache'))), round(overhead(wall('nocache'), bareWall)), '—', '—', round(mb(median(rss('nocache'))), 1), round(mb(overhead(rss('nocache'), bareRss)), 1), '—', '—']);
-    phases.push([`ref: ${ref} without code cache`, med(markSpan(samples['nocache'], undefined, 'start')), med(markSpan(samples['nocache'], 'start', 'loaded')), med(markSpan(samples['nocache'], 'loaded', 'replied')), '—', '—', '—']);
+    const label = `ref: ${dist.built[0]!.name} without code cache`;
+    rows.push(wallRow(label, 'nocache'));
+    phases.push(phaseRow(label, 'nocache'));
   }
   for (const f of dist.built) {
     const ours = `ours:${f.name}`;
     const sdk = `sdk:${f.name}`;
     const r = overheadRatio(wall(ours), wall(sdk), bareWall);
     const extra = mb(overhead(rss(ours), bareRss));
-    rows.push([
-      f.name,
-      round(median(wall(ours))),
-      round(overhead(wall(ours), bareWall)),
-      round(median(wall(sdk))),
-      round(overhead(wall(sdk), bareWall)),
-      round(mb(median(rss(ours))), 1),
-      round(extra, 1),
-      round(r, 3),
-      round(kb(f.bytes), 1),
-    ]);
-    phases.push([
-      f.name,
-      med(markSpan(samples[ours]!, undefined, 'start')),
-      med(markSpan(samples[ours]!, 'start', 'loaded')),
-      med(markSpan(samples[ours]!, 'loaded', 'replied')),
-      med(markSpan(samples[sdk]!, 'start', 'loaded')),
-      med(markSpan(samples[sdk]!, 'loaded', 'replied')),
-      round(mb(median(rss(sdk))), 1),
-    ]);
+    rows.push(wallRow(f.name, ours, sdk, kb(f.bytes)));
+    phases.push(phaseRow(f.name, ours, sdk));
     const oursOvh = overhead(wall(ours), bareWall);
     const sdkOvh = overhead(wall(sdk), bareWall);
     const why =
@@ -251,8 +247,8 @@ function report(
     let redisCpu: number | undefined;
     if (samples[onRedis]) {
       redisCpu = cpuMed(onRedis);
-      rows.push([`${f.name} on redis`, round(median(wall(onRedis))), round(overhead(wall(onRedis), bareWall)), '—', '—', round(mb(median(rss(onRedis))), 1), round(mb(overhead(rss(onRedis), bareRss)), 1), '—', '—']);
-      phases.push([`${f.name} on redis`, med(markSpan(samples[onRedis], undefined, 'start')), med(markSpan(samples[onRedis], 'start', 'loaded')), med(markSpan(samples[onRedis], 'loaded', 'replied')), '—', '—', '—']);
+      rows.push(wallRow(`${f.name} on redis`, onRedis));
+      phases.push(phaseRow(`${f.name} on redis`, onRedis));
       cpuRows.push([`${f.name} on redis`, round(redisCpu), round(redisCpu - floorCpu), '—', '—', '—']);
       // Paired by round (the two ran moments apart), which cancels much of a loaded machine's drift.
       const storeExtra = median(pairedDifferences(cpu(onRedis), cpu(ours)));
@@ -265,8 +261,8 @@ function report(
       const rd = overheadRatio(wall(deployed), wall(sdkHttps), bareWall);
       const dCpu = cpuMed(deployed);
       const sCpu = cpuMed(sdkHttps);
-      rows.push([`${f.name} as deployed (https, redis)`, round(median(wall(deployed))), round(overhead(wall(deployed), bareWall)), round(median(wall(sdkHttps))), round(overhead(wall(sdkHttps), bareWall)), round(mb(median(rss(deployed))), 1), round(mb(overhead(rss(deployed), bareRss)), 1), round(rd, 3), '—']);
-      phases.push([`${f.name} as deployed`, med(markSpan(samples[deployed], undefined, 'start')), med(markSpan(samples[deployed], 'start', 'loaded')), med(markSpan(samples[deployed], 'loaded', 'replied')), med(markSpan(samples[sdkHttps], 'start', 'loaded')), med(markSpan(samples[sdkHttps], 'loaded', 'replied')), round(mb(median(rss(sdkHttps))), 1)]);
+      rows.push(wallRow(`${f.name} as deployed (https, redis)`, deployed, sdkHttps));
+      phases.push(phaseRow(`${f.name} as deployed`, deployed, sdkHttps));
       // "− floor" here is the floor as deployed: over the same https, with the same roots
       cpuRows.push([`${f.name} as deployed (https, redis)`, round(dCpu), round(dCpu - deployedFloorCpu), round(sCpu), round(dCpu / sCpu, 3), round(sCpu - deployedFloorCpu)]);
       goals.push(goal(`${f.name} as deployed (https, redis): overhead ratio ours/sdk over https`, round(rd, 3), GOAL_RATIO, 'x'));
@@ -282,7 +278,7 @@ function report(
     const sdkBundled = `sdk-https-bundled:${f.name}`;
     if (samples[bundled] && samples[sdkBundled]) {
       const label = `ref: ${f.name} as deployed, Node's bundled roots`;
-      rows.push([label, round(median(wall(bundled))), round(overhead(wall(bundled), bareWall)), round(median(wall(sdkBundled))), round(overhead(wall(sdkBundled), bareWall)), round(mb(median(rss(bundled))), 1), round(mb(overhead(rss(bundled), bareRss)), 1), round(overheadRatio(wall(bundled), wall(sdkBundled), bareWall), 3), '—']);
+      rows.push(wallRow(label, bundled, sdkBundled));
       cpuRows.push([label, round(cpuMed(bundled)), round(cpuMed(bundled) - floorCpu), round(cpuMed(sdkBundled)), round(cpuMed(bundled) / cpuMed(sdkBundled), 3), round(cpuMed(sdkBundled) - floorCpu)]);
       if (asDeployed) {
         asDeployed.bundledRootsOverheadMs = round(overhead(wall(bundled), bareWall));
