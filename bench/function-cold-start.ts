@@ -30,7 +30,7 @@ import { cpSync, readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { basename, dirname, join } from 'node:path';
 import { CODE_CACHE_FILE } from '../scripts/loader.ts';
-import { NO_CERT_FILE, writeRootStore } from '../scripts/root-store.ts';
+import { rootStoreEnv, writeRootStore } from '../scripts/root-store.ts';
 import { findOnPath, startRedisServer, type RedisServer } from '../test/shared/store/redis-server.ts';
 import { signRouteRequest, type RouteRequest } from '../local/client/route-request.ts';
 import { fcContext, httpEvent } from '../test/support/events.ts';
@@ -107,7 +107,7 @@ export const functionColdStart: Benchmark = {
       // with the bench's CA among them, as CAMS's public root is among them on FC.
       const rootsDir = join(dir, 'roots');
       if (tlsFront) writeRootStore(rootsDir, [...rootCertificates, readFileSync(tlsFront.caFile, 'utf8')]);
-      const rootsEnv = { NODE_OPTIONS: '--use-openssl-ca', SSL_CERT_DIR: rootsDir, SSL_CERT_FILE: join(rootsDir, NO_CERT_FILE) };
+      const rootsEnv = rootStoreEnv(rootsDir);
       const variants: Variant[] = [
         { name: 'bare', run: () => timedNode({ args: ['-e', '0'], env: {}, cwd: REPO_ROOT }) },
         // What any Node 20 TLS client pays once, before its first handshake: the root store built

@@ -31,7 +31,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { signRouteRequest } from '../local/client/route-request.ts';
 import { fcContext, httpEvent } from '../test/support/events.ts';
-import { NO_CERT_FILE, writeRootStore } from '../scripts/root-store.ts';
+import { rootStoreEnv, writeRootStore } from '../scripts/root-store.ts';
 import { findOnPath } from '../test/shared/store/redis-server.ts';
 import { startTlsFront, type TlsFront } from '../test/support/tls-front.ts';
 import { HTTP_FUNCTIONS } from './function-cold-start.ts';
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
     if (!front) throw new Error('--https needs openssl on PATH (it makes the certificate)');
     const roots = mkdtempSync(join(tmpdir(), 'cams-fc-roots-'));
     writeRootStore(roots, [...rootCertificates, readFileSync(front.caFile, 'utf8')]);
-    https = { CAMS_ENDPOINT: front.url, NODE_OPTIONS: '--use-openssl-ca', SSL_CERT_DIR: roots, SSL_CERT_FILE: join(roots, NO_CERT_FILE) };
+    https = { CAMS_ENDPOINT: front.url, ...rootStoreEnv(roots) };
   }
   const runner = join(REPO_ROOT, 'bench/lib/fn-runner.cjs');
   const context = JSON.stringify(fcContext({ requestId: 'profile' }));

@@ -26,6 +26,11 @@ export const ROOT_STORE_DIR = 'certs';
 /** An empty PEM file for SSL_CERT_FILE: OpenSSL then loads no bundle file, only the directory. */
 export const NO_CERT_FILE = 'none.pem';
 
+/** The variables that have a Node process read its TLS roots from the directory `dir`, as serverless.yml does. */
+export function rootStoreEnv(dir: string): { NODE_OPTIONS: string; SSL_CERT_DIR: string; SSL_CERT_FILE: string } {
+  return { NODE_OPTIONS: '--use-openssl-ca', SSL_CERT_DIR: dir, SSL_CERT_FILE: join(dir, NO_CERT_FILE) };
+}
+
 interface Tlv {
   tag: number;
   /** The whole element: tag, length and contents. */

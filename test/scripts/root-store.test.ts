@@ -10,7 +10,7 @@ import { createServer, rootCertificates, type Server } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NO_CERT_FILE, pemToDer, subjectHash, subjectName, writeRootStore } from '../../scripts/root-store.ts';
+import { NO_CERT_FILE, pemToDer, rootStoreEnv, subjectHash, subjectName, writeRootStore } from '../../scripts/root-store.ts';
 import { failInCIWithout } from '../support/ci.ts';
 import { makeTlsCert, type TlsCert } from '../support/tls-front.ts';
 import { findOnPath } from '../shared/store/redis-server.ts';
@@ -216,12 +216,11 @@ describe.skipIf(!openssl)('a Node process with --use-openssl-ca and the written 
     writeRootStore(withIt, [...rootCertificates.slice(0, 5), trusted.cert.toString()]);
     const without = tempDir();
     writeRootStore(without, [...rootCertificates.slice(0, 5), cert('localhost').cert.toString()]);
-    const env = (dir: string) => ({ NODE_OPTIONS: '--use-openssl-ca', SSL_CERT_DIR: dir, SSL_CERT_FILE: join(dir, NO_CERT_FILE) });
-    expect(await handshake(port, env(withIt))).toBe('authorized');
+    expect(await handshake(port, rootStoreEnv(withIt))).toBe('authorized');
     // a certificate with the same subject but another key is not the one the server presents
-    expect(await handshake(port, env(without))).toBe('DEPTH_ZERO_SELF_SIGNED_CERT');
+    expect(await handshake(port, rootStoreEnv(without))).toBe('DEPTH_ZERO_SELF_SIGNED_CERT');
     // NODE_EXTRA_CA_CERTS still adds to the directory's roots (README: a private CA for rediss://)
-    expect(await handshake(port, { ...env(without), NODE_EXTRA_CA_CERTS: trusted.caFile })).toBe('authorized');
+    expect(await handshake(port, { ...rootStoreEnv(without), NODE_EXTRA_CA_CERTS: trusted.caFile })).toBe('authorized');
     // and without the flag Node keeps its bundled roots, where the test's certificate is not
     expect(await handshake(port, { SSL_CERT_DIR: withIt, SSL_CERT_FILE: join(withIt, NO_CERT_FILE) })).toBe('DEPTH_ZERO_SELF_SIGNED_CERT');
   });

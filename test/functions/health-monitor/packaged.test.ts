@@ -10,7 +10,7 @@ import { rootCertificates } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SANDBOX_KEYS, type RunningSandbox } from '../../../local/sandbox/server.ts';
 import { buildFunctions } from '../../../scripts/build.ts';
-import { FC_CODE_DIR, NO_CERT_FILE, ROOT_STORE_DIR, writeRootStore } from '../../../scripts/root-store.ts';
+import { FC_CODE_DIR, ROOT_STORE_DIR, rootStoreEnv, writeRootStore } from '../../../scripts/root-store.ts';
 import { removeDir, REPO, run } from '../../serverless/support.ts';
 import { findOnPath } from '../../shared/store/redis-server.ts';
 import { fcContext } from '../../support/events.ts';
@@ -76,9 +76,7 @@ describe('the packaged health monitor, as deployed', () => {
       ALIBABA_CLOUD_ACCESS_KEY_ID: DEFAULT_SANDBOX_KEYS[0]!.accessKeyId,
       ALIBABA_CLOUD_ACCESS_KEY_SECRET: DEFAULT_SANDBOX_KEYS[0]!.accessKeySecret,
       // serverless.yml's; the code is not in /code here, so the loader reads the certs/ beside it
-      NODE_OPTIONS: '--use-openssl-ca',
-      SSL_CERT_DIR: `${FC_CODE_DIR}/${ROOT_STORE_DIR}`,
-      SSL_CERT_FILE: `${FC_CODE_DIR}/${ROOT_STORE_DIR}/${NO_CERT_FILE}`,
+      ...rootStoreEnv(`${FC_CODE_DIR}/${ROOT_STORE_DIR}`),
       PROBE_EVENT: readFileSync(join(REPO, 'test/fixtures/timer-event.json'), 'utf8'),
       PROBE_CONTEXT: JSON.stringify(fcContext({ requestId: 'packaged-monitor' })),
     };
