@@ -120,7 +120,7 @@ function toUtf8(tag: number, bytes: Uint8Array): Uint8Array | undefined {
 const isSpace = (b: number): boolean => b === 0x20 || (b >= 0x09 && b <= 0x0d);
 
 /** asn1_string_canon: trim, one space for each run of white space, ASCII lower case; other bytes kept. */
-export function canonicalText(utf8: Uint8Array): Uint8Array {
+function canonicalText(utf8: Uint8Array): Uint8Array {
   let from = 0;
   let to = utf8.length;
   while (from < to && isSpace(utf8[from]!)) from += 1;
@@ -149,7 +149,7 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 }
 
 /** x509_name_canon + i2d_name_canon: each RDN as a DER SET of canonical entries, concatenated (no outer SEQUENCE). */
-export function canonicalName(der: Uint8Array): Uint8Array {
+function canonicalName(der: Uint8Array): Uint8Array {
   const parts: Uint8Array[] = [];
   for (const rdn of subjectName(der)) {
     const entries = rdn.map((atv) => {
