@@ -2,7 +2,7 @@ import type { AlertSink, AlertSubject } from '../alerts/model.ts';
 import type { CamsClient } from '../cams/client.ts';
 import { isCamsError, isThrottlingCode, type CamsError } from '../cams/errors.ts';
 import type { HealthError } from '../cams/operations.ts';
-import { StoreError, update, type Store } from '../store/port.ts';
+import { StoreError, type Store } from '../store/port.ts';
 import { adviceFor } from './advice.ts';
 import { applyObservation, checkTarget, EntityWrites, noteTarget, TARGET_INFO_PREFIX, type CheckContext, type TargetInfo } from './check.ts';
 import { rediscoverIfGone, runDiscovery } from './discovery.ts';
@@ -12,22 +12,16 @@ import { fingerprintOf } from './entity-state.ts';
 import { entityKey, INVALID_PREFIX, reindexEntities } from './entity-store.ts';
 import { DeliveryFlusher, FLUSH_DELAY_MS } from './flush.ts';
 import { observeMonitorSubject } from './monitor-alert.ts';
-import { riskDue, RISK_BURST, RISK_INTERVAL_SHARE, RISK_SHARE, RISKY_PREFIX, stillRisky } from './risk.ts';
-import { RecheckQueue } from './recheck.ts';
-import { newRoundId, PLAN_PAGE_SIZE, readPlanPage, RESERVE_CHUNK, retryPrefix, ROUND_KEY, scanRound, startRound, type SweepRound } from './round-plan.ts';
+import { riskDue, RISK_INTERVAL_SHARE, RISKY_PREFIX, stillRisky } from './risk.ts';
+import { newRoundId, retryPrefix, ROUND_KEY, scanRound, startRound, type SweepRound } from './round-plan.ts';
+import { StaggeredWorkers } from './staggered-workers.ts';
+import { TickJobs, type CheckOutcome, type Job } from './tick-jobs.ts';
 import type { AlertPolicy } from './rules.ts';
 import { targetId, WATCH_PREFIX, type RegisteredTarget, type TargetProblem, type WatchTarget } from './targets.ts';
 import { HealthNode } from '../validation/health-target.ts';
 
 export { ROUND_KEY, type SweepRound } from './round-plan.ts';
 export const SWEEP_LEASE = 'monitor/sweep';
-/** How one target's check ended. */
-export type CheckOutcome =
-  | { kind: 'checked' }
-  | { kind: 'rejected' }
-  | { kind: 'auth'; error: CamsError }
-  /** Left pending: CAMS throttled or did not answer (re-checked later in the tick, recheck.ts), or the store was contended (next tick). */
-  | { kind: 'transient'; cause: 'throttled' | 'unreachable' | 'contention'; error: unknown };
 
 export interface HealthSweepOptions {
   store: Store;
@@ -93,17 +87,6 @@ function isContention(e: unknown): boolean {
   return e instanceof StoreError && (e.code === 'CONFLICT' || e.code === 'LOCK_TIMEOUT');
 }
 
-/** One unit of a tick's work: a risk check (extra, leaves the round alone), a retry, or a plan position. */
-interface Job {
-  kind: 'risk' | 'retry' | 'plan';
-  id: string;
-  pos?: number;
-  /** A re-check: how many this target has had in this tick, this one included (recheck.ts). */
-  n?: number;
-  /** The risky marker's version (a stale one is compare-and-deleted). */
-  marker?: string;
-}
-
 /**
  * The health monitor's sweep: under a lease, continue the current round (or start one), check the
  * round's targets in its stored order through the shared client (risky nodes first, as extra
@@ -160,8 +143,6 @@ export class HealthSweep {
     // per tick), so what it adds is in the round.
     if (fresh) await this.discover(roundId);
     const round = fresh ? await startRound(store, this.opts.envTargets, current, { id: roundId, now: this.alertNow() }) : current;
-    // The plan grows when this tick's listing of the watch list appends targets (scanRound).
-    let plan = round.plan!;
     // Beside the checks, waited for before the tick ends: the one full scan of entities, once per
     // round (repairs the owed, invalid-target and silenced indexes), and the round's one listing of
     // the watch list (scanRound) until it succeeded once. They start once the first CAMS call is
@@ -173,7 +154,6 @@ export class HealthSweep {
         background.push(run().catch((e: unknown) => this.log({ level: 'warn', msg: `${what} failed; the next tick does it`, round: round.id, error: e instanceof Error ? e.message : String(e) }))),
       );
     if (fresh && round.id === roundId) besides('repairing the indexes', () => reindexEntities(store));
-    const report: SweepReport = { round: round.id, targets: plan.count, checked: 0, pending: 0, transientFailures: 0 };
 
     // Target problems: the stored ones as the round's listing of the watch list found them (the
     // previous round's until then), the configured ones every tick; one that is gone has been fixed.
@@ -182,103 +162,20 @@ export class HealthSweep {
     // tick, and beside the checks: a listing can be a scan of every key (redis SCAN, a directory).
     if (fresh || (round.invalid ?? 1) > 0 || invalid.size > 0) besides('resolving fixed target problems', () => this.resolveVanishedTargetProblems(invalid, round.id));
 
-    const envById = new Map(this.opts.envTargets.map((t) => [targetId(t), t]));
-    // Risky nodes first (risk.ts): the index, then each one's own record when its turn comes. The
-    // index is read from the start but not waited for (a scan of every key on redis took 70-110 ms
-    // at 10,000 targets, before every tick's first check): its nodes are handed out as soon as it is in.
-    const riskQueue: Job[] = [];
-    const riskListed = store.list<number>(RISKY_PREFIX).then(
-      (markers) => void riskQueue.push(...markers.map((m): Job => ({ kind: 'risk', id: m.key.slice(RISKY_PREFIX.length), marker: m.version }))),
-      (e: unknown) => this.log({ level: 'warn', msg: 'reading the risky index failed; the next tick reads it', round: round.id, error: e instanceof Error ? e.message : String(e) }),
-    );
-    background.push(riskListed);
-    // Retry keys are listed only when the round record says there are some (a tick that died before
-    // writing that leaves its targets below `reserved`, where their round marks are read anyway).
-    const retrying = new Set(round.retries ? (await store.list<number>(retryPrefix(round.id))).map((m) => m.key.slice(retryPrefix(round.id).length)) : []);
-    const retryQueue: Job[] = [...retrying].map((id) => ({ kind: 'retry', id }));
-    // Risk checks spend tokens that the round's own checks earn (RISK_SHARE each, at most RISK_BURST
-    // held): in any stretch of the round they take at most RISK_BURST + RISK_SHARE of its checks.
-    let riskTokens = round.riskTokens ?? RISK_BURST;
-    const earn = (n: number) => (riskTokens = Math.min(RISK_BURST, riskTokens + n));
-    const riskInterval = (round.previousMs ?? 0) * RISK_INTERVAL_SHARE;
-    let riskDone = 0;
-    // Plan positions from the cursor; below `uncertain`, an earlier tick may have checked one (it died before writing the cursor).
-    let pos = round.next ?? 0;
-    // A round this tick started has checked nothing yet (its first positions are already reserved).
-    const uncertain = round.id === roundId && fresh ? 0 : (round.reserved ?? 0);
-    let reserved = round.reserved ?? 0;
-    const inflight = new Set<number>();
-    const attempted = new Set<string>();
-    let page: { k: number; ids: string[] } | undefined;
+    const jobs = await TickJobs.open({ store, round, plan: round.plan!, invalid: invalid.size, now: this.now, clock: this.alertNow, log: this.log });
+    background.push(jobs.riskListed);
     let scanned = !!round.scanned;
     if (!scanned) {
-      besides('listing the watch list', () => scanRound(store, this.opts.envTargets, round, (longer) => (plan = longer)).then(() => (scanned = true)));
+      besides('listing the watch list', () => scanRound(store, this.opts.envTargets, round, (longer) => (jobs.plan = longer)).then(() => (scanned = true)));
     }
-    let lost = false;
-    const lowWater = () => (inflight.size ? Math.min(...inflight) : pos);
-    const persist = async (patch: Partial<SweepRound>) => {
-      const res = await update<SweepRound>(store, ROUND_KEY, (r) =>
-        r && r.id === round.id
-          ? { ...r, next: lowWater(), reserved, checked: (round.checked ?? 0) + report.checked, riskChecks: (round.riskChecks ?? 0) + riskDone, riskTokens, retries: retrying.size, invalid: invalid.size, updatedAt: this.alertNow(), ...patch }
-          : undefined,
-      );
-      if (res?.value.id !== round.id) lost = true;
-    };
+    const report: SweepReport = { round: round.id, targets: jobs.plan.count, checked: 0, pending: 0, transientFailures: 0 };
 
-    // Round checks that CAMS throttled (or did not answer) this tick, waiting for their backoff.
-    const rechecks = new RecheckQueue();
-    let lastWasRecheck = false;
-    const takeRecheck = (): Job | undefined => {
-      const r = rechecks.takeDue(this.now());
-      lastWasRecheck = !!r;
-      return r && { kind: 'retry', id: r.id, n: r.n };
-    };
-
-    // Jobs are handed out one at a time (a page read or a cursor write may be on the way).
-    let taking: Promise<unknown> = Promise.resolve();
-    const takeRisk = (): Job | undefined => {
-      if (!riskQueue.length || riskTokens < 1) return undefined;
-      riskTokens--;
-      return riskQueue.shift();
-    };
-    const takeJob = async (): Promise<Job | undefined> => {
-      if (lost) return undefined;
-      const risk = takeRisk();
-      if (risk) return risk;
-      // A due re-check goes before the next position, but never two in a row while positions are
-      // left: a CAMS that keeps throttling takes at most every other check of the tick.
-      if (lastWasRecheck) lastWasRecheck = false;
-      else {
-        const recheck = takeRecheck();
-        if (recheck) return recheck;
-      }
-      const retry = retryQueue.shift();
-      if (retry) return retry;
-      for (; pos < plan.end; pos++) {
-        const k = Math.floor(pos / PLAN_PAGE_SIZE);
-        if (page?.k !== k) page = { k, ids: await readPlanPage(store, plan, k) };
-        const id = page.ids[pos % PLAN_PAGE_SIZE];
-        // A gap (a page appended after a short one) holds nothing.
-        if (id === undefined) continue;
-        if (pos >= reserved) {
-          reserved = pos + RESERVE_CHUNK;
-          await persist({});
-          if (lost) return undefined;
-        }
-        inflight.add(pos);
-        return { kind: 'plan', id, pos: pos++ };
-      }
-      // Out of plan: the risky index may still be on its way.
-      await riskListed;
-      if (lost) return undefined;
-      return takeRisk() ?? takeRecheck();
-    };
-    const take = () => {
-      const next = taking.then(takeJob);
-      taking = next.catch(() => undefined);
-      return next;
-    };
-
+    const envById = new Map(this.opts.envTargets.map((t) => [targetId(t), t]));
+    const riskInterval = (round.previousMs ?? 0) * RISK_INTERVAL_SHARE;
+    // Plan positions below `uncertain` an earlier tick may have checked (it died before writing the
+    // cursor); a round this tick started has checked nothing yet (its first positions are already reserved).
+    const uncertain = round.id === roundId && fresh ? 0 : (round.reserved ?? 0);
+    const attempted = new Set<string>();
     let successes = 0;
     let unreachable: CamsError | undefined;
     let authFailure: CamsError | undefined;
@@ -298,16 +195,10 @@ export class HealthSweep {
       this.flusher?.owed();
       for (const start of later) start();
     };
-
-    // Workers start one after another, each once a check is under way and after a turn of the event
-    // loop, not MONITOR_QPS of them at once: all reading their first jobs together (synchronous reads
-    // on the file store) stalled the loop while the budget's first slots were being reserved, and
-    // every stall longer than the client's spacing is a slot lost. They are all running well before
-    // the slots need them (a worker's reads take about a millisecond, a slot is 10.4 ms at 100 QPS).
-    let more = () => {};
+    const workers = new StaggeredWorkers(this.opts.concurrency, () => worker(), (e) => void (failure ??= { error: e }));
     const underWay = () => {
       kickoff();
-      more();
+      workers.more();
     };
 
     /** One job; undefined when there was nothing to check (gone, already checked, not due). */
@@ -316,11 +207,11 @@ export class HealthSweep {
       if (job.kind === 'risk') {
         const info = (await store.get<TargetInfo>(TARGET_INFO_PREFIX + job.id))?.value;
         if (!target || attempted.has(job.id) || !riskDue(info, this.alertNow(), riskInterval)) {
-          earn(1);
+          jobs.refundRisk();
           if (!target || !stillRisky(info, this.alertNow())) await store.delete(RISKY_PREFIX + job.id, { ifVersion: job.marker! });
           return undefined;
         }
-        riskDone++;
+        jobs.riskChecks++;
         const checking = this.checkTarget({ id: job.id, target }, round.id, false);
         underWay();
         return checking;
@@ -344,10 +235,10 @@ export class HealthSweep {
       for (;;) {
         if (authFailure || failure) return;
         if (this.opts.deadline - this.now() < budget) return;
-        const job = await take();
+        const job = await jobs.take();
         if (!job) {
           // Nothing else to do but re-checks waiting for their backoff: wait for the first one.
-          const wait = lost ? undefined : rechecks.dueIn(this.now());
+          const wait = jobs.recheckWait();
           if (wait === undefined) return;
           await (this.opts.sleep ?? sleep)(wait);
           continue;
@@ -355,35 +246,14 @@ export class HealthSweep {
         let outcome: CheckOutcome | undefined;
         try {
           outcome = await runJob(job);
-          if (job.kind !== 'risk' && outcome?.kind === 'transient') {
-            // The retry key first: a process killed during the backoff leaves the target to the next tick.
-            if (!retrying.has(job.id)) {
-              await store.put(retryPrefix(round.id) + job.id, 1);
-              retrying.add(job.id);
-            }
-            if (outcome.cause !== 'contention' && rechecks.add(job.id, job.n ?? 0, this.now(), this.opts.deadline - budget)) {
-              this.log({ level: 'info', msg: `CAMS ${outcome.cause === 'throttled' ? 'throttled' : 'did not answer'} a check; it is re-checked in this tick after a backoff`, target: job.id, recheck: (job.n ?? 0) + 1 });
-            }
-          } else if (job.kind === 'retry' && (outcome === undefined || outcome.kind === 'checked' || outcome.kind === 'rejected')) {
-            await store.delete(retryPrefix(round.id) + job.id);
-            retrying.delete(job.id);
-          }
+          await jobs.settle(job, outcome, this.opts.deadline - budget);
         } catch (e) {
           failure ??= { error: e };
           return;
         }
-        // Dealt with (an auth failure leaves its position to the next tick).
-        if (job.pos !== undefined && outcome?.kind !== 'auth') inflight.delete(job.pos);
-        if (!outcome) continue;
-        if (outcome.kind === 'checked' || outcome.kind === 'rejected') {
-          if (outcome.kind === 'checked') successes++;
-          if (job.kind !== 'risk') {
-            report.checked++;
-            earn(RISK_SHARE);
-          }
-        } else if (outcome.kind === 'auth') {
-          authFailure = outcome.error;
-        } else {
+        if (outcome?.kind === 'checked') successes++;
+        else if (outcome?.kind === 'auth') authFailure = outcome.error;
+        else if (outcome?.kind === 'transient') {
           report.transientFailures++;
           if (outcome.cause === 'contention') {
             report.storeContention = (report.storeContention ?? 0) + 1;
@@ -393,52 +263,49 @@ export class HealthSweep {
         }
       }
     };
-    const runWorkers = async () => {
-      const running: Array<Promise<void>> = [];
-      const start = (first: Promise<void>) => running.push(first.then(worker).catch((e: unknown) => void (failure ??= { error: e })));
-      more = () => {
-        if (running.length < Math.max(1, this.opts.concurrency)) start(new Promise((turn) => setImmediate(turn)));
-      };
-      start(Promise.resolve());
-      // Those started meanwhile included (each is in `running` as soon as it is asked for).
-      for (let i = 0; i < running.length; i++) await running[i];
-      more = () => {};
-    };
-    await runWorkers();
+    await workers.run();
     kickoff();
     await Promise.all(background);
     // The round's listing may have appended targets after the workers ran out of plan (a round whose
     // plan held nothing to check never started it before): they are checked now, in this tick.
-    while (!lost && !failure && !authFailure && pos < plan.end && this.opts.deadline - this.now() >= budget) await runWorkers();
+    while (!jobs.lost && !failure && !authFailure && jobs.planLeft && this.opts.deadline - this.now() >= budget) await workers.run();
     if (failure) {
       const err = failure.error;
       this.log({ level: 'error', msg: 'sweep stopped: a check failed outside CAMS', round: round.id, error: err instanceof Error ? err.message : String(err) });
       throw err;
     }
+    await this.observeOwnHealth({ successes, authFailure, unreachable }, round.id);
 
-    if (authFailure) {
-      await this.observeMonitor(monitorSubject('AuthRefused'), 'ERROR', [camsFault(authFailure)], round.id);
-    } else if (successes > 0) {
-      await this.clearMonitorAlert(undefined, 'AuthRefused', round.id);
-    }
-    if (successes === 0 && unreachable) {
-      await this.observeMonitor(monitorSubject('CamsUnreachable'), 'ERROR', [camsFault(unreachable)], round.id);
-    } else if (successes > 0) {
-      await this.clearMonitorAlert(undefined, 'CamsUnreachable', round.id);
-    }
-
-    const complete = !lost && scanned && pos >= plan.end && inflight.size === 0 && retrying.size === 0;
-    report.pending = plan.end - lowWater() + retrying.size;
-    report.targets = plan.count;
+    const complete = scanned && jobs.exhausted;
+    report.checked = jobs.checked;
+    report.pending = jobs.pending;
+    report.targets = jobs.plan.count;
     report.roundComplete = complete;
-    if (riskDone > 0) report.riskChecks = riskDone;
+    if (jobs.riskChecks > 0) report.riskChecks = jobs.riskChecks;
     // Retry keys a killed tick wrote before the round record counted them: their targets were below
     // `reserved`, so their round marks were read and they were checked; the keys are spent. Deleted
     // before the round is marked complete: a kill in between leaves nothing the next tick needs.
-    if (complete) for (const e of await store.list(retryPrefix(round.id))) await store.delete(e.key);
-    if (!lost) await persist(complete ? { completedAt: this.alertNow(), checked: plan.count } : {});
+    if (complete) await jobs.dropSpentRetryKeys();
+    if (!jobs.lost) await jobs.persist(complete ? { completedAt: this.alertNow(), checked: jobs.plan.count } : {});
     this.log({ level: 'info', msg: 'sweep', ...report });
     return report;
+  }
+
+  /**
+   * What the tick's checks say of the monitor itself: CAMS refused its credentials (AuthRefused), or
+   * answered none of its checks (CamsUnreachable); either resolves once a check gets an answer.
+   */
+  private async observeOwnHealth(t: { successes: number; authFailure: CamsError | undefined; unreachable: CamsError | undefined }, roundId: string): Promise<void> {
+    if (t.authFailure) {
+      await this.observeMonitor(monitorSubject('AuthRefused'), 'ERROR', [camsFault(t.authFailure)], roundId);
+    } else if (t.successes > 0) {
+      await this.clearMonitorAlert(undefined, 'AuthRefused', roundId);
+    }
+    if (t.successes === 0 && t.unreachable) {
+      await this.observeMonitor(monitorSubject('CamsUnreachable'), 'ERROR', [camsFault(t.unreachable)], roundId);
+    } else if (t.successes > 0) {
+      await this.clearMonitorAlert(undefined, 'CamsUnreachable', roundId);
+    }
   }
 
   /** The target a plan id stands for now: configured, or on the watch list (undefined: no longer watched). */
