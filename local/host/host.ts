@@ -10,10 +10,9 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ApiKey } from '../../shared/config/env.ts';
-import type { CamsAction } from '../../shared/cams/operations.ts';
 import { InMemoryNonceRegistry } from '../../shared/acs3/index.ts';
 import { redactUrlCredentials } from '../../shared/log/redact.ts';
-import { startSandbox, DEFAULT_SANDBOX_KEYS, hostSandboxDataDir, type RunningSandbox, type SandboxKey } from '../sandbox/server.ts';
+import type { RunningSandbox } from '../sandbox/server.ts';
 import { AsyncInvoker } from './async-invoke.ts';
 import { banner } from './banner.ts';
 import {
@@ -24,21 +23,21 @@ import {
   DEFAULT_MAX_ASYNC_BODY_BYTES,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_PORT,
-  DEFAULT_SANDBOX_HOST,
-  DEFAULT_SANDBOX_PORT,
   type FcVersion,
 } from './defaults.ts';
 import type { FcKey } from './fc-signature.ts';
 import { functionEnvironment } from './function-env.ts';
 import { IsolatedFunction } from './function-runtime.ts';
-import { HOST_STOPPING, newRequestId, type FcCredentials, type InvocationOutcome } from './functions.ts';
+import type { FcCredentials } from './functions.ts';
 import { planHost, type HostTimerInfo } from './host-config.ts';
-import { fcTime } from './http-trigger.ts';
+import { hostCams, type SandboxOptions } from './host-sandbox.ts';
+import { scheduleTimers } from './host-timers.ts';
+import { Invocations } from './invocations.ts';
 import type { InvokeApiDeps } from './invoke-api.ts';
 import type { HostRoute } from './routes.ts';
 import type { MnsDeps } from './mns-queue.ts';
 import { TimerScheduler, type Clock } from './scheduler.ts';
-import { startServer } from './server.ts';
+import { startServer, type HostServer } from './server.ts';
 
 export type { HostTimerInfo } from './host-config.ts';
 
@@ -59,6 +58,35 @@ function within(ms: number, p: Promise<unknown>): Promise<void> {
   return Promise.race([p.then(() => undefined, () => undefined), timeout]).finally(() => clearTimeout(t));
 }
 
+/** Stops what the host runs, in order (the parts as startHost made them). */
+async function stopHost(h: {
+  invocations: Invocations;
+  server: HostServer;
+  scheduler: TimerScheduler;
+  asyncInvoker: AsyncInvoker;
+  functions: IsolatedFunction[];
+  sandbox: RunningSandbox | undefined;
+}): Promise<void> {
+  // 1. Nothing new: no connections, timer runs, async retries or invocations.
+  const running = h.invocations.stop();
+  const serverDone = h.server.stopAccepting();
+  const timersDone = h.scheduler.stop();
+  const asyncDone = h.asyncInvoker.close();
+  // 2. What runs gets a grace period, so it ends as it would have (and not against a sandbox that is gone).
+  await within(STOP_GRACE_MS, Promise.allSettled([timersDone, asyncDone, ...running]));
+  // 3. Then the rest is cut off: the workers stopped (their invocations end with HostStopping,
+  //    answered 503) and the sandbox closed, in parallel; the replies get a moment to leave
+  //    before the connections still open are closed.
+  await within(
+    STOP_FORCE_MS,
+    (async () => {
+      await Promise.allSettled([...h.functions.map((f) => f.close()), h.sandbox?.close()]);
+      await within(STOP_FORCE_MS / 2, serverDone);
+    })(),
+  );
+  h.server.closeConnections();
+}
+
 export interface HostOptions {
   /** Default 127.0.0.1. */
   host?: string;
@@ -75,7 +103,7 @@ export interface HostOptions {
   /** Source of `${env:...}` and of API_KEYS / STORE_URL / CAMS_ENDPOINT / ALIBABA_CLOUD_*. Default process.env. */
   env?: Record<string, string | undefined>;
   /** CAMS sandbox started when CAMS_ENDPOINT is unset. */
-  sandbox?: { host?: string; port?: number; keys?: SandboxKey[]; qps?: Partial<Record<CamsAction, number>> };
+  sandbox?: SandboxOptions;
   /**
    * Which FC the functions run as (default '3', HOST_FC_VERSION): as FC 3.0 their context and
    * environment name no service, so onboarding-api invokes through FC 3.0's API; as FC 2.0 they carry
@@ -157,38 +185,15 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
   const { config } = plan;
 
   // 2. The CAMS sandbox when no CAMS endpoint is configured.
-  let sandbox: RunningSandbox | undefined;
-  let credentials: FcCredentials = plan.envCredentials;
-  if (!plan.configuredCams) {
-    const keys = opts.sandbox?.keys ?? DEFAULT_SANDBOX_KEYS;
-    const sbHost = opts.sandbox?.host ?? DEFAULT_SANDBOX_HOST;
-    const sbPort = opts.sandbox?.port ?? DEFAULT_SANDBOX_PORT;
-    try {
-      sandbox = await startSandbox({ host: sbHost, port: sbPort, keys, qps: opts.sandbox?.qps ?? {}, log: (line) => log(`cams-sandbox: ${line}`), dataDir: hostSandboxDataDir(plan.storeUrl, config.stage) });
-    } catch (e) {
-      throw new Error(
-        `the CAMS sandbox cannot listen on ${sbHost}:${sbPort} (${(e as Error).message}); set CAMS_SANDBOX_PORT (0: any free port), or CAMS_ENDPOINT to use another CAMS`,
-        { cause: e },
-      );
-    }
-    credentials = { accessKeyId: keys[0]!.accessKeyId, accessKeySecret: keys[0]!.accessKeySecret };
-  }
-  const camsEndpoint = plan.configuredCams ?? sandbox!.url;
+  const cams = await hostCams(plan, opts.sandbox, log);
+  const { sandbox, credentials } = cams;
 
   // 3. The server; requests wait until the functions are loaded.
   const functions = new Map<string, IsolatedFunction>();
   let markReady!: (ok: boolean) => void;
   const ready = new Promise<boolean>((r) => (markReady = r));
-  const inFlight = new Set<Promise<unknown>>();
-  let stopping = false;
-  const run = (name: string, event: Buffer, requestId: string, retryCount = 0): Promise<InvocationOutcome> => {
-    // Once stopping, nothing new starts (a request on a kept-alive connection gets 503).
-    if (stopping) return Promise.resolve({ ok: false, error: { errorType: HOST_STOPPING, errorMessage: 'the local host is stopping' }, timedOut: false, durationMs: 0 });
-    const p = functions.get(name)!.invoke(event, requestId, retryCount);
-    inFlight.add(p);
-    void p.finally(() => inFlight.delete(p));
-    return p;
-  };
+  const invocations = new Invocations(functions);
+  const run = invocations.run.bind(invocations);
   const asyncInvoker = new AsyncInvoker({ run, retryDelaysMs: opts.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS, log });
 
   const lookupKey = (id: string): FcKey | undefined => {
@@ -249,7 +254,7 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
   // As FC 3.0 a function knows no service; as FC 2.0 it runs in <service>-<stage>.
   const functionsService = fcVersion === '2' ? config.fcServiceName : undefined;
   const supplied = {
-    camsEndpoint,
+    camsEndpoint: cams.endpoint,
     storeUrl: plan.storeUrl,
     apiKeys: plan.apiKeysSpec,
     credentials,
@@ -274,26 +279,7 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
   }
 
   const scheduler = new TimerScheduler({ ...(opts.clock ? { clock: opts.clock } : {}), log });
-  const stopAll = async () => {
-    // 1. Nothing new: no connections, timer runs, async retries or invocations.
-    stopping = true;
-    const serverDone = server.stopAccepting();
-    const timersDone = scheduler.stop();
-    const asyncDone = asyncInvoker.close();
-    // 2. What runs gets a grace period, so it ends as it would have (and not against a sandbox that is gone).
-    await within(STOP_GRACE_MS, Promise.allSettled([timersDone, asyncDone, ...inFlight]));
-    // 3. Then the rest is cut off: the workers stopped (their invocations end with HostStopping,
-    //    answered 503) and the sandbox closed, in parallel; the replies get a moment to leave
-    //    before the connections still open are closed.
-    await within(
-      STOP_FORCE_MS,
-      (async () => {
-        await Promise.allSettled([...[...functions.values()].map((f) => f.close()), sandbox?.close()]);
-        await within(STOP_FORCE_MS / 2, serverDone);
-      })(),
-    );
-    server.closeConnections();
-  };
+  const stopAll = () => stopHost({ invocations, server, scheduler, asyncInvoker, functions: [...functions.values()], sandbox });
 
   try {
     await Promise.all([...functions.values()].map((f) => f.start()));
@@ -305,30 +291,7 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
   markReady(true);
 
   // 5. Timers.
-  for (const t of plan.timerPlans) {
-    const fn = functions.get(t.fn.name)!;
-    if (!t.info.inactive && fn.state !== 'ready') t.info.inactive = fn.state === 'broken' ? 'function failed to load' : 'function not implemented';
-    if (!t.info.inactive && !timersOn) t.info.inactive = 'HOST_TIMERS=off';
-    if (t.info.inactive) continue;
-    const triggerName = t.info.triggerName;
-    scheduler.add({
-      name: triggerName,
-      schedule: t.schedule,
-      run: async (fireTime) => {
-        const requestId = newRequestId();
-        const event = { triggerTime: fcTime(fireTime), triggerName, payload: t.payload };
-        const outcome = await run(fn.spec.name, Buffer.from(JSON.stringify(event), 'utf8'), requestId);
-        if (outcome.ok) log(`timer ${triggerName} -> ${fn.spec.name} ${requestId}: ok (${outcome.durationMs} ms)`);
-        else log(`timer ${triggerName} -> ${fn.spec.name} ${requestId}: ${outcome.error.errorType}: ${outcome.error.errorMessage}`);
-      },
-    });
-  }
-  scheduler.start();
-  const nextTimes = new Map(scheduler.nextFireTimes().map((t) => [t.name, t.nextAt]));
-  for (const t of plan.timerPlans) {
-    const next = nextTimes.get(t.info.triggerName);
-    if (next !== undefined) t.info.nextAt = next;
-  }
+  scheduleTimers(plan.timerPlans, { scheduler, functions, run, timersOn, log });
 
   const all = [...functions.values()];
   let closed: Promise<void> | undefined;
@@ -345,7 +308,7 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
     apiKeys: plan.apiKeys,
     usingDefaultApiKeys: plan.usingDefaultApiKeys,
     credentials,
-    camsEndpoint,
+    camsEndpoint: cams.endpoint,
     storeUrl: plan.storeUrl,
     environments,
     routes: plan.table.list().map((r) => ({ ...r, implemented: functions.get(r.functionName)!.state === 'ready' })),
