@@ -3,7 +3,7 @@ import { SinkDeliveryError, type AlertItem, type AlertNotification, type AlertSi
 import { applySilences } from '../silences/apply.ts';
 import { update, type Store } from '../store/port.ts';
 import { EVERY_SINK, type OutboxEntry } from './entity-state.ts';
-import { dropOwedMarker, ENTITY_PREFIX, loadOwing, loadSilenced, updateEntity } from './entity-store.ts';
+import { dropOwedMarker, ENTITY_PREFIX, loadOwing, loadSilenced, updateEntity, type OwingEntity } from './entity-store.ts';
 
 export { ENTITY_PREFIX } from './entity-store.ts';
 const SINK_RATE_PREFIX = 'monitor/sink/';
@@ -97,10 +97,23 @@ async function deliverUnderLease(
   if (await applySilences(store, [...owing, ...silenced], now(), log)) owing = await loadOwing(store);
   if (owing.length === 0) return;
   const configured = sinks.map((s) => s.name);
+  owing = await resolveSinks(store, owing, configured, log);
+  if (configured.length === 0) {
+    if (owing.length > 0) log({ level: 'warn', msg: 'alerts are owed but no alert sink is configured (ALERT_*); they stay owed' });
+    return;
+  }
+  const markers = new Map(owing.map((s) => [s.key, s.marker]));
+  for (const sink of sinks) {
+    if (!(await deliverToSink(store, sink, owing, markers, { now, log, report, leaseHolds }))) return;
+  }
+}
 
-  // Only the deliverer knows its sinks: "every sink" becomes this list, and deliveries owed to sinks no
-  // longer configured (which can never happen) are dropped. With no sink at all, "every sink" stays
-  // owed until one is configured.
+/**
+ * Only the deliverer knows its sinks: "every sink" becomes this list, and deliveries owed to sinks no
+ * longer configured (which can never happen) are dropped. With no sink at all, "every sink" stays
+ * owed until one is configured. Returns what is owed now.
+ */
+async function resolveSinks(store: Store, owing: OwingEntity[], configured: readonly string[], log: (rec: Record<string, unknown>) => void): Promise<OwingEntity[]> {
   const resolve = (pending: readonly string[]): string[] => {
     const named = pending.includes(EVERY_SINK) ? [...pending.filter((p) => p !== EVERY_SINK), ...configured] : [...pending];
     const kept = [...new Set(named)].filter((p) => configured.includes(p));
@@ -108,65 +121,71 @@ async function deliverUnderLease(
   };
   const changes = (e: OutboxEntry) => resolve(e.pendingSinks).join('\n') !== e.pendingSinks.join('\n');
   const toResolve = owing.filter((s) => s.value.outbox.some(changes));
-  if (toResolve.length > 0) {
-    const dropped = toResolve.some((s) => s.value.outbox.some((e) => e.pendingSinks.some((p) => p !== EVERY_SINK && !configured.includes(p))));
-    for (const s of toResolve) await strike(store, s.key, (e) => resolve(e.pendingSinks));
-    if (dropped) log({ level: 'warn', msg: 'dropped deliveries owed to sinks that are no longer configured' });
-    owing = await loadOwing(store);
-  }
-  if (configured.length === 0) {
-    if (owing.length > 0) log({ level: 'warn', msg: 'alerts are owed but no alert sink is configured (ALERT_*); they stay owed' });
-    return;
-  }
+  if (toResolve.length === 0) return owing;
+  const dropped = toResolve.some((s) => s.value.outbox.some((e) => e.pendingSinks.some((p) => p !== EVERY_SINK && !configured.includes(p))));
+  for (const s of toResolve) await strike(store, s.key, (e) => resolve(e.pendingSinks));
+  if (dropped) log({ level: 'warn', msg: 'dropped deliveries owed to sinks that are no longer configured' });
+  return loadOwing(store);
+}
 
-  const markers = new Map(owing.map((s) => [s.key, s.marker]));
-  for (const sink of sinks) {
-    let lastSendAt = 0;
-    const byGroup = new Map<string, Array<{ key: string; entry: OutboxEntry }>>();
-    for (const s of owing) {
-      for (const entry of s.value.outbox) {
-        if (!entry.pendingSinks.includes(sink.name)) continue;
-        const list = byGroup.get(entry.group) ?? [];
-        list.push({ key: s.key, entry });
-        byGroup.set(entry.group, list);
-      }
-    }
-    for (const [group, owed] of [...byGroup.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      if (!(await leaseHolds())) {
-        // Another deliverer may take over now: sending anyway could double the message.
-        report.deferred.push({ sink: sink.name, group, reason: 'the delivery lease was lost' });
-        log({ level: 'warn', msg: 'delivery lease lost; the rest stays owed', sink: sink.name, group });
-        return;
-      }
-      const slot = await takeSendSlot(store, sink, now());
-      if (slot !== true) {
-        report.deferred.push({ sink: sink.name, group, reason: slot });
-        continue;
-      }
-      const entries = owed.map((o) => o.entry).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
-      const notification = notificationFor(sink.name, group, entries, now());
-      const wait = (sink.minIntervalMs ?? 0) - (Date.now() - lastSendAt);
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      lastSendAt = Date.now();
-      try {
-        await sink.send(notification);
-      } catch (e) {
-        const err = e instanceof SinkDeliveryError ? e : new SinkDeliveryError(sink.name, e instanceof Error ? e.message : String(e), true);
-        if (err.retryAfterMs) await holdSink(store, sink.name, now() + err.retryAfterMs);
-        report.failed.push({ sink: sink.name, group, error: err.message });
-        log({ level: 'error', msg: 'alert delivery failed; it stays owed', sink: sink.name, group, error: err.message, retryable: err.retryable });
-        continue;
-      }
-      const ids = new Set(entries.map((e) => e.id));
-      for (const key of new Set(owed.map((o) => o.key))) {
-        await strike(store, key, (e) => (ids.has(e.id) ? e.pendingSinks.filter((p) => p !== sink.name) : e.pendingSinks));
-        const marker = markers.get(key);
-        if (marker !== undefined) await dropOwedMarker(store, key, marker);
-      }
-      report.delivered.push({ sink: sink.name, group, items: entries.length });
-      log({ level: 'info', msg: 'alert delivered', sink: sink.name, group, notification: notification.id, items: entries.length });
+/**
+ * One message per group owed to `sink`, in group order, each struck from the outboxes once sent.
+ * False when the delivery lease was lost (nothing more may be sent: another deliverer may take over).
+ */
+async function deliverToSink(
+  store: Store,
+  sink: AlertSink,
+  owing: readonly OwingEntity[],
+  markers: ReadonlyMap<string, string>,
+  ctx: { now: () => number; log: (rec: Record<string, unknown>) => void; report: DispatchReport; leaseHolds: () => Promise<boolean> },
+): Promise<boolean> {
+  const { now, log, report } = ctx;
+  let lastSendAt = 0;
+  const byGroup = new Map<string, Array<{ key: string; entry: OutboxEntry }>>();
+  for (const s of owing) {
+    for (const entry of s.value.outbox) {
+      if (!entry.pendingSinks.includes(sink.name)) continue;
+      const list = byGroup.get(entry.group) ?? [];
+      list.push({ key: s.key, entry });
+      byGroup.set(entry.group, list);
     }
   }
+  for (const [group, owed] of [...byGroup.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (!(await ctx.leaseHolds())) {
+      // Another deliverer may take over now: sending anyway could double the message.
+      report.deferred.push({ sink: sink.name, group, reason: 'the delivery lease was lost' });
+      log({ level: 'warn', msg: 'delivery lease lost; the rest stays owed', sink: sink.name, group });
+      return false;
+    }
+    const slot = await takeSendSlot(store, sink, now());
+    if (slot !== true) {
+      report.deferred.push({ sink: sink.name, group, reason: slot });
+      continue;
+    }
+    const entries = owed.map((o) => o.entry).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    const notification = notificationFor(sink.name, group, entries, now());
+    const wait = (sink.minIntervalMs ?? 0) - (Date.now() - lastSendAt);
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    lastSendAt = Date.now();
+    try {
+      await sink.send(notification);
+    } catch (e) {
+      const err = e instanceof SinkDeliveryError ? e : new SinkDeliveryError(sink.name, e instanceof Error ? e.message : String(e), true);
+      if (err.retryAfterMs) await holdSink(store, sink.name, now() + err.retryAfterMs);
+      report.failed.push({ sink: sink.name, group, error: err.message });
+      log({ level: 'error', msg: 'alert delivery failed; it stays owed', sink: sink.name, group, error: err.message, retryable: err.retryable });
+      continue;
+    }
+    const ids = new Set(entries.map((e) => e.id));
+    for (const key of new Set(owed.map((o) => o.key))) {
+      await strike(store, key, (e) => (ids.has(e.id) ? e.pendingSinks.filter((p) => p !== sink.name) : e.pendingSinks));
+      const marker = markers.get(key);
+      if (marker !== undefined) await dropOwedMarker(store, key, marker);
+    }
+    report.delivered.push({ sink: sink.name, group, items: entries.length });
+    log({ level: 'info', msg: 'alert delivered', sink: sink.name, group, notification: notification.id, items: entries.length });
+  }
+  return true;
 }
 
 /** Rewrites each owed entry's pending sinks; entries no sink still owes are removed. */

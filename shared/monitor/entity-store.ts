@@ -67,9 +67,12 @@ export async function loadSilenced(store: Store): Promise<Array<{ key: string } 
   return out;
 }
 
+/** An entity that owes deliveries, with its owed-index marker's version. */
+export type OwingEntity = { key: string; marker: string } & Versioned<EntityState>;
+
 /** The entities the owed index names that still owe something; stale markers are removed. */
-export async function loadOwing(store: Store): Promise<Array<{ key: string; marker: string } & Versioned<EntityState>>> {
-  const out: Array<{ key: string; marker: string } & Versioned<EntityState>> = [];
+export async function loadOwing(store: Store): Promise<OwingEntity[]> {
+  const out: OwingEntity[] = [];
   for (const m of await store.list<number>(OWED_PREFIX)) {
     const key = ENTITY_PREFIX + m.key.slice(OWED_PREFIX.length);
     const entity = await store.get<EntityState>(key);
