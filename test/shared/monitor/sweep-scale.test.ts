@@ -62,15 +62,19 @@ function sweep(store: Store, sink: RecordingSink, envTargets: WatchTarget[], ove
 function countingStore(inner: Store, losing: (key: string) => boolean = () => false) {
   const ops = { get: 0, put: 0, delete: 0, list: 0 };
   const written = { bytes: 0 };
+  /** Successful writes per key. */
   const putsTo = new Map<string, number>();
   const store: Store = {
     get: (k) => (ops.get++, inner.get(k)),
-    put: (k, v, o) => {
+    put: async (k, v, o) => {
       ops.put++;
       written.bytes += JSON.stringify(v).length;
-      putsTo.set(k, (putsTo.get(k) ?? 0) + 1);
-      if (o?.ifVersion !== undefined && losing(k)) return Promise.resolve(undefined);
-      return inner.put(k, v, o);
+      if (o?.ifVersion !== undefined && losing(k)) return undefined;
+      const version = await inner.put(k, v, o);
+      // Writes that took: a compare-and-set that lost a race (the deliverer striking an alert while
+      // the sweep writes the same entity's history mark) is retried, and wrote nothing.
+      if (version !== undefined) putsTo.set(k, (putsTo.get(k) ?? 0) + 1);
+      return version;
     },
     delete: (k, o) => (ops.delete++, inner.delete(k, o)),
     list: (p, o) => (ops.list++, inner.list(p, o)),
