@@ -13,7 +13,7 @@ import { entityKey, INVALID_PREFIX, reindexEntities } from './entity-store.ts';
 import { DeliveryFlusher, FLUSH_DELAY_MS } from './flush.ts';
 import { observeMonitorSubject } from './monitor-alert.ts';
 import { riskDue, RISK_INTERVAL_SHARE, RISKY_PREFIX, stillRisky } from './risk.ts';
-import { newRoundId, retryPrefix, ROUND_KEY, scanRound, startRound, type SweepRound } from './round-plan.ts';
+import { newRoundId, ROUND_KEY, scanRound, startRound, type SweepRound } from './round-plan.ts';
 import { StaggeredWorkers } from './staggered-workers.ts';
 import { TickJobs, type CheckOutcome, type Job } from './tick-jobs.ts';
 import type { AlertPolicy } from './rules.ts';
@@ -216,11 +216,8 @@ export class HealthSweep {
         underWay();
         return checking;
       }
-      if (!target) {
-        // Removed from the watch list since the plan was made: nothing to check.
-        if (job.kind === 'retry') await store.delete(retryPrefix(round.id) + job.id);
-        return undefined;
-      }
+      // Removed from the watch list since the plan was made: nothing to check (a retry's key goes in settle).
+      if (!target) return undefined;
       if (job.kind === 'plan' && job.pos! < uncertain) {
         if ((await store.get<TargetInfo>(TARGET_INFO_PREFIX + job.id))?.value.round === round.id) return undefined;
       }

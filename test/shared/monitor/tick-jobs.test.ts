@@ -139,20 +139,24 @@ describe('retries and re-checks', () => {
     expect(next.filter((j) => j.kind === 'retry').map((j) => [j.id, j.n])).toEqual(first.map((j) => [j.id, 1]));
   });
 
-  it('the next tick takes the retries before its positions; a retry checked loses its key', async () => {
+  it('the next tick takes the retries before its positions; a retry checked, or with nothing to check, loses its key', async () => {
     const jobs = await open();
-    const [a, b] = await takeAll(jobs, 2);
+    const [a, b, c] = await takeAll(jobs, 3);
     await jobs.settle(a!, throttled, t);
-    await jobs.settle(b!, checked, t);
+    await jobs.settle(b!, contended, t);
+    await jobs.settle(c!, checked, t);
     await jobs.persist();
-    expect((await storedRound()).retries).toBe(1);
+    expect((await storedRound()).retries).toBe(2);
 
     const next = await open(await storedRound());
-    const [retry, plan] = await takeAll(next, 2);
-    expect(retry).toEqual({ kind: 'retry', id: a!.id });
-    expect(plan).toMatchObject({ kind: 'plan', pos: 2 });
-    await next.settle(retry!, checked, t);
-    expect(await store.get(retryPrefix('r1') + a!.id)).toBeUndefined();
+    const [r1, r2, plan] = await takeAll(next, 3);
+    expect([r1, r2].sort((x, y) => (x!.id < y!.id ? -1 : 1))).toEqual([{ kind: 'retry', id: a!.id }, { kind: 'retry', id: b!.id }]);
+    expect(plan).toMatchObject({ kind: 'plan', pos: 3 });
+    await next.settle(r1!, checked, t);
+    // Its target is no longer watched: nothing was checked.
+    await next.settle(r2!, undefined, t);
+    expect(await store.list(retryPrefix('r1'))).toEqual([]);
+    expect(next.pending).toBe(TARGETS.length - 3);
     await next.persist();
     expect((await storedRound()).retries).toBe(0);
   });
