@@ -2,7 +2,7 @@
 import { MNS_PREFIX } from './mns-queue.ts';
 import { statusPageLine } from './status-page-banner.ts';
 import { redactUrlCredentials } from '../../shared/log/redact.ts';
-import type { RunningHost } from './host.ts';
+import type { RunningHost } from './running-host.ts';
 import type { ServerlessConfig } from './serverless-config.ts';
 
 export function banner(h: RunningHost, config: ServerlessConfig): string[] {

@@ -9,7 +9,6 @@
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ApiKey } from '../../shared/config/env.ts';
 import { InMemoryNonceRegistry } from '../../shared/acs3/index.ts';
 import { redactUrlCredentials } from '../../shared/log/redact.ts';
 import type { RunningSandbox } from '../sandbox/server.ts';
@@ -28,18 +27,18 @@ import {
 import type { FcKey } from './fc-signature.ts';
 import { functionEnvironment } from './function-env.ts';
 import { IsolatedFunction } from './function-runtime.ts';
-import type { FcCredentials } from './functions.ts';
-import { planHost, type HostTimerInfo } from './host-config.ts';
+import { planHost } from './host-config.ts';
 import { hostCams, type SandboxOptions } from './host-sandbox.ts';
 import { scheduleTimers } from './host-timers.ts';
 import { Invocations } from './invocations.ts';
+import type { RunningHost } from './running-host.ts';
 import type { InvokeApiDeps } from './invoke-api.ts';
-import type { HostRoute } from './routes.ts';
 import type { MnsDeps } from './mns-queue.ts';
 import { TimerScheduler, type Clock } from './scheduler.ts';
 import { startServer, type HostServer } from './server.ts';
 
 export type { HostTimerInfo } from './host-config.ts';
+export type { RunningHost } from './running-host.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -125,41 +124,6 @@ export interface HostOptions {
   functionOutput?: (functionName: string, stream: 'stdout' | 'stderr', text: string) => void;
   /** Clock of the timer scheduler (tests). */
   clock?: Clock;
-}
-
-export interface RunningHost {
-  url: string;
-  port: number;
-  /** Set when the host started the CAMS sandbox (CAMS_ENDPOINT unset). */
-  sandboxUrl?: string;
-  /** `<service>-<stage>`: the `{service}` of the FC 2.0 invoke API. */
-  serviceName: string;
-  /** Which FC the functions run as. */
-  fcVersion: FcVersion;
-  stage: string;
-  /** This stage's local data directory (absolute): <dataRoot>/<stage>. */
-  dataDir: string;
-  region: string;
-  accountId: string;
-  /** The caller keys (API_KEYS, or the default pair). */
-  apiKeys: ApiKey[];
-  usingDefaultApiKeys: boolean;
-  /** What the functions get as context.credentials and ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET. */
-  credentials: FcCredentials;
-  camsEndpoint: string;
-  /** The STORE_URL a function gets when serverless.yml leaves its own empty. */
-  storeUrl: string;
-  /** Each function's whole process.env (./function-env.ts). Holds secrets: never print it. */
-  environments: Record<string, Record<string, string>>;
-  routes: Array<HostRoute & { implemented: boolean }>;
-  timers: HostTimerInfo[];
-  /** Listed in serverless.yml, no functions/<name>/handler.ts. */
-  missing: string[];
-  /** handler.ts exists but failed to load (answered 500 FunctionLoadError). */
-  broken: Array<{ name: string; error: string }>;
-  /** The start-up lines `npm start` prints. */
-  banner(): string[];
-  close(): Promise<void>;
 }
 
 export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
