@@ -102,9 +102,8 @@ async function deliverUnderLease(
     if (owing.length > 0) log({ level: 'warn', msg: 'alerts are owed but no alert sink is configured (ALERT_*); they stay owed' });
     return;
   }
-  const markers = new Map(owing.map((s) => [s.key, s.marker]));
   for (const sink of sinks) {
-    if (!(await deliverToSink(store, sink, owing, markers, { now, log, report, leaseHolds }))) return;
+    if (!(await deliverToSink(store, sink, owing, { now, log, report, leaseHolds }))) return;
   }
 }
 
@@ -136,17 +135,16 @@ async function deliverToSink(
   store: Store,
   sink: AlertSink,
   owing: readonly OwingEntity[],
-  markers: ReadonlyMap<string, string>,
   ctx: { now: () => number; log: (rec: Record<string, unknown>) => void; report: DispatchReport; leaseHolds: () => Promise<boolean> },
 ): Promise<boolean> {
   const { now, log, report } = ctx;
   let lastSendAt = 0;
-  const byGroup = new Map<string, Array<{ key: string; entry: OutboxEntry }>>();
+  const byGroup = new Map<string, Array<{ key: string; marker: string; entry: OutboxEntry }>>();
   for (const s of owing) {
     for (const entry of s.value.outbox) {
       if (!entry.pendingSinks.includes(sink.name)) continue;
       const list = byGroup.get(entry.group) ?? [];
-      list.push({ key: s.key, entry });
+      list.push({ key: s.key, marker: s.marker, entry });
       byGroup.set(entry.group, list);
     }
   }
@@ -177,10 +175,9 @@ async function deliverToSink(
       continue;
     }
     const ids = new Set(entries.map((e) => e.id));
-    for (const key of new Set(owed.map((o) => o.key))) {
+    for (const [key, marker] of new Map(owed.map((o) => [o.key, o.marker]))) {
       await strike(store, key, (e) => (ids.has(e.id) ? e.pendingSinks.filter((p) => p !== sink.name) : e.pendingSinks));
-      const marker = markers.get(key);
-      if (marker !== undefined) await dropOwedMarker(store, key, marker);
+      await dropOwedMarker(store, key, marker);
     }
     report.delivered.push({ sink: sink.name, group, items: entries.length });
     log({ level: 'info', msg: 'alert delivered', sink: sink.name, group, notification: notification.id, items: entries.length });
