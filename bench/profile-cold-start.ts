@@ -1,7 +1,13 @@
 /**
- * Where a function's cold start goes: `tsx bench/profile-cold-start.ts [--runs N] [--cpu-prof] [--store URL] [--https] <bundle>...`
+ * Where a function's cold start goes: `tsx bench/profile-cold-start.ts [--runs N] [--cpu-prof] [--store URL] [--https] [--rtt MS] <bundle>...`
  *
  * --store URL runs each function with that STORE_URL (a redis-server of yours, say), as it is deployed.
+ * Each bundle gets a namespace of its own there (`?namespace=profile-<n>:`), so two copies of one
+ * function do not draw from one CAMS budget: the second would wait up to 200 ms for the account's
+ * 5 QPS.
+ * --rtt MS puts a loopback proxy in front of CAMS and of the store that holds every chunk MS/2 each
+ * way (bench/lib/delay-proxy.ts): a network round trip, which loopback hides from every TLS flight
+ * and every redis reply waited for.
  * --https puts TLS in front of the sandbox (a certificate made with openssl) and runs each function
  * with CAMS over https and its TLS roots as serverless.yml sets them up: --use-openssl-ca and a
  * hashed directory of Node's bundled roots and that certificate (scripts/root-store.ts).
@@ -36,6 +42,7 @@ import { findOnPath } from '../test/shared/store/redis-server.ts';
 import { startTlsFront, type TlsFront } from '../test/support/tls-front.ts';
 import { HTTP_FUNCTIONS } from './function-cold-start.ts';
 import { REPO_ROOT } from './lib/bundle.ts';
+import { startDelayProxy, type DelayProxy } from './lib/delay-proxy.ts';
 import { BENCH_CALLER_KEY, functionEnv, ROUTE_HOST, startBenchSandbox } from './lib/sandbox.ts';
 import { timedNode, type ProcessSample } from './lib/spawn.ts';
 import { median } from './lib/stats.ts';
@@ -53,11 +60,13 @@ interface Args {
   store: string | undefined;
   /** CAMS over https, TLS roots from a hashed directory. */
   https: boolean;
+  /** Round trip added to CAMS and the store, ms. */
+  rttMs: number;
   bundles: string[];
 }
 
 function parse(argv: string[]): Args {
-  const out: Args = { runs: 10, cpuProf: false, byFunction: false, instructions: false, store: undefined, https: false, bundles: [] };
+  const out: Args = { runs: 10, cpuProf: false, byFunction: false, instructions: false, store: undefined, https: false, rttMs: 0, bundles: [] };
   for (let i = 0; i < argv.length; i += 1) {
     const a = argv[i]!;
     if (a === '--runs') out.runs = Number(argv[++i]);
@@ -66,10 +75,11 @@ function parse(argv: string[]): Args {
     else if (a === '--instructions') out.instructions = true;
     else if (a === '--store') out.store = argv[++i];
     else if (a === '--https') out.https = true;
+    else if (a === '--rtt') out.rttMs = Number(argv[++i]);
     else out.bundles.push(resolve(a));
   }
-  if (out.bundles.length === 0 || !Number.isInteger(out.runs) || out.runs < 1) {
-    throw new Error('usage: tsx bench/profile-cold-start.ts [--runs N] [--cpu-prof | --by-function | --instructions] [--store URL] [--https] dist/<fn>/index.js ...');
+  if (out.bundles.length === 0 || !Number.isInteger(out.runs) || out.runs < 1 || !(out.rttMs >= 0)) {
+    throw new Error('usage: tsx bench/profile-cold-start.ts [--runs N] [--cpu-prof | --by-function | --instructions] [--store URL] [--https] [--rtt MS] dist/<fn>/index.js ...');
   }
   return out;
 }
@@ -131,14 +141,32 @@ async function main(): Promise<void> {
   const sb = await startBenchSandbox();
   let front: TlsFront | undefined;
   let https: Record<string, string> = {};
+  const proxies: DelayProxy[] = [];
+  /** The same server, through a proxy adding the round trip when --rtt is given. */
+  const overNetwork = async (url: URL): Promise<URL> => {
+    if (args.rttMs === 0) return url;
+    const proxy = await startDelayProxy({ host: url.hostname, port: Number(url.port) }, args.rttMs / 2);
+    proxies.push(proxy);
+    const out = new URL(url);
+    out.port = String(proxy.port);
+    return out;
+  };
   if (args.https) {
     const url = new URL(sb.sandbox.url);
     front = await startTlsFront(findOnPath('openssl'), { host: url.hostname, port: Number(url.port) });
     if (!front) throw new Error('--https needs openssl on PATH (it makes the certificate)');
     const roots = mkdtempSync(join(tmpdir(), 'cams-fc-roots-'));
     writeRootStore(roots, [...rootCertificates, readFileSync(front.caFile, 'utf8')]);
-    https = { CAMS_ENDPOINT: front.url, ...rootStoreEnv(roots) };
+    https = { ...rootStoreEnv(roots) };
   }
+  const camsEndpoint = (await overNetwork(new URL(front?.url ?? sb.sandbox.url))).href.replace(/\/$/, '');
+  const store = args.store ? await overNetwork(new URL(args.store)) : undefined;
+  const storeUrl = (i: number): Record<string, string> => {
+    if (!store) return {};
+    const u = new URL(store);
+    u.searchParams.set('namespace', `profile-${i}:`);
+    return { STORE_URL: u.href };
+  };
   const runner = join(REPO_ROOT, 'bench/lib/fn-runner.cjs');
   const context = JSON.stringify(fcContext({ requestId: 'profile' }));
   const samples = new Map<string, ProcessSample[]>(args.bundles.map((b) => [b, []]));
@@ -152,7 +180,7 @@ async function main(): Promise<void> {
         const req = HTTP_FUNCTIONS[fn];
         if (!req) throw new Error(`${bundle}: ${fn} is not an HTTP function (${Object.keys(HTTP_FUNCTIONS).join(', ')})`);
         const event = httpEvent(signRouteRequest(req(sb), ROUTE_HOST, BENCH_CALLER_KEY, { nonce: randomUUID() }), 'fc-http').toString('utf8');
-        const env = { ...functionEnv(sb), ...(args.store ? { STORE_URL: args.store } : {}), ...https, BENCH_EVENT: event, BENCH_CONTEXT: context };
+        const env = { ...functionEnv(sb), CAMS_ENDPOINT: camsEndpoint, ...storeUrl(args.bundles.indexOf(bundle)), ...https, BENCH_EVENT: event, BENCH_CONTEXT: context };
         if (args.instructions) {
           if (r >= 0) counts.get(bundle)!.push(await instructions(runner, bundle, env));
           continue;
@@ -163,6 +191,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    for (const p of proxies) await p.close();
     await front?.close();
     if (https.SSL_CERT_DIR) rmSync(https.SSL_CERT_DIR, { recursive: true, force: true });
     await sb.close();
@@ -174,7 +203,7 @@ async function main(): Promise<void> {
   }
   const med = (xs: number[]) => median(xs).toFixed(2).padStart(7);
   const span = (ss: ProcessSample[], from: string, to: string) => ss.map((s) => s.marks[to]! - s.marks[from]!);
-  console.log(`${args.runs} rounds${args.cpuProf ? ' (under --cpu-prof)' : ''}; medians, ms. wall: require | invoke | both; CPU: require | invoke | both; process wall`);
+  console.log(`${args.runs} rounds${args.cpuProf ? ' (under --cpu-prof)' : ''}${args.rttMs ? `, ${args.rttMs} ms round trip to CAMS and the store` : ''}; medians, ms. wall: require | invoke | both; CPU: require | invoke | both; process wall`);
   for (const [bundle, ss] of samples) {
     const cols = [
       span(ss, 'start', 'loaded'),

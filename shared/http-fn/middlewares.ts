@@ -6,6 +6,8 @@ import type { ApiKey } from '../config/env.ts';
 import { invocationDeadline, type FcContext } from '../fc/context.ts';
 import { HttpError } from './errors.ts';
 import { decodeHttpEvent, nullProtoMap, type HttpRequest } from './event.ts';
+import { resolveEndpoint } from '../cams/client.ts';
+import { preconnect } from '../http/request.ts';
 import { writeLogRecord, type LogWriter } from '../log/log.ts';
 import { collectParams, validateParams } from './params.ts';
 import { callerAuthStatus, errorReply, successReply, type FcHttpResponse } from './reply.ts';
@@ -46,6 +48,23 @@ export interface HttpInternal {
 
 type Request = middy.Request<unknown, FcHttpResponse | ServiceResult, Error, FcContext, HttpInternal>;
 type Middleware = middy.MiddlewareObj<unknown, FcHttpResponse | ServiceResult, Error, FcContext, HttpInternal>;
+
+/**
+ * Before anything else: opens the connection the service's CAMS call will use (when none is idle),
+ * so its connect and TLS handshake run beside decoding, the caller's signature and the nonce's store
+ * round trip instead of after them. An endpoint that cannot be read is left to the service to report.
+ */
+export function preconnectCams(opts: { endpoint: () => string }): Middleware {
+  return {
+    before: () => {
+      try {
+        preconnect(resolveEndpoint(opts.endpoint()));
+      } catch {
+        // The service reads the same config and reports it.
+      }
+    },
+  };
+}
 
 /** First in, last out: stamps the invocation and writes its one structured log line. */
 export function invocationLog(opts: { functionName: string; write: LogWriter; now?: () => number }): Middleware {

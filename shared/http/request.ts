@@ -242,6 +242,7 @@ class OriginPool {
   private open = 0;
   /** The last TLS session, offered to the next connection so it can skip a full handshake. */
   private session: Buffer | undefined;
+  private warming: Promise<void> | undefined;
 
   constructor(
     private readonly tls: boolean,
@@ -251,11 +252,32 @@ class OriginPool {
 
   /** An open connection: an idle one, else a new one; undefined when the origin is at its limit. */
   async acquire(): Promise<Connection | undefined> {
+    // A connection preconnect() is opening is as good as an idle one.
+    if (this.warming) await this.warming;
     for (let c = this.free.pop(); c; c = this.free.pop()) {
       if (c.reusable) return c;
       c.destroy();
     }
     if (this.open >= MAX_SOCKETS_PER_ORIGIN) return undefined;
+    return this.connect();
+  }
+
+  /** Opens one connection into the idle list when none is idle or opening (preconnect). */
+  warm(): void {
+    // Idle connections past their time are closed here too, so repeated warming never piles them up.
+    for (const c of this.free.filter((c) => !c.reusable)) c.destroy();
+    if (this.warming || this.free.length > 0 || this.open >= MAX_SOCKETS_PER_ORIGIN) return;
+    const warming = this.connect().then(
+      (c) => c.release(undefined),
+      () => undefined,
+    );
+    this.warming = warming;
+    void warming.finally(() => {
+      if (this.warming === warming) this.warming = undefined;
+    });
+  }
+
+  private async connect(): Promise<Connection> {
     this.open += 1;
     try {
       // The socket's listeners go on in the same turn it is made, before it can emit anything.
@@ -295,6 +317,17 @@ class OriginPool {
 }
 
 const pools = new Map<string, OriginPool>();
+
+/**
+ * Opens a connection to `url`'s origin ahead of its first request, unless one is idle there or
+ * already opening, so the connect (DNS, TCP, TLS handshake) runs while the caller does other work.
+ * It waits in the pool like any idle connection; a failure is left to the request that would use it.
+ */
+export function preconnect(url: string | URL): void {
+  const target = typeof url === 'string' ? new URL(url) : url;
+  if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new Error(`unsupported protocol ${target.protocol}`);
+  poolFor(target).warm();
+}
 
 function poolFor(target: URL): OriginPool {
   const tls = target.protocol === 'https:';

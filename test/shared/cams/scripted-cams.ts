@@ -49,6 +49,8 @@ export const LIMIT_CONTROL = gatewayError(400, 'System.LimitControl', 'The syste
 export interface ScriptedCams {
   url: string;
   calls: RecordedCall[];
+  /** TCP connections accepted so far. */
+  connections(): number;
   setScript(script: Script): void;
   close(): Promise<void>;
 }
@@ -108,11 +110,14 @@ export async function startScriptedCams(
       })();
     });
   });
+  let connections = 0;
+  server.on('connection', () => (connections += 1));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     calls,
+    connections: () => connections,
     setScript: (s) => {
       current = s;
     },

@@ -1,9 +1,11 @@
-import { writeFileSync } from 'node:fs';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import http from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { httpRequest, HttpTimeoutError, IDLE_KEEP_MS, MAX_SOCKETS_PER_ORIGIN } from '../../../shared/http/request.ts';
+import { httpRequest, HttpTimeoutError, IDLE_KEEP_MS, MAX_SOCKETS_PER_ORIGIN, preconnect } from '../../../shared/http/request.ts';
 import { REPO, run, TSX } from '../../serverless/support.ts';
 import { findOnPath } from '../store/redis-server.ts';
 import { failInCIWithout } from '../../support/ci.ts';
@@ -169,6 +171,133 @@ describe('httpRequest keeps connections', () => {
   });
 });
 
+describe('preconnect', () => {
+  /** An HTTP server of its own (a new origin, so a new pool), counting the connections it accepts. */
+  async function ownServer(): Promise<{ url: string; accepted: () => number; ended: () => number; close: () => Promise<void> }> {
+    let accepted = 0;
+    let ended = 0;
+    const s = http.createServer((req, res) => res.end(req.url));
+    s.on('connection', (socket: Socket) => {
+      accepted += 1;
+      socket.on('close', () => (ended += 1));
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    return {
+      url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`,
+      accepted: () => accepted,
+      ended: () => ended,
+      close: () => {
+        s.closeAllConnections();
+        return new Promise<void>((r) => s.close(() => r()));
+      },
+    };
+  }
+
+  /** Every TCP socket this process opens (net.connect publishes each, synchronously) while `fn` runs. */
+  async function socketsOpenedBy(fn: () => Promise<void>): Promise<number> {
+    let opened = 0;
+    const count = () => (opened += 1);
+    subscribe('net.client.socket', count);
+    try {
+      await fn();
+    } finally {
+      unsubscribe('net.client.socket', count);
+    }
+    return opened;
+  }
+
+  it('opens the connection before any request, and the first request goes out on it; no second while one is opening or idle', async () => {
+    const srv = await ownServer();
+    try {
+      const opened = await socketsOpenedBy(async () => {
+        preconnect(srv.url);
+        preconnect(srv.url); // still opening
+        await until(() => srv.accepted() === 1);
+        preconnect(`${srv.url}/other/path`); // one is idle: the origin is what counts
+        expect((await httpRequest(`${srv.url}/first`)).body.toString()).toBe('/first');
+        expect((await httpRequest(`${srv.url}/second`)).body.toString()).toBe('/second');
+      });
+      expect(opened).toBe(1);
+      expect(srv.accepted()).toBe(1);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it(`closes an idle connection past its ${IDLE_KEEP_MS} ms before opening another, so warming never piles them up`, async () => {
+    const srv = await ownServer();
+    try {
+      preconnect(srv.url);
+      await until(() => srv.accepted() === 1);
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+      vi.setSystemTime(Date.now() + IDLE_KEEP_MS + 1);
+      preconnect(srv.url);
+      await until(() => srv.accepted() === 2 && srv.ended() === 1);
+      vi.useRealTimers();
+      expect((await httpRequest(`${srv.url}/x`)).body.toString()).toBe('/x');
+      expect([srv.accepted(), srv.ended()]).toEqual([2, 1]);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('a request made while the preconnect is still opening waits for that connection instead of opening its own', async () => {
+    const srv = await ownServer();
+    try {
+      const opened = await socketsOpenedBy(async () => {
+        preconnect(srv.url);
+        expect((await httpRequest(`${srv.url}/at-once`)).body.toString()).toBe('/at-once');
+      });
+      expect(opened).toBe(1);
+      expect(srv.accepted()).toBe(1);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it("a preconnect that fails is left to the request: nothing unhandled, and the request reports the socket's own error", async () => {
+    const srv = await ownServer();
+    await srv.close(); // nothing listens on its port now
+    const opened = await socketsOpenedBy(async () => {
+      preconnect(srv.url);
+      await expect(httpRequest(`${srv.url}/x`)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    });
+    // the request went out on the preconnected socket and got its refusal: no second attempt hidden here
+    // (retrying is the caller's decision: CAMS's retry loop, the alert deliverer)
+    expect(opened).toBe(1);
+  });
+
+  it('refuses what is not http(s), as a request does', () => {
+    expect(() => preconnect('ftp://127.0.0.1/')).toThrow(/unsupported protocol ftp:/);
+  });
+
+  it('does not keep a process alive: the preconnected socket waits unreferenced, like an idle one', async () => {
+    const srv = await ownServer();
+    try {
+      const file = join(mkdtempSync(join(tmpdir(), 'cams-fc-preconnect-')), 'preconnect-exit.mts');
+      writeFileSync(
+        file,
+        [
+          "import { subscribe } from 'node:diagnostics_channel';",
+          `const { preconnect } = await import(${JSON.stringify(`${REPO}/shared/http/request.ts`)});`,
+          'let socket;',
+          "subscribe('net.client.socket', (m) => (socket = m.socket));",
+          `preconnect(${JSON.stringify(srv.url)});`,
+          // connected, then nothing is left to do: the process must end by itself
+          "await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));",
+          "process.stdout.write('CONNECTED\\n');",
+        ].join('\n'),
+      );
+      const child = await run(TSX, [file], { cwd: REPO, env: { PATH: process.env.PATH ?? '' } });
+      expect(child.output).toContain('CONNECTED');
+      expect(child.code).toBe(0);
+      expect(srv.accepted()).toBe(1);
+    } finally {
+      await srv.close();
+    }
+  }, 30_000);
+});
+
 describe('httpRequest against raw servers', () => {
   let raw: NetServer;
   let rawBase: string;
@@ -285,5 +414,34 @@ describe('httpRequest over TLS', () => {
 
     const untrusted = await run(TSX, [file], { cwd: REPO, env });
     expect(untrusted.output).toMatch(/"first":\{"error":"(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)"\}/);
+  }, 30_000);
+
+  it.skipIf(!openssl)('a preconnect finishes the TLS handshake before any request, and the request goes out on that connection', async () => {
+    const script = [
+      "import { readFileSync } from 'node:fs';",
+      "import https from 'node:https';",
+      `const { httpRequest, preconnect } = await import(${JSON.stringify(`${REPO}/shared/http/request.ts`)});`,
+      `const server = https.createServer({ key: readFileSync(${JSON.stringify(tlsCert!.keyFile)}), cert: readFileSync(${JSON.stringify(tlsCert!.caFile)}) }, (req, res) => res.end(req.url));`,
+      'let handshakes = 0;',
+      'let requests = 0;',
+      "server.on('request', () => (requests += 1));",
+      "const handshake = new Promise((r) => server.once('secureConnection', r)).then(() => (handshakes += 1));",
+      "await new Promise((r) => server.listen(0, '127.0.0.1', r));",
+      'const url = `https://localhost:${server.address().port}`;',
+      // no handshake without a request: end rather than wait for ever
+      "setTimeout(() => { process.stdout.write('RESULT {\"handshakes\":0}\\n'); process.exit(1); }, 10_000).unref();",
+      'preconnect(url);',
+      'await handshake;',
+      'const out = { requestsAtHandshake: requests };',
+      "server.on('secureConnection', () => (handshakes += 1));",
+      "out.reply = (await httpRequest(`${url}/after`, { timeoutMs: 5000 })).body.toString();",
+      'out.handshakes = handshakes;',
+      "process.stdout.write('RESULT ' + JSON.stringify(out) + '\\n');",
+      'server.closeAllConnections(); server.close();',
+    ].join('\n');
+    const file = join(dir, 'https-preconnect.mts');
+    writeFileSync(file, script);
+    const res = await run(TSX, [file], { cwd: REPO, env: { PATH: process.env.PATH ?? '', NODE_EXTRA_CA_CERTS: tlsCert!.caFile } });
+    expect(JSON.parse(/RESULT (.*)/.exec(res.output)?.[1] ?? 'null'), res.output).toEqual({ requestsAtHandshake: 0, reply: '/after', handshakes: 1 });
   }, 30_000);
 });
