@@ -11,7 +11,7 @@ import {
   camsEnvelope,
   decodeHttpRequest,
   invocationLog,
-  preconnectCams,
+  openConnections,
   validateRequestParams,
   verifyCallerSignature,
   type ParsedHttpEvent,
@@ -41,7 +41,7 @@ export interface HttpFunctionSpec<P> {
 export type FcHttpHandler = (event: unknown, context?: FcContext) => Promise<FcHttpResponse>;
 
 /**
- * The one middleware stack every HTTP function uses: CAMS connection → log → envelope → decode →
+ * The one middleware stack every HTTP function uses: connections → log → envelope → decode →
  * caller signature → params. Config is read on first use and kept for the instance's life, as is the nonce registry.
  */
 export function httpFunction<P>(spec: HttpFunctionSpec<P>): FcHttpHandler {
@@ -63,7 +63,7 @@ export function httpFunction<P>(spec: HttpFunctionSpec<P>): FcHttpHandler {
   };
 
   const handler = middy<unknown, FcHttpResponse | ServiceResult, Error, FcContext>(base, { timeoutEarlyInMillis: 0 })
-    .use(preconnectCams({ endpoint: () => loadConfig().camsEndpoint }))
+    .use(openConnections({ camsEndpoint: () => loadConfig().camsEndpoint, storeUrl: () => loadConfig().sharedStoreUrl }))
     .use(invocationLog({ functionName: spec.name, write: spec.write ?? stdoutLog, ...(spec.now ? { now: spec.now } : {}) }))
     .use(camsEnvelope())
     .use(

@@ -265,7 +265,7 @@ class OriginPool {
   /** Opens one connection into the idle list when none is idle or opening (preconnect). */
   warm(): void {
     // Idle connections past their time are closed here too, so repeated warming never piles them up.
-    for (const c of this.free.filter((c) => !c.reusable)) c.destroy();
+    for (let i = this.free.length - 1; i >= 0; i -= 1) if (!this.free[i]!.reusable) this.free[i]!.destroy();
     if (this.warming || this.free.length > 0 || this.open >= MAX_SOCKETS_PER_ORIGIN) return;
     const warming = this.connect().then(
       (c) => c.release(undefined),

@@ -74,6 +74,12 @@ export interface Store {
    * are the store's clock (redis: its TIME), so callers on different hosts agree. See slots.ts.
    */
   reserveSlot(key: string, intervalMs: number, maxWaitMs: number): Promise<SlotReservation>;
+  /**
+   * Start connecting now, where the adapter has a connection to make (redis), so its round trips run
+   * beside other work. A failure is left to the next operation, which joins an attempt still in
+   * flight rather than starting another. Adapters with nothing to connect leave it out.
+   */
+  connect?(): void;
   /** Release resources (connections). Any later call rejects with StoreError code CLOSED. */
   close(): Promise<void>;
 }

@@ -288,6 +288,10 @@ export class RedisStore implements Store {
     return (await this.eval(SCRIPTS[which], [key], args)) === 1;
   }
 
+  connect(): void {
+    if (!this.closed) this.ready().catch(() => undefined);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

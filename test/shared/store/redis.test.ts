@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, StoreError, type Store } from '../../../shared/store/index.ts';
@@ -19,6 +21,9 @@ if (!redisBin && inCI) {
 
 const ns = () => `test-${randomBytes(4).toString('hex')}:`;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((resolve) => setImmediate(resolve));
+}
 
 describe.skipIf(!redisBin)(
   redisBin ? 'redis store (real redis-server)' : 'redis store — SKIPPED: redis-server not found on PATH (set CI to make this fail)',
@@ -112,6 +117,22 @@ describe.skipIf(!redisBin)(
       await store.close();
     });
 
+    it('connect() opens the connection ahead of the first operation, which then goes out on it', async () => {
+      const connectionsSoFar = async () => Number(/total_connections_received:(\d+)/.exec(await raw.info('stats'))?.[1]);
+      const before = await connectionsSoFar();
+      const store = await openStore(`${server.url}?namespace=${ns()}`);
+      try {
+        store.connect!();
+        store.connect!(); // one attempt in flight is joined, not doubled
+        while ((await connectionsSoFar()) === before) await sleep(5);
+        await store.put('k', 1);
+        expect((await store.get('k'))?.value).toBe(1);
+        expect(await connectionsSoFar()).toBe(before + 1);
+      } finally {
+        await store.close();
+      }
+    });
+
     it('keeps working after the redis server restarts', async () => {
       const own = await startRedisServer(redisBin!);
       const store = await openStore(`${own.url}?namespace=${ns()}`);
@@ -158,6 +179,41 @@ describe('redis store: configuration and connection errors (no server needed)', 
     await expect(store.put('k', 1)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     await store.close();
     await expect(store.get('k')).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+
+  it('connect() to a server that never answers: nothing unhandled, and the first operation waits on that same attempt', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const store = await openStore(`redis://127.0.0.1:${(silent.address() as AddressInfo).port}`, { redis: { connectTimeoutMs: 300 } });
+      store.connect!();
+      await expect(store.get('k')).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('300 ms') });
+      expect(sockets).toHaveLength(1);
+      await store.close();
+      store.connect!(); // closed: nothing happens, nothing thrown
+      await expect(store.get('k')).rejects.toMatchObject({ code: 'CLOSED' });
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
+  it('connect() that fails with no operation after it leaves nothing unhandled', async () => {
+    const store = await openStore(`redis://127.0.0.1:${await freePort()}`);
+    let socket: Socket | undefined;
+    const seen = (m: unknown) => (socket = (m as { socket: Socket }).socket);
+    subscribe('net.client.socket', seen);
+    try {
+      store.connect!();
+      await until(() => socket !== undefined);
+    } finally {
+      unsubscribe('net.client.socket', seen);
+    }
+    // refused and closed; a rejection nobody handled would be reported by the next turns
+    await new Promise((resolve) => socket!.once('close', resolve));
+    for (let i = 0; i < 3; i += 1) await new Promise((resolve) => setImmediate(resolve));
+    await store.close();
   });
 
   it('a redis URL without a host is a configuration error naming STORE_URL', async () => {

@@ -1,4 +1,8 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { failInCIWithout } from '../../support/ci.ts';
+import { findOnPath, startRedisServer, type RedisServer } from '../store/redis-server.ts';
 import { signRouteRequest } from '../../../local/client/route-request.ts';
 import { BindWabaParams } from '../../../functions/bind-waba/schema.ts';
 import { httpFunction } from '../../../shared/http-fn/http-function.ts';
@@ -6,17 +10,29 @@ import { bindWaba } from '../../../shared/services/cams-operations.ts';
 import { ok, startScriptedCams, TEST_KEY, type ScriptedCams } from '../cams/scripted-cams.ts';
 import { fcContext, httpEvent, parseReply } from '../../support/events.ts';
 
-// The HTTP stack opens its CAMS connection before anything else (preconnectCams), so the connect and
-// TLS handshake run beside decoding, the caller's signature and the nonce's store round trip. This is
-// bind-waba as functions/bind-waba/handler.ts builds it, with its environment passed in.
+// The HTTP stack opens its connections before anything else (openConnections): the store's, which the
+// nonce and the CAMS budget then use, and CAMS's, which the call then goes out on, so their connects
+// and handshakes run beside decoding and the caller's signature. This is bind-waba as
+// functions/bind-waba/handler.ts builds it, with its environment passed in.
 
 const CALLER = { accessKeyId: 'preconnect-caller', accessKeySecret: 'preconnect-caller-secret' };
 let cams: ScriptedCams;
+const redisBin = findOnPath('redis-server');
+let redis: RedisServer | undefined;
+let raw: Redis | undefined;
 
 beforeAll(async () => {
   cams = await startScriptedCams(() => ok({ CustSpaceId: 'C0202939293001', WabaId: '293982001' }));
+  if (redisBin) {
+    redis = await startRedisServer(redisBin);
+    raw = new Redis(redis.port, '127.0.0.1');
+  }
 });
-afterAll(() => cams?.close());
+afterAll(async () => {
+  raw?.disconnect();
+  await redis?.stop();
+  await cams?.close();
+});
 
 function bindWabaFunction(env: Record<string, string>, lines: string[] = []) {
   return httpFunction({ name: 'bind-waba', routes: [{ method: 'POST', path: '/waba/bind' }], schema: BindWabaParams, service: bindWaba, env, write: (l) => lines.push(l) });
@@ -34,8 +50,10 @@ async function until(cond: () => boolean): Promise<void> {
   while (!cond()) await new Promise((r) => setImmediate(r));
 }
 
-describe('the CAMS connection of an HTTP function', () => {
-  it("is opened before the caller's signature is checked, and the call then goes out on it", async () => {
+describe('the connections of an HTTP function', () => {
+  failInCIWithout(redisBin, 'needs redis-server on PATH when CI is set (CI installs it)', 'redis-server not found on PATH, and CI is set: the store connection cannot be checked');
+
+  it("CAMS's is opened before the caller's signature is checked, and the call then goes out on it", async () => {
     const handler = bindWabaFunction(ENV());
     // A caller CAMS never hears of: refused by our own signature check, after the connection was started.
     const refused = parseReply(await handler(bindEvent({ accessKeyId: 'stranger', accessKeySecret: 'x' }), CONTEXT));
@@ -49,6 +67,21 @@ describe('the CAMS connection of an HTTP function', () => {
     expect(cams.calls.map((c) => c.action)).toEqual(['ChatappBindWaba']);
     // the same connection: preconnecting added none
     expect(cams.connections()).toBe(1);
+  });
+
+  it.skipIf(!redisBin)("the store's is opened before the caller's signature is checked; the nonce and the budget then use it", async () => {
+    const storeConnections = async () => Number(/total_connections_received:(\d+)/.exec(await raw!.info('stats'))?.[1]);
+    const handler = bindWabaFunction({ ...ENV(), STORE_URL: `${redis!.url}?namespace=connections-${randomBytes(4).toString('hex')}:` });
+    const before = await storeConnections();
+    const refused = parseReply(await handler(bindEvent({ accessKeyId: 'stranger', accessKeySecret: 'x' }), CONTEXT));
+    expect(refused.statusCode).toBe(401);
+    while ((await storeConnections()) === before) await new Promise((r) => setImmediate(r));
+
+    const bound = parseReply(await handler(bindEvent(CALLER), CONTEXT));
+    expect(bound.statusCode, JSON.stringify(bound.body)).toBe(200);
+    // the nonce was stored and the budget drawn on, over that one connection
+    expect(await raw!.keys('connections-*')).toEqual(expect.arrayContaining([expect.stringMatching(/acs3-nonce/)]));
+    expect(await storeConnections()).toBe(before + 1);
   });
 
   it('an endpoint that cannot be read is left to the configuration check: the same answer and log line as before', async () => {
