@@ -42,7 +42,8 @@ export type FcHttpHandler = (event: unknown, context?: FcContext) => Promise<FcH
 
 /**
  * The one middleware stack every HTTP function uses: connections → log → envelope → decode →
- * caller signature → params. Config is read on first use and kept for the instance's life, as is the nonce registry.
+ * caller signature → params. Config is read on first use and kept for the instance's life, as is
+ * the nonce registry.
  */
 export function httpFunction<P>(spec: HttpFunctionSpec<P>): FcHttpHandler {
   let config: HttpFunctionConfig | undefined;

@@ -65,7 +65,7 @@ export function openConnections(opts: { camsEndpoint: () => string; storeUrl: ()
       try {
         const url = opts.storeUrl();
         if (url !== undefined) {
-          openSharedStore(url).then(
+          void openSharedStore(url).then(
             (store) => store.connect?.(),
             () => undefined,
           );
