@@ -1,3 +1,4 @@
+import { preconnectCams } from '../../shared/http-fn/cams.ts';
 import { httpFunction } from '../../shared/http-fn/http-function.ts';
 import { addPhoneNumber } from '../../shared/services/cams-operations.ts';
 import { AddPhoneNumberParams } from './schema.ts';
@@ -7,4 +8,5 @@ export const handler = httpFunction({
   routes: [{ method: 'POST', path: '/phone-numbers' }],
   schema: AddPhoneNumberParams,
   service: addPhoneNumber,
+  preconnect: preconnectCams,
 });

@@ -1,3 +1,4 @@
+import { preconnectCams } from '../../shared/http-fn/cams.ts';
 import { httpFunction } from '../../shared/http-fn/http-function.ts';
 import { bindWaba } from '../../shared/services/cams-operations.ts';
 import { BindWabaParams } from './schema.ts';
@@ -7,4 +8,5 @@ export const handler = httpFunction({
   routes: [{ method: 'POST', path: '/waba/bind' }],
   schema: BindWabaParams,
   service: bindWaba,
+  preconnect: preconnectCams,
 });

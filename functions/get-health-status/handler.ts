@@ -1,3 +1,4 @@
+import { preconnectCams } from '../../shared/http-fn/cams.ts';
 import { httpFunction } from '../../shared/http-fn/http-function.ts';
 import { getHealthStatus } from '../../shared/services/cams-operations.ts';
 import { GetHealthStatusParams } from './schema.ts';
@@ -7,4 +8,5 @@ export const handler = httpFunction({
   routes: [{ method: 'GET', path: '/health-status' }],
   schema: GetHealthStatusParams,
   service: getHealthStatus,
+  preconnect: preconnectCams,
 });

@@ -1,3 +1,4 @@
+import { preconnectCams } from '../../shared/http-fn/cams.ts';
 import { httpFunction } from '../../shared/http-fn/http-function.ts';
 import { queryWaba } from '../../shared/services/cams-operations.ts';
 import { QueryWabaParams } from './schema.ts';
@@ -7,4 +8,5 @@ export const handler = httpFunction({
   routes: [{ method: 'GET', path: '/waba' }],
   schema: QueryWabaParams,
   service: queryWaba,
+  preconnect: preconnectCams,
 });

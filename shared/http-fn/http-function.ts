@@ -11,13 +11,13 @@ import {
   camsEnvelope,
   decodeHttpRequest,
   invocationLog,
-  openConnections,
   validateRequestParams,
   verifyCallerSignature,
   type ParsedHttpEvent,
   type Route,
   type ServiceResult,
 } from './middlewares.ts';
+import { openConnections } from './connections.ts';
 import type { FcHttpResponse } from './reply.ts';
 
 export interface ServiceInput<P> extends ParsedHttpEvent<P> {
@@ -36,6 +36,8 @@ export interface HttpFunctionSpec<P> {
   now?: () => number;
   /** Replay cache; by default the store at STORE_URL (when set) behind one bounded in-memory registry per instance. */
   nonces?: NonceRegistry;
+  /** Opens, before anything else, the connection the service will use: preconnectCams (./cams.ts) for the CAMS functions. */
+  preconnect?: (config: HttpFunctionConfig) => void;
 }
 
 export type FcHttpHandler = (event: unknown, context?: FcContext) => Promise<FcHttpResponse>;
@@ -64,7 +66,7 @@ export function httpFunction<P>(spec: HttpFunctionSpec<P>): FcHttpHandler {
   };
 
   const handler = middy<unknown, FcHttpResponse | ServiceResult, Error, FcContext>(base, { timeoutEarlyInMillis: 0 })
-    .use(openConnections({ camsEndpoint: () => loadConfig().camsEndpoint, storeUrl: () => loadConfig().sharedStoreUrl }))
+    .use(openConnections({ config: loadConfig, preconnect: spec.preconnect }))
     .use(invocationLog({ functionName: spec.name, write: spec.write ?? stdoutLog, ...(spec.now ? { now: spec.now } : {}) }))
     .use(camsEnvelope())
     .use(

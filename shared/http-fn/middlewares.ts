@@ -6,9 +6,6 @@ import type { ApiKey } from '../config/env.ts';
 import { invocationDeadline, type FcContext } from '../fc/context.ts';
 import { HttpError } from './errors.ts';
 import { decodeHttpEvent, nullProtoMap, type HttpRequest } from './event.ts';
-import { resolveEndpoint } from '../cams/client.ts';
-import { preconnect } from '../http/request.ts';
-import { openSharedStore } from '../store/index.ts';
 import { writeLogRecord, type LogWriter } from '../log/log.ts';
 import { collectParams, validateParams } from './params.ts';
 import { callerAuthStatus, errorReply, successReply, type FcHttpResponse } from './reply.ts';
@@ -48,37 +45,7 @@ export interface HttpInternal {
 }
 
 type Request = middy.Request<unknown, FcHttpResponse | ServiceResult, Error, FcContext, HttpInternal>;
-type Middleware = middy.MiddlewareObj<unknown, FcHttpResponse | ServiceResult, Error, FcContext, HttpInternal>;
-
-/**
- * Before anything else: opens the connections the invocation will use, so their connects and TLS
- * handshakes run beside decoding and the caller's signature instead of after them. The store's (at
- * STORE_URL) is the one the nonce and the CAMS budget then use; CAMS's (when none is idle) is the
- * one the service's call goes out on, so its handshake also runs beside the store's round trips.
- * A setting that cannot be read, or a store that cannot be reached, is left to what uses it.
- */
-export function openConnections(opts: { camsEndpoint: () => string; storeUrl: () => string | undefined }): Middleware {
-  // The endpoint is parsed once per value, not at every warm invocation.
-  let cams: { raw: string; url: URL } | undefined;
-  return {
-    before: () => {
-      try {
-        const url = opts.storeUrl();
-        if (url !== undefined) {
-          void openSharedStore(url).then(
-            (store) => store.connect?.(),
-            () => undefined,
-          );
-        }
-        const raw = opts.camsEndpoint();
-        if (cams?.raw !== raw) cams = { raw, url: resolveEndpoint(raw) };
-        preconnect(cams.url);
-      } catch {
-        // The nonce registry, the budget and the service read the same config and report it.
-      }
-    },
-  };
-}
+export type Middleware = middy.MiddlewareObj<unknown, FcHttpResponse | ServiceResult, Error, FcContext, HttpInternal>;
 
 /** First in, last out: stamps the invocation and writes its one structured log line. */
 export function invocationLog(opts: { functionName: string; write: LogWriter; now?: () => number }): Middleware {

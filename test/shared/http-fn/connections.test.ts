@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failInCIWithout } from '../../support/ci.ts';
 import { findOnPath, startRedisServer, type RedisServer } from '../store/redis-server.ts';
 import { signRouteRequest } from '../../../local/client/route-request.ts';
 import { BindWabaParams } from '../../../functions/bind-waba/schema.ts';
+import { preconnectCams } from '../../../shared/http-fn/cams.ts';
 import { httpFunction } from '../../../shared/http-fn/http-function.ts';
 import { bindWaba } from '../../../shared/services/cams-operations.ts';
 import { ok, startScriptedCams, TEST_KEY, type ScriptedCams } from '../cams/scripted-cams.ts';
@@ -35,7 +37,7 @@ afterAll(async () => {
 });
 
 function bindWabaFunction(env: Record<string, string>, lines: string[] = []) {
-  return httpFunction({ name: 'bind-waba', routes: [{ method: 'POST', path: '/waba/bind' }], schema: BindWabaParams, service: bindWaba, env, write: (l) => lines.push(l) });
+  return httpFunction({ name: 'bind-waba', routes: [{ method: 'POST', path: '/waba/bind' }], schema: BindWabaParams, service: bindWaba, preconnect: preconnectCams, env, write: (l) => lines.push(l) });
 }
 
 const ENV = () => ({ API_KEYS: `${CALLER.accessKeyId}:${CALLER.accessKeySecret}`, CAMS_ENDPOINT: cams.url });
@@ -82,6 +84,29 @@ describe('the connections of an HTTP function', () => {
     // the nonce was stored and the budget drawn on, over that one connection
     expect(await raw!.keys('connections-*')).toEqual(expect.arrayContaining([expect.stringMatching(/acs3-nonce/)]));
     expect(await storeConnections()).toBe(before + 1);
+  });
+
+  it('a function whose service never calls CAMS (no preconnect: the status page, the watch list, reports) opens no connection to it', async () => {
+    const socketsOpenedBy = async (preconnect?: typeof preconnectCams): Promise<number> => {
+      const handler = httpFunction({ name: 'no-cams', routes: [{ method: 'POST', path: '/waba/bind' }], schema: BindWabaParams, service: async () => ({}), preconnect, env: ENV(), write: () => {} });
+      let opened = 0;
+      const count = () => (opened += 1);
+      subscribe('net.client.socket', count);
+      try {
+        expect((await handler(bindEvent(CALLER), CONTEXT)).statusCode).toBe(200);
+      } finally {
+        unsubscribe('net.client.socket', count);
+      }
+      return opened;
+    };
+    expect(await socketsOpenedBy()).toBe(0);
+    // the same function told to preconnect does (on a fresh origin: none idle there)
+    const other = await startScriptedCams(() => ok());
+    try {
+      expect(await socketsOpenedBy((config) => preconnectCams({ ...config, camsEndpoint: other.url }))).toBe(1);
+    } finally {
+      await other.close();
+    }
   });
 
   it('an endpoint that cannot be read is left to the configuration check: the same answer and log line as before', async () => {
