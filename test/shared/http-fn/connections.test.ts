@@ -3,7 +3,8 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failInCIWithout } from '../../support/ci.ts';
-import { findOnPath, startRedisServer, type RedisServer } from '../store/redis-server.ts';
+import { until } from '../../support/until.ts';
+import { connectionsReceived, findOnPath, startRedisServer, type RedisServer } from '../store/redis-server.ts';
 import { signRouteRequest } from '../../../local/client/route-request.ts';
 import { BindWabaParams } from '../../../functions/bind-waba/schema.ts';
 import { preconnectCams } from '../../../shared/http-fn/cams.ts';
@@ -48,9 +49,6 @@ function bindEvent(key: { accessKeyId: string; accessKeySecret: string }): Buffe
   return httpEvent(signRouteRequest({ method: 'POST', path: '/waba/bind', body: { WabaId: '293982001' } }, 'h.example', key), 'fc-http');
 }
 
-async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setImmediate(r));
-}
 
 describe('the connections of an HTTP function', () => {
   failInCIWithout(redisBin, 'needs redis-server on PATH when CI is set (CI installs it)', 'redis-server not found on PATH, and CI is set: the store connection cannot be checked');
@@ -72,7 +70,7 @@ describe('the connections of an HTTP function', () => {
   });
 
   it.skipIf(!redisBin)("the store's is opened before the caller's signature is checked; the nonce and the budget then use it", async () => {
-    const storeConnections = async () => Number(/total_connections_received:(\d+)/.exec(await raw!.info('stats'))?.[1]);
+    const storeConnections = () => connectionsReceived(raw!);
     const handler = bindWabaFunction({ ...ENV(), STORE_URL: `${redis!.url}?namespace=connections-${randomBytes(4).toString('hex')}:` });
     const before = await storeConnections();
     const refused = parseReply(await handler(bindEvent({ accessKeyId: 'stranger', accessKeySecret: 'x' }), CONTEXT));

@@ -9,6 +9,7 @@ import { httpRequest, HttpTimeoutError, IDLE_KEEP_MS, MAX_SOCKETS_PER_ORIGIN, pr
 import { REPO, run, TSX } from '../../serverless/support.ts';
 import { findOnPath } from '../store/redis-server.ts';
 import { failInCIWithout } from '../../support/ci.ts';
+import { until } from '../../support/until.ts';
 import { makeTlsCert, type TlsCert } from '../../support/tls-front.ts';
 
 let server: http.Server;
@@ -55,10 +56,6 @@ afterAll(() => {
 });
 afterEach(() => vi.useRealTimers());
 
-/** Waits until `cond` holds, polling on the event loop (a server-side count, not a duration). */
-async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setImmediate(r));
-}
 
 describe('httpRequest', () => {
   it('sends the body with its length and the Host, and returns status, headers and body', async () => {

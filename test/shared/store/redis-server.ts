@@ -85,3 +85,8 @@ export async function startRedisServer(bin: string, port?: number, extra: string
     },
   };
 }
+
+/** Connections the server has accepted since it started (INFO stats), read through `client`. */
+export async function connectionsReceived(client: { info(section: string): Promise<string> }): Promise<number> {
+  return Number(/total_connections_received:(\d+)/.exec(await client.info('stats'))?.[1]);
+}

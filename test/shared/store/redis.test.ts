@@ -7,7 +7,8 @@ import { openStore, StoreError, type Store } from '../../../shared/store/index.t
 import { escapeGlob } from '../../../shared/store/redis-store.ts';
 import { storeContract } from './contract.ts';
 import { inCI } from '../../support/ci.ts';
-import { findOnPath, freePort, startRedisServer, type RedisServer } from './redis-server.ts';
+import { until } from '../../support/until.ts';
+import { connectionsReceived, findOnPath, freePort, startRedisServer, type RedisServer } from './redis-server.ts';
 
 const redisBin = findOnPath('redis-server');
 
@@ -21,9 +22,6 @@ if (!redisBin && inCI) {
 
 const ns = () => `test-${randomBytes(4).toString('hex')}:`;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((resolve) => setImmediate(resolve));
-}
 
 describe.skipIf(!redisBin)(
   redisBin ? 'redis store (real redis-server)' : 'redis store — SKIPPED: redis-server not found on PATH (set CI to make this fail)',
@@ -118,7 +116,7 @@ describe.skipIf(!redisBin)(
     });
 
     it('connect() opens the connection ahead of the first operation, which then goes out on it', async () => {
-      const connectionsSoFar = async () => Number(/total_connections_received:(\d+)/.exec(await raw.info('stats'))?.[1]);
+      const connectionsSoFar = () => connectionsReceived(raw);
       const before = await connectionsSoFar();
       const store = await openStore(`${server.url}?namespace=${ns()}`);
       try {
