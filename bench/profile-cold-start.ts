@@ -172,6 +172,10 @@ async function main(): Promise<void> {
   const samples = new Map<string, ProcessSample[]>(args.bundles.map((b) => [b, []]));
   const counts = new Map<string, number[]>(args.bundles.map((b) => [b, []]));
   const profDirs = new Map<string, string>(args.bundles.map((b) => [b, mkdtempSync(join(tmpdir(), 'cams-fc-prof-'))]));
+  // read once the report is printed, then gone: one .cpuprofile per run adds up over many runs
+  process.once('exit', () => {
+    for (const d of profDirs.values()) rmSync(d, { recursive: true, force: true });
+  });
   try {
     for (let r = -1; r < args.runs; r += 1) {
       const order = [...args.bundles.slice((r + 1) % args.bundles.length), ...args.bundles.slice(0, (r + 1) % args.bundles.length)];

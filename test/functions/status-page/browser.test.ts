@@ -30,6 +30,8 @@ let store: Store;
 let dir: string;
 let space: string;
 const contexts: BrowserContext[] = [];
+/** Chromium's profile folders, removed once their contexts are closed. */
+const profiles: string[] = [];
 const consoleErrors: string[] = [];
 
 const available = existsSync(CHROMIUM);
@@ -66,6 +68,7 @@ async function sweep(): Promise<void> {
 
 async function browserContext(javaScriptEnabled: boolean): Promise<BrowserContext> {
   const profile = mkdtempSync(join(tmpdir(), 'cams-fc-chromium-'));
+  profiles.push(profile);
   const ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, javaScriptEnabled, viewport: { width: 1100, height: 900 } });
   contexts.push(ctx);
   return ctx;
@@ -116,6 +119,7 @@ describeBrowser('GET /status in chromium', () => {
 
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => undefined);
+    for (const p of profiles) rmSync(p, { recursive: true, force: true });
     await store?.close();
     await host?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });

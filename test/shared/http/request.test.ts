@@ -1,5 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import http from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
@@ -270,8 +270,9 @@ describe('preconnect', () => {
 
   it('does not keep a process alive: the preconnected socket waits unreferenced, like an idle one', async () => {
     const srv = await ownServer();
+    const dir = mkdtempSync(join(tmpdir(), 'cams-fc-preconnect-'));
     try {
-      const file = join(mkdtempSync(join(tmpdir(), 'cams-fc-preconnect-')), 'preconnect-exit.mts');
+      const file = join(dir, 'preconnect-exit.mts');
       writeFileSync(
         file,
         [
@@ -291,6 +292,7 @@ describe('preconnect', () => {
       expect(srv.accepted()).toBe(1);
     } finally {
       await srv.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 30_000);
 });
