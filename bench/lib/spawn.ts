@@ -9,7 +9,7 @@ export interface ProcessSample {
   wallMs: number;
   maxRssKb: number;
   /**
-   * Points the child reported itself, in ms since its own start (`performance.now()`), on one stderr
+   * Points the child reported itself, in ms since its own start (`process.uptime()`), on one stderr
    * line `__BENCH_MARKS name=ms,name=ms` just before it exits (e.g. loaded, replied).
    */
   marks: Record<string, number>;
