@@ -138,7 +138,6 @@ function mergeDays(hs: ReadonlyArray<NodeHistory | undefined>, days: readonly st
   return { merged: { days: out }, bad };
 }
 
-
 function label(s: EntityState): string {
   const sub = s.subject;
   if (sub.entityType === 'PHONE_NUMBER') return `phone ${sub.phoneNumber ?? '?'}`;
@@ -156,16 +155,7 @@ export function buildStatusView(input: StatusInput): StatusView {
   const incidents: IncidentView[] = [];
   const counts = zero();
   for (const e of input.entities) {
-    if (e.firing) {
-      incidents.push({
-        node: e.node,
-        status: e.status,
-        since: e.badSince ?? e.since,
-        durationMs: Math.max(0, now - (e.badSince ?? e.since)),
-        ...(e.silenced ? { silencedBy: e.silenced.silenceId } : {}),
-        monitor: e.subject.nodeType === 'monitor',
-      });
-    }
+    if (e.firing) incidents.push(incidentView(e, now));
     if (e.subject.nodeType === 'monitor') continue;
     counts[e.status]++;
     const list = byGroup.get(e.group);
@@ -178,63 +168,92 @@ export function buildStatusView(input: StatusInput): StatusView {
   for (const [id, members] of byGroup) {
     const wabaId = id.startsWith('waba:') ? id.slice(5) : undefined;
     if (input.only !== undefined && (wabaId ?? id) !== input.only) continue;
-    const blocked = members.some((m) => m.subject.entityType === 'WABA' && m.status === 'BLOCKED');
-    const gCounts = zero();
-    let worst: ObservedStatus = 'AVAILABLE';
-    for (const m of members) {
-      gCounts[m.status]++;
-      worst = worseOf(worst, m.status);
-    }
-    const histories = members.map((m) => input.histories.get(historyKey(m)));
-    const { merged, bad } = mergeDays(histories, days);
-    const children = members.filter((m) => CHILD.has(m.subject.entityType)).length;
-    const listAll = input.only !== undefined || children <= HEALTHY_LISTED_MAX;
-    const nodes: NodeView[] = [];
-    let healthyNotListed = 0;
-    members.forEach((m, i) => {
-      const h = histories[i];
-      const child = CHILD.has(m.subject.entityType);
-      // A large group lists what needs a look; its quiet nodes are counted (the group's bar covers them).
-      if (!listAll && m.status === 'AVAILABLE' && !m.firing && !m.silenced && !bad[i]) {
-        healthyNotListed++;
-        return;
-      }
-      const quality = (m as EntityState & { quality?: unknown }).quality;
-      // Recorded by the deliverer, or covered now by an active silence.
-      const silencedBy = m.silenced?.silenceId ?? active.find((s) => matches(s, m.subject))?.SilenceId;
-      nodes.push({
-        label: label(m),
-        entityType: m.subject.entityType,
-        status: m.status,
-        ...(typeof quality === 'string' ? { quality } : {}),
-        since: m.since,
-        lastCheckedAt: m.lastCheckedAt,
-        errors: m.errors,
-        inhibited: blocked && child && m.status !== 'AVAILABLE',
-        ...(silencedBy ? { silencedBy } : {}),
-        firing: m.firing,
-        bar: barRuns(h, days),
-      });
-    });
-    nodes.sort((a, b) => Number(CHILD.has(a.entityType)) - Number(CHILD.has(b.entityType)) || RANK[a.status] - RANK[b.status] || (a.label < b.label ? -1 : 1));
-    groups.push({
-      id: wabaId ?? id,
-      label: wabaId ? `WABA ${wabaId}` : id.replace(/^space:/, 'space '),
-      worst,
-      counts: gCounts,
-      nodes,
-      healthyNotListed,
-      bar: barRuns(merged, days),
-      oldestCheck: Math.min(...members.map((m) => m.lastCheckedAt)),
-    });
+    groups.push(groupView(id, wabaId, members, { input, days, active }));
   }
   groups.sort((a, b) => RANK[a.worst] - RANK[b.worst] || (a.label < b.label ? -1 : 1));
+  return { now, groups, incidents, silences: silenceViews(input), counts, ...(input.only !== undefined ? { only: input.only } : {}) };
+}
 
+function incidentView(e: EntityState, now: number): IncidentView {
+  const since = e.badSince ?? e.since;
+  return {
+    node: e.node,
+    status: e.status,
+    since,
+    durationMs: Math.max(0, now - since),
+    ...(e.silenced ? { silencedBy: e.silenced.silenceId } : {}),
+    monitor: e.subject.nodeType === 'monitor',
+  };
+}
+
+/** What every group of one page shares: the page's days and the silences active now. */
+interface PageContext {
+  input: StatusInput;
+  days: readonly string[];
+  active: readonly Silence[];
+}
+
+/** One WABA's (or space's) group: its counts, its bar, and the nodes it lists. */
+function groupView(id: string, wabaId: string | undefined, members: readonly EntityState[], page: PageContext): GroupView {
+  const { input, days, active } = page;
+  const blocked = members.some((m) => m.subject.entityType === 'WABA' && m.status === 'BLOCKED');
+  const counts = zero();
+  let worst: ObservedStatus = 'AVAILABLE';
+  for (const m of members) {
+    counts[m.status]++;
+    worst = worseOf(worst, m.status);
+  }
+  const histories = members.map((m) => input.histories.get(historyKey(m)));
+  const { merged, bad } = mergeDays(histories, days);
+  const children = members.filter((m) => CHILD.has(m.subject.entityType)).length;
+  const listAll = input.only !== undefined || children <= HEALTHY_LISTED_MAX;
+  const nodes: NodeView[] = [];
+  let healthyNotListed = 0;
+  let oldestCheck = Infinity;
+  members.forEach((m, i) => {
+    oldestCheck = Math.min(oldestCheck, m.lastCheckedAt);
+    // A large group lists what needs a look; its quiet nodes are counted (the group's bar covers them).
+    if (!listAll && m.status === 'AVAILABLE' && !m.firing && !m.silenced && !bad[i]) {
+      healthyNotListed++;
+      return;
+    }
+    const quality = (m as EntityState & { quality?: unknown }).quality;
+    // Recorded by the deliverer, or covered now by an active silence.
+    const silencedBy = m.silenced?.silenceId ?? active.find((s) => matches(s, m.subject))?.SilenceId;
+    nodes.push({
+      label: label(m),
+      entityType: m.subject.entityType,
+      status: m.status,
+      ...(typeof quality === 'string' ? { quality } : {}),
+      since: m.since,
+      lastCheckedAt: m.lastCheckedAt,
+      errors: m.errors,
+      inhibited: blocked && CHILD.has(m.subject.entityType) && m.status !== 'AVAILABLE',
+      ...(silencedBy ? { silencedBy } : {}),
+      firing: m.firing,
+      bar: barRuns(histories[i], days),
+    });
+  });
+  nodes.sort((a, b) => Number(CHILD.has(a.entityType)) - Number(CHILD.has(b.entityType)) || RANK[a.status] - RANK[b.status] || (a.label < b.label ? -1 : 1));
+  return {
+    id: wabaId ?? id,
+    label: wabaId ? `WABA ${wabaId}` : id.replace(/^space:/, 'space '),
+    worst,
+    counts,
+    nodes,
+    healthyNotListed,
+    bar: barRuns(merged, days),
+    oldestCheck,
+  };
+}
+
+/** Every silence with its state now and how many nodes it holds back. */
+function silenceViews(input: StatusInput): SilenceView[] {
   const suppressed = new Map<string, number>();
   for (const e of input.entities) if (e.silenced) suppressed.set(e.silenced.silenceId, (suppressed.get(e.silenced.silenceId) ?? 0) + 1);
-  const silences: SilenceView[] = input.silences.map((s) => ({
+  return input.silences.map((s) => ({
     id: s.SilenceId,
-    state: silenceState(s, now),
+    state: silenceState(s, input.now),
     matchers: s.Matchers.map((m) => `${m.Name}=${m.Value}`).join(', '),
     startsAt: s.StartsAt,
     endsAt: s.EndsAt,
@@ -242,5 +261,4 @@ export function buildStatusView(input: StatusInput): StatusView {
     comment: s.Comment,
     suppressed: suppressed.get(s.SilenceId) ?? 0,
   }));
-  return { now, groups, incidents, silences, counts, ...(input.only !== undefined ? { only: input.only } : {}) };
 }

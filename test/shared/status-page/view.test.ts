@@ -50,6 +50,40 @@ describe('status page view and HTML', () => {
     expect(html).toContain('WabaId=&lt;i&gt;');
   });
 
+  it('a group: oldest check, children held back by a BLOCKED WABA, silences active now and what each holds back; incidents worst first', () => {
+    const f = statusFixture(20, NOW);
+    const [waba, phone1, phone2, phone3] = f.entities;
+    waba!.status = 'BLOCKED';
+    waba!.firing = true;
+    waba!.badSince = NOW - 5_000;
+    phone1!.status = 'LIMITED';
+    phone1!.firing = true;
+    phone1!.badSince = NOW - 9_000;
+    phone1!.lastCheckedAt = NOW - 7_200_000;
+    phone2!.status = 'LIMITED';
+    phone3!.silenced = { silenceId: 'sil-recorded', at: NOW - 1, item: {} as never };
+    const silence = (id: string, phone: string, startsAt: number) => ({ SilenceId: id, Matchers: [{ Name: 'PhoneNumber' as const, Value: phone }], StartsAt: startsAt, EndsAt: NOW + 60_000, CreatedBy: 'ops', Comment: '', CreatedAt: NOW - 10 });
+    const v = buildStatusView({
+      now: NOW,
+      entities: f.entities,
+      histories: f.histories,
+      silences: [silence('sil-active', phone2!.subject.phoneNumber!, NOW - 1), silence('sil-later', phone1!.subject.phoneNumber!, NOW + 1_000), silence('sil-recorded', '-', NOW - 1)],
+    });
+    const g = v.groups[0]!;
+    expect(g.worst).toBe('BLOCKED');
+    // the fixture's node 7 is LIMITED (and firing) already, since 3 hours
+    expect(g.counts).toEqual({ AVAILABLE: 16, LIMITED: 3, BLOCKED: 1, ERROR: 0 });
+    expect(g.oldestCheck).toBe(NOW - 7_200_000);
+    const node = (label: string) => g.nodes.find((n) => n.label === label)!;
+    expect(node(`WABA ${waba!.subject.wabaId}`).inhibited).toBe(false);
+    expect(node(`phone ${phone1!.subject.phoneNumber}`)).toMatchObject({ inhibited: true, firing: true });
+    expect(node(`phone ${phone1!.subject.phoneNumber}`).silencedBy).toBeUndefined();
+    expect(node(`phone ${phone2!.subject.phoneNumber}`)).toMatchObject({ inhibited: true, silencedBy: 'sil-active' });
+    expect(node(`phone ${phone3!.subject.phoneNumber}`)).toMatchObject({ inhibited: false, silencedBy: 'sil-recorded' });
+    expect(v.silences.map((s) => [s.id, s.state, s.suppressed])).toEqual([['sil-active', 'active', 0], ['sil-later', 'pending', 0], ['sil-recorded', 'active', 1]]);
+    expect(v.incidents.map((i) => [i.status, i.since, i.durationMs])).toEqual([['BLOCKED', NOW - 5_000, 5_000], ['LIMITED', NOW - 10_800_000, 10_800_000], ['LIMITED', NOW - 9_000, 9_000]]);
+  });
+
   it('10,000 nodes make a page of at most 500 KB (the bench times it)', () => {
     const f = statusFixture(10_000, NOW);
     const html = renderStatusPage(buildStatusView({ now: NOW, entities: f.entities, histories: f.histories, silences: [] }), { refreshSeconds: 60 });
