@@ -61,73 +61,100 @@ export interface ReceiptResult {
  * sweep, the backstop.
  */
 export async function applyReceipts(batch: ReadonlyArray<{ index: number; receipt: Receipt }>, deps: ReceiptDeps): Promise<ReceiptResult[]> {
+  if (batch.length === 0) return [];
   const { store } = deps;
-  const results: ReceiptResult[] = [];
-  if (batch.length === 0) return results;
   const spaces = await wabaSpaces(store, deps.envTargets);
   if (batch.some(({ receipt }) => !spaces.has(receipt.wabaId))) await lookUpSpaces(spaces, deps);
   const round = (await store.get<SweepRound>(ROUND_KEY))?.value.id ?? 'receipts';
   const ctx: CheckContext = { store, policy: deps.policy, sinks: deps.sinks, now: deps.now, deadline: deps.deadline };
-  const toCheck = new Map<string, { target: WatchTarget; results: ReceiptResult[] }>();
-  const stats: Partial<ReceiptStats> = { received: batch.length };
-  const seenKeys: Array<{ key: string; result: ReceiptResult }> = [];
+  const run: BatchRun = { results: [], toCheck: new Map(), stats: { received: batch.length }, seen: [] };
+  for (const { index, receipt } of batch) await recordReceipt(index, receipt, { spaces, round, ctx, deps, run });
+  await checkNodes(run.toCheck, round, ctx, deps);
+  await markBatchSeen(run, deps);
+  await countReceipts(store, run.stats);
+  return run.results;
+}
 
-  for (const { index, receipt } of batch) {
-    const key = receiptKey(receipt.raw);
-    const result: ReceiptResult = { Index: index, Outcome: 'processed' };
-    results.push(result);
-    if (await alreadySeen(store, key)) {
-      result.Outcome = 'duplicate';
-      stats.duplicates = (stats.duplicates ?? 0) + 1;
-      continue;
-    }
-    seenKeys.push({ key, result });
-    const space = spaces.get(receipt.wabaId);
-    if (!space) {
-      result.Outcome = 'unknown-waba';
-      stats.unknownWaba = (stats.unknownWaba ?? 0) + 1;
-      deps.log({ level: 'warn', msg: 'receipt for a WABA no watched node belongs to; not alerted', wabaId: receipt.wabaId, type: receipt.type });
-      await store.put(UNKNOWN_WABA_PREFIX + receipt.wabaId, { WabaId: receipt.wabaId, LastAt: new Date(deps.now()).toISOString(), Receipt: receipt.raw }, { ttlMs: KEEP_MS });
-      continue;
-    }
-    if (!receipt.known) {
-      result.Outcome = 'unknown-type';
-      stats.unknown = (stats.unknown ?? 0) + 1;
-      deps.log({ level: 'warn', msg: 'receipt with a Type or Status not in the notes; kept as data', type: receipt.type, status: receipt.status ?? receipt.auditStatus, wabaId: receipt.wabaId });
-      await store.put(UNKNOWN_RECEIPT_PREFIX + key, { At: new Date(deps.now()).toISOString(), Receipt: receipt.raw }, { ttlMs: KEEP_MS });
-    } else {
-      stats.processed = (stats.processed ?? 0) + 1;
-    }
+/** What one batch gathers as its receipts are recorded. */
+interface BatchRun {
+  results: ReceiptResult[];
+  /** The nodes to check once each, with the results that named them. */
+  toCheck: Map<string, { target: WatchTarget; results: ReceiptResult[] }>;
+  stats: Partial<ReceiptStats>;
+  /** The receipts not seen before, marked seen once the batch is acted on. */
+  seen: Array<{ key: string; result: ReceiptResult }>;
+}
 
-    // An unknown Type names no node we understand: its WABA is what gets checked.
-    const target = receipt.known ? nodeOf(receipt, space) : space.waba;
-    const id = targetId(target);
-    result.Node = id;
-    if (!space.watched.has(id)) {
-      try {
-        await registerWatchTarget(store, target, `receipt ${receipt.type}`, deps.now());
-        space.watched.add(id);
-        result.Registered = true;
-        deps.log({ level: 'info', msg: 'receipt put a node of a watched WABA under watch', node: id });
-      } catch (e) {
-        if (isStoreFailure(e)) throw e;
-        deps.log({ level: 'warn', msg: 'receipt names a node that cannot be watched', node: id, error: (e as Error).message });
-        continue;
-      }
-    }
-    await noteTarget(store, target, { lastReceiptAt: deps.now() });
-    if (receipt.known) {
-      const obs = receiptObservation(receipt, space.custSpaceId);
-      // Receipts are events, not samples: they fire on the first one.
-      if (obs) await applyObservation(obs, round, false, { ...ctx, policy: { ...deps.policy, minConsecutive: 1 } });
-    }
-    const pending = toCheck.get(id) ?? { target, results: [] };
-    pending.results.push(result);
-    toCheck.set(id, pending);
+const bump = (stats: Partial<ReceiptStats>, k: keyof ReceiptStats, by = 1) => {
+  stats[k] = (stats[k] ?? 0) + by;
+};
+
+/**
+ * One receipt: a duplicate is counted; one for a WABA nobody watches is kept and logged; otherwise
+ * its node goes under watch, its event is noted and fed to the rules, and the node is queued for a check.
+ */
+async function recordReceipt(
+  index: number,
+  receipt: Receipt,
+  { spaces, round, ctx, deps, run }: { spaces: SpaceIndex; round: string; ctx: CheckContext; deps: ReceiptDeps; run: BatchRun },
+): Promise<void> {
+  const { store } = deps;
+  const key = receiptKey(receipt.raw);
+  const result: ReceiptResult = { Index: index, Outcome: 'processed' };
+  run.results.push(result);
+  if (await alreadySeen(store, key)) {
+    result.Outcome = 'duplicate';
+    bump(run.stats, 'duplicates');
+    return;
+  }
+  run.seen.push({ key, result });
+  const space = spaces.get(receipt.wabaId);
+  if (!space) {
+    result.Outcome = 'unknown-waba';
+    bump(run.stats, 'unknownWaba');
+    deps.log({ level: 'warn', msg: 'receipt for a WABA no watched node belongs to; not alerted', wabaId: receipt.wabaId, type: receipt.type });
+    await store.put(UNKNOWN_WABA_PREFIX + receipt.wabaId, { WabaId: receipt.wabaId, LastAt: new Date(deps.now()).toISOString(), Receipt: receipt.raw }, { ttlMs: KEEP_MS });
+    return;
+  }
+  if (!receipt.known) {
+    result.Outcome = 'unknown-type';
+    bump(run.stats, 'unknown');
+    deps.log({ level: 'warn', msg: 'receipt with a Type or Status not in the notes; kept as data', type: receipt.type, status: receipt.status ?? receipt.auditStatus, wabaId: receipt.wabaId });
+    await store.put(UNKNOWN_RECEIPT_PREFIX + key, { At: new Date(deps.now()).toISOString(), Receipt: receipt.raw }, { ttlMs: KEEP_MS });
+  } else {
+    bump(run.stats, 'processed');
   }
 
-  // One check per node, however many receipts named it.
-  for (const { target, results: rs } of toCheck.values()) {
+  // An unknown Type names no node we understand: its WABA is what gets checked.
+  const target = receipt.known ? nodeOf(receipt, space) : space.waba;
+  const id = targetId(target);
+  result.Node = id;
+  if (!space.watched.has(id)) {
+    try {
+      await registerWatchTarget(store, target, `receipt ${receipt.type}`, deps.now());
+      space.watched.add(id);
+      result.Registered = true;
+      deps.log({ level: 'info', msg: 'receipt put a node of a watched WABA under watch', node: id });
+    } catch (e) {
+      if (isStoreFailure(e)) throw e;
+      deps.log({ level: 'warn', msg: 'receipt names a node that cannot be watched', node: id, error: (e as Error).message });
+      return;
+    }
+  }
+  await noteTarget(store, target, { lastReceiptAt: deps.now() });
+  if (receipt.known) {
+    const obs = receiptObservation(receipt, space.custSpaceId);
+    // Receipts are events, not samples: they fire on the first one.
+    if (obs) await applyObservation(obs, round, false, { ...ctx, policy: { ...deps.policy, minConsecutive: 1 } });
+  }
+  const pending = run.toCheck.get(id) ?? { target, results: [] };
+  pending.results.push(result);
+  run.toCheck.set(id, pending);
+}
+
+/** One check per node, however many receipts named it; a CAMS failure is left to the sweep. */
+async function checkNodes(toCheck: BatchRun['toCheck'], round: string, ctx: CheckContext, deps: ReceiptDeps): Promise<void> {
+  for (const { target, results } of toCheck.values()) {
     let outcome = 'ok';
     try {
       await checkTarget(deps.cams, target, round, ctx);
@@ -136,19 +163,20 @@ export async function applyReceipts(batch: ReadonlyArray<{ index: number; receip
       outcome = e.Code;
       deps.log({ level: 'warn', msg: 'targeted check failed; the sweep checks the node again', node: targetId(target), code: e.Code });
     }
-    for (const r of rs) r.Check = outcome;
+    for (const r of results) r.Check = outcome;
   }
+}
 
-  for (const { key, result } of seenKeys) {
-    if (!(await markSeen(store, key, deps.now())) && result.Outcome === 'processed') {
+/** Marks the batch's new receipts seen, once acted on; one another delivery marked first is a duplicate. */
+async function markBatchSeen(run: BatchRun, deps: ReceiptDeps): Promise<void> {
+  for (const { key, result } of run.seen) {
+    if (!(await markSeen(deps.store, key, deps.now())) && result.Outcome === 'processed') {
       // Another delivery of the same receipt got there first; the rules kept its effects single.
       result.Outcome = 'duplicate';
-      stats.duplicates = (stats.duplicates ?? 0) + 1;
-      stats.processed = (stats.processed ?? 1) - 1;
+      bump(run.stats, 'duplicates');
+      bump(run.stats, 'processed', -1);
     }
   }
-  await countReceipts(store, stats);
-  return results;
 }
 
 interface WabaSpace {

@@ -225,6 +225,8 @@ describe('cams-events with several instances at once', () => {
     const outcomes = replies.map((r) => json(r).Data!.Results[0]!['Outcome']).sort();
     expect(outcomes.filter((o) => o === 'processed')).toHaveLength(1);
     expect(webhookItems().filter((i) => i.node.includes(PHONE))).toHaveLength(1);
+    // The counters agree with the outcomes: an instance that lost the race to mark it seen counts a duplicate, not a second processed.
+    expect((await store.get<ReceiptStats>(STATS_KEY))?.value).toMatchObject({ received: 3, processed: 1, duplicates: 2 });
   });
 });
 
