@@ -15,6 +15,7 @@ import { observeMonitorSubject } from './monitor-alert.ts';
 import { riskDue, RISK_INTERVAL_SHARE, RISKY_PREFIX, stillRisky } from './risk.ts';
 import { newRoundId, ROUND_KEY, scanRound, startRound, type SweepRound } from './round-plan.ts';
 import { StaggeredWorkers } from './staggered-workers.ts';
+import { BesideChecks } from './beside-checks.ts';
 import { TickJobs, type CheckOutcome, type Job } from './tick-jobs.ts';
 import type { AlertPolicy } from './rules.ts';
 import { targetId, WATCH_PREFIX, type RegisteredTarget, type TargetProblem, type WatchTarget } from './targets.ts';
@@ -145,135 +146,113 @@ export class HealthSweep {
     const round = fresh ? await startRound(store, this.opts.envTargets, current, { id: roundId, now: this.alertNow() }) : current;
     // Beside the checks, waited for before the tick ends: the one full scan of entities, once per
     // round (repairs the owed, invalid-target and silenced indexes), and the round's one listing of
-    // the watch list (scanRound) until it succeeded once. They start once the first CAMS call is
-    // under way (kickoff), so their reads do not queue ahead of the first checks'.
-    const background: Array<Promise<unknown>> = [];
-    const later: Array<() => void> = [];
-    const besides = (what: string, run: () => Promise<unknown>) =>
-      later.push(() =>
-        background.push(run().catch((e: unknown) => this.log({ level: 'warn', msg: `${what} failed; the next tick does it`, round: round.id, error: e instanceof Error ? e.message : String(e) }))),
-      );
-    if (fresh && round.id === roundId) besides('repairing the indexes', () => reindexEntities(store));
+    // the watch list (scanRound) until it succeeded once. Earlier sweeps' deliveries are due a flush
+    // delay after the same kickoff: on the file store a delivery's lease write and index listings,
+    // amid the first slot reservations, made them late by 10-50 ms each.
+    const beside = new BesideChecks(round.id, this.log, () => this.flusher?.owed());
+    if (fresh && round.id === roundId) beside.add('repairing the indexes', () => reindexEntities(store));
 
     // Target problems: the stored ones as the round's listing of the watch list found them (the
     // previous round's until then), the configured ones every tick; one that is gone has been fixed.
     const invalid = await this.observeTargetProblems([...(this.opts.targetProblems ?? []), ...(round.problems ?? [])], round.id);
     // Their index is listed when a round starts or when the last tick saw some (`invalid`), not every
     // tick, and beside the checks: a listing can be a scan of every key (redis SCAN, a directory).
-    if (fresh || (round.invalid ?? 1) > 0 || invalid.size > 0) besides('resolving fixed target problems', () => this.resolveVanishedTargetProblems(invalid, round.id));
+    if (fresh || (round.invalid ?? 1) > 0 || invalid.size > 0) beside.add('resolving fixed target problems', () => this.resolveVanishedTargetProblems(invalid, round.id));
 
     const jobs = await TickJobs.open({ store, round, plan: round.plan!, invalid: invalid.size, now: this.now, clock: this.alertNow, log: this.log });
-    background.push(jobs.riskListed);
+    beside.track(jobs.riskListed);
     let scanned = !!round.scanned;
-    if (!scanned) {
-      besides('listing the watch list', () => scanRound(store, this.opts.envTargets, round, (longer) => (jobs.plan = longer)).then(() => (scanned = true)));
-    }
-    const report: SweepReport = { round: round.id, targets: jobs.plan.count, checked: 0, pending: 0, transientFailures: 0 };
+    if (!scanned) beside.add('listing the watch list', () => scanRound(store, this.opts.envTargets, round, (longer) => (jobs.plan = longer)).then(() => (scanned = true)));
 
-    const envById = new Map(this.opts.envTargets.map((t) => [targetId(t), t]));
-    const riskInterval = (round.previousMs ?? 0) * RISK_INTERVAL_SHARE;
-    // Plan positions below `uncertain` an earlier tick may have checked (it died before writing the
-    // cursor); a round this tick started has checked nothing yet (its first positions are already reserved).
-    const uncertain = round.id === roundId && fresh ? 0 : (round.reserved ?? 0);
-    const attempted = new Set<string>();
-    let successes = 0;
-    let unreachable: CamsError | undefined;
-    let authFailure: CamsError | undefined;
     const budget = this.opts.checkBudgetMs ?? 6000;
-    // A check that fails with something other than CAMS or store contention (a store that is gone, a
-    // bug) stops the others from starting new checks; the sweep waits for those in flight before it
-    // reports the failure, so the lease is never released while a worker still calls CAMS or writes.
-    let failure: { error: unknown } | undefined;
-
-    // The background work starts once the first CAMS call is under way, beside the checks, not ahead
-    // of them; earlier sweeps' deliveries a flush delay later: on the file store a delivery's lease
-    // write and index listings, amid the first slot reservations, made them late by 10-50 ms each.
-    let kicked = false;
-    const kickoff = () => {
-      if (kicked) return;
-      kicked = true;
-      this.flusher?.owed();
-      for (const start of later) start();
+    const tick: Tick = {
+      round,
+      jobs,
+      report: { round: round.id, targets: jobs.plan.count, checked: 0, pending: 0, transientFailures: 0 },
+      envById: new Map(this.opts.envTargets.map((t) => [targetId(t), t])),
+      riskInterval: (round.previousMs ?? 0) * RISK_INTERVAL_SHARE,
+      // A round this tick started has checked nothing yet (its first positions are already reserved).
+      uncertain: round.id === roundId && fresh ? 0 : (round.reserved ?? 0),
+      attempted: new Set(),
+      underWay: () => {
+        beside.kickoff();
+        workers.more();
+      },
+      successes: 0,
     };
-    const workers = new StaggeredWorkers(this.opts.concurrency, () => worker(), (e) => void (failure ??= { error: e }));
-    const underWay = () => {
-      kickoff();
-      workers.more();
-    };
-
-    /** One job; undefined when there was nothing to check (gone, already checked, not due). */
-    const runJob = async (job: Job): Promise<CheckOutcome | undefined> => {
-      const target = await this.watched(job.id, envById);
-      if (job.kind === 'risk') {
-        const info = (await store.get<TargetInfo>(TARGET_INFO_PREFIX + job.id))?.value;
-        if (!target || attempted.has(job.id) || !riskDue(info, this.alertNow(), riskInterval)) {
-          jobs.refundRisk();
-          if (!target || !stillRisky(info, this.alertNow())) await store.delete(RISKY_PREFIX + job.id, { ifVersion: job.marker! });
-          return undefined;
-        }
-        jobs.riskChecks++;
-        const checking = this.checkTarget({ id: job.id, target }, round.id, false);
-        underWay();
-        return checking;
-      }
-      // Removed from the watch list since the plan was made: nothing to check (a retry's key goes in settle).
-      if (!target) return undefined;
-      if (job.kind === 'plan' && job.pos! < uncertain) {
-        if ((await store.get<TargetInfo>(TARGET_INFO_PREFIX + job.id))?.value.round === round.id) return undefined;
-      }
-      if (job.kind === 'plan' && attempted.has(job.id)) return undefined;
-      attempted.add(job.id);
-      const checking = this.checkTarget({ id: job.id, target }, round.id, true);
-      underWay();
-      return checking;
-    };
-
-    const worker = async () => {
-      for (;;) {
-        if (authFailure || failure) return;
-        if (this.opts.deadline - this.now() < budget) return;
-        const job = await jobs.take();
-        if (!job) {
-          // Nothing else to do but re-checks waiting for their backoff: wait for the first one.
-          const wait = jobs.recheckWait();
-          if (wait === undefined) return;
-          await (this.opts.sleep ?? sleep)(wait);
-          continue;
-        }
-        let outcome: CheckOutcome | undefined;
-        try {
-          outcome = await runJob(job);
-          await jobs.settle(job, outcome, this.opts.deadline - budget);
-        } catch (e) {
-          failure ??= { error: e };
-          return;
-        }
-        if (outcome?.kind === 'checked') successes++;
-        else if (outcome?.kind === 'auth') authFailure = outcome.error;
-        else if (outcome?.kind === 'transient') {
-          report.transientFailures++;
-          if (outcome.cause === 'contention') {
-            report.storeContention = (report.storeContention ?? 0) + 1;
-            successes++; // CAMS answered
-          }
-          if (outcome.cause === 'unreachable') unreachable = outcome.error as CamsError;
-        }
-      }
-    };
+    const workers = new StaggeredWorkers(this.opts.concurrency, () => this.work(tick, budget), (e) => void (tick.failure ??= { error: e }));
     await workers.run();
-    kickoff();
-    await Promise.all(background);
+    beside.kickoff();
+    await beside.settled();
     // The round's listing may have appended targets after the workers ran out of plan (a round whose
     // plan held nothing to check never started it before): they are checked now, in this tick.
-    while (!jobs.lost && !failure && !authFailure && jobs.planLeft && this.opts.deadline - this.now() >= budget) await workers.run();
-    if (failure) {
-      const err = failure.error;
+    while (!jobs.lost && !tick.failure && !tick.authFailure && jobs.planLeft && this.opts.deadline - this.now() >= budget) await workers.run();
+    if (tick.failure) {
+      const err = tick.failure.error;
       this.log({ level: 'error', msg: 'sweep stopped: a check failed outside CAMS', round: round.id, error: err instanceof Error ? err.message : String(err) });
       throw err;
     }
-    await this.observeOwnHealth({ successes, authFailure, unreachable }, round.id);
+    await this.observeOwnHealth(tick, round.id);
+    return this.closeTick(tick, scanned && jobs.exhausted);
+  }
 
-    const complete = scanned && jobs.exhausted;
+  /** One worker: takes jobs until there are none, time runs short, or the tick must stop. */
+  private async work(tick: Tick, budget: number): Promise<void> {
+    const { jobs } = tick;
+    for (;;) {
+      if (tick.authFailure || tick.failure) return;
+      if (this.opts.deadline - this.now() < budget) return;
+      const job = await jobs.take();
+      if (!job) {
+        // Nothing else to do but re-checks waiting for their backoff: wait for the first one.
+        const wait = jobs.recheckWait();
+        if (wait === undefined) return;
+        await (this.opts.sleep ?? sleep)(wait);
+        continue;
+      }
+      let outcome: CheckOutcome | undefined;
+      try {
+        outcome = await this.runJob(job, tick);
+        await jobs.settle(job, outcome, this.opts.deadline - budget);
+      } catch (e) {
+        tick.failure ??= { error: e };
+        return;
+      }
+      tally(tick, outcome);
+    }
+  }
+
+  /** One job; undefined when there was nothing to check (gone, already checked, not due). */
+  private async runJob(job: Job, tick: Tick): Promise<CheckOutcome | undefined> {
+    const { store } = this.opts;
+    const { jobs, round, attempted } = tick;
+    const target = await this.watched(job.id, tick.envById);
+    if (job.kind === 'risk') {
+      const info = (await store.get<TargetInfo>(TARGET_INFO_PREFIX + job.id))?.value;
+      if (!target || attempted.has(job.id) || !riskDue(info, this.alertNow(), tick.riskInterval)) {
+        jobs.refundRisk();
+        if (!target || !stillRisky(info, this.alertNow())) await store.delete(RISKY_PREFIX + job.id, { ifVersion: job.marker! });
+        return undefined;
+      }
+      jobs.riskChecks++;
+      const checking = this.checkTarget({ id: job.id, target }, round.id, false);
+      tick.underWay();
+      return checking;
+    }
+    // Removed from the watch list since the plan was made: nothing to check (a retry's key goes in settle).
+    if (!target) return undefined;
+    if (job.kind === 'plan' && job.pos! < tick.uncertain) {
+      if ((await store.get<TargetInfo>(TARGET_INFO_PREFIX + job.id))?.value.round === round.id) return undefined;
+    }
+    if (job.kind === 'plan' && attempted.has(job.id)) return undefined;
+    attempted.add(job.id);
+    const checking = this.checkTarget({ id: job.id, target }, round.id, true);
+    tick.underWay();
+    return checking;
+  }
+
+  /** The tick's report, and the round record moved on (marked complete when it is). */
+  private async closeTick({ jobs, report }: Tick, complete: boolean): Promise<SweepReport> {
     report.checked = jobs.checked;
     report.pending = jobs.pending;
     report.targets = jobs.plan.count;
@@ -292,7 +271,7 @@ export class HealthSweep {
    * What the tick's checks say of the monitor itself: CAMS refused its credentials (AuthRefused), or
    * answered none of its checks (CamsUnreachable); either resolves once a check gets an answer.
    */
-  private async observeOwnHealth(t: { successes: number; authFailure: CamsError | undefined; unreachable: CamsError | undefined }, roundId: string): Promise<void> {
+  private async observeOwnHealth(t: Pick<Tick, 'successes' | 'authFailure' | 'unreachable'>, roundId: string): Promise<void> {
     if (t.authFailure) {
       await this.observeMonitor(monitorSubject('AuthRefused'), 'ERROR', [camsFault(t.authFailure)], roundId);
     } else if (t.successes > 0) {
@@ -428,6 +407,46 @@ export class HealthSweep {
       if (st?.firing) await this.observeMonitor(st.subject, 'AVAILABLE', [], roundId);
       await this.opts.store.delete(m.key, { ifVersion: m.version });
     }
+  }
+}
+
+/** What one tick's workers share. */
+interface Tick {
+  round: SweepRound;
+  jobs: TickJobs;
+  report: SweepReport;
+  envById: ReadonlyMap<string, WatchTarget>;
+  /** How long a risky node waits between its extra checks. */
+  riskInterval: number;
+  /** Plan positions below this an earlier tick may have checked (it died before writing the cursor). */
+  uncertain: number;
+  /** Targets this tick has checked or is checking. */
+  attempted: Set<string>;
+  /** A check's CAMS call is under way: work beside the checks may start, and another worker. */
+  underWay: () => void;
+  /** Checks CAMS answered. */
+  successes: number;
+  unreachable?: CamsError;
+  authFailure?: CamsError;
+  /**
+   * A check that failed with something other than CAMS or store contention (a store that is gone, a
+   * bug): the others start no new check, and the sweep waits for those in flight before it reports
+   * it, so the lease is never released while a worker still calls CAMS or writes.
+   */
+  failure?: { error: unknown };
+}
+
+/** A job's outcome, counted for the report and the monitor's own health. */
+function tally(tick: Tick, outcome: CheckOutcome | undefined): void {
+  if (outcome?.kind === 'checked') tick.successes++;
+  else if (outcome?.kind === 'auth') tick.authFailure = outcome.error;
+  else if (outcome?.kind === 'transient') {
+    tick.report.transientFailures++;
+    if (outcome.cause === 'contention') {
+      tick.report.storeContention = (tick.report.storeContention ?? 0) + 1;
+      tick.successes++; // CAMS answered
+    }
+    if (outcome.cause === 'unreachable') tick.unreachable = outcome.error as CamsError;
   }
 }
 
