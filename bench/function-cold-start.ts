@@ -114,6 +114,7 @@ export const functionColdStart: Benchmark = {
         // from node's ~140 bundled CA certificates (a `ca` option does not avoid it).
         { name: 'roots', run: () => timedNode({ args: ['-e', "require('node:tls').createSecureContext()"], env: {}, cwd: REPO_ROOT }) },
         { name: 'floor', run: invoke(floor.file, 'get-health-status') },
+        { name: 'runner', run: invoke(join(REPO_ROOT, 'bench/baselines/answer-handler.cjs'), 'get-health-status') },
       ];
       // reference: the first function's bundle without its V8 code cache (a copy of its folder
       // without main.js.cache: the loader then compiles main.js as require() would)
@@ -204,6 +205,10 @@ function report(
   if (samples['nocache']) cpuRows.push([`ref: ${dist.built[0]!.name} without code cache`, round(cpuMed('nocache')), round(cpuMed('nocache') - floorCpu), '—', '—', '—']);
   const floorOverhead = overhead(wall('floor'), bareWall);
   rows.push(['bare (node -e 0)', round(median(bareWall)), '—', '—', '—', round(mb(median(bareRss)), 1), '—', '—', '—']);
+  if (samples['runner']) {
+    rows.push(wallRow('ref: the runner alone (answers at once)', 'runner'));
+    phases.push(phaseRow('ref: the runner alone (answers at once)', 'runner'));
+  }
   if (samples['roots']) rows.push(wallRow('ref: TLS root store (createSecureContext)', 'roots'));
   rows.push(wallRow('ref: floor handler', 'floor', undefined, kb(bytes.floor)));
   phases.push(phaseRow('ref: floor handler', 'floor'));
@@ -305,6 +310,7 @@ function report(
   for (const f of allBuilt) goals.push(goal(`${f.name}: eager bundle`, round(kb(f.bytes), 1), GOAL_BUNDLE_KB, 'KB'));
   const notes = [
     `${rounds} alternating rounds (+1 warm-up), order rotated each round; each invocation is a fresh process with a freshly signed FC 3.0 event; the sandbox runs in the benchmark's process on loopback.`,
+    'ref "the runner alone": bench/baselines/answer-handler.cjs, a handler that answers at once, run by the same runner (bench/lib/fn-runner.cjs): what the harness costs over `node -e 0` and every other row pays too.',
     `sdk baseline: bench/baselines/sdk-handler.ts (parse event, no checks, openapi-client callApi), ${kb(bytes.sdk).toFixed(1)} KB of its own, @alicloud/* required from node_modules.`,
     'as deployed: CAMS_ENDPOINT=https:// (TLS ended in the bench process in front of the sandbox, with a certificate made with openssl) and STORE_URL=redis://, TLS roots as serverless.yml sets them up (NODE_OPTIONS=--use-openssl-ca, SSL_CERT_DIR: Node\'s bundled roots and the bench\'s CA as a hashed directory), against the SDK over the same https with the same roots (it has no store: its first request stores no nonce and takes no budget slot).',
     'ref "as deployed, Node\'s bundled roots": the same without the directory, the CA trusted through NODE_EXTRA_CA_CERTS, which makes Node 20 build its root store from all its bundled roots at start-up, before the runner (so outside the CPU columns, which start at the runner); with a public CA the same work comes with the first handshake. The "ref: TLS root store" row is that work alone.',
