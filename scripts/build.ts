@@ -117,77 +117,7 @@ export async function buildFunctions(opts: BuildOptions = {}): Promise<BuildResu
   const present = names.filter((n) => !missing.includes(n));
   const warmUp = opts.codeCache !== false && opts.warmUp !== false ? await startWarmUp(present) : undefined;
   try {
-    const built = await Promise.all(
-      present.map(async (name): Promise<BuiltFunction> => {
-        const entry = join(root, 'functions', name, 'handler.ts');
-        const dir = join(outDir, name);
-        rmSync(dir, { recursive: true, force: true });
-        mkdirSync(dir, { recursive: true });
-        const outFile = join(dir, 'index.js');
-        const bundleFile = join(dir, BUNDLE_FILE);
-        const leftExternal = new Set<string>();
-        const lazyPkgs = new Set<string>();
-        const bundle = async (input: Pick<BuildOptionsEsbuild, 'entryPoints' | 'stdin'>, file: string, plugins: Plugin[]) => {
-          try {
-            return await esbuild({
-              ...input,
-              absWorkingDir: root,
-              outfile: file,
-              bundle: true,
-              platform: 'node',
-              target: 'node20',
-              format: 'cjs',
-              minify: true,
-              sourcemap: 'external',
-              metafile: true,
-              logLevel: 'silent',
-              legalComments: 'none',
-              banner: { js: IMPORT_META_URL_SHIM },
-              define: { 'import.meta.url': '__import_meta_url' },
-              plugins: [lazyMiddyStreams(), ...plugins, optionalDependencyExternals(leftExternal)],
-            });
-          } catch (error) {
-            const detail = (error as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors
-              ?.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text))
-              .join('\n  ');
-            throw new BuildError(`build: ${name} failed:\n  ${detail ?? String(error)}`);
-          }
-        };
-        const result = await bundle({ entryPoints: [entry] }, bundleFile, [builtinImportsAsRequire(), splitLazyPackages(lazyPkgs)]);
-        assertNoDynamicImport(name, bundleFile, result.metafile as Metafile);
-        dropUnusedShim(bundleFile);
-        assertAsciiBundle(name, bundleFile);
-        wrapBundle(bundleFile);
-        const lazy: LazyFile[] = [];
-        const inputs = Object.keys((result.metafile as Metafile).inputs);
-        for (const pkg of [...lazyPkgs].sort()) {
-          const file = join(dir, lazyFileName(pkg));
-          // an entry that only re-exports the package, resolved from the function's own source folder
-          const stdin = { contents: `module.exports = require(${JSON.stringify(pkg)});`, resolveDir: dirname(entry), loader: 'js' as const, sourcefile: `lazy:${pkg}` };
-          const sub = await bundle({ stdin }, file, []);
-          lazy.push({ pkg, file, bytes: statSync(file).size });
-          inputs.push(...Object.keys((sub.metafile as Metafile).inputs));
-        }
-        for (const l of lazy) dropUnusedShim(l.file);
-        writeFileSync(join(dir, 'meta.json'), JSON.stringify(result.metafile));
-        writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}\n');
-        writeFileSync(outFile, LOADER);
-        writeRootStore(join(dir, ROOT_STORE_DIR));
-        const warm = warmUp?.invocation(name);
-        const cacheBytes = opts.codeCache === false ? 0 : await writeCodeCache(dir, warm);
-        return {
-          name,
-          entry: relative(root, entry),
-          outFile,
-          bytes: statSync(outFile).size + statSync(bundleFile).size,
-          cacheBytes,
-          warmedUp: warm !== undefined,
-          lazy,
-          inputs: [...new Set(inputs)],
-          warnings: [...result.warnings.map((w) => w.text), ...[...leftExternal].map((e) => `left external: ${e}`)],
-        };
-      }),
-    );
+    const built = await Promise.all(present.map((name) => buildOne(name, { root, outDir, codeCache: opts.codeCache !== false, warmUp })));
 
     const show = (f: string) => {
       const rel = relative(process.cwd(), f);
@@ -204,6 +134,83 @@ export async function buildFunctions(opts: BuildOptions = {}): Promise<BuildResu
     return { built, missing, millis };
   } finally {
     await warmUp?.close();
+  }
+}
+
+/** One function: its bundle, lazy packages, loader, TLS roots and code cache, in <outDir>/<name>/. */
+async function buildOne(name: string, ctx: { root: string; outDir: string; codeCache: boolean; warmUp: Awaited<ReturnType<typeof startWarmUp>> | undefined }): Promise<BuiltFunction> {
+  const { root, outDir } = ctx;
+  const entry = join(root, 'functions', name, 'handler.ts');
+  const dir = join(outDir, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const outFile = join(dir, 'index.js');
+  const bundleFile = join(dir, BUNDLE_FILE);
+  const leftExternal = new Set<string>();
+  const lazyPkgs = new Set<string>();
+  const bundle = (input: EsbuildInput, file: string, plugins: Plugin[]) => bundleOnce(name, root, input, file, [...plugins, optionalDependencyExternals(leftExternal)]);
+  const result = await bundle({ entryPoints: [entry] }, bundleFile, [builtinImportsAsRequire(), splitLazyPackages(lazyPkgs)]);
+  assertNoDynamicImport(name, bundleFile, result.metafile as Metafile);
+  dropUnusedShim(bundleFile);
+  assertAsciiBundle(name, bundleFile);
+  wrapBundle(bundleFile);
+  const lazy: LazyFile[] = [];
+  const inputs = Object.keys((result.metafile as Metafile).inputs);
+  for (const pkg of [...lazyPkgs].sort()) {
+    const file = join(dir, lazyFileName(pkg));
+    // an entry that only re-exports the package, resolved from the function's own source folder
+    const stdin = { contents: `module.exports = require(${JSON.stringify(pkg)});`, resolveDir: dirname(entry), loader: 'js' as const, sourcefile: `lazy:${pkg}` };
+    const sub = await bundle({ stdin }, file, []);
+    lazy.push({ pkg, file, bytes: statSync(file).size });
+    inputs.push(...Object.keys((sub.metafile as Metafile).inputs));
+  }
+  for (const l of lazy) dropUnusedShim(l.file);
+  writeFileSync(join(dir, 'meta.json'), JSON.stringify(result.metafile));
+  writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}\n');
+  writeFileSync(outFile, LOADER);
+  writeRootStore(join(dir, ROOT_STORE_DIR));
+  const warm = ctx.warmUp?.invocation(name);
+  const cacheBytes = ctx.codeCache ? await writeCodeCache(dir, warm) : 0;
+  return {
+    name,
+    entry: relative(root, entry),
+    outFile,
+    bytes: statSync(outFile).size + statSync(bundleFile).size,
+    cacheBytes,
+    warmedUp: warm !== undefined,
+    lazy,
+    inputs: [...new Set(inputs)],
+    warnings: [...result.warnings.map((w) => w.text), ...[...leftExternal].map((e) => `left external: ${e}`)],
+  };
+}
+
+type EsbuildInput = Pick<BuildOptionsEsbuild, 'entryPoints' | 'stdin'>;
+
+/** One esbuild run as every function bundle is made (CommonJS for node20, minified, with a source map); a failure names the function. */
+async function bundleOnce(name: string, root: string, input: EsbuildInput, file: string, plugins: Plugin[]) {
+  try {
+    return await esbuild({
+      ...input,
+      absWorkingDir: root,
+      outfile: file,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      minify: true,
+      sourcemap: 'external',
+      metafile: true,
+      logLevel: 'silent',
+      legalComments: 'none',
+      banner: { js: IMPORT_META_URL_SHIM },
+      define: { 'import.meta.url': '__import_meta_url' },
+      plugins: [lazyMiddyStreams(), ...plugins],
+    });
+  } catch (error) {
+    const detail = (error as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors
+      ?.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text))
+      .join('\n  ');
+    throw new BuildError(`build: ${name} failed:\n  ${detail ?? String(error)}`);
   }
 }
 
