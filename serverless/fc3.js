@@ -84,66 +84,7 @@ export function fc3Deployment(svc) {
     };
     roles.push(role);
 
-    const triggers = [];
-    const events = fn.events ?? [];
-    const http = events.filter((e) => e.http).map((e) => e.http);
-    if (http.length > 0) {
-      // one native HTTP trigger per function; the function itself routes and verifies ACS3
-      triggers.push({
-        triggerName: 'http',
-        triggerType: 'http',
-        qualifier: 'LATEST',
-        triggerConfig: { authType: 'anonymous', disableURLInternet: false, methods: [...new Set(http.map((e) => upper(e.method)))].sort() },
-      });
-      for (const e of http) routes.push({ method: upper(e.method), path: e.path, function: name });
-    }
-    const counts = {};
-    const nth = (kind) => {
-      counts[kind] = (counts[kind] ?? 0) + 1;
-      return counts[kind] === 1 ? kind : `${kind}-${counts[kind]}`;
-    };
-    for (const event of events) {
-      if (event.timer) {
-        triggers.push({
-          triggerName: nth('timer'),
-          triggerType: 'timer',
-          qualifier: 'LATEST',
-          triggerConfig: { cronExpression: event.timer.cronExpression, enable: event.timer.enable !== false, payload: event.timer.payload ?? '' },
-        });
-      } else if (event.mns) {
-        const e = event.mns;
-        triggers.push({
-          triggerName: nth('mns'),
-          triggerType: 'eventbridge',
-          qualifier: 'LATEST',
-          triggerConfig: {
-            triggerEnable: e.triggerEnable !== false,
-            asyncInvocationType: e.asyncInvocationType === true,
-            eventRuleFilterPattern: JSON.stringify(e.eventRuleFilterPattern ?? {}),
-            eventSourceConfig: {
-              eventSourceType: 'MNS',
-              eventSourceParameters: {
-                sourceMNSParameters: { RegionId: e.regionId ?? region, QueueName: e.queueName, IsBase64Decode: e.isBase64Decode !== false },
-              },
-            },
-            eventSinkConfig: { deliveryOption: { mode: 'event-driven', eventSchema: 'CloudEvents' } },
-            runOptions: { mode: 'event-driven' },
-          },
-        });
-      } else if (event.eventbridge) {
-        // Events our own code publishes: a rule on the service's custom bus, targeting the
-        // function (an eventbridge trigger only sees the default bus of Alibaba Cloud's own events).
-        const pattern = JSON.stringify(event.eventbridge.eventRuleFilterPattern);
-        eventRules.push({
-          bus,
-          ruleName: fitName(`${key}-${shortHash(pattern)}`, 127),
-          function: name,
-          filterPattern: pattern,
-          invocationType: event.eventbridge.asyncInvocationType === true ? 'Async' : 'Sync',
-          enabled: event.eventbridge.triggerEnable !== false,
-        });
-      }
-    }
+    const triggers = fc3Triggers(key, fn, name, { region, bus, routes, eventRules });
 
     const props = {
       region,
@@ -280,4 +221,77 @@ export function packageFc3(distDir, svc, { generate = fc3Deployment, validate })
     throw new Error(`cams-fc: the generated dist/s.yaml does not match the fc3 component schema:\n  ${problems.join('\n  ')}`);
   }
   return { deployment, ...writeFc3(distDir, deployment, svc.region) };
+}
+
+/**
+ * A function's FC 3.0 triggers from its serverless.yml events; its HTTP routes are added to `routes`
+ * and its EventBridge rules (events our own code publishes) to `eventRules`.
+ * @param {string} key
+ * @param {any} fn
+ * @param {string} name
+ * @param {{region: string, bus: string, routes: any[], eventRules: any[]}} out
+ * @returns {any[]}
+ */
+function fc3Triggers(key, fn, name, { region, bus, routes, eventRules }) {
+  const triggers = [];
+  const events = fn.events ?? [];
+  const http = events.filter((e) => e.http).map((e) => e.http);
+  if (http.length > 0) {
+    // one native HTTP trigger per function; the function itself routes and verifies ACS3
+    triggers.push({
+      triggerName: 'http',
+      triggerType: 'http',
+      qualifier: 'LATEST',
+      triggerConfig: { authType: 'anonymous', disableURLInternet: false, methods: [...new Set(http.map((e) => upper(e.method)))].sort() },
+    });
+    for (const e of http) routes.push({ method: upper(e.method), path: e.path, function: name });
+  }
+  const counts = {};
+  const nth = (kind) => {
+    counts[kind] = (counts[kind] ?? 0) + 1;
+    return counts[kind] === 1 ? kind : `${kind}-${counts[kind]}`;
+  };
+  for (const event of events) {
+    if (event.timer) {
+      triggers.push({
+        triggerName: nth('timer'),
+        triggerType: 'timer',
+        qualifier: 'LATEST',
+        triggerConfig: { cronExpression: event.timer.cronExpression, enable: event.timer.enable !== false, payload: event.timer.payload ?? '' },
+      });
+    } else if (event.mns) {
+      const e = event.mns;
+      triggers.push({
+        triggerName: nth('mns'),
+        triggerType: 'eventbridge',
+        qualifier: 'LATEST',
+        triggerConfig: {
+          triggerEnable: e.triggerEnable !== false,
+          asyncInvocationType: e.asyncInvocationType === true,
+          eventRuleFilterPattern: JSON.stringify(e.eventRuleFilterPattern ?? {}),
+          eventSourceConfig: {
+            eventSourceType: 'MNS',
+            eventSourceParameters: {
+              sourceMNSParameters: { RegionId: e.regionId ?? region, QueueName: e.queueName, IsBase64Decode: e.isBase64Decode !== false },
+            },
+          },
+          eventSinkConfig: { deliveryOption: { mode: 'event-driven', eventSchema: 'CloudEvents' } },
+          runOptions: { mode: 'event-driven' },
+        },
+      });
+    } else if (event.eventbridge) {
+      // Events our own code publishes: a rule on the service's custom bus, targeting the
+      // function (an eventbridge trigger only sees the default bus of Alibaba Cloud's own events).
+      const pattern = JSON.stringify(event.eventbridge.eventRuleFilterPattern);
+      eventRules.push({
+        bus,
+        ruleName: fitName(`${key}-${shortHash(pattern)}`, 127),
+        function: name,
+        filterPattern: pattern,
+        invocationType: event.eventbridge.asyncInvocationType === true ? 'Async' : 'Sync',
+        enabled: event.eventbridge.triggerEnable !== false,
+      });
+    }
+  }
+  return triggers;
 }
