@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { fitName, mergeEnvironment, normalizeStatements } from './templates.js';
+import { fitName, mergeEnvironment, mnsTriggerConfig, normalizeStatements } from './templates.js';
 
 export const FC3_EDITION = '3.0.0';
 
@@ -260,24 +260,12 @@ function fc3Triggers(key, fn, name, { region, bus, routes, eventRules }) {
         triggerConfig: { cronExpression: event.timer.cronExpression, enable: event.timer.enable !== false, payload: event.timer.payload ?? '' },
       });
     } else if (event.mns) {
-      const e = event.mns;
       triggers.push({
         triggerName: nth('mns'),
         triggerType: 'eventbridge',
         qualifier: 'LATEST',
-        triggerConfig: {
-          triggerEnable: e.triggerEnable !== false,
-          asyncInvocationType: e.asyncInvocationType === true,
-          eventRuleFilterPattern: JSON.stringify(e.eventRuleFilterPattern ?? {}),
-          eventSourceConfig: {
-            eventSourceType: 'MNS',
-            eventSourceParameters: {
-              sourceMNSParameters: { RegionId: e.regionId ?? region, QueueName: e.queueName, IsBase64Decode: e.isBase64Decode !== false },
-            },
-          },
-          eventSinkConfig: { deliveryOption: { mode: 'event-driven', eventSchema: 'CloudEvents' } },
-          runOptions: { mode: 'event-driven' },
-        },
+        // FC 2.0's MNS trigger config, with FC 3.0's delivery of the messages as CloudEvents
+        triggerConfig: { ...mnsTriggerConfig(event.mns, region), eventSinkConfig: { deliveryOption: { mode: 'event-driven', eventSchema: 'CloudEvents' } } },
       });
     } else if (event.eventbridge) {
       // Events our own code publishes: a rule on the service's custom bus, targeting the
