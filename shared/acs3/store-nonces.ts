@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { stderrLog } from '../log/log.ts';
 import { InMemoryNonceRegistry, type NonceRegistry, type NonceVerdict } from './nonce-cache.ts';
 
 /** The one store operation the registry needs (the Store port's set-if-absent put). */
@@ -35,7 +36,7 @@ export class StoreNonceRegistry implements NonceRegistry {
     this.now = opts.now ?? Date.now;
     this.local = opts.local ?? new InMemoryNonceRegistry(undefined, this.now);
     this.timeoutMs = opts.timeoutMs ?? 1000;
-    this.log = opts.log ?? ((message, fields) => process.stderr.write(`${JSON.stringify({ level: 'warn', message, ...fields })}\n`));
+    this.log = opts.log ?? ((message, fields) => stderrLog(JSON.stringify({ level: 'warn', message, ...fields })));
   }
 
   async remember(key: string, expiresAtMs: number): Promise<NonceVerdict> {

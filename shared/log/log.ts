@@ -28,9 +28,30 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
 
 export type LogWriter = (line: string) => void;
 
-export const stdoutLog: LogWriter = (line) => {
-  process.stdout.write(line + '\n');
-};
+/**
+ * Lines to a process stream (stdout or stderr, where FC collects a function's logs). A stream that
+ * goes away (EPIPE: the collector closed its end) must not take the function down with every
+ * invocation in flight, as the stream's unhandled 'error' event would: its lines are dropped from
+ * then on, and the function goes on answering.
+ */
+export function processStreamLog(stream: () => NodeJS.WritableStream): LogWriter {
+  let broken = false;
+  let out: NodeJS.WritableStream | undefined;
+  return (line) => {
+    if (broken) return;
+    if (!out) {
+      // process.stdout is made on first use: a function that never logs never makes it
+      out = stream();
+      out.on('error', () => {
+        broken = true;
+      });
+    }
+    out.write(line + '\n');
+  };
+}
+
+export const stdoutLog: LogWriter = processStreamLog(() => process.stdout);
+export const stderrLog: LogWriter = processStreamLog(() => process.stderr);
 
 const LEVELS: Record<string, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 

@@ -2,6 +2,7 @@
 // runs `serverless package` offline (via scripts/package.ts) in a throwaway copy of the service
 // directory, then checks what the FC 2.0 deploy step would receive. Fails until every function
 // in serverless.yml has its handler.
+import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
@@ -340,6 +341,44 @@ describe('build + package', () => {
         const { result, output } = await firstRequest(name, env, event);
         expect(result && { status: result.status, code: result.code, http: result.loaded.filter((m) => m !== 'tls') }, output).toEqual({ status: 200, code: 'OK', http: [] });
       }
+    } finally {
+      await warm.close();
+    }
+  });
+
+  // FC collects a function's stdout; if that pipe closes, the stream's unhandled 'error' (EPIPE)
+  // would end the instance with every invocation in flight. The log line is dropped instead.
+  it('goes on answering when its stdout is closed (EPIPE): three invocations, each logged to a closed pipe', async () => {
+    const warm = (await startWarmUp(['query-waba']))!;
+    try {
+      const { env } = warm.invocation('query-waba')!;
+      const events = [1, 2, 3].map(() => warm.invocation('query-waba')!.event);
+      const fnDir = join(dir!, 'dist', 'query-waba');
+      const probe = [
+        "const { writeSync } = require('fs');",
+        'const m = require(process.argv[1]);',
+        '(async () => {',
+        '  for (const e of JSON.parse(process.env.PROBE_EVENTS)) {',
+        "    const r = await m.handler(Buffer.from(e), { requestId: 'probe' });",
+        "    writeSync(2, 'REPLY ' + r.statusCode + ' ' + JSON.parse(r.body).Code + '\\n');",
+        // the write's EPIPE arrives as an event: give it its turn before the next invocation
+        '    await new Promise((resolve) => setTimeout(resolve, 20));',
+        '  }',
+        '  process.exit(0);',
+        '})();',
+      ].join('\n');
+      const { STORE_URL: _store, ...withoutStore } = env;
+      const child = spawn(process.execPath, ['-e', probe, join(fnDir, 'index.js')], {
+        cwd: fnDir,
+        env: { PATH: process.env.PATH ?? '', ...withoutStore, LOG_LEVEL: 'info', PROBE_EVENTS: JSON.stringify(events) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+      expect({ code, replies: stderr.match(/^REPLY .*$/gm) }, stderr).toEqual({ code: 0, replies: ['REPLY 200 OK', 'REPLY 200 OK', 'REPLY 200 OK'] });
+      expect(stderr).not.toContain('EPIPE');
     } finally {
       await warm.close();
     }

@@ -1,3 +1,4 @@
+import { stderrLog } from '../../log/log.ts';
 import { decideSlot, StoreError, type SlotReservation } from '../../store/index.ts';
 import { intervalForQps, realClock, type Clock } from '../limiter.ts';
 import { CAMS_QPS, type CamsAction } from '../operations.ts';
@@ -67,9 +68,7 @@ export interface CamsBudgetOptions {
   log?: BudgetLog;
 }
 
-const defaultLog: BudgetLog = (level, message, fields) => {
-  process.stderr.write(`${JSON.stringify({ level, message, ...fields })}\n`);
-};
+const defaultLog: BudgetLog = (level, message, fields) => stderrLog(JSON.stringify({ level, message, ...fields }));
 
 /**
  * One CAMS budget per (account, operation), shared through the store by every function and instance.
