@@ -45,7 +45,7 @@ export function acsTimestamp(date: Date): string {
   return `${y}-${two(date.getUTCMonth() + 1)}-${two(date.getUTCDate())}T${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())}Z`;
 }
 
-export function newNonce(): string {
+function newNonce(): string {
   return randomBytes(16).toString('hex');
 }
 

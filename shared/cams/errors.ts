@@ -95,7 +95,7 @@ export function isThrottlingCode(code: string): boolean {
  * Retry only what is transient: throttling, 5xx, and no reply at all. Business errors (other 4xx,
  * HTTP 200 with Code != OK) would fail the same way again.
  */
-export function isRetryableFailure(code: string, httpStatus: number): boolean {
+function isRetryableFailure(code: string, httpStatus: number): boolean {
   if (isThrottlingCode(code)) return true;
   if (httpStatus === 0) return code === NETWORK_ERROR || code === REQUEST_TIMEOUT;
   return httpStatus >= 500 || httpStatus === 429;

@@ -49,7 +49,7 @@ export interface AttemptBudget {
 }
 
 /** Thrown by an attempt that could not start within its budget (e.g. the rate limiter queue is too long). */
-export class AttemptNotStarted extends Error {
+class AttemptNotStarted extends Error {
   constructor(reason: string) {
     super(reason);
     this.name = 'AttemptNotStarted';

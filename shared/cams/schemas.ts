@@ -118,7 +118,7 @@ const dataSchemas: { [A in CamsAction]: () => z.Schema<CamsData[A]> } = {
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; path: string; message: string };
 
 /** `Data.Entities[0].CanSendMessage` style, as a reader would look it up in the reply. */
-export function formatPath(path: readonly PropertyKey[]): string {
+function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const key of path) {
     if (typeof key === 'number') out += `[${key}]`;
@@ -141,7 +141,7 @@ export function parseEnvelope(value: unknown): ParseResult<Envelope> {
   return parseWith(envelopeSchema(), value, []);
 }
 
-export function parseData<A extends CamsAction>(action: A, data: unknown): ParseResult<CamsData[A]> {
+function parseData<A extends CamsAction>(action: A, data: unknown): ParseResult<CamsData[A]> {
   return parseWith<CamsData[A]>(dataSchemas[action](), data, ['Data']);
 }
 

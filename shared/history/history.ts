@@ -57,7 +57,7 @@ export function worseOf(a: ObservedStatus, b: ObservedStatus): ObservedStatus {
   return BADNESS[b] > BADNESS[a] ? b : a;
 }
 
-export const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 /**
  * A cheap summary of what history would record for `n` at `now`: when it is the same as the last one

@@ -21,7 +21,7 @@ export interface FcHttpResponse {
   isBase64Encoded: false;
 }
 
-export function jsonReply(status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): FcHttpResponse {
+function jsonReply(status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): FcHttpResponse {
   return {
     statusCode: status,
     headers: { 'content-type': 'application/json; charset=utf-8', 'x-request-id': String(body['RequestId'] ?? ''), ...headers },

@@ -69,7 +69,7 @@ export async function checkTarget(
 }
 
 /** Turns one reply into observations: one per entity, WABA-level ones shared by every target. */
-export async function observeReply(target: WatchTarget, entities: HealthEntity[], round: string, ctx: CheckContext): Promise<void> {
+async function observeReply(target: WatchTarget, entities: HealthEntity[], round: string, ctx: CheckContext): Promise<void> {
   // A phone or template says nothing new while its WABA is BLOCKED: that one alert covers them.
   const wabaBlocked = entities.some((e) => e.EntityType === 'WABA' && e.CanSendMessage === 'BLOCKED');
   for (const entity of entities) {

@@ -4,7 +4,7 @@ import { HttpError } from '../http-fn/errors.ts';
 import type { ParsedHttpEvent } from '../http-fn/middlewares.ts';
 
 /** Equal strings in time that does not depend on where they differ (digests: equal lengths). */
-export function tokensEqual(given: string, expected: string): boolean {
+function tokensEqual(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given, 'utf8').digest();
   const b = createHash('sha256').update(expected, 'utf8').digest();
   return timingSafeEqual(a, b);

@@ -37,7 +37,7 @@ export function invokeTarget(context: FcContext, env: Env): InvokeTarget {
  * FC 3.0: InvokeFunction over ../http/request.ts, ACS3-signed (../fc/invoke.ts). FC 2.0: @alicloud/fc2, which
  * costs ~185 ms and 31 MB to load, so it is imported on that path only, never at cold start.
  */
-export async function invokeOnboardingAsync(context: FcContext, env: Env, body: string): Promise<string | undefined> {
+async function invokeOnboardingAsync(context: FcContext, env: Env, body: string): Promise<string | undefined> {
   const target = invokeTarget(context, env);
   const creds = credentialsFrom(context, env);
   if (target.api === 'fc3') {

@@ -9,7 +9,7 @@ import type { Store } from '../store/port.ts';
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 /** A silence on the wire: times as ISO strings, its state now, and how many alerts it holds back now. */
-export function silenceView(s: Silence, now: number, suppressed: number): Record<string, unknown> {
+function silenceView(s: Silence, now: number, suppressed: number): Record<string, unknown> {
   return {
     SilenceId: s.SilenceId,
     Matchers: s.Matchers,
@@ -25,7 +25,7 @@ export function silenceView(s: Silence, now: number, suppressed: number): Record
 }
 
 /** Per silence, the entities whose last notification it kept back. */
-export async function suppressedCounts(store: Store): Promise<Map<string, number>> {
+async function suppressedCounts(store: Store): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   for (const { value } of await store.list<EntityState>(ENTITY_PREFIX)) {
     if (value.silenced) counts.set(value.silenced.silenceId, (counts.get(value.silenced.silenceId) ?? 0) + 1);

@@ -65,7 +65,7 @@ export function secretsOfUrl(url: string | URL): string[] {
 }
 
 /** Replaces every occurrence of each secret (and its URL-encoded form) with ***. */
-export function scrub(text: string, secrets: readonly string[]): string {
+function scrub(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const s of [...secrets].sort((a, b) => b.length - a.length)) {
     if (s.length < 4) continue;

@@ -53,7 +53,7 @@ export function clean(value: unknown, max = FIELD_MAX_CHARS): string {
   return cps.length <= max ? s : cps.slice(0, max - 1).join('') + '…';
 }
 
-export function groupLabel(group: string): string {
+function groupLabel(group: string): string {
   if (group === 'monitor') return 'the health monitor';
   return group.replace(/^waba:/, 'WABA ').replace(/^space:/, 'space ');
 }
@@ -215,7 +215,7 @@ export function markdown(v: NotificationView, d: Dialect, opts: { heading?: bool
   return { head, items: v.items.map((i) => markdownItem(i, d)), more: moreLine, sep: d.itemSep };
 }
 
-export function plainItem(i: ItemView): string {
+function plainItem(i: ItemView): string {
   const lines = [`${REASON_LABEL[i.reason]} · ${i.node}`, `  Status: ${i.status} since ${i.since}`];
   if (i.outage) lines.push(`  Was down: ${i.outage}`);
   if (i.errors.length === 0) lines.push('  Errors: none reported');
