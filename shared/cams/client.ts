@@ -15,9 +15,9 @@ export type Deadline = number | (() => number);
 
 export const DEFAULT_TIMEOUT_MS = 5000;
 /** Kept free before a deadline so the function can still answer after the client gives up. */
-export const DEFAULT_DEADLINE_MARGIN_MS = 100;
+const DEFAULT_DEADLINE_MARGIN_MS = 100;
 /** An attempt that would get less time than this is not started. */
-export const DEFAULT_MIN_ATTEMPT_MS = 200;
+const DEFAULT_MIN_ATTEMPT_MS = 200;
 
 export interface CamsClientOptions {
   /** Default: env CAMS_ENDPOINT, else CAMS_DEFAULT_ENDPOINT. A bare host means https. */
@@ -102,7 +102,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 /** Turns one HTTP reply into the call's result, or the CamsError it stands for. */
-export function readCamsReply<A extends CamsAction>(action: A, res: HttpResponse): CamsResult<A> {
+function readCamsReply<A extends CamsAction>(action: A, res: HttpResponse): CamsResult<A> {
   const requestIdHeader = res.headers['x-acs-request-id'];
   if (res.status < 200 || res.status >= 300) throw camsErrorFromHttp(res.status, res.body, action, requestIdHeader);
   let json: unknown;

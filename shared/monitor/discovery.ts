@@ -9,7 +9,7 @@ import { fingerprintOf, type EntityState, type ObservedStatus } from './entity-s
 import type { Observation } from './rules.ts';
 import { targetId, WATCH_PREFIX, type NodeAttributes, type RegisteredTarget, type WatchTarget } from './targets.ts';
 
-export const DISCOVERY_PREFIX = 'monitor/discovery/';
+const DISCOVERY_PREFIX = 'monitor/discovery/';
 /** ListChatappTemplate page size; the reference page documents no maximum, its example uses 20. */
 const TEMPLATE_PAGE_SIZE = 20;
 /** Pages read for one WABA at most (20,000 templates), so a reply that never ends cannot hold the sweep. */

@@ -13,7 +13,7 @@ export const OWED_PREFIX = 'monitor/owed/';
  * A write to one entity that loses this many compare-and-set races in a row gives up (StoreError
  * CONFLICT); the sweep then counts its target as a transient failure and re-checks it next tick.
  */
-export const ENTITY_CAS_ATTEMPTS = 8;
+const ENTITY_CAS_ATTEMPTS = 8;
 /** Firing invalid-target alerts, one marker each, so resolving them does not list every entity. */
 export const INVALID_PREFIX = 'monitor/invalid/';
 /**

@@ -64,7 +64,7 @@ export interface SweepRound {
   riskTokens?: number;
 }
 
-export const planPageKey = (plan: string, page: number): string => `monitor/round/${plan}/plan/${String(page).padStart(6, '0')}`;
+const planPageKey = (plan: string, page: number): string => `monitor/round/${plan}/plan/${String(page).padStart(6, '0')}`;
 /** A target whose check in this round failed transiently: one key each, re-checked at the next tick. */
 export const retryPrefix = (round: string): string => `monitor/round/${round}/retry/`;
 

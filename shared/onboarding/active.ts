@@ -6,7 +6,7 @@ import { update, type Store } from '../store/port.ts';
  * the record is done or failed, so no unfinished record is ever missing from it; an entry whose record
  * is finished (a removal lost to a crash) is dropped by the next re-drive.
  */
-export const ACTIVE_KEY = 'onboarding-index/active';
+const ACTIVE_KEY = 'onboarding-index/active';
 
 export interface ActiveEntry {
   /** Epoch ms the entry was added. */

@@ -1,7 +1,7 @@
 import type { AccountReviewStatus, CanSendMessage } from '../cams/operations.ts';
 import type { OnboardingPayload } from './payload.ts';
 
-export const ONBOARDING_PREFIX = 'onboarding/';
+const ONBOARDING_PREFIX = 'onboarding/';
 export const STEPS = ['bind', 'addPhone', 'query', 'health', 'watch'] as const;
 export type StepName = (typeof STEPS)[number];
 

@@ -14,7 +14,7 @@ export interface RedrivePolicy {
   reserveMs: number;
 }
 
-export const DEFAULT_REDRIVE_POLICY: Readonly<RedrivePolicy> = {
+const DEFAULT_REDRIVE_POLICY: Readonly<RedrivePolicy> = {
   graceMs: 60_000,
   baseDelayMs: 60_000,
   maxDelayMs: 30 * 60_000,

@@ -14,7 +14,7 @@ import type { Receipt } from './parse.ts';
 export const UNKNOWN_WABA_PREFIX = 'receipts/unknown-waba/';
 export const UNKNOWN_RECEIPT_PREFIX = 'receipts/unknown/';
 /** CustSpaceId → its WabaId, learnt once from QueryChatappBindWaba for spaces whose targets do not name it. */
-export const SPACE_WABA_PREFIX = 'receipts/space-waba/';
+const SPACE_WABA_PREFIX = 'receipts/space-waba/';
 /** At most this many spaces are looked up per batch (each one CAMS call, once ever). */
 const MAX_LOOKUPS = 20;
 /** Receipts that are not acted on are kept this long, to be looked at. */

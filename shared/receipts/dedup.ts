@@ -5,7 +5,7 @@ import { update, type Store } from '../store/port.ts';
 export const SEEN_PREFIX = 'receipts/seen/';
 export const STATS_KEY = 'receipts/stats';
 /** Long enough to outlast CAMS's redelivery and a queue's retention of a stuck message. */
-export const SEEN_TTL_MS = 3 * 24 * 3_600_000;
+const SEEN_TTL_MS = 3 * 24 * 3_600_000;
 
 export interface ReceiptStats {
   received: number;

@@ -15,7 +15,7 @@ export type ReceiptType = (typeof RECEIPT_TYPES)[number];
 const TEMPLATE_TYPES: ReadonlySet<string> = new Set(['template', 'templateCategoryUpdate', 'templateQualityUpdate']);
 const PHONE_TYPES: ReadonlySet<string> = new Set(['phoneNameUpdate', 'phoneQualityUpdate']);
 
-export const QUALITY_STATUSES = ['GREEN', 'YELLOW', 'RED', 'UNKNOWN'] as const;
+const QUALITY_STATUSES = ['GREEN', 'YELLOW', 'RED', 'UNKNOWN'] as const;
 export const AUDIT_STATUSES = ['pass', 'fail', 'auditing', 'unaudit', 'disabled', 'paused'] as const;
 
 /** One receipt, checked: the fields CAMS documents, with `known` false for a Type or Status we do not know. */

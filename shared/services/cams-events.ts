@@ -20,7 +20,7 @@ import { countAttempt, isSetAside, MAX_QUEUE_ATTEMPTS, queueMessagesOf, setAside
 import { receiptToken } from '../receipts/token.ts';
 import { monitorRuntime, type MonitorRuntime } from './health-monitor.ts';
 
-export const RECEIPTS_ROUTE = { method: 'POST', path: '/cams/receipts' } as const;
+const RECEIPTS_ROUTE = { method: 'POST', path: '/cams/receipts' } as const;
 const NAME = 'cams-events';
 
 const receiptTokenValue = z.string().check(z.minLength(16, 'must be at least 16 characters (a random secret: it is all that authenticates CAMS)'));

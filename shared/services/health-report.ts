@@ -7,9 +7,9 @@ import { STATS_KEY, type ReceiptStats } from '../receipts/dedup.ts';
 import type { Store } from '../store/port.ts';
 
 export const REPORT_MAX_PAGE_SIZE = 1000;
-export const REPORT_DEFAULT_PAGE_SIZE = 500;
+const REPORT_DEFAULT_PAGE_SIZE = 500;
 /** Unknown WABAs shown (they expire after a week; the report stays bounded however many there are). */
-export const REPORT_UNKNOWN_WABAS = 100;
+const REPORT_UNKNOWN_WABAS = 100;
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 

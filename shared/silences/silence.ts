@@ -1,7 +1,7 @@
 import type { AlertSubject } from '../alerts/model.ts';
 
 /** What a matcher can name, and where each is read from an alert. */
-export const MATCHER_FIELDS = {
+const MATCHER_FIELDS = {
   CustSpaceId: (s: AlertSubject) => s.custSpaceId,
   WabaId: (s: AlertSubject) => s.wabaId,
   PhoneNumber: (s: AlertSubject) => s.phoneNumber,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { update, type Store } from '../store/port.ts';
 import { EXPIRED_LISTED_MS, type Matcher, type Silence } from './silence.ts';
 
-export const SILENCE_PREFIX = 'silences/';
+const SILENCE_PREFIX = 'silences/';
 
 /** The key lives until the silence has been over for 7 days, then the store forgets it. */
 const ttlFor = (s: Silence, now: number) => Math.max(1, s.EndsAt + EXPIRED_LISTED_MS - now);

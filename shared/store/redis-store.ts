@@ -39,7 +39,7 @@ export interface RedisStoreOptions {
   tls?: ConnectionOptions;
 }
 
-export const DEFAULT_NAMESPACE = 'cams-fc:';
+const DEFAULT_NAMESPACE = 'cams-fc:';
 
 // ARGV: json, mode ('always' | 'ifAbsent' | 'ifVersion'), expected version, ttl ms ('' = none), nonce
 const PUT = `

@@ -5,7 +5,7 @@ import { camsParams } from '../validation/cams-params.ts';
 import { HealthNode } from '../validation/health-target.ts';
 
 /** At most this many targets in one POST or DELETE (a 10,000-node list goes in batches). */
-export const MAX_TARGETS_PER_REQUEST = 1000;
+const MAX_TARGETS_PER_REQUEST = 1000;
 
 /** `{CustSpaceId, WabaId, Discover: true}`: the WABA and every number and template under it. */
 const DiscoverRoot = camsParams(

@@ -8,9 +8,9 @@ import { DEFAULT_TIMEOUT_MS, excerpt, httpStatusFailure, isRecord, postJson, red
 import { DIALECTS, fitText, markdown, utf8Bytes, viewOf } from './format.ts';
 
 /** Over 20 messages a minute the robot is throttled for 10 minutes. */
-export const DINGTALK_THROTTLED = 130101;
+const DINGTALK_THROTTLED = 130101;
 /** Signature, keyword or IP allow-list check failed. */
-export const DINGTALK_SECURITY_FAILED = 310000;
+const DINGTALK_SECURITY_FAILED = 310000;
 const THROTTLE_MS = 10 * 60_000;
 /** DingTalk's documented ceiling for one message is 20000 bytes. */
 export const DINGTALK_MAX_BYTES = 20_000;

@@ -7,8 +7,8 @@ import { SinkDeliveryError, type AlertNotification, type AlertSink } from '../mo
 import { DEFAULT_TIMEOUT_MS, excerpt, httpStatusFailure, isRecord, postJson, redactUrl, retryAfterMs, secretsOfUrl, type SinkOptions } from './deliver.ts';
 import { DIALECTS, fitText, markdown, plain, utf8Bytes, viewOf, type NotificationView } from './format.ts';
 
-export const LARK_BAD_SIGNATURE = 19021;
-export const LARK_FREQUENCY_LIMIT = 11232;
+const LARK_BAD_SIGNATURE = 19021;
+const LARK_FREQUENCY_LIMIT = 11232;
 /** 20 KB, counted in decimal to keep a margin. */
 export const LARK_MAX_BYTES = 20_000;
 /** Lark counts 100 messages a minute: waiting a minute after its limit is enough. */

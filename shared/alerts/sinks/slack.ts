@@ -6,8 +6,8 @@ import { DEFAULT_TIMEOUT_MS, excerpt, httpStatusFailure, isRecord, postJson, red
 import { chars, cutToFit, DIALECTS, fitText, markdown, markdownItem, metaLine, moreLine, viewOf } from './format.ts';
 
 export const SLACK_MAX_BLOCKS = 50;
-export const SLACK_SECTION_MAX_CHARS = 3000;
-export const SLACK_HEADER_MAX_CHARS = 150;
+const SLACK_SECTION_MAX_CHARS = 3000;
+const SLACK_HEADER_MAX_CHARS = 150;
 /** The fallback text is what notifications show; Slack cuts long ones anyway. */
 const TEXT_MAX_CHARS = 3000;
 /** Item text across all sections, to keep the message readable and well under Slack's message size. */

@@ -7,9 +7,9 @@ import type { AlertItem, AlertNotification, AlertSink, Outage } from '../model.t
 import { outageText } from './format.ts';
 import { DEFAULT_TIMEOUT_MS, httpStatusFailure, postJson, type SinkOptions } from './deliver.ts';
 
-export const SIGNATURE_HEADER = 'X-Signature';
-export const ALERT_ID_HEADER = 'X-Alert-Id';
-export const DEFAULT_TOLERANCE_S = 300;
+const SIGNATURE_HEADER = 'X-Signature';
+const ALERT_ID_HEADER = 'X-Alert-Id';
+const DEFAULT_TOLERANCE_S = 300;
 
 /** The body the webhook receives. */
 export interface WebhookPayload {

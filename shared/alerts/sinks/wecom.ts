@@ -6,9 +6,8 @@ import { DEFAULT_TIMEOUT_MS, excerpt, httpStatusFailure, isRecord, postJson, red
 import { DIALECTS, fitText, markdown, utf8Bytes, viewOf } from './format.ts';
 
 export const WECOM_MAX_CONTENT_BYTES = 4096;
-export const WECOM_RATE_LIMITED = 45009;
-export const WECOM_INVALID_KEY = 93000;
-export const WECOM_CONTENT_TOO_LONG = 40058;
+const WECOM_RATE_LIMITED = 45009;
+const WECOM_INVALID_KEY = 93000;
 const RATE_WAIT_MS = 60_000;
 
 export function weComBody(n: AlertNotification): { msgtype: 'markdown'; markdown: { content: string } } {

@@ -23,7 +23,7 @@ export const FALLBACK_FRACTION = 0.25;
  * arrivals in a sliding second, and a late call would sit closer than the head-room to the call
  * QPS slots after it (QPS_HEADROOM leaves 40 ms per second at 5 QPS).
  */
-export const LATE_TOLERANCE_MS = 20;
+const LATE_TOLERANCE_MS = 20;
 
 /** The part of the Store port the budget uses. */
 export interface SlotStore {
