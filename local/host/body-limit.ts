@@ -8,7 +8,7 @@ import { ConfigError, positiveInt, readEnv } from '../../shared/config/env.ts';
 import type { FunctionSpec } from './serverless-config.ts';
 
 /** The functions' default (shared/config/http-function.ts). */
-export const FUNCTION_DEFAULT_MAX_BODY_BYTES = 256 * 1024;
+const FUNCTION_DEFAULT_MAX_BODY_BYTES = 256 * 1024;
 
 export function routeBodyLimit(spec: FunctionSpec, fcLimit: number): number {
   let own: number;

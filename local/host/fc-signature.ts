@@ -13,7 +13,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 export const FC_API_VERSION = '2016-08-15';
-export const FC_DATE_WINDOW_MS = 15 * 60 * 1000;
+const FC_DATE_WINDOW_MS = 15 * 60 * 1000;
 
 export type FcQueries = Record<string, string | string[]>;
 
@@ -43,7 +43,7 @@ export function fcStringToSign(method: string, path: string, headers: Record<str
   return str;
 }
 
-export function fcSign(accessKeySecret: string, stringToSign: string): string {
+function fcSign(accessKeySecret: string, stringToSign: string): string {
   return createHmac('sha256', accessKeySecret).update(stringToSign, 'utf8').digest('base64');
 }
 

@@ -14,7 +14,7 @@ import { RouteTable } from './routes.ts';
 import { loadServerlessConfig, type FunctionSpec, type ServerlessConfig } from './serverless-config.ts';
 
 /** Where each stage keeps its local data (DESIGN.md): ./.data/<stage>/. */
-export const DEFAULT_DATA_ROOT = './.data';
+const DEFAULT_DATA_ROOT = './.data';
 
 export interface HostTimerInfo {
   functionName: string;

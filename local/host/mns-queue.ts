@@ -46,7 +46,7 @@ export async function handleMnsSend(req: http.IncomingMessage, res: http.ServerR
 }
 
 /** What the MNS trigger (through EventBridge) hands the function (test/fixtures/mns-queue-event.json). */
-export function mnsCloudEvent(queue: string, messageBody: string, messageId: string, where: { accountId: string; region: string }): Record<string, unknown> {
+function mnsCloudEvent(queue: string, messageBody: string, messageId: string, where: { accountId: string; region: string }): Record<string, unknown> {
   const now = new Date().toISOString();
   return {
     id: randomUUID(),

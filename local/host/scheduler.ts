@@ -11,7 +11,7 @@ export interface Clock {
 }
 
 /** The real clock, looked up at call time (so test fake timers apply). */
-export const systemClock: Clock = {
+const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
   clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof setTimeout>),

@@ -54,7 +54,7 @@ export interface ServerlessConfig {
   functions: FunctionSpec[];
 }
 
-export class ServerlessConfigError extends Error {
+class ServerlessConfigError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ServerlessConfigError';

@@ -213,7 +213,7 @@ function pageOf(params: Params): { index: number; size: number } {
  * Reads the node a health call (or the control API) names from its params. Throws a Rejection
  * naming the missing or malformed field.
  */
-export function nodeFromParams(nodeType: NodeType, params: Params): NodeRef {
+function nodeFromParams(nodeType: NodeType, params: Params): NodeRef {
   switch (nodeType) {
     case 'waba':
       return { type: 'waba' };

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { parseStoreUrl } from '../../shared/store/open-store.ts';
 import type { StateSnapshot } from './state.ts';
 
-export const STATE_FILE_NAME = 'sandbox.json';
+const STATE_FILE_NAME = 'sandbox.json';
 
 const Health = z.object({
   CanSendMessage: z.enum(['AVAILABLE', 'LIMITED', 'BLOCKED']),

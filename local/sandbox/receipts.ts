@@ -68,7 +68,7 @@ export class ReceiptPusher {
  * sandbox sends the node's CanSendMessage there; a template's state becomes its AuditStatus
  * (LIMITED → paused, BLOCKED → disabled) with the first error's description as the Reason.
  */
-export function receiptFor(space: Space, node: NodeRef, h: NodeHealth): Record<string, string> {
+function receiptFor(space: Space, node: NodeRef, h: NodeHealth): Record<string, string> {
   const reason = h.Errors?.[0]?.ErrorDescription;
   switch (node.type) {
     case 'template':

@@ -9,7 +9,7 @@ export interface CamsReply {
 }
 
 /** The HostId Alibaba Cloud's gateway puts in error replies: the product endpoint. */
-export const SANDBOX_HOST_ID = 'cams.ap-southeast-1.aliyuncs.com';
+const SANDBOX_HOST_ID = 'cams.ap-southeast-1.aliyuncs.com';
 
 /** RequestIds look like the real ones: an upper-case UUID. */
 export function newRequestId(): string {

@@ -12,7 +12,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ACS3_ERROR_STATUS, ACS3_WINDOW_MS, acsEncode, type Acs3ErrorCode, type NonceRegistry, type VerifyResult } from '../../shared/acs3/index.ts';
 
-export const RPC_SIGNATURE_PARAMS = ['AccessKeyId', 'Signature', 'SignatureMethod', 'SignatureVersion', 'SignatureNonce', 'Timestamp'] as const;
+const RPC_SIGNATURE_PARAMS = ['AccessKeyId', 'Signature', 'SignatureMethod', 'SignatureVersion', 'SignatureNonce', 'Timestamp'] as const;
 
 /** Parameters of the signature protocol itself, kept out of the call log's Params (SecurityToken is a secret). */
 export const RPC_AUTH_PARAMS: ReadonlySet<string> = new Set([...RPC_SIGNATURE_PARAMS, 'SecurityToken', 'Format', 'SignatureType', 'BearerToken']);
