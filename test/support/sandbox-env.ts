@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { httpRequest } from '../../shared/http/request.ts';
 import { DEFAULT_SANDBOX_KEYS, startSandbox, type RunningSandbox } from '../../local/sandbox/server.ts';
 
@@ -26,4 +27,22 @@ export async function sandboxControl(sandbox: RunningSandbox, method: string, pa
   });
   if (res.status >= 300) throw new Error(`sandbox ${method} ${path} → ${res.status}: ${res.body.toString()}`);
   return res.body.length ? JSON.parse(res.body.toString()) : undefined;
+}
+
+/**
+ * The sandbox a monitor test file shares: started before its tests (GetWhatsappHealthStatus at
+ * `qps`, the functions pointed at it) and closed after them, with LOG_LEVEL=warn meanwhile so the
+ * functions' info lines stay out of the test output. `use` receives it once it listens.
+ */
+export function sandboxForFile(qps: number, use: (sandbox: RunningSandbox) => void): void {
+  let sandbox: RunningSandbox | undefined;
+  beforeAll(async () => {
+    sandbox = await sandboxForFunctions({ qps: { GetWhatsappHealthStatus: qps } });
+    use(sandbox);
+    process.env['LOG_LEVEL'] = 'warn';
+  });
+  afterAll(async () => {
+    delete process.env['LOG_LEVEL'];
+    await sandbox?.close();
+  });
 }

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { dailyBars } from '../../../shared/history/history.ts';
 import { listHistories } from '../../../shared/history/record.ts';
@@ -6,7 +6,7 @@ import { HealthSweep, type HealthSweepOptions } from '../../../shared/monitor/sw
 import type { WatchTarget } from '../../../shared/monitor/targets.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { onboardThroughFunctions, RecordingSink, sandboxClient, setHealth, tempFileStore } from '../../support/monitor.ts';
-import { sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+import { sandboxControl, sandboxForFile } from '../../support/sandbox-env.ts';
 
 let sandbox: RunningSandbox;
 let store: Store;
@@ -15,14 +15,7 @@ let space: string;
 let clock: number;
 const BLOCKED = [{ ErrorCode: '141006', ErrorDescription: 'payment method', PossibleSolution: 'Add a valid payment method' }];
 
-beforeAll(async () => {
-  sandbox = await sandboxForFunctions({ qps: { GetWhatsappHealthStatus: 50 } });
-  process.env['LOG_LEVEL'] = 'warn';
-});
-afterAll(async () => {
-  delete process.env['LOG_LEVEL'];
-  await sandbox?.close();
-});
+sandboxForFile(50, (s) => (sandbox = s));
 beforeEach(async () => {
   await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
   ({ store, cleanup } = await tempFileStore());

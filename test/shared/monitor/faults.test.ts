@@ -1,19 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { HealthSweep } from '../../../shared/monitor/sweep.ts';
 import type { WatchTarget } from '../../../shared/monitor/targets.ts';
 import { onboardThroughFunctions, RecordingSink, sandboxClient, setHealth, tempFileStore } from '../../support/monitor.ts';
-import { sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+import { sandboxControl, sandboxForFile } from '../../support/sandbox-env.ts';
 
 let sandbox: RunningSandbox;
-beforeAll(async () => {
-  sandbox = await sandboxForFunctions({ qps: { GetWhatsappHealthStatus: 20 } });
-  process.env['LOG_LEVEL'] = 'warn';
-});
-afterAll(async () => {
-  delete process.env['LOG_LEVEL'];
-  await sandbox?.close();
-});
+sandboxForFile(20, (s) => (sandbox = s));
 
 describe('a sweep under CAMS faults', () => {
   it('throttling 30 %, 5xx 5 % and added latency: completes (over ticks if needed) with no false alert', async () => {

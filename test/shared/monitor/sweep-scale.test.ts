@@ -3,7 +3,7 @@
  * fight over the WABA's key, a key that keeps losing races degrades to a transient failure of that
  * target, and a check's store work does not grow with the watch list.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SANDBOX_KEYS, type RunningSandbox } from '../../../local/sandbox/server.ts';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
@@ -14,7 +14,7 @@ import type { WatchTarget } from '../../../shared/monitor/targets.ts';
 import { openStore } from '../../../shared/store/index.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { onboardThroughFunctions, RecordingSink, setHealth, tempFileStore } from '../../support/monitor.ts';
-import { sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+import { sandboxControl, sandboxForFile } from '../../support/sandbox-env.ts';
 
 const WABA_ID = '299399001400';
 const HOUR = 3_600_000;
@@ -22,14 +22,7 @@ let sandbox: RunningSandbox;
 let space: string;
 let clock: number;
 
-beforeAll(async () => {
-  sandbox = await sandboxForFunctions({ qps: { GetWhatsappHealthStatus: 400 } });
-  process.env['LOG_LEVEL'] = 'warn';
-});
-afterAll(async () => {
-  delete process.env['LOG_LEVEL'];
-  await sandbox?.close();
-});
+sandboxForFile(400, (s) => (sandbox = s));
 beforeEach(async () => {
   await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
   space = await onboardThroughFunctions(WABA_ID, []);

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
@@ -7,7 +7,7 @@ import { HealthSweep, SWEEP_LEASE, type HealthSweepOptions } from '../../../shar
 import { registerWatchTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import type { Lease, Store } from '../../../shared/store/port.ts';
 import { onboardThroughFunctions, RecordingSink, sandboxClient, setHealth, tempFileStore } from '../../support/monitor.ts';
-import { sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+import { sandboxControl, sandboxForFile } from '../../support/sandbox-env.ts';
 
 const HOUR = 3_600_000;
 let sandbox: RunningSandbox;
@@ -16,14 +16,7 @@ let cleanup: () => Promise<void>;
 let space: string;
 let clock: number;
 
-beforeAll(async () => {
-  sandbox = await sandboxForFunctions({ qps: { GetWhatsappHealthStatus: 50 } });
-  process.env['LOG_LEVEL'] = 'warn';
-});
-afterAll(async () => {
-  delete process.env['LOG_LEVEL'];
-  await sandbox?.close();
-});
+sandboxForFile(50, (s) => (sandbox = s));
 beforeEach(async () => {
   await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
   ({ store, cleanup } = await tempFileStore());

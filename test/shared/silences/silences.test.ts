@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
@@ -8,7 +8,7 @@ import { EXPIRED_LISTED_MS, matches } from '../../../shared/silences/silence.ts'
 import { createSilence, expireSilence, listSilences } from '../../../shared/silences/store.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { onboardThroughFunctions, RecordingSink, sandboxClient, setHealth, tempFileStore } from '../../support/monitor.ts';
-import { sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+import { sandboxControl, sandboxForFile } from '../../support/sandbox-env.ts';
 
 const HOUR = 3_600_000;
 const WABA = '299399000041';
@@ -19,14 +19,7 @@ let space: string;
 let clock: number;
 const BLOCKED = [{ ErrorCode: '141006', ErrorDescription: 'payment method', PossibleSolution: 'Add a valid payment method' }];
 
-beforeAll(async () => {
-  sandbox = await sandboxForFunctions({ qps: { GetWhatsappHealthStatus: 50 } });
-  process.env['LOG_LEVEL'] = 'warn';
-});
-afterAll(async () => {
-  delete process.env['LOG_LEVEL'];
-  await sandbox?.close();
-});
+sandboxForFile(50, (s) => (sandbox = s));
 beforeEach(async () => {
   await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
   ({ store, cleanup } = await tempFileStore());
