@@ -1,74 +1,22 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { npmCall, startNpmHost, type NpmHost } from '../npm-start.ts';
 import { callRoute } from './support.ts';
 
 // `npm start` as a child process (node --import tsx local/host/main.ts, exactly what the script
 // runs), driven over HTTP, then `npm run call` as a child process against it.
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-let child: ChildProcess;
+let host: NpmHost;
 let url: string;
-let output = '';
-let storeDir: string;
-let exited: Promise<number | null>;
+let output: string;
 
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-  // Whatever the test runner's shell has must not change the embedded defaults under test.
-  for (const k of ['API_KEYS', 'CAMS_ENDPOINT', 'ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET', 'ALIBABA_CLOUD_SECURITY_TOKEN', 'CAMS_SANDBOX_KEYS', 'HOST', 'CAMS_FC_URL']) {
-    if (!(k in extra)) delete env[k];
-  }
-  return env;
-}
-
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'local/cli/call.ts', ...args], { cwd: ROOT, env: childEnv({ CAMS_FC_URL: url }) });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const runCli = (args: string[]) => npmCall(url, args);
 
 beforeAll(async () => {
-  storeDir = mkdtempSync(join(tmpdir(), 'cams-fc-e2e-'));
-  child = spawn(process.execPath, ['--import', 'tsx', 'local/host/main.ts'], {
-    cwd: ROOT,
-    env: childEnv({ PORT: '0', CAMS_SANDBOX_PORT: '0', HOST_TIMERS: 'off', STORE_URL: `file:${storeDir}`, LOG_LEVEL: 'warn' }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-  url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the host did not start:\n${output}`)), 30_000);
-    const check = () => {
-      const m = /listening on (http:\/\/\S+)/.exec(output);
-      if (m && output.includes('  try: ')) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    };
-    child.stdout!.on('data', check);
-    void exited.then((code) => reject(new Error(`the host exited with ${code}:\n${output}`)));
-  });
-});
+  host = await startNpmHost();
+  url = host.url;
+  output = host.output();
+}, 40_000);
 
-afterAll(async () => {
-  if (child && child.exitCode === null) {
-    child.kill('SIGTERM');
-    const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(t);
-  }
-  rmSync(storeDir, { recursive: true, force: true });
-});
+afterAll(() => host?.stop());
 
 describe('npm start (child process)', () => {
   it('prints its URL, routes, the sandbox, the default key pair and an example command', () => {
@@ -120,8 +68,8 @@ describe('npm start (child process)', () => {
   });
 
   it('stops cleanly on SIGTERM', async () => {
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    expect(output).toContain('local host: SIGTERM, stopping');
+    host.child.kill('SIGTERM');
+    expect(await host.exited).toBe(0);
+    expect(host.output()).toContain('local host: SIGTERM, stopping');
   });
 });
