@@ -7,7 +7,7 @@
  * plus one reference variant outside the goals:
  *   http   – bench/baselines/http-floor.cjs: a raw node:http POST + JSON.parse, no signing or client,
  *            i.e. what Node itself charges for a first HTTP request in a fresh process
- * Launched alternately (rotating order), medians of the rounds; overhead = median − median(bare).
+ * Launched alternately (order shuffled each round), medians of the rounds; overhead = median − median(bare).
  */
 import { join } from 'node:path';
 import { bundleCjs, REPO_ROOT, tempDir } from './lib/bundle.ts';
@@ -61,7 +61,7 @@ function report(samples: Record<string, ProcessSample[]>, oursBytes: number, sta
     return [label, round(w.median), round(w.p10), round(w.p90), v === 'bare' ? '—' : round(overhead(wall(v), wall('bare'))), round(mb(median(rss(v))), 1), v === 'bare' ? '—' : round(mb(overhead(rss(v), rss('bare'))), 1)];
   };
   const notes = [
-    `${rounds} alternating rounds (+1 warm-up), order rotated each round; the sandbox runs in the benchmark's process on loopback.`,
+    `${rounds} alternating rounds (+1 warm-up), order shuffled each round (seeded); the sandbox runs in the benchmark's process on loopback.`,
     `peak memory from ${memorySource === 'gnu-time' ? '/usr/bin/time -v "Maximum resident set size"' : 'process.resourceUsage().maxRSS'}; MB = 1024 KB.`,
     `ours bundle: ${kb(oursBytes).toFixed(1)} KB minified.`,
     `ref row (not a goal): a raw node:http POST + JSON.parse with no signing or client — Node's own price for a first HTTP request.`,

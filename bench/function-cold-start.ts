@@ -125,19 +125,21 @@ export const functionColdStart: Benchmark = {
       for (const f of dist.built) {
         variants.push({ name: `ours:${f.name}`, run: invoke(f.file, f.name) });
         variants.push({ name: `sdk:${f.name}`, run: invoke(baseline.file, f.name, fromNodeModules) });
-        if (redis) variants.push({ name: `redis:${f.name}`, run: invoke(f.file, f.name, { STORE_URL: `${redis.url}?namespace=bench-cold-start:` }) });
+        // Each variant on redis has a namespace of its own: one CAMS budget per variant, so no row
+        // waits for the slot another row's process took moments before.
+        const onRedis = (variant: string) => ({ STORE_URL: `${redis!.url}?namespace=bench-cold-start:${variant}:` });
+        if (redis) variants.push({ name: `redis:${f.name}`, run: invoke(f.file, f.name, onRedis(`redis:${f.name}`)) });
         // As deployed on FC: CAMS over https, TLS roots from the hashed directory, the store on
         // redis; the SDK over the same https with the same roots.
         if (redis && tlsFront) {
           const https = { CAMS_ENDPOINT: tlsFront.url, ...rootsEnv };
-          const store = { STORE_URL: `${redis.url}?namespace=bench-cold-start:` };
           if (f === ref) variants.push({ name: 'floor-deployed', run: invoke(floor.file, 'get-health-status', https) });
-          variants.push({ name: `deployed:${f.name}`, run: invoke(f.file, f.name, { ...https, ...store }) });
+          variants.push({ name: `deployed:${f.name}`, run: invoke(f.file, f.name, { ...https, ...onRedis(`deployed:${f.name}`) }) });
           variants.push({ name: `sdk-https:${f.name}`, run: invoke(baseline.file, f.name, { ...fromNodeModules, ...https }) });
           // reference: Node's bundled roots, the bench's CA through NODE_EXTRA_CA_CERTS
           if (f === ref) {
             const bundled = { CAMS_ENDPOINT: tlsFront.url, NODE_EXTRA_CA_CERTS: tlsFront.caFile };
-            variants.push({ name: `deployed-bundled:${f.name}`, run: invoke(f.file, f.name, { ...bundled, ...store }) });
+            variants.push({ name: `deployed-bundled:${f.name}`, run: invoke(f.file, f.name, { ...bundled, ...onRedis(`deployed-bundled:${f.name}`) }) });
             variants.push({ name: `sdk-https-bundled:${f.name}`, run: invoke(baseline.file, f.name, { ...fromNodeModules, ...bundled }) });
           }
         }
@@ -309,7 +311,7 @@ function report(
   const sizes = allBuilt.map((f) => [f.name, round(kb(f.bytes), 1)] as (string | number)[]);
   for (const f of allBuilt) goals.push(goal(`${f.name}: eager bundle`, round(kb(f.bytes), 1), GOAL_BUNDLE_KB, 'KB'));
   const notes = [
-    `${rounds} alternating rounds (+1 warm-up), order rotated each round; each invocation is a fresh process with a freshly signed FC 3.0 event; the sandbox runs in the benchmark's process on loopback.`,
+    `${rounds} alternating rounds (+1 warm-up), order shuffled each round (seeded); each invocation is a fresh process with a freshly signed FC 3.0 event; the sandbox runs in the benchmark's process on loopback.`,
     'ref "the runner alone": bench/baselines/answer-handler.cjs, a handler that answers at once, run by the same runner (bench/lib/fn-runner.cjs): what the harness costs over `node -e 0` and every other row pays too.',
     `sdk baseline: bench/baselines/sdk-handler.ts (parse event, no checks, openapi-client callApi), ${kb(bytes.sdk).toFixed(1)} KB of its own, @alicloud/* required from node_modules.`,
     'as deployed: CAMS_ENDPOINT=https:// (TLS ended in the bench process in front of the sandbox, with a certificate made with openssl) and STORE_URL=redis://, TLS roots as serverless.yml sets them up (NODE_OPTIONS=--use-openssl-ca, SSL_CERT_DIR: Node\'s bundled roots and the bench\'s CA as a hashed directory), against the SDK over the same https with the same roots (it has no store: its first request stores no nonce and takes no budget slot).',

@@ -200,6 +200,8 @@ export const onboardingThroughput: Benchmark = {
       goals: [
         goal('elapsed ÷ max over operations of (calls ÷ QPS)', round(ratio, 3), GOAL_RATIO, 'x', missNote, 3),
         goal(`throttled calls (${THROTTLED_CODE})`, throttled, 0, 'calls'),
+        // The ratio's bound counts the calls made, so it cannot see calls made twice: this does.
+        goal('admitted calls per onboarding, the most of any operation', round(Math.max(...stats.map((a) => (a.calls - a.throttled) / n)), 3), 1, 'calls', undefined, 3),
       ],
       notes,
       data: {

@@ -153,16 +153,38 @@ export interface AlternateOptions {
 }
 
 /**
+ * The order of round `round` of `n` variants: a shuffle seeded by the round, so runs repeat. A
+ * rotation would keep every variant right after the same neighbour (say the SDK always after ours,
+ * in a page cache and CPU state ours left); shuffled, each follows different ones.
+ */
+export function roundOrder(n: number, round: number): number[] {
+  // mulberry32
+  let a = (round + 0x9e3779b9) >>> 0;
+  const random = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
+
+/**
  * Runs every variant once per round, one after the other, so slow drift of the machine hits all of
- * them alike; the order rotates by one each round so no variant always runs first (or right after
- * the same neighbour).
+ * them alike, in an order shuffled each round (roundOrder): no variant always runs first, or always
+ * right after the same one.
  */
 export async function alternate(variants: readonly Variant[], opts: AlternateOptions): Promise<Record<string, ProcessSample[]>> {
   const out: Record<string, ProcessSample[]> = Object.fromEntries(variants.map((v) => [v.name, []]));
   const warmup = opts.warmupRounds ?? 1;
   for (let r = -warmup; r < opts.rounds; r += 1) {
-    const shift = ((r % variants.length) + variants.length) % variants.length;
-    const order = [...variants.slice(shift), ...variants.slice(0, shift)];
+    const order = roundOrder(variants.length, r).map((i) => variants[i]!);
     for (const v of order) {
       const sample = await v.run();
       if (r >= 0) out[v.name]!.push(sample);
