@@ -5,11 +5,11 @@
  *   - its timer events (FC timer events on the trigger's cron: ./scheduler.ts),
  *   - FC's invoke APIs, 3.0 and 2.0 (sync and async with FC's retries: ./invoke-api.ts, ./async-invoke.ts),
  * with the CAMS sandbox started and wired in when CAMS_ENDPOINT is unset. Configuration is resolved
- * first (./host-config.ts), so a bad value stops start-up before anything listens.
+ * first (./host-config.ts), so a bad value stops start-up before anything listens; the parts are
+ * wired to the functions in ./host-wiring.ts.
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InMemoryNonceRegistry } from '../../shared/acs3/index.ts';
 import { redactUrlCredentials } from '../../shared/log/redact.ts';
 import type { RunningSandbox } from '../sandbox/server.ts';
 import { AsyncInvoker } from './async-invoke.ts';
@@ -24,16 +24,14 @@ import {
   DEFAULT_PORT,
   type FcVersion,
 } from './defaults.ts';
-import type { FcKey } from './fc-signature.ts';
-import { functionEnvironment } from './function-env.ts';
-import { IsolatedFunction } from './function-runtime.ts';
+import type { HostSupplied } from './function-env.ts';
+import type { IsolatedFunction } from './function-runtime.ts';
 import { planHost } from './host-config.ts';
 import { hostCams, type SandboxOptions } from './host-sandbox.ts';
 import { scheduleTimers } from './host-timers.ts';
+import { invokeApiDeps, isolateFunctions, mnsDeps } from './host-wiring.ts';
 import { Invocations } from './invocations.ts';
 import type { RunningHost } from './running-host.ts';
-import type { InvokeApiDeps } from './invoke-api.ts';
-import type { MnsDeps } from './mns-queue.ts';
 import { TimerScheduler, type Clock } from './scheduler.ts';
 import { startServer, type HostServer } from './server.ts';
 
@@ -133,6 +131,7 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
   const functionsDir = opts.functionsDir ?? join(REPO_ROOT, 'functions');
   const accountId = opts.accountId ?? DEFAULT_ACCOUNT_ID;
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxAsyncBodyBytes = opts.maxAsyncBodyBytes ?? DEFAULT_MAX_ASYNC_BODY_BYTES;
   const timersOn = opts.timers ?? env['HOST_TIMERS'] !== 'off';
   const fcVersion: FcVersion = opts.fcVersion ?? (env['HOST_FC_VERSION'] === '2' ? '2' : DEFAULT_FC_VERSION);
   const clock = opts.clock ?? { now: Date.now };
@@ -160,38 +159,8 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
   const run = invocations.run.bind(invocations);
   const asyncInvoker = new AsyncInvoker({ run, retryDelaysMs: opts.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS, log });
 
-  const lookupKey = (id: string): FcKey | undefined => {
-    const caller = plan.apiKeys.find((k) => k.accessKeyId === id);
-    if (caller) return { accessKeySecret: caller.accessKeySecret };
-    if (credentials.accessKeyId === id && credentials.accessKeySecret) {
-      return { accessKeySecret: credentials.accessKeySecret, securityToken: credentials.securityToken };
-    }
-    return undefined;
-  };
-  const invokeApi: InvokeApiDeps = {
-    serviceName: config.fcServiceName,
-    functionState: (name) => functions.get(name)?.state,
-    lookupKey,
-    nonces: new InMemoryNonceRegistry(),
-    maxSyncBodyBytes: maxBodyBytes,
-    maxAsyncBodyBytes: opts.maxAsyncBodyBytes ?? DEFAULT_MAX_ASYNC_BODY_BYTES,
-    now: Date.now,
-    invokeSync: (name, event, requestId) => run(name, event, requestId),
-    invokeAsync: (name, event, requestId) => asyncInvoker.invoke(name, event, requestId),
-    log,
-  };
-
-  // serverless.yml's mns triggers: a message posted to the local queue is delivered as the trigger would.
-  const mnsDeps: MnsDeps = {
-    queues: new Map(config.functions.flatMap((f) => f.other.filter((o) => o.queueName).map((o) => [o.queueName!, f.name] as const))),
-    accountId,
-    region: config.region,
-    maxBodyBytes: opts.maxAsyncBodyBytes ?? DEFAULT_MAX_ASYNC_BODY_BYTES,
-    invokeAsync: (name, event, requestId) => {
-      if (functions.get(name)?.state === 'ready') asyncInvoker.invoke(name, event, requestId);
-      else log(`mns ${name} ${requestId}: dropped, the function is not loaded`);
-    },
-  };
+  const invokeApi = invokeApiDeps({ plan, credentials, functions, run, asyncInvoker, maxSyncBodyBytes: maxBodyBytes, maxAsyncBodyBytes, log });
+  const mns = mnsDeps({ config, accountId, functions, asyncInvoker, maxBodyBytes: maxAsyncBodyBytes, log });
 
   let server;
   try {
@@ -201,7 +170,7 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
       state: (name) => functions.get(name)?.state,
       run,
       invokeApi,
-      mns: mnsDeps,
+      mns,
       accountId,
       bodyLimits: plan.bodyLimits,
       ready,
@@ -214,33 +183,18 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
   const { url } = server;
 
   // 4. Each function in its own worker, with its own environment.
-  const environments: Record<string, Record<string, string>> = {};
   // As FC 3.0 a function knows no service; as FC 2.0 it runs in <service>-<stage>.
-  const functionsService = fcVersion === '2' ? config.fcServiceName : undefined;
-  const supplied = {
+  const supplied: HostSupplied = {
     camsEndpoint: cams.endpoint,
     storeUrl: plan.storeUrl,
     apiKeys: plan.apiKeysSpec,
     credentials,
     fcEndpoint: url,
-    serviceName: functionsService,
+    serviceName: fcVersion === '2' ? config.fcServiceName : undefined,
     region: config.region,
     accountId,
   };
-  for (const spec of config.functions) {
-    const fnEnv = functionEnvironment(spec, supplied);
-    environments[spec.name] = fnEnv;
-    const output = opts.functionOutput;
-    functions.set(
-      spec.name,
-      new IsolatedFunction({
-        init: { functionsDir, spec, serviceName: functionsService, region: config.region, accountId, credentials },
-        env: fnEnv,
-        log,
-        ...(output ? { output: (stream: 'stdout' | 'stderr', text: string) => output(spec.name, stream, text) } : {}),
-      }),
-    );
-  }
+  const environments = isolateFunctions(functions, { config, functionsDir, supplied, credentials, log, output: opts.functionOutput });
 
   const scheduler = new TimerScheduler({ ...(opts.clock ? { clock: opts.clock } : {}), log });
   const stopAll = () => stopHost({ invocations, server, scheduler, asyncInvoker, functions: [...functions.values()], sandbox });
