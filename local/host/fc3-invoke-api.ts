@@ -11,8 +11,8 @@
 import type http from 'node:http';
 import { verifyAcs3Request, type Acs3ErrorCode, type QueryParams } from '../../shared/acs3/index.ts';
 import { FC3_API_VERSION } from '../../shared/fc/invoke.ts';
-import { dispatchInvocation, queryOf, type InvokeApiDeps } from './invoke-dispatch.ts';
-import { drain, readBody, refuseBody, sendJson } from '../http-io.ts';
+import { dispatchInvocation, queryOf, readInvocation, type InvokeApiDeps } from './invoke-dispatch.ts';
+import { sendJson } from '../http-io.ts';
 
 export const FC3_INVOKE_PREFIX = `/${FC3_API_VERSION}/`;
 const INVOKE_PATH = new RegExp(`^/${FC3_API_VERSION}/functions/([^/]+)/invocations/?$`);
@@ -36,20 +36,9 @@ export async function handleFc3InvokeApi(
     sendJson(res, status, { Code: code, Message: message, RequestId: requestId });
     return code;
   };
-  const method = (req.method ?? 'GET').toUpperCase();
-  const m = INVOKE_PATH.exec(url.rawPath);
-  if (!m || method !== 'POST') {
-    drain(req);
-    return fail(400, 'PathNotSupported', `'${method}' against '${url.rawPath}' is not supported (the local host serves InvokeFunction only)`);
-  }
-  const typeHeader = req.headers['x-fc-invocation-type'];
-  const async = (Array.isArray(typeHeader) ? typeHeader.join(',') : (typeHeader ?? '')).toLowerCase() === 'async';
-  const limit = async ? deps.maxAsyncBodyBytes : deps.maxSyncBodyBytes;
-  const body = await readBody(req, limit);
-  if (body === 'too-large') {
-    refuseBody(req, res, () => fail(400, 'EntityTooLarge', `payload size exceeds maximum allowed size (${limit} bytes)`));
-    return 'EntityTooLarge';
-  }
+  const read = await readInvocation(req, res, url.rawPath, INVOKE_PATH, deps, fail, ' (the local host serves InvokeFunction only)');
+  if ('answered' in read) return read.answered;
+  const { method, path: m, async, body } = read;
 
   const query = queryOf(url.search);
   const signedQuery: QueryParams = Object.create(null) as QueryParams;

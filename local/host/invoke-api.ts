@@ -12,8 +12,8 @@
 import type http from 'node:http';
 import { verifyFcRequest, FC_API_VERSION } from './fc-signature.ts';
 import { FC3_INVOKE_PREFIX, handleFc3InvokeApi } from './fc3-invoke-api.ts';
-import { dispatchInvocation, flatHeaders, queryOf, type InvokeApiDeps } from './invoke-dispatch.ts';
-import { drain, readBody, refuseBody, sendJson } from '../http-io.ts';
+import { dispatchInvocation, flatHeaders, queryOf, readInvocation, type InvokeApiDeps } from './invoke-dispatch.ts';
+import { sendJson } from '../http-io.ts';
 
 export type { InvokeApiDeps } from './invoke-dispatch.ts';
 
@@ -47,20 +47,10 @@ async function handleFc2InvokeApi(
     sendJson(res, status, { ErrorCode: code, ErrorMessage: message });
     return code;
   };
-  const method = (req.method ?? 'GET').toUpperCase();
-  const m = INVOKE_PATH.exec(url.rawPath);
-  if (!m || method !== 'POST') {
-    drain(req);
-    return fail(400, 'PathNotSupported', `'${method}' against '${url.rawPath}' is not supported`);
-  }
+  const read = await readInvocation(req, res, url.rawPath, INVOKE_PATH, deps, fail);
+  if ('answered' in read) return read.answered;
+  const { method, path: m, body } = read;
   const headers = flatHeaders(req);
-  const async = (headers['x-fc-invocation-type'] ?? '').toLowerCase() === 'async';
-  const limit = async ? deps.maxAsyncBodyBytes : deps.maxSyncBodyBytes;
-  const body = await readBody(req, limit);
-  if (body === 'too-large') {
-    refuseBody(req, res, () => fail(400, 'EntityTooLarge', `payload size exceeds maximum allowed size (${limit} bytes)`));
-    return 'EntityTooLarge';
-  }
 
   const auth = verifyFcRequest(
     { method, rawPath: url.rawPath, query: queryOf(url.search), headers, body },
@@ -85,5 +75,5 @@ async function handleFc2InvokeApi(
   if (qualifier !== undefined && qualifier !== 'LATEST') {
     return fail(404, 'AliasNotFound', `alias '${qualifier}' of service '${serviceName}' does not exist (the local host serves LATEST only)`);
   }
-  return dispatchInvocation(res, fn, body, async, requestId, deps, fail, ` in service '${serviceName}'`);
+  return dispatchInvocation(res, fn, body, read.async, requestId, deps, fail, ` in service '${serviceName}'`);
 }

@@ -10,7 +10,7 @@ import type http from 'node:http';
 import type { NonceRegistry } from '../../shared/acs3/index.ts';
 import type { FcKey, FcQueries } from './fc-signature.ts';
 import type { InvocationOutcome } from './functions.ts';
-import { send, sendJson } from '../http-io.ts';
+import { drain, readBody, refuseBody, send, sendJson } from '../http-io.ts';
 
 export interface InvokeApiDeps {
   serviceName: string;
@@ -43,6 +43,44 @@ export function queryOf(search: string): FcQueries {
     out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   }
   return out;
+}
+
+/** An invoke request's start, as both APIs take it: its path's match, its invocation type and body. */
+export interface InvocationRequest {
+  method: string;
+  path: RegExpExecArray;
+  async: boolean;
+  body: Buffer;
+}
+
+/**
+ * What both invoke APIs check first: a POST to `path`, its body read within the limit of its
+ * invocation type (`x-fc-invocation-type: Async` or sync). Otherwise answers through `fail` and
+ * returns the code it answered with.
+ */
+export async function readInvocation(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  rawPath: string,
+  path: RegExp,
+  deps: InvokeApiDeps,
+  fail: Fail,
+  notServed = '',
+): Promise<InvocationRequest | { answered: string }> {
+  const method = (req.method ?? 'GET').toUpperCase();
+  const match = path.exec(rawPath);
+  if (!match || method !== 'POST') {
+    drain(req);
+    return { answered: fail(400, 'PathNotSupported', `'${method}' against '${rawPath}' is not supported${notServed}`) };
+  }
+  const async = (flatHeaders(req)['x-fc-invocation-type'] ?? '').toLowerCase() === 'async';
+  const limit = async ? deps.maxAsyncBodyBytes : deps.maxSyncBodyBytes;
+  const body = await readBody(req, limit);
+  if (body === 'too-large') {
+    refuseBody(req, res, () => fail(400, 'EntityTooLarge', `payload size exceeds maximum allowed size (${limit} bytes)`));
+    return { answered: 'EntityTooLarge' };
+  }
+  return { method, path: match, async, body };
 }
 
 /** Runs (or queues) `fn` and answers; the returned string is the outcome for the host's log line. */
