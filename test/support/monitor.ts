@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signRouteRequest } from '../../local/client/route-request.ts';
@@ -13,7 +14,7 @@ import type { Store } from '../../shared/store/port.ts';
 import { handler as bindWaba } from '../../functions/bind-waba/handler.ts';
 import { handler as addPhone } from '../../functions/add-phone-number/handler.ts';
 import { fcContext, httpEvent, parseReply } from './events.ts';
-import { CALLER_KEY, sandboxControl } from './sandbox-env.ts';
+import { CALLER_KEY, sandboxControl, sandboxForFunctions } from './sandbox-env.ts';
 
 /** An in-process sink that records what it is sent and can be told to fail. */
 export class RecordingSink implements AlertSink {
@@ -34,6 +35,41 @@ export async function tempFileStore(): Promise<{ store: Store; url: string; dir:
   const url = `file:${dir}`;
   const store = await openStore(url);
   return { store, url, dir, cleanup: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+/** What sandboxPerFileStorePerTest hands each test. */
+export interface SandboxAndStore {
+  sandbox: RunningSandbox;
+  store: Store;
+  storeUrl: string;
+}
+
+/**
+ * The hooks most end-to-end files need: one sandbox for the file (this process's functions pointed
+ * at it), reset before each test, and a fresh file store per test, removed after it. `use` gets them
+ * before each test. `quiet` sets LOG_LEVEL=warn for the file.
+ */
+export function sandboxPerFileStorePerTest(use: (parts: SandboxAndStore) => void, opts: { quiet?: boolean } = {}): void {
+  let sandbox: RunningSandbox | undefined;
+  let cleanup: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    sandbox = await sandboxForFunctions();
+    if (opts.quiet) process.env['LOG_LEVEL'] = 'warn';
+  });
+  afterAll(async () => {
+    if (opts.quiet) delete process.env['LOG_LEVEL'];
+    await sandbox?.close();
+  });
+  beforeEach(async () => {
+    await sandboxControl(sandbox!, 'POST', '/__sandbox/reset');
+    const temp = await tempFileStore();
+    cleanup = temp.cleanup;
+    use({ sandbox: sandbox!, store: temp.store, storeUrl: temp.url });
+  });
+  afterEach(async () => {
+    await cleanup?.();
+    cleanup = undefined;
+  });
 }
 
 /** A client of the sandbox's first account with its own limiter registry (tests stay independent). */

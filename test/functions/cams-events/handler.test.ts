@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
@@ -14,9 +14,9 @@ import { camsEventsHandler } from '../../../shared/services/cams-events.ts';
 import { healthReport } from '../../../shared/services/health-report.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { fcContext, fixture } from '../../support/events.ts';
-import { onboardThroughFunctions, setHealth, tempFileStore } from '../../support/monitor.ts';
+import { onboardThroughFunctions, sandboxPerFileStorePerTest, setHealth } from '../../support/monitor.ts';
 import { startReceivers, type Receivers } from '../../support/receivers/index.ts';
-import { sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+import { sandboxControl } from '../../support/sandbox-env.ts';
 
 const TOKEN = 'receipt-token-0123456789abcdef';
 const WABA = '299399000200';
@@ -25,28 +25,17 @@ let sandbox: RunningSandbox;
 let receivers: Receivers;
 let store: Store;
 let storeUrl: string;
-let cleanup: () => Promise<void>;
 let space: string;
 let lines: string[];
 
-beforeAll(async () => {
-  sandbox = await sandboxForFunctions();
-  process.env['LOG_LEVEL'] = 'warn';
-});
-afterAll(async () => {
-  delete process.env['LOG_LEVEL'];
-  await sandbox?.close();
-});
+sandboxPerFileStorePerTest((parts) => ({ sandbox, store, storeUrl } = parts), { quiet: true });
 beforeEach(async () => {
-  await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
   receivers = await startReceivers({ kinds: ['webhook'] });
-  ({ store, url: storeUrl, cleanup } = await tempFileStore());
   space = await onboardThroughFunctions(WABA, [{ cc: '86', phone: '13800000200' }]);
   lines = [];
 });
 afterEach(async () => {
   await receivers.close();
-  await cleanup();
 });
 
 const phone = (): WatchTarget => ({ CustSpaceId: space, NodeType: 'phone', WabaId: WABA, PhoneNumber: PHONE });

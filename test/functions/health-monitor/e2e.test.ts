@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { sinksFromEnv } from '../../../shared/alerts/sinks/index.ts';
@@ -10,39 +10,28 @@ import { registerWatchTarget, type WatchTarget } from '../../../shared/monitor/t
 import type { Store } from '../../../shared/store/port.ts';
 import { handler as healthMonitor } from '../../../functions/health-monitor/handler.ts';
 import { fcContext, fixture } from '../../support/events.ts';
-import { onboardThroughFunctions, sandboxClient, setHealth, tempFileStore } from '../../support/monitor.ts';
+import { onboardThroughFunctions, sandboxClient, sandboxPerFileStorePerTest, setHealth } from '../../support/monitor.ts';
 import { RECEIVER_KINDS, startReceivers, type Receivers } from '../../support/receivers/index.ts';
-import { sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+import { sandboxControl } from '../../support/sandbox-env.ts';
 
 const HOUR = 3_600_000;
 let sandbox: RunningSandbox;
 let receivers: Receivers;
 let store: Store;
 let storeUrl: string;
-let cleanup: () => Promise<void>;
 let space: string;
 
 const blockedErrors = [
   { ErrorCode: '141006', ErrorDescription: 'There is an error with the payment method.', PossibleSolution: 'Add a new payment method to the account.' },
 ];
 
-beforeAll(async () => {
-  sandbox = await sandboxForFunctions();
-  process.env['LOG_LEVEL'] = 'warn';
-});
-afterAll(async () => {
-  delete process.env['LOG_LEVEL'];
-  await sandbox?.close();
-});
+sandboxPerFileStorePerTest((parts) => ({ sandbox, store, storeUrl } = parts), { quiet: true });
 beforeEach(async () => {
-  await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
   receivers = await startReceivers();
-  ({ store, url: storeUrl, cleanup } = await tempFileStore());
   space = await onboardThroughFunctions('299399000100', [{ cc: '86', phone: '13800000100' }]);
 });
 afterEach(async () => {
   await receivers.close();
-  await cleanup();
 });
 
 const phone = (): WatchTarget => ({ CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800000100' });

@@ -1,27 +1,18 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { runOnboarding } from '../../../shared/onboarding/onboard.ts';
 import type { Store } from '../../../shared/store/port.ts';
-import { sandboxClient, tempFileStore } from '../../support/monitor.ts';
-import { sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+import { sandboxClient, sandboxPerFileStorePerTest } from '../../support/monitor.ts';
+import { sandboxControl } from '../../support/sandbox-env.ts';
 import { latencyUntilApplied, okCalls, onboardingDeps } from './support.ts';
 
 let sandbox: RunningSandbox;
 let store: Store;
-let cleanup: () => Promise<void>;
 
-beforeAll(async () => {
-  sandbox = await sandboxForFunctions();
-});
-afterAll(async () => sandbox?.close());
-beforeEach(async () => {
-  await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
-  ({ store, cleanup } = await tempFileStore());
-});
-afterEach(async () => cleanup());
+sandboxPerFileStorePerTest((parts) => ({ sandbox, store } = parts));
 
 /** A client that gives up on an attempt after 500 ms and retries (4 attempts, 100 ms base backoff). */
 function impatientClient(): CamsClient {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { readActive } from '../../../shared/onboarding/active.ts';
@@ -8,24 +8,15 @@ import { idempotencyKeyFor, onboardingIdFor, type OnboardingPayload } from '../.
 import { recordKey, type OnboardingRecord } from '../../../shared/onboarding/record.ts';
 import { redriveStalled } from '../../../shared/onboarding/redrive.ts';
 import type { Store } from '../../../shared/store/port.ts';
-import { sandboxClient, tempFileStore } from '../../support/monitor.ts';
-import { sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+import { sandboxClient, sandboxPerFileStorePerTest } from '../../support/monitor.ts';
+
 import { camsCalls, okCalls, onboardingDeps } from './support.ts';
 
 let sandbox: RunningSandbox;
 let store: Store;
 let storeUrl: string;
-let cleanup: () => Promise<void>;
 
-beforeAll(async () => {
-  sandbox = await sandboxForFunctions();
-});
-afterAll(async () => sandbox?.close());
-beforeEach(async () => {
-  await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
-  ({ store, url: storeUrl, cleanup } = await tempFileStore());
-});
-afterEach(async () => cleanup());
+sandboxPerFileStorePerTest((parts) => ({ sandbox, store, storeUrl } = parts));
 
 /** One delivery in a child process that SIGKILLs itself right after `step`'s CAMS call, before the save. */
 function crashAfterCall(step: string, request: OnboardingRequest): Promise<{ signal: NodeJS.Signals | null; stdout: string }> {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { onboardingRequestFrom } from '../../../shared/onboarding/event.ts';
@@ -11,24 +11,15 @@ import { HealthSweep } from '../../../shared/monitor/sweep.ts';
 import { loadWatchList } from '../../../shared/monitor/targets.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { fixture } from '../../support/events.ts';
-import { RecordingSink, sandboxClient, setHealth, tempFileStore } from '../../support/monitor.ts';
-import { sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+import { RecordingSink, sandboxClient, sandboxPerFileStorePerTest, setHealth } from '../../support/monitor.ts';
+import { sandboxControl } from '../../support/sandbox-env.ts';
 
 let sandbox: RunningSandbox;
 let store: Store;
 let storeUrl: string;
-let cleanup: () => Promise<void>;
 let seq = 0;
 
-beforeAll(async () => {
-  sandbox = await sandboxForFunctions();
-});
-afterAll(async () => sandbox?.close());
-beforeEach(async () => {
-  await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
-  ({ store, url: storeUrl, cleanup } = await tempFileStore());
-});
-afterEach(async () => cleanup());
+sandboxPerFileStorePerTest((parts) => ({ sandbox, store, storeUrl } = parts));
 
 const payload = (over: Record<string, unknown> = {}) => ({
   WabaId: `3000000000${String(++seq).padStart(4, '0')}`,

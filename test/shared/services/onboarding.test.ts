@@ -1,7 +1,7 @@
 // Onboarding and the health monitor as FC runs them: each with only its own serverless.yml
 // environment (ALERT_* only on health-monitor), one store, real receivers on loopback, the sandbox
 // as CAMS. Onboarding records its failure alert and sends nothing; the monitor delivers it.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
@@ -10,32 +10,20 @@ import { monitorRuntime, runHealthMonitor } from '../../../shared/services/healt
 import { handleOnboardingEvent, onboardingRuntime } from '../../../shared/services/onboarding.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { fcContext, fixture } from '../../support/events.ts';
-import { onboardThroughFunctions, sandboxClient, setHealth, tempFileStore } from '../../support/monitor.ts';
+import { onboardThroughFunctions, sandboxClient, sandboxPerFileStorePerTest, setHealth } from '../../support/monitor.ts';
 import { RECEIVER_KINDS, startReceivers, type Receivers } from '../../support/receivers/index.ts';
-import { sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
 
 let sandbox: RunningSandbox;
 let receivers: Receivers;
 let store: Store;
 let storeUrl: string;
-let cleanup: () => Promise<void>;
 
-beforeAll(async () => {
-  sandbox = await sandboxForFunctions();
-  process.env['LOG_LEVEL'] = 'warn';
-});
-afterAll(async () => {
-  delete process.env['LOG_LEVEL'];
-  await sandbox?.close();
-});
+sandboxPerFileStorePerTest((parts) => ({ sandbox, store, storeUrl } = parts), { quiet: true });
 beforeEach(async () => {
-  await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
   receivers = await startReceivers();
-  ({ store, url: storeUrl, cleanup } = await tempFileStore());
 });
 afterEach(async () => {
   await receivers.close();
-  await cleanup();
 });
 
 const account1 = DEFAULT_SANDBOX_KEYS[0]!;
