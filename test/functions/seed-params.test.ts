@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHost, type RunningHost } from '../../local/host/host.ts';
 import type { CallRecord } from '../../local/sandbox/calls.ts';
-import { httpRequest } from '../../shared/http/request.ts';
+import { sandboxControl } from '../support/sandbox-env.ts';
 import { callRoute, type RouteReply } from '../local/host/support.ts';
 
 // Every route takes exactly its CAMS operation's parameters, as the seed pages list them, through the
@@ -15,15 +15,7 @@ import { callRoute, type RouteReply } from '../local/host/support.ts';
 let host: RunningHost;
 let storeDir: string;
 
-async function sandbox(method: string, path: string, body?: unknown): Promise<unknown> {
-  const res = await httpRequest(`${host.sandboxUrl}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  if (res.status >= 300) throw new Error(`sandbox ${method} ${path} → ${res.status}: ${res.body.toString()}`);
-  return res.body.length ? JSON.parse(res.body.toString()) : undefined;
-}
+const sandbox = (method: string, path: string, body?: unknown) => sandboxControl({ url: host.sandboxUrl! }, method, path, body);
 const calls = async () => (await sandbox('GET', '/__sandbox/calls')) as CallRecord[];
 
 beforeAll(async () => {

@@ -7,6 +7,7 @@ import { startHost, type RunningHost } from '../../local/host/host.ts';
 import type { CallRecord } from '../../local/sandbox/calls.ts';
 import { signAcs3Request } from '../../shared/acs3/index.ts';
 import { httpRequest } from '../../shared/http/request.ts';
+import { sandboxControl } from '../support/sandbox-env.ts';
 import { callRoute } from '../local/host/support.ts';
 
 // README "Status codes", the rows the CAMS sandbox can provoke, through the local host (serverless.yml,
@@ -17,15 +18,7 @@ let host: RunningHost;
 let storeDir: string;
 const MAX_BODY = 16 * 1024;
 
-async function sandbox(method: string, path: string, body?: unknown): Promise<unknown> {
-  const res = await httpRequest(`${host.sandboxUrl}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  if (res.status >= 300) throw new Error(`sandbox ${method} ${path} → ${res.status}: ${res.body.toString()}`);
-  return res.body.length ? JSON.parse(res.body.toString()) : undefined;
-}
+const sandbox = (method: string, path: string, body?: unknown) => sandboxControl({ url: host.sandboxUrl! }, method, path, body);
 const calls = async () => (await sandbox('GET', '/__sandbox/calls')) as CallRecord[];
 
 beforeAll(async () => {

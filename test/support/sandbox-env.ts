@@ -19,7 +19,8 @@ export async function sandboxForFunctions(opts: Parameters<typeof startSandbox>[
   return sandbox;
 }
 
-export async function sandboxControl(sandbox: RunningSandbox, method: string, path: string, body?: unknown): Promise<unknown> {
+/** Calls the sandbox's control API (`/__sandbox/...`) of a sandbox, or of a host's embedded one (`{ url: host.sandboxUrl }`). */
+export async function sandboxControl(sandbox: { url: string }, method: string, path: string, body?: unknown): Promise<unknown> {
   const res = await httpRequest(new URL(path, sandbox.url), {
     method,
     headers: { 'content-type': 'application/json' },

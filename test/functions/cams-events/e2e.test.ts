@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHost, type RunningHost } from '../../../local/host/host.ts';
-import { httpRequest } from '../../../shared/http/request.ts';
 import { registerWatchTarget } from '../../../shared/monitor/targets.ts';
 import { STATS_KEY, type ReceiptStats } from '../../../shared/receipts/dedup.ts';
 import { openStore } from '../../../shared/store/index.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { callRoute, eventually } from '../../local/host/support.ts';
 import { startReceivers, type Receivers } from '../../support/receivers/index.ts';
+import { sandboxControl } from '../../support/sandbox-env.ts';
 
 // The local host as `npm start` runs it (serverless.yml, the embedded sandbox), with NO timer: every
 // alert here comes from a receipt the sandbox pushed, never from a sweep.
@@ -23,11 +23,7 @@ let store: Store;
 let space: string;
 const lines: string[] = [];
 
-async function sandbox(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await httpRequest(new URL(path, host.sandboxUrl), { method, headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  if (res.status >= 300) throw new Error(`sandbox ${method} ${path} → ${res.status}: ${res.body.toString()}`);
-  return JSON.parse(res.body.toString()) as Record<string, unknown>;
-}
+const sandbox = async (method: string, path: string, body?: unknown) => (await sandboxControl({ url: host.sandboxUrl! }, method, path, body)) as Record<string, unknown>;
 const healthCalls = async () => ((await sandbox('GET', '/__sandbox/calls')) as unknown as Array<{ Action: string }>).filter((c) => c.Action === 'GetWhatsappHealthStatus').length;
 type Item = { status: string; node: string; errors: Array<{ ErrorDescription: string }> };
 const items = () => receivers.received.webhook.flatMap((m) => (m.body as { items: Item[] }).items);
