@@ -6,6 +6,7 @@ import { HealthSweep, type HealthSweepOptions } from '../../../shared/monitor/sw
 import type { WatchTarget } from '../../../shared/monitor/targets.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { onboardThroughFunctions, RecordingSink, sandboxClient, setHealth, tempFileStore } from '../../support/monitor.ts';
+import { storeWith } from '../../support/store.ts';
 import { sandboxControl, sandboxForFile } from '../../support/sandbox-env.ts';
 
 let sandbox: RunningSandbox;
@@ -65,15 +66,11 @@ describe('history written by the sweep (sandbox CAMS, file store)', () => {
     await sweep();
     const count = async (history: boolean) => {
       const ops: string[] = [];
-      const counting: Store = {
+      const counting = storeWith(store, {
         get: (k) => (ops.push(`get ${k}`), store.get(k)),
         put: (k, v, o) => (ops.push(`put ${k}`), store.put(k, v, o)),
         list: (p) => (ops.push(`list ${p}`), store.list(p)),
-        delete: (k, o) => store.delete(k, o),
-        acquireLease: (n, t, o) => store.acquireLease(n, t, o),
-        reserveSlot: (k, i, w) => store.reserveSlot(k, i, w),
-        close: () => store.close(),
-      };
+      });
       clock += 60_000;
       await sweep({ store: counting, history });
       return ops;

@@ -9,6 +9,7 @@ import { evaluate } from '../../../shared/monitor/rules.ts';
 import { createSilence, expireSilence } from '../../../shared/silences/store.ts';
 import { openStore } from '../../../shared/store/index.ts';
 import type { Store } from '../../../shared/store/port.ts';
+import { storeWith } from '../../support/store.ts';
 
 class TimedSink implements AlertSink {
   readonly sent: Array<{ at: number; n: AlertNotification }> = [];
@@ -114,13 +115,7 @@ describe('deliverOwed', () => {
     await owe(inner, '2', ['s']);
     // A lease that can be lost on cue (expired under a stalled deliverer, then taken by another).
     let lost = false;
-    const store: Store = {
-      get: (k) => inner.get(k),
-      put: (k, v, o) => inner.put(k, v, o),
-      delete: (k, o) => inner.delete(k, o),
-      list: (p) => inner.list(p),
-      reserveSlot: (k, i, w) => inner.reserveSlot(k, i, w),
-      close: () => inner.close(),
+    const store = storeWith(inner, {
       acquireLease: async (name, ttl, owner) => {
         const l = await inner.acquireLease(name, ttl, owner);
         if (!l) return l;
@@ -134,7 +129,7 @@ describe('deliverOwed', () => {
           release: () => l.release(),
         };
       },
-    };
+    });
     const sink = new TimedSink('s');
     const send = sink.send.bind(sink);
     sink.send = async (n) => {
@@ -151,15 +146,7 @@ describe('deliverOwed', () => {
   it('finds owed deliveries through the owed index, never by listing every entity; a delivered entity leaves the index', async () => {
     const inner = await openStore('memory:');
     const listed: string[] = [];
-    const store: Store = {
-      get: (k) => inner.get(k),
-      put: (k, v, o) => inner.put(k, v, o),
-      delete: (k, o) => inner.delete(k, o),
-      list: (p, o) => (listed.push(p), inner.list(p, o)),
-      close: () => inner.close(),
-      acquireLease: (n, t, o) => inner.acquireLease(n, t, o),
-      reserveSlot: (k, i, w) => inner.reserveSlot(k, i, w),
-    };
+    const store = storeWith(inner, { list: (p, o) => (listed.push(p), inner.list(p, o)) });
     // 50 quiet entities and 2 owing ones.
     for (let i = 0; i < 50; i++) await owe(store, `q${i}`, []);
     await owe(store, '1', ['s']);
@@ -187,15 +174,7 @@ describe('deliverOwed', () => {
   it('silences through the silenced index: struck and recorded, re-owed when the silence ends, never listing every entity', async () => {
     const inner = await openStore('memory:');
     const listed: string[] = [];
-    const store: Store = {
-      get: (k) => inner.get(k),
-      put: (k, v, o) => inner.put(k, v, o),
-      delete: (k, o) => inner.delete(k, o),
-      list: (p, o) => (listed.push(p), inner.list(p, o)),
-      close: () => inner.close(),
-      acquireLease: (n, t, o) => inner.acquireLease(n, t, o),
-      reserveSlot: (k, i, w) => inner.reserveSlot(k, i, w),
-    };
+    const store = storeWith(inner, { list: (p, o) => (listed.push(p), inner.list(p, o)) });
     for (let i = 0; i < 20; i++) await owe(store, `q${i}`, []);
     await owe(store, '7', ['s']);
     const now = Date.now();

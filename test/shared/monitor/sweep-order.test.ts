@@ -16,6 +16,7 @@ import { HealthSweep, ROUND_KEY, type SweepRound } from '../../../shared/monitor
 import { registerWatchTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import { openStore } from '../../../shared/store/index.ts';
 import type { Store } from '../../../shared/store/port.ts';
+import { storeWith } from '../../support/store.ts';
 
 const CALL_MS = 1000;
 const SPACE = 'cs-order';
@@ -83,15 +84,9 @@ async function runRounds(rounds: number, checksPerTick: number, between: () => P
 
 /** The store, with `list(prefix)` (default the risky index) answered by `listRisky` instead. */
 function slowRiskyIndex(inner: Store, listRisky: (inner: Store) => Promise<Awaited<ReturnType<Store['list']>>>, prefix = RISKY_PREFIX): Store {
-  return {
-    get: (k) => inner.get(k),
-    put: (k, v, o) => inner.put(k, v, o),
-    delete: (k, o) => inner.delete(k, o),
+  return storeWith(inner, {
     list: <T,>(p: string, o?: Parameters<Store['list']>[1]) => (p === prefix ? (listRisky(inner) as ReturnType<Store['list']>) : inner.list<T>(p, o)),
-    close: () => inner.close(),
-    acquireLease: (n, ttl, o) => inner.acquireLease(n, ttl, o),
-    reserveSlot: (k, i, w) => inner.reserveSlot(k, i, w),
-  } as Store;
+  } as Partial<Store>);
 }
 
 /**
@@ -336,8 +331,7 @@ describe('the sweep as the backstop within one round', () => {
     await watch(2500);
     const ops = { get: 0, listed: 0, lists: 0 };
     const inner = store;
-    store = {
-      ...inner,
+    store = storeWith(inner, {
       get: (k) => (ops.get++, inner.get(k)),
       list: async <T,>(p: string, o?: Parameters<Store['list']>[1]) => {
         ops.lists++;
@@ -345,12 +339,7 @@ describe('the sweep as the backstop within one round', () => {
         ops.listed += out.length;
         return out;
       },
-      put: (k, v, o) => inner.put(k, v, o),
-      delete: (k, o) => inner.delete(k, o),
-      acquireLease: (n, t, o) => inner.acquireLease(n, t, o),
-      reserveSlot: (k, i, w) => inner.reserveSlot(k, i, w),
-      close: () => inner.close(),
-    };
+    });
     await runRounds(1, 1000); // round 1: its plan made from the watch list
     await tick(1000); // round 2's first tick lists the watch list beside its checks
     for (const k of Object.keys(ops) as Array<keyof typeof ops>) ops[k] = 0;

@@ -14,6 +14,7 @@ import type { WatchTarget } from '../../../shared/monitor/targets.ts';
 import { openStore } from '../../../shared/store/index.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { onboardThroughFunctions, RecordingSink, setHealth, tempFileStore } from '../../support/monitor.ts';
+import { storeWith } from '../../support/store.ts';
 import { sandboxControl, sandboxForFile } from '../../support/sandbox-env.ts';
 
 const WABA_ID = '299399001400';
@@ -57,7 +58,7 @@ function countingStore(inner: Store, losing: (key: string) => boolean = () => fa
   const written = { bytes: 0 };
   /** Successful writes per key. */
   const putsTo = new Map<string, number>();
-  const store: Store = {
+  const store = storeWith(inner, {
     get: (k) => (ops.get++, inner.get(k)),
     put: async (k, v, o) => {
       ops.put++;
@@ -71,10 +72,7 @@ function countingStore(inner: Store, losing: (key: string) => boolean = () => fa
     },
     delete: (k, o) => (ops.delete++, inner.delete(k, o)),
     list: (p, o) => (ops.list++, inner.list(p, o)),
-    close: () => inner.close(),
-    acquireLease: (n, t, o) => inner.acquireLease(n, t, o),
-    reserveSlot: (k, i, w) => inner.reserveSlot(k, i, w),
-  };
+  });
   return { store, ops, putsTo, written };
 }
 

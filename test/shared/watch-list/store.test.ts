@@ -8,6 +8,7 @@ import type { ListOptions, Store } from '../../../shared/store/port.ts';
 import { WatchEntries } from '../../../shared/watch-list/entry.ts';
 import { addWatchEntries, decodeNextToken, listWatchPage, removeWatchEntries } from '../../../shared/watch-list/store.ts';
 import { findOnPath, startRedisServer, type RedisServer } from '../store/redis-server.ts';
+import { storeWith } from '../../support/store.ts';
 
 const phones = (n: number, from = 0): WatchTarget[] =>
   Array.from({ length: n }, (_, i) => ({ CustSpaceId: 'C1', NodeType: 'phone', PhoneNumber: `86139${String(from + i).padStart(8, '0')}` }));
@@ -75,19 +76,13 @@ describe.each(kinds)('the watch list in a %s store', (_kind, urlFor) => {
   it('a page reads only its own entries; a filter that matches few reads on until the page is full', async () => {
     const inner: Store = await openStore(urlFor());
     let read = 0;
-    const store: Store = {
-      get: (k) => inner.get(k),
-      put: (k, v, o) => inner.put(k, v, o),
-      delete: (k, o) => inner.delete(k, o),
+    const store = storeWith(inner, {
       list: async <T,>(p: string, o?: ListOptions) => {
         const r = await inner.list<T>(p, o);
         read += r.length;
         return r;
       },
-      close: () => inner.close(),
-      acquireLease: (n, t, o) => inner.acquireLease(n, t, o),
-      reserveSlot: (k, i, w) => inner.reserveSlot(k, i, w),
-    };
+    });
     try {
       for (const r of await inner.list(WATCH_PREFIX)) await inner.delete(r.key);
       const other = (n: number, from: number): WatchTarget[] => phones(n, from).map((t) => ({ ...t, CustSpaceId: 'C2' }));
