@@ -47,13 +47,14 @@ export interface SandboxAndStore {
 /**
  * The hooks most end-to-end files need: one sandbox for the file (this process's functions pointed
  * at it), reset before each test, and a fresh file store per test, removed after it. `use` gets them
- * before each test. `quiet` sets LOG_LEVEL=warn for the file.
+ * before each test. `quiet` sets LOG_LEVEL=warn for the file; `healthQps` is the sandbox's
+ * GetWhatsappHealthStatus limit (default CAMS's).
  */
-export function sandboxPerFileStorePerTest(use: (parts: SandboxAndStore) => void, opts: { quiet?: boolean } = {}): void {
+export function sandboxPerFileStorePerTest(use: (parts: SandboxAndStore) => void, opts: { quiet?: boolean; healthQps?: number } = {}): void {
   let sandbox: RunningSandbox | undefined;
   let cleanup: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    sandbox = await sandboxForFunctions();
+    sandbox = await sandboxForFunctions(opts.healthQps === undefined ? {} : { qps: { GetWhatsappHealthStatus: opts.healthQps } });
     if (opts.quiet) process.env['LOG_LEVEL'] = 'warn';
   });
   afterAll(async () => {

@@ -1,29 +1,24 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { dailyBars } from '../../../shared/history/history.ts';
 import { listHistories } from '../../../shared/history/record.ts';
 import { HealthSweep, type HealthSweepOptions } from '../../../shared/monitor/sweep.ts';
 import type { WatchTarget } from '../../../shared/monitor/targets.ts';
 import type { Store } from '../../../shared/store/port.ts';
-import { onboardThroughFunctions, RecordingSink, sandboxClient, setHealth, tempFileStore } from '../../support/monitor.ts';
+import { onboardThroughFunctions, RecordingSink, sandboxClient, sandboxPerFileStorePerTest, setHealth } from '../../support/monitor.ts';
 import { storeWith } from '../../support/store.ts';
-import { sandboxControl, sandboxForFile } from '../../support/sandbox-env.ts';
 
 let sandbox: RunningSandbox;
 let store: Store;
-let cleanup: () => Promise<void>;
 let space: string;
 let clock: number;
 const BLOCKED = [{ ErrorCode: '141006', ErrorDescription: 'payment method', PossibleSolution: 'Add a valid payment method' }];
 
-sandboxForFile(50, (s) => (sandbox = s));
+sandboxPerFileStorePerTest((parts) => ({ sandbox, store } = parts), { quiet: true, healthQps: 50 });
 beforeEach(async () => {
-  await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
-  ({ store, cleanup } = await tempFileStore());
   space = await onboardThroughFunctions('299399000031', [{ cc: '86', phone: '13800000031' }]);
   clock = Date.parse('2026-03-01T08:00:00.000Z');
 });
-afterEach(async () => cleanup());
 
 const phone = (): WatchTarget => ({ CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800000031' });
 

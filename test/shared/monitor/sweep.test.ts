@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
@@ -6,27 +6,23 @@ import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { HealthSweep, SWEEP_LEASE, type HealthSweepOptions } from '../../../shared/monitor/sweep.ts';
 import { registerWatchTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import type { Lease, Store } from '../../../shared/store/port.ts';
-import { onboardThroughFunctions, RecordingSink, sandboxClient, setHealth, tempFileStore } from '../../support/monitor.ts';
-import { sandboxControl, sandboxForFile } from '../../support/sandbox-env.ts';
+import { onboardThroughFunctions, RecordingSink, sandboxClient, sandboxPerFileStorePerTest, setHealth } from '../../support/monitor.ts';
+import { sandboxControl } from '../../support/sandbox-env.ts';
 
 const HOUR = 3_600_000;
 let sandbox: RunningSandbox;
 let store: Store;
-let cleanup: () => Promise<void>;
 let space: string;
 let clock: number;
 
-sandboxForFile(50, (s) => (sandbox = s));
+sandboxPerFileStorePerTest((parts) => ({ sandbox, store } = parts), { quiet: true, healthQps: 50 });
 beforeEach(async () => {
-  await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
-  ({ store, cleanup } = await tempFileStore());
   space = await onboardThroughFunctions('299399000001', [
     { cc: '86', phone: '13800000001' },
     { cc: '86', phone: '13800000002' },
   ]);
   clock = Date.now();
 });
-afterEach(async () => cleanup());
 
 const phone1 = (): WatchTarget => ({ CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800000001' });
 const phone2 = (): WatchTarget => ({ CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800000002' });

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
@@ -7,29 +7,24 @@ import type { WatchTarget } from '../../../shared/monitor/targets.ts';
 import { EXPIRED_LISTED_MS, matches } from '../../../shared/silences/silence.ts';
 import { createSilence, expireSilence, listSilences } from '../../../shared/silences/store.ts';
 import type { Store } from '../../../shared/store/port.ts';
-import { onboardThroughFunctions, RecordingSink, sandboxClient, setHealth, tempFileStore } from '../../support/monitor.ts';
-import { sandboxControl, sandboxForFile } from '../../support/sandbox-env.ts';
+import { onboardThroughFunctions, RecordingSink, sandboxClient, sandboxPerFileStorePerTest, setHealth } from '../../support/monitor.ts';
 
 const HOUR = 3_600_000;
 const WABA = '299399000041';
 let sandbox: RunningSandbox;
 let store: Store;
-let cleanup: () => Promise<void>;
 let space: string;
 let clock: number;
 const BLOCKED = [{ ErrorCode: '141006', ErrorDescription: 'payment method', PossibleSolution: 'Add a valid payment method' }];
 
-sandboxForFile(50, (s) => (sandbox = s));
+sandboxPerFileStorePerTest((parts) => ({ sandbox, store } = parts), { quiet: true, healthQps: 50 });
 beforeEach(async () => {
-  await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
-  ({ store, cleanup } = await tempFileStore());
   space = await onboardThroughFunctions(WABA, [
     { cc: '86', phone: '13800000041' },
     { cc: '86', phone: '13800000042' },
   ]);
   clock = Date.now();
 });
-afterEach(async () => cleanup());
 
 const phone1 = (): WatchTarget => ({ CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800000041' });
 const phone2 = (): WatchTarget => ({ CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800000042' });
