@@ -50,54 +50,36 @@ export interface RunningSandbox {
 const DEFAULT_PORT = 9100;
 const DEFAULT_MAX_BODY = 1024 * 1024;
 
-/** Starts the CAMS sandbox: the four operations on `/`, the control API under /__sandbox/. */
-export function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox> {
-  const keys = opts.keys ?? DEFAULT_SANDBOX_KEYS;
-  if (keys.length === 0) return Promise.reject(new Error('the CAMS sandbox needs at least one key'));
-  const secrets = new Map(keys.map((k) => [k.accessKeyId, k.accessKeySecret]));
-  const now = opts.now ?? Date.now;
-  const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
-  const log = opts.log ?? (() => {});
-
-  const file = opts.dataDir === undefined ? undefined : new StateFile(opts.dataDir);
+/**
+ * The sandbox's state, kept in `<dataDir>/sandbox.json` when a data directory is given: loaded now,
+ * saved after every change (a failed save is logged; the call still succeeds in memory).
+ */
+function openState(dataDir: string | undefined, log: (line: string) => void): { state: SandboxState; file: StateFile | undefined } {
+  const file = dataDir === undefined ? undefined : new StateFile(dataDir);
   const state = new SandboxState(() => {
     if (!file) return;
     try {
       file.save(state.snapshot());
     } catch (e) {
-      // The call still succeeds in memory; the log says the disk did not keep it.
       log(`sandbox: cannot save ${file.path}: ${(e as Error).message}`);
     }
   });
-  try {
-    const saved = file?.load();
-    if (saved) state.restore(saved);
-  } catch (e) {
-    return Promise.reject(e as Error);
-  }
+  const saved = file?.load();
+  if (saved) state.restore(saved);
+  return { state, file };
+}
 
-  const deps: CamsEndpointDeps & ControlDeps = {
-    accounts: keys.map((k) => k.accessKeyId),
-    lookupSecret: (id) => secrets.get(id),
-    nonces: new InMemoryNonceRegistry(100_000, now),
-    limiter: new QpsLimiter(opts.qps),
-    faults: new FaultInjector(),
-    state,
-    calls: new CallLog(),
-    receipts: new ReceiptPusher(log),
-    now,
+type SandboxDeps = CamsEndpointDeps & ControlDeps;
+
+/** Routes one request: the control API under /__sandbox/, the CAMS operations on `/`; every CAMS call is logged. */
+function sandboxRouter(deps: SandboxDeps, maxBodyBytes: number, log: (line: string) => void) {
+  const logCall = (record: CallRecord): void => {
+    log(
+      `${record.At} ${printable(record.Action) || '-'} key=${printable(record.AccessKeyId) || '-'}` +
+        `${record.SecurityToken ? ' sts' : ''} -> ${record.HttpStatus} ${record.Code}`,
+    );
   };
-
-  const server = http.createServer((req, res) => {
-    route(req, res).catch((err: unknown) => {
-      // A bug must cost one request, not the process.
-      log(`sandbox: internal error: ${err instanceof Error ? err.message : String(err)}`);
-      if (!res.headersSent) sendCams(res, errors.internalError());
-      else res.destroy();
-    });
-  });
-
-  async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  return async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
     const rawUrl = req.url ?? '/';
     const q = rawUrl.indexOf('?');
@@ -116,7 +98,7 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox>
     const body = await readBody(req, maxBodyBytes);
     if (body === 'too-large') {
       const reply = errors.tooLarge(maxBodyBytes);
-      const record = rejectedCallRecord(req.headers, query, reply, now());
+      const record = rejectedCallRecord(req.headers, query, reply, deps.now());
       deps.calls.add(record);
       logCall(record);
       return sendTooLarge(res, () => sendCams(res, reply));
@@ -124,14 +106,45 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox>
     const { reply, record } = await handleCamsCall({ method, path, query, headers: req.headers, body }, deps);
     logCall(record);
     sendCams(res, reply);
-  }
+  };
+}
 
-  function logCall(record: CallRecord): void {
-    log(
-      `${record.At} ${printable(record.Action) || '-'} key=${printable(record.AccessKeyId) || '-'}` +
-        `${record.SecurityToken ? ' sts' : ''} -> ${record.HttpStatus} ${record.Code}`,
-    );
+/** Starts the CAMS sandbox: the four operations on `/`, the control API under /__sandbox/. */
+export function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox> {
+  const keys = opts.keys ?? DEFAULT_SANDBOX_KEYS;
+  if (keys.length === 0) return Promise.reject(new Error('the CAMS sandbox needs at least one key'));
+  const secrets = new Map(keys.map((k) => [k.accessKeyId, k.accessKeySecret]));
+  const now = opts.now ?? Date.now;
+  const log = opts.log ?? (() => {});
+
+  let opened: ReturnType<typeof openState>;
+  try {
+    opened = openState(opts.dataDir, log);
+  } catch (e) {
+    return Promise.reject(e as Error);
   }
+  const { state, file } = opened;
+
+  const deps: SandboxDeps = {
+    accounts: keys.map((k) => k.accessKeyId),
+    lookupSecret: (id) => secrets.get(id),
+    nonces: new InMemoryNonceRegistry(100_000, now),
+    limiter: new QpsLimiter(opts.qps),
+    faults: new FaultInjector(),
+    state,
+    calls: new CallLog(),
+    receipts: new ReceiptPusher(log),
+    now,
+  };
+  const route = sandboxRouter(deps, opts.maxBodyBytes ?? DEFAULT_MAX_BODY, log);
+  const server = http.createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      // A bug must cost one request, not the process.
+      log(`sandbox: internal error: ${err instanceof Error ? err.message : String(err)}`);
+      if (!res.headersSent) sendCams(res, errors.internalError());
+      else res.destroy();
+    });
+  });
 
   return new Promise<RunningSandbox>((resolve, reject) => {
     const host = opts.host ?? '127.0.0.1';
