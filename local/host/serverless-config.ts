@@ -110,56 +110,8 @@ export function parseServerlessConfig(text: string, sources: VariableSources, fi
 
   const fns = cfg['functions'] ?? {};
   if (!isObj(fns)) throw bad('functions', 'must be a mapping of function name to definition');
-  const functions: FunctionSpec[] = [];
-  for (const [name, def] of Object.entries(fns)) {
-    const at = `functions.${name}`;
-    if (!FUNCTION_NAME.test(name)) throw bad(at, 'function names are [a-z][a-z0-9-]*');
-    if (!isObj(def)) throw bad(at, 'must be a mapping');
-    const handler = def['handler'];
-    if (typeof handler !== 'string' || !/^[^.]+\.[^.]+$/.test(handler)) throw bad(`${at}.handler`, 'must be "file.export", e.g. index.handler');
-    const environment = mergeEnvironment(providerEnvironment, stringMap(def['environment'], `${at}.environment`, bad));
-    const spec: FunctionSpec = {
-      name,
-      handler,
-      memorySize: numberOr(def['memorySize'], defaultMemory, `${at}.memorySize`, bad),
-      timeout: numberOr(def['timeout'], defaultTimeout, `${at}.timeout`, bad),
-      environment,
-      http: [],
-      timers: [],
-      other: [],
-    };
-    if (typeof def['description'] === 'string') spec.description = def['description'];
-    const events = def['events'] ?? [];
-    if (!Array.isArray(events)) throw bad(`${at}.events`, 'must be a list');
-    const counts: Record<string, number> = {};
-    events.forEach((event: unknown, i: number) => {
-      const ew = `${at}.events.${i}`;
-      if (!isObj(event) || Object.keys(event).length !== 1) throw bad(ew, 'each event is a mapping with one key (http, timer, eventbridge, mns)');
-      const [kind, body] = Object.entries(event)[0]!;
-      if (!isObj(body)) throw bad(`${ew}.${kind}`, 'must be a mapping');
-      if (kind === 'http') {
-        const method = typeof body['method'] === 'string' ? body['method'].toUpperCase() : '';
-        if (!HTTP_METHODS.has(method)) throw bad(`${ew}.http.method`, `must be one of ${[...HTTP_METHODS].join(', ').toLowerCase()}`);
-        const path = body['path'];
-        if (typeof path !== 'string' || !path.startsWith('/')) throw bad(`${ew}.http.path`, 'must start with /');
-        spec.http.push({ kind: 'http', method, path });
-        return;
-      }
-      const index = counts[kind] ?? 0;
-      counts[kind] = index + 1;
-      const tName = triggerName(kind, name, index);
-      if (kind === 'timer') {
-        const cron = body['cronExpression'];
-        if (typeof cron !== 'string' || !cron.trim()) throw bad(`${ew}.timer.cronExpression`, 'is required');
-        const payload = body['payload'] ?? '';
-        if (typeof payload !== 'string') throw bad(`${ew}.timer.payload`, 'must be a string');
-        spec.timers.push({ kind: 'timer', cronExpression: cron, enable: body['enable'] !== false, payload, triggerName: tName });
-        return;
-      }
-      spec.other.push({ kind, triggerName: tName, summary: summarize(kind, body), ...(kind === 'mns' && typeof body['queueName'] === 'string' ? { queueName: body['queueName'] } : {}) });
-    });
-    functions.push(spec);
-  }
+  const defaults = { environment: providerEnvironment, memorySize: defaultMemory, timeout: defaultTimeout };
+  const functions = Object.entries(fns).map(([name, def]) => parseFunction(name, def, defaults, bad));
 
   return {
     service,
@@ -169,6 +121,61 @@ export function parseServerlessConfig(text: string, sources: VariableSources, fi
     providerEnvironment,
     functions,
   };
+}
+
+type Bad = (where: string, what: string) => ServerlessConfigError;
+
+/** One entry of `functions:`, the provider's environment, memory and timeout filling what it leaves out. */
+function parseFunction(name: string, def: unknown, defaults: { environment: Record<string, string>; memorySize: number; timeout: number }, bad: Bad): FunctionSpec {
+  const at = `functions.${name}`;
+  if (!FUNCTION_NAME.test(name)) throw bad(at, 'function names are [a-z][a-z0-9-]*');
+  if (!isObj(def)) throw bad(at, 'must be a mapping');
+  const handler = def['handler'];
+  if (typeof handler !== 'string' || !/^[^.]+\.[^.]+$/.test(handler)) throw bad(`${at}.handler`, 'must be "file.export", e.g. index.handler');
+  const spec: FunctionSpec = {
+    name,
+    handler,
+    memorySize: numberOr(def['memorySize'], defaults.memorySize, `${at}.memorySize`, bad),
+    timeout: numberOr(def['timeout'], defaults.timeout, `${at}.timeout`, bad),
+    environment: mergeEnvironment(defaults.environment, stringMap(def['environment'], `${at}.environment`, bad)),
+    http: [],
+    timers: [],
+    other: [],
+  };
+  if (typeof def['description'] === 'string') spec.description = def['description'];
+  const events = def['events'] ?? [];
+  if (!Array.isArray(events)) throw bad(`${at}.events`, 'must be a list');
+  // Triggers are named per kind, in order (triggerName), so each kind counts its own.
+  const counts: Record<string, number> = {};
+  events.forEach((event: unknown, i: number) => addEvent(spec, event, `${at}.events.${i}`, counts, bad));
+  return spec;
+}
+
+/** One entry of a function's `events:`, added to its HTTP routes, timers or other triggers. */
+function addEvent(spec: FunctionSpec, event: unknown, ew: string, counts: Record<string, number>, bad: Bad): void {
+  if (!isObj(event) || Object.keys(event).length !== 1) throw bad(ew, 'each event is a mapping with one key (http, timer, eventbridge, mns)');
+  const [kind, body] = Object.entries(event)[0]!;
+  if (!isObj(body)) throw bad(`${ew}.${kind}`, 'must be a mapping');
+  if (kind === 'http') {
+    const method = typeof body['method'] === 'string' ? body['method'].toUpperCase() : '';
+    if (!HTTP_METHODS.has(method)) throw bad(`${ew}.http.method`, `must be one of ${[...HTTP_METHODS].join(', ').toLowerCase()}`);
+    const path = body['path'];
+    if (typeof path !== 'string' || !path.startsWith('/')) throw bad(`${ew}.http.path`, 'must start with /');
+    spec.http.push({ kind: 'http', method, path });
+    return;
+  }
+  const index = counts[kind] ?? 0;
+  counts[kind] = index + 1;
+  const tName = triggerName(kind, spec.name, index);
+  if (kind === 'timer') {
+    const cron = body['cronExpression'];
+    if (typeof cron !== 'string' || !cron.trim()) throw bad(`${ew}.timer.cronExpression`, 'is required');
+    const payload = body['payload'] ?? '';
+    if (typeof payload !== 'string') throw bad(`${ew}.timer.payload`, 'must be a string');
+    spec.timers.push({ kind: 'timer', cronExpression: cron, enable: body['enable'] !== false, payload, triggerName: tName });
+    return;
+  }
+  spec.other.push({ kind, triggerName: tName, summary: summarize(kind, body), ...(kind === 'mns' && typeof body['queueName'] === 'string' ? { queueName: body['queueName'] } : {}) });
 }
 
 function summarize(kind: string, body: Obj): string {
