@@ -7,15 +7,20 @@
  *
  * Output in <service dir>/.serverless/: one <function>.zip per function and the
  * configuration-template-{create,update}.json the aliyun plugin's deploy step reads (FC 2.0,
- * legacy); in <service dir>/dist/: s.yaml and fc3/ for Serverless Devs on FC 3.0. The plugin checks
- * the configuration first (serverless/deploy-checks.js) and validates s.yaml (serverless/fc3-schema.js).
+ * legacy); in <service dir>/dist/: s.yaml and fc3/ for Serverless Devs on FC 3.0. Each function's
+ * variables are checked first, as the functions parse them (shared/services/config-check.ts); then
+ * the plugin checks what FC would refuse (serverless/deploy-checks.js) and validates s.yaml
+ * (serverless/fc3-schema.js).
  * Credentials: ALIYUN_CREDENTIALS_FILE, else the committed dummy ci/aliyun-dummy-credentials.ini
  * (enough to package; deploying needs real ones).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { environmentProblems } from '../local/host/host-config.ts';
+import { loadServerlessConfig } from '../local/host/serverless-config.ts';
+import { removeFc3 } from '../serverless/fc3.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -43,6 +48,8 @@ export interface PackageResult {
   serverlessDir: string;
   artifacts: { file: string; bytes: number }[];
   templates: string[];
+  /** The functions' variables were refused before serverless ran (the output says which). */
+  refused?: boolean;
 }
 
 export function serverlessBin(): string {
@@ -58,9 +65,21 @@ export async function packageService(opts: PackageOptions = {}): Promise<Package
   const stage = opts.stage ?? 'dev';
   if (!STAGE_PATTERN.test(stage)) throw new Error(`bad --stage "${stage}" (letters, digits, dashes)`);
   const started = performance.now();
+  const env = { ...process.env, ...opts.env };
+  // What each function will parse (MONITOR_QPS, CAMS_QPS, ...), checked as the local host checks it
+  // at start-up: a bad value stops packaging, naming the variable and the functions, and what an
+  // earlier packaging left is removed so it cannot be deployed in this one's place.
+  const problems = environmentProblems(loadServerlessConfig(join(dir, 'serverless.yml'), { env, options: { stage } }).functions);
+  if (problems.length > 0) {
+    removeFc3(join(dir, 'dist'));
+    rmSync(join(dir, '.serverless'), { recursive: true, force: true });
+    const output = `package: serverless.yml, as resolved from the environment:\n  ${problems.join('\n  ')}\n(dist/s.yaml, dist/fc3/ and .serverless/ from an earlier packaging were removed)\n`;
+    if (opts.stdio !== 'pipe') process.stderr.write(output);
+    return { exitCode: 1, output, millis: Math.round(performance.now() - started), serverlessDir: join(dir, '.serverless'), artifacts: [], templates: [], refused: true };
+  }
   const child = spawn(serverlessBin(), ['package', '--stage', stage], {
     cwd: dir,
-    env: { ...process.env, ...opts.env, ...OFFLINE_ENV },
+    env: { ...env, ...OFFLINE_ENV },
     stdio: opts.stdio === 'pipe' ? ['ignore', 'pipe', 'pipe'] : 'inherit',
   });
   let output = '';
@@ -110,7 +129,7 @@ async function main(): Promise<void> {
   }
   const result = await packageService({ ...opts, stdio: 'inherit' });
   if (result.exitCode !== 0) {
-    console.error(`package: serverless package failed (exit ${result.exitCode})`);
+    if (!result.refused) console.error(`package: serverless package failed (exit ${result.exitCode})`);
     process.exitCode = result.exitCode;
     return;
   }

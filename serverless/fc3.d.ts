@@ -40,6 +40,7 @@ export function ramScript(deployment: Fc3Deployment): string;
 export function eventTargets(rule: Fc3EventRule, region: string): unknown[];
 export function eventBridgeScript(deployment: Fc3Deployment, region: string): string;
 export function writeFc3(distDir: string, deployment: Fc3Deployment, region: string): { sYamlFile: string; dir: string };
+export function removeFc3(distDir: string): void;
 export function packageFc3(
   distDir: string,
   svc: Fc3Service,

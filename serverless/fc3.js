@@ -206,6 +206,16 @@ export function writeFc3(distDir, deployment, region) {
 }
 
 /**
+ * Removes dist/s.yaml and dist/fc3/: packaging that fails must not leave an earlier stage's
+ * deployment where `s deploy -t dist/s.yaml` would take it.
+ * @param {string} distDir
+ */
+export function removeFc3(distDir) {
+  rmSync(join(distDir, 's.yaml'), { force: true });
+  rmSync(join(distDir, 'fc3'), { recursive: true, force: true });
+}
+
+/**
  * Generates, validates and writes the FC 3.0 deployment. Throws, naming every bad path, when the
  * generated s.yaml does not match the fc3 schema; then nothing is written (a stale s.yaml is removed).
  * @param {string} distDir
@@ -216,8 +226,7 @@ export function packageFc3(distDir, svc, { generate = fc3Deployment, validate })
   const deployment = generate(svc);
   const problems = validate(deployment.sYaml);
   if (problems.length > 0) {
-    rmSync(join(distDir, 's.yaml'), { force: true });
-    rmSync(join(distDir, 'fc3'), { recursive: true, force: true });
+    removeFc3(distDir);
     throw new Error(`cams-fc: the generated dist/s.yaml does not match the fc3 component schema:\n  ${problems.join('\n  ')}`);
   }
   return { deployment, ...writeFc3(distDir, deployment, svc.region) };

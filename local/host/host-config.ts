@@ -5,6 +5,7 @@
  */
 import { isAbsolute, relative, resolve } from 'node:path';
 import { ConfigError, parseKeyList, type ApiKey } from '../../shared/config/env.ts';
+import { configProblems } from '../../shared/services/config-check.ts';
 import { parseStoreUrl } from '../../shared/store/open-store.ts';
 import { routeBodyLimit } from './body-limit.ts';
 import { parseSchedule, type Schedule } from './cron.ts';
@@ -69,9 +70,20 @@ function fileUrl(dir: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? `file:./${rel.split('\\').join('/')}` : `file:${dir}`;
 }
 
+/** Each bad value once, with the functions whose environment holds it (a provider variable is in all). */
+export function environmentProblems(functions: readonly FunctionSpec[]): string[] {
+  const byMessage = new Map<string, string[]>();
+  for (const f of functions) for (const e of configProblems(f.environment)) byMessage.set(e.message, [...(byMessage.get(e.message) ?? []), f.name]);
+  return [...byMessage].map(([message, names]) => `${message} (${names.length === 1 ? 'function' : 'functions'} ${names.join(', ')})`);
+}
+
 export function planHost(inputs: PlanInputs): HostPlan {
   const { env } = inputs;
   const config = loadServerlessConfig(inputs.configPath, { env, options: inputs.stage ? { stage: inputs.stage } : {} });
+  // Every value a function will parse, checked now as it will (MONITOR_QPS, CAMS_QPS, ...): a bad
+  // one stops start-up, naming the function and the variable, rather than its first invocation.
+  const problems = environmentProblems(config.functions);
+  if (problems.length > 0) throw new Error(`serverless.yml, as resolved from the environment:\n  ${problems.join('\n  ')}`);
   // A value serverless.yml gives a function wins; the host's environment fills what it leaves empty.
   const declared = (name: string) => config.functions.map((f) => nonEmpty(f.environment[name])).find((v) => v !== undefined);
   const pick = (name: string) => nonEmpty(config.providerEnvironment[name]) ?? nonEmpty(env[name]);

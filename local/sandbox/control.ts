@@ -127,6 +127,9 @@ const ROUTES: Record<string, Partial<Record<string, Route>>> = {
   'receipts/push': { POST: pushReceipts },
 };
 
+/** The control endpoints, as the sandbox's banner lists them. */
+export const CONTROL_ENDPOINTS: readonly string[] = Object.keys(ROUTES);
+
 export function handleControl(method: string, path: string, body: Buffer, deps: ControlDeps, query: Readonly<Record<string, string>> = {}): ControlReply | Promise<ControlReply> {
   const name = path.slice(CONTROL_PREFIX.length);
   const routes = Object.hasOwn(ROUTES, name) ? ROUTES[name] : undefined;

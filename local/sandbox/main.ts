@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { CAMS_QPS, type CamsAction } from '../../shared/cams/operations.ts';
 import { isDefaultSandboxKey, parseStageArg } from './config.ts';
+import { CONTROL_ENDPOINTS } from './control.ts';
 import { DEFAULT_SANDBOX_KEYS, parseSandboxKeys, parseSandboxQps, startSandbox, type SandboxKey } from './server.ts';
 import { parsedWith } from '../zod-env.ts';
 import { installProcessLifecycle } from '../process-lifecycle.ts';
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
   lifecycle.out(`  keys (each its own account): ${keys.map(describeKey).join(', ')}`);
   lifecycle.out(`  QPS per account: ${limits}`);
   lifecycle.out(`  state (stage ${stage}): ${sandbox.stateFile}`);
-  lifecycle.out(`  control API: ${sandbox.url}/__sandbox/{health,templates,waba,own-waba,faults,calls,reset}`);
+  lifecycle.out(`  control API: ${sandbox.url}/__sandbox/{${CONTROL_ENDPOINTS.join(',')}}`);
 
   lifecycle.onStop(() => sandbox.close());
 }

@@ -20,7 +20,7 @@ const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** "4h", "30m", "90s", "1500ms", or a bare number of seconds. */
-function parseDuration(name: string, raw: string): number {
+export function parseDuration(name: string, raw: string): number {
   const m = DURATION.exec(raw.trim());
   if (!m) throw new ConfigError(name, `must be a duration such as 4h, 30m or 90s (got ${JSON.stringify(raw)})`);
   const ms = Number(m[1]) * UNIT_MS[m[2] ?? 's']!;
@@ -28,7 +28,7 @@ function parseDuration(name: string, raw: string): number {
   return ms;
 }
 
-const qpsNumber = z.pipe(
+export const qpsNumber = z.pipe(
   z.string().check(z.regex(/^\d+(\.\d+)?$/, 'must be a number of calls per second')),
   z.transform((v) => Number(v)),
 ).check(z.refine((n) => n > 0 && n <= 1000, 'must be between 0 and 1000'));

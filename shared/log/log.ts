@@ -53,7 +53,8 @@ export function processStreamLog(stream: () => NodeJS.WritableStream): LogWriter
 export const stdoutLog: LogWriter = processStreamLog(() => process.stdout);
 export const stderrLog: LogWriter = processStreamLog(() => process.stderr);
 
-const LEVELS: Record<string, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+/** LOG_LEVEL's values, from the most to the least said. */
+export const LEVELS: Record<string, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
 /** LOG_LEVEL (debug, info, warn, error, silent; default info) is read per line: it is one lookup. */
 export function writeLogRecord(write: LogWriter, record: Record<string, unknown>, env: Record<string, string | undefined> = process.env): void {

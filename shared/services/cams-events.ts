@@ -23,7 +23,7 @@ import { monitorRuntime, type MonitorRuntime } from './health-monitor.ts';
 const RECEIPTS_ROUTE = { method: 'POST', path: '/cams/receipts' } as const;
 const NAME = 'cams-events';
 
-const receiptTokenValue = z.string().check(z.minLength(16, 'must be at least 16 characters (a random secret: it is all that authenticates CAMS)'));
+export const receiptTokenValue = z.string().check(z.minLength(16, 'must be at least 16 characters (a random secret: it is all that authenticates CAMS)'));
 
 export interface CamsEventsOptions {
   env?: EnvSource;

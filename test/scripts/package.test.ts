@@ -1,4 +1,5 @@
 // scripts/package.ts: arguments, offline environment, and a clear failure when bundles are missing.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OFFLINE_ENV, packageService, parseArgs } from '../../scripts/package.ts';
@@ -22,6 +23,21 @@ describe('scripts/package.ts', () => {
 
   it('refuses a stage name serverless cannot use', async () => {
     await expect(packageService({ stage: 'no spaces', stdio: 'pipe' })).rejects.toThrow(/bad --stage/);
+  });
+
+  it('refuses a value a function would refuse (MONITOR_QPS), naming it, before serverless runs; an earlier s.yaml is removed', async () => {
+    const dir = makeServiceDir('cams-fc-badvar-');
+    dirs.push(dir);
+    mkdirSync(join(dir, 'dist', 'fc3'), { recursive: true });
+    writeFileSync(join(dir, 'dist', 's.yaml'), 'name: cams-fc-dev\n');
+    mkdirSync(join(dir, '.serverless'));
+    const r = await packageService({ dir, stdio: 'pipe', env: { MONITOR_QPS: 'abc' } });
+    expect(r.exitCode).toBe(1);
+    expect(r.refused).toBe(true);
+    expect(r.output).toMatch(/MONITOR_QPS: must be a number of calls per second \(functions health-monitor, cams-events\)/);
+    expect(existsSync(join(dir, 'dist', 's.yaml'))).toBe(false);
+    expect(existsSync(join(dir, 'dist', 'fc3'))).toBe(false);
+    expect(existsSync(join(dir, '.serverless'))).toBe(false);
   });
 
   it('fails clearly when the function bundles were not built', async () => {

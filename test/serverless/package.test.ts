@@ -449,12 +449,19 @@ describe('build + package', () => {
   it('refuses --stage prod with an empty API_KEYS or a file STORE_URL, naming each', async () => {
     const other = makeServiceDir('cams-fc-pkg-prod-');
     try {
+      // dist/ and .serverless/ as the dev packaging left them: its s.yaml must not survive to be deployed as prod.
       cpSync(join(dir!, 'dist'), join(other, 'dist'), { recursive: true });
+      cpSync(join(dir!, '.serverless'), join(other, '.serverless'), { recursive: true });
+      expect(existsSync(join(other, 'dist', 's.yaml'))).toBe(true);
+      expect(existsSync(join(other, '.serverless', 'configuration-template-update.json'))).toBe(true);
       const pkg = await run(TSX, [join(REPO, 'scripts/package.ts'), '--dir', other, '--stage', 'prod'], { env: { ...packageEnv, API_KEYS: '', STORE_URL: 'file:./.data' } });
       expect(pkg.code).not.toBe(0);
       expect(pkg.output).toMatch(/API_KEYS is empty: .*stage "prod"/);
       expect(pkg.output).toMatch(/STORE_URL must be redis:\/\/… or rediss:\/\/…/);
-      expect(existsSync(join(other, '.serverless', 'configuration-template-update.json'))).toBe(false);
+      expect(existsSync(join(other, 'dist', 's.yaml'))).toBe(false);
+      expect(existsSync(join(other, 'dist', 'fc3'))).toBe(false);
+      expect(existsSync(join(other, '.serverless'))).toBe(false);
+      expect(existsSync(join(other, 'dist', 'bind-waba', 'index.js'))).toBe(true);
     } finally {
       removeDir(other);
     }

@@ -28,6 +28,20 @@ describe('planHost', () => {
     expect(() => plan({ CAMS_ENDPOINT: 'not a url' })).toThrow(/CAMS_ENDPOINT/);
   });
 
+  it('a value a function would refuse on its first invocation stops start-up, naming the variable and the functions', () => {
+    let message = '';
+    try {
+      plan({ MONITOR_QPS: 'abc', CAMS_QPS: 'Foo=3' });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/MONITOR_QPS: must be a number of calls per second \(functions health-monitor, cams-events\)/);
+    // A provider variable is named once, with every function that holds it.
+    expect(message.match(/CAMS_QPS:/g)).toHaveLength(1);
+    expect(message).toMatch(/CAMS_QPS: unknown operation "Foo".*\(functions bind-waba, .*watch-list, cams-events\)/);
+    expect(() => plan({ MONITOR_QPS: '2' })).not.toThrow();
+  });
+
   it('each HTTP function has its body limit, its own MAX_BODY_BYTES under the host\'s ceiling; other functions have none', () => {
     const limits = plan({}).bodyLimits;
     expect(limits.get('bind-waba')).toBe(262_144);

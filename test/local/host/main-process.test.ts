@@ -65,6 +65,14 @@ function postLarge(url: string, size: number, chunked: boolean): Promise<{ statu
 }
 
 describe('npm start (local/host/main.ts) as a process', () => {
+  it('does not start with a value a function would refuse (MONITOR_QPS=abc): exit 1, the variable and the functions named', async () => {
+    const p = spawnMain('local/host/main.ts', { PORT: '0', CAMS_SANDBOX_PORT: '0', HOST_TIMERS: 'off', STORE_URL: `file:${storeDir}`, MONITOR_QPS: 'abc' });
+    running = p;
+    expect((await p.exited()).code).toBe(1);
+    expect(p.output()).toMatch(/local host: serverless\.yml, as resolved from the environment:\n\s+MONITOR_QPS: must be a number of calls per second \(functions health-monitor, cams-events\)/);
+    expect(p.output()).not.toMatch(/listening on/);
+  });
+
   it('stops within 5 s of SIGTERM while idle, and never prints the STORE_URL password', async () => {
     const { p } = await startMain({ STORE_URL: 'redis://:Sup3rSecretPw@127.0.0.1:1/0' });
     expect(p.output()).toContain('store: redis://***@127.0.0.1:1/0');

@@ -20,6 +20,17 @@ async function startMain(): Promise<{ p: MainProcess; url: string }> {
 }
 
 describe('npm run sandbox (local/sandbox/main.ts) as a process', () => {
+  it('lists every control endpoint in its banner, each one served', async () => {
+    const { p, url } = await startMain();
+    const [, list] = p.output().match(/control API: http:\/\/127\.0\.0\.1:\d+\/__sandbox\/\{([^}]+)\}/) ?? [];
+    const endpoints = list!.split(',');
+    expect(endpoints).toEqual(expect.arrayContaining(['health', 'faults', 'calls', 'reset', 'phone', 'receipts', 'stats', 'receipts/push']));
+    for (const e of endpoints) {
+      const res = await httpRequest(`${url}/__sandbox/${e}`, { method: 'OPTIONS' });
+      expect(res.status, e).not.toBe(404);
+    }
+  });
+
   it('exits within 5 s once the pipe it writes to is closed, instead of crashing', async () => {
     const { p, url } = await startMain();
     p.child.stdout.destroy();

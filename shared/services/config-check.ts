@@ -1,0 +1,55 @@
+/**
+ * Every variable of a function's environment that the code parses, checked as the code checks it on
+ * first use: the local host runs this for each function at start-up and packaging for each function
+ * of the stage, so a bad value stops them there, naming the function and the variable, instead of
+ * failing the function's first invocation. The functions do not import it: each checks its own
+ * variables on first use (importing every loader would cost their cold start).
+ */
+import { budgetQps } from '../cams/budget/qps.ts';
+import { ConfigError, parseKeyList, positiveInt, readEnv, urlString, type EnvSource } from '../config/env.ts';
+import { parseDuration, qpsNumber } from '../config/monitor.ts';
+import { sinksFromEnv } from '../alerts/sinks/env.ts';
+import { LEVELS } from '../log/log.ts';
+import { loadStatusPageConfig } from '../status-page/config.ts';
+import { receiptTokenValue } from './cams-events.ts';
+
+const given = (env: EnvSource, name: string) => env[name] !== undefined && env[name] !== '';
+
+/** Each variable's check; an empty value means "the default" everywhere, so only given ones are checked. */
+const CHECKS: Record<string, (env: EnvSource, name: string) => unknown> = {
+  API_KEYS: (env, name) => parseKeyList(name, env[name]!),
+  CAMS_ENDPOINT: (env, name) => readEnv(env, name, urlString),
+  CAMS_QPS: (env) => budgetQps(env),
+  MAX_BODY_BYTES: (env, name) => readEnv(env, name, positiveInt),
+  MONITOR_QPS: (env, name) => readEnv(env, name, qpsNumber),
+  ALERT_MIN_CONSECUTIVE: (env, name) => readEnv(env, name, positiveInt),
+  ALERT_REPEAT_INTERVAL: (env, name) => parseDuration(name, env[name]!),
+  DISCOVERY_INTERVAL: (env, name) => parseDuration(name, env[name]!),
+  CAMS_RECEIPT_TOKEN: (env, name) => readEnv(env, name, receiptTokenValue),
+  // The loader reads only its own variables: given one at a time, each is checked alone.
+  STATUS_PAGE_TOKEN: (env, name) => loadStatusPageConfig({ [name]: env[name] }),
+  STATUS_PAGE_PUBLIC: (env, name) => loadStatusPageConfig({ [name]: env[name] }),
+  STATUS_PAGE_REFRESH: (env, name) => loadStatusPageConfig({ [name]: env[name] }),
+  LOG_LEVEL: (env, name) => {
+    if (!Object.hasOwn(LEVELS, env[name]!)) throw new ConfigError(name, `must be one of ${Object.keys(LEVELS).join(', ')}`);
+  },
+};
+
+/** The alert sinks' variables are checked together: a secret needs its webhook, a robot its token. */
+const SINK_VARIABLE = /^ALERT_(DINGTALK|LARK|WECOM|SLACK|WEBHOOK)_/;
+
+/** The problems of one function's environment, each a ConfigError naming its variable; [] when none. */
+export function configProblems(env: EnvSource): ConfigError[] {
+  const problems: ConfigError[] = [];
+  const attempt = (check: () => unknown) => {
+    try {
+      check();
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      problems.push(e);
+    }
+  };
+  for (const [name, check] of Object.entries(CHECKS)) if (given(env, name)) attempt(() => check(env, name));
+  if (Object.keys(env).some((n) => SINK_VARIABLE.test(n) && given(env, n))) attempt(() => sinksFromEnv(env, { warn: () => {} }));
+  return problems;
+}

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { configProblems } from '../../../shared/services/config-check.ts';
+
+const problems = (env: Record<string, string>) => configProblems(env).map((e) => e.variable);
+
+describe('configProblems: each variable checked as the function that reads it checks it', () => {
+  it('good values and empty ones (the default) pass', () => {
+    expect(
+      configProblems({
+        API_KEYS: 'caller:caller-secret-01',
+        CAMS_ENDPOINT: 'https://cams.ap-southeast-1.aliyuncs.com',
+        CAMS_QPS: 'GetWhatsappHealthStatus=20',
+        MAX_BODY_BYTES: '65536',
+        MONITOR_QPS: '2.5',
+        ALERT_MIN_CONSECUTIVE: '2',
+        ALERT_REPEAT_INTERVAL: '4h',
+        DISCOVERY_INTERVAL: '30m',
+        CAMS_RECEIPT_TOKEN: 'a-receipt-token-of-32-characters',
+        STATUS_PAGE_TOKEN: 'a-status-page-token-0123',
+        STATUS_PAGE_PUBLIC: 'false',
+        STATUS_PAGE_REFRESH: '30',
+        LOG_LEVEL: 'warn',
+        ALERT_SLACK_WEBHOOK: 'https://hooks.slack.com/services/T/B/x',
+        MONITOR_QPS_UNUSED: 'not ours',
+        STORE_URL: '',
+        ALERT_DINGTALK_WEBHOOK: '',
+      }),
+    ).toEqual([]);
+  });
+
+  it.each([
+    ['API_KEYS', 'no-secret'],
+    ['CAMS_ENDPOINT', 'not a url'],
+    ['CAMS_QPS', 'Foo=3'],
+    ['MAX_BODY_BYTES', '-1'],
+    ['MONITOR_QPS', 'abc'],
+    ['ALERT_MIN_CONSECUTIVE', '0'],
+    ['ALERT_REPEAT_INTERVAL', 'soon'],
+    ['DISCOVERY_INTERVAL', '1 week'],
+    ['CAMS_RECEIPT_TOKEN', 'short'],
+    ['STATUS_PAGE_TOKEN', 'has spaces in it, sixteen+'],
+    ['STATUS_PAGE_PUBLIC', 'yes'],
+    ['STATUS_PAGE_REFRESH', '1m'],
+    ['LOG_LEVEL', 'verbose'],
+    ['ALERT_WEBHOOK_URL', 'ftp://alerts.example.com/hook'],
+  ])('%s=%j is refused, naming the variable', (name, value) => {
+    expect(problems({ [name]: value })).toEqual([name]);
+  });
+
+  it('reports every bad variable, not only the first, and never echoes a secret', () => {
+    const secret = 'ftp://user:hunter2-secret@alerts.example.com/hook';
+    const found = configProblems({ MONITOR_QPS: 'abc', CAMS_QPS: 'x', ALERT_WEBHOOK_URL: secret, LOG_LEVEL: 'loud' });
+    expect(found.map((e) => e.variable).sort()).toEqual(['ALERT_WEBHOOK_URL', 'CAMS_QPS', 'LOG_LEVEL', 'MONITOR_QPS']);
+    expect(found.map((e) => e.message).join('\n')).not.toContain('hunter2');
+  });
+
+  it('checks the sinks as sinksFromEnv does: a DingTalk robot URL without its access_token is refused', () => {
+    expect(problems({ ALERT_DINGTALK_WEBHOOK: 'https://oapi.dingtalk.com/robot/send' })).toEqual(['ALERT_DINGTALK_WEBHOOK']);
+  });
+});
