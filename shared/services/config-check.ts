@@ -35,6 +35,9 @@ const CHECKS: Record<string, (env: EnvSource, name: string) => unknown> = {
   },
 };
 
+/** The variables checked one by one (the alert sinks' are checked together, below). */
+export const CHECKED_VARIABLES: readonly string[] = Object.keys(CHECKS);
+
 /** The alert sinks' variables are checked together: a secret needs its webhook, a robot its token. */
 const SINK_VARIABLE = /^ALERT_(DINGTALK|LARK|WECOM|SLACK|WEBHOOK)_/;
 
