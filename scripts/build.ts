@@ -74,7 +74,10 @@ export interface BuiltFunction {
   lazy: LazyFile[];
   /** Input files of the bundle, relative to the project root (node_modules paths included). */
   inputs: string[];
+  /** esbuild's warnings. */
   warnings: string[];
+  /** Optional packages a dependency requires on a path that never runs unless configured, left out (not installed). */
+  leftExternal: string[];
 }
 
 export interface BuildResult {
@@ -128,6 +131,7 @@ export async function buildFunctions(opts: BuildOptions = {}): Promise<BuildResu
       log(`build: ${b.name.padEnd(20)} ${formatBytes(b.bytes).padStart(9)}  ${show(b.outFile)} (+ ${BUNDLE_FILE}${cache})`);
       for (const l of b.lazy) log(`build:   lazy ${l.pkg.padEnd(15)} ${formatBytes(l.bytes).padStart(9)}  ${show(l.file)} (required on first use)`);
       for (const w of b.warnings) log(`build:   warning: ${w}`);
+      if (b.leftExternal.length) log(`build:   left out (optional, not installed, required only when configured): ${b.leftExternal.join(', ')}`);
     }
     const millis = Math.round(performance.now() - started);
     log(`build: ${built.length} function(s) in ${millis} ms${missing.length ? `, ${missing.length} skipped` : ''}`);
@@ -180,7 +184,8 @@ async function buildOne(name: string, ctx: { root: string; outDir: string; codeC
     warmedUp: warm !== undefined,
     lazy,
     inputs: [...new Set(inputs)],
-    warnings: [...result.warnings.map((w) => w.text), ...[...leftExternal].map((e) => `left external: ${e}`)],
+    warnings: result.warnings.map((w) => w.text),
+    leftExternal: [...leftExternal].sort(),
   };
 }
 

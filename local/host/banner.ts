@@ -31,8 +31,9 @@ export function banner(h: RunningHost, config: ServerlessConfig): string[] {
   const others = config.functions.flatMap((f) => f.other.filter((o) => !o.queueName).map((o) => `${o.summary} -> ${f.name}`));
   if (others.length) lines.push(`  not emulated (invoke these functions through the FC API instead): ${others.join('; ')}`);
   lines.push(`  functions run as FC ${h.fcVersion}.0 (HOST_FC_VERSION); FC invoke APIs:`);
-  lines.push(`    FC 3.0: POST ${h.url}/2023-03-30/functions/{function}/invocations  (ACS3-signed, as onboarding-api sends it)`);
-  lines.push(`    FC 2.0: POST ${h.url}/2016-08-15/services/${h.serviceName}/functions/{function}/invocations  (@alicloud/fc2 with endpoint ${h.url})`);
+  const usedBy = (v: string) => (h.fcVersion === v ? ', as onboarding-api sends it' : '');
+  lines.push(`    FC 3.0: POST ${h.url}/2023-03-30/functions/{function}/invocations  (ACS3-signed${usedBy('3')})`);
+  lines.push(`    FC 2.0: POST ${h.url}/2016-08-15/services/${h.serviceName}/functions/{function}/invocations  (@alicloud/fc2 with endpoint ${h.url}${usedBy('2')})`);
   lines.push('  functions: each in its own worker, with only its own serverless.yml environment');
   if (h.sandboxUrl) {
     lines.push(`  CAMS sandbox: ${h.sandboxUrl}  (CAMS_ENDPOINT unset; the functions call it as ${h.credentials.accessKeyId})`);

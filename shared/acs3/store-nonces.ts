@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { stderrLog } from '../log/log.ts';
 import { InMemoryNonceRegistry, type NonceRegistry, type NonceVerdict } from './nonce-cache.ts';
+import { StoreError } from '../store/port.ts';
 
 /** The one store operation the registry needs (the Store port's set-if-absent put). */
 export interface NonceStore {
@@ -53,7 +54,8 @@ export class StoreNonceRegistry implements NonceRegistry {
       // The store remembers it, so a full local registry need not refuse.
       return version === undefined ? 'replayed' : 'fresh';
     } catch (e) {
-      if (e instanceof TypeError) throw e;
+      // A wrong STORE_URL is not an outage: checking nonces per instance would hide it for good.
+      if (e instanceof TypeError || (e instanceof StoreError && e.code === 'CONFIG')) throw e;
       if (!this.degraded) {
         this.degraded = true;
         this.log('replay cache: the store is unreachable; nonces are checked per instance until it is back', { error: (e as Error)?.message });

@@ -99,7 +99,9 @@ export function validateParams<T>(schema: z.Schema<T>, params: Record<string, un
   const fields: FieldProblem[] = [];
   for (const issue of result.error.issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys ?? []) fields.push({ Field: key, Message: 'is not a parameter of this operation' });
+      // Inside a list or object, the key's full path (Templates.0.Colour), as for every other problem.
+      const at = issue.path.map(String);
+      for (const key of issue.keys ?? []) fields.push({ Field: [...at, key].join('.'), Message: at.length ? 'is not a field here' : 'is not a parameter of this operation' });
     } else {
       fields.push({ Field: issue.path.length ? issue.path.map(String).join('.') : '(params)', Message: issue.message });
     }

@@ -111,7 +111,7 @@ export function errorReply(requestId: string, err: unknown): ErrorReplyInfo {
       internal: err,
     };
   }
-  if (err instanceof ConfigError || err instanceof MissingCredentialsError) {
+  if (err instanceof ConfigError || err instanceof MissingCredentialsError || (err instanceof StoreError && err.code === 'CONFIG')) {
     // The variable's name goes to the log (internal), not to the caller.
     return {
       response: jsonReply(500, { RequestId: requestId, Code: 'ServiceMisconfigured', Message: 'The function is misconfigured; its log names the setting.', Success: false }),

@@ -8,7 +8,13 @@ export const OnboardingPayload = z
     Cc: Cc(),
     PhoneNumber: PhoneNumber(),
     VerifiedName: VerifiedName(),
-    Templates: z.optional(z.array(z.strictObject({ TemplateCode: TemplateCode(), Language: Language() })).check(z.maxLength(50, 'at most 50 templates'))),
+    Templates: z.optional(
+      z
+        .array(z.strictObject({ TemplateCode: TemplateCode(), Language: Language() }, { error: 'must be an object {TemplateCode, Language}' }), {
+          error: 'must be a list of {TemplateCode, Language}',
+        })
+        .check(z.maxLength(50, 'at most 50 templates')),
+    ),
     IsvCode: z.optional(IsvCode()),
     IdempotencyKey: z.optional(z.string().check(z.regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 printable ASCII characters'))),
   })

@@ -11,6 +11,8 @@ import { parseDuration, qpsNumber } from '../config/monitor.ts';
 import { sinksFromEnv } from '../alerts/sinks/env.ts';
 import { LEVELS } from '../log/log.ts';
 import { loadStatusPageConfig } from '../status-page/config.ts';
+import { parseStoreUrl } from '../store/open-store.ts';
+import { StoreError } from '../store/port.ts';
 import { receiptTokenValue } from './cams-events.ts';
 
 const given = (env: EnvSource, name: string) => env[name] !== undefined && env[name] !== '';
@@ -18,6 +20,14 @@ const given = (env: EnvSource, name: string) => env[name] !== undefined && env[n
 /** Each variable's check; an empty value means "the default" everywhere, so only given ones are checked. */
 const CHECKS: Record<string, (env: EnvSource, name: string) => unknown> = {
   API_KEYS: (env, name) => parseKeyList(name, env[name]!),
+  STORE_URL: (env, name) => {
+    try {
+      parseStoreUrl(env[name]!);
+    } catch (e) {
+      if (e instanceof StoreError && e.code === 'CONFIG') throw new ConfigError(name, e.message.replace(/^STORE_URL:? ?/, ''));
+      throw e;
+    }
+  },
   CAMS_ENDPOINT: (env, name) => readEnv(env, name, urlString),
   CAMS_QPS: (env) => budgetQps(env),
   MAX_BODY_BYTES: (env, name) => readEnv(env, name, positiveInt),

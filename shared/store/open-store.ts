@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { FileStoreOptions } from './file-store.ts';
 import { StoreError, type Store } from './port.ts';
 import type { RedisStoreOptions } from './redis-store.ts';
+import { parseRedisUrl } from './redis-url.ts';
 
 export const DEFAULT_STORE_URL = 'file:./.data';
 
@@ -54,6 +55,7 @@ export function parseStoreUrl(url: string, cwd = process.cwd()): ParsedStoreUrl 
         throw new StoreError('CONFIG', `STORE_URL is not a valid ${scheme}:// URL (${(e as Error).message}); ${USAGE}`, { cause: e });
       }
       if (!parsed.hostname) throw new StoreError('CONFIG', `STORE_URL ${scheme}:// URL has no host; ${USAGE}`);
+      parseRedisUrl(url); // its database and parameters too, as the store will read them
       return { kind: 'redis', url };
     }
     case 'memory':

@@ -25,8 +25,8 @@ import {
 } from './internal.ts';
 import { StoreError, type DeleteOptions, type Lease, type ListOptions, type PutOptions, type Store, type Versioned } from './port.ts';
 import { RedisConnection, type RedisConnectionOptions, type Reply } from './redis-connection.ts';
+import { parseRedisUrl } from './redis-url.ts';
 import { checkSlotArgs, type SlotReservation } from './slots.ts';
-import { isDigits } from '../text/chars.ts';
 
 export interface RedisStoreOptions {
   /** Prefix of every key this store touches. Default `cams-fc:`. */
@@ -40,6 +40,9 @@ export interface RedisStoreOptions {
 }
 
 const DEFAULT_NAMESPACE = 'cams-fc:';
+
+/** Replies that refuse the URL's user, password or database (AUTH, SELECT, ACL): a wrong STORE_URL. */
+const REFUSED_SETTING = /^(WRONGPASS|NOAUTH|NOPERM)\b|^ERR (AUTH|invalid password|DB index is out of range|.*without any password configured)/;
 
 // ARGV: json, mode ('always' | 'ifAbsent' | 'ifVersion'), expected version, ttl ms ('' = none), nonce
 const PUT = `
@@ -132,52 +135,19 @@ export function escapeGlob(s: string): string {
   return s.replace(/[\\*?[\]]/g, '\\$&');
 }
 
-/** The URL without its password, for messages. */
-function redact(url: URL): string {
-  const u = new URL(url.href);
-  if (u.password) u.password = '***';
-  return u.href;
-}
-
-/** The URL's query parameters this store reads; any other is refused rather than ignored. */
-const URL_PARAMS = ['namespace'];
-
 export async function openRedisStore(url: string, opts: RedisStoreOptions = {}): Promise<RedisStore> {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch (e) {
-    throw new StoreError('CONFIG', `STORE_URL is not a valid redis URL: ${(e as Error).message}`, { cause: e });
-  }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-    throw new StoreError('CONFIG', `STORE_URL: redis store needs redis:// or rediss://, got ${parsed.protocol}`);
-  }
-  const shown = redact(parsed);
-  // Read with string operations: this runs in a function's first request (see shared/text/chars.ts).
-  const hostname = parsed.hostname;
-  const host = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
-  if (!host) throw new StoreError('CONFIG', `STORE_URL ${shown} names no host`);
-  const port = parsed.port === '' ? 6379 : Number(parsed.port);
-  const dbPath = parsed.pathname.startsWith('/') ? parsed.pathname.slice(1) : parsed.pathname;
-  const db = dbPath === '' ? 0 : Number(dbPath);
-  if (!(dbPath === '' || (dbPath.length <= 5 && isDigits(dbPath))) || !Number.isSafeInteger(db)) {
-    throw new StoreError('CONFIG', `STORE_URL ${shown}: the path must be a database number (/0, /1, ...), got /${dbPath}`);
-  }
-  for (const name of parsed.searchParams.keys()) {
-    if (!URL_PARAMS.includes(name)) throw new StoreError('CONFIG', `STORE_URL ${shown}: unknown parameter ${JSON.stringify(name)} (known: ${URL_PARAMS.join(', ')})`);
-  }
-  const namespace = opts.namespace ?? parsed.searchParams.get('namespace') ?? DEFAULT_NAMESPACE;
+  const u = parseRedisUrl(url);
   const connection: RedisConnectionOptions = {
-    host,
-    port,
-    db,
+    host: u.host,
+    port: u.port,
+    db: u.db,
     connectTimeoutMs: opts.connectTimeoutMs ?? 3000,
     commandTimeoutMs: opts.commandTimeoutMs ?? 5000,
-    ...(parsed.protocol === 'rediss:' ? { tls: opts.tls ?? {} } : {}),
-    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
-    ...(parsed.password && parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(u.tls ? { tls: opts.tls ?? {} } : {}),
+    ...(u.password !== undefined ? { password: u.password } : {}),
+    ...(u.username !== undefined ? { username: u.username } : {}),
   };
-  return new RedisStore(connection, namespace, shown);
+  return new RedisStore(connection, opts.namespace ?? u.namespace ?? DEFAULT_NAMESPACE, u.shown);
 }
 
 export class RedisStore implements Store {
@@ -358,7 +328,9 @@ export class RedisStore implements Store {
       if (e instanceof StoreError) throw e;
       const err = e as Error;
       if (err.name === 'ReplyError') {
-        throw new StoreError('BACKEND', `redis store ${this.shownUrl}: ${what} failed: ${err.message}`, { cause: e });
+        // Refused credentials or database: STORE_URL is wrong, and retrying will not mend it.
+        const code = REFUSED_SETTING.test(err.message) ? 'CONFIG' : 'BACKEND';
+        throw new StoreError(code, `redis store ${this.shownUrl}: ${what} failed: ${err.message}${code === 'CONFIG' ? ' (check the user, password and database in STORE_URL)' : ''}`, { cause: e });
       }
       throw new StoreError(this.closed ? 'CLOSED' : 'UNAVAILABLE', `redis store ${this.shownUrl} unavailable: ${what}: ${err.message}`, { cause: e });
     }

@@ -117,6 +117,32 @@ describe('buildFunctions', () => {
     expect((report as unknown as { codeCache: string }).codeCache).toBe('accepted');
   });
 
+  it('leaves out an optional package a dependency requires but nobody installed, saying so; a missing required one fails', async () => {
+    const dep = (name: string, pkgJson: object, body: string) => ({
+      [`functions/theta/node_modules/${name}/package.json`]: JSON.stringify({ name, main: 'index.js', ...pkgJson }),
+      [`functions/theta/node_modules/${name}/index.js`]: body,
+    });
+    const files = {
+      'functions/theta/handler.ts': "import probe from 'uses-optional';\nexport const handler = async (): Promise<string> => probe();\n",
+      ...dep('uses-optional', { optionalDependencies: { 'never-installed': '1.0.0' } }, "let x; try { x = require('never-installed'); } catch {}\nmodule.exports = () => (x ? 'with' : 'without');\n"),
+    };
+    const ok = project('functions:\n  theta:\n    handler: index.handler\n', files);
+    const lines: string[] = [];
+    const built = (await buildFunctions({ root: ok, outDir: join(ok, 'dist'), codeCache: false, log: (l) => lines.push(l) })).built[0]!;
+    expect(built.leftExternal).toEqual(['never-installed (optional dependency of uses-optional, not installed)']);
+    expect(built.warnings).toEqual([]);
+    expect(lines.join('\n')).toContain('build:   left out (optional, not installed, required only when configured): never-installed');
+    expect(lines.join('\n')).not.toContain('warning');
+    const ran = await run(process.execPath, ['-e', 'require(process.argv[1]).handler().then((r) => console.log(r))', join(ok, 'dist', 'theta', 'index.js')]);
+    expect(ran.output.trim()).toBe('without');
+
+    const bad = project('functions:\n  theta:\n    handler: index.handler\n', {
+      ...files,
+      ...dep('uses-optional', {}, "module.exports = () => require('never-installed');\n"),
+    });
+    await expect(buildFunctions({ root: bad, outDir: join(bad, 'dist'), codeCache: false, log: () => {} })).rejects.toThrow(/never-installed/);
+  });
+
   it('splits a package imported with import() into lazy/<pkg>.js, required on first use, self-contained', async () => {
     const lazyProject = project('functions:\n  delta:\n    handler: index.handler\n', {
       'functions/delta/handler.ts': [

@@ -194,7 +194,8 @@ export class CamsBudget {
         }
         return r;
       } catch (e) {
-        if (!(e instanceof StoreError || e instanceof BudgetStoreTimeout)) throw e;
+        // A wrong STORE_URL is not an outage: a per-instance budget would hide it for good.
+        if (!(e instanceof StoreError || e instanceof BudgetStoreTimeout) || (e instanceof StoreError && e.code === 'CONFIG')) throw e;
         this.storeDownUntil = this.clock.now() + this.storeRetryMs;
         if (!this.degraded) {
           this.degraded = true;

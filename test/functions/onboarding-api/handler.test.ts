@@ -70,6 +70,19 @@ describe('POST /onboardings', () => {
     expect(invokes).toHaveLength(1);
   });
 
+  it('a bad Templates list is a 400 naming each field by its full path and saying what is expected', async () => {
+    const fields = async (Templates: unknown) => {
+      const res = await post({ ...payload, Templates });
+      expect(res.statusCode).toBe(400);
+      return res.body['Fields'];
+    };
+    expect(await fields([{ TemplateCode: 't1', Language: 'en', Colour: 1 }])).toEqual([{ Field: 'Templates.0.Colour', Message: 'is not a field here' }]);
+    expect(await fields('x')).toEqual([{ Field: 'Templates', Message: 'must be a list of {TemplateCode, Language}' }]);
+    expect(await fields({})).toEqual([{ Field: 'Templates', Message: 'must be a list of {TemplateCode, Language}' }]);
+    expect(await fields([null])).toEqual([{ Field: 'Templates.0', Message: 'must be an object {TemplateCode, Language}' }]);
+    expect(invokes).toEqual([]);
+  });
+
   it('the same IdempotencyKey with another payload: 409 IdempotencyKeyMismatch naming the key, first record untouched', async () => {
     const first = await post(payload);
     const id = first.body.Data!['OnboardingId'] as string;

@@ -38,7 +38,8 @@ describe('the host runs functions as FC 3.0 by default', () => {
     expect(host.environments['onboarding-api']).toMatchObject({ FC_ENDPOINT: host.url, FC_ACCOUNT_ID: host.accountId, ONBOARDING_FUNCTION: 'onboarding' });
     const banner = host.banner().join('\n');
     expect(banner).toContain('functions run as FC 3.0');
-    expect(banner).toContain(`POST ${host.url}/2023-03-30/functions/{function}/invocations`);
+    expect(banner).toContain(`POST ${host.url}/2023-03-30/functions/{function}/invocations  (ACS3-signed, as onboarding-api sends it)`);
+    expect(banner).toMatch(/FC 2\.0: POST .*\(@alicloud\/fc2 with endpoint \S+\)$/m);
   });
 
   it('POST /onboardings → FC 3.0 async invoke at this host → onboarding runs → GET shows done', async () => {

@@ -24,6 +24,8 @@ describe('planHost', () => {
 
   it('a bad value stops start-up naming the variable', () => {
     expect(() => plan({ STORE_URL: 'ftp://x' })).toThrow(/STORE_URL/);
+    expect(() => plan({ STORE_URL: 'redis://:pw@127.0.0.1:6379/abc' })).toThrow(/STORE_URL.*database number/);
+    expect(() => plan({ STORE_URL: 'redis://:pw@127.0.0.1:6379?foo=1' })).toThrow(/STORE_URL.*unknown parameter "foo"/);
     expect(() => plan({ API_KEYS: 'no-secret' })).toThrow(/API_KEYS/);
     expect(() => plan({ CAMS_ENDPOINT: 'not a url' })).toThrow(/CAMS_ENDPOINT/);
   });

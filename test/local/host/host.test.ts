@@ -62,6 +62,9 @@ describe('start-up', () => {
 
     const banner = host.banner().join('\n');
     expect(banner).toContain(`listening on ${host.url}`);
+    // As FC 2.0, onboarding-api invokes through FC 2.0's API, and the banner says so there only.
+    expect(banner).toMatch(/FC 2\.0: POST .*\(@alicloud\/fc2 with endpoint \S+, as onboarding-api sends it\)/);
+    expect(banner).toMatch(/FC 3\.0: POST .*\(ACS3-signed\)$/m);
     expect(banner).toMatch(/POST \/waba\/bind\s+-> bind-waba/);
     expect(banner).toMatch(/GET \/onboardings\/\{id\}\s+-> onboarding-api/);
     expect(banner).toContain(`CAMS sandbox: ${host.sandboxUrl}`);

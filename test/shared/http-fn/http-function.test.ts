@@ -112,6 +112,19 @@ describe('the shared HTTP function stack', () => {
     expect(lines[0]).toContain('API_KEYS');
   });
 
+  it('a STORE_URL the store refuses (a database path that is not a number) is 500 ServiceMisconfigured naming it in the log, not a per-instance replay check', async () => {
+    const lines: string[] = [];
+    let called = 0;
+    const handler = fn(async () => (called++, { data: {} }), lines, { ...env, STORE_URL: 'redis://:pw-not-shown@127.0.0.1:6379/abc' });
+    const res = parseReply(await handler(event({}), fcContext() as never));
+    expect(res.statusCode).toBe(500);
+    expect(res.body.Code).toBe('ServiceMisconfigured');
+    expect(called).toBe(0);
+    expect(lines.join('\n')).toContain('STORE_URL');
+    expect(lines.join('\n')).toContain('database number');
+    expect(lines.join('\n')).not.toContain('pw-not-shown');
+  });
+
   it('honours LOG_LEVEL', async () => {
     const lines: string[] = [];
     process.env['LOG_LEVEL'] = 'warn';

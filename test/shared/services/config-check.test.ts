@@ -20,6 +20,7 @@ describe('configProblems: each variable checked as the function that reads it ch
     expect(
       configProblems({
         API_KEYS: 'caller:caller-secret-01',
+        STORE_URL: 'redis://:pw@127.0.0.1:6379/2?namespace=cams-fc-prod:',
         CAMS_ENDPOINT: 'https://cams.ap-southeast-1.aliyuncs.com',
         CAMS_QPS: 'GetWhatsappHealthStatus=20',
         MAX_BODY_BYTES: '65536',
@@ -34,7 +35,6 @@ describe('configProblems: each variable checked as the function that reads it ch
         LOG_LEVEL: 'warn',
         ALERT_SLACK_WEBHOOK: 'https://hooks.slack.com/services/T/B/x',
         MONITOR_QPS_UNUSED: 'not ours',
-        STORE_URL: '',
         ALERT_DINGTALK_WEBHOOK: '',
       }),
     ).toEqual([]);
@@ -42,6 +42,9 @@ describe('configProblems: each variable checked as the function that reads it ch
 
   it.each([
     ['API_KEYS', 'no-secret'],
+    ['STORE_URL', 'redis://127.0.0.1:6379/abc'],
+    ['STORE_URL', 'redis://127.0.0.1:6379?foo=1'],
+    ['STORE_URL', 'ftp://x'],
     ['CAMS_ENDPOINT', 'not a url'],
     ['CAMS_QPS', 'Foo=3'],
     ['MAX_BODY_BYTES', '-1'],
@@ -61,8 +64,8 @@ describe('configProblems: each variable checked as the function that reads it ch
 
   it('reports every bad variable, not only the first, and never echoes a secret', () => {
     const secret = 'ftp://user:hunter2-secret@alerts.example.com/hook';
-    const found = configProblems({ MONITOR_QPS: 'abc', CAMS_QPS: 'x', ALERT_WEBHOOK_URL: secret, LOG_LEVEL: 'loud' });
-    expect(found.map((e) => e.variable).sort()).toEqual(['ALERT_WEBHOOK_URL', 'CAMS_QPS', 'LOG_LEVEL', 'MONITOR_QPS']);
+    const found = configProblems({ MONITOR_QPS: 'abc', CAMS_QPS: 'x', ALERT_WEBHOOK_URL: secret, LOG_LEVEL: 'loud', STORE_URL: 'redis://:hunter2-secret@127.0.0.1:6379?foo=1' });
+    expect(found.map((e) => e.variable).sort()).toEqual(['ALERT_WEBHOOK_URL', 'CAMS_QPS', 'LOG_LEVEL', 'MONITOR_QPS', 'STORE_URL']);
     expect(found.map((e) => e.message).join('\n')).not.toContain('hunter2');
   });
 

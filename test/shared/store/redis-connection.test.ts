@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../../shared/store/index.ts';
+import { openStore, parseStoreUrl } from '../../../shared/store/index.ts';
 import { encodeCommand, RedisConnection, ReplyError, ReplyReader, type Reply } from '../../../shared/store/redis-connection.ts';
 import { REPO, run, TSX } from '../../serverless/support.ts';
 import { findOnPath, freePort, startRedisServer, type RedisServer } from './redis-server.ts';
@@ -163,9 +163,18 @@ describe.skipIf(!redisBin)('RedisConnection against a real redis-server', () => 
     await store.close();
   });
 
-  it('refuses a URL path that is not a database number, and an unknown parameter, naming them', async () => {
+  it('refuses a URL path that is not a database number, and an unknown parameter, naming them, before connecting', async () => {
     await expect(openStore(`${server.url}/x`)).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringContaining('database number') });
     await expect(openStore(`${server.url}?nmaespace=x:`)).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringContaining('"nmaespace"') });
+    // parseStoreUrl (what the local host and packaging check at start-up) refuses them the same way.
+    expect(() => parseStoreUrl(`redis://:pw@127.0.0.1:1/x`)).toThrow(expect.objectContaining({ code: 'CONFIG', message: expect.stringContaining('database number') }));
+    expect(() => parseStoreUrl(`redis://:pw@127.0.0.1:1?nmaespace=x:`)).toThrow(expect.objectContaining({ code: 'CONFIG', message: expect.stringMatching(/redis:\/\/:\*\*\*@127\.0\.0\.1:1.*"nmaespace"/) }));
+  });
+
+  it('a database the server does not have is StoreError CONFIG (a wrong STORE_URL, not an outage)', async () => {
+    const store = await openStore(`${server.url}/99`);
+    await expect(store.get('k')).rejects.toMatchObject({ name: 'StoreError', code: 'CONFIG', message: expect.stringContaining('DB index is out of range') });
+    await store.close();
   });
 
   describe('AUTH', () => {
@@ -187,12 +196,16 @@ describe.skipIf(!redisBin)('RedisConnection against a real redis-server', () => 
       }
     });
 
-    it('a wrong password is StoreError BACKEND saying so, without the password', async () => {
+    it('a wrong password, or none, is StoreError CONFIG saying so (a wrong STORE_URL, not an outage), without the password', async () => {
       const store = await openStore(`redis://:not-it@127.0.0.1:${locked.port}`);
       const err = await store.get('k').catch((e: unknown) => e as Error);
-      expect(err).toMatchObject({ name: 'StoreError', code: 'BACKEND', message: expect.stringMatching(/WRONGPASS|invalid password/) });
+      expect(err).toMatchObject({ name: 'StoreError', code: 'CONFIG', message: expect.stringMatching(/WRONGPASS|invalid password/) });
+      expect((err as Error).message).toContain('check the user, password and database in STORE_URL');
       expect((err as Error).message).not.toContain('not-it');
       await store.close();
+      const none = await openStore(`redis://127.0.0.1:${locked.port}`);
+      await expect(none.put('k', 1)).rejects.toMatchObject({ name: 'StoreError', code: 'CONFIG', message: expect.stringContaining('NOAUTH') });
+      await none.close();
     });
   });
 

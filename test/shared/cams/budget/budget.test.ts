@@ -222,6 +222,17 @@ describe('CamsBudget on a fake clock', () => {
     await expect(budget.acquire(req('interactive'))).rejects.toThrow(TypeError);
   });
 
+  it('a STORE_URL the store refuses (bad path, wrong password) is not an outage either: no per-instance budget hides it', async () => {
+    const logs: string[] = [];
+    const unopenable = new CamsBudget({ store: () => openStore('redis://127.0.0.1:1/not-a-db'), log: (_l, m) => logs.push(m) });
+    await expect(unopenable.acquire(req('interactive'))).rejects.toMatchObject({ name: 'StoreError', code: 'CONFIG' });
+    const refusing: SlotStore = { reserveSlot: () => Promise.reject(new StoreError('CONFIG', 'redis store redis://127.0.0.1:1: EVALSHA failed: WRONGPASS')) };
+    const budget = new CamsBudget({ store: refusing, log: (_l, m) => logs.push(m) });
+    await expect(budget.acquire(req('interactive'))).rejects.toMatchObject({ code: 'CONFIG' });
+    expect(unopenable.isDegraded || budget.isDegraded).toBe(false);
+    expect(logs).toEqual([]);
+  });
+
   it('refuses a bad budget by name', () => {
     expect(() => new CamsBudget({ qps: { [HEALTH]: 0 } })).toThrow(/qps/);
     expect(() => new CamsBudget({ fallbackFraction: 2 })).toThrow(/fallbackFraction/);

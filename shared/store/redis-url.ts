@@ -1,0 +1,68 @@
+/**
+ * A redis STORE_URL read without connecting (`redis://[user:pass@]host:port[/db][?namespace=…]`,
+ * `rediss://` for TLS): what the redis store connects with, or a StoreError CONFIG naming
+ * STORE_URL (its password shown as ***). parseStoreUrl checks it this way too, so the local host
+ * and packaging refuse a bad one before anything starts.
+ */
+import { StoreError } from './port.ts';
+import { isDigits } from '../text/chars.ts';
+
+export interface RedisUrl {
+  host: string;
+  port: number;
+  db: number;
+  tls: boolean;
+  username?: string;
+  password?: string;
+  /** From `?namespace=`. */
+  namespace?: string;
+  /** The URL as messages show it: its password as ***. */
+  shown: string;
+}
+
+/** The URL's query parameters the store reads; any other is refused rather than ignored. */
+const URL_PARAMS = ['namespace'];
+
+/** The URL without its password, for messages. */
+function redact(url: URL): string {
+  const u = new URL(url.href);
+  if (u.password) u.password = '***';
+  return u.href;
+}
+
+export function parseRedisUrl(url: string): RedisUrl {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (e) {
+    throw new StoreError('CONFIG', `STORE_URL is not a valid redis URL: ${(e as Error).message}`, { cause: e });
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new StoreError('CONFIG', `STORE_URL: redis store needs redis:// or rediss://, got ${parsed.protocol}`);
+  }
+  const shown = redact(parsed);
+  // Read with string operations: this runs in a function's first request (see shared/text/chars.ts).
+  const hostname = parsed.hostname;
+  const host = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
+  if (!host) throw new StoreError('CONFIG', `STORE_URL ${shown} names no host`);
+  const port = parsed.port === '' ? 6379 : Number(parsed.port);
+  const dbPath = parsed.pathname.startsWith('/') ? parsed.pathname.slice(1) : parsed.pathname;
+  const db = dbPath === '' ? 0 : Number(dbPath);
+  if (!(dbPath === '' || (dbPath.length <= 5 && isDigits(dbPath))) || !Number.isSafeInteger(db)) {
+    throw new StoreError('CONFIG', `STORE_URL ${shown}: the path must be a database number (/0, /1, ...), got /${dbPath}`);
+  }
+  for (const name of parsed.searchParams.keys()) {
+    if (!URL_PARAMS.includes(name)) throw new StoreError('CONFIG', `STORE_URL ${shown}: unknown parameter ${JSON.stringify(name)} (known: ${URL_PARAMS.join(', ')})`);
+  }
+  const namespace = parsed.searchParams.get('namespace') ?? undefined;
+  return {
+    host,
+    port,
+    db,
+    tls: parsed.protocol === 'rediss:',
+    shown,
+    ...(namespace !== undefined ? { namespace } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    ...(parsed.password && parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+  };
+}
