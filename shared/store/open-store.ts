@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { FileStoreOptions } from './file-store.ts';
 import { StoreError, type Store } from './port.ts';
 import type { RedisStoreOptions } from './redis-store.ts';
-import { parseRedisUrl } from './redis-url.ts';
+import { parseRedisUrl, type RedisUrl } from './redis-url.ts';
 
 export const DEFAULT_STORE_URL = 'file:./.data';
 
@@ -21,7 +21,7 @@ export interface OpenStoreOptions {
 
 export type ParsedStoreUrl =
   | { kind: 'file'; dir: string }
-  | { kind: 'redis'; url: string }
+  | { kind: 'redis'; url: string; redis: RedisUrl }
   | { kind: 'memory' };
 
 const USAGE = 'expected file:<dir> (e.g. file:./.data), redis://host:port[/db], rediss://... or memory:';
@@ -55,8 +55,8 @@ export function parseStoreUrl(url: string, cwd = process.cwd()): ParsedStoreUrl 
         throw new StoreError('CONFIG', `STORE_URL is not a valid ${scheme}:// URL (${(e as Error).message}); ${USAGE}`, { cause: e });
       }
       if (!parsed.hostname) throw new StoreError('CONFIG', `STORE_URL ${scheme}:// URL has no host; ${USAGE}`);
-      parseRedisUrl(url); // its database and parameters too, as the store will read them
-      return { kind: 'redis', url };
+      // Its database and parameters too, read once: the store connects with what this returns.
+      return { kind: 'redis', url, redis: parseRedisUrl(url) };
     }
     case 'memory':
       return { kind: 'memory' };
@@ -80,7 +80,7 @@ export async function openStore(url?: string, opts: OpenStoreOptions = {}): Prom
     }
     case 'redis': {
       const { openRedisStore } = await import('./redis-store.ts');
-      return openRedisStore(target.url, opts.redis);
+      return openRedisStore(target.redis, opts.redis);
     }
     case 'memory': {
       const { MemoryStore } = await import('./memory-store.ts');

@@ -25,7 +25,7 @@ import {
 } from './internal.ts';
 import { StoreError, type DeleteOptions, type Lease, type ListOptions, type PutOptions, type Store, type Versioned } from './port.ts';
 import { RedisConnection, type RedisConnectionOptions, type Reply } from './redis-connection.ts';
-import { parseRedisUrl } from './redis-url.ts';
+import { parseRedisUrl, type RedisUrl } from './redis-url.ts';
 import { checkSlotArgs, type SlotReservation } from './slots.ts';
 
 export interface RedisStoreOptions {
@@ -135,8 +135,9 @@ export function escapeGlob(s: string): string {
   return s.replace(/[\\*?[\]]/g, '\\$&');
 }
 
-export async function openRedisStore(url: string, opts: RedisStoreOptions = {}): Promise<RedisStore> {
-  const u = parseRedisUrl(url);
+/** `url` as STORE_URL gives it, or as parseStoreUrl has read it already. */
+export async function openRedisStore(url: string | RedisUrl, opts: RedisStoreOptions = {}): Promise<RedisStore> {
+  const u = typeof url === 'string' ? parseRedisUrl(url) : url;
   const connection: RedisConnectionOptions = {
     host: u.host,
     port: u.port,

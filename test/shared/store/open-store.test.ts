@@ -24,7 +24,7 @@ describe('parseStoreUrl', () => {
   });
 
   it('reads redis:// and rediss:// URLs and memory:', () => {
-    expect(parseStoreUrl('redis://127.0.0.1:6379')).toEqual({ kind: 'redis', url: 'redis://127.0.0.1:6379' });
+    expect(parseStoreUrl('redis://127.0.0.1:6379')).toEqual({ kind: 'redis', url: 'redis://127.0.0.1:6379', redis: { host: '127.0.0.1', port: 6379, db: 0, tls: false, shown: 'redis://127.0.0.1:6379' } });
     expect(parseStoreUrl('rediss://u:p@r-abc.redis.rds.aliyuncs.com:6380/2?namespace=x:')).toMatchObject({ kind: 'redis' });
     expect(parseStoreUrl('memory:')).toEqual({ kind: 'memory' });
   });
