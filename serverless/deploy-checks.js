@@ -62,6 +62,10 @@ export function deployChecks(svc) {
         errors.push(`API_KEYS is malformed: expected id:secret[,id:secret]${at('API_KEYS')}`);
       }
     }
+    // Its HTTP callback authenticates CAMS by this token alone: without it every receipt is refused.
+    if (uses.CAMS_RECEIPT_TOKEN && uses.CAMS_RECEIPT_TOKEN.some((k) => String(envOf[k].CAMS_RECEIPT_TOKEN).trim() === '')) {
+      errors.push(`CAMS_RECEIPT_TOKEN is empty: set it to a random secret of at least 16 characters, the token of CAMS's callback URL${at('CAMS_RECEIPT_TOKEN')}`);
+    }
     if (uses.STORE_URL && uses.STORE_URL.some((k) => !/^rediss?:\/\/./.test(envOf[k].STORE_URL))) {
       errors.push(`STORE_URL must be redis://… or rediss://… (the default file store is neither shared between instances nor writable on FC)${at('STORE_URL')}`);
     }

@@ -27,7 +27,7 @@ export interface Fc3Deployment {
   sYaml: { edition: string; name: string; access: string; resources: Record<string, { component: string; props: Record<string, any> }> }; // eslint-disable-line @typescript-eslint/no-explicit-any
   roles: Fc3Role[];
   eventRules: Fc3EventRule[];
-  routes: { method: string; path: string; function: string }[];
+  routes: { method: string; path: string; customDomainPath: string; function: string }[];
   bus: string;
   logsPolicyName: string;
 }

@@ -3,12 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { deployChecks } from '../../serverless/deploy-checks.js';
 
 const SINKS = { ALERT_DINGTALK_WEBHOOK: '', ALERT_LARK_WEBHOOK: '', ALERT_WECOM_WEBHOOK: '', ALERT_SLACK_WEBHOOK: '', ALERT_WEBHOOK_URL: '' };
-const service = (stage: string, env: { API_KEYS?: string; STORE_URL?: string; MONITOR_TARGETS?: string; sinks?: Record<string, string> } = {}) => ({
+const service = (stage: string, env: { API_KEYS?: string; STORE_URL?: string; MONITOR_TARGETS?: string; CAMS_RECEIPT_TOKEN?: string; sinks?: Record<string, string> } = {}) => ({
   stage,
   environment: { CAMS_ENDPOINT: '', STORE_URL: env.STORE_URL ?? 'redis://cache:6379/0' },
   functions: {
     'bind-waba': { environment: { API_KEYS: env.API_KEYS ?? 'k1:secret-1,k2:secret-2' } },
     'health-monitor': { environment: { MONITOR_TARGETS: env.MONITOR_TARGETS ?? '[]', ...SINKS, ALERT_SLACK_WEBHOOK: 'https://hooks.slack.com/x', ...env.sinks } },
+    'cams-events': { environment: { CAMS_RECEIPT_TOKEN: env.CAMS_RECEIPT_TOKEN ?? 'a-receipt-token-0123456789' } },
   },
 });
 
@@ -33,6 +34,11 @@ describe('deployChecks', () => {
     }
     expect(deployChecks(service('prod', { STORE_URL: 'rediss://:pw@cache:6380/1' })).errors).toEqual([]);
     expect(deployChecks(service('dev', { STORE_URL: '' })).errors).toEqual([]);
+  });
+
+  it('fails any stage but dev on an empty CAMS_RECEIPT_TOKEN (every receipt would be refused), naming it and its function', () => {
+    expect(deployChecks(service('prod', { CAMS_RECEIPT_TOKEN: ' ' })).errors).toEqual([expect.stringMatching(/^CAMS_RECEIPT_TOKEN is empty: .*\(stage "prod"; used by "cams-events"\)/)]);
+    expect(deployChecks(service('dev', { CAMS_RECEIPT_TOKEN: '' })).errors).toEqual([]);
   });
 
   it('warns when the monitor has no alert sink', () => {

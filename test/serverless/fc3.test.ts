@@ -104,10 +104,17 @@ describe('dist/s.yaml from serverless.yml', () => {
       expect(http, key).toHaveLength(1);
       expect(http[0].triggerConfig).toEqual({ authType: 'anonymous', disableURLInternet: false, methods: HTTP_METHODS[key] });
     }
-    expect(dep.routes).toContainEqual({ method: 'GET', path: '/onboardings/{id}', function: 'cams-fc-dev-onboarding-api' });
+    expect(dep.routes).toContainEqual({ method: 'GET', path: '/onboardings/{id}', customDomainPath: '/onboardings/*', function: 'cams-fc-dev-onboarding-api' });
+    expect(dep.routes).toContainEqual({ method: 'POST', path: '/waba/bind', customDomainPath: '/waba/bind', function: 'cams-fc-dev-bind-waba' });
     // one route per http event of serverless.yml, none dropped or invented
     const httpEvents = Object.values(svc.functions).flatMap((fn) => (fn.events ?? []).filter((e: Record<string, unknown>) => 'http' in e));
     expect(dep.routes).toHaveLength(httpEvents.length);
+    // The fc3 component stops at the first unchanged eventbridge trigger: they come last.
+    for (const [key, r] of Object.entries(dep.sYaml.resources)) {
+      const types = ((r.props['triggers'] ?? []) as Array<{ triggerType: string }>).map((t) => t.triggerType);
+      expect(types.slice(types.indexOf('eventbridge') < 0 ? types.length : types.indexOf('eventbridge')).every((t) => t === 'eventbridge'), key).toBe(true);
+    }
+    expect((dep.sYaml.resources['onboarding']!.props['triggers'] as Array<{ triggerType: string }>).map((t) => t.triggerType)).toEqual(['timer', 'eventbridge']);
     expect(httpEvents.length).toBeGreaterThanOrEqual(16);
   });
 
@@ -115,7 +122,7 @@ describe('dist/s.yaml from serverless.yml', () => {
     expect(props('health-monitor').triggers).toEqual([
       { triggerName: 'timer', triggerType: 'timer', qualifier: 'LATEST', triggerConfig: { cronExpression: '0 */5 * * * *', enable: true, payload: '' } },
     ]);
-    const [mns, redrive, ...rest] = props('onboarding').triggers;
+    const [redrive, mns, ...rest] = props('onboarding').triggers;
     expect(rest).toEqual([]);
     expect(redrive).toEqual({ triggerName: 'timer', triggerType: 'timer', qualifier: 'LATEST', triggerConfig: { cronExpression: '0 * * * * *', enable: true, payload: '' } });
     expect(mns.triggerType).toBe('eventbridge');
@@ -174,8 +181,8 @@ describe('validation', () => {
 
   it('names the path of a misspelt property, anywhere', () => {
     expect(broken((d) => (d.resources['bind-waba']!.props.memmorySize = 512))).toEqual(['resources.bind-waba.props.memmorySize: unknown property (not in the fc3 schema)']);
-    expect(broken((d) => (d.resources['onboarding']!.props.triggers[0].triggerConfig.eventSourceConfig.eventSourceTyp = 'MNS'))).toEqual([
-      'resources.onboarding.props.triggers[0].triggerConfig.eventSourceConfig.eventSourceTyp: unknown property (not in the fc3 schema)',
+    expect(broken((d) => (d.resources['onboarding']!.props.triggers[1].triggerConfig.eventSourceConfig.eventSourceTyp = 'MNS'))).toEqual([
+      'resources.onboarding.props.triggers[1].triggerConfig.eventSourceConfig.eventSourceTyp: unknown property (not in the fc3 schema)',
     ]);
     expect(broken((d) => (d.resources['health-monitor']!.props.triggers[0].triggername = 'x'))).toEqual([
       'resources.health-monitor.props.triggers[0].triggername: unknown property (not in the fc3 schema)',
@@ -207,6 +214,63 @@ describe('validation', () => {
     );
     expect(existsSync(join(dist, 's.yaml'))).toBe(false);
     expect(existsSync(join(dist, 'fc3'))).toBe(false);
+  });
+});
+
+/**
+ * A stand-in aliyun CLI with state: a Create* of a name it has seen fails as Alibaba Cloud's "already
+ * exists" does; every call is recorded. `failing` lists actions that always fail.
+ */
+function statefulAliyun(dir: string, failing: string[] = []): { bin: string; calls: () => string[][] } {
+  const calls = join(dir, 'calls.jsonl');
+  const seen = join(dir, 'seen.json');
+  writeFileSync(
+    join(dir, 'aliyun'),
+    `#!${process.execPath}
+const fs = require('fs');
+const a = process.argv.slice(2);
+fs.appendFileSync(${JSON.stringify(calls)}, JSON.stringify(a) + '\\n');
+if (${JSON.stringify(failing)}.includes(a[1])) { console.error('denied'); process.exit(1); }
+const opt = (n) => (a.includes('--' + n) ? a[a.indexOf('--' + n) + 1] : undefined);
+const name = a[1] + ':' + (opt('RuleName') || opt('RoleName') || opt('PolicyName') || opt('EventBusName'));
+const state = fs.existsSync(${JSON.stringify(seen)}) ? JSON.parse(fs.readFileSync(${JSON.stringify(seen)}, 'utf8')) : [];
+if (a[1].startsWith('Create') && a[1] !== 'CreatePolicyVersion') {
+  if (state.includes(name)) { console.error('EntityAlreadyExists'); process.exit(1); }
+  fs.writeFileSync(${JSON.stringify(seen)}, JSON.stringify([...state, name]));
+}
+`,
+  );
+  chmodSync(join(dir, 'aliyun'), 0o755);
+  return { bin: dir, calls: () => readFileSync(calls, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as string[]) };
+}
+
+describe('ram.sh and eventbridge.sh run again', () => {
+  it('update what exists instead of stopping or adding a second rule; a failure that is not "exists" still stops them', async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    const written = packageFc3(dist, svc, { validate: validateSYaml });
+    const cli = statefulAliyun(tmp());
+    const env = { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
+    for (let i = 0; i < 2; i++) {
+      for (const script of ['ram.sh', 'eventbridge.sh']) {
+        const r = await run('sh', [join(written.dir, script)], { env });
+        expect(r.code, `${script} run ${i + 1}: ${r.output}`).toBe(0);
+      }
+    }
+    const actions = cli.calls().map((a) => a[1]);
+    // The second run brought every role, policy and rule up to date.
+    expect(actions.filter((a) => a === 'UpdateRole')).toHaveLength(Object.keys(svc.functions).length);
+    expect(actions.filter((a) => a === 'CreatePolicyVersion').length).toBeGreaterThan(1);
+    expect(actions.filter((a) => a === 'UpdateRule')).toHaveLength(1);
+    expect(actions.filter((a) => a === 'PutTargets')).toHaveLength(1);
+    expect(actions.filter((a) => a === 'EnableRule')).toHaveLength(2);
+    const ruleNames = new Set(cli.calls().filter((a) => a[1] === 'CreateRule').map((a) => a[a.indexOf('--RuleName') + 1]));
+    expect([...ruleNames]).toEqual(['onboarding-events-1']);
+
+    const denied = statefulAliyun(tmp(), ['UpdateRule']);
+    const envDenied = { PATH: `${denied.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
+    expect((await run('sh', [join(written.dir, 'eventbridge.sh')], { env: envDenied })).code).toBe(0);
+    expect((await run('sh', [join(written.dir, 'eventbridge.sh')], { env: envDenied })).code).not.toBe(0);
   });
 });
 

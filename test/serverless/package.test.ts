@@ -50,13 +50,14 @@ const ALERT_ENV = [
   'ALERT_LARK_WEBHOOK', 'ALERT_LARK_SECRET', 'ALERT_WECOM_WEBHOOK', 'ALERT_SLACK_WEBHOOK',
   'ALERT_WEBHOOK_URL', 'ALERT_WEBHOOK_SECRET',
 ];
-const ALL_ENV = ['CAMS_ENDPOINT', 'API_KEYS', 'STORE_URL', 'CAMS_QPS', 'MONITOR_TARGETS', 'MONITOR_QPS', 'DISCOVERY_INTERVAL', 'ONBOARDING_FUNCTION', 'STATUS_PAGE_TOKEN', 'STATUS_PAGE_PUBLIC', 'STATUS_PAGE_REFRESH', ...ALERT_ENV];
+const ALL_ENV = ['CAMS_ENDPOINT', 'API_KEYS', 'STORE_URL', 'CAMS_RECEIPT_TOKEN', 'CAMS_QPS', 'MONITOR_TARGETS', 'MONITOR_QPS', 'DISCOVERY_INTERVAL', 'ONBOARDING_FUNCTION', 'STATUS_PAGE_TOKEN', 'STATUS_PAGE_PUBLIC', 'STATUS_PAGE_REFRESH', ...ALERT_ENV];
 /** Values given to the package run: resolved ${env:...} must land in the templates. */
 const GIVEN_ENV: Record<string, string> = {
   API_KEYS: 'ci-key:ci-secret-0001',
   MONITOR_QPS: '3',
   ALERT_DINGTALK_SECRET: 'SECdingtalk',
   STORE_URL: 'redis://cache.internal:6379/0',
+  CAMS_RECEIPT_TOKEN: 'ci-receipt-token-0123456789',
 };
 const STAGE = 'dev';
 const SERVICE = `cams-fc-${STAGE}`;
@@ -446,7 +447,7 @@ describe('build + package', () => {
     expect(packageOutput).toMatch(/no alert sink is configured/);
   });
 
-  it('refuses --stage prod with an empty API_KEYS or a file STORE_URL, naming each', async () => {
+  it('refuses --stage prod with an empty API_KEYS or CAMS_RECEIPT_TOKEN, or a file STORE_URL, naming each', async () => {
     const other = makeServiceDir('cams-fc-pkg-prod-');
     try {
       // dist/ and .serverless/ as the dev packaging left them: its s.yaml must not survive to be deployed as prod.
@@ -454,10 +455,11 @@ describe('build + package', () => {
       cpSync(join(dir!, '.serverless'), join(other, '.serverless'), { recursive: true });
       expect(existsSync(join(other, 'dist', 's.yaml'))).toBe(true);
       expect(existsSync(join(other, '.serverless', 'configuration-template-update.json'))).toBe(true);
-      const pkg = await run(TSX, [join(REPO, 'scripts/package.ts'), '--dir', other, '--stage', 'prod'], { env: { ...packageEnv, API_KEYS: '', STORE_URL: 'file:./.data' } });
+      const pkg = await run(TSX, [join(REPO, 'scripts/package.ts'), '--dir', other, '--stage', 'prod'], { env: { ...packageEnv, API_KEYS: '', STORE_URL: 'file:./.data', CAMS_RECEIPT_TOKEN: '' } });
       expect(pkg.code).not.toBe(0);
       expect(pkg.output).toMatch(/API_KEYS is empty: .*stage "prod"/);
       expect(pkg.output).toMatch(/STORE_URL must be redis:\/\/… or rediss:\/\/…/);
+      expect(pkg.output).toMatch(/CAMS_RECEIPT_TOKEN is empty: .*used by "cams-events"/);
       expect(existsSync(join(other, 'dist', 's.yaml'))).toBe(false);
       expect(existsSync(join(other, 'dist', 'fc3'))).toBe(false);
       expect(existsSync(join(other, '.serverless'))).toBe(false);
