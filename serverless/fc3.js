@@ -114,6 +114,11 @@ const createOrUpdatePolicy = (name, file) =>
   `aliyun ram CreatePolicy --PolicyName ${q(name)} --PolicyDocument "$(cat ${file})" || ` +
   `aliyun ram CreatePolicyVersion --PolicyName ${q(name)} --SetAsDefault true --RotateStrategy DeleteOldestNonDefaultVersionWhenLimitExceeded --PolicyDocument "$(cat ${file})"`;
 
+/** AttachPolicyToRole, or proof that it is attached already (a re-run); anything else stops the script. */
+const attachPolicy = (policy, role) =>
+  `aliyun ram AttachPolicyToRole --PolicyType Custom --PolicyName ${q(policy)} --RoleName ${q(role)} || ` +
+  `aliyun ram ListPoliciesForRole --RoleName ${q(role)} | grep -q ${q(`"PolicyName": *"${policy}"`)}`;
+
 /** The aliyun CLI commands that create the roles and attach their policies (run before `s deploy`). */
 export function ramScript(deployment) {
   const lines = [
@@ -132,11 +137,11 @@ export function ramScript(deployment) {
       `aliyun ram CreateRole --RoleName ${q(r.roleName)} --AssumeRolePolicyDocument "$(cat ${file}.trust.json)" || ` +
         `aliyun ram UpdateRole --RoleName ${q(r.roleName)} --NewAssumeRolePolicyDocument "$(cat ${file}.trust.json)"`,
     );
-    lines.push(`aliyun ram AttachPolicyToRole --PolicyType Custom --PolicyName ${q(deployment.logsPolicyName)} --RoleName ${q(r.roleName)} || echo "attached"`);
+    lines.push(attachPolicy(deployment.logsPolicyName, r.roleName));
     if (r.policy.Statement.length === 0) continue;
     lines.push(
       createOrUpdatePolicy(r.policyName, `${file}.policy.json`),
-      `aliyun ram AttachPolicyToRole --PolicyType Custom --PolicyName ${q(r.policyName)} --RoleName ${q(r.roleName)} || echo "attached"`,
+      attachPolicy(r.policyName, r.roleName),
     );
   }
   return lines.join('\n') + '\n';

@@ -232,11 +232,15 @@ const a = process.argv.slice(2);
 fs.appendFileSync(${JSON.stringify(calls)}, JSON.stringify(a) + '\\n');
 if (${JSON.stringify(failing)}.includes(a[1])) { console.error('denied'); process.exit(1); }
 const opt = (n) => (a.includes('--' + n) ? a[a.indexOf('--' + n) + 1] : undefined);
-const name = a[1] + ':' + (opt('RuleName') || opt('RoleName') || opt('PolicyName') || opt('EventBusName'));
+const name = a[1] + ':' + (a[1] === 'AttachPolicyToRole' ? opt('RoleName') + '/' + opt('PolicyName') : opt('RuleName') || opt('RoleName') || opt('PolicyName') || opt('EventBusName'));
 const state = fs.existsSync(${JSON.stringify(seen)}) ? JSON.parse(fs.readFileSync(${JSON.stringify(seen)}, 'utf8')) : [];
-if (a[1].startsWith('Create') && a[1] !== 'CreatePolicyVersion') {
+if ((a[1].startsWith('Create') && a[1] !== 'CreatePolicyVersion') || a[1] === 'AttachPolicyToRole') {
   if (state.includes(name)) { console.error('EntityAlreadyExists'); process.exit(1); }
   fs.writeFileSync(${JSON.stringify(seen)}, JSON.stringify([...state, name]));
+}
+if (a[1] === 'ListPoliciesForRole') {
+  const attached = state.filter((n) => n.startsWith('AttachPolicyToRole:' + opt('RoleName') + '/')).map((n) => n.slice(n.indexOf('/') + 1));
+  console.log(JSON.stringify({ Policies: { Policy: attached.map((p) => ({ PolicyName: p, PolicyType: 'Custom' })) } }, null, 2));
 }
 `,
   );
@@ -264,8 +268,14 @@ describe('ram.sh and eventbridge.sh run again', () => {
     expect(actions.filter((a) => a === 'UpdateRule')).toHaveLength(1);
     expect(actions.filter((a) => a === 'PutTargets')).toHaveLength(1);
     expect(actions.filter((a) => a === 'EnableRule')).toHaveLength(2);
+    // Every attachment of the second run was found attached already.
+    expect(actions.filter((a) => a === 'ListPoliciesForRole')).toHaveLength(actions.filter((a) => a === 'AttachPolicyToRole').length / 2);
     const ruleNames = new Set(cli.calls().filter((a) => a[1] === 'CreateRule').map((a) => a[a.indexOf('--RuleName') + 1]));
     expect([...ruleNames]).toEqual(['onboarding-events-1']);
+
+    // An attachment that failed for another reason is not taken for "attached".
+    const noAttach = statefulAliyun(tmp(), ['AttachPolicyToRole']);
+    expect((await run('sh', [join(written.dir, 'ram.sh')], { env: { ...env, PATH: `${noAttach.bin}:${process.env.PATH}` } })).code).not.toBe(0);
 
     const denied = statefulAliyun(tmp(), ['UpdateRule']);
     const envDenied = { PATH: `${denied.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
