@@ -53,10 +53,15 @@ let counter = 0;
 function scratchDir(): string {
   if (!scratch) {
     scratch = mkdtempSync(join(tmpdir(), 'cams-fc-bench-spawn-'));
-    const dir = scratch;
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    process.once('exit', removeScratch);
   }
   return scratch;
+}
+
+/** Removes timedNode's scratch folder; at exit, or earlier (a test worker may end without an 'exit'). */
+export function removeScratch(): void {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  scratch = undefined;
 }
 
 function rssPreload(): string {

@@ -2,12 +2,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { timedNode } from '../../bench/lib/spawn.ts';
+import { removeScratch, timedNode } from '../../bench/lib/spawn.ts';
 import { REPO } from '../serverless/support.ts';
 
 const RUNNER = join(REPO, 'bench/lib/fn-runner.cjs');
 const dir = mkdtempSync(join(tmpdir(), 'cams-fc-fn-runner-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  removeScratch();
+});
 
 function handlerFile(name: string, body: string): string {
   const file = join(dir, name);
