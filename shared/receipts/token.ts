@@ -2,6 +2,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type middy from '@middy/core';
 import { HttpError } from '../http-fn/errors.ts';
 import type { ParsedHttpEvent } from '../http-fn/middlewares.ts';
+import * as z from '../validation/schema.ts';
+
+/** CAMS_RECEIPT_TOKEN, as cams-events and the start-up check (services/config-check.ts) read it. */
+export const receiptTokenValue = z.string().check(z.minLength(16, 'must be at least 16 characters (a random secret: it is all that authenticates CAMS)'));
 
 /** Equal strings in time that does not depend on where they differ (digests: equal lengths). */
 function tokensEqual(given: string, expected: string): boolean {

@@ -1,5 +1,4 @@
 import middy from '@middy/core';
-import * as z from '../validation/schema.ts';
 import type { AlertSink } from '../alerts/model.ts';
 import { budgetAccount, sharedBudget } from '../cams/budget/shared-budget.ts';
 import { CamsClient } from '../cams/client.ts';
@@ -17,13 +16,11 @@ import { applyReceipts, type ReceiptResult } from '../receipts/apply.ts';
 import { countReceipts } from '../receipts/dedup.ts';
 import { parseBatch } from '../receipts/parse.ts';
 import { countAttempt, isSetAside, MAX_QUEUE_ATTEMPTS, queueMessagesOf, setAside } from '../receipts/queue.ts';
-import { receiptToken } from '../receipts/token.ts';
+import { receiptToken, receiptTokenValue } from '../receipts/token.ts';
 import { monitorRuntime, type MonitorRuntime } from './health-monitor.ts';
 
 const RECEIPTS_ROUTE = { method: 'POST', path: '/cams/receipts' } as const;
 const NAME = 'cams-events';
-
-export const receiptTokenValue = z.string().check(z.minLength(16, 'must be at least 16 characters (a random secret: it is all that authenticates CAMS)'));
 
 export interface CamsEventsOptions {
   env?: EnvSource;

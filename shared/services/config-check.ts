@@ -13,7 +13,7 @@ import { LEVELS } from '../log/log.ts';
 import { loadStatusPageConfig } from '../status-page/config.ts';
 import { parseStoreUrl } from '../store/open-store.ts';
 import { StoreError } from '../store/port.ts';
-import { receiptTokenValue } from './cams-events.ts';
+import { receiptTokenValue } from '../receipts/token.ts';
 
 const given = (env: EnvSource, name: string) => env[name] !== undefined && env[name] !== '';
 
