@@ -38,13 +38,14 @@ function answer(args: string[], commands: string[]): string {
     commands.push(name);
     return '-NOSCRIPT No matching script. Please use EVAL.\r\n';
   }
-  if (name === 'EVAL' && args[2] === '1') {
+  if (name === 'EVAL') {
     const key = args[3] ?? '';
-    if (key.startsWith(`${NAMESPACE}kv:`)) {
+    // put names its data key, then its bucket's index keys (redis-scripts.ts); a slot, its one key
+    if (args[2] === '4' && key.startsWith(`${NAMESPACE}kv:`)) {
       commands.push('EVAL kv');
       return bulk(`1.${Date.now().toString(36)}`);
     }
-    if (key.startsWith(`${NAMESPACE}slot:`)) {
+    if (args[2] === '1' && key.startsWith(`${NAMESPACE}slot:`)) {
       commands.push('EVAL slot');
       return `*3\r\n:1\r\n:0\r\n:${Date.now()}\r\n`;
     }

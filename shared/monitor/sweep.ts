@@ -156,7 +156,8 @@ export class HealthSweep {
     // previous round's until then), the configured ones every tick; one that is gone has been fixed.
     const invalid = await this.observeTargetProblems([...(this.opts.targetProblems ?? []), ...(round.problems ?? [])], round.id);
     // Their index is listed when a round starts or when the last tick saw some (`invalid`), not every
-    // tick, and beside the checks: a listing can be a scan of every key (redis SCAN, a directory).
+    // tick, and beside the checks: a listing is a round trip or more to the store, and a store that
+    // is slow (or an older redis store still indexing its keys, one SCAN) must not hold the checks.
     if (fresh || (round.invalid ?? 1) > 0 || invalid.size > 0) beside.add('resolving fixed target problems', () => this.resolveVanishedTargetProblems(invalid, round.id));
 
     const jobs = await TickJobs.open({ store, round, plan: round.plan!, invalid: invalid.size, now: this.now, clock: this.alertNow, log: this.log });

@@ -15,6 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { bucketOf } from './buckets.ts';
 
 const SAFE = new Uint8Array(256);
 for (const c of 'abcdefghijklmnopqrstuvwxyz0123456789._-') SAFE[c.charCodeAt(0)] = 1;
@@ -63,42 +64,6 @@ export function decodeName(name: string): string | undefined {
 }
 
 const ROOT_BUCKET = '_root.d';
-/** A bucket is at most this many leading segments of a key. */
-const BUCKET_DEPTH = 2;
-const WORD_MAX = 32;
-
-/** A namespace word: lower-case letters and '-', starting with a letter (`monitor`, `space-waba`). */
-function isWord(key: string, start: number, end: number): boolean {
-  if (end - start > WORD_MAX || end === start) return false;
-  for (let i = start; i < end; i++) {
-    const c = key.charCodeAt(i);
-    if (!((c >= 97 && c <= 122) || (c === 45 && i > start))) return false;
-  }
-  return true;
-}
-
-/**
- * A key's bucket: its leading segments that are namespace words, each with its '/', at most
- * BUCKET_DEPTH of them; '' (the root bucket) when its first segment is not one. Ids (`C6818…`,
- * `template:…:tpl/en`) are not words, so they never make a bucket of their own: the watch list's
- * 10,000 `watch/<id>` keys share `watch/`, while `monitor/owed/` is a bucket apart from `monitor/entity/`.
- */
-export function bucketOf(key: string): string {
-  let end = 0;
-  for (let depth = 0; depth < BUCKET_DEPTH; depth++) {
-    const slash = key.indexOf('/', end);
-    if (slash < 0 || !isWord(key, end, slash)) break;
-    end = slash + 1;
-  }
-  return key.slice(0, end);
-}
-
-/** Does every key starting with `bucket` have that bucket? Yes when it has BUCKET_DEPTH segments. */
-export function isFixedBucket(bucket: string): boolean {
-  let slashes = 0;
-  for (let i = bucket.indexOf('/'); i >= 0; i = bucket.indexOf('/', i + 1)) slashes++;
-  return slashes === BUCKET_DEPTH;
-}
 
 export function bucketDir(bucket: string): string {
   return bucket === '' ? ROOT_BUCKET : `${encodeKey(bucket)}.d`;

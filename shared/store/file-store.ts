@@ -21,7 +21,8 @@
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { acquireCasLease, type LeaseRecord } from './cas-lease.ts';
-import { bucketDir, bucketOf, bucketOfDir, decodeName, encodeKey, isFixedBucket, keyFile, mayMatch } from './file-layout.ts';
+import { bucketOf, isFixedBucket } from './buckets.ts';
+import { bucketDir, bucketOfDir, decodeName, encodeKey, keyFile, mayMatch } from './file-layout.ts';
 import { FileLocks } from './file-lock.ts';
 import { errno, readTextIfExists, unique } from './file-util.ts';
 import { GroupCommit } from './group-commit.ts';
@@ -34,6 +35,7 @@ import {
   pageOf,
   putMode,
   serialize,
+  sortKeys,
 } from './internal.ts';
 import { StoreError, type DeleteOptions, type Lease, type ListOptions, type PutOptions, type Store, type Versioned } from './port.ts';
 import { checkSlotArgs, decideSlot, type SlotReservation } from './slots.ts';
@@ -197,7 +199,7 @@ export class FileStore implements Store {
         const item = read(f);
         if (item) out.push(item);
       });
-      return out.sort((a, b) => compareKeys(a.key, b.key));
+      return sortKeys(out, (e) => e.key);
     }
     // A page: the key of a file is in its name (only hashed long names need their file read), so
     // only the page's files are read.
@@ -207,13 +209,13 @@ export class FileStore implements Store {
       const rest = decodeName(f.name);
       const key = rest === undefined ? undefined : f.bucket + rest;
       if (key === undefined) hashed.push(f);
-      else if (key.startsWith(prefix) && (opts.after === undefined || key > opts.after)) byKey.set(key, f);
+      else if (key.startsWith(prefix) && (opts.after === undefined || compareKeys(key, opts.after) > 0)) byKey.set(key, f);
     });
     await readBatched(hashed, (f) => {
       const key = this.readFile(f.path)?.key;
-      if (key !== undefined && key.startsWith(prefix) && (opts.after === undefined || key > opts.after)) byKey.set(key, f);
+      if (key !== undefined && key.startsWith(prefix) && (opts.after === undefined || compareKeys(key, opts.after) > 0)) byKey.set(key, f);
     });
-    const sorted = [...byKey.keys()].sort(compareKeys);
+    const sorted = sortKeys([...byKey.keys()], (k) => k);
     const out: Array<{ key: string } & Versioned<T>> = [];
     let after = opts.after;
     // Keys that expire or vanish between readdir and read leave the page short: read on past them.

@@ -74,9 +74,37 @@ export function nextVersion(previous: string | undefined): string {
   return `${Number.isSafeInteger(seq) ? seq + 1 : 1}.${versionNonce()}`;
 }
 
-/** Sort order of list(): by UTF-16 code units, the same in every adapter. */
+/**
+ * Sort order of list(), the same in every adapter: by code point, which is UTF-8 byte order, the
+ * order redis keeps a sorted set's members in (the redis store's index). JavaScript's `<` compares
+ * UTF-16 units, which differs only where a surrogate (a character above U+FFFF) meets U+E000-U+FFFF.
+ */
 export function compareKeys(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) < codePointRank(y) ? -1 : 1;
+  }
+  return a.length < b.length ? -1 : 1;
+}
+
+/** Surrogates stand for code points above U+FFFF: rank them above every other UTF-16 unit. */
+function codePointRank(unit: number): number {
+  return unit >= 0xd800 && unit <= 0xdfff ? unit + 0x10000 : unit;
+}
+
+const SURROGATE_OR_ABOVE = /[\uD800-\uFFFF]/;
+
+/** Sort `items` in place in list() order: natively when no key holds a character where the orders differ. */
+export function sortKeys<T>(items: T[], keyOf: (item: T) => string): T[] {
+  if (items.some((i) => SURROGATE_OR_ABOVE.test(keyOf(i)))) return items.sort((a, b) => compareKeys(keyOf(a), keyOf(b)));
+  return items.sort((a, b) => {
+    const x = keyOf(a);
+    const y = keyOf(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
 }
 
 export function defaultOwner(): string {

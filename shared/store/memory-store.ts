@@ -7,11 +7,11 @@ import {
   checkKey,
   checkPrefix,
   closedError,
-  compareKeys,
   nextVersion,
   pageOf,
   putMode,
   serialize,
+  sortKeys,
 } from './internal.ts';
 import type { DeleteOptions, Lease, ListOptions, PutOptions, Store, Versioned } from './port.ts';
 import { checkSlotArgs, decideSlot, type SlotReservation } from './slots.ts';
@@ -61,7 +61,8 @@ class Space {
 
   list<T>(prefix: string, opts?: ListOptions): Array<{ key: string } & Versioned<T>> {
     const now = Date.now();
-    const keys = [...this.entries.keys()].filter((key) => key.startsWith(prefix) && this.live(key, now)).sort(compareKeys);
+    const keys = [...this.entries.keys()].filter((key) => key.startsWith(prefix) && this.live(key, now));
+    sortKeys(keys, (k) => k);
     return pageOf(keys, opts).map((key) => {
       const e = this.entries.get(key)!;
       return { key, value: JSON.parse(e.json) as T, version: e.version };

@@ -3,14 +3,20 @@
  * connection (redis-connection.ts) rather than through ioredis, whose load alone cost an HTTP
  * function's first request 30-45 ms of CPU.
  *
- * Keys:   <namespace>kv:<key>      string "<version>\n<json>", TTL via PX
- *         <namespace>lease:<name>  string <owner>, TTL via PX
- *         <namespace>slot:<key>    string <TAT ms> (reserveSlot), TTL via PX
- * Conditional writes and every lease transition are single Lua scripts (atomic, one round trip).
+ * Keys:   <namespace>kv:<key>        string "<version>\n<json>", TTL via PX
+ *         <namespace>idx:<bucket>    sorted set: the bucket's keys (the index list() reads)
+ *         <namespace>exp:<bucket>    sorted set: those of them with a TTL, by expiry time
+ *         <namespace>buckets         set: the buckets written to
+ *         <namespace>meta:index      "1" once keys written before the index existed are indexed
+ *         <namespace>lease:<name>    string <owner>, TTL via PX
+ *         <namespace>slot:<key>      string <TAT ms> (reserveSlot), TTL via PX
+ * Conditional writes, index updates and every lease transition are single Lua scripts
+ * (redis-scripts.ts): atomic, one round trip. So list() costs the keys it may return, not a SCAN of
+ * every key on the server (other accounts' namespaces included).
  * The namespace defaults to `cams-fc:`; set it with `?namespace=` on the URL or the option.
  */
-import { createHash } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
+import { bucketOf, bucketsHolding, isFixedBucket } from './buckets.ts';
 import {
   checkKey,
   checkPrefix,
@@ -21,11 +27,13 @@ import {
   pageOf,
   putMode,
   serialize,
+  sortKeys,
   versionNonce,
 } from './internal.ts';
 import { StoreError, type DeleteOptions, type Lease, type ListOptions, type PutOptions, type Store, type Versioned } from './port.ts';
 import { RedisConnection, type RedisConnectionOptions, type Reply } from './redis-connection.ts';
 import { parseRedisUrl, type RedisUrl } from './redis-url.ts';
+import { lexEnd, SCRIPTS, type Script } from './redis-scripts.ts';
 import { checkSlotArgs, type SlotReservation } from './slots.ts';
 
 export interface RedisStoreOptions {
@@ -40,95 +48,11 @@ export interface RedisStoreOptions {
 }
 
 const DEFAULT_NAMESPACE = 'cams-fc:';
+/** Index entries list() reads, and values it fetches, per round trip. */
+const LIST_PAGE = 500;
 
 /** Replies that refuse the URL's user, password or database (AUTH, SELECT, ACL): a wrong STORE_URL. */
 const REFUSED_SETTING = /^(WRONGPASS|NOAUTH|NOPERM)\b|^ERR (AUTH|invalid password|DB index is out of range|.*without any password configured)/;
-
-// ARGV: json, mode ('always' | 'ifAbsent' | 'ifVersion'), expected version, ttl ms ('' = none), nonce
-const PUT = `
-local cur = redis.call('GET', KEYS[1])
-local seq = 0
-if cur then
-  if ARGV[2] == 'ifAbsent' then return false end
-  local nl = string.find(cur, '\\n', 1, true)
-  if not nl then return redis.error_reply('STORECORRUPT value without version') end
-  local ver = string.sub(cur, 1, nl - 1)
-  if ARGV[2] == 'ifVersion' and ver ~= ARGV[3] then return false end
-  local dot = string.find(ver, '.', 1, true)
-  if dot then seq = tonumber(string.sub(ver, 1, dot - 1)) or 0 end
-elseif ARGV[2] == 'ifVersion' then
-  return false
-end
-local newver = string.format('%d', seq + 1) .. '.' .. ARGV[5]
-if ARGV[4] ~= '' then
-  redis.call('SET', KEYS[1], newver .. '\\n' .. ARGV[1], 'PX', ARGV[4])
-else
-  redis.call('SET', KEYS[1], newver .. '\\n' .. ARGV[1])
-end
-return newver
-`;
-
-// ARGV: expected version
-const DELETE_IF = `
-local cur = redis.call('GET', KEYS[1])
-if not cur then return 0 end
-local nl = string.find(cur, '\\n', 1, true)
-if not nl or string.sub(cur, 1, nl - 1) ~= ARGV[1] then return 0 end
-return redis.call('DEL', KEYS[1])
-`;
-
-// ARGV: owner, ttl ms
-const LEASE_ACQUIRE = `
-local cur = redis.call('GET', KEYS[1])
-if cur and cur ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-`;
-
-// ARGV: owner, ttl ms
-const LEASE_RENEW = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-`;
-
-// ARGV: owner
-const LEASE_RELEASE = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-return redis.call('DEL', KEYS[1])
-`;
-
-// GCRA slot reservation (slots.ts's decideSlot) in one atomic script, one round trip. Time is the
-// server's TIME, so instances with skewed clocks still share one schedule.
-// ARGV: interval ms, max wait ms. Returns {granted 0|1, wait in µs, slot time in epoch ms}.
-const RESERVE_SLOT = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
-if tat < now then tat = now end
-local wait = tat - now
-if wait > tonumber(ARGV[2]) then return {0, math.floor(wait * 1000), math.floor(tat)} end
-local nxt = tat + tonumber(ARGV[1])
-redis.call('SET', KEYS[1], string.format('%.3f', nxt), 'PX', math.ceil(nxt - now) + 1000)
-return {1, math.floor(wait * 1000), math.floor(tat)}
-`;
-
-interface Script {
-  text: string;
-  sha: string;
-}
-
-function script(text: string): Script {
-  return { text, sha: createHash('sha1').update(text).digest('hex') };
-}
-
-const SCRIPTS = {
-  put: script(PUT),
-  deleteIf: script(DELETE_IF),
-  leaseAcquire: script(LEASE_ACQUIRE),
-  leaseRenew: script(LEASE_RENEW),
-  leaseRelease: script(LEASE_RELEASE),
-  reserveSlot: script(RESERVE_SLOT),
-};
 
 /** Escape glob metacharacters for SCAN MATCH. */
 export function escapeGlob(s: string): string {
@@ -153,6 +77,8 @@ export async function openRedisStore(url: string | RedisUrl, opts: RedisStoreOpt
 
 export class RedisStore implements Store {
   private closed = false;
+  private indexed = false;
+  private indexing: Promise<void> | undefined;
   private conn: RedisConnection | undefined;
   private connecting: Promise<RedisConnection> | undefined;
 
@@ -170,6 +96,11 @@ export class RedisStore implements Store {
     return `${this.namespace}lease:${name}`;
   }
 
+  /** The index entries of a bucket, and of those with a TTL (see redis-scripts.ts). */
+  private indexKeys(bucket: string): [index: string, expiries: string] {
+    return [`${this.namespace}idx:${bucket}`, `${this.namespace}exp:${bucket}`];
+  }
+
   async get<T>(key: string): Promise<Versioned<T> | undefined> {
     this.check();
     checkKey(key);
@@ -182,12 +113,16 @@ export class RedisStore implements Store {
     checkKey(key);
     const { mode, ttlMs } = putMode(opts);
     const json = serialize(value);
-    const res = await this.eval(SCRIPTS.put, [this.dataKey(key)], [
+    const bucket = bucketOf(key);
+    const res = await this.eval(SCRIPTS.put, [this.dataKey(key), ...this.indexKeys(bucket), `${this.namespace}buckets`], [
       json,
       mode.kind,
       mode.kind === 'ifVersion' ? mode.version : '',
       ttlMs === undefined ? '' : String(ttlMs),
       versionNonce(),
+      key,
+      bucket,
+      this.dataKey(''),
     ]);
     return typeof res === 'string' ? res : undefined;
   }
@@ -195,41 +130,80 @@ export class RedisStore implements Store {
   async delete(key: string, opts?: DeleteOptions): Promise<boolean> {
     this.check();
     checkKey(key);
-    if (opts?.ifVersion !== undefined) {
-      if (typeof opts.ifVersion !== 'string') throw new TypeError('store delete: ifVersion must be a string');
-      return (await this.eval(SCRIPTS.deleteIf, [this.dataKey(key)], [opts.ifVersion])) === 1;
-    }
-    return (await this.command('DEL', this.dataKey(key))) === 1;
+    const ifVersion = opts?.ifVersion;
+    if (ifVersion !== undefined && typeof ifVersion !== 'string') throw new TypeError('store delete: ifVersion must be a string');
+    const args = [key, ifVersion === undefined ? 'always' : 'ifVersion', ifVersion ?? ''];
+    return (await this.eval(SCRIPTS.delete, [this.dataKey(key), ...this.indexKeys(bucketOf(key))], args)) === 1;
   }
 
   async list<T>(prefix: string, opts?: ListOptions): Promise<Array<{ key: string } & Versioned<T>>> {
     this.check();
     checkPrefix(prefix);
     pageOf([], opts); // bad page options fail before any command
-    const base = this.dataKey('');
-    const match = `${escapeGlob(base + prefix)}*`;
-    const keys = new Set<string>();
-    let cursor = '0';
-    do {
-      const [next, batch] = (await this.command('SCAN', cursor, 'MATCH', match, 'COUNT', '1000')) as [string, string[]];
-      for (const k of batch) keys.add(k);
-      cursor = next;
-    } while (cursor !== '0');
-    // SCAN returns names only; values are fetched for the page alone.
-    const page = pageOf([...keys].map((k) => k.slice(base.length)).sort(compareKeys), opts);
-    const sorted = page.map((k) => base + k);
-    const out: Array<{ key: string } & Versioned<T>> = [];
-    for (let i = 0; i < sorted.length; i += 500) {
-      const chunk = sorted.slice(i, i + 500);
-      const values = (await this.command('MGET', ...chunk)) as Array<string | null>;
-      chunk.forEach((full, j) => {
-        const raw = values[j];
-        if (raw === null || raw === undefined) return; // expired or deleted since SCAN
-        const key = full.slice(base.length);
-        out.push({ key, ...this.decode<T>(key, raw) });
-      });
+    await this.indexReady();
+    let buckets = bucketsHolding(prefix);
+    if (!isFixedBucket(buckets[0]!)) {
+      buckets = bucketsHolding(prefix, (await this.command('SMEMBERS', `${this.namespace}buckets`)) as string[]);
     }
-    return out;
+    const found = (await Promise.all(buckets.map((b) => this.listBucket<T>(b, prefix, opts ?? {})))).flat();
+    sortKeys(found, (e) => e.key);
+    return opts?.limit === undefined ? found : found.slice(0, opts.limit);
+  }
+
+  /**
+   * The live keys of one bucket that start with `prefix`, after `after`, at most `limit`: read from
+   * the index in pages (byte order is list() order), values fetched for the page alone. Entries
+   * whose key is gone (expired, or deleted outside this store) are dropped from the index.
+   */
+  private async listBucket<T>(bucket: string, prefix: string, { after, limit }: ListOptions): Promise<Array<{ key: string } & Versioned<T>>> {
+    const [index, expiries] = this.indexKeys(bucket);
+    let from = after !== undefined && compareKeys(after, prefix) >= 0 ? `(${after}` : `[${prefix}`;
+    const to = lexEnd(prefix);
+    const out: Array<{ key: string } & Versioned<T>> = [];
+    for (;;) {
+      const want = Math.min(LIST_PAGE, limit === undefined ? LIST_PAGE : limit - out.length);
+      const members = (await this.command('ZRANGEBYLEX', index, from, to, 'LIMIT', '0', String(want))) as string[];
+      if (members.length === 0) return out;
+      const values = (await this.command('MGET', ...members.map((m) => this.dataKey(m)))) as Array<string | null>;
+      const gone: string[] = [];
+      members.forEach((key, j) => {
+        const raw = values[j];
+        if (raw === null || raw === undefined) gone.push(key);
+        else out.push({ key, ...this.decode<T>(key, raw) });
+      });
+      if (gone.length > 0) await this.eval(SCRIPTS.dropGone, [index, expiries], [this.dataKey(''), ...gone]);
+      if (members.length < want || (limit !== undefined && out.length >= limit)) return out;
+      from = `(${members[members.length - 1]!}`;
+    }
+  }
+
+  /**
+   * Keys written before this store kept an index (by an earlier version of cams-fc) are indexed
+   * once per namespace, by the first list() that finds no `meta:index` mark: one SCAN of the
+   * namespace's keys. Writes made meanwhile index themselves.
+   */
+  private indexReady(): Promise<void> {
+    if (this.indexed) return Promise.resolve();
+    return (this.indexing ??= this.indexExisting().finally(() => {
+      this.indexing = undefined;
+    }));
+  }
+
+  private async indexExisting(): Promise<void> {
+    const mark = `${this.namespace}meta:index`;
+    if ((await this.command('GET', mark)) !== '1') {
+      const base = this.dataKey('');
+      const args = [base, `${this.namespace}idx:`, `${this.namespace}exp:`, `${this.namespace}buckets`];
+      let cursor = '0';
+      do {
+        const [next, batch] = (await this.command('SCAN', cursor, 'MATCH', `${escapeGlob(base)}*`, 'COUNT', '1000')) as [string, string[]];
+        const pairs = batch.flatMap((k) => [k.slice(base.length), bucketOf(k.slice(base.length))]);
+        if (pairs.length > 0) await this.eval(SCRIPTS.indexExisting, [], [...args, ...pairs]);
+        cursor = next;
+      } while (cursor !== '0');
+      await this.command('SET', mark, '1');
+    }
+    this.indexed = true;
   }
 
   async acquireLease(name: string, ttlMs: number, owner?: string): Promise<Lease | undefined> {

@@ -165,7 +165,7 @@ describe('the sweep as the backstop within one round', () => {
     expect(rest.indexOf('tpl_03')).toBeGreaterThan(0);
   });
 
-  it("a tick's first check does not wait for the risky index (a scan of every key on redis); its nodes come as soon as it is in", async () => {
+  it("a tick's first check does not wait for the risky index (a store listing, however slow); its nodes come as soon as it is in", async () => {
     const nodes = await watch(6);
     await runRounds(1, 100);
     await noteTarget(store, nodes[3]!, { lastReceiptAt: t });

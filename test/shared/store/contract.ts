@@ -299,6 +299,29 @@ export function storeContract(makeHarness: () => Promise<StoreHarness>): void {
     expect((await s.list(long.slice(0, 10))).map((e) => e.key)).toHaveLength(3);
   });
 
+  it('list orders keys by code point (UTF-8 byte order), in pages too, and a prefix never reaches past its keys', async () => {
+    // UTF-16 order (JavaScript's <) would put 🚀 and U+10FFFF (surrogate pairs) before U+E000 and U+FFFF.
+    const keys = ['o/\uffff', 'o/🚀', 'o/\ue000', 'o/a', 'o/\u{10ffff}', 'o/\ud7ff', 'o/\ud7ffz', 'o/a\u{10ffff}'];
+    for (const k of keys) await s.put(k, k);
+    await s.put('o0', 'after o/'); // the key just past the prefix's range
+    await s.put('o/b', 'after o/a');
+    const byCodePoint = [...keys, 'o/b'].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    expect((await s.list('o/')).map((e) => e.key)).toEqual(byCodePoint);
+    const walked: string[] = [];
+    for (let after: string | undefined; ; ) {
+      const page = await s.list('o/', { ...(after !== undefined ? { after } : {}), limit: 2 });
+      walked.push(...page.map((e) => e.key));
+      if (page.length < 2) break;
+      after = page[1]!.key;
+    }
+    expect(walked).toEqual(byCodePoint);
+    expect((await s.list('o/', { after: 'o/\uffff' })).map((e) => e.key)).toEqual(byCodePoint.slice(byCodePoint.indexOf('o/\uffff') + 1));
+    expect((await s.list('o/\ud7ff')).map((e) => e.key)).toEqual(['o/\ud7ff', 'o/\ud7ffz']);
+    expect((await s.list('o/a')).map((e) => e.key)).toEqual(['o/a', 'o/a\u{10ffff}']);
+    expect((await s.list('o/a\u{10ffff}')).map((e) => e.key)).toEqual(['o/a\u{10ffff}']);
+    expect((await s.list('o/\u{10ffff}')).map((e) => e.key)).toEqual(['o/\u{10ffff}']);
+  });
+
   it('list pages: after/limit walk the prefix in key order, each key once, with values', async () => {
     const long = 'é'.repeat(300);
     const keys = ['p/1', 'p/10', 'p/2', 'p/a%b', 'p/你', `p/${long}a`, `p/${long}b`];

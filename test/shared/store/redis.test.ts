@@ -51,12 +51,18 @@ describe.skipIf(!redisBin)(
       await store.put('k', { a: 1 }, { ttlMs: 60_000 });
       await store.put('forever', 1);
       await store.acquireLease('l', 60_000, 'me');
-      expect((await raw.keys(`${n}*`)).sort()).toEqual([`${n}kv:forever`, `${n}kv:k`, `${n}lease:l`]);
+      expect((await raw.keys(`${n}*`)).sort()).toEqual([`${n}buckets`, `${n}exp:`, `${n}idx:`, `${n}kv:forever`, `${n}kv:k`, `${n}lease:l`]);
+      expect(await raw.zrange(`${n}idx:`, 0, -1)).toEqual(['forever', 'k']);
+      const [member, expiresAt] = await raw.zrange(`${n}exp:`, 0, -1, 'WITHSCORES');
+      expect(member).toBe('k');
+      expect(Number(expiresAt) - Date.now()).toBeGreaterThan(50_000);
       const pttl = await raw.pttl(`${n}kv:k`);
       expect(pttl).toBeGreaterThan(50_000);
       expect(pttl).toBeLessThanOrEqual(60_000);
       expect(await raw.pttl(`${n}kv:forever`)).toBe(-1);
       expect(await raw.get(`${n}lease:l`)).toBe('me');
+      await store.put('k', { a: 2 }); // no TTL now: out of the expiry index
+      expect(await raw.zcard(`${n}exp:`)).toBe(0);
       await store.close();
     });
 
@@ -83,7 +89,7 @@ describe.skipIf(!redisBin)(
       await lookalike.close();
     });
 
-    it('lists many keys across SCAN pages and MGET chunks', async () => {
+    it('lists many keys across index pages and MGET chunks', async () => {
       const store = await openStore(`${server.url}?namespace=${ns()}`);
       const keys = Array.from({ length: 1_234 }, (_, i) => `many/${String(i).padStart(5, '0')}`);
       await Promise.all(keys.map((k) => store.put(k, k)));
@@ -92,6 +98,88 @@ describe.skipIf(!redisBin)(
       expect(got.map((e) => e.key)).toEqual(keys);
       expect(got.every((e) => e.value === e.key)).toBe(true);
       await store.close();
+    });
+
+    const calls = async (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(await raw.info('commandstats'))?.[1] ?? 0);
+
+    it('list reads its bucket of the index: no SCAN, however many keys the server holds', async () => {
+      const other = await openStore(`${server.url}?namespace=${ns()}`); // another account's deployment
+      const store = await openStore(`${server.url}?namespace=${ns()}`);
+      try {
+        for (let i = 0; i < 3_000; i += 500) {
+          await Promise.all(Array.from({ length: 500 }, (_, j) => other.put(`monitor/entity/E${i + j}`, 1)));
+          await Promise.all(Array.from({ length: 500 }, (_, j) => store.put(`monitor/entity/E${i + j}`, 1)));
+        }
+        await store.put('monitor/risky/T1', { why: 'BLOCKED' });
+        await store.put('monitor/risky/T2', { why: 'receipt' });
+        await store.list('nothing/'); // the first list checks that older keys are indexed
+        const [scans, gets, mgets, ranges] = [await calls('scan'), await calls('get'), await calls('mget'), await calls('zrangebylex')];
+        expect((await store.list('monitor/risky/')).map((e) => e.key)).toEqual(['monitor/risky/T1', 'monitor/risky/T2']);
+        expect((await store.list('monitor/', { limit: 2 })).map((e) => e.key)).toEqual(['monitor/entity/E0', 'monitor/entity/E1']);
+        expect(await calls('scan')).toBe(scans);
+        expect(await calls('get')).toBe(gets); // the index mark is read once per store, not per list
+        expect(await calls('mget')).toBe(mgets + 3); // one page of risky/, one of each bucket under monitor/ (entity/, risky/)
+        expect(await calls('zrangebylex')).toBeLessThanOrEqual(ranges + 4);
+      } finally {
+        await store.close();
+        await other.close();
+      }
+    });
+
+    it('a key that expires leaves the index: pruned by later writes to its bucket, or dropped by list', async () => {
+      const n = ns();
+      const store = await openStore(`${server.url}?namespace=${n}`);
+      try {
+        await Promise.all(Array.from({ length: 40 }, (_, i) => store.put(`acs3-nonce/${i}`, 1, { ttlMs: 20 })));
+        await store.put('acs3-nonce/kept', 1, { ttlMs: 60_000 });
+        expect(await raw.zcard(`${n}idx:`)).toBe(41);
+        await sleep(60);
+        for (let i = 0; i < 5; i += 1) await store.put(`acs3-nonce/new${i}`, 1); // each prunes up to 8
+        expect(await raw.zcard(`${n}idx:`)).toBe(6);
+        expect(await raw.zrange(`${n}exp:`, 0, -1)).toEqual(['acs3-nonce/kept']);
+
+        await store.put('receipts/seen/a', 1, { ttlMs: 20 });
+        await store.put('receipts/seen/b', 1);
+        await raw.del(`${n}kv:receipts/seen/b`); // gone behind the store's back
+        await sleep(60);
+        expect((await store.list('receipts/')).map((e) => e.key)).toEqual([]);
+        expect(await raw.zcard(`${n}idx:receipts/seen/`)).toBe(0);
+        expect(await raw.zcard(`${n}exp:receipts/seen/`)).toBe(0);
+        // a page is filled past the entries that are gone
+        await store.put('receipts/seen/c', 1, { ttlMs: 20 });
+        await store.put('receipts/seen/d', 1);
+        await sleep(60);
+        expect((await store.list('receipts/seen/', { limit: 1 })).map((e) => e.key)).toEqual(['receipts/seen/d']);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('keys written before the index existed are indexed once, by the first list', async () => {
+      const n = ns();
+      // as an earlier version of cams-fc left them: data keys only
+      await raw.set(`${n}kv:watch/waba:1`, '1.aa\n{"a":1}');
+      await raw.set(`${n}kv:monitor/owed/T1`, '3.bb\n{"b":2}', 'PX', 60_000);
+      await raw.set(`${n}kv:plain`, '1.cc\n3');
+      const store = await openStore(`${server.url}?namespace=${n}`);
+      const again = await openStore(`${server.url}?namespace=${n}`);
+      try {
+        const scans = await calls('scan');
+        expect(await store.list('')).toEqual([
+          { key: 'monitor/owed/T1', value: { b: 2 }, version: '3.bb' },
+          { key: 'plain', value: 3, version: '1.cc' },
+          { key: 'watch/waba:1', value: { a: 1 }, version: '1.aa' },
+        ]);
+        expect(await calls('scan')).toBeGreaterThan(scans);
+        expect(await raw.get(`${n}meta:index`)).toBe('1');
+        expect(await raw.zrange(`${n}exp:monitor/owed/`, 0, -1)).toEqual(['monitor/owed/T1']);
+        const indexed = await calls('scan');
+        expect((await again.list('watch/')).map((e) => e.key)).toEqual(['watch/waba:1']);
+        expect(await calls('scan')).toBe(indexed);
+      } finally {
+        await store.close();
+        await again.close();
+      }
     });
 
     it('reloads its Lua scripts after SCRIPT FLUSH', async () => {
