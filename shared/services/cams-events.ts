@@ -103,14 +103,18 @@ async function receiveHttp(req: ParsedHttpEvent, context: FcContext, rt: Monitor
   }
   const { receipts, errors } = parseBatch(body);
   const fields = errors.flatMap((e) => e.fields);
-  if (errors.length > 0) {
-    await countReceipts(rt.store, { invalid: errors.length });
-    log({ level: 'warn', msg: 'malformed receipts refused', fields });
-  }
-  // Nothing valid: the whole push is the caller's mistake. Otherwise the valid ones are acted on.
-  if (receipts.length === 0 && errors.length > 0) {
+  if (errors.length > 0) log({ level: 'warn', msg: 'malformed receipts refused', fields });
+  // Nothing valid: the whole push is the caller's mistake, and answered as one even while the store
+  // is away (a 5xx would have CAMS retry what can never succeed); the count is best-effort then.
+  if (receipts.length === 0) {
+    if (errors.length === 0) throw new HttpError(400, 'InvalidParameter', '(body): holds no receipt', { fields: [{ Field: '(body)', Message: 'holds no receipt' }] });
+    await countReceipts(rt.store, { received: errors.length, invalid: errors.length }).catch((e: unknown) =>
+      log({ level: 'warn', msg: 'malformed receipts not counted: the store failed', error: e instanceof Error ? e.message : String(e) }),
+    );
     throw new HttpError(400, fields.some((f) => f.Message === 'is required') ? 'MissingParameter' : 'InvalidParameter', fields.map((f) => `${f.Field}: ${f.Message}`).join('; '), { fields });
   }
+  // Otherwise the valid ones are acted on (they need the store: its failure is a 503 CAMS retries).
+  if (errors.length > 0) await countReceipts(rt.store, { received: errors.length, invalid: errors.length });
   const results = await applyReceipts(receipts, receiptDeps(rt, context, req.deadline, now, log));
   const dispatch = await deliver(rt, req.deadline, now, log);
   return { Received: receipts.length + errors.length, Results: results, Errors: errors.map((e) => ({ Index: e.index, Fields: e.fields })), Delivered: delivered(dispatch) };
@@ -148,7 +152,7 @@ async function receiveQueue(inv: EventInvocation, rt: MonitorRuntime, now: () =>
     if (errors.length > 0) {
       // A malformed receipt never becomes valid: logged and counted, not redelivered.
       report.invalid += errors.length;
-      await countReceipts(rt.store, { invalid: errors.length });
+      await countReceipts(rt.store, { received: errors.length, invalid: errors.length });
       log({ level: 'warn', msg: 'malformed receipts in a queue message', messageId: msg.messageId, fields: errors.flatMap((e) => e.fields) });
     }
     try {

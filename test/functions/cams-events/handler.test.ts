@@ -17,6 +17,7 @@ import { fcContext, fixture } from '../../support/events.ts';
 import { onboardThroughFunctions, sandboxPerFileStorePerTest, setHealth } from '../../support/monitor.ts';
 import { startReceivers, type Receivers } from '../../support/receivers/index.ts';
 import { sandboxControl } from '../../support/sandbox-env.ts';
+import { freePort } from '../../shared/store/redis-server.ts';
 
 const TOKEN = 'receipt-token-0123456789abcdef';
 const WABA = '299399000200';
@@ -167,7 +168,8 @@ describe('cams-events over HTTP', () => {
     const report = await healthReport(store, {});
     expect(report['Receipts']).toMatchObject({ Stats: { unknownWaba: 1 }, UnknownWabas: [{ WabaId: '999000111', Receipt: batch[5] }] });
     expect(await store.list(UNKNOWN_RECEIPT_PREFIX)).toHaveLength(2);
-    expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ received: 4, invalid: 2, unknown: 2, unknownWaba: 1 });
+    // received counts every receipt that arrived, the malformed ones too
+    expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ received: 6, invalid: 2, unknown: 2, unknownWaba: 1 });
     expect(lines.some((l) => l.includes('"msg":"receipt for a WABA no watched node belongs to; not alerted"'))).toBe(true);
   });
 
@@ -178,6 +180,21 @@ describe('cams-events over HTTP', () => {
     const bad = (await fn()(httpPush('{oops'), ctx())) as Reply;
     expect(bad.statusCode).toBe(400);
     expect(json(bad).Fields).toEqual([{ Field: '(body)', Message: 'must be a JSON array of receipts' }]);
+    const empty = (await fn()(httpPush([]), ctx())) as Reply;
+    expect(empty.statusCode).toBe(400);
+    expect(json(empty).Fields).toEqual([{ Field: '(body)', Message: 'holds no receipt' }]);
+    expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ received: 1, invalid: 1 });
+  });
+
+  it("a push with nothing valid is still the caller's 400 while the store is down (not a 503 CAMS would retry)", async () => {
+    const down = fn({ STORE_URL: `redis://127.0.0.1:${await freePort()}` });
+    const r = (await down(httpPush([{ Type: 'x' }]), ctx())) as Reply;
+    expect(r.statusCode).toBe(400);
+    expect(json(r).Fields).toEqual([{ Field: '[0].WabaId', Message: 'is required' }]);
+    expect(lines.some((l) => l.includes('"msg":"malformed receipts not counted: the store failed"'))).toBe(true);
+    // one valid receipt needs the store: that push is the 503 CAMS retries
+    const valid = (await down(httpPush([{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'RED' }, { Type: 'x' }]), ctx())) as Reply;
+    expect([valid.statusCode, json(valid).Code]).toEqual([503, 'StoreUnavailable']);
   });
 
   it('the same receipt three times: one alert, two duplicates counted', async () => {
