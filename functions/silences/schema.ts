@@ -1,6 +1,6 @@
 import * as z from '../../shared/validation/schema.ts';
-import { MATCHER_NAMES } from '../../shared/silences/silence.ts';
-import { requiredString } from '../../shared/validation/cams-fields.ts';
+import { ALERT_NAMES, MATCHER_NAMES, MATCHER_NODE_TYPES, type MatcherName } from '../../shared/silences/silence.ts';
+import { CustSpaceId, FullPhoneNumber, Language, requiredString, TemplateCode, WabaId } from '../../shared/validation/cams-fields.ts';
 
 const isoTime = requiredString().check(
   z.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/, 'must be an ISO 8601 time with a zone, e.g. 2026-03-01T08:00:00Z'),
@@ -8,10 +8,30 @@ const isoTime = requiredString().check(
 );
 const text = (max: number) => requiredString().check(z.trim(), z.minLength(1, 'is required'), z.maxLength(max, `must be at most ${max} characters`));
 
-const Matcher = z.strictObject({
-  Name: requiredString().check(z.refine((v) => (MATCHER_NAMES as string[]).includes(v), `must be one of ${MATCHER_NAMES.join(', ')}`)),
-  Value: text(128),
-});
+const oneOf = (values: readonly string[]) => requiredString().check(z.refine((v) => values.includes(v), `must be one of ${values.join(', ')}`));
+
+/** A matcher's Value, checked as the alert field it is compared with: a typo would silence nothing. */
+const MATCHER_VALUES: Record<MatcherName, z.Schema<string>> = {
+  CustSpaceId: CustSpaceId(),
+  WabaId: WabaId(),
+  PhoneNumber: FullPhoneNumber(),
+  TemplateCode: TemplateCode(),
+  Language: Language(),
+  NodeType: oneOf(MATCHER_NODE_TYPES),
+  AlertName: oneOf(ALERT_NAMES),
+};
+
+const Matcher = z
+  .strictObject({
+    Name: oneOf(MATCHER_NAMES),
+    Value: text(128),
+  })
+  .check(
+    z.superRefine((m, ctx) => {
+      const value = (MATCHER_VALUES as Partial<Record<string, z.Schema<string>>>)[m.Name]?.safeParse(m.Value); // none for an unknown Name (reported on Name)
+      if (value && !value.success) ctx.issues.push({ code: 'custom', message: `${value.error.issues[0]!.message} (for ${m.Name})`, path: ['Value'], input: m.Value });
+    }),
+  );
 
 export const CreateSilenceParams = z
   .strictObject({

@@ -13,6 +13,20 @@ const MATCHER_FIELDS = {
 } as const;
 
 export type MatcherName = keyof typeof MATCHER_FIELDS;
+
+/**
+ * Every alert name the monitor gives (an AlertName matcher must be one): the CAMS entity types a
+ * health check reports, the early warnings receipts and discovery add, and the monitor's own.
+ * test/shared/silences/alert-names.test.ts fails when the code gives one that is not here.
+ */
+export const ALERT_NAMES = [
+  'WABA', 'PHONE_NUMBER', 'MESSAGE_TEMPLATE', 'BUSINESS', 'APP',
+  'PHONE_QUALITY', 'TEMPLATE_STATUS',
+  'AuthRefused', 'CamsUnreachable', 'TargetRejected', 'InvalidTarget', 'DiscoveryFailed', 'OnboardingFailed', 'ReceiptMessageSetAside',
+] as const;
+
+/** NodeType matcher values: the node types of the health routes, and the monitor's own alerts. */
+export const MATCHER_NODE_TYPES = ['waba', 'phone', 'template', 'monitor'] as const;
 export const MATCHER_NAMES = Object.keys(MATCHER_FIELDS) as MatcherName[];
 
 export interface Matcher {
