@@ -71,8 +71,12 @@ export function describeNode(subject: AlertSubject): string {
     const about = subject.ref ?? (subject.custSpaceId ? targetLabel(subject) : undefined);
     return about ? `monitor: ${subject.entityType} (${about})` : `monitor: ${subject.entityType}`;
   }
-  return `${subject.entityType} ${targetLabel(subject)}`;
+  // A WABA, phone or template is named by its own label ("WABA 22…", not "WABA WABA 22…"); the
+  // entities CAMS or the monitor report about one (PHONE_QUALITY, BUSINESS…) say which they are.
+  return NAMED_BY_LABEL.has(subject.entityType) ? targetLabel(subject) : `${subject.entityType} ${targetLabel(subject)}`;
 }
+
+const NAMED_BY_LABEL = new Set(['WABA', 'PHONE_NUMBER', 'MESSAGE_TEMPLATE']);
 
 function targetLabel(s: AlertSubject): string {
   const bits: string[] = [];

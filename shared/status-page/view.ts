@@ -138,11 +138,18 @@ function mergeDays(hs: ReadonlyArray<NodeHistory | undefined>, days: readonly st
   return { merged: { days: out }, bad };
 }
 
+/** A node's row in its WABA's group: the WABA goes without saying, which phone or template does not. */
 function label(s: EntityState): string {
   const sub = s.subject;
-  if (sub.entityType === 'PHONE_NUMBER') return `phone ${sub.phoneNumber ?? '?'}`;
-  if (sub.entityType === 'MESSAGE_TEMPLATE') return `template ${sub.templateCode ?? '?'}${sub.language ? ` (${sub.language})` : ''}`;
+  const phone = `phone ${sub.phoneNumber ?? '?'}`;
+  const template = `template ${sub.templateCode ?? '?'}${sub.language ? ` (${sub.language})` : ''}`;
+  if (sub.entityType === 'PHONE_NUMBER') return phone;
+  if (sub.entityType === 'MESSAGE_TEMPLATE') return template;
   if (sub.entityType === 'WABA') return `WABA ${sub.wabaId ?? ''}`.trim();
+  if (sub.entityType === 'PHONE_QUALITY') return `${phone} quality`;
+  if (sub.entityType === 'TEMPLATE_STATUS') return `${template} status`;
+  if (sub.phoneNumber) return `${phone} ${sub.entityType}`;
+  if (sub.templateCode) return `${template} ${sub.entityType}`;
   return sub.entityType;
 }
 
@@ -155,7 +162,7 @@ export function buildStatusView(input: StatusInput): StatusView {
   const incidents: IncidentView[] = [];
   const counts = zero();
   for (const e of input.entities) {
-    if (e.firing) incidents.push(incidentView(e, now));
+    if (e.firing) incidents.push(incidentView(e, now, active));
     if (e.subject.nodeType === 'monitor') continue;
     counts[e.status]++;
     const list = byGroup.get(e.group);
@@ -174,16 +181,22 @@ export function buildStatusView(input: StatusInput): StatusView {
   return { now, groups, incidents, silences: silenceViews(input), counts, ...(input.only !== undefined ? { only: input.only } : {}) };
 }
 
-function incidentView(e: EntityState, now: number): IncidentView {
+function incidentView(e: EntityState, now: number, active: readonly Silence[]): IncidentView {
   const since = e.badSince ?? e.since;
+  const silencedBy = silencedNow(e, active);
   return {
     node: e.node,
     status: e.status,
     since,
     durationMs: Math.max(0, now - since),
-    ...(e.silenced ? { silencedBy: e.silenced.silenceId } : {}),
+    ...(silencedBy ? { silencedBy } : {}),
     monitor: e.subject.nodeType === 'monitor',
   };
+}
+
+/** The silence holding a node back: recorded by the deliverer, or covered now by an active one (the group and the incidents agree). */
+function silencedNow(e: EntityState, active: readonly Silence[]): string | undefined {
+  return e.silenced?.silenceId ?? active.find((s) => matches(s, e.subject))?.SilenceId;
 }
 
 /** What every group of one page shares: the page's days and the silences active now. */
@@ -218,8 +231,7 @@ function groupView(id: string, wabaId: string | undefined, members: readonly Ent
       return;
     }
     const quality = (m as EntityState & { quality?: unknown }).quality;
-    // Recorded by the deliverer, or covered now by an active silence.
-    const silencedBy = m.silenced?.silenceId ?? active.find((s) => matches(s, m.subject))?.SilenceId;
+    const silencedBy = silencedNow(m, active);
     nodes.push({
       label: label(m),
       entityType: m.subject.entityType,

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { statusFixture } from '../../../bench/lib/status-fixture.ts';
 import { renderStatusPage } from '../../../shared/status-page/render.ts';
 import { barRuns, buildStatusView, HEALTHY_LISTED_MAX, lastDays } from '../../../shared/status-page/view.ts';
+import { describeNode, fingerprintOf } from '../../../shared/monitor/entity-state.ts';
 
 const NOW = Date.parse('2026-03-01T12:00:00.000Z');
 
@@ -82,6 +83,37 @@ describe('status page view and HTML', () => {
     expect(node(`phone ${phone3!.subject.phoneNumber}`)).toMatchObject({ inhibited: false, silencedBy: 'sil-recorded' });
     expect(v.silences.map((s) => [s.id, s.state, s.suppressed])).toEqual([['sil-active', 'active', 0], ['sil-later', 'pending', 0], ['sil-recorded', 'active', 1]]);
     expect(v.incidents.map((i) => [i.status, i.since, i.durationMs])).toEqual([['BLOCKED', NOW - 5_000, 5_000], ['LIMITED', NOW - 10_800_000, 10_800_000], ['LIMITED', NOW - 9_000, 9_000]]);
+  });
+
+  it('rows of early warnings and other entities name their phone or template; an incident shows the silence its row shows', () => {
+    const f = statusFixture(20, NOW);
+    const phone = f.entities.find((e) => e.subject.entityType === 'PHONE_NUMBER')!;
+    const template = f.entities.find((e) => e.subject.entityType === 'MESSAGE_TEMPLATE')!;
+    const derived = (from: typeof phone, entityType: string, status: 'LIMITED' | 'AVAILABLE') => {
+      const subject = { ...from.subject, entityType };
+      return { ...from, subject, fingerprint: fingerprintOf(subject), node: describeNode(subject), status, firing: status !== 'AVAILABLE' };
+    };
+    const quality = derived(phone, 'PHONE_QUALITY', 'LIMITED');
+    const templateStatus = derived(template, 'TEMPLATE_STATUS', 'LIMITED');
+    const business = derived(f.entities[0]!, 'BUSINESS', 'AVAILABLE');
+    const v = buildStatusView({
+      now: NOW,
+      entities: [...f.entities, quality, templateStatus, business],
+      histories: f.histories,
+      silences: [{ SilenceId: 'sil-q', Matchers: [{ Name: 'AlertName', Value: 'PHONE_QUALITY' }], StartsAt: NOW - 1, EndsAt: NOW + 60_000, CreatedBy: 'ops', Comment: '', CreatedAt: NOW - 10 }],
+    });
+    const labels = v.groups[0]!.nodes.map((n) => n.label);
+    expect(labels).toContain(`phone ${phone.subject.phoneNumber} quality`);
+    expect(labels).toContain(`template ${template.subject.templateCode} (en_US) status`);
+    expect(v.groups[0]!.nodes.find((n) => n.label.endsWith(' quality'))!.silencedBy).toBe('sil-q');
+    const incident = v.incidents.find((i) => i.node === quality.node)!;
+    expect(incident.node).toBe(`PHONE_QUALITY phone ${phone.subject.phoneNumber} · WABA ${phone.subject.wabaId} · space ${phone.subject.custSpaceId}`);
+    expect(incident.silencedBy).toBe('sil-q');
+    expect(v.incidents.find((i) => i.node === templateStatus.node)!.silencedBy).toBeUndefined();
+    // a WABA, phone or template is named once, by its own label
+    expect(describeNode(f.entities[0]!.subject)).toBe(`WABA ${phone.subject.wabaId} · space ${phone.subject.custSpaceId}`);
+    expect(describeNode(phone.subject)).toBe(`phone ${phone.subject.phoneNumber} · WABA ${phone.subject.wabaId} · space ${phone.subject.custSpaceId}`);
+    expect(describeNode(business.subject)).toBe(`BUSINESS WABA ${phone.subject.wabaId} · space ${phone.subject.custSpaceId}`);
   });
 
   it('10,000 nodes make a page of at most 500 KB (the bench times it)', () => {
