@@ -25,12 +25,13 @@ import { onboardingThroughput } from './onboarding-throughput.ts';
 import { watchList } from './watch-list.ts';
 import { statusPage } from './status-page.ts';
 import { receiptLatency } from './receipt-latency.ts';
+import { redisList } from './redis-list.ts';
 import { RESULTS_FILE, writeResults } from './lib/results.ts';
 import { formatGoal, renderResult } from './lib/table.ts';
 import type { Benchmark, BenchResult } from './lib/types.ts';
 
 /** The registry: run in this order by `npm run bench`. */
-export const BENCHMARKS: readonly Benchmark[] = [clientColdStart, functionColdStart, httpClient, middlewareOverhead, monitorScale, monitorSweep, onboardingThroughput, watchList, statusPage, receiptLatency, camsBudget];
+export const BENCHMARKS: readonly Benchmark[] = [clientColdStart, functionColdStart, httpClient, middlewareOverhead, monitorScale, monitorSweep, onboardingThroughput, watchList, redisList, statusPage, receiptLatency, camsBudget];
 
 export interface CliArgs {
   names: string[];

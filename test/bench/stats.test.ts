@@ -92,7 +92,7 @@ describe('bench CLI', () => {
   });
 
   it('selects registered benchmarks in registry order and names unknown ones', () => {
-    expect(select([]).map((b) => b.name)).toEqual(['client-cold-start', 'function-cold-start', 'http-client', 'middleware-overhead', 'monitor-scale', 'monitor-sweep', 'onboarding-throughput', 'watch-list', 'status-page', 'receipt-latency', 'cams-budget']);
+    expect(select([]).map((b) => b.name)).toEqual(['client-cold-start', 'function-cold-start', 'http-client', 'middleware-overhead', 'monitor-scale', 'monitor-sweep', 'onboarding-throughput', 'watch-list', 'redis-list', 'status-page', 'receipt-latency', 'cams-budget']);
     expect(select(['middleware-overhead', 'client-cold-start']).map((b) => b.name)).toEqual(['client-cold-start', 'middleware-overhead']);
     expect(() => select(['nope'])).toThrow(/unknown benchmark nope; known: client-cold-start/);
   });
