@@ -39,6 +39,10 @@ export const WatchEntries = z.pipe(
   z.transform((list, ctx) => {
     const byId = new Map<string, WatchEntry>();
     list.forEach((raw, i) => {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+        ctx.issues.push({ code: 'custom', message: 'must be an object: {CustSpaceId, NodeType, …} or {CustSpaceId, WabaId, Discover: true}', path: [i], input: raw });
+        return;
+      }
       const isRoot = typeof raw === 'object' && raw !== null && Object.hasOwn(raw, 'Discover');
       const r = isRoot ? DiscoverRoot.safeParse(raw) : HealthNode.safeParse(raw);
       if (!r.success) {

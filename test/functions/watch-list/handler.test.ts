@@ -71,6 +71,7 @@ describe('watch-list: validation', () => {
     const fields = (r.body['Fields'] as Array<{ Field: string; Message: string }>).map((f) => f.Field);
     expect(fields).toEqual(expect.arrayContaining(['Targets.1.PhoneNumber', 'Targets.2.Language', 'Targets.3.Colour', 'Targets.4.Discover', 'Targets.5']));
     expect(fields).not.toContain('Targets.0.CustSpaceId');
+    expect((r.body['Fields'] as Array<{ Field: string; Message: string }>).find((f) => f.Field === 'Targets.5')!.Message).toMatch(/^must be an object: \{CustSpaceId, NodeType/);
     expect((await watchList('GET')).body.Data!['Targets']).toEqual([]);
   });
 
