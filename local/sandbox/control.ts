@@ -271,7 +271,10 @@ function deletePhone(body: Buffer, deps: ControlDeps): ControlReply {
 function putReceipts(body: Buffer, deps: ControlDeps): ControlReply {
   const parsed = parseJson(body, ReceiptsBody);
   if (!parsed.ok) return parsed.reply;
-  deps.receipts.configure(parsed.value.Url || undefined, parsed.value.DropRate ?? 0, parsed.value.Seed);
+  const url = parsed.value.Url || undefined;
+  const dropRate = parsed.value.DropRate ?? 0;
+  deps.receipts.configure(url, dropRate, parsed.value.Seed);
+  deps.state.setReceipts(url ? { url, dropRate } : undefined); // a restart keeps it
   return ok(receiptsView(deps));
 }
 

@@ -51,6 +51,7 @@ const Snapshot = z.object({
       messageTemplateNamespace: z.string(),
     }),
   ),
+  receipts: z.object({ url: z.string(), dropRate: z.number().min(0).max(1) }).optional(),
 });
 
 /**

@@ -136,6 +136,7 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox>
     receipts: new ReceiptPusher(log),
     now,
   };
+  if (state.receipts) deps.receipts.configure(state.receipts.url, state.receipts.dropRate);
   const route = sandboxRouter(deps, opts.maxBodyBytes ?? DEFAULT_MAX_BODY, log);
   const server = http.createServer((req, res) => {
     route(req, res).catch((err: unknown) => {

@@ -86,6 +86,8 @@ export class SandboxState {
   private readonly phoneOwners = new Map<string, string>();
   /** Own WABAs set through the control API; an account not here has its default one. */
   private readonly ownWabas = new Map<string, OwnWaba>();
+  /** Where receipts go (PUT /__sandbox/receipts), kept as CAMS keeps an account's callback URL. */
+  private receiptCallback: ReceiptCallback | undefined;
 
   /** `onChange` runs after every mutation (the server saves the state there when it has a data dir). */
   constructor(private readonly onChange: () => void = () => {}) {}
@@ -260,6 +262,15 @@ export class SandboxState {
     this.onChange();
   }
 
+  get receipts(): ReceiptCallback | undefined {
+    return this.receiptCallback;
+  }
+
+  setReceipts(callback: ReceiptCallback | undefined): void {
+    this.receiptCallback = callback;
+    this.onChange();
+  }
+
   /** Everything a restart must keep, as plain JSON (see ./persistence.ts). */
   snapshot(): StateSnapshot {
     return {
@@ -280,6 +291,7 @@ export class SandboxState {
         templateMeta: [...s.templateMeta.entries()].map(([key, m]) => ({ key, ...m })),
       })),
       ownWabas: [...this.ownWabas.entries()].map(([account, w]) => ({ account, ...w })),
+      ...(this.receiptCallback ? { receipts: { ...this.receiptCallback } } : {}),
     };
   }
 
@@ -300,6 +312,7 @@ export class SandboxState {
       for (const full of space.phones.keys()) this.phoneOwners.set(full, space.custSpaceId);
     }
     for (const { account, ...w } of snap.ownWabas) this.ownWabas.set(account, w);
+    this.receiptCallback = snap.receipts ? { ...snap.receipts } : undefined;
   }
 
   private clear(): void {
@@ -307,7 +320,14 @@ export class SandboxState {
     this.spaceByWaba.clear();
     this.phoneOwners.clear();
     this.ownWabas.clear();
+    this.receiptCallback = undefined;
   }
+}
+
+/** The receipt callback: its URL (with the receiver's token) and the share of pushes lost on purpose. */
+export interface ReceiptCallback {
+  url: string;
+  dropRate: number;
 }
 
 /** The saved form of SandboxState (`<dataDir>/sandbox.json`). */
@@ -323,6 +343,8 @@ export interface StateSnapshot {
     }
   >;
   ownWabas: Array<{ account: string } & OwnWaba>;
+  /** Absent when none is set, and in files saved before it was kept. */
+  receipts?: ReceiptCallback;
 }
 
 function nodeKey(node: NodeRef): string {

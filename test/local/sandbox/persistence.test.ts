@@ -31,6 +31,7 @@ describe('startSandbox({ dataDir })', () => {
     await control(sb, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'order_update', Language: 'en_US' }] });
     await control(sb, 'PUT', '/__sandbox/waba', { CustSpaceId: spaceB, AccountReviewStatus: 'REJECTED' });
     await control(sb, 'PUT', '/__sandbox/own-waba', { AccessKeyId: KEY_A.accessKeyId, WabaId: '777000777' });
+    await control(sb, 'PUT', '/__sandbox/receipts', { Url: 'http://127.0.0.1:9/cams/receipts?token=receipt-token-0123456789', DropRate: 0.25 });
     await sb.close();
 
     sb = await start({ dataDir: dir });
@@ -47,6 +48,8 @@ describe('startSandbox({ dataDir })', () => {
       const queriedB = await call(sb, { action: 'QueryChatappBindWaba', params: { CustSpaceId: spaceB }, key: KEY_B });
       expect((queriedB.json['Data'] as { AccountReviewStatus: string }).AccountReviewStatus).toBe('REJECTED');
       expect(((await call(sb, { action: 'QueryChatappBindWaba', params: {} })).json['Data'] as { Id: string }).Id).toBe('777000777');
+      // The receipt callback too, as CAMS keeps an account's (its token still never shown).
+      expect((await control(sb, 'GET', '/__sandbox/receipts')).json).toMatchObject({ Url: 'http://127.0.0.1:9/cams/receipts?token=***', DropRate: 0.25 });
       // Written with temp file + rename: nothing else is left in the directory.
       expect(readdirSync(dir)).toEqual(['sandbox.json']);
 
@@ -58,6 +61,7 @@ describe('startSandbox({ dataDir })', () => {
     sb = await start({ dataDir: dir });
     try {
       expect((await call(sb, { action: 'QueryChatappBindWaba', params: { CustSpaceId: space } })).json['Code']).toBe('Unknown.ResourceOwnerId');
+      expect((await control(sb, 'GET', '/__sandbox/receipts')).json).toMatchObject({ Url: null });
     } finally {
       await sb.close();
     }
