@@ -57,7 +57,8 @@ export interface Store {
   /** True when a (matching, unexpired) key was deleted. */
   delete(key: string, opts?: DeleteOptions): Promise<boolean>;
   /**
-   * Every unexpired key that starts with `prefix` (plain string prefix, no patterns), sorted by key.
+   * Every unexpired key that starts with `prefix` (plain string prefix, no patterns), sorted by key
+   * (by code point, which is UTF-8 byte order: compareKeys in internal.ts).
    * With `after`/`limit`, one page of that list: only the page's values are read, so a reader can
    * walk a large prefix in bounded steps (the next page starts after the last key returned).
    */
