@@ -53,6 +53,8 @@ const LIST_PAGE = 500;
 
 /** Replies that refuse the URL's user, password or database (AUTH, SELECT, ACL): a wrong STORE_URL. */
 const REFUSED_SETTING = /^(WRONGPASS|NOAUTH|NOPERM)\b|^ERR (AUTH|invalid password|DB index is out of range|.*without any password configured)/;
+/** Replies of a cluster that refuses a script over keys in several hash slots (redis-scripts.ts needs one redis). */
+const CLUSTER_REFUSAL = /^CROSSSLOT\b|keys? must (be )?in (the )?same slot/i;
 
 /** Escape glob metacharacters for SCAN MATCH. */
 export function escapeGlob(s: string): string {
@@ -303,9 +305,13 @@ export class RedisStore implements Store {
       if (e instanceof StoreError) throw e;
       const err = e as Error;
       if (err.name === 'ReplyError') {
-        // Refused credentials or database: STORE_URL is wrong, and retrying will not mend it.
-        const code = REFUSED_SETTING.test(err.message) ? 'CONFIG' : 'BACKEND';
-        throw new StoreError(code, `redis store ${this.shownUrl}: ${what} failed: ${err.message}${code === 'CONFIG' ? ' (check the user, password and database in STORE_URL)' : ''}`, { cause: e });
+        // Refused credentials or database, or a cluster: STORE_URL is wrong, and retrying will not mend it.
+        const hint = REFUSED_SETTING.test(err.message)
+          ? ' (check the user, password and database in STORE_URL)'
+          : CLUSTER_REFUSAL.test(err.message)
+            ? ' (a cluster that keeps keys of one script apart: use a standard, master-replica redis, or a cluster proxy that runs scripts over several keys)'
+            : undefined;
+        throw new StoreError(hint ? 'CONFIG' : 'BACKEND', `redis store ${this.shownUrl}: ${what} failed: ${err.message}${hint ?? ''}`, { cause: e });
       }
       throw new StoreError(this.closed ? 'CLOSED' : 'UNAVAILABLE', `redis store ${this.shownUrl} unavailable: ${what}: ${err.message}`, { cause: e });
     }

@@ -4,6 +4,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, StoreError, type Store } from '../../../shared/store/index.ts';
+import { ReplyReader } from '../../../shared/store/redis-connection.ts';
 import { escapeGlob } from '../../../shared/store/redis-store.ts';
 import { storeContract } from './contract.ts';
 import { inCI } from '../../support/ci.ts';
@@ -300,6 +301,32 @@ describe('redis store: configuration and connection errors (no server needed)', 
     await new Promise((resolve) => socket!.once('close', resolve));
     for (let i = 0; i < 3; i += 1) await new Promise((resolve) => setImmediate(resolve));
     await store.close();
+  });
+
+  it('a cluster that refuses scripts over several hash slots is a configuration error, not an outage', async () => {
+    // As Alibaba Cloud's cluster proxy (and redis cluster, CROSSSLOT) answer the store's scripts.
+    for (const refusal of ["ERR 'EVALSHA' command keys must in same slot", "CROSSSLOT Keys in request don't hash to the same slot"]) {
+      const proxy = createServer((socket) => {
+        const reader = new ReplyReader();
+        socket.on('error', () => socket.destroy());
+        socket.on('data', (chunk: Buffer) => {
+          reader.push(chunk);
+          for (let cmd = reader.next(); cmd !== undefined; cmd = reader.next()) {
+            const name = String((cmd as string[])[0]).toUpperCase();
+            socket.write(name === 'PING' ? '+PONG\r\n' : name.startsWith('EVAL') ? `-${refusal}\r\n` : '$-1\r\n');
+          }
+        });
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+      const store = await openStore(`redis://127.0.0.1:${(proxy.address() as AddressInfo).port}`);
+      try {
+        expect(await store.get('k')).toBeUndefined();
+        await expect(store.put('k', 1)).rejects.toMatchObject({ name: 'StoreError', code: 'CONFIG', message: expect.stringContaining('use a standard, master-replica redis') });
+      } finally {
+        await store.close();
+        await new Promise<void>((resolve) => proxy.close(() => resolve()));
+      }
+    }
   });
 
   it('a redis URL without a host is a configuration error naming STORE_URL', async () => {
