@@ -1,11 +1,12 @@
 import type { CamsCallOptions, CamsClient } from '../cams/client.ts';
 import { isCamsError, type CamsError } from '../cams/errors.ts';
-import type { HealthError, PhoneNumberInfo, TemplateInfo } from '../cams/operations.ts';
+import type { PhoneNumberInfo, TemplateInfo } from '../cams/operations.ts';
 import { update, type Store } from '../store/port.ts';
 import { HealthNode } from '../validation/health-target.ts';
 import { adviceFor } from './advice.ts';
 import { ENTITY_PREFIX } from './dispatch.ts';
-import { fingerprintOf, type EntityState, type ObservedStatus } from './entity-state.ts';
+import { fingerprintOf, type EntityState } from './entity-state.ts';
+import { qualityObservation, tierRank } from './quality.ts';
 import type { Observation } from './rules.ts';
 import { targetId, WATCH_PREFIX, type NodeAttributes, type RegisteredTarget, type WatchTarget } from './targets.ts';
 
@@ -56,8 +57,6 @@ function discoveryCallOptions(deadline: number): CamsCallOptions {
   return { deadline, priority: 'discovery' };
 }
 
-const TIERS = ['TIER_10', 'TIER_50', 'TIER_250', 'TIER_1K', 'TIER_10K', 'TIER_100K', 'TIER_UNLIMITED'];
-const tierRank = (t: string | undefined) => (t === undefined ? -1 : TIERS.indexOf(t));
 
 /**
  * For every WABA watched with Discover and due (DISCOVERY_INTERVAL since its last run), lists its
@@ -203,35 +202,6 @@ async function reconcile(
     if (!wanted.has(c.key) && (await store.delete(c.key, { ifVersion: c.version }))) retired++;
   }
   return { added, retired, observations };
-}
-
-/**
- * A number's quality and limit tier as one observation for the monitor's rules: GREEN (or UNKNOWN)
- * and the highest tier seen are AVAILABLE; YELLOW, RED or a lower tier are LIMITED (a warning), with
- * one error each, so a change between them is a changed alert and a return is a resolved one.
- */
-export function qualityObservation(target: WatchTarget, a: NodeAttributes): Observation {
-  const errors: HealthError[] = [];
-  if (a.QualityRating === 'YELLOW' || a.QualityRating === 'RED') {
-    errors.push({
-      ErrorCode: `QualityRating.${a.QualityRating}`,
-      ErrorDescription: `The number's quality rating is ${a.QualityRating} (${a.QualityRating === 'RED' ? 'low' : 'medium'}).`,
-      PossibleSolution: 'Check recent user feedback (blocks, reports) on messages from this number and its templates; a rating that stays low lowers its limit tier.',
-    });
-  }
-  if (tierRank(a.MessagingLimitTier) >= 0 && tierRank(a.MessagingLimitTier) < tierRank(a.PeakMessagingLimitTier)) {
-    errors.push({
-      ErrorCode: 'MessagingLimitTier.Dropped',
-      ErrorDescription: `The messaging limit tier dropped from ${a.PeakMessagingLimitTier} to ${a.MessagingLimitTier}.`,
-      PossibleSolution: 'Meta lowers the tier after sustained low quality; raise the quality rating. The alert resolves when the tier is back.',
-    });
-  }
-  const status: ObservedStatus = errors.length > 0 ? 'LIMITED' : 'AVAILABLE';
-  return {
-    subject: { nodeType: 'phone', entityType: 'PHONE_QUALITY', custSpaceId: target.CustSpaceId, ...(target.WabaId ? { wabaId: target.WabaId } : {}), phoneNumber: target.PhoneNumber },
-    status,
-    errors,
-  };
 }
 
 /**

@@ -5,7 +5,7 @@ import { ENTITY_PREFIX } from '../monitor/dispatch.ts';
 import type { EntityState } from '../monitor/entity-state.ts';
 import type { AlertPolicy } from '../monitor/rules.ts';
 import { ROUND_KEY, type SweepRound } from '../monitor/sweep.ts';
-import { loadWatchList, registerWatchTarget, targetId, type WatchTarget } from '../monitor/targets.ts';
+import { loadWatchList, registerWatchTarget, targetId, WATCH_PREFIX, type RegisteredTarget, type WatchTarget } from '../monitor/targets.ts';
 import type { Store } from '../store/port.ts';
 import { alreadySeen, countReceipts, markSeen, receiptKey, type ReceiptStats } from './dedup.ts';
 import { receiptObservation } from './observation.ts';
@@ -143,7 +143,9 @@ async function recordReceipt(
   }
   await noteTarget(store, target, { lastReceiptAt: deps.now() });
   if (receipt.known) {
-    const obs = receiptObservation(receipt, space.custSpaceId);
+    // A quality receipt is judged with the tier discovery last listed for the number (its watch entry).
+    const attributes = receipt.type === 'phoneQualityUpdate' ? (await store.get<RegisteredTarget>(WATCH_PREFIX + id))?.value.attributes : undefined;
+    const obs = receiptObservation(receipt, space.custSpaceId, attributes);
     // Receipts are events, not samples: they fire on the first one.
     if (obs) await applyObservation(obs, round, false, { ...ctx, policy: { ...deps.policy, minConsecutive: 1 } });
   }

@@ -1,32 +1,23 @@
 import type { AlertSubject } from '../alerts/model.ts';
+import { qualityObservation } from '../monitor/quality.ts';
 import type { Observation } from '../monitor/rules.ts';
+import type { NodeAttributes } from '../monitor/targets.ts';
 import type { Receipt } from './parse.ts';
 
 /**
  * The early warnings only receipts give, as observations for the monitor's own rules (one place):
- * a phone's quality rating (YELLOW/RED → a warning before CanSendMessage changes, GREEN → resolved)
+ * a phone's quality rating (YELLOW/RED → a warning before CanSendMessage changes, GREEN → resolved,
+ * through the same qualityObservation as discovery: `attributes` are the number's watch entry's)
  * and a template's review status (paused → warning, disabled/rejected → critical, with CAMS's
  * Reason; pass → resolved). Other receipts carry no state of their own: their check says it.
  */
-export function receiptObservation(r: Receipt, custSpaceId: string): Observation | undefined {
+export function receiptObservation(r: Receipt, custSpaceId: string, attributes?: NodeAttributes): Observation | undefined {
   if (r.type === 'phoneQualityUpdate' && r.phoneNumber) {
-    const subject: AlertSubject = { nodeType: 'phone', entityType: 'PHONE_QUALITY', custSpaceId, wabaId: r.wabaId, phoneNumber: r.phoneNumber };
     const q = r.status!.toUpperCase();
-    if (q === 'GREEN') return { subject, status: 'AVAILABLE', errors: [] };
-    if (q === 'YELLOW' || q === 'RED') {
-      return {
-        subject,
-        status: 'LIMITED',
-        errors: [
-          {
-            ErrorCode: `Quality.${q}`,
-            ErrorDescription: `CAMS reports the phone's quality rating as ${q}${r.reason ? `: ${r.reason}` : ''}.`,
-            PossibleSolution: 'Quality is falling: review recent messages, opt-ins and blocks before the messaging limit drops.',
-          },
-        ],
-      };
-    }
-    return undefined; // UNKNOWN: no rating to judge by
+    if (q !== 'GREEN' && q !== 'YELLOW' && q !== 'RED') return undefined; // UNKNOWN: no rating to judge by
+    // The monitor's one description of a number's quality (discovery's too): the receipt's rating
+    // in place of the last one listed, the limit tier as discovery last saw it.
+    return qualityObservation({ CustSpaceId: custSpaceId, WabaId: r.wabaId, PhoneNumber: r.phoneNumber }, { ...attributes, QualityRating: q }, r.reason);
   }
   if (r.type === 'template' && r.templateCode && r.language) {
     const subject: AlertSubject = {

@@ -105,7 +105,7 @@ describe('cams-events over HTTP', () => {
       ['LIMITED', 'warning', 'new'],
       ['RESOLVED', 'info', 'resolved'],
     ]);
-    expect(items[0]!.errors[0]!.ErrorCode).toBe('Quality.YELLOW');
+    expect(items[0]!.errors[0]!.ErrorCode).toBe('QualityRating.YELLOW');
     // The phone itself is still AVAILABLE: only the receipt could tell.
     const states = (await store.list<EntityState>(ENTITY_PREFIX)).map((s) => s.value);
     expect(states.find((s) => s.subject.entityType === 'PHONE_NUMBER')?.status).toBe('AVAILABLE');

@@ -4,7 +4,6 @@ import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { signRouteRequest } from '../../../local/client/route-request.ts';
 import { loadMonitorConfig } from '../../../shared/config/monitor.ts';
-import { qualityObservation } from '../../../shared/monitor/discovery.ts';
 import { runHealthMonitor } from '../../../shared/services/health-monitor.ts';
 import { WATCH_PREFIX, type RegisteredTarget } from '../../../shared/monitor/targets.ts';
 import { StoreError, type Store } from '../../../shared/store/port.ts';
@@ -251,17 +250,5 @@ describe('discovery refused by CAMS', () => {
     const mark = (await calls()).length;
     await sweep(Date.now() + 5 * 60_000, sink);
     expect((await calls()).slice(mark).filter((c) => c.Action === 'QueryChatappPhoneNumbers')).toEqual([]);
-  });
-});
-
-describe('qualityObservation', () => {
-  const target = { CustSpaceId: 'C1', NodeType: 'phone' as const, WabaId: '1', PhoneNumber: '8613800000000' };
-  it('GREEN at the peak tier is AVAILABLE; YELLOW and RED are LIMITED with their own code; UNKNOWN is not a drop', () => {
-    expect(qualityObservation(target, { QualityRating: 'GREEN', MessagingLimitTier: 'TIER_1K', PeakMessagingLimitTier: 'TIER_1K' }).status).toBe('AVAILABLE');
-    expect(qualityObservation(target, { QualityRating: 'UNKNOWN' }).status).toBe('AVAILABLE');
-    expect(qualityObservation(target, { QualityRating: 'YELLOW' }).errors.map((e) => e.ErrorCode)).toEqual(['QualityRating.YELLOW']);
-    const both = qualityObservation(target, { QualityRating: 'RED', MessagingLimitTier: 'TIER_250', PeakMessagingLimitTier: 'TIER_10K' });
-    expect(both.status).toBe('LIMITED');
-    expect(both.errors.map((e) => e.ErrorCode)).toEqual(['QualityRating.RED', 'MessagingLimitTier.Dropped']);
   });
 });

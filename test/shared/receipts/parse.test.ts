@@ -65,7 +65,7 @@ describe('receipt parsing', () => {
     };
     const q = examples['phoneQualityUpdate']!;
     expect(obs({ ...q, Status: 'YELLOW' })?.status).toBe('LIMITED');
-    expect(obs({ ...q, Status: 'RED' })?.errors[0]?.ErrorCode).toBe('Quality.RED');
+    expect(obs({ ...q, Status: 'RED' })?.errors[0]?.ErrorCode).toBe('QualityRating.RED');
     expect(obs({ ...q, Status: 'GREEN' })?.status).toBe('AVAILABLE');
     expect(obs({ ...q, Status: 'UNKNOWN' })).toBeUndefined();
     const t = examples['template']!;

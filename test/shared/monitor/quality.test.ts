@@ -1,0 +1,139 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../../local/sandbox/server.ts';
+import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
+import { signRouteRequest } from '../../../local/client/route-request.ts';
+import { sinksFromEnv } from '../../../shared/alerts/sinks/index.ts';
+import { loadMonitorConfig } from '../../../shared/config/monitor.ts';
+import { qualityObservation } from '../../../shared/monitor/quality.ts';
+import { WATCH_PREFIX } from '../../../shared/monitor/targets.ts';
+import { camsEventsHandler } from '../../../shared/services/cams-events.ts';
+import { runHealthMonitor } from '../../../shared/services/health-monitor.ts';
+import type { Store } from '../../../shared/store/port.ts';
+import { handler as watchListHandler } from '../../../functions/watch-list/handler.ts';
+import { fcContext, fixture, httpEvent, parseReply } from '../../support/events.ts';
+import { onboardThroughFunctions, tempFileStore } from '../../support/monitor.ts';
+import { startReceivers, type Receivers } from '../../support/receivers/index.ts';
+import { CALLER_KEY, sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+
+// A phone's quality reaches the monitor two ways: a phoneQualityUpdate receipt (cams-events) and
+// discovery's QueryChatappPhoneNumbers listing (the sweep). Both describe one PHONE_QUALITY entity,
+// so one state must be one alert whichever path saw it first.
+const TOKEN = 'receipt-token-quality-0123456789';
+const WABA = '2234567890';
+const MINUTE = 60_000;
+let sandbox: RunningSandbox;
+let store: Store;
+let storeUrl: string;
+let cleanup: () => Promise<void>;
+let receivers: Receivers;
+let space: string;
+let n = 0;
+
+beforeAll(async () => {
+  sandbox = await sandboxForFunctions();
+  process.env['LOG_LEVEL'] = 'warn';
+  // One store for the file: the watch-list function keeps its store connection for the instance's life.
+  ({ store, url: storeUrl, cleanup } = await tempFileStore());
+  process.env['STORE_URL'] = storeUrl;
+});
+afterAll(async () => {
+  delete process.env['LOG_LEVEL'];
+  delete process.env['STORE_URL'];
+  await cleanup();
+  await sandbox?.close();
+});
+beforeEach(async () => {
+  await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
+  for (const r of await store.list('')) await store.delete(r.key);
+  receivers = await startReceivers({ kinds: ['webhook'] });
+  space = await onboardThroughFunctions(WABA, [{ cc: '65', phone: '90001234' }]);
+  const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `quality-${process.pid}-${++n}` });
+  expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
+});
+afterEach(async () => {
+  await receivers.close();
+});
+
+const key = DEFAULT_SANDBOX_KEYS[0]!;
+const ctx = () => fcContext({ credentials: { accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret } }) as never;
+const env = () => ({ STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, DISCOVERY_INTERVAL: '1m', ...receivers.env });
+
+/** A health-monitor tick at `clock`, with DISCOVERY_INTERVAL=1m, sending to the same webhook as cams-events. */
+async function sweep(clock: number) {
+  const inv = { event: fixture('timer-event.json'), context: ctx(), requestId: 'tick', deadline: Date.now() + 60_000 };
+  return runHealthMonitor(inv, { config: loadMonitorConfig(env()), store, sinks: sinksFromEnv(env()) }, () => clock);
+}
+
+/** cams-events as CAMS's HTTP callback reaches it, its alert clock at `clock`. */
+async function receipt(clock: number, receipts: unknown[]) {
+  const handler = camsEventsHandler({ env: { ...env(), CAMS_RECEIPT_TOKEN: TOKEN }, write: () => {}, alertClock: () => clock });
+  const e = fixture<Record<string, unknown> & { requestContext: { http: Record<string, string> } }>('fc3-http-event.json');
+  e['rawPath'] = '/cams/receipts';
+  e['headers'] = { 'Content-Type': 'application/json' };
+  e['queryParameters'] = { token: TOKEN };
+  e['body'] = JSON.stringify(receipts);
+  e.requestContext.http['method'] = 'POST';
+  e.requestContext.http['path'] = '/cams/receipts';
+  const reply = (await handler(Buffer.from(JSON.stringify(e)), ctx())) as { statusCode: number };
+  expect(reply.statusCode).toBe(200);
+}
+
+type Item = { status: string; reason: string; node: string; errors: Array<{ ErrorCode: string }> };
+const qualityItems = () => receivers.received.webhook.flatMap((m) => (m.body as { items: Item[] }).items).filter((i) => i.node.startsWith('PHONE_QUALITY'));
+
+describe('one quality state, one alert, whichever path reports it', () => {
+  it('a YELLOW receipt, then discovery listing the same YELLOW a minute later: one warning, not a second one "changed"', async () => {
+    let clock = Date.now();
+    await sweep(clock); // discovery lists the number GREEN and puts it under watch
+    expect(await store.get(`${WATCH_PREFIX}phone:${space}:6590001234`)).toBeDefined();
+    expect(qualityItems()).toEqual([]);
+
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '6590001234', QualityRating: 'YELLOW' });
+    clock += 10_000;
+    await receipt(clock, [{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: '6590001234', Status: 'YELLOW' }]);
+    expect(qualityItems().map((i) => [i.status, i.reason])).toEqual([['LIMITED', 'new']]);
+
+    clock += MINUTE;
+    await sweep(clock); // DISCOVERY_INTERVAL is over: the listing says YELLOW too
+    expect(qualityItems().map((i) => [i.status, i.reason, i.errors.map((e) => e.ErrorCode)])).toEqual([['LIMITED', 'new', ['QualityRating.YELLOW']]]);
+
+    // GREEN by receipt resolves it once; discovery's GREEN after it sends nothing more.
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '6590001234', QualityRating: 'GREEN' });
+    clock += 10_000;
+    await receipt(clock, [{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: '6590001234', Status: 'GREEN' }]);
+    clock += MINUTE;
+    await sweep(clock);
+    expect(qualityItems().map((i) => [i.status, i.reason])).toEqual([
+      ['LIMITED', 'new'],
+      ['RESOLVED', 'resolved'],
+    ]);
+  });
+
+  it('discovery first (YELLOW and a dropped tier), then the YELLOW receipt: nothing new, and the tier drop is not lost by the receipt', async () => {
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '6590001234', MessagingLimitTier: 'TIER_10K' });
+    let clock = Date.now();
+    await sweep(clock);
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '6590001234', QualityRating: 'YELLOW', MessagingLimitTier: 'TIER_1K' });
+    clock += MINUTE;
+    await sweep(clock);
+    expect(qualityItems().map((i) => [i.reason, i.errors.map((e) => e.ErrorCode)])).toEqual([['new', ['QualityRating.YELLOW', 'MessagingLimitTier.Dropped']]]);
+
+    clock += 10_000;
+    await receipt(clock, [{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: '6590001234', Status: 'YELLOW' }]);
+    clock += MINUTE;
+    await sweep(clock);
+    expect(qualityItems()).toHaveLength(1);
+  });
+});
+
+describe('qualityObservation', () => {
+  const target = { CustSpaceId: 'C1', NodeType: 'phone' as const, WabaId: '1', PhoneNumber: '8613800000000' };
+  it('GREEN at the peak tier is AVAILABLE; YELLOW and RED are LIMITED with their own code; UNKNOWN is not a drop', () => {
+    expect(qualityObservation(target, { QualityRating: 'GREEN', MessagingLimitTier: 'TIER_1K', PeakMessagingLimitTier: 'TIER_1K' }).status).toBe('AVAILABLE');
+    expect(qualityObservation(target, { QualityRating: 'UNKNOWN' }).status).toBe('AVAILABLE');
+    expect(qualityObservation(target, { QualityRating: 'YELLOW' }).errors.map((e) => e.ErrorCode)).toEqual(['QualityRating.YELLOW']);
+    const both = qualityObservation(target, { QualityRating: 'RED', MessagingLimitTier: 'TIER_250', PeakMessagingLimitTier: 'TIER_10K' });
+    expect(both.status).toBe('LIMITED');
+    expect(both.errors.map((e) => e.ErrorCode)).toEqual(['QualityRating.RED', 'MessagingLimitTier.Dropped']);
+  });
+});
