@@ -1,13 +1,13 @@
 import type { CamsClient } from '../cams/client.ts';
 import { isCamsError } from '../cams/errors.ts';
-import { applyObservation, checkTarget, noteTarget, type CheckContext } from '../monitor/check.ts';
+import { applyObservation, checkTarget, noteTarget, TARGET_INFO_PREFIX, type CheckContext, type TargetInfo } from '../monitor/check.ts';
 import { ENTITY_PREFIX } from '../monitor/dispatch.ts';
-import type { EntityState } from '../monitor/entity-state.ts';
-import type { AlertPolicy } from '../monitor/rules.ts';
+import { fingerprintOf, type EntityState } from '../monitor/entity-state.ts';
+import type { AlertPolicy, Observation } from '../monitor/rules.ts';
 import { ROUND_KEY, type SweepRound } from '../monitor/sweep.ts';
 import { loadWatchList, registerWatchTarget, targetId, WATCH_PREFIX, type RegisteredTarget, type WatchTarget } from '../monitor/targets.ts';
 import type { Store } from '../store/port.ts';
-import { alreadySeen, countReceipts, markSeen, receiptKey, type ReceiptStats } from './dedup.ts';
+import { countReceipts, isRedelivery, markActedOn, readLastReceipt, receiptKey, type ReceiptStats } from './dedup.ts';
 import { receiptObservation } from './observation.ts';
 import type { Receipt } from './parse.ts';
 
@@ -67,10 +67,10 @@ export async function applyReceipts(batch: ReadonlyArray<{ index: number; receip
   if (batch.some(({ receipt }) => !spaces.has(receipt.wabaId))) await lookUpSpaces(spaces, deps);
   const round = (await store.get<SweepRound>(ROUND_KEY))?.value.id ?? 'receipts';
   const ctx: CheckContext = { store, policy: deps.policy, sinks: deps.sinks, now: deps.now, deadline: deps.deadline };
-  const run: BatchRun = { results: [], toCheck: new Map(), stats: { received: batch.length }, seen: [] };
+  const run: BatchRun = { results: [], toCheck: new Map(), stats: { received: batch.length }, acted: new Map() };
   for (const { index, receipt } of batch) await recordReceipt(index, receipt, { spaces, round, ctx, deps, run });
   await checkNodes(run.toCheck, round, ctx, deps);
-  await markBatchSeen(run, deps);
+  await markBatchActedOn(run, deps);
   await countReceipts(store, run.stats);
   return run.results;
 }
@@ -81,8 +81,21 @@ interface BatchRun {
   /** The nodes to check once each, with the results that named them. */
   toCheck: Map<string, { target: WatchTarget; results: ReceiptResult[] }>;
   stats: Partial<ReceiptStats>;
-  /** The receipts not seen before, marked seen once the batch is acted on. */
-  seen: Array<{ key: string; result: ReceiptResult }>;
+  /**
+   * Per node (or unknown WABA): the last receipt of the batch acted on for it, what dedup read before
+   * acting, and the early warning it fed the rules; recorded once the batch is acted on.
+   */
+  acted: Map<string, ActedOn>;
+}
+
+interface ActedOn {
+  key: string;
+  /** The watched node (target id); absent for a WABA nobody watches. */
+  node?: string;
+  /** The version of the node's last-receipt record that dedup read (undefined: none). */
+  read: string | undefined;
+  observation?: Observation;
+  results: ReceiptResult[];
 }
 
 const bump = (stats: Partial<ReceiptStats>, k: keyof ReceiptStats, by = 1) => {
@@ -90,8 +103,9 @@ const bump = (stats: Partial<ReceiptStats>, k: keyof ReceiptStats, by = 1) => {
 };
 
 /**
- * One receipt: a duplicate is counted; one for a WABA nobody watches is kept and logged; otherwise
- * its node goes under watch, its event is noted and fed to the rules, and the node is queued for a check.
+ * One receipt: a redelivery (dedup.ts) is counted; one for a WABA nobody watches is kept and logged;
+ * otherwise its node goes under watch, its event is noted and fed to the rules, and the node is
+ * queued for a check.
  */
 async function recordReceipt(
   index: number,
@@ -102,14 +116,19 @@ async function recordReceipt(
   const key = receiptKey(receipt.raw);
   const result: ReceiptResult = { Index: index, Outcome: 'processed' };
   run.results.push(result);
-  if (await alreadySeen(store, key)) {
+  const space = spaces.get(receipt.wabaId);
+  // An unknown Type names no node we understand: its WABA is what gets checked.
+  const target = space && (receipt.known ? nodeOf(receipt, space) : space.waba);
+  const id = target && targetId(target);
+  // A quality receipt is judged with the tier discovery last listed for the number (its watch entry).
+  const attributes = id && receipt.type === 'phoneQualityUpdate' ? (await store.get<RegisteredTarget>(WATCH_PREFIX + id))?.value.attributes : undefined;
+  const obs = space && receipt.known ? receiptObservation(receipt, space.custSpaceId, attributes) : undefined;
+  if (await redelivered({ key, result, ...(id ? { node: id } : {}), ...(obs ? { observation: obs } : {}) }, receipt.wabaId, run, store)) {
     result.Outcome = 'duplicate';
     bump(run.stats, 'duplicates');
     return;
   }
-  run.seen.push({ key, result });
-  const space = spaces.get(receipt.wabaId);
-  if (!space) {
+  if (!space || !target || !id) {
     result.Outcome = 'unknown-waba';
     bump(run.stats, 'unknownWaba');
     deps.log({ level: 'warn', msg: 'receipt for a WABA no watched node belongs to; not alerted', wabaId: receipt.wabaId, type: receipt.type });
@@ -125,9 +144,6 @@ async function recordReceipt(
     bump(run.stats, 'processed');
   }
 
-  // An unknown Type names no node we understand: its WABA is what gets checked.
-  const target = receipt.known ? nodeOf(receipt, space) : space.waba;
-  const id = targetId(target);
   result.Node = id;
   if (!space.watched.has(id)) {
     try {
@@ -142,16 +158,47 @@ async function recordReceipt(
     }
   }
   await noteTarget(store, target, { lastReceiptAt: deps.now() });
-  if (receipt.known) {
-    // A quality receipt is judged with the tier discovery last listed for the number (its watch entry).
-    const attributes = receipt.type === 'phoneQualityUpdate' ? (await store.get<RegisteredTarget>(WATCH_PREFIX + id))?.value.attributes : undefined;
-    const obs = receiptObservation(receipt, space.custSpaceId, attributes);
-    // Receipts are events, not samples: they fire on the first one.
-    if (obs) await applyObservation(obs, round, false, { ...ctx, policy: { ...deps.policy, minConsecutive: 1 } });
-  }
+  // Receipts are events, not samples: they fire on the first one.
+  if (obs) await applyObservation(obs, round, false, { ...ctx, policy: { ...deps.policy, minConsecutive: 1 } });
   const pending = run.toCheck.get(id) ?? { target, results: [] };
   pending.results.push(result);
   run.toCheck.set(id, pending);
+}
+
+/**
+ * Whether a receipt is a redelivery (the rule and why: dedup.ts). Within one batch: the same receipt
+ * again right after itself for its node. Otherwise: the node's record of its last receipt acted on,
+ * and what the monitor has found about the node since. A receipt to act on becomes its node's last
+ * of the batch. A receipt for a WABA nobody watches has no node: its WABA id stands for one.
+ */
+async function redelivered(r: Omit<ActedOn, 'read' | 'results'> & { result: ReceiptResult }, wabaId: string, run: BatchRun, store: Store): Promise<boolean> {
+  const stream = r.node ?? `unknown-waba:${wabaId}`;
+  const inBatch = run.acted.get(stream);
+  let read: string | undefined;
+  if (inBatch) {
+    if (inBatch.key === r.key) return true;
+    read = inBatch.read;
+  } else {
+    const last = await readLastReceipt(store, stream);
+    if (last?.value.key === r.key && isRedelivery({ last, status: await nodeState(store, r.node, r.observation) }, r.key)) return true;
+    read = last?.version;
+  }
+  const { result, ...acted } = r;
+  run.acted.set(stream, { ...acted, read, results: [result] });
+  return false;
+}
+
+/**
+ * What the monitor last found about what a receipt speaks of: the node's last check (its worst
+ * status, from any check, the sweep's included) and, for an early warning, the entity it feeds (a
+ * quality or template state discovery or another receipt may have changed since).
+ */
+async function nodeState(store: Store, node: string | undefined, observation: Observation | undefined): Promise<string> {
+  if (!node) return '-';
+  const checked = (await store.get<TargetInfo>(TARGET_INFO_PREFIX + node))?.value.status ?? '-';
+  if (!observation) return checked;
+  const entity = await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(observation.subject));
+  return `${checked}|${entity?.value.status ?? '-'}`;
 }
 
 /** One check per node, however many receipts named it; a CAMS failure is left to the sweep. */
@@ -169,11 +216,17 @@ async function checkNodes(toCheck: BatchRun['toCheck'], round: string, ctx: Chec
   }
 }
 
-/** Marks the batch's new receipts seen, once acted on; one another delivery marked first is a duplicate. */
-async function markBatchSeen(run: BatchRun, deps: ReceiptDeps): Promise<void> {
-  for (const { key, result } of run.seen) {
-    if (!(await markSeen(deps.store, key, deps.now())) && result.Outcome === 'processed') {
-      // Another delivery of the same receipt got there first; the rules kept its effects single.
+/**
+ * Records, per node, the batch's last receipt acted on for it and what the monitor found after it.
+ * One that another delivery of the same receipt recorded first is a duplicate (the rules kept its
+ * effects single).
+ */
+async function markBatchActedOn(run: BatchRun, deps: ReceiptDeps): Promise<void> {
+  for (const [stream, acted] of run.acted) {
+    const status = await nodeState(deps.store, acted.node, acted.observation);
+    if (await markActedOn(deps.store, stream, acted.key, status, deps.now(), acted.read)) continue;
+    for (const result of acted.results) {
+      if (result.Outcome !== 'processed') continue;
       result.Outcome = 'duplicate';
       bump(run.stats, 'duplicates');
       bump(run.stats, 'processed', -1);

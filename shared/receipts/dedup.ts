@@ -1,11 +1,34 @@
 import { createHash } from 'node:crypto';
-import { update, type Store } from '../store/port.ts';
+import { update, type Store, type Versioned } from '../store/port.ts';
 
-/** CAMS may deliver a receipt more than once; one delivery is acted on, the others are counted. */
-export const SEEN_PREFIX = 'receipts/seen/';
+/**
+ * The dedup rule, from what the notes say of CAMS's redelivery (../shared/notes/receipts.md):
+ * receipts "may arrive more than once", and nothing more: no id, no time, no bound on how soon or
+ * how often a retry comes. So no time window can tell CAMS's retry of a push from a genuine repeat
+ * (BLOCKED, AVAILABLE, LIMITED, AVAILABLE again carries the same content twice, and the old 3-day
+ * content key dropped the second AVAILABLE). What tells them apart is whether anything happened to
+ * the node in between: a receipt is a redelivery when it has the same content as the last receipt
+ * acted on for its node, and the monitor has found nothing new about the node since (no other
+ * receipt, no other status from any check, the sweep's included, no other state of the entity an
+ * early warning feeds). Acting on a retry by mistake costs one check, since the rules never send an
+ * alert twice; dropping a genuine repeat cost its alert a sweep round.
+ * Left ambiguous: CAMS retrying an older push after a newer one (A, B, then A again) is acted on,
+ * which for an early warning (quality, template review) re-applies the older state until the next
+ * receipt or listing says otherwise.
+ */
+export const LAST_RECEIPT_PREFIX = 'receipts/last/';
 export const STATS_KEY = 'receipts/stats';
-/** Long enough to outlast CAMS's redelivery and a queue's retention of a stuck message. */
-const SEEN_TTL_MS = 3 * 24 * 3_600_000;
+/** Bounds the record only: a receipt older than this is acted on again, one check. */
+const LAST_RECEIPT_TTL_MS = 3 * 24 * 3_600_000;
+
+/** Per node (`receipts/last/<targetId>`): the last receipt acted on for it, and what its last check said then. */
+export interface LastReceipt {
+  /** receiptKey of that receipt. */
+  key: string;
+  /** The node's last check's worst status (monitor/target/) once that receipt was acted on; absent when never checked. */
+  status?: string;
+  at: number;
+}
 
 export interface ReceiptStats {
   received: number;
@@ -32,16 +55,38 @@ function canonical(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
-export async function alreadySeen(store: Store, key: string): Promise<boolean> {
-  return (await store.get(SEEN_PREFIX + key)) !== undefined;
+/** What dedup reads about a node before acting on a receipt for it. */
+export interface NodeReceipts {
+  last?: Versioned<LastReceipt>;
+  /** The node's last check's worst status now. */
+  status?: string;
+}
+
+export async function readLastReceipt(store: Store, node: string): Promise<Versioned<LastReceipt> | undefined> {
+  return store.get<LastReceipt>(LAST_RECEIPT_PREFIX + node);
+}
+
+/** Same content as the last receipt acted on for the node, with nothing seen to happen to the node since. */
+export function isRedelivery(seen: NodeReceipts, key: string): boolean {
+  const last = seen.last?.value;
+  return !!last && last.key === key && last.status === seen.status;
 }
 
 /**
- * Marks a receipt done, after it was acted on (a crash before this redoes it, which the rules make
- * harmless). False when another delivery marked it first: that one counts as the duplicate.
+ * Records `key` as the node's last receipt acted on, with the node's status after acting on it.
+ * Written after the receipt was acted on, so a crash before it redoes the work (which the rules make
+ * harmless) instead of losing it. False when another delivery of the same receipt, acted on at the
+ * same time, recorded it first (`read` is the record this delivery read before acting): that one
+ * counts as the duplicate.
  */
-export async function markSeen(store: Store, key: string, now: number): Promise<boolean> {
-  return (await store.put(SEEN_PREFIX + key, { at: now }, { ifAbsent: true, ttlMs: SEEN_TTL_MS })) !== undefined;
+export async function markActedOn(store: Store, node: string, key: string, status: string | undefined, now: number, read: string | undefined): Promise<boolean> {
+  const value: LastReceipt = { key, ...(status === undefined ? {} : { status }), at: now };
+  for (;;) {
+    const cur = await store.get<LastReceipt>(LAST_RECEIPT_PREFIX + node);
+    if (cur && cur.version !== read && cur.value.key === key) return false;
+    const opts = cur ? { ifVersion: cur.version, ttlMs: LAST_RECEIPT_TTL_MS } : { ifAbsent: true, ttlMs: LAST_RECEIPT_TTL_MS };
+    if ((await store.put(LAST_RECEIPT_PREFIX + node, value, opts)) !== undefined) return true;
+  }
 }
 
 export async function countReceipts(store: Store, delta: Partial<ReceiptStats>): Promise<void> {

@@ -237,7 +237,7 @@ describe('cams-events with several instances at once', () => {
 });
 
 describe('cams-events killed at the worst moment', () => {
-  it('SIGKILLed after acting on a receipt but before marking it seen: the redelivery sends the alert exactly once', async () => {
+  it('SIGKILLed after acting on a receipt but before recording it as acted on: the redelivery sends the alert exactly once', async () => {
     await registerWatchTarget(store, phone(), 'test');
     await setHealth(sandbox, { ...phone(), CanSendMessage: 'BLOCKED' });
     const receipt = [{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'BLOCKED' }];

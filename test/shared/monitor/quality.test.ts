@@ -12,6 +12,7 @@ import type { Store } from '../../../shared/store/port.ts';
 import { handler as watchListHandler } from '../../../functions/watch-list/handler.ts';
 import { fcContext, fixture, httpEvent, parseReply } from '../../support/events.ts';
 import { onboardThroughFunctions, tempFileStore } from '../../support/monitor.ts';
+import { receiptPushEvent } from '../../support/receipt-forwarder.ts';
 import { startReceivers, type Receivers } from '../../support/receivers/index.ts';
 import { CALLER_KEY, sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
 
@@ -65,17 +66,11 @@ async function sweep(clock: number) {
 }
 
 /** cams-events as CAMS's HTTP callback reaches it, its alert clock at `clock`. */
-async function receipt(clock: number, receipts: unknown[]) {
+async function receipt(clock: number, receipts: unknown[]): Promise<{ Results: Array<Record<string, unknown>> }> {
   const handler = camsEventsHandler({ env: { ...env(), CAMS_RECEIPT_TOKEN: TOKEN }, write: () => {}, alertClock: () => clock });
-  const e = fixture<Record<string, unknown> & { requestContext: { http: Record<string, string> } }>('fc3-http-event.json');
-  e['rawPath'] = '/cams/receipts';
-  e['headers'] = { 'Content-Type': 'application/json' };
-  e['queryParameters'] = { token: TOKEN };
-  e['body'] = JSON.stringify(receipts);
-  e.requestContext.http['method'] = 'POST';
-  e.requestContext.http['path'] = '/cams/receipts';
-  const reply = (await handler(Buffer.from(JSON.stringify(e)), ctx())) as { statusCode: number };
+  const reply = (await handler(receiptPushEvent(receipts, TOKEN), ctx())) as { statusCode: number; body: string };
   expect(reply.statusCode).toBe(200);
+  return (JSON.parse(reply.body) as { Data: { Results: Array<Record<string, unknown>> } }).Data;
 }
 
 type Item = { status: string; reason: string; node: string; errors: Array<{ ErrorCode: string }> };
@@ -123,6 +118,31 @@ describe('one quality state, one alert, whichever path reports it', () => {
     clock += MINUTE;
     await sweep(clock);
     expect(qualityItems()).toHaveLength(1);
+  });
+});
+
+describe('a quality receipt after discovery changed the rating', () => {
+  it('YELLOW by receipt, GREEN by discovery (its receipt lost), then the same YELLOW receipt again: a new warning, not a duplicate', async () => {
+    let clock = Date.now();
+    await sweep(clock);
+    const yellow = [{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: '6590001234', Status: 'YELLOW' }];
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '6590001234', QualityRating: 'YELLOW' });
+    clock += 10_000;
+    await receipt(clock, yellow);
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '6590001234', QualityRating: 'GREEN' });
+    clock += MINUTE;
+    await sweep(clock);
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '6590001234', QualityRating: 'YELLOW' });
+    clock += 10_000;
+    const again = await receipt(clock, yellow);
+    expect(again.Results.map((r) => r['Outcome'])).toEqual(['processed']);
+    expect(qualityItems().map((i) => [i.status, i.reason])).toEqual([
+      ['LIMITED', 'new'],
+      ['RESOLVED', 'resolved'],
+      ['LIMITED', 'new'],
+    ]);
+    // CAMS's retry of that push is a duplicate.
+    expect((await receipt(clock + 1000, yellow)).Results.map((r) => r['Outcome'])).toEqual(['duplicate']);
   });
 });
 

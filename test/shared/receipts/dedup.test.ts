@@ -1,0 +1,134 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../../local/sandbox/server.ts';
+import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
+import { sinksFromEnv } from '../../../shared/alerts/sinks/index.ts';
+import { loadMonitorConfig } from '../../../shared/config/monitor.ts';
+import { registerWatchTarget } from '../../../shared/monitor/targets.ts';
+import { STATS_KEY, type ReceiptStats } from '../../../shared/receipts/dedup.ts';
+import { camsEventsHandler } from '../../../shared/services/cams-events.ts';
+import { runHealthMonitor } from '../../../shared/services/health-monitor.ts';
+import type { Store } from '../../../shared/store/port.ts';
+import { fcContext, fixture } from '../../support/events.ts';
+import { onboardThroughFunctions, sandboxPerFileStorePerTest, setHealth } from '../../support/monitor.ts';
+import { startReceiptForwarder, type ReceiptForwarder } from '../../support/receipt-forwarder.ts';
+import { startReceivers, type Receivers } from '../../support/receivers/index.ts';
+import { sandboxControl } from '../../support/sandbox-env.ts';
+
+// Receipts carry no id and no time, so a redelivery (CAMS pushing the same push again) and a genuine
+// repeat (the node went back to a state it was in before) have the same content. Here the sandbox
+// pushes every health change to cams-events, as CAMS does, and redelivers through its push API.
+const TOKEN = 'receipt-token-dedup-0123456789';
+const WABA = '299399000500';
+const PHONE = '8613800000001';
+const MINUTE = 60_000;
+let sandbox: RunningSandbox;
+let store: Store;
+let storeUrl: string;
+let receivers: Receivers;
+let forwarder: ReceiptForwarder;
+let space: string;
+let clock: number;
+
+sandboxPerFileStorePerTest((parts) => ({ sandbox, store, storeUrl } = parts), { quiet: true });
+beforeEach(async () => {
+  receivers = await startReceivers({ kinds: ['webhook'] });
+  space = await onboardThroughFunctions(WABA, [{ cc: '86', phone: '13800000001' }]);
+  await registerWatchTarget(store, { CustSpaceId: space, NodeType: 'phone', WabaId: WABA, PhoneNumber: PHONE }, 'test');
+  clock = Date.now();
+  const handler = camsEventsHandler({ env: { ...env(), CAMS_RECEIPT_TOKEN: TOKEN }, write: () => {}, alertClock: () => clock });
+  forwarder = await startReceiptForwarder(handler as never, TOKEN, ctx);
+  await sandboxControl(sandbox, 'PUT', '/__sandbox/receipts', { Url: forwarder.url });
+});
+afterEach(async () => {
+  await forwarder.close();
+  await receivers.close();
+});
+
+const key = DEFAULT_SANDBOX_KEYS[0]!;
+const ctx = () => fcContext({ credentials: { accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret } }) as never;
+const env = () => ({ STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env });
+
+type Item = { status: string; reason: string; node: string };
+const phoneAlerts = () =>
+  receivers.received.webhook
+    .flatMap((m) => (m.body as { items: Item[] }).items)
+    .filter((i) => i.node.startsWith('PHONE_NUMBER'))
+    .map((i) => [i.status, i.reason]);
+const healthChecks = async () => ((await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string }>).filter((c) => c.Action === 'GetWhatsappHealthStatus').length;
+const outcomes = () => forwarder.pushes.map((p) => p.results.map((r) => r['Outcome']));
+
+/** The phone's health changes in the sandbox a minute later, which pushes its receipt; resolves once cams-events answered it. */
+async function change(to: string): Promise<void> {
+  const n = forwarder.pushes.length + 1;
+  clock += MINUTE;
+  await setHealth(sandbox, { CustSpaceId: space, NodeType: 'phone', PhoneNumber: PHONE, CanSendMessage: to });
+  await forwarder.handled(n);
+}
+
+/** CAMS pushes what it pushed before once more (its retry of a push it thinks failed). */
+async function redeliver(receipts: unknown): Promise<void> {
+  const n = forwarder.pushes.length + 1;
+  expect(await sandboxControl(sandbox, 'POST', '/__sandbox/receipts/push', receipts)).toMatchObject({ ReceiverStatus: 200 });
+  await forwarder.handled(n);
+}
+
+describe('receipt dedup: a redelivery is not acted on twice, a repeat after a change is', () => {
+  it('BLOCKED, AVAILABLE, LIMITED, AVAILABLE: the second AVAILABLE (same content as the first) is checked and resolves at once', async () => {
+    for (const to of ['BLOCKED', 'AVAILABLE', 'LIMITED', 'AVAILABLE']) await change(to);
+    expect(outcomes()).toEqual([['processed'], ['processed'], ['processed'], ['processed']]);
+    expect(JSON.stringify(forwarder.pushes[3]!.receipts)).toBe(JSON.stringify(forwarder.pushes[1]!.receipts));
+    expect(phoneAlerts()).toEqual([
+      ['BLOCKED', 'new'],
+      ['RESOLVED', 'resolved'],
+      ['LIMITED', 'new'],
+      ['RESOLVED', 'resolved'],
+    ]);
+    expect(await healthChecks()).toBe(4);
+
+    // CAMS retries the last push, twice: counted as duplicates, no check, nothing sent.
+    await redeliver(forwarder.pushes[3]!.receipts);
+    await redeliver(forwarder.pushes[3]!.receipts);
+    expect(outcomes().slice(4)).toEqual([['duplicate'], ['duplicate']]);
+    expect(await healthChecks()).toBe(4);
+    expect(phoneAlerts()).toHaveLength(4);
+    expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ received: 6, processed: 4, duplicates: 2 });
+  });
+
+  it('the same receipt twice in one push: the second is the duplicate', async () => {
+    await change('BLOCKED');
+    const [receipt] = forwarder.pushes[0]!.receipts as unknown[];
+    await change('AVAILABLE');
+    await setHealth(sandbox, { CustSpaceId: space, NodeType: 'phone', PhoneNumber: PHONE, CanSendMessage: 'BLOCKED' });
+    await forwarder.handled(3);
+    await redeliver([receipt, receipt]);
+    expect(outcomes()).toEqual([['processed'], ['processed'], ['processed'], ['duplicate', 'duplicate']]);
+    expect(await healthChecks()).toBe(3);
+  });
+
+  it('a change only the sweep saw (its receipt was lost): the same receipt as before is acted on', async () => {
+    await change('BLOCKED');
+    // The recovery's receipt never arrives; the sweep sees it.
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/receipts', { Url: '' });
+    await setHealth(sandbox, { CustSpaceId: space, NodeType: 'phone', PhoneNumber: PHONE, CanSendMessage: 'AVAILABLE' });
+    clock += 5 * MINUTE;
+    const inv = { event: fixture('timer-event.json'), context: ctx(), requestId: 'tick', deadline: Date.now() + 60_000 };
+    await runHealthMonitor(inv, { config: loadMonitorConfig(env()), store, sinks: sinksFromEnv(env()) }, () => clock);
+    expect(phoneAlerts()).toEqual([
+      ['BLOCKED', 'new'],
+      ['RESOLVED', 'resolved'],
+    ]);
+
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/receipts', { Url: forwarder.url });
+    await change('BLOCKED');
+    expect(JSON.stringify(forwarder.pushes[1]!.receipts)).toBe(JSON.stringify(forwarder.pushes[0]!.receipts));
+    expect(outcomes()).toEqual([['processed'], ['processed']]);
+    expect(phoneAlerts()).toEqual([
+      ['BLOCKED', 'new'],
+      ['RESOLVED', 'resolved'],
+      ['BLOCKED', 'new'],
+    ]);
+    // And its redelivery is a duplicate again.
+    await redeliver(forwarder.pushes[1]!.receipts);
+    expect(outcomes()[2]).toEqual(['duplicate']);
+  });
+});
