@@ -5,6 +5,7 @@ import { recordHistory } from '../history/record.ts';
 import { update, type Store } from '../store/port.ts';
 import { fingerprintOf, type EntityState, type ObservedStatus } from './entity-state.ts';
 import { entityKey, updateEntity } from './entity-store.ts';
+import { holdsChildren, releaseHeld } from './inhibition.ts';
 import { markedRisky, RISKY_PREFIX } from './risk.ts';
 import { evaluate, type AlertPolicy, type Observation } from './rules.ts';
 import { targetId, type WatchTarget } from './targets.ts';
@@ -70,7 +71,8 @@ export async function checkTarget(
 
 /** Turns one reply into observations: one per entity, WABA-level ones shared by every target. */
 async function observeReply(target: WatchTarget, entities: HealthEntity[], round: string, ctx: CheckContext): Promise<void> {
-  // A phone or template says nothing new while its WABA is BLOCKED: that one alert covers them.
+  // A phone or template says nothing new while its WABA is BLOCKED: that one alert covers them
+  // (the rules remember what they held back; inhibition.ts notifies it when the WABA's hold ends).
   const wabaBlocked = entities.some((e) => e.EntityType === 'WABA' && e.CanSendMessage === 'BLOCKED');
   for (const entity of entities) {
     const subject: AlertSubject = {
@@ -106,19 +108,24 @@ export async function applyObservation(
   const write = async () => {
     const now = ctx.now();
     let owes = false;
+    let holdEnded = false;
     // Through updateEntity: bounded compare-and-set retries, and the owed index kept.
     const result = await updateEntity(ctx.store, fp, (prev) => {
       const next = evaluate(prev, obs, { now, round, policy: ctx.policy, inhibited, sinks: ctx.sinks });
       const had = new Set(prev?.outbox.map((e) => e.id));
       owes = next.outbox.some((e) => !had.has(e.id));
+      holdEnded = holdsChildren(prev) && !holdsChildren(next);
       return next;
     });
     if (owes) ctx.onOwed?.();
     // The state was decided just above: its history is recorded from it (and only here).
     if (result && ctx.history !== false) await recordHistory(ctx.store, result.value, entityKey(fp), now);
-    return result?.value;
+    return { state: result?.value, holdEnded };
   };
-  return ctx.writes ? ctx.writes.queue(fp, write) : write();
+  const { state, holdEnded } = await (ctx.writes ? ctx.writes.queue(fp, write) : write());
+  // A WABA no longer BLOCKED: what it held back is owed now, for the same flush (inhibition.ts).
+  if (holdEnded && state) await releaseHeld(state.group, ctx);
+  return state;
 }
 
 /**

@@ -48,6 +48,12 @@ export interface EntityState {
   lastNotifiedAt?: number;
   /** What node history last recorded (shared/history): unchanged means nothing to write. */
   historyMark?: string;
+  /**
+   * Epoch ms a notification was first held back because the entity's WABA was BLOCKED (a phone or
+   * template: the WABA's alert covers it). Set while the hold keeps one back; when the WABA's hold
+   * ends it is decided again without it (inhibition.ts), so it goes out then, once.
+   */
+  held?: number;
   /** The last notification a silence kept back (shared/silences): owed again if the silence ends while this fires. */
   silenced?: { silenceId: string; at: number; item: AlertItem };
   /** Notifications composed so far; makes outbox ids unique. */

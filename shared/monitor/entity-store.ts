@@ -23,6 +23,14 @@ export const INVALID_PREFIX = 'monitor/invalid/';
  */
 export const SILENCED_PREFIX = 'monitor/silenced/';
 
+/**
+ * Entities holding a notification their BLOCKED WABA held back (`held`), one marker each, its value
+ * the entity's group (its WABA): the end of that WABA's hold reads its group's held entities, not
+ * every entity. Written when a write sets `held`; a marker whose entity no longer has it is removed
+ * by the reader (compare-and-delete).
+ */
+export const HELD_PREFIX = 'monitor/held/';
+
 export const entityKey = (fingerprint: string): string => ENTITY_PREFIX + fingerprint;
 
 /**
@@ -38,6 +46,7 @@ export async function updateEntity(
 ): Promise<Versioned<EntityState> | undefined> {
   let added = false;
   let silenced = false;
+  let held: string | undefined;
   const result = await update<EntityState>(
     store,
     entityKey(fingerprint),
@@ -46,13 +55,28 @@ export async function updateEntity(
       const had = new Set(prev?.outbox.map((e) => e.id));
       added = !!next && next.outbox.some((e) => !had.has(e.id));
       silenced = !!next?.silenced && !prev?.silenced;
+      held = next?.held !== undefined && prev?.held === undefined ? next.group : undefined;
       return next;
     },
     { maxAttempts },
   );
   if (added) await store.put(OWED_PREFIX + fingerprint, 1);
   if (silenced) await store.put(SILENCED_PREFIX + fingerprint, 1);
+  if (held !== undefined) await store.put(HELD_PREFIX + fingerprint, held);
   return result;
+}
+
+/** The entities of `group` the held index names that still hold a notification back; stale markers are removed. */
+export async function loadHeld(store: Store, group: string): Promise<Array<{ fingerprint: string } & Versioned<EntityState>>> {
+  const out: Array<{ fingerprint: string } & Versioned<EntityState>> = [];
+  for (const m of await store.list<string>(HELD_PREFIX)) {
+    if (m.value !== group) continue;
+    const fingerprint = m.key.slice(HELD_PREFIX.length);
+    const entity = await store.get<EntityState>(ENTITY_PREFIX + fingerprint);
+    if (entity?.value.held !== undefined) out.push({ fingerprint, ...entity });
+    else await store.delete(m.key, { ifVersion: m.version });
+  }
+  return out;
 }
 
 /** The entities the silenced index names that still hold a silenced notification; stale markers are removed. */
@@ -90,16 +114,18 @@ export async function dropOwedMarker(store: Store, entityKeyName: string, marker
 }
 
 /**
- * Rebuilds the indexes (owed, invalid-target, silenced) from every entity: the one full scan, run once per round (a writer that died
+ * Rebuilds the indexes (owed, invalid-target, silenced, held) from every entity: the one full scan, run once per round (a writer that died
  * between its entity write and its marker loses no delivery for longer than a round). Returns how
  * many markers it added.
  */
 export async function reindexEntities(store: Store): Promise<number> {
-  const marked = new Set([...(await store.list(OWED_PREFIX)), ...(await store.list(INVALID_PREFIX)), ...(await store.list(SILENCED_PREFIX))].map((m) => m.key));
+  const marked = new Set(
+    [...(await store.list(OWED_PREFIX)), ...(await store.list(INVALID_PREFIX)), ...(await store.list(SILENCED_PREFIX)), ...(await store.list(HELD_PREFIX))].map((m) => m.key),
+  );
   let added = 0;
-  const mark = async (key: string) => {
+  const mark = async (key: string, value: unknown = 1) => {
     if (marked.has(key)) return;
-    await store.put(key, 1, { ifAbsent: true });
+    await store.put(key, value, { ifAbsent: true });
     added++;
   };
   for (const e of await store.list<EntityState>(ENTITY_PREFIX)) {
@@ -107,6 +133,7 @@ export async function reindexEntities(store: Store): Promise<number> {
     if (e.value.outbox.length > 0) await mark(OWED_PREFIX + fp);
     if (e.value.firing && e.value.subject.nodeType === 'monitor' && e.value.subject.entityType === 'InvalidTarget') await mark(INVALID_PREFIX + fp);
     if (e.value.silenced) await mark(SILENCED_PREFIX + fp);
+    if (e.value.held !== undefined) await mark(HELD_PREFIX + fp, e.value.group);
   }
   return added;
 }

@@ -25,6 +25,17 @@ export interface EvaluationContext {
   sinks: readonly string[];
 }
 
+/**
+ * The WABA's hold on a held entity ended: its last observation is decided again, now without the
+ * inhibition, in the round it was counted in (so no round counts twice) and keeping when it was last
+ * checked. A held new state becomes 'new', a held change 'changed'; nothing held, nothing sent.
+ */
+export function releaseHold(prev: EntityState, ctx: Omit<EvaluationContext, 'round' | 'inhibited'>): EntityState {
+  if (prev.held === undefined) return prev;
+  const next = evaluate(prev, { subject: prev.subject, status: prev.status, errors: prev.errors }, { ...ctx, round: prev.lastRound ?? '', inhibited: false });
+  return { ...next, lastCheckedAt: prev.lastCheckedAt };
+}
+
 function severityOf(status: ObservedStatus): Severity {
   if (status === 'BLOCKED' || status === 'ERROR') return 'critical';
   if (status === 'LIMITED') return 'warning';
@@ -83,14 +94,19 @@ export function evaluate(prev: EntityState | undefined, obs: Observation, ctx: E
   let reason: AlertItem['reason'] | undefined;
   if (bad) {
     if (!base.firing) {
-      if (next.consecutiveBad >= ctx.policy.minConsecutive && !ctx.inhibited) reason = 'new';
-    } else if (!ctx.inhibited) {
-      if (base.notifiedStatus !== obs.status || !sameCodes(base.notifiedCodes, codes)) reason = 'changed';
-      else if (ctx.now - (base.lastNotifiedAt ?? 0) >= ctx.policy.repeatIntervalMs) reason = 'reminder';
-    }
+      if (next.consecutiveBad >= ctx.policy.minConsecutive) reason = 'new';
+    } else if (base.notifiedStatus !== obs.status || !sameCodes(base.notifiedCodes, codes)) reason = 'changed';
+    else if (ctx.now - (base.lastNotifiedAt ?? 0) >= ctx.policy.repeatIntervalMs) reason = 'reminder';
   } else if (base.firing) {
     reason = 'resolved';
   }
+  // Inhibited: what would be notified is held back (a recovery never is), and remembered as held,
+  // so the end of the hold notifies it (releaseHold).
+  if (ctx.inhibited && reason && reason !== 'resolved') {
+    next.held = base.held ?? ctx.now;
+    return next;
+  }
+  delete next.held;
   if (!reason) return next;
 
   const seq = base.seq + 1;

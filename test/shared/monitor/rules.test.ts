@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertSubject } from '../../../shared/alerts/model.ts';
 import type { EntityState, ObservedStatus } from '../../../shared/monitor/entity-state.ts';
-import { evaluate, type AlertPolicy } from '../../../shared/monitor/rules.ts';
+import { evaluate, releaseHold, type AlertPolicy } from '../../../shared/monitor/rules.ts';
 
 const HOUR = 3_600_000;
 const phone: AlertSubject = { nodeType: 'phone', custSpaceId: 'cs1', wabaId: '299399', phoneNumber: '8613800000000', entityType: 'PHONE_NUMBER' };
@@ -88,6 +88,23 @@ describe('alert rules', () => {
       { status: 'BLOCKED', at: 3, inhibited: false },
     ]);
     expect(reasons).toEqual(['3:new:BLOCKED']);
+  });
+
+  it('an inhibited notification is remembered as held; the end of the hold sends it once, in the round it was counted in', () => {
+    const { state: held } = run([
+      { status: 'LIMITED', at: 1, inhibited: true },
+      { status: 'LIMITED', at: 2, inhibited: true },
+    ]);
+    expect(held).toMatchObject({ held: 1, firing: false, seq: 0, consecutiveBad: 2, lastRound: 'r1', lastCheckedAt: 2 });
+    const released = releaseHold(held, { now: 5, policy, sinks: ['dingtalk'] });
+    expect(released.outbox.map((e) => [e.item.reason, e.item.status, e.item.since])).toEqual([['new', 'LIMITED', new Date(1).toISOString()]]);
+    expect(released).toMatchObject({ firing: true, consecutiveBad: 2, lastRound: 'r1', lastCheckedAt: 2, lastNotifiedAt: 5 });
+    expect(released.held).toBeUndefined();
+    expect(releaseHold(released, { now: 6, policy, sinks: ['dingtalk'] })).toBe(released);
+    // Below ALERT_MIN_CONSECUTIVE nothing is held: not the hold's to release.
+    expect(run([{ status: 'LIMITED', at: 1, inhibited: true }], { ...policy, minConsecutive: 2 }).state.held).toBeUndefined();
+    // Recovered while held: nothing is held any more, nothing was notified.
+    expect(run([{ status: 'LIMITED', at: 1, inhibited: true }, { status: 'AVAILABLE', at: 2, inhibited: true }]).state.held).toBeUndefined();
   });
 
   it('keeps `since` from when the status began', () => {
