@@ -9,8 +9,10 @@ const iso = (ms: number) => new Date(ms).toISOString();
 function isOf(h: NodeHistory, p: HealthNode): boolean {
   const s = h.subject;
   if (p.WabaId && s.wabaId !== p.WabaId) return false;
-  if (p.NodeType === 'phone') return s.entityType === 'PHONE_NUMBER' && s.phoneNumber === p.PhoneNumber;
-  if (p.NodeType === 'template') return s.entityType === 'MESSAGE_TEMPLATE' && s.templateCode === p.TemplateCode && s.language === p.Language;
+  // A phone or template node is what CAMS reports of it and its early warning (PHONE_QUALITY,
+  // TEMPLATE_STATUS), as the status page draws them.
+  if (p.NodeType === 'phone') return s.nodeType === 'phone' && s.phoneNumber === p.PhoneNumber;
+  if (p.NodeType === 'template') return s.nodeType === 'template' && s.templateCode === p.TemplateCode && s.language === p.Language;
   // A waba node is the WABA and what CAMS reports above it (BUSINESS, APP).
   return s.nodeType === 'waba';
 }

@@ -7,6 +7,12 @@ import { handler } from '../../../functions/health-report/handler.ts';
 import { fcContext, httpEvent, parseReply } from '../../support/events.ts';
 import { onboardThroughFunctions, RecordingSink, sandboxClient, setHealth, tempFileStore } from '../../support/monitor.ts';
 import { CALLER_KEY, sandboxForFunctions } from '../../support/sandbox-env.ts';
+import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
+import { registerWatchTarget } from '../../../shared/monitor/targets.ts';
+import { camsEventsHandler } from '../../../shared/services/cams-events.ts';
+import { receiptPushEvent } from '../../support/receipt-forwarder.ts';
+
+const RECEIPT_TOKEN = 'receipt-token-0123456789abcdef';
 
 let sandbox: RunningSandbox;
 let cleanup: () => Promise<void>;
@@ -95,16 +101,24 @@ describe('GET /health-report', () => {
     await setHealth(sandbox, { ...target, CanSendMessage: 'AVAILABLE' });
     clock += 60_000;
     await sweep();
+    // An early warning about the same phone: a quality receipt, through cams-events as CAMS pushes it.
+    await registerWatchTarget(store, target, 'test');
+    const key = DEFAULT_SANDBOX_KEYS[0]!;
+    const events = camsEventsHandler({ env: { STORE_URL: firstUrl, CAMS_ENDPOINT: sandbox.url, CAMS_RECEIPT_TOKEN: RECEIPT_TOKEN }, write: () => {} });
+    const pushed = (await events(receiptPushEvent([{ Type: 'phoneQualityUpdate', WabaId: '299399000501', PhoneNumber: target.PhoneNumber, Status: 'YELLOW' }], RECEIPT_TOKEN), fcContext({ credentials: { accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret } }) as never)) as { statusCode: number };
+    expect(pushed.statusCode).toBe(200);
     await store.close();
 
     const signed = signRouteRequest({ method: 'GET', path: '/health-report/history', query: target }, 'h', CALLER_KEY, { nonce: 'history-1' });
     const res = parseReply(await handler(httpEvent(signed, 'fc-http'), fcContext() as never));
     expect(res.statusCode).toBe(200);
     const nodes = res.body.Data!['Nodes'] as Array<{ EntityType: string; Transitions: Array<{ From: string; To: string; Errors: unknown[] }>; Days: Array<{ Worst: string }> }>;
-    expect(nodes).toHaveLength(1);
-    expect(nodes[0]!.EntityType).toBe('PHONE_NUMBER');
-    expect(nodes[0]!.Transitions.map((t) => `${t.From}→${t.To}`)).toEqual(['AVAILABLE→BLOCKED', 'BLOCKED→AVAILABLE']);
-    expect(nodes[0]!.Days.at(-1)!.Worst).toBe('BLOCKED');
+    // The phone and its quality (the status page draws a bar for each): the node's whole story.
+    expect(nodes.map((n) => n.EntityType).sort()).toEqual(['PHONE_NUMBER', 'PHONE_QUALITY']);
+    const phone = nodes.find((n) => n.EntityType === 'PHONE_NUMBER')!;
+    expect(phone.Transitions.map((t) => `${t.From}→${t.To}`)).toEqual(['AVAILABLE→BLOCKED', 'BLOCKED→AVAILABLE']);
+    expect(phone.Days.at(-1)!.Worst).toBe('BLOCKED');
+    expect(nodes.find((n) => n.EntityType === 'PHONE_QUALITY')!.Days.at(-1)!.Worst).toBe('LIMITED');
 
     const missing = signRouteRequest({ method: 'GET', path: '/health-report/history', query: { CustSpaceId: space, NodeType: 'phone' } }, 'h', CALLER_KEY, { nonce: 'history-2' });
     const bad = parseReply(await handler(httpEvent(missing, 'fc-http'), fcContext() as never));
