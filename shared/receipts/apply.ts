@@ -147,7 +147,7 @@ async function recordReceipt(
   result.Node = id;
   if (!space.watched.has(id)) {
     try {
-      await registerWatchTarget(store, target, `receipt ${receipt.type}`, deps.now());
+      await registerWatchTarget(store, target, `receipt:${receipt.type}`, deps.now());
       space.watched.add(id);
       result.Registered = true;
       deps.log({ level: 'info', msg: 'receipt put a node of a watched WABA under watch', node: id });

@@ -4,7 +4,7 @@ import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
-import { loadWatchList, registerWatchTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
+import { loadWatchList, registerWatchTarget, WATCH_PREFIX, type RegisteredTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import { STATS_KEY, type ReceiptStats } from '../../../shared/receipts/dedup.ts';
 import { ATTEMPTS_PREFIX, POISON_PREFIX } from '../../../shared/receipts/queue.ts';
 import { UNKNOWN_RECEIPT_PREFIX, UNKNOWN_WABA_PREFIX } from '../../../shared/receipts/apply.ts';
@@ -123,6 +123,8 @@ describe('cams-events over HTTP', () => {
     expect(receivers.received.webhook[0]!.text).toContain(reason);
     const { targets } = await loadWatchList(store, []);
     expect(targets.map((t) => t.id)).toContain(`template:${space}:order_update/en_US`);
+    // listed by GET /watch-list with the source that put it there, in the documented <kind>:<what> form
+    expect((await store.get<RegisteredTarget>(`${WATCH_PREFIX}template:${space}:order_update/en_US`))!.value.source).toBe('receipt:template');
   });
 
   it('a watch list that never named the WABA (and no sweep yet): the space is looked up once, the receipt acted on', async () => {
