@@ -28,9 +28,12 @@ export interface AlertItem {
   /** ISO time the current status began. */
   since: string;
   errors: HealthError[];
-  /** Why this item is in the message. */
-  reason: 'new' | 'changed' | 'reminder' | 'resolved';
-  /** On a resolution: how long the node was not AVAILABLE, and the worst state it was in meanwhile. */
+  /**
+   * Why this item is in the message. `unwatched`: the node left the watch list while its alert fired;
+   * the alert is closed (status RESOLVED, severity info), and `outage` is how long it had been down.
+   */
+  reason: 'new' | 'changed' | 'reminder' | 'resolved' | 'unwatched';
+  /** On a resolution (or a close-out): how long the node was not AVAILABLE, and the worst state it was in meanwhile. */
   outage?: Outage;
 }
 

@@ -35,10 +35,11 @@ const RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 function notificationFor(sink: string, group: string, entries: OutboxEntry[], now: number): AlertNotification {
   const items: AlertItem[] = entries.map((e) => e.item);
   const severity = items.reduce<Severity>((worst, i) => (RANK[i.severity] > RANK[worst] ? i.severity : worst), 'info');
-  const firing = items.filter((i) => i.reason !== 'resolved').length;
-  const resolved = items.length - firing;
+  const resolved = items.filter((i) => i.reason === 'resolved').length;
+  const unwatched = items.filter((i) => i.reason === 'unwatched').length;
+  const firing = items.length - resolved - unwatched;
   const label = group === 'monitor' ? 'the health monitor' : group.replace(/^waba:/, 'WABA ').replace(/^space:/, 'space ');
-  const parts = [firing ? `${firing} firing` : '', resolved ? `${resolved} resolved` : ''].filter(Boolean).join(', ');
+  const parts = [firing ? `${firing} firing` : '', resolved ? `${resolved} resolved` : '', unwatched ? `${unwatched} no longer watched` : ''].filter(Boolean).join(', ');
   return {
     // The same owed entries always make the same id, so a receiver can drop a retry it already has.
     id: createHash('sha256').update(`${sink}\n${entries.map((e) => e.id).sort().join('\n')}`).digest('hex').slice(0, 32),

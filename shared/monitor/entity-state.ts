@@ -56,6 +56,12 @@ export interface EntityState {
   held?: number;
   /** The last notification a silence kept back (shared/silences): owed again if the silence ends while this fires. */
   silenced?: { silenceId: string; at: number; item: AlertItem };
+  /**
+   * Epoch ms (alert clock) since which no watched target reaches this entity (shared/monitor/unwatched.ts):
+   * it is in no report, page or count, and is deleted once its outbox is empty (its close-out sent).
+   * Observed again (watched again), it starts afresh.
+   */
+  unwatchedAt?: number;
   /** Notifications composed so far; makes outbox ids unique. */
   seq: number;
   outbox: OutboxEntry[];

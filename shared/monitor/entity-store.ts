@@ -1,3 +1,4 @@
+import { historyKey } from '../history/record.ts';
 import { update, type Store, type Versioned } from '../store/port.ts';
 import type { EntityState } from './entity-state.ts';
 
@@ -94,29 +95,50 @@ export async function loadSilenced(store: Store): Promise<Array<{ key: string } 
 /** An entity that owes deliveries, with its owed-index marker's version. */
 export type OwingEntity = { key: string; marker: string } & Versioned<EntityState>;
 
-/** The entities the owed index names that still owe something; stale markers are removed. */
+/** The entities the owed index names that still owe something; stale markers are removed (and unwatched entities that owe nothing). */
 export async function loadOwing(store: Store): Promise<OwingEntity[]> {
   const out: OwingEntity[] = [];
   for (const m of await store.list<number>(OWED_PREFIX)) {
     const key = ENTITY_PREFIX + m.key.slice(OWED_PREFIX.length);
     const entity = await store.get<EntityState>(key);
     if (entity && entity.value.outbox.length > 0) out.push({ key, marker: m.version, ...entity });
-    else await store.delete(m.key, { ifVersion: m.version });
+    else {
+      if (entity) await deleteUnwatched(store, key, entity);
+      await store.delete(m.key, { ifVersion: m.version });
+    }
   }
   return out;
 }
 
-/** Drops the marker of an entity whose outbox is now empty (unless a writer renewed it since `marker`). */
+/**
+ * Drops the marker of an entity whose outbox is now empty (unless a writer renewed it since `marker`);
+ * an unwatched entity whose close-out was the last thing it owed goes with it.
+ */
 export async function dropOwedMarker(store: Store, entityKeyName: string, marker: string): Promise<void> {
   const entity = await store.get<EntityState>(entityKeyName);
   if (entity && entity.value.outbox.length > 0) return;
+  if (entity) await deleteUnwatched(store, entityKeyName, entity);
   await store.delete(OWED_PREFIX + entityKeyName.slice(ENTITY_PREFIX.length), { ifVersion: marker });
 }
 
 /**
+ * Deletes an unwatched entity (no watched target reaches it: shared/monitor/unwatched.ts) that owes
+ * nothing any more, and its history, so it is in no report, page or listing. Compare-and-delete: an
+ * entity observed again since `entity` was read is left as it is. Its index markers are removed by
+ * their readers (a marker whose entity is gone is stale). True when it was deleted.
+ */
+export async function deleteUnwatched(store: Store, entityKeyName: string, entity: Versioned<EntityState>): Promise<boolean> {
+  if (entity.value.unwatchedAt === undefined || entity.value.outbox.length > 0) return false;
+  if (!(await store.delete(entityKeyName, { ifVersion: entity.version }))) return false;
+  await store.delete(historyKey(entity.value));
+  return true;
+}
+
+/**
  * Rebuilds the indexes (owed, invalid-target, silenced, held) from every entity: the one full scan, run once per round (a writer that died
- * between its entity write and its marker loses no delivery for longer than a round). Returns how
- * many markers it added.
+ * between its entity write and its marker loses no delivery for longer than a round). An unwatched
+ * entity that owes nothing (a deliverer died before deleting it) is deleted. Returns how many
+ * markers it added.
  */
 export async function reindexEntities(store: Store): Promise<number> {
   const marked = new Set(
@@ -130,6 +152,7 @@ export async function reindexEntities(store: Store): Promise<number> {
   };
   for (const e of await store.list<EntityState>(ENTITY_PREFIX)) {
     const fp = e.key.slice(ENTITY_PREFIX.length);
+    if (await deleteUnwatched(store, e.key, e)) continue;
     if (e.value.outbox.length > 0) await mark(OWED_PREFIX + fp);
     if (e.value.firing && e.value.subject.nodeType === 'monitor' && e.value.subject.entityType === 'InvalidTarget') await mark(INVALID_PREFIX + fp);
     if (e.value.silenced) await mark(SILENCED_PREFIX + fp);

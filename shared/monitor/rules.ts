@@ -49,10 +49,13 @@ function sameCodes(a: readonly string[] | undefined, b: readonly string[]): bool
 /**
  * Alertmanager-style rules for one entity: notify on a new bad state (after minConsecutive rounds),
  * on a changed status or error set, on resolution, and again after the repeat interval. Inhibited
- * entities keep their state but send nothing until the inhibition lifts.
+ * entities keep their state but send nothing until the inhibition lifts. An entity unwatched because
+ * nothing watched it any more (its alert closed out) starts afresh when it is observed again; what
+ * its outbox still owes stays owed.
  */
-export function evaluate(prev: EntityState | undefined, obs: Observation, ctx: EvaluationContext): EntityState {
+export function evaluate(stored: EntityState | undefined, obs: Observation, ctx: EvaluationContext): EntityState {
   const fingerprint = fingerprintOf(obs.subject);
+  const prev = stored?.unwatchedAt === undefined ? stored : undefined;
   const base: EntityState = prev ?? {
     fingerprint,
     subject: obs.subject,
@@ -64,8 +67,8 @@ export function evaluate(prev: EntityState | undefined, obs: Observation, ctx: E
     consecutiveBad: 0,
     lastCheckedAt: ctx.now,
     firing: false,
-    seq: 0,
-    outbox: [],
+    seq: stored?.seq ?? 0,
+    outbox: stored?.outbox ?? [],
   };
   const bad = obs.status !== 'AVAILABLE';
   const codes = errorCodes(obs.errors);
@@ -132,5 +135,38 @@ export function evaluate(prev: EntityState | undefined, obs: Observation, ctx: E
   if (ctx.sinks.length > 0) {
     next.outbox = [...base.outbox, { id: `${fingerprint}.${seq}`, group: next.group, item, pendingSinks: [...ctx.sinks], createdAt: ctx.now }];
   }
+  return next;
+}
+
+/**
+ * An entity no watched target reaches any more (shared/monitor/unwatched.ts): it stops firing, and
+ * its firing alert is closed out once, calmly: an item with reason `unwatched`, status RESOLVED
+ * (so a receiver closes the incident, as Alertmanager resolves the alerts of a removed target) and
+ * severity info, carrying how long the node had been down. Nothing is re-evaluated. What the outbox
+ * still owes stays owed and goes first (never lost); a silenced notification is dropped with the
+ * alert. With no sink to tell, nothing is composed.
+ */
+export function unwatch(prev: EntityState, ctx: { now: number; sinks: readonly string[] }): EntityState {
+  const next: EntityState = { ...prev, unwatchedAt: ctx.now, firing: false };
+  delete next.silenced;
+  if (!prev.firing || ctx.sinks.length === 0) return next;
+  const seq = prev.seq + 1;
+  const item: AlertItem = {
+    fingerprint: prev.fingerprint,
+    subject: prev.subject,
+    node: prev.node,
+    status: 'RESOLVED',
+    severity: 'info',
+    since: new Date(ctx.now).toISOString(),
+    errors: prev.errors,
+    reason: 'unwatched',
+  };
+  if (prev.status !== 'AVAILABLE') {
+    const from = prev.badSince ?? prev.since;
+    item.outage = { worst: prev.worstStatus ?? prev.status, from: new Date(from).toISOString(), durationMs: Math.max(0, ctx.now - from) };
+  }
+  next.seq = seq;
+  next.lastNotifiedAt = ctx.now;
+  next.outbox = [...prev.outbox, { id: `${prev.fingerprint}.${seq}`, group: prev.group, item, pendingSinks: [...ctx.sinks], createdAt: ctx.now }];
   return next;
 }

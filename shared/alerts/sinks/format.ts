@@ -108,7 +108,11 @@ export const REASON_LABEL: Record<AlertItem['reason'], string> = {
   changed: 'CHANGED',
   reminder: 'REMINDER',
   resolved: 'RESOLVED',
+  unwatched: 'NO LONGER WATCHED',
 };
+
+/** The outage line's label: a recovery's node is back; a close-out's was still down when it left the watch list. */
+const outageLabel = (i: ItemView): string => (i.reason === 'unwatched' ? 'Down until unwatched' : 'Was down');
 
 /** A rendered message in parts, so that fitText can drop items from the end. */
 export interface Rendered {
@@ -199,7 +203,7 @@ export function metaLine(v: NotificationView, d?: Dialect): string {
 export function markdownItem(i: ItemView, d: Dialect): string {
   const e = d.escape;
   const lines = [d.bold(`${REASON_LABEL[i.reason]} · ${e(i.node)}`), d.field('Status', `${d.status({ ...i, status: e(i.status) })} since ${e(i.since)}`)];
-  if (i.outage) lines.push(d.field('Was down', e(i.outage)));
+  if (i.outage) lines.push(d.field(outageLabel(i), e(i.outage)));
   if (i.errors.length === 0) lines.push(d.field('Errors', 'none reported'));
   for (const err of i.errors) {
     lines.push(d.field('ErrorCode', d.code(e(err.code))));
@@ -217,7 +221,7 @@ export function markdown(v: NotificationView, d: Dialect, opts: { heading?: bool
 
 function plainItem(i: ItemView): string {
   const lines = [`${REASON_LABEL[i.reason]} · ${i.node}`, `  Status: ${i.status} since ${i.since}`];
-  if (i.outage) lines.push(`  Was down: ${i.outage}`);
+  if (i.outage) lines.push(`  ${outageLabel(i)}: ${i.outage}`);
   if (i.errors.length === 0) lines.push('  Errors: none reported');
   for (const err of i.errors) {
     lines.push(`  ErrorCode: ${err.code}`, `  ErrorDescription: ${err.description}`, `  PossibleSolution: ${err.solution}`);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertSubject } from '../../../shared/alerts/model.ts';
 import type { EntityState, ObservedStatus } from '../../../shared/monitor/entity-state.ts';
-import { evaluate, releaseHold, type AlertPolicy } from '../../../shared/monitor/rules.ts';
+import { evaluate, releaseHold, unwatch, type AlertPolicy } from '../../../shared/monitor/rules.ts';
 
 const HOUR = 3_600_000;
 const phone: AlertSubject = { nodeType: 'phone', custSpaceId: 'cs1', wabaId: '299399', phoneNumber: '8613800000000', entityType: 'PHONE_NUMBER' };
@@ -121,5 +121,42 @@ describe('alert rules', () => {
     const s = evaluate(undefined, { subject: phone, status: 'BLOCKED', errors: [] }, { now: 1, round: 'r', policy, inhibited: false, sinks: [] });
     expect(s.firing).toBe(true);
     expect(s.outbox).toEqual([]);
+  });
+});
+
+describe('unwatch: a node no watched target reaches any more', () => {
+  it('a firing alert is closed out once, calmly (RESOLVED, info, how long it was down), after what was still owed', () => {
+    const { state } = run([
+      { status: 'LIMITED', codes: ['131042'], at: 0 },
+      { status: 'BLOCKED', codes: ['141006'], at: HOUR },
+    ]);
+    const silenced = { ...state, silenced: { silenceId: 'sil-1', at: HOUR, item: state.outbox[1]!.item } };
+    const next = unwatch(silenced, { now: 3 * HOUR, sinks: ['dingtalk'] });
+    expect(next).toMatchObject({ unwatchedAt: 3 * HOUR, firing: false, seq: state.seq + 1 });
+    expect(next.silenced).toBeUndefined();
+    expect(next.outbox.map((o) => o.item.reason)).toEqual(['new', 'changed', 'unwatched']);
+    expect(next.outbox.at(-1)).toMatchObject({
+      pendingSinks: ['dingtalk'],
+      item: { reason: 'unwatched', status: 'RESOLVED', severity: 'info', errors: [err('141006')], outage: { worst: 'BLOCKED', from: new Date(0).toISOString(), durationMs: 3 * HOUR } },
+    });
+  });
+
+  it('nothing is composed for a node that was not firing, or with no sink to tell', () => {
+    const quiet = run([{ status: 'AVAILABLE', at: 0 }]).state;
+    expect(unwatch(quiet, { now: 1, sinks: ['s'] })).toMatchObject({ unwatchedAt: 1, outbox: [] });
+    const firing = run([{ status: 'BLOCKED', at: 0 }]).state;
+    expect(unwatch({ ...firing, outbox: [] }, { now: 1, sinks: [] })).toMatchObject({ unwatchedAt: 1, firing: false, outbox: [] });
+  });
+
+  it('observed again, it starts afresh: a bad state is new again; what was owed stays owed', () => {
+    const { state } = run([{ status: 'BLOCKED', codes: ['141006'], at: 0 }]);
+    const gone = unwatch(state, { now: HOUR, sinks: ['s'] });
+    const back = evaluate(gone, { subject: phone, status: 'BLOCKED', errors: [err('141006')] }, { now: 2 * HOUR, round: 'r9', policy: { ...policy, minConsecutive: 2 }, inhibited: false, sinks: ['s'] });
+    // A first bad round of a fresh start: under minConsecutive 2, nothing new yet.
+    expect(back).toMatchObject({ firing: false, consecutiveBad: 1, since: 2 * HOUR, badSince: 2 * HOUR, seq: gone.seq });
+    expect(back.unwatchedAt).toBeUndefined();
+    expect(back.outbox.map((o) => o.item.reason)).toEqual(['new', 'unwatched']);
+    const again = evaluate(back, { subject: phone, status: 'BLOCKED', errors: [err('141006')] }, { now: 3 * HOUR, round: 'r10', policy: { ...policy, minConsecutive: 2 }, inhibited: false, sinks: ['s'] });
+    expect(again.outbox.map((o) => o.item.reason)).toEqual(['new', 'unwatched', 'new']);
   });
 });

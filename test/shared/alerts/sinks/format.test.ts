@@ -33,6 +33,18 @@ describe('alert formatter', () => {
     });
   }
 
+  it('a close-out reads as one: NO LONGER WATCHED, and how long the node had been down when it left the watch list', () => {
+    const closeOut = item({ reason: 'unwatched', status: 'RESOLVED', severity: 'info', outage: { worst: 'BLOCKED', from: '2025-03-01T08:00:00.000Z', durationMs: 134 * 60_000 } });
+    const v = viewOf(notification([closeOut], { severity: 'info', title: 'WhatsApp health, WABA 299399: 1 no longer watched' }));
+    expect(v.allResolved).toBe(false);
+    for (const text of [plain(v).items[0]!, ...Object.values(DIALECTS).map((d) => markdown(v, d).items[0]!)]) {
+      expect(text).toContain('NO LONGER WATCHED');
+      expect(text).toContain('Down until unwatched: ');
+      expect(text).toContain('BLOCKED for 2 h 14 min');
+      expect(text).not.toContain('Was down');
+    }
+  });
+
   it('the title always says severity and group, even when the composer left them out', () => {
     expect(titleOf(notification())).toBe('[CRITICAL] WhatsApp health, WABA 299399: 1 firing');
     const t = titleOf({ title: 'Phone blocked', severity: 'warning', group: 'waba:42' });
