@@ -22,8 +22,9 @@ export function decodeReportToken(token: string): string | undefined {
 /**
  * The monitor's current view, read from the store, one page at a time so it stays small and fast at
  * any size: the round's progress (one key the sweep updates each tick) and a page of node states in
- * store order, with the push receipts' counts. A page reads only its own entities; the watch list
- * itself is paged by GET /watch-list.
+ * store order, with the push receipts' counts. A page reads only its own entities (and reads on past
+ * unwatched ones: no watched target reaches them, and they are deleted once their close-out is sent);
+ * the watch list itself is paged by GET /watch-list.
  */
 export async function healthReport(
   store: Store,
@@ -32,13 +33,19 @@ export async function healthReport(
 ): Promise<Record<string, unknown>> {
   const pageSize = page.pageSize ?? REPORT_DEFAULT_PAGE_SIZE;
   const { problems } = parseMonitorTargets(env['MONITOR_TARGETS']);
-  const [round, entities, receiptStats, unknownWabas] = await Promise.all([
+  // One more than the page, to know whether another page follows.
+  const batch = (after: string | undefined) => store.list<EntityState>(ENTITY_PREFIX, { ...(after !== undefined ? { after } : {}), limit: pageSize + 1 });
+  const [round, first, receiptStats, unknownWabas] = await Promise.all([
     store.get<SweepRound>(ROUND_KEY),
-    // One more than the page, to know whether another page follows.
-    store.list<EntityState>(ENTITY_PREFIX, { ...(page.after !== undefined ? { after: page.after } : {}), limit: pageSize + 1 }),
+    batch(page.after),
     store.get<ReceiptStats>(STATS_KEY),
     store.list<Record<string, unknown>>(UNKNOWN_WABA_PREFIX, { limit: REPORT_UNKNOWN_WABAS }),
   ]);
+  const entities = first.filter((e) => e.value.unwatchedAt === undefined);
+  for (let read = first; entities.length <= pageSize && read.length > pageSize; ) {
+    read = await batch(read.at(-1)!.key);
+    entities.push(...read.filter((e) => e.value.unwatchedAt === undefined));
+  }
   const shown = entities.slice(0, pageSize);
   const last = shown.at(-1);
   const r = round?.value;

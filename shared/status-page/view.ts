@@ -153,7 +153,10 @@ function label(s: EntityState): string {
   return sub.entityType;
 }
 
-/** Everything the page shows, from the monitor's state: grouped by WABA, worst first. */
+/**
+ * Everything the page shows, from the monitor's state: grouped by WABA, worst first. Unwatched entities
+ * (no watched target reaches them; their close-out may still be owed) are not shown or counted.
+ */
 export function buildStatusView(input: StatusInput): StatusView {
   const { now } = input;
   const days = lastDays(now);
@@ -162,6 +165,7 @@ export function buildStatusView(input: StatusInput): StatusView {
   const incidents: IncidentView[] = [];
   const counts = zero();
   for (const e of input.entities) {
+    if (e.unwatchedAt !== undefined) continue;
     if (e.firing) incidents.push(incidentView(e, now, active));
     if (e.subject.nodeType === 'monitor') continue;
     counts[e.status]++;
@@ -262,7 +266,7 @@ function groupView(id: string, wabaId: string | undefined, members: readonly Ent
 /** Every silence with its state now and how many nodes it holds back. */
 function silenceViews(input: StatusInput): SilenceView[] {
   const suppressed = new Map<string, number>();
-  for (const e of input.entities) if (e.silenced) suppressed.set(e.silenced.silenceId, (suppressed.get(e.silenced.silenceId) ?? 0) + 1);
+  for (const e of input.entities) if (e.silenced && e.unwatchedAt === undefined) suppressed.set(e.silenced.silenceId, (suppressed.get(e.silenced.silenceId) ?? 0) + 1);
   return input.silences.map((s) => ({
     id: s.SilenceId,
     state: silenceState(s, input.now),

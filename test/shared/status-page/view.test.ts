@@ -24,6 +24,18 @@ describe('status page view and HTML', () => {
     expect(html).toContain(`href="?waba=${g.id}"`);
   });
 
+  it('an unwatched node (no watched target reaches it; its close-out may still be owed) is not listed, counted or an incident', () => {
+    const f = statusFixture(3, NOW);
+    const [waba, gone, kept] = f.entities;
+    Object.assign(gone!, { status: 'BLOCKED', firing: false, unwatchedAt: NOW - 1000, silenced: { silenceId: 'sil-1', at: NOW, item: {} } });
+    Object.assign(kept!, { status: 'LIMITED', firing: true });
+    const v = buildStatusView({ now: NOW, entities: [waba!, gone!, kept!], histories: f.histories, silences: [] });
+    expect(v.groups[0]!.nodes.map((n) => n.label)).toEqual([expect.stringMatching(/^WABA/), `phone ${kept!.subject.phoneNumber}`]);
+    expect(v.counts).toEqual({ AVAILABLE: 1, LIMITED: 1, BLOCKED: 0, ERROR: 0 });
+    expect(v.incidents).toHaveLength(1);
+    expect(renderStatusPage(v)).not.toContain(gone!.subject.phoneNumber!);
+  });
+
   it('bars: 90 days, equal neighbours merged, days without a check marked', () => {
     const days = lastDays(NOW);
     expect(days).toHaveLength(90);

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { applyObservation } from '../../../shared/monitor/check.ts';
+import type { EntityState } from '../../../shared/monitor/entity-state.ts';
+import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
+import { decodeReportToken, healthReport } from '../../../shared/services/health-report.ts';
+import { openStore } from '../../../shared/store/index.ts';
+import type { Store } from '../../../shared/store/port.ts';
+
+/** `n` phone entities, those whose index `unwatched` picks marked unwatched (no watched target reaches them any more). */
+async function seed(n: number, unwatched: (i: number) => boolean): Promise<Store> {
+  const store = await openStore('memory:');
+  const ctx = { store, policy: { minConsecutive: 1, repeatIntervalMs: 3_600_000 }, sinks: [], now: () => 1_700_000_000_000 };
+  for (let i = 0; i < n; i++) {
+    const subject = { nodeType: 'phone' as const, custSpaceId: 'C1', wabaId: 'w1', entityType: 'PHONE_NUMBER', phoneNumber: `86138000009${String(i).padStart(2, '0')}` };
+    await applyObservation({ subject, status: 'AVAILABLE', errors: [] }, 'r1', false, ctx);
+  }
+  const all = await store.list<EntityState>(ENTITY_PREFIX);
+  for (const [i, e] of all.entries()) if (unwatched(i)) await store.put(e.key, { ...e.value, unwatchedAt: 1_700_000_000_001 });
+  return store;
+}
+
+const nodesOf = (r: Record<string, unknown>) => (r['Nodes'] as Array<{ Node: string }>).map((x) => x.Node);
+
+describe('GET /health-report pages', () => {
+  it('leave out unwatched entities and stay full: each page holds PageSize live nodes while more follow, each node once', async () => {
+    // In key order: 0 1 2 3 4 5 6 7 8 9, of which 1 2 3 5 6 are unwatched; live are 0 4 7 8 9.
+    const store = await seed(10, (i) => [1, 2, 3, 5, 6].includes(i));
+    const live = nodesOf(await healthReport(store, { pageSize: 100 }, {}));
+    expect(live).toHaveLength(5);
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let pages = 0; ; pages++) {
+      const r = await healthReport(store, { pageSize: 2, ...(after !== undefined ? { after } : {}) }, {});
+      const nodes = nodesOf(r);
+      seen.push(...nodes);
+      if (!r['NextToken']) {
+        expect(nodes.length).toBeGreaterThan(0);
+        break;
+      }
+      expect(nodes).toHaveLength(2);
+      after = decodeReportToken(r['NextToken'] as string);
+      expect(pages).toBeLessThan(5);
+    }
+    expect(seen).toEqual(live);
+  });
+
+  it('a store of unwatched entities only is an empty report', async () => {
+    const store = await seed(4, () => true);
+    const r = await healthReport(store, { pageSize: 1 }, {});
+    expect(r['Nodes']).toEqual([]);
+    expect(r['NextToken']).toBeUndefined();
+  });
+});
