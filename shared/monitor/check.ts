@@ -37,7 +37,8 @@ const CHILD_TYPES = new Set(['PHONE_NUMBER', 'MESSAGE_TEMPLATE']);
  * Per-target bookkeeping, one key per target (`monitor/target/<targetId>`): the round that last
  * checked it (the sweep's progress marker: a check writes only its own key, O(1) however long the
  * watch list), when it was last checked and how it was (the risk checks read these), when a receipt
- * named it. The one source of truth for "last checked".
+ * named it, and which entities it has produced (`reach`: what goes when it is no longer watched,
+ * unwatched.ts). The one source of truth for "last checked".
  */
 export const TARGET_INFO_PREFIX = 'monitor/target/';
 export interface TargetInfo {
@@ -48,6 +49,13 @@ export interface TargetInfo {
   /** The worst CanSendMessage of the last check. */
   status?: ObservedStatus;
   lastReceiptAt?: number;
+  /**
+   * Fingerprints of every entity written on this target's behalf: its checks' entities (the node and
+   * the WABA, business and app above it), its rejection alert, its receipts' and discovery's quality
+   * and template-status entities. A union, sorted. Written with the check's other bookkeeping (after
+   * its entity writes), or before the entity where nothing else is written (receipts, discovery).
+   */
+  reach?: string[];
 }
 
 /**
@@ -64,13 +72,14 @@ export async function checkTarget(
   // The call's place in the account's CAMS budget is the client's priority: the sweep's client is
   // 'sweep', cams-events' is 'background' (shared/services/*).
   const { data } = await cams.getHealthStatus(target, { deadline: ctx.deadline });
-  await observeReply(target, data.Entities, round, ctx);
-  await noteTarget(ctx.store, target, { ...(ctx.round ? { round } : {}), lastCheckedAt: ctx.now(), status: worst(data.Entities) });
+  const reach = await observeReply(target, data.Entities, round, ctx);
+  await noteTarget(ctx.store, target, { ...(ctx.round ? { round } : {}), lastCheckedAt: ctx.now(), status: worst(data.Entities), reach });
   return data.Entities;
 }
 
-/** Turns one reply into observations: one per entity, WABA-level ones shared by every target. */
-async function observeReply(target: WatchTarget, entities: HealthEntity[], round: string, ctx: CheckContext): Promise<void> {
+/** Turns one reply into observations: one per entity, WABA-level ones shared by every target. Returns the entities' fingerprints. */
+async function observeReply(target: WatchTarget, entities: HealthEntity[], round: string, ctx: CheckContext): Promise<string[]> {
+  const reach: string[] = [];
   // A phone or template says nothing new while its WABA is BLOCKED: that one alert covers them
   // (the rules remember what they held back; inhibition.ts notifies it when the WABA's hold ends).
   const wabaBlocked = entities.some((e) => e.EntityType === 'WABA' && e.CanSendMessage === 'BLOCKED');
@@ -87,14 +96,17 @@ async function observeReply(target: WatchTarget, entities: HealthEntity[], round
     };
     const obs: Observation = { subject, status: entity.CanSendMessage, errors: entity.Errors ?? [] };
     if (CHILD_TYPES.has(entity.EntityType)) {
+      reach.push(fingerprintOf(subject));
       await applyObservation(obs, round, wabaBlocked, ctx);
       continue;
     }
     // Entities above the node (WABA, BUSINESS, APP) are the same whichever target reported them.
     subject.nodeType = 'waba';
+    reach.push(fingerprintOf(subject));
     if (ctx.writes) await ctx.writes.parentOnce(obs, round, () => applyObservation(obs, round, false, ctx));
     else await applyObservation(obs, round, false, ctx);
   }
+  return reach;
 }
 
 /** One observation through the rules, stored with its entity in one compare-and-set. */
@@ -152,6 +164,11 @@ export class EntityWrites {
     }
   }
 
+  /** The entity was marked unwatched (unwatched.ts): the next report of it is written, not taken as already said. */
+  forget(fp: string): void {
+    this.parentsWritten.delete(fp);
+  }
+
   queue<T>(fp: string, write: () => Promise<T>): Promise<T> {
     const run = (this.writing.get(fp) ?? Promise.resolve()).then(write, write);
     const tail = run.catch(() => undefined);
@@ -163,21 +180,46 @@ export class EntityWrites {
   }
 }
 
-/** Updates a target's bookkeeping, and the risky index with it (risk.ts): its one writer. */
+/**
+ * Targets whose bookkeeping was started outside a round check (a receipt's check, discovery), one
+ * marker each: such a target may be removed before any listing of the watch list put it in a round's
+ * plan, where removal is detected otherwise. The round's listing reads and clears them (round-plan.ts).
+ */
+export const UNPLANNED_PREFIX = 'monitor/unplanned/';
+
+/**
+ * Updates a target's bookkeeping, and the risky index with it (risk.ts): its one writer. `reach` is
+ * added to the fingerprints already recorded; a patch that changes nothing writes nothing. A record
+ * started outside a round check is marked unplanned first.
+ */
 export async function noteTarget(store: Store, target: WatchTarget, patch: TargetInfo): Promise<void> {
   const id = targetId(target);
   let was = false;
   let is = false;
-  await update<TargetInfo>(store, TARGET_INFO_PREFIX + id, (cur) => {
-    const next = { ...cur, ...patch };
+  let changed = false;
+  await update<TargetInfo>(store, TARGET_INFO_PREFIX + id, async (cur) => {
+    if (!cur && patch.round === undefined) await store.put(UNPLANNED_PREFIX + id, 1);
+    const reach = patch.reach ? unionReach(cur?.reach, patch.reach) : cur?.reach;
+    const next: TargetInfo = { ...cur, ...patch, ...(reach ? { reach } : {}) };
+    changed = !cur || JSON.stringify(next) !== JSON.stringify(cur);
     was = markedRisky(cur);
     is = markedRisky(next);
-    return next;
+    return changed ? next : undefined;
   });
+  if (!changed) return;
   // After the record: a crash in between leaves a stale marker (the reader drops it) or a missing
   // one (written again at the node's next check while it is risky).
   if (is) await store.put(RISKY_PREFIX + id, 1);
   else if (was && !is) await store.delete(RISKY_PREFIX + id);
+}
+
+/** `had` with `more` added, sorted; `had` itself (the same array) when nothing is new. */
+function unionReach(had: readonly string[] | undefined, more: readonly string[]): string[] {
+  const all = new Set(had);
+  const before = all.size;
+  for (const fp of more) all.add(fp);
+  if (had && all.size === before) return had as string[];
+  return [...all].sort();
 }
 
 const RANK: Record<string, number> = { AVAILABLE: 0, LIMITED: 1, BLOCKED: 2, ERROR: 3 };

@@ -10,7 +10,8 @@ import { qualityObservation, tierRank } from './quality.ts';
 import type { Observation } from './rules.ts';
 import { targetId, WATCH_PREFIX, type NodeAttributes, type RegisteredTarget, type WatchTarget } from './targets.ts';
 
-const DISCOVERY_PREFIX = 'monitor/discovery/';
+/** What discovery remembers per Discover entry (its watch id): deleted with the entry's other bookkeeping (unwatched.ts). */
+export const DISCOVERY_PREFIX = 'monitor/discovery/';
 /** ListChatappTemplate page size; the reference page documents no maximum, its example uses 20. */
 const TEMPLATE_PAGE_SIZE = 20;
 /** Pages read for one WABA at most (20,000 templates), so a reply that never ends cannot hold the sweep. */
@@ -44,8 +45,14 @@ export interface DiscoveryReport {
   discovered: number;
   retired: number;
   failed: number;
-  /** Quality and limit-tier observations for the sweep to run through its rules. */
-  observations: Observation[];
+  /** Quality and limit-tier observations for the sweep to run through its rules, each with the target it is about (whose reach it joins). */
+  observations: TargetObservation[];
+}
+
+/** An observation and the watched target it is about. */
+export interface TargetObservation {
+  target: WatchTarget;
+  obs: Observation;
 }
 
 /**
@@ -92,7 +99,7 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
       report.observations.push(...outcome.observations);
       // Resolves a firing DiscoveryFailed; creates no state otherwise.
       const ok = discoveryOutcome(root.value.target);
-      if ((await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(ok.subject)))?.value.firing) report.observations.push(ok);
+      if ((await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(ok.subject)))?.value.firing) report.observations.push({ target: root.value.target, obs: ok });
       await store.put<DiscoveryRecord>(DISCOVERY_PREFIX + rootId, { lastRunAt: opts.clock(), phones: found.phones.length, templates: found.templates.length });
     } catch (e) {
       if (!isCamsError(e)) throw e;
@@ -101,7 +108,7 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
       // A refusal (the WABA is not ours) waits for the interval; anything transient is retried next sweep.
       if (!e.retryable && e.Code !== 'DeadlineExceeded') {
         await store.put<DiscoveryRecord>(DISCOVERY_PREFIX + rootId, { lastRunAt: opts.clock(), lastError: e.Code });
-        report.observations.push(discoveryOutcome(root.value.target, e));
+        report.observations.push({ target: root.value.target, obs: discoveryOutcome(root.value.target, e) });
       }
     }
   }
@@ -165,11 +172,11 @@ async function reconcile(
   rootId: string,
   found: Found,
   children: ReadonlyArray<{ key: string; version: string; value: RegisteredTarget }>,
-): Promise<{ added: number; retired: number; observations: Observation[] }> {
+): Promise<{ added: number; retired: number; observations: TargetObservation[] }> {
   const { store } = opts;
   const seenAt = opts.clock();
   const wanted = new Set<string>();
-  const observations: Observation[] = [];
+  const observations: TargetObservation[] = [];
   let added = 0;
   const upsert = async (target: WatchTarget, attrs: (prev: NodeAttributes | undefined) => NodeAttributes) => {
     const key = WATCH_PREFIX + targetId(target);
@@ -191,7 +198,7 @@ async function reconcile(
       const peak = tierRank(info.MessagingLimitTier) >= tierRank(prev?.PeakMessagingLimitTier) ? info.MessagingLimitTier : prev?.PeakMessagingLimitTier;
       return dropUndefined({ QualityRating: info.QualityRating, MessagingLimitTier: info.MessagingLimitTier, PeakMessagingLimitTier: peak, Status: info.Status, SeenAt: seenAt });
     });
-    observations.push(qualityObservation(target, current ?? {}));
+    observations.push({ target, obs: qualityObservation(target, current ?? {}) });
   }
   for (const { target, info } of found.templates) {
     await upsert(target, () => dropUndefined({ AuditStatus: info.AuditStatus, SeenAt: seenAt }));

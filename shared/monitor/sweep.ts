@@ -5,7 +5,7 @@ import type { HealthError } from '../cams/operations.ts';
 import { StoreError, type Store } from '../store/port.ts';
 import { adviceFor } from './advice.ts';
 import { applyObservation, checkTarget, EntityWrites, noteTarget, TARGET_INFO_PREFIX, type CheckContext, type TargetInfo } from './check.ts';
-import { rediscoverIfGone, runDiscovery } from './discovery.ts';
+import { rediscoverIfGone, runDiscovery, type TargetObservation } from './discovery.ts';
 import { deliverOwed, type DispatchReport } from './dispatch.ts';
 import type { EntityState, ObservedStatus } from './entity-state.ts';
 import { fingerprintOf } from './entity-state.ts';
@@ -312,8 +312,9 @@ export class HealthSweep {
       // Left pending: the next tick tries again. Only a CAMS that answers nothing becomes an alert.
       if (e.retryable || e.Code === 'DeadlineExceeded') return { kind: 'transient', cause: isThrottlingCode(e.Code) ? 'throttled' : 'unreachable', error: e };
       if (e.Code === 'Unknown.ResourceOwnerId' && (await this.retiredByDiscovery(next.id, roundId))) return { kind: 'rejected' };
-      await this.observeMonitor(monitorSubject('TargetRejected', next.target), 'ERROR', [camsFault(e)], roundId);
-      await noteTarget(this.opts.store, next.target, { ...(mark ? { round: roundId } : {}), lastCheckedAt: this.alertNow() });
+      const rejected = monitorSubject('TargetRejected', next.target);
+      await this.observeMonitor(rejected, 'ERROR', [camsFault(e)], roundId);
+      await noteTarget(this.opts.store, next.target, { ...(mark ? { round: roundId } : {}), lastCheckedAt: this.alertNow(), reach: [fingerprintOf(rejected)] });
       return { kind: 'rejected' };
     }
     // Checked and marked; a rejection alert it had is resolved (contention here: resolved at its next check).
@@ -334,7 +335,15 @@ export class HealthSweep {
     const budget = this.opts.checkBudgetMs ?? 6000;
     const deadline = now + Math.max(0, (this.opts.deadline - now - budget) * DISCOVERY_SHARE);
     const report = await runDiscovery({ store: this.opts.store, cams: this.opts.cams, intervalMs: d.intervalMs, deadline, now: this.now, clock: this.alertNow, log: this.log });
-    for (const obs of report.observations) await applyObservation(obs, roundId, false, this.checkContext());
+    await this.applyDiscovered(report.observations, roundId);
+  }
+
+  /** Discovery's observations through the rules, each entity first named in its target's reach (unwatched.ts). */
+  private async applyDiscovered(observations: readonly TargetObservation[], roundId: string): Promise<void> {
+    for (const { target, obs } of observations) {
+      await noteTarget(this.opts.store, target, { reach: [fingerprintOf(obs.subject)] });
+      await applyObservation(obs, roundId, false, this.checkContext());
+    }
   }
 
   /** A discovered node CAMS no longer knows: its WABA is listed again now; a node gone from it is retired, not alerted. */
@@ -343,7 +352,7 @@ export class HealthSweep {
     if (!d) return false;
     const report = await rediscoverIfGone({ store: this.opts.store, cams: this.opts.cams, intervalMs: d.intervalMs, deadline: this.opts.deadline, now: this.now, clock: this.alertNow, log: this.log }, nodeId);
     if (!report) return false;
-    for (const obs of report.observations) await applyObservation(obs, roundId, false, this.checkContext());
+    await this.applyDiscovered(report.observations, roundId);
     this.log({ level: 'info', msg: 'a discovered node CAMS no longer knows was retired, not alerted', target: nodeId });
     return true;
   }

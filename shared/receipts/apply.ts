@@ -157,7 +157,8 @@ async function recordReceipt(
       return;
     }
   }
-  await noteTarget(store, target, { lastReceiptAt: deps.now() });
+  // The entity the receipt writes is named in its node's reach before it is written (what goes when the node is no longer watched).
+  await noteTarget(store, target, { lastReceiptAt: deps.now(), ...(obs ? { reach: [fingerprintOf(obs.subject)] } : {}) });
   // Receipts are events, not samples: they fire on the first one.
   if (obs) await applyObservation(obs, round, false, { ...ctx, policy: { ...deps.policy, minConsecutive: 1 } });
   const pending = run.toCheck.get(id) ?? { target, results: [] };

@@ -2,11 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
 import { listHistories } from '../../../shared/history/record.ts';
-import { applyObservation, checkTarget, TARGET_INFO_PREFIX, type CheckContext, type TargetInfo } from '../../../shared/monitor/check.ts';
+import { applyObservation, checkTarget, noteTarget, TARGET_INFO_PREFIX, UNPLANNED_PREFIX, type CheckContext, type TargetInfo } from '../../../shared/monitor/check.ts';
 import { deliverOwed } from '../../../shared/monitor/dispatch.ts';
-import { OWED_PREFIX } from '../../../shared/monitor/entity-store.ts';
+import { fingerprintOf } from '../../../shared/monitor/entity-state.ts';
+import { ENTITY_PREFIX, OWED_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import { targetId, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import { openStore } from '../../../shared/store/index.ts';
+import { storeWith } from '../../support/store.ts';
 import { ok, startScriptedCams, TEST_KEY, type ScriptedCams } from '../cams/scripted-cams.ts';
 
 describe('the one check path (sweep and receipts)', () => {
@@ -38,16 +40,47 @@ describe('the one check path (sweep and receipts)', () => {
     expect(report.delivered).toEqual([{ sink: 's', group: 'waba:w1', items: 1 }]);
   });
 
-  it("only the sweep's check marks the round; both record when the target was last checked and how it was", async () => {
-    cams = await startScriptedCams(() => ok({ CanSendMessage: 'LIMITED', Entities: [{ EntityType: 'PHONE_NUMBER', CanSendMessage: 'LIMITED', WabaId: 'w1', PhoneNumber: '8613800000001' }] }));
+  it("only the sweep's check marks the round; both record when the target was last checked, how it was, and the entities it reached", async () => {
+    cams = await startScriptedCams(() =>
+      ok({
+        CanSendMessage: 'LIMITED',
+        Entities: [
+          { EntityType: 'PHONE_NUMBER', CanSendMessage: 'LIMITED', WabaId: 'w1', PhoneNumber: '8613800000001' },
+          { EntityType: 'WABA', CanSendMessage: 'AVAILABLE', WabaId: 'w1' },
+        ],
+      }),
+    );
     const client = new CamsClient({ endpoint: cams.url, credentials: TEST_KEY, budget: new CamsBudget() });
     const store = await openStore('memory:');
     const info = async () => (await store.get<TargetInfo>(TARGET_INFO_PREFIX + targetId(phone)))?.value;
+    // The entities the reply named: the number, and its WABA (shared by every target of the WABA).
+    const reach = [
+      fingerprintOf({ nodeType: 'phone', custSpaceId: 'cs-1', wabaId: 'w1', entityType: 'PHONE_NUMBER', phoneNumber: '8613800000001' }),
+      fingerprintOf({ nodeType: 'waba', custSpaceId: 'cs-1', wabaId: 'w1', entityType: 'WABA' }),
+    ].sort();
+    expect((await store.list(ENTITY_PREFIX)).map((e) => e.key.slice(ENTITY_PREFIX.length)).sort()).toEqual([]);
 
     await checkTarget(client, phone, 'round-1', ctx(store)); // as the receipts call it
-    expect(await info()).toEqual({ lastCheckedAt: 1_700_000_000_000, status: 'LIMITED' });
+    expect(await info()).toEqual({ lastCheckedAt: 1_700_000_000_000, status: 'LIMITED', reach });
+    expect((await store.list(ENTITY_PREFIX)).map((e) => e.key.slice(ENTITY_PREFIX.length)).sort()).toEqual(reach);
+    // Begun outside a round check: marked, so that its removal is found even if no plan ever held it.
+    expect((await store.list(UNPLANNED_PREFIX)).map((m) => m.key)).toEqual([UNPLANNED_PREFIX + targetId(phone)]);
     await checkTarget(client, phone, 'round-1', ctx(store, { round: true, now: () => 1_700_000_060_000 })); // as the sweep calls it
-    expect(await info()).toEqual({ round: 'round-1', lastCheckedAt: 1_700_000_060_000, status: 'LIMITED' });
+    expect(await info()).toEqual({ round: 'round-1', lastCheckedAt: 1_700_000_060_000, status: 'LIMITED', reach });
     expect(await store.list(OWED_PREFIX)).toHaveLength(1);
+  });
+
+  it('a record begun by a round check is not marked unplanned; a patch that changes nothing writes nothing', async () => {
+    const store = await openStore('memory:');
+    let puts = 0;
+    const counting = storeWith(store, { put: (k, v, o) => (puts++, store.put(k, v, o)) });
+    await noteTarget(counting, phone, { round: 'r1', lastCheckedAt: 1, reach: ['b', 'a'] });
+    expect(await store.list(UNPLANNED_PREFIX)).toEqual([]);
+    expect((await store.get<TargetInfo>(TARGET_INFO_PREFIX + targetId(phone)))?.value.reach).toEqual(['a', 'b']);
+    puts = 0;
+    await noteTarget(counting, phone, { reach: ['a'] });
+    expect(puts).toBe(0);
+    await noteTarget(counting, phone, { reach: ['c'] });
+    expect((await store.get<TargetInfo>(TARGET_INFO_PREFIX + targetId(phone)))?.value).toEqual({ round: 'r1', lastCheckedAt: 1, reach: ['a', 'b', 'c'] });
   });
 });
