@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { update, type Store } from '../store/port.ts';
-import { TARGET_INFO_PREFIX } from './check.ts';
-import { RISKY_PREFIX } from './risk.ts';
+import { UNPLANNED_PREFIX } from './check.ts';
 import { loadWatchList, targetId, WATCH_PREFIX, type TargetProblem, type WatchTarget } from './targets.ts';
+import { runUnwatchedPass, unwatchedPassWanted, type UnwatchedOptions } from './unwatched.ts';
 
 export const ROUND_KEY = 'monitor/round';
 /** Target ids per plan page: a resuming tick reads one page, not the whole list. */
@@ -136,14 +136,16 @@ export async function startRound(
  * The round's one listing of the watch list (O(N) reads, beside the checks). Targets added since
  * the plan was made are appended to it as tail pages (this round checks them; `onPlan` gets the
  * longer plan before the round record has it). The next round follows the same plan, or, when
- * targets were removed, one without them. The bookkeeping of removed targets is deleted. Marks the
- * round scanned.
+ * targets were removed, one without them. Marks the round scanned. Then, when targets were removed
+ * (from the plan, or before any plan held them: the unplanned markers check.ts noteTarget leaves) or a
+ * pass is due, what they left is closed out and their bookkeeping deleted (unwatched.ts).
  */
 export async function scanRound(
   store: Store,
   envTargets: readonly WatchTarget[],
   round: SweepRound,
   onPlan: (plan: PlanRef) => void,
+  unwatched: UnwatchedOptions,
 ): Promise<{ added: number; removed: number; problems: TargetProblem[] }> {
   const { targets, problems } = await loadWatchList(store, envTargets);
   let plan = round.plan!;
@@ -163,11 +165,17 @@ export async function scanRound(
     r?.id === round.id ? { ...r, scanned: true, plan, nextPlan, total: plan.count, ...(problems.length ? { problems } : { problems: undefined }) } : undefined,
   );
   if (res?.value.id !== round.id) return { added: 0, removed: 0, problems };
-  for (const id of removed) {
-    await store.delete(TARGET_INFO_PREFIX + id);
-    await store.delete(RISKY_PREFIX + id);
+  // Targets whose bookkeeping began outside a round check: still watched, they are in the plan now; gone, they were removed.
+  const unplanned = await store.list(UNPLANNED_PREFIX);
+  const unplannedGone = unplanned.filter((m) => !watched.has(m.key.slice(UNPLANNED_PREFIX.length)));
+  const pass = await unwatchedPassWanted(store, removed.length + unplannedGone.length, unwatched.now());
+  if (pass) await runUnwatchedPass(store, new Map(targets.map((t) => [t.id, t.target])), unwatched);
+  for (const m of unplanned) {
+    // Kept for one added after the listing (not in the plan yet) until a listing has it in the plan or a pass saw it gone.
+    const id = m.key.slice(UNPLANNED_PREFIX.length);
+    if (watched.has(id) || (pass && !(await store.get(WATCH_PREFIX + id)))) await store.delete(m.key, { ifVersion: m.version });
   }
-  return { added: added.length, removed: removed.length, problems };
+  return { added: added.length, removed: removed.length + unplannedGone.length, problems };
 }
 
 export function newRoundId(now: number): string {

@@ -17,6 +17,7 @@ import { newRoundId, ROUND_KEY, scanRound, startRound, type SweepRound } from '.
 import { StaggeredWorkers } from './staggered-workers.ts';
 import { BesideChecks } from './beside-checks.ts';
 import { TickJobs, type CheckOutcome, type Job } from './tick-jobs.ts';
+import type { UnwatchedOptions } from './unwatched.ts';
 import type { AlertPolicy } from './rules.ts';
 import { targetId, WATCH_PREFIX, type RegisteredTarget, type TargetProblem, type WatchTarget } from './targets.ts';
 import { HealthNode } from '../validation/health-target.ts';
@@ -163,7 +164,7 @@ export class HealthSweep {
     const jobs = await TickJobs.open({ store, round, plan: round.plan!, invalid: invalid.size, now: this.now, clock: this.alertNow, log: this.log });
     beside.track(jobs.riskListed);
     let scanned = !!round.scanned;
-    if (!scanned) beside.add('listing the watch list', () => scanRound(store, this.opts.envTargets, round, (longer) => (jobs.plan = longer)).then(() => (scanned = true)));
+    if (!scanned) beside.add('listing the watch list', () => scanRound(store, this.opts.envTargets, round, (longer) => (jobs.plan = longer), this.unwatchedOptions()).then(() => (scanned = true)));
 
     const budget = this.opts.checkBudgetMs ?? 6000;
     const tick: Tick = {
@@ -344,6 +345,17 @@ export class HealthSweep {
       await noteTarget(this.opts.store, target, { reach: [fingerprintOf(obs.subject)] });
       await applyObservation(obs, roundId, false, this.checkContext());
     }
+  }
+
+  /** What the round's listing needs to close out what removed targets left. */
+  private unwatchedOptions(): UnwatchedOptions {
+    return {
+      now: this.alertNow,
+      sinks: this.opts.sinks.map((s) => s.name),
+      log: this.log,
+      onUnwatched: (fp) => this.writes.forget(fp),
+      onOwed: () => this.flusher?.owed(),
+    };
   }
 
   /** A discovered node CAMS no longer knows: its WABA is listed again now; a node gone from it is retired, not alerted. */

@@ -1,0 +1,378 @@
+/**
+ * A target removed from the watch list takes with it everything only it produced: its entities leave
+ * the report, the status page and the owed, risky and invalid indexes; an alert that fired is closed
+ * out once ("no longer watched", info, status RESOLVED), never re-alarmed; what another watched
+ * target still reaches stays. On the file store and on a real redis-server.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../../local/sandbox/server.ts';
+import type { AlertItem } from '../../../shared/alerts/model.ts';
+import { applyObservation, noteTarget, TARGET_INFO_PREFIX, type TargetInfo } from '../../../shared/monitor/check.ts';
+import { fingerprintOf, type EntityState } from '../../../shared/monitor/entity-state.ts';
+import { ENTITY_PREFIX, entityKey } from '../../../shared/monitor/entity-store.ts';
+import { HealthSweep, type HealthSweepOptions } from '../../../shared/monitor/sweep.ts';
+import { registerWatchTarget, targetId, type WatchTarget } from '../../../shared/monitor/targets.ts';
+import { runUnwatchedPass, UNWATCHED_EVERY_MS, unwatchedPassWanted } from '../../../shared/monitor/unwatched.ts';
+import { healthReport } from '../../../shared/services/health-report.ts';
+import { statusPageHtml } from '../../../shared/services/status-page.ts';
+import { openStore } from '../../../shared/store/index.ts';
+import type { Store } from '../../../shared/store/port.ts';
+import { applyReceipts } from '../../../shared/receipts/apply.ts';
+import { parseBatch } from '../../../shared/receipts/parse.ts';
+import { createSilence } from '../../../shared/silences/store.ts';
+import { addWatchEntries, removeWatchEntries } from '../../../shared/watch-list/store.ts';
+import { onboardThroughFunctions, RecordingSink, sandboxClient, setHealth, tempFileStore } from '../../support/monitor.ts';
+import { sandboxControl, sandboxForFile } from '../../support/sandbox-env.ts';
+import { storeWith } from '../../support/store.ts';
+import { bind, KEY_B } from '../../local/sandbox/helpers.ts';
+import { findOnPath, startRedisServer, type RedisServer } from '../store/redis-server.ts';
+
+const HOUR = 3_600_000;
+const TICK = 5 * 60_000;
+const WABA_ID = '599399000100';
+const PHONE_1 = '8613800000601';
+const PHONE_2 = '8613800000602';
+const blocked = [{ ErrorCode: '141006', ErrorDescription: 'There is an error with the payment method.', PossibleSolution: 'Add a new payment method.' }];
+
+const redisBin = findOnPath('redis-server');
+let redis: RedisServer | undefined;
+let sandbox: RunningSandbox;
+
+sandboxForFile(50, (s) => (sandbox = s));
+afterAll(async () => {
+  await redis?.stop();
+});
+
+/** Every bookkeeping prefix a watched node can leave behind. */
+const PREFIXES = ['monitor/entity/', 'monitor/target/', 'monitor/risky/', 'monitor/owed/', 'monitor/silenced/', 'monitor/invalid/', 'history/'];
+
+type Kind = 'file' | 'redis';
+const kinds: Kind[] = ['file', ...(redisBin || process.env['CI'] === 'true' ? (['redis'] as const) : [])];
+
+describe.each(kinds)('removing a watched target (%s store)', (kind) => {
+  let store: Store;
+  let done: (() => Promise<void>) | undefined;
+  let space: string;
+  let clock: number;
+  let sink: RecordingSink;
+  let ns = 0;
+
+  beforeAll(async () => {
+    if (kind === 'redis' && !redis) redis = await startRedisServer(redisBin!);
+  });
+  beforeEach(async () => {
+    await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
+    if (kind === 'file') {
+      const temp = await tempFileStore();
+      store = temp.store;
+      done = temp.cleanup;
+    } else {
+      store = await openStore(`${redis!.url}?namespace=unwatched-${process.pid}-${++ns}`);
+      done = () => store.close();
+    }
+    space = await onboardThroughFunctions(WABA_ID, [
+      { cc: '86', phone: '13800000601' },
+      { cc: '86', phone: '13800000602' },
+    ]);
+    clock = Date.now();
+    sink = new RecordingSink();
+  });
+  afterEach(async () => {
+    await done?.();
+    done = undefined;
+  });
+
+  const phone = (n: string): WatchTarget => ({ CustSpaceId: space, NodeType: 'phone', PhoneNumber: n });
+  const watch = (...targets: WatchTarget[]) => addWatchEntries(store, targets.map((t) => ({ id: targetId(t), target: t, discover: false })), 'api:test');
+  const unwatch = (...targets: WatchTarget[]) => removeWatchEntries(store, targets.map((t) => ({ id: targetId(t), target: t, discover: false })));
+
+  function sweep(over: Partial<HealthSweepOptions> = {}) {
+    clock += TICK;
+    return new HealthSweep({
+      store,
+      cams: sandboxClient(sandbox, 50),
+      sinks: [sink],
+      policy: { minConsecutive: 1, repeatIntervalMs: 4 * HOUR },
+      envTargets: [],
+      concurrency: 5,
+      deadline: Date.now() + 20_000,
+      alertClock: () => clock,
+      discovery: { intervalMs: HOUR },
+      ...over,
+    }).run();
+  }
+
+  const items = (): AlertItem[] => sink.received.flatMap((n) => n.items);
+  const entities = async () => (await store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value);
+  const keysUnder = async (prefix: string) => (await store.list(prefix)).map((e) => e.key);
+  async function page(): Promise<string> {
+    return statusPageHtml(store, { now: clock, refreshSeconds: 0 });
+  }
+  async function reportNodes(): Promise<Array<Record<string, unknown>>> {
+    return (await healthReport(store, {}, {})).Nodes as Array<Record<string, unknown>>;
+  }
+
+  it('a BLOCKED phone, removed: after the next round it is in no report, page or index, and its alert is closed out once', async () => {
+    await watch(phone(PHONE_1));
+    await setHealth(sandbox, { ...phone(PHONE_1), CanSendMessage: 'BLOCKED', Errors: blocked });
+    expect(await sweep()).toMatchObject({ roundComplete: true });
+    expect(items().map((i) => `${i.subject.entityType}:${i.reason}`)).toEqual(['PHONE_NUMBER:new']);
+    expect((await reportNodes()).find((n) => n['EntityType'] === 'PHONE_NUMBER')).toMatchObject({ CanSendMessage: 'BLOCKED', Firing: true });
+    expect(await keysUnder('monitor/risky/')).toHaveLength(1);
+
+    expect(await unwatch(phone(PHONE_1))).toMatchObject({ Removed: 1 });
+    await sweep();
+    await sweep();
+
+    // Nothing is left of it: the report, the page, every index.
+    expect(await reportNodes()).toEqual([]);
+    const html = await page();
+    expect(html).not.toContain(PHONE_1);
+    expect(html).toContain('Open incidents (0)');
+    for (const prefix of PREFIXES) expect(await keysUnder(prefix), prefix).toEqual([]);
+
+    // One close-out, calm: it says the node is no longer watched, and is not a new or critical alert.
+    const after = items().slice(1);
+    expect(after).toHaveLength(1);
+    expect(after[0]).toMatchObject({ reason: 'unwatched', status: 'RESOLVED', severity: 'info', subject: { entityType: 'PHONE_NUMBER', phoneNumber: PHONE_1 } });
+    expect(after[0]!.outage).toMatchObject({ worst: 'BLOCKED' });
+    expect(sink.received.at(-1)!.severity).toBe('info');
+    expect(sink.received.at(-1)!.title).toContain('1 no longer watched');
+
+    // Further rounds send nothing more.
+    await sweep();
+    expect(items()).toHaveLength(2);
+  });
+
+  it('the WABA entity a remaining phone also reports stays (firing, not closed out); only the removed phone leaves', async () => {
+    await watch(phone(PHONE_1), phone(PHONE_2));
+    await setHealth(sandbox, { CustSpaceId: space, NodeType: 'waba', CanSendMessage: 'LIMITED', Errors: [{ ErrorCode: '131042', ErrorDescription: 'Business eligibility payment issue' }] });
+    await setHealth(sandbox, { ...phone(PHONE_1), CanSendMessage: 'BLOCKED', Errors: blocked });
+    await sweep();
+    expect(items().map((i) => `${i.subject.entityType}:${i.reason}`).sort()).toEqual(['PHONE_NUMBER:new', 'WABA:new']);
+
+    await unwatch(phone(PHONE_1));
+    await sweep();
+    await sweep();
+
+    const left = await entities();
+    expect(left.map((e) => `${e.subject.entityType}:${e.subject.phoneNumber ?? ''}`).sort()).toEqual(['APP:', 'BUSINESS:', 'PHONE_NUMBER:' + PHONE_2, 'WABA:']);
+    expect(left.find((e) => e.subject.entityType === 'WABA')).toMatchObject({ status: 'LIMITED', firing: true });
+    expect((await reportNodes()).map((n) => n['Node'] as string).some((n) => n.includes(PHONE_1))).toBe(false);
+    const html = await page();
+    expect(html).not.toContain(PHONE_1);
+    expect(html).toContain(PHONE_2);
+    expect(html).toContain('Open incidents (1)');
+    expect(await keysUnder('monitor/target/')).toEqual([`monitor/target/${targetId(phone(PHONE_2))}`]);
+    // The WABA is not closed out, re-alerted or resolved: only the removed phone's close-out.
+    expect(items().slice(2).map((i) => `${i.subject.entityType}:${i.reason}`)).toEqual(['PHONE_NUMBER:unwatched']);
+  });
+
+  it('a deleted Discover entry takes every entity it discovered along, and the WABA alert it raised is closed out', async () => {
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'welcome', Language: 'en' }] });
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: PHONE_2, QualityRating: 'YELLOW' });
+    const root = { id: `waba:${space}:${WABA_ID}`, target: { CustSpaceId: space, NodeType: 'waba' as const, WabaId: WABA_ID }, discover: true };
+    await addWatchEntries(store, [root], 'api:test');
+    await setHealth(sandbox, { CustSpaceId: space, NodeType: 'waba', CanSendMessage: 'BLOCKED', Errors: blocked });
+    await sweep();
+    await sweep();
+    const before = await entities();
+    // The WABA, its business and app, two phones (and a quality entity each), one template.
+    expect(before.filter((e) => e.subject.entityType === 'PHONE_NUMBER')).toHaveLength(2);
+    expect(before.filter((e) => e.subject.entityType === 'MESSAGE_TEMPLATE')).toHaveLength(1);
+    expect(before.find((e) => e.subject.entityType === 'WABA')).toMatchObject({ status: 'BLOCKED', firing: true });
+    expect(before.find((e) => e.subject.entityType === 'PHONE_QUALITY' && e.subject.phoneNumber === PHONE_2)).toMatchObject({ status: 'LIMITED', firing: true });
+    const fired = items().length;
+
+    expect(await removeWatchEntries(store, [root])).toMatchObject({ Removed: 1, Retired: 3 });
+    await sweep();
+    await sweep();
+
+    expect(await entities()).toEqual([]);
+    expect(await reportNodes()).toEqual([]);
+    expect(await page()).toContain('Open incidents (0)');
+    for (const prefix of PREFIXES) expect(await keysUnder(prefix), prefix).toEqual([]);
+    expect(await keysUnder('monitor/discovery/')).toEqual([]);
+    // The two alerts that fired (the WABA, the YELLOW quality) are closed out; nothing else is sent.
+    const closing = items().slice(fired);
+    expect(closing.map((i) => `${i.subject.entityType}:${i.reason}:${i.status}:${i.severity}`).sort()).toEqual(['PHONE_QUALITY:unwatched:RESOLVED:info', 'WABA:unwatched:RESOLVED:info']);
+  });
+
+  it('a TargetRejected alert for a target that is removed is closed out and leaves', async () => {
+    const other = await bind(sandbox, '599399000900', KEY_B);
+    const foreign: WatchTarget = { CustSpaceId: other, NodeType: 'waba', WabaId: '599399000900' };
+    await watch(foreign, phone(PHONE_1));
+    await sweep();
+    const rejected = fingerprintOf({ nodeType: 'monitor', entityType: 'TargetRejected', custSpaceId: other, wabaId: '599399000900' });
+    expect((await store.get<EntityState>(entityKey(rejected)))?.value).toMatchObject({ firing: true, status: 'ERROR' });
+    expect(items().map((i) => `${i.subject.entityType}:${i.reason}`)).toEqual(['TargetRejected:new']);
+
+    await unwatch(foreign);
+    await sweep();
+    await sweep();
+    expect(await store.get(entityKey(rejected))).toBeUndefined();
+    expect((await reportNodes()).some((n) => n['EntityType'] === 'TargetRejected')).toBe(false);
+    expect(await page()).toContain('Open incidents (0)');
+    expect(items().map((i) => `${i.subject.entityType}:${i.reason}:${i.severity}`)).toEqual(['TargetRejected:new:critical', 'TargetRejected:unwatched:info']);
+    // The phone still watched keeps its entities.
+    expect((await entities()).map((e) => e.subject.entityType).sort()).toEqual(['APP', 'BUSINESS', 'PHONE_NUMBER', 'WABA']);
+  });
+
+  it('phones a receipt put under watch, deleted: the page counts the watched nodes only', async () => {
+    const extra = ['13800000611', '13800000612', '13800000613', '13800000614', '13800000615'];
+    await onboardThroughFunctions(WABA_ID, extra.map((p) => ({ cc: '86', phone: p })));
+    await watch(phone(PHONE_1));
+    await sweep();
+    // A quality receipt for each number of the watched WABA puts it under watch and checks it at once.
+    const batch = parseBatch(extra.map((p) => ({ Type: 'phoneQualityUpdate', WabaId: WABA_ID, PhoneNumber: `86${p}`, Status: 'YELLOW' })));
+    const results = await applyReceipts(batch.receipts, {
+      store,
+      cams: sandboxClient(sandbox, 50),
+      policy: { minConsecutive: 1, repeatIntervalMs: 4 * HOUR },
+      sinks: [sink.name],
+      envTargets: [],
+      now: () => clock,
+      deadline: Date.now() + 20_000,
+      log: () => {},
+    });
+    expect(results.map((r) => r.Registered)).toEqual(extra.map(() => true));
+    expect(await page()).toContain('8613800000611');
+    expect((await entities()).filter((e) => e.subject.nodeType !== 'waba')).toHaveLength(1 + 2 * extra.length);
+
+    await unwatch(...extra.map((p) => phone(`86${p}`)));
+    await sweep();
+    await sweep();
+    expect((await entities()).map((e) => `${e.subject.entityType}:${e.subject.phoneNumber ?? ''}`).sort()).toEqual(['APP:', 'BUSINESS:', `PHONE_NUMBER:${PHONE_1}`, 'WABA:']);
+    expect(await keysUnder('monitor/target/')).toEqual([`monitor/target/${targetId(phone(PHONE_1))}`]);
+    expect(await page()).not.toContain('8613800000611');
+    // Their quality warnings (receipts fire at once) are closed out, one each.
+    expect(items().filter((i) => i.reason === 'unwatched').map((i) => `${i.subject.entityType}:${i.subject.phoneNumber}`).sort()).toEqual(extra.map((p) => `PHONE_QUALITY:86${p}`));
+  });
+
+  it('a close-out the sink refuses stays owed (the node already out of the report and the page) and goes at a later flush; then the entity is deleted', async () => {
+    await watch(phone(PHONE_1));
+    await setHealth(sandbox, { ...phone(PHONE_1), CanSendMessage: 'BLOCKED', Errors: blocked });
+    await sweep();
+    await unwatch(phone(PHONE_1));
+    sink.failNext = 1000;
+    await sweep();
+    expect(items()).toHaveLength(1);
+    expect(await reportNodes()).toEqual([]);
+    expect(await page()).not.toContain(PHONE_1);
+    const owed = await entities();
+    expect(owed).toHaveLength(1);
+    expect(owed[0]).toMatchObject({ firing: false, unwatchedAt: expect.any(Number), outbox: [{ item: { reason: 'unwatched' } }] });
+    expect(await keysUnder('monitor/owed/')).toHaveLength(1);
+
+    sink.failNext = 0;
+    await sweep();
+    expect(items().map((i) => i.reason)).toEqual(['new', 'unwatched']);
+    for (const prefix of PREFIXES) expect(await keysUnder(prefix), prefix).toEqual([]);
+  });
+
+  it('a silence covering the removed node holds its close-out back like any notification: nothing is sent, the node goes', async () => {
+    await watch(phone(PHONE_1));
+    await setHealth(sandbox, { ...phone(PHONE_1), CanSendMessage: 'BLOCKED', Errors: blocked });
+    await sweep();
+    await createSilence(store, { Matchers: [{ Name: 'PhoneNumber', Value: PHONE_1 }], StartsAt: clock, EndsAt: clock + 10 * HOUR, CreatedBy: 'test', Comment: 'maintenance' }, clock);
+    await unwatch(phone(PHONE_1));
+    await sweep();
+    await sweep();
+    expect(items().map((i) => i.reason)).toEqual(['new']);
+    for (const prefix of PREFIXES) expect(await keysUnder(prefix), prefix).toEqual([]);
+  });
+
+  it('the pass reads every target record and entity only in a round that finds a removal (and once on a store that never had one)', async () => {
+    const lists: string[] = [];
+    const inner = store;
+    store = storeWith(inner, { list: (p, o) => (lists.push(p), inner.list(p, o)) });
+    const recordListings = () => lists.filter((p) => p === 'monitor/target/').length;
+    await watch(phone(PHONE_1), phone(PHONE_2));
+    await sweep();
+    expect(recordListings()).toBe(1);
+    await sweep();
+    await sweep();
+    expect(recordListings()).toBe(1);
+    await unwatch(phone(PHONE_2));
+    await sweep();
+    expect(recordListings()).toBe(2);
+    await sweep();
+    expect(recordListings()).toBe(2);
+    store = inner;
+  });
+
+  it('removed and watched again: it starts afresh, and a bad state alerts again as new', async () => {
+    await watch(phone(PHONE_1));
+    await setHealth(sandbox, { ...phone(PHONE_1), CanSendMessage: 'BLOCKED', Errors: blocked });
+    await sweep();
+    await unwatch(phone(PHONE_1));
+    await sweep();
+    await sweep();
+    await watch(phone(PHONE_1));
+    await sweep();
+    await sweep();
+    expect(items().filter((i) => i.subject.entityType === 'PHONE_NUMBER').map((i) => i.reason)).toEqual(['new', 'unwatched', 'new']);
+    expect((await reportNodes()).find((n) => n['EntityType'] === 'PHONE_NUMBER')).toMatchObject({ CanSendMessage: 'BLOCKED', Firing: true });
+  });
+});
+
+describe('runUnwatchedPass: what a record cannot say is kept', () => {
+  const T0 = 1_700_000_000_000;
+  const space = 'C100';
+  const phoneA: WatchTarget = { CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800000801' };
+  const phoneB: WatchTarget = { CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800000802' };
+  const subjectOf = (entityType: string, phoneNumber?: string) =>
+    phoneNumber
+      ? { nodeType: 'phone' as const, custSpaceId: space, wabaId: 'w1', entityType, phoneNumber }
+      : { nodeType: 'waba' as const, custSpaceId: space, wabaId: 'w1', entityType };
+  const ctx = (store: Store, at: number) => ({ store, policy: { minConsecutive: 1, repeatIntervalMs: HOUR }, sinks: ['s'], now: () => at });
+  const opts = (at: number) => ({ now: () => at, sinks: ['s'], log: () => {} });
+  const liveEntities = async (store: Store) =>
+    (await store.list<EntityState>(ENTITY_PREFIX)).filter((e) => e.value.unwatchedAt === undefined).map((e) => `${e.value.subject.entityType}:${e.value.subject.phoneNumber ?? ''}`).sort();
+  const watchedMap = (...ts: WatchTarget[]) => new Map(ts.map((t) => [targetId(t), t]));
+
+  it("an earlier version's leftovers (entities of targets whose records it deleted) go at the first pass; a target never recorded keeps its own node and its space's WABA", async () => {
+    const store = await openStore('memory:');
+    await registerWatchTarget(store, phoneA, 'test');
+    // Written the way the earlier version left them: entities, and no record of who reached them.
+    for (const [type, phone] of [['PHONE_NUMBER', phoneA.PhoneNumber], ['PHONE_NUMBER', phoneB.PhoneNumber], ['PHONE_QUALITY', phoneB.PhoneNumber], ['WABA', undefined], ['APP', undefined]] as const) {
+      await applyObservation({ subject: subjectOf(type, phone), status: type === 'PHONE_QUALITY' ? 'LIMITED' : 'AVAILABLE', errors: [] }, 'r0', false, ctx(store, T0));
+    }
+    expect(await unwatchedPassWanted(store, 0, T0 + 1)).toBe(true);
+    const report = await runUnwatchedPass(store, watchedMap(phoneA), opts(T0 + 1));
+    expect(report).toMatchObject({ entities: 2, closedOut: 1 });
+    expect(await liveEntities(store)).toEqual(['APP:', 'PHONE_NUMBER:8613800000801', 'WABA:']);
+    expect(await unwatchedPassWanted(store, 0, T0 + 2)).toBe(false);
+    expect(await unwatchedPassWanted(store, 0, T0 + 1 + UNWATCHED_EVERY_MS)).toBe(true);
+  });
+
+  it('a watched target whose last entity write is newer than its record (a process died between the two) keeps that entity', async () => {
+    const store = await openStore('memory:');
+    await registerWatchTarget(store, phoneA, 'test');
+    await applyObservation({ subject: subjectOf('PHONE_NUMBER', phoneA.PhoneNumber), status: 'AVAILABLE', errors: [] }, 'r1', false, ctx(store, T0));
+    await noteTarget(store, phoneA, { round: 'r1', lastCheckedAt: T0, reach: [fingerprintOf(subjectOf('PHONE_NUMBER', phoneA.PhoneNumber))] });
+    // The next check wrote a new entity (CAMS now reports the APP) and died before its record.
+    await applyObservation({ subject: subjectOf('APP'), status: 'AVAILABLE', errors: [] }, 'r2', false, ctx(store, T0 + 60_000));
+    await runUnwatchedPass(store, watchedMap(phoneA), opts(T0 + 120_000));
+    expect(await liveEntities(store)).toEqual(['APP:', 'PHONE_NUMBER:8613800000801']);
+  });
+
+  it('an entity written after the pass began is left to the next pass, which stays due; a target added after the listing keeps what it reached', async () => {
+    const store = await openStore('memory:');
+    await registerWatchTarget(store, phoneA, 'test');
+    await registerWatchTarget(store, phoneB, 'test');
+    const fpB = fingerprintOf(subjectOf('PHONE_NUMBER', phoneB.PhoneNumber));
+    await applyObservation({ subject: subjectOf('PHONE_NUMBER', phoneB.PhoneNumber), status: 'AVAILABLE', errors: [] }, 'r1', false, ctx(store, T0));
+    await noteTarget(store, phoneB, { lastCheckedAt: T0, reach: [fpB] });
+    // Nobody's record names this one, and it was written at the pass's own time.
+    await applyObservation({ subject: subjectOf('PHONE_QUALITY', '8613800000899'), status: 'LIMITED', errors: [] }, 'r1', false, ctx(store, T0 + 5));
+    // The listing (`watched`) saw only A: B was added after it, and its watch entry says so.
+    await runUnwatchedPass(store, watchedMap(phoneA), opts(T0 + 5));
+    expect(await liveEntities(store)).toEqual(['PHONE_NUMBER:8613800000802', 'PHONE_QUALITY:8613800000899']);
+    expect((await store.get<TargetInfo>(TARGET_INFO_PREFIX + targetId(phoneB)))?.value.reach).toEqual([fpB]);
+    expect(await unwatchedPassWanted(store, 0, T0 + 6)).toBe(true);
+    await runUnwatchedPass(store, watchedMap(phoneA, phoneB), opts(T0 + 10));
+    expect(await liveEntities(store)).toEqual(['PHONE_NUMBER:8613800000802']);
+    expect(await unwatchedPassWanted(store, 0, T0 + 11)).toBe(false);
+  });
+});
