@@ -10,10 +10,11 @@
  *   info: rules.ts `unwatch`), and it leaves the report, the page and every index; it is deleted once
  *   its outbox is empty (entity-store.ts `deleteUnwatched`). An entity another watched target reaches
  *   (a WABA a remaining phone also reports) stays as it is.
- * - Where a watched target's record cannot say (it was never checked, an earlier version wrote it, a
- *   process died between an entity write and the record), the entities it may have produced are kept:
- *   its space's WABA-level ones, its own node's (a waba target: all of its space's).
- * - An entity written since the pass began is left to the next pass, which is then due.
+ * - Where a watched target's record cannot say, the entities it may have produced (by their subject:
+ *   its space's WABA-level ones, its own node's) are kept: for a target not checked yet (its first
+ *   check names them); for a record an earlier version wrote, or one a process died before updating
+ *   after its entity writes, until the next pass, which the next round's listing then runs.
+ * - So is an entity written since the pass began.
  *
  * It costs one listing of the target records and one of the entities, so it runs only when the
  * listing found a target gone (one of the round's plan, or one whose bookkeeping began before any
@@ -106,8 +107,9 @@ export async function runUnwatchedPass(store: Store, watched: ReadonlyMap<string
       await deleteUnwatched(store, e.key, e);
       continue;
     }
-    if (reach.keeps(s)) continue;
-    if (s.lastCheckedAt >= since) {
+    const kept = reach.keeps(s);
+    if (kept === 'named' || kept === 'fresh') continue;
+    if (kept === 'unsure' || s.lastCheckedAt >= since) {
       undecided = true;
       continue;
     }
@@ -166,52 +168,81 @@ function producedByTarget(s: AlertSubject): boolean {
   return s.nodeType !== 'monitor' || s.entityType === 'TargetRejected' || s.entityType === 'DiscoveryFailed';
 }
 
-/** Per space: the watched targets whose records may not name every entity they produced. */
+/**
+ * Per space, for each kind of watched target: entities written after this (alert clock) may have been
+ * produced by such a target without its record naming them.
+ */
 interface SpaceUnsure {
-  /** Entities written after this (alert clock) may be unnamed by some target of the space. */
+  /** Any target of the space (each one reports its WABA, business and app). */
   any: number;
-  /** …by a waba target of the space (whose reply may hold any node of it). */
+  /** A waba target (its reply's entities all carry node type waba). */
   waba: number;
-  /** …by the phone target of that number. */
+  /** A phone target, and that number's own. */
+  phone: number;
   phones: Map<string, number>;
-  /** …by the template target of that code and language. */
+  /** A template target, and that template's own. */
+  template: number;
   templates: Map<string, number>;
+}
+
+const noneUnsure = (): SpaceUnsure => ({ any: Infinity, waba: Infinity, phone: Infinity, phones: new Map(), template: Infinity, templates: new Map() });
+
+function note(spaces: Map<string, SpaceUnsure>, target: WatchTarget, until: number): void {
+  let s = spaces.get(target.CustSpaceId);
+  if (!s) spaces.set(target.CustSpaceId, (s = noneUnsure()));
+  s.any = Math.min(s.any, until);
+  if (target.NodeType === 'waba') s.waba = Math.min(s.waba, until);
+  else if (target.NodeType === 'phone') {
+    s.phone = Math.min(s.phone, until);
+    s.phones.set(target.PhoneNumber!, Math.min(s.phones.get(target.PhoneNumber!) ?? Infinity, until));
+  } else {
+    const k = `${target.TemplateCode}/${target.Language}`;
+    s.template = Math.min(s.template, until);
+    s.templates.set(k, Math.min(s.templates.get(k) ?? Infinity, until));
+  }
+}
+
+/** Of `s`, the time after which an entity like `subject` may have been produced unnamed, by who may have produced it (check.ts observeReply, sweep.ts monitorSubject). */
+function unsureFor(s: SpaceUnsure | undefined, subject: AlertSubject): number {
+  if (!s) return Infinity;
+  const { nodeType, phoneNumber, templateCode, language } = subject;
+  // WABA-level: the WABA, its business and app, an alert about the WABA: any target of the space.
+  if (phoneNumber === undefined && templateCode === undefined) return s.any;
+  // A node a waba target's reply held.
+  if (nodeType === 'waba') return s.waba;
+  // A number's own entities, or an alert about it; a template's.
+  if (phoneNumber !== undefined && nodeType !== 'template') return s.phones.get(phoneNumber) ?? Infinity;
+  if (templateCode !== undefined && nodeType !== 'phone') return s.templates.get(`${templateCode}/${language}`) ?? Infinity;
+  // A template a phone target's reply held, a number a template target's.
+  return nodeType === 'phone' ? s.phone : s.template;
 }
 
 /** Which entities the watched targets reach: named by their records, or possibly produced where a record cannot say. */
 class Reach {
   private readonly named = new Set<string>();
-  private readonly spaces = new Map<string, SpaceUnsure>();
+  /** Targets with a record that cannot say: none of `reach` (an earlier version's), or entities newer than its last check (a process died between). */
+  private readonly unsure = new Map<string, SpaceUnsure>();
+  /** Targets with no record yet: not checked yet, or being checked now. */
+  private readonly fresh = new Map<string, SpaceUnsure>();
 
-  /**
-   * A watched target and its record (undefined: none yet). Its record names every entity written on
-   * its behalf up to its last check, since the check's entity writes come before it; a target with
-   * no `reach` recorded names nothing for sure.
-   */
+  /** A watched target and its record (undefined: none yet). */
   add(target: WatchTarget, info: TargetInfo | undefined): void {
-    for (const fp of info?.reach ?? []) this.named.add(fp);
-    const sureUntil = info?.reach ? (info.lastCheckedAt ?? -Infinity) : -Infinity;
-    let s = this.spaces.get(target.CustSpaceId);
-    if (!s) this.spaces.set(target.CustSpaceId, (s = { any: Infinity, waba: Infinity, phones: new Map(), templates: new Map() }));
-    s.any = Math.min(s.any, sureUntil);
-    if (target.NodeType === 'waba') s.waba = Math.min(s.waba, sureUntil);
-    else if (target.NodeType === 'phone') s.phones.set(target.PhoneNumber!, Math.min(s.phones.get(target.PhoneNumber!) ?? Infinity, sureUntil));
-    else {
-      const k = `${target.TemplateCode}/${target.Language}`;
-      s.templates.set(k, Math.min(s.templates.get(k) ?? Infinity, sureUntil));
-    }
+    if (!info) return note(this.fresh, target, -Infinity);
+    for (const fp of info.reach ?? []) this.named.add(fp);
+    // A record with `reach` names every entity written up to its last check (the check's entity writes come first).
+    note(this.unsure, target, info.reach ? (info.lastCheckedAt ?? -Infinity) : -Infinity);
   }
 
-  keeps(e: EntityState): boolean {
-    if (this.named.has(e.fingerprint)) return true;
-    const s = this.spaces.get(e.subject.custSpaceId!);
-    if (!s) return false;
-    const at = e.lastCheckedAt;
-    if (at > s.waba) return true;
-    const { phoneNumber, templateCode, language } = e.subject;
-    if (phoneNumber !== undefined) return at > (s.phones.get(phoneNumber) ?? Infinity);
-    if (templateCode !== undefined) return at > (s.templates.get(`${templateCode}/${language}`) ?? Infinity);
-    // WABA-level (the WABA, its business and app; alerts about the WABA): any target of the space may report it.
-    return at > s.any;
+  /**
+   * `named`: a watched target's record names it. `fresh`: a watched target not checked yet may have
+   * produced it (its first check names it). `unsure`: a record that cannot say may be missing it
+   * (decided at the next pass). False: no watched target reaches it.
+   */
+  keeps(e: EntityState): 'named' | 'fresh' | 'unsure' | false {
+    if (this.named.has(e.fingerprint)) return 'named';
+    const space = e.subject.custSpaceId!;
+    if (e.lastCheckedAt > unsureFor(this.fresh.get(space), e.subject)) return 'fresh';
+    if (e.lastCheckedAt > unsureFor(this.unsure.get(space), e.subject)) return 'unsure';
+    return false;
   }
 }

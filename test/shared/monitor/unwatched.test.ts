@@ -355,6 +355,32 @@ describe('runUnwatchedPass: what a record cannot say is kept', () => {
     await applyObservation({ subject: subjectOf('APP'), status: 'AVAILABLE', errors: [] }, 'r2', false, ctx(store, T0 + 60_000));
     await runUnwatchedPass(store, watchedMap(phoneA), opts(T0 + 120_000));
     expect(await liveEntities(store)).toEqual(['APP:', 'PHONE_NUMBER:8613800000801']);
+    // Kept for now, decided again at the next round's listing.
+    expect(await unwatchedPassWanted(store, 0, T0 + 120_001)).toBe(true);
+  });
+
+  it('a watched WABA target does not keep a removed phone\'s entities (its replies name no phone); what only the phone reported goes next round', async () => {
+    const store = await openStore('memory:');
+    const waba: WatchTarget = { CustSpaceId: space, NodeType: 'waba', WabaId: '1' };
+    await registerWatchTarget(store, waba, 'test');
+    const fps = (types: Array<[string, string?]>) => types.map(([t, p]) => fingerprintOf(subjectOf(t, p)));
+    // The round: the WABA target is checked first (WABA, BUSINESS), then phone B (its number, WABA, BUSINESS, APP).
+    for (const t of ['WABA', 'BUSINESS']) await applyObservation({ subject: subjectOf(t), status: 'AVAILABLE', errors: [] }, 'r1', false, ctx(store, T0));
+    await noteTarget(store, waba, { round: 'r1', lastCheckedAt: T0, reach: fps([['WABA'], ['BUSINESS']]) });
+    for (const [t, p] of [['PHONE_NUMBER', phoneB.PhoneNumber], ['APP', undefined]] as const) {
+      await applyObservation({ subject: subjectOf(t, p), status: 'AVAILABLE', errors: [] }, 'r1', false, ctx(store, T0 + 1000));
+    }
+    await noteTarget(store, phoneB, { round: 'r1', lastCheckedAt: T0 + 1000, reach: fps([['PHONE_NUMBER', phoneB.PhoneNumber], ['WABA'], ['BUSINESS'], ['APP']]) });
+
+    // B is removed. Its number goes at once; the APP (only B reported it, after the WABA target's last check) is left for one round.
+    await runUnwatchedPass(store, watchedMap(waba), opts(T0 + 5000));
+    expect(await liveEntities(store)).toEqual(['APP:', 'BUSINESS:', 'WABA:']);
+    expect(await unwatchedPassWanted(store, 0, T0 + 5001)).toBe(true);
+    // Next round the WABA target is checked again: the APP goes too.
+    await noteTarget(store, waba, { round: 'r2', lastCheckedAt: T0 + 60_000 });
+    await runUnwatchedPass(store, watchedMap(waba), opts(T0 + 61_000));
+    expect(await liveEntities(store)).toEqual(['BUSINESS:', 'WABA:']);
+    expect(await unwatchedPassWanted(store, 0, T0 + 61_001)).toBe(false);
   });
 
   it('an entity written after the pass began is left to the next pass, which stays due; a target added after the listing keeps what it reached', async () => {
