@@ -10,7 +10,7 @@ import type { AlertItem } from '../../../shared/alerts/model.ts';
 import { applyObservation, noteTarget, TARGET_INFO_PREFIX, type TargetInfo } from '../../../shared/monitor/check.ts';
 import { fingerprintOf, type EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX, entityKey } from '../../../shared/monitor/entity-store.ts';
-import { HealthSweep, type HealthSweepOptions } from '../../../shared/monitor/sweep.ts';
+import { HealthSweep, ROUND_KEY, type HealthSweepOptions, type SweepRound } from '../../../shared/monitor/sweep.ts';
 import { registerWatchTarget, targetId, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import { runUnwatchedPass, UNWATCHED_EVERY_MS, unwatchedPassWanted } from '../../../shared/monitor/unwatched.ts';
 import { healthReport } from '../../../shared/services/health-report.ts';
@@ -299,6 +299,33 @@ describe.each(kinds)('removing a watched target (%s store)', (kind) => {
     await sweep();
     expect(recordListings()).toBe(2);
     store = inner;
+  });
+
+  it('a store an earlier version left orphans in (records deleted, entities kept, no reach recorded): they go at the first round after the upgrade', async () => {
+    await watch(phone(PHONE_1), phone(PHONE_2));
+    await setHealth(sandbox, { ...phone(PHONE_2), CanSendMessage: 'BLOCKED', Errors: blocked });
+    await sweep();
+    // What the earlier version left: PHONE_2 removed, its record and risky marker deleted by the round's
+    // listing, its entities kept; no record names what it reached, and no pass ever ran.
+    await unwatch(phone(PHONE_2));
+    for (const key of [`monitor/target/${targetId(phone(PHONE_2))}`, `monitor/risky/${targetId(phone(PHONE_2))}`, 'monitor/unwatched']) await store.delete(key);
+    const r1 = await store.get<TargetInfo>(`monitor/target/${targetId(phone(PHONE_1))}`);
+    const { reach: _dropped, ...legacy } = r1!.value;
+    await store.put(`monitor/target/${targetId(phone(PHONE_1))}`, legacy);
+    // …and the plan the next round follows no longer holds it (that listing found it removed).
+    const round = (await store.get<SweepRound>(ROUND_KEY))!.value;
+    const plan = { id: round.plan!.id, pages: 1, end: 1, count: 1 };
+    await store.put(`monitor/round/${plan.id}/plan/000000`, [targetId(phone(PHONE_1))]);
+    await store.put<SweepRound>(ROUND_KEY, { ...round, plan, nextPlan: plan });
+
+    // The first round after the upgrade: no pass has run here, so its listing runs one.
+    await sweep();
+    expect((await reportNodes()).some((n) => (n['Node'] as string).includes(PHONE_2))).toBe(false);
+    await sweep();
+    expect((await entities()).map((e) => `${e.subject.entityType}:${e.subject.phoneNumber ?? ''}`).sort()).toEqual(['APP:', 'BUSINESS:', `PHONE_NUMBER:${PHONE_1}`, 'WABA:']);
+    expect(items().map((i) => `${i.subject.phoneNumber}:${i.reason}`)).toEqual([`${PHONE_2}:new`, `${PHONE_2}:unwatched`]);
+    expect(await page()).toContain('Open incidents (0)');
+    expect(await unwatchedPassWanted(store, 0, clock + 1)).toBe(false);
   });
 
   it('removed and watched again: it starts afresh, and a bad state alerts again as new', async () => {
