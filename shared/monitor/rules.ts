@@ -31,7 +31,7 @@ export interface EvaluationContext {
  * checked. A held new state becomes 'new', a held change 'changed'; nothing held, nothing sent.
  */
 export function releaseHold(prev: EntityState, ctx: Omit<EvaluationContext, 'round' | 'inhibited'>): EntityState {
-  if (prev.held === undefined) return prev;
+  if (prev.held === undefined || prev.unwatchedAt !== undefined) return prev;
   const next = evaluate(prev, { subject: prev.subject, status: prev.status, errors: prev.errors }, { ...ctx, round: prev.lastRound ?? '', inhibited: false });
   return { ...next, lastCheckedAt: prev.lastCheckedAt };
 }
@@ -149,6 +149,8 @@ export function evaluate(stored: EntityState | undefined, obs: Observation, ctx:
 export function unwatch(prev: EntityState, ctx: { now: number; sinks: readonly string[] }): EntityState {
   const next: EntityState = { ...prev, unwatchedAt: ctx.now, firing: false };
   delete next.silenced;
+  delete next.held; // what its WABA held back is not owed to anyone now: no release may send it
+
   if (!prev.firing || ctx.sinks.length === 0) return next;
   const seq = prev.seq + 1;
   const item: AlertItem = {

@@ -141,6 +141,15 @@ describe('unwatch: a node no watched target reaches any more', () => {
     });
   });
 
+  it("a held notification of a node no longer watched is dropped: the WABA's recovery does not send it", () => {
+    const { state: held } = run([{ status: 'LIMITED', at: 1, inhibited: true }]);
+    expect(held.held).toBe(1);
+    const gone = unwatch(held, { now: 2, sinks: ['s'] });
+    expect(gone.held).toBeUndefined();
+    expect(gone.outbox).toEqual([]);
+    expect(releaseHold({ ...gone, held: 1 }, { now: 3, policy, sinks: ['s'] }).outbox).toEqual([]);
+  });
+
   it('nothing is composed for a node that was not firing, or with no sink to tell', () => {
     const quiet = run([{ status: 'AVAILABLE', at: 0 }]).state;
     expect(unwatch(quiet, { now: 1, sinks: ['s'] })).toMatchObject({ unwatchedAt: 1, outbox: [] });
