@@ -74,7 +74,7 @@ describe('alerts held back by a BLOCKED WABA', () => {
     expect(messages()).toHaveLength(1); // held back: the WABA's alert covers it
 
     await change(waba, 'AVAILABLE');
-    expect(messages()).toEqual([['WABA BLOCKED new'], ['PHONE_NUMBER LIMITED new', 'WABA RESOLVED resolved']]);
+    expect(messages()).toEqual([['WABA BLOCKED new'], ['WABA RESOLVED resolved', 'phone LIMITED new']]);
 
     // Nothing of it again: not from the next sweep, not from the phone's next receipt-less check.
     clock += 5 * MINUTE;
@@ -86,9 +86,9 @@ describe('alerts held back by a BLOCKED WABA', () => {
     await change(phone, 'LIMITED');
     await change(waba, 'BLOCKED');
     await change(phone, 'BLOCKED');
-    expect(messages()).toEqual([['PHONE_NUMBER LIMITED new'], ['WABA BLOCKED new']]);
+    expect(messages()).toEqual([['phone LIMITED new'], ['WABA BLOCKED new']]);
     await change(waba, 'AVAILABLE');
-    expect(messages()).toEqual([['PHONE_NUMBER LIMITED new'], ['WABA BLOCKED new'], ['PHONE_NUMBER BLOCKED changed', 'WABA RESOLVED resolved']]);
+    expect(messages()).toEqual([['phone LIMITED new'], ['WABA BLOCKED new'], ['WABA RESOLVED resolved', 'phone BLOCKED changed']]);
   });
 
   it('a held-back phone that recovers while its WABA is BLOCKED: nothing owed when the WABA recovers', async () => {
@@ -106,7 +106,7 @@ describe('alerts held back by a BLOCKED WABA', () => {
     await setHealth(sandbox, { CustSpaceId: space, ...waba, CanSendMessage: 'AVAILABLE' });
     clock += 5 * MINUTE;
     await sweep(clock);
-    expect(messages().flat().filter((m) => m.startsWith('PHONE_NUMBER'))).toEqual(['PHONE_NUMBER LIMITED new']);
+    expect(messages().flat().filter((m) => m.startsWith('phone'))).toEqual(['phone LIMITED new']);
     expect(messages().flat()).toContain('WABA RESOLVED resolved');
   });
 });

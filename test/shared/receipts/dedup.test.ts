@@ -52,7 +52,7 @@ type Item = { status: string; reason: string; node: string };
 const phoneAlerts = () =>
   receivers.received.webhook
     .flatMap((m) => (m.body as { items: Item[] }).items)
-    .filter((i) => i.node.startsWith('PHONE_NUMBER'))
+    .filter((i) => i.node.startsWith('phone '))
     .map((i) => [i.status, i.reason]);
 const healthChecks = async () => ((await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string }>).filter((c) => c.Action === 'GetWhatsappHealthStatus').length;
 const outcomes = () => forwarder.pushes.map((p) => p.results.map((r) => r['Outcome']));
