@@ -73,6 +73,30 @@ export function sandboxPerFileStorePerTest(use: (parts: SandboxAndStore) => void
   });
 }
 
+/**
+ * One sandbox and one file store for the whole file, the store's URL in process.env's STORE_URL (and
+ * LOG_LEVEL=warn): for handlers that keep their store connection for the instance's life, as the
+ * watch-list function does. Tests reset what they use.
+ */
+export function sandboxAndStorePerFile(use: (parts: SandboxAndStore) => void): void {
+  let sandbox: RunningSandbox | undefined;
+  let cleanup: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    sandbox = await sandboxForFunctions();
+    const temp = await tempFileStore();
+    cleanup = temp.cleanup;
+    process.env['STORE_URL'] = temp.url;
+    process.env['LOG_LEVEL'] = 'warn';
+    use({ sandbox, store: temp.store, storeUrl: temp.url });
+  });
+  afterAll(async () => {
+    delete process.env['STORE_URL'];
+    delete process.env['LOG_LEVEL'];
+    await cleanup?.();
+    await sandbox?.close();
+  });
+}
+
 /** A client of the sandbox's first account with its own limiter registry (tests stay independent). */
 export function sandboxClient(sandbox: RunningSandbox, qps = 5, key = DEFAULT_SANDBOX_KEYS[0]!): CamsClient {
   return new CamsClient({ endpoint: sandbox.url, credentials: key, qps: { GetWhatsappHealthStatus: qps }, budget: new CamsBudget() });

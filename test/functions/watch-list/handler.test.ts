@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { CallRecord } from '../../../local/sandbox/calls.ts';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
@@ -8,29 +8,16 @@ import { runHealthMonitor } from '../../../shared/services/health-monitor.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { handler } from '../../../functions/watch-list/handler.ts';
 import { fcContext, fixture, httpEvent, parseReply, type ParsedReply } from '../../support/events.ts';
-import { onboardThroughFunctions, RecordingSink, tempFileStore } from '../../support/monitor.ts';
-import { CALLER_KEY, sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+import { onboardThroughFunctions, RecordingSink, sandboxAndStorePerFile } from '../../support/monitor.ts';
+import { CALLER_KEY, sandboxControl } from '../../support/sandbox-env.ts';
 
 let sandbox: RunningSandbox;
 let store: Store;
 let storeUrl: string;
-let cleanup: () => Promise<void>;
 let space: string;
 let n = 0;
 
-beforeAll(async () => {
-  sandbox = await sandboxForFunctions();
-  ({ store, url: storeUrl, cleanup } = await tempFileStore());
-  // The watch-list function's own env: API_KEYS (set by sandboxForFunctions) and STORE_URL.
-  process.env['STORE_URL'] = storeUrl;
-  process.env['LOG_LEVEL'] = 'warn';
-});
-afterAll(async () => {
-  delete process.env['STORE_URL'];
-  delete process.env['LOG_LEVEL'];
-  await cleanup();
-  await sandbox?.close();
-});
+sandboxAndStorePerFile((parts) => ({ sandbox, store, storeUrl } = parts));
 
 async function watchList(method: 'GET' | 'POST' | 'DELETE', body?: unknown, query?: Record<string, string>): Promise<ParsedReply> {
   const req = signRouteRequest({ method, path: '/watch-list', ...(body === undefined ? {} : { body }), ...(query ? { query } : {}) }, 'h', CALLER_KEY, { nonce: `wl-${process.pid}-${++n}` });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { CallRecord } from '../../../local/sandbox/calls.ts';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
@@ -9,8 +9,8 @@ import { WATCH_PREFIX, type RegisteredTarget } from '../../../shared/monitor/tar
 import { StoreError, type Store } from '../../../shared/store/port.ts';
 import { handler as watchListHandler } from '../../../functions/watch-list/handler.ts';
 import { fcContext, fixture, httpEvent, parseReply } from '../../support/events.ts';
-import { onboardThroughFunctions, RecordingSink, tempFileStore } from '../../support/monitor.ts';
-import { CALLER_KEY, sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+import { onboardThroughFunctions, RecordingSink, sandboxAndStorePerFile } from '../../support/monitor.ts';
+import { CALLER_KEY, sandboxControl } from '../../support/sandbox-env.ts';
 import { bind, KEY_B } from '../../local/sandbox/helpers.ts';
 
 const HOUR = 3_600_000;
@@ -18,23 +18,10 @@ const WABA = '499399000100';
 let sandbox: RunningSandbox;
 let store: Store;
 let storeUrl: string;
-let cleanup: () => Promise<void>;
 let space: string;
 let n = 0;
 
-beforeAll(async () => {
-  sandbox = await sandboxForFunctions();
-  process.env['LOG_LEVEL'] = 'warn';
-  // One store for the file: the watch-list function keeps its store connection for the instance's life.
-  ({ store, url: storeUrl, cleanup } = await tempFileStore());
-  process.env['STORE_URL'] = storeUrl;
-});
-afterAll(async () => {
-  delete process.env['LOG_LEVEL'];
-  delete process.env['STORE_URL'];
-  await cleanup();
-  await sandbox?.close();
-});
+sandboxAndStorePerFile((parts) => ({ sandbox, store, storeUrl } = parts));
 beforeEach(async () => {
   await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
   for (const r of await store.list(WATCH_PREFIX)) await store.delete(r.key);

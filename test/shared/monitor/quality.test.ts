@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { signRouteRequest } from '../../../local/client/route-request.ts';
@@ -11,10 +11,10 @@ import { runHealthMonitor } from '../../../shared/services/health-monitor.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { handler as watchListHandler } from '../../../functions/watch-list/handler.ts';
 import { fcContext, fixture, httpEvent, parseReply } from '../../support/events.ts';
-import { onboardThroughFunctions, tempFileStore } from '../../support/monitor.ts';
+import { onboardThroughFunctions, sandboxAndStorePerFile } from '../../support/monitor.ts';
 import { receiptPushEvent } from '../../support/receipt-forwarder.ts';
 import { startReceivers, type Receivers } from '../../support/receivers/index.ts';
-import { CALLER_KEY, sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+import { CALLER_KEY, sandboxControl } from '../../support/sandbox-env.ts';
 
 // A phone's quality reaches the monitor two ways: a phoneQualityUpdate receipt (cams-events) and
 // discovery's QueryChatappPhoneNumbers listing (the sweep). Both describe one PHONE_QUALITY entity,
@@ -25,24 +25,11 @@ const MINUTE = 60_000;
 let sandbox: RunningSandbox;
 let store: Store;
 let storeUrl: string;
-let cleanup: () => Promise<void>;
 let receivers: Receivers;
 let space: string;
 let n = 0;
 
-beforeAll(async () => {
-  sandbox = await sandboxForFunctions();
-  process.env['LOG_LEVEL'] = 'warn';
-  // One store for the file: the watch-list function keeps its store connection for the instance's life.
-  ({ store, url: storeUrl, cleanup } = await tempFileStore());
-  process.env['STORE_URL'] = storeUrl;
-});
-afterAll(async () => {
-  delete process.env['LOG_LEVEL'];
-  delete process.env['STORE_URL'];
-  await cleanup();
-  await sandbox?.close();
-});
+sandboxAndStorePerFile((parts) => ({ sandbox, store, storeUrl } = parts));
 beforeEach(async () => {
   await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
   for (const r of await store.list('')) await store.delete(r.key);

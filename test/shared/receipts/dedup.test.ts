@@ -1,52 +1,40 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
-import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
-import { sinksFromEnv } from '../../../shared/alerts/sinks/index.ts';
-import { loadMonitorConfig } from '../../../shared/config/monitor.ts';
-import { registerWatchTarget } from '../../../shared/monitor/targets.ts';
 import { STATS_KEY, type ReceiptStats } from '../../../shared/receipts/dedup.ts';
-import { camsEventsHandler } from '../../../shared/services/cams-events.ts';
-import { runHealthMonitor } from '../../../shared/services/health-monitor.ts';
 import type { Store } from '../../../shared/store/port.ts';
-import { fcContext, fixture } from '../../support/events.ts';
-import { onboardThroughFunctions, sandboxPerFileStorePerTest, setHealth } from '../../support/monitor.ts';
-import { startReceiptForwarder, type ReceiptForwarder } from '../../support/receipt-forwarder.ts';
-import { startReceivers, type Receivers } from '../../support/receivers/index.ts';
+import { setHealth } from '../../support/monitor.ts';
+import type { ReceiptForwarder } from '../../support/receipt-forwarder.ts';
+import { sandboxPushingReceipts, type ReceiptRig } from '../../support/receipt-rig.ts';
+import type { Receivers } from '../../support/receivers/index.ts';
 import { sandboxControl } from '../../support/sandbox-env.ts';
 
 // Receipts carry no id and no time, so a redelivery (CAMS pushing the same push again) and a genuine
 // repeat (the node went back to a state it was in before) have the same content. Here the sandbox
 // pushes every health change to cams-events, as CAMS does, and redelivers through its push API.
-const TOKEN = 'receipt-token-dedup-0123456789';
 const WABA = '299399000500';
 const PHONE = '8613800000001';
 const MINUTE = 60_000;
 let sandbox: RunningSandbox;
 let store: Store;
-let storeUrl: string;
 let receivers: Receivers;
 let forwarder: ReceiptForwarder;
 let space: string;
+let rig: ReceiptRig;
 let clock: number;
 
-sandboxPerFileStorePerTest((parts) => ({ sandbox, store, storeUrl } = parts), { quiet: true });
-beforeEach(async () => {
-  receivers = await startReceivers({ kinds: ['webhook'] });
-  space = await onboardThroughFunctions(WABA, [{ cc: '86', phone: '13800000001' }]);
-  await registerWatchTarget(store, { CustSpaceId: space, NodeType: 'phone', WabaId: WABA, PhoneNumber: PHONE }, 'test');
+beforeEach(() => {
   clock = Date.now();
-  const handler = camsEventsHandler({ env: { ...env(), CAMS_RECEIPT_TOKEN: TOKEN }, write: () => {}, alertClock: () => clock });
-  forwarder = await startReceiptForwarder(handler as never, TOKEN, ctx);
-  await sandboxControl(sandbox, 'PUT', '/__sandbox/receipts', { Url: forwarder.url });
 });
-afterEach(async () => {
-  await forwarder.close();
-  await receivers.close();
-});
-
-const key = DEFAULT_SANDBOX_KEYS[0]!;
-const ctx = () => fcContext({ credentials: { accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret } }) as never;
-const env = () => ({ STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env });
+sandboxPushingReceipts(
+  {
+    token: 'receipt-token-dedup-0123456789',
+    waba: WABA,
+    phone: { cc: '86', phone: '13800000001' },
+    targets: (s) => [{ CustSpaceId: s, NodeType: 'phone', WabaId: WABA, PhoneNumber: PHONE }],
+    alertClock: () => clock,
+  },
+  (r) => ({ sandbox, store, receivers, forwarder, space } = rig = r),
+);
 
 type Item = { status: string; reason: string; node: string };
 const phoneAlerts = () =>
@@ -59,10 +47,8 @@ const outcomes = () => forwarder.pushes.map((p) => p.results.map((r) => r['Outco
 
 /** The phone's health changes in the sandbox a minute later, which pushes its receipt; resolves once cams-events answered it. */
 async function change(to: string): Promise<void> {
-  const n = forwarder.pushes.length + 1;
   clock += MINUTE;
-  await setHealth(sandbox, { CustSpaceId: space, NodeType: 'phone', PhoneNumber: PHONE, CanSendMessage: to });
-  await forwarder.handled(n);
+  await rig.pushChange({ NodeType: 'phone', PhoneNumber: PHONE }, to);
 }
 
 /** CAMS pushes what it pushed before once more (its retry of a push it thinks failed). */
@@ -111,8 +97,7 @@ describe('receipt dedup: a redelivery is not acted on twice, a repeat after a ch
     await sandboxControl(sandbox, 'PUT', '/__sandbox/receipts', { Url: '' });
     await setHealth(sandbox, { CustSpaceId: space, NodeType: 'phone', PhoneNumber: PHONE, CanSendMessage: 'AVAILABLE' });
     clock += 5 * MINUTE;
-    const inv = { event: fixture('timer-event.json'), context: ctx(), requestId: 'tick', deadline: Date.now() + 60_000 };
-    await runHealthMonitor(inv, { config: loadMonitorConfig(env()), store, sinks: sinksFromEnv(env()) }, () => clock);
+    await rig.sweep(clock);
     expect(phoneAlerts()).toEqual([
       ['BLOCKED', 'new'],
       ['RESOLVED', 'resolved'],
