@@ -13,8 +13,8 @@ function parseJson(text: string): unknown {
 }
 
 /**
- * What can arrive: an EventBridge CloudEvent whose `data` is the payload; an MNS queue CloudEvent
- * whose `data.messageBody` is the payload as JSON text; a direct invocation from POST /onboardings
+ * What can arrive: an EventBridge CloudEvent whose `data` is the payload (keyed by its source + id);
+ * an MNS queue CloudEvent whose `data.messageBody` is the payload as JSON text; a direct invocation from POST /onboardings
  * (`{OnboardingId, Payload}`); or a bare payload (the FC invoke API).
  */
 export function onboardingRequestFrom(event: unknown): OnboardingRequest {
@@ -22,7 +22,10 @@ export function onboardingRequestFrom(event: unknown): OnboardingRequest {
     const data = event['data'];
     const ref = { source: event['source'], id: event['id'] };
     if (isObject(data) && typeof data['messageBody'] === 'string') {
-      return { payload: parseJson(data['messageBody']), event: ref, source: `${event['source']} ${event['type'] ?? ''}`.trim() };
+      // A queue message has no id its sender chose (each send is a new message, a new event id), so
+      // it is keyed as POST /onboardings is: its IdempotencyKey, else its payload. The same body sent
+      // twice, or redelivered, is one onboarding.
+      return { payload: parseJson(data['messageBody']), source: `${event['source']} ${event['type'] ?? ''}`.trim() };
     }
     return { payload: typeof data === 'string' ? parseJson(data) : data, event: ref, source: `${event['source']} ${event['type'] ?? ''}`.trim() };
   }

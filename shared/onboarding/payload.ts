@@ -17,6 +17,9 @@ export const OnboardingPayload = z
     ),
     IsvCode: z.optional(IsvCode()),
     IdempotencyKey: z.optional(z.string().check(z.regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 printable ASCII characters'))),
+  }, {
+    // The whole payload is not an object: text that is not JSON (an MNS messageBody, an invoke payload), or a JSON value of another kind.
+    error: (iss) => `${typeof iss.input === 'string' ? 'is not JSON: it ' : ''}must be a JSON object {WabaId, Cc, PhoneNumber, VerifiedName, Templates?, IsvCode?, IdempotencyKey?}`,
   })
   .check(
     z.superRefine((v, ctx) => {

@@ -170,7 +170,18 @@ describe('onboarding', () => {
     const p = payload();
     const mns = fixture<Record<string, unknown> & { data: Record<string, string> }>('mns-queue-event.json');
     mns.data['messageBody'] = JSON.stringify(p);
-    expect(onboardingRequestFrom(mns)).toMatchObject({ payload: p, event: { source: 'acs:mns', id: mns['id'] } });
+    expect(onboardingRequestFrom(mns)).toMatchObject({ payload: p });
+    // The same body sent twice is two messages (two event ids) and one onboarding: bound once.
+    const first = await runOnboarding(deps(), onboardingRequestFrom(mns));
+    const again = await runOnboarding(deps(), onboardingRequestFrom({ ...mns, id: 'another-message-id' }));
+    expect(first).toMatchObject({ status: 'done', duplicate: false });
+    expect(again).toMatchObject({ status: 'done', duplicate: true });
+    expect((await camsCalls()).filter((c) => c.Action === 'ChatappBindWaba')).toHaveLength(1);
+    // A body that is not JSON is named as such.
+    const notJson = await runOnboarding(deps(), onboardingRequestFrom({ ...mns, data: { ...mns.data, messageBody: 'not json' } }));
+    expect(notJson).toMatchObject({ status: 'invalid', fields: [{ Field: '(payload)', Message: expect.stringMatching(/^is not JSON: it must be a JSON object \{WabaId, Cc/) }] });
+    await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
+    for (const r of await store.list('')) await store.delete(r.key);
 
     const sink = new RecordingSink();
     const bad = await runOnboarding(deps(), onboardingRequestFrom(eventBridge({ ...p, Cc: '+65' }, 'evt-bad')));
