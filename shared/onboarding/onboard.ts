@@ -155,7 +155,8 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
           await save({ Errors: [...record.Errors, error], LeaseExpiresAt: undefined });
           throw new OnboardingRetryableError(onboardingId, step, e);
         }
-        await save({ Status: 'failed', Errors: [...record.Errors, error], FailureReason: `${step}: ${code}: ${message}`, LeaseExpiresAt: undefined });
+        // CAMS answered (permanently): nothing is in flight any more.
+        await save({ Status: 'failed', Errors: [...record.Errors, error], FailureReason: `${step}: ${code}: ${message}`, LeaseExpiresAt: undefined, StepInFlight: undefined });
         await untrackActive(deps.store, onboardingId).catch(() => undefined);
         await raiseFailureAlert(deps, { onboardingId, wabaId: payload.WabaId, phone: `${payload.Cc}${payload.PhoneNumber}` }, code, `${step}: ${message}`);
         log({ level: 'warn', msg: 'onboarding failed permanently', onboardingId, step, code });

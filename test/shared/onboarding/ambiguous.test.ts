@@ -4,6 +4,7 @@ import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { runOnboarding } from '../../../shared/onboarding/onboard.ts';
+import { recordKey, type OnboardingRecord } from '../../../shared/onboarding/record.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { sandboxClient, sandboxPerFileStorePerTest } from '../../support/monitor.ts';
 import { sandboxControl } from '../../support/sandbox-env.ts';
@@ -58,6 +59,11 @@ describe('a CAMS write whose answer was lost', () => {
     const out = await runOnboarding(onboardingDeps({ store, cams: impatientClient(), deadline: Date.now() + 20_000 }), { payload: { ...payload, WabaId: '3100000000002' } });
     expect(out.status).toBe('failed');
     if (out.status === 'failed') expect(out.record.FailureReason).toContain('Phone.Exists');
+    // CAMS answered: the record does not say a step is still in flight (GET /onboardings/{id} shows it).
+    if (out.status !== 'failed') return;
+    const stored = (await store.get<OnboardingRecord>(recordKey(out.record.OnboardingId)))!.value;
+    expect(stored).toMatchObject({ Status: 'failed', Errors: [expect.objectContaining({ step: 'addPhone', permanent: true })] });
+    expect(stored.StepInFlight).toBeUndefined();
   });
 
   it('a bind repeated after a lost answer reads back the same space (CAMS binds idempotently per account)', async () => {
