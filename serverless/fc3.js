@@ -252,6 +252,18 @@ export function packageFc3(distDir, svc, { generate = fc3Deployment, validate })
 }
 
 /**
+ * The trigger's methods: each route's, and HEAD wherever GET is (the functions answer HEAD as GET
+ * without the body; uptime checkers probe with it).
+ * @param {{method: string}[]} http
+ * @returns {string[]}
+ */
+function triggerMethods(http) {
+  const methods = new Set(http.map((e) => upper(e.method)));
+  if (methods.has('GET')) methods.add('HEAD');
+  return [...methods].sort();
+}
+
+/**
  * A function's FC 3.0 triggers from its serverless.yml events; its HTTP routes are added to `routes`
  * and its EventBridge rules (events our own code publishes) to `eventRules`.
  * @param {string} key
@@ -270,7 +282,7 @@ function fc3Triggers(key, fn, name, { region, bus, routes, eventRules }) {
       triggerName: 'http',
       triggerType: 'http',
       qualifier: 'LATEST',
-      triggerConfig: { authType: 'anonymous', disableURLInternet: false, methods: [...new Set(http.map((e) => upper(e.method)))].sort() },
+      triggerConfig: { authType: 'anonymous', disableURLInternet: false, methods: triggerMethods(http) },
     });
     // A custom domain's routes match `*`, not `{id}`: customDomainPath is the path to map there.
     for (const e of http) routes.push({ method: upper(e.method), path: e.path, customDomainPath: e.path.replace(/\{[^/}]+\}/g, '*'), function: name });

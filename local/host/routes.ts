@@ -1,4 +1,5 @@
 /** The HTTP events of serverless.yml as one routing table: method + path (with `{param}` segments). */
+import { allowedMethods } from '../../shared/http-fn/middlewares.ts';
 
 export interface HostRoute {
   method: string;
@@ -45,8 +46,10 @@ export class RouteTable {
       .filter((c): c is { r: CompiledRoute; params: Record<string, string> } => c.params !== undefined)
       .sort((a, b) => Object.keys(a.params).length - Object.keys(b.params).length);
     if (candidates.length === 0) return { kind: 'not-found' };
-    const hit = candidates.find((c) => c.r.method === method.toUpperCase());
-    if (!hit) return { kind: 'method-not-allowed', allow: [...new Set(candidates.map((c) => c.r.method))] };
+    const wanted = method.toUpperCase();
+    // HEAD is served by the GET route (the functions answer it without the body), as FC 3.0's trigger does.
+    const hit = candidates.find((c) => c.r.method === wanted) ?? (wanted === 'HEAD' ? candidates.find((c) => c.r.method === 'GET') : undefined);
+    if (!hit) return { kind: 'method-not-allowed', allow: allowedMethods(candidates.map((c) => c.r)) };
     const { method: m, path, functionName } = hit.r;
     return { kind: 'found', route: { method: m, path, functionName }, params: hit.params };
   }

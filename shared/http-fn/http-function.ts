@@ -10,6 +10,7 @@ import { stdoutLog, type LogWriter } from '../log/log.ts';
 import {
   camsEnvelope,
   decodeHttpRequest,
+  headReplies,
   invocationLog,
   validateRequestParams,
   verifyCallerSignature,
@@ -43,7 +44,7 @@ export interface HttpFunctionSpec<P> {
 export type FcHttpHandler = (event: unknown, context?: FcContext) => Promise<FcHttpResponse>;
 
 /**
- * The one middleware stack every HTTP function uses: connections → log → envelope → decode →
+ * The one middleware stack every HTTP function uses: connections → log → HEAD → envelope → decode →
  * caller signature → params. Config is read on first use and kept for the instance's life, as is
  * the nonce registry.
  */
@@ -68,6 +69,7 @@ export function httpFunction<P>(spec: HttpFunctionSpec<P>): FcHttpHandler {
   const handler = middy<unknown, FcHttpResponse | ServiceResult, Error, FcContext>(base, { timeoutEarlyInMillis: 0 })
     .use(openConnections({ config: loadConfig, preconnect: spec.preconnect }))
     .use(invocationLog({ functionName: spec.name, write: spec.write ?? stdoutLog, ...(spec.now ? { now: spec.now } : {}) }))
+    .use(headReplies())
     .use(camsEnvelope())
     .use(
       decodeHttpRequest({

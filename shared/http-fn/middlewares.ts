@@ -41,6 +41,8 @@ export interface HttpInternal {
   camsCode?: string | undefined;
   callerKeyId?: string;
   internalError?: unknown;
+  /** A HEAD request, answered as its GET route with the body left out. */
+  head?: boolean;
   [key: string]: unknown;
 }
 
@@ -120,12 +122,13 @@ export function decodeHttpRequest(opts: { routes: readonly Route[]; maxBodyBytes
     before: (request) => {
       const http = decodeHttpEvent(request.event, opts.maxBodyBytes());
       request.internal.route = `${http.method} ${http.path}`;
+      request.internal.head = http.method === 'HEAD';
       const samePath = matchers.filter((m) => matchRoute(m.segments, http.path) !== undefined);
       if (samePath.length === 0) throw new HttpError(404, 'NotFound', `no route for ${http.path}`);
-      const route = samePath.find((m) => m.method.toUpperCase() === http.method);
+      const route = samePath.find((m) => m.method.toUpperCase() === http.method) ?? (http.method === 'HEAD' ? samePath.find((m) => m.method.toUpperCase() === 'GET') : undefined);
       if (!route) {
         throw new HttpError(405, 'MethodNotAllowed', `${http.method} is not allowed on ${http.path}`, {
-          headers: { allow: samePath.map((m) => m.method.toUpperCase()).join(', ') },
+          headers: { allow: allowedMethods(samePath).join(', ') },
         });
       }
       http.pathParameters = Object.assign(nullProtoMap<string>(), matchRoute(route.segments, http.path), http.pathParameters);
@@ -140,6 +143,25 @@ export function decodeHttpRequest(opts: { routes: readonly Route[]; maxBodyBytes
       } satisfies ParsedHttpEvent;
     },
   };
+}
+
+/** The methods a path answers; HEAD wherever GET is (RFC 9110 §9.3.2: GET without the body). */
+export function allowedMethods(routes: readonly { method: string }[]): string[] {
+  const methods = new Set(routes.map((r) => r.method.toUpperCase()));
+  if (methods.has('GET')) methods.add('HEAD');
+  return [...methods];
+}
+
+/**
+ * HEAD answers as GET does, headers and status, with no body: uptime checkers probe with it. Last
+ * out, so it strips whatever reply the stack built, an error's included.
+ */
+export function headReplies(): Middleware {
+  const strip = (request: Request) => {
+    const res = request.response as FcHttpResponse | undefined;
+    if (request.internal.head === true && res && typeof res.body === 'string') res.body = '';
+  };
+  return { after: strip, onError: strip };
 }
 
 /** A route's path, segment by segment: `{name}` is a path parameter, anything else a literal. */

@@ -3,7 +3,7 @@ import middy from '@middy/core';
 import type * as z from '../validation/schema.ts';
 import type { EnvSource } from '../config/env.ts';
 import type { FcContext } from '../fc/context.ts';
-import { decodeHttpRequest, invocationLog, type HttpInternal, type ParsedHttpEvent } from '../http-fn/middlewares.ts';
+import { decodeHttpRequest, headReplies, invocationLog, type HttpInternal, type ParsedHttpEvent } from '../http-fn/middlewares.ts';
 import { validateParams, collectParams } from '../http-fn/params.ts';
 import { errorReply, type FcHttpResponse } from '../http-fn/reply.ts';
 import { stdoutLog, type LogWriter } from '../log/log.ts';
@@ -57,7 +57,7 @@ export interface PageFunctionSpec<P> {
 }
 
 /**
- * The HTML page's stack, Powertools-style like the JSON routes': log → HTML errors → decode →
+ * The HTML page's stack, Powertools-style like the JSON routes': log → HEAD → HTML errors → decode →
  * viewer access (token, cookie or public; not ACS3: a browser cannot sign) → query params → render.
  */
 export function pageFunction<P>(spec: PageFunctionSpec<P>): (event: unknown, context?: FcContext) => Promise<FcHttpResponse> {
@@ -75,6 +75,7 @@ export function pageFunction<P>(spec: PageFunctionSpec<P>): (event: unknown, con
   };
   const handler = middy<unknown, FcHttpResponse, Error, FcContext, HttpInternal>(base, { timeoutEarlyInMillis: 0 })
     .use(invocationLog({ functionName: spec.name, write: spec.write ?? stdoutLog }) as unknown as Middleware)
+    .use(headReplies() as unknown as Middleware)
     .use(htmlErrors())
     .use(decodeHttpRequest({ routes: [{ method: 'GET', path: spec.path }], maxBodyBytes: () => 16 * 1024 }) as unknown as Middleware)
     .use({

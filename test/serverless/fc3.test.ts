@@ -25,16 +25,17 @@ const RAM_ACTIONS: Record<string, string[]> = {
   onboarding: ['cams:AddChatappPhoneNumber', 'cams:ChatappBindWaba', 'cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba'],
   'onboarding-api': ['fc:InvokeFunction'],
 };
+/** Each function's trigger methods: its routes', and HEAD wherever GET is (answered as GET without the body). */
 const HTTP_METHODS: Record<string, string[]> = {
   'bind-waba': ['POST'],
-  'query-waba': ['GET'],
+  'query-waba': ['GET', 'HEAD'],
   'add-phone-number': ['POST'],
-  'get-health-status': ['GET'],
-  'health-report': ['GET'],
-  'onboarding-api': ['GET', 'POST'],
-  'watch-list': ['DELETE', 'GET', 'POST'],
-  silences: ['DELETE', 'GET', 'POST'],
-  'status-page': ['GET'],
+  'get-health-status': ['GET', 'HEAD'],
+  'health-report': ['GET', 'HEAD'],
+  'onboarding-api': ['GET', 'HEAD', 'POST'],
+  'watch-list': ['DELETE', 'GET', 'HEAD', 'POST'],
+  silences: ['DELETE', 'GET', 'HEAD', 'POST'],
+  'status-page': ['GET', 'HEAD'],
   'cams-events': ['POST'],
 };
 

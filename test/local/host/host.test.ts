@@ -164,6 +164,21 @@ describe('HTTP routes', () => {
     expect(wrong.headers['allow']).toBe('POST');
   });
 
+  it('HEAD on a GET route is answered by its function as GET is, without the body; HEAD elsewhere is 405', async () => {
+    const get = await callRoute(host.url, { method: 'GET', path: '/health-report' });
+    const head = await callRoute(host.url, { method: 'HEAD', path: '/health-report' });
+    expect(get.status).toBe(200);
+    expect(head).toMatchObject({ status: 200, text: '' });
+    expect(head.headers['content-type']).toBe(get.headers['content-type']);
+    // The page answers for itself (404 here: no STATUS_PAGE_TOKEN, so no page), not the host's 405.
+    const page = await httpRequest(`${host.url}/status`, { method: 'HEAD' });
+    expect(page.status).toBe(404);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    const post = await callRoute(host.url, { method: 'HEAD', path: '/waba/bind' });
+    expect(post.status).toBe(405);
+    expect(post.headers['allow']).toBe('POST');
+  });
+
   it('a body over the limit is 413 and never reaches the function', async () => {
     const before = lines.length;
     const res = await callRoute(host.url, { method: 'POST', path: '/waba/bind', body: { WabaId: '1', Pad: 'x'.repeat(MAX_BODY) } });

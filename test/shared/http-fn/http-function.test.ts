@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { signRouteRequest } from '../../../local/client/route-request.ts';
 import { CamsError } from '../../../shared/cams/errors.ts';
 import { httpFunction } from '../../../shared/http-fn/http-function.ts';
+import { HttpError } from '../../../shared/http-fn/errors.ts';
 import { redactSecrets } from '../../../shared/log/log.ts';
 import { camsErrorStatus } from '../../../shared/http-fn/reply.ts';
 import { fcContext, httpEvent, parseReply } from '../../support/events.ts';
@@ -86,8 +87,38 @@ describe('the shared HTTP function stack', () => {
     for (const path of ['/things//', '/things//tags/b', '/things/abc/extra', '/Things', '/nothing', '/', '/things/a/tags/']) {
       expect(await call('GET', path), path).toMatchObject({ status: 404, code: 'NotFound', seen: undefined });
     }
-    expect(await call('PUT', '/things')).toMatchObject({ status: 405, code: 'MethodNotAllowed', allow: 'GET, POST', seen: undefined });
-    expect(await call('POST', '/things/abc')).toMatchObject({ status: 405, allow: 'GET' });
+    expect(await call('PUT', '/things')).toMatchObject({ status: 405, code: 'MethodNotAllowed', allow: 'GET, POST, HEAD', seen: undefined });
+    expect(await call('POST', '/things/abc')).toMatchObject({ status: 405, allow: 'GET, HEAD' });
+    const head = await handler(httpEvent(signRouteRequest({ method: 'HEAD', path: '/things/a/tags/b' }, 'h.example', KEY), 'fc-http'), fcContext() as never);
+    expect(head).toMatchObject({ statusCode: 405, headers: { allow: 'DELETE' }, body: '' });
+  });
+
+  it('answers HEAD as its GET route, signed as HEAD, with the same status and headers and no body', async () => {
+    const handler = httpFunction({
+      name: 'things',
+      routes: [{ method: 'GET', path: '/things/{id}' }],
+      schema: z.looseObject({}),
+      service: async (input) => {
+        if (input.params['fail'] === '1') throw new HttpError(400, 'InvalidParameter', 'fail is set');
+        return { data: { Id: input.http.pathParameters['id'] } };
+      },
+      env,
+      write: () => {},
+    });
+    const send = async (method: string, query: Record<string, string> = {}) =>
+      handler(httpEvent(signRouteRequest({ method, path: '/things/abc', query }, 'h.example', KEY), 'fc-http'), fcContext() as never);
+    const get = await send('GET');
+    const head = await send('HEAD');
+    expect(get.statusCode).toBe(200);
+    expect(JSON.parse(get.body)).toMatchObject({ Data: { Id: 'abc' } });
+    expect(head).toMatchObject({ statusCode: 200, body: '' });
+    expect(head.headers['content-type']).toBe(get.headers['content-type']);
+    const failed = await send('HEAD', { fail: '1' });
+    expect(failed).toMatchObject({ statusCode: 400, body: '' });
+    // The signature covers the method: a GET's signature does not pass for a HEAD.
+    const signedGet = signRouteRequest({ method: 'GET', path: '/things/abc' }, 'h.example', KEY);
+    const replayed = await handler(httpEvent({ ...signedGet, method: 'HEAD' }, 'fc-http'), fcContext() as never);
+    expect(replayed.statusCode).toBe(403);
   });
 
   it('turns an unexpected error into a 500 envelope without its message, and logs it at error level', async () => {

@@ -41,6 +41,15 @@ describe('GET /status access', () => {
     expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
   });
 
+  it('HEAD: the status and headers GET would give, no body (uptime checkers probe with it)', async () => {
+    const event = (method: string) => httpEvent({ method, path: '/status', query: {}, headers: { host: 'status.example.com' }, body: '' } as never, 'fc-http');
+    const head = await fn({ STATUS_PAGE_PUBLIC: 'true' })(event('HEAD'), fcContext() as never);
+    expect(head).toMatchObject({ statusCode: 200, body: '' });
+    expect(head.headers['content-security-policy']).toBe(STATUS_PAGE_CSP);
+    const denied = await fn({ STATUS_PAGE_TOKEN: TOKEN })(event('HEAD'), fcContext() as never);
+    expect(denied).toMatchObject({ statusCode: 401, body: '' });
+  });
+
   it('token: Bearer works; a wrong one or none is 401 with WWW-Authenticate', async () => {
     const env = { STATUS_PAGE_TOKEN: TOKEN };
     expect((await get(env, {}, { authorization: `Bearer ${TOKEN}` })).statusCode).toBe(200);
