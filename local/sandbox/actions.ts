@@ -111,7 +111,9 @@ function healthStatus(account: string, params: Params, state: SandboxState): Cam
   if (!isNodeType(nodeType)) throw new Rejection(errors.invalidParameter('NodeType', `it must be one of ${NODE_TYPES.join(', ')}.`));
   const node = nodeFromParams(nodeType, params);
   const space = ownSpace(account, custSpaceId, state);
-  if (params['WabaId'] && params['WabaId'].trim() !== space.wabaId) throw new Rejection(errors.resourceOwner());
+  // Blank is absent, as for every other param: the space's own WABA.
+  const wabaId = params['WabaId']?.trim();
+  if (wabaId && wabaId !== space.wabaId) throw new Rejection(errors.resourceOwner());
   // A phone never added or a template the space does not have: the seeds document one code for a
   // resource the caller cannot address, Unknown.ResourceOwnerId, and no not-found code, so that one.
   const resolved = resolveNode(state, space, node);

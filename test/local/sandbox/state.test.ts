@@ -213,6 +213,8 @@ describe('GetWhatsappHealthStatus', () => {
     // WabaId, when given, must be the space's.
     expect((await health({ CustSpaceId: space, NodeType: 'waba', WabaId: '888888' })).json['Code']).toBe('OK');
     expectError(await health({ CustSpaceId: space, NodeType: 'waba', WabaId: '123' }), 400, 'Unknown.ResourceOwnerId');
+    // A blank WabaId is a missing one, as a blank value is for every other param: the space's WABA.
+    for (const WabaId of ['', ' ', '\t']) expect((await health({ CustSpaceId: space, NodeType: 'waba', WabaId })).json['Code'], JSON.stringify(WabaId)).toBe('OK');
     // The same template in another language, and a phone never added, do not exist either.
     expectError(await health({ CustSpaceId: space, NodeType: 'template', TemplateCode: 'T1', Language: 'fr' }), 400, 'Unknown.ResourceOwnerId');
     expectError(await health({ CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800009999' }), 400, 'Unknown.ResourceOwnerId');
