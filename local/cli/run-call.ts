@@ -49,8 +49,10 @@ export function parseCallArgs(argv: readonly string[]): ParsedCall {
   if (!target.startsWith('/')) throw new UsageError(`PATH must start with / (got "${target}")`);
   const q = target.indexOf('?');
   const path = q < 0 ? target : target.slice(0, q);
-  const query: Record<string, string> = {};
-  if (q >= 0) for (const [k, v] of new URLSearchParams(target.slice(q + 1))) query[k] = k in query ? `${query[k]},${v}` : v;
+  // A repeated key joins its values with ','; a Map, so `constructor` or `__proto__` is just a key.
+  const values = new Map<string, string>();
+  if (q >= 0) for (const [k, v] of new URLSearchParams(target.slice(q + 1))) values.set(k, values.has(k) ? `${values.get(k)},${v}` : v);
+  const query: Record<string, string> = Object.fromEntries(values);
   const parsed: ParsedCall = { method, path, query };
   if (json !== undefined) {
     let body: unknown;

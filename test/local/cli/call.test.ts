@@ -61,6 +61,13 @@ describe('parseCallArgs', () => {
     expect(parseCallArgs(['POST', '/waba/bind', '{"WabaId":"1"}'])).toEqual({ method: 'POST', path: '/waba/bind', query: {}, body: { WabaId: '1' } });
   });
 
+  it('joins a repeated query key with commas; a key named like an Object property is just a key', () => {
+    expect(parseCallArgs(['GET', '/watch-list?A=1&A=2&constructor=x&toString=y&__proto__=z']).query).toEqual(
+      Object.fromEntries([['A', '1,2'], ['constructor', 'x'], ['toString', 'y'], ['__proto__', 'z']]),
+    );
+    expect(Object.keys(parseCallArgs(['GET', '/watch-list?__proto__=z']).query)).toEqual(['__proto__']);
+  });
+
   it.each([
     [[], /expected METHOD PATH/],
     [['POST'], /expected METHOD PATH/],
