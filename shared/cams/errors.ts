@@ -16,6 +16,8 @@ export interface CamsErrorInit {
   RequestId?: string | undefined;
   HostId?: string | undefined;
   Recommend?: string | undefined;
+  /** Why RAM refused the call (which action, which policy), when CAMS says; for the operator's log. */
+  AccessDeniedDetail?: string | undefined;
   httpStatus: number;
   retryable: boolean;
   action?: string | undefined;
@@ -31,6 +33,7 @@ export class CamsError extends Error {
   readonly RequestId: string | undefined;
   readonly HostId: string | undefined;
   readonly Recommend: string | undefined;
+  readonly AccessDeniedDetail: string | undefined;
   /** 0 when no HTTP reply arrived (network error, timeout, deadline). */
   readonly httpStatus: number;
   /** Whether trying again later may succeed (throttling, 5xx, network, timeout). */
@@ -58,6 +61,7 @@ export class CamsError extends Error {
     this.RequestId = init.RequestId;
     this.HostId = init.HostId;
     this.Recommend = init.Recommend;
+    this.AccessDeniedDetail = init.AccessDeniedDetail;
     this.httpStatus = init.httpStatus;
     this.retryable = init.retryable;
     this.action = init.action;
@@ -109,6 +113,12 @@ function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** CAMS sends `AccessDeniedDetail: "None"` on every reply that RAM did not refuse. */
+function accessDeniedDetail(v: unknown): string | undefined {
+  const text = str(v)?.trim();
+  return text && text !== 'None' ? text : undefined;
+}
+
 /** Error from a reply's fields: the HTTP 4xx/5xx body or an HTTP 200 envelope with Code != OK. */
 export function camsErrorFromBody(
   httpStatus: number,
@@ -123,6 +133,7 @@ export function camsErrorFromBody(
     RequestId: str(body.RequestId) ?? headerValue(requestIdHeader),
     HostId: str(body.HostId),
     Recommend: str(body.Recommend),
+    AccessDeniedDetail: accessDeniedDetail(body.AccessDeniedDetail),
     httpStatus,
     retryable: isRetryableFailure(Code, httpStatus),
     action,

@@ -41,6 +41,7 @@ export interface HttpInternal {
   camsCode?: string | undefined;
   callerKeyId?: string;
   internalError?: unknown;
+  accessDeniedDetail?: string | undefined;
   /** A HEAD request, answered as its GET route with the body left out. */
   head?: boolean;
   [key: string]: unknown;
@@ -56,7 +57,8 @@ export function invocationLog(opts: { functionName: string; write: LogWriter; no
     const res = request.response as FcHttpResponse | undefined;
     const i = request.internal;
     const record: Record<string, unknown> = {
-      level: res && res.statusCode >= 500 ? 'error' : 'info',
+      // RAM refusing the function's own role is the operator's to fix, whatever the caller was told.
+      level: res && res.statusCode >= 500 ? 'error' : i.accessDeniedDetail ? 'warn' : 'info',
       function: opts.functionName,
       requestId: i.requestId,
       route: i.route ?? null,
@@ -66,6 +68,7 @@ export function invocationLog(opts: { functionName: string; write: LogWriter; no
       camsCode: i.camsCode ?? null,
       caller: i.callerKeyId ?? null,
     };
+    if (i.accessDeniedDetail) record['accessDeniedDetail'] = i.accessDeniedDetail;
     if (i.internalError) {
       const e = i.internalError as { name?: string; message?: string };
       record['error'] = { name: e.name, message: e.message };
@@ -103,6 +106,7 @@ export function camsEnvelope(): Middleware {
       request.internal.code = info.code;
       request.internal.camsCode = info.camsCode;
       request.internal.internalError = info.internal;
+      request.internal.accessDeniedDetail = info.accessDeniedDetail;
     },
   };
 }

@@ -85,6 +85,8 @@ export interface ErrorReplyInfo {
   code: string;
   camsCode?: string | undefined;
   internal?: unknown;
+  /** CAMS's AccessDeniedDetail: it describes the function's own role, so it goes to the log, not the caller. */
+  accessDeniedDetail?: string | undefined;
 }
 
 /** Turns any error into the CAMS-style envelope; nothing internal leaks into the body. */
@@ -102,7 +104,7 @@ export function errorReply(requestId: string, err: unknown): ErrorReplyInfo {
     // Our own refusal (the account's budget had no slot in time; CAMS was not called) says when a slot frees up.
     const retryAfterS = err.retryAfterMs === undefined ? 1 : Math.max(1, Math.ceil(err.retryAfterMs / 1000));
     const headers: Record<string, string> = status === 429 ? { 'retry-after': String(retryAfterS) } : {};
-    return { response: jsonReply(status, body, headers), code: err.Code, camsCode: err.budgetRefusal ? undefined : err.Code };
+    return { response: jsonReply(status, body, headers), code: err.Code, camsCode: err.budgetRefusal ? undefined : err.Code, accessDeniedDetail: err.AccessDeniedDetail };
   }
   if (err instanceof StoreError && (err.code === 'UNAVAILABLE' || err.code === 'LOCK_TIMEOUT')) {
     return {

@@ -1,7 +1,7 @@
 import * as z from '../../../shared/validation/schema.ts';
 import { describe, expect, it } from 'vitest';
 import { signRouteRequest } from '../../../local/client/route-request.ts';
-import { CamsError } from '../../../shared/cams/errors.ts';
+import { CamsError, camsErrorFromBody } from '../../../shared/cams/errors.ts';
 import { httpFunction } from '../../../shared/http-fn/http-function.ts';
 import { HttpError } from '../../../shared/http-fn/errors.ts';
 import { redactSecrets } from '../../../shared/log/log.ts';
@@ -119,6 +119,26 @@ describe('the shared HTTP function stack', () => {
     const signedGet = signRouteRequest({ method: 'GET', path: '/things/abc' }, 'h.example', KEY);
     const replayed = await handler(httpEvent({ ...signedGet, method: 'HEAD' }, 'fc-http'), fcContext() as never);
     expect(replayed.statusCode).toBe(403);
+  });
+
+  it("logs CAMS's AccessDeniedDetail at warn level (the function's role is refused) and keeps it from the caller", async () => {
+    const detail = '{"AuthAction":"cams:ChatappBindWaba","AuthPrincipalType":"AssumedRoleUser","NoPermissionType":"ImplicitDeny","PolicyType":"AccountLevelIdentityBasedPolicy"}';
+    const lines: string[] = [];
+    const refused = fn(async () => {
+      throw camsErrorFromBody(400, { Code: 'Ram.PermissionDeny', Message: 'You are not authorized to perform the operation.', RequestId: 'R-1', AccessDeniedDetail: detail }, 'ChatappBindWaba');
+    }, lines);
+    const res = parseReply(await refused(event({}), fcContext() as never));
+    expect(res).toMatchObject({ statusCode: 403, body: { Code: 'Ram.PermissionDeny', CamsRequestId: 'R-1' } });
+    expect(JSON.stringify(res.body)).not.toContain('AuthAction');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'warn', status: 403, camsCode: 'Ram.PermissionDeny', accessDeniedDetail: detail });
+    // "None", CAMS's value on every reply RAM allowed, is no detail.
+    lines.length = 0;
+    const other = fn(async () => {
+      throw camsErrorFromBody(400, { Code: 'InvalidParameter', Message: 'bad', AccessDeniedDetail: 'None' });
+    }, lines);
+    expect((await other(event({}), fcContext() as never)).statusCode).toBe(400);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'info' });
+    expect(JSON.parse(lines[0]!)).not.toHaveProperty('accessDeniedDetail');
   });
 
   it('turns an unexpected error into a 500 envelope without its message, and logs it at error level', async () => {
