@@ -116,7 +116,10 @@ export function renderStatusPage(view: StatusView, opts: RenderOptions = {}): st
     out += '</tbody></table>';
   }
   out += '</section><main>';
-  if (view.groups.length === 0) out += '<p class="muted">No node has been checked yet.</p>';
+  if (view.groups.length === 0) {
+    // ?waba= of a WABA the page does not have: say so, and the way back (no group to carry the link).
+    out += view.only !== undefined ? `<p class="muted">No watched node is under WABA ${esc(view.only)}.</p><p><a href="?">back to all WABAs</a></p>` : '<p class="muted">No node has been checked yet.</p>';
+  }
   for (const g of view.groups) out += group(g, view);
   return out + '</main></body></html>';
 }

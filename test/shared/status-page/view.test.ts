@@ -24,6 +24,16 @@ describe('status page view and HTML', () => {
     expect(html).toContain(`href="?waba=${g.id}"`);
   });
 
+  it('?waba= of a WABA the page does not have says so and links back, rather than "no node has been checked yet"', () => {
+    const f = statusFixture(3, NOW);
+    const html = renderStatusPage(buildStatusView({ now: NOW, entities: f.entities, histories: f.histories, silences: [], only: '999' }));
+    expect(html).toContain('No watched node is under WABA 999.');
+    expect(html).toContain('<a href="?">back to all WABAs</a>');
+    expect(html).not.toContain('No node has been checked yet');
+    const empty = renderStatusPage(buildStatusView({ now: NOW, entities: [], histories: new Map(), silences: [] }));
+    expect(empty).toContain('No node has been checked yet.');
+  });
+
   it('an unwatched node (no watched target reaches it; its close-out may still be owed) is not listed, counted or an incident', () => {
     const f = statusFixture(3, NOW);
     const [waba, gone, kept] = f.entities;
