@@ -4,7 +4,8 @@ import { CustSpaceId, FullPhoneNumber, Language, requiredString, TemplateCode, W
 
 const isoTime = requiredString().check(
   z.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/, 'must be an ISO 8601 time with a zone, e.g. 2026-03-01T08:00:00Z'),
-  z.refine((v) => !Number.isNaN(Date.parse(v)), 'is not a valid time'),
+  // Date.parse rolls a day the month does not have over into the next month (2027-02-30 is March 2).
+  z.refine((v) => !Number.isNaN(Date.parse(v)) && Number(v.slice(8, 10)) <= new Date(Date.UTC(Number(v.slice(0, 4)), Number(v.slice(5, 7)), 0)).getUTCDate(), 'is not a valid time'),
 );
 const text = (max: number) => requiredString().check(z.trim(), z.minLength(1, 'is required'), z.maxLength(max, `must be at most ${max} characters`));
 

@@ -60,6 +60,8 @@ describe('POST/GET/DELETE /silences', () => {
     ['a WabaId that is not one', { ...valid(), Matchers: [{ Name: 'WabaId', Value: 'waba-1' }] }, 'Matchers.0.Value', /digits/],
     ['an end in the past', { ...valid(), EndsAt: hour(-1) }, 'EndsAt', /future/],
     ['a time without a zone', { ...valid(), EndsAt: '2030-01-01 10:00' }, 'EndsAt', /ISO 8601/],
+    ['a day the month does not have (not rolled over into the next month)', { ...valid(), EndsAt: '2030-02-30T10:00:00Z' }, 'EndsAt', /not a valid time/],
+    ['a StartsAt on a day the month does not have', { ...valid(), StartsAt: '2030-04-31T10:00:00Z', EndsAt: '2030-05-02T10:00:00Z' }, 'StartsAt', /not a valid time/],
     ['no creator', { ...valid(), CreatedBy: undefined }, 'CreatedBy', /is required/],
     ['an unknown parameter', { ...valid(), Severity: 'x' }, 'Severity', /not a parameter/],
   ];
