@@ -48,6 +48,8 @@ export interface EntityState {
   lastNotifiedAt?: number;
   /** What node history last recorded (shared/history): unchanged means nothing to write. */
   historyMark?: string;
+  /** The number's last known quality rating (PHONE_QUALITY), which history and the status page show. */
+  quality?: string;
   /**
    * Epoch ms a notification was first held back because the entity's WABA was BLOCKED (a phone or
    * template: the WABA's alert covers it). Set while the hold keeps one back; when the WABA's hold

@@ -37,5 +37,6 @@ export function qualityObservation(target: Pick<WatchTarget, 'CustSpaceId' | 'Wa
     subject: { nodeType: 'phone', entityType: 'PHONE_QUALITY', custSpaceId: target.CustSpaceId, ...(target.WabaId ? { wabaId: target.WabaId } : {}), phoneNumber: target.PhoneNumber },
     status,
     errors,
+    ...(a.QualityRating ? { quality: a.QualityRating } : {}),
   };
 }

@@ -14,6 +14,8 @@ export interface Observation {
   subject: AlertSubject;
   status: ObservedStatus;
   errors: HealthError[];
+  /** A number's quality rating, when the observation knows it (PHONE_QUALITY: a receipt or discovery's listing). */
+  quality?: string;
 }
 
 export interface EvaluationContext {
@@ -84,6 +86,7 @@ export function evaluate(stored: EntityState | undefined, obs: Observation, ctx:
     consecutiveBad: !bad ? 0 : newRound ? base.consecutiveBad + 1 : Math.max(1, base.consecutiveBad),
     lastRound: ctx.round,
     lastCheckedAt: ctx.now,
+    ...(obs.quality !== undefined ? { quality: obs.quality } : {}),
   };
   const wasBad = !!prev && base.status !== 'AVAILABLE';
   if (bad) {

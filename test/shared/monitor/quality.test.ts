@@ -4,10 +4,12 @@ import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { signRouteRequest } from '../../../local/client/route-request.ts';
 import { sinksFromEnv } from '../../../shared/alerts/sinks/index.ts';
 import { loadMonitorConfig } from '../../../shared/config/monitor.ts';
+import { listHistories } from '../../../shared/history/record.ts';
 import { qualityObservation } from '../../../shared/monitor/quality.ts';
 import { WATCH_PREFIX } from '../../../shared/monitor/targets.ts';
 import { camsEventsHandler } from '../../../shared/services/cams-events.ts';
 import { runHealthMonitor } from '../../../shared/services/health-monitor.ts';
+import { statusPageHtml } from '../../../shared/services/status-page.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { handler as watchListHandler } from '../../../functions/watch-list/handler.ts';
 import { fcContext, fixture, httpEvent, parseReply } from '../../support/events.ts';
@@ -105,6 +107,28 @@ describe('one quality state, one alert, whichever path reports it', () => {
     clock += MINUTE;
     await sweep(clock);
     expect(qualityItems()).toHaveLength(1);
+  });
+});
+
+describe('the rating is known on the node', () => {
+  it("a YELLOW then a GREEN receipt: history's transitions carry the rating (Quality) and the status page tags the node with it", async () => {
+    let clock = Date.now();
+    await sweep(clock);
+    const qualityHistory = async () => (await listHistories(store, space)).find((h) => h.subject.entityType === 'PHONE_QUALITY')!;
+
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '6590001234', QualityRating: 'YELLOW' });
+    clock += 10_000;
+    await receipt(clock, [{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: '6590001234', Status: 'YELLOW' }]);
+    expect((await qualityHistory()).transitions.map((t) => [t.to, t.quality])).toEqual([['LIMITED', 'YELLOW']]);
+    expect(await statusPageHtml(store, { now: clock, refreshSeconds: 0 })).toContain('<span class="tag">quality YELLOW</span>');
+
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '6590001234', QualityRating: 'GREEN' });
+    clock += 10_000;
+    await receipt(clock, [{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: '6590001234', Status: 'GREEN' }]);
+    expect((await qualityHistory()).transitions.map((t) => [t.to, t.quality])).toEqual([
+      ['LIMITED', 'YELLOW'],
+      ['AVAILABLE', 'GREEN'],
+    ]);
   });
 });
 
