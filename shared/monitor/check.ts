@@ -5,7 +5,7 @@ import { recordHistory } from '../history/record.ts';
 import { update, type Store } from '../store/port.ts';
 import { fingerprintOf, type EntityState, type ObservedStatus } from './entity-state.ts';
 import { entityKey, updateEntity } from './entity-store.ts';
-import { holdsChildren, releaseHeld } from './inhibition.ts';
+import { CHILD_TYPES, holdsChildren, releaseHeld } from './inhibition.ts';
 import { markedRisky, RISKY_PREFIX } from './risk.ts';
 import { evaluate, type AlertPolicy, type Observation } from './rules.ts';
 import { targetId, type WatchTarget } from './targets.ts';
@@ -30,8 +30,6 @@ export interface CheckContext {
   /** Told when a write added a delivery to an entity's outbox (the sweep then schedules a flush). */
   onOwed?: () => void;
 }
-
-const CHILD_TYPES = new Set(['PHONE_NUMBER', 'MESSAGE_TEMPLATE']);
 
 /**
  * Per-target bookkeeping, one key per target (`monitor/target/<targetId>`): the round that last

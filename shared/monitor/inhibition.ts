@@ -1,6 +1,7 @@
+import type { AlertSubject } from '../alerts/model.ts';
 import type { Store } from '../store/port.ts';
-import type { EntityState } from './entity-state.ts';
-import { loadHeld, updateEntity } from './entity-store.ts';
+import { fingerprintOf, type EntityState } from './entity-state.ts';
+import { entityKey, loadHeld, updateEntity } from './entity-store.ts';
 import { releaseHold, type AlertPolicy } from './rules.ts';
 
 /**
@@ -14,6 +15,26 @@ import { releaseHold, type AlertPolicy } from './rules.ts';
  */
 export function holdsChildren(state: EntityState | undefined): boolean {
   return state?.subject.entityType === 'WABA' && state.status === 'BLOCKED';
+}
+
+/** The entity types a BLOCKED WABA holds back. */
+export const CHILD_TYPES: ReadonlySet<string> = new Set(['PHONE_NUMBER', 'MESSAGE_TEMPLATE']);
+
+/**
+ * Whether the WABA of a phone or template is BLOCKED now, as the monitor last saw it: then the
+ * WABA's alert covers it. Asked where no reply is at hand (a silence lifted: shared/silences/apply.ts);
+ * `cache` keeps one read per WABA.
+ */
+export async function heldByBlockedWaba(store: Store, subject: AlertSubject, cache: Map<string, boolean> = new Map()): Promise<boolean> {
+  if (!CHILD_TYPES.has(subject.entityType) || !subject.wabaId) return false;
+  // The WABA entity as check.ts writes it: nodeType waba, whichever target reported it.
+  const fp = fingerprintOf({ nodeType: 'waba', entityType: 'WABA', custSpaceId: subject.custSpaceId, wabaId: subject.wabaId });
+  let holds = cache.get(fp);
+  if (holds === undefined) {
+    holds = holdsChildren((await store.get<EntityState>(entityKey(fp)))?.value);
+    cache.set(fp, holds);
+  }
+  return holds;
 }
 
 export interface ReleaseContext {

@@ -234,13 +234,12 @@ function groupView(id: string, wabaId: string | undefined, members: readonly Ent
       healthyNotListed++;
       return;
     }
-    const quality = (m as EntityState & { quality?: unknown }).quality;
     const silencedBy = silencedNow(m, active);
     nodes.push({
       label: label(m),
       entityType: m.subject.entityType,
       status: m.status,
-      ...(typeof quality === 'string' ? { quality } : {}),
+      ...(m.quality !== undefined ? { quality: m.quality } : {}),
       since: m.since,
       lastCheckedAt: m.lastCheckedAt,
       errors: m.errors,

@@ -1,0 +1,82 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createSilence, expireSilence } from '../../../shared/silences/store.ts';
+import { sandboxPushingReceipts, type ReceiptRig } from '../../support/receipt-rig.ts';
+import type { Receivers } from '../../support/receivers/index.ts';
+
+// When a silence ends, the alert it kept back is notified if it still fires, but not while its
+// WABA is BLOCKED (the WABA's alert covers it, as it would with no silence), not behind a newer
+// notification of the same alert, and never a resolution of an incident nobody was told of.
+// Through cams-events (the sandbox pushes a receipt per change; each is checked and delivered at once).
+const WABA = '299399000700';
+const PHONE = '8613800000007';
+const MINUTE = 60_000;
+let receivers: Receivers;
+let rig: ReceiptRig;
+let clock: number;
+
+beforeEach(() => {
+  clock = Date.now();
+});
+sandboxPushingReceipts(
+  {
+    token: 'receipt-token-silence-0123456789',
+    waba: WABA,
+    phone: { cc: '86', phone: '13800000007' },
+    targets: (space) => [{ CustSpaceId: space, NodeType: 'waba', WabaId: WABA }, { CustSpaceId: space, NodeType: 'phone', WabaId: WABA, PhoneNumber: PHONE }],
+    alertClock: () => clock,
+  },
+  (r) => ({ receivers } = rig = r),
+);
+
+type Item = { status: string; reason: string; node: string };
+const messages = () => receivers.received.webhook.map((m) => (m.body as { items: Item[] }).items.map((i) => `${i.node.split(' ')[0]} ${i.status} ${i.reason}`).sort());
+
+async function change(node: Record<string, unknown>, to: string): Promise<void> {
+  clock += MINUTE;
+  await rig.pushChange(node, to);
+}
+const waba = { NodeType: 'waba', WabaId: WABA };
+const phone = { NodeType: 'phone', PhoneNumber: PHONE };
+
+/** Silences the phone from now on; returns a function that ends the silence (as DELETE /silences/{id} does). */
+async function silencePhone(): Promise<() => Promise<unknown>> {
+  const s = await createSilence(rig.store, { Matchers: [{ Name: 'PhoneNumber', Value: PHONE }], StartsAt: clock - 1000, EndsAt: clock + 60 * MINUTE, CreatedBy: 'ops', Comment: 'known' }, clock);
+  return () => expireSilence(rig.store, s.SilenceId, clock);
+}
+
+describe('a silence ends', () => {
+  it('while the WABA is BLOCKED: the phone\'s alert waits for the WABA\'s recovery and goes out with it, once', async () => {
+    const unsilence = await silencePhone();
+    await change(phone, 'BLOCKED');
+    expect(messages()).toEqual([]);
+    await change(waba, 'BLOCKED');
+    await unsilence();
+    clock += 5 * MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toEqual([['WABA BLOCKED new']]);
+
+    await change(waba, 'AVAILABLE');
+    expect(messages()).toEqual([['WABA BLOCKED new'], ['WABA RESOLVED resolved', 'phone BLOCKED new']]);
+    clock += 5 * MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toHaveLength(2);
+  });
+
+  it('as a newer notification of the alert is owed: that one goes out, not the one the silence kept', async () => {
+    const unsilence = await silencePhone();
+    await change(phone, 'LIMITED');
+    await unsilence();
+    await change(phone, 'BLOCKED');
+    expect(messages()).toEqual([['phone BLOCKED changed']]);
+  });
+
+  it('as the alert resolves: nothing goes out, neither the kept alert nor the resolution of an incident nobody was told of', async () => {
+    const unsilence = await silencePhone();
+    await change(phone, 'BLOCKED');
+    await unsilence();
+    await change(phone, 'AVAILABLE');
+    clock += 5 * MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toEqual([]);
+  });
+});
