@@ -6,7 +6,7 @@ import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_API_KEY } from '../../../local/host/defaults.ts';
 import { httpRequest } from '../../../shared/http/request.ts';
 import { connectionOpenTo, exitWithin, putSandboxFaults, spawnMain, type MainProcess } from '../main-process.ts';
-import { callRoute, eventually, fc2Client } from './support.ts';
+import { callRoute, eventually, fc2Client, httpTriggerEvent } from './support.ts';
 
 // `npm start` as it runs: the real main in its own process, on free ports, with its embedded sandbox.
 let storeDir: string;
@@ -93,7 +93,7 @@ describe('npm start (local/host/main.ts) as a process', () => {
     expect(e).toMatchObject({ code: 0, signal: null });
   });
 
-  it('stops with exit code 0 within 5 s of SIGINT while a request is held open by a slow CAMS, the request answered 503', async () => {
+  it('stops with exit code 0 within 5 s of SIGINT while requests are held open by a slow CAMS: a route answered 503, a sync invoke FC\'s failed-invocation reply', async () => {
     const { p, url, sandboxUrl } = await startMain();
     expect(await putSandboxFaults(sandboxUrl, { latencyMs: 30_000 })).toBe(200);
     expect(connectionOpenTo(p.child.pid!, Number(new URL(sandboxUrl).port))).toBe(false);
@@ -101,14 +101,21 @@ describe('npm start (local/host/main.ts) as a process', () => {
       (r) => r.status,
       (err: Error) => err.message,
     );
+    const invoked = fc2Client(url, '1234567890123456', DEFAULT_API_KEY)
+      .invokeFunction('cams-fc-dev', 'bind-waba', httpTriggerEvent('1234567890123456', '/waba/bind', { WabaId: '1234567891' }))
+      .then(
+        (r) => ({ errorType: r.headers['x-fc-error-type'], data: r.data }),
+        (err: Error) => err.message,
+      );
     // The function's CAMS call is in the sandbox, waiting out the latency.
     await eventually(() => connectionOpenTo(p.child.pid!, Number(new URL(sandboxUrl).port)), 10_000, 'the CAMS call');
     p.child.kill('SIGINT');
     const e = await exitWithin(p, 5_000);
     expect(e).toMatchObject({ code: 0, signal: null });
     expect(p.output()).toContain('SIGINT, stopping');
-    // The held request was cut off after the grace period and told so, not left hanging.
+    // The held requests were cut off after the grace period and told so, not left hanging.
     expect(await pending).toBe(503);
+    expect(await invoked).toEqual({ errorType: 'UnhandledInvocationError', data: { errorType: 'HostStopping', errorMessage: expect.stringContaining('stop') } });
   });
 
   it('stops with exit code 0 within 5 s of SIGTERM in the middle of a health-monitor sweep', async () => {
