@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -116,6 +117,35 @@ describe('npm start (local/host/main.ts) as a process', () => {
     // The held requests were cut off after the grace period and told so, not left hanging.
     expect(await pending).toBe(503);
     expect(await invoked).toEqual({ errorType: 'UnhandledInvocationError', data: { errorType: 'HostStopping', errorMessage: expect.stringContaining('stop') } });
+  });
+
+  it('npm start: SIGTERM to npm itself (`timeout 60 npm start`, a process manager) stops the host too, none left behind', async () => {
+    // Its own process group, so whatever is left can be killed after the test.
+    const npm = spawn('npm', ['start'], {
+      cwd: process.cwd(),
+      env: { ...process.env, PORT: '0', CAMS_SANDBOX_PORT: '0', HOST_TIMERS: 'off', STORE_URL: `file:${storeDir}`, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    try {
+      let text = '';
+      npm.stdout.on('data', (d: Buffer) => (text += d.toString()));
+      npm.stderr.on('data', (d: Buffer) => (text += d.toString()));
+      const url = await eventually(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text)?.[1], 30_000, 'the host listening');
+      await eventually(() => text.includes('try: '), 30_000, 'the banner');
+      const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
+      npm.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      // The host got the signal (npm → tsx → node), stopped and closed its port.
+      await eventually(() => text.includes('SIGTERM, stopping'), 5_000, 'the host stopping');
+      await eventually(() => httpRequest(`${url}/health-report`, { timeoutMs: 1000 }).then(() => false, (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED'), 5_000, 'the port closed');
+    } finally {
+      try {
+        process.kill(-npm.pid!, 'SIGKILL');
+      } catch {
+        // the group is gone: nothing left behind
+      }
+    }
   });
 
   it('stops with exit code 0 within 5 s of SIGTERM in the middle of a health-monitor sweep', async () => {
