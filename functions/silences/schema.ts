@@ -3,7 +3,8 @@ import { ALERT_NAMES, MATCHER_NAMES, MATCHER_NODE_TYPES, type MatcherName } from
 import { CustSpaceId, FullPhoneNumber, Language, requiredString, TemplateCode, WabaId } from '../../shared/validation/cams-fields.ts';
 
 const isoTime = requiredString().check(
-  z.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/, 'must be an ISO 8601 time with a zone, e.g. 2026-03-01T08:00:00Z'),
+  // abort: not a time at all is one message, not also "is not a valid time".
+  z.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/, { error: 'must be an ISO 8601 time with a zone, e.g. 2026-03-01T08:00:00Z', abort: true }),
   // Date.parse rolls a day the month does not have over into the next month (2027-02-30 is March 2).
   z.refine((v) => !Number.isNaN(Date.parse(v)) && Number(v.slice(8, 10)) <= new Date(Date.UTC(Number(v.slice(0, 4)), Number(v.slice(5, 7)), 0)).getUTCDate(), 'is not a valid time'),
 );
@@ -23,10 +24,13 @@ const MATCHER_VALUES: Record<MatcherName, z.Schema<string>> = {
 };
 
 const Matcher = z
-  .strictObject({
-    Name: oneOf(MATCHER_NAMES),
-    Value: text(128),
-  })
+  .strictObject(
+    {
+      Name: oneOf(MATCHER_NAMES),
+      Value: text(128),
+    },
+    { error: (iss) => (iss.code === 'invalid_type' ? 'must be an object {Name, Value}' : undefined) },
+  )
   .check(
     z.superRefine((m, ctx) => {
       const value = (MATCHER_VALUES as Partial<Record<string, z.Schema<string>>>)[m.Name]?.safeParse(m.Value); // none for an unknown Name (reported on Name)

@@ -62,6 +62,7 @@ describe('POST/GET/DELETE /silences', () => {
     ['a time without a zone', { ...valid(), EndsAt: '2030-01-01 10:00' }, 'EndsAt', /ISO 8601/],
     ['a day the month does not have (not rolled over into the next month)', { ...valid(), EndsAt: '2030-02-30T10:00:00Z' }, 'EndsAt', /not a valid time/],
     ['a StartsAt on a day the month does not have', { ...valid(), StartsAt: '2030-04-31T10:00:00Z', EndsAt: '2030-05-02T10:00:00Z' }, 'StartsAt', /not a valid time/],
+    ['a matcher that is not an object', { ...valid(), Matchers: [null] }, 'Matchers.0', /must be an object \{Name, Value\}/],
     ['no creator', { ...valid(), CreatedBy: undefined }, 'CreatedBy', /is required/],
     ['an unknown parameter', { ...valid(), Severity: 'x' }, 'Severity', /not a parameter/],
   ];
@@ -72,6 +73,12 @@ describe('POST/GET/DELETE /silences', () => {
       expect(res.body.Fields).toContainEqual({ Field: field, Message: expect.stringMatching(message) });
     });
   }
+
+  it('says one thing of a time that is no time at all', async () => {
+    const res = await call('POST', '/silences', { ...valid(), EndsAt: 'tomorrow' });
+    expect(res.statusCode).toBe(400);
+    expect(res.body.Fields).toEqual([{ Field: 'EndsAt', Message: expect.stringMatching(/ISO 8601/) }]);
+  });
 
   it('is ACS3-signed like every route', async () => {
     const signed = signRouteRequest({ method: 'GET', path: '/silences' }, 'h', CALLER_KEY, { nonce: `sil-unsigned-${process.pid}` });

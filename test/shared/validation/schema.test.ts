@@ -61,7 +61,12 @@ function build(z: Lib): Record<string, { parse: (v: unknown) => unknown }> {
   const params = z.pipe(z.transform(withoutEmptyValues), z.strictObject({ WabaId: digits, IsvCode: z.optional(cust) }));
   const pageSize = z.strictObject({ PageSize: z.optional(z.pipe(z.string().check(z.regex(/^\d{1,4}$/, 'must be 1-9999')), z.transform((v: string) => Number(v))).check(z.refine((n: number) => n >= 1 && n <= 500, 'must be 1-500'))) });
   const bool = z.pipe(z.enum(['true', 'false'], { error: 'must be true or false' }), z.transform((v: string) => v === 'true'));
-  return { digits, healthTarget, positiveInt, reply, text, list, discover, named, pathRefine, params, pageSize, bool, entity };
+  // functions/silences: an object schema's own error for a non-object; a check that aborts the refinements after it.
+  const matchers = z.array(
+    z.strictObject({ Name: requiredString(z), Value: requiredString(z) }, { error: (iss: { code: string }) => (iss.code === 'invalid_type' ? 'must be an object {Name, Value}' : undefined) }),
+  );
+  const time = requiredString(z).check(z.regex(/^\d{4}-\d{2}$/, { error: 'must be YYYY-MM', abort: true }), z.refine((v: string) => Number(v.slice(5)) <= 12, 'is not a valid month'));
+  return { digits, healthTarget, positiveInt, reply, text, list, discover, named, pathRefine, params, pageSize, bool, entity, matchers, time };
 }
 
 const ours = build(kit);
@@ -126,6 +131,11 @@ describe('schema kit ≡ zod/mini', () => {
       ['pageSize', {}],
       ['bool', 'true'],
       ['bool', 'yes'],
+      ['matchers', [null, 'x', { Name: 'a', Value: 'b' }, { Name: 'a' }, {}]],
+      ['matchers', [{ Name: 'a', Value: 'b' }]],
+      ['time', 'tomorrow'],
+      ['time', '2030-13'],
+      ['time', '2030-12'],
     ];
     for (const [name, value] of cases) expect(outcome(ours[name]!, value), `${name} ${JSON.stringify(value)}`).toEqual(outcome(theirs[name]!, value));
     // and the cases do reach both branches
