@@ -152,6 +152,7 @@ export default class CamsFcPlugin {
       memorySize: provider.memorySize,
       timeout: provider.timeout,
       environment: provider.environment,
+      vpcConfig: service.custom?.fc3?.vpcConfig,
       functions: Object.fromEntries(this.functionKeys().map((k) => [k, service.getFunction(k)])),
     };
   }

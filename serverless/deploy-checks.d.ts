@@ -5,5 +5,6 @@ export const ALERT_SINK_VARIABLES: string[];
 export function deployChecks(svc: {
   stage: string;
   environment?: Record<string, unknown>;
+  vpcConfig?: { vpcId?: unknown; vSwitchIds?: unknown; securityGroupId?: unknown } | undefined;
   functions: Record<string, { environment?: Record<string, unknown> }>;
 }): { errors: string[]; warnings: string[] };

@@ -2,6 +2,7 @@
 // templates and FC 3.0 dist/s.yaml): what FC itself would refuse at deploy time, and settings that
 // would deploy but not work. Messages name the function and the variable, never a value.
 import { Buffer } from 'node:buffer';
+import { fc3VpcConfig } from './fc3.js';
 import { mergeEnvironment } from './templates.js';
 
 /** FC: all of one function's environment variables (names and values) together, at most 4 KB. */
@@ -17,13 +18,18 @@ const bytes = (s) => Buffer.byteLength(s, 'utf8');
 const list = (names) => names.map((n) => `"${n}"`).join(', ');
 
 /**
- * @param {{stage: string, environment?: Record<string, unknown>, functions: Record<string, {environment?: Record<string, unknown>}>}} svc
+ * @param {{stage: string, environment?: Record<string, unknown>, vpcConfig?: any, functions: Record<string, {environment?: Record<string, unknown>}>}} svc
  * @returns {{errors: string[], warnings: string[]}}
  */
 export function deployChecks(svc) {
   const errors = [];
   const warnings = [];
   const strict = !DEV_STAGES.includes(svc.stage);
+  try {
+    fc3VpcConfig(svc.vpcConfig);
+  } catch (error) {
+    errors.push(String(error.message).replace(/^cams-fc: /, ''));
+  }
   const uses = {}; // variable -> functions whose environment declares it
   const envOf = {};
   for (const [key, fn] of Object.entries(svc.functions)) {

@@ -7,6 +7,8 @@ export interface Fc3Service {
   timeout?: number;
   environment?: Record<string, unknown>;
   functions: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** serverless.yml's custom.fc3.vpcConfig: every function's VPC (all empty: none). */
+  vpcConfig?: { vpcId?: unknown; vSwitchIds?: unknown; securityGroupId?: unknown } | undefined;
 }
 export interface Fc3Role {
   key: string;
@@ -35,6 +37,7 @@ export const FC3_EDITION: string;
 export function fc3FunctionName(service: string, stage: string, key: string): string;
 export function fc3RoleName(service: string, stage: string, key: string): string;
 export function fc3Resource(resource: string, names: Record<string, string>): string[];
+export function fc3VpcConfig(v: Fc3Service['vpcConfig']): { vpcId: string; vSwitchIds: string[]; securityGroupId: string } | undefined;
 export function fc3Deployment(svc: Fc3Service): Fc3Deployment;
 export function ramScript(deployment: Fc3Deployment): string;
 export function eventTargets(rule: Fc3EventRule, region: string): unknown[];

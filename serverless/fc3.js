@@ -55,9 +55,27 @@ function fc3Environment(env, names) {
 const upper = (m) => String(m).toUpperCase();
 
 /**
+ * Every function's `vpcConfig`, from serverless.yml's `custom.fc3.vpcConfig` (VPC_ID, VSWITCH_IDS,
+ * SECURITY_GROUP_ID): an Alibaba Cloud Redis instance answers on its VPC address only, and a
+ * function without a VPC cannot reach it. All three empty: no VPC. Some but not all: an error.
+ * @param {{vpcId?: unknown, vSwitchIds?: unknown, securityGroupId?: unknown} | undefined} v
+ */
+export function fc3VpcConfig(v) {
+  const vpcId = String(v?.vpcId ?? '').trim();
+  const securityGroupId = String(v?.securityGroupId ?? '').trim();
+  const raw = v?.vSwitchIds ?? '';
+  const vSwitchIds = (Array.isArray(raw) ? raw : String(raw).split(',')).map((s) => String(s).trim()).filter((s) => s !== '');
+  if (!vpcId && !securityGroupId && vSwitchIds.length === 0) return undefined;
+  const missing = [!vpcId && 'VPC_ID (vpcId)', vSwitchIds.length === 0 && 'VSWITCH_IDS (vSwitchIds)', !securityGroupId && 'SECURITY_GROUP_ID (securityGroupId)'].filter(Boolean);
+  if (missing.length > 0) throw new Error(`cams-fc: custom.fc3.vpcConfig is incomplete: ${missing.join(', ')} empty (set all three, or none for no VPC)`);
+  return { vpcId, vSwitchIds, securityGroupId };
+}
+
+/**
  * The FC 3.0 deployment of a resolved service.
  * @param {{service: string, stage: string, region: string, runtime: string, memorySize?: number,
- *   timeout?: number, environment?: Record<string, unknown>, functions: Record<string, any>}} svc
+ *   timeout?: number, environment?: Record<string, unknown>, functions: Record<string, any>,
+ *   vpcConfig?: {vpcId?: unknown, vSwitchIds?: unknown, securityGroupId?: unknown}}} svc
  * @returns {{sYaml: any, roles: any[], eventRules: any[], routes: any[], bus: string, logsPolicyName: string}}
  */
 export function fc3Deployment(svc) {
@@ -69,6 +87,7 @@ export function fc3Deployment(svc) {
   const eventRules = [];
   const routes = [];
   const bus = fitName(`${service}-${stage}`, 127);
+  const vpcConfig = fc3VpcConfig(svc.vpcConfig);
 
   for (const key of keys) {
     const fn = svc.functions[key];
@@ -94,6 +113,8 @@ export function fc3Deployment(svc) {
       memorySize: fn.memorySize ?? svc.memorySize,
       timeout: fn.timeout ?? svc.timeout,
       internetAccess: true,
+      // a copy each: one shared object would be written as a YAML anchor and aliases
+      ...(vpcConfig ? { vpcConfig: { ...vpcConfig, vSwitchIds: [...vpcConfig.vSwitchIds] } } : {}),
       role: `acs:ram::\${config('AccountID')}:role/${role.roleName}`,
       logConfig: 'auto',
       environmentVariables: fc3Environment(mergeEnvironment(svc.environment, fn.environment), names),
@@ -242,7 +263,13 @@ export function removeFc3(distDir) {
  * @param {{generate?: typeof fc3Deployment, validate: (doc: unknown) => string[]}} opts
  */
 export function packageFc3(distDir, svc, { generate = fc3Deployment, validate }) {
-  const deployment = generate(svc);
+  let deployment;
+  try {
+    deployment = generate(svc);
+  } catch (error) {
+    removeFc3(distDir);
+    throw error;
+  }
   const problems = validate(deployment.sYaml);
   if (problems.length > 0) {
     removeFc3(distDir);

@@ -39,21 +39,21 @@ const HTTP_METHODS: Record<string, string[]> = {
   'cams-events': ['POST'],
 };
 
-type Yml = { service: string; provider: Record<string, any>; functions: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Yml = { service: string; provider: Record<string, any>; functions: Record<string, any>; custom?: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** serverless.yml as the framework resolves it for `stage` with no env set (${env:X, ''} -> ''). */
-function resolvedService(stage: string, text = readFileSync(join(REPO, 'serverless.yml'), 'utf8')): Fc3Service {
+function resolvedService(stage: string, text = readFileSync(join(REPO, 'serverless.yml'), 'utf8'), envVars: Record<string, string> = {}): Fc3Service {
   const yml = parseYaml(text) as Yml;
   const resolved = text.replace(/\$\{([^}]+)\}/g, (_m, expr: string) => {
-    const env = /^env:[A-Z0-9_]+,\s*'([^']*)'$/.exec(expr.trim());
-    if (env) return env[1]!;
+    const env = /^env:([A-Z0-9_]+),\s*'([^']*)'$/.exec(expr.trim());
+    if (env) return envVars[env[1]!] ?? env[2]!;
     if (expr === 'self:service') return yml.service;
     if (expr === 'sls:stage' || expr === "opt:stage, 'dev'") return stage;
     if (expr === 'self:provider.region') return yml.provider.region as string;
     throw new Error(`test does not know how to resolve \${${expr}}`);
   });
   const y = parseYaml(resolved) as Yml;
-  return { service: y.service, stage, region: y.provider.region, runtime: y.provider.runtime, memorySize: y.provider.memorySize, timeout: y.provider.timeout, environment: y.provider.environment, functions: y.functions };
+  return { service: y.service, stage, region: y.provider.region, runtime: y.provider.runtime, memorySize: y.provider.memorySize, timeout: y.provider.timeout, environment: y.provider.environment, functions: y.functions, vpcConfig: y.custom?.['fc3']?.vpcConfig };
 }
 
 const dirs: string[] = [];
@@ -157,6 +157,20 @@ describe('dist/s.yaml from serverless.yml', () => {
   it('turns FC 2.0 function ARNs into FC 3.0 ones and leaves others alone', () => {
     expect(fc3Resource('acs:fc:r:1:services/s-dev.*/functions/f', { f: 's-dev-f' })).toEqual(['acs:fc:r:1:functions/s-dev-f', 'acs:fc:r:1:functions/s-dev-f/*']);
     expect(fc3Resource('*', {})).toEqual(['*']);
+  });
+
+  it('puts every function in the VPC of VPC_ID / VSWITCH_IDS / SECURITY_GROUP_ID (a VPC-only redis is reachable), and none without them', () => {
+    for (const key of Object.keys(svc.functions)) expect(props(key), key).not.toHaveProperty('vpcConfig');
+    const env = { VPC_ID: 'vpc-t4n0example', VSWITCH_IDS: 'vsw-t4na, vsw-t4nb', SECURITY_GROUP_ID: 'sg-t4nexample' };
+    const d = fc3Deployment(resolvedService('prod', undefined, env));
+    expect(validateSYaml(d.sYaml)).toEqual([]);
+    for (const key of Object.keys(svc.functions)) {
+      expect(d.sYaml.resources[key]!.props.vpcConfig, key).toEqual({ vpcId: 'vpc-t4n0example', vSwitchIds: ['vsw-t4na', 'vsw-t4nb'], securityGroupId: 'sg-t4nexample' });
+    }
+    // a copy per function: a shared object would be written to s.yaml as a YAML anchor and aliases
+    expect(d.sYaml.resources['bind-waba']!.props.vpcConfig).not.toBe(d.sYaml.resources['query-waba']!.props.vpcConfig);
+    // one of the three missing: refused, naming what is missing
+    expect(() => fc3Deployment(resolvedService('prod', undefined, { VPC_ID: 'vpc-t4n0example', VSWITCH_IDS: 'vsw-t4na' }))).toThrow(/SECURITY_GROUP_ID/);
   });
 
   it('follows serverless.yml: a timer added to onboarding and a new function appear', () => {
