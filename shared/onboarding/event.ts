@@ -1,3 +1,4 @@
+import { parseMessageBody } from '../fc/mns-body.ts';
 import type { OnboardingRequest } from './onboard.ts';
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -6,7 +7,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function parseJson(text: string): unknown {
   try {
-    return JSON.parse(text);
+    return parseMessageBody(text);
   } catch {
     return text; // left for the payload schema to reject with a clear message
   }

@@ -6,6 +6,7 @@ import { credentialsFrom } from '../cams/credentials.ts';
 import { positiveInt, readEnv, type EnvSource } from '../config/env.ts';
 import type { FcContext } from '../fc/context.ts';
 import { decodeEvent, eventFunction, type EventInvocation } from '../fc/event-function.ts';
+import { parseMessageBody } from '../fc/mns-body.ts';
 import { HttpError, type FieldProblem } from '../http-fn/errors.ts';
 import { camsEnvelope, decodeHttpRequest, invocationLog, type ParsedHttpEvent, type ServiceResult } from '../http-fn/middlewares.ts';
 import type { FcHttpResponse } from '../http-fn/reply.ts';
@@ -140,7 +141,7 @@ async function receiveQueue(inv: EventInvocation, rt: MonitorRuntime, now: () =>
     const attempts = await countAttempt(rt.store, msg.messageId);
     let body: unknown;
     try {
-      body = JSON.parse(msg.body);
+      body = parseMessageBody(msg.body);
     } catch {
       await setAside(rt.store, msg, 'messageBody is not JSON', attempts, sinkCtx);
       report.setAside.push(msg.messageId);

@@ -282,6 +282,15 @@ describe('cams-events from the MNS queue trigger', () => {
     expect(webhookItems().map((i) => i.status)).toEqual(['LIMITED']);
   });
 
+  it('a body an MNS SDK wrote base64-encoded (its default) is read as the JSON it encodes', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
+    const body = Buffer.from(JSON.stringify([{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'LIMITED' }])).toString('base64');
+    const report = await fn()(queueEvent(body, 'B64MSG1'), ctx());
+    expect(report).toMatchObject({ messages: 1, receipts: 1, setAside: [], delivered: 1 });
+    expect(webhookItems().map((i) => i.status)).toEqual(['LIMITED']);
+  });
+
   it('a message whose body is not JSON is set aside at once, with one alert', async () => {
     const handler = fn();
     const first = await handler(queueEvent('<xml>not json</xml>', 'POISON1'), ctx());

@@ -177,6 +177,10 @@ describe('onboarding', () => {
     expect(first).toMatchObject({ status: 'done', duplicate: false });
     expect(again).toMatchObject({ status: 'done', duplicate: true });
     expect((await camsCalls()).filter((c) => c.Action === 'ChatappBindWaba')).toHaveLength(1);
+    // The same body base64-encoded (an MNS SDK's default) is the same payload: the same onboarding.
+    const encoded = { ...mns, id: 'a-third-message-id', data: { ...mns.data, messageBody: Buffer.from(JSON.stringify(p)).toString('base64') } };
+    expect(onboardingRequestFrom(encoded)).toMatchObject({ payload: p });
+    expect(await runOnboarding(deps(), onboardingRequestFrom(encoded))).toMatchObject({ status: 'done', duplicate: true });
     // A body that is not JSON is named as such.
     const notJson = await runOnboarding(deps(), onboardingRequestFrom({ ...mns, data: { ...mns.data, messageBody: 'not json' } }));
     expect(notJson).toMatchObject({ status: 'invalid', fields: [{ Field: '(payload)', Message: expect.stringMatching(/^is not JSON: it must be a JSON object \{WabaId, Cc/) }] });
