@@ -80,14 +80,17 @@ export async function loadHeld(store: Store, group: string): Promise<Array<{ fin
   return out;
 }
 
-/** The entities the silenced index names that still hold a silenced notification; stale markers are removed. */
-export async function loadSilenced(store: Store): Promise<Array<{ key: string } & Versioned<EntityState>>> {
+/**
+ * The entities the silenced index names that still hold a silenced notification; stale markers are
+ * removed, unless `prune` is false (a reader that must not write: GET /silences).
+ */
+export async function loadSilenced(store: Store, opts: { prune?: boolean } = {}): Promise<Array<{ key: string } & Versioned<EntityState>>> {
   const out: Array<{ key: string } & Versioned<EntityState>> = [];
   for (const m of await store.list<number>(SILENCED_PREFIX)) {
     const key = ENTITY_PREFIX + m.key.slice(SILENCED_PREFIX.length);
     const entity = await store.get<EntityState>(key);
     if (entity?.value.silenced) out.push({ key, ...entity });
-    else await store.delete(m.key, { ifVersion: m.version });
+    else if (opts.prune !== false) await store.delete(m.key, { ifVersion: m.version });
   }
   return out;
 }

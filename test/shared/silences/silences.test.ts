@@ -5,6 +5,7 @@ import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { HealthSweep, type HealthSweepOptions } from '../../../shared/monitor/sweep.ts';
 import type { WatchTarget } from '../../../shared/monitor/targets.ts';
 import { EXPIRED_LISTED_MS, matches } from '../../../shared/silences/silence.ts';
+import { listSilencesService } from '../../../shared/services/silences.ts';
 import { createSilence, expireSilence, listSilences } from '../../../shared/silences/store.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { onboardThroughFunctions, RecordingSink, sandboxClient, sandboxPerFileStorePerTest, setHealth } from '../../support/monitor.ts';
@@ -60,6 +61,18 @@ describe('silences in the deliverer (sandbox CAMS, file store)', () => {
     expect(sentNodes(sink)).toEqual(['new 8613800000042']);
     const p1 = (await entities()).find((e) => e.subject.phoneNumber === '8613800000041')!;
     expect(p1).toMatchObject({ firing: true, outbox: [], silenced: { silenceId: s.SilenceId, item: { status: 'BLOCKED', reason: 'new' } } });
+
+    // GET /silences counts it through the silenced index, never listing every entity.
+    const listed: string[] = [];
+    const watched = new Proxy(store, {
+      get: (target, prop, recv) => (prop === 'list' ? (prefix: string, ...rest: unknown[]) => (listed.push(prefix), target.list(prefix, ...(rest as []))) : Reflect.get(target, prop, recv)),
+    });
+    const suppressed = async () => ((await listSilencesService(watched, clock)).data as { Silences: Array<{ SilenceId: string; Suppressed: number }> }).Silences.find((x) => x.SilenceId === s.SilenceId)!.Suppressed;
+    expect(await suppressed()).toBe(1);
+    expect(listed).not.toContain(ENTITY_PREFIX);
+    // Ended, it holds nothing back (its record is owed again at the next flush).
+    await expireSilence(store, s.SilenceId, clock);
+    expect(await suppressed()).toBe(0);
   });
 
   it('deleting the silence while the alert still fires notifies it, once', async () => {
