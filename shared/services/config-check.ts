@@ -14,6 +14,7 @@ import { loadStatusPageConfig } from '../status-page/config.ts';
 import { parseStoreUrl } from '../store/open-store.ts';
 import { StoreError } from '../store/port.ts';
 import { receiptTokenValue } from '../receipts/token.ts';
+import { parseMonitorTargets } from '../monitor/targets.ts';
 
 const given = (env: EnvSource, name: string) => env[name] !== undefined && env[name] !== '';
 
@@ -40,6 +41,12 @@ const CHECKS: Record<string, (env: EnvSource, name: string) => unknown> = {
   STATUS_PAGE_TOKEN: (env, name) => loadStatusPageConfig({ [name]: env[name] }),
   STATUS_PAGE_PUBLIC: (env, name) => loadStatusPageConfig({ [name]: env[name] }),
   STATUS_PAGE_REFRESH: (env, name) => loadStatusPageConfig({ [name]: env[name] }),
+  // The monitor keeps a bad entry's neighbours and alerts InvalidTarget; before start-up or a
+  // deployment, a bad entry is a typo to fix, named by its index.
+  MONITOR_TARGETS: (env, name) => {
+    const { problems } = parseMonitorTargets(env[name]);
+    if (problems.length > 0) throw new ConfigError(name, problems.map((p) => (p.where === name ? p.message : `${p.where.slice(name.length)} ${p.message}`)).join('; '));
+  },
   LOG_LEVEL: (env, name) => {
     if (!Object.hasOwn(LEVELS, env[name]!)) throw new ConfigError(name, `must be one of ${Object.keys(LEVELS).join(', ')}`);
   },

@@ -42,6 +42,11 @@ describe('planHost', () => {
     expect(message.match(/CAMS_QPS:/g)).toHaveLength(1);
     expect(message).toMatch(/CAMS_QPS: unknown operation "Foo".*\(functions bind-waba, .*watch-list, cams-events\)/);
     expect(() => plan({ MONITOR_QPS: '2' })).not.toThrow();
+    // MONITOR_TARGETS too: on FC the monitor alerts InvalidTarget; here a bad entry is a typo to fix first
+    expect(() => plan({ MONITOR_TARGETS: '[{"CustSpaceId":"C1","NodeType":"phone"}]' })).toThrow(
+      /MONITOR_TARGETS: \[0\] PhoneNumber: is required when NodeType is phone \(functions health-monitor, health-report, cams-events\)/,
+    );
+    expect(() => plan({ MONITOR_TARGETS: '[{"CustSpaceId":"C1","NodeType":"phone","PhoneNumber":"8613800000000"}]' })).not.toThrow();
   });
 
   it('each HTTP function has its body limit, its own MAX_BODY_BYTES under the host\'s ceiling; other functions have none', () => {

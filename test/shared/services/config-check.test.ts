@@ -33,6 +33,7 @@ describe('configProblems: each variable checked as the function that reads it ch
         STATUS_PAGE_PUBLIC: 'false',
         STATUS_PAGE_REFRESH: '30',
         LOG_LEVEL: 'warn',
+        MONITOR_TARGETS: '[{"CustSpaceId":"C24854730574495","NodeType":"phone","PhoneNumber":"8613800000000"}]',
         ALERT_SLACK_WEBHOOK: 'https://hooks.slack.com/services/T/B/x',
         MONITOR_QPS_UNUSED: 'not ours',
         ALERT_DINGTALK_WEBHOOK: '',
@@ -58,6 +59,9 @@ describe('configProblems: each variable checked as the function that reads it ch
     ['STATUS_PAGE_REFRESH', '1m'],
     ['LOG_LEVEL', 'verbose'],
     ['ALERT_WEBHOOK_URL', 'ftp://alerts.example.com/hook'],
+    ['MONITOR_TARGETS', 'junk'],
+    ['MONITOR_TARGETS', '{"CustSpaceId":"C24854730574495","NodeType":"waba"}'],
+    ['MONITOR_TARGETS', '[{"CustSpaceId":"C24854730574495","NodeType":"phone"}]'],
   ])('%s=%j is refused, naming the variable', (name, value) => {
     expect(problems({ [name]: value })).toEqual([name]);
   });
@@ -67,6 +71,13 @@ describe('configProblems: each variable checked as the function that reads it ch
     const found = configProblems({ MONITOR_QPS: 'abc', CAMS_QPS: 'x', ALERT_WEBHOOK_URL: secret, LOG_LEVEL: 'loud', STORE_URL: 'redis://:hunter2-secret@127.0.0.1:6379?foo=1' });
     expect(found.map((e) => e.variable).sort()).toEqual(['ALERT_WEBHOOK_URL', 'CAMS_QPS', 'LOG_LEVEL', 'MONITOR_QPS', 'STORE_URL']);
     expect(found.map((e) => e.message).join('\n')).not.toContain('hunter2');
+  });
+
+  it('MONITOR_TARGETS: names each bad entry by its index, as the monitor reports it', () => {
+    const [problem, ...rest] = configProblems({ MONITOR_TARGETS: '[{"CustSpaceId":"C24854730574495","NodeType":"waba"},{"CustSpaceId":"C24854730574495","NodeType":"phone"}]' });
+    expect(rest).toEqual([]);
+    expect(problem!.message).toMatch(/^MONITOR_TARGETS: \[1\] PhoneNumber: /);
+    expect(problem!.message).not.toContain('[0]');
   });
 
   it('checks the sinks as sinksFromEnv does: a DingTalk robot URL without its access_token is refused', () => {
