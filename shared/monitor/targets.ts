@@ -1,5 +1,5 @@
 import type { Store } from '../store/port.ts';
-import { HealthNode } from '../validation/health-target.ts';
+import { HealthNode, targetProblems } from '../validation/health-target.ts';
 
 export type WatchTarget = HealthNode;
 
@@ -34,7 +34,7 @@ export function parseMonitorTargets(raw: string | undefined): { targets: WatchTa
   list.forEach((entry, i) => {
     const r = HealthNode.safeParse(entry);
     if (r.success) targets.push(r.data);
-    else problems.push({ where: `MONITOR_TARGETS[${i}]`, message: r.error.issues.map((x) => `${x.path.join('.') || '(target)'}: ${x.message}`).join('; ') });
+    else problems.push({ where: `MONITOR_TARGETS[${i}]`, message: targetProblems(r.error.issues).map((x) => `${x.path.join('.') || '(target)'}: ${x.message}`).join('; ') });
   });
   return { targets, problems };
 }

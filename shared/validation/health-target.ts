@@ -36,3 +36,15 @@ export const HealthNode = camsParams(
 );
 
 export type HealthNode = z.infer<typeof HealthNode>;
+
+/**
+ * A target's problems, field by field: an unknown key is named with its own path ("Colour: is not a
+ * field of a watch target"), where the schema says only "Invalid input" for the object.
+ */
+export function targetProblems(issues: readonly z.Issue[]): Array<{ path: PropertyKey[]; message: string }> {
+  return issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? (issue.keys ?? []).map((key) => ({ path: [...issue.path, key], message: 'is not a field of a watch target' }))
+      : [{ path: issue.path, message: issue.message }],
+  );
+}

@@ -2,7 +2,7 @@ import * as z from '../validation/schema.ts';
 import { targetId, type WatchTarget } from '../monitor/targets.ts';
 import { CustSpaceId, WabaId } from '../validation/cams-fields.ts';
 import { camsParams } from '../validation/cams-params.ts';
-import { HealthNode } from '../validation/health-target.ts';
+import { HealthNode, targetProblems } from '../validation/health-target.ts';
 
 /** At most this many targets in one POST or DELETE (a 10,000-node list goes in batches). */
 const MAX_TARGETS_PER_REQUEST = 1000;
@@ -46,13 +46,7 @@ export const WatchEntries = z.pipe(
       const isRoot = typeof raw === 'object' && raw !== null && Object.hasOwn(raw, 'Discover');
       const r = isRoot ? DiscoverRoot.safeParse(raw) : HealthNode.safeParse(raw);
       if (!r.success) {
-        for (const issue of r.error.issues) {
-          if (issue.code === 'unrecognized_keys') {
-            for (const key of issue.keys ?? []) ctx.issues.push({ code: 'custom', message: 'is not a field of a watch target', path: [i, key], input: raw });
-          } else {
-            ctx.issues.push({ code: 'custom', message: issue.message, path: [i, ...issue.path], input: raw });
-          }
-        }
+        for (const p of targetProblems(r.error.issues)) ctx.issues.push({ code: 'custom', message: p.message, path: [i, ...p.path], input: raw });
         return;
       }
       const entry = isRoot

@@ -80,6 +80,11 @@ describe('configProblems: each variable checked as the function that reads it ch
     expect(problem!.message).not.toContain('[0]');
   });
 
+  it('MONITOR_TARGETS: an unknown field is named, as the watch list names it', () => {
+    const [problem] = configProblems({ MONITOR_TARGETS: '[{"CustSpaceId":"C24854730574495","NodeType":"waba","Colour":"red"}]' });
+    expect(problem!.message).toMatch(/^MONITOR_TARGETS: \[0\] Colour: is not a field of a watch target/);
+  });
+
   it('checks the sinks as sinksFromEnv does: a DingTalk robot URL without its access_token is refused', () => {
     expect(problems({ ALERT_DINGTALK_WEBHOOK: 'https://oapi.dingtalk.com/robot/send' })).toEqual(['ALERT_DINGTALK_WEBHOOK']);
   });
