@@ -102,7 +102,10 @@ export interface Lease {
 export type StoreErrorCode =
   /** STORE_URL is missing, malformed or names an unsupported scheme. */
   | 'CONFIG'
-  /** The backend cannot be reached (redis connection refused / timed out / closed). */
+  /**
+   * The backend cannot be reached (redis connection refused / timed out / closed), or answers that it
+   * cannot serve the command for now (redis full under noeviction, loading, a read-only replica).
+   */
   | 'UNAVAILABLE'
   /** The backend answered with an error, or holds data this adapter did not write. */
   | 'BACKEND'

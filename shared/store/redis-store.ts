@@ -53,6 +53,15 @@ const LIST_PAGE = 500;
 
 /** Replies that refuse the URL's user, password or database (AUTH, SELECT, ACL): a wrong STORE_URL. */
 const REFUSED_SETTING = /^(WRONGPASS|NOAUTH|NOPERM)\b|^ERR (AUTH|invalid password|DB index is out of range|.*without any password configured)/;
+/**
+ * Replies of a server that cannot serve the command for now, not of a wrong request: full
+ * (`maxmemory` with noeviction), loading its data after a restart, busy with a script, a replica
+ * after a failover (READONLY, MASTERDOWN), unable to persist (MISCONF), a cluster moving slots.
+ * An outage like a lost connection (StoreError UNAVAILABLE: HTTP 503), not a 500. Redis 7 puts the
+ * code first, also for a command a script runs; redis 5 and 6 wrap it (`ERR Error running script
+ * ...: -OOM ...`).
+ */
+const SERVER_BUSY = /(?:^|: -)(OOM|LOADING|BUSY|MASTERDOWN|READONLY|MISCONF|TRYAGAIN|CLUSTERDOWN|NOREPLICAS) /;
 /** Replies of a cluster that refuses a script over keys in several hash slots (redis-scripts.ts needs one redis). */
 const CLUSTER_REFUSAL = /^CROSSSLOT\b|keys? must (be )?in (the )?same slot/i;
 
@@ -304,6 +313,9 @@ export class RedisStore implements Store {
     } catch (e) {
       if (e instanceof StoreError) throw e;
       const err = e as Error;
+      if (err.name === 'ReplyError' && SERVER_BUSY.test(err.message)) {
+        throw new StoreError(this.closed ? 'CLOSED' : 'UNAVAILABLE', `redis store ${this.shownUrl} unavailable: ${what}: ${err.message}`, { cause: e });
+      }
       if (err.name === 'ReplyError') {
         // Refused credentials or database, or a cluster: STORE_URL is wrong, and retrying will not mend it.
         const hint = REFUSED_SETTING.test(err.message)

@@ -1,3 +1,4 @@
+import { createConnection } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRouteRequest } from '../../../local/client/route-request.ts';
 import { handler } from '../../../functions/watch-list/handler.ts';
@@ -47,5 +48,51 @@ describe.skipIf(!redisBin)('watch-list when the store goes away and comes back',
     expect(back.statusCode).toBe(200);
     // A fresh redis (no persistence): the entry is added again, not found.
     expect(back.body.Data).toMatchObject({ Added: 1 });
+  }, 60_000);
+});
+
+// A redis that is up but refuses writes for now is an outage too (503 with Retry-After, as for a
+// lost connection), not a 500 InternalError: full under `maxmemory` with noeviction, or a replica
+// after a failover (READONLY) until the address points at the new master again.
+describe.skipIf(!redisBin)('watch-list when redis answers but cannot write', () => {
+  let master: RedisServer | undefined;
+  const cli = (...args: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      const sock = createConnection({ host: '127.0.0.1', port });
+      let got = '';
+      sock.on('error', reject);
+      sock.on('data', (d) => {
+        got += d.toString();
+        if (got.endsWith('\r\n')) {
+          sock.destroy();
+          resolve(got);
+        }
+      });
+      sock.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
+    });
+  afterAll(async () => {
+    await master?.stop();
+  });
+
+  it.each(['full (maxmemory, noeviction)', 'a read-only replica'] as const)('%s: 503 StoreUnavailable with Retry-After, then 200 once it takes writes again', async (how) => {
+    const target = { CustSpaceId: 'C12345678901235', NodeType: 'phone', PhoneNumber: `86138${how.length}00001` };
+    expect((await post([target])).statusCode).toBe(200);
+    if (how === 'a read-only replica') {
+      master = await startRedisServer(redisBin!);
+      expect(await cli('REPLICAOF', '127.0.0.1', String(master.port))).toBe('+OK\r\n');
+    } else {
+      expect(await cli('CONFIG', 'SET', 'maxmemory-policy', 'noeviction')).toBe('+OK\r\n');
+      expect(await cli('CONFIG', 'SET', 'maxmemory', '1')).toBe('+OK\r\n');
+    }
+    try {
+      const refused = await post([{ ...target, PhoneNumber: `86139${how.length}00002` }]);
+      expect(refused.statusCode).toBe(503);
+      expect(refused.body.Code).toBe('StoreUnavailable');
+      expect(refused.headers['retry-after']).toBeDefined();
+      expect(JSON.stringify(refused.body)).not.toMatch(/OOM|READONLY|maxmemory|redis/i);
+    } finally {
+      await cli(...(how === 'a read-only replica' ? ['REPLICAOF', 'NO', 'ONE'] : ['CONFIG', 'SET', 'maxmemory', '0']));
+    }
+    expect((await post([{ ...target, PhoneNumber: `86139${how.length}00002` }])).statusCode).toBe(200);
   }, 60_000);
 });
