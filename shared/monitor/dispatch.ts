@@ -165,6 +165,13 @@ async function deliverToSink(
     const notification = notificationFor(sink.name, group, entries, now());
     const wait = (sink.minIntervalMs ?? 0) - (Date.now() - lastSendAt);
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    // Again right before the send: the sink's rate window is two store calls, and a slow store
+    // (seconds each) can use up the lease between the check above and here.
+    if (!(await ctx.leaseHolds())) {
+      report.deferred.push({ sink: sink.name, group, reason: 'the delivery lease was lost' });
+      log({ level: 'warn', msg: 'delivery lease lost; the rest stays owed', sink: sink.name, group });
+      return false;
+    }
     lastSendAt = Date.now();
     try {
       await sink.send(notification);
