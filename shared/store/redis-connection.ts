@@ -145,6 +145,11 @@ export class RedisConnection {
   ) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (e: Error) => this.destroy(e));
+    // The server's end of the connection (a restart, a failover, CLIENT KILL, its idle `timeout`):
+    // closed at once, not at 'close' a few turns later. A process frozen between invocations (FC)
+    // reads the end first thing after the thaw, and its next command then connects again instead of
+    // being written to the dead socket (which fails it, with redis up).
+    socket.on('end', () => this.destroy(new Error('Connection is closed by the server.')));
     socket.on('close', () => this.destroy(new Error('Connection is closed.')));
   }
 
