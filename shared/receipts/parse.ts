@@ -38,10 +38,29 @@ export type ParsedReceipt = { ok: true; receipt: Receipt } | { ok: false; fields
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * How deep a receipt may nest. CAMS's receipts are flat; the receipt is kept as sent (stored as JSON,
+ * hashed for dedup by a recursive walk), and a value nested thousands deep would overflow the stack
+ * there: a 500 that CAMS retries forever, taking the valid receipts of its batch with it.
+ */
+export const MAX_RECEIPT_DEPTH = 32;
+
+/** Whether `root` nests deeper than `max` (arrays and objects), walked without recursion. */
+function nestsDeeperThan(root: unknown, max: number): boolean {
+  const stack: Array<{ value: unknown; depth: number }> = [{ value: root, depth: 1 }];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    if (typeof item.value !== 'object' || item.value === null) continue;
+    if (item.depth > max) return true;
+    for (const v of Object.values(item.value)) if (typeof v === 'object' && v !== null) stack.push({ value: v, depth: item.depth + 1 });
+  }
+  return false;
+}
+
 /** Checks one receipt; every problem names its field (prefixed by `prefix`, e.g. `[2].WabaId`). */
 export function parseReceipt(input: unknown, prefix = ''): ParsedReceipt {
   const at = (f: string) => `${prefix}${prefix ? '.' : ''}${f}`;
   if (!isObject(input)) return { ok: false, fields: [{ Field: prefix || '(receipt)', Message: 'must be a JSON object (a ChatAppAudit receipt)' }] };
+  if (nestsDeeperThan(input, MAX_RECEIPT_DEPTH)) return { ok: false, fields: [{ Field: prefix || '(receipt)', Message: `must not nest more than ${MAX_RECEIPT_DEPTH} levels deep` }] };
   const fields: FieldProblem[] = [];
   const str = (name: string, required: boolean, re?: RegExp, what?: string): string | undefined => {
     const v = input[name];

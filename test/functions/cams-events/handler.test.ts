@@ -188,6 +188,19 @@ describe('cams-events over HTTP', () => {
     expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ received: 1, invalid: 1 });
   });
 
+  it('a receipt nested thousands deep is its own field error (400 alone, 200 beside a valid one), never a 500 CAMS would retry forever', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    const valid = { Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'RED' };
+    const deep = (extra: number) => JSON.stringify({ ...valid, Status: 'YELLOW' }).slice(0, -1) + ',"Extra":' + '['.repeat(extra) + ']'.repeat(extra) + '}';
+    const alone = (await fn()(httpPush(`[${deep(60_000)}]`), ctx())) as Reply;
+    expect(alone.statusCode).toBe(400);
+    expect(json(alone).Fields).toEqual([{ Field: '[0]', Message: 'must not nest more than 32 levels deep' }]);
+    const beside = (await fn()(httpPush(`[${JSON.stringify(valid)},${deep(60_000)}]`), ctx())) as Reply;
+    expect(beside.statusCode).toBe(200);
+    expect(json(beside).Data!.Results.map((x) => [x['Index'], x['Outcome']])).toEqual([[0, 'processed']]);
+    expect(json(beside).Data!.Errors).toEqual([{ Index: 1, Fields: [{ Field: '[1]', Message: 'must not nest more than 32 levels deep' }] }]);
+  });
+
   it("a push with nothing valid is still the caller's 400 while the store is down (not a 503 CAMS would retry)", async () => {
     const down = fn({ STORE_URL: `redis://127.0.0.1:${await freePort()}` });
     const r = (await down(httpPush([{ Type: 'x' }]), ctx())) as Reply;

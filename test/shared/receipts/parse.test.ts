@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseBatch, parseReceipt, RECEIPT_TYPES } from '../../../shared/receipts/parse.ts';
+import { MAX_RECEIPT_DEPTH, parseBatch, parseReceipt, RECEIPT_TYPES } from '../../../shared/receipts/parse.ts';
 import { receiptKey } from '../../../shared/receipts/dedup.ts';
 import { receiptObservation } from '../../../shared/receipts/observation.ts';
 
@@ -50,6 +50,24 @@ describe('receipt parsing', () => {
       },
       { index: 2, fields: [{ Field: '[2]', Message: 'must be a JSON object (a ChatAppAudit receipt)' }] },
     ]);
+  });
+
+  it('a receipt nested deeper than MAX_RECEIPT_DEPTH is a field error, not a stack overflow later (dedup key, store)', () => {
+    const nest = (levels: number, inner: unknown = 1): unknown => {
+      let v = inner;
+      for (let i = 0; i < levels; i++) v = i % 2 ? { a: v } : [v];
+      return v;
+    };
+    // 60,000 levels: JSON.parse takes it; a recursive walk of it does not.
+    const deep = JSON.parse(JSON.stringify(examples['template']).slice(0, -1) + ',"Extra":' + '['.repeat(60_000) + ']'.repeat(60_000) + '}') as unknown;
+    const { receipts, errors } = parseBatch([examples['template'], deep]);
+    expect(receipts.map((r) => r.index)).toEqual([0]);
+    expect(errors).toEqual([{ index: 1, fields: [{ Field: '[1]', Message: `must not nest more than ${MAX_RECEIPT_DEPTH} levels deep` }] }]);
+    // The receipt is level 1: a value may nest MAX_RECEIPT_DEPTH - 1 levels below it, and no more.
+    const fits = parseReceipt({ ...examples['template'], Extra: nest(MAX_RECEIPT_DEPTH - 1) });
+    expect(fits.ok).toBe(true);
+    if (fits.ok) expect(() => receiptKey(fits.receipt.raw)).not.toThrow();
+    expect(parseReceipt({ ...examples['template'], Extra: nest(MAX_RECEIPT_DEPTH) }).ok).toBe(false);
   });
 
   it('the dedup key ignores field order and sees any difference', () => {
