@@ -143,7 +143,18 @@ export interface Dialect {
 }
 
 const plainEscape = (s: string) => s;
+/**
+ * `[text](url)` and `![alt](url)` are links and images in every flavour here: a space between `]`
+ * and `(` unmakes them (CommonMark and the older parsers alike), and the text still reads the same.
+ */
+const noLinks = (s: string) => s.replaceAll('](', '] (');
 const htmlish = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/**
+ * DingTalk and WeCom read `<font color>` and WeCom `<@userid>` (a mention that notifies); whether
+ * they decode entities is not documented, so `<` and `>` become their full-width forms, which read
+ * the same and are no markup anywhere.
+ */
+const robotEscape = (s: string) => noLinks(s).replaceAll('<', '\uFF1C').replaceAll('>', '\uFF1E');
 
 export const DIALECTS = {
   // DingTalk: headings, bold, lists; a bare "\n" is not always a line break, list items are.
@@ -151,7 +162,7 @@ export const DIALECTS = {
     heading: (t) => `### ${t}`,
     bold: (s) => `**${s}**`,
     code: (s) => `\`${s}\``,
-    escape: plainEscape,
+    escape: robotEscape,
     field: (l, v) => `- ${l}: ${v}`,
     status: (i) => `**${i.status}**`,
     lineSep: '\n',
@@ -162,18 +173,18 @@ export const DIALECTS = {
     heading: (t) => `### ${t}`,
     bold: (s) => `**${s}**`,
     code: (s) => `\`${s}\``,
-    escape: plainEscape,
+    escape: robotEscape,
     field: (l, v) => `> ${l}: ${v}`,
     status: (i) => `<font color="${i.reason === 'resolved' ? 'info' : i.severity === 'info' ? 'comment' : 'warning'}">${i.status}</font>`,
     lineSep: '\n',
     itemSep: '\n\n',
   },
-  // Lark card lark_md: bold, links, <at>; "<" and ">" are written as entities.
+  // Lark card lark_md: bold, links, <at>; "<" and ">" are written as entities, links unmade.
   lark: {
     heading: (t) => `**${t}**`,
     bold: (s) => `**${s}**`,
     code: (s) => s,
-    escape: htmlish,
+    escape: (s) => noLinks(htmlish(s)),
     field: (l, v) => `${l}: ${v}`,
     status: (i) => `**${i.status}**`,
     lineSep: '\n',

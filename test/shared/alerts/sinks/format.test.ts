@@ -62,6 +62,25 @@ describe('alert formatter', () => {
     expect(markdown(v, DIALECTS.dingtalk).items[0]).not.toMatch(/\n#/);
   });
 
+  it('links, images, tags and mentions in CAMS text are shown, not acted on, in every markdown flavour', () => {
+    const evil = 'Rejected. [Fix it here](https://evil.example/login) ![](https://evil.example/px.png) <@all> <@zhangsan> <font color="info">OK</font> <at id=all></at>';
+    const v = viewOf(notification([item({ errors: [{ ErrorCode: 'Template.Rejected', ErrorDescription: evil, PossibleSolution: '[docs](https://evil.example)' }] })]));
+    for (const name of ['dingtalk', 'wecom', 'lark', 'slack'] as const) {
+      const text = markdown(v, DIALECTS[name]).items[0]!;
+      // No [text](url) or ![alt](url): the link text could hide where it goes; an image loads by itself.
+      // (Slack's mrkdwn has no such links: its links are <url|text>, and < is escaped.)
+      if (name !== 'slack') expect(text, name).not.toMatch(/\]\(/);
+      // No tag: WeCom's <@userid> notifies that user, <font> restyles, Lark's <at id=all> notifies everyone.
+      expect(text, name).not.toMatch(/<(@|at\b)/);
+      expect(text, name).not.toContain('<font color="info">OK');
+      // The words are all still there.
+      expect(text, name).toContain('Fix it here');
+      expect(text, name).toContain('https://evil.example/login');
+    }
+    // WeCom's own markup (the status colour) is untouched.
+    expect(markdown(v, DIALECTS.wecom).items[0]).toContain('<font color="warning">');
+  });
+
   it('lists at most 5 errors per item and counts the rest', () => {
     const errors = Array.from({ length: 8 }, (_, i) => ({ ErrorCode: `E${i}`, ErrorDescription: 'd', PossibleSolution: 's' }));
     const r = plain(viewOf(notification([item({ errors })])));
