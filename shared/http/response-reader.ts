@@ -115,8 +115,9 @@ export class ResponseReader {
     const statusLine = lines[0]!;
     const status = statusOf(statusLine);
     if (status === undefined) this.fail(`bad status line ${JSON.stringify(statusLine.slice(0, 60))}`);
-    const headers: IncomingHttpHeaders = {};
-    const raw: Record<string, string[]> = {};
+    // Null-prototype maps, as node:http's: a header named `__proto__` or `constructor` is just a header.
+    const headers: IncomingHttpHeaders = Object.create(null) as IncomingHttpHeaders;
+    const raw: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
     for (let i = 1; i < lines.length; i += 1) {
       const line = lines[i]!;
       const colon = line.indexOf(':');

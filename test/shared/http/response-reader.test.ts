@@ -87,6 +87,15 @@ describe('ResponseReader', () => {
     expect(r!.headers).toMatchObject({ 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/plain', vary: 'a, b' });
   });
 
+  it('a header named like an Object property (__proto__, constructor) is a header like any other', () => {
+    const { r } = read(raw('HTTP/1.1 200 OK', '__proto__: x', 'Constructor: y', 'toString: z', 'Content-Length: 2', '', 'ok'));
+    expect(r!.status).toBe(200);
+    expect(r!.body.toString()).toBe('ok');
+    expect(Object.getOwnPropertyDescriptor(r!.headers, '__proto__')?.value).toBe('x');
+    expect(r!.headers['constructor']).toBe('y');
+    expect(r!.headers['tostring']).toBe('z');
+  });
+
   it('refuses what is not HTTP/1.1, naming the origin and what is wrong', () => {
     const bad: Array<[Buffer, RegExp]> = [
       [raw('HTTP/2 200', '', ''), /bad status line "HTTP\/2 200"/],
