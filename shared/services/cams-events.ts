@@ -37,6 +37,8 @@ export interface ReceiptsReport {
   Received: number;
   Results: ReceiptResult[];
   Errors: Array<{ Index: number; Fields: FieldProblem[] }>;
+  /** Malformed receipts past the first MAX_LISTED_ERRORS: counted, not listed. */
+  ErrorsNotListed?: number;
   Delivered: number;
 }
 
@@ -92,6 +94,9 @@ function isHttpEvent(e: unknown): boolean {
   return typeof o['rawPath'] === 'string' || typeof o['httpMethod'] === 'string' || (typeof o['requestContext'] === 'object' && o['requestContext'] !== null && 'http' in o['requestContext']);
 }
 
+/** How many malformed receipts of one push the reply and the log name field by field. */
+export const MAX_LISTED_ERRORS = 100;
+
 async function receiveHttp(req: ParsedHttpEvent, context: FcContext, rt: MonitorRuntime, now: () => number, log: (r: Record<string, unknown>) => void): Promise<ReceiptsReport> {
   let body: unknown;
   try {
@@ -103,8 +108,12 @@ async function receiveHttp(req: ParsedHttpEvent, context: FcContext, rt: Monitor
     throw new HttpError(400, 'InvalidParameter', '(body): must be a JSON array of receipts', { fields: [{ Field: '(body)', Message: 'must be a JSON array of receipts' }] });
   }
   const { receipts, errors } = parseBatch(body);
-  const fields = errors.flatMap((e) => e.fields);
-  if (errors.length > 0) log({ level: 'warn', msg: 'malformed receipts refused', fields });
+  // The reply and the log name the first MAX_LISTED_ERRORS malformed receipts' fields and count the
+  // rest: a 256 KB push of 100,000 `1`s would otherwise be answered with megabytes of field errors.
+  const listed = errors.slice(0, MAX_LISTED_ERRORS);
+  const unlisted = errors.length - listed.length;
+  const fields = listed.flatMap((e) => e.fields);
+  if (errors.length > 0) log({ level: 'warn', msg: 'malformed receipts refused', fields, ...(unlisted > 0 ? { unlisted } : {}) });
   // Nothing valid: the whole push is the caller's mistake, and answered as one even while the store
   // is away (a 5xx would have CAMS retry what can never succeed); the count is best-effort then.
   if (receipts.length === 0) {
@@ -112,13 +121,20 @@ async function receiveHttp(req: ParsedHttpEvent, context: FcContext, rt: Monitor
     await countReceipts(rt.store, { received: errors.length, invalid: errors.length }).catch((e: unknown) =>
       log({ level: 'warn', msg: 'malformed receipts not counted: the store failed', error: e instanceof Error ? e.message : String(e) }),
     );
-    throw new HttpError(400, fields.some((f) => f.Message === 'is required') ? 'MissingParameter' : 'InvalidParameter', fields.map((f) => `${f.Field}: ${f.Message}`).join('; '), { fields });
+    const more = unlisted > 0 ? `; and ${unlisted} more malformed receipts` : '';
+    throw new HttpError(400, fields.some((f) => f.Message === 'is required') ? 'MissingParameter' : 'InvalidParameter', fields.map((f) => `${f.Field}: ${f.Message}`).join('; ') + more, { fields });
   }
   // Otherwise the valid ones are acted on (they need the store: its failure is a 503 CAMS retries).
   if (errors.length > 0) await countReceipts(rt.store, { received: errors.length, invalid: errors.length });
   const results = await applyReceipts(receipts, receiptDeps(rt, context, req.deadline, now, log));
   const dispatch = await deliver(rt, req.deadline, now, log);
-  return { Received: receipts.length + errors.length, Results: results, Errors: errors.map((e) => ({ Index: e.index, Fields: e.fields })), Delivered: delivered(dispatch) };
+  return {
+    Received: receipts.length + errors.length,
+    Results: results,
+    Errors: listed.map((e) => ({ Index: e.index, Fields: e.fields })),
+    ...(unlisted > 0 ? { ErrorsNotListed: unlisted } : {}),
+    Delivered: delivered(dispatch),
+  };
 }
 
 async function receiveQueue(inv: EventInvocation, rt: MonitorRuntime, now: () => number, log: (r: Record<string, unknown>) => void): Promise<QueueReport> {

@@ -68,7 +68,7 @@ function queueEvent(messageBody: string, messageId = 'MSG0001'): Buffer {
 }
 
 type Reply = { statusCode: number; body: string };
-const json = (r: unknown) => JSON.parse((r as Reply).body) as { Code: string; Data?: { Results: Array<Record<string, unknown>>; Errors: Array<{ Index: number; Fields: Array<{ Field: string; Message: string }> }> }; Fields?: Array<{ Field: string }> };
+const json = (r: unknown) => JSON.parse((r as Reply).body) as { Code: string; Message?: string; Data?: { Results: Array<Record<string, unknown>>; Errors: Array<{ Index: number; Fields: Array<{ Field: string; Message: string }> }> }; Fields?: Array<{ Field: string }> };
 const webhookItems = () => receivers.received.webhook.flatMap((m) => (m.body as { items: Array<{ status: string; severity: string; reason: string; node: string; errors: Array<{ ErrorCode: string; ErrorDescription: string }> }> }).items);
 
 describe('cams-events over HTTP', () => {
@@ -186,6 +186,24 @@ describe('cams-events over HTTP', () => {
     expect(empty.statusCode).toBe(400);
     expect(json(empty).Fields).toEqual([{ Field: '(body)', Message: 'holds no receipt' }]);
     expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ received: 1, invalid: 1 });
+  });
+
+  it('a push of thousands of malformed receipts is answered with the first 100 named and the rest counted, not megabytes of errors', async () => {
+    const junk = Array.from({ length: 5000 }, () => 1);
+    const alone = (await fn()(httpPush(junk), ctx())) as Reply;
+    expect(alone.statusCode).toBe(400);
+    expect(json(alone).Fields).toHaveLength(100);
+    expect(json(alone).Message).toMatch(/; and 4900 more malformed receipts$/);
+    expect(alone.body.length).toBeLessThan(20_000);
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
+    const beside = (await fn()(httpPush([{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'LIMITED' }, ...junk]), ctx())) as Reply;
+    expect(beside.statusCode).toBe(200);
+    expect(json(beside).Data).toMatchObject({ Received: 5001, ErrorsNotListed: 4900 });
+    expect(json(beside).Data!.Errors).toHaveLength(100);
+    expect(json(beside).Data!.Results).toHaveLength(1);
+    // Every malformed one is counted all the same.
+    expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ received: 10_001, invalid: 10_000 });
   });
 
   it('a receipt nested thousands deep is its own field error (400 alone, 200 beside a valid one), never a 500 CAMS would retry forever', async () => {
