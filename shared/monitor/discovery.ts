@@ -76,8 +76,10 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
   const { store } = opts;
   const report: DiscoveryReport = { wabas: 0, discovered: 0, retired: 0, failed: 0, observations: [] };
   const records = await store.list<RegisteredTarget>(WATCH_PREFIX);
-  const roots = records.filter((r) => r.value.discover && r.value.target.NodeType === 'waba' && (opts.only === undefined || r.key === WATCH_PREFIX + opts.only));
-  const rootIds = new Set(roots.map((r) => r.key.slice(WATCH_PREFIX.length)));
+  const allRoots = records.filter((r) => r.value.discover && r.value.target.NodeType === 'waba');
+  const roots = allRoots.filter((r) => opts.only === undefined || r.key === WATCH_PREFIX + opts.only);
+  // Every Discover entry, not only the ones listed now: with `only`, the other WABAs' nodes are not orphans.
+  const rootIds = new Set(allRoots.map((r) => r.key.slice(WATCH_PREFIX.length)));
 
   // Children whose Discover entry is gone go with it.
   for (const r of records) {

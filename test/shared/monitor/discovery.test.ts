@@ -164,6 +164,30 @@ describe('discovery: a WABA watched with Discover brings its numbers and templat
     expect((await store.list('monitor/entity/')).filter((e) => JSON.stringify(e.value).includes('TargetRejected'))).toEqual([]);
   });
 
+  it('a number removed from one WABA is retired by listing that WABA again; another WABA\'s discovered nodes stay watched', async () => {
+    const otherWaba = '499399000110';
+    const other = await onboardThroughFunctions(otherWaba, [{ cc: '86', phone: '13800000411' }]);
+    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }, { CustSpaceId: other, WabaId: otherWaba, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
+    expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    let clock = Date.now();
+    await sweep(clock, sink);
+    const before = (await watched()).map((x) => x.id).sort();
+    expect(before).toContain(`phone:${other}:8613800000411`);
+    expect(before).toHaveLength(8);
+
+    // Within the interval: the refused check lists this WABA again (only it), which must not take the other's nodes.
+    await sandboxControl(sandbox, 'DELETE', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '8613800000401' });
+    clock += 5 * 60_000;
+    const mark = (await calls()).length;
+    await sweep(clock, sink);
+    expect((await watched()).map((x) => x.id).sort()).toEqual(before.filter((id) => id !== `phone:${space}:8613800000401`));
+    const log = (await calls()).slice(mark);
+    expect(log.filter((c) => c.Action === 'QueryChatappPhoneNumbers').map((c) => c.Params['CustSpaceId'])).toEqual([space]);
+    expect(checkedNodes(log.filter((c) => c.Params['CustSpaceId'] === other))).toEqual(['phone:8613800000411', 'waba']);
+    expect(sink.received).toEqual([]);
+  });
+
   it('a node posted by hand (not discovery\'s) that CAMS refuses is still a TargetRejected alert', async () => {
     const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
     expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
