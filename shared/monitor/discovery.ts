@@ -123,16 +123,34 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
 /**
  * A node discovery added that CAMS now refuses as unknown was most likely removed from its WABA: its
  * Discover entry is listed again at once (not at its next interval), so a removed node is retired
- * instead of raising a rejection alert. Resolves to the listing's report when the node is gone from
- * the watch list after it, undefined when the node was not discovered or is still listed (a real
- * rejection).
+ * instead of raising a rejection alert. `gone` says whether the node left the watch list after it
+ * (false: the node was not discovered, or is still listed, a real rejection).
+ *
+ * `listings` holds the listings already made (by Discover entry id) for the caller's invocation: a
+ * WABA is listed again at most once there, however many of its nodes are refused (a WABA that is no
+ * longer ours, or a Discover entry with a wrong WabaId, has every node refused, and each would list
+ * it: numbers and every template page, per node, per tick). A caller that waited on another's
+ * listing gets no report (its observations are the first caller's to apply).
  */
-export async function rediscoverIfGone(opts: Omit<DiscoveryOptions, 'only'>, nodeId: string): Promise<DiscoveryReport | undefined> {
+export async function rediscoverIfGone(
+  opts: Omit<DiscoveryOptions, 'only'>,
+  nodeId: string,
+  listings: Map<string, Promise<DiscoveryReport>> = new Map(),
+): Promise<{ gone: boolean; report?: DiscoveryReport }> {
   const node = await opts.store.get<RegisteredTarget>(WATCH_PREFIX + nodeId);
   const root = node?.value.discoveredBy;
-  if (!root) return undefined;
-  const report = await runDiscovery({ ...opts, only: root });
-  return (await opts.store.get(WATCH_PREFIX + nodeId)) ? undefined : report;
+  if (!root) return { gone: false };
+  let listing = listings.get(root);
+  const first = listing === undefined;
+  if (!listing) {
+    listing = runDiscovery({ ...opts, only: root });
+    listings.set(root, listing);
+    // A listing that threw (not CAMS: the store) is not remembered; the next refused node tries again.
+    listing.catch(() => listings.delete(root));
+  }
+  const report = await listing;
+  const gone = (await opts.store.get(WATCH_PREFIX + nodeId)) === undefined;
+  return { gone, ...(first ? { report } : {}) };
 }
 
 interface Found {

@@ -5,7 +5,7 @@ import type { HealthError } from '../cams/operations.ts';
 import { StoreError, type Store } from '../store/port.ts';
 import { adviceFor } from './advice.ts';
 import { applyObservation, checkTarget, EntityWrites, noteTarget, TARGET_INFO_PREFIX, type CheckContext, type TargetInfo } from './check.ts';
-import { rediscoverIfGone, runDiscovery, type TargetObservation } from './discovery.ts';
+import { rediscoverIfGone, runDiscovery, type DiscoveryReport, type TargetObservation } from './discovery.ts';
 import { deliverOwed, type DispatchReport } from './dispatch.ts';
 import type { EntityState, ObservedStatus } from './entity-state.ts';
 import { fingerprintOf } from './entity-state.ts';
@@ -103,6 +103,8 @@ export class HealthSweep {
   /** Parent entities once per round, one writer per entity key in this process (check.ts). */
   private readonly writes = new EntityWrites();
   private flusher: DeliveryFlusher | undefined;
+  /** Discover entries listed again in this invocation because a node of theirs was refused (discovery.ts). */
+  private readonly relisted = new Map<string, Promise<DiscoveryReport>>();
 
   constructor(private readonly opts: HealthSweepOptions) {
     this.now = opts.now ?? Date.now;
@@ -362,9 +364,10 @@ export class HealthSweep {
   private async retiredByDiscovery(nodeId: string, roundId: string): Promise<boolean> {
     const d = this.opts.discovery;
     if (!d) return false;
-    const report = await rediscoverIfGone({ store: this.opts.store, cams: this.opts.cams, intervalMs: d.intervalMs, deadline: this.opts.deadline, now: this.now, clock: this.alertNow, log: this.log }, nodeId);
-    if (!report) return false;
-    await this.applyDiscovered(report.observations, roundId);
+    const { gone, report } = await rediscoverIfGone({ store: this.opts.store, cams: this.opts.cams, intervalMs: d.intervalMs, deadline: this.opts.deadline, now: this.now, clock: this.alertNow, log: this.log }, nodeId, this.relisted);
+    // Applied whatever became of the node: a failed listing's DiscoveryFailed, the numbers' quality.
+    if (report) await this.applyDiscovered(report.observations, roundId);
+    if (!gone) return false;
     this.log({ level: 'info', msg: 'a discovered node CAMS no longer knows was retired, not alerted', target: nodeId });
     return true;
   }

@@ -188,6 +188,25 @@ describe('discovery: a WABA watched with Discover brings its numbers and templat
     expect(sink.received).toEqual([]);
   });
 
+  it('every discovered node refused (the Discover entry names a WabaId the space does not have): its WABA is listed again once per sweep, not once per node', async () => {
+    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: '499399000199', Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
+    expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    let clock = Date.now();
+    for (let tick = 0; tick < 2; tick++) {
+      const mark = (await calls()).length;
+      await sweep(clock, sink);
+      const log = (await calls()).slice(mark);
+      // 5 nodes refused: the scheduled listing (first tick only) plus one listing again, not five.
+      expect(log.filter((c) => c.Action === 'QueryChatappPhoneNumbers')).toHaveLength(tick === 0 ? 2 : 1);
+      expect(log.filter((c) => c.Action === 'GetWhatsappHealthStatus' && c.Code === 'Unknown.ResourceOwnerId')).toHaveLength(6);
+      clock += 5 * 60_000;
+    }
+    expect(await watched()).toHaveLength(6);
+    const rejected = sink.received.flatMap((m) => m.items).filter((i) => i.subject.entityType === 'TargetRejected');
+    expect(rejected).toHaveLength(6);
+  });
+
   it('a node posted by hand (not discovery\'s) that CAMS refuses is still a TargetRejected alert', async () => {
     const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
     expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
