@@ -156,17 +156,26 @@ export async function rediscoverIfGone(
 interface Found {
   phones: Array<{ target: WatchTarget; info: PhoneNumberInfo }>;
   templates: Array<{ target: WatchTarget; info: TemplateInfo }>;
+  /**
+   * False when the template pages may have missed one: `Total` changed between pages (a template
+   * created or deleted meanwhile shifts the later pages, and one removed before the page being read
+   * pushes a listed template back onto a page already read), or the page cap was reached. Templates
+   * are then added and updated, but none is retired on this listing.
+   */
+  templatesComplete: boolean;
 }
 
 async function listNodes(opts: DiscoveryOptions, waba: WatchTarget): Promise<Found> {
   const call = discoveryCallOptions(opts.deadline);
   const space = waba.CustSpaceId;
   const { data } = await opts.cams.queryPhoneNumbers({ CustSpaceId: space }, call);
-  const found: Found = { phones: [], templates: [] };
+  const found: Found = { phones: [], templates: [], templatesComplete: false };
   for (const info of data.PhoneNumbers) {
     const target = nodeOf({ CustSpaceId: space, NodeType: 'phone', WabaId: waba.WabaId, PhoneNumber: info.PhoneNumber.replace(/^\+/, '') }, opts);
     if (target) found.phones.push({ target, info });
   }
+  let firstTotal: number | undefined;
+  let consistent = true;
   for (let index = 1; index <= MAX_TEMPLATE_PAGES; index++) {
     const page = await opts.cams.listTemplates({ CustSpaceId: space, Page: JSON.stringify({ Index: index, Size: TEMPLATE_PAGE_SIZE }) }, call);
     for (const info of page.data.ListTemplate) {
@@ -174,8 +183,14 @@ async function listNodes(opts: DiscoveryOptions, waba: WatchTarget): Promise<Fou
       if (target) found.templates.push({ target, info });
     }
     const total = page.data.Total;
-    if (page.data.ListTemplate.length < TEMPLATE_PAGE_SIZE || (total !== undefined && index * TEMPLATE_PAGE_SIZE >= total)) break;
+    if (index === 1) firstTotal = total;
+    else if (total !== firstTotal) consistent = false;
+    if (page.data.ListTemplate.length < TEMPLATE_PAGE_SIZE || (total !== undefined && index * TEMPLATE_PAGE_SIZE >= total)) {
+      found.templatesComplete = consistent;
+      break;
+    }
   }
+  if (!found.templatesComplete) opts.log({ level: 'warn', msg: 'discovery: the template list changed while it was paged (or had too many pages); no template is retired on this listing', waba: targetId(waba), templates: found.templates.length });
   return found;
 }
 
@@ -226,7 +241,8 @@ async function reconcile(
 
   let retired = 0;
   for (const c of children) {
-    if (!wanted.has(c.key) && (await store.delete(c.key, { ifVersion: c.version }))) retired++;
+    if (wanted.has(c.key) || (c.value.target.NodeType === 'template' && !found.templatesComplete)) continue;
+    if (await store.delete(c.key, { ifVersion: c.version })) retired++;
   }
   return { added, retired, observations };
 }

@@ -5,11 +5,13 @@ import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { signRouteRequest } from '../../../local/client/route-request.ts';
 import { loadMonitorConfig } from '../../../shared/config/monitor.ts';
 import { runHealthMonitor } from '../../../shared/services/health-monitor.ts';
+import type { CamsClient } from '../../../shared/cams/client.ts';
+import { runDiscovery } from '../../../shared/monitor/discovery.ts';
 import { WATCH_PREFIX, type RegisteredTarget } from '../../../shared/monitor/targets.ts';
 import { StoreError, type Store } from '../../../shared/store/port.ts';
 import { handler as watchListHandler } from '../../../functions/watch-list/handler.ts';
 import { fcContext, fixture, httpEvent, parseReply } from '../../support/events.ts';
-import { onboardThroughFunctions, RecordingSink, sandboxAndStorePerFile } from '../../support/monitor.ts';
+import { onboardThroughFunctions, RecordingSink, sandboxAndStorePerFile, sandboxClient } from '../../support/monitor.ts';
 import { CALLER_KEY, sandboxControl } from '../../support/sandbox-env.ts';
 import { bind, KEY_B } from '../../local/sandbox/helpers.ts';
 
@@ -280,5 +282,43 @@ describe('discovery refused by CAMS', () => {
     const mark = (await calls()).length;
     await sweep(Date.now() + 5 * 60_000, sink);
     expect((await calls()).slice(mark).filter((c) => c.Action === 'QueryChatappPhoneNumbers')).toEqual([]);
+  });
+});
+
+describe('discovery over template pages', () => {
+  it('a template deleted while the pages are read retires no template that CAMS still has; the next listing retires the deleted one', async () => {
+    const code = (i: number) => `page_${String(i).padStart(2, '0')}`;
+    // 45 templates more: 48 in all, three pages of 20.
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: Array.from({ length: 45 }, (_, i) => ({ TemplateCode: code(i), Language: 'en' })) });
+    const root = `waba:${space}:${WABA}`;
+    await store.put<RegisteredTarget>(WATCH_PREFIX + root, { target: { CustSpaceId: space, NodeType: 'waba', WabaId: WABA }, source: 'test', registeredAt: new Date().toISOString(), discover: true });
+    const cams = sandboxClient(sandbox);
+    const options = (c: CamsClient) => ({ store, cams: c, intervalMs: HOUR, deadline: Date.now() + 30_000, now: Date.now, clock: Date.now, log: () => {}, only: root });
+    await runDiscovery(options(cams));
+    expect(await watched()).toHaveLength(1 + 2 + 48);
+
+    // Deleted in CAMS right after the first page was read: every later template moves up one place.
+    let pages = 0;
+    const deletingAfterPage1 = new Proxy(cams, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (prop !== 'listTemplates') return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        return async (...args: Parameters<CamsClient['listTemplates']>) => {
+          const page = await target.listTemplates(...args);
+          if (++pages === 1) await sandboxControl(sandbox, 'DELETE', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: code(0), Language: 'en' }] });
+          return page;
+        };
+      },
+    });
+    const cut = await runDiscovery(options(deletingAfterPage1));
+    expect(pages).toBe(3);
+    expect(cut.retired).toBe(0);
+    const ids = (await watched()).map((x) => x.id);
+    for (let i = 0; i < 45; i++) expect(ids).toContain(`template:${space}:${code(i)}/en`);
+
+    const next = await runDiscovery(options(cams));
+    expect(next.retired).toBe(1);
+    expect((await watched()).map((x) => x.id)).not.toContain(`template:${space}:${code(0)}/en`);
+    expect(await watched()).toHaveLength(1 + 2 + 47);
   });
 });
