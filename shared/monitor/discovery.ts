@@ -8,10 +8,9 @@ import { ENTITY_PREFIX } from './dispatch.ts';
 import { fingerprintOf, type EntityState } from './entity-state.ts';
 import { qualityObservation, tierRank } from './quality.ts';
 import type { Observation } from './rules.ts';
-import { targetId, WATCH_PREFIX, type NodeAttributes, type RegisteredTarget, type WatchTarget } from './targets.ts';
+import { DISCOVERY_PREFIX, targetId, WATCH_PREFIX, type NodeAttributes, type RegisteredTarget, type WatchTarget } from './targets.ts';
 
-/** What discovery remembers per Discover entry (its watch id): deleted with the entry's other bookkeeping (unwatched.ts). */
-export const DISCOVERY_PREFIX = 'monitor/discovery/';
+export { DISCOVERY_PREFIX };
 /** ListChatappTemplate page size; the reference page documents no maximum, its example uses 20. */
 const TEMPLATE_PAGE_SIZE = 20;
 /** Pages read for one WABA at most (20,000 templates), so a reply that never ends cannot hold the sweep. */

@@ -5,6 +5,12 @@ export type WatchTarget = HealthNode;
 
 export const WATCH_PREFIX = 'watch/';
 
+/**
+ * What discovery remembers per Discover entry (its watch id; discovery.ts): deleted with the entry's
+ * other bookkeeping (unwatched.ts), and when a Discover entry is posted anew (watch-list/store.ts).
+ */
+export const DISCOVERY_PREFIX = 'monitor/discovery/';
+
 /** Stable identity of a target: what it watches, not how it was written. */
 export function targetId(t: WatchTarget): string {
   // A waba target without WabaId means the space's own WABA: one node per space.

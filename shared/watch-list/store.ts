@@ -1,4 +1,4 @@
-import { type RegisteredTarget, WATCH_PREFIX } from '../monitor/targets.ts';
+import { DISCOVERY_PREFIX, type RegisteredTarget, WATCH_PREFIX } from '../monitor/targets.ts';
 import { update, type Store } from '../store/port.ts';
 import type { WatchEntry } from './entry.ts';
 
@@ -46,6 +46,9 @@ export async function addWatchEntries(store: Store, entries: readonly WatchEntry
       const { discoveredBy: _owner, ...rest } = cur;
       return { ...rest, source, ...(e.discover || cur.discover ? { discover: true as const } : {}) };
     });
+    // A Discover entry new to this WABA is listed at the monitor's next round: what an entry deleted
+    // before it remembers (its last listing, whose nodes the DELETE retired) must not hold it off.
+    if (e.discover && outcome !== 'Unchanged') await store.delete(DISCOVERY_PREFIX + e.id);
     result[outcome]++;
   });
   return result;

@@ -209,6 +209,23 @@ describe('discovery: a WABA watched with Discover brings its numbers and templat
     expect(rejected).toHaveLength(6);
   });
 
+  it('a Discover entry deleted and posted again is listed at the next round, not an interval after its old listing', async () => {
+    const entry = { CustSpaceId: space, WabaId: WABA, Discover: true };
+    const send = async (method: string) => parseReply(await watchListHandler(httpEvent(signRouteRequest({ method, path: '/watch-list', body: { Targets: [entry] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` }), 'fc-http'), fcContext() as never));
+    expect((await send('POST')).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    const clock = Date.now();
+    await sweep(clock, sink);
+    expect(await watched()).toHaveLength(6);
+    // Removed by mistake and posted again before the monitor's next round.
+    expect((await send('DELETE')).body.Data).toMatchObject({ Removed: 1, Retired: 5 });
+    expect((await send('POST')).body.Data).toMatchObject({ Added: 1 });
+    await sweep(clock + 5 * 60_000, sink);
+    expect((await watched()).map((x) => x.id).sort()).toEqual(
+      [`phone:${space}:8613800000401`, `phone:${space}:8613800000402`, `template:${space}:order_update/en_US`, `template:${space}:order_update/zh_CN`, `template:${space}:welcome/en`, `waba:${space}:${WABA}`].sort(),
+    );
+  });
+
   it('a node posted by hand (not discovery\'s) that CAMS refuses is still a TargetRejected alert', async () => {
     const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
     expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { targetId, WATCH_PREFIX, type RegisteredTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
+import { DISCOVERY_PREFIX, targetId, WATCH_PREFIX, type RegisteredTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import { openStore } from '../../../shared/store/index.ts';
 import type { ListOptions, Store } from '../../../shared/store/port.ts';
 import { WatchEntries } from '../../../shared/watch-list/entry.ts';
@@ -120,6 +120,31 @@ describe.each(kinds)('the watch list in a %s store', (_kind, urlFor) => {
       const removed = await removeWatchEntries(store, WatchEntries.parse([{ CustSpaceId: 'C1', WabaId: '123', Discover: true }]));
       expect(removed).toEqual({ Removed: 1, Absent: 0, Retired: 1 });
       expect((await store.list<RegisteredTarget>(WATCH_PREFIX)).map((r) => r.value.target.PhoneNumber)).toEqual([phones(1)[0]!.PhoneNumber]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a Discover entry posted anew (after a DELETE, or turned on) forgets the last listing of that WABA, so the next round lists it', async () => {
+    const store = await openStore(urlFor());
+    try {
+      const root = { CustSpaceId: 'C2', WabaId: '456', Discover: true };
+      const rootId = targetId({ CustSpaceId: 'C2', NodeType: 'waba', WabaId: '456' });
+      await addWatchEntries(store, WatchEntries.parse([root]), 'api');
+      await store.put(DISCOVERY_PREFIX + rootId, { lastRunAt: Date.now() });
+      // Posted again while watched: unchanged, and its listing is remembered.
+      expect((await addWatchEntries(store, WatchEntries.parse([root]), 'api')).Unchanged).toBe(1);
+      expect(await store.get(DISCOVERY_PREFIX + rootId)).toBeDefined();
+      // Deleted (its discovered nodes with it) and posted again: listed at the next round.
+      await removeWatchEntries(store, WatchEntries.parse([root]));
+      expect((await addWatchEntries(store, WatchEntries.parse([root]), 'api')).Added).toBe(1);
+      expect(await store.get(DISCOVERY_PREFIX + rootId)).toBeUndefined();
+      // Deleted, watched alone, then Discover turned on again: the same.
+      await store.put(DISCOVERY_PREFIX + rootId, { lastRunAt: Date.now() });
+      await removeWatchEntries(store, WatchEntries.parse([root]));
+      await addWatchEntries(store, WatchEntries.parse([{ CustSpaceId: 'C2', NodeType: 'waba', WabaId: '456' }]), 'api');
+      expect((await addWatchEntries(store, WatchEntries.parse([root]), 'api')).Updated).toBe(1);
+      expect(await store.get(DISCOVERY_PREFIX + rootId)).toBeUndefined();
     } finally {
       await store.close();
     }
