@@ -10,7 +10,6 @@ import { qualityObservation, tierRank } from './quality.ts';
 import type { Observation } from './rules.ts';
 import { DISCOVERY_PREFIX, targetId, WATCH_PREFIX, type NodeAttributes, type RegisteredTarget, type WatchTarget } from './targets.ts';
 
-export { DISCOVERY_PREFIX };
 /** ListChatappTemplate page size; the reference page documents no maximum, its example uses 20. */
 const TEMPLATE_PAGE_SIZE = 20;
 /** Pages read for one WABA at most (20,000 templates), so a reply that never ends cannot hold the sweep. */

@@ -26,12 +26,11 @@ import type { AlertSubject } from '../alerts/model.ts';
 import { update, type Store } from '../store/port.ts';
 import { HealthNode } from '../validation/health-target.ts';
 import { TARGET_INFO_PREFIX, type TargetInfo } from './check.ts';
-import { DISCOVERY_PREFIX } from './discovery.ts';
 import type { EntityState } from './entity-state.ts';
 import { ENTITY_PREFIX, deleteUnwatched, updateEntity } from './entity-store.ts';
 import { RISKY_PREFIX } from './risk.ts';
 import { unwatch } from './rules.ts';
-import { WATCH_PREFIX, type RegisteredTarget, type WatchTarget } from './targets.ts';
+import { DISCOVERY_PREFIX, WATCH_PREFIX, type RegisteredTarget, type WatchTarget } from './targets.ts';
 
 /** When the last pass ran, and whether one is due before the daily one. */
 export const UNWATCHED_KEY = 'monitor/unwatched';
