@@ -4,7 +4,7 @@ import type { ObservedStatus } from '../monitor/entity-state.ts';
 
 /** How far back history goes: the status page's bars show this many days. */
 export const HISTORY_DAYS = 90;
-/** At most this many transitions are kept per node (the oldest go first). */
+/** At most this many transitions are kept per node (the oldest go first; the latest always stays). */
 export const MAX_TRANSITIONS = 200;
 const DAY_MS = 86_400_000;
 
@@ -102,7 +102,10 @@ export function syncHistory(h: NodeHistory | undefined, n: NodeNow, now: number)
   }
   const oldest = now - HISTORY_DAYS * DAY_MS;
   const firstDay = dayOf(oldest + DAY_MS);
-  const keptT = transitions.filter((t) => t.at >= oldest).slice(-MAX_TRANSITIONS);
+  // The transition into the current state is kept however old: it says what the node is in and since
+  // when (the report's Since), and it is what the next sync compares with (without it, firstSeen's state
+  // would stand in, and a recovery after 90 days in one state would go unrecorded).
+  const keptT = transitions.filter((t, i) => t.at >= oldest || i === transitions.length - 1).slice(-MAX_TRANSITIONS);
   const keptD = days.filter((d) => d.day >= firstDay);
   if (keptT.length !== transitions.length || keptD.length !== days.length) changed = true;
   if (!changed) return undefined;

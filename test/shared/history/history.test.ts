@@ -80,6 +80,23 @@ describe('node history', () => {
     expect(sparse.transitions.map((t) => t.to)).toEqual(['AVAILABLE']);
   });
 
+  it('a state held longer than 90 days keeps the transition into it: its recovery is recorded, with the right from', () => {
+    let h: NodeHistory | undefined;
+    const sync = (now: number, n: NodeNow) => (h = syncHistory(h, n, now) ?? h);
+    sync(T0, node('AVAILABLE', T0));
+    sync(T0 + 1000, node('BLOCKED', T0 + 1000));
+    // checked every day (a new day's bucket is a write) for 95 days, BLOCKED all along
+    for (let d = 1; d <= 95; d++) sync(T0 + d * DAY, node('BLOCKED', T0 + 1000));
+    // what the report says (BLOCKED since T0 + 1 s) is what history says
+    expect(h!.transitions.map((t) => [t.from, t.to, t.at])).toEqual([['AVAILABLE', 'BLOCKED', T0 + 1000]]);
+    sync(T0 + 96 * DAY, node('LIMITED', T0 + 96 * DAY));
+    sync(T0 + 96 * DAY + 1000, node('AVAILABLE', T0 + 96 * DAY + 1000));
+    expect(h!.transitions.map((t) => [t.from, t.to, t.at])).toEqual([
+      ['BLOCKED', 'LIMITED', T0 + 96 * DAY],
+      ['LIMITED', 'AVAILABLE', T0 + 96 * DAY + 1000],
+    ]);
+  });
+
   it('the mark changes with the state and with the day, not with every check', () => {
     expect(historyMark(node('BLOCKED', T0), T0 + 1)).toBe(historyMark(node('BLOCKED', T0), T0 + 60_000));
     expect(historyMark(node('BLOCKED', T0), T0)).not.toBe(historyMark(node('AVAILABLE', T0 + 5), T0 + 5));
