@@ -102,10 +102,11 @@ export function syncHistory(h: NodeHistory | undefined, n: NodeNow, now: number)
   }
   const oldest = now - HISTORY_DAYS * DAY_MS;
   const firstDay = dayOf(oldest + DAY_MS);
-  // The transition into the current state is kept however old: it says what the node is in and since
+  // Transitions of the same UTC days as the buckets (none on a day history no longer has), but the
+  // transition into the current state is kept however old: it says what the node is in and since
   // when (the report's Since), and it is what the next sync compares with (without it, firstSeen's state
   // would stand in, and a recovery after 90 days in one state would go unrecorded).
-  const keptT = transitions.filter((t, i) => t.at >= oldest || i === transitions.length - 1).slice(-MAX_TRANSITIONS);
+  const keptT = transitions.filter((t, i) => dayOf(t.at) >= firstDay || i === transitions.length - 1).slice(-MAX_TRANSITIONS);
   const keptD = days.filter((d) => d.day >= firstDay);
   if (keptT.length !== transitions.length || keptD.length !== days.length) changed = true;
   if (!changed) return undefined;

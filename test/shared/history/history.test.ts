@@ -97,6 +97,27 @@ describe('node history', () => {
     ]);
   });
 
+  it('transitions are kept for the same 90 UTC days as the daily buckets: day 90 back stays, day 91 goes', () => {
+    const now = Date.parse('2026-06-01T12:00:00.000Z');
+    const day91 = Date.parse('2026-03-03T13:00:00.000Z'); // less than 90 × 24 h ago, but on the 91st UTC day back
+    const day90 = Date.parse('2026-03-04T00:00:00.000Z');
+    const h = replay([
+      [day91 - 1000, node('AVAILABLE', day91 - 1000)],
+      [day91, node('LIMITED', day91)],
+      [day91 + 1000, node('AVAILABLE', day91 + 1000)],
+      [day90, node('BLOCKED', day90)],
+      [day90 + 1000, node('AVAILABLE', day90 + 1000)],
+      [now, node('AVAILABLE', day90 + 1000)],
+    ])!;
+    const firstDay = dailyBars(h, now)[0]!.day;
+    expect(firstDay).toBe('2026-03-04');
+    expect(h.days.map((d) => d.day)).toEqual(['2026-03-04', '2026-06-01']);
+    expect(h.transitions.map((t) => [new Date(t.at).toISOString().slice(0, 10), t.to])).toEqual([
+      ['2026-03-04', 'BLOCKED'],
+      ['2026-03-04', 'AVAILABLE'],
+    ]);
+  });
+
   it('the mark changes with the state and with the day, not with every check', () => {
     expect(historyMark(node('BLOCKED', T0), T0 + 1)).toBe(historyMark(node('BLOCKED', T0), T0 + 60_000));
     expect(historyMark(node('BLOCKED', T0), T0)).not.toBe(historyMark(node('AVAILABLE', T0 + 5), T0 + 5));
