@@ -198,9 +198,15 @@ function incidentView(e: EntityState, now: number, active: readonly Silence[]): 
   };
 }
 
-/** The silence holding a node back: recorded by the deliverer, or covered now by an active one (the group and the incidents agree). */
+/**
+ * The silence holding a node back: recorded by the deliverer, or covered now by an active one (the group
+ * and the incidents agree). Only an active silence holds anything back, as GET /silences counts: a
+ * record of one that has ended (its alert is owed again at the next flush, or held by a BLOCKED WABA)
+ * does not make the node silenced.
+ */
 function silencedNow(e: EntityState, active: readonly Silence[]): string | undefined {
-  return e.silenced?.silenceId ?? active.find((s) => matches(s, e.subject))?.SilenceId;
+  const recorded = e.silenced && active.find((s) => s.SilenceId === e.silenced!.silenceId);
+  return recorded?.SilenceId ?? active.find((s) => matches(s, e.subject))?.SilenceId;
 }
 
 /** What every group of one page shares: the page's days and the silences active now. */
@@ -262,7 +268,7 @@ function groupView(id: string, wabaId: string | undefined, members: readonly Ent
   };
 }
 
-/** Every silence with its state now and how many nodes it holds back. */
+/** Every silence with its state now and how many nodes it holds back (an ended or pending one: none, as GET /silences says). */
 function silenceViews(input: StatusInput): SilenceView[] {
   const suppressed = new Map<string, number>();
   for (const e of input.entities) if (e.silenced && e.unwatchedAt === undefined) suppressed.set(e.silenced.silenceId, (suppressed.get(e.silenced.silenceId) ?? 0) + 1);
@@ -274,6 +280,6 @@ function silenceViews(input: StatusInput): SilenceView[] {
     endsAt: s.EndsAt,
     createdBy: s.CreatedBy,
     comment: s.Comment,
-    suppressed: suppressed.get(s.SilenceId) ?? 0,
+    suppressed: silenceState(s, input.now) === 'active' ? (suppressed.get(s.SilenceId) ?? 0) : 0,
   }));
 }

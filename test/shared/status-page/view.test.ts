@@ -107,6 +107,22 @@ describe('status page view and HTML', () => {
     expect(v.incidents.map((i) => [i.status, i.since, i.durationMs])).toEqual([['BLOCKED', NOW - 5_000, 5_000], ['LIMITED', NOW - 10_800_000, 10_800_000], ['LIMITED', NOW - 9_000, 9_000]]);
   });
 
+  it('a silence that has ended holds nothing back: its record on a node (owed again at the next flush, or held by a BLOCKED WABA) is not shown as silenced or counted, as GET /silences says', () => {
+    const f = statusFixture(3, NOW);
+    const phone = f.entities[1]!;
+    Object.assign(phone, { status: 'LIMITED', firing: true, badSince: NOW - 7_200_000, silenced: { silenceId: 'sil-ended', at: NOW - 3_600_000, item: {} } });
+    const ended = { SilenceId: 'sil-ended', Matchers: [{ Name: 'PhoneNumber' as const, Value: phone.subject.phoneNumber! }], StartsAt: NOW - 7_200_000, EndsAt: NOW - 60_000, ExpiredAt: NOW - 60_000, CreatedBy: 'ops', Comment: '', CreatedAt: NOW - 7_200_000 };
+    const v = buildStatusView({ now: NOW, entities: f.entities, histories: f.histories, silences: [ended] });
+    expect(v.silences.map((s) => [s.id, s.state, s.suppressed])).toEqual([['sil-ended', 'expired', 0]]);
+    expect(v.groups[0]!.nodes.find((n) => n.label === `phone ${phone.subject.phoneNumber}`)!.silencedBy).toBeUndefined();
+    expect(v.incidents.map((i) => [i.node, i.silencedBy])).toEqual([[phone.node, undefined]]);
+    expect(renderStatusPage(v)).not.toContain('silenced (sil-ended)');
+    // the same record while the silence is active: silenced, and counted
+    const active = buildStatusView({ now: NOW, entities: f.entities, histories: f.histories, silences: [{ ...ended, EndsAt: NOW + 60_000 }] });
+    expect(active.silences.map((s) => [s.state, s.suppressed])).toEqual([['active', 1]]);
+    expect(active.incidents[0]!.silencedBy).toBe('sil-ended');
+  });
+
   it('rows of early warnings and other entities name their phone or template; an incident shows the silence its row shows', () => {
     const f = statusFixture(20, NOW);
     const phone = f.entities.find((e) => e.subject.entityType === 'PHONE_NUMBER')!;
