@@ -100,6 +100,14 @@ export function syncHistory(h: NodeHistory | undefined, n: NodeNow, now: number)
     days[days.length - 1] = { day: today, worst: n.status };
     changed = true;
   }
+  // A transition caught up late (the check that decided it could not write history; a later day's
+  // check does) counts on the day it began too, as the check that saw it would have.
+  const began = dayOf(n.since);
+  if (last !== n.status && began < today) {
+    const i = days.findIndex((d) => d.day >= began); // found: today's bucket is last
+    if (days[i]!.day !== began) days.splice(i, 0, { day: began, worst: n.status });
+    else if (worseOf(days[i]!.worst, n.status) !== days[i]!.worst) days[i] = { day: began, worst: n.status };
+  }
   const oldest = now - HISTORY_DAYS * DAY_MS;
   const firstDay = dayOf(oldest + DAY_MS);
   // Transitions of the same UTC days as the buckets (none on a day history no longer has), but the

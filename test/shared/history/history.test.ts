@@ -118,6 +118,26 @@ describe('node history', () => {
     ]);
   });
 
+  it('a transition caught up on a later day (its history write failed) counts on the day it began too', () => {
+    const late = Date.parse('2025-03-01T23:58:00.000Z');
+    const h = replay([
+      [T0, node('AVAILABLE', T0)],
+      // the check at `late` decided BLOCKED, but its history write failed; the next check, after midnight, catches it up
+      [late + 5 * 60_000, node('BLOCKED', late)],
+    ])!;
+    expect(h.transitions.map((t) => [t.to, t.at])).toEqual([['BLOCKED', late]]);
+    expect(h.days).toEqual([
+      { day: '2025-03-01', worst: 'BLOCKED' },
+      { day: '2025-03-02', worst: 'BLOCKED' },
+    ]);
+    // a day with no recorded check gets its bucket
+    const gap = replay([
+      [T0, node('AVAILABLE', T0)],
+      [T0 + 3 * DAY, node('LIMITED', T0 + DAY)],
+    ])!;
+    expect(gap.days.map((d) => `${d.day} ${d.worst}`)).toEqual(['2025-03-01 AVAILABLE', '2025-03-02 LIMITED', '2025-03-04 LIMITED']);
+  });
+
   it('the mark changes with the state and with the day, not with every check', () => {
     expect(historyMark(node('BLOCKED', T0), T0 + 1)).toBe(historyMark(node('BLOCKED', T0), T0 + 60_000));
     expect(historyMark(node('BLOCKED', T0), T0)).not.toBe(historyMark(node('AVAILABLE', T0 + 5), T0 + 5));
