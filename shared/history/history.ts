@@ -108,17 +108,27 @@ export function syncHistory(h: NodeHistory | undefined, n: NodeNow, now: number)
     if (days[i]!.day !== began) days.splice(i, 0, { day: began, worst: n.status });
     else if (worseOf(days[i]!.worst, n.status) !== days[i]!.worst) days[i] = { day: began, worst: n.status };
   }
-  const oldest = now - HISTORY_DAYS * DAY_MS;
-  const firstDay = dayOf(oldest + DAY_MS);
+  const kept = retained({ transitions, days }, now);
+  if (kept.transitions.length !== transitions.length || kept.days.length !== days.length) changed = true;
+  if (!changed) return undefined;
+  return { ...h, subject: n.subject, node: n.node, ...kept };
+}
+
+/**
+ * What retention keeps of a history at `now` (HISTORY_DAYS UTC days, MAX_TRANSITIONS): applied when
+ * history is written, and when it is read (a node no check reached for a while was not written since).
+ */
+export function retained(h: Pick<NodeHistory, 'transitions' | 'days'>, now: number): Pick<NodeHistory, 'transitions' | 'days'> {
+  const firstDay = dayOf(now - (HISTORY_DAYS - 1) * DAY_MS);
+  const { transitions } = h;
   // Transitions of the same UTC days as the buckets (none on a day history no longer has), but the
   // transition into the current state is kept however old: it says what the node is in and since
   // when (the report's Since), and it is what the next sync compares with (without it, firstSeen's state
   // would stand in, and a recovery after 90 days in one state would go unrecorded).
-  const keptT = transitions.filter((t, i) => dayOf(t.at) >= firstDay || i === transitions.length - 1).slice(-MAX_TRANSITIONS);
-  const keptD = days.filter((d) => d.day >= firstDay);
-  if (keptT.length !== transitions.length || keptD.length !== days.length) changed = true;
-  if (!changed) return undefined;
-  return { ...h, subject: n.subject, node: n.node, transitions: keptT, days: keptD };
+  return {
+    transitions: transitions.filter((t, i) => dayOf(t.at) >= firstDay || i === transitions.length - 1).slice(-MAX_TRANSITIONS),
+    days: h.days.filter((d) => d.day >= firstDay),
+  };
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { NodeHistory } from '../history/history.ts';
+import { retained, type NodeHistory } from '../history/history.ts';
 import { listHistories } from '../history/record.ts';
 import type { Store } from '../store/port.ts';
 import type { HealthNode } from '../validation/health-target.ts';
@@ -18,8 +18,9 @@ function isOf(h: NodeHistory, p: HealthNode): boolean {
 }
 
 /** `GET /health-report/history`: the stored transitions and daily worst states of the node(s) named. */
-export async function healthHistory(store: Store, p: HealthNode): Promise<Record<string, unknown>> {
-  const histories = (await listHistories(store, p.CustSpaceId)).filter((h) => isOf(h, p));
+export async function healthHistory(store: Store, p: HealthNode, now = Date.now()): Promise<Record<string, unknown>> {
+  // Retention as of now: a node no check reached lately (CAMS refusing it, say) was not rewritten since.
+  const histories = (await listHistories(store, p.CustSpaceId)).filter((h) => isOf(h, p)).map((h) => ({ ...h, ...retained(h, now) }));
   return {
     Nodes: histories
       .sort((a, b) => (a.node < b.node ? -1 : 1))
