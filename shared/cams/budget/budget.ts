@@ -158,7 +158,7 @@ export class CamsBudget {
       // The sweep's one interval gets 1 ms more: its queued waiter asks as the slot before starts, and on a
       // whole-ms clock the next slot can then look up to 1 ms further than one (fractional) interval.
       const lookahead = req.priority === 'interactive' ? room : Math.min(room, req.priority === 'background' ? BACKGROUND_LOOKAHEAD_MS : req.priority === 'sweep' ? interval + 1 : 0);
-      const r = await this.reserve(key, interval, lookahead);
+      const r = await this.reserve(key, interval, lookahead, this.qps[req.action]);
       const t1 = this.clock.now();
       if (r.granted) {
         // The store decided between t0 and t1, so the slot lies in [t0 + wait, t1 + wait] on our
@@ -183,7 +183,7 @@ export class CamsBudget {
   }
 
   /** The store's schedule; this instance's own, at a fraction of the budget, while the store is unreachable. */
-  private async reserve(key: string, intervalMs: number, maxWaitMs: number): Promise<SlotReservation> {
+  private async reserve(key: string, intervalMs: number, maxWaitMs: number, qps: number): Promise<SlotReservation> {
     if (this.storeSource !== undefined && this.clock.now() >= this.storeDownUntil) {
       try {
         const store = await this.withTimeout(this.openStore());
@@ -206,11 +206,23 @@ export class CamsBudget {
         }
       }
     }
-    const interval = this.storeSource === undefined ? intervalMs : intervalMs / this.fraction;
+    const interval = this.storeSource === undefined ? intervalMs : this.fallbackInterval(intervalMs, qps);
     const now = this.clock.now();
     const d = decideSlot(this.local.get(key), now, interval, maxWaitMs);
     if (d.nextTat !== undefined) this.local.set(key, d.nextTat);
     return { granted: d.granted, waitMs: d.waitMs, at: d.at };
+  }
+
+  /**
+   * The fallback's spacing: the fraction of the budget as CAMS counts it, calls in a sliding second.
+   * 1/fraction of the interval alone let an instance start 2 calls in a second at 5 QPS (832 ms
+   * apart: 40 %, not 25 %), so 3 instances started 6. So at most floor(qps × fraction) calls a second
+   * (with the head-room), where that is at least one: 1/fraction instances then stay within the
+   * limit. Below 1/fraction QPS no whole call fits, and the rate alone (interval / fraction) applies.
+   */
+  private fallbackInterval(intervalMs: number, qps: number): number {
+    const whole = Math.floor(qps * this.fraction);
+    return Math.max(intervalMs / this.fraction, whole >= 1 ? intervalForQps(whole) : 0);
   }
 
   private openStore(): Promise<SlotStore> {

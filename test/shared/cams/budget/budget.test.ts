@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BACKGROUND_LOOKAHEAD_MS, CamsBudget, FALLBACK_FRACTION, processBudget, type SlotStore } from '../../../../shared/cams/budget/budget.ts';
 import { CamsClient } from '../../../../shared/cams/client.ts';
-import { intervalForQps } from '../../../../shared/cams/limiter.ts';
+import { intervalForQps, QPS_HEADROOM } from '../../../../shared/cams/limiter.ts';
 import { decideSlot, openStore, StoreError } from '../../../../shared/store/index.ts';
 import { fakeClock } from '../scripted-cams.ts';
 
@@ -191,7 +191,8 @@ describe('CamsBudget on a fake clock', () => {
       starts.push(clock.now());
     }
     expect(FALLBACK_FRACTION).toBe(0.25);
-    expect(starts).toEqual([0, I5 / FALLBACK_FRACTION, (2 * I5) / FALLBACK_FRACTION]);
+    // 1/4 of 5 QPS is one whole call a second (see the next test), so 1040 ms apart, not I5 / 0.25.
+    expect(starts).toEqual([0, intervalForQps(1), 2 * intervalForQps(1)]);
     expect(budget.isDegraded).toBe(true);
     expect(logs.filter(([l]) => l === 'warn')).toHaveLength(1);
     expect(logs[0]![1]).toMatch(/unreachable.*0\.25/);
@@ -202,6 +203,36 @@ describe('CamsBudget on a fake clock', () => {
     expect(store.calls).toBe(before + 1);
     expect(budget.isDegraded).toBe(false);
     expect(logs.map(([l]) => l)).toEqual(['warn', 'info']);
+  });
+
+  it("store unreachable: FALLBACK_FRACTION counted as CAMS counts, so 1/FALLBACK_FRACTION instances stay within a sliding second", async () => {
+    // Each instance on its own at 1/4 of 5 QPS (832 ms apart) still started 2 calls in a second, and
+    // 3 instances started 6: CAMS throttled. A fraction of the budget is a fraction of each second.
+    for (const qps of [5, 10, 7, 100]) {
+      const clock = fakeClock(0);
+      const instances = Math.round(1 / FALLBACK_FRACTION);
+      const starts: number[] = [];
+      await Promise.all(
+        Array.from({ length: instances }, async () => {
+          const store = fakeSlotStore(clock);
+          store.up = false;
+          const budget = new CamsBudget({ clock, store, qps: { [HEALTH]: qps }, storeRetryMs: 1e9, log: () => {} });
+          while (clock.now() < 5000) {
+            expect((await budget.acquire(req('interactive'))).ok).toBe(true);
+            starts.push(clock.now());
+          }
+        }),
+      );
+      starts.sort((a, b) => a - b);
+      let most = 0;
+      for (let i = 0, j = 0; i < starts.length; i++) {
+        while (starts[i]! - starts[j]! >= 1000) j++;
+        most = Math.max(most, i - j + 1);
+      }
+      expect({ qps, most }).toEqual({ qps, most: Math.min(most, qps) });
+      // Still about the fraction of the budget over time (whole calls a second: 1 of 1.25 at 5 QPS).
+      expect(starts.length / instances / 5).toBeGreaterThanOrEqual((0.9 * Math.floor(qps * FALLBACK_FRACTION)) / (1 + QPS_HEADROOM));
+    }
   });
 
   it('a store that hangs counts as unreachable after storeTimeoutMs; a store that cannot open too', async () => {
