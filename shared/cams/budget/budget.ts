@@ -158,7 +158,10 @@ export class CamsBudget {
       // The sweep's one interval gets 1 ms more: its queued waiter asks as the slot before starts, and on a
       // whole-ms clock the next slot can then look up to 1 ms further than one (fractional) interval.
       const lookahead = req.priority === 'interactive' ? room : Math.min(room, req.priority === 'background' ? BACKGROUND_LOOKAHEAD_MS : req.priority === 'sweep' ? interval + 1 : 0);
-      const r = await this.reserve(key, interval, lookahead, this.qps[req.action]);
+      // Not past the caller's latest start, whatever the store does: a store that hangs is given up
+      // only after storeTimeoutMs (2 s), and an HTTP call with less left would answer after its FC timeout.
+      const r = await withinMs(this.reserve(key, interval, lookahead, this.qps[req.action]), room);
+      if (r === undefined) return { ok: false, retryAfterMs: interval };
       const t1 = this.clock.now();
       if (r.granted) {
         // The store decided between t0 and t1, so the slot lies in [t0 + wait, t1 + wait] on our
@@ -247,6 +250,18 @@ export class CamsBudget {
     p.catch(() => undefined); // a late failure after the timeout is not an unhandled rejection
     return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
+}
+
+/**
+ * p's outcome, or undefined once `ms` (real time, as the store's own timeout) has passed first; p's
+ * later outcome is its own (a slot it was granted then goes unused, which is never over the limit).
+ */
+function withinMs<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  if (!Number.isFinite(ms)) return p;
+  p.catch(() => undefined); // a late failure after the caller left is not an unhandled rejection
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
+  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
 }
 
 /** How often a waiter queued at a gate checks its own deadline (it is woken at once when its turn comes). */

@@ -247,6 +247,18 @@ describe('CamsBudget on a fake clock', () => {
     expect(logs).toHaveLength(2);
   });
 
+  it("a store that hangs does not keep a caller past its latest start: refused then, not admitted after the store's timeout", async () => {
+    // An HTTP call with 300 ms left waited out the whole storeTimeoutMs (2 s), then was admitted by
+    // the fallback after its latest start: the function answered after its FC timeout.
+    const hanging: SlotStore = { reserveSlot: () => new Promise(() => {}) };
+    const budget = new CamsBudget({ store: hanging, log: () => {} });
+    const t0 = Date.now();
+    const a = await budget.acquire(req('interactive', t0 + 300));
+    expect(a).toMatchObject({ ok: false });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(a.ok === false && a.retryAfterMs > 0).toBe(true);
+  });
+
   it('a programming error from the store is not mistaken for an outage', async () => {
     const broken: SlotStore = { reserveSlot: () => Promise.reject(new TypeError('reserveSlot intervalMs must be a finite number > 0')) };
     const budget = new CamsBudget({ store: broken, log: () => {} });
