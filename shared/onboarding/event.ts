@@ -19,7 +19,7 @@ function parseJson(text: string): unknown {
  * (`{OnboardingId, Payload}`); or a bare payload (the FC invoke API).
  */
 export function onboardingRequestFrom(event: unknown): OnboardingRequest {
-  if (isObject(event) && typeof event['source'] === 'string' && typeof event['id'] === 'string' && 'data' in event) {
+  if (isCloudEvent(event)) {
     const data = event['data'];
     const ref = { source: event['source'], id: event['id'] };
     if (isObject(data) && typeof data['messageBody'] === 'string') {
@@ -34,6 +34,19 @@ export function onboardingRequestFrom(event: unknown): OnboardingRequest {
     return { payload: event['Payload'], onboardingId: event['OnboardingId'], source: 'POST /onboardings' };
   }
   return { payload: event, source: 'invoke' };
+}
+
+/**
+ * The requests of a batch: EventBridge's event-stream push (FC 3.0's MNS queue trigger, batch push)
+ * delivers a JSON array of CloudEvents. Undefined when the event is not such an array.
+ */
+export function onboardingRequestsFrom(event: unknown): OnboardingRequest[] | undefined {
+  if (!Array.isArray(event) || event.length === 0 || !event.every(isCloudEvent)) return undefined;
+  return event.map(onboardingRequestFrom);
+}
+
+function isCloudEvent(v: unknown): v is Record<string, unknown> & { source: string; id: string } {
+  return isObject(v) && typeof v['source'] === 'string' && typeof v['id'] === 'string' && 'data' in v;
 }
 
 /** An FC timer trigger's event (`{triggerTime, triggerName, payload}`), which starts a re-drive tick. */

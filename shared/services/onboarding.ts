@@ -5,7 +5,7 @@ import { readEnv, urlString, type EnvSource } from '../config/env.ts';
 import { CAMS_DEFAULT_ENDPOINT } from '../cams/operations.ts';
 import type { EventInvocation } from '../fc/event-function.ts';
 import { stdoutLog, writeLogRecord } from '../log/log.ts';
-import { onboardingRequestFrom } from '../onboarding/event.ts';
+import { onboardingRequestFrom, onboardingRequestsFrom } from '../onboarding/event.ts';
 import { runOnboarding, type OnboardingDeps, type OnboardingOutcome } from '../onboarding/onboard.ts';
 import { redriveStalled, type RedriveReport } from '../onboarding/redrive.ts';
 import { openStore } from '../store/index.ts';
@@ -51,7 +51,29 @@ export async function handleOnboardingTimer(inv: EventInvocation, rt: Onboarding
   return redriveStalled(onboardingDeps(inv, rt));
 }
 
-/** One delivery of an onboarding event. Transient failures throw, so FC's async retry redelivers. */
-export async function handleOnboardingEvent(inv: EventInvocation, rt: OnboardingRuntime): Promise<OnboardingOutcome> {
-  return runOnboarding(onboardingDeps(inv, rt), onboardingRequestFrom(inv.event));
+/** The outcomes of a batch of CloudEvents, in order. */
+export interface OnboardingBatchOutcome {
+  status: 'batch';
+  outcomes: OnboardingOutcome[];
+}
+
+/**
+ * One delivery of an onboarding event, or of a batch of them (a JSON array of CloudEvents), each run
+ * in turn. Transient failures throw, so FC's async retry redelivers; in a batch, after the others
+ * have run (a redelivery answers the finished ones from their records).
+ */
+export async function handleOnboardingEvent(inv: EventInvocation, rt: OnboardingRuntime): Promise<OnboardingOutcome | OnboardingBatchOutcome> {
+  const batch = onboardingRequestsFrom(inv.event);
+  if (!batch) return runOnboarding(onboardingDeps(inv, rt), onboardingRequestFrom(inv.event));
+  const outcomes: OnboardingOutcome[] = [];
+  let failure: { error: unknown } | undefined;
+  for (const request of batch) {
+    try {
+      outcomes.push(await runOnboarding(onboardingDeps(inv, rt), request));
+    } catch (e) {
+      failure ??= { error: e };
+    }
+  }
+  if (failure) throw failure.error;
+  return { status: 'batch', outcomes };
 }

@@ -102,3 +102,45 @@ describe('one deliverer: onboarding records, the health monitor delivers', () =>
     }
   });
 });
+
+describe('a batch of CloudEvents (EventBridge batch push: a JSON array)', () => {
+  it('onboards every event of the batch, each keyed as it would be alone', async () => {
+    const onboarding = await onboardingRuntime({ STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url })();
+    const mns = (id: string, payload: unknown) => {
+      const e = fixture<{ id: string; data: Record<string, unknown> }>('mns-queue-event.json');
+      return { ...e, id, data: { ...e.data, messageId: id, messageBody: JSON.stringify(payload) } };
+    };
+    const payloads = [
+      { WabaId: '299399000310', Cc: '65', PhoneNumber: '90000310', VerifiedName: 'Acme Shop' },
+      { WabaId: '299399000311', Cc: '65', PhoneNumber: '90000311', VerifiedName: 'Acme Shop' },
+    ];
+    try {
+      const out = await handleOnboardingEvent(invocation(payloads.map((p, i) => mns(`msg-batch-${i}`, p)), 'onb-batch'), onboarding);
+      expect(out).toMatchObject({ status: 'batch', outcomes: [{ status: 'done', duplicate: false }, { status: 'done', duplicate: false }] });
+      // Redelivered, the batch is answered from the records: nothing is bound twice.
+      const again = await handleOnboardingEvent(invocation(payloads.map((p, i) => mns(`msg-batch-redelivered-${i}`, p)), 'onb-batch-2'), onboarding);
+      expect(again).toMatchObject({ status: 'batch', outcomes: [{ status: 'done', duplicate: true }, { status: 'done', duplicate: true }] });
+    } finally {
+      await onboarding.store.close();
+    }
+  });
+
+  it('runs the rest of the batch when one event fails transiently, then throws so FC redelivers it', async () => {
+    const onboarding = await onboardingRuntime({ STORE_URL: storeUrl, CAMS_ENDPOINT: 'http://127.0.0.1:9' })();
+    const events = [
+      { ...fixture<Record<string, unknown>>('eventbridge-event.json'), id: 'evt-batch-bad', data: { WabaId: 'x' } },
+      { ...fixture<Record<string, unknown>>('eventbridge-event.json'), id: 'evt-batch-down', data: { WabaId: '299399000312', Cc: '65', PhoneNumber: '90000312', VerifiedName: 'Acme Shop' } },
+    ];
+    const lines: string[] = [];
+    const write = process.stdout.write;
+    process.stdout.write = ((chunk: string | Uint8Array) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
+    try {
+      // CAMS is unreachable for the first event; the second (invalid) is still looked at.
+      await expect(handleOnboardingEvent({ ...invocation([...events].reverse(), 'onb-batch-3'), deadline: Date.now() + 5000 }, onboarding)).rejects.toThrow();
+    } finally {
+      process.stdout.write = write;
+      await onboarding.store.close();
+    }
+    expect(lines.filter((l) => l.includes('onboarding event rejected') && l.includes('evt-batch-bad'))).toHaveLength(1);
+  });
+});
