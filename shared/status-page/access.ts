@@ -16,8 +16,12 @@ function same(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/**
+ * A cookie's value. HTTP/2 browsers send each cookie as its own header field, which FC joins with
+ * commas (`a=1,cams_status=…`) rather than `; `; a cookie value never holds a comma (RFC 6265).
+ */
 function cookieOf(header: string | undefined, name: string): string | undefined {
-  for (const part of (header ?? '').split(';')) {
+  for (const part of (header ?? '').split(/[;,]/)) {
     const [k, ...v] = part.trim().split('=');
     if (k === name) return v.join('=');
   }

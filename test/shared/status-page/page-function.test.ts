@@ -73,6 +73,9 @@ describe('GET /status access', () => {
     const next = await get(env, { waba: '123' }, { cookie: `other=1; ${pair}` });
     expect(next.statusCode).toBe(200);
     expect(next.body).toContain('page 123');
+    // HTTP/2 sends each cookie as its own field; FC's event joins repeated headers with commas.
+    expect((await get(env, {}, { cookie: `other=1,${pair}` })).statusCode).toBe(200);
+    expect((await get(env, {}, { Cookie: 'other=1', cookie: pair })).statusCode).toBe(200);
     // A cookie made from another token does not open it.
     expect((await get(env, {}, { cookie: `${COOKIE_NAME}=${cookieValue('another-token-000000')}` })).statusCode).toBe(401);
     expect((await get(env, { token: 'nope' })).statusCode).toBe(401);
