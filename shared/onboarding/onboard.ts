@@ -157,8 +157,10 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
         }
         // CAMS answered (permanently): nothing is in flight any more.
         await save({ Status: 'failed', Errors: [...record.Errors, error], FailureReason: `${step}: ${code}: ${message}`, LeaseExpiresAt: undefined, StepInFlight: undefined });
+        // The alert before the index entry goes: should it not be written (a crash, a store error),
+        // the entry stays and the re-drive timer records it from the failed record.
+        await raiseRecordedFailureAlert(deps, record);
         await untrackActive(deps.store, onboardingId).catch(() => undefined);
-        await raiseFailureAlert(deps, { onboardingId, wabaId: payload.WabaId, phone: `${payload.Cc}${payload.PhoneNumber}` }, code, `${step}: ${message}`);
         log({ level: 'warn', msg: 'onboarding failed permanently', onboardingId, step, code });
         return { status: 'failed', record, duplicate: false };
       }
@@ -208,11 +210,22 @@ export async function endFailed(deps: OnboardingDeps, onboardingId: string, step
   } finally {
     await lease.release().catch(() => undefined);
   }
+  // The alert before the index entry goes (see runOnboarding): a lost one is recorded by the next tick.
+  if (ended && after) await raiseRecordedFailureAlert(deps, after.value);
   await untrackActive(deps.store, onboardingId);
-  if (!ended || !after) return after?.value;
-  const p = after.value.Payload;
-  await raiseFailureAlert(deps, { onboardingId, wabaId: p.WabaId, phone: `${p.Cc}${p.PhoneNumber}` }, code, `${step}: ${message}`);
-  return after.value;
+  return after?.value;
+}
+
+/**
+ * Records the alert of a failed record, from its last (permanent) error. Recording it again is a
+ * no-op (the same subject, firing with the same code), so the re-drive timer calls it for every failed
+ * record still in the index: one whose alert was not written before its run died.
+ */
+export async function raiseRecordedFailureAlert(deps: OnboardingDeps, record: OnboardingRecord): Promise<void> {
+  const e = record.Errors.at(-1);
+  const p = record.Payload;
+  const [code, message] = e ? [e.Code, `${e.step}: ${e.Message}`] : ['OnboardingFailed', record.FailureReason ?? 'failed'];
+  await raiseFailureAlert(deps, { onboardingId: record.OnboardingId, wabaId: p.WabaId, phone: `${p.Cc}${p.PhoneNumber}` }, code, message);
 }
 
 interface StepOutcome {

@@ -1,5 +1,5 @@
 import { patchActive, readActive, untrackActive } from './active.ts';
-import { endFailed, runOnboarding, type OnboardingDeps } from './onboard.ts';
+import { endFailed, raiseRecordedFailureAlert, runOnboarding, type OnboardingDeps } from './onboard.ts';
 import { isStalled, recordKey, type OnboardingRecord } from './record.ts';
 
 export interface RedrivePolicy {
@@ -55,6 +55,8 @@ export async function redriveStalled(deps: OnboardingDeps, policy: Partial<Redri
         continue;
       }
       if (record.Status === 'done' || record.Status === 'failed') {
+        // A failed record still indexed may have lost its alert (its run died before writing it).
+        if (record.Status === 'failed') await raiseRecordedFailureAlert(deps, record);
         await untrackActive(deps.store, id);
         continue;
       }
