@@ -1,5 +1,5 @@
 import type { CamsClient } from '../cams/client.ts';
-import { isCamsError } from '../cams/errors.ts';
+import { isCamsError, isThrottlingCode, mayHaveBeenApplied } from '../cams/errors.ts';
 import { observeMonitorSubject } from '../monitor/monitor-alert.ts';
 import { registerWatchTarget, type WatchTarget } from '../monitor/targets.ts';
 import { update, type Store } from '../store/port.ts';
@@ -139,6 +139,8 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
 
     for (const step of STEPS) {
       if (record.Steps[step]) continue;
+      // In flight before this run: an earlier call may have been applied, whatever this one meets.
+      const inherited = record.StepInFlight === step;
       try {
         const result = await runStep(step, record, deps, save);
         await deps.afterCall?.(step, record);
@@ -152,7 +154,10 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
         const error: OnboardingError = { at: iso(now()), step, Code: code, Message: message, permanent };
         if (!permanent) {
           // The lease goes in `finally`: say so in the record, so a re-POST may restart it at once.
-          await save({ Errors: [...record.Errors, error], LeaseExpiresAt: undefined });
+          // A call that certainly did not reach CAMS's operation is not in flight: left marked, the
+          // retry would take someone else's Phone.Exists for our own add.
+          const notSent = record.StepInFlight === step && !inherited && certainlyNotApplied(e);
+          await save({ Errors: [...record.Errors, error], LeaseExpiresAt: undefined, ...(notSent ? { StepInFlight: undefined } : {}) });
           throw new OnboardingRetryableError(onboardingId, step, e);
         }
         // CAMS answered (permanently): nothing is in flight any more.
@@ -287,6 +292,16 @@ async function runStep(
       return { step: { Targets: ids.length }, patch: { WatchTargets: ids } };
     }
   }
+}
+
+/**
+ * A failed call that CAMS's operation certainly never saw: refused by our budget or CAMS's flow
+ * control, not sent (connection refused), or no attempt at all (deadline), and no earlier attempt of it
+ * went out unanswered. A 5xx is not counted here: whether CAMS applied the write first is not known.
+ */
+function certainlyNotApplied(e: unknown): boolean {
+  if (!isCamsError(e) || e.afterAmbiguousAttempt) return false;
+  return isThrottlingCode(e.Code) || (e.httpStatus === 0 && !mayHaveBeenApplied(e));
 }
 
 /** Business errors, permissions and ownership will fail the same way again: no retry. */

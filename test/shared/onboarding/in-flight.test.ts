@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import type { CamsClient } from '../../../shared/cams/client.ts';
+import { budgetRefusal, CamsError } from '../../../shared/cams/errors.ts';
+import { OnboardingRetryableError, runOnboarding } from '../../../shared/onboarding/onboard.ts';
+import { onboardingIdFor } from '../../../shared/onboarding/payload.ts';
+import { recordKey, type OnboardingRecord } from '../../../shared/onboarding/record.ts';
+import { MemoryStore } from '../../../shared/store/memory-store.ts';
+import { onboardingDeps } from './support.ts';
+
+const phoneExists = () => new CamsError({ Code: 'Phone.Exists', Message: 'the phone number already exists', httpStatus: 400, retryable: false, RequestId: 'R-exists' });
+
+/** CAMS whose AddChatappPhoneNumber fails as `adds` says, one entry per call; the rest answers OK. */
+function cams(adds: Array<() => CamsError>): CamsClient {
+  return {
+    bindWaba: async () => ({ data: { CustSpaceId: 'C1' }, requestId: 'R-bind' }),
+    addPhoneNumber: async () => {
+      throw adds.shift()!();
+    },
+    queryBindWaba: async () => ({ data: { AccountReviewStatus: 'APPROVED' }, requestId: 'R-q' }),
+    getHealthStatus: async () => ({ data: { CanSendMessage: 'AVAILABLE' }, requestId: 'R-h' }),
+  } as unknown as CamsClient;
+}
+
+let n = 0;
+async function firstRunFailsThenPhoneExists(firstFailure: () => CamsError): Promise<OnboardingRecord> {
+  const store = new MemoryStore();
+  const key = `in-flight-${++n}`;
+  const payload = { WabaId: `36000000000${n}`, Cc: '65', PhoneNumber: `9600000${n}`, VerifiedName: 'Acme Shop', IdempotencyKey: key };
+  const c = cams([firstFailure, phoneExists]);
+  const deps = () => onboardingDeps({ store, cams: c, deadline: Date.now() + 20_000 });
+  await expect(runOnboarding(deps(), { payload })).rejects.toBeInstanceOf(OnboardingRetryableError);
+  // The failed run's lease is released; the retry (FC's, or a re-drive) runs at once.
+  await runOnboarding(deps(), { payload });
+  return (await store.get<OnboardingRecord>(recordKey(onboardingIdFor(`key:${key}`))))!.value;
+}
+
+describe('StepInFlight after an add that failed transiently', () => {
+  it('an add CAMS never received (our budget refused it): a later Phone.Exists is someone else\'s number, not ours', async () => {
+    const rec = await firstRunFailsThenPhoneExists(() => budgetRefusal('AddChatappPhoneNumber', 500));
+    expect(rec).toMatchObject({ Status: 'failed', FailureReason: expect.stringContaining('Phone.Exists') });
+    expect(rec.Steps.addPhone).toBeUndefined();
+    expect(rec.StepInFlight).toBeUndefined();
+  });
+
+  it('an add CAMS throttled (flow control refuses before the operation): the same', async () => {
+    const rec = await firstRunFailsThenPhoneExists(() => new CamsError({ Code: 'Throttling.User', Message: 'slow down', httpStatus: 400, retryable: true }));
+    expect(rec).toMatchObject({ Status: 'failed', FailureReason: expect.stringContaining('Phone.Exists') });
+  });
+
+  it('an add that could not connect (ECONNREFUSED: nothing was sent): the same', async () => {
+    const rec = await firstRunFailsThenPhoneExists(() => new CamsError({ Code: 'NetworkError', Message: 'refused', httpStatus: 0, retryable: true, cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }));
+    expect(rec).toMatchObject({ Status: 'failed', FailureReason: expect.stringContaining('Phone.Exists') });
+  });
+
+  it('an add that timed out (it may have been applied) stays in flight: the later Phone.Exists is our own add', async () => {
+    const rec = await firstRunFailsThenPhoneExists(() => new CamsError({ Code: 'RequestTimeout', Message: 'timed out', httpStatus: 0, retryable: true }));
+    expect(rec).toMatchObject({ Status: 'done', Steps: { addPhone: { AlreadyAdded: true } } });
+  });
+
+  it('an add answered 5xx stays in flight too (whether CAMS applied it first is not known): done', async () => {
+    const rec = await firstRunFailsThenPhoneExists(() => new CamsError({ Code: 'InternalError', Message: 'oops', httpStatus: 500, retryable: true }));
+    expect(rec).toMatchObject({ Status: 'done', Steps: { addPhone: { AlreadyAdded: true } } });
+  });
+});
