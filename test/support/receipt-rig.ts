@@ -24,6 +24,8 @@ export interface ReceiptRig {
   pushChange(node: Record<string, unknown>, to: string): Promise<void>;
   /** One health-monitor invocation, on its timer, at alert time `at`. */
   sweep(at: number): Promise<unknown>;
+  /** Each webhook message so far, as its items' `<node kind> <status> <reason>`, sorted. */
+  messages(): string[][];
 }
 
 export interface ReceiptRigOptions {
@@ -63,6 +65,8 @@ export function sandboxPushingReceipts(opts: ReceiptRigOptions, use: (rig: Recei
         await setHealth(sandbox, { CustSpaceId: space, ...node, CanSendMessage: to });
         await forwarder.handled(n);
       },
+      messages: () =>
+        receivers.received.webhook.map((m) => (m.body as { items: Array<{ status: string; reason: string; node: string }> }).items.map((i) => `${i.node.split(' ')[0]} ${i.status} ${i.reason}`).sort()),
       sweep(at) {
         const inv = { event: fixture('timer-event.json'), context: context(), requestId: 'tick', deadline: Date.now() + 60_000 };
         return runHealthMonitor(inv, { config: loadMonitorConfig(env), store, sinks: sinksFromEnv(env) }, () => at);

@@ -1,10 +1,9 @@
-import { createConnection } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRouteRequest } from '../../../local/client/route-request.ts';
 import { handler } from '../../../functions/watch-list/handler.ts';
 import { fcContext, httpEvent, parseReply } from '../../support/events.ts';
 import { CALLER_KEY } from '../../support/sandbox-env.ts';
-import { findOnPath, freePort, startRedisServer, type RedisServer } from '../../shared/store/redis-server.ts';
+import { findOnPath, freePort, rawCommand, startRedisServer, type RedisServer } from '../../shared/store/redis-server.ts';
 
 // The watch-list function on redis (the deployed store) that goes away and comes back: 503
 // StoreUnavailable while it is gone, no crash, and the same instance works again once it is back.
@@ -56,20 +55,7 @@ describe.skipIf(!redisBin)('watch-list when the store goes away and comes back',
 // after a failover (READONLY) until the address points at the new master again.
 describe.skipIf(!redisBin)('watch-list when redis answers but cannot write', () => {
   let master: RedisServer | undefined;
-  const cli = (...args: string[]) =>
-    new Promise<string>((resolve, reject) => {
-      const sock = createConnection({ host: '127.0.0.1', port });
-      let got = '';
-      sock.on('error', reject);
-      sock.on('data', (d) => {
-        got += d.toString();
-        if (got.endsWith('\r\n')) {
-          sock.destroy();
-          resolve(got);
-        }
-      });
-      sock.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
-    });
+  const cli = (...args: string[]) => rawCommand(port, ...args);
   afterAll(async () => {
     await master?.stop();
   });

@@ -3,7 +3,6 @@ import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { setHealth } from '../../support/monitor.ts';
 import { sandboxControl } from '../../support/sandbox-env.ts';
 import { sandboxPushingReceipts, type ReceiptRig } from '../../support/receipt-rig.ts';
-import type { Receivers } from '../../support/receivers/index.ts';
 
 // Phone and template alerts are held back while their WABA is BLOCKED (the WABA's alert covers
 // them). When the WABA's hold ends, what it held back is notified then, once, with the WABA's
@@ -12,7 +11,6 @@ const WABA = '299399000600';
 const PHONE = '8613800000001';
 const MINUTE = 60_000;
 let sandbox: RunningSandbox;
-let receivers: Receivers;
 let rig: ReceiptRig;
 let clock: number;
 
@@ -27,11 +25,10 @@ sandboxPushingReceipts(
     targets: (space) => [{ CustSpaceId: space, NodeType: 'waba', WabaId: WABA }, { CustSpaceId: space, NodeType: 'phone', WabaId: WABA, PhoneNumber: PHONE }],
     alertClock: () => clock,
   },
-  (r) => ({ sandbox, receivers } = rig = r),
+  (r) => ({ sandbox } = rig = r),
 );
 
-type Item = { status: string; reason: string; node: string };
-const messages = () => receivers.received.webhook.map((m) => (m.body as { items: Item[] }).items.map((i) => `${i.node.split(' ')[0]} ${i.status} ${i.reason}`).sort());
+const messages = () => rig.messages();
 
 /** A node's health changes in the sandbox a minute later, which pushes its receipt; resolves once cams-events answered it. */
 async function change(node: Record<string, unknown>, to: string): Promise<void> {

@@ -4,30 +4,15 @@
 // be written to the dead socket: with redis up, that failed the invocation (HTTP: 503) on every
 // warm instance after each redis restart. Frozen here with SIGSTOP, the request written while frozen.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createConnection } from 'node:net';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findOnPath, startRedisServer, type RedisServer } from './redis-server.ts';
+import { findOnPath, rawCommand, startRedisServer, type RedisServer } from './redis-server.ts';
 
 const redisBin = findOnPath('redis-server');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function killClients(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = createConnection({ host: '127.0.0.1', port });
-    let got = '';
-    sock.on('error', reject);
-    sock.on('data', (d) => {
-      got += d.toString();
-      if (got.endsWith('\r\n')) {
-        sock.destroy();
-        resolve(got);
-      }
-    });
-    // Every normal client but this one (SKIPME is the default): the child's connection.
-    sock.write('*4\r\n$6\r\nCLIENT\r\n$4\r\nKILL\r\n$4\r\nTYPE\r\n$6\r\nnormal\r\n');
-  });
-}
+/** Every normal client but this one (SKIPME is the default): the child's connection. */
+const killClients = (port: number): Promise<string> => rawCommand(port, 'CLIENT', 'KILL', 'TYPE', 'normal');
 
 describe.skipIf(!redisBin)('a frozen instance whose redis connection was closed meanwhile', () => {
   let server: RedisServer;

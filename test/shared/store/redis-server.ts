@@ -90,3 +90,23 @@ export async function startRedisServer(bin: string, port?: number, extra: string
 export async function connectionsReceived(client: { info(section: string): Promise<string> }): Promise<number> {
   return Number(/total_connections_received:(\d+)/.exec(await client.info('stats'))?.[1]);
 }
+
+/**
+ * One command sent raw on its own connection (no client library: the server may be refusing
+ * commands, or a test may be killing every client connection), its first reply line back as sent.
+ */
+export function rawCommand(port: number, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection({ host: '127.0.0.1', port });
+    let got = '';
+    sock.on('error', reject);
+    sock.on('data', (d) => {
+      got += d.toString();
+      if (got.endsWith('\r\n')) {
+        sock.destroy();
+        resolve(got);
+      }
+    });
+    sock.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
+  });
+}
