@@ -1,6 +1,7 @@
 import type * as z from '../validation/schema.ts';
 import { HttpError, type FieldProblem } from './errors.ts';
 import { nullProtoMap, type HttpRequest } from './event.ts';
+import { utf8Text } from '../text/chars.ts';
 
 /**
  * Names that reach Object's machinery rather than data (prototype pollution, mangled lookups).
@@ -41,7 +42,7 @@ export function collectParams(req: HttpRequest): Record<string, unknown> {
 
 function parseBody(req: HttpRequest): Record<string, unknown> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  const text = req.body.toString('utf8');
+  const text = utf8Text(req.body);
   if (type === 'application/json' || type.endsWith('+json') || (type === '' && /^\s*\{/.test(text))) {
     let parsed: unknown;
     try {

@@ -19,6 +19,7 @@ import { parseBatch } from '../receipts/parse.ts';
 import { countAttempt, isSetAside, MAX_QUEUE_ATTEMPTS, queueMessagesOf, setAside } from '../receipts/queue.ts';
 import { receiptToken, receiptTokenValue } from '../receipts/token.ts';
 import { monitorRuntime, type MonitorRuntime } from './health-monitor.ts';
+import { utf8Text } from '../text/chars.ts';
 
 const RECEIPTS_ROUTE = { method: 'POST', path: '/cams/receipts' } as const;
 const NAME = 'cams-events';
@@ -100,7 +101,7 @@ export const MAX_LISTED_ERRORS = 100;
 async function receiveHttp(req: ParsedHttpEvent, context: FcContext, rt: MonitorRuntime, now: () => number, log: (r: Record<string, unknown>) => void): Promise<ReceiptsReport> {
   let body: unknown;
   try {
-    body = JSON.parse(req.http.body.toString('utf8'));
+    body = JSON.parse(utf8Text(req.http.body));
   } catch {
     throw new HttpError(400, 'InvalidParameter', '(body): must be a JSON array of receipts', { fields: [{ Field: '(body)', Message: 'must be a JSON array of receipts' }] });
   }

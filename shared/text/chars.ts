@@ -59,3 +59,12 @@ export function isFieldValue(v: string): boolean {
   }
   return true;
 }
+
+/**
+ * A body's UTF-8 text without a leading byte order mark, which some Windows tools write and
+ * JSON.parse refuses (RFC 8259 lets a parser ignore it). The bytes, and so the signature, are untouched.
+ */
+export function utf8Text(body: Buffer): string {
+  const text = body.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}

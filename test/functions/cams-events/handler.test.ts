@@ -175,6 +175,14 @@ describe('cams-events over HTTP', () => {
     expect(lines.some((l) => l.includes('"msg":"receipt for a WABA no watched node belongs to; not alerted"'))).toBe(true);
   });
 
+  it('a push whose body starts with a byte order mark is read as its JSON', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
+    const r = (await fn()(httpPush(`\uFEFF${JSON.stringify([{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'LIMITED' }])}`), ctx())) as Reply;
+    expect(r.statusCode).toBe(200);
+    expect(json(r).Data!.Results[0]).toMatchObject({ Outcome: 'processed' });
+  });
+
   it('a batch with nothing valid is 400 with every field named; a body that is not JSON is 400', async () => {
     const r = (await fn()(httpPush([{ WabaId: WABA }]), ctx())) as Reply;
     expect(r.statusCode).toBe(400);

@@ -64,6 +64,12 @@ describe.each<Trigger>(['fc-http', 'api-gateway'])('hostile and repeated keys, s
     expect(seen).toEqual([{ WabaId: '1', Templates: [{ a: 1 }] }, { WabaId: '2', Name: 'x' }, { WabaId: '3' }]);
   });
 
+  it('a JSON body with a leading byte order mark is read as its JSON (the signature covers the bytes as sent)', async () => {
+    const { call, seen } = probe();
+    expect((await call(httpEvent(signed({ body: '\uFEFF{"WabaId":"7"}' }), trigger))).statusCode).toBe(200);
+    expect(seen).toEqual([{ WabaId: '7' }]);
+  });
+
   it.each(RESERVED)('refuses %s by name as a top-level JSON key', async (key) => {
     const { call, seen } = probe();
     expectRefused(await call(httpEvent(signed({ body: `{"WabaId":"1","${key}":{"polluted":true}}` }), trigger)), key, 'reserved name');
