@@ -1,7 +1,7 @@
 import type { CamsClient } from '../cams/client.ts';
 import { isCamsError, isThrottlingCode, mayHaveBeenApplied } from '../cams/errors.ts';
 import { observeMonitorSubject } from '../monitor/monitor-alert.ts';
-import { registerWatchTarget, type WatchTarget } from '../monitor/targets.ts';
+import { registerWatchTarget, targetId, type WatchTarget } from '../monitor/targets.ts';
 import { update, type Store } from '../store/port.ts';
 import { trackActive, untrackActive } from './active.ts';
 import { idempotencyKeyFor, onboardingIdFor, OnboardingPayload, samePayload } from './payload.ts';
@@ -287,8 +287,10 @@ async function runStep(
         { CustSpaceId: space!, NodeType: 'phone', PhoneNumber: `${p.Cc}${p.PhoneNumber}` },
         ...(p.Templates ?? []).map((t): WatchTarget => ({ CustSpaceId: space!, NodeType: 'template', TemplateCode: t.TemplateCode, Language: t.Language })),
       ];
+      // Once each: a template named twice in the payload is one watch entry, counted once.
+      const unique = new Map(targets.map((t) => [targetId(t), t]));
       const ids: string[] = [];
-      for (const t of targets) ids.push(await registerWatchTarget(deps.store, t, `onboarding:${record.OnboardingId}`));
+      for (const t of unique.values()) ids.push(await registerWatchTarget(deps.store, t, `onboarding:${record.OnboardingId}`));
       return { step: { Targets: ids.length }, patch: { WatchTargets: ids } };
     }
   }

@@ -78,6 +78,16 @@ describe('onboarding', () => {
     );
   });
 
+  it('a template named twice in the payload is one watch entry, counted once', async () => {
+    const twice = { TemplateCode: 'order_update', Language: 'en_US' };
+    const out = await runOnboarding(deps(), onboardingRequestFrom(eventBridge(payload({ Templates: [twice, { ...twice }] }))));
+    expect(out.status).toBe('done');
+    if (out.status !== 'done') return;
+    expect(out.record.Steps.watch).toMatchObject({ Targets: 3 });
+    expect(out.record.WatchTargets).toHaveLength(3);
+    expect(new Set(out.record.WatchTargets).size).toBe(3);
+  });
+
   it('the same event delivered 5 times concurrently binds once and adds the number once', async () => {
     const event = eventBridge(payload(), 'evt-dup');
     const results = await Promise.allSettled(Array.from({ length: 5 }, () => runOnboarding(deps(), onboardingRequestFrom(event))));
