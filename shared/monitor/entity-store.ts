@@ -127,14 +127,15 @@ export async function dropOwedMarker(store: Store, entityKeyName: string, marker
 /**
  * Deletes an unwatched entity (no watched target reaches it: shared/monitor/unwatched.ts) that owes
  * nothing any more, and its history, so it is in no report, page or listing. Compare-and-delete: an
- * entity observed again since `entity` was read is left as it is. Its index markers are removed by
- * their readers (a marker whose entity is gone is stale). True when it was deleted.
+ * entity observed again since `entity` was read is left as it is (its history gone: it starts afresh,
+ * as one watched again does). The history goes first, so a process that dies between the two leaves the
+ * entity, which the next round deletes, never history nothing points at. Its index markers are removed
+ * by their readers (a marker whose entity is gone is stale). True when it was deleted.
  */
 export async function deleteUnwatched(store: Store, entityKeyName: string, entity: Versioned<EntityState>): Promise<boolean> {
   if (entity.value.unwatchedAt === undefined || entity.value.outbox.length > 0) return false;
-  if (!(await store.delete(entityKeyName, { ifVersion: entity.version }))) return false;
   await store.delete(historyKey(entity.value));
-  return true;
+  return store.delete(entityKeyName, { ifVersion: entity.version });
 }
 
 /**

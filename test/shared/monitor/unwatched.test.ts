@@ -144,6 +144,32 @@ describe.each(kinds)('removing a watched target (%s store)', (kind) => {
     expect(items()).toHaveLength(2);
   });
 
+  it('a process killed between deleting an unwatched entity and its history leaves nothing behind: the next round finishes the job', async () => {
+    await watch(phone(PHONE_1));
+    await setHealth(sandbox, { ...phone(PHONE_1), CanSendMessage: 'BLOCKED', Errors: blocked });
+    await sweep();
+    expect(await keysUnder('history/')).not.toEqual([]);
+    await unwatch(phone(PHONE_1));
+
+    // The first of the two deletes lands; the process dies before the second (every later delete fails).
+    let dead = false;
+    const dying = storeWith(store, {
+      delete: async (k, o) => {
+        if (dead) throw new Error('killed');
+        const deleted = await store.delete(k, o);
+        if (deleted && (k.startsWith(ENTITY_PREFIX) || k.startsWith('history/'))) dead = true;
+        return deleted;
+      },
+    });
+    await sweep({ store: dying }).catch(() => undefined);
+    expect(dead).toBe(true);
+
+    await sweep();
+    await sweep();
+    for (const prefix of PREFIXES) expect(await keysUnder(prefix), prefix).toEqual([]);
+    expect(items().filter((i) => i.reason === 'unwatched')).toHaveLength(1);
+  });
+
   it('the WABA entity a remaining phone also reports stays (firing, not closed out); only the removed phone leaves', async () => {
     await watch(phone(PHONE_1), phone(PHONE_2));
     await setHealth(sandbox, { CustSpaceId: space, NodeType: 'waba', CanSendMessage: 'LIMITED', Errors: [{ ErrorCode: '131042', ErrorDescription: 'Business eligibility payment issue' }] });
