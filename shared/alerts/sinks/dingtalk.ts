@@ -26,11 +26,17 @@ export function signDingTalkUrl(webhook: string, secret: string, timestampMs: nu
   return `${webhook}${sep}timestamp=${timestampMs}&sign=${encodeURIComponent(dingTalkSign(secret, timestampMs))}`;
 }
 
-/** The request body for a notification: markdown, cut to DingTalk's size limit by whole items. */
-export function dingTalkBody(n: AlertNotification): { msgtype: 'markdown'; markdown: { title: string; text: string } } {
+type DingTalkBody = { msgtype: 'markdown'; markdown: { title: string; text: string } };
+
+/**
+ * The request body for a notification: markdown, cut by whole items until the whole JSON body is
+ * within DingTalk's size limit (JSON escaping makes every line break two bytes).
+ */
+export function dingTalkBody(n: AlertNotification): DingTalkBody {
   const view = viewOf(n);
-  const { text } = fitText(markdown(view, DIALECTS.dingtalk), (t) => utf8Bytes(t) + utf8Bytes(view.title), DINGTALK_MAX_BYTES - 200);
-  return { msgtype: 'markdown', markdown: { title: view.title, text } };
+  const build = (text: string): DingTalkBody => ({ msgtype: 'markdown', markdown: { title: view.title, text } });
+  const { text } = fitText(markdown(view, DIALECTS.dingtalk), (t) => utf8Bytes(JSON.stringify(build(t))), DINGTALK_MAX_BYTES);
+  return build(text);
 }
 
 export class DingTalkSink implements AlertSink {

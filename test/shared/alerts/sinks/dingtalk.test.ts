@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DINGTALK_MAX_BYTES, DingTalkSink, dingTalkSign, signDingTalkUrl } from '../../../../shared/alerts/sinks/dingtalk.ts';
 import { startDingTalkReceiver, type DingTalkReceiver } from '../../../support/receivers/index.ts';
-import { BLOCKED_ERROR, closedPort, deliveryError, manyItems, notification } from './fixtures.ts';
+import { BLOCKED_ERROR, closedPort, deliveryError, item, manyItems, notification } from './fixtures.ts';
 
 let rx: DingTalkReceiver | undefined;
 afterEach(async () => {
@@ -116,5 +116,15 @@ describe('DingTalkSink', () => {
     expect(m).not.toBeNull();
     const shown = (msg.text.match(/ErrorCode:/g) ?? []).length;
     expect(shown + Number(m![1])).toBe(80);
+  });
+
+  it('many short items (lines JSON escapes as \\n) still fit: the whole request body is within 20000 bytes', async () => {
+    rx = await startDingTalkReceiver();
+    const items = Array.from({ length: 200 }, (_, i) => item({ fingerprint: `fp-${i}`, node: `phone 86138${String(i).padStart(8, '0')}`, errors: [] }));
+    await new DingTalkSink(rx.url, rx.secret!).send(notification(items));
+    const msg = rx.received[0]!;
+    expect(Buffer.byteLength(msg.raw)).toBeLessThanOrEqual(DINGTALK_MAX_BYTES);
+    const m = /… and (\d+) more/.exec(msg.text);
+    expect((msg.text.match(/NEW · /g) ?? []).length + Number(m![1])).toBe(200);
   });
 });
