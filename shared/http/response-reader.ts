@@ -22,8 +22,19 @@ export class HttpProtocolError extends Error {
   readonly code = 'HPE_INVALID';
 }
 
-/** A bound the reply broke (body or header size); the message says which. */
-export class HttpReplyTooLargeError extends HttpProtocolError {}
+/**
+ * A bound the reply broke (body or header size); the message says which. A body over its bound
+ * comes with the status and headers already read: the reply was given, only not kept whole.
+ */
+export class HttpReplyTooLargeError extends HttpProtocolError {
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly headers?: IncomingHttpHeaders,
+  ) {
+    super(message);
+  }
+}
 
 export interface ResponseReaderOptions {
   maxBodyBytes: number;
@@ -176,7 +187,7 @@ export class ResponseReader {
   }
 
   private tooLarge(): never {
-    throw new HttpReplyTooLargeError(`reply from ${this.o.origin} exceeds ${this.o.maxBodyBytes} bytes`);
+    throw new HttpReplyTooLargeError(`reply from ${this.o.origin} exceeds ${this.o.maxBodyBytes} bytes`, this.head?.status, this.head?.headers);
   }
 
   private take(n: number): void {

@@ -4,6 +4,7 @@
 // so no error message ever shows a query string, a token-like path segment or a signing secret.
 import type { IncomingHttpHeaders } from 'node:http';
 import { httpRequest, HttpTimeoutError } from '../../http/request.ts';
+import { HttpReplyTooLargeError } from '../../http/response-reader.ts';
 import { SinkDeliveryError } from '../model.ts';
 
 export const DEFAULT_TIMEOUT_MS = 5000;
@@ -98,7 +99,10 @@ export interface PostOptions {
 
 /**
  * POSTs a JSON body. Only a reply comes back: connection errors and timeouts are thrown as
- * retryable SinkDeliveryErrors naming the redacted URL.
+ * retryable SinkDeliveryErrors naming the redacted URL. A reply whose body is longer than
+ * MAX_REPLY_BYTES is still the receiver's answer (a webhook that echoes a large payload with 200
+ * has it): it comes back with its status and headers and an empty text, never as a failure to
+ * reach the receiver, which would send the message again.
  */
 export async function postJson(sink: string, url: URL, body: string, opts: PostOptions): Promise<SinkReply> {
   const where = redactUrl(url);
@@ -113,6 +117,7 @@ export async function postJson(sink: string, url: URL, body: string, opts: PostO
       maxBodyBytes: MAX_REPLY_BYTES,
     });
   } catch (e) {
+    if (e instanceof HttpReplyTooLargeError && e.status !== undefined) return { status: e.status, headers: e.headers ?? {}, text: '', json: undefined };
     if (e instanceof HttpTimeoutError) throw new SinkDeliveryError(sink, `no reply from ${where} within ${opts.timeoutMs} ms`, true);
     const code = (e as { code?: unknown }).code;
     const detail = typeof code === 'string' ? code : e instanceof Error ? e.message : String(e);

@@ -1,4 +1,6 @@
 import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { signWebhookBody, verifyWebhookSignature, WebhookSink } from '../../../../shared/alerts/sinks/webhook.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../../../support/receivers/index.ts';
@@ -64,6 +66,31 @@ describe('WebhookSink', () => {
     rx.hangNext(1);
     const timeout = await deliveryError(new WebhookSink(rx.url, rx.secret, { timeoutMs: 150 }).send(notification()));
     expect(timeout.retryable).toBe(true);
+  });
+
+  it('a reply body too large to keep is still the receiver\'s answer: a 200 is delivered (not re-sent), a 503 retryable', async () => {
+    // A receiver that echoes what it got, here with 100 KB more: more than a sink keeps of a reply.
+    let status = 200;
+    let hits = 0;
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        hits += 1;
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ echo: 'x'.repeat(100_000) }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const sink = new WebhookSink(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, 'whsec-0001');
+      await sink.send(notification());
+      expect(hits).toBe(1);
+      status = 503;
+      const err = await deliveryError(sink.send(notification()));
+      expect([err.retryable, err.message]).toEqual([true, expect.stringContaining('HTTP 503')]);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });
 
