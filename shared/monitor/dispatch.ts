@@ -13,6 +13,11 @@ interface SinkWindow {
   sent: number[];
   /** The channel asked us to wait until then. */
   holdUntil?: number;
+  /**
+   * Wall-clock time (epoch ms) the last send was to go out, whichever delivery made it: a channel's
+   * per-second limit counts every flush's messages, not one flush's.
+   */
+  lastSendAt?: number;
 }
 
 export interface DispatchReport {
@@ -139,7 +144,6 @@ async function deliverToSink(
   ctx: { now: () => number; log: (rec: Record<string, unknown>) => void; report: DispatchReport; leaseHolds: () => Promise<boolean> },
 ): Promise<boolean> {
   const { now, log, report } = ctx;
-  let lastSendAt = 0;
   const byGroup = new Map<string, Array<{ key: string; marker: string; entry: OutboxEntry }>>();
   for (const s of owing) {
     for (const entry of s.value.outbox) {
@@ -157,14 +161,13 @@ async function deliverToSink(
       return false;
     }
     const slot = await takeSendSlot(store, sink, now());
-    if (slot !== true) {
+    if (typeof slot === 'string') {
       report.deferred.push({ sink: sink.name, group, reason: slot });
       continue;
     }
     const entries = owed.map((o) => o.entry).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
     const notification = notificationFor(sink.name, group, entries, now());
-    const wait = (sink.minIntervalMs ?? 0) - (Date.now() - lastSendAt);
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (slot.waitMs > 0) await new Promise((resolve) => setTimeout(resolve, slot.waitMs));
     // Again right before the send: the sink's rate window is two store calls, and a slow store
     // (seconds each) can use up the lease between the check above and here.
     if (!(await ctx.leaseHolds())) {
@@ -172,7 +175,6 @@ async function deliverToSink(
       log({ level: 'warn', msg: 'delivery lease lost; the rest stays owed', sink: sink.name, group });
       return false;
     }
-    lastSendAt = Date.now();
     try {
       await sink.send(notification);
     } catch (e) {
@@ -202,8 +204,12 @@ async function strike(store: Store, key: string, pending: (e: OutboxEntry) => st
   }, 100);
 }
 
-async function takeSendSlot(store: Store, sink: AlertSink, now: number): Promise<true | string> {
-  let verdict: true | string = true;
+/**
+ * A send slot in the sink's window (or why there is none), and how long to wait before using it: a
+ * channel with a per-second limit gets its minIntervalMs after the last send of any delivery.
+ */
+async function takeSendSlot(store: Store, sink: AlertSink, now: number): Promise<{ waitMs: number } | string> {
+  let verdict: { waitMs: number } | string = { waitMs: 0 };
   await update<SinkWindow>(store, SINK_RATE_PREFIX + sink.name, (current) => {
     const w: SinkWindow = current ?? { sent: [] };
     const sent = w.sent.filter((t) => now - t < 60_000);
@@ -215,12 +221,16 @@ async function takeSendSlot(store: Store, sink: AlertSink, now: number): Promise
       verdict = `${sink.perMinute} messages/min reached`;
       return undefined;
     }
-    verdict = true;
-    return { sent: [...sent, now] };
+    const interval = sink.minIntervalMs ?? 0;
+    const wall = Date.now();
+    // Capped at one interval: a deliverer whose clock ran ahead cannot hold this one up for longer.
+    const sendAt = Math.min(wall + interval, Math.max(wall, (w.lastSendAt ?? 0) + interval));
+    verdict = { waitMs: sendAt - wall };
+    return { sent: [...sent, now], lastSendAt: sendAt };
   });
   return verdict;
 }
 
 async function holdSink(store: Store, sink: string, until: number): Promise<void> {
-  await update<SinkWindow>(store, SINK_RATE_PREFIX + sink, (current) => ({ sent: current?.sent ?? [], holdUntil: until }));
+  await update<SinkWindow>(store, SINK_RATE_PREFIX + sink, (current) => ({ ...current, sent: current?.sent ?? [], holdUntil: until }));
 }

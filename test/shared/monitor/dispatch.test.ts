@@ -43,6 +43,18 @@ describe('deliverOwed', () => {
     for (const e of await store.list<EntityState>(ENTITY_PREFIX)) expect(e.value.outbox).toEqual([]);
   });
 
+  it('spaces per-second channels across deliveries too: a flush right after another waits for the channel\'s interval', async () => {
+    // The sweep flushes 250 ms after a finding, and cams-events after each receipt: each flush is its
+    // own deliverOwed, and Lark (5/s) or Slack (~1/s) count them all.
+    const store = await openStore('memory:');
+    const sink = new TimedSink('slow', 100, 300);
+    await owe(store, '1', ['slow']);
+    expect((await deliverOwed(store, [sink], Date.now, noLog)).delivered).toHaveLength(1);
+    await owe(store, '2', ['slow']);
+    expect((await deliverOwed(store, [sink], Date.now, noLog)).delivered).toHaveLength(1);
+    expect(sink.sent[1]!.at - sink.sent[0]!.at).toBeGreaterThanOrEqual(290);
+  });
+
   it('keeps what does not fit the per-minute budget, or failed, owed for the next sweep', async () => {
     const store = await openStore('memory:');
     const sink = new TimedSink('tight', 1);
