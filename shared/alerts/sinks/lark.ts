@@ -1,7 +1,9 @@
 // Lark / Feishu custom bot. Signed when a secret is configured: timestamp in SECONDS,
 //   sign = base64(HMAC-SHA256(key = timestamp + "\n" + secret, message = empty))
 // both sent in the body. Success is {"code":0} (older bots: {"StatusCode":0}); 19021 is a bad
-// signature or stale timestamp, 11232 the frequency limit. Request bodies are at most 20 KB.
+// signature or stale timestamp, 11232 the bot's frequency limit, and 99991400 the open platform
+// gateway's (HTTP 429, or 400 on older APIs, with x-ogw-ratelimit-reset in seconds rather than
+// Retry-After). Request bodies are at most 20 KB.
 import { createHmac } from 'node:crypto';
 import { SinkDeliveryError, type AlertNotification, type AlertSink } from '../model.ts';
 import { DEFAULT_TIMEOUT_MS, excerpt, httpStatusFailure, isRecord, postJson, redactUrl, retryAfterMs, secretsOfUrl, type SinkOptions } from './deliver.ts';
@@ -9,6 +11,7 @@ import { DIALECTS, fitText, markdown, plain, utf8Bytes, viewOf, type Notificatio
 
 const LARK_BAD_SIGNATURE = 19021;
 const LARK_FREQUENCY_LIMIT = 11232;
+const LARK_GATEWAY_LIMIT = 99991400;
 /** 20 KB, counted in decimal to keep a margin. */
 export const LARK_MAX_BYTES = 20_000;
 /** Lark counts 100 messages a minute: waiting a minute after its limit is enough. */
@@ -94,8 +97,9 @@ export class LarkSink implements AlertSink {
     if (code === LARK_BAD_SIGNATURE) {
       throw new SinkDeliveryError(this.name, `bad signature or stale timestamp (code ${code}: ${msg}); check ALERT_LARK_SECRET and the clock`, false);
     }
-    if (code === LARK_FREQUENCY_LIMIT || reply.status === 429) {
-      throw new SinkDeliveryError(this.name, `frequency limit (code ${code}: ${msg})`, true, retryAfterMs(reply.headers['retry-after']) ?? FREQUENCY_WAIT_MS);
+    if (code === LARK_FREQUENCY_LIMIT || code === LARK_GATEWAY_LIMIT || reply.status === 429) {
+      const wait = retryAfterMs(reply.headers['retry-after']) ?? retryAfterMs(reply.headers['x-ogw-ratelimit-reset']) ?? FREQUENCY_WAIT_MS;
+      throw new SinkDeliveryError(this.name, `frequency limit (code ${code}: ${msg})`, true, wait);
     }
     throw new SinkDeliveryError(this.name, `code ${code} (HTTP ${reply.status}) from ${redactUrl(url)}: ${msg}`, reply.status >= 500);
   }

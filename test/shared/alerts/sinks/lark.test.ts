@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LARK_MAX_BYTES, LarkSink, larkSign } from '../../../../shared/alerts/sinks/lark.ts';
 import { startLarkReceiver, type LarkReceiver } from '../../../support/receivers/index.ts';
@@ -68,6 +70,30 @@ describe('LarkSink', () => {
     expect(err.retryable).toBe(true);
     expect(err.retryAfterMs).toBeGreaterThan(0);
     expect(err.message).toContain('11232');
+  });
+
+  it('the open platform gateway\'s limit (99991400, HTTP 429 or 400) is retryable, waiting its x-ogw-ratelimit-reset', async () => {
+    // Feishu's rate-limit page: the gateway answers 429 (older APIs 400) with code 99991400 and says
+    // when to come back in x-ogw-ratelimit-reset (seconds), not in Retry-After.
+    let status = 400;
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(status, { 'content-type': 'application/json', 'x-ogw-ratelimit-limit': '100', 'x-ogw-ratelimit-reset': '52' });
+        res.end(JSON.stringify({ code: 99991400, msg: 'request trigger frequency limit' }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const sink = new LarkSink(`http://127.0.0.1:${(server.address() as AddressInfo).port}/open-apis/bot/v2/hook/0123456789abcdef`);
+      for (const s of [400, 429]) {
+        status = s;
+        const err = await deliveryError(sink.send(notification()));
+        expect([s, err.retryable, err.retryAfterMs]).toEqual([s, true, 52_000]);
+      }
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 
   it('HTTP 500 is retryable', async () => {
