@@ -148,6 +148,15 @@ export function httpStatusFailure(sink: string, url: URL, reply: SinkReply, extr
   return new SinkDeliveryError(sink, `${what}: HTTP ${status} from ${redactUrl(url)}${body ? `: ${body}` : ''}`, retryable, wait);
 }
 
+/**
+ * A reply whose body's own code the sink does not know: still retryable when its HTTP status says
+ * so (429 or 5xx), after the Retry-After it gave, or when the code itself is known to be passing.
+ */
+export function unknownCodeFailure(sink: string, message: string, reply: SinkReply, retryableCode: boolean): SinkDeliveryError {
+  const byStatus = reply.status === 429 || reply.status >= 500;
+  return new SinkDeliveryError(sink, message, retryableCode || byStatus, byStatus ? retryAfterMs(reply.headers['retry-after']) : undefined);
+}
+
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -4,7 +4,7 @@
 // answers HTTP 200 with {"errcode":0,"errmsg":"ok"}; any other errcode is a failure.
 import { createHmac } from 'node:crypto';
 import { SinkDeliveryError, type AlertNotification, type AlertSink } from '../model.ts';
-import { DEFAULT_TIMEOUT_MS, excerpt, httpStatusFailure, isRecord, postJson, redactUrl, secretsOfUrl, type SinkOptions } from './deliver.ts';
+import { DEFAULT_TIMEOUT_MS, excerpt, httpStatusFailure, isRecord, postJson, redactUrl, secretsOfUrl, unknownCodeFailure, type SinkOptions } from './deliver.ts';
 import { DIALECTS, fitText, markdown, utf8Bytes, viewOf } from './format.ts';
 
 /** Over 20 messages a minute the robot is throttled for 10 minutes. */
@@ -84,6 +84,6 @@ export class DingTalkSink implements AlertSink {
       );
     }
     // -1: "system busy"; everything else (bad token, robot disabled, bad body) will not get better by itself.
-    throw new SinkDeliveryError(this.name, `errcode ${errcode} from ${redactUrl(url)}: ${errmsg}`, errcode === -1 || reply.status >= 500);
+    throw unknownCodeFailure(this.name, `errcode ${errcode} (HTTP ${reply.status}) from ${redactUrl(url)}: ${errmsg}`, reply, errcode === -1);
   }
 }

@@ -6,7 +6,7 @@
 // Retry-After). Request bodies are at most 20 KB.
 import { createHmac } from 'node:crypto';
 import { SinkDeliveryError, type AlertNotification, type AlertSink } from '../model.ts';
-import { DEFAULT_TIMEOUT_MS, excerpt, httpStatusFailure, isRecord, postJson, redactUrl, retryAfterMs, secretsOfUrl, type SinkOptions } from './deliver.ts';
+import { DEFAULT_TIMEOUT_MS, excerpt, httpStatusFailure, isRecord, postJson, redactUrl, retryAfterMs, secretsOfUrl, unknownCodeFailure, type SinkOptions } from './deliver.ts';
 import { DIALECTS, fitText, markdown, plain, utf8Bytes, viewOf, type NotificationView } from './format.ts';
 
 const LARK_BAD_SIGNATURE = 19021;
@@ -101,6 +101,6 @@ export class LarkSink implements AlertSink {
       const wait = retryAfterMs(reply.headers['retry-after']) ?? retryAfterMs(reply.headers['x-ogw-ratelimit-reset']) ?? FREQUENCY_WAIT_MS;
       throw new SinkDeliveryError(this.name, `frequency limit (code ${code}: ${msg})`, true, wait);
     }
-    throw new SinkDeliveryError(this.name, `code ${code} (HTTP ${reply.status}) from ${redactUrl(url)}: ${msg}`, reply.status >= 500);
+    throw unknownCodeFailure(this.name, `code ${code} (HTTP ${reply.status}) from ${redactUrl(url)}: ${msg}`, reply, false);
   }
 }

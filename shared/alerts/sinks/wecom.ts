@@ -2,7 +2,7 @@
 // kept out of every message. Markdown content is at most 4096 BYTES of UTF-8; 45009 is the
 // 20-messages-a-minute limit.
 import { SinkDeliveryError, type AlertNotification, type AlertSink } from '../model.ts';
-import { DEFAULT_TIMEOUT_MS, excerpt, httpStatusFailure, isRecord, postJson, redactUrl, secretsOfUrl, type SinkOptions } from './deliver.ts';
+import { DEFAULT_TIMEOUT_MS, excerpt, httpStatusFailure, isRecord, postJson, redactUrl, secretsOfUrl, unknownCodeFailure, type SinkOptions } from './deliver.ts';
 import { DIALECTS, fitText, markdown, utf8Bytes, viewOf } from './format.ts';
 
 export const WECOM_MAX_CONTENT_BYTES = 4096;
@@ -45,6 +45,6 @@ export class WeComSink implements AlertSink {
     if (errcode === WECOM_INVALID_KEY) {
       throw new SinkDeliveryError(this.name, `the webhook key is not valid (errcode ${errcode}); check ALERT_WECOM_WEBHOOK`, false);
     }
-    throw new SinkDeliveryError(this.name, `errcode ${errcode} from ${redactUrl(url)}: ${errmsg}`, errcode === -1 || reply.status >= 500);
+    throw unknownCodeFailure(this.name, `errcode ${errcode} (HTTP ${reply.status}) from ${redactUrl(url)}: ${errmsg}`, reply, errcode === -1);
   }
 }

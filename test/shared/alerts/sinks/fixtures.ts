@@ -72,3 +72,21 @@ export async function closedPort(): Promise<number> {
   await new Promise<void>((r) => s.close(() => r()));
   return port;
 }
+
+/** A loopback server that answers every request with one scripted reply (changed through `reply`). */
+export async function cannedServer(first: { status: number; headers?: Record<string, string>; body: unknown }) {
+  const state = { reply: first };
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(state.reply.status, { 'content-type': 'application/json', ...state.reply.headers });
+      res.end(JSON.stringify(state.reply.body));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    state,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
