@@ -1,6 +1,10 @@
 // Credentials ride in URLs (redis://:password@host, https://user:token@hook): every printed or logged URL
-// goes through here, so the userinfo part never reaches a terminal or a log store.
-const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/@:'"]*)(?::[^\s/@'"]*)?@/gi;
+// goes through here, so the userinfo part never reaches a terminal or a log store. The userinfo runs,
+// as a URL parser reads it, up to the authority's last `@` (before a `/`, `?`, `#` or white space):
+// a password may hold `@` or `'` (Alibaba Cloud Redis allows `@`), and the store connects with it.
+// A `"` ends it (a JSON string ends there: the next field's `ops@example.com` is not userinfo),
+// unless JSON escaped it (`\"`).
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)(?:\\"|[^\s/?#"])*@/gi;
 
 /** Replaces the userinfo of every URL in `text` (`scheme://user:pass@host` → `scheme://***@host`). */
 export function redactUrlCredentials(text: string): string {

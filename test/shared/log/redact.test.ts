@@ -14,6 +14,25 @@ describe('redactUrlCredentials', () => {
     expect(redactUrlCredentials(input)).not.toMatch(/s3cret|p%40ss|:b@|:d@/);
   });
 
+  // A password as Alibaba Cloud Redis allows it (special characters include @) and as WHATWG URL
+  // reads it: the userinfo ends at the authority's last @, so the store connects with all of it.
+  it.each([
+    ['redis://:Abc@12345@r-xxx.redis.rds.aliyuncs.com:6379/0', 'redis://***@r-xxx.redis.rds.aliyuncs.com:6379/0', 'Abc@12345'],
+    ["redis://:Pa'ss99x@host:6379", 'redis://***@host:6379', "Pa'ss99x"],
+    ['store: rediss://default:k3y@s3c@xyz9@host:6380/1 (connected)', 'store: rediss://***@host:6380/1 (connected)', 'k3y@s3c@xyz9'],
+  ])('hides every character of a password the URL parser accepts: %s', (input, expected, password) => {
+    expect(decodeURIComponent(new URL(input.replace(/^store: | \(connected\)$/g, '')).password)).toBe(password);
+    expect(redactUrlCredentials(input)).toBe(expected);
+    for (const part of password.split('@')) expect(redactUrlCredentials(input)).not.toContain(part);
+  });
+
+  it('hides a password holding a quote in a JSON line, and never reads past the end of a JSON string', () => {
+    const line = JSON.stringify({ store: 'redis://:Pa"ss99x@host:6379', n: 1 });
+    expect(redactUrlCredentials(line)).toBe('{"store":"redis://***@host:6379","n":1}');
+    const record = JSON.stringify({ url: 'http://h:1', by: 'ops@example.com' });
+    expect(redactUrlCredentials(record)).toBe(record);
+  });
+
   it('leaves URLs without credentials and plain text alone', () => {
     for (const s of ['redis://127.0.0.1:6379', 'file:./.data/dev', 'mail me at a@b.c', 'https://oapi.dingtalk.com/robot/send?access_token=x']) {
       expect(redactUrlCredentials(s)).toBe(s);
