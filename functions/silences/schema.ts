@@ -33,7 +33,8 @@ const Matcher = z
   )
   .check(
     z.superRefine((m, ctx) => {
-      const value = (MATCHER_VALUES as Partial<Record<string, z.Schema<string>>>)[m.Name]?.safeParse(m.Value); // none for an unknown Name (reported on Name)
+      // None for an unknown Name (reported on Name), `toString` and `constructor` included.
+      const value = Object.hasOwn(MATCHER_VALUES, m.Name) ? MATCHER_VALUES[m.Name as MatcherName].safeParse(m.Value) : undefined;
       if (value && !value.success) ctx.issues.push({ code: 'custom', message: `${value.error.issues[0]!.message} (for ${m.Name})`, path: ['Value'], input: m.Value });
     }),
   );

@@ -54,6 +54,9 @@ describe('POST/GET/DELETE /silences', () => {
     ['an end before its start', { ...valid(), StartsAt: hour(3), EndsAt: hour(1) }, 'EndsAt', /after StartsAt/],
     ['no matchers', { ...valid(), Matchers: [] }, 'Matchers', /at least one matcher/],
     ['an unknown matcher name', { ...valid(), Matchers: [{ Name: 'Severity', Value: 'critical' }] }, 'Matchers.0.Name', /one of CustSpaceId, WabaId/],
+    // A name every object answers to (Object.prototype's) is as unknown as any other, not a 500.
+    ['a matcher named after an Object method', { ...valid(), Matchers: [{ Name: 'toString', Value: '1' }] }, 'Matchers.0.Name', /one of CustSpaceId, WabaId/],
+    ['a matcher named constructor', { ...valid(), Matchers: [{ Name: 'constructor', Value: '1' }] }, 'Matchers.0.Name', /one of CustSpaceId, WabaId/],
     ['a NodeType matcher no node has', { ...valid(), Matchers: [{ Name: 'NodeType', Value: 'bogus' }] }, 'Matchers.0.Value', /one of waba, phone, template, monitor \(for NodeType\)/],
     ['an AlertName the monitor never gives', { ...valid(), Matchers: [{ Name: 'AlertName', Value: 'NOPE' }] }, 'Matchers.0.Value', /one of WABA, PHONE_NUMBER, .*PHONE_QUALITY/],
     ['a PhoneNumber that is not the whole number', { ...valid(), Matchers: [{ Name: 'WabaId', Value: '2234567890' }, { Name: 'PhoneNumber', Value: '+86 138' }] }, 'Matchers.1.Value', /country code first.*\(for PhoneNumber\)/],
