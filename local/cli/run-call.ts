@@ -84,7 +84,8 @@ export async function runCall(argv: readonly string[], env: Record<string, strin
     try {
       base = new URL(target);
     } catch {
-      throw new ConfigError('CAMS_FC_URL', `"${target}" is not a URL`);
+      // Named, not echoed: a gateway's URL may carry a password.
+      throw new ConfigError('CAMS_FC_URL', 'is not a URL (must be an http:// or https:// URL)');
     }
     if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new ConfigError('CAMS_FC_URL', 'must be an http:// or https:// URL');
   } catch (e) {

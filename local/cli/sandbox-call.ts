@@ -71,7 +71,8 @@ export async function runSandboxCall(argv: readonly string[], env: Record<string
     try {
       base = new URL(target);
     } catch {
-      throw new Error(`CAMS_SANDBOX_URL: "${target}" is not a URL`);
+      // Named, not echoed: the URL may carry a password.
+      throw new Error('CAMS_SANDBOX_URL: is not a URL (must be an http:// or https:// URL)');
     }
     if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error('CAMS_SANDBOX_URL: must be an http:// or https:// URL');
   } catch (e) {

@@ -118,6 +118,10 @@ describe('runCall', () => {
     expect(keys).toMatchObject({ code: 1, err: expect.stringContaining('API_KEYS: entry 1') });
     const target = await run(['GET', '/waba'], { CAMS_FC_URL: 'ftp://x' });
     expect(target).toMatchObject({ code: 1, err: expect.stringContaining('CAMS_FC_URL') });
+    // A URL that does not parse is named, never echoed: a gateway URL may carry a password.
+    const unparsable = await run(['GET', '/waba'], { CAMS_FC_URL: 'https://gw:pa ss-S3cret@gw.example.com:99999' });
+    expect(unparsable).toMatchObject({ code: 1, err: expect.stringContaining('CAMS_FC_URL') });
+    expect(unparsable.err).not.toContain('S3cret');
     const down = await run(['GET', '/waba'], { CAMS_FC_URL: 'http://127.0.0.1:1' });
     expect(down.code).toBe(1);
     expect(down.err).toMatch(/no reply from http:\/\/127\.0\.0\.1:1[\s\S]*npm start/);

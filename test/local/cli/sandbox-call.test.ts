@@ -107,6 +107,9 @@ describe('npm run call -- --sandbox', () => {
     expect(usage).toMatchObject({ code: 1, err: expect.stringContaining('usage: npm run call -- --sandbox METHOD ACTION [JSON]') });
     expect(await run(['--sandbox', 'POST', 'ChatappBindWaba'], { CAMS_SANDBOX_KEYS: 'nocolon' })).toMatchObject({ code: 1, err: expect.stringContaining('CAMS_SANDBOX_KEYS entry 1') });
     expect(await run(['--sandbox', 'POST', 'ChatappBindWaba'], { CAMS_SANDBOX_URL: 'ftp://x' })).toMatchObject({ code: 1, err: expect.stringContaining('CAMS_SANDBOX_URL') });
+    const unparsable = await run(['--sandbox', 'POST', 'ChatappBindWaba'], { CAMS_SANDBOX_URL: 'https://u:pa ss-S3cret@sb.example.com:99999' });
+    expect(unparsable).toMatchObject({ code: 1, err: expect.stringContaining('CAMS_SANDBOX_URL') });
+    expect(unparsable.err).not.toContain('S3cret');
     const down = await run(['--sandbox', 'POST', 'ChatappBindWaba'], { CAMS_SANDBOX_URL: 'http://127.0.0.1:1' });
     expect(down.code).toBe(1);
     expect(down.err).toMatch(/no reply from the CAMS sandbox at http:\/\/127\.0\.0\.1:1[\s\S]*npm run sandbox/);
