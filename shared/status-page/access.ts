@@ -53,8 +53,12 @@ export function checkAccess(cfg: Pick<StatusPageConfig, 'token' | 'public'>, htt
     const rest = Object.entries(http.query).filter(([k]) => k !== 'token');
     const location = http.path + (rest.length ? `?${new URLSearchParams(rest).toString()}` : '');
     // Secure everywhere but plain-HTTP loopback (the local host), where a browser would drop it.
+    // SameSite=Lax, not Strict: a ?token= link opened from another site (a chat message, a wiki) is a
+    // cross-site navigation, and a browser withholds a Strict cookie from it and from the redirect
+    // that follows, so the viewer met 401 however often they reloaded. The page is a read-only GET
+    // that cannot be framed: with Lax another site can at most open it for the viewer, never read it.
     const secure = loopback(http.headers['host']) && http.headers['x-forwarded-proto'] !== 'https' ? '' : '; Secure';
-    return { kind: 'set-cookie', location, cookie: `${COOKIE_NAME}=${cookieValue(token)}; Path=${http.path}; HttpOnly; SameSite=Strict; Max-Age=2592000${secure}` };
+    return { kind: 'set-cookie', location, cookie: `${COOKIE_NAME}=${cookieValue(token)}; Path=${http.path}; HttpOnly; SameSite=Lax; Max-Age=2592000${secure}` };
   }
   const auth = http.headers['authorization'];
   if (auth !== undefined) {

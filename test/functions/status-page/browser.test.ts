@@ -2,6 +2,8 @@
 // against `npm start`'s host (serverless.yml, the CAMS sandbox, a file store), with the monitor's
 // state made by real sweeps. Screenshots go to test-artifacts/status-page/ (gitignored).
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -186,6 +188,24 @@ describeBrowser('GET /status in chromium', () => {
     expect(await silenceRow.innerText()).toContain('PhoneNumber=8613800000771');
     expect(await silenceRow.innerText()).toContain('appeal filed');
     expect(await page.locator('.node', { hasText: 'phone 8613800000771' }).innerText()).toContain('silenced');
+  });
+
+  it('opens from a ?token= link on another site (a chat message, a wiki page), and stays open', async () => {
+    // localhost is another site than the host's 127.0.0.1: the click is a cross-site navigation.
+    const elsewhere = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(`<a id="open" href="${host.url}/status?token=${TOKEN}">status</a>`));
+    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+    try {
+      const p = await (await browserContext(true)).newPage();
+      await p.goto(`http://localhost:${(elsewhere.address() as AddressInfo).port}/`);
+      const [res] = await Promise.all([p.waitForNavigation(), p.click('#open')]);
+      expect(res?.status()).toBe(200);
+      expect(p.url()).toBe(`${host.url}/status`);
+      expect(await p.title()).toMatch(/^WhatsApp health: /);
+      expect((await p.reload())?.status()).toBe(200);
+    } finally {
+      elsewhere.closeAllConnections();
+      await new Promise((resolve) => elsewhere.close(resolve));
+    }
   });
 
   it('has no console error (the CSP allows the page\'s own style) and reads the same with JavaScript off', async () => {

@@ -67,7 +67,7 @@ describe('GET /status access', () => {
     expect(first.statusCode).toBe(303);
     expect(first.headers['location']).toBe('/status?waba=123');
     const cookie = first.headers['set-cookie']!;
-    expect(cookie).toMatch(new RegExp(`^${COOKIE_NAME}=[\\w-]+; Path=/status; HttpOnly; SameSite=Strict; Max-Age=\\d+; Secure$`));
+    expect(cookie).toMatch(new RegExp(`^${COOKIE_NAME}=[\\w-]+; Path=/status; HttpOnly; SameSite=Lax; Max-Age=\\d+; Secure$`));
     expect(cookie).not.toContain(TOKEN);
     const pair = cookie.split(';')[0]!;
     const next = await get(env, { waba: '123' }, { cookie: `other=1; ${pair}` });
