@@ -41,7 +41,9 @@ const loopback = (host: string | undefined) => /^(127\.\d+\.\d+\.\d+|localhost|\
  * and a redirect). With neither configured the page does not exist (404).
  */
 export function checkAccess(cfg: Pick<StatusPageConfig, 'token' | 'public'>, http: HttpRequest): Access {
-  const given = http.query['token'];
+  // A token holds no space (config.ts): a space here is a `+` of the token pasted into the URL as is,
+  // which the query's form decoding turned into a space (a base64 token, say).
+  const given = http.query['token']?.replaceAll(' ', '+');
   if (cfg.public && given === undefined) return { kind: 'allowed' };
   if (!cfg.token) {
     if (cfg.public) return { kind: 'allowed' };

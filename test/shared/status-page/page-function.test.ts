@@ -61,6 +61,15 @@ describe('GET /status access', () => {
     expect(none.body).toContain('MissingToken');
   });
 
+  it('?token= with a + pasted unencoded (a base64 token): the URL decoding makes it a space, and the token still opens the page', async () => {
+    // TOKEN holds a +; URLSearchParams (the local host's trigger) reads ?token=a-status-token-of-16+ as "…16 ".
+    const query = new URLSearchParams(`token=${TOKEN}&waba=123`);
+    const res = await get({ STATUS_PAGE_TOKEN: TOKEN }, Object.fromEntries(query));
+    expect(res.statusCode).toBe(303);
+    expect(res.headers['location']).toBe('/status?waba=123');
+    expect((await get({ STATUS_PAGE_TOKEN: TOKEN }, { token: TOKEN.replace('+', '-') })).statusCode).toBe(401);
+  });
+
   it('?token= once: 303 to the page without it and an HttpOnly cookie holding no token; the cookie then works', async () => {
     const env = { STATUS_PAGE_TOKEN: TOKEN };
     const first = await get(env, { token: TOKEN, waba: '123' });
