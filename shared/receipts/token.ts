@@ -25,7 +25,9 @@ export function receiptToken(opts: { token: () => string }): middy.MiddlewareObj
       const expected = opts.token();
       const given = http.query['token'];
       if (!given) throw new HttpError(401, 'MissingToken', 'token: the callback URL must carry ?token=<CAMS_RECEIPT_TOKEN>', { fields: [{ Field: 'token', Message: 'is required' }] });
-      if (!tokensEqual(given, expected)) throw new HttpError(403, 'InvalidToken', 'token: does not match CAMS_RECEIPT_TOKEN', { fields: [{ Field: 'token', Message: 'does not match' }] });
+      // A `+` of the token left unencoded in the callback URL (a base64 token) arrives as a space.
+      const matches = tokensEqual(given, expected) || (given.includes(' ') && tokensEqual(given.replaceAll(' ', '+'), expected));
+      if (!matches) throw new HttpError(403, 'InvalidToken', 'token: does not match CAMS_RECEIPT_TOKEN', { fields: [{ Field: 'token', Message: 'does not match' }] });
     },
   };
 }

@@ -83,6 +83,19 @@ describe('cams-events over HTTP', () => {
     expect(wrong.body + lines.join('\n')).not.toContain(TOKEN);
   });
 
+  it('takes a token whose + the callback URL left unencoded (a base64 token), which the query decoding made a space', async () => {
+    const base64 = 'rcpt+token/0123456789=';
+    const handler = fn({ CAMS_RECEIPT_TOKEN: base64 });
+    // The callback URL as configured in CAMS: ?token=rcpt+token/0123456789=, read as a form reads it.
+    const given = new URLSearchParams(`token=${base64}`).get('token')!;
+    const r = (await handler(httpPush([{ Type: 'wabaReviewUpdate', WabaId: WABA, Status: 'APPROVED' }], given), ctx())) as Reply;
+    expect(r.statusCode).toBe(200);
+    expect(((await handler(httpPush([], base64.replace('+', '-')), ctx())) as Reply).statusCode).toBe(403);
+    // A token that does hold a space is still compared as it is.
+    const spaced = fn({ CAMS_RECEIPT_TOKEN: 'rcpt token 0123456789' });
+    expect(((await spaced(httpPush([{ Type: 'wabaReviewUpdate', WabaId: WABA, Status: 'APPROVED' }], 'rcpt token 0123456789'), ctx())) as Reply).statusCode).toBe(200);
+  });
+
   it('without CAMS_RECEIPT_TOKEN it is misconfigured (500), and the log names the variable', async () => {
     const handler = fn({ CAMS_RECEIPT_TOKEN: '' });
     const r = (await handler(httpPush([]), ctx())) as Reply;
