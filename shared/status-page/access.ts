@@ -60,7 +60,9 @@ export function checkAccess(cfg: Pick<StatusPageConfig, 'token' | 'public'>, htt
     // that follows, so the viewer met 401 however often they reloaded. The page is a read-only GET
     // that cannot be framed: with Lax another site can at most open it for the viewer, never read it.
     const secure = loopback(http.headers['host']) && http.headers['x-forwarded-proto'] !== 'https' ? '' : '; Secure';
-    return { kind: 'set-cookie', location, cookie: `${COOKIE_NAME}=${cookieValue(token)}; Path=${http.path}; HttpOnly; SameSite=Lax; Max-Age=2592000${secure}` };
+    // The route answers with one trailing slash too: Path=/status covers /status/, not the other way round.
+    const path = http.path.length > 1 && http.path.endsWith('/') ? http.path.slice(0, -1) : http.path;
+    return { kind: 'set-cookie', location, cookie: `${COOKIE_NAME}=${cookieValue(token)}; Path=${path}; HttpOnly; SameSite=Lax; Max-Age=2592000${secure}` };
   }
   const auth = http.headers['authorization'];
   if (auth !== undefined) {

@@ -61,6 +61,13 @@ describe('GET /status access', () => {
     expect(none.body).toContain('MissingToken');
   });
 
+  it('?token= on /status/ sets a cookie that /status gets too (one trailing slash is the same page)', async () => {
+    const event = httpEvent({ method: 'GET', path: '/status/', query: { token: TOKEN }, headers: { host: 'status.example.com' }, body: '' } as never, 'fc-http');
+    const first = await fn({ STATUS_PAGE_TOKEN: TOKEN })(event, fcContext() as never);
+    expect(first.statusCode).toBe(303);
+    expect(first.headers['set-cookie']).toContain('; Path=/status;');
+  });
+
   it('?token= with a + pasted unencoded (a base64 token): the URL decoding makes it a space, and the token still opens the page', async () => {
     // TOKEN holds a +; URLSearchParams (the local host's trigger) reads ?token=a-status-token-of-16+ as "…16 ".
     const query = new URLSearchParams(`token=${TOKEN}&waba=123`);
