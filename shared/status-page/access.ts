@@ -1,13 +1,29 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { HttpError } from '../http-fn/errors.ts';
 import type { HttpRequest } from '../http-fn/event.ts';
+import { isDigits } from '../text/chars.ts';
 import type { StatusPageConfig } from './config.ts';
 
 export const COOKIE_NAME = 'cams_status';
 
-/** The cookie holds a value derived from the token, never the token itself; a new token voids old cookies. */
-export function cookieValue(token: string): string {
-  return createHmac('sha256', token).update('cams-fc status page cookie v1').digest('base64url');
+/** How long the cookie opens the page: its Max-Age, held by the server too (a kept copy expires with it). */
+const COOKIE_MAX_AGE_S = 30 * 24 * 3600;
+
+/**
+ * `<expiry in unix seconds>.<HMAC>`: a value derived from the token, never the token itself (a new
+ * token voids old cookies), over its expiry (which cannot be moved).
+ */
+export function cookieValue(token: string, expiresAtMs: number): string {
+  const exp = String(Math.floor(expiresAtMs / 1000));
+  return `${exp}.${createHmac('sha256', token).update(`cams-fc status page cookie v2 ${exp}`).digest('base64url')}`;
+}
+
+/** Whether a cookie value is one cookieValue gave for this token and has not expired. */
+function validCookie(value: string, token: string, nowMs: number): boolean {
+  const dot = value.indexOf('.');
+  const exp = value.slice(0, dot);
+  if (dot < 1 || dot > 12 || !isDigits(exp) || Number(exp) * 1000 <= nowMs) return false;
+  return same(value, cookieValue(token, Number(exp) * 1000));
 }
 
 function same(a: string, b: string): boolean {
@@ -40,7 +56,7 @@ const loopback = (host: string | undefined) => /^(127\.\d+\.\d+\.\d+|localhost|\
  * `Authorization: Bearer <token>`, the cookie, or `?token=<token>` (once: answered with the cookie
  * and a redirect). With neither configured the page does not exist (404).
  */
-export function checkAccess(cfg: Pick<StatusPageConfig, 'token' | 'public'>, http: HttpRequest): Access {
+export function checkAccess(cfg: Pick<StatusPageConfig, 'token' | 'public'>, http: HttpRequest, nowMs = Date.now()): Access {
   // A token holds no space (config.ts): a space here is a `+` of the token pasted into the URL as is,
   // which the query's form decoding turned into a space (a base64 token, say).
   const given = http.query['token']?.replaceAll(' ', '+');
@@ -62,7 +78,11 @@ export function checkAccess(cfg: Pick<StatusPageConfig, 'token' | 'public'>, htt
     const secure = loopback(http.headers['host']) && http.headers['x-forwarded-proto'] !== 'https' ? '' : '; Secure';
     // The route answers with one trailing slash too: Path=/status covers /status/, not the other way round.
     const path = http.path.length > 1 && http.path.endsWith('/') ? http.path.slice(0, -1) : http.path;
-    return { kind: 'set-cookie', location, cookie: `${COOKIE_NAME}=${cookieValue(token)}; Path=${path}; HttpOnly; SameSite=Lax; Max-Age=2592000${secure}` };
+    return {
+      kind: 'set-cookie',
+      location,
+      cookie: `${COOKIE_NAME}=${cookieValue(token, nowMs + COOKIE_MAX_AGE_S * 1000)}; Path=${path}; HttpOnly; SameSite=Lax; Max-Age=${COOKIE_MAX_AGE_S}${secure}`,
+    };
   }
   const auth = http.headers['authorization'];
   if (auth !== undefined) {
@@ -71,6 +91,6 @@ export function checkAccess(cfg: Pick<StatusPageConfig, 'token' | 'public'>, htt
     throw new HttpError(401, 'InvalidToken', 'the Bearer token is not right');
   }
   const cookie = cookieOf(http.headers['cookie'], COOKIE_NAME);
-  if (cookie !== undefined && same(cookie, cookieValue(token))) return { kind: 'allowed' };
+  if (cookie !== undefined && validCookie(cookie, token, nowMs)) return { kind: 'allowed' };
   throw new HttpError(401, 'MissingToken', 'this page needs the status page token: Authorization: Bearer <token>, or ?token=<token> once');
 }

@@ -61,6 +61,20 @@ describe('GET /status access', () => {
     expect(none.body).toContain('MissingToken');
   });
 
+  it('the cookie stops opening the page when its Max-Age runs out, even if a copy of it is kept', async () => {
+    const env = { STATUS_PAGE_TOKEN: TOKEN };
+    const pair = (await get(env, { token: TOKEN })).headers['set-cookie']!.split(';')[0]!;
+    const maxAge = 2_592_000;
+    expect((await get(env, {}, { cookie: pair })).statusCode).toBe(200);
+    // The same cookie as the server would have issued a day longer ago than its Max-Age.
+    const expired = `${COOKIE_NAME}=${cookieValue(TOKEN, Date.now() - 86_400_000)}`;
+    expect((await get(env, {}, { cookie: expired })).statusCode).toBe(401);
+    // Its expiry cannot be moved: the HMAC covers it.
+    const [exp, mac] = pair.slice(COOKIE_NAME.length + 1).split('.') as [string, string];
+    expect(Number(exp) * 1000).toBeGreaterThan(Date.now() + (maxAge - 60) * 1000);
+    expect((await get(env, {}, { cookie: `${COOKIE_NAME}=${Number(exp) + 86_400}.${mac}` })).statusCode).toBe(401);
+  });
+
   it('?token= on /status/ sets a cookie that /status gets too (one trailing slash is the same page)', async () => {
     const event = httpEvent({ method: 'GET', path: '/status/', query: { token: TOKEN }, headers: { host: 'status.example.com' }, body: '' } as never, 'fc-http');
     const first = await fn({ STATUS_PAGE_TOKEN: TOKEN })(event, fcContext() as never);
@@ -83,7 +97,7 @@ describe('GET /status access', () => {
     expect(first.statusCode).toBe(303);
     expect(first.headers['location']).toBe('/status?waba=123');
     const cookie = first.headers['set-cookie']!;
-    expect(cookie).toMatch(new RegExp(`^${COOKIE_NAME}=[\\w-]+; Path=/status; HttpOnly; SameSite=Lax; Max-Age=\\d+; Secure$`));
+    expect(cookie).toMatch(new RegExp(`^${COOKIE_NAME}=\\d+\\.[\\w-]+; Path=/status; HttpOnly; SameSite=Lax; Max-Age=\\d+; Secure$`));
     expect(cookie).not.toContain(TOKEN);
     const pair = cookie.split(';')[0]!;
     const next = await get(env, { waba: '123' }, { cookie: `other=1; ${pair}` });
@@ -93,7 +107,7 @@ describe('GET /status access', () => {
     expect((await get(env, {}, { cookie: `other=1,${pair}` })).statusCode).toBe(200);
     expect((await get(env, {}, { Cookie: 'other=1', cookie: pair })).statusCode).toBe(200);
     // A cookie made from another token does not open it.
-    expect((await get(env, {}, { cookie: `${COOKIE_NAME}=${cookieValue('another-token-000000')}` })).statusCode).toBe(401);
+    expect((await get(env, {}, { cookie: `${COOKIE_NAME}=${cookieValue('another-token-000000', Date.now() + 60_000)}` })).statusCode).toBe(401);
     expect((await get(env, { token: 'nope' })).statusCode).toBe(401);
     // The local host (plain HTTP on loopback) gets a cookie a browser keeps there.
     expect((await get(env, { token: TOKEN }, { host: '127.0.0.1:9000', 'X-Forwarded-Proto': 'http' })).headers['set-cookie']).not.toContain('Secure');
