@@ -1,4 +1,4 @@
-import { credentialsFrom } from '../cams/credentials.ts';
+import { credentialsFrom, MissingCredentialsError } from '../cams/credentials.ts';
 import type { FcContext } from '../fc/context.ts';
 import { fc3Endpoint, invokeFc3 } from '../fc/invoke.ts';
 import { HttpError } from '../http-fn/errors.ts';
@@ -100,7 +100,9 @@ export function onboardingApi(env: Env = process.env, opts: OnboardingApiOptions
       try {
         invocation = await invoke(input.context, env, JSON.stringify({ OnboardingId: id, Payload: payload }));
       } catch (e) {
-        if (e instanceof HttpError) throw e;
+        // No credentials to invoke with is this function's misconfiguration (500, the log names the
+        // setting), not a failed queueing for the caller to retry.
+        if (e instanceof HttpError || e instanceof MissingCredentialsError) throw e;
         throw new HttpError(502, 'InvokeFailed', `the onboarding could not be queued (${e instanceof Error ? e.message : String(e)}); POST again to retry`);
       }
     }

@@ -70,6 +70,19 @@ describe('POST /onboardings', () => {
     expect(invokes).toHaveLength(1);
   });
 
+  it('a function with no credentials to invoke onboarding with is misconfigured: 500 ServiceMisconfigured, the setting named in the log only', async () => {
+    const lines: string[] = [];
+    // The real invoke: no role in the FC context, no ALIBABA_CLOUD_ACCESS_KEY_* in the environment.
+    const env = { API_KEYS: `${CALLER_KEY.accessKeyId}:${CALLER_KEY.accessKeySecret}`, STORE_URL: storeUrl };
+    const fn = httpFunction<unknown>({ name: 'onboarding-api', routes: [{ method: 'POST', path: '/onboardings', schema: CreateOnboardingParams }], schema: CreateOnboardingParams, env, write: (l) => lines.push(l), service: onboardingApi(env, { now: () => t }) });
+    const signed = signRouteRequest({ method: 'POST', path: '/onboardings', body: payload }, 'h', CALLER_KEY, { nonce: `ob-api-${process.pid}-${++nonce}` });
+    const res = parseReply(await fn(httpEvent(signed, 'fc-http'), fcContext({ service: {} }) as never));
+    expect(res.statusCode).toBe(500);
+    expect(res.body.Code).toBe('ServiceMisconfigured');
+    expect(JSON.stringify(res.body)).not.toContain('ALIBABA_CLOUD');
+    expect(lines.join('\n')).toContain('ALIBABA_CLOUD_ACCESS_KEY_ID');
+  });
+
   it('a bad Templates list is a 400 naming each field by its full path and saying what is expected', async () => {
     const fields = async (Templates: unknown) => {
       const res = await post({ ...payload, Templates });
