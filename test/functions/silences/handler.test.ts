@@ -64,6 +64,7 @@ describe('POST/GET/DELETE /silences', () => {
     ['an end in the past', { ...valid(), EndsAt: hour(-1) }, 'EndsAt', /future/],
     ['a time without a zone', { ...valid(), EndsAt: '2030-01-01 10:00' }, 'EndsAt', /ISO 8601/],
     ['a day the month does not have (not rolled over into the next month)', { ...valid(), EndsAt: '2030-02-30T10:00:00Z' }, 'EndsAt', /not a valid time/],
+    ['a time whose zone carries it past year 9999 (stored as +010000-…)', { ...valid(), EndsAt: '9999-12-31T23:59:59-23:59' }, 'EndsAt', /not a valid time/],
     ['a StartsAt on a day the month does not have', { ...valid(), StartsAt: '2030-04-31T10:00:00Z', EndsAt: '2030-05-02T10:00:00Z' }, 'StartsAt', /not a valid time/],
     ['a matcher that is not an object', { ...valid(), Matchers: [null] }, 'Matchers.0', /must be an object \{Name, Value\}/],
     ['no creator', { ...valid(), CreatedBy: undefined }, 'CreatedBy', /is required/],
