@@ -52,7 +52,20 @@ export function banner(h: RunningHost, config: ServerlessConfig): string[] {
   } else {
     lines.push(`  API_KEYS: ${h.apiKeys.map((k) => k.accessKeyId).join(', ')}`);
   }
+  const exposed = exposureNote(h.url, h.usingDefaultApiKeys);
+  if (exposed) lines.push(exposed);
   const target = h.url === `http://127.0.0.1:9000` ? '' : `CAMS_FC_URL=${h.url} `;
   lines.push(`  try: ${target}npm run call -- POST /waba/bind '{"WabaId":"1234567890"}'`);
   return lines;
+}
+
+/**
+ * A warning for a host other machines can reach: its queue routes, like MNS's own send API, stand in
+ * for a service that checks credentials this host does not have.
+ */
+export function exposureNote(url: string, usingDefaultApiKeys: boolean): string | undefined {
+  const { hostname } = new URL(url);
+  if (hostname === 'localhost' || hostname === '[::1]' || hostname.startsWith('127.')) return undefined;
+  const keys = usingDefaultApiKeys ? ', and the default API_KEYS pair above signs any call' : '';
+  return `  note: reachable beyond this machine (HOST): the mns queue routes take messages without credentials, so anyone who can reach ${url} can push receipts and onboardings${keys}; keep HOST=127.0.0.1 unless others must reach it`;
 }
