@@ -26,13 +26,16 @@ export async function listSilences(store: Store, now: number): Promise<Silence[]
     .sort((a, b) => b.CreatedAt - a.CreatedAt || (a.SilenceId < b.SilenceId ? -1 : 1));
 }
 
-/** Ends a silence now (it stays listed, as expired, for 7 days). Undefined when there is no such silence. */
+/**
+ * Ends a silence now (it stays listed, as expired, for 7 days). Undefined when there is no such
+ * silence. A pending one starts now too (as Alertmanager expires it), so it never ends before it starts.
+ */
 export async function expireSilence(store: Store, id: string, now: number): Promise<Silence | undefined> {
   // Ending now leaves it listed for exactly EXPIRED_LISTED_MS more.
   const result = await update<Silence>(
     store,
     SILENCE_PREFIX + id,
-    (s) => (!s || s.EndsAt <= now ? undefined : { ...s, EndsAt: now, ExpiredAt: now }),
+    (s) => (!s || s.EndsAt <= now ? undefined : { ...s, StartsAt: Math.min(s.StartsAt, now), EndsAt: now, ExpiredAt: now }),
     { ttlMs: EXPIRED_LISTED_MS },
   );
   return result?.value;
