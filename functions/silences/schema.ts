@@ -44,7 +44,20 @@ const Matcher = z
 
 export const CreateSilenceParams = z
   .strictObject({
-    Matchers: z.array(Matcher, { error: (iss) => (iss.input === undefined ? 'is required' : 'must be a list of {Name, Value}') }).check(z.minLength(1, 'needs at least one matcher: a silence without one would silence everything'), z.maxLength(16, 'at most 16 matchers')),
+    Matchers: z.array(Matcher, { error: (iss) => (iss.input === undefined ? 'is required' : 'must be a list of {Name, Value}') })
+      .check(
+        z.minLength(1, 'needs at least one matcher: a silence without one would silence everything'),
+        z.maxLength(16, 'at most 16 matchers'),
+        // Every matcher must hold: two values for one name would silence nothing.
+        z.superRefine((ms, ctx) => {
+          const first = new Map<string, number>();
+          ms.forEach((m, i) => {
+            const j = first.get(m.Name);
+            if (j === undefined) first.set(m.Name, i);
+            else if (ms[j]!.Value !== m.Value) ctx.issues.push({ code: 'custom', message: `${m.Name} is already matched with another value (Matchers.${j}): all matchers must hold, so the silence would silence nothing`, path: [i, 'Name'], input: m.Name });
+          });
+        }),
+      ),
     StartsAt: z.optional(isoTime),
     EndsAt: isoTime,
     CreatedBy: text(128),

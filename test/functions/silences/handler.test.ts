@@ -60,6 +60,7 @@ describe('POST/GET/DELETE /silences', () => {
     ['a NodeType matcher no node has', { ...valid(), Matchers: [{ Name: 'NodeType', Value: 'bogus' }] }, 'Matchers.0.Value', /one of waba, phone, template, monitor \(for NodeType\)/],
     ['an AlertName the monitor never gives', { ...valid(), Matchers: [{ Name: 'AlertName', Value: 'NOPE' }] }, 'Matchers.0.Value', /one of WABA, PHONE_NUMBER, .*PHONE_QUALITY/],
     ['a PhoneNumber that is not the whole number', { ...valid(), Matchers: [{ Name: 'WabaId', Value: '2234567890' }, { Name: 'PhoneNumber', Value: '+86 138' }] }, 'Matchers.1.Value', /country code first.*\(for PhoneNumber\)/],
+    ['two values for one name (all matchers must hold: it would silence nothing)', { ...valid(), Matchers: [{ Name: 'WabaId', Value: '2234567890' }, { Name: 'NodeType', Value: 'phone' }, { Name: 'WabaId', Value: '2234567891' }] }, 'Matchers.2.Name', /already matched with another value \(Matchers\.0\)/],
     ['a WabaId that is not one', { ...valid(), Matchers: [{ Name: 'WabaId', Value: 'waba-1' }] }, 'Matchers.0.Value', /digits/],
     ['an end in the past', { ...valid(), EndsAt: hour(-1) }, 'EndsAt', /future/],
     ['a time without a zone', { ...valid(), EndsAt: '2030-01-01 10:00' }, 'EndsAt', /ISO 8601/],
