@@ -196,7 +196,10 @@ export function eventBridgeScript(deployment, region) {
     ': "${ACCOUNT_ID:?set ACCOUNT_ID to your Alibaba Cloud account id}"',
   ];
   if (deployment.eventRules.length > 0) {
-    lines.push(`aliyun eventbridge CreateEventBus --region ${region} --EventBusName ${q(deployment.bus)} || echo "bus exists"`);
+    // Refused because it exists (a re-run), the bus is there to read; refused for another reason
+    // (credentials, permissions), it is not, and the script stops at that call's own error.
+    const bus = `--region ${region} --EventBusName ${q(deployment.bus)}`;
+    lines.push(`aliyun eventbridge CreateEventBus ${bus} || aliyun eventbridge GetEventBus ${bus} >/dev/null`);
   }
   for (const r of deployment.eventRules) {
     const file = `eventbridge/${r.ruleName}`;

@@ -292,6 +292,11 @@ describe('ram.sh and eventbridge.sh run again', () => {
     const noAttach = statefulAliyun(tmp(), ['AttachPolicyToRole']);
     expect((await run('sh', [join(written.dir, 'ram.sh')], { env: { ...env, PATH: `${noAttach.bin}:${process.env.PATH}` } })).code).not.toBe(0);
 
+    // A bus that could not be created for another reason (credentials, permissions) stops the script there.
+    const noBus = statefulAliyun(tmp(), ['CreateEventBus', 'GetEventBus']);
+    expect((await run('sh', [join(written.dir, 'eventbridge.sh')], { env: { ...env, PATH: `${noBus.bin}:${process.env.PATH}` } })).code).not.toBe(0);
+    expect(noBus.calls().map((a) => a[1])).toEqual(['CreateEventBus', 'GetEventBus']);
+
     const denied = statefulAliyun(tmp(), ['UpdateRule']);
     const envDenied = { PATH: `${denied.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
     expect((await run('sh', [join(written.dir, 'eventbridge.sh')], { env: envDenied })).code).toBe(0);
