@@ -10,7 +10,10 @@ export interface RedrivePolicy {
   maxDelayMs: number;
   /** Re-drives before a stalled record is ended `failed` with one alert. */
   maxDrives: number;
-  /** Time kept free before the invocation's deadline: no re-drive starts inside it. */
+  /**
+   * Time kept free before the invocation's deadline: no re-drive starts inside it. At most a third
+   * of the invocation, so a function with a short timeout still re-drives.
+   */
   reserveMs: number;
 }
 
@@ -44,8 +47,12 @@ export async function redriveStalled(deps: OnboardingDeps, policy: Partial<Redri
   const log = deps.log ?? (() => {});
   const entries = Object.entries(await readActive(deps.store)).sort(([, a], [, b]) => a.NextAt - b.NextAt);
   const report: RedriveReport = { active: entries.length, redriven: 0, done: 0, failed: 0, gaveUp: 0, errors: 0 };
-  for (const [id, entry] of entries) {
-    if (now() > deps.deadline - p.reserveMs) break;
+  const reserveMs = Math.min(p.reserveMs, (deps.deadline - now()) / 3);
+  for (const [i, [id, entry]] of entries.entries()) {
+    if (now() > deps.deadline - reserveMs) {
+      log({ level: 'info', msg: 'onboarding re-drive stopped for the deadline; the rest wait for the next tick', left: entries.length - i });
+      break;
+    }
     if (entry.NextAt > now()) continue;
     try {
       const record = (await deps.store.get<OnboardingRecord>(recordKey(id)))?.value;

@@ -68,6 +68,20 @@ describe('the re-drive timer', () => {
     expect(await stalledAlerts(store)).toHaveLength(1);
   });
 
+  it('re-drives in an invocation shorter than the 30 s reserve (a 20 s timeout); with no time left it starts none and logs why', async () => {
+    const { deps, advance, now } = setup();
+    await expect(runOnboarding(deps, { payload })).rejects.toBeInstanceOf(OnboardingRetryableError);
+    advance(120_000);
+    const lines: Array<Record<string, unknown>> = [];
+    const short = { ...deps, deadline: now() + 20_000, log: (l: Record<string, unknown>) => lines.push(l) };
+    expect(await redriveStalled(short, { ...policy, reserveMs: 30_000 })).toMatchObject({ active: 1, redriven: 1 });
+    expect(lines.filter((l) => String(l['msg']).includes('stopped for the deadline'))).toEqual([]);
+    // With no time left nothing starts, and the log says why.
+    advance(240_000);
+    expect(await redriveStalled({ ...short, deadline: now() - 1 }, { ...policy, reserveMs: 30_000 })).toMatchObject({ active: 1, redriven: 0 });
+    expect(lines.filter((l) => String(l['msg']).includes('stopped for the deadline'))).toEqual([expect.objectContaining({ left: 1 })]);
+  });
+
   it('leaves a record whose run still holds its lease, and drops finished or never-written entries', async () => {
     const { store, deps, advance, now } = setup();
     const base = { IdempotencyKey: 'k', Payload: payload, Steps: {}, Attempts: 1, Errors: [], CreatedAt: new Date(now()).toISOString(), UpdatedAt: new Date(now()).toISOString() };
