@@ -45,6 +45,8 @@ export function targetProblems(issues: readonly z.Issue[]): Array<{ path: Proper
   return issues.flatMap((issue) =>
     issue.code === 'unrecognized_keys'
       ? (issue.keys ?? []).map((key) => ({ path: [...issue.path, key], message: 'is not a field of a watch target' }))
-      : [{ path: issue.path, message: issue.message }],
+      : issue.path.length === 0 && issue.code === 'invalid_type'
+        ? [{ path: [], message: 'must be an object {CustSpaceId, NodeType, WabaId?, PhoneNumber?, TemplateCode?, Language?}' }]
+        : [{ path: issue.path, message: issue.message }],
   );
 }

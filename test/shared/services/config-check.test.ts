@@ -85,6 +85,11 @@ describe('configProblems: each variable checked as the function that reads it ch
     expect(problem!.message).toMatch(/^MONITOR_TARGETS: \[0\] Colour: is not a field of a watch target/);
   });
 
+  it('MONITOR_TARGETS: an entry that is not an object says what it must be', () => {
+    const [problem] = configProblems({ MONITOR_TARGETS: '[1]' });
+    expect(problem!.message).toBe('MONITOR_TARGETS: [0] (target): must be an object {CustSpaceId, NodeType, WabaId?, PhoneNumber?, TemplateCode?, Language?}');
+  });
+
   it('checks the sinks as sinksFromEnv does: a DingTalk robot URL without its access_token is refused', () => {
     expect(problems({ ALERT_DINGTALK_WEBHOOK: 'https://oapi.dingtalk.com/robot/send' })).toEqual(['ALERT_DINGTALK_WEBHOOK']);
   });
