@@ -24,7 +24,7 @@ export function watchListApi() {
         throw new HttpError(400, 'InvalidParameter', 'NextToken: must be the NextToken of the previous page', { fields: [{ Field: 'NextToken', Message: 'must be the NextToken of the previous page' }] });
       }
       const pageSize = p.PageSize ?? DEFAULT_PAGE_SIZE;
-      const page = await listWatchPage(s, pageSize, after, p.CustSpaceId ? (r) => r.target.CustSpaceId === p.CustSpaceId : undefined);
+      const page = await listWatchPage(s, pageSize, after, p.CustSpaceId);
       return {
         data: {
           Targets: page.entries.map((e) => ({

@@ -92,19 +92,22 @@ export function decodeNextToken(token: string): string | undefined {
 }
 
 /**
- * One page of the watch list in key order, after the key NextToken names. An entry added or removed
- * between pages never makes another one appear twice or be skipped.
+ * The key ranges of one space's entries, in key order: an entry's id is `<NodeType>:<CustSpaceId>:<node>`
+ * (targetId), and `phone` < `template` < `waba`.
  */
-export async function listWatchPage(store: Store, pageSize: number, after?: string, filter?: (r: RegisteredTarget) => boolean): Promise<WatchPage> {
-  // Store pages of one more than asked (to know whether another page follows): only those entries
-  // are read. A filter may drop some, so it reads on until the page is full or the list ends.
+const spacePrefixes = (custSpaceId: string) => ['phone', 'template', 'waba'].map((t) => `${WATCH_PREFIX}${t}:${custSpaceId}:`);
+
+/**
+ * One page of the watch list in key order, after the key NextToken names. An entry added or removed
+ * between pages never makes another one appear twice or be skipped. With `custSpaceId`, only that
+ * space's key ranges are listed: a page reads its own entries, however many other spaces have.
+ */
+export async function listWatchPage(store: Store, pageSize: number, after?: string, custSpaceId?: string): Promise<WatchPage> {
+  // Store pages of one more than asked (to know whether another page follows): only those entries are read.
   const rest: Array<{ key: string; value: RegisteredTarget }> = [];
-  let cursor = after;
-  for (;;) {
-    const batch = await store.list<RegisteredTarget>(WATCH_PREFIX, { ...(cursor !== undefined ? { after: cursor } : {}), limit: pageSize + 1 });
-    for (const r of batch) if (!filter || filter(r.value)) rest.push(r);
-    if (rest.length > pageSize || batch.length <= pageSize) break;
-    cursor = batch.at(-1)!.key;
+  for (const prefix of custSpaceId === undefined ? [WATCH_PREFIX] : spacePrefixes(custSpaceId)) {
+    rest.push(...(await store.list<RegisteredTarget>(prefix, { ...(after !== undefined ? { after } : {}), limit: pageSize + 1 - rest.length })));
+    if (rest.length > pageSize) break;
   }
   const page = rest.slice(0, pageSize);
   const last = page.at(-1);

@@ -73,7 +73,7 @@ describe.each(kinds)('the watch list in a %s store', (_kind, urlFor) => {
     }
   });
 
-  it('a page reads only its own entries; a filter that matches few reads on until the page is full', async () => {
+  it("a page reads only its own entries; a CustSpaceId page only that space's", async () => {
     const inner: Store = await openStore(urlFor());
     let read = 0;
     const store = storeWith(inner, {
@@ -94,11 +94,57 @@ describe.each(kinds)('the watch list in a %s store', (_kind, urlFor) => {
       const c2: string[] = [];
       let token: string | undefined;
       do {
-        const page = await listWatchPage(store, 2, token === undefined ? undefined : decodeNextToken(token), (r) => r.target.CustSpaceId === 'C2');
+        const page = await listWatchPage(store, 2, token === undefined ? undefined : decodeNextToken(token), 'C2');
         c2.push(...page.entries.map((e) => e.target.PhoneNumber!));
         token = page.nextToken;
       } while (token);
       expect(c2).toEqual(other(3, 100).map((t) => t.PhoneNumber));
+    } finally {
+      await inner.close();
+    }
+  });
+
+  it('a CustSpaceId page reads only that space\'s entries (its phones, templates and WABAs), however many other spaces have, each once while entries come and go', async () => {
+    const inner: Store = await openStore(urlFor());
+    let read = 0;
+    let calls = 0;
+    const store = storeWith(inner, {
+      list: async <T,>(p: string, o?: ListOptions) => {
+        const r = await inner.list<T>(p, o);
+        calls++;
+        read += r.length;
+        return r;
+      },
+    });
+    try {
+      for (const r of await inner.list(WATCH_PREFIX)) await inner.delete(r.key);
+      // C3's entries among 300 of C1 and C2, in key order among them (phone:C1… phone:C3… template:… waba:C1 waba:C3 …).
+      const c3: WatchTarget[] = [
+        ...phones(3, 500).map((t) => ({ ...t, CustSpaceId: 'C3' })),
+        { CustSpaceId: 'C3', NodeType: 'template', TemplateCode: 'order_update', Language: 'en_US' },
+        { CustSpaceId: 'C3', NodeType: 'waba', WabaId: '333' },
+      ];
+      const others: WatchTarget[] = [...phones(150), ...phones(100, 200).map((t) => ({ ...t, CustSpaceId: 'C2' })), ...Array.from({ length: 50 }, (_, i): WatchTarget => ({ CustSpaceId: `C${i % 2 ? 1 : 4}`, NodeType: 'template', TemplateCode: `t${i}`, Language: 'en' })), { CustSpaceId: 'C1', NodeType: 'waba', WabaId: '111' }, { CustSpaceId: 'C4', NodeType: 'waba', WabaId: '444' }];
+      await addWatchEntries(inner, WatchEntries.parse([...others, ...c3]), 'api');
+      read = 0;
+      const seen: string[] = [];
+      let token: string | undefined;
+      let pages = 0;
+      do {
+        const page = await listWatchPage(store, 2, token === undefined ? undefined : decodeNextToken(token), 'C3');
+        seen.push(...page.entries.map((e) => e.id));
+        token = page.nextToken;
+        // Between the first two pages: a C3 phone before the cursor goes, one after it comes (and another space's).
+        if (pages++ === 0) {
+          await removeWatchEntries(inner, WatchEntries.parse([c3[0]]));
+          await addWatchEntries(inner, WatchEntries.parse([{ ...phones(1, 999)[0]!, CustSpaceId: 'C3' }, ...phones(1, 998)]), 'api');
+        }
+      } while (token);
+      const later = WatchEntries.parse([...c3.slice(2), { ...phones(1, 999)[0]!, CustSpaceId: 'C3' }]).map((e) => e.id).sort();
+      expect(seen).toEqual([...c3.slice(0, 2).map((t) => WatchEntries.parse([t])[0]!.id), ...later]);
+      // The space's entries and one more per page at most, not the 300 of other spaces.
+      expect(read).toBeLessThanOrEqual(seen.length + pages);
+      expect(calls).toBeLessThanOrEqual(3 * pages);
     } finally {
       await inner.close();
     }
