@@ -9,6 +9,7 @@ import type { BarRun, GroupView, NodeView, StatusView } from './view.ts';
 const CLS: Record<ObservedStatus, string> = { AVAILABLE: 'A', LIMITED: 'L', BLOCKED: 'B', ERROR: 'E' };
 
 // Colours: WCAG AA contrast for the white state text on each badge; bars add a day grid so runs read as cells.
+// CAMS's texts and silence comments often hold a URL, which has no space to break at: it may break anywhere.
 const CSS = [
   ':root{color-scheme:light;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;background:#fff}',
   'body{margin:0 auto;max-width:64rem;padding:1rem}h1{font-size:1.4rem;margin:.2rem 0}h2{font-size:1.1rem;margin:0}',
@@ -20,11 +21,11 @@ const CSS = [
   '.bar{display:flex;height:1.4rem;margin:.35rem 0 .1rem;gap:2px}.bar i{display:block;min-width:2px;border-radius:2px;',
   'background-image:linear-gradient(90deg,transparent calc(100% - 2px),#fff calc(100% - 2px))}',
   '.bar .A{background-color:#2da44e}.bar .L{background-color:#d4a72c}.bar .B{background-color:#cf222e}.bar .E{background-color:#8250df}.bar .N{background-color:#d0d7de}',
-  '.err{margin:.3rem 0 0;padding:.3rem .5rem;background:#fff8c5;border-left:3px solid #9a6700;font-size:.9rem}.err b{font-family:ui-monospace,monospace}',
+  '.err{margin:.3rem 0 0;padding:.3rem .5rem;background:#fff8c5;border-left:3px solid #9a6700;font-size:.9rem;overflow-wrap:anywhere}.err b{font-family:ui-monospace,monospace}',
   '.tag{font-size:.75rem;border:1px solid #8c959f;border-radius:1rem;padding:0 .45rem;color:#424a53}',
   '.legend i{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;vertical-align:middle;margin:0 .2rem 0 .6rem}',
   '.legend .A{background:#2da44e}.legend .L{background:#d4a72c}.legend .B{background:#cf222e}.legend .E{background:#8250df}.legend .N{background:#d0d7de}',
-  'table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.25rem .4rem;border-top:1px solid #eaeef2;vertical-align:top}',
+  'table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.25rem .4rem;border-top:1px solid #eaeef2;vertical-align:top;overflow-wrap:anywhere}',
   '@media (max-width:40rem){body{padding:.5rem}td,th{display:block;border:0;padding:.1rem 0}tr{display:block;border-top:1px solid #d0d7de;padding:.4rem 0}thead{display:none}}',
   ...Array.from({ length: HISTORY_DAYS }, (_, i) => `.w${i + 1}{flex:${i + 1} 1 0;background-size:calc(100%/${i + 1}) 100%}`),
 ].join('\n');

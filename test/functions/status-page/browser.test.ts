@@ -227,4 +227,25 @@ describeBrowser('GET /status in chromium', () => {
     expect(await p.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
     expect(consoleErrors).toEqual([]);
   });
+  it('reads on a phone when CAMS gives a long URL (no space to break at) as the error and its PossibleSolution, and a silence\'s comment holds one', async () => {
+    const url = 'https://business.facebook.com/wa/manage/phone-numbers/?waba_id=299399000777&business_id=1234567890123&phone_number_id=8613800000772';
+    await setHealth({ CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800000772', CanSendMessage: 'LIMITED', Errors: [{ ErrorCode: '131048', ErrorDescription: `Spam rate limit hit: ${url}`, PossibleSolution: url }] });
+    // A silence's comment often holds the ticket's URL.
+    const silenced = await callRoute(host.url, {
+      method: 'POST',
+      path: '/silences',
+      body: { Matchers: [{ Name: 'PhoneNumber', Value: '8613800000772' }], EndsAt: new Date(Date.now() + 3_600_000).toISOString(), CreatedBy: 'ops@example.com', Comment: `${url}&ticket=OPS-12345` },
+    });
+    expect(silenced.status).toBe(200);
+    await sweep();
+    const p = await (await browserContext(false)).newPage();
+    watch(p);
+    await p.setExtraHTTPHeaders({ authorization: `Bearer ${TOKEN}` });
+    await p.setViewportSize({ width: 375, height: 800 });
+    expect((await p.goto(`${host.url}/status`))?.status()).toBe(200);
+    expect(await p.locator('.node', { hasText: 'phone 8613800000772' }).locator('.err').innerText()).toContain(`PossibleSolution: ${url}`);
+    await p.screenshot({ path: join(ARTIFACTS, '5-phone-long-url.png'), fullPage: true });
+    expect(await p.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    expect(consoleErrors).toEqual([]);
+  });
 });
