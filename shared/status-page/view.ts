@@ -6,6 +6,8 @@ import { matches, silenceState, type Silence, type SilenceState } from '../silen
 
 /** A group lists its healthy phones and templates one by one up to this many; above it, it counts them. */
 export const HEALTHY_LISTED_MAX = 12;
+/** A page of more nodes than this lists only what needs a look in every group (hundreds of small WABAs stay one short page). */
+export const PAGE_LISTED_MAX = 500;
 
 /** Consecutive days in the same state: one element, so 90 days of a quiet node cost one cell. */
 export interface BarRun {
@@ -179,7 +181,7 @@ export function buildStatusView(input: StatusInput): StatusView {
   for (const [id, members] of byGroup) {
     const wabaId = id.startsWith('waba:') ? id.slice(5) : undefined;
     if (input.only !== undefined && (wabaId ?? id) !== input.only) continue;
-    groups.push(groupView(id, wabaId, members, { input, days, active }));
+    groups.push(groupView(id, wabaId, members, { input, days, active, listQuiet: counts.AVAILABLE + counts.LIMITED + counts.BLOCKED + counts.ERROR <= PAGE_LISTED_MAX }));
   }
   groups.sort((a, b) => RANK[a.worst] - RANK[b.worst] || (a.label < b.label ? -1 : 1));
   return { now, groups, incidents, silences: silenceViews(input), counts, ...(input.only !== undefined ? { only: input.only } : {}) };
@@ -209,11 +211,12 @@ function silencedNow(e: EntityState, active: readonly Silence[]): string | undef
   return recorded?.SilenceId ?? active.find((s) => matches(s, e.subject))?.SilenceId;
 }
 
-/** What every group of one page shares: the page's days and the silences active now. */
+/** What every group of one page shares: the page's days, the silences active now, and whether the page is small enough to list quiet nodes. */
 interface PageContext {
   input: StatusInput;
   days: readonly string[];
   active: readonly Silence[];
+  listQuiet: boolean;
 }
 
 /** One WABA's (or space's) group: its counts, its bar, and the nodes it lists. */
@@ -229,7 +232,7 @@ function groupView(id: string, wabaId: string | undefined, members: readonly Ent
   const histories = members.map((m) => input.histories.get(historyKey(m)));
   const { merged, bad } = mergeDays(histories, days);
   const children = members.filter((m) => CHILD.has(m.subject.entityType)).length;
-  const listAll = input.only !== undefined || children <= HEALTHY_LISTED_MAX;
+  const listAll = input.only !== undefined || (page.listQuiet && children <= HEALTHY_LISTED_MAX);
   const nodes: NodeView[] = [];
   let healthyNotListed = 0;
   let oldestCheck = Infinity;

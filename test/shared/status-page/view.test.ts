@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { statusFixture } from '../../../bench/lib/status-fixture.ts';
 import { renderStatusPage } from '../../../shared/status-page/render.ts';
-import { barRuns, buildStatusView, HEALTHY_LISTED_MAX, lastDays } from '../../../shared/status-page/view.ts';
+import { barRuns, buildStatusView, HEALTHY_LISTED_MAX, lastDays, PAGE_LISTED_MAX } from '../../../shared/status-page/view.ts';
 import { describeNode, fingerprintOf } from '../../../shared/monitor/entity-state.ts';
 
 const NOW = Date.parse('2026-03-01T12:00:00.000Z');
@@ -152,6 +152,27 @@ describe('status page view and HTML', () => {
     expect(describeNode(f.entities[0]!.subject)).toBe(`WABA ${phone.subject.wabaId} · space ${phone.subject.custSpaceId}`);
     expect(describeNode(phone.subject)).toBe(`phone ${phone.subject.phoneNumber} · WABA ${phone.subject.wabaId} · space ${phone.subject.custSpaceId}`);
     expect(describeNode(business.subject)).toBe(`BUSINESS WABA ${phone.subject.wabaId} · space ${phone.subject.custSpaceId}`);
+  });
+
+  it('hundreds of small WABAs (10,000 nodes, 12 phones each) make a page of at most 500 KB too: past PAGE_LISTED_MAX nodes every WABA counts its quiet ones', () => {
+    const f = statusFixture(10_000, NOW);
+    // The same nodes in WABAs of the WABA and 12 phones: each small enough to be listed in full on its own.
+    const entities = f.entities.map((e, i) => {
+      const wabaId = String(209000000000000 + Math.floor(i / 13));
+      const subject = i % 13 === 0 ? { nodeType: 'waba' as const, custSpaceId: e.subject.custSpaceId, wabaId, entityType: 'WABA' } : { nodeType: 'phone' as const, custSpaceId: e.subject.custSpaceId, wabaId, entityType: 'PHONE_NUMBER', phoneNumber: `86139${String(i).padStart(8, '0')}` };
+      return { ...e, subject, fingerprint: fingerprintOf(subject), node: describeNode(subject), group: `waba:${wabaId}` };
+    });
+    const v = buildStatusView({ now: NOW, entities, histories: new Map(), silences: [] });
+    expect(v.groups).toHaveLength(770);
+    // What needs a look is listed; the rest is counted, with its link.
+    expect(v.groups.flatMap((g) => g.nodes).every((n) => n.status !== 'AVAILABLE')).toBe(true);
+    expect(v.groups.reduce((n, g) => n + g.nodes.length + g.healthyNotListed, 0)).toBe(10_000);
+    const html = renderStatusPage(v, { refreshSeconds: 60 });
+    expect(Buffer.byteLength(html)).toBeLessThanOrEqual(500 * 1024);
+    expect(html).toContain('href="?waba=209000000000000"');
+    // A small page still lists every node.
+    const small = buildStatusView({ now: NOW, entities: entities.slice(0, PAGE_LISTED_MAX), histories: new Map(), silences: [] });
+    expect(small.groups.reduce((n, g) => n + g.nodes.length, 0)).toBe(PAGE_LISTED_MAX);
   });
 
   it('10,000 nodes make a page of at most 500 KB (the bench times it)', () => {
