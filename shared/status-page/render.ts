@@ -10,6 +10,7 @@ const CLS: Record<ObservedStatus, string> = { AVAILABLE: 'A', LIMITED: 'L', BLOC
 
 // Colours: WCAG AA contrast for the white state text on each badge; bars add a day grid so runs read as cells.
 // CAMS's texts and silence comments often hold a URL, which has no space to break at: it may break anywhere.
+// On a phone a bar of 90 one-day runs (a state change every day) fits only with 1px between its cells.
 const CSS = [
   ':root{color-scheme:light;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;background:#fff}',
   'body{margin:0 auto;max-width:64rem;padding:1rem}h1{font-size:1.4rem;margin:.2rem 0}h2{font-size:1.1rem;margin:0}',
@@ -26,7 +27,7 @@ const CSS = [
   '.legend i{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;vertical-align:middle;margin:0 .2rem 0 .6rem}',
   '.legend .A{background:#2da44e}.legend .L{background:#d4a72c}.legend .B{background:#cf222e}.legend .E{background:#8250df}.legend .N{background:#d0d7de}',
   'table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.25rem .4rem;border-top:1px solid #eaeef2;vertical-align:top;overflow-wrap:anywhere}',
-  '@media (max-width:40rem){body{padding:.5rem}td,th{display:block;border:0;padding:.1rem 0}tr{display:block;border-top:1px solid #d0d7de;padding:.4rem 0}thead{display:none}}',
+  '@media (max-width:40rem){body{padding:.5rem}.bar{gap:1px}td,th{display:block;border:0;padding:.1rem 0}tr{display:block;border-top:1px solid #d0d7de;padding:.4rem 0}thead{display:none}}',
   ...Array.from({ length: HISTORY_DAYS }, (_, i) => `.w${i + 1}{flex:${i + 1} 1 0;background-size:calc(100%/${i + 1}) 100%}`),
 ].join('\n');
 
