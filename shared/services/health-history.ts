@@ -1,5 +1,7 @@
 import { retained, type NodeHistory } from '../history/history.ts';
-import { listHistories } from '../history/record.ts';
+import { HISTORY_PREFIX, listHistories } from '../history/record.ts';
+import { TARGET_INFO_PREFIX, type TargetInfo } from '../monitor/check.ts';
+import { targetId } from '../monitor/targets.ts';
 import type { Store } from '../store/port.ts';
 import type { HealthNode } from '../validation/health-target.ts';
 
@@ -17,10 +19,23 @@ function isOf(h: NodeHistory, p: HealthNode): boolean {
   return s.nodeType === 'waba';
 }
 
+/**
+ * The histories that may be of the node: those of the entities its target's record says it reached
+ * (its checks, receipts and discovery), read one by one, so the cost is the node's, not its space's
+ * (10,000 nodes). Without such a record (a node watched through another target, a record from before
+ * records named their entities), every history of the space.
+ */
+async function candidates(store: Store, p: HealthNode): Promise<NodeHistory[]> {
+  const reach = (await store.get<TargetInfo>(TARGET_INFO_PREFIX + targetId(p)))?.value.reach;
+  if (!reach?.length) return listHistories(store, p.CustSpaceId);
+  const found = await Promise.all(reach.map((fp) => store.get<NodeHistory>(`${HISTORY_PREFIX}${p.CustSpaceId}/${fp}`)));
+  return found.flatMap((h) => (h ? [h.value] : []));
+}
+
 /** `GET /health-report/history`: the stored transitions and daily worst states of the node(s) named. */
 export async function healthHistory(store: Store, p: HealthNode, now = Date.now()): Promise<Record<string, unknown>> {
   // Retention as of now: a node no check reached lately (CAMS refusing it, say) was not rewritten since.
-  const histories = (await listHistories(store, p.CustSpaceId)).filter((h) => isOf(h, p)).map((h) => ({ ...h, ...retained(h, now) }));
+  const histories = (await candidates(store, p)).filter((h) => isOf(h, p)).map((h) => ({ ...h, ...retained(h, now) }));
   return {
     Nodes: histories
       .sort((a, b) => (a.node < b.node ? -1 : 1))

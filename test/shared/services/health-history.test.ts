@@ -1,8 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import type { AlertSubject } from '../../../shared/alerts/model.ts';
 import type { NodeHistory } from '../../../shared/history/history.ts';
-import { HISTORY_PREFIX } from '../../../shared/history/record.ts';
+import { historyKey, HISTORY_PREFIX } from '../../../shared/history/record.ts';
+import { noteTarget } from '../../../shared/monitor/check.ts';
+import { describeNode, fingerprintOf } from '../../../shared/monitor/entity-state.ts';
 import { healthHistory } from '../../../shared/services/health-history.ts';
 import { openStore } from '../../../shared/store/index.ts';
+import type { ListOptions, Store } from '../../../shared/store/port.ts';
+import { storeWith } from '../../support/store.ts';
 
 const DAY = 86_400_000;
 
@@ -39,5 +44,46 @@ describe('GET /health-report/history', () => {
     const later = await ask(lastWrite + 200 * DAY);
     expect(later.Days).toEqual([]);
     expect(later.Transitions.map((t) => [t.At, t.To])).toEqual([['2026-01-10T08:00:00.000Z', 'LIMITED']]);
+  });
+
+  it("reads only the node's own histories (the entities its checks, receipts and discovery reached), not every node of its space", async () => {
+    const inner = await openStore('memory:');
+    let read = 0;
+    const store: Store = storeWith(inner, {
+      list: async <T,>(prefix: string, o?: ListOptions) => {
+        const r = await inner.list<T>(prefix, o);
+        if (prefix.startsWith(HISTORY_PREFIX)) read += r.length;
+        return r;
+      },
+      get: async <T,>(key: string) => {
+        const r = await inner.get<T>(key);
+        if (key.startsWith(HISTORY_PREFIX) && r) read++;
+        return r;
+      },
+    });
+    const now = Date.parse('2026-03-01T12:00:00.000Z');
+    const put = async (subject: AlertSubject) => {
+      const fingerprint = fingerprintOf(subject);
+      const h: NodeHistory = { fingerprint, subject, node: describeNode(subject), firstSeen: { at: now, status: 'AVAILABLE' }, transitions: [], days: [{ day: '2026-03-01', worst: 'AVAILABLE' }] };
+      await inner.put(historyKey({ fingerprint, subject }), h);
+      return fingerprint;
+    };
+    const phone = (n: number) => `86138${String(n).padStart(8, '0')}`;
+    const waba = { nodeType: 'waba' as const, custSpaceId: 'C1', wabaId: '111', entityType: 'WABA' };
+    const wabaFp = await put(waba);
+    for (let i = 0; i < 500; i++) await put({ nodeType: 'phone', custSpaceId: 'C1', wabaId: '111', entityType: 'PHONE_NUMBER', phoneNumber: phone(i) });
+    // Phone 7's check reached the number and its WABA; a receipt its quality.
+    const target = { CustSpaceId: 'C1', NodeType: 'phone' as const, PhoneNumber: phone(7) };
+    const own = fingerprintOf({ nodeType: 'phone', custSpaceId: 'C1', wabaId: '111', entityType: 'PHONE_NUMBER', phoneNumber: phone(7) });
+    const quality = await put({ nodeType: 'phone', custSpaceId: 'C1', wabaId: '111', entityType: 'PHONE_QUALITY', phoneNumber: phone(7) });
+    await noteTarget(inner, target, { lastCheckedAt: now, reach: [own, wabaFp] });
+    await noteTarget(inner, target, { reach: [quality] });
+    read = 0;
+    const r = (await healthHistory(store, target, now)) as { Nodes: Array<{ EntityType: string }> };
+    expect(r.Nodes.map((n) => n.EntityType).sort()).toEqual(['PHONE_NUMBER', 'PHONE_QUALITY']);
+    expect(read).toBeLessThanOrEqual(3);
+    // A node no target reached (its target's record gone, or from before records named their entities): found by its space's histories.
+    const other = (await healthHistory(store, { CustSpaceId: 'C1', NodeType: 'phone', PhoneNumber: phone(9) }, now)) as { Nodes: Array<{ EntityType: string }> };
+    expect(other.Nodes.map((n) => n.EntityType)).toEqual(['PHONE_NUMBER']);
   });
 });
