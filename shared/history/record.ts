@@ -6,7 +6,12 @@ export const HISTORY_PREFIX = 'history/';
 
 /** The store key of a node's history: per space, so one space's nodes are listed together. */
 export function historyKey(s: Pick<EntityState, 'fingerprint' | 'subject'>): string {
-  return `${HISTORY_PREFIX}${s.subject.custSpaceId ?? '-'}/${s.fingerprint}`;
+  return historyKeyIn(s.subject.custSpaceId, s.fingerprint);
+}
+
+/** The same key from the space and the entity's fingerprint. */
+export function historyKeyIn(custSpaceId: string | undefined, fingerprint: string): string {
+  return `${HISTORY_PREFIX}${custSpaceId ?? '-'}/${fingerprint}`;
 }
 
 /**

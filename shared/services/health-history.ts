@@ -1,5 +1,5 @@
 import { retained, type NodeHistory } from '../history/history.ts';
-import { HISTORY_PREFIX, listHistories } from '../history/record.ts';
+import { historyKeyIn, listHistories } from '../history/record.ts';
 import { TARGET_INFO_PREFIX, type TargetInfo } from '../monitor/check.ts';
 import { targetId } from '../monitor/targets.ts';
 import type { Store } from '../store/port.ts';
@@ -28,7 +28,7 @@ function isOf(h: NodeHistory, p: HealthNode): boolean {
 async function candidates(store: Store, p: HealthNode): Promise<NodeHistory[]> {
   const reach = (await store.get<TargetInfo>(TARGET_INFO_PREFIX + targetId(p)))?.value.reach;
   if (!reach?.length) return listHistories(store, p.CustSpaceId);
-  const found = await Promise.all(reach.map((fp) => store.get<NodeHistory>(`${HISTORY_PREFIX}${p.CustSpaceId}/${fp}`)));
+  const found = await Promise.all(reach.map((fp) => store.get<NodeHistory>(historyKeyIn(p.CustSpaceId, fp))));
   return found.flatMap((h) => (h ? [h.value] : []));
 }
 
