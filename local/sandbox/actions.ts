@@ -243,7 +243,8 @@ export function resolveNode(state: SandboxState, space: Space, node: NodeRef): N
  */
 function healthReport(state: SandboxState, space: Space, node: NodeRef): CamsData['GetWhatsappHealthStatus'] {
   const base = { WabaId: space.wabaId, BusinessId: space.businessId };
-  const entity = (EntityType: string, health: NodeHealth, extra: Partial<HealthEntity> = {}): HealthEntity => ({
+  type SandboxEntity = HealthEntity & { CanSendMessage: CanSendMessage };
+  const entity = (EntityType: string, health: NodeHealth, extra: Partial<HealthEntity> = {}): SandboxEntity => ({
     EntityType,
     ...base,
     ...extra,
@@ -256,7 +257,7 @@ function healthReport(state: SandboxState, space: Space, node: NodeRef): CamsDat
   const business = entity('BUSINESS', available);
   const app = entity('APP', available);
 
-  let entities: HealthEntity[];
+  let entities: SandboxEntity[];
   switch (node.type) {
     case 'waba':
       entities = [waba, business];

@@ -108,7 +108,8 @@ export interface HealthEntity {
   PhoneNumber?: string;
   TemplateCode?: string;
   Language?: string;
-  CanSendMessage: CanSendMessage;
+  /** A CanSendMessage, or a value CAMS added since (kept as data: the monitor reads it with knownStatus). */
+  CanSendMessage: string;
   Errors?: HealthError[];
 }
 
@@ -127,7 +128,7 @@ export interface CamsData {
     AuthInternationalRateEligibility?: Record<string, unknown>;
   };
   AddChatappPhoneNumber: undefined;
-  GetWhatsappHealthStatus: { CanSendMessage: CanSendMessage; Entities: HealthEntity[] };
+  GetWhatsappHealthStatus: { CanSendMessage: string; Entities: HealthEntity[] };
   /** Read from the reply's top level (TOP_LEVEL_REPLY). */
   QueryChatappPhoneNumbers: { PhoneNumbers: PhoneNumberInfo[] };
   ListChatappTemplate: { ListTemplate: TemplateInfo[]; Total?: number };

@@ -11,7 +11,9 @@ function once<T>(build: () => T): () => T {
   return () => (value ??= build());
 }
 
-const canSendMessage = once(() => z.enum(['AVAILABLE', 'LIMITED', 'BLOCKED']));
+// Any string: a value CAMS (and Meta behind it) adds later is data for the monitor to show, not a
+// reply to refuse (AVAILABLE, LIMITED and BLOCKED are the ones known today).
+const canSendMessage = once(() => z.string());
 const optionalString = once(() => z.optional(z.string()));
 
 /** The part of every reply the client relies on before looking at Data. */

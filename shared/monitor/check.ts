@@ -1,6 +1,6 @@
 import type { AlertSubject } from '../alerts/model.ts';
 import type { CamsClient } from '../cams/client.ts';
-import type { HealthEntity } from '../cams/operations.ts';
+import type { CanSendMessage, HealthEntity, HealthError } from '../cams/operations.ts';
 import { recordHistory } from '../history/record.ts';
 import { update, type Store } from '../store/port.ts';
 import { fingerprintOf, type EntityState, type ObservedStatus } from './entity-state.ts';
@@ -92,7 +92,7 @@ async function observeReply(target: WatchTarget, entities: HealthEntity[], round
         ? { templateCode: entity.TemplateCode ?? target.TemplateCode, language: entity.Language ?? target.Language }
         : {}),
     };
-    const obs: Observation = { subject, status: entity.CanSendMessage, errors: entity.Errors ?? [] };
+    const obs: Observation = { subject, ...knownStatus(entity) };
     if (CHILD_TYPES.has(entity.EntityType)) {
       reach.push(fingerprintOf(subject));
       await applyObservation(obs, round, wabaBlocked, ctx);
@@ -220,7 +220,27 @@ function unionReach(had: readonly string[] | undefined, more: readonly string[])
   return [...all].sort();
 }
 
-const RANK: Record<string, number> = { AVAILABLE: 0, LIMITED: 1, BLOCKED: 2, ERROR: 3 };
+const RANK: Record<ObservedStatus, number> = { AVAILABLE: 0, LIMITED: 1, BLOCKED: 2, ERROR: 3 };
 function worst(entities: readonly HealthEntity[]): ObservedStatus {
-  return entities.reduce<ObservedStatus>((w, e) => ((RANK[e.CanSendMessage] ?? 0) > (RANK[w] ?? 0) ? e.CanSendMessage : w), 'AVAILABLE');
+  return entities.reduce<ObservedStatus>((w, e) => {
+    const { status } = knownStatus(e);
+    return RANK[status] > RANK[w] ? status : w;
+  }, 'AVAILABLE');
+}
+
+/**
+ * An entity's state as the rules know states. A CanSendMessage value CAMS added since (Meta adds
+ * them) is not refused nor taken for AVAILABLE: it is LIMITED, a warning that may be nothing or may
+ * be the start of trouble, with the value itself shown as an error, so someone looks.
+ */
+export function knownStatus(entity: Pick<HealthEntity, 'CanSendMessage' | 'Errors'>): { status: CanSendMessage; errors: HealthError[] } {
+  const errors = entity.Errors ?? [];
+  const v = entity.CanSendMessage;
+  if (v === 'AVAILABLE' || v === 'LIMITED' || v === 'BLOCKED') return { status: v, errors };
+  const unknown: HealthError = {
+    ErrorCode: 'UnknownCanSendMessage',
+    ErrorDescription: `CAMS reports CanSendMessage ${JSON.stringify(v)}, a state this version of cams-fc does not know.`,
+    PossibleSolution: 'Check the node in the CAMS console; the alert stays a warning until CAMS reports AVAILABLE, LIMITED or BLOCKED.',
+  };
+  return { status: 'LIMITED', errors: [...errors, unknown] };
 }

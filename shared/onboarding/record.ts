@@ -1,4 +1,4 @@
-import type { AccountReviewStatus, CanSendMessage } from '../cams/operations.ts';
+import type { AccountReviewStatus } from '../cams/operations.ts';
 import type { OnboardingPayload } from './payload.ts';
 
 const ONBOARDING_PREFIX = 'onboarding/';
@@ -26,7 +26,8 @@ export interface OnboardingRecord {
   Payload: OnboardingPayload;
   CustSpaceId?: string;
   AccountReviewStatus?: AccountReviewStatus;
-  CanSendMessage?: CanSendMessage;
+  /** As CAMS reported it (a value it added since included). */
+  CanSendMessage?: string;
   Steps: Partial<Record<StepName, StepResult>>;
   /** A step whose CAMS call went out but whose result was not recorded (a crash in between). */
   StepInFlight?: StepName;

@@ -188,9 +188,16 @@ describe('CAMS errors → the caller\'s status (README "Status codes")', () => {
     const html = await whenCamsAnswers({ status: 200, body: '<html>gateway</html>' });
     expect(html.status).toBe(502);
     expect(html.json.Code).toBe('InvalidResponse');
-    const shape = await whenCamsAnswers({ status: 200, body: { RequestId: 'R', Code: 'OK', Success: true, Data: { CanSendMessage: 'MAYBE', Entities: [] } } }, 'GetWhatsappHealthStatus');
+    const shape = await whenCamsAnswers({ status: 200, body: { RequestId: 'R', Code: 'OK', Success: true, Data: { CanSendMessage: 7, Entities: [] } } }, 'GetWhatsappHealthStatus');
     expect(shape.status).toBe(502);
     expect(shape.json.Code).toBe('InvalidResponse');
+  });
+
+  it('a CanSendMessage value CAMS added since is passed on as CAMS gave it, not refused', async () => {
+    const entity = { EntityType: 'PHONE_NUMBER', CanSendMessage: 'RESTRICTED', PhoneNumber: '8613800000001', Errors: [] };
+    const res = await whenCamsAnswers({ status: 200, body: { RequestId: 'R', Code: 'OK', Success: true, Data: { CanSendMessage: 'RESTRICTED', Entities: [entity] } } }, 'GetWhatsappHealthStatus');
+    expect(res.status).toBe(200);
+    expect(res.json.Data).toEqual({ CanSendMessage: 'RESTRICTED', Entities: [entity] });
   });
 
   it('CAMS unreachable (the connection dropped on every attempt) → 502 NetworkError', async () => {

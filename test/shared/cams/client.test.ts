@@ -156,7 +156,7 @@ describe('CamsClient error forms', () => {
 
 describe('reply schema', () => {
   const bad: Array<{ name: string; action: 'bind' | 'health' | 'query'; reply: ScriptedReply; path: string }> = [
-    { name: 'enum out of range', action: 'health', reply: ok({ ...HEALTH_DATA, Entities: [{ ...HEALTH_DATA.Entities[0], CanSendMessage: 'MAYBE' }] }), path: 'Data.Entities[0].CanSendMessage' },
+    { name: 'CanSendMessage not a string', action: 'health', reply: ok({ ...HEALTH_DATA, Entities: [{ ...HEALTH_DATA.Entities[0], CanSendMessage: 2 }] }), path: 'Data.Entities[0].CanSendMessage' },
     { name: 'Errors item without ErrorCode', action: 'health', reply: ok({ ...HEALTH_DATA, Entities: [{ ...HEALTH_DATA.Entities[0], Errors: [{}] }] }), path: 'Data.Entities[0].Errors[0].ErrorCode' },
     { name: 'Entities missing', action: 'health', reply: ok({ CanSendMessage: 'AVAILABLE' }), path: 'Data.Entities' },
     { name: 'WabaId a number', action: 'bind', reply: ok({ CustSpaceId: 'C', WabaId: 12 }), path: 'Data.WabaId' },

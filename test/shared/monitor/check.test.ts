@@ -4,7 +4,7 @@ import { CamsClient } from '../../../shared/cams/client.ts';
 import { listHistories } from '../../../shared/history/record.ts';
 import { applyObservation, checkTarget, noteTarget, TARGET_INFO_PREFIX, UNPLANNED_PREFIX, type CheckContext, type TargetInfo } from '../../../shared/monitor/check.ts';
 import { deliverOwed } from '../../../shared/monitor/dispatch.ts';
-import { fingerprintOf } from '../../../shared/monitor/entity-state.ts';
+import { fingerprintOf, type EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX, OWED_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import { targetId, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import { openStore } from '../../../shared/store/index.ts';
@@ -68,6 +68,28 @@ describe('the one check path (sweep and receipts)', () => {
     await checkTarget(client, phone, 'round-1', ctx(store, { round: true, now: () => 1_700_000_060_000 })); // as the sweep calls it
     expect(await info()).toEqual({ round: 'round-1', lastCheckedAt: 1_700_000_060_000, status: 'LIMITED', reach });
     expect(await store.list(OWED_PREFIX)).toHaveLength(1);
+  });
+
+  it('a CanSendMessage value CAMS added since is a LIMITED warning that names the value, not a refused reply or AVAILABLE', async () => {
+    cams = await startScriptedCams(() =>
+      ok({
+        CanSendMessage: 'RESTRICTED',
+        Entities: [
+          { EntityType: 'PHONE_NUMBER', CanSendMessage: 'RESTRICTED', WabaId: 'w1', PhoneNumber: '8613800000001', Errors: [{ ErrorCode: '131056', ErrorDescription: 'pair rate limit' }] },
+          { EntityType: 'WABA', CanSendMessage: 'AVAILABLE', WabaId: 'w1' },
+        ],
+      }),
+    );
+    const client = new CamsClient({ endpoint: cams.url, credentials: TEST_KEY, budget: new CamsBudget() });
+    const store = await openStore('memory:');
+    const entities = await checkTarget(client, phone, 'round-1', ctx(store));
+    expect(entities[0]!.CanSendMessage).toBe('RESTRICTED');
+    expect((await store.get<TargetInfo>(TARGET_INFO_PREFIX + targetId(phone)))?.value.status).toBe('LIMITED');
+    const states = (await store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value);
+    const number = states.find((e) => e.subject.entityType === 'PHONE_NUMBER')!;
+    expect(number).toMatchObject({ status: 'LIMITED', firing: true });
+    expect(number.errors.map((e) => e.ErrorCode)).toEqual(['131056', 'UnknownCanSendMessage']);
+    expect(number.errors[1]!.ErrorDescription).toContain('"RESTRICTED"');
   });
 
   it('a record begun by a round check is not marked unplanned; a patch that changes nothing writes nothing', async () => {
