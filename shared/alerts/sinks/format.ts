@@ -272,11 +272,6 @@ export function cutToFit(text: string, size: (s: string) => number, limit: numbe
   return wrap(cps.slice(0, lo).join('') + (lo > 0 || size(wrap(suffix)) <= limit ? suffix : ''));
 }
 
-/** Truncates to at most `maxBytes` of UTF-8, on a code point boundary, ending with `suffix` when cut. */
-export function truncateUtf8(text: string, maxBytes: number, suffix = '…'): string {
-  return cutToFit(text, utf8Bytes, maxBytes, suffix);
-}
-
 export interface Fitted {
   text: string;
   /** Items shown in full. */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DIALECTS, fitText, markdown, plain, titleOf, truncateUtf8, utf8Bytes, viewOf, type Rendered } from '../../../../shared/alerts/sinks/format.ts';
+import { cutToFit, DIALECTS, fitText, markdown, plain, titleOf, utf8Bytes, viewOf, type Rendered } from '../../../../shared/alerts/sinks/format.ts';
 import { BLOCKED_ERROR, item, manyItems, notification, RESOLVED } from './fixtures.ts';
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -120,10 +120,10 @@ describe('alert formatter', () => {
     expect(fitText({ ...r, items: ['a'.repeat(50)] }, utf8Bytes, 12).text).toBe('h\naaaaaaa…');
   });
 
-  it('truncateUtf8 never exceeds the limit and never cuts a character in half', () => {
+  it('cutToFit in UTF-8 bytes never exceeds the limit and never cuts a character in half', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'grapheme', maxLength: 300 }), fc.integer({ min: 4, max: 400 }), (s, max) => {
-        const out = truncateUtf8(s, max);
+        const out = cutToFit(s, utf8Bytes, max);
         expect(utf8Bytes(out)).toBeLessThanOrEqual(max);
         expect(out).not.toMatch(LONE_SURROGATE);
         if (utf8Bytes(s) <= max) expect(out).toBe(s);
@@ -133,7 +133,7 @@ describe('alert formatter', () => {
         }
       }),
     );
-    expect(truncateUtf8('ab😀cdef', 8)).toBe('ab…'); // the emoji (4 bytes) would not fit with "…" (3 bytes)
-    expect(truncateUtf8('ab😀cdef', 9)).toBe('ab😀…');
+    expect(cutToFit('ab😀cdef', utf8Bytes, 8)).toBe('ab…'); // the emoji (4 bytes) would not fit with "…" (3 bytes)
+    expect(cutToFit('ab😀cdef', utf8Bytes, 9)).toBe('ab😀…');
   });
 });
