@@ -35,7 +35,6 @@ import type { RunningHost } from './running-host.ts';
 import { TimerScheduler, type Clock } from './scheduler.ts';
 import { startServer, type HostServer } from './server.ts';
 
-export type { HostTimerInfo } from './host-config.ts';
 export type { RunningHost } from './running-host.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
