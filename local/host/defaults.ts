@@ -4,9 +4,9 @@
  * The default API key pair is public and protects nothing: it exists so that a fresh checkout can
  * call its own routes (`npm run call`, which signs with the same pair). Set API_KEYS to replace it.
  */
-/** The documented default caller key pair, as API_KEYS spells it: `local-caller:local-caller-secret-0001`. */
-export const DEFAULT_API_KEYS = 'local-caller:local-caller-secret-0001';
 export const DEFAULT_API_KEY = { accessKeyId: 'local-caller', accessKeySecret: 'local-caller-secret-0001' } as const;
+/** The documented default caller key pair, as API_KEYS spells it: `local-caller:local-caller-secret-0001`. */
+export const DEFAULT_API_KEYS = `${DEFAULT_API_KEY.accessKeyId}:${DEFAULT_API_KEY.accessKeySecret}`;
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 9000;
