@@ -21,6 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { environmentProblems } from '../local/host/host-config.ts';
 import { loadServerlessConfig } from '../local/host/serverless-config.ts';
 import { removeFc3 } from '../serverless/fc3.js';
+import { STAGE_PATTERN } from '../serverless/schema.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -58,12 +59,10 @@ export function serverlessBin(): string {
   return bin;
 }
 
-export const STAGE_PATTERN = /^[a-zA-Z0-9-]+$/;
-
 export async function packageService(opts: PackageOptions = {}): Promise<PackageResult> {
   const dir = resolve(opts.dir ?? REPO_ROOT);
   const stage = opts.stage ?? 'dev';
-  if (!STAGE_PATTERN.test(stage)) throw new Error(`bad --stage "${stage}" (letters, digits, dashes)`);
+  if (!new RegExp(STAGE_PATTERN).test(stage)) throw new Error(`bad --stage "${stage}" (letters, digits, dashes)`);
   const started = performance.now();
   const env = { ...process.env, ...opts.env };
   // What each function will parse (MONITOR_QPS, CAMS_QPS, ...), checked as the local host checks it

@@ -12,6 +12,8 @@ export const CRON_PATTERN = '^(CRON_TZ=[A-Za-z0-9_+/-]+ )?(@every ([0-9]+[hms])+
 export const ENV_NAME_PATTERN = '^(?!FC_)[A-Za-z][A-Za-z0-9_]*$';
 export const FUNCTION_KEY_PATTERN = '^[a-z][a-z0-9-]{0,63}$';
 export const HTTP_PATH_PATTERN = '^/[A-Za-z0-9._~/{}-]*$';
+/** A stage name (`--stage`, provider.stage): npm start and npm run package check it with this too. */
+export const STAGE_PATTERN = '^[a-zA-Z0-9-]+$';
 export const HTTP_METHODS = ['get', 'post', 'put', 'patch', 'delete', 'head', 'options'];
 
 const stringOrStrings = (pattern) => {
@@ -50,7 +52,7 @@ export const providerSchema = {
   properties: {
     runtime: { enum: ['nodejs20'] },
     region: { type: 'string', pattern: '^[a-z]{2,}-[a-z]+(-[0-9]+)?$' },
-    stage: { type: 'string', pattern: '^[a-zA-Z0-9-]+$' },
+    stage: { type: 'string', pattern: STAGE_PATTERN },
     credentials: { type: 'string', minLength: 1 },
     memorySize,
     timeout,

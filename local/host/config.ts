@@ -12,6 +12,7 @@
  *   argv: --stage <name>  (serverless ${opt:stage}; default provider.stage, else dev)
  */
 import { z } from 'zod';
+import { STAGE_PATTERN } from '../../serverless/schema.js';
 import { parseSandboxKeys, parseSandboxQps } from '../sandbox/config.ts';
 import { DEFAULT_FC_VERSION, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SANDBOX_HOST, DEFAULT_SANDBOX_PORT } from './defaults.ts';
 import type { HostOptions } from './host.ts';
@@ -72,7 +73,7 @@ export function hostOptionsFromEnv(env: Record<string, string | undefined>, argv
       problems.push(`unknown argument ${a} (usage: npm start [-- --stage <name>])`);
     }
   }
-  if (stage !== undefined && stage !== '' && !/^[a-zA-Z0-9-]+$/.test(stage)) problems.push('--stage must be letters, digits and -');
+  if (stage !== undefined && stage !== '' && !new RegExp(STAGE_PATTERN).test(stage)) problems.push('--stage must be letters, digits and -');
   if (problems.length || !parsed.success) throw new HostConfigError(problems);
 
   const e = parsed.data;
