@@ -1,0 +1,19 @@
+import * as z from './schema.ts';
+
+// The query of a paged list (GET /health-report, GET /watch-list); query values arrive as strings.
+
+/** PageSize: a whole number from 1 to `max`, optional. */
+export function PageSize(max: number) {
+  const message = `must be a whole number from 1 to ${max}`;
+  return z.optional(
+    z.pipe(
+      z.string().check(z.regex(/^\d{1,4}$/, message)),
+      z.transform((v) => Number(v)),
+    ).check(z.refine((n) => n >= 1 && n <= max, message)),
+  );
+}
+
+/** NextToken: the opaque (base64url) token the previous page returned, optional. */
+export function NextToken() {
+  return z.optional(z.string().check(z.regex(/^[A-Za-z0-9_-]{1,2048}$/, 'must be the NextToken of the previous page')));
+}
