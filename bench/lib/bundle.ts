@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { assertNoDynamicImport } from '../../scripts/bundle-output.ts';
+import { assertNoDynamicImport, IMPORT_META_URL_SHIM } from '../../scripts/bundle-output.ts';
 import { builtinImportsAsRequire } from '../../scripts/esbuild-plugins.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -35,7 +35,7 @@ export async function bundleCjs(entry: string, outFile: string, opts: { external
     legalComments: 'none',
     logLevel: 'error',
     // As scripts/build.ts does: CommonJS output has no import.meta.url of its own.
-    banner: { js: 'var __import_meta_url=require("url").pathToFileURL(__filename).href;' },
+    banner: { js: IMPORT_META_URL_SHIM },
     define: { 'import.meta.url': '__import_meta_url' },
     metafile: true,
     plugins: [builtinImportsAsRequire()],
