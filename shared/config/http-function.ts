@@ -1,6 +1,7 @@
 import { budgetQps } from '../cams/budget/qps.ts';
 import { CAMS_DEFAULT_ENDPOINT, type CamsAction } from '../cams/operations.ts';
 import { ConfigError, parseKeyList, positiveInt, readEnv, urlString, type ApiKey, type EnvSource } from './env.ts';
+import { DEFAULT_STORE_URL } from '../store/open-store.ts';
 
 export interface HttpFunctionConfig {
   apiKeys: ApiKey[];
@@ -23,7 +24,7 @@ export function loadHttpFunctionConfig(env: EnvSource = process.env): HttpFuncti
     apiKeys: parseKeyList('API_KEYS', rawKeys),
     camsEndpoint: readEnv(env, 'CAMS_ENDPOINT', urlString, CAMS_DEFAULT_ENDPOINT),
     maxBodyBytes: readEnv(env, 'MAX_BODY_BYTES', positiveInt, String(256 * 1024)),
-    storeUrl: env['STORE_URL'] || 'file:./.data',
+    storeUrl: env['STORE_URL'] || DEFAULT_STORE_URL,
     sharedStoreUrl: env['STORE_URL'] || undefined,
     camsQps: budgetQps(env),
     camsAccount: env['CAMS_ACCOUNT_ID'] || undefined,

@@ -2,6 +2,7 @@ import * as z from '../validation/schema.ts';
 import { parseMonitorTargets, type TargetProblem, type WatchTarget } from '../monitor/targets.ts';
 import { CAMS_DEFAULT_ENDPOINT } from '../cams/operations.ts';
 import { ConfigError, positiveInt, readEnv, urlString, type EnvSource } from './env.ts';
+import { DEFAULT_STORE_URL } from '../store/open-store.ts';
 
 export interface MonitorConfig {
   camsEndpoint: string;
@@ -37,7 +38,7 @@ export function loadMonitorConfig(env: EnvSource = process.env): MonitorConfig {
   const { targets, problems } = parseMonitorTargets(env['MONITOR_TARGETS']);
   return {
     camsEndpoint: readEnv(env, 'CAMS_ENDPOINT', urlString, CAMS_DEFAULT_ENDPOINT),
-    storeUrl: env['STORE_URL'] || 'file:./.data',
+    storeUrl: env['STORE_URL'] || DEFAULT_STORE_URL,
     qps: readEnv(env, 'MONITOR_QPS', qpsNumber, '5'),
     repeatIntervalMs: parseDuration('ALERT_REPEAT_INTERVAL', env['ALERT_REPEAT_INTERVAL'] || '4h'),
     minConsecutive: readEnv(env, 'ALERT_MIN_CONSECUTIVE', positiveInt, '1'),

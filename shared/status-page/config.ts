@@ -1,5 +1,6 @@
 import * as z from '../validation/schema.ts';
 import { ConfigError, readEnv, type EnvSource } from '../config/env.ts';
+import { DEFAULT_STORE_URL } from '../store/open-store.ts';
 
 export interface StatusPageConfig {
   /** Viewers present it as a Bearer token or `?token=` once (then a cookie). */
@@ -24,6 +25,6 @@ export function loadStatusPageConfig(env: EnvSource = process.env): StatusPageCo
     ...(token ? { token } : {}),
     public: readEnv(env, 'STATUS_PAGE_PUBLIC', bool, 'false'),
     refreshSeconds: readEnv(env, 'STATUS_PAGE_REFRESH', seconds, '60'),
-    storeUrl: env['STORE_URL'] || 'file:./.data',
+    storeUrl: env['STORE_URL'] || DEFAULT_STORE_URL,
   };
 }
