@@ -5,10 +5,8 @@
  * oversized body is refused before it is buffered (local/http-io.ts refuseBody).
  */
 import { ConfigError, positiveInt, readEnv } from '../../shared/config/env.ts';
+import { FUNCTION_DEFAULT_MAX_BODY_BYTES } from '../../shared/config/http-function.ts';
 import type { FunctionSpec } from './serverless-config.ts';
-
-/** The functions' default (shared/config/http-function.ts). */
-const FUNCTION_DEFAULT_MAX_BODY_BYTES = 256 * 1024;
 
 export function routeBodyLimit(spec: FunctionSpec, fcLimit: number): number {
   let own: number;

@@ -3,6 +3,9 @@ import { CAMS_DEFAULT_ENDPOINT, type CamsAction } from '../cams/operations.ts';
 import { ConfigError, parseKeyList, positiveInt, readEnv, urlString, type ApiKey, type EnvSource } from './env.ts';
 import { DEFAULT_STORE_URL } from '../store/open-store.ts';
 
+/** An HTTP function's MAX_BODY_BYTES when its environment sets none (the local host reads it too). */
+export const FUNCTION_DEFAULT_MAX_BODY_BYTES = 256 * 1024;
+
 export interface HttpFunctionConfig {
   apiKeys: ApiKey[];
   camsEndpoint: string;
@@ -23,7 +26,7 @@ export function loadHttpFunctionConfig(env: EnvSource = process.env): HttpFuncti
   return {
     apiKeys: parseKeyList('API_KEYS', rawKeys),
     camsEndpoint: readEnv(env, 'CAMS_ENDPOINT', urlString, CAMS_DEFAULT_ENDPOINT),
-    maxBodyBytes: readEnv(env, 'MAX_BODY_BYTES', positiveInt, String(256 * 1024)),
+    maxBodyBytes: readEnv(env, 'MAX_BODY_BYTES', positiveInt, String(FUNCTION_DEFAULT_MAX_BODY_BYTES)),
     storeUrl: env['STORE_URL'] || DEFAULT_STORE_URL,
     sharedStoreUrl: env['STORE_URL'] || undefined,
     camsQps: budgetQps(env),

@@ -4,6 +4,7 @@ import { budgetAccount, sharedBudget } from '../cams/budget/shared-budget.ts';
 import { CamsClient } from '../cams/client.ts';
 import { credentialsFrom } from '../cams/credentials.ts';
 import { positiveInt, readEnv, type EnvSource } from '../config/env.ts';
+import { FUNCTION_DEFAULT_MAX_BODY_BYTES } from '../config/http-function.ts';
 import type { FcContext } from '../fc/context.ts';
 import { decodeEvent, eventFunction, type EventInvocation } from '../fc/event-function.ts';
 import { parseMessageBody } from '../fc/mns-body.ts';
@@ -76,7 +77,7 @@ export function camsEventsHandler(opts: CamsEventsOptions = {}): (event: unknown
   )
     .use(invocationLog({ functionName: NAME, write }))
     .use(camsEnvelope())
-    .use(decodeHttpRequest({ routes: [RECEIPTS_ROUTE], maxBodyBytes: () => (maxBody ??= readEnv(env, 'MAX_BODY_BYTES', positiveInt, String(256 * 1024))) }))
+    .use(decodeHttpRequest({ routes: [RECEIPTS_ROUTE], maxBodyBytes: () => (maxBody ??= readEnv(env, 'MAX_BODY_BYTES', positiveInt, String(FUNCTION_DEFAULT_MAX_BODY_BYTES))) }))
     .use(receiptToken({ token: () => (token ??= readEnv(env, 'CAMS_RECEIPT_TOKEN', receiptTokenValue)) }));
 
   const queue = eventFunction<QueueReport>({
