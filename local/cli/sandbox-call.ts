@@ -10,7 +10,7 @@ import { STATUS_CODES } from 'node:http';
 import { acsEncode, signAcs3Request } from '../../shared/acs3/index.ts';
 import { CAMS_ACTIONS, CAMS_VERSION, isCamsAction } from '../../shared/cams/operations.ts';
 import { httpRequest } from '../../shared/http/request.ts';
-import { DEFAULT_SANDBOX_KEYS, parseSandboxKeys, type SandboxKey } from '../sandbox/config.ts';
+import { DEFAULT_SANDBOX_KEYS, DEFAULT_SANDBOX_PORT, parseSandboxKeys, type SandboxKey } from '../sandbox/config.ts';
 
 export const SANDBOX_USAGE = [
   'usage: npm run call -- --sandbox METHOD ACTION [JSON]',
@@ -67,7 +67,7 @@ export async function runSandboxCall(argv: readonly string[], env: Record<string
     call = parseSandboxCallArgs(argv);
     const keys = env['CAMS_SANDBOX_KEYS']?.trim();
     key = (keys ? parseSandboxKeys(keys) : DEFAULT_SANDBOX_KEYS)[0]!;
-    const target = env['CAMS_SANDBOX_URL']?.trim() || `http://127.0.0.1:${env['CAMS_SANDBOX_PORT']?.trim() || '9100'}`;
+    const target = env['CAMS_SANDBOX_URL']?.trim() || `http://127.0.0.1:${env['CAMS_SANDBOX_PORT']?.trim() || DEFAULT_SANDBOX_PORT}`;
     try {
       base = new URL(target);
     } catch {

@@ -10,8 +10,7 @@ export const DEFAULT_API_KEYS = `${DEFAULT_API_KEY.accessKeyId}:${DEFAULT_API_KE
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 9000;
-export const DEFAULT_SANDBOX_HOST = '127.0.0.1';
-export const DEFAULT_SANDBOX_PORT = 9100;
+export { DEFAULT_SANDBOX_HOST, DEFAULT_SANDBOX_PORT } from '../sandbox/config.ts';
 
 /** The account id the host puts in FC contexts and trigger events (the one the test fixtures use). */
 export const DEFAULT_ACCOUNT_ID = '1234567890123456';

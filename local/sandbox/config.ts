@@ -1,5 +1,9 @@
 import { CAMS_ACTIONS, isCamsAction, type CamsAction } from '../../shared/cams/operations.ts';
 
+/** Where the sandbox listens unless told otherwise (CAMS_SANDBOX_HOST, CAMS_SANDBOX_PORT; 0 picks a free port). */
+export const DEFAULT_SANDBOX_HOST = '127.0.0.1';
+export const DEFAULT_SANDBOX_PORT = 9100;
+
 /** One AccessKey pair the sandbox accepts. Each key is its own CAMS account. */
 export interface SandboxKey {
   accessKeyId: string;

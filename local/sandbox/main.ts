@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CAMS_QPS, type CamsAction } from '../../shared/cams/operations.ts';
-import { isDefaultSandboxKey, parseStageArg } from './config.ts';
+import { DEFAULT_SANDBOX_HOST, DEFAULT_SANDBOX_PORT, isDefaultSandboxKey, parseStageArg } from './config.ts';
 import { CONTROL_ENDPOINTS } from './control.ts';
 import { DEFAULT_SANDBOX_KEYS, parseSandboxKeys, parseSandboxQps, startSandbox, type SandboxKey } from './server.ts';
 import { parsedWith } from '../zod-env.ts';
@@ -27,9 +27,9 @@ const Env = z.object({
       .int('CAMS_SANDBOX_PORT must be a whole number')
       .min(0, 'CAMS_SANDBOX_PORT must be 0..65535')
       .max(65535, 'CAMS_SANDBOX_PORT must be 0..65535')
-      .default(9100),
+      .default(DEFAULT_SANDBOX_PORT),
   ),
-  CAMS_SANDBOX_HOST: z.preprocess(unsetIfEmpty, z.string().default('127.0.0.1')),
+  CAMS_SANDBOX_HOST: z.preprocess(unsetIfEmpty, z.string().default(DEFAULT_SANDBOX_HOST)),
   CAMS_SANDBOX_KEYS: z.preprocess(unsetIfEmpty, z.string().transform(parsedWith(parseSandboxKeys)).optional()),
   CAMS_SANDBOX_QPS: z.preprocess(unsetIfEmpty, z.string().transform(parsedWith(parseSandboxQps)).optional()),
 });

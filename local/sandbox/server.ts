@@ -4,7 +4,7 @@ import { InMemoryNonceRegistry } from '../../shared/acs3/index.ts';
 import type { CamsAction } from '../../shared/cams/operations.ts';
 import { CallLog, type CallRecord } from './calls.ts';
 import { handleCamsCall, rejectedCallRecord, type CamsEndpointDeps } from './cams-endpoint.ts';
-import { DEFAULT_SANDBOX_KEYS, type SandboxKey } from './config.ts';
+import { DEFAULT_SANDBOX_HOST, DEFAULT_SANDBOX_KEYS, DEFAULT_SANDBOX_PORT, type SandboxKey } from './config.ts';
 import { CONTROL_PREFIX, handleControl, type ControlDeps, type ControlReply } from './control.ts';
 import { FaultInjector } from './faults.ts';
 import { QpsLimiter } from './limits.ts';
@@ -47,7 +47,6 @@ export interface RunningSandbox {
   close(): Promise<void>;
 }
 
-const DEFAULT_PORT = 9100;
 const DEFAULT_MAX_BODY = 1024 * 1024;
 
 /**
@@ -148,9 +147,9 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox>
   });
 
   return new Promise<RunningSandbox>((resolve, reject) => {
-    const host = opts.host ?? '127.0.0.1';
+    const host = opts.host ?? DEFAULT_SANDBOX_HOST;
     server.once('error', reject);
-    server.listen(opts.port ?? DEFAULT_PORT, host, () => {
+    server.listen(opts.port ?? DEFAULT_SANDBOX_PORT, host, () => {
       server.off('error', reject);
       const port = (server.address() as AddressInfo).port;
       const shownHost = host.includes(':') ? `[${host}]` : host;
