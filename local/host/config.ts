@@ -16,26 +16,13 @@ import { STAGE_PATTERN } from '../../serverless/schema.js';
 import { parseSandboxKeys, parseSandboxQps } from '../sandbox/config.ts';
 import { DEFAULT_FC_VERSION, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SANDBOX_HOST, DEFAULT_SANDBOX_PORT } from './defaults.ts';
 import type { HostOptions } from './host.ts';
-import { parsedWith } from '../zod-env.ts';
-
-const unsetIfEmpty = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
-
-const port = (name: string, fallback: number) =>
-  z.preprocess(
-    unsetIfEmpty,
-    z.coerce
-      .number({ error: `${name} must be a port number` })
-      .int(`${name} must be a whole number`)
-      .min(0, `${name} must be 0..65535`)
-      .max(65535, `${name} must be 0..65535`)
-      .default(fallback),
-  );
+import { parsedWith, portVariable, unsetIfEmpty } from '../zod-env.ts';
 
 const HostEnv = z.object({
   HOST: z.preprocess(unsetIfEmpty, z.string().default(DEFAULT_HOST)),
-  PORT: port('PORT', DEFAULT_PORT),
+  PORT: portVariable('PORT', DEFAULT_PORT),
   CAMS_SANDBOX_HOST: z.preprocess(unsetIfEmpty, z.string().default(DEFAULT_SANDBOX_HOST)),
-  CAMS_SANDBOX_PORT: port('CAMS_SANDBOX_PORT', DEFAULT_SANDBOX_PORT),
+  CAMS_SANDBOX_PORT: portVariable('CAMS_SANDBOX_PORT', DEFAULT_SANDBOX_PORT),
   CAMS_SANDBOX_KEYS: z.preprocess(unsetIfEmpty, z.string().transform(parsedWith(parseSandboxKeys)).optional()),
   CAMS_SANDBOX_QPS: z.preprocess(unsetIfEmpty, z.string().transform(parsedWith(parseSandboxQps)).optional()),
   HOST_TIMERS: z.preprocess(

@@ -12,23 +12,13 @@ import { CAMS_QPS, type CamsAction } from '../../shared/cams/operations.ts';
 import { DEFAULT_SANDBOX_HOST, DEFAULT_SANDBOX_PORT, isDefaultSandboxKey, parseStageArg } from './config.ts';
 import { CONTROL_ENDPOINTS } from './control.ts';
 import { DEFAULT_SANDBOX_KEYS, parseSandboxKeys, parseSandboxQps, startSandbox, type SandboxKey } from './server.ts';
-import { parsedWith } from '../zod-env.ts';
+import { parsedWith, portVariable, unsetIfEmpty } from '../zod-env.ts';
 import { installProcessLifecycle } from '../process-lifecycle.ts';
 
 const lifecycle = installProcessLifecycle({ name: 'cams sandbox' });
 
-const unsetIfEmpty = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
-
 const Env = z.object({
-  CAMS_SANDBOX_PORT: z.preprocess(
-    unsetIfEmpty,
-    z.coerce
-      .number({ error: 'CAMS_SANDBOX_PORT must be a port number' })
-      .int('CAMS_SANDBOX_PORT must be a whole number')
-      .min(0, 'CAMS_SANDBOX_PORT must be 0..65535')
-      .max(65535, 'CAMS_SANDBOX_PORT must be 0..65535')
-      .default(DEFAULT_SANDBOX_PORT),
-  ),
+  CAMS_SANDBOX_PORT: portVariable('CAMS_SANDBOX_PORT', DEFAULT_SANDBOX_PORT),
   CAMS_SANDBOX_HOST: z.preprocess(unsetIfEmpty, z.string().default(DEFAULT_SANDBOX_HOST)),
   CAMS_SANDBOX_KEYS: z.preprocess(unsetIfEmpty, z.string().transform(parsedWith(parseSandboxKeys)).optional()),
   CAMS_SANDBOX_QPS: z.preprocess(unsetIfEmpty, z.string().transform(parsedWith(parseSandboxQps)).optional()),
