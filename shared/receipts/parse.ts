@@ -10,7 +10,6 @@ export const RECEIPT_TYPES = [
   'templateCategoryUpdate',
   'templateQualityUpdate',
 ] as const;
-export type ReceiptType = (typeof RECEIPT_TYPES)[number];
 
 const TEMPLATE_TYPES: ReadonlySet<string> = new Set(['template', 'templateCategoryUpdate', 'templateQualityUpdate']);
 const PHONE_TYPES: ReadonlySet<string> = new Set(['phoneNameUpdate', 'phoneQualityUpdate']);

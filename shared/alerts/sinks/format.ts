@@ -203,8 +203,6 @@ export const DIALECTS = {
   },
 } satisfies Record<string, Dialect>;
 
-export type DialectName = keyof typeof DIALECTS;
-
 export function metaLine(v: NotificationView, d?: Dialect): string {
   const e = d?.escape ?? plainEscape;
   return `Severity: ${v.severity.toUpperCase()} · Group: ${e(v.groupLabel)} · ${e(v.createdAt)}`;
