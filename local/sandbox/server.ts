@@ -108,7 +108,7 @@ function sandboxRouter(deps: SandboxDeps, maxBodyBytes: number, log: (line: stri
   };
 }
 
-/** Starts the CAMS sandbox: the four operations on `/`, the control API under /__sandbox/. */
+/** Starts the CAMS sandbox: the CAMS operations (CAMS_ACTIONS) on `/`, the control API under /__sandbox/. */
 export function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox> {
   const keys = opts.keys ?? DEFAULT_SANDBOX_KEYS;
   if (keys.length === 0) return Promise.reject(new Error('the CAMS sandbox needs at least one key'));

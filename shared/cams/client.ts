@@ -124,7 +124,7 @@ function readCamsReply<A extends CamsAction>(action: A, res: HttpResponse): Cams
 }
 
 /**
- * The four CAMS operations over ACS3-signed RPC calls, with a per-account client-side rate limit,
+ * The CAMS operations (CAMS_ACTIONS) over ACS3-signed RPC calls, with a per-account client-side rate limit,
  * retries with full-jitter backoff on transient failures, and deadline awareness for FC.
  */
 export class CamsClient {
