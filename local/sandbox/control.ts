@@ -156,7 +156,7 @@ function putHealth(body: Buffer, deps: ControlDeps): ControlReply {
   const input = parsed.value;
   if (!isNodeType(input.NodeType)) return invalid(`NodeType: must be one of ${NODE_TYPES.join(', ')}`);
   const space = deps.state.findSpace(input.CustSpaceId);
-  if (!space) return invalid(`CustSpaceId: no bound WABA has the space ${input.CustSpaceId}`);
+  if (!space) return noSuchSpace(input.CustSpaceId);
   if (input.WabaId !== undefined && input.WabaId !== space.wabaId) {
     return invalid(`WabaId: the space ${space.custSpaceId} holds the WABA ${space.wabaId}, not ${input.WabaId}`);
   }
@@ -191,7 +191,7 @@ function putWaba(body: Buffer, deps: ControlDeps): ControlReply {
   const parsed = parseJson(body, WabaBody);
   if (!parsed.ok) return parsed.reply;
   const space = deps.state.findSpace(parsed.value.CustSpaceId);
-  if (!space) return invalid(`CustSpaceId: no bound WABA has the space ${parsed.value.CustSpaceId}`);
+  if (!space) return noSuchSpace(parsed.value.CustSpaceId);
   deps.state.setReviewStatus(space, parsed.value.AccountReviewStatus);
   return ok({ Code: 'OK', CustSpaceId: space.custSpaceId, AccountReviewStatus: space.reviewStatus });
 }
@@ -219,7 +219,7 @@ function putTemplates(body: Buffer, deps: ControlDeps): ControlReply {
   const parsed = parseJson(body, TemplatesBody);
   if (!parsed.ok) return parsed.reply;
   const space = deps.state.findSpace(parsed.value.CustSpaceId);
-  if (!space) return invalid(`CustSpaceId: no bound WABA has the space ${parsed.value.CustSpaceId}`);
+  if (!space) return noSuchSpace(parsed.value.CustSpaceId);
   deps.state.addTemplates(
     space,
     parsed.value.Templates.map((t) => ({
@@ -237,7 +237,7 @@ function deleteTemplates(body: Buffer, deps: ControlDeps): ControlReply {
   const parsed = parseJson(body, TemplatesDeleteBody);
   if (!parsed.ok) return parsed.reply;
   const space = deps.state.findSpace(parsed.value.CustSpaceId);
-  if (!space) return invalid(`CustSpaceId: no bound WABA has the space ${parsed.value.CustSpaceId}`);
+  if (!space) return noSuchSpace(parsed.value.CustSpaceId);
   const removed = parsed.value.Templates.filter((t) => deps.state.removeTemplate(space, t.TemplateCode, t.Language));
   return ok({ Code: 'OK', CustSpaceId: space.custSpaceId, Removed: removed });
 }
@@ -247,7 +247,7 @@ function putPhone(body: Buffer, deps: ControlDeps): ControlReply {
   if (!parsed.ok) return parsed.reply;
   const { CustSpaceId, PhoneNumber, QualityRating, MessagingLimitTier, Status } = parsed.value;
   const space = deps.state.findSpace(CustSpaceId);
-  if (!space) return invalid(`CustSpaceId: no bound WABA has the space ${CustSpaceId}`);
+  if (!space) return noSuchSpace(CustSpaceId);
   const phone = deps.state.setPhoneInfo(space, PhoneNumber, {
     ...(QualityRating ? { qualityRating: QualityRating } : {}),
     ...(MessagingLimitTier ? { messagingLimitTier: MessagingLimitTier } : {}),
@@ -261,7 +261,7 @@ function deletePhone(body: Buffer, deps: ControlDeps): ControlReply {
   const parsed = parseJson(body, PhoneDeleteBody);
   if (!parsed.ok) return parsed.reply;
   const space = deps.state.findSpace(parsed.value.CustSpaceId);
-  if (!space) return invalid(`CustSpaceId: no bound WABA has the space ${parsed.value.CustSpaceId}`);
+  if (!space) return noSuchSpace(parsed.value.CustSpaceId);
   if (!deps.state.removePhone(space, parsed.value.PhoneNumber)) {
     return invalid(`PhoneNumber: the space ${space.custSpaceId} has no phone ${parsed.value.PhoneNumber}`);
   }
@@ -327,6 +327,10 @@ function ok(body: unknown): ControlReply {
 
 function invalid(message: string): ControlReply {
   return fail(400, 'InvalidInput', message);
+}
+
+function noSuchSpace(custSpaceId: string): ControlReply {
+  return invalid(`CustSpaceId: no bound WABA has the space ${custSpaceId}`);
 }
 
 function fail(status: number, code: string, message: string): ControlReply {
