@@ -1,8 +1,8 @@
-import { HttpError } from '../http-fn/errors.ts';
 import type { NodeAttributes } from '../monitor/targets.ts';
 import type { ServiceInput } from '../http-fn/http-function.ts';
 import type { ServiceResult } from '../http-fn/middlewares.ts';
 import { openSharedStore } from '../store/index.ts';
+import { unknownNextToken } from '../validation/page-params.ts';
 import type { WatchEntry } from '../watch-list/entry.ts';
 import { addWatchEntries, decodeNextToken, DEFAULT_PAGE_SIZE, listWatchPage, removeWatchEntries } from '../watch-list/store.ts';
 
@@ -20,9 +20,7 @@ export function watchListApi() {
     if (method === 'GET') {
       const p = input.params as ListParams;
       const after = p.NextToken === undefined ? undefined : decodeNextToken(p.NextToken);
-      if (p.NextToken !== undefined && after === undefined) {
-        throw new HttpError(400, 'InvalidParameter', 'NextToken: must be the NextToken of the previous page', { fields: [{ Field: 'NextToken', Message: 'must be the NextToken of the previous page' }] });
-      }
+      if (p.NextToken !== undefined && after === undefined) throw unknownNextToken();
       const pageSize = p.PageSize ?? DEFAULT_PAGE_SIZE;
       const page = await listWatchPage(s, pageSize, after, p.CustSpaceId);
       return {

@@ -1,3 +1,4 @@
+import { HttpError } from '../http-fn/errors.ts';
 import * as z from './schema.ts';
 
 // The query of a paged list (GET /health-report, GET /watch-list); query values arrive as strings.
@@ -13,7 +14,14 @@ export function PageSize(max: number) {
   );
 }
 
+const NEXT_TOKEN_PROBLEM = 'must be the NextToken of the previous page';
+
 /** NextToken: the opaque (base64url) token the previous page returned, optional. */
 export function NextToken() {
-  return z.optional(z.string().check(z.regex(/^[A-Za-z0-9_-]{1,2048}$/, 'must be the NextToken of the previous page')));
+  return z.optional(z.string().check(z.regex(/^[A-Za-z0-9_-]{1,2048}$/, NEXT_TOKEN_PROBLEM)));
+}
+
+/** A NextToken of the right shape that decodes to no page: the same 400 as a malformed one. */
+export function unknownNextToken(): HttpError {
+  return new HttpError(400, 'InvalidParameter', `NextToken: ${NEXT_TOKEN_PROBLEM}`, { fields: [{ Field: 'NextToken', Message: NEXT_TOKEN_PROBLEM }] });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NextToken, PageSize } from '../../../shared/validation/page-params.ts';
+import { NextToken, PageSize, unknownNextToken } from '../../../shared/validation/page-params.ts';
 
 describe('page params', () => {
   it('PageSize is a whole number from 1 to its maximum, given as a query string', () => {
@@ -16,5 +16,9 @@ describe('page params', () => {
     for (const bad of ['a b', 'a+b/', '', 'x'.repeat(2049)]) {
       expect(NextToken().safeParse(bad).error?.issues[0]?.message).toBe('must be the NextToken of the previous page');
     }
+  });
+
+  it('a well-formed NextToken that names no page is refused as a malformed one is', () => {
+    expect(unknownNextToken()).toMatchObject({ status: 400, code: 'InvalidParameter', message: 'NextToken: must be the NextToken of the previous page', extra: { fields: [{ Field: 'NextToken', Message: 'must be the NextToken of the previous page' }] } });
   });
 });
