@@ -4,6 +4,7 @@ import { ROUND_KEY, type SweepRound } from '../monitor/sweep.ts';
 import { parseMonitorTargets } from '../monitor/targets.ts';
 import { UNKNOWN_WABA_PREFIX } from '../receipts/apply.ts';
 import { STATS_KEY, type ReceiptStats } from '../receipts/dedup.ts';
+import { keyOfNextToken, nextTokenOf } from '../store/next-token.ts';
 import type { Store } from '../store/port.ts';
 
 export const REPORT_MAX_PAGE_SIZE = 1000;
@@ -13,10 +14,9 @@ const REPORT_UNKNOWN_WABAS = 100;
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
-/** NextToken is the last entity key of the page, base64url-encoded. */
+/** The entity key a NextToken names (../store/next-token.ts). */
 export function decodeReportToken(token: string): string | undefined {
-  const key = Buffer.from(token, 'base64url').toString('utf8');
-  return key.startsWith(ENTITY_PREFIX) && Buffer.from(key, 'utf8').toString('base64url') === token ? key : undefined;
+  return keyOfNextToken(token, ENTITY_PREFIX);
 }
 
 /**
@@ -71,6 +71,6 @@ export async function healthReport(
       OwedDeliveries: s.outbox.reduce((n, e) => n + e.pendingSinks.length, 0),
     })),
     PageSize: pageSize,
-    ...(entities.length > pageSize && last ? { NextToken: Buffer.from(last.key, 'utf8').toString('base64url') } : {}),
+    ...(entities.length > pageSize && last ? { NextToken: nextTokenOf(last.key) } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import { DISCOVERY_PREFIX, type RegisteredTarget, WATCH_PREFIX } from '../monitor/targets.ts';
+import { keyOfNextToken, nextTokenOf } from '../store/next-token.ts';
 import { update, type Store } from '../store/port.ts';
 import type { WatchEntry } from './entry.ts';
 
@@ -85,10 +86,9 @@ export interface WatchPage {
   nextToken?: string;
 }
 
-/** NextToken is the last key of the page, base64url-encoded: opaque to callers, stable across writes. */
+/** The watch key a NextToken names (../store/next-token.ts). */
 export function decodeNextToken(token: string): string | undefined {
-  const key = Buffer.from(token, 'base64url').toString('utf8');
-  return key.startsWith(WATCH_PREFIX) && Buffer.from(key, 'utf8').toString('base64url') === token ? key : undefined;
+  return keyOfNextToken(token, WATCH_PREFIX);
 }
 
 /**
@@ -113,6 +113,6 @@ export async function listWatchPage(store: Store, pageSize: number, after?: stri
   const last = page.at(-1);
   return {
     entries: page.map((r) => ({ id: r.key.slice(WATCH_PREFIX.length), ...r.value })),
-    ...(rest.length > pageSize && last ? { nextToken: Buffer.from(last.key, 'utf8').toString('base64url') } : {}),
+    ...(rest.length > pageSize && last ? { nextToken: nextTokenOf(last.key) } : {}),
   };
 }
