@@ -80,7 +80,12 @@ export interface StatusView {
 export interface StatusInput {
   now: number;
   entities: readonly EntityState[];
-  histories: ReadonlyMap<string, NodeHistory>;
+  /**
+   * Each node's history by its store key: the record itself, or only its days on the page as
+   * dayWindow gives them (what statusPageHtml reads, so a page of 10,000 nodes keeps 90 bytes of
+   * each history, not the record).
+   */
+  histories: ReadonlyMap<string, Pick<NodeHistory, 'days'> | DayWindow>;
   silences: readonly Silence[];
   /** Show this group in full (every healthy node). */
   only?: string;
@@ -95,49 +100,57 @@ export function lastDays(now: number): string[] {
   return dailyBars(undefined, now, HISTORY_DAYS).map((d) => d.day);
 }
 
-/** A node's bar: its days (oldest first) walked against the page's days, equal neighbours merged. */
-export function barRuns(h: Pick<NodeHistory, 'days'> | undefined, days: readonly string[]): BarRun[] {
+/**
+ * A node's worst state on each of the page's days, as BADNESS (−1: not checked that day), in the
+ * order of `days`.
+ */
+export type DayWindow = Int8Array;
+
+/** A history's days on the page (both lists are sorted: one walk). */
+export function dayWindow(h: Pick<NodeHistory, 'days'> | DayWindow | undefined, days: readonly string[]): DayWindow {
+  if (h instanceof Int8Array) return h;
+  const w = new Int8Array(days.length).fill(-1);
+  let i = 0;
+  for (const d of h?.days ?? []) {
+    while (i < days.length && days[i]! < d.day) i++;
+    if (i === days.length) break;
+    if (days[i] === d.day) w[i] = BADNESS[d.worst] ?? -1;
+  }
+  return w;
+}
+
+const STATES: readonly ObservedStatus[] = ['AVAILABLE', 'LIMITED', 'ERROR', 'BLOCKED'];
+
+/** A node's bar: its state on each of the page's days, equal neighbours merged. */
+export function barRuns(h: Pick<NodeHistory, 'days'> | DayWindow | undefined, days: readonly string[]): BarRun[] {
+  const w = dayWindow(h, days);
   const runs: BarRun[] = [];
-  const hd = h?.days ?? [];
-  let j = 0;
-  for (const day of days) {
-    while (j < hd.length && hd[j]!.day < day) j++;
-    const state = j < hd.length && hd[j]!.day === day ? hd[j]!.worst : undefined;
+  days.forEach((day, i) => {
+    const state = w[i]! >= 0 ? STATES[w[i]!] : undefined;
     const last = runs.at(-1);
     if (last && last.state === state) {
       last.to = day;
       last.days++;
     } else runs.push(state ? { from: day, to: day, days: 1, state } : { from: day, to: day, days: 1 });
-  }
+  });
   return runs;
 }
 
-const STATES: readonly ObservedStatus[] = ['AVAILABLE', 'LIMITED', 'ERROR', 'BLOCKED'];
-
 /**
- * The day-by-day worst of several nodes (a WABA group's bar), and which of them had a bad day: one
- * walk over each node's days (both lists are sorted), in numbers, as it runs for every day of every
- * node on the page.
+ * The day-by-day worst of several nodes (a WABA group's bar), and which of them had a bad day, in
+ * numbers, as it runs for every day of every node on the page.
  */
-function mergeDays(hs: ReadonlyArray<NodeHistory | undefined>, days: readonly string[]): { merged: Pick<NodeHistory, 'days'>; bad: boolean[] } {
-  const worst = new Int8Array(days.length).fill(-1);
-  const bad = hs.map((h) => {
-    if (!h) return false;
+function mergeDays(ws: readonly DayWindow[], days: readonly string[]): { merged: DayWindow; bad: boolean[] } {
+  const merged = new Int8Array(days.length).fill(-1);
+  const bad = ws.map((w) => {
     let hadBad = false;
-    let i = 0;
-    for (const d of h.days) {
-      while (i < days.length && days[i]! < d.day) i++;
-      if (i === days.length) break;
-      if (days[i] !== d.day) continue;
-      const b = BADNESS[d.worst];
-      if (b > 0) hadBad = true;
-      if (b > worst[i]!) worst[i] = b;
+    for (let i = 0; i < days.length; i++) {
+      if (w[i]! > 0) hadBad = true;
+      if (w[i]! > merged[i]!) merged[i] = w[i]!;
     }
     return hadBad;
   });
-  const out: NodeHistory['days'] = [];
-  for (let i = 0; i < days.length; i++) if (worst[i]! >= 0) out.push({ day: days[i]!, worst: STATES[worst[i]!]! });
-  return { merged: { days: out }, bad };
+  return { merged, bad };
 }
 
 /** A node's row in its WABA's group: the WABA goes without saying, which phone or template does not. */
@@ -229,7 +242,7 @@ function groupView(id: string, wabaId: string | undefined, members: readonly Ent
     counts[m.status]++;
     worst = worseOf(worst, m.status);
   }
-  const histories = members.map((m) => input.histories.get(historyKey(m)));
+  const histories = members.map((m) => dayWindow(input.histories.get(historyKey(m)), days));
   const { merged, bad } = mergeDays(histories, days);
   const children = members.filter((m) => CHILD.has(m.subject.entityType)).length;
   const listAll = input.only !== undefined || (page.listQuiet && children <= HEALTHY_LISTED_MAX);
