@@ -96,8 +96,8 @@ export function renderStatusPage(view: StatusView, opts: RenderOptions = {}): st
   out += `<header><h1>WhatsApp health ${badge(overall)}</h1><p id="summary">${total} nodes: ${c.AVAILABLE} AVAILABLE · ${c.LIMITED} LIMITED · ${c.BLOCKED} BLOCKED · ${c.ERROR} ERROR. Generated ${time(view.now)}.</p>`;
   out += '<p class="legend" aria-hidden="true">Each bar is 90 days, one cell per day, coloured by the worst state that day:<i class="A"></i>AVAILABLE<i class="L"></i>LIMITED<i class="B"></i>BLOCKED<i class="E"></i>ERROR<i class="N"></i>no check</p></header>';
 
-  out += `<section id="incidents"><h2>Open incidents (${view.incidents.length})</h2>`;
-  if (view.incidents.length === 0) out += '<p class="muted">None: nothing is firing.</p>';
+  out += `<section id="incidents"><h2>Open incidents (${view.incidentCount})</h2>`;
+  if (view.incidentCount === 0) out += '<p class="muted">None: nothing is firing.</p>';
   else {
     out += '<table><thead><tr><th>State</th><th>Node</th><th>Since</th><th>For</th></tr></thead><tbody>';
     for (const i of view.incidents) {
@@ -105,6 +105,8 @@ export function renderStatusPage(view: StatusView, opts: RenderOptions = {}): st
       out += `<tr class="incident" data-state="${i.status}"><td>${badge(i.status)}</td><td>${esc(i.node)}${tags}</td><td>${time(i.since)}</td><td>${formatDuration(i.durationMs)}</td></tr>`;
     }
     out += '</tbody></table>';
+    const more = view.incidentCount - view.incidents.length;
+    if (more > 0) out += `<p class="muted" id="incidents-not-listed">${more} more, each listed under its WABA below.</p>`;
   }
   out += '</section>';
 

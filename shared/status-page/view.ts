@@ -8,6 +8,11 @@ import { matches, silenceState, type Silence, type SilenceState } from '../silen
 export const HEALTHY_LISTED_MAX = 12;
 /** A page of more nodes than this lists only what needs a look in every group (hundreds of small WABAs stay one short page). */
 export const PAGE_LISTED_MAX = 500;
+/**
+ * Open incidents listed at the top of the page, worst and oldest first; the rest are counted (every
+ * firing node is listed under its WABA anyway), so 2,000 LIMITED templates stay a page, not megabytes.
+ */
+export const INCIDENTS_LISTED_MAX = 100;
 
 /** Consecutive days in the same state: one element, so 90 days of a quiet node cost one cell. */
 export interface BarRun {
@@ -70,7 +75,10 @@ export interface SilenceView {
 export interface StatusView {
   now: number;
   groups: GroupView[];
+  /** The worst and oldest INCIDENTS_LISTED_MAX of them; each is also listed under its WABA. */
   incidents: IncidentView[];
+  /** How many are firing, listed or not. */
+  incidentCount: number;
   silences: SilenceView[];
   counts: Record<ObservedStatus, number>;
   /** Set when the page shows one WABA in full (`?waba=`). */
@@ -197,7 +205,15 @@ export function buildStatusView(input: StatusInput): StatusView {
     groups.push(groupView(id, wabaId, members, { input, days, active, listQuiet: counts.AVAILABLE + counts.LIMITED + counts.BLOCKED + counts.ERROR <= PAGE_LISTED_MAX }));
   }
   groups.sort((a, b) => RANK[a.worst] - RANK[b.worst] || (a.label < b.label ? -1 : 1));
-  return { now, groups, incidents, silences: silenceViews(input), counts, ...(input.only !== undefined ? { only: input.only } : {}) };
+  return {
+    now,
+    groups,
+    incidents: incidents.slice(0, INCIDENTS_LISTED_MAX),
+    incidentCount: incidents.length,
+    silences: silenceViews(input),
+    counts,
+    ...(input.only !== undefined ? { only: input.only } : {}),
+  };
 }
 
 function incidentView(e: EntityState, now: number, active: readonly Silence[]): IncidentView {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { statusFixture } from '../../../bench/lib/status-fixture.ts';
 import { renderStatusPage } from '../../../shared/status-page/render.ts';
-import { barRuns, buildStatusView, HEALTHY_LISTED_MAX, lastDays, PAGE_LISTED_MAX } from '../../../shared/status-page/view.ts';
+import { barRuns, buildStatusView, HEALTHY_LISTED_MAX, INCIDENTS_LISTED_MAX, lastDays, PAGE_LISTED_MAX } from '../../../shared/status-page/view.ts';
 import { describeNode, fingerprintOf } from '../../../shared/monitor/entity-state.ts';
 
 const NOW = Date.parse('2026-03-01T12:00:00.000Z');
@@ -173,6 +173,27 @@ describe('status page view and HTML', () => {
     // A small page still lists every node.
     const small = buildStatusView({ now: NOW, entities: entities.slice(0, PAGE_LISTED_MAX), histories: new Map(), silences: [] });
     expect(small.groups.reduce((n, g) => n + g.nodes.length, 0)).toBe(PAGE_LISTED_MAX);
+  });
+
+  it('2,000 firing templates: the incidents list the worst and oldest INCIDENTS_LISTED_MAX and count the rest, so that section stays small', () => {
+    const f = statusFixture(10_000, NOW);
+    // Every template LIMITED (4 in each WABA of 20), one phone BLOCKED, as a quality wave would leave it.
+    const entities = f.entities.map((e, i) =>
+      e.subject.entityType === 'MESSAGE_TEMPLATE' ? { ...e, status: 'LIMITED' as const, firing: true, since: NOW - i * 1000 } : i === 3 ? { ...e, status: 'BLOCKED' as const, firing: true, since: NOW } : e,
+    );
+    const firing = entities.filter((e) => e.firing).length;
+    expect(firing).toBeGreaterThan(2_000);
+    const v = buildStatusView({ now: NOW, entities, histories: new Map(), silences: [] });
+    expect(v.incidentCount).toBe(firing);
+    expect(v.incidents).toHaveLength(INCIDENTS_LISTED_MAX);
+    expect(v.incidents[0]!.status).toBe('BLOCKED');
+    expect(v.incidents[1]!.since).toBe(Math.min(...entities.filter((e) => e.firing && e.status === 'LIMITED').map((e) => e.since)));
+    const html = renderStatusPage(v, { refreshSeconds: 60 });
+    expect(html).toContain(`Open incidents (${firing})`);
+    expect(html).toContain(`${firing - INCIDENTS_LISTED_MAX} more, each listed under its WABA below.`);
+    const section = html.slice(html.indexOf('<section id="incidents">'), html.indexOf('<section id="silences">'));
+    expect(section.match(/<tr class="incident"/g)).toHaveLength(INCIDENTS_LISTED_MAX);
+    expect(Buffer.byteLength(section)).toBeLessThanOrEqual(40 * 1024);
   });
 
   it('10,000 nodes make a page of at most 500 KB (the bench times it)', () => {
