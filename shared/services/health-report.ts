@@ -9,6 +9,8 @@ import type { Store } from '../store/port.ts';
 
 export const REPORT_MAX_PAGE_SIZE = 1000;
 const REPORT_DEFAULT_PAGE_SIZE = 500;
+/** The most entities one read past unwatched ones takes. */
+const READ_ON_MAX = 2000;
 /** Unknown WABAs shown (they expire after a week; the report stays bounded however many there are). */
 const REPORT_UNKNOWN_WABAS = 100;
 
@@ -34,7 +36,7 @@ export async function healthReport(
   const pageSize = page.pageSize ?? REPORT_DEFAULT_PAGE_SIZE;
   const { problems } = parseMonitorTargets(env['MONITOR_TARGETS']);
   // One more than the page, to know whether another page follows.
-  const batch = (after: string | undefined) => store.list<EntityState>(ENTITY_PREFIX, { ...(after !== undefined ? { after } : {}), limit: pageSize + 1 });
+  const batch = (after: string | undefined, limit = pageSize + 1) => store.list<EntityState>(ENTITY_PREFIX, { ...(after !== undefined ? { after } : {}), limit });
   const [round, first, receiptStats, unknownWabas] = await Promise.all([
     store.get<SweepRound>(ROUND_KEY),
     batch(page.after),
@@ -42,8 +44,11 @@ export async function healthReport(
     store.list<Record<string, unknown>>(UNKNOWN_WABA_PREFIX, { limit: REPORT_UNKNOWN_WABAS }),
   ]);
   const entities = first.filter((e) => e.value.unwatchedAt === undefined);
-  for (let read = first; entities.length <= pageSize && read.length > pageSize; ) {
-    read = await batch(read.at(-1)!.key);
+  // Reading on past unwatched entities (many while a sink is down and their close-outs wait), twice
+  // as many each time: round trips grow with the log of how many, not with how many ÷ PageSize.
+  for (let read = first, limit = pageSize + 1; entities.length <= pageSize && read.length === limit; ) {
+    limit = Math.min(Math.max(limit * 2, pageSize + 1), READ_ON_MAX);
+    read = await batch(read.at(-1)!.key, limit);
     entities.push(...read.filter((e) => e.value.unwatchedAt === undefined));
   }
   const shown = entities.slice(0, pageSize);

@@ -5,6 +5,7 @@ import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import { decodeReportToken, healthReport } from '../../../shared/services/health-report.ts';
 import { openStore } from '../../../shared/store/index.ts';
 import type { Store } from '../../../shared/store/port.ts';
+import { storeWith } from '../../support/store.ts';
 
 /** `n` phone entities, those whose index `unwatched` picks marked unwatched (no watched target reaches them any more). */
 async function seed(n: number, unwatched: (i: number) => boolean): Promise<Store> {
@@ -42,6 +43,21 @@ describe('GET /health-report pages', () => {
       expect(pages).toBeLessThan(5);
     }
     expect(seen).toEqual(live);
+  });
+
+  it('reads on past many unwatched entities (close-outs waiting for a sink) in a few reads, not one page at a time', async () => {
+    // 90 unwatched, then 2 live (key order); PageSize=1.
+    const inner = await seed(92, (i) => i < 90);
+    let lists = 0;
+    const store = storeWith(inner, { list: (p, o) => (p === ENTITY_PREFIX && lists++, inner.list(p, o)) });
+    const first = await healthReport(store, { pageSize: 1 }, {});
+    expect(nodesOf(first)).toHaveLength(1);
+    expect(first['NextToken']).toBeDefined();
+    expect(lists).toBeLessThanOrEqual(8); // 2, 4, 8, …, 128: 7 reads; one page at a time was 46
+    const second = await healthReport(inner, { pageSize: 1, after: decodeReportToken(first['NextToken'] as string) }, {});
+    expect(nodesOf(second)).toHaveLength(1);
+    expect(second['NextToken']).toBeUndefined();
+    expect(nodesOf(second)).not.toEqual(nodesOf(first));
   });
 
   it('a store of unwatched entities only is an empty report', async () => {
