@@ -30,6 +30,12 @@ export interface DispatchReport {
 
 /** The one delivery lease: whoever holds it is the only process sending owed notifications. */
 export const DELIVERY_LEASE = 'monitor/deliver';
+/**
+ * Written by a deliverer that found the lease taken: the holder read what was owed before that
+ * caller's findings may have been written, so once done it looks again (at most MAX_PASSES in all).
+ */
+export const DELIVER_AGAIN = 'monitor/deliver-again';
+const MAX_PASSES = 3;
 /** A send whose sink does not say how long it may take is given this long. */
 const DEFAULT_SEND_MS = 5000;
 /** Room after a send for striking it off before the lease could run out. */
@@ -61,7 +67,10 @@ function notificationFor(sink: string, group: string, entries: OutboxEntry[], no
  * never both send a notification), it delivers what entity states owe: per sink, one message per
  * group, within the sink's per-minute budget. A delivery is struck from the owed list only after the
  * sink confirmed it; anything that failed or did not fit the budget stays owed for the next sweep.
- * A send is only started while the lease is sure to outlast it and its strike.
+ * A send is only started while the lease is sure to outlast it and its strike. A caller turned away
+ * by the lease asks the holder to look again (DELIVER_AGAIN), which it does once its pass is done:
+ * what that caller found (a receipt's alert in another cams-events instance) goes out then, not at
+ * the next sweep tick, however long the holder's pass took (a slow channel).
  */
 export async function deliverOwed(
   store: Store,
@@ -71,20 +80,24 @@ export async function deliverOwed(
 ): Promise<DispatchReport> {
   const report: DispatchReport = { delivered: [], deferred: [], failed: [] };
   const sendBudget = Math.max(0, ...sinks.map((s) => (s.timeoutMs ?? DEFAULT_SEND_MS) + (s.minIntervalMs ?? 0))) + STRIKE_MARGIN_MS;
-  // Renewed before a send whenever less than one send's time is left, so a deliverer that dies
-  // blocks delivery for this long at most.
-  const lease = await store.acquireLease(DELIVERY_LEASE, Math.max(30_000, 3 * sendBudget));
-  if (!lease) {
-    report.skipped = 'another deliverer holds the delivery lease';
-    return report;
+  for (let pass = 1; ; pass++) {
+    // Renewed before a send whenever less than one send's time is left, so a deliverer that dies
+    // blocks delivery for this long at most.
+    const lease = await store.acquireLease(DELIVERY_LEASE, Math.max(30_000, 3 * sendBudget));
+    if (!lease) {
+      await store.put(DELIVER_AGAIN, 1, { ttlMs: 60_000 });
+      if (pass === 1) report.skipped = 'another deliverer holds the delivery lease';
+      return report;
+    }
+    try {
+      const outlastsSend = () => lease.expiresAt - Date.now() >= sendBudget;
+      await deliverUnderLease(store, sinks, now, log, report, async () => outlastsSend() || ((await lease.renew()) && outlastsSend()));
+    } finally {
+      await lease.release().catch(() => undefined);
+    }
+    // Checked after the release: a caller turned away before it has asked by now.
+    if (pass >= MAX_PASSES || !(await store.delete(DELIVER_AGAIN))) return report;
   }
-  try {
-    const outlastsSend = () => lease.expiresAt - Date.now() >= sendBudget;
-    await deliverUnderLease(store, sinks, now, log, report, async () => outlastsSend() || ((await lease.renew()) && outlastsSend()));
-  } finally {
-    await lease.release().catch(() => undefined);
-  }
-  return report;
 }
 
 async function deliverUnderLease(

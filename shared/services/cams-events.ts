@@ -227,7 +227,8 @@ function receiptDeps(rt: MonitorRuntime, context: FcContext, invocationDeadline:
 
 /**
  * Sends what is owed now, through the one deliverer (deliverOwed, under the delivery lease). When
- * another deliverer holds the lease it is briefly waited for; what it leaves owed goes at the next sweep.
+ * another deliverer holds the lease it is briefly waited for; being turned away asks that deliverer
+ * to look again once it is done (deliverOwed), so this receipt's alert goes out then.
  */
 async function deliver(rt: MonitorRuntime, deadline: number, now: () => number, log: (r: Record<string, unknown>) => void): Promise<DispatchReport | undefined> {
   if (rt.sinks.length === 0) return undefined;

@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
-import { ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
+import type { AlertNotification, AlertSink } from '../../../shared/alerts/model.ts';
+import { DELIVERY_LEASE, ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { loadWatchList, registerWatchTarget, WATCH_PREFIX, type RegisteredTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import { STATS_KEY, type ReceiptStats } from '../../../shared/receipts/dedup.ts';
@@ -288,6 +289,60 @@ describe('cams-events with several instances at once', () => {
     // The counters agree with the outcomes: an instance that lost the race to mark it seen counts a duplicate, not a second processed.
     expect((await store.get<ReceiptStats>(STATS_KEY))?.value).toMatchObject({ received: 3, processed: 1, duplicates: 2 });
   });
+
+  it('two receipts at two instances while the first delivers to a slow channel: the second alert goes out once the channel answers, not at the next sweep', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'order_update', Language: 'en_US' }] });
+    // One channel both instances send to; its first message is answered only when the test says.
+    const sent: AlertNotification[] = [];
+    let answer!: () => void;
+    const answered = new Promise<void>((r) => (answer = r));
+    let holding!: () => void;
+    const held = new Promise<void>((r) => (holding = r));
+    let heldOnce = false;
+    const slow: AlertSink = {
+      name: 'slow',
+      perMinute: 60,
+      timeoutMs: 5000,
+      async send(n) {
+        if (!heldOnce) {
+          heldOnce = true;
+          holding();
+          await answered;
+        }
+        sent.push(n);
+      },
+    };
+    // The second instance counts the times it found the delivery lease taken.
+    let skips = 0;
+    let skippedSix!: () => void;
+    const sixSkips = new Promise<void>((r) => (skippedSix = r));
+    const counting = new Proxy(store, {
+      get(target, prop, recv) {
+        if (prop === 'acquireLease') {
+          return async (name: string, ...rest: unknown[]) => {
+            const lease = await (target.acquireLease as (...a: unknown[]) => Promise<unknown>)(name, ...rest);
+            if (name === DELIVERY_LEASE && !lease && ++skips === 6) skippedSix();
+            return lease;
+          };
+        }
+        const v = Reflect.get(target, prop, recv);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, CAMS_RECEIPT_TOKEN: TOKEN };
+    const instance = (s: Store) => camsEventsHandler({ env, write: (l) => lines.push(l), runtime: async () => ({ config: loadMonitorConfig(env), store: s, sinks: [slow] }) });
+    const first = instance(store)(httpPush([{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'YELLOW' }]), ctx());
+    await held;
+    const second = instance(counting)(httpPush([{ Type: 'template', WabaId: WABA, TemplateCode: 'order_update', Language: 'en_US', AuditStatus: 'paused' }]), ctx());
+    // The first delivery goes on for as long as the second instance once waited for it.
+    await Promise.race([sixSkips, second]);
+    answer();
+    const replies = (await Promise.all([first, second])) as Reply[];
+    expect(replies.map((r) => r.statusCode)).toEqual([200, 200]);
+    const items = sent.flatMap((n) => n.items.map((i) => `${i.subject.entityType} ${i.status}`)).sort();
+    expect(items).toEqual(['PHONE_QUALITY LIMITED', 'TEMPLATE_STATUS LIMITED']);
+  }, 30_000);
 });
 
 describe('cams-events killed at the worst moment', () => {
