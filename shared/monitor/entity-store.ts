@@ -6,8 +6,11 @@ export const ENTITY_PREFIX = 'monitor/entity/';
 /**
  * The owed-delivery index: one marker per entity whose outbox may hold something, keyed by its
  * fingerprint, so the deliverer reads the owing entities instead of listing every entity. A marker
- * is written after each write that adds to an outbox and removed (compare-and-delete) only by the
- * deliverer once that outbox is empty, so an entry added meanwhile always keeps or renews its marker.
+ * is written after each write that adds to an outbox (and after any other write that leaves it
+ * owing, when the marker is missing: a writer that failed between its entity write and the marker,
+ * as when redis went away right then, has it written by the retry) and removed (compare-and-delete)
+ * only by the deliverer once that outbox is empty, so an entry added meanwhile always keeps or
+ * renews its marker.
  */
 export const OWED_PREFIX = 'monitor/owed/';
 /**
@@ -46,6 +49,7 @@ export async function updateEntity(
   maxAttempts = ENTITY_CAS_ATTEMPTS,
 ): Promise<Versioned<EntityState> | undefined> {
   let added = false;
+  let owes = false;
   let silenced = false;
   let held: string | undefined;
   const result = await update<EntityState>(
@@ -55,6 +59,7 @@ export async function updateEntity(
       const next = fn(prev);
       const had = new Set(prev?.outbox.map((e) => e.id));
       added = !!next && next.outbox.some((e) => !had.has(e.id));
+      owes = !!next && next.outbox.length > 0;
       silenced = !!next?.silenced && !prev?.silenced;
       held = next?.held !== undefined && prev?.held === undefined ? next.group : undefined;
       return next;
@@ -62,6 +67,7 @@ export async function updateEntity(
     { maxAttempts },
   );
   if (added) await store.put(OWED_PREFIX + fingerprint, 1);
+  else if (owes && !(await store.get(OWED_PREFIX + fingerprint))) await store.put(OWED_PREFIX + fingerprint, 1, { ifAbsent: true });
   if (silenced) await store.put(SILENCED_PREFIX + fingerprint, 1);
   if (held !== undefined) await store.put(HELD_PREFIX + fingerprint, held);
   return result;
