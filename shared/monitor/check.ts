@@ -101,7 +101,7 @@ async function observeReply(target: WatchTarget, entities: HealthEntity[], round
     // Entities above the node (WABA, BUSINESS, APP) are the same whichever target reported them.
     subject.nodeType = 'waba';
     reach.push(fingerprintOf(subject));
-    if (ctx.writes) await ctx.writes.parentOnce(obs, round, () => applyObservation(obs, round, false, ctx));
+    if (ctx.writes) await ctx.writes.parentOnce(obs, round, ctx.now(), () => applyObservation(obs, round, false, ctx));
     else await applyObservation(obs, round, false, ctx);
   }
   return reach;
@@ -139,25 +139,35 @@ export async function applyObservation(
 }
 
 /**
+ * A parent entity the sweep wrote is written again by a report that says the same once this long
+ * has passed (alert clock): another writer (a receipt's check in cams-events) may have written it
+ * since, and the sweep's report would otherwise not correct it for the rest of the invocation.
+ */
+export const PARENT_REWRITE_MS = 5000;
+
+/**
  * The sweep's entity writes within one process: writes to one entity queue instead of racing each
  * other, and a parent entity (WABA, BUSINESS, APP), which every child check reports, is written once
- * per round and again only when a report differs: the same alert decisions as writing every report
- * (a round counts once, a change is a change) without every child check rewriting the one shared key.
+ * per round and again only when a report differs or PARENT_REWRITE_MS after the last write: the same
+ * alert decisions as writing every report (a round counts once, a change is a change, and what another
+ * process wrote meanwhile is corrected within seconds) without every child check rewriting the one shared key.
  */
 export class EntityWrites {
-  private readonly parentsWritten = new Map<string, string>();
+  private readonly parentsWritten = new Map<string, { said: string; at: number }>();
   private readonly writing = new Map<string, Promise<unknown>>();
 
-  async parentOnce(obs: Observation, round: string, write: () => Promise<unknown>): Promise<void> {
+  async parentOnce(obs: Observation, round: string, now: number, write: () => Promise<unknown>): Promise<void> {
     const fp = fingerprintOf(obs.subject);
     const said = `${round}\n${JSON.stringify(obs.subject)}\n${obs.status}\n${JSON.stringify(obs.errors)}`;
-    if (this.parentsWritten.get(fp) === said) return;
-    this.parentsWritten.set(fp, said);
+    const last = this.parentsWritten.get(fp);
+    if (last?.said === said && now - last.at < PARENT_REWRITE_MS) return;
+    const mark = { said, at: now };
+    this.parentsWritten.set(fp, mark);
     try {
       await write();
     } catch (e) {
       // Not written: the next report writes it.
-      if (this.parentsWritten.get(fp) === said) this.parentsWritten.delete(fp);
+      if (this.parentsWritten.get(fp) === mark) this.parentsWritten.delete(fp);
       throw e;
     }
   }

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
 import { listHistories } from '../../../shared/history/record.ts';
-import { applyObservation, checkTarget, noteTarget, TARGET_INFO_PREFIX, UNPLANNED_PREFIX, type CheckContext, type TargetInfo } from '../../../shared/monitor/check.ts';
+import { applyObservation, checkTarget, EntityWrites, noteTarget, TARGET_INFO_PREFIX, UNPLANNED_PREFIX, type CheckContext, type TargetInfo } from '../../../shared/monitor/check.ts';
 import { deliverOwed } from '../../../shared/monitor/dispatch.ts';
 import { fingerprintOf, type EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX, OWED_PREFIX } from '../../../shared/monitor/entity-store.ts';
@@ -104,5 +104,49 @@ describe('the one check path (sweep and receipts)', () => {
     expect(puts).toBe(0);
     await noteTarget(counting, phone, { reach: ['c'] });
     expect((await store.get<TargetInfo>(TARGET_INFO_PREFIX + targetId(phone)))?.value).toEqual({ round: 'r1', lastCheckedAt: 1, reach: ['a', 'b', 'c'] });
+  });
+
+  it("a WABA a receipt's check wrote between the sweep's reports of it: the sweep's next report, though the same as its last, is written (the recovery notified), not skipped as said", async () => {
+    let waba = 'AVAILABLE';
+    cams = await startScriptedCams((call) =>
+      ok({
+        CanSendMessage: waba,
+        Entities: [
+          ...(call.params['PhoneNumber'] ? [{ EntityType: 'PHONE_NUMBER', CanSendMessage: 'AVAILABLE', WabaId: 'w1', PhoneNumber: call.params['PhoneNumber'] }] : []),
+          { EntityType: 'WABA', CanSendMessage: waba, WabaId: 'w1' },
+        ],
+      }),
+    );
+    const client = new CamsClient({ endpoint: cams.url, credentials: TEST_KEY, budget: new CamsBudget() });
+    const inner = await openStore('memory:');
+    const wabaKey = ENTITY_PREFIX + fingerprintOf({ nodeType: 'waba', custSpaceId: 'cs-1', wabaId: 'w1', entityType: 'WABA' });
+    let wabaWrites = 0;
+    const store = storeWith(inner, { put: (k, v, o) => (k === wabaKey && wabaWrites++, inner.put(k, v, o)) });
+    let t = 1_700_000_000_000;
+    // One sweep invocation: its writes go through one EntityWrites, as HealthSweep's do.
+    const sweep = ctx(store, { round: true, writes: new EntityWrites(), now: () => t });
+    const phone2: WatchTarget = { ...phone, PhoneNumber: '8613800000002' };
+    const wabaState = async () => (await inner.get<EntityState>(wabaKey))!.value;
+
+    await checkTarget(client, phone, 'round-1', sweep);
+    expect((await wabaState()).status).toBe('AVAILABLE');
+    // The WABA is blocked; CAMS pushes a receipt, and cams-events checks the WABA at once.
+    t += 1_000;
+    waba = 'BLOCKED';
+    await checkTarget(client, { CustSpaceId: 'cs-1', NodeType: 'waba', WabaId: 'w1' }, 'round-1', ctx(store, { now: () => t }));
+    expect(await wabaState()).toMatchObject({ status: 'BLOCKED', firing: true });
+    // It recovers (that receipt is lost); the sweep, still in the same invocation, checks the next number.
+    t += 60_000;
+    waba = 'AVAILABLE';
+    await checkTarget(client, phone2, 'round-1', sweep);
+    const after = await wabaState();
+    expect(after).toMatchObject({ status: 'AVAILABLE', firing: false });
+    expect(after.outbox.map((e) => e.item.reason)).toEqual(['new', 'resolved']);
+    // Reports in a row that say what was just written are still written once, not per child check.
+    const before = wabaWrites;
+    t += 100;
+    await checkTarget(client, phone, 'round-1', sweep);
+    await checkTarget(client, phone2, 'round-1', sweep);
+    expect(wabaWrites).toBe(before);
   });
 });
