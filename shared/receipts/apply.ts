@@ -13,8 +13,20 @@ import type { Receipt } from './parse.ts';
 
 export const UNKNOWN_WABA_PREFIX = 'receipts/unknown-waba/';
 export const UNKNOWN_RECEIPT_PREFIX = 'receipts/unknown/';
-/** CustSpaceId → its WabaId, learnt once from QueryChatappBindWaba for spaces whose targets do not name it. */
+/**
+ * CustSpaceId → its WabaId, learnt once from QueryChatappBindWaba for spaces whose targets do not name
+ * it; or why CAMS named none (`Refused`: its code, or no WABA bound), kept REFUSED_LOOKUP_TTL_MS.
+ */
 const SPACE_WABA_PREFIX = 'receipts/space-waba/';
+interface SpaceWaba {
+  WabaId?: string;
+  Refused?: string;
+}
+/**
+ * A space CAMS would not name the WABA of is asked again after this long: asked at every batch, each
+ * push for a WABA nobody watches (CAMS pushes every WABA of the account) spent a call per such space.
+ */
+const REFUSED_LOOKUP_TTL_MS = 3_600_000;
 /** At most this many spaces are looked up per batch (each one CAMS call, once ever). */
 const MAX_LOOKUPS = 20;
 /** Receipts that are not acted on are kept this long, to be looked at. */
@@ -264,14 +276,17 @@ async function wabaSpaces(store: Store, envTargets: readonly WatchTarget[]): Pro
     const { custSpaceId, wabaId, nodeType } = value.subject;
     if (nodeType !== 'monitor' && custSpaceId && wabaId && bySpace.has(custSpaceId)) spaceOf(custSpaceId).wabaIds.add(wabaId);
   }
-  for (const { key, value } of await store.list<{ WabaId: string }>(SPACE_WABA_PREFIX)) {
+  const refused = new Set<string>();
+  for (const { key, value } of await store.list<SpaceWaba>(SPACE_WABA_PREFIX)) {
     const cs = key.slice(SPACE_WABA_PREFIX.length);
-    if (bySpace.has(cs) && value?.WabaId) spaceOf(cs).wabaIds.add(value.WabaId);
+    if (!bySpace.has(cs)) continue;
+    if (value?.WabaId) spaceOf(cs).wabaIds.add(value.WabaId);
+    else refused.add(cs);
   }
   const out = new Map<string, WabaSpace>() as SpaceIndex;
   out.unresolved = [];
   for (const [custSpaceId, s] of bySpace) {
-    if (s.wabaIds.size === 0) out.unresolved.push({ custSpaceId, watched: s.watched, ...(s.wabaTarget ? { wabaTarget: s.wabaTarget } : {}) });
+    if (s.wabaIds.size === 0 && !refused.has(custSpaceId)) out.unresolved.push({ custSpaceId, watched: s.watched, ...(s.wabaTarget ? { wabaTarget: s.wabaTarget } : {}) });
     for (const wabaId of s.wabaIds) {
       out.set(wabaId, { custSpaceId, watched: s.watched, waba: s.wabaTarget ?? { CustSpaceId: custSpaceId, NodeType: 'waba', WabaId: wabaId } });
     }
@@ -281,19 +296,27 @@ async function wabaSpaces(store: Store, envTargets: readonly WatchTarget[]): Pro
 
 /**
  * Watched spaces whose targets never named their WABA and that no check has reported yet (a fresh
- * watch list): their WABA id is asked of CAMS once (QueryChatappBindWaba) and kept in the store.
+ * watch list): their WABA id is asked of CAMS once (QueryChatappBindWaba) and kept in the store. A
+ * refusal, or an answer naming no WABA, is kept too, for REFUSED_LOOKUP_TTL_MS; a transient failure
+ * (throttled, 5xx, no answer) is asked again at the next batch.
  */
 async function lookUpSpaces(spaces: SpaceIndex, deps: ReceiptDeps): Promise<void> {
+  const refuse = (custSpaceId: string, why: string) =>
+    deps.store.put<SpaceWaba>(SPACE_WABA_PREFIX + custSpaceId, { Refused: why }, { ttlMs: REFUSED_LOOKUP_TTL_MS });
   for (const s of spaces.unresolved.slice(0, MAX_LOOKUPS)) {
     try {
       const { data } = await deps.cams.queryBindWaba({ CustSpaceId: s.custSpaceId }, { deadline: deps.deadline });
       const wabaId = data.Id;
-      if (!wabaId) continue;
-      await deps.store.put(SPACE_WABA_PREFIX + s.custSpaceId, { WabaId: wabaId }, {});
+      if (!wabaId) {
+        await refuse(s.custSpaceId, 'no WABA bound');
+        continue;
+      }
+      await deps.store.put<SpaceWaba>(SPACE_WABA_PREFIX + s.custSpaceId, { WabaId: wabaId }, {});
       spaces.set(wabaId, { custSpaceId: s.custSpaceId, watched: s.watched, waba: s.wabaTarget ?? { CustSpaceId: s.custSpaceId, NodeType: 'waba', WabaId: wabaId } });
     } catch (e) {
       if (!isCamsError(e)) throw e;
       deps.log({ level: 'warn', msg: 'cannot learn the WABA of a watched space', custSpaceId: s.custSpaceId, code: e.Code });
+      if (!e.retryable) await refuse(s.custSpaceId, e.Code);
     }
   }
   if (spaces.unresolved.length > MAX_LOOKUPS) deps.log({ level: 'warn', msg: 'more watched spaces without a known WABA than one batch looks up', count: spaces.unresolved.length });

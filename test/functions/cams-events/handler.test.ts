@@ -153,6 +153,20 @@ describe('cams-events over HTTP', () => {
     expect(calls.filter((c) => c.Action === 'QueryChatappBindWaba')).toHaveLength(1);
   });
 
+  it("a watched space CAMS refuses to name the WABA of is asked once, not again at every push for a WABA nobody watches (each spent the account's CAMS budget)", async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    // A space not bound to this account (a typo, or bound elsewhere): CAMS answers Unknown.ResourceOwnerId.
+    await registerWatchTarget(store, { CustSpaceId: 'C99999999999999', NodeType: 'phone', PhoneNumber: '8613800000999' }, 'test');
+    const handler = fn();
+    // CAMS pushes every WABA of the account: these belong to none that is watched.
+    for (let i = 0; i < 3; i++) {
+      const r = await handler(httpPush([{ Type: 'wabaAccountUpdate', WabaId: `99900011${i}`, Status: 'BLOCKED' }]), ctx());
+      expect(json(r).Data!.Results[0]).toMatchObject({ Outcome: 'unknown-waba' });
+    }
+    const calls = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string; Code: string }>;
+    expect(calls.filter((c) => c.Action === 'QueryChatappBindWaba').map((c) => c.Code)).toEqual(['Unknown.ResourceOwnerId']);
+  });
+
   it('malformed, unknown and valid receipts in one batch: 200, field errors for the bad ones, the valid ones acted on', async () => {
     await registerWatchTarget(store, phone(), 'test');
     await setHealth(sandbox, { ...phone(), CanSendMessage: 'BLOCKED' });
