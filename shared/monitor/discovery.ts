@@ -7,6 +7,7 @@ import { adviceFor } from './advice.ts';
 import { ENTITY_PREFIX } from './dispatch.ts';
 import { fingerprintOf, type EntityState } from './entity-state.ts';
 import { qualityObservation, tierRank } from './quality.ts';
+import { templateStatusObservation } from './template-status.ts';
 import type { Observation } from './rules.ts';
 import { DISCOVERY_PREFIX, targetId, WATCH_PREFIX, type NodeAttributes, type RegisteredTarget, type WatchTarget } from './targets.ts';
 
@@ -235,6 +236,12 @@ async function reconcile(
   }
   for (const { target, info } of found.templates) {
     await upsert(target, () => dropUndefined({ AuditStatus: info.AuditStatus, SeenAt: seenAt }));
+    // The listing is the backstop of template receipts (a lost `pass`, a late retry of an older push):
+    // the review it sees is observed as a receipt's is, for a template a receipt gave a review state.
+    // It starts none: a template no receipt flagged leaves no entity behind, and one rejected before
+    // it was watched is its check's alert (MESSAGE_TEMPLATE), not a second one.
+    const obs = info.AuditStatus ? templateStatusObservation(target, info.AuditStatus, info.Reason) : undefined;
+    if (obs && (await store.get(ENTITY_PREFIX + fingerprintOf(obs.subject)))) observations.push({ target, obs });
   }
 
   let retired = 0;

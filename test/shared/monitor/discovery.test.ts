@@ -7,6 +7,10 @@ import { loadMonitorConfig } from '../../../shared/config/monitor.ts';
 import { runHealthMonitor } from '../../../shared/services/health-monitor.ts';
 import type { CamsClient } from '../../../shared/cams/client.ts';
 import { runDiscovery } from '../../../shared/monitor/discovery.ts';
+import type { EntityState } from '../../../shared/monitor/entity-state.ts';
+import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
+import { applyReceipts } from '../../../shared/receipts/apply.ts';
+import { parseBatch } from '../../../shared/receipts/parse.ts';
 import { WATCH_PREFIX, type RegisteredTarget } from '../../../shared/monitor/targets.ts';
 import { StoreError, type Store } from '../../../shared/store/port.ts';
 import { handler as watchListHandler } from '../../../functions/watch-list/handler.ts';
@@ -261,6 +265,31 @@ describe('discovery: a WABA watched with Discover brings its numbers and templat
     const removed = parseReply(await watchListHandler(httpEvent(del, 'fc-http'), fcContext() as never));
     expect(removed.body.Data).toMatchObject({ Removed: 1, Retired: 5 });
     expect(await watched()).toEqual([]);
+  });
+});
+
+describe("discovery is the template receipts' backstop", () => {
+  it("a template paused by a receipt whose 'pass' receipt was lost: the next listing, which says pass, resolves its warning", async () => {
+    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
+    expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    let clock = Date.now();
+    await sweep(clock, sink);
+    // cams-events acts on a paused receipt.
+    const { receipts } = parseBatch([{ Type: 'template', WabaId: WABA, TemplateCode: 'order_update', Language: 'en_US', AuditStatus: 'paused', Reason: 'low quality' }]);
+    const deps = { store, cams: sandboxClient(sandbox), policy: { minConsecutive: 1, repeatIntervalMs: 24 * HOUR }, sinks: [sink.name], envTargets: [], now: () => clock, deadline: Date.now() + 10_000, log: () => {} };
+    expect(await applyReceipts(receipts, deps)).toMatchObject([{ Outcome: 'processed', Check: 'ok' }]);
+    // The template is reviewed again and passes; that receipt is lost. The next listing says pass.
+    clock += HOUR;
+    await sweep(clock, sink);
+    const items = sink.received.flatMap((m) => m.items).filter((i) => i.subject.entityType === 'TEMPLATE_STATUS');
+    expect(items.map((i) => [i.status, i.reason])).toEqual([
+      ['LIMITED', 'new'],
+      ['RESOLVED', 'resolved'],
+    ]);
+    // A template no receipt ever flagged leaves no entity of its own behind (nothing to say about it).
+    const entities = await store.list<EntityState>(ENTITY_PREFIX);
+    expect(entities.filter((e) => e.value.subject.entityType === 'TEMPLATE_STATUS')).toHaveLength(1);
   });
 });
 
