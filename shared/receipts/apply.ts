@@ -106,7 +106,8 @@ interface ActedOn {
   node?: string;
   /** The version of the node's last-receipt record that dedup read (undefined: none). */
   read: string | undefined;
-  observation?: Observation;
+  /** Fingerprints of the entities whose state is part of what is known about the node (nodeState). */
+  entities: string[];
   results: ReceiptResult[];
 }
 
@@ -135,7 +136,7 @@ async function recordReceipt(
   // A quality receipt is judged with the tier discovery last listed for the number (its watch entry).
   const attributes = id && receipt.type === 'phoneQualityUpdate' ? (await store.get<RegisteredTarget>(WATCH_PREFIX + id))?.value.attributes : undefined;
   const obs = space && receipt.known ? receiptObservation(receipt, space.custSpaceId, attributes) : undefined;
-  if (await redelivered({ key, result, ...(id ? { node: id } : {}), ...(obs ? { observation: obs } : {}) }, receipt.wabaId, run, store)) {
+  if (await redelivered({ key, result, ...(id ? { node: id } : {}), entities: stateEntities(target, receipt.wabaId, obs) }, receipt.wabaId, run, store)) {
     result.Outcome = 'duplicate';
     bump(run.stats, 'duplicates');
     return;
@@ -193,7 +194,7 @@ async function redelivered(r: Omit<ActedOn, 'read' | 'results'> & { result: Rece
     read = inBatch.read;
   } else {
     const last = await readLastReceipt(store, stream);
-    if (last?.value.key === r.key && isRedelivery({ last, status: await nodeState(store, r.node, r.observation) }, r.key)) return true;
+    if (last?.value.key === r.key && isRedelivery({ last, status: await nodeState(store, r.node, r.entities) }, r.key)) return true;
     read = last?.version;
   }
   const { result, ...acted } = r;
@@ -202,16 +203,27 @@ async function redelivered(r: Omit<ActedOn, 'read' | 'results'> & { result: Rece
 }
 
 /**
- * What the monitor last found about what a receipt speaks of: the node's last check (its worst
- * status, from any check, the sweep's included) and, for an early warning, the entity it feeds (a
- * quality or template state discovery or another receipt may have changed since).
+ * The entities, besides the node's last check, whose state says what the monitor found about a
+ * receipt's node: for an early warning, the entity it feeds (a quality or template state discovery
+ * or another receipt may have changed since); for a WABA, its WABA entity, which every check of a
+ * number or template under it reports too (its own target's record says only what checks of the
+ * WABA target found, so a recovery a number's check saw left the WABA's next receipt a "duplicate").
  */
-async function nodeState(store: Store, node: string | undefined, observation: Observation | undefined): Promise<string> {
+function stateEntities(target: WatchTarget | undefined, wabaId: string, observation: Observation | undefined): string[] {
+  const out = observation ? [fingerprintOf(observation.subject)] : [];
+  if (target?.NodeType === 'waba') out.push(fingerprintOf({ nodeType: 'waba', entityType: 'WABA', custSpaceId: target.CustSpaceId, wabaId }));
+  return out;
+}
+
+/**
+ * What the monitor last found about what a receipt speaks of: the node's last check (its worst
+ * status, from any check of it, the sweep's included) and the state of each of `entities` (stateEntities).
+ */
+async function nodeState(store: Store, node: string | undefined, entities: readonly string[]): Promise<string> {
   if (!node) return '-';
-  const checked = (await store.get<TargetInfo>(TARGET_INFO_PREFIX + node))?.value.status ?? '-';
-  if (!observation) return checked;
-  const entity = await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(observation.subject));
-  return `${checked}|${entity?.value.status ?? '-'}`;
+  const parts = [(await store.get<TargetInfo>(TARGET_INFO_PREFIX + node))?.value.status ?? '-'];
+  for (const fp of entities) parts.push((await store.get<EntityState>(ENTITY_PREFIX + fp))?.value.status ?? '-');
+  return parts.join('|');
 }
 
 /** One check per node, however many receipts named it; a CAMS failure is left to the sweep. */
@@ -236,7 +248,7 @@ async function checkNodes(toCheck: BatchRun['toCheck'], round: string, ctx: Chec
  */
 async function markBatchActedOn(run: BatchRun, deps: ReceiptDeps): Promise<void> {
   for (const [stream, acted] of run.acted) {
-    const status = await nodeState(deps.store, acted.node, acted.observation);
+    const status = await nodeState(deps.store, acted.node, acted.entities);
     if (await markActedOn(deps.store, stream, acted.key, status, deps.now(), acted.read)) continue;
     for (const result of acted.results) {
       if (result.Outcome !== 'processed') continue;

@@ -116,4 +116,37 @@ describe('receipt dedup: a redelivery is not acted on twice, a repeat after a ch
     await redeliver(forwarder.pushes[1]!.receipts);
     expect(outcomes()[2]).toEqual(['duplicate']);
   });
+
+  it("a WABA's recovery only a phone's check saw (its receipt was lost): the WABA's same receipt as before is acted on", async () => {
+    const wabaAlerts = () =>
+      receivers.received.webhook
+        .flatMap((m) => (m.body as { items: Item[] }).items)
+        .filter((i) => i.node.startsWith('WABA '))
+        .map((i) => [i.status, i.reason]);
+    clock += MINUTE;
+    await rig.pushChange({ NodeType: 'waba', WabaId: WABA }, 'BLOCKED');
+    expect(wabaAlerts()).toEqual([['BLOCKED', 'new']]);
+    // The WABA recovers; that receipt never arrives. A receipt about the number does: its check
+    // reports the WABA too, which the monitor then knows is AVAILABLE.
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/receipts', { Url: '' });
+    await setHealth(sandbox, { CustSpaceId: space, NodeType: 'waba', WabaId: WABA, CanSendMessage: 'AVAILABLE' });
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/receipts', { Url: forwarder.url });
+    clock += MINUTE;
+    await redeliver([{ Type: 'phoneNameUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'APPROVED' }]);
+    expect(wabaAlerts()).toEqual([
+      ['BLOCKED', 'new'],
+      ['RESOLVED', 'resolved'],
+    ]);
+
+    // Blocked again: CAMS pushes what it pushed the first time. Not a redelivery: the WABA changed since.
+    clock += MINUTE;
+    await rig.pushChange({ NodeType: 'waba', WabaId: WABA }, 'BLOCKED');
+    expect(JSON.stringify(forwarder.pushes.at(-1)!.receipts)).toBe(JSON.stringify(forwarder.pushes[0]!.receipts));
+    expect(outcomes()).toEqual([['processed'], ['processed'], ['processed']]);
+    expect(wabaAlerts()).toEqual([
+      ['BLOCKED', 'new'],
+      ['RESOLVED', 'resolved'],
+      ['BLOCKED', 'new'],
+    ]);
+  });
 });
