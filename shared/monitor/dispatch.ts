@@ -80,12 +80,20 @@ export async function deliverOwed(
 ): Promise<DispatchReport> {
   const report: DispatchReport = { delivered: [], deferred: [], failed: [] };
   const sendBudget = Math.max(0, ...sinks.map((s) => (s.timeoutMs ?? DEFAULT_SEND_MS) + (s.minIntervalMs ?? 0))) + STRIKE_MARGIN_MS;
+  let asked = false;
   for (let pass = 1; ; pass++) {
     // Renewed before a send whenever less than one send's time is left, so a deliverer that dies
     // blocks delivery for this long at most.
     const lease = await store.acquireLease(DELIVERY_LEASE, Math.max(30_000, 3 * sendBudget));
     if (!lease) {
-      await store.put(DELIVER_AGAIN, 1, { ttlMs: 60_000 });
+      if (!asked) {
+        // Asked, then tried once more: a holder that let go before the ask was written did not see
+        // it, and then the lease is free; one that still holds it sees the ask when it lets go.
+        await store.put(DELIVER_AGAIN, 1, { ttlMs: 60_000 });
+        asked = true;
+        pass--;
+        continue;
+      }
       if (pass === 1) report.skipped = 'another deliverer holds the delivery lease';
       return report;
     }

@@ -121,6 +121,26 @@ describe('deliverOwed', () => {
     expect((await deliverOwed(store, [sink], Date.now, noLog)).delivered).toHaveLength(1);
   });
 
+  it('turned away by a holder that lets go before it could see the request to look again: takes the lease itself and delivers', async () => {
+    const store = await openStore('memory:');
+    await owe(store, '1', ['s']);
+    const sink = new TimedSink('s');
+    // The holder releases right after this deliverer's first try, before its "look again" is written.
+    const holder = await store.acquireLease(DELIVERY_LEASE, 60_000);
+    let tries = 0;
+    const racing = storeWith(store, {
+      acquireLease: async (n, t, o) => {
+        const lease = await store.acquireLease(n, t, o);
+        if (n === DELIVERY_LEASE && ++tries === 1) await holder!.release();
+        return lease;
+      },
+    });
+    const report = await deliverOwed(racing, [sink], Date.now, noLog);
+    expect(report.delivered).toHaveLength(1);
+    expect(sink.sent).toHaveLength(1);
+    expect(report.skipped).toBeUndefined();
+  });
+
   it('does not start a send once its delivery lease is lost: the rest stays owed', async () => {
     const inner = await openStore('memory:');
     await owe(inner, '1', ['s']);
