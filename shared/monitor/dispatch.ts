@@ -36,6 +36,10 @@ export const DELIVERY_LEASE = 'monitor/deliver';
  */
 export const DELIVER_AGAIN = 'monitor/deliver-again';
 const MAX_PASSES = 3;
+const LEASE_LOST = 'the delivery lease was lost';
+const INVOCATION_ENDING = 'the invocation ends before a send could be struck off';
+/** Room between a send's end and the invocation's for striking it off (one store write). */
+const INVOCATION_STRIKE_MS = 1000;
 /** A send whose sink does not say how long it may take is given this long. */
 const DEFAULT_SEND_MS = 5000;
 /** Room after a send for striking it off before the lease could run out. */
@@ -67,7 +71,9 @@ function notificationFor(sink: string, group: string, entries: OutboxEntry[], no
  * never both send a notification), it delivers what entity states owe: per sink, one message per
  * group, within the sink's per-minute budget. A delivery is struck from the owed list only after the
  * sink confirmed it; anything that failed or did not fit the budget stays owed for the next sweep.
- * A send is only started while the lease is sure to outlast it and its strike. A caller turned away
+ * A send is only started while the lease is sure to outlast it and its strike, and, given
+ * `opts.deadline` (the invocation's end, wall clock), while the invocation is too: one FC cut off
+ * might have reached the channel and not struck it off, so it would go out again. A caller turned away
  * by the lease asks the holder to look again (DELIVER_AGAIN), which it does once its pass is done:
  * what that caller found (a receipt's alert in another cams-events instance) goes out then, not at
  * the next sweep tick, however long the holder's pass took (a slow channel).
@@ -77,9 +83,11 @@ export async function deliverOwed(
   sinks: readonly AlertSink[],
   now: () => number,
   log: (rec: Record<string, unknown>) => void,
+  opts: { deadline?: number } = {},
 ): Promise<DispatchReport> {
   const report: DispatchReport = { delivered: [], deferred: [], failed: [] };
-  const sendBudget = Math.max(0, ...sinks.map((s) => (s.timeoutMs ?? DEFAULT_SEND_MS) + (s.minIntervalMs ?? 0))) + STRIKE_MARGIN_MS;
+  const sendTime = Math.max(0, ...sinks.map((s) => (s.timeoutMs ?? DEFAULT_SEND_MS) + (s.minIntervalMs ?? 0)));
+  const sendBudget = sendTime + STRIKE_MARGIN_MS;
   let asked = false;
   for (let pass = 1; ; pass++) {
     // Renewed before a send whenever less than one send's time is left, so a deliverer that dies
@@ -99,7 +107,13 @@ export async function deliverOwed(
     }
     try {
       const outlastsSend = () => lease.expiresAt - Date.now() >= sendBudget;
-      await deliverUnderLease(store, sinks, now, log, report, async () => outlastsSend() || ((await lease.renew()) && outlastsSend()));
+      const mayStart = async (): Promise<string | undefined> => {
+        // A send FC cuts off with the invocation may have reached the channel without being struck
+        // off, and would go out again (and the lease stay held until it runs out).
+        if (opts.deadline !== undefined && opts.deadline - Date.now() < sendTime + INVOCATION_STRIKE_MS) return INVOCATION_ENDING;
+        return outlastsSend() || ((await lease.renew()) && outlastsSend()) ? undefined : LEASE_LOST;
+      };
+      await deliverUnderLease(store, sinks, now, log, report, mayStart);
     } finally {
       await lease.release().catch(() => undefined);
     }
@@ -114,7 +128,7 @@ async function deliverUnderLease(
   now: () => number,
   log: (rec: Record<string, unknown>) => void,
   report: DispatchReport,
-  leaseHolds: () => Promise<boolean>,
+  mayStart: () => Promise<string | undefined>,
 ): Promise<void> {
   // Through the indexes: the entities that owe something or hold a silenced notification, not every entity.
   let owing = await loadOwing(store);
@@ -130,7 +144,7 @@ async function deliverUnderLease(
     return;
   }
   for (const sink of sinks) {
-    if (!(await deliverToSink(store, sink, owing, { now, log, report, leaseHolds }))) return;
+    if (!(await deliverToSink(store, sink, owing, { now, log, report, mayStart }))) return;
   }
 }
 
@@ -156,15 +170,23 @@ async function resolveSinks(store: Store, owing: OwingEntity[], configured: read
 
 /**
  * One message per group owed to `sink`, in group order, each struck from the outboxes once sent.
- * False when the delivery lease was lost (nothing more may be sent: another deliverer may take over).
+ * False when no more may be sent: the delivery lease was lost (another deliverer may take over), or
+ * the invocation ends before a send could be struck off.
  */
 async function deliverToSink(
   store: Store,
   sink: AlertSink,
   owing: readonly OwingEntity[],
-  ctx: { now: () => number; log: (rec: Record<string, unknown>) => void; report: DispatchReport; leaseHolds: () => Promise<boolean> },
+  ctx: { now: () => number; log: (rec: Record<string, unknown>) => void; report: DispatchReport; mayStart: () => Promise<string | undefined> },
 ): Promise<boolean> {
   const { now, log, report } = ctx;
+  const mayStart = async (sink: AlertSink, group: string): Promise<boolean> => {
+    const stop = await ctx.mayStart();
+    if (stop === undefined) return true;
+    report.deferred.push({ sink: sink.name, group, reason: stop });
+    log({ level: 'warn', msg: `${stop}: the rest stays owed`, sink: sink.name, group });
+    return false;
+  };
   const byGroup = new Map<string, Array<{ key: string; marker: string; entry: OutboxEntry }>>();
   for (const s of owing) {
     for (const entry of s.value.outbox) {
@@ -175,12 +197,8 @@ async function deliverToSink(
     }
   }
   for (const [group, owed] of [...byGroup.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    if (!(await ctx.leaseHolds())) {
-      // Another deliverer may take over now: sending anyway could double the message.
-      report.deferred.push({ sink: sink.name, group, reason: 'the delivery lease was lost' });
-      log({ level: 'warn', msg: 'delivery lease lost; the rest stays owed', sink: sink.name, group });
-      return false;
-    }
+    // Without the lease another deliverer may take over now: sending anyway could double the message.
+    if (!(await mayStart(sink, group))) return false;
     const slot = await takeSendSlot(store, sink, now());
     if (typeof slot === 'string') {
       report.deferred.push({ sink: sink.name, group, reason: slot });
@@ -191,11 +209,7 @@ async function deliverToSink(
     if (slot.waitMs > 0) await new Promise((resolve) => setTimeout(resolve, slot.waitMs));
     // Again right before the send: the sink's rate window is two store calls, and a slow store
     // (seconds each) can use up the lease between the check above and here.
-    if (!(await ctx.leaseHolds())) {
-      report.deferred.push({ sink: sink.name, group, reason: 'the delivery lease was lost' });
-      log({ level: 'warn', msg: 'delivery lease lost; the rest stays owed', sink: sink.name, group });
-      return false;
-    }
+    if (!(await mayStart(sink, group))) return false;
     try {
       await sink.send(notification);
     } catch (e) {

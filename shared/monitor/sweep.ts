@@ -47,6 +47,8 @@ export interface HealthSweepOptions {
   discovery?: { intervalMs: number };
   /** Record node history (default true); the bench turns it off to measure what it costs. */
   history?: boolean;
+  /** The invocation's end (wall clock): no alert send starts that could not finish before it. */
+  deliverBy?: number;
   /** What a check makes owed is delivered this long after it, while the sweep goes on (default FLUSH_DELAY_MS). */
   flushDelayMs?: number;
   /** Waits for a re-check's backoff (recheck.ts); tests pass one that moves their clock. */
@@ -120,7 +122,12 @@ export class HealthSweep {
     // The one deliverer, while the sweep runs: what earlier sweeps owe flushDelayMs after the first
     // check is under way (beside the checks, not ahead of them, and not amid the first slots), what a
     // check finds within flushDelayMs, and at the end whatever is still owed.
-    const flusher = new DeliveryFlusher(() => deliverOwed(store, this.opts.sinks, this.alertNow, this.log), this.opts.flushDelayMs ?? FLUSH_DELAY_MS, this.log);
+    const deliverBy = this.opts.deliverBy;
+    const flusher = new DeliveryFlusher(
+      () => deliverOwed(store, this.opts.sinks, this.alertNow, this.log, deliverBy !== undefined ? { deadline: deliverBy } : {}),
+      this.opts.flushDelayMs ?? FLUSH_DELAY_MS,
+      this.log,
+    );
     this.flusher = flusher;
     try {
       let report: SweepReport;

@@ -233,7 +233,7 @@ function receiptDeps(rt: MonitorRuntime, context: FcContext, invocationDeadline:
 async function deliver(rt: MonitorRuntime, deadline: number, now: () => number, log: (r: Record<string, unknown>) => void): Promise<DispatchReport | undefined> {
   if (rt.sinks.length === 0) return undefined;
   for (let i = 0; ; i++) {
-    const report = await deliverOwed(rt.store, rt.sinks, now, log);
+    const report = await deliverOwed(rt.store, rt.sinks, now, log, { deadline });
     if (!report.skipped || i >= 5 || Date.now() + 1000 > deadline - 1000) return report;
     await new Promise((r) => setTimeout(r, 200 + 200 * i));
   }

@@ -56,6 +56,7 @@ export async function runHealthMonitor(inv: EventInvocation, runtime: MonitorRun
     targetProblems: config.targetProblems,
     concurrency: Math.max(1, Math.ceil(config.qps)),
     deadline,
+    deliverBy: inv.deadline,
     discovery: { intervalMs: config.discoveryIntervalMs },
     ...(alertClock ? { alertClock } : {}),
     log: (rec) => writeLogRecord(stdoutLog, { function: 'health-monitor', requestId: inv.requestId, ...rec }),

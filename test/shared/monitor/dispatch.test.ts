@@ -141,6 +141,17 @@ describe('deliverOwed', () => {
     expect(report.skipped).toBeUndefined();
   });
 
+  it('starts no send the invocation would cut off (a send cut off could reach the channel and not be struck off): it stays owed', async () => {
+    const store = await openStore('memory:');
+    await owe(store, '1', ['s']);
+    const sink = new TimedSink('s'); // 5 s to send, by default
+    const late = await deliverOwed(store, [sink], Date.now, noLog, { deadline: Date.now() + 4_000 });
+    expect(late.deferred).toEqual([{ sink: 's', group: 'waba:1', reason: 'the invocation ends before a send could be struck off' }]);
+    expect(sink.sent).toEqual([]);
+    expect(await store.list(OWED_PREFIX)).toHaveLength(1);
+    expect((await deliverOwed(store, [sink], Date.now, noLog, { deadline: Date.now() + 7_000 })).delivered).toHaveLength(1);
+  });
+
   it('does not start a send once its delivery lease is lost: the rest stays owed', async () => {
     const inner = await openStore('memory:');
     await owe(inner, '1', ['s']);

@@ -266,6 +266,19 @@ describe('HealthSweep against the sandbox', () => {
     expect(sink.received[0]!.items.map((i) => `${i.subject.templateCode}:${i.reason}`)).toEqual(['tpl_0:new']);
   });
 
+  it('sends nothing the invocation would cut off (deliverBy): the alert stays owed for the next sweep', async () => {
+    const sink = new RecordingSink();
+    await setHealth(sandbox, { ...phone1(), CanSendMessage: 'BLOCKED', Errors: blocked });
+    clock += 5 * 60_000;
+    const ending = await sweep(sink, { deliverBy: Date.now() + 2_000 });
+    expect(ending.checked).toBe(1);
+    expect(sink.received).toHaveLength(0);
+    expect(ending.dispatch?.deferred.map((d) => d.reason)).toContain('the invocation ends before a send could be struck off');
+    clock += 5 * 60_000;
+    await sweep(sink, { deliverBy: Date.now() + 30_000 });
+    expect(sink.received.map((n) => n.items[0]!.reason)).toEqual(['new']);
+  });
+
   it('retries a failed delivery at the next sweep, and sends it once', async () => {
     const sink = new RecordingSink();
     sink.failNext = 1;
