@@ -48,29 +48,36 @@ export async function updateEntity(
   fn: (prev: EntityState | undefined) => EntityState | undefined,
   maxAttempts = ENTITY_CAS_ATTEMPTS,
 ): Promise<Versioned<EntityState> | undefined> {
-  let added = false;
-  let owes = false;
-  let silenced = false;
-  let held: string | undefined;
+  // Per index: whether this write made the entity need its marker (written, renewing it), and
+  // whether it needs one at all (written if missing: a writer that failed between its entity write
+  // and the marker, as when redis went away right then, has it written by the retry).
+  let owed = { fresh: false, wanted: false };
+  let silenced = { fresh: false, wanted: false };
+  let held = { fresh: false, wanted: false };
+  let group = '';
   const result = await update<EntityState>(
     store,
     entityKey(fingerprint),
     (prev) => {
       const next = fn(prev);
       const had = new Set(prev?.outbox.map((e) => e.id));
-      added = !!next && next.outbox.some((e) => !had.has(e.id));
-      owes = !!next && next.outbox.length > 0;
-      silenced = !!next?.silenced && !prev?.silenced;
-      held = next?.held !== undefined && prev?.held === undefined ? next.group : undefined;
+      owed = { fresh: !!next && next.outbox.some((e) => !had.has(e.id)), wanted: !!next && next.outbox.length > 0 };
+      silenced = { fresh: !!next?.silenced && !prev?.silenced, wanted: !!next?.silenced };
+      held = { fresh: next?.held !== undefined && prev?.held === undefined, wanted: next?.held !== undefined };
+      group = next?.group ?? '';
       return next;
     },
     { maxAttempts },
   );
-  if (added) await store.put(OWED_PREFIX + fingerprint, 1);
-  else if (owes && !(await store.get(OWED_PREFIX + fingerprint))) await store.put(OWED_PREFIX + fingerprint, 1, { ifAbsent: true });
-  if (silenced) await store.put(SILENCED_PREFIX + fingerprint, 1);
-  if (held !== undefined) await store.put(HELD_PREFIX + fingerprint, held);
+  await ensureMarker(store, OWED_PREFIX + fingerprint, 1, owed);
+  await ensureMarker(store, SILENCED_PREFIX + fingerprint, 1, silenced);
+  await ensureMarker(store, HELD_PREFIX + fingerprint, group, held);
   return result;
+}
+
+async function ensureMarker(store: Store, key: string, value: unknown, need: { fresh: boolean; wanted: boolean }): Promise<void> {
+  if (need.fresh) await store.put(key, value);
+  else if (need.wanted && !(await store.get(key))) await store.put(key, value, { ifAbsent: true });
 }
 
 /** The entities of `group` the held index names that still hold a notification back; stale markers are removed. */
