@@ -4,6 +4,11 @@ import { HealthNode, targetProblems } from '../validation/health-target.ts';
 export type WatchTarget = HealthNode;
 
 export const WATCH_PREFIX = 'watch/';
+/**
+ * Nodes taken off the watch list by hand (DELETE /watch-list), one key each: a receipt about one
+ * does not put it back under watch. Cleared when it is added again (POST /watch-list, an onboarding).
+ */
+export const REMOVED_PREFIX = 'watch-removed/';
 
 /**
  * What discovery remembers per Discover entry (its watch id; discovery.ts): deleted with the entry's

@@ -1,7 +1,7 @@
 import type { CamsClient } from '../cams/client.ts';
 import { isCamsError, isThrottlingCode, mayHaveBeenApplied } from '../cams/errors.ts';
 import { observeMonitorSubject } from '../monitor/monitor-alert.ts';
-import { registerWatchTarget, targetId, type WatchTarget } from '../monitor/targets.ts';
+import { registerWatchTarget, REMOVED_PREFIX, targetId, type WatchTarget } from '../monitor/targets.ts';
 import { update, type Store } from '../store/port.ts';
 import { trackActive, untrackActive } from './active.ts';
 import { idempotencyKeyFor, onboardingIdFor, OnboardingPayload, samePayload } from './payload.ts';
@@ -290,7 +290,12 @@ async function runStep(
       // Once each: a template named twice in the payload is one watch entry, counted once.
       const unique = new Map(targets.map((t) => [targetId(t), t]));
       const ids: string[] = [];
-      for (const t of unique.values()) ids.push(await registerWatchTarget(deps.store, t, `onboarding:${record.OnboardingId}`));
+      for (const t of unique.values()) {
+        const id = await registerWatchTarget(deps.store, t, `onboarding:${record.OnboardingId}`);
+        // Onboarded again after being taken off the watch list: receipts may keep it watched again.
+        await deps.store.delete(REMOVED_PREFIX + id);
+        ids.push(id);
+      }
       return { step: { Targets: ids.length }, patch: { WatchTargets: ids } };
     }
   }

@@ -5,7 +5,7 @@ import { ENTITY_PREFIX } from '../monitor/dispatch.ts';
 import { fingerprintOf, type EntityState } from '../monitor/entity-state.ts';
 import type { AlertPolicy, Observation } from '../monitor/rules.ts';
 import { ROUND_KEY, type SweepRound } from '../monitor/sweep.ts';
-import { loadWatchList, registerWatchTarget, targetId, WATCH_PREFIX, type RegisteredTarget, type WatchTarget } from '../monitor/targets.ts';
+import { loadWatchList, registerWatchTarget, REMOVED_PREFIX, targetId, WATCH_PREFIX, type RegisteredTarget, type WatchTarget } from '../monitor/targets.ts';
 import type { Store } from '../store/port.ts';
 import { countReceipts, isRedelivery, markActedOn, readLastReceipt, receiptKey, type ReceiptStats } from './dedup.ts';
 import { receiptObservation } from './observation.ts';
@@ -52,7 +52,9 @@ export type ReceiptOutcome =
   /** A WABA no watched node belongs to: kept and logged, not alerted. */
   | 'unknown-waba'
   /** A Type or Status the notes do not list: kept and logged; its WABA is still checked. */
-  | 'unknown-type';
+  | 'unknown-type'
+  /** A node taken off the watch list by hand (DELETE /watch-list): not watched again, not alerted. */
+  | 'removed';
 
 export interface ReceiptResult {
   Index: number;
@@ -146,6 +148,14 @@ async function recordReceipt(
     bump(run.stats, 'unknownWaba');
     deps.log({ level: 'warn', msg: 'receipt for a WABA no watched node belongs to; not alerted', wabaId: receipt.wabaId, type: receipt.type });
     await store.put(UNKNOWN_WABA_PREFIX + receipt.wabaId, { WabaId: receipt.wabaId, LastAt: new Date(deps.now()).toISOString(), Receipt: receipt.raw }, { ttlMs: KEEP_MS });
+    return;
+  }
+  if (!space.watched.has(id) && (await store.get(REMOVED_PREFIX + id))) {
+    // Taken off the watch list by hand: not put back, nor alerted on.
+    result.Outcome = 'removed';
+    result.Node = id;
+    bump(run.stats, 'removed');
+    deps.log({ level: 'info', msg: 'receipt for a node removed from the watch list; not watched again', node: id, type: receipt.type });
     return;
   }
   if (!receipt.known) {

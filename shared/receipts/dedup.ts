@@ -37,6 +37,8 @@ export interface ReceiptStats {
   invalid: number;
   unknown: number;
   unknownWaba: number;
+  /** About nodes taken off the watch list by hand. */
+  removed: number;
 }
 
 /** Receipts carry no id: the same content is the same receipt (keys sorted, so field order does not matter). */
@@ -92,7 +94,7 @@ export async function markActedOn(store: Store, node: string, key: string, statu
 export async function countReceipts(store: Store, delta: Partial<ReceiptStats>): Promise<void> {
   if (Object.values(delta).every((n) => !n)) return;
   await update<ReceiptStats>(store, STATS_KEY, (cur) => {
-    const next: ReceiptStats = { received: 0, processed: 0, duplicates: 0, invalid: 0, unknown: 0, unknownWaba: 0, ...cur };
+    const next: ReceiptStats = { received: 0, processed: 0, duplicates: 0, invalid: 0, unknown: 0, unknownWaba: 0, removed: 0, ...cur };
     for (const [k, n] of Object.entries(delta) as Array<[keyof ReceiptStats, number]>) next[k] += n;
     return next;
   });

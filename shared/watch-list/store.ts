@@ -1,4 +1,4 @@
-import { DISCOVERY_PREFIX, type RegisteredTarget, WATCH_PREFIX } from '../monitor/targets.ts';
+import { DISCOVERY_PREFIX, REMOVED_PREFIX, type RegisteredTarget, WATCH_PREFIX } from '../monitor/targets.ts';
 import { keyOfNextToken, nextTokenOf } from '../store/next-token.ts';
 import { update, type Store } from '../store/port.ts';
 import type { WatchEntry } from './entry.ts';
@@ -50,6 +50,8 @@ export async function addWatchEntries(store: Store, entries: readonly WatchEntry
     // A Discover entry new to this WABA is listed at the monitor's next round: what an entry deleted
     // before it remembers (its last listing, whose nodes the DELETE retired) must not hold it off.
     if (e.discover && outcome !== 'Unchanged') await store.delete(DISCOVERY_PREFIX + e.id);
+    // Added by hand again: receipts may put it back under watch, as any node of a watched WABA.
+    await store.delete(REMOVED_PREFIX + e.id);
     result[outcome]++;
   });
   return result;
@@ -63,12 +65,14 @@ export interface RemoveResult {
 }
 
 /** Removes entries; a Discover entry (or the WABA entry carrying it) takes the nodes discovered under it along. */
-export async function removeWatchEntries(store: Store, entries: readonly WatchEntry[]): Promise<RemoveResult> {
+export async function removeWatchEntries(store: Store, entries: readonly WatchEntry[], now = Date.now()): Promise<RemoveResult> {
   const result: RemoveResult = { Removed: 0, Absent: 0, Retired: 0 };
   const roots = new Set<string>();
   await forEachLimit(entries, WRITE_PARALLELISM, async (e) => {
     const cur = await store.get<RegisteredTarget>(WATCH_PREFIX + e.id);
     if (cur?.value.discover) roots.add(e.id);
+    // Marked first: a receipt about it between the two would otherwise put it back.
+    await store.put(REMOVED_PREFIX + e.id, { RemovedAt: new Date(now).toISOString() });
     if (cur && (await store.delete(WATCH_PREFIX + e.id))) result.Removed++;
     else result.Absent++;
   });

@@ -275,6 +275,38 @@ describe.each(kinds)('removing a watched target (%s store)', (kind) => {
     expect(items().filter((i) => i.reason === 'unwatched').map((i) => `${i.subject.entityType}:${i.subject.phoneNumber}`).sort()).toEqual(extra.map((p) => `PHONE_QUALITY:86${p}`));
   });
 
+  it('a node removed by hand stays removed when a receipt names it again; posted again, receipts keep it watched', async () => {
+    await watch(phone(PHONE_1), phone(PHONE_2));
+    await sweep();
+    const receipt = (status: string) =>
+      applyReceipts(parseBatch([{ Type: 'phoneQualityUpdate', WabaId: WABA_ID, PhoneNumber: PHONE_2, Status: status }]).receipts, {
+        store,
+        cams: sandboxClient(sandbox, 50),
+        policy: { minConsecutive: 1, repeatIntervalMs: 4 * HOUR },
+        sinks: [sink.name],
+        envTargets: [],
+        now: () => clock,
+        deadline: Date.now() + 20_000,
+        log: () => {},
+      });
+    await unwatch(phone(PHONE_2));
+    await sweep();
+    await sweep();
+    const before = items().length;
+
+    expect(await receipt('YELLOW')).toEqual([expect.objectContaining({ Outcome: 'removed', Node: targetId(phone(PHONE_2)) })]);
+    await sweep();
+    expect((await keysUnder('watch/')).map((k) => k.slice('watch/'.length))).toEqual([targetId(phone(PHONE_1))]);
+    expect(await page()).not.toContain(PHONE_2);
+    expect(items().slice(before)).toEqual([]);
+
+    // Posted again by hand: a receipt is acted on, as for any watched number.
+    await watch(phone(PHONE_2));
+    expect(await receipt('RED')).toEqual([expect.objectContaining({ Outcome: 'processed' })]);
+    await sweep();
+    expect(items().slice(before).map((i) => `${i.subject.entityType}:${i.subject.phoneNumber}:${i.reason}`)).toEqual([`PHONE_QUALITY:${PHONE_2}:new`]);
+  });
+
   it('a close-out the sink refuses stays owed (the node already out of the report and the page) and goes at a later flush; then the entity is deleted', async () => {
     await watch(phone(PHONE_1));
     await setHealth(sandbox, { ...phone(PHONE_1), CanSendMessage: 'BLOCKED', Errors: blocked });
