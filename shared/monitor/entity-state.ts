@@ -57,7 +57,13 @@ export interface EntityState {
    */
   held?: number;
   /** The last notification a silence kept back (shared/silences): owed again if the silence ends while this fires. */
-  silenced?: { silenceId: string; at: number; item: AlertItem };
+  silenced?: {
+    silenceId: string;
+    at: number;
+    item: AlertItem;
+    /** The sinks the struck notifications were still owed to (a record from before: every sink). */
+    sinks?: string[];
+  };
   /**
    * Epoch ms (alert clock) since which no watched target reaches this entity (shared/monitor/unwatched.ts):
    * it is in no report, page or count, and is deleted once its outbox is empty (its close-out sent).

@@ -9,9 +9,10 @@ import { listSilences } from './store.ts';
 /**
  * Silences, applied by the deliverer before it sends (under its lease, so nothing is sent twice):
  * - an owed notification matching an active silence is struck, not sent, and recorded on its
- *   entity (`silenced`: which silence, when, the item), which the status page shows;
+ *   entity (`silenced`: which silence, when, the item, the sinks it was still owed to), which the
+ *   status page shows;
  * - when no silence covers a recorded entity any more (ended, deleted) and its alert still fires,
- *   the recorded item is owed again, so the alert is notified then, unless a newer notification of
+ *   the recorded item is owed again to those sinks, so the alert is notified then, unless a newer notification of
  *   it is already owed (that one says how it is now). Owed items up to a resolution are struck: they
  *   are about an incident nobody was told of. If it resolved meanwhile, the record is simply cleared;
  * - a phone or template whose WABA is BLOCKED keeps its record until the WABA's hold ends: the WABA's
@@ -51,7 +52,9 @@ function rewrite(s: EntityState, silences: readonly Silence[], now: number, held
     const latest = s.outbox.at(-1)!;
     log({ level: 'info', msg: 'alert silenced: recorded, not sent', silence: hit.SilenceId, node: s.node, items: s.outbox.length });
     const next: EntityState = { ...s, outbox: [] };
-    if (s.firing) next.silenced = { silenceId: hit.SilenceId, at: now, item: latest.item };
+    // The sinks still owed something: one that had the alert before the silence must not get it again.
+    const sinks = [...new Set(s.outbox.flatMap((e) => e.pendingSinks))].sort();
+    if (s.firing) next.silenced = { silenceId: hit.SilenceId, at: now, item: latest.item, sinks };
     else delete next.silenced;
     return next;
   }
@@ -63,11 +66,12 @@ function rewrite(s: EntityState, silences: readonly Silence[], now: number, held
     // resolution, nobody was told of it.
     const resolvedAt = s.outbox.findLastIndex((e) => e.item.reason === 'resolved');
     if (resolvedAt >= 0) next.outbox = s.outbox.slice(resolvedAt + 1);
-    if (s.firing && next.outbox.length === 0) {
+    const owedTo = s.silenced.sinks ?? [EVERY_SINK];
+    if (s.firing && next.outbox.length === 0 && owedTo.length > 0) {
       const seq = s.seq + 1;
       next.seq = seq;
-      // Owed to every sink the deliverer has: the silence kept it from all of them.
-      next.outbox = [{ id: `${s.fingerprint}.${seq}`, group: s.group, item: s.silenced.item, pendingSinks: [EVERY_SINK], createdAt: now }];
+      // Owed to the sinks the silence kept it from.
+      next.outbox = [{ id: `${s.fingerprint}.${seq}`, group: s.group, item: s.silenced.item, pendingSinks: owedTo, createdAt: now }];
       log({ level: 'info', msg: 'silence over while the alert fires: notifying it', silence: s.silenced.silenceId, node: s.node });
     }
     return next;

@@ -241,4 +241,20 @@ describe('deliverOwed', () => {
     expect(await inner.list(SILENCED_PREFIX)).toEqual([]);
     expect(listed.filter((p) => p.startsWith(ENTITY_PREFIX) || ENTITY_PREFIX.startsWith(p))).toEqual([]);
   });
+
+  it('a silence that struck an alert one sink already had: when it ends, only the sinks it kept it from get it', async () => {
+    const store = await openStore('memory:');
+    await owe(store, '8', ['a', 'b']);
+    const a = new TimedSink('a');
+    const b = new TimedSink('b');
+    b.fail = new SinkDeliveryError('b', 'down', true);
+    expect((await deliverOwed(store, [a, b], Date.now, noLog)).delivered.map((d) => d.sink)).toEqual(['a']);
+    const now = Date.now();
+    const s = await createSilence(store, { Matchers: [{ Name: 'WabaId', Value: '8' }], StartsAt: now - 1000, EndsAt: now + 3_600_000, CreatedBy: 'ops', Comment: 'known' }, now);
+    b.fail = undefined;
+    expect((await deliverOwed(store, [a, b], Date.now, noLog)).delivered).toEqual([]);
+    await expireSilence(store, s.SilenceId, Date.now());
+    expect((await deliverOwed(store, [a, b], Date.now, noLog)).delivered.map((d) => d.sink)).toEqual(['b']);
+    expect([a.sent.length, b.sent.length]).toEqual([1, 1]);
+  });
 });
