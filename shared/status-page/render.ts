@@ -106,7 +106,9 @@ export function renderStatusPage(view: StatusView, opts: RenderOptions = {}): st
     }
     out += '</tbody></table>';
     const more = view.incidentCount - view.incidents.length;
-    if (more > 0) out += `<p class="muted" id="incidents-not-listed">${more} more, each listed under its WABA below.</p>`;
+    // The monitor's own come first and are under no WABA: when the list ends in one, some of the rest may be too.
+    const elsewhere = view.incidents.at(-1)?.monitor ? '' : ', each listed under its WABA below';
+    if (more > 0) out += `<p class="muted" id="incidents-not-listed">${more} more${elsewhere}.</p>`;
   }
   out += '</section>';
 

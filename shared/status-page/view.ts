@@ -75,7 +75,10 @@ export interface SilenceView {
 export interface StatusView {
   now: number;
   groups: GroupView[];
-  /** The worst and oldest INCIDENTS_LISTED_MAX of them; each is also listed under its WABA. */
+  /**
+   * The monitor's own (listed nowhere else), then the worst and oldest, INCIDENTS_LISTED_MAX in all;
+   * each but the monitor's is also listed under its WABA.
+   */
   incidents: IncidentView[];
   /** How many are firing, listed or not. */
   incidentCount: number;
@@ -196,7 +199,8 @@ export function buildStatusView(input: StatusInput): StatusView {
     if (list) list.push(e);
     else byGroup.set(e.group, [e]);
   }
-  incidents.sort((a, b) => RANK[a.status] - RANK[b.status] || a.since - b.since);
+  // The monitor's own first: they are listed under no WABA, so one cut here would be on the page nowhere.
+  incidents.sort((a, b) => Number(b.monitor) - Number(a.monitor) || RANK[a.status] - RANK[b.status] || a.since - b.since);
 
   const groups: GroupView[] = [];
   for (const [id, members] of byGroup) {

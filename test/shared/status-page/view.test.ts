@@ -196,6 +196,31 @@ describe('status page view and HTML', () => {
     expect(Buffer.byteLength(section)).toBeLessThanOrEqual(40 * 1024);
   });
 
+  it("the monitor's own incidents (listed under no WABA) stay listed however many node incidents are older or worse", () => {
+    const f = statusFixture(10_000, NOW);
+    // 200 BLOCKED phones, firing for days; then the monitor's credentials are refused.
+    let blocked = 0;
+    const entities = f.entities.map((e) =>
+      e.subject.entityType === 'PHONE_NUMBER' && blocked++ < 200 ? { ...e, status: 'BLOCKED' as const, firing: true, since: NOW - 86_400_000 } : e,
+    );
+    const base = entities[0]!;
+    const subject = { nodeType: 'monitor' as const, entityType: 'AuthRefused' };
+    const auth = { ...base, subject, fingerprint: fingerprintOf(subject), node: describeNode(subject), group: 'monitor', status: 'ERROR' as const, firing: true, since: NOW - 60_000 };
+    const v = buildStatusView({ now: NOW, entities: [...entities, auth], histories: new Map(), silences: [] });
+    expect(v.incidentCount).toBe(entities.filter((e) => e.firing).length + 1);
+    expect(v.incidentCount).toBeGreaterThan(INCIDENTS_LISTED_MAX);
+    expect(v.groups.some((g) => g.nodes.some((n) => n.label.includes('AuthRefused')))).toBe(false);
+    expect(v.incidents.filter((i) => i.monitor).map((i) => i.node)).toEqual([auth.node]);
+    expect(renderStatusPage(v, { refreshSeconds: 60 })).toContain(`${v.incidentCount - INCIDENTS_LISTED_MAX} more, each listed under its WABA below.`);
+    // More of the monitor's own than are listed: the rest are not all under a WABA.
+    const rejected = Array.from({ length: INCIDENTS_LISTED_MAX + 1 }, (_, i) => {
+      const s = { nodeType: 'monitor' as const, entityType: 'TargetRejected', ref: `t${i}` };
+      return { ...auth, subject: s, fingerprint: fingerprintOf(s), node: describeNode(s) };
+    });
+    const html = renderStatusPage(buildStatusView({ now: NOW, entities: [...entities, ...rejected], histories: new Map(), silences: [] }), { refreshSeconds: 60 });
+    expect(html).toMatch(/\d+ more\.<\/p>/);
+  });
+
   it('10,000 nodes make a page of at most 500 KB (the bench times it)', () => {
     const f = statusFixture(10_000, NOW);
     const html = renderStatusPage(buildStatusView({ now: NOW, entities: f.entities, histories: f.histories, silences: [] }), { refreshSeconds: 60 });
