@@ -20,12 +20,15 @@ function isOf(h: NodeHistory, p: HealthNode): boolean {
 }
 
 /**
- * The histories that may be of the node: those of the entities its target's record says it reached
- * (its checks, receipts and discovery), read one by one, so the cost is the node's, not its space's
- * (10,000 nodes). Without such a record (a node watched through another target, a record from before
- * records named their entities), every history of the space.
+ * The histories that may be of the node: for a phone or template, those of the entities its target's
+ * record says it reached (its checks, receipts and discovery), read one by one, so the cost is the
+ * node's, not its space's (10,000 nodes). For a WABA, or without such a record (a node watched through
+ * another target, a record from before records named their entities), every history of the space.
  */
 async function candidates(store: Store, p: HealthNode): Promise<NodeHistory[]> {
+  // A WABA's entities are reported by its numbers' and templates' checks as well, some by them alone
+  // (CAMS's reply for a WABA names WABA and BUSINESS, not APP): its own record does not name them all.
+  if (p.NodeType === 'waba') return listHistories(store, p.CustSpaceId);
   const reach = (await store.get<TargetInfo>(TARGET_INFO_PREFIX + targetId(p)))?.value.reach;
   if (!reach?.length) return listHistories(store, p.CustSpaceId);
   const found = await Promise.all(reach.map((fp) => store.get<NodeHistory>(historyKeyIn(p.CustSpaceId, fp))));

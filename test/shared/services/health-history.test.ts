@@ -86,4 +86,22 @@ describe('GET /health-report/history', () => {
     const other = (await healthHistory(store, { CustSpaceId: 'C1', NodeType: 'phone', PhoneNumber: phone(9) }, now)) as { Nodes: Array<{ EntityType: string }> };
     expect(other.Nodes.map((n) => n.EntityType)).toEqual(['PHONE_NUMBER']);
   });
+
+  it("a WABA node's APP, which only its numbers' and templates' checks report (CAMS's reply for a WABA names WABA and BUSINESS), is in its history", async () => {
+    const store = await openStore('memory:');
+    const now = Date.parse('2026-03-01T12:00:00.000Z');
+    const put = async (entityType: string) => {
+      const subject: AlertSubject = { nodeType: 'waba', custSpaceId: 'C1', wabaId: '111', entityType };
+      const fingerprint = fingerprintOf(subject);
+      const h: NodeHistory = { fingerprint, subject, node: describeNode(subject), firstSeen: { at: now, status: 'AVAILABLE' }, transitions: [], days: [{ day: '2026-03-01', worst: 'AVAILABLE' }] };
+      await store.put(historyKey({ fingerprint, subject }), h);
+      return fingerprint;
+    };
+    const [waba, business, app] = [await put('WABA'), await put('BUSINESS'), await put('APP')];
+    const wabaTarget = { CustSpaceId: 'C1', NodeType: 'waba' as const, WabaId: '111' };
+    await noteTarget(store, wabaTarget, { lastCheckedAt: now, reach: [waba, business] });
+    await noteTarget(store, { CustSpaceId: 'C1', NodeType: 'phone', PhoneNumber: '8613800000001' }, { lastCheckedAt: now, reach: [waba, business, app] });
+    const r = (await healthHistory(store, wabaTarget, now)) as { Nodes: Array<{ EntityType: string }> };
+    expect(r.Nodes.map((n) => n.EntityType).sort()).toEqual(['APP', 'BUSINESS', 'WABA']);
+  });
 });
