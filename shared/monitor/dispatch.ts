@@ -88,6 +88,7 @@ export async function deliverOwed(
   const report: DispatchReport = { delivered: [], deferred: [], failed: [] };
   const sendTime = Math.max(0, ...sinks.map((s) => (s.timeoutMs ?? DEFAULT_SEND_MS) + (s.minIntervalMs ?? 0)));
   const sendBudget = sendTime + STRIKE_MARGIN_MS;
+  const invocationEnding = () => opts.deadline !== undefined && opts.deadline - Date.now() < sendTime + INVOCATION_STRIKE_MS;
   let asked = false;
   for (let pass = 1; ; pass++) {
     // Renewed before a send whenever less than one send's time is left, so a deliverer that dies
@@ -110,15 +111,16 @@ export async function deliverOwed(
       const mayStart = async (): Promise<string | undefined> => {
         // A send FC cuts off with the invocation may have reached the channel without being struck
         // off, and would go out again (and the lease stay held until it runs out).
-        if (opts.deadline !== undefined && opts.deadline - Date.now() < sendTime + INVOCATION_STRIKE_MS) return INVOCATION_ENDING;
+        if (invocationEnding()) return INVOCATION_ENDING;
         return outlastsSend() || ((await lease.renew()) && outlastsSend()) ? undefined : LEASE_LOST;
       };
       await deliverUnderLease(store, sinks, now, log, report, mayStart);
     } finally {
       await lease.release().catch(() => undefined);
     }
-    // Checked after the release: a caller turned away before it has asked by now.
-    if (pass >= MAX_PASSES || !(await store.delete(DELIVER_AGAIN))) return report;
+    // Checked after the release: a caller turned away before it has asked by now. An invocation
+    // that could start no send leaves the ask to the next deliverer rather than use it up.
+    if (pass >= MAX_PASSES || invocationEnding() || !(await store.delete(DELIVER_AGAIN))) return report;
   }
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertNotification, AlertSink, AlertSubject } from '../../../shared/alerts/model.ts';
 import { SinkDeliveryError } from '../../../shared/alerts/model.ts';
-import { DELIVERY_LEASE, deliverOwed, ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
+import { DELIVER_AGAIN, DELIVERY_LEASE, deliverOwed, ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
 import { EVERY_SINK, fingerprintOf, type EntityState } from '../../../shared/monitor/entity-state.ts';
 import { OWED_PREFIX, reindexEntities, SILENCED_PREFIX, updateEntity } from '../../../shared/monitor/entity-store.ts';
 import { observeMonitorSubject } from '../../../shared/monitor/monitor-alert.ts';
@@ -150,6 +150,26 @@ describe('deliverOwed', () => {
     expect(sink.sent).toEqual([]);
     expect(await store.list(OWED_PREFIX)).toHaveLength(1);
     expect((await deliverOwed(store, [sink], Date.now, noLog, { deadline: Date.now() + 7_000 })).delivered).toHaveLength(1);
+  });
+
+  it("an invocation ending leaves another deliverer's request to look again to the next deliverer, and takes no further pass", async () => {
+    const inner = await openStore('memory:');
+    await owe(inner, '1', ['s']);
+    let leases = 0;
+    const store = storeWith(inner, {
+      acquireLease: async (n, t, o) => {
+        if (n === DELIVERY_LEASE) leases++;
+        return inner.acquireLease(n, t, o);
+      },
+    });
+    // Another instance, turned away while this one held the lease, asked it to look again.
+    await inner.put(DELIVER_AGAIN, 1, { ttlMs: 60_000 });
+    const sink = new TimedSink('s'); // 5 s to send, by default
+    const late = await deliverOwed(store, [sink], Date.now, noLog, { deadline: Date.now() + 4_000 });
+    expect(late.delivered).toEqual([]);
+    expect(leases).toBe(1);
+    // Still asked: the next deliverer with time for a send looks again.
+    expect(await inner.get(DELIVER_AGAIN)).toBeDefined();
   });
 
   it('does not start a send once its delivery lease is lost: the rest stays owed', async () => {
