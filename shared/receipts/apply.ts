@@ -150,7 +150,7 @@ async function recordReceipt(
     await store.put(UNKNOWN_WABA_PREFIX + receipt.wabaId, { WabaId: receipt.wabaId, LastAt: new Date(deps.now()).toISOString(), Receipt: receipt.raw }, { ttlMs: KEEP_MS });
     return;
   }
-  if (!space.watched.has(id) && (await store.get(REMOVED_PREFIX + id))) {
+  if (!space.watched.has(id) && (await removedByHand(store, target, id))) {
     // Taken off the watch list by hand: not put back, nor alerted on.
     result.Outcome = 'removed';
     result.Node = id;
@@ -187,6 +187,16 @@ async function recordReceipt(
   const pending = run.toCheck.get(id) ?? { target, results: [] };
   pending.results.push(result);
   run.toCheck.set(id, pending);
+}
+
+/**
+ * Whether the node was taken off the watch list by hand (REMOVED_PREFIX). A WABA named by its id may
+ * have been watched, and removed, as the space's own WABA (`waba:<space>:`, no WabaId).
+ */
+async function removedByHand(store: Store, target: WatchTarget, id: string): Promise<boolean> {
+  if (await store.get(REMOVED_PREFIX + id)) return true;
+  if (target.NodeType !== 'waba' || target.WabaId === undefined) return false;
+  return (await store.get(REMOVED_PREFIX + targetId({ CustSpaceId: target.CustSpaceId, NodeType: 'waba' }))) !== undefined;
 }
 
 /**

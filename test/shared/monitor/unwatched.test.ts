@@ -307,6 +307,27 @@ describe.each(kinds)('removing a watched target (%s store)', (kind) => {
     expect(items().slice(before).map((i) => `${i.subject.entityType}:${i.subject.phoneNumber}:${i.reason}`)).toEqual([`PHONE_QUALITY:${PHONE_2}:new`]);
   });
 
+  it("the space's WABA removed by hand (watched without its WabaId) stays removed when a receipt names the WABA by its id", async () => {
+    const ownWaba: WatchTarget = { CustSpaceId: space, NodeType: 'waba' };
+    await watch(phone(PHONE_1), ownWaba);
+    await sweep();
+    await unwatch(ownWaba);
+    await sweep();
+    await sweep();
+    const r = await applyReceipts(parseBatch([{ Type: 'wabaReviewUpdate', WabaId: WABA_ID, Status: 'APPROVED' }]).receipts, {
+      store,
+      cams: sandboxClient(sandbox, 50),
+      policy: { minConsecutive: 1, repeatIntervalMs: 4 * HOUR },
+      sinks: [sink.name],
+      envTargets: [],
+      now: () => clock,
+      deadline: Date.now() + 20_000,
+      log: () => {},
+    });
+    expect(r).toEqual([expect.objectContaining({ Outcome: 'removed' })]);
+    expect((await keysUnder('watch/')).map((k) => k.slice('watch/'.length))).toEqual([targetId(phone(PHONE_1))]);
+  });
+
   it('a close-out the sink refuses stays owed (the node already out of the report and the page) and goes at a later flush; then the entity is deleted', async () => {
     await watch(phone(PHONE_1));
     await setHealth(sandbox, { ...phone(PHONE_1), CanSendMessage: 'BLOCKED', Errors: blocked });
