@@ -7,7 +7,7 @@ import { adviceFor } from './advice.ts';
 import { ENTITY_PREFIX } from './dispatch.ts';
 import { fingerprintOf, type EntityState } from './entity-state.ts';
 import { qualityObservation, tierRank } from './quality.ts';
-import { templateStatusObservation } from './template-status.ts';
+import { REJECTED_CODE, templateStatusObservation } from './template-status.ts';
 import type { Observation } from './rules.ts';
 import { DISCOVERY_PREFIX, targetId, WATCH_PREFIX, type NodeAttributes, type RegisteredTarget, type WatchTarget } from './targets.ts';
 
@@ -239,9 +239,12 @@ async function reconcile(
     // The listing is the backstop of template receipts (a lost `pass`, a late retry of an older push):
     // the review it sees is observed as a receipt's is, for a template a receipt gave a review state.
     // It starts none: a template no receipt flagged leaves no entity behind, and one rejected before
-    // it was watched is its check's alert (MESSAGE_TEMPLATE), not a second one.
+    // it was watched is its check's alert (MESSAGE_TEMPLATE), not a second one. It says only pass,
+    // fail, auditing or unaudit: a paused or disabled template is listed as pass, so it corrects a
+    // rejection only, never a pause or a disabling it cannot see.
     const obs = info.AuditStatus ? templateStatusObservation(target, info.AuditStatus, info.Reason) : undefined;
-    if (obs && (await store.get(ENTITY_PREFIX + fingerprintOf(obs.subject)))) observations.push({ target, obs });
+    const known = obs && (await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(obs.subject)))?.value;
+    if (obs && known && (info.AuditStatus === 'fail' || known.errors.every((e) => e.ErrorCode === REJECTED_CODE))) observations.push({ target, obs });
   }
 
   let retired = 0;

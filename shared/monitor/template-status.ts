@@ -12,6 +12,9 @@ import type { WatchTarget } from './targets.ts';
  * receipt was lost, or that a late retry of an older push brought back. `reason` only adds to the
  * description, which the rules do not compare.
  */
+/** The error code of a rejected template's review (`fail`). */
+export const REJECTED_CODE = 'Template.Rejected';
+
 export function templateStatusObservation(
   target: Pick<WatchTarget, 'CustSpaceId' | 'WabaId' | 'TemplateCode' | 'Language'>,
   auditStatus: string,

@@ -269,24 +269,31 @@ describe('discovery: a WABA watched with Discover brings its numbers and templat
 });
 
 describe("discovery is the template receipts' backstop", () => {
-  it("a template paused by a receipt whose 'pass' receipt was lost: the next listing, which says pass, resolves its warning", async () => {
+  it("a template rejected by a receipt whose 'pass' receipt was lost: the next listing, which says pass, resolves it; a pause, which the listing cannot say, stays", async () => {
     const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
     expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
     const sink = new RecordingSink();
     let clock = Date.now();
     await sweep(clock, sink);
-    // cams-events acts on a paused receipt.
-    const { receipts } = parseBatch([{ Type: 'template', WabaId: WABA, TemplateCode: 'order_update', Language: 'en_US', AuditStatus: 'paused', Reason: 'low quality' }]);
     const deps = { store, cams: sandboxClient(sandbox), policy: { minConsecutive: 1, repeatIntervalMs: 24 * HOUR }, sinks: [sink.name], envTargets: [], now: () => clock, deadline: Date.now() + 10_000, log: () => {} };
-    expect(await applyReceipts(receipts, deps)).toMatchObject([{ Outcome: 'processed', Check: 'ok' }]);
-    // The template is reviewed again and passes; that receipt is lost. The next listing says pass.
+    const receipt = (AuditStatus: string) => applyReceipts(parseBatch([{ Type: 'template', WabaId: WABA, TemplateCode: 'order_update', Language: 'en_US', AuditStatus, Reason: 'low quality' }]).receipts, deps);
+    const items = () => sink.received.flatMap((m) => m.items).filter((i) => i.subject.entityType === 'TEMPLATE_STATUS').map((i) => [i.status, i.reason]);
+    // cams-events acts on a rejection; the template is reviewed again and passes, and that receipt is lost.
+    expect(await receipt('fail')).toMatchObject([{ Outcome: 'processed', Check: 'ok' }]);
     clock += HOUR;
     await sweep(clock, sink);
-    const items = sink.received.flatMap((m) => m.items).filter((i) => i.subject.entityType === 'TEMPLATE_STATUS');
-    expect(items.map((i) => [i.status, i.reason])).toEqual([
-      ['LIMITED', 'new'],
+    expect(items()).toEqual([
+      ['BLOCKED', 'new'],
       ['RESOLVED', 'resolved'],
     ]);
+    // Paused: CAMS lists a paused template as pass, so the listing says nothing about it.
+    clock += HOUR;
+    await receipt('paused');
+    clock += HOUR;
+    await sweep(clock, sink);
+    clock += HOUR;
+    await sweep(clock, sink);
+    expect(items().slice(2)).toEqual([['LIMITED', 'new']]);
     // A template no receipt ever flagged leaves no entity of its own behind (nothing to say about it).
     const entities = await store.list<EntityState>(ENTITY_PREFIX);
     expect(entities.filter((e) => e.value.subject.entityType === 'TEMPLATE_STATUS')).toHaveLength(1);
