@@ -131,10 +131,12 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
     if (mismatch) return refuse(deps, mismatch, key);
     if (record.Status === 'done' || record.Status === 'failed') return { status: record.Status, record, duplicate: true };
 
+    // The record in hand is what the store holds: a write that failed (the in-flight mark of a call
+    // that then never went out) is not carried into the next save.
     const save = async (patch: Partial<OnboardingRecord>): Promise<OnboardingRecord> => {
-      record = { ...record!, ...patch, UpdatedAt: iso(now()) };
-      await deps.store.put(storeKey, record);
-      return record;
+      const next = { ...record!, ...patch, UpdatedAt: iso(now()) };
+      await deps.store.put(storeKey, next);
+      return (record = next);
     };
 
     for (const step of STEPS) {

@@ -5,6 +5,7 @@ import { OnboardingRetryableError, runOnboarding } from '../../../shared/onboard
 import { onboardingIdFor } from '../../../shared/onboarding/payload.ts';
 import { recordKey, type OnboardingRecord } from '../../../shared/onboarding/record.ts';
 import { MemoryStore } from '../../../shared/store/memory-store.ts';
+import { StoreError } from '../../../shared/store/port.ts';
 import { onboardingDeps } from './support.ts';
 
 const phoneExists = () => new CamsError({ Code: 'Phone.Exists', Message: 'the phone number already exists', httpStatus: 400, retryable: false, RequestId: 'R-exists' });
@@ -60,5 +61,41 @@ describe('StepInFlight after an add that failed transiently', () => {
   it('an add answered 5xx stays in flight too (whether CAMS applied it first is not known): done', async () => {
     const rec = await firstRunFailsThenPhoneExists(() => new CamsError({ Code: 'InternalError', Message: 'oops', httpStatus: 500, retryable: true }));
     expect(rec).toMatchObject({ Status: 'done', Steps: { addPhone: { AlreadyAdded: true } } });
+  });
+});
+
+describe('StepInFlight when the store failed the write that marks it', () => {
+  it('the add never went out (the store refused its mark, then came back): a later Phone.Exists is someone else\'s number', async () => {
+    const store = new MemoryStore();
+    const payload = { WabaId: '360000000099', Cc: '65', PhoneNumber: '96000099', VerifiedName: 'Acme Shop', IdempotencyKey: 'in-flight-store-blip' };
+    const id = onboardingIdFor(`key:${payload.IdempotencyKey}`);
+    let adds = 0;
+    let failMark = true;
+    // The store drops the one write that marks the add in flight (a blip); the next write goes through.
+    const blip = Object.assign(Object.create(store) as MemoryStore, {
+      put: (key: string, value: unknown, opts?: never) => {
+        if (failMark && key === recordKey(id) && (value as OnboardingRecord).StepInFlight === 'addPhone') {
+          failMark = false;
+          return Promise.reject(new StoreError('UNAVAILABLE', 'connection reset'));
+        }
+        return store.put(key, value, opts);
+      },
+    });
+    const c = {
+      ...cams([phoneExists]),
+      addPhoneNumber: async () => {
+        adds++;
+        throw phoneExists();
+      },
+    } as unknown as CamsClient;
+    const deps = () => onboardingDeps({ store: blip, cams: c, deadline: Date.now() + 20_000 });
+    await expect(runOnboarding(deps(), { payload })).rejects.toBeInstanceOf(OnboardingRetryableError);
+    expect(adds).toBe(0);
+    // FC's retry: the number is someone else's; CAMS never saw an add of ours.
+    await runOnboarding(deps(), { payload });
+    const rec = (await store.get<OnboardingRecord>(recordKey(id)))!.value;
+    expect(adds).toBe(1);
+    expect(rec).toMatchObject({ Status: 'failed', FailureReason: expect.stringContaining('Phone.Exists') });
+    expect(rec.Steps.addPhone).toBeUndefined();
   });
 });
