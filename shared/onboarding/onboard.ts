@@ -269,6 +269,14 @@ async function runStep(
         // "Already exists" after our own call went out unanswered (an earlier delivery, or an earlier
         // attempt of this call that timed out) is our success, not someone else's number.
         if (isCamsError(e) && e.Code === 'Phone.Exists' && (resent || e.afterAmbiguousAttempt)) return { step: { AlreadyAdded: true, ...(e.RequestId ? { CamsRequestId: e.RequestId } : {}) } };
+        if (isCamsError(e) && e.Code === 'Phone.Exists') {
+          // CAMS answered: this add applied nothing. A number already in our own space is ours (an earlier
+          // onboarding added it, then failed at a later step and was submitted again, as its alert advises).
+          await save({ StepInFlight: undefined });
+          const full = `${p.Cc}${p.PhoneNumber}`;
+          const { data } = await deps.cams.queryPhoneNumbers({ CustSpaceId: space! });
+          if (data.PhoneNumbers.some((n) => n.PhoneNumber.replace(/^\+/, '') === full)) return { step: { AlreadyAdded: true, InSpace: true, ...(e.RequestId ? { CamsRequestId: e.RequestId } : {}) } };
+        }
         throw e;
       }
     }

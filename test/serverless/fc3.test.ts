@@ -22,7 +22,7 @@ const RAM_ACTIONS: Record<string, string[]> = {
   silences: [],
   'status-page': [],
   'cams-events': ['cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba'],
-  onboarding: ['cams:AddChatappPhoneNumber', 'cams:ChatappBindWaba', 'cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba'],
+  onboarding: ['cams:AddChatappPhoneNumber', 'cams:ChatappBindWaba', 'cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba', 'cams:QueryChatappPhoneNumbers'],
   'onboarding-api': ['fc:InvokeFunction'],
 };
 /** Each function's trigger methods: its routes', and HEAD wherever GET is (answered as GET without the body). */

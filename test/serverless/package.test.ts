@@ -37,7 +37,7 @@ const RAM_ACTIONS: Record<string, string[]> = {
   'get-health-status': ['cams:GetWhatsappHealthStatus'],
   'health-monitor': ['cams:GetWhatsappHealthStatus', 'cams:ListChatappTemplate', 'cams:QueryChatappPhoneNumbers'],
   'health-report': [],
-  onboarding: ['cams:AddChatappPhoneNumber', 'cams:ChatappBindWaba', 'cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba'],
+  onboarding: ['cams:AddChatappPhoneNumber', 'cams:ChatappBindWaba', 'cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba', 'cams:QueryChatappPhoneNumbers'],
   'onboarding-api': ['fc:InvokeFunction'],
   'watch-list': [],
   silences: [],

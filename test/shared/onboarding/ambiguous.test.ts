@@ -3,6 +3,7 @@ import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
+import { CamsError } from '../../../shared/cams/errors.ts';
 import { runOnboarding } from '../../../shared/onboarding/onboard.ts';
 import { recordKey, type OnboardingRecord } from '../../../shared/onboarding/record.ts';
 import type { Store } from '../../../shared/store/port.ts';
@@ -64,6 +65,23 @@ describe('a CAMS write whose answer was lost', () => {
     const stored = (await store.get<OnboardingRecord>(recordKey(out.record.OnboardingId)))!.value;
     expect(stored).toMatchObject({ Status: 'failed', Errors: [expect.objectContaining({ step: 'addPhone', permanent: true })] });
     expect(stored.StepInFlight).toBeUndefined();
+  });
+
+  it('resubmitted with a new IdempotencyKey after a later step failed for good (as the alert advises): the number in our own space is ours, done', async () => {
+    // The first onboarding adds the number, then its health check is refused for good (say the
+    // role lacked cams:GetWhatsappHealthStatus); the alert says: fix it, submit with a new key.
+    const refusing = Object.assign(Object.create(impatientClient()) as CamsClient, {
+      getHealthStatus: async () => {
+        throw new CamsError({ Code: 'Forbidden.RAM', Message: 'not authorized', httpStatus: 403, retryable: false });
+      },
+    });
+    const first = await runOnboarding(onboardingDeps({ store, cams: refusing, deadline: Date.now() + 20_000 }), { payload: { ...payload, WabaId: '3100000000004', IdempotencyKey: 'first' } });
+    expect(first.status).toBe('failed');
+    if (first.status === 'failed') expect(first.record.FailureReason).toContain('Forbidden.RAM');
+    const again = await runOnboarding(onboardingDeps({ store, cams: impatientClient(), deadline: Date.now() + 20_000 }), { payload: { ...payload, WabaId: '3100000000004', IdempotencyKey: 'second' } });
+    expect(again.status).toBe('done');
+    if (again.status === 'done') expect(again.record.Steps.addPhone).toMatchObject({ AlreadyAdded: true });
+    expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
   });
 
   it('a bind repeated after a lost answer reads back the same space (CAMS binds idempotently per account)', async () => {

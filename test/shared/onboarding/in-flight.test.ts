@@ -19,6 +19,8 @@ function cams(adds: Array<() => CamsError>): CamsClient {
     },
     queryBindWaba: async () => ({ data: { AccountReviewStatus: 'APPROVED' }, requestId: 'R-q' }),
     getHealthStatus: async () => ({ data: { CanSendMessage: 'AVAILABLE' }, requestId: 'R-h' }),
+    // Our space holds no number: a Phone.Exists CAMS answered is someone else's.
+    queryPhoneNumbers: async () => ({ data: { PhoneNumbers: [] }, requestId: 'R-p' }),
   } as unknown as CamsClient;
 }
 
