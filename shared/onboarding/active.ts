@@ -25,16 +25,22 @@ export async function readActive(store: Store): Promise<Record<string, ActiveEnt
   return (await store.get<ActiveIndex>(ACTIVE_KEY))?.value.Entries ?? {};
 }
 
+/**
+ * Called before the record is first written. An entry already there (a writer that died before its
+ * record) gets a new Since, so a re-drive that found no record a moment ago leaves it (untrackActive's `since`).
+ */
 export async function trackActive(store: Store, onboardingId: string, nowMs: number): Promise<void> {
   await update<ActiveIndex>(store, ACTIVE_KEY, (cur) => {
-    if (cur?.Entries[onboardingId]) return undefined;
-    return { Entries: { ...cur?.Entries, [onboardingId]: { Since: nowMs, Drives: 0, NextAt: nowMs } } };
+    const entry = cur?.Entries[onboardingId];
+    return { Entries: { ...cur?.Entries, [onboardingId]: entry ? { ...entry, Since: nowMs } : { Since: nowMs, Drives: 0, NextAt: nowMs } } };
   });
 }
 
-export async function untrackActive(store: Store, onboardingId: string): Promise<void> {
+/** With `since`: only while the entry is the one read then (no writer has indexed the id again since). */
+export async function untrackActive(store: Store, onboardingId: string, since?: number): Promise<void> {
   await update<ActiveIndex>(store, ACTIVE_KEY, (cur) => {
     if (!cur?.Entries[onboardingId]) return undefined;
+    if (since !== undefined && cur.Entries[onboardingId].Since !== since) return undefined;
     const { [onboardingId]: _gone, ...rest } = cur.Entries;
     return { Entries: rest };
   });

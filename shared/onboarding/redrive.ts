@@ -58,7 +58,8 @@ export async function redriveStalled(deps: OnboardingDeps, policy: Partial<Redri
       const record = (await deps.store.get<OnboardingRecord>(recordKey(id)))?.value;
       if (!record) {
         // Indexed, then the record was never written (its writer died in between): nothing to resume.
-        if (now() - entry.Since > p.graceMs) await untrackActive(deps.store, id);
+        // Unless a retry has indexed it again since the read above, and is about to write it.
+        if (now() - entry.Since > p.graceMs) await untrackActive(deps.store, id, entry.Since);
         continue;
       }
       if (record.Status === 'done' || record.Status === 'failed') {

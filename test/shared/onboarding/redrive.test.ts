@@ -4,7 +4,7 @@ import { CamsError } from '../../../shared/cams/errors.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { readActive, trackActive } from '../../../shared/onboarding/active.ts';
-import { OnboardingRetryableError, runOnboarding } from '../../../shared/onboarding/onboard.ts';
+import { newOnboardingRecord, OnboardingRetryableError, runOnboarding } from '../../../shared/onboarding/onboard.ts';
 import { onboardingIdFor } from '../../../shared/onboarding/payload.ts';
 import { recordKey, type OnboardingRecord } from '../../../shared/onboarding/record.ts';
 import { redriveStalled } from '../../../shared/onboarding/redrive.ts';
@@ -94,5 +94,25 @@ describe('the re-drive timer', () => {
     expect(await redriveStalled(deps, policy)).toMatchObject({ active: 3, redriven: 0 });
     expect(Object.keys(await readActive(store))).toEqual(['ob-live']);
     expect((await store.get<OnboardingRecord>(recordKey('ob-live')))!.value.Attempts).toBe(1);
+  });
+
+  it('keeps the entry of a record whose first write failed when its retry starts while the tick drops the entry: the record is still re-driven', async () => {
+    const { store, deps, advance, now } = setup();
+    // The first delivery indexed the onboarding, then the store went down before its record was written.
+    await trackActive(store, id, now());
+    advance(120_000);
+    // FC's retry starts as the tick finds no record: it indexes the id (its first step) right after the
+    // tick's read, and writes its record after the tick is done.
+    const racing = Object.assign(Object.create(store) as MemoryStore, {
+      get: async (key: string) => {
+        const found = await store.get(key);
+        if (key === recordKey(id) && !found) await trackActive(store, id, now());
+        return found;
+      },
+    });
+    await redriveStalled({ ...deps, store: racing }, policy);
+    await store.put(recordKey(id), { ...newOnboardingRecord(payload, 'key:redrive-1', now()), Status: 'running' });
+    // The retry's record must stay indexed, or no tick re-drives it should that run die too.
+    expect(Object.keys(await readActive(store))).toEqual([id]);
   });
 });
