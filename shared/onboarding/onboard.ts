@@ -274,8 +274,17 @@ async function runStep(
           // onboarding added it, then failed at a later step and was submitted again, as its alert advises).
           await save({ StepInFlight: undefined });
           const full = `${p.Cc}${p.PhoneNumber}`;
-          const { data } = await deps.cams.queryPhoneNumbers({ CustSpaceId: space! });
-          if (data.PhoneNumbers.some((n) => n.PhoneNumber.replace(/^\+/, '') === full)) return { step: { AlreadyAdded: true, InSpace: true, ...(e.RequestId ? { CamsRequestId: e.RequestId } : {}) } };
+          let listed;
+          try {
+            listed = (await deps.cams.queryPhoneNumbers({ CustSpaceId: space! })).data.PhoneNumbers;
+          } catch (q) {
+            if (!isCamsError(q) || q.retryable) throw q;
+            // Refused (a role without cams:QueryChatappPhoneNumbers, deployed before it was needed):
+            // the failure is still the number's, as CAMS said it.
+            deps.log?.({ level: 'warn', msg: 'cannot tell whether an existing number is in our space', code: q.Code });
+            throw e;
+          }
+          if (listed.some((n) => n.PhoneNumber.replace(/^\+/, '') === full)) return { step: { AlreadyAdded: true, InSpace: true, ...(e.RequestId ? { CamsRequestId: e.RequestId } : {}) } };
         }
         throw e;
       }

@@ -101,3 +101,18 @@ describe('StepInFlight when the store failed the write that marks it', () => {
     expect(rec.Steps.addPhone).toBeUndefined();
   });
 });
+
+describe('Phone.Exists, and the space cannot be read', () => {
+  it('a role without cams:QueryChatappPhoneNumbers (deployed before it was needed): the failure still says Phone.Exists', async () => {
+    const store = new MemoryStore();
+    const payload = { WabaId: '360000000098', Cc: '65', PhoneNumber: '96000098', VerifiedName: 'Acme Shop', IdempotencyKey: 'in-flight-no-query' };
+    const refused = Object.assign(cams([phoneExists]), {
+      queryPhoneNumbers: async () => {
+        throw new CamsError({ Code: 'Forbidden.RAM', Message: 'not authorized', httpStatus: 403, retryable: false });
+      },
+    });
+    const out = await runOnboarding(onboardingDeps({ store, cams: refused, deadline: Date.now() + 20_000 }), { payload });
+    expect(out.status).toBe('failed');
+    if (out.status === 'failed') expect(out.record.FailureReason).toContain('Phone.Exists');
+  });
+});
