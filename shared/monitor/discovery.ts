@@ -9,7 +9,7 @@ import { fingerprintOf, type EntityState } from './entity-state.ts';
 import { qualityObservation, tierRank } from './quality.ts';
 import { REJECTED_CODE, templateStatusObservation } from './template-status.ts';
 import type { Observation } from './rules.ts';
-import { DISCOVERY_PREFIX, targetId, WATCH_PREFIX, type NodeAttributes, type RegisteredTarget, type WatchTarget } from './targets.ts';
+import { DISCOVERY_PREFIX, REMOVED_PREFIX, targetId, WATCH_PREFIX, type NodeAttributes, type RegisteredTarget, type WatchTarget } from './targets.ts';
 
 /** ListChatappTemplate page size; the reference page documents no maximum, its example uses 20. */
 const TEMPLATE_PAGE_SIZE = 20;
@@ -227,14 +227,18 @@ async function reconcile(
     return { previous, current: after?.value.attributes };
   };
 
-  for (const { target, info } of found.phones) {
+  // Nodes taken off the watch list by hand stay off: not listed back, not observed.
+  const removed = new Set((await store.list(REMOVED_PREFIX)).map((e) => e.key.slice(REMOVED_PREFIX.length)));
+  const kept = <T extends { target: WatchTarget }>(nodes: readonly T[]) => nodes.filter((x) => !removed.has(targetId(x.target)));
+
+  for (const { target, info } of kept(found.phones)) {
     const { current } = await upsert(target, (prev) => {
       const peak = tierRank(info.MessagingLimitTier) >= tierRank(prev?.PeakMessagingLimitTier) ? info.MessagingLimitTier : prev?.PeakMessagingLimitTier;
       return dropUndefined({ QualityRating: info.QualityRating, MessagingLimitTier: info.MessagingLimitTier, PeakMessagingLimitTier: peak, Status: info.Status, SeenAt: seenAt });
     });
     observations.push({ target, obs: qualityObservation(target, current ?? {}) });
   }
-  for (const { target, info } of found.templates) {
+  for (const { target, info } of kept(found.templates)) {
     await upsert(target, () => dropUndefined({ AuditStatus: info.AuditStatus, SeenAt: seenAt }));
     // The listing is the backstop of template receipts (a lost `pass`, a late retry of an older push):
     // the review it sees is observed as a receipt's is, for a template a receipt gave a review state.

@@ -11,7 +11,8 @@ import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import { applyReceipts } from '../../../shared/receipts/apply.ts';
 import { parseBatch } from '../../../shared/receipts/parse.ts';
-import { WATCH_PREFIX, type RegisteredTarget } from '../../../shared/monitor/targets.ts';
+import { REMOVED_PREFIX, WATCH_PREFIX, type RegisteredTarget } from '../../../shared/monitor/targets.ts';
+import { addWatchEntries, removeWatchEntries } from '../../../shared/watch-list/store.ts';
 import { StoreError, type Store } from '../../../shared/store/port.ts';
 import { handler as watchListHandler } from '../../../functions/watch-list/handler.ts';
 import { fcContext, fixture, httpEvent, parseReply } from '../../support/events.ts';
@@ -32,6 +33,7 @@ beforeEach(async () => {
   await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
   for (const r of await store.list(WATCH_PREFIX)) await store.delete(r.key);
   for (const r of await store.list('monitor/')) await store.delete(r.key);
+  for (const r of await store.list(REMOVED_PREFIX)) await store.delete(r.key);
   space = await onboardThroughFunctions(WABA, [
     { cc: '86', phone: '13800000401' },
     { cc: '86', phone: '13800000402' },
@@ -297,6 +299,33 @@ describe("discovery is the template receipts' backstop", () => {
     // A template no receipt ever flagged leaves no entity of its own behind (nothing to say about it).
     const entities = await store.list<EntityState>(ENTITY_PREFIX);
     expect(entities.filter((e) => e.value.subject.entityType === 'TEMPLATE_STATUS')).toHaveLength(1);
+  });
+});
+
+describe('a discovered node removed by hand', () => {
+  it('is not listed back under watch by the next listings; posted again, it is watched', async () => {
+    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
+    expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    let clock = Date.now();
+    await sweep(clock, sink);
+    const id = `phone:${space}:8613800000401`;
+    const entry = { id, target: { CustSpaceId: space, NodeType: 'phone' as const, PhoneNumber: '8613800000401' }, discover: false };
+    expect((await watched()).map((x) => x.id)).toContain(id);
+    expect(await removeWatchEntries(store, [entry])).toMatchObject({ Removed: 1 });
+    for (let i = 0; i < 2; i++) {
+      clock += 2 * HOUR; // past DISCOVERY_INTERVAL: listed again
+      const mark = (await calls()).length;
+      await sweep(clock, sink);
+      const log = (await calls()).slice(mark);
+      expect(log.filter((c) => c.Action === 'QueryChatappPhoneNumbers')).toHaveLength(1);
+      expect((await watched()).map((x) => x.id)).not.toContain(id);
+      expect(checkedNodes(log)).not.toContain('phone:8613800000401');
+    }
+    await addWatchEntries(store, [entry], 'api:test');
+    clock += 2 * HOUR;
+    await sweep(clock, sink);
+    expect((await watched()).map((x) => x.id)).toContain(id);
   });
 });
 
