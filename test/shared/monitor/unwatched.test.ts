@@ -102,6 +102,17 @@ describe.each(kinds)('removing a watched target (%s store)', (kind) => {
     }).run();
   }
 
+  /** What cams-events gives applyReceipts: this file's store, sandbox, sink and clock. */
+  const receiptDeps = () => ({
+    store,
+    cams: sandboxClient(sandbox, 50),
+    policy: { minConsecutive: 1, repeatIntervalMs: 4 * HOUR },
+    sinks: [sink.name],
+    envTargets: [],
+    now: () => clock,
+    deadline: Date.now() + 20_000,
+    log: () => {},
+  });
   const items = (): AlertItem[] => sink.received.flatMap((n) => n.items);
   const entities = async () => (await store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value);
   const keysUnder = async (prefix: string) => (await store.list(prefix)).map((e) => e.key);
@@ -251,16 +262,7 @@ describe.each(kinds)('removing a watched target (%s store)', (kind) => {
     await sweep();
     // A quality receipt for each number of the watched WABA puts it under watch and checks it at once.
     const batch = parseBatch(extra.map((p) => ({ Type: 'phoneQualityUpdate', WabaId: WABA_ID, PhoneNumber: `86${p}`, Status: 'YELLOW' })));
-    const results = await applyReceipts(batch.receipts, {
-      store,
-      cams: sandboxClient(sandbox, 50),
-      policy: { minConsecutive: 1, repeatIntervalMs: 4 * HOUR },
-      sinks: [sink.name],
-      envTargets: [],
-      now: () => clock,
-      deadline: Date.now() + 20_000,
-      log: () => {},
-    });
+    const results = await applyReceipts(batch.receipts, receiptDeps());
     expect(results.map((r) => r.Registered)).toEqual(extra.map(() => true));
     expect(await page()).toContain('8613800000611');
     expect((await entities()).filter((e) => e.subject.nodeType !== 'waba')).toHaveLength(1 + 2 * extra.length);
@@ -279,16 +281,7 @@ describe.each(kinds)('removing a watched target (%s store)', (kind) => {
     await watch(phone(PHONE_1), phone(PHONE_2));
     await sweep();
     const receipt = (status: string) =>
-      applyReceipts(parseBatch([{ Type: 'phoneQualityUpdate', WabaId: WABA_ID, PhoneNumber: PHONE_2, Status: status }]).receipts, {
-        store,
-        cams: sandboxClient(sandbox, 50),
-        policy: { minConsecutive: 1, repeatIntervalMs: 4 * HOUR },
-        sinks: [sink.name],
-        envTargets: [],
-        now: () => clock,
-        deadline: Date.now() + 20_000,
-        log: () => {},
-      });
+      applyReceipts(parseBatch([{ Type: 'phoneQualityUpdate', WabaId: WABA_ID, PhoneNumber: PHONE_2, Status: status }]).receipts, receiptDeps());
     await unwatch(phone(PHONE_2));
     await sweep();
     await sweep();
