@@ -307,16 +307,7 @@ describe.each(kinds)('removing a watched target (%s store)', (kind) => {
     await unwatch(ownWaba);
     await sweep();
     await sweep();
-    const r = await applyReceipts(parseBatch([{ Type: 'wabaReviewUpdate', WabaId: WABA_ID, Status: 'APPROVED' }]).receipts, {
-      store,
-      cams: sandboxClient(sandbox, 50),
-      policy: { minConsecutive: 1, repeatIntervalMs: 4 * HOUR },
-      sinks: [sink.name],
-      envTargets: [],
-      now: () => clock,
-      deadline: Date.now() + 20_000,
-      log: () => {},
-    });
+    const r = await applyReceipts(parseBatch([{ Type: 'wabaReviewUpdate', WabaId: WABA_ID, Status: 'APPROVED' }]).receipts, receiptDeps());
     expect(r).toEqual([expect.objectContaining({ Outcome: 'removed' })]);
     expect((await keysUnder('watch/')).map((k) => k.slice('watch/'.length))).toEqual([targetId(phone(PHONE_1))]);
   });
