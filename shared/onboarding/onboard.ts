@@ -1,3 +1,4 @@
+import type { AlertSubject } from '../alerts/model.ts';
 import type { CamsClient } from '../cams/client.ts';
 import { isCamsError, isThrottlingCode, mayHaveBeenApplied } from '../cams/errors.ts';
 import { observeMonitorSubject } from '../monitor/monitor-alert.ts';
@@ -172,6 +173,8 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
         return { status: 'failed', record, duplicate: false };
       }
     }
+    // Before `done`: a retry (after a store error here) runs it again, where a done record would not.
+    await resolveEarlierFailures(deps, record);
     await save({ Status: 'done', LeaseExpiresAt: undefined });
     // Best effort: a finished record left in the index is dropped by the next re-drive.
     await untrackActive(deps.store, onboardingId).catch(() => undefined);
@@ -340,13 +343,45 @@ function isPermanent(e: unknown): boolean {
  * Records the failure as a monitor alert, owed to every sink the health monitor has: onboarding
  * knows no sinks and sends nothing; the monitor's next sweep delivers it, under its delivery lease.
  */
-async function raiseFailureAlert(deps: OnboardingDeps, about: { onboardingId: string; wabaId: string | undefined; phone: string | undefined }, code: string, message: string): Promise<void> {
+async function raiseFailureAlert(deps: OnboardingDeps, about: FailureAbout, code: string, message: string): Promise<void> {
   const now = (deps.now ?? Date.now)();
   await observeMonitorSubject(
     deps.store,
-    { nodeType: 'monitor', entityType: 'OnboardingFailed', ref: about.onboardingId, ...(about.wabaId ? { wabaId: about.wabaId } : {}), ...(about.phone ? { phoneNumber: about.phone } : {}) },
+    failureSubject(about),
     'ERROR',
     [{ ErrorCode: code, ErrorDescription: message, PossibleSolution: `Fix the cause, then submit the onboarding again with a new IdempotencyKey (GET /onboardings/${about.onboardingId} shows the record).` }],
-    { now, round: `onboarding-${about.onboardingId}`, policy: { minConsecutive: 1, repeatIntervalMs: Number.MAX_SAFE_INTEGER } },
+    { now, round: `onboarding-${about.onboardingId}`, policy: FAILURE_POLICY },
   );
+  if (about.wabaId && about.phone) await deps.store.put(`${FAILED_BY_NUMBER_PREFIX}${about.wabaId}/${about.phone}/${about.onboardingId}`, 1);
+}
+
+/**
+ * The number onboarded at last: the alerts of its earlier onboardings that failed (submitted again,
+ * as those alerts advise) are resolved, rather than left open on the status page for ever.
+ */
+async function resolveEarlierFailures(deps: OnboardingDeps, record: OnboardingRecord): Promise<void> {
+  const p = record.Payload;
+  const about = { wabaId: p.WabaId, phone: `${p.Cc}${p.PhoneNumber}` };
+  const prefix = `${FAILED_BY_NUMBER_PREFIX}${about.wabaId}/${about.phone}/`;
+  for (const m of await deps.store.list(prefix)) {
+    const onboardingId = m.key.slice(prefix.length);
+    const now = (deps.now ?? Date.now)();
+    await observeMonitorSubject(deps.store, failureSubject({ ...about, onboardingId }), 'AVAILABLE', [], { now, round: `onboarding-${record.OnboardingId}`, policy: FAILURE_POLICY });
+    await deps.store.delete(m.key);
+  }
+}
+
+interface FailureAbout {
+  onboardingId: string;
+  wabaId: string | undefined;
+  phone: string | undefined;
+}
+
+/** Failed onboardings by number (`<WabaId>/<phone>/<OnboardingId>`), for resolveEarlierFailures. */
+const FAILED_BY_NUMBER_PREFIX = 'onboarding-index/failed/';
+/** Told once, never reminded: the record says the rest. */
+const FAILURE_POLICY = { minConsecutive: 1, repeatIntervalMs: Number.MAX_SAFE_INTEGER };
+
+function failureSubject(about: FailureAbout): AlertSubject {
+  return { nodeType: 'monitor', entityType: 'OnboardingFailed', ref: about.onboardingId, ...(about.wabaId ? { wabaId: about.wabaId } : {}), ...(about.phone ? { phoneNumber: about.phone } : {}) };
 }

@@ -7,6 +7,8 @@ import { CamsError } from '../../../shared/cams/errors.ts';
 import { runOnboarding } from '../../../shared/onboarding/onboard.ts';
 import { recordKey, type OnboardingRecord } from '../../../shared/onboarding/record.ts';
 import type { Store } from '../../../shared/store/port.ts';
+import type { EntityState } from '../../../shared/monitor/entity-state.ts';
+import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import { sandboxClient, sandboxPerFileStorePerTest } from '../../support/monitor.ts';
 import { sandboxControl } from '../../support/sandbox-env.ts';
 import { latencyUntilApplied, okCalls, onboardingDeps } from './support.ts';
@@ -82,6 +84,10 @@ describe('a CAMS write whose answer was lost', () => {
     expect(again.status).toBe('done');
     if (again.status === 'done') expect(again.record.Steps.addPhone).toMatchObject({ AlreadyAdded: true });
     expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
+    // The first one's alert is resolved (owed as RESOLVED), not left open on the status page for ever.
+    const failed = (await store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value).filter((e) => e.subject.entityType === 'OnboardingFailed');
+    const firstId = first.status === 'failed' ? first.record.OnboardingId : undefined;
+    expect(failed.map((e) => [e.subject.ref, e.firing, e.outbox.map((o) => o.item.status)])).toEqual([[firstId, false, ['ERROR', 'RESOLVED']]]);
   });
 
   it('a bind repeated after a lost answer reads back the same space (CAMS binds idempotently per account)', async () => {
