@@ -76,6 +76,12 @@ async function calls(): Promise<CallRecord[]> {
   return (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as CallRecord[];
 }
 
+/** A watch-list call through its function, signed as a caller signs it; by default this file's Discover entry. */
+async function watchListCall(method: string, targets: unknown[] = [{ CustSpaceId: space, WabaId: WABA, Discover: true }]) {
+  const req = signRouteRequest({ method, path: '/watch-list', body: { Targets: targets } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
+  return parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never));
+}
+
 async function watched(): Promise<Array<{ id: string } & RegisteredTarget>> {
   return (await store.list<RegisteredTarget>(WATCH_PREFIX)).map((r) => ({ id: r.key.slice(WATCH_PREFIX.length), ...r.value }));
 }
@@ -88,8 +94,7 @@ const checkedNodes = (log: CallRecord[]) =>
 
 describe('discovery: a WABA watched with Discover brings its numbers and templates under watch', () => {
   it('2 numbers + 3 templates are watched and checked; a removed number is retired without an alert; GREEN → YELLOW is one warning', async () => {
-    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
-    const posted = parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never));
+    const posted = await watchListCall('POST');
     expect(posted.statusCode).toBe(200);
 
     const sink = new RecordingSink();
@@ -150,8 +155,7 @@ describe('discovery: a WABA watched with Discover brings its numbers and templat
   });
 
   it('a number removed within DISCOVERY_INTERVAL: its check meets Unknown.ResourceOwnerId, its WABA is listed again at once, it is retired, no alert', async () => {
-    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
-    expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
+    expect((await watchListCall('POST')).statusCode).toBe(200);
     const sink = new RecordingSink();
     let clock = Date.now();
     await sweep(clock, sink);
@@ -175,8 +179,7 @@ describe('discovery: a WABA watched with Discover brings its numbers and templat
   it('a number removed from one WABA is retired by listing that WABA again; another WABA\'s discovered nodes stay watched', async () => {
     const otherWaba = '499399000110';
     const other = await onboardThroughFunctions(otherWaba, [{ cc: '86', phone: '13800000411' }]);
-    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }, { CustSpaceId: other, WabaId: otherWaba, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
-    expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
+    expect((await watchListCall('POST', [{ CustSpaceId: space, WabaId: WABA, Discover: true }, { CustSpaceId: other, WabaId: otherWaba, Discover: true }])).statusCode).toBe(200);
     const sink = new RecordingSink();
     let clock = Date.now();
     await sweep(clock, sink);
@@ -197,8 +200,7 @@ describe('discovery: a WABA watched with Discover brings its numbers and templat
   });
 
   it('every discovered node refused (the Discover entry names a WabaId the space does not have): its WABA is listed again once per sweep, not once per node', async () => {
-    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: '499399000199', Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
-    expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
+    expect((await watchListCall('POST', [{ CustSpaceId: space, WabaId: '499399000199', Discover: true }])).statusCode).toBe(200);
     const sink = new RecordingSink();
     let clock = Date.now();
     for (let tick = 0; tick < 2; tick++) {
@@ -217,7 +219,7 @@ describe('discovery: a WABA watched with Discover brings its numbers and templat
 
   it('a Discover entry deleted and posted again is listed at the next round, not an interval after its old listing', async () => {
     const entry = { CustSpaceId: space, WabaId: WABA, Discover: true };
-    const send = async (method: string) => parseReply(await watchListHandler(httpEvent(signRouteRequest({ method, path: '/watch-list', body: { Targets: [entry] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` }), 'fc-http'), fcContext() as never));
+    const send = (method: string) => watchListCall(method, [entry]);
     expect((await send('POST')).statusCode).toBe(200);
     const sink = new RecordingSink();
     const clock = Date.now();
@@ -233,8 +235,7 @@ describe('discovery: a WABA watched with Discover brings its numbers and templat
   });
 
   it('a node posted by hand (not discovery\'s) that CAMS refuses is still a TargetRejected alert', async () => {
-    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
-    expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
+    expect((await watchListCall('POST')).statusCode).toBe(200);
     const sink = new RecordingSink();
     const clock = Date.now();
     await sweep(clock, sink);
@@ -246,8 +247,7 @@ describe('discovery: a WABA watched with Discover brings its numbers and templat
   });
 
   it('a limit-tier drop is a warning until the tier is back; removing the Discover entry retires what it discovered', async () => {
-    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
-    expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
+    expect((await watchListCall('POST')).statusCode).toBe(200);
     const sink = new RecordingSink();
     let clock = Date.now();
     await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '8613800000401', MessagingLimitTier: 'TIER_10K' });
@@ -263,8 +263,7 @@ describe('discovery: a WABA watched with Discover brings its numbers and templat
     expect(sink.received).toHaveLength(2);
     expect(sink.received[1]!.items[0]!.reason).toBe('resolved');
 
-    const del = signRouteRequest({ method: 'DELETE', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
-    const removed = parseReply(await watchListHandler(httpEvent(del, 'fc-http'), fcContext() as never));
+    const removed = await watchListCall('DELETE');
     expect(removed.body.Data).toMatchObject({ Removed: 1, Retired: 5 });
     expect(await watched()).toEqual([]);
   });
@@ -272,8 +271,7 @@ describe('discovery: a WABA watched with Discover brings its numbers and templat
 
 describe("discovery is the template receipts' backstop", () => {
   it("a template rejected by a receipt whose 'pass' receipt was lost: the next listing, which says pass, resolves it; a pause, which the listing cannot say, stays", async () => {
-    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
-    expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
+    expect((await watchListCall('POST')).statusCode).toBe(200);
     const sink = new RecordingSink();
     let clock = Date.now();
     await sweep(clock, sink);
@@ -304,8 +302,7 @@ describe("discovery is the template receipts' backstop", () => {
 
 describe('a discovered node removed by hand', () => {
   it('is not listed back under watch by the next listings; posted again, it is watched', async () => {
-    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
-    expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
+    expect((await watchListCall('POST')).statusCode).toBe(200);
     const sink = new RecordingSink();
     let clock = Date.now();
     await sweep(clock, sink);
@@ -332,8 +329,7 @@ describe('a discovered node removed by hand', () => {
 describe('discovery cut short', () => {
   it('a process that dies halfway through a discovery: the next sweep finishes it, with all 5 nodes and one quality warning', async () => {
     await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '8613800000401', QualityRating: 'YELLOW' });
-    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: space, WabaId: WABA, Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
-    expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
+    expect((await watchListCall('POST')).statusCode).toBe(200);
     const sink = new RecordingSink();
     const clock = Date.now();
     // Dies after the first number's entry is written, before the rest and before any alert decision.
@@ -351,8 +347,7 @@ describe('discovery cut short', () => {
 describe('discovery refused by CAMS', () => {
   it('a Discover entry for a WABA of another account is a DiscoveryFailed alert with advice; nothing is added', async () => {
     const other = await bind(sandbox, '499399000900', KEY_B);
-    const req = signRouteRequest({ method: 'POST', path: '/watch-list', body: { Targets: [{ CustSpaceId: other, NodeType: 'waba', WabaId: '499399000900', Discover: true }] } }, 'h', CALLER_KEY, { nonce: `disc-${process.pid}-${++n}` });
-    expect(parseReply(await watchListHandler(httpEvent(req, 'fc-http'), fcContext() as never)).statusCode).toBe(200);
+    expect((await watchListCall('POST', [{ CustSpaceId: other, NodeType: 'waba', WabaId: '499399000900', Discover: true }])).statusCode).toBe(200);
     const sink = new RecordingSink();
     await sweep(Date.now(), sink);
     expect((await watched()).map((x) => x.id)).toEqual([`waba:${other}:499399000900`]);
