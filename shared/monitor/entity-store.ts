@@ -22,7 +22,7 @@ const ENTITY_CAS_ATTEMPTS = 8;
 export const INVALID_PREFIX = 'monitor/invalid/';
 /**
  * Entities holding a silenced notification (`silenced`), one marker each: the deliverer re-owes them
- * when their silence ends, without listing every entity. Written when a write records `silenced`;
+ * when their silence ends, without listing every entity. Written when a write records `silenced` (or finds it so with no marker);
  * a marker whose entity no longer has it is removed by the reader (compare-and-delete).
  */
 export const SILENCED_PREFIX = 'monitor/silenced/';
@@ -30,7 +30,7 @@ export const SILENCED_PREFIX = 'monitor/silenced/';
 /**
  * Entities holding a notification their BLOCKED WABA held back (`held`), one marker each, its value
  * the entity's group (its WABA): the end of that WABA's hold reads its group's held entities, not
- * every entity. Written when a write sets `held`; a marker whose entity no longer has it is removed
+ * every entity. Written when a write sets `held` (or finds it set with no marker); a marker whose entity no longer has it is removed
  * by the reader (compare-and-delete).
  */
 export const HELD_PREFIX = 'monitor/held/';
