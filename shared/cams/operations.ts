@@ -119,7 +119,8 @@ export interface CamsData {
   QueryChatappBindWaba: {
     Id?: string;
     Name?: string;
-    AccountReviewStatus?: AccountReviewStatus;
+    /** An AccountReviewStatus, or a value CAMS added since (passed on as given). */
+    AccountReviewStatus?: string;
     Currency?: string;
     MessageTemplateNamespace?: string;
     BusinessId?: string;

@@ -54,7 +54,10 @@ const dataSchemas: { [A in CamsAction]: () => z.Schema<CamsData[A]> } = {
     z.looseObject({
       Id: optionalString(),
       Name: optionalString(),
-      AccountReviewStatus: z.optional(z.enum(['PENDING', 'APPROVED', 'REJECTED', 'DISABLED'])),
+      // Any string, as CanSendMessage: nothing here branches on it, and a value Meta adds later (an
+      // empty one included) must not make a bound WABA unreadable, nor fail an onboarding whose number
+      // is already added.
+      AccountReviewStatus: optionalString(),
       Currency: optionalString(),
       MessageTemplateNamespace: optionalString(),
       BusinessId: optionalString(),

@@ -1,4 +1,3 @@
-import type { AccountReviewStatus } from '../cams/operations.ts';
 import type { OnboardingPayload } from './payload.ts';
 
 const ONBOARDING_PREFIX = 'onboarding/';
@@ -25,7 +24,8 @@ export interface OnboardingRecord {
   Status: 'accepted' | 'running' | 'done' | 'failed';
   Payload: OnboardingPayload;
   CustSpaceId?: string;
-  AccountReviewStatus?: AccountReviewStatus;
+  /** As CAMS reported it (a value it added since included). */
+  AccountReviewStatus?: string;
   /** As CAMS reported it (a value it added since included). */
   CanSendMessage?: string;
   Steps: Partial<Record<StepName, StepResult>>;

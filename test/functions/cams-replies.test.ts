@@ -200,6 +200,15 @@ describe('CAMS errors → the caller\'s status (README "Status codes")', () => {
     expect(res.json.Data).toEqual({ CanSendMessage: 'RESTRICTED', Entities: [entity] });
   });
 
+  it('an AccountReviewStatus value CAMS added since (or an empty one) is passed on as CAMS gave it, not refused', async () => {
+    for (const status of ['UNDER_APPEAL', '']) {
+      const data = { Id: '1', Name: 'W', AccountReviewStatus: status };
+      const res = await whenCamsAnswers({ status: 200, body: { RequestId: 'R', Code: 'OK', Success: true, Data: data } }, 'QueryChatappBindWaba');
+      expect(res.status).toBe(200);
+      expect(res.json.Data).toEqual(data);
+    }
+  });
+
   it('CAMS unreachable (the connection dropped on every attempt) → 502 NetworkError', async () => {
     const res = await whenCamsAnswers({ destroy: true });
     expect(res.status).toBe(502);

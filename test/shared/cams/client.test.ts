@@ -161,7 +161,7 @@ describe('reply schema', () => {
     { name: 'Entities missing', action: 'health', reply: ok({ CanSendMessage: 'AVAILABLE' }), path: 'Data.Entities' },
     { name: 'WabaId a number', action: 'bind', reply: ok({ CustSpaceId: 'C', WabaId: 12 }), path: 'Data.WabaId' },
     { name: 'Data missing', action: 'bind', reply: ok(undefined), path: 'Data' },
-    { name: 'AccountReviewStatus unknown', action: 'query', reply: ok({ AccountReviewStatus: 'MAYBE' }), path: 'Data.AccountReviewStatus' },
+    { name: 'AccountReviewStatus not a string', action: 'query', reply: ok({ AccountReviewStatus: 3 }), path: 'Data.AccountReviewStatus' },
     { name: 'RequestId missing', action: 'bind', reply: { status: 200, body: { Code: 'OK', Data: { CustSpaceId: 'C', WabaId: 'W' } } }, path: 'RequestId' },
   ];
   for (const b of bad) {
