@@ -100,6 +100,20 @@ describe.each<Trigger>(['fc-http', 'api-gateway'])('hostile and repeated keys, s
     expect(seen).toEqual([]);
   });
 
+  it('refuses a key repeated in one JSON object by its path instead of binding the last value', async () => {
+    const { call, seen } = probe();
+    expectRefused(await call(httpEvent(signed({ body: '{"WabaId":"1","Name":"a","WabaId":"2"}' }), trigger)), 'WabaId', 'more than once');
+    // Spelled differently, the same key once decoded.
+    expectRefused(await call(httpEvent(signed({ body: '{"Name":"a","N\\u0061me":"a"}' }), trigger)), 'Name', 'more than once');
+    const nested = '{"Templates":[{"Name":"t","Meta":{"a":1}},{"Name":"u","Meta":{"a":[1,{"a":2}],"b":"a,\\"a\\":{","a":3}}]}';
+    expectRefused(await call(httpEvent(signed({ body: nested }), trigger)), 'Templates.1.Meta.a', 'more than once');
+    expect(seen).toEqual([]);
+    // Control: the same key in sibling objects, in values and in strings is not a repeat.
+    const siblings = '{"WabaId":"1","Templates":[{"Name":"WabaId","x":{"Name":1}},{"Name":"{\\"Name\\":1,"},{}],"Name":"[{"}';
+    expect((await call(httpEvent(signed({ body: siblings }), trigger))).statusCode).toBe(200);
+    expect(seen).toHaveLength(1);
+  });
+
   it('control: other Object member names stay plain keys in the query and the headers', async () => {
     const { call, seen } = probe();
     // Not parameters of the probe: refused by the schema, by name, after the signature held.
