@@ -4,9 +4,11 @@ import { describe, expect, it } from 'vitest';
 import {
   canonicalQueryString,
   canonicalRequest,
+  InMemoryNonceRegistry,
   sha256Hex,
   signAcs3Request,
   stringToSign,
+  verifyAcs3Request,
 } from '../../../shared/acs3/index.ts';
 
 interface Vector {
@@ -57,6 +59,29 @@ describe('ACS3 vectors (test/fixtures/acs3-vectors.json and ../shared/vectors/ac
       expect(headers['Authorization']).toBe(
         `ACS3-HMAC-SHA256 Credential=${v.accessKeyId},SignedHeaders=${v.expected.signedHeaders},Signature=${v.expected.signature}`,
       );
+    });
+
+    // The verifier the sandbox and the routes use takes the vector's request as sent, and only that.
+    it(`${i}: ${v.name}: verified as sent; one hex digit of the signature changed is SignatureDoesNotMatch`, async () => {
+      const now = () => Date.parse(v.headers['x-acs-date']!);
+      const verify = (signature: string) =>
+        verifyAcs3Request(
+          {
+            method: v.method,
+            path: v.path,
+            query: v.query,
+            headers: {
+              ...v.headers,
+              'x-acs-content-sha256': v.expected.hashedPayload,
+              authorization: `ACS3-HMAC-SHA256 Credential=${v.accessKeyId},SignedHeaders=${v.expected.signedHeaders},Signature=${signature}`,
+            },
+            body: v.body,
+          },
+          { lookupSecret: (id) => (id === v.accessKeyId ? v.accessKeySecret : undefined), nonces: new InMemoryNonceRegistry(10, now), requiredSignedHeaders: ['x-acs-content-sha256'], now },
+        );
+      expect(await verify(v.expected.signature)).toEqual({ ok: true, accessKeyId: v.accessKeyId, securityToken: undefined });
+      const last = v.expected.signature.slice(-1) === '0' ? '1' : '0';
+      expect(await verify(v.expected.signature.slice(0, -1) + last)).toMatchObject({ ok: false, code: 'SignatureDoesNotMatch' });
     });
   }
 });
