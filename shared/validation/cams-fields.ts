@@ -23,8 +23,17 @@ export const CustSpaceId = field(() =>
   requiredString().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or - (the CustSpaceId returned by ChatappBindWaba)')),
 );
 export const IsvCode = field(() => requiredString().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -')));
-/** Deprecated by CAMS and passed through as given. */
-export const PreValidateId = field(() => requiredString().check(z.maxLength(128, 'must be at most 128 characters')));
+/**
+ * Deprecated by CAMS and passed through as given. Any text, but well-formed: a lone surrogate has no
+ * UTF-8 form, and the form encoder (as the SDK's) folds it into the next character, so CAMS would get
+ * another value than the caller's.
+ */
+export const PreValidateId = field(() =>
+  requiredString().check(
+    z.maxLength(128, 'must be at most 128 characters'),
+    z.refine((v: string) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(v), 'must be well-formed text (no unpaired surrogate)'),
+  ),
+);
 /** Country calling code without "+" or leading zeros. */
 export const Cc = field(() => requiredString().check(z.regex(/^[1-9]\d{0,2}$/, 'must be the country calling code: 1-3 digits, no "+" or leading 0')));
 /** AddChatappPhoneNumber's PhoneNumber: the national number, beside its Cc. */

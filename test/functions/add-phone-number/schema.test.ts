@@ -22,6 +22,11 @@ describe('add-phone-number params', () => {
     expect(validateParams(AddPhoneNumberParams, { ...ok, PreValidateId: '1020123' })).toEqual({ ...ok, PreValidateId: '1020123' });
     expect(validateParams(AddPhoneNumberParams, { ...ok, PreValidateId: '' })).toEqual(ok);
   });
+  it.each([['\uD800x'], ['a\uDC00'], ['\uDBFF']])('refuses a PreValidateId %j that cannot be sent as given (an unpaired surrogate)', (PreValidateId) => {
+    expect(rejectionOf(AddPhoneNumberParams, { ...ok, PreValidateId })).toEqual({ code: 'InvalidParameter', fields: { PreValidateId: 'must be well-formed text (no unpaired surrogate)' } });
+    // Control: any well-formed text, astral characters included, is passed on.
+    expect(validateParams(AddPhoneNumberParams, { ...ok, PreValidateId: 'a\uD83D\uDE00&b=c' })).toEqual({ ...ok, PreValidateId: 'a\uD83D\uDE00&b=c' });
+  });
   it('refuses a parameter the operation does not take, by name', () => {
     expect(rejectionOf(AddPhoneNumberParams, { ...ok, Foo: '1' })).toEqual({ code: 'InvalidParameter', fields: { Foo: 'is not a parameter of this operation' } });
   });
