@@ -29,6 +29,8 @@ export interface CheckContext {
   writes?: EntityWrites;
   /** Told when a write added a delivery to an entity's outbox (the sweep then schedules a flush). */
   onOwed?: () => void;
+  /** The sweep's: told when a round check began its target's record (sweep.ts unplannedIfGone). */
+  onRecordBegun?: (target: WatchTarget) => Promise<void>;
 }
 
 /**
@@ -71,7 +73,7 @@ export async function checkTarget(
   // 'sweep', cams-events' is 'background' (shared/services/*).
   const { data } = await cams.getHealthStatus(target, { deadline: ctx.deadline });
   const reach = await observeReply(target, data.Entities, round, ctx);
-  await noteTarget(ctx.store, target, { ...(ctx.round ? { round } : {}), lastCheckedAt: ctx.now(), status: worst(data.Entities), reach });
+  if (await noteTarget(ctx.store, target, { ...(ctx.round ? { round } : {}), lastCheckedAt: ctx.now(), status: worst(data.Entities), reach })) await ctx.onRecordBegun?.(target);
   return data.Entities;
 }
 
@@ -198,14 +200,16 @@ export const UNPLANNED_PREFIX = 'monitor/unplanned/';
 /**
  * Updates a target's bookkeeping, and the risky index with it (risk.ts): its one writer. `reach` is
  * added to the fingerprints already recorded; a patch that changes nothing writes nothing. A record
- * started outside a round check is marked unplanned first.
+ * started outside a round check is marked unplanned first. True when it began the record.
  */
-export async function noteTarget(store: Store, target: WatchTarget, patch: TargetInfo): Promise<void> {
+export async function noteTarget(store: Store, target: WatchTarget, patch: TargetInfo): Promise<boolean> {
   const id = targetId(target);
   let was = false;
   let is = false;
   let changed = false;
+  let begun = false;
   await update<TargetInfo>(store, TARGET_INFO_PREFIX + id, async (cur) => {
+    begun = !cur;
     if (!cur && patch.round === undefined) await store.put(UNPLANNED_PREFIX + id, 1);
     const reach = patch.reach ? unionReach(cur?.reach, patch.reach) : cur?.reach;
     const next: TargetInfo = { ...cur, ...patch, ...(reach ? { reach } : {}) };
@@ -214,11 +218,12 @@ export async function noteTarget(store: Store, target: WatchTarget, patch: Targe
     is = markedRisky(next);
     return changed ? next : undefined;
   });
-  if (!changed) return;
+  if (!changed) return false;
   // After the record: a crash in between leaves a stale marker (the reader drops it) or a missing
   // one (written again at the node's next check while it is risky).
   if (is) await store.put(RISKY_PREFIX + id, 1);
   else if (was && !is) await store.delete(RISKY_PREFIX + id);
+  return begun;
 }
 
 /** `had` with `more` added, sorted; `had` itself (the same array) when nothing is new. */

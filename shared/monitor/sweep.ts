@@ -4,7 +4,7 @@ import { isCamsError, isThrottlingCode, type CamsError } from '../cams/errors.ts
 import type { HealthError } from '../cams/operations.ts';
 import { StoreError, type Store } from '../store/port.ts';
 import { adviceFor } from './advice.ts';
-import { applyObservation, checkTarget, EntityWrites, noteTarget, TARGET_INFO_PREFIX, type CheckContext, type TargetInfo } from './check.ts';
+import { applyObservation, checkTarget, EntityWrites, noteTarget, TARGET_INFO_PREFIX, UNPLANNED_PREFIX, type CheckContext, type TargetInfo } from './check.ts';
 import { rediscoverIfGone, runDiscovery, type DiscoveryReport, type TargetObservation } from './discovery.ts';
 import { deliverOwed, type DispatchReport } from './dispatch.ts';
 import type { EntityState, ObservedStatus } from './entity-state.ts';
@@ -324,7 +324,8 @@ export class HealthSweep {
       if (e.Code === 'Unknown.ResourceOwnerId' && (await this.retiredByDiscovery(next.id, roundId))) return { kind: 'rejected' };
       const rejected = monitorSubject('TargetRejected', next.target);
       await this.observeMonitor(rejected, 'ERROR', [camsFault(e)], roundId);
-      await noteTarget(this.opts.store, next.target, { ...(mark ? { round: roundId } : {}), lastCheckedAt: this.alertNow(), reach: [fingerprintOf(rejected)] });
+      const begun = await noteTarget(this.opts.store, next.target, { ...(mark ? { round: roundId } : {}), lastCheckedAt: this.alertNow(), reach: [fingerprintOf(rejected)] });
+      if (begun && mark) await this.unplannedIfGone(next.target);
       return { kind: 'rejected' };
     }
     // Checked and marked; a rejection alert it had is resolved (contention here: resolved at its next check).
@@ -379,6 +380,18 @@ export class HealthSweep {
     return true;
   }
 
+  /**
+   * A round check began its target's record: its first check, or one that waited for CAMS while the
+   * target was removed and the round's listing ran the removal pass, which deleted the record. Then
+   * what the check just wrote is named by no plan and no marker, and stayed (firing, in the report)
+   * until the daily pass: marked unplanned, so the next listing finds the target gone and closes it out.
+   */
+  private async unplannedIfGone(target: WatchTarget): Promise<void> {
+    const id = targetId(target);
+    if (this.opts.envTargets.some((t) => targetId(t) === id) || (await this.opts.store.get(WATCH_PREFIX + id))) return;
+    await this.opts.store.put(UNPLANNED_PREFIX + id, 1);
+  }
+
   private checkContext(round = true): CheckContext {
     const flusher = this.flusher;
     return {
@@ -390,6 +403,7 @@ export class HealthSweep {
       round,
       writes: this.writes,
       ...(flusher ? { onOwed: () => flusher.owed() } : {}),
+      ...(round ? { onRecordBegun: (t: WatchTarget) => this.unplannedIfGone(t) } : {}),
       ...(this.opts.history === false ? { history: false } : {}),
     };
   }

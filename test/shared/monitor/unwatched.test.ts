@@ -404,6 +404,47 @@ describe.each(kinds)('removing a watched target (%s store)', (kind) => {
     expect(items().filter((i) => i.subject.entityType === 'PHONE_NUMBER').map((i) => i.reason)).toEqual(['new', 'unwatched', 'new']);
     expect((await reportNodes()).find((n) => n['EntityType'] === 'PHONE_NUMBER')).toMatchObject({ CanSendMessage: 'BLOCKED', Firing: true });
   });
+
+  it("a target removed while its round check waits for CAMS, whose reply comes after the round's pass: the next round closes out what that check wrote", async () => {
+    await watch(phone(PHONE_1), phone(PHONE_2));
+    expect(await sweep()).toMatchObject({ roundComplete: true });
+    await setHealth(sandbox, { ...phone(PHONE_1), CanSendMessage: 'BLOCKED', Errors: blocked });
+
+    // Round 2: PHONE_1's check is under way when it is removed; CAMS answers it (slowly) only once the
+    // round's listing has found it gone and its pass is done.
+    let removed!: () => void;
+    let checking = false;
+    const removal = new Promise<void>((r) => (removed = r));
+    const slowStore = storeWith(store, {
+      list: async (p, o) => {
+        // The round's listing (beside the checks), not discovery's (before them).
+        if (p === 'watch/' && checking) await removal;
+        return store.list(p, o);
+      },
+    });
+    const cams = sandboxClient(sandbox, 50);
+    const reply = cams.getHealthStatus.bind(cams);
+    cams.getHealthStatus = async (t, o) => {
+      checking = true;
+      if (t.PhoneNumber === PHONE_1) {
+        await unwatch(phone(PHONE_1));
+        removed();
+        const until = Date.now() + 10_000;
+        while ((await store.get<{ lastRunAt?: number }>('monitor/unwatched'))?.value.lastRunAt !== clock && Date.now() < until) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+      return reply(t, o);
+    };
+    expect(await sweep({ store: slowStore, cams })).toMatchObject({ roundComplete: true });
+    expect(items().map((i) => `${i.subject.entityType}:${i.reason}`)).toEqual(['PHONE_NUMBER:new']);
+
+    // The next round's listing finds what that check left and closes it out: nothing of it stays firing.
+    await sweep();
+    expect((await reportNodes()).filter((n) => String(n['Node']).includes(PHONE_1))).toEqual([]);
+    expect(items().map((i) => `${i.subject.entityType}:${i.reason}`)).toEqual(['PHONE_NUMBER:new', 'PHONE_NUMBER:unwatched']);
+    expect(await keysUnder(TARGET_INFO_PREFIX)).toEqual([TARGET_INFO_PREFIX + targetId(phone(PHONE_2))]);
+  });
 });
 
 describe('runUnwatchedPass: what a record cannot say is kept', () => {
