@@ -59,6 +59,8 @@ export class TickJobs {
   private readonly rechecks = new RecheckQueue();
   private lastWasRecheck = false;
   private readonly retryQueue: Job[];
+  /** Targets earlier ticks of the round left for a retry: one more tick each (settle). */
+  private readonly carried: Set<string>;
   private riskTokens: number;
   private pos: number;
   private reserved: number;
@@ -93,6 +95,7 @@ export class TickJobs {
     private readonly retrying: Set<string>,
   ) {
     this.plan = o.plan;
+    this.carried = new Set(retrying);
     this.retryQueue = [...retrying].map((id) => ({ kind: 'retry', id }));
     this.riskTokens = o.round.riskTokens ?? RISK_BURST;
     this.pos = o.round.next ?? 0;
@@ -119,8 +122,9 @@ export class TickJobs {
   /**
    * A job's outcome, written down: a round check that ended transient gets its retry key (first: a
    * process killed during the backoff leaves the target to the next tick) and, unless the store was
-   * contended, a re-check in this tick if one may still start before `latestStart`; a retry that is
-   * done loses its key. Then its plan position is dealt with (an auth failure leaves it to the next
+   * contended, a re-check in this tick if one may still start before `latestStart`; without one, a
+   * target an earlier tick left is given up for the round (its key deleted); a retry that is done
+   * loses its key. Then its plan position is dealt with (an auth failure leaves it to the next
    * tick), and a round check counts and earns its share of a risk check.
    */
   async settle(job: Job, outcome: CheckOutcome | undefined, latestStart: number): Promise<void> {
@@ -131,6 +135,13 @@ export class TickJobs {
       }
       if (outcome.cause !== 'contention' && this.rechecks.add(job.id, job.n ?? 0, this.o.now(), latestStart)) {
         this.o.log({ level: 'info', msg: `CAMS ${outcome.cause === 'throttled' ? 'throttled' : 'did not answer'} a check; it is re-checked in this tick after a backoff`, target: job.id, recheck: (job.n ?? 0) + 1 });
+      } else if (this.carried.has(job.id)) {
+        // Left by an earlier tick and failed again here: the round waited for it for as long as CAMS
+        // failed it (a node CAMS answers 5xx for, say), checking nothing else. Given up for this round;
+        // the next one checks it in its place.
+        await this.o.store.delete(retryPrefix(this.o.round.id) + job.id);
+        this.retrying.delete(job.id);
+        this.o.log({ level: 'warn', msg: 'a check left for a retry failed again in this tick; it waits for the next round', target: job.id, cause: outcome.cause });
       }
     } else if (job.kind === 'retry' && (outcome === undefined || outcome.kind === 'checked' || outcome.kind === 'rejected')) {
       await this.o.store.delete(retryPrefix(this.o.round.id) + job.id);

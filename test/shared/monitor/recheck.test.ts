@@ -20,8 +20,8 @@ let t: number;
 let calls: Array<{ at: number; code: string; ok: boolean }>;
 /** How many more calls for a template CAMS throttles (Infinity: every one). */
 let throttle: Map<string, number>;
-/** What CAMS answers every call with, when set. */
-let failAll: (() => CamsError) | undefined;
+/** What CAMS answers every call with, when set (for the template it names; undefined: it answers). */
+let failAll: ((code: string) => CamsError | undefined) | undefined;
 let slept: number[];
 
 const limitControl = () => new CamsError({ Code: 'System.LimitControl', Message: 'The system is under flow control.', httpStatus: 400, retryable: true, action: 'GetWhatsappHealthStatus' });
@@ -33,7 +33,7 @@ const cams = {
     t += CALL_MS;
     const code = target.TemplateCode!;
     const left = throttle.get(code) ?? 0;
-    const failure = failAll?.() ?? (left > 0 ? limitControl() : undefined);
+    const failure = failAll?.(code) ?? (left > 0 ? limitControl() : undefined);
     calls.push({ at: t, code, ok: !failure });
     if (failure) {
       throttle.set(code, left - 1);
@@ -130,6 +130,26 @@ describe('a throttled round check is checked again in the same tick', () => {
     expect(calls.map((c) => c.code)).toEqual(['tpl_01']);
     expect(second).toMatchObject({ checked: 1, pending: 0, roundComplete: true });
     expect(await retryKeys()).toEqual([]);
+  });
+
+  it('a target CAMS fails in every tick (a node it answers 5xx for): given up for the round after its retry tick, so the round completes and the next one checks every target again', async () => {
+    const codes = await watch(4);
+    const serverError = () => new CamsError({ Code: 'ServiceUnavailable', Message: 'The request has failed due to a temporary failure of the server.', httpStatus: 503, retryable: true, action: 'GetWhatsappHealthStatus' });
+    failAll = (code) => (code === 'tpl_01' ? serverError() : undefined);
+    const logs: Array<Record<string, unknown>> = [];
+    expect(await tick(60_000)).toMatchObject({ checked: 3, pending: 1, roundComplete: false });
+
+    // Its retry in the next tick fails too (with its re-checks): the round does not wait for it any longer.
+    calls = [];
+    expect(await tick(60_000, (r) => logs.push(r))).toMatchObject({ checked: 0, pending: 0, roundComplete: true });
+    expect(calls.map((c) => c.code)).toEqual(Array(1 + RECHECKS_PER_TICK).fill('tpl_01'));
+    expect(await store.list('monitor/round/')).toSatisfy((keys: Array<{ key: string }>) => keys.every((k) => !k.key.includes('/retry/')));
+    expect(logs.some((l) => l['level'] === 'warn' && l['target'] === 'template:cs-recheck:tpl_01/en')).toBe(true);
+
+    // The next round checks every target, that one in its place.
+    calls = [];
+    expect(await tick(60_000)).toMatchObject({ checked: 3, pending: 1 });
+    expect(calls.filter((c) => c.ok).map((c) => c.code)).toEqual(codes.filter((c) => c !== 'tpl_01'));
   });
 
   it('every call throttled: the tick ends, each target checked at most 1 + RECHECKS_PER_TICK times, never two re-checks in a row while positions are left', async () => {
