@@ -229,7 +229,7 @@ export class HealthSweep {
         tick.failure ??= { error: e };
         return;
       }
-      tally(tick, outcome);
+      tally(tick, job, outcome);
     }
   }
 
@@ -483,7 +483,7 @@ interface Tick {
 }
 
 /** A job's outcome, counted for the report and the monitor's own health. */
-function tally(tick: Tick, outcome: CheckOutcome | undefined): void {
+function tally(tick: Tick, job: Job, outcome: CheckOutcome | undefined): void {
   if (outcome?.kind === 'checked') tick.successes++;
   else if (outcome?.kind === 'auth') tick.authFailure = outcome.error;
   else if (outcome?.kind === 'transient') {
@@ -492,7 +492,9 @@ function tally(tick: Tick, outcome: CheckOutcome | undefined): void {
       tick.report.storeContention = (tick.report.storeContention ?? 0) + 1;
       tick.successes++; // CAMS answered
     }
-    if (outcome.cause === 'unreachable') tick.unreachable = outcome.error as CamsError;
+    // A target an earlier tick left for a retry may fail for reasons of its own (CAMS answers 5xx for
+    // that node alone): a tick of such retries only said CamsUnreachable of a CAMS that answers.
+    if (outcome.cause === 'unreachable' && !tick.jobs.carries(job.id)) tick.unreachable = outcome.error as CamsError;
   }
 }
 

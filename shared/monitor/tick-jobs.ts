@@ -114,6 +114,11 @@ export class TickJobs {
     return this.lost ? undefined : this.rechecks.dueIn(this.o.now());
   }
 
+  /** Whether an earlier tick of the round left `id` for a retry. */
+  carries(id: string): boolean {
+    return this.carried.has(id);
+  }
+
   /** A risk check not spent after all (its node was not due): the token goes back. */
   refundRisk(): void {
     this.earn(1);

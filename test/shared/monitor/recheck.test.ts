@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CamsClient } from '../../../shared/cams/client.ts';
 import { CamsError } from '../../../shared/cams/errors.ts';
+import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { RECHECK_BACKOFF_MS, RECHECKS_PER_TICK, RecheckQueue, recheckDelay } from '../../../shared/monitor/recheck.ts';
 import { retryPrefix } from '../../../shared/monitor/round-plan.ts';
 import { HealthSweep, ROUND_KEY, type SweepRound } from '../../../shared/monitor/sweep.ts';
@@ -150,6 +151,23 @@ describe('a throttled round check is checked again in the same tick', () => {
     calls = [];
     expect(await tick(60_000)).toMatchObject({ checked: 3, pending: 1 });
     expect(calls.filter((c) => c.ok).map((c) => c.code)).toEqual(codes.filter((c) => c !== 'tpl_01'));
+  });
+
+  it("a tick whose only checks are the retries of one node CAMS keeps failing does not say CAMS is unreachable: the node's failure may be its own", async () => {
+    await watch(4);
+    failAll = (code) => (code === 'tpl_01' ? unreachable() : undefined);
+    await tick(60_000);
+    calls = [];
+    await tick(60_000);
+    expect(calls.map((c) => c.code)).toEqual(Array(1 + RECHECKS_PER_TICK).fill('tpl_01'));
+    const monitor = (await store.list<EntityState>('monitor/entity/')).map((e) => e.value).filter((v) => v.subject.nodeType === 'monitor');
+    expect(monitor.filter((v) => v.firing).map((v) => v.subject.entityType)).toEqual([]);
+
+    // CAMS answering none of a tick's own checks still is.
+    failAll = unreachable;
+    await tick(60_000);
+    const firing = (await store.list<EntityState>('monitor/entity/')).map((e) => e.value).filter((v) => v.subject.nodeType === 'monitor' && v.firing);
+    expect(firing.map((v) => v.subject.entityType)).toEqual(['CamsUnreachable']);
   });
 
   it('every call throttled: the tick ends, each target checked at most 1 + RECHECKS_PER_TICK times, never two re-checks in a row while positions are left', async () => {
