@@ -56,6 +56,8 @@ export interface SweepRound {
   invalid?: number;
   /** Retry keys (retryPrefix) as of the last write: listed only when there are some. */
   retries?: number;
+  /** CAMS answered a check in the round's last tick (sweep.ts observeGivenUp reads it). */
+  answered?: boolean;
   /** The previous round's length (alert clock, ms): spaces the risk checks. */
   previousMs?: number;
   /** Risk checks made during this round. */

@@ -57,6 +57,8 @@ export interface HealthSweepOptions {
 
 /** Discovery gets at most this share of the time left, so the checks keep the rest. */
 const DISCOVERY_SHARE = 1 / 3;
+/** At most this many targets given up in one tick are alerts each (observeGivenUp). */
+const GIVEN_UP_ALERTS = 3;
 
 export interface SweepReport {
   skipped?: string;
@@ -204,6 +206,7 @@ export class HealthSweep {
       throw err;
     }
     await this.observeOwnHealth(tick, round.id);
+    await this.observeGivenUp(tick);
     return this.closeTick(tick, scanned && jobs.exhausted);
   }
 
@@ -263,7 +266,7 @@ export class HealthSweep {
   }
 
   /** The tick's report, and the round record moved on (marked complete when it is). */
-  private async closeTick({ jobs, report }: Tick, complete: boolean): Promise<SweepReport> {
+  private async closeTick({ jobs, report, successes }: Tick, complete: boolean): Promise<SweepReport> {
     report.checked = jobs.checked;
     report.pending = jobs.pending;
     report.targets = jobs.plan.count;
@@ -273,7 +276,7 @@ export class HealthSweep {
     // `reserved`, so their round marks were read and they were checked; the keys are spent. Deleted
     // before the round is marked complete: a kill in between leaves nothing the next tick needs.
     if (complete) await jobs.dropSpentRetryKeys();
-    if (!jobs.lost) await jobs.persist(complete ? { completedAt: this.alertNow(), checked: jobs.plan.count } : {});
+    if (!jobs.lost) await jobs.persist({ answered: successes > 0, ...(complete ? { completedAt: this.alertNow(), checked: jobs.plan.count } : {}) });
     this.log({ level: 'info', msg: 'sweep', ...report });
     return report;
   }
@@ -292,6 +295,26 @@ export class HealthSweep {
       await this.observeMonitor(monitorSubject('CamsUnreachable'), 'ERROR', [camsFault(t.unreachable)], roundId);
     } else if (t.successes > 0) {
       await this.clearMonitorAlert(undefined, 'CamsUnreachable', roundId);
+    }
+  }
+
+  /**
+   * Targets given up for the round (tick-jobs.ts settle: CAMS failed their retry too, a 5xx for that
+   * node alone, say) are TargetRejected alerts, resolved at their next answered check, when CAMS
+   * answered other checks in this tick or the last: without one, such a node went unchecked round
+   * after round with nothing but a log line. Not when more than GIVEN_UP_ALERTS are given up at once:
+   * that is CAMS failing (the start of an outage), which CamsUnreachable tells, not each of its nodes.
+   */
+  private async observeGivenUp(tick: Tick): Promise<void> {
+    const { jobs, round } = tick;
+    if (jobs.givenUp.size === 0 || jobs.givenUp.size > GIVEN_UP_ALERTS || !(tick.successes > 0 || round.answered)) return;
+    for (const [id, error] of jobs.givenUp) {
+      const target = await this.watched(id, tick.envById);
+      if (!target) continue;
+      const rejected = monitorSubject('TargetRejected', target);
+      await this.observeMonitor(rejected, 'ERROR', [camsFault(error)], round.id);
+      // Its reach, so a removal of the target closes the alert out (unwatched.ts); not marked checked.
+      await noteTarget(this.opts.store, target, { reach: [fingerprintOf(rejected)] });
     }
   }
 

@@ -61,6 +61,8 @@ export class TickJobs {
   private readonly retryQueue: Job[];
   /** Targets earlier ticks of the round left for a retry: one more tick each (settle). */
   private readonly carried: Set<string>;
+  /** Carried targets CAMS did not answer again in this tick, given up for the round (settle), with CAMS's error. */
+  readonly givenUp = new Map<string, CamsError>();
   private riskTokens: number;
   private pos: number;
   private reserved: number;
@@ -146,6 +148,7 @@ export class TickJobs {
         // the next one checks it in its place.
         await this.o.store.delete(retryPrefix(this.o.round.id) + job.id);
         this.retrying.delete(job.id);
+        if (outcome.cause === 'unreachable') this.givenUp.set(job.id, outcome.error as CamsError);
         this.o.log({ level: 'warn', msg: 'a check left for a retry failed again in this tick; it waits for the next round', target: job.id, cause: outcome.cause });
       }
     } else if (job.kind === 'retry' && (outcome === undefined || outcome.kind === 'checked' || outcome.kind === 'rejected')) {

@@ -83,6 +83,9 @@ async function watch(n: number): Promise<string[]> {
 
 const retryKeys = async () => (await store.list(retryPrefix((await store.get<SweepRound>(ROUND_KEY))!.value.id))).map((e) => e.key);
 const of = (code: string) => calls.filter((c) => c.code === code);
+/** The TargetRejected entity of a template, if any. */
+const rejection = async (code: string) =>
+  (await store.list<EntityState>('monitor/entity/')).map((e) => e.value).find((v) => JSON.stringify(v).includes('TargetRejected') && JSON.stringify(v).includes(code));
 
 describe('a throttled round check is checked again in the same tick', () => {
   it('throttled once: re-checked after the backoff in this tick, and the round completes in it', async () => {
@@ -147,10 +150,28 @@ describe('a throttled round check is checked again in the same tick', () => {
     expect(await store.list('monitor/round/')).toSatisfy((keys: Array<{ key: string }>) => keys.every((k) => !k.key.includes('/retry/')));
     expect(logs.some((l) => l['level'] === 'warn' && l['target'] === 'template:cs-recheck:tpl_01/en')).toBe(true);
 
+    // CAMS answered the other checks: the node is an alert of its own, not a log line only.
+    expect(await rejection('tpl_01')).toMatchObject({ firing: true });
+    expect(JSON.stringify(await rejection('tpl_01'))).toContain('ServiceUnavailable');
+
     // The next round checks every target, that one in its place.
     calls = [];
     expect(await tick(60_000)).toMatchObject({ checked: 3, pending: 1 });
     expect(calls.filter((c) => c.ok).map((c) => c.code)).toEqual(codes.filter((c) => c !== 'tpl_01'));
+
+    // Once CAMS answers for it, its alert is resolved.
+    failAll = undefined;
+    await tick(60_000);
+    expect(await rejection('tpl_01')).toMatchObject({ firing: false });
+  });
+
+  it('CAMS failing every check (an outage): the targets given up are no alerts each (CamsUnreachable tells it)', async () => {
+    await watch(6);
+    // Three answered, then CAMS goes away for the rest of the round.
+    failAll = () => (calls.filter((c) => c.ok).length >= 2 ? unreachable() : undefined);
+    await tick(60_000);
+    await tick(60_000);
+    expect(await store.list('monitor/entity/')).toSatisfy((es: Array<{ value: unknown }>) => es.every((e) => !JSON.stringify(e.value).includes('TargetRejected')));
   });
 
   it("a tick whose only checks are the retries of one node CAMS keeps failing does not say CAMS is unreachable: the node's failure may be its own", async () => {
@@ -161,13 +182,14 @@ describe('a throttled round check is checked again in the same tick', () => {
     await tick(60_000);
     expect(calls.map((c) => c.code)).toEqual(Array(1 + RECHECKS_PER_TICK).fill('tpl_01'));
     const monitor = (await store.list<EntityState>('monitor/entity/')).map((e) => e.value).filter((v) => v.subject.nodeType === 'monitor');
-    expect(monitor.filter((v) => v.firing).map((v) => v.subject.entityType)).toEqual([]);
+    // The node's own alert, not CamsUnreachable.
+    expect(monitor.filter((v) => v.firing).map((v) => `${v.subject.entityType}:${v.subject.templateCode}`)).toEqual(['TargetRejected:tpl_01']);
 
     // CAMS answering none of a tick's own checks still is.
     failAll = unreachable;
     await tick(60_000);
     const firing = (await store.list<EntityState>('monitor/entity/')).map((e) => e.value).filter((v) => v.subject.nodeType === 'monitor' && v.firing);
-    expect(firing.map((v) => v.subject.entityType)).toEqual(['CamsUnreachable']);
+    expect(firing.map((v) => v.subject.entityType).sort()).toEqual(['CamsUnreachable', 'TargetRejected']);
   });
 
   it('every call throttled: the tick ends, each target checked at most 1 + RECHECKS_PER_TICK times, never two re-checks in a row while positions are left', async () => {
