@@ -4,7 +4,8 @@
  *   - a closed stdout/stderr (EPIPE: `npm start 2>&1 | head -1`) stops the process cleanly, instead
  *     of an uncaughtException handler writing to the closed stream, raising EPIPE again, forever;
  *   - SIGTERM/SIGINT run the main's stop (close servers, stop timers, await in-flight work), capped:
- *     after `hardStopMs` the process exits with the work abandoned; a second signal exits at once.
+ *     after `hardStopMs` the process exits with the work abandoned; a second signal exits at once,
+ *     unless it is the same one fanned out (below).
  */
 import { redactUrlCredentials } from '../shared/log/redact.ts';
 
@@ -25,7 +26,16 @@ export interface LifecycleOptions {
   hardStopMs?: number;
   proc?: LifecycleProcess;
   setTimer?: (fn: () => void, ms: number) => unknown;
+  /** Milliseconds, for telling a repeated signal from the same one delivered twice. Default Date.now. */
+  now?: () => number;
 }
+
+/**
+ * One Ctrl-C (or `timeout`'s SIGTERM to the process group) reaches the main more than once: from the
+ * terminal, and again from npm, which forwards it to its child, and from tsx's parent, which relays
+ * it (1-30 ms apart). A signal within this long of the first is that same one, not a user's second.
+ */
+export const SIGNAL_ECHO_MS = 500;
 
 export interface ProcessLifecycle {
   /** One line on stdout; dropped once stdout is gone. */
@@ -42,6 +52,8 @@ export function installProcessLifecycle(opts: LifecycleOptions): ProcessLifecycl
   const proc = opts.proc ?? process;
   const hardStopMs = opts.hardStopMs ?? 4_000;
   const setTimer = opts.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
+  const now = opts.now ?? Date.now;
+  let firstSignalAt: number | undefined;
   const gone = { stdout: false, stderr: false };
   let stopFn: (() => Promise<void>) | undefined;
   let stopping = false;
@@ -94,11 +106,13 @@ export function installProcessLifecycle(opts: LifecycleOptions): ProcessLifecycl
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     proc.on(signal, () => {
+      if (firstSignalAt !== undefined && now() - firstSignalAt < SIGNAL_ECHO_MS) return;
       if (stopping) {
         // A second signal: the user does not want to wait.
         proc.exit(1);
         return;
       }
+      firstSignalAt = now();
       stop(signal);
     });
   }

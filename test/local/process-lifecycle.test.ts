@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { installProcessLifecycle, type LifecycleProcess } from '../../local/process-lifecycle.ts';
+import { installProcessLifecycle, SIGNAL_ECHO_MS, type LifecycleProcess } from '../../local/process-lifecycle.ts';
 
 /** A process whose streams can be broken on demand; exit is recorded, never real. */
 function fakeProcess() {
@@ -18,14 +18,15 @@ function fakeProcess() {
     });
   const exits: number[] = [];
   const timers: Array<{ fn: () => void; ms: number }> = [];
+  const clock = { ms: 1_000_000 };
   const proc: LifecycleProcess = {
     stdout: stream('stdout'),
     stderr: stream('stderr'),
     on: (event: string, listener: (...args: never[]) => void) => events.on(event, listener as (...args: unknown[]) => void),
     exit: (code: number) => void exits.push(code),
   };
-  const lifecycle = installProcessLifecycle({ name: 'test main', proc, hardStopMs: 4_000, setTimer: (fn, ms) => timers.push({ fn, ms }) });
-  return { lifecycle, events, written, broken, exits, timers };
+  const lifecycle = installProcessLifecycle({ name: 'test main', proc, hardStopMs: 4_000, setTimer: (fn, ms) => timers.push({ fn, ms }), now: () => clock.ms });
+  return { lifecycle, events, written, broken, exits, timers, clock };
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
@@ -101,12 +102,27 @@ describe('installProcessLifecycle', () => {
     const twice = fakeProcess();
     twice.lifecycle.onStop(() => new Promise(() => {}));
     twice.events.emit('SIGINT');
+    twice.clock.ms += SIGNAL_ECHO_MS;
     twice.events.emit('SIGINT');
     expect(twice.exits).toEqual([1]);
 
     const early = fakeProcess();
     early.events.emit('SIGTERM');
     expect(early.exits).toEqual([0]);
+  });
+
+  it('one Ctrl-C delivered several times (the terminal, npm forwarding it, tsx relaying it) is one signal: the stop runs and exits 0', async () => {
+    const { lifecycle, events, exits, clock } = fakeProcess();
+    let stops = 0;
+    lifecycle.onStop(async () => void stops++);
+    events.emit('SIGINT');
+    clock.ms += 1;
+    events.emit('SIGINT');
+    clock.ms += 30;
+    events.emit('SIGINT');
+    await tick();
+    expect(stops).toBe(1);
+    expect(exits).toEqual([0]);
   });
 
   it('a stop that fails exits 1 and says why', async () => {

@@ -148,6 +148,32 @@ describe('npm start (local/host/main.ts) as a process', () => {
     }
   });
 
+  it('npm start: Ctrl-C (SIGINT to the whole process group, which npm forwards to the host again) stops cleanly with exit code 0', async () => {
+    const npm = spawn('npm', ['start'], {
+      cwd: process.cwd(),
+      env: { ...process.env, PORT: '0', CAMS_SANDBOX_PORT: '0', HOST_TIMERS: 'off', STORE_URL: `file:${storeDir}`, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    try {
+      let text = '';
+      npm.stdout.on('data', (d: Buffer) => (text += d.toString()));
+      npm.stderr.on('data', (d: Buffer) => (text += d.toString()));
+      await eventually(() => text.includes('try: '), 30_000, 'the banner');
+      const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
+      // As a terminal delivers Ctrl-C: to every process of the foreground group at once.
+      process.kill(-npm.pid!, 'SIGINT');
+      expect(await exited).toBe(0);
+      expect(text).toContain('SIGINT, stopping');
+    } finally {
+      try {
+        process.kill(-npm.pid!, 'SIGKILL');
+      } catch {
+        // the group is gone: nothing left behind
+      }
+    }
+  });
+
   it('stops with exit code 0 within 5 s of SIGTERM in the middle of a health-monitor sweep', async () => {
     const target = { CustSpaceId: 'cs-sweep', NodeType: 'waba', WabaId: '1234567890' };
     const { p, url, sandboxUrl } = await startMain({ MONITOR_TARGETS: JSON.stringify([target]) });
