@@ -114,6 +114,8 @@ export function parseArgs(argv: string[]): PackageOptions {
     else if (arg === '--dir') out.dir = value();
     else throw new Error(`unknown argument ${arg} (use --stage <stage>, --dir <service dir>)`);
   }
+  // A typo is a usage error (one line, exit 2), not packageService's throw with a stack trace.
+  if (out.stage !== undefined && !new RegExp(STAGE_PATTERN).test(out.stage)) throw new Error(`bad --stage "${out.stage}" (letters, digits, dashes)`);
   return out;
 }
 

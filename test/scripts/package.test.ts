@@ -15,6 +15,8 @@ describe('scripts/package.ts', () => {
     expect(parseArgs(['--stage=qa'])).toEqual({ stage: 'qa' });
     expect(() => parseArgs(['--stag', 'prod'])).toThrow(/unknown argument --stag/);
     expect(() => parseArgs(['--stage'])).toThrow(/--stage needs a value/);
+    expect(() => parseArgs(['--stage', '../x'])).toThrow(/bad --stage "\.\.\/x" \(letters, digits, dashes\)/);
+    expect(() => parseArgs(['--stage=a b'])).toThrow(/bad --stage/);
   });
 
   it('keeps serverless offline', () => {
