@@ -38,7 +38,12 @@ export function banner(h: RunningHost, config: ServerlessConfig): string[] {
   if (h.sandboxUrl) {
     lines.push(`  CAMS sandbox: ${h.sandboxUrl}  (CAMS_ENDPOINT unset; the functions call it as ${h.credentials.accessKeyId})`);
   } else {
-    lines.push(`  CAMS endpoint: ${redactUrlCredentials(h.camsEndpoint)}`);
+    // The functions take the host's own credentials for it: without them every CAMS call is a 500
+    // whose reason only the function's log line gives, so say it before the first call.
+    const who = h.credentials.accessKeyId && h.credentials.accessKeySecret
+      ? `the functions call it as ${h.credentials.accessKeyId}`
+      : 'no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or every CAMS call answers 500 ServiceMisconfigured';
+    lines.push(`  CAMS endpoint: ${redactUrlCredentials(h.camsEndpoint)}  (${who})`);
   }
   lines.push(`  store: ${redactUrlCredentials(h.storeUrl)}`);
   // The status page's URL, as that function's own environment configures it.
