@@ -16,7 +16,7 @@ import { runSandboxCall, SANDBOX_USAGE } from './sandbox-call.ts';
 
 export const USAGE = [
   'usage: npm run call -- METHOD PATH [JSON]',
-  '  METHOD  GET, POST, PUT, PATCH, DELETE',
+  '  METHOD  GET, HEAD, POST, PUT, PATCH, DELETE',
   '  PATH    a route path, optionally with a query: /waba?CustSpaceId=cs-1',
   "  JSON    the request body, a JSON object: '{\"WabaId\":\"1234567890\"}'",
   'examples:',

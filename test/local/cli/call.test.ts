@@ -132,5 +132,8 @@ describe('runCall', () => {
     const r = await run(['--help']);
     expect(r.code).toBe(0);
     expect(r.out).toContain('usage: npm run call');
+    // HEAD is accepted (every GET route answers it: uptime probes), so the usage lists it.
+    expect(r.out).toContain('METHOD  GET, HEAD, POST, PUT, PATCH, DELETE');
+    expect(parseCallArgs(['HEAD', '/health-report']).method).toBe('HEAD');
   });
 });
