@@ -48,10 +48,13 @@ function parseBody(req: HttpRequest): Record<string, unknown> {
     try {
       parsed = JSON.parse(text);
     } catch {
-      throw new HttpError(400, 'InvalidParameter', 'the body is not valid JSON');
+      throw new HttpError(400, 'InvalidParameter', '(body): is not valid JSON', { fields: [{ Field: '(body)', Message: 'is not valid JSON' }] });
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw new HttpError(400, 'InvalidParameter', 'the JSON body must be an object of parameters');
+      // Named as cams-events names it: a client that shows Fields has something to show.
+      throw new HttpError(400, 'InvalidParameter', '(body): must be a JSON object of parameters', {
+        fields: [{ Field: '(body)', Message: 'must be a JSON object of parameters' }],
+      });
     }
     // JSON.parse keeps "__proto__" as an own key; refuse it (and its kin) at any depth.
     refuseReservedKeysDeep(parsed);

@@ -64,6 +64,13 @@ describe.each<Trigger>(['fc-http', 'api-gateway'])('hostile and repeated keys, s
     expect(seen).toEqual([{ WabaId: '1', Templates: [{ a: 1 }] }, { WabaId: '2', Name: 'x' }, { WabaId: '3' }]);
   });
 
+  it('a body that is not JSON, or JSON but not an object, is refused with (body) in Fields, as every problem names its field', async () => {
+    const { call, seen } = probe();
+    expectRefused(await call(httpEvent(signed({ body: '{"WabaId":' }), trigger)), '(body)', 'is not valid JSON');
+    for (const body of ['[{"WabaId":"1"}]', 'null', '"1"']) expectRefused(await call(httpEvent(signed({ body }), trigger)), '(body)', 'must be a JSON object of parameters');
+    expect(seen).toEqual([]);
+  });
+
   it('a JSON body with a leading byte order mark is read as its JSON (the signature covers the bytes as sent)', async () => {
     const { call, seen } = probe();
     expect((await call(httpEvent(signed({ body: '\uFEFF{"WabaId":"7"}' }), trigger))).statusCode).toBe(200);
