@@ -5,7 +5,7 @@
  * and packaging refuse a bad one before anything starts.
  */
 import { StoreError } from './port.ts';
-import { isDigits } from '../text/chars.ts';
+import { isDigits, isRegExpSpace } from '../text/chars.ts';
 
 export interface RedisUrl {
   host: string;
@@ -22,6 +22,29 @@ export interface RedisUrl {
 
 /** The URL's query parameters the store reads; any other is refused rather than ignored. */
 const URL_PARAMS = ['namespace'];
+
+/**
+ * The userinfo as written (before the authority's last `@`), or undefined without one. Read from the
+ * text, not the parsed URL: the parser percent-encodes a space or a `"` and drops a tab.
+ */
+function rawUserinfo(url: string): string | undefined {
+  const scheme = url.indexOf('://');
+  if (scheme < 0) return undefined;
+  const from = scheme + 3;
+  let end = from;
+  while (end < url.length && !'/?#'.includes(url[end]!)) end += 1;
+  const at = url.lastIndexOf('@', end - 1);
+  return at >= from ? url.slice(from, at) : undefined;
+}
+
+/** White space or a `"` (what ends a URL's userinfo for the log's redaction), with string operations. */
+function unmaskable(userinfo: string): boolean {
+  for (let i = 0; i < userinfo.length; i += 1) {
+    const c = userinfo.charCodeAt(i);
+    if (c === 0x22 || isRegExpSpace(c)) return true;
+  }
+  return false;
+}
 
 /** The URL without its password, for messages. */
 function redact(url: URL): string {
@@ -41,6 +64,12 @@ export function parseRedisUrl(url: string): RedisUrl {
     throw new StoreError('CONFIG', `STORE_URL: redis store needs redis:// or rediss://, got ${parsed.protocol}`);
   }
   const shown = redact(parsed);
+  // Log lines and the banner mask a URL's userinfo up to white space or a `"` (shared/log/redact.ts):
+  // past one of those the rest of the password would be printed. Written percent-encoded, it is not.
+  const userinfo = rawUserinfo(url);
+  if (userinfo !== undefined && unmaskable(userinfo)) {
+    throw new StoreError('CONFIG', `STORE_URL ${shown}: the user or password holds white space or a '"'; write it percent-encoded (%20 for a space, %22 for '"')`);
+  }
   // Read with string operations: this runs in a function's first request (see shared/text/chars.ts).
   const hostname = parsed.hostname;
   const host = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;

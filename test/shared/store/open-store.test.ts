@@ -8,6 +8,7 @@ import { FileStore } from '../../../shared/store/file-store.ts';
 import { DEFAULT_STORE_URL, openStore, parseStoreUrl, StoreError } from '../../../shared/store/index.ts';
 import { MemoryStore } from '../../../shared/store/memory-store.ts';
 import { RedisStore } from '../../../shared/store/redis-store.ts';
+import { redactUrlCredentials } from '../../../shared/log/redact.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -50,6 +51,29 @@ describe('parseStoreUrl', () => {
     expect((err as StoreError).message).toContain(message);
     expect((err as StoreError).message).toContain('STORE_URL');
     expect((err as StoreError).message).not.toContain('hunter2');
+  });
+  it('refuses a password with white space or a \'"\' written as is, which a log line would print past the mask; percent-encoded it is read', () => {
+    for (const [url, secret] of [
+      ['redis://:my secret@127.0.0.1:6379', 'secret'],
+      ['redis://:my\tsecret@127.0.0.1:6379', 'secret'],
+      ['rediss://ops:pa"secret@r-abc.redis.rds.aliyuncs.com:6380', 'secret'],
+      ['redis://ops one:secret1@127.0.0.1', 'secret1'],
+    ] as const) {
+      let err: unknown;
+      try {
+        parseStoreUrl(url);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, url).toBeInstanceOf(StoreError);
+      expect((err as StoreError).code).toBe('CONFIG');
+      expect((err as StoreError).message).toContain('STORE_URL');
+      expect((err as StoreError).message).toContain('percent-encoded');
+      expect((err as StoreError).message).not.toContain(secret);
+    }
+    const encoded = 'redis://:my%20pa%22ss@127.0.0.1:6379';
+    expect(parseStoreUrl(encoded)).toMatchObject({ kind: 'redis', redis: { password: 'my pa"ss' } });
+    expect(redactUrlCredentials(`store: ${encoded}`)).toBe('store: redis://***@127.0.0.1:6379');
   });
 });
 
