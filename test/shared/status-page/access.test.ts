@@ -1,0 +1,51 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { HttpRequest } from '../../../shared/http-fn/event.ts';
+
+// timingSafeEqual watched: the token must be compared whatever the length of the guess.
+const compared: number[] = [];
+vi.mock('node:crypto', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:crypto')>();
+  return {
+    ...real,
+    timingSafeEqual: (a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => {
+      compared.push(a.byteLength);
+      return real.timingSafeEqual(a, b);
+    },
+  };
+});
+
+const { checkAccess } = await import('../../../shared/status-page/access.ts');
+
+const TOKEN = 'a-status-token-of-16+';
+const cfg = { token: TOKEN, public: false };
+
+function request(query: Record<string, string>, headers: Record<string, string> = {}): HttpRequest {
+  return { trigger: 'fc-http', method: 'GET', rawPath: '/status', path: '/status', headers: { host: 'status.example.com', ...headers }, query, pathParameters: {}, body: Buffer.alloc(0) };
+}
+
+const refused = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (e) {
+    return (e as { status?: number }).status;
+  }
+  return undefined;
+};
+
+afterEach(() => {
+  compared.length = 0;
+});
+
+describe('checkAccess: the token', () => {
+  it.each([
+    ['?token=', (t: string) => request({ token: t }), 'set-cookie'],
+    ['Authorization: Bearer', (t: string) => request({}, { authorization: `Bearer ${t}` }), 'allowed'],
+  ])('by %s: a guess of any length is compared in constant time, never answered early by its length', (_, req, kind) => {
+    for (const guess of ['x', 'a-status-token-of-16', 'a-status-token-of-16+x', 'b-status-token-of-16+']) {
+      compared.length = 0;
+      expect(refused(() => checkAccess(cfg, req(guess)))).toBe(401);
+      expect(compared.length, guess).toBeGreaterThan(0);
+    }
+    expect(checkAccess(cfg, req(TOKEN)).kind).toBe(kind);
+  });
+});
