@@ -1,9 +1,16 @@
 import type { AlertSubject } from '../alerts/model.ts';
 import type { HealthError } from '../cams/operations.ts';
 import type { Store } from '../store/port.ts';
-import { updateEntity } from './entity-store.ts';
+import { entityKey, updateEntity } from './entity-store.ts';
 import { EVERY_SINK, fingerprintOf, type EntityState, type ObservedStatus } from './entity-state.ts';
 import { evaluate, type AlertPolicy } from './rules.ts';
+
+/**
+ * Monitor alerts about one stored record (a receipt message set aside): `monitor/tied/<fingerprint>`
+ * holds the record's key, and the alert is resolved once the record is gone (resolveUntied): a person
+ * deleted it after looking, or it expired. Without it such an alert had no way to resolve.
+ */
+export const TIED_PREFIX = 'monitor/tied/';
 
 /**
  * Records one observation of a monitor-level subject (the monitor's or onboarding's own failures)
@@ -17,11 +24,31 @@ export async function observeMonitorSubject(
   subject: AlertSubject,
   status: ObservedStatus,
   errors: HealthError[],
-  ctx: { now: number; round: string; policy: AlertPolicy; sinks?: readonly string[] },
+  ctx: { now: number; round: string; policy: AlertPolicy; sinks?: readonly string[]; tiedTo?: string },
 ): Promise<EntityState | undefined> {
   const sinks = ctx.sinks ?? [EVERY_SINK];
+  // Before the alert: a crash in between leaves a marker whose alert is not firing (dropped).
+  if (ctx.tiedTo !== undefined && status !== 'AVAILABLE') await store.put(TIED_PREFIX + fingerprintOf(subject), ctx.tiedTo);
   const result = await updateEntity(store, fingerprintOf(subject), (prev) =>
     evaluate(prev, { subject, status, errors }, { ...ctx, sinks, policy: { ...ctx.policy, minConsecutive: 1 }, inhibited: false }),
   );
   return result?.value;
+}
+
+/**
+ * Resolves each tied alert whose record is gone (the health monitor, once per round) and drops its
+ * marker. Returns how many were resolved.
+ */
+export async function resolveUntied(store: Store, ctx: { now: number; round: string; policy: AlertPolicy; sinks?: readonly string[] }): Promise<number> {
+  let resolved = 0;
+  for (const m of await store.list<string>(TIED_PREFIX)) {
+    if ((await store.get(m.value)) !== undefined) continue;
+    const st = (await store.get<EntityState>(entityKey(m.key.slice(TIED_PREFIX.length))))?.value;
+    if (st?.firing) {
+      await observeMonitorSubject(store, st.subject, 'AVAILABLE', [], ctx);
+      resolved++;
+    }
+    await store.delete(m.key, { ifVersion: m.version });
+  }
+  return resolved;
 }

@@ -11,7 +11,7 @@ import type { EntityState, ObservedStatus } from './entity-state.ts';
 import { fingerprintOf } from './entity-state.ts';
 import { entityKey, INVALID_PREFIX, reindexEntities } from './entity-store.ts';
 import { DeliveryFlusher, FLUSH_DELAY_MS } from './flush.ts';
-import { observeMonitorSubject } from './monitor-alert.ts';
+import { observeMonitorSubject, resolveUntied } from './monitor-alert.ts';
 import { riskDue, RISK_INTERVAL_SHARE, RISKY_PREFIX, stillRisky } from './risk.ts';
 import { newRoundId, ROUND_KEY, scanRound, startRound, type SweepRound } from './round-plan.ts';
 import { StaggeredWorkers } from './staggered-workers.ts';
@@ -162,7 +162,10 @@ export class HealthSweep {
     // delay after the same kickoff: on the file store a delivery's lease write and index listings,
     // amid the first slot reservations, made them late by 10-50 ms each.
     const beside = new BesideChecks(round.id, this.log, () => this.flusher?.owed());
-    if (fresh && round.id === roundId) beside.add('repairing the indexes', () => reindexEntities(store));
+    if (fresh && round.id === roundId) {
+      beside.add('repairing the indexes', () => reindexEntities(store));
+      beside.add('resolving alerts whose record is gone', () => this.resolveUntied(round.id));
+    }
 
     // Target problems: the stored ones as the round's listing of the watch list found them (the
     // previous round's until then), the configured ones every tick; one that is gone has been fixed.
@@ -440,6 +443,11 @@ export class HealthSweep {
       policy: this.opts.policy,
       sinks: this.opts.sinks.map((s) => s.name),
     });
+  }
+
+  private async resolveUntied(roundId: string): Promise<void> {
+    const resolved = await resolveUntied(this.opts.store, { now: this.alertNow(), round: roundId, policy: this.opts.policy, sinks: this.opts.sinks.map((s) => s.name) });
+    if (resolved > 0) this.flusher?.owed();
   }
 
   /** Resolves a monitor alert if one is firing; creates no state otherwise. */

@@ -58,12 +58,13 @@ export async function setAside(
   const error: HealthError = {
     ErrorCode: 'ReceiptMessageSetAside',
     ErrorDescription: `Queue message ${msg.messageId} was set aside after ${attempts} attempt(s): ${why}`,
-    PossibleSolution: `Look at store key ${POISON_PREFIX}${msg.messageId}; the sweep still checks every watched node.`,
+    PossibleSolution: `Look at store key ${POISON_PREFIX}${msg.messageId}, then delete it: the alert resolves at the health monitor's next round (or when the key expires, after 30 days). The sweep still checks every watched node.`,
   };
   await observeMonitorSubject(store, { nodeType: 'monitor', entityType: 'ReceiptMessageSetAside', ref: msg.messageId }, 'ERROR', [error], {
     now: ctx.now,
     round: 'receipts',
     policy: ctx.policy,
     sinks: ctx.sinks,
+    tiedTo: POISON_PREFIX + msg.messageId,
   });
 }

@@ -421,6 +421,25 @@ describe('cams-events from the MNS queue trigger', () => {
     expect(webhookItems().map((i) => [i.status, i.node])).toEqual([['ERROR', expect.stringContaining('ReceiptMessageSetAside')]]);
   });
 
+  it('a set-aside alert resolves at the health monitor\'s next round once its kept message is deleted (before, it fired with reminders for ever)', async () => {
+    await fn()(queueEvent('<xml>not json</xml>', 'POISON2'), ctx());
+    const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env };
+    const { runHealthMonitor } = await import('../../../shared/services/health-monitor.ts');
+    // A round runs when no round is under way: the first tick starts one, the next starts another once it completed.
+    const round = (requestId: string) => runHealthMonitor({ event: {}, context: ctx(), requestId, deadline: Date.now() + 30_000 }, { config: loadMonitorConfig(env), store, sinks: sinksFromEnv(env) });
+    const setAside = () => webhookItems().filter((i) => i.node.includes('ReceiptMessageSetAside')).map((i) => i.status);
+
+    // Kept: still firing after a round.
+    await round('tick-1');
+    expect(setAside()).toEqual(['ERROR']);
+    // Looked at and deleted: resolved at the next round, once.
+    await store.delete(POISON_PREFIX + 'POISON2');
+    await round('tick-2');
+    await round('tick-3');
+    expect(setAside()).toEqual(['ERROR', 'RESOLVED']);
+    expect(await store.list('monitor/tied/')).toEqual([]);
+  });
+
   it('a message that keeps failing is retried, then set aside after 3 attempts with one alert, and never redelivered forever', async () => {
     await registerWatchTarget(store, phone(), 'test');
     // The store refuses the receipt's bookkeeping (a bug, a full disk): every attempt fails the same way.
