@@ -16,7 +16,8 @@ export const OnboardingPayload = z
         .check(z.maxLength(50, 'at most 50 templates')),
     ),
     IsvCode: z.optional(IsvCode()),
-    IdempotencyKey: z.optional(z.string().check(z.regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 printable ASCII characters'))),
+    // Its own type error: without one a JSON true or object read "Invalid input".
+    IdempotencyKey: z.optional(z.string({ error: 'must be a string' }).check(z.regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 printable ASCII characters'))),
   }, {
     // The whole payload is not an object: text that is not JSON (an MNS messageBody, an invoke payload), or a JSON value of another kind.
     error: (iss) => `${typeof iss.input === 'string' ? 'is not JSON: it ' : ''}must be a JSON object {WabaId, Cc, PhoneNumber, VerifiedName, Templates?, IsvCode?, IdempotencyKey?}`,

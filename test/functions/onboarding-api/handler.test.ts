@@ -96,6 +96,15 @@ describe('POST /onboardings', () => {
     expect(invokes).toEqual([]);
   });
 
+  it('an IdempotencyKey that is not a string is a 400 saying so, not zod\'s bare "Invalid input"', async () => {
+    for (const IdempotencyKey of [true, {}, [], 1.5]) {
+      const res = await post({ ...payload, IdempotencyKey });
+      expect(res.statusCode).toBe(400);
+      expect(res.body['Fields']).toEqual([{ Field: 'IdempotencyKey', Message: 'must be a string' }]);
+    }
+    expect(invokes).toEqual([]);
+  });
+
   it('the same IdempotencyKey with another payload: 409 IdempotencyKeyMismatch naming the key, first record untouched', async () => {
     const first = await post(payload);
     const id = first.body.Data!['OnboardingId'] as string;
