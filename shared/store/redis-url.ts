@@ -91,7 +91,19 @@ export function parseRedisUrl(url: string): RedisUrl {
     tls: parsed.protocol === 'rediss:',
     shown,
     ...(namespace !== undefined ? { namespace } : {}),
-    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
-    ...(parsed.password && parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeCredential(parsed.password, 'password', shown) } : {}),
+    ...(parsed.password && parsed.username ? { username: decodeCredential(parsed.username, 'user name', shown) } : {}),
   };
+}
+
+/**
+ * A user name or password as the URL writes it. A `%` not followed by two hex digits (Alibaba Cloud
+ * allows % in redis passwords) threw a bare URIError, "URI malformed", that named no variable.
+ */
+function decodeCredential(text: string, what: string, shown: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch (e) {
+    throw new StoreError('CONFIG', `STORE_URL ${shown}: the ${what} is not valid percent-encoding (write a % in it as %25)`, { cause: e });
+  }
 }

@@ -39,6 +39,9 @@ describe('parseStoreUrl', () => {
     ['./.data', 'STORE_URL has no scheme'],
     ['postgres://admin:hunter2@db/x', 'STORE_URL has unsupported scheme "postgres:"'],
     ['http://x', 'unsupported scheme'],
+    // A % of the password left as it is: "URI malformed" before, naming nothing.
+    ['redis://u:hunter2%@h/0', 'STORE_URL redis://u:***@h/0: the password is not valid percent-encoding'],
+    ['rediss://a%zz:hunter2@h/0', 'the user name is not valid percent-encoding'],
   ])('rejects %j with a StoreError CONFIG naming STORE_URL', (url, message) => {
     let err: unknown;
     try {
