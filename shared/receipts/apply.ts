@@ -138,6 +138,16 @@ async function recordReceipt(
   // A quality receipt is judged with the tier discovery last listed for the number (its watch entry).
   const attributes = id && receipt.type === 'phoneQualityUpdate' ? (await store.get<RegisteredTarget>(WATCH_PREFIX + id))?.value.attributes : undefined;
   const obs = space && receipt.known ? receiptObservation(receipt, space.custSpaceId, attributes) : undefined;
+  if (space && target && id && !space.watched.has(id) && (await removedByHand(store, target, id))) {
+    // Taken off the watch list by hand: not put back, nor alerted on. Before dedup: a receipt not
+    // acted on must not become its node's last one, or the same receipt once the node is posted
+    // again (a redelivery, or the same status anew) was a "duplicate", its warning never raised.
+    result.Outcome = 'removed';
+    result.Node = id;
+    bump(run.stats, 'removed');
+    deps.log({ level: 'info', msg: 'receipt for a node removed from the watch list; not watched again', node: id, type: receipt.type });
+    return;
+  }
   if (await redelivered({ key, result, ...(id ? { node: id } : {}), entities: stateEntities(target, receipt.wabaId, obs) }, receipt.wabaId, run, store)) {
     result.Outcome = 'duplicate';
     bump(run.stats, 'duplicates');
@@ -148,14 +158,6 @@ async function recordReceipt(
     bump(run.stats, 'unknownWaba');
     deps.log({ level: 'warn', msg: 'receipt for a WABA no watched node belongs to; not alerted', wabaId: receipt.wabaId, type: receipt.type });
     await store.put(UNKNOWN_WABA_PREFIX + receipt.wabaId, { WabaId: receipt.wabaId, LastAt: new Date(deps.now()).toISOString(), Receipt: receipt.raw }, { ttlMs: KEEP_MS });
-    return;
-  }
-  if (!space.watched.has(id) && (await removedByHand(store, target, id))) {
-    // Taken off the watch list by hand: not put back, nor alerted on.
-    result.Outcome = 'removed';
-    result.Node = id;
-    bump(run.stats, 'removed');
-    deps.log({ level: 'info', msg: 'receipt for a node removed from the watch list; not watched again', node: id, type: receipt.type });
     return;
   }
   if (!receipt.known) {

@@ -300,6 +300,23 @@ describe.each(kinds)('removing a watched target (%s store)', (kind) => {
     expect(items().slice(before).map((i) => `${i.subject.entityType}:${i.subject.phoneNumber}:${i.reason}`)).toEqual([`PHONE_QUALITY:${PHONE_2}:new`]);
   });
 
+  it('a receipt for a node removed by hand is not its last receipt acted on: the same one once the node is posted again is acted on', async () => {
+    await watch(phone(PHONE_1), phone(PHONE_2));
+    await sweep();
+    const receipt = () => applyReceipts(parseBatch([{ Type: 'phoneQualityUpdate', WabaId: WABA_ID, PhoneNumber: PHONE_2, Status: 'YELLOW' }]).receipts, receiptDeps());
+    await unwatch(phone(PHONE_2));
+    await sweep();
+    await sweep();
+    const before = items().length;
+    expect(await receipt()).toEqual([expect.objectContaining({ Outcome: 'removed' })]);
+
+    // CAMS delivers it again (or the number turns YELLOW anew) after the number is posted again.
+    await watch(phone(PHONE_2));
+    expect(await receipt()).toEqual([expect.objectContaining({ Outcome: 'processed' })]);
+    await sweep();
+    expect(items().slice(before).map((i) => `${i.subject.entityType}:${i.subject.phoneNumber}:${i.reason}`)).toEqual([`PHONE_QUALITY:${PHONE_2}:new`]);
+  });
+
   it("the space's WABA removed by hand (watched without its WabaId) stays removed when a receipt names the WABA by its id", async () => {
     const ownWaba: WatchTarget = { CustSpaceId: space, NodeType: 'waba' };
     await watch(phone(PHONE_1), ownWaba);
