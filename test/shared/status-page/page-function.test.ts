@@ -123,6 +123,13 @@ describe('GET /status access', () => {
     expect(lines.join('\n')).not.toContain(TOKEN);
   });
 
+  it('a waba that is not a string (a JSON body) is refused as a bad one is, not with a bare "Invalid input"', async () => {
+    const event = httpEvent({ method: 'GET', path: '/status', query: {}, headers: { host: 'status.example.com', 'content-type': 'application/json' }, body: '{"waba":true}' } as never, 'fc-http');
+    const res = await fn({ STATUS_PAGE_PUBLIC: 'true' })(event, fcContext() as never);
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toContain('waba: must be a WabaId (digits) as the page links it');
+  });
+
   it('a bad STATUS_PAGE_TOKEN or STATUS_PAGE_PUBLIC is a 500 ServiceMisconfigured whose log names the variable', async () => {
     lines.length = 0;
     const res = await get({ STATUS_PAGE_TOKEN: 'short' });
