@@ -38,15 +38,18 @@ export function onboardingRequestFrom(event: unknown): OnboardingRequest {
 
 /**
  * The requests of a batch: EventBridge's event-stream push (FC 3.0's MNS queue trigger, batch push)
- * delivers a JSON array of CloudEvents. Undefined when the event is not such an array.
+ * delivers a JSON array of CloudEvents. Any non-empty array is a batch (no payload is an array): one
+ * element that is not a CloudEvent is rejected on its own, never taking the others down with it.
+ * Undefined when the event is not an array.
  */
 export function onboardingRequestsFrom(event: unknown): OnboardingRequest[] | undefined {
-  if (!Array.isArray(event) || event.length === 0 || !event.every(isCloudEvent)) return undefined;
+  if (!Array.isArray(event) || event.length === 0) return undefined;
   return event.map(onboardingRequestFrom);
 }
 
+/** `data` is optional in a CloudEvent (an event published without one); `specversion` never is. */
 function isCloudEvent(v: unknown): v is Record<string, unknown> & { source: string; id: string } {
-  return isObject(v) && typeof v['source'] === 'string' && typeof v['id'] === 'string' && 'data' in v;
+  return isObject(v) && typeof v['source'] === 'string' && typeof v['id'] === 'string' && ('data' in v || 'specversion' in v);
 }
 
 /** An FC timer trigger's event (`{triggerTime, triggerName, payload}`), which starts a re-drive tick. */

@@ -125,6 +125,22 @@ describe('a batch of CloudEvents (EventBridge batch push: a JSON array)', () => 
     }
   });
 
+  it('one element that is not a full CloudEvent (no data, or not an event at all) is rejected alone; the rest of the batch is onboarded', async () => {
+    const onboarding = await onboardingRuntime({ STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url })();
+    const noData: Record<string, unknown> = { ...fixture('eventbridge-event.json'), id: 'evt-batch-nodata' };
+    delete noData['data'];
+    const good = { ...fixture<Record<string, unknown>>('eventbridge-event.json'), id: 'evt-batch-good', data: { WabaId: '299399000313', Cc: '65', PhoneNumber: '90000313', VerifiedName: 'Acme Shop' } };
+    try {
+      const out = await handleOnboardingEvent(invocation([noData, good, 'junk'], 'onb-batch-4'), onboarding);
+      expect(out).toMatchObject({
+        status: 'batch',
+        outcomes: [{ status: 'invalid', fields: [{ Field: '(payload)' }] }, { status: 'done', duplicate: false }, { status: 'invalid', fields: [{ Field: '(payload)' }] }],
+      });
+    } finally {
+      await onboarding.store.close();
+    }
+  });
+
   it('runs the rest of the batch when one event fails transiently, then throws so FC redelivers it', async () => {
     const onboarding = await onboardingRuntime({ STORE_URL: storeUrl, CAMS_ENDPOINT: 'http://127.0.0.1:9' })();
     const events = [
