@@ -5,7 +5,7 @@ import { observeMonitorSubject } from '../monitor/monitor-alert.ts';
 import { registerWatchTarget, REMOVED_PREFIX, targetId, type WatchTarget } from '../monitor/targets.ts';
 import { update, type Store } from '../store/port.ts';
 import { trackActive, untrackActive } from './active.ts';
-import { idempotencyKeyFor, onboardingIdFor, OnboardingPayload, samePayload } from './payload.ts';
+import { idempotencyKeyFor, ONBOARDING_ID, onboardingIdFor, OnboardingPayload, samePayload } from './payload.ts';
 import { recordKey, STEPS, type OnboardingError, type OnboardingRecord, type StepName, type StepResult } from './record.ts';
 
 export interface OnboardingDeps {
@@ -90,6 +90,14 @@ export function newOnboardingRecord(payload: OnboardingPayload, idempotencyKey: 
 export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest): Promise<OnboardingOutcome> {
   const now = deps.now ?? Date.now;
   const log = deps.log ?? (() => {});
+  if (req.onboardingId !== undefined && !ONBOARDING_ID.test(req.onboardingId)) {
+    // A hand-made invocation: such an id names no record of ours, and one too long for a store key
+    // would fail every FC retry and every re-drive tick after it was indexed.
+    const fields = [{ Field: 'OnboardingId', Message: 'must be an OnboardingId as returned by POST /onboardings (ob- and 24 hex digits)' }];
+    const reason = `OnboardingId: ${fields[0]!.Message}`;
+    log({ level: 'warn', msg: 'onboarding event rejected', reason, fields, source: req.source });
+    return { status: 'invalid', reason, fields };
+  }
   const parsed = OnboardingPayload.safeParse(req.payload);
   if (!parsed.success) {
     const fields = parsed.error.issues.map((i) => ({ Field: i.path.join('.') || '(payload)', Message: i.message }));

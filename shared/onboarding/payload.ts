@@ -48,6 +48,9 @@ export function idempotencyKeyFor(p: OnboardingPayload, event?: { source?: strin
   return `payload:${createHash('sha256').update(normalised(p)).digest('hex')}`;
 }
 
+/** What onboardingIdFor makes; an invocation naming anything else names no onboarding of ours. */
+export const ONBOARDING_ID = /^ob-[0-9a-f]{24}$/;
+
 export function onboardingIdFor(idempotencyKey: string): string {
   return 'ob-' + createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 24);
 }

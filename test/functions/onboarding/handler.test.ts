@@ -39,6 +39,15 @@ describe('the onboarding function', () => {
     expect(logged[0]).toContain('WabaId');
   });
 
+  it('a hand-made invocation whose OnboardingId is not one of ours is invalid, naming the field: nothing indexed, nothing for FC to retry', async () => {
+    const payload = { WabaId: '3500000000009', Cc: '65', PhoneNumber: '95000009', VerifiedName: 'Acme Shop' };
+    for (const OnboardingId of ['x'.repeat(2000), '', 'ob-1']) {
+      const out = await handler(Buffer.from(JSON.stringify({ OnboardingId, Payload: payload })), context('r-id'));
+      expect(out).toMatchObject({ status: 'invalid', fields: [{ Field: 'OnboardingId', Message: expect.stringContaining('ob- and 24 hex digits') }] });
+    }
+    expect(await store.list('')).toEqual([]);
+  });
+
   it('a timer event is a re-drive tick (nothing to re-drive here)', async () => {
     const out = await handler(Buffer.from(JSON.stringify(fixture('timer-event.json'))), context('r3'));
     expect(out).toEqual({ active: 0, redriven: 0, done: 0, failed: 0, gaveUp: 0, errors: 0 });
