@@ -4,6 +4,7 @@ import { isCamsError, isThrottlingCode, mayHaveBeenApplied } from '../cams/error
 import { observeMonitorSubject } from '../monitor/monitor-alert.ts';
 import { registerWatchTarget, REMOVED_PREFIX, targetId, type WatchTarget } from '../monitor/targets.ts';
 import { update, type Store } from '../store/port.ts';
+import type { Issue } from '../validation/schema.ts';
 import { trackActive, untrackActive } from './active.ts';
 import { idempotencyKeyFor, ONBOARDING_ID, onboardingIdFor, OnboardingPayload, samePayload } from './payload.ts';
 import { recordKey, STEPS, type OnboardingError, type OnboardingRecord, type StepName, type StepResult } from './record.ts';
@@ -100,7 +101,7 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
   }
   const parsed = OnboardingPayload.safeParse(req.payload);
   if (!parsed.success) {
-    const fields = parsed.error.issues.map((i) => ({ Field: i.path.join('.') || '(payload)', Message: i.message }));
+    const fields = payloadProblems(parsed.error.issues);
     const reason = fields.map((f) => `${f.Field}: ${f.Message}`).join('; ');
     // POST /onboardings validates before it creates a record, so this is only reached with an id
     // through a hand-made invocation; that record ends failed rather than waiting for ever.
@@ -190,6 +191,18 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
   } finally {
     await lease.release().catch(() => undefined);
   }
+}
+
+/**
+ * The payload's problems, field by field. An unknown key is named with its full path, as POST
+ * /onboardings names it (the object's own message says only what it expects, not which key is wrong).
+ */
+function payloadProblems(issues: readonly Issue[]): FieldProblem[] {
+  return issues.flatMap((i) => {
+    const at = i.path.map(String);
+    if (i.code === 'unrecognized_keys') return (i.keys ?? []).map((key) => ({ Field: [...at, key].join('.'), Message: at.length ? 'is not a field here' : 'is not a field of an onboarding' }));
+    return [{ Field: at.join('.') || '(payload)', Message: i.message }];
+  });
 }
 
 /** The same key with another payload: refused, logged, and the first record left as it is. */

@@ -39,6 +39,20 @@ describe('the onboarding function', () => {
     expect(logged[0]).toContain('WabaId');
   });
 
+  it('an unknown key in an event\'s payload is named by its path, as POST /onboardings names it', async () => {
+    const p = { WabaId: '3500000000008', Cc: '65', PhoneNumber: '95000008', VerifiedName: 'Acme Shop' };
+    const event = { ...fixture('eventbridge-event.json'), id: 'bad-keys', data: { ...p, wabaId: p.WabaId, Templates: [{ TemplateCode: 'order_update', Language: 'en_US', Colour: 'red' }] } };
+    const out = await handler(Buffer.from(JSON.stringify(event)), context('r-keys'));
+    expect(out).toMatchObject({
+      status: 'invalid',
+      fields: [
+        { Field: 'Templates.0.Colour', Message: 'is not a field here' },
+        { Field: 'wabaId', Message: 'is not a field of an onboarding' },
+      ],
+    });
+    expect(await store.list('')).toEqual([]);
+  });
+
   it('a hand-made invocation whose OnboardingId is not one of ours is invalid, naming the field: nothing indexed, nothing for FC to retry', async () => {
     const payload = { WabaId: '3500000000009', Cc: '65', PhoneNumber: '95000009', VerifiedName: 'Acme Shop' };
     for (const OnboardingId of ['x'.repeat(2000), '', 'ob-1']) {
