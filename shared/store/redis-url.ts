@@ -83,6 +83,8 @@ export function parseRedisUrl(url: string): RedisUrl {
   for (const name of parsed.searchParams.keys()) {
     if (!URL_PARAMS.includes(name)) throw new StoreError('CONFIG', `STORE_URL ${shown}: unknown parameter ${JSON.stringify(name)} (known: ${URL_PARAMS.join(', ')})`);
   }
+  // Given twice, which one was meant is a guess (a namespace is whose keys these are): refused.
+  if (parsed.searchParams.getAll('namespace').length > 1) throw new StoreError('CONFIG', `STORE_URL ${shown}: parameter "namespace" is given more than once`);
   const namespace = parsed.searchParams.get('namespace') ?? undefined;
   return {
     host,

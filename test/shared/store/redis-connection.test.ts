@@ -169,6 +169,8 @@ describe.skipIf(!redisBin)('RedisConnection against a real redis-server', () => 
     // parseStoreUrl (what the local host and packaging check at start-up) refuses them the same way.
     expect(() => parseStoreUrl(`redis://:pw@127.0.0.1:1/x`)).toThrow(expect.objectContaining({ code: 'CONFIG', message: expect.stringContaining('database number') }));
     expect(() => parseStoreUrl(`redis://:pw@127.0.0.1:1?nmaespace=x:`)).toThrow(expect.objectContaining({ code: 'CONFIG', message: expect.stringMatching(/redis:\/\/:\*\*\*@127\.0\.0\.1:1.*"nmaespace"/) }));
+    // A namespace given twice: which one is meant is a guess, not the first silently.
+    expect(() => parseStoreUrl(`redis://:pw@127.0.0.1:1?namespace=a:&namespace=b:`)).toThrow(expect.objectContaining({ code: 'CONFIG', message: expect.stringContaining('"namespace" is given more than once') }));
   });
 
   it('a database the server does not have is StoreError CONFIG (a wrong STORE_URL, not an outage)', async () => {
