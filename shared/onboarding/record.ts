@@ -34,8 +34,6 @@ export interface OnboardingRecord {
   Attempts: number;
   /** While a run holds the record's lease: when that lease runs out. A `running` record past it is stalled. */
   LeaseExpiresAt?: string;
-  /** How many times the re-drive timer restarted this onboarding after it stalled. */
-  Redrives?: number;
   Errors: OnboardingError[];
   FailureReason?: string;
   WatchTargets?: string[];
