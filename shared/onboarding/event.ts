@@ -26,7 +26,8 @@ export function onboardingRequestFrom(event: unknown): OnboardingRequest {
       // A queue message has no id its sender chose (each send is a new message, a new event id), so
       // it is keyed as POST /onboardings is: its IdempotencyKey, else its payload. The same body sent
       // twice, or redelivered, is one onboarding.
-      return { payload: parseJson(data['messageBody']), source: `${event['source']} ${event['type'] ?? ''}`.trim() };
+      const messageId = typeof data['messageId'] === 'string' && data['messageId'] ? data['messageId'] : event['id'];
+      return { payload: parseJson(data['messageBody']), source: `${event['source']} ${event['type'] ?? ''}`.trim(), messageId };
     }
     return { payload: typeof data === 'string' ? parseJson(data) : data, event: ref, source: `${event['source']} ${event['type'] ?? ''}`.trim() };
   }

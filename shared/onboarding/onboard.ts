@@ -29,6 +29,8 @@ export interface OnboardingRequest {
   /** Set when POST /onboardings created the record first. */
   onboardingId?: string;
   source?: string;
+  /** A queue message's id (data.messageId, else the event's id): for the log, so a bad one in a batch can be found. */
+  messageId?: string;
 }
 
 export interface FieldProblem {
@@ -96,7 +98,7 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
     // would fail every FC retry and every re-drive tick after it was indexed.
     const fields = [{ Field: 'OnboardingId', Message: 'must be an OnboardingId as returned by POST /onboardings (ob- and 24 hex digits)' }];
     const reason = `OnboardingId: ${fields[0]!.Message}`;
-    log({ level: 'warn', msg: 'onboarding event rejected', reason, fields, source: req.source });
+    log({ level: 'warn', msg: 'onboarding event rejected', reason, fields, source: req.source, ...(req.messageId ? { messageId: req.messageId } : {}) });
     return { status: 'invalid', reason, fields };
   }
   const parsed = OnboardingPayload.safeParse(req.payload);
@@ -106,7 +108,7 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
     // POST /onboardings validates before it creates a record, so this is only reached with an id
     // through a hand-made invocation; that record ends failed rather than waiting for ever.
     if (req.onboardingId) await endFailed(deps, req.onboardingId, 'validate', 'InvalidParameter', reason);
-    log({ level: 'warn', msg: 'onboarding event rejected', reason, fields, source: req.source, event: req.event });
+    log({ level: 'warn', msg: 'onboarding event rejected', reason, fields, source: req.source, event: req.event, ...(req.messageId ? { messageId: req.messageId } : {}) });
     return { status: 'invalid', reason, fields };
   }
   const payload = parsed.data;

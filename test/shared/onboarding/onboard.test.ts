@@ -192,8 +192,11 @@ describe('onboarding', () => {
     expect(onboardingRequestFrom(encoded)).toMatchObject({ payload: p });
     expect(await runOnboarding(deps(), onboardingRequestFrom(encoded))).toMatchObject({ status: 'done', duplicate: true });
     // A body that is not JSON is named as such.
-    const notJson = await runOnboarding(deps(), onboardingRequestFrom({ ...mns, data: { ...mns.data, messageBody: 'not json' } }));
+    const logged: Array<Record<string, unknown>> = [];
+    const notJson = await runOnboarding(deps({ log: (r) => logged.push(r) }), onboardingRequestFrom({ ...mns, data: { ...mns.data, messageBody: 'not json' } }));
     expect(notJson).toMatchObject({ status: 'invalid', fields: [{ Field: '(payload)', Message: expect.stringMatching(/^is not JSON: it must be a JSON object \{WabaId, Cc/) }] });
+    // The log names the message, so the bad one of a batch can be found in the queue.
+    expect(logged).toContainEqual(expect.objectContaining({ msg: 'onboarding event rejected', messageId: mns.data['messageId'] }));
     await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
     for (const r of await store.list('')) await store.delete(r.key);
 
