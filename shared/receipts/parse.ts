@@ -94,11 +94,20 @@ export function parseReceipt(input: unknown, prefix = ''): ParsedReceipt {
   const receipt: Receipt = { type: type!, wabaId: wabaId!, known: isKnown(type!, status, auditStatus), raw: input };
   if (phone) receipt.phoneNumber = phone.replace(/^\+/, '');
   if (templateCode) receipt.templateCode = templateCode;
-  if (language) receipt.language = language.replace('-', '_');
+  if (language) receipt.language = templateLanguage(language);
   if (auditStatus) receipt.auditStatus = auditStatus;
   if (status) receipt.status = status;
   if (reason) receipt.reason = reason.slice(0, 1000);
   return { ok: true, receipt };
+}
+
+/**
+ * The language as watch targets and CAMS spell it (`en_US`): a receipt's `en-us` or `EN_us` names the
+ * same template, and kept as sent it named a node no target can be (the receipt was dropped unalerted).
+ */
+function templateLanguage(language: string): string {
+  const [lang, region] = language.split(/[_-]/);
+  return region === undefined ? lang!.toLowerCase() : `${lang!.toLowerCase()}_${region.toUpperCase()}`;
 }
 
 function isKnown(type: string, status: string | undefined, audit: string | undefined): boolean {

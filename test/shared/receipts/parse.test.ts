@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MAX_RECEIPT_DEPTH, parseBatch, parseReceipt, RECEIPT_TYPES } from '../../../shared/receipts/parse.ts';
 import { receiptKey } from '../../../shared/receipts/dedup.ts';
 import { receiptObservation } from '../../../shared/receipts/observation.ts';
+import { HealthNode } from '../../../shared/validation/health-target.ts';
 
 const W = '1234567890';
 const examples: Record<string, Record<string, unknown>> = {
@@ -24,6 +25,14 @@ describe('receipt parsing', () => {
     }
     const q = parseReceipt(examples['phoneQualityUpdate']);
     expect(q.ok && q.receipt.phoneNumber).toBe('8613800000000');
+  });
+
+  it("a Language in another casing (en-us, EN_us) names the template a watch target spells en_US, so its node can be watched", () => {
+    for (const [given, spelt] of [['en-us', 'en_US'], ['EN_us', 'en_US'], ['FIL', 'fil'], ['zh_CN', 'zh_CN']] as const) {
+      const r = parseReceipt({ ...examples['template'], Language: given });
+      expect(r.ok && r.receipt.language, given).toBe(spelt);
+      expect(HealthNode.safeParse({ CustSpaceId: 'C1', NodeType: 'template', TemplateCode: 'welcome', Language: r.ok ? r.receipt.language : '' }).success).toBe(true);
+    }
   });
 
   it('an unknown Type or Status is data (known: false), not an error', () => {
