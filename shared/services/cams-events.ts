@@ -12,7 +12,7 @@ import { HttpError, type FieldProblem } from '../http-fn/errors.ts';
 import { camsEnvelope, decodeHttpRequest, invocationLog, type ParsedHttpEvent, type ServiceResult } from '../http-fn/middlewares.ts';
 import type { FcHttpResponse } from '../http-fn/reply.ts';
 import { stdoutLog, writeLogRecord, type LogWriter } from '../log/log.ts';
-import { deliverOwed, type DispatchReport } from '../monitor/dispatch.ts';
+import { DELIVER_AGAIN, deliverOwed, type DispatchReport } from '../monitor/dispatch.ts';
 import { EVERY_SINK } from '../monitor/entity-state.ts';
 import { applyReceipts, type ReceiptResult } from '../receipts/apply.ts';
 import { countReceipts } from '../receipts/dedup.ts';
@@ -226,16 +226,20 @@ function receiptDeps(rt: MonitorRuntime, context: FcContext, invocationDeadline:
 }
 
 /**
- * Sends what is owed now, through the one deliverer (deliverOwed, under the delivery lease). When
- * another deliverer holds the lease it is briefly waited for; being turned away asks that deliverer
- * to look again once it is done (deliverOwed), so this receipt's alert goes out then.
+ * Sends what is owed now, through the one deliverer (deliverOwed, under the delivery lease). Being
+ * turned away asks the holder to look again once it is done (DELIVER_AGAIN), so this receipt's alert
+ * goes out then. A holder that cannot (its last pass, or its invocation ending) lets go and leaves
+ * the ask: so this waits, while the invocation lasts, until the ask is taken on or the lease is its
+ * own. Giving up after a few tries left the alert owed until the next sweep tick.
  */
 async function deliver(rt: MonitorRuntime, deadline: number, now: () => number, log: (r: Record<string, unknown>) => void): Promise<DispatchReport | undefined> {
   if (rt.sinks.length === 0) return undefined;
   for (let i = 0; ; i++) {
     const report = await deliverOwed(rt.store, rt.sinks, now, log, { deadline });
-    if (!report.skipped || i >= 5 || Date.now() + 1000 > deadline - 1000) return report;
-    await new Promise((r) => setTimeout(r, 200 + 200 * i));
+    if (!report.skipped || Date.now() + 1000 > deadline - 1000) return report;
+    await new Promise((r) => setTimeout(r, Math.min(1000, 200 + 200 * i)));
+    // Looked at before asking again (deliverOwed writes the ask): gone, the holder took it on.
+    if ((await rt.store.get(DELIVER_AGAIN)) === undefined) return report;
   }
 }
 

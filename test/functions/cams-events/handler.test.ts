@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import type { AlertNotification, AlertSink } from '../../../shared/alerts/model.ts';
-import { DELIVERY_LEASE, ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
+import { DELIVER_AGAIN, DELIVERY_LEASE, ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { loadWatchList, registerWatchTarget, WATCH_PREFIX, type RegisteredTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import { STATS_KEY, type ReceiptStats } from '../../../shared/receipts/dedup.ts';
@@ -356,6 +356,36 @@ describe('cams-events with several instances at once', () => {
     expect(replies.map((r) => r.statusCode)).toEqual([200, 200]);
     const items = sent.flatMap((n) => n.items.map((i) => `${i.subject.entityType} ${i.status}`)).sort();
     expect(items).toEqual(['PHONE_QUALITY LIMITED', 'TEMPLATE_STATUS LIMITED']);
+  }, 30_000);
+
+  it('the lease holder takes the ask on: the instance answers then, leaving the alert to that pass, not once the lease is free', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    const holder = (await store.acquireLease(DELIVERY_LEASE, 60_000))!;
+    const started = Date.now();
+    const push = fn()(httpPush([{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'YELLOW' }]), ctx()) as Promise<Reply>;
+    // The holder's pass ends 1 s on and it takes the ask on (deletes it) for another; it holds the lease 8 s in all.
+    while (!(await store.get(DELIVER_AGAIN)) || Date.now() - started < 1000) await new Promise((r) => setTimeout(r, 50));
+    await store.delete(DELIVER_AGAIN);
+    const r = await push;
+    const answeredAfter = Date.now() - started;
+    await new Promise((r) => setTimeout(r, Math.max(0, 8000 - (Date.now() - started))));
+    await holder.release();
+    expect(r.statusCode).toBe(200);
+    expect(answeredAfter).toBeLessThan(4000);
+  }, 30_000);
+
+  it('the lease holder cannot take the ask on (its last pass) and lets go after the instance would have given up: the instance sends the alert itself', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    // Another deliverer at its last pass: it holds the lease for 4 s, then lets go without looking
+    // at the ask (as deliverOwed does after MAX_PASSES, or when its invocation ends).
+    const holder = (await store.acquireLease(DELIVERY_LEASE, 60_000))!;
+    const letGo = new Promise((r) => setTimeout(r, 4000)).then(() => holder.release());
+    const r = (await fn()(httpPush([{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'YELLOW' }]), ctx())) as Reply;
+    await letGo;
+    expect(r.statusCode).toBe(200);
+    // Before, it tried for ~3 s and answered Delivered 0: the alert stayed owed until the next sweep tick.
+    expect((json(r).Data as unknown as { Delivered: number }).Delivered).toBe(1);
+    expect(webhookItems().map((i) => `${i.status} ${i.errors[0]?.ErrorCode}`)).toEqual(['LIMITED QualityRating.YELLOW']);
   }, 30_000);
 });
 
