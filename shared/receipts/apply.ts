@@ -2,7 +2,7 @@ import type { CamsClient } from '../cams/client.ts';
 import { isCamsError } from '../cams/errors.ts';
 import { applyObservation, checkTarget, noteTarget, TARGET_INFO_PREFIX, type CheckContext, type TargetInfo } from '../monitor/check.ts';
 import { ENTITY_PREFIX } from '../monitor/dispatch.ts';
-import { fingerprintOf, type EntityState } from '../monitor/entity-state.ts';
+import { errorCodes, fingerprintOf, type EntityState } from '../monitor/entity-state.ts';
 import type { AlertPolicy, Observation } from '../monitor/rules.ts';
 import { ROUND_KEY, type SweepRound } from '../monitor/sweep.ts';
 import { loadWatchList, registerWatchTarget, REMOVED_PREFIX, targetId, WATCH_PREFIX, type RegisteredTarget, type WatchTarget } from '../monitor/targets.ts';
@@ -239,12 +239,17 @@ function stateEntities(target: WatchTarget | undefined, wabaId: string, observat
 
 /**
  * What the monitor last found about what a receipt speaks of: the node's last check (its worst
- * status, from any check of it, the sweep's included) and the state of each of `entities` (stateEntities).
+ * status, from any check of it, the sweep's included) and the state of each of `entities`
+ * (stateEntities), with its error codes: a number's YELLOW and RED are both LIMITED, so a listing
+ * that saw RED turn YELLOW left the next RED receipt a "duplicate" and the entity YELLOW.
  */
 async function nodeState(store: Store, node: string | undefined, entities: readonly string[]): Promise<string> {
   if (!node) return '-';
   const parts = [(await store.get<TargetInfo>(TARGET_INFO_PREFIX + node))?.value.status ?? '-'];
-  for (const fp of entities) parts.push((await store.get<EntityState>(ENTITY_PREFIX + fp))?.value.status ?? '-');
+  for (const fp of entities) {
+    const state = (await store.get<EntityState>(ENTITY_PREFIX + fp))?.value;
+    parts.push(state ? [state.status, ...errorCodes(state.errors)].join(' ') : '-');
+  }
   return parts.join('|');
 }
 

@@ -1,5 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
+import { applyObservation } from '../../../shared/monitor/check.ts';
+import { qualityObservation } from '../../../shared/monitor/quality.ts';
 import { STATS_KEY, type ReceiptStats } from '../../../shared/receipts/dedup.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { setHealth } from '../../support/monitor.ts';
@@ -114,6 +116,33 @@ describe('receipt dedup: a redelivery is not acted on twice, a repeat after a ch
     ]);
     // And its redelivery is a duplicate again.
     await redeliver(forwarder.pushes[1]!.receipts);
+    expect(outcomes()[2]).toEqual(['duplicate']);
+  });
+
+  it('a quality change only the listing saw (RED to YELLOW, its receipt lost): RED pushed again is acted on and alerts the change', async () => {
+    const red = [{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'RED' }];
+    const qualityAlerts = () =>
+      receivers.received.webhook
+        .flatMap((m) => (m.body as { items: Array<Item & { errors: Array<{ ErrorCode: string }> }> }).items)
+        .filter((i) => i.node.startsWith('PHONE_QUALITY '))
+        .map((i) => [i.reason, i.errors[0]?.ErrorCode]);
+    clock += MINUTE;
+    await redeliver(red);
+    // Discovery's listing says YELLOW (the YELLOW receipt never came): LIMITED still, another error.
+    clock += MINUTE;
+    const yellow = qualityObservation({ CustSpaceId: space, WabaId: WABA, PhoneNumber: PHONE }, { QualityRating: 'YELLOW' });
+    await applyObservation(yellow, 'listing', false, { store, policy: { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 }, sinks: ['webhook'], now: () => clock });
+    // RED again, genuinely: the same content as the last receipt, yet the monitor found something new since.
+    clock += MINUTE;
+    await redeliver(red);
+    expect(outcomes()).toEqual([['processed'], ['processed']]);
+    expect(qualityAlerts()).toEqual([
+      ['new', 'QualityRating.RED'],
+      ['changed', 'QualityRating.YELLOW'],
+      ['changed', 'QualityRating.RED'],
+    ]);
+    // And its redelivery is a duplicate.
+    await redeliver(red);
     expect(outcomes()[2]).toEqual(['duplicate']);
   });
 
