@@ -45,6 +45,20 @@ const DEFAULT_SEND_MS = 5000;
 /** Room after a send for striking it off before the lease could run out. */
 const STRIKE_MARGIN_MS = 5000;
 
+/** The longest one send to `sinks` may take, its rate gap included. */
+function sendTimeMs(sinks: readonly AlertSink[]): number {
+  return Math.max(0, ...sinks.map((s) => (s.timeoutMs ?? DEFAULT_SEND_MS) + (s.minIntervalMs ?? 0)));
+}
+
+/**
+ * How much of an invocation must be left for deliverOwed to start a send to `sinks` (the send and
+ * its strike). Work an invocation does before delivering (a receipt's checks) stops this much
+ * before its end, or what it found waits, owed, for the next deliverer.
+ */
+export function invocationReserveMs(sinks: readonly AlertSink[]): number {
+  return sendTimeMs(sinks) + INVOCATION_STRIKE_MS;
+}
+
 const RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 
 function notificationFor(sink: string, group: string, entries: OutboxEntry[], now: number): AlertNotification {
@@ -86,9 +100,9 @@ export async function deliverOwed(
   opts: { deadline?: number } = {},
 ): Promise<DispatchReport> {
   const report: DispatchReport = { delivered: [], deferred: [], failed: [] };
-  const sendTime = Math.max(0, ...sinks.map((s) => (s.timeoutMs ?? DEFAULT_SEND_MS) + (s.minIntervalMs ?? 0)));
+  const sendTime = sendTimeMs(sinks);
   const sendBudget = sendTime + STRIKE_MARGIN_MS;
-  const invocationEnding = () => opts.deadline !== undefined && opts.deadline - Date.now() < sendTime + INVOCATION_STRIKE_MS;
+  const invocationEnding = () => opts.deadline !== undefined && opts.deadline - Date.now() < invocationReserveMs(sinks);
   let asked = false;
   for (let pass = 1; ; pass++) {
     // Renewed before a send whenever less than one send's time is left, so a deliverer that dies

@@ -12,7 +12,7 @@ import { HttpError, type FieldProblem } from '../http-fn/errors.ts';
 import { camsEnvelope, decodeHttpRequest, invocationLog, type ParsedHttpEvent, type ServiceResult } from '../http-fn/middlewares.ts';
 import type { FcHttpResponse } from '../http-fn/reply.ts';
 import { stdoutLog, writeLogRecord, type LogWriter } from '../log/log.ts';
-import { DELIVER_AGAIN, deliverOwed, type DispatchReport } from '../monitor/dispatch.ts';
+import { DELIVER_AGAIN, deliverOwed, invocationReserveMs, type DispatchReport } from '../monitor/dispatch.ts';
 import { EVERY_SINK } from '../monitor/entity-state.ts';
 import { applyReceipts, type ReceiptResult } from '../receipts/apply.ts';
 import { countReceipts } from '../receipts/dedup.ts';
@@ -204,7 +204,9 @@ function sinkNames(sinks: readonly AlertSink[]): string[] {
 }
 
 function receiptDeps(rt: MonitorRuntime, context: FcContext, invocationDeadline: number, now: () => number, log: (r: Record<string, unknown>) => void) {
-  const deadline = invocationDeadline - 2000;
+  // The checks stop in time for the delivery after them: a big batch, or a slow CAMS, used the whole
+  // invocation, and what the batch found (its early warnings too) waited for the next sweep tick.
+  const deadline = invocationDeadline - 2000 - (rt.sinks.length > 0 ? invocationReserveMs(rt.sinks) : 0);
   return {
     store: rt.store,
     // A receipt's check runs above the sweep in the account's shared budget (#10).

@@ -125,6 +125,24 @@ describe('cams-events over HTTP', () => {
     expect(states.find((s) => s.subject.entityType === 'PHONE_NUMBER')?.status).toBe('AVAILABLE');
   });
 
+  it('a batch whose checks would use the whole invocation (a slow CAMS) still sends what it found before the invocation ends', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    // Every CAMS reply takes 3 s; the function has 10 s.
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { throttleRate: 0, errorRate: 0, latencyMs: 3000, seed: 1 });
+    try {
+      const short = ctx() as unknown as { function: Record<string, unknown> };
+      short.function = { ...short.function, timeout: 10 };
+      const templates = ['a', 'b', 'c'].map((t) => ({ Type: 'templateQualityUpdate', WabaId: WABA, TemplateCode: `slow_${t}`, Language: 'en', Status: 'GREEN' }));
+      const r = (await fn()(httpPush([{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'YELLOW' }, ...templates]), short as never)) as Reply;
+      expect(r.statusCode).toBe(200);
+      // Before, the checks ran to 2 s before the end, too late for a send: the warning waited for the next sweep tick.
+      expect((json(r).Data as unknown as { Delivered: number }).Delivered).toBe(1);
+      expect(webhookItems().map((i) => `${i.status} ${i.errors[0]?.ErrorCode}`)).toEqual(['LIMITED QualityRating.YELLOW']);
+    } finally {
+      await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { throttleRate: 0, errorRate: 0, latencyMs: 0, seed: 1 });
+    }
+  }, 30_000);
+
   it("a template paused with a reason: the alert carries CAMS's Reason, and the template is put under watch", async () => {
     await registerWatchTarget(store, phone(), 'test');
     await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'order_update', Language: 'en_US' }] });
