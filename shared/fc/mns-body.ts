@@ -2,12 +2,13 @@
  * An SMQ/MNS message body, as the queue trigger hands it over (`IsBase64Decode: false`: the body as
  * the sender wrote it). MNS SDKs write a message body base64-encoded unless told to send it raw (the
  * Java SDK's `setMessageBody` does; `setMessageBodyAsRawString` does not), so a body that is not
- * JSON but is base64 of JSON is read as that JSON. Either way the sender's JSON is what counts.
- * Throws SyntaxError when the body is neither.
+ * JSON but is base64 of JSON is read as that JSON. Either way the sender's JSON is what counts, after
+ * a leading byte order mark (some Windows tools write one; an HTTP body's is skipped too, and a raw
+ * one here had a receipts message set aside as "not JSON"). Throws SyntaxError when the body is neither.
  */
 export function parseMessageBody(body: string): unknown {
   try {
-    return JSON.parse(body);
+    return JSON.parse(body.charCodeAt(0) === 0xfeff ? body.slice(1) : body);
   } catch (error) {
     const decoded = base64Text(body);
     if (decoded === undefined) throw error;

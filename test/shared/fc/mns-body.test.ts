@@ -14,6 +14,11 @@ describe('parseMessageBody', () => {
     expect(parseMessageBody(`${b64('{"WabaId":"12"}')}\n`)).toEqual({ WabaId: '12' });
   });
 
+  it('a body that starts with a byte order mark (raw or in its base64) is read as its JSON, as an HTTP body is', () => {
+    expect(parseMessageBody('\ufeff[{"Type":"template"}]')).toEqual([{ Type: 'template' }]);
+    expect(parseMessageBody(b64('\ufeff{"WabaId":"12"}'))).toEqual({ WabaId: '12' });
+  });
+
   it('a body that is neither throws the JSON error, not something else', () => {
     for (const body of ['<xml>not json</xml>', b64('not json either'), 'YWJj!', '', '====', b64('\u00ff').slice(0, 2) + '==']) {
       expect(() => parseMessageBody(body), JSON.stringify(body)).toThrow(SyntaxError);
