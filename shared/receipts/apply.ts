@@ -79,6 +79,9 @@ export async function applyReceipts(batch: ReadonlyArray<{ index: number; receip
   const { store } = deps;
   const spaces = await wabaSpaces(store, deps.envTargets);
   if (batch.some(({ receipt }) => !spaces.has(receipt.wabaId))) await lookUpSpaces(spaces, deps);
+  // A WABA watched now is no longer one nobody watches: a receipt that came before it was (during its
+  // onboarding, say) kept it in the report's UnknownWabas for 7 days.
+  for (const wabaId of new Set(batch.map(({ receipt }) => receipt.wabaId))) if (spaces.has(wabaId)) await store.delete(UNKNOWN_WABA_PREFIX + wabaId);
   const round = (await store.get<SweepRound>(ROUND_KEY))?.value.id ?? 'receipts';
   const ctx: CheckContext = { store, policy: deps.policy, sinks: deps.sinks, now: deps.now, deadline: deps.deadline };
   const run: BatchRun = { results: [], toCheck: new Map(), stats: { received: batch.length }, acted: new Map() };

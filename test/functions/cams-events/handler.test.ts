@@ -221,6 +221,16 @@ describe('cams-events over HTTP', () => {
     expect(lines.some((l) => l.includes('"msg":"receipt for a WABA no watched node belongs to; not alerted"'))).toBe(true);
   });
 
+  it("a WABA a receipt came for before it was watched leaves the report's UnknownWabas once one of its receipts is matched", async () => {
+    const handler = fn();
+    const review = { Type: 'wabaReviewUpdate', WabaId: WABA, Status: 'APPROVED' };
+    expect(json(await handler(httpPush([review]), ctx())).Data!.Results[0]).toMatchObject({ Outcome: 'unknown-waba' });
+    expect((await healthReport(store, {}))['Receipts']).toMatchObject({ UnknownWabas: [{ WabaId: WABA }] });
+    await registerWatchTarget(store, phone(), 'test');
+    expect(json(await handler(httpPush([{ ...review, Reason: 'approved again' }]), ctx())).Data!.Results[0]).toMatchObject({ Outcome: 'processed' });
+    expect((await healthReport(store, {}))['Receipts']).toMatchObject({ UnknownWabas: [] });
+  });
+
   it('a push whose body starts with a byte order mark is read as its JSON', async () => {
     await registerWatchTarget(store, phone(), 'test');
     await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
