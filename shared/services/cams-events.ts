@@ -228,17 +228,25 @@ function receiptDeps(rt: MonitorRuntime, context: FcContext, invocationDeadline:
 }
 
 /**
+ * How long a turned-away instance waits for the ask to be taken on or the lease to free up. CAMS
+ * waits for the push's answer meanwhile, and a lease a crashed deliverer left lasts 30 s or more:
+ * past this the alert is the next deliverer's (the sweep's tick at the latest).
+ */
+const DELIVER_WAIT_MS = 10_000;
+
+/**
  * Sends what is owed now, through the one deliverer (deliverOwed, under the delivery lease). Being
  * turned away asks the holder to look again once it is done (DELIVER_AGAIN), so this receipt's alert
  * goes out then. A holder that cannot (its last pass, or its invocation ending) lets go and leaves
- * the ask: so this waits, while the invocation lasts, until the ask is taken on or the lease is its
- * own. Giving up after a few tries left the alert owed until the next sweep tick.
+ * the ask: so this waits, up to DELIVER_WAIT_MS while the invocation lasts, until the ask is taken on
+ * or the lease is its own. Giving up after a few tries left the alert owed until the next sweep tick.
  */
 async function deliver(rt: MonitorRuntime, deadline: number, now: () => number, log: (r: Record<string, unknown>) => void): Promise<DispatchReport | undefined> {
   if (rt.sinks.length === 0) return undefined;
+  const waitUntil = Date.now() + DELIVER_WAIT_MS;
   for (let i = 0; ; i++) {
     const report = await deliverOwed(rt.store, rt.sinks, now, log, { deadline });
-    if (!report.skipped || Date.now() + 1000 > deadline - 1000) return report;
+    if (!report.skipped || Date.now() + 1000 > Math.min(waitUntil, deadline - 1000)) return report;
     await new Promise((r) => setTimeout(r, Math.min(1000, 200 + 200 * i)));
     // Looked at before asking again (deliverOwed writes the ask): gone, the holder took it on.
     if ((await rt.store.get(DELIVER_AGAIN)) === undefined) return report;

@@ -417,6 +417,21 @@ describe('cams-events with several instances at once', () => {
   }, 30_000);
 });
 
+describe('cams-events beside a crashed deliverer', () => {
+  it('a lease a crashed deliverer left (never let go): the push is answered after the 10 s wait, not held until the invocation ends; the alert stays owed for the next deliverer', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await store.acquireLease(DELIVERY_LEASE, 120_000);
+    const started = Date.now();
+    const r = (await fn()(httpPush([{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'YELLOW' }]), fcContext({ function: { name: 'cams-events', handler: 'index.handler', memory: 256, timeout: 60 }, credentials: { accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret } }) as never)) as Reply;
+    const took = Date.now() - started;
+    expect(r.statusCode).toBe(200);
+    expect((json(r).Data as unknown as { Delivered: number }).Delivered).toBe(0);
+    expect(took).toBeGreaterThanOrEqual(9_000);
+    expect(took).toBeLessThan(20_000);
+    expect(await store.list('monitor/owed/')).toHaveLength(1);
+  }, 40_000);
+});
+
 describe('cams-events killed at the worst moment', () => {
   it('SIGKILLed after acting on a receipt but before recording it as acted on: the redelivery sends the alert exactly once', async () => {
     await registerWatchTarget(store, phone(), 'test');
