@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +32,20 @@ async function startMain(env: Record<string, string> = {}): Promise<{ p: MainPro
 }
 
 /** POSTs `size` bytes of unsigned body and resolves with the status (or the error code when no reply came). */
+/** `npm start` in its own process group (so whatever is left can be killed after the test), its output gathered. */
+function npmStart(): { npm: ChildProcess; output: { text: string } } {
+  const npm = spawn('npm', ['start'], {
+    cwd: process.cwd(),
+    env: { ...process.env, PORT: '0', CAMS_SANDBOX_PORT: '0', HOST_TIMERS: 'off', STORE_URL: `file:${storeDir}`, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const output = { text: '' };
+  npm.stdout!.on('data', (d: Buffer) => (output.text += d.toString()));
+  npm.stderr!.on('data', (d: Buffer) => (output.text += d.toString()));
+  return { npm, output };
+}
+
 function postLarge(url: string, size: number, chunked: boolean): Promise<{ status: number | string; body: string }> {
   const chunk = Buffer.alloc(1024 * 1024, 0x61);
   return new Promise((resolve) => {
@@ -120,24 +134,16 @@ describe('npm start (local/host/main.ts) as a process', () => {
   });
 
   it('npm start: SIGTERM to npm itself (`timeout 60 npm start`, a process manager) stops the host too, none left behind', async () => {
-    // Its own process group, so whatever is left can be killed after the test.
-    const npm = spawn('npm', ['start'], {
-      cwd: process.cwd(),
-      env: { ...process.env, PORT: '0', CAMS_SANDBOX_PORT: '0', HOST_TIMERS: 'off', STORE_URL: `file:${storeDir}`, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
+    const { npm, output } = npmStart();
     try {
-      let text = '';
-      npm.stdout.on('data', (d: Buffer) => (text += d.toString()));
-      npm.stderr.on('data', (d: Buffer) => (text += d.toString()));
-      const url = await eventually(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text)?.[1], 30_000, 'the host listening');
-      await eventually(() => text.includes('try: '), 30_000, 'the banner');
+      const text = () => output.text;
+      const url = await eventually(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(text())?.[1], 30_000, 'the host listening');
+      await eventually(() => text().includes('try: '), 30_000, 'the banner');
       const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
       npm.kill('SIGTERM');
       expect(await exited).toBe(0);
-      // The host got the signal (npm → tsx → node), stopped and closed its port.
-      await eventually(() => text.includes('SIGTERM, stopping'), 5_000, 'the host stopping');
+      // The host got the signal (npm → node), stopped and closed its port.
+      await eventually(() => text().includes('SIGTERM, stopping'), 5_000, 'the host stopping');
       await eventually(() => httpRequest(`${url}/health-report`, { timeoutMs: 1000 }).then(() => false, (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED'), 5_000, 'the port closed');
     } finally {
       try {
@@ -149,22 +155,14 @@ describe('npm start (local/host/main.ts) as a process', () => {
   });
 
   it('npm start: Ctrl-C (SIGINT to the whole process group, which npm forwards to the host again) stops cleanly with exit code 0', async () => {
-    const npm = spawn('npm', ['start'], {
-      cwd: process.cwd(),
-      env: { ...process.env, PORT: '0', CAMS_SANDBOX_PORT: '0', HOST_TIMERS: 'off', STORE_URL: `file:${storeDir}`, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
+    const { npm, output } = npmStart();
     try {
-      let text = '';
-      npm.stdout.on('data', (d: Buffer) => (text += d.toString()));
-      npm.stderr.on('data', (d: Buffer) => (text += d.toString()));
-      await eventually(() => text.includes('try: '), 30_000, 'the banner');
+      await eventually(() => output.text.includes('try: '), 30_000, 'the banner');
       const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
       // As a terminal delivers Ctrl-C: to every process of the foreground group at once.
       process.kill(-npm.pid!, 'SIGINT');
       expect(await exited).toBe(0);
-      expect(text).toContain('SIGINT, stopping');
+      expect(output.text).toContain('SIGINT, stopping');
     } finally {
       try {
         process.kill(-npm.pid!, 'SIGKILL');
