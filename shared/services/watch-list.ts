@@ -19,8 +19,8 @@ export function watchListApi() {
     const method = input.route.split(' ')[0];
     if (method === 'GET') {
       const p = input.params as ListParams;
-      const after = p.NextToken === undefined ? undefined : decodeNextToken(p.NextToken);
-      if (p.NextToken !== undefined && after === undefined) throw unknownNextToken();
+      const after = p.NextToken === undefined ? undefined : decodeNextToken(p.NextToken, p.CustSpaceId);
+      if (p.NextToken !== undefined && after === undefined) throw unknownNextToken('with the same CustSpaceId as that page (or none, if it had none)');
       const pageSize = p.PageSize ?? DEFAULT_PAGE_SIZE;
       const page = await listWatchPage(s, pageSize, after, p.CustSpaceId);
       return {

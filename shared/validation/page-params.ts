@@ -22,7 +22,8 @@ export function NextToken() {
   return z.optional(z.string({ error: NEXT_TOKEN_PROBLEM }).check(z.regex(/^[A-Za-z0-9_-]{1,2048}$/, NEXT_TOKEN_PROBLEM)));
 }
 
-/** A NextToken of the right shape that decodes to no page: the same 400 as a malformed one. */
-export function unknownNextToken(): HttpError {
-  return new HttpError(400, 'InvalidParameter', `NextToken: ${NEXT_TOKEN_PROBLEM}`, { fields: [{ Field: 'NextToken', Message: NEXT_TOKEN_PROBLEM }] });
+/** A NextToken of the right shape that decodes to no page: the same 400 as a malformed one; `scope` says what else the page must be asked with. */
+export function unknownNextToken(scope?: string): HttpError {
+  const problem = scope === undefined ? NEXT_TOKEN_PROBLEM : `${NEXT_TOKEN_PROBLEM}, asked ${scope}`;
+  return new HttpError(400, 'InvalidParameter', `NextToken: ${problem}`, { fields: [{ Field: 'NextToken', Message: problem }] });
 }

@@ -90,9 +90,16 @@ export interface WatchPage {
   nextToken?: string;
 }
 
-/** The watch key a NextToken names (../store/next-token.ts). */
-export function decodeNextToken(token: string): string | undefined {
-  return keyOfNextToken(token, WATCH_PREFIX);
+/**
+ * A filtered listing's token carries its CustSpaceId: given with another one, or with none, it is
+ * refused, not read as a place in a listing it was not of (which skipped what that filter left out).
+ */
+const tokenScope = (custSpaceId: string | undefined) => (custSpaceId === undefined ? '' : `${custSpaceId}\n`);
+
+/** The watch key a NextToken names, when the token is of a listing with this CustSpaceId filter (../store/next-token.ts). */
+export function decodeNextToken(token: string, custSpaceId?: string): string | undefined {
+  const scope = tokenScope(custSpaceId);
+  return keyOfNextToken(token, scope + WATCH_PREFIX)?.slice(scope.length);
 }
 
 /**
@@ -117,6 +124,6 @@ export async function listWatchPage(store: Store, pageSize: number, after?: stri
   const last = page.at(-1);
   return {
     entries: page.map((r) => ({ id: r.key.slice(WATCH_PREFIX.length), ...r.value })),
-    ...(rest.length > pageSize && last ? { nextToken: nextTokenOf(last.key) } : {}),
+    ...(rest.length > pageSize && last ? { nextToken: nextTokenOf(tokenScope(custSpaceId) + last.key) } : {}),
   };
 }

@@ -129,4 +129,27 @@ describe('watch-list: what is posted is checked, what is deleted is not', () => 
     expect(seen).toEqual(targets.map((t) => t.PhoneNumber).sort());
     await watchList('DELETE', { Targets: targets });
   });
+
+  it("a NextToken is refused, naming it, with another CustSpaceId than its page's: it would skip what that filter left out", async () => {
+    const [c1, c2] = ['C77770000000002', 'C77770000000003'];
+    const targets = [c1, c2].flatMap((cs) => [
+      { CustSpaceId: cs, NodeType: 'phone', PhoneNumber: '8613900000020' },
+      { CustSpaceId: cs, NodeType: 'phone', PhoneNumber: '8613900000021' },
+      { CustSpaceId: cs, NodeType: 'waba', WabaId: '7777' },
+    ]);
+    await watchList('POST', { Targets: targets });
+    try {
+      const c2Token = (await watchList('GET', undefined, { PageSize: '1', CustSpaceId: c2 })).body.Data!['NextToken'] as string;
+      const allToken = (await watchList('GET', undefined, { PageSize: '1' })).body.Data!['NextToken'] as string;
+      const queries: Array<Record<string, string>> = [{ CustSpaceId: c1, NextToken: c2Token }, { NextToken: c2Token }, { CustSpaceId: c1, NextToken: allToken }];
+      for (const query of queries) {
+        const r = await watchList('GET', undefined, { PageSize: '1', ...query });
+        expect(r.statusCode, JSON.stringify(query)).toBe(400);
+        expect(r.body['Fields']).toEqual([{ Field: 'NextToken', Message: 'must be the NextToken of the previous page, asked with the same CustSpaceId as that page (or none, if it had none)' }]);
+      }
+      expect((await watchList('GET', undefined, { PageSize: '1', CustSpaceId: c2, NextToken: c2Token })).statusCode).toBe(200);
+    } finally {
+      await watchList('DELETE', { Targets: targets });
+    }
+  });
 });

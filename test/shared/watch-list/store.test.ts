@@ -94,7 +94,7 @@ describe.each(kinds)('the watch list in a %s store', (_kind, urlFor) => {
       const c2: string[] = [];
       let token: string | undefined;
       do {
-        const page = await listWatchPage(store, 2, token === undefined ? undefined : decodeNextToken(token), 'C2');
+        const page = await listWatchPage(store, 2, token === undefined ? undefined : decodeNextToken(token, 'C2'), 'C2');
         c2.push(...page.entries.map((e) => e.target.PhoneNumber!));
         token = page.nextToken;
       } while (token);
@@ -131,7 +131,7 @@ describe.each(kinds)('the watch list in a %s store', (_kind, urlFor) => {
       let token: string | undefined;
       let pages = 0;
       do {
-        const page = await listWatchPage(store, 2, token === undefined ? undefined : decodeNextToken(token), 'C3');
+        const page = await listWatchPage(store, 2, token === undefined ? undefined : decodeNextToken(token, 'C3'), 'C3');
         seen.push(...page.entries.map((e) => e.id));
         token = page.nextToken;
         // Between the first two pages: a C3 phone before the cursor goes, one after it comes (and another space's).
@@ -203,5 +203,23 @@ describe('NextToken', () => {
     expect(decodeNextToken(token)).toBe(`${WATCH_PREFIX}phone:C1:86`);
     expect(decodeNextToken(Buffer.from('monitor/round').toString('base64url'))).toBeUndefined();
     expect(decodeNextToken('!!')).toBeUndefined();
+  });
+
+  it("a filtered listing's token is refused with another CustSpaceId, or none, and an unfiltered one with a CustSpaceId", async () => {
+    const store = await openStore('memory:');
+    try {
+      const c = (cs: string) => phones(2).map((t) => ({ ...t, CustSpaceId: cs }));
+      await addWatchEntries(store, WatchEntries.parse([...c('C1'), ...c('C2'), { CustSpaceId: 'C1', NodeType: 'waba', WabaId: '1' }]), 'api');
+      const c2 = (await listWatchPage(store, 1, undefined, 'C2')).nextToken!;
+      const all = (await listWatchPage(store, 1)).nextToken!;
+      expect(decodeNextToken(c2, 'C2')).toBe(`${WATCH_PREFIX}phone:C2:${phones(1)[0]!.PhoneNumber}`);
+      // C2's place read as C1's would skip C1's phones (phone:C1 < phone:C2) and list its WABA only.
+      expect(decodeNextToken(c2, 'C1')).toBeUndefined();
+      expect(decodeNextToken(c2)).toBeUndefined();
+      expect(decodeNextToken(all, 'C1')).toBeUndefined();
+      expect(decodeNextToken(all)).toBe(`${WATCH_PREFIX}phone:C1:${phones(1)[0]!.PhoneNumber}`);
+    } finally {
+      await store.close();
+    }
   });
 });
