@@ -68,16 +68,22 @@ export interface RemoveResult {
 export async function removeWatchEntries(store: Store, entries: readonly WatchEntry[], now = Date.now()): Promise<RemoveResult> {
   const result: RemoveResult = { Removed: 0, Absent: 0, Retired: 0 };
   const roots = new Set<string>();
+  const rootSpaces = new Set<string>();
   await forEachLimit(entries, WRITE_PARALLELISM, async (e) => {
     const cur = await store.get<RegisteredTarget>(WATCH_PREFIX + e.id);
-    if (cur?.value.discover) roots.add(e.id);
+    if (cur?.value.discover) {
+      roots.add(e.id);
+      rootSpaces.add(e.target.CustSpaceId);
+    }
     // Marked first: a receipt about it between the two would otherwise put it back.
     await store.put(REMOVED_PREFIX + e.id, { RemovedAt: new Date(now).toISOString() });
     if (cur && (await store.delete(WATCH_PREFIX + e.id))) result.Removed++;
     else result.Absent++;
   });
   if (roots.size > 0) {
-    const children = (await store.list<RegisteredTarget>(WATCH_PREFIX)).filter((r) => r.value.discoveredBy !== undefined && roots.has(r.value.discoveredBy));
+    // Discovery puts a WABA's nodes in its own space: only the roots' spaces are read, not every space's entries.
+    const listed = await Promise.all([...rootSpaces].flatMap((cs) => spacePrefixes(cs).map((p) => store.list<RegisteredTarget>(p))));
+    const children = listed.flat().filter((r) => r.value.discoveredBy !== undefined && roots.has(r.value.discoveredBy));
     await forEachLimit(children, WRITE_PARALLELISM, async (c) => {
       if (await store.delete(c.key, { ifVersion: c.version })) result.Retired++;
     });

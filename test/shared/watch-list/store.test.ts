@@ -171,6 +171,34 @@ describe.each(kinds)('the watch list in a %s store', (_kind, urlFor) => {
     }
   });
 
+  it("DELETE of a Discover entry reads only its space's entries to find what it discovered, however many other spaces have", async () => {
+    const inner: Store = await openStore(urlFor());
+    let read = 0;
+    const store = storeWith(inner, {
+      list: async <T,>(p: string, o?: ListOptions) => {
+        const r = await inner.list<T>(p, o);
+        read += r.length;
+        return r;
+      },
+    });
+    try {
+      for (const r of await inner.list(WATCH_PREFIX)) await inner.delete(r.key);
+      const root = { CustSpaceId: 'C5', WabaId: '555', Discover: true };
+      const rootId = targetId({ CustSpaceId: 'C5', NodeType: 'waba', WabaId: '555' });
+      await addWatchEntries(inner, WatchEntries.parse([root, ...phones(300)]), 'api');
+      for (const t of phones(2, 700).map((p) => ({ ...p, CustSpaceId: 'C5' }))) {
+        await inner.put<RegisteredTarget>(WATCH_PREFIX + targetId(t), { target: t, source: `discovery:${rootId}`, registeredAt: 'x', discoveredBy: rootId });
+      }
+      read = 0;
+      expect(await removeWatchEntries(store, WatchEntries.parse([root]))).toEqual({ Removed: 1, Absent: 0, Retired: 2 });
+      // C5's two discovered phones (its WABA entry is gone), not C1's 300.
+      expect(read).toBeLessThanOrEqual(3);
+      expect(await inner.list(WATCH_PREFIX)).toHaveLength(300);
+    } finally {
+      await inner.close();
+    }
+  });
+
   it('a Discover entry posted anew (after a DELETE, or turned on) forgets the last listing of that WABA, so the next round lists it', async () => {
     const store = await openStore(urlFor());
     try {
