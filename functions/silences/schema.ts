@@ -6,7 +6,8 @@ const YEAR_10000 = Date.UTC(10000, 0, 1);
 
 const isoTime = requiredString().check(
   // abort: not a time at all is one message, not also "is not a valid time".
-  z.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/, { error: 'must be an ISO 8601 time with a zone, e.g. 2026-03-01T08:00:00Z', abort: true }),
+  // Fractions to 9 digits, as Python's isoformat() (6) and Go's RFC3339Nano (9) write them; kept to the millisecond.
+  z.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/, { error: 'must be an ISO 8601 time with a zone, e.g. 2026-03-01T08:00:00Z', abort: true }),
   // Date.parse rolls a day the month does not have over into the next month (2027-02-30 is March 2),
   // and a zone can carry 9999-12-31 into year 10000, which toISOString writes as +010000-….
   z.refine((v) => Date.parse(v) < YEAR_10000 && Number(v.slice(8, 10)) <= new Date(Date.UTC(Number(v.slice(0, 4)), Number(v.slice(5, 7)), 0)).getUTCDate(), 'is not a valid time'),

@@ -79,6 +79,19 @@ describe('POST/GET/DELETE /silences', () => {
     });
   }
 
+  it("takes ISO 8601 times as other languages write them: Python's isoformat() (microseconds), Go's RFC3339Nano (nanoseconds)", async () => {
+    const year = new Date().getUTCFullYear() + 1;
+    for (const [EndsAt, stored] of [
+      [`${year}-03-01T08:00:00.123456+00:00`, `${year}-03-01T08:00:00.123Z`],
+      [`${year}-03-01T08:00:00.123456789+08:00`, `${year}-03-01T00:00:00.123Z`],
+    ]) {
+      const created = await call('POST', '/silences', { ...valid(), EndsAt });
+      expect(created.statusCode, JSON.stringify(created.body)).toBe(200);
+      const listed = (await call('GET', '/silences')).body.Data!['Silences'] as Array<Record<string, unknown>>;
+      expect(listed.find((s) => s['SilenceId'] === created.body.Data!['SilenceId'])).toMatchObject({ EndsAt: stored });
+    }
+  });
+
   it('says one thing of a time that is no time at all', async () => {
     const res = await call('POST', '/silences', { ...valid(), EndsAt: 'tomorrow' });
     expect(res.statusCode).toBe(400);
