@@ -1,6 +1,7 @@
 import { retained, type NodeHistory } from '../history/history.ts';
 import { historyKeyIn, listHistories } from '../history/record.ts';
 import { TARGET_INFO_PREFIX, type TargetInfo } from '../monitor/check.ts';
+import { fingerprintOf } from '../monitor/entity-state.ts';
 import { targetId } from '../monitor/targets.ts';
 import type { Store } from '../store/port.ts';
 import type { HealthNode } from '../validation/health-target.ts';
@@ -19,20 +20,30 @@ function isOf(h: NodeHistory, p: HealthNode): boolean {
   return s.nodeType === 'waba';
 }
 
+/** The entities CAMS reports at and above a WABA (its own check names WABA and BUSINESS; its numbers' and templates' APP). */
+const WABA_ENTITY_TYPES = ['WABA', 'BUSINESS', 'APP'] as const;
+
+const readHistories = async (store: Store, custSpaceId: string, fingerprints: Iterable<string>) =>
+  (await Promise.all([...new Set(fingerprints)].map((fp) => store.get<NodeHistory>(historyKeyIn(custSpaceId, fp))))).flatMap((h) => (h ? [h.value] : []));
+
 /**
- * The histories that may be of the node: for a phone or template, those of the entities its target's
- * record says it reached (its checks, receipts and discovery), read one by one, so the cost is the
- * node's, not its space's (10,000 nodes). For a WABA, or without such a record (a node watched through
- * another target, a record from before records named their entities), every history of the space.
+ * The histories that may be of the node, read one by one, so the cost is the node's, not its space's
+ * (10,000 nodes). A phone or template: the entities its target's record says it reached (its checks,
+ * receipts and discovery). A WABA: its WABA, BUSINESS and APP, whose keys follow from the space and
+ * WabaId (APP only its numbers' and templates' checks report: its own record does not name it), and
+ * what its record names; without a WabaId, the WabaId its record's WABA entity has. Failing that (a
+ * node watched through another target, a record from before records named their entities), every
+ * history of the space.
  */
 async function candidates(store: Store, p: HealthNode): Promise<NodeHistory[]> {
-  // A WABA's entities are reported by its numbers' and templates' checks as well, some by them alone
-  // (CAMS's reply for a WABA names WABA and BUSINESS, not APP): its own record does not name them all.
-  if (p.NodeType === 'waba') return listHistories(store, p.CustSpaceId);
-  const reach = (await store.get<TargetInfo>(TARGET_INFO_PREFIX + targetId(p)))?.value.reach;
-  if (!reach?.length) return listHistories(store, p.CustSpaceId);
-  const found = await Promise.all(reach.map((fp) => store.get<NodeHistory>(historyKeyIn(p.CustSpaceId, fp))));
-  return found.flatMap((h) => (h ? [h.value] : []));
+  const reach = (await store.get<TargetInfo>(TARGET_INFO_PREFIX + targetId(p)))?.value.reach ?? [];
+  const reached = await readHistories(store, p.CustSpaceId, reach);
+  if (p.NodeType !== 'waba') return reach.length ? reached : listHistories(store, p.CustSpaceId);
+  const wabaIds = p.WabaId ? [p.WabaId] : [...new Set(reached.flatMap((h) => (h.subject.nodeType === 'waba' && h.subject.wabaId ? [h.subject.wabaId] : [])))];
+  if (wabaIds.length === 0) return listHistories(store, p.CustSpaceId);
+  const known = new Set(reached.map((h) => h.fingerprint));
+  const derived = wabaIds.flatMap((wabaId) => WABA_ENTITY_TYPES.map((entityType) => fingerprintOf({ nodeType: 'waba', entityType, custSpaceId: p.CustSpaceId, wabaId })));
+  return [...reached, ...(await readHistories(store, p.CustSpaceId, derived.filter((fp) => !known.has(fp))))];
 }
 
 /** `GET /health-report/history`: the stored transitions and daily worst states of the node(s) named. */

@@ -87,6 +87,42 @@ describe('GET /health-report/history', () => {
     expect(other.Nodes.map((n) => n.EntityType)).toEqual(['PHONE_NUMBER']);
   });
 
+  it("a WABA node's history reads its own entities' histories (WABA, BUSINESS, APP), not every node of its space", async () => {
+    const inner = await openStore('memory:');
+    let read = 0;
+    const store: Store = storeWith(inner, {
+      list: async <T,>(prefix: string, o?: ListOptions) => {
+        const r = await inner.list<T>(prefix, o);
+        if (prefix.startsWith(HISTORY_PREFIX)) read += r.length;
+        return r;
+      },
+      get: async <T,>(key: string) => {
+        const r = await inner.get<T>(key);
+        if (key.startsWith(HISTORY_PREFIX)) read++;
+        return r;
+      },
+    });
+    const now = Date.parse('2026-03-01T12:00:00.000Z');
+    const put = async (subject: AlertSubject) => {
+      const fingerprint = fingerprintOf(subject);
+      const h: NodeHistory = { fingerprint, subject, node: describeNode(subject), firstSeen: { at: now, status: 'AVAILABLE' }, transitions: [], days: [{ day: '2026-03-01', worst: 'AVAILABLE' }] };
+      await inner.put(historyKey({ fingerprint, subject }), h);
+      return fingerprint;
+    };
+    const [waba, business] = [await put({ nodeType: 'waba', custSpaceId: 'C1', wabaId: '111', entityType: 'WABA' }), await put({ nodeType: 'waba', custSpaceId: 'C1', wabaId: '111', entityType: 'BUSINESS' })];
+    await put({ nodeType: 'waba', custSpaceId: 'C1', wabaId: '111', entityType: 'APP' });
+    for (let i = 0; i < 500; i++) await put({ nodeType: 'phone', custSpaceId: 'C1', wabaId: '111', entityType: 'PHONE_NUMBER', phoneNumber: `86138${String(i).padStart(8, '0')}` });
+    // Watched as the space's WABA (no WabaId): its record names what its checks reached.
+    await noteTarget(inner, { CustSpaceId: 'C1', NodeType: 'waba' }, { lastCheckedAt: now, reach: [waba, business] });
+    for (const node of [{ CustSpaceId: 'C1', NodeType: 'waba' as const, WabaId: '111' }, { CustSpaceId: 'C1', NodeType: 'waba' as const }]) {
+      read = 0;
+      const r = (await healthHistory(store, node, now)) as { Nodes: Array<{ EntityType: string; WabaId: string }> };
+      expect(r.Nodes.map((n) => n.EntityType).sort(), JSON.stringify(node)).toEqual(['APP', 'BUSINESS', 'WABA']);
+      expect(r.Nodes.every((n) => n.WabaId === '111')).toBe(true);
+      expect(read, JSON.stringify(node)).toBeLessThanOrEqual(6);
+    }
+  });
+
   it("a WABA node's APP, which only its numbers' and templates' checks report (CAMS's reply for a WABA names WABA and BUSINESS), is in its history", async () => {
     const store = await openStore('memory:');
     const now = Date.parse('2026-03-01T12:00:00.000Z');
