@@ -1,7 +1,8 @@
 // DingTalk custom robot. Signed ("加签") when a secret is configured:
 //   sign = urlencode(base64(HMAC-SHA256(key = secret, timestamp_ms + "\n" + secret)))
 // appended as &timestamp=..&sign=.. to the webhook URL (which carries access_token). The robot
-// answers HTTP 200 with {"errcode":0,"errmsg":"ok"}; any other errcode is a failure.
+// answers HTTP 200 with {"errcode":0,"errmsg":"ok"}; any other errcode is a failure. Error codes:
+// https://open.dingtalk.com/document/orgapp/custom-robots-send-group-messages
 import { createHmac } from 'node:crypto';
 import { SinkDeliveryError, type AlertNotification, type AlertSink } from '../model.ts';
 import { DEFAULT_TIMEOUT_MS, excerpt, httpStatusFailure, isRecord, postJson, redactUrl, secretsOfUrl, unknownCodeFailure, type SinkOptions } from './deliver.ts';
@@ -9,6 +10,8 @@ import { DIALECTS, fitText, markdown, utf8Bytes, viewOf } from './format.ts';
 
 /** Over 20 messages a minute the robot is throttled for 10 minutes. */
 const DINGTALK_THROTTLED = 130101;
+/** The same throttle as the current send API documents it ("发送速度太快而限流"). */
+const DINGTALK_RATE_LIMITED = 410100;
 /** Signature, keyword or IP allow-list check failed. */
 const DINGTALK_SECURITY_FAILED = 310000;
 const THROTTLE_MS = 10 * 60_000;
@@ -73,7 +76,7 @@ export class DingTalkSink implements AlertSink {
     }
     if (errcode === 0) return;
     const errmsg = excerpt(String(json?.['errmsg'] ?? ''), [...secretsOfUrl(url), ...secrets]);
-    if (errcode === DINGTALK_THROTTLED) {
+    if (errcode === DINGTALK_THROTTLED || errcode === DINGTALK_RATE_LIMITED) {
       throw new SinkDeliveryError(this.name, `throttled (errcode ${errcode}: ${errmsg}); DingTalk holds the robot for 10 minutes`, true, THROTTLE_MS);
     }
     if (errcode === DINGTALK_SECURITY_FAILED) {

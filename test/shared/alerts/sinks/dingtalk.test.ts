@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DINGTALK_MAX_BYTES, DingTalkSink, dingTalkSign, signDingTalkUrl } from '../../../../shared/alerts/sinks/dingtalk.ts';
 import { startDingTalkReceiver, type DingTalkReceiver } from '../../../support/receivers/index.ts';
-import { BLOCKED_ERROR, closedPort, deliveryError, item, manyItems, notification } from './fixtures.ts';
+import { BLOCKED_ERROR, cannedServer, closedPort, deliveryError, item, manyItems, notification } from './fixtures.ts';
 
 let rx: DingTalkReceiver | undefined;
 afterEach(async () => {
@@ -75,6 +75,20 @@ describe('DingTalkSink', () => {
     expect(err.retryAfterMs).toBe(10 * 60_000);
     expect(err.message).toContain('130101');
     expect(rx.received).toHaveLength(20);
+  });
+
+  it('the send API\'s own throttle code (410100) is the same throttle: retryable, retry after 10 minutes', async () => {
+    // https://open.dingtalk.com/document/orgapp/custom-robots-send-group-messages lists 410100 "发送速度太快而限流".
+    const server = await cannedServer({ status: 200, body: { errcode: 410100, errmsg: '发送速度太快而限流' } });
+    try {
+      const err = await deliveryError(new DingTalkSink(`${server.origin}/robot/send?access_token=dtTOKEN0123456789`, 'SECx').send(notification()));
+      expect(err.retryable).toBe(true);
+      expect(err.retryAfterMs).toBe(10 * 60_000);
+      expect(err.message).toContain('410100');
+      expect(err.message).not.toContain('dtTOKEN0123456789');
+    } finally {
+      await server.close();
+    }
   });
 
   it('HTTP 500 is retryable, and the next send goes through', async () => {
