@@ -90,6 +90,24 @@ export function retryAfterMs(value: string | string[] | undefined, now = Date.no
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
+/**
+ * `https://user:password@host/…` as curl and node:http read it: HTTP Basic credentials. The request
+ * line carries only the path, so without this header the receiver never saw them and answered 401
+ * to every alert.
+ */
+function basicAuth(url: URL): Record<string, string> {
+  if (url.username === '' && url.password === '') return {};
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s; // a stray % is taken as written
+    }
+  };
+  const pair = `${decode(url.username)}:${decode(url.password)}`;
+  return { authorization: `Basic ${Buffer.from(pair, 'utf8').toString('base64')}` };
+}
+
 export interface PostOptions {
   headers?: Record<string, string>;
   timeoutMs: number;
@@ -111,7 +129,7 @@ export async function postJson(sink: string, url: URL, body: string, opts: PostO
   try {
     res = await httpRequest(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json; charset=utf-8', accept: 'application/json, text/plain, */*', ...opts.headers },
+      headers: { 'content-type': 'application/json; charset=utf-8', accept: 'application/json, text/plain, */*', ...basicAuth(url), ...opts.headers },
       body,
       timeoutMs: opts.timeoutMs,
       maxBodyBytes: MAX_REPLY_BYTES,
