@@ -1,7 +1,9 @@
 // Lark / Feishu custom bot. Signed when a secret is configured: timestamp in SECONDS,
 //   sign = base64(HMAC-SHA256(key = timestamp + "\n" + secret, message = empty))
 // both sent in the body. Success is {"code":0} (older bots: {"StatusCode":0}); 19021 is a bad
-// signature or stale timestamp, 11232 the bot's frequency limit, and 99991400 the open platform
+// signature or stale timestamp, 19022 an IP outside the bot's allow-list, 19024 a message without
+// any of the bot's keywords (https://open.feishu.cn/document/client-docs/bot-v3/add-custom-bot),
+// 11232 the bot's frequency limit, and 99991400 the open platform
 // gateway's (HTTP 429, or 400 on older APIs, with x-ogw-ratelimit-reset in seconds rather than
 // Retry-After). Request bodies are at most 20 KB.
 import { createHmac } from 'node:crypto';
@@ -10,6 +12,8 @@ import { DEFAULT_TIMEOUT_MS, excerpt, httpStatusFailure, isRecord, postJson, red
 import { DIALECTS, fitText, markdown, plain, utf8Bytes, viewOf, type NotificationView } from './format.ts';
 
 const LARK_BAD_SIGNATURE = 19021;
+const LARK_IP_NOT_ALLOWED = 19022;
+const LARK_KEYWORD_MISSING = 19024;
 const LARK_FREQUENCY_LIMIT = 11232;
 const LARK_GATEWAY_LIMIT = 99991400;
 /** 20 KB, counted in decimal to keep a margin. */
@@ -96,6 +100,9 @@ export class LarkSink implements AlertSink {
     const msg = excerpt(String(json?.['msg'] ?? json?.['StatusMessage'] ?? ''), secrets);
     if (code === LARK_BAD_SIGNATURE) {
       throw new SinkDeliveryError(this.name, `bad signature or stale timestamp (code ${code}: ${msg}); check ALERT_LARK_SECRET and the clock`, false);
+    }
+    if (code === LARK_IP_NOT_ALLOWED || code === LARK_KEYWORD_MISSING) {
+      throw new SinkDeliveryError(this.name, `rejected by the bot's security settings (code ${code}: ${msg}); check the bot's keywords and IP allow-list`, false);
     }
     if (code === LARK_FREQUENCY_LIMIT || code === LARK_GATEWAY_LIMIT || reply.status === 429) {
       const wait = retryAfterMs(reply.headers['retry-after']) ?? retryAfterMs(reply.headers['x-ogw-ratelimit-reset']) ?? FREQUENCY_WAIT_MS;

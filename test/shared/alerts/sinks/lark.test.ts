@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LARK_MAX_BYTES, LarkSink, larkSign } from '../../../../shared/alerts/sinks/lark.ts';
 import { startLarkReceiver, type LarkReceiver } from '../../../support/receivers/index.ts';
-import { BLOCKED_ERROR, deliveryError, manyItems, notification, RESOLVED } from './fixtures.ts';
+import { BLOCKED_ERROR, cannedServer, deliveryError, manyItems, notification, RESOLVED } from './fixtures.ts';
 
 let rx: LarkReceiver | undefined;
 afterEach(async () => {
@@ -58,6 +58,25 @@ describe('LarkSink', () => {
     const stale = await deliveryError(new LarkSink(rx.url, rx.secret!, { now: () => Date.now() - 2 * 3_600_000 }).send(notification()));
     expect(stale.retryable).toBe(false);
     expect(rx.rejected.at(-1)!.reason).toMatch(/1 h/);
+  });
+
+  it('a missing keyword (19024) or an IP outside the allow-list (19022) names the setting to check, not retryable', async () => {
+    // https://open.feishu.cn/document/client-docs/bot-v3/add-custom-bot: "Key Words Not Found", "Ip Not Allowed".
+    const server = await cannedServer({ status: 200, body: { code: 19024, msg: 'Key Words Not Found' } });
+    try {
+      const hook = `${server.origin}/open-apis/bot/v2/hook/0f3a2b7c-1d4e-4f5a-9b8c-7d6e5f4a3b2c`;
+      for (const [code, msg] of [[19024, 'Key Words Not Found'], [19022, 'Ip Not Allowed']] as const) {
+        server.state.reply = { status: 200, body: { code, msg } };
+        const err = await deliveryError(new LarkSink(hook, 'lark-secret-0001').send(notification()));
+        expect(err.retryable).toBe(false);
+        expect(err.message).toContain(String(code));
+        expect(err.message).toMatch(/security settings.*keywords and IP allow-list/);
+        expect(err.message).not.toContain('0f3a2b7c-1d4e-4f5a-9b8c-7d6e5f4a3b2c');
+        expect(err.message).not.toContain('lark-secret-0001');
+      }
+    } finally {
+      await server.close();
+    }
   });
 
   it('the frequency limit (11232) is retryable with a wait', async () => {
