@@ -14,6 +14,11 @@ const DINGTALK_THROTTLED = 130101;
 const DINGTALK_RATE_LIMITED = 410100;
 /** Signature, keyword or IP allow-list check failed. */
 const DINGTALK_SECURITY_FAILED = 310000;
+/**
+ * The webhook itself no longer reaches a robot: 300001 / 400101 no such access_token, 400102 the
+ * robot is disabled, 400106 no such robot, 400013 its group was dissolved.
+ */
+const DINGTALK_WEBHOOK_GONE = new Set([300001, 400101, 400102, 400106, 400013]);
 const THROTTLE_MS = 10 * 60_000;
 /** DingTalk's documented ceiling for one message is 20000 bytes. */
 export const DINGTALK_MAX_BYTES = 20_000;
@@ -86,7 +91,10 @@ export class DingTalkSink implements AlertSink {
         false,
       );
     }
-    // -1: "system busy"; everything else (bad token, robot disabled, bad body) will not get better by itself.
+    if (DINGTALK_WEBHOOK_GONE.has(errcode)) {
+      throw new SinkDeliveryError(this.name, `the webhook reaches no robot (errcode ${errcode}: ${errmsg}); check ALERT_DINGTALK_WEBHOOK`, false);
+    }
+    // -1: "system busy"; everything else (a bad body, content the robot refuses) will not get better by itself.
     throw unknownCodeFailure(this.name, `errcode ${errcode} (HTTP ${reply.status}) from ${redactUrl(url)}: ${errmsg}`, reply, errcode === -1);
   }
 }

@@ -91,6 +91,29 @@ describe('DingTalkSink', () => {
     }
   });
 
+  it('a webhook that reaches no robot (wrong access_token, robot disabled or gone, group dissolved) names ALERT_DINGTALK_WEBHOOK', async () => {
+    rx = await startDingTalkReceiver();
+    const wrong = await deliveryError(new DingTalkSink(rx.url.replace(rx.accessToken, 'dtWRONGTOKEN0123456789'), rx.secret!).send(notification()));
+    expect(wrong.retryable).toBe(false);
+    expect(wrong.message).toContain('300001');
+    expect(wrong.message).toContain('ALERT_DINGTALK_WEBHOOK');
+    expect(wrong.message).not.toContain('dtWRONGTOKEN0123456789');
+    // https://open.dingtalk.com/document/orgapp/custom-robots-send-group-messages
+    const server = await cannedServer({ status: 200, body: {} });
+    try {
+      for (const [errcode, errmsg] of [[400101, 'access_token不存在'], [400102, '机器人已停用'], [400106, '机器人不存在'], [400013, '群已被解散']] as const) {
+        server.state.reply = { status: 200, body: { errcode, errmsg } };
+        const err = await deliveryError(new DingTalkSink(`${server.origin}/robot/send?access_token=dtTOKEN0123456789`, 'SECx').send(notification()));
+        expect([errcode, err.retryable]).toEqual([errcode, false]);
+        expect(err.message).toContain(`errcode ${errcode}`);
+        expect(err.message).toContain('check ALERT_DINGTALK_WEBHOOK');
+        expect(err.message).not.toContain('dtTOKEN0123456789');
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
   it('HTTP 500 is retryable, and the next send goes through', async () => {
     rx = await startDingTalkReceiver();
     rx.failNext(1);
