@@ -154,7 +154,13 @@ const htmlish = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').re
  * they decode entities is not documented, so `<` and `>` become their full-width forms, which read
  * the same and are no markup anywhere.
  */
-const robotEscape = (s: string) => noLinks(s).replaceAll('<', '\uFF1C').replaceAll('>', '\uFF1E');
+const fullWidthAngles = (s: string) => s.replaceAll('<', '\uFF1C').replaceAll('>', '\uFF1E');
+const robotEscape = (s: string) => fullWidthAngles(noLinks(s));
+/**
+ * Lark's plain text messages read `<at user_id="all"></at>` as a mention of everyone and show
+ * entities as written, so `<` and `>` become their full-width forms there too.
+ */
+export const larkTextEscape = fullWidthAngles;
 
 export const DIALECTS = {
   // DingTalk: headings, bold, lists; a bare "\n" is not always a line break, list items are.
@@ -203,7 +209,7 @@ export const DIALECTS = {
   },
 } satisfies Record<string, Dialect>;
 
-export function metaLine(v: NotificationView, d?: Dialect): string {
+export function metaLine(v: NotificationView, d?: Pick<Dialect, 'escape'>): string {
   const e = d?.escape ?? plainEscape;
   return `Severity: ${v.severity.toUpperCase()} · Group: ${e(v.groupLabel)} · ${e(v.createdAt)}`;
 }
@@ -228,19 +234,20 @@ export function markdown(v: NotificationView, d: Dialect, opts: { heading?: bool
   return { head, items: v.items.map((i) => markdownItem(i, d)), more: moreLine, sep: d.itemSep };
 }
 
-function plainItem(i: ItemView): string {
-  const lines = [`${REASON_LABEL[i.reason]} · ${i.node}`, `  Status: ${i.status} since ${i.since}`];
-  if (i.outage) lines.push(`  ${outageLabel(i)}: ${i.outage}`);
+function plainItem(i: ItemView, e: (s: string) => string): string {
+  const lines = [`${REASON_LABEL[i.reason]} · ${e(i.node)}`, `  Status: ${e(i.status)} since ${e(i.since)}`];
+  if (i.outage) lines.push(`  ${outageLabel(i)}: ${e(i.outage)}`);
   if (i.errors.length === 0) lines.push('  Errors: none reported');
   for (const err of i.errors) {
-    lines.push(`  ErrorCode: ${err.code}`, `  ErrorDescription: ${err.description}`, `  PossibleSolution: ${err.solution}`);
+    lines.push(`  ErrorCode: ${e(err.code)}`, `  ErrorDescription: ${e(err.description)}`, `  PossibleSolution: ${e(err.solution)}`);
   }
   if (i.moreErrors > 0) lines.push(`  … and ${i.moreErrors} more errors`);
   return lines.join('\n');
 }
 
-export function plain(v: NotificationView): Rendered {
-  return { head: `${v.title}\n${metaLine(v)}`, items: v.items.map(plainItem), more: moreLine, sep: '\n\n' };
+/** Plain text; `escape` neutralises what the receiving channel would read as markup in CAMS text. */
+export function plain(v: NotificationView, escape: (s: string) => string = plainEscape): Rendered {
+  return { head: `${escape(v.title)}\n${metaLine(v, { escape })}`, items: v.items.map((i) => plainItem(i, escape)), more: moreLine, sep: '\n\n' };
 }
 
 export const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');

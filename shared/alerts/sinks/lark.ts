@@ -9,7 +9,7 @@
 import { createHmac } from 'node:crypto';
 import { SinkDeliveryError, type AlertNotification, type AlertSink } from '../model.ts';
 import { DEFAULT_TIMEOUT_MS, excerpt, httpStatusFailure, isRecord, postJson, redactUrl, retryAfterMs, secretsOfUrl, unknownCodeFailure, type SinkOptions } from './deliver.ts';
-import { DIALECTS, fitText, markdown, plain, utf8Bytes, viewOf, type NotificationView } from './format.ts';
+import { DIALECTS, fitText, larkTextEscape, markdown, plain, utf8Bytes, viewOf, type NotificationView } from './format.ts';
 
 const LARK_BAD_SIGNATURE = 19021;
 const LARK_IP_NOT_ALLOWED = 19022;
@@ -50,7 +50,7 @@ export function larkBody(n: AlertNotification, type: LarkMessageType = 'interact
             elements: [{ tag: 'div', text: { tag: 'lark_md', content: text } }],
           },
         };
-  const rendered = type === 'text' ? plain(view) : markdown(view, DIALECTS.lark, { heading: false });
+  const rendered = type === 'text' ? plain(view, larkTextEscape) : markdown(view, DIALECTS.lark, { heading: false });
   const { text } = fitText(rendered, (t) => utf8Bytes(JSON.stringify(build(t))), LARK_MAX_BYTES);
   return build(text);
 }

@@ -1,9 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LARK_MAX_BYTES, LarkSink, larkSign } from '../../../../shared/alerts/sinks/lark.ts';
+import { LARK_MAX_BYTES, larkBody, LarkSink, larkSign } from '../../../../shared/alerts/sinks/lark.ts';
 import { startLarkReceiver, type LarkReceiver } from '../../../support/receivers/index.ts';
-import { BLOCKED_ERROR, cannedServer, deliveryError, manyItems, notification, RESOLVED } from './fixtures.ts';
+import { BLOCKED_ERROR, cannedServer, deliveryError, item, manyItems, notification, RESOLVED } from './fixtures.ts';
 
 let rx: LarkReceiver | undefined;
 afterEach(async () => {
@@ -38,6 +38,14 @@ describe('LarkSink', () => {
     await new LarkSink(rx.url, rx.secret!, { msgType: 'text' }).send(notification());
     expect(rx.received[0]!.body).toMatchObject({ msg_type: 'text' });
     for (const s of FIELDS) expect(rx.received[0]!.text).toContain(s);
+  });
+
+  it('in a text message, a mention tag in CAMS text mentions nobody (Lark text reads <at user_id="all"></at>)', () => {
+    const evil = 'Fix it <at user_id="all">everyone</at> now <at id=all></at>';
+    const n = notification([item({ node: 'phone <at user_id="all"></at>', errors: [{ ErrorCode: '<at id=all></at>', ErrorDescription: evil, PossibleSolution: evil }] })]);
+    const body = larkBody(n, 'text') as { content: { text: string } };
+    expect(body.content.text).not.toMatch(/<at\b/);
+    expect(body.content.text).toContain('Fix it ＜at user_id="all"＞everyone＜/at＞ now');
   });
 
   it('accepts the older {"StatusCode":0} success reply', async () => {
