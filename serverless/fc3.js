@@ -11,8 +11,11 @@ import { fitName, mergeEnvironment, mnsTriggerConfig, normalizeStatements } from
 
 export const FC3_EDITION = '3.0.0';
 
-/** FC 3.0 function name: letters, digits, `_`, `-`; 1..128; starts with a letter or `_`. */
-export const fc3FunctionName = (service, stage, key) => fitName(`${service}-${stage}-${key}`, 128);
+/**
+ * FC 3.0 function name: letters, digits, `_`, `-`; 1..64 (FC 2.0's 128 is a service's limit, not a
+ * function's); starts with a letter or `_`. Longer, it is cut and ends in a hash of the full name.
+ */
+export const fc3FunctionName = (service, stage, key) => fitName(`${service}-${stage}-${key}`, 64);
 
 /** RAM role names: 1..64 of letters, digits, `.`, `-`. */
 export const fc3RoleName = (service, stage, key) => fitName(`${service}-${stage}-${key}`, 64);

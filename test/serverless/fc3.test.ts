@@ -173,6 +173,19 @@ describe('dist/s.yaml from serverless.yml', () => {
     expect(() => fc3Deployment(resolvedService('prod', undefined, { VPC_ID: 'vpc-t4n0example', VSWITCH_IDS: 'vsw-t4na' }))).toThrow(/SECURITY_GROUP_ID/);
   });
 
+  it('keeps every FC 3.0 function name within FC 3.0\'s 64 characters, distinct, for a long stage; what names a function follows it', () => {
+    const stage = 'feature-onboarding-redrive-with-exponential-backoff';
+    const d = fc3Deployment(resolvedService(stage));
+    const names = Object.keys(svc.functions).map((key) => d.sYaml.resources[key]!.props.functionName as string);
+    for (const name of names) expect(name, name).toMatch(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/);
+    expect(new Set(names).size).toBe(names.length);
+    const onboarding = d.sYaml.resources['onboarding']!.props.functionName as string;
+    expect(onboarding).not.toBe(`cams-fc-${stage}-onboarding`);
+    expect(d.sYaml.resources['onboarding-api']!.props.environmentVariables.ONBOARDING_FUNCTION).toBe(onboarding);
+    expect(d.roles.find((r) => r.key === 'onboarding-api')!.policy.Statement[0]!.Resource).toEqual([`acs:fc:ap-southeast-1:*:functions/${onboarding}`, `acs:fc:ap-southeast-1:*:functions/${onboarding}/*`]);
+    expect(d.eventRules.map((r) => r.function)).toEqual([onboarding]);
+  });
+
   it('follows serverless.yml: a timer added to onboarding and a new function appear', () => {
     const text = readFileSync(join(REPO, 'serverless.yml'), 'utf8')
       // onboarding's own re-drive timer out, a new one in before its queue: the triggers follow the file
