@@ -33,6 +33,8 @@ export const OFFLINE_ENV: Readonly<Record<string, string>> = {
   SLS_DEPRECATION_DISABLE: '*',
 };
 
+const REMOVED_NOTE = '(dist/s.yaml, dist/fc3/ and .serverless/ from an earlier packaging were removed)\n';
+
 export interface PackageOptions {
   /** Service directory (serverless.yml, serverless/, dist/). Default: this repository. */
   dir?: string;
@@ -72,7 +74,7 @@ export async function packageService(opts: PackageOptions = {}): Promise<Package
   if (problems.length > 0) {
     removeFc3(join(dir, 'dist'));
     rmSync(join(dir, '.serverless'), { recursive: true, force: true });
-    const output = `package: serverless.yml, as resolved from the environment:\n  ${problems.join('\n  ')}\n(dist/s.yaml, dist/fc3/ and .serverless/ from an earlier packaging were removed)\n`;
+    const output = `package: serverless.yml, as resolved from the environment:\n  ${problems.join('\n  ')}\n${REMOVED_NOTE}`;
     if (opts.stdio !== 'pipe') process.stderr.write(output);
     return { exitCode: 1, output, millis: Math.round(performance.now() - started), serverlessDir: join(dir, '.serverless'), artifacts: [], templates: [], refused: true };
   }
@@ -89,6 +91,13 @@ export async function packageService(opts: PackageOptions = {}): Promise<Package
     child.on('close', (code, signal) => res(code ?? (signal ? 128 : 1)));
   });
   const serverlessDir = join(dir, '.serverless');
+  if (exitCode !== 0) {
+    // Failed in serverless (a missing bundle, a credentials file, a schema error): what an earlier
+    // packaging left, another stage's say, must not be deployed in this one's place either.
+    removeFc3(join(dir, 'dist'));
+    rmSync(serverlessDir, { recursive: true, force: true });
+    output += REMOVED_NOTE;
+  }
   const files = exitCode === 0 && existsSync(serverlessDir) ? readdirSync(serverlessDir).sort() : [];
   return {
     exitCode,
@@ -130,7 +139,7 @@ async function main(): Promise<void> {
   }
   const result = await packageService({ ...opts, stdio: 'inherit' });
   if (result.exitCode !== 0) {
-    if (!result.refused) console.error(`package: serverless package failed (exit ${result.exitCode})`);
+    if (!result.refused) console.error(`package: serverless package failed (exit ${result.exitCode})\n${REMOVED_NOTE.trimEnd()}`);
     process.exitCode = result.exitCode;
     return;
   }

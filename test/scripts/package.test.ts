@@ -42,6 +42,22 @@ describe('scripts/package.ts', () => {
     expect(existsSync(join(dir, '.serverless'))).toBe(false);
   });
 
+  it('removes what an earlier packaging left when serverless itself fails (here: no bundles), so another stage\'s s.yaml cannot be deployed in its place', async () => {
+    const dir = makeServiceDir('cams-fc-slsfail-');
+    dirs.push(dir);
+    mkdirSync(join(dir, 'dist', 'fc3'), { recursive: true });
+    writeFileSync(join(dir, 'dist', 's.yaml'), 'name: cams-fc-dev\n');
+    mkdirSync(join(dir, '.serverless'));
+    const r = await packageService({ dir, stage: 'prod', stdio: 'pipe', env: { API_KEYS: 'caller:0123456789abcdef', STORE_URL: 'redis://r:6379/0', CAMS_RECEIPT_TOKEN: '0123456789abcdef0123' } });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.refused).toBeUndefined();
+    expect(r.output).toMatch(/index\.js not found/);
+    expect(existsSync(join(dir, 'dist', 's.yaml'))).toBe(false);
+    expect(existsSync(join(dir, 'dist', 'fc3'))).toBe(false);
+    expect(existsSync(join(dir, '.serverless'))).toBe(false);
+    expect(r.output).toMatch(/from an earlier packaging were removed/);
+  }, 60_000);
+
   it('fails clearly when the function bundles were not built', async () => {
     const dir = makeServiceDir('cams-fc-nodist-');
     dirs.push(dir);
