@@ -197,6 +197,9 @@ export function eventBridgeScript(deployment, region) {
     'set -e',
     'cd "$(dirname "$0")"',
     ': "${ACCOUNT_ID:?set ACCOUNT_ID to your Alibaba Cloud account id}"',
+    // It goes into each target's function ARN: anything but the account's digits (an alias, a RAM
+    // user id, a stray space) would make targets that reach no function, or break the sed below.
+    `case "$ACCOUNT_ID" in *[!0-9]*) echo "ACCOUNT_ID must be your Alibaba Cloud account id, digits only (got '$ACCOUNT_ID')" >&2; exit 2 ;; esac`,
   ];
   if (deployment.eventRules.length > 0) {
     // Refused because it exists (a re-run), the bus is there to read; refused for another reason

@@ -331,6 +331,13 @@ describe('files beside dist/s.yaml', () => {
     writeFileSync(join(bin, 'aliyun'), `#!${process.execPath}\nrequire('fs').appendFileSync(${JSON.stringify(calls)}, JSON.stringify(process.argv.slice(2)) + '\\n');\n`);
     chmodSync(join(bin, 'aliyun'), 0o755);
     const env = { PATH: `${bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
+    // an ACCOUNT_ID that is not the account's digits stops it before any call, naming ACCOUNT_ID
+    for (const bad of ['1234/5678', '1234 5678', 'my-alias']) {
+      const r = await run('sh', [join(written.dir, 'eventbridge.sh')], { env: { ...env, ACCOUNT_ID: bad } });
+      expect(r.code, bad).not.toBe(0);
+      expect(r.output).toMatch(/ACCOUNT_ID must be your Alibaba Cloud account id, digits only/);
+      expect(existsSync(calls), bad).toBe(false);
+    }
     const ram = await run('sh', [join(written.dir, 'ram.sh')], { env });
     expect(ram.code, ram.output).toBe(0);
     const eb = await run('sh', [join(written.dir, 'eventbridge.sh')], { env });
