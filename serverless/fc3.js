@@ -162,7 +162,14 @@ export function ramScript(deployment) {
         `aliyun ram UpdateRole --RoleName ${q(r.roleName)} --NewAssumeRolePolicyDocument "$(cat ${file}.trust.json)"`,
     );
     lines.push(attachPolicy(deployment.logsPolicyName, r.roleName));
-    if (r.policy.Statement.length === 0) continue;
+    if (r.policy.Statement.length === 0) {
+      // No action of its own (now): a policy an earlier run attached would keep granting the old ones.
+      lines.push(
+        `policies="$(aliyun ram ListPoliciesForRole --RoleName ${q(r.roleName)})"`,
+        `if printf '%s\\n' "$policies" | grep -q ${q(`"PolicyName": *"${r.policyName}"`)}; then aliyun ram DetachPolicyFromRole --PolicyType Custom --PolicyName ${q(r.policyName)} --RoleName ${q(r.roleName)}; fi`,
+      );
+      continue;
+    }
     lines.push(
       createOrUpdatePolicy(r.policyName, `${file}.policy.json`),
       attachPolicy(r.policyName, r.roleName),

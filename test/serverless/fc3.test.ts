@@ -262,6 +262,11 @@ if (${JSON.stringify(failing)}.includes(a[1])) { console.error('denied'); proces
 const opt = (n) => (a.includes('--' + n) ? a[a.indexOf('--' + n) + 1] : undefined);
 const name = a[1] + ':' + (a[1] === 'AttachPolicyToRole' ? opt('RoleName') + '/' + opt('PolicyName') : opt('RuleName') || opt('RoleName') || opt('PolicyName') || opt('EventBusName'));
 const state = fs.existsSync(${JSON.stringify(seen)}) ? JSON.parse(fs.readFileSync(${JSON.stringify(seen)}, 'utf8')) : [];
+if (a[1] === 'DetachPolicyFromRole') {
+  const attached = 'AttachPolicyToRole:' + opt('RoleName') + '/' + opt('PolicyName');
+  if (!state.includes(attached)) { console.error('EntityNotExist.Role.Policy'); process.exit(1); }
+  fs.writeFileSync(${JSON.stringify(seen)}, JSON.stringify(state.filter((n) => n !== attached)));
+}
 if ((a[1].startsWith('Create') && a[1] !== 'CreatePolicyVersion') || a[1] === 'AttachPolicyToRole') {
   if (state.includes(name)) { console.error('EntityAlreadyExists'); process.exit(1); }
   fs.writeFileSync(${JSON.stringify(seen)}, JSON.stringify([...state, name]));
@@ -296,8 +301,11 @@ describe('ram.sh and eventbridge.sh run again', () => {
     expect(actions.filter((a) => a === 'UpdateRule')).toHaveLength(1);
     expect(actions.filter((a) => a === 'PutTargets')).toHaveLength(1);
     expect(actions.filter((a) => a === 'EnableRule')).toHaveLength(2);
-    // Every attachment of the second run was found attached already.
-    expect(actions.filter((a) => a === 'ListPoliciesForRole')).toHaveLength(actions.filter((a) => a === 'AttachPolicyToRole').length / 2);
+    // Every attachment of the second run was found attached already; besides those lists, each
+    // policy-less role is checked once a run for a policy an earlier one attached (none here).
+    const policyless = dep.roles.filter((r) => r.policy.Statement.length === 0).length;
+    expect(actions.filter((a) => a === 'ListPoliciesForRole')).toHaveLength(actions.filter((a) => a === 'AttachPolicyToRole').length / 2 + 2 * policyless);
+    expect(actions).not.toContain('DetachPolicyFromRole');
     const ruleNames = new Set(cli.calls().filter((a) => a[1] === 'CreateRule').map((a) => a[a.indexOf('--RuleName') + 1]));
     expect([...ruleNames]).toEqual(['onboarding-events-1']);
 
@@ -314,6 +322,38 @@ describe('ram.sh and eventbridge.sh run again', () => {
     const envDenied = { PATH: `${denied.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
     expect((await run('sh', [join(written.dir, 'eventbridge.sh')], { env: envDenied })).code).toBe(0);
     expect((await run('sh', [join(written.dir, 'eventbridge.sh')], { env: envDenied })).code).not.toBe(0);
+  });
+});
+
+describe('ram.sh after a function lost its own actions', () => {
+  it('detaches the policy an earlier run attached, so the role keeps no old grant; with none attached it calls nothing more', async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    const granted: Fc3Service = { ...svc, functions: { ...svc.functions, 'status-page': { ...svc.functions['status-page'], ramRoleStatements: [{ Effect: 'Allow', Action: ['cams:GetWhatsappHealthStatus'], Resource: ['*'] }] } } };
+    const cli = statefulAliyun(tmp());
+    const env = { PATH: `${cli.bin}:${process.env.PATH}` };
+    const attachedTo = async (role: string) =>
+      (JSON.parse((await run(join(cli.bin, 'aliyun'), ['ram', 'ListPoliciesForRole', '--RoleName', role])).output) as { Policies: { Policy: { PolicyName: string }[] } }).Policies.Policy.map((p) => p.PolicyName).sort();
+
+    let written = packageFc3(dist, granted, { validate: validateSYaml });
+    let r = await run('sh', [join(written.dir, 'ram.sh')], { env });
+    expect(r.code, r.output).toBe(0);
+    expect(await attachedTo('cams-fc-dev-status-page')).toEqual(['cams-fc-dev-logs', 'cams-fc-dev-status-page']);
+
+    written = packageFc3(dist, svc, { validate: validateSYaml });
+    for (let i = 0; i < 2; i++) {
+      r = await run('sh', [join(written.dir, 'ram.sh')], { env });
+      expect(r.code, r.output).toBe(0);
+      expect(await attachedTo('cams-fc-dev-status-page')).toEqual(['cams-fc-dev-logs']);
+    }
+    expect(cli.calls().filter((a) => a[1] === 'DetachPolicyFromRole')).toEqual([
+      ['ram', 'DetachPolicyFromRole', '--PolicyType', 'Custom', '--PolicyName', 'cams-fc-dev-status-page', '--RoleName', 'cams-fc-dev-status-page'],
+    ]);
+    // the other roles still hold what they call
+    expect(await attachedTo('cams-fc-dev-bind-waba')).toEqual(['cams-fc-dev-bind-waba', 'cams-fc-dev-logs']);
+    // a check that could not be made (no permission to list) stops the script rather than passing for "none"
+    const noList = statefulAliyun(tmp(), ['ListPoliciesForRole']);
+    expect((await run('sh', [join(written.dir, 'ram.sh')], { env: { PATH: `${noList.bin}:${process.env.PATH}` } })).code).not.toBe(0);
   });
 });
 
