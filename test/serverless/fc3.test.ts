@@ -1,7 +1,7 @@
 // The FC 3.0 route (serverless/fc3.js, fc3-schema.js): dist/s.yaml generated from the real
 // serverless.yml, validated against the vendored fc3 component schema, and the RAM / EventBridge
 // files and scripts beside it, run against a recording stand-in for the aliyun CLI.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -361,8 +361,12 @@ describe('files beside dist/s.yaml', () => {
   it('writes s.yaml, the policy documents and .fcignore; ram.sh and eventbridge.sh create what they describe', async () => {
     const dist = tmp();
     for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    // One an earlier packaging left readable by all: it is the owner's alone once written again.
+    writeFileSync(join(dist, 's.yaml'), 'stale', { mode: 0o644 });
     const written = packageFc3(dist, svc, { validate: validateSYaml });
     expect(parseYaml(readFileSync(written.sYamlFile, 'utf8'))).toEqual(dep.sYaml);
+    // It holds the functions' secrets (API_KEYS, sink webhooks, STORE_URL's password).
+    expect(statSync(written.sYamlFile).mode & 0o077).toBe(0);
     expect(readFileSync(join(dist, 'onboarding', '.fcignore'), 'utf8')).toContain('*.map');
 
     // a stand-in aliyun CLI recording each call's arguments, one JSON line each
