@@ -33,8 +33,28 @@ export async function recordHistory(store: Store, state: EntityState, entityKey:
   );
 }
 
-/** Every stored history of a space (or of all spaces). */
-export async function listHistories(store: Store, custSpaceId?: string): Promise<NodeHistory[]> {
-  const rows = await store.list<NodeHistory>(HISTORY_PREFIX + (custSpaceId ? `${custSpaceId}/` : ''));
-  return rows.map((r) => r.value);
+/**
+ * Histories are read this many at a time: a history of 90 days is about 4 KB of JSON, and a space of
+ * 10,000 nodes held at once (as records) took more than a function's 256 MB.
+ */
+export const HISTORY_PAGE = 500;
+
+/** Visits every stored history of a space (or of all spaces), a page at a time. */
+export async function forEachHistory(store: Store, custSpaceId: string | undefined, visit: (key: string, h: NodeHistory) => void): Promise<void> {
+  const prefix = HISTORY_PREFIX + (custSpaceId ? `${custSpaceId}/` : '');
+  for (let after: string | undefined; ; ) {
+    const page = await store.list<NodeHistory>(prefix, { limit: HISTORY_PAGE, ...(after !== undefined ? { after } : {}) });
+    for (const r of page) visit(r.key, r.value);
+    if (page.length < HISTORY_PAGE) return;
+    after = page.at(-1)!.key;
+  }
+}
+
+/** The stored histories of a space (or of all spaces) that `keep` accepts; only those are held. */
+export async function listHistories(store: Store, custSpaceId?: string, keep: (h: NodeHistory) => boolean = () => true): Promise<NodeHistory[]> {
+  const out: NodeHistory[] = [];
+  await forEachHistory(store, custSpaceId, (_key, h) => {
+    if (keep(h)) out.push(h);
+  });
+  return out;
 }

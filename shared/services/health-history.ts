@@ -38,9 +38,11 @@ const readHistories = async (store: Store, custSpaceId: string, fingerprints: It
 async function candidates(store: Store, p: HealthNode): Promise<NodeHistory[]> {
   const reach = (await store.get<TargetInfo>(TARGET_INFO_PREFIX + targetId(p)))?.value.reach ?? [];
   const reached = await readHistories(store, p.CustSpaceId, reach);
-  if (p.NodeType !== 'waba') return reach.length ? reached : listHistories(store, p.CustSpaceId);
+  // The fallbacks walk the space a page at a time and keep only the node's (isOf): not every 90-day
+  // history of the space in memory at once for a mistyped number.
+  if (p.NodeType !== 'waba') return reach.length ? reached : listHistories(store, p.CustSpaceId, (h) => isOf(h, p));
   const wabaIds = p.WabaId ? [p.WabaId] : [...new Set(reached.flatMap((h) => (h.subject.nodeType === 'waba' && h.subject.wabaId ? [h.subject.wabaId] : [])))];
-  if (wabaIds.length === 0) return listHistories(store, p.CustSpaceId);
+  if (wabaIds.length === 0) return listHistories(store, p.CustSpaceId, (h) => isOf(h, p));
   const known = new Set(reached.map((h) => h.fingerprint));
   const derived = wabaIds.flatMap((wabaId) => WABA_ENTITY_TYPES.map((entityType) => fingerprintOf({ nodeType: 'waba', entityType, custSpaceId: p.CustSpaceId, wabaId })));
   return [...reached, ...(await readHistories(store, p.CustSpaceId, derived.filter((fp) => !known.has(fp))))];

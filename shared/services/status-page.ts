@@ -1,14 +1,10 @@
-import { HISTORY_PREFIX } from '../history/record.ts';
-import type { NodeHistory } from '../history/history.ts';
+import { forEachHistory } from '../history/record.ts';
 import { ENTITY_PREFIX } from '../monitor/dispatch.ts';
 import type { EntityState } from '../monitor/entity-state.ts';
 import { listSilences } from '../silences/store.ts';
 import type { Store } from '../store/port.ts';
 import { renderStatusPage } from '../status-page/render.ts';
 import { buildStatusView, dayWindow, lastDays, type DayWindow } from '../status-page/view.ts';
-
-/** Histories are read this many at a time, each kept only as its days on the page. */
-export const HISTORY_PAGE = 500;
 
 /** The status page from the monitor's state in the store: nodes, their history, silences. */
 export async function statusPageHtml(store: Store, opts: { now: number; only?: string | undefined; refreshSeconds: number }): Promise<string> {
@@ -23,17 +19,9 @@ export async function statusPageHtml(store: Store, opts: { now: number; only?: s
   return renderStatusPage(view, { refreshSeconds: opts.refreshSeconds });
 }
 
-/**
- * Every node's days on the page, read a page of histories at a time: a history of 90 days is about
- * 4 KB of JSON, so 10,000 of them held at once (as records) took more than the function's 256 MB.
- */
+/** Every node's days on the page, each history kept only as its days (forEachHistory reads them a page at a time). */
 async function dayWindows(store: Store, days: readonly string[]): Promise<Map<string, DayWindow>> {
   const out = new Map<string, DayWindow>();
-  let after: string | undefined;
-  for (;;) {
-    const page = await store.list<NodeHistory>(HISTORY_PREFIX, { limit: HISTORY_PAGE, ...(after !== undefined ? { after } : {}) });
-    for (const h of page) out.set(h.key, dayWindow(h.value, days));
-    if (page.length < HISTORY_PAGE) return out;
-    after = page.at(-1)!.key;
-  }
+  await forEachHistory(store, undefined, (key, h) => out.set(key, dayWindow(h, days)));
+  return out;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertSubject } from '../../../shared/alerts/model.ts';
 import type { NodeHistory } from '../../../shared/history/history.ts';
-import { historyKey, HISTORY_PREFIX } from '../../../shared/history/record.ts';
+import { historyKey, HISTORY_PAGE, HISTORY_PREFIX } from '../../../shared/history/record.ts';
 import { noteTarget } from '../../../shared/monitor/check.ts';
 import { describeNode, fingerprintOf } from '../../../shared/monitor/entity-state.ts';
 import { healthHistory } from '../../../shared/services/health-history.ts';
@@ -49,10 +49,14 @@ describe('GET /health-report/history', () => {
   it("reads only the node's own histories (the entities its checks, receipts and discovery reached), not every node of its space", async () => {
     const inner = await openStore('memory:');
     let read = 0;
+    const pages: Array<number | undefined> = [];
     const store: Store = storeWith(inner, {
       list: async <T,>(prefix: string, o?: ListOptions) => {
         const r = await inner.list<T>(prefix, o);
-        if (prefix.startsWith(HISTORY_PREFIX)) read += r.length;
+        if (prefix.startsWith(HISTORY_PREFIX)) {
+          read += r.length;
+          pages.push(o?.limit);
+        }
         return r;
       },
       get: async <T,>(key: string) => {
@@ -82,9 +86,12 @@ describe('GET /health-report/history', () => {
     const r = (await healthHistory(store, target, now)) as { Nodes: Array<{ EntityType: string }> };
     expect(r.Nodes.map((n) => n.EntityType).sort()).toEqual(['PHONE_NUMBER', 'PHONE_QUALITY']);
     expect(read).toBeLessThanOrEqual(3);
-    // A node no target reached (its target's record gone, or from before records named their entities): found by its space's histories.
+    // A node no target reached (its target's record gone, or from before records named their entities): found by its space's histories,
+    // read a page at a time (a mistyped number held every 90-day history of the space at once).
     const other = (await healthHistory(store, { CustSpaceId: 'C1', NodeType: 'phone', PhoneNumber: phone(9) }, now)) as { Nodes: Array<{ EntityType: string }> };
     expect(other.Nodes.map((n) => n.EntityType)).toEqual(['PHONE_NUMBER']);
+    expect(pages.length).toBeGreaterThanOrEqual(2);
+    expect(pages.every((limit) => limit !== undefined && limit <= HISTORY_PAGE)).toBe(true);
   });
 
   it("a WABA node's history reads its own entities' histories (WABA, BUSINESS, APP), not every node of its space", async () => {
