@@ -1,6 +1,7 @@
 import { historyKey } from '../history/record.ts';
 import { update, type Store, type Versioned } from '../store/port.ts';
 import type { EntityState } from './entity-state.ts';
+import { noteWabaSpace, WABA_SPACE_PREFIX, type WabaSpaceEntry } from './waba-space.ts';
 
 export const ENTITY_PREFIX = 'monitor/entity/';
 /**
@@ -155,12 +156,15 @@ export async function deleteUnwatched(store: Store, entityKeyName: string, entit
  * Rebuilds the indexes (owed, invalid-target, silenced, held) from every entity: the one full scan, run once per round (a writer that died
  * between its entity write and its marker loses no delivery for longer than a round). An unwatched
  * entity that owes nothing (a deliverer died before deleting it) is deleted. Returns how many
- * markers it added.
+ * markers it added. The WABA → space index (waba-space.ts) gets the WABAs checks reported for spaces
+ * whose targets never named theirs, so receipts find them without a look-up.
  */
 export async function reindexEntities(store: Store): Promise<number> {
   const marked = new Set(
     [...(await store.list(OWED_PREFIX)), ...(await store.list(INVALID_PREFIX)), ...(await store.list(SILENCED_PREFIX)), ...(await store.list(HELD_PREFIX))].map((m) => m.key),
   );
+  // One entry per WABA: a few hundred at most, against 10,000 entities.
+  const wabas = new Map((await store.list<WabaSpaceEntry>(WABA_SPACE_PREFIX)).map((m) => [m.key.slice(WABA_SPACE_PREFIX.length), m.value?.CustSpaceId]));
   let added = 0;
   const mark = async (key: string, value: unknown = 1) => {
     if (marked.has(key)) return;
@@ -170,6 +174,11 @@ export async function reindexEntities(store: Store): Promise<number> {
   for (const e of await store.list<EntityState>(ENTITY_PREFIX)) {
     const fp = e.key.slice(ENTITY_PREFIX.length);
     if (await deleteUnwatched(store, e.key, e)) continue;
+    const { custSpaceId, wabaId, nodeType } = e.value.subject;
+    if (nodeType !== 'monitor' && custSpaceId && wabaId && !wabas.has(wabaId)) {
+      await noteWabaSpace(store, wabaId, custSpaceId);
+      wabas.set(wabaId, custSpaceId);
+    }
     if (e.value.outbox.length > 0) await mark(OWED_PREFIX + fp);
     if (e.value.firing && e.value.subject.nodeType === 'monitor' && e.value.subject.entityType === 'InvalidTarget') await mark(INVALID_PREFIX + fp);
     if (e.value.silenced) await mark(SILENCED_PREFIX + fp);

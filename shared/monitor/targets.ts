@@ -1,5 +1,6 @@
 import type { Store } from '../store/port.ts';
 import { HealthNode, targetProblems } from '../validation/health-target.ts';
+import { indexTarget } from './waba-space.ts';
 
 export type WatchTarget = HealthNode;
 
@@ -78,6 +79,8 @@ export interface RegisteredTarget {
 export async function registerWatchTarget(store: Store, target: WatchTarget, source: string, now = Date.now()): Promise<string> {
   const parsed = HealthNode.parse(target);
   const id = targetId(parsed);
+  // A receipt finds the node's space through this index (waba-space.ts), not the whole watch list.
+  await indexTarget(store, parsed);
   await store.put<RegisteredTarget>(WATCH_PREFIX + id, { target: parsed, source, registeredAt: new Date(now).toISOString() }, { ifAbsent: true });
   return id;
 }

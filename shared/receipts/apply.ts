@@ -5,7 +5,17 @@ import { ENTITY_PREFIX } from '../monitor/dispatch.ts';
 import { errorCodes, fingerprintOf, type EntityState } from '../monitor/entity-state.ts';
 import type { AlertPolicy, Observation } from '../monitor/rules.ts';
 import { ROUND_KEY, type SweepRound } from '../monitor/sweep.ts';
-import { loadWatchList, registerWatchTarget, REMOVED_PREFIX, targetId, WATCH_PREFIX, type RegisteredTarget, type WatchTarget } from '../monitor/targets.ts';
+import { loadWatchList, registerWatchTarget, REMOVED_PREFIX, targetId, WATCH_PREFIX, type NodeAttributes, type RegisteredTarget, type WatchTarget } from '../monitor/targets.ts';
+import {
+  noteWabaSpace,
+  SPACE_WABA_PREFIX,
+  WABA_INDEX_BUILT_KEY,
+  WABA_PENDING_PREFIX,
+  WABA_SPACE_PREFIX,
+  writeWabaSpace,
+  type SpaceWaba,
+  type WabaSpaceEntry,
+} from '../monitor/waba-space.ts';
 import type { Store } from '../store/port.ts';
 import { countReceipts, isRedelivery, markActedOn, readLastReceipt, receiptKey, type ReceiptStats } from './dedup.ts';
 import { receiptObservation } from './observation.ts';
@@ -13,15 +23,6 @@ import type { Receipt } from './parse.ts';
 
 export const UNKNOWN_WABA_PREFIX = 'receipts/unknown-waba/';
 export const UNKNOWN_RECEIPT_PREFIX = 'receipts/unknown/';
-/**
- * CustSpaceId → its WabaId, learnt once from QueryChatappBindWaba for spaces whose targets do not name
- * it; or why CAMS named none (`Refused`: its code, or no WABA bound), kept REFUSED_LOOKUP_TTL_MS.
- */
-const SPACE_WABA_PREFIX = 'receipts/space-waba/';
-interface SpaceWaba {
-  WabaId?: string;
-  Refused?: string;
-}
 /**
  * A space CAMS would not name the WABA of is asked again after this long: asked at every batch, each
  * push for a WABA nobody watches (CAMS pushes every WABA of the account) spent a call per such space.
@@ -77,11 +78,14 @@ export interface ReceiptResult {
 export async function applyReceipts(batch: ReadonlyArray<{ index: number; receipt: Receipt }>, deps: ReceiptDeps): Promise<ReceiptResult[]> {
   if (batch.length === 0) return [];
   const { store } = deps;
-  const spaces = await wabaSpaces(store, deps.envTargets);
-  if (batch.some(({ receipt }) => !spaces.has(receipt.wabaId))) await lookUpSpaces(spaces, deps);
+  if (!(await store.get(WABA_INDEX_BUILT_KEY))) await buildWabaIndex(store, deps.envTargets, deps.now());
+  // The batch's WABAs and nodes are read one by one: a push costs what it names, not the account.
+  const spaces = new Spaces(store, deps.envTargets);
+  const wabaIds = [...new Set(batch.map(({ receipt }) => receipt.wabaId))];
+  if (!(await spaces.allIndexed(wabaIds))) await lookUpSpaces(spaces, deps);
   // A WABA watched now is no longer one nobody watches: a receipt that came before it was (during its
   // onboarding, say) kept it in the report's UnknownWabas for 7 days.
-  for (const wabaId of new Set(batch.map(({ receipt }) => receipt.wabaId))) if (spaces.has(wabaId)) await store.delete(UNKNOWN_WABA_PREFIX + wabaId);
+  for (const wabaId of wabaIds) if (await spaces.of(wabaId)) await store.delete(UNKNOWN_WABA_PREFIX + wabaId);
   const round = (await store.get<SweepRound>(ROUND_KEY))?.value.id ?? 'receipts';
   const ctx: CheckContext = { store, policy: deps.policy, sinks: deps.sinks, now: deps.now, deadline: deps.deadline };
   const run: BatchRun = { results: [], toCheck: new Map(), stats: { received: batch.length }, acted: new Map() };
@@ -128,20 +132,21 @@ const bump = (stats: Partial<ReceiptStats>, k: keyof ReceiptStats, by = 1) => {
 async function recordReceipt(
   index: number,
   receipt: Receipt,
-  { spaces, round, ctx, deps, run }: { spaces: SpaceIndex; round: string; ctx: CheckContext; deps: ReceiptDeps; run: BatchRun },
+  { spaces, round, ctx, deps, run }: { spaces: Spaces; round: string; ctx: CheckContext; deps: ReceiptDeps; run: BatchRun },
 ): Promise<void> {
   const { store } = deps;
   const key = receiptKey(receipt.raw);
   const result: ReceiptResult = { Index: index, Outcome: 'processed' };
   run.results.push(result);
-  const space = spaces.get(receipt.wabaId);
+  const space = await spaces.of(receipt.wabaId);
   // An unknown Type names no node we understand: its WABA is what gets checked.
   const target = space && (receipt.known ? nodeOf(receipt, space) : space.waba);
   const id = target && targetId(target);
+  const watched = id ? await spaces.node(id) : undefined;
   // A quality receipt is judged with the tier discovery last listed for the number (its watch entry).
-  const attributes = id && receipt.type === 'phoneQualityUpdate' ? (await store.get<RegisteredTarget>(WATCH_PREFIX + id))?.value.attributes : undefined;
+  const attributes = receipt.type === 'phoneQualityUpdate' ? watched?.attributes : undefined;
   const obs = space && receipt.known ? receiptObservation(receipt, space.custSpaceId, attributes) : undefined;
-  if (space && target && id && !space.watched.has(id) && (await removedByHand(store, target, id))) {
+  if (space && target && id && !watched && (await removedByHand(store, target, id))) {
     // Taken off the watch list by hand: not put back, nor alerted on. Before dedup: a receipt not
     // acted on must not become its node's last one, or the same receipt once the node is posted
     // again (a redelivery, or the same status anew) was a "duplicate", its warning never raised.
@@ -173,10 +178,10 @@ async function recordReceipt(
   }
 
   result.Node = id;
-  if (!space.watched.has(id)) {
+  if (!watched) {
     try {
       await registerWatchTarget(store, target, `receipt:${receipt.type}`, deps.now());
-      space.watched.add(id);
+      spaces.registered(id, target);
       result.Registered = true;
       deps.log({ level: 'info', msg: 'receipt put a node of a watched WABA under watch', node: id });
     } catch (e) {
@@ -293,76 +298,184 @@ interface WabaSpace {
   custSpaceId: string;
   /** The WABA's own watch target (the watched one when there is one). */
   waba: WatchTarget;
-  watched: Set<string>;
 }
 
-/** WabaId → the space it is watched under: from the targets, and from what checks have reported. */
-type SpaceIndex = Map<string, WabaSpace> & { unresolved: Array<{ custSpaceId: string; watched: Set<string>; wabaTarget?: WatchTarget }> };
+/** A watched node as a batch read it: its target, and what discovery last listed for it. */
+interface WatchedNode {
+  target: WatchTarget;
+  attributes?: NodeAttributes;
+}
 
-async function wabaSpaces(store: Store, envTargets: readonly WatchTarget[]): Promise<SpaceIndex> {
-  const { targets } = await loadWatchList(store, envTargets);
-  const bySpace = new Map<string, { wabaIds: Set<string>; watched: Set<string>; wabaTarget?: WatchTarget }>();
-  const spaceOf = (cs: string) => {
-    let s = bySpace.get(cs);
-    if (!s) bySpace.set(cs, (s = { wabaIds: new Set(), watched: new Set() }));
-    return s;
-  };
-  for (const { id, target } of targets) {
-    const s = spaceOf(target.CustSpaceId);
-    s.watched.add(id);
-    if (target.WabaId) s.wabaIds.add(target.WabaId);
-    if (target.NodeType === 'waba') s.wabaTarget = target;
+/**
+ * WabaId → the space it is watched under, and which nodes are watched, read per WABA and per node
+ * (the index in waba-space.ts, `watch/<id>`, the env targets), each once per batch. Before, each push
+ * loaded the whole watch list and every entity: tens of MB at 10,000 nodes, on a 256 MB function.
+ */
+class Spaces {
+  private readonly envById = new Map<string, WatchTarget>();
+  private readonly envWaba = new Map<string, string>();
+  private readonly envSpaces = new Set<string>();
+  private readonly nodes = new Map<string, Promise<WatchedNode | undefined>>();
+  private readonly wabas = new Map<string, Promise<WabaSpace | undefined>>();
+  private readonly indexed = new Map<string, string | undefined>();
+  private readonly watchedSpaces = new Map<string, Promise<boolean>>();
+
+  constructor(
+    private readonly store: Store,
+    readonly envTargets: readonly WatchTarget[],
+  ) {
+    for (const t of envTargets) {
+      this.envById.set(targetId(t), t);
+      this.envSpaces.add(t.CustSpaceId);
+      if (t.WabaId) this.envWaba.set(t.WabaId, t.CustSpaceId);
+    }
   }
-  // A target may not name its WABA (the space's own); CAMS's replies did, and the entities keep it.
+
+  /** The space each WABA is indexed under (env targets first); false when one is not indexed. */
+  async allIndexed(wabaIds: readonly string[]): Promise<boolean> {
+    let all = true;
+    for (const wabaId of wabaIds) if ((await this.spaceIdOf(wabaId)) === undefined) all = false;
+    return all;
+  }
+
+  private async spaceIdOf(wabaId: string): Promise<string | undefined> {
+    if (!this.indexed.has(wabaId)) {
+      const cs = this.envWaba.get(wabaId) ?? (await this.store.get<WabaSpaceEntry>(WABA_SPACE_PREFIX + wabaId))?.value.CustSpaceId;
+      this.indexed.set(wabaId, cs);
+    }
+    return this.indexed.get(wabaId);
+  }
+
+  /** A look-up named the WABA of a space. */
+  learnt(wabaId: string, custSpaceId: string): void {
+    this.indexed.set(wabaId, custSpaceId);
+    this.wabas.delete(wabaId);
+  }
+
+  /** The watched space of a WABA: undefined when no node of its space is watched (or none is known). */
+  of(wabaId: string): Promise<WabaSpace | undefined> {
+    let p = this.wabas.get(wabaId);
+    if (!p) this.wabas.set(wabaId, (p = this.resolve(wabaId)));
+    return p;
+  }
+
+  private async resolve(wabaId: string): Promise<WabaSpace | undefined> {
+    const custSpaceId = await this.spaceIdOf(wabaId);
+    if (custSpaceId === undefined) return undefined;
+    // The WABA's watched target: named by its id, else the space's own (no WabaId), as the sorted
+    // watch list made it before.
+    const own = (await this.node(targetId({ CustSpaceId: custSpaceId, NodeType: 'waba', WabaId: wabaId }))) ?? (await this.node(targetId({ CustSpaceId: custSpaceId, NodeType: 'waba' })));
+    if (!own && !(await this.spaceWatched(custSpaceId))) return undefined;
+    return { custSpaceId, waba: own?.target ?? { CustSpaceId: custSpaceId, NodeType: 'waba', WabaId: wabaId } };
+  }
+
+  /** Whether any node of the space is watched: an env target, else the first key of each of its id ranges. */
+  spaceWatched(custSpaceId: string): Promise<boolean> {
+    let p = this.watchedSpaces.get(custSpaceId);
+    if (!p) {
+      p = (async () => {
+        if (this.envSpaces.has(custSpaceId)) return true;
+        for (const type of ['waba', 'phone', 'template']) {
+          // Ids are `<type>:<space>:…` and a CustSpaceId has no ':', so this range is the space's alone.
+          if ((await this.store.list(`${WATCH_PREFIX}${type}:${custSpaceId}:`, { limit: 1 })).length > 0) return true;
+        }
+        return false;
+      })();
+      this.watchedSpaces.set(custSpaceId, p);
+    }
+    return p;
+  }
+
+  /** The node when it is watched (its stored entry, else an env target). */
+  node(id: string): Promise<WatchedNode | undefined> {
+    let p = this.nodes.get(id);
+    if (!p) {
+      p = (async () => {
+        const stored = (await this.store.get<RegisteredTarget>(WATCH_PREFIX + id))?.value;
+        if (stored) return { target: stored.target, ...(stored.attributes ? { attributes: stored.attributes } : {}) };
+        const env = this.envById.get(id);
+        return env ? { target: env } : undefined;
+      })();
+      this.nodes.set(id, p);
+    }
+    return p;
+  }
+
+  /** The batch put the node under watch. */
+  registered(id: string, target: WatchTarget): void {
+    this.nodes.set(id, Promise.resolve({ target }));
+  }
+}
+
+/**
+ * The index built from the full scan, once, for a store written before it existed (the watch list's
+ * WabaIds, the WABAs checks reported, earlier look-ups; the spaces none names marked pending). After
+ * that, the writers keep it (waba-space.ts).
+ */
+async function buildWabaIndex(store: Store, envTargets: readonly WatchTarget[], now: number): Promise<void> {
+  const { targets } = await loadWatchList(store, envTargets);
+  const bySpace = new Map<string, Set<string>>();
+  for (const { target } of targets) {
+    const s = bySpace.get(target.CustSpaceId) ?? new Set<string>();
+    bySpace.set(target.CustSpaceId, s);
+    if (target.WabaId) s.add(target.WabaId);
+  }
   for (const { value } of await store.list<EntityState>(ENTITY_PREFIX)) {
     const { custSpaceId, wabaId, nodeType } = value.subject;
-    if (nodeType !== 'monitor' && custSpaceId && wabaId && bySpace.has(custSpaceId)) spaceOf(custSpaceId).wabaIds.add(wabaId);
+    if (nodeType !== 'monitor' && custSpaceId && wabaId) bySpace.get(custSpaceId)?.add(wabaId);
   }
   const refused = new Set<string>();
   for (const { key, value } of await store.list<SpaceWaba>(SPACE_WABA_PREFIX)) {
     const cs = key.slice(SPACE_WABA_PREFIX.length);
-    if (!bySpace.has(cs)) continue;
-    if (value?.WabaId) spaceOf(cs).wabaIds.add(value.WabaId);
+    if (value?.WabaId) bySpace.get(cs)?.add(value.WabaId);
     else refused.add(cs);
   }
-  const out = new Map<string, WabaSpace>() as SpaceIndex;
-  out.unresolved = [];
-  for (const [custSpaceId, s] of bySpace) {
-    if (s.wabaIds.size === 0 && !refused.has(custSpaceId)) out.unresolved.push({ custSpaceId, watched: s.watched, ...(s.wabaTarget ? { wabaTarget: s.wabaTarget } : {}) });
-    for (const wabaId of s.wabaIds) {
-      out.set(wabaId, { custSpaceId, watched: s.watched, waba: s.wabaTarget ?? { CustSpaceId: custSpaceId, NodeType: 'waba', WabaId: wabaId } });
-    }
+  for (const [custSpaceId, wabaIds] of bySpace) {
+    for (const wabaId of wabaIds) await noteWabaSpace(store, wabaId, custSpaceId);
+    if (wabaIds.size === 0) await store.put(WABA_PENDING_PREFIX + custSpaceId, 1);
   }
-  return out;
+  await store.put(WABA_INDEX_BUILT_KEY, { BuiltAt: new Date(now).toISOString() });
 }
 
 /**
  * Watched spaces whose targets never named their WABA and that no check has reported yet (a fresh
- * watch list): their WABA id is asked of CAMS once (QueryChatappBindWaba) and kept in the store. A
- * refusal, or an answer naming no WABA, is kept too, for REFUSED_LOOKUP_TTL_MS; a transient failure
- * (throttled, 5xx, no answer) is asked again at the next batch.
+ * watch list; the pending index, and env targets): their WABA id is asked of CAMS once
+ * (QueryChatappBindWaba) and kept in the store. A refusal, or an answer naming no WABA, is kept too,
+ * for REFUSED_LOOKUP_TTL_MS; a transient failure (throttled, 5xx, no answer) is asked again at the
+ * next batch.
  */
-async function lookUpSpaces(spaces: SpaceIndex, deps: ReceiptDeps): Promise<void> {
-  const refuse = (custSpaceId: string, why: string) =>
-    deps.store.put<SpaceWaba>(SPACE_WABA_PREFIX + custSpaceId, { Refused: why }, { ttlMs: REFUSED_LOOKUP_TTL_MS });
-  for (const s of spaces.unresolved.slice(0, MAX_LOOKUPS)) {
+async function lookUpSpaces(spaces: Spaces, deps: ReceiptDeps): Promise<void> {
+  const { store } = deps;
+  const refuse = (custSpaceId: string, why: string) => store.put<SpaceWaba>(SPACE_WABA_PREFIX + custSpaceId, { Refused: why }, { ttlMs: REFUSED_LOOKUP_TTL_MS });
+  const candidates = new Set((await store.list(WABA_PENDING_PREFIX)).map((m) => m.key.slice(WABA_PENDING_PREFIX.length)));
+  for (const t of spaces.envTargets) if (!t.WabaId) candidates.add(t.CustSpaceId);
+  const unresolved: string[] = [];
+  for (const custSpaceId of candidates) {
+    const known = (await store.get<SpaceWaba>(SPACE_WABA_PREFIX + custSpaceId))?.value;
+    // Learnt since it was marked (a check, another target), or refused within the hour.
+    if (known?.WabaId) await store.delete(WABA_PENDING_PREFIX + custSpaceId);
+    else if (known) continue;
+    else if (await spaces.spaceWatched(custSpaceId)) unresolved.push(custSpaceId);
+    // No longer watched: a target registered in it again marks it again.
+    else await store.delete(WABA_PENDING_PREFIX + custSpaceId);
+  }
+  for (const custSpaceId of unresolved.slice(0, MAX_LOOKUPS)) {
     try {
-      const { data } = await deps.cams.queryBindWaba({ CustSpaceId: s.custSpaceId }, { deadline: deps.deadline });
+      const { data } = await deps.cams.queryBindWaba({ CustSpaceId: custSpaceId }, { deadline: deps.deadline });
       const wabaId = data.Id;
       if (!wabaId) {
-        await refuse(s.custSpaceId, 'no WABA bound');
+        await refuse(custSpaceId, 'no WABA bound');
         continue;
       }
-      await deps.store.put<SpaceWaba>(SPACE_WABA_PREFIX + s.custSpaceId, { WabaId: wabaId }, {});
-      spaces.set(wabaId, { custSpaceId: s.custSpaceId, watched: s.watched, waba: s.wabaTarget ?? { CustSpaceId: s.custSpaceId, NodeType: 'waba', WabaId: wabaId } });
+      await writeWabaSpace(store, wabaId, custSpaceId);
+      spaces.learnt(wabaId, custSpaceId);
     } catch (e) {
       if (!isCamsError(e)) throw e;
-      deps.log({ level: 'warn', msg: 'cannot learn the WABA of a watched space', custSpaceId: s.custSpaceId, code: e.Code });
-      if (!e.retryable) await refuse(s.custSpaceId, e.Code);
+      deps.log({ level: 'warn', msg: 'cannot learn the WABA of a watched space', custSpaceId, code: e.Code });
+      if (!e.retryable) await refuse(custSpaceId, e.Code);
     }
   }
-  if (spaces.unresolved.length > MAX_LOOKUPS) deps.log({ level: 'warn', msg: 'more watched spaces without a known WABA than one batch looks up', count: spaces.unresolved.length });
-  spaces.unresolved = [];
+  if (unresolved.length > MAX_LOOKUPS) deps.log({ level: 'warn', msg: 'more watched spaces without a known WABA than one batch looks up', count: unresolved.length });
 }
 
 /** The node a known receipt is about. */

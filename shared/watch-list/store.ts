@@ -1,4 +1,5 @@
 import { DISCOVERY_PREFIX, REMOVED_PREFIX, type RegisteredTarget, WATCH_PREFIX } from '../monitor/targets.ts';
+import { indexTarget } from '../monitor/waba-space.ts';
 import { keyOfNextToken, nextTokenOf } from '../store/next-token.ts';
 import { update, type Store } from '../store/port.ts';
 import type { WatchEntry } from './entry.ts';
@@ -30,7 +31,12 @@ export interface AddResult {
  */
 export async function addWatchEntries(store: Store, entries: readonly WatchEntry[], source: string, now = Date.now()): Promise<AddResult> {
   const result: AddResult = { Added: 0, Updated: 0, Unchanged: 0 };
+  // The receipts' WABA → space index (waba-space.ts), once per WABA or space of the request, not per entry.
+  const indexed = new Map<string, Promise<void>>();
   await forEachLimit(entries, WRITE_PARALLELISM, async (e) => {
+    const space = `${e.target.CustSpaceId}/${e.target.WabaId ?? ''}`;
+    if (!indexed.has(space)) indexed.set(space, indexTarget(store, e.target));
+    await indexed.get(space);
     let outcome: keyof AddResult = 'Unchanged';
     await update<RegisteredTarget>(store, WATCH_PREFIX + e.id, (cur) => {
       if (!cur) {

@@ -1,0 +1,178 @@
+/**
+ * A push costs what it names, not the account: a receipt finds its space through the WABA → space
+ * index and its node through `watch/<id>`, so the store work of one push is the same with 10 or 2,000
+ * watched nodes (before, each push listed the whole watch list, every entity and every look-up).
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../../local/sandbox/server.ts';
+import { fingerprintOf } from '../../../shared/monitor/entity-state.ts';
+import { ENTITY_PREFIX, reindexEntities } from '../../../shared/monitor/entity-store.ts';
+import { registerWatchTarget, targetId, WATCH_PREFIX, type WatchTarget } from '../../../shared/monitor/targets.ts';
+import { SPACE_WABA_PREFIX, WABA_INDEX_BUILT_KEY, WABA_PENDING_PREFIX, WABA_SPACE_PREFIX } from '../../../shared/monitor/waba-space.ts';
+import { applyReceipts, UNKNOWN_WABA_PREFIX } from '../../../shared/receipts/apply.ts';
+import { parseBatch } from '../../../shared/receipts/parse.ts';
+import { openStore } from '../../../shared/store/index.ts';
+import type { ListOptions, Store } from '../../../shared/store/port.ts';
+import { onboardThroughFunctions, sandboxClient, setHealth } from '../../support/monitor.ts';
+import { sandboxControl, sandboxForFile } from '../../support/sandbox-env.ts';
+import { storeWith } from '../../support/store.ts';
+
+const HOUR = 3_600_000;
+const WABA = '599399000700';
+const PHONE = '8613800000701';
+let sandbox: RunningSandbox;
+let space: string;
+let clock: number;
+
+sandboxForFile(50, (s) => (sandbox = s));
+beforeEach(async () => {
+  await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
+  space = await onboardThroughFunctions(WABA, [{ cc: '86', phone: '13800000701' }]);
+  clock = Date.now();
+});
+
+const phone = (n = PHONE): WatchTarget => ({ CustSpaceId: space, NodeType: 'phone', PhoneNumber: n });
+
+/** Store calls, and the records they read (a get's one, each entry a list returns). */
+function counting(inner: Store) {
+  const ops = { get: 0, put: 0, delete: 0, list: 0, read: 0 };
+  const store = storeWith(inner, {
+    get: async <T>(k: string) => {
+      ops.get++;
+      const v = await inner.get<T>(k);
+      if (v) ops.read++;
+      return v;
+    },
+    put: (k, v, o) => (ops.put++, inner.put(k, v, o)),
+    delete: (k, o) => (ops.delete++, inner.delete(k, o)),
+    list: async <T>(p: string, o?: ListOptions) => {
+      ops.list++;
+      const out = await inner.list<T>(p, o);
+      ops.read += out.length;
+      return out;
+    },
+  });
+  const reset = () => {
+    for (const k of Object.keys(ops) as Array<keyof typeof ops>) ops[k] = 0;
+  };
+  return { store, ops, reset };
+}
+
+function deps(store: Store, envTargets: WatchTarget[] = []) {
+  return {
+    store,
+    cams: sandboxClient(sandbox, 50),
+    policy: { minConsecutive: 1, repeatIntervalMs: 4 * HOUR },
+    sinks: ['webhook'],
+    envTargets,
+    now: () => clock,
+    deadline: Date.now() + 20_000,
+    log: () => {},
+  };
+}
+
+const push = (store: Store, receipts: unknown[], envTargets: WatchTarget[] = []) => applyReceipts(parseBatch(receipts).receipts, deps(store, envTargets));
+
+describe('one push reads what it names, not the watch list', () => {
+  it('a quality receipt for a watched number and one for a WABA nobody watches: the same store work with 10 or 2,000 watched nodes', async () => {
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'AVAILABLE' });
+    const counted: Array<Record<string, number>> = [];
+    for (const n of [10, 2_000]) {
+      const { store, ops, reset } = counting(await openStore('memory:'));
+      await registerWatchTarget(store, { CustSpaceId: space, NodeType: 'waba', WabaId: WABA }, 'test');
+      await registerWatchTarget(store, phone(), 'test');
+      // Half in the receipt's own space, half in other spaces with their own WABAs.
+      for (let i = 0; i < n; i++) {
+        const t: WatchTarget = i % 2 ? phone(`86139${String(i).padStart(8, '0')}`) : { CustSpaceId: `C${String(i).padStart(14, '0')}`, NodeType: 'phone', WabaId: `7${String(i).padStart(11, '0')}`, PhoneNumber: `86137${String(i).padStart(8, '0')}` };
+        await registerWatchTarget(store, t, 'test');
+      }
+      // The first push after the upgrade builds the index once, from the full scan.
+      await push(store, [{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'YELLOW' }]);
+      expect(await store.get(WABA_INDEX_BUILT_KEY)).toBeDefined();
+      clock += 60_000;
+      reset();
+      const results = await push(store, [
+        { Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'GREEN' },
+        { Type: 'wabaAccountUpdate', WabaId: '999000111', Status: 'BLOCKED' },
+      ]);
+      expect(results).toEqual([
+        expect.objectContaining({ Outcome: 'processed', Node: targetId(phone()), Check: 'ok' }),
+        expect.objectContaining({ Outcome: 'unknown-waba' }),
+      ]);
+      counted.push({ ...ops });
+    }
+    expect(counted[1]).toEqual(counted[0]);
+    // A few dozen records, not the 2,000 entries the watch list has.
+    expect(counted[0]!['read']).toBeLessThan(40);
+  });
+
+  it('a receipt for a number not yet watched, in a space watched only through that number: registered, at the same cost with 2,000 other nodes', async () => {
+    const counted: Array<Record<string, number>> = [];
+    for (const n of [10, 2_000]) {
+      const { store, ops, reset } = counting(await openStore('memory:'));
+      await registerWatchTarget(store, { ...phone(), WabaId: WABA }, 'test');
+      for (let i = 0; i < n; i++) await registerWatchTarget(store, { CustSpaceId: `C${String(i).padStart(14, '0')}`, NodeType: 'waba', WabaId: `7${String(i).padStart(11, '0')}` }, 'test');
+      await push(store, [{ Type: 'phoneNameUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'APPROVED' }]);
+      reset();
+      const results = await push(store, [{ Type: 'phoneNameUpdate', WabaId: WABA, PhoneNumber: '8613800000702', Status: 'APPROVED' }]);
+      expect(results).toEqual([expect.objectContaining({ Outcome: 'processed', Node: targetId(phone('8613800000702')), Registered: true })]);
+      counted.push({ ...ops });
+    }
+    expect(counted[1]).toEqual(counted[0]);
+  });
+});
+
+describe('the WABA → space index', () => {
+  it('a store an earlier version wrote (no index; the WABA known only from an entity): the first push builds it, with no look-up', async () => {
+    const store = await openStore('memory:');
+    // Written as before the index: the watch entry alone, and an entity a check wrote naming the WABA.
+    await store.put(WATCH_PREFIX + targetId(phone()), { target: phone(), source: 'test', registeredAt: new Date(clock).toISOString() });
+    const subject = { nodeType: 'phone' as const, entityType: 'PHONE_NUMBER', custSpaceId: space, wabaId: WABA, phoneNumber: PHONE };
+    await store.put(ENTITY_PREFIX + fingerprintOf(subject), { subject, status: 'AVAILABLE', errors: [], outbox: [], firing: false });
+    const results = await push(store, [{ Type: 'phoneNameUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'APPROVED' }]);
+    expect(results).toEqual([expect.objectContaining({ Outcome: 'processed', Node: targetId(phone()) })]);
+    expect((await store.get(WABA_SPACE_PREFIX + WABA))?.value).toEqual({ CustSpaceId: space });
+    const calls = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string }>;
+    expect(calls.filter((c) => c.Action === 'QueryChatappBindWaba')).toHaveLength(0);
+  });
+
+  it("a space registered without its WabaId is pending until the round's entity scan reads the WABA a check reported; then no look-up is needed", async () => {
+    const store = await openStore('memory:');
+    await push(store, [{ Type: 'wabaAccountUpdate', WabaId: '999000111', Status: 'BLOCKED' }]); // the index is built (empty)
+    await registerWatchTarget(store, phone(), 'test');
+    expect(await store.get(WABA_PENDING_PREFIX + space)).toBeDefined();
+    const subject = { nodeType: 'phone' as const, entityType: 'PHONE_NUMBER', custSpaceId: space, wabaId: WABA, phoneNumber: PHONE };
+    await store.put(ENTITY_PREFIX + fingerprintOf(subject), { subject, status: 'AVAILABLE', errors: [], outbox: [], firing: false });
+    await reindexEntities(store);
+    expect((await store.get(WABA_SPACE_PREFIX + WABA))?.value).toEqual({ CustSpaceId: space });
+    expect((await store.get(SPACE_WABA_PREFIX + space))?.value).toEqual({ WabaId: WABA });
+    expect(await store.get(WABA_PENDING_PREFIX + space)).toBeUndefined();
+    expect(await push(store, [{ Type: 'phoneNameUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'APPROVED' }])).toEqual([expect.objectContaining({ Outcome: 'processed' })]);
+    const calls = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string }>;
+    expect(calls.filter((c) => c.Action === 'QueryChatappBindWaba')).toHaveLength(0);
+  });
+
+  it('a space whose every node was taken off the watch list: its WABA is one nobody watches again, though the index still names it', async () => {
+    const store = await openStore('memory:');
+    await registerWatchTarget(store, { ...phone(), WabaId: WABA }, 'test');
+    expect(await push(store, [{ Type: 'phoneNameUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'APPROVED' }])).toEqual([expect.objectContaining({ Outcome: 'processed' })]);
+    await store.delete(WATCH_PREFIX + targetId({ ...phone(), WabaId: WABA }));
+    expect(await push(store, [{ Type: 'wabaReviewUpdate', WabaId: WABA, Status: 'APPROVED' }])).toEqual([expect.objectContaining({ Outcome: 'unknown-waba' })]);
+    expect(await store.get(UNKNOWN_WABA_PREFIX + WABA)).toBeDefined();
+  });
+
+  it('env targets (MONITOR_TARGETS) are matched in memory: a WABA named there, and a space named there without it (looked up once)', async () => {
+    const store = await openStore('memory:');
+    const named = await push(store, [{ Type: 'phoneNameUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'APPROVED' }], [{ ...phone(), WabaId: WABA }]);
+    expect(named).toEqual([expect.objectContaining({ Outcome: 'processed', Node: targetId(phone()) })]);
+    expect(await store.get(WATCH_PREFIX + targetId(phone()))).toBeUndefined(); // watched through the env, not registered
+
+    const other = await openStore('memory:');
+    for (let i = 0; i < 2; i++) {
+      const r = await push(other, [{ Type: 'phoneNameUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: i ? 'APPROVED' : 'PENDING' }], [phone()]);
+      expect(r).toEqual([expect.objectContaining({ Outcome: 'processed', Node: targetId(phone()) })]);
+    }
+    const calls = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string }>;
+    expect(calls.filter((c) => c.Action === 'QueryChatappBindWaba')).toHaveLength(1);
+  });
+});
