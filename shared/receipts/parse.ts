@@ -88,7 +88,10 @@ export function parseReceipt(input: unknown, prefix = ''): ParsedReceipt {
   const language = str('Language', needsTemplate, /^[A-Za-z]{2,3}([_-][A-Za-z]{2})?$/, 'a template language code such as en or en_US');
   const auditStatus = str('AuditStatus', type === 'template', /^[A-Za-z_]{1,32}$/, 'a word such as pass, paused or disabled');
   const status = str('Status', type === 'phoneQualityUpdate', /^[A-Za-z0-9_ -]{1,64}$/, 'a status word such as GREEN or YELLOW');
-  const reason = str('Reason', false);
+  // Optional data (notes: unknown values are data, never a crash): a Reason that is not a string (an
+  // object, a number) is kept as its JSON text; rejecting it threw the whole receipt away.
+  const rawReason = input['Reason'];
+  const reason = rawReason === undefined || rawReason === null || rawReason === '' ? undefined : typeof rawReason === 'string' ? rawReason : JSON.stringify(rawReason);
   if (fields.length > 0) return { ok: false, fields };
 
   const receipt: Receipt = { type: type!, wabaId: wabaId!, known: isKnown(type!, status, auditStatus), raw: input };

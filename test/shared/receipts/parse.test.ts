@@ -44,6 +44,27 @@ describe('receipt parsing', () => {
     expect(a.ok && a.receipt.known).toBe(false);
   });
 
+  it('a Reason that is not a string (an object, a number) is data: the receipt is kept, the Reason as its JSON text, capped as a string is', () => {
+    for (const [given, kept] of [
+      [{ code: 131_049, detail: 'policy' }, '{"code":131049,"detail":"policy"}'],
+      [-1.5, '-1.5'],
+      [42, '42'],
+      [true, 'true'],
+      [['a', 'b'], '["a","b"]'],
+    ] as const) {
+      const r = parseReceipt({ ...examples['template'], Reason: given });
+      expect(r.ok, JSON.stringify(given)).toBe(true);
+      expect(r.ok && r.receipt).toMatchObject({ type: 'template', known: true, reason: kept });
+    }
+    const long = parseReceipt({ ...examples['template'], Reason: { text: 'x'.repeat(5_000) } });
+    expect(long.ok && long.receipt.reason).toBe(`{"text":"${'x'.repeat(1_000 - 9)}`);
+    // Absent, null or empty: no reason, as before.
+    for (const Reason of [undefined, null, '']) {
+      const r = parseReceipt({ ...examples['template'], Reason });
+      expect(r.ok && r.receipt.reason).toBeUndefined();
+    }
+  });
+
   it('names every bad field, per receipt, with its index in the batch', () => {
     const { receipts, errors } = parseBatch([examples['template'], { Type: 'template', WabaId: 12.5, TemplateCode: 'a b' }, null]);
     expect(receipts.map((r) => r.index)).toEqual([0]);
