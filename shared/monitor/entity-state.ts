@@ -63,6 +63,12 @@ export interface EntityState {
     item: AlertItem;
     /** The sinks the struck notifications were still owed to (a record from before: every sink). */
     sinks?: string[];
+    /**
+     * The sinks never told of the incident (its `new` was struck while still owed to them); the
+     * others heard of it before the silence. A record of a resolution (`item.reason` resolved) is
+     * owed, when the silence ends, to the sinks that heard of the incident, so theirs is closed.
+     */
+    unheard?: string[];
   };
   /**
    * Epoch ms (alert clock) since which no watched target reaches this entity (shared/monitor/unwatched.ts):

@@ -54,27 +54,63 @@ function rewrite(s: EntityState, silences: readonly Silence[], now: number, held
     const next: EntityState = { ...s, outbox: [] };
     // The sinks still owed something: one that had the alert before the silence must not get it again.
     const sinks = [...new Set(s.outbox.flatMap((e) => e.pendingSinks))].sort();
-    if (s.firing) next.silenced = { silenceId: hit.SilenceId, at: now, item: latest.item, sinks };
+    // Who heard of the incident: a struck `new` was still owed to the sinks that never did. Those that
+    // did must hear that it ended, when the silence does, or their incident stays open for good.
+    let unheard = s.silenced ? unheardOf(s.silenced) : [];
+    let close = s.silenced?.item.reason === 'resolved' ? { item: s.silenced.item, to: s.silenced.sinks ?? [] } : undefined;
+    for (const e of s.outbox) {
+      if (e.item.reason === 'new') unheard = [...e.pendingSinks];
+      else if (e.item.reason === 'resolved') {
+        close = { item: e.item, to: [...new Set([...(close?.to ?? []), ...heardOf(e.pendingSinks, unheard)])].sort() };
+        unheard = [];
+      }
+    }
+    if (s.firing) next.silenced = { silenceId: hit.SilenceId, at: now, item: latest.item, sinks, ...(unheard.length > 0 ? { unheard } : {}) };
+    else if (latest.item.reason === 'resolved' && close && close.to.length > 0) next.silenced = { silenceId: hit.SilenceId, at: now, item: close.item, sinks: close.to };
     else delete next.silenced;
     return next;
   }
   if (!hit && s.silenced) {
     if (s.firing && heldByWaba && s.outbox.length === 0) return undefined;
+    const kept = s.silenced;
     const next: EntityState = { ...s };
     delete next.silenced;
+    if (kept.item.reason === 'resolved') {
+      // The incident ended under the silence: the sinks that heard of it hear so now, before anything newer.
+      if (!kept.sinks?.length) return next;
+      next.seq = s.seq + 1;
+      next.outbox = [{ id: `${s.fingerprint}.${next.seq}`, group: s.group, item: kept.item, pendingSinks: kept.sinks, createdAt: now }, ...s.outbox];
+      log({ level: 'info', msg: 'silence over: notifying the resolution it kept back', silence: kept.silenceId, node: s.node });
+      return next;
+    }
     // Everything owed since the record was struck with it concerns the silenced incident: up to its
-    // resolution, nobody was told of it.
+    // resolution, only the sinks that heard of it before the silence are told (that it ended).
     const resolvedAt = s.outbox.findLastIndex((e) => e.item.reason === 'resolved');
-    if (resolvedAt >= 0) next.outbox = s.outbox.slice(resolvedAt + 1);
-    const owedTo = s.silenced.sinks ?? [EVERY_SINK];
+    if (resolvedAt >= 0) {
+      const closing = s.outbox[resolvedAt]!;
+      const heard = heardOf(closing.pendingSinks, unheardOf(kept));
+      next.outbox = [...(heard.length > 0 ? [{ ...closing, pendingSinks: heard }] : []), ...s.outbox.slice(resolvedAt + 1)];
+    }
+    const owedTo = kept.sinks ?? [EVERY_SINK];
     if (s.firing && next.outbox.length === 0 && owedTo.length > 0) {
       const seq = s.seq + 1;
       next.seq = seq;
       // Owed to the sinks the silence kept it from.
-      next.outbox = [{ id: `${s.fingerprint}.${seq}`, group: s.group, item: s.silenced.item, pendingSinks: owedTo, createdAt: now }];
-      log({ level: 'info', msg: 'silence over while the alert fires: notifying it', silence: s.silenced.silenceId, node: s.node });
+      next.outbox = [{ id: `${s.fingerprint}.${seq}`, group: s.group, item: kept.item, pendingSinks: owedTo, createdAt: now }];
+      log({ level: 'info', msg: 'silence over while the alert fires: notifying it', silence: kept.silenceId, node: s.node });
     }
     return next;
   }
   return undefined;
+}
+
+/** The sinks a record says never heard of its incident (a record from before `unheard`: a kept `new`'s sinks). */
+function unheardOf(kept: NonNullable<EntityState['silenced']>): string[] {
+  if (kept.unheard) return kept.unheard;
+  return kept.item.reason === 'new' ? (kept.sinks ?? [EVERY_SINK]) : [];
+}
+
+/** Of `sinks`, those not in `unheard`. */
+function heardOf(sinks: readonly string[], unheard: readonly string[]): string[] {
+  return unheard.includes(EVERY_SINK) ? [] : sinks.filter((k) => !unheard.includes(k));
 }

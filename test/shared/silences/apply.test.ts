@@ -76,4 +76,28 @@ describe('a silence ends', () => {
     await rig.sweep(clock);
     expect(messages()).toEqual([]);
   });
+
+  it('after the alert, told before the silence, resolved under it: the resolution goes out then, once, so the incident is closed', async () => {
+    await change(phone, 'BLOCKED');
+    expect(messages()).toEqual([['phone BLOCKED new']]);
+    const unsilence = await silencePhone();
+    await change(phone, 'AVAILABLE');
+    expect(messages()).toHaveLength(1); // held back while the silence lasts
+    await unsilence();
+    clock += 5 * MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toEqual([['phone BLOCKED new'], ['phone RESOLVED resolved']]);
+    clock += 5 * MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toHaveLength(2);
+  });
+
+  it('as the alert, told before the silence, resolves right after it: its resolution goes out, to the sinks that heard of it', async () => {
+    await change(phone, 'LIMITED');
+    const unsilence = await silencePhone();
+    await change(phone, 'BLOCKED');
+    await unsilence();
+    await change(phone, 'AVAILABLE');
+    expect(messages()).toEqual([['phone LIMITED new'], ['phone RESOLVED resolved']]);
+  });
 });
