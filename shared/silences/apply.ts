@@ -1,5 +1,5 @@
 import type { EntityState } from '../monitor/entity-state.ts';
-import { EVERY_SINK } from '../monitor/entity-state.ts';
+import { EVERY_SINK, type OutboxEntry } from '../monitor/entity-state.ts';
 import { ENTITY_PREFIX, updateEntity } from '../monitor/entity-store.ts';
 import { heldByBlockedWaba } from '../monitor/inhibition.ts';
 import type { Store } from '../store/port.ts';
@@ -93,11 +93,28 @@ function rewrite(s: EntityState, silences: readonly Silence[], now: number, held
     }
     const owedTo = kept.sinks ?? [EVERY_SINK];
     if (s.firing && next.outbox.length === 0 && owedTo.length > 0) {
+      // Owed to the sinks the silence kept it from.
       const seq = s.seq + 1;
       next.seq = seq;
-      // Owed to the sinks the silence kept it from.
       next.outbox = [{ id: `${s.fingerprint}.${seq}`, group: s.group, item: kept.item, pendingSinks: owedTo, createdAt: now }];
       log({ level: 'info', msg: 'silence over while the alert fires: notifying it', silence: kept.silenceId, node: s.node });
+    }
+    // The first a sink hears of the incident is its news, whatever the silence last struck or what is
+    // owed since says (a change, a reminder): "CHANGED" of an alert it never had misleads.
+    const first = next.outbox.findIndex((e) => e.item.reason !== 'resolved' && e.item.reason !== 'unwatched');
+    const unheard = unheardOf(kept);
+    if (first >= 0 && next.outbox[first]!.item.reason !== 'new' && unheard.length > 0) {
+      const entry = next.outbox[first]!;
+      const told = heardOf(entry.pendingSinks, unheard);
+      const fresh = entry.pendingSinks.filter((k) => !told.includes(k));
+      if (fresh.length > 0) {
+        const split: OutboxEntry[] = [{ ...entry, item: { ...entry.item, reason: 'new' }, pendingSinks: fresh }];
+        if (told.length > 0) {
+          next.seq += 1;
+          split.push({ ...entry, id: `${s.fingerprint}.${next.seq}`, pendingSinks: told });
+        }
+        next.outbox = [...next.outbox.slice(0, first), ...split, ...next.outbox.slice(first + 1)];
+      }
     }
     return next;
   }

@@ -64,7 +64,31 @@ describe('a silence ends', () => {
     await change(phone, 'LIMITED');
     await unsilence();
     await change(phone, 'BLOCKED');
-    expect(messages()).toEqual([['phone BLOCKED changed']]);
+    // Its first news for the sink, which never had the LIMITED: new, not "changed".
+    expect(messages()).toEqual([['phone BLOCKED new']]);
+  });
+
+  it('after a change or a reminder it struck: the alert goes out as new, the first the sink hears of it', async () => {
+    const s = await createSilence(rig.store, { Matchers: [{ Name: 'PhoneNumber', Value: PHONE }], StartsAt: clock - 1000, EndsAt: clock + 600 * MINUTE, CreatedBy: 'ops', Comment: 'known' }, clock);
+    await change(phone, 'LIMITED');
+    await change(phone, 'BLOCKED'); // struck: changed
+    clock += 5 * 60 * MINUTE;
+    await rig.sweep(clock); // struck: a reminder
+    expect(messages()).toEqual([]);
+    await expireSilence(rig.store, s.SilenceId, clock);
+    clock += 5 * MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toEqual([['phone BLOCKED new']]);
+  });
+
+  it('after a change it struck of an alert the sink had before the silence: the change goes out as a change', async () => {
+    await change(phone, 'LIMITED');
+    const unsilence = await silencePhone();
+    await change(phone, 'BLOCKED');
+    await unsilence();
+    clock += 5 * MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toEqual([['phone LIMITED new'], ['phone BLOCKED changed']]);
   });
 
   it('as the alert resolves: nothing goes out, neither the kept alert nor the resolution of an incident nobody was told of', async () => {
