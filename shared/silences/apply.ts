@@ -93,9 +93,11 @@ function rewrite(s: EntityState, silences: readonly Silence[], now: number, held
     }
     const owedTo = kept.sinks ?? [EVERY_SINK];
     if (s.firing && next.outbox.length === 0 && owedTo.length > 0) {
-      // Owed to the sinks the silence kept it from.
+      // Owed to the sinks the silence kept it from. Its reminder counts from now, when they hear of it
+      // (from the struck one, it came minutes after this one when the silence ended near its interval).
       const seq = s.seq + 1;
       next.seq = seq;
+      next.lastNotifiedAt = now;
       next.outbox = [{ id: `${s.fingerprint}.${seq}`, group: s.group, item: kept.item, pendingSinks: owedTo, createdAt: now }];
       log({ level: 'info', msg: 'silence over while the alert fires: notifying it', silence: kept.silenceId, node: s.node });
     }

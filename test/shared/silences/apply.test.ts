@@ -81,6 +81,22 @@ describe('a silence ends', () => {
     expect(messages()).toEqual([['phone BLOCKED new']]);
   });
 
+  it('the alert sent at its end is a notification like any other: its reminder comes ALERT_REPEAT_INTERVAL (4 h) after it, not after what was struck', async () => {
+    const s = await createSilence(rig.store, { Matchers: [{ Name: 'PhoneNumber', Value: PHONE }], StartsAt: clock - 1000, EndsAt: clock + 600 * MINUTE, CreatedBy: 'ops', Comment: 'known' }, clock);
+    await change(phone, 'BLOCKED'); // struck
+    clock += 230 * MINUTE;
+    await expireSilence(rig.store, s.SilenceId, clock);
+    clock += 5 * MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toEqual([['phone BLOCKED new']]);
+    clock += 10 * MINUTE; // 4 h after the struck one, 10 min after the one sent
+    await rig.sweep(clock);
+    expect(messages()).toHaveLength(1);
+    clock += 4 * 60 * MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toEqual([['phone BLOCKED new'], ['phone BLOCKED reminder']]);
+  });
+
   it('after a change it struck of an alert the sink had before the silence: the change goes out as a change', async () => {
     await change(phone, 'LIMITED');
     const unsilence = await silencePhone();
