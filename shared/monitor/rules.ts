@@ -1,7 +1,7 @@
 import type { AlertItem, AlertSubject, Severity } from '../alerts/model.ts';
 import type { HealthError } from '../cams/operations.ts';
 import { worseOf } from '../history/history.ts';
-import { describeNode, errorCodes, fingerprintOf, groupOf, type EntityState, type ObservedStatus } from './entity-state.ts';
+import { describeNode, errorCodes, EVERY_SINK, fingerprintOf, groupOf, type EntityState, type ObservedStatus } from './entity-state.ts';
 
 export interface AlertPolicy {
   /** Bad observations in a row (one per round) before the first notification. */
@@ -114,6 +114,18 @@ export function evaluate(stored: EntityState | undefined, obs: Observation, ctx:
   }
   delete next.held;
   if (!reason) return next;
+  let sinks = ctx.sinks;
+  if (reason === 'reminder') {
+    // A sink still owed an earlier notification of this alert (it was down, or throttled) hears of it
+    // with that one: a reminder queued behind it listed the node again in the same message.
+    const waiting = new Set(base.outbox.filter((e) => e.item.reason !== 'resolved' && e.item.reason !== 'unwatched').flatMap((e) => e.pendingSinks));
+    sinks = waiting.has(EVERY_SINK) ? [] : ctx.sinks.filter((s) => !waiting.has(s));
+    if (sinks.length === 0 && ctx.sinks.length > 0) {
+      // The owed one stands for it: the next reminder is an interval from now.
+      next.lastNotifiedAt = ctx.now;
+      return next;
+    }
+  }
 
   const seq = base.seq + 1;
   const item: AlertItem = {
@@ -135,8 +147,8 @@ export function evaluate(stored: EntityState | undefined, obs: Observation, ctx:
   next.notifiedCodes = codes;
   next.lastNotifiedAt = ctx.now;
   next.seq = seq;
-  if (ctx.sinks.length > 0) {
-    next.outbox = [...base.outbox, { id: `${fingerprint}.${seq}`, group: next.group, item, pendingSinks: [...ctx.sinks], createdAt: ctx.now }];
+  if (sinks.length > 0) {
+    next.outbox = [...base.outbox, { id: `${fingerprint}.${seq}`, group: next.group, item, pendingSinks: [...sinks], createdAt: ctx.now }];
   }
   return next;
 }

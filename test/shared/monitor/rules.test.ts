@@ -8,8 +8,11 @@ const phone: AlertSubject = { nodeType: 'phone', custSpaceId: 'cs1', wabaId: '29
 const policy: AlertPolicy = { minConsecutive: 1, repeatIntervalMs: 4 * HOUR };
 const err = (code: string) => ({ ErrorCode: code, ErrorDescription: `d${code}`, PossibleSolution: `s${code}` });
 
-/** Runs a sequence of (round, status, codes, time) observations; returns the reasons notified. */
-function run(steps: Array<{ status: ObservedStatus; codes?: string[]; at: number; round?: string; inhibited?: boolean }>, p = policy) {
+/**
+ * Runs a sequence of (round, status, codes, time) observations; returns the reasons notified. With
+ * `delivered`, each notification is taken as delivered (struck from the outbox) before the next step.
+ */
+function run(steps: Array<{ status: ObservedStatus; codes?: string[]; at: number; round?: string; inhibited?: boolean }>, p = policy, opts: { delivered?: boolean } = {}) {
   let state: EntityState | undefined;
   const reasons: string[] = [];
   steps.forEach((s, i) => {
@@ -22,6 +25,7 @@ function run(steps: Array<{ status: ObservedStatus; codes?: string[]; at: number
       sinks: ['dingtalk', 'slack'],
     });
     if (state.seq > before) reasons.push(`${s.at}:${state.outbox.at(-1)!.item.reason}:${state.outbox.at(-1)!.item.status}`);
+    if (opts.delivered) state = { ...state, outbox: [] };
   });
   return { reasons, state: state! };
 }
@@ -53,14 +57,36 @@ describe('alert rules', () => {
   });
 
   it('repeats a firing alert after the repeat interval, and not before', () => {
-    const { reasons } = run([
+    const { reasons } = run(
+      [
+        { status: 'BLOCKED', at: 0 },
+        { status: 'BLOCKED', at: 4 * HOUR - 1 },
+        { status: 'BLOCKED', at: 4 * HOUR },
+        { status: 'BLOCKED', at: 5 * HOUR },
+        { status: 'BLOCKED', at: 8 * HOUR },
+      ],
+      policy,
+      { delivered: true },
+    );
+    expect(reasons).toEqual(['0:new:BLOCKED', `${4 * HOUR}:reminder:BLOCKED`, `${8 * HOUR}:reminder:BLOCKED`]);
+  });
+
+  it('no reminder queues behind a notification of the alert a sink has not had yet (it was down): one message, not the node again and again', () => {
+    // Neither sink took the NEW for 9 hours: no reminder is added behind it; the next comes an interval after the last one due.
+    const { reasons, state } = run([
       { status: 'BLOCKED', at: 0 },
-      { status: 'BLOCKED', at: 4 * HOUR - 1 },
       { status: 'BLOCKED', at: 4 * HOUR },
-      { status: 'BLOCKED', at: 5 * HOUR },
       { status: 'BLOCKED', at: 8 * HOUR },
     ]);
-    expect(reasons).toEqual(['0:new:BLOCKED', `${4 * HOUR}:reminder:BLOCKED`, `${8 * HOUR}:reminder:BLOCKED`]);
+    expect(reasons).toEqual(['0:new:BLOCKED']);
+    expect(state.lastNotifiedAt).toBe(8 * HOUR);
+    // Only slack is still owed it: dingtalk, which had it, is reminded; slack is not.
+    const partly = { ...state, outbox: state.outbox.map((e) => ({ ...e, pendingSinks: ['slack'] })), lastNotifiedAt: 0 };
+    const next = evaluate(partly, { subject: phone, status: 'BLOCKED', errors: [] }, { now: 9 * HOUR, round: 'r9', policy, inhibited: false, sinks: ['dingtalk', 'slack'] });
+    expect(next.outbox.map((e) => [e.item.reason, e.pendingSinks])).toEqual([['new', ['slack']], ['reminder', ['dingtalk']]]);
+    // A change is news, owed behind it all the same.
+    const changed = evaluate(state, { subject: phone, status: 'LIMITED', errors: [] }, { now: 9 * HOUR, round: 'r9', policy, inhibited: false, sinks: ['dingtalk', 'slack'] });
+    expect(changed.outbox.map((e) => e.item.reason)).toEqual(['new', 'changed']);
   });
 
   it('waits for ALERT_MIN_CONSECUTIVE bad rounds, counting a round once', () => {
