@@ -63,10 +63,13 @@ const RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 
 function notificationFor(sink: string, group: string, entries: OutboxEntry[], now: number): AlertNotification {
   const items: AlertItem[] = entries.map((e) => e.item);
-  const severity = items.reduce<Severity>((worst, i) => (RANK[i.severity] > RANK[worst] ? i.severity : worst), 'info');
-  const resolved = items.filter((i) => i.reason === 'resolved').length;
-  const unwatched = items.filter((i) => i.reason === 'unwatched').length;
-  const firing = items.length - resolved - unwatched;
+  // The title counts alerts as they stand now, each by its latest item: a node owed two of them (a
+  // sink that was down; NEW then CHANGED, or NEW then RESOLVED) is one alert, not "2 firing".
+  const current = [...new Map(items.map((i) => [i.fingerprint, i])).values()];
+  const severity = current.reduce<Severity>((worst, i) => (RANK[i.severity] > RANK[worst] ? i.severity : worst), 'info');
+  const resolved = current.filter((i) => i.reason === 'resolved').length;
+  const unwatched = current.filter((i) => i.reason === 'unwatched').length;
+  const firing = current.length - resolved - unwatched;
   const label = group === 'monitor' ? 'the health monitor' : group.replace(/^waba:/, 'WABA ').replace(/^space:/, 'space ');
   const parts = [firing ? `${firing} firing` : '', resolved ? `${resolved} resolved` : '', unwatched ? `${unwatched} no longer watched` : ''].filter(Boolean).join(', ');
   return {
