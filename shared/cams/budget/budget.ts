@@ -169,6 +169,10 @@ export class CamsBudget {
         // by at most the round trip across machines with skewed clocks (redis). A reply that sat
         // unread while this process stalled thus makes the caller late, not its slot later.
         const at = Math.min(Math.max(r.at, t0 + r.waitMs), t1 + r.waitMs);
+        // The store measured the lookahead from when it ran, which a slow store (a queued command)
+        // puts after t0: its slot can lie past the caller's latest start. Given up (never over the
+        // limit), not slept on past the caller's deadline.
+        if (at > req.latestStart) return { ok: false, retryAfterMs: at - t1 + interval };
         if (at > t1) await this.clock.sleep(at - t1);
         if (this.clock.now() - at > LATE_TOLERANCE_MS) {
           this.lateSlots++;

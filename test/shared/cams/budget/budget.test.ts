@@ -259,6 +259,31 @@ describe('CamsBudget on a fake clock', () => {
     expect(a.ok === false && a.retryAfterMs > 0).toBe(true);
   });
 
+  it("a slow store's grant past the caller's latest start is refused, not slept on: the store measured the lookahead from when it ran", async () => {
+    // The store ran the reservation 400 ms after the caller asked (a busy redis, a queued command),
+    // so it granted a slot up to the lookahead after that: 300 ms past the caller's latest start.
+    // The caller slept until then and was admitted after its latest start (an HTTP call answered
+    // after its FC timeout instead of 429).
+    const clock = fakeClock(0);
+    let tat = 1300;
+    const slow: SlotStore = {
+      async reserveSlot(_key, intervalMs, maxWaitMs) {
+        clock.advance(400);
+        const d = decideSlot(tat, clock.now(), intervalMs, maxWaitMs);
+        if (d.nextTat !== undefined) tat = d.nextTat;
+        return { granted: d.granted, waitMs: d.waitMs, at: d.at };
+      },
+    };
+    const budget = new CamsBudget({ clock, store: slow, log: () => {} });
+    const a = await budget.acquire(req('interactive', 1000));
+    expect(a).toMatchObject({ ok: false });
+    expect(clock.now()).toBeLessThanOrEqual(1000);
+    expect(a.ok === false && a.retryAfterMs).toBeGreaterThanOrEqual(1300 - 400);
+    const bg = await budget.acquire(req('background', clock.now() + 1000));
+    expect(bg).toMatchObject({ ok: false });
+    expect(clock.now()).toBeLessThanOrEqual(1400);
+  });
+
   it('a programming error from the store is not mistaken for an outage', async () => {
     const broken: SlotStore = { reserveSlot: () => Promise.reject(new TypeError('reserveSlot intervalMs must be a finite number > 0')) };
     const budget = new CamsBudget({ store: broken, log: () => {} });
