@@ -25,6 +25,11 @@ export const FALLBACK_FRACTION = 0.25;
  */
 const LATE_TOLERANCE_MS = 20;
 
+/** A slot decision; `fallbackLookahead` when the per-instance fallback made it, with the lookahead it allowed. */
+interface Reservation extends SlotReservation {
+  fallbackLookahead?: number;
+}
+
 /** The part of the Store port the budget uses. */
 export interface SlotStore {
   reserveSlot(key: string, intervalMs: number, maxWaitMs: number): Promise<SlotReservation>;
@@ -174,6 +179,9 @@ export class CamsBudget {
         // limit), not slept on past the caller's deadline.
         if (at > req.latestStart) return { ok: false, retryAfterMs: at - t1 + interval };
         if (at > t1) await this.clock.sleep(at - t1);
+        // A fallback slot, once the store is found back meanwhile, is given up for one of the store's:
+        // the store's schedule does not know it, so it would run beside the whole budget.
+        if (r.fallbackLookahead !== undefined && !this.degraded) continue;
         if (this.clock.now() - at > LATE_TOLERANCE_MS) {
           this.lateSlots++;
           continue;
@@ -181,16 +189,17 @@ export class CamsBudget {
         return { ok: true, waitedMs: this.clock.now() - started, sendBy: at + LATE_TOLERANCE_MS };
       }
       // Refused: the queue is longer than this priority may look ahead. An interactive caller looked
-      // as far as its deadline, so it is done; the others wait until the queue is short enough.
-      if (req.priority === 'interactive') return { ok: false, retryAfterMs: r.waitMs };
-      const pause = Math.max(1, r.waitMs - lookahead) + this.random() * interval * 0.25;
+      // as far as its deadline, so it is done; the others wait until the queue is short enough (as
+      // does an interactive caller the fallback's shorter lookahead refused).
+      if (req.priority === 'interactive' && r.waitMs > lookahead) return { ok: false, retryAfterMs: r.waitMs };
+      const pause = Math.max(1, r.waitMs - (r.fallbackLookahead ?? lookahead)) + this.random() * interval * 0.25;
       if (t1 + pause > req.latestStart) return { ok: false, retryAfterMs: r.waitMs };
       await this.clock.sleep(pause);
     }
   }
 
   /** The store's schedule; this instance's own, at a fraction of the budget, while the store is unreachable. */
-  private async reserve(key: string, intervalMs: number, maxWaitMs: number, qps: number): Promise<SlotReservation> {
+  private async reserve(key: string, intervalMs: number, maxWaitMs: number, qps: number): Promise<Reservation> {
     if (this.storeSource !== undefined && this.clock.now() >= this.storeDownUntil) {
       try {
         const store = await this.withTimeout(this.openStore());
@@ -213,9 +222,16 @@ export class CamsBudget {
         }
       }
     }
-    const interval = this.storeSource === undefined ? intervalMs : this.fallbackInterval(intervalMs, qps);
-    const now = this.clock.now();
-    const d = decideSlot(this.local.get(key), now, interval, maxWaitMs);
+    if (this.storeSource === undefined) return this.reserveLocal(key, intervalMs, maxWaitMs);
+    // The fallback grants no slot further ahead than its next try of the store, so every waiter asks
+    // the store again by then: its slots, which the store's schedule does not know, run beside that
+    // schedule only until the instance finds the store back, not for as long as a caller may wait.
+    const ahead = Math.min(maxWaitMs, this.storeRetryMs);
+    return { ...this.reserveLocal(key, this.fallbackInterval(intervalMs, qps), ahead), fallbackLookahead: ahead };
+  }
+
+  private reserveLocal(key: string, intervalMs: number, maxWaitMs: number): SlotReservation {
+    const d = decideSlot(this.local.get(key), this.clock.now(), intervalMs, maxWaitMs);
     if (d.nextTat !== undefined) this.local.set(key, d.nextTat);
     return { granted: d.granted, waitMs: d.waitMs, at: d.at };
   }

@@ -205,6 +205,43 @@ describe('CamsBudget on a fake clock', () => {
     expect(logs.map(([l]) => l)).toEqual(['warn', 'info']);
   });
 
+  it('store back: a degraded instance finds it within about storeRetryMs and then starts no call on its own schedule, which the store does not know', async () => {
+    // Six HTTP calls with 10 s left each came while the store was down: the fallback granted them
+    // slots of its own up to 5.2 s ahead at once, and nothing asked the store again, so those calls
+    // ran beside the store's whole budget (other instances') for seconds after it was back.
+    const clock = fakeClock(0);
+    const store = fakeSlotStore(clock);
+    const granted = new Set<number>();
+    const tracked: SlotStore = {
+      async reserveSlot(key, intervalMs, maxWaitMs) {
+        const r = await store.reserveSlot(key, intervalMs, maxWaitMs);
+        if (r.granted) granted.add(r.at);
+        return r;
+      },
+    };
+    let backAt: number | undefined;
+    const budget = new CamsBudget({ clock, store: tracked, storeRetryMs: 1000, log: (level) => void (level === 'info' && (backAt ??= clock.now())) });
+    store.up = false;
+    const starts: number[] = [];
+    const calls = Array.from({ length: 6 }, () =>
+      budget.acquire(req('interactive', 10_000)).then((a) => {
+        expect(a.ok).toBe(true);
+        starts.push(clock.now());
+      }),
+    );
+    await clock.sleep(1500);
+    store.up = true;
+    await Promise.all(calls);
+    expect(backAt).toBeDefined();
+    expect(backAt!).toBeLessThanOrEqual(1500 + 1000 + intervalForQps(1));
+    const after = starts.filter((t) => t >= backAt!);
+    expect(after.length).toBeGreaterThan(0);
+    for (const t of after) expect({ t, store: granted.has(t) }).toEqual({ t, store: true });
+    // While degraded, still one whole call a second (5 QPS × 1/4).
+    const before = starts.filter((t) => t < backAt!).sort((a, b) => a - b);
+    for (let i = 1; i < before.length; i++) expect(before[i]! - before[i - 1]!).toBeGreaterThanOrEqual(intervalForQps(1));
+  });
+
   it("store unreachable: FALLBACK_FRACTION counted as CAMS counts, so 1/FALLBACK_FRACTION instances stay within a sliding second", async () => {
     // Each instance on its own at 1/4 of 5 QPS (832 ms apart) still started 2 calls in a second, and
     // 3 instances started 6: CAMS throttled. A fraction of the budget is a fraction of each second.
