@@ -94,6 +94,8 @@ export class CamsBudget {
   private degraded = false;
   /** Per-instance schedules: the whole budget without a store, the fallback's fraction with one. */
   private readonly local = new Map<string, number>();
+  /** Per key, the store's next free slot as this instance last heard it (its clock): where the fallback starts. */
+  private readonly storeNext = new Map<string, number>();
   private readonly shares = new Map<string, number>();
   /** The sweep's waiters per schedule key: one of them at a time asks the store (see acquire). */
   private readonly sweepGates = new Map<string, Gate>();
@@ -204,6 +206,7 @@ export class CamsBudget {
       try {
         const store = await this.withTimeout(this.openStore());
         const r = await this.withTimeout(store.reserveSlot(key, intervalMs, maxWaitMs));
+        this.storeNext.set(key, this.clock.now() + r.waitMs + (r.granted ? intervalMs : 0));
         if (this.degraded) {
           this.degraded = false;
           this.log('info', 'CAMS budget: the store is back; the account-wide budget applies again', { key });
@@ -227,6 +230,10 @@ export class CamsBudget {
     // the store again by then: its slots, which the store's schedule does not know, run beside that
     // schedule only until the instance finds the store back, not for as long as a caller may wait.
     const ahead = Math.min(maxWaitMs, this.storeRetryMs);
+    // Not before the store's schedule as last heard: the slots it had granted (to this instance's
+    // waiters too, which still go) would otherwise run beside the fallback's first ones.
+    const next = this.storeNext.get(key);
+    if (next !== undefined && !(next <= (this.local.get(key) ?? -Infinity))) this.local.set(key, next);
     return { ...this.reserveLocal(key, this.fallbackInterval(intervalMs, qps), ahead), fallbackLookahead: ahead };
   }
 

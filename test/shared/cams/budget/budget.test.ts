@@ -205,6 +205,33 @@ describe('CamsBudget on a fake clock', () => {
     expect(logs.map(([l]) => l)).toEqual(['warn', 'info']);
   });
 
+  it("store gone: the fallback's first slot comes after the store's schedule as this instance last saw it, not beside the slots it had granted", async () => {
+    // Ten HTTP calls had store slots for the next 2 s when the store went away; an eleventh call
+    // then got the fallback's first slot at once, beside them: 6 calls in one second at 5 QPS.
+    const clock = fakeClock(0);
+    const store = fakeSlotStore(clock);
+    const budget = new CamsBudget({ clock, store, log: () => {} });
+    const starts: number[] = [];
+    const take = () =>
+      budget.acquire(req('interactive', 10_000)).then((a) => {
+        expect(a.ok).toBe(true);
+        starts.push(clock.now());
+      });
+    const queued = Array.from({ length: 10 }, take);
+    await new Promise((r) => setImmediate(r));
+    store.up = false;
+    await clock.sleep(100);
+    await Promise.all([...queued, take(), take()]);
+    starts.sort((a, b) => a - b);
+    let most = 0;
+    for (let i = 0, j = 0; i < starts.length; i++) {
+      while (starts[i]! - starts[j]! >= 1000) j++;
+      most = Math.max(most, i - j + 1);
+    }
+    expect(most).toBeLessThanOrEqual(5);
+    expect(starts.slice(10)[0]).toBeGreaterThanOrEqual(10 * I5);
+  });
+
   it('store back: a degraded instance finds it within about storeRetryMs and then starts no call on its own schedule, which the store does not know', async () => {
     // Six HTTP calls with 10 s left each came while the store was down: the fallback granted them
     // slots of its own up to 5.2 s ahead at once, and nothing asked the store again, so those calls
