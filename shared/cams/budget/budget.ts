@@ -188,6 +188,9 @@ export class CamsBudget {
           this.lateSlots++;
           continue;
         }
+        // Woken (within the tolerance) after the caller's latest start: no attempt may start now, so
+        // this is no slot in time (an HTTP call's 429), not a deadline that CAMS let pass (its 504).
+        if (this.clock.now() > req.latestStart) return { ok: false, retryAfterMs: interval };
         return { ok: true, waitedMs: this.clock.now() - started, sendBy: at + LATE_TOLERANCE_MS };
       }
       // Refused: the queue is longer than this priority may look ahead. An interactive caller looked

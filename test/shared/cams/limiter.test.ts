@@ -44,6 +44,27 @@ describe('the client asks the budget before every attempt (real HTTP)', () => {
     expect(clock.now()).toBeLessThanOrEqual(700);
   });
 
+  it('a slot at the very end of the time, woken up a few ms late, is our own System.LimitControl, not DeadlineExceeded', async () => {
+    // The slot fell on the call's latest start and the process woke 10 ms after it (within the
+    // slot's tolerance): the budget admitted the call past its latest start, the retry loop found no
+    // time left for an attempt and answered DeadlineExceeded, an HTTP 504 "CAMS did not answer",
+    // though CAMS was never called and the budget simply had no slot in time (429).
+    server = await startScriptedCams(() => ok({ CanSendMessage: 'AVAILABLE', Entities: [] }));
+    const clock = fakeClock(0);
+    const late = { now: clock.now, sleep: (ms: number) => clock.sleep(ms + 10) };
+    const budget = new CamsBudget({ clock: late });
+    await budget.acquire({ account: `a@${new URL(server.url).host}`, action: 'GetWhatsappHealthStatus', priority: 'interactive', latestStart: Infinity });
+    const c = new CamsClient({ endpoint: server.url, credentials: TEST_KEY, budget, account: 'a', now: clock.now, sleep: late.sleep, deadlineMarginMs: 100, minAttemptMs: 200 });
+    // The next slot is at 208, and so is the call's latest start (deadline - margin - minimum attempt).
+    const err = await c.getHealthStatus({ CustSpaceId: 'CS', NodeType: 'waba' }, { deadline: intervalForQps(5) + 300 }).then(
+      () => undefined,
+      (e: unknown) => e as CamsError,
+    );
+    expect(err).toBeInstanceOf(CamsError);
+    expect({ code: err!.Code, budgetRefusal: err!.budgetRefusal, attempts: err!.attempts }).toEqual({ code: 'System.LimitControl', budgetRefusal: true, attempts: 0 });
+    expect(server.calls).toHaveLength(0);
+  });
+
   it('clients of one account share one budget; another account has its own', async () => {
     server = await startScriptedCams(() => ok({ CanSendMessage: 'AVAILABLE', Entities: [] }));
     const clock = fakeClock(0);
