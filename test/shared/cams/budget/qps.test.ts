@@ -19,4 +19,13 @@ describe('budgetQps (CAMS_QPS)', () => {
     expect(() => budgetQps({ CAMS_QPS: 'GetWhatsappHealthStatus=0' })).toThrow(/CAMS_QPS: GetWhatsappHealthStatus must be/);
     expect(() => budgetQps({ CAMS_QPS: 'toString=1' })).toThrow(/unknown operation/);
   });
+  it('refuses an operation given twice, naming it: the last one silently won (a typo for another operation went unnoticed)', () => {
+    expect(() => budgetQps({ CAMS_QPS: 'GetWhatsappHealthStatus=100,GetWhatsappHealthStatus=5' })).toThrow(/CAMS_QPS: GetWhatsappHealthStatus is given twice/);
+  });
+  it('says what a value must be and what an empty entry is, rather than that the entry is not Operation=number', () => {
+    expect(() => budgetQps({ CAMS_QPS: 'GetWhatsappHealthStatus=-1' })).toThrow(/CAMS_QPS: GetWhatsappHealthStatus must be a number of calls per second above 0 and at most 1000 \(got "-1"\)/);
+    expect(() => budgetQps({ CAMS_QPS: 'GetWhatsappHealthStatus=0' })).toThrow(/CAMS_QPS: GetWhatsappHealthStatus must be a number of calls per second above 0 and at most 1000 \(got "0"\)/);
+    expect(() => budgetQps({ CAMS_QPS: 'GetWhatsappHealthStatus=1e2' })).toThrow(/GetWhatsappHealthStatus must be a number .*\(got "1e2"\)/);
+    expect(() => budgetQps({ CAMS_QPS: 'GetWhatsappHealthStatus=5,' })).toThrow(/CAMS_QPS: entry 2 is empty \(a comma too many\)/);
+  });
 });
