@@ -8,7 +8,10 @@
  */
 import type { Store } from '../store/port.ts';
 
-/** WabaId → `{CustSpaceId}`. An entry for a space no longer watched is harmless: readers check the space. */
+/**
+ * WabaId → `{CustSpaceId}`. An entry for a space no longer watched is harmless: readers check the
+ * space, and look a WABA whose space is not watched up again (it may be watched under another now).
+ */
 export const WABA_SPACE_PREFIX = 'monitor/waba-space/';
 /**
  * CustSpaceId → its WabaId; or why CAMS named none (`Refused`: its code, or no WABA bound), kept an

@@ -82,7 +82,11 @@ export async function applyReceipts(batch: ReadonlyArray<{ index: number; receip
   // The batch's WABAs and nodes are read one by one: a push costs what it names, not the account.
   const spaces = new Spaces(store, deps.envTargets);
   const wabaIds = [...new Set(batch.map(({ receipt }) => receipt.wabaId))];
-  if (!(await spaces.allIndexed(wabaIds))) await lookUpSpaces(spaces, deps);
+  // Not only a WABA not indexed: one indexed under a space no longer watched may be watched under
+  // another now (re-bound), whose targets do not name it; the look-up learns it.
+  let unmatched = false;
+  for (const wabaId of wabaIds) if (!(await spaces.of(wabaId))) unmatched = true;
+  if (unmatched) await lookUpSpaces(spaces, deps);
   // A WABA watched now is no longer one nobody watches: a receipt that came before it was (during its
   // onboarding, say) kept it in the report's UnknownWabas for 7 days.
   for (const wabaId of wabaIds) if (await spaces.of(wabaId)) await store.delete(UNKNOWN_WABA_PREFIX + wabaId);
@@ -329,13 +333,6 @@ class Spaces {
       this.envSpaces.add(t.CustSpaceId);
       if (t.WabaId) this.envWaba.set(t.WabaId, t.CustSpaceId);
     }
-  }
-
-  /** The space each WABA is indexed under (env targets first); false when one is not indexed. */
-  async allIndexed(wabaIds: readonly string[]): Promise<boolean> {
-    let all = true;
-    for (const wabaId of wabaIds) if ((await this.spaceIdOf(wabaId)) === undefined) all = false;
-    return all;
   }
 
   private async spaceIdOf(wabaId: string): Promise<string | undefined> {

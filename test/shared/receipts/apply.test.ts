@@ -161,6 +161,18 @@ describe('the WABA → space index', () => {
     expect(await store.get(UNKNOWN_WABA_PREFIX + WABA)).toBeDefined();
   });
 
+  it('a WABA the index names under a space no longer watched, now watched in a space whose targets do not name it: looked up, not taken for one nobody watches', async () => {
+    const store = await openStore('memory:');
+    await push(store, [{ Type: 'wabaAccountUpdate', WabaId: '999000111', Status: 'BLOCKED' }]); // the index is built (empty)
+    // The WABA was watched under another space (since emptied, or re-bound): its entry stayed.
+    await store.put(WABA_SPACE_PREFIX + WABA, { CustSpaceId: 'C00000000000old' });
+    await registerWatchTarget(store, phone(), 'test');
+    expect(await push(store, [{ Type: 'phoneNameUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'APPROVED' }])).toEqual([
+      expect.objectContaining({ Outcome: 'processed', Node: targetId(phone()) }),
+    ]);
+    expect((await store.get(WABA_SPACE_PREFIX + WABA))?.value).toEqual({ CustSpaceId: space });
+  });
+
   it('env targets (MONITOR_TARGETS) are matched in memory: a WABA named there, and a space named there without it (looked up once)', async () => {
     const store = await openStore('memory:');
     const named = await push(store, [{ Type: 'phoneNameUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'APPROVED' }], [{ ...phone(), WabaId: WABA }]);
