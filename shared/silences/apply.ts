@@ -12,9 +12,10 @@ import { listSilences } from './store.ts';
  *   entity (`silenced`: which silence, when, the item, the sinks it was still owed to), which the
  *   status page shows;
  * - when no silence covers a recorded entity any more (ended, deleted) and its alert still fires,
- *   the recorded item is owed again to those sinks, so the alert is notified then, unless a newer notification of
- *   it is already owed (that one says how it is now). Owed items up to a resolution are struck: they
- *   are about an incident nobody was told of. If it resolved meanwhile, the record is simply cleared;
+ *   the recorded item is owed again to those sinks, so the alert is notified then, unless a newer
+ *   notification of it is already owed (that one says how it is now); a sink that never had the
+ *   alert gets it as NEW. If it resolved meanwhile, the resolution is owed only to the sinks that
+ *   heard of the incident before the silence (`unheard` names the others), so theirs is closed;
  * - a phone or template whose WABA is BLOCKED keeps its record until the WABA's hold ends: the WABA's
  *   alert covers it (../monitor/inhibition.ts), as it would have had no silence been set.
  * Returns true when it changed an entity (the caller re-reads what is owed).
