@@ -4,6 +4,7 @@ import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import type { AlertNotification, AlertSink } from '../../../shared/alerts/model.ts';
 import { DELIVER_AGAIN, DELIVERY_LEASE, ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
+import { TIED_PREFIX } from '../../../shared/monitor/monitor-alert.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { loadWatchList, registerWatchTarget, WATCH_PREFIX, type RegisteredTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import { STATS_KEY, type ReceiptStats } from '../../../shared/receipts/dedup.ts';
@@ -510,7 +511,7 @@ describe('cams-events from the MNS queue trigger', () => {
     await round('tick-2');
     await round('tick-3');
     expect(setAside()).toEqual(['ERROR', 'RESOLVED']);
-    expect(await store.list('monitor/tied/')).toEqual([]);
+    expect(await store.list(TIED_PREFIX)).toEqual([]);
   });
 
   it('a message that keeps failing is retried, then set aside after 3 attempts with one alert, and never redelivered forever', async () => {
