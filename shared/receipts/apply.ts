@@ -5,31 +5,16 @@ import { ENTITY_PREFIX } from '../monitor/dispatch.ts';
 import { errorCodes, fingerprintOf, type EntityState } from '../monitor/entity-state.ts';
 import type { AlertPolicy, Observation } from '../monitor/rules.ts';
 import { ROUND_KEY, type SweepRound } from '../monitor/sweep.ts';
-import { loadWatchList, registerWatchTarget, REMOVED_PREFIX, targetId, WATCH_PREFIX, type NodeAttributes, type RegisteredTarget, type WatchTarget } from '../monitor/targets.ts';
-import {
-  noteWabaSpace,
-  SPACE_WABA_PREFIX,
-  WABA_INDEX_BUILT_KEY,
-  WABA_PENDING_PREFIX,
-  WABA_SPACE_PREFIX,
-  writeWabaSpace,
-  type SpaceWaba,
-  type WabaSpaceEntry,
-} from '../monitor/waba-space.ts';
+import { WABA_INDEX_BUILT_KEY } from '../monitor/waba-space.ts';
+import { registerWatchTarget, REMOVED_PREFIX, targetId, type WatchTarget } from '../monitor/targets.ts';
 import type { Store } from '../store/port.ts';
 import { countReceipts, isRedelivery, markActedOn, readLastReceipt, receiptKey, type ReceiptStats } from './dedup.ts';
 import { receiptObservation } from './observation.ts';
 import type { Receipt } from './parse.ts';
+import { buildWabaIndex, lookUpSpaces, Spaces, type WabaSpace } from './spaces.ts';
 
 export const UNKNOWN_WABA_PREFIX = 'receipts/unknown-waba/';
 export const UNKNOWN_RECEIPT_PREFIX = 'receipts/unknown/';
-/**
- * A space CAMS would not name the WABA of is asked again after this long: asked at every batch, each
- * push for a WABA nobody watches (CAMS pushes every WABA of the account) spent a call per such space.
- */
-const REFUSED_LOOKUP_TTL_MS = 3_600_000;
-/** At most this many spaces are looked up per batch (each one CAMS call, once ever). */
-const MAX_LOOKUPS = 20;
 /** Receipts that are not acted on are kept this long, to be looked at. */
 const KEEP_MS = 7 * 24 * 3_600_000;
 
@@ -296,183 +281,6 @@ async function markBatchActedOn(run: BatchRun, deps: ReceiptDeps): Promise<void>
       bump(run.stats, 'processed', -1);
     }
   }
-}
-
-interface WabaSpace {
-  custSpaceId: string;
-  /** The WABA's own watch target (the watched one when there is one). */
-  waba: WatchTarget;
-}
-
-/** A watched node as a batch read it: its target, and what discovery last listed for it. */
-interface WatchedNode {
-  target: WatchTarget;
-  attributes?: NodeAttributes;
-}
-
-/**
- * WabaId → the space it is watched under, and which nodes are watched, read per WABA and per node
- * (the index in waba-space.ts, `watch/<id>`, the env targets), each once per batch. Before, each push
- * loaded the whole watch list and every entity: tens of MB at 10,000 nodes, on a 256 MB function.
- */
-class Spaces {
-  private readonly envById = new Map<string, WatchTarget>();
-  private readonly envWaba = new Map<string, string>();
-  private readonly envSpaces = new Set<string>();
-  private readonly nodes = new Map<string, Promise<WatchedNode | undefined>>();
-  private readonly wabas = new Map<string, Promise<WabaSpace | undefined>>();
-  private readonly indexed = new Map<string, string | undefined>();
-  private readonly watchedSpaces = new Map<string, Promise<boolean>>();
-
-  constructor(
-    private readonly store: Store,
-    readonly envTargets: readonly WatchTarget[],
-  ) {
-    for (const t of envTargets) {
-      this.envById.set(targetId(t), t);
-      this.envSpaces.add(t.CustSpaceId);
-      if (t.WabaId) this.envWaba.set(t.WabaId, t.CustSpaceId);
-    }
-  }
-
-  private async spaceIdOf(wabaId: string): Promise<string | undefined> {
-    if (!this.indexed.has(wabaId)) {
-      const cs = this.envWaba.get(wabaId) ?? (await this.store.get<WabaSpaceEntry>(WABA_SPACE_PREFIX + wabaId))?.value.CustSpaceId;
-      this.indexed.set(wabaId, cs);
-    }
-    return this.indexed.get(wabaId);
-  }
-
-  /** A look-up named the WABA of a space. */
-  learnt(wabaId: string, custSpaceId: string): void {
-    this.indexed.set(wabaId, custSpaceId);
-    this.wabas.delete(wabaId);
-  }
-
-  /** The watched space of a WABA: undefined when no node of its space is watched (or none is known). */
-  of(wabaId: string): Promise<WabaSpace | undefined> {
-    let p = this.wabas.get(wabaId);
-    if (!p) this.wabas.set(wabaId, (p = this.resolve(wabaId)));
-    return p;
-  }
-
-  private async resolve(wabaId: string): Promise<WabaSpace | undefined> {
-    const custSpaceId = await this.spaceIdOf(wabaId);
-    if (custSpaceId === undefined) return undefined;
-    // The WABA's watched target: named by its id, else the space's own (no WabaId), as the sorted
-    // watch list made it before.
-    const own = (await this.node(targetId({ CustSpaceId: custSpaceId, NodeType: 'waba', WabaId: wabaId }))) ?? (await this.node(targetId({ CustSpaceId: custSpaceId, NodeType: 'waba' })));
-    if (!own && !(await this.spaceWatched(custSpaceId))) return undefined;
-    return { custSpaceId, waba: own?.target ?? { CustSpaceId: custSpaceId, NodeType: 'waba', WabaId: wabaId } };
-  }
-
-  /** Whether any node of the space is watched: an env target, else the first key of each of its id ranges. */
-  spaceWatched(custSpaceId: string): Promise<boolean> {
-    let p = this.watchedSpaces.get(custSpaceId);
-    if (!p) {
-      p = (async () => {
-        if (this.envSpaces.has(custSpaceId)) return true;
-        for (const type of ['waba', 'phone', 'template']) {
-          // Ids are `<type>:<space>:…` and a CustSpaceId has no ':', so this range is the space's alone.
-          if ((await this.store.list(`${WATCH_PREFIX}${type}:${custSpaceId}:`, { limit: 1 })).length > 0) return true;
-        }
-        return false;
-      })();
-      this.watchedSpaces.set(custSpaceId, p);
-    }
-    return p;
-  }
-
-  /** The node when it is watched (its stored entry, else an env target). */
-  node(id: string): Promise<WatchedNode | undefined> {
-    let p = this.nodes.get(id);
-    if (!p) {
-      p = (async () => {
-        const stored = (await this.store.get<RegisteredTarget>(WATCH_PREFIX + id))?.value;
-        if (stored) return { target: stored.target, ...(stored.attributes ? { attributes: stored.attributes } : {}) };
-        const env = this.envById.get(id);
-        return env ? { target: env } : undefined;
-      })();
-      this.nodes.set(id, p);
-    }
-    return p;
-  }
-
-  /** The batch put the node under watch. */
-  registered(id: string, target: WatchTarget): void {
-    this.nodes.set(id, Promise.resolve({ target }));
-  }
-}
-
-/**
- * The index built from the full scan, once, for a store written before it existed (the watch list's
- * WabaIds, the WABAs checks reported, earlier look-ups; the spaces none names marked pending). After
- * that, the writers keep it (waba-space.ts).
- */
-async function buildWabaIndex(store: Store, envTargets: readonly WatchTarget[], now: number): Promise<void> {
-  const { targets } = await loadWatchList(store, envTargets);
-  const bySpace = new Map<string, Set<string>>();
-  for (const { target } of targets) {
-    const s = bySpace.get(target.CustSpaceId) ?? new Set<string>();
-    bySpace.set(target.CustSpaceId, s);
-    if (target.WabaId) s.add(target.WabaId);
-  }
-  for (const { value } of await store.list<EntityState>(ENTITY_PREFIX)) {
-    const { custSpaceId, wabaId, nodeType } = value.subject;
-    if (nodeType !== 'monitor' && custSpaceId && wabaId) bySpace.get(custSpaceId)?.add(wabaId);
-  }
-  const refused = new Set<string>();
-  for (const { key, value } of await store.list<SpaceWaba>(SPACE_WABA_PREFIX)) {
-    const cs = key.slice(SPACE_WABA_PREFIX.length);
-    if (value?.WabaId) bySpace.get(cs)?.add(value.WabaId);
-    else refused.add(cs);
-  }
-  for (const [custSpaceId, wabaIds] of bySpace) {
-    for (const wabaId of wabaIds) await noteWabaSpace(store, wabaId, custSpaceId);
-    if (wabaIds.size === 0) await store.put(WABA_PENDING_PREFIX + custSpaceId, 1);
-  }
-  await store.put(WABA_INDEX_BUILT_KEY, { BuiltAt: new Date(now).toISOString() });
-}
-
-/**
- * Watched spaces whose targets never named their WABA and that no check has reported yet (a fresh
- * watch list; the pending index, and env targets): their WABA id is asked of CAMS once
- * (QueryChatappBindWaba) and kept in the store. A refusal, or an answer naming no WABA, is kept too,
- * for REFUSED_LOOKUP_TTL_MS; a transient failure (throttled, 5xx, no answer) is asked again at the
- * next batch.
- */
-async function lookUpSpaces(spaces: Spaces, deps: ReceiptDeps): Promise<void> {
-  const { store } = deps;
-  const refuse = (custSpaceId: string, why: string) => store.put<SpaceWaba>(SPACE_WABA_PREFIX + custSpaceId, { Refused: why }, { ttlMs: REFUSED_LOOKUP_TTL_MS });
-  const candidates = new Set((await store.list(WABA_PENDING_PREFIX)).map((m) => m.key.slice(WABA_PENDING_PREFIX.length)));
-  for (const t of spaces.envTargets) if (!t.WabaId) candidates.add(t.CustSpaceId);
-  const unresolved: string[] = [];
-  for (const custSpaceId of candidates) {
-    const known = (await store.get<SpaceWaba>(SPACE_WABA_PREFIX + custSpaceId))?.value;
-    // Learnt since it was marked (a check, another target), or refused within the hour.
-    if (known?.WabaId) await store.delete(WABA_PENDING_PREFIX + custSpaceId);
-    else if (known) continue;
-    else if (await spaces.spaceWatched(custSpaceId)) unresolved.push(custSpaceId);
-    // No longer watched: a target registered in it again marks it again.
-    else await store.delete(WABA_PENDING_PREFIX + custSpaceId);
-  }
-  for (const custSpaceId of unresolved.slice(0, MAX_LOOKUPS)) {
-    try {
-      const { data } = await deps.cams.queryBindWaba({ CustSpaceId: custSpaceId }, { deadline: deps.deadline });
-      const wabaId = data.Id;
-      if (!wabaId) {
-        await refuse(custSpaceId, 'no WABA bound');
-        continue;
-      }
-      await writeWabaSpace(store, wabaId, custSpaceId);
-      spaces.learnt(wabaId, custSpaceId);
-    } catch (e) {
-      if (!isCamsError(e)) throw e;
-      deps.log({ level: 'warn', msg: 'cannot learn the WABA of a watched space', custSpaceId, code: e.Code });
-      if (!e.retryable) await refuse(custSpaceId, e.Code);
-    }
-  }
-  if (unresolved.length > MAX_LOOKUPS) deps.log({ level: 'warn', msg: 'more watched spaces without a known WABA than one batch looks up', count: unresolved.length });
 }
 
 /** The node a known receipt is about. */
