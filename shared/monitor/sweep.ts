@@ -305,12 +305,14 @@ export class HealthSweep {
    * Targets given up for the round (tick-jobs.ts settle: CAMS failed their retry too, a 5xx for that
    * node alone, say) are TargetRejected alerts, resolved at their next answered check, when CAMS
    * answered other checks in this tick or the last: without one, such a node went unchecked round
-   * after round with nothing but a log line. Not when more than GIVEN_UP_ALERTS are given up at once:
-   * that is CAMS failing (the start of an outage), which CamsUnreachable tells, not each of its nodes.
+   * after round with nothing but a log line. Not when more than GIVEN_UP_ALERTS are given up at once,
+   * nor when this tick's own checks found CAMS unreachable: that is CAMS failing (an outage), which
+   * CamsUnreachable tells, not each of its nodes.
    */
   private async observeGivenUp(tick: Tick): Promise<void> {
     const { jobs, round } = tick;
-    if (jobs.givenUp.size === 0 || jobs.givenUp.size > GIVEN_UP_ALERTS || !(tick.successes > 0 || round.answered)) return;
+    const camsAnswered = tick.successes > 0 || (round.answered && !tick.unreachable);
+    if (jobs.givenUp.size === 0 || jobs.givenUp.size > GIVEN_UP_ALERTS || !camsAnswered) return;
     for (const [id, error] of jobs.givenUp) {
       const target = await this.watched(id, tick.envById);
       if (!target) continue;

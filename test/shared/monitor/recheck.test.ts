@@ -174,6 +174,18 @@ describe('a throttled round check is checked again in the same tick', () => {
     expect(await store.list('monitor/entity/')).toSatisfy((es: Array<{ value: unknown }>) => es.every((e) => !JSON.stringify(e.value).includes('TargetRejected')));
   });
 
+  it('CAMS gone in the tick after one that answered: the retry given up in it is no alert of its own, the tick says CamsUnreachable', async () => {
+    await watch(8);
+    failAll = (code) => (code === 'tpl_01' ? unreachable() : undefined);
+    // A short tick: tpl_01 left for a retry, the others answered, positions left for the next tick.
+    expect(await tick(2 * CALL_MS + RECHECK_BACKOFF_MS / 2)).toMatchObject({ checked: 4, pending: 4, roundComplete: false });
+    expect(await retryKeys()).toHaveLength(1);
+    failAll = unreachable;
+    await tick(60_000);
+    const firing = (await store.list<EntityState>('monitor/entity/')).map((e) => e.value).filter((v) => v.subject.nodeType === 'monitor' && v.firing);
+    expect(firing.map((v) => v.subject.entityType)).toEqual(['CamsUnreachable']);
+  });
+
   it("a tick whose only checks are the retries of one node CAMS keeps failing does not say CAMS is unreachable: the node's failure may be its own", async () => {
     await watch(4);
     failAll = (code) => (code === 'tpl_01' ? unreachable() : undefined);
