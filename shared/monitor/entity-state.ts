@@ -69,6 +69,11 @@ export interface EntityState {
      * owed, when the silence ends, to the sinks that heard of the incident, so theirs is closed.
      */
     unheard?: string[];
+    /**
+     * While a later incident is recorded: the resolution of an earlier one struck under the silence,
+     * and the sinks that heard of that one, owed it first when the silence ends.
+     */
+    closing?: { item: AlertItem; sinks: string[] };
   };
   /**
    * Epoch ms (alert clock) since which no watched target reaches this entity (shared/monitor/unwatched.ts):

@@ -16,6 +16,7 @@ import { listSilences } from './store.ts';
  *   notification of it is already owed (that one says how it is now); a sink that never had the
  *   alert gets it as NEW. If it resolved meanwhile, the resolution is owed only to the sinks that
  *   heard of the incident before the silence (`unheard` names the others), so theirs is closed;
+ *   first, when the alert fired again under the silence (`closing`);
  * - a phone or template whose WABA is BLOCKED keeps its record until the WABA's hold ends: the WABA's
  *   alert covers it (../monitor/inhibition.ts), as it would have had no silence been set.
  * Returns true when it changed an entity (the caller re-reads what is owed).
@@ -57,8 +58,9 @@ function rewrite(s: EntityState, silences: readonly Silence[], now: number, held
     const sinks = [...new Set(s.outbox.flatMap((e) => e.pendingSinks))].sort();
     // Who heard of the incident: a struck `new` was still owed to the sinks that never did. Those that
     // did must hear that it ended, when the silence does, or their incident stays open for good.
-    let unheard = s.silenced ? unheardOf(s.silenced) : [];
-    let close = s.silenced?.item.reason === 'resolved' ? { item: s.silenced.item, to: s.silenced.sinks ?? [] } : undefined;
+    const kept = s.silenced;
+    let unheard = kept ? unheardOf(kept) : [];
+    let close = kept?.item.reason === 'resolved' ? { item: kept.item, to: kept.sinks ?? [] } : kept?.closing ? { item: kept.closing.item, to: kept.closing.sinks } : undefined;
     for (const e of s.outbox) {
       if (e.item.reason === 'new') unheard = [...e.pendingSinks];
       else if (e.item.reason === 'resolved') {
@@ -66,7 +68,9 @@ function rewrite(s: EntityState, silences: readonly Silence[], now: number, held
         unheard = [];
       }
     }
-    if (s.firing) next.silenced = { silenceId: hit.SilenceId, at: now, item: latest.item, sinks, ...(unheard.length > 0 ? { unheard } : {}) };
+    // Firing again after a resolution it struck: that incident's close is kept for when it ends.
+    const closing = close && close.to.length > 0 ? { closing: { item: close.item, sinks: close.to } } : {};
+    if (s.firing) next.silenced = { silenceId: hit.SilenceId, at: now, item: latest.item, sinks, ...(unheard.length > 0 ? { unheard } : {}), ...closing };
     else if (latest.item.reason === 'resolved' && close && close.to.length > 0) next.silenced = { silenceId: hit.SilenceId, at: now, item: close.item, sinks: close.to };
     else delete next.silenced;
     return next;
@@ -118,6 +122,13 @@ function rewrite(s: EntityState, silences: readonly Silence[], now: number, held
         }
         next.outbox = [...next.outbox.slice(0, first), ...split, ...next.outbox.slice(first + 1)];
       }
+    }
+    if (kept.closing) {
+      // An earlier incident resolved under the silence: its close goes first, to the sinks that heard
+      // of it. First by createdAt too, which the deliverer sends by (and a title counts the last of).
+      next.seq += 1;
+      const createdAt = Math.min(now, ...next.outbox.map((e) => e.createdAt)) - (next.outbox.length > 0 ? 1 : 0);
+      next.outbox = [{ id: `${s.fingerprint}.${next.seq}`, group: s.group, item: kept.closing.item, pendingSinks: kept.closing.sinks, createdAt }, ...next.outbox];
     }
     return next;
   }

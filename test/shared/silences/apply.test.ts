@@ -132,6 +132,23 @@ describe('a silence ends', () => {
     expect(messages()).toHaveLength(2);
   });
 
+  it('after the alert, told before the silence, resolved and fired again under it: the resolution goes out before the new incident, not lost behind it', async () => {
+    await change(phone, 'BLOCKED');
+    const unsilence = await silencePhone();
+    await change(phone, 'AVAILABLE');
+    await change(phone, 'BLOCKED');
+    expect(messages()).toHaveLength(1);
+    await unsilence();
+    clock += 5 * MINUTE;
+    await rig.sweep(clock);
+    // Before, 'phone BLOCKED new' twice: the first incident was never closed.
+    expect(messages()).toEqual([['phone BLOCKED new'], ['phone BLOCKED new', 'phone RESOLVED resolved']]);
+    // The close first, so the message stands for the node as it is: firing.
+    const last = rig.receivers.received.webhook.at(-1)!.body as { title: string; items: Array<{ reason: string }> };
+    expect(last.items.map((i) => i.reason)).toEqual(['resolved', 'new']);
+    expect(last.title).toContain('1 firing');
+  });
+
   it('as the alert, told before the silence, resolves right after it: its resolution goes out, to the sinks that heard of it', async () => {
     await change(phone, 'LIMITED');
     const unsilence = await silencePhone();
