@@ -61,6 +61,23 @@ export function invocationReserveMs(sinks: readonly AlertSink[]): number {
 
 const RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 
+/**
+ * The order a message lists what is owed: by when it was decided, then by entity, then by its
+ * sequence as a number (ids are `<fingerprint>.<seq>`: as strings, `.10` came before `.9`, so a
+ * resolution and the NEW after it, decided in one step, went out in the wrong order).
+ */
+function sendOrder(a: OutboxEntry, b: OutboxEntry): number {
+  if (a.createdAt !== b.createdAt) return a.createdAt - b.createdAt;
+  const [fa, sa] = splitId(a.id);
+  const [fb, sb] = splitId(b.id);
+  return fa !== fb ? (fa < fb ? -1 : 1) : sa - sb;
+}
+
+function splitId(id: string): [string, number] {
+  const dot = id.lastIndexOf('.');
+  return [id.slice(0, dot), Number(id.slice(dot + 1))];
+}
+
 function notificationFor(sink: string, group: string, entries: OutboxEntry[], now: number): AlertNotification {
   const items: AlertItem[] = entries.map((e) => e.item);
   // The title counts alerts as they stand now, each by its latest item: a node owed two of them (a
@@ -223,7 +240,7 @@ async function deliverToSink(
       report.deferred.push({ sink: sink.name, group, reason: slot });
       continue;
     }
-    const entries = owed.map((o) => o.entry).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    const entries = owed.map((o) => o.entry).sort(sendOrder);
     const notification = notificationFor(sink.name, group, entries, now());
     if (slot.waitMs > 0) await new Promise((resolve) => setTimeout(resolve, slot.waitMs));
     // Again right before the send: the sink's rate window is two store calls, and a slow store

@@ -52,6 +52,24 @@ describe('deliverOwed', () => {
     expect(sink.sent.map((x) => x.n.title)).toEqual(['[WARNING] WhatsApp health, WABA 7: 2 firing', '[INFO] WhatsApp health, WABA 7: 1 resolved']);
   });
 
+  it('lists one node\'s notifications decided in the same ms by their sequence as a number (.9 before .10)', async () => {
+    const store = await openStore('memory:');
+    const sink = new TimedSink('s');
+    const policy = { minConsecutive: 1, repeatIntervalMs: 1e9 };
+    const subject: AlertSubject = { nodeType: 'phone', custSpaceId: 'cs', wabaId: '7', phoneNumber: '8679', entityType: 'PHONE_NUMBER' };
+    // Nine notifications before, so the two owed now are .9 and .10; both decided at one instant.
+    let state: EntityState | undefined;
+    const statuses = ['BLOCKED', 'AVAILABLE', 'BLOCKED', 'AVAILABLE', 'BLOCKED', 'AVAILABLE', 'BLOCKED', 'AVAILABLE', 'BLOCKED', 'AVAILABLE'] as const;
+    statuses.forEach((status, i) => {
+      state = evaluate(state, { subject, status, errors: [] }, { now: i < 8 ? 1000 + i : 2000, round: `r${i}`, policy, inhibited: false, sinks: ['s'] });
+      if (i < 8) state = { ...state!, outbox: [] };
+    });
+    expect(state!.outbox.map((e) => e.id.split('.')[1])).toEqual(['9', '10']);
+    await updateEntity(store, fingerprintOf(subject), () => state);
+    await deliverOwed(store, [sink], Date.now, noLog);
+    expect(sink.sent[0]!.n.items.map((i) => i.reason)).toEqual(['new', 'resolved']);
+  });
+
   it('sends one message per group, strikes deliveries only once confirmed, and spaces per-second channels', async () => {
     const store = await openStore('memory:');
     const sink = new TimedSink('slow', 100, 300);
