@@ -84,7 +84,9 @@ function rewrite(s: EntityState, silences: readonly Silence[], now: number, held
       // The incident ended under the silence: the sinks that heard of it hear so now, before anything newer.
       if (!kept.sinks?.length) return next;
       next.seq = s.seq + 1;
-      next.outbox = [{ id: `${s.fingerprint}.${next.seq}`, group: s.group, item: kept.item, pendingSinks: kept.sinks, createdAt: now }, ...s.outbox];
+      // First by createdAt too, which the deliverer sends by: a NEW owed since (it fired again before
+      // this ran) went out ahead of it, and the message read "1 resolved" of a node that fires.
+      next.outbox = [{ id: `${s.fingerprint}.${next.seq}`, group: s.group, item: kept.item, pendingSinks: kept.sinks, createdAt: firstCreatedAt(s.outbox, now) }, ...s.outbox];
       log({ level: 'info', msg: 'silence over: notifying the resolution it kept back', silence: kept.silenceId, node: s.node });
       return next;
     }
@@ -127,12 +129,16 @@ function rewrite(s: EntityState, silences: readonly Silence[], now: number, held
       // An earlier incident resolved under the silence: its close goes first, to the sinks that heard
       // of it. First by createdAt too, which the deliverer sends by (and a title counts the last of).
       next.seq += 1;
-      const createdAt = Math.min(now, ...next.outbox.map((e) => e.createdAt)) - (next.outbox.length > 0 ? 1 : 0);
-      next.outbox = [{ id: `${s.fingerprint}.${next.seq}`, group: s.group, item: kept.closing.item, pendingSinks: kept.closing.sinks, createdAt }, ...next.outbox];
+      next.outbox = [{ id: `${s.fingerprint}.${next.seq}`, group: s.group, item: kept.closing.item, pendingSinks: kept.closing.sinks, createdAt: firstCreatedAt(next.outbox, now) }, ...next.outbox];
     }
     return next;
   }
   return undefined;
+}
+
+/** A createdAt that puts an entry before everything in `outbox` (the deliverer sends by createdAt, then id). */
+function firstCreatedAt(outbox: readonly OutboxEntry[], now: number): number {
+  return outbox.length === 0 ? now : Math.min(now, ...outbox.map((e) => e.createdAt)) - 1;
 }
 
 /** The sinks a record says never heard of its incident (a record from before `unheard`: a kept `new`'s sinks). */

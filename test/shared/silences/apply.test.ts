@@ -149,6 +149,20 @@ describe('a silence ends', () => {
     expect(last.title).toContain('1 firing');
   });
 
+  it('after the alert, told before the silence, resolved under it and fired again once it ended: the resolution goes out before the new incident', async () => {
+    await change(phone, 'BLOCKED');
+    const unsilence = await silencePhone();
+    await change(phone, 'AVAILABLE');
+    await unsilence();
+    // Firing again before anything lifted the kept resolution: both are owed at the next delivery.
+    await change(phone, 'BLOCKED');
+    expect(messages()).toEqual([['phone BLOCKED new'], ['phone BLOCKED new', 'phone RESOLVED resolved']]);
+    // The close first, so the message stands for the node as it is: firing.
+    const last = rig.receivers.received.webhook.at(-1)!.body as { title: string; items: Array<{ reason: string }> };
+    expect(last.items.map((i) => i.reason)).toEqual(['resolved', 'new']);
+    expect(last.title).toContain('1 firing');
+  });
+
   it('as the alert, told before the silence, resolves right after it: its resolution goes out, to the sinks that heard of it', async () => {
     await change(phone, 'LIMITED');
     const unsilence = await silencePhone();
