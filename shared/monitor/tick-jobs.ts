@@ -148,7 +148,9 @@ export class TickJobs {
         // the next one checks it in its place.
         await this.o.store.delete(retryPrefix(this.o.round.id) + job.id);
         this.retrying.delete(job.id);
-        if (outcome.cause === 'unreachable') this.givenUp.set(job.id, outcome.error as CamsError);
+        // Not a check the invocation's end cut short (DeadlineExceeded): that says nothing of the node.
+        const error = outcome.error as CamsError;
+        if (outcome.cause === 'unreachable' && error.Code !== 'DeadlineExceeded') this.givenUp.set(job.id, error);
         this.o.log({ level: 'warn', msg: 'a check left for a retry failed again in this tick; it waits for the next round', target: job.id, cause: outcome.cause });
       }
     } else if (job.kind === 'retry' && (outcome === undefined || outcome.kind === 'checked' || outcome.kind === 'rejected')) {

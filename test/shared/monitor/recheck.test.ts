@@ -165,6 +165,15 @@ describe('a throttled round check is checked again in the same tick', () => {
     expect(await rejection('tpl_01')).toMatchObject({ firing: false });
   });
 
+  it('a retry the invocation\'s end cut short (DeadlineExceeded) is given up without an alert: it says nothing of the node', async () => {
+    await watch(4);
+    const cutShort = () => new CamsError({ Code: 'DeadlineExceeded', Message: 'the invocation ends before CAMS answered', httpStatus: 0, retryable: false, action: 'GetWhatsappHealthStatus' });
+    failAll = (code) => (code === 'tpl_01' ? cutShort() : undefined);
+    await tick(60_000);
+    await tick(60_000);
+    expect(await rejection('tpl_01')).toBeUndefined();
+  });
+
   it('CAMS failing every check (an outage): the targets given up are no alerts each (CamsUnreachable tells it)', async () => {
     await watch(6);
     // Three answered, then CAMS goes away for the rest of the round.
