@@ -450,6 +450,8 @@ describe.each(kinds)('removing a watched target (%s store)', (kind) => {
         while ((await store.get<{ lastRunAt?: number }>('monitor/unwatched'))?.value.lastRunAt !== clock && Date.now() < until) {
           await new Promise((r) => setTimeout(r, 20));
         }
+        // The window this test is about: the pass ran while this reply waited (else it checks nothing).
+        expect((await store.get<{ lastRunAt?: number }>('monitor/unwatched'))?.value.lastRunAt).toBe(clock);
       }
       return reply(t, o);
     };
