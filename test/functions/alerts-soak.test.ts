@@ -1,0 +1,359 @@
+// A seeded, model-based soak of "no lost or doubled alerts" in the configuration FC runs: a real
+// redis (AOF, so a restart keeps what it acknowledged, as a managed one does), the CAMS sandbox, two
+// health-monitor instances ticking (runHealthMonitor) beside two cams-events instances taking
+// receipts (camsEventsHandler over HTTP), and one signed webhook that now and then answers 500 or
+// never answers. A seeded driver changes the nodes' health in the sandbox, pushes (or loses, or
+// repeats) the matching receipts, runs ticks, and restarts redis; a model keeps each node's true
+// state. After a quiescent phase (faults off, CAMS's retries of failed pushes delivered, clean
+// rounds, nothing owed) what the webhook accepted must tell, per alert, a consistent story that ends
+// in the node's true state, and no notification id may arrive twice except after a store failure
+// between a send and its strike (README: the re-send carries the same X-Alert-Id).
+//
+// SOAK_STEPS (default 40) and SOAK_SEED (default 1) change the run; the seed is printed on failure.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seeded } from '../../local/sandbox/receipts.ts';
+import type { RunningSandbox } from '../../local/sandbox/server.ts';
+import { DEFAULT_SANDBOX_KEYS } from '../../local/sandbox/server.ts';
+import type { AlertItem } from '../../shared/alerts/model.ts';
+import { OWED_PREFIX } from '../../shared/monitor/entity-store.ts';
+import { registerWatchTarget, type WatchTarget } from '../../shared/monitor/targets.ts';
+import { camsEventsHandler } from '../../shared/services/cams-events.ts';
+import { monitorRuntime, runHealthMonitor, type MonitorRuntime } from '../../shared/services/health-monitor.ts';
+import { openStore } from '../../shared/store/index.ts';
+import type { Store } from '../../shared/store/port.ts';
+import { fcContext, fixture } from '../support/events.ts';
+import { onboardThroughFunctions, setHealth } from '../support/monitor.ts';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/receivers/index.ts';
+import { sandboxControl, sandboxForFunctions } from '../support/sandbox-env.ts';
+import { findOnPath, startRedisServer, type RedisServer } from '../shared/store/redis-server.ts';
+
+const STEPS = Number(process.env['SOAK_STEPS'] ?? 40);
+const SEED = Number(process.env['SOAK_SEED'] ?? 1);
+const redisBin = findOnPath('redis-server');
+const TOKEN = 'soak-receipt-token-0123456789';
+const key = DEFAULT_SANDBOX_KEYS[0]!;
+
+type Health = 'AVAILABLE' | 'LIMITED' | 'BLOCKED';
+const HEALTHS: readonly Health[] = ['AVAILABLE', 'LIMITED', 'BLOCKED'];
+
+interface Node {
+  name: string;
+  wabaId: string;
+  target: WatchTarget;
+  /** What the sandbox answers for it now (the ground truth of its check). */
+  health: Health;
+  /** Templates: the review state of the last receipt sent for it (its TEMPLATE_STATUS entity). */
+  review: Health;
+}
+
+/** A port in 53000-53999 nothing listens on. */
+async function portInRange(random: () => number): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = 53000 + Math.floor(random() * 1000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port in 53000-53999');
+}
+
+function httpPush(body: unknown): Buffer {
+  const e = fixture<Record<string, unknown> & { requestContext: { http: Record<string, string> } }>('fc3-http-event.json');
+  Object.assign(e, { rawPath: '/cams/receipts', headers: { 'Content-Type': 'application/json' }, queryParameters: { token: TOKEN }, body: JSON.stringify(body) });
+  Object.assign(e.requestContext.http, { method: 'POST', path: '/cams/receipts' });
+  return Buffer.from(JSON.stringify(e));
+}
+
+const ctx = () => fcContext({ credentials: { accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret } }) as never;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The receipt CAMS pushes for the node's new state (as the sandbox's own pusher words it). */
+function receiptFor(n: Node): Record<string, string> {
+  if (n.target.NodeType === 'template') {
+    const audit = n.health === 'AVAILABLE' ? 'pass' : n.health === 'LIMITED' ? 'paused' : 'disabled';
+    return { Type: 'template', WabaId: n.wabaId, TemplateCode: n.target.TemplateCode!, Language: n.target.Language!, AuditStatus: audit };
+  }
+  return { Type: 'wabaAccountUpdate', WabaId: n.wabaId, PhoneNumber: n.target.PhoneNumber!, Status: n.health };
+}
+
+let sandbox: RunningSandbox;
+let webhook: WebhookReceiver;
+let redis: RedisServer | undefined;
+let redisPort = 0;
+let aofDir = '';
+const persist = () => ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', aofDir];
+
+beforeAll(async () => {
+  process.env['LOG_LEVEL'] = 'silent';
+  // The account's CAMS budget is read from the process's environment (FC's is the function's).
+  process.env['CAMS_QPS'] = 'GetWhatsappHealthStatus=50';
+  sandbox = await sandboxForFunctions({ qps: { GetWhatsappHealthStatus: 50 } });
+  webhook = await startWebhookReceiver();
+});
+afterAll(async () => {
+  delete process.env['LOG_LEVEL'];
+  delete process.env['CAMS_QPS'];
+  await webhook?.close();
+  await sandbox?.close();
+  await redis?.stop();
+  if (aofDir) rmSync(aofDir, { recursive: true, force: true });
+});
+
+describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at once on redis, faults injected', () => {
+  it(`${STEPS} seeded steps (seed ${SEED}): every alert's notifications are consistent, end in the true state, and no id arrives twice without a store failure`, async () => {
+    const random = seeded(SEED);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const chance = (p: number) => random() < p;
+    const trace: string[] = [];
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+
+    aofDir = mkdtempSync(join(tmpdir(), 'alerts-soak-'));
+    redisPort = await portInRange(random);
+    redis = await startRedisServer(redisBin!, redisPort, persist());
+    const storeUrl = `${redis.url}?namespace=soak-${process.pid}:`;
+    const store: Store = await openStore(storeUrl);
+
+    // Two spaces, each a WABA with 2 phones and 3 templates: 10 watched nodes.
+    const nodes: Node[] = [];
+    for (const [s, wabaId] of ['299399000901', '299399000902'].entries()) {
+      const phones = [0, 1].map((p) => ({ cc: '86', phone: `138000009${s}${p}` }));
+      const space = await onboardThroughFunctions(wabaId, phones);
+      for (const p of phones) {
+        const target: WatchTarget = { CustSpaceId: space, NodeType: 'phone', WabaId: wabaId, PhoneNumber: `86${p.phone}` };
+        nodes.push({ name: `phone ${target.PhoneNumber}`, wabaId, target, health: 'AVAILABLE', review: 'AVAILABLE' });
+      }
+      const templates = [0, 1, 2].map((t) => ({ TemplateCode: `soak_${s}_${t}`, Language: 'en' }));
+      await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: templates });
+      for (const t of templates) {
+        const target: WatchTarget = { CustSpaceId: space, NodeType: 'template', WabaId: wabaId, ...t };
+        nodes.push({ name: `template ${t.TemplateCode}`, wabaId, target, health: 'AVAILABLE', review: 'AVAILABLE' });
+      }
+    }
+    for (const n of nodes) await registerWatchTarget(store, n.target, 'soak');
+
+    // As serverless.yml gives both functions: one store, one webhook, the documented alert policy
+    // (minConsecutive 1, a 4 h repeat interval no run reaches, so a reminder is a double).
+    const env = {
+      STORE_URL: storeUrl,
+      CAMS_ENDPOINT: sandbox.url,
+      CAMS_RECEIPT_TOKEN: TOKEN,
+      CAMS_QPS: 'GetWhatsappHealthStatus=50',
+      MONITOR_QPS: '40',
+      ALERT_MIN_CONSECUTIVE: '1',
+      ALERT_REPEAT_INTERVAL: '4h',
+      ALERT_WEBHOOK_URL: webhook.url,
+      ALERT_WEBHOOK_SECRET: webhook.secret,
+    };
+    // Warm instances, each with its own store connection, as FC keeps them between invocations.
+    const monitors = [monitorRuntime(env), monitorRuntime(env)];
+    const receiptRuntimes = [monitorRuntime(env), monitorRuntime(env)];
+    const receivers = receiptRuntimes.map((runtime) => camsEventsHandler({ env, write: () => {}, runtime }));
+
+    let ticks = 0;
+    const tick = async (m: () => Promise<MonitorRuntime>): Promise<string> => {
+      const inv = { event: fixture('timer-event.json'), context: ctx(), requestId: `tick-${++ticks}`, deadline: Date.now() + 12_000 };
+      try {
+        const t0 = Date.now();
+        const report = await runHealthMonitor(inv, await m());
+        return `${report.skipped ? 'skipped' : report.roundComplete ? 'round' : 'part'} ${Date.now() - t0}ms`;
+      } catch (e) {
+        return `failed (${e instanceof Error ? e.message.slice(0, 60) : String(e)})`;
+      }
+    };
+    /** CAMS's pushes not yet answered 200, per node: retried later, the newest only. */
+    const unanswered = new Map<Node, Record<string, string>>();
+    const push = async (receipt: Record<string, string>, i: number): Promise<number> => {
+      const r = (await receivers[i]!(httpPush([receipt]), ctx())) as { statusCode: number };
+      return r.statusCode;
+    };
+
+    let redisDown = false;
+    const restartRedis = async (downMs: number) => {
+      redisDown = true;
+      await redis!.stop();
+      await sleep(downMs);
+      redis = await startRedisServer(redisBin!, redisPort, persist());
+      redisDown = false;
+    };
+
+    /** Per step: the webhook's duplicate count after it, and whether redis was restarted in it. */
+    const storeFailedAt = new Set<number>();
+    const duplicatesAfter: number[] = [];
+
+    for (let step = 0; step < STEPS; step++) {
+      const stepStarted = Date.now();
+      const work: Array<Promise<unknown>> = [];
+      const what: string[] = [];
+      // CAMS retries a push it got no 200 for, now and then (before any newer push for that node).
+      for (const [n, receipt] of unanswered) {
+        if (!chance(0.4)) continue;
+        unanswered.delete(n);
+        what.push(`retry ${n.name}`);
+        work.push(push(receipt, pick([0, 1])).then((s) => s !== 200 && !unanswered.has(n) && unanswered.set(n, receipt)));
+      }
+      // One node (sometimes two) changes; its receipt is pushed to one or two instances, twice, or lost.
+      const changed = chance(0.25) ? [pick(nodes), pick(nodes)] : [pick(nodes)];
+      for (const n of new Set(changed)) {
+        n.health = pick(HEALTHS.filter((h) => h !== n.health));
+        await setHealth(sandbox, { ...n.target, CanSendMessage: n.health });
+        const receipt = receiptFor(n);
+        const way = random();
+        const sends = way < 0.2 ? [] : way < 0.6 ? [[pick([0, 1])]] : way < 0.85 ? [[0, 1]] : [[pick([0, 1])], [pick([0, 1])]];
+        what.push(`${n.name} → ${n.health} (receipt ${sends.length === 0 ? 'lost' : sends.map((s) => s.join('+')).join(', then ')})`);
+        if (sends.length === 0) continue;
+        // A newer push replaces an unanswered older one: CAMS's retry of it would come out of order.
+        unanswered.delete(n);
+        if (n.target.NodeType === 'template') n.review = n.health;
+        work.push(
+          (async () => {
+            await sleep(Math.floor(random() * 150));
+            let ok = false;
+            for (const batch of sends) ok = (await Promise.all(batch.map((i) => push(receipt, i)))).some((s) => s === 200) || ok;
+            if (!ok && !unanswered.has(n)) unanswered.set(n, receipt);
+          })(),
+        );
+      }
+      // One or two ticks at once, on two monitor instances.
+      const both = chance(0.35);
+      what.push(both ? 'two ticks' : 'tick');
+      const tickResults: Array<Promise<string>> = [tick(monitors[0]!)];
+      if (both) tickResults.push(sleep(Math.floor(random() * 100)).then(() => tick(monitors[1]!)));
+      work.push(...tickResults);
+      // Faults: the webhook answers 500 or never answers; redis is killed and comes back.
+      if (chance(0.12)) {
+        const k = 1 + Math.floor(random() * 3);
+        webhook.failNext(k);
+        what.push(`webhook 500 ×${k}`);
+      } else if (chance(0.03)) {
+        webhook.hangNext(1);
+        what.push('webhook hangs once');
+      }
+      if (chance(0.06)) {
+        storeFailedAt.add(step);
+        const after = Math.floor(random() * 250);
+        const down = 50 + Math.floor(random() * 300);
+        what.push(`redis restarted at +${after} ms for ${down} ms`);
+        work.push(sleep(after).then(() => restartRedis(down)));
+      }
+      await Promise.all(work);
+      trace.push(`${step}: ${what.join('; ')} → ticks ${(await Promise.all(tickResults)).join(', ')} (${Date.now() - stepStarted} ms)`);
+      duplicatesAfter.push(webhook.duplicates.length);
+    }
+
+    // Quiescent: faults off, CAMS's retries answered, then clean ticks until two rounds completed and nothing is owed.
+    webhook.failNext(0);
+    webhook.hangNext(0);
+    expect(redisDown).toBe(false);
+    for (const [n, receipt] of unanswered) {
+      let status = 0;
+      for (let i = 0; i < 20 && status !== 200; i++) {
+        status = await push(receipt, 0);
+        if (status !== 200) await sleep(250);
+      }
+      trace.push(`quiescent: retry ${n.name} → ${status}`);
+    }
+    // The webhook takes 60 messages a minute (WebhookSink.perMinute): what a busy run owes past that waits for the window.
+    const quietUntil = Date.now() + 90_000;
+    let rounds = 0;
+    let owed = -1;
+    while (Date.now() < quietUntil) {
+      const r = await tick(monitors[0]!);
+      if (r.startsWith('round')) rounds++;
+      owed = (await store.list(OWED_PREFIX)).length;
+      if (rounds >= 2 && owed === 0) break;
+      await sleep(r.startsWith('round') ? 250 : 500);
+    }
+    trace.push(`quiescent: ${rounds} rounds, ${owed} owed`);
+
+    // What the webhook accepted (each id once), item by item, in the order it was sent.
+    type Seen = Pick<AlertItem, 'fingerprint' | 'status' | 'reason' | 'subject' | 'node'> & { id: string };
+    const byAlert = new Map<string, Seen[]>();
+    for (const m of webhook.received) {
+      const body = m.body as { id: string; items: Seen[] };
+      for (const item of body.items) {
+        const list = byAlert.get(item.fingerprint) ?? [];
+        list.push({ ...item, id: body.id });
+        byAlert.set(item.fingerprint, list);
+      }
+    }
+    const nodeOf = (s: Seen['subject']) =>
+      nodes.find((n) => (s.phoneNumber !== undefined ? n.target.PhoneNumber === s.phoneNumber : s.templateCode !== undefined && n.target.TemplateCode === s.templateCode));
+    /** The alert's true state now: its node's check, its template's last review, AVAILABLE for the rest. */
+    const truth = (s: Seen['subject']): Health => {
+      const n = nodeOf(s);
+      if (!n || s.nodeType === 'monitor') return 'AVAILABLE';
+      if (s.entityType === 'PHONE_NUMBER' || s.entityType === 'MESSAGE_TEMPLATE') return n.health;
+      if (s.entityType === 'TEMPLATE_STATUS') return n.review;
+      return 'AVAILABLE'; // WABA, BUSINESS, APP: never changed here
+    };
+
+    const problems: string[] = owed === 0 ? [] : [`quiescent: ${owed} entities still owe a delivery`];
+    const story = (seen: Seen[]) => seen.map((i) => `${i.status}/${i.reason}`).join(' → ');
+    for (const [fp, seen] of byAlert) {
+      const about = `${seen[0]!.node} ${seen[0]!.subject.entityType} [${fp}]`;
+      let firing: string | undefined;
+      for (const [i, item] of seen.entries()) {
+        if (item.status === 'RESOLVED') {
+          if (!firing) problems.push(`${about}: RESOLVED with no firing notification before it (#${i}): ${story(seen)}`);
+          firing = undefined;
+        } else {
+          if (item.status === firing) problems.push(`${about}: ${item.status} notified twice in a row (#${i}, ${item.reason}): ${story(seen)}`);
+          firing = item.status;
+        }
+        if (item.reason === 'reminder') problems.push(`${about}: a reminder within the 4 h repeat interval (#${i})`);
+      }
+      const last = seen.at(-1)!;
+      const notified = last.status === 'RESOLVED' ? 'AVAILABLE' : last.status;
+      if (notified !== truth(last.subject)) problems.push(`${about}: last notified ${notified}, but it is ${truth(last.subject)}: ${story(seen)}`);
+    }
+    // A node whose alert never said anything must be AVAILABLE (nothing lost).
+    const notifiedAbout = (n: Node, entityType: string) =>
+      [...byAlert.values()].some((seen) => seen[0]!.subject.entityType === entityType && nodeOf(seen[0]!.subject) === n);
+    for (const n of nodes) {
+      const health = n.target.NodeType === 'phone' ? 'PHONE_NUMBER' : 'MESSAGE_TEMPLATE';
+      if (n.health !== 'AVAILABLE' && !notifiedAbout(n, health)) problems.push(`${n.name} ${health}: is ${n.health}, never notified`);
+      if (n.target.NodeType === 'template' && n.review !== 'AVAILABLE' && !notifiedAbout(n, 'TEMPLATE_STATUS')) {
+        problems.push(`${n.name} TEMPLATE_STATUS: reviewed ${n.review}, never notified`);
+      }
+    }
+    // One entity per node and kind (a second fingerprint for one node would be a second alert about it).
+    const kinds = new Map<string, string>();
+    for (const [fp, seen] of byAlert) {
+      const k = `${seen[0]!.node} ${seen[0]!.subject.entityType}`;
+      if (kinds.has(k)) problems.push(`${k}: two fingerprints ${kinds.get(k)} and ${fp}`);
+      kinds.set(k, fp);
+    }
+    // The same X-Alert-Id again only in a step whose store failed (between a send and its strike), or the one after.
+    for (const [step, count] of duplicatesAfter.entries()) {
+      const before = step === 0 ? 0 : duplicatesAfter[step - 1]!;
+      if (count > before && !storeFailedAt.has(step) && !storeFailedAt.has(step - 1)) problems.push(`step ${step}: ${count - before} notification id(s) delivered again with no store failure`);
+    }
+    if (webhook.duplicates.length > duplicatesAfter.at(-1)! && !storeFailedAt.has(STEPS - 1)) problems.push(`quiescent: notification ids delivered again: ${webhook.duplicates.join(', ')}`);
+    if (unhandled.length) problems.push(`unhandled rejections: ${unhandled.map(String).join('; ')}`);
+    process.off('unhandledRejection', onUnhandled);
+    await store.close();
+    for (const m of [...monitors, ...receiptRuntimes]) await (await m()).store.close().catch(() => undefined);
+
+    const report = [
+      `alerts soak: SOAK_SEED=${SEED} SOAK_STEPS=${STEPS}: ${problems.length} discrepancies`,
+      ...problems,
+      '--- steps',
+      ...trace,
+      '--- what the webhook accepted, per alert',
+      ...[...byAlert.values()].map((seen) => `${seen[0]!.node} ${seen[0]!.subject.entityType}: ${story(seen)}`),
+      `--- ids delivered again (store failures at steps ${[...storeFailedAt].join(', ') || 'none'}): ${webhook.duplicates.join(', ') || 'none'}`,
+    ].join('\n');
+    if (process.env['SOAK_VERBOSE'] || problems.length) console.log(report);
+    expect(problems, report).toEqual([]);
+    expect(rounds).toBeGreaterThanOrEqual(2);
+  }, 180_000 + STEPS * 2_000);
+});
