@@ -9,7 +9,8 @@
 // in the node's true state, and no notification id may arrive twice except after a store failure
 // between a send and its strike (README: the re-send carries the same X-Alert-Id).
 //
-// SOAK_STEPS (default 40) and SOAK_SEED (default 1) change the run; the seed is printed on failure.
+// SOAK_STEPS (default 40) and SOAK_SEED (default 1) change the run, SOAK_RESTARTS the share of steps
+// that restart redis (default 0.06); the seed is printed on failure (SOAK_VERBOSE=1: always).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -33,12 +34,16 @@ import { findOnPath, startRedisServer, type RedisServer } from '../shared/store/
 
 const STEPS = Number(process.env['SOAK_STEPS'] ?? 40);
 const SEED = Number(process.env['SOAK_SEED'] ?? 1);
+/** How often redis is restarted in a step (default 0.06). */
+const RESTARTS = Number(process.env['SOAK_RESTARTS'] ?? 0.06);
 const redisBin = findOnPath('redis-server');
 const TOKEN = 'soak-receipt-token-0123456789';
 const key = DEFAULT_SANDBOX_KEYS[0]!;
 
 type Health = 'AVAILABLE' | 'LIMITED' | 'BLOCKED';
 const HEALTHS: readonly Health[] = ['AVAILABLE', 'LIMITED', 'BLOCKED'];
+type Quality = 'GREEN' | 'YELLOW' | 'RED';
+const QUALITIES: readonly Quality[] = ['GREEN', 'YELLOW', 'RED'];
 
 interface Node {
   name: string;
@@ -48,6 +53,10 @@ interface Node {
   health: Health;
   /** Templates: the review state of the last receipt sent for it (its TEMPLATE_STATUS entity). */
   review: Health;
+  /** Phones: the rating of the last phoneQualityUpdate sent for it (its PHONE_QUALITY entity). */
+  quality: Quality;
+  /** Every state its check could have seen (a notification of another one is made up). */
+  seen: Set<Health>;
 }
 
 /** A port in 53000-53999 nothing listens on. */
@@ -74,8 +83,9 @@ function httpPush(body: unknown): Buffer {
 const ctx = () => fcContext({ credentials: { accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret } }) as never;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The receipt CAMS pushes for the node's new state (as the sandbox's own pusher words it). */
-function receiptFor(n: Node): Record<string, string> {
+/** The receipt CAMS pushes for the node's new state (as the sandbox's own pusher words it), or for its new quality rating. */
+function receiptFor(n: Node, about: 'health' | 'quality'): Record<string, string> {
+  if (about === 'quality') return { Type: 'phoneQualityUpdate', WabaId: n.wabaId, PhoneNumber: n.target.PhoneNumber!, Status: n.quality };
   if (n.target.NodeType === 'template') {
     const audit = n.health === 'AVAILABLE' ? 'pass' : n.health === 'LIMITED' ? 'paused' : 'disabled';
     return { Type: 'template', WabaId: n.wabaId, TemplateCode: n.target.TemplateCode!, Language: n.target.Language!, AuditStatus: audit };
@@ -129,13 +139,13 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
       const space = await onboardThroughFunctions(wabaId, phones);
       for (const p of phones) {
         const target: WatchTarget = { CustSpaceId: space, NodeType: 'phone', WabaId: wabaId, PhoneNumber: `86${p.phone}` };
-        nodes.push({ name: `phone ${target.PhoneNumber}`, wabaId, target, health: 'AVAILABLE', review: 'AVAILABLE' });
+        nodes.push({ name: `phone ${target.PhoneNumber}`, wabaId, target, health: 'AVAILABLE', review: 'AVAILABLE', quality: 'GREEN', seen: new Set(['AVAILABLE']) });
       }
       const templates = [0, 1, 2].map((t) => ({ TemplateCode: `soak_${s}_${t}`, Language: 'en' }));
       await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: templates });
       for (const t of templates) {
         const target: WatchTarget = { CustSpaceId: space, NodeType: 'template', WabaId: wabaId, ...t };
-        nodes.push({ name: `template ${t.TemplateCode}`, wabaId, target, health: 'AVAILABLE', review: 'AVAILABLE' });
+        nodes.push({ name: `template ${t.TemplateCode}`, wabaId, target, health: 'AVAILABLE', review: 'AVAILABLE', quality: 'GREEN', seen: new Set(['AVAILABLE']) });
       }
     }
     for (const n of nodes) await registerWatchTarget(store, n.target, 'soak');
@@ -169,8 +179,8 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
         return `failed (${e instanceof Error ? e.message.slice(0, 60) : String(e)})`;
       }
     };
-    /** CAMS's pushes not yet answered 200, per node: retried later, the newest only. */
-    const unanswered = new Map<Node, Record<string, string>>();
+    /** CAMS's pushes not yet answered 200, per node and kind (its health, a phone's quality): retried later, the newest only. */
+    const unanswered = new Map<string, Record<string, string>>();
     const push = async (receipt: Record<string, string>, i: number): Promise<number> => {
       const r = (await receivers[i]!(httpPush([receipt]), ctx())) as { statusCode: number };
       return r.statusCode;
@@ -193,32 +203,45 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
       const stepStarted = Date.now();
       const work: Array<Promise<unknown>> = [];
       const what: string[] = [];
-      // CAMS retries a push it got no 200 for, now and then (before any newer push for that node).
-      for (const [n, receipt] of unanswered) {
+      // CAMS retries a push it got no 200 for, now and then (a newer push for that node waits for it).
+      const retrying = new Map<string, Promise<unknown>>();
+      for (const [k, receipt] of unanswered) {
         if (!chance(0.4)) continue;
-        unanswered.delete(n);
-        what.push(`retry ${n.name}`);
-        work.push(push(receipt, pick([0, 1])).then((s) => s !== 200 && !unanswered.has(n) && unanswered.set(n, receipt)));
+        unanswered.delete(k);
+        what.push(`retry ${k}`);
+        const retry = push(receipt, pick([0, 1])).then((s) => s !== 200 && !unanswered.has(k) && unanswered.set(k, receipt));
+        retrying.set(k, retry);
+        work.push(retry);
       }
-      // One node (sometimes two) changes; its receipt is pushed to one or two instances, twice, or lost.
+      // One node (sometimes two) changes its health (a phone, now and then, its quality rating only);
+      // the receipt is pushed to one or two instances, twice, or lost.
       const changed = chance(0.25) ? [pick(nodes), pick(nodes)] : [pick(nodes)];
       for (const n of new Set(changed)) {
-        n.health = pick(HEALTHS.filter((h) => h !== n.health));
-        await setHealth(sandbox, { ...n.target, CanSendMessage: n.health });
-        const receipt = receiptFor(n);
+        const about = n.target.NodeType === 'phone' && chance(0.3) ? 'quality' : 'health';
+        // A rating is known only from its receipt: one that is lost changes nothing the monitor can see.
+        const quality = pick(QUALITIES.filter((q) => q !== n.quality));
+        if (about === 'health') {
+          n.health = pick(HEALTHS.filter((h) => h !== n.health));
+          n.seen.add(n.health);
+          await setHealth(sandbox, { ...n.target, CanSendMessage: n.health });
+        }
+        const receipt = receiptFor({ ...n, quality }, about);
         const way = random();
         const sends = way < 0.2 ? [] : way < 0.6 ? [[pick([0, 1])]] : way < 0.85 ? [[0, 1]] : [[pick([0, 1])], [pick([0, 1])]];
-        what.push(`${n.name} → ${n.health} (receipt ${sends.length === 0 ? 'lost' : sends.map((s) => s.join('+')).join(', then ')})`);
+        what.push(`${n.name} → ${about === 'quality' ? quality : n.health} (receipt ${sends.length === 0 ? 'lost' : sends.map((s) => s.join('+')).join(', then ')})`);
         if (sends.length === 0) continue;
-        // A newer push replaces an unanswered older one: CAMS's retry of it would come out of order.
-        unanswered.delete(n);
-        if (n.target.NodeType === 'template') n.review = n.health;
+        // A newer push replaces an unanswered older one of its kind: CAMS's retry of it would come out of order.
+        const retryKey = `${n.name} ${about}`;
+        unanswered.delete(retryKey);
+        if (about === 'quality') n.quality = quality;
+        else if (n.target.NodeType === 'template') n.review = n.health;
         work.push(
           (async () => {
+            await retrying.get(retryKey);
             await sleep(Math.floor(random() * 150));
             let ok = false;
             for (const batch of sends) ok = (await Promise.all(batch.map((i) => push(receipt, i)))).some((s) => s === 200) || ok;
-            if (!ok && !unanswered.has(n)) unanswered.set(n, receipt);
+            if (!ok && !unanswered.has(retryKey)) unanswered.set(retryKey, receipt);
           })(),
         );
       }
@@ -237,7 +260,7 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
         webhook.hangNext(1);
         what.push('webhook hangs once');
       }
-      if (chance(0.06)) {
+      if (chance(RESTARTS)) {
         storeFailedAt.add(step);
         const after = Math.floor(random() * 250);
         const down = 50 + Math.floor(random() * 300);
@@ -253,13 +276,13 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
     webhook.failNext(0);
     webhook.hangNext(0);
     expect(redisDown).toBe(false);
-    for (const [n, receipt] of unanswered) {
+    for (const [k, receipt] of unanswered) {
       let status = 0;
       for (let i = 0; i < 20 && status !== 200; i++) {
         status = await push(receipt, 0);
         if (status !== 200) await sleep(250);
       }
-      trace.push(`quiescent: retry ${n.name} → ${status}`);
+      trace.push(`quiescent: retry ${k} → ${status}`);
     }
     // The webhook takes 60 messages a minute (WebhookSink.perMinute): what a busy run owes past that waits for the window.
     const quietUntil = Date.now() + 90_000;
@@ -275,7 +298,7 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
     trace.push(`quiescent: ${rounds} rounds, ${owed} owed`);
 
     // What the webhook accepted (each id once), item by item, in the order it was sent.
-    type Seen = Pick<AlertItem, 'fingerprint' | 'status' | 'reason' | 'subject' | 'node'> & { id: string };
+    type Seen = Pick<AlertItem, 'fingerprint' | 'status' | 'reason' | 'subject' | 'node' | 'errors'> & { id: string };
     const byAlert = new Map<string, Seen[]>();
     for (const m of webhook.received) {
       const body = m.body as { id: string; items: Seen[] };
@@ -287,17 +310,24 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
     }
     const nodeOf = (s: Seen['subject']) =>
       nodes.find((n) => (s.phoneNumber !== undefined ? n.target.PhoneNumber === s.phoneNumber : s.templateCode !== undefined && n.target.TemplateCode === s.templateCode));
-    /** The alert's true state now: its node's check, its template's last review, AVAILABLE for the rest. */
-    const truth = (s: Seen['subject']): Health => {
+    /**
+     * The alert's true state now, as a status and its error codes: its node's check, its template's
+     * last review, its phone's last rating (YELLOW and RED are both LIMITED, told by their code),
+     * AVAILABLE for the rest.
+     */
+    const truth = (s: Seen['subject']): string => {
       const n = nodeOf(s);
       if (!n || s.nodeType === 'monitor') return 'AVAILABLE';
       if (s.entityType === 'PHONE_NUMBER' || s.entityType === 'MESSAGE_TEMPLATE') return n.health;
-      if (s.entityType === 'TEMPLATE_STATUS') return n.review;
+      if (s.entityType === 'TEMPLATE_STATUS') return n.review === 'AVAILABLE' ? 'AVAILABLE' : `${n.review} ${n.review === 'LIMITED' ? 'Template.Paused' : 'Template.Disabled'}`;
+      if (s.entityType === 'PHONE_QUALITY') return n.quality === 'GREEN' ? 'AVAILABLE' : `LIMITED QualityRating.${n.quality}`;
       return 'AVAILABLE'; // WABA, BUSINESS, APP: never changed here
     };
+    /** What a notification says: RESOLVED, or a firing status with its error codes. */
+    const said = (i: Seen) => (i.status === 'RESOLVED' ? 'RESOLVED' : [i.status, ...i.errors.map((e) => e.ErrorCode)].join(' '));
 
     const problems: string[] = owed === 0 ? [] : [`quiescent: ${owed} entities still owe a delivery`];
-    const story = (seen: Seen[]) => seen.map((i) => `${i.status}/${i.reason}`).join(' → ');
+    const story = (seen: Seen[]) => seen.map((i) => `${said(i)}/${i.reason}`).join(' → ');
     for (const [fp, seen] of byAlert) {
       const about = `${seen[0]!.node} ${seen[0]!.subject.entityType} [${fp}]`;
       let firing: string | undefined;
@@ -306,13 +336,17 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
           if (!firing) problems.push(`${about}: RESOLVED with no firing notification before it (#${i}): ${story(seen)}`);
           firing = undefined;
         } else {
-          if (item.status === firing) problems.push(`${about}: ${item.status} notified twice in a row (#${i}, ${item.reason}): ${story(seen)}`);
-          firing = item.status;
+          if (said(item) === firing) problems.push(`${about}: ${firing} notified twice in a row (#${i}, ${item.reason}): ${story(seen)}`);
+          firing = said(item);
         }
         if (item.reason === 'reminder') problems.push(`${about}: a reminder within the 4 h repeat interval (#${i})`);
+        // A state the node never was in is made up (its check's entity only: receipts' states are what they said).
+        const n = nodeOf(item.subject);
+        const checked = item.subject.entityType === 'PHONE_NUMBER' || item.subject.entityType === 'MESSAGE_TEMPLATE';
+        if (checked && n && item.status !== 'RESOLVED' && !n.seen.has(item.status as Health)) problems.push(`${about}: notified ${item.status}, a state it never had (#${i})`);
       }
       const last = seen.at(-1)!;
-      const notified = last.status === 'RESOLVED' ? 'AVAILABLE' : last.status;
+      const notified = last.status === 'RESOLVED' ? 'AVAILABLE' : said(last);
       if (notified !== truth(last.subject)) problems.push(`${about}: last notified ${notified}, but it is ${truth(last.subject)}: ${story(seen)}`);
     }
     // A node whose alert never said anything must be AVAILABLE (nothing lost).
@@ -324,6 +358,7 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
       if (n.target.NodeType === 'template' && n.review !== 'AVAILABLE' && !notifiedAbout(n, 'TEMPLATE_STATUS')) {
         problems.push(`${n.name} TEMPLATE_STATUS: reviewed ${n.review}, never notified`);
       }
+      if (n.quality !== 'GREEN' && !notifiedAbout(n, 'PHONE_QUALITY')) problems.push(`${n.name} PHONE_QUALITY: rated ${n.quality}, never notified`);
     }
     // One entity per node and kind (a second fingerprint for one node would be a second alert about it).
     const kinds = new Map<string, string>();
