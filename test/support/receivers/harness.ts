@@ -59,6 +59,8 @@ export interface ReceiverServer {
   failNext(n: number, status?: number): void;
   /** The next `n` requests never get an answer (the sender must time out). */
   hangNext(n: number): void;
+  /** The next `n` requests are answered as usual, `ms` after they arrived (a slow channel). */
+  slowNext(n: number, ms: number): void;
   close(): Promise<void>;
 }
 
@@ -73,6 +75,8 @@ export async function startReceiverServer(kind: ReceiverKind, handle: (call: Inc
   let failing = 0;
   let failStatus = 500;
   let hanging = 0;
+  let slow = 0;
+  let slowMs = 0;
   let requests = 0;
 
   const server = http.createServer((req, res) => {
@@ -82,11 +86,16 @@ export async function startReceiverServer(kind: ReceiverKind, handle: (call: Inc
       requests += 1;
       const url = new URL(req.url ?? '/', 'http://receiver.local');
       const at = now();
+      const delay = slow > 0 ? (slow--, slowMs) : 0;
       const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
         const isText = typeof body === 'string';
         const payload = isText ? body : JSON.stringify(body);
-        res.writeHead(status, { 'content-type': isText ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8', ...headers });
-        res.end(payload);
+        const answer = () => {
+          res.writeHead(status, { 'content-type': isText ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8', ...headers });
+          res.end(payload);
+        };
+        if (delay > 0) setTimeout(answer, delay);
+        else answer();
       };
       if (hanging > 0) {
         hanging -= 1;
@@ -139,6 +148,10 @@ export async function startReceiverServer(kind: ReceiverKind, handle: (call: Inc
     },
     hangNext(n) {
       hanging = n;
+    },
+    slowNext(n, ms) {
+      slow = n;
+      slowMs = ms;
     },
     close: () =>
       new Promise<void>((resolve) => {
