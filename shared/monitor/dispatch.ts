@@ -7,6 +7,25 @@ import { dropOwedMarker, ENTITY_PREFIX, loadOwing, loadSilenced, updateEntity, t
 
 export { ENTITY_PREFIX } from './entity-store.ts';
 const SINK_RATE_PREFIX = 'monitor/sink/';
+/**
+ * `monitor/sending/<sink>/<group>`: the message being sent to a sink for a group, written before the
+ * send and deleted once its entries are struck off. A deliverer that finds one (a store that failed
+ * between a send and its strike, a process killed there, a send that failed or timed out) sends
+ * exactly its entries again, so the same id (a receiver drops it), and what the group owes since in
+ * a message of its own; once `sent` (the sink confirmed it) it only strikes them off. Before, the
+ * next message held them with whatever was owed since, under a new id: notified twice.
+ */
+export const SENDING_PREFIX = 'monitor/sending/';
+/** A record whose entries are owed this long is dropped (they go out with the rest, under a new id). */
+const SENDING_TTL_MS = 24 * 3_600_000;
+
+interface Sending {
+  id: string;
+  /** The outbox entry ids the message holds. */
+  entries: string[];
+  /** The sink confirmed it: its entries are struck, not sent again. */
+  sent?: boolean;
+}
 
 interface SinkWindow {
   /** Send times in the last minute. */
@@ -223,7 +242,8 @@ async function deliverToSink(
     log({ level: 'warn', msg: `${stop}: the rest stays owed`, sink: sink.name, group });
     return false;
   };
-  const byGroup = new Map<string, Array<{ key: string; marker: string; entry: OutboxEntry }>>();
+  type Owed = { key: string; marker: string; entry: OutboxEntry };
+  const byGroup = new Map<string, Owed[]>();
   for (const s of owing) {
     for (const entry of s.value.outbox) {
       if (!entry.pendingSinks.includes(sink.name)) continue;
@@ -232,7 +252,34 @@ async function deliverToSink(
       byGroup.set(entry.group, list);
     }
   }
+  const sendingPrefix = `${SENDING_PREFIX}${sink.name}/`;
+  const sending = new Map((await store.list<Sending>(sendingPrefix)).map((r) => [r.key.slice(sendingPrefix.length), r.value]));
+  for (const group of sending.keys()) if (!byGroup.has(group)) await store.delete(sendingPrefix + group);
+  // The message an earlier deliverer was sending goes first, as it was; what the group owes besides goes in its own.
+  const messages: Array<[string, Owed[], Sending | undefined]> = [];
   for (const [group, owed] of [...byGroup.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const record = sending.get(group);
+    const earlier = record ? owed.filter((o) => record.entries.includes(o.entry.id)) : [];
+    const rest = owed.filter((o) => !earlier.includes(o));
+    if (record && earlier.length > 0) messages.push([group, earlier, record]);
+    else if (record) await store.delete(sendingPrefix + group);
+    if (rest.length > 0) messages.push([group, rest, undefined]);
+  }
+  // A group whose earlier message is not through sends nothing newer in this pass: its alerts keep their order,
+  // and the group's one record stays that message's.
+  const held = new Set<string>();
+  for (const [group, owed, record] of messages) {
+    const sendingKey = sendingPrefix + group;
+    if (held.has(group)) continue;
+    held.add(group);
+    if (record?.sent) {
+      // Confirmed by the sink, not struck off: strike it now, without sending it again.
+      await strikeOff(store, sink, owed);
+      await store.delete(sendingKey);
+      log({ level: 'info', msg: 'alert delivered earlier, struck off now', sink: sink.name, group, notification: record.id, items: owed.length });
+      held.delete(group);
+      continue;
+    }
     // Without the lease another deliverer may take over now: sending anyway could double the message.
     if (!(await mayStart(sink, group))) return false;
     const slot = await takeSendSlot(store, sink, now());
@@ -246,6 +293,7 @@ async function deliverToSink(
     // Again right before the send: the sink's rate window is two store calls, and a slow store
     // (seconds each) can use up the lease between the check above and here.
     if (!(await mayStart(sink, group))) return false;
+    await store.put<Sending>(sendingKey, { id: notification.id, entries: entries.map((e) => e.id) }, { ttlMs: SENDING_TTL_MS });
     try {
       await sink.send(notification);
     } catch (e) {
@@ -255,15 +303,23 @@ async function deliverToSink(
       log({ level: 'error', msg: 'alert delivery failed; it stays owed', sink: sink.name, group, error: err.message, retryable: err.retryable });
       continue;
     }
-    const ids = new Set(entries.map((e) => e.id));
-    for (const [key, marker] of new Map(owed.map((o) => [o.key, o.marker]))) {
-      await strike(store, key, (e) => (ids.has(e.id) ? e.pendingSinks.filter((p) => p !== sink.name) : e.pendingSinks));
-      await dropOwedMarker(store, key, marker);
-    }
+    await store.put<Sending>(sendingKey, { id: notification.id, entries: entries.map((e) => e.id), sent: true }, { ttlMs: SENDING_TTL_MS });
+    await strikeOff(store, sink, owed);
+    await store.delete(sendingKey);
+    held.delete(group);
     report.delivered.push({ sink: sink.name, group, items: entries.length });
     log({ level: 'info', msg: 'alert delivered', sink: sink.name, group, notification: notification.id, items: entries.length });
   }
   return true;
+}
+
+/** Strikes `owed` off for `sink`, and each entity's owed marker once it owes nothing. */
+async function strikeOff(store: Store, sink: AlertSink, owed: ReadonlyArray<{ key: string; marker: string; entry: OutboxEntry }>): Promise<void> {
+  const ids = new Set(owed.map((o) => o.entry.id));
+  for (const [key, marker] of new Map(owed.map((o) => [o.key, o.marker]))) {
+    await strike(store, key, (e) => (ids.has(e.id) ? e.pendingSinks.filter((p) => p !== sink.name) : e.pendingSinks));
+    await dropOwedMarker(store, key, marker);
+  }
 }
 
 /** Rewrites each owed entry's pending sinks; entries no sink still owes are removed. */

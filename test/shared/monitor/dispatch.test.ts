@@ -114,6 +114,69 @@ describe('deliverOwed', () => {
     expect(later.delivered).toEqual([{ sink: 'flaky', group: 'waba:3', items: 1 }]);
   });
 
+  it.each([
+    ['the store went away right after the send: it goes out again as the same message (same id), and the new alert apart', (_k: string) => true],
+    ['only the strike failed (the send was marked confirmed): it is struck off, not sent again', (k: string) => k.startsWith(ENTITY_PREFIX)],
+  ])("a send whose strike failed, the group owing more since: %s", async (_case, fails) => {
+    // Found by test/functions/alerts-soak.test.ts: redis restarted between a send and its strike, and the
+    // next deliverer put the unstruck alert in one message with what was owed since, under a new id:
+    // the receiver could not tell it had it, and notified it twice.
+    const inner = await openStore('memory:');
+    const sink = new TimedSink('hook');
+    const subject = (phone: string): AlertSubject => ({ nodeType: 'phone', custSpaceId: 'cs', wabaId: '7', phoneNumber: phone, entityType: 'PHONE_NUMBER' });
+    const oweAbout = (phone: string) =>
+      updateEntity(inner, fingerprintOf(subject(phone)), () =>
+        evaluate(undefined, { subject: subject(phone), status: 'BLOCKED', errors: [] }, { now: Date.now(), round: 'r', policy: { minConsecutive: 1, repeatIntervalMs: 1e9 }, inhibited: false, sinks: ['hook'] }),
+      );
+    await oweAbout('8613800000001');
+    // The store goes away right after the send: the strike's write fails.
+    let down = false;
+    const send = sink.send.bind(sink);
+    sink.send = async (n) => {
+      await send(n);
+      down = true;
+    };
+    const failing = storeWith(inner, { put: (k, v, o) => (down && fails(k) ? Promise.reject(new Error('store unavailable')) : inner.put(k, v, o)) });
+    await expect(deliverOwed(failing, [sink], Date.now, noLog)).rejects.toThrow('store unavailable');
+    expect(sink.sent).toHaveLength(1);
+    sink.send = send;
+    down = false;
+    // Meanwhile the same WABA group owes another alert.
+    await oweAbout('8613800000002');
+    await deliverOwed(inner, [sink], Date.now, noLog);
+    const phones = (n: AlertNotification) => n.items.map((i) => i.subject.phoneNumber);
+    if (fails('monitor/sending/')) {
+      expect(sink.sent.map((s) => phones(s.n))).toEqual([['8613800000001'], ['8613800000001'], ['8613800000002']]);
+      // The repeat is the message the receiver has: the same X-Alert-Id, which it drops.
+      expect(sink.sent[1]!.n.id).toBe(sink.sent[0]!.n.id);
+    } else {
+      expect(sink.sent.map((s) => phones(s.n))).toEqual([['8613800000001'], ['8613800000002']]);
+    }
+    expect(await inner.list('monitor/sending/')).toEqual([]);
+    expect((await deliverOwed(inner, [sink], Date.now, noLog)).delivered).toEqual([]);
+    for (const e of await inner.list<EntityState>(ENTITY_PREFIX)) expect(e.value.outbox).toEqual([]);
+  });
+
+  it('a failed send is retried as the same message, and nothing newer of its group goes ahead of it', async () => {
+    const store = await openStore('memory:');
+    const sink = new TimedSink('hook');
+    const subject = (phone: string): AlertSubject => ({ nodeType: 'phone', custSpaceId: 'cs', wabaId: '8', phoneNumber: phone, entityType: 'PHONE_NUMBER' });
+    const oweAbout = (phone: string) =>
+      updateEntity(store, fingerprintOf(subject(phone)), () =>
+        evaluate(undefined, { subject: subject(phone), status: 'BLOCKED', errors: [] }, { now: Date.now(), round: 'r', policy: { minConsecutive: 1, repeatIntervalMs: 1e9 }, inhibited: false, sinks: ['hook'] }),
+      );
+    await oweAbout('8613800000011');
+    sink.fail = new SinkDeliveryError('hook', 'HTTP 500', true);
+    expect((await deliverOwed(store, [sink], Date.now, noLog)).failed).toHaveLength(1);
+    await oweAbout('8613800000012');
+    // Still failing: the first message is tried again, the newer alert waits behind it.
+    expect((await deliverOwed(store, [sink], Date.now, noLog)).failed).toHaveLength(1);
+    sink.fail = undefined;
+    await deliverOwed(store, [sink], Date.now, noLog);
+    expect(sink.sent.map((s) => s.n.items.map((i) => i.subject.phoneNumber))).toEqual([['8613800000011'], ['8613800000012']]);
+    expect(await store.list('monitor/sending/')).toEqual([]);
+  });
+
   it('drops deliveries owed to a sink that is no longer configured', async () => {
     const store = await openStore('memory:');
     await owe(store, '1', ['gone', 'kept']);
