@@ -1,18 +1,11 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type middy from '@middy/core';
 import { HttpError } from '../http-fn/errors.ts';
+import { secretEquals } from '../http-fn/secret-equal.ts';
 import type { ParsedHttpEvent } from '../http-fn/middlewares.ts';
 import * as z from '../validation/schema.ts';
 
 /** CAMS_RECEIPT_TOKEN, as cams-events and the start-up check (services/config-check.ts) read it. */
 export const receiptTokenValue = z.string().check(z.minLength(16, 'must be at least 16 characters (a random secret: it is all that authenticates CAMS)'));
-
-/** Equal strings in time that does not depend on where they differ (digests: equal lengths). */
-function tokensEqual(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given, 'utf8').digest();
-  const b = createHash('sha256').update(expected, 'utf8').digest();
-  return timingSafeEqual(a, b);
-}
 
 /**
  * CAMS's callbacks cannot sign: they carry the shared secret as `?token=` of the callback URL.
@@ -26,7 +19,7 @@ export function receiptToken(opts: { token: () => string }): middy.MiddlewareObj
       const given = http.query['token'];
       if (!given) throw new HttpError(401, 'MissingToken', 'token: the callback URL must carry ?token=<CAMS_RECEIPT_TOKEN>', { fields: [{ Field: 'token', Message: 'is required' }] });
       // A `+` of the token left unencoded in the callback URL (a base64 token) arrives as a space.
-      const matches = tokensEqual(given, expected) || (given.includes(' ') && tokensEqual(given.replaceAll(' ', '+'), expected));
+      const matches = secretEquals(given, expected) || (given.includes(' ') && secretEquals(given.replaceAll(' ', '+'), expected));
       if (!matches) throw new HttpError(403, 'InvalidToken', 'token: does not match CAMS_RECEIPT_TOKEN', { fields: [{ Field: 'token', Message: 'does not match' }] });
     },
   };

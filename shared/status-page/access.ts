@@ -1,5 +1,6 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { HttpError } from '../http-fn/errors.ts';
+import { secretEquals } from '../http-fn/secret-equal.ts';
 import type { HttpRequest } from '../http-fn/event.ts';
 import { isDigits } from '../text/chars.ts';
 import type { StatusPageConfig } from './config.ts';
@@ -30,15 +31,6 @@ function same(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
-}
-
-/**
- * A viewer's token against the configured one, as their digests (equal lengths): comparing the
- * strings themselves answered a token of another length at once, telling a guesser the token's length.
- */
-function sameToken(given: string, token: string): boolean {
-  const digest = (v: string) => createHash('sha256').update(v, 'utf8').digest();
-  return timingSafeEqual(digest(given), digest(token));
 }
 
 /**
@@ -76,7 +68,7 @@ export function checkAccess(cfg: Pick<StatusPageConfig, 'token' | 'public'>, htt
   }
   const token = cfg.token;
   if (given !== undefined) {
-    if (!sameToken(given, token)) throw new HttpError(401, 'InvalidToken', 'the token is not right');
+    if (!secretEquals(given, token)) throw new HttpError(401, 'InvalidToken', 'the token is not right');
     const rest = Object.entries(http.query).filter(([k]) => k !== 'token');
     const location = http.path + (rest.length ? `?${new URLSearchParams(rest).toString()}` : '');
     // Secure everywhere but plain-HTTP loopback (the local host), where a browser would drop it.
@@ -96,7 +88,7 @@ export function checkAccess(cfg: Pick<StatusPageConfig, 'token' | 'public'>, htt
   const auth = http.headers['authorization'];
   if (auth !== undefined) {
     const m = /^Bearer\s+(\S+)$/i.exec(auth);
-    if (m && sameToken(m[1]!, token)) return { kind: 'allowed' };
+    if (m && secretEquals(m[1]!, token)) return { kind: 'allowed' };
     throw new HttpError(401, 'InvalidToken', 'the Bearer token is not right');
   }
   const cookie = cookieOf(http.headers['cookie'], COOKIE_NAME);
