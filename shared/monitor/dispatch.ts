@@ -265,19 +265,17 @@ async function deliverToSink(
     else if (record) await store.delete(sendingPrefix + group);
     if (rest.length > 0) messages.push([group, rest, undefined]);
   }
-  // A group whose earlier message is not through sends nothing newer in this pass: its alerts keep their order,
-  // and the group's one record stays that message's.
-  const held = new Set<string>();
+  // A group whose message did not go through (deferred, failed) sends nothing newer in this pass: its
+  // alerts keep their order, and the group's one record stays that message's.
+  const blocked = new Set<string>();
   for (const [group, owed, record] of messages) {
     const sendingKey = sendingPrefix + group;
-    if (held.has(group)) continue;
-    held.add(group);
+    if (blocked.has(group)) continue;
     if (record?.sent) {
       // Confirmed by the sink, not struck off: strike it now, without sending it again.
       await strikeOff(store, sink, owed);
       await store.delete(sendingKey);
       log({ level: 'info', msg: 'alert delivered earlier, struck off now', sink: sink.name, group, notification: record.id, items: owed.length });
-      held.delete(group);
       continue;
     }
     // Without the lease another deliverer may take over now: sending anyway could double the message.
@@ -285,15 +283,17 @@ async function deliverToSink(
     const slot = await takeSendSlot(store, sink, now());
     if (typeof slot === 'string') {
       report.deferred.push({ sink: sink.name, group, reason: slot });
+      blocked.add(group);
       continue;
     }
     const entries = owed.map((o) => o.entry).sort(sendOrder);
+    const ids = entries.map((e) => e.id);
     const notification = notificationFor(sink.name, group, entries, now());
     if (slot.waitMs > 0) await new Promise((resolve) => setTimeout(resolve, slot.waitMs));
     // Again right before the send: the sink's rate window is two store calls, and a slow store
     // (seconds each) can use up the lease between the check above and here.
     if (!(await mayStart(sink, group))) return false;
-    await store.put<Sending>(sendingKey, { id: notification.id, entries: entries.map((e) => e.id) }, { ttlMs: SENDING_TTL_MS });
+    await store.put<Sending>(sendingKey, { id: notification.id, entries: ids }, { ttlMs: SENDING_TTL_MS });
     try {
       await sink.send(notification);
     } catch (e) {
@@ -301,12 +301,12 @@ async function deliverToSink(
       if (err.retryAfterMs) await holdSink(store, sink.name, now() + err.retryAfterMs);
       report.failed.push({ sink: sink.name, group, error: err.message });
       log({ level: 'error', msg: 'alert delivery failed; it stays owed', sink: sink.name, group, error: err.message, retryable: err.retryable });
+      blocked.add(group);
       continue;
     }
-    await store.put<Sending>(sendingKey, { id: notification.id, entries: entries.map((e) => e.id), sent: true }, { ttlMs: SENDING_TTL_MS });
+    await store.put<Sending>(sendingKey, { id: notification.id, entries: ids, sent: true }, { ttlMs: SENDING_TTL_MS });
     await strikeOff(store, sink, owed);
     await store.delete(sendingKey);
-    held.delete(group);
     report.delivered.push({ sink: sink.name, group, items: entries.length });
     log({ level: 'info', msg: 'alert delivered', sink: sink.name, group, notification: notification.id, items: entries.length });
   }
