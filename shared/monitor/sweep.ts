@@ -316,11 +316,20 @@ export class HealthSweep {
     for (const [id, error] of jobs.givenUp) {
       const target = await this.watched(id, tick.envById);
       if (!target) continue;
-      const rejected = monitorSubject('TargetRejected', target);
-      await this.observeMonitor(rejected, 'ERROR', [camsFault(error)], round.id);
-      // Its reach, so a removal of the target closes the alert out (unwatched.ts); not marked checked.
-      await noteTarget(this.opts.store, target, { reach: [fingerprintOf(rejected)] });
+      // Not marked checked: CAMS never answered for it.
+      await this.observeRejected(target, error, round.id);
     }
+  }
+
+  /**
+   * A target's TargetRejected alert with CAMS's error, and the alert in the target's reach, so a
+   * removal of the target closes it out (unwatched.ts). `patch` is the rest of the target's record;
+   * true when this began the record.
+   */
+  private async observeRejected(target: WatchTarget, error: CamsError, roundId: string, patch: TargetInfo = {}): Promise<boolean> {
+    const rejected = monitorSubject('TargetRejected', target);
+    await this.observeMonitor(rejected, 'ERROR', [camsFault(error)], roundId);
+    return noteTarget(this.opts.store, target, { ...patch, reach: [fingerprintOf(rejected)] });
   }
 
   /** The target a plan id stands for now: configured, or on the watch list (undefined: no longer watched). */
@@ -350,9 +359,7 @@ export class HealthSweep {
       // Left pending: the next tick tries again. Only a CAMS that answers nothing becomes an alert.
       if (e.retryable || e.Code === 'DeadlineExceeded') return { kind: 'transient', cause: isThrottlingCode(e.Code) ? 'throttled' : 'unreachable', error: e };
       if (e.Code === 'Unknown.ResourceOwnerId' && (await this.retiredByDiscovery(next.id, roundId))) return { kind: 'rejected' };
-      const rejected = monitorSubject('TargetRejected', next.target);
-      await this.observeMonitor(rejected, 'ERROR', [camsFault(e)], roundId);
-      const begun = await noteTarget(this.opts.store, next.target, { ...(mark ? { round: roundId } : {}), lastCheckedAt: this.alertNow(), reach: [fingerprintOf(rejected)] });
+      const begun = await this.observeRejected(next.target, e, roundId, { ...(mark ? { round: roundId } : {}), lastCheckedAt: this.alertNow() });
       if (begun && mark) await this.unplannedIfGone(next.target);
       return { kind: 'rejected' };
     }
