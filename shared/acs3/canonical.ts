@@ -46,6 +46,17 @@ export function canonicalQueryString(query: QueryParams | undefined): string {
     .join('&');
 }
 
+/**
+ * The canonical query of pairs where a key may come more than once: sorted by key (a stable sort,
+ * so one key's values keep the order given), each pair encoded as canonicalQueryString encodes it.
+ */
+export function canonicalQueryPairs(pairs: ReadonlyArray<readonly [string, string]>): string {
+  return [...pairs]
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .map(([key, value]) => acsEncode(key) + '=' + acsEncode(value))
+    .join('&');
+}
+
 /** Whether a header takes part in the signature: host, content-type and every x-acs-*. */
 export function isSignableHeader(lowerName: string): boolean {
   return lowerName === 'host' || lowerName === 'content-type' || lowerName.startsWith('x-acs-');
@@ -93,6 +104,8 @@ export interface CanonicalParts {
   method: string;
   path: string;
   query: QueryParams | undefined;
+  /** The canonical query already built (a reading of repeated keys), in place of query. */
+  canonicalQuery?: string | undefined;
   headers: HeaderMap;
   signedHeaders: readonly string[];
   hashedPayload: string;
@@ -102,7 +115,7 @@ export function canonicalRequest(p: CanonicalParts): string {
   return [
     p.method.toUpperCase(),
     canonicalPath(p.path),
-    canonicalQueryString(p.query),
+    p.canonicalQuery ?? canonicalQueryString(p.query),
     canonicalHeaders(p.headers, p.signedHeaders),
     p.signedHeaders.join(';'),
     p.hashedPayload,

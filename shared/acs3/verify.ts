@@ -1,6 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import {
   ACS3_ALGORITHM,
+  acsEncode,
+  canonicalQueryPairs,
   canonicalRequest,
   groupHeaders,
   hmacSha256Hex,
@@ -20,7 +22,8 @@ export type Acs3ErrorCode =
   | 'InvalidAccessKeyId.NotFound'
   | 'InvalidTimeStamp.Expired'
   | 'SignatureNonceUsed'
-  | 'System.NonceCacheFull';
+  | 'System.NonceCacheFull'
+  | 'RepeatedQueryKey';
 
 /** HTTP statuses as Alibaba Cloud's gateway answers these codes. */
 export const ACS3_ERROR_STATUS: Record<Acs3ErrorCode, number> = {
@@ -31,6 +34,8 @@ export const ACS3_ERROR_STATUS: Record<Acs3ErrorCode, number> = {
   SignatureNonceUsed: 400,
   // Not a gateway code: ours, when the replay cache cannot take another nonce without forgetting one.
   'System.NonceCacheFull': 503,
+  // Ours too: a request signed right whose query gives a key more than once (commaJoinedQuery).
+  RepeatedQueryKey: 400,
 };
 
 export interface Acs3IncomingRequest {
@@ -51,11 +56,18 @@ export interface VerifyOptions {
   requiredSignedHeaders?: readonly string[];
   now?: () => number;
   windowMs?: number;
+  /**
+   * The query came from an FC event, where a key sent more than once is one value, its values joined
+   * with commas (FC 3.0's HTTP trigger; API Gateway's arrays are joined the same way when decoded).
+   * A request whose signature holds only with such a key read as repeated is then RepeatedQueryKey,
+   * naming the keys: signed right, but malformed, not a credentials problem.
+   */
+  commaJoinedQuery?: boolean;
 }
 
 export type VerifyResult =
   | { ok: true; accessKeyId: string; securityToken?: string | undefined }
-  | { ok: false; code: Acs3ErrorCode; message: string; httpStatus: number };
+  | { ok: false; code: Acs3ErrorCode; message: string; httpStatus: number; repeated?: { keys: string[]; accessKeyId: string } };
 
 function fail(code: Acs3ErrorCode, message: string): VerifyResult {
   return { ok: false, code, message, httpStatus: ACS3_ERROR_STATUS[code] };
@@ -122,17 +134,24 @@ export async function verifyAcs3Request(req: Acs3IncomingRequest, opts: VerifyOp
     return fail('SignatureDoesNotMatch', 'The body does not match x-acs-content-sha256.');
   }
 
-  const canonical = canonicalRequest({
-    method: req.method,
-    path: req.path,
-    query: req.query,
-    headers: req.headers,
-    signedHeaders,
-    hashedPayload,
-  });
-  const expected = hmacSha256Hex(secret, stringToSign(canonical));
-  if (!constantTimeEqualHex(expected, signature)) {
-    return fail('SignatureDoesNotMatch', 'The request signature does not conform to Alibaba Cloud standards.');
+  // canonicalQuery: a reading of the query with repeated keys, in place of the query as given.
+  const signs = (canonicalQuery?: string) => {
+    const canonical = canonicalRequest({
+      method: req.method,
+      path: req.path,
+      query: req.query,
+      canonicalQuery,
+      headers: req.headers,
+      signedHeaders,
+      hashedPayload,
+    });
+    return constantTimeEqualHex(hmacSha256Hex(secret, stringToSign(canonical)), signature);
+  };
+  let repeated: string[] | undefined;
+  if (!signs()) {
+    // Only the caller's own signature can name a repeated key: anyone else learns nothing here.
+    repeated = opts.commaJoinedQuery ? repeatedKeyReadings(req.query).find((r) => signs(r.canonicalQuery))?.keys : undefined;
+    if (!repeated) return fail('SignatureDoesNotMatch', 'The request signature does not conform to Alibaba Cloud standards.');
   }
 
   // The nonce is spent only by a request that proved the key: a forger cannot burn a victim's nonce.
@@ -142,8 +161,54 @@ export async function verifyAcs3Request(req: Acs3IncomingRequest, opts: VerifyOp
   if (verdict === 'full') {
     return fail('System.NonceCacheFull', 'Too many signed requests in the replay window to remember another nonce; retry shortly.');
   }
+  if (repeated) {
+    const list = repeated.join(', ');
+    const message = `The query gives ${list} more than once: give each parameter once.`;
+    return { ok: false, code: 'RepeatedQueryKey', message, httpStatus: ACS3_ERROR_STATUS.RepeatedQueryKey, repeated: { keys: repeated, accessKeyId } };
+  }
 
   return { ok: true, accessKeyId, securityToken: single(grouped, 'x-acs-security-token') };
+}
+
+function byEncoded(a: string, b: string): number {
+  const [ea, eb] = [acsEncode(a), acsEncode(b)];
+  return ea < eb ? -1 : ea > eb ? 1 : 0;
+}
+
+/** Past this many comma-holding keys no reading is tried: 2^n subsets, each an HMAC or two. */
+const MAX_JOINED_KEYS = 4;
+
+/**
+ * The ways a comma-joined query may have been sent with repeated keys: for each set of the keys whose
+ * value holds a comma, those keys split at every comma, their values in the order sent and, as a
+ * signer may sort one key's values, sorted. A value that itself held a comma (`%2C`) is not recovered.
+ */
+export function repeatedKeyReadings(query: QueryParams): Array<{ keys: string[]; canonicalQuery: string }> {
+  const joined = Object.keys(query).filter((k) => String(query[k] ?? '').includes(',')).sort();
+  if (joined.length === 0 || joined.length > MAX_JOINED_KEYS) return [];
+  const out: Array<{ keys: string[]; canonicalQuery: string }> = [];
+  const seen = new Set<string>();
+  for (let mask = 1; mask < 1 << joined.length; mask += 1) {
+    const keys = joined.filter((_, i) => (mask & (1 << i)) !== 0);
+    for (const sorted of [false, true]) {
+      const pairs: Array<[string, string]> = [];
+      for (const key of Object.keys(query)) {
+        const value = String(query[key] ?? '');
+        if (!keys.includes(key)) pairs.push([key, value]);
+        else {
+          const parts = value.split(',');
+          if (sorted) parts.sort(byEncoded);
+          for (const part of parts) pairs.push([key, part]);
+        }
+      }
+      const canonicalQuery = canonicalQueryPairs(pairs);
+      if (!seen.has(canonicalQuery)) {
+        seen.add(canonicalQuery);
+        out.push({ keys, canonicalQuery });
+      }
+    }
+  }
+  return out;
 }
 
 function constantTimeEqualHex(a: string, b: string): boolean {

@@ -214,9 +214,18 @@ export function verifyCallerSignature(opts: { keys: () => readonly ApiKey[]; non
           lookupSecret: (id) => keys.find((k) => k.accessKeyId === id)?.accessKeySecret,
           nonces: opts.nonces,
           requiredSignedHeaders: required,
+          // FC hands a repeated query key over as one comma-joined value (README, "HTTP routes").
+          commaJoinedQuery: true,
           ...(opts.now ? { now: opts.now } : {}),
         },
       );
+      if (!result.ok && result.repeated) {
+        // The signature holds with these keys read as repeated: a malformed request, not bad credentials.
+        request.internal.callerKeyId = result.repeated.accessKeyId;
+        throw new HttpError(400, 'InvalidParameter', result.message, {
+          fields: result.repeated.keys.map((k) => ({ Field: k, Message: 'given more than once in the query' })),
+        });
+      }
       if (!result.ok && result.code === 'System.NonceCacheFull') {
         // Fail closed: the replay cache is full of unexpired nonces; room frees up as they expire.
         throw new HttpError(503, result.code, result.message, { headers: { 'retry-after': '1' } });

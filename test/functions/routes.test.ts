@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { signRouteRequest, type RouteRequest } from '../../local/client/route-request.ts';
+import { signRouteRequest, type RouteRequest, type SignedRouteRequest } from '../../local/client/route-request.ts';
 import type { RunningSandbox } from '../../local/sandbox/server.ts';
 import { handler as addPhoneNumber } from '../../functions/add-phone-number/handler.ts';
 import { handler as bindWaba } from '../../functions/bind-waba/handler.ts';
 import { handler as getHealthStatus } from '../../functions/get-health-status/handler.ts';
 import { handler as queryWaba } from '../../functions/query-waba/handler.ts';
 import { fcContext, httpEvent, parseReply, type Trigger } from '../support/events.ts';
+import { signedRepeatedQuery } from '../support/repeated-query.ts';
 import { CALLER_KEY, sandboxControl, sandboxForFunctions } from '../support/sandbox-env.ts';
 
 const HOST = 'cams-fc-dev.ap-southeast-1.fcapp.run';
@@ -186,5 +187,67 @@ describe('CAMS errors map to documented statuses', () => {
     });
     expect(res.statusCode).toBe(504);
     expect(['RequestTimeout', 'DeadlineExceeded']).toContain(res.body.Code);
+  });
+});
+
+describe('a query key given more than once', () => {
+  // FC's HTTP trigger joins a repeated key's values with commas; the caller signed the pairs it sent.
+  const twice = (nonce: string, key = CALLER_KEY) =>
+    signedRepeatedQuery('/health-status', [['CustSpaceId', 'C100'], ['NodeType', 'waba'], ['CustSpaceId', 'C200']], HOST, key, { nonce: `${nonce}-${process.pid}` });
+  const send = async (signed: SignedRouteRequest, trigger: Trigger = 'fc-http') =>
+    parseReply(await getHealthStatus(httpEvent(signed, trigger), fcContext() as never));
+  const camsCalls = async () => (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as unknown[];
+
+  it.each<Trigger>(['fc-http', 'api-gateway'])('signed right, it is 400 InvalidParameter naming the key, not 403 (%s event)', async (trigger) => {
+    const res = await send(twice(`twice-${trigger}`), trigger);
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toMatchObject({ Code: 'InvalidParameter', Success: false, Fields: [{ Field: 'CustSpaceId', Message: 'given more than once in the query' }] });
+    expect(res.body.Message).toContain('CustSpaceId');
+    expect(await camsCalls()).toEqual([]);
+  });
+
+  it('API Gateway\'s arrays for a repeated key are read the same way', async () => {
+    const signed = twice('twice-array');
+    const event = JSON.parse(httpEvent(signed, 'api-gateway').toString('utf8')) as Record<string, unknown>;
+    event['queryParameters'] = { CustSpaceId: ['C100', 'C200'], NodeType: 'waba' };
+    const res = parseReply(await getHealthStatus(Buffer.from(JSON.stringify(event)), fcContext() as never));
+    expect(res).toMatchObject({ statusCode: 400, body: { Code: 'InvalidParameter', Fields: [{ Field: 'CustSpaceId' }] } });
+  });
+
+  it('a client that signed the key\'s values sorted gets the same 400', async () => {
+    const signed = twice('twice-sorted');
+    signed.query['CustSpaceId'] = 'C200,C100'; // sent C200 first, signed sorted
+    const res = await send(signed);
+    expect(res).toMatchObject({ statusCode: 400, body: { Code: 'InvalidParameter', Fields: [{ Field: 'CustSpaceId' }] } });
+  });
+
+  it('its nonce is spent: the same request again is 401 SignatureNonceUsed', async () => {
+    const signed = twice('twice-replay');
+    expect((await send(signed)).statusCode).toBe(400);
+    expect(await send(signed)).toMatchObject({ statusCode: 401, body: { Code: 'SignatureNonceUsed' } });
+  });
+
+  it('badly signed or unsigned, it is still 403 or 401, naming nothing', async () => {
+    const forged = await send(twice('twice-forged', { ...CALLER_KEY, accessKeySecret: 'not-the-secret' }));
+    expect(forged).toMatchObject({ statusCode: 403, body: { Code: 'SignatureDoesNotMatch' } });
+    const unsigned = twice('twice-unsigned');
+    delete unsigned.headers['Authorization'];
+    const refused = await send(unsigned);
+    expect(refused).toMatchObject({ statusCode: 401, body: { Code: 'IncompleteSignature' } });
+    // A request signed over other values than those sent (tampered) is 403 too.
+    const tampered = twice('twice-tampered');
+    tampered.query['CustSpaceId'] = 'C100,C300';
+    expect(await send(tampered)).toMatchObject({ statusCode: 403, body: { Code: 'SignatureDoesNotMatch' } });
+    for (const res of [forged, refused]) {
+      expect(res.body).not.toHaveProperty('Fields');
+      expect(JSON.stringify(res.body)).not.toContain('CustSpaceId');
+    }
+    expect(await camsCalls()).toEqual([]);
+  });
+
+  it('a value holding a comma, signed as one value, passes the signature and is judged as a value', async () => {
+    const res = await call(getHealthStatus as Handler, { method: 'GET', path: '/health-status', query: { CustSpaceId: 'C100,C200', NodeType: 'waba' } });
+    expect(res).toMatchObject({ statusCode: 400, body: { Code: 'InvalidParameter', Fields: [{ Field: 'CustSpaceId' }] } });
+    expect((res.body['Fields'] as Array<{ Message: string }>)[0]!.Message).not.toContain('more than once');
   });
 });

@@ -9,6 +9,7 @@ import type { Store } from '../../../shared/store/port.ts';
 import { handler } from '../../../functions/watch-list/handler.ts';
 import { fcContext, fixture, httpEvent, parseReply, type ParsedReply } from '../../support/events.ts';
 import { onboardThroughFunctions, RecordingSink, sandboxAndStorePerFile } from '../../support/monitor.ts';
+import { signedRepeatedQuery } from '../../support/repeated-query.ts';
 import { CALLER_KEY, sandboxControl } from '../../support/sandbox-env.ts';
 
 let sandbox: RunningSandbox;
@@ -74,6 +75,15 @@ describe('watch-list: validation', () => {
     const token = await watchList('GET', undefined, { NextToken: 'bm90LWEta2V5' });
     expect(token.statusCode).toBe(400);
     expect((token.body['Fields'] as Array<{ Field: string }>)[0]!.Field).toBe('NextToken');
+  });
+});
+
+describe('watch-list: a query key given twice', () => {
+  it('GET /watch-list?PageSize=10&PageSize=20, signed right, is 400 naming PageSize (not 403)', async () => {
+    const signed = signedRepeatedQuery('/watch-list', [['PageSize', '10'], ['PageSize', '20']], 'h', CALLER_KEY, { nonce: `wl-twice-${process.pid}` });
+    const r = parseReply(await handler(httpEvent(signed, 'fc-http'), fcContext() as never));
+    expect(r.statusCode).toBe(400);
+    expect(r.body).toMatchObject({ Code: 'InvalidParameter', Fields: [{ Field: 'PageSize', Message: 'given more than once in the query' }] });
   });
 });
 

@@ -1,8 +1,14 @@
 import { stringify as toFormString } from 'node:querystring';
 import { describe, expect, it } from 'vitest';
 import {
+  canonicalQueryPairs,
+  canonicalRequest,
+  hmacSha256Hex,
   InMemoryNonceRegistry,
+  repeatedKeyReadings,
+  sha256Hex,
   signAcs3Request,
+  stringToSign,
   verifyAcs3Request,
   type Acs3IncomingRequest,
   type VerifyOptions,
@@ -152,5 +158,59 @@ describe('verifyAcs3Request', () => {
     const badDate = signed();
     badDate.headers['x-acs-date'] = 'yesterday';
     expect(await verifyAcs3Request(badDate, options())).toMatchObject({ code: 'IncompleteSignature', message: expect.stringContaining('x-acs-date') });
+  });
+});
+
+describe('a query key given more than once (FC joins its values with commas)', () => {
+  /** Signed over the pairs as sent; the query as FC hands it over, each key once, comma-joined. */
+  function repeatedRequest(pairs: Array<[string, string]>, nonce = 'rep-1'): Acs3IncomingRequest {
+    const headers = signAcs3Request({ method: 'GET', path: '/x', headers: { host: 'fn.example' }, body: '' }, KEY, { date: new Date(NOW), nonce });
+    const signedHeaders = /SignedHeaders=([^,]+)/.exec(headers['Authorization']!)![1]!.split(';');
+    const canonical = canonicalRequest({ method: 'GET', path: '/x', query: undefined, canonicalQuery: canonicalQueryPairs(pairs), headers, signedHeaders, hashedPayload: sha256Hex('') });
+    headers['Authorization'] = `ACS3-HMAC-SHA256 Credential=${KEY.accessKeyId},SignedHeaders=${signedHeaders.join(';')},Signature=${hmacSha256Hex(KEY.accessKeySecret, stringToSign(canonical))}`;
+    const query: Record<string, string> = {};
+    for (const [k, v] of pairs) query[k] = k in query ? `${query[k]},${v}` : v;
+    return { method: 'GET', path: '/x', query, headers, body: '' };
+  }
+
+  it('is SignatureDoesNotMatch unless the caller says the query is comma-joined (the sandbox, the invoke API)', async () => {
+    const req = repeatedRequest([['PageSize', '10'], ['PageSize', '20']]);
+    expect(await verifyAcs3Request(req, options())).toMatchObject({ ok: false, code: 'SignatureDoesNotMatch' });
+  });
+
+  it('with commaJoinedQuery, a signature that holds with the key repeated is RepeatedQueryKey naming it, and spends the nonce', async () => {
+    const opts = options({ commaJoinedQuery: true });
+    const req = repeatedRequest([['PageSize', '10'], ['PageSize', '20']]);
+    expect(await verifyAcs3Request(req, opts)).toEqual({
+      ok: false,
+      code: 'RepeatedQueryKey',
+      httpStatus: 400,
+      message: expect.stringContaining('PageSize'),
+      repeated: { keys: ['PageSize'], accessKeyId: KEY.accessKeyId },
+    });
+    expect(await verifyAcs3Request(req, opts)).toMatchObject({ code: 'SignatureNonceUsed' });
+  });
+
+  it('names only the repeated keys, beside a value that holds a comma of its own', async () => {
+    const req = repeatedRequest([['Name', 'Acme, Inc'], ['CustSpaceId', 'C1'], ['NodeType', 'waba'], ['CustSpaceId', 'C2']]);
+    expect(req.query['Name']).toBe('Acme, Inc');
+    expect(await verifyAcs3Request(req, options({ commaJoinedQuery: true }))).toMatchObject({ code: 'RepeatedQueryKey', repeated: { keys: ['CustSpaceId'] } });
+  });
+
+  it('another key\'s signature, or values other than those signed, stay SignatureDoesNotMatch', async () => {
+    const req = repeatedRequest([['PageSize', '10'], ['PageSize', '20']]);
+    const forged = { ...req, query: { PageSize: '10,30' } };
+    expect(await verifyAcs3Request(forged, options({ commaJoinedQuery: true }))).toMatchObject({ code: 'SignatureDoesNotMatch' });
+    const other = options({ commaJoinedQuery: true, lookupSecret: () => 'another-secret' });
+    expect(await verifyAcs3Request(req, other)).toMatchObject({ code: 'SignatureDoesNotMatch' });
+    expect(await verifyAcs3Request(req, other)).not.toHaveProperty('repeated');
+  });
+
+  it('readings are bounded: past 4 comma-holding keys none is tried', () => {
+    expect(repeatedKeyReadings({ a: '1,2', b: 'x' }).map((r) => r.canonicalQuery)).toEqual(['a=1&a=2&b=x']); // sorted as sent: one reading
+    expect(repeatedKeyReadings({ a: 'x' })).toEqual([]);
+    expect(repeatedKeyReadings({ a: '2,1' }).map((r) => r.canonicalQuery)).toEqual(['a=2&a=1', 'a=1&a=2']);
+    expect(repeatedKeyReadings({ a: '1,2', b: '1,2', c: '1,2', d: '1,2' }).length).toBeLessThanOrEqual(30);
+    expect(repeatedKeyReadings({ a: '1,2', b: '1,2', c: '1,2', d: '1,2', e: '1,2' })).toEqual([]);
   });
 });
