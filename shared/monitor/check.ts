@@ -7,7 +7,7 @@ import { fingerprintOf, type EntityState, type ObservedStatus } from './entity-s
 import { entityKey, updateEntity } from './entity-store.ts';
 import { CHILD_TYPES, holdsChildren, releaseHeld } from './inhibition.ts';
 import { markedRisky, RISKY_PREFIX } from './risk.ts';
-import { evaluate, type AlertPolicy, type Observation } from './rules.ts';
+import { evaluate, remindUnobserved, type AlertPolicy, type Observation } from './rules.ts';
 import { targetId, type WatchTarget } from './targets.ts';
 
 /** What the sweep and the receipts both need to check one node and record what it says. */
@@ -73,8 +73,32 @@ export async function checkTarget(
   // 'sweep', cams-events' is 'background' (shared/services/*).
   const { data } = await cams.getHealthStatus(target, { deadline: ctx.deadline });
   const reach = await observeReply(target, data.Entities, round, ctx);
-  if (await noteTarget(ctx.store, target, { ...(ctx.round ? { round } : {}), lastCheckedAt: ctx.now(), status: worst(data.Entities), reach })) await ctx.onRecordBegun?.(target);
+  const noted = await recordTarget(ctx.store, target, { ...(ctx.round ? { round } : {}), lastCheckedAt: ctx.now(), status: worst(data.Entities), reach });
+  if (noted.begun) await ctx.onRecordBegun?.(target);
+  // A template's review (TEMPLATE_STATUS) is in its reach, not in the reply: its check is what
+  // reminds of it, or it would never be reminded (the receipt's subject may carry a WabaId the
+  // target lacks, so it is found by the reach, not rebuilt from the target).
+  if (target.NodeType === 'template') {
+    const said = new Set(reach);
+    for (const fp of noted.reach ?? []) if (!said.has(fp)) await remindReview(fp, ctx);
+  }
   return data.Entities;
+}
+
+/** Reminds of a firing TEMPLATE_STATUS alert once the repeat interval is up (rules.ts remindUnobserved); one read otherwise. */
+async function remindReview(fp: string, ctx: CheckContext): Promise<void> {
+  const write = async () => {
+    let owes = false;
+    await updateEntity(ctx.store, fp, (prev) => {
+      owes = false;
+      if (prev?.subject.entityType !== 'TEMPLATE_STATUS') return undefined;
+      const next = remindUnobserved(prev, { now: ctx.now(), policy: ctx.policy, sinks: ctx.sinks });
+      owes = !!next && next.outbox.length > prev.outbox.length;
+      return next;
+    });
+    if (owes) ctx.onOwed?.();
+  };
+  await (ctx.writes ? ctx.writes.queue(fp, write) : write());
 }
 
 /** Turns one reply into observations: one per entity, WABA-level ones shared by every target. Returns the entities' fingerprints. */
@@ -203,7 +227,13 @@ export const UNPLANNED_PREFIX = 'monitor/unplanned/';
  * started outside a round check is marked unplanned first. True when it began the record.
  */
 export async function noteTarget(store: Store, target: WatchTarget, patch: TargetInfo): Promise<boolean> {
+  return (await recordTarget(store, target, patch)).begun;
+}
+
+/** noteTarget, also giving the reach as recorded (what the record held, with `patch.reach` added). */
+async function recordTarget(store: Store, target: WatchTarget, patch: TargetInfo): Promise<{ begun: boolean; reach: string[] | undefined }> {
   const id = targetId(target);
+  let recorded: string[] | undefined;
   let was = false;
   let is = false;
   let changed = false;
@@ -212,18 +242,19 @@ export async function noteTarget(store: Store, target: WatchTarget, patch: Targe
     begun = !cur;
     if (!cur && patch.round === undefined) await store.put(UNPLANNED_PREFIX + id, 1);
     const reach = patch.reach ? unionReach(cur?.reach, patch.reach) : cur?.reach;
+    recorded = reach;
     const next: TargetInfo = { ...cur, ...patch, ...(reach ? { reach } : {}) };
     changed = !cur || JSON.stringify(next) !== JSON.stringify(cur);
     was = markedRisky(cur);
     is = markedRisky(next);
     return changed ? next : undefined;
   });
-  if (!changed) return false;
+  if (!changed) return { begun: false, reach: recorded };
   // After the record: a crash in between leaves a stale marker (the reader drops it) or a missing
   // one (written again at the node's next check while it is risky).
   if (is) await store.put(RISKY_PREFIX + id, 1);
   else if (was && !is) await store.delete(RISKY_PREFIX + id);
-  return begun;
+  return { begun, reach: recorded };
 }
 
 /** `had` with `more` added, sorted; `had` itself (the same array) when nothing is new. */

@@ -38,6 +38,20 @@ export function releaseHold(prev: EntityState, ctx: Omit<EvaluationContext, 'rou
   return { ...next, lastCheckedAt: prev.lastCheckedAt };
 }
 
+/**
+ * A firing alert that no check observes (a template's review, TEMPLATE_STATUS: only receipts and, for
+ * a rejection, discovery's listing say it) has its last observation decided again once the repeat
+ * interval has passed since its last notification, so it is reminded like any firing alert. Decided
+ * as a repeat of that observation: in the round it was counted in, keeping when it was last checked.
+ * Undefined when no reminder is due (nothing to write).
+ */
+export function remindUnobserved(prev: EntityState, ctx: Omit<EvaluationContext, 'round' | 'inhibited'>): EntityState | undefined {
+  if (!prev.firing || prev.unwatchedAt !== undefined || prev.held !== undefined || prev.status === 'AVAILABLE') return undefined;
+  if (ctx.now - (prev.lastNotifiedAt ?? 0) < ctx.policy.repeatIntervalMs) return undefined;
+  const next = evaluate(prev, { subject: prev.subject, status: prev.status, errors: prev.errors }, { ...ctx, round: prev.lastRound ?? '', inhibited: false });
+  return { ...next, lastCheckedAt: prev.lastCheckedAt };
+}
+
 function severityOf(status: ObservedStatus): Severity {
   if (status === 'BLOCKED' || status === 'ERROR') return 'critical';
   if (status === 'LIMITED') return 'warning';

@@ -310,6 +310,56 @@ describe('cams-events over HTTP', () => {
   });
 });
 
+describe('a template review alert between receipts', () => {
+  const HOUR = 3_600_000;
+  const review = () => webhookItems().filter((i) => i.node.startsWith('TEMPLATE_STATUS')).map((i) => `${i.status} ${i.reason}`);
+  /** One health-monitor tick at the alert clock's time (the default ALERT_REPEAT_INTERVAL, 4 h). */
+  const tick = async (requestId: string, clock: number) => {
+    const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env };
+    const { runHealthMonitor } = await import('../../../shared/services/health-monitor.ts');
+    const inv = { event: fixture('timer-event.json'), context: ctx(), requestId, deadline: Date.now() + 30_000 };
+    await runHealthMonitor(inv, { config: loadMonitorConfig(env), store, sinks: sinksFromEnv(env) }, () => clock);
+  };
+
+  it.each([
+    ['paused', 'LIMITED'],
+    ['disabled', 'BLOCKED'],
+  ])('a %s template is reminded every ALERT_REPEAT_INTERVAL while no receipt changes it, and not while silenced', async (AuditStatus, status) => {
+    const t0 = Date.now();
+    let clock = t0;
+    await registerWatchTarget(store, phone(), 'test');
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'order_update', Language: 'en_US' }] });
+    const r = (await fn({}, () => clock)(httpPush([{ Type: 'template', WabaId: WABA, TemplateCode: 'order_update', Language: 'en_US', AuditStatus, Reason: 'quality' }]), ctx())) as Reply;
+    expect(json(r).Data!.Results[0]).toMatchObject({ Outcome: 'processed', Registered: true });
+    expect(review()).toEqual([`${status} new`]);
+
+    // Its node is checked every round; within the interval nothing more is said.
+    clock = t0 + HOUR;
+    await tick('tick-1', clock);
+    expect(review()).toEqual([`${status} new`]);
+    // Past it, the check of the template reminds of its review (before, only a receipt could).
+    clock = t0 + 4 * HOUR + 60_000;
+    await tick('tick-2', clock);
+    expect(review()).toEqual([`${status} new`, `${status} reminder`]);
+    clock += HOUR;
+    await tick('tick-3', clock);
+    expect(review()).toHaveLength(2);
+
+    // Silenced: the next reminder is recorded as silenced, not sent.
+    const { createSilence } = await import('../../../shared/silences/store.ts');
+    const silence = await createSilence(
+      store,
+      { Matchers: [{ Name: 'AlertName', Value: 'TEMPLATE_STATUS' }], StartsAt: clock, EndsAt: clock + 24 * HOUR, CreatedBy: 'test', Comment: 'known' },
+      clock,
+    );
+    clock = t0 + 8 * HOUR + 2 * 60_000;
+    await tick('tick-4', clock);
+    expect(review()).toHaveLength(2);
+    const state = (await store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value).find((e) => e.subject.entityType === 'TEMPLATE_STATUS')!;
+    expect(state).toMatchObject({ firing: true, status, outbox: [], silenced: { silenceId: silence.SilenceId, item: { reason: 'reminder' } } });
+  });
+});
+
 describe('cams-events with several instances at once', () => {
   it('the same receipt to three instances at the same moment, beside a sweep: one alert', async () => {
     await registerWatchTarget(store, phone(), 'test');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertSubject } from '../../../shared/alerts/model.ts';
 import type { EntityState, ObservedStatus } from '../../../shared/monitor/entity-state.ts';
-import { evaluate, releaseHold, unwatch, type AlertPolicy } from '../../../shared/monitor/rules.ts';
+import { evaluate, releaseHold, remindUnobserved, unwatch, type AlertPolicy } from '../../../shared/monitor/rules.ts';
 
 const HOUR = 3_600_000;
 const phone: AlertSubject = { nodeType: 'phone', custSpaceId: 'cs1', wabaId: '299399', phoneNumber: '8613800000000', entityType: 'PHONE_NUMBER' };
@@ -193,5 +193,35 @@ describe('unwatch: a node no watched target reaches any more', () => {
     expect(back.outbox.map((o) => o.item.reason)).toEqual(['new', 'unwatched']);
     const again = evaluate(back, { subject: phone, status: 'BLOCKED', errors: [err('141006')] }, { now: 3 * HOUR, round: 'r10', policy: { ...policy, minConsecutive: 2 }, inhibited: false, sinks: ['s'] });
     expect(again.outbox.map((o) => o.item.reason)).toEqual(['new', 'unwatched', 'new']);
+  });
+});
+
+describe('remindUnobserved: a firing alert no check observes (a template review, TEMPLATE_STATUS)', () => {
+  const review: AlertSubject = { nodeType: 'template', custSpaceId: 'cs1', wabaId: '299399', templateCode: 't1', language: 'en', entityType: 'TEMPLATE_STATUS' };
+  const ctx = (now: number) => ({ now, policy, sinks: ['dingtalk', 'slack'] });
+  const paused = () =>
+    evaluate(undefined, { subject: review, status: 'LIMITED', errors: [err('Template.Paused')] }, { ...ctx(0), round: 'receipt', inhibited: false });
+
+  it('says nothing (no write) before the repeat interval, or for an alert not firing', () => {
+    const fired = { ...paused(), outbox: [] };
+    expect(remindUnobserved(fired, ctx(4 * HOUR - 1))).toBeUndefined();
+    const resolved = evaluate(fired, { subject: review, status: 'AVAILABLE', errors: [] }, { ...ctx(HOUR), round: 'receipt-2', inhibited: false });
+    expect(remindUnobserved({ ...resolved, outbox: [] }, ctx(10 * HOUR))).toBeUndefined();
+  });
+
+  it('after it, a reminder of the same state, keeping when it was last checked and its round count', () => {
+    const fired = { ...paused(), outbox: [] };
+    const next = remindUnobserved(fired, ctx(4 * HOUR))!;
+    expect(next.outbox.map((e) => [e.item.reason, e.item.status, e.pendingSinks])).toEqual([['reminder', 'LIMITED', ['dingtalk', 'slack']]]);
+    expect(next).toMatchObject({ lastCheckedAt: 0, lastRound: 'receipt', consecutiveBad: 1, since: 0, lastNotifiedAt: 4 * HOUR, firing: true });
+    // The next one is an interval after this one.
+    expect(remindUnobserved({ ...next, outbox: [] }, ctx(8 * HOUR - 1))).toBeUndefined();
+    expect(remindUnobserved({ ...next, outbox: [] }, ctx(8 * HOUR))!.outbox).toHaveLength(1);
+  });
+
+  it('a sink still owed the first notification gets no reminder queued behind it', () => {
+    const owed = paused();
+    const next = remindUnobserved(owed, ctx(4 * HOUR))!;
+    expect(next.outbox).toEqual(owed.outbox);
   });
 });
