@@ -107,17 +107,14 @@ async function observeReply(target: WatchTarget, entities: HealthEntity[], round
   // A phone or template says nothing new while its WABA is BLOCKED: that one alert covers them
   // (the rules remember what they held back; inhibition.ts notifies it when the WABA's hold ends).
   const wabaBlocked = entities.some((e) => e.EntityType === 'WABA' && e.CanSendMessage === 'BLOCKED');
-  for (const entity of entities) {
-    const subject: AlertSubject = {
-      nodeType: target.NodeType,
-      custSpaceId: target.CustSpaceId,
-      wabaId: entity.WabaId ?? target.WabaId,
-      entityType: entity.EntityType,
-      ...(entity.EntityType === 'PHONE_NUMBER' ? { phoneNumber: entity.PhoneNumber ?? target.PhoneNumber } : {}),
-      ...(entity.EntityType === 'MESSAGE_TEMPLATE'
-        ? { templateCode: entity.TemplateCode ?? target.TemplateCode, language: entity.Language ?? target.Language }
-        : {}),
-    };
+  const subjects = entities.map((entity) => ({ entity, subject: subjectOf(target, entity) }));
+  // CAMS promises no order of Entities, so the outcome must not depend on it: the WABA-level ones
+  // first, and the end of a WABA's hold leaves alone the phones and templates this reply reports, which
+  // their own observation just after decides. Before, a WABA listed first released a phone's held
+  // LIMITED (NEW) that the same reply's AVAILABLE then resolved: two notifications for nothing.
+  const reported = new Set(subjects.filter((s) => CHILD_TYPES.has(s.entity.EntityType)).map((s) => fingerprintOf(s.subject)));
+  const ordered = [...subjects.filter((s) => !CHILD_TYPES.has(s.entity.EntityType)), ...subjects.filter((s) => CHILD_TYPES.has(s.entity.EntityType))];
+  for (const { entity, subject } of ordered) {
     const obs: Observation = { subject, ...knownStatus(entity) };
     if (CHILD_TYPES.has(entity.EntityType)) {
       reach.push(fingerprintOf(subject));
@@ -127,18 +124,33 @@ async function observeReply(target: WatchTarget, entities: HealthEntity[], round
     // Entities above the node (WABA, BUSINESS, APP) are the same whichever target reported them.
     subject.nodeType = 'waba';
     reach.push(fingerprintOf(subject));
-    if (ctx.writes) await ctx.writes.parentOnce(obs, round, ctx.now(), () => applyObservation(obs, round, false, ctx));
-    else await applyObservation(obs, round, false, ctx);
+    if (ctx.writes) await ctx.writes.parentOnce(obs, round, ctx.now(), () => applyObservation(obs, round, false, ctx, reported));
+    else await applyObservation(obs, round, false, ctx, reported);
   }
   return reach;
 }
 
-/** One observation through the rules, stored with its entity in one compare-and-set. */
+function subjectOf(target: WatchTarget, entity: HealthEntity): AlertSubject {
+  return {
+    nodeType: target.NodeType,
+    custSpaceId: target.CustSpaceId,
+    wabaId: entity.WabaId ?? target.WabaId,
+    entityType: entity.EntityType,
+    ...(entity.EntityType === 'PHONE_NUMBER' ? { phoneNumber: entity.PhoneNumber ?? target.PhoneNumber } : {}),
+    ...(entity.EntityType === 'MESSAGE_TEMPLATE' ? { templateCode: entity.TemplateCode ?? target.TemplateCode, language: entity.Language ?? target.Language } : {}),
+  };
+}
+
+/**
+ * One observation through the rules, stored with its entity in one compare-and-set. `reported`: the
+ * phones and templates the same reply observes, which the end of a WABA's hold leaves to them.
+ */
 export async function applyObservation(
   obs: Observation,
   round: string,
   inhibited: boolean,
   ctx: Pick<CheckContext, 'store' | 'policy' | 'sinks' | 'now' | 'history' | 'writes' | 'onOwed'>,
+  reported?: ReadonlySet<string>,
 ): Promise<EntityState | undefined> {
   const fp = fingerprintOf(obs.subject);
   const write = async () => {
@@ -160,7 +172,7 @@ export async function applyObservation(
   };
   const { state, holdEnded } = await (ctx.writes ? ctx.writes.queue(fp, write) : write());
   // A WABA no longer BLOCKED: what it held back is owed now, for the same flush (inhibition.ts).
-  if (holdEnded && state) await releaseHeld(state.group, ctx);
+  if (holdEnded && state) await releaseHeld(state.group, ctx, reported);
   return state;
 }
 

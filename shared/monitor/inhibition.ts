@@ -47,10 +47,15 @@ export interface ReleaseContext {
   onOwed?: () => void;
 }
 
-/** The WABA of `group` is no longer BLOCKED: what it held back is owed now. Returns how many were released. */
-export async function releaseHeld(group: string, ctx: ReleaseContext): Promise<number> {
+/**
+ * The WABA of `group` is no longer BLOCKED: what it held back is owed now. Returns how many were
+ * released. `skip`: entities the caller is about to decide from a fresh observation (the same reply
+ * reports them), which a release would decide from their last one first.
+ */
+export async function releaseHeld(group: string, ctx: ReleaseContext, skip?: ReadonlySet<string>): Promise<number> {
   let released = 0;
   for (const { fingerprint } of await loadHeld(ctx.store, group)) {
+    if (skip?.has(fingerprint)) continue;
     const write = async () => {
       let owes = false;
       await updateEntity(ctx.store, fingerprint, (prev) => {

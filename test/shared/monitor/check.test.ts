@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { AlertNotification } from '../../../shared/alerts/model.ts';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
 import { listHistories } from '../../../shared/history/record.ts';
@@ -148,5 +149,45 @@ describe('the one check path (sweep and receipts)', () => {
     await checkTarget(client, phone, 'round-1', sweep);
     await checkTarget(client, phone2, 'round-1', sweep);
     expect(wabaWrites).toBe(before);
+  });
+
+  it.each([
+    ['recovers with it', 'AVAILABLE', [['WABA BLOCKED new'], ['WABA RESOLVED resolved']]],
+    ['is still LIMITED', 'LIMITED', [['WABA BLOCKED new'], ['WABA RESOLVED resolved', 'PHONE_NUMBER LIMITED new']]],
+  ] as const)('a WABA and its held-back phone in one reply, the phone %s: the same notifications whichever entity the reply lists first', async (_case, phoneAfter, expected) => {
+    // GetWhatsappHealthStatus lists Entities in no promised order. Listed WABA first, the WABA's
+    // recovery released the phone's held LIMITED (NEW) before the phone's own AVAILABLE resolved it.
+    const runWith = async (order: 'waba-first' | 'phone-first') => {
+      let waba = 'BLOCKED';
+      let number = 'LIMITED';
+      const local = await startScriptedCams(() => {
+        const entities = [
+          { EntityType: 'WABA', CanSendMessage: waba, WabaId: 'w1' },
+          { EntityType: 'PHONE_NUMBER', CanSendMessage: number, WabaId: 'w1', PhoneNumber: '8613800000001' },
+        ];
+        return ok({ CanSendMessage: waba, Entities: order === 'waba-first' ? entities : entities.reverse() });
+      });
+      try {
+        const client = new CamsClient({ endpoint: local.url, credentials: TEST_KEY, budget: new CamsBudget() });
+        const store = await openStore('memory:');
+        // A clock that moves at every read, so the message's order is the order decisions were made.
+        let t = 1_700_000_000_000;
+        const c = ctx(store, { now: () => t++ });
+        const messages: string[][] = [];
+        const sink = { name: 's', perMinute: 100, send: async (n: AlertNotification) => void messages.push(n.items.map((i) => `${i.subject.entityType} ${i.status} ${i.reason}`)) };
+        await checkTarget(client, phone, 'round-1', c);
+        await deliverOwed(store, [sink], Date.now, () => {});
+        waba = 'AVAILABLE';
+        number = phoneAfter;
+        await checkTarget(client, phone, 'round-2', c);
+        await deliverOwed(store, [sink], Date.now, () => {});
+        return messages;
+      } finally {
+        await local.close();
+      }
+    };
+    const wabaFirst = await runWith('waba-first');
+    const phoneFirst = await runWith('phone-first');
+    expect({ wabaFirst, phoneFirst }).toEqual({ wabaFirst: expected, phoneFirst: expected });
   });
 });
