@@ -66,6 +66,8 @@ export class SinkDeliveryError extends Error {
     readonly retryable: boolean,
     /** When the channel asked us to wait (Retry-After, or a documented throttle period). */
     readonly retryAfterMs?: number,
+    /** The channel's own code for a refusal (DingTalk's errcode, Lark's code, `HTTP 400`), which a SinkRejected alert names. */
+    readonly code?: string,
   ) {
     super(`${sink}: ${message}`);
     this.name = 'SinkDeliveryError';

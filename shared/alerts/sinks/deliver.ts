@@ -163,16 +163,16 @@ export function httpStatusFailure(sink: string, url: URL, reply: SinkReply, extr
   const wait = retryable ? retryAfterMs(reply.headers['retry-after']) : undefined;
   const what = status === 429 ? 'rate limited' : retryable ? 'server error' : 'rejected';
   const body = excerpt(reply.text, secrets);
-  return new SinkDeliveryError(sink, `${what}: HTTP ${status} from ${redactUrl(url)}${body ? `: ${body}` : ''}`, retryable, wait);
+  return new SinkDeliveryError(sink, `${what}: HTTP ${status} from ${redactUrl(url)}${body ? `: ${body}` : ''}`, retryable, wait, `HTTP ${status}`);
 }
 
 /**
  * A reply whose body's own code the sink does not know: still retryable when its HTTP status says
  * so (429 or 5xx), after the Retry-After it gave, or when the code itself is known to be passing.
  */
-export function unknownCodeFailure(sink: string, message: string, reply: SinkReply, retryableCode: boolean): SinkDeliveryError {
+export function unknownCodeFailure(sink: string, message: string, reply: SinkReply, retryableCode: boolean, code?: number): SinkDeliveryError {
   const byStatus = reply.status === 429 || reply.status >= 500;
-  return new SinkDeliveryError(sink, message, retryableCode || byStatus, byStatus ? retryAfterMs(reply.headers['retry-after']) : undefined);
+  return new SinkDeliveryError(sink, message, retryableCode || byStatus, byStatus ? retryAfterMs(reply.headers['retry-after']) : undefined, code === undefined ? undefined : String(code));
 }
 
 export function isRecord(v: unknown): v is Record<string, unknown> {

@@ -76,7 +76,7 @@ export class DingTalkSink implements AlertSink {
     if (errcode === undefined) {
       throw (
         httpStatusFailure(this.name, url, reply, secrets) ??
-        new SinkDeliveryError(this.name, `unexpected reply from ${redactUrl(url)} (HTTP ${reply.status}, no errcode): ${excerpt(reply.text, [...secretsOfUrl(url), ...secrets])}`, false)
+        new SinkDeliveryError(this.name, `unexpected reply from ${redactUrl(url)} (HTTP ${reply.status}, no errcode): ${excerpt(reply.text, [...secretsOfUrl(url), ...secrets])}`, false, undefined, `HTTP ${reply.status}`)
       );
     }
     if (errcode === 0) return;
@@ -89,12 +89,14 @@ export class DingTalkSink implements AlertSink {
         this.name,
         `rejected by the robot's security settings (errcode ${errcode}: ${errmsg}); check ALERT_DINGTALK_SECRET, the robot's keywords and IP allow-list`,
         false,
+        undefined,
+        String(errcode),
       );
     }
     if (DINGTALK_WEBHOOK_GONE.has(errcode)) {
-      throw new SinkDeliveryError(this.name, `the webhook reaches no robot (errcode ${errcode}: ${errmsg}); check ALERT_DINGTALK_WEBHOOK`, false);
+      throw new SinkDeliveryError(this.name, `the webhook reaches no robot (errcode ${errcode}: ${errmsg}); check ALERT_DINGTALK_WEBHOOK`, false, undefined, String(errcode));
     }
     // -1: "system busy"; everything else (a bad body, content the robot refuses) will not get better by itself.
-    throw unknownCodeFailure(this.name, `errcode ${errcode} (HTTP ${reply.status}) from ${redactUrl(url)}: ${errmsg}`, reply, errcode === -1);
+    throw unknownCodeFailure(this.name, `errcode ${errcode} (HTTP ${reply.status}) from ${redactUrl(url)}: ${errmsg}`, reply, errcode === -1, errcode);
   }
 }

@@ -93,21 +93,21 @@ export class LarkSink implements AlertSink {
     if (code === undefined) {
       throw (
         httpStatusFailure(this.name, url, reply, secrets) ??
-        new SinkDeliveryError(this.name, `unexpected reply from ${redactUrl(url)} (HTTP ${reply.status}, no code): ${excerpt(reply.text, secrets)}`, false)
+        new SinkDeliveryError(this.name, `unexpected reply from ${redactUrl(url)} (HTTP ${reply.status}, no code): ${excerpt(reply.text, secrets)}`, false, undefined, `HTTP ${reply.status}`)
       );
     }
     if (code === 0 && reply.status >= 200 && reply.status < 300) return;
     const msg = excerpt(String(json?.['msg'] ?? json?.['StatusMessage'] ?? ''), secrets);
     if (code === LARK_BAD_SIGNATURE) {
-      throw new SinkDeliveryError(this.name, `bad signature or stale timestamp (code ${code}: ${msg}); check ALERT_LARK_SECRET and the clock`, false);
+      throw new SinkDeliveryError(this.name, `bad signature or stale timestamp (code ${code}: ${msg}); check ALERT_LARK_SECRET and the clock`, false, undefined, String(code));
     }
     if (code === LARK_IP_NOT_ALLOWED || code === LARK_KEYWORD_MISSING) {
-      throw new SinkDeliveryError(this.name, `rejected by the bot's security settings (code ${code}: ${msg}); check the bot's keywords and IP allow-list`, false);
+      throw new SinkDeliveryError(this.name, `rejected by the bot's security settings (code ${code}: ${msg}); check the bot's keywords and IP allow-list`, false, undefined, String(code));
     }
     if (code === LARK_FREQUENCY_LIMIT || code === LARK_GATEWAY_LIMIT || reply.status === 429) {
       const wait = retryAfterMs(reply.headers['retry-after']) ?? retryAfterMs(reply.headers['x-ogw-ratelimit-reset']) ?? FREQUENCY_WAIT_MS;
       throw new SinkDeliveryError(this.name, `frequency limit (code ${code}: ${msg})`, true, wait);
     }
-    throw unknownCodeFailure(this.name, `code ${code} (HTTP ${reply.status}) from ${redactUrl(url)}: ${msg}`, reply, false);
+    throw unknownCodeFailure(this.name, `code ${code} (HTTP ${reply.status}) from ${redactUrl(url)}: ${msg}`, reply, false, code);
   }
 }

@@ -60,7 +60,7 @@ export class SlackSink implements AlertSink {
     if (failure) throw failure;
     // Slack answers "ok"; an explicit {"ok": false} from a Slack-like endpoint is still a failure.
     if (isRecord(reply.json) && reply.json['ok'] === false) {
-      throw new SinkDeliveryError(this.name, `rejected by ${redactUrl(url)}: ${excerpt(reply.text, secretsOfUrl(url))}`, false);
+      throw new SinkDeliveryError(this.name, `rejected by ${redactUrl(url)}: ${excerpt(reply.text, secretsOfUrl(url))}`, false, undefined, 'ok: false');
     }
   }
 }

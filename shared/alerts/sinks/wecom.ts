@@ -36,15 +36,15 @@ export class WeComSink implements AlertSink {
     if (errcode === undefined) {
       throw (
         httpStatusFailure(this.name, url, reply) ??
-        new SinkDeliveryError(this.name, `unexpected reply from ${redactUrl(url)} (HTTP ${reply.status}, no errcode): ${excerpt(reply.text, secrets)}`, false)
+        new SinkDeliveryError(this.name, `unexpected reply from ${redactUrl(url)} (HTTP ${reply.status}, no errcode): ${excerpt(reply.text, secrets)}`, false, undefined, `HTTP ${reply.status}`)
       );
     }
     if (errcode === 0) return;
     const errmsg = excerpt(String(json?.['errmsg'] ?? ''), secrets);
     if (errcode === WECOM_RATE_LIMITED) throw new SinkDeliveryError(this.name, `rate limited (errcode ${errcode}: ${errmsg})`, true, RATE_WAIT_MS);
     if (errcode === WECOM_INVALID_KEY) {
-      throw new SinkDeliveryError(this.name, `the webhook key is not valid (errcode ${errcode}); check ALERT_WECOM_WEBHOOK`, false);
+      throw new SinkDeliveryError(this.name, `the webhook key is not valid (errcode ${errcode}); check ALERT_WECOM_WEBHOOK`, false, undefined, String(errcode));
     }
-    throw unknownCodeFailure(this.name, `errcode ${errcode} (HTTP ${reply.status}) from ${redactUrl(url)}: ${errmsg}`, reply, errcode === -1);
+    throw unknownCodeFailure(this.name, `errcode ${errcode} (HTTP ${reply.status}) from ${redactUrl(url)}: ${errmsg}`, reply, errcode === -1, errcode);
   }
 }
