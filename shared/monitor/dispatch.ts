@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
-import { SinkDeliveryError, type AlertItem, type AlertNotification, type AlertSink, type Severity } from '../alerts/model.ts';
+import { SinkDeliveryError, type AlertItem, type AlertNotification, type AlertSink, type AlertSubject, type Severity } from '../alerts/model.ts';
+import type { HealthError } from '../cams/operations.ts';
 import { applySilences } from '../silences/apply.ts';
 import { update, type Store } from '../store/port.ts';
 import { EVERY_SINK, type OutboxEntry } from './entity-state.ts';
 import { dropOwedMarker, ENTITY_PREFIX, loadOwing, loadSilenced, updateEntity, type OwingEntity } from './entity-store.ts';
+import { observeMonitorSubject } from './monitor-alert.ts';
+import type { AlertPolicy } from './rules.ts';
 
 export { ENTITY_PREFIX } from './entity-store.ts';
 const SINK_RATE_PREFIX = 'monitor/sink/';
@@ -25,7 +28,19 @@ interface Sending {
   entries: string[];
   /** The sink confirmed it: its entries are struck, not sent again. */
   sent?: boolean;
+  /** How many times the sink refused it for good (a non-retryable answer); see SINK_REFUSALS. */
+  refusals?: number;
 }
+
+/**
+ * A message a sink refuses this many times for good (a non-retryable answer: DingTalk's or Lark's
+ * keyword and security checks, a 4xx) is given up for that sink: struck off as if sent, so the
+ * group's later alerts reach it. Before, it was sent again at every flush and blocked its group on
+ * that sink for ever. More than one, as an answer taken for permanent can still pass (a signature
+ * refused for a clock that was off).
+ */
+export const SINK_REFUSALS = 3;
+const DEFAULT_POLICY: AlertPolicy = { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 };
 
 interface SinkWindow {
   /** Send times in the last minute. */
@@ -37,6 +52,8 @@ interface SinkWindow {
    * per-second limit counts every flush's messages, not one flush's.
    */
   lastSendAt?: number;
+  /** Set (before the alert is) when the sink refused a message: its SinkRejected alert may be firing. */
+  refusing?: boolean;
 }
 
 export interface DispatchReport {
@@ -44,7 +61,7 @@ export interface DispatchReport {
   skipped?: string;
   delivered: Array<{ sink: string; group: string; items: number }>;
   deferred: Array<{ sink: string; group: string; reason: string }>;
-  failed: Array<{ sink: string; group: string; error: string }>;
+  failed: Array<{ sink: string; group: string; error: string; givenUp?: boolean }>;
 }
 
 /** The one delivery lease: whoever holds it is the only process sending owed notifications. */
@@ -136,7 +153,7 @@ export async function deliverOwed(
   sinks: readonly AlertSink[],
   now: () => number,
   log: (rec: Record<string, unknown>) => void,
-  opts: { deadline?: number } = {},
+  opts: { deadline?: number; policy?: AlertPolicy } = {},
 ): Promise<DispatchReport> {
   const report: DispatchReport = { delivered: [], deferred: [], failed: [] };
   const sendTime = sendTimeMs(sinks);
@@ -167,7 +184,7 @@ export async function deliverOwed(
         if (invocationEnding()) return INVOCATION_ENDING;
         return outlastsSend() || ((await lease.renew()) && outlastsSend()) ? undefined : LEASE_LOST;
       };
-      await deliverUnderLease(store, sinks, now, log, report, mayStart);
+      await deliverUnderLease(store, sinks, now, log, report, mayStart, opts.policy ?? DEFAULT_POLICY);
     } finally {
       await lease.release().catch(() => undefined);
     }
@@ -184,6 +201,7 @@ async function deliverUnderLease(
   log: (rec: Record<string, unknown>) => void,
   report: DispatchReport,
   mayStart: () => Promise<string | undefined>,
+  policy: AlertPolicy,
 ): Promise<void> {
   // Through the indexes: the entities that owe something or hold a silenced notification, not every entity.
   let owing = await loadOwing(store);
@@ -198,9 +216,37 @@ async function deliverUnderLease(
     if (owing.length > 0) log({ level: 'warn', msg: 'alerts are owed but no alert sink is configured (ALERT_*); they stay owed' });
     return;
   }
+  const pass: Pass = { now, log, report, mayStart, policy, configured, stuck: new Set(), monitorChanged: false };
   for (const sink of sinks) {
-    if (!(await deliverToSink(store, sink, owing, { now, log, report, mayStart }))) return;
+    if (!(await deliverToSink(store, sink, owing, pass))) return;
   }
+  // A sink's refusal (or its end) recorded a monitor alert in this pass: the other sinks hear of it
+  // now, not at the next flush. Only the monitor group, and none that did not go through in this pass.
+  if (!pass.monitorChanged) return;
+  owing = await loadOwing(store);
+  for (const sink of sinks) {
+    if (!(await deliverToSink(store, sink, owing, { ...pass, only: 'monitor', monitorChanged: false }))) return;
+  }
+}
+
+/** What one deliverer's pass shares across its sinks. */
+interface Pass {
+  now: () => number;
+  log: (rec: Record<string, unknown>) => void;
+  report: DispatchReport;
+  mayStart: () => Promise<string | undefined>;
+  policy: AlertPolicy;
+  configured: readonly string[];
+  /** `<sink>\n<group>` whose message did not go through in this pass. */
+  stuck: Set<string>;
+  /** Set when a SinkRejected alert was raised or resolved. */
+  monitorChanged: boolean;
+  /** Deliver this group only. */
+  only?: string;
+}
+
+function sinkRejectedSubject(sink: string): AlertSubject {
+  return { nodeType: 'monitor', entityType: 'SinkRejected', ref: sink };
 }
 
 /**
@@ -232,7 +278,7 @@ async function deliverToSink(
   store: Store,
   sink: AlertSink,
   owing: readonly OwingEntity[],
-  ctx: { now: () => number; log: (rec: Record<string, unknown>) => void; report: DispatchReport; mayStart: () => Promise<string | undefined> },
+  ctx: Pass,
 ): Promise<boolean> {
   const { now, log, report } = ctx;
   const mayStart = async (sink: AlertSink, group: string): Promise<boolean> => {
@@ -247,6 +293,7 @@ async function deliverToSink(
   for (const s of owing) {
     for (const entry of s.value.outbox) {
       if (!entry.pendingSinks.includes(sink.name)) continue;
+      if (ctx.only !== undefined && entry.group !== ctx.only) continue;
       const list = byGroup.get(entry.group) ?? [];
       list.push({ key: s.key, marker: s.marker, entry });
       byGroup.set(entry.group, list);
@@ -254,7 +301,9 @@ async function deliverToSink(
   }
   const sendingPrefix = `${SENDING_PREFIX}${sink.name}/`;
   const sending = new Map((await store.list<Sending>(sendingPrefix)).map((r) => [r.key.slice(sendingPrefix.length), r.value]));
-  for (const group of sending.keys()) if (!byGroup.has(group)) await store.delete(sendingPrefix + group);
+  if (ctx.only === undefined) for (const group of sending.keys()) if (!byGroup.has(group)) await store.delete(sendingPrefix + group);
+  // Groups whose message the sink refused and that still owe it: its SinkRejected alert holds while any does.
+  const refused = new Set<string>();
   // The message an earlier deliverer was sending goes first, as it was; what the group owes besides goes in its own.
   const messages: Array<[string, Owed[], Sending | undefined]> = [];
   for (const [group, owed] of [...byGroup.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -262,15 +311,23 @@ async function deliverToSink(
     const earlier = record ? owed.filter((o) => record.entries.includes(o.entry.id)) : [];
     const rest = owed.filter((o) => !earlier.includes(o));
     if (record && earlier.length > 0) messages.push([group, earlier, record]);
+    if (record && earlier.length > 0 && (record.refusals ?? 0) > 0) refused.add(group);
     else if (record) await store.delete(sendingPrefix + group);
     if (rest.length > 0) messages.push([group, rest, undefined]);
   }
   // A group whose message did not go through (deferred, failed) sends nothing newer in this pass: its
   // alerts keep their order, and the group's one record stays that message's.
   const blocked = new Set<string>();
+  const block = (group: string) => {
+    blocked.add(group);
+    ctx.stuck.add(`${sink.name}\n${group}`);
+  };
+  // Whether the sink's SinkRejected alert may be firing (its window says so), and whether it accepted a message in this pass.
+  let refusing = false;
+  let accepted = false;
   for (const [group, owed, record] of messages) {
     const sendingKey = sendingPrefix + group;
-    if (blocked.has(group)) continue;
+    if (blocked.has(group) || ctx.stuck.has(`${sink.name}\n${group}`)) continue;
     if (record?.sent) {
       // Confirmed by the sink, not struck off: strike it now, without sending it again.
       await strikeOff(store, sink, owed);
@@ -283,9 +340,10 @@ async function deliverToSink(
     const slot = await takeSendSlot(store, sink, now());
     if (typeof slot === 'string') {
       report.deferred.push({ sink: sink.name, group, reason: slot });
-      blocked.add(group);
+      block(group);
       continue;
     }
+    refusing ||= slot.refusing;
     const entries = owed.map((o) => o.entry).sort(sendOrder);
     const ids = entries.map((e) => e.id);
     const notification = notificationFor(sink.name, group, entries, now());
@@ -293,24 +351,80 @@ async function deliverToSink(
     // Again right before the send: the sink's rate window is two store calls, and a slow store
     // (seconds each) can use up the lease between the check above and here.
     if (!(await mayStart(sink, group))) return false;
-    await store.put<Sending>(sendingKey, { id: notification.id, entries: ids }, { ttlMs: SENDING_TTL_MS });
+    const refusals = record?.refusals ?? 0;
+    await store.put<Sending>(sendingKey, { id: notification.id, entries: ids, ...(refusals > 0 ? { refusals } : {}) }, { ttlMs: SENDING_TTL_MS });
     try {
       await sink.send(notification);
     } catch (e) {
       const err = e instanceof SinkDeliveryError ? e : new SinkDeliveryError(sink.name, e instanceof Error ? e.message : String(e), true);
       if (err.retryAfterMs) await holdSink(store, sink.name, now() + err.retryAfterMs);
-      report.failed.push({ sink: sink.name, group, error: err.message });
-      log({ level: 'error', msg: 'alert delivery failed; it stays owed', sink: sink.name, group, error: err.message, retryable: err.retryable });
-      blocked.add(group);
+      if (err.retryable) {
+        report.failed.push({ sink: sink.name, group, error: err.message });
+        log({ level: 'error', msg: 'alert delivery failed; it stays owed', sink: sink.name, group, error: err.message, retryable: true });
+        block(group);
+        continue;
+      }
+      // Refused for good: counted on the message's record, given up at SINK_REFUSALS, and told to the other sinks.
+      const givenUp = refusals + 1 >= SINK_REFUSALS;
+      if (givenUp) {
+        await strikeOff(store, sink, owed);
+        await store.delete(sendingKey);
+        refused.delete(group);
+      } else {
+        await store.put<Sending>(sendingKey, { id: notification.id, entries: ids, refusals: refusals + 1 }, { ttlMs: SENDING_TTL_MS });
+        refused.add(group);
+        block(group);
+      }
+      report.failed.push({ sink: sink.name, group, error: err.message, ...(givenUp ? { givenUp } : {}) });
+      log({
+        level: 'error',
+        msg: givenUp ? `the sink refused this message ${SINK_REFUSALS} times: given up for this sink` : 'the sink refused this message; it is sent again at the next flush',
+        sink: sink.name,
+        group,
+        notification: notification.id,
+        items: entries.length,
+        code: err.code,
+        error: err.message,
+        refusals: refusals + 1,
+      });
+      if (!refusing) await markRefusing(store, sink.name, true);
+      refusing = true;
+      await observeMonitorSubject(store, sinkRejectedSubject(sink.name), 'ERROR', [refusalError(sink.name, err)], {
+        now: now(),
+        round: 'delivery',
+        policy: ctx.policy,
+        // Not the sink that refuses: it would refuse this too.
+        sinks: ctx.configured.filter((n) => n !== sink.name),
+      });
+      ctx.monitorChanged = true;
       continue;
     }
     await store.put<Sending>(sendingKey, { id: notification.id, entries: ids, sent: true }, { ttlMs: SENDING_TTL_MS });
     await strikeOff(store, sink, owed);
     await store.delete(sendingKey);
+    refused.delete(group);
+    accepted = true;
     report.delivered.push({ sink: sink.name, group, items: entries.length });
     log({ level: 'info', msg: 'alert delivered', sink: sink.name, group, notification: notification.id, items: entries.length });
   }
+  // Not in a pass over one group: the refused messages of the others are not in view.
+  if (refusing && accepted && refused.size === 0 && ctx.only === undefined) {
+    // It accepts messages again and owes none it refused: resolved, then the mark cleared (a crash in
+    // between resolves again, which changes nothing).
+    await observeMonitorSubject(store, sinkRejectedSubject(sink.name), 'AVAILABLE', [], { now: now(), round: 'delivery', policy: ctx.policy, sinks: ctx.configured.filter((n) => n !== sink.name) });
+    await markRefusing(store, sink.name, false);
+    ctx.monitorChanged = true;
+    log({ level: 'info', msg: 'the sink accepts messages again', sink: sink.name });
+  }
   return true;
+}
+
+function refusalError(sink: string, err: SinkDeliveryError): HealthError {
+  return {
+    ErrorCode: err.code ?? 'Refused',
+    ErrorDescription: `The ${sink} channel refused an alert message: ${err.message}`,
+    PossibleSolution: `Check the ${sink} channel's settings (its webhook, secret, keywords, IP allow-list) against the error. A message it refuses ${SINK_REFUSALS} times is given up for it (the other channels have it); this resolves once it accepts a message again.`,
+  };
 }
 
 /** Strikes `owed` off for `sink`, and each entity's owed marker once it owes nothing. */
@@ -335,8 +449,8 @@ async function strike(store: Store, key: string, pending: (e: OutboxEntry) => st
  * A send slot in the sink's window (or why there is none), and how long to wait before using it: a
  * channel with a per-second limit gets its minIntervalMs after the last send of any delivery.
  */
-async function takeSendSlot(store: Store, sink: AlertSink, now: number): Promise<{ waitMs: number } | string> {
-  let verdict: { waitMs: number } | string = { waitMs: 0 };
+async function takeSendSlot(store: Store, sink: AlertSink, now: number): Promise<{ waitMs: number; refusing: boolean } | string> {
+  let verdict: { waitMs: number; refusing: boolean } | string = { waitMs: 0, refusing: false };
   await update<SinkWindow>(store, SINK_RATE_PREFIX + sink.name, (current) => {
     const w: SinkWindow = current ?? { sent: [] };
     const sent = w.sent.filter((t) => now - t < 60_000);
@@ -352,12 +466,21 @@ async function takeSendSlot(store: Store, sink: AlertSink, now: number): Promise
     const wall = Date.now();
     // Capped at one interval: a deliverer whose clock ran ahead cannot hold this one up for longer.
     const sendAt = Math.min(wall + interval, Math.max(wall, (w.lastSendAt ?? 0) + interval));
-    verdict = { waitMs: sendAt - wall };
-    return { sent: [...sent, now], lastSendAt: sendAt };
+    verdict = { waitMs: sendAt - wall, refusing: !!w.refusing };
+    return { ...w, sent: [...sent, now], lastSendAt: sendAt };
   });
   return verdict;
 }
 
 async function holdSink(store: Store, sink: string, until: number): Promise<void> {
   await update<SinkWindow>(store, SINK_RATE_PREFIX + sink, (current) => ({ ...current, sent: current?.sent ?? [], holdUntil: until }));
+}
+
+async function markRefusing(store: Store, sink: string, refusing: boolean): Promise<void> {
+  await update<SinkWindow>(store, SINK_RATE_PREFIX + sink, (current) => {
+    const next: SinkWindow = { ...current, sent: current?.sent ?? [] };
+    if (refusing) next.refusing = true;
+    else delete next.refusing;
+    return next;
+  });
 }

@@ -126,7 +126,7 @@ export class HealthSweep {
     // check finds within flushDelayMs, and at the end whatever is still owed.
     const deliverBy = this.opts.deliverBy;
     const flusher = new DeliveryFlusher(
-      () => deliverOwed(store, this.opts.sinks, this.alertNow, this.log, deliverBy !== undefined ? { deadline: deliverBy } : {}),
+      () => deliverOwed(store, this.opts.sinks, this.alertNow, this.log, { policy: this.opts.policy, ...(deliverBy !== undefined ? { deadline: deliverBy } : {}) }),
       this.opts.flushDelayMs ?? FLUSH_DELAY_MS,
       this.log,
     );

@@ -245,7 +245,7 @@ async function deliver(rt: MonitorRuntime, deadline: number, now: () => number, 
   if (rt.sinks.length === 0) return undefined;
   const waitUntil = Date.now() + DELIVER_WAIT_MS;
   for (let i = 0; ; i++) {
-    const report = await deliverOwed(rt.store, rt.sinks, now, log, { deadline });
+    const report = await deliverOwed(rt.store, rt.sinks, now, log, { deadline, policy: policyOf(rt) });
     if (!report.skipped || Date.now() + 1000 > Math.min(waitUntil, deadline - 1000)) return report;
     await new Promise((r) => setTimeout(r, Math.min(1000, 200 + 200 * i)));
     // Looked at before asking again (deliverOwed writes the ask): gone, the holder took it on.

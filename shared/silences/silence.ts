@@ -22,7 +22,7 @@ export type MatcherName = keyof typeof MATCHER_FIELDS;
 export const ALERT_NAMES = [
   'WABA', 'PHONE_NUMBER', 'MESSAGE_TEMPLATE', 'BUSINESS', 'APP',
   'PHONE_QUALITY', 'TEMPLATE_STATUS',
-  'AuthRefused', 'CamsUnreachable', 'TargetRejected', 'InvalidTarget', 'DiscoveryFailed', 'OnboardingFailed', 'ReceiptMessageSetAside',
+  'AuthRefused', 'CamsUnreachable', 'TargetRejected', 'InvalidTarget', 'DiscoveryFailed', 'OnboardingFailed', 'ReceiptMessageSetAside', 'SinkRejected',
 ] as const;
 
 /** NodeType matcher values: the node types of the health routes, and the monitor's own alerts. */

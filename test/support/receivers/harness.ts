@@ -66,6 +66,11 @@ export interface ReceiverServer {
 
 export interface HarnessOptions {
   now?: () => number;
+  /**
+   * A message the channel would accept, refused instead when this gives a reply (a robot's keyword
+   * filter, an endpoint that refuses some payloads): the test gives the channel's own answer.
+   */
+  refuse?: (text: string) => Reply | undefined;
 }
 
 export async function startReceiverServer(kind: ReceiverKind, handle: (call: IncomingCall) => Reply, opts: HarnessOptions = {}): Promise<ReceiverServer> {
@@ -113,6 +118,10 @@ export async function startReceiverServer(kind: ReceiverKind, handle: (call: Inc
         reply = handle({ method: req.method ?? 'GET', url, headers: req.headers, raw, now: at });
       } catch (e) {
         reply = { status: 500, body: 'receiver crashed', reason: `receiver crashed: ${e instanceof Error ? e.message : String(e)}` };
+      }
+      if (reply.accept) {
+        const refusal = opts.refuse?.(reply.accept.text);
+        if (refusal) reply = refusal;
       }
       const status = reply.status ?? 200;
       if (reply.accept) {

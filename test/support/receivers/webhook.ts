@@ -22,6 +22,7 @@ export async function startWebhookReceiver(opts: WebhookReceiverOptions = {}): P
   const path = opts.path ?? '/hooks/cams-alerts';
   const seen = new Set<string>();
   const duplicates: string[] = [];
+  const { refuse, ...harness } = opts;
 
   const server = await startReceiverServer(
     'webhook',
@@ -46,15 +47,18 @@ export async function startWebhookReceiver(opts: WebhookReceiverOptions = {}): P
       }
       const alertId = headers['x-alert-id'];
       if (alertId !== body['id']) return { status: 400, body: { error: 'X-Alert-Id does not match the body' }, reason: 'alert id mismatch' };
+      const text = [body['title'], ...collectStrings(body['items'], new Set(['node', 'status', 'since', 'reason', 'ErrorCode', 'ErrorDescription', 'PossibleSolution']))].join('\n');
+      // Before the de-duplication: a refused message was not taken, and its retry is not a duplicate.
+      const refusal = refuse?.(text);
+      if (refusal) return refusal;
       if (seen.has(alertId)) {
         duplicates.push(alertId);
         return { status: 200, body: { ok: true, duplicate: true }, reason: 'duplicate' };
       }
       seen.add(alertId);
-      const text = [body['title'], ...collectStrings(body['items'], new Set(['node', 'status', 'since', 'reason', 'ErrorCode', 'ErrorDescription', 'PossibleSolution']))].join('\n');
       return { status: 200, body: { ok: true }, accept: { body, text } };
     },
-    opts,
+    harness,
   );
   return Object.assign(server, { url: `${server.origin}${path}`, secret, duplicates });
 }
