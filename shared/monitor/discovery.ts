@@ -9,7 +9,7 @@ import { fingerprintOf, type EntityState } from './entity-state.ts';
 import { qualityObservation, tierRank } from './quality.ts';
 import { REJECTED_CODE, templateStatusObservation } from './template-status.ts';
 import type { Observation } from './rules.ts';
-import { DISCOVERY_PREFIX, REMOVED_PREFIX, targetId, WATCH_PREFIX, type NodeAttributes, type RegisteredTarget, type WatchTarget } from './targets.ts';
+import { DISCOVERY_PREFIX, keptOff, removedInSpace, targetId, WATCH_PREFIX, type NodeAttributes, type RegisteredTarget, type WatchTarget } from './targets.ts';
 
 /** ListChatappTemplate page size; the reference page documents no maximum, its example uses 20. */
 const TEMPLATE_PAGE_SIZE = 20;
@@ -94,7 +94,7 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
     const children = records.filter((r) => r.value.discoveredBy === rootId);
     try {
       const found = await listNodes(opts, root.value.target);
-      const outcome = await reconcile(opts, rootId, found, children);
+      const outcome = await reconcile(opts, rootId, root.value.target.CustSpaceId, found, children);
       report.discovered += outcome.added;
       report.retired += outcome.retired;
       report.observations.push(...outcome.observations);
@@ -204,6 +204,7 @@ function nodeOf(raw: Record<string, unknown>, opts: DiscoveryOptions): WatchTarg
 async function reconcile(
   opts: DiscoveryOptions,
   rootId: string,
+  space: string,
   found: Found,
   children: ReadonlyArray<{ key: string; version: string; value: RegisteredTarget }>,
 ): Promise<{ added: number; retired: number; observations: TargetObservation[] }> {
@@ -228,8 +229,13 @@ async function reconcile(
   };
 
   // Nodes taken off the watch list by hand stay off: not listed back, not observed.
-  const removed = new Set((await store.list(REMOVED_PREFIX)).map((e) => e.key.slice(REMOVED_PREFIX.length)));
+  // Only the root's space: every node it lists is there. One still listed keeps its record alive.
+  const removed = await removedInSpace(store, space, seenAt);
   const kept = <T extends { target: WatchTarget }>(nodes: readonly T[]) => nodes.filter((x) => !removed.has(targetId(x.target)));
+  for (const x of [...found.phones, ...found.templates]) {
+    const r = removed.get(targetId(x.target));
+    if (r) await keptOff(store, r, seenAt);
+  }
 
   for (const { target, info } of kept(found.phones)) {
     const { current } = await upsert(target, (prev) => {

@@ -1,4 +1,4 @@
-import type { Store } from '../store/port.ts';
+import type { Store, Versioned } from '../store/port.ts';
 import { HealthNode, targetProblems } from '../validation/health-target.ts';
 import { indexTarget } from './waba-space.ts';
 
@@ -6,16 +6,104 @@ export type WatchTarget = HealthNode;
 
 export const WATCH_PREFIX = 'watch/';
 /**
- * Nodes taken off the watch list by hand (DELETE /watch-list), one key each: a receipt about one
- * does not put it back under watch. Cleared when it is added again (POST /watch-list, an onboarding).
+ * Nodes taken off the watch list by hand (DELETE /watch-list), one key each (`RemovedRecord`): a
+ * receipt about one, or its Discover entry's listing, does not put it back under watch. Cleared when
+ * it is added again (POST /watch-list, an onboarding); otherwise it expires REMOVED_KEEP_MS after it
+ * last kept the node off (markRemoved, removedRecord, keptOff).
  */
 export const REMOVED_PREFIX = 'watch-removed/';
+/**
+ * How long a removal record outlives the last time it kept its node off. Well past the 7 days a
+ * receipt can come late (FC keeps an async event up to 7 days, an SMQ queue a message up to 7 days),
+ * so a retry of a receipt sent before the removal is still refused. A node still listed under its
+ * Discover entry, or still named by receipts, renews it: only a node nothing brings back lets it go.
+ */
+export const REMOVED_KEEP_MS = 30 * 24 * 3_600_000;
+/** keptOff renews a record at most this often: a Discover entry listed hourly writes once a day per removed node. */
+const REMOVED_RENEW_MS = 24 * 3_600_000;
+
+export interface RemovedRecord {
+  RemovedAt: string;
+  /** When it last kept the node off (epoch ms); RemovedAt until then. Its expiry counts from here. */
+  KeptOffAt?: number;
+}
+
+/** Remembers a node taken off the watch list by hand, until REMOVED_KEEP_MS from `now`. */
+export async function markRemoved(store: Store, id: string, now: number): Promise<void> {
+  await store.put<RemovedRecord>(REMOVED_PREFIX + id, { RemovedAt: new Date(now).toISOString(), KeptOffAt: now }, { ttlMs: REMOVED_KEEP_MS });
+}
+
+const keptOffAt = (r: RemovedRecord) => r.KeptOffAt ?? Date.parse(r.RemovedAt);
+
+/**
+ * A record past its time by the caller's clock counts as absent, and is deleted (the store's TTL
+ * removes it too; a record an earlier version wrote has none). Undefined when the record is not live.
+ */
+async function liveRecord(store: Store, r: { key: string } & Versioned<RemovedRecord>, now: number): Promise<({ key: string } & Versioned<RemovedRecord>) | undefined> {
+  if (now - keptOffAt(r.value) < REMOVED_KEEP_MS) return r;
+  await store.delete(r.key, { ifVersion: r.version });
+  return undefined;
+}
+
+/** The node's removal record, when it is live at `now`. */
+export async function removedRecord(store: Store, id: string, now: number): Promise<({ key: string } & Versioned<RemovedRecord>) | undefined> {
+  const r = await store.get<RemovedRecord>(REMOVED_PREFIX + id);
+  return r && liveRecord(store, { key: REMOVED_PREFIX + id, ...r }, now);
+}
+
+/**
+ * The live removal records of one space's phones and templates, by target id: the nodes a Discover
+ * entry lists are all in its space, so a listing reads its own space's records, not every space's.
+ */
+export async function removedInSpace(store: Store, custSpaceId: string, now: number): Promise<Map<string, { key: string } & Versioned<RemovedRecord>>> {
+  const out = new Map<string, { key: string } & Versioned<RemovedRecord>>();
+  for (const type of ['phone', 'template']) {
+    for (const r of await store.list<RemovedRecord>(`${REMOVED_PREFIX}${type}:${custSpaceId}:`)) {
+      const live = await liveRecord(store, r, now);
+      if (live) out.set(r.key.slice(REMOVED_PREFIX.length), live);
+    }
+  }
+  return out;
+}
+
+/**
+ * A record that just kept its node off is renewed (at most once per REMOVED_RENEW_MS), only if it is
+ * still the one read: a node posted again meanwhile (its record deleted) is not marked removed again.
+ */
+export async function keptOff(store: Store, r: { key: string } & Versioned<RemovedRecord>, now: number): Promise<void> {
+  if (now - keptOffAt(r.value) < REMOVED_RENEW_MS) return;
+  await store.put<RemovedRecord>(r.key, { ...r.value, KeptOffAt: now }, { ifVersion: r.version, ttlMs: REMOVED_KEEP_MS });
+}
 
 /**
  * What discovery remembers per Discover entry (its watch id; discovery.ts): deleted with the entry's
  * other bookkeeping (unwatched.ts), and when a Discover entry is posted anew (watch-list/store.ts).
  */
 export const DISCOVERY_PREFIX = 'monitor/discovery/';
+
+/** Set once the removal records an earlier version wrote (no expiry) were given theirs. */
+export const REMOVED_EXPIRING_KEY = 'monitor/removed-expiring';
+
+/**
+ * Once per store: a removal record an earlier version wrote (no KeptOffAt, no TTL) gets the TTL it
+ * would have had, or goes if that has passed; read in pages, so the one walk holds little in memory.
+ */
+export async function expireOldRemovals(store: Store, now: number): Promise<void> {
+  if (await store.get(REMOVED_EXPIRING_KEY)) return;
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.list<RemovedRecord>(REMOVED_PREFIX, { limit: 1000, ...(after !== undefined ? { after } : {}) });
+    for (const r of page) {
+      if (r.value.KeptOffAt !== undefined) continue;
+      const at = keptOffAt(r.value);
+      if (now - at < REMOVED_KEEP_MS) await store.put<RemovedRecord>(r.key, { ...r.value, KeptOffAt: at }, { ifVersion: r.version, ttlMs: REMOVED_KEEP_MS - (now - at) });
+      else await store.delete(r.key, { ifVersion: r.version });
+    }
+    if (page.length < 1000) break;
+    after = page.at(-1)!.key;
+  }
+  await store.put(REMOVED_EXPIRING_KEY, { at: now });
+}
 
 /** Stable identity of a target: what it watches, not how it was written. */
 export function targetId(t: WatchTarget): string {

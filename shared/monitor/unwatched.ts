@@ -30,7 +30,7 @@ import type { EntityState } from './entity-state.ts';
 import { ENTITY_PREFIX, deleteUnwatched, updateEntity } from './entity-store.ts';
 import { RISKY_PREFIX } from './risk.ts';
 import { unwatch } from './rules.ts';
-import { DISCOVERY_PREFIX, WATCH_PREFIX, type RegisteredTarget, type WatchTarget } from './targets.ts';
+import { DISCOVERY_PREFIX, expireOldRemovals, WATCH_PREFIX, type RegisteredTarget, type WatchTarget } from './targets.ts';
 
 /** When the last pass ran, and whether one is due before the daily one. */
 export const UNWATCHED_KEY = 'monitor/unwatched';
@@ -80,6 +80,7 @@ export async function runUnwatchedPass(store: Store, watched: ReadonlyMap<string
   // Due until it has run to the end: a pass cut short runs again at the next round's listing.
   await update<UnwatchedRecord>(store, UNWATCHED_KEY, (cur) => (cur?.due ? undefined : { ...cur, due: true }));
   let undecided = false;
+  await expireOldRemovals(store, since);
 
   const reach = new Reach();
   const gone: Array<{ id: string; key: string; version: string }> = [];

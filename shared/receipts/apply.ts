@@ -6,7 +6,7 @@ import { errorCodes, fingerprintOf, type EntityState } from '../monitor/entity-s
 import type { AlertPolicy, Observation } from '../monitor/rules.ts';
 import { ROUND_KEY, type SweepRound } from '../monitor/sweep.ts';
 import { WABA_INDEX_BUILT_KEY } from '../monitor/waba-space.ts';
-import { registerWatchTarget, REMOVED_PREFIX, targetId, type WatchTarget } from '../monitor/targets.ts';
+import { keptOff, registerWatchTarget, removedRecord, targetId, type WatchTarget } from '../monitor/targets.ts';
 import type { Store } from '../store/port.ts';
 import { countReceipts, isRedelivery, markActedOn, readLastReceipt, receiptKey, type ReceiptStats } from './dedup.ts';
 import { receiptObservation } from './observation.ts';
@@ -135,7 +135,7 @@ async function recordReceipt(
   // A quality receipt is judged with the tier discovery last listed for the number (its watch entry).
   const attributes = receipt.type === 'phoneQualityUpdate' ? watched?.attributes : undefined;
   const obs = space && receipt.known ? receiptObservation(receipt, space.custSpaceId, attributes) : undefined;
-  if (space && target && id && !watched && (await removedByHand(store, target, id))) {
+  if (space && target && id && !watched && (await removedByHand(store, target, id, deps.now()))) {
     // Taken off the watch list by hand: not put back, nor alerted on. Before dedup: a receipt not
     // acted on must not become its node's last one, or the same receipt once the node is posted
     // again (a redelivery, or the same status anew) was a "duplicate", its warning never raised.
@@ -189,13 +189,15 @@ async function recordReceipt(
 }
 
 /**
- * Whether the node was taken off the watch list by hand (REMOVED_PREFIX). A WABA named by its id may
+ * Whether the node was taken off the watch list by hand (a live removal record, targets.ts). A WABA named by its id may
  * have been watched, and removed, as the space's own WABA (`waba:<space>:`, no WabaId).
  */
-async function removedByHand(store: Store, target: WatchTarget, id: string): Promise<boolean> {
-  if (await store.get(REMOVED_PREFIX + id)) return true;
-  if (target.NodeType !== 'waba' || target.WabaId === undefined) return false;
-  return (await store.get(REMOVED_PREFIX + targetId({ CustSpaceId: target.CustSpaceId, NodeType: 'waba' }))) !== undefined;
+async function removedByHand(store: Store, target: WatchTarget, id: string, now: number): Promise<boolean> {
+  let r = await removedRecord(store, id, now);
+  if (!r && target.NodeType === 'waba' && target.WabaId !== undefined) r = await removedRecord(store, targetId({ CustSpaceId: target.CustSpaceId, NodeType: 'waba' }), now);
+  // Still named by receipts: kept off for REMOVED_KEEP_MS more.
+  if (r) await keptOff(store, r, now);
+  return r !== undefined;
 }
 
 /**

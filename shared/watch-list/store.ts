@@ -1,4 +1,4 @@
-import { DISCOVERY_PREFIX, REMOVED_PREFIX, type RegisteredTarget, WATCH_PREFIX } from '../monitor/targets.ts';
+import { DISCOVERY_PREFIX, markRemoved, REMOVED_PREFIX, type RegisteredTarget, WATCH_PREFIX } from '../monitor/targets.ts';
 import { indexTarget } from '../monitor/waba-space.ts';
 import { keyOfNextToken, nextTokenOf } from '../store/next-token.ts';
 import { update, type Store } from '../store/port.ts';
@@ -82,7 +82,7 @@ export async function removeWatchEntries(store: Store, entries: readonly WatchEn
       rootSpaces.add(e.target.CustSpaceId);
     }
     // Marked first: a receipt about it between the two would otherwise put it back.
-    await store.put(REMOVED_PREFIX + e.id, { RemovedAt: new Date(now).toISOString() });
+    await markRemoved(store, e.id, now);
     if (cur && (await store.delete(WATCH_PREFIX + e.id))) result.Removed++;
     else result.Absent++;
   });

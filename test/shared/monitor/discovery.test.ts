@@ -11,7 +11,7 @@ import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import { applyReceipts } from '../../../shared/receipts/apply.ts';
 import { parseBatch } from '../../../shared/receipts/parse.ts';
-import { REMOVED_PREFIX, WATCH_PREFIX, type RegisteredTarget } from '../../../shared/monitor/targets.ts';
+import { REMOVED_EXPIRING_KEY, REMOVED_KEEP_MS, REMOVED_PREFIX, removedRecord, WATCH_PREFIX, type RegisteredTarget } from '../../../shared/monitor/targets.ts';
 import { addWatchEntries, removeWatchEntries } from '../../../shared/watch-list/store.ts';
 import { StoreError, type Store } from '../../../shared/store/port.ts';
 import { handler as watchListHandler } from '../../../functions/watch-list/handler.ts';
@@ -323,6 +323,50 @@ describe('a discovered node removed by hand', () => {
     clock += 2 * HOUR;
     await sweep(clock, sink);
     expect((await watched()).map((x) => x.id)).toContain(id);
+  });
+});
+
+describe('a discovered node removed by hand, over months', () => {
+  it('stays off while its Discover entry keeps listing it (each listing renews the removal, past REMOVED_KEEP_MS); its record ends once the entry is gone', async () => {
+    expect((await watchListCall('POST')).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    let clock = Date.now();
+    await sweep(clock, sink);
+    const id = `phone:${space}:8613800000401`;
+    const entry = { id, target: { CustSpaceId: space, NodeType: 'phone' as const, PhoneNumber: '8613800000401' }, discover: false };
+    expect(await removeWatchEntries(store, [entry], clock)).toMatchObject({ Removed: 1 });
+    for (let i = 0; i < 4; i++) {
+      clock += REMOVED_KEEP_MS / 2; // one listing per half of the keep: each one renews it
+      await sweep(clock, sink);
+      expect((await watched()).map((x) => x.id)).not.toContain(id);
+    }
+    // The Discover entry deleted: nothing lists the number any more, and its record runs out.
+    expect((await watchListCall('DELETE')).statusCode).toBe(200);
+    expect(await removedRecord(store, id, clock + REMOVED_KEEP_MS - 1)).toBeDefined();
+    expect(await removedRecord(store, id, clock + REMOVED_KEEP_MS)).toBeUndefined();
+  });
+
+  it("a listing reads only its own space's removal records, however many other spaces have", async () => {
+    for (let i = 0; i < 200; i++) await store.put(`${REMOVED_PREFIX}phone:C9999${i}:86139000000${i}`, { RemovedAt: new Date().toISOString(), KeptOffAt: Date.now() });
+    await store.put(REMOVED_EXPIRING_KEY, { at: Date.now() }); // the one walk of every record (targets.ts) is behind it
+    expect((await watchListCall('POST')).statusCode).toBe(200);
+    let read = 0;
+    const counting = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'list') {
+          return async (prefix: string, o?: unknown) => {
+            const r = await target.list(prefix, o as never);
+            if (prefix.startsWith(REMOVED_PREFIX)) read += r.length;
+            return r;
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    await sweep(Date.now(), new RecordingSink(), counting);
+    expect(await watched()).toHaveLength(6); // listed: the WABA, its 2 numbers and 3 templates
+    expect(read).toBe(0);
   });
 });
 

@@ -11,7 +11,7 @@ import { applyObservation, noteTarget, TARGET_INFO_PREFIX, type TargetInfo } fro
 import { fingerprintOf, type EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX, entityKey } from '../../../shared/monitor/entity-store.ts';
 import { HealthSweep, ROUND_KEY, type HealthSweepOptions, type SweepRound } from '../../../shared/monitor/sweep.ts';
-import { registerWatchTarget, targetId, type WatchTarget } from '../../../shared/monitor/targets.ts';
+import { registerWatchTarget, REMOVED_KEEP_MS, REMOVED_PREFIX, removedRecord, targetId, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import { runUnwatchedPass, UNWATCHED_EVERY_MS, unwatchedPassWanted } from '../../../shared/monitor/unwatched.ts';
 import { healthReport } from '../../../shared/services/health-report.ts';
 import { statusPageHtml } from '../../../shared/services/status-page.ts';
@@ -28,6 +28,7 @@ import { bind, KEY_B } from '../../local/sandbox/helpers.ts';
 import { findOnPath, startRedisServer, type RedisServer } from '../store/redis-server.ts';
 
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 const TICK = 5 * 60_000;
 const WABA_ID = '599399000100';
 const PHONE_1 = '8613800000601';
@@ -315,6 +316,36 @@ describe.each(kinds)('removing a watched target (%s store)', (kind) => {
     expect(await receipt()).toEqual([expect.objectContaining({ Outcome: 'processed' })]);
     await sweep();
     expect(items().slice(before).map((i) => `${i.subject.entityType}:${i.subject.phoneNumber}:${i.reason}`)).toEqual([`PHONE_QUALITY:${PHONE_2}:new`]);
+  });
+
+  it('a removal is remembered REMOVED_KEEP_MS after it last kept the node off: a late receipt within it is refused (and renews it); once it has expired, the node posted again is watched; one an earlier version wrote gets its expiry at the first pass', async () => {
+    // One an earlier version wrote (no expiry), 40 days ago: the first pass ends it.
+    const old = `${REMOVED_PREFIX}phone:${space}:8613800000699`;
+    await store.put(old, { RemovedAt: new Date(clock - 40 * DAY).toISOString() });
+    await watch(phone(PHONE_1), phone(PHONE_2));
+    await sweep();
+    expect(await store.get(old)).toBeUndefined();
+    const receipt = (status: string) =>
+      applyReceipts(parseBatch([{ Type: 'phoneQualityUpdate', WabaId: WABA_ID, PhoneNumber: PHONE_2, Status: status }]).receipts, receiptDeps());
+    await removeWatchEntries(store, [{ id: targetId(phone(PHONE_2)), target: phone(PHONE_2), discover: false }], clock);
+    await sweep();
+    const removedAt = clock;
+    // A retry of a receipt sent before the removal, as late as it can come: refused; so is one a day before the end.
+    clock = removedAt + 7 * DAY;
+    expect(await receipt('YELLOW')).toEqual([expect.objectContaining({ Outcome: 'removed' })]);
+    clock += REMOVED_KEEP_MS - DAY;
+    expect(await receipt('RED')).toEqual([expect.objectContaining({ Outcome: 'removed' })]);
+    expect(await keysUnder('watch/')).toEqual([`watch/${targetId(phone(PHONE_1))}`]);
+    // Nothing kept it off since: expired, and gone from the store.
+    clock += REMOVED_KEEP_MS;
+    expect(await removedRecord(store, targetId(phone(PHONE_2)), clock)).toBeUndefined();
+    expect(await keysUnder(REMOVED_PREFIX)).toEqual([]);
+
+    // Posted again after the expiry: watched, its receipts acted on; removed again, refused again.
+    expect(await watch(phone(PHONE_2))).toMatchObject({ Added: 1 });
+    expect(await receipt('YELLOW')).toEqual([expect.objectContaining({ Outcome: 'processed' })]);
+    await removeWatchEntries(store, [{ id: targetId(phone(PHONE_2)), target: phone(PHONE_2), discover: false }], clock);
+    expect(await receipt('RED')).toEqual([expect.objectContaining({ Outcome: 'removed' })]);
   });
 
   it("the space's WABA removed by hand (watched without its WabaId) stays removed when a receipt names the WABA by its id", async () => {
