@@ -32,8 +32,11 @@ export interface Fc3Deployment {
   routes: { method: string; path: string; customDomainPath: string; function: string }[];
   bus: string;
   logsPolicyName: string;
+  /** ownerMark(service, stage): what ram.sh and eventbridge.sh prefix the descriptions of what they make with. */
+  mark: string;
 }
 export const FC3_EDITION: string;
+export function ownerMark(service: string, stage: string): string;
 export function fc3FunctionName(service: string, stage: string, key: string): string;
 export function fc3RoleName(service: string, stage: string, key: string): string;
 export function fc3Resource(resource: string, names: Record<string, string>): string[];

@@ -4,8 +4,9 @@
 // so stages can live side by side in one region. What s.yaml cannot hold (RAM roles and policies,
 // the EventBridge custom bus and its rules) is written beside it under dist/fc3/, with the aliyun
 // CLI commands that create it (see README "Deploying"). Facts: /work/shared/notes/fc3.md.
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import { fitName, mergeEnvironment, mnsTriggerConfig, normalizeStatements } from './templates.js';
 
@@ -19,6 +20,13 @@ export const fc3FunctionName = (service, stage, key) => fitName(`${service}-${st
 
 /** RAM role names: 1..64 of letters, digits, `.`, `-`. */
 export const fc3RoleName = (service, stage, key) => fitName(`${service}-${stage}-${key}`, 64);
+
+/**
+ * The description ram.sh and eventbridge.sh give what they make (roles, policies, rules): this, then the
+ * resource's own name. It is how a re-run tells what it made for this service and stage, to remove
+ * what the package no longer has (prune.mjs), from anything else in the account.
+ */
+export const ownerMark = (service, stage) => `cams-fc deploy ${service}/${stage}: `;
 
 /** The role FC assumes to run a function, and where its log lines go (logConfig: auto). */
 const FC_TRUST_POLICY = {
@@ -128,15 +136,16 @@ export function fc3Deployment(svc) {
     resources[key] = { component: 'fc3', props };
   }
   const sYaml = { edition: FC3_EDITION, name: `${service}-${stage}`, access: 'default', resources };
-  return { sYaml, roles, eventRules, routes, bus, logsPolicyName: fitName(`${service}-${stage}-logs`, 128) };
+  return { sYaml, roles, eventRules, routes, bus, logsPolicyName: fitName(`${service}-${stage}-logs`, 128), mark: ownerMark(service, stage) };
 }
 
 const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
-/** CreatePolicy, or a new default version of the policy when it exists. */
-const createOrUpdatePolicy = (name, file) =>
-  `aliyun ram CreatePolicy --PolicyName ${q(name)} --PolicyDocument "$(cat ${file})" || ` +
-  `aliyun ram CreatePolicyVersion --PolicyName ${q(name)} --SetAsDefault true --RotateStrategy DeleteOldestNonDefaultVersionWhenLimitExceeded --PolicyDocument "$(cat ${file})"`;
+/** CreatePolicy, or a new default version of the policy when it exists (and its description, for one an earlier version made). */
+const createOrUpdatePolicy = (name, file, mark) =>
+  `aliyun ram CreatePolicy --PolicyName ${q(name)} --Description ${q(mark + name)} --PolicyDocument "$(cat ${file})" || { ` +
+  `aliyun ram CreatePolicyVersion --PolicyName ${q(name)} --SetAsDefault true --RotateStrategy DeleteOldestNonDefaultVersionWhenLimitExceeded --PolicyDocument "$(cat ${file})"; ` +
+  `aliyun ram UpdatePolicyDescription --PolicyName ${q(name)} --NewDescription ${q(mark + name)}; }`;
 
 /** AttachPolicyToRole, or proof that it is attached already (a re-run); anything else stops the script. */
 const attachPolicy = (policy, role) =>
@@ -152,14 +161,14 @@ export function ramScript(deployment) {
     'cd "$(dirname "$0")"',
     // Each create falls back to the update of what exists, so a re-run applies the documents as
     // they are now; when both fail (no permission, say), set -e stops the script.
-    createOrUpdatePolicy(deployment.logsPolicyName, 'ram/logs.policy.json'),
+    createOrUpdatePolicy(deployment.logsPolicyName, 'ram/logs.policy.json', deployment.mark),
   ];
   for (const r of deployment.roles) {
     const file = `ram/${r.roleName}`;
     lines.push(
       '',
-      `aliyun ram CreateRole --RoleName ${q(r.roleName)} --AssumeRolePolicyDocument "$(cat ${file}.trust.json)" || ` +
-        `aliyun ram UpdateRole --RoleName ${q(r.roleName)} --NewAssumeRolePolicyDocument "$(cat ${file}.trust.json)"`,
+      `aliyun ram CreateRole --RoleName ${q(r.roleName)} --Description ${q(deployment.mark + r.roleName)} --AssumeRolePolicyDocument "$(cat ${file}.trust.json)" || ` +
+        `aliyun ram UpdateRole --RoleName ${q(r.roleName)} --NewDescription ${q(deployment.mark + r.roleName)} --NewAssumeRolePolicyDocument "$(cat ${file}.trust.json)"`,
     );
     lines.push(attachPolicy(deployment.logsPolicyName, r.roleName));
     if (r.policy.Statement.length === 0) {
@@ -171,10 +180,12 @@ export function ramScript(deployment) {
       continue;
     }
     lines.push(
-      createOrUpdatePolicy(r.policyName, `${file}.policy.json`),
+      createOrUpdatePolicy(r.policyName, `${file}.policy.json`, deployment.mark),
       attachPolicy(r.policyName, r.roleName),
     );
   }
+  // Last, once everything the package has is in place: the roles and policies of functions it no longer has.
+  lines.push('', 'node ./prune.mjs ram');
   return lines.join('\n') + '\n';
 }
 
@@ -220,19 +231,21 @@ export function eventBridgeScript(deployment, region) {
     const targets = `"$(sed "s/\\\${ACCOUNT_ID}/$ACCOUNT_ID/g" ${file}.targets.json)"`;
     // A rule of that name exists (a re-run): its pattern and targets are brought up to date.
     lines.push(
-      `aliyun eventbridge CreateRule ${at} --FilterPattern "$(cat ${file}.pattern.json)" --EventTargets ${targets} || {`,
-      `  aliyun eventbridge UpdateRule ${at} --FilterPattern "$(cat ${file}.pattern.json)"`,
+      `aliyun eventbridge CreateRule ${at} --Description ${q(deployment.mark + r.ruleName)} --FilterPattern "$(cat ${file}.pattern.json)" --EventTargets ${targets} || {`,
+      `  aliyun eventbridge UpdateRule ${at} --Description ${q(deployment.mark + r.ruleName)} --FilterPattern "$(cat ${file}.pattern.json)"`,
       `  aliyun eventbridge PutTargets ${at} --Targets ${targets}`,
       '}',
       `aliyun eventbridge ${r.enabled ? 'EnableRule' : 'DisableRule'} ${at}`,
     );
   }
+  // Last: the rules of this bus it made for events the package no longer has.
+  lines.push('node ./prune.mjs eventbridge');
   return lines.join('\n') + '\n';
 }
 
 /**
  * Writes dist/s.yaml and dist/fc3/ (ram/<role>.{trust,policy}.json, ram.sh, eventbridge.sh,
- * routes.json) and a .fcignore in each dist/<function>/ so `s deploy` ships what the FC 2.0 zip
+ * prune.mjs + prune.json, routes.json) and a .fcignore in each dist/<function>/ so `s deploy` ships what the FC 2.0 zip
  * ships. Returns the paths written.
  */
 export function writeFc3(distDir, deployment, region) {
@@ -258,6 +271,17 @@ export function writeFc3(distDir, deployment, region) {
   writeFileSync(join(out, 'ram.sh'), ramScript(deployment), { mode: 0o755 });
   writeFileSync(join(out, 'eventbridge.sh'), eventBridgeScript(deployment, region), { mode: 0o755 });
   writeFileSync(join(out, 'routes.json'), JSON.stringify(deployment.routes, null, 2) + '\n');
+  // What prune.mjs keeps: everything ram.sh and eventbridge.sh make now (a policy-less role's own policy is not).
+  const prune = {
+    mark: deployment.mark,
+    region,
+    bus: deployment.bus,
+    roles: deployment.roles.map((r) => r.roleName),
+    policies: [deployment.logsPolicyName, ...deployment.roles.filter((r) => r.policy.Statement.length > 0).map((r) => r.policyName)],
+    rules: deployment.eventRules.map((r) => r.ruleName),
+  };
+  writeFileSync(join(out, 'prune.json'), JSON.stringify(prune, null, 2) + '\n');
+  copyFileSync(join(dirname(fileURLToPath(import.meta.url)), 'fc3-prune.mjs'), join(out, 'prune.mjs'));
   for (const key of Object.keys(deployment.sYaml.resources)) {
     writeFileSync(join(distDir, key, '.fcignore'), 'meta.json\n*.map\n.fcignore\n');
   }

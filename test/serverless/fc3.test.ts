@@ -412,3 +412,202 @@ describe('files beside dist/s.yaml', () => {
     expect(target).toMatchObject({ Type: 'acs.fc.function', Endpoint: 'acs:fc:ap-southeast-1:1234567890:functions/cams-fc-dev-onboarding' });
   });
 });
+
+/**
+ * A stand-in aliyun CLI that models the account: RAM roles, custom policies (versions, attachments,
+ * descriptions) and EventBridge buses, rules and targets, in `state.json`. Create* of an existing name
+ * and Delete* of something in use fail as Alibaba Cloud's do; listings come in pages of 2, to be
+ * followed. Every call is recorded.
+ */
+function accountAliyun(dir: string): { bin: string; calls: () => string[][]; state: () => AccountState; seed: (s: Partial<AccountState>) => void } {
+  const calls = join(dir, 'calls.jsonl');
+  const stateFile = join(dir, 'state.json');
+  const empty: AccountState = { roles: {}, policies: {}, users: {}, buses: {} };
+  writeFileSync(stateFile, JSON.stringify(empty));
+  writeFileSync(
+    join(dir, 'aliyun'),
+    `#!${process.execPath}
+const fs = require('fs');
+const a = process.argv.slice(2);
+fs.appendFileSync(${JSON.stringify(calls)}, JSON.stringify(a) + '\\n');
+const s = JSON.parse(fs.readFileSync(${JSON.stringify(stateFile)}, 'utf8'));
+const opt = (n) => (a.includes('--' + n) ? a[a.indexOf('--' + n) + 1] : undefined);
+const fail = (code) => { console.error('ERROR: ' + code); process.exit(1); };
+const out = (o) => console.log(JSON.stringify(o, null, 2));
+const page = (items, from) => { const i = Number(from || 0); return { items: items.slice(i, i + 2), next: i + 2 < items.length ? String(i + 2) : undefined }; };
+const role = () => s.roles[opt('RoleName')] || fail('EntityNotExist.Role');
+const policy = () => s.policies[opt('PolicyName')] || fail('EntityNotExist.Policy');
+const holders = (p) => [...Object.keys(s.roles).filter((r) => s.roles[r].policies.includes(p)), ...Object.keys(s.users).filter((u) => s.users[u].policies.includes(p))];
+const bus = () => s.buses[opt('EventBusName')] || fail('EventBusNotExist');
+if ((s.deny || []).includes(a[1] + ' ' + (opt('RoleName') || opt('PolicyName') || opt('RuleName')))) fail('NoPermission');
+const rule = () => bus().rules[opt('RuleName')] || fail('EventRuleNotExisted');
+switch (a[0] + ' ' + a[1]) {
+  case 'ram CreateRole': if (s.roles[opt('RoleName')]) fail('EntityAlreadyExists.Role'); s.roles[opt('RoleName')] = { Description: opt('Description') || '', policies: [] }; break;
+  case 'ram UpdateRole': role(); if (opt('NewDescription') !== undefined) s.roles[opt('RoleName')].Description = opt('NewDescription'); break;
+  case 'ram DeleteRole': if (role().policies.length) fail('DeleteConflict.Role.Policy'); delete s.roles[opt('RoleName')]; break;
+  case 'ram ListRoles': { const p = page(Object.keys(s.roles).sort(), opt('Marker')); out({ IsTruncated: !!p.next, ...(p.next ? { Marker: p.next } : {}), Roles: { Role: p.items.map((n) => ({ RoleName: n, Description: s.roles[n].Description })) } }); break; }
+  case 'ram CreatePolicy': if (s.policies[opt('PolicyName')]) fail('EntityAlreadyExists.Policy'); s.policies[opt('PolicyName')] = { Description: opt('Description') || '', versions: ['v1'], default: 'v1' }; break;
+  case 'ram CreatePolicyVersion': { const p = policy(); const v = 'v' + (Number(p.versions.at(-1).slice(1)) + 1); p.versions.push(v); p.default = v; break; }
+  case 'ram UpdatePolicyDescription': policy().Description = opt('NewDescription'); break;
+  case 'ram ListPolicies': { const p = page(Object.keys(s.policies).sort(), opt('Marker')); out({ IsTruncated: !!p.next, ...(p.next ? { Marker: p.next } : {}), Policies: { Policy: p.items.map((n) => ({ PolicyName: n, PolicyType: 'Custom', Description: s.policies[n].Description })) } }); break; }
+  case 'ram ListPolicyVersions': { const p = policy(); out({ PolicyVersions: { PolicyVersion: p.versions.map((v) => ({ VersionId: v, IsDefaultVersion: v === p.default })) } }); break; }
+  case 'ram DeletePolicyVersion': { const p = policy(); if (opt('VersionId') === p.default) fail('DeleteConflict.PolicyVersion.Default'); p.versions = p.versions.filter((v) => v !== opt('VersionId')); break; }
+  case 'ram DeletePolicy': { const p = policy(); if (holders(opt('PolicyName')).length) fail('DeleteConflict.Policy.Attachment'); if (p.versions.length > 1) fail('DeleteConflict.Policy.Version'); delete s.policies[opt('PolicyName')]; break; }
+  case 'ram ListEntitiesForPolicy': { policy(); const n = opt('PolicyName'); out({ Users: { User: Object.keys(s.users).filter((u) => s.users[u].policies.includes(n)).map((u) => ({ UserName: u })) }, Groups: { Group: [] }, Roles: { Role: Object.keys(s.roles).filter((r) => s.roles[r].policies.includes(n)).map((r) => ({ RoleName: r })) } }); break; }
+  case 'ram AttachPolicyToRole': { const r = role(); policy(); if (r.policies.includes(opt('PolicyName'))) fail('EntityAlreadyExists.Role.Policy'); r.policies.push(opt('PolicyName')); break; }
+  case 'ram DetachPolicyFromRole': { const r = role(); if (!r.policies.includes(opt('PolicyName'))) fail('EntityNotExist.Role.Policy'); r.policies = r.policies.filter((p) => p !== opt('PolicyName')); break; }
+  case 'ram ListPoliciesForRole': out({ Policies: { Policy: role().policies.map((p) => ({ PolicyName: p, PolicyType: 'Custom' })) } }); break;
+  case 'eventbridge CreateEventBus': if (s.buses[opt('EventBusName')]) fail('EventBusAlreadyExist'); s.buses[opt('EventBusName')] = { rules: {} }; break;
+  case 'eventbridge GetEventBus': bus(); out({ Data: { EventBusName: opt('EventBusName') } }); break;
+  case 'eventbridge CreateRule': if (bus().rules[opt('RuleName')]) fail('EventRuleAlreadyExisted'); bus().rules[opt('RuleName')] = { Description: opt('Description') || '', targets: JSON.parse(opt('EventTargets')).map((t) => t.Id) }; break;
+  case 'eventbridge UpdateRule': { const r = rule(); if (opt('Description') !== undefined) r.Description = opt('Description'); break; }
+  case 'eventbridge PutTargets': { const r = rule(); for (const t of JSON.parse(opt('Targets'))) if (!r.targets.includes(t.Id)) r.targets.push(t.Id); break; }
+  case 'eventbridge EnableRule': case 'eventbridge DisableRule': rule(); break;
+  case 'eventbridge ListRules': { const p = page(Object.keys(bus().rules).sort(), opt('NextToken')); out({ Data: { Rules: p.items.map((n) => ({ RuleName: n, Description: bus().rules[n].Description })), ...(p.next ? { NextToken: p.next } : {}) } }); break; }
+  case 'eventbridge ListTargets': { const p = page(rule().targets, opt('NextToken')); out({ Data: { Targets: p.items.map((id) => ({ Id: id })), ...(p.next ? { NextToken: p.next } : {}) } }); break; }
+  case 'eventbridge DeleteTargets': { const r = rule(); const ids = JSON.parse(opt('TargetIds')); r.targets = r.targets.filter((t) => !ids.includes(t)); break; }
+  case 'eventbridge DeleteRule': if (rule().targets.length) fail('EventRuleTargetsNotEmpty'); delete bus().rules[opt('RuleName')]; break;
+  default: fail('unknown call ' + a.join(' '));
+}
+fs.writeFileSync(${JSON.stringify(stateFile)}, JSON.stringify(s));
+`,
+  );
+  chmodSync(join(dir, 'aliyun'), 0o755);
+  const state = () => JSON.parse(readFileSync(stateFile, 'utf8')) as AccountState;
+  return {
+    bin: dir,
+    calls: () => (existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as string[]) : []),
+    state,
+    seed: (more) => {
+      const s = state();
+      writeFileSync(stateFile, JSON.stringify({ ...s, ...more, roles: { ...s.roles, ...more.roles }, policies: { ...s.policies, ...more.policies }, users: { ...s.users, ...more.users }, buses: { ...s.buses, ...more.buses } }));
+    },
+  };
+}
+interface AccountState {
+  roles: Record<string, { Description: string; policies: string[] }>;
+  policies: Record<string, { Description: string; versions: string[]; default: string }>;
+  users: Record<string, { policies: string[] }>;
+  buses: Record<string, { rules: Record<string, { Description: string; targets: string[] }> }>;
+  /** `<Action> <name>` calls refused as for want of permission. */
+  deny?: string[];
+}
+
+describe('ram.sh and eventbridge.sh after a function is taken out of serverless.yml', () => {
+  it("remove its role, policy and rule, which they made for this stage; another stage's, one made by hand or by an earlier version are left alone", async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    const cli = accountAliyun(tmp());
+    const env = { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
+    const runBoth = async () => {
+      for (const script of ['ram.sh', 'eventbridge.sh']) {
+        const r = await run('sh', [join(dist, 'fc3', script)], { env });
+        expect(r.code, `${script}: ${r.output}`).toBe(0);
+      }
+    };
+    const mark = (stage: string, name: string) => `cams-fc deploy cams-fc/${stage}: ${name}`;
+    // Made before: onboarding's role by an earlier version of ram.sh (no description); what is not ours.
+    cli.seed({
+      roles: {
+        'cams-fc-dev-onboarding': { Description: '', policies: [] },
+        'cams-fc-dev-eu-onboarding': { Description: mark('dev-eu', 'cams-fc-dev-eu-onboarding'), policies: ['cams-fc-dev-eu-onboarding'] },
+        'cams-fc-dev-by-hand': { Description: '', policies: [] },
+        'cams-fc-dev-copied': { Description: mark('dev', 'cams-fc-dev-onboarding'), policies: [] },
+        'other-app': { Description: 'mine', policies: [] },
+      },
+      policies: {
+        'cams-fc-dev-eu-onboarding': { Description: mark('dev-eu', 'cams-fc-dev-eu-onboarding'), versions: ['v1'], default: 'v1' },
+        'cams-fc-dev-by-hand': { Description: '', versions: ['v1'], default: 'v1' },
+      },
+      buses: { 'cams-fc-dev': { rules: { 'my-own-rule': { Description: 'mine', targets: ['t1'] } } }, 'cams-fc-dev-eu': { rules: { 'onboarding-events-1': { Description: mark('dev-eu', 'onboarding-events-1'), targets: ['t'] } } } },
+    });
+    const unrelated = (s: AccountState) => ({
+      roles: Object.fromEntries(Object.entries(s.roles).filter(([n]) => !n.startsWith('cams-fc-dev-') || ['cams-fc-dev-eu-onboarding', 'cams-fc-dev-by-hand', 'cams-fc-dev-copied'].includes(n))),
+      policies: Object.fromEntries(Object.entries(s.policies).filter(([n]) => ['cams-fc-dev-eu-onboarding', 'cams-fc-dev-by-hand'].includes(n))),
+      rules: { dev: s.buses['cams-fc-dev']!.rules['my-own-rule'], eu: s.buses['cams-fc-dev-eu'] },
+    });
+
+    packageFc3(dist, svc, { validate: validateSYaml });
+    await runBoth();
+    const before = cli.state();
+    const others = unrelated(before);
+    // A re-run marks what an earlier version made: onboarding's role is now known as this stage's.
+    expect(before.roles['cams-fc-dev-onboarding']).toEqual({ Description: mark('dev', 'cams-fc-dev-onboarding'), policies: ['cams-fc-dev-logs', 'cams-fc-dev-onboarding'] });
+    expect(before.policies['cams-fc-dev-onboarding']!.Description).toBe(mark('dev', 'cams-fc-dev-onboarding'));
+    expect(before.buses['cams-fc-dev']!.rules['onboarding-events-1']!.Description).toBe(mark('dev', 'onboarding-events-1'));
+    // A policy that has versions besides its default (as one updated by re-runs has).
+    await run(join(cli.bin, 'aliyun'), ['ram', 'CreatePolicyVersion', '--PolicyName', 'cams-fc-dev-onboarding']);
+    expect(cli.calls().filter((c) => c[1]!.startsWith('Delete') || c[1] === 'DetachPolicyFromRole')).toEqual([]);
+
+    // onboarding taken out of serverless.yml.
+    const { onboarding: _gone, ...rest } = svc.functions;
+    packageFc3(dist, { ...svc, functions: rest }, { validate: validateSYaml });
+    const mark0 = cli.calls().length;
+    await runBoth();
+    const after = cli.state();
+    expect(after.roles['cams-fc-dev-onboarding']).toBeUndefined();
+    expect(after.policies['cams-fc-dev-onboarding']).toBeUndefined();
+    expect(after.buses['cams-fc-dev']!.rules['onboarding-events-1']).toBeUndefined();
+    // Everything else is as it was: the other functions' roles and policies, and what is not this stage's doing.
+    const { 'cams-fc-dev-onboarding': _r, ...keptRoles } = before.roles;
+    expect(after.roles).toEqual(keptRoles);
+    const { 'cams-fc-dev-onboarding': _p, ...keptPolicies } = before.policies;
+    expect(Object.keys(after.policies).sort()).toEqual(Object.keys(keptPolicies).sort());
+    expect(unrelated(after)).toEqual(others);
+    expect(after.buses['cams-fc-dev']!.rules).toEqual({ 'my-own-rule': { Description: 'mine', targets: ['t1'] } });
+    const deleted = cli.calls().slice(mark0).filter((c) => c[1]!.startsWith('Delete'));
+    expect(deleted.map((c) => `${c[1]} ${c.at(-1)}`)).toEqual([
+      'DeleteRole cams-fc-dev-onboarding',
+      'DeletePolicyVersion v1',
+      'DeletePolicy cams-fc-dev-onboarding',
+      `DeleteTargets ${JSON.stringify(['cams-fc-dev-onboarding'])}`,
+      'DeleteRule onboarding-events-1',
+    ]);
+
+    // Run again: nothing more to remove.
+    const mark1 = cli.calls().length;
+    await runBoth();
+    expect(cli.calls().slice(mark1).filter((c) => c[1]!.startsWith('Delete') || c[1] === 'DetachPolicyFromRole')).toEqual([]);
+    const again = cli.state();
+    expect(Object.keys(again.roles)).toEqual(Object.keys(after.roles));
+    expect(Object.keys(again.policies)).toEqual(Object.keys(after.policies));
+    expect(again.buses).toEqual(after.buses);
+  });
+
+  it('eventbridge.sh of a package with no rule, where no bus was ever made: nothing to remove, not a failure', async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    const cli = accountAliyun(tmp());
+    const { onboarding: _o, ...rest } = svc.functions;
+    packageFc3(dist, { ...svc, functions: rest }, { validate: validateSYaml });
+    const r = await run('sh', [join(dist, 'fc3', 'eventbridge.sh')], { env: { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' } });
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toContain('no rules of bus cams-fc-dev to remove');
+    expect(cli.calls().map((c) => c[1])).toEqual(['ListRules']);
+  });
+
+  it('a stale policy you attached to a user of yours is left, named; a removal that fails is named and fails the script, after trying the rest', async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    const cli = accountAliyun(tmp());
+    const env = { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
+    packageFc3(dist, svc, { validate: validateSYaml });
+    expect((await run('sh', [join(dist, 'fc3', 'ram.sh')], { env })).code).toBe(0);
+    cli.seed({ users: { alice: { policies: ['cams-fc-dev-bind-waba'] } } });
+    const { 'bind-waba': _b, onboarding: _o, ...rest } = svc.functions;
+    packageFc3(dist, { ...svc, functions: rest }, { validate: validateSYaml });
+    // onboarding's role cannot be deleted (no permission, say).
+    cli.seed({ deny: ['DeleteRole cams-fc-dev-onboarding'] });
+    const r = await run('sh', [join(dist, 'fc3', 'ram.sh')], { env });
+    expect(r.code).not.toBe(0);
+    expect(r.output).toContain('left RAM policy cams-fc-dev-bind-waba: no longer in the package, but attached to user alice');
+    expect(r.output).toMatch(/could not remove RAM role cams-fc-dev-onboarding: aliyun ram DeleteRole: ERROR: NoPermission/);
+    // The rest was still tried: bind-waba's role went, onboarding's policy too (detached from its role first).
+    expect(r.output).toContain('removed RAM role cams-fc-dev-bind-waba');
+    const after = cli.state();
+    expect(after.roles['cams-fc-dev-bind-waba']).toBeUndefined();
+    expect(after.policies['cams-fc-dev-bind-waba']).toBeDefined();
+    expect(after.roles['cams-fc-dev-onboarding']).toBeDefined();
+    expect(after.policies['cams-fc-dev-onboarding']).toBeUndefined();
+  });
+});

@@ -1,0 +1,122 @@
+// Copied to dist/fc3/prune.mjs by `npm run package`; ram.sh and eventbridge.sh run it last
+// (`node prune.mjs ram|eventbridge`). It removes the RAM roles and policies, and the EventBridge rules
+// on the service's own bus, that those scripts made for this service and stage (their description is
+// prune.json's `mark` followed by their own name) and that the package no longer has: a function
+// taken out of serverless.yml, an eventbridge event taken off a function. Nothing else is touched: a
+// resource without that exact description (another stage's, one made by hand, one an earlier version
+// of the scripts made and no re-run has marked since) is left as it is.
+// A resource that could not be removed is named and the others are still tried; the exit code is 1.
+import { execFileSync } from 'node:child_process';
+import console from 'node:console';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+
+const plan = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'prune.json'), 'utf8'));
+const ours = (description, name) => typeof name === 'string' && description === plan.mark + name;
+let failed = false;
+
+/** One aliyun CLI call, its JSON reply; a failure throws with the CLI's own message. */
+function aliyun(...args) {
+  try {
+    const out = execFileSync('aliyun', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return out.trim() === '' ? {} : JSON.parse(out);
+  } catch (e) {
+    const said = String(e.stderr ?? e.message ?? e).trim();
+    throw new Error(`aliyun ${args.slice(0, 2).join(' ')}: ${said}`, { cause: e });
+  }
+}
+
+/** Every item of a listing the CLI pages (`next` gives the arguments of the page after a reply, or none). */
+function listAll(args, items, next) {
+  const all = [];
+  const seen = new Set();
+  let more = [];
+  for (;;) {
+    const reply = aliyun(...args, ...more);
+    const page = items(reply) ?? [];
+    all.push(...page);
+    more = next(reply);
+    if (!more || page.length === 0 || seen.has(more.join(' '))) return all;
+    seen.add(more.join(' '));
+  }
+}
+
+function attempt(what, fn) {
+  try {
+    fn();
+    console.log(`removed ${what}: no longer in the package`);
+  } catch (e) {
+    failed = true;
+    console.error(`could not remove ${what}: ${e.message}`);
+  }
+}
+
+function pruneRam() {
+  const keepRoles = new Set(plan.roles);
+  const keepPolicies = new Set(plan.policies);
+  const ramPages = (r) => (r.IsTruncated && r.Marker ? ['--Marker', r.Marker] : undefined);
+  const roles = listAll(['ram', 'ListRoles', '--MaxItems', '1000'], (r) => r.Roles?.Role, ramPages);
+  for (const role of roles.filter((r) => ours(r.Description, r.RoleName) && !keepRoles.has(r.RoleName))) {
+    attempt(`RAM role ${role.RoleName}`, () => {
+      // A role is deleted only without policies: its own and the logs policy are detached first.
+      for (const p of aliyun('ram', 'ListPoliciesForRole', '--RoleName', role.RoleName).Policies?.Policy ?? []) {
+        aliyun('ram', 'DetachPolicyFromRole', '--PolicyType', p.PolicyType, '--PolicyName', p.PolicyName, '--RoleName', role.RoleName);
+      }
+      aliyun('ram', 'DeleteRole', '--RoleName', role.RoleName);
+    });
+  }
+  const policies = listAll(['ram', 'ListPolicies', '--PolicyType', 'Custom', '--MaxItems', '1000'], (r) => r.Policies?.Policy, ramPages);
+  for (const policy of policies.filter((p) => ours(p.Description, p.PolicyName) && !keepPolicies.has(p.PolicyName))) {
+    const name = policy.PolicyName;
+    // Attached to a user, group or role of yours since: that use is yours, and it stays.
+    const entities = aliyun('ram', 'ListEntitiesForPolicy', '--PolicyType', 'Custom', '--PolicyName', name);
+    const holders = [...(entities.Users?.User ?? []).map((u) => `user ${u.UserName}`), ...(entities.Groups?.Group ?? []).map((g) => `group ${g.GroupName}`), ...(entities.Roles?.Role ?? []).map((r) => `role ${r.RoleName}`)];
+    if (holders.length > 0) {
+      console.log(`left RAM policy ${name}: no longer in the package, but attached to ${holders.join(', ')}`);
+      continue;
+    }
+    attempt(`RAM policy ${name}`, () => {
+      // A policy is deleted only with its default version alone left.
+      for (const v of aliyun('ram', 'ListPolicyVersions', '--PolicyType', 'Custom', '--PolicyName', name).PolicyVersions?.PolicyVersion ?? []) {
+        if (!v.IsDefaultVersion) aliyun('ram', 'DeletePolicyVersion', '--PolicyName', name, '--VersionId', v.VersionId);
+      }
+      aliyun('ram', 'DeletePolicy', '--PolicyName', name);
+    });
+  }
+}
+
+function pruneEventBridge() {
+  const bus = ['--region', plan.region, '--EventBusName', plan.bus];
+  const busPages = (r) => (r.Data?.NextToken ? ['--NextToken', String(r.Data.NextToken)] : undefined);
+  let rules;
+  try {
+    rules = listAll(['eventbridge', 'ListRules', ...bus, '--Limit', '100'], (r) => r.Data?.Rules, busPages);
+  } catch (e) {
+    // No rule now, so eventbridge.sh made no bus: there may be none to list.
+    if (plan.rules.length > 0) throw e;
+    console.log(`no rules of bus ${plan.bus} to remove (${e.message})`);
+    return;
+  }
+  const keep = new Set(plan.rules);
+  for (const rule of rules.filter((r) => ours(r.Description, r.RuleName) && !keep.has(r.RuleName))) {
+    attempt(`EventBridge rule ${rule.RuleName} of bus ${plan.bus}`, () => {
+      const at = [...bus, '--RuleName', rule.RuleName];
+      const targets = listAll(['eventbridge', 'ListTargets', ...at, '--Limit', '100'], (r) => r.Data?.Targets, busPages);
+      if (targets.length > 0) aliyun('eventbridge', 'DeleteTargets', ...at, '--TargetIds', JSON.stringify(targets.map((t) => t.Id)));
+      aliyun('eventbridge', 'DeleteRule', ...at);
+    });
+  }
+}
+
+const what = process.argv[2];
+try {
+  if (what === 'ram') pruneRam();
+  else if (what === 'eventbridge') pruneEventBridge();
+  else throw new Error(`usage: node prune.mjs ram|eventbridge (got ${JSON.stringify(what)})`);
+} catch (e) {
+  console.error(e.message);
+  failed = true;
+}
+process.exit(failed ? 1 : 0);
