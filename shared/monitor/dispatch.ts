@@ -14,9 +14,11 @@ const SINK_RATE_PREFIX = 'monitor/sink/';
  * `monitor/sending/<sink>/<group>`: the message being sent to a sink for a group, written before the
  * send and deleted once its entries are struck off. A deliverer that finds one (a store that failed
  * between a send and its strike, a process killed there, a send that failed or timed out) sends
- * exactly its entries again, so the same id (a receiver drops it), and what the group owes since in
+ * exactly that message again, so the same id (a receiver drops it), and what the group owes since in
  * a message of its own; once `sent` (the sink confirmed it) it only strikes them off. Before, the
- * next message held them with whatever was owed since, under a new id: notified twice.
+ * next message held them with whatever was owed since, under a new id: notified twice. The record
+ * holds the message itself: a silence set since strikes its entries from the outboxes, not from it
+ * (the sink may have it; the silence applies from the next message).
  */
 export const SENDING_PREFIX = 'monitor/sending/';
 /** A record whose entries are owed this long is dropped (they go out with the rest, under a new id). */
@@ -26,6 +28,8 @@ interface Sending {
   id: string;
   /** The outbox entry ids the message holds. */
   entries: string[];
+  /** The message as sent, until the sink confirmed it (a record written before it was kept has none). */
+  message?: AlertNotification;
   /** The sink confirmed it: its entries are struck, not sent again. */
   sent?: boolean;
   /** How many times the sink refused it for good (a non-retryable answer); see SINK_REFUSALS. */
@@ -207,9 +211,12 @@ async function deliverUnderLease(
   let owing = await loadOwing(store);
   const owingKeys = new Set(owing.map((s) => s.key));
   const silenced = (await loadSilenced(store)).filter((s) => !owingKeys.has(s.key));
-  // Silenced notifications are struck (and recorded) before anything is sent.
-  if (await applySilences(store, [...owing, ...silenced], now(), log)) owing = await loadOwing(store);
-  if (owing.length === 0) return;
+  const sending = await loadSending(store, sinks);
+  // Silenced notifications are struck (and recorded) before anything is sent; a recorded message is sent as it was.
+  if (await applySilences(store, [...owing, ...silenced], now(), log, inFlight(sending))) owing = await loadOwing(store);
+  // A recorded message goes out again though a silence struck every alert in it (nothing else owed).
+  const recorded = [...sending.values()].some((records) => [...records.values()].some((r) => !r.sent && r.message !== undefined));
+  if (owing.length === 0 && !recorded) return;
   const configured = sinks.map((s) => s.name);
   owing = await resolveSinks(store, owing, configured, log);
   if (configured.length === 0) {
@@ -218,14 +225,15 @@ async function deliverUnderLease(
   }
   const pass: Pass = { now, log, report, mayStart, policy, configured, stuck: new Set(), monitorChanged: false };
   for (const sink of sinks) {
-    if (!(await deliverToSink(store, sink, owing, pass))) return;
+    if (!(await deliverToSink(store, sink, owing, sending.get(sink.name)!, pass))) return;
   }
   // A sink's refusal (or its end) recorded a monitor alert in this pass: the other sinks hear of it
   // now, not at the next flush. Only the monitor group, and none that did not go through in this pass.
   if (!pass.monitorChanged) return;
   owing = await loadOwing(store);
+  const sendingNow = await loadSending(store, sinks);
   for (const sink of sinks) {
-    if (!(await deliverToSink(store, sink, owing, { ...pass, only: 'monitor', monitorChanged: false }))) return;
+    if (!(await deliverToSink(store, sink, owing, sendingNow.get(sink.name)!, { ...pass, only: 'monitor', monitorChanged: false }))) return;
   }
 }
 
@@ -247,6 +255,26 @@ interface Pass {
 
 function sinkRejectedSubject(sink: string): AlertSubject {
   return { nodeType: 'monitor', entityType: 'SinkRejected', ref: sink };
+}
+
+/** Per sink, its messages recorded before their send, by group: one list of every sink's. */
+async function loadSending(store: Store, sinks: readonly AlertSink[]): Promise<Map<string, Map<string, Sending>>> {
+  const out = new Map(sinks.map((s) => [s.name, new Map<string, Sending>()]));
+  for (const r of await store.list<Sending>(SENDING_PREFIX)) {
+    // A group has no '/', a sink's name may: the group is after the last one.
+    const slash = r.key.lastIndexOf('/');
+    out.get(r.key.slice(SENDING_PREFIX.length, slash))?.set(r.key.slice(slash + 1), r.value);
+  }
+  return out;
+}
+
+/** Entry id → the sinks a recorded message holds it for. */
+function inFlight(sending: ReadonlyMap<string, ReadonlyMap<string, Sending>>): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const [sink, records] of sending) {
+    for (const r of records.values()) for (const id of r.entries) out.set(id, (out.get(id) ?? new Set()).add(sink));
+  }
+  return out;
 }
 
 /**
@@ -278,6 +306,7 @@ async function deliverToSink(
   store: Store,
   sink: AlertSink,
   owing: readonly OwingEntity[],
+  sending: ReadonlyMap<string, Sending>,
   ctx: Pass,
 ): Promise<boolean> {
   const { now, log, report } = ctx;
@@ -300,18 +329,22 @@ async function deliverToSink(
     }
   }
   const sendingPrefix = `${SENDING_PREFIX}${sink.name}/`;
-  const sending = new Map((await store.list<Sending>(sendingPrefix)).map((r) => [r.key.slice(sendingPrefix.length), r.value]));
-  if (ctx.only === undefined) for (const group of sending.keys()) if (!byGroup.has(group)) await store.delete(sendingPrefix + group);
   // Groups whose message the sink refused and that still owe it: its SinkRejected alert holds while any does.
   const refused = new Set<string>();
+  // A record goes out again while it holds its message (however much of it is still owed) or owed entries.
+  const resend = (record: Sending, earlier: readonly Owed[]) => (!record.sent && record.message !== undefined) || earlier.length > 0;
   // The message an earlier deliverer was sending goes first, as it was; what the group owes besides goes in its own.
   const messages: Array<[string, Owed[], Sending | undefined]> = [];
-  for (const [group, owed] of [...byGroup.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  for (const group of [...new Set([...byGroup.keys(), ...sending.keys()])].sort()) {
+    if (ctx.only !== undefined && group !== ctx.only) continue;
+    const owed = byGroup.get(group) ?? [];
     const record = sending.get(group);
     const earlier = record ? owed.filter((o) => record.entries.includes(o.entry.id)) : [];
     const rest = owed.filter((o) => !earlier.includes(o));
-    if (record && earlier.length > 0) messages.push([group, earlier, record]);
-    if (record && earlier.length > 0 && (record.refusals ?? 0) > 0) refused.add(group);
+    if (record && resend(record, earlier)) {
+      messages.push([group, earlier, record]);
+      if ((record.refusals ?? 0) > 0) refused.add(group);
+    } else if (record) await store.delete(sendingPrefix + group);
     else if (record) await store.delete(sendingPrefix + group);
     if (rest.length > 0) messages.push([group, rest, undefined]);
   }
@@ -345,14 +378,15 @@ async function deliverToSink(
     }
     refusing ||= slot.refusing;
     const entries = owed.map((o) => o.entry).sort(sendOrder);
-    const ids = entries.map((e) => e.id);
-    const notification = notificationFor(sink.name, group, entries, now());
+    // A recorded message exactly as it was (what a silence struck since included), under its id.
+    const ids = record ? record.entries : entries.map((e) => e.id);
+    const notification = record?.message ?? { ...notificationFor(sink.name, group, entries, now()), ...(record ? { id: record.id } : {}) };
     if (slot.waitMs > 0) await new Promise((resolve) => setTimeout(resolve, slot.waitMs));
     // Again right before the send: the sink's rate window is two store calls, and a slow store
     // (seconds each) can use up the lease between the check above and here.
     if (!(await mayStart(sink, group))) return false;
     const refusals = record?.refusals ?? 0;
-    await store.put<Sending>(sendingKey, { id: notification.id, entries: ids, ...(refusals > 0 ? { refusals } : {}) }, { ttlMs: SENDING_TTL_MS });
+    await store.put<Sending>(sendingKey, { id: notification.id, entries: ids, message: notification, ...(refusals > 0 ? { refusals } : {}) }, { ttlMs: SENDING_TTL_MS });
     try {
       await sink.send(notification);
     } catch (e) {
@@ -371,7 +405,7 @@ async function deliverToSink(
         await store.delete(sendingKey);
         refused.delete(group);
       } else {
-        await store.put<Sending>(sendingKey, { id: notification.id, entries: ids, refusals: refusals + 1 }, { ttlMs: SENDING_TTL_MS });
+        await store.put<Sending>(sendingKey, { id: notification.id, entries: ids, message: notification, refusals: refusals + 1 }, { ttlMs: SENDING_TTL_MS });
         refused.add(group);
         block(group);
       }
@@ -382,7 +416,7 @@ async function deliverToSink(
         sink: sink.name,
         group,
         notification: notification.id,
-        items: entries.length,
+        items: notification.items.length,
         code: err.code,
         error: err.message,
         refusals: refusals + 1,
@@ -404,8 +438,8 @@ async function deliverToSink(
     await store.delete(sendingKey);
     refused.delete(group);
     accepted = true;
-    report.delivered.push({ sink: sink.name, group, items: entries.length });
-    log({ level: 'info', msg: 'alert delivered', sink: sink.name, group, notification: notification.id, items: entries.length });
+    report.delivered.push({ sink: sink.name, group, items: notification.items.length });
+    log({ level: 'info', msg: 'alert delivered', sink: sink.name, group, notification: notification.id, items: notification.items.length });
   }
   // Not in a pass over one group: the refused messages of the others are not in view.
   if (refusing && accepted && refused.size === 0 && ctx.only === undefined) {

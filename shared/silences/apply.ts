@@ -19,6 +19,10 @@ import { listSilences } from './store.ts';
  *   first, when the alert fired again under the silence (`closing`);
  * - a phone or template whose WABA is BLOCKED keeps its record until the WABA's hold ends: the WABA's
  *   alert covers it (../monitor/inhibition.ts), as it would have had no silence been set.
+ * - a sink that a message recorded before its send (`inFlight`: entry id → the sinks of such
+ *   messages) holds an entry for hears of it with that message, which the deliverer re-sends as it
+ *   was (the sink may have it already): the silence applies from the next message, and does not
+ *   owe the entry to that sink again when it ends.
  * Returns true when it changed an entity (the caller re-reads what is owed).
  */
 export async function applySilences(
@@ -26,6 +30,7 @@ export async function applySilences(
   entities: ReadonlyArray<{ key: string; value: EntityState }>,
   now: number,
   log: (rec: Record<string, unknown>) => void,
+  inFlight: ReadonlyMap<string, ReadonlySet<string>> = new Map(),
 ): Promise<boolean> {
   const silences = await listSilences(store, now);
   const blockedWabas = new Map<string, boolean>();
@@ -39,7 +44,7 @@ export async function applySilences(
     // Through updateEntity: a lifted silence re-owes its alert, which the owed index must name.
     let wrote = false;
     await updateEntity(store, key.slice(ENTITY_PREFIX.length), (current) => {
-      const next = current ? rewrite(current, silences, now, held, log) : undefined;
+      const next = current ? rewrite(current, silences, now, held, log, inFlight) : undefined;
       wrote = next !== undefined;
       return next;
     });
@@ -48,20 +53,29 @@ export async function applySilences(
   return changed;
 }
 
-function rewrite(s: EntityState, silences: readonly Silence[], now: number, heldByWaba: boolean, log: (rec: Record<string, unknown>) => void): EntityState | undefined {
+function rewrite(
+  s: EntityState,
+  silences: readonly Silence[],
+  now: number,
+  heldByWaba: boolean,
+  log: (rec: Record<string, unknown>) => void,
+  inFlight: ReadonlyMap<string, ReadonlySet<string>>,
+): EntityState | undefined {
   const hit = silencing(silences, s.subject, now);
   if (hit && s.outbox.length > 0) {
     const latest = s.outbox.at(-1)!;
     log({ level: 'info', msg: 'alert silenced: recorded, not sent', silence: hit.SilenceId, node: s.node, items: s.outbox.length });
     const next: EntityState = { ...s, outbox: [] };
+    // Each entry as still owed: a sink a recorded message holds it for gets it with that message.
+    const owed = s.outbox.map((e) => ({ ...e, pendingSinks: e.pendingSinks.filter((k) => !inFlight.get(e.id)?.has(k)) }));
     // The sinks still owed something: one that had the alert before the silence must not get it again.
-    const sinks = [...new Set(s.outbox.flatMap((e) => e.pendingSinks))].sort();
+    const sinks = [...new Set(owed.flatMap((e) => e.pendingSinks))].sort();
     // Who heard of the incident: a struck `new` was still owed to the sinks that never did. Those that
     // did must hear that it ended, when the silence does, or their incident stays open for good.
     const kept = s.silenced;
     let unheard = kept ? unheardOf(kept) : [];
     let close = kept?.item.reason === 'resolved' ? { item: kept.item, to: kept.sinks ?? [] } : kept?.closing ? { item: kept.closing.item, to: kept.closing.sinks } : undefined;
-    for (const e of s.outbox) {
+    for (const e of owed) {
       if (e.item.reason === 'new') unheard = [...e.pendingSinks];
       else if (e.item.reason === 'resolved') {
         close = { item: e.item, to: [...new Set([...(close?.to ?? []), ...heardOf(e.pendingSinks, unheard)])].sort() };

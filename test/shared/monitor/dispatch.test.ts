@@ -368,15 +368,67 @@ describe('deliverOwed', () => {
     const store = await openStore('memory:');
     await owe(store, '8', ['a', 'b']);
     const a = new TimedSink('a');
+    // b's budget is used up: nothing is sent to it (a failed send would be its recorded message, re-sent as it was).
+    expect((await deliverOwed(store, [a, new TimedSink('b', 0)], Date.now, noLog)).delivered.map((d) => d.sink)).toEqual(['a']);
     const b = new TimedSink('b');
-    b.fail = new SinkDeliveryError('b', 'down', true);
-    expect((await deliverOwed(store, [a, b], Date.now, noLog)).delivered.map((d) => d.sink)).toEqual(['a']);
     const now = Date.now();
     const s = await createSilence(store, { Matchers: [{ Name: 'WabaId', Value: '8' }], StartsAt: now - 1000, EndsAt: now + 3_600_000, CreatedBy: 'ops', Comment: 'known' }, now);
-    b.fail = undefined;
     expect((await deliverOwed(store, [a, b], Date.now, noLog)).delivered).toEqual([]);
     await expireSilence(store, s.SilenceId, Date.now());
     expect((await deliverOwed(store, [a, b], Date.now, noLog)).delivered.map((d) => d.sink)).toEqual(['b']);
     expect([a.sent.length, b.sent.length]).toEqual([1, 1]);
+  });
+
+  describe('a message recorded before its send that a silence set since strikes part of', () => {
+    const subject = (phone: string): AlertSubject => ({ nodeType: 'phone', custSpaceId: 'cs', wabaId: '9', phoneNumber: phone, entityType: 'PHONE_NUMBER' });
+    const oweAbout = (store: Store, phone: string) =>
+      updateEntity(store, fingerprintOf(subject(phone)), () =>
+        evaluate(undefined, { subject: subject(phone), status: 'BLOCKED', errors: [] }, { now: Date.now(), round: 'r', policy: { minConsecutive: 1, repeatIntervalMs: 1e9 }, inhibited: false, sinks: ['hook'] }),
+      );
+    const phones = (n: AlertNotification) => n.items.map((i) => i.subject.phoneNumber);
+    const silencePhone = (store: Store, phone: string) => {
+      const now = Date.now();
+      return createSilence(store, { Matchers: [{ Name: 'PhoneNumber', Value: phone }], StartsAt: now - 1000, EndsAt: now + 3_600_000, CreatedBy: 'ops', Comment: 'known' }, now);
+    };
+
+    it('goes out again as it was (same X-Alert-Id, every item): the silence applies from the next message, and when it ends the sink is not told again', async () => {
+      const store = await openStore('memory:');
+      const attempts: AlertNotification[] = [];
+      const sink = new TimedSink('hook');
+      const send = sink.send.bind(sink);
+      sink.send = async (n) => {
+        attempts.push(n);
+        await send(n);
+      };
+      await oweAbout(store, '8613800000091');
+      await oweAbout(store, '8613800000092');
+      // The send fails (a timeout, say): the receiver may have it.
+      sink.fail = new SinkDeliveryError('hook', 'timed out', true);
+      expect((await deliverOwed(store, [sink], Date.now, noLog)).failed).toHaveLength(1);
+      const s = await silencePhone(store, '8613800000091');
+      sink.fail = undefined;
+      expect((await deliverOwed(store, [sink], Date.now, noLog)).delivered).toEqual([{ sink: 'hook', group: 'waba:9', items: 2 }]);
+      expect(sink.sent.map((x) => phones(x.n).sort())).toEqual([['8613800000091', '8613800000092']]);
+      expect(sink.sent[0]!.n).toEqual(attempts[0]);
+      expect(await store.list('monitor/sending/')).toEqual([]);
+      // Recorded as silenced, owed to no sink: the hook had it in that message.
+      const silenced = (await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(subject('8613800000091'))))!.value;
+      expect(silenced).toMatchObject({ outbox: [], silenced: { silenceId: s.SilenceId, sinks: [] } });
+      // Ended while the alert fires: the hook, which had it, is not told again.
+      await expireSilence(store, s.SilenceId, Date.now());
+      expect((await deliverOwed(store, [sink], Date.now, noLog)).delivered).toEqual([]);
+      expect(sink.sent).toHaveLength(1);
+    });
+
+    it('one recorded by an earlier version (its entries, not the message) goes out under its recorded id', async () => {
+      const store = await openStore('memory:');
+      const sink = new TimedSink('hook');
+      await oweAbout(store, '8613800000093');
+      const [entity] = await store.list<EntityState>(ENTITY_PREFIX);
+      await store.put('monitor/sending/hook/waba:9', { id: 'recorded-id', entries: [entity!.value.outbox[0]!.id, 'gone.1'] });
+      expect((await deliverOwed(store, [sink], Date.now, noLog)).delivered).toEqual([{ sink: 'hook', group: 'waba:9', items: 1 }]);
+      expect(sink.sent.map((x) => [x.n.id, phones(x.n)])).toEqual([['recorded-id', ['8613800000093']]]);
+      expect(await store.list('monitor/sending/')).toEqual([]);
+    });
   });
 });
