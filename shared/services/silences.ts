@@ -53,7 +53,7 @@ export async function createSilenceService(
 }
 
 export async function listSilencesService(store: Store, now: number): Promise<ServiceResult> {
-  const [silences, counts] = await Promise.all([listSilences(store, now), suppressedCounts(store)]);
+  const [{ silences }, counts] = await Promise.all([listSilences(store, now, { ended: Infinity }), suppressedCounts(store)]);
   // Only an active silence holds anything back: an ended one's records are owed again at the next flush.
   return { data: { Silences: silences.map((s) => silenceView(s, now, silenceState(s, now) === 'active' ? (counts.get(s.SilenceId) ?? 0) : 0)) } };
 }

@@ -6,14 +6,22 @@ import type { Store } from '../store/port.ts';
 import { renderStatusPage } from '../status-page/render.ts';
 import { buildStatusView, dayWindow, lastDays, type DayWindow } from '../status-page/view.ts';
 
+/** Ended silences the page lists, the last to end first: every one in force is listed, however many ended lately. */
+export const ENDED_SILENCES_LISTED = 20;
+
 /** The status page from the monitor's state in the store: nodes, their history, silences. */
 export async function statusPageHtml(store: Store, opts: { now: number; only?: string | undefined; refreshSeconds: number }): Promise<string> {
-  const [entities, histories, silences] = await Promise.all([store.list<EntityState>(ENTITY_PREFIX), dayWindows(store, lastDays(opts.now)), listSilences(store, opts.now)]);
+  const [entities, histories, silences] = await Promise.all([
+    store.list<EntityState>(ENTITY_PREFIX),
+    dayWindows(store, lastDays(opts.now)),
+    listSilences(store, opts.now, { ended: ENDED_SILENCES_LISTED }),
+  ]);
   const view = buildStatusView({
     now: opts.now,
     entities: entities.map((e) => e.value),
     histories,
-    silences,
+    silences: silences.silences,
+    moreEndedSilences: silences.moreEnded,
     ...(opts.only !== undefined ? { only: opts.only } : {}),
   });
   return renderStatusPage(view, { refreshSeconds: opts.refreshSeconds });

@@ -32,7 +32,8 @@ export async function applySilences(
   log: (rec: Record<string, unknown>) => void,
   inFlight: ReadonlyMap<string, ReadonlySet<string>> = new Map(),
 ): Promise<boolean> {
-  const silences = await listSilences(store, now);
+  // Those in force only: the deliverer reads none of the ended ones, however many ended lately.
+  const { silences } = await listSilences(store, now);
   const blockedWabas = new Map<string, boolean>();
   let changed = false;
   for (const { key, value } of entities) {

@@ -1,42 +1,130 @@
 import { randomBytes } from 'node:crypto';
-import { update, type Store } from '../store/port.ts';
+import { keyOfNextToken, nextTokenOf } from '../store/next-token.ts';
+import type { Store } from '../store/port.ts';
 import { EXPIRED_LISTED_MS, type Matcher, type Silence } from './silence.ts';
 
 const SILENCE_PREFIX = 'silences/';
+/**
+ * Silences created before keys said when they end: `silences/<SilenceId>`. They keep their key until
+ * the store forgets them (7 days after their end), read apart from the others.
+ */
+const LEGACY_PREFIX = `${SILENCE_PREFIX}sil-`;
+
+/** Ends are written as this minus the end: keys in order are latest end first. 12 hex digits: year 10889. */
+const END_MAX = 0xffff_ffff_ffff;
+const endHex = (endsAt: number) => (END_MAX - endsAt).toString(16).padStart(12, '0');
+
+/**
+ * `silences/<end>.<SilenceId>`: in key order, the silences in force (pending, active) come first,
+ * the latest to end first, then the ended ones, the last to end first. So the deliverer reads those
+ * in force and stops at the first ended one, however many ended in the last 7 days.
+ */
+const keyOf = (s: Pick<Silence, 'SilenceId' | 'EndsAt'>) => `${SILENCE_PREFIX}${endHex(s.EndsAt)}.${s.SilenceId}`;
+
+/** A SilenceId starts with the end it was created with (see keyOf), so DELETE finds its key. */
+const createdKeyOf = (id: string) => `${SILENCE_PREFIX}${id.slice(4, 16)}.${id}`;
+
+/** Store reads of silences in force, a page at a time: at most this many ended ones are read with them. */
+const READ_PAGE = 100;
+
+export const MAX_PAGE_SIZE = 500;
+export const DEFAULT_PAGE_SIZE = 100;
 
 /** The key lives until the silence has been over for 7 days, then the store forgets it. */
 const ttlFor = (s: Silence, now: number) => Math.max(1, s.EndsAt + EXPIRED_LISTED_MS - now);
+
+const listed = (s: Silence, now: number) => now - s.EndsAt < EXPIRED_LISTED_MS;
 
 export async function createSilence(
   store: Store,
   input: { Matchers: Matcher[]; StartsAt: number; EndsAt: number; CreatedBy: string; Comment: string },
   now: number,
 ): Promise<Silence> {
-  const silence: Silence = { SilenceId: `sil-${randomBytes(12).toString('hex')}`, ...input, CreatedAt: now };
-  await store.put(SILENCE_PREFIX + silence.SilenceId, silence, { ifAbsent: true, ttlMs: ttlFor(silence, now) });
+  const silence: Silence = { SilenceId: `sil-${endHex(input.EndsAt)}${randomBytes(6).toString('hex')}`, ...input, CreatedAt: now };
+  await store.put(keyOf(silence), silence, { ifAbsent: true, ttlMs: ttlFor(silence, now) });
   return silence;
 }
 
-/** Active, pending, and those ended less than 7 days ago, newest first. */
-export async function listSilences(store: Store, now: number): Promise<Silence[]> {
-  const rows = await store.list<Silence>(SILENCE_PREFIX);
-  return rows
-    .map((r) => r.value)
-    .filter((s) => now - s.EndsAt < EXPIRED_LISTED_MS)
-    .sort((a, b) => b.CreatedAt - a.CreatedAt || (a.SilenceId < b.SilenceId ? -1 : 1));
+/**
+ * The silences in force (pending, active), and the `ended` that ended last (in the last 7 days):
+ * in force first, the latest to end first. Reads those and one page more at most, not every silence
+ * of the last 7 days. `moreEnded`: some ended ones were left out.
+ */
+export async function listSilences(store: Store, now: number, opts: { ended?: number } = {}): Promise<{ silences: Silence[]; moreEnded: boolean }> {
+  const silences: Silence[] = [];
+  let endedLeft = opts.ended ?? 0;
+  let moreEnded = false;
+  let after: string | undefined;
+  read: for (;;) {
+    const page = await store.list<Silence>(SILENCE_PREFIX, { ...(after !== undefined ? { after } : {}), limit: READ_PAGE });
+    for (const { key, value } of page) {
+      if (key.startsWith(LEGACY_PREFIX)) break read;
+      if (value.EndsAt <= now) {
+        if (!listed(value, now)) break read;
+        if (endedLeft === 0) {
+          moreEnded = true;
+          break read;
+        }
+        endedLeft--;
+      }
+      silences.push(value);
+    }
+    if (page.length < READ_PAGE) break;
+    after = page.at(-1)!.key;
+  }
+  for (const { value } of await store.list<Silence>(LEGACY_PREFIX)) {
+    if (value.EndsAt > now) silences.push(value);
+    else if (!listed(value, now)) continue;
+    else if (endedLeft > 0) {
+      endedLeft--;
+      silences.push(value);
+    } else moreEnded = true;
+  }
+  return { silences, moreEnded };
+}
+
+export interface SilencePage {
+  silences: Silence[];
+  nextToken?: string;
+}
+
+/** The silence key a NextToken of GET /silences names (../store/next-token.ts). */
+export function decodeNextToken(token: string): string | undefined {
+  return keyOfNextToken(token, SILENCE_PREFIX);
+}
+
+/**
+ * One page of every silence listed (in force and ended in the last 7 days), in key order (in force
+ * first: see keyOf), after the key a NextToken names: only the page's silences are read. A silence
+ * ended early (DELETE) moves to its new end's place, so a listing it was in may show it twice or
+ * not at all; the others are listed once each.
+ */
+export async function listSilencePage(store: Store, now: number, pageSize: number, after?: string): Promise<SilencePage> {
+  const rows = await store.list<Silence>(SILENCE_PREFIX, { ...(after !== undefined ? { after } : {}), limit: pageSize + 1 });
+  const page = rows.slice(0, pageSize);
+  return {
+    silences: page.map((r) => r.value).filter((s) => listed(s, now)),
+    ...(rows.length > pageSize ? { nextToken: nextTokenOf(page.at(-1)!.key) } : {}),
+  };
 }
 
 /**
  * Ends a silence now (it stays listed, as expired, for 7 days). Undefined when there is no such
- * silence. A pending one starts now too (as Alertmanager expires it), so it never ends before it starts.
+ * silence, or it has ended. A pending one starts now too (as Alertmanager expires it), so it never
+ * ends before it starts.
  */
 export async function expireSilence(store: Store, id: string, now: number): Promise<Silence | undefined> {
-  // Ending now leaves it listed for exactly EXPIRED_LISTED_MS more.
-  const result = await update<Silence>(
-    store,
-    SILENCE_PREFIX + id,
-    (s) => (!s || s.EndsAt <= now ? undefined : { ...s, StartsAt: Math.min(s.StartsAt, now), EndsAt: now, ExpiredAt: now }),
-    { ttlMs: EXPIRED_LISTED_MS },
-  );
-  return result?.value;
+  for (const key of [createdKeyOf(id), SILENCE_PREFIX + id]) {
+    const current = await store.get<Silence>(key);
+    if (!current) continue;
+    if (current.value.EndsAt <= now) return undefined;
+    const ended: Silence = { ...current.value, StartsAt: Math.min(current.value.StartsAt, now), EndsAt: now, ExpiredAt: now };
+    // Taken away before it is written under its new end: a crash between leaves it ended (unlisted),
+    // never in force. A DELETE that lost the race finds it ended.
+    if (!(await store.delete(key, { ifVersion: current.version }))) return undefined;
+    // Ending now leaves it listed for exactly EXPIRED_LISTED_MS more.
+    await store.put(keyOf(ended), ended, { ttlMs: EXPIRED_LISTED_MS });
+    return ended;
+  }
+  return undefined;
 }

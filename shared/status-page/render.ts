@@ -121,6 +121,7 @@ export function renderStatusPage(view: StatusView, opts: RenderOptions = {}): st
     }
     out += '</tbody></table>';
   }
+  if (view.moreEndedSilences) out += '<p class="muted" id="silences-not-listed">More ended in the last 7 days: <code>GET /silences</code> lists them.</p>';
   out += '</section><main>';
   if (view.groups.length === 0) {
     // ?waba= of a WABA the page does not have: say so, and the way back (no group to carry the link).

@@ -83,6 +83,8 @@ export interface StatusView {
   /** How many are firing, listed or not. */
   incidentCount: number;
   silences: SilenceView[];
+  /** Some that ended in the last 7 days are not listed (GET /silences lists them). */
+  moreEndedSilences: boolean;
   counts: Record<ObservedStatus, number>;
   /** Set when the page shows one WABA in full (`?waba=`). */
   only?: string;
@@ -98,6 +100,8 @@ export interface StatusInput {
    */
   histories: ReadonlyMap<string, Pick<NodeHistory, 'days'> | DayWindow>;
   silences: readonly Silence[];
+  /** Some that ended lately were left out of `silences`. */
+  moreEndedSilences?: boolean;
   /** Show this group in full (every healthy node). */
   only?: string;
 }
@@ -215,6 +219,7 @@ export function buildStatusView(input: StatusInput): StatusView {
     incidents: incidents.slice(0, INCIDENTS_LISTED_MAX),
     incidentCount: incidents.length,
     silences: silenceViews(input),
+    moreEndedSilences: input.moreEndedSilences ?? false,
     counts,
     ...(input.only !== undefined ? { only: input.only } : {}),
   };

@@ -8,7 +8,7 @@ import { observeMonitorSubject } from '../../../shared/monitor/monitor-alert.ts'
 import { evaluate } from '../../../shared/monitor/rules.ts';
 import { createSilence, expireSilence } from '../../../shared/silences/store.ts';
 import { openStore } from '../../../shared/store/index.ts';
-import type { Store } from '../../../shared/store/port.ts';
+import type { ListOptions, Store } from '../../../shared/store/port.ts';
 import { storeWith } from '../../support/store.ts';
 
 class TimedSink implements AlertSink {
@@ -362,6 +362,27 @@ describe('deliverOwed', () => {
     // The stale silenced marker is gone, and no entity listing happened on the way.
     expect(await inner.list(SILENCED_PREFIX)).toEqual([]);
     expect(listed.filter((p) => p.startsWith(ENTITY_PREFIX) || ENTITY_PREFIX.startsWith(p))).toEqual([]);
+  });
+
+  it('reads the silences in force, not the ones that ended in the last 7 days: its cost is flat however many ended', async () => {
+    const inner = await openStore('memory:');
+    let rows = 0;
+    const store = storeWith(inner, {
+      list: async <T>(p: string, o?: ListOptions) => {
+        const r = await inner.list<T>(p, o);
+        if (p.startsWith('silences/')) rows += r.length;
+        return r;
+      },
+    });
+    const t = Date.now();
+    // 1,000 short silences, ended by the time of the delivery (within the 7 days they stay listed).
+    for (let i = 1; i <= 1000; i++) await createSilence(inner, { Matchers: [{ Name: 'WabaId', Value: '9' }], StartsAt: t, EndsAt: t + i, CreatedBy: 'ops', Comment: 'short' }, t);
+    const s = await createSilence(inner, { Matchers: [{ Name: 'WabaId', Value: '7' }], StartsAt: t, EndsAt: t + 3_600_000, CreatedBy: 'ops', Comment: 'known' }, t);
+    await owe(inner, '7', ['s']);
+    const sink = new TimedSink('s');
+    expect((await deliverOwed(store, [sink], () => t + 60_000, noLog)).delivered).toEqual([]);
+    expect((await inner.list<EntityState>(ENTITY_PREFIX))[0]!.value.silenced).toMatchObject({ silenceId: s.SilenceId });
+    expect(rows).toBeLessThanOrEqual(100);
   });
 
   it('a silence that struck an alert one sink already had: when it ends, only the sinks it kept it from get it', async () => {

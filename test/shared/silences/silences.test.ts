@@ -6,7 +6,7 @@ import { HealthSweep, type HealthSweepOptions } from '../../../shared/monitor/sw
 import type { WatchTarget } from '../../../shared/monitor/targets.ts';
 import { EXPIRED_LISTED_MS, matches } from '../../../shared/silences/silence.ts';
 import { listSilencesService } from '../../../shared/services/silences.ts';
-import { createSilence, expireSilence, listSilences } from '../../../shared/silences/store.ts';
+import { createSilence, expireSilence, listSilencePage, listSilences } from '../../../shared/silences/store.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { onboardThroughFunctions, RecordingSink, sandboxClient, sandboxPerFileStorePerTest, setHealth } from '../../support/monitor.ts';
 
@@ -126,7 +126,9 @@ describe('silence store', () => {
   it('lists an ended silence for 7 days, then not', async () => {
     const t = Date.now();
     const s = await createSilence(store, { Matchers: [{ Name: 'WabaId', Value: '1' }], StartsAt: t, EndsAt: t + HOUR, CreatedBy: 'a', Comment: 'c' }, t);
-    expect((await listSilences(store, t + HOUR + EXPIRED_LISTED_MS - 1)).map((x) => x.SilenceId)).toEqual([s.SilenceId]);
-    expect(await listSilences(store, t + HOUR + EXPIRED_LISTED_MS)).toEqual([]);
+    expect((await listSilences(store, t + HOUR + EXPIRED_LISTED_MS - 1, { ended: 1 })).silences.map((x) => x.SilenceId)).toEqual([s.SilenceId]);
+    expect((await listSilencePage(store, t + HOUR + EXPIRED_LISTED_MS - 1, 10)).silences.map((x) => x.SilenceId)).toEqual([s.SilenceId]);
+    expect((await listSilences(store, t + HOUR + EXPIRED_LISTED_MS, { ended: 1 })).silences).toEqual([]);
+    expect((await listSilencePage(store, t + HOUR + EXPIRED_LISTED_MS, 10)).silences).toEqual([]);
   });
 });

@@ -1,8 +1,11 @@
-// shared/silences/store.ts on its own (memory store): a silence keeps StartsAt ≤ EndsAt however it ends.
+// shared/silences/store.ts on its own (memory store): a silence keeps StartsAt ≤ EndsAt however it
+// ends; what the deliverer, the status page and GET /silences read of the silences.
 import { describe, expect, it } from 'vitest';
-import { silenceState, type Matcher } from '../../../shared/silences/silence.ts';
-import { createSilence, expireSilence, listSilences } from '../../../shared/silences/store.ts';
+import { silenceState, type Matcher, type Silence } from '../../../shared/silences/silence.ts';
+import { createSilence, decodeNextToken, expireSilence, listSilencePage, listSilences } from '../../../shared/silences/store.ts';
 import { MemoryStore } from '../../../shared/store/memory-store.ts';
+import type { ListOptions, Store } from '../../../shared/store/port.ts';
+import { storeWith } from '../../support/store.ts';
 
 const HOUR = 3_600_000;
 const matchers: Matcher[] = [{ Name: 'WabaId', Value: '1234567890' }];
@@ -16,7 +19,7 @@ describe('expireSilence', () => {
 
     const ended = await expireSilence(store, s.SilenceId, now + HOUR);
     expect(ended).toMatchObject({ StartsAt: now + HOUR, EndsAt: now + HOUR, ExpiredAt: now + HOUR });
-    const [listed] = await listSilences(store, now + HOUR);
+    const [listed] = (await listSilences(store, now + HOUR, { ended: 1 })).silences;
     expect(listed!.StartsAt).toBeLessThanOrEqual(listed!.EndsAt);
     expect(silenceState(listed!, now + HOUR)).toBe('expired');
   });
@@ -26,5 +29,103 @@ describe('expireSilence', () => {
     const now = Date.parse('2026-12-01T10:00:00Z');
     const s = await createSilence(store, { Matchers: matchers, StartsAt: now, EndsAt: now + 48 * HOUR, CreatedBy: 'me', Comment: 'known' }, now);
     expect(await expireSilence(store, s.SilenceId, now + HOUR)).toMatchObject({ StartsAt: now, EndsAt: now + HOUR });
+  });
+});
+
+/** The store, and how many silence records its lists have read (and in how many calls). */
+function counting(inner: Store) {
+  const reads = { rows: 0, lists: 0 };
+  const store = storeWith(inner, {
+    list: async <T>(p: string, o?: ListOptions) => {
+      const rows = await inner.list<T>(p, o);
+      if (p.startsWith('silences/')) {
+        reads.lists++;
+        reads.rows += rows.length;
+      }
+      return rows;
+    },
+  });
+  return { store, reads };
+}
+
+const T = Date.parse('2026-12-01T10:00:00Z');
+const create = (store: Store, endsAt: number, comment = 'c') => createSilence(store, { Matchers: matchers, StartsAt: T, EndsAt: endsAt, CreatedBy: 'me', Comment: comment }, T);
+
+describe('listSilences (the deliverer, the status page)', () => {
+  it('reads those in force and one page more at most, however many ended in the last 7 days', async () => {
+    const rowsRead: number[] = [];
+    for (const ended of [150, 2000]) {
+      const { store, reads } = counting(new MemoryStore());
+      for (let i = 1; i <= ended; i++) await create(store, T + i);
+      const inForce = [await create(store, T + 48 * HOUR), await createSilence(store, { Matchers: matchers, StartsAt: T + 30 * HOUR, EndsAt: T + 40 * HOUR, CreatedBy: 'me', Comment: 'pending' }, T)];
+      const now = T + 24 * HOUR;
+      const { silences, moreEnded } = await listSilences(store, now);
+      expect(silences.map((s) => s.SilenceId)).toEqual(inForce.map((s) => s.SilenceId));
+      expect(moreEnded).toBe(true);
+      rowsRead.push(reads.rows);
+      // One page of 100: those in force and the first ended ones, not every one that ended.
+      expect(reads.rows).toBeLessThanOrEqual(100);
+      expect(reads.lists).toBe(2); // the page, and the silences kept under their old keys
+    }
+    // Flat: the same with 2,000 ended as with 150.
+    expect(rowsRead[1]).toBe(rowsRead[0]);
+  });
+
+  it('lists in force first (the latest to end first), then the `ended` that ended last', async () => {
+    const store = new MemoryStore();
+    await create(store, T + 2 * HOUR, 'a');
+    await create(store, T + 5 * HOUR, 'b');
+    await create(store, T + 3 * HOUR, 'c');
+    const d = await create(store, T + 4 * HOUR, 'd');
+    await expireSilence(store, d.SilenceId, T + HOUR);
+    const now = T + 2.5 * HOUR;
+    const comments = async (ended: number) => {
+      const r = await listSilences(store, now, { ended });
+      return [r.silences.map((s) => s.Comment).join(''), r.moreEnded];
+    };
+    // d ended at T+1h (DELETE), a at T+2h.
+    expect(await comments(0)).toEqual(['bc', true]);
+    expect(await comments(1)).toEqual(['bca', true]);
+    expect(await comments(2)).toEqual(['bcad', false]);
+    expect((await listSilencePage(store, now, 10)).silences.map((s) => s.Comment).join('')).toBe('bcad');
+  });
+
+  it('a silence stored before keys said when it ends (silences/<id>) is still read, listed, applied and ended', async () => {
+    const store = new MemoryStore();
+    const legacy: Silence = { SilenceId: 'sil-0123456789abcdef01234567', Matchers: matchers, StartsAt: T, EndsAt: T + 5 * HOUR, CreatedBy: 'me', Comment: 'old', CreatedAt: T };
+    await store.put(`silences/${legacy.SilenceId}`, legacy);
+    const other = await create(store, T + 2 * HOUR, 'new');
+    expect((await listSilences(store, T + HOUR)).silences.map((s) => s.Comment)).toEqual(['new', 'old']);
+    expect((await listSilencePage(store, T + HOUR, 10)).silences.map((s) => s.Comment)).toEqual(['new', 'old']);
+    expect(await expireSilence(store, legacy.SilenceId, T + HOUR)).toMatchObject({ SilenceId: legacy.SilenceId, EndsAt: T + HOUR });
+    expect(await expireSilence(store, legacy.SilenceId, T + HOUR + 1)).toBeUndefined();
+    expect((await listSilences(store, T + HOUR + 1, { ended: 5 })).silences.map((s) => [s.Comment, silenceState(s, T + HOUR + 1)])).toEqual([['new', 'active'], ['old', 'expired']]);
+    expect(await store.get(`silences/${legacy.SilenceId}`)).toBeUndefined();
+    expect(other.SilenceId).toMatch(/^sil-[0-9a-f]{24}$/);
+  });
+});
+
+describe('listSilencePage (GET /silences)', () => {
+  it('reads only its page, and its NextTokens walk every silence once', async () => {
+    const { store, reads } = counting(new MemoryStore());
+    const all = [];
+    for (let i = 0; i < 250; i++) all.push((await create(store, T + (i + 1) * HOUR)).SilenceId);
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      reads.rows = 0;
+      const page = await listSilencePage(store, T, 40, after);
+      expect(reads.rows).toBeLessThanOrEqual(41);
+      seen.push(...page.silences.map((s) => s.SilenceId));
+      if (!page.nextToken) break;
+      after = decodeNextToken(page.nextToken);
+      expect(after).toBeDefined();
+    }
+    expect(seen).toEqual([...all].reverse());
+  });
+
+  it("refuses a NextToken that names no silence key (another listing's)", () => {
+    expect(decodeNextToken(Buffer.from('watch/phone:cs:1').toString('base64url'))).toBeUndefined();
+    expect(decodeNextToken('!!')).toBeUndefined();
   });
 });
