@@ -18,6 +18,6 @@ export const handler = httpFunction<unknown>({
     const now = Date.now();
     if (route === 'POST /silences') return createSilenceService(s, params as z.infer<typeof CreateSilenceParams>, now);
     if (route === 'DELETE /silences/{id}') return deleteSilenceService(s, (params as z.infer<typeof DeleteSilenceParams>).id, now);
-    return listSilencesService(s, now);
+    return listSilencesService(s, now, params as z.infer<typeof ListSilencesParams>);
   },
 });

@@ -1,6 +1,9 @@
 import * as z from '../../shared/validation/schema.ts';
 import { ALERT_NAMES, MATCHER_NAMES, MATCHER_NODE_TYPES, type MatcherName } from '../../shared/silences/silence.ts';
+import { MAX_PAGE_SIZE } from '../../shared/silences/store.ts';
 import { CustSpaceId, FullPhoneNumber, Language, requiredString, TemplateCode, WabaId } from '../../shared/validation/cams-fields.ts';
+import { camsParams } from '../../shared/validation/cams-params.ts';
+import { NextToken, PageSize } from '../../shared/validation/page-params.ts';
 
 const YEAR_10000 = Date.UTC(10000, 0, 1);
 
@@ -68,7 +71,13 @@ export const CreateSilenceParams = z
     z.refine((p) => !p.StartsAt || Date.parse(p.EndsAt) > Date.parse(p.StartsAt), { message: 'must be after StartsAt', path: ['EndsAt'] }),
   );
 
-export const ListSilencesParams = z.strictObject({});
+/** GET: one page; query values arrive as strings. */
+export const ListSilencesParams = camsParams(
+  z.strictObject({
+    PageSize: PageSize(MAX_PAGE_SIZE),
+    NextToken: NextToken(),
+  }),
+);
 
 export const DeleteSilenceParams = z.strictObject({
   id: z.string().check(z.regex(/^sil-[0-9a-f]{24}$/, 'must be a SilenceId as returned by POST /silences (sil- and 24 hex digits)')),

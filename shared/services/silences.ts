@@ -2,8 +2,9 @@ import { HttpError } from '../http-fn/errors.ts';
 import type { ServiceResult } from '../http-fn/middlewares.ts';
 import { loadSilenced } from '../monitor/entity-store.ts';
 import { silenceState, type Matcher, type Silence } from '../silences/silence.ts';
-import { createSilence, expireSilence, listSilences } from '../silences/store.ts';
+import { createSilence, decodeNextToken, DEFAULT_PAGE_SIZE, expireSilence, listSilencePage } from '../silences/store.ts';
 import type { Store } from '../store/port.ts';
+import { unknownNextToken } from '../validation/page-params.ts';
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
@@ -52,10 +53,20 @@ export async function createSilenceService(
   return { data: { SilenceId: s.SilenceId } };
 }
 
-export async function listSilencesService(store: Store, now: number): Promise<ServiceResult> {
-  const [{ silences }, counts] = await Promise.all([listSilences(store, now, { ended: Infinity }), suppressedCounts(store)]);
-  // Only an active silence holds anything back: an ended one's records are owed again at the next flush.
-  return { data: { Silences: silences.map((s) => silenceView(s, now, silenceState(s, now) === 'active' ? (counts.get(s.SilenceId) ?? 0) : 0)) } };
+/** One page of GET /silences: in force first (the latest to end first), then those ended in the last 7 days. */
+export async function listSilencesService(store: Store, now: number, p: { PageSize?: number | undefined; NextToken?: string | undefined } = {}): Promise<ServiceResult> {
+  const after = p.NextToken === undefined ? undefined : decodeNextToken(p.NextToken);
+  if (p.NextToken !== undefined && after === undefined) throw unknownNextToken();
+  const pageSize = p.PageSize ?? DEFAULT_PAGE_SIZE;
+  const [page, counts] = await Promise.all([listSilencePage(store, now, pageSize, after), suppressedCounts(store)]);
+  return {
+    data: {
+      // Only an active silence holds anything back: an ended one's records are owed again at the next flush.
+      Silences: page.silences.map((s) => silenceView(s, now, silenceState(s, now) === 'active' ? (counts.get(s.SilenceId) ?? 0) : 0)),
+      PageSize: pageSize,
+      ...(page.nextToken ? { NextToken: page.nextToken } : {}),
+    },
+  };
 }
 
 export async function deleteSilenceService(store: Store, id: string, now: number): Promise<ServiceResult> {

@@ -19,8 +19,8 @@ afterAll(async () => {
   delete process.env['STORE_URL'];
 });
 
-async function call(method: string, path: string, body?: Record<string, unknown>) {
-  const signed = signRouteRequest({ method, path, ...(body ? { body } : {}) }, 'h', CALLER_KEY, { nonce: `sil-${process.pid}-${++n}` });
+async function call(method: string, path: string, body?: Record<string, unknown>, query?: Record<string, string>) {
+  const signed = signRouteRequest({ method, path, ...(body ? { body } : {}), ...(query ? { query } : {}) }, 'h', CALLER_KEY, { nonce: `sil-${process.pid}-${++n}` });
   return parseReply(await handler(httpEvent(signed, 'fc-http'), fcContext() as never));
 }
 
@@ -97,6 +97,50 @@ describe('POST/GET/DELETE /silences', () => {
     expect(res.statusCode).toBe(400);
     expect(res.body.Fields).toEqual([{ Field: 'EndsAt', Message: expect.stringMatching(/ISO 8601/) }]);
   });
+
+  it('GET pages with PageSize and NextToken: each silence once, those in force first; without PageSize, the first 100', async () => {
+    const mine: string[] = [];
+    for (let h = 1; h <= 5; h++) mine.push((await call('POST', '/silences', { ...valid(), EndsAt: hour(h) })).body.Data!['SilenceId'] as string);
+    expect((await call('DELETE', `/silences/${mine[2]}`)).statusCode).toBe(200);
+    const seen: Array<Record<string, unknown>> = [];
+    let token: string | undefined;
+    do {
+      const r = await call('GET', '/silences', undefined, { PageSize: '2', ...(token ? { NextToken: token } : {}) });
+      expect(r.statusCode, JSON.stringify(r.body)).toBe(200);
+      const page = r.body.Data!['Silences'] as Array<Record<string, unknown>>;
+      expect(page.length).toBeLessThanOrEqual(2);
+      expect(r.body.Data!['PageSize']).toBe(2);
+      seen.push(...page);
+      token = r.body.Data!['NextToken'] as string | undefined;
+    } while (token);
+    const ids = seen.map((s) => s['SilenceId']);
+    expect(new Set(ids).size).toBe(ids.length);
+    // In force, the latest end first; then the ended ones.
+    expect(ids.filter((id) => mine.includes(id as string))).toEqual([mine[4], mine[3], mine[1], mine[0], mine[2]]);
+    const states = seen.map((s) => s['State']);
+    expect(states.lastIndexOf('active')).toBeLessThan(states.indexOf('expired'));
+
+    // The reply of old plus PageSize, and NextToken only when more follow.
+    const all = await call('GET', '/silences');
+    expect(all.body.Data).toEqual({ Silences: expect.any(Array), PageSize: 100 });
+    expect((all.body.Data!['Silences'] as unknown[]).length).toBe(seen.length);
+  });
+
+  const badPages: Array<[string, Record<string, string>, string]> = [
+    ['a PageSize of 0', { PageSize: '0' }, 'PageSize'],
+    ['a PageSize over 500', { PageSize: '501' }, 'PageSize'],
+    ['a PageSize that is no number', { PageSize: 'ten' }, 'PageSize'],
+    ['a NextToken that is not one', { NextToken: '!!' }, 'NextToken'],
+    ["another listing's NextToken (GET /watch-list's)", { NextToken: Buffer.from('watch/phone:cs:8613800000001').toString('base64url') }, 'NextToken'],
+    ['an unknown parameter', { State: 'active' }, 'State'],
+  ];
+  for (const [what, query, field] of badPages) {
+    it(`GET refuses ${what} with a 400 naming ${field}`, async () => {
+      const res = await call('GET', '/silences', undefined, query);
+      expect(res.statusCode).toBe(400);
+      expect(res.body.Fields).toEqual([{ Field: field, Message: expect.any(String) }]);
+    });
+  }
 
   it('is ACS3-signed like every route', async () => {
     const signed = signRouteRequest({ method: 'GET', path: '/silences' }, 'h', CALLER_KEY, { nonce: `sil-unsigned-${process.pid}` });
