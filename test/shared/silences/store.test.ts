@@ -71,6 +71,14 @@ describe('listSilences (the deliverer, the status page)', () => {
     expect(rowsRead[1]).toBe(rowsRead[0]);
   });
 
+  it('reads on, a page at a time, while they are in force', async () => {
+    const store = new MemoryStore();
+    for (let i = 1; i <= 10; i++) await create(store, T + i);
+    const inForce = [];
+    for (let i = 1; i <= 250; i++) inForce.push((await create(store, T + HOUR + i)).SilenceId);
+    expect((await listSilences(store, T + 100)).silences.map((s) => s.SilenceId)).toEqual(inForce.reverse());
+  });
+
   it('lists in force first (the latest to end first), then the `ended` that ended last', async () => {
     const store = new MemoryStore();
     await create(store, T + 2 * HOUR, 'a');
