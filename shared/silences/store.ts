@@ -55,6 +55,8 @@ export async function listSilences(store: Store, now: number, opts: { ended?: nu
   let endedLeft = opts.ended ?? 0;
   let moreEnded = false;
   let after: string | undefined;
+  // Legacy keys sort after every other: read apart only when the walk stopped before the end.
+  let legacyUnread = true;
   read: for (;;) {
     const page = await store.list<Silence>(SILENCE_PREFIX, { ...(after !== undefined ? { after } : {}), limit: READ_PAGE });
     for (const { key, value } of page) {
@@ -69,10 +71,13 @@ export async function listSilences(store: Store, now: number, opts: { ended?: nu
       }
       silences.push(value);
     }
-    if (page.length < READ_PAGE) break;
+    if (page.length < READ_PAGE) {
+      legacyUnread = false;
+      break;
+    }
     after = page.at(-1)!.key;
   }
-  for (const { value } of await store.list<Silence>(LEGACY_PREFIX)) {
+  for (const { value } of legacyUnread ? await store.list<Silence>(LEGACY_PREFIX) : []) {
     if (value.EndsAt > now) silences.push(value);
     else if (!listed(value, now)) continue;
     else if (endedLeft > 0) {

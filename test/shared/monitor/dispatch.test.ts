@@ -441,6 +441,23 @@ describe('deliverOwed', () => {
       expect(sink.sent).toHaveLength(1);
     });
 
+    it('goes out again though the silence struck every alert in it and nothing else is owed', async () => {
+      const store = await openStore('memory:');
+      const sink = new TimedSink('hook');
+      await oweAbout(store, '8613800000094');
+      sink.fail = new SinkDeliveryError('hook', 'timed out', true);
+      expect((await deliverOwed(store, [sink], Date.now, noLog)).failed).toHaveLength(1);
+      const s = await silencePhone(store, '8613800000094');
+      sink.fail = undefined;
+      // Nothing is owed any more (the silence struck it, noting the hook as told by the recorded message)…
+      expect((await deliverOwed(store, [sink], Date.now, noLog)).delivered).toEqual([{ sink: 'hook', group: 'waba:9', items: 1 }]);
+      // …so the recorded message is what tells it: sent, not left to expire.
+      expect(sink.sent.map((x) => phones(x.n))).toEqual([['8613800000094']]);
+      expect(await store.list('monitor/sending/')).toEqual([]);
+      await expireSilence(store, s.SilenceId, Date.now());
+      expect((await deliverOwed(store, [sink], Date.now, noLog)).delivered).toEqual([]);
+    });
+
     it('one recorded by an earlier version (its entries, not the message) goes out under its recorded id', async () => {
       const store = await openStore('memory:');
       const sink = new TimedSink('hook');
