@@ -15,3 +15,12 @@ export interface FieldProblem {
   Field: string;
   Message: string;
 }
+
+/**
+ * The Code of a request refused for these field problems: `MissingParameter` only when every one is a
+ * missing value, so that Code alone tells the caller all it must do is add them; one malformed value
+ * makes it `InvalidParameter` (Fields still name each problem, missing ones too).
+ */
+export function validationCode(fields: readonly FieldProblem[]): 'MissingParameter' | 'InvalidParameter' {
+  return fields.length > 0 && fields.every((f) => f.Message.startsWith('is required')) ? 'MissingParameter' : 'InvalidParameter';
+}

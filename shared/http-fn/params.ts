@@ -1,5 +1,5 @@
 import type * as z from '../validation/schema.ts';
-import { HttpError, type FieldProblem } from './errors.ts';
+import { HttpError, validationCode, type FieldProblem } from './errors.ts';
 import { nullProtoMap, type HttpRequest } from './event.ts';
 import { utf8Text } from '../text/chars.ts';
 
@@ -163,6 +163,5 @@ export function validateParams<T>(schema: z.Schema<T>, params: Record<string, un
       fields.push({ Field: issue.path.length ? issue.path.map(String).join('.') : '(params)', Message: issue.message });
     }
   }
-  const code = fields.some((f) => f.Message.startsWith('is required')) ? 'MissingParameter' : 'InvalidParameter';
-  throw new HttpError(400, code, fields.map((f) => `${f.Field}: ${f.Message}`).join('; '), { fields });
+  throw new HttpError(400, validationCode(fields), fields.map((f) => `${f.Field}: ${f.Message}`).join('; '), { fields });
 }

@@ -8,7 +8,7 @@ import { FUNCTION_DEFAULT_MAX_BODY_BYTES } from '../config/http-function.ts';
 import type { FcContext } from '../fc/context.ts';
 import { decodeEvent, eventFunction, type EventInvocation } from '../fc/event-function.ts';
 import { parseMessageBody } from '../fc/mns-body.ts';
-import { HttpError, type FieldProblem } from '../http-fn/errors.ts';
+import { HttpError, validationCode, type FieldProblem } from '../http-fn/errors.ts';
 import { camsEnvelope, decodeHttpRequest, invocationLog, type ParsedHttpEvent, type ServiceResult } from '../http-fn/middlewares.ts';
 import type { FcHttpResponse } from '../http-fn/reply.ts';
 import { stdoutLog, writeLogRecord, type LogWriter } from '../log/log.ts';
@@ -124,7 +124,7 @@ async function receiveHttp(req: ParsedHttpEvent, context: FcContext, rt: Monitor
       log({ level: 'warn', msg: 'malformed receipts not counted: the store failed', error: e instanceof Error ? e.message : String(e) }),
     );
     const more = unlisted > 0 ? `; and ${unlisted} more malformed receipts` : '';
-    throw new HttpError(400, fields.some((f) => f.Message === 'is required') ? 'MissingParameter' : 'InvalidParameter', fields.map((f) => `${f.Field}: ${f.Message}`).join('; ') + more, { fields });
+    throw new HttpError(400, validationCode(errors.flatMap((e) => e.fields)), fields.map((f) => `${f.Field}: ${f.Message}`).join('; ') + more, { fields });
   }
   // Otherwise the valid ones are acted on (they need the store: its failure is a 503 CAMS retries).
   if (errors.length > 0) await countReceipts(rt.store, { received: errors.length, invalid: errors.length });

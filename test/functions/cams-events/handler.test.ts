@@ -271,6 +271,14 @@ describe('cams-events over HTTP', () => {
     expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ received: 10_001, invalid: 10_000 });
   });
 
+  it("a refused push's Code is MissingParameter only when every problem is a missing field, counting those past the first 100 named", async () => {
+    const missing = { Type: 'phoneQualityUpdate', PhoneNumber: PHONE, Status: 'RED' };
+    const codeOf = async (push: unknown[]) => json(await fn()(httpPush(push), ctx())).Code;
+    expect(await codeOf([missing, missing])).toBe('MissingParameter');
+    expect(await codeOf([missing, 1, { ...missing, WabaId: 'not digits' }])).toBe('InvalidParameter');
+    expect(await codeOf([...Array.from({ length: 100 }, () => missing), 1])).toBe('InvalidParameter');
+  });
+
   it('a receipt nested thousands deep is its own field error (400 alone, 200 beside a valid one), never a 500 CAMS would retry forever', async () => {
     await registerWatchTarget(store, phone(), 'test');
     const valid = { Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'RED' };

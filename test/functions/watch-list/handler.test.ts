@@ -63,6 +63,42 @@ describe('watch-list: validation', () => {
     expect((await watchList('GET')).body.Data!['Targets']).toEqual([]);
   });
 
+  it('the top-level Code describes the whole request, alike for POST and DELETE: MissingParameter only when every problem is a missing value', async () => {
+    // Mostly malformed, one entry missing a field: the request is an invalid one, not merely incomplete.
+    const mostlyBad = {
+      Targets: [
+        { CustSpaceId: space, NodeType: 'phone' },
+        { CustSpaceId: space, NodeType: 'template', TemplateCode: 'ok', Language: 'english' },
+        { CustSpaceId: space, NodeType: 'waba', Colour: 'red' },
+        { CustSpaceId: space, WabaId: 'x', Discover: false },
+        'not a target',
+        { CustSpaceId: 'bad space', NodeType: 'nope' },
+      ],
+    };
+    const onlyMissing = { Targets: [{ NodeType: 'waba' }, { CustSpaceId: space, NodeType: 'phone' }, { CustSpaceId: space, NodeType: 'template', Language: 'en' }] };
+    for (const method of ['POST', 'DELETE'] as const) {
+      const bad = await watchList(method, mostlyBad);
+      expect(bad.statusCode, method).toBe(400);
+      expect(bad.body['Code'], method).toBe('InvalidParameter');
+      expect((bad.body['Fields'] as Array<{ Field: string }>).map((f) => f.Field), method).toEqual([
+        'Targets.0.PhoneNumber',
+        'Targets.1.Language',
+        'Targets.2.Colour',
+        'Targets.3.WabaId',
+        'Targets.3.Discover',
+        'Targets.4',
+        'Targets.5.CustSpaceId',
+        'Targets.5.NodeType',
+      ]);
+      const missing = await watchList(method, onlyMissing);
+      expect(missing.statusCode, method).toBe(400);
+      expect(missing.body['Code'], method).toBe('MissingParameter');
+      expect((missing.body['Fields'] as Array<{ Field: string }>).map((f) => f.Field), method).toEqual(['Targets.0.CustSpaceId', 'Targets.1.PhoneNumber', 'Targets.2.TemplateCode']);
+      const noTargets = await watchList(method, {});
+      expect([noTargets.statusCode, noTargets.body['Code']], method).toEqual([400, 'MissingParameter']);
+    }
+  });
+
   it('Targets missing, empty or over 1000 entries is a 400 naming Targets; a bad PageSize or NextToken names it', async () => {
     for (const body of [{}, { Targets: [] }, { Targets: Array.from({ length: 1001 }, () => ({ CustSpaceId: space, NodeType: 'waba' })) }]) {
       const r = await watchList('POST', body);
