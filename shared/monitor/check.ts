@@ -9,6 +9,7 @@ import { CHILD_TYPES, holdsChildren, releaseHeld } from './inhibition.ts';
 import { markedRisky, RISKY_PREFIX } from './risk.ts';
 import { evaluate, remindUnobserved, type AlertPolicy, type Observation } from './rules.ts';
 import { targetId, type WatchTarget } from './targets.ts';
+import { knownWabaOf, writeWabaSpace } from './waba-space.ts';
 
 /** What the sweep and the receipts both need to check one node and record what it says. */
 export interface CheckContext {
@@ -73,6 +74,10 @@ export async function checkTarget(
   // 'sweep', cams-events' is 'background' (shared/services/*).
   const { data } = await cams.getHealthStatus(target, { deadline: ctx.deadline });
   const reach = await observeReply(target, data.Entities, round, ctx);
+  // A space's own WABA (no WabaId) as CAMS named it, at once, not at the round's entity scan: the
+  // watch list takes it as the same node as an entry naming it, and another WabaId as a wrong one.
+  const named = target.NodeType === 'waba' && target.WabaId === undefined ? data.Entities.find((e) => e.EntityType === 'WABA')?.WabaId : undefined;
+  if (named && (await knownWabaOf(ctx.store, target.CustSpaceId)) !== named) await writeWabaSpace(ctx.store, named, target.CustSpaceId);
   const noted = await recordTarget(ctx.store, target, { ...(ctx.round ? { round } : {}), lastCheckedAt: ctx.now(), status: worst(data.Entities), reach });
   if (noted.begun) await ctx.onRecordBegun?.(target);
   // A template's review (TEMPLATE_STATUS) is in its reach, not in the reply: its check is what

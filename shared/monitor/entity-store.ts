@@ -1,7 +1,7 @@
 import { historyKey } from '../history/record.ts';
 import { update, type Store, type Versioned } from '../store/port.ts';
 import type { EntityState } from './entity-state.ts';
-import { noteWabaSpace, WABA_SPACE_PREFIX, type WabaSpaceEntry } from './waba-space.ts';
+import { SPACE_WABA_PREFIX, WABA_SPACE_PREFIX, writeWabaSpace, type SpaceWaba, type WabaSpaceEntry } from './waba-space.ts';
 
 export const ENTITY_PREFIX = 'monitor/entity/';
 /**
@@ -157,7 +157,8 @@ export async function deleteUnwatched(store: Store, entityKeyName: string, entit
  * between its entity write and its marker loses no delivery for longer than a round). An unwatched
  * entity that owes nothing (a deliverer died before deleting it) is deleted. Returns how many
  * markers it added. The WABA → space index (waba-space.ts) gets the WABAs checks reported for spaces
- * whose targets never named theirs, so receipts find them without a look-up.
+ * whose targets never named theirs, so receipts find them without a look-up, and a space's WABA as
+ * checks reported it replaces one a target named wrongly.
  */
 export async function reindexEntities(store: Store): Promise<number> {
   const marked = new Set(
@@ -165,6 +166,9 @@ export async function reindexEntities(store: Store): Promise<number> {
   );
   // One entry per WABA: a few hundred at most, against 10,000 entities.
   const wabas = new Map((await store.list<WabaSpaceEntry>(WABA_SPACE_PREFIX)).map((m) => [m.key.slice(WABA_SPACE_PREFIX.length), m.value?.CustSpaceId]));
+  // Space → WABA (one per space): a posted target's WabaId is taken while nothing better is known,
+  // so what a check reported (CAMS's word) puts right a wrong one.
+  const spaceWabas = new Map((await store.list<SpaceWaba>(SPACE_WABA_PREFIX)).map((m) => [m.key.slice(SPACE_WABA_PREFIX.length), m.value?.WabaId]));
   let added = 0;
   const mark = async (key: string, value: unknown = 1) => {
     if (marked.has(key)) return;
@@ -175,9 +179,10 @@ export async function reindexEntities(store: Store): Promise<number> {
     const fp = e.key.slice(ENTITY_PREFIX.length);
     if (await deleteUnwatched(store, e.key, e)) continue;
     const { custSpaceId, wabaId, nodeType } = e.value.subject;
-    if (nodeType !== 'monitor' && custSpaceId && wabaId && !wabas.has(wabaId)) {
-      await noteWabaSpace(store, wabaId, custSpaceId);
+    if (nodeType !== 'monitor' && custSpaceId && wabaId && (!wabas.has(wabaId) || (wabas.get(wabaId) === custSpaceId && spaceWabas.get(custSpaceId) !== wabaId))) {
+      await writeWabaSpace(store, wabaId, custSpaceId);
       wabas.set(wabaId, custSpaceId);
+      spaceWabas.set(custSpaceId, wabaId);
     }
     if (e.value.outbox.length > 0) await mark(OWED_PREFIX + fp);
     if (e.value.firing && e.value.subject.nodeType === 'monitor' && e.value.subject.entityType === 'InvalidTarget') await mark(INVALID_PREFIX + fp);

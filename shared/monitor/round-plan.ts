@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { update, type Store } from '../store/port.ts';
 import { UNPLANNED_PREFIX } from './check.ts';
-import { loadWatchList, targetId, WATCH_PREFIX, type TargetProblem, type WatchTarget } from './targets.ts';
+import { loadWatchList, sameWabaIds, targetId, WATCH_PREFIX, type TargetProblem, type WatchTarget } from './targets.ts';
 import { runUnwatchedPass, unwatchedPassWanted, type UnwatchedOptions } from './unwatched.ts';
 
 export const ROUND_KEY = 'monitor/round';
@@ -106,7 +106,10 @@ export async function startRound(
     const env = [...new Set(envTargets.map(targetId))].sort();
     const configured = new Set(env);
     const first = (await store.list(WATCH_PREFIX, { limit: PLAN_PAGE_SIZE })).map((e) => e.key.slice(WATCH_PREFIX.length)).filter((id) => !configured.has(id));
-    plan = await writePlan(store, at.id, [...env, ...first]);
+    const ids = [...env, ...first];
+    // A space's WABA watched both with and without its WabaId is checked once (targets.ts sameWabaIds).
+    const same = await sameWabaIds(store, ids);
+    plan = await writePlan(store, at.id, ids.filter((id) => !same.has(id)));
   }
   const round: SweepRound = {
     id: at.id,
@@ -149,7 +152,13 @@ export async function scanRound(
   onPlan: (plan: PlanRef) => void,
   unwatched: UnwatchedOptions,
 ): Promise<{ added: number; removed: number; problems: TargetProblem[] }> {
-  const { targets, problems } = await loadWatchList(store, envTargets);
+  const listed = await loadWatchList(store, envTargets);
+  const { problems } = listed;
+  // A space's WABA watched both with and without its WabaId is one node: the form without it leaves
+  // the plan (from the next round) as a removed target would, its own alerts closed out; what the
+  // named one reaches (the WABA's entities) stays (targets.ts sameWabaIds).
+  const same = await sameWabaIds(store, listed.targets.map((t) => t.id));
+  const targets = same.size ? listed.targets.filter((t) => !same.has(t.id)) : listed.targets;
   let plan = round.plan!;
   const order: string[] = [];
   for (let k = 0; k < plan.pages; k++) order.push(...(await readPlanPage(store, plan, k)));
@@ -175,7 +184,7 @@ export async function scanRound(
   for (const m of unplanned) {
     // Kept for one added after the listing (not in the plan yet) until a listing has it in the plan or a pass saw it gone.
     const id = m.key.slice(UNPLANNED_PREFIX.length);
-    if (watched.has(id) || (pass && !(await store.get(WATCH_PREFIX + id)))) await store.delete(m.key, { ifVersion: m.version });
+    if (watched.has(id) || same.has(id) || (pass && !(await store.get(WATCH_PREFIX + id)))) await store.delete(m.key, { ifVersion: m.version });
   }
   return { added: added.length, removed: removed.length + unplannedGone.length, problems };
 }

@@ -1,6 +1,6 @@
 import type { Store, Versioned } from '../store/port.ts';
 import { HealthNode, targetProblems } from '../validation/health-target.ts';
-import { indexTarget } from './waba-space.ts';
+import { indexTarget, knownWabaOf } from './waba-space.ts';
 
 export type WatchTarget = HealthNode;
 
@@ -111,6 +111,38 @@ export function targetId(t: WatchTarget): string {
   const node =
     t.NodeType === 'waba' ? (t.WabaId ?? '') : t.NodeType === 'phone' ? t.PhoneNumber : `${t.TemplateCode}/${t.Language}`;
   return `${t.NodeType}:${t.CustSpaceId}:${node}`;
+}
+
+/** The space and WabaId of a waba target's id (`waba:<CustSpaceId>:<WabaId>`; WabaId '' for the space's own WABA). */
+export function wabaIdParts(id: string): { custSpaceId: string; wabaId: string } | undefined {
+  if (!id.startsWith('waba:')) return undefined;
+  const at = id.indexOf(':', 5);
+  return at < 0 ? undefined : { custSpaceId: id.slice(5, at), wabaId: id.slice(at + 1) };
+}
+
+/**
+ * The ids among `ids` of waba targets without WabaId (the space's own WABA) whose WABA another id
+ * names: one with the WabaId the index knows for the space (waba-space.ts). A space has one WABA, so
+ * the two are one node, checked (and alerted on) once, as the named one. While the index knows no
+ * WABA for the space, or another one (the named target is then wrong, and rejected), both stay.
+ */
+export async function sameWabaIds(store: Store, ids: Iterable<string>): Promise<Set<string>> {
+  const own = new Set<string>();
+  const named = new Map<string, Set<string>>();
+  for (const id of ids) {
+    const p = wabaIdParts(id);
+    if (!p) continue;
+    if (p.wabaId === '') own.add(p.custSpaceId);
+    else named.set(p.custSpaceId, (named.get(p.custSpaceId) ?? new Set()).add(p.wabaId));
+  }
+  const covered = new Set<string>();
+  for (const cs of own) {
+    const wabas = named.get(cs);
+    if (!wabas) continue;
+    const known = await knownWabaOf(store, cs);
+    if (known !== undefined && wabas.has(known)) covered.add(targetId({ CustSpaceId: cs, NodeType: 'waba' }));
+  }
+  return covered;
 }
 
 export interface TargetProblem {

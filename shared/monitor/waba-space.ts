@@ -55,7 +55,22 @@ export async function noteWabaSpace(store: Store, wabaId: string, custSpaceId: s
  * marked pending.
  */
 export async function indexTarget(store: Store, target: { CustSpaceId: string; WabaId?: string | undefined }): Promise<void> {
-  if (target.WabaId !== undefined) return noteWabaSpace(store, target.WabaId, target.CustSpaceId);
+  if (target.WabaId !== undefined) {
+    const { WabaId: wabaId, CustSpaceId: custSpaceId } = target;
+    if ((await store.get<WabaSpaceEntry>(WABA_SPACE_PREFIX + wabaId))?.value.CustSpaceId === custSpaceId) return;
+    // A target's WabaId is its poster's word: it names the space of that WABA (for receipts), and the
+    // WABA of the space only while none is known. What a check or a look-up learnt (CAMS's word) is
+    // not overwritten by it: the watch list tells a space's WABA posted without its WabaId apart from
+    // a wrong WabaId by it (shared/watch-list/store.ts).
+    const known = await knownWabaOf(store, custSpaceId);
+    if (known !== undefined && known !== wabaId) return void (await store.put<WabaSpaceEntry>(WABA_SPACE_PREFIX + wabaId, { CustSpaceId: custSpaceId }));
+    return writeWabaSpace(store, wabaId, custSpaceId);
+  }
   if ((await store.get<SpaceWaba>(SPACE_WABA_PREFIX + target.CustSpaceId))?.value.WabaId) return;
   await store.put(WABA_PENDING_PREFIX + target.CustSpaceId, 1);
+}
+
+/** The WABA the index knows for a space (a check's reply, a look-up, a target that named it), if any. */
+export async function knownWabaOf(store: Store, custSpaceId: string): Promise<string | undefined> {
+  return (await store.get<SpaceWaba>(SPACE_WABA_PREFIX + custSpaceId))?.value.WabaId;
 }

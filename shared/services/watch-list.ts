@@ -41,8 +41,8 @@ export function watchListApi() {
     }
     const { Targets } = input.params as { Targets: WatchEntry[] };
     if (method === 'POST') {
-      const r = await addWatchEntries(s, Targets, `api:${input.callerKeyId ?? '?'}`);
-      return { data: { ...r, Ids: Targets.map((t) => t.id) } };
+      // Ids: per target, the entry that watches its node (a space's WABA in either form is one entry).
+      return { data: await addWatchEntries(s, Targets, `api:${input.callerKeyId ?? '?'}`) };
     }
     return { data: await removeWatchEntries(s, Targets) };
   };

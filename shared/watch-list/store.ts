@@ -1,7 +1,7 @@
-import { DISCOVERY_PREFIX, markRemoved, REMOVED_PREFIX, type RegisteredTarget, WATCH_PREFIX } from '../monitor/targets.ts';
-import { indexTarget } from '../monitor/waba-space.ts';
+import { DISCOVERY_PREFIX, markRemoved, REMOVED_PREFIX, type RegisteredTarget, targetId, WATCH_PREFIX, wabaIdParts } from '../monitor/targets.ts';
+import { indexTarget, knownWabaOf } from '../monitor/waba-space.ts';
 import { keyOfNextToken, nextTokenOf } from '../store/next-token.ts';
-import { update, type Store } from '../store/port.ts';
+import { update, type Store, type Versioned } from '../store/port.ts';
 import type { WatchEntry } from './entry.ts';
 
 /** Store writes in flight at once for one request: enough to hide latency, few enough for the file store's locks. */
@@ -22,23 +22,86 @@ export interface AddResult {
   Added: number;
   Updated: number;
   Unchanged: number;
+  /** Per entry, in order, the id of the entry that watches its node. */
+  Ids: string[];
+}
+
+/**
+ * The entries in groups run one after another: a space's waba entries in one group (whether one
+ * stands for another's node is read from the space's waba entries, so they must not race), every
+ * other entry in a group of its own.
+ */
+function inGroups(entries: readonly WatchEntry[]): Array<Array<{ e: WatchEntry; i: number }>> {
+  const groups: Array<Array<{ e: WatchEntry; i: number }>> = [];
+  const wabaGroups = new Map<string, Array<{ e: WatchEntry; i: number }>>();
+  entries.forEach((e, i) => {
+    if (e.target.NodeType !== 'waba') return void groups.push([{ e, i }]);
+    let g = wabaGroups.get(e.target.CustSpaceId);
+    if (!g) groups.push((g = []));
+    wabaGroups.set(e.target.CustSpaceId, g);
+    g.push({ e, i });
+  });
+  // Named first: the space's own WABA given in both forms in one request is then one entry, the named one.
+  for (const g of wabaGroups.values()) g.sort((a, b) => Number(a.e.target.WabaId === undefined) - Number(b.e.target.WabaId === undefined));
+  return groups;
+}
+
+/**
+ * The stored entry that watches a waba entry's node: its own, or the one of its other form. A space
+ * has one WABA, so `{CustSpaceId, NodeType: waba}` (the space's own) and the entry naming the WabaId
+ * the index knows for the space (waba-space.ts; none known: the space's only named one) are one node.
+ * A named entry the index contradicts is another (wrong) node, kept apart so the space's WABA is
+ * still checked. Undefined when none is stored.
+ */
+async function wabaEntryOf(store: Store, e: WatchEntry): Promise<({ key: string } & Versioned<RegisteredTarget>) | undefined> {
+  const cs = e.target.CustSpaceId;
+  const ownKey = WATCH_PREFIX + targetId({ CustSpaceId: cs, NodeType: 'waba' });
+  // `watch/waba:<space>:`: the space's own entry and its named ones (a CustSpaceId has no ':').
+  const stored = await store.list<RegisteredTarget>(ownKey);
+  const exact = stored.find((r) => r.key === WATCH_PREFIX + e.id);
+  if (exact) return exact;
+  const known = await knownWabaOf(store, cs);
+  if (e.target.WabaId !== undefined) {
+    const own = stored.find((r) => r.key === ownKey);
+    return own && (known === undefined || known === e.target.WabaId) ? own : undefined;
+  }
+  const named = stored.filter((r) => r.key !== ownKey);
+  return named.find((r) => wabaIdParts(r.key.slice(WATCH_PREFIX.length))?.wabaId === known) ?? (known === undefined && named.length === 1 ? named[0] : undefined);
 }
 
 /**
  * Puts entries under watch, one key each, idempotently: posting the same entry again changes
  * nothing. An explicit entry for a node discovery added pins it (discovery will not retire it), and a
- * Discover entry turns discovery on for a WABA already watched alone; nothing turns it off but DELETE.
+ * Discover entry turns discovery on for a WABA watched alone; nothing turns it off but DELETE. A
+ * space's WABA is one entry in either form: posted without its WabaId while watched with it, nothing
+ * changes (its id is the named entry's); posted with it while watched without, the entry takes the
+ * WabaId (Updated: `waba:<space>:` becomes `waba:<space>:<WabaId>`).
  */
 export async function addWatchEntries(store: Store, entries: readonly WatchEntry[], source: string, now = Date.now()): Promise<AddResult> {
-  const result: AddResult = { Added: 0, Updated: 0, Unchanged: 0 };
+  const result: AddResult = { Added: 0, Updated: 0, Unchanged: 0, Ids: entries.map((e) => e.id) };
   // The receipts' WABA → space index (waba-space.ts), once per WABA or space of the request, not per entry.
   const indexed = new Map<string, Promise<void>>();
-  await forEachLimit(entries, WRITE_PARALLELISM, async (e) => {
+  const addOne = async (e: WatchEntry, i: number) => {
+    // Read before this entry indexes its WabaId: what the index knew decides whether the forms are one node.
+    const found = e.target.NodeType === 'waba' ? await wabaEntryOf(store, e) : undefined;
+    const other = found && found.key !== WATCH_PREFIX + e.id ? found : undefined;
     const space = `${e.target.CustSpaceId}/${e.target.WabaId ?? ''}`;
     if (!indexed.has(space)) indexed.set(space, indexTarget(store, e.target));
     await indexed.get(space);
-    let outcome: keyof AddResult = 'Unchanged';
+    if (other && e.target.WabaId === undefined) {
+      // Watched with its WabaId: that entry is this node.
+      result.Ids[i] = other.key.slice(WATCH_PREFIX.length);
+      await store.delete(REMOVED_PREFIX + e.id);
+      result.Unchanged++;
+      return;
+    }
+    // Otherwise `other` is the node watched without its WabaId: it moves to this key, keeping how it came to be watched.
+    let outcome: Exclude<keyof AddResult, 'Ids'> = 'Unchanged';
     await update<RegisteredTarget>(store, WATCH_PREFIX + e.id, (cur) => {
+      if (!cur && other) {
+        outcome = 'Updated';
+        return { ...other.value, target: e.target, ...(e.discover ? { discover: true as const } : {}) };
+      }
       if (!cur) {
         outcome = 'Added';
         return { target: e.target, source, registeredAt: new Date(now).toISOString(), ...(e.discover ? { discover: true as const } : {}) };
@@ -53,12 +116,17 @@ export async function addWatchEntries(store: Store, entries: readonly WatchEntry
       const { discoveredBy: _owner, ...rest } = cur;
       return { ...rest, source, ...(e.discover || cur.discover ? { discover: true as const } : {}) };
     });
+    // Only as it was read: one changed since stays, and the sweep still checks the two forms once (round-plan.ts).
+    if (other) await store.delete(other.key, { ifVersion: other.version });
     // A Discover entry new to this WABA is listed at the monitor's next round: what an entry deleted
     // before it remembers (its last listing, whose nodes the DELETE retired) must not hold it off.
     if (e.discover && outcome !== 'Unchanged') await store.delete(DISCOVERY_PREFIX + e.id);
     // Added by hand again: receipts may put it back under watch, as any node of a watched WABA.
     await store.delete(REMOVED_PREFIX + e.id);
     result[outcome]++;
+  };
+  await forEachLimit(inGroups(entries), WRITE_PARALLELISM, async (group) => {
+    for (const { e, i } of group) await addOne(e, i);
   });
   return result;
 }
@@ -70,21 +138,31 @@ export interface RemoveResult {
   Retired: number;
 }
 
-/** Removes entries; a Discover entry (or the WABA entry carrying it) takes the nodes discovered under it along. */
+/**
+ * Removes entries; a Discover entry (or the WABA entry carrying it) takes the nodes discovered under it
+ * along. A space's WABA is removed in either form, whichever form it is watched in (addWatchEntries).
+ */
 export async function removeWatchEntries(store: Store, entries: readonly WatchEntry[], now = Date.now()): Promise<RemoveResult> {
   const result: RemoveResult = { Removed: 0, Absent: 0, Retired: 0 };
   const roots = new Set<string>();
   const rootSpaces = new Set<string>();
-  await forEachLimit(entries, WRITE_PARALLELISM, async (e) => {
-    const cur = await store.get<RegisteredTarget>(WATCH_PREFIX + e.id);
+  const removeOne = async (e: WatchEntry) => {
+    const found = e.target.NodeType === 'waba' ? await wabaEntryOf(store, e) : undefined;
+    const key = found?.key ?? WATCH_PREFIX + e.id;
+    const cur = found ?? (e.target.NodeType === 'waba' ? undefined : await store.get<RegisteredTarget>(key));
+    const id = key.slice(WATCH_PREFIX.length);
     if (cur?.value.discover) {
-      roots.add(e.id);
+      roots.add(id);
       rootSpaces.add(e.target.CustSpaceId);
     }
     // Marked first: a receipt about it between the two would otherwise put it back.
     await markRemoved(store, e.id, now);
-    if (cur && (await store.delete(WATCH_PREFIX + e.id))) result.Removed++;
+    if (id !== e.id) await markRemoved(store, id, now);
+    if (cur && (await store.delete(key))) result.Removed++;
     else result.Absent++;
+  };
+  await forEachLimit(inGroups(entries), WRITE_PARALLELISM, async (group) => {
+    for (const { e } of group) await removeOne(e);
   });
   if (roots.size > 0) {
     // Discovery puts a WABA's nodes in its own space: only the roots' spaces are read, not every space's entries.

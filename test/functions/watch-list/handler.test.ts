@@ -5,10 +5,12 @@ import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { signRouteRequest } from '../../../local/client/route-request.ts';
 import { loadMonitorConfig } from '../../../shared/config/monitor.ts';
 import { runHealthMonitor } from '../../../shared/services/health-monitor.ts';
+import { registerWatchTarget } from '../../../shared/monitor/targets.ts';
+import { knownWabaOf } from '../../../shared/monitor/waba-space.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { handler } from '../../../functions/watch-list/handler.ts';
 import { fcContext, fixture, httpEvent, parseReply, type ParsedReply } from '../../support/events.ts';
-import { onboardThroughFunctions, RecordingSink, sandboxAndStorePerFile } from '../../support/monitor.ts';
+import { onboardThroughFunctions, RecordingSink, sandboxAndStorePerFile, setHealth } from '../../support/monitor.ts';
 import { signedRepeatedQuery } from '../../support/repeated-query.ts';
 import { CALLER_KEY, sandboxControl } from '../../support/sandbox-env.ts';
 
@@ -25,9 +27,9 @@ async function watchList(method: 'GET' | 'POST' | 'DELETE', body?: unknown, quer
   return parseReply(await handler(httpEvent(req, 'fc-http'), fcContext() as never));
 }
 
-async function sweep(clock: number, sink = new RecordingSink()) {
-  // The monitor's own env: no MONITOR_TARGETS, the watch list is the store's.
-  const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url };
+async function sweep(clock: number, sink = new RecordingSink(), extraEnv: Record<string, string> = {}) {
+  // The monitor's own env: no MONITOR_TARGETS (unless given), the watch list is the store's.
+  const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...extraEnv };
   const key = DEFAULT_SANDBOX_KEYS[0]!;
   const inv = { event: fixture('timer-event.json'), context: fcContext({ credentials: { accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret } }) as never, requestId: 'tick', deadline: Date.now() + 30_000 };
   const report = await runHealthMonitor(inv, { config: loadMonitorConfig(env), store, sinks: [sink] }, () => clock);
@@ -196,6 +198,100 @@ describe('watch-list: what is posted is checked, what is deleted is not', () => 
       expect((await watchList('GET', undefined, { PageSize: '1', CustSpaceId: c2, NextToken: c2Token })).statusCode).toBe(200);
     } finally {
       await watchList('DELETE', { Targets: targets });
+    }
+  });
+});
+
+describe("a space's WABA with and without its WabaId is one node", () => {
+  const entryIds = async (cs: string) => ((await watchList('GET', undefined, { CustSpaceId: cs })).body.Data!['Targets'] as Array<{ Id: string }>).map((t) => t.Id);
+  // Every call, answered or rejected.
+  const wabaCalls = async (cs: string) =>
+    ((await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as CallRecord[]).filter((c) => c.Action === 'GetWhatsappHealthStatus' && c.Params['CustSpaceId'] === cs && c.Params['NodeType'] === 'waba').map((c) => c.Params);
+  const wabaChecks = async (cs: string) => (await wabaCalls(cs)).length;
+  const items = (sink: RecordingSink, cs: string) => sink.received.flatMap((m) => m.items).filter((i) => i.subject.custSpaceId === cs);
+
+  it('posted in both forms, in either order or at once: one entry (Ids name it), one check a round, one alert; DELETE of either form removes it', async () => {
+    const wabaId = '399399000500';
+    const cs = await onboardThroughFunctions(wabaId, []);
+    const named = { CustSpaceId: cs, NodeType: 'waba', WabaId: wabaId };
+    const own = { CustSpaceId: cs, NodeType: 'waba' };
+    expect((await watchList('POST', { Targets: [named] })).body.Data).toMatchObject({ Added: 1 });
+    expect((await watchList('POST', { Targets: [own] })).body.Data).toEqual({ Added: 0, Updated: 0, Unchanged: 1, Ids: [`waba:${cs}:${wabaId}`] });
+    expect(await entryIds(cs)).toEqual([`waba:${cs}:${wabaId}`]);
+    await setHealth(sandbox, { CustSpaceId: cs, NodeType: 'waba', CanSendMessage: 'BLOCKED', Errors: [{ ErrorCode: '141006', ErrorDescription: 'payment', PossibleSolution: 'pay' }] });
+    const sink = new RecordingSink();
+    const t0 = Date.now();
+    await sweep(t0, sink);
+    await sweep(t0 + 10 * 60_000, sink);
+    expect(await wabaChecks(cs)).toBe(2);
+    expect(items(sink, cs).map((i) => `${i.subject.entityType}:${i.reason}`)).toEqual(['WABA:new']);
+
+    // Without its WabaId first (a space CAMS does not know: every check of it is rejected), then with it.
+    const [cs2, waba2] = ['C99990000000021', '399399000521'];
+    const first = await watchList('POST', { Targets: [{ CustSpaceId: cs2, NodeType: 'waba' }] });
+    expect(first.body.Data).toMatchObject({ Added: 1, Ids: [`waba:${cs2}:`] });
+    const registeredAt = ((await watchList('GET', undefined, { CustSpaceId: cs2 })).body.Data!['Targets'] as Array<{ RegisteredAt: string }>)[0]!.RegisteredAt;
+    expect((await watchList('POST', { Targets: [{ CustSpaceId: cs2, NodeType: 'waba', WabaId: waba2 }] })).body.Data).toEqual({ Added: 0, Updated: 1, Unchanged: 0, Ids: [`waba:${cs2}:${waba2}`] });
+    const moved = (await watchList('GET', undefined, { CustSpaceId: cs2 })).body.Data!['Targets'] as Array<{ Id: string; RegisteredAt: string; WabaId: string }>;
+    expect(moved).toEqual([expect.objectContaining({ Id: `waba:${cs2}:${waba2}`, WabaId: waba2, RegisteredAt: registeredAt })]);
+    // Both at once.
+    const [cs3, waba3] = ['C99990000000022', '399399000522'];
+    const both = await watchList('POST', { Targets: [{ CustSpaceId: cs3, NodeType: 'waba' }, { CustSpaceId: cs3, NodeType: 'waba', WabaId: waba3 }] });
+    expect(both.body.Data).toEqual({ Added: 1, Updated: 0, Unchanged: 1, Ids: [`waba:${cs3}:${waba3}`, `waba:${cs3}:${waba3}`] });
+    // A Discover entry for the WABA of a space watched without its WabaId: the same entry, discovery turned on.
+    const [cs6, waba6] = ['C99990000000023', '399399000523'];
+    await watchList('POST', { Targets: [{ CustSpaceId: cs6, NodeType: 'waba' }] });
+    expect((await watchList('POST', { Targets: [{ CustSpaceId: cs6, WabaId: waba6, Discover: true }] })).body.Data).toEqual({ Added: 0, Updated: 1, Unchanged: 0, Ids: [`waba:${cs6}:${waba6}`] });
+    expect((await watchList('GET', undefined, { CustSpaceId: cs6 })).body.Data!['Targets']).toEqual([expect.objectContaining({ Id: `waba:${cs6}:${waba6}`, Discover: true })]);
+    expect((await watchList('DELETE', { Targets: [{ CustSpaceId: cs6, NodeType: 'waba' }] })).body.Data).toMatchObject({ Removed: 1 });
+    const rejectedSink = new RecordingSink();
+    await sweep(t0 + 20 * 60_000, rejectedSink);
+    for (const c of [cs2, cs3]) {
+      expect(await wabaChecks(c), c).toBe(1);
+      expect(items(rejectedSink, c).map((i) => `${i.subject.entityType}:${i.subject.wabaId}`), c).toEqual([`TargetRejected:${c === cs2 ? waba2 : waba3}`]);
+    }
+
+    expect((await watchList('DELETE', { Targets: [own] })).body.Data).toMatchObject({ Removed: 1, Absent: 0 });
+    expect((await watchList('DELETE', { Targets: [{ CustSpaceId: cs2, NodeType: 'waba' }] })).body.Data).toMatchObject({ Removed: 1 });
+    expect((await watchList('DELETE', { Targets: [{ CustSpaceId: cs3, NodeType: 'waba', WabaId: waba3 }, { CustSpaceId: cs3, NodeType: 'waba' }] })).body.Data).toMatchObject({ Removed: 1, Absent: 1 });
+    for (const c of [cs, cs2, cs3]) expect(await entryIds(c), c).toEqual([]);
+  });
+
+  it("a WabaId other than the one CAMS reported for the space is another node: the space's WABA is still checked, the wrong one rejected", async () => {
+    const wabaId = '399399000600';
+    const cs = await onboardThroughFunctions(wabaId, []);
+    const own = { CustSpaceId: cs, NodeType: 'waba' };
+    await watchList('POST', { Targets: [own] });
+    const t0 = Date.now() + 60 * 60_000;
+    await sweep(t0); // the check reports the space's WABA
+    const wrong = await watchList('POST', { Targets: [{ CustSpaceId: cs, NodeType: 'waba', WabaId: '1' }] });
+    expect(wrong.body.Data).toMatchObject({ Added: 1, Ids: [`waba:${cs}:1`] });
+    // The space's WABA as CAMS named it is not overwritten by a WabaId a caller posted.
+    expect(await knownWabaOf(store, cs)).toBe(wabaId);
+    const sink = new RecordingSink();
+    await sweep(t0 + 10 * 60_000, sink);
+    await sweep(t0 + 20 * 60_000, sink);
+    const checks = await wabaCalls(cs);
+    expect(checks.filter((p) => p['WabaId'] === undefined)).toHaveLength(3);
+    expect(checks.filter((p) => p['WabaId'] === '1')).toHaveLength(2);
+    expect(items(sink, cs).map((i) => `${i.subject.entityType}:${i.subject.wabaId}`)).toEqual(['TargetRejected:1']);
+    await watchList('DELETE', { Targets: [own, { CustSpaceId: cs, NodeType: 'waba', WabaId: '1' }] });
+    expect(await entryIds(cs)).toEqual([]);
+  });
+
+  it('both forms watched outside POST (MONITOR_TARGETS beside the watch list; entries an onboarding or an earlier version wrote): the sweep checks the WABA once a round, alerts once', async () => {
+    const [cs4, waba4, cs5, waba5] = ['C99990000000031', '399399000531', 'C99990000000032', '399399000532'];
+    await watchList('POST', { Targets: [{ CustSpaceId: cs4, NodeType: 'waba', WabaId: waba4 }] });
+    await registerWatchTarget(store, { CustSpaceId: cs5, NodeType: 'waba' }, 'test');
+    await registerWatchTarget(store, { CustSpaceId: cs5, NodeType: 'waba', WabaId: waba5 }, 'onboarding:test');
+    expect(await entryIds(cs5)).toEqual([`waba:${cs5}:`, `waba:${cs5}:${waba5}`]);
+    const env = { MONITOR_TARGETS: JSON.stringify([{ CustSpaceId: cs4, NodeType: 'waba' }]) };
+    const sink = new RecordingSink();
+    const t0 = Date.now() + 2 * 60 * 60_000;
+    for (let i = 0; i < 3; i++) await sweep(t0 + i * 10 * 60_000, sink, env);
+    for (const [cs, wabaId] of [[cs4, waba4], [cs5, waba5]] as const) {
+      expect((await wabaCalls(cs)).map((p) => p['WabaId']), cs).toEqual([wabaId, wabaId, wabaId]);
+      expect(items(sink, cs).map((i) => `${i.subject.entityType}:${i.subject.wabaId}:${i.reason}`), cs).toEqual([`TargetRejected:${wabaId}:new`]);
     }
   });
 });
