@@ -46,27 +46,31 @@ function inGroups(entries: readonly WatchEntry[]): Array<Array<{ e: WatchEntry; 
   return groups;
 }
 
+type StoredEntry = { key: string } & Versioned<RegisteredTarget>;
+
 /**
- * The stored entry that watches a waba entry's node: its own, or the one of its other form. A space
+ * The stored entries that watch a waba entry's node: its own, and the one of its other form. A space
  * has one WABA, so `{CustSpaceId, NodeType: waba}` (the space's own) and the entry naming the WabaId
  * the index knows for the space (waba-space.ts; none known: the space's only named one) are one node.
  * A named entry the index contradicts is another (wrong) node, kept apart so the space's WABA is
- * still checked. Undefined when none is stored.
+ * still checked.
  */
-async function wabaEntryOf(store: Store, e: WatchEntry): Promise<({ key: string } & Versioned<RegisteredTarget>) | undefined> {
+async function wabaEntriesOf(store: Store, e: WatchEntry): Promise<{ exact?: StoredEntry; other?: StoredEntry }> {
   const cs = e.target.CustSpaceId;
   const ownKey = WATCH_PREFIX + targetId({ CustSpaceId: cs, NodeType: 'waba' });
   // `watch/waba:<space>:`: the space's own entry and its named ones (a CustSpaceId has no ':').
   const stored = await store.list<RegisteredTarget>(ownKey);
   const exact = stored.find((r) => r.key === WATCH_PREFIX + e.id);
-  if (exact) return exact;
   const known = await knownWabaOf(store, cs);
+  let other: StoredEntry | undefined;
   if (e.target.WabaId !== undefined) {
     const own = stored.find((r) => r.key === ownKey);
-    return own && (known === undefined || known === e.target.WabaId) ? own : undefined;
+    other = own && (known === undefined || known === e.target.WabaId) ? own : undefined;
+  } else {
+    const named = stored.filter((r) => r.key !== ownKey);
+    other = named.find((r) => wabaIdParts(r.key.slice(WATCH_PREFIX.length))?.wabaId === known) ?? (known === undefined && named.length === 1 ? named[0] : undefined);
   }
-  const named = stored.filter((r) => r.key !== ownKey);
-  return named.find((r) => wabaIdParts(r.key.slice(WATCH_PREFIX.length))?.wabaId === known) ?? (known === undefined && named.length === 1 ? named[0] : undefined);
+  return { ...(exact ? { exact } : {}), ...(other ? { other } : {}) };
 }
 
 /**
@@ -83,8 +87,9 @@ export async function addWatchEntries(store: Store, entries: readonly WatchEntry
   const indexed = new Map<string, Promise<void>>();
   const addOne = async (e: WatchEntry, i: number) => {
     // Read before this entry indexes its WabaId: what the index knew decides whether the forms are one node.
-    const found = e.target.NodeType === 'waba' ? await wabaEntryOf(store, e) : undefined;
-    const other = found && found.key !== WATCH_PREFIX + e.id ? found : undefined;
+    const found = e.target.NodeType === 'waba' ? await wabaEntriesOf(store, e) : {};
+    // Its own entry stored: as for any node (one of the other form too is the sweep's to check once, round-plan.ts).
+    const other = found.exact ? undefined : found.other;
     const space = `${e.target.CustSpaceId}/${e.target.WabaId ?? ''}`;
     if (!indexed.has(space)) indexed.set(space, indexTarget(store, e.target));
     await indexed.get(space);
@@ -147,19 +152,26 @@ export async function removeWatchEntries(store: Store, entries: readonly WatchEn
   const roots = new Set<string>();
   const rootSpaces = new Set<string>();
   const removeOne = async (e: WatchEntry) => {
-    const found = e.target.NodeType === 'waba' ? await wabaEntryOf(store, e) : undefined;
-    const key = found?.key ?? WATCH_PREFIX + e.id;
-    const cur = found ?? (e.target.NodeType === 'waba' ? undefined : await store.get<RegisteredTarget>(key));
-    const id = key.slice(WATCH_PREFIX.length);
-    if (cur?.value.discover) {
-      roots.add(id);
+    let stored: StoredEntry[];
+    if (e.target.NodeType === 'waba') {
+      // The node in either form, both when both are stored.
+      const { exact, other } = await wabaEntriesOf(store, e);
+      stored = [exact, other].filter((r) => r !== undefined);
+    } else {
+      const cur = await store.get<RegisteredTarget>(WATCH_PREFIX + e.id);
+      stored = cur ? [{ key: WATCH_PREFIX + e.id, ...cur }] : [];
+    }
+    for (const r of stored) {
+      if (!r.value.discover) continue;
+      roots.add(r.key.slice(WATCH_PREFIX.length));
       rootSpaces.add(e.target.CustSpaceId);
     }
     // Marked first: a receipt about it between the two would otherwise put it back.
     await markRemoved(store, e.id, now);
-    if (id !== e.id) await markRemoved(store, id, now);
-    if (cur && (await store.delete(key))) result.Removed++;
-    else result.Absent++;
+    for (const r of stored) if (r.key !== WATCH_PREFIX + e.id) await markRemoved(store, r.key.slice(WATCH_PREFIX.length), now);
+    let removed = false;
+    for (const r of stored) if (await store.delete(r.key)) removed = true;
+    result[removed ? 'Removed' : 'Absent']++;
   };
   await forEachLimit(inGroups(entries), WRITE_PARALLELISM, async (group) => {
     for (const { e } of group) await removeOne(e);

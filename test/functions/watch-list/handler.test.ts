@@ -293,5 +293,10 @@ describe("a space's WABA with and without its WabaId is one node", () => {
       expect((await wabaCalls(cs)).map((p) => p['WabaId']), cs).toEqual([wabaId, wabaId, wabaId]);
       expect(items(sink, cs).map((i) => `${i.subject.entityType}:${i.subject.wabaId}:${i.reason}`), cs).toEqual([`TargetRejected:${wabaId}:new`]);
     }
+    // Both stored: a DELETE of either form removes the node, both entries.
+    expect((await watchList('DELETE', { Targets: [{ CustSpaceId: cs5, NodeType: 'waba' }] })).body.Data).toMatchObject({ Removed: 1, Absent: 0 });
+    expect(await entryIds(cs5)).toEqual([]);
+    await watchList('DELETE', { Targets: [{ CustSpaceId: cs4, NodeType: 'waba' }] });
+    expect(await entryIds(cs4)).toEqual([]);
   });
 });
