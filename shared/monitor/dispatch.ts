@@ -345,7 +345,6 @@ async function deliverToSink(
       messages.push([group, earlier, record]);
       if ((record.refusals ?? 0) > 0) refused.add(group);
     } else if (record) await store.delete(sendingPrefix + group);
-    else if (record) await store.delete(sendingPrefix + group);
     if (rest.length > 0) messages.push([group, rest, undefined]);
   }
   // A group whose message did not go through (deferred, failed) sends nothing newer in this pass: its
