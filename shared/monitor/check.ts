@@ -2,7 +2,7 @@ import type { AlertSubject } from '../alerts/model.ts';
 import type { CamsClient } from '../cams/client.ts';
 import type { CanSendMessage, HealthEntity, HealthError } from '../cams/operations.ts';
 import { recordHistory } from '../history/record.ts';
-import { update, type Store } from '../store/port.ts';
+import { update, type Store, type Versioned } from '../store/port.ts';
 import { fingerprintOf, type EntityState, type ObservedStatus } from './entity-state.ts';
 import { entityKey, updateEntity } from './entity-store.ts';
 import { CHILD_TYPES, holdsChildren, releaseHeld } from './inhibition.ts';
@@ -57,7 +57,19 @@ export interface TargetInfo {
    * its entity writes), or before the entity where nothing else is written (receipts, discovery).
    */
   reach?: string[];
+  /**
+   * The fingerprints of `reach` that no check observes (a receipt's or discovery's PHONE_QUALITY or
+   * TEMPLATE_STATUS) and that may be firing: the target's check reads these, and only these, to remind
+   * of them, so a target with none costs its check nothing more. Marked by applyUnobserved, dropped by
+   * the check that finds the entity no longer firing. Absent on a record written before it was kept:
+   * that record's next check reads once every entity of its reach the reply did not name, and records it.
+   */
+  firingUnobserved?: string[];
 }
+
+/** Entities no GetWhatsappHealthStatus reply reports: only receipts and discovery's listing decide them. */
+const UNOBSERVED_TYPES: ReadonlySet<string> = new Set(['PHONE_QUALITY', 'TEMPLATE_STATUS']);
+const firesUnobserved = (s: EntityState | undefined): boolean => !!s?.firing && UNOBSERVED_TYPES.has(s.subject.entityType);
 
 /**
  * One GetWhatsappHealthStatus of one watched node, through the monitor's rules. The sweep and the
@@ -78,32 +90,81 @@ export async function checkTarget(
   // watch list takes it as the same node as an entry naming it, and another WabaId as a wrong one.
   const named = target.NodeType === 'waba' && target.WabaId === undefined ? data.Entities.find((e) => e.EntityType === 'WABA')?.WabaId : undefined;
   if (named && (await knownWabaOf(ctx.store, target.CustSpaceId)) !== named) await writeWabaSpace(ctx.store, named, target.CustSpaceId);
-  const noted = await recordTarget(ctx.store, target, { ...(ctx.round ? { round } : {}), lastCheckedAt: ctx.now(), status: worst(data.Entities), reach });
+  const noted = await recordTarget(ctx.store, target, { ...(ctx.round ? { round } : {}), lastCheckedAt: ctx.now(), status: worst(data.Entities), reach }, { observed: true });
   if (noted.begun) await ctx.onRecordBegun?.(target);
-  // A template's review (TEMPLATE_STATUS) is in its reach, not in the reply: its check is what
-  // reminds of it, or it would never be reminded (the receipt's subject may carry a WabaId the
-  // target lacks, so it is found by the reach, not rebuilt from the target).
-  if (target.NodeType === 'template') {
-    const said = new Set(reach);
-    for (const fp of noted.reach ?? []) if (!said.has(fp)) await remindReview(fp, ctx);
-  }
+  // A number's quality and a template's review are in no reply: the check is what reminds of them,
+  // or a firing one would never be reminded between receipts (or discovery's listings).
+  if (noted.info) await remindFiringUnobserved(target, new Set(reach), noted.info, ctx);
   return data.Entities;
 }
 
-/** Reminds of a firing TEMPLATE_STATUS alert once the repeat interval is up (rules.ts remindUnobserved); one read otherwise. */
-async function remindReview(fp: string, ctx: CheckContext): Promise<void> {
+/**
+ * Reminds of each firing entity the target's record marks (firingUnobserved) once the repeat interval
+ * is up (rules.ts remindUnobserved): one read each, none without a mark. A mark whose entity no
+ * longer fires is dropped. `info` is the record as this check read or wrote it: every entity read
+ * here comes after it, so a mark applyUnobserved renewed since (after its entity write) fails the
+ * compare-and-set that drops, and the drop is decided again from a fresh read.
+ */
+async function remindFiringUnobserved(target: WatchTarget, said: ReadonlySet<string>, info: Versioned<TargetInfo>, ctx: CheckContext): Promise<void> {
+  const marked = info.value.firingUnobserved;
+  const candidates = marked ?? unobservedReach(info.value, said);
+  if (candidates.length === 0 && marked) return;
+  const firing: string[] = [];
+  for (const fp of candidates) if (await remindEntity(fp, ctx)) firing.push(fp);
+  if (marked && firing.length === candidates.length) return;
+  const key = TARGET_INFO_PREFIX + targetId(target);
+  if (await ctx.store.put(key, { ...info.value, firingUnobserved: firing }, { ifVersion: info.version })) return;
+  await update<TargetInfo>(ctx.store, key, async (cur) => {
+    if (!cur) return undefined;
+    const again = cur.firingUnobserved ?? unobservedReach(cur, said);
+    const keep: string[] = [];
+    for (const fp of again) if (firesUnobserved((await ctx.store.get<EntityState>(entityKey(fp)))?.value)) keep.push(fp);
+    return cur.firingUnobserved && keep.length === again.length ? undefined : { ...cur, firingUnobserved: keep };
+  });
+}
+
+const unobservedReach = (info: TargetInfo, said: ReadonlySet<string>): string[] => (info.reach ?? []).filter((fp) => !said.has(fp));
+
+/** One firing unobserved entity: reminded when due. True when it fires (the mark stays). */
+async function remindEntity(fp: string, ctx: CheckContext): Promise<boolean> {
+  let fires = false;
   const write = async () => {
     let owes = false;
     await updateEntity(ctx.store, fp, (prev) => {
       owes = false;
-      if (prev?.subject.entityType !== 'TEMPLATE_STATUS') return undefined;
-      const next = remindUnobserved(prev, { now: ctx.now(), policy: ctx.policy, sinks: ctx.sinks });
-      owes = !!next && next.outbox.length > prev.outbox.length;
+      fires = firesUnobserved(prev);
+      if (!fires) return undefined;
+      const next = remindUnobserved(prev!, { now: ctx.now(), policy: ctx.policy, sinks: ctx.sinks });
+      owes = !!next && next.outbox.length > prev!.outbox.length;
       return next;
     });
     if (owes) ctx.onOwed?.();
   };
   await (ctx.writes ? ctx.writes.queue(fp, write) : write());
+  return fires;
+}
+
+/**
+ * A receipt's or discovery's observation of an entity no check observes (a number's quality, a
+ * template's review) on `target`'s behalf, `patch` recorded with it. The order of writes keeps the
+ * record's mark (firingUnobserved) on every firing one: the record names the entity (reach, and the
+ * mark when the observation may fire) before the entity is written, so a crash between leaves at
+ * worst a stale mark (one read at the next check, which drops it); after a write that leaves it firing
+ * the record is written again, changed or not, so a check that read the entity before this write and
+ * would drop the mark loses its compare-and-set and reads again.
+ */
+export async function applyUnobserved(
+  target: WatchTarget,
+  obs: Observation,
+  round: string,
+  ctx: Pick<CheckContext, 'store' | 'policy' | 'sinks' | 'now' | 'history' | 'writes' | 'onOwed'>,
+  patch: TargetInfo = {},
+): Promise<EntityState | undefined> {
+  const fp = fingerprintOf(obs.subject);
+  await recordTarget(ctx.store, target, { ...patch, reach: [fp] }, obs.status === 'AVAILABLE' ? {} : { mark: fp });
+  const state = await applyObservation(obs, round, false, ctx);
+  if (firesUnobserved(state)) await recordTarget(ctx.store, target, {}, { mark: fp, force: true });
+  return state;
 }
 
 /** Turns one reply into observations: one per entity, WABA-level ones shared by every target. Returns the entities' fingerprints. */
@@ -247,31 +308,43 @@ export async function noteTarget(store: Store, target: WatchTarget, patch: Targe
   return (await recordTarget(store, target, patch)).begun;
 }
 
-/** noteTarget, also giving the reach as recorded (what the record held, with `patch.reach` added). */
-async function recordTarget(store: Store, target: WatchTarget, patch: TargetInfo): Promise<{ begun: boolean; reach: string[] | undefined }> {
+/** How recordTarget treats the record's marks of firing unobserved entities (firingUnobserved). */
+interface RecordMarks {
+  /** Mark this fingerprint as possibly firing. */
+  mark?: string;
+  /** Write the record even when nothing changes: its version moves (applyUnobserved, after a firing write). */
+  force?: boolean;
+  /** `patch.reach` is all the check's reply observed: a record from before the marks that reaches nothing else has none. */
+  observed?: boolean;
+}
+
+/** noteTarget, also giving the record as it is stored afterwards (its version too). */
+async function recordTarget(store: Store, target: WatchTarget, patch: TargetInfo, marks: RecordMarks = {}): Promise<{ begun: boolean; info: Versioned<TargetInfo> | undefined }> {
   const id = targetId(target);
-  let recorded: string[] | undefined;
   let was = false;
   let is = false;
   let changed = false;
   let begun = false;
-  await update<TargetInfo>(store, TARGET_INFO_PREFIX + id, async (cur) => {
+  const info = await update<TargetInfo>(store, TARGET_INFO_PREFIX + id, async (cur) => {
     begun = !cur;
     if (!cur && patch.round === undefined) await store.put(UNPLANNED_PREFIX + id, 1);
     const reach = patch.reach ? unionReach(cur?.reach, patch.reach) : cur?.reach;
-    recorded = reach;
-    const next: TargetInfo = { ...cur, ...patch, ...(reach ? { reach } : {}) };
+    // A new record starts with none marked; one from before the marks stays unknown (absent) until its check.
+    let firing = cur ? cur.firingUnobserved : [];
+    if (!firing && marks.observed && patch.reach && reach?.length === new Set(patch.reach).size) firing = [];
+    if (firing && marks.mark !== undefined) firing = unionReach(firing, [marks.mark]);
+    const next: TargetInfo = { ...cur, ...patch, ...(reach ? { reach } : {}), ...(firing ? { firingUnobserved: firing } : {}) };
     changed = !cur || JSON.stringify(next) !== JSON.stringify(cur);
     was = markedRisky(cur);
     is = markedRisky(next);
-    return changed ? next : undefined;
+    return changed || marks.force ? next : undefined;
   });
-  if (!changed) return { begun: false, reach: recorded };
+  if (!changed) return { begun: false, info };
   // After the record: a crash in between leaves a stale marker (the reader drops it) or a missing
   // one (written again at the node's next check while it is risky).
   if (is) await store.put(RISKY_PREFIX + id, 1);
   else if (was && !is) await store.delete(RISKY_PREFIX + id);
-  return { begun, reach: recorded };
+  return { begun, info };
 }
 
 /** `had` with `more` added, sorted; `had` itself (the same array) when nothing is new. */

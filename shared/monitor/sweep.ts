@@ -4,7 +4,7 @@ import { isCamsError, isThrottlingCode, type CamsError } from '../cams/errors.ts
 import type { HealthError } from '../cams/operations.ts';
 import { StoreError, type Store } from '../store/port.ts';
 import { adviceFor } from './advice.ts';
-import { applyObservation, checkTarget, EntityWrites, noteTarget, TARGET_INFO_PREFIX, UNPLANNED_PREFIX, type CheckContext, type TargetInfo } from './check.ts';
+import { applyUnobserved, checkTarget, EntityWrites, noteTarget, TARGET_INFO_PREFIX, UNPLANNED_PREFIX, type CheckContext, type TargetInfo } from './check.ts';
 import { rediscoverIfGone, runDiscovery, type DiscoveryReport, type TargetObservation } from './discovery.ts';
 import { deliverOwed, type DispatchReport } from './dispatch.ts';
 import type { EntityState, ObservedStatus } from './entity-state.ts';
@@ -384,12 +384,9 @@ export class HealthSweep {
     await this.applyDiscovered(report.observations, roundId);
   }
 
-  /** Discovery's observations through the rules, each entity first named in its target's reach (unwatched.ts). */
+  /** Discovery's observations through the rules, each entity first named in its target's reach (unwatched.ts) and marked while it fires (check.ts). */
   private async applyDiscovered(observations: readonly TargetObservation[], roundId: string): Promise<void> {
-    for (const { target, obs } of observations) {
-      await noteTarget(this.opts.store, target, { reach: [fingerprintOf(obs.subject)] });
-      await applyObservation(obs, roundId, false, this.checkContext());
-    }
+    for (const { target, obs } of observations) await applyUnobserved(target, obs, roundId, this.checkContext());
   }
 
   /** What the round's listing needs to close out what removed targets left. */

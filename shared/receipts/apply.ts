@@ -1,6 +1,6 @@
 import type { CamsClient } from '../cams/client.ts';
 import { isCamsError } from '../cams/errors.ts';
-import { applyObservation, checkTarget, noteTarget, TARGET_INFO_PREFIX, type CheckContext, type TargetInfo } from '../monitor/check.ts';
+import { applyUnobserved, checkTarget, noteTarget, TARGET_INFO_PREFIX, type CheckContext, type TargetInfo } from '../monitor/check.ts';
 import { ENTITY_PREFIX } from '../monitor/dispatch.ts';
 import { errorCodes, fingerprintOf, type EntityState } from '../monitor/entity-state.ts';
 import type { AlertPolicy, Observation } from '../monitor/rules.ts';
@@ -179,10 +179,12 @@ async function recordReceipt(
       return;
     }
   }
-  // The entity the receipt writes is named in its node's reach before it is written (what goes when the node is no longer watched).
-  await noteTarget(store, target, { lastReceiptAt: deps.now(), ...(obs ? { reach: [fingerprintOf(obs.subject)] } : {}) });
+  // The entity the receipt writes is named in its node's reach before it is written (what goes when
+  // the node is no longer watched), and marked while it fires (what the node's check reminds of).
   // Receipts are events, not samples: they fire on the first one.
-  if (obs) await applyObservation(obs, round, false, { ...ctx, policy: { ...deps.policy, minConsecutive: 1 } });
+  const noted: TargetInfo = { lastReceiptAt: deps.now() };
+  if (obs) await applyUnobserved(target, obs, round, { ...ctx, policy: { ...deps.policy, minConsecutive: 1 } }, noted);
+  else await noteTarget(store, target, noted);
   const pending = run.toCheck.get(id) ?? { target, results: [] };
   pending.results.push(result);
   run.toCheck.set(id, pending);

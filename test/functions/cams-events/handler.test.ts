@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import type { AlertNotification, AlertSink } from '../../../shared/alerts/model.ts';
+import { TARGET_INFO_PREFIX, type TargetInfo } from '../../../shared/monitor/check.ts';
 import { DELIVER_AGAIN, DELIVERY_LEASE, ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
 import { TIED_PREFIX } from '../../../shared/monitor/monitor-alert.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
@@ -365,6 +366,53 @@ describe('a template review alert between receipts', () => {
     expect(review()).toHaveLength(2);
     const state = (await store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value).find((e) => e.subject.entityType === 'TEMPLATE_STATUS')!;
     expect(state).toMatchObject({ firing: true, status, outbox: [], silenced: { silenceId: silence.SilenceId, item: { reason: 'reminder' } } });
+  });
+});
+
+describe("a number's quality alert between receipts", () => {
+  const HOUR = 3_600_000;
+  const quality = () => webhookItems().filter((i) => i.node.startsWith('PHONE_QUALITY')).map((i) => `${i.status} ${i.reason}`);
+  const tick = async (requestId: string, clock: number) => {
+    const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env };
+    const { runHealthMonitor } = await import('../../../shared/services/health-monitor.ts');
+    const inv = { event: fixture('timer-event.json'), context: ctx(), requestId, deadline: Date.now() + 30_000 };
+    await runHealthMonitor(inv, { config: loadMonitorConfig(env), store, sinks: sinksFromEnv(env) }, () => clock);
+  };
+
+  it('a YELLOW number not under a Discover entry is reminded every ALERT_REPEAT_INTERVAL by its check while no receipt changes it, and not while silenced; GREEN ends it', async () => {
+    const t0 = Date.now();
+    let clock = t0;
+    await registerWatchTarget(store, phone(), 'test');
+    await fn({}, () => clock)(httpPush([{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'YELLOW' }]), ctx());
+    expect(quality()).toEqual(['LIMITED new']);
+
+    clock = t0 + HOUR;
+    await tick('tick-1', clock);
+    expect(quality()).toEqual(['LIMITED new']);
+    // Past the interval, the number's check reminds of its quality (before, only a receipt or a listing could).
+    clock = t0 + 4 * HOUR + 60_000;
+    await tick('tick-2', clock);
+    expect(quality()).toEqual(['LIMITED new', 'LIMITED reminder']);
+    clock += HOUR;
+    await tick('tick-3', clock);
+    expect(quality()).toHaveLength(2);
+
+    const { createSilence } = await import('../../../shared/silences/store.ts');
+    const silence = await createSilence(
+      store,
+      { Matchers: [{ Name: 'AlertName', Value: 'PHONE_QUALITY' }], StartsAt: clock, EndsAt: clock + 24 * HOUR, CreatedBy: 'test', Comment: 'known' },
+      clock,
+    );
+    clock = t0 + 8 * HOUR + 2 * 60_000;
+    await tick('tick-4', clock);
+    expect(quality()).toHaveLength(2);
+    const state = (await store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value).find((e) => e.subject.entityType === 'PHONE_QUALITY')!;
+    expect(state).toMatchObject({ firing: true, status: 'LIMITED', outbox: [], silenced: { silenceId: silence.SilenceId, item: { reason: 'reminder' } } });
+
+    // GREEN resolves it; its check drops the mark, so later ticks read nothing more for it.
+    clock += HOUR;
+    await fn({}, () => clock)(httpPush([{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'GREEN' }]), ctx());
+    expect((await store.get<TargetInfo>(TARGET_INFO_PREFIX + `phone:${space}:${PHONE}`))?.value.firingUnobserved).toEqual([]);
   });
 });
 

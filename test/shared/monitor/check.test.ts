@@ -1,14 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AlertNotification } from '../../../shared/alerts/model.ts';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
 import { listHistories } from '../../../shared/history/record.ts';
-import { applyObservation, checkTarget, EntityWrites, noteTarget, TARGET_INFO_PREFIX, UNPLANNED_PREFIX, type CheckContext, type TargetInfo } from '../../../shared/monitor/check.ts';
+import { applyObservation, applyUnobserved, checkTarget, EntityWrites, noteTarget, TARGET_INFO_PREFIX, UNPLANNED_PREFIX, type CheckContext, type TargetInfo } from '../../../shared/monitor/check.ts';
 import { deliverOwed } from '../../../shared/monitor/dispatch.ts';
 import { fingerprintOf, type EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX, OWED_PREFIX } from '../../../shared/monitor/entity-store.ts';
+import { qualityObservation } from '../../../shared/monitor/quality.ts';
 import { targetId, type WatchTarget } from '../../../shared/monitor/targets.ts';
+import { templateStatusObservation } from '../../../shared/monitor/template-status.ts';
 import { openStore } from '../../../shared/store/index.ts';
+import type { Store } from '../../../shared/store/port.ts';
 import { storeWith } from '../../support/store.ts';
 import { ok, startScriptedCams, TEST_KEY, type ScriptedCams } from '../cams/scripted-cams.ts';
 
@@ -62,12 +65,12 @@ describe('the one check path (sweep and receipts)', () => {
     expect((await store.list(ENTITY_PREFIX)).map((e) => e.key.slice(ENTITY_PREFIX.length)).sort()).toEqual([]);
 
     await checkTarget(client, phone, 'round-1', ctx(store)); // as the receipts call it
-    expect(await info()).toEqual({ lastCheckedAt: 1_700_000_000_000, status: 'LIMITED', reach });
+    expect(await info()).toEqual({ lastCheckedAt: 1_700_000_000_000, status: 'LIMITED', reach, firingUnobserved: [] });
     expect((await store.list(ENTITY_PREFIX)).map((e) => e.key.slice(ENTITY_PREFIX.length)).sort()).toEqual(reach);
     // Begun outside a round check: marked, so that its removal is found even if no plan ever held it.
     expect((await store.list(UNPLANNED_PREFIX)).map((m) => m.key)).toEqual([UNPLANNED_PREFIX + targetId(phone)]);
     await checkTarget(client, phone, 'round-1', ctx(store, { round: true, now: () => 1_700_000_060_000 })); // as the sweep calls it
-    expect(await info()).toEqual({ round: 'round-1', lastCheckedAt: 1_700_000_060_000, status: 'LIMITED', reach });
+    expect(await info()).toEqual({ round: 'round-1', lastCheckedAt: 1_700_000_060_000, status: 'LIMITED', reach, firingUnobserved: [] });
     expect(await store.list(OWED_PREFIX)).toHaveLength(1);
   });
 
@@ -104,7 +107,7 @@ describe('the one check path (sweep and receipts)', () => {
     await noteTarget(counting, phone, { reach: ['a'] });
     expect(puts).toBe(0);
     await noteTarget(counting, phone, { reach: ['c'] });
-    expect((await store.get<TargetInfo>(TARGET_INFO_PREFIX + targetId(phone)))?.value).toEqual({ round: 'r1', lastCheckedAt: 1, reach: ['a', 'b', 'c'] });
+    expect((await store.get<TargetInfo>(TARGET_INFO_PREFIX + targetId(phone)))?.value).toEqual({ round: 'r1', lastCheckedAt: 1, reach: ['a', 'b', 'c'], firingUnobserved: [] });
   });
 
   it("a WABA a receipt's check wrote between the sweep's reports of it: the sweep's next report, though the same as its last, is written (the recovery notified), not skipped as said", async () => {
@@ -189,5 +192,202 @@ describe('the one check path (sweep and receipts)', () => {
     const wabaFirst = await runWith('waba-first');
     const phoneFirst = await runWith('phone-first');
     expect({ wabaFirst, phoneFirst }).toEqual({ wabaFirst: expected, phoneFirst: expected });
+  });
+});
+
+describe("firing alerts no check observes (a number's quality, a template's review): reminded by the target's check, at no cost while none fires", () => {
+  let cams: ScriptedCams | undefined;
+  afterEach(async () => {
+    await cams?.close();
+    cams = undefined;
+  });
+
+  const HOUR = 3_600_000;
+  const T0 = 1_700_000_000_000;
+  const phone: WatchTarget = { CustSpaceId: 'cs-1', NodeType: 'phone', PhoneNumber: '8613800000001' };
+  const template: WatchTarget = { CustSpaceId: 'cs-1', NodeType: 'template', TemplateCode: 'order_update', Language: 'en_US' };
+  /** What a receipt says of the node: a warning (YELLOW, paused) or its end (GREEN, pass). */
+  const said = (target: WatchTarget, bad: boolean) =>
+    target.NodeType === 'phone'
+      ? qualityObservation({ CustSpaceId: 'cs-1', WabaId: 'w1', PhoneNumber: target.PhoneNumber }, { QualityRating: bad ? 'YELLOW' : 'GREEN' })
+      : templateStatusObservation({ CustSpaceId: 'cs-1', WabaId: 'w1', TemplateCode: target.TemplateCode, Language: target.Language }, bad ? 'paused' : 'pass')!;
+  const ctx = (store: CheckContext['store'], now: number): CheckContext => ({
+    store,
+    policy: { minConsecutive: 1, repeatIntervalMs: 4 * HOUR },
+    sinks: ['s'],
+    now: () => now,
+    deadline: Date.now() + 10_000,
+  });
+  const client = async () => {
+    cams = await startScriptedCams((call) =>
+      ok({
+        CanSendMessage: 'AVAILABLE',
+        Entities: [
+          call.params['NodeType'] === 'phone'
+            ? { EntityType: 'PHONE_NUMBER', CanSendMessage: 'AVAILABLE', WabaId: 'w1', PhoneNumber: call.params['PhoneNumber'] }
+            : { EntityType: 'MESSAGE_TEMPLATE', CanSendMessage: 'AVAILABLE', WabaId: 'w1', TemplateCode: call.params['TemplateCode'], Language: call.params['Language'] },
+          { EntityType: 'WABA', CanSendMessage: 'AVAILABLE', WabaId: 'w1' },
+        ],
+      }),
+    );
+    return new CamsClient({ endpoint: cams.url, credentials: TEST_KEY, budget: new CamsBudget() });
+  };
+  /** Every store call, by method. */
+  const counting = (inner: Store) => {
+    const ops = { get: 0, put: 0, delete: 0, list: 0 };
+    const store = storeWith(inner, {
+      get: (k) => (ops.get++, inner.get(k)),
+      put: (k, v, o) => (ops.put++, inner.put(k, v, o)),
+      delete: (k, o) => (ops.delete++, inner.delete(k, o)),
+      list: (p, o) => (ops.list++, inner.list(p, o)),
+    });
+    return { store, ops };
+  };
+  /** Delivers what is owed; every reason sent so far. */
+  const sent: string[] = [];
+  const deliver = async (store: Store) => {
+    await deliverOwed(store, [{ name: 's', perMinute: 100, send: async (n: AlertNotification) => void sent.push(...n.items.map((i) => i.reason)) }], Date.now, () => {});
+    return [...sent];
+  };
+  beforeEach(() => void sent.splice(0));
+  const record = async (store: Store, target: WatchTarget) => (await store.get<TargetInfo>(TARGET_INFO_PREFIX + targetId(target)))?.value;
+  const entity = async (store: Store, target: WatchTarget) => (await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(said(target, true).subject)))?.value;
+
+  it.each([
+    ['number', phone],
+    ['template', template],
+  ] as const)('a %s whose receipt-only alert fired and resolved: its check costs the store exactly what a check of one that never had a receipt costs', async (_kind, target) => {
+    const cams = await client();
+    const cost = async (history: (store: Store) => Promise<void>) => {
+      const { store, ops } = counting(await openStore('memory:'));
+      await history(store);
+      await checkTarget(cams, target, 'round-1', ctx(store, T0 + HOUR));
+      for (const k of Object.keys(ops) as Array<keyof typeof ops>) ops[k] = 0;
+      await checkTarget(cams, target, 'round-1', ctx(store, T0 + 6 * HOUR));
+      return { ...ops, record: await record(store, target) };
+    };
+    const never = await cost(async () => {});
+    const firedAndResolved = await cost(async (store) => {
+      await applyUnobserved(target, said(target, true), 'r', ctx(store, T0));
+      expect((await entity(store, target))?.firing).toBe(true);
+      await applyUnobserved(target, said(target, false), 'r', ctx(store, T0 + 60_000));
+      expect((await entity(store, target))?.firing).toBe(false);
+    });
+    const resolvedOnly = await cost((store) => applyUnobserved(target, said(target, false), 'r', ctx(store, T0)).then(() => undefined));
+    expect(firedAndResolved.record?.reach).toContain(fingerprintOf(said(target, true).subject));
+    expect(firedAndResolved.record?.firingUnobserved).toEqual([]);
+    const { record: _n, ...neverOps } = never;
+    const { record: _f, ...firedOps } = firedAndResolved;
+    const { record: _r, ...resolvedOps } = resolvedOnly;
+    expect({ firedOps, resolvedOps }).toEqual({ firedOps: neverOps, resolvedOps: neverOps });
+  });
+
+  it.each([
+    ['number', phone],
+    ['template', template],
+  ] as const)('a %s whose alert fires: reminded by its check once ALERT_REPEAT_INTERVAL has passed, not before; its end drops the mark', async (_kind, target) => {
+    const cams = await client();
+    const store = await openStore('memory:');
+    const reasons = () => deliver(store);
+    await applyUnobserved(target, said(target, true), 'r', ctx(store, T0));
+    const fp = fingerprintOf(said(target, true).subject);
+    expect((await record(store, target))?.firingUnobserved).toEqual([fp]);
+    expect(await reasons()).toEqual(['new']);
+    await checkTarget(cams, target, 'round-1', ctx(store, T0 + HOUR));
+    expect(await reasons()).toEqual(['new']);
+    await checkTarget(cams, target, 'round-2', ctx(store, T0 + 4 * HOUR + 1));
+    expect(await reasons()).toEqual(['new', 'reminder']);
+    expect((await record(store, target))?.firingUnobserved).toEqual([fp]);
+    await applyUnobserved(target, said(target, false), 'r', ctx(store, T0 + 5 * HOUR));
+    await checkTarget(cams, target, 'round-3', ctx(store, T0 + 5 * HOUR));
+    expect((await record(store, target))?.firingUnobserved).toEqual([]);
+  });
+
+  it('a process that died between marking the record and writing the entity: the stale mark costs the next check one read, then is dropped', async () => {
+    const cams = await client();
+    const inner = await openStore('memory:');
+    const fp = fingerprintOf(said(phone, true).subject);
+    const dying = storeWith(inner, {
+      put: (k, v, o) => (k === ENTITY_PREFIX + fp ? Promise.reject(new Error('killed')) : inner.put(k, v, o)),
+    });
+    await expect(applyUnobserved(phone, said(phone, true), 'r', ctx(dying, T0))).rejects.toThrow('killed');
+    expect((await record(inner, phone))?.firingUnobserved).toEqual([fp]);
+    const { store, ops } = counting(inner);
+    await checkTarget(cams, phone, 'round-1', ctx(store, T0 + HOUR));
+    const first = { ...ops };
+    expect((await record(inner, phone))?.firingUnobserved).toEqual([]);
+    for (const k of Object.keys(ops) as Array<keyof typeof ops>) ops[k] = 0;
+    await checkTarget(cams, phone, 'round-1', ctx(store, T0 + 2 * HOUR));
+    // The first check read the entity (absent) and wrote the record without the mark; the next does neither.
+    expect(first).toEqual({ ...ops, get: ops.get + 1, put: ops.put + 1 });
+  });
+
+  it('a process that died after writing a firing entity, before writing the record again: the mark written before the entity stands, so it is reminded', async () => {
+    const cams = await client();
+    const inner = await openStore('memory:');
+    const fp = fingerprintOf(said(phone, true).subject);
+    let entityWritten = false;
+    const dying = storeWith(inner, {
+      put: (k, v, o) => {
+        if (k === ENTITY_PREFIX + fp) entityWritten = true;
+        else if (entityWritten && k.startsWith(TARGET_INFO_PREFIX)) return Promise.reject(new Error('killed'));
+        return inner.put(k, v, o);
+      },
+    });
+    await expect(applyUnobserved(phone, said(phone, true), 'r', ctx(dying, T0))).rejects.toThrow('killed');
+    expect((await entity(inner, phone))?.firing).toBe(true);
+    expect((await record(inner, phone))?.firingUnobserved).toEqual([fp]);
+    expect(await deliver(inner)).toEqual(['new']);
+    await checkTarget(cams, phone, 'round-1', ctx(inner, T0 + 4 * HOUR + 1));
+    expect(await deliver(inner)).toEqual(['new', 'reminder']);
+  });
+
+  it('a receipt that fires the alert between the check reading it (not firing) and dropping its mark: the mark stays', async () => {
+    const cams = await client();
+    const inner = await openStore('memory:');
+    const fp = fingerprintOf(said(phone, true).subject);
+    // YELLOW then GREEN, no check between: the mark is stale, and the next check drops it...
+    await applyUnobserved(phone, said(phone, true), 'r', ctx(inner, T0));
+    await applyUnobserved(phone, said(phone, false), 'r', ctx(inner, T0 + 60_000));
+    expect((await record(inner, phone))?.firingUnobserved).toEqual([fp]);
+    expect(await deliver(inner)).toEqual(['new', 'resolved']);
+    // ...but right after it read the entity, another instance acts on a RED receipt.
+    let raced = false;
+    const store = storeWith(inner, {
+      get: async <T>(k: string) => {
+        const v = await inner.get<T>(k);
+        if (k === ENTITY_PREFIX + fp && !raced) {
+          raced = true;
+          await applyUnobserved(phone, qualityObservation({ CustSpaceId: 'cs-1', WabaId: 'w1', PhoneNumber: phone.PhoneNumber }, { QualityRating: 'RED' }), 'r', ctx(inner, T0 + 120_000));
+        }
+        return v;
+      },
+    });
+    await checkTarget(cams, phone, 'round-1', ctx(store, T0 + HOUR));
+    expect(raced).toBe(true);
+    expect((await entity(inner, phone))?.firing).toBe(true);
+    expect((await record(inner, phone))?.firingUnobserved).toEqual([fp]);
+    // So it is reminded.
+    expect(await deliver(inner)).toEqual(['new', 'resolved', 'new']);
+    await checkTarget(cams, phone, 'round-2', ctx(inner, T0 + 120_000 + 4 * HOUR));
+    expect(await deliver(inner)).toEqual(['new', 'resolved', 'new', 'reminder']);
+  });
+
+  it('a record written before the marks: its next check reads each entity of its reach the reply did not name, once, reminds a firing one, and records what fires', async () => {
+    const cams = await client();
+    const store = await openStore('memory:');
+    await applyUnobserved(template, said(template, true), 'r', ctx(store, T0));
+    expect(await deliver(store)).toEqual(['new']);
+    const fp = fingerprintOf(said(template, true).subject);
+    // As an earlier version left it: no marks.
+    const { firingUnobserved: _, ...old } = (await record(store, template))!;
+    await store.put(TARGET_INFO_PREFIX + targetId(template), old);
+    await store.put(TARGET_INFO_PREFIX + targetId(phone), { lastCheckedAt: T0 });
+    await checkTarget(cams, template, 'round-1', ctx(store, T0 + 4 * HOUR + 1));
+    expect(await deliver(store)).toEqual(['new', 'reminder']);
+    expect((await record(store, template))?.firingUnobserved).toEqual([fp]);
+    // One whose reach the reply names in full: known to have none, in the check's own write.
+    await checkTarget(cams, phone, 'round-1', ctx(store, T0 + HOUR));
+    expect((await record(store, phone))?.firingUnobserved).toEqual([]);
   });
 });
