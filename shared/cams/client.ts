@@ -2,7 +2,7 @@ import { escape } from 'node:querystring';
 import { signAcs3Request } from '../acs3/index.ts';
 import { httpRequest, type HttpResponse } from '../http/request.ts';
 import { credentialsFrom, resolveCredentials, type Acs3Credentials, type CredentialsProvider } from './credentials.ts';
-import { camsErrorFromBody, camsErrorFromHttp, camsErrorFromNetwork, invalidResponse } from './errors.ts';
+import { camsErrorFromBody, camsErrorFromHttp, camsErrorFromNetwork, invalidResponse, isCamsError, redactCamsError } from './errors.ts';
 import { CamsBudget, processBudget, type Admission, type Priority } from './budget/budget.ts';
 import { realClock, type Clock } from './limiter.ts';
 import { CAMS_DEFAULT_ENDPOINT, CAMS_VERSION, type CamsAction, type CamsEnvelope, type CamsParams, type CamsResult } from './operations.ts';
@@ -243,6 +243,11 @@ export class CamsClient {
     } catch (err) {
       throw camsErrorFromNetwork(err, action);
     }
-    return readCamsReply(action, res);
+    try {
+      return readCamsReply(action, res);
+    } catch (err) {
+      // A reply may echo the request it refused (a signature error, a proxy's page): never our secrets.
+      throw isCamsError(err) ? redactCamsError(err, [creds.accessKeySecret, creds.securityToken]) : err;
+    }
   }
 }

@@ -1,4 +1,5 @@
 import { HttpTimeoutError } from '../http/request.ts';
+import { redactValues } from '../log/redact.ts';
 
 /** Client-side codes (httpStatus 0): the call never got a CAMS answer. */
 export const NETWORK_ERROR = 'NetworkError';
@@ -83,6 +84,30 @@ export function budgetRefusal(action: string | undefined, retryAfterMs: number):
     retryable: true,
     action,
     retryAfterMs: Math.max(0, retryAfterMs),
+  });
+}
+
+/**
+ * The same error with the given values (the call's own secret and STS token) replaced by *** in every
+ * text CAMS or a proxy wrote: a reply that echoes our request must not carry them on to our caller,
+ * a log or a stored record. The error itself when none occurs.
+ */
+export function redactCamsError(err: CamsError, secrets: readonly (string | undefined)[]): CamsError {
+  const clean = (v: string | undefined) => (v === undefined ? v : redactValues(v, secrets));
+  const [Message, Recommend, AccessDeniedDetail] = [clean(err.Message)!, clean(err.Recommend), clean(err.AccessDeniedDetail)];
+  if (Message === err.Message && Recommend === err.Recommend && AccessDeniedDetail === err.AccessDeniedDetail) return err;
+  return new CamsError({
+    Code: err.Code,
+    Message,
+    RequestId: err.RequestId,
+    HostId: err.HostId,
+    Recommend,
+    AccessDeniedDetail,
+    httpStatus: err.httpStatus,
+    retryable: err.retryable,
+    action: err.action,
+    cause: err.cause,
+    retryAfterMs: err.retryAfterMs,
   });
 }
 

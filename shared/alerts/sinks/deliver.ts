@@ -6,6 +6,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { httpRequest, HttpTimeoutError } from '../../http/request.ts';
 import { HttpReplyTooLargeError } from '../../http/response-reader.ts';
 import { SinkDeliveryError } from '../model.ts';
+import { redactValues } from '../../log/redact.ts';
 
 export const DEFAULT_TIMEOUT_MS = 5000;
 /** Chat webhooks answer a few bytes; anything past this is not worth buffering. */
@@ -65,19 +66,9 @@ export function secretsOfUrl(url: string | URL): string[] {
   return out.filter((s) => s.length >= 4);
 }
 
-/** Replaces every occurrence of each secret (and its URL-encoded form) with ***. */
-function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of [...secrets].sort((a, b) => b.length - a.length)) {
-    if (s.length < 4) continue;
-    for (const form of new Set([s, encodeURIComponent(s)])) out = out.split(form).join('***');
-  }
-  return out;
-}
-
 /** A short, printable, secret-free excerpt of a reply for an error message. */
 export function excerpt(text: string, secrets: readonly string[], max = 200): string {
-  const one = scrub(text.replace(/\s+/g, ' ').trim(), secrets);
+  const one = redactValues(text.replace(/\s+/g, ' ').trim(), secrets);
   return one.length > max ? one.slice(0, max - 1) + '…' : one;
 }
 

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CamsClient, encodeForm, hasScheme, resolveEndpoint } from '../../../shared/cams/client.ts';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CAMS_VERSION } from '../../../shared/cams/operations.ts';
-import { expectCamsError, gatewayError, ok, startScriptedCams, TEST_KEY, type ScriptedCams, type ScriptedReply } from './scripted-cams.ts';
+import { expectCamsError, gatewayError, ok, startScriptedCams, TEST_KEY, type RecordedCall, type ScriptedCams, type ScriptedReply } from './scripted-cams.ts';
 
 // CommonJS `exports.default` surfaces differently through ESM interop: walk down to the class.
 function officialToForm(): (params: object) => string {
@@ -151,6 +151,28 @@ describe('CamsClient error forms', () => {
     expect(err.Recommend).toContain('troubleshoot');
     expect(err.action).toBe('ChatappBindWaba');
     expect(err.message).toContain('Unknown.ResourceOwnerId');
+  });
+
+  describe('a reply that echoes the request carries none of our secrets on', () => {
+    // A gateway's signature error or a proxy's error page may quote the request it refused.
+    const creds = { ...TEST_KEY, securityToken: 'CAIS/sts+token=part2-0001' };
+    const echo = (c: RecordedCall) => `headers ${JSON.stringify(c.headers)} token ${encodeURIComponent(creds.securityToken)} secret ${creds.accessKeySecret}`;
+    const echoes: Array<{ name: string; reply: (c: RecordedCall) => ScriptedReply }> = [
+      { name: 'HTTP 400 gateway body', reply: (c) => ({ status: 400, body: { RequestId: 'R', Code: 'SignatureDoesNotMatch', Message: echo(c), Recommend: echo(c) } }) },
+      { name: 'HTTP 200 with Code != OK', reply: (c) => ({ status: 200, body: { RequestId: 'R', Code: 'Biz.Refused', Message: echo(c), AccessDeniedDetail: echo(c) } }) },
+      { name: 'HTTP 502 HTML page', reply: (c) => ({ status: 502, body: `<pre>${creds.securityToken} ${echo(c)}</pre>` }) },
+      { name: 'HTTP 200 not JSON', reply: (c) => ({ status: 200, body: `${creds.securityToken} ${echo(c)}` }) },
+    ];
+    for (const c of echoes) {
+      it(c.name, async () => {
+        server = await startScriptedCams(c.reply);
+        const err = await expectCamsError(clientFor(server.url, { credentials: creds, retry: { maxAttempts: 1 } }).bindWaba({ WabaId: '1' }));
+        expect(server.calls[0]!.headers['x-acs-security-token']).toBe(creds.securityToken);
+        const shown = JSON.stringify({ ...err, message: err.message });
+        expect(shown).toContain('***');
+        for (const secret of [creds.securityToken, encodeURIComponent(creds.securityToken), creds.accessKeySecret]) expect(shown).not.toContain(secret);
+      });
+    }
   });
 });
 
