@@ -1,5 +1,5 @@
 import { HttpError } from './errors.ts';
-import { isAsciiLetter } from '../text/chars.ts';
+import { isAsciiLetter, isWellFormedText } from '../text/chars.ts';
 
 /** One HTTP request, whichever trigger delivered it. Header names are lower-case. */
 export interface HttpRequest {
@@ -105,11 +105,27 @@ export function decodeHttpEvent(raw: unknown, maxBodyBytes: number): HttpRequest
     rawPath,
     path: safeDecodePath(rawPath),
     headers: lowerKeys(stringMap(event['headers'], 'headers')),
-    query: stringMap(event['queryParameters'] ?? event['queryStringParameters'], 'queryParameters'),
+    query: wellFormedQuery(stringMap(event['queryParameters'] ?? event['queryStringParameters'], 'queryParameters')),
     pathParameters: stringMap(event['pathParameters'], 'pathParameters'),
     body,
     sourceIp,
   };
+}
+
+/**
+ * The query, refusing a name or value with an unpaired UTF-16 surrogate (the event's JSON can carry
+ * `\ud800`): no URL encoding holds one, so it cannot be signed, and the signature check's encoder
+ * threw on it, a 500 for the caller's mistake.
+ */
+function wellFormedQuery(query: Record<string, string>): Record<string, string> {
+  for (const [k, v] of Object.entries(query)) {
+    if (!isWellFormedText(k) || !isWellFormedText(v)) {
+      throw new HttpError(400, 'InvalidParameter', `${k}: holds an unpaired UTF-16 surrogate, which no URL can carry`, {
+        fields: [{ Field: k, Message: 'holds an unpaired UTF-16 surrogate, which no URL can carry' }],
+      });
+    }
+  }
+  return query;
 }
 
 /**

@@ -60,6 +60,20 @@ export function isFieldValue(v: string): boolean {
   return true;
 }
 
+/** String.prototype.isWellFormed (ES2024): no unpaired UTF-16 surrogate, so the text has a UTF-8 form. */
+export function isWellFormedText(v: string): boolean {
+  for (let i = 0; i < v.length; i += 1) {
+    const c = v.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    // A high surrogate must be followed by a low one; a low one on its own is unpaired.
+    if (c > 0xdbff) return false;
+    const next = v.charCodeAt(i + 1);
+    if (!(next >= 0xdc00 && next <= 0xdfff)) return false;
+    i += 1;
+  }
+  return true;
+}
+
 /**
  * A body's UTF-8 text without a leading byte order mark, which some Windows tools write and
  * JSON.parse refuses (RFC 8259 lets a parser ignore it). The bytes, and so the signature, are untouched.

@@ -135,6 +135,17 @@ describe('request shape', () => {
     expect(wrong.headers['allow']).toBe('POST');
   });
 
+  it.each<Trigger>(['fc-http', 'api-gateway'])('answers 400 naming the parameter whose query name or value holds an unpaired surrogate (%s event)', async (trigger) => {
+    // The event is JSON, which can carry `\ud800`; no URL can, so such a query was never signed.
+    for (const [name, value] of [['CustSpaceId', 'C1\ud800'], ['Cust\udc00', 'C1']] as const) {
+      const signed = signRouteRequest({ method: 'GET', path: '/waba', query: { CustSpaceId: 'C1' } }, HOST, CALLER_KEY, { nonce: `surrogate-${trigger}-${name}-${process.pid}` });
+      const event = JSON.parse(httpEvent(signed, trigger).toString('utf8')) as Record<string, unknown>;
+      event['queryParameters'] = { [name]: value };
+      const res = parseReply(await queryWaba(Buffer.from(JSON.stringify(event)), fcContext() as never));
+      expect(res).toMatchObject({ statusCode: 400, body: { Code: 'InvalidParameter', Fields: [{ Field: name, Message: expect.stringContaining('surrogate') }] } });
+    }
+  });
+
   it('answers 400 InvalidEvent for an invocation payload that is not an HTTP event', async () => {
     const res = parseReply(await bindWaba(Buffer.from('{"triggerTime":"2023-12-26T07:49:00Z","triggerName":"timer"}'), fcContext() as never));
     expect(res.statusCode).toBe(400);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isAsciiLetter, isDigit, isDigits, isFieldValue, isHexDigit, isRegExpSpace, isToken, isTokenChar } from '../../../shared/text/chars.ts';
+import { isAsciiLetter, isDigit, isDigits, isFieldValue, isHexDigit, isRegExpSpace, isToken, isTokenChar, isWellFormedText } from '../../../shared/text/chars.ts';
 
 describe('character classes', () => {
   it('each is its regular expression on every UTF-16 code unit', () => {
@@ -24,4 +24,11 @@ describe('character classes', () => {
   it.each(['', '0', '0123456789', '12a', ' 1', '1 ', '\u0661', '+1', '1.0'])('isDigits(%j) is /^\\d+$/', (v) => {
     expect(isDigits(v)).toBe(/^\d+$/.test(v));
   });
+
+  it.each(['', 'abc', '\ud83d\ude00', 'a\ud800', '\ud800b', '\udc00', 'x\udfffy', '\ud800\ud800\udc00', '\ud83d\ude00\ud83d', '\ud7ff\ue000', '\udbff\udfff'])(
+    'isWellFormedText(%j) is String.prototype.isWellFormed',
+    (v) => {
+      expect(isWellFormedText(v)).toBe((v as unknown as { isWellFormed(): boolean }).isWellFormed());
+    },
+  );
 });
