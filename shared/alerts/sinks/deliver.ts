@@ -59,7 +59,9 @@ export function secretsOfUrl(url: string | URL): string[] {
   }
   const segs = u.pathname.split('/');
   const services = segs.indexOf('services');
-  const out = [u.href, u.search.slice(1), u.username, u.password, ...u.searchParams.values()];
+  // The Basic credentials the request carries (basicAuth): a receiver echoing our headers hands them back.
+  const basic = basicCredentials(u);
+  const out = [u.href, u.search.slice(1), u.username, u.password, ...(basic ? [basic] : []), ...u.searchParams.values()];
   segs.forEach((s, i) => {
     if (secretSegment(s, services >= 0 && i > services)) out.push(s);
   });
@@ -87,7 +89,13 @@ export function retryAfterMs(value: string | string[] | undefined, now = Date.no
  * to every alert.
  */
 function basicAuth(url: URL): Record<string, string> {
-  if (url.username === '' && url.password === '') return {};
+  const basic = basicCredentials(url);
+  return basic === undefined ? {} : { authorization: `Basic ${basic}` };
+}
+
+/** The base64 `user:password` of a URL's user info (percent-decoded), undefined without one. */
+function basicCredentials(url: URL): string | undefined {
+  if (url.username === '' && url.password === '') return undefined;
   const decode = (s: string) => {
     try {
       return decodeURIComponent(s);
@@ -95,8 +103,7 @@ function basicAuth(url: URL): Record<string, string> {
       return s; // a stray % is taken as written
     }
   };
-  const pair = `${decode(url.username)}:${decode(url.password)}`;
-  return { authorization: `Basic ${Buffer.from(pair, 'utf8').toString('base64')}` };
+  return Buffer.from(`${decode(url.username)}:${decode(url.password)}`, 'utf8').toString('base64');
 }
 
 export interface PostOptions {

@@ -69,4 +69,20 @@ describe('credentials in the webhook URL', () => {
     expect(err.message).not.toContain('wrongpass');
     expect(err.message).not.toContain(Buffer.from('alerts:wrongpass').toString('base64'));
   });
+
+  it('a receiver that echoes the request in its error reply does not hand the Basic credentials back into the message', async () => {
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`auth=${req.headers['authorization']}`);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    close = () => new Promise<void>((r) => server.close(() => r()));
+    const { port } = server.address() as AddressInfo;
+    const err = await deliveryError(new WebhookSink(`http://alerts:s3cret-pass@127.0.0.1:${port}/hook`, 'whsec-0001').send(notification()));
+    expect(err.message).toContain('auth=Basic ***');
+    expect(err.message).not.toContain(Buffer.from('alerts:s3cret-pass').toString('base64'));
+  });
 });
