@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { stderrLog } from '../log/log.ts';
+import { stderrLog, writeLogRecord } from '../log/log.ts';
 import { InMemoryNonceRegistry, type NonceRegistry, type NonceVerdict } from './nonce-cache.ts';
 import { StoreError } from '../store/port.ts';
 
@@ -37,7 +37,8 @@ export class StoreNonceRegistry implements NonceRegistry {
     this.now = opts.now ?? Date.now;
     this.local = opts.local ?? new InMemoryNonceRegistry(undefined, this.now);
     this.timeoutMs = opts.timeoutMs ?? 1000;
-    this.log = opts.log ?? ((message, fields) => stderrLog(JSON.stringify({ level: 'warn', message, ...fields })));
+    // Through the one log writer: LOG_LEVEL applies, and secrets in an error message are redacted.
+    this.log = opts.log ?? ((message, fields) => writeLogRecord(stderrLog, { level: 'warn', message, ...fields }));
   }
 
   async remember(key: string, expiresAtMs: number): Promise<NonceVerdict> {

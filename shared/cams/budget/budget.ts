@@ -1,4 +1,4 @@
-import { stderrLog } from '../../log/log.ts';
+import { stderrLog, writeLogRecord } from '../../log/log.ts';
 import { decideSlot, StoreError, type SlotReservation } from '../../store/index.ts';
 import { intervalForQps, realClock, type Clock } from '../limiter.ts';
 import { CAMS_QPS, type CamsAction } from '../operations.ts';
@@ -73,7 +73,8 @@ export interface CamsBudgetOptions {
   log?: BudgetLog;
 }
 
-const defaultLog: BudgetLog = (level, message, fields) => stderrLog(JSON.stringify({ level, message, ...fields }));
+// Through the one log writer: LOG_LEVEL applies, and secrets in an error message are redacted.
+const defaultLog: BudgetLog = (level, message, fields) => writeLogRecord(stderrLog, { level, message, ...fields });
 
 /**
  * One CAMS budget per (account, operation), shared through the store by every function and instance.

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InMemoryNonceRegistry } from '../../../shared/acs3/nonce-cache.ts';
 import { StoreNonceRegistry, type NonceStore } from '../../../shared/acs3/store-nonces.ts';
 import { openStore, StoreError } from '../../../shared/store/index.ts';
@@ -64,6 +64,34 @@ describe('StoreNonceRegistry', () => {
     up = true;
     expect(await other.remember('z', exp)).toBe('fresh');
     expect(await reg.remember('z', exp)).toBe('replayed');
+  });
+
+  describe('its default log line goes through the one log writer', () => {
+    afterEach(() => {
+      vi.restoreAllMocks();
+      delete process.env['LOG_LEVEL'];
+    });
+    const failing: NonceStore = { put: () => Promise.reject(new StoreError('UNAVAILABLE', 'redis store redis://:pw0rd-secret@10.0.0.1:6379 unavailable')) };
+    const stderrLines = () => {
+      const lines: string[] = [];
+      vi.spyOn(process.stderr, 'write').mockImplementation((chunk: unknown) => (lines.push(String(chunk)), true));
+      return lines;
+    };
+
+    it('a password in the store error shows as ***', async () => {
+      const lines = stderrLines();
+      await new StoreNonceRegistry(async () => failing).remember('k:n', Date.now() + WINDOW);
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'warn', error: expect.stringContaining('redis://***@10.0.0.1:6379') });
+      expect(lines[0]).not.toContain('pw0rd-secret');
+    });
+
+    it('LOG_LEVEL=error keeps the warning out', async () => {
+      process.env['LOG_LEVEL'] = 'error';
+      const lines = stderrLines();
+      await new StoreNonceRegistry(async () => failing).remember('k:n', Date.now() + WINDOW);
+      expect(lines).toEqual([]);
+    });
   });
 
   it('no store configured: the local registry alone', async () => {

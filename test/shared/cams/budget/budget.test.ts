@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BACKGROUND_LOOKAHEAD_MS, CamsBudget, FALLBACK_FRACTION, processBudget, type SlotStore } from '../../../../shared/cams/budget/budget.ts';
 import { CamsClient } from '../../../../shared/cams/client.ts';
 import { intervalForQps, QPS_HEADROOM } from '../../../../shared/cams/limiter.ts';
@@ -203,6 +203,33 @@ describe('CamsBudget on a fake clock', () => {
     expect(store.calls).toBe(before + 1);
     expect(budget.isDegraded).toBe(false);
     expect(logs.map(([l]) => l)).toEqual(['warn', 'info']);
+  });
+
+  describe('its default log lines go through the one log writer', () => {
+    afterEach(() => {
+      vi.restoreAllMocks();
+      delete process.env['LOG_LEVEL'];
+    });
+    const degradedLines = async () => {
+      const lines: string[] = [];
+      vi.spyOn(process.stderr, 'write').mockImplementation((chunk: unknown) => (lines.push(String(chunk)), true));
+      const clock = fakeClock(0);
+      const store = fakeSlotStore(clock);
+      store.up = false;
+      await new CamsBudget({ clock, store }).acquire(req('interactive'));
+      return lines;
+    };
+
+    it('the store-unreachable warning is a log record at warn', async () => {
+      const lines = await degradedLines();
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'warn', message: expect.stringMatching(/unreachable/) });
+    });
+
+    it('LOG_LEVEL=error keeps it out', async () => {
+      process.env['LOG_LEVEL'] = 'error';
+      expect(await degradedLines()).toEqual([]);
+    });
   });
 
   it("store gone: the fallback's first slot comes after the store's schedule as this instance last saw it, not beside the slots it had granted", async () => {
