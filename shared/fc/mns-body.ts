@@ -7,12 +7,18 @@
  * one here had a receipts message set aside as "not JSON"). Throws SyntaxError when the body is neither.
  */
 export function parseMessageBody(body: string): unknown {
+  return readMessageBody(body).value;
+}
+
+/** parseMessageBody, with the JSON text it read (the body, or what its base64 encodes). */
+export function readMessageBody(body: string): { value: unknown; text: string } {
+  const text = body.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
   try {
-    return JSON.parse(body.charCodeAt(0) === 0xfeff ? body.slice(1) : body);
+    return { value: JSON.parse(text), text };
   } catch (error) {
     const decoded = base64Text(body);
     if (decoded === undefined) throw error;
-    return JSON.parse(decoded);
+    return { value: JSON.parse(decoded), text: decoded };
   }
 }
 

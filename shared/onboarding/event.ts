@@ -1,16 +1,25 @@
-import { parseMessageBody } from '../fc/mns-body.ts';
+import { readMessageBody } from '../fc/mns-body.ts';
+import { repeatedJsonKey } from '../text/json-keys.ts';
 import type { OnboardingRequest } from './onboard.ts';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function parseJson(text: string): unknown {
+/**
+ * The payload a JSON text (a queue message's body) holds. A key it gives twice is a problem named by
+ * its path, as POST /onboardings names it: JSON.parse keeps the last silently, and which WABA to bind
+ * must not be a guess.
+ */
+function parseJson(text: string): Pick<OnboardingRequest, 'payload' | 'problems'> {
+  let read: { value: unknown; text: string };
   try {
-    return parseMessageBody(text);
+    read = readMessageBody(text);
   } catch {
-    return text; // left for the payload schema to reject with a clear message
+    return { payload: text }; // left for the payload schema to reject with a clear message
   }
+  const repeated = repeatedJsonKey(read.text);
+  return { payload: read.value, ...(repeated === undefined ? {} : { problems: [{ Field: repeated || '(payload)', Message: 'is given more than once in the message body' }] }) };
 }
 
 /**
@@ -27,9 +36,9 @@ export function onboardingRequestFrom(event: unknown): OnboardingRequest {
       // it is keyed as POST /onboardings is: its IdempotencyKey, else its payload. The same body sent
       // twice, or redelivered, is one onboarding.
       const messageId = typeof data['messageId'] === 'string' && data['messageId'] ? data['messageId'] : event['id'];
-      return { payload: parseJson(data['messageBody']), source: `${event['source']} ${event['type'] ?? ''}`.trim(), messageId };
+      return { ...parseJson(data['messageBody']), source: `${event['source']} ${event['type'] ?? ''}`.trim(), messageId };
     }
-    return { payload: typeof data === 'string' ? parseJson(data) : data, event: ref, source: `${event['source']} ${event['type'] ?? ''}`.trim() };
+    return { ...(typeof data === 'string' ? parseJson(data) : { payload: data }), event: ref, source: `${event['source']} ${event['type'] ?? ''}`.trim() };
   }
   if (isObject(event) && typeof event['OnboardingId'] === 'string' && 'Payload' in event) {
     return { payload: event['Payload'], onboardingId: event['OnboardingId'], source: 'POST /onboardings' };

@@ -31,6 +31,8 @@ export interface OnboardingRequest {
   source?: string;
   /** A queue message's id (data.messageId, else the event's id): for the log, so a bad one in a batch can be found. */
   messageId?: string;
+  /** What is wrong with the payload's text that its parsed value no longer shows (a key given twice). */
+  problems?: FieldProblem[];
 }
 
 export interface FieldProblem {
@@ -101,9 +103,9 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
     log({ level: 'warn', msg: 'onboarding event rejected', reason, fields, source: req.source, ...(req.messageId ? { messageId: req.messageId } : {}) });
     return { status: 'invalid', reason, fields };
   }
-  const parsed = OnboardingPayload.safeParse(req.payload);
-  if (!parsed.success) {
-    const fields = payloadProblems(parsed.error.issues);
+  const parsed = req.problems ? undefined : OnboardingPayload.safeParse(req.payload);
+  if (!parsed?.success) {
+    const fields = parsed ? payloadProblems(parsed.error.issues) : req.problems!;
     const reason = fields.map((f) => `${f.Field}: ${f.Message}`).join('; ');
     // POST /onboardings validates before it creates a record, so this is only reached with an id
     // through a hand-made invocation; that record ends failed rather than waiting for ever.

@@ -53,6 +53,23 @@ describe('the onboarding function', () => {
     expect(await store.list('')).toEqual([]);
   });
 
+  it('a queued message whose body gives a key twice is invalid, naming it, as POST /onboardings refuses it: no WABA bound on a guess', async () => {
+    const body = '{"WabaId":"3500000000010","Cc":"65","PhoneNumber":"95000010","VerifiedName":"Acme Shop","WabaId":"3500000000011"}';
+    const queued = (messageBody: string, id: string) => {
+      const e = fixture<Record<string, unknown> & { data: Record<string, string> }>('mns-queue-event.json');
+      return Buffer.from(JSON.stringify({ ...e, id, data: { ...e.data, messageId: id, messageBody } }));
+    };
+    const repeated = { status: 'invalid', fields: [{ Field: 'WabaId', Message: 'is given more than once in the message body' }] };
+    // As sent, base64-encoded (an MNS SDK's default), and as an EventBridge event's data given as text.
+    expect(await handler(queued(body, 'dup-raw'), context('r-dup1'))).toMatchObject(repeated);
+    expect(await handler(queued(Buffer.from(body).toString('base64'), 'dup-b64'), context('r-dup2'))).toMatchObject(repeated);
+    expect(await handler(Buffer.from(JSON.stringify({ ...fixture('eventbridge-event.json'), id: 'dup-data', data: body })), context('r-dup3'))).toMatchObject(repeated);
+    // Nested: the path names it.
+    const nested = '{"WabaId":"3500000000012","Cc":"65","PhoneNumber":"95000012","VerifiedName":"Acme Shop","Templates":[{"TemplateCode":"a","TemplateCode":"b","Language":"en"}]}';
+    expect(await handler(queued(nested, 'dup-nested'), context('r-dup4'))).toMatchObject({ status: 'invalid', fields: [{ Field: 'Templates.0.TemplateCode' }] });
+    expect(await store.list('')).toEqual([]);
+  });
+
   it('a hand-made invocation whose OnboardingId is not one of ours is invalid, naming the field: nothing indexed, nothing for FC to retry', async () => {
     const payload = { WabaId: '3500000000009', Cc: '65', PhoneNumber: '95000009', VerifiedName: 'Acme Shop' };
     for (const OnboardingId of ['x'.repeat(2000), '', 'ob-1']) {

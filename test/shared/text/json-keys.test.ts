@@ -1,10 +1,10 @@
 /**
  * The repeated-key scan on the JSON texts a hostile or odd client sends (the routes' refusal by path
- * is in input.test.ts): escapes that end or do not end a string, keys spelled two ways, nesting
+ * is in test/shared/http-fn/input.test.ts, a queued onboarding's in test/shared/onboarding/event.test.ts): escapes that end or do not end a string, keys spelled two ways, nesting
  * deeper than a recursive walk survives, and a body at MAX_BODY_BYTES.
  */
 import { describe, expect, it } from 'vitest';
-import { repeatedJsonKey } from '../../../shared/http-fn/params.ts';
+import { repeatedJsonKey } from '../../../shared/text/json-keys.ts';
 
 describe('repeatedJsonKey', () => {
   it('a string ends at the first quote after an even run of backslashes, however long', () => {
