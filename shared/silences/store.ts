@@ -114,22 +114,38 @@ export async function listSilencePage(store: Store, now: number, pageSize: numbe
 }
 
 /**
- * Ends a silence now (it stays listed, as expired, for 7 days). Undefined when there is no such
- * silence, or it has ended. A pending one starts now too (as Alertmanager expires it), so it never
- * ends before it starts.
+ * Where a silence ended early now lives (its key said its old end): `silences-ended/<SilenceId>` →
+ * its key, kept as long as it is. Not under `silences/`, which lists silences only.
+ */
+const movedKeyOf = (id: string) => `silences-ended/${id}`;
+
+/** The silence's record, wherever its end put it: its created key, its legacy key, or where ending early moved it. */
+async function findSilence(store: Store, id: string) {
+  for (const key of [createdKeyOf(id), SILENCE_PREFIX + id]) {
+    const found = await store.get<Silence>(key);
+    if (found) return { key, ...found };
+  }
+  const moved = await store.get<string>(movedKeyOf(id));
+  const found = moved ? await store.get<Silence>(moved.value) : undefined;
+  return moved && found ? { key: moved.value, ...found } : undefined;
+}
+
+/**
+ * Ends a silence now (it stays listed, as expired, for 7 days). A pending one starts now too (as
+ * Alertmanager expires it), so it never ends before it starts. One that has already ended is
+ * returned as it stands (a DELETE sent again, its first answer lost, is answered as the first);
+ * undefined when there is no such silence, or the store has forgotten it.
  */
 export async function expireSilence(store: Store, id: string, now: number): Promise<Silence | undefined> {
-  for (const key of [createdKeyOf(id), SILENCE_PREFIX + id]) {
-    const current = await store.get<Silence>(key);
-    if (!current) continue;
-    if (current.value.EndsAt <= now) return undefined;
-    const ended: Silence = { ...current.value, StartsAt: Math.min(current.value.StartsAt, now), EndsAt: now, ExpiredAt: now };
-    // Taken away before it is written under its new end: a crash between leaves it ended (unlisted),
-    // never in force. A DELETE that lost the race finds it ended.
-    if (!(await store.delete(key, { ifVersion: current.version }))) return undefined;
-    // Ending now leaves it listed for exactly EXPIRED_LISTED_MS more.
-    await store.put(keyOf(ended), ended, { ttlMs: EXPIRED_LISTED_MS });
-    return ended;
-  }
-  return undefined;
+  const current = await findSilence(store, id);
+  if (!current) return undefined;
+  if (current.value.EndsAt <= now) return listed(current.value, now) ? current.value : undefined;
+  const ended: Silence = { ...current.value, StartsAt: Math.min(current.value.StartsAt, now), EndsAt: now, ExpiredAt: now };
+  // Taken away before it is written under its new end: a crash between leaves it ended (unlisted),
+  // never in force. A DELETE that lost the race reads where the winner put it.
+  if (!(await store.delete(current.key, { ifVersion: current.version }))) return (await findSilence(store, id))?.value;
+  // Ending now leaves it listed for exactly EXPIRED_LISTED_MS more.
+  await store.put(keyOf(ended), ended, { ttlMs: EXPIRED_LISTED_MS });
+  await store.put(movedKeyOf(id), keyOf(ended), { ttlMs: EXPIRED_LISTED_MS });
+  return ended;
 }

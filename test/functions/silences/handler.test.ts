@@ -28,7 +28,7 @@ const hour = (h: number) => new Date(Date.now() + h * 3_600_000).toISOString();
 const valid = () => ({ Matchers: [{ Name: 'PhoneNumber', Value: '8613800000001' }], EndsAt: hour(2), CreatedBy: 'ops@example.com', Comment: 'known: payment method being fixed' });
 
 describe('POST/GET/DELETE /silences', () => {
-  it('creates, lists (active), ends early (listed as expired), and 404s an unknown id', async () => {
+  it('creates, lists (active), ends early (listed as expired; a second DELETE answers the same), and 404s an unknown id', async () => {
     const created = await call('POST', '/silences', valid());
     expect(created.statusCode).toBe(200);
     const id = created.body.Data!['SilenceId'] as string;
@@ -43,6 +43,10 @@ describe('POST/GET/DELETE /silences', () => {
     expect(deleted.body.Data).toMatchObject({ SilenceId: id, State: 'expired' });
     const after = (await call('GET', '/silences')).body.Data!['Silences'] as Array<Record<string, unknown>>;
     expect(after.find((s) => s['SilenceId'] === id)).toMatchObject({ State: 'expired', ExpiredAt: expect.any(String) });
+    // Sent again (its answer lost, say): the same answer, not 404 for a silence GET still lists.
+    const again = await call('DELETE', `/silences/${id}`);
+    expect(again.statusCode).toBe(200);
+    expect(again.body.Data).toEqual(deleted.body.Data);
 
     const unknown = await call('DELETE', '/silences/sil-000000000000000000000000');
     expect(unknown.statusCode).toBe(404);

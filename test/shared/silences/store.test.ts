@@ -30,6 +30,24 @@ describe('expireSilence', () => {
     const s = await createSilence(store, { Matchers: matchers, StartsAt: now, EndsAt: now + 48 * HOUR, CreatedBy: 'me', Comment: 'known' }, now);
     expect(await expireSilence(store, s.SilenceId, now + HOUR)).toMatchObject({ StartsAt: now, EndsAt: now + HOUR });
   });
+
+  // A DELETE retried (its answer lost) or sent twice found no silence: 404 "no silence", while
+  // GET /silences listed it as ended. It is answered as it stands, until the store forgets it.
+  it('answers a silence that has already ended as it stands, ended early or at its end, until it is forgotten', async () => {
+    const store = new MemoryStore();
+    const now = Date.parse('2026-12-01T10:00:00Z');
+    const early = await createSilence(store, { Matchers: matchers, StartsAt: now, EndsAt: now + 48 * HOUR, CreatedBy: 'me', Comment: 'early' }, now);
+    const ended = await expireSilence(store, early.SilenceId, now + HOUR);
+    expect(await expireSilence(store, early.SilenceId, now + 2 * HOUR)).toEqual(ended);
+
+    const atItsEnd = await createSilence(store, { Matchers: matchers, StartsAt: now, EndsAt: now + 1.5 * HOUR, CreatedBy: 'me', Comment: 'at its end' }, now);
+    expect(await expireSilence(store, atItsEnd.SilenceId, now + 2 * HOUR)).toEqual(atItsEnd);
+    expect((await listSilences(store, now + 2 * HOUR, { ended: 5 })).silences.map((s) => s.Comment)).toEqual(['at its end', 'early']);
+
+    const forgotten = now + 1.5 * HOUR + 7 * 24 * HOUR + 1;
+    expect(await expireSilence(store, early.SilenceId, forgotten)).toBeUndefined();
+    expect(await expireSilence(store, atItsEnd.SilenceId, forgotten)).toBeUndefined();
+  });
 });
 
 /** The store, and how many silence records its lists have read (and in how many calls). */
@@ -106,7 +124,7 @@ describe('listSilences (the deliverer, the status page)', () => {
     expect((await listSilences(store, T + HOUR)).silences.map((s) => s.Comment)).toEqual(['new', 'old']);
     expect((await listSilencePage(store, T + HOUR, 10)).silences.map((s) => s.Comment)).toEqual(['new', 'old']);
     expect(await expireSilence(store, legacy.SilenceId, T + HOUR)).toMatchObject({ SilenceId: legacy.SilenceId, EndsAt: T + HOUR });
-    expect(await expireSilence(store, legacy.SilenceId, T + HOUR + 1)).toBeUndefined();
+    expect(await expireSilence(store, legacy.SilenceId, T + HOUR + 1)).toMatchObject({ SilenceId: legacy.SilenceId, EndsAt: T + HOUR });
     expect((await listSilences(store, T + HOUR + 1, { ended: 5 })).silences.map((s) => [s.Comment, silenceState(s, T + HOUR + 1)])).toEqual([['new', 'active'], ['old', 'expired']]);
     expect(await store.get(`silences/${legacy.SilenceId}`)).toBeUndefined();
     expect(other.SilenceId).toMatch(/^sil-[0-9a-f]{24}$/);
