@@ -41,6 +41,11 @@ export interface ReceiptStats {
   removed: number;
 }
 
+/** Every count, 0 where none was kept (before the first receipt; a record an earlier version wrote, without `removed`). */
+export function receiptStats(stored: Partial<ReceiptStats> | undefined): ReceiptStats {
+  return { received: 0, processed: 0, duplicates: 0, invalid: 0, unknown: 0, unknownWaba: 0, removed: 0, ...stored };
+}
+
 /** Receipts carry no id: the same content is the same receipt (keys sorted, so field order does not matter). */
 export function receiptKey(raw: unknown): string {
   return createHash('sha256').update(canonical(raw)).digest('hex').slice(0, 32);
@@ -94,7 +99,7 @@ export async function markActedOn(store: Store, node: string, key: string, statu
 export async function countReceipts(store: Store, delta: Partial<ReceiptStats>): Promise<void> {
   if (Object.values(delta).every((n) => !n)) return;
   await update<ReceiptStats>(store, STATS_KEY, (cur) => {
-    const next: ReceiptStats = { received: 0, processed: 0, duplicates: 0, invalid: 0, unknown: 0, unknownWaba: 0, removed: 0, ...cur };
+    const next = receiptStats(cur);
     for (const [k, n] of Object.entries(delta) as Array<[keyof ReceiptStats, number]>) next[k] += n;
     return next;
   });

@@ -3,7 +3,7 @@ import { ENTITY_PREFIX } from '../monitor/entity-store.ts';
 import { ROUND_KEY, type SweepRound } from '../monitor/sweep.ts';
 import { parseMonitorTargets } from '../monitor/targets.ts';
 import { UNKNOWN_WABA_PREFIX } from '../receipts/apply.ts';
-import { STATS_KEY, type ReceiptStats } from '../receipts/dedup.ts';
+import { receiptStats, STATS_KEY, type ReceiptStats } from '../receipts/dedup.ts';
 import { keyOfNextToken, nextTokenOf } from '../store/next-token.ts';
 import type { Store } from '../store/port.ts';
 
@@ -37,7 +37,7 @@ export async function healthReport(
   const { problems } = parseMonitorTargets(env['MONITOR_TARGETS']);
   // One more than the page, to know whether another page follows.
   const batch = (after: string | undefined, limit = pageSize + 1) => store.list<EntityState>(ENTITY_PREFIX, { ...(after !== undefined ? { after } : {}), limit });
-  const [round, first, receiptStats, unknownWabas] = await Promise.all([
+  const [round, first, storedStats, unknownWabas] = await Promise.all([
     store.get<SweepRound>(ROUND_KEY),
     batch(page.after),
     store.get<ReceiptStats>(STATS_KEY),
@@ -61,7 +61,7 @@ export async function healthReport(
       : null,
     TargetProblems: problems,
     // Push receipts (cams-events): counts, and WABAs receipts named that nothing watched belongs to (not alerted; the first REPORT_UNKNOWN_WABAS).
-    Receipts: { Stats: receiptStats?.value ?? null, UnknownWabas: unknownWabas.map((e) => e.value) },
+    Receipts: { Stats: receiptStats(storedStats?.value), UnknownWabas: unknownWabas.map((e) => e.value) },
     Nodes: shown.map(({ value: s }) => ({
       Node: s.node,
       Group: s.group,

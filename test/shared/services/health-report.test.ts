@@ -3,6 +3,7 @@ import { applyObservation } from '../../../shared/monitor/check.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import { decodeReportToken, healthReport } from '../../../shared/services/health-report.ts';
+import { STATS_KEY } from '../../../shared/receipts/dedup.ts';
 import { openStore } from '../../../shared/store/index.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { storeWith } from '../../support/store.ts';
@@ -65,5 +66,17 @@ describe('GET /health-report pages', () => {
     const r = await healthReport(store, { pageSize: 1 }, {});
     expect(r['Nodes']).toEqual([]);
     expect(r['NextToken']).toBeUndefined();
+  });
+});
+
+describe('GET /health-report Receipts', () => {
+  // Stats was null until the first receipt came, and a record an earlier version wrote lacked
+  // `removed`: a client reading Stats.received or Stats.removed failed on a fresh or upgraded store.
+  it('always has every count: zeros before the first receipt, and a count an earlier version did not keep', async () => {
+    const store = await openStore('memory:');
+    const zeros = { received: 0, processed: 0, duplicates: 0, invalid: 0, unknown: 0, unknownWaba: 0, removed: 0 };
+    expect((await healthReport(store, {}, {}))['Receipts']).toEqual({ Stats: zeros, UnknownWabas: [] });
+    await store.put(STATS_KEY, { received: 3, processed: 2, duplicates: 1, invalid: 0, unknown: 0, unknownWaba: 0 });
+    expect((await healthReport(store, {}, {}))['Receipts']).toEqual({ Stats: { ...zeros, received: 3, processed: 2, duplicates: 1 }, UnknownWabas: [] });
   });
 });
