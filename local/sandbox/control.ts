@@ -315,7 +315,10 @@ function parseJson<T>(body: Buffer, schema: z.ZodType<T>): { ok: true; value: T 
   }
   const result = schema.safeParse(raw);
   if (!result.success) {
-    const detail = result.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+    // An unknown key is named by its own path, as the routes name it (zod reports it on its object: "(body): Unrecognized key").
+    const detail = result.error.issues
+      .flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys.map((k) => `${[...i.path, k].join('.')}: is not a field`) : [`${i.path.join('.') || '(body)'}: ${i.message}`]))
+      .join('; ');
     return { ok: false, reply: invalid(detail) };
   }
   return { ok: true, value: result.data };

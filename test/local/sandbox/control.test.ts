@@ -35,7 +35,8 @@ describe('PUT /__sandbox/health validation', () => {
       [{ ...base, NodeType: 'phone', PhoneNumber: 'x1' }, 'PhoneNumber'],
       [{ ...base, NodeType: 'template', TemplateCode: 'T' }, 'Language'],
       [{ ...base, Errors: [{ ErrorDescription: 'no code' }] }, 'ErrorCode'],
-      [{ ...base, Typo: 1 }, 'Typo'],
+      [{ ...base, Typo: 1 }, 'Typo: is not a field'],
+      [{ ...base, Errors: [{ ErrorCode: '1', Colour: 'red' }] }, 'Errors.0.Colour: is not a field'],
     ];
     for (const [body, mention] of cases) {
       const r = await control(sb, 'PUT', '/__sandbox/health', body);
