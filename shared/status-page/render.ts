@@ -27,7 +27,8 @@ const CSS = [
   '.legend i{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;vertical-align:middle;margin:0 .2rem 0 .6rem}',
   '.legend .A{background:#2da44e}.legend .L{background:#d4a72c}.legend .B{background:#cf222e}.legend .E{background:#8250df}.legend .N{background:#d0d7de}',
   'table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.25rem .4rem;border-top:1px solid #eaeef2;vertical-align:top;overflow-wrap:anywhere}',
-  '@media (max-width:40rem){body{padding:.5rem}.bar{gap:1px}td,th{display:block;border:0;padding:.1rem 0}tr{display:block;border-top:1px solid #d0d7de;padding:.4rem 0}thead{display:none}}',
+  // On a phone the table's head is hidden and each cell is a line of its own: it says what it is.
+  '@media (max-width:40rem){body{padding:.5rem}.bar{gap:1px}td,th{display:block;border:0;padding:.1rem 0}tr{display:block;border-top:1px solid #d0d7de;padding:.4rem 0}thead{display:none}td[data-label]::before{content:attr(data-label) ": ";color:#57606a}}',
   ...Array.from({ length: HISTORY_DAYS }, (_, i) => `.w${i + 1}{flex:${i + 1} 1 0;background-size:calc(100%/${i + 1}) 100%}`),
 ].join('\n');
 
@@ -102,7 +103,7 @@ export function renderStatusPage(view: StatusView, opts: RenderOptions = {}): st
     out += '<table><thead><tr><th>State</th><th>Node</th><th>Since</th><th>For</th></tr></thead><tbody>';
     for (const i of view.incidents) {
       const tags = i.silencedBy ? ` <span class="tag">silenced (${esc(i.silencedBy)})</span>` : '';
-      out += `<tr class="incident" data-state="${i.status}"><td>${badge(i.status)}</td><td>${esc(i.node)}${tags}</td><td>${time(i.since)}</td><td>${formatDuration(i.durationMs)}</td></tr>`;
+      out += `<tr class="incident" data-state="${i.status}"><td>${badge(i.status)}</td><td>${esc(i.node)}${tags}</td><td data-label="Since">${time(i.since)}</td><td data-label="For">${formatDuration(i.durationMs)}</td></tr>`;
     }
     out += '</tbody></table>';
     const more = view.incidentCount - view.incidents.length;
@@ -117,7 +118,7 @@ export function renderStatusPage(view: StatusView, opts: RenderOptions = {}): st
   else {
     out += '<table><thead><tr><th>State</th><th>Matchers</th><th>Window</th><th>By</th><th>Comment</th><th>Held back</th></tr></thead><tbody>';
     for (const s of view.silences) {
-      out += `<tr class="silence" data-state="${s.state}"><td>${s.state}</td><td>${esc(s.matchers)}</td><td>${time(s.startsAt)} – ${time(s.endsAt)}</td><td>${esc(s.createdBy)}</td><td>${esc(s.comment)}</td><td>${s.suppressed}</td></tr>`;
+      out += `<tr class="silence" data-state="${s.state}"><td>${s.state}</td><td data-label="Matchers">${esc(s.matchers)}</td><td data-label="Window">${time(s.startsAt)} – ${time(s.endsAt)}</td><td data-label="By">${esc(s.createdBy)}</td><td data-label="Comment">${esc(s.comment)}</td><td data-label="Held back">${s.suppressed}</td></tr>`;
     }
     out += '</tbody></table>';
   }

@@ -3,6 +3,7 @@ import { statusFixture } from '../../../bench/lib/status-fixture.ts';
 import { renderStatusPage } from '../../../shared/status-page/render.ts';
 import { barRuns, buildStatusView, HEALTHY_LISTED_MAX, INCIDENTS_LISTED_MAX, lastDays, PAGE_LISTED_MAX } from '../../../shared/status-page/view.ts';
 import { describeNode, fingerprintOf } from '../../../shared/monitor/entity-state.ts';
+import type { Silence } from '../../../shared/silences/silence.ts';
 
 const NOW = Date.parse('2026-03-01T12:00:00.000Z');
 
@@ -44,6 +45,24 @@ describe('status page view and HTML', () => {
     expect(v.counts).toEqual({ AVAILABLE: 1, LIMITED: 1, BLOCKED: 0, ERROR: 0 });
     expect(v.incidents).toHaveLength(1);
     expect(renderStatusPage(v)).not.toContain(gone!.subject.phoneNumber!);
+  });
+
+  // On a phone the tables' heads are hidden: a silence's row read "me", "known", "0" with nothing
+  // saying which was the author, the comment or the count held back, and an incident's two times the same.
+  it('on a phone, every cell of the incidents and silences tables but the state and the node says what it is', () => {
+    const f = statusFixture(2, NOW);
+    Object.assign(f.entities[1]!, { status: 'LIMITED', firing: true, since: NOW - 60_000 });
+    const silence: Silence = { SilenceId: 'sil-1', Matchers: [{ Name: 'WabaId', Value: '1' }], StartsAt: NOW - 1000, EndsAt: NOW + 3_600_000, CreatedBy: 'me', Comment: 'known', CreatedAt: NOW - 1000 };
+    const html = renderStatusPage(buildStatusView({ now: NOW, entities: f.entities, histories: f.histories, silences: [silence] }));
+    const cells = (id: string) => {
+      const table = html.slice(html.indexOf(`<section id="${id}">`)).split('</table>')[0]!;
+      const heads = [...table.matchAll(/<th>([^<]*)<\/th>/g)].map((m) => m[1]);
+      const labels = [...table.slice(table.indexOf('<tbody>')).matchAll(/<td(?: data-label="([^"]*)")?>/g)].map((m) => m[1] ?? '-');
+      return heads.map((h, i) => `${h}=${labels[i]}`);
+    };
+    expect(cells('incidents')).toEqual(['State=-', 'Node=-', 'Since=Since', 'For=For']);
+    expect(cells('silences')).toEqual(['State=-', 'Matchers=Matchers', 'Window=Window', 'By=By', 'Comment=Comment', 'Held back=Held back']);
+    expect(html).toMatch(/@media \(max-width:40rem\)\{[^\n]*thead\{display:none\}td\[data-label\]::before\{content:attr\(data-label\)/);
   });
 
   it('bars: 90 days, equal neighbours merged, days without a check marked', () => {
