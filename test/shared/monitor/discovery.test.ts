@@ -300,16 +300,22 @@ describe("discovery is the template receipts' backstop", () => {
   });
 });
 
+/** A Discover entry listed once (its numbers watched), then one of its numbers removed by hand at `now`. */
+async function discoverThenRemove(now = Date.now()) {
+  expect((await watchListCall('POST')).statusCode).toBe(200);
+  const sink = new RecordingSink();
+  await sweep(now, sink);
+  const id = `phone:${space}:8613800000401`;
+  const entry = { id, target: { CustSpaceId: space, NodeType: 'phone' as const, PhoneNumber: '8613800000401' }, discover: false };
+  expect((await watched()).map((x) => x.id)).toContain(id);
+  expect(await removeWatchEntries(store, [entry], now)).toMatchObject({ Removed: 1 });
+  return { sink, id, entry };
+}
+
 describe('a discovered node removed by hand', () => {
   it('is not listed back under watch by the next listings; posted again, it is watched', async () => {
-    expect((await watchListCall('POST')).statusCode).toBe(200);
-    const sink = new RecordingSink();
+    const { sink, id, entry } = await discoverThenRemove();
     let clock = Date.now();
-    await sweep(clock, sink);
-    const id = `phone:${space}:8613800000401`;
-    const entry = { id, target: { CustSpaceId: space, NodeType: 'phone' as const, PhoneNumber: '8613800000401' }, discover: false };
-    expect((await watched()).map((x) => x.id)).toContain(id);
-    expect(await removeWatchEntries(store, [entry])).toMatchObject({ Removed: 1 });
     for (let i = 0; i < 2; i++) {
       clock += 2 * HOUR; // past DISCOVERY_INTERVAL: listed again
       const mark = (await calls()).length;
@@ -328,13 +334,8 @@ describe('a discovered node removed by hand', () => {
 
 describe('a discovered node removed by hand, over months', () => {
   it('stays off while its Discover entry keeps listing it (each listing renews the removal, past REMOVED_KEEP_MS); its record ends once the entry is gone', async () => {
-    expect((await watchListCall('POST')).statusCode).toBe(200);
-    const sink = new RecordingSink();
     let clock = Date.now();
-    await sweep(clock, sink);
-    const id = `phone:${space}:8613800000401`;
-    const entry = { id, target: { CustSpaceId: space, NodeType: 'phone' as const, PhoneNumber: '8613800000401' }, discover: false };
-    expect(await removeWatchEntries(store, [entry], clock)).toMatchObject({ Removed: 1 });
+    const { sink, id } = await discoverThenRemove(clock);
     for (let i = 0; i < 4; i++) {
       clock += REMOVED_KEEP_MS / 2; // one listing per half of the keep: each one renews it
       await sweep(clock, sink);
