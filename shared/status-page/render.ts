@@ -57,7 +57,6 @@ function bar(runs: readonly BarRun[]): string {
 
 function node(n: NodeView): string {
   let out = `<li class="node" data-state="${n.status}"><div class="row">${badge(n.status)}<span class="name">${esc(n.label)}</span>`;
-  if (n.quality) out += `<span class="tag">quality ${esc(n.quality)}</span>`;
   if (n.inhibited) out += '<span class="tag">held back: its WABA is BLOCKED</span>';
   if (n.silencedBy) out += `<span class="tag">silenced (${esc(n.silencedBy)})</span>`;
   out += `<small>since ${time(n.since)} · last checked ${time(n.lastCheckedAt)}</small></div>`;

@@ -26,7 +26,6 @@ export interface NodeView {
   label: string;
   entityType: string;
   status: ObservedStatus;
-  quality?: string;
   since: number;
   lastCheckedAt: number;
   errors: HealthError[];
@@ -176,7 +175,8 @@ function label(s: EntityState): string {
   if (sub.entityType === 'PHONE_NUMBER') return phone;
   if (sub.entityType === 'MESSAGE_TEMPLATE') return template;
   if (sub.entityType === 'WABA') return `WABA ${sub.wabaId ?? ''}`.trim();
-  if (sub.entityType === 'PHONE_QUALITY') return `${phone} quality`;
+  // The rating is the row's value: "phone X quality: GREEN", not a "quality GREEN" tag beside "phone X quality".
+  if (sub.entityType === 'PHONE_QUALITY') return `${phone} quality${s.quality !== undefined ? `: ${s.quality}` : ''}`;
   if (sub.entityType === 'TEMPLATE_STATUS') return `${template} status`;
   if (sub.phoneNumber) return `${phone} ${sub.entityType}`;
   if (sub.templateCode) return `${template} ${sub.entityType}`;
@@ -286,7 +286,6 @@ function groupView(id: string, wabaId: string | undefined, members: readonly Ent
       label: label(m),
       entityType: m.subject.entityType,
       status: m.status,
-      ...(m.quality !== undefined ? { quality: m.quality } : {}),
       since: m.since,
       lastCheckedAt: m.lastCheckedAt,
       errors: m.errors,

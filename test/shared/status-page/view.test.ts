@@ -173,6 +173,22 @@ describe('status page view and HTML', () => {
     expect(describeNode(business.subject)).toBe(`BUSINESS WABA ${phone.subject.wabaId} · space ${phone.subject.custSpaceId}`);
   });
 
+  it("a number's quality row reads \"phone X quality: YELLOW\", with no \"quality YELLOW\" tag repeating it", () => {
+    const f = statusFixture(3, NOW);
+    const phone = f.entities.find((e) => e.subject.entityType === 'PHONE_NUMBER')!;
+    const subject = { ...phone.subject, entityType: 'PHONE_QUALITY' };
+    const rated = { ...phone, subject, fingerprint: fingerprintOf(subject), node: describeNode(subject), status: 'LIMITED' as const, firing: true, quality: 'YELLOW' };
+    const unrated = { ...rated, quality: undefined, subject: { ...subject, phoneNumber: '8613899999999' } };
+    const v = buildStatusView({ now: NOW, entities: [...f.entities, rated, unrated], histories: f.histories, silences: [] });
+    const labels = v.groups[0]!.nodes.map((n) => n.label);
+    expect(labels).toContain(`phone ${phone.subject.phoneNumber} quality: YELLOW`);
+    // Before the first rating is known, the row names the node alone.
+    expect(labels).toContain('phone 8613899999999 quality');
+    const html = renderStatusPage(v);
+    expect(html).toContain(`<span class="name">phone ${phone.subject.phoneNumber} quality: YELLOW</span><small>`);
+    expect(html).not.toMatch(/quality YELLOW/);
+  });
+
   it('hundreds of small WABAs (10,000 nodes, 12 phones each) make a page of at most 500 KB too: past PAGE_LISTED_MAX nodes every WABA counts its quiet ones', () => {
     const f = statusFixture(10_000, NOW);
     // The same nodes in WABAs of the WABA and 12 phones: each small enough to be listed in full on its own.
