@@ -11,6 +11,13 @@ export type ObservedStatus = CanSendMessage | 'ERROR';
  */
 export const EVERY_SINK = '*';
 
+/**
+ * The monitor's own alerts that say no check is being answered (sweep.ts, observeOwnHealth: CAMS
+ * refused the monitor's credentials, or answered none of a tick's checks). While one fires, every
+ * node's state is as its last answered check left it: the status page's headline says so.
+ */
+export const CHECKS_UNANSWERED_ALERTS: ReadonlySet<string> = new Set(['AuthRefused', 'CamsUnreachable']);
+
 /** A delivery still owed: one alert item, and the sinks that have not yet confirmed it. */
 export interface OutboxEntry {
   id: string;

@@ -287,6 +287,7 @@ export class HealthSweep {
   /**
    * What the tick's checks say of the monitor itself: CAMS refused its credentials (AuthRefused), or
    * answered none of its checks (CamsUnreachable); either resolves once a check gets an answer.
+   * The status page reads these names (CHECKS_UNANSWERED_ALERTS) to say its states may be stale.
    */
   private async observeOwnHealth(t: Pick<Tick, 'successes' | 'authFailure' | 'unreachable'>, roundId: string): Promise<void> {
     if (t.authFailure) {

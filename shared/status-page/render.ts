@@ -86,14 +86,34 @@ export interface RenderOptions {
   refreshSeconds?: number;
 }
 
+/**
+ * The monitor's own firing alerts in the headline (the counts are of nodes only): while no check is
+ * answered, that every state below may be stale, and since when; any other, by name.
+ */
+function monitorHeadline(view: StatusView): string {
+  let out = '';
+  const stale = view.stale;
+  if (stale) {
+    out += `<p class="err" id="monitoring-impaired"><b>Monitoring impaired</b> since ${time(stale.since)} (${esc(stale.alerts.join(', '))}): no check is being answered, so the states below may be stale since then.</p>`;
+  }
+  const others = view.monitorAlerts.filter((a) => !stale?.alerts.includes(a.name));
+  if (others.length > 0) {
+    const names = others.map((a) => (a.count > 1 ? `${a.name} ×${a.count}` : a.name)).join(', ');
+    out += `<p id="monitor-alerts">The monitor's ${stale ? 'other' : 'own'} alerts firing: ${esc(names)}, listed first under Open incidents.</p>`;
+  }
+  return out;
+}
+
 export function renderStatusPage(view: StatusView, opts: RenderOptions = {}): string {
   const c = view.counts;
   const total = c.AVAILABLE + c.LIMITED + c.BLOCKED + c.ERROR;
-  const overall: ObservedStatus = c.BLOCKED ? 'BLOCKED' : c.ERROR ? 'ERROR' : c.LIMITED ? 'LIMITED' : 'AVAILABLE';
+  const overall = view.overall;
   let out = '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">';
   if (opts.refreshSeconds && opts.refreshSeconds > 0) out += `<meta http-equiv="refresh" content="${Math.floor(opts.refreshSeconds)}">`;
-  out += `<title>WhatsApp health: ${overall}</title><style>${CSS}</style></head><body>`;
+  // The tab's title is what a glance sees: it says when the states below may be stale.
+  out += `<title>WhatsApp health: ${overall}${view.stale ? ' (monitoring impaired)' : ''}</title><style>${CSS}</style></head><body>`;
   out += `<header><h1>WhatsApp health ${badge(overall)}</h1><p id="summary">${total} nodes: ${c.AVAILABLE} AVAILABLE · ${c.LIMITED} LIMITED · ${c.BLOCKED} BLOCKED · ${c.ERROR} ERROR. Generated ${time(view.now)}.</p>`;
+  out += monitorHeadline(view);
   out += '<p class="legend" aria-hidden="true">Each bar is 90 days, one cell per day, coloured by the worst state that day:<i class="A"></i>AVAILABLE<i class="L"></i>LIMITED<i class="B"></i>BLOCKED<i class="E"></i>ERROR<i class="N"></i>no check</p></header>';
 
   out += `<section id="incidents"><h2>Open incidents (${view.incidentCount})</h2>`;

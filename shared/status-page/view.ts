@@ -1,7 +1,7 @@
 import type { HealthError } from '../cams/operations.ts';
 import { BADNESS, dailyBars, HISTORY_DAYS, worseOf, type NodeHistory } from '../history/history.ts';
 import { historyKey } from '../history/record.ts';
-import type { EntityState, ObservedStatus } from '../monitor/entity-state.ts';
+import { CHECKS_UNANSWERED_ALERTS, type EntityState, type ObservedStatus } from '../monitor/entity-state.ts';
 import { matches, silenceState, type Silence, type SilenceState } from '../silences/silence.ts';
 
 /** A group lists its healthy phones and templates one by one up to this many; above it, it counts them. */
@@ -85,6 +85,18 @@ export interface StatusView {
   /** Some that ended in the last 7 days are not listed (GET /silences lists them). */
   moreEndedSilences: boolean;
   counts: Record<ObservedStatus, number>;
+  /**
+   * The headline: the worst of the nodes' states and the monitor's own firing alerts' (ERROR), so a
+   * page whose checks get no answer does not read AVAILABLE from the states they left.
+   */
+  overall: ObservedStatus;
+  /** The monitor's own firing alerts by name (AuthRefused: 1, TargetRejected: 3), as the headline names them. */
+  monitorAlerts: Array<{ name: string; count: number }>;
+  /**
+   * Set while an alert saying no check is answered fires (CHECKS_UNANSWERED_ALERTS): which, and since
+   * when (the earliest began): every state on the page is from before and may be stale.
+   */
+  stale?: { since: number; alerts: string[] };
   /** Set when the page shows one WABA in full (`?waba=`). */
   only?: string;
 }
@@ -194,10 +206,24 @@ export function buildStatusView(input: StatusInput): StatusView {
   const byGroup = new Map<string, EntityState[]>();
   const incidents: IncidentView[] = [];
   const counts = zero();
+  const monitor = new Map<string, number>();
+  let overall: ObservedStatus = 'AVAILABLE';
+  let stale: StatusView['stale'];
   for (const e of input.entities) {
     if (e.unwatchedAt !== undefined) continue;
     if (e.firing) incidents.push(incidentView(e, now, active));
-    if (e.subject.nodeType === 'monitor') continue;
+    if (e.subject.nodeType === 'monitor') {
+      // Silenced or not: a silence holds back the message, it does not make the states fresh.
+      if (!e.firing) continue;
+      overall = worseOf(overall, e.status);
+      monitor.set(e.subject.entityType, (monitor.get(e.subject.entityType) ?? 0) + 1);
+      if (CHECKS_UNANSWERED_ALERTS.has(e.subject.entityType)) {
+        const since = e.badSince ?? e.since;
+        stale = { since: Math.min(since, stale?.since ?? since), alerts: [...(stale?.alerts ?? []), e.subject.entityType].sort() };
+      }
+      continue;
+    }
+    overall = worseOf(overall, e.status);
     counts[e.status]++;
     const list = byGroup.get(e.group);
     if (list) list.push(e);
@@ -221,6 +247,9 @@ export function buildStatusView(input: StatusInput): StatusView {
     silences: silenceViews(input),
     moreEndedSilences: input.moreEndedSilences ?? false,
     counts,
+    overall,
+    monitorAlerts: [...monitor].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, count]) => ({ name, count })),
+    ...(stale ? { stale } : {}),
     ...(input.only !== undefined ? { only: input.only } : {}),
   };
 }

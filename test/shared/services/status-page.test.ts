@@ -6,10 +6,14 @@
  * the 20 that ended last, and a word that GET /silences lists the rest.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusFixture } from '../../../bench/lib/status-fixture.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
-import { ENDED_SILENCES_LISTED } from '../../../shared/services/status-page.ts';
+import { observeMonitorSubject } from '../../../shared/monitor/monitor-alert.ts';
+import { ENDED_SILENCES_LISTED, statusPageHtml } from '../../../shared/services/status-page.ts';
 import { createSilence } from '../../../shared/silences/store.ts';
 import { openStore } from '../../../shared/store/index.ts';
 import { findOnPath, startRedisServer, type RedisServer } from '../store/redis-server.ts';
@@ -68,4 +72,33 @@ describe.skipIf(!redisBin && process.env['CI'] !== 'true')('the status page of 1
     expect(page.silences).toEqual({ active: IN_FORCE, expired: ENDED_SILENCES_LISTED });
     expect(page.moreEnded).toBe(true);
   }, 60_000);
+});
+
+describe("the status page's headline from the store, as the sweep records the monitor's own health (file store)", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'status-headline-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('AuthRefused, recorded as the sweep records it, turns a page of AVAILABLE nodes into ERROR "monitoring impaired"; resolved, back to AVAILABLE', async () => {
+    const store = await openStore(`file:${dir}`);
+    try {
+      for (const e of statusFixture(3, NOW).entities) await store.put(ENTITY_PREFIX + e.fingerprint, e);
+      const render = () => statusPageHtml(store, { now: NOW, refreshSeconds: 0 });
+      expect(await render()).toContain('<title>WhatsApp health: AVAILABLE</title>');
+
+      const refused = { ErrorCode: 'InvalidAccessKeyId.NotFound', ErrorDescription: 'Specified access key is not found.', PossibleSolution: 'Check the credentials.' };
+      const ctx = { round: 'r1', policy: { minConsecutive: 3, repeatIntervalMs: 3_600_000 } };
+      await observeMonitorSubject(store, { nodeType: 'monitor', entityType: 'AuthRefused' }, 'ERROR', [refused], { ...ctx, now: NOW - 300_000 });
+      const impaired = await render();
+      expect(impaired).toContain('<title>WhatsApp health: ERROR (monitoring impaired)</title>');
+      expect(impaired).toContain('<b>Monitoring impaired</b> since 2026-12-01 11:55 UTC (AuthRefused): no check is being answered, so the states below may be stale since then.');
+      expect(impaired).toContain('3 nodes: 3 AVAILABLE');
+
+      await observeMonitorSubject(store, { nodeType: 'monitor', entityType: 'AuthRefused' }, 'AVAILABLE', [], { ...ctx, round: 'r2', now: NOW - 60_000 });
+      const back = await render();
+      expect(back).toContain('<title>WhatsApp health: AVAILABLE</title>');
+      expect(back).not.toContain('Monitoring impaired');
+    } finally {
+      await store.close();
+    }
+  });
 });

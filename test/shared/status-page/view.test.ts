@@ -256,6 +256,65 @@ describe('status page view and HTML', () => {
     expect(html).toMatch(/\d+ more\.<\/p>/);
   });
 
+  describe("the headline: the worst of the nodes and the monitor's own firing alerts", () => {
+    const monitorAlert = (entityType: string, opts: { ref?: string; since?: number; firing?: boolean } = {}) => {
+      const base = statusFixture(1, NOW).entities[0]!;
+      const subject = { nodeType: 'monitor' as const, entityType, ...(opts.ref ? { ref: opts.ref } : {}) };
+      const firing = opts.firing ?? true;
+      return { ...base, subject, fingerprint: fingerprintOf(subject), node: describeNode(subject), group: 'monitor', status: firing ? ('ERROR' as const) : ('AVAILABLE' as const), firing, since: opts.since ?? NOW - 600_000 };
+    };
+    const page = (entities: Parameters<typeof buildStatusView>[0]['entities']) => {
+      const v = buildStatusView({ now: NOW, entities, histories: new Map(), silences: [] });
+      return { v, html: renderStatusPage(v) };
+    };
+    const healthy = () => statusFixture(5, NOW).entities; // every node AVAILABLE
+
+    it('CAMS refuses the credentials while every node last read AVAILABLE: ERROR, "monitoring impaired" since the alert began, the states may be stale', () => {
+      const { v, html } = page([...healthy(), monitorAlert('AuthRefused', { since: Date.parse('2026-03-01T11:50:00Z') })]);
+      expect(v.counts.AVAILABLE).toBe(5);
+      expect(v.overall).toBe('ERROR');
+      expect(v.stale).toEqual({ since: Date.parse('2026-03-01T11:50:00Z'), alerts: ['AuthRefused'] });
+      expect(html).toContain('<title>WhatsApp health: ERROR (monitoring impaired)</title>');
+      expect(html).toContain('<h1>WhatsApp health <span class="st E">ERROR</span></h1>');
+      expect(html).toContain('<p class="err" id="monitoring-impaired"><b>Monitoring impaired</b> since 2026-03-01 11:50 UTC (AuthRefused): no check is being answered, so the states below may be stale since then.</p>');
+      // the counts stay the nodes' own
+      expect(html).toContain('5 nodes: 5 AVAILABLE · 0 LIMITED · 0 BLOCKED · 0 ERROR.');
+      expect(html).not.toContain('id="monitor-alerts"');
+    });
+
+    it('a BLOCKED node stays the headline while CAMS is unreachable too; the earliest of two such alerts dates the staleness', () => {
+      const nodes = healthy();
+      Object.assign(nodes[1]!, { status: 'BLOCKED', firing: true });
+      const { v, html } = page([...nodes, monitorAlert('CamsUnreachable', { since: NOW - 60_000 }), monitorAlert('AuthRefused', { since: NOW - 120_000 })]);
+      expect(v.overall).toBe('BLOCKED');
+      expect(v.stale).toEqual({ since: NOW - 120_000, alerts: ['AuthRefused', 'CamsUnreachable'] });
+      expect(html).toContain('<title>WhatsApp health: BLOCKED (monitoring impaired)</title>');
+      expect(html).toContain('since 2026-03-01 11:58 UTC (AuthRefused, CamsUnreachable)');
+    });
+
+    it("the monitor's other alerts (a target rejected, a sink refusing) make it ERROR and are named, without calling every state stale", () => {
+      const { v, html } = page([...healthy(), monitorAlert('TargetRejected', { ref: 'a' }), monitorAlert('TargetRejected', { ref: 'b' }), monitorAlert('SinkRejected', { ref: 'dingtalk' })]);
+      expect(v.overall).toBe('ERROR');
+      expect(v.stale).toBeUndefined();
+      expect(html).toContain('<title>WhatsApp health: ERROR</title>');
+      expect(html).toContain('<p id="monitor-alerts">The monitor\'s own alerts firing: SinkRejected, TargetRejected ×2, listed first under Open incidents.</p>');
+      expect(html).not.toContain('Monitoring impaired');
+      // beside a stale one, the others are "also firing"
+      const both = page([...healthy(), monitorAlert('AuthRefused'), monitorAlert('SinkRejected', { ref: 'dingtalk' })]).html;
+      expect(both).toContain('<p id="monitor-alerts">The monitor\'s other alerts firing: SinkRejected, listed first under Open incidents.</p>');
+    });
+
+    it('a resolved monitor alert leaves the headline to the nodes; with no node checked yet, refused credentials still read ERROR', () => {
+      const resolved = page([...healthy(), monitorAlert('AuthRefused', { firing: false })]);
+      expect(resolved.v.overall).toBe('AVAILABLE');
+      expect(resolved.html).toContain('<title>WhatsApp health: AVAILABLE</title>');
+      expect(resolved.html).not.toMatch(/monitoring-impaired|monitor-alerts/);
+      const first = page([monitorAlert('AuthRefused')]);
+      expect(first.html).toContain('<title>WhatsApp health: ERROR (monitoring impaired)</title>');
+      expect(first.html).toContain('No node has been checked yet.');
+    });
+  });
+
   it('10,000 nodes make a page of at most 500 KB (the bench times it)', () => {
     const f = statusFixture(10_000, NOW);
     const html = renderStatusPage(buildStatusView({ now: NOW, entities: f.entities, histories: f.histories, silences: [] }), { refreshSeconds: 60 });
