@@ -280,7 +280,17 @@ function putReceipts(body: Buffer, deps: ControlDeps): ControlReply {
 
 function receiptsView(deps: ControlDeps): Record<string, unknown> {
   const r = deps.receipts;
-  return { Url: r.url ? redactToken(r.url) : null, DropRate: r.dropRate, Pushed: r.stats.pushed, Dropped: r.stats.dropped, Failed: r.stats.failed, Pending: r.pending };
+  return {
+    Url: r.url ? redactToken(r.url) : null,
+    DropRate: r.dropRate,
+    Pushed: r.stats.pushed,
+    Dropped: r.stats.dropped,
+    Failed: r.stats.failed,
+    Pending: r.pending,
+    Retrying: r.retrying,
+    Retried: r.stats.retried,
+    GivenUp: r.stats.gaveUp,
+  };
 }
 
 /** Raw receipts pushed as given (duplicates, unknown types, malformed ones): the receiver's answer is returned. */
@@ -294,7 +304,7 @@ async function pushReceipts(body: Buffer, deps: ControlDeps): Promise<ControlRep
   if (!Array.isArray(raw)) return invalid('(body): must be a JSON array of receipts');
   if (!deps.receipts.url) return invalid('Url: no receipt URL is set; PUT /__sandbox/receipts {Url} first');
   const result = await deps.receipts.push(raw);
-  return ok({ Code: 'OK', Receipts: raw.length, ...(result.status !== undefined ? { ReceiverStatus: result.status } : {}), ...(result.dropped ? { Dropped: true } : {}), ...(result.error ? { Error: result.error } : {}) });
+  return ok({ Code: 'OK', Receipts: raw.length, ...(result.status !== undefined ? { ReceiverStatus: result.status } : {}), ...(result.dropped ? { Dropped: true } : {}), ...(result.error ? { Error: result.error } : {}), ...(result.retrying ? { Retrying: true } : {}) });
 }
 
 function reset(_body: Buffer, deps: ControlDeps): ControlReply {

@@ -2,6 +2,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rm
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseStoreUrl } from '../../shared/store/open-store.ts';
+import { RETRY_DELAYS_MS } from './receipts.ts';
 import type { StateSnapshot } from './state.ts';
 
 const STATE_FILE_NAME = 'sandbox.json';
@@ -52,6 +53,7 @@ const Snapshot = z.object({
     }),
   ),
   receipts: z.object({ url: z.string(), dropRate: z.number().min(0).max(1) }).optional(),
+  receiptRetries: z.array(z.object({ receipts: z.array(z.unknown()), retry: z.number().int().min(1).max(RETRY_DELAYS_MS.length), dueAtMs: z.number() })).optional(),
 });
 
 /**

@@ -7,49 +7,112 @@ export function redactToken(text: string): string {
 }
 
 /**
+ * When a refused push is tried again, after each failed attempt in turn: 1, 5 and 10 minutes, then
+ * no more. CAMS's receipt pages say only that a receipt may arrive more than once or not at all;
+ * this is the schedule Alibaba Cloud documents for the same "HTTP batch push" of its other
+ * communication services (SMS SmsReport, Voice Service), taken as CAMS's (an assumption).
+ */
+export const RETRY_DELAYS_MS: readonly number[] = [60_000, 5 * 60_000, 10 * 60_000];
+/** Those pages count only HTTP 200 as received: any other status, no answer, or a timeout is a failure. */
+export const DELIVERED_STATUS = 200;
+/** Not documented by CAMS (nor by those pages): an attempt with no full reply by then has failed. */
+export const PUSH_TIMEOUT_MS = 10_000;
+
+/** A push owed a retry, saved with the sandbox's state so that a restart still makes it. */
+export interface OwedPush {
+  receipts: unknown[];
+  /** Which retry is next: 1 to RETRY_DELAYS_MS.length. */
+  retry: number;
+  dueAtMs: number;
+}
+
+/** How retries wait; injected so tests move time on by hand. A callback's promise is the retry's. */
+export interface RetryTimers {
+  set(fn: () => Promise<unknown>, ms: number): unknown;
+  clear(handle: unknown): void;
+}
+
+/** Real timers that never keep the process alive: a sandbox that stops keeps what it owes on disk. */
+export const realRetryTimers: RetryTimers = {
+  set: (fn, ms) => setTimeout(() => void fn(), ms).unref(),
+  clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export interface ReceiptPusherOptions {
+  log?: (line: string) => void;
+  random?: () => number;
+  now?: () => number;
+  timers?: RetryTimers;
+  /** Called with every push still owed a retry each time that list changes (the owner saves it). */
+  onOwedChange?: (owed: readonly OwedPush[]) => void;
+}
+
+export interface PushResult {
+  status?: number;
+  dropped?: boolean;
+  error?: string;
+  /** The attempt failed and a retry is owed. */
+  retrying?: boolean;
+}
+
+/**
  * Where the sandbox pushes ChatAppAudit receipts, as CAMS does once UpdateAccountWebhook has set a
- * callback URL: a JSON array of receipts per change. `dropRate` loses that share of pushes on
- * purpose (benches: the sweep must still catch what a lost receipt did not say).
+ * callback URL: a JSON array of receipts per change. A push the receiver does not answer with 200
+ * is retried on RETRY_DELAYS_MS, to the URL set at the time. `dropRate` loses that share of pushes
+ * on purpose, as if never sent, so not retried (benches: the sweep must still catch what a lost
+ * receipt did not say).
  */
 export class ReceiptPusher {
   url: string | undefined;
   dropRate = 0;
-  readonly stats = { pushed: 0, dropped: 0, failed: 0 };
+  readonly stats = { pushed: 0, dropped: 0, failed: 0, retried: 0, gaveUp: 0 };
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly owed = new Map<OwedPush, unknown>();
+  /** Bumped when pushing is turned off: an attempt in flight then owes nothing. */
+  private epoch = 0;
+  private readonly log: (line: string) => void;
+  private random: () => number;
+  private readonly now: () => number;
+  private readonly timers: RetryTimers;
+  private readonly onOwedChange: (owed: readonly OwedPush[]) => void;
 
-  constructor(private readonly log: (line: string) => void = () => {}, private random: () => number = Math.random) {}
+  constructor(opts: ReceiptPusherOptions = {}) {
+    this.log = opts.log ?? (() => {});
+    this.random = opts.random ?? Math.random;
+    this.now = opts.now ?? Date.now;
+    this.timers = opts.timers ?? realRetryTimers;
+    this.onOwedChange = opts.onOwedChange ?? (() => {});
+  }
 
+  /** Sets the callback. Retries owed stay owed (to the new URL) unless pushing is turned off. */
   configure(url: string | undefined, dropRate = 0, seed?: number): void {
     this.url = url;
     this.dropRate = dropRate;
     if (seed !== undefined) this.random = seeded(seed);
-    this.stats.pushed = this.stats.dropped = this.stats.failed = 0;
+    for (const k of Object.keys(this.stats) as Array<keyof typeof this.stats>) this.stats[k] = 0;
+    if (!url) {
+      this.epoch++;
+      if (this.owed.size > 0) {
+        this.cancelTimers();
+        this.owed.clear();
+        this.onOwedChange([]);
+      }
+    }
+  }
+
+  /** Takes up the retries a previous run owed (from the saved state), each at its due time. */
+  restore(owed: readonly OwedPush[]): void {
+    for (const o of owed) this.owe({ receipts: o.receipts, retry: o.retry, dueAtMs: o.dueAtMs });
   }
 
   /** Pushes one array of receipts; resolves with the receiver's status (never rejects). */
-  async push(receipts: readonly unknown[]): Promise<{ status?: number; dropped?: boolean; error?: string }> {
-    const url = this.url;
-    if (!url) return { error: 'no receipt URL is set (PUT /__sandbox/receipts {Url})' };
+  async push(receipts: readonly unknown[]): Promise<PushResult> {
+    if (!this.url) return { error: 'no receipt URL is set (PUT /__sandbox/receipts {Url})' };
     if (this.dropRate > 0 && this.random() < this.dropRate) {
       this.stats.dropped++;
       return { dropped: true };
     }
-    const p = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(receipts), timeoutMs: 10_000 }).then(
-      (res) => {
-        this.stats.pushed++;
-        if (res.status >= 300) this.log(`receipts: push answered ${res.status}`);
-        return { status: res.status };
-      },
-      (e: unknown) => {
-        this.stats.failed++;
-        const why = redactToken(e instanceof Error ? e.message : String(e));
-        this.log(`receipts: push failed: ${why}`);
-        return { error: why };
-      },
-    );
-    this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
-    return p;
+    return this.attempt([...receipts], 0, undefined);
   }
 
   /** A health change, pushed in the background (the control call does not wait for the receiver). */
@@ -60,6 +123,73 @@ export class ReceiptPusher {
 
   get pending(): number {
     return this.inFlight.size;
+  }
+
+  /** Pushes owed a retry. */
+  get retrying(): number {
+    return this.owed.size;
+  }
+
+  /** Stops the retry timers (the sandbox closes); what is owed stays in the saved state. */
+  stop(): void {
+    this.epoch++;
+    this.cancelTimers();
+  }
+
+  /** Attempt `retry` (0: the first push) of `receipts`; `owedAs` is the saved entry a retry replaces. */
+  private attempt(receipts: unknown[], retry: number, owedAs: OwedPush | undefined): Promise<PushResult> {
+    const url = this.url!;
+    const epoch = this.epoch;
+    if (retry > 0) this.stats.retried++;
+    const p = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(receipts), timeoutMs: PUSH_TIMEOUT_MS }).then(
+      (res): PushResult => {
+        this.stats.pushed++;
+        return { status: res.status };
+      },
+      (e: unknown): PushResult => {
+        this.stats.failed++;
+        return { error: redactToken(e instanceof Error ? e.message : String(e)) };
+      },
+    ).then((result) => this.settle(receipts, retry, owedAs, epoch, result));
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+    return p;
+  }
+
+  private settle(receipts: unknown[], retry: number, owedAs: OwedPush | undefined, epoch: number, result: PushResult): PushResult {
+    if (epoch !== this.epoch) return result; // turned off or stopped meanwhile
+    if (owedAs) this.owed.delete(owedAs);
+    const how = result.status !== undefined ? `answered ${result.status}` : `failed: ${result.error}`;
+    if (result.status === DELIVERED_STATUS) {
+      if (owedAs) this.onOwedChange([...this.owed.keys()]);
+      return result;
+    }
+    const delay = RETRY_DELAYS_MS[retry];
+    if (delay === undefined) {
+      this.stats.gaveUp++;
+      this.log(`receipts: push ${how}; given up after ${retry} retries`);
+      if (owedAs) this.onOwedChange([...this.owed.keys()]);
+      return result;
+    }
+    this.log(`receipts: push ${how}; retry ${retry + 1} of ${RETRY_DELAYS_MS.length} in ${delay / 1000} s`);
+    this.owe({ receipts, retry: retry + 1, dueAtMs: this.now() + delay });
+    this.onOwedChange([...this.owed.keys()]);
+    return { ...result, retrying: true };
+  }
+
+  private owe(o: OwedPush): void {
+    const handle = this.timers.set(() => this.fire(o), Math.max(0, o.dueAtMs - this.now()));
+    this.owed.set(o, handle);
+  }
+
+  /** A retry falls due: pushed to the URL set now (still owed while in flight, so a restart repeats it). */
+  private fire(o: OwedPush): Promise<PushResult> {
+    if (!this.owed.has(o) || !this.url) return Promise.resolve({ error: 'no longer owed' });
+    return this.attempt(o.receipts, o.retry, o);
+  }
+
+  private cancelTimers(): void {
+    for (const handle of this.owed.values()) this.timers.clear(handle);
   }
 }
 

@@ -8,7 +8,7 @@ import { DEFAULT_SANDBOX_HOST, DEFAULT_SANDBOX_KEYS, DEFAULT_SANDBOX_PORT, type 
 import { CONTROL_PREFIX, handleControl, type ControlDeps, type ControlReply } from './control.ts';
 import { FaultInjector } from './faults.ts';
 import { QpsLimiter } from './limits.ts';
-import { ReceiptPusher } from './receipts.ts';
+import { ReceiptPusher, type RetryTimers } from './receipts.ts';
 import { errors, type CamsReply } from './replies.ts';
 import { StateFile } from './persistence.ts';
 import { SandboxState } from './state.ts';
@@ -26,8 +26,10 @@ export interface SandboxOptions {
   keys?: SandboxKey[];
   /** Per-operation QPS overrides of CAMS_QPS. */
   qps?: Partial<Record<CamsAction, number>>;
-  /** Clock for signature windows, QPS windows and the call log. */
+  /** Clock for signature windows, QPS windows, the call log and receipt retries' due times. */
   now?: () => number;
+  /** How receipt retries wait (tests move time on by hand). Default: real timers that do not hold the process. */
+  timers?: RetryTimers;
   /** One line per CAMS call (never a secret or token). Silent when unset. */
   log?: (line: string) => void;
   /** Larger request bodies are answered 413. Default 1 MiB. */
@@ -132,10 +134,14 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox>
     faults: new FaultInjector(),
     state,
     calls: new CallLog(),
-    receipts: new ReceiptPusher(log),
+    // The pusher owns the retries; the state saves what it owes, as it saves the callback.
+    receipts: new ReceiptPusher({ log, now, ...(opts.timers ? { timers: opts.timers } : {}), onOwedChange: (owed) => state.setReceiptRetries(owed) }),
     now,
   };
-  if (state.receipts) deps.receipts.configure(state.receipts.url, state.receipts.dropRate);
+  if (state.receipts) {
+    deps.receipts.configure(state.receipts.url, state.receipts.dropRate);
+    deps.receipts.restore(state.receiptRetries);
+  }
   const route = sandboxRouter(deps, opts.maxBodyBytes ?? DEFAULT_MAX_BODY, log);
   const server = http.createServer((req, res) => {
     route(req, res).catch((err: unknown) => {
@@ -159,6 +165,7 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox>
         ...(file ? { stateFile: file.path } : {}),
         close: () =>
           new Promise<void>((done) => {
+            deps.receipts.stop();
             server.close(() => done());
             server.closeAllConnections();
           }),

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AccountReviewStatus, CanSendMessage, HealthError } from '../../shared/cams/operations.ts';
+import type { OwedPush } from './receipts.ts';
 
 /** A node whose messaging health can be queried and set. Phone numbers are digits with the country code. */
 export type NodeRef =
@@ -88,6 +89,8 @@ export class SandboxState {
   private readonly ownWabas = new Map<string, OwnWaba>();
   /** Where receipts go (PUT /__sandbox/receipts), kept as CAMS keeps an account's callback URL. */
   private receiptCallback: ReceiptCallback | undefined;
+  /** Pushes the receiver refused, owed a retry (kept so that a restart still makes them). */
+  private owedReceipts: OwedPush[] = [];
 
   /** `onChange` runs after every mutation (the server saves the state there when it has a data dir). */
   constructor(private readonly onChange: () => void = () => {}) {}
@@ -271,6 +274,15 @@ export class SandboxState {
     this.onChange();
   }
 
+  get receiptRetries(): readonly OwedPush[] {
+    return this.owedReceipts;
+  }
+
+  setReceiptRetries(owed: readonly OwedPush[]): void {
+    this.owedReceipts = owed.map((o) => ({ ...o }));
+    this.onChange();
+  }
+
   /** Everything a restart must keep, as plain JSON (see ./persistence.ts). */
   snapshot(): StateSnapshot {
     return {
@@ -292,6 +304,7 @@ export class SandboxState {
       })),
       ownWabas: [...this.ownWabas.entries()].map(([account, w]) => ({ account, ...w })),
       ...(this.receiptCallback ? { receipts: { ...this.receiptCallback } } : {}),
+      ...(this.owedReceipts.length > 0 ? { receiptRetries: this.owedReceipts.map((o) => ({ ...o })) } : {}),
     };
   }
 
@@ -313,6 +326,7 @@ export class SandboxState {
     }
     for (const { account, ...w } of snap.ownWabas) this.ownWabas.set(account, w);
     this.receiptCallback = snap.receipts ? { ...snap.receipts } : undefined;
+    this.owedReceipts = (snap.receiptRetries ?? []).map((o) => ({ ...o }));
   }
 
   private clear(): void {
@@ -321,6 +335,7 @@ export class SandboxState {
     this.phoneOwners.clear();
     this.ownWabas.clear();
     this.receiptCallback = undefined;
+    this.owedReceipts = [];
   }
 }
 
@@ -345,6 +360,8 @@ export interface StateSnapshot {
   ownWabas: Array<{ account: string } & OwnWaba>;
   /** Absent when none is set, and in files saved before it was kept. */
   receipts?: ReceiptCallback;
+  /** Pushes owed a retry; absent when none is, and in files saved before retries existed. */
+  receiptRetries?: OwedPush[];
 }
 
 function nodeKey(node: NodeRef): string {

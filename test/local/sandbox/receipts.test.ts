@@ -1,10 +1,15 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { RETRY_DELAYS_MS, type RetryTimers } from '../../../local/sandbox/receipts.ts';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { httpRequest } from '../../../shared/http/request.ts';
 import { onboardThroughFunctions } from '../../support/monitor.ts';
 import { sandboxForFunctions } from '../../support/sandbox-env.ts';
+import { bind, control as controlOf, start } from './helpers.ts';
 
 let sandbox: RunningSandbox;
 let receiver: http.Server;
@@ -91,5 +96,172 @@ describe('sandbox receipts', () => {
     await control('PUT', '/__sandbox/receipts', { Url: receiverUrl });
     await control('POST', '/__sandbox/reset');
     expect((await control('GET', '/__sandbox/receipts')).json).toMatchObject({ Url: null });
+  });
+});
+
+/** A clock and timers moved on by hand: a due retry runs, and is awaited, inside advance(). */
+class ManualTime implements RetryTimers {
+  t = Date.now();
+  private due: Array<{ at: number; fn: () => Promise<unknown> }> = [];
+  private onSet: (() => void) | undefined;
+  readonly now = (): number => this.t;
+  set(fn: () => Promise<unknown>, ms: number): unknown {
+    const entry = { at: this.t + ms, fn };
+    this.due.push(entry);
+    this.onSet?.();
+    return entry;
+  }
+  clear(handle: unknown): void {
+    this.due = this.due.filter((e) => e !== handle);
+  }
+  /** How long until each waiting timer fires. */
+  get waiting(): number[] {
+    return this.due.map((e) => e.at - this.t).sort((a, b) => a - b);
+  }
+  /** Resolves at the next set(): a background push's failure is settled by then. */
+  nextSet(): Promise<void> {
+    return new Promise((r) => (this.onSet = r));
+  }
+  async advance(ms: number): Promise<void> {
+    this.t += ms;
+    for (;;) {
+      const next = this.due.filter((e) => e.at <= this.t).sort((a, b) => a.at - b.at)[0];
+      if (!next) return;
+      this.due = this.due.filter((e) => e !== next);
+      await next.fn();
+    }
+  }
+}
+
+/** A receiver answering each push with the next scripted answer (200 once they run out); 'reset' drops the connection. */
+async function scriptedReceiver(): Promise<{ url: string; bodies: unknown[]; answers: Array<number | 'reset'>; close(): Promise<void> }> {
+  const bodies: unknown[] = [];
+  const answers: Array<number | 'reset'> = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      bodies.push(JSON.parse(body));
+      const answer = answers.shift() ?? 200;
+      if (answer === 'reset') req.socket.destroy();
+      else res.writeHead(answer, { 'content-type': 'application/json' }).end(answer === 204 ? undefined : '{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/cb?token=retry-token-0123456789`,
+    bodies,
+    answers,
+    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
+
+describe('sandbox receipts: a refused push is retried as CAMS is taken to (1, 5, 10 min; only 200 is received)', () => {
+  let time: ManualTime;
+  let sb: RunningSandbox;
+  let rx: Awaited<ReturnType<typeof scriptedReceiver>>;
+  let dir: string;
+  const receipt = [{ Type: 'phoneQualityUpdate', WabaId: '1234567890', PhoneNumber: '8613800000000', Status: 'YELLOW' }];
+  const ctl = async (method: string, path: string, body?: unknown) => (await controlOf(sb, method, path, body)).json as Record<string, unknown>;
+
+  beforeEach(async () => {
+    time = new ManualTime();
+    dir = mkdtempSync(join(tmpdir(), 'cams-sandbox-retry-'));
+    rx = await scriptedReceiver();
+    sb = await start({ now: time.now, timers: time, dataDir: dir });
+    await ctl('PUT', '/__sandbox/receipts', { Url: rx.url });
+  });
+  afterEach(async () => {
+    await sb.close();
+    await rx.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the schedule is the documented one', () => {
+    expect(RETRY_DELAYS_MS).toEqual([60_000, 300_000, 600_000]);
+  });
+
+  it('503 twice then 200: delivered by the second retry, then never pushed again', async () => {
+    rx.answers.push(503, 503, 200);
+    expect(await ctl('POST', '/__sandbox/receipts/push', receipt)).toMatchObject({ ReceiverStatus: 503, Retrying: true });
+    expect(time.waiting).toEqual([60_000]);
+    await time.advance(59_999);
+    expect(rx.bodies).toHaveLength(1);
+    await time.advance(1);
+    expect(rx.bodies).toHaveLength(2);
+    expect(time.waiting).toEqual([300_000]);
+    await time.advance(300_000);
+    expect(rx.bodies).toEqual([receipt, receipt, receipt]);
+    expect(time.waiting).toEqual([]);
+    await time.advance(24 * 3600_000);
+    expect(rx.bodies).toHaveLength(3);
+    expect(await ctl('GET', '/__sandbox/receipts')).toMatchObject({ Retrying: 0, Retried: 2, GivenUp: 0 });
+  });
+
+  it('stops after the third retry; any status but 200 and a dropped connection are failures', async () => {
+    rx.answers.push(503, 204, 'reset', 500);
+    expect(await ctl('POST', '/__sandbox/receipts/push', receipt)).toMatchObject({ ReceiverStatus: 503, Retrying: true });
+    await time.advance(60_000);
+    expect(time.waiting).toEqual([300_000]);
+    await time.advance(300_000);
+    expect(time.waiting).toEqual([600_000]);
+    await time.advance(600_000);
+    expect(rx.bodies).toHaveLength(4);
+    expect(time.waiting).toEqual([]);
+    await time.advance(24 * 3600_000);
+    expect(rx.bodies).toHaveLength(4);
+    const view = await ctl('GET', '/__sandbox/receipts');
+    expect(view).toMatchObject({ Retrying: 0, Retried: 3, GivenUp: 1, Pushed: 3, Failed: 1 });
+    expect(JSON.stringify(view)).not.toContain('retry-token-0123456789');
+  });
+
+  it('a push answered 200 is never pushed again', async () => {
+    expect(await ctl('POST', '/__sandbox/receipts/push', receipt)).toEqual({ Code: 'OK', Receipts: 1, ReceiverStatus: 200 });
+    expect(time.waiting).toEqual([]);
+    await time.advance(24 * 3600_000);
+    expect(rx.bodies).toEqual([receipt]);
+  });
+
+  it("a health change's receipt is retried too", async () => {
+    const space = await bind(sb, '1234567890');
+    rx.answers.push(503);
+    const owed = time.nextSet();
+    await ctl('PUT', '/__sandbox/health', { CustSpaceId: space, NodeType: 'waba', CanSendMessage: 'BLOCKED' });
+    await owed;
+    await time.advance(60_000);
+    const pushed = [{ Type: 'wabaAccountUpdate', WabaId: '1234567890', Status: 'BLOCKED' }];
+    expect(rx.bodies).toEqual([pushed, pushed]);
+    expect(time.waiting).toEqual([]);
+  }, 5000);
+
+  it('a retry owed survives a restart, at its due time', async () => {
+    rx.answers.push(503);
+    await ctl('POST', '/__sandbox/receipts/push', receipt);
+    await sb.close();
+    const saved = JSON.parse(readFileSync(join(dir, 'sandbox.json'), 'utf8')) as { receiptRetries?: unknown[] };
+    const dueAtMs = time.t + 60_000;
+    expect(saved.receiptRetries).toEqual([{ receipts: receipt, retry: 1, dueAtMs }]);
+
+    // Restarted 40 s later: the retry comes 20 s on, not a fresh minute.
+    time = new ManualTime();
+    time.t = dueAtMs - 20_000;
+    sb = await start({ now: time.now, timers: time, dataDir: dir });
+    expect(time.waiting).toEqual([20_000]);
+    await time.advance(20_000);
+    expect(rx.bodies).toEqual([receipt, receipt]);
+    expect((JSON.parse(readFileSync(join(dir, 'sandbox.json'), 'utf8')) as { receiptRetries?: unknown[] }).receiptRetries).toBeUndefined();
+  });
+
+  it('turning pushing off (or a reset) drops the retries owed', async () => {
+    rx.answers.push(503, 503);
+    await ctl('POST', '/__sandbox/receipts/push', receipt);
+    await ctl('PUT', '/__sandbox/receipts', { Url: '' });
+    expect(time.waiting).toEqual([]);
+    await ctl('PUT', '/__sandbox/receipts', { Url: rx.url });
+    await ctl('POST', '/__sandbox/receipts/push', receipt);
+    await ctl('POST', '/__sandbox/reset');
+    expect(time.waiting).toEqual([]);
+    await time.advance(24 * 3600_000);
+    expect(rx.bodies).toHaveLength(2);
   });
 });
