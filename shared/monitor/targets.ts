@@ -1,4 +1,4 @@
-import type { Store, Versioned } from '../store/port.ts';
+import { update, type Store, type Versioned } from '../store/port.ts';
 import { HealthNode, targetProblems } from '../validation/health-target.ts';
 import { indexTarget, knownWabaOf } from './waba-space.ts';
 
@@ -195,13 +195,22 @@ export interface RegisteredTarget {
   attributes?: NodeAttributes;
 }
 
-/** Puts a target under watch (idempotent: the same node registers once). */
+/**
+ * Puts a target under watch (idempotent: the same node registers once). A phone or template entry
+ * already there without a WabaId gets this one's (its id leaves WabaId out): its alerts then carry
+ * the WABA, so a WabaId silence covers them. A WabaId it has is never changed.
+ */
 export async function registerWatchTarget(store: Store, target: WatchTarget, source: string, now = Date.now()): Promise<string> {
   const parsed = HealthNode.parse(target);
   const id = targetId(parsed);
   // A receipt finds the node's space through this index (waba-space.ts), not the whole watch list.
   await indexTarget(store, parsed);
-  await store.put<RegisteredTarget>(WATCH_PREFIX + id, { target: parsed, source, registeredAt: new Date(now).toISOString() }, { ifAbsent: true });
+  const added = await store.put<RegisteredTarget>(WATCH_PREFIX + id, { target: parsed, source, registeredAt: new Date(now).toISOString() }, { ifAbsent: true });
+  if (added === undefined && parsed.WabaId !== undefined && parsed.NodeType !== 'waba') {
+    await update<RegisteredTarget>(store, WATCH_PREFIX + id, (cur) =>
+      cur && cur.target.WabaId === undefined ? { ...cur, target: { ...cur.target, WabaId: parsed.WabaId } } : undefined,
+    );
+  }
   return id;
 }
 

@@ -331,8 +331,9 @@ async function runStep(
     case 'watch': {
       const targets: WatchTarget[] = [
         { CustSpaceId: space!, NodeType: 'waba', WabaId: p.WabaId },
-        { CustSpaceId: space!, NodeType: 'phone', PhoneNumber: `${p.Cc}${p.PhoneNumber}` },
-        ...(p.Templates ?? []).map((t): WatchTarget => ({ CustSpaceId: space!, NodeType: 'template', TemplateCode: t.TemplateCode, Language: t.Language })),
+        // With their WabaId, as discovery adds them: their alerts carry it (a WabaId silence holds them).
+        { CustSpaceId: space!, NodeType: 'phone', WabaId: p.WabaId, PhoneNumber: `${p.Cc}${p.PhoneNumber}` },
+        ...(p.Templates ?? []).map((t): WatchTarget => ({ CustSpaceId: space!, NodeType: 'template', WabaId: p.WabaId, TemplateCode: t.TemplateCode, Language: t.Language })),
       ];
       // Once each: a template named twice in the payload is one watch entry, counted once.
       const unique = new Map(targets.map((t) => [targetId(t), t]));

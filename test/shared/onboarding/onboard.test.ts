@@ -8,7 +8,10 @@ import { idempotencyKeyFor, onboardingIdFor, type OnboardingPayload } from '../.
 import { recordKey, type OnboardingRecord } from '../../../shared/onboarding/record.ts';
 import { deliverOwed } from '../../../shared/monitor/dispatch.ts';
 import { HealthSweep } from '../../../shared/monitor/sweep.ts';
-import { loadWatchList } from '../../../shared/monitor/targets.ts';
+import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
+import type { EntityState } from '../../../shared/monitor/entity-state.ts';
+import { loadWatchList, registerWatchTarget, WATCH_PREFIX, type RegisteredTarget } from '../../../shared/monitor/targets.ts';
+import { createSilence } from '../../../shared/silences/store.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { fixture } from '../../support/events.ts';
 import { RecordingSink, sandboxClient, sandboxPerFileStorePerTest, setHealth } from '../../support/monitor.ts';
@@ -39,8 +42,8 @@ async function monitorDelivers(sink: RecordingSink): Promise<void> {
   await deliverOwed(store, [sink], Date.now, () => {});
 }
 
-async function camsCalls(): Promise<Array<{ Action: string; Code: string }>> {
-  return (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string; Code: string }>;
+async function camsCalls(): Promise<Array<{ Action: string; Code: string; Params: Record<string, string> }>> {
+  return (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string; Code: string; Params: Record<string, string> }>;
 }
 
 function runChild(args: string[], opts: { env: NodeJS.ProcessEnv }): Promise<{ signal: NodeJS.Signals | null; code: number | null; stdout: string; stderr: string }> {
@@ -209,6 +212,41 @@ describe('onboarding', () => {
     expect(await camsCalls()).toHaveLength(0);
     expect(sink.received).toHaveLength(0);
     expect(await store.list('')).toEqual([]);
+  });
+
+  it('watches the number and templates with their WabaId: a rejected check alerts with it, and a WabaId silence holds it', async () => {
+    const p = payload();
+    const phone = `65${p.PhoneNumber}`;
+    // Watched before without its WabaId (POST /watch-list, or an onboarding before this one): the entry gets it, under the same id.
+    const bound = await sandboxClient(sandbox, 5).bindWaba({ WabaId: p.WabaId });
+    const space = bound.data.CustSpaceId;
+    await registerWatchTarget(store, { CustSpaceId: space, NodeType: 'phone', PhoneNumber: phone }, 'POST /watch-list');
+    const out = await runOnboarding(deps(), onboardingRequestFrom(eventBridge(p, 'evt-waba-id')));
+    if (out.status !== 'done') throw new Error('onboarding did not finish');
+    expect(out.record.WatchTargets).toEqual(expect.arrayContaining([`phone:${space}:${phone}`, `template:${space}:order_update/en_US`]));
+    expect((await store.get<RegisteredTarget>(`${WATCH_PREFIX}phone:${space}:${phone}`))!.value).toMatchObject({ source: 'POST /watch-list', target: { NodeType: 'phone', WabaId: p.WabaId, PhoneNumber: phone } });
+    expect((await store.get<RegisteredTarget>(`${WATCH_PREFIX}template:${space}:order_update/en_US`))!.value.target).toMatchObject({ WabaId: p.WabaId });
+    // CAMS takes the WabaId beside a phone or template node (the sweep sends it): the template is there, the number is not any more.
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: p.Templates });
+    await sandboxControl(sandbox, 'DELETE', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: phone });
+    const now = Date.now();
+    const silence = await createSilence(store, { Matchers: [{ Name: 'WabaId', Value: p.WabaId }], StartsAt: now - 1000, EndsAt: now + 3_600_000, CreatedBy: 'ops', Comment: 'onboarding' }, now);
+    const sink = new RecordingSink();
+    const report = await new HealthSweep({
+      store,
+      cams: sandboxClient(sandbox, 5),
+      sinks: [sink],
+      policy: { minConsecutive: 1, repeatIntervalMs: 3_600_000 },
+      envTargets: [],
+      concurrency: 5,
+      deadline: Date.now() + 20_000,
+    }).run();
+    expect(report).toMatchObject({ targets: 3 });
+    const health = (await camsCalls()).filter((c) => c.Action === 'GetWhatsappHealthStatus');
+    expect(health.filter((c) => c.Params['NodeType'] === 'template')).toEqual([expect.objectContaining({ Code: 'OK', Params: expect.objectContaining({ WabaId: p.WabaId }) })]);
+    const rejected = (await store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value).filter((e) => e.subject.entityType === 'TargetRejected');
+    expect(rejected).toEqual([expect.objectContaining({ firing: true, subject: expect.objectContaining({ wabaId: p.WabaId, phoneNumber: phone }), silenced: expect.objectContaining({ silenceId: silence.SilenceId }) })]);
+    expect(sink.received).toEqual([]);
   });
 
   it('after onboarding, the next sweep covers the phone', async () => {
