@@ -46,30 +46,60 @@ const Matcher = z
     }),
   );
 
-export const CreateSilenceParams = z
-  .strictObject({
-    Matchers: z.array(Matcher, { error: (iss) => (iss.input === undefined ? 'is required' : 'must be a list of {Name, Value}') })
-      .check(
-        z.minLength(1, 'needs at least one matcher: a silence without one would silence everything'),
-        z.maxLength(16, 'at most 16 matchers'),
-        // Every matcher must hold: two values for one name would silence nothing.
-        z.superRefine((ms, ctx) => {
-          const first = new Map<string, number>();
-          ms.forEach((m, i) => {
-            const j = first.get(m.Name);
-            if (j === undefined) first.set(m.Name, i);
-            else if (ms[j]!.Value !== m.Value) ctx.issues.push({ code: 'custom', message: `${m.Name} is already matched with another value (Matchers.${j}): all matchers must hold, so the silence would silence nothing`, path: [i, 'Name'], input: m.Name });
-          });
-        }),
-      ),
-    StartsAt: z.optional(isoTime),
-    EndsAt: isoTime,
-    CreatedBy: text(128),
-    Comment: text(1024),
-  })
-  .check(
-    z.refine((p) => !p.StartsAt || Date.parse(p.EndsAt) > Date.parse(p.StartsAt), { message: 'must be after StartsAt', path: ['EndsAt'] }),
-  );
+const CreateSilenceFields = z.strictObject({
+  Matchers: z.array(Matcher, { error: (iss) => (iss.input === undefined ? 'is required' : 'must be a list of {Name, Value}') })
+    .check(
+      z.minLength(1, 'needs at least one matcher: a silence without one would silence everything'),
+      z.maxLength(16, 'at most 16 matchers'),
+    ),
+  StartsAt: z.optional(isoTime),
+  EndsAt: isoTime,
+  CreatedBy: text(128),
+  Comment: text(1024),
+});
+export type CreateSilenceInput = z.infer<typeof CreateSilenceFields>;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The problems across fields, and against the clock, of the fields that are valid themselves: a
+ * schema's own checks stop at the first broken field, and the caller would fix one batch of problems
+ * only to be told the next.
+ */
+function crossFieldIssues(input: unknown, fieldIssues: readonly z.RawIssue[], now: number): z.RawIssue[] {
+  if (!isObject(input)) return [];
+  const broken = new Set(fieldIssues.map((i) => i.path?.[0]));
+  const issues: z.RawIssue[] = [];
+  const at = (path: PropertyKey[], message: string, value: unknown) => issues.push({ code: 'custom', message, path, input: value });
+  const matchers = input['Matchers'];
+  if (Array.isArray(matchers)) {
+    // Every matcher must hold: two values for one name would silence nothing.
+    const first = new Map<string, { i: number; value: string }>();
+    matchers.forEach((m: unknown, i) => {
+      if (!isObject(m) || typeof m['Name'] !== 'string' || !(MATCHER_NAMES as string[]).includes(m['Name']) || typeof m['Value'] !== 'string') return;
+      const [name, value] = [m['Name'], m['Value'].trim()];
+      const j = first.get(name);
+      if (j === undefined) first.set(name, { i, value });
+      else if (j.value !== value) at(['Matchers', i, 'Name'], `${name} is already matched with another value (Matchers.${j.i}): all matchers must hold, so the silence would silence nothing`, name);
+    });
+  }
+  const valid = (key: string) => !broken.has(key) && typeof input[key] === 'string';
+  if (valid('EndsAt')) {
+    const endsAt = Date.parse(input['EndsAt'] as string);
+    if (valid('StartsAt') && endsAt <= Date.parse(input['StartsAt'] as string)) at(['EndsAt'], 'must be after StartsAt', input['EndsAt']);
+    if (endsAt <= now) at(['EndsAt'], 'must be in the future', input['EndsAt']);
+  }
+  return issues;
+}
+
+/** POST /silences: every problem at once, the checks across fields beside the per-field ones. */
+export function createSilenceParams(now: () => number = Date.now): z.Schema<CreateSilenceInput> {
+  return z.transform((input: unknown, ctx) => {
+    const fields = CreateSilenceFields.run({ value: input, issues: [] });
+    ctx.issues.push(...fields.issues, ...crossFieldIssues(input, fields.issues, now()));
+    return fields.value as CreateSilenceInput;
+  });
+}
 
 /** GET: one page; query values arrive as strings. */
 export const ListSilencesParams = camsParams(

@@ -42,6 +42,7 @@ export async function createSilenceService(
   now: number,
 ): Promise<ServiceResult> {
   const endsAt = Date.parse(p.EndsAt);
+  // The schema says so beside every other problem; this holds at the clock the silence is stored with.
   if (endsAt <= now) {
     throw new HttpError(400, 'InvalidParameter', 'EndsAt: must be in the future', { fields: [{ Field: 'EndsAt', Message: 'must be in the future' }] });
   }

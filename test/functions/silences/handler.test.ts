@@ -96,6 +96,40 @@ describe('POST/GET/DELETE /silences', () => {
     }
   });
 
+  it('reports every problem in one 400: the checks across fields and against the clock beside the per-field ones', async () => {
+    const res = await call('POST', '/silences', {
+      Matchers: [{ Name: 'WabaId', Value: 'waba-1' }, { Name: 'Severity', Value: 'x' }, { Name: 'WabaId', Value: '2234567891' }],
+      StartsAt: hour(-1),
+      EndsAt: hour(-2),
+      Comment: 'known',
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.body.Code).toBe('InvalidParameter');
+    expect(res.body.Fields).toEqual(
+      expect.arrayContaining([
+        { Field: 'Matchers.0.Value', Message: expect.stringMatching(/digits/) },
+        { Field: 'Matchers.1.Name', Message: expect.stringMatching(/one of CustSpaceId, WabaId/) },
+        { Field: 'Matchers.2.Name', Message: expect.stringMatching(/already matched with another value \(Matchers\.0\)/) },
+        { Field: 'CreatedBy', Message: 'is required' },
+        { Field: 'EndsAt', Message: 'must be after StartsAt' },
+        { Field: 'EndsAt', Message: 'must be in the future' },
+      ]),
+    );
+    expect(res.body.Fields).toHaveLength(6);
+    expect(res.body.Message).toContain('EndsAt: must be in the future');
+  });
+
+  it('checks the times against each other only when both are times, and the end against the clock only when it is one', async () => {
+    const res = await call('POST', '/silences', { ...valid(), StartsAt: 'soon', EndsAt: hour(-1) });
+    expect(res.statusCode).toBe(400);
+    expect(res.body.Fields).toEqual([
+      { Field: 'StartsAt', Message: expect.stringMatching(/ISO 8601/) },
+      { Field: 'EndsAt', Message: 'must be in the future' },
+    ]);
+    const notATime = await call('POST', '/silences', { ...valid(), EndsAt: 'yesterday' });
+    expect(notATime.body.Fields).toEqual([{ Field: 'EndsAt', Message: expect.stringMatching(/ISO 8601/) }]);
+  });
+
   it('says one thing of a time that is no time at all', async () => {
     const res = await call('POST', '/silences', { ...valid(), EndsAt: 'tomorrow' });
     expect(res.statusCode).toBe(400);
