@@ -104,7 +104,8 @@ async function receiveHttp(req: ParsedHttpEvent, context: FcContext, rt: Monitor
   try {
     body = JSON.parse(utf8Text(req.http.body));
   } catch {
-    throw new HttpError(400, 'InvalidParameter', '(body): must be a JSON array of receipts', { fields: [{ Field: '(body)', Message: 'must be a JSON array of receipts' }] });
+    const message = 'is not valid JSON: it must be a JSON array of receipts';
+    throw new HttpError(400, 'InvalidParameter', `(body): ${message}`, { fields: [{ Field: '(body)', Message: message }] });
   }
   if (typeof body !== 'object' || body === null) {
     throw new HttpError(400, 'InvalidParameter', '(body): must be a JSON array of receipts', { fields: [{ Field: '(body)', Message: 'must be a JSON array of receipts' }] });

@@ -52,7 +52,7 @@ function fn(extra: Record<string, string> = {}, alertClock?: () => number) {
   return camsEventsHandler({ env, write: (l) => lines.push(l), ...(alertClock ? { alertClock } : {}) });
 }
 
-function httpPush(body: unknown, token: string | null = TOKEN): Buffer {
+function httpPush(body: unknown, token: string | string[] | null = TOKEN): Buffer {
   const e = fixture<Record<string, unknown> & { requestContext: { http: Record<string, string> } }>('fc3-http-event.json');
   e['rawPath'] = '/cams/receipts';
   e['headers'] = { 'Content-Type': 'application/json' };
@@ -84,6 +84,23 @@ describe('cams-events over HTTP', () => {
     expect(wrong.statusCode).toBe(403);
     expect(json(wrong).Code).toBe('InvalidToken');
     expect(wrong.body + lines.join('\n')).not.toContain(TOKEN);
+  });
+
+  it('refuses a token key given more than once with a 400 naming token, the same whether or not a value matches', async () => {
+    const handler = fn();
+    const receipts = [{ Type: 'wabaReviewUpdate', WabaId: WABA, Status: 'APPROVED' }];
+    // FC hands the values over comma-joined; API Gateway as an array.
+    const replies = [];
+    for (const token of [`${TOKEN},${TOKEN}`, `${TOKEN},not-the-token-at-all-000`, 'not-the-token-at-all-000,not-the-token-either-00', [TOKEN, 'not-the-token-at-all-000']]) {
+      const r = (await handler(httpPush(receipts, token), ctx())) as Reply;
+      expect(r.statusCode).toBe(400);
+      const body = json(r) as Record<string, unknown>;
+      expect(body).toMatchObject({ Code: 'InvalidParameter', Message: 'token: given more than once in the query', Fields: [{ Field: 'token', Message: 'given more than once in the query' }] });
+      replies.push({ ...body, RequestId: undefined });
+    }
+    expect(new Set(replies.map((b) => JSON.stringify(b))).size).toBe(1);
+    expect(lines.join('\n')).not.toContain(TOKEN);
+    expect((await handler(httpPush(receipts), ctx())) as Reply).toMatchObject({ statusCode: 200 });
   });
 
   it('takes a token whose + the callback URL left unencoded (a base64 token), which the query decoding made a space', async () => {
@@ -247,7 +264,12 @@ describe('cams-events over HTTP', () => {
     expect(json(r).Fields).toEqual([{ Field: '[0].Type', Message: 'is required' }]);
     const bad = (await fn()(httpPush('{oops'), ctx())) as Reply;
     expect(bad.statusCode).toBe(400);
-    expect(json(bad).Fields).toEqual([{ Field: '(body)', Message: 'must be a JSON array of receipts' }]);
+    expect(json(bad).Fields).toEqual([{ Field: '(body)', Message: expect.stringMatching(/^is not valid JSON/) }]);
+    expect(json(bad).Message).toMatch(/^\(body\): is not valid JSON/);
+    // Valid JSON of another shape is told what shape it must have.
+    const number = (await fn()(httpPush('42'), ctx())) as Reply;
+    expect(number.statusCode).toBe(400);
+    expect(json(number).Fields).toEqual([{ Field: '(body)', Message: 'must be a JSON array of receipts' }]);
     const empty = (await fn()(httpPush([]), ctx())) as Reply;
     expect(empty.statusCode).toBe(400);
     expect(json(empty).Fields).toEqual([{ Field: '(body)', Message: 'holds no receipt' }]);
