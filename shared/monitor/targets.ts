@@ -1,4 +1,4 @@
-import { update, type Store, type Versioned } from '../store/port.ts';
+import type { Store, Versioned } from '../store/port.ts';
 import { HealthNode, targetProblems } from '../validation/health-target.ts';
 import { indexTarget, knownWabaOf } from './waba-space.ts';
 
@@ -196,21 +196,16 @@ export interface RegisteredTarget {
 }
 
 /**
- * Puts a target under watch (idempotent: the same node registers once). A phone or template entry
- * already there without a WabaId gets this one's (its id leaves WabaId out): its alerts then carry
- * the WABA, so a WabaId silence covers them. A WabaId it has is never changed.
+ * Puts a target under watch (idempotent: the same node registers once). An entry already there is
+ * left as it is, with or without a WabaId: an alert's fingerprint holds its target's WabaId, so
+ * giving it one would leave an alert firing under the old form that no check resolves.
  */
 export async function registerWatchTarget(store: Store, target: WatchTarget, source: string, now = Date.now()): Promise<string> {
   const parsed = HealthNode.parse(target);
   const id = targetId(parsed);
   // A receipt finds the node's space through this index (waba-space.ts), not the whole watch list.
   await indexTarget(store, parsed);
-  const added = await store.put<RegisteredTarget>(WATCH_PREFIX + id, { target: parsed, source, registeredAt: new Date(now).toISOString() }, { ifAbsent: true });
-  if (added === undefined && parsed.WabaId !== undefined && parsed.NodeType !== 'waba') {
-    await update<RegisteredTarget>(store, WATCH_PREFIX + id, (cur) =>
-      cur && cur.target.WabaId === undefined ? { ...cur, target: { ...cur.target, WabaId: parsed.WabaId } } : undefined,
-    );
-  }
+  await store.put<RegisteredTarget>(WATCH_PREFIX + id, { target: parsed, source, registeredAt: new Date(now).toISOString() }, { ifAbsent: true });
   return id;
 }
 

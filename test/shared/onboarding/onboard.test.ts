@@ -10,7 +10,7 @@ import { deliverOwed } from '../../../shared/monitor/dispatch.ts';
 import { HealthSweep } from '../../../shared/monitor/sweep.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
-import { loadWatchList, registerWatchTarget, WATCH_PREFIX, type RegisteredTarget } from '../../../shared/monitor/targets.ts';
+import { loadWatchList, WATCH_PREFIX, type RegisteredTarget } from '../../../shared/monitor/targets.ts';
 import { createSilence } from '../../../shared/silences/store.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { fixture } from '../../support/events.ts';
@@ -217,14 +217,11 @@ describe('onboarding', () => {
   it('watches the number and templates with their WabaId: a rejected check alerts with it, and a WabaId silence holds it', async () => {
     const p = payload();
     const phone = `65${p.PhoneNumber}`;
-    // Watched before without its WabaId (POST /watch-list, or an onboarding before this one): the entry gets it, under the same id.
-    const bound = await sandboxClient(sandbox, 5).bindWaba({ WabaId: p.WabaId });
-    const space = bound.data.CustSpaceId;
-    await registerWatchTarget(store, { CustSpaceId: space, NodeType: 'phone', PhoneNumber: phone }, 'POST /watch-list');
     const out = await runOnboarding(deps(), onboardingRequestFrom(eventBridge(p, 'evt-waba-id')));
     if (out.status !== 'done') throw new Error('onboarding did not finish');
+    const space = out.record.CustSpaceId!;
     expect(out.record.WatchTargets).toEqual(expect.arrayContaining([`phone:${space}:${phone}`, `template:${space}:order_update/en_US`]));
-    expect((await store.get<RegisteredTarget>(`${WATCH_PREFIX}phone:${space}:${phone}`))!.value).toMatchObject({ source: 'POST /watch-list', target: { NodeType: 'phone', WabaId: p.WabaId, PhoneNumber: phone } });
+    expect((await store.get<RegisteredTarget>(`${WATCH_PREFIX}phone:${space}:${phone}`))!.value.target).toMatchObject({ NodeType: 'phone', WabaId: p.WabaId, PhoneNumber: phone });
     expect((await store.get<RegisteredTarget>(`${WATCH_PREFIX}template:${space}:order_update/en_US`))!.value.target).toMatchObject({ WabaId: p.WabaId });
     // CAMS takes the WabaId beside a phone or template node (the sweep sends it): the template is there, the number is not any more.
     await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: p.Templates });
