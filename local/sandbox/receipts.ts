@@ -1,5 +1,5 @@
 import { httpRequest } from '../../shared/http/request.ts';
-import type { NodeHealth, NodeRef, Space } from './state.ts';
+import type { NodeHealth, NodeRef, OwedPush, Space } from './state.ts';
 
 /** A receipt URL carries its receiver's secret as ?token=: never shown or logged. */
 export function redactToken(text: string): string {
@@ -18,13 +18,6 @@ export const DELIVERED_STATUS = 200;
 /** Not documented by CAMS (nor by those pages): an attempt with no full reply by then has failed. */
 export const PUSH_TIMEOUT_MS = 10_000;
 
-/** A push owed a retry, saved with the sandbox's state so that a restart still makes it. */
-export interface OwedPush {
-  receipts: unknown[];
-  /** Which retry is next: 1 to RETRY_DELAYS_MS.length. */
-  retry: number;
-  dueAtMs: number;
-}
 
 /** How retries wait; injected so tests move time on by hand. A callback's promise is the retry's. */
 export interface RetryTimers {

@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { AccountReviewStatus, CanSendMessage, HealthError } from '../../shared/cams/operations.ts';
-import type { OwedPush } from './receipts.ts';
+
+/** A push owed a retry, saved with the sandbox's state so that a restart still makes it. */
+export interface OwedPush {
+  receipts: unknown[];
+  /** Which retry is next: 1 to RETRY_DELAYS_MS.length (receipts.ts). */
+  retry: number;
+  dueAtMs: number;
+}
 
 /** A node whose messaging health can be queried and set. Phone numbers are digits with the country code. */
 export type NodeRef =

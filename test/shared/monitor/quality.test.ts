@@ -111,7 +111,7 @@ describe('one quality state, one alert, whichever path reports it', () => {
 });
 
 describe('the rating is known on the node', () => {
-  it("a YELLOW then a GREEN receipt: history's transitions carry the rating (Quality) and the status page tags the node with it", async () => {
+  it("a YELLOW then a GREEN receipt: history's transitions carry the rating (Quality) and the status page names it on the node", async () => {
     let clock = Date.now();
     await sweep(clock);
     const qualityHistory = async () => (await listHistories(store, space)).find((h) => h.subject.entityType === 'PHONE_QUALITY')!;
@@ -120,7 +120,7 @@ describe('the rating is known on the node', () => {
     clock += 10_000;
     await receipt(clock, [{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: '6590001234', Status: 'YELLOW' }]);
     expect((await qualityHistory()).transitions.map((t) => [t.to, t.quality])).toEqual([['LIMITED', 'YELLOW']]);
-    expect(await statusPageHtml(store, { now: clock, refreshSeconds: 0 })).toContain('<span class="tag">quality YELLOW</span>');
+    expect(await statusPageHtml(store, { now: clock, refreshSeconds: 0 })).toContain('6590001234 quality: YELLOW</span>');
 
     await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '6590001234', QualityRating: 'GREEN' });
     clock += 10_000;
