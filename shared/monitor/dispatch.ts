@@ -268,11 +268,18 @@ async function loadSending(store: Store, sinks: readonly AlertSink[]): Promise<M
   return out;
 }
 
-/** Entry id → the sinks a recorded message holds it for. */
+/**
+ * Entry id → the sinks a recorded message holds it for: one the sink confirmed, or one re-sent as it
+ * was. Not one recorded by an earlier version (entries only): it re-sends only what is still owed,
+ * so an entry a silence struck from it would reach that sink neither now nor when the silence ends.
+ */
 function inFlight(sending: ReadonlyMap<string, ReadonlyMap<string, Sending>>): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
   for (const [sink, records] of sending) {
-    for (const r of records.values()) for (const id of r.entries) out.set(id, (out.get(id) ?? new Set()).add(sink));
+    for (const r of records.values()) {
+      if (!r.sent && r.message === undefined) continue;
+      for (const id of r.entries) out.set(id, (out.get(id) ?? new Set()).add(sink));
+    }
   }
   return out;
 }

@@ -468,5 +468,21 @@ describe('deliverOwed', () => {
       expect(sink.sent.map((x) => [x.n.id, phones(x.n)])).toEqual([['recorded-id', ['8613800000093']]]);
       expect(await store.list('monitor/sending/')).toEqual([]);
     });
+
+    it('one recorded by an earlier version that a silence struck: it holds no message to send again, so the sink is owed the alert when the silence ends', async () => {
+      const store = await openStore('memory:');
+      const sink = new TimedSink('hook');
+      await oweAbout(store, '8613800000095');
+      const [entity] = await store.list<EntityState>(ENTITY_PREFIX);
+      await store.put('monitor/sending/hook/waba:9', { id: 'recorded-id', entries: [entity!.value.outbox[0]!.id] });
+      const s = await silencePhone(store, '8613800000095');
+      expect((await deliverOwed(store, [sink], Date.now, noLog)).delivered).toEqual([]);
+      // Struck and recorded as still owed to the hook: nothing can send that record's message again.
+      const silenced = (await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(subject('8613800000095'))))!.value;
+      expect(silenced).toMatchObject({ outbox: [], silenced: { silenceId: s.SilenceId, sinks: ['hook'] } });
+      await expireSilence(store, s.SilenceId, Date.now());
+      expect((await deliverOwed(store, [sink], Date.now, noLog)).delivered).toEqual([{ sink: 'hook', group: 'waba:9', items: 1 }]);
+      expect(sink.sent.map((x) => phones(x.n))).toEqual([['8613800000095']]);
+    });
   });
 });
