@@ -164,6 +164,9 @@ export async function deliverOwed(
   const sendBudget = sendTime + STRIKE_MARGIN_MS;
   const invocationEnding = () => opts.deadline !== undefined && opts.deadline - Date.now() < invocationReserveMs(sinks);
   let asked = false;
+  // `<sink>\n<group>` whose message a sink refused in this call: sent again at the next flush, not in
+  // this call's next pass (milliseconds later, it would use up its refusals in one flush).
+  const refused = new Set<string>();
   for (let pass = 1; ; pass++) {
     // Renewed before a send whenever less than one send's time is left, so a deliverer that dies
     // blocks delivery for this long at most.
@@ -188,7 +191,7 @@ export async function deliverOwed(
         if (invocationEnding()) return INVOCATION_ENDING;
         return outlastsSend() || ((await lease.renew()) && outlastsSend()) ? undefined : LEASE_LOST;
       };
-      await deliverUnderLease(store, sinks, now, log, report, mayStart, opts.policy ?? DEFAULT_POLICY);
+      await deliverUnderLease(store, sinks, now, log, report, mayStart, opts.policy ?? DEFAULT_POLICY, refused);
     } finally {
       await lease.release().catch(() => undefined);
     }
@@ -206,6 +209,7 @@ async function deliverUnderLease(
   report: DispatchReport,
   mayStart: () => Promise<string | undefined>,
   policy: AlertPolicy,
+  refused: Set<string>,
 ): Promise<void> {
   // Through the indexes: the entities that owe something or hold a silenced notification, not every entity.
   let owing = await loadOwing(store);
@@ -223,7 +227,7 @@ async function deliverUnderLease(
     if (owing.length > 0) log({ level: 'warn', msg: 'alerts are owed but no alert sink is configured (ALERT_*); they stay owed' });
     return;
   }
-  const pass: Pass = { now, log, report, mayStart, policy, configured, stuck: new Set(), monitorChanged: false };
+  const pass: Pass = { now, log, report, mayStart, policy, configured, stuck: new Set(refused), refused, monitorChanged: false };
   for (const sink of sinks) {
     if (!(await deliverToSink(store, sink, owing, sending.get(sink.name)!, pass))) return;
   }
@@ -247,6 +251,8 @@ interface Pass {
   configured: readonly string[];
   /** `<sink>\n<group>` whose message did not go through in this pass. */
   stuck: Set<string>;
+  /** `<sink>\n<group>` whose message the sink refused (not given up) in this deliverOwed call. */
+  refused: Set<string>;
   /** Set when a SinkRejected alert was raised or resolved. */
   monitorChanged: boolean;
   /** Deliver this group only. */
@@ -413,6 +419,7 @@ async function deliverToSink(
       } else {
         await store.put<Sending>(sendingKey, { id: notification.id, entries: ids, message: notification, refusals: refusals + 1 }, { ttlMs: SENDING_TTL_MS });
         refused.add(group);
+        ctx.refused.add(`${sink.name}\n${group}`);
         block(group);
       }
       report.failed.push({ sink: sink.name, group, error: err.message, ...(givenUp ? { givenUp } : {}) });

@@ -127,3 +127,28 @@ describe('a sink that refuses a message for good', () => {
     expect(alert).toMatchObject({ firing: false, subject: { nodeType: 'monitor', ref: 'lark' }, outbox: [] });
   }, 30_000);
 });
+
+describe('a refused message and another deliverer asking to look again', () => {
+  it('is sent again at the next flush, not in the extra look the same flush takes: one flush does not use up its refusals', async () => {
+    receivers = await startReceivers({ kinds: ['lark', 'webhook'] });
+    const sinks = sinksFromEnv({ ...receivers.env, ALERT_LARK_SECRET: 'not-the-bots-secret' }, { warn: () => {} });
+    const store = await openStore('memory:');
+    const deliver = () => deliverOwed(store, sinks, Date.now, () => {}, { policy });
+    // Another deliverer (a receipt's) runs during each send to lark: turned away by the lease, it asks this one to look again.
+    const lark = sinks.find((s) => s.name === 'lark')!;
+    const send = lark.send.bind(lark);
+    let asks = 0;
+    lark.send = async (n) => {
+      asks += (await deliver()).skipped ? 1 : 0;
+      return send(n);
+    };
+    await owe(store, sinks.map((s) => s.name), '1', '8613800000001', 'BLOCKED');
+    const server = receivers.receivers.lark!;
+    await deliver();
+    expect(asks).toBeGreaterThan(0);
+    expect(server.rejected).toHaveLength(1);
+    for (let i = 1; i < SINK_REFUSALS; i++) await deliver();
+    expect(server.rejected).toHaveLength(SINK_REFUSALS);
+    expect(await store.list(SENDING_PREFIX)).toEqual([]);
+  }, 30_000);
+});
