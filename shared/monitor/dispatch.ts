@@ -219,7 +219,8 @@ async function deliverUnderLease(
   // Silenced notifications are struck (and recorded) before anything is sent; a recorded message is sent as it was.
   if (await applySilences(store, [...owing, ...silenced], now(), log, inFlight(sending))) owing = await loadOwing(store);
   // A recorded message goes out again though a silence struck every alert in it (nothing else owed).
-  const recorded = [...sending.values()].some((records) => [...records.values()].some((r) => !r.sent && r.message !== undefined));
+  // So does a confirmed one (struck off, or not yet): a refusing sink's SinkRejected may wait on it to resolve.
+  const recorded = [...sending.values()].some((records) => [...records.values()].some((r) => r.sent || r.message !== undefined));
   if (owing.length === 0 && !recorded) return;
   const configured = sinks.map((s) => s.name);
   owing = await resolveSinks(store, owing, configured, log);
@@ -344,6 +345,14 @@ async function deliverToSink(
   const sendingPrefix = `${SENDING_PREFIX}${sink.name}/`;
   // Groups whose message the sink refused and that still owe it: its SinkRejected alert holds while any does.
   const refused = new Set<string>();
+  // Whether the sink's SinkRejected alert may be firing (its window says so; known once a send slot is
+  // taken), and whether it accepted a message: in this pass, or one a record says it confirmed.
+  let refusing = false;
+  let windowRead = false;
+  let accepted = false;
+  // Groups whose confirmed record is deleted once the sink's alert is resolved (kept till then while it
+  // may be refusing): a store failure in between leaves the record, and the next flush resolves it.
+  const confirmed = new Set<string>();
   // A record goes out again while it holds its message (however much of it is still owed) or owed entries.
   const resend = (record: Sending, earlier: readonly Owed[]) => (!record.sent && record.message !== undefined) || earlier.length > 0;
   // The message an earlier deliverer was sending goes first, as it was; what the group owes besides goes in its own.
@@ -354,10 +363,12 @@ async function deliverToSink(
     const record = sending.get(group);
     const earlier = record ? owed.filter((o) => record.entries.includes(o.entry.id)) : [];
     const rest = owed.filter((o) => !earlier.includes(o));
+    accepted ||= !!record?.sent;
     if (record && resend(record, earlier)) {
       messages.push([group, earlier, record]);
       if ((record.refusals ?? 0) > 0) refused.add(group);
-    } else if (record) await store.delete(sendingPrefix + group);
+    } else if (record?.sent) confirmed.add(group);
+    else if (record) await store.delete(sendingPrefix + group);
     if (rest.length > 0) messages.push([group, rest, undefined]);
   }
   // A group whose message did not go through (deferred, failed) sends nothing newer in this pass: its
@@ -367,16 +378,13 @@ async function deliverToSink(
     blocked.add(group);
     ctx.stuck.add(`${sink.name}\n${group}`);
   };
-  // Whether the sink's SinkRejected alert may be firing (its window says so), and whether it accepted a message in this pass.
-  let refusing = false;
-  let accepted = false;
   for (const [group, owed, record] of messages) {
     const sendingKey = sendingPrefix + group;
     if (blocked.has(group) || ctx.stuck.has(`${sink.name}\n${group}`)) continue;
     if (record?.sent) {
       // Confirmed by the sink, not struck off: strike it now, without sending it again.
       await strikeOff(store, sink, owed);
-      await store.delete(sendingKey);
+      confirmed.add(group);
       log({ level: 'info', msg: 'alert delivered earlier, struck off now', sink: sink.name, group, notification: record.id, items: owed.length });
       continue;
     }
@@ -389,6 +397,7 @@ async function deliverToSink(
       continue;
     }
     refusing ||= slot.refusing;
+    windowRead = true;
     const entries = owed.map((o) => o.entry).sort(sendOrder);
     // A recorded message exactly as it was (what a silence struck since included), under its id.
     const ids = record ? record.entries : entries.map((e) => e.id);
@@ -398,6 +407,7 @@ async function deliverToSink(
     // (seconds each) can use up the lease between the check above and here.
     if (!(await mayStart(sink, group))) return false;
     const refusals = record?.refusals ?? 0;
+    confirmed.delete(group);
     await store.put<Sending>(sendingKey, { id: notification.id, entries: ids, message: notification, ...(refusals > 0 ? { refusals } : {}) }, { ttlMs: SENDING_TTL_MS });
     try {
       await sink.send(notification);
@@ -448,13 +458,16 @@ async function deliverToSink(
     }
     await store.put<Sending>(sendingKey, { id: notification.id, entries: ids, sent: true }, { ttlMs: SENDING_TTL_MS });
     await strikeOff(store, sink, owed);
-    await store.delete(sendingKey);
+    if (refusing) confirmed.add(group);
+    else await store.delete(sendingKey);
     refused.delete(group);
     accepted = true;
     report.delivered.push({ sink: sink.name, group, items: notification.items.length });
     log({ level: 'info', msg: 'alert delivered', sink: sink.name, group, notification: notification.id, items: notification.items.length });
   }
   // Not in a pass over one group: the refused messages of the others are not in view.
+  // Accepted only in a record (a store failure before its resolution): the window says whether it is owed.
+  if (accepted && !windowRead && refused.size === 0 && ctx.only === undefined) refusing = !!(await store.get<SinkWindow>(SINK_RATE_PREFIX + sink.name))?.value.refusing;
   if (refusing && accepted && refused.size === 0 && ctx.only === undefined) {
     // It accepts messages again and owes none it refused: resolved, then the mark cleared (a crash in
     // between resolves again, which changes nothing).
@@ -463,6 +476,7 @@ async function deliverToSink(
     ctx.monitorChanged = true;
     log({ level: 'info', msg: 'the sink accepts messages again', sink: sink.name });
   }
+  for (const group of confirmed) await store.delete(sendingPrefix + group);
   return true;
 }
 

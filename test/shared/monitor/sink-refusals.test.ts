@@ -12,6 +12,7 @@ import { updateEntity } from '../../../shared/monitor/entity-store.ts';
 import { evaluate } from '../../../shared/monitor/rules.ts';
 import { openStore } from '../../../shared/store/index.ts';
 import type { Store } from '../../../shared/store/port.ts';
+import { storeWith } from '../../support/store.ts';
 import { RECEIVER_KINDS, startReceivers, type Receivers, type ReceiverKind, type Reply } from '../../support/receivers/index.ts';
 
 const policy = { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 };
@@ -150,5 +151,46 @@ describe('a refused message and another deliverer asking to look again', () => {
     for (let i = 1; i < SINK_REFUSALS; i++) await deliver();
     expect(server.rejected).toHaveLength(SINK_REFUSALS);
     expect(await store.list(SENDING_PREFIX)).toEqual([]);
+  }, 30_000);
+});
+
+describe('a store failure between a refusing sink accepting a message and its alert resolving', () => {
+  const phoneKey = ENTITY_PREFIX + fingerprintOf({ nodeType: 'phone', custSpaceId: 'cs', wabaId: '1', phoneNumber: '8613800000003', entityType: 'PHONE_NUMBER' });
+  const rejectedKey = ENTITY_PREFIX + fingerprintOf({ nodeType: 'monitor', entityType: 'SinkRejected', ref: 'lark' });
+  it.each([
+    ['the strike of the accepted message', phoneKey],
+    ['the resolution', rejectedKey],
+  ])('fails at %s: the next flush resolves it, though nothing more is owed', async (_, failingKey) => {
+    receivers = await startReceivers({ kinds: ['lark', 'webhook'] });
+    const wrong = sinksFromEnv({ ...receivers.env, ALERT_LARK_SECRET: 'not-the-bots-secret' }, { warn: () => {} });
+    const right = sinksFromEnv(receivers.env, { warn: () => {} });
+    const names = right.map((s) => s.name);
+    const inner = await openStore('memory:');
+    let failing = false;
+    const store = storeWith(inner, {
+      put: async (k, v, o) => {
+        if (failing && k === failingKey) {
+          failing = false;
+          throw new Error('store unreachable');
+        }
+        return inner.put(k, v, o);
+      },
+    });
+    const deliver = (sinks: typeof right) => deliverOwed(store, sinks, Date.now, () => {}, { policy });
+    const told = (t: string) => (t.includes('SinkRejected') ? (t.includes('1 resolved') ? 'rejected-end' : 'rejected') : [...new Set(t.match(/8613800000\d+/g))].join());
+
+    await owe(inner, names, '1', '8613800000001', 'BLOCKED');
+    for (let i = 0; i < SINK_REFUSALS; i++) await deliver(wrong);
+    // The secret is set right: lark accepts the next message, and the store fails before the alert resolves.
+    await owe(inner, names, '1', '8613800000003', 'LIMITED');
+    failing = true;
+    await expect(deliver(right)).rejects.toThrow('store unreachable');
+    expect(receivers.received.lark.map((m) => told(m.text))).toEqual(['8613800000003']);
+    await deliver(right);
+    const alert = (await inner.get<EntityState>(rejectedKey))!.value;
+    expect(alert.firing).toBe(false);
+    expect(receivers.received.webhook.map((m) => told(m.text))).toEqual(['8613800000001', 'rejected', '8613800000003', 'rejected-end']);
+    expect(receivers.received.lark.map((m) => told(m.text))).toEqual(['8613800000003']);
+    expect(await inner.list(SENDING_PREFIX)).toEqual([]);
   }, 30_000);
 });
