@@ -1,5 +1,6 @@
 export function excludedFromArtifact(name: string): boolean;
 export function zipFunction(servicePath: string, key: string): string;
+export function protectTemplates(servicePath: string): void;
 export function uploadAllArtifacts(this: {
   templates: { update: { Resources: Record<string, { Type: string; Properties: Record<string, string> }> } };
   serverless: { cli: { log(message: string): void } };

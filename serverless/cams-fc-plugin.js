@@ -11,7 +11,7 @@
 //     and for any stage but dev, API_KEYS and a redis STORE_URL;
 //   - the FC 3.0 route: dist/s.yaml (Serverless Devs fc3) and dist/fc3/, validated (fc3.js).
 // Serverless loads this ES module through its import() fallback (package.json has "type": "module").
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineCamsFcSchema, FUNCTION_KEY_PATTERN } from './schema.js';
 import { createZip, directoryEntries } from './zip.js';
@@ -43,6 +43,17 @@ export function zipFunction(servicePath, key) {
   return join('.serverless', `${key}.zip`);
 }
 
+/**
+ * The FC 2.0 templates hold every function's environment, secrets included (API_KEYS, STORE_URL's
+ * password, sink webhooks), as dist/s.yaml does: the owner's alone, whatever the umask.
+ * @param {string} servicePath
+ */
+export function protectTemplates(servicePath) {
+  const dir = join(servicePath, '.serverless');
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir)) if (name.startsWith('configuration-template-') && name.endsWith('.json')) chmodSync(join(dir, name), 0o600);
+}
+
 /** Deploy upload step: every OSS object in the update template, not only the aliyun plugin's one. */
 export async function uploadAllArtifacts() {
   const objects = Object.values(this.templates.update.Resources).filter((r) => r.Type === OBJECT_TYPE);
@@ -72,7 +83,10 @@ export default class CamsFcPlugin {
 
     this.hooks = {
       'before:package:cleanup': () => this.checkDeployment(),
-      'after:package:finalize': () => this.writeFc3(),
+      'after:package:finalize': () => {
+        protectTemplates(this.serverless.config.servicePath);
+        return this.writeFc3();
+      },
       'before:package:createDeploymentArtifacts': () => this.zipFunctions(this.functionKeys()),
       'before:package:function:package': () => {
         if (this.options.function) this.zipFunctions([this.options.function]);

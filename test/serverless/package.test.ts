@@ -447,6 +447,13 @@ describe('build + package', () => {
     expect(packageOutput).toMatch(/no alert sink is configured/);
   });
 
+  it("leaves every file holding the functions' secrets readable by its owner only (s.yaml, the FC 2.0 update template)", () => {
+    const written = [join(dir!, 'dist', 's.yaml'), ...readdirSync(join(dir!, '.serverless')).filter((f) => f.endsWith('.json')).map((f) => join(dir!, '.serverless', f))];
+    const holding = written.filter((f) => readFileSync(f, 'utf8').includes(GIVEN_ENV.API_KEYS!));
+    expect(holding.map((f) => f.slice(dir!.length + 1)).sort()).toEqual(['.serverless/configuration-template-update.json', 'dist/s.yaml']);
+    for (const file of holding) expect((statSync(file).mode & 0o777).toString(8), file).toBe('600');
+  });
+
   it('refuses --stage prod with an empty API_KEYS or CAMS_RECEIPT_TOKEN, or a file STORE_URL, naming each', async () => {
     const other = makeServiceDir('cams-fc-pkg-prod-');
     try {
