@@ -1,9 +1,9 @@
 // The FC 3.0 route (serverless/fc3.js, fc3-schema.js): dist/s.yaml generated from the real
 // serverless.yml, validated against the vendored fc3 component schema, and the RAM / EventBridge
 // files and scripts beside it, run against a recording stand-in for the aliyun CLI.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { fc3Deployment, fc3Resource, packageFc3, type Fc3Deployment, type Fc3Service } from '../../serverless/fc3.js';
@@ -609,5 +609,74 @@ describe('ram.sh and eventbridge.sh after a function is taken out of serverless.
     expect(after.policies['cams-fc-dev-bind-waba']).toBeDefined();
     expect(after.roles['cams-fc-dev-onboarding']).toBeDefined();
     expect(after.policies['cams-fc-dev-onboarding']).toBeUndefined();
+  });
+});
+
+/** A folder holding only what the scripts need besides the two tools (sh's own commands). */
+function bareBin(): string {
+  const dir = tmp();
+  for (const tool of ['dirname', 'cat', 'sed', 'grep']) {
+    const found = ['/usr/bin', '/bin'].map((d) => join(d, tool)).find((f) => existsSync(f));
+    if (!found) throw new Error(`${tool} not found`);
+    symlinkSync(found, join(dir, tool));
+  }
+  return dir;
+}
+
+describe('ram.sh and eventbridge.sh without their tools, or stopped midway', () => {
+  it('a missing aliyun or node stops them before any call, naming it', async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    packageFc3(dist, svc, { validate: validateSYaml });
+    const cli = accountAliyun(tmp());
+    const bare = bareBin();
+    for (const script of ['ram.sh', 'eventbridge.sh']) {
+      // node, but no aliyun
+      const noCli = await run('/bin/sh', [join(dist, 'fc3', script)], { env: { PATH: `${bare}:${dirname(process.execPath)}`, ACCOUNT_ID: '1234567890' } });
+      expect(noCli.code, script).not.toBe(0);
+      expect(noCli.output, script).toContain(`${script}: the aliyun CLI is not on PATH`);
+      // aliyun (a node script run by its absolute #!), but no node: without the check every create
+      // was made and only the removal of what the package no longer has failed, at the end
+      const noNode = await run('/bin/sh', [join(dist, 'fc3', script)], { env: { PATH: `${bare}:${cli.bin}`, ACCOUNT_ID: '1234567890' } });
+      expect(noNode.code, script).not.toBe(0);
+      expect(noNode.output, script).toContain(`${script}: node is not on PATH`);
+      expect(cli.calls(), script).toEqual([]);
+    }
+  });
+
+  it('a call that fails midway stops the script, saying where and that a re-run goes on; the re-run converges', async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    packageFc3(dist, svc, { validate: validateSYaml });
+    const cli = accountAliyun(tmp());
+    const env = { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
+    const clean = accountAliyun(tmp());
+    const cleanEnv = { ...env, PATH: `${clean.bin}:${process.env.PATH}` };
+    for (const script of ['ram.sh', 'eventbridge.sh']) expect((await run('sh', [join(dist, 'fc3', script)], { env: cleanEnv })).code).toBe(0);
+
+    // No permission to create or update health-monitor's role, nor to update the rule.
+    cli.seed({ deny: ['CreateRole cams-fc-dev-health-monitor', 'UpdateRole cams-fc-dev-health-monitor', 'UpdateRule onboarding-events-1'] });
+    const ram = await run('sh', [join(dist, 'fc3', 'ram.sh')], { env });
+    expect(ram.code).not.toBe(0);
+    expect(ram.output).toContain('ram.sh stopped (exit 1) at role cams-fc-dev-health-monitor: the error above says why');
+    expect(ram.output).toContain('run ram.sh again: it updates what exists and goes on');
+    expect(ram.output).not.toContain('ram.sh: done');
+    expect(Object.keys(cli.state().roles)).not.toContain('cams-fc-dev-health-monitor');
+    // A rule there already (made by hand, say) that may not be updated.
+    cli.seed({ buses: { 'cams-fc-dev': { rules: { 'onboarding-events-1': { Description: '', targets: [] } } } } });
+    const eb = await run('sh', [join(dist, 'fc3', 'eventbridge.sh')], { env });
+    expect(eb.code).not.toBe(0);
+    expect(eb.output).toContain('eventbridge.sh stopped (exit 1) at rule onboarding-events-1 of bus cams-fc-dev');
+
+    cli.seed({ deny: [] });
+    for (const script of ['ram.sh', 'eventbridge.sh']) {
+      const r = await run('sh', [join(dist, 'fc3', script)], { env });
+      expect(r.code, r.output).toBe(0);
+      expect(r.output).toContain(`${script}: done`);
+      expect(r.output).not.toContain('stopped');
+    }
+    // The same account as a run that never failed (policy versions aside: each run adds one).
+    const shape = (s: AccountState) => ({ roles: s.roles, policies: Object.fromEntries(Object.entries(s.policies).map(([n, p]) => [n, p.Description])), buses: s.buses });
+    expect(shape(cli.state())).toEqual(shape(clean.state()));
   });
 });
