@@ -680,3 +680,28 @@ describe('ram.sh and eventbridge.sh without their tools, or stopped midway', () 
     expect(shape(cli.state())).toEqual(shape(clean.state()));
   });
 });
+
+describe('ram.sh and eventbridge.sh run from another folder', () => {
+  it("use their own folder's documents, even with a CDPATH naming another checkout that has a dist/fc3", async () => {
+    const root = tmp();
+    const dist = join(root, 'dist');
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key), { recursive: true });
+    packageFc3(dist, svc, { validate: validateSYaml });
+    // another checkout, packaged for another stage: `cd dist/fc3` would find its dist/fc3 first
+    const other = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(other, 'dist', key), { recursive: true });
+    packageFc3(join(other, 'dist'), resolvedService('qa'), { validate: validateSYaml });
+    const cli = accountAliyun(tmp());
+    const env = { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890', CDPATH: other };
+    for (const script of ['ram.sh', 'eventbridge.sh']) {
+      const r = await run('sh', [join('dist', 'fc3', script)], { cwd: root, env });
+      expect(r.code, `${script}: ${r.output}`).toBe(0);
+      expect(r.output, script).not.toContain(other);
+    }
+    const opt = (a: string[], name: string) => a[a.indexOf(`--${name}`) + 1]!;
+    const documents = cli.calls().flatMap((c) => (c[1] === 'CreateRole' ? [opt(c, 'AssumeRolePolicyDocument')] : c[1] === 'CreatePolicy' ? [opt(c, 'PolicyDocument')] : c[1] === 'CreateRule' ? [opt(c, 'FilterPattern'), opt(c, 'EventTargets')] : []));
+    expect(documents.length).toBeGreaterThan(Object.keys(svc.functions).length);
+    for (const doc of documents) expect(() => JSON.parse(doc), doc).not.toThrow();
+    expect(cli.state().buses['cams-fc-dev']!.rules['onboarding-events-1']!.targets).toEqual(['cams-fc-dev-onboarding']);
+  });
+});
