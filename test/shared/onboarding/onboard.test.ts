@@ -42,6 +42,19 @@ async function monitorDelivers(sink: RecordingSink): Promise<void> {
   await deliverOwed(store, [sink], Date.now, () => {});
 }
 
+/** One sweep of the watch list onboarding wrote, as the monitor runs it, alerting to `sink`. */
+function sweepOnce(sink: RecordingSink) {
+  return new HealthSweep({
+    store,
+    cams: sandboxClient(sandbox, 5),
+    sinks: [sink],
+    policy: { minConsecutive: 1, repeatIntervalMs: 3_600_000 },
+    envTargets: [],
+    concurrency: 5,
+    deadline: Date.now() + 20_000,
+  }).run();
+}
+
 async function camsCalls(): Promise<Array<{ Action: string; Code: string; Params: Record<string, string> }>> {
   return (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string; Code: string; Params: Record<string, string> }>;
 }
@@ -229,15 +242,7 @@ describe('onboarding', () => {
     const now = Date.now();
     const silence = await createSilence(store, { Matchers: [{ Name: 'WabaId', Value: p.WabaId }], StartsAt: now - 1000, EndsAt: now + 3_600_000, CreatedBy: 'ops', Comment: 'onboarding' }, now);
     const sink = new RecordingSink();
-    const report = await new HealthSweep({
-      store,
-      cams: sandboxClient(sandbox, 5),
-      sinks: [sink],
-      policy: { minConsecutive: 1, repeatIntervalMs: 3_600_000 },
-      envTargets: [],
-      concurrency: 5,
-      deadline: Date.now() + 20_000,
-    }).run();
+    const report = await sweepOnce(sink);
     expect(report).toMatchObject({ targets: 3 });
     const health = (await camsCalls()).filter((c) => c.Action === 'GetWhatsappHealthStatus');
     expect(health.filter((c) => c.Params['NodeType'] === 'template')).toEqual([expect.objectContaining({ Code: 'OK', Params: expect.objectContaining({ WabaId: p.WabaId }) })]);
@@ -254,15 +259,7 @@ describe('onboarding', () => {
     await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: out.record.CustSpaceId, Templates: p.Templates });
     await setHealth(sandbox, { CustSpaceId: out.record.CustSpaceId, NodeType: 'phone', PhoneNumber: `65${p.PhoneNumber}`, CanSendMessage: 'LIMITED' });
     const sink = new RecordingSink();
-    const report = await new HealthSweep({
-      store,
-      cams: sandboxClient(sandbox, 5),
-      sinks: [sink],
-      policy: { minConsecutive: 1, repeatIntervalMs: 3_600_000 },
-      envTargets: [],
-      concurrency: 5,
-      deadline: Date.now() + 20_000,
-    }).run();
+    const report = await sweepOnce(sink);
     expect(report).toMatchObject({ targets: 3, checked: 3, roundComplete: true });
     expect(sink.received).toHaveLength(1);
     expect(sink.received[0]!.items).toEqual([expect.objectContaining({ status: 'LIMITED', subject: expect.objectContaining({ phoneNumber: `65${p.PhoneNumber}` }) })]);
