@@ -39,9 +39,8 @@ interface Sending {
 /**
  * A message a sink refuses this many times for good (a non-retryable answer: DingTalk's or Lark's
  * keyword and security checks, a 4xx) is given up for that sink: struck off as if sent, so the
- * group's later alerts reach it. Before, it was sent again at every flush and blocked its group on
- * that sink for ever. More than one, as an answer taken for permanent can still pass (a signature
- * refused for a clock that was off).
+ * group's later alerts reach it rather than wait behind it for ever. More than one, as an answer
+ * taken for permanent can still pass (a signature refused for a clock that was off).
  */
 export const SINK_REFUSALS = 3;
 const DEFAULT_POLICY: AlertPolicy = { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 };
