@@ -341,16 +341,17 @@ describe('cams-events over HTTP', () => {
   });
 });
 
+/** One health-monitor tick, as FC runs it (its own environment), at the alert clock's time (the default ALERT_REPEAT_INTERVAL, 4 h). */
+async function monitorTick(requestId: string, clock: number): Promise<void> {
+  const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env };
+  const { runHealthMonitor } = await import('../../../shared/services/health-monitor.ts');
+  const inv = { event: fixture('timer-event.json'), context: ctx(), requestId, deadline: Date.now() + 30_000 };
+  await runHealthMonitor(inv, { config: loadMonitorConfig(env), store, sinks: sinksFromEnv(env) }, () => clock);
+}
+
 describe('a template review alert between receipts', () => {
   const HOUR = 3_600_000;
   const review = () => webhookItems().filter((i) => i.node.startsWith('TEMPLATE_STATUS')).map((i) => `${i.status} ${i.reason}`);
-  /** One health-monitor tick at the alert clock's time (the default ALERT_REPEAT_INTERVAL, 4 h). */
-  const tick = async (requestId: string, clock: number) => {
-    const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env };
-    const { runHealthMonitor } = await import('../../../shared/services/health-monitor.ts');
-    const inv = { event: fixture('timer-event.json'), context: ctx(), requestId, deadline: Date.now() + 30_000 };
-    await runHealthMonitor(inv, { config: loadMonitorConfig(env), store, sinks: sinksFromEnv(env) }, () => clock);
-  };
 
   it.each([
     ['paused', 'LIMITED'],
@@ -366,14 +367,14 @@ describe('a template review alert between receipts', () => {
 
     // Its node is checked every round; within the interval nothing more is said.
     clock = t0 + HOUR;
-    await tick('tick-1', clock);
+    await monitorTick('tick-1', clock);
     expect(review()).toEqual([`${status} new`]);
     // Past it, the check of the template reminds of its review (before, only a receipt could).
     clock = t0 + 4 * HOUR + 60_000;
-    await tick('tick-2', clock);
+    await monitorTick('tick-2', clock);
     expect(review()).toEqual([`${status} new`, `${status} reminder`]);
     clock += HOUR;
-    await tick('tick-3', clock);
+    await monitorTick('tick-3', clock);
     expect(review()).toHaveLength(2);
 
     // Silenced: the next reminder is recorded as silenced, not sent.
@@ -384,7 +385,7 @@ describe('a template review alert between receipts', () => {
       clock,
     );
     clock = t0 + 8 * HOUR + 2 * 60_000;
-    await tick('tick-4', clock);
+    await monitorTick('tick-4', clock);
     expect(review()).toHaveLength(2);
     const state = (await store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value).find((e) => e.subject.entityType === 'TEMPLATE_STATUS')!;
     expect(state).toMatchObject({ firing: true, status, outbox: [], silenced: { silenceId: silence.SilenceId, item: { reason: 'reminder' } } });
@@ -394,12 +395,6 @@ describe('a template review alert between receipts', () => {
 describe("a number's quality alert between receipts", () => {
   const HOUR = 3_600_000;
   const quality = () => webhookItems().filter((i) => i.node.startsWith('PHONE_QUALITY')).map((i) => `${i.status} ${i.reason}`);
-  const tick = async (requestId: string, clock: number) => {
-    const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env };
-    const { runHealthMonitor } = await import('../../../shared/services/health-monitor.ts');
-    const inv = { event: fixture('timer-event.json'), context: ctx(), requestId, deadline: Date.now() + 30_000 };
-    await runHealthMonitor(inv, { config: loadMonitorConfig(env), store, sinks: sinksFromEnv(env) }, () => clock);
-  };
 
   it('a YELLOW number not under a Discover entry is reminded every ALERT_REPEAT_INTERVAL by its check while no receipt changes it, and not while silenced; GREEN ends it', async () => {
     const t0 = Date.now();
@@ -409,14 +404,14 @@ describe("a number's quality alert between receipts", () => {
     expect(quality()).toEqual(['LIMITED new']);
 
     clock = t0 + HOUR;
-    await tick('tick-1', clock);
+    await monitorTick('tick-1', clock);
     expect(quality()).toEqual(['LIMITED new']);
     // Past the interval, the number's check reminds of its quality (before, only a receipt or a listing could).
     clock = t0 + 4 * HOUR + 60_000;
-    await tick('tick-2', clock);
+    await monitorTick('tick-2', clock);
     expect(quality()).toEqual(['LIMITED new', 'LIMITED reminder']);
     clock += HOUR;
-    await tick('tick-3', clock);
+    await monitorTick('tick-3', clock);
     expect(quality()).toHaveLength(2);
 
     const { createSilence } = await import('../../../shared/silences/store.ts');
@@ -426,7 +421,7 @@ describe("a number's quality alert between receipts", () => {
       clock,
     );
     clock = t0 + 8 * HOUR + 2 * 60_000;
-    await tick('tick-4', clock);
+    await monitorTick('tick-4', clock);
     expect(quality()).toHaveLength(2);
     const state = (await store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value).find((e) => e.subject.entityType === 'PHONE_QUALITY')!;
     expect(state).toMatchObject({ firing: true, status: 'LIMITED', outbox: [], silenced: { silenceId: silence.SilenceId, item: { reason: 'reminder' } } });
