@@ -21,8 +21,13 @@ class TimedSink implements AlertSink {
   }
 }
 
-async function owe(store: Store, wabaId: string, sinks: string[]): Promise<void> {
-  const subject: AlertSubject = { nodeType: 'phone', custSpaceId: 'cs', wabaId, phoneNumber: `86${wabaId}`, entityType: 'PHONE_NUMBER' };
+function phoneSubject(wabaId: string, phoneNumber = `86${wabaId}`): AlertSubject {
+  return { nodeType: 'phone', custSpaceId: 'cs', wabaId, phoneNumber, entityType: 'PHONE_NUMBER' };
+}
+
+/** A BLOCKED alert about a phone of `wabaId` (by default `86<wabaId>`), owed to `sinks`. */
+async function owe(store: Store, wabaId: string, sinks: string[], phoneNumber?: string): Promise<void> {
+  const subject = phoneSubject(wabaId, phoneNumber);
   const state = evaluate(undefined, { subject, status: 'BLOCKED', errors: [] }, { now: Date.now(), round: 'r', policy: { minConsecutive: 1, repeatIntervalMs: 1e9 }, inhibited: false, sinks });
   // Written as the sweep writes it: through updateEntity, which indexes what is owed.
   await updateEntity(store, fingerprintOf(subject), () => state);
@@ -123,11 +128,7 @@ describe('deliverOwed', () => {
     // the receiver could not tell it had it, and notified it twice.
     const inner = await openStore('memory:');
     const sink = new TimedSink('hook');
-    const subject = (phone: string): AlertSubject => ({ nodeType: 'phone', custSpaceId: 'cs', wabaId: '7', phoneNumber: phone, entityType: 'PHONE_NUMBER' });
-    const oweAbout = (phone: string) =>
-      updateEntity(inner, fingerprintOf(subject(phone)), () =>
-        evaluate(undefined, { subject: subject(phone), status: 'BLOCKED', errors: [] }, { now: Date.now(), round: 'r', policy: { minConsecutive: 1, repeatIntervalMs: 1e9 }, inhibited: false, sinks: ['hook'] }),
-      );
+    const oweAbout = (phone: string) => owe(inner, '7', ['hook'], phone);
     await oweAbout('8613800000001');
     // The store goes away right after the send: the strike's write fails.
     let down = false;
@@ -160,11 +161,7 @@ describe('deliverOwed', () => {
   it('a failed send is retried as the same message, and nothing newer of its group goes ahead of it', async () => {
     const store = await openStore('memory:');
     const sink = new TimedSink('hook');
-    const subject = (phone: string): AlertSubject => ({ nodeType: 'phone', custSpaceId: 'cs', wabaId: '8', phoneNumber: phone, entityType: 'PHONE_NUMBER' });
-    const oweAbout = (phone: string) =>
-      updateEntity(store, fingerprintOf(subject(phone)), () =>
-        evaluate(undefined, { subject: subject(phone), status: 'BLOCKED', errors: [] }, { now: Date.now(), round: 'r', policy: { minConsecutive: 1, repeatIntervalMs: 1e9 }, inhibited: false, sinks: ['hook'] }),
-      );
+    const oweAbout = (phone: string) => owe(store, '8', ['hook'], phone);
     await oweAbout('8613800000011');
     sink.fail = new SinkDeliveryError('hook', 'HTTP 500', true);
     expect((await deliverOwed(store, [sink], Date.now, noLog)).failed).toHaveLength(1);
@@ -401,11 +398,8 @@ describe('deliverOwed', () => {
   });
 
   describe('a message recorded before its send that a silence set since strikes part of', () => {
-    const subject = (phone: string): AlertSubject => ({ nodeType: 'phone', custSpaceId: 'cs', wabaId: '9', phoneNumber: phone, entityType: 'PHONE_NUMBER' });
-    const oweAbout = (store: Store, phone: string) =>
-      updateEntity(store, fingerprintOf(subject(phone)), () =>
-        evaluate(undefined, { subject: subject(phone), status: 'BLOCKED', errors: [] }, { now: Date.now(), round: 'r', policy: { minConsecutive: 1, repeatIntervalMs: 1e9 }, inhibited: false, sinks: ['hook'] }),
-      );
+    const subject = (phone: string) => phoneSubject('9', phone);
+    const oweAbout = (store: Store, phone: string) => owe(store, '9', ['hook'], phone);
     const phones = (n: AlertNotification) => n.items.map((i) => i.subject.phoneNumber);
     const silencePhone = (store: Store, phone: string) => {
       const now = Date.now();
