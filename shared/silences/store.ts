@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { keyOfNextToken, nextTokenOf } from '../store/next-token.ts';
-import type { Store } from '../store/port.ts';
+import { StoreError, type Store } from '../store/port.ts';
 import { EXPIRED_LISTED_MS, type Matcher, type Silence } from './silence.ts';
 
 const SILENCE_PREFIX = 'silences/';
@@ -23,6 +23,21 @@ const keyOf = (s: Pick<Silence, 'SilenceId' | 'EndsAt'>) => `${SILENCE_PREFIX}${
 
 /** A SilenceId starts with the end it was created with (see keyOf), so DELETE finds its key. */
 const createdKeyOf = (id: string) => `${SILENCE_PREFIX}${id.slice(4, 16)}.${id}`;
+
+/**
+ * Where a silence ended early now lives (its key said its old end): `silences-ended/<SilenceId>` →
+ * its key, kept as long as it is. Not under `silences/`, which lists silences only.
+ */
+const movedKeyOf = (id: string) => `silences-ended/${id}`;
+
+/**
+ * A record not under the key its end gives: ended early where it was, its move to its new end's key
+ * unfinished (expireSilence). Legacy keys never say an end, and are ended where they are.
+ */
+const unmoved = (key: string, s: Silence) => !key.startsWith(LEGACY_PREFIX) && key !== keyOf(s);
+
+/** An unmoved record is listed where it stands only until its copy under its new key is there: once, either way. */
+const movedCopyIsThere = async (store: Store, s: Silence) => (await store.get<Silence>(keyOf(s))) !== undefined;
 
 /** Store reads of silences in force, a page at a time: at most this many ended ones are read with them. */
 const READ_PAGE = 100;
@@ -61,6 +76,16 @@ export async function listSilences(store: Store, now: number, opts: { ended?: nu
     const page = await store.list<Silence>(SILENCE_PREFIX, { ...(after !== undefined ? { after } : {}), limit: READ_PAGE });
     for (const { key, value } of page) {
       if (key.startsWith(LEGACY_PREFIX)) break read;
+      // Ended early, its move unfinished: it sits among those in force, so it ends no walk.
+      if (unmoved(key, value) && value.EndsAt <= now) {
+        if (!listed(value, now)) continue;
+        if (endedLeft === 0) moreEnded = true;
+        else if (!(await movedCopyIsThere(store, value))) {
+          endedLeft--;
+          silences.push(value);
+        }
+        continue;
+      }
       if (value.EndsAt <= now) {
         if (!listed(value, now)) break read;
         if (endedLeft === 0) {
@@ -107,17 +132,15 @@ export function decodeNextToken(token: string): string | undefined {
 export async function listSilencePage(store: Store, now: number, pageSize: number, after?: string): Promise<SilencePage> {
   const rows = await store.list<Silence>(SILENCE_PREFIX, { ...(after !== undefined ? { after } : {}), limit: pageSize + 1 });
   const page = rows.slice(0, pageSize);
+  const silences: Silence[] = [];
+  for (const { key, value } of page) {
+    if (listed(value, now) && !(unmoved(key, value) && (await movedCopyIsThere(store, value)))) silences.push(value);
+  }
   return {
-    silences: page.map((r) => r.value).filter((s) => listed(s, now)),
+    silences,
     ...(rows.length > pageSize ? { nextToken: nextTokenOf(page.at(-1)!.key) } : {}),
   };
 }
-
-/**
- * Where a silence ended early now lives (its key said its old end): `silences-ended/<SilenceId>` →
- * its key, kept as long as it is. Not under `silences/`, which lists silences only.
- */
-const movedKeyOf = (id: string) => `silences-ended/${id}`;
 
 /** The silence's record, wherever its end put it: its created key, its legacy key, or where ending early moved it. */
 async function findSilence(store: Store, id: string) {
@@ -135,17 +158,31 @@ async function findSilence(store: Store, id: string) {
  * Alertmanager expires it), so it never ends before it starts. One that has already ended is
  * returned as it stands (a DELETE sent again, its first answer lost, is answered as the first);
  * undefined when there is no such silence, or the store has forgotten it.
+ *
+ * It is ended where it stands first, in one compare-and-set: from then on it is ended, whatever
+ * fails next, and listed once. Then the pointer, the copy under its new end's key, and last the old
+ * key goes: a DELETE sent again after a failure at any step finds it where it was and finishes.
  */
 export async function expireSilence(store: Store, id: string, now: number): Promise<Silence | undefined> {
-  const current = await findSilence(store, id);
-  if (!current) return undefined;
-  if (current.value.EndsAt <= now) return listed(current.value, now) ? current.value : undefined;
-  const ended: Silence = { ...current.value, StartsAt: Math.min(current.value.StartsAt, now), EndsAt: now, ExpiredAt: now };
-  // Taken away before it is written under its new end: a crash between leaves it ended (unlisted),
-  // never in force. A DELETE that lost the race reads where the winner put it.
-  if (!(await store.delete(current.key, { ifVersion: current.version }))) return (await findSilence(store, id))?.value;
-  // Ending now leaves it listed for exactly EXPIRED_LISTED_MS more.
-  await store.put(keyOf(ended), ended, { ttlMs: EXPIRED_LISTED_MS });
-  await store.put(movedKeyOf(id), keyOf(ended), { ttlMs: EXPIRED_LISTED_MS });
-  return ended;
+  for (let attempt = 1; ; attempt++) {
+    const current = await findSilence(store, id);
+    if (!current) return undefined;
+    let { value, version } = current;
+    if (value.EndsAt > now) {
+      const ended: Silence = { ...value, StartsAt: Math.min(value.StartsAt, now), EndsAt: now, ExpiredAt: now };
+      const written = await store.put(current.key, ended, { ifVersion: version, ttlMs: ttlFor(ended, now) });
+      // Another DELETE ended it first: read what it wrote, and finish its move.
+      if (written === undefined && attempt < 3) continue;
+      if (written === undefined) throw new StoreError('CONFLICT', `ending silence ${id} lost ${attempt} compare-and-set races in a row`);
+      [value, version] = [ended, written];
+    }
+    if (!listed(value, now)) return undefined;
+    if (unmoved(current.key, value)) {
+      const ttlMs = ttlFor(value, now);
+      await store.put(movedKeyOf(id), keyOf(value), { ttlMs });
+      await store.put(keyOf(value), value, { ttlMs });
+      await store.delete(current.key, { ifVersion: version });
+    }
+    return value;
+  }
 }
