@@ -1,6 +1,6 @@
 import type middy from '@middy/core';
 import { HttpError } from '../http-fn/errors.ts';
-import { secretEquals } from '../http-fn/secret-equal.ts';
+import { refuseRepeatedQuerySecret, secretEquals } from '../http-fn/secret-equal.ts';
 import type { ParsedHttpEvent } from '../http-fn/middlewares.ts';
 import * as z from '../validation/schema.ts';
 
@@ -18,12 +18,7 @@ export function receiptToken(opts: { token: () => string }): middy.MiddlewareObj
       const expected = opts.token();
       const given = http.query['token'];
       if (!given) throw new HttpError(401, 'MissingToken', 'token: the callback URL must carry ?token=<CAMS_RECEIPT_TOKEN>', { fields: [{ Field: 'token', Message: 'is required' }] });
-      // FC joins a repeated query key's values with commas. Refused before any comparison, so the
-      // answer says nothing of whether one of them matched. A token holding a comma itself is compared
-      // as given (a repeated key is then 403).
-      if (given.includes(',') && !expected.includes(',')) {
-        throw new HttpError(400, 'InvalidParameter', 'token: given more than once in the query', { fields: [{ Field: 'token', Message: 'given more than once in the query' }] });
-      }
+      refuseRepeatedQuerySecret(given, expected, 'token');
       // A `+` of the token left unencoded in the callback URL (a base64 token) arrives as a space.
       const matches = secretEquals(given, expected) || (given.includes(' ') && secretEquals(given.replaceAll(' ', '+'), expected));
       if (!matches) throw new HttpError(403, 'InvalidToken', 'token: does not match CAMS_RECEIPT_TOKEN', { fields: [{ Field: 'token', Message: 'does not match' }] });

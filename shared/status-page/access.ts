@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { HttpError } from '../http-fn/errors.ts';
-import { secretEquals } from '../http-fn/secret-equal.ts';
+import { refuseRepeatedQuerySecret, secretEquals } from '../http-fn/secret-equal.ts';
 import type { HttpRequest } from '../http-fn/event.ts';
 import { isDigits } from '../text/chars.ts';
 import type { StatusPageConfig } from './config.ts';
@@ -68,6 +68,8 @@ export function checkAccess(cfg: Pick<StatusPageConfig, 'token' | 'public'>, htt
   }
   const token = cfg.token;
   if (given !== undefined) {
+    // `?token=a&token=b`: 400 whether or not one of them is right, as POST /cams/receipts answers it.
+    refuseRepeatedQuerySecret(given, token, 'token');
     if (!secretEquals(given, token)) throw new HttpError(401, 'InvalidToken', 'the token is not right');
     const rest = Object.entries(http.query).filter(([k]) => k !== 'token');
     const location = http.path + (rest.length ? `?${new URLSearchParams(rest).toString()}` : '');

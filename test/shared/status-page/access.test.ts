@@ -49,3 +49,12 @@ describe('checkAccess: the token', () => {
     expect(checkAccess(cfg, req(TOKEN)).kind).toBe(kind);
   });
 });
+
+describe('checkAccess: ?token= given more than once', () => {
+  it('a token that holds a comma itself is compared as given', () => {
+    const comma = { token: 'a-status,token-of-16', public: false };
+    expect(checkAccess(comma, request({ token: 'a-status,token-of-16' })).kind).toBe('set-cookie');
+    expect(refused(() => checkAccess(comma, request({ token: 'a-status,token-of-17' })))).toBe(401);
+    expect(refused(() => checkAccess(cfg, request({ token: `${TOKEN},${TOKEN}` })))).toBe(400);
+  });
+});

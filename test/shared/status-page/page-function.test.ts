@@ -113,6 +113,22 @@ describe('GET /status access', () => {
     expect((await get(env, { token: TOKEN }, { host: '127.0.0.1:9000', 'X-Forwarded-Proto': 'http' })).headers['set-cookie']).not.toContain('Secure');
   });
 
+  // FC hands `?token=a&token=b` over as one value joined with a comma: it was a plain 401, and is
+  // refused as POST /cams/receipts refuses it, whether or not one of the two is right.
+  it('token given more than once: 400 naming token, the same whether or not one of them is right', async () => {
+    const env = { STATUS_PAGE_TOKEN: TOKEN };
+    const replies = await Promise.all([`${TOKEN},${TOKEN}`, `nope,${TOKEN}`, `${TOKEN},nope`, 'nope,nope'].map((token) => get(env, { token })));
+    for (const res of replies) {
+      expect(res.statusCode).toBe(400);
+      expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(res.headers['set-cookie']).toBeUndefined();
+      expect(res.body).toContain('<h1>400 InvalidParameter</h1>');
+      expect(res.body).toContain('<li>token: given more than once in the query</li>');
+      expect(res.body).not.toContain(TOKEN);
+      expect(res.body).toBe(replies[0]!.body);
+    }
+  });
+
   it('refuses unknown or bad query parameters by name (400), and never logs the token', async () => {
     const env = { STATUS_PAGE_PUBLIC: 'true' };
     const res = await get(env, { foo: '1' });
