@@ -5,12 +5,9 @@
  * JSON but is base64 of JSON is read as that JSON. Either way the sender's JSON is what counts, after
  * a leading byte order mark (some Windows tools write one; an HTTP body's is skipped too, and a raw
  * one here had a receipts message set aside as "not JSON"). Throws SyntaxError when the body is neither.
+ * The value, with the JSON text it was read from (the body, or what its base64 encodes): a key given
+ * twice is looked for in the text (../text/json-keys.ts), as JSON.parse keeps the last silently.
  */
-export function parseMessageBody(body: string): unknown {
-  return readMessageBody(body).value;
-}
-
-/** parseMessageBody, with the JSON text it read (the body, or what its base64 encodes). */
 export function readMessageBody(body: string): { value: unknown; text: string } {
   const text = body.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
   try {

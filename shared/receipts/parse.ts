@@ -1,4 +1,5 @@
 import type { FieldProblem } from '../http-fn/errors.ts';
+import { repeatedJsonKeys } from '../text/json-keys.ts';
 
 /** ChatAppAudit receipt types (../shared/notes/receipts.md); others are kept as data, never fatal. */
 export const RECEIPT_TYPES = [
@@ -121,15 +122,35 @@ function isKnown(type: string, status: string | undefined, audit: string | undef
   return true;
 }
 
-/** A batch (an HTTP push or a queue message): a JSON array of receipts, or one receipt. */
-export function parseBatch(body: unknown): { receipts: Array<{ index: number; receipt: Receipt }>; errors: Array<{ index: number; fields: FieldProblem[] }> } {
+/**
+ * A batch (an HTTP push or a queue message): a JSON array of receipts, or one receipt. With `text`,
+ * the JSON text `body` was parsed from, a receipt that holds a key twice is malformed, named by the
+ * key's path (`[2].Status`): JSON.parse kept the last silently, and which status CAMS meant would be
+ * a guess. The others are taken as ever.
+ */
+export function parseBatch(body: unknown, text?: string): { receipts: Array<{ index: number; receipt: Receipt }>; errors: Array<{ index: number; fields: FieldProblem[] }> } {
   const list = Array.isArray(body) ? body : [body];
+  const repeated = text === undefined ? new Map<number, string>() : repeatedKeysByReceipt(text, Array.isArray(body));
   const receipts: Array<{ index: number; receipt: Receipt }> = [];
   const errors: Array<{ index: number; fields: FieldProblem[] }> = [];
   list.forEach((item, index) => {
     const r = parseReceipt(item, `[${index}]`);
-    if (r.ok) receipts.push({ index, receipt: r.receipt });
+    const again = repeated.get(index);
+    if (again !== undefined) errors.push({ index, fields: [{ Field: again, Message: 'is given more than once' }, ...(r.ok ? [] : r.fields)] });
+    else if (r.ok) receipts.push({ index, receipt: r.receipt });
     else errors.push({ index, fields: r.fields });
   });
   return { receipts, errors };
+}
+
+/** The first key each receipt of a batch's JSON text holds twice, by the receipt's index, as its field (`[2].Status`). */
+function repeatedKeysByReceipt(text: string, isArray: boolean): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const repeat of repeatedJsonKeys(text)) {
+    const index = isArray ? Number(repeat.first) : 0;
+    if (out.has(index)) continue;
+    const path = isArray ? repeat.path().slice(1) : repeat.path();
+    out.set(index, [`[${index}]`, ...path].join('.'));
+  }
+  return out;
 }

@@ -1,9 +1,25 @@
 /**
  * The path (`Templates.1.Name`) of the first key that one object of a JSON text holds twice, else
- * undefined. The text is valid JSON (JSON.parse took it), so a scan of its strings and brackets is
- * enough; no recursion, whatever the nesting.
+ * undefined.
  */
 export function repeatedJsonKey(text: string): string | undefined {
+  for (const repeat of repeatedJsonKeys(text)) return repeat.path().join('.');
+  return undefined;
+}
+
+/** A key held again: its path's first segment, and the whole path (`['Templates', '1', 'Name']`). */
+export interface RepeatedKey {
+  first: string;
+  /** Built when asked for (a deep path costs its depth), before the scan goes on to the next. */
+  path(): string[];
+}
+
+/**
+ * Every key that one object of a JSON text holds again (each repeat), in text order. The text is
+ * valid JSON (JSON.parse took it), so a scan of its strings and brackets is enough; no recursion,
+ * whatever the nesting.
+ */
+export function* repeatedJsonKeys(text: string): Generator<RepeatedKey> {
   type Frame = { keys: Set<string>; key: string } | { index: number };
   const stack: Frame[] = [];
   let keyNext = false;
@@ -22,7 +38,10 @@ export function repeatedJsonKey(text: string): string | undefined {
       if (keyNext && top && 'keys' in top) {
         const raw = text.slice(i + 1, end);
         const key = raw.includes('\\') ? (JSON.parse(text.slice(i, end + 1)) as string) : raw;
-        if (top.keys.has(key)) return [...stack.slice(0, -1).map((f) => ('keys' in f ? f.key : String(f.index))), key].join('.');
+        if (top.keys.has(key)) {
+          const segment = (f: Frame) => ('keys' in f ? f.key : String(f.index));
+          yield { first: stack.length > 1 ? segment(stack[0]!) : key, path: () => [...stack.slice(0, -1).map(segment), key] };
+        }
         top.keys.add(key);
         top.key = key;
         keyNext = false;
@@ -41,5 +60,4 @@ export function repeatedJsonKey(text: string): string | undefined {
       else if (top) top.index += 1;
     }
   }
-  return undefined;
 }

@@ -70,6 +70,9 @@ function queueEvent(messageBody: string, messageId = 'MSG0001'): Buffer {
   return Buffer.from(JSON.stringify(e));
 }
 
+/** Receipt 0 gives Status twice, receipt 2 a key of its Reason; receipt 1 is a valid one (the push's JSON text, as sent). */
+const REPEATED_KEY_BATCH = `[{"Type":"wabaAccountUpdate","WabaId":"${WABA}","PhoneNumber":"${PHONE}","Status":"BLOCKED","Status":"AVAILABLE"},{"Type":"wabaAccountUpdate","WabaId":"${WABA}","PhoneNumber":"${PHONE}","Status":"LIMITED"},{"Type":"wabaReviewUpdate","WabaId":"${WABA}","Status":"APPROVED","Reason":{"Code":1,"Code":2}}]`;
+
 type Reply = { statusCode: number; body: string };
 const json = (r: unknown) => JSON.parse((r as Reply).body) as { Code: string; Message?: string; Data?: { Results: Array<Record<string, unknown>>; Errors: Array<{ Index: number; Fields: Array<{ Field: string; Message: string }> }> }; Fields?: Array<{ Field: string }> };
 const webhookItems = () => receivers.received.webhook.flatMap((m) => (m.body as { items: Array<{ status: string; severity: string; reason: string; node: string; errors: Array<{ ErrorCode: string; ErrorDescription: string }> }> }).items);
@@ -238,6 +241,25 @@ describe('cams-events over HTTP', () => {
     // received counts every receipt that arrived, the malformed ones too
     expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ received: 6, invalid: 2, unknown: 2, unknownWaba: 1 });
     expect(lines.some((l) => l.includes('"msg":"receipt for a WABA no watched node belongs to; not alerted"'))).toBe(true);
+  });
+
+  // JSON.parse kept the last of a repeated key silently, so a receipt saying BLOCKED and AVAILABLE
+  // was acted on as whichever came last; POST /onboardings refuses such a body, naming the key.
+  it('a receipt that gives a key twice is malformed, named by its path; the others in the push are acted on', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
+    const r = (await fn()(httpPush(REPEATED_KEY_BATCH), ctx())) as Reply;
+    expect(r.statusCode).toBe(200);
+    expect(json(r).Data!.Results.map((x) => [x['Index'], x['Outcome']])).toEqual([[1, 'processed']]);
+    expect(json(r).Data!.Errors).toEqual([
+      { Index: 0, Fields: [{ Field: '[0].Status', Message: 'is given more than once' }] },
+      { Index: 2, Fields: [{ Field: '[2].Reason.Code', Message: 'is given more than once' }] },
+    ]);
+    expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ received: 3, invalid: 2 });
+    // One receipt alone (not in an array) that gives a key twice: nothing valid, 400.
+    const alone = (await fn()(httpPush(`{"Type":"wabaReviewUpdate","WabaId":"${WABA}","WabaId":"1","Status":"APPROVED"}`), ctx())) as Reply;
+    expect(alone.statusCode).toBe(400);
+    expect(json(alone).Fields).toEqual([{ Field: '[0].WabaId', Message: 'is given more than once' }]);
   });
 
   it("a WABA a receipt came for before it was watched leaves the report's UnknownWabas once one of its receipts is matched", async () => {
@@ -607,6 +629,18 @@ describe('cams-events from the MNS queue trigger', () => {
     const report = await fn()(queueEvent(body, 'B64MSG1'), ctx());
     expect(report).toMatchObject({ messages: 1, receipts: 1, setAside: [], delivered: 1 });
     expect(webhookItems().map((i) => i.status)).toEqual(['LIMITED']);
+  });
+
+  it('a receipt that gives a key twice is malformed as over HTTP, raw or base64-encoded; the others are acted on', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
+    const handler = fn();
+    expect(await handler(queueEvent(REPEATED_KEY_BATCH, 'REPEAT1'), ctx())).toMatchObject({ messages: 1, receipts: 1, invalid: 2, setAside: [] });
+    expect(await handler(queueEvent(Buffer.from(REPEATED_KEY_BATCH).toString('base64'), 'REPEAT2'), ctx())).toMatchObject({ messages: 1, receipts: 1, invalid: 2, setAside: [] });
+    expect(webhookItems().map((i) => i.status)).toEqual(['LIMITED']);
+    const warned = lines.filter((l) => l.includes('"msg":"malformed receipts in a queue message"'));
+    expect(warned).toHaveLength(2);
+    for (const l of warned) expect(l).toContain('"fields":[{"Field":"[0].Status","Message":"is given more than once"},{"Field":"[2].Reason.Code","Message":"is given more than once"}]');
   });
 
   it('a message whose body is not JSON is set aside at once, with one alert', async () => {

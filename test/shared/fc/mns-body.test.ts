@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseMessageBody } from '../../../shared/fc/mns-body.ts';
+import { readMessageBody } from '../../../shared/fc/mns-body.ts';
+
+const parseMessageBody = (body: string) => readMessageBody(body).value;
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
-describe('parseMessageBody', () => {
+describe('readMessageBody', () => {
   it('reads a raw JSON body as it is', () => {
     expect(parseMessageBody('[{"Type":"template"}]')).toEqual([{ Type: 'template' }]);
     expect(parseMessageBody(' {"WabaId":"1"} ')).toEqual({ WabaId: '1' });

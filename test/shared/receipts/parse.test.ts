@@ -82,6 +82,29 @@ describe('receipt parsing', () => {
     ]);
   });
 
+  it('with its JSON text: a receipt that gives a key twice is malformed, named by the path of its first, beside its other problems; the others are kept', () => {
+    const text = '[{"Type":"wabaReviewUpdate","WabaId":"1","Status":"A","Status":"B","Status":"C"},{"Type":"wabaReviewUpdate","WabaId":"2"},{"Type":"phoneQualityUpdate","WabaId":"3","WabaId":"x","Reason":{"a":1,"a":2}},{"Reason":{"Type":1},"Type":"wabaReviewUpdate","WabaId":"4"}]';
+    const { receipts, errors } = parseBatch(JSON.parse(text), text);
+    expect(receipts.map((r) => [r.index, r.receipt.wabaId])).toEqual([[1, '2'], [3, '4']]);
+    expect(errors).toEqual([
+      { index: 0, fields: [{ Field: '[0].Status', Message: 'is given more than once' }] },
+      {
+        index: 2,
+        fields: [
+          { Field: '[2].WabaId', Message: 'is given more than once' },
+          { Field: '[2].WabaId', Message: 'must be the WABA id: 1-32 digits' },
+          { Field: '[2].PhoneNumber', Message: 'is required' },
+          { Field: '[2].Status', Message: 'is required' },
+        ],
+      },
+    ]);
+    // One receipt, not in an array: it is [0], as its other problems are named.
+    const one = '{"Type":"wabaReviewUpdate","WabaId":"1","Reason":{"x":{"y":1,"y":1}}}';
+    expect(parseBatch(JSON.parse(one), one).errors).toEqual([{ index: 0, fields: [{ Field: '[0].Reason.x.y', Message: 'is given more than once' }] }]);
+    // Without the text, what JSON.parse kept is all there is to check.
+    expect(parseBatch(JSON.parse(text)).errors.map((e) => e.index)).toEqual([2]);
+  });
+
   it('a receipt nested deeper than MAX_RECEIPT_DEPTH is a field error, not a stack overflow later (dedup key, store)', () => {
     const nest = (levels: number, inner: unknown = 1): unknown => {
       let v = inner;

@@ -4,7 +4,7 @@
  * deeper than a recursive walk survives, and a body at MAX_BODY_BYTES.
  */
 import { describe, expect, it } from 'vitest';
-import { repeatedJsonKey } from '../../../shared/text/json-keys.ts';
+import { repeatedJsonKey, repeatedJsonKeys } from '../../../shared/text/json-keys.ts';
 
 describe('repeatedJsonKey', () => {
   it('a string ends at the first quote after an even run of backslashes, however long', () => {
@@ -39,5 +39,15 @@ describe('repeatedJsonKey', () => {
     expect(repeatedJsonKey(`${wide.slice(0, -1)},"k11999":0}`)).toBe('k11999');
     // ~10 ms here; a quadratic scan would take seconds.
     expect(performance.now() - started).toBeLessThan(2_000);
+  });
+});
+
+describe('repeatedJsonKeys', () => {
+  it('every repeat in text order, with the first segment of its path, and the path when asked for', () => {
+    const repeats = [...repeatedJsonKeys('[{"a":1,"a":2,"a":3},{"b":{"c":1,"c":2}}]')].map((r) => r.first);
+    expect(repeats).toEqual(['0', '0', '1']);
+    const paths: string[] = [];
+    for (const r of repeatedJsonKeys('{"x":1,"x":2,"y":{"z":[{"w":1,"w":2}]}}')) paths.push(r.path().join('.'));
+    expect(paths).toEqual(['x', 'y.z.0.w']);
   });
 });
