@@ -419,13 +419,9 @@ async function deliverToSink(
         block(group);
         continue;
       }
-      // Refused for good: counted on the message's record, given up at SINK_REFUSALS, and told to the other sinks.
+      // Refused for good: counted on the message's record, told to the other sinks, given up at SINK_REFUSALS.
       const givenUp = refusals + 1 >= SINK_REFUSALS;
-      if (givenUp) {
-        await strikeOff(store, sink, owed);
-        await store.delete(sendingKey);
-        refused.delete(group);
-      } else {
+      if (!givenUp) {
         await store.put<Sending>(sendingKey, { id: notification.id, entries: ids, message: notification, refusals: refusals + 1 }, { ttlMs: SENDING_TTL_MS });
         refused.add(group);
         ctx.refused.add(`${sink.name}\n${group}`);
@@ -443,6 +439,9 @@ async function deliverToSink(
         error: err.message,
         refusals: refusals + 1,
       });
+      // The mark, then the alert, then (given up) the record goes: a store failing at any of these
+      // leaves the record, so the next flush sends the message again and, refused, raises the alert.
+      // Struck off first, a failure before the alert (its first, or a new code) lost it for good.
       if (!refusing) await markRefusing(store, sink.name, true);
       refusing = true;
       await observeMonitorSubject(store, sinkRejectedSubject(sink.name), 'ERROR', [refusalError(sink.name, err)], {
@@ -453,6 +452,11 @@ async function deliverToSink(
         sinks: ctx.configured.filter((n) => n !== sink.name),
       });
       ctx.monitorChanged = true;
+      if (givenUp) {
+        await strikeOff(store, sink, owed);
+        await store.delete(sendingKey);
+        refused.delete(group);
+      }
       continue;
     }
     await store.put<Sending>(sendingKey, { id: notification.id, entries: ids, sent: true }, { ttlMs: SENDING_TTL_MS });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertNotification, AlertSink, AlertSubject } from '../../../shared/alerts/model.ts';
 import { SinkDeliveryError } from '../../../shared/alerts/model.ts';
-import { DELIVER_AGAIN, DELIVERY_LEASE, deliverOwed, ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
+import { DELIVER_AGAIN, DELIVERY_LEASE, deliverOwed, ENTITY_PREFIX, SINK_REFUSALS } from '../../../shared/monitor/dispatch.ts';
 import { EVERY_SINK, fingerprintOf, type EntityState } from '../../../shared/monitor/entity-state.ts';
 import { OWED_PREFIX, reindexEntities, SILENCED_PREFIX, updateEntity } from '../../../shared/monitor/entity-store.ts';
 import { observeMonitorSubject } from '../../../shared/monitor/monitor-alert.ts';
@@ -478,5 +478,70 @@ describe('deliverOwed', () => {
       expect((await deliverOwed(store, [sink], Date.now, noLog)).delivered).toEqual([{ sink: 'hook', group: 'waba:9', items: 1 }]);
       expect(sink.sent.map((x) => phones(x.n))).toEqual([['8613800000095']]);
     });
+  });
+});
+
+// Found by failing each write in turn: the message given up at its last refusal was struck off
+// before the alert was written, so a store failing in between lost the alert's new code for good.
+describe('a store failure at any write of a flush in which a sink refuses a message', () => {
+  const rejected = fingerprintOf({ nodeType: 'monitor', entityType: 'SinkRejected', ref: 'r' });
+  /** A sink that refuses every message for good, with the code `codeOf(attempt)` (1-based). */
+  const refusingSink = (codeOf: (attempt: number) => string) => {
+    const sink = new TimedSink('r');
+    let attempts = 0;
+    sink.send = async () => {
+      const code = codeOf(++attempts);
+      throw new SinkDeliveryError('r', `errcode ${code}`, false, undefined, code);
+    };
+    return sink;
+  };
+  /** The SinkRejected notifications `ok` got (a message sent again under its id once: the receiver drops it), reason and code. */
+  const told = (ok: TimedSink) =>
+    [...new Map(ok.sent.map((s) => [s.n.id, s.n])).values()].flatMap((n) => n.items.filter((i) => i.subject.entityType === 'SinkRejected').map((i) => `${i.reason} ${i.errors.map((e) => e.ErrorCode).join()}`));
+
+  /** Runs `flushes` flushes, the `failAt`-th write (put or delete) of flush `failing` failing; returns how many writes that flush made. */
+  async function run(codeOf: (attempt: number) => string, failing: number, failAt: number, flushes = SINK_REFUSALS + 2) {
+    const inner = await openStore('memory:');
+    let writes = 0;
+    let armed = false;
+    const fail = () => armed && ++writes === failAt;
+    const store = storeWith(inner, {
+      put: (k, v, o) => (fail() ? Promise.reject(new Error('store unavailable')) : inner.put(k, v, o)),
+      delete: (k, o) => (fail() ? Promise.reject(new Error('store unavailable')) : inner.delete(k, o)),
+    });
+    const ok = new TimedSink('ok');
+    const sinks = [refusingSink(codeOf), ok];
+    await owe(inner, '1', ['r', 'ok']);
+    let failingWrites = 0;
+    for (let f = 1; f <= flushes; f++) {
+      armed = f === failing;
+      writes = 0;
+      await deliverOwed(store, sinks, Date.now, noLog).catch(() => undefined);
+      if (armed) failingWrites = writes;
+      armed = false;
+    }
+    return { inner, ok, failingWrites };
+  }
+
+  it.each([
+    ['the same code at every refusal', () => '310000', ['new 310000']],
+    ['a new code at the refusal that gives the message up', (n: number) => (n >= SINK_REFUSALS ? '300005' : '310000'), ['new 310000', 'changed 300005']],
+  ])('%s: whichever write fails, the next flushes still tell the other sink, once', async (_, codeOf, expected) => {
+    // Every flush, every write: what went wrong where, all listed at once.
+    const wrong: string[] = [];
+    for (let failing = 1; failing <= SINK_REFUSALS; failing++) {
+      const { failingWrites } = await run(codeOf, failing, Infinity);
+      expect(failingWrites).toBeGreaterThan(0);
+      for (let failAt = 1; failAt <= failingWrites; failAt++) {
+        const { inner, ok } = await run(codeOf, failing, failAt);
+        const alert = (await inner.get<EntityState>(ENTITY_PREFIX + rejected))?.value;
+        const sending = (await inner.list('monitor/sending/')).map((r) => r.key);
+        const owed = (await inner.list<EntityState>(ENTITY_PREFIX)).reduce((n, e) => n + e.value.outbox.length, 0);
+        const got = JSON.stringify({ told: told(ok), firing: alert?.firing, owed, sending });
+        const want = JSON.stringify({ told: expected, firing: true, owed: 0, sending: [] });
+        if (got !== want) wrong.push(`flush ${failing}, write ${failAt}: ${got}`);
+      }
+    }
+    expect(wrong).toEqual([]);
   });
 });
