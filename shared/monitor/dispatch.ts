@@ -3,10 +3,10 @@ import { SinkDeliveryError, type AlertItem, type AlertNotification, type AlertSi
 import type { HealthError } from '../cams/operations.ts';
 import { applySilences } from '../silences/apply.ts';
 import { update, type Store } from '../store/port.ts';
-import { EVERY_SINK, type OutboxEntry } from './entity-state.ts';
+import { EVERY_SINK, fingerprintOf, type OutboxEntry } from './entity-state.ts';
 import { dropOwedMarker, ENTITY_PREFIX, loadOwing, loadSilenced, updateEntity, type OwingEntity } from './entity-store.ts';
 import { observeMonitorSubject } from './monitor-alert.ts';
-import type { AlertPolicy } from './rules.ts';
+import { evaluate, type AlertPolicy } from './rules.ts';
 
 export { ENTITY_PREFIX } from './entity-store.ts';
 const SINK_RATE_PREFIX = 'monitor/sink/';
@@ -55,7 +55,7 @@ interface SinkWindow {
    * per-second limit counts every flush's messages, not one flush's.
    */
   lastSendAt?: number;
-  /** Set (before the alert is) when the sink refused a message: its SinkRejected alert may be firing. */
+  /** Set (before the alert is) when the sink refused a message: its SinkRejected alert may be firing (a deliverer without the sink resolves it). */
   refusing?: boolean;
 }
 
@@ -210,18 +210,20 @@ async function deliverUnderLease(
   policy: AlertPolicy,
   refused: Set<string>,
 ): Promise<void> {
+  const configured = sinks.map((s) => s.name);
+  const { sending, removed } = await loadSending(store, sinks);
+  // Before what is owed is read: the resolution of a removed sink's alert goes out in this flush.
+  await forgetRemovedSinks(store, configured, removed, now(), policy, log);
   // Through the indexes: the entities that owe something or hold a silenced notification, not every entity.
   let owing = await loadOwing(store);
   const owingKeys = new Set(owing.map((s) => s.key));
   const silenced = (await loadSilenced(store)).filter((s) => !owingKeys.has(s.key));
-  const sending = await loadSending(store, sinks);
   // Silenced notifications are struck (and recorded) before anything is sent; a recorded message is sent as it was.
   if (await applySilences(store, [...owing, ...silenced], now(), log, inFlight(sending))) owing = await loadOwing(store);
   // A recorded message goes out again though a silence struck every alert in it (nothing else owed).
   // So does a confirmed one (struck off, or not yet): a refusing sink's SinkRejected may wait on it to resolve.
   const recorded = [...sending.values()].some((records) => [...records.values()].some((r) => r.sent || r.message !== undefined));
   if (owing.length === 0 && !recorded) return;
-  const configured = sinks.map((s) => s.name);
   owing = await resolveSinks(store, owing, configured, log);
   if (configured.length === 0) {
     if (owing.length > 0) log({ level: 'warn', msg: 'alerts are owed but no alert sink is configured (ALERT_*); they stay owed' });
@@ -235,7 +237,7 @@ async function deliverUnderLease(
   // now, not at the next flush. Only the monitor group, and none that did not go through in this pass.
   if (!pass.monitorChanged) return;
   owing = await loadOwing(store);
-  const sendingNow = await loadSending(store, sinks);
+  const sendingNow = (await loadSending(store, sinks)).sending;
   for (const sink of sinks) {
     if (!(await deliverToSink(store, sink, owing, sendingNow.get(sink.name)!, { ...pass, only: 'monitor', monitorChanged: false }))) return;
   }
@@ -263,15 +265,53 @@ function sinkRejectedSubject(sink: string): AlertSubject {
   return { nodeType: 'monitor', entityType: 'SinkRejected', ref: sink };
 }
 
-/** Per sink, its messages recorded before their send, by group: one list of every sink's. */
-async function loadSending(store: Store, sinks: readonly AlertSink[]): Promise<Map<string, Map<string, Sending>>> {
-  const out = new Map(sinks.map((s) => [s.name, new Map<string, Sending>()]));
+/**
+ * Per sink, its messages recorded before their send, by group: one list of every sink's. `removed`:
+ * the keys of those recorded for a sink not configured here.
+ */
+async function loadSending(store: Store, sinks: readonly AlertSink[]): Promise<{ sending: Map<string, Map<string, Sending>>; removed: string[] }> {
+  const sending = new Map(sinks.map((s) => [s.name, new Map<string, Sending>()]));
+  const removed: string[] = [];
   for (const r of await store.list<Sending>(SENDING_PREFIX)) {
     // A group has no '/', a sink's name may: the group is after the last one.
     const slash = r.key.lastIndexOf('/');
-    out.get(r.key.slice(SENDING_PREFIX.length, slash))?.set(r.key.slice(slash + 1), r.value);
+    const records = sending.get(r.key.slice(SENDING_PREFIX.length, slash));
+    if (records) records.set(r.key.slice(slash + 1), r.value);
+    else removed.push(r.key);
   }
-  return out;
+  return { sending, removed };
+}
+
+/**
+ * A sink this deliverer does not have (its ALERT_* variables unset) can take no message any more: its
+ * SinkRejected alert, which only its accepting a message resolved, is resolved now, told to the sinks
+ * there are and saying why, and the messages recorded for it are dropped, as resolveSinks drops what
+ * the outboxes owe it. The deliverer without the sink decides: an instance still running with it (the
+ * old version, during a deploy) raises the alert again only when the sink refuses another message.
+ * The alert first, then its mark: a failure in between resolves again, which changes nothing.
+ */
+async function forgetRemovedSinks(store: Store, configured: readonly string[], records: readonly string[], now: number, policy: AlertPolicy, log: (rec: Record<string, unknown>) => void): Promise<void> {
+  for (const w of await store.list<SinkWindow>(SINK_RATE_PREFIX)) {
+    const name = w.key.slice(SINK_RATE_PREFIX.length);
+    if (configured.includes(name) || !w.value.refusing) continue;
+    const subject = sinkRejectedSubject(name);
+    await updateEntity(store, fingerprintOf(subject), (prev) =>
+      // A resolution lists the errors its alert had: why it resolved goes first.
+      prev?.firing ? evaluate({ ...prev, errors: [notConfiguredError(name), ...prev.errors] }, { subject, status: 'AVAILABLE', errors: [] }, { now, round: 'delivery', policy, inhibited: false, sinks: configured }) : undefined,
+    );
+    await markRefusing(store, name, false);
+    log({ level: 'warn', msg: 'the sink is no longer configured: its SinkRejected alert is resolved', sink: name });
+  }
+  for (const key of records) await store.delete(key);
+  if (records.length > 0) log({ level: 'warn', msg: 'dropped messages being sent to sinks that are no longer configured', records: records.length });
+}
+
+function notConfiguredError(sink: string): HealthError {
+  return {
+    ErrorCode: 'SinkNotConfigured',
+    ErrorDescription: `The ${sink} channel is no longer configured (its ALERT_* variables are unset): no message can reach it, so this alert is closed, and what was still owed only to it is dropped.`,
+    PossibleSolution: `Nothing, if it was removed on purpose; else set its ALERT_* variables again.`,
+  };
 }
 
 /**

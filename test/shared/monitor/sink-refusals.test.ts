@@ -194,3 +194,60 @@ describe('a store failure between a refusing sink accepting a message and its al
     expect(await inner.list(SENDING_PREFIX)).toEqual([]);
   }, 30_000);
 });
+
+describe('a refusing sink removed from the configuration (its ALERT_* variables unset)', () => {
+  it('its SinkRejected alert resolves, told to the remaining sinks as no longer configured; what it was still being sent is dropped; an old instance that still has it does not raise it again unrefused', async () => {
+    receivers = await startReceivers({ kinds: ['lark', 'webhook'] });
+    const old = sinksFromEnv({ ...receivers.env, ALERT_LARK_SECRET: 'not-the-bots-secret' }, { warn: () => {} });
+    const withoutLark = Object.fromEntries(Object.entries(receivers.env).filter(([k]) => !k.startsWith('ALERT_LARK_')));
+    const current = sinksFromEnv(withoutLark, { warn: () => {} });
+    expect(current.map((s) => s.name)).toEqual(['webhook']);
+    const store = await openStore('memory:');
+    const logs: Array<Record<string, unknown>> = [];
+    const deliver = (sinks: typeof old) => deliverOwed(store, sinks, Date.now, (r) => logs.push(r), { policy });
+    const told = (t: string) => (t.includes('SinkRejected') ? (t.includes('1 resolved') ? 'rejected-end' : 'rejected') : [...new Set(t.match(/8613800000\d+/g))].join());
+    const lark = receivers.receivers.lark!;
+    const webhook = receivers.receivers.webhook!;
+
+    // Lark refuses a message once: the alert fires, and the message is recorded for lark, owed only to it.
+    await owe(store, ['lark', 'webhook'], '1', '8613800000001', 'BLOCKED');
+    await deliver(old);
+    expect(lark.rejected).toHaveLength(1);
+    expect(webhook.received.map((m) => told(m.text))).toEqual(['8613800000001', 'rejected']);
+    expect((await store.list(SENDING_PREFIX)).map((r) => r.key)).toEqual([`${SENDING_PREFIX}lark/waba:1`]);
+
+    // The new version runs without lark: resolved, saying why, and lark's message dropped, not kept for later.
+    await deliver(current);
+    expect(webhook.received.map((m) => told(m.text))).toEqual(['8613800000001', 'rejected', 'rejected-end']);
+    expect(webhook.received[2]!.text).toContain('SinkNotConfigured');
+    expect(webhook.received[2]!.text).toContain('no longer configured');
+    const rejectedKey = ENTITY_PREFIX + fingerprintOf({ nodeType: 'monitor', entityType: 'SinkRejected', ref: 'lark' });
+    expect((await store.get<EntityState>(rejectedKey))!.value).toMatchObject({ firing: false, outbox: [] });
+    expect(await store.list(SENDING_PREFIX)).toEqual([]);
+    for (const e of await store.list<EntityState>(ENTITY_PREFIX)) expect(e.value.outbox).toEqual([]);
+    expect(logs.filter((l) => l['level'] === 'warn').map((l) => l['msg'])).toEqual([
+      'the sink is no longer configured: its SinkRejected alert is resolved',
+      'dropped messages being sent to sinks that are no longer configured',
+      'dropped deliveries owed to sinks that are no longer configured',
+    ]);
+    expect(logs.find((l) => l['msg'] === 'the sink is no longer configured: its SinkRejected alert is resolved')).toMatchObject({ sink: 'lark' });
+
+    // Old and new instances side by side (a deploy under way), nothing refused since: nothing changes,
+    // and lark is sent nothing (what it was owed went with its removal).
+    for (let i = 0; i < 3; i++) {
+      await deliver(old);
+      await deliver(current);
+    }
+    expect(webhook.received).toHaveLength(3);
+    expect(lark.requests).toBe(1);
+    expect((await store.get<EntityState>(rejectedKey))!.value.firing).toBe(false);
+
+    // The old instance decides a new alert for both and lark refuses it: that refusal is told, and
+    // the next deliverer without lark resolves it again.
+    await owe(store, ['lark', 'webhook'], '2', '8613800000002', 'BLOCKED');
+    await deliver(old);
+    await deliver(current);
+    expect(webhook.received.map((m) => told(m.text))).toEqual(['8613800000001', 'rejected', 'rejected-end', '8613800000002', 'rejected', 'rejected-end']);
+    expect(await store.list(SENDING_PREFIX)).toEqual([]);
+  }, 30_000);
+});
