@@ -291,7 +291,7 @@ async function loadSending(store: Store, sinks: readonly AlertSink[]): Promise<{
  * The alert first, then its mark: a failure in between resolves again, which changes nothing.
  */
 async function forgetRemovedSinks(store: Store, configured: readonly string[], records: readonly string[], now: number, policy: AlertPolicy, log: (rec: Record<string, unknown>) => void): Promise<void> {
-  for (const w of await store.list<SinkWindow>(SINK_RATE_PREFIX)) {
+  for (const w of await sinkWindowsToLookAt(store, configured, now)) {
     const name = w.key.slice(SINK_RATE_PREFIX.length);
     if (configured.includes(name) || !w.value.refusing) continue;
     const subject = sinkRejectedSubject(name);
@@ -304,6 +304,24 @@ async function forgetRemovedSinks(store: Store, configured: readonly string[], r
   }
   for (const key of records) await store.delete(key);
   if (records.length > 0) log({ level: 'warn', msg: 'dropped messages being sent to sinks that are no longer configured', records: records.length });
+}
+
+/**
+ * How often an instance lists every sink's window to find a removed one's alert: a sink's removal is
+ * a deploy, and its alert may close minutes later; listing at every flush was the sweep's only list
+ * per tick that grows nothing and finds nothing almost always.
+ */
+const REMOVED_SINK_LOOK_MS = 10 * 60_000;
+const removedSinksLookedAt = new WeakMap<Store, Map<string, number>>();
+
+/** Every sink's window, when this instance (its store, its sinks) last looked REMOVED_SINK_LOOK_MS ago or more; else none. */
+async function sinkWindowsToLookAt(store: Store, configured: readonly string[], now: number): Promise<Array<{ key: string; value: SinkWindow }>> {
+  const looked = removedSinksLookedAt.get(store) ?? new Map<string, number>();
+  removedSinksLookedAt.set(store, looked);
+  const last = looked.get(configured.join('\n'));
+  if (last !== undefined && now >= last && now - last < REMOVED_SINK_LOOK_MS) return [];
+  looked.set(configured.join('\n'), now);
+  return store.list<SinkWindow>(SINK_RATE_PREFIX);
 }
 
 function notConfiguredError(sink: string): HealthError {

@@ -204,7 +204,8 @@ describe('a refusing sink removed from the configuration (its ALERT_* variables 
     expect(current.map((s) => s.name)).toEqual(['webhook']);
     const store = await openStore('memory:');
     const logs: Array<Record<string, unknown>> = [];
-    const deliver = (sinks: typeof old) => deliverOwed(store, sinks, Date.now, (r) => logs.push(r), { policy });
+    let clock = Date.now();
+    const deliver = (sinks: typeof old) => deliverOwed(store, sinks, () => clock, (r) => logs.push(r), { policy });
     const told = (t: string) => (t.includes('SinkRejected') ? (t.includes('1 resolved') ? 'rejected-end' : 'rejected') : [...new Set(t.match(/8613800000\d+/g))].join());
     const lark = receivers.receivers.lark!;
     const webhook = receivers.receivers.webhook!;
@@ -243,9 +244,14 @@ describe('a refusing sink removed from the configuration (its ALERT_* variables 
     expect((await store.get<EntityState>(rejectedKey))!.value.firing).toBe(false);
 
     // The old instance decides a new alert for both and lark refuses it: that refusal is told, and
-    // the next deliverer without lark resolves it again.
+    // the next deliverer without lark resolves it again, once 10 minutes have passed since it last
+    // looked for removed sinks (it lists their windows that seldom, not at every flush).
     await owe(store, ['lark', 'webhook'], '2', '8613800000002', 'BLOCKED');
     await deliver(old);
+    clock += 9 * 60_000;
+    await deliver(current);
+    expect(webhook.received.map((m) => told(m.text))).toEqual(['8613800000001', 'rejected', 'rejected-end', '8613800000002', 'rejected']);
+    clock += 60_000;
     await deliver(current);
     expect(webhook.received.map((m) => told(m.text))).toEqual(['8613800000001', 'rejected', 'rejected-end', '8613800000002', 'rejected', 'rejected-end']);
     expect(await store.list(SENDING_PREFIX)).toEqual([]);
