@@ -18,6 +18,8 @@ export interface ParsedHttpEvent<P = unknown> {
   params: P;
   callerKeyId?: string;
   requestId: string;
+  /** Epoch ms the invocation began (before the request was decoded). */
+  startedAt: number;
   /** Epoch ms by which the invocation must answer. */
   deadline: number;
 }
@@ -143,6 +145,7 @@ export function decodeHttpRequest(opts: { routes: readonly Route[]; maxBodyBytes
         route: request.internal.route,
         params: undefined,
         requestId: request.internal.requestId,
+        startedAt: request.internal.startedAt,
         deadline: request.internal.deadline,
       } satisfies ParsedHttpEvent;
     },

@@ -130,8 +130,10 @@ async function receiveHttp(req: ParsedHttpEvent, context: FcContext, rt: Monitor
   }
   // Otherwise the valid ones are acted on (they need the store: its failure is a 503 CAMS retries).
   if (errors.length > 0) await countReceipts(rt.store, { received: errors.length, invalid: errors.length });
-  const results = await applyReceipts(receipts, receiptDeps(rt, context, req.deadline, now, log));
-  const dispatch = await deliver(rt, req.deadline, now, log);
+  // Answered by replyBy, so CAMS does not take the push for failed and push it again (REPLY_BUDGET_MS).
+  const replyBy = Math.min(req.startedAt + REPLY_BUDGET_MS, req.deadline);
+  const results = await applyReceipts(receipts, receiptDeps(rt, context, req.deadline, now, log, replyBy));
+  const dispatch = await deliver(rt, { deadline: req.deadline, waitUntil: replyBy }, now, log);
   return {
     Received: receipts.length + errors.length,
     Results: results,
@@ -191,7 +193,8 @@ async function receiveQueue(inv: EventInvocation, rt: MonitorRuntime, now: () =>
       }
     }
   }
-  report.delivered = delivered(await deliver(rt, inv.deadline, now, log));
+  // No caller times a queue message's answer: its wait for the lease is DELIVER_WAIT_MS, as before.
+  report.delivered = delivered(await deliver(rt, { deadline: inv.deadline, waitUntil: Date.now() + DELIVER_WAIT_MS }, now, log));
   // Rethrown after the others were handled: FC's retry redelivers, and the dedup keys make that safe.
   if (failure) throw failure;
   return report;
@@ -206,10 +209,14 @@ function sinkNames(sinks: readonly AlertSink[]): string[] {
   return sinks.length > 0 ? sinks.map((s) => s.name) : [EVERY_SINK];
 }
 
-function receiptDeps(rt: MonitorRuntime, context: FcContext, invocationDeadline: number, now: () => number, log: (r: Record<string, unknown>) => void) {
+function receiptDeps(rt: MonitorRuntime, context: FcContext, invocationDeadline: number, now: () => number, log: (r: Record<string, unknown>) => void, replyBy?: number) {
   // The checks stop in time for the delivery after them: a big batch, or a slow CAMS, used the whole
   // invocation, and what the batch found (its early warnings too) waited for the next sweep tick.
-  const deadline = invocationDeadline - 2000 - (rt.sinks.length > 0 ? invocationReserveMs(rt.sinks) : 0);
+  // A push's checks stop in time for its answer too; the nodes not checked by then are the sweep's.
+  const deadline = Math.min(
+    invocationDeadline - 2000 - (rt.sinks.length > 0 ? invocationReserveMs(rt.sinks) : 0),
+    replyBy === undefined ? Infinity : replyBy - REPLY_DELIVERY_MS,
+  );
   return {
     store: rt.store,
     // A receipt's check runs above the sweep in the account's shared budget (#10).
@@ -231,9 +238,22 @@ function receiptDeps(rt: MonitorRuntime, context: FcContext, invocationDeadline:
 }
 
 /**
- * How long a turned-away instance waits for the ask to be taken on or the lease to free up. CAMS
- * waits for the push's answer meanwhile, and a lease a crashed deliverer left lasts 30 s or more:
- * past this the alert is the next deliverer's (the sweep's tick at the latest).
+ * How long after its invocation began an HTTP push is answered by. CAMS's ChatAppStatus receipt page
+ * asks a receipt endpoint to answer within 3 s, and takes a later answer for a failed push (pushed
+ * again); the 0.5 s left is for the network and FC's own hops. It bounds the checks and the wait for
+ * the delivery lease: it once waited up to 10 s for it.
+ */
+export const REPLY_BUDGET_MS = 2500;
+/**
+ * A push's checks stop this long before its answer is due: the batch's own writes and a send to a
+ * channel that answers as channels do (0.1-0.5 s) fit in it.
+ */
+const REPLY_DELIVERY_MS = 1000;
+
+/**
+ * How long a queue message's turned-away instance waits for the ask to be taken on or the lease to
+ * free up. A lease a crashed deliverer left lasts 30 s or more: past this the alert is the next
+ * deliverer's (the sweep's tick at the latest).
  */
 const DELIVER_WAIT_MS = 10_000;
 
@@ -241,15 +261,20 @@ const DELIVER_WAIT_MS = 10_000;
  * Sends what is owed now, through the one deliverer (deliverOwed, under the delivery lease). Being
  * turned away asks the holder to look again once it is done (DELIVER_AGAIN), so this receipt's alert
  * goes out then. A holder that cannot (its last pass, or its invocation ending) lets go and leaves
- * the ask: so this waits, up to DELIVER_WAIT_MS while the invocation lasts, until the ask is taken on
- * or the lease is its own. Giving up after a few tries left the alert owed until the next sweep tick.
+ * the ask: so this waits, until `waitUntil` while the invocation lasts, until the ask is taken on or
+ * the lease is its own. Past it the ask and the owed alert stay, for the holder or the next deliverer.
+ * A send once started is not cut short (it may reach the channel unstruck, and go out twice): a push
+ * that is the deliverer answers once its sends to a slow channel end.
  */
-async function deliver(rt: MonitorRuntime, deadline: number, now: () => number, log: (r: Record<string, unknown>) => void): Promise<DispatchReport | undefined> {
+async function deliver(rt: MonitorRuntime, { deadline, waitUntil }: { deadline: number; waitUntil: number }, now: () => number, log: (r: Record<string, unknown>) => void): Promise<DispatchReport | undefined> {
   if (rt.sinks.length === 0) return undefined;
-  const waitUntil = Date.now() + DELIVER_WAIT_MS;
   for (let i = 0; ; i++) {
     const report = await deliverOwed(rt.store, rt.sinks, now, log, { deadline, policy: policyOf(rt) });
-    if (!report.skipped || Date.now() + 1000 > Math.min(waitUntil, deadline - 1000)) return report;
+    if (!report.skipped) return report;
+    if (Date.now() + 1000 > Math.min(waitUntil, deadline - 1000)) {
+      log({ level: 'info', msg: 'the delivery lease is still taken: what is owed stays, asked of its holder or left to the next deliverer' });
+      return report;
+    }
     await new Promise((r) => setTimeout(r, Math.min(1000, 200 + 200 * i)));
     // Looked at before asking again (deliverOwed writes the ask): gone, the holder took it on.
     if ((await rt.store.get(DELIVER_AGAIN)) === undefined) return report;
