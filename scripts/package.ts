@@ -15,12 +15,12 @@
  * (enough to package; deploying needs real ones).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { environmentProblems } from '../local/host/host-config.ts';
 import { loadServerlessConfig } from '../local/host/serverless-config.ts';
-import { removeFc3 } from '../serverless/fc3.js';
+import { removeEarlierPackaging, REMOVED_NOTE } from '../serverless/fc3.js';
 import { STAGE_PATTERN } from '../serverless/schema.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -32,8 +32,6 @@ export const OFFLINE_ENV: Readonly<Record<string, string>> = {
   SLS_NOTIFICATIONS_MODE: 'off',
   SLS_DEPRECATION_DISABLE: '*',
 };
-
-const REMOVED_NOTE = '(dist/s.yaml, dist/fc3/ and .serverless/ from an earlier packaging were removed)\n';
 
 export interface PackageOptions {
   /** Service directory (serverless.yml, serverless/, dist/). Default: this repository. */
@@ -72,20 +70,28 @@ export async function packageService(opts: PackageOptions = {}): Promise<Package
   // earlier packaging left is removed so it cannot be deployed in this one's place.
   const problems = environmentProblems(loadServerlessConfig(join(dir, 'serverless.yml'), { env, options: { stage } }).functions);
   if (problems.length > 0) {
-    removeFc3(join(dir, 'dist'));
-    rmSync(join(dir, '.serverless'), { recursive: true, force: true });
-    const output = `package: serverless.yml, as resolved from the environment:\n  ${problems.join('\n  ')}\n${REMOVED_NOTE}`;
+    removeEarlierPackaging(dir);
+    const output = `package: serverless.yml, as resolved from the environment:\n  ${problems.join('\n  ')}\n${REMOVED_NOTE}\n`;
     if (opts.stdio !== 'pipe') process.stderr.write(output);
     return { exitCode: 1, output, millis: Math.round(performance.now() - started), serverlessDir: join(dir, '.serverless'), artifacts: [], templates: [], refused: true };
   }
+  // Captured either way, and passed on as it comes unless piped: what serverless said decides what
+  // is left to say when it fails.
+  const inherit = opts.stdio !== 'pipe';
   const child = spawn(serverlessBin(), ['package', '--stage', stage], {
     cwd: dir,
     env: { ...env, ...OFFLINE_ENV },
-    stdio: opts.stdio === 'pipe' ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+    stdio: [inherit ? 'inherit' : 'ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stdout.on('data', (d: Buffer) => {
+    output += d.toString();
+    if (inherit) process.stdout.write(d);
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    output += d.toString();
+    if (inherit) process.stderr.write(d);
+  });
   const exitCode = await new Promise<number>((res, rej) => {
     child.on('error', rej);
     child.on('close', (code, signal) => res(code ?? (signal ? 128 : 1)));
@@ -93,10 +99,12 @@ export async function packageService(opts: PackageOptions = {}): Promise<Package
   const serverlessDir = join(dir, '.serverless');
   if (exitCode !== 0) {
     // Failed in serverless (a missing bundle, a credentials file, a schema error): what an earlier
-    // packaging left, another stage's say, must not be deployed in this one's place either.
-    removeFc3(join(dir, 'dist'));
-    rmSync(serverlessDir, { recursive: true, force: true });
-    output += REMOVED_NOTE;
+    // packaging left, another stage's say, must not be deployed in this one's place either. The
+    // plugin's own refusal has removed it and said so already: the note is not repeated.
+    removeEarlierPackaging(dir);
+    const said = `package: serverless package failed (exit ${exitCode})\n${output.includes(REMOVED_NOTE) ? '' : `${REMOVED_NOTE}\n`}`;
+    output += said;
+    if (inherit) process.stderr.write(said);
   }
   const files = exitCode === 0 && existsSync(serverlessDir) ? readdirSync(serverlessDir).sort() : [];
   return {
@@ -139,7 +147,6 @@ async function main(): Promise<void> {
   }
   const result = await packageService({ ...opts, stdio: 'inherit' });
   if (result.exitCode !== 0) {
-    if (!result.refused) console.error(`package: serverless package failed (exit ${result.exitCode})\n${REMOVED_NOTE.trimEnd()}`);
     process.exitCode = result.exitCode;
     return;
   }

@@ -11,13 +11,13 @@
 //     and for any stage but dev, API_KEYS and a redis STORE_URL;
 //   - the FC 3.0 route: dist/s.yaml (Serverless Devs fc3) and dist/fc3/, validated (fc3.js).
 // Serverless loads this ES module through its import() fallback (package.json has "type": "module").
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineCamsFcSchema, FUNCTION_KEY_PATTERN } from './schema.js';
 import { createZip, directoryEntries } from './zip.js';
 import { addFunctionRoles, completeFunctions, OBJECT_TYPE } from './templates.js';
 import { deployChecks } from './deploy-checks.js';
-import { packageFc3, removeFc3 } from './fc3.js';
+import { packageFc3, REMOVED_NOTE, removeEarlierPackaging } from './fc3.js';
 import { validateSYaml } from './fc3-schema.js';
 
 /** Files of dist/<function>/ that are not deployed (build metadata, source maps, the fc3 ignore list). */
@@ -176,10 +176,8 @@ export default class CamsFcPlugin {
     for (const w of warnings) this.warn(`cams-fc: ${w}`);
     if (errors.length === 0) return;
     // What an earlier packaging left (another stage's, say) must not be deployed in this one's place.
-    const servicePath = this.serverless.config.servicePath;
-    removeFc3(join(servicePath, 'dist'));
-    rmSync(join(servicePath, '.serverless'), { recursive: true, force: true });
-    throw this.userError(new Error(`cams-fc: cannot package:\n  ${errors.join('\n  ')}\n(dist/s.yaml, dist/fc3/ and .serverless/ from an earlier packaging were removed)`));
+    removeEarlierPackaging(this.serverless.config.servicePath);
+    throw this.userError(new Error(`cams-fc: cannot package:\n  ${errors.join('\n  ')}\n${REMOVED_NOTE}`));
   }
 
   warn(message) {

@@ -47,6 +47,8 @@ export function eventTargets(rule: Fc3EventRule, region: string): unknown[];
 export function eventBridgeScript(deployment: Fc3Deployment, region: string): string;
 export function writeFc3(distDir: string, deployment: Fc3Deployment, region: string): { sYamlFile: string; dir: string };
 export function removeFc3(distDir: string): void;
+export const REMOVED_NOTE: string;
+export function removeEarlierPackaging(servicePath: string): void;
 export function packageFc3(
   distDir: string,
   svc: Fc3Service,

@@ -326,6 +326,19 @@ export function removeFc3(distDir) {
   rmSync(join(distDir, 'fc3'), { recursive: true, force: true });
 }
 
+/** What a failed packaging says once it has removed an earlier one (removeEarlierPackaging). */
+export const REMOVED_NOTE = '(dist/s.yaml, dist/fc3/ and .serverless/ from an earlier packaging were removed)';
+
+/**
+ * Removes both deployments an earlier packaging left in the service folder (dist/s.yaml with
+ * dist/fc3/, and .serverless/), so neither can be deployed in place of the stage that failed.
+ * @param {string} servicePath
+ */
+export function removeEarlierPackaging(servicePath) {
+  removeFc3(join(servicePath, 'dist'));
+  rmSync(join(servicePath, '.serverless'), { recursive: true, force: true });
+}
+
 /**
  * Generates, validates and writes the FC 3.0 deployment. Throws, naming every bad path, when the
  * generated s.yaml does not match the fc3 schema; then nothing is written (a stale s.yaml is removed).

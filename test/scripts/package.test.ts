@@ -58,6 +58,24 @@ describe('scripts/package.ts', () => {
     expect(r.output).toMatch(/from an earlier packaging were removed/);
   }, 60_000);
 
+  it('says once that it removed an earlier packaging when the plugin refuses one (--stage prod with an empty API_KEYS)', async () => {
+    const dir = makeServiceDir('cams-fc-refused-');
+    dirs.push(dir);
+    mkdirSync(join(dir, 'dist', 'fc3'), { recursive: true });
+    writeFileSync(join(dir, 'dist', 's.yaml'), 'name: cams-fc-dev\n');
+    const env = { ...process.env, API_KEYS: '', STORE_URL: 'redis://r:6379/0', CAMS_RECEIPT_TOKEN: '0123456789abcdef0123' };
+    const times = (output: string) => output.split('from an earlier packaging were removed').length - 1;
+    // as `npm run package` runs it (serverless's output passed on), and piped
+    const cli = await run(TSX, [join(REPO, 'scripts/package.ts'), '--dir', dir, '--stage', 'prod'], { env });
+    expect(cli.code).not.toBe(0);
+    expect(cli.output).toMatch(/API_KEYS is empty: .*stage "prod"/);
+    expect(times(cli.output), cli.output).toBe(1);
+    expect(existsSync(join(dir, 'dist', 's.yaml'))).toBe(false);
+    const piped = await packageService({ dir, stage: 'prod', stdio: 'pipe', env: { API_KEYS: '', STORE_URL: 'redis://r:6379/0', CAMS_RECEIPT_TOKEN: '0123456789abcdef0123' } });
+    expect(piped.exitCode).not.toBe(0);
+    expect(times(piped.output), piped.output).toBe(1);
+  }, 60_000);
+
   it('fails clearly when the function bundles were not built', async () => {
     const dir = makeServiceDir('cams-fc-nodist-');
     dirs.push(dir);
