@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { defineCamsFcSchema, FUNCTION_KEY_PATTERN } from './schema.js';
 import { createZip, directoryEntries } from './zip.js';
 import { addFunctionRoles, completeFunctions, OBJECT_TYPE } from './templates.js';
-import { deployChecks } from './deploy-checks.js';
+import { deployChecks, stageTooLong } from './deploy-checks.js';
 import { packageFc3, REMOVED_NOTE, removeEarlierPackaging } from './fc3.js';
 import { validateSYaml } from './fc3-schema.js';
 
@@ -78,6 +78,7 @@ export default class CamsFcPlugin {
     }
 
     defineCamsFcSchema(serverless.configSchemaHandler);
+    this.checkStage();
     this.normalizeFunctionNames();
     this.patchDeploy();
 
@@ -118,6 +119,20 @@ export default class CamsFcPlugin {
       }
       if (fn && typeof fn === 'object' && !fn.name) fn.name = key;
     }
+  }
+
+  /**
+   * Before the schema is checked (after this constructor): a stage too long for a name it goes
+   * into would otherwise fail on that name's pattern, without a word of the stage.
+   */
+  checkStage() {
+    const service = this.serverless.service;
+    const problem = stageTooLong({
+      service: service.service,
+      stage: String(this.options.stage ?? service.provider?.stage ?? 'dev'),
+      functions: service.functions ?? {},
+    });
+    if (problem) throw this.userError(new Error(`cams-fc: ${problem}`));
   }
 
   patchDeploy() {

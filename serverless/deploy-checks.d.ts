@@ -8,3 +8,5 @@ export function deployChecks(svc: {
   vpcConfig?: { vpcId?: unknown; vSwitchIds?: unknown; securityGroupId?: unknown } | undefined;
   functions: Record<string, { environment?: Record<string, unknown> }>;
 }): { errors: string[]; warnings: string[] };
+export const S_YAML_NAME_MAX: number;
+export function stageTooLong(svc: { service: string; stage: string; functions: Record<string, { events?: unknown[] }> }): string | undefined;

@@ -4,6 +4,7 @@
 import { Buffer } from 'node:buffer';
 import { fc3VpcConfig } from './fc3.js';
 import { mergeEnvironment } from './templates.js';
+import { MNS_QUEUE_NAME_MAX } from './schema.js';
 
 /** FC: all of one function's environment variables (names and values) together, at most 4 KB. */
 export const FC_ENV_LIMIT_BYTES = 4096;
@@ -13,6 +14,40 @@ export const FC_ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const DEV_STAGES = ['dev'];
 /** Variables that name an alert sink: the monitor needs at least one to alert anyone. */
 export const ALERT_SINK_VARIABLES = ['ALERT_DINGTALK_WEBHOOK', 'ALERT_LARK_WEBHOOK', 'ALERT_WECOM_WEBHOOK', 'ALERT_SLACK_WEBHOOK', 'ALERT_WEBHOOK_URL'];
+
+/** dist/s.yaml's `name`, `<service>-<stage>`: 1..128 (serverless/fc3-schema.js). */
+export const S_YAML_NAME_MAX = 128;
+
+/**
+ * The stage goes into names that have a limit and are not cut to fit (the MNS queues of
+ * serverless.yml, s.yaml's name): a stage too long for one is refused before the schema would
+ * refuse that name with its pattern, which says nothing of the stage. Undefined when it fits.
+ * @param {{service: string, stage: string, functions: Record<string, {events?: any[]}>}} svc
+ * @returns {string | undefined}
+ */
+export function stageTooLong(svc) {
+  const { stage } = svc;
+  const names = [{ name: `${svc.service}-${stage}`, limit: S_YAML_NAME_MAX, what: 'the name of dist/s.yaml' }];
+  for (const [key, fn] of Object.entries(svc.functions ?? {})) {
+    for (const e of fn?.events ?? []) {
+      if (typeof e?.mns?.queueName === 'string') names.push({ name: e.mns.queueName, limit: MNS_QUEUE_NAME_MAX, what: `the MNS queue of function "${key}"` });
+    }
+  }
+  let worst;
+  for (const n of names) {
+    const times = stage === '' ? 0 : n.name.split(stage).length - 1;
+    if (n.name.length <= n.limit || times === 0) continue;
+    // each character of the stage is `times` characters of the name
+    const max = Math.floor((n.limit - (n.name.length - times * stage.length)) / times);
+    if (!worst || max < worst.max) worst = { ...n, max };
+  }
+  if (!worst) return undefined;
+  const shown = worst.name.split(stage).join('<stage>');
+  return (
+    `--stage is too long (${stage.length} characters): at most ${Math.max(worst.max, 0)} here, as ${worst.what}, ${shown}, ` +
+    `would be ${worst.name.length} characters and may have at most ${worst.limit}`
+  );
+}
 
 const bytes = (s) => Buffer.byteLength(s, 'utf8');
 const list = (names) => names.map((n) => `"${n}"`).join(', ');

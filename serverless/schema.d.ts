@@ -3,6 +3,7 @@ export const ENV_NAME_PATTERN: string;
 export const FUNCTION_KEY_PATTERN: string;
 export const HTTP_PATH_PATTERN: string;
 export const STAGE_PATTERN: string;
+export const MNS_QUEUE_NAME_MAX: number;
 export const HTTP_METHODS: string[];
 export const providerSchema: Record<string, unknown>;
 export const functionSchema: Record<string, unknown>;

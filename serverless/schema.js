@@ -14,6 +14,8 @@ export const FUNCTION_KEY_PATTERN = '^[a-z][a-z0-9-]{0,63}$';
 export const HTTP_PATH_PATTERN = '^/[A-Za-z0-9._~/{}-]*$';
 /** A stage name (`--stage`, provider.stage): npm start and npm run package check it with this too. */
 export const STAGE_PATTERN = '^[a-zA-Z0-9-]+$';
+/** MNS: a queue name is 1..120 letters, digits and `-`, starting with a letter or digit. */
+export const MNS_QUEUE_NAME_MAX = 120;
 export const HTTP_METHODS = ['get', 'post', 'put', 'patch', 'delete', 'head', 'options'];
 
 const stringOrStrings = (pattern) => {
@@ -108,7 +110,7 @@ export const functionEvents = {
   mns: {
     type: 'object',
     properties: {
-      queueName: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9-]{0,119}$' },
+      queueName: { type: 'string', pattern: `^[A-Za-z0-9][A-Za-z0-9-]{0,${MNS_QUEUE_NAME_MAX - 1}}$` },
       regionId: { type: 'string', pattern: '^[a-z]{2,}-[a-z]+(-[0-9]+)?$' },
       isBase64Decode: { type: 'boolean' },
       eventRuleFilterPattern: eventPattern,

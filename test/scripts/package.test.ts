@@ -76,6 +76,15 @@ describe('scripts/package.ts', () => {
     expect(times(piped.output), piped.output).toBe(1);
   }, 60_000);
 
+  it('refuses a stage too long for the names it goes into, naming --stage and the limit, before the schema names a queue pattern', async () => {
+    const dir = makeServiceDir('cams-fc-longstage-');
+    dirs.push(dir);
+    const r = await packageService({ dir, stage: 'x'.repeat(102), stdio: 'pipe' });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.output).toContain('--stage is too long (102 characters): at most 101 here, as the MNS queue of function "onboarding", cams-fc-onboarding-<stage>, would be 121 characters and may have at most 120');
+    expect(r.output).not.toMatch(/must match pattern/);
+  }, 60_000);
+
   it('fails clearly when the function bundles were not built', async () => {
     const dir = makeServiceDir('cams-fc-nodist-');
     dirs.push(dir);

@@ -1,6 +1,6 @@
 // serverless/deploy-checks.js: what fails packaging before anything is built into templates.
 import { describe, expect, it } from 'vitest';
-import { deployChecks } from '../../serverless/deploy-checks.js';
+import { deployChecks, stageTooLong } from '../../serverless/deploy-checks.js';
 
 const SINKS = { ALERT_DINGTALK_WEBHOOK: '', ALERT_LARK_WEBHOOK: '', ALERT_WECOM_WEBHOOK: '', ALERT_SLACK_WEBHOOK: '', ALERT_WEBHOOK_URL: '' };
 const service = (stage: string, env: { API_KEYS?: string; STORE_URL?: string; MONITOR_TARGETS?: string; CAMS_RECEIPT_TOKEN?: string; sinks?: Record<string, string> } = {}) => ({
@@ -82,5 +82,33 @@ describe('deployChecks', () => {
       'function "f": environment variable "BAD-NAME": Function Compute accepts letters, digits and _ only, not starting with a digit',
       'function "f": environment variable "1ST": Function Compute accepts letters, digits and _ only, not starting with a digit',
     ]);
+  });
+});
+
+describe('stageTooLong', () => {
+  const queues = (stage: string) => ({
+    service: 'cams-fc',
+    stage,
+    functions: {
+      onboarding: { events: [{ timer: { cronExpression: '0 * * * * *' } }, { mns: { queueName: `cams-fc-onboarding-${stage}` } }] },
+      'cams-events': { events: [{ mns: { queueName: `cams-fc-receipts-${stage}` } }] },
+      'bind-waba': {},
+    },
+  });
+
+  it('names --stage and the most it may be, from the name it would push past its limit first (MNS: 120)', () => {
+    expect(stageTooLong(queues('a'.repeat(101)))).toBeUndefined();
+    expect(stageTooLong(queues('a'.repeat(102)))).toBe(
+      '--stage is too long (102 characters): at most 101 here, as the MNS queue of function "onboarding", cams-fc-onboarding-<stage>, would be 121 characters and may have at most 120',
+    );
+    // both queues over: the one that allows the shorter stage is named
+    expect(stageTooLong(queues('b'.repeat(150)))).toMatch(/^--stage is too long \(150 characters\): at most 101 here, as the MNS queue of function "onboarding"/);
+  });
+
+  it("without a queue, dist/s.yaml's name (<service>-<stage>, 128) sets the limit; a name without the stage is not the stage's doing", () => {
+    expect(stageTooLong({ service: 'cams-fc', stage: 'c'.repeat(121), functions: {} })).toBe(
+      '--stage is too long (121 characters): at most 120 here, as the name of dist/s.yaml, cams-fc-<stage>, would be 129 characters and may have at most 128',
+    );
+    expect(stageTooLong({ service: 'cams-fc', stage: 'dev', functions: { f: { events: [{ mns: { queueName: 'q'.repeat(130) } }] } } })).toBeUndefined();
   });
 });
