@@ -6,42 +6,16 @@
 // resource without that exact description (another stage's, one made by hand, one an earlier version
 // of the scripts made and no re-run has marked since) is left as it is.
 // A resource that could not be removed is named and the others are still tried; the exit code is 1.
-import { execFileSync } from 'node:child_process';
 import console from 'node:console';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
+import { aliyun, listAll } from './fc3-aliyun.mjs';
 
 const plan = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'prune.json'), 'utf8'));
 const ours = (description, name) => typeof name === 'string' && description === plan.mark + name;
 let failed = false;
-
-/** One aliyun CLI call, its JSON reply; a failure throws with the CLI's own message. */
-function aliyun(...args) {
-  try {
-    const out = execFileSync('aliyun', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return out.trim() === '' ? {} : JSON.parse(out);
-  } catch (e) {
-    const said = String(e.stderr ?? e.message ?? e).trim();
-    throw new Error(`aliyun ${args.slice(0, 2).join(' ')}: ${said}`, { cause: e });
-  }
-}
-
-/** Every item of a listing the CLI pages (`next` gives the arguments of the page after a reply, or none). */
-function listAll(args, items, next) {
-  const all = [];
-  const seen = new Set();
-  let more = [];
-  for (;;) {
-    const reply = aliyun(...args, ...more);
-    const page = items(reply) ?? [];
-    all.push(...page);
-    more = next(reply);
-    if (!more || page.length === 0 || seen.has(more.join(' '))) return all;
-    seen.add(more.join(' '));
-  }
-}
 
 function attempt(what, fn) {
   try {

@@ -141,10 +141,15 @@ export function fc3Deployment(svc) {
 
 const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
-/** CreatePolicy, or a new default version of the policy when it exists (and its description, for one an earlier version made). */
+/**
+ * CreatePolicy, or when it exists a new default version of the policy, unless its default version
+ * holds that document already (policy.mjs; a failed read stops the script), and its description,
+ * for one an earlier version made.
+ */
 const createOrUpdatePolicy = (name, file, mark) =>
   `aliyun ram CreatePolicy --PolicyName ${q(name)} --Description ${q(mark + name)} --PolicyDocument "$(cat ${file})" || { ` +
-  `aliyun ram CreatePolicyVersion --PolicyName ${q(name)} --SetAsDefault true --RotateStrategy DeleteOldestNonDefaultVersionWhenLimitExceeded --PolicyDocument "$(cat ${file})"; ` +
+  `policy_now="$(node ./policy.mjs compare ${q(name)} ${file})"; ` +
+  `if [ "$policy_now" != same ]; then aliyun ram CreatePolicyVersion --PolicyName ${q(name)} --SetAsDefault true --RotateStrategy DeleteOldestNonDefaultVersionWhenLimitExceeded --PolicyDocument "$(cat ${file})"; fi; ` +
   `aliyun ram UpdatePolicyDescription --PolicyName ${q(name)} --NewDescription ${q(mark + name)}; }`;
 
 /** AttachPolicyToRole, or proof that it is attached already (a re-run); anything else stops the script. */
@@ -273,7 +278,7 @@ export function eventBridgeScript(deployment, region) {
 
 /**
  * Writes dist/s.yaml and dist/fc3/ (ram/<role>.{trust,policy}.json, ram.sh, eventbridge.sh,
- * prune.mjs + prune.json, routes.json) and a .fcignore in each dist/<function>/ so `s deploy` ships what the FC 2.0 zip
+ * prune.mjs + prune.json, policy.mjs and the fc3-aliyun.mjs both import, routes.json) and a .fcignore in each dist/<function>/ so `s deploy` ships what the FC 2.0 zip
  * ships. Returns the paths written.
  */
 export function writeFc3(distDir, deployment, region) {
@@ -309,7 +314,11 @@ export function writeFc3(distDir, deployment, region) {
     rules: deployment.eventRules.map((r) => r.ruleName),
   };
   writeFileSync(join(out, 'prune.json'), JSON.stringify(prune, null, 2) + '\n');
-  copyFileSync(join(dirname(fileURLToPath(import.meta.url)), 'fc3-prune.mjs'), join(out, 'prune.mjs'));
+  const here = dirname(fileURLToPath(import.meta.url));
+  copyFileSync(join(here, 'fc3-prune.mjs'), join(out, 'prune.mjs'));
+  copyFileSync(join(here, 'fc3-policy.mjs'), join(out, 'policy.mjs'));
+  // by this name beside both, as beside their sources here
+  copyFileSync(join(here, 'fc3-aliyun.mjs'), join(out, 'fc3-aliyun.mjs'));
   for (const key of Object.keys(deployment.sYaml.resources)) {
     writeFileSync(join(distDir, key, '.fcignore'), 'meta.json\n*.map\n.fcignore\n');
   }

@@ -271,6 +271,12 @@ if ((a[1].startsWith('Create') && a[1] !== 'CreatePolicyVersion') || a[1] === 'A
   if (state.includes(name)) { console.error('EntityAlreadyExists'); process.exit(1); }
   fs.writeFileSync(${JSON.stringify(seen)}, JSON.stringify([...state, name]));
 }
+// the document of each policy's default version (the last one sent), for GetPolicy / GetPolicyVersion
+const docsFile = ${JSON.stringify(join(dir, 'docs.json'))};
+const docs = fs.existsSync(docsFile) ? JSON.parse(fs.readFileSync(docsFile, 'utf8')) : {};
+if ((a[1] === 'CreatePolicy' && !state.includes(name)) || a[1] === 'CreatePolicyVersion') fs.writeFileSync(docsFile, JSON.stringify({ ...docs, [opt('PolicyName')]: opt('PolicyDocument') }));
+if (a[1] === 'GetPolicy') console.log(JSON.stringify({ Policy: { PolicyName: opt('PolicyName'), DefaultVersion: 'v' } }));
+if (a[1] === 'GetPolicyVersion') console.log(JSON.stringify({ PolicyVersion: { VersionId: opt('VersionId'), IsDefaultVersion: true, PolicyDocument: docs[opt('PolicyName')] } }));
 if (a[1] === 'ListPoliciesForRole') {
   const attached = state.filter((n) => n.startsWith('AttachPolicyToRole:' + opt('RoleName') + '/')).map((n) => n.slice(n.indexOf('/') + 1));
   console.log(JSON.stringify({ Policies: { Policy: attached.map((p) => ({ PolicyName: p, PolicyType: 'Custom' })) } }, null, 2));
@@ -297,7 +303,9 @@ describe('ram.sh and eventbridge.sh run again', () => {
     const actions = cli.calls().map((a) => a[1]);
     // The second run brought every role, policy and rule up to date.
     expect(actions.filter((a) => a === 'UpdateRole')).toHaveLength(Object.keys(svc.functions).length);
-    expect(actions.filter((a) => a === 'CreatePolicyVersion').length).toBeGreaterThan(1);
+    // ... and found each policy's default version holding its document already: no new version.
+    expect(actions.filter((a) => a === 'GetPolicy')).toHaveLength(actions.filter((a) => a === 'CreatePolicy').length / 2);
+    expect(actions).not.toContain('CreatePolicyVersion');
     expect(actions.filter((a) => a === 'UpdateRule')).toHaveLength(1);
     expect(actions.filter((a) => a === 'PutTargets')).toHaveLength(1);
     expect(actions.filter((a) => a === 'EnableRule')).toHaveLength(2);
@@ -322,6 +330,58 @@ describe('ram.sh and eventbridge.sh run again', () => {
     const envDenied = { PATH: `${denied.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
     expect((await run('sh', [join(written.dir, 'eventbridge.sh')], { env: envDenied })).code).toBe(0);
     expect((await run('sh', [join(written.dir, 'eventbridge.sh')], { env: envDenied })).code).not.toBe(0);
+  });
+});
+
+describe('ram.sh run again on policies that exist', () => {
+  it("adds a policy version only for a document that changed (as JSON: key order and spacing aside); a default version it cannot read stops it there", async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    const cli = accountAliyun(tmp());
+    const env = { PATH: `${cli.bin}:${process.env.PATH}` };
+    const ram = () => run('sh', [join(dist, 'fc3', 'ram.sh')], { env });
+    packageFc3(dist, svc, { validate: validateSYaml });
+    expect((await ram()).code).toBe(0);
+    const policies = Object.keys(cli.state().policies).sort();
+    expect(policies.length).toBeGreaterThan(5);
+    const versions = () => Object.fromEntries(Object.entries(cli.state().policies).map(([n, p]) => [n, p.versions]));
+    const once = versions();
+    for (const n of policies) expect(once[n], n).toEqual(['v1']);
+
+    // Unchanged: every default version read and found the same, no version added.
+    const mark0 = cli.calls().length;
+    expect((await ram()).code).toBe(0);
+    expect(versions()).toEqual(once);
+    const calls = cli.calls().slice(mark0);
+    expect(calls.filter((c) => c[1] === 'CreatePolicyVersion')).toEqual([]);
+    expect(calls.filter((c) => c[1] === 'GetPolicyVersion').map((c) => c.at(-1))).toEqual(Array(policies.length).fill('v1'));
+
+    // The same document written otherwise by whoever made the default version: still the same.
+    const logs = cli.state().policies['cams-fc-dev-logs']!;
+    const doc = JSON.parse(logs.documents!['v1']!) as { Version: string; Statement: unknown[] };
+    cli.seed({ policies: { 'cams-fc-dev-logs': { ...logs, documents: { v1: JSON.stringify({ Statement: doc.Statement, Version: doc.Version }, null, 4) } } } });
+    expect((await ram()).code).toBe(0);
+    expect(versions()['cams-fc-dev-logs']).toEqual(['v1']);
+
+    // onboarding-api may now also query a WABA: its policy, and only its, gets a new default version.
+    const granted: Fc3Service = {
+      ...svc,
+      functions: { ...svc.functions, 'onboarding-api': { ...svc.functions['onboarding-api'], ramRoleStatements: [...svc.functions['onboarding-api'].ramRoleStatements, { Effect: 'Allow', Action: ['cams:QueryChatappBindWaba'], Resource: ['*'] }] } },
+    };
+    packageFc3(dist, granted, { validate: validateSYaml });
+    expect((await ram()).code).toBe(0);
+    expect(versions()).toEqual({ ...once, 'cams-fc-dev-onboarding-api': ['v1', 'v2'] });
+    const now = cli.state().policies['cams-fc-dev-onboarding-api']!;
+    expect(now.default).toBe('v2');
+    expect(JSON.parse(now.documents!['v2']!)).toEqual(JSON.parse(readFileSync(join(dist, 'fc3', 'ram', 'cams-fc-dev-onboarding-api.policy.json'), 'utf8')));
+
+    // No permission to read a policy: stopped at it, not taken for "changed" nor "same".
+    cli.seed({ deny: ['GetPolicy cams-fc-dev-bind-waba'] });
+    const denied = await ram();
+    expect(denied.code).not.toBe(0);
+    expect(denied.output).toContain('policy cams-fc-dev-bind-waba: could not read its default version: aliyun ram GetPolicy: ERROR: NoPermission');
+    expect(denied.output).toContain('ram.sh stopped (exit 1) at role cams-fc-dev-bind-waba');
+    expect(versions()['cams-fc-dev-bind-waba']).toEqual(['v1']);
   });
 });
 
@@ -446,8 +506,10 @@ switch (a[0] + ' ' + a[1]) {
   case 'ram UpdateRole': role(); if (opt('NewDescription') !== undefined) s.roles[opt('RoleName')].Description = opt('NewDescription'); break;
   case 'ram DeleteRole': if (role().policies.length) fail('DeleteConflict.Role.Policy'); delete s.roles[opt('RoleName')]; break;
   case 'ram ListRoles': { const p = page(Object.keys(s.roles).sort(), opt('Marker')); out({ IsTruncated: !!p.next, ...(p.next ? { Marker: p.next } : {}), Roles: { Role: p.items.map((n) => ({ RoleName: n, Description: s.roles[n].Description })) } }); break; }
-  case 'ram CreatePolicy': if (s.policies[opt('PolicyName')]) fail('EntityAlreadyExists.Policy'); s.policies[opt('PolicyName')] = { Description: opt('Description') || '', versions: ['v1'], default: 'v1' }; break;
-  case 'ram CreatePolicyVersion': { const p = policy(); const v = 'v' + (Number(p.versions.at(-1).slice(1)) + 1); p.versions.push(v); p.default = v; break; }
+  case 'ram CreatePolicy': if (s.policies[opt('PolicyName')]) fail('EntityAlreadyExists.Policy'); s.policies[opt('PolicyName')] = { Description: opt('Description') || '', versions: ['v1'], default: 'v1', documents: { v1: opt('PolicyDocument') } }; break;
+  case 'ram CreatePolicyVersion': { const p = policy(); const v = 'v' + (Number(p.versions.at(-1).slice(1)) + 1); p.versions.push(v); p.default = v; p.documents = { ...p.documents, [v]: opt('PolicyDocument') }; break; }
+  case 'ram GetPolicy': { const p = policy(); out({ Policy: { PolicyName: opt('PolicyName'), PolicyType: 'Custom', DefaultVersion: p.default, Description: p.Description }, DefaultPolicyVersion: { VersionId: p.default, IsDefaultVersion: true, PolicyDocument: (p.documents || {})[p.default] } }); break; }
+  case 'ram GetPolicyVersion': { const p = policy(); if (!p.versions.includes(opt('VersionId'))) fail('EntityNotExist.Policy.Version'); out({ PolicyVersion: { VersionId: opt('VersionId'), IsDefaultVersion: opt('VersionId') === p.default, PolicyDocument: (p.documents || {})[opt('VersionId')] } }); break; }
   case 'ram UpdatePolicyDescription': policy().Description = opt('NewDescription'); break;
   case 'ram ListPolicies': { const p = page(Object.keys(s.policies).sort(), opt('Marker')); out({ IsTruncated: !!p.next, ...(p.next ? { Marker: p.next } : {}), Policies: { Policy: p.items.map((n) => ({ PolicyName: n, PolicyType: 'Custom', Description: s.policies[n].Description })) } }); break; }
   case 'ram ListPolicyVersions': { const p = policy(); out({ PolicyVersions: { PolicyVersion: p.versions.map((v) => ({ VersionId: v, IsDefaultVersion: v === p.default })) } }); break; }
@@ -486,7 +548,8 @@ fs.writeFileSync(${JSON.stringify(stateFile)}, JSON.stringify(s));
 }
 interface AccountState {
   roles: Record<string, { Description: string; policies: string[] }>;
-  policies: Record<string, { Description: string; versions: string[]; default: string }>;
+  /** `documents`: each version's PolicyDocument, as sent. */
+  policies: Record<string, { Description: string; versions: string[]; default: string; documents?: Record<string, string> }>;
   users: Record<string, { policies: string[] }>;
   buses: Record<string, { rules: Record<string, { Description: string; targets: string[] }> }>;
   /** `<Action> <name>` calls refused as for want of permission. */
@@ -675,9 +738,8 @@ describe('ram.sh and eventbridge.sh without their tools, or stopped midway', () 
       expect(r.output).toContain(`${script}: done`);
       expect(r.output).not.toContain('stopped');
     }
-    // The same account as a run that never failed (policy versions aside: each run adds one).
-    const shape = (s: AccountState) => ({ roles: s.roles, policies: Object.fromEntries(Object.entries(s.policies).map(([n, p]) => [n, p.Description])), buses: s.buses });
-    expect(shape(cli.state())).toEqual(shape(clean.state()));
+    // The same account as a run that never failed, policy versions too (an unchanged document adds none).
+    expect(cli.state()).toEqual({ ...clean.state(), deny: [] });
   });
 });
 
