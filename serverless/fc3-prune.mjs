@@ -2,7 +2,8 @@
 // (`node prune.mjs ram|eventbridge`). It removes the RAM roles and policies, and the EventBridge rules
 // on the service's own bus, that those scripts made for this service and stage (their description is
 // prune.json's `mark` followed by their own name) and that the package no longer has: a function
-// taken out of serverless.yml, an eventbridge event taken off a function. Nothing else is touched: a
+// taken out of serverless.yml, an eventbridge event taken off a function; and the bus itself once the
+// package has no rule for it and no rule at all is left on it. Nothing else is touched: a
 // resource without that exact description (another stage's, one made by hand, one an earlier version
 // of the scripts made and no re-run has marked since) is left as it is.
 // A resource that could not be removed is named and the others are still tried; the exit code is 1.
@@ -82,6 +83,17 @@ function pruneEventBridge() {
       aliyun('eventbridge', 'DeleteRule', ...at);
     });
   }
+  if (plan.rules.length > 0) return;
+  // No rule of the package's on it now: the bus goes too, if these scripts made it and nothing is
+  // left on it (a rule of yours, or one of ours that could not be removed, keeps it).
+  const made = aliyun('eventbridge', 'GetEventBus', ...bus).Data ?? {};
+  if (!ours(made.Description, plan.bus)) return;
+  const left = listAll(['eventbridge', 'ListRules', ...bus, '--Limit', '100'], (r) => r.Data?.Rules, busPages);
+  if (left.length > 0) {
+    console.log(`left EventBridge bus ${plan.bus}: no longer in the package, but it has rules: ${left.map((r) => r.RuleName).join(', ')}`);
+    return;
+  }
+  attempt(`EventBridge bus ${plan.bus}`, () => aliyun('eventbridge', 'DeleteEventBus', ...bus));
 }
 
 const what = process.argv[2];

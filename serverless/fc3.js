@@ -252,10 +252,11 @@ export function eventBridgeScript(deployment, region) {
     ...scriptStart('eventbridge.sh'),
   ];
   if (deployment.eventRules.length > 0) {
-    // Refused because it exists (a re-run), the bus is there to read; refused for another reason
+    // Refused because it exists (a re-run), the bus is there to mark as this stage's (prune.mjs
+    // deletes it, once no rule is left on it, only with that mark); refused for another reason
     // (credentials, permissions), it is not, and the script stops at that call's own error.
-    const bus = `--region ${region} --EventBusName ${q(deployment.bus)}`;
-    lines.push(`step=${q(`bus ${deployment.bus}`)}`, `aliyun eventbridge CreateEventBus ${bus} || aliyun eventbridge GetEventBus ${bus} >/dev/null`);
+    const bus = `--region ${region} --EventBusName ${q(deployment.bus)} --Description ${q(deployment.mark + deployment.bus)}`;
+    lines.push(`step=${q(`bus ${deployment.bus}`)}`, `aliyun eventbridge CreateEventBus ${bus} || aliyun eventbridge UpdateEventBus ${bus}`);
   }
   for (const r of deployment.eventRules) {
     const file = `eventbridge/${r.ruleName}`;

@@ -322,9 +322,9 @@ describe('ram.sh and eventbridge.sh run again', () => {
     expect((await run('sh', [join(written.dir, 'ram.sh')], { env: { ...env, PATH: `${noAttach.bin}:${process.env.PATH}` } })).code).not.toBe(0);
 
     // A bus that could not be created for another reason (credentials, permissions) stops the script there.
-    const noBus = statefulAliyun(tmp(), ['CreateEventBus', 'GetEventBus']);
+    const noBus = statefulAliyun(tmp(), ['CreateEventBus', 'UpdateEventBus']);
     expect((await run('sh', [join(written.dir, 'eventbridge.sh')], { env: { ...env, PATH: `${noBus.bin}:${process.env.PATH}` } })).code).not.toBe(0);
-    expect(noBus.calls().map((a) => a[1])).toEqual(['CreateEventBus', 'GetEventBus']);
+    expect(noBus.calls().map((a) => a[1])).toEqual(['CreateEventBus', 'UpdateEventBus']);
 
     const denied = statefulAliyun(tmp(), ['UpdateRule']);
     const envDenied = { PATH: `${denied.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
@@ -464,7 +464,7 @@ describe('files beside dist/s.yaml', () => {
     const logs = argv.find((a) => a[1] === 'CreatePolicy' && opt(a, 'PolicyName') === 'cams-fc-dev-logs')!;
     expect(JSON.parse(opt(logs, 'PolicyDocument')).Statement[0].Action).toEqual(['log:PostLogStoreLogs']);
 
-    expect(argv.find((a) => a[1] === 'CreateEventBus')).toEqual(['eventbridge', 'CreateEventBus', '--region', 'ap-southeast-1', '--EventBusName', 'cams-fc-dev']);
+    expect(argv.find((a) => a[1] === 'CreateEventBus')).toEqual(['eventbridge', 'CreateEventBus', '--region', 'ap-southeast-1', '--EventBusName', 'cams-fc-dev', '--Description', 'cams-fc deploy cams-fc/dev: cams-fc-dev']);
     const rule = argv.find((a) => a[1] === 'CreateRule')!;
     expect(opt(rule, 'EventBusName')).toBe('cams-fc-dev');
     expect(JSON.parse(opt(rule, 'FilterPattern'))).toEqual({ source: ['cams-fc.onboarding'] });
@@ -499,7 +499,7 @@ const role = () => s.roles[opt('RoleName')] || fail('EntityNotExist.Role');
 const policy = () => s.policies[opt('PolicyName')] || fail('EntityNotExist.Policy');
 const holders = (p) => [...Object.keys(s.roles).filter((r) => s.roles[r].policies.includes(p)), ...Object.keys(s.users).filter((u) => s.users[u].policies.includes(p))];
 const bus = () => s.buses[opt('EventBusName')] || fail('EventBusNotExist');
-if ((s.deny || []).includes(a[1] + ' ' + (opt('RoleName') || opt('PolicyName') || opt('RuleName')))) fail('NoPermission');
+if ((s.deny || []).includes(a[1] + ' ' + (opt('RoleName') || opt('PolicyName') || opt('RuleName') || opt('EventBusName')))) fail('NoPermission');
 const rule = () => bus().rules[opt('RuleName')] || fail('EventRuleNotExisted');
 switch (a[0] + ' ' + a[1]) {
   case 'ram CreateRole': if (s.roles[opt('RoleName')]) fail('EntityAlreadyExists.Role'); s.roles[opt('RoleName')] = { Description: opt('Description') || '', policies: [] }; break;
@@ -519,8 +519,10 @@ switch (a[0] + ' ' + a[1]) {
   case 'ram AttachPolicyToRole': { const r = role(); policy(); if (r.policies.includes(opt('PolicyName'))) fail('EntityAlreadyExists.Role.Policy'); r.policies.push(opt('PolicyName')); break; }
   case 'ram DetachPolicyFromRole': { const r = role(); if (!r.policies.includes(opt('PolicyName'))) fail('EntityNotExist.Role.Policy'); r.policies = r.policies.filter((p) => p !== opt('PolicyName')); break; }
   case 'ram ListPoliciesForRole': out({ Policies: { Policy: role().policies.map((p) => ({ PolicyName: p, PolicyType: 'Custom' })) } }); break;
-  case 'eventbridge CreateEventBus': if (s.buses[opt('EventBusName')]) fail('EventBusAlreadyExist'); s.buses[opt('EventBusName')] = { rules: {} }; break;
-  case 'eventbridge GetEventBus': bus(); out({ Data: { EventBusName: opt('EventBusName') } }); break;
+  case 'eventbridge CreateEventBus': if (s.buses[opt('EventBusName')]) fail('EventBusAlreadyExist'); s.buses[opt('EventBusName')] = { Description: opt('Description') || '', rules: {} }; break;
+  case 'eventbridge UpdateEventBus': { const b = bus(); if (opt('Description') !== undefined) b.Description = opt('Description'); break; }
+  case 'eventbridge GetEventBus': { const b = bus(); out({ Data: { EventBusName: opt('EventBusName'), Description: b.Description || '' } }); break; }
+  case 'eventbridge DeleteEventBus': if (Object.keys(bus().rules).length) fail('EventBusNotEmpty'); delete s.buses[opt('EventBusName')]; break;
   case 'eventbridge CreateRule': if (bus().rules[opt('RuleName')]) fail('EventRuleAlreadyExisted'); bus().rules[opt('RuleName')] = { Description: opt('Description') || '', targets: JSON.parse(opt('EventTargets')).map((t) => t.Id) }; break;
   case 'eventbridge UpdateRule': { const r = rule(); if (opt('Description') !== undefined) r.Description = opt('Description'); break; }
   case 'eventbridge PutTargets': { const r = rule(); for (const t of JSON.parse(opt('Targets'))) if (!r.targets.includes(t.Id)) r.targets.push(t.Id); break; }
@@ -551,7 +553,7 @@ interface AccountState {
   /** `documents`: each version's PolicyDocument, as sent. */
   policies: Record<string, { Description: string; versions: string[]; default: string; documents?: Record<string, string> }>;
   users: Record<string, { policies: string[] }>;
-  buses: Record<string, { rules: Record<string, { Description: string; targets: string[] }> }>;
+  buses: Record<string, { Description?: string; rules: Record<string, { Description: string; targets: string[] }> }>;
   /** `<Action> <name>` calls refused as for want of permission. */
   deny?: string[];
 }
@@ -635,6 +637,48 @@ describe('ram.sh and eventbridge.sh after a function is taken out of serverless.
     expect(Object.keys(again.roles)).toEqual(Object.keys(after.roles));
     expect(Object.keys(again.policies)).toEqual(Object.keys(after.policies));
     expect(again.buses).toEqual(after.buses);
+  });
+
+  it('eventbridge.sh deletes the bus it made once the package has no rule for it and none is left on it; a bus with a rule of yours, or not marked as its own, stays', async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    const { onboarding: _o, ...rest } = svc.functions;
+    const eb = (cli: ReturnType<typeof accountAliyun>) => run('sh', [join(dist, 'fc3', 'eventbridge.sh')], { env: { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' } });
+    const ours = 'cams-fc deploy cams-fc/dev: cams-fc-dev';
+
+    // Made by the script, its one rule taken out: rule, then bus.
+    const cli = accountAliyun(tmp());
+    packageFc3(dist, svc, { validate: validateSYaml });
+    expect((await eb(cli)).code).toBe(0);
+    expect(cli.state().buses['cams-fc-dev']!.Description).toBe(ours);
+    packageFc3(dist, { ...svc, functions: rest }, { validate: validateSYaml });
+    const emptied = await eb(cli);
+    expect(emptied.code, emptied.output).toBe(0);
+    expect(emptied.output).toContain('removed EventBridge bus cams-fc-dev: no longer in the package');
+    expect(cli.state().buses).toEqual({});
+    expect(cli.calls().filter((c) => c[1]!.startsWith('Delete')).map((c) => c[1])).toEqual(['DeleteTargets', 'DeleteRule', 'DeleteEventBus']);
+    // run again: no bus, nothing to remove
+    expect((await eb(cli)).code).toBe(0);
+
+    // Ours, with a rule of yours on it: the bus stays, named, with your rule.
+    const shared = accountAliyun(tmp());
+    packageFc3(dist, svc, { validate: validateSYaml });
+    expect((await eb(shared)).code).toBe(0);
+    const mine = { Description: 'mine', targets: ['t1'] };
+    shared.seed({ buses: { 'cams-fc-dev': { ...shared.state().buses['cams-fc-dev']!, rules: { ...shared.state().buses['cams-fc-dev']!.rules, 'my-own-rule': mine } } } });
+    packageFc3(dist, { ...svc, functions: rest }, { validate: validateSYaml });
+    const kept = await eb(shared);
+    expect(kept.code, kept.output).toBe(0);
+    expect(kept.output).toContain('left EventBridge bus cams-fc-dev: no longer in the package, but it has rules: my-own-rule');
+    expect(shared.state().buses['cams-fc-dev']).toEqual({ Description: ours, rules: { 'my-own-rule': mine } });
+
+    // A bus of that name not marked as the scripts' (made by hand, or by an earlier version), empty: left as it is.
+    const byHand = accountAliyun(tmp());
+    byHand.seed({ buses: { 'cams-fc-dev': { Description: 'mine', rules: {} } } });
+    const left = await eb(byHand);
+    expect(left.code, left.output).toBe(0);
+    expect(byHand.state().buses).toEqual({ 'cams-fc-dev': { Description: 'mine', rules: {} } });
+    expect(byHand.calls().map((c) => c[1])).not.toContain('DeleteEventBus');
   });
 
   it('eventbridge.sh of a package with no rule, where no bus was ever made: nothing to remove, not a failure', async () => {
