@@ -211,6 +211,12 @@ async function deliverUnderLease(
   refused: Set<string>,
 ): Promise<void> {
   const configured = sinks.map((s) => s.name);
+  // A deliverer with no sink at all (ALERT_* missing from one function, a deploy half done) can tell
+  // no one: it drops and resolves nothing, so the functions that have the sinks still deliver it all.
+  if (configured.length === 0) {
+    if ((await loadOwing(store)).length > 0) log({ level: 'warn', msg: 'alerts are owed but no alert sink is configured (ALERT_*); they stay owed' });
+    return;
+  }
   const { sending, removed } = await loadSending(store, sinks);
   // Before what is owed is read: the resolution of a removed sink's alert goes out in this flush.
   await forgetRemovedSinks(store, configured, removed, now(), policy, log);
@@ -225,10 +231,6 @@ async function deliverUnderLease(
   const recorded = [...sending.values()].some((records) => [...records.values()].some((r) => r.sent || r.message !== undefined));
   if (owing.length === 0 && !recorded) return;
   owing = await resolveSinks(store, owing, configured, log);
-  if (configured.length === 0) {
-    if (owing.length > 0) log({ level: 'warn', msg: 'alerts are owed but no alert sink is configured (ALERT_*); they stay owed' });
-    return;
-  }
   const pass: Pass = { now, log, report, mayStart, policy, configured, stuck: new Set(refused), refused, monitorChanged: false };
   for (const sink of sinks) {
     if (!(await deliverToSink(store, sink, owing, sending.get(sink.name)!, pass))) return;

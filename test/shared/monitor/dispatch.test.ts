@@ -183,6 +183,29 @@ describe('deliverOwed', () => {
     for (const e of await store.list<EntityState>(ENTITY_PREFIX)) expect(e.value.outbox).toEqual([]);
   });
 
+  it('a deliverer with no sink at all drops nothing owed to a named sink, nor a message being sent to one: a deliverer with the sinks sends it, once', async () => {
+    const store = await openStore('memory:');
+    await owe(store, '1', ['hook']);
+    const hook = new TimedSink('hook');
+    hook.fail = new SinkDeliveryError('hook', 'HTTP 500', true);
+    expect((await deliverOwed(store, [hook], Date.now, noLog)).failed).toHaveLength(1);
+    const recorded = (await store.list('monitor/sending/')).map((r) => r.key);
+    expect(recorded).toHaveLength(1);
+
+    // health-monitor deployed without its ALERT_* (cams-events has them): it can tell no one.
+    const logs: Array<Record<string, unknown>> = [];
+    await deliverOwed(store, [], Date.now, (r) => logs.push(r));
+    expect(logs.map((l) => l['msg'])).toEqual(['alerts are owed but no alert sink is configured (ALERT_*); they stay owed']);
+    expect((await store.list('monitor/sending/')).map((r) => r.key)).toEqual(recorded);
+    for (const e of await store.list<EntityState>(ENTITY_PREFIX)) expect(e.value.outbox.map((o) => o.pendingSinks)).toEqual([['hook']]);
+
+    hook.fail = undefined;
+    await deliverOwed(store, [hook], Date.now, noLog);
+    await deliverOwed(store, [hook], Date.now, noLog);
+    expect(hook.sent.map((s) => s.n.items.map((i) => i.subject.phoneNumber))).toEqual([['861']]);
+    expect(await store.list('monitor/sending/')).toEqual([]);
+  });
+
   it('an alert recorded without sinks (onboarding) is owed to every sink the deliverer has, and kept while it has none', async () => {
     const store = await openStore('memory:');
     const subject: AlertSubject = { nodeType: 'monitor', entityType: 'OnboardingFailed', ref: 'ob-1' };
