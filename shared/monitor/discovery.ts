@@ -223,7 +223,9 @@ async function reconcile(
         added++;
         return { target, source: `discovery:${rootId}`, registeredAt: new Date(seenAt).toISOString(), discoveredBy: rootId, attributes: attrs(undefined) };
       }
-      return { ...cur, attributes: attrs(cur.attributes) };
+      // A node a receipt put under watch was no one's pick: the entry that lists it owns it from now on.
+      const adopt = cur.discoveredBy === undefined && cur.source.startsWith('receipt:') ? { discoveredBy: rootId } : {};
+      return { ...cur, ...adopt, attributes: attrs(cur.attributes) };
     });
     return { previous, current: after?.value.attributes };
   };

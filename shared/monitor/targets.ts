@@ -196,16 +196,17 @@ export interface RegisteredTarget {
 }
 
 /**
- * Puts a target under watch (idempotent: the same node registers once). An entry already there is
+ * Puts a target under watch (idempotent: the same node registers once), owned by `discoveredBy` (a
+ * Discover entry's id) when given. An entry already there is
  * left as it is, with or without a WabaId: an alert's fingerprint holds its target's WabaId, so
  * giving it one would leave an alert firing under the old form that no check resolves.
  */
-export async function registerWatchTarget(store: Store, target: WatchTarget, source: string, now = Date.now()): Promise<string> {
+export async function registerWatchTarget(store: Store, target: WatchTarget, source: string, now = Date.now(), discoveredBy?: string): Promise<string> {
   const parsed = HealthNode.parse(target);
   const id = targetId(parsed);
   // A receipt finds the node's space through this index (waba-space.ts), not the whole watch list.
   await indexTarget(store, parsed);
-  await store.put<RegisteredTarget>(WATCH_PREFIX + id, { target: parsed, source, registeredAt: new Date(now).toISOString() }, { ifAbsent: true });
+  await store.put<RegisteredTarget>(WATCH_PREFIX + id, { target: parsed, source, registeredAt: new Date(now).toISOString(), ...(discoveredBy ? { discoveredBy } : {}) }, { ifAbsent: true });
   return id;
 }
 

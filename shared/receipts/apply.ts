@@ -169,7 +169,8 @@ async function recordReceipt(
   result.Node = id;
   if (!watched) {
     try {
-      await registerWatchTarget(store, target, `receipt:${receipt.type}`, deps.now());
+      // Under a Discover entry the node is its, as if listed: deleting the entry retires it too.
+      await registerWatchTarget(store, target, `receipt:${receipt.type}`, deps.now(), space.discoverRoot);
       spaces.registered(id, target);
       result.Registered = true;
       deps.log({ level: 'info', msg: 'receipt put a node of a watched WABA under watch', node: id });

@@ -41,12 +41,15 @@ export interface WabaSpace {
   custSpaceId: string;
   /** The WABA's own watch target (the watched one when there is one). */
   waba: WatchTarget;
+  /** The WABA's watch entry id when it is a Discover entry: a node a receipt puts under watch is its. */
+  discoverRoot?: string;
 }
 
 /** A watched node as a batch read it: its target, and what discovery last listed for it. */
 interface WatchedNode {
   target: WatchTarget;
   attributes?: NodeAttributes;
+  discover?: true;
 }
 
 /**
@@ -102,7 +105,8 @@ export class Spaces {
     // watch list made it before.
     const own = (await this.node(targetId({ CustSpaceId: custSpaceId, NodeType: 'waba', WabaId: wabaId }))) ?? (await this.node(targetId({ CustSpaceId: custSpaceId, NodeType: 'waba' })));
     if (!own && !(await this.spaceWatched(custSpaceId))) return undefined;
-    return { custSpaceId, waba: own?.target ?? { CustSpaceId: custSpaceId, NodeType: 'waba', WabaId: wabaId } };
+    if (!own) return { custSpaceId, waba: { CustSpaceId: custSpaceId, NodeType: 'waba', WabaId: wabaId } };
+    return { custSpaceId, waba: own.target, ...(own.discover ? { discoverRoot: targetId(own.target) } : {}) };
   }
 
   /** Whether any node of the space is watched: an env target, else the first key of each of its id ranges. */
@@ -128,7 +132,7 @@ export class Spaces {
     if (!p) {
       p = (async () => {
         const stored = (await this.store.get<RegisteredTarget>(WATCH_PREFIX + id))?.value;
-        if (stored) return { target: stored.target, ...(stored.attributes ? { attributes: stored.attributes } : {}) };
+        if (stored) return { target: stored.target, ...(stored.attributes ? { attributes: stored.attributes } : {}), ...(stored.discover ? { discover: true as const } : {}) };
         const env = this.envById.get(id);
         return env ? { target: env } : undefined;
       })();

@@ -269,6 +269,37 @@ describe('discovery: a WABA watched with Discover brings its numbers and templat
   });
 });
 
+describe("a node a receipt put under watch is its WABA's Discover entry's", () => {
+  const receiptDeps = (clock: number) => ({ store, cams: sandboxClient(sandbox), policy: { minConsecutive: 1, repeatIntervalMs: 24 * HOUR }, sinks: ['recording'], envTargets: [], now: () => clock, deadline: Date.now() + 10_000, log: () => {} });
+  const blocked = (phone: string) => parseBatch([{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: phone, Status: 'BLOCKED' }]).receipts;
+
+  it('a receipt before any listing: deleting the Discover entry retires the number the receipt added (it stayed watched, alerting, with no WABA watched)', async () => {
+    expect((await watchListCall('POST')).statusCode).toBe(200);
+    expect(await applyReceipts(blocked('8613800000401'), receiptDeps(Date.now()))).toMatchObject([{ Outcome: 'processed', Registered: true }]);
+    const added = (await watched()).find((x) => x.id === `phone:${space}:8613800000401`);
+    expect(added).toMatchObject({ source: 'receipt:wabaAccountUpdate', discoveredBy: `waba:${space}:${WABA}` });
+
+    const removed = await watchListCall('DELETE');
+    expect(removed.body.Data).toMatchObject({ Removed: 1, Retired: 1 });
+    expect(await watched()).toEqual([]);
+  });
+
+  it('a receipt while the WABA was watched without Discover: the listing adopts the number, and deleting the Discover entry retires it', async () => {
+    expect((await watchListCall('POST', [{ CustSpaceId: space, NodeType: 'waba', WabaId: WABA }])).statusCode).toBe(200);
+    let clock = Date.now();
+    expect(await applyReceipts(blocked('8613800000402'), receiptDeps(clock))).toMatchObject([{ Outcome: 'processed', Registered: true }]);
+    expect((await watched()).find((x) => x.id === `phone:${space}:8613800000402`)?.discoveredBy).toBeUndefined();
+    expect((await watchListCall('POST')).body.Data).toMatchObject({ Updated: 1 });
+    clock += HOUR;
+    await sweep(clock, new RecordingSink());
+    expect((await watched()).find((x) => x.id === `phone:${space}:8613800000402`)).toMatchObject({ source: 'receipt:wabaAccountUpdate', discoveredBy: `waba:${space}:${WABA}` });
+
+    const removed = await watchListCall('DELETE');
+    expect(removed.body.Data).toMatchObject({ Removed: 1, Retired: 5 });
+    expect(await watched()).toEqual([]);
+  });
+});
+
 describe("discovery is the template receipts' backstop", () => {
   it("a template rejected by a receipt whose 'pass' receipt was lost: the next listing, which says pass, resolves it; a pause, which the listing cannot say, stays", async () => {
     expect((await watchListCall('POST')).statusCode).toBe(200);
