@@ -1,6 +1,7 @@
 import type { AlertSubject } from '../alerts/model.ts';
 import type { HealthError } from '../cams/operations.ts';
 import type { Store } from '../store/port.ts';
+import type { WatchTarget } from './targets.ts';
 import { entityKey, updateEntity } from './entity-store.ts';
 import { EVERY_SINK, fingerprintOf, type EntityState, type ObservedStatus } from './entity-state.ts';
 import { evaluate, type AlertPolicy } from './rules.ts';
@@ -51,4 +52,29 @@ export async function resolveUntied(store: Store, ctx: { now: number; round: str
     await store.delete(m.key, { ifVersion: m.version });
   }
   return resolved;
+}
+
+/** A monitor alert's subject; about one target (TargetRejected, DiscoveryFailed) when `target` is given. */
+export function monitorSubject(kind: string, target?: WatchTarget): AlertSubject {
+  if (!target) return { nodeType: 'monitor', entityType: kind };
+  return {
+    nodeType: 'monitor',
+    entityType: kind,
+    custSpaceId: target.CustSpaceId,
+    ...(target.WabaId ? { wabaId: target.WabaId } : {}),
+    ...(target.PhoneNumber ? { phoneNumber: target.PhoneNumber } : {}),
+    ...(target.TemplateCode ? { templateCode: target.TemplateCode, language: target.Language } : {}),
+  };
+}
+
+/**
+ * A target's TargetRejected alert resolved after an answered check of it: the sweep's, or a receipt's
+ * targeted check, which left it firing, status page and all, until the next round reached the node.
+ * Creates no state when none fires; true when one was resolved (a notification is then owed).
+ */
+export async function resolveRejected(store: Store, target: WatchTarget, ctx: { now: number; round: string; policy: AlertPolicy; sinks?: readonly string[] }): Promise<boolean> {
+  const subject = monitorSubject('TargetRejected', target);
+  if (!(await store.get<EntityState>(entityKey(fingerprintOf(subject))))?.value.firing) return false;
+  await observeMonitorSubject(store, subject, 'AVAILABLE', [], ctx);
+  return true;
 }

@@ -11,7 +11,7 @@ import type { EntityState, ObservedStatus } from './entity-state.ts';
 import { fingerprintOf } from './entity-state.ts';
 import { entityKey, INVALID_PREFIX, reindexEntities } from './entity-store.ts';
 import { DeliveryFlusher, FLUSH_DELAY_MS } from './flush.ts';
-import { observeMonitorSubject, resolveUntied } from './monitor-alert.ts';
+import { monitorSubject, observeMonitorSubject, resolveUntied } from './monitor-alert.ts';
 import { riskDue, RISK_INTERVAL_SHARE, RISKY_PREFIX, stillRisky } from './risk.ts';
 import { newRoundId, ROUND_KEY, scanRound, startRound, type SweepRound } from './round-plan.ts';
 import { StaggeredWorkers } from './staggered-workers.ts';
@@ -537,18 +537,6 @@ function tally(tick: Tick, job: Job, outcome: CheckOutcome | undefined): void {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function monitorSubject(kind: string, target?: WatchTarget): AlertSubject {
-  if (!target) return { nodeType: 'monitor', entityType: kind };
-  return {
-    nodeType: 'monitor',
-    entityType: kind,
-    custSpaceId: target.CustSpaceId,
-    ...(target.WabaId ? { wabaId: target.WabaId } : {}),
-    ...(target.PhoneNumber ? { phoneNumber: target.PhoneNumber } : {}),
-    ...(target.TemplateCode ? { templateCode: target.TemplateCode, language: target.Language } : {}),
-  };
-}
 
 function camsFault(e: CamsError): HealthError {
   return { ErrorCode: e.Code, ErrorDescription: e.Message, PossibleSolution: adviceFor(e) };

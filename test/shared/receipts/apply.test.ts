@@ -6,7 +6,9 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { fingerprintOf } from '../../../shared/monitor/entity-state.ts';
+import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX, reindexEntities } from '../../../shared/monitor/entity-store.ts';
+import { monitorSubject, observeMonitorSubject } from '../../../shared/monitor/monitor-alert.ts';
 import { registerWatchTarget, targetId, WATCH_PREFIX, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import { SPACE_WABA_PREFIX, WABA_INDEX_BUILT_KEY, WABA_PENDING_PREFIX, WABA_SPACE_PREFIX } from '../../../shared/monitor/waba-space.ts';
 import { applyReceipts, UNKNOWN_WABA_PREFIX } from '../../../shared/receipts/apply.ts';
@@ -119,6 +121,35 @@ describe('one push reads what it names, not the watch list', () => {
       counted.push({ ...ops });
     }
     expect(counted[1]).toEqual(counted[0]);
+  });
+});
+
+describe("a receipt's targeted check and the node's TargetRejected alert", () => {
+  /** A watched number with a firing TargetRejected alert, recorded as the sweep records one (sweep.ts observeRejected). */
+  async function rejected(number: string) {
+    const store = await openStore('memory:');
+    await registerWatchTarget(store, { CustSpaceId: space, NodeType: 'waba', WabaId: WABA }, 'test');
+    await registerWatchTarget(store, phone(number), 'test');
+    const subject = monitorSubject('TargetRejected', phone(number));
+    await observeMonitorSubject(store, subject, 'ERROR', [{ ErrorCode: 'ServiceUnavailable', ErrorDescription: 'CAMS answered 503 for this node' }], { now: clock, round: 'r1', policy: deps(store).policy, sinks: ['webhook'] });
+    const state = async () => (await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(subject)))?.value;
+    expect(await state()).toMatchObject({ firing: true });
+    clock += 60_000;
+    return { store, state };
+  }
+
+  it('answered: the alert resolves then, as after the sweep\'s check (before, it fired, on the status page too, until the sweep reached the node)', async () => {
+    const { store, state } = await rejected(PHONE);
+    const results = await push(store, [{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'GREEN' }]);
+    expect(results).toEqual([expect.objectContaining({ Outcome: 'processed', Check: 'ok' })]);
+    expect(await state()).toMatchObject({ firing: false, status: 'AVAILABLE' });
+  });
+
+  it('refused by CAMS: the alert stays firing', async () => {
+    const { store, state } = await rejected('8613800000799');
+    const results = await push(store, [{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: '8613800000799', Status: 'GREEN' }]);
+    expect(results).toEqual([expect.objectContaining({ Outcome: 'processed', Check: 'Unknown.ResourceOwnerId' })]);
+    expect(await state()).toMatchObject({ firing: true });
   });
 });
 
