@@ -187,7 +187,9 @@ async function recordReceipt(
   const noted: TargetInfo = { lastReceiptAt: deps.now() };
   if (obs) await applyUnobserved(target, obs, round, { ...ctx, policy: { ...deps.policy, minConsecutive: 1 } }, noted);
   else await noteTarget(store, target, noted);
-  const pending = run.toCheck.get(id) ?? { target, results: [] };
+  // Checked as watched (with the WabaId onboarding or discovery gave it), as the sweep checks it: the
+  // receipt's form lacks it, and the node's TargetRejected alert is keyed by the watched form.
+  const pending = run.toCheck.get(id) ?? { target: watched?.target ?? target, results: [] };
   pending.results.push(result);
   run.toCheck.set(id, pending);
 }

@@ -125,12 +125,17 @@ describe('one push reads what it names, not the watch list', () => {
 });
 
 describe("a receipt's targeted check and the node's TargetRejected alert", () => {
-  /** A watched number with a firing TargetRejected alert, recorded as the sweep records one (sweep.ts observeRejected). */
+  /**
+   * A watched number with a firing TargetRejected alert, recorded as the sweep records one (sweep.ts
+   * observeRejected). Watched with its WabaId, as onboarding and discovery watch numbers: the alert's
+   * subject holds it, and a receipt names the number without it.
+   */
   async function rejected(number: string) {
     const store = await openStore('memory:');
+    const target: WatchTarget = { ...phone(number), WabaId: WABA };
     await registerWatchTarget(store, { CustSpaceId: space, NodeType: 'waba', WabaId: WABA }, 'test');
-    await registerWatchTarget(store, phone(number), 'test');
-    const subject = monitorSubject('TargetRejected', phone(number));
+    await registerWatchTarget(store, target, 'test');
+    const subject = monitorSubject('TargetRejected', target);
     await observeMonitorSubject(store, subject, 'ERROR', [{ ErrorCode: 'ServiceUnavailable', ErrorDescription: 'CAMS answered 503 for this node' }], { now: clock, round: 'r1', policy: deps(store).policy, sinks: ['webhook'] });
     const state = async () => (await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(subject)))?.value;
     expect(await state()).toMatchObject({ firing: true });
