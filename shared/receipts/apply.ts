@@ -168,11 +168,15 @@ async function recordReceipt(
   }
 
   result.Node = id;
+  let watchForm = watched?.target ?? target;
   if (!watched) {
     try {
-      // Under a Discover entry the node is its, as if listed: deleting the entry retires it too.
-      await registerWatchTarget(store, target, `receipt:${receipt.type}`, deps.now(), space.discoverRoot);
-      spaces.registered(id, target);
+      // With the receipt's WabaId, as onboarding and discovery watch a number or template: its own
+      // alerts (TargetRejected) then carry it, and a `WabaId` silence holds them. Under a Discover
+      // entry the node is its, as if listed: deleting the entry retires it too.
+      watchForm = target.NodeType === 'waba' ? target : { ...target, WabaId: receipt.wabaId };
+      await registerWatchTarget(store, watchForm, `receipt:${receipt.type}`, deps.now(), space.discoverRoot);
+      spaces.registered(id, watchForm);
       result.Registered = true;
       deps.log({ level: 'info', msg: 'receipt put a node of a watched WABA under watch', node: id });
     } catch (e) {
@@ -187,9 +191,9 @@ async function recordReceipt(
   const noted: TargetInfo = { lastReceiptAt: deps.now() };
   if (obs) await applyUnobserved(target, obs, round, { ...ctx, policy: { ...deps.policy, minConsecutive: 1 } }, noted);
   else await noteTarget(store, target, noted);
-  // Checked as watched (with the WabaId onboarding or discovery gave it), as the sweep checks it: the
-  // receipt's form lacks it, and the node's TargetRejected alert is keyed by the watched form.
-  const pending = run.toCheck.get(id) ?? { target: watched?.target ?? target, results: [] };
+  // Checked as watched (with its WabaId), as the sweep checks it: the receipt's form lacks it, and
+  // the node's TargetRejected alert is keyed by the watched form.
+  const pending = run.toCheck.get(id) ?? { target: watchForm, results: [] };
   pending.results.push(result);
   run.toCheck.set(id, pending);
 }

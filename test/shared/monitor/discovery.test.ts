@@ -284,6 +284,13 @@ describe("a node a receipt put under watch is its WABA's Discover entry's", () =
     expect(await watched()).toEqual([]);
   });
 
+  it("is watched with the receipt's WabaId, as a listed number: its TargetRejected alert carries it, so a WabaId silence holds it", async () => {
+    expect((await watchListCall('POST', [{ CustSpaceId: space, NodeType: 'waba', WabaId: WABA }])).statusCode).toBe(200);
+    expect(await applyReceipts(blocked('8613800000401'), receiptDeps(Date.now()))).toMatchObject([{ Outcome: 'processed', Registered: true }]);
+    const added = (await watched()).find((x) => x.id === `phone:${space}:8613800000401`);
+    expect(added?.target).toEqual({ CustSpaceId: space, NodeType: 'phone', WabaId: WABA, PhoneNumber: '8613800000401' });
+  });
+
   it('a receipt while the WABA was watched without Discover: the listing adopts the number, and deleting the Discover entry retires it', async () => {
     expect((await watchListCall('POST', [{ CustSpaceId: space, NodeType: 'waba', WabaId: WABA }])).statusCode).toBe(200);
     let clock = Date.now();
