@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseStoreUrl } from '../../shared/store/open-store.ts';
@@ -6,6 +6,7 @@ import { RETRY_DELAYS_MS } from './receipts.ts';
 import type { StateSnapshot } from './state.ts';
 
 const STATE_FILE_NAME = 'sandbox.json';
+const LOCK_FILE_NAME = 'sandbox.lock';
 
 const Health = z.object({
   CanSendMessage: z.enum(['AVAILABLE', 'LIMITED', 'BLOCKED']),
@@ -63,9 +64,41 @@ const Snapshot = z.object({
  */
 export class StateFile {
   readonly path: string;
+  private readonly lockPath: string;
+  private locked = false;
 
   constructor(readonly dir: string) {
     this.path = join(dir, STATE_FILE_NAME);
+    this.lockPath = join(dir, LOCK_FILE_NAME);
+  }
+
+  /**
+   * Takes `<dir>/sandbox.lock` (this process's pid) for as long as this sandbox runs: two sandboxes on
+   * one state (`npm start` and `npm run sandbox` of one stage) would each save over the other's
+   * changes. A lock whose process is gone (killed) is taken over.
+   */
+  lock(): void {
+    mkdirSync(this.dir, { recursive: true });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        writeFileSync(this.lockPath, String(process.pid), { flag: 'wx' });
+        this.locked = true;
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
+      }
+      const holder = Number(readFileSync(this.lockPath, 'utf8').trim());
+      if (Number.isInteger(holder) && holder > 0 && isRunning(holder)) {
+        throw new Error(`the sandbox state ${this.path} is in use by process ${holder}${holder === process.pid ? ' (this one: another sandbox on it)' : ''} (npm start or npm run sandbox of the same stage): stop it, or use another stage or data directory`);
+      }
+      rmSync(this.lockPath, { force: true });
+    }
+  }
+
+  /** Gives the lock up (the sandbox closed). */
+  unlock(): void {
+    if (this.locked) rmSync(this.lockPath, { force: true });
+    this.locked = false;
   }
 
   /** The saved state, or undefined when there is none yet. A file that is not a sandbox state is an error naming it. */
@@ -107,6 +140,16 @@ export class StateFile {
       rmSync(tmp, { force: true });
       throw e;
     }
+  }
+}
+
+/** Whether a process with this pid runs (EPERM: it does, as another user's). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

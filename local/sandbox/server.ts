@@ -57,6 +57,7 @@ const DEFAULT_MAX_BODY = 1024 * 1024;
  */
 function openState(dataDir: string | undefined, log: (line: string) => void): { state: SandboxState; file: StateFile | undefined } {
   const file = dataDir === undefined ? undefined : new StateFile(dataDir);
+  file?.lock();
   const state = new SandboxState(() => {
     if (!file) return;
     try {
@@ -65,8 +66,13 @@ function openState(dataDir: string | undefined, log: (line: string) => void): { 
       log(`sandbox: cannot save ${file.path}: ${(e as Error).message}`);
     }
   });
-  const saved = file?.load();
-  if (saved) state.restore(saved);
+  try {
+    const saved = file?.load();
+    if (saved) state.restore(saved);
+  } catch (e) {
+    file?.unlock();
+    throw e;
+  }
   return { state, file };
 }
 
@@ -154,9 +160,14 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox>
 
   return new Promise<RunningSandbox>((resolve, reject) => {
     const host = opts.host ?? DEFAULT_SANDBOX_HOST;
-    server.once('error', reject);
+    const failed = (e: Error) => {
+      deps.receipts.stop();
+      file?.unlock();
+      reject(e);
+    };
+    server.once('error', failed);
     server.listen(opts.port ?? DEFAULT_SANDBOX_PORT, host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       const port = (server.address() as AddressInfo).port;
       const shownHost = host.includes(':') ? `[${host}]` : host;
       resolve({
@@ -166,7 +177,10 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox>
         close: () =>
           new Promise<void>((done) => {
             deps.receipts.stop();
-            server.close(() => done());
+            server.close(() => {
+              file?.unlock();
+              done();
+            });
             server.closeAllConnections();
           }),
       });

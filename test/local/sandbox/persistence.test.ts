@@ -21,6 +21,19 @@ afterEach(() => {
 const health = (sb: RunningSandbox, params: Record<string, string>) => call(sb, { action: 'GetWhatsappHealthStatus', params });
 
 describe('startSandbox({ dataDir })', () => {
+  it('one sandbox at a time on a data dir: a second is refused while the first runs (this process named), and starts once it has closed', async () => {
+    const first = await start({ dataDir: dir });
+    await expect(start({ dataDir: dir })).rejects.toThrow(`the sandbox state ${join(dir, 'sandbox.json')} is in use by process ${process.pid} (this one: another sandbox on it)`);
+    // Another directory is another state: no conflict.
+    const other = await start({ dataDir: join(dir, 'other') });
+    await other.close();
+    await first.close();
+    expect(readdirSync(dir)).toEqual(['other']);
+    expect(readdirSync(join(dir, 'other'))).toEqual([]);
+    const second = await start({ dataDir: dir });
+    await second.close();
+  });
+
   it('a restart on the same data dir keeps spaces, phones, health, templates, review status and own WABAs', async () => {
     let sb = await start({ dataDir: dir });
     expect(sb.stateFile).toBe(join(dir, 'sandbox.json'));
@@ -50,8 +63,8 @@ describe('startSandbox({ dataDir })', () => {
       expect(((await call(sb, { action: 'QueryChatappBindWaba', params: {} })).json['Data'] as { Id: string }).Id).toBe('777000777');
       // The receipt callback too, as CAMS keeps an account's (its token still never shown).
       expect((await control(sb, 'GET', '/__sandbox/receipts')).json).toMatchObject({ Url: 'http://127.0.0.1:9/cams/receipts?token=***', DropRate: 0.25 });
-      // Written with temp file + rename: nothing else is left in the directory.
-      expect(readdirSync(dir)).toEqual(['sandbox.json']);
+      // Written with temp file + rename: nothing else is left in the directory but the running sandbox's lock.
+      expect(readdirSync(dir).sort()).toEqual(['sandbox.json', 'sandbox.lock']);
 
       // reset is a change like any other: it is saved.
       await control(sb, 'POST', '/__sandbox/reset');
@@ -161,6 +174,24 @@ describe('npm run sandbox as a process', () => {
 
     const prod = await startProcess(['--stage=prod']);
     expect((await call(prod.sb, { action: 'QueryChatappBindWaba', params: { CustSpaceId: space } })).json['Code']).toBe('Unknown.ResourceOwnerId');
-    expect(readdirSync(join(dir, '.data')).sort()).toEqual(['dev']);
+    // prod's own directory holds its lock while it runs, and no state until a change.
+    expect(readdirSync(join(dir, '.data', 'prod'))).toEqual(['sandbox.lock']);
+    expect(readFileSync(join(dir, '.data', 'prod', 'sandbox.lock'), 'utf8')).toBe(String(prod.child.pid));
+  }, 90_000);
+
+  it('a second sandbox on the same stage (npm start beside npm run sandbox) is refused, naming the process that has it; once that one stops, it starts', async () => {
+    mkdirSync(join(dir, '.data'));
+    const first = await startProcess([]);
+    const refused = await startProcess([]).then(
+      () => 'started',
+      (e: Error) => e.message,
+    );
+    expect(refused).toContain(`the sandbox state ${join(dir, '.data', 'dev', 'sandbox.json')} is in use by process ${first.child.pid}`);
+    expect(refused).toMatch(/exited with [1-9]/);
+    first.child.kill('SIGTERM');
+    await new Promise((r) => first.child.once('exit', r));
+    expect(existsSync(join(dir, '.data', 'dev', 'sandbox.lock'))).toBe(false);
+    const second = await startProcess([]);
+    expect(readFileSync(join(dir, '.data', 'dev', 'sandbox.lock'), 'utf8')).toBe(String(second.child.pid));
   }, 90_000);
 });
