@@ -159,6 +159,13 @@ export async function deliverOwed(
   opts: { deadline?: number; policy?: AlertPolicy } = {},
 ): Promise<DispatchReport> {
   const report: DispatchReport = { delivered: [], deferred: [], failed: [] };
+  // A deliverer with no sink at all (ALERT_* missing from one function, a deploy half done) can tell
+  // no one: it drops and resolves nothing, and takes neither the lease nor an ask, which would turn
+  // away a deliverer that has the sinks and use up what it asked.
+  if (sinks.length === 0) {
+    if ((await loadOwing(store)).length > 0) log({ level: 'warn', msg: 'alerts are owed but no alert sink is configured (ALERT_*); they stay owed' });
+    return report;
+  }
   const sendTime = sendTimeMs(sinks);
   const sendBudget = sendTime + STRIKE_MARGIN_MS;
   const invocationEnding = () => opts.deadline !== undefined && opts.deadline - Date.now() < invocationReserveMs(sinks);
@@ -211,12 +218,6 @@ async function deliverUnderLease(
   refused: Set<string>,
 ): Promise<void> {
   const configured = sinks.map((s) => s.name);
-  // A deliverer with no sink at all (ALERT_* missing from one function, a deploy half done) can tell
-  // no one: it drops and resolves nothing, so the functions that have the sinks still deliver it all.
-  if (configured.length === 0) {
-    if ((await loadOwing(store)).length > 0) log({ level: 'warn', msg: 'alerts are owed but no alert sink is configured (ALERT_*); they stay owed' });
-    return;
-  }
   const { sending, removed } = await loadSending(store, sinks);
   // Before what is owed is read: the resolution of a removed sink's alert goes out in this flush.
   await forgetRemovedSinks(store, configured, removed, now(), policy, log);
@@ -352,8 +353,8 @@ function inFlight(sending: ReadonlyMap<string, ReadonlyMap<string, Sending>>): M
 
 /**
  * Only the deliverer knows its sinks: "every sink" becomes this list, and deliveries owed to sinks no
- * longer configured (which can never happen) are dropped. With no sink at all, "every sink" stays
- * owed until one is configured. Returns what is owed now.
+ * longer configured (which can never happen) are dropped. Returns what is owed now (a deliverer with
+ * no sink at all never gets here: "every sink" stays owed until one runs).
  */
 async function resolveSinks(store: Store, owing: OwingEntity[], configured: readonly string[], log: (rec: Record<string, unknown>) => void): Promise<OwingEntity[]> {
   const resolve = (pending: readonly string[]): string[] => {

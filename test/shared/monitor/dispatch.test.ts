@@ -206,6 +206,32 @@ describe('deliverOwed', () => {
     expect(await store.list('monitor/sending/')).toEqual([]);
   });
 
+  it('a deliverer with no sink takes no lease: one with the sinks, running meanwhile, is not turned away, and its alert goes out', async () => {
+    const inner = await openStore('memory:');
+    await owe(inner, '1', ['hook']);
+    // The deliverer without sinks is held inside its read of what is owed.
+    let inside!: () => void;
+    const entered = new Promise<void>((r) => (inside = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const held = storeWith(inner, {
+      list: async (p, o) => {
+        inside();
+        await gate;
+        return inner.list(p, o);
+      },
+    });
+    const noSinks = deliverOwed(held, [], Date.now, noLog);
+    await entered;
+    const hook = new TimedSink('hook');
+    const report = await deliverOwed(inner, [hook], Date.now, noLog);
+    release();
+    await noSinks;
+    // Turned away, it would have left its ask to the one without sinks, which takes it on and sends nothing.
+    expect(report.skipped).toBeUndefined();
+    expect(hook.sent.map((s) => s.n.items.map((i) => i.subject.phoneNumber))).toEqual([['861']]);
+  });
+
   it('an alert recorded without sinks (onboarding) is owed to every sink the deliverer has, and kept while it has none', async () => {
     const store = await openStore('memory:');
     const subject: AlertSubject = { nodeType: 'monitor', entityType: 'OnboardingFailed', ref: 'ob-1' };
