@@ -294,7 +294,8 @@ async function loadSending(store: Store, sinks: readonly AlertSink[]): Promise<{
  * The alert first, then its mark: a failure in between resolves again, which changes nothing.
  */
 async function forgetRemovedSinks(store: Store, configured: readonly string[], records: readonly string[], now: number, policy: AlertPolicy, log: (rec: Record<string, unknown>) => void): Promise<void> {
-  for (const w of await sinkWindowsToLookAt(store, configured, now)) {
+  const look = removedSinksLook(store, configured, now);
+  for (const w of look ? await store.list<SinkWindow>(SINK_RATE_PREFIX) : []) {
     const name = w.key.slice(SINK_RATE_PREFIX.length);
     if (configured.includes(name) || !w.value.refusing) continue;
     const subject = sinkRejectedSubject(name);
@@ -305,6 +306,7 @@ async function forgetRemovedSinks(store: Store, configured: readonly string[], r
     await markRefusing(store, name, false);
     log({ level: 'warn', msg: 'the sink is no longer configured: its SinkRejected alert is resolved', sink: name });
   }
+  look?.done();
   for (const key of records) await store.delete(key);
   if (records.length > 0) log({ level: 'warn', msg: 'dropped messages being sent to sinks that are no longer configured', records: records.length });
 }
@@ -317,14 +319,18 @@ async function forgetRemovedSinks(store: Store, configured: readonly string[], r
 const REMOVED_SINK_LOOK_MS = 10 * 60_000;
 const removedSinksLookedAt = new WeakMap<Store, Map<string, number>>();
 
-/** Every sink's window, when this instance (its store, its sinks) last looked REMOVED_SINK_LOOK_MS ago or more; else none. */
-async function sinkWindowsToLookAt(store: Store, configured: readonly string[], now: number): Promise<Array<{ key: string; value: SinkWindow }>> {
+/**
+ * Whether this instance (its store, its sinks) is to list every sink's window now: it last looked
+ * REMOVED_SINK_LOOK_MS ago or more. `done` once a look went through: one a store failure cut short
+ * is made again at the next flush, not 10 minutes later.
+ */
+function removedSinksLook(store: Store, configured: readonly string[], now: number): { done: () => void } | undefined {
   const looked = removedSinksLookedAt.get(store) ?? new Map<string, number>();
   removedSinksLookedAt.set(store, looked);
-  const last = looked.get(configured.join('\n'));
-  if (last !== undefined && now >= last && now - last < REMOVED_SINK_LOOK_MS) return [];
-  looked.set(configured.join('\n'), now);
-  return store.list<SinkWindow>(SINK_RATE_PREFIX);
+  const key = configured.join('\n');
+  const last = looked.get(key);
+  if (last !== undefined && now >= last && now - last < REMOVED_SINK_LOOK_MS) return undefined;
+  return { done: () => looked.set(key, now) };
 }
 
 function notConfiguredError(sink: string): HealthError {

@@ -594,3 +594,34 @@ describe('a store failure at any write of a flush in which a sink refuses a mess
     expect(wrong).toEqual([]);
   });
 });
+
+describe('a removed sink\'s SinkRejected alert', () => {
+  it('a store failure during the look for removed sinks is looked again at the next flush, not 10 minutes later', async () => {
+    const inner = await openStore('memory:');
+    const rejected = ENTITY_PREFIX + fingerprintOf({ nodeType: 'monitor', entityType: 'SinkRejected', ref: 'r' });
+    const refusing = new TimedSink('r');
+    refusing.fail = new SinkDeliveryError('r', 'errcode 310000', false, undefined, '310000');
+    const ok = new TimedSink('ok');
+    await owe(inner, '1', ['r', 'ok']);
+    await deliverOwed(inner, [refusing, ok], Date.now, noLog);
+    expect((await inner.get<EntityState>(rejected))!.value.firing).toBe(true);
+
+    // 'r' is removed; the store fails at the write of its alert's resolution, once.
+    let down = true;
+    const store = storeWith(inner, {
+      put: (k, v, o) => {
+        if (down && k === rejected) {
+          down = false;
+          return Promise.reject(new Error('store unavailable'));
+        }
+        return inner.put(k, v, o);
+      },
+    });
+    let clock = Date.now();
+    await expect(deliverOwed(store, [ok], () => clock, noLog)).rejects.toThrow('store unavailable');
+    expect((await inner.get<EntityState>(rejected))!.value.firing).toBe(true);
+    clock += 60_000;
+    await deliverOwed(store, [ok], () => clock, noLog);
+    expect((await inner.get<EntityState>(rejected))!.value.firing).toBe(false);
+  });
+});
