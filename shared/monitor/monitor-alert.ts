@@ -68,12 +68,12 @@ export function monitorSubject(kind: string, target?: WatchTarget): AlertSubject
 }
 
 /**
- * A target's TargetRejected alert resolved after an answered check of it: the sweep's, or a receipt's
- * targeted check, which left it firing, status page and all, until the next round reached the node.
- * Creates no state when none fires; true when one was resolved (a notification is then owed).
+ * A monitor alert resolved, when it fires: TargetRejected after an answered check of its target (the
+ * sweep's, or a receipt's targeted check), AuthRefused and CamsUnreachable once CAMS answers. One
+ * function for all of them, so the sweep and the receipts resolve alike. Creates no state when none
+ * fires; true when one was resolved (a notification is then owed).
  */
-export async function resolveRejected(store: Store, target: WatchTarget, ctx: { now: number; round: string; policy: AlertPolicy; sinks?: readonly string[] }): Promise<boolean> {
-  const subject = monitorSubject('TargetRejected', target);
+export async function resolveMonitorAlert(store: Store, subject: AlertSubject, ctx: { now: number; round: string; policy: AlertPolicy; sinks?: readonly string[] }): Promise<boolean> {
   if (!(await store.get<EntityState>(entityKey(fingerprintOf(subject))))?.value.firing) return false;
   await observeMonitorSubject(store, subject, 'AVAILABLE', [], ctx);
   return true;

@@ -11,7 +11,7 @@ import type { EntityState, ObservedStatus } from './entity-state.ts';
 import { fingerprintOf } from './entity-state.ts';
 import { entityKey, INVALID_PREFIX, reindexEntities } from './entity-store.ts';
 import { DeliveryFlusher, FLUSH_DELAY_MS } from './flush.ts';
-import { monitorSubject, observeMonitorSubject, resolveUntied } from './monitor-alert.ts';
+import { monitorSubject, observeMonitorSubject, resolveMonitorAlert, resolveUntied } from './monitor-alert.ts';
 import { riskDue, RISK_INTERVAL_SHARE, RISKY_PREFIX, stillRisky } from './risk.ts';
 import { newRoundId, ROUND_KEY, scanRound, startRound, type SweepRound } from './round-plan.ts';
 import { StaggeredWorkers } from './staggered-workers.ts';
@@ -457,11 +457,10 @@ export class HealthSweep {
     if (resolved > 0) this.flusher?.owed();
   }
 
-  /** Resolves a monitor alert if one is firing; creates no state otherwise. */
+  /** Resolves a monitor alert if one is firing (a flush follows); creates no state otherwise. */
   private async clearMonitorAlert(target: WatchTarget | undefined, kind: string, roundId: string): Promise<void> {
-    const subject = monitorSubject(kind, target);
-    const existing = await this.opts.store.get<EntityState>(entityKey(fingerprintOf(subject)));
-    if (existing?.value.firing) await this.observeMonitor(subject, 'AVAILABLE', [], roundId);
+    const ctx = { now: this.alertNow(), round: roundId, policy: this.opts.policy, sinks: this.opts.sinks.map((s) => s.name) };
+    if (await resolveMonitorAlert(this.opts.store, monitorSubject(kind, target), ctx)) this.flusher?.owed();
   }
 
   private async observeTargetProblems(problems: readonly TargetProblem[], roundId: string): Promise<Set<string>> {

@@ -4,7 +4,7 @@ import { applyUnobserved, checkTarget, noteTarget, TARGET_INFO_PREFIX, type Chec
 import { ENTITY_PREFIX } from '../monitor/dispatch.ts';
 import { errorCodes, fingerprintOf, type EntityState } from '../monitor/entity-state.ts';
 import type { AlertPolicy, Observation } from '../monitor/rules.ts';
-import { resolveRejected } from '../monitor/monitor-alert.ts';
+import { monitorSubject, resolveMonitorAlert } from '../monitor/monitor-alert.ts';
 import { ROUND_KEY, type SweepRound } from '../monitor/sweep.ts';
 import { WABA_INDEX_BUILT_KEY } from '../monitor/waba-space.ts';
 import { keptOff, registerWatchTarget, removedRecord, targetId, type WatchTarget } from '../monitor/targets.ts';
@@ -269,7 +269,7 @@ async function checkNodes(toCheck: BatchRun['toCheck'], round: string, ctx: Chec
     try {
       await checkTarget(deps.cams, target, round, ctx);
       // CAMS answered for the node: a rejection alert of it is over, as after the sweep's check.
-      await resolveRejected(deps.store, target, { now: ctx.now(), round, policy: deps.policy, sinks: deps.sinks });
+      await resolveMonitorAlert(deps.store, monitorSubject('TargetRejected', target), { now: ctx.now(), round, policy: deps.policy, sinks: deps.sinks });
     } catch (e) {
       if (!isCamsError(e)) throw e;
       outcome = e.Code;
