@@ -313,8 +313,8 @@ async function forgetRemovedSinks(store: Store, configured: readonly string[], r
 
 /**
  * How often an instance lists every sink's window to find a removed one's alert: a sink's removal is
- * a deploy, and its alert may close minutes later; listing at every flush was the sweep's only list
- * per tick that grows nothing and finds nothing almost always.
+ * a deploy, and its alert may close minutes later; a list at every flush would add to each sweep
+ * tick's fixed store cost for what almost never finds anything.
  */
 const REMOVED_SINK_LOOK_MS = 10 * 60_000;
 const removedSinksLookedAt = new WeakMap<Store, Map<string, number>>();

@@ -241,7 +241,7 @@ function receiptDeps(rt: MonitorRuntime, context: FcContext, invocationDeadline:
  * How long after its invocation began an HTTP push is answered by. CAMS's ChatAppStatus receipt page
  * asks a receipt endpoint to answer within 3 s, and takes a later answer for a failed push (pushed
  * again); the 0.5 s left is for the network and FC's own hops. It bounds the checks and the wait for
- * the delivery lease: it once waited up to 10 s for it.
+ * the delivery lease (a queue message's DELIVER_WAIT_MS would take a push past it).
  */
 export const REPLY_BUDGET_MS = 2500;
 /**
