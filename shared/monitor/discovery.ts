@@ -201,6 +201,17 @@ function nodeOf(raw: Record<string, unknown>, opts: DiscoveryOptions): WatchTarg
   return undefined;
 }
 
+/**
+ * How long a node a receipt put under watch is kept though no listing shows it: CAMS pushed a receipt
+ * about it, so it exists, and a listing taken right after may not show it yet. Retiring it would
+ * resolve its alert, and the listing that then shows it would raise it again.
+ */
+const RECEIPT_NODE_GRACE_MS = 60 * 60_000;
+
+function listingMayLag(node: RegisteredTarget, seenAt: number): boolean {
+  return node.source.startsWith('receipt:') && node.attributes?.SeenAt === undefined && seenAt - Date.parse(node.registeredAt) < RECEIPT_NODE_GRACE_MS;
+}
+
 async function reconcile(
   opts: DiscoveryOptions,
   rootId: string,
@@ -262,6 +273,7 @@ async function reconcile(
   let retired = 0;
   for (const c of children) {
     if (wanted.has(c.key) || (c.value.target.NodeType === 'template' && !found.templatesComplete)) continue;
+    if (listingMayLag(c.value, seenAt)) continue;
     if (await store.delete(c.key, { ifVersion: c.version })) retired++;
   }
   return { added, retired, observations };

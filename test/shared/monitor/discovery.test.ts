@@ -305,6 +305,22 @@ describe("a node a receipt put under watch is its WABA's Discover entry's", () =
     expect(removed.body.Data).toMatchObject({ Removed: 1, Retired: 5 });
     expect(await watched()).toEqual([]);
   });
+  it('one no listing shows yet is kept for an hour (a listing taken right after the receipt may not show it), then retired', async () => {
+    expect((await watchListCall('POST')).statusCode).toBe(200);
+    let clock = Date.now();
+    await sweep(clock, new RecordingSink());
+    const id = `phone:${space}:8613800000403`;
+    clock += 30 * 60_000;
+    expect(await applyReceipts(blocked('8613800000403'), receiptDeps(clock))).toMatchObject([{ Outcome: 'processed', Registered: true }]);
+    // The sandbox does not list the number: the next listing, 30 minutes after the receipt, leaves it.
+    clock += 30 * 60_000;
+    await sweep(clock, new RecordingSink());
+    expect((await watched()).find((x) => x.id === id)).toMatchObject({ source: 'receipt:wabaAccountUpdate' });
+    // The one after, 90 minutes after the receipt, still does not list it: retired as a node CAMS no longer lists.
+    clock += HOUR;
+    await sweep(clock, new RecordingSink());
+    expect((await watched()).find((x) => x.id === id)).toBeUndefined();
+  });
 });
 
 describe("discovery is the template receipts' backstop", () => {
