@@ -3,8 +3,11 @@
 // health-monitor instances ticking (runHealthMonitor) beside two cams-events instances taking
 // receipts (camsEventsHandler over HTTP), and one signed webhook that now and then answers 500, late,
 // or never. A seeded driver changes the nodes' health in the sandbox, pushes (or loses, or
-// repeats) the matching receipts, runs ticks, and restarts redis; a model keeps each node's true
-// state. After a quiescent phase (faults off, CAMS's retries of failed pushes delivered, clean
+// repeats) the matching receipts, runs ticks, restarts redis, and silences a node (or its WABA) for
+// a while through the silences service, ending some early (DELETE, now and then while redis
+// restarts, sent again until answered); a model keeps each node's true state and each silence's
+// span. No message accepted in a silence's span may name an alert it covers, unless the message
+// was recorded before the silence was made (README: it goes out as it was). After a quiescent phase (faults off, CAMS's retries of failed pushes delivered, clean
 // rounds, nothing owed) what the webhook accepted must tell, per alert, a consistent story that ends
 // in the node's true state, and no notification id may arrive twice except after a store failure
 // between a send and its strike (README: the re-send carries the same X-Alert-Id).
@@ -22,6 +25,9 @@ import { DEFAULT_SANDBOX_KEYS } from '../../local/sandbox/server.ts';
 import type { AlertItem } from '../../shared/alerts/model.ts';
 import { OWED_PREFIX } from '../../shared/monitor/entity-store.ts';
 import { registerWatchTarget, type WatchTarget } from '../../shared/monitor/targets.ts';
+import { SENDING_PREFIX } from '../../shared/monitor/dispatch.ts';
+import { HttpError } from '../../shared/http-fn/errors.ts';
+import { createSilenceService, deleteSilenceService, listSilencesService } from '../../shared/services/silences.ts';
 import { camsEventsHandler } from '../../shared/services/cams-events.ts';
 import { monitorRuntime, runHealthMonitor, type MonitorRuntime } from '../../shared/services/health-monitor.ts';
 import { openStore } from '../../shared/store/index.ts';
@@ -58,6 +64,45 @@ interface Node {
   quality: Quality;
   /** Every state its check could have seen (a notification of another one is made up). */
   seen: Set<Health>;
+}
+
+/** A silence the driver made, and the span in which it held: from its making to its end or first DELETE. */
+interface SoakSilence {
+  id: string;
+  /** What it covers: a node's phone or template, or (wabaWide) every node of its WABA. */
+  node: Node;
+  wabaWide: boolean;
+  /** On the alerts' clock. */
+  createdAt: number;
+  endsAt: number;
+  /** When its first DELETE was sent (it may have ended then, though unanswered). */
+  deleteAt?: number;
+  /** A DELETE was answered 200. */
+  deleted: boolean;
+  /** Message ids recorded in flight when it was made: those go out as they were. */
+  inFlight: Set<string>;
+  step: number;
+}
+
+/** An alert subject as a message item gives it. */
+type Subject = Pick<AlertItem['subject'], 'wabaId' | 'phoneNumber' | 'templateCode' | 'language'>;
+
+/** Whether the silence's matchers hold for the subject (as README says matchers do: every one equal). */
+function covers(s: SoakSilence, subject: Subject): boolean {
+  if (s.wabaWide) return subject.wabaId === s.node.wabaId;
+  const t = s.node.target;
+  return t.NodeType === 'phone' ? subject.phoneNumber === t.PhoneNumber : subject.templateCode === t.TemplateCode && subject.language === t.Language;
+}
+
+function matchersOf(n: Node, wabaWide: boolean): Array<{ Name: string; Value: string }> {
+  if (wabaWide) return [{ Name: 'WabaId', Value: n.wabaId }];
+  const t = n.target;
+  return t.NodeType === 'phone'
+    ? [{ Name: 'PhoneNumber', Value: t.PhoneNumber! }]
+    : [
+        { Name: 'TemplateCode', Value: t.TemplateCode! },
+        { Name: 'Language', Value: t.Language! },
+      ];
 }
 
 /** A port in 53000-53999 nothing listens on. */
@@ -206,11 +251,65 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
     const storeFailedAt = new Set<number>();
     const receivedAfter: number[] = [];
     const duplicatesAfter: number[] = [];
+    /** Every silence made, and what its DELETEs found wrong (a 404 for one that was there: lost). */
+    const silences: SoakSilence[] = [];
+    const silenceProblems: string[] = [];
+    /** Ends it (DELETE, as the silences function does); false when the store failed (sent again later). */
+    const endSilence = async (s: SoakSilence): Promise<boolean> => {
+      s.deleteAt ??= alertClock();
+      try {
+        await deleteSilenceService(store, s.id, alertClock());
+        s.deleted = true;
+        return true;
+      } catch (e) {
+        if (e instanceof HttpError && e.status === 404) {
+          silenceProblems.push(`silence ${s.id} (step ${s.step}): a DELETE answered 404 (${e.message})`);
+          s.deleted = true;
+          return true;
+        }
+        return false;
+      }
+    };
 
     for (let step = 0; step < STEPS; step++) {
       const stepStarted = Date.now();
       const work: Array<Promise<unknown>> = [];
       const what: string[] = [];
+      // Silences, made between steps (nothing is delivering: the messages recorded in flight are known
+      // exactly): now and then one node, or its whole WABA, for a few seconds (it ends by itself) or
+      // for 30 minutes (ended by DELETE, in a later step or when the run goes quiet). The draws are
+      // the same every step, whatever was done with them, so a seed's driver stays its own.
+      const silenceRoll = random();
+      const silenceNode = pick(nodes);
+      const wabaWide = chance(0.2);
+      const shortMs = chance(0.4) ? 1_000 + Math.floor(random() * 5_000) : undefined;
+      const deleteRoll = random();
+      const deleteAfter = Math.floor(random() * 250);
+      const inForce = silences.filter((x) => !x.deleted && x.deleteAt === undefined && x.endsAt > alertClock());
+      if (silenceRoll < 0.12 && inForce.length < 2) {
+        const now = alertClock();
+        const endsAt = now + (shortMs ?? 30 * 60_000);
+        const r = await createSilenceService(
+          store,
+          { Matchers: matchersOf(silenceNode, wabaWide), EndsAt: new Date(endsAt).toISOString(), CreatedBy: 'soak', Comment: `step ${step}` },
+          now,
+        );
+        const id = (r.data as { SilenceId: string }).SilenceId;
+        const inFlight = new Set((await store.list<{ id: string }>(SENDING_PREFIX)).map((x) => x.value.id));
+        silences.push({ id, node: silenceNode, wabaWide, createdAt: now, endsAt, deleted: false, inFlight, step });
+        what.push(`silence ${wabaWide ? `WABA ${silenceNode.wabaId}` : silenceNode.name} ${shortMs ? `for ${shortMs} ms` : 'for 30 min'}`);
+      }
+      // A DELETE not yet answered is sent again; one in force (made for 30 minutes) is ended early,
+      // at some point in the step, as redis may restart.
+      for (const x of silences.filter((x) => x.deleteAt !== undefined && !x.deleted)) {
+        what.push(`DELETE silence of step ${x.step} again`);
+        work.push(endSilence(x));
+      }
+      const early = inForce.find((x) => x.endsAt - x.createdAt > 60_000);
+      if (deleteRoll < 0.2 && early) {
+        what.push(`DELETE silence of step ${early.step} at +${deleteAfter} ms`);
+        work.push(sleep(deleteAfter).then(() => endSilence(early)));
+      }
       // CAMS retries a push it got no 200 for, now and then (a newer push for that node waits for it).
       const retrying = new Map<string, Promise<unknown>>();
       for (const [k, receipt] of unanswered) {
@@ -297,6 +396,12 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
     webhook.hangNext(0);
     webhook.slowNext(0, 0);
     expect(redisDown).toBe(false);
+    // Every silence ends now: those in force are deleted, a DELETE unanswered is sent again.
+    for (const x of silences.filter((x) => !x.deleted && (x.deleteAt !== undefined || x.endsAt > alertClock()))) {
+      let ok = false;
+      for (let i = 0; i < 20 && !ok; i++) ok = await endSilence(x);
+      trace.push(`quiescent: DELETE silence of step ${x.step} → ${ok ? 'ended' : 'store failing'}`);
+    }
     for (const [k, receipt] of unanswered) {
       let status = 0;
       for (let i = 0; i < 20 && status !== 200; i++) {
@@ -353,6 +458,24 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
     const said = (i: Seen) => (i.status === 'RESOLVED' ? 'RESOLVED' : [i.status, ...i.errors.map((e) => e.ErrorCode)].join(' '));
 
     const problems: string[] = owed === 0 ? [] : [`quiescent: ${owed} entities still owe a delivery`];
+    problems.push(...silenceProblems);
+    // Nothing a silence covers is sent in its span (it started before any deliverer of its step, and
+    // a message sent before it ended was checked before that), but a message recorded before it.
+    for (const m of webhook.received) {
+      const body = m.body as { id: string; items: Seen[] };
+      for (const x of silences) {
+        if (m.at < x.createdAt || m.at >= Math.min(x.endsAt, x.deleteAt ?? Infinity) || x.inFlight.has(body.id)) continue;
+        for (const item of body.items.filter((i) => covers(x, i.subject))) {
+          problems.push(`${item.node} ${item.subject.entityType}: ${said(item)}/${item.reason} sent in ${body.id.slice(0, 8)} while the silence of step ${x.step} held`);
+        }
+      }
+    }
+    // GET /silences lists each silence once, ended.
+    const listing = ((await listSilencesService(store, alertClock(), { PageSize: 500 })).data as { Silences: Array<{ SilenceId: string; State: string }> }).Silences;
+    for (const x of silences) {
+      const listed = listing.filter((l) => l.SilenceId === x.id);
+      if (listed.length !== 1 || listed[0]!.State !== 'expired') problems.push(`silence of step ${x.step}: listed ${listed.length} times, ${listed.map((l) => l.State).join(', ')}`);
+    }
     const story = (seen: Seen[]) => seen.map((i) => `${said(i)}/${i.reason} (step ${i.step}, ${i.id.slice(0, 8)} of ${i.of})`).join(' → ');
     for (const [fp, seen] of byAlert) {
       const about = `${seen[0]!.node} ${seen[0]!.subject.entityType} [${fp}]`;
@@ -413,6 +536,7 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
       ...trace,
       '--- what the webhook accepted, per alert',
       ...[...byAlert.values()].map((seen) => `${seen[0]!.node} ${seen[0]!.subject.entityType}: ${story(seen)}`),
+      `--- silences: ${silences.map((x) => `step ${x.step} ${x.wabaWide ? `WABA ${x.node.wabaId}` : x.node.name} ${x.id} +${Math.min(x.endsAt, x.deleteAt ?? Infinity) - x.createdAt} ms${x.inFlight.size ? ` (in flight: ${[...x.inFlight].join(', ')})` : ''}`).join('; ') || 'none'}`,
       `--- ids delivered again (store failures at steps ${[...storeFailedAt].join(', ') || 'none'}): ${webhook.duplicates.join(', ') || 'none'}`,
     ].join('\n');
     if (process.env['SOAK_VERBOSE'] || problems.length) console.log(report);
