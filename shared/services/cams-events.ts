@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import type { AlertSink } from '../alerts/model.ts';
 import { budgetAccount, sharedBudget } from '../cams/budget/shared-budget.ts';
 import { CamsClient } from '../cams/client.ts';
+import { realClock, type Clock } from '../cams/limiter.ts';
 import { credentialsFrom } from '../cams/credentials.ts';
 import { positiveInt, readEnv, type EnvSource } from '../config/env.ts';
 import { FUNCTION_DEFAULT_MAX_BODY_BYTES } from '../config/http-function.ts';
@@ -30,6 +31,11 @@ export interface CamsEventsOptions {
   write?: LogWriter;
   /** Clock for alert decisions (tests move it); default Date.now. */
   alertClock?: () => number;
+  /**
+   * Wall clock and timer of the invocation's time: its start and deadline, a push's reply budget, the
+   * checks' deadline and the wait for the delivery lease (tests move it); default the real ones.
+   */
+  clock?: Clock;
   /** The instance's store, sinks and config; default: from env, opened on first use. */
   runtime?: () => Promise<MonitorRuntime>;
 }
@@ -63,6 +69,7 @@ export function camsEventsHandler(opts: CamsEventsOptions = {}): (event: unknown
   const env = opts.env ?? process.env;
   const write = opts.write ?? stdoutLog;
   const runtime = opts.runtime ?? monitorRuntime(env);
+  const clock = opts.clock ?? realClock;
   let token: string | undefined;
   let maxBody: number | undefined;
   const logFor = (requestId: string) => (rec: Record<string, unknown>) => writeLogRecord(write, { function: NAME, requestId, ...rec });
@@ -71,11 +78,11 @@ export function camsEventsHandler(opts: CamsEventsOptions = {}): (event: unknown
     async (event: unknown, context: FcContext): Promise<ServiceResult> => {
       const req = event as ParsedHttpEvent;
       const rt = await runtime();
-      return { data: await receiveHttp(req, context ?? {}, rt, opts.alertClock ?? Date.now, logFor(req.requestId)) };
+      return { data: await receiveHttp(req, context ?? {}, rt, clock, opts.alertClock ?? Date.now, logFor(req.requestId)) };
     },
     { timeoutEarlyInMillis: 0 },
   )
-    .use(invocationLog({ functionName: NAME, write }))
+    .use(invocationLog({ functionName: NAME, write, now: clock.now }))
     .use(camsEnvelope())
     .use(decodeHttpRequest({ routes: [RECEIPTS_ROUTE], maxBodyBytes: () => (maxBody ??= readEnv(env, 'MAX_BODY_BYTES', positiveInt, String(FUNCTION_DEFAULT_MAX_BODY_BYTES))) }))
     .use(receiptToken({ token: () => (token ??= readEnv(env, 'CAMS_RECEIPT_TOKEN', receiptTokenValue)) }));
@@ -83,7 +90,8 @@ export function camsEventsHandler(opts: CamsEventsOptions = {}): (event: unknown
   const queue = eventFunction<QueueReport>({
     name: NAME,
     write,
-    run: async (inv) => receiveQueue(inv, await runtime(), opts.alertClock ?? Date.now, logFor(inv.requestId)),
+    now: clock.now,
+    run: async (inv) => receiveQueue(inv, await runtime(), clock, opts.alertClock ?? Date.now, logFor(inv.requestId)),
     summarize: (r) => ({ ...r }),
   });
 
@@ -99,7 +107,7 @@ function isHttpEvent(e: unknown): boolean {
 /** How many malformed receipts of one push the reply and the log name field by field. */
 export const MAX_LISTED_ERRORS = 100;
 
-async function receiveHttp(req: ParsedHttpEvent, context: FcContext, rt: MonitorRuntime, now: () => number, log: (r: Record<string, unknown>) => void): Promise<ReceiptsReport> {
+async function receiveHttp(req: ParsedHttpEvent, context: FcContext, rt: MonitorRuntime, clock: Clock, now: () => number, log: (r: Record<string, unknown>) => void): Promise<ReceiptsReport> {
   const text = utf8Text(req.http.body);
   let body: unknown;
   try {
@@ -132,8 +140,8 @@ async function receiveHttp(req: ParsedHttpEvent, context: FcContext, rt: Monitor
   if (errors.length > 0) await countReceipts(rt.store, { received: errors.length, invalid: errors.length });
   // Answered by replyBy, so CAMS does not take the push for failed and push it again (REPLY_BUDGET_MS).
   const replyBy = Math.min(req.startedAt + REPLY_BUDGET_MS, req.deadline);
-  const results = await applyReceipts(receipts, receiptDeps(rt, context, req.deadline, now, log, replyBy));
-  const dispatch = await deliver(rt, { deadline: req.deadline, waitUntil: replyBy }, now, log);
+  const results = await applyReceipts(receipts, receiptDeps(rt, context, req.deadline, clock, now, log, replyBy));
+  const dispatch = await deliver(rt, { deadline: req.deadline, waitUntil: replyBy }, clock, now, log);
   return {
     Received: receipts.length + errors.length,
     Results: results,
@@ -143,7 +151,7 @@ async function receiveHttp(req: ParsedHttpEvent, context: FcContext, rt: Monitor
   };
 }
 
-async function receiveQueue(inv: EventInvocation, rt: MonitorRuntime, now: () => number, log: (r: Record<string, unknown>) => void): Promise<QueueReport> {
+async function receiveQueue(inv: EventInvocation, rt: MonitorRuntime, clock: Clock, now: () => number, log: (r: Record<string, unknown>) => void): Promise<QueueReport> {
   const report: QueueReport = { messages: 0, setAside: [], skipped: [], receipts: 0, invalid: 0, delivered: 0 };
   const messages = queueMessagesOf(inv.event);
   if (!messages) {
@@ -180,7 +188,7 @@ async function receiveQueue(inv: EventInvocation, rt: MonitorRuntime, now: () =>
       log({ level: 'warn', msg: 'malformed receipts in a queue message', messageId: msg.messageId, fields: errors.flatMap((e) => e.fields) });
     }
     try {
-      await applyReceipts(receipts, receiptDeps(rt, inv.context, inv.deadline, now, log));
+      await applyReceipts(receipts, receiptDeps(rt, inv.context, inv.deadline, clock, now, log));
     } catch (e) {
       const why = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
       if (attempts >= MAX_QUEUE_ATTEMPTS) {
@@ -194,7 +202,7 @@ async function receiveQueue(inv: EventInvocation, rt: MonitorRuntime, now: () =>
     }
   }
   // No caller times a queue message's answer: its wait for the lease is DELIVER_WAIT_MS, as before.
-  report.delivered = delivered(await deliver(rt, { deadline: inv.deadline, waitUntil: Date.now() + DELIVER_WAIT_MS }, now, log));
+  report.delivered = delivered(await deliver(rt, { deadline: inv.deadline, waitUntil: clock.now() + DELIVER_WAIT_MS }, clock, now, log));
   // Rethrown after the others were handled: FC's retry redelivers, and the dedup keys make that safe.
   if (failure) throw failure;
   return report;
@@ -209,7 +217,7 @@ function sinkNames(sinks: readonly AlertSink[]): string[] {
   return sinks.length > 0 ? sinks.map((s) => s.name) : [EVERY_SINK];
 }
 
-function receiptDeps(rt: MonitorRuntime, context: FcContext, invocationDeadline: number, now: () => number, log: (r: Record<string, unknown>) => void, replyBy?: number) {
+function receiptDeps(rt: MonitorRuntime, context: FcContext, invocationDeadline: number, clock: Clock, now: () => number, log: (r: Record<string, unknown>) => void, replyBy?: number) {
   // The checks stop in time for the delivery after them: a big batch, or a slow CAMS, used the whole
   // invocation, and what the batch found (its early warnings too) waited for the next sweep tick.
   // A push's checks stop in time for its answer too; the nodes not checked by then are the sweep's.
@@ -227,6 +235,10 @@ function receiptDeps(rt: MonitorRuntime, context: FcContext, invocationDeadline:
       budget: sharedBudget(rt.store),
       priority: 'background',
       account: budgetAccount(context.accountId),
+      // The checks' deadline is on the invocation's clock, so the client reads that one. The account's
+      // budget keeps the real clock: a test's clock starts at the real time.
+      now: clock.now,
+      sleep: clock.sleep,
     }),
     policy: policyOf(rt),
     sinks: sinkNames(rt.sinks),
@@ -266,16 +278,16 @@ const DELIVER_WAIT_MS = 10_000;
  * A send once started is not cut short (it may reach the channel unstruck, and go out twice): a push
  * that is the deliverer answers once its sends to a slow channel end.
  */
-async function deliver(rt: MonitorRuntime, { deadline, waitUntil }: { deadline: number; waitUntil: number }, now: () => number, log: (r: Record<string, unknown>) => void): Promise<DispatchReport | undefined> {
+async function deliver(rt: MonitorRuntime, { deadline, waitUntil }: { deadline: number; waitUntil: number }, clock: Clock, now: () => number, log: (r: Record<string, unknown>) => void): Promise<DispatchReport | undefined> {
   if (rt.sinks.length === 0) return undefined;
   for (let i = 0; ; i++) {
     const report = await deliverOwed(rt.store, rt.sinks, now, log, { deadline, policy: policyOf(rt) });
     if (!report.skipped) return report;
-    if (Date.now() + 1000 > Math.min(waitUntil, deadline - 1000)) {
+    if (clock.now() + 1000 > Math.min(waitUntil, deadline - 1000)) {
       log({ level: 'info', msg: 'the delivery lease is still taken: what is owed stays, asked of its holder or left to the next deliverer' });
       return report;
     }
-    await new Promise((r) => setTimeout(r, Math.min(1000, 200 + 200 * i)));
+    await clock.sleep(Math.min(1000, 200 + 200 * i));
     // Looked at before asking again (deliverOwed writes the ask): gone, the holder took it on.
     if ((await rt.store.get(DELIVER_AGAIN)) === undefined) return report;
   }

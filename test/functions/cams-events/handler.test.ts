@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import type { AlertNotification, AlertSink } from '../../../shared/alerts/model.ts';
+import type { Clock } from '../../../shared/cams/limiter.ts';
 import { TARGET_INFO_PREFIX, type TargetInfo } from '../../../shared/monitor/check.ts';
 import { DELIVER_AGAIN, deliverOwed, DELIVERY_LEASE, ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
 import { RISKY_PREFIX } from '../../../shared/monitor/risk.ts';
@@ -21,6 +24,7 @@ import { fcContext, fixture } from '../../support/events.ts';
 import { onboardThroughFunctions, sandboxPerFileStorePerTest, setHealth } from '../../support/monitor.ts';
 import { startReceivers, type Receivers } from '../../support/receivers/index.ts';
 import { sandboxControl } from '../../support/sandbox-env.ts';
+import { fakeClock } from '../../shared/cams/scripted-cams.ts';
 import { freePort } from '../../shared/store/redis-server.ts';
 
 const TOKEN = 'receipt-token-0123456789abcdef';
@@ -48,9 +52,9 @@ const key = DEFAULT_SANDBOX_KEYS[0]!;
 const ctx = () => fcContext({ credentials: { accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret } }) as never;
 
 /** The function as FC runs it: its own serverless.yml environment only. */
-function fn(extra: Record<string, string> = {}, alertClock?: () => number) {
+function fn(extra: Record<string, string> = {}, alertClock?: () => number, clock?: Clock) {
   const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, CAMS_RECEIPT_TOKEN: TOKEN, LOG_LEVEL: 'debug', ...receivers.env, ...extra };
-  return camsEventsHandler({ env, write: (l) => lines.push(l), ...(alertClock ? { alertClock } : {}) });
+  return camsEventsHandler({ env, write: (l) => lines.push(l), ...(alertClock ? { alertClock } : {}), ...(clock ? { clock } : {}) });
 }
 
 function httpPush(body: unknown, token: string | string[] | null = TOKEN): Buffer {
@@ -80,13 +84,59 @@ const webhookItems = () => receivers.received.webhook.flatMap((m) => (m.body as 
 
 /** The next deliverer (a sweep's flush, say): deliverOwed with the sinks the function has. */
 const flush = () => deliverOwed(store, sinksFromEnv(receivers.env), Date.now, () => undefined);
-/** How long a push may be seen to take here: its reply budget, with room for a loaded test machine. */
-const ANSWERED_WITHIN_MS = REPLY_BUDGET_MS + 1500;
-/** How long `work` took (ms). */
-async function timed<T>(work: Promise<T>): Promise<[T, number]> {
-  const started = Date.now();
-  const out = await work;
-  return [out, Date.now() - started];
+/**
+ * A push's own clock (its start, reply budget, checks' deadline, wait for the delivery lease): it
+ * moves only when the function sleeps on it or slowCams answers, so what the push decided is seen
+ * without timing it. It starts at the real time, as the store and the CAMS budget (real clock) are.
+ */
+const pushClock = () => fakeClock(Date.now());
+/** `work`'s result, and when it was answered by `clock` after it began (the push's startedAt). */
+async function byClock<T>(clock: Clock, work: () => Promise<T>): Promise<[T, number]> {
+  const startedAt = clock.now();
+  const out = await work();
+  return [out, clock.now() - startedAt];
+}
+/** CAMS takes a receipt push not answered within 3 s for failed (its ChatAppStatus receipt page). */
+const CAMS_WAITS_MS = 3000;
+/** A push answered within its reply budget, by its clock, and so before CAMS stops waiting. */
+const expectAnsweredInTime = (answeredAfter: number) => {
+  expect(answeredAfter).toBeLessThanOrEqual(REPLY_BUDGET_MS);
+  expect(answeredAfter).toBeLessThan(CAMS_WAITS_MS);
+};
+/**
+ * A push that waited for the delivery lease as long as its reply budget let it, by its clock: the
+ * wait stops at its first step (at most 1 s) that ends within 1 s of the budget, never past it.
+ */
+const expectStoppedAtBudget = (answeredAfter: number) => {
+  expectAnsweredInTime(answeredAfter);
+  expect(answeredAfter).toBeGreaterThan(REPLY_BUDGET_MS - 1000);
+};
+
+/** The sandbox behind a loopback front whose every answer takes `ms` by `clock`: a slow CAMS, without a real wait. */
+async function slowCams(clock: Clock, ms: number): Promise<{ url: string; close(): Promise<void> }> {
+  const to = new URL(sandbox.url);
+  const server = createServer((req, res) => {
+    const body: Buffer[] = [];
+    req.on('data', (c: Buffer) => body.push(c));
+    req.on('end', () => {
+      const up = request({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers }, (reply) => {
+        const out: Buffer[] = [];
+        reply.on('data', (c: Buffer) => out.push(c));
+        reply.on('end', () => void clock.sleep(ms).then(() => res.writeHead(reply.statusCode ?? 502, reply.headers).end(Buffer.concat(out))));
+      });
+      up.on('error', (e) => res.destroy(e));
+      up.end(Buffer.concat(body));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 describe('cams-events over HTTP', () => {
@@ -181,31 +231,33 @@ describe('cams-events over HTTP', () => {
 
   it("a batch whose checks would outlast the push's answer (a slow CAMS, a long invocation): answered in time, the warning sent, the nodes not checked left to the sweep; CAMS's re-push is a duplicate", async () => {
     await registerWatchTarget(store, phone(), 'test');
-    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { throttleRate: 0, errorRate: 0, latencyMs: 3000, seed: 1 });
+    // Every CAMS answer takes 1.3 s by the push's clock: one check fits before the answer is due, three do not.
+    const clock = pushClock();
+    const cams = await slowCams(clock, 1300);
     try {
       const long = fcContext({ function: { name: 'cams-events', handler: 'index.handler', memory: 256, timeout: 60 }, credentials: { accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret } }) as never;
       const batch = [{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'YELLOW' }, ...['a', 'b'].map((t) => ({ Type: 'templateQualityUpdate', WabaId: WABA, TemplateCode: `slow_${t}`, Language: 'en', Status: 'GREEN' }))];
-      const handler = fn();
-      const [r, took] = (await timed(handler(httpPush(batch), long))) as [Reply, number];
+      const handler = fn({ CAMS_ENDPOINT: cams.url }, undefined, clock);
+      const [r, answeredAfter] = (await byClock(clock, () => handler(httpPush(batch), long))) as [Reply, number];
       expect(r.statusCode).toBe(200);
-      // Before, the checks had the invocation (60 s): 3 s each, the push was answered after 9 s.
-      expect(took).toBeLessThan(ANSWERED_WITHIN_MS);
+      // Before, the checks had the invocation (60 s): 1.3 s each, the push was answered after 3.9 s.
+      expectAnsweredInTime(answeredAfter);
       const results = json(r).Data!.Results;
       expect(results.map((x) => x['Outcome'])).toEqual(['processed', 'processed', 'processed']);
-      // The first check's call is cut at the checks' deadline, before the answer is due; the others are not started.
-      expect(results.map((x) => x['Check'])).toEqual(['RequestTimeout', 'DeadlineExceeded', 'DeadlineExceeded']);
+      // The checks stop in time for the answer: the first is answered, the others are not started.
+      expect(results.map((x) => x['Check'])).toEqual(['ok', 'DeadlineExceeded', 'DeadlineExceeded']);
       // As the invocation's deadline leaves them: the sweep looks at them first.
-      expect((await store.list(RISKY_PREFIX)).map((e) => e.key.slice(RISKY_PREFIX.length)).sort()).toEqual(results.map((x) => x['Node']).sort());
+      const unchecked = results.filter((x) => x['Check'] === 'DeadlineExceeded').map((x) => x['Node']);
+      expect((await store.list(RISKY_PREFIX)).map((e) => e.key.slice(RISKY_PREFIX.length)).sort()).toEqual(unchecked.sort());
       expect(webhookItems().map((i) => `${i.status} ${i.errors[0]?.ErrorCode}`)).toEqual(['LIMITED QualityRating.YELLOW']);
       // CAMS pushes it again (it may have taken the answer for late): nothing is acted on twice.
       const again = (await handler(httpPush(batch), long)) as Reply;
       expect(json(again).Data!.Results.map((x) => x['Outcome'])).toEqual(['duplicate', 'duplicate', 'duplicate']);
       expect(webhookItems()).toHaveLength(1);
     } finally {
-      await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { throttleRate: 0, errorRate: 0, latencyMs: 0, seed: 1 });
-      await new Promise((r) => setTimeout(r, 3000));
+      await cams.close();
     }
-  }, 40_000);
+  }, 30_000);
 
   it("a template paused with a reason: the alert carries CAMS's Reason, and the template is put under watch", async () => {
     await registerWatchTarget(store, phone(), 'test');
@@ -544,12 +596,14 @@ describe('cams-events with several instances at once', () => {
       },
     };
     const env = { STORE_URL: storeUrl, CAMS_RECEIPT_TOKEN: TOKEN, CAMS_ENDPOINT: sandbox.url };
-    const instance = () => camsEventsHandler({ env, write: (l) => lines.push(l), runtime: async () => ({ config: loadMonitorConfig(env), store, sinks: [slow] }) });
+    const instance = (clock?: Clock) => camsEventsHandler({ env, write: (l) => lines.push(l), runtime: async () => ({ config: loadMonitorConfig(env), store, sinks: [slow] }), ...(clock ? { clock } : {}) });
     const first = instance()(httpPush([{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'YELLOW' }]), ctx());
     await held;
-    // The first instance's send is still held: the second is answered without waiting for it (before, after 10 s).
-    const [second, took] = (await timed(instance()(httpPush([{ Type: 'template', WabaId: WABA, TemplateCode: 'order_update', Language: 'en_US', AuditStatus: 'paused' }]), ctx()))) as [Reply, number];
-    expect(took).toBeLessThan(ANSWERED_WITHIN_MS);
+    // The first instance's send is held until the test answers it: the second is answered without
+    // waiting for it, once its wait for the lease reaches its reply budget (before, after 10 s).
+    const clock = pushClock();
+    const [second, answeredAfter] = (await byClock(clock, () => instance(clock)(httpPush([{ Type: 'template', WabaId: WABA, TemplateCode: 'order_update', Language: 'en_US', AuditStatus: 'paused' }]), ctx()))) as [Reply, number];
+    expectStoppedAtBudget(answeredAfter);
     expect(second.statusCode).toBe(200);
     expect((json(second).Data as unknown as { Delivered: number }).Delivered).toBe(0);
     // Its alert stays owed, and the holder is asked to look again.
@@ -594,18 +648,19 @@ describe('cams-events with several instances at once', () => {
 
   it("the lease holder cannot take the ask on and lets go after the push's answer is due: answered within the budget, the alert owed; CAMS's re-push is a duplicate that sends it, once", async () => {
     await registerWatchTarget(store, phone(), 'test');
+    // Another deliverer at its last pass holds the lease until after the push is answered.
     const holder = (await store.acquireLease(DELIVERY_LEASE, 60_000))!;
-    const letGo = new Promise((r) => setTimeout(r, REPLY_BUDGET_MS + 1500)).then(() => holder.release());
     const receipt = [{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'YELLOW' }];
-    const handler = fn();
-    const [r, took] = (await timed(handler(httpPush(receipt), ctx()))) as [Reply, number];
+    const clock = pushClock();
+    const handler = fn({}, undefined, clock);
+    const [r, answeredAfter] = (await byClock(clock, () => handler(httpPush(receipt), ctx()))) as [Reply, number];
     // Before, it waited for the lease up to 10 s, then sent the alert itself: CAMS had given up on the answer long before.
-    expect(took).toBeLessThan(ANSWERED_WITHIN_MS);
+    expectStoppedAtBudget(answeredAfter);
     expect(r.statusCode).toBe(200);
     expect((json(r).Data as unknown as { Delivered: number }).Delivered).toBe(0);
     expect(await store.list('monitor/owed/')).toHaveLength(1);
     expect(await store.get(DELIVER_AGAIN)).toBeDefined();
-    await letGo;
+    await holder.release();
     // CAMS pushes the same receipt again: not acted on twice, and this push, the deliverer now, sends what is owed.
     const again = (await handler(httpPush(receipt), ctx())) as Reply;
     expect(json(again).Data!.Results.map((x) => x['Outcome'])).toEqual(['duplicate']);
@@ -620,11 +675,12 @@ describe('cams-events beside a crashed deliverer', () => {
     await registerWatchTarget(store, phone(), 'test');
     const crashed = (await store.acquireLease(DELIVERY_LEASE, 120_000))!;
     const long = fcContext({ function: { name: 'cams-events', handler: 'index.handler', memory: 256, timeout: 60 }, credentials: { accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret } }) as never;
-    const [r, took] = (await timed(fn()(httpPush([{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'YELLOW' }]), long))) as [Reply, number];
+    const clock = pushClock();
+    const [r, answeredAfter] = (await byClock(clock, () => fn({}, undefined, clock)(httpPush([{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'YELLOW' }]), long))) as [Reply, number];
     expect(r.statusCode).toBe(200);
     expect((json(r).Data as unknown as { Delivered: number }).Delivered).toBe(0);
     // Before, after a 10 s wait for the lease.
-    expect(took).toBeLessThan(ANSWERED_WITHIN_MS);
+    expectStoppedAtBudget(answeredAfter);
     expect(await store.list('monitor/owed/')).toHaveLength(1);
     expect(await store.get(DELIVER_AGAIN)).toBeDefined();
     // The crashed deliverer's lease runs out: the next deliverer (a sweep's flush) sends it, and only it.
@@ -632,7 +688,7 @@ describe('cams-events beside a crashed deliverer', () => {
     expect((await flush()).delivered).toEqual([{ sink: 'webhook', group: expect.any(String), items: 1 }]);
     expect((await flush()).delivered).toEqual([]);
     expect(webhookItems().map((i) => `${i.status} ${i.errors[0]?.ErrorCode}`)).toEqual(['LIMITED QualityRating.YELLOW']);
-  }, 40_000);
+  }, 30_000);
 });
 
 describe('cams-events killed at the worst moment', () => {
