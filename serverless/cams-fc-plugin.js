@@ -127,12 +127,29 @@ export default class CamsFcPlugin {
    */
   checkStage() {
     const service = this.serverless.service;
-    const problem = stageTooLong({
-      service: service.service,
-      stage: String(this.options.stage ?? service.provider?.stage ?? 'dev'),
-      functions: service.functions ?? {},
-    });
+    const problem = stageTooLong(
+      {
+        service: service.service,
+        stage: String(this.options.stage ?? service.provider?.stage ?? 'dev'),
+        functions: service.functions ?? {},
+      },
+      this.writtenConfiguration(),
+    );
     if (problem) throw this.userError(new Error(`cams-fc: ${problem}`));
+  }
+
+  /**
+   * serverless.yml as written (its variables unresolved: the service's are resolved in place before
+   * plugins load), read with the framework's own parser; undefined when it cannot be read.
+   */
+  writtenConfiguration() {
+    const { serviceDir, configurationFilename } = this.serverless;
+    if (!serviceDir || !configurationFilename) return undefined;
+    try {
+      return this.serverless.utils.readFileSync(join(serviceDir, configurationFilename));
+    } catch {
+      return undefined;
+    }
   }
 
   patchDeploy() {

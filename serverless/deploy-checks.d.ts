@@ -9,4 +9,7 @@ export function deployChecks(svc: {
   functions: Record<string, { environment?: Record<string, unknown> }>;
 }): { errors: string[]; warnings: string[] };
 export const S_YAML_NAME_MAX: number;
-export function stageTooLong(svc: { service: string; stage: string; functions: Record<string, { events?: unknown[] }> }): string | undefined;
+export function stageTooLong(
+  svc: { service: string; stage: string; functions: Record<string, { events?: unknown[] }> },
+  written?: { functions?: Record<string, { events?: unknown[] } | null> } | null,
+): string | undefined;

@@ -22,31 +22,89 @@ export const S_YAML_NAME_MAX = 128;
  * The stage goes into names that have a limit and are not cut to fit (the MNS queues of
  * serverless.yml, s.yaml's name): a stage too long for one is refused before the schema would
  * refuse that name with its pattern, which says nothing of the stage. Undefined when it fits.
+ * How often the stage is in a name is read from how the name is built (`written`: serverless.yml
+ * as written, its variables unresolved), not from the name: a stage's text may be in it elsewhere
+ * too (stage "fc" in cams-fc-onboarding-fc). A queue whose template is not known is left to the schema.
  * @param {{service: string, stage: string, functions: Record<string, {events?: any[]}>}} svc
+ * @param {{functions?: Record<string, {events?: any[]}>}} [written]
  * @returns {string | undefined}
  */
-export function stageTooLong(svc) {
+export function stageTooLong(svc, written) {
   const { stage } = svc;
-  const names = [{ name: `${svc.service}-${stage}`, limit: S_YAML_NAME_MAX, what: 'the name of dist/s.yaml' }];
+  // fc3.js names s.yaml `${service}-${stage}`
+  const names = [{ name: `${svc.service}-${stage}`, template: `${svc.service}-\${sls:stage}`, limit: S_YAML_NAME_MAX, what: 'the name of dist/s.yaml' }];
   for (const [key, fn] of Object.entries(svc.functions ?? {})) {
-    for (const e of fn?.events ?? []) {
-      if (typeof e?.mns?.queueName === 'string') names.push({ name: e.mns.queueName, limit: MNS_QUEUE_NAME_MAX, what: `the MNS queue of function "${key}"` });
-    }
+    (fn?.events ?? []).forEach((e, i) => {
+      if (typeof e?.mns?.queueName !== 'string') return;
+      const template = written?.functions?.[key]?.events?.[i]?.mns?.queueName;
+      if (typeof template === 'string') names.push({ name: e.mns.queueName, template, limit: MNS_QUEUE_NAME_MAX, what: `the MNS queue of function "${key}"` });
+    });
   }
   let worst;
   for (const n of names) {
-    const times = stage === '' ? 0 : n.name.split(stage).length - 1;
-    if (n.name.length <= n.limit || times === 0) continue;
+    if (n.name.length <= n.limit || stage === '') continue;
+    const { times, shown } = stageIn(n.template, n.name, stage);
+    if (times === 0) continue;
     // each character of the stage is `times` characters of the name
     const max = Math.floor((n.limit - (n.name.length - times * stage.length)) / times);
-    if (!worst || max < worst.max) worst = { ...n, max };
+    if (!worst || max < worst.max) worst = { ...n, shown, max };
   }
   if (!worst) return undefined;
-  const shown = worst.name.split(stage).join('<stage>');
   return (
-    `--stage is too long (${stage.length} characters): at most ${Math.max(worst.max, 0)} here, as ${worst.what}, ${shown}, ` +
+    `--stage is too long (${stage.length} characters): at most ${Math.max(worst.max, 0)} here, as ${worst.what}, ${worst.shown}, ` +
     `would be ${worst.name.length} characters and may have at most ${worst.limit}`
   );
+}
+
+/** A Serverless variable that gives the stage (its first source; fallbacks may follow). */
+const STAGE_VARIABLE = /^\$\{\s*(sls:stage|opt:stage|self:provider\.stage)\s*[,}]/;
+
+/** A template's literal text and top-level `${...}` variables (a nested one is part of its variable). */
+function templateParts(template) {
+  const parts = [];
+  let text = '';
+  for (let i = 0; i < template.length; ) {
+    let end = -1;
+    if (template.startsWith('${', i)) {
+      for (let j = i, depth = 0; j < template.length; j++) {
+        if (template.startsWith('${', j)) depth++;
+        else if (template[j] === '}' && --depth === 0) {
+          end = j + 1;
+          break;
+        }
+      }
+    }
+    if (end === -1) {
+      text += template[i++];
+      continue;
+    }
+    if (text) parts.push({ text });
+    text = '';
+    parts.push({ variable: template.slice(i, end) });
+    i = end;
+  }
+  if (text) parts.push({ text });
+  return parts;
+}
+
+/**
+ * Where `name`, built from `template`, has the stage: how many times (the template's stage
+ * variables, 0 when the name is not that template's with this stage) and the name with those
+ * places shown as <stage>. The template's other variables stand for whatever they gave.
+ */
+function stageIn(template, name, stage) {
+  const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const parts = templateParts(template);
+  const pattern = parts.map((p) => (p.text !== undefined ? escape(p.text) : STAGE_VARIABLE.test(p.variable) ? `(${escape(stage)})` : '[\\s\\S]*?')).join('');
+  const m = new RegExp(`^${pattern}$`, 'd').exec(name);
+  if (!m || m.length === 1) return { times: 0, shown: name };
+  let shown = '';
+  let at = 0;
+  for (const [start, end] of m.indices.slice(1)) {
+    shown += `${name.slice(at, start)}<stage>`;
+    at = end;
+  }
+  return { times: m.length - 1, shown: shown + name.slice(at) };
 }
 
 const bytes = (s) => Buffer.byteLength(s, 'utf8');

@@ -86,29 +86,55 @@ describe('deployChecks', () => {
 });
 
 describe('stageTooLong', () => {
-  const queues = (stage: string) => ({
-    service: 'cams-fc',
+  // The queues as serverless.yml writes them, and as the framework resolves them for a stage.
+  const written = {
+    functions: {
+      onboarding: { events: [{ timer: { cronExpression: '0 * * * * *' } }, { mns: { queueName: '${self:service}-onboarding-${sls:stage}' } }] },
+      'cams-events': { events: [{ mns: { queueName: '${self:service}-receipts-${opt:stage, self:provider.stage}' } }] },
+      'bind-waba': {},
+    },
+  };
+  const queues = (stage: string, service = 'cams-fc') => ({
+    service,
     stage,
     functions: {
-      onboarding: { events: [{ timer: { cronExpression: '0 * * * * *' } }, { mns: { queueName: `cams-fc-onboarding-${stage}` } }] },
-      'cams-events': { events: [{ mns: { queueName: `cams-fc-receipts-${stage}` } }] },
+      onboarding: { events: [{ timer: { cronExpression: '0 * * * * *' } }, { mns: { queueName: `${service}-onboarding-${stage}` } }] },
+      'cams-events': { events: [{ mns: { queueName: `${service}-receipts-${stage}` } }] },
       'bind-waba': {},
     },
   });
 
   it('names --stage and the most it may be, from the name it would push past its limit first (MNS: 120)', () => {
-    expect(stageTooLong(queues('a'.repeat(101)))).toBeUndefined();
-    expect(stageTooLong(queues('a'.repeat(102)))).toBe(
+    expect(stageTooLong(queues('a'.repeat(101)), written)).toBeUndefined();
+    expect(stageTooLong(queues('a'.repeat(102)), written)).toBe(
       '--stage is too long (102 characters): at most 101 here, as the MNS queue of function "onboarding", cams-fc-onboarding-<stage>, would be 121 characters and may have at most 120',
     );
     // both queues over: the one that allows the shorter stage is named
-    expect(stageTooLong(queues('b'.repeat(150)))).toMatch(/^--stage is too long \(150 characters\): at most 101 here, as the MNS queue of function "onboarding"/);
+    expect(stageTooLong(queues('b'.repeat(150)), written)).toMatch(/^--stage is too long \(150 characters\): at most 101 here, as the MNS queue of function "onboarding"/);
   });
 
-  it("without a queue, dist/s.yaml's name (<service>-<stage>, 128) sets the limit; a name without the stage is not the stage's doing", () => {
+  it("counts the stage where the name's template puts it, not wherever its text is in the name (a service named with it)", () => {
+    const stage = 'p'.repeat(60);
+    // cams-ppp…-onboarding-ppp…: 137 characters, 77 of them not the stage's. Before, the stage was
+    // counted twice: "at most 51", and a 51-character stage still made a 128-character name.
+    const problem = stageTooLong(queues(stage, `cams-${stage}`), written);
+    expect(problem).toBe(
+      `--stage is too long (60 characters): at most 43 here, as the MNS queue of function "onboarding", cams-${stage}-onboarding-<stage>, would be 137 characters and may have at most 120`,
+    );
+    expect(stageTooLong(queues('p'.repeat(43), `cams-${stage}`), written)).toBeUndefined();
+    // short stage text found elsewhere in the name (stage "fc" in cams-fc-onboarding-fc, made long by its service)
+    expect(stageTooLong(queues('fc', `cams-fc-${'s'.repeat(100)}`), written)).toBe(
+      `--stage is too long (2 characters): at most 0 here, as the MNS queue of function "onboarding", cams-fc-${'s'.repeat(100)}-onboarding-<stage>, would be 122 characters and may have at most 120`,
+    );
+  });
+
+  it("without a queue, dist/s.yaml's name (<service>-<stage>, 128) sets the limit; a name without the stage, or one whose template is unknown, is not the stage's doing", () => {
     expect(stageTooLong({ service: 'cams-fc', stage: 'c'.repeat(121), functions: {} })).toBe(
       '--stage is too long (121 characters): at most 120 here, as the name of dist/s.yaml, cams-fc-<stage>, would be 129 characters and may have at most 128',
     );
-    expect(stageTooLong({ service: 'cams-fc', stage: 'dev', functions: { f: { events: [{ mns: { queueName: 'q'.repeat(130) } }] } } })).toBeUndefined();
+    const q = 'q'.repeat(130);
+    expect(stageTooLong({ service: 'cams-fc', stage: 'dev', functions: { f: { events: [{ mns: { queueName: q } }] } } }, { functions: { f: { events: [{ mns: { queueName: q } }] } } })).toBeUndefined();
+    // left to the schema, whose pattern names the queue
+    expect(stageTooLong(queues('a'.repeat(102)))).toBeUndefined();
   });
 });
