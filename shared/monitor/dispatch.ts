@@ -3,7 +3,7 @@ import { SinkDeliveryError, type AlertItem, type AlertNotification, type AlertSi
 import type { HealthError } from '../cams/operations.ts';
 import { applySilences } from '../silences/apply.ts';
 import { update, type Store } from '../store/port.ts';
-import { EVERY_SINK, fingerprintOf, type OutboxEntry } from './entity-state.ts';
+import { EVERY_SINK, fingerprintOf, heardItem, lastDecided, type OutboxEntry } from './entity-state.ts';
 import { dropOwedMarker, ENTITY_PREFIX, loadOwing, loadSilenced, updateEntity, type OwingEntity } from './entity-store.ts';
 import { observeMonitorSubject } from './monitor-alert.ts';
 import { evaluate, type AlertPolicy } from './rules.ts';
@@ -226,7 +226,7 @@ async function deliverUnderLease(
   const owingKeys = new Set(owing.map((s) => s.key));
   const silenced = (await loadSilenced(store)).filter((s) => !owingKeys.has(s.key));
   // Silenced notifications are struck (and recorded) before anything is sent; a recorded message is sent as it was.
-  if (await applySilences(store, [...owing, ...silenced], now(), log, inFlight(sending))) owing = await loadOwing(store);
+  if (await applySilences(store, [...owing, ...silenced], now(), log, { inFlight: inFlight(sending), repeatIntervalMs: policy.repeatIntervalMs })) owing = await loadOwing(store);
   // A recorded message goes out again though a silence struck every alert in it (nothing else owed).
   // So does a confirmed one (struck off, or not yet): a refusing sink's SinkRejected may wait on it to resolve.
   const recorded = [...sending.values()].some((records) => [...records.values()].some((r) => r.sent || r.message !== undefined));
@@ -449,7 +449,7 @@ async function deliverToSink(
     if (blocked.has(group) || ctx.stuck.has(`${sink.name}\n${group}`)) continue;
     if (record?.sent) {
       // Confirmed by the sink, not struck off: strike it now, without sending it again.
-      await strikeOff(store, sink, owed);
+      await strikeOff(store, sink, owed, now());
       confirmed.add(group);
       log({ level: 'info', msg: 'alert delivered earlier, struck off now', sink: sink.name, group, notification: record.id, items: owed.length });
       continue;
@@ -520,6 +520,7 @@ async function deliverToSink(
       });
       ctx.monitorChanged = true;
       if (givenUp) {
+        // Struck off, not heard: what the sink last heard is still what it had before.
         await strikeOff(store, sink, owed);
         await store.delete(sendingKey);
         refused.delete(group);
@@ -527,7 +528,7 @@ async function deliverToSink(
       continue;
     }
     await store.put<Sending>(sendingKey, { id: notification.id, entries: ids, sent: true }, { ttlMs: SENDING_TTL_MS });
-    await strikeOff(store, sink, owed);
+    await strikeOff(store, sink, owed, now());
     if (refusing) confirmed.add(group);
     else await store.delete(sendingKey);
     refused.delete(group);
@@ -558,21 +559,26 @@ function refusalError(sink: string, err: SinkDeliveryError): HealthError {
   };
 }
 
-/** Strikes `owed` off for `sink`, and each entity's owed marker once it owes nothing. */
-async function strikeOff(store: Store, sink: AlertSink, owed: ReadonlyArray<{ key: string; marker: string; entry: OutboxEntry }>): Promise<void> {
+/**
+ * Strikes `owed` off for `sink`, and each entity's owed marker once it owes nothing. `heardAt` (the
+ * sink confirmed them) records on each entity, in the same write, what the sink last heard of it.
+ */
+async function strikeOff(store: Store, sink: AlertSink, owed: ReadonlyArray<{ key: string; marker: string; entry: OutboxEntry }>, heardAt?: number): Promise<void> {
   const ids = new Set(owed.map((o) => o.entry.id));
+  const heard = heardAt === undefined ? undefined : { sink: sink.name, ids, at: heardAt };
   for (const [key, marker] of new Map(owed.map((o) => [o.key, o.marker]))) {
-    await strike(store, key, (e) => (ids.has(e.id) ? e.pendingSinks.filter((p) => p !== sink.name) : e.pendingSinks));
+    await strike(store, key, (e) => (ids.has(e.id) ? e.pendingSinks.filter((p) => p !== sink.name) : e.pendingSinks), heard);
     await dropOwedMarker(store, key, marker);
   }
 }
 
 /** Rewrites each owed entry's pending sinks; entries no sink still owes are removed. */
-async function strike(store: Store, key: string, pending: (e: OutboxEntry) => string[]): Promise<void> {
+async function strike(store: Store, key: string, pending: (e: OutboxEntry) => string[], heard?: { sink: string; ids: ReadonlySet<string>; at: number }): Promise<void> {
   await updateEntity(store, key.slice(ENTITY_PREFIX.length), (current) => {
     if (!current) return undefined;
     const outbox = current.outbox.map((e) => ({ ...e, pendingSinks: pending(e) })).filter((e) => e.pendingSinks.length > 0);
-    return { ...current, outbox };
+    const told = heard && lastDecided(current.outbox.filter((e) => heard.ids.has(e.id) && e.pendingSinks.includes(heard.sink)));
+    return { ...current, outbox, ...(told ? { heard: { ...current.heard, [heard.sink]: heardItem(told.item, heard.at) } } : {}) };
   }, 100);
 }
 

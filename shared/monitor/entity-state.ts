@@ -63,6 +63,12 @@ export interface EntityState {
    * ends it is decided again without it (inhibition.ts), so it goes out then, once.
    */
   held?: number;
+  /**
+   * Per sink, what it last heard of this alert: the last item the deliverer struck off as sent to it
+   * (a message it refused for good is not heard). `notifiedStatus` follows what was composed, struck
+   * ones included; a silence's end owes its struck item only to a sink this says heard otherwise.
+   */
+  heard?: Record<string, Heard>;
   /** The last notification a silence kept back (shared/silences): owed again if the silence ends while this fires. */
   silenced?: {
     silenceId: string;
@@ -91,6 +97,32 @@ export interface EntityState {
   /** Notifications composed so far; makes outbox ids unique. */
   seq: number;
   outbox: OutboxEntry[];
+}
+
+/** What a sink heard of an alert: as `evaluate` tells a change, by status and error codes. */
+export interface Heard {
+  status: AlertItem['status'];
+  codes: string[];
+  /** Epoch ms (alert clock) it was struck off as sent. */
+  at: number;
+}
+
+export function heardItem(item: AlertItem, at: number): Heard {
+  return { status: item.status, codes: errorCodes(item.errors), at };
+}
+
+/** Whether `item` says what `heard` did (a resolution is one whatever its codes). */
+export function sameAsHeard(item: AlertItem, heard: Heard): boolean {
+  if (item.status !== heard.status) return false;
+  if (item.status === 'RESOLVED') return true;
+  const codes = errorCodes(item.errors);
+  return codes.length === heard.codes.length && codes.every((c, i) => c === heard.codes[i]);
+}
+
+/** Of `entries`, the last decided (by createdAt, then sequence: the order the deliverer sends in). */
+export function lastDecided(entries: readonly OutboxEntry[]): OutboxEntry | undefined {
+  const seq = (e: OutboxEntry) => Number(e.id.slice(e.id.lastIndexOf('.') + 1));
+  return entries.reduce<OutboxEntry | undefined>((last, e) => (!last || e.createdAt > last.createdAt || (e.createdAt === last.createdAt && seq(e) > seq(last)) ? e : last), undefined);
 }
 
 export function fingerprintOf(subject: AlertSubject): string {

@@ -1,5 +1,6 @@
-import type { EntityState } from '../monitor/entity-state.ts';
-import { EVERY_SINK, type OutboxEntry } from '../monitor/entity-state.ts';
+import type { AlertItem } from '../alerts/model.ts';
+import type { EntityState, Heard } from '../monitor/entity-state.ts';
+import { EVERY_SINK, heardItem, lastDecided, sameAsHeard, type OutboxEntry } from '../monitor/entity-state.ts';
 import { ENTITY_PREFIX, updateEntity } from '../monitor/entity-store.ts';
 import { heldByBlockedWaba } from '../monitor/inhibition.ts';
 import type { Store } from '../store/port.ts';
@@ -14,7 +15,9 @@ import { listSilences } from './store.ts';
  * - when no silence covers a recorded entity any more (ended, deleted) and its alert still fires,
  *   the recorded item is owed again to those sinks, so the alert is notified then, unless a newer
  *   notification of it is already owed (that one says how it is now); a sink that never had the
- *   alert gets it as NEW. If it resolved meanwhile, the resolution is owed only to the sinks that
+ *   alert gets it as NEW; one that had it only if it now says otherwise than what that sink last
+ *   heard (`heard`: a change there and back under the silence is nothing to it; as CHANGED), or as
+ *   a REMINDER once that was the repeat interval ago. If it resolved meanwhile, the resolution is owed only to the sinks that
  *   heard of the incident before the silence (`unheard` names the others), so theirs is closed;
  *   first, when the alert fired again under the silence (`closing`);
  * - a phone or template whose WABA is BLOCKED keeps its record until the WABA's hold ends: the WABA's
@@ -22,7 +25,7 @@ import { listSilences } from './store.ts';
  * - a sink that a message recorded before its send (`inFlight`: entry id → the sinks of such
  *   messages) holds an entry for hears of it with that message, which the deliverer re-sends as it
  *   was (the sink may have it already): the silence applies from the next message, and does not
- *   owe the entry to that sink again when it ends.
+ *   owe the entry to that sink again when it ends; it is recorded as what that sink heard.
  * Returns true when it changed an entity (the caller re-reads what is owed).
  */
 export async function applySilences(
@@ -30,8 +33,9 @@ export async function applySilences(
   entities: ReadonlyArray<{ key: string; value: EntityState }>,
   now: number,
   log: (rec: Record<string, unknown>) => void,
-  inFlight: ReadonlyMap<string, ReadonlySet<string>> = new Map(),
+  opts: { inFlight?: ReadonlyMap<string, ReadonlySet<string>>; repeatIntervalMs: number },
 ): Promise<boolean> {
+  const inFlight = opts.inFlight ?? new Map<string, ReadonlySet<string>>();
   // Those in force only: the deliverer reads none of the ended ones, however many ended lately.
   const { silences } = await listSilences(store, now);
   const blockedWabas = new Map<string, boolean>();
@@ -45,7 +49,7 @@ export async function applySilences(
     // Through updateEntity: a lifted silence re-owes its alert, which the owed index must name.
     let wrote = false;
     await updateEntity(store, key.slice(ENTITY_PREFIX.length), (current) => {
-      const next = current ? rewrite(current, silences, now, held, log, inFlight) : undefined;
+      const next = current ? rewrite(current, silences, now, held, log, inFlight, opts.repeatIntervalMs) : undefined;
       wrote = next !== undefined;
       return next;
     });
@@ -61,14 +65,20 @@ function rewrite(
   heldByWaba: boolean,
   log: (rec: Record<string, unknown>) => void,
   inFlight: ReadonlyMap<string, ReadonlySet<string>>,
+  repeatIntervalMs: number,
 ): EntityState | undefined {
   const hit = silencing(silences, s.subject, now);
   if (hit && s.outbox.length > 0) {
     const latest = s.outbox.at(-1)!;
     log({ level: 'info', msg: 'alert silenced: recorded, not sent', silence: hit.SilenceId, node: s.node, items: s.outbox.length });
     const next: EntityState = { ...s, outbox: [] };
-    // Each entry as still owed: a sink a recorded message holds it for gets it with that message.
+    // Each entry as still owed: a sink a recorded message holds it for gets it with that message,
+    // so that is what it last heard (no strike off records it: the entry is gone from the outbox).
     const owed = s.outbox.map((e) => ({ ...e, pendingSinks: e.pendingSinks.filter((k) => !inFlight.get(e.id)?.has(k)) }));
+    for (const k of new Set(s.outbox.flatMap((e) => e.pendingSinks.filter((p) => inFlight.get(e.id)?.has(p))))) {
+      const told = lastDecided(s.outbox.filter((e) => e.pendingSinks.includes(k) && inFlight.get(e.id)?.has(k)))!;
+      next.heard = { ...next.heard, [k]: heardItem(told.item, now) };
+    }
     // The sinks still owed something: one that had the alert before the silence must not get it again.
     const sinks = [...new Set(owed.flatMap((e) => e.pendingSinks))].sort();
     // Who heard of the incident: a struck `new` was still owed to the sinks that never did. Those that
@@ -114,19 +124,41 @@ function rewrite(
       next.outbox = [...(heard.length > 0 ? [{ ...closing, pendingSinks: heard }] : []), ...s.outbox.slice(resolvedAt + 1)];
     }
     const owedTo = kept.sinks ?? [EVERY_SINK];
+    const unheard = unheardOf(kept);
     if (s.firing && next.outbox.length === 0 && owedTo.length > 0) {
-      // Owed to the sinks the silence kept it from. Its reminder counts from now, when they hear of it
-      // (from the struck one, it came minutes after this one when the silence ended near its interval).
-      const seq = s.seq + 1;
-      next.seq = seq;
-      next.lastNotifiedAt = now;
-      next.outbox = [{ id: `${s.fingerprint}.${seq}`, group: s.group, item: kept.item, pendingSinks: owedTo, createdAt: now }];
-      log({ level: 'info', msg: 'silence over while the alert fires: notifying it', silence: kept.silenceId, node: s.node });
+      // Owed to the sinks the silence kept it from, each as it is news to that sink (nothing, to one
+      // that last heard what it says: a change there and back under the silence). Its reminder
+      // counts from now, when they hear of it (from the struck one, it came minutes after this one
+      // when the silence ended near its interval).
+      const bySinks = new Map<AlertItem['reason'], string[]>();
+      for (const k of owedTo) {
+        const reason = reasonFor(kept.item, unheard.includes(EVERY_SINK) || unheard.includes(k), s.heard?.[k], now, repeatIntervalMs);
+        if (reason) bySinks.set(reason, [...(bySinks.get(reason) ?? []), k]);
+      }
+      for (const [reason, pendingSinks] of bySinks) {
+        next.seq += 1;
+        next.lastNotifiedAt = now;
+        next.outbox = [...next.outbox, { id: `${s.fingerprint}.${next.seq}`, group: s.group, item: { ...kept.item, reason }, pendingSinks, createdAt: now }];
+      }
+      log({ level: 'info', msg: bySinks.size > 0 ? 'silence over while the alert fires: notifying it' : 'silence over: every sink last heard the alert as it is', silence: kept.silenceId, node: s.node });
     }
     // The first a sink hears of the incident is its news, whatever the silence last struck or what is
     // owed since says (a change, a reminder): "CHANGED" of an alert it never had misleads.
-    const first = next.outbox.findIndex((e) => e.item.reason !== 'resolved' && e.item.reason !== 'unwatched');
-    const unheard = unheardOf(kept);
+    let first = next.outbox.findIndex((e) => e.item.reason !== 'resolved' && e.item.reason !== 'unwatched');
+    const change = next.outbox[first];
+    if (change?.item.reason === 'changed' && resolvedAt < 0 && !kept.closing) {
+      // A change owed since the silence ended (before this ran) back to what a sink last heard: the
+      // change away from it was struck, so this one is nothing to that sink. Not after a resolution:
+      // what the sink heard was of the incident that ended.
+      const pendingSinks = change.pendingSinks.filter((k) => {
+        const heard = s.heard?.[k];
+        return !heard || unheard.includes(EVERY_SINK) || unheard.includes(k) || !sameAsHeard(change.item, heard);
+      });
+      if (pendingSinks.length === 0) {
+        next.outbox = next.outbox.filter((e) => e !== change);
+        first = next.outbox.findIndex((e) => e.item.reason !== 'resolved' && e.item.reason !== 'unwatched');
+      } else next.outbox = next.outbox.map((e) => (e === change ? { ...e, pendingSinks } : e));
+    }
     if (first >= 0 && next.outbox[first]!.item.reason !== 'new' && unheard.length > 0) {
       const entry = next.outbox[first]!;
       const told = heardOf(entry.pendingSinks, unheard);
@@ -149,6 +181,20 @@ function rewrite(
     return next;
   }
   return undefined;
+}
+
+/**
+ * How a sink is owed the item a silence kept back, once it ends while the alert fires: as NEW to one
+ * that never heard of the incident; to one that did, as a change when the item says otherwise than
+ * what it last heard (as `evaluate` tells one: status and error codes), as a reminder when it says
+ * the same and the sink heard it a repeat interval ago, else not at all. A sink with no record of
+ * what it heard (an entity from before `heard`) gets the item as it was.
+ */
+function reasonFor(item: AlertItem, unheard: boolean, heard: Heard | undefined, now: number, repeatIntervalMs: number): AlertItem['reason'] | undefined {
+  if (unheard || heard?.status === 'RESOLVED') return 'new';
+  if (!heard) return item.reason;
+  if (!sameAsHeard(item, heard)) return 'changed';
+  return now - heard.at >= repeatIntervalMs ? 'reminder' : undefined;
 }
 
 /** A createdAt that puts an entry before everything in `outbox` (the deliverer sends by createdAt, then id). */

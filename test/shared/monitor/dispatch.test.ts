@@ -446,6 +446,33 @@ describe('deliverOwed', () => {
     expect([a.sent.length, b.sent.length]).toEqual([1, 1]);
   });
 
+  it('when a silence ends, each sink is owed the alert only if it last heard otherwise: one that heard it as it is now gets nothing', async () => {
+    const store = await openStore('memory:');
+    const subject = phoneSubject('6');
+    const observe = (status: 'BLOCKED' | 'LIMITED') =>
+      updateEntity(store, fingerprintOf(subject), (prev) =>
+        evaluate(prev, { subject, status, errors: [] }, { now: Date.now(), round: `r${Math.random()}`, policy: { minConsecutive: 1, repeatIntervalMs: 1e9 }, inhibited: false, sinks: ['a', 'b'] }),
+      );
+    const a = new TimedSink('a');
+    const b = new TimedSink('b');
+    await observe('BLOCKED');
+    await deliverOwed(store, [a, b], Date.now, noLog);
+    await observe('LIMITED');
+    // b's budget is used up: it last heard BLOCKED, a LIMITED.
+    await deliverOwed(store, [a, new TimedSink('b', 0)], Date.now, noLog);
+    const now = Date.now();
+    const s = await createSilence(store, { Matchers: [{ Name: 'WabaId', Value: '6' }], StartsAt: now - 1000, EndsAt: now + 3_600_000, CreatedBy: 'ops', Comment: 'known' }, now);
+    await observe('BLOCKED');
+    expect((await deliverOwed(store, [a, b], Date.now, noLog)).delivered).toEqual([]);
+    await expireSilence(store, s.SilenceId, Date.now());
+    // Before, both: b was told BLOCKED again, which it last heard.
+    expect((await deliverOwed(store, [a, b], Date.now, noLog)).delivered.map((d) => d.sink)).toEqual(['a']);
+    expect(a.sent.map((x) => x.n.items.map((i) => `${i.status} ${i.reason}`))).toEqual([['BLOCKED new'], ['LIMITED changed'], ['BLOCKED changed']]);
+    expect(b.sent.map((x) => x.n.items.map((i) => `${i.status} ${i.reason}`))).toEqual([['BLOCKED new']]);
+    // What each heard is on the entity, written by the strike off.
+    expect((await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(subject)))!.value.heard).toMatchObject({ a: { status: 'BLOCKED' }, b: { status: 'BLOCKED' } });
+  });
+
   describe('a message recorded before its send that a silence set since strikes part of', () => {
     const subject = (phone: string) => phoneSubject('9', phone);
     const oweAbout = (store: Store, phone: string) => owe(store, '9', ['hook'], phone);
@@ -478,6 +505,8 @@ describe('deliverOwed', () => {
       // Recorded as silenced, owed to no sink: the hook had it in that message.
       const silenced = (await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(subject('8613800000091'))))!.value;
       expect(silenced).toMatchObject({ outbox: [], silenced: { silenceId: s.SilenceId, sinks: [] } });
+      // What the hook heard is that message's item: no strike off records it (the silence took the entry).
+      expect(silenced.heard).toMatchObject({ hook: { status: 'BLOCKED', codes: [] } });
       // Ended while the alert fires: the hook, which had it, is not told again.
       await expireSilence(store, s.SilenceId, Date.now());
       expect((await deliverOwed(store, [sink], Date.now, noLog)).delivered).toEqual([]);

@@ -36,8 +36,8 @@ const waba = { NodeType: 'waba', WabaId: WABA };
 const phone = { NodeType: 'phone', PhoneNumber: PHONE };
 
 /** Silences the phone from now on; returns a function that ends the silence (as DELETE /silences/{id} does). */
-async function silencePhone(): Promise<() => Promise<unknown>> {
-  const s = await createSilence(rig.store, { Matchers: [{ Name: 'PhoneNumber', Value: PHONE }], StartsAt: clock - 1000, EndsAt: clock + 60 * MINUTE, CreatedBy: 'ops', Comment: 'known' }, clock);
+async function silencePhone(minutes = 60): Promise<() => Promise<unknown>> {
+  const s = await createSilence(rig.store, { Matchers: [{ Name: 'PhoneNumber', Value: PHONE }], StartsAt: clock - 1000, EndsAt: clock + minutes * MINUTE, CreatedBy: 'ops', Comment: 'known' }, clock);
   return () => expireSilence(rig.store, s.SilenceId, clock);
 }
 
@@ -105,6 +105,76 @@ describe('a silence ends', () => {
     clock += 5 * MINUTE;
     await rig.sweep(clock);
     expect(messages()).toEqual([['phone LIMITED new'], ['phone BLOCKED changed']]);
+  });
+
+  it('after a change there and back under it, to what the sink last heard: nothing goes out (it heard the alert as it is)', async () => {
+    await change(phone, 'LIMITED');
+    const unsilence = await silencePhone();
+    await change(phone, 'BLOCKED'); // struck
+    await change(phone, 'LIMITED'); // struck: what the sink heard before the silence
+    await unsilence();
+    clock += 5 * MINUTE;
+    await rig.sweep(clock);
+    // Before, 'phone LIMITED changed' again: the struck item was owed whatever the sink had heard.
+    expect(messages()).toEqual([['phone LIMITED new']]);
+    // The alert fires on: it is reminded an interval after what was composed last, as ever.
+    clock += 4 * 60 * MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toEqual([['phone LIMITED new'], ['phone LIMITED reminder']]);
+  });
+
+  it('after a change of error codes there and back under it: nothing goes out; a change of codes that stays goes out as a change', async () => {
+    const codes = (...c: string[]) => ({ ...phone, Errors: c.map((ErrorCode) => ({ ErrorCode, ErrorDescription: ErrorCode, PossibleSolution: '-' })) });
+    await change(codes('A'), 'LIMITED');
+    let unsilence = await silencePhone();
+    await change(codes('B'), 'LIMITED'); // struck
+    await change(codes('A'), 'LIMITED'); // struck: what the sink heard
+    await unsilence();
+    clock += 5 * MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toEqual([['phone LIMITED new']]);
+
+    unsilence = await silencePhone();
+    await change(codes('B'), 'LIMITED'); // struck, and so it stays
+    await unsilence();
+    clock += 5 * MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toEqual([['phone LIMITED new'], ['phone LIMITED changed']]);
+  });
+
+  it('after a change it struck and one back once it ended: the one back is nothing to the sink, which never heard the first', async () => {
+    await change(phone, 'LIMITED');
+    const unsilence = await silencePhone();
+    await change(phone, 'BLOCKED'); // struck
+    await unsilence();
+    await change(phone, 'LIMITED'); // composed after the silence's end, before any delivery lifted it
+    clock += 5 * MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toEqual([['phone LIMITED new']]);
+  });
+
+  it('after a change and then a reminder of it, both struck: the change goes out as a change (the sink never heard it, so no reminder of it)', async () => {
+    await change(phone, 'LIMITED');
+    const unsilence = await silencePhone(600);
+    await change(phone, 'BLOCKED'); // struck: changed
+    clock += 4 * 60 * MINUTE;
+    await rig.sweep(clock); // struck: a reminder of BLOCKED
+    await unsilence();
+    clock += 5 * MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toEqual([['phone LIMITED new'], ['phone BLOCKED changed']]);
+  });
+
+  it('after only a reminder it struck: the reminder goes out, as the sink heard the alert an interval ago', async () => {
+    await change(phone, 'BLOCKED');
+    const unsilence = await silencePhone(600);
+    clock += 4 * 60 * MINUTE;
+    await rig.sweep(clock); // struck: a reminder
+    expect(messages()).toEqual([['phone BLOCKED new']]);
+    await unsilence();
+    clock += 5 * MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toEqual([['phone BLOCKED new'], ['phone BLOCKED reminder']]);
   });
 
   it('as the alert resolves: nothing goes out, neither the kept alert nor the resolution of an incident nobody was told of', async () => {
