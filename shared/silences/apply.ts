@@ -17,8 +17,9 @@ import { listSilences } from './store.ts';
  *   notification of it is already owed (that one says how it is now); a sink that never had the
  *   alert gets it as NEW; one that had it only if it now says otherwise than what that sink last
  *   heard (`heard`: a change there and back under the silence is nothing to it; as CHANGED), or as
- *   a REMINDER once that was the repeat interval ago. If it resolved meanwhile, the resolution is owed only to the sinks that
- *   heard of the incident before the silence (`unheard` names the others), so theirs is closed;
+ *   a REMINDER once that was the repeat interval ago. If it resolved meanwhile, the resolution is
+ *   owed only to the sinks that heard of the incident before the silence (`unheard` names the
+ *   others), so theirs is closed;
  *   first, when the alert fired again under the silence (`closing`);
  * - a phone or template whose WABA is BLOCKED keeps its record until the WABA's hold ends: the WABA's
  *   alert covers it (../monitor/inhibition.ts), as it would have had no silence been set.
