@@ -25,7 +25,7 @@ import { DEFAULT_SANDBOX_KEYS } from '../../local/sandbox/server.ts';
 import type { AlertItem } from '../../shared/alerts/model.ts';
 import { OWED_PREFIX } from '../../shared/monitor/entity-store.ts';
 import { registerWatchTarget, type WatchTarget } from '../../shared/monitor/targets.ts';
-import { SENDING_PREFIX } from '../../shared/monitor/dispatch.ts';
+import { DELIVERY_LEASE, SENDING_PREFIX } from '../../shared/monitor/dispatch.ts';
 import { HttpError } from '../../shared/http-fn/errors.ts';
 import { createSilenceService, deleteSilenceService, listSilencesService } from '../../shared/services/silences.ts';
 import { camsEventsHandler } from '../../shared/services/cams-events.ts';
@@ -271,6 +271,16 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
       }
     };
 
+    /** The delivery lease, once the deliverer holding it (if one does) lets go: at most 60 s. */
+    const deliveryLease = async () => {
+      for (let i = 0; i < 600; i++) {
+        const lease = await store.acquireLease(DELIVERY_LEASE, 30_000);
+        if (lease) return lease;
+        await sleep(100);
+      }
+      throw new Error('the delivery lease stayed taken for 60 s');
+    };
+
     for (let step = 0; step < STEPS; step++) {
       const stepStarted = Date.now();
       const work: Array<Promise<unknown>> = [];
@@ -286,16 +296,27 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
       const deleteRoll = random();
       const deleteAfter = Math.floor(random() * 250);
       const inForce = silences.filter((x) => !x.deleted && x.deleteAt === undefined && x.endsAt > alertClock());
-      if (silenceRoll < 0.12 && inForce.length < 2) {
+      // Made under the delivery lease: a deliverer still in a pass (a flush a tick left behind) has
+      // read the silences already, and its message goes out as it was (README: a silence made
+      // mid-delivery applies from the next message); under the lease, none is, and every message
+      // recorded before the silence is in `inFlight`.
+      const lease = silenceRoll < 0.12 && inForce.length < 2 ? await deliveryLease() : undefined;
+      if (lease) {
         const now = alertClock();
         const endsAt = now + (shortMs ?? 30 * 60_000);
-        const r = await createSilenceService(
-          store,
-          { Matchers: matchersOf(silenceNode, wabaWide), EndsAt: new Date(endsAt).toISOString(), CreatedBy: 'soak', Comment: `step ${step}` },
-          now,
-        );
+        let r: Awaited<ReturnType<typeof createSilenceService>>;
+        let inFlight: Set<string>;
+        try {
+          r = await createSilenceService(
+            store,
+            { Matchers: matchersOf(silenceNode, wabaWide), EndsAt: new Date(endsAt).toISOString(), CreatedBy: 'soak', Comment: `step ${step}` },
+            now,
+          );
+          inFlight = new Set((await store.list<{ id: string }>(SENDING_PREFIX)).map((x) => x.value.id));
+        } finally {
+          await lease.release();
+        }
         const id = (r.data as { SilenceId: string }).SilenceId;
-        const inFlight = new Set((await store.list<{ id: string }>(SENDING_PREFIX)).map((x) => x.value.id));
         silences.push({ id, node: silenceNode, wabaWide, createdAt: now, endsAt, deleted: false, inFlight, step });
         what.push(`silence ${wabaWide ? `WABA ${silenceNode.wabaId}` : silenceNode.name} ${shortMs ? `for ${shortMs} ms` : 'for 30 min'}`);
       }
