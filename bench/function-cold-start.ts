@@ -26,7 +26,7 @@
  * core, CPU time what the process itself did.
  */
 import { randomUUID } from 'node:crypto';
-import { cpSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { basename, dirname, join } from 'node:path';
 import { CODE_CACHE_FILE } from '../scripts/loader.ts';
@@ -49,8 +49,17 @@ export const GOAL_EXTRA_MEMORY_MB = 10;
 export const GOAL_BUNDLE_KB = 200;
 /** What STORE_URL=redis:// may add to a first request: a connection and three commands on loopback. */
 export const GOAL_STORE_EXTRA_MS = 5;
-/** Every function, for the bundle-size goal (the cold-start runs are for the HTTP ones). */
-const ALL_FUNCTIONS = ['bind-waba', 'query-waba', 'add-phone-number', 'get-health-status', 'health-monitor', 'health-report', 'onboarding', 'onboarding-api'];
+/**
+ * Every function, for the bundle-size goal (the cold-start runs are for the HTTP ones): each folder of
+ * functions/ with a handler, read at run time, so a function added later is measured too (a written
+ * list had left out cams-events, silences, status-page and watch-list).
+ */
+export function allFunctions(root = REPO_ROOT): string[] {
+  return readdirSync(join(root, 'functions'), { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(root, 'functions', d.name, 'handler.ts')))
+    .map((d) => d.name)
+    .sort();
+}
 
 let phoneSeq = 0;
 
@@ -80,7 +89,7 @@ export const functionColdStart: Benchmark = {
   async run({ runs, log }): Promise<BenchResult> {
     const startedAt = new Date();
     const rounds = runs ?? DEFAULT_ROUNDS;
-    const all = await ensureBuilt(ALL_FUNCTIONS, log);
+    const all = await ensureBuilt(allFunctions(), log);
     const dist = { ...all, built: all.built.filter((f) => f.name in HTTP_FUNCTIONS), missing: all.missing.filter((m) => Object.keys(HTTP_FUNCTIONS).some((f) => m.startsWith(`${f} `))) };
     if (dist.built.length === 0) throw new Error(`no HTTP function bundle in dist/ (missing: ${dist.missing.join(', ')})`);
     const dir = tempDir('fn');
