@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
-import { SinkDeliveryError, type AlertItem, type AlertNotification, type AlertSink, type AlertSubject, type Severity } from '../alerts/model.ts';
-import type { HealthError } from '../cams/operations.ts';
+import { SinkDeliveryError, type AlertItem, type AlertNotification, type AlertSink, type Severity } from '../alerts/model.ts';
 import { applySilences } from '../silences/apply.ts';
-import { update, type Store } from '../store/port.ts';
-import { EVERY_SINK, fingerprintOf, heardItem, lastDecided, type OutboxEntry } from './entity-state.ts';
+import type { Store } from '../store/port.ts';
+import { EVERY_SINK, heardItem, lastDecided, type OutboxEntry } from './entity-state.ts';
 import { dropOwedMarker, ENTITY_PREFIX, loadOwing, loadSilenced, updateEntity, type OwingEntity } from './entity-store.ts';
 import { observeMonitorSubject } from './monitor-alert.ts';
-import { evaluate, type AlertPolicy } from './rules.ts';
+import type { AlertPolicy } from './rules.ts';
+import { forgetRemovedSinks, refusalError, sinkRejectedSubject, SINK_REFUSALS } from './sink-rejected.ts';
+import { holdSink, isRefusing, markRefusing, takeSendSlot } from './sink-window.ts';
 
 export { ENTITY_PREFIX } from './entity-store.ts';
-const SINK_RATE_PREFIX = 'monitor/sink/';
+export { SINK_REFUSALS } from './sink-rejected.ts';
 /**
  * `monitor/sending/<sink>/<group>`: the message being sent to a sink for a group, written before the
  * send and deleted once its entries are struck off. A deliverer that finds one (a store that failed
@@ -36,28 +37,7 @@ interface Sending {
   refusals?: number;
 }
 
-/**
- * A message a sink refuses this many times for good (a non-retryable answer: DingTalk's or Lark's
- * keyword and security checks, a 4xx) is given up for that sink: struck off as if sent, so the
- * group's later alerts reach it rather than wait behind it for ever. More than one, as an answer
- * taken for permanent can still pass (a signature refused for a clock that was off).
- */
-export const SINK_REFUSALS = 3;
 const DEFAULT_POLICY: AlertPolicy = { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 };
-
-interface SinkWindow {
-  /** Send times in the last minute. */
-  sent: number[];
-  /** The channel asked us to wait until then. */
-  holdUntil?: number;
-  /**
-   * Wall-clock time (epoch ms) the last send was to go out, whichever delivery made it: a channel's
-   * per-second limit counts every flush's messages, not one flush's.
-   */
-  lastSendAt?: number;
-  /** Set (before the alert is) when the sink refused a message: its SinkRejected alert may be firing (a deliverer without the sink resolves it). */
-  refusing?: boolean;
-}
 
 export interface DispatchReport {
   /** Set when nothing was attempted because another deliverer holds the delivery lease. */
@@ -264,10 +244,6 @@ interface Pass {
   only?: string;
 }
 
-function sinkRejectedSubject(sink: string): AlertSubject {
-  return { nodeType: 'monitor', entityType: 'SinkRejected', ref: sink };
-}
-
 /**
  * Per sink, its messages recorded before their send, by group: one list of every sink's. `removed`:
  * the keys of those recorded for a sink not configured here.
@@ -283,62 +259,6 @@ async function loadSending(store: Store, sinks: readonly AlertSink[]): Promise<{
     else removed.push(r.key);
   }
   return { sending, removed };
-}
-
-/**
- * A sink this deliverer does not have (its ALERT_* variables unset) can take no message any more: its
- * SinkRejected alert, which only its accepting a message resolved, is resolved now, told to the sinks
- * there are and saying why, and the messages recorded for it are dropped, as resolveSinks drops what
- * the outboxes owe it. The deliverer without the sink decides: an instance still running with it (the
- * old version, during a deploy) raises the alert again only when the sink refuses another message.
- * The alert first, then its mark: a failure in between resolves again, which changes nothing.
- */
-async function forgetRemovedSinks(store: Store, configured: readonly string[], records: readonly string[], now: number, policy: AlertPolicy, log: (rec: Record<string, unknown>) => void): Promise<void> {
-  const look = removedSinksLook(store, configured, now);
-  for (const w of look ? await store.list<SinkWindow>(SINK_RATE_PREFIX) : []) {
-    const name = w.key.slice(SINK_RATE_PREFIX.length);
-    if (configured.includes(name) || !w.value.refusing) continue;
-    const subject = sinkRejectedSubject(name);
-    await updateEntity(store, fingerprintOf(subject), (prev) =>
-      // A resolution lists the errors its alert had: why it resolved goes first.
-      prev?.firing ? evaluate({ ...prev, errors: [notConfiguredError(name), ...prev.errors] }, { subject, status: 'AVAILABLE', errors: [] }, { now, round: 'delivery', policy, inhibited: false, sinks: configured }) : undefined,
-    );
-    await markRefusing(store, name, false);
-    log({ level: 'warn', msg: 'the sink is no longer configured: its SinkRejected alert is resolved', sink: name });
-  }
-  look?.done();
-  for (const key of records) await store.delete(key);
-  if (records.length > 0) log({ level: 'warn', msg: 'dropped messages being sent to sinks that are no longer configured', records: records.length });
-}
-
-/**
- * How often an instance lists every sink's window to find a removed one's alert: a sink's removal is
- * a deploy, and its alert may close minutes later; a list at every flush would add to each sweep
- * tick's fixed store cost for what almost never finds anything.
- */
-const REMOVED_SINK_LOOK_MS = 10 * 60_000;
-const removedSinksLookedAt = new WeakMap<Store, Map<string, number>>();
-
-/**
- * Whether this instance (its store, its sinks) is to list every sink's window now: it last looked
- * REMOVED_SINK_LOOK_MS ago or more. `done` once a look went through: one a store failure cut short
- * is made again at the next flush, not 10 minutes later.
- */
-function removedSinksLook(store: Store, configured: readonly string[], now: number): { done: () => void } | undefined {
-  const looked = removedSinksLookedAt.get(store) ?? new Map<string, number>();
-  removedSinksLookedAt.set(store, looked);
-  const key = configured.join('\n');
-  const last = looked.get(key);
-  if (last !== undefined && now >= last && now - last < REMOVED_SINK_LOOK_MS) return undefined;
-  return { done: () => looked.set(key, now) };
-}
-
-function notConfiguredError(sink: string): HealthError {
-  return {
-    ErrorCode: 'SinkNotConfigured',
-    ErrorDescription: `The ${sink} channel is no longer configured (its ALERT_* variables are unset): no message can reach it, so this alert is closed, and what was still owed only to it is dropped.`,
-    PossibleSolution: `Nothing, if it was removed on purpose; else set its ALERT_* variables again.`,
-  };
 }
 
 /**
@@ -538,7 +458,7 @@ async function deliverToSink(
   }
   // Not in a pass over one group: the refused messages of the others are not in view.
   // Accepted only in a record (a store failure before its resolution): the window says whether it is owed.
-  if (accepted && !windowRead && refused.size === 0 && ctx.only === undefined) refusing = !!(await store.get<SinkWindow>(SINK_RATE_PREFIX + sink.name))?.value.refusing;
+  if (accepted && !windowRead && refused.size === 0 && ctx.only === undefined) refusing = await isRefusing(store, sink.name);
   if (refusing && accepted && refused.size === 0 && ctx.only === undefined) {
     // It accepts messages again and owes none it refused: resolved, then the mark cleared (a crash in
     // between resolves again, which changes nothing).
@@ -549,14 +469,6 @@ async function deliverToSink(
   }
   for (const group of confirmed) await store.delete(sendingPrefix + group);
   return true;
-}
-
-function refusalError(sink: string, err: SinkDeliveryError): HealthError {
-  return {
-    ErrorCode: err.code ?? 'Refused',
-    ErrorDescription: `The ${sink} channel refused an alert message: ${err.message}`,
-    PossibleSolution: `Check the ${sink} channel's settings (its webhook, secret, keywords, IP allow-list) against the error. A message it refuses ${SINK_REFUSALS} times is given up for it (the other channels have it); this resolves once it accepts a message again.`,
-  };
 }
 
 /**
@@ -582,42 +494,3 @@ async function strike(store: Store, key: string, pending: (e: OutboxEntry) => st
   }, 100);
 }
 
-/**
- * A send slot in the sink's window (or why there is none), and how long to wait before using it: a
- * channel with a per-second limit gets its minIntervalMs after the last send of any delivery.
- */
-async function takeSendSlot(store: Store, sink: AlertSink, now: number): Promise<{ waitMs: number; refusing: boolean } | string> {
-  let verdict: { waitMs: number; refusing: boolean } | string = { waitMs: 0, refusing: false };
-  await update<SinkWindow>(store, SINK_RATE_PREFIX + sink.name, (current) => {
-    const w: SinkWindow = current ?? { sent: [] };
-    const sent = w.sent.filter((t) => now - t < 60_000);
-    if (w.holdUntil && w.holdUntil > now) {
-      verdict = `the channel asked to wait until ${new Date(w.holdUntil).toISOString()}`;
-      return undefined;
-    }
-    if (sent.length >= sink.perMinute) {
-      verdict = `${sink.perMinute} messages/min reached`;
-      return undefined;
-    }
-    const interval = sink.minIntervalMs ?? 0;
-    const wall = Date.now();
-    // Capped at one interval: a deliverer whose clock ran ahead cannot hold this one up for longer.
-    const sendAt = Math.min(wall + interval, Math.max(wall, (w.lastSendAt ?? 0) + interval));
-    verdict = { waitMs: sendAt - wall, refusing: !!w.refusing };
-    return { ...w, sent: [...sent, now], lastSendAt: sendAt };
-  });
-  return verdict;
-}
-
-async function holdSink(store: Store, sink: string, until: number): Promise<void> {
-  await update<SinkWindow>(store, SINK_RATE_PREFIX + sink, (current) => ({ ...current, sent: current?.sent ?? [], holdUntil: until }));
-}
-
-async function markRefusing(store: Store, sink: string, refusing: boolean): Promise<void> {
-  await update<SinkWindow>(store, SINK_RATE_PREFIX + sink, (current) => {
-    const next: SinkWindow = { ...current, sent: current?.sent ?? [] };
-    if (refusing) next.refusing = true;
-    else delete next.refusing;
-    return next;
-  });
-}
