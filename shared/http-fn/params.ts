@@ -1,7 +1,6 @@
 import type * as z from '../validation/schema.ts';
 import { HttpError, validationCode, type FieldProblem } from './errors.ts';
 import { nullProtoMap, type HttpRequest } from './event.ts';
-import { utf8Text } from '../text/chars.ts';
 import { repeatedJsonKey } from '../text/json-keys.ts';
 
 /**
@@ -41,9 +40,26 @@ export function collectParams(req: HttpRequest): Record<string, unknown> {
   return params;
 }
 
+/** Refuses bytes that are not UTF-8; a leading byte order mark is dropped (the signature covered it). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+/** As UTF8, but a byte order mark is kept: a form component's is part of its value, as URLSearchParams reads it. */
+const UTF8_WITH_BOM = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function notUtf8(field: string): HttpError {
+  const message = 'is not valid UTF-8: JSON and form bodies are read as UTF-8';
+  return new HttpError(400, 'InvalidParameter', `${field}: ${message}`, { fields: [{ Field: field, Message: message }] });
+}
+
 function parseBody(req: HttpRequest): Record<string, unknown> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  const text = utf8Text(req.body);
+  // Decoded strictly: a lenient decoder would put U+FFFD in place of a Latin-1 `é`, and a Comment
+  // or a name would be stored so, accepted without a word.
+  let text: string;
+  try {
+    text = UTF8.decode(req.body);
+  } catch {
+    throw notUtf8('(body)');
+  }
   if (type === 'application/json' || type.endsWith('+json') || (type === '' && /^\s*\{/.test(text))) {
     let parsed: unknown;
     try {
@@ -81,6 +97,8 @@ function parseBody(req: HttpRequest): Record<string, unknown> {
 function parseForm(text: string): Record<string, string> {
   const out = nullProtoMap<string>();
   for (const [k, v] of new URLSearchParams(text)) {
+    // URLSearchParams reads percent-escapes that are not UTF-8 (`%E9`) as U+FFFD.
+    if (k.includes('\uFFFD') || v.includes('\uFFFD')) refuseNonUtf8Escapes(text);
     refuseReserved(k, k);
     if (k in out) {
       throw new HttpError(400, 'InvalidParameter', `${k} is given more than once in the form body`, {
@@ -90,6 +108,38 @@ function parseForm(text: string): Record<string, string> {
     out[k] = v;
   }
   return out;
+}
+
+/**
+ * A form component's bytes (`+` a space, `%XX` a byte, a `%` without two hex digits after it kept
+ * as is, as URLSearchParams reads them) as UTF-8, or undefined when they are not UTF-8.
+ */
+function formComponent(raw: string): string | undefined {
+  const bytes = Buffer.from(raw.replaceAll('+', ' '), 'utf8');
+  const out = Buffer.alloc(bytes.length);
+  let n = 0;
+  const hex = (b: number | undefined) => b !== undefined && ((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66));
+  for (let i = 0; i < bytes.length; i += 1) {
+    if (bytes[i] === 0x25 /* % */ && hex(bytes[i + 1]) && hex(bytes[i + 2])) {
+      out[n++] = Number.parseInt(String.fromCharCode(bytes[i + 1]!, bytes[i + 2]!), 16);
+      i += 2;
+    } else out[n++] = bytes[i]!;
+  }
+  try {
+    return UTF8_WITH_BOM.decode(out.subarray(0, n));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Refuses, by its name (as URLSearchParams reads it), the first form pair whose escapes are not UTF-8. */
+function refuseNonUtf8Escapes(text: string): void {
+  for (const pair of text.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const [rawName, rawValue] = eq < 0 ? [pair, ''] : [pair.slice(0, eq), pair.slice(eq + 1)];
+    if (formComponent(rawName) === undefined || formComponent(rawValue) === undefined) throw notUtf8([...new URLSearchParams(pair).keys()][0]!);
+  }
 }
 
 /** Walks the parsed JSON without recursion (nesting depth is the caller's choice). */

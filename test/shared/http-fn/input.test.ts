@@ -77,6 +77,29 @@ describe.each<Trigger>(['fc-http', 'api-gateway'])('hostile and repeated keys, s
     expect(seen).toEqual([{ WabaId: '7' }]);
   });
 
+  it('a body whose bytes are not UTF-8 is refused naming (body), and a form escape that is not UTF-8 naming its field: neither is read with U+FFFD in its place', async () => {
+    const { call, seen } = probe();
+    // Bytes go as FC hands over a body that is not text: base64.
+    const bytesEvent = (body: Buffer, type: string) => {
+      const headers = signAcs3Request({ method: 'POST', path: '/probe', query: {}, headers: { host: 'fn.example', 'content-type': type }, body }, KEY);
+      const e = JSON.parse(httpEvent({ method: 'POST', path: '/probe', query: {}, headers, body: '', url: '/probe' }, trigger).toString()) as Record<string, unknown>;
+      return Buffer.from(JSON.stringify({ ...e, body: body.toString('base64'), isBase64Encoded: true }));
+    };
+    // `Café` in Latin-1 (0xE9), in a JSON body and in a form body's raw bytes.
+    const latin1 = (text: string) => Buffer.from(text, 'latin1');
+    expectRefused(await call(bytesEvent(latin1('{"Name":"Caf\u00e9"}'), 'application/json')), '(body)', 'not valid UTF-8');
+    expectRefused(await call(bytesEvent(latin1('Name=Caf\u00e9'), FORM)), '(body)', 'not valid UTF-8');
+    // Percent-escaped Latin-1 in a form value, and in a form name.
+    expectRefused(await call(httpEvent(signed({ body: 'WabaId=1&Name=Caf%E9', type: FORM }), trigger)), 'Name', 'not valid UTF-8');
+    expectRefused(await call(httpEvent(signed({ body: 'WabaId=1&N%E9=x', type: FORM }), trigger)), 'N\uFFFD', 'not valid UTF-8');
+    expect(seen).toEqual([]);
+    // Control: UTF-8 as bytes and as escapes, a U+FFFD sent as such, and a stray `%`, as URLSearchParams reads them.
+    expect((await call(bytesEvent(Buffer.from('{"Name":"Caf\u00e9"}'), 'application/json'))).statusCode).toBe(200);
+    expect((await call(httpEvent(signed({ body: 'Name=Caf%C3%A9+%EF%BF%BD%zz%', type: FORM }), trigger))).statusCode).toBe(200);
+    expect((await call(httpEvent(signed({ body: 'Name=\uFFFD&WabaId=1%2', type: FORM }), trigger))).statusCode).toBe(200);
+    expect(seen).toEqual([{ Name: 'Caf\u00e9' }, { Name: 'Caf\u00e9 \uFFFD%zz%' }, { Name: '\uFFFD', WabaId: '1%2' }]);
+  });
+
   it.each(RESERVED)('refuses %s by name as a top-level JSON key', async (key) => {
     const { call, seen } = probe();
     expectRefused(await call(httpEvent(signed({ body: `{"WabaId":"1","${key}":{"polluted":true}}` }), trigger)), key, 'reserved name');
