@@ -34,15 +34,18 @@ function same(a: string, b: string): boolean {
 }
 
 /**
- * A cookie's value. HTTP/2 browsers send each cookie as its own header field, which FC joins with
- * commas (`a=1,cams_status=…`) rather than `; `; a cookie value never holds a comma (RFC 6265).
+ * A cookie's values. HTTP/2 browsers send each cookie as its own header field, which FC joins with
+ * commas (`a=1,cams_status=…`) rather than `; `; a cookie value never holds a comma (RFC 6265). A
+ * browser sends every cookie of the name whose Path and Domain match, so one left from a rotated
+ * token, or one for another path or subdomain, must not hide the good one: any may open the page.
  */
-function cookieOf(header: string | undefined, name: string): string | undefined {
+function cookiesOf(header: string | undefined, name: string): string[] {
+  const values: string[] = [];
   for (const part of (header ?? '').split(/[;,]/)) {
     const [k, ...v] = part.trim().split('=');
-    if (k === name) return v.join('=');
+    if (k === name) values.push(v.join('='));
   }
-  return undefined;
+  return values;
 }
 
 export type Access =
@@ -93,7 +96,7 @@ export function checkAccess(cfg: Pick<StatusPageConfig, 'token' | 'public'>, htt
     if (m && secretEquals(m[1]!, token)) return { kind: 'allowed' };
     throw new HttpError(401, 'InvalidToken', 'the Bearer token is not right');
   }
-  const cookie = cookieOf(http.headers['cookie'], COOKIE_NAME);
-  if (cookie !== undefined && validCookie(cookie, token, nowMs)) return { kind: 'allowed' };
+  // At most a few: a header stuffed with thousands is not worth an HMAC each.
+  if (cookiesOf(http.headers['cookie'], COOKIE_NAME).slice(0, 4).some((c) => validCookie(c, token, nowMs))) return { kind: 'allowed' };
   throw new HttpError(401, 'MissingToken', 'this page needs the status page token: Authorization: Bearer <token>, or ?token=<token> once');
 }

@@ -14,7 +14,7 @@ vi.mock('node:crypto', async (importOriginal) => {
   };
 });
 
-const { checkAccess } = await import('../../../shared/status-page/access.ts');
+const { checkAccess, cookieValue, COOKIE_NAME } = await import('../../../shared/status-page/access.ts');
 
 const TOKEN = 'a-status-token-of-16+';
 const cfg = { token: TOKEN, public: false };
@@ -56,5 +56,24 @@ describe('checkAccess: ?token= given more than once', () => {
     expect(checkAccess(comma, request({ token: 'a-status,token-of-16' })).kind).toBe('set-cookie');
     expect(refused(() => checkAccess(comma, request({ token: 'a-status,token-of-17' })))).toBe(401);
     expect(refused(() => checkAccess(cfg, request({ token: `${TOKEN},${TOKEN}` })))).toBe(400);
+  });
+});
+
+describe('checkAccess: the cookie', () => {
+  const now = 1_800_000_000_000;
+  const good = `${COOKIE_NAME}=${cookieValue(TOKEN, now + 60_000)}`;
+  const rotated = `${COOKIE_NAME}=${cookieValue('an-older-token-of-16', now + 60_000)}`;
+  const expired = `${COOKIE_NAME}=${cookieValue(TOKEN, now - 1)}`;
+
+  it('opens the page when any cams_status cookie the browser sends is good: one left from a rotated token, first or not, does not hide it', () => {
+    for (const header of [`${rotated}; ${good}`, `${good}; ${rotated}`, `${expired},${good}`, `other=1; ${rotated}; ${good}`]) {
+      expect(checkAccess(cfg, request({}, { cookie: header }), now).kind, header).toBe('allowed');
+    }
+  });
+
+  it('is 401 when none is good', () => {
+    for (const header of [rotated, `${rotated}; ${expired}`, `other=${cookieValue(TOKEN, now + 60_000)}`]) {
+      expect(refused(() => checkAccess(cfg, request({}, { cookie: header }), now)), header).toBe(401);
+    }
   });
 });
