@@ -69,6 +69,12 @@ export interface EntityState {
    * ones included; a silence's end owes its struck item only to a sink this says heard otherwise.
    */
   heard?: Record<string, Heard>;
+  /**
+   * Per sink, epoch ms its reminder clock started when that is not `lastNotifiedAt`: what it last heard
+   * (`heard`'s at) when a silence's end owed it nothing (what was composed since was struck), or its
+   * clock kept when a reminder went to other sinks only. Dropped for a sink once something is composed for it.
+   */
+  remindFrom?: Record<string, number>;
   /** The last notification a silence kept back (shared/silences): owed again if the silence ends while this fires. */
   silenced?: {
     silenceId: string;
@@ -105,6 +111,21 @@ export interface Heard {
   codes: string[];
   /** Epoch ms (alert clock) it was struck off as sent. */
   at: number;
+}
+
+/** When `sink`'s reminder clock started: a repeat interval after it, the sink is reminded of a firing alert. */
+export function reminderClock(s: EntityState, sink: string): number {
+  const last = s.lastNotifiedAt ?? 0;
+  // Every sink: the earliest of theirs.
+  if (sink === EVERY_SINK) return Math.min(last, ...Object.values(s.remindFrom ?? {}));
+  return s.remindFrom?.[sink] ?? last;
+}
+
+/** `remindFrom` with `set` added and `drop`'s sinks taken out; undefined when it names none. */
+export function withClocks(remindFrom: EntityState['remindFrom'], set: Readonly<Record<string, number>>, drop: readonly string[] = []): EntityState['remindFrom'] {
+  const next = drop.includes(EVERY_SINK) ? { ...set } : { ...remindFrom, ...set };
+  for (const k of drop) if (!(k in set)) delete next[k];
+  return Object.keys(next).length > 0 ? next : undefined;
 }
 
 export function heardItem(item: AlertItem, at: number): Heard {

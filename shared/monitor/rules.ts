@@ -1,7 +1,7 @@
 import type { AlertItem, AlertSubject, Severity } from '../alerts/model.ts';
 import type { HealthError } from '../cams/operations.ts';
 import { worseOf } from '../history/history.ts';
-import { describeNode, errorCodes, EVERY_SINK, fingerprintOf, groupOf, type EntityState, type ObservedStatus } from './entity-state.ts';
+import { describeNode, errorCodes, EVERY_SINK, fingerprintOf, groupOf, reminderClock, withClocks, type EntityState, type ObservedStatus } from './entity-state.ts';
 
 export interface AlertPolicy {
   /** Bad observations in a row (one per round) before the first notification. */
@@ -47,9 +47,15 @@ export function releaseHold(prev: EntityState, ctx: Omit<EvaluationContext, 'rou
  */
 export function remindUnobserved(prev: EntityState, ctx: Omit<EvaluationContext, 'round' | 'inhibited'>): EntityState | undefined {
   if (!prev.firing || prev.unwatchedAt !== undefined || prev.held !== undefined || prev.status === 'AVAILABLE') return undefined;
-  if (ctx.now - (prev.lastNotifiedAt ?? 0) < ctx.policy.repeatIntervalMs) return undefined;
+  if (!reminderDue(prev, ctx)) return undefined;
   const next = evaluate(prev, { subject: prev.subject, status: prev.status, errors: prev.errors }, { ...ctx, round: prev.lastRound ?? '', inhibited: false });
   return { ...next, lastCheckedAt: prev.lastCheckedAt };
+}
+
+/** Whether a firing alert's reminder is due to any sink (each counts from its own clock, reminderClock). */
+function reminderDue(s: EntityState, ctx: Pick<EvaluationContext, 'now' | 'policy' | 'sinks'>): boolean {
+  if (ctx.sinks.length === 0) return ctx.now - (s.lastNotifiedAt ?? 0) >= ctx.policy.repeatIntervalMs;
+  return ctx.sinks.some((k) => ctx.now - reminderClock(s, k) >= ctx.policy.repeatIntervalMs);
 }
 
 function severityOf(status: ObservedStatus): Severity {
@@ -116,7 +122,7 @@ export function evaluate(stored: EntityState | undefined, obs: Observation, ctx:
     if (!base.firing) {
       if (next.consecutiveBad >= ctx.policy.minConsecutive) reason = 'new';
     } else if (base.notifiedStatus !== obs.status || !sameCodes(base.notifiedCodes, codes)) reason = 'changed';
-    else if (ctx.now - (base.lastNotifiedAt ?? 0) >= ctx.policy.repeatIntervalMs) reason = 'reminder';
+    else if (reminderDue(base, ctx)) reason = 'reminder';
   } else if (base.firing) {
     reason = 'resolved';
   }
@@ -129,14 +135,19 @@ export function evaluate(stored: EntityState | undefined, obs: Observation, ctx:
   delete next.held;
   if (!reason) return next;
   let sinks = ctx.sinks;
+  // Sinks left out of a reminder that is not yet due to them: their clocks stay as they were.
+  let kept: Record<string, number> = {};
   if (reason === 'reminder') {
     // A sink still owed an earlier notification of this alert (it was down, or throttled) hears of it
     // with that one: a reminder queued behind it listed the node again in the same message.
     const waiting = new Set(base.outbox.filter((e) => e.item.reason !== 'resolved' && e.item.reason !== 'unwatched').flatMap((e) => e.pendingSinks));
-    sinks = waiting.has(EVERY_SINK) ? [] : ctx.sinks.filter((s) => !waiting.has(s));
+    const due = (k: string) => ctx.now - reminderClock(base, k) >= ctx.policy.repeatIntervalMs;
+    sinks = waiting.has(EVERY_SINK) ? [] : ctx.sinks.filter((s) => !waiting.has(s) && due(s));
+    kept = Object.fromEntries(ctx.sinks.filter((k) => k !== EVERY_SINK && !waiting.has(k) && !due(k)).map((k) => [k, reminderClock(base, k)]));
     if (sinks.length === 0 && ctx.sinks.length > 0) {
       // The owed one stands for it: the next reminder is an interval from now.
       next.lastNotifiedAt = ctx.now;
+      setClocks(next, withClocks(base.remindFrom, kept, [...waiting]));
       return next;
     }
   }
@@ -160,6 +171,8 @@ export function evaluate(stored: EntityState | undefined, obs: Observation, ctx:
   next.notifiedStatus = obs.status;
   next.notifiedCodes = codes;
   next.lastNotifiedAt = ctx.now;
+  // Composed for them: their clock is now. A resolution ends every sink's.
+  setClocks(next, reason === 'resolved' ? undefined : withClocks(base.remindFrom, kept, sinks));
   next.seq = seq;
   if (sinks.length > 0) {
     next.outbox = [...base.outbox, { id: `${fingerprint}.${seq}`, group: next.group, item, pendingSinks: [...sinks], createdAt: ctx.now }];
@@ -178,6 +191,7 @@ export function evaluate(stored: EntityState | undefined, obs: Observation, ctx:
 export function unwatch(prev: EntityState, ctx: { now: number; sinks: readonly string[] }): EntityState {
   const next: EntityState = { ...prev, unwatchedAt: ctx.now, firing: false };
   delete next.silenced;
+  delete next.remindFrom;
   delete next.held; // what its WABA held back is not owed to anyone now: no release may send it
 
   if (!prev.firing || ctx.sinks.length === 0) return next;
@@ -200,4 +214,9 @@ export function unwatch(prev: EntityState, ctx: { now: number; sinks: readonly s
   next.lastNotifiedAt = ctx.now;
   next.outbox = [...prev.outbox, { id: `${prev.fingerprint}.${seq}`, group: prev.group, item, pendingSinks: [...ctx.sinks], createdAt: ctx.now }];
   return next;
+}
+
+function setClocks(s: EntityState, remindFrom: EntityState['remindFrom']): void {
+  if (remindFrom) s.remindFrom = remindFrom;
+  else delete s.remindFrom;
 }

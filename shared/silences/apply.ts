@@ -1,6 +1,6 @@
 import type { AlertItem } from '../alerts/model.ts';
 import type { EntityState, Heard } from '../monitor/entity-state.ts';
-import { EVERY_SINK, heardItem, lastDecided, sameAsHeard, type OutboxEntry } from '../monitor/entity-state.ts';
+import { EVERY_SINK, heardItem, lastDecided, sameAsHeard, withClocks, type OutboxEntry } from '../monitor/entity-state.ts';
 import { ENTITY_PREFIX, updateEntity } from '../monitor/entity-store.ts';
 import { heldByBlockedWaba } from '../monitor/inhibition.ts';
 import type { Store } from '../store/port.ts';
@@ -132,15 +132,21 @@ function rewrite(
       // counts from now, when they hear of it (from the struck one, it came minutes after this one
       // when the silence ended near its interval).
       const bySinks = new Map<AlertItem['reason'], string[]>();
+      // A sink owed nothing is reminded an interval after what it last heard, not after what was struck.
+      const clocks: Record<string, number> = {};
       for (const k of owedTo) {
-        const reason = reasonFor(kept.item, unheard.includes(EVERY_SINK) || unheard.includes(k), s.heard?.[k], now, repeatIntervalMs);
+        const heard = s.heard?.[k];
+        const reason = reasonFor(kept.item, unheard.includes(EVERY_SINK) || unheard.includes(k), heard, now, repeatIntervalMs);
         if (reason) bySinks.set(reason, [...(bySinks.get(reason) ?? []), k]);
+        else if (heard) clocks[k] = heard.at;
       }
       for (const [reason, pendingSinks] of bySinks) {
         next.seq += 1;
         next.lastNotifiedAt = now;
         next.outbox = [...next.outbox, { id: `${s.fingerprint}.${next.seq}`, group: s.group, item: { ...kept.item, reason }, pendingSinks, createdAt: now }];
       }
+      next.remindFrom = withClocks(s.remindFrom, clocks, [...bySinks.values()].flat());
+      if (!next.remindFrom) delete next.remindFrom;
       log({ level: 'info', msg: bySinks.size > 0 ? 'silence over while the alert fires: notifying it' : 'silence over: every sink last heard the alert as it is', silence: kept.silenceId, node: s.node });
     }
     // The first a sink hears of the incident is its news, whatever the silence last struck or what is
@@ -155,6 +161,10 @@ function rewrite(
         const heard = s.heard?.[k];
         return !heard || unheard.includes(EVERY_SINK) || unheard.includes(k) || !sameAsHeard(change.item, heard);
       });
+      // Those it is nothing to are reminded an interval after what they last heard, not after it.
+      const clocks = Object.fromEntries(change.pendingSinks.filter((k) => !pendingSinks.includes(k)).map((k) => [k, s.heard![k]!.at]));
+      next.remindFrom = withClocks(s.remindFrom, clocks);
+      if (!next.remindFrom) delete next.remindFrom;
       if (pendingSinks.length === 0) {
         next.outbox = next.outbox.filter((e) => e !== change);
         first = next.outbox.findIndex((e) => e.item.reason !== 'resolved' && e.item.reason !== 'unwatched');

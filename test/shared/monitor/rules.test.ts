@@ -89,6 +89,29 @@ describe('alert rules', () => {
     expect(changed.outbox.map((e) => e.item.reason)).toEqual(['new', 'changed']);
   });
 
+  it('a sink with its own reminder clock (remindFrom: a silence ended owing it nothing) is reminded from it; the others keep theirs', () => {
+    // dingtalk last heard the alert at 0 (what was composed since, at 2 h, was struck); slack counts from 2 h.
+    const { state } = run([{ status: 'BLOCKED', at: 0 }], policy, { delivered: true });
+    const s = { ...state, lastNotifiedAt: 2 * HOUR, remindFrom: { dingtalk: 0 } };
+    const at = (now: number, from: EntityState) => evaluate(from, { subject: phone, status: 'BLOCKED', errors: [] }, { now, round: `r${now}`, policy, inhibited: false, sinks: ['dingtalk', 'slack'] });
+    expect(at(4 * HOUR - 1, s).outbox).toEqual([]);
+    const first = at(4 * HOUR, s);
+    expect(first.outbox.map((e) => [e.item.reason, e.pendingSinks])).toEqual([['reminder', ['dingtalk']]]);
+    // dingtalk's clock is now the reminder's (lastNotifiedAt); slack's stays 2 h.
+    expect(first).toMatchObject({ lastNotifiedAt: 4 * HOUR, remindFrom: { slack: 2 * HOUR } });
+    const second = at(6 * HOUR, { ...first, outbox: [] });
+    expect(second.outbox.map((e) => [e.item.reason, e.pendingSinks])).toEqual([['reminder', ['slack']]]);
+    expect(second).toMatchObject({ lastNotifiedAt: 6 * HOUR, remindFrom: { dingtalk: 4 * HOUR } });
+    // Each on its own clock from then on, until something else is composed for both.
+    expect(at(8 * HOUR, { ...second, outbox: [] }).outbox.map((e) => e.pendingSinks)).toEqual([['dingtalk']]);
+    const changed = at(7 * HOUR, { ...second, outbox: [], notifiedStatus: 'LIMITED' });
+    expect(changed.outbox.map((e) => [e.item.reason, e.pendingSinks])).toEqual([['changed', ['dingtalk', 'slack']]]);
+    expect(changed.remindFrom).toBeUndefined();
+    // An unobserved alert's reminder is due by the same clocks; a resolution ends them.
+    expect(remindUnobserved(s, { now: 4 * HOUR, policy, sinks: ['dingtalk', 'slack'] })!.outbox.map((e) => e.pendingSinks)).toEqual([['dingtalk']]);
+    expect(evaluate(s, { subject: phone, status: 'AVAILABLE', errors: [] }, { now: HOUR, round: 'rr', policy, inhibited: false, sinks: ['dingtalk', 'slack'] }).remindFrom).toBeUndefined();
+  });
+
   it('waits for ALERT_MIN_CONSECUTIVE bad rounds, counting a round once', () => {
     const p = { ...policy, minConsecutive: 3 };
     const { reasons } = run(

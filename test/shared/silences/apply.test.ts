@@ -117,10 +117,38 @@ describe('a silence ends', () => {
     await rig.sweep(clock);
     // Before, 'phone LIMITED changed' again: the struck item was owed whatever the sink had heard.
     expect(messages()).toEqual([['phone LIMITED new']]);
-    // The alert fires on: it is reminded an interval after what was composed last, as ever.
+    // The alert fires on: it is reminded an interval after what the sink last heard.
     clock += 4 * 60 * MINUTE;
     await rig.sweep(clock);
     expect(messages()).toEqual([['phone LIMITED new'], ['phone LIMITED reminder']]);
+  });
+
+  it('after a change there and back under it, nothing owed at its end: the reminder comes 4 h after what the sink last heard, not after what was struck', async () => {
+    await change(phone, 'LIMITED'); // heard now
+    const heardAt = clock;
+    const unsilence = await silencePhone(600);
+    clock += 60 * MINUTE;
+    await change(phone, 'BLOCKED'); // struck
+    clock += 60 * MINUTE;
+    await change(phone, 'LIMITED'); // struck: composed 2 h after what the sink heard
+    await unsilence();
+    clock += 5 * MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toEqual([['phone LIMITED new']]);
+    clock = heardAt + 4 * 60 * MINUTE - MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toHaveLength(1);
+    // Before, nothing until 4 h after the struck change back: 6 h of silence for the sink.
+    clock = heardAt + 4 * 60 * MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toEqual([['phone LIMITED new'], ['phone LIMITED reminder']]);
+    // And the next one 4 h after that reminder (before, 4 h after the struck change back: 2 h after it).
+    clock = heardAt + 6 * 60 * MINUTE + MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toHaveLength(2);
+    clock = heardAt + 8 * 60 * MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toHaveLength(3);
   });
 
   it('after a change of error codes there and back under it: nothing goes out; a change of codes that stays goes out as a change', async () => {
@@ -151,6 +179,24 @@ describe('a silence ends', () => {
     clock += 5 * MINUTE;
     await rig.sweep(clock);
     expect(messages()).toEqual([['phone LIMITED new']]);
+  });
+
+  it('after a change it struck and one back once it ended: the sink is reminded 4 h after what it last heard, not after the one back', async () => {
+    await change(phone, 'LIMITED'); // heard now
+    const heardAt = clock;
+    const unsilence = await silencePhone(600);
+    clock += 60 * MINUTE;
+    await change(phone, 'BLOCKED'); // struck
+    clock += 60 * MINUTE;
+    await unsilence();
+    await change(phone, 'LIMITED'); // composed 2 h after what the sink heard, nothing to it
+    expect(messages()).toEqual([['phone LIMITED new']]);
+    clock = heardAt + 4 * 60 * MINUTE - MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toHaveLength(1);
+    clock = heardAt + 4 * 60 * MINUTE;
+    await rig.sweep(clock);
+    expect(messages()).toEqual([['phone LIMITED new'], ['phone LIMITED reminder']]);
   });
 
   it('after a change and then a reminder of it, both struck: the change goes out as a change (the sink never heard it, so no reminder of it)', async () => {
