@@ -131,6 +131,7 @@ export default class CamsFcPlugin {
       {
         service: service.service,
         stage: String(this.options.stage ?? service.provider?.stage ?? 'dev'),
+        region: this.options.region ?? service.provider?.region,
         functions: service.functions ?? {},
       },
       this.writtenConfiguration(),

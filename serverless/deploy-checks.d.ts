@@ -9,7 +9,12 @@ export function deployChecks(svc: {
   functions: Record<string, { environment?: Record<string, unknown> }>;
 }): { errors: string[]; warnings: string[] };
 export const S_YAML_NAME_MAX: number;
+export const RAM_ROLE_NAME_MAX: number;
 export function stageTooLong(
-  svc: { service: string; stage: string; functions: Record<string, { events?: unknown[] }> },
+  svc: { service: string; stage: string; region?: string; functions: Record<string, { events?: unknown[] }> },
   written?: { functions?: Record<string, { events?: unknown[] } | null> } | null,
 ): string | undefined;
+export function stageLimits(
+  svc: { service: string; stage: string; region?: string; functions: Record<string, { events?: unknown[] }> },
+  written?: { functions?: Record<string, { events?: unknown[] } | null> } | null,
+): Array<{ name: string; shown: string; limit: number; what: string; max: number }>;

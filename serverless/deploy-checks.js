@@ -17,43 +17,78 @@ export const ALERT_SINK_VARIABLES = ['ALERT_DINGTALK_WEBHOOK', 'ALERT_LARK_WEBHO
 
 /** dist/s.yaml's `name`, `<service>-<stage>`: 1..128 (serverless/fc3-schema.js). */
 export const S_YAML_NAME_MAX = 128;
+/** RAM: a role name is at most 64 characters. */
+export const RAM_ROLE_NAME_MAX = 64;
+/** serverless-aliyun-function-compute's region when neither --region nor provider.region gives one (shared/utils.js setDefaults). */
+const PLUGIN_DEFAULT_REGION = 'cn-shanghai';
+
+/**
+ * The RAM roles serverless-aliyun-function-compute adds to the FC 2.0 route, named from the stage and
+ * not cut to fit (provider/aliyunProvider.js getExecRoleName, getInvokeRoleName, `_` made `-`): the
+ * exec role always, the invoke role when an event goes through API Gateway (http) or is an OSS
+ * trigger. The other roles (templates.js functionRole, fc3.js fc3RoleName) are cut to 64 (fitName).
+ * @param {{service: string, stage: string, region?: string, functions: Record<string, {events?: any[]}>}} svc
+ */
+function pluginRoles(svc) {
+  const region = svc.region || PLUGIN_DEFAULT_REGION;
+  const dashed = (s) => s.replace(/_/g, '-');
+  const invoked = Object.values(svc.functions ?? {}).some((fn) => (fn?.events ?? []).some((e) => ['http', 'https', 'oss'].includes(Object.keys(e ?? {})[0])));
+  return [['exec', true], ['invoke', invoked]]
+    .filter(([, made]) => made)
+    .map(([kind]) => ({
+      name: dashed(`sls-${svc.service}-${svc.stage}-${region}-${kind}-role`),
+      shown: dashed(`sls-${svc.service}-<stage>-${region}-${kind}-role`),
+      times: 1,
+      limit: RAM_ROLE_NAME_MAX,
+      what: `the FC 2.0 route's RAM ${kind} role (named by serverless-aliyun-function-compute)`,
+    }));
+}
 
 /**
  * The stage goes into names that have a limit and are not cut to fit (the MNS queues of
- * serverless.yml, s.yaml's name): a stage too long for one is refused before the schema would
- * refuse that name with its pattern, which says nothing of the stage. Undefined when it fits.
- * How often the stage is in a name is read from how the name is built (`written`: serverless.yml
- * as written, its variables unresolved), not from the name: a stage's text may be in it elsewhere
- * too (stage "fc" in cams-fc-onboarding-fc). A queue whose template is not known is left to the schema.
- * @param {{service: string, stage: string, functions: Record<string, {events?: any[]}>}} svc
+ * serverless.yml, s.yaml's name, the RAM roles the aliyun plugin names for the FC 2.0 route): a
+ * stage too long for one is refused before the schema would refuse that name with its pattern, or
+ * RAM at `serverless deploy`, neither of which says a word of the stage. Undefined when it fits.
+ * @param {{service: string, stage: string, region?: string, functions: Record<string, {events?: any[]}>}} svc
  * @param {{functions?: Record<string, {events?: any[]}>}} [written]
  * @returns {string | undefined}
  */
 export function stageTooLong(svc, written) {
   const { stage } = svc;
-  // fc3.js names s.yaml `${service}-${stage}`
-  const names = [{ name: `${svc.service}-${stage}`, template: `${svc.service}-\${sls:stage}`, limit: S_YAML_NAME_MAX, what: 'the name of dist/s.yaml' }];
-  for (const [key, fn] of Object.entries(svc.functions ?? {})) {
-    (fn?.events ?? []).forEach((e, i) => {
-      if (typeof e?.mns?.queueName !== 'string') return;
-      const template = written?.functions?.[key]?.events?.[i]?.mns?.queueName;
-      if (typeof template === 'string') names.push({ name: e.mns.queueName, template, limit: MNS_QUEUE_NAME_MAX, what: `the MNS queue of function "${key}"` });
-    });
-  }
-  let worst;
-  for (const n of names) {
-    if (n.name.length <= n.limit || stage === '') continue;
-    const { times, shown } = stageIn(n.template, n.name, stage);
-    if (times === 0) continue;
-    // each character of the stage is `times` characters of the name
-    const max = Math.floor((n.limit - (n.name.length - times * stage.length)) / times);
-    if (!worst || max < worst.max) worst = { ...n, shown, max };
-  }
-  if (!worst) return undefined;
+  // the name that allows the shortest stage
+  const worst = stageLimits(svc, written).reduce((w, n) => (!w || n.max < w.max ? n : w), undefined);
+  if (!worst || worst.max >= stage.length) return undefined;
   return (
     `--stage is too long (${stage.length} characters): at most ${Math.max(worst.max, 0)} here, as ${worst.what}, ${worst.shown}, ` +
     `would be ${worst.name.length} characters and may have at most ${worst.limit}`
   );
+}
+
+/**
+ * Each name the stage goes into that is not cut to fit, with its limit and the most the stage may be
+ * for it (`max`). How often the stage is in a queue's name is read from how the name is built
+ * (`written`: serverless.yml as written, its variables unresolved), not from the name: a stage's text
+ * may be in it elsewhere too (stage "fc" in cams-fc-onboarding-fc). A queue whose template is not
+ * known is left to the schema.
+ * @param {{service: string, stage: string, region?: string, functions: Record<string, {events?: any[]}>}} svc
+ * @param {{functions?: Record<string, {events?: any[]}>}} [written]
+ * @returns {Array<{name: string, shown: string, limit: number, what: string, max: number}>}
+ */
+export function stageLimits(svc, written) {
+  const { stage } = svc;
+  if (stage === '') return [];
+  // fc3.js names s.yaml `${service}-${stage}`
+  const templated = [{ name: `${svc.service}-${stage}`, template: `${svc.service}-\${sls:stage}`, limit: S_YAML_NAME_MAX, what: 'the name of dist/s.yaml' }];
+  for (const [key, fn] of Object.entries(svc.functions ?? {})) {
+    (fn?.events ?? []).forEach((e, i) => {
+      if (typeof e?.mns?.queueName !== 'string') return;
+      const template = written?.functions?.[key]?.events?.[i]?.mns?.queueName;
+      if (typeof template === 'string') templated.push({ name: e.mns.queueName, template, limit: MNS_QUEUE_NAME_MAX, what: `the MNS queue of function "${key}"` });
+    });
+  }
+  const names = [...templated.map(({ template, ...n }) => ({ ...n, ...stageIn(template, n.name, stage) })), ...pluginRoles(svc)];
+  // each character of the stage is `times` characters of the name
+  return names.filter((n) => n.times > 0).map(({ times, ...n }) => ({ ...n, max: Math.floor((n.limit - (n.name.length - times * stage.length)) / times) }));
 }
 
 /** A Serverless variable that gives the stage (its first source; fallbacks may follow). */

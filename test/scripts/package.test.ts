@@ -79,10 +79,17 @@ describe('scripts/package.ts', () => {
   it('refuses a stage too long for the names it goes into, naming --stage and the limit, before the schema names a queue pattern', async () => {
     const dir = makeServiceDir('cams-fc-longstage-');
     dirs.push(dir);
-    const r = await packageService({ dir, stage: 'x'.repeat(102), stdio: 'pipe' });
+    // 26 characters: before, it packaged, and RAM refused the plugin's invoke role at `serverless deploy`.
+    const r = await packageService({ dir, stage: 'x'.repeat(26), stdio: 'pipe' });
     expect(r.exitCode).not.toBe(0);
-    expect(r.output).toContain('--stage is too long (102 characters): at most 101 here, as the MNS queue of function "onboarding", cams-fc-onboarding-<stage>, would be 121 characters and may have at most 120');
-    expect(r.output).not.toMatch(/must match pattern/);
+    expect(r.output).toContain(
+      "--stage is too long (26 characters): at most 25 here, as the FC 2.0 route's RAM invoke role (named by serverless-aliyun-function-compute), sls-cams-fc-<stage>-ap-southeast-1-invoke-role, would be 65 characters and may have at most 64",
+    );
+    // one past the MNS queue's limit too: still the name that allows the shortest stage, not the schema's queue pattern
+    const long = await packageService({ dir, stage: 'x'.repeat(102), stdio: 'pipe' });
+    expect(long.exitCode).not.toBe(0);
+    expect(long.output).toContain('--stage is too long (102 characters): at most 25 here');
+    expect(long.output).not.toMatch(/must match pattern/);
   }, 60_000);
 
   it('fails clearly when the function bundles were not built', async () => {

@@ -1,6 +1,6 @@
 // serverless/deploy-checks.js: what fails packaging before anything is built into templates.
 import { describe, expect, it } from 'vitest';
-import { deployChecks, stageTooLong } from '../../serverless/deploy-checks.js';
+import { deployChecks, stageLimits, stageTooLong } from '../../serverless/deploy-checks.js';
 
 const SINKS = { ALERT_DINGTALK_WEBHOOK: '', ALERT_LARK_WEBHOOK: '', ALERT_WECOM_WEBHOOK: '', ALERT_SLACK_WEBHOOK: '', ALERT_WEBHOOK_URL: '' };
 const service = (stage: string, env: { API_KEYS?: string; STORE_URL?: string; MONITOR_TARGETS?: string; CAMS_RECEIPT_TOKEN?: string; sinks?: Record<string, string> } = {}) => ({
@@ -104,37 +104,48 @@ describe('stageTooLong', () => {
     },
   });
 
-  it('names --stage and the most it may be, from the name it would push past its limit first (MNS: 120)', () => {
-    expect(stageTooLong(queues('a'.repeat(101)), written)).toBeUndefined();
-    expect(stageTooLong(queues('a'.repeat(102)), written)).toBe(
-      '--stage is too long (102 characters): at most 101 here, as the MNS queue of function "onboarding", cams-fc-onboarding-<stage>, would be 121 characters and may have at most 120',
+  const queueMax = (svc: Parameters<typeof stageLimits>[0], fn: string, w: Parameters<typeof stageLimits>[1] = written) => stageLimits(svc, w).find((n) => n.what === `the MNS queue of function "${fn}"`)?.max;
+
+  it("names --stage and the most it may be, from the name it would push past its limit first: the FC 2.0 route's RAM roles (64)", () => {
+    // sls-cams-fc-<stage>-cn-shanghai-exec-role (the plugin's default region): 34 characters besides the stage
+    expect(stageTooLong(queues('a'.repeat(30)), written)).toBeUndefined();
+    expect(stageTooLong(queues('a'.repeat(31)), written)).toBe(
+      "--stage is too long (31 characters): at most 30 here, as the FC 2.0 route's RAM exec role (named by serverless-aliyun-function-compute), sls-cams-fc-<stage>-cn-shanghai-exec-role, would be 65 characters and may have at most 64",
     );
-    // both queues over: the one that allows the shorter stage is named
-    expect(stageTooLong(queues('b'.repeat(150)), written)).toMatch(/^--stage is too long \(150 characters\): at most 101 here, as the MNS queue of function "onboarding"/);
+    // With an http event the plugin adds its invoke role, two characters longer; serverless.yml's region.
+    // Before, a 26-character stage packaged, and RAM refused the role at `serverless deploy`.
+    const http = (stage: string) => ({ ...queues(stage), region: 'ap-southeast-1', functions: { ...queues(stage).functions, 'bind-waba': { events: [{ http: { method: 'post', path: '/waba/bind' } }] } } });
+    expect(stageTooLong(http('a'.repeat(25)), written)).toBeUndefined();
+    expect(stageTooLong(http('a'.repeat(26)), written)).toBe(
+      "--stage is too long (26 characters): at most 25 here, as the FC 2.0 route's RAM invoke role (named by serverless-aliyun-function-compute), sls-cams-fc-<stage>-ap-southeast-1-invoke-role, would be 65 characters and may have at most 64",
+    );
+    expect(stageTooLong(http('b'.repeat(150)), written)).toMatch(/^--stage is too long \(150 characters\): at most 25 here, as the FC 2.0 route's RAM invoke role/);
+    // an underscore in the service is a dash in the role's name, as the plugin writes it
+    expect(stageLimits({ service: 'cams_fc', stage: 'dev', functions: {} }).find((n) => n.what.includes('exec role'))).toMatchObject({ name: 'sls-cams-fc-dev-cn-shanghai-exec-role', max: 30 });
+  });
+
+  it('each MNS queue (120) allows the stage its template leaves room for', () => {
+    expect(queueMax(queues('a'.repeat(102)), 'onboarding')).toBe(101);
+    expect(queueMax(queues('a'.repeat(102)), 'cams-events')).toBe(103);
   });
 
   it("counts the stage where the name's template puts it, not wherever its text is in the name (a service named with it)", () => {
     const stage = 'p'.repeat(60);
     // cams-ppp…-onboarding-ppp…: 137 characters, 77 of them not the stage's. Before, the stage was
     // counted twice: "at most 51", and a 51-character stage still made a 128-character name.
-    const problem = stageTooLong(queues(stage, `cams-${stage}`), written);
-    expect(problem).toBe(
-      `--stage is too long (60 characters): at most 43 here, as the MNS queue of function "onboarding", cams-${stage}-onboarding-<stage>, would be 137 characters and may have at most 120`,
-    );
-    expect(stageTooLong(queues('p'.repeat(43), `cams-${stage}`), written)).toBeUndefined();
+    expect(queueMax(queues(stage, `cams-${stage}`), 'onboarding')).toBe(43);
     // short stage text found elsewhere in the name (stage "fc" in cams-fc-onboarding-fc, made long by its service)
-    expect(stageTooLong(queues('fc', `cams-fc-${'s'.repeat(100)}`), written)).toBe(
-      `--stage is too long (2 characters): at most 0 here, as the MNS queue of function "onboarding", cams-fc-${'s'.repeat(100)}-onboarding-<stage>, would be 122 characters and may have at most 120`,
-    );
+    expect(queueMax(queues('fc', `cams-fc-${'s'.repeat(100)}`), 'onboarding')).toBe(0);
+    expect(stageTooLong(queues('fc', `cams-fc-${'s'.repeat(100)}`), written)).toMatch(/^--stage is too long \(2 characters\): at most 0 here, as the FC 2.0 route's RAM exec role/);
   });
 
-  it("without a queue, dist/s.yaml's name (<service>-<stage>, 128) sets the limit; a name without the stage, or one whose template is unknown, is not the stage's doing", () => {
-    expect(stageTooLong({ service: 'cams-fc', stage: 'c'.repeat(121), functions: {} })).toBe(
-      '--stage is too long (121 characters): at most 120 here, as the name of dist/s.yaml, cams-fc-<stage>, would be 129 characters and may have at most 128',
-    );
+  it("dist/s.yaml's name (<service>-<stage>, 128) counts too; a name without the stage, or one whose template is unknown, is not the stage's doing", () => {
+    expect(stageLimits({ service: 'cams-fc', stage: 'c'.repeat(121), functions: {} }).find((n) => n.what === 'the name of dist/s.yaml')).toMatchObject({ shown: 'cams-fc-<stage>', limit: 128, max: 120 });
     const q = 'q'.repeat(130);
-    expect(stageTooLong({ service: 'cams-fc', stage: 'dev', functions: { f: { events: [{ mns: { queueName: q } }] } } }, { functions: { f: { events: [{ mns: { queueName: q } }] } } })).toBeUndefined();
+    const unstaged = { service: 'cams-fc', stage: 'dev', functions: { f: { events: [{ mns: { queueName: q } }] } } };
+    expect(stageTooLong(unstaged, { functions: { f: { events: [{ mns: { queueName: q } }] } } })).toBeUndefined();
+    expect(queueMax(unstaged, 'f', { functions: { f: { events: [{ mns: { queueName: q } }] } } })).toBeUndefined();
     // left to the schema, whose pattern names the queue
-    expect(stageTooLong(queues('a'.repeat(102)))).toBeUndefined();
+    expect(queueMax(queues('a'.repeat(102)), 'onboarding', null)).toBeUndefined();
   });
 });

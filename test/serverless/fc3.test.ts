@@ -184,6 +184,10 @@ describe('dist/s.yaml from serverless.yml', () => {
     expect(d.sYaml.resources['onboarding-api']!.props.environmentVariables.ONBOARDING_FUNCTION).toBe(onboarding);
     expect(d.roles.find((r) => r.key === 'onboarding-api')!.policy.Statement[0]!.Resource).toEqual([`acs:fc:ap-southeast-1:*:functions/${onboarding}`, `acs:fc:ap-southeast-1:*:functions/${onboarding}/*`]);
     expect(d.eventRules.map((r) => r.function)).toEqual([onboarding]);
+    // its RAM roles too: cut to RAM's 64 (letters, digits, . and -), distinct
+    const roles = d.roles.map((r) => r.roleName);
+    for (const role of roles) expect(role, role).toMatch(/^[A-Za-z0-9.-]{1,64}$/);
+    expect(new Set(roles).size).toBe(roles.length);
   });
 
   it('follows serverless.yml: a timer added to onboarding and a new function appear', () => {
