@@ -75,7 +75,8 @@ export class StateFile {
   /**
    * Takes `<dir>/sandbox.lock` (this process's pid) for as long as this sandbox runs: two sandboxes on
    * one state (`npm start` and `npm run sandbox` of one stage) would each save over the other's
-   * changes. A lock whose process is gone (killed) is taken over.
+   * changes. A lock whose process is gone (killed) is taken over, as is one under this process's pid
+   * that no sandbox of this process holds.
    */
   lock(): void {
     mkdirSync(this.dir, { recursive: true });
@@ -83,12 +84,16 @@ export class StateFile {
       try {
         writeFileSync(this.lockPath, String(process.pid), { flag: 'wx' });
         this.locked = true;
+        HELD_HERE.add(this.lockPath);
         return;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
       }
       const holder = Number(readFileSync(this.lockPath, 'utf8').trim());
-      if (Number.isInteger(holder) && holder > 0 && isRunning(holder)) {
+      // This pid in it, but no sandbox of this process holds it: an earlier process with the same pid
+      // left it (pids repeat in a container restarted after a kill), so it is stale.
+      const heldHere = holder === process.pid ? HELD_HERE.has(this.lockPath) : true;
+      if (Number.isInteger(holder) && holder > 0 && heldHere && isRunning(holder)) {
         throw new Error(`the sandbox state ${this.path} is in use by process ${holder}${holder === process.pid ? ' (this one: another sandbox on it)' : ''} (npm start or npm run sandbox of the same stage): stop it, or use another stage or data directory`);
       }
       rmSync(this.lockPath, { force: true });
@@ -97,7 +102,10 @@ export class StateFile {
 
   /** Gives the lock up (the sandbox closed). */
   unlock(): void {
-    if (this.locked) rmSync(this.lockPath, { force: true });
+    if (this.locked) {
+      rmSync(this.lockPath, { force: true });
+      HELD_HERE.delete(this.lockPath);
+    }
     this.locked = false;
   }
 
@@ -142,6 +150,9 @@ export class StateFile {
     }
   }
 }
+
+/** The lock files this process's sandboxes hold: its own pid in a lock not here is an earlier process's. */
+const HELD_HERE = new Set<string>();
 
 /** Whether a process with this pid runs (EPERM: it does, as another user's). */
 function isRunning(pid: number): boolean {

@@ -34,6 +34,15 @@ describe('startSandbox({ dataDir })', () => {
     await second.close();
   });
 
+  it('a lock an earlier process left under this one\'s pid (a container restarted after a kill: pids repeat) is taken over, not taken for this process\'s own', async () => {
+    writeFileSync(join(dir, 'sandbox.lock'), String(process.pid));
+    const sb = await start({ dataDir: dir });
+    // Now it is this process's own: a second sandbox here is refused.
+    await expect(start({ dataDir: dir })).rejects.toThrow(`is in use by process ${process.pid} (this one: another sandbox on it)`);
+    await sb.close();
+    expect(existsSync(join(dir, 'sandbox.lock'))).toBe(false);
+  });
+
   it('a restart on the same data dir keeps spaces, phones, health, templates, review status and own WABAs', async () => {
     let sb = await start({ dataDir: dir });
     expect(sb.stateFile).toBe(join(dir, 'sandbox.json'));
