@@ -155,9 +155,10 @@ async function findSilence(store: Store, id: string) {
 
 /**
  * Ends a silence now (it stays listed, as expired, for 7 days). A pending one starts now too (as
- * Alertmanager expires it), so it never ends before it starts. One that has already ended is
- * returned as it stands (a DELETE sent again, its first answer lost, is answered as the first);
- * undefined when there is no such silence, or the store has forgotten it.
+ * Alertmanager expires it), so it never ends before it starts. One that has already ended (at its
+ * end, or early, whatever the clock of the DELETE that ended it) is returned as it stands (a DELETE
+ * sent again, its first answer lost, is answered as the first); undefined when there is no such
+ * silence, or the store has forgotten it.
  *
  * It is ended where it stands first, in one compare-and-set: from then on it is ended, whatever
  * fails next, and listed once. Then the pointer, the copy under its new end's key, and last the old
@@ -168,7 +169,10 @@ export async function expireSilence(store: Store, id: string, now: number): Prom
     const current = await findSilence(store, id);
     if (!current) return undefined;
     let { value, version } = current;
-    if (value.EndsAt > now) {
+    // Ended early already (ExpiredAt): by a DELETE whose clock may be ahead of this one's. Ended
+    // again, earlier, it answered otherwise than the first, and moved while that one moved it, it
+    // was left under both ends (listed twice).
+    if (value.EndsAt > now && value.ExpiredAt === undefined) {
       const ended: Silence = { ...value, StartsAt: Math.min(value.StartsAt, now), EndsAt: now, ExpiredAt: now };
       const written = await store.put(current.key, ended, { ifVersion: version, ttlMs: ttlFor(ended, now) });
       // Another DELETE ended it first: read what it wrote, and finish its move.

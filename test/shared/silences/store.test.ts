@@ -99,6 +99,34 @@ describe('expireSilence failing at any of its writes', () => {
   });
 });
 
+// Two DELETEs of one silence on instances whose clocks differ (here by 1 ms, the second behind):
+// the second found it ended at the first's now, later than its own, and ended it again, earlier.
+// Answered otherwise than the first; and when it ran while the first was moving it, the first's copy
+// under its end stayed beside the second's: GET /silences listed the silence twice for 7 days.
+describe('expireSilence on two instances whose clocks differ', () => {
+  it('a silence ended early is not ended again by a clock behind the one that ended it: answered as the first, listed once', async () => {
+    const inner = new MemoryStore();
+    const s = await create(inner, T + 48 * HOUR, 'deleted');
+    const now = T + HOUR;
+    let second: Promise<Silence | undefined> | undefined;
+    // The second DELETE runs whole while the first has written its copy and not yet taken the old key away.
+    const first = storeWith(inner, {
+      put: async (k, v, o) => {
+        const version = await inner.put(k, v, o);
+        if (!second && k.startsWith('silences/') && (v as Silence).EndsAt === now && !k.endsWith(s.SilenceId.slice(4, 16) + '.' + s.SilenceId)) second = expireSilence(inner, s.SilenceId, now - 1);
+        if (second) await second;
+        return version;
+      },
+    });
+    const ended = await expireSilence(first, s.SilenceId, now);
+    expect(second).toBeDefined();
+    expect(await second).toEqual(ended);
+    expect(await expireSilence(inner, s.SilenceId, now - 1)).toEqual(ended);
+    expect((await listSilencePage(inner, now + 1, 10)).silences).toEqual([ended]);
+    expect((await listSilences(inner, now + 1, { ended: 5 })).silences).toEqual([ended]);
+  });
+});
+
 /** The store, and how many silence records its lists have read (and in how many calls). */
 function counting(inner: Store) {
   const reads = { rows: 0, lists: 0 };
