@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseStoreUrl } from '../../shared/store/open-store.ts';
@@ -84,7 +84,7 @@ export class StateFile {
       try {
         writeFileSync(this.lockPath, String(process.pid), { flag: 'wx' });
         this.locked = true;
-        HELD_HERE.add(this.lockPath);
+        HELD_HERE.add(this.heldName());
         return;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
@@ -92,7 +92,7 @@ export class StateFile {
       const holder = Number(readFileSync(this.lockPath, 'utf8').trim());
       // This pid in it, but no sandbox of this process holds it: an earlier process with the same pid
       // left it (pids repeat in a container restarted after a kill), so it is stale.
-      const heldHere = holder === process.pid ? HELD_HERE.has(this.lockPath) : true;
+      const heldHere = holder === process.pid ? HELD_HERE.has(this.heldName()) : true;
       if (Number.isInteger(holder) && holder > 0 && heldHere && isRunning(holder)) {
         throw new Error(`the sandbox state ${this.path} is in use by process ${holder}${holder === process.pid ? ' (this one: another sandbox on it)' : ''} (npm start or npm run sandbox of the same stage): stop it, or use another stage or data directory`);
       }
@@ -100,11 +100,16 @@ export class StateFile {
     }
   }
 
+  /** The lock file as HELD_HERE names it: one file whatever path (relative, through a link) reached it. */
+  private heldName(): string {
+    return join(realpathSync(this.dir), LOCK_FILE_NAME);
+  }
+
   /** Gives the lock up (the sandbox closed). */
   unlock(): void {
     if (this.locked) {
+      HELD_HERE.delete(this.heldName());
       rmSync(this.lockPath, { force: true });
-      HELD_HERE.delete(this.lockPath);
     }
     this.locked = false;
   }

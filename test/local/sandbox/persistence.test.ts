@@ -39,6 +39,13 @@ describe('startSandbox({ dataDir })', () => {
     const sb = await start({ dataDir: dir });
     // Now it is this process's own: a second sandbox here is refused.
     await expect(start({ dataDir: dir })).rejects.toThrow(`is in use by process ${process.pid} (this one: another sandbox on it)`);
+    // However the directory is named (here through a link): one state, one lock.
+    symlinkSync(dir, `${dir}-link`);
+    try {
+      await expect(start({ dataDir: `${dir}-link` })).rejects.toThrow(`is in use by process ${process.pid} (this one: another sandbox on it)`);
+    } finally {
+      rmSync(`${dir}-link`);
+    }
     await sb.close();
     expect(existsSync(join(dir, 'sandbox.lock'))).toBe(false);
   });
