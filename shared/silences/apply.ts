@@ -17,7 +17,8 @@ import { listSilences } from './store.ts';
  *   notification of it is already owed (that one says how it is now); a sink that never had the
  *   alert gets it as NEW; one that had it only if it now says otherwise than what that sink last
  *   heard (`heard`: a change there and back under the silence is nothing to it; as CHANGED), or as
- *   a REMINDER once that was the repeat interval ago. If it resolved meanwhile, the resolution is
+ *   a REMINDER once that was the repeat interval ago; what is owed since is told each sink the same
+ *   way (a change back to what it heard dropped, a reminder of what it never heard a CHANGED). If it resolved meanwhile, the resolution is
  *   owed only to the sinks that heard of the incident before the silence (`unheard` names the
  *   others), so theirs is closed;
  *   first, when the alert fired again under the silence (`closing`);
@@ -151,24 +152,29 @@ function rewrite(
     }
     // The first a sink hears of the incident is its news, whatever the silence last struck or what is
     // owed since says (a change, a reminder): "CHANGED" of an alert it never had misleads.
-    let first = next.outbox.findIndex((e) => e.item.reason !== 'resolved' && e.item.reason !== 'unwatched');
-    const change = next.outbox[first];
-    if (change?.item.reason === 'changed' && resolvedAt < 0 && !kept.closing) {
-      // A change owed since the silence ended (before this ran) back to what a sink last heard: the
-      // change away from it was struck, so this one is nothing to that sink. Not after a resolution:
-      // what the sink heard was of the incident that ended.
-      const pendingSinks = change.pendingSinks.filter((k) => {
-        const heard = s.heard?.[k];
-        return !heard || unheard.includes(EVERY_SINK) || unheard.includes(k) || !sameAsHeard(change.item, heard);
-      });
-      // Those it is nothing to are reminded an interval after what they last heard, not after it.
-      const clocks = Object.fromEntries(change.pendingSinks.filter((k) => !pendingSinks.includes(k)).map((k) => [k, s.heard![k]!.at]));
-      next.remindFrom = withClocks(s.remindFrom, clocks);
+    const firstNews = () => next.outbox.findIndex((e) => e.item.reason !== 'resolved' && e.item.reason !== 'unwatched');
+    let first = firstNews();
+    const since = next.outbox[first];
+    if ((since?.item.reason === 'changed' || since?.item.reason === 'reminder') && resolvedAt < 0 && !kept.closing) {
+      // Owed since the silence ended (before this ran), each sink told as it is news to it: a change
+      // back to what it last heard is nothing to it (the change away was struck); a reminder of what
+      // it never heard (a change the silence struck) is a change to it. Not after a resolution: what
+      // the sink heard was of the incident that ended.
+      const heardBy = (k: string) => (unheard.includes(EVERY_SINK) || unheard.includes(k) ? undefined : s.heard?.[k]);
+      const differs = (k: string) => !sameAsHeard(since.item, heardBy(k)!);
+      const asIs = since.pendingSinks.filter((k) => !heardBy(k) || (since.item.reason === 'changed') === differs(k));
+      const changed = since.item.reason === 'reminder' ? since.pendingSinks.filter((k) => heardBy(k) && differs(k)) : [];
+      const split: OutboxEntry[] = asIs.length > 0 ? [{ ...since, pendingSinks: asIs }] : [];
+      if (changed.length > 0) {
+        if (split.length > 0) next.seq += 1;
+        split.push({ ...since, ...(split.length > 0 ? { id: `${s.fingerprint}.${next.seq}` } : {}), item: { ...since.item, reason: 'changed' }, pendingSinks: changed });
+      }
+      // Those a change is nothing to are reminded an interval after what they last heard, not after it.
+      const clocks = Object.fromEntries(since.pendingSinks.filter((k) => !asIs.includes(k) && !changed.includes(k)).map((k) => [k, heardBy(k)!.at]));
+      next.remindFrom = withClocks(next.remindFrom, clocks);
       if (!next.remindFrom) delete next.remindFrom;
-      if (pendingSinks.length === 0) {
-        next.outbox = next.outbox.filter((e) => e !== change);
-        first = next.outbox.findIndex((e) => e.item.reason !== 'resolved' && e.item.reason !== 'unwatched');
-      } else next.outbox = next.outbox.map((e) => (e === change ? { ...e, pendingSinks } : e));
+      next.outbox = [...next.outbox.slice(0, first), ...split, ...next.outbox.slice(first + 1)];
+      first = firstNews();
     }
     if (first >= 0 && next.outbox[first]!.item.reason !== 'new' && unheard.length > 0) {
       const entry = next.outbox[first]!;

@@ -211,6 +211,17 @@ describe('a silence ends', () => {
     expect(messages()).toEqual([['phone LIMITED new'], ['phone BLOCKED changed']]);
   });
 
+  it('after a change it struck, ended as its reminder fell due: the reminder composed since goes out as a change (the sink never heard what it reminds of)', async () => {
+    await change(phone, 'LIMITED');
+    const unsilence = await silencePhone(600);
+    await change(phone, 'BLOCKED'); // struck: changed
+    clock += 4 * 60 * MINUTE;
+    await unsilence();
+    await rig.sweep(clock); // a reminder of BLOCKED, composed after the end, before any delivery lifted it
+    // Before, 'phone BLOCKED reminder': a reminder of what the sink never heard.
+    expect(messages()).toEqual([['phone LIMITED new'], ['phone BLOCKED changed']]);
+  });
+
   it('after only a reminder it struck: the reminder goes out, as the sink heard the alert an interval ago', async () => {
     await change(phone, 'BLOCKED');
     const unsilence = await silencePhone(600);
