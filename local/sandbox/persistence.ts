@@ -65,7 +65,8 @@ const Snapshot = z.object({
 export class StateFile {
   readonly path: string;
   private readonly lockPath: string;
-  private locked = false;
+  /** The lock file as HELD_HERE names it while this holds it. */
+  private held: string | undefined;
 
   constructor(readonly dir: string) {
     this.path = join(dir, STATE_FILE_NAME);
@@ -83,8 +84,8 @@ export class StateFile {
     for (let attempt = 0; ; attempt++) {
       try {
         writeFileSync(this.lockPath, String(process.pid), { flag: 'wx' });
-        this.locked = true;
-        HELD_HERE.add(this.heldName());
+        this.held = this.heldName();
+        HELD_HERE.add(this.held);
         return;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
@@ -107,11 +108,11 @@ export class StateFile {
 
   /** Gives the lock up (the sandbox closed). */
   unlock(): void {
-    if (this.locked) {
-      HELD_HERE.delete(this.heldName());
-      rmSync(this.lockPath, { force: true });
-    }
-    this.locked = false;
+    // By the name it was taken under: the directory may be gone by now (rm -rf .data while it ran).
+    if (this.held === undefined) return;
+    HELD_HERE.delete(this.held);
+    this.held = undefined;
+    rmSync(this.lockPath, { force: true });
   }
 
   /** The saved state, or undefined when there is none yet. A file that is not a sandbox state is an error naming it. */

@@ -50,6 +50,15 @@ describe('startSandbox({ dataDir })', () => {
     expect(existsSync(join(dir, 'sandbox.lock'))).toBe(false);
   });
 
+  it('closes cleanly when its data dir was removed while it ran (rm -rf .data, then Ctrl-C)', async () => {
+    const sb = await start({ dataDir: join(dir, 'gone') });
+    rmSync(join(dir, 'gone'), { recursive: true, force: true });
+    await sb.close();
+    // And a sandbox here may have that directory again.
+    const again = await start({ dataDir: join(dir, 'gone') });
+    await again.close();
+  });
+
   it('a restart on the same data dir keeps spaces, phones, health, templates, review status and own WABAs', async () => {
     let sb = await start({ dataDir: dir });
     expect(sb.stateFile).toBe(join(dir, 'sandbox.json'));
