@@ -55,6 +55,38 @@ describe('a CAMS write whose answer was lost', () => {
     expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
   }, 30_000);
 
+  it('the same, with a role that cannot list the space\'s numbers: the lost attempt alone says the number is ours, done', async () => {
+    // Without the lost attempt counted, this went to the listing, which a role without
+    // cams:QueryChatappPhoneNumbers is refused: the onboarding failed on its own number.
+    let latency: ReturnType<typeof latencyUntilApplied> | undefined;
+    let listed = 0;
+    const cams = Object.assign(Object.create(impatientClient()) as CamsClient, {
+      queryPhoneNumbers: async () => {
+        listed++;
+        throw new CamsError({ Code: 'Forbidden.RAM', Message: 'not authorized', httpStatus: 403, retryable: false });
+      },
+    });
+    const out = await runOnboarding(
+      onboardingDeps({
+        store,
+        cams,
+        deadline: Date.now() + 30_000,
+        afterStep: async (step) => {
+          if (step === 'bind') {
+            latency = latencyUntilApplied(sandbox, 'AddChatappPhoneNumber', 800);
+            await latency.armed;
+          }
+        },
+      }),
+      { payload: { ...payload, WabaId: '3100000000005' } },
+    );
+    latency?.stop();
+    expect(out.status).toBe('done');
+    if (out.status === 'done') expect(out.record.Steps.addPhone).toMatchObject({ AlreadyAdded: true });
+    expect(listed).toBe(0);
+    expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
+  }, 30_000);
+
   it('Phone.Exists without any lost attempt of ours is still a permanent failure (someone else\'s number)', async () => {
     const other = sandboxClient(sandbox, 5, DEFAULT_SANDBOX_KEYS[1]!);
     const { data } = await other.bindWaba({ WabaId: '3100000000099' });
