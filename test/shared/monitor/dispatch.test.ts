@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertNotification, AlertSink, AlertSubject } from '../../../shared/alerts/model.ts';
 import { SinkDeliveryError } from '../../../shared/alerts/model.ts';
 import { DELIVER_AGAIN, DELIVERY_LEASE, deliverOwed, ENTITY_PREFIX, SINK_REFUSALS } from '../../../shared/monitor/dispatch.ts';
@@ -10,6 +10,9 @@ import { createSilence, expireSilence } from '../../../shared/silences/store.ts'
 import { openStore } from '../../../shared/store/index.ts';
 import type { ListOptions, Store } from '../../../shared/store/port.ts';
 import { storeWith } from '../../support/store.ts';
+import { findOnPath, startRedisServer, type RedisServer } from '../store/redis-server.ts';
+
+const redisBin = findOnPath('redis-server');
 
 class TimedSink implements AlertSink {
   readonly sent: Array<{ at: number; n: AlertNotification }> = [];
@@ -652,5 +655,45 @@ describe('a removed sink\'s SinkRejected alert', () => {
     clock += 60_000;
     await deliverOwed(store, [ok], () => clock, noLog);
     expect((await inner.get<EntityState>(rejected))!.value.firing).toBe(false);
+  });
+});
+
+describe.skipIf(!redisBin)('an alert decided by another instance while its node\'s earlier one is being sent (real redis-server)', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedisServer(redisBin!);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('is not struck with the message that did not hold it: it stays owed and goes out at the next flush', async () => {
+    // Two instances on one redis: the deliverer's, and a cams-events check that writes the node meanwhile.
+    const deliverer = await openStore(`${server.url}?namespace=beside-send:`);
+    const checker = await openStore(`${server.url}?namespace=beside-send:`);
+    try {
+      const subject = phoneSubject('91');
+      const policy = { minConsecutive: 1, repeatIntervalMs: 1e9 };
+      await owe(deliverer, '91', ['s']);
+      const sink = new TimedSink('s');
+      let changed = false;
+      const send = sink.send.bind(sink);
+      sink.send = async (n) => {
+        await send(n);
+        if (changed) return;
+        changed = true;
+        // The sink has the BLOCKED message; before the deliverer strikes it, a check finds the node LIMITED.
+        await updateEntity(checker, fingerprintOf(subject), (cur) => evaluate(cur, { subject, status: 'LIMITED', errors: [] }, { now: Date.now(), round: 'r2', policy, inhibited: false, sinks: ['s'] }));
+      };
+      await deliverOwed(deliverer, [sink], Date.now, noLog);
+      expect(sink.sent.map((x) => x.n.items.map((i) => i.status))).toEqual([['BLOCKED']]);
+      const owed = (await deliverer.get<EntityState>(ENTITY_PREFIX + fingerprintOf(subject)))!.value.outbox;
+      expect(owed.map((e) => [e.item.status, e.pendingSinks])).toEqual([['LIMITED', ['s']]]);
+      await deliverOwed(deliverer, [sink], Date.now, noLog);
+      expect(sink.sent.map((x) => x.n.items.map((i) => i.status))).toEqual([['BLOCKED'], ['LIMITED']]);
+    } finally {
+      await deliverer.close();
+      await checker.close();
+    }
   });
 });
