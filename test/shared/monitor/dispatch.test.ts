@@ -696,4 +696,37 @@ describe.skipIf(!redisBin)('an alert decided by another instance while its node\
       await checker.close();
     }
   });
+
+  it('decided after the deliverer found the node owing nothing, before it drops the owed marker: the marker stays, and the alert goes out at the next flush', async () => {
+    const inner = await openStore(`${server.url}?namespace=beside-drop:`);
+    const checker = await openStore(`${server.url}?namespace=beside-drop:`);
+    try {
+      const subject = phoneSubject('92');
+      const policy = { minConsecutive: 1, repeatIntervalMs: 1e9 };
+      await owe(inner, '92', ['s']);
+      let changed = false;
+      // The deliverer has struck the BLOCKED message and read the node owing nothing; a check on
+      // another instance then finds it LIMITED (rewriting the marker) before the deliverer's drop.
+      const deliverer = storeWith(inner, {
+        delete: async (key, opts) => {
+          if (key.startsWith(OWED_PREFIX) && !changed) {
+            changed = true;
+            await updateEntity(checker, fingerprintOf(subject), (cur) => evaluate(cur, { subject, status: 'LIMITED', errors: [] }, { now: Date.now(), round: 'r2', policy, inhibited: false, sinks: ['s'] }));
+          }
+          return inner.delete(key, opts);
+        },
+      });
+      const sink = new TimedSink('s');
+      await deliverOwed(deliverer, [sink], Date.now, noLog);
+      expect(changed).toBe(true);
+      expect(sink.sent.map((x) => x.n.items.map((i) => i.status))).toEqual([['BLOCKED']]);
+      // Found through the owed index (the one way the deliverer finds what is owed), not a round later.
+      expect((await inner.list(OWED_PREFIX)).map((m) => m.key)).toEqual([OWED_PREFIX + fingerprintOf(subject)]);
+      await deliverOwed(inner, [sink], Date.now, noLog);
+      expect(sink.sent.map((x) => x.n.items.map((i) => i.status))).toEqual([['BLOCKED'], ['LIMITED']]);
+    } finally {
+      await inner.close();
+      await checker.close();
+    }
+  });
 });
