@@ -1,11 +1,15 @@
 // shared/silences/store.ts on its own (memory store): a silence keeps StartsAt ≤ EndsAt however it
 // ends; what the deliverer, the status page and GET /silences read of the silences.
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silenceState, type Matcher, type Silence } from '../../../shared/silences/silence.ts';
 import { createSilence, decodeNextToken, expireSilence, listSilencePage, listSilences } from '../../../shared/silences/store.ts';
 import { MemoryStore } from '../../../shared/store/memory-store.ts';
 import { StoreError, type ListOptions, type Store } from '../../../shared/store/port.ts';
+import { openStore } from '../../../shared/store/index.ts';
 import { storeWith } from '../../support/store.ts';
+import { findOnPath, startRedisServer, type RedisServer } from '../store/redis-server.ts';
+
+const redisBin = findOnPath('redis-server');
 
 const HOUR = 3_600_000;
 const matchers: Matcher[] = [{ Name: 'WabaId', Value: '1234567890' }];
@@ -124,6 +128,43 @@ describe('expireSilence on two instances whose clocks differ', () => {
     expect(await expireSilence(inner, s.SilenceId, now - 1)).toEqual(ended);
     expect((await listSilencePage(inner, now + 1, 10)).silences).toEqual([ended]);
     expect((await listSilences(inner, now + 1, { ended: 5 })).silences).toEqual([ended]);
+  });
+});
+
+// Two instances ending one silence at once (a DELETE sent again while the first is still running,
+// or two operators): ended without the compare-and-set, the later one wrote the silence back under
+// the key the first had already moved it from, and it was listed twice, with two ends.
+describe.skipIf(!redisBin)('two DELETEs of one silence at once, on two instances (real redis-server)', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedisServer(redisBin!);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('one ends it (the first end stands), the other is answered with it: listed once', async () => {
+    const a = await openStore(`${server.url}?namespace=silence-race:`);
+    const b = await openStore(`${server.url}?namespace=silence-race:`);
+    try {
+      const s = await create(a, T + 48 * HOUR, 'raced');
+      let first: Silence | undefined;
+      // B has read the silence in force; A's DELETE runs to its end before B writes.
+      const late = storeWith(b, {
+        put: async (k, v, o) => {
+          if (!first && k.startsWith('silences/')) first = await expireSilence(a, s.SilenceId, T + HOUR);
+          return b.put(k, v, o);
+        },
+      });
+      const second = await expireSilence(late, s.SilenceId, T + HOUR + 1);
+      expect(first).toMatchObject({ EndsAt: T + HOUR });
+      expect(second).toEqual(first);
+      expect((await listSilencePage(a, T + 2 * HOUR, 10)).silences).toEqual([first]);
+      expect((await listSilences(a, T + 2 * HOUR, { ended: 5 })).silences).toEqual([first]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 });
 
