@@ -64,6 +64,26 @@ describe('StepInFlight after an add that failed transiently', () => {
     const rec = await firstRunFailsThenPhoneExists(() => new CamsError({ Code: 'InternalError', Message: 'oops', httpStatus: 500, retryable: true }));
     expect(rec).toMatchObject({ Status: 'done', Steps: { addPhone: { AlreadyAdded: true } } });
   });
+
+  it('an add in flight from an earlier run, whose retry our budget refuses, stays in flight: the earlier add may have been applied', async () => {
+    // The earlier run's add timed out (applied, unseen); the next run's never went out. Unmarked then,
+    // the third run took its Phone.Exists for someone else's number (a role that cannot list the
+    // space's numbers has nothing else to go by).
+    const store = new MemoryStore();
+    const payload = { WabaId: '360000000097', Cc: '65', PhoneNumber: '96000097', VerifiedName: 'Acme Shop', IdempotencyKey: 'in-flight-inherited' };
+    const c = Object.assign(cams([() => new CamsError({ Code: 'RequestTimeout', Message: 'timed out', httpStatus: 0, retryable: true }), () => budgetRefusal('AddChatappPhoneNumber', 500), phoneExists]), {
+      queryPhoneNumbers: async () => {
+        throw new CamsError({ Code: 'Forbidden.RAM', Message: 'not authorized', httpStatus: 403, retryable: false });
+      },
+    });
+    const deps = () => onboardingDeps({ store, cams: c, deadline: Date.now() + 20_000 });
+    await expect(runOnboarding(deps(), { payload })).rejects.toBeInstanceOf(OnboardingRetryableError);
+    await expect(runOnboarding(deps(), { payload })).rejects.toBeInstanceOf(OnboardingRetryableError);
+    const between = (await store.get<OnboardingRecord>(recordKey(onboardingIdFor('key:in-flight-inherited'))))!.value;
+    expect(between.StepInFlight).toBe('addPhone');
+    const out = await runOnboarding(deps(), { payload });
+    expect(out).toMatchObject({ status: 'done', record: { Steps: { addPhone: { AlreadyAdded: true } } } });
+  });
 });
 
 describe('StepInFlight when the store failed the write that marks it', () => {
