@@ -10,7 +10,7 @@
  * where enc is RFC 3986 percent-encoding.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { ACS3_ERROR_STATUS, ACS3_WINDOW_MS, acsEncode, type Acs3ErrorCode, type NonceRegistry, type VerifyResult } from '../../shared/acs3/index.ts';
+import { ACS3_ERROR_STATUS, ACS3_WINDOW_MS, acsEncode, POP_MESSAGES, type Acs3ErrorCode, type NonceRegistry, type VerifyResult } from '../../shared/acs3/index.ts';
 
 const RPC_SIGNATURE_PARAMS = ['AccessKeyId', 'Signature', 'SignatureMethod', 'SignatureVersion', 'SignatureNonce', 'Timestamp'] as const;
 
@@ -61,13 +61,13 @@ export async function verifyRpcSignature(method: string, params: Record<string, 
   if (Number.isNaN(at)) return fail('IncompleteSignature', 'Timestamp must be ISO 8601 UTC, e.g. 2025-01-01T00:00:00Z.');
   const windowMs = opts.windowMs ?? ACS3_WINDOW_MS;
   if (Math.abs(opts.now() - at) > windowMs) {
-    return fail('InvalidTimeStamp.Expired', `Timestamp ${timestamp} is outside the ${windowMs / 60000}-minute window.`);
+    return fail('InvalidTimeStamp.Expired', `${POP_MESSAGES.expired} Timestamp ${timestamp} is outside the ${windowMs / 60000}-minute window.`);
   }
 
   const expected = Buffer.from(rpcSignature(method, params, secret), 'utf8');
   const given = Buffer.from(params['Signature']!, 'utf8');
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
-    return fail('SignatureDoesNotMatch', 'Specified signature is not matched with our calculation.');
+    return fail('SignatureDoesNotMatch', POP_MESSAGES.signatureMismatch);
   }
 
   const verdict = await opts.nonces.remember(`${accessKeyId}:${params['SignatureNonce']}`, at + windowMs + 1000);

@@ -38,6 +38,16 @@ export const ACS3_ERROR_STATUS: Record<Acs3ErrorCode, number> = {
   RepeatedQueryKey: 400,
 };
 
+/**
+ * The gateway's own wording of its common errors (Alibaba Cloud's OpenAPI common error codes page);
+ * where we add a detail, it follows the gateway's sentence. "does not conform to ... standards" is
+ * IncompleteSignature's wording there, not SignatureDoesNotMatch's.
+ */
+export const POP_MESSAGES = {
+  signatureMismatch: 'Specified signature is not matched with our calculation.',
+  expired: 'Specified time stamp or date value is expired.',
+} as const;
+
 export interface Acs3IncomingRequest {
   method: string;
   /** The path as it arrived (still URL-encoded). */
@@ -125,13 +135,13 @@ export async function verifyAcs3Request(req: Acs3IncomingRequest, opts: VerifyOp
   const now = (opts.now ?? Date.now)();
   const windowMs = opts.windowMs ?? ACS3_WINDOW_MS;
   if (Math.abs(now - dateMs) > windowMs) {
-    return fail('InvalidTimeStamp.Expired', `x-acs-date ${dateHeader} is outside the ${windowMs / 60000}-minute window.`);
+    return fail('InvalidTimeStamp.Expired', `${POP_MESSAGES.expired} x-acs-date ${dateHeader} is outside the ${windowMs / 60000}-minute window.`);
   }
 
   const hashedPayload = sha256Hex(req.body);
   const declared = single(grouped, 'x-acs-content-sha256');
   if (declared !== undefined && declared.toLowerCase() !== hashedPayload) {
-    return fail('SignatureDoesNotMatch', 'The body does not match x-acs-content-sha256.');
+    return fail('SignatureDoesNotMatch', `${POP_MESSAGES.signatureMismatch} The body does not match x-acs-content-sha256.`);
   }
 
   // canonicalQuery: a reading of the query with repeated keys, in place of the query as given.
@@ -151,7 +161,7 @@ export async function verifyAcs3Request(req: Acs3IncomingRequest, opts: VerifyOp
   if (!signs()) {
     // Only the caller's own signature can name a repeated key: anyone else learns nothing here.
     repeated = opts.commaJoinedQuery ? repeatedKeyReadings(req.query).find((r) => signs(r.canonicalQuery))?.keys : undefined;
-    if (!repeated) return fail('SignatureDoesNotMatch', 'The request signature does not conform to Alibaba Cloud standards.');
+    if (!repeated) return fail('SignatureDoesNotMatch', POP_MESSAGES.signatureMismatch);
   }
 
   // The nonce is spent only by a request that proved the key: a forger cannot burn a victim's nonce.

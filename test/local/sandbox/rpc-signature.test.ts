@@ -74,14 +74,16 @@ describe('legacy RPC signature (SignatureVersion 1.0)', () => {
   });
 
   it('a Timestamp more than 15 minutes off, either way, is InvalidTimeStamp.Expired; 14 minutes is fine', async () => {
-    expect((await send(signed({ WabaId: '910005' }, { at: NOW - 16 * 60_000 }))).json['Code']).toBe('InvalidTimeStamp.Expired');
+    const stale = await send(signed({ WabaId: '910005' }, { at: NOW - 16 * 60_000 }));
+    expect(stale.json['Code']).toBe('InvalidTimeStamp.Expired');
+    expect(stale.json['Message']).toBe('Specified time stamp or date value is expired. Timestamp 2026-03-01T11:44:00Z is outside the 15-minute window.');
     expect((await send(signed({ WabaId: '910005' }, { at: NOW + 16 * 60_000 }))).json['Code']).toBe('InvalidTimeStamp.Expired');
     expect((await send(signed({ WabaId: '910005' }, { at: NOW - 14 * 60_000 }))).json['Code']).toBe('OK');
   });
 
   it('a wrong secret, a changed parameter, a signature for another method: SignatureDoesNotMatch (400)', async () => {
     const wrong = await send(signed({ WabaId: '910006' }, { key: { ...KEY_A, accessKeySecret: 'wrong' } }));
-    expect(wrong).toMatchObject({ status: 400, json: { Code: 'SignatureDoesNotMatch' } });
+    expect(wrong).toMatchObject({ status: 400, json: { Code: 'SignatureDoesNotMatch', Message: 'Specified signature is not matched with our calculation.' } });
     expect((await send({ ...signed({ WabaId: '910006' }), WabaId: '910007' })).json['Code']).toBe('SignatureDoesNotMatch');
     expect((await send({ ...signed({ WabaId: '910006' }), Extra: '1' })).json['Code']).toBe('SignatureDoesNotMatch');
     expect((await send(signed({ WabaId: '910006' }, { method: 'GET' }))).json['Code']).toBe('SignatureDoesNotMatch');

@@ -43,6 +43,8 @@ describe('ACS3 checks on CAMS calls', () => {
   it('a date outside the 15-minute window is InvalidTimeStamp.Expired, in both directions', async () => {
     const old = await call(sb, { action: 'ChatappBindWaba', params: { WabaId: '800004' }, date: new Date(Date.now() - 16 * 60_000) });
     expectGatewayError(old, 400, 'InvalidTimeStamp.Expired');
+    // The gateway's own sentence first (OpenAPI common error codes), then which header and window.
+    expect(old.json['Message']).toMatch(/^Specified time stamp or date value is expired\. x-acs-date \S+ is outside the 15-minute window\.$/);
     const future = await call(sb, { action: 'ChatappBindWaba', params: { WabaId: '800004' }, date: new Date(Date.now() + 16 * 60_000) });
     expectGatewayError(future, 400, 'InvalidTimeStamp.Expired');
     const fine = await call(sb, { action: 'ChatappBindWaba', params: { WabaId: '800004' }, date: new Date(Date.now() - 10 * 60_000) });
@@ -52,6 +54,8 @@ describe('ACS3 checks on CAMS calls', () => {
   it('a wrong secret is SignatureDoesNotMatch; an unknown key is InvalidAccessKeyId.NotFound (404)', async () => {
     const wrong = await call(sb, { action: 'ChatappBindWaba', params: { WabaId: '800005' }, key: { ...KEY_A, accessKeySecret: 'x' } });
     expectGatewayError(wrong, 400, 'SignatureDoesNotMatch');
+    // The gateway's wording; "does not conform to ... standards" is IncompleteSignature's.
+    expect(wrong.json['Message']).toBe('Specified signature is not matched with our calculation.');
     const unknown = await call(sb, { action: 'ChatappBindWaba', params: { WabaId: '800005' }, key: { accessKeyId: 'LTAInobody', accessKeySecret: 'x' } });
     expectGatewayError(unknown, 404, 'InvalidAccessKeyId.NotFound');
   });
