@@ -144,6 +144,15 @@ function accessDeniedDetail(v: unknown): string | undefined {
   return text && text !== 'None' ? text : undefined;
 }
 
+/**
+ * A field of an error body by its CAMS name, else by its lower-camel one (`Code`, then `code`), as
+ * the official SDK reads a 4xx/5xx body (`defaultAny(err["Code"], err["code"])`, and so Message,
+ * RequestId, AccessDeniedDetail): a throttle answered `{"code": ...}` must still be one.
+ */
+function errorField(body: Record<string, unknown>, name: string): string | undefined {
+  return str(body[name]) ?? str(body[name.charAt(0).toLowerCase() + name.slice(1)]);
+}
+
 /** Error from a reply's fields: the HTTP 4xx/5xx body or an HTTP 200 envelope with Code != OK. */
 export function camsErrorFromBody(
   httpStatus: number,
@@ -151,14 +160,14 @@ export function camsErrorFromBody(
   action?: string,
   requestIdHeader?: string | string[],
 ): CamsError {
-  const Code = str(body.Code) ?? HTTP_ERROR;
+  const Code = errorField(body, 'Code') ?? HTTP_ERROR;
   return new CamsError({
     Code,
-    Message: str(body.Message) ?? `HTTP ${httpStatus}`,
-    RequestId: str(body.RequestId) ?? headerValue(requestIdHeader),
-    HostId: str(body.HostId),
-    Recommend: str(body.Recommend),
-    AccessDeniedDetail: accessDeniedDetail(body.AccessDeniedDetail),
+    Message: errorField(body, 'Message') ?? `HTTP ${httpStatus}`,
+    RequestId: errorField(body, 'RequestId') ?? headerValue(requestIdHeader),
+    HostId: errorField(body, 'HostId'),
+    Recommend: errorField(body, 'Recommend'),
+    AccessDeniedDetail: accessDeniedDetail(body.AccessDeniedDetail ?? body.accessDeniedDetail),
     httpStatus,
     retryable: isRetryableFailure(Code, httpStatus),
     action,
@@ -179,7 +188,7 @@ export function camsErrorFromHttp(
   } catch {
     parsed = undefined;
   }
-  if (parsed && typeof parsed === 'object' && !Array.isArray(parsed) && typeof (parsed as { Code?: unknown }).Code === 'string') {
+  if (parsed && typeof parsed === 'object' && !Array.isArray(parsed) && errorField(parsed as Record<string, unknown>, 'Code') !== undefined) {
     return camsErrorFromBody(httpStatus, parsed as Record<string, unknown>, action, requestIdHeader);
   }
   const snippet = text.trim().slice(0, 200);

@@ -127,7 +127,7 @@ describe('CamsClient error forms', () => {
   const cases: Array<{ name: string; reply: ScriptedReply; code: string; status: number; requestId?: string; retryable: boolean }> = [
     { name: 'HTTP 400 gateway body', reply: gatewayError(400, 'Ram.PermissionDeny', 'You are not authorized', 'R-1'), code: 'Ram.PermissionDeny', status: 400, requestId: 'R-1', retryable: false },
     { name: 'HTTP 200 with Code != OK', reply: { status: 200, body: { RequestId: 'R-2', Code: 'Product.Unsubscript', Message: 'not subscribed', Success: false } }, code: 'Product.Unsubscript', status: 200, requestId: 'R-2', retryable: false },
-    { name: 'HTTP 404 with HTML body', reply: { status: 404, body: '<html>not found</html>', headers: { 'x-acs-request-id': 'R-3' } }, code: 'HttpError', status: 404, requestId: 'R-3', retryable: false },
+        { name: 'HTTP 404 with HTML body', reply: { status: 404, body: '<html>not found</html>', headers: { 'x-acs-request-id': 'R-3' } }, code: 'HttpError', status: 404, requestId: 'R-3', retryable: false },
     { name: 'HTTP 200 that is not JSON', reply: { status: 200, body: 'oops' }, code: 'InvalidResponse', status: 200, retryable: false },
   ];
   for (const c of cases) {
@@ -142,6 +142,16 @@ describe('CamsClient error forms', () => {
       expect(server.calls).toHaveLength(1);
     });
   }
+
+  it('reads a 4xx body in lower camel case as the official SDK does (code, message, requestId, accessDeniedDetail)', async () => {
+    // openapi-client: defaultAny(err["Code"], err["code"]), and so Message, RequestId, AccessDeniedDetail.
+    const body = { requestId: 'R-5', hostId: 'cams.ap-southeast-1.aliyuncs.com', code: 'Throttling.User', message: 'Request was denied due to user flow control.', accessDeniedDetail: 'none of it' };
+    server = await startScriptedCams(() => ({ status: 400, body }));
+    const err = await expectCamsError(clientFor(server.url, { retry: { maxAttempts: 1 } }).bindWaba({ WabaId: '1' }));
+    expect(err).toMatchObject({ Code: 'Throttling.User', Message: body.message, RequestId: 'R-5', HostId: body.hostId, AccessDeniedDetail: 'none of it', httpStatus: 400 });
+    // A throttle, so retried later (our caller gets 429), not an unreadable HttpError.
+    expect(err.retryable).toBe(true);
+  });
 
   it('keeps HostId, Recommend and Message of the 4xx body', async () => {
     server = await startScriptedCams(() => gatewayError(400, 'Unknown.ResourceOwnerId', 'The resource does not belong to the current user.'));
