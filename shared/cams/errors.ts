@@ -49,6 +49,12 @@ export class CamsError extends Error {
    */
   afterAmbiguousAttempt?: boolean;
   /**
+   * An earlier attempt of this same call was answered with a 5xx: whether CAMS applied the write
+   * before failing is not known, so the call is not "certainly not applied" whatever its last error
+   * (a throttle). Not ambiguity for Phone.Exists (see afterAmbiguousAttempt); set by the retry loop.
+   */
+  afterServerError?: boolean;
+  /**
    * Set only on our own System.LimitControl: the account's CAMS budget had no slot within the call's
    * time, so CAMS was not called. Milliseconds until a slot may be free (for Retry-After).
    */

@@ -90,7 +90,7 @@ export interface RetryLoopOptions {
  * `attempt` (sign, send, read) until it succeeds, fails with a non-retryable CamsError, runs out of
  * attempts, or the next attempt could not start in time. Throws the last CAMS error seen, with
  * `attempts` set (and `afterAmbiguousAttempt` when an earlier attempt may have been
- * applied without an answer); without one, our own System.LimitControl when the budget refused (no CAMS call),
+ * applied without an answer, `afterServerError` when one was answered 5xx); without one, our own System.LimitControl when the budget refused (no CAMS call),
  * else DeadlineExceeded.
  */
 export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T>, o: RetryLoopOptions): Promise<T> {
@@ -100,6 +100,7 @@ export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T
   let refusedRetryAfter: number | undefined;
   let misses = 0;
   let ambiguous = false;
+  let serverError = false;
   for (let n = 1; n <= o.policy.maxAttempts; n++) {
     if (n > 1) {
       const delay = fullJitterDelay(n - 2, o.policy, o.random);
@@ -128,7 +129,9 @@ export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T
       if (!(err instanceof CamsError)) throw err;
       err.attempts = n;
       if (ambiguous) err.afterAmbiguousAttempt = true;
+      if (serverError) err.afterServerError = true;
       if (mayHaveBeenApplied(err)) ambiguous = true;
+      if (err.httpStatus >= 500) serverError = true;
       last = err;
       if (!err.retryable) throw err;
     }

@@ -352,10 +352,11 @@ async function runStep(
 /**
  * A failed call that CAMS's operation certainly never saw: refused by our budget or CAMS's flow
  * control, not sent (connection refused), or no attempt at all (deadline), and no earlier attempt of it
- * went out unanswered. A 5xx is not counted here: whether CAMS applied the write first is not known.
+ * went out unanswered or was answered 5xx (a 5xx, then a throttle): whether CAMS applied the write before
+ * a 5xx is not known.
  */
 function certainlyNotApplied(e: unknown): boolean {
-  if (!isCamsError(e) || e.afterAmbiguousAttempt) return false;
+  if (!isCamsError(e) || e.afterAmbiguousAttempt || e.afterServerError) return false;
   return isThrottlingCode(e.Code) || (e.httpStatus === 0 && !mayHaveBeenApplied(e));
 }
 

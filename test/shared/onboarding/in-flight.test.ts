@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { CamsClient } from '../../../shared/cams/client.ts';
+import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
+import { CamsClient } from '../../../shared/cams/client.ts';
 import { budgetRefusal, CamsError } from '../../../shared/cams/errors.ts';
 import { OnboardingRetryableError, runOnboarding } from '../../../shared/onboarding/onboard.ts';
 import { onboardingIdFor } from '../../../shared/onboarding/payload.ts';
 import { recordKey, type OnboardingRecord } from '../../../shared/onboarding/record.ts';
 import { MemoryStore } from '../../../shared/store/memory-store.ts';
 import { StoreError } from '../../../shared/store/port.ts';
+import { gatewayError, LIMIT_CONTROL, ok, startScriptedCams, TEST_KEY } from '../cams/scripted-cams.ts';
 import { onboardingDeps } from './support.ts';
 
 const phoneExists = () => new CamsError({ Code: 'Phone.Exists', Message: 'the phone number already exists', httpStatus: 400, retryable: false, RequestId: 'R-exists' });
@@ -134,5 +136,48 @@ describe('Phone.Exists, and the space cannot be read', () => {
     const out = await runOnboarding(onboardingDeps({ store, cams: refused, deadline: Date.now() + 20_000 }), { payload });
     expect(out.status).toBe('failed');
     if (out.status === 'failed') expect(out.record.FailureReason).toContain('Phone.Exists');
+  });
+});
+
+describe('StepInFlight after an add whose attempts met a 5xx, then flow control (a real client against a loopback CAMS)', () => {
+  it('stays in flight: the 5xx attempt may have been applied, so a later Phone.Exists is our own add', async () => {
+    const space = 'C5xx1';
+    let adds = 0;
+    let retryRun = false;
+    const scripted = await startScriptedCams((call) => {
+      switch (call.action) {
+        case 'ChatappBindWaba':
+          return ok({ CustSpaceId: space, WabaId: call.params['WabaId'] });
+        case 'AddChatappPhoneNumber':
+          adds++;
+          // The first delivery: CAMS adds the number, then its front answers 503; the retries of that
+          // call meet CAMS's flow control. The next delivery: the number exists.
+          if (retryRun) return gatewayError(400, 'Phone.Exists', 'the phone number already exists');
+          return adds === 1 ? gatewayError(503, 'ServiceUnavailable') : LIMIT_CONTROL;
+        case 'QueryChatappPhoneNumbers':
+          // A role without cams:QueryChatappPhoneNumbers: the mark is all there is to go by.
+          return gatewayError(403, 'Forbidden.RAM', 'not authorized');
+        case 'QueryChatappBindWaba':
+          return ok({ AccountReviewStatus: 'APPROVED' });
+        default:
+          return ok({ CanSendMessage: 'AVAILABLE', Entities: [] });
+      }
+    });
+    try {
+      const store = new MemoryStore();
+      const payload = { WabaId: '360000000096', Cc: '65', PhoneNumber: '96000096', VerifiedName: 'Acme Shop', IdempotencyKey: 'in-flight-5xx-then-throttled' };
+      const id = onboardingIdFor(`key:${payload.IdempotencyKey}`);
+      const client = new CamsClient({ endpoint: scripted.url, credentials: TEST_KEY, retry: { baseDelayMs: 1, maxDelayMs: 1 }, budget: new CamsBudget() });
+      const deps = () => onboardingDeps({ store, cams: client, deadline: Date.now() + 20_000 });
+      await expect(runOnboarding(deps(), { payload })).rejects.toMatchObject({ name: 'OnboardingRetryableError', cause: { Code: 'System.LimitControl' } });
+      expect(adds).toBeGreaterThan(1);
+      const between = (await store.get<OnboardingRecord>(recordKey(id)))!.value;
+      expect(between.StepInFlight).toBe('addPhone');
+      retryRun = true;
+      const out = await runOnboarding(deps(), { payload });
+      expect(out).toMatchObject({ status: 'done', record: { Steps: { addPhone: { AlreadyAdded: true } } } });
+    } finally {
+      await scripted.close();
+    }
   });
 });
