@@ -113,6 +113,15 @@ export function errorReply(requestId: string, err: unknown): ErrorReplyInfo {
       internal: err,
     };
   }
+  if (err instanceof StoreError && err.code === 'CONFLICT') {
+    // One key too busy for now (a burst of onboardings on the active index): the request may succeed
+    // in a moment, and is not the caller's mistake nor a fault of ours that needs a look.
+    return {
+      response: jsonReply(503, { RequestId: requestId, Code: 'StoreUnavailable', Message: 'The state store is busy; try again shortly.', Success: false }, { 'retry-after': '1' }),
+      code: 'StoreUnavailable',
+      internal: err,
+    };
+  }
   if (err instanceof ConfigError || err instanceof MissingCredentialsError || (err instanceof StoreError && err.code === 'CONFIG')) {
     // The variable's name goes to the log (internal), not to the caller.
     return {

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { errorReply } from '../../../shared/http-fn/reply.ts';
+import { StoreError } from '../../../shared/store/port.ts';
+
+const statusOf = (err: unknown) => {
+  const { response, code } = errorReply('req-1', err);
+  return { status: response.statusCode, code, retryAfter: response.headers?.['retry-after'], body: JSON.parse(String(response.body)) as Record<string, unknown> };
+};
+
+describe('errorReply: a store that cannot serve now', () => {
+  it.each([
+    ['UNAVAILABLE', '5'],
+    ['LOCK_TIMEOUT', '5'],
+    // A key that kept changing under a compare-and-set (a burst of onboardings on one index key):
+    // busy for a moment, to be tried again, not a 500 that reads as our fault.
+    ['CONFLICT', '1'],
+  ] as const)('StoreError %s is 503 StoreUnavailable with Retry-After %s, the store key not in the body', (code, retryAfter) => {
+    const r = statusOf(new StoreError(code, 'update of store key "onboarding-index/active" lost 100 compare-and-set races in a row'));
+    expect(r).toMatchObject({ status: 503, code: 'StoreUnavailable', retryAfter });
+    expect(JSON.stringify(r.body)).not.toContain('onboarding-index');
+  });
+
+  it('an error of ours is still 500 InternalError', () => {
+    expect(statusOf(new Error('boom'))).toMatchObject({ status: 500, code: 'InternalError' });
+    expect(statusOf(new StoreError('BACKEND', 'WRONGTYPE'))).toMatchObject({ status: 500, code: 'InternalError' });
+  });
+});
