@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import * as nodeFs from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseStoreUrl } from '../../shared/store/open-store.ts';
@@ -7,6 +8,9 @@ import type { StateSnapshot } from './state.ts';
 
 const STATE_FILE_NAME = 'sandbox.json';
 const LOCK_FILE_NAME = 'sandbox.lock';
+
+/** The file operations sandbox.lock is taken and given up with: a test runs another starter between any two. */
+export type LockFs = Pick<typeof nodeFs, 'mkdirSync' | 'writeFileSync' | 'readFileSync' | 'rmSync' | 'realpathSync'>;
 
 const Health = z.object({
   CanSendMessage: z.enum(['AVAILABLE', 'LIMITED', 'BLOCKED']),
@@ -68,7 +72,13 @@ export class StateFile {
   /** The lock file as HELD_HERE names it while this holds it. */
   private held: string | undefined;
 
-  constructor(readonly dir: string) {
+  private readonly fs: LockFs;
+  /** The pid this sandbox's lock holds: a test plays several processes in one. */
+  private readonly pid: number;
+
+  constructor(readonly dir: string, lockOpts: { fs?: LockFs; pid?: number } = {}) {
+    this.fs = lockOpts.fs ?? nodeFs;
+    this.pid = lockOpts.pid ?? process.pid;
     this.path = join(dir, STATE_FILE_NAME);
     this.lockPath = join(dir, LOCK_FILE_NAME);
   }
@@ -80,30 +90,30 @@ export class StateFile {
    * that no sandbox of this process holds.
    */
   lock(): void {
-    mkdirSync(this.dir, { recursive: true });
+    this.fs.mkdirSync(this.dir, { recursive: true });
     for (let attempt = 0; ; attempt++) {
       try {
-        writeFileSync(this.lockPath, String(process.pid), { flag: 'wx' });
+        this.fs.writeFileSync(this.lockPath, String(this.pid), { flag: 'wx' });
         this.held = this.heldName();
         HELD_HERE.add(this.held);
         return;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
       }
-      const holder = Number(readFileSync(this.lockPath, 'utf8').trim());
+      const holder = Number(this.fs.readFileSync(this.lockPath, 'utf8').trim());
       // This pid in it, but no sandbox of this process holds it: an earlier process with the same pid
       // left it (pids repeat in a container restarted after a kill), so it is stale.
-      const heldHere = holder === process.pid ? HELD_HERE.has(this.heldName()) : true;
+      const heldHere = holder === this.pid ? HELD_HERE.has(this.heldName()) : true;
       if (Number.isInteger(holder) && holder > 0 && heldHere && isRunning(holder)) {
-        throw new Error(`the sandbox state ${this.path} is in use by process ${holder}${holder === process.pid ? ' (this one: another sandbox on it)' : ''} (npm start or npm run sandbox of the same stage): stop it, or use another stage or data directory`);
+        throw new Error(`the sandbox state ${this.path} is in use by process ${holder}${holder === this.pid ? ' (this one: another sandbox on it)' : ''} (npm start or npm run sandbox of the same stage): stop it, or use another stage or data directory`);
       }
-      rmSync(this.lockPath, { force: true });
+      this.fs.rmSync(this.lockPath, { force: true });
     }
   }
 
   /** The lock file as HELD_HERE names it: one file whatever path (relative, through a link) reached it. */
   private heldName(): string {
-    return join(realpathSync(this.dir), LOCK_FILE_NAME);
+    return join(this.fs.realpathSync(this.dir), LOCK_FILE_NAME);
   }
 
   /** Gives the lock up (the sandbox closed). */
@@ -112,7 +122,7 @@ export class StateFile {
     if (this.held === undefined) return;
     HELD_HERE.delete(this.held);
     this.held = undefined;
-    rmSync(this.lockPath, { force: true });
+    this.fs.rmSync(this.lockPath, { force: true });
   }
 
   /** The saved state, or undefined when there is none yet. A file that is not a sandbox state is an error naming it. */
