@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { defineCamsFcSchema, FUNCTION_KEY_PATTERN } from './schema.js';
 import { createZip, directoryEntries } from './zip.js';
 import { addFunctionRoles, completeFunctions, OBJECT_TYPE } from './templates.js';
-import { deployChecks, stageTooLong } from './deploy-checks.js';
+import { deployChecks, stageCharsetProblem, stageTooLong } from './deploy-checks.js';
 import { packageFc3, REMOVED_NOTE, removeEarlierPackaging } from './fc3.js';
 import { validateSYaml } from './fc3-schema.js';
 
@@ -122,20 +122,19 @@ export default class CamsFcPlugin {
   }
 
   /**
-   * Before the schema is checked (after this constructor): a stage too long for a name it goes
-   * into would otherwise fail on that name's pattern, without a word of the stage.
+   * Before the schema is checked (after this constructor): a stage a name it goes into refuses
+   * (capitals: the FC 2.0 logstore; too long: the roles, queues...) would otherwise fail at
+   * `serverless deploy`, or on that name's pattern, without a word of the stage.
    */
   checkStage() {
     const service = this.serverless.service;
-    const problem = stageTooLong(
-      {
-        service: service.service,
-        stage: String(this.options.stage ?? service.provider?.stage ?? 'dev'),
-        region: this.options.region ?? service.provider?.region,
-        functions: service.functions ?? {},
-      },
-      this.writtenConfiguration(),
-    );
+    const svc = {
+      service: service.service,
+      stage: String(this.options.stage ?? service.provider?.stage ?? 'dev'),
+      region: this.options.region ?? service.provider?.region,
+      functions: service.functions ?? {},
+    };
+    const problem = stageCharsetProblem(svc) ?? stageTooLong(svc, this.writtenConfiguration());
     if (problem) throw this.userError(new Error(`cams-fc: ${problem}`));
   }
 

@@ -10,6 +10,10 @@ export function deployChecks(svc: {
 }): { errors: string[]; warnings: string[] };
 export const S_YAML_NAME_MAX: number;
 export const RAM_ROLE_NAME_MAX: number;
+export const LOGSTORE_NAME_MAX: number;
+export const API_GROUP_NAME_MAX: number;
+export const DEPLOY_STAGE: RegExp;
+export function stageCharsetProblem(svc: { service: string; stage: string }): string | undefined;
 export function stageTooLong(
   svc: { service: string; stage: string; region?: string; functions: Record<string, { events?: unknown[] }> },
   written?: { functions?: Record<string, { events?: unknown[] } | null> } | null,

@@ -19,34 +19,71 @@ export const ALERT_SINK_VARIABLES = ['ALERT_DINGTALK_WEBHOOK', 'ALERT_LARK_WEBHO
 export const S_YAML_NAME_MAX = 128;
 /** RAM: a role name is at most 64 characters. */
 export const RAM_ROLE_NAME_MAX = 64;
+/** Log Service: a logstore name is 3..63 lowercase letters, digits, `-` and `_`, starting and ending with a letter or digit. */
+export const LOGSTORE_NAME_MAX = 63;
+/** API Gateway: a group name is 4..50 letters, digits and `_`, starting with a letter. */
+export const API_GROUP_NAME_MAX = 50;
+/**
+ * A stage every name it goes into accepts: lowercase letters, digits and `-`, ending with a letter
+ * or digit, as the FC 2.0 route's logstore `<service>-<stage>` must be (the RAM roles, MNS queues,
+ * API group, FC and s.yaml names take capitals and end as they like).
+ */
+export const DEPLOY_STAGE = /^[a-z0-9-]*[a-z0-9]$/;
 /** serverless-aliyun-function-compute's region when neither --region nor provider.region gives one (shared/utils.js setDefaults). */
 const PLUGIN_DEFAULT_REGION = 'cn-shanghai';
 
 /**
- * The RAM roles serverless-aliyun-function-compute adds to the FC 2.0 route, named from the stage and
- * not cut to fit (provider/aliyunProvider.js getExecRoleName, getInvokeRoleName, `_` made `-`): the
- * exec role always, the invoke role when an event goes through API Gateway (http) or is an OSS
- * trigger. The other roles (templates.js functionRole, fc3.js fc3RoleName) are cut to 64 (fitName).
+ * The names serverless-aliyun-function-compute gives the FC 2.0 route's resources from the stage, not
+ * cut to fit (provider/aliyunProvider.js): the RAM exec role always and the invoke role when an event
+ * goes through API Gateway (http) or is an OSS trigger (getExecRoleName, getInvokeRoleName, `_` made
+ * `-`); the Log Service logstore always (getLogStoreName); the API group with http events
+ * (getApiGroupName, `-` made `_`). The other roles (templates.js functionRole, fc3.js fc3RoleName)
+ * are cut to 64 (fitName).
  * @param {{service: string, stage: string, region?: string, functions: Record<string, {events?: any[]}>}} svc
  */
-function pluginRoles(svc) {
+function pluginNames(svc) {
   const region = svc.region || PLUGIN_DEFAULT_REGION;
   const dashed = (s) => s.replace(/_/g, '-');
-  const invoked = Object.values(svc.functions ?? {}).some((fn) => (fn?.events ?? []).some((e) => ['http', 'https', 'oss'].includes(Object.keys(e ?? {})[0])));
-  return [['exec', true], ['invoke', invoked]]
+  const kinds = (...kinds) => Object.values(svc.functions ?? {}).some((fn) => (fn?.events ?? []).some((e) => kinds.includes(Object.keys(e ?? {})[0])));
+  const plugin = '(named by serverless-aliyun-function-compute)';
+  const roles = [['exec', true], ['invoke', kinds('http', 'https', 'oss')]]
     .filter(([, made]) => made)
     .map(([kind]) => ({
       name: dashed(`sls-${svc.service}-${svc.stage}-${region}-${kind}-role`),
       shown: dashed(`sls-${svc.service}-<stage>-${region}-${kind}-role`),
-      times: 1,
       limit: RAM_ROLE_NAME_MAX,
-      what: `the FC 2.0 route's RAM ${kind} role (named by serverless-aliyun-function-compute)`,
+      what: `the FC 2.0 route's RAM ${kind} role ${plugin}`,
     }));
+  const logstore = { name: `${svc.service}-${svc.stage}`, shown: `${svc.service}-<stage>`, limit: LOGSTORE_NAME_MAX, what: `the FC 2.0 route's Log Service logstore ${plugin}` };
+  const underscored = (s) => s.replace(/-/g, '_');
+  const apiGroup = kinds('http', 'https')
+    ? [{ name: underscored(`${svc.service}-${svc.stage}-api`), shown: underscored(`${svc.service}-`) + '<stage>_api', limit: API_GROUP_NAME_MAX, what: `the FC 2.0 route's API Gateway group ${plugin}` }]
+    : [];
+  return [...roles, logstore, ...apiGroup].map((n) => ({ ...n, times: 1 }));
+}
+
+/**
+ * A stage some name it goes into would refuse for its characters (see DEPLOY_STAGE), said before
+ * anything is packaged: else the FC 2.0 route packages and Log Service refuses its logstore at
+ * `serverless deploy`, without a word of the stage. Undefined when the stage is one.
+ * @param {{service: string, stage: string}} svc
+ * @returns {string | undefined}
+ */
+export function stageCharsetProblem(svc) {
+  const { stage } = svc;
+  if (stage === '' || DEPLOY_STAGE.test(stage)) return undefined;
+  const lower = stage.toLowerCase();
+  const hint = lower !== stage && DEPLOY_STAGE.test(lower) ? ` (--stage ${lower})` : '';
+  return (
+    `--stage "${stage}" must be lowercase letters, digits and -, ending with a letter or digit${hint}: it names the FC 2.0 route's ` +
+    `Log Service logstore, ${svc.service}-<stage> (named by serverless-aliyun-function-compute), and Log Service takes no other (packaging writes both routes)`
+  );
 }
 
 /**
  * The stage goes into names that have a limit and are not cut to fit (the MNS queues of
- * serverless.yml, s.yaml's name, the RAM roles the aliyun plugin names for the FC 2.0 route): a
+ * serverless.yml, s.yaml's name, the RAM roles, logstore and API group the aliyun plugin names for
+ * the FC 2.0 route): a
  * stage too long for one is refused before the schema would refuse that name with its pattern, or
  * RAM at `serverless deploy`, neither of which says a word of the stage. Undefined when it fits.
  * @param {{service: string, stage: string, region?: string, functions: Record<string, {events?: any[]}>}} svc
@@ -86,7 +123,7 @@ export function stageLimits(svc, written) {
       if (typeof template === 'string') templated.push({ name: e.mns.queueName, template, limit: MNS_QUEUE_NAME_MAX, what: `the MNS queue of function "${key}"` });
     });
   }
-  const names = [...templated.map(({ template, ...n }) => ({ ...n, ...stageIn(template, n.name, stage) })), ...pluginRoles(svc)];
+  const names = [...templated.map(({ template, ...n }) => ({ ...n, ...stageIn(template, n.name, stage) })), ...pluginNames(svc)];
   // each character of the stage is `times` characters of the name
   return names.filter((n) => n.times > 0).map(({ times, ...n }) => ({ ...n, max: Math.floor((n.limit - (n.name.length - times * stage.length)) / times) }));
 }

@@ -1,9 +1,10 @@
 // scripts/package.ts: arguments, offline environment, and a clear failure when bundles are missing.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { OFFLINE_ENV, packageService, parseArgs } from '../../scripts/package.ts';
-import { makeServiceDir, removeDir, REPO, run, TSX } from '../serverless/support.ts';
+import { makeServiceDir, removeDir, REPO, run, TSX, writeFakeDist } from '../serverless/support.ts';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));
@@ -90,6 +91,21 @@ describe('scripts/package.ts', () => {
     expect(long.exitCode).not.toBe(0);
     expect(long.output).toContain('--stage is too long (102 characters): at most 25 here');
     expect(long.output).not.toMatch(/must match pattern/);
+  }, 60_000);
+
+  it('refuses a stage with capitals (the FC 2.0 logstore takes none), naming --stage and the rule; an earlier s.yaml is removed', async () => {
+    const dir = makeServiceDir('cams-fc-upperstage-');
+    dirs.push(dir);
+    // bundles in place: before, it packaged both routes, and Log Service refused the logstore cams-fc-Prod at `serverless deploy`
+    writeFakeDist(dir, Object.keys((parseYaml(readFileSync(join(dir, 'serverless.yml'), 'utf8')) as { functions: Record<string, unknown> }).functions));
+    mkdirSync(join(dir, 'dist', 'fc3'), { recursive: true });
+    writeFileSync(join(dir, 'dist', 's.yaml'), 'name: cams-fc-dev\n');
+    const r = await packageService({ dir, stage: 'Prod', stdio: 'pipe', env: { API_KEYS: 'caller:0123456789abcdef', STORE_URL: 'redis://r:6379/0', CAMS_RECEIPT_TOKEN: '0123456789abcdef0123' } });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.output).toContain('--stage "Prod" must be lowercase letters, digits and -, ending with a letter or digit (--stage prod)');
+    expect(r.output).toContain("the FC 2.0 route's Log Service logstore, cams-fc-<stage>");
+    expect(existsSync(join(dir, 'dist', 's.yaml'))).toBe(false);
+    expect(existsSync(join(dir, '.serverless'))).toBe(false);
   }, 60_000);
 
   it('fails clearly when the function bundles were not built', async () => {

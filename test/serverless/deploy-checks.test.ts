@@ -1,6 +1,6 @@
 // serverless/deploy-checks.js: what fails packaging before anything is built into templates.
 import { describe, expect, it } from 'vitest';
-import { deployChecks, stageLimits, stageTooLong } from '../../serverless/deploy-checks.js';
+import { deployChecks, stageCharsetProblem, stageLimits, stageTooLong } from '../../serverless/deploy-checks.js';
 
 const SINKS = { ALERT_DINGTALK_WEBHOOK: '', ALERT_LARK_WEBHOOK: '', ALERT_WECOM_WEBHOOK: '', ALERT_SLACK_WEBHOOK: '', ALERT_WEBHOOK_URL: '' };
 const service = (stage: string, env: { API_KEYS?: string; STORE_URL?: string; MONITOR_TARGETS?: string; CAMS_RECEIPT_TOKEN?: string; sinks?: Record<string, string> } = {}) => ({
@@ -147,5 +147,29 @@ describe('stageTooLong', () => {
     expect(queueMax(unstaged, 'f', { functions: { f: { events: [{ mns: { queueName: q } }] } } })).toBeUndefined();
     // left to the schema, whose pattern names the queue
     expect(queueMax(queues('a'.repeat(102)), 'onboarding', null)).toBeUndefined();
+  });
+});
+
+describe('stageCharsetProblem', () => {
+  it("refuses a stage the FC 2.0 route's logstore (<service>-<stage>: lowercase, ending with a letter or digit) would refuse, naming --stage and the rule", () => {
+    for (const ok of ['dev', 'prod', 'qa-1', 'eu-west-2', '7']) expect(stageCharsetProblem({ service: 'cams-fc', stage: ok }), ok).toBeUndefined();
+    // Before, it packaged, and Log Service refused the logstore cams-fc-Prod at `serverless deploy`.
+    expect(stageCharsetProblem({ service: 'cams-fc', stage: 'Prod' })).toBe(
+      '--stage "Prod" must be lowercase letters, digits and -, ending with a letter or digit (--stage prod): ' +
+        "it names the FC 2.0 route's Log Service logstore, cams-fc-<stage> (named by serverless-aliyun-function-compute), and Log Service takes no other (packaging writes both routes)",
+    );
+    expect(stageCharsetProblem({ service: 'cams-fc', stage: 'QA-EU' })).toMatch(/^--stage "QA-EU" must be lowercase .*\(--stage qa-eu\)/);
+    // the logstore must end with a letter or digit: no lowercase of it would do, so no hint
+    expect(stageCharsetProblem({ service: 'cams-fc', stage: 'prod-' })).toMatch(/^--stage "prod-" must be lowercase letters, digits and -, ending with a letter or digit: it names/);
+    expect(stageCharsetProblem({ service: 'cams-fc', stage: 'Prod-' })).toMatch(/^--stage "Prod-" must be [^(]*: it names/);
+  });
+
+  it('every name it goes into takes such a stage: the logstore and API group are listed with their limits', () => {
+    const svc = { service: 'cams-fc', stage: 'prod', region: 'ap-southeast-1', functions: { f: { events: [{ http: { method: 'get', path: '/x' } }] } } };
+    const limits = stageLimits(svc);
+    expect(limits.find((n) => n.what.includes('logstore'))).toMatchObject({ name: 'cams-fc-prod', shown: 'cams-fc-<stage>', limit: 63, max: 55 });
+    expect(limits.find((n) => n.what.includes('API Gateway group'))).toMatchObject({ name: 'cams_fc_prod_api', shown: 'cams_fc_<stage>_api', limit: 50, max: 38 });
+    // no http event, no API group
+    expect(stageLimits({ ...svc, functions: { f: {} } }).find((n) => n.what.includes('API Gateway group'))).toBeUndefined();
   });
 });
