@@ -146,9 +146,9 @@ export class StateFile {
     // This pid in the lock, but no sandbox of this process holds it: an earlier process with the same
     // pid left it (pids repeat in a container restarted after a kill), so it is stale. A takeover
     // under this pid is never this process's own: it gives each up before lock() returns.
+    if (!Number.isInteger(holder) || holder <= 0) return; // no pid: a killed starter's of an earlier version
     const own = holder === this.pid;
-    const live = own ? isLock && HELD_HERE.has(this.heldName()) : isRunning(holder);
-    if (Number.isInteger(holder) && holder > 0 && live) {
+    if (own ? isLock && HELD_HERE.has(this.heldName()) : isRunning(holder)) {
       throw new Error(`the sandbox state ${this.path} is in use by process ${holder}${own ? ' (this one: another sandbox on it)' : ''} (npm start or npm run sandbox of the same stage): stop it, or use another stage or data directory`);
     }
   }
