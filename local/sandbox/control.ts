@@ -220,6 +220,8 @@ function putTemplates(body: Buffer, deps: ControlDeps): ControlReply {
   if (!parsed.ok) return parsed.reply;
   const space = deps.state.findSpace(parsed.value.CustSpaceId);
   if (!space) return noSuchSpace(parsed.value.CustSpaceId);
+  // Review states before the change: one that changes is pushed as CAMS pushes a template review.
+  const before = parsed.value.Templates.map((t) => deps.state.templateReview(space, t.TemplateCode, t.Language));
   deps.state.addTemplates(
     space,
     parsed.value.Templates.map((t) => ({
@@ -230,6 +232,9 @@ function putTemplates(body: Buffer, deps: ControlDeps): ControlReply {
         : {}),
     })),
   );
+  parsed.value.Templates.forEach((t, i) => {
+    if (t.AuditStatus && t.AuditStatus !== before[i]) deps.receipts.notifyTemplateReview(space, t.TemplateCode, t.Language, t.AuditStatus, t.Reason);
+  });
   return ok({ Code: 'OK', CustSpaceId: space.custSpaceId, Templates: parsed.value.Templates });
 }
 

@@ -114,6 +114,12 @@ export class ReceiptPusher {
     void this.push([receiptFor(space, node, after)]);
   }
 
+  /** A template's review state changed (PUT /__sandbox/templates): CAMS pushes a `template` receipt. */
+  notifyTemplateReview(space: Space, templateCode: string, language: string, auditStatus: string, reason: string | undefined): void {
+    if (!this.url) return;
+    void this.push([{ Type: 'template', WabaId: space.wabaId, TemplateCode: templateCode, Language: language, AuditStatus: auditStatus, ...(reason ? { Reason: reason } : {}) }]);
+  }
+
   get pending(): number {
     return this.inFlight.size;
   }

@@ -183,6 +183,12 @@ export class SandboxState {
     this.onChange();
   }
 
+  /** One template's review state (`pass` when none was set), or undefined when the space does not have it. */
+  templateReview(space: Space, templateCode: string, language: string): string | undefined {
+    const key = nodeKey({ type: 'template', templateCode, language });
+    return space.templates.has(key) ? (space.templateMeta.get(key)?.auditStatus ?? 'pass') : undefined;
+  }
+
   /** Removes a template (as deleting it in CAMS would); false when the space does not have it. */
   removeTemplate(space: Space, templateCode: string, language: string): boolean {
     const key = nodeKey({ type: 'template', templateCode, language });

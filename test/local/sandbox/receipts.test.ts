@@ -73,6 +73,25 @@ describe('sandbox receipts', () => {
     ]));
   });
 
+  it("a template's review state set with PUT /__sandbox/templates is pushed as a template receipt; an unchanged one is not", async () => {
+    const space = await onboardThroughFunctions('299399000401', [{ cc: '86', phone: '13800000401' }]);
+    await control('PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'order_update', Language: 'en_US' }] });
+    await control('PUT', '/__sandbox/receipts', { Url: receiverUrl });
+    const rejected = { CustSpaceId: space, Templates: [{ TemplateCode: 'order_update', Language: 'en_US', AuditStatus: 'fail', Reason: 'Promotional content' }] };
+    expect(await control('PUT', '/__sandbox/templates', rejected)).toMatchObject({ status: 200 });
+    await control('PUT', '/__sandbox/templates', rejected);
+    // Registered without a review state: nothing to push.
+    await control('PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'welcome', Language: 'en' }] });
+    await control('PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'order_update', Language: 'en_US', AuditStatus: 'pass' }] });
+    await until(() => received.length >= 2);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(received).toEqual(expect.arrayContaining([
+      [{ Type: 'template', WabaId: '299399000401', TemplateCode: 'order_update', Language: 'en_US', AuditStatus: 'fail', Reason: 'Promotional content' }],
+      [{ Type: 'template', WabaId: '299399000401', TemplateCode: 'order_update', Language: 'en_US', AuditStatus: 'pass' }],
+    ]));
+    expect(received).toHaveLength(2);
+  });
+
   it('raw receipts are pushed as given and the receiver status returned; DropRate 1 drops them all', async () => {
     await control('PUT', '/__sandbox/receipts', { Url: receiverUrl });
     const raw = [{ Type: 'whatever', odd: true }, 'not even an object'];
