@@ -4,7 +4,7 @@ import type { CallLog } from './calls.ts';
 import { NO_FAULTS, type FaultInjector } from './faults.ts';
 import type { QpsLimiter } from './limits.ts';
 import { redactToken, type ReceiptPusher } from './receipts.ts';
-import type { SandboxState } from './state.ts';
+import { PHONE_DEFAULTS, type SandboxState } from './state.ts';
 
 /** The unsigned JSON API under /__sandbox/ that tests and developers use to steer the sandbox. */
 export const CONTROL_PREFIX = '/__sandbox/';
@@ -253,12 +253,15 @@ function putPhone(body: Buffer, deps: ControlDeps): ControlReply {
   const { CustSpaceId, PhoneNumber, QualityRating, MessagingLimitTier, Status } = parsed.value;
   const space = deps.state.findSpace(CustSpaceId);
   if (!space) return noSuchSpace(CustSpaceId);
+  const ratingBefore = space.phones.get(PhoneNumber)?.qualityRating ?? PHONE_DEFAULTS.qualityRating;
   const phone = deps.state.setPhoneInfo(space, PhoneNumber, {
     ...(QualityRating ? { qualityRating: QualityRating } : {}),
     ...(MessagingLimitTier ? { messagingLimitTier: MessagingLimitTier } : {}),
     ...(Status ? { status: Status } : {}),
   });
   if (!phone) return invalid(`PhoneNumber: the space ${space.custSpaceId} has no phone ${PhoneNumber}; add it with AddChatappPhoneNumber first`);
+  // As CAMS pushes Meta's quality change (phoneQualityUpdate) to the callback.
+  if (QualityRating && QualityRating !== ratingBefore) deps.receipts.notifyQualityChange(space, PhoneNumber, QualityRating);
   return ok({ Code: 'OK', CustSpaceId: space.custSpaceId, PhoneNumber, QualityRating: phone.qualityRating, MessagingLimitTier: phone.messagingLimitTier, Status: phone.status });
 }
 

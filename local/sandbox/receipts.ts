@@ -120,6 +120,12 @@ export class ReceiptPusher {
     void this.push([{ Type: 'template', WabaId: space.wabaId, TemplateCode: templateCode, Language: language, AuditStatus: auditStatus, ...(reason ? { Reason: reason } : {}) }]);
   }
 
+  /** A number's quality rating changed (PUT /__sandbox/phone): CAMS pushes a `phoneQualityUpdate` receipt. */
+  notifyQualityChange(space: Space, phoneNumber: string, rating: string): void {
+    if (!this.url) return;
+    void this.push([{ Type: 'phoneQualityUpdate', WabaId: space.wabaId, PhoneNumber: phoneNumber, Status: rating }]);
+  }
+
   get pending(): number {
     return this.inFlight.size;
   }

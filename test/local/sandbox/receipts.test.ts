@@ -92,6 +92,24 @@ describe('sandbox receipts', () => {
     expect(received).toHaveLength(2);
   });
 
+  it("a number's quality rating set with PUT /__sandbox/phone is pushed as phoneQualityUpdate; an unchanged one is not", async () => {
+    const space = await onboardThroughFunctions('299399000402', [{ cc: '86', phone: '13800000402' }]);
+    await control('PUT', '/__sandbox/receipts', { Url: receiverUrl });
+    const phone = (body: Record<string, string>) => control('PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '8613800000402', ...body });
+    await phone({ QualityRating: 'GREEN' }); // a new number is GREEN already
+    expect(await phone({ QualityRating: 'YELLOW' })).toMatchObject({ status: 200 });
+    await phone({ QualityRating: 'YELLOW', MessagingLimitTier: 'TIER_250' });
+    await phone({ Status: 'FLAGGED' });
+    await phone({ QualityRating: 'GREEN' });
+    await until(() => received.length >= 2);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(received).toEqual(expect.arrayContaining([
+      [{ Type: 'phoneQualityUpdate', WabaId: '299399000402', PhoneNumber: '8613800000402', Status: 'YELLOW' }],
+      [{ Type: 'phoneQualityUpdate', WabaId: '299399000402', PhoneNumber: '8613800000402', Status: 'GREEN' }],
+    ]));
+    expect(received).toHaveLength(2);
+  });
+
   it('raw receipts are pushed as given and the receiver status returned; DropRate 1 drops them all', async () => {
     await control('PUT', '/__sandbox/receipts', { Url: receiverUrl });
     const raw = [{ Type: 'whatever', odd: true }, 'not even an object'];
