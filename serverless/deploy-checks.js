@@ -15,6 +15,9 @@ export const DEV_STAGES = ['dev'];
 /** Variables that name an alert sink: the monitor needs at least one to alert anyone. */
 export const ALERT_SINK_VARIABLES = ['ALERT_DINGTALK_WEBHOOK', 'ALERT_LARK_WEBHOOK', 'ALERT_WECOM_WEBHOOK', 'ALERT_SLACK_WEBHOOK', 'ALERT_WEBHOOK_URL'];
 
+/** README's deploy examples stand for what the reader fills in with `…`: no real value holds it. */
+export const PLACEHOLDER = '\u2026';
+
 /** dist/s.yaml's `name`, `<service>-<stage>`: 1..128 (serverless/fc3-schema.js). */
 export const S_YAML_NAME_MAX = 128;
 /** RAM: a role name is at most 64 characters. */
@@ -195,6 +198,11 @@ export function deployChecks(svc) {
   } catch (error) {
     errors.push(String(error.message).replace(/^cams-fc: /, ''));
   }
+  // Copied from README as written (`VPC_ID=vpc-…`), it would deploy and fail there, or never work.
+  const placeholder = (name) => `${name} still holds README's placeholder "${PLACEHOLDER}": set the real value`;
+  for (const [field, name] of [['vpcId', 'VPC_ID'], ['vSwitchIds', 'VSWITCH_IDS'], ['securityGroupId', 'SECURITY_GROUP_ID']]) {
+    if (String(svc.vpcConfig?.[field] ?? '').includes(PLACEHOLDER)) errors.push(`${placeholder(name)} (custom.fc3.vpcConfig.${field})`);
+  }
   const uses = {}; // variable -> functions whose environment declares it
   const envOf = {};
   for (const [key, fn] of Object.entries(svc.functions)) {
@@ -240,6 +248,11 @@ export function deployChecks(svc) {
     if (uses.STORE_URL && uses.STORE_URL.some((k) => !/^rediss?:\/\/./.test(envOf[k].STORE_URL))) {
       errors.push(`STORE_URL must be redis://… or rediss://… (the default file store is neither shared between instances nor writable on FC)${at('STORE_URL')}`);
     }
+  }
+  // A webhook with `access_token=…` deploys and every alert is refused by the channel.
+  for (const [name, fns] of Object.entries(uses)) {
+    const holding = fns.filter((k) => String(envOf[k][name]).includes(PLACEHOLDER));
+    if (holding.length > 0) errors.push(`${placeholder(name)} (used by ${list(holding)})`);
   }
   for (const [key, env] of Object.entries(envOf)) {
     const sinks = ALERT_SINK_VARIABLES.filter((n) => n in env);

@@ -41,6 +41,20 @@ describe('deployChecks', () => {
     expect(deployChecks(service('dev', { CAMS_RECEIPT_TOKEN: '' })).errors).toEqual([]);
   });
 
+  it("fails, on any stage, a variable or VPC setting that still holds README's placeholder …, naming it, never its value", () => {
+    for (const stage of ['dev', 'prod']) {
+      const svc = { ...service(stage, { sinks: { ALERT_DINGTALK_WEBHOOK: 'https://oapi.dingtalk.com/robot/send?access_token=…' } }), vpcConfig: { vpcId: 'vpc-…', vSwitchIds: 'vsw-…,vsw-…', securityGroupId: 'sg-t4nexample' } };
+      const { errors } = deployChecks(svc);
+      expect(errors).toEqual([
+        expect.stringMatching(/^VPC_ID still holds README's placeholder "…": set the real value \(custom\.fc3\.vpcConfig\.vpcId\)$/),
+        expect.stringMatching(/^VSWITCH_IDS still holds README's placeholder "…"/),
+        expect.stringMatching(/^ALERT_DINGTALK_WEBHOOK still holds README's placeholder "…": set the real value \(used by "health-monitor"\)$/),
+      ]);
+      expect(JSON.stringify(errors)).not.toContain('dingtalk.com');
+    }
+    expect(deployChecks({ ...service('prod'), vpcConfig: { vpcId: 'vpc-t4n0example', vSwitchIds: 'vsw-t4na', securityGroupId: 'sg-t4nexample' } }).errors).toEqual([]);
+  });
+
   it('warns when the monitor has no alert sink', () => {
     expect(deployChecks(service('prod', { sinks: { ALERT_SLACK_WEBHOOK: '' } })).warnings).toEqual([expect.stringMatching(/^function "health-monitor": no alert sink is configured/)]);
   });
