@@ -248,6 +248,14 @@ export function deployChecks(svc) {
     if (uses.STORE_URL && uses.STORE_URL.some((k) => !/^rediss?:\/\/./.test(envOf[k].STORE_URL))) {
       errors.push(`STORE_URL must be redis://… or rediss://… (the default file store is neither shared between instances nor writable on FC)${at('STORE_URL')}`);
     }
+  } else {
+    // dev may keep the local defaults, but its dist/s.yaml deploys as readily as prod's: say what would not work there.
+    const unset = [
+      uses.API_KEYS && uses.API_KEYS.some((k) => String(envOf[k].API_KEYS).trim() === '') && 'API_KEYS is empty (every signed route would answer 500 ServiceMisconfigured)',
+      uses.STORE_URL && uses.STORE_URL.some((k) => !/^rediss?:\/\/./.test(String(envOf[k].STORE_URL))) && 'STORE_URL is not redis://… (the file store is neither shared between instances nor writable on FC)',
+      uses.CAMS_RECEIPT_TOKEN && uses.CAMS_RECEIPT_TOKEN.some((k) => String(envOf[k].CAMS_RECEIPT_TOKEN).trim() === '') && 'CAMS_RECEIPT_TOKEN is empty (every receipt would be refused)',
+    ].filter(Boolean);
+    if (unset.length > 0) warnings.push(`stage "${svc.stage}" keeps the local defaults, so this package does not work on FC as it is: ${unset.join('; ')}. Set them, or package another stage (--stage prod), which requires them`);
   }
   // A webhook with `access_token=…` deploys and every alert is refused by the channel.
   for (const [name, fns] of Object.entries(uses)) {

@@ -55,6 +55,14 @@ describe('deployChecks', () => {
     expect(deployChecks({ ...service('prod'), vpcConfig: { vpcId: 'vpc-t4n0example', vSwitchIds: 'vsw-t4na', securityGroupId: 'sg-t4nexample' } }).errors).toEqual([]);
   });
 
+  it('warns, on dev, of each local default the package keeps that would not work on FC (it deploys as readily as prod)', () => {
+    const { errors, warnings } = deployChecks(service('dev', { API_KEYS: '', STORE_URL: '', CAMS_RECEIPT_TOKEN: '' }));
+    expect(errors).toEqual([]);
+    expect(warnings).toEqual([expect.stringMatching(/^stage "dev" keeps the local defaults, so this package does not work on FC as it is: API_KEYS is empty .*; STORE_URL is not redis:\/\/… .*; CAMS_RECEIPT_TOKEN is empty .*--stage prod/)]);
+    expect(deployChecks(service('dev')).warnings).toEqual([]);
+    expect(deployChecks(service('dev', { STORE_URL: 'file:./.data' })).warnings).toEqual([expect.stringMatching(/: STORE_URL is not redis:\/\/… \(the file store is neither shared between instances nor writable on FC\)\. Set them/)]);
+  });
+
   it('warns when the monitor has no alert sink', () => {
     expect(deployChecks(service('prod', { sinks: { ALERT_SLACK_WEBHOOK: '' } })).warnings).toEqual([expect.stringMatching(/^function "health-monitor": no alert sink is configured/)]);
   });
