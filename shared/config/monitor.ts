@@ -20,12 +20,24 @@ export interface MonitorConfig {
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
+/**
+ * The least each duration may be: a reminder sooner than the sweep's 5-minute tick comes at every
+ * check, and each listing of a Discover WABA spends the account's CAMS budget (a typo such as `4`,
+ * four seconds, would do either all day).
+ */
+const DURATION_FLOOR: Record<string, { ms: number; text: string; why: string }> = {
+  ALERT_REPEAT_INTERVAL: { ms: 5 * 60_000, text: '5m', why: 'the sweep checks each node every 5 minutes, and a shorter interval reminds at every check' },
+  DISCOVERY_INTERVAL: { ms: 60_000, text: '1m', why: "each listing spends the account's CAMS budget" },
+};
+
 /** "4h", "30m", "90s", "1500ms", or a bare number of seconds. */
 export function parseDuration(name: string, raw: string): number {
   const m = DURATION.exec(raw.trim());
   if (!m) throw new ConfigError(name, `must be a duration such as 4h, 30m or 90s (got ${JSON.stringify(raw)})`);
   const ms = Number(m[1]) * UNIT_MS[m[2] ?? 's']!;
   if (!(ms > 0)) throw new ConfigError(name, 'must be greater than 0');
+  const floor = DURATION_FLOOR[name];
+  if (floor && ms < floor.ms) throw new ConfigError(name, `must be at least ${floor.text}: ${floor.why} (got ${JSON.stringify(raw)})`);
   return ms;
 }
 

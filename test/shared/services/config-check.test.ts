@@ -52,6 +52,10 @@ describe('configProblems: each variable checked as the function that reads it ch
     ['MONITOR_QPS', 'abc'],
     ['ALERT_MIN_CONSECUTIVE', '0'],
     ['ALERT_REPEAT_INTERVAL', 'soon'],
+    // A typo for 4h (4 seconds) would remind at every check; a listing every few seconds spends the budget.
+    ['ALERT_REPEAT_INTERVAL', '4'],
+    ['ALERT_REPEAT_INTERVAL', '299s'],
+    ['DISCOVERY_INTERVAL', '59s'],
     ['DISCOVERY_INTERVAL', '1 week'],
     ['CAMS_RECEIPT_TOKEN', 'short'],
     ['STATUS_PAGE_TOKEN', 'has spaces in it, sixteen+'],
@@ -64,6 +68,11 @@ describe('configProblems: each variable checked as the function that reads it ch
     ['MONITOR_TARGETS', '[{"CustSpaceId":"C24854730574495","NodeType":"phone"}]'],
   ])('%s=%j is refused, naming the variable', (name, value) => {
     expect(problems({ [name]: value })).toEqual([name]);
+  });
+
+  it('the least each interval may be is taken: ALERT_REPEAT_INTERVAL 5m (300 as seconds), DISCOVERY_INTERVAL 1m', () => {
+    expect(problems({ ALERT_REPEAT_INTERVAL: '5m', DISCOVERY_INTERVAL: '60' })).toEqual([]);
+    expect(problems({ ALERT_REPEAT_INTERVAL: '300' })).toEqual([]);
   });
 
   it('reports every bad variable, not only the first, and never echoes a secret', () => {
