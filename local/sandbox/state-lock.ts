@@ -141,7 +141,9 @@ export class StateLock {
     if (this.held === undefined) return;
     HELD_HERE.delete(this.held);
     this.held = undefined;
-    this.fs.rmSync(this.lockPath, { force: true });
+    // Only while it is this one's: with the directory removed while this ran, another sandbox may
+    // have started there and taken a new lock, which stays.
+    if (this.read(this.lockPath)?.trim() === String(this.pid)) this.fs.rmSync(this.lockPath, { force: true });
   }
 }
 

@@ -153,4 +153,17 @@ describe('sandbox.lock between starters that run at the same time', () => {
       }
     });
   }
+
+  it('a sandbox closing gives up only its own lock: one another starter took after the directory was removed (rm -rf .data while it ran) stays', () => {
+    const stateDir = join(dir, 'removed');
+    const first = new StateLock(stateDir, join(stateDir, 'sandbox.json'), { pid: pids[0]! });
+    first.lock();
+    rmSync(stateDir, { recursive: true, force: true });
+    const second = new StateLock(stateDir, join(stateDir, 'sandbox.json'), { pid: pids[1]! });
+    second.lock();
+    first.unlock();
+    expect(readFileSync(join(stateDir, 'sandbox.lock'), 'utf8')).toBe(String(pids[1]));
+    second.unlock();
+    expect(readdirSync(stateDir)).toEqual([]);
+  });
 });
