@@ -1,6 +1,9 @@
 // Slack incoming webhook: POST {"text", "blocks"}; the reply is "ok". The path after /services/ is
 // the credential. 429 comes with Retry-After. Block Kit limits: 50 blocks, header text 150
-// characters, section text 3000 characters.
+// characters, section text 3000 characters. Every mrkdwn text object is `verbatim`: by default
+// Slack parses "certain mentions" (@channel, @here) and channel names in its plain text
+// (https://docs.slack.dev/reference/block-kit/composition-objects/text-object), so a node name or
+// error description saying "@channel" would notify the whole channel.
 import { SinkDeliveryError, type AlertNotification, type AlertSink } from '../model.ts';
 import { DEFAULT_TIMEOUT_MS, excerpt, httpStatusFailure, isRecord, postJson, redactUrl, secretsOfUrl, type SinkOptions } from './deliver.ts';
 import { chars, cutToFit, DIALECTS, fitText, markdown, markdownItem, metaLine, moreLine, viewOf } from './format.ts';
@@ -15,12 +18,15 @@ const ITEMS_MAX_CHARS = 12_000;
 
 type Block = Record<string, unknown>;
 
+/** Markup still works (*bold*, `code`); plain-text mentions and channel names are left as text. */
+const mrkdwn = (text: string) => ({ type: 'mrkdwn', text, verbatim: true });
+
 export function slackBody(n: AlertNotification): { text: string; blocks: Block[] } {
   const view = viewOf(n);
   const d = DIALECTS.slack;
   const blocks: Block[] = [
     { type: 'header', text: { type: 'plain_text', text: cutToFit(view.title, chars, SLACK_HEADER_MAX_CHARS), emoji: false } },
-    { type: 'context', elements: [{ type: 'mrkdwn', text: metaLine(view, d) }] },
+    { type: 'context', elements: [mrkdwn(metaLine(view, d))] },
   ];
   // Room for the header, the context and a closing "… and N more".
   const maxItems = SLACK_MAX_BLOCKS - blocks.length - 1;
@@ -30,11 +36,11 @@ export function slackBody(n: AlertNotification): { text: string; blocks: Block[]
     if (shown >= maxItems) break;
     const text = cutToFit(markdownItem(item, d), chars, SLACK_SECTION_MAX_CHARS);
     if (shown > 0 && used + text.length > ITEMS_MAX_CHARS) break;
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text } });
+    blocks.push({ type: 'section', text: mrkdwn(text) });
     used += text.length;
     shown += 1;
   }
-  if (shown < view.items.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: moreLine(view.items.length - shown) }] });
+  if (shown < view.items.length) blocks.push({ type: 'context', elements: [mrkdwn(moreLine(view.items.length - shown))] });
   const { text } = fitText(markdown(view, d), chars, TEXT_MAX_CHARS);
   return { text, blocks };
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SLACK_MAX_BLOCKS, SlackSink } from '../../../../shared/alerts/sinks/slack.ts';
 import { startSlackReceiver, type SlackReceiver } from '../../../support/receivers/index.ts';
-import { BLOCKED_ERROR, deliveryError, manyItems, notification } from './fixtures.ts';
+import { BLOCKED_ERROR, deliveryError, item, manyItems, notification } from './fixtures.ts';
 
 let rx: SlackReceiver | undefined;
 afterEach(async () => {
@@ -23,6 +23,21 @@ describe('SlackSink', () => {
     for (const s of ['ErrorCode', BLOCKED_ERROR.ErrorCode, 'ErrorDescription', BLOCKED_ERROR.ErrorDescription, 'PossibleSolution', BLOCKED_ERROR.PossibleSolution, 'BLOCKED', 'NEW']) {
       expect(JSON.stringify(body.blocks)).toContain(s);
     }
+  });
+
+  it('"@channel" or "@here" in CAMS text notifies nobody: every mrkdwn text object is verbatim', async () => {
+    // https://docs.slack.dev/reference/block-kit/composition-objects/text-object: without verbatim,
+    // "certain mentions will be automatically parsed" in a mrkdwn text's plain text.
+    rx = await startSlackReceiver();
+    const evil = 'Ask @channel and @here in #general';
+    await new SlackSink(rx.url).send(notification([item({ node: 'phone @everyone', errors: [{ ErrorCode: '@here', ErrorDescription: evil, PossibleSolution: evil }] }), item({ fingerprint: 'fp-2' })], { group: 'space:@channel' }));
+    const body = rx.received[0]!.body as { blocks: Array<{ type: string; text?: Record<string, unknown>; elements?: Array<Record<string, unknown>> }> };
+    const objects = body.blocks.flatMap((b) => [...(b.text ? [b.text] : []), ...(b.elements ?? [])]).filter((o) => o['type'] === 'mrkdwn');
+    expect(objects.length).toBeGreaterThanOrEqual(3); // the context line and both items
+    for (const o of objects) expect(o, String(o['text'])).toMatchObject({ verbatim: true });
+    // The words are still all there.
+    expect(rx.received[0]!.text).toContain(evil);
+    expect(rx.received[0]!.text).toContain('phone @everyone');
   });
 
   it('429 with Retry-After is retryable with retryAfterMs', async () => {
