@@ -25,6 +25,15 @@ describe('DingTalkSink', () => {
     }
   });
 
+  it('the sign matches the documented recipe computed independently (HMAC-SHA256 keyed by the secret over "timestamp\\nsecret", base64, url-encoded)', () => {
+    // https://open.dingtalk.com/document/group/custom-robot-access ("加签") gives the recipe, not a value; this one is from
+    // printf '1700000000000\nSECsecret' | openssl dgst -sha256 -hmac SECsecret -binary | base64, and the docs' Python sample (quote_plus).
+    expect(dingTalkSign('SECsecret', 1_700_000_000_000)).toBe('0QWYb8Ux63Sm4BhHaJNL3lv5mqW1sLFoks7vu+HFFi4=');
+    expect(signDingTalkUrl('https://oapi.dingtalk.com/robot/send?access_token=abc', 'SECsecret', 1_700_000_000_000)).toBe(
+      'https://oapi.dingtalk.com/robot/send?access_token=abc&timestamp=1700000000000&sign=0QWYb8Ux63Sm4BhHaJNL3lv5mqW1sLFoks7vu%2BHFFi4%3D',
+    );
+  });
+
   it('url-encodes the signature (base64 "+", "/" and "=")', () => {
     // Find a timestamp whose signature has all three characters that need encoding.
     let ts = 1_700_000_000_000;
