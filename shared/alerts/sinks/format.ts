@@ -46,9 +46,15 @@ export interface NotificationView {
 
 const NONE = '—';
 
-/** One line, whitespace collapsed, at most `max` characters (code points). */
+/** Half of a surrogate pair on its own: JSON can carry it (`"\ud800"`), UTF-8 cannot. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * One line, whitespace collapsed, at most `max` characters (code points), well-formed: a lone
+ * surrogate becomes U+FFFD, as WeCom wants its content in UTF-8 and would refuse it every time.
+ */
 export function clean(value: unknown, max = FIELD_MAX_CHARS): string {
-  const s = String(value ?? '').replace(/\s+/g, ' ').trim();
+  const s = String(value ?? '').replace(LONE_SURROGATE, '\uFFFD').replace(/\s+/g, ' ').trim();
   const cps = Array.from(s);
   return cps.length <= max ? s : cps.slice(0, max - 1).join('') + '…';
 }

@@ -23,6 +23,15 @@ describe('WeComSink', () => {
     }
   });
 
+  it('half a character in CAMS text (a lone surrogate JSON can carry) is replaced, not a message the robot refuses every time', async () => {
+    // https://work.weixin.qq.com/api/doc/90000/90136/91770: content "必须是utf8编码"; a lone surrogate has no UTF-8 form.
+    rx = await startWeComReceiver();
+    await new WeComSink(rx.url).send(notification([item({ node: 'phone \uDC00 8613800000000', errors: [{ ErrorCode: '131\uD800', ErrorDescription: 'cut \uD83D here', PossibleSolution: 'fine 🚫' }] })]));
+    expect(rx.rejected).toEqual([]);
+    const text = rx.received[0]!.text;
+    for (const s of ['phone \uFFFD 8613800000000', '131\uFFFD', 'cut \uFFFD here', 'fine 🚫']) expect(text).toContain(s);
+  });
+
   it('keeps content within 4096 BYTES of multi-byte text, cut between characters, with "… and N more"', async () => {
     rx = await startWeComReceiver();
     await new WeComSink(rx.url).send(notification(manyItems(30)));
