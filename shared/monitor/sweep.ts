@@ -1,6 +1,6 @@
 import type { AlertSink, AlertSubject } from '../alerts/model.ts';
 import type { CamsClient } from '../cams/client.ts';
-import { isCamsError, isThrottlingCode, type CamsError } from '../cams/errors.ts';
+import { HTTP_ERROR, INVALID_RESPONSE, isCamsError, isThrottlingCode, type CamsError } from '../cams/errors.ts';
 import type { HealthError } from '../cams/operations.ts';
 import { StoreError, type Store } from '../store/port.ts';
 import { adviceFor } from './advice.ts';
@@ -359,10 +359,11 @@ export class HealthSweep {
       if (AUTH_CODES.has(e.Code)) return { kind: 'auth', error: e };
       // Left pending: the next tick tries again. Only a CAMS that answers nothing becomes an alert.
       if (e.retryable || e.Code === 'DeadlineExceeded') return { kind: 'transient', cause: isThrottlingCode(e.Code) ? 'throttled' : 'unreachable', error: e };
-      if (e.Code === 'Unknown.ResourceOwnerId' && (await this.retiredByDiscovery(next.id, roundId))) return { kind: 'rejected' };
+      const byCams = e.Code !== HTTP_ERROR && e.Code !== INVALID_RESPONSE;
+      if (e.Code === 'Unknown.ResourceOwnerId' && (await this.retiredByDiscovery(next.id, roundId))) return { kind: 'rejected', byCams };
       const begun = await this.observeRejected(next.target, e, roundId, { ...(mark ? { round: roundId } : {}), lastCheckedAt: this.alertNow() });
       if (begun && mark) await this.unplannedIfGone(next.target);
-      return { kind: 'rejected' };
+      return { kind: 'rejected', byCams };
     }
     // Checked and marked; a rejection alert it had is resolved (contention here: resolved at its next check).
     try {
@@ -507,7 +508,7 @@ interface Tick {
   attempted: Set<string>;
   /** A check's CAMS call is under way: work beside the checks may start, and another worker. */
   underWay: () => void;
-  /** Checks CAMS answered. */
+  /** Checks CAMS answered: the node's state, or a refusal of the node. */
   successes: number;
   unreachable?: CamsError;
   authFailure?: CamsError;
@@ -521,7 +522,9 @@ interface Tick {
 
 /** A job's outcome, counted for the report and the monitor's own health. */
 function tally(tick: Tick, job: Job, outcome: CheckOutcome | undefined): void {
-  if (outcome?.kind === 'checked') tick.successes++;
+  // A refusal of the node is an answer too: a CAMS refusing every watched node is reachable, and
+  // takes our credentials (CamsUnreachable and AuthRefused resolve on it).
+  if (outcome?.kind === 'checked' || (outcome?.kind === 'rejected' && outcome.byCams)) tick.successes++;
   else if (outcome?.kind === 'auth') tick.authFailure = outcome.error;
   else if (outcome?.kind === 'transient') {
     tick.report.transientFailures++;

@@ -7,7 +7,8 @@ import type { CamsError } from '../cams/errors.ts';
 /** How one target's check ended. */
 export type CheckOutcome =
   | { kind: 'checked' }
-  | { kind: 'rejected' }
+  /** `byCams`: CAMS itself refused the node (an answer); not a reply no CAMS wrote (a proxy's HTML, garbage). */
+  | { kind: 'rejected'; byCams?: boolean }
   | { kind: 'auth'; error: CamsError }
   /** Left pending: CAMS throttled or did not answer (re-checked later in the tick, recheck.ts), or the store was contended (next tick). */
   | { kind: 'transient'; cause: 'throttled' | 'unreachable' | 'contention'; error: unknown };

@@ -213,6 +213,34 @@ describe('a throttled round check is checked again in the same tick', () => {
     expect(firing.map((v) => v.subject.entityType).sort()).toEqual(['CamsUnreachable', 'TargetRejected']);
   });
 
+  it('CAMS back, refusing every watched node: a refusal is an answer, so CamsUnreachable and AuthRefused resolve (each node is its own TargetRejected)', async () => {
+    await watch(2);
+    const firingMonitor = async () =>
+      (await store.list<EntityState>('monitor/entity/')).map((e) => e.value).filter((v) => v.subject.nodeType === 'monitor' && v.firing).map((v) => v.subject.entityType).sort();
+    const refused = () => new CamsError({ Code: 'InvalidParameter', Message: 'The template does not exist.', httpStatus: 400, retryable: false, action: 'GetWhatsappHealthStatus' });
+    const denied = () => new CamsError({ Code: 'Ram.PermissionDeny', Message: 'no permission', httpStatus: 403, retryable: false, action: 'GetWhatsappHealthStatus' });
+    const proxy = () => new CamsError({ Code: 'HttpError', Message: 'HTTP 403: <html>blocked</html>', httpStatus: 403, retryable: false, action: 'GetWhatsappHealthStatus' });
+    failAll = unreachable;
+    await tick(60_000);
+    expect(await firingMonitor()).toEqual(['CamsUnreachable']);
+    // A reply no CAMS wrote (a proxy's page) is no answer of CAMS's.
+    failAll = proxy;
+    await tick(60_000);
+    expect(await firingMonitor()).toEqual(['CamsUnreachable', 'TargetRejected', 'TargetRejected']);
+    // Before, only a node CAMS found healthy resolved it: with every node refused it fired (and was
+    // reminded, and the status page said "monitoring impaired") for as long as they stayed watched.
+    failAll = refused;
+    await tick(60_000);
+    expect(await firingMonitor()).toEqual(['TargetRejected', 'TargetRejected']);
+
+    failAll = denied;
+    await tick(60_000);
+    expect(await firingMonitor()).toEqual(['AuthRefused', 'TargetRejected', 'TargetRejected']);
+    failAll = refused;
+    await tick(60_000);
+    expect(await firingMonitor()).toEqual(['TargetRejected', 'TargetRejected']);
+  });
+
   it('every call throttled: the tick ends, each target checked at most 1 + RECHECKS_PER_TICK times, never two re-checks in a row while positions are left', async () => {
     const codes = await watch(12);
     failAll = limitControl;
