@@ -208,9 +208,11 @@ export class HealthSweep {
       this.log({ level: 'error', msg: 'sweep stopped: a check failed outside CAMS', round: round.id, error: err instanceof Error ? err.message : String(err) });
       throw err;
     }
-    await this.observeOwnHealth(tick, round.id);
+    const complete = scanned && jobs.exhausted;
+    // A round whose plan holds no target (nothing is watched) leaves no check unanswered.
+    await this.observeOwnHealth(tick, round.id, complete && jobs.plan.count === 0);
     await this.observeGivenUp(tick);
-    return this.closeTick(tick, scanned && jobs.exhausted);
+    return this.closeTick(tick, complete);
   }
 
   /** One worker: takes jobs until there are none, time runs short, or the tick must stop. */
@@ -288,16 +290,18 @@ export class HealthSweep {
    * What the tick's checks say of the monitor itself: CAMS refused its credentials (AuthRefused), or
    * answered none of its checks (CamsUnreachable); either resolves once a check gets an answer.
    * The status page reads these names (CHECKS_UNANSWERED_ALERTS) to say its states may be stale.
+   * `idle`: nothing is watched, so no check is left unanswered: both resolve too (before, one firing
+   * when the last node was removed stayed, reminded of, for as long as nothing was watched).
    */
-  private async observeOwnHealth(t: Pick<Tick, 'successes' | 'authFailure' | 'unreachable'>, roundId: string): Promise<void> {
+  private async observeOwnHealth(t: Pick<Tick, 'successes' | 'authFailure' | 'unreachable'>, roundId: string, idle = false): Promise<void> {
     if (t.authFailure) {
       await this.observeMonitor(monitorSubject('AuthRefused'), 'ERROR', [camsFault(t.authFailure)], roundId);
-    } else if (t.successes > 0) {
+    } else if (t.successes > 0 || idle) {
       await this.clearMonitorAlert(undefined, 'AuthRefused', roundId);
     }
     if (t.successes === 0 && t.unreachable) {
       await this.observeMonitor(monitorSubject('CamsUnreachable'), 'ERROR', [camsFault(t.unreachable)], roundId);
-    } else if (t.successes > 0) {
+    } else if (t.successes > 0 || idle) {
       await this.clearMonitorAlert(undefined, 'CamsUnreachable', roundId);
     }
   }

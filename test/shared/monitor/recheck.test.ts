@@ -241,6 +241,18 @@ describe('a throttled round check is checked again in the same tick', () => {
     expect(await firingMonitor()).toEqual(['TargetRejected', 'TargetRejected']);
   });
 
+  it('CamsUnreachable firing when the last watched node is removed: resolved once a round has nothing to check, not reminded of for ever', async () => {
+    const codes = await watch(2);
+    failAll = unreachable;
+    await tick(60_000);
+    const firing = async () => (await store.list<EntityState>('monitor/entity/')).map((e) => e.value).filter((v) => v.subject.nodeType === 'monitor' && v.firing).map((v) => v.subject.entityType);
+    expect(await firing()).toEqual(['CamsUnreachable']);
+    for (const c of codes) await store.delete(`watch/template:${SPACE}:${c}/en`);
+    // The round that finds them gone, then one with nothing in its plan.
+    for (let i = 0; i < 3; i++) await tick(60_000);
+    expect(await firing()).toEqual([]);
+  });
+
   it('every call throttled: the tick ends, each target checked at most 1 + RECHECKS_PER_TICK times, never two re-checks in a row while positions are left', async () => {
     const codes = await watch(12);
     failAll = limitControl;
