@@ -67,6 +67,11 @@ export function historyMark(n: Pick<NodeNow, 'status' | 'since'>, now: number): 
   return `${dayOf(now)}|${n.status}|${n.since}`;
 }
 
+/** Whether `mark` (historyMark's, on the entity) is of the state `n`: that state was written to its history. */
+export function markRecords(mark: string | undefined, n: Pick<NodeNow, 'status' | 'since'>): boolean {
+  return mark !== undefined && mark.endsWith(`|${n.status}|${n.since}`);
+}
+
 /**
  * Brings a node's history up to its current state: a transition when the state differs from the
  * last one recorded (so applying it twice records once), the day's worst state, and retention

@@ -1,6 +1,7 @@
 import type { AlertSubject } from '../alerts/model.ts';
 import type { CamsClient } from '../cams/client.ts';
 import type { CanSendMessage, HealthEntity, HealthError } from '../cams/operations.ts';
+import { markRecords } from '../history/history.ts';
 import { recordHistory } from '../history/record.ts';
 import { update, type Store, type Versioned } from '../store/port.ts';
 import { fingerprintOf, type EntityState, type ObservedStatus } from './entity-state.ts';
@@ -223,23 +224,37 @@ export async function applyObservation(
     const now = ctx.now();
     let owes = false;
     let holdEnded = false;
+    let replaced: EntityState | undefined;
     // Through updateEntity: bounded compare-and-set retries, and the owed index kept.
     const result = await updateEntity(ctx.store, fp, (prev) => {
       const next = evaluate(prev, obs, { now, round, policy: ctx.policy, inhibited, sinks: ctx.sinks });
       const had = new Set(prev?.outbox.map((e) => e.id));
       owes = next.outbox.some((e) => !had.has(e.id));
       holdEnded = holdsChildren(prev) && !holdsChildren(next);
+      replaced = prev;
       return next;
     });
     if (owes) ctx.onOwed?.();
-    // The state was decided just above: its history is recorded from it (and only here).
-    if (result && ctx.history !== false) await recordHistory(ctx.store, result.value, entityKey(fp), now);
+    // The state was decided just above: its history is recorded from it (and only here). A state it
+    // replaced whose own history write never happened (a process killed between the two writes) is
+    // recorded first, on the day it was last seen: before, a BLOCKED spell between two checks that
+    // ended in the state before it left no trace in the history or the status page's bars.
+    if (result && ctx.history !== false) {
+      if (replaced && unrecorded(replaced, result.value)) await recordHistory(ctx.store, replaced, entityKey(fp), replaced.lastCheckedAt);
+      await recordHistory(ctx.store, result.value, entityKey(fp), now);
+    }
     return { state: result?.value, holdEnded };
   };
   const { state, holdEnded } = await (ctx.writes ? ctx.writes.queue(fp, write) : write());
   // A WABA no longer BLOCKED: what it held back is owed now, for the same flush (inhibition.ts).
   if (holdEnded && state) await releaseHeld(state.group, ctx, reported);
   return state;
+}
+
+/** `prev`, replaced by `next` (a new state), was never written to its history: its mark names another state. */
+function unrecorded(prev: EntityState, next: EntityState): boolean {
+  if (prev.unwatchedAt !== undefined || prev.since === next.since || prev.subject.nodeType === 'monitor') return false;
+  return !markRecords(prev.historyMark, prev);
 }
 
 /**

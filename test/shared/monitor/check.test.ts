@@ -44,6 +44,34 @@ describe('the one check path (sweep and receipts)', () => {
     expect(report.delivered).toEqual([{ sink: 's', group: 'waba:w1', items: 1 }]);
   });
 
+  it('a state whose history write never happened (killed between the two writes) is recorded when the next state replaces it: a BLOCKED spell between two checks stays on the record', async () => {
+    const inner = await openStore('memory:');
+    let historyDown = false;
+    const store = storeWith(inner, {
+      put: (k, v, o) => (historyDown && k.startsWith('history/') ? Promise.reject(new Error('killed')) : inner.put(k, v, o)),
+    });
+    const subject = { nodeType: 'phone' as const, custSpaceId: 'cs-1', wabaId: 'w1', phoneNumber: '8613800000001', entityType: 'PHONE_NUMBER' };
+    const DAY = 86_400_000;
+    const t0 = Date.parse('2026-03-01T10:00:00Z');
+    const at = (now: number) => ctx(store, { now: () => now });
+    await applyObservation({ subject, status: 'AVAILABLE', errors: [] }, 'r1', false, at(t0));
+    historyDown = true;
+    await expect(applyObservation({ subject, status: 'BLOCKED', errors: [] }, 'r2', false, at(t0 + DAY))).rejects.toThrow('killed');
+    historyDown = false;
+    await applyObservation({ subject, status: 'AVAILABLE', errors: [] }, 'r3', false, at(t0 + 2 * DAY));
+    const [h] = await listHistories(inner, 'cs-1');
+    // Before, the record went on from AVAILABLE as if nothing had happened: no transition, no BLOCKED day.
+    expect(h!.transitions.map((x) => [x.at, x.from, x.to])).toEqual([
+      [t0 + DAY, 'AVAILABLE', 'BLOCKED'],
+      [t0 + 2 * DAY, 'BLOCKED', 'AVAILABLE'],
+    ]);
+    expect(h!.days).toEqual([
+      { day: '2026-03-01', worst: 'AVAILABLE' },
+      { day: '2026-03-02', worst: 'BLOCKED' },
+      { day: '2026-03-03', worst: 'AVAILABLE' },
+    ]);
+  });
+
   it("only the sweep's check marks the round; both record when the target was last checked, how it was, and the entities it reached", async () => {
     cams = await startScriptedCams(() =>
       ok({
