@@ -24,6 +24,16 @@ export interface PlanRef {
   pages: number;
   end: number;
   count: number;
+  /** Where the gap before the appended pages begins (it ends at the next page boundary); absent: no gap, or a plan of an older version. */
+  gapFrom?: number;
+}
+
+/** How many plan positions from `pos` on hold an id (the gap, a page appended after a short one, holds none). */
+export function idsFrom(plan: PlanRef, pos: number): number {
+  const all = Math.max(0, plan.end - pos);
+  if (plan.gapFrom === undefined) return all;
+  const gapEnd = Math.ceil(plan.gapFrom / PLAN_PAGE_SIZE) * PLAN_PAGE_SIZE;
+  return all - Math.max(0, gapEnd - Math.max(pos, plan.gapFrom));
 }
 
 /**
@@ -80,7 +90,9 @@ async function writePlan(store: Store, id: string, ids: readonly string[], base?
   const from = base?.pages ?? 0;
   const pages = Math.ceil(ids.length / PLAN_PAGE_SIZE);
   for (let k = 0; k < pages; k++) await store.put(planPageKey(id, from + k), ids.slice(k * PLAN_PAGE_SIZE, (k + 1) * PLAN_PAGE_SIZE));
-  return { id, pages: from + pages, end: from * PLAN_PAGE_SIZE + ids.length, count: (base?.count ?? 0) + ids.length };
+  // One gap at most: a round follows a plan without one (scanRound rewrites a plan that has one) and appends once.
+  const gapFrom = base && base.end < from * PLAN_PAGE_SIZE ? { gapFrom: base.end } : base?.gapFrom !== undefined ? { gapFrom: base.gapFrom } : {};
+  return { id, pages: from + pages, end: from * PLAN_PAGE_SIZE + ids.length, count: (base?.count ?? 0) + ids.length, ...gapFrom };
 }
 
 async function deletePlan(store: Store, plan: PlanRef): Promise<void> {

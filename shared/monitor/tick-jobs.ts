@@ -1,7 +1,7 @@
 import { update, type Store } from '../store/port.ts';
 import { RecheckQueue } from './recheck.ts';
 import { RISK_BURST, RISK_SHARE, RISKY_PREFIX } from './risk.ts';
-import { PLAN_PAGE_SIZE, readPlanPage, RESERVE_CHUNK, retryPrefix, ROUND_KEY, type PlanRef, type SweepRound } from './round-plan.ts';
+import { idsFrom, PLAN_PAGE_SIZE, readPlanPage, RESERVE_CHUNK, retryPrefix, ROUND_KEY, type PlanRef, type SweepRound } from './round-plan.ts';
 import type { CamsError } from '../cams/errors.ts';
 
 /** How one target's check ended. */
@@ -177,7 +177,7 @@ export class TickJobs {
 
   /** Targets of the round not yet dealt with: positions from the low-water mark on, and those left for a retry. */
   get pending(): number {
-    return this.plan.end - this.lowWater() + this.retrying.size;
+    return idsFrom(this.plan, this.lowWater()) + this.retrying.size;
   }
 
   /**

@@ -327,6 +327,19 @@ describe('the sweep as the backstop within one round', () => {
     expect(codes.map((c) => `template:${SPACE}:${c}/en`)).toEqual(ids);
   });
 
+  it("a tick's report counts as pending only the targets left, not the positions of the gap before appended pages", async () => {
+    await watch(1500);
+    await runRounds(1, 2000);
+    // The plan's last page is short (500): the listing appends the new targets from the next page on.
+    for (let i = 1500; i < 1510; i++) await registerWatchTarget(store, node(i), 'test');
+    const report = await tick(5);
+    expect(report.targets).toBe(1510);
+    // Before, 2005: the 500 empty positions of the gap counted as targets left.
+    expect(report.pending).toBe(1510 - report.checked);
+    const rest = await tick(2000);
+    expect(rest).toMatchObject({ pending: 0, roundComplete: true, checked: 1510 - report.checked });
+  });
+
   it('a resuming tick reads the round record and its page, not the watch list: O(checks), not O(N)', async () => {
     await watch(2500);
     const ops = { get: 0, listed: 0, lists: 0 };
