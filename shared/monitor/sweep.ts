@@ -261,7 +261,8 @@ export class HealthSweep {
     // Removed from the watch list since the plan was made: nothing to check (a retry's key goes in settle).
     if (!target) return undefined;
     if (job.kind === 'plan' && job.pos! < tick.uncertain) {
-      if ((await store.get<TargetInfo>(TARGET_INFO_PREFIX + job.id))?.value.round === round.id) return undefined;
+      // Checked by a tick that died before its progress counted it: counted now (Round.Checked lagged by those until the round ended).
+      if ((await store.get<TargetInfo>(TARGET_INFO_PREFIX + job.id))?.value.round === round.id) return void jobs.checkedEarlier(job.pos!);
     }
     if (job.kind === 'plan' && attempted.has(job.id)) return undefined;
     attempted.add(job.id);

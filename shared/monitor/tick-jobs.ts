@@ -54,6 +54,14 @@ export class TickJobs {
   lost = false;
   /** Round checks made this tick (checked or rejected; risk checks are not the round's). */
   checked = 0;
+  /**
+   * The round's progress counts a plan position's check once the cursor has passed it (persist), so
+   * what a tick that dies wrote never names a check above its cursor, and the next tick counts each
+   * position it finds checked there (checkedEarlier) exactly once. A retry's check counts at once: its
+   * position is below the cursor already.
+   */
+  private readonly checkedAt: number[] = [];
+  private retryChecks = 0;
   /** Risk checks started this tick. */
   riskChecks = 0;
   /** Round checks that CAMS throttled (or did not answer) this tick, waiting for their backoff. */
@@ -162,7 +170,14 @@ export class TickJobs {
     if ((outcome?.kind === 'checked' || outcome?.kind === 'rejected') && job.kind !== 'risk') {
       this.checked++;
       this.earn(RISK_SHARE);
+      if (job.pos !== undefined) this.checkedAt.push(job.pos);
+      else this.retryChecks++;
     }
+  }
+
+  /** A plan position an earlier tick of the round checked and died before counting (its round mark says so). */
+  checkedEarlier(pos: number): void {
+    this.checkedAt.push(pos);
   }
 
   /** Plan positions not yet handed out. */
@@ -186,13 +201,15 @@ export class TickJobs {
    */
   async persist(patch: Partial<SweepRound> = {}): Promise<void> {
     const { round } = this.o;
+    const next = this.lowWater();
+    const passed = this.checkedAt.reduce((n, p) => (p < next ? n + 1 : n), 0);
     const res = await update<SweepRound>(this.o.store, ROUND_KEY, (r) =>
       r && r.id === round.id
         ? {
             ...r,
-            next: this.lowWater(),
+            next,
             reserved: this.reserved,
-            checked: (round.checked ?? 0) + this.checked,
+            checked: (round.checked ?? 0) + this.retryChecks + passed,
             riskChecks: (round.riskChecks ?? 0) + this.riskChecks,
             riskTokens: this.riskTokens,
             retries: this.retrying.size,

@@ -12,6 +12,7 @@ import type { CanSendMessage } from '../../../shared/cams/operations.ts';
 import { noteTarget } from '../../../shared/monitor/check.ts';
 import { INVALID_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import { RISK_BURST, RISK_SHARE, RISKY_PREFIX } from '../../../shared/monitor/risk.ts';
+import { RESERVE_CHUNK } from '../../../shared/monitor/round-plan.ts';
 import { HealthSweep, ROUND_KEY, type SweepRound } from '../../../shared/monitor/sweep.ts';
 import { registerWatchTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import { openStore } from '../../../shared/store/index.ts';
@@ -325,6 +326,59 @@ describe('the sweep as the backstop within one round', () => {
     expect(new Set(codes).size).toBe(2300);
     // In the watch list's (key) order: the first page, then the pages the listing appended.
     expect(codes.map((c) => `template:${SPACE}:${c}/en`)).toEqual(ids);
+  });
+
+  it("checks a killed tick made count in the round's progress once: the tick after it finds them marked and counts them", async () => {
+    await watch(10);
+    await runRounds(1, 100);
+    // A tick dies after its 6 checks, before it writes its progress (the round record it started is all it wrote there).
+    const healthy = store;
+    let dead = false;
+    const never = new Promise<never>(() => {});
+    onCall = () => void (dead = true);
+    store = storeWith(healthy, { put: (k, v, o) => (dead && k === ROUND_KEY ? never : healthy.put(k, v, o)) });
+    void tick(6);
+    for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+    onCall = undefined;
+    // The next invocation, once the dead one's lease has run out.
+    store = storeWith(healthy, { acquireLease: async (name) => ({ name, owner: 'next', expiresAt: Infinity, renew: async () => true, release: async () => true }) });
+    calls = [];
+    await tick(3);
+    // The 6 it checked are not checked again; the next 3 are.
+    expect(calls.map((c) => c.code)).toEqual(['tpl_06', 'tpl_07', 'tpl_08']);
+    // Before, 3: the killed tick's checks were in no count (GET /health-report's Round.Checked lagged until the round ended).
+    expect((await store.get<SweepRound>(ROUND_KEY))!.value).toMatchObject({ next: 9, checked: 9 });
+  });
+
+  it('a check above the cursor counts once the cursor passes it: a tick that dies after writing its progress is not counted twice by the next', async () => {
+    await watch(150);
+    await runRounds(1, 1000);
+    // CAMS never answers tpl_00: the cursor stays at it while the other workers go on to position 100,
+    // whose reservation writes the progress; then the tick dies.
+    const slow = { getHealthStatus: (x: WatchTarget) => (x.TemplateCode === 'tpl_00' ? new Promise<never>(() => {}) : cams.getHealthStatus(x)) } as unknown as CamsClient;
+    const healthy = store;
+    let dead = false;
+    const never = new Promise<never>(() => {});
+    const dying = storeWith(healthy, {
+      put: (k, v, o) => {
+        if (dead) return never;
+        if (k === ROUND_KEY && ((v as SweepRound).reserved ?? 0) > RESERVE_CHUNK) dead = true;
+        return healthy.put(k, v, o);
+      },
+    });
+    void new HealthSweep({ store: dying, cams: slow, sinks: [], policy: { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 }, envTargets: [], concurrency: 3, deadline: t + 1000 * CALL_MS, checkBudgetMs: 0, now: () => t }).run();
+    for (let i = 0; i < 2000 && !dead; i++) await new Promise((r) => setImmediate(r));
+    expect(dead).toBe(true);
+    const written = (await healthy.get<SweepRound>(ROUND_KEY))!.value;
+    expect(written.next).toBe(0);
+    // The next invocation, once the dead one's lease has run out: position 0, then on past those checked.
+    store = storeWith(healthy, { acquireLease: async (name) => ({ name, owner: 'next', expiresAt: Infinity, renew: async () => true, release: async () => true }) });
+    await tick(10);
+    const r = (await store.get<SweepRound>(ROUND_KEY))!.value;
+    expect(r.completedAt).toBeUndefined();
+    expect(r.next).toBeGreaterThan(100);
+    // Nothing removed: every position below the cursor was checked once.
+    expect(r.checked).toBe(r.next);
   });
 
   it("a tick's report counts as pending only the targets left, not the positions of the gap before appended pages", async () => {
