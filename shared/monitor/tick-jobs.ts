@@ -60,7 +60,9 @@ export class TickJobs {
    * position it finds checked there (checkedEarlier) exactly once. A retry's check counts at once: its
    * position is below the cursor already.
    */
-  private readonly checkedAt: number[] = [];
+  private checkedAt: number[] = [];
+  /** Of them, those the cursor has passed (it never moves back), folded into a count. */
+  private passed = 0;
   private retryChecks = 0;
   /** Risk checks started this tick. */
   riskChecks = 0;
@@ -202,14 +204,16 @@ export class TickJobs {
   async persist(patch: Partial<SweepRound> = {}): Promise<void> {
     const { round } = this.o;
     const next = this.lowWater();
-    const passed = this.checkedAt.reduce((n, p) => (p < next ? n + 1 : n), 0);
+    const above = this.checkedAt.filter((p) => p >= next);
+    this.passed += this.checkedAt.length - above.length;
+    this.checkedAt = above;
     const res = await update<SweepRound>(this.o.store, ROUND_KEY, (r) =>
       r && r.id === round.id
         ? {
             ...r,
             next,
             reserved: this.reserved,
-            checked: (round.checked ?? 0) + this.retryChecks + passed,
+            checked: (round.checked ?? 0) + this.retryChecks + this.passed,
             riskChecks: (round.riskChecks ?? 0) + this.riskChecks,
             riskTokens: this.riskTokens,
             retries: this.retrying.size,
