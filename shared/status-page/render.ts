@@ -2,6 +2,7 @@
 // stylesheet allowed by its hash (the CSP below), readable without JavaScript and on a phone.
 import { createHash } from 'node:crypto';
 import { formatDuration } from '../alerts/duration.ts';
+import type { HealthError } from '../cams/operations.ts';
 import type { ObservedStatus } from '../monitor/entity-state.ts';
 import { HISTORY_DAYS } from '../history/history.ts';
 import type { BarRun, GroupView, NodeView, StatusView } from './view.ts';
@@ -55,17 +56,23 @@ function bar(runs: readonly BarRun[]): string {
   return out + '</div>';
 }
 
+/** Errors as CAMS (or the monitor) gave them, with the PossibleSolution: all of it text, never markup. */
+function errors(list: readonly HealthError[]): string {
+  let out = '';
+  for (const e of list) {
+    out += `<p class="err"><b>${esc(e.ErrorCode)}</b> ${esc(e.ErrorDescription ?? '')}`;
+    if (e.PossibleSolution) out += `<br>PossibleSolution: ${esc(e.PossibleSolution)}`;
+    out += '</p>';
+  }
+  return out;
+}
+
 function node(n: NodeView): string {
   let out = `<li class="node" data-state="${n.status}"><div class="row">${badge(n.status)}<span class="name">${esc(n.label)}</span>`;
   if (n.inhibited) out += '<span class="tag">held back: its WABA is BLOCKED</span>';
   if (n.silencedBy) out += `<span class="tag">silenced (${esc(n.silencedBy)})</span>`;
   out += `<small>since ${time(n.since)} · last checked ${time(n.lastCheckedAt)}</small></div>`;
-  for (const e of n.errors) {
-    out += `<p class="err"><b>${esc(e.ErrorCode)}</b> ${esc(e.ErrorDescription ?? '')}`;
-    if (e.PossibleSolution) out += `<br>PossibleSolution: ${esc(e.PossibleSolution)}`;
-    out += '</p>';
-  }
-  return out + bar(n.bar) + '</li>';
+  return out + errors(n.errors) + bar(n.bar) + '</li>';
 }
 
 function group(g: GroupView, view: StatusView): string {
@@ -122,7 +129,7 @@ export function renderStatusPage(view: StatusView, opts: RenderOptions = {}): st
     out += '<table><thead><tr><th>State</th><th>Node</th><th>Since</th><th>For</th></tr></thead><tbody>';
     for (const i of view.incidents) {
       const tags = i.silencedBy ? ` <span class="tag">silenced (${esc(i.silencedBy)})</span>` : '';
-      out += `<tr class="incident" data-state="${i.status}"><td>${badge(i.status)}</td><td>${esc(i.node)}${tags}</td><td data-label="Since">${time(i.since)}</td><td data-label="For">${formatDuration(i.durationMs)}</td></tr>`;
+      out += `<tr class="incident" data-state="${i.status}"><td>${badge(i.status)}</td><td>${esc(i.node)}${tags}${errors(i.errors ?? [])}</td><td data-label="Since">${time(i.since)}</td><td data-label="For">${formatDuration(i.durationMs)}</td></tr>`;
     }
     out += '</tbody></table>';
     const more = view.incidentCount - view.incidents.length;

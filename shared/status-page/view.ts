@@ -58,6 +58,8 @@ export interface IncidentView {
   durationMs: number;
   silencedBy?: string;
   monitor: boolean;
+  /** The monitor's own: its errors, as it is listed under no WABA (a node's are on its row there). */
+  errors?: HealthError[];
 }
 
 export interface SilenceView {
@@ -264,6 +266,7 @@ function incidentView(e: EntityState, now: number, active: readonly Silence[]): 
     durationMs: Math.max(0, now - since),
     ...(silencedBy ? { silencedBy } : {}),
     monitor: e.subject.nodeType === 'monitor',
+    ...(e.subject.nodeType === 'monitor' && e.errors.length > 0 ? { errors: e.errors } : {}),
   };
 }
 

@@ -304,6 +304,24 @@ describe('status page view and HTML', () => {
       expect(both).toContain('<p id="monitor-alerts">The monitor\'s other alerts firing: SinkRejected, listed first under Open incidents.</p>');
     });
 
+    // Listed under no WABA, a monitor alert's errors were on the page nowhere: "OnboardingFailed (ob-…)"
+    // said neither the step nor CAMS's code nor what to do, all of which GET /health-report gives.
+    it("the monitor's own incidents show their errors and PossibleSolution (escaped), as GET /health-report does", () => {
+      const failed = {
+        ...monitorAlert('OnboardingFailed', { ref: 'ob-1' }),
+        errors: [{ ErrorCode: 'Phone.Exists', ErrorDescription: 'addPhone: <b>+8613800000000</b> has already been added.', PossibleSolution: 'Fix the cause, then submit again (GET /onboardings/ob-1).' }],
+      };
+      const { v, html } = page([...healthy(), failed]);
+      expect(v.incidents[0]).toMatchObject({ monitor: true, errors: failed.errors });
+      const row = html.slice(html.indexOf('<tr class="incident"'), html.indexOf('</tr>', html.indexOf('<tr class="incident"')));
+      expect(row).toContain('<p class="err"><b>Phone.Exists</b> addPhone: &lt;b&gt;+8613800000000&lt;/b&gt; has already been added.<br>PossibleSolution: Fix the cause, then submit again (GET /onboardings/ob-1).</p>');
+      // a node's own errors stay under its WABA, not repeated in the incidents
+      const nodes = healthy();
+      Object.assign(nodes[1]!, { status: 'LIMITED', firing: true, errors: [{ ErrorCode: 'E1', ErrorDescription: 'limited' }] });
+      const withNode = page(nodes).html;
+      expect(withNode.split('<b>E1</b>')).toHaveLength(2);
+    });
+
     it('a resolved monitor alert leaves the headline to the nodes; with no node checked yet, refused credentials still read ERROR', () => {
       const resolved = page([...healthy(), monitorAlert('AuthRefused', { firing: false })]);
       expect(resolved.v.overall).toBe('AVAILABLE');
