@@ -1,20 +1,22 @@
 import { forEachHistory } from '../history/record.ts';
 import { ENTITY_PREFIX } from '../monitor/dispatch.ts';
 import type { EntityState } from '../monitor/entity-state.ts';
+import { ROUND_KEY, type SweepRound } from '../monitor/round-plan.ts';
 import { listSilences } from '../silences/store.ts';
 import type { Store } from '../store/port.ts';
 import { renderStatusPage } from '../status-page/render.ts';
-import { buildStatusView, dayWindow, lastDays, type DayWindow } from '../status-page/view.ts';
+import { buildStatusView, dayWindow, lastDays, type DayWindow, type SweepView } from '../status-page/view.ts';
 
 /** Ended silences the page lists, the last to end first: every one in force is listed, however many ended lately. */
 export const ENDED_SILENCES_LISTED = 20;
 
 /** The status page from the monitor's state in the store: nodes, their history, silences. */
 export async function statusPageHtml(store: Store, opts: { now: number; only?: string | undefined; refreshSeconds: number }): Promise<string> {
-  const [entities, histories, silences] = await Promise.all([
+  const [entities, histories, silences, round] = await Promise.all([
     store.list<EntityState>(ENTITY_PREFIX),
     dayWindows(store, lastDays(opts.now)),
     listSilences(store, opts.now, { ended: ENDED_SILENCES_LISTED }),
+    store.get<SweepRound>(ROUND_KEY),
   ]);
   const view = buildStatusView({
     now: opts.now,
@@ -22,6 +24,7 @@ export async function statusPageHtml(store: Store, opts: { now: number; only?: s
     histories,
     silences: silences.silences,
     moreEndedSilences: silences.moreEnded,
+    ...(round ? { sweep: sweepView(round.value) } : {}),
     ...(opts.only !== undefined ? { only: opts.only } : {}),
   });
   return renderStatusPage(view, { refreshSeconds: opts.refreshSeconds });
@@ -32,4 +35,9 @@ async function dayWindows(store: Store, days: readonly string[]): Promise<Map<st
   const out = new Map<string, DayWindow>();
   await forEachHistory(store, undefined, (key, h) => out.set(key, dayWindow(h, days)));
   return out;
+}
+
+/** The round as GET /health-report gives it: when it started, completed, and how far it got. */
+function sweepView(r: SweepRound): SweepView {
+  return { startedAt: r.startedAt, checked: r.checked ?? 0, ...(r.completedAt !== undefined ? { completedAt: r.completedAt } : {}), ...(r.total !== undefined ? { total: r.total } : {}), updatedAt: r.updatedAt ?? r.startedAt };
 }

@@ -111,6 +111,15 @@ function monitorHeadline(view: StatusView): string {
   return out;
 }
 
+/** When the monitor last swept, and how long ago: states older than that are not fresher than it. */
+function sweepLine(view: StatusView): string {
+  const s = view.sweep;
+  if (!s) return '<p id="sweep">No sweep has run yet.</p>';
+  const of = `${s.checked}${s.total !== undefined ? ` of ${s.total}` : ''} targets checked`;
+  if (s.completedAt !== undefined) return `<p id="sweep">Last sweep completed ${time(s.completedAt)}, ${formatDuration(view.now - s.completedAt)} ago: ${of}.</p>`;
+  return `<p id="sweep">Sweep in progress since ${time(s.startedAt)}: ${of}, last progress ${formatDuration(view.now - s.updatedAt)} ago.</p>`;
+}
+
 export function renderStatusPage(view: StatusView, opts: RenderOptions = {}): string {
   const c = view.counts;
   const total = c.AVAILABLE + c.LIMITED + c.BLOCKED + c.ERROR;
@@ -120,6 +129,7 @@ export function renderStatusPage(view: StatusView, opts: RenderOptions = {}): st
   // The tab's title is what a glance sees: it says when the states below may be stale.
   out += `<title>WhatsApp health: ${overall}${view.stale ? ' (monitoring impaired)' : ''}</title><style>${CSS}</style></head><body>`;
   out += `<header><h1>WhatsApp health ${badge(overall)}</h1><p id="summary">${total} nodes: ${c.AVAILABLE} AVAILABLE · ${c.LIMITED} LIMITED · ${c.BLOCKED} BLOCKED · ${c.ERROR} ERROR. Generated ${time(view.now)}.</p>`;
+  out += sweepLine(view);
   out += monitorHeadline(view);
   out += '<p class="legend" aria-hidden="true">Each bar is 90 days, one cell per day, coloured by the worst state that day:<i class="A"></i>AVAILABLE<i class="L"></i>LIMITED<i class="B"></i>BLOCKED<i class="E"></i>ERROR<i class="N"></i>no check</p></header>';
 

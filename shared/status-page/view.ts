@@ -73,8 +73,21 @@ export interface SilenceView {
   suppressed: number;
 }
 
+/** The monitor's sweep round (its record in the store): the page's states are as fresh as it. */
+export interface SweepView {
+  startedAt: number;
+  /** Absent while the round is in progress. */
+  completedAt?: number;
+  checked: number;
+  total?: number;
+  /** Its last progress. */
+  updatedAt: number;
+}
+
 export interface StatusView {
   now: number;
+  /** Absent before the first sweep. */
+  sweep?: SweepView;
   groups: GroupView[];
   /**
    * The monitor's own (listed nowhere else), then the worst and oldest, INCIDENTS_LISTED_MAX in all;
@@ -117,6 +130,7 @@ export interface StatusInput {
   moreEndedSilences?: boolean;
   /** Show this group in full (every healthy node). */
   only?: string;
+  sweep?: SweepView;
 }
 
 const CHILD = new Set(['PHONE_NUMBER', 'MESSAGE_TEMPLATE']);
@@ -243,6 +257,7 @@ export function buildStatusView(input: StatusInput): StatusView {
   groups.sort((a, b) => RANK[a.worst] - RANK[b.worst] || (a.label < b.label ? -1 : 1));
   return {
     now,
+    ...(input.sweep ? { sweep: input.sweep } : {}),
     groups,
     incidents: incidents.slice(0, INCIDENTS_LISTED_MAX),
     incidentCount: incidents.length,

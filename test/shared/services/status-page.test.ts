@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusFixture } from '../../../bench/lib/status-fixture.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import { observeMonitorSubject } from '../../../shared/monitor/monitor-alert.ts';
+import { ROUND_KEY, type SweepRound } from '../../../shared/monitor/sweep.ts';
 import { ENDED_SILENCES_LISTED, statusPageHtml } from '../../../shared/services/status-page.ts';
 import { createSilence } from '../../../shared/silences/store.ts';
 import { openStore } from '../../../shared/store/index.ts';
@@ -99,6 +100,25 @@ describe("the status page's headline from the store, as the sweep records the mo
       expect(back).not.toContain('Monitoring impaired');
     } finally {
       await store.close();
+    }
+  });
+
+  // GET /health-report gives the round (when it started, completed, how far it got); the page said
+  // nothing of it, so a sweep that had stopped running left every state looking as fresh as ever.
+  it('the sweep as GET /health-report gives it: none yet, the last one completed and how long ago, or one in progress and its last progress', async () => {
+    const store = await openStore(`file:${dir}-sweep`);
+    try {
+      for (const e of statusFixture(3, NOW).entities) await store.put(ENTITY_PREFIX + e.fingerprint, e);
+      const sweepLine = async () => /<p id="sweep">(.*?)<\/p>/.exec(await statusPageHtml(store, { now: NOW, refreshSeconds: 0 }))?.[1];
+      expect(await sweepLine()).toBe('No sweep has run yet.');
+      const done: SweepRound = { id: 'r1', startedAt: NOW - 3 * 3_600_000 - 60_000, completedAt: NOW - 3 * 3_600_000, checked: 3, total: 3, updatedAt: NOW - 3 * 3_600_000 };
+      await store.put(ROUND_KEY, done);
+      expect(await sweepLine()).toBe('Last sweep completed 2026-12-01 09:00 UTC, 3 h ago: 3 of 3 targets checked.');
+      await store.put(ROUND_KEY, { id: 'r2', startedAt: NOW - 600_000, checked: 1, total: 3, updatedAt: NOW - 300_000 } satisfies SweepRound);
+      expect(await sweepLine()).toBe('Sweep in progress since 2026-12-01 11:50 UTC: 1 of 3 targets checked, last progress 5 min ago.');
+    } finally {
+      await store.close();
+      rmSync(`${dir}-sweep`, { recursive: true, force: true });
     }
   });
 });
