@@ -13,8 +13,9 @@ import { countReceipts, isRedelivery, markActedOn, readLastReceipt, receiptKey, 
 import { receiptObservation } from './observation.ts';
 import type { Receipt } from './parse.ts';
 import { buildWabaIndex, lookUpSpaces, Spaces, type WabaSpace } from './spaces.ts';
+import { UNKNOWN_WABA_PREFIX } from './summary.ts';
 
-export const UNKNOWN_WABA_PREFIX = 'receipts/unknown-waba/';
+export { UNKNOWN_WABA_PREFIX };
 export const UNKNOWN_RECEIPT_PREFIX = 'receipts/unknown/';
 /** Receipts that are not acted on are kept this long, to be looked at. */
 const KEEP_MS = 7 * 24 * 3_600_000;

@@ -2,8 +2,7 @@ import type { EntityState } from '../monitor/entity-state.ts';
 import { ENTITY_PREFIX } from '../monitor/entity-store.ts';
 import { ROUND_KEY, type SweepRound } from '../monitor/sweep.ts';
 import { parseMonitorTargets } from '../monitor/targets.ts';
-import { UNKNOWN_WABA_PREFIX } from '../receipts/apply.ts';
-import { receiptStats, STATS_KEY, type ReceiptStats } from '../receipts/dedup.ts';
+import { receiptSummary } from '../receipts/summary.ts';
 import { keyOfNextToken, nextTokenOf } from '../store/next-token.ts';
 import type { Store } from '../store/port.ts';
 
@@ -37,12 +36,7 @@ export async function healthReport(
   const { problems } = parseMonitorTargets(env['MONITOR_TARGETS']);
   // One more than the page, to know whether another page follows.
   const batch = (after: string | undefined, limit = pageSize + 1) => store.list<EntityState>(ENTITY_PREFIX, { ...(after !== undefined ? { after } : {}), limit });
-  const [round, first, storedStats, unknownWabas] = await Promise.all([
-    store.get<SweepRound>(ROUND_KEY),
-    batch(page.after),
-    store.get<ReceiptStats>(STATS_KEY),
-    store.list<Record<string, unknown>>(UNKNOWN_WABA_PREFIX, { limit: REPORT_UNKNOWN_WABAS }),
-  ]);
+  const [round, first, receipts] = await Promise.all([store.get<SweepRound>(ROUND_KEY), batch(page.after), receiptSummary(store, REPORT_UNKNOWN_WABAS)]);
   const entities = first.filter((e) => e.value.unwatchedAt === undefined);
   // Reading on past unwatched entities (many while a sink is down and their close-outs wait), twice
   // as many each time: round trips grow with the log of how many, not with how many ÷ PageSize.
@@ -60,8 +54,9 @@ export async function healthReport(
       ? { Id: r.id, StartedAt: iso(r.startedAt), CompletedAt: iso(r.completedAt), Checked: r.checked ?? 0, Total: r.total ?? null, UpdatedAt: iso(r.updatedAt) }
       : null,
     TargetProblems: problems,
-    // Push receipts (cams-events): counts, and WABAs receipts named that nothing watched belongs to (not alerted; the first REPORT_UNKNOWN_WABAS).
-    Receipts: { Stats: receiptStats(storedStats?.value), UnknownWabas: unknownWabas.map((e) => e.value) },
+    // Push receipts (cams-events): counts, and WABAs receipts named that nothing watched belongs to
+    // (not alerted; the first REPORT_UNKNOWN_WABAS, and whether more are kept).
+    Receipts: { Stats: receipts.stats, UnknownWabas: receipts.unknownWabas, ...(receipts.moreUnknownWabas ? { MoreUnknownWabas: true } : {}) },
     Nodes: shown.map(({ value: s }) => ({
       Node: s.node,
       Group: s.group,

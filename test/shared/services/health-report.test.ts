@@ -4,6 +4,7 @@ import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import { decodeReportToken, healthReport } from '../../../shared/services/health-report.ts';
 import { STATS_KEY } from '../../../shared/receipts/dedup.ts';
+import { UNKNOWN_WABA_PREFIX } from '../../../shared/receipts/apply.ts';
 import { openStore } from '../../../shared/store/index.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { storeWith } from '../../support/store.ts';
@@ -78,5 +79,20 @@ describe('GET /health-report Receipts', () => {
     expect((await healthReport(store, {}, {}))['Receipts']).toEqual({ Stats: zeros, UnknownWabas: [] });
     await store.put(STATS_KEY, { received: 3, processed: 2, duplicates: 1, invalid: 0, unknown: 0, unknownWaba: 0 });
     expect((await healthReport(store, {}, {}))['Receipts']).toEqual({ Stats: { ...zeros, received: 3, processed: 2, duplicates: 1 }, UnknownWabas: [] });
+  });
+
+  // Only the first 100 are listed (the report stays bounded): past them it said nothing, so a
+  // reader took the 100 for all the WABAs receipts named that nothing watches.
+  it('says when more WABAs that receipts named and nothing watches are kept than it lists', async () => {
+    const store = await openStore('memory:');
+    const put = (i: number) => store.put(`${UNKNOWN_WABA_PREFIX}${9000 + i}`, { WabaId: String(9000 + i), LastAt: '2026-12-01T00:00:00.000Z', Receipt: {} });
+    for (let i = 0; i < 100; i++) await put(i);
+    const full = (await healthReport(store, {}, {}))['Receipts'] as Record<string, unknown>;
+    expect(full['UnknownWabas']).toHaveLength(100);
+    expect(full['MoreUnknownWabas']).toBeUndefined();
+    await put(100);
+    const more = (await healthReport(store, {}, {}))['Receipts'] as Record<string, unknown>;
+    expect(more['UnknownWabas']).toHaveLength(100);
+    expect(more['MoreUnknownWabas']).toBe(true);
   });
 });
