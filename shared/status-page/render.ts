@@ -120,6 +120,21 @@ function sweepLine(view: StatusView): string {
   return `<p id="sweep">Sweep in progress since ${time(s.startedAt)}: ${of}, last progress ${formatDuration(view.now - s.updatedAt)} ago.</p>`;
 }
 
+/** The push receipts' counts under GET /health-report's names, and the WABAs they named that nothing watches. */
+function receiptsSection(view: StatusView): string {
+  const r = view.receipts;
+  if (!r) return '';
+  let out = '<section id="receipts"><h2>Push receipts</h2>';
+  const s = r.stats;
+  if (s.received === 0 && r.unknownWabas.length === 0) return out + '<p class="muted">None received yet.</p></section>';
+  out += `<p id="receipt-counts">${s.received} received: ${s.processed} processed · ${s.duplicates} duplicates · ${s.invalid} invalid · ${s.unknown} unknown · ${s.unknownWaba} unknownWaba · ${s.removed} removed.</p>`;
+  if (r.unknownWabas.length > 0) {
+    const list = r.unknownWabas.map((w) => `WABA ${esc(w.wabaId)}${w.lastAt !== undefined ? ` (last ${time(w.lastAt)})` : ''}`).join(', ');
+    out += `<p id="unknown-wabas">Named by receipts, watched by nothing (not alerted): ${list}${r.more ? ' and more the page does not list' : ''}.</p>`;
+  }
+  return out + '</section>';
+}
+
 export function renderStatusPage(view: StatusView, opts: RenderOptions = {}): string {
   const c = view.counts;
   const total = c.AVAILABLE + c.LIMITED + c.BLOCKED + c.ERROR;
@@ -159,7 +174,9 @@ export function renderStatusPage(view: StatusView, opts: RenderOptions = {}): st
     out += '</tbody></table>';
   }
   if (view.moreEndedSilences) out += '<p class="muted" id="silences-not-listed">More ended in the last 7 days: <code>GET /silences</code> lists them.</p>';
-  out += '</section><main>';
+  out += '</section>';
+  out += receiptsSection(view);
+  out += '<main>';
   if (view.groups.length === 0) {
     // ?waba= of a WABA the page does not have: say so, and the way back (no group to carry the link).
     out += view.only !== undefined ? `<p class="muted">No watched node is under WABA ${esc(view.only)}.</p><p><a href="?">back to all WABAs</a></p>` : '<p class="muted">No node has been checked yet.</p>';

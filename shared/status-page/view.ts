@@ -1,4 +1,5 @@
 import type { HealthError } from '../cams/operations.ts';
+import type { ReceiptStats } from '../receipts/dedup.ts';
 import { BADNESS, dailyBars, HISTORY_DAYS, worseOf, type NodeHistory } from '../history/history.ts';
 import { historyKey } from '../history/record.ts';
 import { CHECKS_UNANSWERED_ALERTS, type EntityState, type ObservedStatus } from '../monitor/entity-state.ts';
@@ -84,8 +85,18 @@ export interface SweepView {
   updatedAt: number;
 }
 
+/** The push receipts as GET /health-report gives them (receipts/summary.ts). */
+export interface ReceiptsView {
+  stats: ReceiptStats;
+  /** WABAs receipts named that nothing watches: not alerted. */
+  unknownWabas: Array<{ wabaId: string; lastAt?: number }>;
+  /** More of them are kept than are listed. */
+  more: boolean;
+}
+
 export interface StatusView {
   now: number;
+  receipts?: ReceiptsView;
   /** Absent before the first sweep. */
   sweep?: SweepView;
   groups: GroupView[];
@@ -131,6 +142,7 @@ export interface StatusInput {
   /** Show this group in full (every healthy node). */
   only?: string;
   sweep?: SweepView;
+  receipts?: ReceiptsView;
 }
 
 const CHILD = new Set(['PHONE_NUMBER', 'MESSAGE_TEMPLATE']);
@@ -258,6 +270,7 @@ export function buildStatusView(input: StatusInput): StatusView {
   return {
     now,
     ...(input.sweep ? { sweep: input.sweep } : {}),
+    ...(input.receipts ? { receipts: input.receipts } : {}),
     groups,
     incidents: incidents.slice(0, INCIDENTS_LISTED_MAX),
     incidentCount: incidents.length,

@@ -14,6 +14,8 @@ import { statusFixture } from '../../../bench/lib/status-fixture.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import { observeMonitorSubject } from '../../../shared/monitor/monitor-alert.ts';
 import { ROUND_KEY, type SweepRound } from '../../../shared/monitor/sweep.ts';
+import { STATS_KEY } from '../../../shared/receipts/dedup.ts';
+import { UNKNOWN_WABA_PREFIX } from '../../../shared/receipts/summary.ts';
 import { ENDED_SILENCES_LISTED, statusPageHtml } from '../../../shared/services/status-page.ts';
 import { createSilence } from '../../../shared/silences/store.ts';
 import { openStore } from '../../../shared/store/index.ts';
@@ -119,6 +121,27 @@ describe("the status page's headline from the store, as the sweep records the mo
     } finally {
       await store.close();
       rmSync(`${dir}-sweep`, { recursive: true, force: true });
+    }
+  });
+
+  // GET /health-report gives the push receipts' counts and the WABAs receipts named that nothing
+  // watches (not alerted: a WABA left out of the watch list); the page said nothing of either.
+  it('the push receipts as GET /health-report gives them: every count, and the WABAs receipts named that nothing watches (escaped), saying when more are kept', async () => {
+    const store = await openStore(`file:${dir}-receipts`);
+    try {
+      const section = async () => /<section id="receipts">(.*?)<\/section>/.exec(await statusPageHtml(store, { now: NOW, refreshSeconds: 0 }))?.[1];
+      expect(await section()).toBe('<h2>Push receipts</h2><p class="muted">None received yet.</p>');
+      await store.put(STATS_KEY, { received: 9, processed: 4, duplicates: 2, invalid: 1, unknown: 0, unknownWaba: 2 });
+      await store.put(`${UNKNOWN_WABA_PREFIX}111`, { WabaId: '111', LastAt: '2026-12-01T10:00:00.000Z', Receipt: {} });
+      await store.put(`${UNKNOWN_WABA_PREFIX}<b>`, { WabaId: '<b>', LastAt: '2026-12-01T11:00:00.000Z', Receipt: {} });
+      const html = (await section())!;
+      expect(html).toContain('<p id="receipt-counts">9 received: 4 processed · 2 duplicates · 1 invalid · 0 unknown · 2 unknownWaba · 0 removed.</p>');
+      expect(html).toContain('<p id="unknown-wabas">Named by receipts, watched by nothing (not alerted): WABA 111 (last 2026-12-01 10:00 UTC), WABA &lt;b&gt; (last 2026-12-01 11:00 UTC).</p>');
+      for (let i = 0; i < 100; i++) await store.put(`${UNKNOWN_WABA_PREFIX}${500 + i}`, { WabaId: String(500 + i), LastAt: '2026-12-01T10:00:00.000Z', Receipt: {} });
+      expect(await section()).toMatch(/WABA 598 \(last 2026-12-01 10:00 UTC\) and more the page does not list\.<\/p>$/);
+    } finally {
+      await store.close();
+      rmSync(`${dir}-receipts`, { recursive: true, force: true });
     }
   });
 });
