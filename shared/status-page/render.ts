@@ -146,7 +146,7 @@ export function renderStatusPage(view: StatusView, opts: RenderOptions = {}): st
   out += `<header><h1>WhatsApp health ${badge(overall)}</h1><p id="summary">${total} nodes: ${c.AVAILABLE} AVAILABLE · ${c.LIMITED} LIMITED · ${c.BLOCKED} BLOCKED · ${c.ERROR} ERROR. Generated ${time(view.now)}.</p>`;
   out += sweepLine(view);
   out += monitorHeadline(view);
-  out += '<p class="legend" aria-hidden="true">Each bar is 90 days, one cell per day, coloured by the worst state that day:<i class="A"></i>AVAILABLE<i class="L"></i>LIMITED<i class="B"></i>BLOCKED<i class="E"></i>ERROR<i class="N"></i>no check</p></header>';
+  out += `<p class="legend" aria-hidden="true">Each bar is the last ${HISTORY_DAYS} UTC days, one cell per day, coloured by the worst state that day:<i class="A"></i>AVAILABLE<i class="L"></i>LIMITED<i class="B"></i>BLOCKED<i class="E"></i>ERROR<i class="N"></i>no check</p></header>`;
 
   out += `<section id="incidents"><h2>Open incidents (${view.incidentCount})</h2>`;
   if (view.incidentCount === 0) out += '<p class="muted">None: nothing is firing.</p>';

@@ -71,6 +71,9 @@ describe('status page view and HTML', () => {
     expect(days.at(-1)).toBe('2026-03-01');
     const runs = barRuns({ days: [{ day: '2026-02-27', worst: 'AVAILABLE' }, { day: '2026-02-28', worst: 'BLOCKED' }, { day: '2026-03-01', worst: 'AVAILABLE' }] }, days);
     expect(runs.map((r) => [r.state ?? '-', r.days])).toEqual([['-', 87], ['AVAILABLE', 1], ['BLOCKED', 1], ['AVAILABLE', 1]]);
+    // Every time on the page says UTC; the bars' days are UTC days too, and a viewer at UTC+8 must not read them as local.
+    const html = renderStatusPage(buildStatusView({ now: NOW, entities: statusFixture(1, NOW).entities, histories: new Map(), silences: [] }));
+    expect(html).toContain('Each bar is the last 90 UTC days, one cell per day, coloured by the worst state that day:');
   });
 
   it('escapes everything that comes from CAMS or callers', () => {
