@@ -159,7 +159,7 @@ export function renderStatusPage(view: StatusView, opts: RenderOptions = {}): st
     out += '</tbody></table>';
     const more = view.incidentCount - view.incidents.length;
     // The monitor's own come first and are under no WABA: when the list ends in one, some of the rest may be too.
-    const elsewhere = view.incidents.at(-1)?.monitor ? '' : ', each listed under its WABA below';
+    const elsewhere = view.incidents.at(-1)?.monitor ? '' : view.only !== undefined ? ', each listed under its WABA on <a href="?">the page of all WABAs</a>' : ', each listed under its WABA below';
     if (more > 0) out += `<p class="muted" id="incidents-not-listed">${more} more${elsewhere}.</p>`;
   }
   out += '</section>';
@@ -180,6 +180,9 @@ export function renderStatusPage(view: StatusView, opts: RenderOptions = {}): st
   if (view.groups.length === 0) {
     // ?waba= of a WABA the page does not have: say so, and the way back (no group to carry the link).
     out += view.only !== undefined ? `<p class="muted">No watched node is under WABA ${esc(view.only)}.</p><p><a href="?">back to all WABAs</a></p>` : '<p class="muted">No node has been checked yet.</p>';
+  } else if (view.only !== undefined) {
+    // The counts and incidents above are of every WABA: say that the list below is of one.
+    out += `<p class="muted" id="only-waba">Listing WABA ${esc(view.only)} only; the counts and incidents above cover every watched node. <a href="?">All WABAs</a></p>`;
   }
   for (const g of view.groups) out += group(g, view);
   return out + '</main></body></html>';

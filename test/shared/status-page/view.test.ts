@@ -23,6 +23,9 @@ describe('status page view and HTML', () => {
     const html = renderStatusPage(v);
     expect(html).toContain('18 nodes AVAILABLE with no bad day in 90 days');
     expect(html).toContain(`href="?waba=${g.id}"`);
+    expect(html).not.toContain('id="only-waba"');
+    // The counts and incidents stay every WABA's: the page says the list below is of one.
+    expect(renderStatusPage(all)).toContain(`<p class="muted" id="only-waba">Listing WABA ${g.id} only; the counts and incidents above cover every watched node. <a href="?">All WABAs</a></p>`);
   });
 
   it('?waba= of a WABA the page does not have says so and links back, rather than "no node has been checked yet"', () => {
@@ -232,6 +235,9 @@ describe('status page view and HTML', () => {
     const section = html.slice(html.indexOf('<section id="incidents">'), html.indexOf('<section id="silences">'));
     expect(section.match(/<tr class="incident"/g)).toHaveLength(INCIDENTS_LISTED_MAX);
     expect(Buffer.byteLength(section)).toBeLessThanOrEqual(40 * 1024);
+    // Under ?waba= the others' WABAs are not below: they are on the page of all WABAs.
+    const one = renderStatusPage(buildStatusView({ now: NOW, entities, histories: new Map(), silences: [], only: '999' }));
+    expect(one).toContain(`${firing - INCIDENTS_LISTED_MAX} more, each listed under its WABA on <a href="?">the page of all WABAs</a>.`);
   });
 
   it("the monitor's own incidents (listed under no WABA) stay listed however many node incidents are older or worse", () => {
