@@ -82,10 +82,13 @@ function rewrite(
       next.heard = { ...next.heard, [k]: heardItem(told.item, now) };
     }
     // The sinks still owed something: one that had the alert before the silence must not get it again.
-    const sinks = [...new Set(owed.flatMap((e) => e.pendingSinks))].sort();
     // Who heard of the incident: a struck `new` was still owed to the sinks that never did. Those that
     // did must hear that it ended, when the silence does, or their incident stays open for good.
     const kept = s.silenced;
+    // Of the same incident, the sinks an earlier strike kept it from stay owed: a reminder goes only to
+    // the sinks it is due to (each on its own clock, remindFrom), so the last one struck may name fewer.
+    const sameIncident = kept?.sinks && kept.item.reason !== 'resolved' && !owed.some((e) => e.item.reason === 'new' || e.item.reason === 'resolved');
+    const sinks = [...new Set([...owed.flatMap((e) => e.pendingSinks), ...(sameIncident ? kept.sinks! : [])])].sort();
     let unheard = kept ? unheardOf(kept) : [];
     let close = kept?.item.reason === 'resolved' ? { item: kept.item, to: kept.sinks ?? [] } : kept?.closing ? { item: kept.closing.item, to: kept.closing.sinks } : undefined;
     for (const e of owed) {

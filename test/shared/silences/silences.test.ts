@@ -108,6 +108,48 @@ describe('silences in the deliverer (sandbox CAMS, file store)', () => {
     expect(sink.received).toHaveLength(0);
   });
 
+  it('two sinks on their own reminder clocks, each reminder struck by a later silence: both are reminded when it ends, not only the last one struck', async () => {
+    // a heard the alert at once; b was down and heard it 2 h later. A silence over a change there and
+    // back leaves each on its own clock (remindFrom): a from 0, b from 2 h.
+    const a = new RecordingSink('a');
+    const b = new RecordingSink('b');
+    const t0 = clock;
+    const sinks = { sinks: [a, b], envTargets: [phone1()] };
+    await setHealth(sandbox, { ...phone1(), CanSendMessage: 'BLOCKED', Errors: BLOCKED });
+    b.failNext = 1;
+    await sweep(a, sinks);
+    clock = t0 + 2 * HOUR;
+    await sweep(a, sinks);
+    const s1 = await silence([{ Name: 'PhoneNumber', Value: '8613800000041' }], clock + 10 * HOUR);
+    await setHealth(sandbox, { ...phone1(), CanSendMessage: 'LIMITED' });
+    clock += 60_000;
+    await sweep(a, sinks); // struck
+    await setHealth(sandbox, { ...phone1(), CanSendMessage: 'BLOCKED', Errors: BLOCKED });
+    clock += 60_000;
+    await sweep(a, sinks); // struck: back to what both heard
+    await expireSilence(store, s1.SilenceId, clock);
+    clock += 60_000;
+    await sweep(a, sinks);
+    expect([sentNodes(a), sentNodes(b)]).toEqual([['new 8613800000041'], ['new 8613800000041']]);
+
+    // A second silence strikes a's reminder (4 h), then b's (6 h), each to its sink only.
+    const s2 = await silence([{ Name: 'PhoneNumber', Value: '8613800000041' }], t0 + 20 * HOUR);
+    clock = t0 + 4 * HOUR;
+    await sweep(a, sinks);
+    clock = t0 + 6 * HOUR;
+    await sweep(a, sinks);
+    expect([sentNodes(a), sentNodes(b)]).toEqual([['new 8613800000041'], ['new 8613800000041']]);
+    await expireSilence(store, s2.SilenceId, clock);
+    clock += 60_000;
+    await sweep(a, sinks);
+    // Both last heard it 6 h and 4 h ago, and the silence kept a reminder from each: both are reminded
+    // now (before, only b, the sink of the last reminder struck; a waited till 8 h).
+    expect([sentNodes(a), sentNodes(b)]).toEqual([
+      ['new 8613800000041', 'reminder 8613800000041'],
+      ['new 8613800000041', 'reminder 8613800000041'],
+    ]);
+  });
+
   it('a silence of a WABA covers its phones', async () => {
     const sink = new RecordingSink();
     await sweep(sink);
