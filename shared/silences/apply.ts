@@ -128,26 +128,33 @@ function rewrite(
       const heard = heardOf(closing.pendingSinks, unheardOf(kept));
       next.outbox = [...(heard.length > 0 ? [{ ...closing, pendingSinks: heard }] : []), ...s.outbox.slice(resolvedAt + 1)];
     }
-    const owedTo = kept.sinks ?? [EVERY_SINK];
     const unheard = unheardOf(kept);
-    if (s.firing && next.outbox.length === 0 && owedTo.length > 0) {
+    // A newer notification owed stands for the kept one, but only to its own sinks: a reminder owed
+    // since goes to the sinks it was due to (each on its own clock), not to every one the silence kept.
+    const news = next.outbox.filter((e) => e.item.reason !== 'resolved' && e.item.reason !== 'unwatched');
+    const covered = new Set(news.flatMap((e) => e.pendingSinks));
+    const owedTo =
+      next.outbox.length === 0 ? (kept.sinks ?? [EVERY_SINK]) : resolvedAt < 0 && !kept.closing && kept.sinks && !covered.has(EVERY_SINK) ? kept.sinks.filter((k) => !covered.has(k)) : [];
+    if (s.firing && owedTo.length > 0) {
       // Owed to the sinks the silence kept it from, each as it is news to that sink (nothing, to one
       // that last heard what it says: a change there and back under the silence). Its reminder
       // counts from now, when they hear of it (from the struck one, it came minutes after this one
       // when the silence ended near its interval).
       const bySinks = new Map<AlertItem['reason'], string[]>();
+      // How it is now: the newest owed, else the one kept.
+      const item = news.at(-1)?.item ?? kept.item;
       // A sink owed nothing is reminded an interval after what it last heard, not after what was struck.
       const clocks: Record<string, number> = {};
       for (const k of owedTo) {
         const heard = s.heard?.[k];
-        const reason = reasonFor(kept.item, unheard.includes(EVERY_SINK) || unheard.includes(k), heard, now, repeatIntervalMs);
+        const reason = reasonFor(item, unheard.includes(EVERY_SINK) || unheard.includes(k), heard, now, repeatIntervalMs);
         if (reason) bySinks.set(reason, [...(bySinks.get(reason) ?? []), k]);
         else if (heard) clocks[k] = heard.at;
       }
       for (const [reason, pendingSinks] of bySinks) {
         next.seq += 1;
         next.lastNotifiedAt = now;
-        next.outbox = [...next.outbox, { id: `${s.fingerprint}.${next.seq}`, group: s.group, item: { ...kept.item, reason }, pendingSinks, createdAt: now }];
+        next.outbox = [...next.outbox, { id: `${s.fingerprint}.${next.seq}`, group: s.group, item: { ...item, reason }, pendingSinks, createdAt: now }];
       }
       next.remindFrom = withClocks(s.remindFrom, clocks, [...bySinks.values()].flat());
       if (!next.remindFrom) delete next.remindFrom;

@@ -150,6 +150,46 @@ describe('silences in the deliverer (sandbox CAMS, file store)', () => {
     ]);
   });
 
+  it('two sinks on their own reminder clocks, a silence ending by its time: a reminder owed since to one sink does not stand for the other\'s', async () => {
+    const a = new RecordingSink('a');
+    const b = new RecordingSink('b');
+    const t0 = clock;
+    const sinks = { sinks: [a, b], envTargets: [phone1()] };
+    await setHealth(sandbox, { ...phone1(), CanSendMessage: 'BLOCKED', Errors: BLOCKED });
+    b.failNext = 1;
+    await sweep(a, sinks); // a hears it at 0
+    clock = t0 + 2 * HOUR;
+    await sweep(a, sinks); // b at 2 h
+    const s1 = await silence([{ Name: 'PhoneNumber', Value: '8613800000041' }], clock + 10 * HOUR);
+    await setHealth(sandbox, { ...phone1(), CanSendMessage: 'LIMITED' });
+    clock += 60_000;
+    await sweep(a, sinks);
+    await setHealth(sandbox, { ...phone1(), CanSendMessage: 'BLOCKED', Errors: BLOCKED });
+    clock += 60_000;
+    await sweep(a, sinks);
+    await expireSilence(store, s1.SilenceId, clock);
+    clock += 60_000;
+    await sweep(a, sinks); // nothing owed: a's clock 0, b's 2 h
+
+    // A second silence, ending at 6.5 h by its time, strikes a's reminder (5 h) and b's (6 h), each to
+    // its sink only. At 9 h a's next one is composed (its clock: the struck one) before the deliverer
+    // finds the silence over; b's clock (6 h) has 1 h to go.
+    await silence([{ Name: 'PhoneNumber', Value: '8613800000041' }], t0 + 6.5 * HOUR);
+    clock = t0 + 5 * HOUR;
+    await sweep(a, sinks);
+    clock = t0 + 6 * HOUR;
+    await sweep(a, sinks);
+    expect([sentNodes(a), sentNodes(b)]).toEqual([['new 8613800000041'], ['new 8613800000041']]);
+    clock = t0 + 9 * HOUR + 60_000;
+    await sweep(a, sinks);
+    // b last heard it 7 h ago and the silence kept its reminder: it is reminded now, with a (before,
+    // a's reminder owed since stood for b's, and b heard nothing till its own clock, at 10 h).
+    expect([sentNodes(a), sentNodes(b)]).toEqual([
+      ['new 8613800000041', 'reminder 8613800000041'],
+      ['new 8613800000041', 'reminder 8613800000041'],
+    ]);
+  });
+
   it('a silence of a WABA covers its phones', async () => {
     const sink = new RecordingSink();
     await sweep(sink);
