@@ -260,11 +260,12 @@ export class HealthSweep {
     }
     // Removed from the watch list since the plan was made: nothing to check (a retry's key goes in settle).
     if (!target) return undefined;
+    // Checked in this tick already (its retry, before the plan came to it): counted then.
+    if (job.kind === 'plan' && attempted.has(job.id)) return undefined;
     if (job.kind === 'plan' && job.pos! < tick.uncertain) {
       // Checked by a tick that died before its progress counted it: counted now (Round.Checked lagged by those until the round ended).
       if ((await store.get<TargetInfo>(TARGET_INFO_PREFIX + job.id))?.value.round === round.id) return void jobs.checkedEarlier(job.pos!);
     }
-    if (job.kind === 'plan' && attempted.has(job.id)) return undefined;
     attempted.add(job.id);
     const checking = this.checkTarget({ id: job.id, target }, round.id, true);
     tick.underWay();

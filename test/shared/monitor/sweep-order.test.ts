@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { seeded } from '../../../local/sandbox/receipts.ts';
 import type { AlertSink } from '../../../shared/alerts/model.ts';
 import type { CamsClient } from '../../../shared/cams/client.ts';
+import { CamsError } from '../../../shared/cams/errors.ts';
 import type { CanSendMessage } from '../../../shared/cams/operations.ts';
 import { noteTarget } from '../../../shared/monitor/check.ts';
 import { INVALID_PREFIX } from '../../../shared/monitor/entity-store.ts';
@@ -379,6 +380,42 @@ describe('the sweep as the backstop within one round', () => {
     expect(r.next).toBeGreaterThan(100);
     // Nothing removed: every position below the cursor was checked once.
     expect(r.checked).toBe(r.next);
+  });
+
+  it('a target a killed tick left for a retry is counted once: its retry, not its plan position too', async () => {
+    await watch(40);
+    await runRounds(1, 100);
+    // A tick of the next round leaves tpl_01 for a retry (CAMS throttles it; no time for its re-check):
+    // the round record says a retry is left.
+    const throttle = new Set(['tpl_01']);
+    const throttling = {
+      getHealthStatus: (x: WatchTarget) => {
+        if (!throttle.has(x.TemplateCode!)) return cams.getHealthStatus(x);
+        t += CALL_MS;
+        return Promise.reject(new CamsError({ Code: 'Throttling.User', Message: 'slow down', httpStatus: 400, retryable: true, action: 'GetWhatsappHealthStatus' }));
+      },
+    } as unknown as CamsClient;
+    const run = (s: Store, checks: number) =>
+      new HealthSweep({ store: s, cams: throttling, sinks: [], policy: { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 }, envTargets: [], concurrency: 1, deadline: t + (checks - 1) * CALL_MS, checkBudgetMs: 0, now: () => t }).run();
+    await run(store, 3);
+    expect((await store.get<SweepRound>(ROUND_KEY))!.value).toMatchObject({ next: 3, checked: 2, retries: 1 });
+    // The next tick: tpl_01's retry (throttled again: given up for the round), positions 3 and 4, and
+    // tpl_05, throttled (a retry key); then it dies before it writes its progress.
+    throttle.add('tpl_05');
+    const healthy = store;
+    const never = new Promise<never>(() => {});
+    void run(storeWith(healthy, { put: (k, v, o) => (k === ROUND_KEY ? never : healthy.put(k, v, o)) }), 6);
+    for (let i = 0; i < 200; i++) await new Promise((r) => setImmediate(r));
+    throttle.clear();
+    // The next invocation, once the dead one's lease has run out: tpl_05's retry first, then positions 3 on.
+    store = storeWith(healthy, { acquireLease: async (name) => ({ name, owner: 'next', expiresAt: Infinity, renew: async () => true, release: async () => true }) });
+    calls = [];
+    await tick(4);
+    expect(calls.map((c) => c.code)).toEqual(['tpl_05', 'tpl_06', 'tpl_07', 'tpl_08']);
+    // Positions 0 to 8 once each but tpl_01 (throttled again, given up for the round): 8 checks. Before,
+    // 9: tpl_05 by its retry, and again by its position, found marked by that retry and taken for the
+    // dead tick's check.
+    expect((await store.get<SweepRound>(ROUND_KEY))!.value).toMatchObject({ next: 9, checked: 8 });
   });
 
   it("a tick's report counts as pending only the targets left, not the positions of the gap before appended pages", async () => {
