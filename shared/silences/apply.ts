@@ -133,8 +133,9 @@ function rewrite(
     // since goes to the sinks it was due to (each on its own clock), not to every one the silence kept.
     const news = next.outbox.filter((e) => e.item.reason !== 'resolved' && e.item.reason !== 'unwatched');
     const covered = new Set(news.flatMap((e) => e.pendingSinks));
-    const owedTo =
-      next.outbox.length === 0 ? (kept.sinks ?? [EVERY_SINK]) : resolvedAt < 0 && !kept.closing && kept.sinks && !covered.has(EVERY_SINK) ? kept.sinks.filter((k) => !covered.has(k)) : [];
+    // Of the same incident only, and by name ("every sink" is resolved by the deliverer after this).
+    const sameIncident = resolvedAt < 0 && !kept.closing && kept.sinks !== undefined && ![...kept.sinks, ...covered].includes(EVERY_SINK);
+    const owedTo = next.outbox.length === 0 ? (kept.sinks ?? [EVERY_SINK]) : sameIncident ? kept.sinks!.filter((k) => !covered.has(k)) : [];
     if (s.firing && owedTo.length > 0) {
       // Owed to the sinks the silence kept it from, each as it is news to that sink (nothing, to one
       // that last heard what it says: a change there and back under the silence). Its reminder

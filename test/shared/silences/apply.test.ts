@@ -1,5 +1,11 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import type { AlertSubject } from '../../../shared/alerts/model.ts';
+import { EVERY_SINK, type EntityState } from '../../../shared/monitor/entity-state.ts';
+import { entityKey } from '../../../shared/monitor/entity-store.ts';
+import { evaluate } from '../../../shared/monitor/rules.ts';
+import { applySilences } from '../../../shared/silences/apply.ts';
 import { createSilence, expireSilence } from '../../../shared/silences/store.ts';
+import { MemoryStore } from '../../../shared/store/memory-store.ts';
 import { sandboxPushingReceipts, type ReceiptRig } from '../../support/receipt-rig.ts';
 
 // When a silence ends, the alert it kept back is notified if it still fires, but not while its
@@ -297,5 +303,23 @@ describe('a silence ends', () => {
     await unsilence();
     await change(phone, 'AVAILABLE');
     expect(messages()).toEqual([['phone LIMITED new'], ['phone RESOLVED resolved']]);
+  });
+});
+
+describe('a silence ends, its record naming every sink', () => {
+  it('a reminder owed since to one sink by name stands for it: nothing more is owed to "every sink" (which would reach that sink twice)', async () => {
+    // As the onboarding function records an alert (to every sink, which the deliverer resolves): a
+    // record of "every sink", and a reminder owed since to sink a by name.
+    const store = new MemoryStore();
+    const subject: AlertSubject = { nodeType: 'phone', custSpaceId: 'cs1', wabaId: WABA, phoneNumber: PHONE, entityType: 'PHONE_NUMBER' };
+    const ctx = { round: 'r', policy: { minConsecutive: 1, repeatIntervalMs: 4 * 60 * MINUTE }, inhibited: false, sinks: ['a'] };
+    const fired = evaluate(undefined, { subject, status: 'BLOCKED', errors: [] }, { ...ctx, now: 0 });
+    const reminded = evaluate({ ...fired, outbox: [] }, { subject, status: 'BLOCKED', errors: [] }, { ...ctx, now: 5 * 60 * MINUTE });
+    const entity: EntityState = { ...reminded, silenced: { silenceId: 's', at: MINUTE, item: { ...fired.outbox[0]!.item, reason: 'reminder' }, sinks: [EVERY_SINK] } };
+    await store.put(entityKey(entity.fingerprint), entity);
+    await applySilences(store, [{ key: entityKey(entity.fingerprint), value: entity }], 5 * 60 * MINUTE, () => {}, { repeatIntervalMs: 4 * 60 * MINUTE });
+    const after = (await store.get<EntityState>(entityKey(entity.fingerprint)))!.value;
+    expect(after.silenced).toBeUndefined();
+    expect(after.outbox.map((e) => [e.item.reason, e.pendingSinks])).toEqual([['reminder', ['a']]]);
   });
 });
