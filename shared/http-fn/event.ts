@@ -115,7 +115,10 @@ export function decodeHttpEvent(raw: unknown, maxBodyBytes: number): HttpRequest
 /**
  * The query, refusing a name or value with an unpaired UTF-16 surrogate (the event's JSON can carry
  * `\ud800`): no URL encoding holds one, so it cannot be signed, and the signature check's encoder
- * threw on it, a 500 for the caller's mistake.
+ * threw on it, a 500 for the caller's mistake. Refused too: U+FFFD, what a URL decoder makes of an
+ * escape that is not UTF-8 (`%E9`), and all a JSON event can carry in its place: the bytes signed are
+ * lost, so the signature could only fail, a 403 for a malformed parameter. A U+FFFD sent as such
+ * (`%EF%BF%BD`) cannot be told from it; no parameter holds one.
  */
 function wellFormedQuery(query: Record<string, string>): Record<string, string> {
   for (const [k, v] of Object.entries(query)) {
@@ -123,6 +126,10 @@ function wellFormedQuery(query: Record<string, string>): Record<string, string> 
       throw new HttpError(400, 'InvalidParameter', `${k}: holds an unpaired UTF-16 surrogate, which no URL can carry`, {
         fields: [{ Field: k, Message: 'holds an unpaired UTF-16 surrogate, which no URL can carry' }],
       });
+    }
+    if (k.includes('\uFFFD') || v.includes('\uFFFD')) {
+      const message = 'is not valid UTF-8: query escapes are read as UTF-8 (%C3%A9, not %E9)';
+      throw new HttpError(400, 'InvalidParameter', `${k}: ${message}`, { fields: [{ Field: k, Message: message }] });
     }
   }
   return query;

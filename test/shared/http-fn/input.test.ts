@@ -1,6 +1,8 @@
 import * as z from '../../../shared/validation/schema.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { signAcs3Request } from '../../../shared/acs3/index.ts';
+import { canonicalRequest, hmacSha256Hex, sha256Hex, stringToSign } from '../../../shared/acs3/canonical.ts';
+import { joinedQuery } from '../../../local/host/http-trigger.ts';
 import { httpFunction } from '../../../shared/http-fn/http-function.ts';
 import type { SignedRouteRequest } from '../../../local/client/route-request.ts';
 import { fcContext, httpEvent, parseReply, type Trigger } from '../../support/events.ts';
@@ -98,6 +100,25 @@ describe.each<Trigger>(['fc-http', 'api-gateway'])('hostile and repeated keys, s
     expect((await call(httpEvent(signed({ body: 'Name=Caf%C3%A9+%EF%BF%BD%zz%', type: FORM }), trigger))).statusCode).toBe(200);
     expect((await call(httpEvent(signed({ body: 'Name=\uFFFD&WabaId=1%2', type: FORM }), trigger))).statusCode).toBe(200);
     expect(seen).toEqual([{ Name: 'Caf\u00e9' }, { Name: 'Caf\u00e9 \uFFFD%zz%' }, { Name: '\uFFFD', WabaId: '1%2' }]);
+  });
+
+  it('a query escape that is not UTF-8 is refused naming its key, not answered 403: the signature over the bytes sent cannot hold once they are decoded', async () => {
+    const { call, seen } = probe();
+    // Signed over the query as sent (the canonical query of one key is its pair as sent); the event
+    // carries what the local host's decoder, as FC's, makes of it.
+    const rawSigned = (rawQuery: string) => {
+      const headers = signAcs3Request({ method: 'GET', path: '/probe', query: {}, headers: { host: 'fn.example' } }, KEY);
+      const signedHeaders = ['host', 'x-acs-content-sha256', 'x-acs-date', 'x-acs-signature-nonce'];
+      const canonical = canonicalRequest({ method: 'GET', path: '/probe', query: undefined, canonicalQuery: rawQuery, headers, signedHeaders, hashedPayload: sha256Hex('') });
+      headers['Authorization'] = `ACS3-HMAC-SHA256 Credential=${KEY.accessKeyId},SignedHeaders=${signedHeaders.join(';')},Signature=${hmacSha256Hex(KEY.accessKeySecret, stringToSign(canonical))}`;
+      return httpEvent({ method: 'GET', path: '/probe', query: joinedQuery(rawQuery), headers, body: '', url: `/probe?${rawQuery}` }, trigger);
+    };
+    expectRefused(await call(rawSigned('Name=Caf%E9')), 'Name', 'not valid UTF-8');
+    expectRefused(await call(rawSigned('N%E9=x')), 'N\uFFFD', 'not valid UTF-8');
+    expect(seen).toEqual([]);
+    // Control: the same, its escapes UTF-8, passes the same signature check.
+    expect((await call(rawSigned('Name=Caf%C3%A9'))).statusCode).toBe(200);
+    expect(seen).toEqual([{ Name: 'Caf\u00e9' }]);
   });
 
   it.each(RESERVED)('refuses %s by name as a top-level JSON key', async (key) => {
