@@ -7,7 +7,10 @@ export interface HttpRequest {
   method: string;
   /** The path as sent (URL-encoded): what the caller signed. */
   rawPath: string;
+  /** rawPath decoded; rawPath itself when it is not valid URL encoding (pathDecoded false). */
   path: string;
+  /** False when rawPath is not valid URL encoding (`%E9`, `%zz`): the route then names what is wrong. */
+  pathDecoded?: false;
   headers: Record<string, string>;
   query: Record<string, string>;
   pathParameters: Record<string, string>;
@@ -47,11 +50,12 @@ function lowerKeys(m: Record<string, string>): Record<string, string> {
   return out;
 }
 
-function safeDecodePath(raw: string): string {
+/** The path decoded, or undefined when it is not valid URL encoding (a caller's mistake, named by the route). */
+export function decodePath(raw: string): string | undefined {
   try {
     return decodeURIComponent(raw);
   } catch {
-    throw new HttpError(400, 'InvalidEvent', 'the request path is not valid URL encoding');
+    return undefined;
   }
 }
 
@@ -99,11 +103,13 @@ export function decodeHttpEvent(raw: unknown, maxBodyBytes: number): HttpRequest
   }
 
   const body = decodeBody(event['body'], event['isBase64Encoded'] === true || event['isBase64Encoded'] === 'true', maxBodyBytes);
+  const path = decodePath(rawPath);
   return {
     trigger,
     method: method.toUpperCase(),
     rawPath,
-    path: safeDecodePath(rawPath),
+    path: path ?? rawPath,
+    ...(path === undefined ? { pathDecoded: false as const } : {}),
     headers: lowerKeys(stringMap(event['headers'], 'headers')),
     query: wellFormedQuery(stringMap(event['queryParameters'] ?? event['queryStringParameters'], 'queryParameters')),
     pathParameters: stringMap(event['pathParameters'], 'pathParameters'),

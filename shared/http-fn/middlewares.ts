@@ -5,7 +5,7 @@ import { verifyAcs3Request, type NonceRegistry } from '../acs3/index.ts';
 import type { ApiKey } from '../config/env.ts';
 import { invocationDeadline, type FcContext } from '../fc/context.ts';
 import { HttpError } from './errors.ts';
-import { decodeHttpEvent, nullProtoMap, type HttpRequest } from './event.ts';
+import { decodeHttpEvent, decodePath, nullProtoMap, type HttpRequest } from './event.ts';
 import { writeLogRecord, type LogWriter } from '../log/log.ts';
 import { collectParams, validateParams } from './params.ts';
 import { callerAuthStatus, errorReply, successReply, type FcHttpResponse } from './reply.ts';
@@ -129,6 +129,7 @@ export function decodeHttpRequest(opts: { routes: readonly Route[]; maxBodyBytes
       const http = decodeHttpEvent(request.event, opts.maxBodyBytes());
       request.internal.route = `${http.method} ${http.path}`;
       request.internal.head = http.method === 'HEAD';
+      if (http.pathDecoded === false) throw undecodablePath(matchers, http.rawPath);
       const samePath = matchers.filter((m) => matchRoute(m.segments, http.path) !== undefined);
       if (samePath.length === 0) throw new HttpError(404, 'NotFound', `no route for ${http.path}`);
       const route = samePath.find((m) => m.method.toUpperCase() === http.method) ?? (http.method === 'HEAD' ? samePath.find((m) => m.method.toUpperCase() === 'GET') : undefined);
@@ -150,6 +151,24 @@ export function decodeHttpRequest(opts: { routes: readonly Route[]; maxBodyBytes
       } satisfies ParsedHttpEvent;
     },
   };
+}
+
+const PATH_NOT_DECODABLE = 'is not valid URL encoding: path escapes are read as UTF-8 (%C3%A9, not %E9), and % starts one';
+
+/**
+ * A path that is not valid URL encoding (`/silences/%E9`): 400 naming the route parameter whose
+ * segment it is, each segment decoded on its own, or `(path)` when no route's other segments match.
+ */
+function undecodablePath(matchers: ReadonlyArray<{ segments: readonly RouteSegment[] }>, rawPath: string): HttpError {
+  const parts = (rawPath.length > 1 && rawPath.endsWith('/') ? rawPath.slice(0, -1) : rawPath).split('/');
+  for (const { segments } of matchers) {
+    if (segments.length !== parts.length) continue;
+    const decoded = parts.map(decodePath);
+    if (segments.some((seg, i) => 'literal' in seg && decoded[i] !== seg.literal)) continue;
+    const bad = segments.find((seg, i): seg is { param: string } => 'param' in seg && decoded[i] === undefined);
+    if (bad) return new HttpError(400, 'InvalidParameter', `${bad.param}: ${PATH_NOT_DECODABLE}`, { fields: [{ Field: bad.param, Message: PATH_NOT_DECODABLE }] });
+  }
+  return new HttpError(400, 'InvalidParameter', `(path): ${PATH_NOT_DECODABLE}`, { fields: [{ Field: '(path)', Message: PATH_NOT_DECODABLE }] });
 }
 
 /** The methods a path answers; HEAD wherever GET is (RFC 9110 §9.3.2: GET without the body). */

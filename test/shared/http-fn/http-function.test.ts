@@ -93,6 +93,31 @@ describe('the shared HTTP function stack', () => {
     expect(head).toMatchObject({ statusCode: 405, headers: { allow: 'DELETE' }, body: '' });
   });
 
+  it('a path that is not valid URL encoding is 400 naming the route parameter whose segment it is, else (path), before the signature is checked', async () => {
+    const handler = httpFunction({
+      name: 'things',
+      routes: [
+        { method: 'GET', path: '/things/{id}' },
+        { method: 'DELETE', path: '/things/{id}/tags/{tag_2}' },
+      ],
+      schema: z.looseObject({}),
+      service: async () => ({}),
+      env,
+      write: () => {},
+    });
+    const call = async (method: string, path: string) => parseReply(await handler(httpEvent(signRouteRequest({ method, path }, 'h.example', KEY), 'fc-http'), fcContext() as never));
+    const refused = (field: string) => ({ statusCode: 400, body: { Code: 'InvalidParameter', Message: expect.stringContaining(`${field}: is not valid URL encoding`), Fields: [{ Field: field, Message: expect.stringContaining('UTF-8') }] } });
+    // Latin-1 `é` (not UTF-8), a `%` with no hex after it, and one segment bad among good ones.
+    expect(await call('GET', '/things/Caf%E9')).toMatchObject(refused('id'));
+    expect(await call('GET', '/things/100%/')).toMatchObject(refused('id'));
+    expect(await call('DELETE', '/things/a%C3%A9/tags/%zz')).toMatchObject(refused('tag_2'));
+    // On no route: the path is what is wrong.
+    expect(await call('GET', '/th%E9ngs/x')).toMatchObject(refused('(path)'));
+    expect(await call('GET', '/things/%E9/more')).toMatchObject(refused('(path)'));
+    // Control: the same segments as UTF-8 escapes reach the service.
+    expect((await call('GET', '/things/Caf%C3%A9')).statusCode).toBe(200);
+  });
+
   it('answers HEAD as its GET route, signed as HEAD, with the same status and headers and no body', async () => {
     const handler = httpFunction({
       name: 'things',
