@@ -4,6 +4,7 @@ import { MAX_PAGE_SIZE } from '../../shared/silences/store.ts';
 import { CustSpaceId, FullPhoneNumber, Language, requiredString, TemplateCode, WabaId } from '../../shared/validation/cams-fields.ts';
 import { camsParams } from '../../shared/validation/cams-params.ts';
 import { NextToken, PageSize } from '../../shared/validation/page-params.ts';
+import { isWellFormedText } from '../../shared/text/chars.ts';
 
 const YEAR_10000 = Date.UTC(10000, 0, 1);
 
@@ -15,7 +16,25 @@ const isoTime = requiredString().check(
   // and a zone can carry 9999-12-31 into year 10000, which toISOString writes as +010000-….
   z.refine((v) => Date.parse(v) < YEAR_10000 && Number(v.slice(8, 10)) <= new Date(Date.UTC(Number(v.slice(0, 4)), Number(v.slice(5, 7)), 0)).getUTCDate(), 'is not a valid time'),
 );
-const text = (max: number) => requiredString().check(z.trim(), z.minLength(1, 'is required'), z.maxLength(max, `must be at most ${max} characters`));
+/**
+ * Shown on the status page and in GET /silences as given: a NUL, a terminal escape or an unpaired
+ * surrogate (which has no UTF-8 form) is no one's name or comment, and was stored without a word.
+ */
+function isPlainText(v: string): boolean {
+  for (let i = 0; i < v.length; i += 1) {
+    const c = v.charCodeAt(i);
+    // C0 controls but tab, LF and CR; DEL and the C1 controls.
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || (c >= 0x7f && c <= 0x9f)) return false;
+  }
+  return isWellFormedText(v);
+}
+const text = (max: number) =>
+  requiredString().check(
+    z.trim(),
+    z.minLength(1, 'is required'),
+    z.maxLength(max, `must be at most ${max} characters`),
+    z.refine(isPlainText, 'must be plain text: no control characters (tabs and line breaks aside) and no unpaired surrogate'),
+  );
 
 const oneOf = (values: readonly string[]) => requiredString().check(z.refine((v) => values.includes(v), `must be one of ${values.join(', ')}`));
 

@@ -73,6 +73,10 @@ describe('POST/GET/DELETE /silences', () => {
     ['a StartsAt on a day the month does not have', { ...valid(), StartsAt: '2030-04-31T10:00:00Z', EndsAt: '2030-05-02T10:00:00Z' }, 'StartsAt', /not a valid time/],
     ['a matcher that is not an object', { ...valid(), Matchers: [null] }, 'Matchers.0', /must be an object \{Name, Value\}/],
     ['no creator', { ...valid(), CreatedBy: undefined }, 'CreatedBy', /is required/],
+    // Shown on the status page as given: none of these is text anyone typed.
+    ['a NUL in the comment', { ...valid(), Comment: 'fixing\u0000it' }, 'Comment', /plain text: no control characters/],
+    ['a terminal escape in the creator', { ...valid(), CreatedBy: 'ops\u001b[31m' }, 'CreatedBy', /plain text: no control characters/],
+    ['an unpaired surrogate in the comment', { ...valid(), Comment: 'half \ud83d of an emoji' }, 'Comment', /no unpaired surrogate/],
     ['an unknown parameter', { ...valid(), Severity: 'x' }, 'Severity', /not a parameter/],
   ];
   for (const [what, body, field, message] of bad) {
@@ -82,6 +86,14 @@ describe('POST/GET/DELETE /silences', () => {
       expect(res.body.Fields).toContainEqual({ Field: field, Message: expect.stringMatching(message) });
     });
   }
+
+  it('control: a comment over lines, with tabs, an emoji and accents, is kept as given', async () => {
+    const Comment = 'payment method being fixed:\n\t- card \u{1F4B3} renewed\r\n\t- caf\u00e9 billing';
+    const created = await call('POST', '/silences', { ...valid(), Comment, CreatedBy: 'Zo\u00eb' });
+    expect(created.statusCode, JSON.stringify(created.body)).toBe(200);
+    const listed = (await call('GET', '/silences')).body.Data!['Silences'] as Array<Record<string, unknown>>;
+    expect(listed.find((s) => s['SilenceId'] === created.body.Data!['SilenceId'])).toMatchObject({ Comment, CreatedBy: 'Zo\u00eb' });
+  });
 
   it("takes ISO 8601 times as other languages write them: Python's isoformat() (microseconds), Go's RFC3339Nano (nanoseconds)", async () => {
     const year = new Date().getUTCFullYear() + 1;
