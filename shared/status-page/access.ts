@@ -91,7 +91,8 @@ export function checkAccess(cfg: Pick<StatusPageConfig, 'token' | 'public'>, htt
     };
   }
   const auth = http.headers['authorization'];
-  if (auth !== undefined) {
+  // Another scheme (Basic from a proxy in front of the page, say) is not ours: the cookie still opens it.
+  if (auth !== undefined && /^Bearer(\s|$)/i.test(auth)) {
     const m = /^Bearer\s+(\S+)$/i.exec(auth);
     if (m && secretEquals(m[1]!, token)) return { kind: 'allowed' };
     throw new HttpError(401, 'InvalidToken', 'the Bearer token is not right');

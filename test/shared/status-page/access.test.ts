@@ -71,6 +71,16 @@ describe('checkAccess: the cookie', () => {
     }
   });
 
+  it('opens the page beside an Authorization header of another scheme (Basic, from a proxy in front of the page): only Bearer is the token', () => {
+    for (const authorization of ['Basic dXNlcjpwYXNz', 'ACS3-HMAC-SHA256 Credential=x,SignedHeaders=host,Signature=00']) {
+      expect(checkAccess(cfg, request({}, { cookie: good, authorization }), now).kind, authorization).toBe('allowed');
+      expect(refused(() => checkAccess(cfg, request({}, { authorization }), now)), authorization).toBe(401);
+    }
+    // A Bearer token is the token, right or wrong, whatever cookie comes beside it.
+    expect(refused(() => checkAccess(cfg, request({}, { cookie: good, authorization: `Bearer ${TOKEN}x` }), now))).toBe(401);
+    expect(refused(() => checkAccess(cfg, request({}, { cookie: good, authorization: 'Bearer' }), now))).toBe(401);
+  });
+
   it('is 401 when none is good', () => {
     for (const header of [rotated, `${rotated}; ${expired}`, `other=${cookieValue(TOKEN, now + 60_000)}`]) {
       expect(refused(() => checkAccess(cfg, request({}, { cookie: header }), now)), header).toBe(401);
