@@ -1,7 +1,7 @@
 // One formatter for every chat sink: a notification becomes a view (cleaned, capped fields), the
 // view becomes markdown in a channel's dialect or plain text, and fitText() makes the result fit
 // the channel's size limit by dropping whole items ("… and N more") and, only when one item alone
-// is too big, cutting it on a code point boundary (never inside a UTF-8 sequence).
+// is too big, cutting it between atoms (see atoms(): never inside an escape, a tag or a character).
 import { formatDuration } from '../duration.ts';
 import type { AlertItem, AlertNotification, Severity } from '../model.ts';
 
@@ -52,11 +52,53 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 /**
  * One line, whitespace collapsed, at most `max` characters (code points), well-formed: a lone
  * surrogate becomes U+FFFD, as WeCom wants its content in UTF-8 and would refuse it every time.
+ * A cut falls between two characters as a reader sees them (graphemes: a flag, an emoji sequence).
  */
 export function clean(value: unknown, max = FIELD_MAX_CHARS): string {
   const s = String(value ?? '').replace(LONE_SURROGATE, '\uFFFD').replace(/\s+/g, ' ').trim();
-  const cps = Array.from(s);
-  return cps.length <= max ? s : cps.slice(0, max - 1).join('') + '…';
+  if (Array.from(s).length <= max) return s;
+  let kept = '';
+  let n = 0;
+  for (const g of graphemes(s)) {
+    const len = Array.from(g).length;
+    if (n + len > max - 1) break;
+    kept += g;
+    n += len;
+  }
+  return kept + '…';
+}
+
+const SEGMENTER = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+/** Longer clusters (stacked combining marks) are split into code points: no one character hides a field. */
+const GRAPHEME_MAX_UNITS = 16;
+
+/** `text` in graphemes, each a whole surrogate pair at least. */
+function graphemes(text: string): string[] {
+  const out: string[] = [];
+  for (const { segment } of SEGMENTER.segment(text)) {
+    if (segment.length > GRAPHEME_MAX_UNITS) out.push(...Array.from(segment));
+    else out.push(segment);
+  }
+  return out;
+}
+
+/**
+ * A dialect's escapes (`&amp;`, `&#42;`) and tags (WeCom's `<font color="…">`, a Slack `<url|text>`
+ * link): CAMS text cannot make either (every dialect escapes or replaces its `&`, `<` and `>`), so
+ * each is whole markup of ours, and half of one would show as garbage or break what follows.
+ */
+const MARKUP = /&(?:[A-Za-z][A-Za-z0-9]{0,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});|<[^<>\n]{1,500}>/g;
+
+/** What a cut must keep whole: an escape, a tag, or a grapheme. */
+export function atoms(text: string): string[] {
+  const out: string[] = [];
+  let last = 0;
+  for (const m of text.matchAll(MARKUP)) {
+    out.push(...graphemes(text.slice(last, m.index)), m[0]);
+    last = m.index + m[0].length;
+  }
+  out.push(...graphemes(text.slice(last)));
+  return out;
 }
 
 function groupLabel(group: string): string {
@@ -266,21 +308,21 @@ function compose(r: Rendered, shown: number): string {
 }
 
 /**
- * The longest prefix of `text` (whole code points) such that `wrap(prefix + suffix)` measures at
+ * The longest prefix of `text` (whole atoms: no half escape, tag or character) such that `wrap(prefix + suffix)` measures at
  * most `limit`; `wrap` places the cut text in its context (the rest of the message, a JSON body).
  */
 export function cutToFit(text: string, size: (s: string) => number, limit: number, suffix = '…', wrap: (cut: string) => string = (c) => c): string {
   if (size(wrap(text)) <= limit) return wrap(text);
-  const cps = Array.from(text);
+  const parts = atoms(text);
   let lo = 0;
-  let hi = cps.length - 1;
-  // Largest m with the first m code points (+ suffix) fitting; m = 0 is the floor.
+  let hi = parts.length - 1;
+  // Largest m with the first m atoms (+ suffix) fitting; m = 0 is the floor.
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
-    if (size(wrap(cps.slice(0, mid).join('') + suffix)) <= limit) lo = mid;
+    if (size(wrap(parts.slice(0, mid).join('') + suffix)) <= limit) lo = mid;
     else hi = mid - 1;
   }
-  return wrap(cps.slice(0, lo).join('') + (lo > 0 || size(wrap(suffix)) <= limit ? suffix : ''));
+  return wrap(parts.slice(0, lo).join('') + (lo > 0 || size(wrap(suffix)) <= limit ? suffix : ''));
 }
 
 export interface Fitted {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cutToFit, DIALECTS, fitText, markdown, plain, titleOf, utf8Bytes, viewOf, type Rendered } from '../../../../shared/alerts/sinks/format.ts';
+import { chars, clean, cutToFit, DIALECTS, fitText, markdown, plain, titleOf, utf8Bytes, viewOf, type Rendered } from '../../../../shared/alerts/sinks/format.ts';
 import { BLOCKED_ERROR, item, manyItems, notification, RESOLVED } from './fixtures.ts';
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -135,5 +135,44 @@ describe('alert formatter', () => {
     );
     expect(cutToFit('ab😀cdef', utf8Bytes, 8)).toBe('ab…'); // the emoji (4 bytes) would not fit with "…" (3 bytes)
     expect(cutToFit('ab😀cdef', utf8Bytes, 9)).toBe('ab😀…');
+  });
+
+  it('cutToFit never splits an escape, a tag or a character (a flag, an emoji sequence), in characters or in UTF-8 bytes', () => {
+    const segments = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+    const bounds = (s: string) => new Set([0, ...Array.from(segments.segment(s), (g) => g.index + g.segment.length)]);
+    const text = fc.array(fc.constantFrom('&', '<', '>', 'a', ' ', 'é', 'e\u0301', '号', '😀', '🇨🇳', '👩‍👩‍👧', '👍🏽'), { maxLength: 120 }).map((a) => a.join(''));
+    for (const [name, d] of [['slack', DIALECTS.slack], ['lark', DIALECTS.lark], ['wecom', DIALECTS.wecom]] as const) {
+      fc.assert(
+        fc.property(text, fc.integer({ min: 1, max: 400 }), fc.constantFrom(chars, utf8Bytes), (raw, max, size) => {
+          const s = d.escape(raw);
+          const out = cutToFit(s, size, max);
+          expect(size(out)).toBeLessThanOrEqual(max);
+          if (size(s) <= max) {
+            expect(out).toBe(s);
+            return;
+          }
+          const kept = out.endsWith('…') ? out.slice(0, -1) : out;
+          expect(s.startsWith(kept)).toBe(true);
+          // Slack and Lark cards write "&" as "&amp;" (WeCom leaves it be).
+          if (name !== 'wecom') expect(kept).not.toMatch(/&(?!(amp|lt|gt);)/);
+          expect(bounds(s).has(kept.length), JSON.stringify([s, kept])).toBe(true);
+        }),
+      );
+    }
+    expect(cutToFit('a &amp;&amp; b', chars, 9)).toBe('a &amp;…');
+    expect(cutToFit('🇨🇳🇨🇳🇨🇳', chars, 10)).toBe('🇨🇳🇨🇳…');
+  });
+
+  it('cutToFit keeps a tag of ours whole: a WeCom <font>, a Slack <url|text> link', () => {
+    expect(cutToFit('Status: <font color="warning">BLOCKED</font> since', chars, 24)).toBe('Status: …');
+    expect(cutToFit('Status: <font color="warning">BLOCKED</font> since', chars, 34)).toBe('Status: <font color="warning">BLO…');
+    expect(cutToFit('see <https://x.example/a|the docs> now', chars, 20)).toBe('see …');
+  });
+
+  it('a field cut at its length keeps flags and emoji sequences whole', () => {
+    const family = '👩‍👩‍👧'; // 5 code points
+    expect(clean(family.repeat(3), 12)).toBe(`${family.repeat(2)}…`);
+    expect(clean('🇨🇳🇨🇳🇨🇳', 4)).toBe('🇨🇳…');
+    expect(Array.from(clean('x'.repeat(1000))).length).toBe(600);
   });
 });

@@ -40,6 +40,26 @@ describe('SlackSink', () => {
     expect(rx.received[0]!.text).toContain('phone @everyone');
   });
 
+  it('a section or fallback text cut at its limit never splits an escape (&amp;), a character (a flag, a surrogate pair) or a link', async () => {
+    // "&" is 5 characters escaped: 600 of them (a field's most) are 3000, so the item's section and
+    // the fallback text are both cut, inside the run of "&amp;".
+    rx = await startSlackReceiver();
+    const node = `${'&'.repeat(599)}x`;
+    const flags = '🇨🇳👩‍👩‍👧'.repeat(200);
+    await new SlackSink(rx.url).send(notification([item({ node, errors: [{ ErrorCode: 'E1', ErrorDescription: flags, PossibleSolution: flags }] }), item({ node: flags, fingerprint: 'fp-2', errors: Array.from({ length: 5 }, () => ({ ErrorCode: 'E2', ErrorDescription: flags, PossibleSolution: flags })) })]));
+    expect(rx.rejected).toEqual([]);
+    const body = rx.received[0]!.body as { text: string; blocks: Array<{ type: string; text?: { text: string } }> };
+    const sections = body.blocks.filter((b) => b.type === 'section').map((b) => b.text!.text);
+    expect(sections.map((t) => t.endsWith('…'))).toEqual([true, true]);
+    for (const t of [body.text, ...sections]) {
+      expect(t.length).toBeLessThanOrEqual(3000);
+      expect(t, t.slice(-20)).not.toMatch(/&(?!(amp|lt|gt);)/);
+      // Flags and the family emoji only whole: a cut between two regional indicators or inside a ZWJ sequence shows other characters.
+      const rest = t.replaceAll('🇨🇳', '').replaceAll('👩‍👩‍👧', '');
+      expect(rest, t.slice(-20)).not.toMatch(/[\u{1F1E6}-\u{1F1FF}\u200D]|\u{1F467}|\u{1F469}/u);
+    }
+  });
+
   it('429 with Retry-After is retryable with retryAfterMs', async () => {
     rx = await startSlackReceiver();
     rx.rateLimitNext(1, 30);
