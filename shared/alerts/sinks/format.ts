@@ -205,10 +205,16 @@ const htmlish = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').re
 const fullWidthAngles = (s: string) => s.replaceAll('<', '\uFF1C').replaceAll('>', '\uFF1E');
 const robotEscape = (s: string) => fullWidthAngles(noLinks(s));
 /**
- * Lark's plain text messages read `<at user_id="all"></at>` as a mention of everyone and show
- * entities as written, so `<` and `>` become their full-width forms there too.
+ * Lark's plain text messages read `<at user_id="all"></at>` as a mention of everyone, `<b>`, `<i>`…
+ * as styles and `[text](url)` as a link, and show entities as written: `<` and `>` become their
+ * full-width forms there too, and links are unmade.
  */
-export const larkTextEscape = fullWidthAngles;
+export const larkTextEscape = robotEscape;
+/**
+ * Lark card markdown (lark_md) reads `**bold**`, `*italic*`, `~~strike~~` and `` `code` ``, and
+ * decodes entities: those characters are written as entities, which show as themselves.
+ */
+const larkMdEscape = (s: string) => noLinks(htmlish(s)).replaceAll('*', '&#42;').replaceAll('~', '&#126;').replaceAll('`', '&#96;');
 
 export const DIALECTS = {
   // DingTalk: headings, bold, lists; a bare "\n" is not always a line break, list items are.
@@ -233,12 +239,13 @@ export const DIALECTS = {
     lineSep: '\n',
     itemSep: '\n\n',
   },
-  // Lark card lark_md: bold, links, <at>; "<" and ">" are written as entities, links unmade.
+  // Lark card lark_md: bold, italic, strike, code, links, <at>, <font>; "<", ">", "*", "~" and "`" are
+  // written as entities, links unmade.
   lark: {
     heading: (t) => `**${t}**`,
     bold: (s) => `**${s}**`,
     code: (s) => s,
-    escape: (s) => noLinks(htmlish(s)),
+    escape: larkMdEscape,
     field: (l, v) => `${l}: ${v}`,
     status: (i) => `**${i.status}**`,
     lineSep: '\n',

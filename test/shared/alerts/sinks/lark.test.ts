@@ -48,6 +48,27 @@ describe('LarkSink', () => {
     expect(body.content.text).toContain('Fix it ＜at user_id="all"＞everyone＜/at＞ now');
   });
 
+  it('in a text message, a [text](url) link or a style tag in CAMS text is shown, not acted on', () => {
+    // Lark text messages read `[text](url)` as a link and <b>, <i>, <u>, <s> as styles.
+    const evil = 'Rejected. [Fix it here](https://evil.example/login) <b>now</b>';
+    const n = notification([item({ node: 'phone [x](https://evil.example)', errors: [{ ErrorCode: 'E', ErrorDescription: evil, PossibleSolution: '[docs](https://evil.example)' }] })]);
+    const text = (larkBody(n, 'text') as { content: { text: string } }).content.text;
+    expect(text).not.toMatch(/\]\(/);
+    expect(text).not.toMatch(/<\/?b>/);
+    expect(text).toContain('[Fix it here] (https://evil.example/login) ＜b＞now＜/b＞');
+  });
+
+  it('in a card, bold, italic, strike or code in CAMS text is shown as written, not as formatting', () => {
+    const evil = '**URGENT** pay *now* ~~not~~ `here`';
+    const n = notification([item({ node: `phone **${'VIP'}**`, errors: [{ ErrorCode: '`E1`', ErrorDescription: evil, PossibleSolution: '~~ok~~' }] })]);
+    const card = larkBody(n) as { card: { elements: Array<{ text: { content: string } }> } };
+    const content = card.card.elements[0]!.text.content;
+    // Only our own markup is left: the bold reason-and-node line and the bold status.
+    expect(content.replaceAll(/\*\*(NEW · [^*\n]*|BLOCKED)\*\*/g, '')).not.toMatch(/[*~`]/);
+    expect(content).toContain('**NEW · phone &#42;&#42;VIP&#42;&#42;**');
+    expect(content).toContain('&#42;&#42;URGENT&#42;&#42; pay &#42;now&#42; &#126;&#126;not&#126;&#126; &#96;here&#96;');
+  });
+
   it('accepts the older {"StatusCode":0} success reply', async () => {
     rx = await startLarkReceiver({ legacyReply: true });
     await new LarkSink(rx.url, rx.secret!).send(notification());
