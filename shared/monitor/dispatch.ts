@@ -35,6 +35,11 @@ interface Sending {
   sent?: boolean;
   /** How many times the sink refused it for good (a non-retryable answer); see SINK_REFUSALS. */
   refusals?: number;
+  /**
+   * Given up at its last refusal (whose answer this is): recorded first, so that a store failing in
+   * what follows (the alert, the strike) has the next flush finish that, never send it again.
+   */
+  givenUp?: { error: string; code?: string };
 }
 
 const DEFAULT_POLICY: AlertPolicy = { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 };
@@ -209,7 +214,8 @@ async function deliverUnderLease(
   if (await applySilences(store, [...owing, ...silenced], now(), log, { inFlight: inFlight(sending), repeatIntervalMs: policy.repeatIntervalMs })) owing = await loadOwing(store);
   // A recorded message goes out again though a silence struck every alert in it (nothing else owed).
   // So does a confirmed one (struck off, or not yet): a refusing sink's SinkRejected may wait on it to resolve.
-  const recorded = [...sending.values()].some((records) => [...records.values()].some((r) => r.sent || r.message !== undefined));
+  // And one given up whose give-up a store failure cut short: it is finished (not sent).
+  const recorded = [...sending.values()].some((records) => [...records.values()].some((r) => r.sent || r.message !== undefined || r.givenUp !== undefined));
   if (owing.length === 0 && !recorded) return;
   owing = await resolveSinks(store, owing, configured, log);
   const pass: Pass = { now, log, report, mayStart, policy, configured, stuck: new Set(refused), refused, monitorChanged: false };
@@ -367,6 +373,14 @@ async function deliverToSink(
   for (const [group, owed, record] of messages) {
     const sendingKey = sendingPrefix + group;
     if (blocked.has(group) || ctx.stuck.has(`${sink.name}\n${group}`)) continue;
+    if (record?.givenUp) {
+      // Given up, and a store failure cut what follows short: finished now, not sent again.
+      await giveUp(store, sink, ctx, owed, sendingKey, new SinkDeliveryError(sink.name, record.givenUp.error, false, undefined, record.givenUp.code), refusing);
+      refusing = true;
+      refused.delete(group);
+      log({ level: 'info', msg: 'alert given up earlier, struck off now', sink: sink.name, group, notification: record.id, items: owed.length });
+      continue;
+    }
     if (record?.sent) {
       // Confirmed by the sink, not struck off: strike it now, without sending it again.
       await strikeOff(store, sink, owed, now());
@@ -408,8 +422,11 @@ async function deliverToSink(
       }
       // Refused for good: counted on the message's record, told to the other sinks, given up at SINK_REFUSALS.
       const givenUp = refusals + 1 >= SINK_REFUSALS;
+      // The record says so first: a store failure after this put cannot have the message sent again
+      // (a failure of this put can: the sink's answer is lost, as an acceptance's would be).
+      const answer = givenUp ? { givenUp: { error: err.message, ...(err.code !== undefined ? { code: err.code } : {}) } } : { message: notification };
+      await store.put<Sending>(sendingKey, { id: notification.id, entries: ids, ...answer, refusals: refusals + 1 }, { ttlMs: SENDING_TTL_MS });
       if (!givenUp) {
-        await store.put<Sending>(sendingKey, { id: notification.id, entries: ids, message: notification, refusals: refusals + 1 }, { ttlMs: SENDING_TTL_MS });
         refused.add(group);
         ctx.refused.add(`${sink.name}\n${group}`);
         block(group);
@@ -426,25 +443,15 @@ async function deliverToSink(
         error: err.message,
         refusals: refusals + 1,
       });
-      // The mark, then the alert, then (given up) the record goes: a store failing at any of these
-      // leaves the record, so the next flush sends the message again and, refused, raises the alert.
-      // Struck off first, a failure before the alert (its first, or a new code) lost it for good.
-      if (!refusing) await markRefusing(store, sink.name, true);
-      refusing = true;
-      await observeMonitorSubject(store, sinkRejectedSubject(sink.name), 'ERROR', [refusalError(sink.name, err)], {
-        now: now(),
-        round: 'delivery',
-        policy: ctx.policy,
-        // Not the sink that refuses: it would refuse this too.
-        sinks: ctx.configured.filter((n) => n !== sink.name),
-      });
-      ctx.monitorChanged = true;
+      // The mark, then the alert: a store failing at either leaves the record, so the next flush sends
+      // the message again (given up: finishes the give-up) and, refused, raises the alert.
       if (givenUp) {
-        // Struck off, not heard: what the sink last heard is still what it had before.
-        await strikeOff(store, sink, owed);
-        await store.delete(sendingKey);
+        await giveUp(store, sink, ctx, owed, sendingKey, err, refusing);
         refused.delete(group);
+      } else {
+        await raiseRefusal(store, sink, ctx, err, refusing);
       }
+      refusing = true;
       continue;
     }
     await store.put<Sending>(sendingKey, { id: notification.id, entries: ids, sent: true }, { ttlMs: SENDING_TTL_MS });
@@ -469,6 +476,31 @@ async function deliverToSink(
   }
   for (const group of confirmed) await store.delete(sendingPrefix + group);
   return true;
+}
+
+/** A refusal: the sink marked refusing (unless `marked`), then its SinkRejected alert, told to the other sinks. */
+async function raiseRefusal(store: Store, sink: AlertSink, ctx: Pass, err: SinkDeliveryError, marked: boolean): Promise<void> {
+  if (!marked) await markRefusing(store, sink.name, true);
+  await observeMonitorSubject(store, sinkRejectedSubject(sink.name), 'ERROR', [refusalError(sink.name, err)], {
+    now: ctx.now(),
+    round: 'delivery',
+    policy: ctx.policy,
+    // Not the sink that refuses: it would refuse this too.
+    sinks: ctx.configured.filter((n) => n !== sink.name),
+  });
+  ctx.monitorChanged = true;
+}
+
+/**
+ * A message given up for `sink` (its record says so): the refusal raised, then the message struck off
+ * and its record deleted. Struck off before the alert, a failure in between lost the alert (its
+ * first, or a new code) for good; in this order a failure anywhere has the next flush do it again.
+ */
+async function giveUp(store: Store, sink: AlertSink, ctx: Pass, owed: ReadonlyArray<{ key: string; marker: string; entry: OutboxEntry }>, sendingKey: string, err: SinkDeliveryError, marked: boolean): Promise<void> {
+  await raiseRefusal(store, sink, ctx, err, marked);
+  // Struck off, not heard: what the sink last heard is still what it had before.
+  await strikeOff(store, sink, owed);
+  await store.delete(sendingKey);
 }
 
 /**

@@ -627,6 +627,74 @@ describe('a store failure at any write of a flush in which a sink refuses a mess
   });
 });
 
+describe.skipIf(!redisBin)('a message given up at its last refusal (real redis-server)', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedisServer(redisBin!, 21401);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  /**
+   * SINK_REFUSALS + 2 flushes with a sink that refuses every message; in the flush whose refusal gives
+   * the message up, the `failAt`-th write (put or delete) fails. Returns the sink's attempts, that
+   * flush's writes and at which of them the last send was made, and what is left afterwards.
+   */
+  async function run(failAt: number) {
+    const inner = await openStore(`${server.url}?namespace=given-up-${failAt}:`);
+    try {
+      let writes = 0;
+      let armed = false;
+      const fail = () => armed && ++writes === failAt;
+      const store = storeWith(inner, {
+        put: (k, v, o) => (fail() ? Promise.reject(new Error('store unavailable')) : inner.put(k, v, o)),
+        delete: (k, o) => (fail() ? Promise.reject(new Error('store unavailable')) : inner.delete(k, o)),
+      });
+      let attempts = 0;
+      let sentAt = 0;
+      const refusing = new TimedSink('r');
+      refusing.send = async () => {
+        attempts += 1;
+        if (armed) sentAt = writes;
+        throw new SinkDeliveryError('r', 'errcode 310000', false, undefined, '310000');
+      };
+      const ok = new TimedSink('ok');
+      await owe(inner, '1', ['r', 'ok']);
+      let flushWrites = 0;
+      for (let f = 1; f <= SINK_REFUSALS + 2; f++) {
+        armed = f === SINK_REFUSALS;
+        writes = 0;
+        await deliverOwed(store, [refusing, ok], Date.now, noLog).catch(() => undefined);
+        if (armed) flushWrites = writes;
+        armed = false;
+      }
+      const owed = (await inner.list<EntityState>(ENTITY_PREFIX)).reduce((n, e) => n + e.value.outbox.length, 0);
+      const sending = (await inner.list('monitor/sending/')).length;
+      const told = ok.sent.flatMap((x) => x.n.items).filter((i) => i.subject.entityType === 'SinkRejected').length;
+      return { attempts, sentAt, flushWrites, left: { owed, sending, told: told > 0 } };
+    } finally {
+      await inner.close();
+    }
+  }
+
+  it(`is sent ${SINK_REFUSALS} times whichever write after its last refusal fails, but the one that records the refusal`, async () => {
+    const clean = await run(Infinity);
+    expect(clean.attempts).toBe(SINK_REFUSALS);
+    expect(clean.sentAt).toBeGreaterThan(0);
+    const wrong: string[] = [];
+    for (let failAt = 1; failAt <= clean.flushWrites; failAt++) {
+      const { attempts, left } = await run(failAt);
+      // The write right after the send records the sink's answer: lost, the answer is not known, and
+      // the message goes again (as any message whose confirmation a store failure lost does).
+      const want = failAt === clean.sentAt + 1 ? SINK_REFUSALS + 1 : SINK_REFUSALS;
+      if (attempts !== want) wrong.push(`write ${failAt}${failAt > clean.sentAt ? ' (after the send)' : ''}: ${attempts} sends`);
+      expect(left, `write ${failAt}`).toEqual({ owed: 0, sending: 0, told: true });
+    }
+    expect(wrong).toEqual([]);
+  });
+});
+
 describe('a removed sink\'s SinkRejected alert', () => {
   it('a store failure during the look for removed sinks is looked again at the next flush, not 10 minutes later', async () => {
     const inner = await openStore('memory:');
