@@ -1,10 +1,11 @@
 import type { AlertSubject } from '../alerts/model.ts';
 import type { CamsClient } from '../cams/client.ts';
-import { isCamsError, isThrottlingCode, mayHaveBeenApplied } from '../cams/errors.ts';
+import { CamsError, isCamsError, isThrottlingCode, mayHaveBeenApplied } from '../cams/errors.ts';
 import { observeMonitorSubject } from '../monitor/monitor-alert.ts';
 import { registerWatchTarget, REMOVED_PREFIX, targetId, type WatchTarget } from '../monitor/targets.ts';
 import { update, type Store } from '../store/port.ts';
 import type { Issue } from '../validation/schema.ts';
+import { CustSpaceId } from '../validation/cams-fields.ts';
 import { trackActive, untrackActive } from './active.ts';
 import { idempotencyKeyFor, ONBOARDING_ID, onboardingIdFor, OnboardingPayload, samePayload } from './payload.ts';
 import { recordKey, STEPS, type OnboardingError, type OnboardingRecord, type StepName, type StepResult } from './record.ts';
@@ -283,6 +284,19 @@ async function runStep(
       const resent = record.StepInFlight === 'bind';
       if (!resent) await save({ StepInFlight: 'bind' });
       const { data, requestId } = await deps.cams.bindWaba({ WabaId: p.WabaId });
+      // Checked here, once: the watch list, GET /health-status and the store's keys take no other
+      // space id, and the watch step refused it on every re-drive until the onboarding stalled.
+      const bad = CustSpaceId().safeParse(data.CustSpaceId);
+      if (!bad.success) {
+        throw new CamsError({
+          Code: 'UnsupportedCustSpaceId',
+          Message: `ChatappBindWaba answered CustSpaceId ${JSON.stringify(data.CustSpaceId.slice(0, 80))}, which is not 1-64 letters, digits, _ or -: the watch list cannot take this space`,
+          RequestId: requestId,
+          httpStatus: 200,
+          retryable: false,
+          action: 'ChatappBindWaba',
+        });
+      }
       return { step: { CustSpaceId: data.CustSpaceId, CamsRequestId: requestId, ...(resent ? { Repeated: true } : {}) }, patch: { CustSpaceId: data.CustSpaceId } };
     }
     case 'addPhone': {
