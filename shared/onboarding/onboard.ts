@@ -1,6 +1,6 @@
 import type { AlertSubject } from '../alerts/model.ts';
 import type { CamsClient } from '../cams/client.ts';
-import { CamsError, isCamsError, isThrottlingCode, mayHaveBeenApplied } from '../cams/errors.ts';
+import { CamsError, INVALID_RESPONSE, isCamsError, isThrottlingCode, mayHaveBeenApplied } from '../cams/errors.ts';
 import { observeMonitorSubject } from '../monitor/monitor-alert.ts';
 import { registerWatchTarget, REMOVED_PREFIX, targetId, type WatchTarget } from '../monitor/targets.ts';
 import { update, type Store } from '../store/port.ts';
@@ -165,7 +165,7 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
         log({ level: 'info', msg: 'onboarding step done', onboardingId, step });
         await deps.afterStep?.(step, record);
       } catch (e) {
-        const permanent = isPermanent(e);
+        const permanent = isPermanent(e) && !unreadableWriteReply(step, e);
         const code = isCamsError(e) ? e.Code : e instanceof Error ? e.name : 'Error';
         const message = isCamsError(e) ? e.Message : e instanceof Error ? e.message : String(e);
         const error: OnboardingError = { at: iso(now()), step, Code: code, Message: message, permanent };
@@ -372,6 +372,15 @@ async function runStep(
 function certainlyNotApplied(e: unknown): boolean {
   if (!isCamsError(e) || e.afterAmbiguousAttempt || e.afterServerError) return false;
   return isThrottlingCode(e.Code) || (e.httpStatus === 0 && !mayHaveBeenApplied(e));
+}
+
+/**
+ * A write answered 2xx with a body we could not read (a front's page, a cut-off body): CAMS may have
+ * applied it, as after a 5xx. Transient, and its step stays in flight: the next delivery binds again
+ * (which reads the space back) or adds again (where Phone.Exists is our own add).
+ */
+function unreadableWriteReply(step: StepName, e: unknown): boolean {
+  return (step === 'bind' || step === 'addPhone') && isCamsError(e) && e.Code === INVALID_RESPONSE && e.httpStatus >= 200 && e.httpStatus < 300;
 }
 
 /** Business errors, permissions and ownership will fail the same way again: no retry. */

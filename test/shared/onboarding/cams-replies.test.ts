@@ -1,17 +1,43 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../../local/sandbox/server.ts';
+import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
-import { runOnboarding } from '../../../shared/onboarding/onboard.ts';
+import { OnboardingRetryableError, runOnboarding } from '../../../shared/onboarding/onboard.ts';
 import { recordKey, type OnboardingRecord } from '../../../shared/onboarding/record.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { WATCH_PREFIX } from '../../../shared/monitor/targets.ts';
 import { sandboxPerFileStorePerTest } from '../../support/monitor.ts';
 import { ok, startScriptedCams, TEST_KEY } from '../cams/scripted-cams.ts';
-import { onboardingDeps } from './support.ts';
+import { frontOf, okCalls, onboardingDeps, type ReplyRewrite } from './support.ts';
+import { onboardingIdFor } from '../../../shared/onboarding/payload.ts';
+import { sandboxClient } from '../../support/monitor.ts';
 
+let sandbox: RunningSandbox;
 let store: Store;
+let front: { url: string; close: () => Promise<void> } | undefined;
 
-sandboxPerFileStorePerTest((parts) => ({ store } = parts));
+sandboxPerFileStorePerTest((parts) => ({ sandbox, store } = parts));
+afterEach(async () => {
+  await front?.close();
+  front = undefined;
+});
+
+/** A client of the sandbox's first account, through a front that may replace the sandbox's replies. */
+async function clientBehind(rewrite: ReplyRewrite): Promise<CamsClient> {
+  front = await frontOf(sandbox, rewrite);
+  return new CamsClient({ endpoint: front.url, credentials: DEFAULT_SANDBOX_KEYS[0]!, retry: { baseDelayMs: 1, maxDelayMs: 1 }, budget: new CamsBudget() });
+}
+
+/** The front answers the first reply to `action` (the sandbox has applied it) with `page` and a 200. */
+function firstReplyUnreadable(action: string, page: string): ReplyRewrite {
+  let done = false;
+  return (a) => {
+    if (a !== action || done) return undefined;
+    done = true;
+    return { status: 200, body: page, contentType: 'text/html' };
+  };
+}
 
 const payload = { WabaId: '3200000000001', Cc: '65', PhoneNumber: '92000001', VerifiedName: 'Acme Shop' };
 
@@ -45,5 +71,46 @@ describe('a CustSpaceId CAMS answers that the watch list cannot take', () => {
     } finally {
       await scripted.close();
     }
+  });
+});
+
+describe('a write answered 2xx with a body that cannot be read (a front\'s page): maybe applied, resolved as a lost answer', () => {
+  const proxyPage = '<html><body>Request accepted by the gateway</body></html>';
+
+  it('ChatappBindWaba: the run fails transiently with the bind in flight; the retry binds again, reads the same space back, done', async () => {
+    const cams = await clientBehind(firstReplyUnreadable('ChatappBindWaba', proxyPage));
+    const p = { ...payload, WabaId: '3200000000002', IdempotencyKey: 'unreadable-bind' };
+    const deps = () => onboardingDeps({ store, cams, deadline: Date.now() + 20_000 });
+    await expect(runOnboarding(deps(), { payload: p })).rejects.toBeInstanceOf(OnboardingRetryableError);
+    const between = (await store.get<OnboardingRecord>(recordKey(onboardingIdFor('key:unreadable-bind'))))!.value;
+    expect(between).toMatchObject({ Status: 'running', StepInFlight: 'bind', Errors: [expect.objectContaining({ step: 'bind', Code: 'InvalidResponse', permanent: false })] });
+    const out = await runOnboarding(deps(), { payload: p });
+    expect(out).toMatchObject({ status: 'done', record: { Steps: { bind: { Repeated: true } } } });
+    // One space: the one the sandbox bound the first time (binding again from the account reads it back).
+    const space = (await sandboxClient(sandbox).bindWaba({ WabaId: p.WabaId })).data.CustSpaceId;
+    if (out.status === 'done') expect(out.record.CustSpaceId).toBe(space);
+    expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
+  });
+
+  it('AddChatappPhoneNumber: the run fails transiently with the add in flight; the retry meets our own number (Phone.Exists), done, added once', async () => {
+    const cams = await clientBehind(firstReplyUnreadable('AddChatappPhoneNumber', proxyPage));
+    const p = { ...payload, WabaId: '3200000000003', IdempotencyKey: 'unreadable-add' };
+    const deps = () => onboardingDeps({ store, cams, deadline: Date.now() + 20_000 });
+    await expect(runOnboarding(deps(), { payload: p })).rejects.toBeInstanceOf(OnboardingRetryableError);
+    const between = (await store.get<OnboardingRecord>(recordKey(onboardingIdFor('key:unreadable-add'))))!.value;
+    expect(between).toMatchObject({ Status: 'running', StepInFlight: 'addPhone' });
+    const out = await runOnboarding(deps(), { payload: p });
+    expect(out).toMatchObject({ status: 'done', record: { Steps: { addPhone: { AlreadyAdded: true } } } });
+    expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
+  });
+
+  it('a 2xx body cut short (not JSON) on the add: the same', async () => {
+    const cams = await clientBehind((a, reply) => (a === 'AddChatappPhoneNumber' && reply.body.includes('"OK"') ? { status: 200, body: reply.body.slice(0, 20) } : undefined));
+    const p = { ...payload, WabaId: '3200000000004', IdempotencyKey: 'cut-add' };
+    const deps = () => onboardingDeps({ store, cams, deadline: Date.now() + 20_000 });
+    await expect(runOnboarding(deps(), { payload: p })).rejects.toBeInstanceOf(OnboardingRetryableError);
+    const out = await runOnboarding(deps(), { payload: p });
+    expect(out).toMatchObject({ status: 'done', record: { Steps: { addPhone: { AlreadyAdded: true } } } });
+    expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
   });
 });
