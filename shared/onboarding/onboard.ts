@@ -308,26 +308,29 @@ async function runStep(
         const { requestId } = await deps.cams.addPhoneNumber({ CustSpaceId: space!, Cc: p.Cc, PhoneNumber: p.PhoneNumber, VerifiedName: p.VerifiedName });
         return { step: { CamsRequestId: requestId } };
       } catch (e) {
-        // "Already exists" after our own call went out unanswered (an earlier delivery, or an earlier
-        // attempt of this call that timed out) is our success, not someone else's number.
-        if (isCamsError(e) && e.Code === 'Phone.Exists' && (resent || e.afterAmbiguousAttempt)) return { step: { AlreadyAdded: true, ...(e.RequestId ? { CamsRequestId: e.RequestId } : {}) } };
-        if (isCamsError(e) && e.Code === 'Phone.Exists') {
-          // CAMS answered: this add applied nothing. A number already in our own space is ours (an earlier
-          // onboarding added it, then failed at a later step and was submitted again, as its alert advises).
-          await save({ StepInFlight: undefined });
-          const full = `${p.Cc}${p.PhoneNumber}`;
-          let listed;
-          try {
-            listed = (await deps.cams.queryPhoneNumbers({ CustSpaceId: space! })).data.PhoneNumbers;
-          } catch (q) {
-            if (!isCamsError(q) || q.retryable) throw q;
-            // Refused (a role without cams:QueryChatappPhoneNumbers, deployed before it was needed):
-            // the failure is still the number's, as CAMS said it.
-            deps.log?.({ level: 'warn', msg: 'cannot tell whether an existing number is in our space', code: q.Code });
-            throw e;
-          }
-          if (listed.some((n) => n.PhoneNumber.replace(/^\+/, '') === full)) return { step: { AlreadyAdded: true, InSpace: true, ...(e.RequestId ? { CamsRequestId: e.RequestId } : {}) } };
+        if (!isCamsError(e) || e.Code !== 'Phone.Exists') throw e;
+        // Whose number it is, the space's own list says: a number in it is ours (our attempt that
+        // went unanswered or was answered 5xx, in this call or an earlier delivery, or an earlier
+        // onboarding that then failed at a later step and was submitted again, as its alert advises);
+        // one not in it is someone else's, whatever our earlier attempts were.
+        const maybeApplied = resent || e.afterAmbiguousAttempt === true || e.afterServerError === true;
+        // Nothing of ours may have been applied: CAMS answered this add, and it applied nothing.
+        if (!maybeApplied) await save({ StepInFlight: undefined });
+        const ref = e.RequestId ? { CamsRequestId: e.RequestId } : {};
+        const full = `${p.Cc}${p.PhoneNumber}`;
+        let listed;
+        try {
+          listed = (await deps.cams.queryPhoneNumbers({ CustSpaceId: space! })).data.PhoneNumbers;
+        } catch (q) {
+          if (!isCamsError(q) || q.retryable) throw q;
+          // Refused (a role without cams:QueryChatappPhoneNumbers, deployed before it was needed): an
+          // attempt of ours that may have been applied is all there is to go by, else the failure is
+          // the number's, as CAMS said it.
+          deps.log?.({ level: 'warn', msg: 'cannot tell whether an existing number is in our space', code: q.Code });
+          if (maybeApplied) return { step: { AlreadyAdded: true, ...ref } };
+          throw e;
         }
+        if (listed.some((n) => n.PhoneNumber.replace(/^\+/, '') === full)) return { step: { AlreadyAdded: true, InSpace: true, ...ref } };
         throw e;
       }
     }
@@ -371,6 +374,8 @@ async function runStep(
  */
 function certainlyNotApplied(e: unknown): boolean {
   if (!isCamsError(e) || e.afterAmbiguousAttempt || e.afterServerError) return false;
+  // The listing that tells whose an existing number is: its failure says nothing of the add.
+  if (e.action === 'QueryChatappPhoneNumbers') return false;
   return isThrottlingCode(e.Code) || (e.httpStatus === 0 && !mayHaveBeenApplied(e));
 }
 

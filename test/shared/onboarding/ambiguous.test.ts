@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
@@ -11,12 +11,18 @@ import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import { sandboxClient, sandboxPerFileStorePerTest } from '../../support/monitor.ts';
 import { sandboxControl } from '../../support/sandbox-env.ts';
-import { latencyUntilApplied, okCalls, onboardingDeps } from './support.ts';
+import { frontOf, latencyUntilApplied, okCalls, onboardingDeps, type ReplyRewrite } from './support.ts';
 
 let sandbox: RunningSandbox;
 let store: Store;
 
+let front: { url: string; close: () => Promise<void> } | undefined;
+
 sandboxPerFileStorePerTest((parts) => ({ sandbox, store } = parts));
+afterEach(async () => {
+  await front?.close();
+  front = undefined;
+});
 
 /** A client that gives up on an attempt after 500 ms and retries (4 attempts, 100 ms base backoff). */
 function impatientClient(): CamsClient {
@@ -56,8 +62,8 @@ describe('a CAMS write whose answer was lost', () => {
   }, 30_000);
 
   it('the same, with a role that cannot list the space\'s numbers: the lost attempt alone says the number is ours, done', async () => {
-    // Without the lost attempt counted, this went to the listing, which a role without
-    // cams:QueryChatappPhoneNumbers is refused: the onboarding failed on its own number.
+    // The listing is asked first and refused (a role without cams:QueryChatappPhoneNumbers): the
+    // lost attempt is all there is to go by. Without it counted, the onboarding failed on its own number.
     let latency: ReturnType<typeof latencyUntilApplied> | undefined;
     let listed = 0;
     const cams = Object.assign(Object.create(impatientClient()) as CamsClient, {
@@ -83,7 +89,7 @@ describe('a CAMS write whose answer was lost', () => {
     latency?.stop();
     expect(out.status).toBe('done');
     if (out.status === 'done') expect(out.record.Steps.addPhone).toMatchObject({ AlreadyAdded: true });
-    expect(listed).toBe(0);
+    expect(listed).toBe(1);
     expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
   }, 30_000);
 
@@ -127,5 +133,53 @@ describe('a CAMS write whose answer was lost', () => {
     const first = await cams.bindWaba({ WabaId: '3100000000003' });
     const again = await cams.bindWaba({ WabaId: '3100000000003' });
     expect(again.data.CustSpaceId).toBe(first.data.CustSpaceId);
+  });
+});
+
+describe('Phone.Exists after an attempt of the same call that may have been applied: the space\'s list says whose it is', () => {
+  /** impatientClient's, through a front that may replace the sandbox's replies. */
+  async function impatientBehind(rewrite: ReplyRewrite): Promise<CamsClient> {
+    front = await frontOf(sandbox, rewrite);
+    return new CamsClient({ endpoint: front.url, credentials: DEFAULT_SANDBOX_KEYS[0]!, timeoutMs: 500, budget: new CamsBudget() });
+  }
+  const unavailable = { status: 503, body: JSON.stringify({ RequestId: 'R-503', Code: 'ServiceUnavailable', Message: 'The request has failed due to a temporary failure of the server.' }) };
+  const listingRefused = { status: 403, body: JSON.stringify({ RequestId: 'R-403', Code: 'Forbidden.RAM', Message: 'not authorized' }) };
+  /** The front answers the first add 503, whatever the sandbox did with it. */
+  function firstAdd503(also: ReplyRewrite = () => undefined): ReplyRewrite {
+    let done = false;
+    return (action, reply) => {
+      if (action === 'AddChatappPhoneNumber' && !done) return ((done = true), unavailable);
+      return also(action, reply);
+    };
+  }
+  const run = (cams: CamsClient, p: typeof payload) => runOnboarding(onboardingDeps({ store, cams, deadline: Date.now() + 30_000 }), { payload: p });
+
+  it('503 (applied), then Phone.Exists in the same call, the number in our space: ours, done', async () => {
+    const out = await run(await impatientBehind(firstAdd503()), { ...payload, WabaId: '3100000000010' });
+    expect(out).toMatchObject({ status: 'done', record: { Steps: { addPhone: { AlreadyAdded: true, InSpace: true } } } });
+    expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
+  });
+
+  it('503 (applied), then Phone.Exists in the same call, a role that cannot list the space: ours, as across calls (it failed on its own number)', async () => {
+    const out = await run(await impatientBehind(firstAdd503((action) => (action === 'QueryChatappPhoneNumbers' ? listingRefused : undefined))), { ...payload, WabaId: '3100000000011' });
+    expect(out).toMatchObject({ status: 'done', record: { Steps: { addPhone: { AlreadyAdded: true } } } });
+    expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
+  });
+
+  it('503 or a timeout on an add CAMS refused (someone else\'s number), then Phone.Exists in the same call: not in our space, failed (a timeout adopted it)', async () => {
+    const other = sandboxClient(sandbox, 5, DEFAULT_SANDBOX_KEYS[1]!);
+    const { data } = await other.bindWaba({ WabaId: '3100000000098' });
+    await other.addPhoneNumber({ CustSpaceId: data.CustSpaceId, Cc: payload.Cc, PhoneNumber: payload.PhoneNumber, VerifiedName: 'Other Shop' });
+    let first = true;
+    const slowFirstAdd: ReplyRewrite = (action, reply) => (action === 'AddChatappPhoneNumber' && first ? ((first = false), { ...reply, delayMs: 800 }) : undefined);
+    for (const [WabaId, rewrite] of [['3100000000012', firstAdd503()], ['3100000000013', slowFirstAdd]] as const) {
+      const out = await run(await impatientBehind(rewrite), { ...payload, WabaId });
+      await front?.close();
+      expect(out.status).toBe('failed');
+      if (out.status !== 'failed') continue;
+      expect(out.record.FailureReason).toContain('Phone.Exists');
+      expect(out.record.StepInFlight).toBeUndefined();
+    }
+    expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
   });
 });

@@ -12,8 +12,11 @@ import { onboardingDeps } from './support.ts';
 
 const phoneExists = () => new CamsError({ Code: 'Phone.Exists', Message: 'the phone number already exists', httpStatus: 400, retryable: false, RequestId: 'R-exists' });
 
-/** CAMS whose AddChatappPhoneNumber fails as `adds` says, one entry per call; the rest answers OK. */
-function cams(adds: Array<() => CamsError>): CamsClient {
+/**
+ * CAMS whose AddChatappPhoneNumber fails as `adds` says, one entry per call; the rest answers OK.
+ * The space lists `numbers` (none by default: a Phone.Exists CAMS answered is someone else's).
+ */
+function cams(adds: Array<() => CamsError>, numbers: string[] = []): CamsClient {
   return {
     bindWaba: async () => ({ data: { CustSpaceId: 'C1' }, requestId: 'R-bind' }),
     addPhoneNumber: async () => {
@@ -21,17 +24,17 @@ function cams(adds: Array<() => CamsError>): CamsClient {
     },
     queryBindWaba: async () => ({ data: { AccountReviewStatus: 'APPROVED' }, requestId: 'R-q' }),
     getHealthStatus: async () => ({ data: { CanSendMessage: 'AVAILABLE' }, requestId: 'R-h' }),
-    // Our space holds no number: a Phone.Exists CAMS answered is someone else's.
-    queryPhoneNumbers: async () => ({ data: { PhoneNumbers: [] }, requestId: 'R-p' }),
+    queryPhoneNumbers: async () => ({ data: { PhoneNumbers: numbers.map((PhoneNumber) => ({ PhoneNumber })) }, requestId: 'R-p' }),
   } as unknown as CamsClient;
 }
 
 let n = 0;
-async function firstRunFailsThenPhoneExists(firstFailure: () => CamsError): Promise<OnboardingRecord> {
+/** `applied`: the first add reached CAMS and was applied, so the space lists the number. */
+async function firstRunFailsThenPhoneExists(firstFailure: () => CamsError, applied = false): Promise<OnboardingRecord> {
   const store = new MemoryStore();
   const key = `in-flight-${++n}`;
   const payload = { WabaId: `36000000000${n}`, Cc: '65', PhoneNumber: `9600000${n}`, VerifiedName: 'Acme Shop', IdempotencyKey: key };
-  const c = cams([firstFailure, phoneExists]);
+  const c = cams([firstFailure, phoneExists], applied ? [`+65${payload.PhoneNumber}`] : []);
   const deps = () => onboardingDeps({ store, cams: c, deadline: Date.now() + 20_000 });
   await expect(runOnboarding(deps(), { payload })).rejects.toBeInstanceOf(OnboardingRetryableError);
   // The failed run's lease is released; the retry (FC's, or a re-drive) runs at once.
@@ -57,14 +60,24 @@ describe('StepInFlight after an add that failed transiently', () => {
     expect(rec).toMatchObject({ Status: 'failed', FailureReason: expect.stringContaining('Phone.Exists') });
   });
 
-  it('an add that timed out (it may have been applied) stays in flight: the later Phone.Exists is our own add', async () => {
-    const rec = await firstRunFailsThenPhoneExists(() => new CamsError({ Code: 'RequestTimeout', Message: 'timed out', httpStatus: 0, retryable: true }));
-    expect(rec).toMatchObject({ Status: 'done', Steps: { addPhone: { AlreadyAdded: true } } });
+  it('an add that timed out (it may have been applied) stays in flight: the later Phone.Exists, the number in our space, is our own add', async () => {
+    const rec = await firstRunFailsThenPhoneExists(() => new CamsError({ Code: 'RequestTimeout', Message: 'timed out', httpStatus: 0, retryable: true }), true);
+    expect(rec).toMatchObject({ Status: 'done', Steps: { addPhone: { AlreadyAdded: true, InSpace: true } } });
   });
 
   it('an add answered 5xx stays in flight too (whether CAMS applied it first is not known): done', async () => {
-    const rec = await firstRunFailsThenPhoneExists(() => new CamsError({ Code: 'InternalError', Message: 'oops', httpStatus: 500, retryable: true }));
-    expect(rec).toMatchObject({ Status: 'done', Steps: { addPhone: { AlreadyAdded: true } } });
+    const rec = await firstRunFailsThenPhoneExists(() => new CamsError({ Code: 'InternalError', Message: 'oops', httpStatus: 500, retryable: true }), true);
+    expect(rec).toMatchObject({ Status: 'done', Steps: { addPhone: { AlreadyAdded: true, InSpace: true } } });
+  });
+
+  it('an add in flight that was not applied after all (the number is not in our space): the later Phone.Exists is someone else\'s number, failed', async () => {
+    // It was taken for our own add without a look, and the onboarding ended done on someone else's number.
+    for (const first of [() => new CamsError({ Code: 'RequestTimeout', Message: 'timed out', httpStatus: 0, retryable: true }), () => new CamsError({ Code: 'InternalError', Message: 'oops', httpStatus: 500, retryable: true })]) {
+      const rec = await firstRunFailsThenPhoneExists(first);
+      expect(rec).toMatchObject({ Status: 'failed', FailureReason: expect.stringContaining('Phone.Exists') });
+      expect(rec.Steps.addPhone).toBeUndefined();
+      expect(rec.StepInFlight).toBeUndefined();
+    }
   });
 
   it('an add in flight from an earlier run, whose retry our budget refuses, stays in flight: the earlier add may have been applied', async () => {
@@ -85,6 +98,21 @@ describe('StepInFlight after an add that failed transiently', () => {
     expect(between.StepInFlight).toBe('addPhone');
     const out = await runOnboarding(deps(), { payload });
     expect(out).toMatchObject({ status: 'done', record: { Steps: { addPhone: { AlreadyAdded: true } } } });
+  });
+});
+
+describe('StepInFlight while the space\'s list cannot be read yet', () => {
+  it('Phone.Exists after a 5xx attempt of the same add, the listing throttled: the add stays in flight (the 5xx may have been applied)', async () => {
+    const store = new MemoryStore();
+    const payload = { WabaId: '360000000095', Cc: '65', PhoneNumber: '96000095', VerifiedName: 'Acme Shop', IdempotencyKey: 'in-flight-listing-throttled' };
+    const c = Object.assign(cams([() => Object.assign(phoneExists(), { afterServerError: true })]), {
+      queryPhoneNumbers: async () => {
+        throw budgetRefusal('QueryChatappPhoneNumbers', 500);
+      },
+    });
+    await expect(runOnboarding(onboardingDeps({ store, cams: c, deadline: Date.now() + 20_000 }), { payload })).rejects.toBeInstanceOf(OnboardingRetryableError);
+    // The listing's refusal says nothing of the add: cleared, a role that cannot list took our own add for someone else's.
+    expect((await store.get<OnboardingRecord>(recordKey(onboardingIdFor('key:in-flight-listing-throttled'))))!.value.StepInFlight).toBe('addPhone');
   });
 });
 

@@ -47,7 +47,7 @@ export function latencyUntilApplied(sandbox: RunningSandbox, action: string, lat
 }
 
 /** What a front between us and CAMS answers instead of CAMS's reply; undefined passes it on. */
-export type ReplyRewrite = (action: string, reply: { status: number; body: string }) => { status: number; body: string; contentType?: string } | undefined;
+export type ReplyRewrite = (action: string, reply: { status: number; body: string }) => { status: number; body: string; contentType?: string; delayMs?: number } | undefined;
 
 /**
  * A front (a proxy, a gateway) on loopback between the client and the sandbox: every request reaches
@@ -66,8 +66,10 @@ export async function frontOf(sandbox: RunningSandbox, rewrite: ReplyRewrite): P
           const action = String(req.headers['x-acs-action'] ?? '');
           const given = { status: up.statusCode ?? 502, body: Buffer.concat(body).toString('utf8') };
           const sent = rewrite(action, given);
-          res.writeHead(sent?.status ?? given.status, { 'content-type': sent?.contentType ?? String(up.headers['content-type'] ?? 'application/json') });
-          res.end(sent?.body ?? given.body);
+          setTimeout(() => {
+            res.writeHead(sent?.status ?? given.status, { 'content-type': sent?.contentType ?? String(up.headers['content-type'] ?? 'application/json') });
+            res.end(sent?.body ?? given.body);
+          }, sent?.delayMs ?? 0);
         });
       });
       out.on('error', () => res.destroy());
