@@ -299,14 +299,19 @@ function incidentView(e: EntityState, now: number, active: readonly Silence[]): 
 }
 
 /**
- * The silence holding a node back: recorded by the deliverer, or covered now by an active one (the group
- * and the incidents agree). Only an active silence holds anything back, as GET /silences counts: a
- * record of one that has ended (its alert is owed again at the next flush, or held by a BLOCKED WABA)
- * does not make the node silenced.
+ * The silence holding a node's alert back: recorded by the deliverer, or an active one covering a node
+ * that has an alert for it to hold back (firing: its reminders, changes and resolution are struck; or
+ * held by its BLOCKED WABA: struck when the hold ends). The group and the incidents agree. A quiet node
+ * a silence covers (a WabaId silence over a WABA's AVAILABLE numbers) has nothing held back, so it is
+ * not "silenced". Only an active silence holds anything back, as GET /silences counts: a record of one
+ * that has ended (its alert is owed again at the next flush, or held by a BLOCKED WABA) does not make
+ * the node silenced.
  */
 function silencedNow(e: EntityState, active: readonly Silence[]): string | undefined {
   const recorded = e.silenced && active.find((s) => s.SilenceId === e.silenced!.silenceId);
-  return recorded?.SilenceId ?? active.find((s) => matches(s, e.subject))?.SilenceId;
+  if (recorded) return recorded.SilenceId;
+  if (!e.firing && e.held === undefined) return undefined;
+  return active.find((s) => matches(s, e.subject))?.SilenceId;
 }
 
 /** What every group of one page shares: the page's days, the silences active now, and whether the page is small enough to list quiet nodes. */

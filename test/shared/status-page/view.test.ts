@@ -109,6 +109,7 @@ describe('status page view and HTML', () => {
     phone1!.badSince = NOW - 9_000;
     phone1!.lastCheckedAt = NOW - 7_200_000;
     phone2!.status = 'LIMITED';
+    phone2!.held = NOW - 2_000; // its alert held back by the BLOCKED WABA, as the rules mark it
     phone3!.silenced = { silenceId: 'sil-recorded', at: NOW - 1, item: {} as never };
     const silence = (id: string, phone: string, startsAt: number) => ({ SilenceId: id, Matchers: [{ Name: 'PhoneNumber' as const, Value: phone }], StartsAt: startsAt, EndsAt: NOW + 60_000, CreatedBy: 'ops', Comment: '', CreatedAt: NOW - 10 });
     const v = buildStatusView({
@@ -130,6 +131,24 @@ describe('status page view and HTML', () => {
     expect(node(`phone ${phone3!.subject.phoneNumber}`)).toMatchObject({ inhibited: false, silencedBy: 'sil-recorded' });
     expect(v.silences.map((s) => [s.id, s.state, s.suppressed])).toEqual([['sil-active', 'active', 0], ['sil-later', 'pending', 0], ['sil-recorded', 'active', 1]]);
     expect(v.incidents.map((i) => [i.status, i.since, i.durationMs])).toEqual([['BLOCKED', NOW - 5_000, 5_000], ['LIMITED', NOW - 10_800_000, 10_800_000], ['LIMITED', NOW - 9_000, 9_000]]);
+  });
+
+  it('a node is silenced only when the silence holds an alert of it back: a quiet node a WabaId silence covers is not', () => {
+    const f = statusFixture(5, NOW); // the WABA, 3 phones, a template: all AVAILABLE
+    const [, phone1, phone2] = f.entities;
+    Object.assign(phone1!, { status: 'LIMITED', firing: true, badSince: NOW - 60_000 });
+    // LIMITED, below the rule's threshold: no alert yet, nothing for a silence to hold back
+    Object.assign(phone2!, { status: 'LIMITED', firing: false, consecutiveBad: 1 });
+    const wabaId = phone1!.subject.wabaId!;
+    const silence: Silence = { SilenceId: 'sil-waba', Matchers: [{ Name: 'WabaId', Value: wabaId }], StartsAt: NOW - 1000, EndsAt: NOW + 3_600_000, CreatedBy: 'ops', Comment: '', CreatedAt: NOW - 1000 };
+    const v = buildStatusView({ now: NOW, entities: f.entities, histories: f.histories, silences: [silence] });
+    const tagged = v.groups[0]!.nodes.filter((n) => n.silencedBy).map((n) => n.label);
+    expect(tagged).toEqual([`phone ${phone1!.subject.phoneNumber}`]);
+    expect(v.groups[0]!.nodes.length).toBe(5);
+    expect(v.incidents.map((i) => i.silencedBy)).toEqual(['sil-waba']);
+    const html = renderStatusPage(v);
+    // the firing phone's row and its incident; no AVAILABLE row says silenced
+    expect(html.match(/silenced \(sil-waba\)/g)).toHaveLength(2);
   });
 
   it('a silence that has ended holds nothing back: its record on a node (owed again at the next flush, or held by a BLOCKED WABA) is not shown as silenced or counted, as GET /silences says', () => {
