@@ -3,6 +3,9 @@ import { ENTITY_PREFIX } from '../monitor/entity-store.ts';
 import { ROUND_KEY, type SweepRound } from '../monitor/sweep.ts';
 import { parseMonitorTargets } from '../monitor/targets.ts';
 import { receiptSummary } from '../receipts/summary.ts';
+import { silenceState } from '../silences/silence.ts';
+import { listSilences } from '../silences/store.ts';
+import { silencedNow } from '../status-page/view.ts';
 import { keyOfNextToken, nextTokenOf } from '../store/next-token.ts';
 import type { Store } from '../store/port.ts';
 
@@ -31,12 +34,20 @@ export async function healthReport(
   store: Store,
   page: { pageSize?: number; after?: string } = {},
   env: Record<string, string | undefined> = process.env,
+  now: number = Date.now(),
 ): Promise<Record<string, unknown>> {
   const pageSize = page.pageSize ?? REPORT_DEFAULT_PAGE_SIZE;
   const { problems } = parseMonitorTargets(env['MONITOR_TARGETS']);
   // One more than the page, to know whether another page follows.
   const batch = (after: string | undefined, limit = pageSize + 1) => store.list<EntityState>(ENTITY_PREFIX, { ...(after !== undefined ? { after } : {}), limit });
-  const [round, first, receipts] = await Promise.all([store.get<SweepRound>(ROUND_KEY), batch(page.after), receiptSummary(store, REPORT_UNKNOWN_WABAS)]);
+  // The silences in force, read once per page (not per node), for what each node has held back.
+  const [round, first, receipts, inForce] = await Promise.all([
+    store.get<SweepRound>(ROUND_KEY),
+    batch(page.after),
+    receiptSummary(store, REPORT_UNKNOWN_WABAS),
+    listSilences(store, now),
+  ]);
+  const active = inForce.silences.filter((x) => silenceState(x, now) === 'active');
   const entities = first.filter((e) => e.value.unwatchedAt === undefined);
   // Reading on past unwatched entities (many while a sink is down and their close-outs wait), twice
   // as many each time: round trips grow with the log of how many, not with how many ÷ PageSize.
@@ -49,7 +60,7 @@ export async function healthReport(
   const last = shown.at(-1);
   const r = round?.value;
   return {
-    GeneratedAt: new Date().toISOString(),
+    GeneratedAt: new Date(now).toISOString(),
     Round: r
       ? { Id: r.id, StartedAt: iso(r.startedAt), CompletedAt: iso(r.completedAt), Checked: r.checked ?? 0, Total: r.total ?? null, UpdatedAt: iso(r.updatedAt) }
       : null,
@@ -57,19 +68,28 @@ export async function healthReport(
     // Push receipts (cams-events): counts, and WABAs receipts named that nothing watched belongs to
     // (not alerted; the first REPORT_UNKNOWN_WABAS, and whether more are kept).
     Receipts: { Stats: receipts.stats, UnknownWabas: receipts.unknownWabas, ...(receipts.moreUnknownWabas ? { MoreUnknownWabas: true } : {}) },
-    Nodes: shown.map(({ value: s }) => ({
-      Node: s.node,
-      Group: s.group,
-      EntityType: s.subject.entityType,
-      NodeType: s.subject.nodeType,
-      CanSendMessage: s.status,
-      Since: iso(s.since),
-      Errors: s.errors,
-      Firing: s.firing,
-      LastCheckedAt: iso(s.lastCheckedAt),
-      LastNotifiedAt: iso(s.lastNotifiedAt),
-      OwedDeliveries: s.outbox.reduce((n, e) => n + e.pendingSinks.length, 0),
-    })),
+    Nodes: shown.map(({ value: s }) => {
+      const silencedBy = silencedNow(s, active);
+      return {
+        Node: s.node,
+        Group: s.group,
+        EntityType: s.subject.entityType,
+        NodeType: s.subject.nodeType,
+        CanSendMessage: s.status,
+        Since: iso(s.since),
+        Errors: s.errors,
+        Firing: s.firing,
+        LastCheckedAt: iso(s.lastCheckedAt),
+        LastNotifiedAt: iso(s.lastNotifiedAt),
+        OwedDeliveries: s.outbox.reduce((n, e) => n + e.pendingSinks.length, 0),
+        // From the entity itself (no read of its WABA): the rules' own mark of a notification held back because its WABA is BLOCKED.
+        HeldBack: s.held !== undefined,
+        ...(s.held !== undefined ? { HeldSince: iso(s.held) } : {}),
+        // As the status page tags it: an active silence holding back an alert of it.
+        ...(silencedBy ? { SilencedBy: silencedBy } : {}),
+        ...(s.quality !== undefined ? { Quality: s.quality } : {}),
+      };
+    }),
     PageSize: pageSize,
     ...(entities.length > pageSize && last ? { NextToken: nextTokenOf(last.key) } : {}),
   };

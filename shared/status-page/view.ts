@@ -307,7 +307,7 @@ function incidentView(e: EntityState, now: number, active: readonly Silence[]): 
  * that has ended (its alert is owed again at the next flush, or held by a BLOCKED WABA) does not make
  * the node silenced.
  */
-function silencedNow(e: EntityState, active: readonly Silence[]): string | undefined {
+export function silencedNow(e: EntityState, active: readonly Silence[]): string | undefined {
   const recorded = e.silenced && active.find((s) => s.SilenceId === e.silenced!.silenceId);
   if (recorded) return recorded.SilenceId;
   if (!e.firing && e.held === undefined) return undefined;

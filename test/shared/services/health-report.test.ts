@@ -5,6 +5,7 @@ import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import { decodeReportToken, healthReport } from '../../../shared/services/health-report.ts';
 import { STATS_KEY } from '../../../shared/receipts/dedup.ts';
 import { UNKNOWN_WABA_PREFIX } from '../../../shared/receipts/apply.ts';
+import { createSilence } from '../../../shared/silences/store.ts';
 import { openStore } from '../../../shared/store/index.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { storeWith } from '../../support/store.ts';
@@ -67,6 +68,67 @@ describe('GET /health-report pages', () => {
     const r = await healthReport(store, { pageSize: 1 }, {});
     expect(r['Nodes']).toEqual([]);
     expect(r['NextToken']).toBeUndefined();
+  });
+});
+
+type ReportNode = Record<string, unknown> & { Node: string };
+const reportNodes = (r: Record<string, unknown>) => r['Nodes'] as ReportNode[];
+
+describe('GET /health-report nodes say what the status page shows', () => {
+  const T = 1_700_000_000_000;
+  const phone = (n: string, entityType = 'PHONE_NUMBER') => ({ nodeType: 'phone' as const, custSpaceId: 'C1', wabaId: 'w1', entityType, phoneNumber: n });
+
+  // They carried no held-back, silenced or quality fields: a script reading the report could not tell
+  // a phone whose alert its BLOCKED WABA holds back, or a silence holds back, from one that was sent.
+  it('held back by a BLOCKED WABA (and since when), silenced by an active silence holding an alert back, and the quality rating', async () => {
+    const store = await openStore('memory:');
+    const ctx = { store, policy: { minConsecutive: 1, repeatIntervalMs: 3_600_000 }, sinks: [], now: () => T };
+    await applyObservation({ subject: phone('8613800000901'), status: 'LIMITED', errors: [] }, 'r1', true, ctx); // its WABA BLOCKED
+    await applyObservation({ subject: phone('8613800000902'), status: 'LIMITED', errors: [] }, 'r1', false, ctx); // firing
+    await applyObservation({ subject: phone('8613800000903'), status: 'AVAILABLE', errors: [] }, 'r1', false, ctx); // quiet
+    await applyObservation({ subject: phone('8613800000904', 'PHONE_QUALITY'), status: 'LIMITED', errors: [], quality: 'YELLOW' }, 'r1', false, ctx);
+    const silence = await createSilence(store, { Matchers: [{ Name: 'WabaId', Value: 'w1' }, { Name: 'AlertName', Value: 'PHONE_NUMBER' }], StartsAt: T - 1000, EndsAt: T + 3_600_000, CreatedBy: 'ops', Comment: '' }, T - 1000);
+    const all = reportNodes(await healthReport(store, {}, {}, T));
+    const of = (n: string, entityType = 'PHONE_NUMBER') => all.find((x) => x.EntityType === entityType && x.Node.includes(n))!;
+    expect(of('8613800000901')).toMatchObject({ HeldBack: true, HeldSince: new Date(T).toISOString(), SilencedBy: silence.SilenceId });
+    expect(of('8613800000902')).toMatchObject({ HeldBack: false, Firing: true, SilencedBy: silence.SilenceId });
+    expect(of('8613800000902')['HeldSince']).toBeUndefined();
+    // covered by the silence, but nothing of it is held back: not silenced (as on the status page)
+    expect(of('8613800000903')).toMatchObject({ HeldBack: false, Firing: false });
+    expect(of('8613800000903')['SilencedBy']).toBeUndefined();
+    expect(of('8613800000904', 'PHONE_QUALITY')).toMatchObject({ Quality: 'YELLOW', Firing: true });
+    expect(of('8613800000904', 'PHONE_QUALITY')['SilencedBy']).toBeUndefined();
+    expect(of('8613800000901')['Quality']).toBeUndefined();
+  });
+
+  it('a page costs the same store operations at 10,000 nodes as at 100, and at PageSize 100 as at 10: nothing is read per node', async () => {
+    const seeded = async (n: number) => {
+      const inner = await openStore('memory:');
+      const base = { subject: phone('0'), node: '', group: 'waba:w1', status: 'LIMITED', since: T, errors: [], consecutiveBad: 1, lastCheckedAt: T, firing: true, seq: 1, outbox: [], quality: 'RED', held: T } as unknown as EntityState;
+      for (let i = 0; i < n; i++) {
+        const p = `86138${String(i).padStart(8, '0')}`;
+        await inner.put(`${ENTITY_PREFIX}${String(i).padStart(6, '0')}`, { ...base, fingerprint: String(i), subject: phone(p), node: `phone ${p}` });
+      }
+      await createSilence(inner, { Matchers: [{ Name: 'WabaId', Value: 'w1' }], StartsAt: T - 1000, EndsAt: T + 3_600_000, CreatedBy: 'ops', Comment: '' }, T - 1000);
+      return inner;
+    };
+    const opsFor = async (inner: Store, pageSize: number) => {
+      let ops = 0;
+      const store = storeWith(inner, {
+        get: (k) => (ops++, inner.get(k)),
+        list: (p, o) => (ops++, inner.list(p, o)),
+        put: (k, v, o) => (ops++, inner.put(k, v, o)),
+        delete: (k, o) => (ops++, inner.delete(k, o)),
+      });
+      const r = await healthReport(store, { pageSize }, {}, T);
+      expect(reportNodes(r)).toHaveLength(pageSize);
+      expect(reportNodes(r).every((x) => x['HeldBack'] === true && x['Quality'] === 'RED' && typeof x['SilencedBy'] === 'string')).toBe(true);
+      return ops;
+    };
+    const large = await seeded(10_000);
+    const ops = await opsFor(large, 100);
+    expect(await opsFor(await seeded(100), 100)).toBe(ops);
+    expect(await opsFor(large, 10)).toBe(ops);
   });
 });
 
