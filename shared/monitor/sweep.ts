@@ -473,8 +473,10 @@ export class HealthSweep {
   private async observeTargetProblems(problems: readonly TargetProblem[], roundId: string): Promise<Set<string>> {
     const seen = new Set<string>();
     for (const p of problems) {
-      const subject: AlertSubject = { nodeType: 'monitor', entityType: 'InvalidTarget', ref: p.where };
+      // Keyed by what the entry is, not where it sits: a reordered MONITOR_TARGETS keeps its alerts.
+      const subject: AlertSubject = { nodeType: 'monitor', entityType: 'InvalidTarget', ref: p.ref ?? p.where };
       const fp = fingerprintOf(subject);
+      if (seen.has(fp)) continue; // the same bad entry twice: one alert
       seen.add(fp);
       // Indexed before it can fire, so the alert is always found again to be resolved.
       await this.opts.store.put(INVALID_PREFIX + fp, 1, { ifAbsent: true });

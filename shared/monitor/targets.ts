@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Store, Versioned } from '../store/port.ts';
 import { HealthNode, targetProblems } from '../validation/health-target.ts';
 import { indexTarget, knownWabaOf } from './waba-space.ts';
@@ -149,6 +150,23 @@ export interface TargetProblem {
   /** Where it came from: `MONITOR_TARGETS[3]` or a store key. */
   where: string;
   message: string;
+  /**
+   * What the bad entry is, when `where` is not (a MONITOR_TARGETS index moves when the list is
+   * reordered): its InvalidTarget alert is keyed by this, so reordering neither resolves nor doubles it.
+   */
+  ref?: string;
+}
+
+/** The longest entry a ref spells out in full; a longer one is cut and told apart by a hash. */
+const REF_TEXT_MAX = 160;
+
+/** A bad MONITOR_TARGETS entry's identity: its JSON with keys sorted (how it was written, spaced or ordered, does not count). */
+function entryRef(entry: unknown): string {
+  const sorted = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(sorted) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])])) : v;
+  const text = JSON.stringify(sorted(entry)) ?? String(entry);
+  if (text.length <= REF_TEXT_MAX) return `MONITOR_TARGETS ${text}`;
+  return `MONITOR_TARGETS ${text.slice(0, REF_TEXT_MAX)}… #${createHash('sha256').update(text).digest('hex').slice(0, 12)}`;
 }
 
 /** MONITOR_TARGETS: a JSON array of targets; each bad entry is reported, the good ones are kept. */
@@ -166,7 +184,7 @@ export function parseMonitorTargets(raw: string | undefined): { targets: WatchTa
   list.forEach((entry, i) => {
     const r = HealthNode.safeParse(entry);
     if (r.success) targets.push(r.data);
-    else problems.push({ where: `MONITOR_TARGETS[${i}]`, message: targetProblems(r.error.issues).map((x) => `${x.path.join('.') || '(target)'}: ${x.message}`).join('; ') });
+    else problems.push({ where: `MONITOR_TARGETS[${i}]`, message: targetProblems(r.error.issues).map((x) => `${x.path.join('.') || '(target)'}: ${x.message}`).join('; '), ref: entryRef(entry) });
   });
   return { targets, problems };
 }

@@ -64,7 +64,7 @@ export async function healthReport(
     Round: r
       ? { Id: r.id, StartedAt: iso(r.startedAt), CompletedAt: iso(r.completedAt), Checked: r.checked ?? 0, Total: r.total ?? null, UpdatedAt: iso(r.updatedAt) }
       : null,
-    TargetProblems: problems,
+    TargetProblems: problems.map(({ where, message }) => ({ where, message })),
     // Push receipts (cams-events): counts, and WABAs receipts named that nothing watched belongs to
     // (not alerted; the first REPORT_UNKNOWN_WABAS, and whether more are kept).
     Receipts: { Stats: receipts.stats, UnknownWabas: receipts.unknownWabas, ...(receipts.moreUnknownWabas ? { MoreUnknownWabas: true } : {}) },

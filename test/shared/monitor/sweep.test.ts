@@ -4,7 +4,7 @@ import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { HealthSweep, SWEEP_LEASE, type HealthSweepOptions } from '../../../shared/monitor/sweep.ts';
-import { registerWatchTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
+import { parseMonitorTargets, registerWatchTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import type { Lease, Store } from '../../../shared/store/port.ts';
 import { onboardThroughFunctions, RecordingSink, sandboxClient, sandboxPerFileStorePerTest, setHealth } from '../../support/monitor.ts';
 import { sandboxControl } from '../../support/sandbox-env.ts';
@@ -180,6 +180,25 @@ describe('HealthSweep against the sandbox', () => {
     ]);
     await sweep(sink);
     expect(sink.received.slice(firing).flatMap((n) => n.items).map((i) => `${i.subject.entityType}:${i.reason}`).sort()).toEqual(['AuthRefused:resolved', 'InvalidTarget:resolved']);
+  });
+
+  // Keyed by its index, a bad entry's alert moved with the list: reordering MONITOR_TARGETS resolved
+  // it and fired it anew (a RESOLVED and a NEW for a target nobody touched), and the same bad entry
+  // written twice alerted twice.
+  it('a bad MONITOR_TARGETS entry keeps its one InvalidTarget alert when the list is reordered or it is written twice', async () => {
+    const sink = new RecordingSink();
+    const bad = { CustSpaceId: space, NodeType: 'wab' };
+    const good = phone1();
+    const run = (list: unknown[]) => sweep(sink, { targetProblems: parseMonitorTargets(JSON.stringify(list)).problems });
+    await run([good, bad]);
+    const items = () => sink.received.flatMap((n) => n.items).filter((i) => i.subject.entityType === 'InvalidTarget');
+    expect(items().map((i) => i.reason)).toEqual(['new']);
+    expect(items()[0]!.errors[0]!.ErrorDescription).toMatch(/^MONITOR_TARGETS\[1\]: NodeType/);
+    await run([bad, good]);
+    await run([phone2(), { NodeType: 'wab', CustSpaceId: space }, good, bad]); // keys in another order: the same entry
+    expect(items().map((i) => i.reason)).toEqual(['new']);
+    await run([good]);
+    expect(items().map((i) => i.reason)).toEqual(['new', 'resolved']);
   });
 
   it('a target CAMS says is not ours (Unknown.ResourceOwnerId) raises TargetRejected with ownership advice, not network advice', async () => {

@@ -36,6 +36,22 @@ describe('targetId', () => {
   });
 });
 
+describe('parseMonitorTargets', () => {
+  it('names a bad entry by where it is and by what it is: its ref stays when the list is reordered, and long entries stay apart', () => {
+    const bad = { NodeType: 'wab', CustSpaceId: 'C1' };
+    const a = parseMonitorTargets(JSON.stringify([bad, { CustSpaceId: 'C1', NodeType: 'waba' }])).problems;
+    const b = parseMonitorTargets(JSON.stringify([{ CustSpaceId: 'C1', NodeType: 'waba' }, { CustSpaceId: 'C1', NodeType: 'wab' }])).problems;
+    expect(a.map((p) => p.where)).toEqual(['MONITOR_TARGETS[0]']);
+    expect(b.map((p) => p.where)).toEqual(['MONITOR_TARGETS[1]']);
+    expect(a[0]!.ref).toBe('MONITOR_TARGETS {"CustSpaceId":"C1","NodeType":"wab"}');
+    expect(b[0]!.ref).toBe(a[0]!.ref);
+    const long = (tail: string) => ({ CustSpaceId: 'C1', NodeType: 'wab', Comment: 'x'.repeat(300) + tail });
+    const refs = parseMonitorTargets(JSON.stringify([long('1'), long('2')])).problems.map((p) => p.ref!);
+    expect(refs[0]).not.toBe(refs[1]);
+    expect(refs.every((r) => r.length < 200)).toBe(true);
+  });
+});
+
 describe('loadWatchList', () => {
   it('gives the event loop turns while it validates a long list (it runs beside the first checks), and keeps every target', async () => {
     const store = await openStore('memory:');
