@@ -3,13 +3,22 @@ import type { ObservedStatus } from './entity-state.ts';
 import type { Observation } from './rules.ts';
 import type { NodeAttributes, WatchTarget } from './targets.ts';
 
-const TIERS = ['TIER_10', 'TIER_50', 'TIER_250', 'TIER_1K', 'TIER_10K', 'TIER_100K', 'TIER_UNLIMITED'];
-export const tierRank = (t: string | undefined): number => (t === undefined ? -1 : TIERS.indexOf(t));
+/**
+ * A messaging limit tier's rank: its limit, read from its name (TIER_250 → 250, TIER_2K → 2000,
+ * TIER_UNLIMITED → Infinity), so a tier Meta adds (TIER_2K took the 1K step's place) ranks where it
+ * belongs, where a fixed list made a drop to it no drop. −1 for none or no tier (TIER_NOT_SET).
+ */
+export function tierRank(t: string | undefined): number {
+  if (t === 'TIER_UNLIMITED' || t === 'UNLIMITED') return Infinity;
+  const m = t === undefined ? null : /^TIER_(\d{1,9})(K?)$/.exec(t);
+  return m ? Number(m[1]) * (m[2] ? 1000 : 1) : -1;
+}
 
 /**
  * A number's quality and limit tier as one observation for the monitor's rules: GREEN (or UNKNOWN)
  * and the highest tier seen are AVAILABLE; YELLOW, RED or a lower tier are LIMITED (a warning), with
- * one error each, so a change between them is a changed alert and a return is a resolved one.
+ * one error each, so a change between them (a tier dropping further included) is a changed alert and a
+ * return is a resolved one.
  *
  * The one description of a number's quality (one PHONE_QUALITY entity per number, one error code per
  * rating): discovery's listing and a phoneQualityUpdate receipt both go through it, so the same
@@ -27,7 +36,8 @@ export function qualityObservation(target: Pick<WatchTarget, 'CustSpaceId' | 'Wa
   }
   if (tierRank(a.MessagingLimitTier) >= 0 && tierRank(a.MessagingLimitTier) < tierRank(a.PeakMessagingLimitTier)) {
     errors.push({
-      ErrorCode: 'MessagingLimitTier.Dropped',
+      // The code names the tier, so a further drop (or a partial return) is a changed alert, told at once.
+      ErrorCode: `MessagingLimitTier.Dropped.${a.MessagingLimitTier}`,
       ErrorDescription: `The messaging limit tier dropped from ${a.PeakMessagingLimitTier} to ${a.MessagingLimitTier}.`,
       PossibleSolution: 'Meta lowers the tier after sustained low quality; raise the quality rating. The alert resolves when the tier is back.',
     });

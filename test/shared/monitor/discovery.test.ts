@@ -246,7 +246,7 @@ describe('discovery: a WABA watched with Discover brings its numbers and templat
     expect(sink.received.flatMap((m) => m.items.map((i) => i.subject.entityType))).toContain('TargetRejected');
   });
 
-  it('a limit-tier drop is a warning until the tier is back; removing the Discover entry retires what it discovered', async () => {
+  it('a limit-tier drop is a warning until the tier is back, and a further drop is a change; removing the Discover entry retires what it discovered', async () => {
     expect((await watchListCall('POST')).statusCode).toBe(200);
     const sink = new RecordingSink();
     let clock = Date.now();
@@ -256,12 +256,19 @@ describe('discovery: a WABA watched with Discover brings its numbers and templat
     clock += HOUR;
     await sweep(clock, sink);
     expect(sink.received).toHaveLength(1);
-    expect(sink.received[0]!.items[0]!.errors.map((e) => e.ErrorCode)).toEqual(['MessagingLimitTier.Dropped']);
-    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '8613800000401', MessagingLimitTier: 'TIER_10K' });
+    expect(sink.received[0]!.items[0]!.errors.map((e) => e.ErrorCode)).toEqual(['MessagingLimitTier.Dropped.TIER_1K']);
+    // Dropping further is told at once (it was the same code: silent till the reminder, hours later).
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '8613800000401', MessagingLimitTier: 'TIER_250' });
     clock += HOUR;
     await sweep(clock, sink);
     expect(sink.received).toHaveLength(2);
-    expect(sink.received[1]!.items[0]!.reason).toBe('resolved');
+    expect(sink.received[1]!.items.map((i) => [i.reason, i.errors.map((e) => e.ErrorCode)])).toEqual([['changed', ['MessagingLimitTier.Dropped.TIER_250']]]);
+    expect(sink.received[1]!.items[0]!.errors[0]!.ErrorDescription).toContain('from TIER_10K to TIER_250');
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '8613800000401', MessagingLimitTier: 'TIER_10K' });
+    clock += HOUR;
+    await sweep(clock, sink);
+    expect(sink.received).toHaveLength(3);
+    expect(sink.received[2]!.items[0]!.reason).toBe('resolved');
 
     const removed = await watchListCall('DELETE');
     expect(removed.body.Data).toMatchObject({ Removed: 1, Retired: 5 });

@@ -5,7 +5,8 @@ import { signRouteRequest } from '../../../local/client/route-request.ts';
 import { sinksFromEnv } from '../../../shared/alerts/sinks/index.ts';
 import { loadMonitorConfig } from '../../../shared/config/monitor.ts';
 import { listHistories } from '../../../shared/history/record.ts';
-import { qualityObservation } from '../../../shared/monitor/quality.ts';
+import { qualityObservation, tierRank } from '../../../shared/monitor/quality.ts';
+import { evaluate } from '../../../shared/monitor/rules.ts';
 import { WATCH_PREFIX } from '../../../shared/monitor/targets.ts';
 import { camsEventsHandler } from '../../../shared/services/cams-events.ts';
 import { runHealthMonitor } from '../../../shared/services/health-monitor.ts';
@@ -100,7 +101,7 @@ describe('one quality state, one alert, whichever path reports it', () => {
     await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '6590001234', QualityRating: 'YELLOW', MessagingLimitTier: 'TIER_1K' });
     clock += MINUTE;
     await sweep(clock);
-    expect(qualityItems().map((i) => [i.reason, i.errors.map((e) => e.ErrorCode)])).toEqual([['new', ['QualityRating.YELLOW', 'MessagingLimitTier.Dropped']]]);
+    expect(qualityItems().map((i) => [i.reason, i.errors.map((e) => e.ErrorCode)])).toEqual([['new', ['QualityRating.YELLOW', 'MessagingLimitTier.Dropped.TIER_1K']]]);
 
     clock += 10_000;
     await receipt(clock, [{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: '6590001234', Status: 'YELLOW' }]);
@@ -165,6 +166,34 @@ describe('qualityObservation', () => {
     expect(qualityObservation(target, { QualityRating: 'YELLOW' }).errors.map((e) => e.ErrorCode)).toEqual(['QualityRating.YELLOW']);
     const both = qualityObservation(target, { QualityRating: 'RED', MessagingLimitTier: 'TIER_250', PeakMessagingLimitTier: 'TIER_10K' });
     expect(both.status).toBe('LIMITED');
-    expect(both.errors.map((e) => e.ErrorCode)).toEqual(['QualityRating.RED', 'MessagingLimitTier.Dropped']);
+    expect(both.errors.map((e) => e.ErrorCode)).toEqual(['QualityRating.RED', 'MessagingLimitTier.Dropped.TIER_250']);
+  });
+
+  // Meta's tiers now include TIER_2K (the 1K step became 2K): unknown to a fixed list, a drop to it,
+  // or from it, was no drop at all.
+  it('every tier CAMS may report is ranked by its limit: a drop to or from TIER_2K is one; TIER_NOT_SET is no tier', () => {
+    const tier = (MessagingLimitTier: string, PeakMessagingLimitTier: string) => qualityObservation(target, { QualityRating: 'GREEN', MessagingLimitTier, PeakMessagingLimitTier });
+    expect(tier('TIER_2K', 'TIER_10K').errors.map((e) => e.ErrorCode)).toEqual(['MessagingLimitTier.Dropped.TIER_2K']);
+    expect(tier('TIER_250', 'TIER_2K').status).toBe('LIMITED');
+    expect(tier('TIER_10K', 'TIER_2K').status).toBe('AVAILABLE');
+    expect(tier('TIER_100K', 'TIER_UNLIMITED').status).toBe('LIMITED');
+    expect(tier('TIER_NOT_SET', 'TIER_1K').status).toBe('AVAILABLE');
+    expect([undefined, 'TIER_NOT_SET', 'TIER_10', 'TIER_50', 'TIER_250', 'TIER_1K', 'TIER_2K', 'TIER_10K', 'TIER_100K', 'TIER_UNLIMITED'].map(tierRank)).toEqual([-1, -1, 10, 50, 250, 1000, 2000, 10_000, 100_000, Infinity]);
+  });
+
+  // One code for every drop made a further drop (TIER_1K → TIER_250) the same alert: no message
+  // until the reminder, hours later. The code names the tier, so the rules tell it as a change.
+  it('a further drop is a changed alert, at once; the same tier again is nothing; back to the peak resolves', () => {
+    const ctx = (now: number) => ({ now, round: `r${now}`, policy: { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 }, inhibited: false, sinks: ['chat'] });
+    const obs = (t: string) => qualityObservation(target, { QualityRating: 'GREEN', MessagingLimitTier: t, PeakMessagingLimitTier: 'TIER_10K' });
+    let s = evaluate(undefined, obs('TIER_1K'), ctx(1000));
+    const reasons = () => s.outbox.map((e) => e.item.reason);
+    expect(reasons()).toEqual(['new']);
+    s = evaluate(s, obs('TIER_250'), ctx(2000));
+    expect(reasons()).toEqual(['new', 'changed']);
+    s = evaluate(s, obs('TIER_250'), ctx(3000));
+    expect(reasons()).toEqual(['new', 'changed']);
+    s = evaluate(s, obs('TIER_10K'), ctx(4000));
+    expect(reasons()).toEqual(['new', 'changed', 'resolved']);
   });
 });
