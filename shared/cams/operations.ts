@@ -65,8 +65,6 @@ export interface CamsParams {
   };
 }
 
-/** Meta's quality rating of a phone number. */
-export type QualityRating = 'GREEN' | 'YELLOW' | 'RED' | 'UNKNOWN';
 /** ListChatappTemplate's review states. */
 export type TemplateAuditStatus = 'pass' | 'fail' | 'auditing' | 'unaudit';
 
@@ -76,6 +74,7 @@ export interface PhoneNumberInfo {
   VerifiedName?: string;
   /** CONNECTED, FLAGGED, RATE_LIMITED, PENDING, OFFLINE, DELETED, … */
   Status?: string;
+  /** Meta's quality rating of the number: GREEN, YELLOW, RED, UNKNOWN. */
   QualityRating?: string;
   /** TIER_50, TIER_250, TIER_1K, TIER_10K, TIER_100K, TIER_UNLIMITED (older replies: TIER_10 …). */
   MessagingLimitTier?: string;
