@@ -36,7 +36,6 @@ export interface FunctionSpec {
   handler: string;
   memorySize: number;
   timeout: number;
-  description?: string;
   /** provider.environment + function.environment, resolved, values as strings. */
   environment: Record<string, string>;
   http: HttpEventSpec[];
@@ -142,7 +141,6 @@ function parseFunction(name: string, def: unknown, defaults: { environment: Reco
     timers: [],
     other: [],
   };
-  if (typeof def['description'] === 'string') spec.description = def['description'];
   const events = def['events'] ?? [];
   if (!Array.isArray(events)) throw bad(`${at}.events`, 'must be a list');
   // Triggers are named per kind, in order (triggerName), so each kind counts its own.
