@@ -37,7 +37,6 @@ export function invokeApiDeps(parts: {
   asyncInvoker: AsyncInvoker;
   maxSyncBodyBytes: number;
   maxAsyncBodyBytes: number;
-  log: (line: string) => void;
 }): InvokeApiDeps {
   const { functions, run, asyncInvoker } = parts;
   return {
@@ -50,7 +49,6 @@ export function invokeApiDeps(parts: {
     now: Date.now,
     invokeSync: (name, event, requestId) => run(name, event, requestId),
     invokeAsync: (name, event, requestId) => asyncInvoker.invoke(name, event, requestId),
-    log: parts.log,
   };
 }
 

@@ -158,7 +158,7 @@ export async function startHost(opts: HostOptions = {}): Promise<RunningHost> {
   const run = invocations.run.bind(invocations);
   const asyncInvoker = new AsyncInvoker({ run, retryDelaysMs: opts.asyncRetryDelaysMs ?? DEFAULT_ASYNC_RETRY_DELAYS_MS, log });
 
-  const invokeApi = invokeApiDeps({ plan, credentials, functions, run, asyncInvoker, maxSyncBodyBytes: maxBodyBytes, maxAsyncBodyBytes, log });
+  const invokeApi = invokeApiDeps({ plan, credentials, functions, run, asyncInvoker, maxSyncBodyBytes: maxBodyBytes, maxAsyncBodyBytes });
   const mns = mnsDeps({ config, accountId, functions, asyncInvoker, maxBodyBytes: maxAsyncBodyBytes, log });
 
   let server;

@@ -24,7 +24,6 @@ export interface InvokeApiDeps {
   now: () => number;
   invokeSync(functionName: string, event: Buffer, requestId: string): Promise<InvocationOutcome>;
   invokeAsync(functionName: string, event: Buffer, requestId: string): void;
-  log: (line: string) => void;
 }
 
 export type Fail = (status: number, code: string, message: string) => string;
