@@ -3,7 +3,6 @@ import { isAsciiLetter, isWellFormedText } from '../text/chars.ts';
 
 /** One HTTP request, whichever trigger delivered it. Header names are lower-case. */
 export interface HttpRequest {
-  trigger: 'fc-http' | 'api-gateway';
   method: string;
   /** The path as sent (URL-encoded): what the caller signed. */
   rawPath: string;
@@ -15,7 +14,6 @@ export interface HttpRequest {
   query: Record<string, string>;
   pathParameters: Record<string, string>;
   body: Buffer;
-  sourceIp?: string | undefined;
 }
 
 type Json = Record<string, unknown>;
@@ -77,19 +75,16 @@ export function decodeHttpEvent(raw: unknown, maxBodyBytes: number): HttpRequest
   }
   if (!isObject(event)) throw new HttpError(400, 'InvalidEvent', 'the invocation payload must be a JSON object');
 
-  let trigger: HttpRequest['trigger'];
   let method: unknown;
   let rawPath: unknown;
-  let sourceIp: string | undefined;
   const ctx = isObject(event['requestContext']) ? event['requestContext'] : undefined;
   if (typeof event['rawPath'] === 'string' || (ctx && isObject(ctx['http']))) {
-    trigger = 'fc-http';
+    // FC 3.0 HTTP trigger
     const http = ctx && isObject(ctx['http']) ? ctx['http'] : {};
     method = http['method'];
     rawPath = event['rawPath'] ?? http['path'];
-    sourceIp = typeof http['sourceIp'] === 'string' ? http['sourceIp'] : undefined;
   } else if (typeof event['httpMethod'] === 'string' || typeof event['path'] === 'string') {
-    trigger = 'api-gateway';
+    // API Gateway
     method = event['httpMethod'];
     rawPath = event['path'];
   } else {
@@ -105,7 +100,6 @@ export function decodeHttpEvent(raw: unknown, maxBodyBytes: number): HttpRequest
   const body = decodeBody(event['body'], event['isBase64Encoded'] === true || event['isBase64Encoded'] === 'true', maxBodyBytes);
   const path = decodePath(rawPath);
   return {
-    trigger,
     method: method.toUpperCase(),
     rawPath,
     path: path ?? rawPath,
@@ -114,7 +108,6 @@ export function decodeHttpEvent(raw: unknown, maxBodyBytes: number): HttpRequest
     query: wellFormedQuery(stringMap(event['queryParameters'] ?? event['queryStringParameters'], 'queryParameters')),
     pathParameters: stringMap(event['pathParameters'], 'pathParameters'),
     body,
-    sourceIp,
   };
 }
 

@@ -20,7 +20,7 @@ const TOKEN = 'a-status-token-of-16+';
 const cfg = { token: TOKEN, public: false };
 
 function request(query: Record<string, string>, headers: Record<string, string> = {}): HttpRequest {
-  return { trigger: 'fc-http', method: 'GET', rawPath: '/status', path: '/status', headers: { host: 'status.example.com', ...headers }, query, pathParameters: {}, body: Buffer.alloc(0) };
+  return { method: 'GET', rawPath: '/status', path: '/status', headers: { host: 'status.example.com', ...headers }, query, pathParameters: {}, body: Buffer.alloc(0) };
 }
 
 const refused = (fn: () => unknown) => {
