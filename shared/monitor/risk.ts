@@ -4,7 +4,7 @@
  * checks in front of the round's work. The round's own order never changes for them (round-plan.ts).
  */
 
-/** What a node's bookkeeping says about its risk (check.ts, TargetInfo). */
+/** What a node's bookkeeping says about its risk (target-info.ts, TargetInfo). */
 export interface RiskFacts {
   lastCheckedAt?: number;
   status?: string;
@@ -13,7 +13,7 @@ export interface RiskFacts {
 
 /**
  * The risky-node index: one marker per node whose bookkeeping made it risky, written and removed by
- * the one writer of that bookkeeping (check.ts noteTarget), so a tick reads the risky nodes instead
+ * the one writer of that bookkeeping (target-info.ts noteTarget), so a tick reads the risky nodes instead
  * of every node. A marker whose node is no longer risky is removed by the reader (compare-and-delete).
  */
 export const RISKY_PREFIX = 'monitor/risky/';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { update, type Store } from '../store/port.ts';
-import { UNPLANNED_PREFIX } from './check.ts';
+import { UNPLANNED_PREFIX } from './target-info.ts';
 import { loadWatchList, sameWabaIds, targetId, WATCH_PREFIX, type TargetProblem, type WatchTarget } from './targets.ts';
 import { runUnwatchedPass, unwatchedPassWanted, type UnwatchedOptions } from './unwatched.ts';
 
@@ -154,7 +154,7 @@ export async function startRound(
  * the plan was made are appended to it as tail pages (this round checks them; `onPlan` gets the
  * longer plan before the round record has it). The next round follows the same plan, or, when
  * targets were removed, one without them. Marks the round scanned. Then, when targets were removed
- * (from the plan, or before any plan held them: the unplanned markers check.ts noteTarget leaves) or a
+ * (from the plan, or before any plan held them: the unplanned markers target-info.ts noteTarget leaves) or a
  * pass is due, what they left is closed out and their bookkeeping deleted (unwatched.ts).
  */
 export async function scanRound(

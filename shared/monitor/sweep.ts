@@ -4,7 +4,7 @@ import { HTTP_ERROR, INVALID_RESPONSE, isCamsError, isThrottlingCode, type CamsE
 import type { HealthError } from '../cams/operations.ts';
 import { StoreError, type Store } from '../store/port.ts';
 import { adviceFor } from './advice.ts';
-import { applyUnobserved, checkTarget, EntityWrites, noteTarget, TARGET_INFO_PREFIX, UNPLANNED_PREFIX, type CheckContext, type TargetInfo } from './check.ts';
+import { applyUnobserved, checkTarget, EntityWrites, type CheckContext } from './check.ts';
 import { rediscoverIfGone, runDiscovery, type DiscoveryReport, type TargetObservation } from './discovery.ts';
 import { deliverOwed, type DispatchReport } from './dispatch.ts';
 import type { EntityState, ObservedStatus } from './entity-state.ts';
@@ -19,6 +19,7 @@ import { BesideChecks } from './beside-checks.ts';
 import { TickJobs, type CheckOutcome, type Job } from './tick-jobs.ts';
 import type { UnwatchedOptions } from './unwatched.ts';
 import type { AlertPolicy } from './rules.ts';
+import { noteTarget, TARGET_INFO_PREFIX, UNPLANNED_PREFIX, type TargetInfo } from './target-info.ts';
 import { targetId, WATCH_PREFIX, type RegisteredTarget, type TargetProblem, type WatchTarget } from './targets.ts';
 import { HealthNode } from '../validation/health-target.ts';
 

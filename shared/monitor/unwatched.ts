@@ -18,14 +18,14 @@
  *
  * It costs one listing of the target records and one of the entities, so it runs only when the
  * listing found a target gone (one of the round's plan, or one whose bookkeeping began before any
- * plan held it: a receipt's check, check.ts UNPLANNED_PREFIX), when a pass was cut short or left
+ * plan held it: a receipt's check, target-info.ts UNPLANNED_PREFIX), when a pass was cut short or left
  * something undecided, when none has run yet (a store written by an earlier version), and at least
  * once a day. Never per tick.
  */
 import type { AlertSubject } from '../alerts/model.ts';
 import { update, type Store } from '../store/port.ts';
 import { HealthNode } from '../validation/health-target.ts';
-import { TARGET_INFO_PREFIX, type TargetInfo } from './check.ts';
+import { TARGET_INFO_PREFIX, type TargetInfo } from './target-info.ts';
 import type { EntityState } from './entity-state.ts';
 import { ENTITY_PREFIX, deleteUnwatched, updateEntity } from './entity-store.ts';
 import { RISKY_PREFIX } from './risk.ts';

@@ -1,6 +1,7 @@
 import type { CamsClient } from '../cams/client.ts';
 import { isCamsError } from '../cams/errors.ts';
-import { applyUnobserved, checkTarget, noteTarget, TARGET_INFO_PREFIX, type CheckContext, type TargetInfo } from '../monitor/check.ts';
+import { applyUnobserved, checkTarget, type CheckContext } from '../monitor/check.ts';
+import { noteTarget, TARGET_INFO_PREFIX, type TargetInfo } from '../monitor/target-info.ts';
 import { ENTITY_PREFIX } from '../monitor/dispatch.ts';
 import { errorCodes, fingerprintOf, type EntityState } from '../monitor/entity-state.ts';
 import type { AlertPolicy, Observation } from '../monitor/rules.ts';

@@ -1,6 +1,6 @@
 import { retained, type NodeHistory } from '../history/history.ts';
 import { historyKeyIn, listHistories } from '../history/record.ts';
-import { TARGET_INFO_PREFIX, type TargetInfo } from '../monitor/check.ts';
+import { TARGET_INFO_PREFIX, type TargetInfo } from '../monitor/target-info.ts';
 import { fingerprintOf } from '../monitor/entity-state.ts';
 import { targetId } from '../monitor/targets.ts';
 import type { Store } from '../store/port.ts';

@@ -6,7 +6,7 @@ import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import type { AlertNotification, AlertSink } from '../../../shared/alerts/model.ts';
 import type { Clock } from '../../../shared/cams/limiter.ts';
-import { TARGET_INFO_PREFIX, type TargetInfo } from '../../../shared/monitor/check.ts';
+import { TARGET_INFO_PREFIX, type TargetInfo } from '../../../shared/monitor/target-info.ts';
 import { DELIVER_AGAIN, deliverOwed, DELIVERY_LEASE, ENTITY_PREFIX } from '../../../shared/monitor/dispatch.ts';
 import { RISKY_PREFIX } from '../../../shared/monitor/risk.ts';
 import { TIED_PREFIX } from '../../../shared/monitor/monitor-alert.ts';

@@ -3,11 +3,12 @@ import type { AlertNotification } from '../../../shared/alerts/model.ts';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
 import { listHistories } from '../../../shared/history/record.ts';
-import { applyObservation, applyUnobserved, checkTarget, EntityWrites, noteTarget, TARGET_INFO_PREFIX, UNPLANNED_PREFIX, type CheckContext, type TargetInfo } from '../../../shared/monitor/check.ts';
+import { applyObservation, applyUnobserved, checkTarget, EntityWrites, type CheckContext } from '../../../shared/monitor/check.ts';
 import { deliverOwed } from '../../../shared/monitor/dispatch.ts';
 import { fingerprintOf, type EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX, OWED_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import { qualityObservation } from '../../../shared/monitor/quality.ts';
+import { TARGET_INFO_PREFIX, UNPLANNED_PREFIX, type TargetInfo } from '../../../shared/monitor/target-info.ts';
 import { targetId, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import { templateStatusObservation } from '../../../shared/monitor/template-status.ts';
 import { openStore } from '../../../shared/store/index.ts';
@@ -122,20 +123,6 @@ describe('the one check path (sweep and receipts)', () => {
     expect(number).toMatchObject({ status: 'LIMITED', firing: true });
     expect(number.errors.map((e) => e.ErrorCode)).toEqual(['131056', 'UnknownCanSendMessage']);
     expect(number.errors[1]!.ErrorDescription).toContain('"RESTRICTED"');
-  });
-
-  it('a record begun by a round check is not marked unplanned; a patch that changes nothing writes nothing', async () => {
-    const store = await openStore('memory:');
-    let puts = 0;
-    const counting = storeWith(store, { put: (k, v, o) => (puts++, store.put(k, v, o)) });
-    await noteTarget(counting, phone, { round: 'r1', lastCheckedAt: 1, reach: ['b', 'a'] });
-    expect(await store.list(UNPLANNED_PREFIX)).toEqual([]);
-    expect((await store.get<TargetInfo>(TARGET_INFO_PREFIX + targetId(phone)))?.value.reach).toEqual(['a', 'b']);
-    puts = 0;
-    await noteTarget(counting, phone, { reach: ['a'] });
-    expect(puts).toBe(0);
-    await noteTarget(counting, phone, { reach: ['c'] });
-    expect((await store.get<TargetInfo>(TARGET_INFO_PREFIX + targetId(phone)))?.value).toEqual({ round: 'r1', lastCheckedAt: 1, reach: ['a', 'b', 'c'], firingUnobserved: [] });
   });
 
   it("a WABA a receipt's check wrote between the sweep's reports of it: the sweep's next report, though the same as its last, is written (the recovery notified), not skipped as said", async () => {

@@ -10,7 +10,7 @@ import type { AlertSink } from '../../../shared/alerts/model.ts';
 import type { CamsClient } from '../../../shared/cams/client.ts';
 import { CamsError } from '../../../shared/cams/errors.ts';
 import type { CanSendMessage } from '../../../shared/cams/operations.ts';
-import { noteTarget } from '../../../shared/monitor/check.ts';
+import { noteTarget } from '../../../shared/monitor/target-info.ts';
 import { INVALID_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import { RISK_BURST, RISK_SHARE, RISKY_PREFIX } from '../../../shared/monitor/risk.ts';
 import { RESERVE_CHUNK } from '../../../shared/monitor/round-plan.ts';

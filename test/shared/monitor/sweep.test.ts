@@ -314,7 +314,7 @@ describe('HealthSweep against the sandbox', () => {
 
 describe('the sweep as the receipts backstop', () => {
   it('checks a node whose receipt was not followed by a check as an extra check as soon as the risky index is read; the round keeps its order', async () => {
-    const { noteTarget } = await import('../../../shared/monitor/check.ts');
+    const { noteTarget } = await import('../../../shared/monitor/target-info.ts');
     const sink = new RecordingSink();
     const targets = [waba(), phone1(), phone2()];
     // A clock that moves on every reading, so each check has its own time.

@@ -7,7 +7,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import type { AlertItem } from '../../../shared/alerts/model.ts';
-import { applyObservation, noteTarget, TARGET_INFO_PREFIX, type TargetInfo } from '../../../shared/monitor/check.ts';
+import { applyObservation } from '../../../shared/monitor/check.ts';
+import { noteTarget, TARGET_INFO_PREFIX, type TargetInfo } from '../../../shared/monitor/target-info.ts';
 import { fingerprintOf, type EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX, entityKey } from '../../../shared/monitor/entity-store.ts';
 import { HealthSweep, ROUND_KEY, type HealthSweepOptions, type SweepRound } from '../../../shared/monitor/sweep.ts';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AlertSubject } from '../../../shared/alerts/model.ts';
 import type { NodeHistory } from '../../../shared/history/history.ts';
 import { historyKey, HISTORY_PAGE, HISTORY_PREFIX } from '../../../shared/history/record.ts';
-import { noteTarget } from '../../../shared/monitor/check.ts';
+import { noteTarget } from '../../../shared/monitor/target-info.ts';
 import { describeNode, fingerprintOf } from '../../../shared/monitor/entity-state.ts';
 import { healthHistory } from '../../../shared/services/health-history.ts';
 import { openStore } from '../../../shared/store/index.ts';
