@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
-import { SinkDeliveryError, type AlertItem, type AlertNotification, type AlertSink, type Severity } from '../alerts/model.ts';
+import { SinkDeliveryError, type AlertNotification, type AlertSink } from '../alerts/model.ts';
 import { applySilences } from '../silences/apply.ts';
 import type { Store } from '../store/port.ts';
 import { EVERY_SINK, heardItem, lastDecided, type OutboxEntry } from './entity-state.ts';
 import { dropOwedMarker, ENTITY_PREFIX, loadOwing, loadSilenced, updateEntity, type OwingEntity } from './entity-store.ts';
 import { observeMonitorSubject } from './monitor-alert.ts';
+import { notificationFor, sendOrder } from './notification.ts';
 import type { AlertPolicy } from './rules.ts';
 import { forgetRemovedSinks, refusalError, sinkRejectedSubject, SINK_REFUSALS } from './sink-rejected.ts';
 import { holdSink, isRefusing, markRefusing, takeSendSlot } from './sink-window.ts';
@@ -81,47 +81,6 @@ function sendTimeMs(sinks: readonly AlertSink[]): number {
  */
 export function invocationReserveMs(sinks: readonly AlertSink[]): number {
   return sendTimeMs(sinks) + INVOCATION_STRIKE_MS;
-}
-
-const RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
-
-/**
- * The order a message lists what is owed: by when it was decided, then by entity, then by its
- * sequence as a number (ids are `<fingerprint>.<seq>`: as strings, `.10` came before `.9`, so a
- * resolution and the NEW after it, decided in one step, went out in the wrong order).
- */
-function sendOrder(a: OutboxEntry, b: OutboxEntry): number {
-  if (a.createdAt !== b.createdAt) return a.createdAt - b.createdAt;
-  const [fa, sa] = splitId(a.id);
-  const [fb, sb] = splitId(b.id);
-  return fa !== fb ? (fa < fb ? -1 : 1) : sa - sb;
-}
-
-function splitId(id: string): [string, number] {
-  const dot = id.lastIndexOf('.');
-  return [id.slice(0, dot), Number(id.slice(dot + 1))];
-}
-
-function notificationFor(sink: string, group: string, entries: OutboxEntry[], now: number): AlertNotification {
-  const items: AlertItem[] = entries.map((e) => e.item);
-  // The title counts alerts as they stand now, each by its latest item: a node owed two of them (a
-  // sink that was down; NEW then CHANGED, or NEW then RESOLVED) is one alert, not "2 firing".
-  const current = [...new Map(items.map((i) => [i.fingerprint, i])).values()];
-  const severity = current.reduce<Severity>((worst, i) => (RANK[i.severity] > RANK[worst] ? i.severity : worst), 'info');
-  const resolved = current.filter((i) => i.reason === 'resolved').length;
-  const unwatched = current.filter((i) => i.reason === 'unwatched').length;
-  const firing = current.length - resolved - unwatched;
-  const label = group === 'monitor' ? 'the health monitor' : group.replace(/^waba:/, 'WABA ').replace(/^space:/, 'space ');
-  const parts = [firing ? `${firing} firing` : '', resolved ? `${resolved} resolved` : '', unwatched ? `${unwatched} no longer watched` : ''].filter(Boolean).join(', ');
-  return {
-    // The same owed entries always make the same id, so a receiver can drop a retry it already has.
-    id: createHash('sha256').update(`${sink}\n${entries.map((e) => e.id).sort().join('\n')}`).digest('hex').slice(0, 32),
-    group,
-    severity,
-    title: `[${severity.toUpperCase()}] WhatsApp health, ${label}: ${parts}`,
-    items,
-    createdAt: new Date(now).toISOString(),
-  };
 }
 
 /**

@@ -39,45 +39,6 @@ async function owe(store: Store, wabaId: string, sinks: string[], phoneNumber?: 
 const noLog = () => {};
 
 describe('deliverOwed', () => {
-  it('the title counts alerts as they stand, not items: a node owed NEW then CHANGED is 1 firing, NEW then RESOLVED 1 resolved', async () => {
-    const store = await openStore('memory:');
-    const sink = new TimedSink('s');
-    const policy = { minConsecutive: 1, repeatIntervalMs: 1e9 };
-    const subject = (n: string): AlertSubject => ({ nodeType: 'phone', custSpaceId: 'cs', wabaId: '7', phoneNumber: `867${n}`, entityType: 'PHONE_NUMBER' });
-    // The sink was down meanwhile: each node's notifications wait together.
-    const observe = async (n: string, statuses: Array<'BLOCKED' | 'LIMITED' | 'AVAILABLE'>) => {
-      let state: EntityState | undefined;
-      statuses.forEach((status, i) => (state = evaluate(state, { subject: subject(n), status, errors: [] }, { now: 1000 + i, round: `r${i}`, policy, inhibited: false, sinks: ['s'] })));
-      await updateEntity(store, fingerprintOf(subject(n)), () => state);
-    };
-    await observe('1', ['BLOCKED', 'LIMITED']);
-    await observe('2', ['LIMITED']);
-    await deliverOwed(store, [sink], Date.now, noLog);
-    expect(sink.sent.map((x) => [x.n.title, x.n.items.length])).toEqual([['[WARNING] WhatsApp health, WABA 7: 2 firing', 3]]);
-
-    await observe('3', ['BLOCKED', 'AVAILABLE']);
-    await deliverOwed(store, [sink], Date.now, noLog);
-    expect(sink.sent.map((x) => x.n.title)).toEqual(['[WARNING] WhatsApp health, WABA 7: 2 firing', '[INFO] WhatsApp health, WABA 7: 1 resolved']);
-  });
-
-  it('lists one node\'s notifications decided in the same ms by their sequence as a number (.9 before .10)', async () => {
-    const store = await openStore('memory:');
-    const sink = new TimedSink('s');
-    const policy = { minConsecutive: 1, repeatIntervalMs: 1e9 };
-    const subject: AlertSubject = { nodeType: 'phone', custSpaceId: 'cs', wabaId: '7', phoneNumber: '8679', entityType: 'PHONE_NUMBER' };
-    // Nine notifications before, so the two owed now are .9 and .10; both decided at one instant.
-    let state: EntityState | undefined;
-    const statuses = ['BLOCKED', 'AVAILABLE', 'BLOCKED', 'AVAILABLE', 'BLOCKED', 'AVAILABLE', 'BLOCKED', 'AVAILABLE', 'BLOCKED', 'AVAILABLE'] as const;
-    statuses.forEach((status, i) => {
-      state = evaluate(state, { subject, status, errors: [] }, { now: i < 8 ? 1000 + i : 2000, round: `r${i}`, policy, inhibited: false, sinks: ['s'] });
-      if (i < 8) state = { ...state!, outbox: [] };
-    });
-    expect(state!.outbox.map((e) => e.id.split('.')[1])).toEqual(['9', '10']);
-    await updateEntity(store, fingerprintOf(subject), () => state);
-    await deliverOwed(store, [sink], Date.now, noLog);
-    expect(sink.sent[0]!.n.items.map((i) => i.reason)).toEqual(['new', 'resolved']);
-  });
-
   it('sends one message per group, strikes deliveries only once confirmed, and spaces per-second channels', async () => {
     const store = await openStore('memory:');
     const sink = new TimedSink('slow', 100, 300);
