@@ -144,8 +144,8 @@ async function observeReply(target: WatchTarget, entities: HealthEntity[], round
   const subjects = entities.map((entity) => ({ entity, subject: subjectOf(target, entity) }));
   // CAMS promises no order of Entities, so the outcome must not depend on it: the WABA-level ones
   // first, and the end of a WABA's hold leaves alone the phones and templates this reply reports, which
-  // their own observation just after decides. Before, a WABA listed first released a phone's held
-  // LIMITED (NEW) that the same reply's AVAILABLE then resolved: two notifications for nothing.
+  // their own observation just after decides. Otherwise a WABA listed first would release a phone's
+  // held LIMITED (NEW) that the same reply's AVAILABLE then resolves: two notifications for nothing.
   const reported = new Set(subjects.filter((s) => CHILD_TYPES.has(s.entity.EntityType)).map((s) => fingerprintOf(s.subject)));
   const ordered = [...subjects.filter((s) => !CHILD_TYPES.has(s.entity.EntityType)), ...subjects.filter((s) => CHILD_TYPES.has(s.entity.EntityType))];
   for (const { entity, subject } of ordered) {
@@ -204,8 +204,8 @@ export async function applyObservation(
     if (owes) ctx.onOwed?.();
     // The state was decided just above: its history is recorded from it (and only here). A state it
     // replaced whose own history write never happened (a process killed between the two writes) is
-    // recorded first, on the day it was last seen: before, a BLOCKED spell between two checks that
-    // ended in the state before it left no trace in the history or the status page's bars.
+    // recorded first, on the day it was last seen, so a BLOCKED spell between two checks that ended
+    // in the state before it still shows in the history and the status page's bars.
     if (result && ctx.history !== false) {
       if (replaced && unrecorded(replaced, result.value)) await recordHistory(ctx.store, replaced, entityKey(fp), replaced.lastCheckedAt);
       await recordHistory(ctx.store, result.value, entityKey(fp), now);

@@ -16,8 +16,8 @@ export { SINK_REFUSALS } from './sink-rejected.ts';
  * send and deleted once its entries are struck off. A deliverer that finds one (a store that failed
  * between a send and its strike, a process killed there, a send that failed or timed out) sends
  * exactly that message again, so the same id (a receiver drops it), and what the group owes since in
- * a message of its own; once `sent` (the sink confirmed it) it only strikes them off. Before, the
- * next message held them with whatever was owed since, under a new id: notified twice. The record
+ * a message of its own; once `sent` (the sink confirmed it) it only strikes them off. (Sent again
+ * with whatever was owed since, under a new id, they would be notified twice.) The record
  * holds the message itself: a silence set since strikes its entries from the outboxes, not from it
  * (the sink may have it; the silence applies from the next message).
  */

@@ -7,8 +7,8 @@ const RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 
 /**
  * The order a message lists what is owed: by when it was decided, then by entity, then by its
- * sequence as a number (ids are `<fingerprint>.<seq>`: as strings, `.10` came before `.9`, so a
- * resolution and the NEW after it, decided in one step, went out in the wrong order).
+ * sequence as a number (ids are `<fingerprint>.<seq>`: as strings, `.10` would sort before `.9`, and
+ * a resolution and the NEW after it, decided in one step, would go out in the wrong order).
  */
 export function sendOrder(a: OutboxEntry, b: OutboxEntry): number {
   if (a.createdAt !== b.createdAt) return a.createdAt - b.createdAt;

@@ -293,8 +293,8 @@ export class HealthSweep {
    * What the tick's checks say of the monitor itself: CAMS refused its credentials (AuthRefused), or
    * answered none of its checks (CamsUnreachable); either resolves once a check gets an answer.
    * The status page reads these names (CHECKS_UNANSWERED_ALERTS) to say its states may be stale.
-   * `idle`: nothing is watched, so no check is left unanswered: both resolve too (before, one firing
-   * when the last node was removed stayed, reminded of, for as long as nothing was watched).
+   * `idle`: nothing is watched, so no check is left unanswered: both resolve too (or one firing when
+   * the last node was removed would stay, reminded of, for as long as nothing is watched).
    */
   private async observeOwnHealth(t: Pick<Tick, 'successes' | 'authFailure' | 'unreachable'>, roundId: string, idle = false): Promise<void> {
     if (t.authFailure) {

@@ -54,8 +54,8 @@ interface WatchedNode {
 
 /**
  * WabaId → the space it is watched under, and which nodes are watched, read per WABA and per node
- * (the index in waba-space.ts, `watch/<id>`, the env targets), each once per batch. Before, each push
- * loaded the whole watch list and every entity: tens of MB at 10,000 nodes, on a 256 MB function.
+ * (the index in waba-space.ts, `watch/<id>`, the env targets), each once per batch, never the whole
+ * watch list and every entity: tens of MB at 10,000 nodes, on a 256 MB function.
  */
 export class Spaces {
   private readonly envById = new Map<string, WatchTarget>();
