@@ -36,7 +36,7 @@ import { BUNDLE_FILE, LOADER, wrapBundle, writeCodeCache } from './loader.ts';
 import { ROOT_STORE_DIR, writeRootStore } from './root-store.ts';
 import { startWarmUp } from './warm-up.ts';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface BuildOptions {
   /** Project directory holding serverless.yml and functions/. Default: this repository. */
@@ -219,7 +219,7 @@ async function bundleOnce(name: string, root: string, input: EsbuildInput, file:
   }
 }
 
-export function formatBytes(n: number): string {
+function formatBytes(n: number): string {
   return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(2)} MB` : `${(n / 1024).toFixed(1)} KB`;
 }
 

@@ -23,7 +23,7 @@ import { loadServerlessConfig } from '../local/host/serverless-config.ts';
 import { removeEarlierPackaging, REMOVED_NOTE } from '../serverless/fc3.js';
 import { STAGE_PATTERN } from '../serverless/schema.js';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Keeps serverless@3 and the aliyun plugin off the network (telemetry, notifications, analytics). */
 export const OFFLINE_ENV: Readonly<Record<string, string>> = {
@@ -53,7 +53,7 @@ export interface PackageResult {
   refused?: boolean;
 }
 
-export function serverlessBin(): string {
+function serverlessBin(): string {
   const bin = join(REPO_ROOT, 'node_modules', '.bin', 'serverless');
   if (!existsSync(bin)) throw new Error(`${bin} not found: run npm ci`);
   return bin;

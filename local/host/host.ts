@@ -37,7 +37,7 @@ import { startServer, type HostServer } from './server.ts';
 
 export type { RunningHost } from './running-host.ts';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
  * Stopping fits in the lifecycle's 4 s (../process-lifecycle.ts): running invocations get

@@ -110,6 +110,6 @@ export class TimerScheduler {
   }
 }
 
-export function iso(ms: number): string {
+function iso(ms: number): string {
   return new Date(ms).toISOString();
 }

@@ -40,7 +40,7 @@ export interface HostServer {
   closeConnections(): void;
 }
 
-export function envelope(requestId: string, code: string, message: string): Record<string, unknown> {
+function envelope(requestId: string, code: string, message: string): Record<string, unknown> {
   return { RequestId: requestId, Code: code, Message: message, Success: false };
 }
 

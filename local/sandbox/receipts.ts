@@ -14,9 +14,9 @@ export function redactToken(text: string): string {
  */
 export const RETRY_DELAYS_MS: readonly number[] = [60_000, 5 * 60_000, 10 * 60_000];
 /** Those pages count only HTTP 200 as received: any other status, no answer, or a timeout is a failure. */
-export const DELIVERED_STATUS = 200;
+const DELIVERED_STATUS = 200;
 /** Not documented by CAMS (nor by those pages): an attempt with no full reply by then has failed. */
-export const PUSH_TIMEOUT_MS = 10_000;
+const PUSH_TIMEOUT_MS = 10_000;
 
 
 /** How retries wait; injected so tests move time on by hand. A callback's promise is the retry's. */
@@ -26,7 +26,7 @@ export interface RetryTimers {
 }
 
 /** Real timers that never keep the process alive: a sandbox that stops keeps what it owes on disk. */
-export const realRetryTimers: RetryTimers = {
+const realRetryTimers: RetryTimers = {
   set: (fn, ms) => setTimeout(() => void fn(), ms).unref(),
   clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };

@@ -12,7 +12,7 @@ export interface CamsReply {
 const SANDBOX_HOST_ID = 'cams.ap-southeast-1.aliyuncs.com';
 
 /** RequestIds look like the real ones: an upper-case UUID. */
-export function newRequestId(): string {
+function newRequestId(): string {
   return randomUUID().toUpperCase();
 }
 

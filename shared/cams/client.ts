@@ -13,7 +13,7 @@ import { isAsciiLetter, isDigit } from '../text/chars.ts';
 /** Epoch ms (on the client's clock), or a function giving the remaining ms (e.g. of an FC invocation). */
 export type Deadline = number | (() => number);
 
-export const DEFAULT_TIMEOUT_MS = 5000;
+const DEFAULT_TIMEOUT_MS = 5000;
 /** Kept free before a deadline so the function can still answer after the client gives up. */
 const DEFAULT_DEADLINE_MARGIN_MS = 100;
 /** An attempt that would get less time than this is not started. */

@@ -229,7 +229,7 @@ function unrecorded(prev: EntityState, next: EntityState): boolean {
  * has passed (alert clock): another writer (a receipt's check in cams-events) may have written it
  * since, and the sweep's report would otherwise not correct it for the rest of the invocation.
  */
-export const PARENT_REWRITE_MS = 5000;
+const PARENT_REWRITE_MS = 5000;
 
 /**
  * The sweep's entity writes within one process: writes to one entity queue instead of racing each
@@ -287,7 +287,7 @@ function worst(entities: readonly HealthEntity[]): ObservedStatus {
  * them) is not refused nor taken for AVAILABLE: it is LIMITED, a warning that may be nothing or may
  * be the start of trouble, with the value itself shown as an error, so someone looks.
  */
-export function knownStatus(entity: Pick<HealthEntity, 'CanSendMessage' | 'Errors'>): { status: CanSendMessage; errors: HealthError[] } {
+function knownStatus(entity: Pick<HealthEntity, 'CanSendMessage' | 'Errors'>): { status: CanSendMessage; errors: HealthError[] } {
   const errors = entity.Errors ?? [];
   const v = entity.CanSendMessage;
   if (v === 'AVAILABLE' || v === 'LIMITED' || v === 'BLOCKED') return { status: v, errors };

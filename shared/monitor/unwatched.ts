@@ -33,7 +33,7 @@ import { unwatch } from './rules.ts';
 import { DISCOVERY_PREFIX, expireOldRemovals, WATCH_PREFIX, type RegisteredTarget, type WatchTarget } from './targets.ts';
 
 /** When the last pass ran, and whether one is due before the daily one. */
-export const UNWATCHED_KEY = 'monitor/unwatched';
+const UNWATCHED_KEY = 'monitor/unwatched';
 export interface UnwatchedRecord {
   /** Alert clock at the start of the last pass that finished and left nothing undecided. */
   lastRunAt?: number;

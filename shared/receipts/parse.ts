@@ -16,7 +16,7 @@ const TEMPLATE_TYPES: ReadonlySet<string> = new Set(['template', 'templateCatego
 const PHONE_TYPES: ReadonlySet<string> = new Set(['phoneNameUpdate', 'phoneQualityUpdate']);
 
 const QUALITY_STATUSES = ['GREEN', 'YELLOW', 'RED', 'UNKNOWN'] as const;
-export const AUDIT_STATUSES = ['pass', 'fail', 'auditing', 'unaudit', 'disabled', 'paused'] as const;
+const AUDIT_STATUSES = ['pass', 'fail', 'auditing', 'unaudit', 'disabled', 'paused'] as const;
 
 /** One receipt, checked: the fields CAMS documents, with `known` false for a Type or Status we do not know. */
 export interface Receipt {

@@ -105,7 +105,7 @@ function isHttpEvent(e: unknown): boolean {
 }
 
 /** How many malformed receipts of one push the reply and the log name field by field. */
-export const MAX_LISTED_ERRORS = 100;
+const MAX_LISTED_ERRORS = 100;
 
 async function receiveHttp(req: ParsedHttpEvent, context: FcContext, rt: MonitorRuntime, clock: Clock, now: () => number, log: (r: Record<string, unknown>) => void): Promise<ReceiptsReport> {
   const text = utf8Text(req.http.body);

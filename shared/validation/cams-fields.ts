@@ -9,12 +9,12 @@ export function requiredString() {
  * A field's schema, built on its first use and kept. Building zod schemas is a measurable part of a
  * cold start, and each function validates a few of these fields: the others are never built.
  */
-export function field<T>(build: () => T): () => T {
+function field<T>(build: () => T): () => T {
   let schema: T | undefined;
   return () => (schema ??= build());
 }
 
-export const digits = (what: string, min: number, max: number) =>
+const digits = (what: string, min: number, max: number) =>
   requiredString().check(z.regex(new RegExp(`^\\d{${min},${max}}$`), `must be ${what}: ${min === max ? min : `${min}-${max}`} digits`));
 
 export const WabaId = field(() => digits('the WhatsApp Business Account id', 1, 32));
