@@ -39,6 +39,19 @@ async function owe(store: Store, wabaId: string, sinks: string[], phoneNumber?: 
 const noLog = () => {};
 
 describe('deliverOwed', () => {
+  it("lists a group's owed entries in sendOrder, not in the order the entities are stored", async () => {
+    const store = await openStore('memory:');
+    const sink = new TimedSink('s');
+    const policy = { minConsecutive: 1, repeatIntervalMs: 1e9 };
+    // Two nodes of one WABA: the one stored last (by fingerprint) is decided first.
+    const [first, second] = [phoneSubject('7', '8671'), phoneSubject('7', '8672')].sort((a, b) => (fingerprintOf(a) > fingerprintOf(b) ? -1 : 1));
+    for (const [subject, at] of [[first!, 1000], [second!, 2000]] as const) {
+      await updateEntity(store, fingerprintOf(subject), () => evaluate(undefined, { subject, status: 'BLOCKED', errors: [] }, { now: at, round: 'r', policy, inhibited: false, sinks: ['s'] }));
+    }
+    await deliverOwed(store, [sink], Date.now, noLog);
+    expect(sink.sent[0]!.n.items.map((i) => i.fingerprint)).toEqual([fingerprintOf(first!), fingerprintOf(second!)]);
+  });
+
   it('sends one message per group, strikes deliveries only once confirmed, and spaces per-second channels', async () => {
     const store = await openStore('memory:');
     const sink = new TimedSink('slow', 100, 300);
