@@ -10,7 +10,7 @@ import type { FcContext } from '../fc/context.ts';
 import { decodeEvent, eventFunction, type EventInvocation } from '../fc/event-function.ts';
 import { readMessageBody } from '../fc/mns-body.ts';
 import { HttpError, validationCode, type FieldProblem } from '../http-fn/errors.ts';
-import { camsEnvelope, decodeHttpRequest, invocationLog, type ParsedHttpEvent, type ServiceResult } from '../http-fn/middlewares.ts';
+import { camsEnvelope, decodeHttpRequest, invocationLog, type Middleware, type ParsedHttpEvent, type ServiceResult } from '../http-fn/middlewares.ts';
 import type { FcHttpResponse } from '../http-fn/reply.ts';
 import { stdoutLog, writeLogRecord, type LogWriter } from '../log/log.ts';
 import { DELIVER_AGAIN, deliverOwed, invocationReserveMs, type DispatchReport } from '../monitor/dispatch.ts';
@@ -83,6 +83,7 @@ export function camsEventsHandler(opts: CamsEventsOptions = {}): (event: unknown
     { timeoutEarlyInMillis: 0 },
   )
     .use(invocationLog({ functionName: NAME, write, now: clock.now }))
+    .use(receiptAck())
     .use(camsEnvelope())
     .use(decodeHttpRequest({ routes: [RECEIPTS_ROUTE], maxBodyBytes: () => (maxBody ??= readEnv(env, 'MAX_BODY_BYTES', positiveInt, String(FUNCTION_DEFAULT_MAX_BODY_BYTES))) }))
     .use(receiptToken({ token: () => (token ??= readEnv(env, 'CAMS_RECEIPT_TOKEN', receiptTokenValue)) }));
@@ -96,6 +97,25 @@ export function camsEventsHandler(opts: CamsEventsOptions = {}): (event: unknown
   });
 
   return (event, context) => (isHttpEvent(decodeEvent(event)) ? http(event, context ?? {}) : queue(event, context));
+}
+
+/**
+ * CAMS takes a push as received only when it is answered HTTP 200 with a JSON body whose `code` is a
+ * number (`{"code": 0, "msg": "..."}`, its ChatAppAudit HTTP-callback page); any other answer is a
+ * failed push, pushed again. So a 200 leads with those two, and drops the envelope's string `Code`
+ * and `Message`: a reader that matches keys ignoring case could take `"Code": "OK"` for the numeric
+ * `code` and fail the push. Other statuses keep the CAMS error envelope (CAMS retries them anyway).
+ */
+export const RECEIPT_ACK = { code: 0, msg: 'received' } as const;
+function receiptAck(): Middleware {
+  return {
+    after: (request) => {
+      const res = request.response as FcHttpResponse | undefined;
+      if (!res || res.statusCode !== 200 || typeof res.body !== 'string') return;
+      const { Code: _code, Message: _message, ...rest } = JSON.parse(res.body) as Record<string, unknown>;
+      res.body = JSON.stringify({ ...RECEIPT_ACK, ...rest });
+    },
+  };
 }
 
 function isHttpEvent(e: unknown): boolean {

@@ -301,6 +301,23 @@ describe('cams-events over HTTP', () => {
     expect(calls.filter((c) => c.Action === 'QueryChatappBindWaba').map((c) => c.Code)).toEqual(['Unknown.ResourceOwnerId']);
   });
 
+  // CAMS's ChatAppAudit HTTP-callback page: a push counts as received only when answered 200 with a
+  // JSON body whose `code` is a number ({"code": 0, "msg": "..."}); else it is pushed again.
+  it('a push acted on is answered 200 with the numeric code CAMS checks, and no string Code a case-blind reader could take for it', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
+    const r = (await fn()(httpPush([{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'LIMITED' }]), ctx())) as Reply & { headers: Record<string, string> };
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toMatch(/^application\/json/);
+    const body = JSON.parse(r.body) as Record<string, unknown>;
+    expect(body).toMatchObject({ code: 0, msg: 'received', Success: true, Data: { Received: 1 } });
+    expect(Object.keys(body).filter((k) => k.toLowerCase() === 'code' || k.toLowerCase() === 'msg')).toEqual(['code', 'msg']);
+    expect(body).not.toHaveProperty('Message');
+    // A refusal keeps the CAMS error envelope: CAMS pushes it again, as for any status but 200.
+    const refused = (await fn()(httpPush([{ Type: 'wabaAccountUpdate' }], 'wrong-token-0123456789abcdef'), ctx())) as Reply;
+    expect([refused.statusCode, json(refused).Code]).toEqual([403, 'InvalidToken']);
+  });
+
   it('malformed, unknown and valid receipts in one batch: 200, field errors for the bad ones, the valid ones acted on', async () => {
     await registerWatchTarget(store, phone(), 'test');
     await setHealth(sandbox, { ...phone(), CanSendMessage: 'BLOCKED' });
