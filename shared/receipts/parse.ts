@@ -75,7 +75,10 @@ export function parseReceipt(input: unknown, prefix = ''): ParsedReceipt {
       return undefined;
     }
     if (re && !re.test(s)) {
-      fields.push({ Field: at(name), Message: `must be ${what}` });
+      // The body is read leniently (a byte that is not UTF-8 becomes U+FFFD) so one bad receipt does
+      // not lose the push's others; no id can hold one, and the refusal says what happened.
+      const garbled = s.includes('\uFFFD') ? ': it holds a byte that is not UTF-8 (read as U+FFFD)' : '';
+      fields.push({ Field: at(name), Message: `must be ${what}${garbled}` });
       return undefined;
     }
     return s;

@@ -383,6 +383,40 @@ describe('cams-events over HTTP', () => {
     expect((await healthReport(store, {}))['Receipts']).toMatchObject({ UnknownWabas: [] });
   });
 
+  // The body is read leniently (a byte that is not UTF-8 becomes U+FFFD) so that one bad receipt does
+  // not lose its push's others; no id holding one may name a node (a wrong one, or a phantom one).
+  it('a receipt whose WabaId, PhoneNumber or TemplateCode holds a byte that is not UTF-8 is refused alone, naming the field and the byte; the others are acted on, no node is made', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
+    const watched = (await store.list(WATCH_PREFIX)).length;
+    const ff = '\u00ff'; // stands for the raw byte 0xFF, swapped in below
+    const text = JSON.stringify([
+      { Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'LIMITED' },
+      { Type: 'wabaAccountUpdate', WabaId: `2993${ff}99000200`, PhoneNumber: PHONE, Status: 'BLOCKED' },
+      { Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: `86138${ff}00000201`, Status: 'RED' },
+      { Type: 'template', WabaId: WABA, TemplateCode: `order${ff}update`, Language: 'en_US', AuditStatus: 'fail' },
+    ]);
+    const bytes = Buffer.concat(text.split(ff).flatMap((part, i) => (i === 0 ? [Buffer.from(part)] : [Buffer.from([0xff]), Buffer.from(part)])));
+    const e = JSON.parse(httpPush('[]').toString()) as Record<string, unknown>;
+    e['body'] = bytes.toString('base64');
+    e['isBase64Encoded'] = true;
+    const r = (await fn()(Buffer.from(JSON.stringify(e)), ctx())) as Reply;
+    expect(r.statusCode).toBe(200);
+    expect(json(r).Data!.Results.map((x) => [x['Index'], x['Outcome']])).toEqual([[0, 'processed']]);
+    const notUtf8 = 'holds a byte that is not UTF-8 (read as U+FFFD)';
+    expect(json(r).Data!.Errors).toEqual([
+      { Index: 1, Fields: [{ Field: '[1].WabaId', Message: expect.stringContaining(notUtf8) }] },
+      { Index: 2, Fields: [{ Field: '[2].PhoneNumber', Message: expect.stringContaining(notUtf8) }] },
+      { Index: 3, Fields: [{ Field: '[3].TemplateCode', Message: expect.stringContaining(notUtf8) }] },
+    ]);
+    // Refused visibly: logged with its fields, counted, and no node or unknown WABA made from a garbled id.
+    expect(lines.some((l) => l.includes('"msg":"malformed receipts refused"') && l.includes('[1].WabaId'))).toBe(true);
+    expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ received: 4, invalid: 3, processed: 1 });
+    expect(await store.list(WATCH_PREFIX)).toHaveLength(watched);
+    expect(await store.list(UNKNOWN_WABA_PREFIX)).toHaveLength(0);
+    expect(webhookItems().map((i) => i.status)).toEqual(['LIMITED']);
+  });
+
   it('a push whose body starts with a byte order mark is read as its JSON', async () => {
     await registerWatchTarget(store, phone(), 'test');
     await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });

@@ -82,6 +82,18 @@ describe('receipt parsing', () => {
     ]);
   });
 
+  it('an id holding U+FFFD (a byte of the push that was not UTF-8) is refused, saying so; the Reason keeps it as text', () => {
+    const r = parseReceipt({ Type: 'phoneQualityUpdate', WabaId: `12\uFFFD34`, PhoneNumber: '86138\uFFFD0000000', Status: 'RED', Reason: 'caf\uFFFD' }, '[0]');
+    expect(r).toEqual({
+      ok: false,
+      fields: [
+        { Field: '[0].WabaId', Message: 'must be the WABA id: 1-32 digits: it holds a byte that is not UTF-8 (read as U+FFFD)' },
+        { Field: '[0].PhoneNumber', Message: 'must be the phone number with its country code (E.164 digits, "+" optional): it holds a byte that is not UTF-8 (read as U+FFFD)' },
+      ],
+    });
+    expect(parseReceipt({ ...examples['wabaReviewUpdate'], Reason: 'caf\uFFFD' })).toMatchObject({ ok: true, receipt: { reason: 'caf\uFFFD' } });
+  });
+
   it('with its JSON text: a receipt that gives a key twice is malformed, named by the path of its first, beside its other problems; the others are kept', () => {
     const text = '[{"Type":"wabaReviewUpdate","WabaId":"1","Status":"A","Status":"B","Status":"C"},{"Type":"wabaReviewUpdate","WabaId":"2"},{"Type":"phoneQualityUpdate","WabaId":"3","WabaId":"x","Reason":{"a":1,"a":2}},{"Reason":{"Type":1},"Type":"wabaReviewUpdate","WabaId":"4"}]';
     const { receipts, errors } = parseBatch(JSON.parse(text), text);
