@@ -2,7 +2,6 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rm
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseStoreUrl } from '../../shared/store/open-store.ts';
-import { RETRY_DELAYS_MS } from './receipts.ts';
 import type { StateSnapshot } from './state.ts';
 import { StateLock, type StateLockOptions } from './state-lock.ts';
 
@@ -55,7 +54,9 @@ const Snapshot = z.object({
     }),
   ),
   receipts: z.object({ url: z.string(), dropRate: z.number().min(0).max(1) }).optional(),
-  receiptRetries: z.array(z.object({ receipts: z.array(z.unknown()), retry: z.number().int().min(1).max(RETRY_DELAYS_MS.length), dueAtMs: z.number() })).optional(),
+  // Up to 3, not RETRY_DELAYS_MS.length: a file saved under the older 1, 5, 10 min schedule still loads
+  // (such a retry is made when due, and given up if it fails).
+  receiptRetries: z.array(z.object({ receipts: z.array(z.unknown()), retry: z.number().int().min(1).max(3), dueAtMs: z.number() })).optional(),
 });
 
 /**

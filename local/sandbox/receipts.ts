@@ -7,16 +7,30 @@ export function redactToken(text: string): string {
 }
 
 /**
- * When a refused push is tried again, after each failed attempt in turn: 1, 5 and 10 minutes, then
- * no more. CAMS's receipt pages say only that a receipt may arrive more than once or not at all;
- * this is the schedule Alibaba Cloud documents for the same "HTTP batch push" of its other
- * communication services (SMS SmsReport, Voice Service), taken as CAMS's (an assumption).
+ * When a refused push is tried again, after each failed attempt in turn: 1 and 5 minutes, then no
+ * more (3 pushes in all), as CAMS's ChatAppAudit HTTP-callback page says (its Chinese version,
+ * "重新推送").
  */
-export const RETRY_DELAYS_MS: readonly number[] = [60_000, 5 * 60_000, 10 * 60_000];
-/** Those pages count only HTTP 200 as received: any other status, no answer, or a timeout is a failure. */
+export const RETRY_DELAYS_MS: readonly number[] = [60_000, 5 * 60_000];
+/**
+ * That page counts a push as received only when answered HTTP 200 with a JSON body whose `code` is
+ * a number (`{"code": 0, "msg": "..."}`): any other answer, no answer, or a timeout is a failure.
+ */
 const DELIVERED_STATUS = 200;
-/** Not documented by CAMS (nor by those pages): an attempt with no full reply by then has failed. */
+/** Not documented by CAMS: an attempt with no full reply by then has failed (CAMS's ChatAppStatus page asks for one within 3 s). */
 const PUSH_TIMEOUT_MS = 10_000;
+
+/** Why a 200 is still not a delivery by that page's rule, or undefined when it is one. */
+function notAnAck(body: Buffer): string | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch {
+    return 'answered 200 without a JSON body ({"code": 0, "msg": "..."} expected)';
+  }
+  const code = typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>)['code'] : undefined;
+  return typeof code === 'number' ? undefined : 'answered 200 without a numeric "code" ({"code": 0, "msg": "..."} expected)';
+}
 
 
 /** How retries wait; injected so tests move time on by hand. A callback's promise is the retry's. */
@@ -51,7 +65,7 @@ export interface PushResult {
 /**
  * Where the sandbox pushes ChatAppAudit receipts, as CAMS does once UpdateAccountWebhook has set a
  * callback URL: a JSON array of receipts per change. A push the receiver does not answer with 200
- * is retried on RETRY_DELAYS_MS, to the URL set at the time. `dropRate` loses that share of pushes
+ * and a numeric `code` is retried on RETRY_DELAYS_MS, to the URL set at the time. `dropRate` loses that share of pushes
  * on purpose, as if never sent, so not retried (benches: the sweep must still catch what a lost
  * receipt did not say).
  */
@@ -149,7 +163,8 @@ export class ReceiptPusher {
     const p = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(receipts), timeoutMs: PUSH_TIMEOUT_MS }).then(
       (res): PushResult => {
         this.stats.pushed++;
-        return { status: res.status };
+        const refused = res.status === DELIVERED_STATUS ? notAnAck(res.body) : undefined;
+        return { status: res.status, ...(refused ? { error: refused } : {}) };
       },
       (e: unknown): PushResult => {
         this.stats.failed++;
@@ -164,8 +179,8 @@ export class ReceiptPusher {
   private settle(receipts: unknown[], retry: number, owedAs: OwedPush | undefined, epoch: number, result: PushResult): PushResult {
     if (epoch !== this.epoch) return result; // turned off or stopped meanwhile
     if (owedAs) this.owed.delete(owedAs);
-    const how = result.status !== undefined ? `answered ${result.status}` : `failed: ${result.error}`;
-    if (result.status === DELIVERED_STATUS) {
+    const how = result.error !== undefined ? `failed: ${result.error}` : `answered ${result.status}`;
+    if (result.status === DELIVERED_STATUS && result.error === undefined) {
       if (owedAs) this.onOwedChange([...this.owed.keys()]);
       return result;
     }

@@ -4,7 +4,7 @@ import type { AccountReviewStatus, CanSendMessage, HealthError } from '../../sha
 /** A push owed a retry, saved with the sandbox's state so that a restart still makes it. */
 export interface OwedPush {
   receipts: unknown[];
-  /** Which retry is next: 1 to RETRY_DELAYS_MS.length (receipts.ts). */
+  /** Which retry is next: 1 to RETRY_DELAYS_MS.length (receipts.ts; up to 3 in a file an older schedule saved). */
   retry: number;
   dueAtMs: number;
 }

@@ -29,7 +29,7 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       received.push(JSON.parse(body) as unknown[]);
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"code":0,"msg":"received"}');
     });
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
@@ -171,9 +171,10 @@ class ManualTime implements RetryTimers {
 }
 
 /** A receiver answering each push with the next scripted answer (200 once they run out); 'reset' drops the connection. */
-async function scriptedReceiver(): Promise<{ url: string; bodies: unknown[]; answers: Array<number | 'reset'>; close(): Promise<void> }> {
+/** Answers each push with the next of `answers` (a status, a status and body, or a dropped connection); 200 `{"code":0}` once they run out. */
+async function scriptedReceiver(): Promise<{ url: string; bodies: unknown[]; answers: Array<number | 'reset' | [number, string]>; close(): Promise<void> }> {
   const bodies: unknown[] = [];
-  const answers: Array<number | 'reset'> = [];
+  const answers: Array<number | 'reset' | [number, string]> = [];
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
@@ -181,7 +182,8 @@ async function scriptedReceiver(): Promise<{ url: string; bodies: unknown[]; ans
       bodies.push(JSON.parse(body));
       const answer = answers.shift() ?? 200;
       if (answer === 'reset') req.socket.destroy();
-      else res.writeHead(answer, { 'content-type': 'application/json' }).end(answer === 204 ? undefined : '{}');
+      else if (Array.isArray(answer)) res.writeHead(answer[0], { 'content-type': 'application/json' }).end(answer[1]);
+      else res.writeHead(answer, { 'content-type': 'application/json' }).end(answer === 204 ? undefined : answer === 200 ? '{"code":0,"msg":"received"}' : '{}');
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -193,7 +195,7 @@ async function scriptedReceiver(): Promise<{ url: string; bodies: unknown[]; ans
   };
 }
 
-describe('sandbox receipts: a refused push is retried as CAMS is taken to (1, 5, 10 min; only 200 is received)', () => {
+describe("sandbox receipts: a refused push is retried as CAMS's ChatAppAudit callback page says (1 and 5 min; only 200 with a numeric code is received)", () => {
   let time: ManualTime;
   let sb: RunningSandbox;
   let rx: Awaited<ReturnType<typeof scriptedReceiver>>;
@@ -215,7 +217,7 @@ describe('sandbox receipts: a refused push is retried as CAMS is taken to (1, 5,
   });
 
   it('the schedule is the documented one', () => {
-    expect(RETRY_DELAYS_MS).toEqual([60_000, 300_000, 600_000]);
+    expect(RETRY_DELAYS_MS).toEqual([60_000, 300_000]);
   });
 
   it('503 twice then 200: delivered by the second retry, then never pushed again', async () => {
@@ -235,21 +237,34 @@ describe('sandbox receipts: a refused push is retried as CAMS is taken to (1, 5,
     expect(await ctl('GET', '/__sandbox/receipts')).toMatchObject({ Retrying: 0, Retried: 2, GivenUp: 0 });
   });
 
-  it('stops after the third retry; any status but 200 and a dropped connection are failures', async () => {
-    rx.answers.push(503, 204, 'reset', 500);
+  it('stops after the second retry (3 pushes); any status but 200 and a dropped connection are failures', async () => {
+    rx.answers.push(503, 'reset', 500);
     expect(await ctl('POST', '/__sandbox/receipts/push', receipt)).toMatchObject({ ReceiverStatus: 503, Retrying: true });
     await time.advance(60_000);
     expect(time.waiting).toEqual([300_000]);
     await time.advance(300_000);
-    expect(time.waiting).toEqual([600_000]);
-    await time.advance(600_000);
-    expect(rx.bodies).toHaveLength(4);
+    expect(rx.bodies).toHaveLength(3);
     expect(time.waiting).toEqual([]);
     await time.advance(24 * 3600_000);
-    expect(rx.bodies).toHaveLength(4);
+    expect(rx.bodies).toHaveLength(3);
     const view = await ctl('GET', '/__sandbox/receipts');
-    expect(view).toMatchObject({ Retrying: 0, Retried: 3, GivenUp: 1, Pushed: 3, Failed: 1 });
+    expect(view).toMatchObject({ Retrying: 0, Retried: 2, GivenUp: 1, Pushed: 2, Failed: 1 });
     expect(JSON.stringify(view)).not.toContain('retry-token-0123456789');
+  });
+
+  it('a 200 whose body has no numeric code (none, the CAMS envelope\'s string Code, a 204) is a failed push, pushed again', async () => {
+    rx.answers.push([200, '{"Code":"OK","Success":true}'], [200, 'OK'], 204, [200, '{"code":"0"}']);
+    expect(await ctl('POST', '/__sandbox/receipts/push', receipt)).toMatchObject({ ReceiverStatus: 200, Error: expect.stringContaining('numeric "code"'), Retrying: true });
+    await time.advance(60_000);
+    expect(time.waiting).toEqual([300_000]);
+    await time.advance(300_000);
+    expect(rx.bodies).toHaveLength(3);
+    expect(await ctl('GET', '/__sandbox/receipts')).toMatchObject({ Retrying: 0, GivenUp: 1 });
+    // {"code": 0} (any number) is received: never pushed again.
+    rx.answers.length = 0;
+    rx.answers.push([200, '{"code":7}']);
+    expect(await ctl('POST', '/__sandbox/receipts/push', receipt)).toEqual({ Code: 'OK', Receipts: 1, ReceiverStatus: 200 });
+    expect(time.waiting).toEqual([]);
   });
 
   it('a push answered 200 is never pushed again', async () => {
