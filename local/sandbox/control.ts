@@ -68,7 +68,9 @@ const OwnWabaBody = z.strictObject({
   AccountReviewStatus: z.enum(['PENDING', 'APPROVED', 'REJECTED', 'DISABLED']).optional(),
 });
 
-const AuditStatus = z.enum(['pass', 'fail', 'auditing', 'unaudit']);
+// ChatAppAudit's review states (notes/receipts.md): the four ListChatappTemplate lists, and Meta's
+// later paused / disabled, which only a `template` receipt says (the listing shows them as pass).
+const AuditStatus = z.enum(['pass', 'fail', 'auditing', 'unaudit', 'paused', 'disabled']);
 
 const TemplatesBody = z.strictObject({
   CustSpaceId: z.string().min(1),

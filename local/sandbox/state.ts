@@ -33,7 +33,7 @@ export interface PhoneRecord {
 /** What a new number looks like on Meta's side: connected, good quality, the 1K starting tier. */
 export const PHONE_DEFAULTS = { qualityRating: 'GREEN', messagingLimitTier: 'TIER_1K', status: 'CONNECTED' } as const;
 
-/** A template's review, as ListChatappTemplate reports it; absent means approved (`pass`). */
+/** A template's review state (ChatAppAudit's: pass, fail, auditing, unaudit, paused, disabled); absent means approved (`pass`). */
 export interface TemplateMeta {
   auditStatus: string;
   category?: string;

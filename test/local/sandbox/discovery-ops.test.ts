@@ -107,6 +107,20 @@ describe('ListChatappTemplate', () => {
     expect((await sdkCall(KEY_A, 'ListChatappTemplate', { CustSpaceId: space }))['Total']).toBe(2);
   });
 
+  it('a template paused or disabled (PUT /__sandbox/templates) is listed as pass: the listing documents four review states', async () => {
+    const put = await control(sb, 'PUT', '/__sandbox/templates', {
+      CustSpaceId: space,
+      Templates: [
+        { TemplateCode: 'order_update', Language: 'en_US', AuditStatus: 'paused' },
+        { TemplateCode: 'order_update', Language: 'zh_CN', AuditStatus: 'disabled' },
+      ],
+    });
+    expect(put.status).toBe(200);
+    const body = await sdkCall(KEY_A, 'ListChatappTemplate', { CustSpaceId: space, AuditStatus: 'pass' });
+    const list = body['ListTemplate'] as Array<Record<string, string>>;
+    expect(list.map((t) => `${t['TemplateCode']}/${t['Language']}/${t['AuditStatus']}`)).toEqual(['order_update/en_US/pass', 'order_update/zh_CN/pass']);
+  });
+
   it('a malformed Page or AuditStatus is InvalidParameter naming it', async () => {
     const badPage = await call(sb, { action: 'ListChatappTemplate', params: { CustSpaceId: space, Page: 'one' } });
     expect(badPage.json['Code']).toBe('InvalidParameter');

@@ -92,6 +92,24 @@ describe('sandbox receipts', () => {
     expect(received).toHaveLength(2);
   });
 
+  it('a template paused or disabled with PUT /__sandbox/templates is pushed as CAMS pushes it: a template receipt with that AuditStatus', async () => {
+    const space = await onboardThroughFunctions('299399000403', [{ cc: '86', phone: '13800000403' }]);
+    await control('PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'promo', Language: 'en' }] });
+    await control('PUT', '/__sandbox/receipts', { Url: receiverUrl });
+    const review = (AuditStatus: string, Reason?: string) =>
+      control('PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'promo', Language: 'en', AuditStatus, ...(Reason ? { Reason } : {}) }] });
+    expect(await review('paused', 'Low quality')).toMatchObject({ status: 200 });
+    await until(() => received.length >= 1);
+    expect(await review('disabled')).toMatchObject({ status: 200 });
+    await until(() => received.length >= 2);
+    await review('disabled'); // unchanged: nothing
+    await new Promise((r) => setTimeout(r, 50));
+    expect(received).toEqual([
+      [{ Type: 'template', WabaId: '299399000403', TemplateCode: 'promo', Language: 'en', AuditStatus: 'paused', Reason: 'Low quality' }],
+      [{ Type: 'template', WabaId: '299399000403', TemplateCode: 'promo', Language: 'en', AuditStatus: 'disabled' }],
+    ]);
+  });
+
   it("a number's quality rating set with PUT /__sandbox/phone is pushed as phoneQualityUpdate; an unchanged one is not", async () => {
     const space = await onboardThroughFunctions('299399000402', [{ cc: '86', phone: '13800000402' }]);
     await control('PUT', '/__sandbox/receipts', { Url: receiverUrl });
