@@ -194,7 +194,9 @@ function putWaba(body: Buffer, deps: ControlDeps): ControlReply {
   if (!parsed.ok) return parsed.reply;
   const space = deps.state.findSpace(parsed.value.CustSpaceId);
   if (!space) return noSuchSpace(parsed.value.CustSpaceId);
+  const before = space.reviewStatus;
   deps.state.setReviewStatus(space, parsed.value.AccountReviewStatus);
+  if (space.reviewStatus !== before) deps.receipts.notifyReviewChange(space.wabaId, space.reviewStatus);
   return ok({ Code: 'OK', CustSpaceId: space.custSpaceId, AccountReviewStatus: space.reviewStatus });
 }
 
@@ -203,12 +205,15 @@ function putOwnWaba(body: Buffer, deps: ControlDeps): ControlReply {
   if (!parsed.ok) return parsed.reply;
   const { AccessKeyId, WabaId, Name, BusinessName, AccountReviewStatus } = parsed.value;
   if (!deps.accounts.includes(AccessKeyId)) return invalid(`AccessKeyId: ${AccessKeyId} is not one of the sandbox's keys`);
-  deps.state.setOwnWaba(AccessKeyId, {
+  const before = deps.state.ownWaba(AccessKeyId);
+  const after = deps.state.setOwnWaba(AccessKeyId, {
     ...(WabaId !== undefined ? { wabaId: WabaId } : {}),
     ...(Name !== undefined ? { name: Name } : {}),
     ...(BusinessName !== undefined ? { businessName: BusinessName } : {}),
     ...(AccountReviewStatus !== undefined ? { reviewStatus: AccountReviewStatus } : {}),
   });
+  // The same WABA's review changing is pushed; a new WabaId is another WABA, not a review.
+  if (after.wabaId === before.wabaId && after.reviewStatus !== before.reviewStatus) deps.receipts.notifyReviewChange(after.wabaId, after.reviewStatus);
   return ok(ownWabaView(AccessKeyId, deps));
 }
 

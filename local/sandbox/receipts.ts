@@ -140,6 +140,16 @@ export class ReceiptPusher {
     void this.push([{ Type: 'phoneQualityUpdate', WabaId: space.wabaId, PhoneNumber: phoneNumber, Status: rating }]);
   }
 
+  /**
+   * A WABA's review status changed (PUT /__sandbox/waba, /own-waba): CAMS pushes `wabaReviewUpdate`,
+   * with no PhoneNumber. Its Status table is not published: the sandbox sends the new
+   * AccountReviewStatus (Meta's account_review_update says APPROVED, REJECTED, PENDING, ...).
+   */
+  notifyReviewChange(wabaId: string, status: string): void {
+    if (!this.url) return;
+    void this.push([{ Type: 'wabaReviewUpdate', WabaId: wabaId, Status: status }]);
+  }
+
   get pending(): number {
     return this.inFlight.size;
   }

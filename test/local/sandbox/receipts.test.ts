@@ -110,6 +110,25 @@ describe('sandbox receipts', () => {
     ]);
   });
 
+  it("a WABA's review status set with PUT /__sandbox/waba or /own-waba is pushed as wabaReviewUpdate; an unchanged one is not", async () => {
+    const space = await onboardThroughFunctions('299399000404', [{ cc: '86', phone: '13800000404' }]);
+    await control('PUT', '/__sandbox/receipts', { Url: receiverUrl });
+    const waba = (AccountReviewStatus: string) => control('PUT', '/__sandbox/waba', { CustSpaceId: space, AccountReviewStatus });
+    await waba('APPROVED'); // a bound WABA is APPROVED already
+    expect(await waba('REJECTED')).toMatchObject({ status: 200 });
+    await until(() => received.length >= 1);
+    await waba('REJECTED');
+    const own = (body: Record<string, string>) => control('PUT', '/__sandbox/own-waba', { AccessKeyId: 'LTAIsandbox0000000002', ...body });
+    await own({ WabaId: '299399000405' }); // another WABA, no review change
+    expect(await own({ AccountReviewStatus: 'DISABLED' })).toMatchObject({ status: 200 });
+    await until(() => received.length >= 2);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(received).toEqual([
+      [{ Type: 'wabaReviewUpdate', WabaId: '299399000404', Status: 'REJECTED' }],
+      [{ Type: 'wabaReviewUpdate', WabaId: '299399000405', Status: 'DISABLED' }],
+    ]);
+  });
+
   it("a number's quality rating set with PUT /__sandbox/phone is pushed as phoneQualityUpdate; an unchanged one is not", async () => {
     const space = await onboardThroughFunctions('299399000402', [{ cc: '86', phone: '13800000402' }]);
     await control('PUT', '/__sandbox/receipts', { Url: receiverUrl });
