@@ -247,8 +247,9 @@ export function resolveNode(state: SandboxState, space: Space, node: NodeRef): N
 }
 
 /**
- * The entities Meta reports for a node: the node itself and the ones above it (a phone or template
- * also reports its WABA, business and app). The overall value is the worst entity's.
+ * The entities Meta reports for a node: the node itself and the ones above it. Meta's health-status
+ * page: the WABA, business and app are always included (a WABA's too), a phone or template first.
+ * The overall value is the worst entity's.
  */
 function healthReport(state: SandboxState, space: Space, node: NodeRef): CamsData['GetWhatsappHealthStatus'] {
   const base = { WabaId: space.wabaId, BusinessId: space.businessId };
@@ -269,7 +270,7 @@ function healthReport(state: SandboxState, space: Space, node: NodeRef): CamsDat
   let entities: SandboxEntity[];
   switch (node.type) {
     case 'waba':
-      entities = [waba, business];
+      entities = [waba, business, app];
       break;
     case 'phone':
       entities = [entity('PHONE_NUMBER', state.healthOf(space, node), { PhoneNumber: node.phoneNumber }), waba, business, app];

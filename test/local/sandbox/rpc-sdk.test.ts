@@ -96,6 +96,7 @@ async function allFour(callApi: Caller, n: string, key: SandboxKey): Promise<voi
   expect((waba['Data'] as { Entities: { EntityType: string; Errors: unknown[] }[] }).Entities).toEqual([
     expect.objectContaining({ EntityType: 'WABA', Errors: [] }),
     expect.objectContaining({ EntityType: 'BUSINESS', Errors: [] }),
+    expect.objectContaining({ EntityType: 'APP', Errors: [] }),
   ]);
 
   // The sandbox saw them as this key's calls, with the name intact and no signature machinery in Params.

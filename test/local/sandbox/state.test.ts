@@ -197,7 +197,8 @@ describe('GetWhatsappHealthStatus', () => {
     const space = await bind(sb, '888888');
     const waba = healthData(await health({ CustSpaceId: space, NodeType: 'waba' }));
     expect(waba.CanSendMessage).toBe('AVAILABLE');
-    expect(waba.Entities.map((e) => e.EntityType)).toEqual(['WABA', 'BUSINESS']);
+    // Meta: the WABA, business and app are always included, for a WABA node too.
+    expect(waba.Entities.map((e) => e.EntityType)).toEqual(['WABA', 'BUSINESS', 'APP']);
     expect(waba.Entities[0]).toMatchObject({ WabaId: '888888', BusinessId: expect.stringMatching(/^\d+$/), CanSendMessage: 'AVAILABLE' });
     // As the seed shows it: an Errors array on every entity, empty when there is nothing wrong.
     for (const e of waba.Entities) expect(e.Errors).toEqual([]);
