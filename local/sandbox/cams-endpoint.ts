@@ -91,6 +91,9 @@ async function decide(call: IncomingCall, params: Params, action: string, rpc: b
   if (action === '') return errors.missingParameter('Action');
   if (!isCamsAction(action)) return errors.actionNotFound();
 
+  const denied = deps.faults.denial(verified.accessKeyId, action);
+  if (denied) return denied === 'Ram.PermissionDeny' ? errors.permissionDeny() : errors.unsubscribed();
+
   switch (deps.faults.draw()) {
     case 'throttle':
       return errors.limitControl();

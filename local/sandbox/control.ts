@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CAMS_ACTIONS } from '../../shared/cams/operations.ts';
 import { isNodeType, nodeFromParamsOrMessage, resolveNode, NODE_TYPES } from './actions.ts';
 import type { CallLog } from './calls.ts';
 import { NO_FAULTS, type FaultInjector } from './faults.ts';
@@ -53,6 +54,16 @@ const FaultsBody = z.strictObject({
   errorRate: z.number().min(0).max(1).optional(),
   latencyMs: z.number().int().min(0).max(60_000).optional(),
   seed: z.number().int().min(0).max(0xffffffff).optional(),
+  denials: z
+    .array(
+      z.strictObject({
+        code: z.enum(['Ram.PermissionDeny', 'Product.Unsubscript']),
+        accessKeyId: z.string().min(1).optional(),
+        action: z.enum(CAMS_ACTIONS).optional(),
+      }),
+    )
+    .max(100)
+    .optional(),
 });
 
 const WabaBody = z.strictObject({
@@ -184,6 +195,8 @@ function putHealth(body: Buffer, deps: ControlDeps): ControlReply {
 function putFaults(body: Buffer, deps: ControlDeps): ControlReply {
   const parsed = parseJson(body, FaultsBody);
   if (!parsed.ok) return parsed.reply;
+  const unknownKey = parsed.value.denials?.findIndex((d) => d.accessKeyId !== undefined && !deps.accounts.includes(d.accessKeyId)) ?? -1;
+  if (unknownKey >= 0) return invalid(`denials.${unknownKey}.accessKeyId: ${parsed.value.denials![unknownKey]!.accessKeyId} is not one of the sandbox's keys`);
   // PUT replaces: a field left out goes back to "no fault".
   deps.faults.set({ ...NO_FAULTS, ...parsed.value });
   return ok(deps.faults.current);

@@ -8,6 +8,18 @@ export interface FaultSettings {
   latencyMs: number;
   /** Seed of the generator that draws the rates: the same seed and call order give the same faults. */
   seed: number;
+  /** Calls refused as CAMS refuses a RAM user without the permission, or an account without the product. */
+  denials?: Denial[];
+}
+
+/** The two refusals every seed page lists besides throttling and ownership (HTTP 400 there). */
+export type DenialCode = 'Ram.PermissionDeny' | 'Product.Unsubscript';
+
+/** One refusal: a key's calls (every key's when absent) to an action (every action when absent). */
+export interface Denial {
+  code: DenialCode;
+  accessKeyId?: string;
+  action?: string;
 }
 
 export type FaultOutcome = 'throttle' | 'unavailable' | 'internal' | undefined;
@@ -23,16 +35,21 @@ export class FaultInjector {
   private state = NO_FAULTS.seed >>> 0;
 
   get current(): FaultSettings {
-    return { ...this.settings };
+    return { ...this.settings, ...(this.settings.denials ? { denials: this.settings.denials.map((d) => ({ ...d })) } : {}) };
   }
 
   set(settings: FaultSettings): void {
-    this.settings = { ...settings };
+    this.settings = { ...settings, ...(settings.denials ? { denials: settings.denials.map((d) => ({ ...d })) } : {}) };
     this.state = settings.seed >>> 0;
   }
 
   reset(): void {
     this.set(NO_FAULTS);
+  }
+
+  /** The refusal owed to this key's call to this action, if any (the first denial that matches). */
+  denial(accessKeyId: string, action: string): DenialCode | undefined {
+    return this.settings.denials?.find((d) => (d.accessKeyId ?? accessKeyId) === accessKeyId && (d.action ?? action) === action)?.code;
   }
 
   /** Decides the fault for one call. Draws are taken in a fixed order so sequences are replayable. */

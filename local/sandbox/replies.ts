@@ -76,6 +76,9 @@ export const errors = {
     gatewayErrorReply(400, 'InvalidParameter', `The specified parameter "${name}" is not valid: ${why}`),
   resourceOwner: () => gatewayErrorReply(400, 'Unknown.ResourceOwnerId', 'The resource does not belong to the current user.'),
   limitControl: () => gatewayErrorReply(400, 'System.LimitControl', 'The system is under flow control.'),
+  // Status and wording as the seed pages' error tables give them.
+  permissionDeny: () => gatewayErrorReply(400, 'Ram.PermissionDeny', 'You are not authorized to perform the operation.'),
+  unsubscribed: () => gatewayErrorReply(400, 'Product.Unsubscript', 'You have not subscribed to the specified product.'),
   actionNotFound: () =>
     gatewayErrorReply(404, 'InvalidAction.NotFound', 'Specified api is not found, please check your url and method.'),
   invalidVersion: () => gatewayErrorReply(400, 'InvalidVersion', 'Specified parameter Version is not valid.'),

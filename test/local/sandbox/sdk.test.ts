@@ -5,7 +5,7 @@ import type { CallRecord } from '../../../local/sandbox/calls.ts';
 import type { RunningSandbox, SandboxKey } from '../../../local/sandbox/server.ts';
 import { CAMS_VERSION } from '../../../shared/cams/operations.ts';
 import { unwrapDefault } from '../../support/official-sdk.ts';
-import { control, KEY_A, start, UUID_UPPER } from './helpers.ts';
+import { control, KEY_A, KEY_B, start, UUID_UPPER } from './helpers.ts';
 
 // CommonJS with exports.default: Node and vitest's loader surface it differently, so unwrap once.
 const Client = unwrapDefault<typeof $OpenApi.default.default>($OpenApi);
@@ -182,5 +182,28 @@ describe('official SDK (@alicloud/openapi-client callApi) against the sandbox', 
       statusCode: 400,
     });
     expect(await sdkError(sdkCall(client, 'ChatappBindWaba', {}, 'body'))).toEqual({ code: 'MissingParameter', statusCode: 400 });
+  });
+
+  it("denials (PUT /__sandbox/faults) answer the seed pages' Ram.PermissionDeny and Product.Unsubscript, 400, to the key and action named", async () => {
+    const put = await control(sb, 'PUT', '/__sandbox/faults', {
+      denials: [
+        { code: 'Ram.PermissionDeny', accessKeyId: KEY_A.accessKeyId, action: 'ListChatappTemplate' },
+        { code: 'Product.Unsubscript', accessKeyId: KEY_B.accessKeyId },
+      ],
+    });
+    expect(put.status).toBe(200);
+    try {
+      expect(await sdkError(sdkCall(sdk(KEY_A), 'ListChatappTemplate', {}, 'query'))).toEqual({ code: 'Ram.PermissionDeny', statusCode: 400 });
+      // Another action of the same key, and any action of the unsubscribed one.
+      expect((await sdkCall(sdk(KEY_A), 'QueryChatappBindWaba', {}, 'query')).body['Code']).toBe('OK');
+      expect(await sdkError(sdkCall(sdk(KEY_B), 'QueryChatappBindWaba', {}, 'body'))).toEqual({ code: 'Product.Unsubscript', statusCode: 400 });
+      const log = (await control(sb, 'GET', '/__sandbox/calls')).json as CallRecord[];
+      expect(log.at(-1)).toMatchObject({ AccessKeyId: KEY_B.accessKeyId, HttpStatus: 400, Code: 'Product.Unsubscript' });
+      // A key the sandbox does not have is named.
+      const bad = await control(sb, 'PUT', '/__sandbox/faults', { denials: [{ code: 'Ram.PermissionDeny', accessKeyId: 'LTAInobody' }] });
+      expect(bad).toMatchObject({ status: 400, json: { Code: 'InvalidInput', Message: expect.stringContaining('denials.0.accessKeyId') } });
+    } finally {
+      await control(sb, 'PUT', '/__sandbox/faults', {});
+    }
   });
 });
