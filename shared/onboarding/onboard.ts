@@ -1,6 +1,7 @@
 import type { AlertSubject } from '../alerts/model.ts';
 import type { CamsClient } from '../cams/client.ts';
 import { CamsError, INVALID_RESPONSE, isCamsError, isThrottlingCode, mayHaveBeenApplied } from '../cams/errors.ts';
+import { earlierAttemptMayHaveApplied, whoseExistingNumber } from '../cams/phone-exists.ts';
 import { observeMonitorSubject } from '../monitor/monitor-alert.ts';
 import { registerWatchTarget, REMOVED_PREFIX, targetId, type WatchTarget } from '../monitor/targets.ts';
 import { update, type Store } from '../store/port.ts';
@@ -313,25 +314,11 @@ async function runStep(
         // went unanswered or was answered 5xx, in this call or an earlier delivery, or an earlier
         // onboarding that then failed at a later step and was submitted again, as its alert advises);
         // one not in it is someone else's, whatever our earlier attempts were.
-        const maybeApplied = resent || e.afterAmbiguousAttempt === true || e.afterServerError === true;
+        const maybeApplied = resent || earlierAttemptMayHaveApplied(e);
         // Nothing of ours may have been applied: CAMS answered this add, and it applied nothing.
         if (!maybeApplied) await save({ StepInFlight: undefined });
-        const ref = e.RequestId ? { CamsRequestId: e.RequestId } : {};
-        const full = `${p.Cc}${p.PhoneNumber}`;
-        let listed;
-        try {
-          listed = (await deps.cams.queryPhoneNumbers({ CustSpaceId: space! })).data.PhoneNumbers;
-        } catch (q) {
-          if (!isCamsError(q) || q.retryable) throw q;
-          // Refused (a role without cams:QueryChatappPhoneNumbers, deployed before it was needed): an
-          // attempt of ours that may have been applied is all there is to go by, else the failure is
-          // the number's, as CAMS said it.
-          deps.log?.({ level: 'warn', msg: 'cannot tell whether an existing number is in our space', code: q.Code });
-          if (maybeApplied) return { step: { AlreadyAdded: true, ...ref } };
-          throw e;
-        }
-        if (listed.some((n) => n.PhoneNumber.replace(/^\+/, '') === full)) return { step: { AlreadyAdded: true, InSpace: true, ...ref } };
-        throw e;
+        const { InSpace } = await whoseExistingNumber(deps.cams, e, { CustSpaceId: space!, Cc: p.Cc, PhoneNumber: p.PhoneNumber }, maybeApplied, deps.log);
+        return { step: { AlreadyAdded: true, ...(InSpace ? { InSpace } : {}), ...(e.RequestId ? { CamsRequestId: e.RequestId } : {}) } };
       }
     }
     case 'query': {

@@ -1,4 +1,5 @@
 import { isCamsError } from '../cams/errors.ts';
+import { earlierAttemptMayHaveApplied, whoseExistingNumber } from '../cams/phone-exists.ts';
 import type { CamsParams } from '../cams/operations.ts';
 import { camsClientFor } from '../http-fn/cams.ts';
 import type { ServiceInput } from '../http-fn/http-function.ts';
@@ -18,17 +19,19 @@ export async function queryWaba(input: ServiceInput<CamsParams['QueryChatappBind
 }
 
 export async function addPhoneNumber(input: ServiceInput<CamsParams['AddChatappPhoneNumber']>): Promise<ServiceResult> {
+  const cams = camsClientFor(input);
   try {
-    const { body } = await camsClientFor(input).addPhoneNumber(input.params);
+    const { body } = await cams.addPhoneNumber(input.params);
     return { cams: body };
   } catch (e) {
-    // Phone.Exists right after our own attempt went out unanswered: that attempt added it. Its reply
-    // was lost, so we answer with what CAMS answers to an add (no Data), under this reply's RequestId.
-    if (isCamsError(e) && e.Code === 'Phone.Exists' && e.afterAmbiguousAttempt) {
-      const body = { RequestId: e.RequestId ?? '', Code: 'OK', Message: 'None', AccessDeniedDetail: 'None', Success: true };
-      return { cams: body };
-    }
-    throw e;
+    // Phone.Exists with nothing of ours in between is the caller's conflict, relayed as CAMS said it.
+    if (!isCamsError(e) || e.Code !== 'Phone.Exists' || !earlierAttemptMayHaveApplied(e)) throw e;
+    // After an attempt of this call that went unanswered or was answered 5xx, the space's own list
+    // says whose the number is: in it, that attempt added it; not in it, CAMS's Phone.Exists stands.
+    await whoseExistingNumber(cams, e, input.params, true);
+    // The attempt's reply was lost: we answer with what CAMS answers to an add (no Data), under this reply's RequestId.
+    const body = { RequestId: e.RequestId ?? '', Code: 'OK', Message: 'None', AccessDeniedDetail: 'None', Success: true };
+    return { cams: body };
   }
 }
 

@@ -14,7 +14,7 @@ import { removeDir, REPO, run } from './support.ts';
 const RAM_ACTIONS: Record<string, string[]> = {
   'bind-waba': ['cams:ChatappBindWaba'],
   'query-waba': ['cams:QueryChatappBindWaba'],
-  'add-phone-number': ['cams:AddChatappPhoneNumber'],
+  'add-phone-number': ['cams:AddChatappPhoneNumber', 'cams:QueryChatappPhoneNumbers'],
   'get-health-status': ['cams:GetWhatsappHealthStatus'],
   'health-monitor': ['cams:GetWhatsappHealthStatus', 'cams:ListChatappTemplate', 'cams:QueryChatappPhoneNumbers'],
   'health-report': [],

@@ -33,7 +33,7 @@ const HTTP_ROUTES: Record<string, string[]> = {
 const RAM_ACTIONS: Record<string, string[]> = {
   'bind-waba': ['cams:ChatappBindWaba'],
   'query-waba': ['cams:QueryChatappBindWaba'],
-  'add-phone-number': ['cams:AddChatappPhoneNumber'],
+  'add-phone-number': ['cams:AddChatappPhoneNumber', 'cams:QueryChatappPhoneNumbers'],
   'get-health-status': ['cams:GetWhatsappHealthStatus'],
   'health-monitor': ['cams:GetWhatsappHealthStatus', 'cams:ListChatappTemplate', 'cams:QueryChatappPhoneNumbers'],
   'health-report': [],

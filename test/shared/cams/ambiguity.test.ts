@@ -33,12 +33,13 @@ describe('an error after an attempt that may have been applied is marked', () =>
     expect(await lastError([reset, err.bind(null, 'InternalError', 500), exists])).toMatchObject({ Code: 'Phone.Exists', afterAmbiguousAttempt: true });
   });
 
-  it('refused connection or a 5xx answer then Phone.Exists: not marked as a lost answer (POST /phone-numbers answers 409)', async () => {
+  it('refused connection or a 5xx answer then Phone.Exists: not marked as a lost answer', async () => {
     expect((await lastError([refused, exists])).afterAmbiguousAttempt).toBeUndefined();
     expect((await lastError([exists])).afterAmbiguousAttempt).toBeUndefined();
     // A 5xx answer is marked apart: CAMS may have applied the write before it failed. An onboarding
-    // asks its space's list whose the number is (in it: ours; a role that cannot list: ours, as after a
-    // 5xx in an earlier delivery), test/shared/onboarding/ambiguous.test.ts.
+    // and POST /phone-numbers ask the space's list whose the number is (in it: ours; a role that cannot
+    // list: ours, as after a 5xx in an earlier delivery), test/shared/onboarding/ambiguous.test.ts,
+    // test/functions/add-phone-number/phone-exists.test.ts.
     expect(await lastError([() => err('ServiceUnavailable', 503), exists])).toMatchObject({ afterServerError: true, afterAmbiguousAttempt: undefined });
     expect((await lastError([refused, exists])).afterServerError).toBeUndefined();
   });

@@ -1,0 +1,43 @@
+import type { CamsClient } from './client.ts';
+import { isCamsError, type CamsError } from './errors.ts';
+
+/** The number an AddChatappPhoneNumber named. */
+export interface AddedNumber {
+  CustSpaceId: string;
+  Cc: string;
+  PhoneNumber: string;
+}
+
+/** An earlier attempt of the same add went out unanswered or was answered 5xx: CAMS may have applied it. */
+export function earlierAttemptMayHaveApplied(e: CamsError): boolean {
+  return e.afterAmbiguousAttempt === true || e.afterServerError === true;
+}
+
+/**
+ * Whose number a Phone.Exists names, as the space's own list (QueryChatappPhoneNumbers) says: in it,
+ * ours (InSpace); not in it, someone else's, whatever our earlier attempts were: `exists` is thrown.
+ * Only a refused listing (a role without cams:QueryChatappPhoneNumbers) goes by our attempts: one
+ * that may have been applied (`maybeApplied`) makes it ours, unlisted; else `exists` is thrown. A
+ * listing that failed for now (throttled, 5xx, no answer) is thrown as it is: asked again later, it
+ * may still tell.
+ */
+export async function whoseExistingNumber(
+  cams: Pick<CamsClient, 'queryPhoneNumbers'>,
+  exists: CamsError,
+  added: AddedNumber,
+  maybeApplied: boolean,
+  log?: (record: Record<string, unknown>) => void,
+): Promise<{ InSpace: boolean }> {
+  const full = `${added.Cc}${added.PhoneNumber}`;
+  let listed;
+  try {
+    listed = (await cams.queryPhoneNumbers({ CustSpaceId: added.CustSpaceId })).data.PhoneNumbers;
+  } catch (q) {
+    if (!isCamsError(q) || q.retryable) throw q;
+    log?.({ level: 'warn', msg: 'cannot tell whether an existing number is in our space', code: q.Code });
+    if (maybeApplied) return { InSpace: false };
+    throw exists;
+  }
+  if (listed.some((n) => n.PhoneNumber.replace(/^\+/, '') === full)) return { InSpace: true };
+  throw exists;
+}
