@@ -166,7 +166,7 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
         log({ level: 'info', msg: 'onboarding step done', onboardingId, step });
         await deps.afterStep?.(step, record);
       } catch (e) {
-        const permanent = isPermanent(e) && !unreadableWriteReply(step, e);
+        const permanent = isPermanent(e) && !unreadableReply(e);
         const code = isCamsError(e) ? e.Code : e instanceof Error ? e.name : 'Error';
         const message = isCamsError(e) ? e.Message : e instanceof Error ? e.message : String(e);
         const error: OnboardingError = { at: iso(now()), step, Code: code, Message: message, permanent };
@@ -367,12 +367,13 @@ function certainlyNotApplied(e: unknown): boolean {
 }
 
 /**
- * A write answered 2xx with a body we could not read (a front's page, a cut-off body): CAMS may have
- * applied it, as after a 5xx. Transient, and its step stays in flight: the next delivery binds again
- * (which reads the space back) or adds again (where Phone.Exists is our own add).
+ * A step's call answered 2xx with a body we could not read (a front's page, a cut-off body): a lost
+ * answer, transient. A write may have been applied, as after a 5xx: its step stays in flight, and the
+ * next delivery binds again (which reads the space back) or adds again (where Phone.Exists is our own
+ * add). A read is safe to repeat: the next delivery reads again.
  */
-function unreadableWriteReply(step: StepName, e: unknown): boolean {
-  return (step === 'bind' || step === 'addPhone') && isCamsError(e) && e.Code === INVALID_RESPONSE && e.httpStatus >= 200 && e.httpStatus < 300;
+function unreadableReply(e: unknown): boolean {
+  return isCamsError(e) && e.Code === INVALID_RESPONSE && e.httpStatus >= 200 && e.httpStatus < 300;
 }
 
 /** Business errors, permissions and ownership will fail the same way again: no retry. */

@@ -114,3 +114,22 @@ describe('a write answered 2xx with a body that cannot be read (a front\'s page)
     expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
   });
 });
+
+describe('a read answered 2xx with a body that cannot be read: safe to repeat, so transient like any lost answer', () => {
+  const proxyPage = '<html><body>Request accepted by the gateway</body></html>';
+
+  for (const [action, step, WabaId] of [['QueryChatappBindWaba', 'query', '3200000000005'], ['GetWhatsappHealthStatus', 'health', '3200000000006']] as const) {
+    it(`${action} (${step}): the run fails transiently, not for good; the retry reads again, done, the number added once`, async () => {
+      const cams = await clientBehind(firstReplyUnreadable(action, proxyPage));
+      const key = `unreadable-${step}`;
+      const p = { ...payload, WabaId, IdempotencyKey: key };
+      const deps = () => onboardingDeps({ store, cams, deadline: Date.now() + 20_000 });
+      await expect(runOnboarding(deps(), { payload: p })).rejects.toBeInstanceOf(OnboardingRetryableError);
+      const between = (await store.get<OnboardingRecord>(recordKey(onboardingIdFor(`key:${key}`))))!.value;
+      expect(between).toMatchObject({ Status: 'running', Errors: [expect.objectContaining({ step, Code: 'InvalidResponse', permanent: false })] });
+      const out = await runOnboarding(deps(), { payload: p });
+      expect(out.status).toBe('done');
+      expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
+    });
+  }
+});
