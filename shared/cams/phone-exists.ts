@@ -1,5 +1,5 @@
 import type { CamsClient } from './client.ts';
-import { isCamsError, type CamsError } from './errors.ts';
+import { INVALID_RESPONSE, isCamsError, type CamsError } from './errors.ts';
 
 /** The number an AddChatappPhoneNumber named. */
 export interface AddedNumber {
@@ -18,8 +18,8 @@ export function earlierAttemptMayHaveApplied(e: CamsError): boolean {
  * ours (InSpace); not in it, someone else's, whatever our earlier attempts were: `exists` is thrown.
  * Only a refused listing (a role without cams:QueryChatappPhoneNumbers) goes by our attempts: one
  * that may have been applied (`maybeApplied`) makes it ours, unlisted; else `exists` is thrown. A
- * listing that failed for now (throttled, 5xx, no answer) is thrown as it is: asked again later, it
- * may still tell.
+ * listing that failed for now (throttled, 5xx, no answer, a 2xx we could not read) is thrown as it
+ * is: asked again later, it may still tell.
  */
 export async function whoseExistingNumber(
   cams: Pick<CamsClient, 'queryPhoneNumbers'>,
@@ -33,7 +33,8 @@ export async function whoseExistingNumber(
   try {
     listed = (await cams.queryPhoneNumbers({ CustSpaceId: added.CustSpaceId })).data.PhoneNumbers;
   } catch (q) {
-    if (!isCamsError(q) || q.retryable) throw q;
+    // Only CAMS refusing the listing leaves our attempts to go by: a reply we could not read said nothing.
+    if (!isCamsError(q) || q.retryable || q.Code === INVALID_RESPONSE) throw q;
     log?.({ level: 'warn', msg: 'cannot tell whether an existing number is in our space', code: q.Code });
     if (maybeApplied) return { InSpace: false };
     throw exists;

@@ -103,3 +103,12 @@ it('the listing failing for now (503 after its retries): the caller is told to t
   expect(res.statusCode).toBe(502);
   expect(res.body.Code).toBe('ServiceUnavailable');
 });
+
+it('the listing answered 2xx with a body that cannot be read: it said nothing, so 502 InvalidResponse, not 200 for someone else\'s number', async () => {
+  const body = await othersNumber('3200000000015');
+  const page = { status: 200, body: '<html><body>Request accepted by the gateway</body></html>', contentType: 'text/html' };
+  rewrite = firstAdd(() => unavailable, (action) => (action === 'QueryChatappPhoneNumbers' ? page : undefined));
+  const res = await post(body);
+  expect(res.statusCode).toBe(502);
+  expect(res.body.Code).toBe('InvalidResponse');
+});

@@ -4,7 +4,7 @@ import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CamsError } from '../../../shared/cams/errors.ts';
-import { runOnboarding } from '../../../shared/onboarding/onboard.ts';
+import { OnboardingRetryableError, runOnboarding } from '../../../shared/onboarding/onboard.ts';
 import { recordKey, type OnboardingRecord } from '../../../shared/onboarding/record.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
@@ -180,6 +180,22 @@ describe('Phone.Exists after an attempt of the same call that may have been appl
       expect(out.record.FailureReason).toContain('Phone.Exists');
       expect(out.record.StepInFlight).toBeUndefined();
     }
+    expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
+  });
+
+  it('503 on someone else\'s number, then a listing answered 2xx with a body that cannot be read: it said nothing (not a refusal that lets the 503 decide), transient; the retry lists, failed', async () => {
+    const other = sandboxClient(sandbox, 5, DEFAULT_SANDBOX_KEYS[1]!);
+    const { data } = await other.bindWaba({ WabaId: '3100000000097' });
+    await other.addPhoneNumber({ CustSpaceId: data.CustSpaceId, Cc: payload.Cc, PhoneNumber: payload.PhoneNumber, VerifiedName: 'Other Shop' });
+    let pages = 0;
+    const page = { status: 200, body: '<html><body>Request accepted by the gateway</body></html>', contentType: 'text/html' };
+    const cams = await impatientBehind(firstAdd503((action) => (action === 'QueryChatappPhoneNumbers' && pages++ === 0 ? page : undefined)));
+    const p = { ...payload, WabaId: '3100000000014', IdempotencyKey: 'unreadable-listing' };
+    // It was: AddChatappPhoneNumber 'AlreadyAdded', then the health check of a number not ours failed (Unknown.ResourceOwnerId).
+    await expect(run(cams, p)).rejects.toBeInstanceOf(OnboardingRetryableError);
+    const out = await run(cams, p);
+    expect(out.status).toBe('failed');
+    if (out.status === 'failed') expect(out.record.FailureReason).toContain('Phone.Exists');
     expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
   });
 });
