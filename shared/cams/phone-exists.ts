@@ -13,21 +13,22 @@ export function earlierAttemptMayHaveApplied(e: CamsError): boolean {
   return e.afterAmbiguousAttempt === true || e.afterServerError === true;
 }
 
+/** Whose a number is that CAMS said exists: ours (InSpace when the list shows it), or not in the space's list. */
+export type ExistingNumber = { ours: true; InSpace: boolean } | { ours: false };
+
 /**
  * Whose number a Phone.Exists names, as the space's own list (QueryChatappPhoneNumbers) says: in it,
- * ours (InSpace); not in it, someone else's, whatever our earlier attempts were: `exists` is thrown.
- * Only a refused listing (a role without cams:QueryChatappPhoneNumbers) goes by our attempts: one
- * that may have been applied (`maybeApplied`) makes it ours, unlisted; else `exists` is thrown. A
- * listing that failed for now (throttled, 5xx, no answer, a 2xx we could not read) is thrown as it
- * is: asked again later, it may still tell.
+ * ours (InSpace); not in it, not ours, whatever our earlier attempts were. Only a refused listing (a
+ * role without cams:QueryChatappPhoneNumbers) goes by our attempts: one that may have been applied
+ * (`maybeApplied`) makes it ours, unlisted; else not ours. A listing that failed for now (throttled,
+ * 5xx, no answer, a 2xx we could not read) is thrown as it is: asked again later, it may still tell.
  */
 export async function whoseExistingNumber(
   cams: Pick<CamsClient, 'queryPhoneNumbers'>,
-  exists: CamsError,
   added: AddedNumber,
   maybeApplied: boolean,
   log?: (record: Record<string, unknown>) => void,
-): Promise<{ InSpace: boolean }> {
+): Promise<ExistingNumber> {
   const full = `${added.Cc}${added.PhoneNumber}`;
   let listed;
   try {
@@ -36,9 +37,7 @@ export async function whoseExistingNumber(
     // Only CAMS refusing the listing leaves our attempts to go by: a reply we could not read said nothing.
     if (!isCamsError(q) || q.retryable || q.Code === INVALID_RESPONSE) throw q;
     log?.({ level: 'warn', msg: 'cannot tell whether an existing number is in our space', code: q.Code });
-    if (maybeApplied) return { InSpace: false };
-    throw exists;
+    return maybeApplied ? { ours: true, InSpace: false } : { ours: false };
   }
-  if (listed.some((n) => n.PhoneNumber.replace(/^\+/, '') === full)) return { InSpace: true };
-  throw exists;
+  return listed.some((n) => n.PhoneNumber.replace(/^\+/, '') === full) ? { ours: true, InSpace: true } : { ours: false };
 }

@@ -317,8 +317,15 @@ async function runStep(
         const maybeApplied = resent || earlierAttemptMayHaveApplied(e);
         // Nothing of ours may have been applied: CAMS answered this add, and it applied nothing.
         if (!maybeApplied) await save({ StepInFlight: undefined });
-        const { InSpace } = await whoseExistingNumber(deps.cams, e, { CustSpaceId: space!, Cc: p.Cc, PhoneNumber: p.PhoneNumber }, maybeApplied, deps.log);
-        return { step: { AlreadyAdded: true, ...(InSpace ? { InSpace } : {}), ...(e.RequestId ? { CamsRequestId: e.RequestId } : {}) } };
+        const owner = await whoseExistingNumber(deps.cams, { CustSpaceId: space!, Cc: p.Cc, PhoneNumber: p.PhoneNumber }, maybeApplied, deps.log);
+        if (owner.ours) return { step: { AlreadyAdded: true, ...(owner.InSpace ? { InSpace: true } : {}), ...(e.RequestId ? { CamsRequestId: e.RequestId } : {}) } };
+        // CAMS's list may not show an add it has just applied: after an attempt of ours that may have
+        // been, the next deliveries list again (the add stays in flight) for LIST_LAG_MS from the first
+        // time it was missing, then the number is someone else's.
+        const firstMissing = record.Errors.find((x) => x.step === 'addPhone' && x.Code === 'Phone.Exists' && !x.permanent);
+        const now = (deps.now ?? Date.now)();
+        if (maybeApplied && (!firstMissing || now - Date.parse(firstMissing.at) < LIST_LAG_MS)) throw notListedYet(e);
+        throw e;
       }
     }
     case 'query': {
@@ -351,6 +358,24 @@ async function runStep(
       return { step: { Targets: ids.length }, patch: { WatchTargets: ids } };
     }
   }
+}
+
+/**
+ * How long after it was first missing from the space's list a number CAMS says exists is listed again,
+ * when an attempt of ours may have added it: the list may lag the add.
+ */
+export const LIST_LAG_MS = 5 * 60_000;
+
+/** Phone.Exists for a number not (yet) in the space's list after an attempt of ours that may have been applied: transient. */
+function notListedYet(e: CamsError): CamsError {
+  return new CamsError({
+    Code: e.Code,
+    Message: `${e.Message} (not in the space's list; an attempt of ours may have added it, so it is listed again later)`,
+    RequestId: e.RequestId,
+    httpStatus: e.httpStatus,
+    retryable: true,
+    action: e.action,
+  });
 }
 
 /**

@@ -28,7 +28,7 @@ export async function addPhoneNumber(input: ServiceInput<CamsParams['AddChatappP
     if (!isCamsError(e) || e.Code !== 'Phone.Exists' || !earlierAttemptMayHaveApplied(e)) throw e;
     // After an attempt of this call that went unanswered or was answered 5xx, the space's own list
     // says whose the number is: in it, that attempt added it; not in it, CAMS's Phone.Exists stands.
-    await whoseExistingNumber(cams, e, input.params, true);
+    if (!(await whoseExistingNumber(cams, input.params, true)).ours) throw e;
     // The attempt's reply was lost: we answer with what CAMS answers to an add (no Data), under this reply's RequestId.
     const body = { RequestId: e.RequestId ?? '', Code: 'OK', Message: 'None', AccessDeniedDetail: 'None', Success: true };
     return { cams: body };

@@ -4,7 +4,8 @@ import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CamsError } from '../../../shared/cams/errors.ts';
-import { OnboardingRetryableError, runOnboarding } from '../../../shared/onboarding/onboard.ts';
+import { LIST_LAG_MS, OnboardingRetryableError, runOnboarding } from '../../../shared/onboarding/onboard.ts';
+import { onboardingIdFor } from '../../../shared/onboarding/payload.ts';
 import { recordKey, type OnboardingRecord } from '../../../shared/onboarding/record.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
@@ -152,7 +153,7 @@ describe('Phone.Exists after an attempt of the same call that may have been appl
       return also(action, reply);
     };
   }
-  const run = (cams: CamsClient, p: typeof payload) => runOnboarding(onboardingDeps({ store, cams, deadline: Date.now() + 30_000 }), { payload: p });
+  const run = (cams: CamsClient, p: typeof payload, now = Date.now()) => runOnboarding(onboardingDeps({ store, cams, now: () => now, deadline: now + 30_000 }), { payload: p });
 
   it('503 (applied), then Phone.Exists in the same call, the number in our space: ours, done', async () => {
     const out = await run(await impatientBehind(firstAdd503()), { ...payload, WabaId: '3100000000010' });
@@ -173,7 +174,12 @@ describe('Phone.Exists after an attempt of the same call that may have been appl
     let first = true;
     const slowFirstAdd: ReplyRewrite = (action, reply) => (action === 'AddChatappPhoneNumber' && first ? ((first = false), { ...reply, delayMs: 800 }) : undefined);
     for (const [WabaId, rewrite] of [['3100000000012', firstAdd503()], ['3100000000013', slowFirstAdd]] as const) {
-      const out = await run(await impatientBehind(rewrite), { ...payload, WabaId });
+      const cams = await impatientBehind(rewrite);
+      const t0 = Date.now();
+      // Not in the list, after an attempt of ours that may have been applied: listed again (CAMS's list
+      // may lag the add) by the deliveries of the next LIST_LAG_MS, then failed.
+      await expect(run(cams, { ...payload, WabaId }, t0)).rejects.toBeInstanceOf(OnboardingRetryableError);
+      const out = await run(cams, { ...payload, WabaId }, t0 + LIST_LAG_MS);
       await front?.close();
       expect(out.status).toBe('failed');
       if (out.status !== 'failed') continue;
@@ -191,11 +197,55 @@ describe('Phone.Exists after an attempt of the same call that may have been appl
     const page = { status: 200, body: '<html><body>Request accepted by the gateway</body></html>', contentType: 'text/html' };
     const cams = await impatientBehind(firstAdd503((action) => (action === 'QueryChatappPhoneNumbers' && pages++ === 0 ? page : undefined)));
     const p = { ...payload, WabaId: '3100000000014', IdempotencyKey: 'unreadable-listing' };
+    const t0 = Date.now();
     // It was: AddChatappPhoneNumber 'AlreadyAdded', then the health check of a number not ours failed (Unknown.ResourceOwnerId).
-    await expect(run(cams, p)).rejects.toBeInstanceOf(OnboardingRetryableError);
-    const out = await run(cams, p);
+    await expect(run(cams, p, t0)).rejects.toBeInstanceOf(OnboardingRetryableError);
+    // Read, the list leaves it out; once CAMS's list cannot be lagging any more, failed.
+    await expect(run(cams, p, t0)).rejects.toBeInstanceOf(OnboardingRetryableError);
+    const out = await run(cams, p, t0 + LIST_LAG_MS);
     expect(out.status).toBe('failed');
     if (out.status === 'failed') expect(out.record.FailureReason).toContain('Phone.Exists');
     expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
+  });
+});
+
+describe('CAMS\'s list lagging an add it has just applied', () => {
+  /** impatientClient's, through a front that answers the first add 503 (applied) and leaves the number out of the first `hidden` listings. */
+  async function lagging(hidden: number): Promise<CamsClient> {
+    let adds = 0;
+    let lists = 0;
+    front = await frontOf(sandbox, (action, reply) => {
+      if (action === 'AddChatappPhoneNumber' && adds++ === 0) return { status: 503, body: JSON.stringify({ RequestId: 'R-503', Code: 'ServiceUnavailable', Message: 'temporary failure' }) };
+      if (action !== 'QueryChatappPhoneNumbers' || lists++ >= hidden) return undefined;
+      const body = JSON.parse(reply.body) as { PhoneNumbers: Array<{ PhoneNumber: string }> };
+      return { ...reply, body: JSON.stringify({ ...body, PhoneNumbers: body.PhoneNumbers.filter((n) => !n.PhoneNumber.endsWith(payload.PhoneNumber)) }) };
+    });
+    return new CamsClient({ endpoint: front.url, credentials: DEFAULT_SANDBOX_KEYS[0]!, timeoutMs: 500, budget: new CamsBudget() });
+  }
+
+  it('our 503\'d add applied, the list does not show it yet: transient (the add stays in flight), the next delivery lists it, done', async () => {
+    const cams = await lagging(1);
+    const p = { ...payload, WabaId: '3100000000020', IdempotencyKey: 'lagging-list' };
+    const deps = () => onboardingDeps({ store, cams, deadline: Date.now() + 30_000 });
+    await expect(runOnboarding(deps(), { payload: p })).rejects.toBeInstanceOf(OnboardingRetryableError);
+    const between = (await store.get<OnboardingRecord>(recordKey(onboardingIdFor('key:lagging-list'))))!.value;
+    expect(between).toMatchObject({ Status: 'running', StepInFlight: 'addPhone', Errors: [expect.objectContaining({ step: 'addPhone', Code: 'Phone.Exists', permanent: false })] });
+    const out = await runOnboarding(deps(), { payload: p });
+    expect(out).toMatchObject({ status: 'done', record: { Steps: { addPhone: { AlreadyAdded: true, InSpace: true } } } });
+    expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
+  });
+
+  it('a number the list never shows: listed again by each delivery for a while, then failed on Phone.Exists', async () => {
+    const cams = await lagging(Infinity);
+    const p = { ...payload, WabaId: '3100000000021', IdempotencyKey: 'never-listed' };
+    let t = Date.now();
+    const deps = () => onboardingDeps({ store, cams, now: () => t, deadline: t + 30_000 });
+    await expect(runOnboarding(deps(), { payload: p })).rejects.toBeInstanceOf(OnboardingRetryableError);
+    t += LIST_LAG_MS - 1;
+    await expect(runOnboarding(deps(), { payload: p })).rejects.toBeInstanceOf(OnboardingRetryableError);
+    t += 1;
+    const out = await runOnboarding(deps(), { payload: p });
+    expect(out.status).toBe('failed');
+    if (out.status === 'failed') expect(out.record.FailureReason).toMatch(/^addPhone: Phone\.Exists: /);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
 import { budgetRefusal, CamsError } from '../../../shared/cams/errors.ts';
-import { OnboardingRetryableError, runOnboarding } from '../../../shared/onboarding/onboard.ts';
+import { LIST_LAG_MS, OnboardingRetryableError, runOnboarding } from '../../../shared/onboarding/onboard.ts';
 import { onboardingIdFor } from '../../../shared/onboarding/payload.ts';
 import { recordKey, type OnboardingRecord } from '../../../shared/onboarding/record.ts';
 import { MemoryStore } from '../../../shared/store/memory-store.ts';
@@ -29,15 +29,24 @@ function cams(adds: Array<() => CamsError>, numbers: string[] = []): CamsClient 
 }
 
 let n = 0;
-/** `applied`: the first add reached CAMS and was applied, so the space lists the number. */
-async function firstRunFailsThenPhoneExists(firstFailure: () => CamsError, applied = false): Promise<OnboardingRecord> {
+/**
+ * `applied`: the first add reached CAMS and was applied, so the space lists the number. `unlisted`:
+ * the add stayed in flight and the list leaves the number out: the retry lists again LIST_LAG_MS later
+ * (CAMS's list may lag an add), and that retry's record is returned.
+ */
+async function firstRunFailsThenPhoneExists(firstFailure: () => CamsError, applied = false, unlisted = false): Promise<OnboardingRecord> {
   const store = new MemoryStore();
   const key = `in-flight-${++n}`;
   const payload = { WabaId: `36000000000${n}`, Cc: '65', PhoneNumber: `9600000${n}`, VerifiedName: 'Acme Shop', IdempotencyKey: key };
-  const c = cams([firstFailure, phoneExists], applied ? [`+65${payload.PhoneNumber}`] : []);
-  const deps = () => onboardingDeps({ store, cams: c, deadline: Date.now() + 20_000 });
+  const c = cams([firstFailure, phoneExists, phoneExists], applied ? [`+65${payload.PhoneNumber}`] : []);
+  let t = Date.now();
+  const deps = () => onboardingDeps({ store, cams: c, now: () => t, deadline: t + 20_000 });
   await expect(runOnboarding(deps(), { payload })).rejects.toBeInstanceOf(OnboardingRetryableError);
   // The failed run's lease is released; the retry (FC's, or a re-drive) runs at once.
+  if (unlisted) {
+    await expect(runOnboarding(deps(), { payload })).rejects.toBeInstanceOf(OnboardingRetryableError);
+    t += LIST_LAG_MS;
+  }
   await runOnboarding(deps(), { payload });
   return (await store.get<OnboardingRecord>(recordKey(onboardingIdFor(`key:${key}`))))!.value;
 }
@@ -73,7 +82,7 @@ describe('StepInFlight after an add that failed transiently', () => {
   it('an add in flight that was not applied after all (the number is not in our space): the later Phone.Exists is someone else\'s number, failed', async () => {
     // It was taken for our own add without a look, and the onboarding ended done on someone else's number.
     for (const first of [() => new CamsError({ Code: 'RequestTimeout', Message: 'timed out', httpStatus: 0, retryable: true }), () => new CamsError({ Code: 'InternalError', Message: 'oops', httpStatus: 500, retryable: true })]) {
-      const rec = await firstRunFailsThenPhoneExists(first);
+      const rec = await firstRunFailsThenPhoneExists(first, false, true);
       expect(rec).toMatchObject({ Status: 'failed', FailureReason: expect.stringContaining('Phone.Exists') });
       expect(rec.Steps.addPhone).toBeUndefined();
       expect(rec.StepInFlight).toBeUndefined();
