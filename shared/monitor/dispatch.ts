@@ -334,7 +334,7 @@ async function deliverToSink(
     if (blocked.has(group) || ctx.stuck.has(`${sink.name}\n${group}`)) continue;
     if (record?.givenUp) {
       // Given up, and a store failure cut what follows short: finished now, not sent again.
-      await giveUp(store, sink, ctx, owed, sendingKey, new SinkDeliveryError(sink.name, record.givenUp.error, false, undefined, record.givenUp.code), refusing);
+      await giveUp(store, sink, ctx, owed, sendingKey, recordedRefusal(sink.name, record.givenUp), refusing);
       refusing = true;
       refused.delete(group);
       log({ level: 'info', msg: 'alert given up earlier, struck off now', sink: sink.name, group, notification: record.id, items: owed.length });
@@ -448,6 +448,16 @@ async function raiseRefusal(store: Store, sink: AlertSink, ctx: Pass, err: SinkD
     sinks: ctx.configured.filter((n) => n !== sink.name),
   });
   ctx.monitorChanged = true;
+}
+
+/**
+ * The refusal a givenUp record holds, as the sink gave it: the record keeps its message as logged
+ * (`<sink>: …`), which a new SinkDeliveryError would prefix again ("r: r: errcode …" in the alert).
+ */
+function recordedRefusal(sink: string, givenUp: NonNullable<Sending['givenUp']>): SinkDeliveryError {
+  const prefix = `${sink}: `;
+  const message = givenUp.error.startsWith(prefix) ? givenUp.error.slice(prefix.length) : givenUp.error;
+  return new SinkDeliveryError(sink, message, false, undefined, givenUp.code);
 }
 
 /**

@@ -601,6 +601,49 @@ describe('a store failure at any write of a flush in which a sink refuses a mess
   });
 });
 
+describe('a message given up whose give-up a store failure cut short', () => {
+  const rejected = fingerprintOf({ nodeType: 'monitor', entityType: 'SinkRejected', ref: 'r' });
+  /**
+   * Flushes with a sink `r` that refuses every message (its code changing at the refusal that gives
+   * the message up) and a sink `ok`: in the flush of that refusal, the write of r's SinkRejected alert
+   * fails, so only the message's `givenUp` record holds the give-up; `between` runs before the next flush.
+   */
+  async function cutShort(between: (store: Store) => Promise<void>) {
+    const store = await openStore('memory:');
+    let armed = false;
+    const failing = storeWith(store, {
+      put: (k, v, o) => (armed && k === ENTITY_PREFIX + rejected ? Promise.reject(new Error('store unavailable')) : store.put(k, v, o)),
+    });
+    const r = new TimedSink('r');
+    let attempts = 0;
+    r.send = async () => {
+      const code = ++attempts >= SINK_REFUSALS ? '300005' : '310000';
+      throw new SinkDeliveryError('r', `errcode ${code}`, false, undefined, code);
+    };
+    const ok = new TimedSink('ok');
+    await owe(store, '1', ['r', 'ok']);
+    for (let f = 1; f <= SINK_REFUSALS; f++) {
+      armed = f === SINK_REFUSALS;
+      await deliverOwed(failing, [r, ok], Date.now, noLog).catch(() => undefined);
+      armed = false;
+    }
+    expect((await store.list<{ givenUp?: unknown }>('monitor/sending/r/')).map((x) => !!x.value.givenUp)).toEqual([true]);
+    await between(store);
+    await deliverOwed(store, [r, ok], Date.now, noLog);
+    const alert = (await store.get<EntityState>(ENTITY_PREFIX + rejected))?.value;
+    const told = ok.sent.flatMap((x) => x.n.items).filter((i) => i.subject.entityType === 'SinkRejected');
+    return { store, attempts, alert, told, sending: (await store.list('monitor/sending/')).length };
+  }
+
+  it("the next flush raises the alert with the sink's answer as it was (no second `r: ` before it)", async () => {
+    const { attempts, alert, told } = await cutShort(async () => {});
+    expect(attempts).toBe(SINK_REFUSALS);
+    expect(told.map((i) => `${i.reason} ${i.errors.map((e) => e.ErrorCode).join()}`)).toEqual(['new 310000', 'changed 300005']);
+    expect(told.at(-1)!.errors[0]!.ErrorDescription).toBe('The r channel refused an alert message: r: errcode 300005');
+    expect(alert!.errors[0]!.ErrorDescription).toBe('The r channel refused an alert message: r: errcode 300005');
+  });
+});
+
 describe.skipIf(!redisBin)('a message given up at its last refusal (real redis-server)', () => {
   let server: RedisServer;
   beforeAll(async () => {
