@@ -305,7 +305,8 @@ async function deliverToSink(
   // may be refusing): a store failure in between leaves the record, and the next flush resolves it.
   const confirmed = new Set<string>();
   // A record goes out again while it holds its message (however much of it is still owed) or owed entries.
-  const resend = (record: Sending, earlier: readonly Owed[]) => (!record.sent && record.message !== undefined) || earlier.length > 0;
+  // A given-up one is finished however little of it is owed (a silence strikes its entries, not in flight).
+  const resend = (record: Sending, earlier: readonly Owed[]) => (!record.sent && record.message !== undefined) || record.givenUp !== undefined || earlier.length > 0;
   // The message an earlier deliverer was sending goes first, as it was; what the group owes besides goes in its own.
   const messages: Array<[string, Owed[], Sending | undefined]> = [];
   for (const group of [...new Set([...byGroup.keys(), ...sending.keys()])].sort()) {

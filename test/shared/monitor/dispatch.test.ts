@@ -642,6 +642,18 @@ describe('a message given up whose give-up a store failure cut short', () => {
     expect(told.at(-1)!.errors[0]!.ErrorDescription).toBe('The r channel refused an alert message: r: errcode 300005');
     expect(alert!.errors[0]!.ErrorDescription).toBe('The r channel refused an alert message: r: errcode 300005');
   });
+
+  // A givenUp record holds no message, so a silence set meanwhile strikes its entries from the
+  // outboxes (as it would any not being sent): nothing of it is owed any more, but its give-up is.
+  it('a silence striking its entries meanwhile still has the next flush raise the alert', async () => {
+    const { attempts, told, sending } = await cutShort(async (store) => {
+      const now = Date.now();
+      await createSilence(store, { Matchers: [{ Name: 'WabaId', Value: '1' }], StartsAt: now - 1000, EndsAt: now + 3_600_000, CreatedBy: 'ops', Comment: 'known' }, now);
+    });
+    expect(attempts).toBe(SINK_REFUSALS);
+    expect(told.map((i) => `${i.reason} ${i.errors.map((e) => e.ErrorCode).join()}`)).toEqual(['new 310000', 'changed 300005']);
+    expect(sending).toBe(0);
+  });
 });
 
 describe.skipIf(!redisBin)('a message given up at its last refusal (real redis-server)', () => {
