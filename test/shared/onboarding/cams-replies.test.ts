@@ -113,6 +113,29 @@ describe('a write answered 2xx with a body that cannot be read (a front\'s page)
     expect(out).toMatchObject({ status: 'done', record: { Steps: { addPhone: { AlreadyAdded: true } } } });
     expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
   });
+
+  // A number already ours (an earlier onboarding added it; this one was submitted again, as a failure
+  // alert advises): CAMS answers Phone.Exists, and the space's list says whose it is. That list
+  // unreadable is no answer either: not a refusal to list, after which the number is someone else's.
+  it("QueryChatappPhoneNumbers after a Phone.Exists: the run fails transiently; the retry reads the list, finds our number, done", async () => {
+    let armed = false;
+    const cams = await clientBehind((a) => {
+      if (!armed || a !== 'QueryChatappPhoneNumbers') return undefined;
+      armed = false;
+      return { status: 200, body: proxyPage, contentType: 'text/html' };
+    });
+    const first = { ...payload, WabaId: '3200000000005', IdempotencyKey: 'listed-first' };
+    const again = { ...first, IdempotencyKey: 'listed-again' };
+    const deps = () => onboardingDeps({ store, cams, deadline: Date.now() + 20_000 });
+    expect(await runOnboarding(deps(), { payload: first })).toMatchObject({ status: 'done' });
+    armed = true;
+    await expect(runOnboarding(deps(), { payload: again })).rejects.toBeInstanceOf(OnboardingRetryableError);
+    const between = (await store.get<OnboardingRecord>(recordKey(onboardingIdFor('key:listed-again'))))!.value;
+    expect(between).toMatchObject({ Status: 'running', Errors: [expect.objectContaining({ step: 'addPhone', Code: 'InvalidResponse', permanent: false })] });
+    const out = await runOnboarding(deps(), { payload: again });
+    expect(out).toMatchObject({ status: 'done', record: { Steps: { addPhone: { AlreadyAdded: true, InSpace: true } } } });
+    expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
+  });
 });
 
 describe('a read answered 2xx with a body that cannot be read: safe to repeat, so transient like any lost answer', () => {
