@@ -127,7 +127,7 @@ async function recordReceipt(
   { spaces, round, ctx, deps, run }: { spaces: Spaces; round: string; ctx: CheckContext; deps: ReceiptDeps; run: BatchRun },
 ): Promise<void> {
   const { store } = deps;
-  const key = receiptKey(receipt.raw);
+  const key = receiptKey(receipt.content);
   const result: ReceiptResult = { Index: index, Outcome: 'processed' };
   run.results.push(result);
   const space = await spaces.of(receipt.wabaId);

@@ -32,11 +32,24 @@ export interface Receipt {
   known: boolean;
   /** The receipt as CAMS sent it (stored and shown as is). */
   raw: Record<string, unknown>;
+  /**
+   * What the receipt says, in ChatAppAudit's V2 form (a V1 receipt with its `Type: template`): the
+   * dedup key is taken from it, so the same review in either form is one receipt.
+   */
+  content: Record<string, unknown>;
 }
 
 export type ParsedReceipt = { ok: true; receipt: Receipt } | { ok: false; fields: FieldProblem[] };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const absent = (v: unknown): boolean => v === undefined || v === null || v === '';
+
+/**
+ * The fields of a ChatAppAudit V1 receipt besides WabaId, all required (Reason aside), as its pages
+ * list them (help.aliyun.com/zh/chatapp/developer-reference/chatappaudit-1, HTTP; .../chatappaudit,
+ * queue): a template review, with no Type.
+ */
+const V1_FIELDS: readonly string[] = ['TemplateCode', 'Language', 'AuditStatus'];
 
 /**
  * How deep a receipt may nest. CAMS's receipts are flat; the receipt is kept as sent (stored as JSON,
@@ -64,8 +77,8 @@ export function parseReceipt(input: unknown, prefix = ''): ParsedReceipt {
   const fields: FieldProblem[] = [];
   const str = (name: string, required: boolean, re?: RegExp, what?: string): string | undefined => {
     const v = input[name];
-    if (v === undefined || v === null || v === '') {
-      if (required) fields.push({ Field: at(name), Message: 'is required' });
+    if (absent(v)) {
+      if (required) fields.push({ Field: at(name), Message: (V1_FIELDS.includes(name) && missing) || 'is required' });
       return undefined;
     }
     // CAMS sends ids as strings; a JSON number is accepted while it is an exact integer.
@@ -83,7 +96,12 @@ export function parseReceipt(input: unknown, prefix = ''): ParsedReceipt {
     }
     return s;
   };
-  const type = str('Type', true, /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'a receipt type such as template or phoneQualityUpdate');
+  // ChatAppAudit's V1 form (its HTTP-callback page's sample) has no Type: it carries template reviews
+  // only, with the fields of V2's `template` type. A receipt without Type is read as one when it holds
+  // any of them; one holding none of them names Type, which every V2 receipt needs.
+  const v1 = absent(input['Type']) && V1_FIELDS.some((f) => !absent(input[f]));
+  const missing = v1 ? 'is required (a receipt without Type is read as a V1 template receipt)' : undefined;
+  const type = v1 ? 'template' : str('Type', true, /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'a receipt type such as template or phoneQualityUpdate');
   const wabaId = str('WabaId', true, /^\d{1,32}$/, 'the WABA id: 1-32 digits');
   const needsPhone = type !== undefined && PHONE_TYPES.has(type);
   const needsTemplate = type !== undefined && TEMPLATE_TYPES.has(type);
@@ -98,7 +116,7 @@ export function parseReceipt(input: unknown, prefix = ''): ParsedReceipt {
   const reason = rawReason === undefined || rawReason === null || rawReason === '' ? undefined : typeof rawReason === 'string' ? rawReason : JSON.stringify(rawReason);
   if (fields.length > 0) return { ok: false, fields };
 
-  const receipt: Receipt = { type: type!, wabaId: wabaId!, known: isKnown(type!, status, auditStatus), raw: input };
+  const receipt: Receipt = { type: type!, wabaId: wabaId!, known: isKnown(type!, status, auditStatus), raw: input, content: v1 ? { ...input, Type: 'template' } : input };
   if (phone) receipt.phoneNumber = phone.replace(/^\+/, '');
   if (templateCode) receipt.templateCode = templateCode;
   if (language) receipt.language = templateLanguage(language);

@@ -559,6 +559,73 @@ describe('a template review alert between receipts', () => {
   });
 });
 
+/**
+ * ChatAppAudit's V1 form: the HTTP callback page's sample push (help.aliyun.com/zh/chatapp/
+ * developer-reference/chatappaudit-1), template reviews with no Type; its masked ids made real.
+ */
+describe("ChatAppAudit's V1 receipts (no Type)", () => {
+  const v1 = (TemplateCode: string, AuditStatus: string, extra: Record<string, unknown> = {}) => ({ WabaId: WABA, TemplateCode, Language: 'en_US', AuditStatus, Reason: '', ...extra });
+  const review = () => webhookItems().filter((i) => i.node.startsWith('TEMPLATE_STATUS')).map((i) => `${i.status} ${i.reason} ${i.node.includes('order_update') ? 'order_update' : 'welcome'}`);
+  beforeEach(async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', {
+      CustSpaceId: space,
+      Templates: [
+        { TemplateCode: 'order_update', Language: 'en_US' },
+        { TemplateCode: 'welcome', Language: 'en_US' },
+      ],
+    });
+  });
+
+  it('over HTTP a V1 paused template fires the template alert, and a V1 pass resolves it, as V2 receipts do', async () => {
+    let clock = Date.now();
+    const handler = fn({}, () => clock);
+    const paused = (await handler(httpPush([v1('order_update', 'paused', { Reason: 'low quality' })]), ctx())) as Reply;
+    expect(paused.statusCode).toBe(200);
+    expect(json(paused).Data).toMatchObject({ Results: [{ Index: 0, Outcome: 'processed', Node: `template:${space}:order_update/en_US`, Registered: true, Check: 'ok' }], Errors: [] });
+    expect(review()).toEqual(['LIMITED new order_update']);
+    expect(webhookItems()[0]!.errors[0]!.ErrorDescription).toContain('low quality');
+    expect((await store.get<RegisteredTarget>(`${WATCH_PREFIX}template:${space}:order_update/en_US`))!.value.source).toBe('receipt:template');
+    // CAMS's retry of it is a duplicate, as a V2 receipt's is.
+    expect(json(await handler(httpPush([v1('order_update', 'paused', { Reason: 'low quality' })]), ctx())).Data!.Results[0]).toMatchObject({ Outcome: 'duplicate' });
+    clock += 60_000;
+    await handler(httpPush([v1('order_update', 'pass')]), ctx());
+    expect(review()).toEqual(['LIMITED new order_update', 'RESOLVED resolved order_update']);
+  });
+
+  it('a push mixing V1 and V2 receipts: each acted on, the same review in both forms once, a V1 receipt missing a field refused alone naming it', async () => {
+    const r = (await fn()(
+      httpPush([
+        { Type: 'template', WabaId: WABA, TemplateCode: 'order_update', Language: 'en_US', AuditStatus: 'paused' },
+        v1('welcome', 'disabled'),
+        { WabaId: WABA, TemplateCode: 'welcome', Language: 'en_US' },
+        { Type: 'template', ...v1('welcome', 'disabled') },
+      ]),
+      ctx(),
+    )) as Reply;
+    expect(r.statusCode).toBe(200);
+    expect(json(r).Data!.Results.map((x) => [x['Index'], x['Outcome']])).toEqual([
+      [0, 'processed'],
+      [1, 'processed'],
+      [3, 'duplicate'],
+    ]);
+    expect(json(r).Data!.Errors).toEqual([{ Index: 2, Fields: [{ Field: '[2].AuditStatus', Message: 'is required (a receipt without Type is read as a V1 template receipt)' }] }]);
+    expect(review().sort()).toEqual(['BLOCKED new welcome', 'LIMITED new order_update']);
+    // Only V1 receipts missing a field: 400, naming each.
+    const bad = (await fn()(httpPush([{ WabaId: WABA, Language: 'en_US', AuditStatus: 'pass' }]), ctx())) as Reply;
+    expect(bad.statusCode).toBe(400);
+    expect(json(bad).Fields).toEqual([{ Field: '[0].TemplateCode', Message: 'is required (a receipt without Type is read as a V1 template receipt)' }]);
+  });
+
+  it('from the MNS queue a V1 template receipt fires the alert as over HTTP; a malformed V1 one beside it is refused alone, naming its field', async () => {
+    const handler = fn();
+    const report = await handler(queueEvent(JSON.stringify([v1('order_update', 'disabled'), v1('welcome', 'pass', { Language: 'en US' })]), 'V1MSG1'), ctx());
+    expect(report).toMatchObject({ messages: 1, receipts: 1, invalid: 1, setAside: [] });
+    expect(review()).toEqual(['BLOCKED new order_update']);
+    expect(lines.find((l) => l.includes('"msg":"malformed receipts in a queue message"'))).toContain('"Field":"[1].Language","Message":"must be a template language code such as en or en_US"');
+  });
+});
+
 describe("a number's quality alert between receipts", () => {
   const HOUR = 3_600_000;
   const quality = () => webhookItems().filter((i) => i.node.startsWith('PHONE_QUALITY')).map((i) => `${i.status} ${i.reason}`);

@@ -44,6 +44,50 @@ describe('receipt parsing', () => {
     expect(a.ok && a.receipt.known).toBe(false);
   });
 
+  it("ChatAppAudit's V1 form (no Type: its HTTP page's sample) is a template receipt, the same as V2's, its dedup content V2's", () => {
+    // The chatappaudit-1 page's sample push, its masked ids made digits and letters.
+    const sample = { WabaId: '9099999990000', TemplateCode: '744c4b5c79c9432497a075bdfca30000', Language: 'en_US', AuditStatus: 'unaudit', Reason: '' };
+    const v1 = parseReceipt(sample);
+    const v2 = parseReceipt({ ...sample, Type: 'template' });
+    expect(v1.ok && v2.ok).toBe(true);
+    if (!v1.ok || !v2.ok) return;
+    expect(v1.receipt).toEqual({ ...v2.receipt, raw: sample });
+    expect(v1.receipt).toMatchObject({ type: 'template', wabaId: '9099999990000', templateCode: sample.TemplateCode, language: 'en_US', auditStatus: 'unaudit', known: true });
+    expect(receiptKey(v1.receipt.content)).toBe(receiptKey(v2.receipt.content));
+    // Kept as sent: no Type is added to what is stored and shown.
+    expect(v1.receipt.raw).not.toHaveProperty('Type');
+    // As strict as V2's: a review state not in the notes is data, a language spelt otherwise is normalised.
+    expect(parseReceipt({ ...sample, AuditStatus: 'archived' })).toMatchObject({ ok: true, receipt: { type: 'template', known: false } });
+    expect(parseReceipt({ ...sample, Language: 'en-us', Type: null })).toMatchObject({ ok: true, receipt: { type: 'template', language: 'en_US' } });
+  });
+
+  it('a V1 receipt missing a field, or holding a bad one, is refused alone naming it; one with no Type nor any V1 field names Type', () => {
+    const { receipts, errors } = parseBatch([
+      { WabaId: W, TemplateCode: 'welcome', Language: 'en_US' },
+      { ...examples['template'] },
+      { WabaId: W, TemplateCode: 'a b', AuditStatus: 'pass', Language: 'en_US' },
+      { WabaId: W, PhoneNumber: '8613800000000', Status: 'RED' },
+      { WabaId: W, TemplateCode: 'welcome', Language: 'en_US', AuditStatus: 'pass' },
+    ]);
+    expect(receipts.map((r) => [r.index, r.receipt.type])).toEqual([
+      [1, 'template'],
+      [4, 'template'],
+    ]);
+    expect(errors).toEqual([
+      { index: 0, fields: [{ Field: '[0].AuditStatus', Message: 'is required (a receipt without Type is read as a V1 template receipt)' }] },
+      { index: 2, fields: [{ Field: '[2].TemplateCode', Message: 'must be 1-128 letters, digits, _ or -' }] },
+      { index: 3, fields: [{ Field: '[3].Type', Message: 'is required' }] },
+    ]);
+    expect(parseReceipt({ TemplateCode: 'welcome' }, '[0]')).toEqual({
+      ok: false,
+      fields: [
+        { Field: '[0].WabaId', Message: 'is required' },
+        { Field: '[0].Language', Message: 'is required (a receipt without Type is read as a V1 template receipt)' },
+        { Field: '[0].AuditStatus', Message: 'is required (a receipt without Type is read as a V1 template receipt)' },
+      ],
+    });
+  });
+
   it('a Reason that is not a string (an object, a number) is data: the receipt is kept, the Reason as its JSON text, capped as a string is', () => {
     for (const [given, kept] of [
       [{ code: 131_049, detail: 'policy' }, '{"code":131049,"detail":"policy"}'],
