@@ -4,7 +4,7 @@ import { isNodeType, nodeFromParamsOrMessage, resolveNode, NODE_TYPES } from './
 import type { CallLog } from './calls.ts';
 import { NO_FAULTS, type FaultInjector } from './faults.ts';
 import type { QpsLimiter } from './limits.ts';
-import { redactToken, type ReceiptPusher } from './receipts.ts';
+import { RECEIPT_FORMATS, redactToken, type ReceiptPusher } from './receipts.ts';
 import { PHONE_DEFAULTS, type SandboxState } from './state.ts';
 
 /** The unsigned JSON API under /__sandbox/ that tests and developers use to steer the sandbox. */
@@ -122,6 +122,7 @@ const ReceiptsBody = z.strictObject({
   Url: z.union([z.url({ protocol: /^https?$/ }), z.literal(''), z.null()]),
   DropRate: z.number().min(0).max(1).optional(),
   Seed: z.number().int().min(0).max(0xffffffff).optional(),
+  Format: z.enum(RECEIPT_FORMATS).optional(),
 });
 
 type Route = (body: Buffer, deps: ControlDeps, query: Readonly<Record<string, string>>) => ControlReply | Promise<ControlReply>;
@@ -301,8 +302,9 @@ function putReceipts(body: Buffer, deps: ControlDeps): ControlReply {
   if (!parsed.ok) return parsed.reply;
   const url = parsed.value.Url || undefined;
   const dropRate = parsed.value.DropRate ?? 0;
-  deps.receipts.configure(url, dropRate, parsed.value.Seed);
-  deps.state.setReceipts(url ? { url, dropRate } : undefined); // a restart keeps it
+  const format = parsed.value.Format ?? 'V2';
+  deps.receipts.configure(url, dropRate, parsed.value.Seed, format);
+  deps.state.setReceipts(url ? { url, dropRate, ...(format === 'V1' ? { format } : {}) } : undefined); // a restart keeps it
   return ok(receiptsView(deps));
 }
 
@@ -311,6 +313,7 @@ function receiptsView(deps: ControlDeps): Record<string, unknown> {
   return {
     Url: r.url ? redactToken(r.url) : null,
     DropRate: r.dropRate,
+    Format: r.format,
     Pushed: r.stats.pushed,
     Dropped: r.stats.dropped,
     Failed: r.stats.failed,

@@ -2,6 +2,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rm
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseStoreUrl } from '../../shared/store/open-store.ts';
+import { RECEIPT_FORMATS } from './receipts.ts';
 import type { StateSnapshot } from './state.ts';
 import { StateLock, type StateLockOptions } from './state-lock.ts';
 
@@ -53,7 +54,7 @@ const Snapshot = z.object({
       messageTemplateNamespace: z.string(),
     }),
   ),
-  receipts: z.object({ url: z.string(), dropRate: z.number().min(0).max(1) }).optional(),
+  receipts: z.object({ url: z.string(), dropRate: z.number().min(0).max(1), format: z.enum(RECEIPT_FORMATS).optional() }).optional(),
   // Up to 3, not RETRY_DELAYS_MS.length: a file saved under the older 1, 5, 10 min schedule still loads
   // (such a retry is made when due, and given up if it fails).
   receiptRetries: z.array(z.object({ receipts: z.array(z.unknown()), retry: z.number().int().min(1).max(3), dueAtMs: z.number() })).optional(),

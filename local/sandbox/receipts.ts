@@ -54,6 +54,13 @@ export interface ReceiptPusherOptions {
   onOwedChange?: (owed: readonly OwedPush[]) => void;
 }
 
+/**
+ * The ChatAppAudit message body an account is set to (CAMS's ChatAppAudit pages list both): V2 has
+ * every receipt type, with its `Type`; V1 is template reviews only, with no `Type`.
+ */
+export type ReceiptFormat = 'V1' | 'V2';
+export const RECEIPT_FORMATS: readonly ReceiptFormat[] = ['V1', 'V2'];
+
 export interface PushResult {
   status?: number;
   dropped?: boolean;
@@ -72,6 +79,7 @@ export interface PushResult {
 export class ReceiptPusher {
   url: string | undefined;
   dropRate = 0;
+  format: ReceiptFormat = 'V2';
   readonly stats = { pushed: 0, dropped: 0, failed: 0, retried: 0, gaveUp: 0 };
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly owed = new Map<OwedPush, unknown>();
@@ -92,9 +100,10 @@ export class ReceiptPusher {
   }
 
   /** Sets the callback. Retries owed stay owed (to the new URL) unless pushing is turned off. */
-  configure(url: string | undefined, dropRate = 0, seed?: number): void {
+  configure(url: string | undefined, dropRate = 0, seed?: number, format: ReceiptFormat = 'V2'): void {
     this.url = url;
     this.dropRate = dropRate;
+    this.format = format;
     if (seed !== undefined) this.random = seeded(seed);
     for (const k of Object.keys(this.stats) as Array<keyof typeof this.stats>) this.stats[k] = 0;
     if (!url) {
@@ -125,19 +134,19 @@ export class ReceiptPusher {
   /** A health change, pushed in the background (the control call does not wait for the receiver). */
   notifyHealthChange(space: Space, node: NodeRef, before: NodeHealth, after: NodeHealth): void {
     if (!this.url || sameHealth(before, after)) return;
-    void this.push([receiptFor(space, node, after)]);
+    this.pushChange(receiptFor(space, node, after));
   }
 
   /** A template's review state changed (PUT /__sandbox/templates): CAMS pushes a `template` receipt. */
   notifyTemplateReview(space: Space, templateCode: string, language: string, auditStatus: string, reason: string | undefined): void {
     if (!this.url) return;
-    void this.push([{ Type: 'template', WabaId: space.wabaId, TemplateCode: templateCode, Language: language, AuditStatus: auditStatus, ...(reason ? { Reason: reason } : {}) }]);
+    this.pushChange({ Type: 'template', WabaId: space.wabaId, TemplateCode: templateCode, Language: language, AuditStatus: auditStatus, ...(reason ? { Reason: reason } : {}) });
   }
 
   /** A number's quality rating changed (PUT /__sandbox/phone): CAMS pushes a `phoneQualityUpdate` receipt. */
   notifyQualityChange(space: Space, phoneNumber: string, rating: string): void {
     if (!this.url) return;
-    void this.push([{ Type: 'phoneQualityUpdate', WabaId: space.wabaId, PhoneNumber: phoneNumber, Status: rating }]);
+    this.pushChange({ Type: 'phoneQualityUpdate', WabaId: space.wabaId, PhoneNumber: phoneNumber, Status: rating });
   }
 
   /**
@@ -147,7 +156,17 @@ export class ReceiptPusher {
    */
   notifyReviewChange(wabaId: string, status: string): void {
     if (!this.url) return;
-    void this.push([{ Type: 'wabaReviewUpdate', WabaId: wabaId, Status: status }]);
+    this.pushChange({ Type: 'wabaReviewUpdate', WabaId: wabaId, Status: status });
+  }
+
+  /** A change's receipt, in the account's form: V1 carries template reviews only, with no Type. */
+  private pushChange(receipt: Record<string, string>): void {
+    if (this.format === 'V1') {
+      if (receipt['Type'] !== 'template') return;
+      receipt = { ...receipt };
+      delete receipt['Type'];
+    }
+    void this.push([receipt]);
   }
 
   get pending(): number {

@@ -145,7 +145,7 @@ export function startSandbox(opts: SandboxOptions = {}): Promise<RunningSandbox>
     now,
   };
   if (state.receipts) {
-    deps.receipts.configure(state.receipts.url, state.receipts.dropRate);
+    deps.receipts.configure(state.receipts.url, state.receipts.dropRate, undefined, state.receipts.format);
     deps.receipts.restore(state.receiptRetries);
   }
   const route = sandboxRouter(deps, opts.maxBodyBytes ?? DEFAULT_MAX_BODY, log);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { ReceiptFormat } from './receipts.ts';
 import type { AccountReviewStatus, CanSendMessage, HealthError } from '../../shared/cams/operations.ts';
 
 /** A push owed a retry, saved with the sandbox's state so that a restart still makes it. */
@@ -356,6 +357,8 @@ export class SandboxState {
 export interface ReceiptCallback {
   url: string;
   dropRate: number;
+  /** The ChatAppAudit form pushed (absent: V2). */
+  format?: ReceiptFormat;
 }
 
 /** The saved form of SandboxState (`<dataDir>/sandbox.json`). */

@@ -96,4 +96,13 @@ describe('push receipts end to end, with no monitor tick', () => {
     // The template was not watched: the receipt put it under watch.
     expect(await store.get(`watch/template:${space}:order_update/en_US`)).toBeDefined();
   }, 30_000);
+
+  it("an account set to ChatAppAudit's V1 form (no Type): a disabled template's receipt alerts as a V2 one does", async () => {
+    await sandbox('PUT', '/__sandbox/receipts', { Url: `${host.url}/cams/receipts?token=${TOKEN}`, Format: 'V1' });
+    await sandbox('PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'welcome_v1', Language: 'en_US', AuditStatus: 'disabled', Reason: 'Disabled for low quality.' }] });
+    const alert = await eventually(() => items().find((i) => i.node.includes('welcome_v1')), 15_000, 'the V1 template alert');
+    expect(alert.status).toBe('BLOCKED');
+    expect(alert.errors.map((e) => e.ErrorDescription).join('\n')).toContain('Disabled for low quality.');
+    expect(await store.get(`watch/template:${space}:welcome_v1/en_US`)).toBeDefined();
+  }, 30_000);
 });

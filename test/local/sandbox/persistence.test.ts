@@ -69,7 +69,7 @@ describe('startSandbox({ dataDir })', () => {
     await control(sb, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'order_update', Language: 'en_US' }] });
     await control(sb, 'PUT', '/__sandbox/waba', { CustSpaceId: spaceB, AccountReviewStatus: 'REJECTED' });
     await control(sb, 'PUT', '/__sandbox/own-waba', { AccessKeyId: KEY_A.accessKeyId, WabaId: '777000777' });
-    await control(sb, 'PUT', '/__sandbox/receipts', { Url: 'http://127.0.0.1:9/cams/receipts?token=receipt-token-0123456789', DropRate: 0.25 });
+    await control(sb, 'PUT', '/__sandbox/receipts', { Url: 'http://127.0.0.1:9/cams/receipts?token=receipt-token-0123456789', DropRate: 0.25, Format: 'V1' });
     await sb.close();
 
     sb = await start({ dataDir: dir });
@@ -87,7 +87,7 @@ describe('startSandbox({ dataDir })', () => {
       expect((queriedB.json['Data'] as { AccountReviewStatus: string }).AccountReviewStatus).toBe('REJECTED');
       expect(((await call(sb, { action: 'QueryChatappBindWaba', params: {} })).json['Data'] as { Id: string }).Id).toBe('777000777');
       // The receipt callback too, as CAMS keeps an account's (its token still never shown).
-      expect((await control(sb, 'GET', '/__sandbox/receipts')).json).toMatchObject({ Url: 'http://127.0.0.1:9/cams/receipts?token=***', DropRate: 0.25 });
+      expect((await control(sb, 'GET', '/__sandbox/receipts')).json).toMatchObject({ Url: 'http://127.0.0.1:9/cams/receipts?token=***', DropRate: 0.25, Format: 'V1' });
       // Written with temp file + rename: nothing else is left in the directory but the running sandbox's lock.
       expect(readdirSync(dir).sort()).toEqual(['sandbox.json', 'sandbox.lock']);
 

@@ -166,6 +166,28 @@ describe('sandbox receipts', () => {
     expect(JSON.stringify(r.json)).not.toContain('secret-token-value');
   });
 
+  it("Format V1 pushes ChatAppAudit's V1 form: template reviews only, with no Type; a bad Format is named; off or reset, V2 again", async () => {
+    expect(await control('PUT', '/__sandbox/receipts', { Url: receiverUrl, Format: 'V3' })).toMatchObject({ status: 400, json: { Message: expect.stringContaining('Format') } });
+    const space = await onboardThroughFunctions('299399000406', [{ cc: '86', phone: '13800000406' }]);
+    await control('PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'promo', Language: 'en' }] });
+    expect((await control('PUT', '/__sandbox/receipts', { Url: receiverUrl, Format: 'V1' })).json).toMatchObject({ Format: 'V1' });
+    // A number's and a WABA's changes: V1 has no receipt for them.
+    await control('PUT', '/__sandbox/health', { CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800000406', CanSendMessage: 'BLOCKED' });
+    await control('PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '8613800000406', QualityRating: 'RED' });
+    await control('PUT', '/__sandbox/waba', { CustSpaceId: space, AccountReviewStatus: 'REJECTED' });
+    await control('PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'promo', Language: 'en', AuditStatus: 'paused', Reason: 'Low quality' }] });
+    await until(() => received.length >= 1);
+    await control('PUT', '/__sandbox/health', { CustSpaceId: space, NodeType: 'template', TemplateCode: 't1', Language: 'en', CanSendMessage: 'BLOCKED' });
+    await until(() => received.length >= 2);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(received).toEqual([
+      [{ WabaId: '299399000406', TemplateCode: 'promo', Language: 'en', AuditStatus: 'paused', Reason: 'Low quality' }],
+      [{ WabaId: '299399000406', TemplateCode: 't1', Language: 'en', AuditStatus: 'disabled' }],
+    ]);
+    await control('PUT', '/__sandbox/receipts', { Url: null });
+    expect((await control('GET', '/__sandbox/receipts')).json).toMatchObject({ Format: 'V2' });
+  });
+
   it('reset turns pushing off', async () => {
     await control('PUT', '/__sandbox/receipts', { Url: receiverUrl });
     await control('POST', '/__sandbox/reset');
