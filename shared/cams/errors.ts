@@ -1,6 +1,14 @@
 import { HttpTimeoutError } from '../http/request.ts';
 import { redactValues } from '../log/redact.ts';
 
+/**
+ * CAMS's AccessDeniedDetail: a string on older gateways, an object on newer ones for a RAM denial
+ * ({AuthAction, AuthPrincipalType, AuthPrincipalOwnerId, NoPermissionType, PolicyType,
+ * EncodedDiagnosticMessage, ...}). Kept as CAMS sent it, as the official SDK's error carries it
+ * (`accessDeniedDetail: any`): RAM's DecodeDiagnosticMessage needs the encoded message verbatim.
+ */
+export type AccessDeniedDetail = string | Readonly<Record<string, unknown>>;
+
 /** Client-side codes (httpStatus 0): the call never got a CAMS answer. */
 export const NETWORK_ERROR = 'NetworkError';
 export const REQUEST_TIMEOUT = 'RequestTimeout';
@@ -18,7 +26,7 @@ export interface CamsErrorInit {
   HostId?: string | undefined;
   Recommend?: string | undefined;
   /** Why RAM refused the call (which action, which policy), when CAMS says; for the operator's log. */
-  AccessDeniedDetail?: string | undefined;
+  AccessDeniedDetail?: AccessDeniedDetail | undefined;
   httpStatus: number;
   retryable: boolean;
   action?: string | undefined;
@@ -34,7 +42,7 @@ export class CamsError extends Error {
   readonly RequestId: string | undefined;
   readonly HostId: string | undefined;
   readonly Recommend: string | undefined;
-  readonly AccessDeniedDetail: string | undefined;
+  readonly AccessDeniedDetail: AccessDeniedDetail | undefined;
   /** 0 when no HTTP reply arrived (network error, timeout, deadline). */
   readonly httpStatus: number;
   /** Whether trying again later may succeed (throttling, 5xx, network, timeout). */
@@ -100,7 +108,7 @@ export function budgetRefusal(action: string | undefined, retryAfterMs: number):
  */
 export function redactCamsError(err: CamsError, secrets: readonly (string | undefined)[]): CamsError {
   const clean = (v: string | undefined) => (v === undefined ? v : redactValues(v, secrets));
-  const [Message, Recommend, AccessDeniedDetail] = [clean(err.Message)!, clean(err.Recommend), clean(err.AccessDeniedDetail)];
+  const [Message, Recommend, AccessDeniedDetail] = [clean(err.Message)!, clean(err.Recommend), redactDeep(err.AccessDeniedDetail, secrets)];
   if (Message === err.Message && Recommend === err.Recommend && AccessDeniedDetail === err.AccessDeniedDetail) return err;
   return new CamsError({
     Code: err.Code,
@@ -115,6 +123,22 @@ export function redactCamsError(err: CamsError, secrets: readonly (string | unde
     cause: err.cause,
     retryAfterMs: err.retryAfterMs,
   });
+}
+
+/** `value` with the secrets replaced in every string of it, keys included; `value` itself when none occurs. */
+function redactDeep<T>(value: T, secrets: readonly (string | undefined)[]): T {
+  if (typeof value === 'string') return redactValues(value, secrets) as T;
+  if (value === null || typeof value !== 'object') return value;
+  let changed = false;
+  const swap = (v: unknown) => {
+    const r = redactDeep(v, secrets);
+    if (r !== v) changed = true;
+    return r;
+  };
+  const out = Array.isArray(value)
+    ? value.map(swap)
+    : Object.fromEntries(Object.entries(value).map(([k, v]) => [swap(k) as string, swap(v)]));
+  return changed ? (out as T) : value;
 }
 
 export function isCamsError(value: unknown): value is CamsError {
@@ -144,8 +168,12 @@ function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** CAMS sends `AccessDeniedDetail: "None"` on every reply that RAM did not refuse. */
-function accessDeniedDetail(v: unknown): string | undefined {
+/**
+ * CAMS sends `AccessDeniedDetail: "None"` on every reply that RAM did not refuse; a RAM denial's
+ * detail is a string or, from newer gateways, an object, kept as sent (an empty one says nothing).
+ */
+function accessDeniedDetail(v: unknown): AccessDeniedDetail | undefined {
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) return Object.keys(v).length > 0 ? (v as Record<string, unknown>) : undefined;
   const text = str(v)?.trim();
   return text && text !== 'None' ? text : undefined;
 }

@@ -139,7 +139,8 @@ export interface CamsEnvelope<D = unknown> {
   RequestId: string;
   Code: string;
   Message?: string;
-  AccessDeniedDetail?: string;
+  /** A string, or an object from newer gateways (see AccessDeniedDetail in errors.ts). */
+  AccessDeniedDetail?: string | Readonly<Record<string, unknown>>;
   Success?: boolean;
   Data?: D;
 }

@@ -9,6 +9,7 @@ import { decodeHttpEvent, decodePath, nullProtoMap, type HttpRequest } from './e
 import { writeLogRecord, type LogWriter } from '../log/log.ts';
 import { collectParams, validateParams } from './params.ts';
 import { callerAuthStatus, errorReply, successReply, type FcHttpResponse } from './reply.ts';
+import type { AccessDeniedDetail } from '../cams/errors.ts';
 
 /** What the middlewares hand to the service: the decoded request, its params, who called. */
 export interface ParsedHttpEvent<P = unknown> {
@@ -43,7 +44,7 @@ export interface HttpInternal {
   camsCode?: string | undefined;
   callerKeyId?: string;
   internalError?: unknown;
-  accessDeniedDetail?: string | undefined;
+  accessDeniedDetail?: AccessDeniedDetail | undefined;
   /** A HEAD request, answered as its GET route with the body left out. */
   head?: boolean;
   [key: string]: unknown;

@@ -6,6 +6,7 @@ import {
   isThrottlingCode,
   NETWORK_ERROR,
   REQUEST_TIMEOUT,
+  type AccessDeniedDetail,
   type CamsError,
 } from '../cams/errors.ts';
 import type { Acs3ErrorCode } from '../acs3/verify.ts';
@@ -86,7 +87,7 @@ export interface ErrorReplyInfo {
   camsCode?: string | undefined;
   internal?: unknown;
   /** CAMS's AccessDeniedDetail: it describes the function's own role, so it goes to the log, not the caller. */
-  accessDeniedDetail?: string | undefined;
+  accessDeniedDetail?: AccessDeniedDetail | undefined;
 }
 
 /** Turns any error into the CAMS-style envelope; nothing internal leaks into the body. */

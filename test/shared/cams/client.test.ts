@@ -153,6 +153,25 @@ describe('CamsClient error forms', () => {
     expect(err.retryable).toBe(true);
   });
 
+  it('keeps an AccessDeniedDetail sent as an object (newer gateways, RAM denials) as CAMS sent it', async () => {
+    // The SDK's error carries it untouched (accessDeniedDetail: any); RAM's DecodeDiagnosticMessage needs the encoded part verbatim.
+    const detail = {
+      AuthAction: 'cams:ChatappBindWaba',
+      AuthPrincipalType: 'AssumedRoleUser',
+      AuthPrincipalOwnerId: '196813200012****',
+      AuthPrincipalDisplayName: 'cams-fc-role/fc-session',
+      NoPermissionType: 'ImplicitDeny',
+      PolicyType: 'AccountLevelIdentityBasedPolicy',
+      EncodedDiagnosticMessage: 'AQEAAAAAZBgxr0U1MjA1NTM1LUM4BBktMzE5RS1CODgxLUU1QTI0RDNFQTM1****',
+    };
+    server = await startScriptedCams(() => ({ status: 400, body: { RequestId: 'R-6', HostId: 'cams.ap-southeast-1.aliyuncs.com', Code: 'Ram.PermissionDeny', Message: 'You are not authorized to perform the operation.', AccessDeniedDetail: detail } }));
+    const err = await expectCamsError(clientFor(server.url).bindWaba({ WabaId: '1' }));
+    expect(err).toMatchObject({ Code: 'Ram.PermissionDeny', httpStatus: 400, AccessDeniedDetail: detail });
+    // An empty object says nothing, as "None" does.
+    server.setScript(() => ({ status: 400, body: { RequestId: 'R-7', Code: 'Ram.PermissionDeny', Message: 'm', AccessDeniedDetail: {} } }));
+    expect((await expectCamsError(clientFor(server.url).bindWaba({ WabaId: '1' }))).AccessDeniedDetail).toBeUndefined();
+  });
+
   it('keeps HostId, Recommend and Message of the 4xx body', async () => {
     server = await startScriptedCams(() => gatewayError(400, 'Unknown.ResourceOwnerId', 'The resource does not belong to the current user.'));
     const err = await expectCamsError(clientFor(server.url).bindWaba({ WabaId: '1' }));
@@ -170,6 +189,10 @@ describe('CamsClient error forms', () => {
     const echoes: Array<{ name: string; reply: (c: RecordedCall) => ScriptedReply }> = [
       { name: 'HTTP 400 gateway body', reply: (c) => ({ status: 400, body: { RequestId: 'R', Code: 'SignatureDoesNotMatch', Message: echo(c), Recommend: echo(c) } }) },
       { name: 'HTTP 200 with Code != OK', reply: (c) => ({ status: 200, body: { RequestId: 'R', Code: 'Biz.Refused', Message: echo(c), AccessDeniedDetail: echo(c) } }) },
+      {
+        name: 'HTTP 400 with an AccessDeniedDetail object',
+        reply: (c) => ({ status: 400, body: { RequestId: 'R', Code: 'Ram.PermissionDeny', Message: 'm', AccessDeniedDetail: { AuthAction: 'cams:ChatappBindWaba', Request: [echo(c)], [creds.accessKeySecret]: 1 } } }),
+      },
       { name: 'HTTP 502 HTML page', reply: (c) => ({ status: 502, body: `<pre>${creds.securityToken} ${echo(c)}</pre>` }) },
       { name: 'HTTP 200 not JSON', reply: (c) => ({ status: 200, body: `${creds.securityToken} ${echo(c)}` }) },
     ];

@@ -166,6 +166,24 @@ describe('the shared HTTP function stack', () => {
     expect(JSON.parse(lines[0]!)).not.toHaveProperty('accessDeniedDetail');
   });
 
+  it('logs an AccessDeniedDetail CAMS sent as an object (newer gateways) as sent, at warn level, and keeps it from the caller', async () => {
+    const detail = {
+      AuthAction: 'cams:AddChatappPhoneNumber',
+      AuthPrincipalType: 'AssumedRoleUser',
+      NoPermissionType: 'ImplicitDeny',
+      PolicyType: 'AccountLevelIdentityBasedPolicy',
+      EncodedDiagnosticMessage: 'AQEAAAAAZBgxr0U1MjA1NTM1LUM4BBktMzE5RS1CODgxLUU1QTI0RDNFQTM1****',
+    };
+    const lines: string[] = [];
+    const refused = fn(async () => {
+      throw camsErrorFromBody(400, { Code: 'Ram.PermissionDeny', Message: 'You are not authorized to perform the operation.', RequestId: 'R-2', AccessDeniedDetail: detail }, 'AddChatappPhoneNumber');
+    }, lines);
+    const res = parseReply(await refused(event({}), fcContext() as never));
+    expect(res).toMatchObject({ statusCode: 403, body: { Code: 'Ram.PermissionDeny', CamsRequestId: 'R-2' } });
+    expect(JSON.stringify(res.body)).not.toContain('EncodedDiagnosticMessage');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'warn', camsCode: 'Ram.PermissionDeny', accessDeniedDetail: detail });
+  });
+
   it('turns an unexpected error into a 500 envelope without its message, and logs it at error level', async () => {
     const lines: string[] = [];
     const handler = fn(async () => {
