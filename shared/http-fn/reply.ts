@@ -33,8 +33,10 @@ function jsonReply(status: number, body: Record<string, unknown>, headers: Recor
 
 /**
  * A success in the CAMS envelope. A route standing for a CAMS operation relays CAMS's body as CAMS
- * sent it (Code, Message, AccessDeniedDetail, Success, Data or none); only the ids are ours to name:
- * `RequestId` is this invocation's, `CamsRequestId` CAMS's. Other routes answer in the same shape.
+ * sent it (Code, Message, AccessDeniedDetail, Data or none); only the ids are ours to name:
+ * `RequestId` is this invocation's, `CamsRequestId` CAMS's. `Success` is ours too: true iff Code is
+ * OK, as in every reply we give, where CAMS may send `Success: false` beside `Code: "OK"` (the
+ * AddChatappPhoneNumber page's example) and the client goes by Code. Other routes answer in the same shape.
  */
 export function successReply(
   requestId: string,
@@ -43,7 +45,7 @@ export function successReply(
 ): FcHttpResponse {
   if (opts.cams) {
     const { RequestId: camsRequestId, ...rest } = opts.cams as Record<string, unknown>;
-    return jsonReply(opts.status ?? 200, { RequestId: requestId, ...rest, CamsRequestId: camsRequestId });
+    return jsonReply(opts.status ?? 200, { RequestId: requestId, ...rest, Success: rest['Code'] === 'OK', CamsRequestId: camsRequestId });
   }
   const body: Record<string, unknown> = { RequestId: requestId, Code: 'OK', Message: 'OK', Success: true };
   if (opts.camsRequestId) body['CamsRequestId'] = opts.camsRequestId;

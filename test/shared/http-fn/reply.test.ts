@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { errorReply } from '../../../shared/http-fn/reply.ts';
+import { errorReply, successReply } from '../../../shared/http-fn/reply.ts';
 import { StoreError } from '../../../shared/store/port.ts';
 
 const statusOf = (err: unknown) => {
@@ -23,5 +23,20 @@ describe('errorReply: a store that cannot serve now', () => {
   it('an error of ours is still 500 InternalError', () => {
     expect(statusOf(new Error('boom'))).toMatchObject({ status: 500, code: 'InternalError' });
     expect(statusOf(new StoreError('BACKEND', 'WRONGTYPE'))).toMatchObject({ status: 500, code: 'InternalError' });
+  });
+});
+
+describe('successReply: a relayed CAMS body', () => {
+  const relay = (cams: Record<string, unknown>) => JSON.parse(successReply('req-1', undefined, { cams: cams as { RequestId: string } }).body) as Record<string, unknown>;
+
+  it('says Success true with Code OK, whatever CAMS put beside it (AddChatappPhoneNumber\'s page shows false)', () => {
+    const seed = { AccessDeniedDetail: 'None', Message: 'None', RequestId: 'CAMS-1', Code: 'OK', Success: false };
+    expect(relay(seed)).toEqual({ RequestId: 'req-1', AccessDeniedDetail: 'None', Message: 'None', Code: 'OK', Success: true, CamsRequestId: 'CAMS-1' });
+    expect(relay({ RequestId: 'CAMS-2', Code: 'OK' })).toMatchObject({ Code: 'OK', Success: true });
+  });
+
+  it('keeps CAMS\'s other fields and their order', () => {
+    const body = { RequestId: 'CAMS-3', Code: 'OK', Message: 'SUCCESS', Success: true, Data: { Id: 'W' }, Extra: 1 };
+    expect(Object.keys(relay(body))).toEqual(['RequestId', 'Code', 'Message', 'Success', 'Data', 'Extra', 'CamsRequestId']);
   });
 });
