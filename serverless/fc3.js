@@ -142,15 +142,15 @@ export function fc3Deployment(svc) {
 const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
 /**
- * CreatePolicy, or when it exists a new default version of the policy, unless its default version
- * holds that document already (policy.mjs; a failed read stops the script), and its description,
- * for one an earlier version made.
+ * CreatePolicy, or when it exists what differs from it (policy.mjs reads it; a failed read stops the
+ * script): a new default version for a document that changed, the description for one an earlier
+ * version made or left unmarked; nothing at all when both are as they should be.
  */
 const createOrUpdatePolicy = (name, file, mark) =>
   `aliyun ram CreatePolicy --PolicyName ${q(name)} --Description ${q(mark + name)} --PolicyDocument "$(cat ${file})" || { ` +
-  `policy_now="$(node ./policy.mjs compare ${q(name)} ${file})"; ` +
-  `if [ "$policy_now" != same ]; then aliyun ram CreatePolicyVersion --PolicyName ${q(name)} --SetAsDefault true --RotateStrategy DeleteOldestNonDefaultVersionWhenLimitExceeded --PolicyDocument "$(cat ${file})"; fi; ` +
-  `aliyun ram UpdatePolicyDescription --PolicyName ${q(name)} --NewDescription ${q(mark + name)}; }`;
+  `policy_now="$(node ./policy.mjs compare ${q(name)} ${file} ${q(mark + name)})"; ` +
+  `case "$policy_now" in *document*) aliyun ram CreatePolicyVersion --PolicyName ${q(name)} --SetAsDefault true --RotateStrategy DeleteOldestNonDefaultVersionWhenLimitExceeded --PolicyDocument "$(cat ${file})";; esac; ` +
+  `case "$policy_now" in *description*) aliyun ram UpdatePolicyDescription --PolicyName ${q(name)} --NewDescription ${q(mark + name)};; esac; }`;
 
 /** AttachPolicyToRole, or proof that it is attached already (a re-run); anything else stops the script. */
 const attachPolicy = (policy, role) =>

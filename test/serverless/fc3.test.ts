@@ -352,13 +352,24 @@ describe('ram.sh run again on policies that exist', () => {
     const once = versions();
     for (const n of policies) expect(once[n], n).toEqual(['v1']);
 
-    // Unchanged: every default version read and found the same, no version added.
+    // Unchanged: every default version and description read and found the same, nothing written to a policy.
     const mark0 = cli.calls().length;
+    const described = JSON.stringify(Object.fromEntries(Object.entries(cli.state().policies).map(([n, p]) => [n, p.Description])));
     expect((await ram()).code).toBe(0);
     expect(versions()).toEqual(once);
     const calls = cli.calls().slice(mark0);
-    expect(calls.filter((c) => c[1] === 'CreatePolicyVersion')).toEqual([]);
+    expect(calls.filter((c) => c[1] === 'CreatePolicyVersion' || c[1] === 'UpdatePolicyDescription')).toEqual([]);
     expect(calls.filter((c) => c[1] === 'GetPolicyVersion').map((c) => c.at(-1))).toEqual(Array(policies.length).fill('v1'));
+    expect(JSON.stringify(Object.fromEntries(Object.entries(cli.state().policies).map(([n, p]) => [n, p.Description])))).toBe(described);
+
+    // One not marked (made by an earlier version of ram.sh): its description, and only it, is set; its document stays.
+    cli.seed({ policies: { 'cams-fc-dev-bind-waba': { ...cli.state().policies['cams-fc-dev-bind-waba']!, Description: '' } } });
+    const markU = cli.calls().length;
+    expect((await ram()).code).toBe(0);
+    expect(cli.calls().slice(markU).filter((c) => c[1] === 'CreatePolicyVersion' || c[1] === 'UpdatePolicyDescription')).toEqual([
+      ['ram', 'UpdatePolicyDescription', '--PolicyName', 'cams-fc-dev-bind-waba', '--NewDescription', 'cams-fc deploy cams-fc/dev: cams-fc-dev-bind-waba'],
+    ]);
+    expect(versions()).toEqual(once);
 
     // The same document written otherwise by whoever made the default version: still the same.
     const logs = cli.state().policies['cams-fc-dev-logs']!;
@@ -373,8 +384,10 @@ describe('ram.sh run again on policies that exist', () => {
       functions: { ...svc.functions, 'onboarding-api': { ...svc.functions['onboarding-api'], ramRoleStatements: [...svc.functions['onboarding-api'].ramRoleStatements, { Effect: 'Allow', Action: ['cams:QueryChatappBindWaba'], Resource: ['*'] }] } },
     };
     packageFc3(dist, granted, { validate: validateSYaml });
+    const markG = cli.calls().length;
     expect((await ram()).code).toBe(0);
     expect(versions()).toEqual({ ...once, 'cams-fc-dev-onboarding-api': ['v1', 'v2'] });
+    expect(cli.calls().slice(markG).map((c) => c[1])).not.toContain('UpdatePolicyDescription');
     const now = cli.state().policies['cams-fc-dev-onboarding-api']!;
     expect(now.default).toBe('v2');
     expect(JSON.parse(now.documents!['v2']!)).toEqual(JSON.parse(readFileSync(join(dist, 'fc3', 'ram', 'cams-fc-dev-onboarding-api.policy.json'), 'utf8')));
