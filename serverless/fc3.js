@@ -252,11 +252,12 @@ export function eventBridgeScript(deployment, region) {
     ...scriptStart('eventbridge.sh'),
   ];
   if (deployment.eventRules.length > 0) {
-    // Refused because it exists (a re-run), the bus is there to mark as this stage's (prune.mjs
-    // deletes it, once no rule is left on it, only with that mark); refused for another reason
-    // (credentials, permissions), it is not, and the script stops at that call's own error.
+    // Made with the stage's mark (prune.mjs deletes it, once no rule is left on it, only with that
+    // mark). Refused because it exists, it is used only if it bears that mark (a re-run: nothing to
+    // write); one of that name not marked is someone else's, and bus.mjs stops the script, naming it.
+    // Refused for another reason (credentials, permissions), the read fails too and the script stops.
     const bus = `--region ${region} --EventBusName ${q(deployment.bus)} --Description ${q(deployment.mark + deployment.bus)}`;
-    lines.push(`step=${q(`bus ${deployment.bus}`)}`, `aliyun eventbridge CreateEventBus ${bus} || aliyun eventbridge UpdateEventBus ${bus}`);
+    lines.push(`step=${q(`bus ${deployment.bus}`)}`, `aliyun eventbridge CreateEventBus ${bus} || node ./bus.mjs check`);
   }
   for (const r of deployment.eventRules) {
     const file = `eventbridge/${r.ruleName}`;
@@ -279,7 +280,7 @@ export function eventBridgeScript(deployment, region) {
 
 /**
  * Writes dist/s.yaml and dist/fc3/ (ram/<role>.{trust,policy}.json, ram.sh, eventbridge.sh,
- * prune.mjs + prune.json, policy.mjs and the fc3-aliyun.mjs both import, routes.json) and a .fcignore in each dist/<function>/ so `s deploy` ships what the FC 2.0 zip
+ * prune.mjs + prune.json, policy.mjs, bus.mjs and the fc3-aliyun.mjs they import, routes.json) and a .fcignore in each dist/<function>/ so `s deploy` ships what the FC 2.0 zip
  * ships. Returns the paths written.
  */
 export function writeFc3(distDir, deployment, region) {
@@ -318,7 +319,8 @@ export function writeFc3(distDir, deployment, region) {
   const here = dirname(fileURLToPath(import.meta.url));
   copyFileSync(join(here, 'fc3-prune.mjs'), join(out, 'prune.mjs'));
   copyFileSync(join(here, 'fc3-policy.mjs'), join(out, 'policy.mjs'));
-  // by this name beside both, as beside their sources here
+  copyFileSync(join(here, 'fc3-bus.mjs'), join(out, 'bus.mjs'));
+  // by this name beside them, as beside their sources here
   copyFileSync(join(here, 'fc3-aliyun.mjs'), join(out, 'fc3-aliyun.mjs'));
   for (const key of Object.keys(deployment.sYaml.resources)) {
     writeFileSync(join(distDir, key, '.fcignore'), 'meta.json\n*.map\n.fcignore\n');

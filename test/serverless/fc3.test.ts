@@ -280,6 +280,14 @@ const docsFile = ${JSON.stringify(join(dir, 'docs.json'))};
 const docs = fs.existsSync(docsFile) ? JSON.parse(fs.readFileSync(docsFile, 'utf8')) : {};
 if ((a[1] === 'CreatePolicy' && !state.includes(name)) || a[1] === 'CreatePolicyVersion') fs.writeFileSync(docsFile, JSON.stringify({ ...docs, [opt('PolicyName')]: opt('PolicyDocument') }));
 if (a[1] === 'GetPolicy') console.log(JSON.stringify({ Policy: { PolicyName: opt('PolicyName'), DefaultVersion: 'v' } }));
+// each bus's description as created, for GetEventBus
+const busFile = ${JSON.stringify(join(dir, 'buses.json'))};
+const buses = fs.existsSync(busFile) ? JSON.parse(fs.readFileSync(busFile, 'utf8')) : {};
+if (a[1] === 'CreateEventBus' && !(opt('EventBusName') in buses)) fs.writeFileSync(busFile, JSON.stringify({ ...buses, [opt('EventBusName')]: opt('Description') }));
+if (a[1] === 'GetEventBus') {
+  if (!(opt('EventBusName') in buses)) { console.error('EventBusNotExist'); process.exit(1); }
+  console.log(JSON.stringify({ Data: { EventBusName: opt('EventBusName'), Description: buses[opt('EventBusName')] } }));
+}
 if (a[1] === 'GetPolicyVersion') console.log(JSON.stringify({ PolicyVersion: { VersionId: opt('VersionId'), IsDefaultVersion: true, PolicyDocument: docs[opt('PolicyName')] } }));
 if (a[1] === 'ListPoliciesForRole') {
   const attached = state.filter((n) => n.startsWith('AttachPolicyToRole:' + opt('RoleName') + '/')).map((n) => n.slice(n.indexOf('/') + 1));
@@ -325,10 +333,17 @@ describe('ram.sh and eventbridge.sh run again', () => {
     const noAttach = statefulAliyun(tmp(), ['AttachPolicyToRole']);
     expect((await run('sh', [join(written.dir, 'ram.sh')], { env: { ...env, PATH: `${noAttach.bin}:${process.env.PATH}` } })).code).not.toBe(0);
 
+    // The second run found the bus its own (marked when made): nothing written to it.
+    expect(actions.filter((a) => a === 'CreateEventBus')).toHaveLength(2);
+    expect(actions.filter((a) => a === 'GetEventBus')).toHaveLength(1);
+    expect(actions).not.toContain('UpdateEventBus');
+
     // A bus that could not be created for another reason (credentials, permissions) stops the script there.
-    const noBus = statefulAliyun(tmp(), ['CreateEventBus', 'UpdateEventBus']);
-    expect((await run('sh', [join(written.dir, 'eventbridge.sh')], { env: { ...env, PATH: `${noBus.bin}:${process.env.PATH}` } })).code).not.toBe(0);
-    expect(noBus.calls().map((a) => a[1])).toEqual(['CreateEventBus', 'UpdateEventBus']);
+    const noBus = statefulAliyun(tmp(), ['CreateEventBus']);
+    const stopped = await run('sh', [join(written.dir, 'eventbridge.sh')], { env: { ...env, PATH: `${noBus.bin}:${process.env.PATH}` } });
+    expect(stopped.code).not.toBe(0);
+    expect(stopped.output).toContain('EventBridge bus cams-fc-dev could not be created (the error above) nor read');
+    expect(noBus.calls().map((a) => a[1])).toEqual(['CreateEventBus', 'GetEventBus']);
 
     const denied = statefulAliyun(tmp(), ['UpdateRule']);
     const envDenied = { PATH: `${denied.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
@@ -601,7 +616,7 @@ describe('ram.sh and eventbridge.sh after a function is taken out of serverless.
         'cams-fc-dev-eu-onboarding': { Description: mark('dev-eu', 'cams-fc-dev-eu-onboarding'), versions: ['v1'], default: 'v1' },
         'cams-fc-dev-by-hand': { Description: '', versions: ['v1'], default: 'v1' },
       },
-      buses: { 'cams-fc-dev': { rules: { 'my-own-rule': { Description: 'mine', targets: ['t1'] } } }, 'cams-fc-dev-eu': { rules: { 'onboarding-events-1': { Description: mark('dev-eu', 'onboarding-events-1'), targets: ['t'] } } } },
+      buses: { 'cams-fc-dev': { Description: mark('dev', 'cams-fc-dev'), rules: { 'my-own-rule': { Description: 'mine', targets: ['t1'] } } }, 'cams-fc-dev-eu': { rules: { 'onboarding-events-1': { Description: mark('dev-eu', 'onboarding-events-1'), targets: ['t'] } } } },
     });
     const unrelated = (s: AccountState) => ({
       roles: Object.fromEntries(Object.entries(s.roles).filter(([n]) => !n.startsWith('cams-fc-dev-') || ['cams-fc-dev-eu-onboarding', 'cams-fc-dev-by-hand', 'cams-fc-dev-copied'].includes(n))),
@@ -698,6 +713,33 @@ describe('ram.sh and eventbridge.sh after a function is taken out of serverless.
     expect(byHand.calls().map((c) => c[1])).not.toContain('DeleteEventBus');
   });
 
+  it('eventbridge.sh does not take over a bus of that name it did not make: it stops, naming the bus and what to do, and changes nothing', async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    packageFc3(dist, svc, { validate: validateSYaml });
+    const ours = 'cams-fc deploy cams-fc/dev: cams-fc-dev';
+    for (const description of ['mine', undefined]) {
+      // made by hand (a description of yours), or by a version of the scripts from before the mark (none)
+      const cli = accountAliyun(tmp());
+      const theirs = { ...(description === undefined ? {} : { Description: description }), rules: { 'their-rule': { Description: 'theirs', targets: ['t1'] } } };
+      cli.seed({ buses: { 'cams-fc-dev': theirs } });
+      const env = { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
+      const r = await run('sh', [join(dist, 'fc3', 'eventbridge.sh')], { env });
+      expect(r.code, r.output).not.toBe(0);
+      expect(r.output).toContain(`EventBridge bus cams-fc-dev exists but is not this deployment's: its description is ${JSON.stringify(description ?? '')}`);
+      expect(r.output).toContain(`aliyun eventbridge UpdateEventBus --region ap-southeast-1 --EventBusName 'cams-fc-dev' --Description '${ours}'`);
+      expect(r.output).toContain('eventbridge.sh stopped (exit 1) at bus cams-fc-dev');
+      expect(cli.state().buses).toEqual({ 'cams-fc-dev': theirs });
+      expect(cli.calls().map((c) => c[1])).toEqual(['CreateEventBus', 'GetEventBus']);
+
+      // Yours to give: marked as the message says, the next run takes it and goes on.
+      expect((await run('sh', ['-c', /aliyun eventbridge UpdateEventBus [^\n]*'/.exec(r.output)![0]], { env })).code).toBe(0);
+      const again = await run('sh', [join(dist, 'fc3', 'eventbridge.sh')], { env });
+      expect(again.code, again.output).toBe(0);
+      expect(Object.keys(cli.state().buses['cams-fc-dev']!.rules).sort()).toEqual(['onboarding-events-1', 'their-rule']);
+    }
+  });
+
   it('eventbridge.sh of a package with no rule, where no bus was ever made: nothing to remove, not a failure', async () => {
     const dist = tmp();
     for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
@@ -786,8 +828,8 @@ describe('ram.sh and eventbridge.sh without their tools, or stopped midway', () 
     expect(ram.output).toContain('run ram.sh again: it updates what exists and goes on');
     expect(ram.output).not.toContain('ram.sh: done');
     expect(Object.keys(cli.state().roles)).not.toContain('cams-fc-dev-health-monitor');
-    // A rule there already (made by hand, say) that may not be updated.
-    cli.seed({ buses: { 'cams-fc-dev': { rules: { 'onboarding-events-1': { Description: '', targets: [] } } } } });
+    // A rule there already (made by hand, say) that may not be updated, on the bus the scripts made.
+    cli.seed({ buses: { 'cams-fc-dev': { Description: 'cams-fc deploy cams-fc/dev: cams-fc-dev', rules: { 'onboarding-events-1': { Description: '', targets: [] } } } } });
     const eb = await run('sh', [join(dist, 'fc3', 'eventbridge.sh')], { env });
     expect(eb.code).not.toBe(0);
     expect(eb.output).toContain('eventbridge.sh stopped (exit 1) at rule onboarding-events-1 of bus cams-fc-dev');
