@@ -21,7 +21,7 @@ import type { UnwatchedOptions } from './unwatched.ts';
 import type { AlertPolicy } from './rules.ts';
 import { noteTarget, TARGET_INFO_PREFIX, UNPLANNED_PREFIX, type TargetInfo } from './target-info.ts';
 import { targetId, WATCH_PREFIX, type RegisteredTarget, type TargetProblem, type WatchTarget } from './targets.ts';
-import { HealthNode } from '../validation/health-target.ts';
+import { parseStoredNode } from '../validation/health-target.ts';
 
 export { ROUND_KEY, type SweepRound } from './round-plan.ts';
 export const SWEEP_LEASE = 'monitor/sweep';
@@ -344,7 +344,7 @@ export class HealthSweep {
   private async watched(id: string, envById: ReadonlyMap<string, WatchTarget>): Promise<WatchTarget | undefined> {
     const env = envById.get(id);
     if (env) return env;
-    const r = HealthNode.safeParse((await this.opts.store.get<RegisteredTarget>(WATCH_PREFIX + id))?.value.target);
+    const r = parseStoredNode((await this.opts.store.get<RegisteredTarget>(WATCH_PREFIX + id))?.value.target);
     return r.success ? r.data : undefined;
   }
 

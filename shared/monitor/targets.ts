@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Store, Versioned } from '../store/port.ts';
-import { HealthNode, targetProblems } from '../validation/health-target.ts';
+import { HealthNode, parseStoredNode, targetProblems } from '../validation/health-target.ts';
 import { indexTarget, knownWabaOf } from './waba-space.ts';
 
 export type WatchTarget = HealthNode;
@@ -242,7 +242,7 @@ export async function loadWatchList(store: Store, envTargets: readonly WatchTarg
     // event loop held it ~60 ms and made their slots late, so a turn is given every slice (~2 ms).
     if (i > 0 && i % VALIDATE_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const entry = entries[i]!;
-    const r = HealthNode.safeParse(entry.value?.target);
+    const r = parseStoredNode(entry.value?.target);
     if (r.success) byId.set(targetId(r.data), r.data);
     else problems.push({ where: entry.key, message: 'stored target is not valid' });
   }

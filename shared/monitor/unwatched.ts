@@ -24,7 +24,7 @@
  */
 import type { AlertSubject } from '../alerts/model.ts';
 import { update, type Store } from '../store/port.ts';
-import { HealthNode } from '../validation/health-target.ts';
+import { parseStoredNode } from '../validation/health-target.ts';
 import { TARGET_INFO_PREFIX, type TargetInfo } from './target-info.ts';
 import type { EntityState } from './entity-state.ts';
 import { ENTITY_PREFIX, deleteUnwatched, updateEntity } from './entity-store.ts';
@@ -154,7 +154,7 @@ export async function runUnwatchedPass(store: Store, watched: ReadonlyMap<string
 
 /** The target a watch entry names now (the round's listing may be older than a record). */
 async function watchedNow(store: Store, id: string): Promise<WatchTarget | undefined> {
-  const r = HealthNode.safeParse((await store.get<RegisteredTarget>(WATCH_PREFIX + id))?.value.target);
+  const r = parseStoredNode((await store.get<RegisteredTarget>(WATCH_PREFIX + id))?.value.target);
   return r.success ? r.data : undefined;
 }
 

@@ -13,6 +13,9 @@ const NEEDS: Record<'waba' | 'phone' | 'template', ReadonlyArray<'PhoneNumber' |
   template: ['TemplateCode', 'Language'],
 };
 
+const NODE_FIELDS = ['PhoneNumber', 'TemplateCode', 'Language'] as const;
+const OWNER: Record<(typeof NODE_FIELDS)[number], 'phone' | 'template'> = { PhoneNumber: 'phone', TemplateCode: 'template', Language: 'template' };
+
 /** A node whose health CAMS can report: GetWhatsappHealthStatus's params, checked per NodeType. */
 export const HealthNode = camsParams(
   z
@@ -31,11 +34,31 @@ export const HealthNode = camsParams(
             ctx.issues.push({ code: 'custom', message: `is required when NodeType is ${v.NodeType}`, path: [field], input: undefined });
           }
         }
+        // CAMS takes and ignores a field of another NodeType; stored, it would be shown and sent on every
+        // check as if it named the node, so it is refused rather than kept.
+        for (const field of NODE_FIELDS) {
+          if (v[field] !== undefined && !NEEDS[v.NodeType].includes(field)) {
+            ctx.issues.push({ code: 'custom', message: `names a ${OWNER[field]} node: leave it out when NodeType is ${v.NodeType}`, path: [field], input: v[field] });
+          }
+        }
       }),
     ),
 );
 
 export type HealthNode = z.infer<typeof HealthNode>;
+
+/**
+ * A target read back from the store or the environment an earlier version accepted: a field of
+ * another NodeType (which HealthNode now refuses) is dropped rather than making the node unwatchable.
+ * Its id never depended on such a field (targetId), so it stays the same node.
+ */
+export function parseStoredNode(raw: unknown): ReturnType<typeof HealthNode.safeParse> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return HealthNode.safeParse(raw);
+  const nodeType = (raw as { NodeType?: unknown }).NodeType;
+  const needs: readonly string[] | undefined = typeof nodeType === 'string' && Object.hasOwn(NEEDS, nodeType) ? NEEDS[nodeType as keyof typeof NEEDS] : undefined;
+  if (!needs) return HealthNode.safeParse(raw);
+  return HealthNode.safeParse(Object.fromEntries(Object.entries(raw).filter(([k]) => !(NODE_FIELDS as readonly string[]).includes(k) || needs.includes(k))));
+}
 
 /**
  * A target's problems, field by field: an unknown key is named with its own path ("Colour: is not a

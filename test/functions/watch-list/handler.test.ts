@@ -101,6 +101,27 @@ describe('watch-list: validation', () => {
     }
   });
 
+  it('a field of another NodeType (TemplateCode on a phone, PhoneNumber on a waba) is a 400 naming it; nothing is written', async () => {
+    for (const method of ['POST', 'DELETE'] as const) {
+      const r = await watchList(method, {
+        Targets: [
+          { CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800000300', TemplateCode: 'order_update' },
+          { CustSpaceId: space, NodeType: 'waba', PhoneNumber: '8613800000300' },
+          { CustSpaceId: space, NodeType: 'template', TemplateCode: 'order_update', Language: 'en', PhoneNumber: '8613800000300' },
+          { CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800000300', WabaId: '399399000100' },
+        ],
+      });
+      expect(r.statusCode, method).toBe(400);
+      expect(r.body['Code'], method).toBe('InvalidParameter');
+      expect(r.body['Fields'], method).toEqual([
+        { Field: 'Targets.0.TemplateCode', Message: 'names a template node: leave it out when NodeType is phone' },
+        { Field: 'Targets.1.PhoneNumber', Message: 'names a phone node: leave it out when NodeType is waba' },
+        { Field: 'Targets.2.PhoneNumber', Message: 'names a phone node: leave it out when NodeType is template' },
+      ]);
+    }
+    expect((await watchList('GET')).body.Data!['Targets']).toEqual([]);
+  });
+
   it('Targets missing, empty or over 1000 entries is a 400 naming Targets; a bad PageSize or NextToken names it', async () => {
     for (const body of [{}, { Targets: [] }, { Targets: Array.from({ length: 1001 }, () => ({ CustSpaceId: space, NodeType: 'waba' })) }]) {
       const r = await watchList('POST', body);
@@ -154,6 +175,17 @@ describe('watch-list: what is posted is checked, what is deleted is not', () => 
     const before = (await healthCalls()).filter((p) => p['CustSpaceId'] === cs).length;
     await sweep(Date.now() + 10 * 60_000);
     expect((await healthCalls()).filter((p) => p['CustSpaceId'] === cs).length).toBe(before);
+  });
+
+  it('an entry an earlier version stored with a field of another NodeType is checked without it', async () => {
+    const cs = await onboardThroughFunctions('399399000210', [{ cc: '86', phone: '13800000311' }]);
+    const target = { CustSpaceId: cs, NodeType: 'phone', PhoneNumber: '8613800000311', TemplateCode: 'order_update', Language: 'en' };
+    await store.put(`watch/phone:${cs}:8613800000311`, { target, source: 'api:old', registeredAt: new Date().toISOString() });
+    const { report } = await sweep(Date.now());
+    expect(report.transientFailures).toBe(0);
+    const checked = (await healthCalls()).filter((p) => p['CustSpaceId'] === cs && p['NodeType'] === 'phone');
+    expect(checked.length).toBeGreaterThan(0);
+    for (const p of checked) expect(Object.keys(p).sort()).toEqual(['CustSpaceId', 'NodeType', 'PhoneNumber']);
   });
 
   it('GET pages through the list with PageSize and NextToken, each entry once, in a stable order', async () => {
