@@ -1,3 +1,4 @@
+import type { AlertSubject } from '../alerts/model.ts';
 import type { CamsCallOptions, CamsClient } from '../cams/client.ts';
 import { isCamsError, type CamsError } from '../cams/errors.ts';
 import type { PhoneNumberInfo, TemplateInfo } from '../cams/operations.ts';
@@ -22,6 +23,8 @@ export interface DiscoveryRecord {
   phones?: number;
   templates?: number;
   lastError?: string;
+  /** Listed nodes our checks would refuse, each a DiscoveryFailed alert of its own: a later listing resolves those gone. */
+  unwatchable?: AlertSubject[];
 }
 
 export interface DiscoveryOptions {
@@ -101,14 +104,22 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
       // Resolves a firing DiscoveryFailed; creates no state otherwise.
       const ok = discoveryOutcome(root.value.target);
       if ((await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(ok.subject)))?.value.firing) report.observations.push({ target: root.value.target, obs: ok });
-      await store.put<DiscoveryRecord>(DISCOVERY_PREFIX + rootId, { lastRunAt: opts.clock(), phones: found.phones.length, templates: found.templates.length });
+      const unwatchable = await unwatchableOutcome(store, root.value.target, found, state?.value.unwatchable ?? []);
+      report.observations.push(...unwatchable.observations);
+      await store.put<DiscoveryRecord>(DISCOVERY_PREFIX + rootId, {
+        lastRunAt: opts.clock(),
+        phones: found.phones.length,
+        templates: found.templates.length,
+        ...(unwatchable.subjects.length ? { unwatchable: unwatchable.subjects } : {}),
+      });
     } catch (e) {
       if (!isCamsError(e)) throw e;
       report.failed++;
       opts.log({ level: 'warn', msg: 'discovery failed; the watch list of this WABA is left as it was', waba: rootId, code: e.Code, error: e.Message });
       // A refusal (the WABA is not ours) waits for the interval; anything transient is retried next sweep.
       if (!e.retryable && e.Code !== 'DeadlineExceeded') {
-        await store.put<DiscoveryRecord>(DISCOVERY_PREFIX + rootId, { lastRunAt: opts.clock(), lastError: e.Code });
+        const unwatchable = state?.value.unwatchable;
+        await store.put<DiscoveryRecord>(DISCOVERY_PREFIX + rootId, { lastRunAt: opts.clock(), lastError: e.Code, ...(unwatchable?.length ? { unwatchable } : {}) });
         report.observations.push({ target: root.value.target, obs: discoveryOutcome(root.value.target, e) });
       }
     }
@@ -162,15 +173,17 @@ interface Found {
    * are then added and updated, but none is retired on this listing.
    */
   templatesComplete: boolean;
+  /** Listed nodes our checks would refuse (a template code or language our validator does not take). */
+  unwatchable: Array<{ subject: AlertSubject; problem: string }>;
 }
 
 async function listNodes(opts: DiscoveryOptions, waba: WatchTarget): Promise<Found> {
   const call = discoveryCallOptions(opts.deadline);
   const space = waba.CustSpaceId;
   const { data } = await opts.cams.queryPhoneNumbers({ CustSpaceId: space }, call);
-  const found: Found = { phones: [], templates: [], templatesComplete: false };
+  const found: Found = { phones: [], templates: [], templatesComplete: false, unwatchable: [] };
   for (const info of data.PhoneNumbers) {
-    const target = nodeOf({ CustSpaceId: space, NodeType: 'phone', WabaId: waba.WabaId, PhoneNumber: info.PhoneNumber.replace(/^\+/, '') }, opts);
+    const target = nodeOf({ CustSpaceId: space, NodeType: 'phone', WabaId: waba.WabaId, PhoneNumber: info.PhoneNumber.replace(/^\+/, '') }, opts, found);
     if (target) found.phones.push({ target, info });
   }
   let firstTotal: number | undefined;
@@ -178,7 +191,7 @@ async function listNodes(opts: DiscoveryOptions, waba: WatchTarget): Promise<Fou
   for (let index = 1; index <= MAX_TEMPLATE_PAGES; index++) {
     const page = await opts.cams.listTemplates({ CustSpaceId: space, Page: JSON.stringify({ Index: index, Size: TEMPLATE_PAGE_SIZE }) }, call);
     for (const info of page.data.ListTemplate) {
-      const target = nodeOf({ CustSpaceId: space, NodeType: 'template', WabaId: waba.WabaId, TemplateCode: info.TemplateCode, Language: info.Language }, opts);
+      const target = nodeOf({ CustSpaceId: space, NodeType: 'template', WabaId: waba.WabaId, TemplateCode: info.TemplateCode, Language: info.Language }, opts, found);
       if (target) found.templates.push({ target, info });
     }
     const total = page.data.Total;
@@ -193,12 +206,58 @@ async function listNodes(opts: DiscoveryOptions, waba: WatchTarget): Promise<Fou
   return found;
 }
 
-/** A node CAMS listed, as a watch target; one our checks would refuse is logged and left out. */
-function nodeOf(raw: Record<string, unknown>, opts: DiscoveryOptions): WatchTarget | undefined {
+/** A node CAMS listed, as a watch target; one our checks would refuse is left out, logged and kept in `found.unwatchable`. */
+function nodeOf(raw: Record<string, unknown>, opts: DiscoveryOptions, found: Found): WatchTarget | undefined {
   const r = HealthNode.safeParse(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)));
   if (r.success) return r.data;
-  opts.log({ level: 'warn', msg: 'discovery skipped a node it cannot watch', node: raw, problem: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+  const problem = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+  opts.log({ level: 'warn', msg: 'discovery skipped a node it cannot watch', node: raw, problem });
+  found.unwatchable.push({ subject: unwatchableSubject(raw), problem });
   return undefined;
+}
+
+/** What CAMS names a node by can be anything: cut, so an odd reply cannot make an alert of any size. */
+const NAME_MAX = 128;
+const named = (v: unknown) => (typeof v === 'string' ? v.slice(0, NAME_MAX) : undefined);
+
+/** An unwatchable node's own DiscoveryFailed: one per node, named by what CAMS listed. */
+function unwatchableSubject(raw: Record<string, unknown>): AlertSubject {
+  const [wabaId, phoneNumber, templateCode, language] = [raw['WabaId'], raw['PhoneNumber'], raw['TemplateCode'], raw['Language']].map(named);
+  return dropUndefined({ nodeType: 'monitor' as const, entityType: 'DiscoveryFailed', custSpaceId: named(raw['CustSpaceId']), wabaId, phoneNumber, templateCode, language });
+}
+
+/**
+ * A listed node our checks would refuse is a DiscoveryFailed alert of its own (one per node, not one
+ * per listing: the same node listed again is the same alert), about the Discover entry, whose removal
+ * closes it out. One the listing no longer has (deleted in CAMS) is resolved; a template missed by a
+ * listing whose pages shifted is kept, as it would not be retired. Returns the subjects to remember.
+ */
+async function unwatchableOutcome(
+  store: Store,
+  root: WatchTarget,
+  found: Found,
+  previous: readonly AlertSubject[],
+): Promise<{ subjects: AlertSubject[]; observations: TargetObservation[] }> {
+  const subjects = found.unwatchable.map((u) => u.subject);
+  const now = new Set(subjects.map(fingerprintOf));
+  const observations: TargetObservation[] = found.unwatchable.map(({ subject, problem }) => ({
+    target: root,
+    obs: {
+      subject,
+      status: 'ERROR',
+      errors: [{ ErrorCode: 'InvalidTarget', ErrorDescription: `CAMS lists this ${subject.templateCode !== undefined ? 'template' : 'number'}, but it cannot be checked: ${problem}`, PossibleSolution: 'The monitor does not watch it. Check its code and language in the CAMS console; the alert resolves when it is deleted there.' }],
+    },
+  }));
+  for (const subject of previous) {
+    const fp = fingerprintOf(subject);
+    if (now.has(fp)) continue;
+    if (subject.templateCode !== undefined && !found.templatesComplete) {
+      subjects.push(subject);
+      continue;
+    }
+    if ((await store.get<EntityState>(ENTITY_PREFIX + fp))?.value.firing) observations.push({ target: root, obs: { subject, status: 'AVAILABLE', errors: [] } });
+  }
+  return { subjects, observations };
 }
 
 /**

@@ -124,8 +124,13 @@ export async function addWatchEntries(store: Store, entries: readonly WatchEntry
     // Only as it was read: one changed since stays, and the sweep still checks the two forms once (round-plan.ts).
     if (other) await store.delete(other.key, { ifVersion: other.version });
     // A Discover entry new to this WABA is listed at the monitor's next round: what an entry deleted
-    // before it remembers (its last listing, whose nodes the DELETE retired) must not hold it off.
-    if (e.discover && outcome !== 'Unchanged') await store.delete(DISCOVERY_PREFIX + e.id);
+    // before it remembers (its last listing, whose nodes the DELETE retired) must not hold it off. The
+    // unwatchable nodes it alerted on stay remembered, for that listing to resolve those gone.
+    if (e.discover && outcome !== 'Unchanged') {
+      const last = await store.get<{ unwatchable?: unknown[] }>(DISCOVERY_PREFIX + e.id);
+      if (last?.value.unwatchable) await store.put(DISCOVERY_PREFIX + e.id, { lastRunAt: 0, unwatchable: last.value.unwatchable }, { ifVersion: last.version });
+      else if (last) await store.delete(DISCOVERY_PREFIX + e.id, { ifVersion: last.version });
+    }
     // Added by hand again: receipts may put it back under watch, as any node of a watched WABA.
     await store.delete(REMOVED_PREFIX + e.id);
     result[outcome]++;

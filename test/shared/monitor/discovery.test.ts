@@ -468,6 +468,51 @@ describe('discovery refused by CAMS', () => {
   });
 });
 
+describe('a listed node discovery cannot watch', () => {
+  it('is a DiscoveryFailed alert of its own, one per template, not repeated by later listings; resolved when CAMS no longer lists it; closed out with its Discover entry', async () => {
+    // A code and a language our checks refuse (GetWhatsappHealthStatus's TemplateCode, Language).
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'spring sale', Language: 'en' }, { TemplateCode: 'promo', Language: 'english' }] });
+    expect((await watchListCall('POST')).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    const clock = Date.now();
+    await sweep(clock, sink);
+    const unwatchable = () => sink.received.flatMap((m) => m.items).filter((i) => i.subject.entityType === 'DiscoveryFailed');
+    expect(unwatchable().map((i) => `${i.subject.templateCode}/${i.subject.language}:${i.status}`).sort()).toEqual(['promo/english:ERROR', 'spring sale/en:ERROR']);
+    expect(unwatchable().find((i) => i.subject.templateCode === 'spring sale')!.errors[0]).toMatchObject({ ErrorCode: 'InvalidTarget', ErrorDescription: expect.stringContaining('TemplateCode: must be 1-128 letters') });
+    expect((await watched()).some((x) => x.id.includes('spring sale') || x.id.includes('promo'))).toBe(false);
+
+    // Listed again (the interval passed): the same alerts, nothing new.
+    await sweep(clock + HOUR + 60_000, sink);
+    expect(unwatchable()).toHaveLength(2);
+
+    // Deleted in CAMS: the next listing resolves its alert; the other stays.
+    await sandboxControl(sandbox, 'DELETE', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'spring sale', Language: 'en' }] });
+    await sweep(clock + 2 * HOUR + 2 * 60_000, sink);
+    expect(unwatchable().map((i) => `${i.subject.templateCode}:${i.status}`)).toEqual(expect.arrayContaining(['spring sale:RESOLVED']));
+    expect(unwatchable()).toHaveLength(3);
+
+    // The Discover entry removed: the one still firing is closed out as no longer watched.
+    expect((await watchListCall('DELETE')).statusCode).toBe(200);
+    await sweep(clock + 2 * HOUR + 10 * 60_000, sink);
+    expect(unwatchable().slice(3).map((i) => `${i.subject.templateCode}:${i.reason}`)).toEqual(['promo:unwatched']);
+  });
+
+  it('its Discover entry deleted and posted again before a round: the next listing still resolves it once CAMS no longer lists it', async () => {
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'spring sale', Language: 'en' }] });
+    expect((await watchListCall('POST')).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    const clock = Date.now();
+    await sweep(clock, sink);
+    const unwatchable = () => sink.received.flatMap((m) => m.items).filter((i) => i.subject.entityType === 'DiscoveryFailed').map((i) => `${i.subject.templateCode}:${i.status}`);
+    expect(unwatchable()).toEqual(['spring sale:ERROR']);
+    await sandboxControl(sandbox, 'DELETE', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'spring sale', Language: 'en' }] });
+    expect((await watchListCall('DELETE')).statusCode).toBe(200);
+    expect((await watchListCall('POST')).statusCode).toBe(200);
+    await sweep(clock + 5 * 60_000, sink);
+    expect(unwatchable()).toEqual(['spring sale:ERROR', 'spring sale:RESOLVED']);
+  });
+});
+
 describe('discovery over template pages', () => {
   it('a template deleted while the pages are read retires no template that CAMS still has; the next listing retires the deleted one', async () => {
     const code = (i: number) => `page_${String(i).padStart(2, '0')}`;
