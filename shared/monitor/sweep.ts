@@ -20,7 +20,8 @@ import { TickJobs, type CheckOutcome, type Job } from './tick-jobs.ts';
 import type { UnwatchedOptions } from './unwatched.ts';
 import type { AlertPolicy } from './rules.ts';
 import { noteTarget, TARGET_INFO_PREFIX, UNPLANNED_PREFIX, type TargetInfo } from './target-info.ts';
-import { targetId, WATCH_PREFIX, type RegisteredTarget, type TargetProblem, type WatchTarget } from './targets.ts';
+import { targetId, wabaIdParts, WATCH_PREFIX, type RegisteredTarget, type TargetProblem, type WatchTarget } from './targets.ts';
+import { knownWabaOf } from './waba-space.ts';
 import { parseStoredNode } from '../validation/health-target.ts';
 
 export { ROUND_KEY, type SweepRound } from './round-plan.ts';
@@ -191,6 +192,7 @@ export class HealthSweep {
       // A round this tick started has checked nothing yet (its first positions are already reserved).
       uncertain: round.id === roundId && fresh ? 0 : (round.reserved ?? 0),
       attempted: new Set(),
+      wabaChecks: new Map(),
       underWay: () => {
         beside.kickoff();
         workers.more();
@@ -267,10 +269,36 @@ export class HealthSweep {
       // Checked by a tick that died before its progress counted it: counted now (Round.Checked lagged by those until the round ended).
       if ((await store.get<TargetInfo>(TARGET_INFO_PREFIX + job.id))?.value.round === round.id) return void jobs.checkedEarlier(job.pos!);
     }
+    if (job.kind === 'plan' && (await this.checkedInOtherForm(job.id, tick))) {
+      this.log({ level: 'info', msg: "the space's WABA was checked in this round in its other form; not checked twice", target: job.id });
+      return undefined;
+    }
     attempted.add(job.id);
     const checking = this.checkTarget({ id: job.id, target }, round.id, true);
+    const waba = wabaIdParts(job.id);
+    if (waba) tick.wabaChecks.set(waba.custSpaceId, (tick.wabaChecks.get(waba.custSpaceId) ?? new Map()).set(job.id, checking));
     tick.underWay();
     return checking;
+  }
+
+  /**
+   * A space's WABA in both forms in one plan (the index knew no WabaId for the space when the plan was
+   * made, so both stayed: targets.ts sameWabaIds): once this tick's check of one form has taught the
+   * index, the other is the same node, checked in this round already. The plan drops it from the next
+   * round; this keeps the round that learns it from checking it twice. Reads nothing unless the other
+   * form was checked in this tick (then waits for that check, and reads the index).
+   */
+  private async checkedInOtherForm(id: string, tick: Tick): Promise<boolean> {
+    const p = wabaIdParts(id);
+    const forms = p && tick.wabaChecks.get(p.custSpaceId);
+    if (!forms) return false;
+    // For the form without a WabaId, any named one; for a named one, the form without.
+    const others = [...forms].filter(([other]) => other !== id && (p.wabaId === '' || wabaIdParts(other)!.wabaId === ''));
+    if (others.length === 0) return false;
+    await Promise.allSettled(others.map(([, checking]) => checking));
+    const known = await knownWabaOf(this.opts.store, p.custSpaceId);
+    if (known === undefined) return false;
+    return p.wabaId === '' ? others.some(([other]) => wabaIdParts(other)!.wabaId === known) : p.wabaId === known;
   }
 
   /** The tick's report, and the round record moved on (marked complete when it is). */
@@ -515,6 +543,8 @@ interface Tick {
   uncertain: number;
   /** Targets this tick has checked or is checking. */
   attempted: Set<string>;
+  /** This tick's round checks of waba targets, by space: the other form of one is the same node (sameForm). */
+  wabaChecks: Map<string, Map<string, Promise<CheckOutcome>>>;
   /** A check's CAMS call is under way: work beside the checks may start, and another worker. */
   underWay: () => void;
   /** Checks CAMS answered: the node's state, or a refusal of the node. */

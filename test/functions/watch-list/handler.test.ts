@@ -13,6 +13,7 @@ import { fcContext, fixture, httpEvent, parseReply, type ParsedReply } from '../
 import { onboardThroughFunctions, RecordingSink, sandboxAndStorePerFile, setHealth } from '../../support/monitor.ts';
 import { signedRepeatedQuery } from '../../support/repeated-query.ts';
 import { CALLER_KEY, sandboxControl } from '../../support/sandbox-env.ts';
+import { bind } from '../../local/sandbox/helpers.ts';
 
 let sandbox: RunningSandbox;
 let store: Store;
@@ -330,5 +331,19 @@ describe("a space's WABA with and without its WabaId is one node", () => {
     expect(await entryIds(cs5)).toEqual([]);
     await watchList('DELETE', { Targets: [{ CustSpaceId: cs4, NodeType: 'waba' }] });
     expect(await entryIds(cs4)).toEqual([]);
+  });
+
+  it('both forms watched before the index knows the WABA (MONITOR_TARGETS): the round that learns it from a check checks the WABA once, and so do the next', async () => {
+    const wabaId = '399399000541';
+    const cs = await bind(sandbox, wabaId);
+    expect(await knownWabaOf(store, cs)).toBeUndefined();
+    const env = { MONITOR_TARGETS: JSON.stringify([{ CustSpaceId: cs, NodeType: 'waba' }, { CustSpaceId: cs, NodeType: 'waba', WabaId: wabaId }]) };
+    const t0 = Date.now() + 2 * 60 * 60_000;
+    const first = await sweep(t0, new RecordingSink(), env);
+    expect(first.report.roundComplete).toBe(true);
+    expect(await knownWabaOf(store, cs)).toBe(wabaId);
+    expect(await wabaChecks(cs)).toBe(1);
+    await sweep(t0 + 10 * 60_000, new RecordingSink(), env);
+    expect(await wabaChecks(cs)).toBe(2);
   });
 });
