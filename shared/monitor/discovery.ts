@@ -115,6 +115,10 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
     } catch (e) {
       if (!isCamsError(e)) throw e;
       report.failed++;
+      // The listing that would have named the space's removed nodes could not: they stay removed (their
+      // records renewed as a listing renews them), or one expired while the listing kept failing would
+      // come back under watch at the first listing that works again.
+      for (const r of (await removedInSpace(store, root.value.target.CustSpaceId, opts.clock())).values()) await keptOff(store, r, opts.clock());
       opts.log({ level: 'warn', msg: 'discovery failed; the watch list of this WABA is left as it was', waba: rootId, code: e.Code, error: e.Message });
       // A refusal (the WABA is not ours) waits for the interval; anything transient is retried next sweep.
       if (!e.retryable && e.Code !== 'DeadlineExceeded') {

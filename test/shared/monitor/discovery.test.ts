@@ -14,6 +14,7 @@ import { parseBatch } from '../../../shared/receipts/parse.ts';
 import { REMOVED_EXPIRING_KEY, REMOVED_KEEP_MS, REMOVED_PREFIX, removedRecord, WATCH_PREFIX, type RegisteredTarget } from '../../../shared/monitor/targets.ts';
 import { addWatchEntries, removeWatchEntries } from '../../../shared/watch-list/store.ts';
 import { StoreError, type Store } from '../../../shared/store/port.ts';
+import { CamsError } from '../../../shared/cams/errors.ts';
 import { handler as watchListHandler } from '../../../functions/watch-list/handler.ts';
 import { fcContext, fixture, httpEvent, parseReply } from '../../support/events.ts';
 import { onboardThroughFunctions, RecordingSink, sandboxAndStorePerFile, sandboxClient } from '../../support/monitor.ts';
@@ -406,6 +407,31 @@ describe('a discovered node removed by hand, over months', () => {
     expect((await watchListCall('DELETE')).statusCode).toBe(200);
     expect(await removedRecord(store, id, clock + REMOVED_KEEP_MS - 1)).toBeDefined();
     expect(await removedRecord(store, id, clock + REMOVED_KEEP_MS)).toBeUndefined();
+  });
+
+  it('stays off though its Discover entry could not be listed for longer than REMOVED_KEEP_MS (each failed listing renews the removal)', async () => {
+    let clock = Date.now();
+    const { id } = await discoverThenRemove(clock);
+    const root = `waba:${space}:${WABA}`;
+    const cams = sandboxClient(sandbox);
+    // The role lost cams:QueryChatappPhoneNumbers: every listing is refused, once per interval.
+    const refusing = new Proxy(cams, {
+      get(target, prop, receiver) {
+        if (prop === 'queryPhoneNumbers') return async () => Promise.reject(new CamsError({ Code: 'Ram.PermissionDeny', Message: 'denied', httpStatus: 403, retryable: false }));
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const listing = (c: CamsClient) => runDiscovery({ store, cams: c, intervalMs: HOUR, deadline: Date.now() + 30_000, now: Date.now, clock: () => clock, log: () => {}, only: root });
+    for (let day = 0; day < 40; day += 5) {
+      clock += 5 * 24 * HOUR;
+      expect((await listing(refusing)).failed).toBe(1);
+    }
+    // The permission back, 40 days on: the number is listed, and still off the watch list.
+    clock += HOUR;
+    expect((await listing(cams)).failed).toBe(0);
+    expect((await watched()).map((x) => x.id)).not.toContain(id);
+    expect(await removedRecord(store, id, clock)).toBeDefined();
   });
 
   it("a listing reads only its own space's removal records, however many other spaces have", async () => {
