@@ -242,9 +242,11 @@ async function unwatchableOutcome(
   found: Found,
   previous: readonly AlertSubject[],
 ): Promise<{ subjects: AlertSubject[]; observations: TargetObservation[] }> {
-  const subjects = found.unwatchable.map((u) => u.subject);
+  // One per node, though shifted template pages may list one twice.
+  const listed = [...new Map(found.unwatchable.map((u) => [fingerprintOf(u.subject), u])).values()];
+  const subjects = listed.map((u) => u.subject);
   const now = new Set(subjects.map(fingerprintOf));
-  const observations: TargetObservation[] = found.unwatchable.map(({ subject, problem }) => ({
+  const observations: TargetObservation[] = listed.map(({ subject, problem }) => ({
     target: root,
     obs: {
       subject,
