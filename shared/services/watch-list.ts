@@ -2,6 +2,7 @@ import type { NodeAttributes } from '../monitor/targets.ts';
 import type { ServiceInput } from '../http-fn/http-function.ts';
 import type { ServiceResult } from '../http-fn/middlewares.ts';
 import { openSharedStore } from '../store/index.ts';
+import { withoutOtherTypesFields } from '../validation/health-target.ts';
 import { unknownNextToken } from '../validation/page-params.ts';
 import type { WatchEntry } from '../watch-list/entry.ts';
 import { addWatchEntries, decodeNextToken, DEFAULT_PAGE_SIZE, listWatchPage, removeWatchEntries } from '../watch-list/store.ts';
@@ -27,7 +28,8 @@ export function watchListApi() {
         data: {
           Targets: page.entries.map((e) => ({
             Id: e.id,
-            ...e.target,
+            // A field of another NodeType an earlier version stored is neither checked nor shown.
+            ...withoutOtherTypesFields(e.target),
             ...(e.discover ? { Discover: true } : {}),
             Source: e.source,
             RegisteredAt: e.registeredAt,

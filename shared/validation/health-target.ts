@@ -53,11 +53,16 @@ export type HealthNode = z.infer<typeof HealthNode>;
  * Its id never depended on such a field (targetId), so it stays the same node.
  */
 export function parseStoredNode(raw: unknown): ReturnType<typeof HealthNode.safeParse> {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return HealthNode.safeParse(raw);
+  return HealthNode.safeParse(withoutOtherTypesFields(raw));
+}
+
+/** A stored target without the fields of another NodeType than its own (anything else as it is). */
+export function withoutOtherTypesFields<T>(raw: T): T {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
   const nodeType = (raw as { NodeType?: unknown }).NodeType;
   const needs: readonly string[] | undefined = typeof nodeType === 'string' && Object.hasOwn(NEEDS, nodeType) ? NEEDS[nodeType as keyof typeof NEEDS] : undefined;
-  if (!needs) return HealthNode.safeParse(raw);
-  return HealthNode.safeParse(Object.fromEntries(Object.entries(raw).filter(([k]) => !(NODE_FIELDS as readonly string[]).includes(k) || needs.includes(k))));
+  if (!needs) return raw;
+  return Object.fromEntries(Object.entries(raw).filter(([k]) => !(NODE_FIELDS as readonly string[]).includes(k) || needs.includes(k))) as T;
 }
 
 /**

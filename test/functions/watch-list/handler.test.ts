@@ -178,7 +178,7 @@ describe('watch-list: what is posted is checked, what is deleted is not', () => 
     expect((await healthCalls()).filter((p) => p['CustSpaceId'] === cs).length).toBe(before);
   });
 
-  it('an entry an earlier version stored with a field of another NodeType is checked without it', async () => {
+  it('an entry an earlier version stored with a field of another NodeType is checked and listed without it', async () => {
     const cs = await onboardThroughFunctions('399399000210', [{ cc: '86', phone: '13800000311' }]);
     const target = { CustSpaceId: cs, NodeType: 'phone', PhoneNumber: '8613800000311', TemplateCode: 'order_update', Language: 'en' };
     await store.put(`watch/phone:${cs}:8613800000311`, { target, source: 'api:old', registeredAt: new Date().toISOString() });
@@ -187,6 +187,8 @@ describe('watch-list: what is posted is checked, what is deleted is not', () => 
     const checked = (await healthCalls()).filter((p) => p['CustSpaceId'] === cs && p['NodeType'] === 'phone');
     expect(checked.length).toBeGreaterThan(0);
     for (const p of checked) expect(Object.keys(p).sort()).toEqual(['CustSpaceId', 'NodeType', 'PhoneNumber']);
+    const listed = (await watchList('GET', undefined, { CustSpaceId: cs })).body.Data!['Targets'] as Array<Record<string, unknown>>;
+    expect(listed.find((t) => t['NodeType'] === 'phone')).not.toHaveProperty('TemplateCode');
   });
 
   it('GET pages through the list with PageSize and NextToken, each entry once, in a stable order', async () => {
