@@ -523,6 +523,28 @@ describe('a listed node discovery cannot watch', () => {
     expect(unwatchable().slice(3).map((i) => `${i.subject.templateCode}:${i.reason}`)).toEqual(['promo:unwatched']);
   });
 
+  it('listed twice in one listing (shifted template pages): one alert, remembered once', async () => {
+    const root = `waba:${space}:${WABA}`;
+    await store.put<RegisteredTarget>(WATCH_PREFIX + root, { target: { CustSpaceId: space, NodeType: 'waba', WabaId: WABA }, source: 'test', registeredAt: new Date().toISOString(), discover: true });
+    const cams = sandboxClient(sandbox);
+    const twice = { TemplateCode: 'spring sale', Language: 'en', AuditStatus: 'pass' };
+    const doubling = new Proxy(cams, {
+      get(target, prop, receiver) {
+        if (prop === 'listTemplates') {
+          return async (...a: Parameters<CamsClient['listTemplates']>) => {
+            const r = await target.listTemplates(...a);
+            return { ...r, data: { ...r.data, ListTemplate: [...r.data.ListTemplate, twice, twice] } };
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const report = await runDiscovery({ store, cams: doubling, intervalMs: HOUR, deadline: Date.now() + 30_000, now: Date.now, clock: Date.now, log: () => {}, only: root });
+    expect(report.observations.filter((o) => o.obs.subject.entityType === 'DiscoveryFailed').map((o) => o.obs.subject.templateCode)).toEqual(['spring sale']);
+    expect((await store.get<{ unwatchable?: unknown[] }>(`monitor/discovery/${root}`))?.value.unwatchable).toHaveLength(1);
+  });
+
   it('its Discover entry deleted and posted again before a round: the next listing still resolves it once CAMS no longer lists it', async () => {
     await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'spring sale', Language: 'en' }] });
     expect((await watchListCall('POST')).statusCode).toBe(200);
