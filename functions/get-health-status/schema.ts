@@ -1,4 +1,4 @@
-import { HealthNode } from '../../shared/validation/health-target.ts';
+import { HealthQuery } from '../../shared/validation/health-target.ts';
 
-/** The same node description the monitor's watch list uses. */
-export const GetHealthStatusParams = HealthNode;
+/** GetWhatsappHealthStatus's params as CAMS takes them (the watch list's node, less its one stricter rule). */
+export const GetHealthStatusParams = HealthQuery;

@@ -16,33 +16,47 @@ const NEEDS: Record<'waba' | 'phone' | 'template', ReadonlyArray<'PhoneNumber' |
 const NODE_FIELDS = ['PhoneNumber', 'TemplateCode', 'Language'] as const;
 const OWNER: Record<(typeof NODE_FIELDS)[number], 'phone' | 'template'> = { PhoneNumber: 'phone', TemplateCode: 'template', Language: 'template' };
 
-/** A node whose health CAMS can report: GetWhatsappHealthStatus's params, checked per NodeType. */
+const NodeParams = z.strictObject({
+  CustSpaceId: CustSpaceId(),
+  NodeType: NodeType(),
+  WabaId: z.optional(WabaId()),
+  PhoneNumber: z.optional(FullPhoneNumber()),
+  TemplateCode: z.optional(TemplateCode()),
+  Language: z.optional(Language()),
+});
+
+type NodeParams = z.infer<typeof NodeParams>;
+
+function requireNaming(v: NodeParams, ctx: z.Payload): void {
+  for (const field of NEEDS[v.NodeType]) {
+    if (v[field] === undefined) {
+      ctx.issues.push({ code: 'custom', message: `is required when NodeType is ${v.NodeType}`, path: [field], input: undefined });
+    }
+  }
+}
+
+/**
+ * GetWhatsappHealthStatus's params as CAMS takes them, checked per NodeType: a field of another
+ * NodeType is passed on, as CAMS takes and ignores it (GET /health-status relays the call).
+ */
+export const HealthQuery = camsParams(NodeParams.check(z.superRefine(requireNaming)));
+
+/**
+ * A node whose health CAMS can report, as the watch list keeps it: HealthQuery, less a field of
+ * another NodeType. CAMS would ignore it, but stored it would be shown and sent on every check as if
+ * it named the node, so it is refused rather than kept.
+ */
 export const HealthNode = camsParams(
-  z
-    .strictObject({
-      CustSpaceId: CustSpaceId(),
-      NodeType: NodeType(),
-      WabaId: z.optional(WabaId()),
-      PhoneNumber: z.optional(FullPhoneNumber()),
-      TemplateCode: z.optional(TemplateCode()),
-      Language: z.optional(Language()),
-    })
-    .check(
-      z.superRefine((v, ctx) => {
-        for (const field of NEEDS[v.NodeType]) {
-          if (v[field] === undefined) {
-            ctx.issues.push({ code: 'custom', message: `is required when NodeType is ${v.NodeType}`, path: [field], input: undefined });
-          }
+  NodeParams.check(
+    z.superRefine((v, ctx) => {
+      requireNaming(v, ctx);
+      for (const field of NODE_FIELDS) {
+        if (v[field] !== undefined && !NEEDS[v.NodeType].includes(field)) {
+          ctx.issues.push({ code: 'custom', message: `names a ${OWNER[field]} node: leave it out when NodeType is ${v.NodeType}`, path: [field], input: v[field] });
         }
-        // CAMS takes and ignores a field of another NodeType; stored, it would be shown and sent on every
-        // check as if it named the node, so it is refused rather than kept.
-        for (const field of NODE_FIELDS) {
-          if (v[field] !== undefined && !NEEDS[v.NodeType].includes(field)) {
-            ctx.issues.push({ code: 'custom', message: `names a ${OWNER[field]} node: leave it out when NodeType is ${v.NodeType}`, path: [field], input: v[field] });
-          }
-        }
-      }),
-    ),
+      }
+    }),
+  ),
 );
 
 export type HealthNode = z.infer<typeof HealthNode>;
