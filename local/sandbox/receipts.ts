@@ -1,5 +1,5 @@
 import { httpRequest } from '../../shared/http/request.ts';
-import type { NodeHealth, NodeRef, OwedPush, Space } from './state.ts';
+import type { NodeHealth, NodeRef, OwedPush, ReceiptFormat, Space } from './state.ts';
 
 /** A receipt URL carries its receiver's secret as ?token=: never shown or logged. */
 export function redactToken(text: string): string {
@@ -54,11 +54,7 @@ export interface ReceiptPusherOptions {
   onOwedChange?: (owed: readonly OwedPush[]) => void;
 }
 
-/**
- * The ChatAppAudit message body an account is set to (CAMS's ChatAppAudit pages list both): V2 has
- * every receipt type, with its `Type`; V1 is template reviews only, with no `Type`.
- */
-export type ReceiptFormat = 'V1' | 'V2';
+export type { ReceiptFormat };
 export const RECEIPT_FORMATS: readonly ReceiptFormat[] = ['V1', 'V2'];
 
 export interface PushResult {

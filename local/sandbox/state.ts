@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { ReceiptFormat } from './receipts.ts';
 import type { AccountReviewStatus, CanSendMessage, HealthError } from '../../shared/cams/operations.ts';
 
 /** A push owed a retry, saved with the sandbox's state so that a restart still makes it. */
@@ -352,6 +351,12 @@ export class SandboxState {
     this.owedReceipts = [];
   }
 }
+
+/**
+ * The ChatAppAudit message body an account is set to (CAMS's ChatAppAudit pages list both): V2 has
+ * every receipt type, with its `Type`; V1 is template reviews only, with no `Type`.
+ */
+export type ReceiptFormat = 'V1' | 'V2';
 
 /** The receipt callback: its URL (with the receiver's token) and the share of pushes lost on purpose. */
 export interface ReceiptCallback {
