@@ -9,6 +9,7 @@ import { isCamsError } from '../cams/errors.ts';
 import { ENTITY_PREFIX } from '../monitor/entity-store.ts';
 import type { EntityState } from '../monitor/entity-state.ts';
 import { loadWatchList, targetId, WATCH_PREFIX, type NodeAttributes, type RegisteredTarget, type WatchTarget } from '../monitor/targets.ts';
+import { withoutOtherTypesFields } from '../validation/health-target.ts';
 import {
   noteWabaSpace,
   SPACE_WABA_PREFIX,
@@ -132,7 +133,8 @@ export class Spaces {
     if (!p) {
       p = (async () => {
         const stored = (await this.store.get<RegisteredTarget>(WATCH_PREFIX + id))?.value;
-        if (stored) return { target: stored.target, ...(stored.attributes ? { attributes: stored.attributes } : {}), ...(stored.discover ? { discover: true as const } : {}) };
+        // An entry an earlier version stored with a field of another NodeType is checked without it, as the sweep checks it.
+        if (stored) return { target: withoutOtherTypesFields(stored.target), ...(stored.attributes ? { attributes: stored.attributes } : {}), ...(stored.discover ? { discover: true as const } : {}) };
         const env = this.envById.get(id);
         return env ? { target: env } : undefined;
       })();

@@ -158,6 +158,20 @@ describe("a receipt's targeted check and the node's TargetRejected alert", () =>
   });
 });
 
+describe("a receipt's check of a node an earlier version stored", () => {
+  it('with a field of another NodeType (a TemplateCode on a number): checked without it, as the sweep checks it', async () => {
+    const store = await openStore('memory:');
+    await registerWatchTarget(store, { CustSpaceId: space, NodeType: 'waba', WabaId: WABA }, 'test');
+    const target = { ...phone(), WabaId: WABA, TemplateCode: 'order_update', Language: 'en' };
+    await store.put(WATCH_PREFIX + targetId(phone()), { target, source: 'api:old', registeredAt: new Date(clock).toISOString() });
+    const results = await push(store, [{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'GREEN' }]);
+    expect(results).toEqual([expect.objectContaining({ Outcome: 'processed', Check: 'ok' })]);
+    const checks = ((await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string; Params: Record<string, string> }>).filter((c) => c.Action === 'GetWhatsappHealthStatus' && c.Params['NodeType'] === 'phone');
+    expect(checks.length).toBe(1);
+    expect(Object.keys(checks[0]!.Params).sort()).toEqual(['CustSpaceId', 'NodeType', 'PhoneNumber', 'WabaId']);
+  });
+});
+
 describe('the WABA → space index', () => {
   it('a store an earlier version wrote (no index; the WABA known only from an entity): the first push builds it, with no look-up', async () => {
     const store = await openStore('memory:');
