@@ -1,5 +1,5 @@
 import type { CamsClient } from './client.ts';
-import { INVALID_RESPONSE, isCamsError, type CamsError } from './errors.ts';
+import { HTTP_ERROR, INVALID_RESPONSE, isCamsError, type CamsError } from './errors.ts';
 
 /** The number an AddChatappPhoneNumber named. */
 export interface AddedNumber {
@@ -22,6 +22,7 @@ export type ExistingNumber = { ours: true; InSpace: boolean } | { ours: false };
  * role without cams:QueryChatappPhoneNumbers) goes by our attempts: one that may have been applied
  * (`maybeApplied`) makes it ours, unlisted; else not ours. A listing that failed for now (throttled,
  * 5xx, no answer, a 2xx we could not read) is thrown as it is: asked again later, it may still tell.
+ * So is one answered without CAMS's envelope (a gateway's 4xx page, HttpError): not CAMS refusing.
  */
 export async function whoseExistingNumber(
   cams: Pick<CamsClient, 'queryPhoneNumbers'>,
@@ -34,8 +35,9 @@ export async function whoseExistingNumber(
   try {
     listed = (await cams.queryPhoneNumbers({ CustSpaceId: added.CustSpaceId })).data.PhoneNumbers;
   } catch (q) {
-    // Only CAMS refusing the listing leaves our attempts to go by: a reply we could not read said nothing.
-    if (!isCamsError(q) || q.retryable || q.Code === INVALID_RESPONSE) throw q;
+    // Only CAMS refusing the listing leaves our attempts to go by: a reply we could not read said
+    // nothing, nor did a 4xx without CAMS's envelope (a gateway's page: it took someone else's number for ours).
+    if (!isCamsError(q) || q.retryable || q.Code === INVALID_RESPONSE || q.Code === HTTP_ERROR) throw q;
     log?.({ level: 'warn', msg: 'cannot tell whether an existing number is in our space', code: q.Code });
     return maybeApplied ? { ours: true, InSpace: false } : { ours: false };
   }

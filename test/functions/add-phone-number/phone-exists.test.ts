@@ -112,3 +112,12 @@ it('the listing answered 2xx with a body that cannot be read: it said nothing, s
   expect(res.statusCode).toBe(502);
   expect(res.body.Code).toBe('InvalidResponse');
 });
+
+it('the listing answered 4xx with a page that is not CAMS\'s envelope (a gateway\'s): it said nothing, so 502 HttpError, not 200 for someone else\'s number', async () => {
+  const body = await othersNumber('3200000000016');
+  const page = { status: 404, body: '<html><body>404 Not Found</body></html>', contentType: 'text/html' };
+  rewrite = firstAdd(() => unavailable, (action) => (action === 'QueryChatappPhoneNumbers' ? page : undefined));
+  const res = await post(body);
+  expect(res.statusCode).toBe(502);
+  expect(res.body.Code).toBe('HttpError');
+});

@@ -207,6 +207,20 @@ describe('Phone.Exists after an attempt of the same call that may have been appl
     if (out.status === 'failed') expect(out.record.FailureReason).toContain('Phone.Exists');
     expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
   });
+
+  it('503 on someone else\'s number, then a listing answered 4xx with a gateway\'s page (no CAMS envelope): not a refusal that lets the 503 decide, so the number is not taken for ours', async () => {
+    const other = sandboxClient(sandbox, 5, DEFAULT_SANDBOX_KEYS[1]!);
+    const { data } = await other.bindWaba({ WabaId: '3100000000096' });
+    await other.addPhoneNumber({ CustSpaceId: data.CustSpaceId, Cc: payload.Cc, PhoneNumber: payload.PhoneNumber, VerifiedName: 'Other Shop' });
+    const page = { status: 404, body: '<html><body>404 Not Found</body></html>', contentType: 'text/html' };
+    const cams = await impatientBehind(firstAdd503((action) => (action === 'QueryChatappPhoneNumbers' ? page : undefined)));
+    // It was: AddChatappPhoneNumber 'AlreadyAdded' (the 503 decided), a number not ours onboarded.
+    const out = await run(cams, { ...payload, WabaId: '3100000000015' });
+    expect(out.status).toBe('failed');
+    if (out.status !== 'failed') return;
+    expect(out.record.Steps.addPhone).toBeUndefined();
+    expect(out.record.FailureReason).toMatch(/^addPhone: HttpError: HTTP 404/);
+  });
 });
 
 describe('CAMS\'s list lagging an add it has just applied', () => {
