@@ -20,7 +20,7 @@ function isOf(h: NodeHistory, p: HealthNode): boolean {
   return s.nodeType === 'waba';
 }
 
-/** The entities CAMS reports at and above a WABA (its own check names WABA and BUSINESS; its numbers' and templates' APP). */
+/** The entities CAMS reports at and above a WABA (WABA, BUSINESS and APP, its own check's and its numbers' and templates'). */
 const WABA_ENTITY_TYPES = ['WABA', 'BUSINESS', 'APP'] as const;
 
 const readHistories = async (store: Store, custSpaceId: string, fingerprints: Iterable<string>) =>
@@ -30,7 +30,7 @@ const readHistories = async (store: Store, custSpaceId: string, fingerprints: It
  * The histories that may be of the node, read one by one, so the cost is the node's, not its space's
  * (10,000 nodes). A phone or template: the entities its target's record says it reached (its checks,
  * receipts and discovery). A WABA: its WABA, BUSINESS and APP, whose keys follow from the space and
- * WabaId (APP only its numbers' and templates' checks report: its own record does not name it), and
+ * WabaId (derived too: a record from before its own check reported APP does not name it), and
  * what its record names; without a WabaId, the WabaId its record's WABA entity has. Failing that (a
  * node watched through another target, a record from before records named their entities), every
  * history of the space.
