@@ -45,6 +45,7 @@ export interface HttpInternal {
   callerKeyId?: string;
   internalError?: unknown;
   accessDeniedDetail?: AccessDeniedDetail | undefined;
+  ownAccessRefused?: boolean;
   /** A HEAD request, answered as its GET route with the body left out. */
   head?: boolean;
   [key: string]: unknown;
@@ -60,8 +61,9 @@ export function invocationLog(opts: { functionName: string; write: LogWriter; no
     const res = request.response as FcHttpResponse | undefined;
     const i = request.internal;
     const record: Record<string, unknown> = {
-      // RAM refusing the function's own role is the operator's to fix, whatever the caller was told.
-      level: res && res.statusCode >= 500 ? 'error' : i.accessDeniedDetail ? 'warn' : 'info',
+      // RAM refusing the function's own role is the operator's to fix, whatever the caller was told;
+      // CAMS does not always say why (no AccessDeniedDetail), so the code alone makes it a warning.
+      level: res && res.statusCode >= 500 ? 'error' : i.accessDeniedDetail || i.ownAccessRefused ? 'warn' : 'info',
       function: opts.functionName,
       requestId: i.requestId,
       route: i.route ?? null,
@@ -110,6 +112,7 @@ export function camsEnvelope(): Middleware {
       request.internal.camsCode = info.camsCode;
       request.internal.internalError = info.internal;
       request.internal.accessDeniedDetail = info.accessDeniedDetail;
+      request.internal.ownAccessRefused = info.ownAccessRefused;
     },
   };
 }

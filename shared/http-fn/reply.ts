@@ -90,6 +90,8 @@ export interface ErrorReplyInfo {
   internal?: unknown;
   /** CAMS's AccessDeniedDetail: it describes the function's own role, so it goes to the log, not the caller. */
   accessDeniedDetail?: AccessDeniedDetail | undefined;
+  /** CAMS refused the function's own role or account (a 403 code), with or without a detail. */
+  ownAccessRefused?: boolean;
 }
 
 /** Turns any error into the CAMS-style envelope; nothing internal leaks into the body. */
@@ -107,7 +109,13 @@ export function errorReply(requestId: string, err: unknown): ErrorReplyInfo {
     // Our own refusal (the account's budget had no slot in time; CAMS was not called) says when a slot frees up.
     const retryAfterS = err.retryAfterMs === undefined ? 1 : Math.max(1, Math.ceil(err.retryAfterMs / 1000));
     const headers: Record<string, string> = status === 429 ? { 'retry-after': String(retryAfterS) } : {};
-    return { response: jsonReply(status, body, headers), code: err.Code, camsCode: err.budgetRefusal ? undefined : err.Code, accessDeniedDetail: err.AccessDeniedDetail };
+    return {
+      response: jsonReply(status, body, headers),
+      code: err.Code,
+      camsCode: err.budgetRefusal ? undefined : err.Code,
+      accessDeniedDetail: err.AccessDeniedDetail,
+      ownAccessRefused: status === 403,
+    };
   }
   if (err instanceof StoreError && (err.code === 'UNAVAILABLE' || err.code === 'LOCK_TIMEOUT')) {
     return {

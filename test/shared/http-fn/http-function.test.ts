@@ -156,6 +156,16 @@ describe('the shared HTTP function stack', () => {
     expect(res).toMatchObject({ statusCode: 403, body: { Code: 'Ram.PermissionDeny', CamsRequestId: 'R-1' } });
     expect(JSON.stringify(res.body)).not.toContain('AuthAction');
     expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'warn', status: 403, camsCode: 'Ram.PermissionDeny', accessDeniedDetail: detail });
+    // The seed pages' refusals carry no AccessDeniedDetail (the sandbox's `denials` too): still the operator's to fix.
+    for (const Code of ['Ram.PermissionDeny', 'Product.Unsubscript']) {
+      lines.length = 0;
+      const bare = fn(async () => {
+        throw camsErrorFromBody(400, { Code, Message: 'refused', RequestId: 'R-2' }, 'ChatappBindWaba');
+      }, lines);
+      expect((await bare(event({}), fcContext() as never)).statusCode).toBe(403);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'warn', status: 403, camsCode: Code });
+      expect(JSON.parse(lines[0]!)).not.toHaveProperty('accessDeniedDetail');
+    }
     // "None", CAMS's value on every reply RAM allowed, is no detail.
     lines.length = 0;
     const other = fn(async () => {
