@@ -117,9 +117,12 @@ const PhoneBody = z.strictObject({
 
 const PhoneDeleteBody = z.strictObject({ CustSpaceId: z.string().min(1), PhoneNumber: z.string().regex(/^\d{1,15}$/, 'must be the whole number, country code first') });
 
+const URL_EXPECTED = 'must be an http(s) URL, or "" or null to stop pushing';
 const ReceiptsBody = z.strictObject({
-  // null or "" turns pushing off
-  Url: z.union([z.url({ protocol: /^https?$/ }), z.literal(''), z.null()]),
+  // null or "" turns pushing off. Required, so a PUT of Format alone says so rather than zod's "Invalid input".
+  Url: z.union([z.url({ protocol: /^https?$/, error: URL_EXPECTED }), z.literal(''), z.null()], {
+    error: (iss) => (iss.input === undefined ? `is required: ${URL_EXPECTED.slice('must be '.length)}` : URL_EXPECTED),
+  }),
   DropRate: z.number().min(0).max(1).optional(),
   Seed: z.number().int().min(0).max(0xffffffff).optional(),
   Format: z.enum(RECEIPT_FORMATS).optional(),

@@ -51,7 +51,9 @@ const until = async (cond: () => boolean) => {
 
 describe('sandbox receipts', () => {
   it('PUT /__sandbox/receipts checks its body and names the field', async () => {
-    expect(await control('PUT', '/__sandbox/receipts', { Url: 'ftp://x' })).toMatchObject({ status: 400, json: { Code: 'InvalidInput', Message: expect.stringContaining('Url') } });
+    expect(await control('PUT', '/__sandbox/receipts', { Url: 'ftp://x' })).toMatchObject({ status: 400, json: { Code: 'InvalidInput', Message: 'Url: must be an http(s) URL, or "" or null to stop pushing' } });
+    // Format alone (switching an account to V1) still needs the URL, and is told so, not "Invalid input".
+    expect(await control('PUT', '/__sandbox/receipts', { Format: 'V1' })).toMatchObject({ status: 400, json: { Code: 'InvalidInput', Message: 'Url: is required: an http(s) URL, or "" or null to stop pushing' } });
     expect(await control('PUT', '/__sandbox/receipts', { Url: receiverUrl, DropRate: 2 })).toMatchObject({ status: 400, json: { Message: expect.stringContaining('DropRate') } });
     expect(await control('POST', '/__sandbox/receipts/push', [{ Type: 'x' }])).toMatchObject({ status: 400, json: { Message: expect.stringContaining('Url') } });
   });
