@@ -4,14 +4,19 @@ import { DEADLINE_EXCEEDED, HTTP_ERROR, INVALID_RESPONSE, isThrottlingCode, NETW
 export interface CamsFailure {
   Code: string;
   httpStatus: number;
+  /** The operation refused, when known: discovery's listings are refused apart from the checks. */
+  action?: string | undefined;
 }
 
 export interface AdviceRow {
   /** Short name of the row, for tests and logs. */
   cause: string;
   matches: (f: CamsFailure) => boolean;
-  advice: string;
+  advice: string | ((f: CamsFailure) => string);
 }
+
+/** The operation to name in advice: the one refused, else the checks' own. */
+const actionOf = (f: CamsFailure): string => f.action ?? 'GetWhatsappHealthStatus';
 
 const CREDENTIAL_CODES = new Set(['SignatureDoesNotMatch', 'IncompleteSignature']);
 const NO_ANSWER_CODES = new Set([NETWORK_ERROR, HTTP_ERROR, INVALID_RESPONSE]);
@@ -36,7 +41,7 @@ export const CAMS_ADVICE: readonly AdviceRow[] = [
   {
     cause: 'permission',
     matches: (f) => f.Code === 'Ram.PermissionDeny' || f.Code.startsWith('Forbidden'),
-    advice: "The credentials lack the permission: grant cams:GetWhatsappHealthStatus to the health-monitor's role (on FC 2.0, the service role).",
+    advice: (f) => `The credentials lack the permission: grant cams:${actionOf(f)} to the health-monitor's role (on FC 2.0, the service role).`,
   },
   {
     cause: 'subscription',
@@ -46,7 +51,7 @@ export const CAMS_ADVICE: readonly AdviceRow[] = [
   {
     cause: 'quota',
     matches: (f) => isThrottlingCode(f.Code) || f.httpStatus === 429,
-    advice: 'CAMS throttled the checks: lower MONITOR_QPS, or ask Alibaba Cloud for a higher GetWhatsappHealthStatus quota. The rest is checked on the next tick.',
+    advice: (f) => `CAMS throttled the checks: lower MONITOR_QPS, or ask Alibaba Cloud for a higher ${actionOf(f)} quota. The rest is checked on the next tick.`,
   },
   {
     cause: 'parameters',
@@ -68,5 +73,6 @@ export const CAMS_ADVICE: readonly AdviceRow[] = [
 const FALLBACK = 'CAMS refused this check; see the error description. Fix the target or remove it.';
 
 export function adviceFor(f: CamsFailure): string {
-  return CAMS_ADVICE.find((row) => row.matches(f))?.advice ?? FALLBACK;
+  const advice = CAMS_ADVICE.find((row) => row.matches(f))?.advice ?? FALLBACK;
+  return typeof advice === 'string' ? advice : advice(f);
 }

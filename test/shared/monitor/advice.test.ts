@@ -29,6 +29,12 @@ describe('advice for a CAMS code in a monitor alert', () => {
     });
   }
 
+  it('a permission or quota refusal names the operation refused (a discovery listing is not the checks)', () => {
+    expect(adviceFor({ Code: 'Ram.PermissionDeny', httpStatus: 400, action: 'ListChatappTemplate' })).toMatch(/grant cams:ListChatappTemplate to/);
+    expect(adviceFor({ Code: 'Ram.PermissionDeny', httpStatus: 400, action: 'ListChatappTemplate' })).not.toMatch(/GetWhatsappHealthStatus/);
+    expect(adviceFor({ Code: 'System.LimitControl', httpStatus: 400, action: 'QueryChatappPhoneNumbers' })).toMatch(/higher QueryChatappPhoneNumbers quota/);
+  });
+
   it('Forbidden.* is a permission problem and a CAMS 5xx a network one; an unknown business code gets the fallback', () => {
     expect(adviceFor({ Code: 'Forbidden.RAM', httpStatus: 403 })).toMatch(/grant cams:GetWhatsappHealthStatus/);
     expect(adviceFor({ Code: 'ServiceUnavailable', httpStatus: 503 })).toMatch(/CAMS_ENDPOINT and the network/);

@@ -561,6 +561,18 @@ describe('a listed node discovery cannot watch', () => {
   });
 });
 
+describe('discovery refused by RAM', () => {
+  it("a role that may not list templates gets a DiscoveryFailed alert whose advice names cams:ListChatappTemplate, not the checks' permission", async () => {
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { denials: [{ code: 'Ram.PermissionDeny', action: 'ListChatappTemplate' }] });
+    expect((await watchListCall('POST', [{ CustSpaceId: space, NodeType: 'waba', WabaId: WABA, Discover: true }])).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    await sweep(Date.now(), sink);
+    const failed = sink.received.flatMap((m) => m.items).find((i) => i.subject.entityType === 'DiscoveryFailed');
+    expect(failed).toMatchObject({ status: 'ERROR', errors: [expect.objectContaining({ ErrorCode: 'Ram.PermissionDeny' })] });
+    expect(failed!.errors[0]!.PossibleSolution).toMatch(/grant cams:ListChatappTemplate to the health-monitor's role/);
+  });
+});
+
 describe('discovery over template pages', () => {
   it('a template deleted while the pages are read retires no template that CAMS still has; the next listing retires the deleted one', async () => {
     const code = (i: number) => `page_${String(i).padStart(2, '0')}`;
