@@ -104,12 +104,13 @@ const TemplatesDeleteBody = z.strictObject({
   Templates: z.array(z.strictObject({ TemplateCode: z.string().trim().min(1), Language: z.string().trim().min(1) })).min(1).max(1000),
 });
 
-// The values the reference page of QueryChatappPhoneNumbers lists (tiers also in Meta's older names).
+// The values the reference page of QueryChatappPhoneNumbers lists (tiers also in Meta's older names,
+// and TIER_2K, which took Meta's 1K step's place: the monitor ranks it, so the sandbox can report it).
 const PhoneBody = z.strictObject({
   CustSpaceId: z.string().min(1),
   PhoneNumber: z.string().regex(/^\d{1,15}$/, 'must be the whole number, country code first, digits only'),
   QualityRating: z.enum(['GREEN', 'YELLOW', 'RED', 'UNKNOWN']).optional(),
-  MessagingLimitTier: z.enum(['TIER_10', 'TIER_50', 'TIER_250', 'TIER_1K', 'TIER_10K', 'TIER_100K', 'TIER_UNLIMITED']).optional(),
+  MessagingLimitTier: z.enum(['TIER_10', 'TIER_50', 'TIER_250', 'TIER_1K', 'TIER_2K', 'TIER_10K', 'TIER_100K', 'TIER_UNLIMITED']).optional(),
   Status: z
     .enum(['CONNECTED', 'FLAGGED', 'RATE_LIMITED', 'PENDING', 'OFFLINE', 'PAUSED', 'DELETED', 'MIGRATED', 'DISCONNECTED', 'UNVERIFIED', 'BANNED', 'RESTRICTED', 'UNKNOWN'])
     .optional(),

@@ -64,6 +64,10 @@ describe('QueryChatappPhoneNumbers', () => {
     expect(set.status).toBe(200);
     const after = (await sdkCall(KEY_A, 'QueryChatappPhoneNumbers', { CustSpaceId: space }))['PhoneNumbers'] as Array<Record<string, string>>;
     expect(after[1]).toMatchObject({ PhoneNumber: '8613800000002', QualityRating: 'YELLOW', MessagingLimitTier: 'TIER_250', Status: 'FLAGGED' });
+    // TIER_2K (Meta's step after TIER_250 now) is a tier the number can report, as the monitor ranks it.
+    expect((await control(sb, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '8613800000002', MessagingLimitTier: 'TIER_2K' })).status).toBe(200);
+    const twoK = (await sdkCall(KEY_A, 'QueryChatappPhoneNumbers', { CustSpaceId: space }))['PhoneNumbers'] as Array<Record<string, string>>;
+    expect(twoK[1]).toMatchObject({ PhoneNumber: '8613800000002', MessagingLimitTier: 'TIER_2K' });
     // Status filters.
     const flagged = (await sdkCall(KEY_A, 'QueryChatappPhoneNumbers', { CustSpaceId: space, Status: 'FLAGGED' }))['PhoneNumbers'] as unknown[];
     expect(flagged).toHaveLength(1);
