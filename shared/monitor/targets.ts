@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Store, Versioned } from '../store/port.ts';
+import { update, type Store, type Versioned } from '../store/port.ts';
 import { HealthNode, parseStoredNode, targetProblems } from '../validation/health-target.ts';
 import { indexTarget, knownWabaOf } from './waba-space.ts';
 
@@ -225,6 +225,22 @@ export async function registerWatchTarget(store: Store, target: WatchTarget, sou
   // A receipt finds the node's space through this index (waba-space.ts), not the whole watch list.
   await indexTarget(store, parsed);
   await store.put<RegisteredTarget>(WATCH_PREFIX + id, { target: parsed, source, registeredAt: new Date(now).toISOString(), ...(discoveredBy ? { discoveredBy } : {}) }, { ifAbsent: true });
+  return id;
+}
+
+/**
+ * Puts a target under watch as a caller asked for it by name (an onboarding's watch step): registered
+ * as registerWatchTarget does, and a node a Discover entry owns, or a receipt added (which a listing
+ * adopts), is taken over under `source`, as POST /watch-list pins it: deleting that Discover entry
+ * then does not retire what the caller put under watch.
+ */
+export async function registerPinnedTarget(store: Store, target: WatchTarget, source: string, now = Date.now()): Promise<string> {
+  const id = await registerWatchTarget(store, target, source, now);
+  await update<RegisteredTarget>(store, WATCH_PREFIX + id, (cur) => {
+    if (!cur || (cur.discoveredBy === undefined && !cur.source.startsWith('receipt:'))) return undefined;
+    const { discoveredBy: _owner, ...rest } = cur;
+    return { ...rest, source };
+  });
   return id;
 }
 

@@ -3,7 +3,7 @@ import type { CamsClient } from '../cams/client.ts';
 import { CamsError, INVALID_RESPONSE, isCamsError, isThrottlingCode, mayHaveBeenApplied } from '../cams/errors.ts';
 import { earlierAttemptMayHaveApplied, whoseExistingNumber } from '../cams/phone-exists.ts';
 import { observeMonitorSubject } from '../monitor/monitor-alert.ts';
-import { registerWatchTarget, REMOVED_PREFIX, targetId, type WatchTarget } from '../monitor/targets.ts';
+import { registerPinnedTarget, REMOVED_PREFIX, targetId, type WatchTarget } from '../monitor/targets.ts';
 import { update, type Store } from '../store/port.ts';
 import type { Issue } from '../validation/schema.ts';
 import { CustSpaceId } from '../validation/cams-fields.ts';
@@ -350,7 +350,8 @@ async function runStep(
       const unique = new Map(targets.map((t) => [targetId(t), t]));
       const ids: string[] = [];
       for (const t of unique.values()) {
-        const id = await registerWatchTarget(deps.store, t, `onboarding:${record.OnboardingId}`);
+        // Pinned: a number a Discover entry had found stays watched when that entry is deleted.
+        const id = await registerPinnedTarget(deps.store, t, `onboarding:${record.OnboardingId}`);
         // Onboarded again after being taken off the watch list: receipts may keep it watched again.
         await deps.store.delete(REMOVED_PREFIX + id);
         ids.push(id);

@@ -12,6 +12,7 @@ import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { loadWatchList, WATCH_PREFIX, type RegisteredTarget } from '../../../shared/monitor/targets.ts';
 import { createSilence } from '../../../shared/silences/store.ts';
+import { removeWatchEntries } from '../../../shared/watch-list/store.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { fixture } from '../../support/events.ts';
 import { RecordingSink, sandboxClient, sandboxPerFileStorePerTest, setHealth } from '../../support/monitor.ts';
@@ -92,6 +93,38 @@ describe('onboarding', () => {
     expect(targets.map((t) => t.id).sort()).toEqual(
       [`phone:${out.record.CustSpaceId}:65${p.PhoneNumber}`, `template:${out.record.CustSpaceId}:order_update/en_US`, `waba:${out.record.CustSpaceId}:${p.WabaId}`].sort(),
     );
+  });
+
+  it("pins a number a Discover entry had found: deleting that entry leaves what the onboarding put under watch", async () => {
+    const p = payload();
+    const space = (await sandboxClient(sandbox, 5).bindWaba({ WabaId: p.WabaId })).data.CustSpaceId;
+    const root = { CustSpaceId: space, NodeType: 'waba' as const, WabaId: p.WabaId };
+    const rootId = `waba:${space}:${p.WabaId}`;
+    const phone = { CustSpaceId: space, NodeType: 'phone' as const, WabaId: p.WabaId, PhoneNumber: `65${p.PhoneNumber}` };
+    const phoneId = `phone:${space}:65${p.PhoneNumber}`;
+    const at = new Date().toISOString();
+    await store.put<RegisteredTarget>(WATCH_PREFIX + rootId, { target: root, source: 'api:local-caller', registeredAt: at, discover: true });
+    await store.put<RegisteredTarget>(WATCH_PREFIX + phoneId, { target: phone, source: 'discovery:' + rootId, registeredAt: at, discoveredBy: rootId });
+    // A template a receipt added: a listing would adopt it, so it is taken over too.
+    const templateId = `template:${space}:order_update/en_US`;
+    await store.put<RegisteredTarget>(WATCH_PREFIX + templateId, {
+      target: { CustSpaceId: space, NodeType: 'template', WabaId: p.WabaId, TemplateCode: 'order_update', Language: 'en_US' },
+      source: 'receipt:template',
+      registeredAt: at,
+    });
+    const out = await runOnboarding(deps(), onboardingRequestFrom(eventBridge(p)));
+    expect(out.status).toBe('done');
+    for (const id of [phoneId, templateId]) {
+      const entry = (await store.get<RegisteredTarget>(WATCH_PREFIX + id))?.value;
+      expect(entry).not.toHaveProperty('discoveredBy');
+      expect(entry?.source).toMatch(/^onboarding:/);
+      expect(entry?.registeredAt).toBe(at);
+    }
+    // The Discover entry, posted by hand, is left as it was.
+    expect((await store.get<RegisteredTarget>(WATCH_PREFIX + rootId))?.value).toMatchObject({ discover: true, source: 'api:local-caller' });
+    const removed = await removeWatchEntries(store, [{ id: rootId, target: root, discover: true }]);
+    expect(removed.Retired).toBe(0);
+    expect((await loadWatchList(store, [])).targets.map((t) => t.id).sort()).toEqual([phoneId, templateId].sort());
   });
 
   it('a template named twice in the payload is one watch entry, counted once', async () => {
