@@ -17,20 +17,29 @@ export const RETRY_DELAYS_MS: readonly number[] = [60_000, 5 * 60_000];
  * a number (`{"code": 0, "msg": "..."}`): any other answer, no answer, or a timeout is a failure.
  */
 const DELIVERED_STATUS = 200;
+/**
+ * A queue's acceptance: CAMS's SMQ route puts the receipts in a queue, and the local host's queue
+ * (`/__mns/queues/<name>/messages`, as MNS's SendMessage) answers 201 `{MessageId}`; that is a delivery too.
+ */
+const QUEUED_STATUS = 201;
 /** Not documented by CAMS: an attempt with no full reply by then has failed (CAMS's ChatAppStatus page asks for one within 3 s). */
 const PUSH_TIMEOUT_MS = 10_000;
 
-/** Why a 200 is still not a delivery by that page's rule, or undefined when it is one. */
-function notAnAck(body: Buffer): string | undefined {
+/** Why a 200 (or a queue's 201) is still not a delivery, or undefined when it is one. */
+function notAnAck(status: number, body: Buffer): string | undefined {
+  const [field, expected] = status === QUEUED_STATUS ? ['MessageId', '{"MessageId": "..."}'] : ['code', '{"code": 0, "msg": "..."}'];
   let json: unknown;
   try {
     json = JSON.parse(body.toString('utf8'));
   } catch {
-    return 'answered 200 without a JSON body ({"code": 0, "msg": "..."} expected)';
+    return `answered ${status} without a JSON body (${expected} expected)`;
   }
-  const code = typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>)['code'] : undefined;
-  return typeof code === 'number' ? undefined : 'answered 200 without a numeric "code" ({"code": 0, "msg": "..."} expected)';
+  const value = typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>)[field] : undefined;
+  if (status === QUEUED_STATUS) return typeof value === 'string' && value !== '' ? undefined : `answered 201 without a MessageId (${expected} expected)`;
+  return typeof value === 'number' ? undefined : `answered 200 without a numeric "code" (${expected} expected)`;
 }
+
+const delivers = (status: number | undefined) => status === DELIVERED_STATUS || status === QUEUED_STATUS;
 
 
 /** How retries wait; injected so tests move time on by hand. A callback's promise is the retry's. */
@@ -188,7 +197,7 @@ export class ReceiptPusher {
     const p = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(receipts), timeoutMs: PUSH_TIMEOUT_MS }).then(
       (res): PushResult => {
         this.stats.pushed++;
-        const refused = res.status === DELIVERED_STATUS ? notAnAck(res.body) : undefined;
+        const refused = delivers(res.status) ? notAnAck(res.status, res.body) : undefined;
         return { status: res.status, ...(refused ? { error: refused } : {}) };
       },
       (e: unknown): PushResult => {
@@ -205,7 +214,7 @@ export class ReceiptPusher {
     if (epoch !== this.epoch) return result; // turned off or stopped meanwhile
     if (owedAs) this.owed.delete(owedAs);
     const how = result.error !== undefined ? `failed: ${result.error}` : `answered ${result.status}`;
-    if (result.status === DELIVERED_STATUS && result.error === undefined) {
+    if (delivers(result.status) && result.error === undefined) {
       if (owedAs) this.onOwedChange([...this.owed.keys()]);
       return result;
     }

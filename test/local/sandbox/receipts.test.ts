@@ -328,6 +328,14 @@ describe("sandbox receipts: a refused push is retried as CAMS's ChatAppAudit cal
     expect(time.waiting).toEqual([]);
   });
 
+  it("a queue's acceptance (201 {MessageId}, as the local host's MNS queue answers) is a delivery, never pushed again; a 201 without a MessageId is not", async () => {
+    rx.answers.push([201, '{"MessageId":"5F0C2B3A","RequestId":"r1"}']);
+    expect(await ctl('POST', '/__sandbox/receipts/push', receipt)).toEqual({ Code: 'OK', Receipts: 1, ReceiverStatus: 201 });
+    expect(time.waiting).toEqual([]);
+    rx.answers.push([201, '{}']);
+    expect(await ctl('POST', '/__sandbox/receipts/push', receipt)).toMatchObject({ ReceiverStatus: 201, Error: expect.stringContaining('MessageId'), Retrying: true });
+  });
+
   it('a push answered 200 is never pushed again', async () => {
     expect(await ctl('POST', '/__sandbox/receipts/push', receipt)).toEqual({ Code: 'OK', Receipts: 1, ReceiverStatus: 200 });
     expect(time.waiting).toEqual([]);
