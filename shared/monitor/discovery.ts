@@ -40,6 +40,8 @@ export interface DiscoveryOptions {
   log: (record: Record<string, unknown>) => void;
   /** Only this Discover entry (its watch id), listed now whatever its interval says. */
   only?: string;
+  /** MONITOR_TARGETS: a WABA there is watched, though not (or no longer) a Discover entry. */
+  envTargets?: readonly WatchTarget[];
 }
 
 export interface DiscoveryReport {
@@ -87,6 +89,7 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
   for (const r of records) {
     if (r.value.discoveredBy !== undefined && !rootIds.has(r.value.discoveredBy) && (await store.delete(r.key, { ifVersion: r.version }))) report.retired++;
   }
+  if (opts.only === undefined) report.observations.push(...(await discoveryTurnedOff(opts, rootIds, records)));
 
   for (const root of roots) {
     if (opts.deadline - opts.now() <= 0) break;
@@ -132,6 +135,40 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
     opts.log({ level: 'info', msg: 'discovery', wabas: report.wabas, discovered: report.discovered, retired: report.retired, failed: report.failed });
   }
   return report;
+}
+
+/**
+ * The DiscoveryFailed alerts of a WABA still watched but no longer a Discover entry (its Discover
+ * entry deleted and the WABA posted again without it, or also in MONITOR_TARGETS): no listing will
+ * resolve them, and the removal pass keeps them (the WABA's record reaches them), so they are resolved
+ * here. The record goes once none of them fires (kept until then: a resolution not applied, the
+ * process having died, is made again next round). One of a WABA no longer watched is left to the
+ * removal pass (unwatched.ts), which closes its alerts out and deletes it. One list of the records
+ * (one per Discover entry) per round; reads only for those no Discover entry has.
+ */
+async function discoveryTurnedOff(
+  opts: DiscoveryOptions,
+  rootIds: ReadonlySet<string>,
+  records: ReadonlyArray<{ key: string; value: RegisteredTarget }>,
+): Promise<TargetObservation[]> {
+  const { store } = opts;
+  const observations: TargetObservation[] = [];
+  let watched: Map<string, WatchTarget> | undefined;
+  for (const rec of await store.list<DiscoveryRecord>(DISCOVERY_PREFIX)) {
+    const id = rec.key.slice(DISCOVERY_PREFIX.length);
+    if (rootIds.has(id)) continue;
+    watched ??= new Map([...(opts.envTargets ?? []).map((t) => [targetId(t), t] as const), ...records.map((r) => [r.key.slice(WATCH_PREFIX.length), r.value.target] as const)]);
+    const target = watched.get(id);
+    if (!target) continue;
+    let firing = false;
+    for (const subject of [discoveryOutcome(target).subject, ...(rec.value.unwatchable ?? [])]) {
+      if (!(await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(subject)))?.value.firing) continue;
+      firing = true;
+      observations.push({ target, obs: { subject, status: 'AVAILABLE', errors: [] } });
+    }
+    if (!firing) await store.delete(rec.key, { ifVersion: rec.version });
+  }
+  return observations;
 }
 
 /**

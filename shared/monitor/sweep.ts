@@ -417,7 +417,7 @@ export class HealthSweep {
     const now = this.now();
     const budget = this.opts.checkBudgetMs ?? 6000;
     const deadline = now + Math.max(0, (this.opts.deadline - now - budget) * DISCOVERY_SHARE);
-    const report = await runDiscovery({ store: this.opts.store, cams: this.opts.cams, intervalMs: d.intervalMs, deadline, now: this.now, clock: this.alertNow, log: this.log });
+    const report = await runDiscovery({ store: this.opts.store, cams: this.opts.cams, intervalMs: d.intervalMs, deadline, now: this.now, clock: this.alertNow, log: this.log, envTargets: this.opts.envTargets });
     await this.applyDiscovered(report.observations, roundId);
   }
 

@@ -49,8 +49,8 @@ beforeEach(async () => {
   });
 });
 
-async function sweep(clock: number, sink: RecordingSink, on: Store = store) {
-  const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url };
+async function sweep(clock: number, sink: RecordingSink, on: Store = store, more: Record<string, string> = {}) {
+  const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...more };
   const key = DEFAULT_SANDBOX_KEYS[0]!;
   const inv = { event: fixture('timer-event.json'), context: fcContext({ credentials: { accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret } }) as never, requestId: 'tick', deadline: Date.now() + 60_000 };
   return runHealthMonitor(inv, { config: loadMonitorConfig(env), store: on, sinks: [sink] }, () => clock);
@@ -521,6 +521,46 @@ describe('a listed node discovery cannot watch', () => {
     expect((await watchListCall('DELETE')).statusCode).toBe(200);
     await sweep(clock + 2 * HOUR + 10 * 60_000, sink);
     expect(unwatchable().slice(3).map((i) => `${i.subject.templateCode}:${i.reason}`)).toEqual(['promo:unwatched']);
+  });
+
+  it('its Discover entry deleted and the WABA posted again without Discover: its alert resolves (no listing will), though the WABA is still watched', async () => {
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'spring sale', Language: 'en' }] });
+    expect((await watchListCall('POST')).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    const clock = Date.now();
+    await sweep(clock, sink);
+    const unwatchable = () => sink.received.flatMap((m) => m.items).filter((i) => i.subject.entityType === 'DiscoveryFailed').map((i) => `${i.subject.templateCode}:${i.status}`);
+    expect(unwatchable()).toEqual(['spring sale:ERROR']);
+    // Discovery turned off (DELETE is the only way), the WABA itself still watched.
+    expect((await watchListCall('DELETE')).statusCode).toBe(200);
+    expect((await watchListCall('POST', [{ CustSpaceId: space, NodeType: 'waba', WabaId: WABA }])).statusCode).toBe(200);
+    await sweep(clock + 5 * 60_000, sink);
+    await sweep(clock + 25 * HOUR, sink);
+    expect(unwatchable()).toEqual(['spring sale:ERROR', 'spring sale:RESOLVED']);
+    const firing = (await store.list<EntityState>(ENTITY_PREFIX)).filter((e) => e.value.subject.entityType === 'DiscoveryFailed' && e.value.firing);
+    expect(firing).toEqual([]);
+  });
+
+  it('its Discover entry deleted while MONITOR_TARGETS watches the same WABA: its alert resolves, and so does the WABA\'s own DiscoveryFailed', async () => {
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'spring sale', Language: 'en' }] });
+    expect((await watchListCall('POST')).statusCode).toBe(200);
+    const env = { MONITOR_TARGETS: JSON.stringify([{ CustSpaceId: space, NodeType: 'waba', WabaId: WABA }]) };
+    const sink = new RecordingSink();
+    const clock = Date.now();
+    await sweep(clock, sink, store, env);
+    const failed = () => sink.received.flatMap((m) => m.items).filter((i) => i.subject.entityType === 'DiscoveryFailed').map((i) => `${i.subject.templateCode ?? 'listing'}:${i.status}`);
+    expect(failed()).toEqual(['spring sale:ERROR']);
+    // The listing refused next (the role lost cams:QueryChatappPhoneNumbers): the WABA's own DiscoveryFailed too.
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { denials: [{ code: 'Ram.PermissionDeny', action: 'QueryChatappPhoneNumbers' }] });
+    await sweep(clock + HOUR + 60_000, sink, store, env);
+    expect(failed()).toEqual(['spring sale:ERROR', 'listing:ERROR']);
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { denials: [] });
+    expect((await watchListCall('DELETE')).statusCode).toBe(200);
+    await sweep(clock + 2 * HOUR, sink, store, env);
+    await sweep(clock + 27 * HOUR, sink, store, env);
+    const firing = (await store.list<EntityState>(ENTITY_PREFIX)).filter((e) => e.value.subject.entityType === 'DiscoveryFailed' && e.value.firing);
+    expect(firing).toEqual([]);
+    expect(failed().slice(2).sort()).toEqual(['listing:RESOLVED', 'spring sale:RESOLVED']);
   });
 
   it('listed twice in one listing (shifted template pages): one alert, remembered once', async () => {
