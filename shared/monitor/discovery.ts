@@ -271,7 +271,8 @@ function unwatchableSubject(raw: Record<string, unknown>): AlertSubject {
  * A listed node our checks would refuse is a DiscoveryFailed alert of its own (one per node, not one
  * per listing: the same node listed again is the same alert), about the Discover entry, whose removal
  * closes it out. One the listing no longer has (deleted in CAMS) is resolved; a template missed by a
- * listing whose pages shifted is kept, as it would not be retired. Returns the subjects to remember.
+ * listing whose pages shifted is kept, as it would not be retired. Returns the subjects to remember
+ * (one being resolved too, until a listing finds it no longer firing).
  */
 async function unwatchableOutcome(
   store: Store,
@@ -298,7 +299,11 @@ async function unwatchableOutcome(
       subjects.push(subject);
       continue;
     }
-    if ((await store.get<EntityState>(ENTITY_PREFIX + fp))?.value.firing) observations.push({ target: root, obs: { subject, status: 'AVAILABLE', errors: [] } });
+    if (!(await store.get<EntityState>(ENTITY_PREFIX + fp))?.value.firing) continue;
+    observations.push({ target: root, obs: { subject, status: 'AVAILABLE', errors: [] } });
+    // Remembered until a listing finds it resolved: the record is written before the sweep applies
+    // this, and a process that died between would leave it firing with nothing to resolve it.
+    subjects.push(subject);
   }
   return { subjects, observations };
 }

@@ -563,6 +563,38 @@ describe('a listed node discovery cannot watch', () => {
     expect(failed().slice(2).sort()).toEqual(['listing:RESOLVED', 'spring sale:RESOLVED']);
   });
 
+  it('deleted in CAMS, and the sweep whose listing saw it gone died before its resolution was written: a later listing resolves it', async () => {
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'spring sale', Language: 'en' }] });
+    expect((await watchListCall('POST')).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    const clock = Date.now();
+    await sweep(clock, sink);
+    const unwatchable = () => sink.received.flatMap((m) => m.items).filter((i) => i.subject.entityType === 'DiscoveryFailed').map((i) => `${i.subject.templateCode}:${i.status}`);
+    expect(unwatchable()).toEqual(['spring sale:ERROR']);
+    await sandboxControl(sandbox, 'DELETE', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'spring sale', Language: 'en' }] });
+    // The store goes away after the listing's record is written, before any entity write.
+    const dying = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'put') {
+          return async (key: string, ...rest: unknown[]) => {
+            if (key.startsWith(ENTITY_PREFIX)) throw new StoreError('UNAVAILABLE', 'the process died here');
+            return (target.put as (...a: unknown[]) => Promise<unknown>)(key, ...rest);
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    await expect(sweep(clock + HOUR + 60_000, sink, dying)).rejects.toThrow(/died/);
+    expect(unwatchable()).toEqual(['spring sale:ERROR']);
+    await sweep(clock + 2 * HOUR + 2 * 60_000, sink);
+    expect(unwatchable()).toEqual(['spring sale:ERROR', 'spring sale:RESOLVED']);
+    // Remembered until its resolution was seen written, then no more.
+    await sweep(clock + 3 * HOUR + 3 * 60_000, sink);
+    expect(unwatchable()).toEqual(['spring sale:ERROR', 'spring sale:RESOLVED']);
+    expect((await store.get<{ unwatchable?: unknown[] }>(`monitor/discovery/waba:${space}:${WABA}`))?.value.unwatchable).toBeUndefined();
+  });
+
   it('listed twice in one listing (shifted template pages): one alert, remembered once', async () => {
     const root = `waba:${space}:${WABA}`;
     await store.put<RegisteredTarget>(WATCH_PREFIX + root, { target: { CustSpaceId: space, NodeType: 'waba', WabaId: WABA }, source: 'test', registeredAt: new Date().toISOString(), discover: true });
