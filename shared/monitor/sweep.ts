@@ -295,10 +295,14 @@ export class HealthSweep {
     // For the form without a WabaId, any named one; for a named one, the form without.
     const others = [...forms].filter(([other]) => other !== id && (p.wabaId === '' || wabaIdParts(other)!.wabaId === ''));
     if (others.length === 0) return false;
-    await Promise.allSettled(others.map(([, checking]) => checking));
+    // Only a check CAMS answered: one throttled or refused checked nothing, though the index may have
+    // learnt the WABA meanwhile (a receipt's look-up, the round's entity scan).
+    const outcomes = await Promise.allSettled(others.map(([, checking]) => checking));
+    const checked = others.filter((_, i) => outcomes[i]!.status === 'fulfilled' && (outcomes[i] as PromiseFulfilledResult<CheckOutcome>).value.kind === 'checked');
+    if (checked.length === 0) return false;
     const known = await knownWabaOf(this.opts.store, p.custSpaceId);
     if (known === undefined) return false;
-    return p.wabaId === '' ? others.some(([other]) => wabaIdParts(other)!.wabaId === known) : p.wabaId === known;
+    return p.wabaId === '' ? checked.some(([other]) => wabaIdParts(other)!.wabaId === known) : p.wabaId === known;
   }
 
   /** The tick's report, and the round record moved on (marked complete when it is). */

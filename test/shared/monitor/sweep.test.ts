@@ -3,6 +3,7 @@ import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
+import { CamsError } from '../../../shared/cams/errors.ts';
 import { HealthSweep, SWEEP_LEASE, type HealthSweepOptions } from '../../../shared/monitor/sweep.ts';
 import { parseMonitorTargets, registerWatchTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import type { Lease, Store } from '../../../shared/store/port.ts';
@@ -331,5 +332,36 @@ describe('the sweep as the receipts backstop', () => {
     // first check (phone1) does not wait for that listing (a directory here); then the round goes on in
     // the same order as the last.
     expect(order).toEqual(['8613800000001', '8613800000002', '8613800000002', 'waba']);
+  });
+});
+
+describe("a space's WABA in both forms in one plan", () => {
+  it('the form without a WabaId failing transiently while the index learns the WABA elsewhere: the named form is still checked in the round', async () => {
+    const { writeWabaSpace, knownWabaOf } = await import('../../../shared/monitor/waba-space.ts');
+    const own: WatchTarget = { CustSpaceId: space, NodeType: 'waba' };
+    expect(await knownWabaOf(store, space)).toBeUndefined();
+    const inner = sandboxClient(sandbox, 50);
+    const answered: string[] = [];
+    // CAMS throttles every check of the form without a WabaId; meanwhile the index learns the WABA
+    // (a receipt's look-up, the round's entity scan), so the plan held both forms.
+    const cams = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === 'getHealthStatus') {
+          return async (t: WatchTarget, ...rest: unknown[]) => {
+            if (t.NodeType === 'waba' && t.WabaId === undefined) {
+              await writeWabaSpace(store, '299399000001', space);
+              throw new CamsError({ Code: 'System.LimitControl', Message: 'The system is under flow control.', httpStatus: 400, retryable: true, action: 'GetWhatsappHealthStatus' });
+            }
+            const r = await (inner.getHealthStatus as (...a: unknown[]) => Promise<unknown>).call(inner, t, ...rest);
+            answered.push(`${t.NodeType}:${t.WabaId ?? t.PhoneNumber ?? ''}`);
+            return r;
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    await sweep(new RecordingSink(), { cams, envTargets: [own, waba()], concurrency: 1, sleep: async () => {} });
+    expect(answered).toContain('waba:299399000001');
   });
 });
