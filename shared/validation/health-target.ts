@@ -62,9 +62,10 @@ export const HealthNode = camsParams(
 export type HealthNode = z.infer<typeof HealthNode>;
 
 /**
- * A target read back from the store or the environment an earlier version accepted: a field of
- * another NodeType (which HealthNode now refuses) is dropped rather than making the node unwatchable.
- * Its id never depended on such a field (targetId), so it stays the same node.
+ * A target read back from the store, as an earlier version accepted it: a field of another NodeType
+ * (which HealthNode now refuses) is dropped rather than making the node unwatchable. Its id never
+ * depended on such a field (targetId), so it stays the same node. MONITOR_TARGETS is not read with
+ * it: a bad entry there stops start-up and packaging, named (targets.ts parseMonitorTargets).
  */
 export function parseStoredNode(raw: unknown): ReturnType<typeof HealthNode.safeParse> {
   return HealthNode.safeParse(withoutOtherTypesFields(raw));
