@@ -104,9 +104,9 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
       report.discovered += outcome.added;
       report.retired += outcome.retired;
       report.observations.push(...outcome.observations);
-      // Resolves a firing DiscoveryFailed; creates no state otherwise.
+      // Resolves a DiscoveryFailed still bad; creates no state otherwise.
       const ok = discoveryOutcome(root.value.target);
-      if ((await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(ok.subject)))?.value.firing) report.observations.push({ target: root.value.target, obs: ok });
+      if (await stillBad(store, ok.subject)) report.observations.push({ target: root.value.target, obs: ok });
       const unwatchable = await unwatchableOutcome(store, root.value.target, found, state?.value.unwatchable ?? []);
       report.observations.push(...unwatchable.observations);
       await store.put<DiscoveryRecord>(DISCOVERY_PREFIX + rootId, {
@@ -141,7 +141,7 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
  * The DiscoveryFailed alerts of a WABA still watched but no longer a Discover entry (its Discover
  * entry deleted and the WABA posted again without it, or also in MONITOR_TARGETS): no listing will
  * resolve them, and the removal pass keeps them (the WABA's record reaches them), so they are resolved
- * here. The record goes once none of them fires (kept until then: a resolution not applied, the
+ * here. The record goes once none of them is bad (kept until then: a resolution not applied, the
  * process having died, is made again next round). One of a WABA no longer watched is left to the
  * removal pass (unwatched.ts), which closes its alerts out and deletes it. One list of the records
  * (one per Discover entry) per round; reads only for those no Discover entry has.
@@ -160,13 +160,13 @@ async function discoveryTurnedOff(
     watched ??= new Map([...(opts.envTargets ?? []).map((t) => [targetId(t), t] as const), ...records.map((r) => [r.key.slice(WATCH_PREFIX.length), r.value.target] as const)]);
     const target = watched.get(id);
     if (!target) continue;
-    let firing = false;
+    let bad = false;
     for (const subject of [discoveryOutcome(target).subject, ...(rec.value.unwatchable ?? [])]) {
-      if (!(await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(subject)))?.value.firing) continue;
-      firing = true;
+      if (!(await stillBad(store, subject))) continue;
+      bad = true;
       observations.push({ target, obs: { subject, status: 'AVAILABLE', errors: [] } });
     }
-    if (!firing) await store.delete(rec.key, { ifVersion: rec.version });
+    if (!bad) await store.delete(rec.key, { ifVersion: rec.version });
   }
   return observations;
 }
@@ -272,7 +272,7 @@ function unwatchableSubject(raw: Record<string, unknown>): AlertSubject {
  * per listing: the same node listed again is the same alert), about the Discover entry, whose removal
  * closes it out. One the listing no longer has (deleted in CAMS) is resolved; a template missed by a
  * listing whose pages shifted is kept, as it would not be retired. Returns the subjects to remember
- * (one being resolved too, until a listing finds it no longer firing).
+ * (one being resolved too, until a listing finds it so).
  */
 async function unwatchableOutcome(
   store: Store,
@@ -299,10 +299,10 @@ async function unwatchableOutcome(
       subjects.push(subject);
       continue;
     }
-    if (!(await store.get<EntityState>(ENTITY_PREFIX + fp))?.value.firing) continue;
+    if (!(await stillBad(store, subject))) continue;
     observations.push({ target: root, obs: { subject, status: 'AVAILABLE', errors: [] } });
     // Remembered until a listing finds it resolved: the record is written before the sweep applies
-    // this, and a process that died between would leave it firing with nothing to resolve it.
+    // this, and a process that died between would leave it bad with nothing to resolve it.
     subjects.push(subject);
   }
   return { subjects, observations };
@@ -397,6 +397,15 @@ function discoveryOutcome(waba: WatchTarget, e?: CamsError): Observation {
     status: e ? 'ERROR' : 'AVAILABLE',
     errors: e ? [{ ErrorCode: e.Code, ErrorDescription: e.Message, PossibleSolution: adviceFor(e) }] : [],
   };
+}
+
+/**
+ * Whether a DiscoveryFailed entity is in a bad state: firing, or not yet (ALERT_MIN_CONSECUTIVE above
+ * 1), which the report and the status page show as it is until an observation says otherwise.
+ */
+async function stillBad(store: Store, subject: AlertSubject): Promise<boolean> {
+  const s = (await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(subject)))?.value;
+  return s !== undefined && (s.firing || s.status !== 'AVAILABLE');
 }
 
 function dropUndefined<T extends object>(o: T): T {

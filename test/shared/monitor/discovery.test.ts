@@ -595,6 +595,22 @@ describe('a listed node discovery cannot watch', () => {
     expect((await store.get<{ unwatchable?: unknown[] }>(`monitor/discovery/waba:${space}:${WABA}`))?.value.unwatchable).toBeUndefined();
   });
 
+  it('deleted in CAMS before its alert fired (ALERT_MIN_CONSECUTIVE=2): not left in ERROR in the report', async () => {
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'spring sale', Language: 'en' }] });
+    expect((await watchListCall('POST')).statusCode).toBe(200);
+    const env = { ALERT_MIN_CONSECUTIVE: '2' };
+    const sink = new RecordingSink();
+    const clock = Date.now();
+    await sweep(clock, sink, store, env);
+    const states = async () =>
+      (await store.list<EntityState>(ENTITY_PREFIX)).filter((e) => e.value.subject.entityType === 'DiscoveryFailed').map((e) => `${e.value.subject.templateCode}:${e.value.status}:${e.value.firing ? 'firing' : 'pending'}`);
+    expect(await states()).toEqual(['spring sale:ERROR:pending']);
+    await sandboxControl(sandbox, 'DELETE', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'spring sale', Language: 'en' }] });
+    await sweep(clock + HOUR + 60_000, sink, store, env);
+    expect(await states()).toEqual(['spring sale:AVAILABLE:pending']);
+    expect(sink.received.flatMap((m) => m.items).filter((i) => i.subject.entityType === 'DiscoveryFailed')).toEqual([]);
+  });
+
   it('listed twice in one listing (shifted template pages): one alert, remembered once', async () => {
     const root = `waba:${space}:${WABA}`;
     await store.put<RegisteredTarget>(WATCH_PREFIX + root, { target: { CustSpaceId: space, NodeType: 'waba', WabaId: WABA }, source: 'test', registeredAt: new Date().toISOString(), discover: true });
