@@ -127,9 +127,23 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
   }
   // Indexed before the record exists, so the re-drive timer sees every unfinished onboarding.
   if (!existing) await trackActive(deps.store, onboardingId, now());
+  // A run that read no record, then stalled (a loaded machine) while another ran this onboarding to its
+  // end, indexed it after that run took it out: a finished record's entry is taken out here again.
+  const finishedMeanwhile = async (rec: OnboardingRecord): Promise<boolean> => {
+    if (rec.Status !== 'done' && rec.Status !== 'failed') return false;
+    if (!existing) await untrackActive(deps.store, onboardingId).catch(() => undefined);
+    return true;
+  };
 
   const lease = await deps.store.acquireLease(storeKey, Math.max(1000, deps.deadline - now() + 5000));
-  if (!lease) throw new OnboardingInProgressError(onboardingId);
+  if (!lease) {
+    // The holder may be past its own index removal, releasing: then the record is finished already.
+    const current = existing ? undefined : (await deps.store.get<OnboardingRecord>(storeKey))?.value;
+    if (current && (await finishedMeanwhile(current))) {
+      return samePayload(current.Payload, payload) ? { status: current.Status as 'done' | 'failed', record: current, duplicate: true } : refuse(deps, current, key);
+    }
+    throw new OnboardingInProgressError(onboardingId);
+  }
   let record: OnboardingRecord | undefined;
   try {
     let mismatch: OnboardingRecord | undefined;
@@ -144,8 +158,11 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
         return { ...base, OnboardingId: onboardingId, Status: 'running', Attempts: base.Attempts + 1, LeaseExpiresAt: iso(lease.expiresAt), UpdatedAt: iso(now()) };
       })
     )!.value;
-    if (mismatch) return refuse(deps, mismatch, key);
-    if (record.Status === 'done' || record.Status === 'failed') return { status: record.Status, record, duplicate: true };
+    if (mismatch) {
+      await finishedMeanwhile(mismatch);
+      return refuse(deps, mismatch, key);
+    }
+    if (await finishedMeanwhile(record)) return { status: record.Status as 'done' | 'failed', record, duplicate: true };
 
     // The record in hand is what the store holds: a write that failed (the in-flight mark of a call
     // that then never went out) is not carried into the next save.
