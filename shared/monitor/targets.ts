@@ -229,6 +229,14 @@ export async function registerWatchTarget(store: Store, target: WatchTarget, sou
 }
 
 /**
+ * A node no caller named: one a Discover entry owns, or one a receipt added (a listing adopts it).
+ * Named by hand (POST /watch-list, an onboarding), it becomes the caller's: no Discover entry retires it.
+ */
+export function unpicked(cur: RegisteredTarget): boolean {
+  return cur.discoveredBy !== undefined || cur.source.startsWith('receipt:');
+}
+
+/**
  * Puts a target under watch as a caller asked for it by name (an onboarding's watch step): registered
  * as registerWatchTarget does, and a node a Discover entry owns, or a receipt added (which a listing
  * adopts), is taken over under `source`, as POST /watch-list pins it: deleting that Discover entry
@@ -237,7 +245,7 @@ export async function registerWatchTarget(store: Store, target: WatchTarget, sou
 export async function registerPinnedTarget(store: Store, target: WatchTarget, source: string, now = Date.now()): Promise<string> {
   const id = await registerWatchTarget(store, target, source, now);
   await update<RegisteredTarget>(store, WATCH_PREFIX + id, (cur) => {
-    if (!cur || (cur.discoveredBy === undefined && !cur.source.startsWith('receipt:'))) return undefined;
+    if (!cur || !unpicked(cur)) return undefined;
     const { discoveredBy: _owner, ...rest } = cur;
     return { ...rest, source };
   });

@@ -1,4 +1,4 @@
-import { DISCOVERY_PREFIX, markRemoved, REMOVED_PREFIX, type RegisteredTarget, targetId, WATCH_PREFIX, wabaIdParts } from '../monitor/targets.ts';
+import { DISCOVERY_PREFIX, markRemoved, REMOVED_PREFIX, type RegisteredTarget, targetId, unpicked, WATCH_PREFIX, wabaIdParts } from '../monitor/targets.ts';
 import { indexTarget, knownWabaOf } from '../monitor/waba-space.ts';
 import { keyOfNextToken, nextTokenOf } from '../store/next-token.ts';
 import { update, type Store, type Versioned } from '../store/port.ts';
@@ -111,7 +111,8 @@ export async function addWatchEntries(store: Store, entries: readonly WatchEntry
         outcome = 'Added';
         return { target: e.target, source, registeredAt: new Date(now).toISOString(), ...(e.discover ? { discover: true as const } : {}) };
       }
-      const pin = cur.discoveredBy !== undefined;
+      // Discovery's node, or a receipt's (a listing would adopt it): the caller's from now on.
+      const pin = unpicked(cur);
       const turnOn = e.discover && !cur.discover;
       if (!pin && !turnOn) {
         outcome = 'Unchanged';

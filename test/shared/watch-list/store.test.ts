@@ -177,6 +177,27 @@ describe.each(kinds)('the watch list in a %s store', (_kind, urlFor) => {
     }
   });
 
+  it('POST pins a node a receipt added to a WABA watched alone: a Discover entry posted later does not adopt it, so its DELETE leaves it', async () => {
+    const store = await openStore(urlFor());
+    try {
+      for (const r of await store.list(WATCH_PREFIX)) await store.delete(r.key);
+      const phone = { ...phones(1)[0]!, WabaId: '123' };
+      const id = targetId(phone);
+      // A receipt put it under watch (no Discover entry yet): no one's pick, a listing would adopt it.
+      await store.put<RegisteredTarget>(WATCH_PREFIX + id, { target: phone, source: 'receipt:phone', registeredAt: 'x' });
+      expect((await addWatchEntries(store, WatchEntries.parse([phone]), 'api:caller')).Updated).toBe(1);
+      const entry = (await store.get<RegisteredTarget>(WATCH_PREFIX + id))!.value;
+      // Discovery adopts only a receipt's node (discovery.ts, reconcile): this one is the caller's now.
+      expect(entry.source).toBe('api:caller');
+      expect(entry.registeredAt).toBe('x');
+      // Posted again: nothing changes.
+      expect((await addWatchEntries(store, WatchEntries.parse([phone]), 'api:other')).Unchanged).toBe(1);
+      expect((await store.get<RegisteredTarget>(WATCH_PREFIX + id))!.value.source).toBe('api:caller');
+    } finally {
+      await store.close();
+    }
+  });
+
   it("DELETE of a Discover entry reads only its space's entries to find what it discovered, however many other spaces have", async () => {
     const inner: Store = await openStore(urlFor());
     const { store, lists } = countingLists(inner);
