@@ -20,8 +20,11 @@ const DELIVERED_STATUS = 200;
 /**
  * A queue's acceptance: CAMS's SMQ route puts the receipts in a queue, and the local host's queue
  * (`/__mns/queues/<name>/messages`, as MNS's SendMessage) answers 201 `{MessageId}`; that is a delivery too.
+ * Only at a queue's URL: a callback URL answering so has not received the push by CAMS's rule.
  */
 const QUEUED_STATUS = 201;
+/** The path of a queue's SendMessage (MNS's `/queues/<name>/messages`, the local host's under `/__mns`). */
+const QUEUE_PATH = /\/queues\/[^/]+\/messages$/;
 /** Not documented by CAMS: an attempt with no full reply by then has failed (CAMS's ChatAppStatus page asks for one within 3 s). */
 const PUSH_TIMEOUT_MS = 10_000;
 
@@ -40,6 +43,13 @@ function notAnAck(status: number, body: Buffer): string | undefined {
 }
 
 const delivers = (status: number | undefined) => status === DELIVERED_STATUS || status === QUEUED_STATUS;
+
+/** Why an answer that may be a delivery is not one (undefined when it is one, or is plainly a failure). */
+function notDelivered(url: string, status: number, body: Buffer): string | undefined {
+  if (!delivers(status)) return undefined;
+  if (status === QUEUED_STATUS && !QUEUE_PATH.test(new URL(url).pathname)) return 'answered 201 at a callback URL, not a queue\'s (200 {"code": 0, "msg": "..."} expected)';
+  return notAnAck(status, body);
+}
 
 
 /** How retries wait; injected so tests move time on by hand. A callback's promise is the retry's. */
@@ -197,7 +207,7 @@ export class ReceiptPusher {
     const p = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(receipts), timeoutMs: PUSH_TIMEOUT_MS }).then(
       (res): PushResult => {
         this.stats.pushed++;
-        const refused = delivers(res.status) ? notAnAck(res.status, res.body) : undefined;
+        const refused = notDelivered(url, res.status, res.body);
         return { status: res.status, ...(refused ? { error: refused } : {}) };
       },
       (e: unknown): PushResult => {

@@ -329,11 +329,18 @@ describe("sandbox receipts: a refused push is retried as CAMS's ChatAppAudit cal
   });
 
   it("a queue's acceptance (201 {MessageId}, as the local host's MNS queue answers) is a delivery, never pushed again; a 201 without a MessageId is not", async () => {
+    await ctl('PUT', '/__sandbox/receipts', { Url: `${new URL(rx.url).origin}/__mns/queues/cams-fc-receipts-dev/messages` });
     rx.answers.push([201, '{"MessageId":"5F0C2B3A","RequestId":"r1"}']);
     expect(await ctl('POST', '/__sandbox/receipts/push', receipt)).toEqual({ Code: 'OK', Receipts: 1, ReceiverStatus: 201 });
     expect(time.waiting).toEqual([]);
     rx.answers.push([201, '{}']);
     expect(await ctl('POST', '/__sandbox/receipts/push', receipt)).toMatchObject({ ReceiverStatus: 201, Error: expect.stringContaining('MessageId'), Retrying: true });
+  });
+
+  it("a callback URL (not a queue's) answering 201 {MessageId} has not received the push, as CAMS takes only 200 with a numeric code from one: retried", async () => {
+    rx.answers.push([201, '{"MessageId":"5F0C2B3A","RequestId":"r1"}']);
+    expect(await ctl('POST', '/__sandbox/receipts/push', receipt)).toMatchObject({ ReceiverStatus: 201, Error: expect.stringContaining('callback URL'), Retrying: true });
+    expect(time.waiting).toEqual([60_000]);
   });
 
   it('a push answered 200 is never pushed again', async () => {
