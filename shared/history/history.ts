@@ -8,14 +8,14 @@ export const HISTORY_DAYS = 90;
 export const MAX_TRANSITIONS = 200;
 const DAY_MS = 86_400_000;
 
-/** One change of a node's state. */
+/** One change of a node's state, or of a number's quality rating within one (LIMITED: YELLOW → GREEN, its tier still dropped). */
 export interface Transition {
-  /** Epoch ms the new state began. */
+  /** Epoch ms the new state (or rating) began. */
   at: number;
   from: ObservedStatus;
   to: ObservedStatus;
   errors: HealthError[];
-  /** The quality rating, when one is known (from receipts). */
+  /** The quality rating, when one is known (a receipt or discovery's listing): as of this transition. */
   quality?: string;
 }
 
@@ -31,7 +31,8 @@ export interface NodeHistory {
   fingerprint: string;
   subject: AlertSubject;
   node: string;
-  firstSeen: { at: number; status: ObservedStatus };
+  /** `quality`: a number's rating when it was first seen (PHONE_QUALITY; absent in a history from before it was kept). */
+  firstSeen: { at: number; status: ObservedStatus; quality?: string };
   /** Oldest first. */
   transitions: Transition[];
   /** Oldest first, one per day the node was checked. */
@@ -59,22 +60,28 @@ export function worseOf(a: ObservedStatus, b: ObservedStatus): ObservedStatus {
 
 const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
+/** The part of a mark that says which state (and a number's rating) was recorded. */
+const stateMark = (n: Pick<NodeNow, 'status' | 'since' | 'quality'>): string => `|${n.status}|${n.since}${n.quality ? `|${n.quality}` : ''}`;
+
 /**
  * A cheap summary of what history would record for `n` at `now`: when it is the same as the last one
- * written, nothing can have changed (a changed status has a new `since`; a new day a new date).
+ * written, nothing can have changed (a changed status has a new `since`; a changed rating is in it;
+ * a new day a new date). Only a number's quality entity has a rating: every other mark is as before.
  */
-export function historyMark(n: Pick<NodeNow, 'status' | 'since'>, now: number): string {
-  return `${dayOf(now)}|${n.status}|${n.since}`;
+export function historyMark(n: Pick<NodeNow, 'status' | 'since' | 'quality'>, now: number): string {
+  return `${dayOf(now)}${stateMark(n)}`;
 }
 
 /** Whether `mark` (historyMark's, on the entity) is of the state `n`: that state was written to its history. */
-export function markRecords(mark: string | undefined, n: Pick<NodeNow, 'status' | 'since'>): boolean {
-  return mark !== undefined && mark.endsWith(`|${n.status}|${n.since}`);
+export function markRecords(mark: string | undefined, n: Pick<NodeNow, 'status' | 'since' | 'quality'>): boolean {
+  return mark !== undefined && mark.endsWith(stateMark(n));
 }
 
 /**
  * Brings a node's history up to its current state: a transition when the state differs from the
- * last one recorded (so applying it twice records once), the day's worst state, and retention
+ * last one recorded, or the number's quality rating does (one LIMITED for both YELLOW and a dropped
+ * tier: the rating's return to GREEN is a change the reader must see), so applying it twice records
+ * once; the day's worst state; and retention
  * (HISTORY_DAYS, MAX_TRANSITIONS). Returns undefined when nothing changed.
  */
 export function syncHistory(h: NodeHistory | undefined, n: NodeNow, now: number): NodeHistory | undefined {
@@ -84,7 +91,7 @@ export function syncHistory(h: NodeHistory | undefined, n: NodeNow, now: number)
       fingerprint: n.fingerprint,
       subject: n.subject,
       node: n.node,
-      firstSeen: { at: n.since, status: n.status },
+      firstSeen: { at: n.since, status: n.status, ...(n.quality ? { quality: n.quality } : {}) },
       transitions: [],
       days: [{ day: today, worst: n.status }],
     };
@@ -92,8 +99,12 @@ export function syncHistory(h: NodeHistory | undefined, n: NodeNow, now: number)
   let changed = false;
   const transitions = [...h.transitions];
   const last = transitions.at(-1)?.to ?? h.firstSeen.status;
-  if (last !== n.status) {
-    transitions.push({ at: n.since, from: last, to: n.status, errors: n.errors, ...(n.quality ? { quality: n.quality } : {}) });
+  // A rating, once known, stays on the entity: the last transition's (or firstSeen's) is the one recorded.
+  const lastQuality = transitions.length > 0 ? transitions.at(-1)!.quality : h.firstSeen.quality;
+  const rated = n.quality !== undefined && n.quality !== lastQuality;
+  if (last !== n.status || rated) {
+    // A rating changed within one state began when it was observed (the state's since is older).
+    transitions.push({ at: last !== n.status ? n.since : now, from: last, to: n.status, errors: n.errors, ...(n.quality ? { quality: n.quality } : {}) });
     changed = true;
   }
   const days = [...h.days];

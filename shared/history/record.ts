@@ -16,7 +16,7 @@ export function historyKeyIn(custSpaceId: string | undefined, fingerprint: strin
 
 /**
  * Writes a node's history after its state was decided. Nothing is read or written unless the state
- * or the day changed since the last write (the entity's historyMark), so a steady sweep costs
+ * (or a number's rating) or the day changed since the last write (the entity's historyMark), so a steady sweep costs
  * nothing. Safe to repeat: history is synced to the entity, not appended to, and the mark is only
  * set after the history is written, so a crash in between is caught up at the next check.
  */
@@ -24,12 +24,11 @@ export async function recordHistory(store: Store, state: EntityState, entityKey:
   if (state.subject.nodeType === 'monitor') return;
   const mark = historyMark(state, now);
   if (state.historyMark === mark) return;
-  const quality = (state as EntityState & { quality?: unknown }).quality;
-  await update<NodeHistory>(store, historyKey(state), (h) =>
-    syncHistory(h, { ...state, ...(typeof quality === 'string' ? { quality } : {}) }, now),
-  );
+  await update<NodeHistory>(store, historyKey(state), (h) => syncHistory(h, state, now));
   await update<EntityState>(store, entityKey, (current) =>
-    current && current.status === state.status && current.since === state.since && current.historyMark !== mark ? { ...current, historyMark: mark } : undefined,
+    current && current.status === state.status && current.since === state.since && current.quality === state.quality && current.historyMark !== mark
+      ? { ...current, historyMark: mark }
+      : undefined,
   );
 }
 

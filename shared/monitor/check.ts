@@ -218,9 +218,9 @@ export async function applyObservation(
   return state;
 }
 
-/** `prev`, replaced by `next` (a new state), was never written to its history: its mark names another state. */
+/** `prev`, replaced by `next` (a new state or rating), was never written to its history: its mark names another state. */
 function unrecorded(prev: EntityState, next: EntityState): boolean {
-  if (prev.unwatchedAt !== undefined || prev.since === next.since || prev.subject.nodeType === 'monitor') return false;
+  if (prev.unwatchedAt !== undefined || (prev.since === next.since && prev.quality === next.quality) || prev.subject.nodeType === 'monitor') return false;
   return !markRecords(prev.historyMark, prev);
 }
 

@@ -59,7 +59,7 @@ export async function healthHistory(store: Store, p: HealthNode, now = Date.now(
         Node: h.node,
         EntityType: h.subject.entityType,
         ...(h.subject.wabaId ? { WabaId: h.subject.wabaId } : {}),
-        FirstSeen: { At: iso(h.firstSeen.at), Status: h.firstSeen.status },
+        FirstSeen: { At: iso(h.firstSeen.at), Status: h.firstSeen.status, ...(h.firstSeen.quality ? { Quality: h.firstSeen.quality } : {}) },
         Transitions: h.transitions.map((t) => ({ At: iso(t.at), From: t.from, To: t.to, Errors: t.errors, ...(t.quality ? { Quality: t.quality } : {}) })),
         Days: h.days.map((d) => ({ Day: d.day, Worst: d.worst })),
       })),

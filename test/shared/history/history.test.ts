@@ -143,4 +143,25 @@ describe('node history', () => {
     expect(historyMark(node('BLOCKED', T0), T0)).not.toBe(historyMark(node('AVAILABLE', T0 + 5), T0 + 5));
     expect(historyMark(node('BLOCKED', T0), T0)).not.toBe(historyMark(node('BLOCKED', T0), T0 + DAY));
   });
+
+  it("a number's quality changing within LIMITED (YELLOW → GREEN, its tier still dropped → YELLOW) is a transition each time; firstSeen has the rating", () => {
+    const rated = (quality: string): NodeNow => ({ ...node('LIMITED', T0), quality });
+    const h = replay([
+      [T0, rated('YELLOW')],
+      [T0 + 60_000, rated('GREEN')],
+      [T0 + 90_000, rated('GREEN')], // the same rating again: nothing new
+      [T0 + 120_000, rated('YELLOW')],
+    ])!;
+    expect(h.firstSeen).toEqual({ at: T0, status: 'LIMITED', quality: 'YELLOW' });
+    expect(h.transitions.map((t) => [t.from, t.to, t.quality, t.at])).toEqual([
+      ['LIMITED', 'LIMITED', 'GREEN', T0 + 60_000],
+      ['LIMITED', 'LIMITED', 'YELLOW', T0 + 120_000],
+    ]);
+    expect(syncHistory(h, rated('YELLOW'), T0 + 180_000)).toBeUndefined();
+    // The mark says the rating too: a changed one is written, the same one is not.
+    expect(historyMark(rated('GREEN'), T0)).not.toBe(historyMark(rated('YELLOW'), T0));
+    expect(historyMark(rated('GREEN'), T0)).toBe(historyMark(rated('GREEN'), T0 + 1));
+    // A node with no rating keeps the mark it had.
+    expect(historyMark(node('LIMITED', T0), T0)).toBe('2025-03-01|LIMITED|' + T0);
+  });
 });

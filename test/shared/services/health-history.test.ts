@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { AlertSubject } from '../../../shared/alerts/model.ts';
 import type { NodeHistory } from '../../../shared/history/history.ts';
 import { historyKey, HISTORY_PAGE, HISTORY_PREFIX } from '../../../shared/history/record.ts';
+import { applyUnobserved } from '../../../shared/monitor/check.ts';
+import { qualityObservation } from '../../../shared/monitor/quality.ts';
 import { noteTarget } from '../../../shared/monitor/target-info.ts';
 import { describeNode, fingerprintOf } from '../../../shared/monitor/entity-state.ts';
 import { healthHistory } from '../../../shared/services/health-history.ts';
@@ -136,5 +138,65 @@ describe('GET /health-report/history', () => {
     await noteTarget(store, { CustSpaceId: 'C1', NodeType: 'phone', PhoneNumber: '8613800000001' }, { lastCheckedAt: now, reach: [waba, business, app] });
     const r = (await healthHistory(store, wabaTarget, now)) as { Nodes: Array<{ EntityType: string }> };
     expect(r.Nodes.map((n) => n.EntityType).sort()).toEqual(['APP', 'BUSINESS', 'WABA']);
+  });
+
+  it("shows each change of a number's quality, within LIMITED too (YELLOW → GREEN with its tier still dropped → YELLOW), and FirstSeen's rating; a repeat costs history nothing", async () => {
+    const inner = await openStore('memory:');
+    const ops: string[] = [];
+    const store = storeWith(inner, {
+      get: (k) => (ops.push(`get ${k}`), inner.get(k)),
+      put: (k, v, o) => (ops.push(`put ${k}`), inner.put(k, v, o)),
+    });
+    let clock = Date.parse('2026-03-01T08:00:00.000Z');
+    const target = { CustSpaceId: 'C1', NodeType: 'phone' as const, WabaId: '111', PhoneNumber: '8613800000001' };
+    const ctx = { store, policy: { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 }, sinks: ['webhook'], now: () => clock };
+    // As a receipt or discovery's listing feeds it: the tier stays below its peak throughout.
+    const observe = (QualityRating: string) =>
+      applyUnobserved(target, qualityObservation(target, { QualityRating, MessagingLimitTier: 'TIER_1K', PeakMessagingLimitTier: 'TIER_10K' }), 'r1', ctx);
+    const start = clock;
+    await observe('YELLOW');
+    clock += 60_000;
+    await observe('GREEN');
+    clock += 60_000;
+    ops.length = 0;
+    await observe('GREEN'); // the same again: history is neither read nor written
+    expect(ops.filter((o) => o.includes(HISTORY_PREFIX))).toEqual([]);
+    clock += 60_000;
+    await observe('YELLOW');
+
+    const r = (await healthHistory(store, target, clock)) as {
+      Nodes: Array<{ EntityType: string; FirstSeen: Record<string, unknown>; Transitions: Array<{ At: string; From: string; To: string; Quality?: string; Errors: Array<{ ErrorCode: string }> }> }>;
+    };
+    const quality = r.Nodes.find((n) => n.EntityType === 'PHONE_QUALITY')!;
+    expect(quality.FirstSeen).toEqual({ At: new Date(start).toISOString(), Status: 'LIMITED', Quality: 'YELLOW' });
+    expect(quality.Transitions.map((t) => [t.At, t.From, t.To, t.Quality, t.Errors.map((e) => e.ErrorCode)])).toEqual([
+      [new Date(start + 60_000).toISOString(), 'LIMITED', 'LIMITED', 'GREEN', ['MessagingLimitTier.Dropped.TIER_1K']],
+      [new Date(start + 180_000).toISOString(), 'LIMITED', 'LIMITED', 'YELLOW', ['QualityRating.YELLOW', 'MessagingLimitTier.Dropped.TIER_1K']],
+    ]);
+  });
+
+  it("a rating whose history write failed (the process killed after its entity write) is recorded before the next one, not lost", async () => {
+    const inner = await openStore('memory:');
+    let failHistory = false;
+    const store = storeWith(inner, {
+      put: (k, v, o) => {
+        if (failHistory && k.startsWith(HISTORY_PREFIX)) throw new Error('killed');
+        return inner.put(k, v, o);
+      },
+    });
+    let clock = Date.parse('2026-03-01T08:00:00.000Z');
+    const target = { CustSpaceId: 'C1', NodeType: 'phone' as const, WabaId: '111', PhoneNumber: '8613800000001' };
+    const ctx = { store, policy: { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 }, sinks: ['webhook'], now: () => clock };
+    const observe = (QualityRating: string) =>
+      applyUnobserved(target, qualityObservation(target, { QualityRating, MessagingLimitTier: 'TIER_1K', PeakMessagingLimitTier: 'TIER_10K' }), 'r1', ctx);
+    await observe('YELLOW');
+    clock += 60_000;
+    failHistory = true;
+    await expect(observe('GREEN')).rejects.toThrow('killed');
+    failHistory = false;
+    clock += 60_000;
+    await observe('RED');
+    const r = (await healthHistory(store, target, clock)) as { Nodes: Array<{ EntityType: string; Transitions: Array<{ Quality?: string }> }> };
+    expect(r.Nodes.find((n) => n.EntityType === 'PHONE_QUALITY')!.Transitions.map((t) => t.Quality)).toEqual(['GREEN', 'RED']);
   });
 });
