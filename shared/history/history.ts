@@ -140,9 +140,11 @@ export function retained(h: Pick<NodeHistory, 'transitions' | 'days'>, now: numb
   // Transitions of the same UTC days as the buckets (none on a day history no longer has), but the
   // transition into the current state is kept however old: it says what the node is in and since
   // when (the report's Since), and it is what the next sync compares with (without it, firstSeen's state
-  // would stand in, and a recovery after 90 days in one state would go unrecorded).
+  // would stand in, and a recovery after 90 days in one state would go unrecorded). The last one is
+  // kept too when a rating changed after it (LIMITED → LIMITED): the next sync compares its rating.
+  const entered = transitions.findLastIndex((t) => t.from !== t.to);
   return {
-    transitions: transitions.filter((t, i) => dayOf(t.at) >= firstDay || i === transitions.length - 1).slice(-MAX_TRANSITIONS),
+    transitions: transitions.filter((t, i) => dayOf(t.at) >= firstDay || i === transitions.length - 1 || i === entered).slice(-MAX_TRANSITIONS),
     days: h.days.filter((d) => d.day >= firstDay),
   };
 }

@@ -164,4 +164,17 @@ describe('node history', () => {
     // A node with no rating keeps the mark it had.
     expect(historyMark(node('LIMITED', T0), T0)).toBe('2025-03-01|LIMITED|' + T0);
   });
+
+  it('a rating changed within a state held longer than 90 days keeps the transition into that state too (since when it is in it)', () => {
+    let h: NodeHistory | undefined;
+    const rated = (quality: string): NodeNow => ({ ...node('LIMITED', T0 + 1000), quality });
+    const sync = (now: number, n: NodeNow) => (h = syncHistory(h, n, now) ?? h);
+    sync(T0, { ...node('AVAILABLE', T0), quality: 'GREEN' });
+    sync(T0 + 1000, rated('YELLOW'));
+    for (let d = 1; d <= 95; d++) sync(T0 + d * DAY, rated(d < 94 ? 'YELLOW' : 'GREEN'));
+    expect(h!.transitions.map((t) => [t.from, t.to, t.quality, t.at])).toEqual([
+      ['AVAILABLE', 'LIMITED', 'YELLOW', T0 + 1000],
+      ['LIMITED', 'LIMITED', 'GREEN', T0 + 94 * DAY],
+    ]);
+  });
 });
