@@ -37,6 +37,11 @@ export interface NodeHistory {
   transitions: Transition[];
   /** Oldest first, one per day the node was checked. */
   days: DayBucket[];
+  /**
+   * A number's rating learnt after the last transition (or firstSeen) had none: a history an earlier
+   * version wrote, or a number first seen without one. What the next sync compares with; not shown.
+   */
+  quality?: string;
 }
 
 /** What history needs from the monitor's current view of a node. */
@@ -100,13 +105,18 @@ export function syncHistory(h: NodeHistory | undefined, n: NodeNow, now: number)
   const transitions = [...h.transitions];
   const last = transitions.at(-1)?.to ?? h.firstSeen.status;
   // A rating, once known, stays on the entity: the last transition's (or firstSeen's) is the one recorded.
-  const lastQuality = transitions.length > 0 ? transitions.at(-1)!.quality : h.firstSeen.quality;
-  const rated = n.quality !== undefined && n.quality !== lastQuality;
+  const lastQuality = (transitions.length > 0 ? transitions.at(-1)!.quality : h.firstSeen.quality) ?? h.quality;
+  // A rating first learnt is no change: every number's history an earlier version wrote would get
+  // one (AVAILABLE → AVAILABLE) at the upgrade. It is kept to compare the next one with.
+  const rated = n.quality !== undefined && lastQuality !== undefined && n.quality !== lastQuality;
+  let learnt: string | undefined = lastQuality === undefined ? n.quality : h.quality;
   if (last !== n.status || rated) {
     // A rating changed within one state began when it was observed (the state's since is older).
     transitions.push({ at: last !== n.status ? n.since : now, from: last, to: n.status, errors: n.errors, ...(n.quality ? { quality: n.quality } : {}) });
+    learnt = undefined;
     changed = true;
   }
+  if (learnt !== h.quality) changed = true;
   const days = [...h.days];
   const bucket = days.at(-1)?.day === today ? days.at(-1) : undefined;
   if (!bucket) {
@@ -127,7 +137,8 @@ export function syncHistory(h: NodeHistory | undefined, n: NodeNow, now: number)
   const kept = retained({ transitions, days }, now);
   if (kept.transitions.length !== transitions.length || kept.days.length !== days.length) changed = true;
   if (!changed) return undefined;
-  return { ...h, subject: n.subject, node: n.node, ...kept };
+  const { quality: _learnt, ...rest } = h;
+  return { ...rest, subject: n.subject, node: n.node, ...kept, ...(learnt ? { quality: learnt } : {}) };
 }
 
 /**

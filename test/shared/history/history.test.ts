@@ -178,3 +178,28 @@ describe('node history', () => {
     ]);
   });
 });
+
+describe('node history from a store an earlier version wrote (no rating kept in it)', () => {
+  const rated = (status: NodeNow['status'], quality: string): NodeNow => ({ ...node(status, T0), quality });
+  // As an earlier version wrote it: firstSeen without a rating, no transition since.
+  const before = (status: NodeNow['status']): NodeHistory => {
+    const n = node(status, T0);
+    return { fingerprint: n.fingerprint, subject: n.subject, node: n.node, firstSeen: { at: T0, status }, transitions: [], days: [{ day: '2025-03-01', worst: status }] };
+  };
+
+  it('a rating it did not keep is no transition (the number did not change): a steady number adds nothing to its history at the upgrade', () => {
+    const h = syncHistory(before('AVAILABLE'), rated('AVAILABLE', 'GREEN'), T0 + 60_000) ?? before('AVAILABLE');
+    expect(h.transitions).toEqual([]);
+    // Once learnt it is not learnt again.
+    expect(syncHistory(h, rated('AVAILABLE', 'GREEN'), T0 + 120_000)).toBeUndefined();
+  });
+
+  it('a rating changing after it was learnt is a transition, as in a new history', () => {
+    let h: NodeHistory | undefined = before('LIMITED');
+    h = syncHistory(h, rated('LIMITED', 'YELLOW'), T0 + 60_000) ?? h;
+    h = syncHistory(h, rated('LIMITED', 'GREEN'), T0 + 120_000) ?? h;
+    h = syncHistory(h, rated('LIMITED', 'GREEN'), T0 + 180_000) ?? h;
+    expect(h.transitions.map((t) => [t.from, t.to, t.quality, t.at])).toEqual([['LIMITED', 'LIMITED', 'GREEN', T0 + 120_000]]);
+    expect(h.firstSeen).toEqual({ at: T0, status: 'LIMITED' });
+  });
+});

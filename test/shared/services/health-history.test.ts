@@ -200,3 +200,45 @@ describe('GET /health-report/history', () => {
     expect(r.Nodes.find((n) => n.EntityType === 'PHONE_QUALITY')!.Transitions.map((t) => t.Quality)).toEqual(['GREEN', 'RED']);
   });
 });
+
+describe('GET /health-report/history over a store an earlier version wrote', () => {
+  it("a number's rating that version did not keep in its history is no transition at the upgrade, and costs history one write, once", async () => {
+    const inner = await openStore('memory:');
+    const ops: string[] = [];
+    const store = storeWith(inner, {
+      put: (k, v, o) => (ops.push(`put ${k}`), inner.put(k, v, o)),
+    });
+    let clock = Date.parse('2026-03-01T08:00:00.000Z');
+    const start = clock;
+    const target = { CustSpaceId: 'C1', NodeType: 'phone' as const, WabaId: '111', PhoneNumber: '8613800000001' };
+    const ctx = { store, policy: { minConsecutive: 1, repeatIntervalMs: 4 * 3_600_000 }, sinks: ['webhook'], now: () => clock };
+    const observe = (QualityRating: string) =>
+      applyUnobserved(target, qualityObservation(target, { QualityRating, MessagingLimitTier: 'TIER_1K', PeakMessagingLimitTier: 'TIER_10K' }), 'r1', ctx);
+    await observe('YELLOW');
+    // What the earlier version stored: its mark without the rating, firstSeen without it.
+    const obs = qualityObservation(target, { QualityRating: 'YELLOW' });
+    const fp = fingerprintOf(obs.subject);
+    const entityKey = `monitor/entity/${fp}`;
+    const entity = (await inner.get<{ historyMark: string }>(entityKey))!.value;
+    await inner.put(entityKey, { ...entity, historyMark: entity.historyMark.replace(/\|YELLOW$/, '') });
+    const hKey = historyKey({ fingerprint: fp, subject: obs.subject });
+    const h = (await inner.get<NodeHistory>(hKey))!.value;
+    await inner.put(hKey, { ...h, firstSeen: { at: h.firstSeen.at, status: h.firstSeen.status } });
+
+    clock += 60_000;
+    ops.length = 0;
+    await observe('YELLOW');
+    expect(ops.filter((o) => o.includes(HISTORY_PREFIX))).toHaveLength(1);
+    clock += 60_000;
+    ops.length = 0;
+    await observe('YELLOW');
+    expect(ops.filter((o) => o.includes(HISTORY_PREFIX))).toEqual([]);
+    clock += 60_000;
+    await observe('GREEN');
+
+    const r = (await healthHistory(store, target, clock)) as { Nodes: Array<{ EntityType: string; Transitions: Array<{ At: string; From: string; To: string; Quality?: string }> }> };
+    expect(r.Nodes.find((n) => n.EntityType === 'PHONE_QUALITY')!.Transitions.map((t) => [t.At, t.From, t.To, t.Quality])).toEqual([
+      [new Date(start + 180_000).toISOString(), 'LIMITED', 'LIMITED', 'GREEN'],
+    ]);
+  });
+});
