@@ -131,7 +131,11 @@ export async function runOnboarding(deps: OnboardingDeps, req: OnboardingRequest
   // end, indexed it after that run took it out: a finished record's entry is taken out here again.
   const finishedMeanwhile = async (rec: OnboardingRecord): Promise<boolean> => {
     if (rec.Status !== 'done' && rec.Status !== 'failed') return false;
-    if (!existing) await untrackActive(deps.store, onboardingId).catch(() => undefined);
+    if (existing) return true;
+    // The entry is what makes the re-drive record a failed run's alert its run died before writing:
+    // recorded here first (a no-op when it was), and should that fail the entry stays.
+    if (rec.Status === 'failed') await raiseRecordedFailureAlert(deps, rec);
+    await untrackActive(deps.store, onboardingId).catch(() => undefined);
     return true;
   };
 

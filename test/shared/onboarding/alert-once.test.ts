@@ -87,3 +87,50 @@ describe('the OnboardingFailed alert', () => {
     expect(await readActive(store)).toEqual({});
   });
 });
+
+describe('the OnboardingFailed alert of a run that died before writing it', () => {
+  it('is still recorded when a delivery that read no record, then stalled, finds that failed record and takes its index entry out', async () => {
+    const store = new AlertBlipStore();
+    let t = Date.UTC(2026, 10, 30, 12);
+    const deps = onboardingDeps({ store, cams: foreignWaba, deadline: Date.UTC(2030, 0, 1), now: () => t });
+    // The late delivery's first read of the record (none yet) is followed by a stall.
+    let read!: () => void;
+    const hasRead = new Promise<void>((r) => (read = r));
+    let resume!: () => void;
+    const resumed = new Promise<void>((r) => (resume = r));
+    let first = true;
+    const lateStore = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'get') {
+          return async (k: string) => {
+            const got = await target.get(k);
+            if (k === recordKey(id) && first) {
+              first = false;
+              read();
+              await resumed;
+            }
+            return got;
+          };
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const late = runOnboarding({ ...deps, store: lateStore }, { payload });
+    await hasRead;
+
+    // Meanwhile a duplicate ends the record failed, and its alert's write fails (its run dies there).
+    await expect(runOnboarding(deps, { payload })).rejects.toBeInstanceOf(StoreError);
+    resume();
+    expect(await late).toMatchObject({ status: 'failed', duplicate: true });
+
+    for (let i = 0; i < 3; i++) {
+      t += 120_000;
+      await redriveStalled(deps, { graceMs: 60_000 });
+    }
+    const alerts = await failureAlerts(store);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]!.errors[0]).toMatchObject({ ErrorCode: 'Unknown.ResourceOwnerId' });
+    expect(await readActive(store)).toEqual({});
+  });
+});
