@@ -13,7 +13,8 @@
 // between a send and its strike (README: the re-send carries the same X-Alert-Id).
 //
 // SOAK_STEPS (default 40) and SOAK_SEED (default 1) change the run, SOAK_RESTARTS the share of steps
-// that restart redis (default 0.06); the seed is printed on failure (SOAK_VERBOSE=1: always).
+// that restart redis (default 0.06), SOAK_PORTS the range redis's port is drawn from (default
+// 53000-53999, e.g. 22800-22899 where ports are shared); the seed is printed on failure (SOAK_VERBOSE=1: always).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -105,10 +106,12 @@ function matchersOf(n: Node, wabaWide: boolean): Array<{ Name: string; Value: st
       ];
 }
 
-/** A port in 53000-53999 nothing listens on. */
+const [PORT_LOW, PORT_HIGH] = (process.env['SOAK_PORTS'] ?? '53000-53999').split('-').map(Number) as [number, number];
+
+/** A port in SOAK_PORTS nothing listens on. */
 async function portInRange(random: () => number): Promise<number> {
   for (let i = 0; i < 50; i++) {
-    const port = 53000 + Math.floor(random() * 1000);
+    const port = PORT_LOW + Math.floor(random() * (PORT_HIGH - PORT_LOW + 1));
     const free = await new Promise<boolean>((resolve) => {
       const srv = createServer();
       srv.once('error', () => resolve(false));
@@ -116,7 +119,7 @@ async function portInRange(random: () => number): Promise<number> {
     });
     if (free) return port;
   }
-  throw new Error('no free port in 53000-53999');
+  throw new Error(`no free port in ${PORT_LOW}-${PORT_HIGH}`);
 }
 
 function httpPush(body: unknown): Buffer {
