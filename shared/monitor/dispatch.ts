@@ -1,5 +1,7 @@
 import { SinkDeliveryError, type AlertNotification, type AlertSink } from '../alerts/model.ts';
 import { applySilences } from '../silences/apply.ts';
+import { silencing, type Silence } from '../silences/silence.ts';
+import { listSilences } from '../silences/store.ts';
 import type { Store } from '../store/port.ts';
 import { EVERY_SINK, heardItem, lastDecided, type OutboxEntry } from './entity-state.ts';
 import { dropOwedMarker, ENTITY_PREFIX, loadOwing, loadSilenced, updateEntity, type OwingEntity } from './entity-store.ts';
@@ -170,13 +172,15 @@ async function deliverUnderLease(
   const owingKeys = new Set(owing.map((s) => s.key));
   const silenced = (await loadSilenced(store)).filter((s) => !owingKeys.has(s.key));
   // Silenced notifications are struck (and recorded) before anything is sent; a recorded message is sent as it was.
-  if (await applySilences(store, [...owing, ...silenced], now(), log, { inFlight: inFlight(sending), repeatIntervalMs: policy.repeatIntervalMs })) owing = await loadOwing(store);
+  const { silences } = await listSilences(store, now());
+  if (await applySilences(store, [...owing, ...silenced], now(), log, { inFlight: inFlight(sending), repeatIntervalMs: policy.repeatIntervalMs, silences })) owing = await loadOwing(store);
   // A recorded message goes out again though a silence struck every alert in it (nothing else owed).
   // So does a confirmed one (struck off, or not yet): a refusing sink's SinkRejected may wait on it to resolve.
   // And one given up whose give-up a store failure cut short: it is finished (not sent).
   const recorded = [...sending.values()].some((records) => [...records.values()].some((r) => r.sent || r.message !== undefined || r.givenUp !== undefined));
   if (owing.length === 0 && !recorded) return;
-  owing = await resolveSinks(store, owing, configured, log);
+  // Read again since the silences were applied (the lines above): what a check wrote in between is left out.
+  owing = uncovered(await resolveSinks(store, owing, configured, log), silences, now());
   const pass: Pass = { now, log, report, mayStart, policy, configured, stuck: new Set(refused), refused, monitorChanged: false };
   for (const sink of sinks) {
     if (!(await deliverToSink(store, sink, owing, sending.get(sink.name)!, pass))) return;
@@ -189,6 +193,14 @@ async function deliverUnderLease(
   for (const sink of sinks) {
     if (!(await deliverToSink(store, sink, owing, sendingNow.get(sink.name)!, { ...pass, only: 'monitor', monitorChanged: false }))) return;
   }
+}
+
+/**
+ * Of what is owed, read again after the silences were applied, the entities none of them covers: an
+ * alert a check wrote in between (another instance's receipt) is struck at the next flush, not sent.
+ */
+function uncovered(owing: OwingEntity[], silences: readonly Silence[], now: number): OwingEntity[] {
+  return owing.filter((s) => !silencing(silences, s.value.subject, now));
 }
 
 /** What one deliverer's pass shares across its sinks. */

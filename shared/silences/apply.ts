@@ -35,11 +35,11 @@ export async function applySilences(
   entities: ReadonlyArray<{ key: string; value: EntityState }>,
   now: number,
   log: (rec: Record<string, unknown>) => void,
-  opts: { inFlight?: ReadonlyMap<string, ReadonlySet<string>>; repeatIntervalMs: number },
+  opts: { inFlight?: ReadonlyMap<string, ReadonlySet<string>>; repeatIntervalMs: number; silences?: readonly Silence[] },
 ): Promise<boolean> {
   const inFlight = opts.inFlight ?? new Map<string, ReadonlySet<string>>();
   // Those in force only: the deliverer reads none of the ended ones, however many ended lately.
-  const { silences } = await listSilences(store, now);
+  const silences = opts.silences ?? (await listSilences(store, now)).silences;
   const blockedWabas = new Map<string, boolean>();
   let changed = false;
   for (const { key, value } of entities) {
