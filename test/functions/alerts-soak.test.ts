@@ -2,7 +2,8 @@
 // redis (AOF, so a restart keeps what it acknowledged, as a managed one does), the CAMS sandbox, two
 // health-monitor instances ticking (runHealthMonitor) beside two cams-events instances taking
 // receipts (camsEventsHandler over HTTP), and one signed webhook that now and then answers 500, late,
-// or never. A seeded driver changes the nodes' health in the sandbox, pushes (or loses, or
+// never, or 400 (refused for good: a message refused SINK_REFUSALS times is given up for it, and
+// counts as told, README: a sink refusing everything loses each message after 3 refusals). A seeded driver changes the nodes' health in the sandbox, pushes (or loses, or
 // repeats) the matching receipts, runs ticks, restarts redis, and silences a node (or its WABA) for
 // a while through the silences service, ending some early (DELETE, now and then while redis
 // restarts, sent again until answered); a model keeps each node's true state and each silence's
@@ -10,10 +11,12 @@
 // was recorded before the silence was made (README: it goes out as it was). After a quiescent phase (faults off, CAMS's retries of failed pushes delivered, clean
 // rounds, nothing owed) what the webhook accepted must tell, per alert, a consistent story that ends
 // in the node's true state, and no notification id may arrive twice except after a store failure
-// between a send and its strike (README: the re-send carries the same X-Alert-Id).
+// between a send and its strike (README: the re-send carries the same X-Alert-Id), nor a message
+// given up be sent again.
 //
 // SOAK_STEPS (default 40) and SOAK_SEED (default 1) change the run, SOAK_RESTARTS the share of steps
-// that restart redis (default 0.06), SOAK_PORTS the range redis's port is drawn from (default
+// that restart redis (default 0.06), SOAK_REFUSALS the share whose webhook refuses (default 0.08;
+// 0: the run as before refusals), SOAK_PORTS the range redis's port is drawn from (default
 // 53000-53999, e.g. 22800-22899 where ports are shared); the seed is printed on failure (SOAK_VERBOSE=1: always).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -26,7 +29,7 @@ import { DEFAULT_SANDBOX_KEYS } from '../../local/sandbox/server.ts';
 import type { AlertItem } from '../../shared/alerts/model.ts';
 import { OWED_PREFIX } from '../../shared/monitor/entity-store.ts';
 import { registerWatchTarget, type WatchTarget } from '../../shared/monitor/targets.ts';
-import { DELIVERY_LEASE, SENDING_PREFIX } from '../../shared/monitor/dispatch.ts';
+import { DELIVERY_LEASE, SENDING_PREFIX, SINK_REFUSALS } from '../../shared/monitor/dispatch.ts';
 import { HttpError } from '../../shared/http-fn/errors.ts';
 import { createSilenceService, deleteSilenceService, listSilencesService } from '../../shared/services/silences.ts';
 import { camsEventsHandler } from '../../shared/services/cams-events.ts';
@@ -43,6 +46,8 @@ const STEPS = Number(process.env['SOAK_STEPS'] ?? 40);
 const SEED = Number(process.env['SOAK_SEED'] ?? 1);
 /** How often redis is restarted in a step (default 0.06). */
 const RESTARTS = Number(process.env['SOAK_RESTARTS'] ?? 0.06);
+/** How often the webhook refuses (400) the next few messages in a step (default 0.08; 0: as before refusals were drawn). */
+const REFUSALS = Number(process.env['SOAK_REFUSALS'] ?? 0.08);
 const redisBin = findOnPath('redis-server');
 const TOKEN = 'soak-receipt-token-0123456789';
 const key = DEFAULT_SANDBOX_KEYS[0]!;
@@ -171,6 +176,8 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
     const random = seeded(SEED);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
     const chance = (p: number) => random() < p;
+    // The webhook's refusals (400) draw from their own generator: the rest of a seed's driver is as it was before them.
+    const refusalRandom = seeded(SEED + 0x400);
     const trace: string[] = [];
     const unhandled: unknown[] = [];
     const onUnhandled = (e: unknown) => unhandled.push(e);
@@ -253,6 +260,7 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
     /** The steps that restarted redis, and per step the webhook's accepted and repeated ids after it. */
     const storeFailedAt = new Set<number>();
     const receivedAfter: number[] = [];
+    const rejectedAfter: number[] = [];
     const duplicatesAfter: number[] = [];
     /** Every silence made, and what its DELETEs found wrong (a 404 for one that was there: lost). */
     const silences: SoakSilence[] = [];
@@ -388,10 +396,16 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
       if (both) tickResults.push(sleep(Math.floor(random() * 100)).then(() => tick(monitors[1]!)));
       work.push(...tickResults);
       // Faults: the webhook answers 500 or never answers; redis is killed and comes back.
+      const refuseRoll = refusalRandom();
+      const refuseCount = 1 + Math.floor(refusalRandom() * (SINK_REFUSALS + 1));
       if (chance(0.12)) {
         const k = 1 + Math.floor(random() * 3);
         webhook.failNext(k);
         what.push(`webhook 500 ×${k}`);
+      } else if (refuseRoll < REFUSALS) {
+        // Refused for good (a channel's keyword filter, a bad payload): given up at the third refusal of one message.
+        webhook.failNext(refuseCount, 400);
+        what.push(`webhook 400 ×${refuseCount}`);
       } else if (chance(0.03)) {
         webhook.hangNext(1);
         what.push('webhook hangs once');
@@ -412,6 +426,7 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
       await Promise.all(work);
       trace.push(`${step}: ${what.join('; ')} → ticks ${(await Promise.all(tickResults)).join(', ')} (${Date.now() - stepStarted} ms)`);
       receivedAfter.push(webhook.received.length);
+      rejectedAfter.push(webhook.rejected.length);
       duplicatesAfter.push(webhook.duplicates.length);
     }
 
@@ -449,17 +464,48 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
 
     // What the webhook accepted (each id once), item by item, in the order it was sent.
     /** One item as accepted: the id of its message, the step it came in (STEPS: the quiescent phase) and its message's item count. */
-    type Seen = Pick<AlertItem, 'fingerprint' | 'status' | 'reason' | 'subject' | 'node' | 'errors'> & { id: string; step: number; of: number };
+    const problems: string[] = [];
+    // A message the webhook refused SINK_REFUSALS times is given up (struck off, not heard): it counts
+    // as told at its last refusal, in its place among the accepted ones.
+    type Seen = Pick<AlertItem, 'fingerprint' | 'status' | 'reason' | 'subject' | 'node' | 'errors'> & { id: string; step: number; of: number; givenUp?: boolean };
     const byAlert = new Map<string, Seen[]>();
     const stepOf = (counts: number[], index: number) => {
       const step = counts.findIndex((c) => c > index);
       return step < 0 ? STEPS : step;
     };
+    const acceptedIds = new Set(webhook.received.map((m) => (m.body as { id: string }).id));
+    const refusals = new Map<string, number>();
+    const told: Array<{ at: number; body: { id: string; items: Seen[] }; step: number; givenUp?: boolean }> = webhook.received.map((m, index) => ({
+      at: m.at,
+      body: m.body as { id: string; items: Seen[] },
+      step: stepOf(receivedAfter, index),
+    }));
+    const givenUp = new Map<string, number>();
+    for (const [index, r] of webhook.rejected.entries()) {
+      if (r.status !== 400 || r.raw === undefined) continue;
+      const body = JSON.parse(r.raw) as { id: string; items: Seen[] };
+      const n = (refusals.get(body.id) ?? 0) + 1;
+      refusals.set(body.id, n);
+      const step = stepOf(rejectedAfter, index);
+      if (n === SINK_REFUSALS) {
+        givenUp.set(body.id, step);
+        if (!acceptedIds.has(body.id)) told.push({ at: r.at, body, step, givenUp: true });
+      } else if (n > SINK_REFUSALS && ![...storeFailedAt].some((s) => s >= givenUp.get(body.id)! && s <= step)) {
+        problems.push(`notification ${body.id}: given up at step ${givenUp.get(body.id)}, refused again (${n}) at step ${step}, with no store failure between`);
+      }
+    }
     for (const [index, m] of webhook.received.entries()) {
-      const body = m.body as { id: string; items: Seen[] };
-      for (const item of body.items) {
+      const id = (m.body as { id: string }).id;
+      const step = stepOf(receivedAfter, index);
+      if (givenUp.has(id) && givenUp.get(id)! <= step && webhook.received.findIndex((x) => (x.body as { id: string }).id === id) === index) {
+        if (![...storeFailedAt].some((s) => s >= givenUp.get(id)! && s <= step)) problems.push(`notification ${id}: given up at step ${givenUp.get(id)}, accepted at step ${step}`);
+      }
+    }
+    told.sort((a, b) => a.at - b.at);
+    for (const m of told) {
+      for (const item of m.body.items) {
         const list = byAlert.get(item.fingerprint) ?? [];
-        list.push({ ...item, id: body.id, step: stepOf(receivedAfter, index), of: body.items.length });
+        list.push({ ...item, id: m.body.id, step: m.step, of: m.body.items.length, ...(m.givenUp ? { givenUp: true } : {}) });
         byAlert.set(item.fingerprint, list);
       }
     }
@@ -481,7 +527,7 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
     /** What a notification says: RESOLVED, or a firing status with its error codes. */
     const said = (i: Seen) => (i.status === 'RESOLVED' ? 'RESOLVED' : [i.status, ...i.errors.map((e) => e.ErrorCode)].join(' '));
 
-    const problems: string[] = owed === 0 ? [] : [`quiescent: ${owed} entities still owe a delivery`];
+    problems.unshift(...(owed === 0 ? [] : [`quiescent: ${owed} entities still owe a delivery`]));
     problems.push(...silenceProblems);
     // Nothing a silence covers is sent in its span (it started before any deliverer of its step, and
     // a message sent before it ended was checked before that), but a message recorded before it.
@@ -500,7 +546,7 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
       const listed = listing.filter((l) => l.SilenceId === x.id);
       if (listed.length !== 1 || listed[0]!.State !== 'expired') problems.push(`silence of step ${x.step}: listed ${listed.length} times, ${listed.map((l) => l.State).join(', ')}`);
     }
-    const story = (seen: Seen[]) => seen.map((i) => `${said(i)}/${i.reason} (step ${i.step}, ${i.id.slice(0, 8)} of ${i.of})`).join(' → ');
+    const story = (seen: Seen[]) => seen.map((i) => `${said(i)}/${i.reason} (step ${i.step}, ${i.id.slice(0, 8)} of ${i.of}${i.givenUp ? ', given up' : ''})`).join(' → ');
     for (const [fp, seen] of byAlert) {
       const about = `${seen[0]!.node} ${seen[0]!.subject.entityType} [${fp}]`;
       let firing: string | undefined;
@@ -561,6 +607,7 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
       '--- what the webhook accepted, per alert',
       ...[...byAlert.values()].map((seen) => `${seen[0]!.node} ${seen[0]!.subject.entityType}: ${story(seen)}`),
       `--- silences: ${silences.map((x) => `step ${x.step} ${x.wabaWide ? `WABA ${x.node.wabaId}` : x.node.name} ${x.id} +${Math.min(x.endsAt, x.deleteAt ?? Infinity) - x.createdAt} ms${x.inFlight.size ? ` (in flight: ${[...x.inFlight].join(', ')})` : ''}`).join('; ') || 'none'}`,
+      `--- ids given up: ${[...givenUp].map(([id, step]) => `${id} (step ${step})`).join(', ') || 'none'}`,
       `--- ids delivered again (store failures at steps ${[...storeFailedAt].join(', ') || 'none'}): ${webhook.duplicates.join(', ') || 'none'}`,
     ].join('\n');
     if (process.env['SOAK_VERBOSE'] || problems.length) console.log(report);

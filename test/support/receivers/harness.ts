@@ -34,6 +34,8 @@ export interface RejectedCall {
   status: number;
   reply: unknown;
   reason: string;
+  /** A scripted failure's request body (what was refused: a message's id and items). */
+  raw?: string;
 }
 
 export interface Reply {
@@ -108,7 +110,7 @@ export async function startReceiverServer(kind: ReceiverKind, handle: (call: Inc
       }
       if (failing > 0) {
         failing -= 1;
-        rejected.push({ at, path: url.pathname, status: failStatus, reply: 'scripted failure', reason: 'scripted failure' });
+        rejected.push({ at, path: url.pathname, status: failStatus, reply: 'scripted failure', reason: 'scripted failure', raw: Buffer.concat(chunks).toString('utf8') });
         send(failStatus, failStatus >= 500 ? 'Internal Server Error' : 'scripted failure');
         return;
       }
