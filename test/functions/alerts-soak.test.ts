@@ -397,7 +397,7 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
       work.push(...tickResults);
       // Faults: the webhook answers 500 or never answers; redis is killed and comes back.
       const refuseRoll = refusalRandom();
-      const refuseCount = 1 + Math.floor(refusalRandom() * (SINK_REFUSALS + 1));
+      const refuseCount = 1 + Math.floor(refusalRandom() * 2 * SINK_REFUSALS);
       if (chance(0.12)) {
         const k = 1 + Math.floor(random() * 3);
         webhook.failNext(k);
@@ -607,7 +607,7 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
       '--- what the webhook accepted, per alert',
       ...[...byAlert.values()].map((seen) => `${seen[0]!.node} ${seen[0]!.subject.entityType}: ${story(seen)}`),
       `--- silences: ${silences.map((x) => `step ${x.step} ${x.wabaWide ? `WABA ${x.node.wabaId}` : x.node.name} ${x.id} +${Math.min(x.endsAt, x.deleteAt ?? Infinity) - x.createdAt} ms${x.inFlight.size ? ` (in flight: ${[...x.inFlight].join(', ')})` : ''}`).join('; ') || 'none'}`,
-      `--- ids given up: ${[...givenUp].map(([id, step]) => `${id} (step ${step})`).join(', ') || 'none'}`,
+      `--- ids refused (400): ${[...refusals].map(([id, n]) => `${id} ×${n}`).join(', ') || 'none'}; given up: ${[...givenUp].map(([id, step]) => `${id} (step ${step})`).join(', ') || 'none'}`,
       `--- ids delivered again (store failures at steps ${[...storeFailedAt].join(', ') || 'none'}): ${webhook.duplicates.join(', ') || 'none'}`,
     ].join('\n');
     if (process.env['SOAK_VERBOSE'] || problems.length) console.log(report);
