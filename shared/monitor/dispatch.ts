@@ -62,6 +62,8 @@ export const DELIVERY_LEASE = 'monitor/deliver';
  */
 export const DELIVER_AGAIN = 'monitor/deliver-again';
 const MAX_PASSES = 3;
+/** The monitor's own alerts' group (groupOf): a refusal in a pass is told the other sinks in a pass of its own. */
+const MONITOR_GROUP = 'monitor';
 const LEASE_LOST = 'the delivery lease was lost';
 const INVOCATION_ENDING = 'the invocation ends before a send could be struck off';
 /** Room between a send's end and the invocation's for striking it off (one store write). */
@@ -190,8 +192,12 @@ async function deliverUnderLease(
   if (!pass.monitorChanged) return;
   owing = await loadOwing(store);
   const sendingNow = (await loadSending(store, sinks)).sending;
+  // A silence covers the alert raised in this pass as any other: struck (recorded) here, not sent.
+  const monitor = owing.filter((s) => s.value.outbox.some((e) => e.group === MONITOR_GROUP));
+  if (await applySilences(store, monitor, now(), log, { inFlight: inFlight(sendingNow), repeatIntervalMs: policy.repeatIntervalMs, silences })) owing = await loadOwing(store);
+  owing = uncovered(owing, silences, now());
   for (const sink of sinks) {
-    if (!(await deliverToSink(store, sink, owing, sendingNow.get(sink.name)!, { ...pass, only: 'monitor', monitorChanged: false }))) return;
+    if (!(await deliverToSink(store, sink, owing, sendingNow.get(sink.name)!, { ...pass, only: MONITOR_GROUP, monitorChanged: false }))) return;
   }
 }
 

@@ -433,6 +433,22 @@ describe('deliverOwed', () => {
     expect(second).toMatchObject({ outbox: [], silenced: { silenceId: s.SilenceId, sinks: ['s'] } });
   });
 
+  it("a sink's refusal in a flush raises its SinkRejected under a silence that covers it: the other sinks are not told it in that flush's monitor pass", async () => {
+    // The monitor pass (the other sinks hear of a refusal in the same flush) read what is owed with
+    // no silence applied, so a silence on SinkRejected held it back from none of them.
+    const store = await openStore('memory:');
+    const now = Date.now();
+    const s = await createSilence(store, { Matchers: [{ Name: 'AlertName', Value: 'SinkRejected' }], StartsAt: now - 1000, EndsAt: now + 3_600_000, CreatedBy: 'ops', Comment: 'known' }, now);
+    const r = new TimedSink('r');
+    r.fail = new SinkDeliveryError('r', 'errcode 310000', false, undefined, '310000');
+    const ok = new TimedSink('ok');
+    await owe(store, '6', ['r', 'ok']);
+    await deliverOwed(store, [r, ok], Date.now, noLog);
+    expect(ok.sent.map((m) => m.n.group)).toEqual(['waba:6']);
+    const rejected = (await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf({ nodeType: 'monitor', entityType: 'SinkRejected', ref: 'r' })))!.value;
+    expect(rejected).toMatchObject({ outbox: [], silenced: { silenceId: s.SilenceId, sinks: ['ok'] } });
+  });
+
   it('a silence that struck an alert one sink already had: when it ends, only the sinks it kept it from get it', async () => {
     const store = await openStore('memory:');
     await owe(store, '8', ['a', 'b']);
