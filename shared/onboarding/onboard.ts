@@ -2,6 +2,8 @@ import type { AlertSubject } from '../alerts/model.ts';
 import type { CamsClient } from '../cams/client.ts';
 import { CamsError, INVALID_RESPONSE, isCamsError, isThrottlingCode, mayHaveBeenApplied } from '../cams/errors.ts';
 import { earlierAttemptMayHaveApplied, whoseExistingNumber } from '../cams/phone-exists.ts';
+import { fingerprintOf, type EntityState } from '../monitor/entity-state.ts';
+import { entityKey } from '../monitor/entity-store.ts';
 import { observeMonitorSubject } from '../monitor/monitor-alert.ts';
 import { registerPinnedTarget, REMOVED_PREFIX, targetId, type WatchTarget } from '../monitor/targets.ts';
 import { update, type Store } from '../store/port.ts';
@@ -277,13 +279,17 @@ export async function endFailed(deps: OnboardingDeps, onboardingId: string, step
 /**
  * Records the alert of a failed record, from its last (permanent) error. Recording it again is a
  * no-op (the same subject, firing with the same code), so the re-drive timer calls it for every failed
- * record still in the index: one whose alert was not written before its run died.
+ * record still in the index: one whose alert was not written before its run died. One resolved since
+ * (a later onboarding of the number ended done) is left so: recorded again it would fire anew.
  */
 export async function raiseRecordedFailureAlert(deps: OnboardingDeps, record: OnboardingRecord): Promise<void> {
   const e = record.Errors.at(-1);
   const p = record.Payload;
+  const about = { onboardingId: record.OnboardingId, wabaId: p.WabaId, phone: `${p.Cc}${p.PhoneNumber}` };
+  const recorded = (await deps.store.get<EntityState>(entityKey(fingerprintOf(failureSubject(about)))))?.value;
+  if (recorded && !recorded.firing) return;
   const [code, message] = e ? [e.Code, `${e.step}: ${e.Message}`] : ['OnboardingFailed', record.FailureReason ?? 'failed'];
-  await raiseFailureAlert(deps, { onboardingId: record.OnboardingId, wabaId: p.WabaId, phone: `${p.Cc}${p.PhoneNumber}` }, code, message);
+  await raiseFailureAlert(deps, about, code, message);
 }
 
 interface StepOutcome {

@@ -207,6 +207,48 @@ describe('onboarding', () => {
     expect(sink.received).toHaveLength(1);
   });
 
+  it('a delivery that read no record, then stalled past the failure and a later onboarding of the number that resolved its alert, does not raise that alert again', async () => {
+    const p = payload();
+    const first = { ...p, IdempotencyKey: `stalled-first-${seq}` };
+    // The late delivery's first read of the record (none yet) is followed by a stall.
+    const firstId = onboardingIdFor(idempotencyKeyFor(first as OnboardingPayload));
+    let read!: () => void;
+    const hasRead = new Promise<void>((r) => (read = r));
+    let resume!: () => void;
+    const resumed = new Promise<void>((r) => (resume = r));
+    let stalls = true;
+    const lateStore = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'get') {
+          return async (k: string) => {
+            const got = await target.get(k);
+            if (k === recordKey(firstId) && stalls) {
+              stalls = false;
+              read();
+              await resumed;
+            }
+            return got;
+          };
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const late = runOnboarding(deps({ store: lateStore }), { payload: first });
+    await hasRead;
+    // Meanwhile the onboarding fails for good (its alert recorded), and one submitted again with a new key ends done.
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { denials: [{ code: 'Ram.PermissionDeny', action: 'ChatappBindWaba' }] });
+    expect(await runOnboarding(deps(), { payload: first })).toMatchObject({ status: 'failed', duplicate: false });
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', {});
+    expect(await runOnboarding(deps(), { payload: { ...p, IdempotencyKey: `stalled-again-${seq}` } })).toMatchObject({ status: 'done' });
+    const alert = async () => (await store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value).filter((e) => e.subject.entityType === 'OnboardingFailed' && e.subject.ref === firstId);
+    expect(await alert()).toEqual([expect.objectContaining({ firing: false })]);
+
+    resume();
+    expect(await late).toMatchObject({ status: 'failed', duplicate: true });
+    expect(await alert()).toEqual([expect.objectContaining({ firing: false })]);
+  });
+
   it('a transient error is rethrown for FC to retry, counts the attempt, and the retry resumes', async () => {
     const request = onboardingRequestFrom(eventBridge(payload(), 'evt-transient'));
     await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { errorRate: 1 });
