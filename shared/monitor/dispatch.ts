@@ -174,15 +174,18 @@ async function deliverUnderLease(
   const owingKeys = new Set(owing.map((s) => s.key));
   const silenced = (await loadSilenced(store)).filter((s) => !owingKeys.has(s.key));
   // Silenced notifications are struck (and recorded) before anything is sent; a recorded message is sent as it was.
-  const { silences } = await listSilences(store, now());
-  if (await applySilences(store, [...owing, ...silenced], now(), log, { inFlight: inFlight(sending), repeatIntervalMs: policy.repeatIntervalMs, silences })) owing = await loadOwing(store);
+  // One instant for the pass: a silence starting between the strike and the filter below would drop a
+  // re-sent message's entries unstruck, owed again (as unheard) once it ends.
+  const at = now();
+  const { silences } = await listSilences(store, at);
+  if (await applySilences(store, [...owing, ...silenced], at, log, { inFlight: inFlight(sending), repeatIntervalMs: policy.repeatIntervalMs, silences })) owing = await loadOwing(store);
   // A recorded message goes out again though a silence struck every alert in it (nothing else owed).
   // So does a confirmed one (struck off, or not yet): a refusing sink's SinkRejected may wait on it to resolve.
   // And one given up whose give-up a store failure cut short: it is finished (not sent).
   const recorded = [...sending.values()].some((records) => [...records.values()].some((r) => r.sent || r.message !== undefined || r.givenUp !== undefined));
   if (owing.length === 0 && !recorded) return;
   // Read again since the silences were applied (the lines above): what a check wrote in between is left out.
-  owing = uncovered(await resolveSinks(store, owing, configured, log), silences, now());
+  owing = uncovered(await resolveSinks(store, owing, configured, log), silences, at);
   const pass: Pass = { now, log, report, mayStart, policy, configured, stuck: new Set(refused), refused, monitorChanged: false };
   for (const sink of sinks) {
     if (!(await deliverToSink(store, sink, owing, sending.get(sink.name)!, pass))) return;
@@ -194,8 +197,9 @@ async function deliverUnderLease(
   const sendingNow = (await loadSending(store, sinks)).sending;
   // A silence covers the alert raised in this pass as any other: struck (recorded) here, not sent.
   const monitor = owing.filter((s) => s.value.outbox.some((e) => e.group === MONITOR_GROUP));
-  if (await applySilences(store, monitor, now(), log, { inFlight: inFlight(sendingNow), repeatIntervalMs: policy.repeatIntervalMs, silences })) owing = await loadOwing(store);
-  owing = uncovered(owing, silences, now());
+  const monitorAt = now();
+  if (await applySilences(store, monitor, monitorAt, log, { inFlight: inFlight(sendingNow), repeatIntervalMs: policy.repeatIntervalMs, silences })) owing = await loadOwing(store);
+  owing = uncovered(owing, silences, monitorAt);
   for (const sink of sinks) {
     if (!(await deliverToSink(store, sink, owing, sendingNow.get(sink.name)!, { ...pass, only: MONITOR_GROUP, monitorChanged: false }))) return;
   }

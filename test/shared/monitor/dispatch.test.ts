@@ -433,6 +433,40 @@ describe('deliverOwed', () => {
     expect(second).toMatchObject({ outbox: [], silenced: { silenceId: s.SilenceId, sinks: ['s'] } });
   });
 
+  it('a recorded message is struck off once sent though a silence starts while the flush runs: one instant for the silences in a pass', async () => {
+    // The silences were applied at one reading of the clock and what is owed filtered at a later one:
+    // a silence starting in between left the re-sent message's entry owed, struck at the next flush
+    // as though unheard, and owed again when the silence ended: the sink had the alert twice.
+    const inner = await openStore('memory:');
+    const t0 = Date.now();
+    let t = t0;
+    let owedReads = 0;
+    const store = storeWith(inner, {
+      list: async <T>(p: string, o?: ListOptions) => {
+        // The re-read after the silences struck waba 6's alert: by then waba 5's silence has started.
+        if (p === OWED_PREFIX && ++owedReads === 2) t = t0 + 10;
+        return inner.list<T>(p, o);
+      },
+    });
+    const sink = new TimedSink('s');
+    sink.fail = new SinkDeliveryError('s', 'timed out', true);
+    await owe(inner, '5', ['s']);
+    // The message is recorded, its send fails: the next flush sends it again, as it was.
+    await deliverOwed(inner, [sink], () => t, noLog);
+    sink.fail = undefined;
+    await owe(inner, '6', ['s']);
+    await createSilence(inner, { Matchers: [{ Name: 'WabaId', Value: '6' }], StartsAt: t0 - 1000, EndsAt: t0 + 3_600_000, CreatedBy: 'ops', Comment: 'known' }, t0);
+    const later = await createSilence(inner, { Matchers: [{ Name: 'WabaId', Value: '5' }], StartsAt: t0 + 10, EndsAt: t0 + 3_600_000, CreatedBy: 'ops', Comment: 'planned' }, t0);
+    await deliverOwed(store, [sink], () => t, noLog);
+    expect(sink.sent.map((m) => m.n.group)).toEqual(['waba:5']);
+    // Once its silence is over, the sink that had it is not told it again.
+    await expireSilence(inner, later.SilenceId, t0 + 20);
+    t = t0 + 30;
+    await deliverOwed(inner, [sink], () => t, noLog);
+    await deliverOwed(inner, [sink], () => t, noLog);
+    expect(sink.sent.map((m) => m.n.group)).toEqual(['waba:5']);
+  });
+
   it("a sink's refusal in a flush raises its SinkRejected under a silence that covers it: the other sinks are not told it in that flush's monitor pass", async () => {
     // The monitor pass (the other sinks hear of a refusal in the same flush) read what is owed with
     // no silence applied, so a silence on SinkRejected held it back from none of them.
