@@ -18,20 +18,22 @@ export const TIED_PREFIX = 'monitor/tied/';
  * through the same rules and owed-delivery state as node health, so it is de-duplicated and
  * delivered the same way. These fire on the first bad observation. Only records: sending is the
  * deliverer's job (deliverOwed, run by the health monitor). A caller that does not know the sinks
- * (onboarding) leaves `sinks` out, and the alert is owed to every sink the deliverer has.
+ * (onboarding) leaves `sinks` out, and the alert is owed to every sink the deliverer has. With
+ * `unlessResolved`, an alert that exists and does not fire (resolved) is left so, and returned as it is.
  */
 export async function observeMonitorSubject(
   store: Store,
   subject: AlertSubject,
   status: ObservedStatus,
   errors: HealthError[],
-  ctx: { now: number; round: string; policy: AlertPolicy; sinks?: readonly string[]; tiedTo?: string },
+  ctx: { now: number; round: string; policy: AlertPolicy; sinks?: readonly string[]; tiedTo?: string; unlessResolved?: boolean },
 ): Promise<EntityState | undefined> {
   const sinks = ctx.sinks ?? [EVERY_SINK];
   // Before the alert: a crash in between leaves a marker whose alert is not firing (dropped).
   if (ctx.tiedTo !== undefined && status !== 'AVAILABLE') await store.put(TIED_PREFIX + fingerprintOf(subject), ctx.tiedTo);
   const result = await updateEntity(store, fingerprintOf(subject), (prev) =>
-    evaluate(prev, { subject, status, errors }, { ...ctx, sinks, policy: { ...ctx.policy, minConsecutive: 1 }, inhibited: false }),
+    // `unlessResolved`: decided in the write itself, so a resolution landing after a read is not written over.
+    ctx.unlessResolved && prev && !prev.firing ? undefined : evaluate(prev, { subject, status, errors }, { ...ctx, sinks, policy: { ...ctx.policy, minConsecutive: 1 }, inhibited: false }),
   );
   return result?.value;
 }

@@ -2,8 +2,6 @@ import type { AlertSubject } from '../alerts/model.ts';
 import type { CamsClient } from '../cams/client.ts';
 import { CamsError, INVALID_RESPONSE, isCamsError, isThrottlingCode, mayHaveBeenApplied } from '../cams/errors.ts';
 import { earlierAttemptMayHaveApplied, whoseExistingNumber } from '../cams/phone-exists.ts';
-import { fingerprintOf, type EntityState } from '../monitor/entity-state.ts';
-import { entityKey } from '../monitor/entity-store.ts';
 import { observeMonitorSubject } from '../monitor/monitor-alert.ts';
 import { registerPinnedTarget, REMOVED_PREFIX, targetId, type WatchTarget } from '../monitor/targets.ts';
 import { update, type Store } from '../store/port.ts';
@@ -286,8 +284,6 @@ export async function raiseRecordedFailureAlert(deps: OnboardingDeps, record: On
   const e = record.Errors.at(-1);
   const p = record.Payload;
   const about = { onboardingId: record.OnboardingId, wabaId: p.WabaId, phone: `${p.Cc}${p.PhoneNumber}` };
-  const recorded = (await deps.store.get<EntityState>(entityKey(fingerprintOf(failureSubject(about)))))?.value;
-  if (recorded && !recorded.firing) return;
   const [code, message] = e ? [e.Code, `${e.step}: ${e.Message}`] : ['OnboardingFailed', record.FailureReason ?? 'failed'];
   await raiseFailureAlert(deps, about, code, message);
 }
@@ -441,13 +437,15 @@ function isPermanent(e: unknown): boolean {
  */
 async function raiseFailureAlert(deps: OnboardingDeps, about: FailureAbout, code: string, message: string): Promise<void> {
   const now = (deps.now ?? Date.now)();
-  await observeMonitorSubject(
+  // Resolved since (read apart from the write, a resolution in between was written over): left so.
+  const state = await observeMonitorSubject(
     deps.store,
     failureSubject(about),
     'ERROR',
     [{ ErrorCode: code, ErrorDescription: message, PossibleSolution: `Fix the cause, then submit the onboarding again with a new IdempotencyKey (GET /onboardings/${about.onboardingId} shows the record).` }],
-    { now, round: `onboarding-${about.onboardingId}`, policy: FAILURE_POLICY },
+    { now, round: `onboarding-${about.onboardingId}`, policy: FAILURE_POLICY, unlessResolved: true },
   );
+  if (!state?.firing) return;
   if (about.wabaId && about.phone) await deps.store.put(`${FAILED_BY_NUMBER_PREFIX}${about.wabaId}/${about.phone}/${about.onboardingId}`, 1);
 }
 

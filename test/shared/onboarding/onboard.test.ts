@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { onboardingRequestFrom } from '../../../shared/onboarding/event.ts';
-import { OnboardingInProgressError, OnboardingRetryableError, runOnboarding, type OnboardingDeps } from '../../../shared/onboarding/onboard.ts';
+import { OnboardingInProgressError, OnboardingRetryableError, raiseRecordedFailureAlert, runOnboarding, type OnboardingDeps } from '../../../shared/onboarding/onboard.ts';
 import { idempotencyKeyFor, onboardingIdFor, type OnboardingPayload } from '../../../shared/onboarding/payload.ts';
 import { recordKey, type OnboardingRecord } from '../../../shared/onboarding/record.ts';
 import { deliverOwed } from '../../../shared/monitor/dispatch.ts';
@@ -247,6 +247,53 @@ describe('onboarding', () => {
     resume();
     expect(await late).toMatchObject({ status: 'failed', duplicate: true });
     expect(await alert()).toEqual([expect.objectContaining({ firing: false })]);
+  });
+
+  it("a re-drive recording a failed record's alert, stalled between reading it firing and writing it, while a later onboarding of the number resolves it, leaves it resolved", async () => {
+    // The check (resolved: left so) and the write were apart: a resolution landing in between was
+    // written over, and the alert fired anew as NEW for a number that is onboarded.
+    const p = payload();
+    const first = { ...p, IdempotencyKey: `redrive-first-${seq}` };
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { denials: [{ code: 'Ram.PermissionDeny', action: 'ChatappBindWaba' }] });
+    const failed = await runOnboarding(deps(), { payload: first });
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', {});
+    expect(failed).toMatchObject({ status: 'failed', duplicate: false });
+    if (failed.status !== 'failed') return;
+    const firstId = failed.record.OnboardingId;
+    let read!: () => void;
+    const hasRead = new Promise<void>((r) => (read = r));
+    let resume!: () => void;
+    const resumed = new Promise<void>((r) => (resume = r));
+    let stalls = true;
+    const slowStore = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'get') {
+          return async (k: string) => {
+            const got = await target.get(k);
+            // The alert read (firing), then a stall.
+            if (k.startsWith(ENTITY_PREFIX) && stalls) {
+              stalls = false;
+              read();
+              await resumed;
+            }
+            return got;
+          };
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const redrive = raiseRecordedFailureAlert(deps({ store: slowStore }), failed.record);
+    await hasRead;
+    expect(await runOnboarding(deps(), { payload: { ...p, IdempotencyKey: `redrive-again-${seq}` } })).toMatchObject({ status: 'done' });
+    const alert = async () => (await store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value).filter((e) => e.subject.entityType === 'OnboardingFailed' && e.subject.ref === firstId);
+    expect(await alert()).toEqual([expect.objectContaining({ firing: false })]);
+
+    resume();
+    await redrive;
+    expect(await alert()).toEqual([expect.objectContaining({ firing: false })]);
+    // Nor is it indexed again as a failure of the number (a later done onboarding would resolve it anew).
+    expect(await store.list(`onboarding-index/failed/${p.WabaId}/`)).toEqual([]);
   });
 
   it('a transient error is rethrown for FC to retry, counts the attempt, and the retry resumes', async () => {
