@@ -437,6 +437,10 @@ function isPermanent(e: unknown): boolean {
  */
 async function raiseFailureAlert(deps: OnboardingDeps, about: FailureAbout, code: string, message: string): Promise<void> {
   const now = (deps.now ?? Date.now)();
+  // The number's failure is indexed before its alert: a done onboarding of the number listing the
+  // index in between finds it, and resolves the alert (or leaves one not yet written resolved).
+  const indexed = about.wabaId && about.phone ? `${FAILED_BY_NUMBER_PREFIX}${about.wabaId}/${about.phone}/${about.onboardingId}` : undefined;
+  if (indexed) await deps.store.put(indexed, 1);
   // Resolved since (read apart from the write, a resolution in between was written over): left so.
   const state = await observeMonitorSubject(
     deps.store,
@@ -445,8 +449,8 @@ async function raiseFailureAlert(deps: OnboardingDeps, about: FailureAbout, code
     [{ ErrorCode: code, ErrorDescription: message, PossibleSolution: `Fix the cause, then submit the onboarding again with a new IdempotencyKey (GET /onboardings/${about.onboardingId} shows the record).` }],
     { now, round: `onboarding-${about.onboardingId}`, policy: FAILURE_POLICY, unlessResolved: true },
   );
-  if (!state?.firing) return;
-  if (about.wabaId && about.phone) await deps.store.put(`${FAILED_BY_NUMBER_PREFIX}${about.wabaId}/${about.phone}/${about.onboardingId}`, 1);
+  // Left resolved: nothing for a later onboarding of the number to resolve.
+  if (!state?.firing && indexed) await deps.store.delete(indexed);
 }
 
 /**

@@ -296,6 +296,46 @@ describe('onboarding', () => {
     expect(await store.list(`onboarding-index/failed/${p.WabaId}/`)).toEqual([]);
   });
 
+  it("an onboarding failing while a later one of the number ends done: its alert, written as the done one looks for the number's failures, is resolved by it", async () => {
+    // The number's failure was indexed after its alert was written: a done onboarding listing the
+    // index in between resolved nothing, and the alert fired on for a number that is onboarded.
+    const p = payload();
+    const first = { ...p, IdempotencyKey: `racing-first-${seq}` };
+    let written!: () => void;
+    const hasWritten = new Promise<void>((r) => (written = r));
+    let resume!: () => void;
+    const resumed = new Promise<void>((r) => (resume = r));
+    let stalls = true;
+    const slowStore = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'put') {
+          return async (k: string, v: unknown, o?: unknown) => {
+            const version = await (target.put as (k: string, v: unknown, o?: unknown) => Promise<unknown>)(k, v, o);
+            // The failure's alert written, then a stall.
+            if (k.startsWith(ENTITY_PREFIX) && (v as EntityState).subject.entityType === 'OnboardingFailed' && stalls) {
+              stalls = false;
+              written();
+              await resumed;
+            }
+            return version;
+          };
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { denials: [{ code: 'Ram.PermissionDeny', action: 'ChatappBindWaba' }] });
+    const failing = runOnboarding(deps({ store: slowStore }), { payload: first });
+    await hasWritten;
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', {});
+    expect(await runOnboarding(deps(), { payload: { ...p, IdempotencyKey: `racing-again-${seq}` } })).toMatchObject({ status: 'done' });
+    resume();
+    expect(await failing).toMatchObject({ status: 'failed', duplicate: false });
+    const alerts = (await store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value).filter((e) => e.subject.entityType === 'OnboardingFailed');
+    expect(alerts).toEqual([expect.objectContaining({ firing: false })]);
+    expect(await store.list(`onboarding-index/failed/${p.WabaId}/`)).toEqual([]);
+  });
+
   it('a transient error is rethrown for FC to retry, counts the attempt, and the retry resumes', async () => {
     const request = onboardingRequestFrom(eventBridge(payload(), 'evt-transient'));
     await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { errorRate: 1 });
