@@ -6,6 +6,8 @@ export interface AddedNumber {
   CustSpaceId: string;
   Cc: string;
   PhoneNumber: string;
+  /** An onboarding's IsvCode (the add itself takes none): the listing passes it on, as the onboarding's QueryChatappBindWaba does. */
+  IsvCode?: string;
 }
 
 /** An earlier attempt of the same add went out unanswered or was answered 5xx: CAMS may have applied it. */
@@ -33,7 +35,8 @@ export async function whoseExistingNumber(
   const full = `${added.Cc}${added.PhoneNumber}`;
   let listed;
   try {
-    listed = (await cams.queryPhoneNumbers({ CustSpaceId: added.CustSpaceId })).data.PhoneNumbers;
+    const isv = added.IsvCode ? { IsvCode: added.IsvCode } : {};
+    listed = (await cams.queryPhoneNumbers({ CustSpaceId: added.CustSpaceId, ...isv })).data.PhoneNumbers;
   } catch (q) {
     // Only CAMS refusing the listing leaves our attempts to go by: a reply we could not read said
     // nothing, nor did a 4xx without CAMS's envelope (a gateway's page: it took someone else's number for ours).

@@ -340,7 +340,7 @@ async function runStep(
         const maybeApplied = resent || earlierAttemptMayHaveApplied(e);
         // Nothing of ours may have been applied: CAMS answered this add, and it applied nothing.
         if (!maybeApplied) await save({ StepInFlight: undefined });
-        const owner = await whoseExistingNumber(deps.cams, { CustSpaceId: space!, Cc: p.Cc, PhoneNumber: p.PhoneNumber }, maybeApplied, deps.log);
+        const owner = await whoseExistingNumber(deps.cams, { CustSpaceId: space!, Cc: p.Cc, PhoneNumber: p.PhoneNumber, ...(p.IsvCode ? { IsvCode: p.IsvCode } : {}) }, maybeApplied, deps.log);
         if (owner.ours) return { step: { AlreadyAdded: true, ...(owner.InSpace ? { InSpace: true } : {}), ...(e.RequestId ? { CamsRequestId: e.RequestId } : {}) } };
         // CAMS's list may not show an add it has just applied: after an attempt of ours that may have
         // been, the next deliveries list again (the add stays in flight) for LIST_LAG_MS from the first

@@ -12,7 +12,7 @@ import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import { sandboxClient, sandboxPerFileStorePerTest } from '../../support/monitor.ts';
 import { sandboxControl } from '../../support/sandbox-env.ts';
-import { frontOf, latencyUntilApplied, okCalls, onboardingDeps, type ReplyRewrite } from './support.ts';
+import { camsCalls, frontOf, latencyUntilApplied, okCalls, onboardingDeps, type ReplyRewrite } from './support.ts';
 
 let sandbox: RunningSandbox;
 let store: Store;
@@ -153,12 +153,19 @@ describe('Phone.Exists after an attempt of the same call that may have been appl
       return also(action, reply);
     };
   }
-  const run = (cams: CamsClient, p: typeof payload, now = Date.now()) => runOnboarding(onboardingDeps({ store, cams, now: () => now, deadline: now + 30_000 }), { payload: p });
+  const run = (cams: CamsClient, p: typeof payload & { IsvCode?: string }, now = Date.now()) => runOnboarding(onboardingDeps({ store, cams, now: () => now, deadline: now + 30_000 }), { payload: p });
 
   it('503 (applied), then Phone.Exists in the same call, the number in our space: ours, done', async () => {
     const out = await run(await impatientBehind(firstAdd503()), { ...payload, WabaId: '3100000000010' });
     expect(out).toMatchObject({ status: 'done', record: { Steps: { addPhone: { AlreadyAdded: true, InSpace: true } } } });
     expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
+  });
+
+  it('the same for an onboarding with an IsvCode: the listing passes it, as the WABA query does (CAMS checks the ISV on both)', async () => {
+    const out = await run(await impatientBehind(firstAdd503()), { ...payload, WabaId: '3100000000016', IsvCode: 'isv_acme' });
+    expect(out).toMatchObject({ status: 'done', record: { Steps: { addPhone: { AlreadyAdded: true, InSpace: true } } } });
+    const listings = (await camsCalls(sandbox)).filter((c) => c.Action === 'QueryChatappPhoneNumbers');
+    expect(listings.map((c) => c.Params['IsvCode'])).toEqual(['isv_acme']);
   });
 
   it('503 (applied), then Phone.Exists in the same call, a role that cannot list the space: ours, as across calls (it failed on its own number)', async () => {
