@@ -2,6 +2,8 @@ export const FC_ENV_LIMIT_BYTES: number;
 export const FC_ENV_NAME: RegExp;
 export const DEV_STAGES: string[];
 export const ALERT_SINK_VARIABLES: string[];
+export const ALERT_SINK_SETTINGS: string[];
+export const ALERT_DELIVERERS: string[];
 export function deployChecks(svc: {
   stage: string;
   environment?: Record<string, unknown>;

@@ -14,6 +14,13 @@ export const FC_ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const DEV_STAGES = ['dev'];
 /** Variables that name an alert sink: the monitor needs at least one to alert anyone. */
 export const ALERT_SINK_VARIABLES = ['ALERT_DINGTALK_WEBHOOK', 'ALERT_LARK_WEBHOOK', 'ALERT_WECOM_WEBHOOK', 'ALERT_SLACK_WEBHOOK', 'ALERT_WEBHOOK_URL'];
+/** Every variable of the alert sinks (shared/alerts/sinks/env.ts ALERT_ENV): the URLs and their secrets. */
+export const ALERT_SINK_SETTINGS = [...ALERT_SINK_VARIABLES, 'ALERT_DINGTALK_SECRET', 'ALERT_LARK_SECRET', 'ALERT_WEBHOOK_SECRET'];
+/**
+ * The functions that deliver alerts: the monitor's sweep and the receipts' immediate checks share
+ * one deliverer (owed deliveries, reminders, resolutions), so an alert one raises the other may send.
+ */
+export const ALERT_DELIVERERS = ['health-monitor', 'cams-events'];
 
 /** README's deploy examples stand for what the reader fills in with `…`: no real value holds it. */
 export const PLACEHOLDER = '\u2026';
@@ -262,6 +269,11 @@ export function deployChecks(svc) {
     const holding = fns.filter((k) => String(envOf[k][name]).includes(PLACEHOLDER));
     if (holding.length > 0) errors.push(`${placeholder(name)} (used by ${list(holding)})`);
   }
+  const sinksDiffer = alertSinksDiffer(envOf);
+  if (sinksDiffer) {
+    if (strict) errors.push(`${sinksDiffer} (stage "${svc.stage}")`);
+    else warnings.push(`${sinksDiffer} (stage "${svc.stage}" packages anyway; any other stage fails)`);
+  }
   for (const [key, env] of Object.entries(envOf)) {
     const sinks = ALERT_SINK_VARIABLES.filter((n) => n in env);
     if (sinks.length > 0 && sinks.every((n) => env[n].trim() === '')) {
@@ -269,4 +281,25 @@ export function deployChecks(svc) {
     }
   }
   return { errors, warnings };
+}
+
+/**
+ * The sink settings on which the functions that deliver alerts disagree, said as one message naming
+ * them and each variable (never a value); undefined when they agree. A setting left out or empty is
+ * unset, as the sinks read it.
+ * @param {Record<string, Record<string, unknown>>} envOf each function's merged environment
+ * @returns {string | undefined}
+ */
+function alertSinksDiffer(envOf) {
+  const deliverers = ALERT_DELIVERERS.filter((k) => k in envOf);
+  if (deliverers.length < 2) return undefined;
+  const valueOf = (k, name) => String(envOf[k][name] ?? '').trim();
+  const differing = ALERT_SINK_SETTINGS.flatMap((name) => {
+    const values = deliverers.map((k) => valueOf(k, name));
+    if (values.every((v) => v === values[0])) return [];
+    const setOn = deliverers.filter((k) => valueOf(k, name) !== '');
+    return [`${name} (${setOn.length === deliverers.length ? 'set to different values' : `set on ${list(setOn)} only`})`];
+  });
+  if (differing.length === 0) return undefined;
+  return `the alert sinks of ${list(deliverers)} differ: ${differing.join(', ')}. Both deliver alerts, each the other's too: give them the same sink settings`;
 }

@@ -1,17 +1,22 @@
 // serverless/deploy-checks.js: what fails packaging before anything is built into templates.
 import { describe, expect, it } from 'vitest';
-import { deployChecks, stageCharsetProblem, stageLimits, stageTooLong } from '../../serverless/deploy-checks.js';
+import { ALERT_SINK_SETTINGS, deployChecks, stageCharsetProblem, stageLimits, stageTooLong } from '../../serverless/deploy-checks.js';
+import { ALERT_ENV } from '../../shared/alerts/sinks/env.ts';
 
 const SINKS = { ALERT_DINGTALK_WEBHOOK: '', ALERT_LARK_WEBHOOK: '', ALERT_WECOM_WEBHOOK: '', ALERT_SLACK_WEBHOOK: '', ALERT_WEBHOOK_URL: '' };
-const service = (stage: string, env: { API_KEYS?: string; STORE_URL?: string; MONITOR_TARGETS?: string; CAMS_RECEIPT_TOKEN?: string; sinks?: Record<string, string> } = {}) => ({
-  stage,
-  environment: { CAMS_ENDPOINT: '', STORE_URL: env.STORE_URL ?? 'redis://cache:6379/0' },
-  functions: {
-    'bind-waba': { environment: { API_KEYS: env.API_KEYS ?? 'k1:secret-1,k2:secret-2' } },
-    'health-monitor': { environment: { MONITOR_TARGETS: env.MONITOR_TARGETS ?? '[]', ...SINKS, ALERT_SLACK_WEBHOOK: 'https://hooks.slack.com/x', ...env.sinks } },
-    'cams-events': { environment: { CAMS_RECEIPT_TOKEN: env.CAMS_RECEIPT_TOKEN ?? 'a-receipt-token-0123456789' } },
-  },
-});
+/** As serverless.yml has it: health-monitor and cams-events deliver alerts through the same sinks (`sinks`); `camsEventsSinks` sets cams-events' apart. */
+const service = (stage: string, env: { API_KEYS?: string; STORE_URL?: string; MONITOR_TARGETS?: string; CAMS_RECEIPT_TOKEN?: string; sinks?: Record<string, string>; camsEventsSinks?: Record<string, string> } = {}) => {
+  const sinks = { ...SINKS, ALERT_SLACK_WEBHOOK: 'https://hooks.slack.com/x', ...env.sinks };
+  return {
+    stage,
+    environment: { CAMS_ENDPOINT: '', STORE_URL: env.STORE_URL ?? 'redis://cache:6379/0' },
+    functions: {
+      'bind-waba': { environment: { API_KEYS: env.API_KEYS ?? 'k1:secret-1,k2:secret-2' } },
+      'health-monitor': { environment: { MONITOR_TARGETS: env.MONITOR_TARGETS ?? '[]', ...sinks } },
+      'cams-events': { environment: { CAMS_RECEIPT_TOKEN: env.CAMS_RECEIPT_TOKEN ?? 'a-receipt-token-0123456789', ...(env.camsEventsSinks ?? sinks) } },
+    },
+  };
+};
 
 describe('deployChecks', () => {
   it('passes a complete prod configuration', () => {
@@ -48,7 +53,7 @@ describe('deployChecks', () => {
       expect(errors).toEqual([
         expect.stringMatching(/^VPC_ID still holds README's placeholder "…": set the real value \(custom\.fc3\.vpcConfig\.vpcId\)$/),
         expect.stringMatching(/^VSWITCH_IDS still holds README's placeholder "…"/),
-        expect.stringMatching(/^ALERT_DINGTALK_WEBHOOK still holds README's placeholder "…": set the real value \(used by "health-monitor"\)$/),
+        expect.stringMatching(/^ALERT_DINGTALK_WEBHOOK still holds README's placeholder "…": set the real value \(used by "health-monitor", "cams-events"\)$/),
       ]);
       expect(JSON.stringify(errors)).not.toContain('dingtalk.com');
     }
@@ -64,7 +69,38 @@ describe('deployChecks', () => {
   });
 
   it('warns when the monitor has no alert sink', () => {
-    expect(deployChecks(service('prod', { sinks: { ALERT_SLACK_WEBHOOK: '' } })).warnings).toEqual([expect.stringMatching(/^function "health-monitor": no alert sink is configured/)]);
+    expect(deployChecks(service('prod', { sinks: { ALERT_SLACK_WEBHOOK: '' } })).warnings).toEqual([
+      expect.stringMatching(/^function "health-monitor": no alert sink is configured/),
+      expect.stringMatching(/^function "cams-events": no alert sink is configured/),
+    ]);
+  });
+
+  it('fails any stage but dev (warns on dev) when health-monitor and cams-events, which both deliver alerts, have different sink settings, naming them and each variable, never a value', () => {
+    const dingtalk = 'https://oapi.dingtalk.com/robot/send?access_token=abc123';
+    // A DingTalk robot on the monitor only: cams-events would send the monitor's alerts to Slack alone.
+    const monitorOnly = { camsEventsSinks: { ...SINKS, ALERT_SLACK_WEBHOOK: 'https://hooks.slack.com/x' }, sinks: { ALERT_DINGTALK_WEBHOOK: dingtalk, ALERT_DINGTALK_SECRET: 'SEC-dingtalk' } };
+    const differ = /^the alert sinks of "health-monitor", "cams-events" differ: ALERT_DINGTALK_WEBHOOK \(set on "health-monitor" only\), ALERT_DINGTALK_SECRET \(set on "health-monitor" only\)\. .*give them the same sink settings/;
+    for (const stage of ['prod', 'staging']) {
+      const { errors, warnings } = deployChecks(service(stage, monitorOnly));
+      expect(errors).toEqual([expect.stringMatching(differ)]);
+      expect(errors[0]).toContain(`(stage "${stage}")`);
+      expect(warnings).toEqual([]);
+      expect(JSON.stringify(errors)).not.toMatch(/abc123|SEC-dingtalk|hooks\.slack/);
+    }
+    const dev = deployChecks(service('dev', monitorOnly));
+    expect(dev.errors).toEqual([]);
+    expect(dev.warnings).toEqual([expect.stringMatching(differ)]);
+    // Both set, to different values; a setting left out counts as empty, as the sinks read it.
+    expect(deployChecks(service('prod', { camsEventsSinks: { ALERT_SLACK_WEBHOOK: 'https://hooks.slack.com/y' } })).errors).toEqual([
+      expect.stringMatching(/: ALERT_SLACK_WEBHOOK \(set to different values\)\. /),
+    ]);
+    expect(deployChecks(service('prod', { camsEventsSinks: { ALERT_SLACK_WEBHOOK: ' https://hooks.slack.com/x ' } })).errors).toEqual([]);
+    // Every variable the sinks read is compared.
+    expect([...ALERT_SINK_SETTINGS].sort()).toEqual(Object.values(ALERT_ENV).sort());
+    // Only one of them packaged: nothing to compare.
+    const alone = service('prod', monitorOnly);
+    const { 'cams-events': _dropped, ...functions } = alone.functions;
+    expect(deployChecks({ ...alone, functions }).errors).toEqual([]);
   });
 
   it("fails a function whose environment is over FC's 4 KB, naming it and its largest variables", () => {
