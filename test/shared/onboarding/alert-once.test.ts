@@ -10,6 +10,7 @@ import { recordKey, type OnboardingRecord } from '../../../shared/onboarding/rec
 import { redriveStalled } from '../../../shared/onboarding/redrive.ts';
 import { MemoryStore } from '../../../shared/store/memory-store.ts';
 import { StoreError, type PutOptions } from '../../../shared/store/port.ts';
+import { stallAfterFirst } from '../../support/store.ts';
 import { onboardingDeps } from './support.ts';
 
 /** The WABA belongs to another account: a permanent failure at the bind. */
@@ -94,34 +95,13 @@ describe('the OnboardingFailed alert of a run that died before writing it', () =
     let t = Date.UTC(2026, 10, 30, 12);
     const deps = onboardingDeps({ store, cams: foreignWaba, deadline: Date.UTC(2030, 0, 1), now: () => t });
     // The late delivery's first read of the record (none yet) is followed by a stall.
-    let read!: () => void;
-    const hasRead = new Promise<void>((r) => (read = r));
-    let resume!: () => void;
-    const resumed = new Promise<void>((r) => (resume = r));
-    let first = true;
-    const lateStore = new Proxy(store, {
-      get(target, prop) {
-        if (prop === 'get') {
-          return async (k: string) => {
-            const got = await target.get(k);
-            if (k === recordKey(id) && first) {
-              first = false;
-              read();
-              await resumed;
-            }
-            return got;
-          };
-        }
-        const v = Reflect.get(target, prop, target) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    });
-    const late = runOnboarding({ ...deps, store: lateStore }, { payload });
-    await hasRead;
+    const lateStore = stallAfterFirst(store, 'get', (k) => k === recordKey(id));
+    const late = runOnboarding({ ...deps, store: lateStore.store }, { payload });
+    await lateStore.reached;
 
     // Meanwhile a duplicate ends the record failed, and its alert's write fails (its run dies there).
     await expect(runOnboarding(deps, { payload })).rejects.toBeInstanceOf(StoreError);
-    resume();
+    lateStore.resume();
     expect(await late).toMatchObject({ status: 'failed', duplicate: true });
 
     for (let i = 0; i < 3; i++) {

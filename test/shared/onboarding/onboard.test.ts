@@ -17,6 +17,7 @@ import type { Store } from '../../../shared/store/port.ts';
 import { fixture } from '../../support/events.ts';
 import { RecordingSink, sandboxClient, sandboxPerFileStorePerTest, setHealth } from '../../support/monitor.ts';
 import { sandboxControl } from '../../support/sandbox-env.ts';
+import { stallAfterFirst } from '../../support/store.ts';
 
 let sandbox: RunningSandbox;
 let store: Store;
@@ -212,30 +213,9 @@ describe('onboarding', () => {
     const first = { ...p, IdempotencyKey: `stalled-first-${seq}` };
     // The late delivery's first read of the record (none yet) is followed by a stall.
     const firstId = onboardingIdFor(idempotencyKeyFor(first as OnboardingPayload));
-    let read!: () => void;
-    const hasRead = new Promise<void>((r) => (read = r));
-    let resume!: () => void;
-    const resumed = new Promise<void>((r) => (resume = r));
-    let stalls = true;
-    const lateStore = new Proxy(store, {
-      get(target, prop) {
-        if (prop === 'get') {
-          return async (k: string) => {
-            const got = await target.get(k);
-            if (k === recordKey(firstId) && stalls) {
-              stalls = false;
-              read();
-              await resumed;
-            }
-            return got;
-          };
-        }
-        const v = Reflect.get(target, prop, target) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    });
-    const late = runOnboarding(deps({ store: lateStore }), { payload: first });
-    await hasRead;
+    const lateStore = stallAfterFirst(store, 'get', (k) => k === recordKey(firstId));
+    const late = runOnboarding(deps({ store: lateStore.store }), { payload: first });
+    await lateStore.reached;
     // Meanwhile the onboarding fails for good (its alert recorded), and one submitted again with a new key ends done.
     await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { denials: [{ code: 'Ram.PermissionDeny', action: 'ChatappBindWaba' }] });
     expect(await runOnboarding(deps(), { payload: first })).toMatchObject({ status: 'failed', duplicate: false });
@@ -244,7 +224,7 @@ describe('onboarding', () => {
     const alert = async () => (await store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value).filter((e) => e.subject.entityType === 'OnboardingFailed' && e.subject.ref === firstId);
     expect(await alert()).toEqual([expect.objectContaining({ firing: false })]);
 
-    resume();
+    lateStore.resume();
     expect(await late).toMatchObject({ status: 'failed', duplicate: true });
     expect(await alert()).toEqual([expect.objectContaining({ firing: false })]);
   });
@@ -260,36 +240,15 @@ describe('onboarding', () => {
     expect(failed).toMatchObject({ status: 'failed', duplicate: false });
     if (failed.status !== 'failed') return;
     const firstId = failed.record.OnboardingId;
-    let read!: () => void;
-    const hasRead = new Promise<void>((r) => (read = r));
-    let resume!: () => void;
-    const resumed = new Promise<void>((r) => (resume = r));
-    let stalls = true;
-    const slowStore = new Proxy(store, {
-      get(target, prop) {
-        if (prop === 'get') {
-          return async (k: string) => {
-            const got = await target.get(k);
-            // The alert read (firing), then a stall.
-            if (k.startsWith(ENTITY_PREFIX) && stalls) {
-              stalls = false;
-              read();
-              await resumed;
-            }
-            return got;
-          };
-        }
-        const v = Reflect.get(target, prop, target) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    });
-    const redrive = raiseRecordedFailureAlert(deps({ store: slowStore }), failed.record);
-    await hasRead;
+    // The alert read (firing), then a stall.
+    const slowStore = stallAfterFirst(store, 'get', (k) => k.startsWith(ENTITY_PREFIX));
+    const redrive = raiseRecordedFailureAlert(deps({ store: slowStore.store }), failed.record);
+    await slowStore.reached;
     expect(await runOnboarding(deps(), { payload: { ...p, IdempotencyKey: `redrive-again-${seq}` } })).toMatchObject({ status: 'done' });
     const alert = async () => (await store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value).filter((e) => e.subject.entityType === 'OnboardingFailed' && e.subject.ref === firstId);
     expect(await alert()).toEqual([expect.objectContaining({ firing: false })]);
 
-    resume();
+    slowStore.resume();
     await redrive;
     expect(await alert()).toEqual([expect.objectContaining({ firing: false })]);
     // Nor is it indexed again as a failure of the number (a later done onboarding would resolve it anew).
@@ -301,35 +260,14 @@ describe('onboarding', () => {
     // index in between resolved nothing, and the alert fired on for a number that is onboarded.
     const p = payload();
     const first = { ...p, IdempotencyKey: `racing-first-${seq}` };
-    let written!: () => void;
-    const hasWritten = new Promise<void>((r) => (written = r));
-    let resume!: () => void;
-    const resumed = new Promise<void>((r) => (resume = r));
-    let stalls = true;
-    const slowStore = new Proxy(store, {
-      get(target, prop) {
-        if (prop === 'put') {
-          return async (k: string, v: unknown, o?: unknown) => {
-            const version = await (target.put as (k: string, v: unknown, o?: unknown) => Promise<unknown>)(k, v, o);
-            // The failure's alert written, then a stall.
-            if (k.startsWith(ENTITY_PREFIX) && (v as EntityState).subject.entityType === 'OnboardingFailed' && stalls) {
-              stalls = false;
-              written();
-              await resumed;
-            }
-            return version;
-          };
-        }
-        const v = Reflect.get(target, prop, target) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    });
+    // The failure's alert written, then a stall.
+    const slowStore = stallAfterFirst(store, 'put', (k, v) => k.startsWith(ENTITY_PREFIX) && (v as EntityState).subject.entityType === 'OnboardingFailed');
     await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { denials: [{ code: 'Ram.PermissionDeny', action: 'ChatappBindWaba' }] });
-    const failing = runOnboarding(deps({ store: slowStore }), { payload: first });
-    await hasWritten;
+    const failing = runOnboarding(deps({ store: slowStore.store }), { payload: first });
+    await slowStore.reached;
     await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', {});
     expect(await runOnboarding(deps(), { payload: { ...p, IdempotencyKey: `racing-again-${seq}` } })).toMatchObject({ status: 'done' });
-    resume();
+    slowStore.resume();
     expect(await failing).toMatchObject({ status: 'failed', duplicate: false });
     const alerts = (await store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value).filter((e) => e.subject.entityType === 'OnboardingFailed');
     expect(alerts).toEqual([expect.objectContaining({ firing: false })]);

@@ -10,6 +10,7 @@ import { onboardingIdFor } from '../../../shared/onboarding/payload.ts';
 import { fixture } from '../../support/events.ts';
 import { sandboxClient } from '../../support/monitor.ts';
 import { sandboxControl, sandboxForFunctions } from '../../support/sandbox-env.ts';
+import { gate, stallAfterFirst, storeWith } from '../../support/store.ts';
 import { findOnPath, startRedisServer, type RedisServer } from '../store/redis-server.ts';
 import { camsCalls, okCalls } from './support.ts';
 
@@ -65,54 +66,24 @@ describe('the same onboarding from three processes on one redis at the same inst
   }, 60_000);
 });
 
-/** A promise and the function that settles it. */
-function gate(): { open: () => void; opened: Promise<void> } {
-  let open!: () => void;
-  const opened = new Promise<void>((r) => (open = r));
-  return { open, opened };
-}
-
-/**
- * The store as one delivery sees it: its first read of `key` waits for `resume` (a process descheduled
- * right after it, as on a loaded machine), and, with `beforeRelease`, its lease release waits too.
- */
-function stalled(s: Store, key: string, resume: Promise<void>, beforeRelease?: { reached: () => void; resume: Promise<void> }): { store: Store; read: Promise<void> } {
-  const read = gate();
-  let first = true;
-  const store = new Proxy(s, {
-    get(target, prop) {
-      if (prop === 'get') {
-        return async (k: string) => {
-          const got = await target.get(k);
-          if (k === key && first) {
-            first = false;
-            read.open();
-            await resume;
-          }
-          return got;
-        };
-      }
-      if (prop === 'acquireLease' && beforeRelease) {
-        return async (...args: Parameters<Store['acquireLease']>) => {
-          const lease = await target.acquireLease(...args);
-          if (!lease) return lease;
-          return new Proxy(lease, {
-            get: (l, p) =>
-              p === 'release'
-                ? async () => {
-                    beforeRelease.reached();
-                    await beforeRelease.resume;
-                    return l.release();
-                  }
-                : Reflect.get(l, p, l),
-          });
-        };
-      }
-      const v = Reflect.get(target, prop, target) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+/** The store as one delivery sees it: its lease release waits for `resume`, once it has called `reached`. */
+function releaseStalled(s: Store, reached: () => void, resume: Promise<void>): Store {
+  return storeWith(s, {
+    acquireLease: async (...args) => {
+      const lease = await s.acquireLease(...args);
+      if (!lease) return lease;
+      return new Proxy(lease, {
+        get: (l, p) =>
+          p === 'release'
+            ? async () => {
+                reached();
+                await resume;
+                return l.release();
+              }
+            : Reflect.get(l, p, l),
+      });
     },
   });
-  return { store, read: read.opened };
 }
 
 describe('a delivery that read no record, then stalled while another one ran the onboarding to its end', () => {
@@ -126,29 +97,29 @@ describe('a delivery that read no record, then stalled while another one ran the
 
   it('resumed after that run is over: answered from the done record, and its index entry does not stay behind', async () => {
     const { payload, id } = next();
-    const resumeLate = gate();
-    const late = stalled(store, recordKey(id), resumeLate.opened);
+    // Its first read of the record, then a stall (a process descheduled right after it, as on a loaded machine).
+    const late = stallAfterFirst(store, 'get', (k) => k === recordKey(id));
     const lateRun = runOnboarding(deps(late.store), { payload });
-    await late.read;
+    await late.reached;
     expect(await runOnboarding(deps(store), { payload })).toMatchObject({ status: 'done', duplicate: false });
     expect(await readActive(store)).toEqual({});
-    resumeLate.open();
+    late.resume();
     expect(await lateRun).toMatchObject({ status: 'done', duplicate: true });
     expect(await readActive(store)).toEqual({});
   }, 30_000);
 
   it('resumed while that run, its index entry gone, still holds the lease: answered from the done record, no index entry left', async () => {
     const { payload, id } = next();
-    const resumeLate = gate();
-    const late = stalled(store, recordKey(id), resumeLate.opened);
+    // Its first read of the record, then a stall (a process descheduled right after it, as on a loaded machine).
+    const late = stallAfterFirst(store, 'get', (k) => k === recordKey(id));
     const lateRun = runOnboarding(deps(late.store), { payload });
-    await late.read;
+    await late.reached;
     const releasing = gate();
     const resumeRelease = gate();
-    const first = stalled(store, '(none)', Promise.resolve(), { reached: releasing.open, resume: resumeRelease.opened });
-    const firstRun = runOnboarding(deps(first.store), { payload });
+    const first = releaseStalled(store, releasing.open, resumeRelease.opened);
+    const firstRun = runOnboarding(deps(first), { payload });
     await releasing.opened;
-    resumeLate.open();
+    late.resume();
     const lateOut: OnboardingOutcome | Error = await lateRun.catch((e: Error) => e);
     resumeRelease.open();
     expect(await firstRun).toMatchObject({ status: 'done', duplicate: false });
