@@ -10,10 +10,10 @@ import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { aliyun } from './fc3-aliyun.mjs';
+import { assertOurs, shellWord } from './fc3-owned.mjs';
 
 const plan = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'prune.json'), 'utf8'));
 const mark = plan.mark + plan.bus;
-const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
 try {
   if (process.argv[2] !== 'check') throw new Error(`usage: node bus.mjs check (got ${JSON.stringify(process.argv.slice(2))})`);
@@ -23,15 +23,14 @@ try {
   } catch (e) {
     throw new Error(`EventBridge bus ${plan.bus} could not be created (the error above) nor read: ${e.message}`, { cause: e });
   }
-  const description = typeof bus.Description === 'string' ? bus.Description : '';
-  if (description !== mark) {
-    throw new Error(
-      `EventBridge bus ${plan.bus} exists but is not this deployment's: its description is ${JSON.stringify(description)}, not ${JSON.stringify(mark)} ` +
-        '(made by hand or by another tool, or by a version of eventbridge.sh from before it marked its bus). Nothing was changed on it. ' +
-        `If it is this service and stage's bus, mark it and run eventbridge.sh again: aliyun eventbridge UpdateEventBus --region ${plan.region} --EventBusName ${q(plan.bus)} --Description ${q(mark)}. ` +
-        'If it is not, deploy under another service or stage name (the bus is named <service>-<stage>), or remove that bus first.',
-    );
-  }
+  assertOurs({
+    what: `EventBridge bus ${plan.bus}`,
+    script: 'eventbridge.sh',
+    description: bus.Description,
+    mark,
+    handOver: `aliyun eventbridge UpdateEventBus --region ${plan.region} --EventBusName ${shellWord(plan.bus)} --Description ${shellWord(mark)}`,
+    otherwise: 'deploy under another service or stage name (the bus is named <service>-<stage>), or remove that bus first',
+  });
   console.log(`EventBridge bus ${plan.bus}: this deployment's already`);
 } catch (e) {
   console.error(`eventbridge.sh: ${e.message}`);

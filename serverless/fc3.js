@@ -23,8 +23,9 @@ export const fc3RoleName = (service, stage, key) => fitName(`${service}-${stage}
 
 /**
  * The description ram.sh and eventbridge.sh give what they make (roles, policies, rules): this, then the
- * resource's own name. It is how a re-run tells what it made for this service and stage, to remove
- * what the package no longer has (prune.mjs), from anything else in the account.
+ * resource's own name. It is how a re-run tells what it made for this service and stage, to update
+ * it or remove what the package no longer has (prune.mjs), from anything else in the account: one of
+ * the same name without it is not taken over (fc3-owned.mjs).
  */
 export const ownerMark = (service, stage) => `cams-fc deploy ${service}/${stage}: `;
 
@@ -142,15 +143,23 @@ export function fc3Deployment(svc) {
 const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
 /**
- * CreatePolicy, or when it exists what differs from it (policy.mjs reads it; a failed read stops the
- * script): a new default version for a document that changed, the description for one an earlier
- * version made or left unmarked; nothing at all when both are as they should be.
+ * CreatePolicy, or when it exists a new default version only for a document that changed (policy.mjs
+ * reads it: one not marked as ours, or a failed read, stops the script); nothing at all when it is
+ * as it should be.
  */
 const createOrUpdatePolicy = (name, file, mark) =>
   `aliyun ram CreatePolicy --PolicyName ${q(name)} --Description ${q(mark + name)} --PolicyDocument "$(cat ${file})" || { ` +
   `policy_now="$(node ./policy.mjs compare ${q(name)} ${file} ${q(mark + name)})"; ` +
-  `case "$policy_now" in *document*) aliyun ram CreatePolicyVersion --PolicyName ${q(name)} --SetAsDefault true --RotateStrategy DeleteOldestNonDefaultVersionWhenLimitExceeded --PolicyDocument "$(cat ${file})";; esac; ` +
-  `case "$policy_now" in *description*) aliyun ram UpdatePolicyDescription --PolicyName ${q(name)} --NewDescription ${q(mark + name)};; esac; }`;
+  `case "$policy_now" in *document*) aliyun ram CreatePolicyVersion --PolicyName ${q(name)} --SetAsDefault true --RotateStrategy DeleteOldestNonDefaultVersionWhenLimitExceeded --PolicyDocument "$(cat ${file})";; esac; }`;
+
+/**
+ * CreateRole, or when it exists UpdateRole only for a trust policy that changed (role.mjs reads it:
+ * one not marked as ours, or a failed read, stops the script).
+ */
+const createOrUpdateRole = (name, file, mark) =>
+  `aliyun ram CreateRole --RoleName ${q(name)} --Description ${q(mark + name)} --AssumeRolePolicyDocument "$(cat ${file})" || { ` +
+  `role_now="$(node ./role.mjs compare ${q(name)} ${file} ${q(mark + name)})"; ` +
+  `case "$role_now" in *trust*) aliyun ram UpdateRole --RoleName ${q(name)} --NewAssumeRolePolicyDocument "$(cat ${file})";; esac; }`;
 
 /** AttachPolicyToRole, or proof that it is attached already (a re-run); anything else stops the script. */
 const attachPolicy = (policy, role) =>
@@ -178,7 +187,7 @@ function scriptStart(script) {
     `trap 'code=$?; [ "$code" -eq 0 ] || echo "${script} stopped (exit $code) at $step: the error above says why; what came before is done. Fix the cause and run ${script} again: it updates what exists and goes on." >&2' EXIT`,
   ];
 }
-const scriptEnd = (script) => `echo '${script}: done (an "already exists" error above is a create that became an update)'`;
+const scriptEnd = (script) => `echo '${script}: done (an "already exists" error above is a create that found it there: only what differed was written)'`;
 
 /** The aliyun CLI commands that create the roles and attach their policies (run before `s deploy`). */
 export function ramScript(deployment) {
@@ -188,8 +197,8 @@ export function ramScript(deployment) {
     'set -e',
     SCRIPT_DIR,
     ...scriptStart('ram.sh'),
-    // Each create falls back to the update of what exists, so a re-run applies the documents as
-    // they are now; when both fail (no permission, say), set -e stops the script.
+    // Each create falls back to reading what exists, and writes only what differs from the documents
+    // as they are now; when both fail (no permission, say), set -e stops the script.
     `step=${q(`policy ${deployment.logsPolicyName}`)}`,
     createOrUpdatePolicy(deployment.logsPolicyName, 'ram/logs.policy.json', deployment.mark),
   ];
@@ -198,8 +207,7 @@ export function ramScript(deployment) {
     lines.push(
       '',
       `step=${q(`role ${r.roleName}`)}`,
-      `aliyun ram CreateRole --RoleName ${q(r.roleName)} --Description ${q(deployment.mark + r.roleName)} --AssumeRolePolicyDocument "$(cat ${file}.trust.json)" || ` +
-        `aliyun ram UpdateRole --RoleName ${q(r.roleName)} --NewDescription ${q(deployment.mark + r.roleName)} --NewAssumeRolePolicyDocument "$(cat ${file}.trust.json)"`,
+      createOrUpdateRole(r.roleName, `${file}.trust.json`, deployment.mark),
     );
     lines.push(attachPolicy(deployment.logsPolicyName, r.roleName));
     if (r.policy.Statement.length === 0) {
@@ -263,14 +271,16 @@ export function eventBridgeScript(deployment, region) {
     const file = `eventbridge/${r.ruleName}`;
     const at = `--region ${region} --EventBusName ${q(r.bus)} --RuleName ${q(r.ruleName)}`;
     const targets = `"$(sed "s/\\\${ACCOUNT_ID}/$ACCOUNT_ID/g" ${file}.targets.json)"`;
-    // A rule of that name exists (a re-run): its pattern and targets are brought up to date.
+    // A rule of that name exists (a re-run): rule.mjs reads it (one not marked as ours, or a failed
+    // read, stops the script) and says what differs; only that is written. A new rule is enabled.
     lines.push(
       `step=${q(`rule ${r.ruleName} of bus ${r.bus}`)}`,
-      `aliyun eventbridge CreateRule ${at} --Description ${q(deployment.mark + r.ruleName)} --FilterPattern "$(cat ${file}.pattern.json)" --EventTargets ${targets} || {`,
-      `  aliyun eventbridge UpdateRule ${at} --Description ${q(deployment.mark + r.ruleName)} --FilterPattern "$(cat ${file}.pattern.json)"`,
-      `  aliyun eventbridge PutTargets ${at} --Targets ${targets}`,
-      '}',
-      `aliyun eventbridge ${r.enabled ? 'EnableRule' : 'DisableRule'} ${at}`,
+      `if aliyun eventbridge CreateRule ${at} --Description ${q(deployment.mark + r.ruleName)} --FilterPattern "$(cat ${file}.pattern.json)" --EventTargets ${targets}; ` +
+        `then rule_now=${r.enabled ? "'created'" : "'created status'"}; ` +
+        `else rule_now="$(node ./rule.mjs compare ${q(r.ruleName)} ${file}.pattern.json ${targets} ${r.enabled ? 'enabled' : 'disabled'})"; fi`,
+      `case "$rule_now" in *pattern*) aliyun eventbridge UpdateRule ${at} --FilterPattern "$(cat ${file}.pattern.json)";; esac`,
+      `case "$rule_now" in *targets*) aliyun eventbridge PutTargets ${at} --Targets ${targets};; esac`,
+      `case "$rule_now" in *status*) aliyun eventbridge ${r.enabled ? 'EnableRule' : 'DisableRule'} ${at};; esac`,
     );
   }
   // Last: the rules of this bus it made for events the package no longer has.
@@ -280,7 +290,8 @@ export function eventBridgeScript(deployment, region) {
 
 /**
  * Writes dist/s.yaml and dist/fc3/ (ram/<role>.{trust,policy}.json, ram.sh, eventbridge.sh,
- * prune.mjs + prune.json, policy.mjs, bus.mjs and the fc3-aliyun.mjs they import, routes.json) and a .fcignore in each dist/<function>/ so `s deploy` ships what the FC 2.0 zip
+ * prune.mjs + prune.json, policy.mjs, role.mjs, rule.mjs, bus.mjs and the fc3-aliyun.mjs and fc3-owned.mjs
+ * they import, routes.json) and a .fcignore in each dist/<function>/ so `s deploy` ships what the FC 2.0 zip
  * ships. Returns the paths written.
  */
 export function writeFc3(distDir, deployment, region) {
@@ -319,9 +330,12 @@ export function writeFc3(distDir, deployment, region) {
   const here = dirname(fileURLToPath(import.meta.url));
   copyFileSync(join(here, 'fc3-prune.mjs'), join(out, 'prune.mjs'));
   copyFileSync(join(here, 'fc3-policy.mjs'), join(out, 'policy.mjs'));
+  copyFileSync(join(here, 'fc3-role.mjs'), join(out, 'role.mjs'));
+  copyFileSync(join(here, 'fc3-rule.mjs'), join(out, 'rule.mjs'));
   copyFileSync(join(here, 'fc3-bus.mjs'), join(out, 'bus.mjs'));
-  // by this name beside them, as beside their sources here
+  // by these names beside them, as beside their sources here
   copyFileSync(join(here, 'fc3-aliyun.mjs'), join(out, 'fc3-aliyun.mjs'));
+  copyFileSync(join(here, 'fc3-owned.mjs'), join(out, 'fc3-owned.mjs'));
   for (const key of Object.keys(deployment.sYaml.resources)) {
     writeFileSync(join(distDir, key, '.fcignore'), 'meta.json\n*.map\n.fcignore\n');
   }
