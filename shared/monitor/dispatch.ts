@@ -456,7 +456,10 @@ async function deliverToSink(
     ctx.monitorChanged = true;
     log({ level: 'info', msg: 'the sink accepts messages again', sink: sink.name });
   }
-  for (const group of confirmed) await store.delete(sendingPrefix + group);
+  // A pass over one group cannot resolve the alert, so what the sink accepted in it stays recorded:
+  // the next flush, with every group's refusals in view, resolves it (deleted here, the acceptance was
+  // lost, and the alert fired on until the sink accepted another message).
+  if (ctx.only === undefined) for (const group of confirmed) await store.delete(sendingPrefix + group);
   return true;
 }
 

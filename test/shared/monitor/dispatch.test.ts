@@ -483,6 +483,29 @@ describe('deliverOwed', () => {
     expect(rejected).toMatchObject({ outbox: [], silenced: { silenceId: s.SilenceId, sinks: ['ok'] } });
   });
 
+  it("a refusing sink that accepts a message in a flush's monitor pass, owing none it refused, has its SinkRejected resolved at the next flush", async () => {
+    // The monitor pass (another sink's refusal told in the same flush) cannot resolve the alert, and it
+    // deleted the record of what the sink accepted: the alert fired on until another message reached it.
+    const store = await openStore('memory:');
+    const x = new TimedSink('x');
+    const y = new TimedSink('y');
+    const refusal = (sink: string) => new SinkDeliveryError(sink, 'errcode 310000', false, undefined, '310000');
+    const xRejected = ENTITY_PREFIX + fingerprintOf({ nodeType: 'monitor', entityType: 'SinkRejected', ref: 'x' });
+    x.fail = refusal('x');
+    await owe(store, '1', ['x', 'y']);
+    for (let f = 1; f <= SINK_REFUSALS; f++) await deliverOwed(store, [x, y], Date.now, noLog);
+    expect((await store.get<EntityState>(xRejected))!.value.firing).toBe(true);
+    // x takes messages again, and has none owed but what y's refusal raises in the next flush.
+    x.fail = undefined;
+    y.fail = refusal('y');
+    await owe(store, '2', ['y']);
+    await deliverOwed(store, [x, y], Date.now, noLog);
+    expect(x.sent.flatMap((m) => m.n.items.map((i) => i.subject.ref))).toEqual(['y']);
+    await deliverOwed(store, [x, y], Date.now, noLog);
+    expect((await store.get<EntityState>(xRejected))!.value.firing).toBe(false);
+    expect((await store.list('monitor/sending/x/')).length).toBe(0);
+  });
+
   it('a silence that struck an alert one sink already had: when it ends, only the sinks it kept it from get it', async () => {
     const store = await openStore('memory:');
     await owe(store, '8', ['a', 'b']);
