@@ -35,7 +35,9 @@ export function isCamsAction(value: string): value is CamsAction {
 
 export type CanSendMessage = 'AVAILABLE' | 'LIMITED' | 'BLOCKED';
 export type NodeType = 'waba' | 'phone' | 'template';
-export type AccountReviewStatus = 'PENDING' | 'APPROVED' | 'REJECTED' | 'DISABLED';
+/** QueryChatappBindWaba's AccountReviewStatus values, as its reference page lists them. */
+export const ACCOUNT_REVIEW_STATUSES = ['PENDING', 'APPROVED', 'REJECTED', 'DISABLED'] as const;
+export type AccountReviewStatus = (typeof ACCOUNT_REVIEW_STATUSES)[number];
 
 /** Request params per operation, in CAMS wire names. */
 export interface CamsParams {

@@ -54,9 +54,9 @@ const dataSchemas: { [A in CamsAction]: () => z.Schema<CamsData[A]> } = {
     z.looseObject({
       Id: optionalString(),
       Name: optionalString(),
-      // Any string, as CanSendMessage: nothing here branches on it, and a value Meta adds later (an
-      // empty one included) must not make a bound WABA unreadable, nor fail an onboarding whose number
-      // is already added.
+      // Any string, as CanSendMessage: a value Meta adds later (an empty one included) must not make a
+      // bound WABA unreadable, nor fail an onboarding whose number is already added; the monitor
+      // judges only the values it knows (shared/monitor/waba-review.ts).
       AccountReviewStatus: optionalString(),
       Currency: optionalString(),
       MessageTemplateNamespace: optionalString(),

@@ -35,8 +35,8 @@ export interface CheckContext {
   onRecordBegun?: (target: WatchTarget) => Promise<void>;
 }
 
-/** Entities no GetWhatsappHealthStatus reply reports: only receipts and discovery's listing decide them. */
-const UNOBSERVED_TYPES: ReadonlySet<string> = new Set(['PHONE_QUALITY', 'TEMPLATE_STATUS']);
+/** Entities no GetWhatsappHealthStatus reply reports: only receipts and discovery decide them. */
+const UNOBSERVED_TYPES: ReadonlySet<string> = new Set(['PHONE_QUALITY', 'TEMPLATE_STATUS', 'WABA_REVIEW']);
 const firesUnobserved = (s: EntityState | undefined): boolean => !!s?.firing && UNOBSERVED_TYPES.has(s.subject.entityType);
 
 /**
@@ -60,8 +60,8 @@ export async function checkTarget(
   if (named && (await knownWabaOf(ctx.store, target.CustSpaceId)) !== named) await writeWabaSpace(ctx.store, named, target.CustSpaceId);
   const noted = await recordTarget(ctx.store, target, { ...(ctx.round ? { round } : {}), lastCheckedAt: ctx.now(), status: worst(data.Entities), reach }, { observed: true });
   if (noted.begun) await ctx.onRecordBegun?.(target);
-  // A number's quality and a template's review are in no reply: the check is what reminds of them,
-  // or a firing one would never be reminded between receipts (or discovery's listings).
+  // A number's quality and a template's or WABA's review are in no reply: the check is what reminds
+  // of them, or a firing one would never be reminded between receipts (or discovery's listings).
   if (noted.info) await remindFiringUnobserved(target, new Set(reach), noted.info, ctx);
   return data.Entities;
 }
@@ -114,7 +114,7 @@ async function remindEntity(fp: string, ctx: CheckContext): Promise<boolean> {
 
 /**
  * A receipt's or discovery's observation of an entity no check observes (a number's quality, a
- * template's review) on `target`'s behalf, `patch` recorded with it. The order of writes keeps the
+ * template's or WABA's review) on `target`'s behalf, `patch` recorded with it. The order of writes keeps the
  * record's mark (firingUnobserved) on every firing one: the record names the entity (reach, and the
  * mark when the observation may fire) before the entity is written, so a crash between leaves at
  * worst a stale mark (one read at the next check, which drops it); after a write that leaves it firing

@@ -39,8 +39,8 @@ export function releaseHold(prev: EntityState, ctx: Omit<EvaluationContext, 'rou
 }
 
 /**
- * A firing alert that no check observes (a template's review, TEMPLATE_STATUS, or a number's quality,
- * PHONE_QUALITY: only receipts and discovery's listing say them) has its last observation decided again once the repeat
+ * A firing alert that no check observes (a template's review, TEMPLATE_STATUS, a WABA's, WABA_REVIEW,
+ * or a number's quality, PHONE_QUALITY: only receipts and discovery say them) has its last observation decided again once the repeat
  * interval has passed since its last notification, so it is reminded like any firing alert. Decided
  * as a repeat of that observation: in the round it was counted in, keeping when it was last checked.
  * Undefined when no reminder is due (nothing to write).

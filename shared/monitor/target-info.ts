@@ -21,14 +21,14 @@ export interface TargetInfo {
   lastReceiptAt?: number;
   /**
    * Fingerprints of every entity written on this target's behalf: its checks' entities (the node and
-   * the WABA, business and app above it), its rejection alert, its receipts' and discovery's quality
-   * and template-status entities. A union, sorted. Written with the check's other bookkeeping (after
+   * the WABA, business and app above it), its rejection alert, its receipts' and discovery's quality,
+   * template-status and WABA-review entities. A union, sorted. Written with the check's other bookkeeping (after
    * its entity writes), or before the entity where nothing else is written (receipts, discovery).
    */
   reach?: string[];
   /**
-   * The fingerprints of `reach` that no check observes (a receipt's or discovery's PHONE_QUALITY or
-   * TEMPLATE_STATUS) and that may be firing: the target's check reads these, and only these, to remind
+   * The fingerprints of `reach` that no check observes (a receipt's or discovery's PHONE_QUALITY,
+   * TEMPLATE_STATUS or WABA_REVIEW) and that may be firing: the target's check reads these, and only these, to remind
    * of them, so a target with none costs its check nothing more. Marked by applyUnobserved, dropped by
    * the check that finds the entity no longer firing. Absent on a record written before it was kept:
    * that record's next check reads once every entity of its reach the reply did not name, and records it.

@@ -1,4 +1,5 @@
 import type { FieldProblem } from '../http-fn/errors.ts';
+import { isAccountReviewStatus } from '../monitor/waba-review.ts';
 import { repeatedJsonKeys } from '../text/json-keys.ts';
 
 /** ChatAppAudit receipt types (../shared/notes/receipts.md); others are kept as data, never fatal. */
@@ -135,10 +136,25 @@ function templateLanguage(language: string): string {
   return region === undefined ? lang!.toLowerCase() : `${lang!.toLowerCase()}_${region.toUpperCase()}`;
 }
 
+/**
+ * A `wabaReviewUpdate` receipt's review status. The notes list the V2 fields (`Status`, `AuditStatus`)
+ * but not which one this type fills: the sandbox sends `Status` (the AccountReviewStatus), which is
+ * taken first; a receipt with only `AuditStatus` is read from it.
+ */
+export function reviewStatusOf(r: Pick<Receipt, 'status' | 'auditStatus'>): string | undefined {
+  return r.status ?? r.auditStatus;
+}
+
 function isKnown(type: string, status: string | undefined, audit: string | undefined): boolean {
   if (!(RECEIPT_TYPES as readonly string[]).includes(type)) return false;
   if (type === 'phoneQualityUpdate') return (QUALITY_STATUSES as readonly string[]).includes(status!.toUpperCase());
   if (type === 'template') return (AUDIT_STATUSES as readonly string[]).includes(audit!.toLowerCase());
+  // A review status QueryChatappBindWaba does not list is data (kept, logged); none at all leaves
+  // the receipt what it was before it was judged: its WABA's check.
+  if (type === 'wabaReviewUpdate') {
+    const review = reviewStatusOf({ status, auditStatus: audit });
+    return review === undefined || isAccountReviewStatus(review);
+  }
   // The Status tables of the other types are not published (notes): any value is data.
   return true;
 }

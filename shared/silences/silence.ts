@@ -21,7 +21,7 @@ export type MatcherName = keyof typeof MATCHER_FIELDS;
  */
 export const ALERT_NAMES = [
   'WABA', 'PHONE_NUMBER', 'MESSAGE_TEMPLATE', 'BUSINESS', 'APP',
-  'PHONE_QUALITY', 'TEMPLATE_STATUS',
+  'PHONE_QUALITY', 'TEMPLATE_STATUS', 'WABA_REVIEW',
   'AuthRefused', 'CamsUnreachable', 'TargetRejected', 'InvalidTarget', 'DiscoveryFailed', 'OnboardingFailed', 'ReceiptMessageSetAside', 'SinkRejected',
 ] as const;
 

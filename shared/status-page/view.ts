@@ -218,6 +218,7 @@ function label(s: EntityState): string {
   // The rating is the row's value: "phone X quality: GREEN", not a "quality GREEN" tag beside "phone X quality".
   if (sub.entityType === 'PHONE_QUALITY') return `${phone} quality${s.quality !== undefined ? `: ${s.quality}` : ''}`;
   if (sub.entityType === 'TEMPLATE_STATUS') return `${template} status`;
+  if (sub.entityType === 'WABA_REVIEW') return sub.wabaId ? `WABA ${sub.wabaId} review` : 'WABA review';
   if (sub.phoneNumber) return `${phone} ${sub.entityType}`;
   if (sub.templateCode) return `${template} ${sub.entityType}`;
   return sub.entityType;

@@ -171,22 +171,24 @@ describe('status page view and HTML', () => {
     const f = statusFixture(20, NOW);
     const phone = f.entities.find((e) => e.subject.entityType === 'PHONE_NUMBER')!;
     const template = f.entities.find((e) => e.subject.entityType === 'MESSAGE_TEMPLATE')!;
-    const derived = (from: typeof phone, entityType: string, status: 'LIMITED' | 'AVAILABLE') => {
+    const derived = (from: typeof phone, entityType: string, status: 'BLOCKED' | 'LIMITED' | 'AVAILABLE') => {
       const subject = { ...from.subject, entityType };
       return { ...from, subject, fingerprint: fingerprintOf(subject), node: describeNode(subject), status, firing: status !== 'AVAILABLE' };
     };
     const quality = derived(phone, 'PHONE_QUALITY', 'LIMITED');
     const templateStatus = derived(template, 'TEMPLATE_STATUS', 'LIMITED');
     const business = derived(f.entities[0]!, 'BUSINESS', 'AVAILABLE');
+    const review = derived(f.entities[0]!, 'WABA_REVIEW', 'BLOCKED');
     const v = buildStatusView({
       now: NOW,
-      entities: [...f.entities, quality, templateStatus, business],
+      entities: [...f.entities, quality, templateStatus, business, review],
       histories: f.histories,
       silences: [{ SilenceId: 'sil-q', Matchers: [{ Name: 'AlertName', Value: 'PHONE_QUALITY' }], StartsAt: NOW - 1, EndsAt: NOW + 60_000, CreatedBy: 'ops', Comment: '', CreatedAt: NOW - 10 }],
     });
     const labels = v.groups[0]!.nodes.map((n) => n.label);
     expect(labels).toContain(`phone ${phone.subject.phoneNumber} quality`);
     expect(labels).toContain(`template ${template.subject.templateCode} (en_US) status`);
+    expect(labels).toContain(`WABA ${phone.subject.wabaId} review`);
     expect(v.groups[0]!.nodes.find((n) => n.label.endsWith(' quality'))!.silencedBy).toBe('sil-q');
     const incident = v.incidents.find((i) => i.node === quality.node)!;
     expect(incident.node).toBe(`PHONE_QUALITY phone ${phone.subject.phoneNumber} · WABA ${phone.subject.wabaId} · space ${phone.subject.custSpaceId}`);

@@ -1,0 +1,114 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { RunningSandbox } from '../../../local/sandbox/server.ts';
+import type { EntityState } from '../../../shared/monitor/entity-state.ts';
+import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
+import { wabaReviewObservation } from '../../../shared/monitor/waba-review.ts';
+import { UNKNOWN_RECEIPT_PREFIX } from '../../../shared/receipts/apply.ts';
+import { sandboxPushingReceipts, type ReceiptRig } from '../../support/receipt-rig.ts';
+import { sandboxControl } from '../../support/sandbox-env.ts';
+
+// A WABA's review (Meta's AccountReviewStatus) set to REJECTED or DISABLED while
+// GetWhatsappHealthStatus still says AVAILABLE: a `wabaReviewUpdate` receipt says it, through
+// wabaReviewObservation (one WABA_REVIEW entity).
+const WABA = '299399000620';
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+let sandbox: RunningSandbox;
+let rig: ReceiptRig;
+let clock: number;
+
+beforeEach(() => {
+  clock = Date.now();
+});
+sandboxPushingReceipts(
+  {
+    token: 'receipt-token-waba-review-0123456789',
+    waba: WABA,
+    phone: { cc: '86', phone: '13800000620' },
+    targets: (space) => [{ CustSpaceId: space, NodeType: 'waba', WabaId: WABA }],
+    alertClock: () => clock,
+  },
+  (r) => ({ sandbox } = rig = r),
+);
+
+const review = () => rig.messages().flat().filter((m) => m.startsWith('WABA_REVIEW'));
+const reviewItems = () =>
+  rig.receivers.received.webhook
+    .flatMap((m) => (m.body as { items: Array<{ status: string; severity: string; reason: string; node: string; errors: Array<{ ErrorCode: string; ErrorDescription: string; PossibleSolution: string }> }> }).items)
+    .filter((i) => i.node.startsWith('WABA_REVIEW'));
+const reviewState = async () => (await rig.store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value).find((e) => e.subject.entityType === 'WABA_REVIEW');
+
+/** The WABA's review changes in the sandbox a minute later; resolves once cams-events answered its push. */
+async function setReview(status: string): Promise<void> {
+  clock += MINUTE;
+  const n = rig.forwarder.pushes.length + 1;
+  await sandboxControl(sandbox, 'PUT', '/__sandbox/waba', { CustSpaceId: rig.space, AccountReviewStatus: status });
+  await rig.forwarder.handled(n);
+}
+
+/** A receipt as CAMS would push it; resolves with cams-events' outcome for it. */
+async function push(receipt: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const n = rig.forwarder.pushes.length + 1;
+  await sandboxControl(sandbox, 'POST', '/__sandbox/receipts/push', [receipt]);
+  await rig.forwarder.handled(n);
+  return rig.forwarder.pushes[n - 1]!.results[0]!;
+}
+
+
+describe('wabaReviewObservation', () => {
+  const target = { CustSpaceId: '1001', WabaId: WABA };
+  it('REJECTED and DISABLED are critical with their own code; APPROVED resolves; PENDING and values the page does not list say nothing', () => {
+    expect(wabaReviewObservation(target, 'REJECTED')).toMatchObject({ status: 'BLOCKED', subject: { nodeType: 'waba', entityType: 'WABA_REVIEW', custSpaceId: '1001', wabaId: WABA }, errors: [{ ErrorCode: 'Waba.Rejected' }] });
+    const disabled = wabaReviewObservation(target, 'disabled', 'Policy violation')!;
+    expect(disabled).toMatchObject({ status: 'BLOCKED', errors: [{ ErrorCode: 'Waba.Disabled' }] });
+    expect(disabled.errors[0]!.ErrorDescription).toContain('Policy violation');
+    expect(disabled.errors[0]!.PossibleSolution).toBeTruthy();
+    expect(wabaReviewObservation(target, 'APPROVED')).toMatchObject({ status: 'AVAILABLE', errors: [] });
+    expect(wabaReviewObservation(target, 'PENDING')).toBeUndefined();
+    expect(wabaReviewObservation(target, 'UNDER_APPEAL')).toBeUndefined();
+  });
+});
+
+describe('a WABA review receipt', () => {
+  it('REJECTED fires one critical alert while the WABA is AVAILABLE, not again for a repeat receipt; its check reminds of it; APPROVED resolves it', async () => {
+    await setReview('REJECTED');
+    expect(rig.forwarder.pushes[0]!.results[0]).toMatchObject({ Outcome: 'processed', Check: 'ok' });
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new']);
+    expect(reviewItems()[0]).toMatchObject({ severity: 'critical', errors: [{ ErrorCode: 'Waba.Rejected' }] });
+    // GetWhatsappHealthStatus still says AVAILABLE: only the receipt could tell.
+    expect((await rig.store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value).find((e) => e.subject.entityType === 'WABA')?.status).toBe('AVAILABLE');
+
+    // CAMS says it again (another receipt, with a reason), and redelivers that one: nothing new is sent.
+    expect(await push({ Type: 'wabaReviewUpdate', WabaId: WABA, Status: 'REJECTED', Reason: 'Business verification failed' })).toMatchObject({ Outcome: 'processed' });
+    expect(await push({ Type: 'wabaReviewUpdate', WabaId: WABA, Status: 'REJECTED', Reason: 'Business verification failed' })).toMatchObject({ Outcome: 'duplicate' });
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new']);
+
+    // No check observes it: the WABA's own check reminds of it once ALERT_REPEAT_INTERVAL (4 h) has passed.
+    await rig.sweep(clock + HOUR);
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new']);
+    clock += 4 * HOUR + MINUTE;
+    await rig.sweep(clock);
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new', 'WABA_REVIEW BLOCKED reminder']);
+
+    await setReview('APPROVED');
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new', 'WABA_REVIEW BLOCKED reminder', 'WABA_REVIEW RESOLVED resolved']);
+    expect(await reviewState()).toMatchObject({ status: 'AVAILABLE', firing: false });
+  });
+
+  it('DISABLED after REJECTED is a change; PENDING says nothing (the alert stays until APPROVED)', async () => {
+    await setReview('REJECTED');
+    await setReview('DISABLED');
+    await setReview('PENDING');
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new', 'WABA_REVIEW BLOCKED changed']);
+    expect(reviewItems()[1]!.errors.map((e) => e.ErrorCode)).toEqual(['Waba.Disabled']);
+    expect(await reviewState()).toMatchObject({ status: 'BLOCKED', firing: true });
+  });
+
+  it('carrying the review in AuditStatus (not Status) is read the same; a value the reference page does not list is kept as data, not alerted', async () => {
+    expect(await push({ Type: 'wabaReviewUpdate', WabaId: WABA, Status: 'UNDER_APPEAL' })).toMatchObject({ Outcome: 'unknown-type', Check: 'ok' });
+    expect(await rig.store.list(UNKNOWN_RECEIPT_PREFIX)).toHaveLength(1);
+    expect(review()).toEqual([]);
+    expect(await push({ Type: 'wabaReviewUpdate', WabaId: WABA, AuditStatus: 'rejected' })).toMatchObject({ Outcome: 'processed' });
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new']);
+  });
+});
