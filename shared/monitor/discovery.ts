@@ -9,6 +9,7 @@ import { ENTITY_PREFIX } from './dispatch.ts';
 import { fingerprintOf, type EntityState } from './entity-state.ts';
 import { qualityObservation, tierRank } from './quality.ts';
 import { REJECTED_CODE, templateStatusObservation } from './template-status.ts';
+import { isAccountReviewStatus, wabaReviewObservation } from './waba-review.ts';
 import type { Observation } from './rules.ts';
 import { DISCOVERY_PREFIX, keptOff, removedInSpace, targetId, WATCH_PREFIX, type NodeAttributes, type RegisteredTarget, type WatchTarget } from './targets.ts';
 
@@ -49,7 +50,7 @@ export interface DiscoveryReport {
   discovered: number;
   retired: number;
   failed: number;
-  /** Quality and limit-tier observations for the sweep to run through its rules, each with the target it is about (whose reach it joins). */
+  /** Quality, limit-tier and review observations for the sweep to run through its rules, each with the target it is about (whose reach it joins). */
   observations: TargetObservation[];
 }
 
@@ -73,7 +74,7 @@ function discoveryCallOptions(deadline: number): CamsCallOptions {
  * For every WABA watched with Discover and due (DISCOVERY_INTERVAL since its last run), lists its
  * numbers and templates and makes the watch list match: new nodes are added (owned by the Discover
  * entry), nodes CAMS no longer lists are retired (deleted, not alerted on), and each number's quality
- * rating and limit tier are stored with it. Nodes of a Discover entry that was removed are retired too.
+ * rating and limit tier are stored with it. The WABA's review status is read too (reviewOutcome). Nodes of a Discover entry that was removed are retired too.
  * A WABA whose listing fails is left as it was and tried again at the next sweep.
  */
 export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryReport> {
@@ -104,6 +105,7 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
       report.discovered += outcome.added;
       report.retired += outcome.retired;
       report.observations.push(...outcome.observations);
+      report.observations.push(...(await reviewOutcome(opts, root.value.target)));
       // Resolves a DiscoveryFailed still bad; creates no state otherwise.
       const ok = discoveryOutcome(root.value.target);
       if (await stillBad(store, ok.subject)) report.observations.push({ target: root.value.target, obs: ok });
@@ -384,6 +386,36 @@ async function reconcile(
     if (await store.delete(c.key, { ifVersion: c.version })) retired++;
   }
   return { added, retired, observations };
+}
+
+/**
+ * The backstop of `wabaReviewUpdate` receipts: the WABA's AccountReviewStatus, read with one
+ * QueryChatappBindWaba per listing (at discovery's priority), through the receipts' description
+ * (waba-review.ts). REJECTED or DISABLED is observed whether or not a receipt said it, so one nobody
+ * pushed is found; APPROVED only resolves a review still bad (its receipt lost), so a WABA never
+ * rejected has no entity of it. A failed or refused query changes nothing, as a failed listing.
+ */
+async function reviewOutcome(opts: DiscoveryOptions, waba: WatchTarget): Promise<TargetObservation[]> {
+  let status: string | undefined;
+  let wabaId: string | undefined;
+  try {
+    const { data } = await opts.cams.queryBindWaba({ CustSpaceId: waba.CustSpaceId }, discoveryCallOptions(opts.deadline));
+    status = data.AccountReviewStatus;
+    // The id CAMS names, as a receipt's WabaId does: the same entity from both.
+    wabaId = data.Id || waba.WabaId;
+  } catch (e) {
+    if (!isCamsError(e)) throw e;
+    opts.log({ level: 'warn', msg: "discovery could not read the WABA's review status; its review alert is left as it was", waba: targetId(waba), code: e.Code });
+    return [];
+  }
+  if (!status) return [];
+  const obs = wabaReviewObservation({ CustSpaceId: waba.CustSpaceId, WabaId: wabaId }, status);
+  if (!obs) {
+    if (!isAccountReviewStatus(status)) opts.log({ level: 'warn', msg: 'QueryChatappBindWaba gave a review status its page does not list; kept as data, not alerted', waba: targetId(waba), status: status.slice(0, NAME_MAX) });
+    return [];
+  }
+  if (obs.status === 'AVAILABLE' && !(await stillBad(opts.store, obs.subject))) return [];
+  return [{ target: waba, obs }];
 }
 
 /**

@@ -35,7 +35,7 @@ const RAM_ACTIONS: Record<string, string[]> = {
   'query-waba': ['cams:QueryChatappBindWaba'],
   'add-phone-number': ['cams:AddChatappPhoneNumber', 'cams:QueryChatappPhoneNumbers'],
   'get-health-status': ['cams:GetWhatsappHealthStatus'],
-  'health-monitor': ['cams:GetWhatsappHealthStatus', 'cams:ListChatappTemplate', 'cams:QueryChatappPhoneNumbers'],
+  'health-monitor': ['cams:GetWhatsappHealthStatus', 'cams:ListChatappTemplate', 'cams:QueryChatappBindWaba', 'cams:QueryChatappPhoneNumbers'],
   'health-report': [],
   onboarding: ['cams:AddChatappPhoneNumber', 'cams:ChatappBindWaba', 'cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba', 'cams:QueryChatappPhoneNumbers'],
   'onboarding-api': ['fc:InvokeFunction'],

@@ -1,15 +1,18 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import type { CallRecord } from '../../../local/sandbox/calls.ts';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import { wabaReviewObservation } from '../../../shared/monitor/waba-review.ts';
 import { UNKNOWN_RECEIPT_PREFIX } from '../../../shared/receipts/apply.ts';
+import { WatchEntries } from '../../../shared/watch-list/entry.ts';
+import { addWatchEntries } from '../../../shared/watch-list/store.ts';
 import { sandboxPushingReceipts, type ReceiptRig } from '../../support/receipt-rig.ts';
 import { sandboxControl } from '../../support/sandbox-env.ts';
 
 // A WABA's review (Meta's AccountReviewStatus) set to REJECTED or DISABLED while
-// GetWhatsappHealthStatus still says AVAILABLE: a `wabaReviewUpdate` receipt says it, through
-// wabaReviewObservation (one WABA_REVIEW entity).
+// GetWhatsappHealthStatus still says AVAILABLE: a `wabaReviewUpdate` receipt says it, and discovery's
+// QueryChatappBindWaba is its backstop, both through wabaReviewObservation (one WABA_REVIEW entity).
 const WABA = '299399000620';
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -37,13 +40,14 @@ const reviewItems = () =>
     .flatMap((m) => (m.body as { items: Array<{ status: string; severity: string; reason: string; node: string; errors: Array<{ ErrorCode: string; ErrorDescription: string; PossibleSolution: string }> }> }).items)
     .filter((i) => i.node.startsWith('WABA_REVIEW'));
 const reviewState = async () => (await rig.store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value).find((e) => e.subject.entityType === 'WABA_REVIEW');
+const queries = async () => ((await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as CallRecord[]).filter((c) => c.Action === 'QueryChatappBindWaba');
 
-/** The WABA's review changes in the sandbox a minute later; resolves once cams-events answered its push. */
-async function setReview(status: string): Promise<void> {
+/** The WABA's review changes in the sandbox a minute later; with receipts on, resolves once cams-events answered its push. */
+async function setReview(status: string, pushed = true): Promise<void> {
   clock += MINUTE;
   const n = rig.forwarder.pushes.length + 1;
   await sandboxControl(sandbox, 'PUT', '/__sandbox/waba', { CustSpaceId: rig.space, AccountReviewStatus: status });
-  await rig.forwarder.handled(n);
+  if (pushed) await rig.forwarder.handled(n);
 }
 
 /** A receipt as CAMS would push it; resolves with cams-events' outcome for it. */
@@ -54,6 +58,8 @@ async function push(receipt: Record<string, unknown>): Promise<Record<string, un
   return rig.forwarder.pushes[n - 1]!.results[0]!;
 }
 
+const receiptsOff = () => sandboxControl(sandbox, 'PUT', '/__sandbox/receipts', { Url: null });
+const discover = async () => expect(await addWatchEntries(rig.store, WatchEntries.parse([{ CustSpaceId: rig.space, WabaId: WABA, Discover: true }]), 'test')).toBeTruthy();
 
 describe('wabaReviewObservation', () => {
   const target = { CustSpaceId: '1001', WabaId: WABA };
@@ -110,5 +116,62 @@ describe('a WABA review receipt', () => {
     expect(review()).toEqual([]);
     expect(await push({ Type: 'wabaReviewUpdate', WabaId: WABA, AuditStatus: 'rejected' })).toMatchObject({ Outcome: 'processed' });
     expect(review()).toEqual(['WABA_REVIEW BLOCKED new']);
+  });
+});
+
+describe("discovery is the WABA review receipts' backstop", () => {
+  it("a REJECTED alert whose APPROVED receipt was lost is resolved by the next discovery's QueryChatappBindWaba, one call per WABA per DISCOVERY_INTERVAL", async () => {
+    await discover();
+    await rig.sweep(clock);
+    // An APPROVED WABA nobody flagged leaves no entity behind.
+    expect(await reviewState()).toBeUndefined();
+    expect(await queries()).toHaveLength(1);
+
+    await setReview('REJECTED');
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new']);
+    await receiptsOff();
+    await setReview('APPROVED', false);
+    // Within the interval no listing runs: still firing.
+    clock += 5 * MINUTE;
+    await rig.sweep(clock);
+    expect(await queries()).toHaveLength(1);
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new']);
+
+    clock += HOUR;
+    await rig.sweep(clock);
+    expect(await queries()).toHaveLength(2);
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new', 'WABA_REVIEW RESOLVED resolved']);
+  });
+
+  it('finds a DISABLED review nobody pushed, and does not alert it again at the next listing', async () => {
+    await receiptsOff();
+    await setReview('DISABLED', false);
+    await discover();
+    await rig.sweep(clock);
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new']);
+    expect(reviewItems()[0]!.errors.map((e) => e.ErrorCode)).toEqual(['Waba.Disabled']);
+    clock += HOUR + MINUTE;
+    await rig.sweep(clock);
+    expect(await queries()).toHaveLength(2);
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new']);
+  });
+
+  it('a refused query changes nothing (no resolution, no alert of its own); the next one that works resolves', async () => {
+    await discover();
+    await rig.sweep(clock);
+    await setReview('REJECTED');
+    await receiptsOff();
+    await setReview('APPROVED', false);
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { denials: [{ code: 'Ram.PermissionDeny', action: 'QueryChatappBindWaba' }] });
+    clock += HOUR + MINUTE;
+    await rig.sweep(clock);
+    expect((await queries()).at(-1)).toMatchObject({ Code: 'Ram.PermissionDeny' });
+    expect(rig.messages()).toEqual([['WABA_REVIEW BLOCKED new']]);
+    expect(await reviewState()).toMatchObject({ status: 'BLOCKED', firing: true });
+
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', {});
+    clock += HOUR + MINUTE;
+    await rig.sweep(clock);
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new', 'WABA_REVIEW RESOLVED resolved']);
   });
 });

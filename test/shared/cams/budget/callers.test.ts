@@ -83,6 +83,6 @@ describe('the priority each caller draws the CAMS budget at', () => {
     const monitor = await monitorRuntime({ STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url })();
     const report = await runHealthMonitor(invocation(fixture('timer-event.json'), 'tick'), { ...monitor, sinks: [new RecordingSink()] }, () => Date.now());
     expect(report.checked).toBeGreaterThan(0);
-    expect(drawn()).toEqual(['GetWhatsappHealthStatus@sweep', 'ListChatappTemplate@discovery', 'QueryChatappPhoneNumbers@discovery']);
+    expect(drawn()).toEqual(['GetWhatsappHealthStatus@sweep', 'ListChatappTemplate@discovery', 'QueryChatappBindWaba@discovery', 'QueryChatappPhoneNumbers@discovery']);
   });
 });
