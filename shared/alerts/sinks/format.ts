@@ -1,7 +1,8 @@
 // One formatter for every chat sink: a notification becomes a view (cleaned, capped fields), the
 // view becomes markdown in a channel's dialect or plain text, and fitText() makes the result fit
 // the channel's size limit by dropping whole items ("… and N more") and, only when one item alone
-// is too big, cutting it between atoms (see atoms(): never inside an escape, a tag or a character).
+// is too big, cutting it inside one line's text (see cutLines(): our markup around it stays whole)
+// between atoms (see atoms(): never inside an escape, a tag or a character).
 import { formatDuration } from '../duration.ts';
 import type { AlertItem, AlertNotification, Severity } from '../model.ts';
 
@@ -162,10 +163,34 @@ export const REASON_LABEL: Record<AlertItem['reason'], string> = {
 /** The outage line's label: a recovery's node is back; a close-out's was still down when it left the watch list. */
 const outageLabel = (i: ItemView): string => (i.reason === 'unwatched' ? 'Down until unwatched' : 'Was down');
 
+/**
+ * One line of an item: our markup (`open`, `close`: a label, `**`, a `<font>`, a backquote) around
+ * one piece of text (`text`, escaped already). A cut shortens only the text, so that no markup of
+ * ours is left open to run on into what follows ("… and N more", the next line).
+ */
+export interface Line {
+  open: string;
+  text: string;
+  close: string;
+}
+
+export const lineText = (l: Line): string => l.open + l.text + l.close;
+
+/** Stands for the text while a dialect's template is split into its open and close markup. */
+const HOLE = '\u0000';
+
+/** The line `template` makes of `text`, its markup split off (a template is ours and holds no NUL). */
+function around(template: (s: string) => string, text: string): Line {
+  const [open = '', close = ''] = template(HOLE).split(HOLE);
+  return { open, text, close };
+}
+
 /** A rendered message in parts, so that fitText can drop items from the end. */
 export interface Rendered {
   head: string;
   items: string[];
+  /** The items as lines (items[i] is lines.items[i] joined by lines.sep), for a cut that keeps our markup whole. */
+  lines?: { items: Line[][]; sep: string };
   /** The line standing for items left out. */
   more: (omitted: number) => string;
   sep: string;
@@ -269,40 +294,50 @@ export function metaLine(v: NotificationView, d?: Pick<Dialect, 'escape'>): stri
   return `Severity: ${v.severity.toUpperCase()} · Group: ${e(v.groupLabel)} · ${e(v.createdAt)}`;
 }
 
-/** One item in markdown: reason and node, status and since, then each error's three fields. */
-export function markdownItem(i: ItemView, d: Dialect): string {
+/** One item in markdown, by lines: reason and node, status and since, then each error's three fields. */
+export function markdownLines(i: ItemView, d: Dialect): Line[] {
   const e = d.escape;
-  const lines = [d.bold(`${REASON_LABEL[i.reason]} · ${e(i.node)}`), d.field('Status', `${d.status({ ...i, status: e(i.status) })} since ${e(i.since)}`)];
-  if (i.outage) lines.push(d.field(outageLabel(i), e(i.outage)));
-  if (i.errors.length === 0) lines.push(d.field('Errors', 'none reported'));
+  const field = (label: string) => (s: string) => d.field(label, s);
+  const lines = [
+    around((s) => d.bold(`${REASON_LABEL[i.reason]} · ${s}`), e(i.node)),
+    around((s) => d.field('Status', `${d.status({ ...i, status: e(i.status) })} since ${s}`), e(i.since)),
+  ];
+  if (i.outage) lines.push(around(field(outageLabel(i)), e(i.outage)));
+  if (i.errors.length === 0) lines.push(around(field('Errors'), 'none reported'));
   for (const err of i.errors) {
-    lines.push(d.field('ErrorCode', d.code(e(err.code))));
-    lines.push(d.field('ErrorDescription', e(err.description)));
-    lines.push(d.field('PossibleSolution', e(err.solution)));
+    lines.push(around((s) => d.field('ErrorCode', d.code(s)), e(err.code)));
+    lines.push(around(field('ErrorDescription'), e(err.description)));
+    lines.push(around(field('PossibleSolution'), e(err.solution)));
   }
-  if (i.moreErrors > 0) lines.push(d.field('…', `and ${i.moreErrors} more errors`));
-  return lines.join(d.lineSep);
+  if (i.moreErrors > 0) lines.push(around(field('…'), `and ${i.moreErrors} more errors`));
+  return lines;
+}
+
+/** Rendered from items as lines: their text, and the lines for a cut. */
+function rendered(head: string, items: Line[][], lineSep: string, sep: string): Rendered {
+  return { head, items: items.map((ls) => ls.map(lineText).join(lineSep)), lines: { items, sep: lineSep }, more: moreLine, sep };
 }
 
 export function markdown(v: NotificationView, d: Dialect, opts: { heading?: boolean } = {}): Rendered {
   const head = [opts.heading === false ? '' : d.heading(d.escape(v.title)), metaLine(v, d)].filter(Boolean).join('\n\n');
-  return { head, items: v.items.map((i) => markdownItem(i, d)), more: moreLine, sep: d.itemSep };
+  return rendered(head, v.items.map((i) => markdownLines(i, d)), d.lineSep, d.itemSep);
 }
 
-function plainItem(i: ItemView, e: (s: string) => string): string {
-  const lines = [`${REASON_LABEL[i.reason]} · ${e(i.node)}`, `  Status: ${e(i.status)} since ${e(i.since)}`];
-  if (i.outage) lines.push(`  ${outageLabel(i)}: ${e(i.outage)}`);
-  if (i.errors.length === 0) lines.push('  Errors: none reported');
+function plainLines(i: ItemView, e: (s: string) => string): Line[] {
+  const line = (open: string, text: string): Line => ({ open, text, close: '' });
+  const lines = [line(`${REASON_LABEL[i.reason]} · `, e(i.node)), line(`  Status: ${e(i.status)} since `, e(i.since))];
+  if (i.outage) lines.push(line(`  ${outageLabel(i)}: `, e(i.outage)));
+  if (i.errors.length === 0) lines.push(line('  Errors: ', 'none reported'));
   for (const err of i.errors) {
-    lines.push(`  ErrorCode: ${e(err.code)}`, `  ErrorDescription: ${e(err.description)}`, `  PossibleSolution: ${e(err.solution)}`);
+    lines.push(line('  ErrorCode: ', e(err.code)), line('  ErrorDescription: ', e(err.description)), line('  PossibleSolution: ', e(err.solution)));
   }
-  if (i.moreErrors > 0) lines.push(`  … and ${i.moreErrors} more errors`);
-  return lines.join('\n');
+  if (i.moreErrors > 0) lines.push(line('  … ', `and ${i.moreErrors} more errors`));
+  return lines;
 }
 
 /** Plain text; `escape` neutralises what the receiving channel would read as markup in CAMS text. */
 export function plain(v: NotificationView, escape: (s: string) => string = plainEscape): Rendered {
-  return { head: `${escape(v.title)}\n${metaLine(v, { escape })}`, items: v.items.map((i) => plainItem(i, escape)), more: moreLine, sep: '\n\n' };
+  return rendered(`${escape(v.title)}\n${metaLine(v, { escape })}`, v.items.map((i) => plainLines(i, escape)), '\n', '\n\n');
 }
 
 export const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
@@ -320,16 +355,40 @@ function compose(r: Rendered, shown: number): string {
  */
 export function cutToFit(text: string, size: (s: string) => number, limit: number, suffix = '…', wrap: (cut: string) => string = (c) => c): string {
   if (size(wrap(text)) <= limit) return wrap(text);
+  return wrap(cutAtoms(text, suffix, (cut) => size(wrap(cut)) <= limit));
+}
+
+/** The longest prefix of `text` in whole atoms, with `suffix`, that `fits`; the suffix alone, or nothing, when none does. */
+function cutAtoms(text: string, suffix: string, fits: (cut: string) => boolean): string {
   const parts = atoms(text);
   let lo = 0;
-  let hi = parts.length - 1;
+  let hi = parts.length;
   // Largest m with the first m atoms (+ suffix) fitting; m = 0 is the floor.
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
-    if (size(wrap(parts.slice(0, mid).join('') + suffix)) <= limit) lo = mid;
+    if (fits(parts.slice(0, mid).join('') + suffix)) lo = mid;
     else hi = mid - 1;
   }
-  return wrap(parts.slice(0, lo).join('') + (lo > 0 || size(wrap(suffix)) <= limit ? suffix : ''));
+  return parts.slice(0, lo).join('') + (lo > 0 || fits(suffix) ? suffix : '');
+}
+
+/**
+ * `lines` joined by `sep`, cut like cutToFit but only ever inside one line's text: the lines before
+ * it whole (each kept only when the next still has room for its markup and "…"), and the cut line
+ * with its markup on both sides (`**NEW · node…**`, `<font …>BLOCKED</font> since …`), never half of it.
+ */
+export function cutLines(lines: Line[], sep: string, size: (s: string) => number, limit: number, wrap: (cut: string) => string = (c) => c): string {
+  const whole = lines.map(lineText).join(sep);
+  if (lines.length === 0 || size(wrap(whole)) <= limit) return wrap(whole);
+  const stub = (l: Line) => `${l.open}…${l.close}`;
+  let kept = '';
+  let j = 0;
+  while (j < lines.length - 1 && size(wrap(kept + lineText(lines[j]!) + sep + stub(lines[j + 1]!))) <= limit) {
+    kept += lineText(lines[j]!) + sep;
+    j += 1;
+  }
+  const l = lines[j]!;
+  return wrap(kept + l.open + cutAtoms(l.text, '…', (cut) => size(wrap(kept + l.open + cut + l.close)) <= limit) + l.close);
 }
 
 export interface Fitted {
@@ -361,7 +420,8 @@ export function fitText(r: Rendered, size: (text: string) => number, limit: numb
   // Not even the first item fits whole: show as much of it as fits.
   const head = r.head === '' ? '' : r.head + r.sep;
   const tail = n > 1 ? r.sep + r.more(n - 1) : '';
-  const first = cutToFit(r.items[0]!, size, limit, '…', (cut) => head + cut + tail);
+  const place = (cut: string) => head + cut + tail;
+  const first = r.lines ? cutLines(r.lines.items[0]!, r.lines.sep, size, limit, place) : cutToFit(r.items[0]!, size, limit, '…', place);
   if (size(first) <= limit && first.length > head.length + tail.length + 1) return { text: first, shown: 0, truncated: true };
   return { text: compose(r, 0), shown: 0, truncated: true };
 }

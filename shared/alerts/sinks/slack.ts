@@ -6,7 +6,7 @@
 // error description saying "@channel" would notify the whole channel.
 import { SinkDeliveryError, type AlertNotification, type AlertSink } from '../model.ts';
 import { DEFAULT_TIMEOUT_MS, excerpt, httpStatusFailure, isRecord, postJson, redactUrl, secretsOfUrl, type SinkOptions } from './deliver.ts';
-import { chars, cutToFit, DIALECTS, fitText, markdown, markdownItem, metaLine, moreLine, viewOf } from './format.ts';
+import { chars, cutLines, cutToFit, DIALECTS, fitText, markdown, markdownLines, metaLine, moreLine, viewOf } from './format.ts';
 
 export const SLACK_MAX_BLOCKS = 50;
 const SLACK_SECTION_MAX_CHARS = 3000;
@@ -34,7 +34,7 @@ export function slackBody(n: AlertNotification): { text: string; blocks: Block[]
   let shown = 0;
   for (const item of view.items) {
     if (shown >= maxItems) break;
-    const text = cutToFit(markdownItem(item, d), chars, SLACK_SECTION_MAX_CHARS);
+    const text = cutLines(markdownLines(item, d), d.lineSep, chars, SLACK_SECTION_MAX_CHARS);
     if (shown > 0 && used + text.length > ITEMS_MAX_CHARS) break;
     blocks.push({ type: 'section', text: mrkdwn(text) });
     used += text.length;

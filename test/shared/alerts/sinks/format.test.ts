@@ -169,6 +169,34 @@ describe('alert formatter', () => {
     expect(cutToFit('see <https://x.example/a|the docs> now', chars, 20)).toBe('see …');
   });
 
+  it('fitText cutting an item closes every markup of ours it cut inside (bold, code, a WeCom <font>), in every dialect and at every limit', () => {
+    // Each line of ours pairs its markup; CAMS text here has none of its own (a dialect escapes it).
+    const balanced = (name: string, line: string) => {
+      const count = (re: RegExp) => (line.match(re) ?? []).length;
+      expect(count(/<font\b/g), line).toBe(count(/<\/font>/g));
+      expect(count(/`/g) % 2, line).toBe(0);
+      expect(count(name === 'slack' ? /\*/g : /\*\*/g) % 2, line).toBe(0);
+    };
+    const word = fc.array(fc.constantFrom('a', 'z', ' ', '号', '🚫'), { maxLength: 40 }).map((a) => a.join(''));
+    const errorOf = fc.record({ ErrorCode: word, ErrorDescription: word, PossibleSolution: word });
+    for (const [name, d] of Object.entries(DIALECTS)) {
+      fc.assert(
+        fc.property(word, fc.array(errorOf, { minLength: 1, maxLength: 3 }), fc.nat(2000), fc.constantFrom(chars, utf8Bytes), (node, errors, room, size) => {
+          const r = markdown(viewOf(notification([item({ node, errors }), item({ fingerprint: 'fp-2' })])), d);
+          const limit = size(r.head) + room;
+          const { text } = fitText(r, size, limit);
+          if (size(text) > limit) return; // nothing fits this limit: fitText says so by going over
+          for (const line of text.split('\n')) balanced(name, line);
+        }),
+        { numRuns: 300 },
+      );
+    }
+    // The cut line keeps what it opened, with "…" inside it.
+    const r = markdown(viewOf(notification([item({ node: 'n'.repeat(100) }), item()])), DIALECTS.wecom);
+    expect(fitText(r, chars, r.head.length + 40).text).toMatch(/\*\*NEW · n+…\*\*\n\n… and 1 more$/);
+    expect(fitText(r, chars, r.head.length + 185).text).toMatch(/> Status: <font color="warning">BLOCKED<\/font> since 2025…\n\n… and 1 more$/);
+  });
+
   it('a field cut at its length keeps flags and emoji sequences whole', () => {
     const family = '👩‍👩‍👧'; // 5 code points
     expect(clean(family.repeat(3), 12)).toBe(`${family.repeat(2)}…`);

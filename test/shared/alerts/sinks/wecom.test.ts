@@ -56,6 +56,22 @@ describe('WeComSink', () => {
     expect(rx.received[0]!.text).toBe(content);
   });
 
+  it('a cut inside our markup closes it: an ErrorCode cut at the limit keeps its closing backquote', async () => {
+    // The head and the node fill most of the 4096 bytes, so the cut falls inside `ErrorCode: `…``: left
+    // open, the backquote would make code of everything after it, "… and 1 more" included.
+    rx = await startWeComReceiver();
+    const wide = '🚫';
+    const n = notification([item({ node: wide.repeat(560), errors: [{ ErrorCode: wide.repeat(80), ErrorDescription: 'd', PossibleSolution: 's' }] }), item()], {
+      group: `space:${wide.repeat(190)}`,
+      title: wide.repeat(150),
+    });
+    await new WeComSink(rx.url).send(n);
+    expect(rx.rejected).toEqual([]);
+    const content = rx.received[0]!.text;
+    expect(Buffer.byteLength(content)).toBeLessThanOrEqual(WECOM_MAX_CONTENT_BYTES);
+    expect(content).toMatch(new RegExp(`\\n> ErrorCode: \`(${wide})+…\`\\n\\n… and 1 more$`, 'u'));
+  });
+
   it('the receiver really enforces the limit (content over 4096 bytes gets 40058)', async () => {
     rx = await startWeComReceiver();
     const res = await httpRequest(rx.url, { method: 'POST', body: JSON.stringify({ msgtype: 'markdown', markdown: { content: '号'.repeat(1366) } }) });
