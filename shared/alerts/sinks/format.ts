@@ -228,13 +228,22 @@ const htmlish = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').re
  * the same and are no markup anywhere.
  */
 const fullWidthAngles = (s: string) => s.replaceAll('<', '\uFF1C').replaceAll('>', '\uFF1E');
-const robotEscape = (s: string) => fullWidthAngles(noLinks(s));
+/**
+ * DingTalk reads `**bold**` and `*italic*`, WeCom `**bold**` and `` `code` ``, and neither documents
+ * an escape (a backslash may well show as written): `*` and `` ` `` become their full-width forms
+ * `＊` and `｀`, as `<` and `>` do. (A zero-width space between the two `*` of `**` would not do:
+ * CommonMark takes it for neither space nor punctuation, so `*…*` around it is still emphasis.)
+ * Headings, quotes and lists (`#`, `>`, `-`, `1.`) are read only at a line's start, where CAMS text
+ * never is: every field is one line, after our label.
+ */
+const fullWidthMarks = (s: string) => s.replaceAll('*', '\uFF0A').replaceAll('`', '\uFF40');
+const robotEscape = (s: string) => fullWidthMarks(fullWidthAngles(noLinks(s)));
 /**
  * Lark's plain text messages read `<at user_id="all"></at>` as a mention of everyone, `<b>`, `<i>`…
  * as styles and `[text](url)` as a link, and show entities as written: `<` and `>` become their
  * full-width forms there too, and links are unmade.
  */
-export const larkTextEscape = robotEscape;
+export const larkTextEscape = (s: string) => fullWidthAngles(noLinks(s));
 /**
  * Lark card markdown (lark_md) reads `**bold**`, `*italic*`, `~~strike~~` and `` `code` ``, and
  * decodes entities: those characters are written as entities, which show as themselves.

@@ -8,6 +8,9 @@ export const BLOCKED_ERROR = {
   PossibleSolution: 'Add a valid payment method in Business Manager, then wait for the account to be re-reviewed.',
 };
 
+/** CAMS text written in markdown (one line, as every field is once cleaned): it must show as written. */
+export const CAMS_MARKDOWN = '**URGENT** pay *now* `here` # heading > quote - item 1. item [a](http://b) <font color="info">x</font>';
+
 export function item(over: Partial<AlertItem> = {}): AlertItem {
   return {
     fingerprint: 'fp-0001',

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { httpRequest } from '../../../../shared/http/request.ts';
 import { WECOM_MAX_CONTENT_BYTES, WeComSink, weComBody } from '../../../../shared/alerts/sinks/wecom.ts';
 import { startWeComReceiver, type WeComReceiver } from '../../../support/receivers/index.ts';
-import { BLOCKED_ERROR, deliveryError, item, manyItems, notification } from './fixtures.ts';
+import { BLOCKED_ERROR, CAMS_MARKDOWN, deliveryError, item, manyItems, notification } from './fixtures.ts';
 
 let rx: WeComReceiver | undefined;
 afterEach(async () => {
@@ -30,6 +30,25 @@ describe('WeComSink', () => {
     expect(rx.rejected).toEqual([]);
     const text = rx.received[0]!.text;
     for (const s of ['phone \uFFFD 8613800000000', '131\uFFFD', 'cut \uFFFD here', 'fine 🚫']) expect(text).toContain(s);
+  });
+
+  it('markdown in CAMS text shows as written, not as formatting: bold, code, headings, quotes, links, tags', async () => {
+    // WeCom reads **bold**, `code`, # headings, > quotes, [text](url) links and <font color>; it documents no escape.
+    rx = await startWeComReceiver();
+    await new WeComSink(rx.url).send(notification([item({ node: 'phone **VIP**', errors: [{ ErrorCode: '`E1`', ErrorDescription: CAMS_MARKDOWN, PossibleSolution: '> quote' }] })]));
+    const text = rx.received[0]!.text;
+    // Only our own markup is left: the bold reason-and-node line, the coloured status, the code span of the ErrorCode.
+    const ours = text
+      .replaceAll(/\*\*NEW · [^*\n]*\*\*/g, '')
+      .replace('<font color="warning">BLOCKED</font>', '')
+      .replaceAll(/ErrorCode: `[^`\n]*`/g, '')
+      .replaceAll(/^> /gm, '');
+    expect(ours).not.toMatch(/[*`<>]|\]\(/);
+    expect(text).toContain('**NEW · phone ＊＊VIP＊＊**');
+    expect(text).toContain('> ErrorCode: `｀E1｀`');
+    expect(text).toContain('> ErrorDescription: ＊＊URGENT＊＊ pay ＊now＊ ｀here｀ # heading ＞ quote - item 1. item [a] (http://b) ＜font color="info"＞x＜/font＞');
+    // Every line starts with our own markup: CAMS text never begins one (where # and > are read).
+    for (const line of text.split('\n').filter(Boolean)) expect(line).toMatch(/^(### |Severity: |\*\*NEW · |> )/);
   });
 
   it('keeps content within 4096 BYTES of multi-byte text, cut between characters, with "… and N more"', async () => {
