@@ -239,16 +239,23 @@ const fullWidthAngles = (s: string) => s.replaceAll('<', '\uFF1C').replaceAll('>
 const fullWidthMarks = (s: string) => s.replaceAll('*', '\uFF0A').replaceAll('`', '\uFF40');
 const robotEscape = (s: string) => fullWidthMarks(fullWidthAngles(noLinks(s)));
 /**
+ * Lark shows `:OK:`, `:DONE:`… (an emoji code: a name with a letter in it between two colons) as its
+ * own emoji: a zero-width space after the opening colon unmakes the code and reads the same. Colons
+ * elsewhere (`08:00:00`, `https://`, `Error: x`) are left as they are.
+ */
+const noEmojiCodes = (s: string) => s.replace(/:(?=[0-9_]*[A-Za-z][A-Za-z0-9_]*:)/g, ':\u200B');
+/**
  * Lark's plain text messages read `<at user_id="all"></at>` as a mention of everyone, `<b>`, `<i>`…
  * as styles and `[text](url)` as a link, and show entities as written: `<` and `>` become their
- * full-width forms there too, and links are unmade.
+ * full-width forms there too, links are unmade, and so are emoji codes.
  */
-export const larkTextEscape = (s: string) => fullWidthAngles(noLinks(s));
+export const larkTextEscape = (s: string) => noEmojiCodes(fullWidthAngles(noLinks(s)));
 /**
  * Lark card markdown (lark_md) reads `**bold**`, `*italic*`, `~~strike~~` and `` `code` ``, and
- * decodes entities: those characters are written as entities, which show as themselves.
+ * decodes entities: those characters are written as entities, which show as themselves. Emoji codes
+ * are unmade as in text messages (an entity colon, `&#58;`, might be decoded before they are read).
  */
-const larkMdEscape = (s: string) => noLinks(htmlish(s)).replaceAll('*', '&#42;').replaceAll('~', '&#126;').replaceAll('`', '&#96;');
+const larkMdEscape = (s: string) => noEmojiCodes(noLinks(htmlish(s)).replaceAll('*', '&#42;').replaceAll('~', '&#126;').replaceAll('`', '&#96;'));
 
 export const DIALECTS = {
   // DingTalk: headings, bold, lists; a bare "\n" is not always a line break, list items are.
@@ -273,8 +280,8 @@ export const DIALECTS = {
     lineSep: '\n',
     itemSep: '\n\n',
   },
-  // Lark card lark_md: bold, italic, strike, code, links, <at>, <font>; "<", ">", "*", "~" and "`" are
-  // written as entities, links unmade.
+  // Lark card lark_md: bold, italic, strike, code, links, <at>, <font>, :emoji:; "<", ">", "*", "~"
+  // and "`" are written as entities, links and emoji codes unmade.
   lark: {
     heading: (t) => `**${t}**`,
     bold: (s) => `**${s}**`,

@@ -69,6 +69,24 @@ describe('LarkSink', () => {
     expect(content).toContain('&#42;&#42;URGENT&#42;&#42; pay &#42;now&#42; &#126;&#126;not&#126;&#126; &#96;here&#96;');
   });
 
+  it('an emoji code in CAMS text (:OK:, :DONE:) shows as written, in a card and a text message; times and URLs keep their colons', async () => {
+    // Lark shows :OK: as its own emoji; a zero-width space after the opening colon unmakes the code.
+    const said = 'Fixed :OK: then :THUMBSUP::DONE: at 08:00:00, see https://x.example/a:b';
+    const n = notification([item({ node: 'phone :Fire:', errors: [{ ErrorCode: ':E1:', ErrorDescription: said, PossibleSolution: 's' }] })]);
+    for (const type of ['interactive', 'text'] as const) {
+      rx = await startLarkReceiver();
+      await new LarkSink(rx.url, rx.secret!, { msgType: type }).send(n);
+      const text = rx.received[0]!.text;
+      await rx.close();
+      rx = undefined;
+      expect(text, type).not.toMatch(/:[0-9_]*[A-Za-z][A-Za-z0-9_]*:/);
+      expect(text, type).toContain('Fixed :\u200BOK: then :\u200BTHUMBSUP::\u200BDONE: at 08:00:00, see https://x.example/a:b');
+      expect(text, type).toContain('phone :\u200BFire:');
+      // Our own times are untouched.
+      expect(text, type).toContain('2025-03-01T08:00:00.000Z');
+    }
+  });
+
   it('accepts the older {"StatusCode":0} success reply', async () => {
     rx = await startLarkReceiver({ legacyReply: true });
     await new LarkSink(rx.url, rx.secret!).send(notification());
