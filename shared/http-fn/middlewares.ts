@@ -32,6 +32,8 @@ export interface ServiceResult {
   camsRequestId?: string | undefined;
   /** CAMS's reply body, relayed as CAMS sent it: the route stands for that CAMS operation. */
   cams?: { readonly RequestId: string };
+  /** What the operator should fix though the caller was answered (the function's own role refused a call it could do without): the log line says it at warn. */
+  warning?: { msg: string; code: string };
 }
 
 /** Per-invocation state shared between phases. */
@@ -46,6 +48,7 @@ export interface HttpInternal {
   internalError?: unknown;
   accessDeniedDetail?: AccessDeniedDetail | undefined;
   ownAccessRefused?: boolean;
+  warning?: ServiceResult['warning'];
   /** A HEAD request, answered as its GET route with the body left out. */
   head?: boolean;
   [key: string]: unknown;
@@ -63,7 +66,7 @@ export function invocationLog(opts: { functionName: string; write: LogWriter; no
     const record: Record<string, unknown> = {
       // RAM refusing the function's own role is the operator's to fix, whatever the caller was told;
       // CAMS does not always say why (no AccessDeniedDetail), so the code alone makes it a warning.
-      level: res && res.statusCode >= 500 ? 'error' : i.accessDeniedDetail || i.ownAccessRefused ? 'warn' : 'info',
+      level: res && res.statusCode >= 500 ? 'error' : i.accessDeniedDetail || i.ownAccessRefused || i.warning ? 'warn' : 'info',
       function: opts.functionName,
       requestId: i.requestId,
       route: i.route ?? null,
@@ -74,6 +77,7 @@ export function invocationLog(opts: { functionName: string; write: LogWriter; no
       caller: i.callerKeyId ?? null,
     };
     if (i.accessDeniedDetail) record['accessDeniedDetail'] = i.accessDeniedDetail;
+    if (i.warning) record['warning'] = i.warning;
     if (i.internalError) {
       const e = i.internalError as { name?: string; message?: string };
       record['error'] = { name: e.name, message: e.message };
@@ -104,6 +108,7 @@ export function camsEnvelope(): Middleware {
       });
       request.internal.code = 'OK';
       request.internal.camsCode = result.cams || result.camsRequestId ? 'OK' : undefined;
+      request.internal.warning = result.warning;
     },
     onError: (request) => {
       const info = errorReply(request.internal.requestId ?? randomUUID(), request.error);

@@ -28,10 +28,14 @@ export async function addPhoneNumber(input: ServiceInput<CamsParams['AddChatappP
     if (!isCamsError(e) || e.Code !== 'Phone.Exists' || !earlierAttemptMayHaveApplied(e)) throw e;
     // After an attempt of this call that went unanswered or was answered 5xx, the space's own list
     // says whose the number is: in it, that attempt added it; not in it, CAMS's Phone.Exists stands.
-    if (!(await whoseExistingNumber(cams, input.params, true)).ours) throw e;
+    // A role that cannot list (no cams:QueryChatappPhoneNumbers) leaves the attempt to go by: the
+    // caller is answered, and the invocation's log line tells the operator, at warn.
+    let warning: ServiceResult['warning'];
+    const owner = await whoseExistingNumber(cams, input.params, true, (r) => (warning = { msg: String(r['msg']), code: String(r['code']) }));
+    if (!owner.ours) throw e;
     // The attempt's reply was lost: we answer with what CAMS answers to an add (no Data), under this reply's RequestId.
     const body = { RequestId: e.RequestId ?? '', Code: 'OK', Message: 'None', AccessDeniedDetail: 'None', Success: true };
-    return { cams: body };
+    return { cams: body, ...(warning ? { warning } : {}) };
   }
 }
 

@@ -44,6 +44,19 @@ async function post(body: Record<string, string>) {
   return parseReply(await addPhoneNumber(httpEvent(signed, 'fc-http'), fcContext({ function: { name: 'add-phone-number', timeout: 40 } }) as never));
 }
 
+/** The lines the function writes to stdout while `run` runs. */
+async function logged(run: () => Promise<void>): Promise<string[]> {
+  const lines: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array) => (lines.push(...String(chunk).split('\n').filter(Boolean)), true)) as typeof process.stdout.write;
+  try {
+    await run();
+  } finally {
+    process.stdout.write = write;
+  }
+  return lines;
+}
+
 /** A space of ours, and the number taken by another account's space. */
 async function othersNumber(WabaId: string) {
   const other = sandboxClient(sandbox, 5, DEFAULT_SANDBOX_KEYS[1]!);
@@ -87,7 +100,10 @@ it('a role that cannot list the space: an attempt that may have been applied is 
   rewrite = firstAdd(() => unavailable, refusing);
   const { data } = await sandboxClient(sandbox).bindWaba({ WabaId: '3200000000013' });
   const body = { CustSpaceId: data.CustSpaceId, Cc: '65', PhoneNumber: '92000013', VerifiedName: 'Acme Shop' };
-  expect((await post(body)).statusCode).toBe(200);
+  const lines = await logged(async () => expect((await post(body)).statusCode).toBe(200));
+  // The caller is answered; the operator is told the role cannot list, on the invocation's one log line.
+  const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((r) => r['function'] === 'add-phone-number');
+  expect(line).toMatchObject({ level: 'warn', status: 200, warning: { code: 'Forbidden.RAM' } });
   // Phone.Exists with nothing of ours in between: the caller's conflict, relayed without a listing.
   rewrite = refusing;
   const again = await post(body);
