@@ -3,8 +3,9 @@ import type { CamsCallOptions, CamsClient } from '../cams/client.ts';
 import { isCamsError, type CamsError } from '../cams/errors.ts';
 import type { PhoneNumberInfo, TemplateInfo } from '../cams/operations.ts';
 import { update, type Store } from '../store/port.ts';
-import { HealthNode } from '../validation/health-target.ts';
+import { HealthNode, parseStoredNode } from '../validation/health-target.ts';
 import { adviceFor } from './advice.ts';
+import { knownWabaOf } from './waba-space.ts';
 import { ENTITY_PREFIX } from './dispatch.ts';
 import { fingerprintOf, type EntityState } from './entity-state.ts';
 import { qualityObservation, tierRank } from './quality.ts';
@@ -100,7 +101,7 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
     report.wabas++;
     const children = records.filter((r) => r.value.discoveredBy === rootId);
     try {
-      const found = await listNodes(opts, root.value.target);
+      const found = await listNodes(opts, root.value.target, await knownWabaOf(store, root.value.target.CustSpaceId));
       const outcome = await reconcile(opts, rootId, root.value.target.CustSpaceId, found, children);
       report.discovered += outcome.added;
       report.retired += outcome.retired;
@@ -143,7 +144,8 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
  * The DiscoveryFailed alerts of a WABA still watched but no longer a Discover entry (its Discover
  * entry deleted and the WABA posted again without it, or also in MONITOR_TARGETS): no listing will
  * resolve them, and the removal pass keeps them (the WABA's record reaches them), so they are resolved
- * here. The record goes once none of them is bad (kept until then: a resolution not applied, the
+ * here, but for a node another Discover entry of the space still lists (one alert per node: its
+ * listings keep it or resolve it). The record goes once none of its own is bad (kept until then: a resolution not applied, the
  * process having died, is made again next round). One of a WABA no longer watched is left to the
  * removal pass (unwatched.ts), which closes its alerts out and deletes it. One list of the records
  * (one per Discover entry) per round; reads only for those no Discover entry has.
@@ -156,7 +158,10 @@ async function discoveryTurnedOff(
   const { store } = opts;
   const observations: TargetObservation[] = [];
   let watched: Map<string, WatchTarget> | undefined;
-  for (const rec of await store.list<DiscoveryRecord>(DISCOVERY_PREFIX)) {
+  const discoveryRecords = await store.list<DiscoveryRecord>(DISCOVERY_PREFIX);
+  // A node another Discover entry of the space still lists is its alert to keep or resolve.
+  const listedElsewhere = new Set(discoveryRecords.filter((rec) => rootIds.has(rec.key.slice(DISCOVERY_PREFIX.length))).flatMap((rec) => (rec.value.unwatchable ?? []).map(fingerprintOf)));
+  for (const rec of discoveryRecords) {
     const id = rec.key.slice(DISCOVERY_PREFIX.length);
     if (rootIds.has(id)) continue;
     watched ??= new Map([...(opts.envTargets ?? []).map((t) => [targetId(t), t] as const), ...records.map((r) => [r.key.slice(WATCH_PREFIX.length), r.value.target] as const)]);
@@ -164,7 +169,7 @@ async function discoveryTurnedOff(
     if (!target) continue;
     let bad = false;
     for (const subject of [discoveryOutcome(target).subject, ...(rec.value.unwatchable ?? [])]) {
-      if (!(await stillBad(store, subject))) continue;
+      if (listedElsewhere.has(fingerprintOf(subject)) || !(await stillBad(store, subject))) continue;
       bad = true;
       observations.push({ target, obs: { subject, status: 'AVAILABLE', errors: [] } });
     }
@@ -218,13 +223,20 @@ interface Found {
   templatesComplete: boolean;
   /** Listed nodes our checks would refuse (a template code or language our validator does not take). */
   unwatchable: Array<{ subject: AlertSubject; problem: string }>;
+  /** The WabaId their alerts carry (a WabaId silence holds them): the space's, whichever entry listed them. */
+  subjectWaba: string | undefined;
 }
 
-async function listNodes(opts: DiscoveryOptions, waba: WatchTarget): Promise<Found> {
+/**
+ * `knownWaba`: the WABA the index knows for the space (waba-space.ts), which names the unwatchable
+ * nodes' alerts: a listing is of the space, so two Discover entries of one space (one with a wrong
+ * WabaId, or the WABA in both forms) list the same nodes, and name them alike.
+ */
+async function listNodes(opts: DiscoveryOptions, waba: WatchTarget, knownWaba: string | undefined): Promise<Found> {
   const call = discoveryCallOptions(opts.deadline);
   const space = waba.CustSpaceId;
   const { data } = await opts.cams.queryPhoneNumbers({ CustSpaceId: space }, call);
-  const found: Found = { phones: [], templates: [], templatesComplete: false, unwatchable: [] };
+  const found: Found = { phones: [], templates: [], templatesComplete: false, unwatchable: [], subjectWaba: knownWaba ?? waba.WabaId };
   for (const info of data.PhoneNumbers) {
     const target = nodeOf({ CustSpaceId: space, NodeType: 'phone', WabaId: waba.WabaId, PhoneNumber: info.PhoneNumber.replace(/^\+/, '') }, opts, found);
     if (target) found.phones.push({ target, info });
@@ -255,7 +267,7 @@ function nodeOf(raw: Record<string, unknown>, opts: DiscoveryOptions, found: Fou
   if (r.success) return r.data;
   const problem = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
   opts.log({ level: 'warn', msg: 'discovery skipped a node it cannot watch', node: raw, problem });
-  found.unwatchable.push({ subject: unwatchableSubject(raw), problem });
+  found.unwatchable.push({ subject: unwatchableSubject({ ...raw, WabaId: found.subjectWaba }), problem });
   return undefined;
 }
 
@@ -263,7 +275,7 @@ function nodeOf(raw: Record<string, unknown>, opts: DiscoveryOptions, found: Fou
 const NAME_MAX = 128;
 const named = (v: unknown) => (typeof v === 'string' ? v.slice(0, NAME_MAX) : undefined);
 
-/** An unwatchable node's own DiscoveryFailed: one per node, named by what CAMS listed. */
+/** An unwatchable node's own DiscoveryFailed: one per node, named by what CAMS listed (and its space's WabaId). */
 function unwatchableSubject(raw: Record<string, unknown>): AlertSubject {
   const [wabaId, phoneNumber, templateCode, language] = [raw['WabaId'], raw['PhoneNumber'], raw['TemplateCode'], raw['Language']].map(named);
   return dropUndefined({ nodeType: 'monitor' as const, entityType: 'DiscoveryFailed', custSpaceId: named(raw['CustSpaceId']), wabaId, phoneNumber, templateCode, language });
@@ -347,7 +359,10 @@ async function reconcile(
       const adopt = cur.discoveredBy === undefined && cur.source.startsWith('receipt:') ? { discoveredBy: rootId } : {};
       return { ...cur, ...adopt, attributes: attrs(cur.attributes) };
     });
-    return { previous, current: after?.value.attributes };
+    // Observed as it is watched: another Discover entry of the space (another WabaId) lists it too,
+    // and its quality or review is one entity, whichever entry lists it.
+    const stored = parseStoredNode(after?.value.target);
+    return { previous, current: after?.value.attributes, watched: stored.success ? stored.data : target };
   };
 
   // Nodes taken off the watch list by hand stay off: not listed back, not observed.
@@ -359,15 +374,15 @@ async function reconcile(
     if (r) await keptOff(store, r, seenAt);
   }
 
-  for (const { target, info } of kept(found.phones)) {
-    const { current } = await upsert(target, (prev) => {
+  for (const { target: listed, info } of kept(found.phones)) {
+    const { current, watched: target } = await upsert(listed, (prev) => {
       const peak = tierRank(info.MessagingLimitTier) >= tierRank(prev?.PeakMessagingLimitTier) ? info.MessagingLimitTier : prev?.PeakMessagingLimitTier;
       return dropUndefined({ QualityRating: info.QualityRating, MessagingLimitTier: info.MessagingLimitTier, PeakMessagingLimitTier: peak, Status: info.Status, SeenAt: seenAt });
     });
     observations.push({ target, obs: qualityObservation(target, current ?? {}) });
   }
-  for (const { target, info } of kept(found.templates)) {
-    await upsert(target, () => dropUndefined({ AuditStatus: info.AuditStatus, SeenAt: seenAt }));
+  for (const { target: listed, info } of kept(found.templates)) {
+    const { watched: target } = await upsert(listed, () => dropUndefined({ AuditStatus: info.AuditStatus, SeenAt: seenAt }));
     // The listing is the backstop of template receipts (a lost `pass`, a late retry of an older push):
     // the review it sees is observed as a receipt's is, for a template a receipt gave a review state.
     // It starts none: a template no receipt flagged leaves no entity behind, and one rejected before

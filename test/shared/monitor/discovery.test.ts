@@ -649,6 +649,85 @@ describe('a listed node discovery cannot watch', () => {
   });
 });
 
+describe('a listed node discovery cannot watch, under two Discover entries of one space', () => {
+  const WRONG = '499399000999';
+  const both = () => [
+    { CustSpaceId: space, WabaId: WABA, Discover: true },
+    { CustSpaceId: space, WabaId: WRONG, Discover: true },
+  ];
+  // Reminders aside (a day passes).
+  const unwatchableOf = (sink: RecordingSink) =>
+    sink.received.flatMap((m) => m.items).filter((i) => i.subject.entityType === 'DiscoveryFailed' && i.subject.templateCode !== undefined && i.reason !== 'reminder');
+  const firingUnwatchable = async () =>
+    (await store.list<EntityState>(ENTITY_PREFIX)).filter((e) => e.value.subject.entityType === 'DiscoveryFailed' && e.value.subject.templateCode !== undefined && e.value.firing).map((e) => `${e.value.subject.templateCode}:${e.value.subject.wabaId}`);
+
+  it("is one alert, named by the space's WABA, whichever entry listed it (one with a wrong WabaId too)", async () => {
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'spring sale', Language: 'en' }] });
+    expect((await watchListCall('POST', both())).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    const clock = Date.now();
+    await sweep(clock, sink);
+    await sweep(clock + HOUR + 60_000, sink);
+    expect(unwatchableOf(sink).map((i) => `${i.subject.templateCode}:${i.subject.wabaId}:${i.status}`)).toEqual([`spring sale:${WABA}:ERROR`]);
+    expect(await firingUnwatchable()).toEqual([`spring sale:${WABA}`]);
+    // Each number's quality is one entity too, whichever entry listed it.
+    const quality = (await store.list<EntityState>(ENTITY_PREFIX)).filter((e) => e.value.subject.entityType === 'PHONE_QUALITY').map((e) => `${e.value.subject.phoneNumber}:${e.value.subject.wabaId}`);
+    expect(quality.sort()).toEqual([`8613800000401:${WABA}`, `8613800000402:${WABA}`]);
+  });
+
+  it('the wrong one turned off (posted again without Discover), then deleted: the right one still lists the node, so its alert stays, and resolves once CAMS no longer lists it', async () => {
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'spring sale', Language: 'en' }] });
+    expect((await watchListCall('POST', both())).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    const clock = Date.now();
+    await sweep(clock, sink);
+    const said = () => unwatchableOf(sink).map((i) => `${i.subject.templateCode}:${i.status}:${i.reason}`);
+    expect(said()).toEqual(['spring sale:ERROR:new']);
+
+    const wrong = [{ CustSpaceId: space, NodeType: 'waba', WabaId: WRONG }];
+    expect((await watchListCall('DELETE', wrong)).statusCode).toBe(200);
+    expect((await watchListCall('POST', wrong)).statusCode).toBe(200);
+    await sweep(clock + 5 * 60_000, sink);
+    await sweep(clock + HOUR + 10 * 60_000, sink);
+    expect(said()).toEqual(['spring sale:ERROR:new']);
+    expect(await firingUnwatchable()).toEqual([`spring sale:${WABA}`]);
+
+    expect((await watchListCall('DELETE', wrong)).statusCode).toBe(200);
+    await sweep(clock + HOUR + 20 * 60_000, sink);
+    await sweep(clock + 26 * HOUR, sink);
+    expect(said()).toEqual(['spring sale:ERROR:new']);
+    expect(await firingUnwatchable()).toEqual([`spring sale:${WABA}`]);
+
+    await sandboxControl(sandbox, 'DELETE', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'spring sale', Language: 'en' }] });
+    await sweep(clock + 27 * HOUR + 60_000, sink);
+    expect(said()).toEqual(['spring sale:ERROR:new', 'spring sale:RESOLVED:resolved']);
+    expect(await firingUnwatchable()).toEqual([]);
+  });
+
+  it('the WABA as two Discover entries, with and without its WabaId: the one named deleted, the other keeps the alert (not closed out), and resolves it once CAMS no longer lists it', async () => {
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'spring sale', Language: 'en' }] });
+    // As an earlier version or an onboarding may have left them (the watch list merges the two).
+    expect((await watchListCall('POST')).statusCode).toBe(200);
+    await store.put<RegisteredTarget>(`${WATCH_PREFIX}waba:${space}:`, { target: { CustSpaceId: space, NodeType: 'waba' }, source: 'test', registeredAt: new Date().toISOString(), discover: true });
+    const sink = new RecordingSink();
+    const clock = Date.now();
+    await sweep(clock, sink);
+    const said = () => unwatchableOf(sink).map((i) => `${i.subject.templateCode}:${i.subject.wabaId}:${i.status}:${i.reason}`);
+    expect(said()).toEqual([`spring sale:${WABA}:ERROR:new`]);
+
+    await store.delete(`${WATCH_PREFIX}waba:${space}:${WABA}`);
+    await sweep(clock + 5 * 60_000, sink);
+    await sweep(clock + 26 * HOUR, sink);
+    expect(said()).toEqual([`spring sale:${WABA}:ERROR:new`]);
+    expect(await firingUnwatchable()).toEqual([`spring sale:${WABA}`]);
+
+    await sandboxControl(sandbox, 'DELETE', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'spring sale', Language: 'en' }] });
+    await sweep(clock + 27 * HOUR + 60_000, sink);
+    expect(said()).toEqual([`spring sale:${WABA}:ERROR:new`, `spring sale:${WABA}:RESOLVED:resolved`]);
+    expect(await firingUnwatchable()).toEqual([]);
+  });
+});
+
 describe('discovery refused by RAM', () => {
   it("a role that may not list templates gets a DiscoveryFailed alert whose advice names cams:ListChatappTemplate, not the checks' permission", async () => {
     await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { denials: [{ code: 'Ram.PermissionDeny', action: 'ListChatappTemplate' }] });
