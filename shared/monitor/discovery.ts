@@ -18,6 +18,12 @@ import { DISCOVERY_PREFIX, keptOff, removedInSpace, targetId, WATCH_PREFIX, type
 const TEMPLATE_PAGE_SIZE = 20;
 /** Pages read for one WABA at most (20,000 templates), so a reply that never ends cannot hold the sweep. */
 const MAX_TEMPLATE_PAGES = 1000;
+/**
+ * Templates a listing cut at MAX_TEMPLATE_PAGES looks up one by one (ListChatappTemplate by Code and
+ * Language, one call each): watched ones and unwatchable ones its pages did not show, the least
+ * recently seen first. Those are past the cap or deleted in CAMS, and only a look-up tells which.
+ */
+const MAX_TEMPLATE_LOOKUPS = 50;
 
 /** What discovery remembers per Discover entry. */
 export interface DiscoveryRecord {
@@ -27,6 +33,8 @@ export interface DiscoveryRecord {
   lastError?: string;
   /** Listed nodes our checks would refuse, each a DiscoveryFailed alert of its own: a later listing resolves those gone. */
   unwatchable?: AlertSubject[];
+  /** The last listing's template pages reached MAX_TEMPLATE_PAGES (logged when a listing first does). */
+  capped?: true;
 }
 
 export interface DiscoveryOptions {
@@ -44,6 +52,8 @@ export interface DiscoveryOptions {
   only?: string;
   /** MONITOR_TARGETS: a WABA there is watched, though not (or no longer) a Discover entry. */
   envTargets?: readonly WatchTarget[];
+  /** Template pages read per WABA at most (default MAX_TEMPLATE_PAGES; tests lower it). */
+  templatePageCap?: number;
 }
 
 export interface DiscoveryReport {
@@ -102,6 +112,10 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
     const children = records.filter((r) => r.value.discoveredBy === rootId);
     try {
       const found = await listNodes(opts, root.value.target, await knownWabaOf(store, root.value.target.CustSpaceId));
+      if (found.capped) {
+        if (!state?.value.capped) opts.log({ level: 'warn', msg: `discovery: the WABA has more templates than ${found.pageCap} pages hold; those past them are looked up one by one (${MAX_TEMPLATE_LOOKUPS} a listing)`, waba: rootId, templates: found.templates.length });
+        await lookUpUnseen(opts, root.value.target, found, children, state?.value.unwatchable ?? []);
+      }
       const outcome = await reconcile(opts, rootId, root.value.target.CustSpaceId, found, children);
       report.discovered += outcome.added;
       report.retired += outcome.retired;
@@ -117,6 +131,7 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
         phones: found.phones.length,
         templates: found.templates.length,
         ...(unwatchable.subjects.length ? { unwatchable: unwatchable.subjects } : {}),
+        ...(found.capped ? { capped: true as const } : {}),
       });
     } catch (e) {
       if (!isCamsError(e)) throw e;
@@ -218,9 +233,14 @@ interface Found {
    * False when the template pages may have missed one: `Total` changed between pages (a template
    * created or deleted meanwhile shifts the later pages, and one removed before the page being read
    * pushes a listed template back onto a page already read), or the page cap was reached. Templates
-   * are then added and updated, but none is retired on this listing.
+   * are then added and updated, but none is retired on this listing (but one a look-up found gone).
    */
   templatesComplete: boolean;
+  /** The pages stopped at the cap (`pageCap` pages), not at the list's end. */
+  capped: boolean;
+  pageCap: number;
+  /** Templates (`code/language`) a look-up found CAMS no longer has (lookUpUnseen): retired, their alerts resolved. */
+  goneTemplates: Set<string>;
   /** Listed nodes our checks would refuse (a template code or language our validator does not take). */
   unwatchable: Array<{ subject: AlertSubject; problem: string }>;
   /** The WabaId their alerts carry (a WabaId silence holds them): the space's, whichever entry listed them. */
@@ -236,14 +256,16 @@ async function listNodes(opts: DiscoveryOptions, waba: WatchTarget, knownWaba: s
   const call = discoveryCallOptions(opts.deadline);
   const space = waba.CustSpaceId;
   const { data } = await opts.cams.queryPhoneNumbers({ CustSpaceId: space }, call);
-  const found: Found = { phones: [], templates: [], templatesComplete: false, unwatchable: [], subjectWaba: knownWaba ?? waba.WabaId };
+  const pageCap = opts.templatePageCap ?? MAX_TEMPLATE_PAGES;
+  const found: Found = { phones: [], templates: [], templatesComplete: false, capped: false, pageCap, goneTemplates: new Set(), unwatchable: [], subjectWaba: knownWaba ?? waba.WabaId };
   for (const info of data.PhoneNumbers) {
     const target = nodeOf({ CustSpaceId: space, NodeType: 'phone', WabaId: waba.WabaId, PhoneNumber: info.PhoneNumber.replace(/^\+/, '') }, opts, found);
     if (target) found.phones.push({ target, info });
   }
   let firstTotal: number | undefined;
   let consistent = true;
-  for (let index = 1; index <= MAX_TEMPLATE_PAGES; index++) {
+  let ended = false;
+  for (let index = 1; index <= pageCap; index++) {
     const page = await opts.cams.listTemplates({ CustSpaceId: space, Page: JSON.stringify({ Index: index, Size: TEMPLATE_PAGE_SIZE }) }, call);
     for (const info of page.data.ListTemplate) {
       const target = nodeOf({ CustSpaceId: space, NodeType: 'template', WabaId: waba.WabaId, TemplateCode: info.TemplateCode, Language: info.Language }, opts, found);
@@ -254,11 +276,58 @@ async function listNodes(opts: DiscoveryOptions, waba: WatchTarget, knownWaba: s
     else if (total !== firstTotal) consistent = false;
     if (page.data.ListTemplate.length < TEMPLATE_PAGE_SIZE || (total !== undefined && index * TEMPLATE_PAGE_SIZE >= total)) {
       found.templatesComplete = consistent;
+      ended = true;
       break;
     }
   }
-  if (!found.templatesComplete) opts.log({ level: 'warn', msg: 'discovery: the template list changed while it was paged (or had too many pages); no template is retired on this listing', waba: targetId(waba), templates: found.templates.length });
+  found.capped = !ended;
+  if (ended && !consistent) opts.log({ level: 'warn', msg: 'discovery: the template list changed while it was paged; no template is retired on this listing', waba: targetId(waba), templates: found.templates.length });
   return found;
+}
+
+const templateKey = (code: unknown, language: unknown) => `${String(code)}/${String(language)}`;
+
+/**
+ * After a listing cut at the page cap: templates its pages did not show, watched by this entry or
+ * remembered as unwatchable, looked up one by one (at most MAX_TEMPLATE_LOOKUPS, the least recently
+ * seen first, so the next listings take the others): one CAMS lists is added to `found` as if its
+ * page had shown it, one it does not is put in `found.goneTemplates`. A look-up that fails, or a full
+ * reply without it (a Code filter that matches more), decides nothing: the template is kept.
+ */
+async function lookUpUnseen(
+  opts: DiscoveryOptions,
+  waba: WatchTarget,
+  found: Found,
+  children: ReadonlyArray<{ value: RegisteredTarget }>,
+  unwatchable: readonly AlertSubject[],
+): Promise<void> {
+  const seen = new Set([...found.templates.map((t) => templateKey(t.target.TemplateCode, t.target.Language)), ...found.unwatchable.map((u) => templateKey(u.subject.templateCode, u.subject.language))]);
+  const watched = children
+    .filter((c) => c.value.target.NodeType === 'template')
+    .sort((a, b) => (a.value.attributes?.SeenAt ?? 0) - (b.value.attributes?.SeenAt ?? 0))
+    .map((c) => ({ code: c.value.target.TemplateCode, language: c.value.target.Language }));
+  const remembered = unwatchable.filter((u) => u.templateCode !== undefined).map((u) => ({ code: u.templateCode, language: u.language }));
+  const unseen = [...remembered, ...watched].filter((t) => !seen.has(templateKey(t.code, t.language)));
+  const call = discoveryCallOptions(opts.deadline);
+  for (const { code, language } of unseen.slice(0, MAX_TEMPLATE_LOOKUPS)) {
+    if (opts.deadline - opts.now() <= 0) return;
+    let listed: TemplateInfo[];
+    try {
+      const page = await opts.cams.listTemplates({ CustSpaceId: waba.CustSpaceId, Code: code, Language: language, Page: JSON.stringify({ Index: 1, Size: TEMPLATE_PAGE_SIZE }) }, call);
+      listed = page.data.ListTemplate;
+    } catch (e) {
+      if (!isCamsError(e)) throw e;
+      opts.log({ level: 'warn', msg: 'discovery: a template look-up failed; the templates not looked up are kept', waba: targetId(waba), code: e.Code });
+      return;
+    }
+    const info = listed.find((t) => t.TemplateCode === code && t.Language === language);
+    if (info) {
+      const target = nodeOf({ CustSpaceId: waba.CustSpaceId, NodeType: 'template', WabaId: waba.WabaId, TemplateCode: info.TemplateCode, Language: info.Language }, opts, found);
+      if (target) found.templates.push({ target, info });
+    } else if (listed.length < TEMPLATE_PAGE_SIZE) {
+      found.goneTemplates.add(templateKey(code, language));
+    }
+  }
 }
 
 /** A node CAMS listed, as a watch target; one our checks would refuse is left out, logged and kept in `found.unwatchable`. */
@@ -309,7 +378,10 @@ async function unwatchableOutcome(
   for (const subject of previous) {
     const fp = fingerprintOf(subject);
     if (now.has(fp)) continue;
-    if (subject.templateCode !== undefined && !found.templatesComplete) {
+    // A template a listing that may have missed it (shifted or capped pages) neither showed as
+    // watchable nor found gone is kept.
+    const key = templateKey(subject.templateCode, subject.language);
+    if (subject.templateCode !== undefined && !found.templatesComplete && !found.goneTemplates.has(key) && !found.templates.some((t) => templateKey(t.target.TemplateCode, t.target.Language) === key)) {
       subjects.push(subject);
       continue;
     }
@@ -396,7 +468,8 @@ async function reconcile(
 
   let retired = 0;
   for (const c of children) {
-    if (wanted.has(c.key) || (c.value.target.NodeType === 'template' && !found.templatesComplete)) continue;
+    const template = c.value.target.NodeType === 'template';
+    if (wanted.has(c.key) || (template && !found.templatesComplete && !found.goneTemplates.has(templateKey(c.value.target.TemplateCode, c.value.target.Language)))) continue;
     if (listingMayLag(c.value, seenAt)) continue;
     if (await store.delete(c.key, { ifVersion: c.version })) retired++;
   }

@@ -776,4 +776,42 @@ describe('discovery over template pages', () => {
     expect((await watched()).map((x) => x.id)).not.toContain(`template:${space}:${code(0)}/en`);
     expect(await watched()).toHaveLength(1 + 2 + 47);
   });
+
+  it('a WABA with more templates than the page cap: one past the cap CAMS deleted is retired and its alert no longer kept (each looked up by code), those it still has stay, one remembered unwatchable that its pages show watchable is no longer kept; the cap is logged once', async () => {
+    const code = (p: string, i: number) => `${p}_${String(i).padStart(2, '0')}`;
+    // With order_update ×2 and welcome: 54, under three pages of 20 (the cap here).
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [...Array.from({ length: 50 }, (_, i) => ({ TemplateCode: code('p', i), Language: 'en' })), { TemplateCode: 'spring sale', Language: 'en' }] });
+    const root = `waba:${space}:${WABA}`;
+    await store.put<RegisteredTarget>(WATCH_PREFIX + root, { target: { CustSpaceId: space, NodeType: 'waba', WabaId: WABA }, source: 'test', registeredAt: new Date().toISOString(), discover: true });
+    const logged: Array<Record<string, unknown>> = [];
+    let clock = Date.now();
+    const options = { store, cams: sandboxClient(sandbox), intervalMs: HOUR, deadline: Date.now() + 30_000, now: Date.now, clock: () => clock, log: (r: Record<string, unknown>) => void logged.push(r), only: root, templatePageCap: 3 };
+    const unwatchable = async () => (await store.get<{ unwatchable?: Array<{ templateCode?: string }> }>(`monitor/discovery/${root}`))?.value.unwatchable?.map((u) => u.templateCode);
+    await runDiscovery(options);
+    expect(await watched()).toHaveLength(1 + 2 + 53);
+    expect(await unwatchable()).toEqual(['spring sale']);
+
+    // Ten more that sort first (CAMS's order here is by code): p_48, p_49, spring sale and welcome are past the cap; p_49 is deleted.
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: Array.from({ length: 10 }, (_, i) => ({ TemplateCode: code('a', i), Language: 'en' })) });
+    await sandboxControl(sandbox, 'DELETE', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: code('p', 49), Language: 'en' }] });
+    // And p_00 remembered as unwatchable (as a stricter earlier version found it): its pages show it watchable now.
+    const record = (await store.get<{ unwatchable: Array<Record<string, string>> }>(`monitor/discovery/${root}`))!.value;
+    await store.put(`monitor/discovery/${root}`, { ...record, unwatchable: [...record.unwatchable, { ...record.unwatchable[0]!, templateCode: code('p', 0) }] });
+    clock += HOUR;
+    const capped = await runDiscovery(options);
+    expect(capped).toMatchObject({ discovered: 10, retired: 1 });
+    const ids = (await watched()).map((x) => x.id);
+    expect(ids).not.toContain(`template:${space}:${code('p', 49)}/en`);
+    for (const kept of [code('p', 48), 'welcome']) expect(ids).toContain(`template:${space}:${kept}/en`);
+    // Still in CAMS: its alert stays (not resolved for being past the cap).
+    expect(capped.observations.filter((o) => o.obs.subject.entityType === 'DiscoveryFailed').map((o) => `${o.obs.subject.templateCode}:${o.obs.status}`)).toEqual(['spring sale:ERROR']);
+    expect(await unwatchable()).toEqual(['spring sale']);
+
+    // Deleted in CAMS, past the cap: its alert is no longer kept.
+    await sandboxControl(sandbox, 'DELETE', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'spring sale', Language: 'en' }] });
+    clock += HOUR;
+    await runDiscovery(options);
+    expect(await unwatchable()).toBeUndefined();
+    expect(logged.filter((r) => String(r['msg']).includes('more templates than'))).toHaveLength(1);
+  });
 });
