@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { update, type Store } from '../store/port.ts';
 import { UNPLANNED_PREFIX } from './target-info.ts';
-import { loadWatchList, sameWabaIds, targetId, WATCH_PREFIX, type TargetProblem, type WatchTarget } from './targets.ts';
+import { loadWatchList, sameWabaIds, targetId, wabaInBothForms, WATCH_PREFIX, type TargetProblem, type WatchTarget } from './targets.ts';
 import { runUnwatchedPass, unwatchedPassWanted, type UnwatchedOptions } from './unwatched.ts';
 
 export const ROUND_KEY = 'monitor/round';
@@ -26,6 +26,18 @@ export interface PlanRef {
   count: number;
   /** Where the gap before the appended pages begins (it ends at the next page boundary); absent: no gap, or a plan of an older version. */
   gapFrom?: number;
+  /**
+   * Spaces whose WABA the plan holds in both forms (targets.ts wabaInBothForms): a check of one form
+   * in an earlier tick of the round is looked for only for these (sweep.ts checkedInOtherForm).
+   */
+  bothForms?: string[];
+}
+
+/** `plan` naming the spaces whose WABA `ids` (all of its ids) holds in both forms. */
+function withBothForms(plan: PlanRef, ids: Iterable<string>): PlanRef {
+  const { bothForms: _, ...rest } = plan;
+  const spaces = wabaInBothForms(ids);
+  return spaces.length ? { ...rest, bothForms: spaces } : rest;
 }
 
 /** How many plan positions from `pos` on hold an id (the gap, a page appended after a short one, holds none). */
@@ -121,7 +133,8 @@ export async function startRound(
     const ids = [...env, ...first];
     // A space's WABA watched both with and without its WabaId is checked once (targets.ts sameWabaIds).
     const same = await sameWabaIds(store, ids);
-    plan = await writePlan(store, at.id, ids.filter((id) => !same.has(id)));
+    const planned = ids.filter((id) => !same.has(id));
+    plan = withBothForms(await writePlan(store, at.id, planned), planned);
   }
   const round: SweepRound = {
     id: at.id,
@@ -177,13 +190,13 @@ export async function scanRound(
   const watched = new Set(targets.map((t) => t.id));
   const inPlan = new Set(order);
   const added = targets.filter((t) => !inPlan.has(t.id)).map((t) => t.id);
-  if (added.length) {
-    plan = await writePlan(store, plan.id, added, plan);
-    onPlan(plan);
-  }
+  const had = plan.bothForms?.join();
+  // Named again whatever was added: a plan an older version wrote names none, and is followed round after round.
+  plan = withBothForms(added.length ? await writePlan(store, plan.id, added, plan) : plan, [...order, ...added]);
+  if (added.length || plan.bothForms?.join() !== had) onPlan(plan);
   const removed = order.filter((id) => !watched.has(id));
   const kept = [...order.filter((id) => watched.has(id)), ...added];
-  const nextPlan = removed.length || plan.end > plan.count ? await writePlan(store, `${round.id}-next`, kept) : plan;
+  const nextPlan = removed.length || plan.end > plan.count ? withBothForms(await writePlan(store, `${round.id}-next`, kept), kept) : plan;
   const res = await update<SweepRound>(store, ROUND_KEY, (r) =>
     r?.id === round.id ? { ...r, scanned: true, plan, nextPlan, total: plan.count, ...(problems.length ? { problems } : { problems: undefined }) } : undefined,
   );

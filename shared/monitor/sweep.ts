@@ -283,14 +283,22 @@ export class HealthSweep {
 
   /**
    * A space's WABA in both forms in one plan (the index knew no WabaId for the space when the plan was
-   * made, so both stayed: targets.ts sameWabaIds): once this tick's check of one form has taught the
-   * index, the other is the same node, checked in this round already. The plan drops it from the next
-   * round; this keeps the round that learns it from checking it twice. Reads nothing unless the other
-   * form was checked in this tick (then waits for that check, and reads the index).
+   * made, so both stayed: targets.ts sameWabaIds): once a check of one form in this round has taught
+   * the index, the other is the same node, checked in this round already. The plan drops it from the
+   * next round; this keeps the round that learns it from checking it twice. A check in this tick is
+   * waited for; one in an earlier tick of the round is looked for only in a space the plan names as
+   * holding both forms (PlanRef.bothForms): no other check reads anything more.
    */
   private async checkedInOtherForm(id: string, tick: Tick): Promise<boolean> {
     const p = wabaIdParts(id);
-    const forms = p && tick.wabaChecks.get(p.custSpaceId);
+    if (!p) return false;
+    if (await this.checkedInThisTick(id, p, tick)) return true;
+    if (!tick.jobs.plan.bothForms?.includes(p.custSpaceId)) return false;
+    return this.checkedInEarlierTick(p, tick.round.id);
+  }
+
+  private async checkedInThisTick(id: string, p: { custSpaceId: string; wabaId: string }, tick: Tick): Promise<boolean> {
+    const forms = tick.wabaChecks.get(p.custSpaceId);
     if (!forms) return false;
     // For the form without a WabaId, any named one; for a named one, the form without.
     const others = [...forms].filter(([other]) => other !== id && (p.wabaId === '' || wabaIdParts(other)!.wabaId === ''));
@@ -303,6 +311,21 @@ export class HealthSweep {
     const known = await knownWabaOf(this.opts.store, p.custSpaceId);
     if (known === undefined) return false;
     return p.wabaId === '' ? checked.some(([other]) => wabaIdParts(other)!.wabaId === known) : p.wabaId === known;
+  }
+
+  /**
+   * The other form (the named one the index knows, or the one without a WabaId) marked checked in this
+   * round by an earlier tick, and not refused in it: a refusal marks it too (its TargetRejected then
+   * observed in this round), and a refused check checked nothing.
+   */
+  private async checkedInEarlierTick(p: { custSpaceId: string; wabaId: string }, roundId: string): Promise<boolean> {
+    const { store } = this.opts;
+    const known = await knownWabaOf(store, p.custSpaceId);
+    if (known === undefined || (p.wabaId !== '' && p.wabaId !== known)) return false;
+    const other: WatchTarget = { CustSpaceId: p.custSpaceId, NodeType: 'waba', ...(p.wabaId === '' ? { WabaId: known } : {}) };
+    if ((await store.get<TargetInfo>(TARGET_INFO_PREFIX + targetId(other)))?.value.round !== roundId) return false;
+    const rejected = (await store.get<EntityState>(entityKey(fingerprintOf(monitorSubject('TargetRejected', other)))))?.value;
+    return !(rejected && rejected.lastRound === roundId && rejected.status !== 'AVAILABLE');
   }
 
   /** The tick's report, and the round record moved on (marked complete when it is). */

@@ -146,6 +146,20 @@ export async function sameWabaIds(store: Store, ids: Iterable<string>): Promise<
   return covered;
 }
 
+/**
+ * The spaces whose WABA `ids` holds in both forms, without a WabaId and with one (sameWabaIds left
+ * both: the index knew no WABA for the space, or another one). Reads nothing.
+ */
+export function wabaInBothForms(ids: Iterable<string>): string[] {
+  const own = new Set<string>();
+  const named = new Set<string>();
+  for (const id of ids) {
+    const p = wabaIdParts(id);
+    if (p) (p.wabaId === '' ? own : named).add(p.custSpaceId);
+  }
+  return [...own].filter((cs) => named.has(cs)).sort();
+}
+
 export interface TargetProblem {
   /** Where it came from: `MONITOR_TARGETS[3]` or a store key. */
   where: string;

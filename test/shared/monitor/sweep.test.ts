@@ -365,3 +365,71 @@ describe("a space's WABA in both forms in one plan", () => {
     expect(answered).toContain('waba:299399000001');
   });
 });
+
+describe("a space's WABA in both forms in one plan, the round split over ticks between them", () => {
+  it('the form checked in the first tick teaches the index: the other, in the next tick of the round, is not checked again', async () => {
+    const { knownWabaOf } = await import('../../../shared/monitor/waba-space.ts');
+    const own: WatchTarget = { CustSpaceId: space, NodeType: 'waba' };
+    expect(await knownWabaOf(store, space)).toBeUndefined();
+    const inner = sandboxClient(sandbox, 50);
+    const answered: string[] = [];
+    let late = false;
+    const cams = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === 'getHealthStatus') {
+          return async (t: WatchTarget, ...rest: unknown[]) => {
+            const r = await (inner.getHealthStatus as (...a: unknown[]) => Promise<unknown>).call(inner, t, ...rest);
+            answered.push(`${t.NodeType}:${t.WabaId ?? ''}`);
+            // The tick's time is up after its first check.
+            late = true;
+            return r;
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const deadline = Date.now() + 20_000;
+    const first = await sweep(new RecordingSink(), { cams, envTargets: [own, waba()], concurrency: 1, deadline, checkBudgetMs: 6000, now: () => Date.now() + (late ? 15_000 : 0) });
+    expect(first.roundComplete).toBe(false);
+    expect(answered).toEqual(['waba:']);
+    expect(await knownWabaOf(store, space)).toBe('299399000001');
+
+    const second = await sweep(new RecordingSink(), { cams, envTargets: [own, waba()], concurrency: 1 });
+    expect(second).toMatchObject({ round: first.round, roundComplete: true });
+    expect(answered).toEqual(['waba:']);
+  });
+
+  it('the form checked in the first tick was refused (the index learnt the WABA elsewhere meanwhile): the other is still checked in the next tick', async () => {
+    const { writeWabaSpace } = await import('../../../shared/monitor/waba-space.ts');
+    const own: WatchTarget = { CustSpaceId: space, NodeType: 'waba' };
+    const inner = sandboxClient(sandbox, 50);
+    const answered: string[] = [];
+    let late = false;
+    const cams = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === 'getHealthStatus') {
+          return async (t: WatchTarget, ...rest: unknown[]) => {
+            late = true;
+            if (t.NodeType === 'waba' && t.WabaId === undefined) {
+              await writeWabaSpace(store, '299399000001', space);
+              throw new CamsError({ Code: 'Forbidden.NoPermission', Message: 'refused', httpStatus: 403, retryable: false, action: 'GetWhatsappHealthStatus' });
+            }
+            const r = await (inner.getHealthStatus as (...a: unknown[]) => Promise<unknown>).call(inner, t, ...rest);
+            answered.push(`${t.NodeType}:${t.WabaId ?? ''}`);
+            return r;
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const deadline = Date.now() + 20_000;
+    const first = await sweep(new RecordingSink(), { cams, envTargets: [own, waba()], concurrency: 1, deadline, checkBudgetMs: 6000, now: () => Date.now() + (late ? 15_000 : 0) });
+    expect(first.roundComplete).toBe(false);
+    expect(answered).toEqual([]);
+    const second = await sweep(new RecordingSink(), { cams, envTargets: [own, waba()], concurrency: 1 });
+    expect(second).toMatchObject({ round: first.round, roundComplete: true });
+    expect(answered).toEqual(['waba:299399000001']);
+  });
+});
