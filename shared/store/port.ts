@@ -46,6 +46,17 @@ export interface DeleteOptions {
   ifVersion?: string;
 }
 
+/** What a store's backend says of itself (describe()): what it may do to our keys. */
+export interface StoreDescription {
+  /**
+   * The backend's eviction policy when full (redis `maxmemory-policy`, read from INFO), or
+   * `unknown` when it would not say (INFO refused or renamed, the field missing or odd). Every
+   * policy but `noeviction` can evict keys of ours: the `volatile-*` ones those with a TTL (leases,
+   * nonces, budget slots), the `allkeys-*` ones any.
+   */
+  evictionPolicy: string;
+}
+
 export interface Store {
   /** The current value and version, or undefined when the key is absent or expired. */
   get<T>(key: string): Promise<Versioned<T> | undefined>;
@@ -81,6 +92,13 @@ export interface Store {
    * flight rather than starting another. Adapters with nothing to connect leave it out.
    */
   connect?(): void;
+  /**
+   * What the backend says of itself, asked anew on each call (redis: one INFO, a command on no key
+   * of ours): callers decide how often. A refusal to say is `unknown`, not an error; it rejects only
+   * as any operation does when the backend cannot be reached. Adapters with nothing to say (the file
+   * and memory stores evict nothing) leave it out.
+   */
+  describe?(): Promise<StoreDescription>;
   /** Release resources (connections). Any later call rejects with StoreError code CLOSED. */
   close(): Promise<void>;
 }

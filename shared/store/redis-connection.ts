@@ -1,7 +1,7 @@
 /**
  * One connection to a redis server speaking RESP2: commands are pipelined on one socket and their
  * replies come back in order. This is all the redis store needs (GET, SET, DEL, SCAN, MGET, EVAL,
- * EVALSHA, AUTH, SELECT, PING, QUIT), in place of ioredis: in a fresh process ioredis took 30-45 ms
+ * EVALSHA, AUTH, SELECT, PING, QUIT, INFO), in place of ioredis: in a fresh process ioredis took 30-45 ms
  * of CPU to load and 12-18 ms more for its first command, on every HTTP function's first request
  * with `STORE_URL=redis://`; with this module the store's whole part of that request (connect,
  * the caller's nonce, a CAMS budget slot) is 2-4 ms (`npm run bench -- function-cold-start`, the

@@ -30,7 +30,7 @@ import {
   sortKeys,
   versionNonce,
 } from './internal.ts';
-import { StoreError, type DeleteOptions, type Lease, type ListOptions, type PutOptions, type Store, type Versioned } from './port.ts';
+import { StoreError, type DeleteOptions, type Lease, type ListOptions, type PutOptions, type Store, type StoreDescription, type Versioned } from './port.ts';
 import { RedisConnection, type RedisConnectionOptions, type Reply } from './redis-connection.ts';
 import { parseRedisUrl, type RedisUrl } from './redis-url.ts';
 import { lexEnd, SCRIPTS, type Script } from './redis-scripts.ts';
@@ -64,6 +64,9 @@ const REFUSED_SETTING = /^(WRONGPASS|NOAUTH|NOPERM)\b|^ERR (AUTH|invalid passwor
 const SERVER_BUSY = /(?:^|: -)(OOM|LOADING|BUSY|MASTERDOWN|READONLY|MISCONF|TRYAGAIN|CLUSTERDOWN|NOREPLICAS) /;
 /** Replies of a cluster that refuses a script over keys in several hash slots (redis-scripts.ts needs one redis). */
 const CLUSTER_REFUSAL = /^CROSSSLOT\b|keys? must (be )?in (the )?same slot/i;
+
+/** A maxmemory-policy as redis names them (`noeviction`, `volatile-lru`, `allkeys-lfu` ...). */
+const POLICY_NAME = /^maxmemory_policy:([a-z][a-z-]{0,39})\r?$/m;
 
 /** Escape glob metacharacters for SCAN MATCH. */
 export function escapeGlob(s: string): string {
@@ -242,6 +245,25 @@ export class RedisStore implements Store {
   async leaseScript(which: 'leaseRenew' | 'leaseRelease', key: string, args: string[]): Promise<boolean> {
     this.check();
     return (await this.eval(SCRIPTS[which], [key], args)) === 1;
+  }
+
+  /**
+   * The server's maxmemory-policy, from INFO's memory section (CONFIG GET may be refused on a managed
+   * redis; INFO is what ApsaraDB / Tair leave open, unless `#no_loose_disabled-commands` names it).
+   * A refused or renamed INFO (an error reply), or an answer without the field, is `unknown`.
+   */
+  async describe(): Promise<StoreDescription> {
+    this.check();
+    let info: Reply;
+    try {
+      info = await this.command('INFO', 'memory');
+    } catch (e) {
+      // Unreachable or closed: as any operation. Anything the server answered is its refusal to say.
+      if (e instanceof StoreError && (e.code === 'UNAVAILABLE' || e.code === 'CLOSED')) throw e;
+      return { evictionPolicy: 'unknown' };
+    }
+    const policy = typeof info === 'string' ? POLICY_NAME.exec(info)?.[1] : undefined;
+    return { evictionPolicy: policy ?? 'unknown' };
   }
 
   connect(): void {

@@ -14,6 +14,7 @@ export function storeWith(inner: Store, overrides: Partial<Store>): Store {
     reserveSlot: (k, i, w) => inner.reserveSlot(k, i, w),
     close: () => inner.close(),
     ...(inner.connect ? { connect: () => inner.connect!() } : {}),
+    ...(inner.describe ? { describe: () => inner.describe!() } : {}),
     ...overrides,
   };
 }
