@@ -15,6 +15,7 @@ import { monitorSubject, observeMonitorSubject, resolveMonitorAlert, resolveUnti
 import { riskDue, RISK_INTERVAL_SHARE, RISKY_PREFIX, stillRisky } from './risk.ts';
 import { newRoundId, ROUND_KEY, scanRound, startRound, type SweepRound } from './round-plan.ts';
 import { StaggeredWorkers } from './staggered-workers.ts';
+import { observeStoreEviction } from './store-eviction.ts';
 import { BesideChecks } from './beside-checks.ts';
 import { TickJobs, type CheckOutcome, type Job } from './tick-jobs.ts';
 import type { UnwatchedOptions } from './unwatched.ts';
@@ -214,6 +215,7 @@ export class HealthSweep {
     const complete = scanned && jobs.exhausted;
     // A round whose plan holds no target (nothing is watched) leaves no check unanswered.
     await this.observeOwnHealth(tick, round.id, complete && jobs.plan.count === 0);
+    await this.observeStore(round.id);
     await this.observeGivenUp(tick);
     return this.closeTick(tick, complete);
   }
@@ -362,6 +364,15 @@ export class HealthSweep {
     } else if (t.successes > 0 || idle) {
       await this.clearMonitorAlert(undefined, 'CamsUnreachable', roundId);
     }
+  }
+
+  /**
+   * Whether the store may evict our keys (StoreEvicting): asked once per instance every STORE_LOOK_MS,
+   * after the checks, so most ticks spend nothing on it (store-eviction.ts).
+   */
+  private async observeStore(roundId: string): Promise<void> {
+    const ctx = { now: this.now(), alertNow: this.alertNow(), round: roundId, policy: this.opts.policy, sinks: this.opts.sinks.map((s) => s.name), log: this.log };
+    if (await observeStoreEviction(this.opts.store, ctx)) this.flusher?.owed();
   }
 
   /**

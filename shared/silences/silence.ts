@@ -23,6 +23,7 @@ export const ALERT_NAMES = [
   'WABA', 'PHONE_NUMBER', 'MESSAGE_TEMPLATE', 'BUSINESS', 'APP',
   'PHONE_QUALITY', 'TEMPLATE_STATUS', 'WABA_REVIEW',
   'AuthRefused', 'CamsUnreachable', 'TargetRejected', 'InvalidTarget', 'DiscoveryFailed', 'OnboardingFailed', 'ReceiptMessageSetAside', 'SinkRejected',
+  'StoreEvicting',
 ] as const;
 
 /** NodeType matcher values: the node types of the health routes, and the monitor's own alerts. */
