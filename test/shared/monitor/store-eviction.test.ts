@@ -103,7 +103,7 @@ describe.skipIf(!redisBin)('StoreEvicting (real redis-servers)', () => {
     await rawCommand(evicting.port, 'CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru');
   });
 
-  it('warns once per instance: a look that hears the same policy again says nothing more (the alert stays, reminded of at its interval)', async () => {
+  it('warns once per instance: a look that hears the same policy again logs nothing more and sends nothing new (the alert stays firing)', async () => {
     store = await instance(evicting);
     const sink = new RecordingSink();
     await sweep(sink);
@@ -112,6 +112,7 @@ describe.skipIf(!redisBin)('StoreEvicting (real redis-servers)', () => {
     expect(looks).toBe(2);
     expect(warnings()).toHaveLength(1);
     expect(items(sink)).toEqual(['StoreEvicting:new']);
+    expect((await healthReport(store, {}, {}, t))['Nodes']).toEqual([expect.objectContaining({ EntityType: 'StoreEvicting', Firing: true })]);
   });
 
   it('a redis that refuses INFO is unknown: logged, no alert, the sweep goes on', async () => {
