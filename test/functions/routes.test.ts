@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signRouteRequest, type RouteRequest, type SignedRouteRequest } from '../../local/client/route-request.ts';
+import { canonicalRequest, hmacSha256Hex, isSignableHeader, sha256Hex, stringToSign } from '../../shared/acs3/canonical.ts';
 import type { RunningSandbox } from '../../local/sandbox/server.ts';
 import { handler as addPhoneNumber } from '../../functions/add-phone-number/handler.ts';
 import { handler as bindWaba } from '../../functions/bind-waba/handler.ts';
@@ -107,6 +108,35 @@ describe('caller authentication', () => {
     const res = await call(bindWaba as Handler, req, 'fc-http', { date: new Date(Date.now() - 20 * 60_000) });
     expect(res.statusCode).toBe(401);
     expect(res.body.Code).toBe('InvalidTimeStamp.Expired');
+  });
+
+  /** The request signed right by CALLER_KEY, but with the header `omit` neither sent nor signed. */
+  function signedWithout(r: RouteRequest, omit: string): SignedRouteRequest {
+    const signed = signRouteRequest(r, HOST, CALLER_KEY, { nonce: `route-test-${process.pid}-${++nonce}` });
+    const headers = Object.fromEntries(Object.entries(signed.headers).filter(([k]) => k.toLowerCase() !== omit && k !== 'Authorization'));
+    const signedHeaders = Object.keys(headers).map((k) => k.toLowerCase()).filter(isSignableHeader).sort();
+    const canonical = canonicalRequest({ method: r.method, path: r.path, query: signed.query, headers, signedHeaders, hashedPayload: sha256Hex(signed.body) });
+    const signature = hmacSha256Hex(CALLER_KEY.accessKeySecret, stringToSign(canonical));
+    headers['Authorization'] = `ACS3-HMAC-SHA256 Credential=${CALLER_KEY.accessKeyId},SignedHeaders=${signedHeaders.join(';')},Signature=${signature}`;
+    return { ...signed, headers };
+  }
+
+  // DESIGN.md: "for these routes the signed headers must include host, x-acs-date,
+  // x-acs-signature-nonce, x-acs-content-sha256 and, with a body, content-type".
+  it.each([
+    ['a body', req, ['host', 'x-acs-date', 'x-acs-signature-nonce', 'x-acs-content-sha256', 'content-type']],
+    ['no body', { method: 'GET', path: '/waba' } as RouteRequest, ['host', 'x-acs-date', 'x-acs-signature-nonce', 'x-acs-content-sha256']],
+  ])('with %s, a signature that leaves out a header the routes require is 401 IncompleteSignature naming it; CAMS is not called', async (_, r, required) => {
+    const handler = (r.method === 'GET' ? queryWaba : bindWaba) as Handler;
+    for (const name of required) {
+      const res = parseReply(await handler(httpEvent(signedWithout(r, name), 'fc-http'), fcContext() as never));
+      expect(res, name).toMatchObject({ statusCode: 401, body: { Code: 'IncompleteSignature', Success: false } });
+      expect(res.body.Message, name).toContain(name);
+    }
+    expect(await sandboxControl(sandbox, 'GET', '/__sandbox/calls')).toEqual([]);
+    // Control: the same signer, leaving out only a header nobody requires, is accepted.
+    const accepted = parseReply(await handler(httpEvent(signedWithout(r, 'accept'), 'fc-http'), fcContext() as never));
+    expect(accepted.statusCode).toBe(200);
   });
 
   it('rejects a replayed call with 401 SignatureNonceUsed, and CAMS is called once', async () => {
