@@ -6,7 +6,7 @@ import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import { wabaReviewObservation } from '../../../shared/monitor/waba-review.ts';
 import { UNKNOWN_RECEIPT_PREFIX } from '../../../shared/receipts/apply.ts';
 import { WatchEntries } from '../../../shared/watch-list/entry.ts';
-import { addWatchEntries } from '../../../shared/watch-list/store.ts';
+import { addWatchEntries, removeWatchEntries } from '../../../shared/watch-list/store.ts';
 import { sandboxPushingReceipts, type ReceiptRig } from '../../support/receipt-rig.ts';
 import { sandboxControl } from '../../support/sandbox-env.ts';
 
@@ -173,5 +173,49 @@ describe("discovery is the WABA review receipts' backstop", () => {
     clock += HOUR + MINUTE;
     await rig.sweep(clock);
     expect(review()).toEqual(['WABA_REVIEW BLOCKED new', 'WABA_REVIEW RESOLVED resolved']);
+  });
+});
+
+describe('a WABA review alert when its WABA leaves the watch list', () => {
+  it('is closed out (RESOLVED unwatched), once, and is not reminded after', async () => {
+    await setReview('REJECTED');
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new']);
+    expect(await removeWatchEntries(rig.store, WatchEntries.parse([{ CustSpaceId: rig.space, NodeType: 'waba', WabaId: WABA }]))).toMatchObject({ Removed: 1 });
+    clock += MINUTE;
+    await rig.sweep(clock);
+    clock += MINUTE;
+    await rig.sweep(clock);
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new', 'WABA_REVIEW RESOLVED unwatched']);
+    expect(await reviewState()).toBeUndefined();
+    clock += 5 * HOUR;
+    await rig.sweep(clock);
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new', 'WABA_REVIEW RESOLVED unwatched']);
+  });
+
+  it('found by discovery, is closed out when the Discover entry is removed', async () => {
+    await receiptsOff();
+    await setReview('DISABLED', false);
+    await discover();
+    await rig.sweep(clock);
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new']);
+    await removeWatchEntries(rig.store, WatchEntries.parse([{ CustSpaceId: rig.space, NodeType: 'waba', WabaId: WABA }]));
+    clock += MINUTE;
+    await rig.sweep(clock);
+    clock += MINUTE;
+    await rig.sweep(clock);
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new', 'WABA_REVIEW RESOLVED unwatched']);
+  });
+
+  it('is closed out while a number of its space stays watched (that number reaches the WABA, not its review)', async () => {
+    await addWatchEntries(rig.store, WatchEntries.parse([{ CustSpaceId: rig.space, NodeType: 'phone', PhoneNumber: '8613800000620' }]), 'test');
+    await rig.sweep(clock);
+    await setReview('REJECTED');
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new']);
+    await removeWatchEntries(rig.store, WatchEntries.parse([{ CustSpaceId: rig.space, NodeType: 'waba', WabaId: WABA }]));
+    for (let i = 0; i < 3; i++) {
+      clock += MINUTE;
+      await rig.sweep(clock);
+    }
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new', 'WABA_REVIEW RESOLVED unwatched']);
   });
 });
