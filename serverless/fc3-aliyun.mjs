@@ -2,15 +2,25 @@
 // the aliyun CLI as they call it, its JSON reply read, a failure thrown with the CLI's own message.
 import { execFileSync } from 'node:child_process';
 
-/** One aliyun CLI call, its JSON reply; a failure throws with the CLI's own message. */
+/**
+ * One aliyun CLI call, its JSON reply; a failure throws with the CLI's own message. So does a reply
+ * that says `Success: false` (EventBridge's replies carry Success and Code): the CLI exits 0 for an
+ * HTTP 200, and read as a reply, its absent Data passed for a resource with no description (one "not
+ * this deployment's") or for an empty listing.
+ */
 export function aliyun(...args) {
+  let reply;
   try {
     const out = execFileSync('aliyun', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return out.trim() === '' ? {} : JSON.parse(out);
+    reply = out.trim() === '' ? {} : JSON.parse(out);
   } catch (e) {
     const said = String(e.stderr ?? e.message ?? e).trim();
     throw new Error(`aliyun ${args.slice(0, 2).join(' ')}: ${said}`, { cause: e });
   }
+  if (reply && (reply.Success === false || reply.Success === 'false')) {
+    throw new Error(`aliyun ${args.slice(0, 2).join(' ')}: its reply says Success false: ${reply.Code ?? 'no Code'}: ${reply.Message ?? 'no Message'}`);
+  }
+  return reply;
 }
 
 /** Every item of a listing the CLI pages (`next` gives the arguments of the page after a reply, or none). */

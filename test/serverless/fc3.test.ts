@@ -422,6 +422,36 @@ describe('ram.sh and eventbridge.sh run again', () => {
   });
 });
 
+describe('the helpers read an aliyun CLI reply that says Success false (exit 0) as the failure it is', () => {
+  it('a rule CreateRule refused and GetRule answers Success false for: the script stops saying it could not be created nor read, not that it exists', async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    packageFc3(dist, svc, { validate: validateSYaml });
+    const cli = accountAliyun(tmp());
+    cli.seed({ deny: ['CreateRule'], refuseInBody: ['GetRule'] });
+    const r = await run('sh', [join(dist, 'fc3', 'eventbridge.sh')], { env: { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' } });
+    expect(r.code).not.toBe(0);
+    expect(r.output).toContain('EventBridge rule onboarding-events-1 of bus cams-fc-dev could not be created (the error above) nor read');
+    expect(r.output).toContain('EventRuleNotExisted');
+    expect(r.output).not.toContain("exists but is not this deployment's");
+    expect(cli.calls().filter((x) => WRITES.test(x[1]!))).toEqual([]);
+  });
+
+  it('a bus whose rules listing answers Success false is not taken for empty: no DeleteEventBus, and the output names the reply', async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    const { onboarding: _o, ...rest } = svc.functions;
+    packageFc3(dist, { ...svc, functions: rest }, { validate: validateSYaml });
+    const cli = accountAliyun(tmp());
+    cli.seed({ buses: { 'cams-fc-dev': { Description: 'cams-fc deploy cams-fc/dev: cams-fc-dev', rules: { 'my-own-rule': { Description: 'mine', targets: ['t1'] } } } }, refuseInBody: ['ListRules'] });
+    const r = await run('sh', [join(dist, 'fc3', 'eventbridge.sh')], { env: { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' } });
+    // With no rule in the package the bus may be gone: a failed listing is said, not fatal.
+    expect(r.output).toContain('its reply says Success false: EventRuleNotExisted');
+    expect(cli.calls().map((c) => c[1])).not.toContain('DeleteEventBus');
+    expect(cli.state().buses['cams-fc-dev']!.rules).toHaveProperty('my-own-rule');
+  });
+});
+
 describe('ram.sh run again on policies that exist', () => {
   it("adds a policy version only for a document that changed (as JSON: key order and spacing aside); a default version it cannot read stops it there", async () => {
     const dist = tmp();
@@ -593,7 +623,10 @@ const role = () => s.roles[opt('RoleName')] || fail('EntityNotExist.Role');
 const policy = () => s.policies[opt('PolicyName')] || fail('EntityNotExist.Policy');
 const holders = (p) => [...Object.keys(s.roles).filter((r) => s.roles[r].policies.includes(p)), ...Object.keys(s.users).filter((u) => s.users[u].policies.includes(p))];
 const bus = () => s.buses[opt('EventBusName')] || fail('EventBusNotExist');
-if ((s.deny || []).some((d) => d === a[1] || d === a[1] + ' ' + (opt('RoleName') || opt('PolicyName') || opt('RuleName') || opt('EventBusName')))) fail('NoPermission');
+const named = (d) => d === a[1] || d === a[1] + ' ' + (opt('RoleName') || opt('PolicyName') || opt('RuleName') || opt('EventBusName'));
+if ((s.deny || []).some(named)) fail('NoPermission');
+// Refused in the reply's body, the CLI exiting 0 (as it does for an HTTP 200 that says Success false).
+if ((s.refuseInBody || []).some(named)) { out({ RequestId: 'r', Code: 'EventRuleNotExisted', Message: 'The event rule not existed!', Success: false }); process.exit(0); }
 const rule = () => bus().rules[opt('RuleName')] || fail('EventRuleNotExisted');
 switch (a[0] + ' ' + a[1]) {
   case 'ram CreateRole': if (s.roles[opt('RoleName')]) fail('EntityAlreadyExists.Role'); s.roles[opt('RoleName')] = { Description: opt('Description') || '', policies: [], trust: opt('AssumeRolePolicyDocument') }; break;
@@ -659,6 +692,8 @@ interface AccountState {
   buses: Record<string, { Description?: string; rules: Record<string, { Description: string; targets: string[]; FilterPattern?: string; Status?: string; details?: Record<string, unknown> }> }>;
   /** `<Action> <name>` calls (or every `<Action>` call) refused as for want of permission. */
   deny?: string[];
+  /** `<Action> <name>` calls (or every `<Action>` call) answered `Success: false` in the reply, the CLI exiting 0. */
+  refuseInBody?: string[];
 }
 
 describe('ram.sh and eventbridge.sh after a function is taken out of serverless.yml', () => {
