@@ -101,6 +101,20 @@ describe('a WABA review receipt', () => {
     expect(await reviewState()).toMatchObject({ status: 'AVAILABLE', firing: false });
   });
 
+  it('is not held back by a BLOCKED WABA (only numbers and templates are): both alerts go out, and the WABA\'s recovery leaves the review firing', async () => {
+    clock += MINUTE;
+    await rig.pushChange({ NodeType: 'waba', WabaId: WABA }, 'BLOCKED');
+    expect(rig.messages()).toEqual([['WABA BLOCKED new']]);
+    await setReview('DISABLED');
+    expect(rig.messages()).toEqual([['WABA BLOCKED new'], ['WABA_REVIEW BLOCKED new']]);
+    expect(await reviewState()).toMatchObject({ group: `waba:${WABA}`, firing: true });
+    expect((await reviewState())!.held).toBeUndefined();
+    clock += MINUTE;
+    await rig.pushChange({ NodeType: 'waba', WabaId: WABA }, 'AVAILABLE');
+    expect(rig.messages()).toEqual([['WABA BLOCKED new'], ['WABA_REVIEW BLOCKED new'], ['WABA RESOLVED resolved']]);
+    expect(await reviewState()).toMatchObject({ status: 'BLOCKED', firing: true });
+  });
+
   it('DISABLED after REJECTED is a change; PENDING says nothing (the alert stays until APPROVED)', async () => {
     await setReview('REJECTED');
     await setReview('DISABLED');
