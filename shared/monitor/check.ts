@@ -192,8 +192,15 @@ export async function applyObservation(
     let owes = false;
     let holdEnded = false;
     let replaced: EntityState | undefined;
+    let outdated = false;
     // Through updateEntity: bounded compare-and-set retries, and the owed index kept.
     const result = await updateEntity(ctx.store, fp, (prev) => {
+      // Read before the entity was last observed: what came since is newer (Observation.readAt).
+      outdated = obs.readAt !== undefined && prev !== undefined && prev.lastCheckedAt > obs.readAt;
+      if (outdated) {
+        owes = holdEnded = false;
+        return undefined;
+      }
       const next = evaluate(prev, obs, { now, round, policy: ctx.policy, inhibited, sinks: ctx.sinks });
       const had = new Set(prev?.outbox.map((e) => e.id));
       owes = next.outbox.some((e) => !had.has(e.id));
@@ -206,7 +213,7 @@ export async function applyObservation(
     // replaced whose own history write never happened (a process killed between the two writes) is
     // recorded first, on the day it was last seen, so a BLOCKED spell between two checks that ended
     // in the state before it still shows in the history and the status page's bars.
-    if (result && ctx.history !== false) {
+    if (result && !outdated && ctx.history !== false) {
       if (replaced && unrecorded(replaced, result.value)) await recordHistory(ctx.store, replaced, entityKey(fp), replaced.lastCheckedAt);
       await recordHistory(ctx.store, result.value, entityKey(fp), now);
     }

@@ -486,6 +486,8 @@ async function reconcile(
 async function reviewOutcome(opts: DiscoveryOptions, waba: WatchTarget): Promise<TargetObservation[]> {
   let status: string | undefined;
   let wabaId: string | undefined;
+  // Applied after the whole listing: a review receipt applied in between is newer than this read.
+  const readAt = opts.clock();
   try {
     const { data } = await opts.cams.queryBindWaba({ CustSpaceId: waba.CustSpaceId }, discoveryCallOptions(opts.deadline));
     status = data.AccountReviewStatus;
@@ -503,7 +505,7 @@ async function reviewOutcome(opts: DiscoveryOptions, waba: WatchTarget): Promise
     return [];
   }
   if (obs.status === 'AVAILABLE' && !(await stillBad(opts.store, obs.subject))) return [];
-  return [{ target: waba, obs }];
+  return [{ target: waba, obs: { ...obs, readAt } }];
 }
 
 /**

@@ -16,6 +16,12 @@ export interface Observation {
   errors: HealthError[];
   /** A number's quality rating, when the observation knows it (PHONE_QUALITY: a receipt or discovery's listing). */
   quality?: string;
+  /**
+   * When its source said it (alert clock), for one applied some time after (discovery's review read,
+   * applied once the listing is done): an entity observed since then (a receipt meanwhile) knows
+   * better, and this one is not applied to it (check.ts applyObservation).
+   */
+  readAt?: number;
 }
 
 export interface EvaluationContext {

@@ -3,11 +3,14 @@ import type { CallRecord } from '../../../local/sandbox/calls.ts';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
+import { applyUnobserved } from '../../../shared/monitor/check.ts';
+import { runDiscovery } from '../../../shared/monitor/discovery.ts';
 import { wabaReviewObservation } from '../../../shared/monitor/waba-review.ts';
 import { UNKNOWN_RECEIPT_PREFIX } from '../../../shared/receipts/apply.ts';
 import { WatchEntries } from '../../../shared/watch-list/entry.ts';
 import { addWatchEntries, removeWatchEntries } from '../../../shared/watch-list/store.ts';
 import { sandboxPushingReceipts, type ReceiptRig } from '../../support/receipt-rig.ts';
+import { sandboxClient } from '../../support/monitor.ts';
 import { sandboxControl } from '../../support/sandbox-env.ts';
 
 // A WABA's review (Meta's AccountReviewStatus) set to REJECTED or DISABLED while
@@ -168,6 +171,27 @@ describe("discovery is the WABA review receipts' backstop", () => {
     await rig.sweep(clock);
     expect(await queries()).toHaveLength(2);
     expect(review()).toEqual(['WABA_REVIEW BLOCKED new']);
+  });
+
+  it('a review read before a receipt that came while the listing ran is not applied over it: a REJECTED read, then an APPROVED receipt, alerts nothing', async () => {
+    await discover();
+    await rig.sweep(clock);
+    await receiptsOff();
+    await setReview('REJECTED', false);
+    // The listing reads REJECTED (its receipt lost) ...
+    clock += HOUR + MINUTE;
+    const report = await runDiscovery({ store: rig.store, cams: sandboxClient(sandbox), intervalMs: HOUR, deadline: Date.now() + 30_000, now: Date.now, clock: () => clock, log: () => {} });
+    const read = report.observations.filter((o) => o.obs.subject.entityType === 'WABA_REVIEW');
+    expect(read.map((o) => o.obs.status)).toEqual(['BLOCKED']);
+    // ... the review is APPROVED, and its receipt applied, before the sweep applies what the listing read.
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/receipts', { Url: rig.forwarder.url });
+    await setReview('APPROVED');
+    expect(await reviewState()).toMatchObject({ status: 'AVAILABLE', firing: false });
+    clock += MINUTE;
+    const ctx = { store: rig.store, policy: { minConsecutive: 1, repeatIntervalMs: 4 * HOUR }, sinks: ['webhook'], now: () => clock };
+    for (const { target, obs } of read) await applyUnobserved(target, obs, 'r', ctx);
+    // Applied, it raised a critical alert for a WABA Meta had approved, firing until the next listing.
+    expect(await reviewState()).toMatchObject({ status: 'AVAILABLE', firing: false, outbox: [] });
   });
 
   it('a refused query changes nothing (no resolution, no alert of its own); the next one that works resolves', async () => {
