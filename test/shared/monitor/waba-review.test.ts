@@ -10,6 +10,7 @@ import { UNKNOWN_RECEIPT_PREFIX } from '../../../shared/receipts/apply.ts';
 import { WatchEntries } from '../../../shared/watch-list/entry.ts';
 import { addWatchEntries, removeWatchEntries } from '../../../shared/watch-list/store.ts';
 import { sandboxPushingReceipts, type ReceiptRig } from '../../support/receipt-rig.ts';
+import { healthHistory } from '../../../shared/services/health-history.ts';
 import { sandboxClient } from '../../support/monitor.ts';
 import { sandboxControl } from '../../support/sandbox-env.ts';
 
@@ -116,6 +117,17 @@ describe('a WABA review receipt', () => {
     await rig.pushChange({ NodeType: 'waba', WabaId: WABA }, 'AVAILABLE');
     expect(rig.messages()).toEqual([['WABA BLOCKED new'], ['WABA_REVIEW BLOCKED new'], ['WABA RESOLVED resolved']]);
     expect(await reviewState()).toMatchObject({ status: 'BLOCKED', firing: true });
+  });
+
+  it("is in the WABA's history (GET /health-report/history), with or without its WabaId", async () => {
+    await setReview('REJECTED');
+    await setReview('APPROVED');
+    for (const node of [{ CustSpaceId: rig.space, NodeType: 'waba' as const, WabaId: WABA }, { CustSpaceId: rig.space, NodeType: 'waba' as const }]) {
+      const { Nodes } = (await healthHistory(rig.store, node, clock)) as { Nodes: Array<{ EntityType: string; Transitions: Array<{ From: string; To: string }> }> };
+      const row = Nodes.find((n) => n.EntityType === 'WABA_REVIEW');
+      expect(row, JSON.stringify(node)).toBeDefined();
+      expect(row!.Transitions.map((t) => t.To)).toContain('AVAILABLE');
+    }
   });
 
   it('DISABLED after REJECTED is a change; PENDING says nothing (the alert stays until APPROVED)', async () => {
