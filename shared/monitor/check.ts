@@ -4,7 +4,7 @@ import type { CanSendMessage, HealthEntity, HealthError } from '../cams/operatio
 import { markRecords } from '../history/history.ts';
 import { recordHistory } from '../history/record.ts';
 import { update, type Store, type Versioned } from '../store/port.ts';
-import { fingerprintOf, type EntityState, type ObservedStatus } from './entity-state.ts';
+import { fingerprintOf, UNOBSERVED_TYPES, type EntityState, type ObservedStatus } from './entity-state.ts';
 import { entityKey, updateEntity } from './entity-store.ts';
 import { CHILD_TYPES, holdsChildren, releaseHeld } from './inhibition.ts';
 import { evaluate, remindUnobserved, type AlertPolicy, type Observation } from './rules.ts';
@@ -35,8 +35,6 @@ export interface CheckContext {
   onRecordBegun?: (target: WatchTarget) => Promise<void>;
 }
 
-/** Entities no GetWhatsappHealthStatus reply reports: only receipts and discovery decide them. */
-const UNOBSERVED_TYPES: ReadonlySet<string> = new Set(['PHONE_QUALITY', 'TEMPLATE_STATUS', 'WABA_REVIEW']);
 const firesUnobserved = (s: EntityState | undefined): boolean => !!s?.firing && UNOBSERVED_TYPES.has(s.subject.entityType);
 
 /**

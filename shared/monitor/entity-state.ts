@@ -18,6 +18,13 @@ export const EVERY_SINK = '*';
  */
 export const CHECKS_UNANSWERED_ALERTS: ReadonlySet<string> = new Set(['AuthRefused', 'CamsUnreachable']);
 
+/**
+ * Entities no GetWhatsappHealthStatus reply reports: only receipts and discovery decide them. Their
+ * WabaId is not CAMS's word about their space: discovery names them by the node's WabaId, which a
+ * Discover entry's poster typed (a wrong one too), and a receipt was matched to its space by the index.
+ */
+export const UNOBSERVED_TYPES: ReadonlySet<string> = new Set(['PHONE_QUALITY', 'TEMPLATE_STATUS', 'WABA_REVIEW']);
+
 /** A delivery still owed: one alert item, and the sinks that have not yet confirmed it. */
 export interface OutboxEntry {
   id: string;

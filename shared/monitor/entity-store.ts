@@ -1,6 +1,6 @@
 import { historyKey } from '../history/record.ts';
 import { update, type Store, type Versioned } from '../store/port.ts';
-import type { EntityState } from './entity-state.ts';
+import { UNOBSERVED_TYPES, type EntityState } from './entity-state.ts';
 import { SPACE_WABA_PREFIX, WABA_SPACE_PREFIX, writeWabaSpace, type SpaceWaba, type WabaSpaceEntry } from './waba-space.ts';
 
 export const ENTITY_PREFIX = 'monitor/entity/';
@@ -158,7 +158,8 @@ export async function deleteUnwatched(store: Store, entityKeyName: string, entit
  * entity that owes nothing (a deliverer died before deleting it) is deleted. Returns how many
  * markers it added. The WABA → space index (waba-space.ts) gets the WABAs checks reported for spaces
  * whose targets never named theirs, so receipts find them without a look-up, and a space's WABA as
- * checks reported it replaces one a target named wrongly.
+ * checks reported it replaces one a target named wrongly. Only entities a check's reply reported
+ * teach it: the others (UNOBSERVED_TYPES) may carry a WabaId a Discover entry's poster typed wrong.
  */
 export async function reindexEntities(store: Store): Promise<number> {
   const marked = new Set(
@@ -178,8 +179,10 @@ export async function reindexEntities(store: Store): Promise<number> {
   for (const e of await store.list<EntityState>(ENTITY_PREFIX)) {
     const fp = e.key.slice(ENTITY_PREFIX.length);
     if (await deleteUnwatched(store, e.key, e)) continue;
-    const { custSpaceId, wabaId, nodeType } = e.value.subject;
-    if (nodeType !== 'monitor' && custSpaceId && wabaId && (!wabas.has(wabaId) || (wabas.get(wabaId) === custSpaceId && spaceWabas.get(custSpaceId) !== wabaId))) {
+    const { custSpaceId, wabaId, nodeType, entityType } = e.value.subject;
+    // A check CAMS answered vouches for its WabaId (it refuses a node named with a WABA not of its
+    // space); a discovered number's quality names the WabaId of the entry that listed it, whatever it is.
+    if (nodeType !== 'monitor' && !UNOBSERVED_TYPES.has(entityType) && custSpaceId && wabaId && (!wabas.has(wabaId) || (wabas.get(wabaId) === custSpaceId && spaceWabas.get(custSpaceId) !== wabaId))) {
       await writeWabaSpace(store, wabaId, custSpaceId);
       wabas.set(wabaId, custSpaceId);
       spaceWabas.set(custSpaceId, wabaId);

@@ -9,6 +9,7 @@ import type { CamsClient } from '../../../shared/cams/client.ts';
 import { runDiscovery } from '../../../shared/monitor/discovery.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
+import { knownWabaOf, SPACE_WABA_PREFIX } from '../../../shared/monitor/waba-space.ts';
 import { applyReceipts } from '../../../shared/receipts/apply.ts';
 import { parseBatch } from '../../../shared/receipts/parse.ts';
 import { REMOVED_EXPIRING_KEY, REMOVED_KEEP_MS, REMOVED_PREFIX, removedRecord, WATCH_PREFIX, type RegisteredTarget } from '../../../shared/monitor/targets.ts';
@@ -725,6 +726,58 @@ describe('a listed node discovery cannot watch, under two Discover entries of on
     await sweep(clock + 27 * HOUR + 60_000, sink);
     expect(said()).toEqual([`spring sale:${WABA}:ERROR:new`, `spring sale:${WABA}:RESOLVED:resolved`]);
     expect(await firingUnwatchable()).toEqual([]);
+  });
+});
+
+describe("a Discover entry with a wrong WabaId does not teach the index the space's WABA", () => {
+  // Sorts before WABA: its entry is listed first, so it is the one that adds the space's nodes.
+  const WRONG = '499399000001';
+  const spaceWabaWrites: string[] = [];
+  /** The store, with its writes to the space → WABA index recorded. */
+  const recording = new Proxy({} as Store, {
+    get(_t, prop) {
+      const v = Reflect.get(store, prop) as unknown;
+      if (prop === 'put') {
+        return async (key: string, ...rest: unknown[]) => {
+          if (key.startsWith(SPACE_WABA_PREFIX)) spaceWabaWrites.push(key);
+          return (store.put as (...a: unknown[]) => Promise<unknown>)(key, ...rest);
+        };
+      }
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(store) : v;
+    },
+  });
+  const qualityWabas = async () => (await store.list<EntityState>(ENTITY_PREFIX)).filter((e) => e.value.subject.entityType === 'PHONE_QUALITY').map((e) => e.value.subject.wabaId);
+
+  /** Sweeps at `clocks`, then one more: the index names WABA, and that sweep writes it no more. */
+  async function expectIndexSettled(clocks: number[]) {
+    const sink = new RecordingSink();
+    for (const at of clocks) await sweep(at, sink, recording);
+    expect(await knownWabaOf(store, space)).toBe(WABA);
+    spaceWabaWrites.length = 0;
+    await sweep(clocks.at(-1)! + HOUR + 60_000, sink, recording);
+    expect(await knownWabaOf(store, space)).toBe(WABA);
+    expect(spaceWabaWrites).toEqual([]);
+  }
+
+  it('beside the right one: the wrong one lists the nodes first, their quality carries its WabaId, and the index still names the right one', async () => {
+    expect((await watchListCall('POST', [{ CustSpaceId: space, WabaId: WABA, Discover: true }, { CustSpaceId: space, WabaId: WRONG, Discover: true }])).statusCode).toBe(200);
+    const clock = Date.now();
+    await expectIndexSettled([clock, clock + 5 * 60_000]);
+    // What makes the case: the entities of the nodes the wrong entry added name its WabaId.
+    expect(await qualityWabas()).toEqual([WRONG, WRONG]);
+  });
+
+  it('beside the WABA posted without its WabaId: the check that names the WABA and the entity scan no longer undo each other every round', async () => {
+    expect((await watchListCall('POST', [{ CustSpaceId: space, NodeType: 'waba' }])).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    const clock = Date.now();
+    await sweep(clock, sink);
+    expect(await knownWabaOf(store, space)).toBe(WABA);
+    // Posted once the index knows the WABA: a named entry the index contradicts stays apart.
+    expect((await watchListCall('POST', [{ CustSpaceId: space, WabaId: WRONG, Discover: true }])).statusCode).toBe(200);
+    expect((await watched()).map((x) => x.id)).toEqual(expect.arrayContaining([`waba:${space}:`, `waba:${space}:${WRONG}`]));
+    await expectIndexSettled([clock + 5 * 60_000, clock + 10 * 60_000]);
+    expect(await qualityWabas()).toEqual([WRONG, WRONG]);
   });
 });
 
