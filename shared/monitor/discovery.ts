@@ -5,7 +5,7 @@ import type { PhoneNumberInfo, TemplateInfo } from '../cams/operations.ts';
 import { update, type Store } from '../store/port.ts';
 import { HealthNode, parseStoredNode } from '../validation/health-target.ts';
 import { adviceFor } from './advice.ts';
-import { knownWabaOf } from './waba-space.ts';
+import { knownWabaOf, writeWabaSpace } from './waba-space.ts';
 import { ENTITY_PREFIX } from './dispatch.ts';
 import { fingerprintOf, type EntityState } from './entity-state.ts';
 import { qualityObservation, tierRank } from './quality.ts';
@@ -111,7 +111,8 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
     report.wabas++;
     const children = records.filter((r) => r.value.discoveredBy === rootId);
     try {
-      const found = await listNodes(opts, root.value.target, await knownWabaOf(store, root.value.target.CustSpaceId));
+      const knownWaba = await knownWabaOf(store, root.value.target.CustSpaceId);
+      const found = await listNodes(opts, root.value.target, knownWaba);
       if (found.capped) {
         if (!state?.value.capped) opts.log({ level: 'warn', msg: `discovery: the WABA has more templates than ${found.pageCap} pages hold; those past them are looked up one by one (${MAX_TEMPLATE_LOOKUPS} a listing)`, waba: rootId, templates: found.templates.length });
         await lookUpUnseen(opts, root.value.target, found, children, state?.value.unwatchable ?? []);
@@ -120,7 +121,7 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
       report.discovered += outcome.added;
       report.retired += outcome.retired;
       report.observations.push(...outcome.observations);
-      report.observations.push(...(await reviewOutcome(opts, root.value.target)));
+      report.observations.push(...(await reviewOutcome(opts, root.value.target, knownWaba)));
       // Resolves a DiscoveryFailed still bad; creates no state otherwise.
       const ok = discoveryOutcome(root.value.target);
       if (await stillBad(store, ok.subject)) report.observations.push({ target: root.value.target, obs: ok });
@@ -482,8 +483,11 @@ async function reconcile(
  * (waba-review.ts). REJECTED or DISABLED is observed whether or not a receipt said it, so one nobody
  * pushed is found; APPROVED only resolves a review still bad (its receipt lost), so a WABA never
  * rejected has no entity of it. A failed or refused query changes nothing, as a failed listing.
+ * The reply's Id is CAMS's word on the space's WABA: one the index (`knownWaba`, read for the
+ * listing) does not have is written to it, so a wrong WabaId a Discover entry's poster typed, which
+ * the index took while it knew none, is put right; the usual reply, naming the known one, writes nothing.
  */
-async function reviewOutcome(opts: DiscoveryOptions, waba: WatchTarget): Promise<TargetObservation[]> {
+async function reviewOutcome(opts: DiscoveryOptions, waba: WatchTarget, knownWaba: string | undefined): Promise<TargetObservation[]> {
   let status: string | undefined;
   let wabaId: string | undefined;
   // Applied after the whole listing: a review receipt applied in between is newer than this read.
@@ -493,6 +497,7 @@ async function reviewOutcome(opts: DiscoveryOptions, waba: WatchTarget): Promise
     status = data.AccountReviewStatus;
     // The id CAMS names, as a receipt's WabaId does: the same entity from both.
     wabaId = data.Id || waba.WabaId;
+    if (data.Id && data.Id !== knownWaba) await writeWabaSpace(opts.store, data.Id, waba.CustSpaceId);
   } catch (e) {
     if (!isCamsError(e)) throw e;
     opts.log({ level: 'warn', msg: "discovery could not read the WABA's review status; its review alert is left as it was", waba: targetId(waba), code: e.Code });

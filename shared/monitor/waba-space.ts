@@ -3,8 +3,8 @@
  * WabaId) finds its space with one read, not by loading the whole watch list and every entity (tens
  * of MB at 10,000 nodes, on every push). Written where the mapping is learnt: a target registered
  * with its WabaId, a check's reply naming the WABA of a space (the round's entity scan:
- * reindexEntities), a QueryChatappBindWaba look-up; and built once from the full scan for a store an
- * earlier version wrote (shared/receipts/spaces.ts).
+ * reindexEntities), a QueryChatappBindWaba reply (the receipts' look-up, a Discover listing's); and
+ * built once from the full scan for a store an earlier version wrote (shared/receipts/spaces.ts).
  */
 import type { Store } from '../store/port.ts';
 

@@ -9,7 +9,7 @@ import type { CamsClient } from '../../../shared/cams/client.ts';
 import { runDiscovery } from '../../../shared/monitor/discovery.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
-import { knownWabaOf, SPACE_WABA_PREFIX } from '../../../shared/monitor/waba-space.ts';
+import { knownWabaOf, SPACE_WABA_PREFIX, WABA_SPACE_PREFIX } from '../../../shared/monitor/waba-space.ts';
 import { applyReceipts } from '../../../shared/receipts/apply.ts';
 import { parseBatch } from '../../../shared/receipts/parse.ts';
 import { REMOVED_EXPIRING_KEY, REMOVED_KEEP_MS, REMOVED_PREFIX, removedRecord, WATCH_PREFIX, type RegisteredTarget } from '../../../shared/monitor/targets.ts';
@@ -765,6 +765,16 @@ describe("a Discover entry with a wrong WabaId does not teach the index the spac
     await expectIndexSettled([clock, clock + 5 * 60_000]);
     // What makes the case: the entities of the nodes the wrong entry added name its WabaId.
     expect(await qualityWabas()).toEqual([WRONG, WRONG]);
+  });
+
+  it("alone, posted first: the index takes its poster's word, and the listing's QueryChatappBindWaba puts it right", async () => {
+    // A space the index knows nothing of yet (its onboarding was not through these functions).
+    await store.delete(SPACE_WABA_PREFIX + space);
+    await store.delete(WABA_SPACE_PREFIX + WABA);
+    expect((await watchListCall('POST', [{ CustSpaceId: space, WabaId: WRONG, Discover: true }])).statusCode).toBe(200);
+    expect(await knownWabaOf(store, space)).toBe(WRONG);
+    const clock = Date.now();
+    await expectIndexSettled([clock]);
   });
 
   it('beside the WABA posted without its WabaId: the check that names the WABA and the entity scan no longer undo each other every round', async () => {
