@@ -292,8 +292,9 @@ const templateKey = (code: unknown, language: unknown) => `${String(code)}/${Str
  * After a listing cut at the page cap: templates its pages did not show, watched by this entry or
  * remembered as unwatchable, looked up one by one (at most MAX_TEMPLATE_LOOKUPS, the least recently
  * seen first, so the next listings take the others): one CAMS lists is added to `found` as if its
- * page had shown it, one it does not is put in `found.goneTemplates`. A look-up that fails, or a full
- * reply without it (a Code filter that matches more), decides nothing: the template is kept.
+ * page had shown it, one it does not is put in `found.goneTemplates`. A look-up that fails, a full
+ * reply without it (a Code filter that matches more), or none for a code or language its alert holds
+ * cut (NAME_MAX), decides nothing: the template is kept.
  */
 async function lookUpUnseen(
   opts: DiscoveryOptions,
@@ -307,10 +308,12 @@ async function lookUpUnseen(
     .filter((c) => c.value.target.NodeType === 'template')
     .sort((a, b) => (a.value.attributes?.SeenAt ?? 0) - (b.value.attributes?.SeenAt ?? 0))
     .map((c) => ({ code: c.value.target.TemplateCode, language: c.value.target.Language }));
-  const remembered = unwatchable.filter((u) => u.templateCode !== undefined).map((u) => ({ code: u.templateCode, language: u.language }));
-  const unseen = [...remembered, ...watched].filter((t) => !seen.has(templateKey(t.code, t.language)));
+  // An alert names a template by its code and language cut at NAME_MAX: one that long may be longer
+  // in CAMS, so a look-up by it that finds nothing does not say CAMS no longer has it.
+  const remembered = unwatchable.filter((u) => u.templateCode !== undefined).map((u) => ({ code: u.templateCode, language: u.language, mayBeCut: mayBeCut(u.templateCode) || mayBeCut(u.language) }));
+  const unseen = [...remembered, ...watched.map((t) => ({ ...t, mayBeCut: false }))].filter((t) => !seen.has(templateKey(t.code, t.language)));
   const call = discoveryCallOptions(opts.deadline);
-  for (const { code, language } of unseen.slice(0, MAX_TEMPLATE_LOOKUPS)) {
+  for (const { code, language, mayBeCut: cut } of unseen.slice(0, MAX_TEMPLATE_LOOKUPS)) {
     if (opts.deadline - opts.now() <= 0) return;
     let listed: TemplateInfo[];
     try {
@@ -321,11 +324,12 @@ async function lookUpUnseen(
       opts.log({ level: 'warn', msg: 'discovery: a template look-up failed; the templates not looked up are kept', waba: targetId(waba), code: e.Code });
       return;
     }
-    const info = listed.find((t) => t.TemplateCode === code && t.Language === language);
+    // Compared as its alert names it (cut as named() cuts: a watched template's code and language are never that long).
+    const info = listed.find((t) => named(t.TemplateCode) === code && named(t.Language) === language);
     if (info) {
       const target = nodeOf({ CustSpaceId: waba.CustSpaceId, NodeType: 'template', WabaId: waba.WabaId, TemplateCode: info.TemplateCode, Language: info.Language }, opts, found);
       if (target) found.templates.push({ target, info });
-    } else if (listed.length < TEMPLATE_PAGE_SIZE) {
+    } else if (listed.length < TEMPLATE_PAGE_SIZE && !cut) {
       found.goneTemplates.add(templateKey(code, language));
     }
   }
@@ -344,6 +348,8 @@ function nodeOf(raw: Record<string, unknown>, opts: DiscoveryOptions, found: Fou
 /** What CAMS names a node by can be anything: cut, so an odd reply cannot make an alert of any size. */
 const NAME_MAX = 128;
 const named = (v: unknown) => (typeof v === 'string' ? v.slice(0, NAME_MAX) : undefined);
+/** A name named() may have cut: what CAMS calls it may be longer. */
+const mayBeCut = (v: string | undefined) => v !== undefined && v.length >= NAME_MAX;
 
 /** An unwatchable node's own DiscoveryFailed: one per node, named by what CAMS listed (and its space's WabaId). */
 function unwatchableSubject(raw: Record<string, unknown>): AlertSubject {

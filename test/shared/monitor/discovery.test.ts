@@ -877,4 +877,25 @@ describe('discovery over template pages', () => {
     expect(await unwatchable()).toBeUndefined();
     expect(logged.filter((r) => String(r['msg']).includes('more templates than'))).toHaveLength(1);
   });
+
+  it('an unwatchable template past the cap whose code is longer than an alert names (128): its look-up by the cut code finds nothing, and that does not resolve its alert', async () => {
+    const long = 'y'.repeat(130);
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: long, Language: 'en' }] });
+    const root = `waba:${space}:${WABA}`;
+    await store.put<RegisteredTarget>(WATCH_PREFIX + root, { target: { CustSpaceId: space, NodeType: 'waba', WabaId: WABA }, source: 'test', registeredAt: new Date().toISOString(), discover: true });
+    let clock = Date.now();
+    const options = { store, cams: sandboxClient(sandbox), intervalMs: HOUR, deadline: Date.now() + 30_000, now: Date.now, clock: () => clock, log: () => {}, only: root, templatePageCap: 1 };
+    const unwatchable = async () => (await store.get<{ unwatchable?: Array<{ templateCode?: string }> }>(`monitor/discovery/${root}`))?.value.unwatchable?.map((u) => u.templateCode);
+    await runDiscovery(options);
+    expect(await unwatchable()).toEqual(['y'.repeat(128)]);
+
+    // Twenty that sort first: the long one is past the one page read, and looked up.
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: Array.from({ length: 20 }, (_, i) => ({ TemplateCode: `a_${String(i).padStart(2, '0')}`, Language: 'en' })) });
+    clock += HOUR;
+    const capped = await runDiscovery(options);
+    // CAMS still has it: its alert is kept, remembered, not resolved (it was taken for deleted).
+    expect(await unwatchable()).toEqual(['y'.repeat(128)]);
+    expect(capped.observations.filter((o) => o.obs.subject.entityType === 'DiscoveryFailed' && o.obs.status === 'AVAILABLE')).toEqual([]);
+  });
+
 });
