@@ -54,6 +54,8 @@ export interface DiscoveryOptions {
   envTargets?: readonly WatchTarget[];
   /** Template pages read per WABA at most (default MAX_TEMPLATE_PAGES; tests lower it). */
   templatePageCap?: number;
+  /** Templates a capped listing looks up at most (default MAX_TEMPLATE_LOOKUPS; tests lower it). */
+  templateLookupCap?: number;
 }
 
 export interface DiscoveryReport {
@@ -242,6 +244,8 @@ interface Found {
   pageCap: number;
   /** Templates (`code/language`) a look-up found CAMS no longer has (lookUpUnseen): retired, their alerts resolved. */
   goneTemplates: Set<string>;
+  /** Remembered unwatchable templates (`code/language`) this listing looked up: remembered after the others, whose turn is next. */
+  lookedUp: Set<string>;
   /** Listed nodes our checks would refuse (a template code or language our validator does not take). */
   unwatchable: Array<{ subject: AlertSubject; problem: string }>;
   /** The WabaId their alerts carry (a WabaId silence holds them): the space's, whichever entry listed them. */
@@ -258,7 +262,7 @@ async function listNodes(opts: DiscoveryOptions, waba: WatchTarget, knownWaba: s
   const space = waba.CustSpaceId;
   const { data } = await opts.cams.queryPhoneNumbers({ CustSpaceId: space }, call);
   const pageCap = opts.templatePageCap ?? MAX_TEMPLATE_PAGES;
-  const found: Found = { phones: [], templates: [], templatesComplete: false, capped: false, pageCap, goneTemplates: new Set(), unwatchable: [], subjectWaba: knownWaba ?? waba.WabaId };
+  const found: Found = { phones: [], templates: [], templatesComplete: false, capped: false, pageCap, goneTemplates: new Set(), lookedUp: new Set(), unwatchable: [], subjectWaba: knownWaba ?? waba.WabaId };
   for (const info of data.PhoneNumbers) {
     const target = nodeOf({ CustSpaceId: space, NodeType: 'phone', WabaId: waba.WabaId, PhoneNumber: info.PhoneNumber.replace(/^\+/, '') }, opts, found);
     if (target) found.phones.push({ target, info });
@@ -290,8 +294,10 @@ const templateKey = (code: unknown, language: unknown) => `${String(code)}/${Str
 
 /**
  * After a listing cut at the page cap: templates its pages did not show, watched by this entry or
- * remembered as unwatchable, looked up one by one (at most MAX_TEMPLATE_LOOKUPS, the least recently
- * seen first, so the next listings take the others): one CAMS lists is added to `found` as if its
+ * remembered as unwatchable, looked up one by one (at most MAX_TEMPLATE_LOOKUPS): watched ones the
+ * least recently seen first, remembered ones in the order remembered, which puts the ones looked up
+ * last (unwatchableOutcome), so the next listings take the others. Neither kind waits for the other:
+ * each has half the look-ups, and what one leaves the other takes. One CAMS lists is added to `found` as if its
  * page had shown it, one it does not is put in `found.goneTemplates`. A look-up that fails, a full
  * reply without it (a Code filter that matches more), or none for a code or language its alert holds
  * cut (NAME_MAX), decides nothing: the template is kept.
@@ -311,10 +317,17 @@ async function lookUpUnseen(
   // An alert names a template by its code and language cut at NAME_MAX: one that long may be longer
   // in CAMS, so a look-up by it that finds nothing does not say CAMS no longer has it.
   const remembered = unwatchable.filter((u) => u.templateCode !== undefined).map((u) => ({ code: u.templateCode, language: u.language, mayBeCut: mayBeCut(u.templateCode) || mayBeCut(u.language) }));
-  const unseen = [...remembered, ...watched.map((t) => ({ ...t, mayBeCut: false }))].filter((t) => !seen.has(templateKey(t.code, t.language)));
+  const unseen = <T extends { code?: string | undefined; language?: string | undefined }>(list: T[]) => list.filter((t) => !seen.has(templateKey(t.code, t.language)));
+  const [unseenRemembered, unseenWatched] = [unseen(remembered), unseen(watched.map((t) => ({ ...t, mayBeCut: false })))];
+  // Remembered ones first, as many as half the look-ups or what the watched ones leave: 50 unwatchable
+  // templates past the cap, still in CAMS, took every look-up, and a watched one was never looked up.
+  const max = opts.templateLookupCap ?? MAX_TEMPLATE_LOOKUPS;
+  const fromRemembered = unseenRemembered.slice(0, Math.max(Math.ceil(max / 2), max - unseenWatched.length));
   const call = discoveryCallOptions(opts.deadline);
-  for (const { code, language, mayBeCut: cut } of unseen.slice(0, MAX_TEMPLATE_LOOKUPS)) {
+  for (const { code, language, mayBeCut: cut } of [...fromRemembered, ...unseenWatched.slice(0, max - fromRemembered.length)]) {
     if (opts.deadline - opts.now() <= 0) return;
+    // Its turn taken, whatever the look-up says (one CAMS refuses each time holds up no other).
+    if (fromRemembered.some((r) => r.code === code && r.language === language)) found.lookedUp.add(templateKey(code, language));
     let listed: TemplateInfo[];
     try {
       const page = await opts.cams.listTemplates({ CustSpaceId: waba.CustSpaceId, Code: code, Language: language, Page: JSON.stringify({ Index: 1, Size: TEMPLATE_PAGE_SIZE }) }, call);
@@ -398,7 +411,9 @@ async function unwatchableOutcome(
     // this, and a process that died between would leave it bad with nothing to resolve it.
     subjects.push(subject);
   }
-  return { subjects, observations };
+  // The ones a capped listing looked up go last: the next listing looks up the others first (lookUpUnseen).
+  const lookedUp = (s: AlertSubject) => found.lookedUp.has(templateKey(s.templateCode, s.language));
+  return { subjects: [...subjects.filter((s) => !lookedUp(s)), ...subjects.filter(lookedUp)], observations };
 }
 
 /**

@@ -898,4 +898,34 @@ describe('discovery over template pages', () => {
     expect(capped.observations.filter((o) => o.obs.subject.entityType === 'DiscoveryFailed' && o.obs.status === 'AVAILABLE')).toEqual([]);
   });
 
+  it('unwatchable templates past the cap, more than a listing looks up, do not take every look-up: a watched one deleted in CAMS is retired', async () => {
+    // One page is read, four look-ups a listing; the five "x" templates are unwatchable (a space in their code).
+    await sandboxControl(sandbox, 'DELETE', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'order_update', Language: 'en_US' }, { TemplateCode: 'order_update', Language: 'zh_CN' }, { TemplateCode: 'welcome', Language: 'en' }] });
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [...Array.from({ length: 5 }, (_, i) => ({ TemplateCode: `x ${i}`, Language: 'en' })), { TemplateCode: 'zz_00', Language: 'en' }] });
+    const root = `waba:${space}:${WABA}`;
+    await store.put<RegisteredTarget>(WATCH_PREFIX + root, { target: { CustSpaceId: space, NodeType: 'waba', WabaId: WABA }, source: 'test', registeredAt: new Date().toISOString(), discover: true });
+    let clock = Date.now();
+    const options = { store, cams: sandboxClient(sandbox), intervalMs: HOUR, deadline: Date.now() + 30_000, now: Date.now, clock: () => clock, log: () => {}, only: root, templatePageCap: 1, templateLookupCap: 4 };
+    await runDiscovery(options);
+    expect((await watched()).map((x) => x.id)).toContain(`template:${space}:zz_00/en`);
+
+    // Twenty that sort first push every "x" and zz_00 past the page; zz_00 is deleted in CAMS.
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: Array.from({ length: 20 }, (_, i) => ({ TemplateCode: `a_${String(i).padStart(2, '0')}`, Language: 'en' })) });
+    await sandboxControl(sandbox, 'DELETE', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'zz_00', Language: 'en' }] });
+    clock += HOUR;
+    const mark = (await calls()).length;
+    const capped = await runDiscovery(options);
+    const lookUps = (await calls()).slice(mark).filter((c) => c.Action === 'ListChatappTemplate' && c.Params['Code'] !== undefined);
+    expect(lookUps).toHaveLength(4);
+    expect(capped.retired).toBe(1);
+    expect((await watched()).map((x) => x.id)).not.toContain(`template:${space}:zz_00/en`);
+
+    // The unwatchable ones take turns: the one not looked up is looked up by the next listing.
+    clock += HOUR;
+    const next = (await calls()).length;
+    await runDiscovery(options);
+    const codes = (await calls()).slice(next).filter((c) => c.Action === 'ListChatappTemplate' && c.Params['Code'] !== undefined).map((c) => c.Params['Code']);
+    const first = lookUps.map((c) => c.Params['Code']);
+    expect([...new Set([...first, ...codes])].filter((c) => String(c).startsWith('x ')).sort()).toEqual(['x 0', 'x 1', 'x 2', 'x 3', 'x 4']);
+  });
 });
