@@ -453,11 +453,16 @@ async function reconcile(
       const adopt = cur.discoveredBy === undefined && cur.source.startsWith('receipt:') ? { discoveredBy: rootId } : {};
       return { ...cur, ...adopt, attributes: attrs(cur.attributes) };
     });
-    // Observed as it is watched: another Discover entry of the space (another WabaId) lists it too,
-    // and its quality or review is one entity, whichever entry lists it.
+    // Its watch entry (the record its alerts are reached by): another Discover entry of the space
+    // (another WabaId) may have added it, or a caller without a WabaId.
     const stored = parseStoredNode(after?.value.target);
     return { previous, current: after?.value.attributes, watched: stored.success ? stored.data : target };
   };
+
+  // A number's quality and a template's review are one entity whichever entry lists the node, and
+  // the one receipts observe (named by CAMS's WabaId): named by the space's WABA, as the unwatchable
+  // nodes' alerts are, not by the WabaId its watch entry was given (none, posted by hand without it).
+  const bySpaceWaba = (t: WatchTarget): WatchTarget => (found.subjectWaba ? { ...t, WabaId: found.subjectWaba } : t);
 
   // Nodes taken off the watch list by hand stay off: not listed back, not observed.
   // Only the root's space: every node it lists is there. One still listed keeps its record alive.
@@ -473,7 +478,7 @@ async function reconcile(
       const peak = tierRank(info.MessagingLimitTier) >= tierRank(prev?.PeakMessagingLimitTier) ? info.MessagingLimitTier : prev?.PeakMessagingLimitTier;
       return dropUndefined({ QualityRating: info.QualityRating, MessagingLimitTier: info.MessagingLimitTier, PeakMessagingLimitTier: peak, Status: info.Status, SeenAt: seenAt });
     });
-    observations.push({ target, obs: qualityObservation(target, current ?? {}) });
+    observations.push({ target, obs: qualityObservation(bySpaceWaba(target), current ?? {}) });
   }
   for (const { target: listed, info } of kept(found.templates)) {
     const { watched: target } = await upsert(listed, () => dropUndefined({ AuditStatus: info.AuditStatus, SeenAt: seenAt }));
@@ -483,7 +488,7 @@ async function reconcile(
     // it was watched is its check's alert (MESSAGE_TEMPLATE), not a second one. It says only pass,
     // fail, auditing or unaudit: a paused or disabled template is listed as pass, so it corrects a
     // rejection only, never a pause or a disabling it cannot see.
-    const obs = info.AuditStatus ? templateStatusObservation(target, info.AuditStatus, info.Reason) : undefined;
+    const obs = info.AuditStatus ? templateStatusObservation(bySpaceWaba(target), info.AuditStatus, info.Reason) : undefined;
     const known = obs && (await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(obs.subject)))?.value;
     if (obs && known && (info.AuditStatus === 'fail' || known.errors.every((e) => e.ErrorCode === REJECTED_CODE))) observations.push({ target, obs });
   }

@@ -759,12 +759,12 @@ describe("a Discover entry with a wrong WabaId does not teach the index the spac
     expect(spaceWabaWrites).toEqual([]);
   }
 
-  it('beside the right one: the wrong one lists the nodes first, their quality carries its WabaId, and the index still names the right one', async () => {
+  it('beside the right one: the wrong one lists the nodes first, and the index still names the right one (as their quality does)', async () => {
     expect((await watchListCall('POST', [{ CustSpaceId: space, WabaId: WABA, Discover: true }, { CustSpaceId: space, WabaId: WRONG, Discover: true }])).statusCode).toBe(200);
     const clock = Date.now();
     await expectIndexSettled([clock, clock + 5 * 60_000]);
-    // What makes the case: the entities of the nodes the wrong entry added name its WabaId.
-    expect(await qualityWabas()).toEqual([WRONG, WRONG]);
+    // The wrong entry added the nodes, yet their quality is named by the space's WABA, as the index knows it.
+    expect(await qualityWabas()).toEqual([WABA, WABA]);
   });
 
   it("alone, posted first: the index takes its poster's word, and the listing's QueryChatappBindWaba puts it right", async () => {
@@ -787,7 +787,22 @@ describe("a Discover entry with a wrong WabaId does not teach the index the spac
     expect((await watchListCall('POST', [{ CustSpaceId: space, WabaId: WRONG, Discover: true }])).statusCode).toBe(200);
     expect((await watched()).map((x) => x.id)).toEqual(expect.arrayContaining([`waba:${space}:`, `waba:${space}:${WRONG}`]));
     await expectIndexSettled([clock + 5 * 60_000, clock + 10 * 60_000]);
-    expect(await qualityWabas()).toEqual([WRONG, WRONG]);
+    expect(await qualityWabas()).toEqual([WABA, WABA]);
+  });
+});
+
+describe('a number posted by hand without its WabaId, also listed by a Discover entry', () => {
+  it("has one quality alert, the receipts' too: named by the space's WABA, so a WabaId silence holds it", async () => {
+    const phone = { CustSpaceId: space, NodeType: 'phone', PhoneNumber: '8613800000402' };
+    expect((await watchListCall('POST', [phone, { CustSpaceId: space, WabaId: WABA, Discover: true }])).statusCode).toBe(200);
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '8613800000402', QualityRating: 'YELLOW' });
+    const sink = new RecordingSink();
+    const clock = Date.now();
+    await sweep(clock, sink);
+    const deps = { store, cams: sandboxClient(sandbox), policy: { minConsecutive: 1, repeatIntervalMs: 24 * HOUR }, sinks: ['recording'], envTargets: [], now: () => clock + 60_000, deadline: Date.now() + 10_000, log: () => {} };
+    await applyReceipts(parseBatch([{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: '+8613800000402', Status: 'YELLOW' }]).receipts, deps);
+    const quality = (await store.list<EntityState>(ENTITY_PREFIX)).filter((e) => e.value.subject.entityType === 'PHONE_QUALITY' && e.value.subject.phoneNumber === '8613800000402').map((e) => `${e.value.subject.phoneNumber}:${e.value.subject.wabaId}:${e.value.firing}`);
+    expect(quality).toEqual([`8613800000402:${WABA}:true`]);
   });
 });
 
