@@ -478,7 +478,16 @@ async function reconcile(
       const peak = tierRank(info.MessagingLimitTier) >= tierRank(prev?.PeakMessagingLimitTier) ? info.MessagingLimitTier : prev?.PeakMessagingLimitTier;
       return dropUndefined({ QualityRating: info.QualityRating, MessagingLimitTier: info.MessagingLimitTier, PeakMessagingLimitTier: peak, Status: info.Status, SeenAt: seenAt });
     });
-    observations.push({ target, obs: qualityObservation(bySpaceWaba(target), current ?? {}) });
+    const obs = qualityObservation(bySpaceWaba(target), current ?? {});
+    observations.push({ target, obs });
+    // The same rating named by another WabaId, as earlier versions named it (the listing entry's, one
+    // alert per Discover entry of the space; the watch entry's): nothing observes that name again, and
+    // its reminders went on for ever. Resolved; read only when a name differs (an odd watch list).
+    for (const wabaId of new Set([listed.WabaId, target.WabaId])) {
+      if (wabaId === obs.subject.wabaId) continue;
+      const { subject } = qualityObservation(dropUndefined({ ...target, WabaId: wabaId }), {});
+      if (await stillBad(store, subject)) observations.push({ target, obs: { subject, status: 'AVAILABLE', errors: [] } });
+    }
   }
   for (const { target: listed, info } of kept(found.templates)) {
     const { watched: target } = await upsert(listed, () => dropUndefined({ AuditStatus: info.AuditStatus, SeenAt: seenAt }));

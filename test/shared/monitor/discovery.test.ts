@@ -806,6 +806,24 @@ describe('a number posted by hand without its WabaId, also listed by a Discover 
   });
 });
 
+describe("a number's quality named otherwise by an earlier version", () => {
+  it("(the wrong Discover entry's WabaId, one alert per entry): the listing that names it by the space's WABA resolves that double, not left firing for ever", async () => {
+    const WRONG = '499399000999';
+    expect((await watchListCall('POST', [{ CustSpaceId: space, WabaId: WABA, Discover: true }, { CustSpaceId: space, WabaId: WRONG, Discover: true }])).statusCode).toBe(200);
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '8613800000402', QualityRating: 'YELLOW' });
+    const clock = Date.now();
+    // The double an earlier version raised, named by the wrong entry's WabaId (written here through a receipt naming it).
+    const deps = { store, cams: sandboxClient(sandbox), policy: { minConsecutive: 1, repeatIntervalMs: 24 * HOUR }, sinks: ['recording'], envTargets: [], now: () => clock, deadline: Date.now() + 10_000, log: () => {} };
+    await applyReceipts(parseBatch([{ Type: 'phoneQualityUpdate', WabaId: WRONG, PhoneNumber: '+8613800000402', Status: 'YELLOW' }]).receipts, deps);
+    const firing = async () =>
+      (await store.list<EntityState>(ENTITY_PREFIX)).filter((e) => e.value.subject.entityType === 'PHONE_QUALITY' && e.value.firing).map((e) => `${e.value.subject.phoneNumber}:${e.value.subject.wabaId}`);
+    expect(await firing()).toEqual([`8613800000402:${WRONG}`]);
+
+    await sweep(clock + 60_000, new RecordingSink());
+    expect(await firing()).toEqual([`8613800000402:${WABA}`]);
+  });
+});
+
 describe('discovery refused by RAM', () => {
   it("a role that may not list templates gets a DiscoveryFailed alert whose advice names cams:ListChatappTemplate, not the checks' permission", async () => {
     await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { denials: [{ code: 'Ram.PermissionDeny', action: 'ListChatappTemplate' }] });
