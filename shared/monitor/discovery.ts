@@ -395,13 +395,15 @@ async function unwatchableOutcome(
       errors: [{ ErrorCode: 'InvalidTarget', ErrorDescription: `CAMS lists this ${subject.templateCode !== undefined ? 'template' : 'number'}, but it cannot be checked: ${problem}`, PossibleSolution: 'The monitor does not watch it. Check its code and language in the CAMS console; the alert resolves when it is deleted there.' }],
     },
   }));
+  // Listed again under another name (the space's WABA learnt since it was named): the old name goes.
+  const listedKeys = new Set(subjects.filter((u) => u.templateCode !== undefined).map((u) => templateKey(u.templateCode, u.language)));
   for (const subject of previous) {
     const fp = fingerprintOf(subject);
     if (now.has(fp)) continue;
-    // A template a listing that may have missed it (shifted or capped pages) neither showed as
-    // watchable nor found gone is kept.
+    // A template a listing that may have missed it (shifted or capped pages) neither showed (as
+    // watchable, or under another name) nor found gone is kept.
     const key = templateKey(subject.templateCode, subject.language);
-    if (subject.templateCode !== undefined && !found.templatesComplete && !found.goneTemplates.has(key) && !found.templates.some((t) => templateKey(t.target.TemplateCode, t.target.Language) === key)) {
+    if (subject.templateCode !== undefined && !found.templatesComplete && !found.goneTemplates.has(key) && !listedKeys.has(key) && !found.templates.some((t) => templateKey(t.target.TemplateCode, t.target.Language) === key)) {
       subjects.push(subject);
       continue;
     }

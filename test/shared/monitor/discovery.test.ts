@@ -911,6 +911,23 @@ describe('discovery over template pages', () => {
     expect(logged.filter((r) => String(r['msg']).includes('more templates than'))).toHaveLength(1);
   });
 
+  it('an unwatchable template remembered under another WabaId (the space\'s WABA learnt since) that a capped listing shows: the old name is not kept beside the new one', async () => {
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'spring sale', Language: 'en' }, ...Array.from({ length: 20 }, (_, i) => ({ TemplateCode: `z_${String(i).padStart(2, '0')}`, Language: 'en' }))] });
+    const root = `waba:${space}:${WABA}`;
+    await store.put<RegisteredTarget>(WATCH_PREFIX + root, { target: { CustSpaceId: space, NodeType: 'waba', WabaId: WABA }, source: 'test', registeredAt: new Date().toISOString(), discover: true });
+    let clock = Date.now();
+    const options = { store, cams: sandboxClient(sandbox), intervalMs: HOUR, deadline: Date.now() + 30_000, now: Date.now, clock: () => clock, log: () => {}, only: root, templatePageCap: 1 };
+    const remembered = async () => (await store.get<{ unwatchable?: Array<{ templateCode?: string; wabaId?: string }> }>(`monitor/discovery/${root}`))?.value.unwatchable?.map((u) => `${u.templateCode}:${u.wabaId}`);
+    await runDiscovery(options);
+    expect(await remembered()).toEqual([`spring sale:${WABA}`]);
+    // As it was named before the index knew the space's WABA (the entry's WabaId then).
+    const record = (await store.get<{ unwatchable: Array<Record<string, string>> }>(`monitor/discovery/${root}`))!.value;
+    await store.put(`monitor/discovery/${root}`, { ...record, unwatchable: [{ ...record.unwatchable[0]!, wabaId: '499399000999' }] });
+    clock += HOUR;
+    await runDiscovery(options);
+    expect(await remembered()).toEqual([`spring sale:${WABA}`]);
+  });
+
   it('an unwatchable template past the cap whose code is longer than an alert names (128): its look-up by the cut code finds nothing, and that does not resolve its alert', async () => {
     const long = 'y'.repeat(130);
     await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: long, Language: 'en' }] });
