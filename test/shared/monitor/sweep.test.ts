@@ -122,9 +122,14 @@ describe('HealthSweep against the sandbox', () => {
 
   it('groups one WABA\'s alerts into one message per sweep, and inhibits phones while the WABA is BLOCKED', async () => {
     const sink = new RecordingSink();
+    // One flush per sweep: the one at its end. Grouping is per flush (dispatch.ts), and the flush a
+    // check schedules FLUSH_DELAY_MS (250 ms) after it took the second phone's finding only when its
+    // check ended within that: the checks are 208 ms apart at CAMS's 5 QPS, and on a loaded machine
+    // the second one ended later, so each phone had a message of its own.
+    const oneFlush = { flushDelayMs: 10 * 60_000 };
     await setHealth(sandbox, { ...phone1(), CanSendMessage: 'LIMITED' });
     await setHealth(sandbox, { ...phone2(), CanSendMessage: 'LIMITED' });
-    await sweep(sink, { envTargets: [phone1(), phone2()] });
+    await sweep(sink, { envTargets: [phone1(), phone2()], ...oneFlush });
     expect(sink.received).toHaveLength(1);
     expect(sink.received[0]!.group).toBe('waba:299399000001');
     expect(sink.received[0]!.items.map((i) => i.subject.phoneNumber).sort()).toEqual(['8613800000001', '8613800000002']);
@@ -133,7 +138,7 @@ describe('HealthSweep against the sandbox', () => {
     await setHealth(sandbox, { ...waba(), CanSendMessage: 'BLOCKED', Errors: blocked });
     await setHealth(sandbox, { ...phone1(), CanSendMessage: 'BLOCKED' });
     clock += 60_000;
-    await sweep(sink, { envTargets: [phone1(), phone2(), waba()] });
+    await sweep(sink, { envTargets: [phone1(), phone2(), waba()], ...oneFlush });
     expect(sink.received).toHaveLength(2);
     expect(sink.received[1]!.items.map((i) => `${i.subject.entityType}:${i.reason}`)).toEqual(['WABA:new']);
   });
