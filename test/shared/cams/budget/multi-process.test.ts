@@ -37,9 +37,9 @@ interface WorkerReport {
   counts: Record<'background' | 'sweep', { ok: number; refused: number; other: number }>;
   /** When each GetWhatsappHealthStatus request left the worker (handed to its socket), epoch ms. */
   sent: number[];
+  /** Every slot the account's schedule granted the worker, as the store decided it (its time for the slot). */
+  granted: Array<{ at: number; idle: boolean }>;
   lateSlots: number;
-  /** Slots given up because the worker woke too late, between WORKER_WINDOW's two times. */
-  lateInWindow: number;
   degraded: boolean;
 }
 
@@ -122,7 +122,6 @@ function runWorker(i: number, storeUrl: string, start: number, outDir: string): 
     LOG_LEVEL: 'silent',
     WORKER_START: String(start),
     WORKER_DURATION_MS: String(DURATION_MS),
-    WORKER_WINDOW: `${windowOf(start).from},${windowOf(start).to}`,
     WORKER_CUST_SPACE_ID: custSpaceId,
     WORKER_FN_TIMEOUT_S: String(FN_TIMEOUT_S),
     WORKER_ACCOUNT_ID: '5123456789012345',
@@ -155,12 +154,12 @@ async function runMix(workers: number, storeUrl: string): Promise<void> {
     const { from, to } = windowOf(start);
     const inWindow = health.filter((c) => c.Code === 'OK' && Date.parse(c.At) >= from && Date.parse(c.At) < to).length;
     const rate = inWindow / ((to - from) / 1000);
-    // Slots the budget granted: the calls the sandbox counted, those it throttled too (see 1.), and
-    // those a worker gave up, waking too late on this machine (LATE_TOLERANCE_MS).
-    const attempts = health.filter((c) => Date.parse(c.At) >= from && Date.parse(c.At) < to).length;
-    const given = (attempts + reports.reduce((n, r) => n + r.lateInWindow, 0)) / ((to - from) / 1000);
+    // Slots the budget granted: the account's schedule as the store decided it, whatever the callers
+    // did with a slot then (see 2.).
+    const granted = reports.flatMap((r) => r.granted).filter((g) => g.at >= from && g.at < to);
+    const given = granted.length / ((to - from) / 1000);
     const ceiling = 1000 / intervalForQps(LIMIT);
-    const summary = { workers, rate: Number(rate.toFixed(3)), given: Number(given.toFixed(3)), ceiling: Number(ceiling.toFixed(3)), lateSlots: reports.map((r) => r.lateSlots), counts: reports.map((r) => r.counts) };
+    const summary = { workers, rate: Number(rate.toFixed(3)), given: Number(given.toFixed(3)), ceiling: Number(ceiling.toFixed(3)), dryGrants: granted.filter((g) => g.idle).length, lateSlots: reports.map((r) => r.lateSlots), counts: reports.map((r) => r.counts) };
     console.log(JSON.stringify(summary));
     // Every attempt as it left its process, and as the sandbox counted it: one each, in the same order.
     const sent = reports.flatMap((r) => r.sent).filter((t) => t >= start).sort((a, b) => a - b);
@@ -184,10 +183,17 @@ async function runMix(workers: number, storeUrl: string): Promise<void> {
     // 2. Demand exceeded the limit the whole time (the sweeps never stop asking), and the account
     //    got at least 95 % of it: measured between the first and last few seconds of the run.
     expect(reports.every((r) => r.counts.sweep.refused + r.counts.sweep.ok > 0)).toBe(true);
-    //    A slot granted but given up because its worker woke too late counts as given: on a loaded
-    //    machine the workers wake late (scheduling delay, not the budget's), and a late call is
-    //    given up rather than sent too close to the next ones.
+    //    Judged on the slots the store granted, not on the calls that followed: on a loaded machine a
+    //    caller is late for its slot (woken over LATE_TOLERANCE_MS after it, stalled past sendBy
+    //    before the wire, or past its latest start) and gives it up by design, rather than send too
+    //    close to the next calls, and a SlotMissed one takes a new slot. The attempts plus the late
+    //    wakings missed the others (4.708 QPS against 4.75 once; a run under two busy loops counted
+    //    4.75 where the store had granted 4.792, every slot, never dry). Granted slots are the
+    //    budget's own decisions, one an interval (4 % wider than 1/LIMIT): 4.79-4.83 a second over
+    //    this window while the schedule is kept full, under 4.75 only if it ran dry for more than a
+    //    slot or the budget spaced its slots wider.
     expect(given).toBeGreaterThanOrEqual(0.95 * LIMIT);
+    expect(given).toBeLessThanOrEqual(ceiling + 1000 / (to - from)); // one slot's rounding at the window's edge
     expect(rate).toBeLessThanOrEqual(LIMIT);
 
     // 3. No interactive call waited past its deadline; each got a 200, or our own 429 with Retry-After.
