@@ -1,6 +1,6 @@
 import { escape } from 'node:querystring';
 import { signAcs3Request } from '../acs3/index.ts';
-import { httpRequest, type HttpResponse } from '../http/request.ts';
+import { httpRequest, RequestNotSent, type HttpResponse } from '../http/request.ts';
 import { credentialsFrom, resolveCredentials, type Acs3Credentials, type CredentialsProvider } from './credentials.ts';
 import { camsErrorFromBody, camsErrorFromHttp, camsErrorFromNetwork, invalidResponse, isCamsError, redactCamsError } from './errors.ts';
 import { CamsBudget, processBudget, type Admission, type Priority } from './budget/budget.ts';
@@ -235,12 +235,15 @@ export class CamsClient {
       },
       creds,
     );
-    // Last check before the wire: a process stalled past its slot would land too close to the next ones.
-    if (budget.sendBy !== undefined && this.clock.now() > budget.sendBy) throw new SlotMissed();
+    // Checked in the turn that writes the request, not before the wait for a socket: a process
+    // stalled past its slot would land too close to the next ones.
+    const sendBy = budget.sendBy;
+    const mayStart = sendBy === undefined ? {} : { mayStart: () => this.clock.now() <= sendBy };
     let res: HttpResponse;
     try {
-      res = await httpRequest(this.endpoint, { method: 'POST', headers, body, timeoutMs: Math.min(timeoutMs, remaining) });
+      res = await httpRequest(this.endpoint, { method: 'POST', headers, body, timeoutMs: Math.min(timeoutMs, remaining), ...mayStart });
     } catch (err) {
+      if (err instanceof RequestNotSent) throw new SlotMissed();
       throw camsErrorFromNetwork(err, action);
     }
     try {

@@ -38,6 +38,13 @@ export interface HttpRequestOptions {
   timeoutMs?: number;
   /** Replies larger than this are cut off with an error rather than buffered without end. */
   maxBodyBytes?: number;
+  /**
+   * Asked in the turn that hands the request to its socket, once it has one: false sends nothing
+   * (RequestNotSent; the connection stays in the pool). For a request that must leave by a moment:
+   * a check before calling here leaves the awaits for a socket (a pool's turn, a connect) after it,
+   * where a loaded machine can stall the process past that moment.
+   */
+  mayStart?: () => boolean;
 }
 
 export interface HttpResponse {
@@ -55,6 +62,15 @@ export class HttpTimeoutError extends Error {
   constructor(readonly timeoutMs: number, origin: string) {
     super(`no reply from ${origin} within ${timeoutMs} ms`);
     this.name = 'HttpTimeoutError';
+  }
+}
+
+/** The request's mayStart said no when it had a socket: nothing was sent. */
+export class RequestNotSent extends Error {
+  readonly code = 'ENOTSENT';
+  constructor(origin: string) {
+    super(`the request to ${origin} was not sent: its time to start had passed`);
+    this.name = 'RequestNotSent';
   }
 }
 
@@ -131,6 +147,11 @@ export async function httpRequest(url: string | URL, opts: HttpRequestOptions = 
             waiting = start;
             pool.wait(start);
             return;
+          }
+          if (opts.mayStart && !opts.mayStart()) {
+            settle();
+            c.release(undefined);
+            return reject(new RequestNotSent(target.origin));
           }
           conn = c;
           c.send(message, exchange);

@@ -1,3 +1,4 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
@@ -63,6 +64,40 @@ describe('the client asks the budget before every attempt (real HTTP)', () => {
     expect(err).toBeInstanceOf(CamsError);
     expect({ code: err!.Code, budgetRefusal: err!.budgetRefusal, attempts: err!.attempts }).toEqual({ code: 'System.LimitControl', budgetRefusal: true, attempts: 0 });
     expect(server.calls).toHaveLength(0);
+  });
+
+  it('a slot that passed while the request waited for its socket is given up in the turn that would write it, and the call goes in a new slot', async () => {
+    // The last check was before the request asked the pool for a socket: a process stalled there
+    // (here 50 ms while connecting, on the client's clock) wrote the call 30 ms past its slot's
+    // tolerance, too close to the next calls (6 sent in 968 ms at 5 QPS, on a loaded machine).
+    server = await startScriptedCams(() => ok({ CanSendMessage: 'AVAILABLE', Entities: [] }));
+    const clock = fakeClock(0);
+    let stall = 0;
+    const stallOnConnect = () => {
+      stall = 50;
+      unsubscribe('net.client.socket', stallOnConnect);
+    };
+    subscribe('net.client.socket', stallOnConnect);
+    const now = () => clock.now() + stall;
+    const budget = new CamsBudget({ clock: { now, sleep: clock.sleep } });
+    // Each admission's last moment to send.
+    const sendBy: number[] = [];
+    const spy = Object.assign(Object.create(budget) as CamsBudget, {
+      acquire: async (r: Parameters<CamsBudget['acquire']>[0]) => {
+        const a = await budget.acquire(r);
+        if (a.ok) sendBy.push(a.sendBy);
+        return a;
+      },
+    });
+    const c = new CamsClient({ endpoint: server.url, credentials: TEST_KEY, budget: spy, account: 'a', now, sleep: clock.sleep });
+    try {
+      await c.getHealthStatus({ CustSpaceId: 'CS', NodeType: 'waba' });
+    } finally {
+      unsubscribe('net.client.socket', stallOnConnect);
+    }
+    // The slot at 0 (send by 20) found at 50 when the socket was there: not sent; the next, at 208, sent.
+    expect(sendBy).toEqual([20, intervalForQps(5) + 20]);
+    expect(server.calls).toHaveLength(1);
   });
 
   it('clients of one account share one budget; another account has its own', async () => {

@@ -5,7 +5,7 @@ import http from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { httpRequest, HttpTimeoutError, IDLE_KEEP_MS, MAX_SOCKETS_PER_ORIGIN, preconnect } from '../../../shared/http/request.ts';
+import { httpRequest, HttpTimeoutError, IDLE_KEEP_MS, MAX_SOCKETS_PER_ORIGIN, preconnect, RequestNotSent } from '../../../shared/http/request.ts';
 import { REPO, run, TSX } from '../../serverless/support.ts';
 import { findOnPath } from '../store/redis-server.ts';
 import { failInCIWithout } from '../../support/ci.ts';
@@ -16,6 +16,8 @@ let server: http.Server;
 let base: string;
 /** TCP connections the server has accepted. */
 let connections = 0;
+/** Requests the server has received. */
+let requests = 0;
 /** Replies held back by /hold until released. */
 const held: Array<() => void> = [];
 let holding = 0;
@@ -24,6 +26,7 @@ let holdRequests = 0;
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
+    requests += 1;
     if (req.url?.startsWith('/slow')) return void setTimeout(() => res.end('late'), 500);
     if (req.url === '/big') return void res.end(Buffer.alloc(2048, 1));
     if (req.url === '/close') return void res.setHeader('connection', 'close').end('bye');
@@ -112,6 +115,18 @@ describe('httpRequest keeps connections', () => {
     const before = connections;
     for (let i = 0; i < 5; i += 1) expect((await httpRequest(`${base}/echo`, { method: 'POST', body: String(i) })).status).toBe(200);
     expect(connections).toBe(before);
+  });
+
+  it('sends nothing when mayStart says no once the request has its socket (RequestNotSent), and leaves the connection to the next request', async () => {
+    await httpRequest(`${base}/echo`);
+    const [connectionsBefore, requestsBefore] = [connections, requests];
+    let asked = 0;
+    const err = await httpRequest(`${base}/echo`, { method: 'POST', body: 'late', mayStart: () => (asked++, false) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RequestNotSent);
+    expect(err).toMatchObject({ code: 'ENOTSENT', message: `the request to ${base} was not sent: its time to start had passed` });
+    expect(asked).toBe(1);
+    expect((await httpRequest(`${base}/echo`, { mayStart: () => true })).status).toBe(200);
+    expect([connections - connectionsBefore, requests - requestsBefore]).toEqual([0, 1]);
   });
 
   it('opens a new connection after a reply that says Connection: close', async () => {
