@@ -75,16 +75,27 @@ function recordingStore(inner: Store, timeline: string[], track: <T>(p: Promise<
   };
 }
 
-/** The sandbox client, with each health check's start and end written to the timeline. */
+/**
+ * The sandbox client, with each health check's start and end written to the timeline. `hold`: a
+ * check's reply is handed back only once the promise it returns for that target settles.
+ */
 class TimelineClient extends CamsClient {
-  constructor(endpoint: string, private readonly timeline: string[], private readonly track: <T>(p: Promise<T>) => Promise<T>) {
+  constructor(
+    endpoint: string,
+    private readonly timeline: string[],
+    private readonly track: <T>(p: Promise<T>) => Promise<T>,
+    private readonly hold: (target: WatchTarget) => Promise<unknown> = () => Promise.resolve(),
+  ) {
     super({ endpoint, credentials: DEFAULT_SANDBOX_KEYS[0]!, qps: { GetWhatsappHealthStatus: 50 }, budget: new CamsBudget({ qps: { GetWhatsappHealthStatus: 50 } }) });
   }
   override getHealthStatus(...args: Parameters<CamsClient['getHealthStatus']>): ReturnType<CamsClient['getHealthStatus']> {
     this.timeline.push('cams-start');
-    return this.track(super.getHealthStatus(...args).finally(() => this.timeline.push('cams-end')));
+    const reply = super.getHealthStatus(...args).then(async (r) => (await this.hold(args[0] as WatchTarget), r));
+    return this.track(reply.finally(() => this.timeline.push('cams-end')));
   }
 }
+
+const sleepMs = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 const blocked = [{ ErrorCode: '141006', ErrorDescription: 'There is an error with the payment method.', PossibleSolution: 'Add a new payment method.' }];
 
@@ -236,8 +247,17 @@ describe('HealthSweep against the sandbox', () => {
       return p.finally(() => inflight.delete(p));
     };
     // The entity write for tpl_3 throws, as a full disk or a dropped store would.
-    const failing = recordingStore(store, timeline, track, (value) => (value as { subject?: { templateCode?: string } })?.subject?.templateCode === 'tpl_3');
-    const cams = new TimelineClient(sandbox.url, timeline, track);
+    let failed!: () => void;
+    const failure = new Promise<void>((resolve) => (failed = resolve));
+    const failing = recordingStore(store, timeline, track, (value) => {
+      const fails = (value as { subject?: { templateCode?: string } })?.subject?.templateCode === 'tpl_3';
+      if (fails) failed();
+      return fails;
+    });
+    // The other checks' replies wait for that failure, so other workers are surely mid-call when it
+    // comes (by timing alone, on a loaded machine, their replies could all be read before it). A
+    // wrong sweep that never writes tpl_3 is not held for ever.
+    const cams = new TimelineClient(sandbox.url, timeline, track, (t) => (t.TemplateCode === 'tpl_3' ? Promise.resolve() : Promise.race([failure, sleepMs(10_000)])));
     const logs: Array<Record<string, unknown>> = [];
     await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { latencyMs: 150 });
     try {
