@@ -7,6 +7,7 @@ import { update, type Store, type Versioned } from '../store/port.ts';
 import { fingerprintOf, UNOBSERVED_TYPES, type EntityState, type ObservedStatus } from './entity-state.ts';
 import { entityKey, updateEntity } from './entity-store.ts';
 import { CHILD_TYPES, holdsChildren, releaseHeld } from './inhibition.ts';
+import { withNewerRating } from './quality.ts';
 import { evaluate, remindUnobserved, type AlertPolicy, type Observation } from './rules.ts';
 import { recordTarget, TARGET_INFO_PREFIX, type TargetInfo } from './target-info.ts';
 import { targetId, type WatchTarget } from './targets.ts';
@@ -193,13 +194,13 @@ export async function applyObservation(
     let outdated = false;
     // Through updateEntity: bounded compare-and-set retries, and the owed index kept.
     const result = await updateEntity(ctx.store, fp, (prev) => {
-      // Read before the entity was last observed: what came since is newer (Observation.readAt).
-      outdated = obs.readAt !== undefined && prev !== undefined && prev.lastCheckedAt > obs.readAt;
-      if (outdated) {
+      const current = sinceRead(obs, prev);
+      outdated = current === undefined;
+      if (!current) {
         owes = holdEnded = false;
         return undefined;
       }
-      const next = evaluate(prev, obs, { now, round, policy: ctx.policy, inhibited, sinks: ctx.sinks });
+      const next = evaluate(prev, current, { now, round, policy: ctx.policy, inhibited, sinks: ctx.sinks });
       const had = new Set(prev?.outbox.map((e) => e.id));
       owes = next.outbox.some((e) => !had.has(e.id));
       holdEnded = holdsChildren(prev) && !holdsChildren(next);
@@ -221,6 +222,16 @@ export async function applyObservation(
   // A WABA no longer BLOCKED: what it held back is owed now, for the same flush (inhibition.ts).
   if (holdEnded && state) await releaseHeld(state.group, ctx, reported);
   return state;
+}
+
+/**
+ * What an observation read before the entity was last observed still says (Observation.readAt): what
+ * came since is newer, so nothing; but a number's limit tier, which only a listing says, is applied
+ * with the newer rating (quality.ts withNewerRating). The observation itself when nothing came since.
+ */
+function sinceRead(obs: Observation, prev: EntityState | undefined): Observation | undefined {
+  if (obs.readAt === undefined || prev === undefined || prev.lastCheckedAt <= obs.readAt) return obs;
+  return obs.subject.entityType === 'PHONE_QUALITY' ? withNewerRating(obs, prev) : undefined;
 }
 
 /** `prev`, replaced by `next` (a new state or rating), was never written to its history: its mark names another state. */

@@ -229,9 +229,19 @@ export async function rediscoverIfGone(
   return { gone, ...(first ? { report } : {}) };
 }
 
+/**
+ * A listed node, and when its reply was asked for (alert clock): what it says is applied once the whole
+ * listing is done, and not over a receipt applied since (Observation.readAt).
+ */
+interface Listed<I> {
+  target: WatchTarget;
+  info: I;
+  readAt: number;
+}
+
 interface Found {
-  phones: Array<{ target: WatchTarget; info: PhoneNumberInfo }>;
-  templates: Array<{ target: WatchTarget; info: TemplateInfo }>;
+  phones: Array<Listed<PhoneNumberInfo>>;
+  templates: Array<Listed<TemplateInfo>>;
   /**
    * False when the template pages may have missed one: `Total` changed between pages (a template
    * created or deleted meanwhile shifts the later pages, and one removed before the page being read
@@ -260,21 +270,23 @@ interface Found {
 async function listNodes(opts: DiscoveryOptions, waba: WatchTarget, knownWaba: string | undefined): Promise<Found> {
   const call = discoveryCallOptions(opts.deadline);
   const space = waba.CustSpaceId;
+  const phonesReadAt = opts.clock();
   const { data } = await opts.cams.queryPhoneNumbers({ CustSpaceId: space }, call);
   const pageCap = opts.templatePageCap ?? MAX_TEMPLATE_PAGES;
   const found: Found = { phones: [], templates: [], templatesComplete: false, capped: false, pageCap, goneTemplates: new Set(), lookedUp: new Set(), unwatchable: [], subjectWaba: knownWaba ?? waba.WabaId };
   for (const info of data.PhoneNumbers) {
     const target = nodeOf({ CustSpaceId: space, NodeType: 'phone', WabaId: waba.WabaId, PhoneNumber: info.PhoneNumber.replace(/^\+/, '') }, opts, found);
-    if (target) found.phones.push({ target, info });
+    if (target) found.phones.push({ target, info, readAt: phonesReadAt });
   }
   let firstTotal: number | undefined;
   let consistent = true;
   let ended = false;
   for (let index = 1; index <= pageCap; index++) {
+    const readAt = opts.clock();
     const page = await opts.cams.listTemplates({ CustSpaceId: space, Page: JSON.stringify({ Index: index, Size: TEMPLATE_PAGE_SIZE }) }, call);
     for (const info of page.data.ListTemplate) {
       const target = nodeOf({ CustSpaceId: space, NodeType: 'template', WabaId: waba.WabaId, TemplateCode: info.TemplateCode, Language: info.Language }, opts, found);
-      if (target) found.templates.push({ target, info });
+      if (target) found.templates.push({ target, info, readAt });
     }
     const total = page.data.Total;
     if (index === 1) firstTotal = total;
@@ -329,6 +341,7 @@ async function lookUpUnseen(
     // Its turn taken, whatever the look-up says (one CAMS refuses each time holds up no other).
     if (fromRemembered.some((r) => r.code === code && r.language === language)) found.lookedUp.add(templateKey(code, language));
     let listed: TemplateInfo[];
+    const readAt = opts.clock();
     try {
       const page = await opts.cams.listTemplates({ CustSpaceId: waba.CustSpaceId, Code: code, Language: language, Page: JSON.stringify({ Index: 1, Size: TEMPLATE_PAGE_SIZE }) }, call);
       listed = page.data.ListTemplate;
@@ -341,7 +354,7 @@ async function lookUpUnseen(
     const info = listed.find((t) => named(t.TemplateCode) === code && named(t.Language) === language);
     if (info) {
       const target = nodeOf({ CustSpaceId: waba.CustSpaceId, NodeType: 'template', WabaId: waba.WabaId, TemplateCode: info.TemplateCode, Language: info.Language }, opts, found);
-      if (target) found.templates.push({ target, info });
+      if (target) found.templates.push({ target, info, readAt });
     } else if (listed.length < TEMPLATE_PAGE_SIZE && !cut) {
       found.goneTemplates.add(templateKey(code, language));
     }
@@ -475,12 +488,13 @@ async function reconcile(
     if (r) await keptOff(store, r, seenAt);
   }
 
-  for (const { target: listed, info } of kept(found.phones)) {
+  for (const { target: listed, info, readAt } of kept(found.phones)) {
     const { current, watched: target } = await upsert(listed, (prev) => {
       const peak = tierRank(info.MessagingLimitTier) >= tierRank(prev?.PeakMessagingLimitTier) ? info.MessagingLimitTier : prev?.PeakMessagingLimitTier;
       return dropUndefined({ QualityRating: info.QualityRating, MessagingLimitTier: info.MessagingLimitTier, PeakMessagingLimitTier: peak, Status: info.Status, SeenAt: seenAt });
     });
-    const obs = qualityObservation(bySpaceWaba(target), current ?? {});
+    // Not over a rating a receipt said since the read, but with the tier listed (check.ts applyObservation).
+    const obs = { ...qualityObservation(bySpaceWaba(target), current ?? {}), readAt };
     observations.push({ target, obs });
     // The same rating named by another WabaId, as earlier versions named it (the listing entry's, one
     // alert per Discover entry of the space; the watch entry's): nothing observes that name again, and
@@ -491,7 +505,7 @@ async function reconcile(
       if (await stillBad(store, subject)) observations.push({ target, obs: { subject, status: 'AVAILABLE', errors: [] } });
     }
   }
-  for (const { target: listed, info } of kept(found.templates)) {
+  for (const { target: listed, info, readAt } of kept(found.templates)) {
     const { watched: target } = await upsert(listed, () => dropUndefined({ AuditStatus: info.AuditStatus, SeenAt: seenAt }));
     // The listing is the backstop of template receipts (a lost `pass`, a late retry of an older push):
     // the review it sees is observed as a receipt's is, for a template a receipt gave a review state.
@@ -501,7 +515,8 @@ async function reconcile(
     // rejection only, never a pause or a disabling it cannot see.
     const obs = info.AuditStatus ? templateStatusObservation(bySpaceWaba(target), info.AuditStatus, info.Reason) : undefined;
     const known = obs && (await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(obs.subject)))?.value;
-    if (obs && known && (info.AuditStatus === 'fail' || known.errors.every((e) => e.ErrorCode === REJECTED_CODE))) observations.push({ target, obs });
+    // Not over a review a receipt said since the page was read (a `pass` after it listed `fail`).
+    if (obs && known && (info.AuditStatus === 'fail' || known.errors.every((e) => e.ErrorCode === REJECTED_CODE))) observations.push({ target, obs: { ...obs, readAt } });
   }
 
   let retired = 0;

@@ -1,5 +1,5 @@
 import type { HealthError } from '../cams/operations.ts';
-import type { ObservedStatus } from './entity-state.ts';
+import type { EntityState, ObservedStatus } from './entity-state.ts';
 import type { Observation } from './rules.ts';
 import type { NodeAttributes, WatchTarget } from './targets.ts';
 
@@ -48,5 +48,24 @@ export function qualityObservation(target: Pick<WatchTarget, 'CustSpaceId' | 'Wa
     status,
     errors,
     ...(a.QualityRating ? { quality: a.QualityRating } : {}),
+  };
+}
+
+/** The rating's error codes (a receipt says them too); a quality observation's others are the limit tier's. */
+const isRating = (e: HealthError) => e.ErrorCode.startsWith('QualityRating.');
+
+/**
+ * A listing's quality observation, for a number whose quality was observed since the listing read it
+ * (a receipt applied meanwhile, `newer`): that state's rating, newer than the one read, with the
+ * listing's limit tier, which no receipt carries (a receipt is judged with the tier listed before it,
+ * so a drop this listing found would otherwise wait for the next listing).
+ */
+export function withNewerRating(listed: Observation, newer: EntityState): Observation {
+  const errors = [...newer.errors.filter(isRating), ...listed.errors.filter((e) => !isRating(e))];
+  return {
+    subject: listed.subject,
+    status: errors.length > 0 ? 'LIMITED' : 'AVAILABLE',
+    errors,
+    ...(newer.quality !== undefined ? { quality: newer.quality } : {}),
   };
 }

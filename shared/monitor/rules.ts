@@ -17,9 +17,10 @@ export interface Observation {
   /** A number's quality rating, when the observation knows it (PHONE_QUALITY: a receipt or discovery's listing). */
   quality?: string;
   /**
-   * When its source said it (alert clock), for one applied some time after (discovery's review read,
-   * applied once the listing is done): an entity observed since then (a receipt meanwhile) knows
-   * better, and this one is not applied to it (check.ts applyObservation).
+   * When its source said it (alert clock), for one applied some time after (discovery's reads of a
+   * WABA's review, a template's review and a number's quality, applied once the listing is done): an
+   * entity observed since then (a receipt meanwhile) knows better, and this one is not applied to it,
+   * but for a number's limit tier, which no receipt says (check.ts sinceRead).
    */
   readAt?: number;
 }

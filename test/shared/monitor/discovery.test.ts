@@ -6,6 +6,7 @@ import { signRouteRequest } from '../../../local/client/route-request.ts';
 import { loadMonitorConfig } from '../../../shared/config/monitor.ts';
 import { runHealthMonitor } from '../../../shared/services/health-monitor.ts';
 import type { CamsClient } from '../../../shared/cams/client.ts';
+import { applyUnobserved } from '../../../shared/monitor/check.ts';
 import { runDiscovery } from '../../../shared/monitor/discovery.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
@@ -360,6 +361,120 @@ describe("discovery is the template receipts' backstop", () => {
     // A template no receipt ever flagged leaves no entity of its own behind (nothing to say about it).
     const entities = await store.list<EntityState>(ENTITY_PREFIX);
     expect(entities.filter((e) => e.value.subject.entityType === 'TEMPLATE_STATUS')).toHaveLength(1);
+  });
+});
+
+describe('what a listing read is applied once the listing is done, and not over a receipt applied since the read', () => {
+  const MINUTE = 60_000;
+  const PHONE = '8613800000401';
+  let clock: number;
+  let sink: RecordingSink;
+  beforeEach(async () => {
+    expect((await watchListCall('POST')).statusCode).toBe(200);
+    sink = new RecordingSink();
+    clock = Date.now();
+  });
+  const policy = { minConsecutive: 1, repeatIntervalMs: 24 * HOUR };
+  const receipt = (r: Record<string, unknown>) =>
+    applyReceipts(parseBatch([{ WabaId: WABA, ...r }]).receipts, { store, cams: sandboxClient(sandbox), policy, sinks: [sink.name], envTargets: [], now: () => clock, deadline: Date.now() + 10_000, log: () => {} });
+  // The number's quality, or the template's review (of order_update/en_US, the only one a receipt flags).
+  const entity = async (type: 'PHONE_QUALITY' | 'TEMPLATE_STATUS') =>
+    (await store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value).find((e) => e.subject.entityType === type && (type !== 'PHONE_QUALITY' || e.subject.phoneNumber === PHONE));
+  const phone = (p: Record<string, unknown>) => sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: PHONE, ...p });
+
+  /** A client whose first reply to `action` is held until `meanwhile` has run: what happens between a listing's read and the sweep applying it. */
+  function camsWith(action: 'listTemplates' | 'queryPhoneNumbers', meanwhile: () => Promise<unknown>): CamsClient {
+    const cams = sandboxClient(sandbox);
+    let held = false;
+    return new Proxy(cams, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (prop !== action) return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        return async (...args: unknown[]) => {
+          const reply = await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          if (!held) {
+            held = true;
+            await meanwhile();
+          }
+          return reply;
+        };
+      },
+    });
+  }
+
+  /** A listing through `cams` an hour on, its observations then applied as the sweep applies them, a minute after it. */
+  async function listThenApply(cams: CamsClient) {
+    clock += HOUR;
+    const report = await runDiscovery({ store, cams, intervalMs: HOUR, deadline: Date.now() + 30_000, now: Date.now, clock: () => clock, log: () => {} });
+    clock += MINUTE;
+    for (const { target, obs } of report.observations) await applyUnobserved(target, obs, 'r', { store, policy, sinks: [sink.name], now: () => clock });
+  }
+
+  it("a template review: a 'fail' read, then a 'pass' receipt, alerts nothing (applied, it raised a critical alert for a template that passed, firing until the next listing)", async () => {
+    await sweep(clock, sink);
+    const review = (AuditStatus: string) => ({ Type: 'template', TemplateCode: 'order_update', Language: 'en_US', AuditStatus });
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'order_update', Language: 'en_US', AuditStatus: 'fail' }] });
+    expect(await receipt(review('fail'))).toMatchObject([{ Outcome: 'processed' }]);
+    expect(await entity('TEMPLATE_STATUS')).toMatchObject({ status: 'BLOCKED', firing: true });
+    // The listing's page says fail; the template passes review again, its receipt applied, before the sweep applies what the page said.
+    await listThenApply(
+      camsWith('listTemplates', async () => {
+        await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'order_update', Language: 'en_US', AuditStatus: 'pass' }] });
+        clock += MINUTE;
+        expect(await receipt(review('pass'))).toMatchObject([{ Outcome: 'processed' }]);
+      }),
+    );
+    const state = await entity('TEMPLATE_STATUS');
+    expect(state).toMatchObject({ status: 'AVAILABLE', firing: false });
+    expect(state!.outbox.map((e) => [e.item.status, e.item.reason])).toEqual([
+      ['BLOCKED', 'new'],
+      ['RESOLVED', 'resolved'],
+    ]);
+  });
+
+  it("a number's quality: a RED read, then a GREEN receipt, alerts nothing; the rating is the receipt's", async () => {
+    await sweep(clock, sink);
+    await phone({ QualityRating: 'RED' });
+    expect(await receipt({ Type: 'phoneQualityUpdate', PhoneNumber: PHONE, Status: 'RED' })).toMatchObject([{ Outcome: 'processed' }]);
+    expect(await entity('PHONE_QUALITY')).toMatchObject({ status: 'LIMITED', firing: true });
+    await listThenApply(
+      camsWith('queryPhoneNumbers', async () => {
+        await phone({ QualityRating: 'GREEN' });
+        clock += MINUTE;
+        await receipt({ Type: 'phoneQualityUpdate', PhoneNumber: PHONE, Status: 'GREEN' });
+      }),
+    );
+    const state = await entity('PHONE_QUALITY');
+    expect(state).toMatchObject({ status: 'AVAILABLE', firing: false, quality: 'GREEN', errors: [] });
+    expect(state!.outbox.map((e) => [e.item.status, e.item.reason])).toEqual([
+      ['LIMITED', 'new'],
+      ['RESOLVED', 'resolved'],
+    ]);
+  });
+
+  it("a number's quality whose limit tier the listing saw drop: the receipt's newer GREEN is kept, and the drop, which no receipt says, is still a warning", async () => {
+    await phone({ MessagingLimitTier: 'TIER_10K' });
+    await sweep(clock, sink);
+    await phone({ QualityRating: 'RED' });
+    await receipt({ Type: 'phoneQualityUpdate', PhoneNumber: PHONE, Status: 'RED' });
+    // The listing reads RED and TIER_1K; the GREEN receipt, judged with the tier listed before (TIER_10K), comes before the sweep applies it.
+    await phone({ MessagingLimitTier: 'TIER_1K' });
+    await listThenApply(
+      camsWith('queryPhoneNumbers', async () => {
+        await phone({ QualityRating: 'GREEN' });
+        clock += MINUTE;
+        await receipt({ Type: 'phoneQualityUpdate', PhoneNumber: PHONE, Status: 'GREEN' });
+        expect(await entity('PHONE_QUALITY')).toMatchObject({ status: 'AVAILABLE', errors: [] });
+      }),
+    );
+    const state = await entity('PHONE_QUALITY');
+    expect(state).toMatchObject({ status: 'LIMITED', firing: true, quality: 'GREEN' });
+    expect(state!.errors.map((e) => e.ErrorCode)).toEqual(['MessagingLimitTier.Dropped.TIER_1K']);
+    expect(state!.outbox.map((e) => [e.item.status, e.item.reason, e.item.errors.map((x) => x.ErrorCode)])).toEqual([
+      ['LIMITED', 'new', ['QualityRating.RED']],
+      ['RESOLVED', 'resolved', ['QualityRating.RED']],
+      ['LIMITED', 'new', ['MessagingLimitTier.Dropped.TIER_1K']],
+    ]);
   });
 });
 

@@ -5,7 +5,7 @@ import { signRouteRequest } from '../../../local/client/route-request.ts';
 import { sinksFromEnv } from '../../../shared/alerts/sinks/index.ts';
 import { loadMonitorConfig } from '../../../shared/config/monitor.ts';
 import { listHistories } from '../../../shared/history/record.ts';
-import { qualityObservation, tierRank } from '../../../shared/monitor/quality.ts';
+import { qualityObservation, tierRank, withNewerRating } from '../../../shared/monitor/quality.ts';
 import { evaluate } from '../../../shared/monitor/rules.ts';
 import { WATCH_PREFIX } from '../../../shared/monitor/targets.ts';
 import { camsEventsHandler } from '../../../shared/services/cams-events.ts';
@@ -195,5 +195,18 @@ describe('qualityObservation', () => {
     expect(reasons()).toEqual(['new', 'changed']);
     s = evaluate(s, obs('TIER_10K'), ctx(4000));
     expect(reasons()).toEqual(['new', 'changed', 'resolved']);
+  });
+
+  // A listing's read applied over a receipt's newer rating (check.ts): the rating, and its reason, are
+  // the receipt's; the tier, which no receipt says, is the listing's.
+  it("withNewerRating: the newer state's rating (its reason kept) with the listing's tier; neither bad is AVAILABLE", () => {
+    const ctx = { now: 1000, round: 'r', policy: { minConsecutive: 1, repeatIntervalMs: 3_600_000 }, inhibited: false, sinks: ['chat'] };
+    const receipt = (q: string, tier: string) => evaluate(undefined, qualityObservation(target, { QualityRating: q, MessagingLimitTier: tier, PeakMessagingLimitTier: 'TIER_10K' }, 'user reports'), ctx);
+    const listed = (q: string, tier: string) => qualityObservation(target, { QualityRating: q, MessagingLimitTier: tier, PeakMessagingLimitTier: 'TIER_10K' });
+    const merged = withNewerRating(listed('RED', 'TIER_1K'), receipt('YELLOW', 'TIER_10K'));
+    expect(merged).toMatchObject({ status: 'LIMITED', quality: 'YELLOW', subject: listed('RED', 'TIER_1K').subject });
+    expect(merged.errors.map((e) => e.ErrorCode)).toEqual(['QualityRating.YELLOW', 'MessagingLimitTier.Dropped.TIER_1K']);
+    expect(merged.errors[0]!.ErrorDescription).toContain('user reports');
+    expect(withNewerRating(listed('RED', 'TIER_10K'), receipt('GREEN', 'TIER_1K'))).toMatchObject({ status: 'AVAILABLE', errors: [], quality: 'GREEN' });
   });
 });
