@@ -4,6 +4,7 @@ export const DEV_STAGES: string[];
 export const ALERT_SINK_VARIABLES: string[];
 export const ALERT_SINK_SETTINGS: string[];
 export const ALERT_DELIVERERS: string[];
+export const ALERT_POLICY_DEFAULTS: Record<string, string>;
 export function deployChecks(svc: {
   stage: string;
   environment?: Record<string, unknown>;

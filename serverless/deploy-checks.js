@@ -21,6 +21,11 @@ export const ALERT_SINK_SETTINGS = [...ALERT_SINK_VARIABLES, 'ALERT_DINGTALK_SEC
  * one deliverer (owed deliveries, reminders, resolutions), so an alert one raises the other may send.
  */
 export const ALERT_DELIVERERS = ['health-monitor', 'cams-events'];
+/**
+ * The alert policy both read (shared/config/monitor.ts), with what an unset one is: each decides
+ * alerts on entities the other observes too, by its own policy.
+ */
+export const ALERT_POLICY_DEFAULTS = { ALERT_REPEAT_INTERVAL: '4h', ALERT_MIN_CONSECUTIVE: '1' };
 
 /** README's deploy examples stand for what the reader fills in with `…`: no real value holds it. */
 export const PLACEHOLDER = '\u2026';
@@ -269,10 +274,10 @@ export function deployChecks(svc) {
     const holding = fns.filter((k) => String(envOf[k][name]).includes(PLACEHOLDER));
     if (holding.length > 0) errors.push(`${placeholder(name)} (used by ${list(holding)})`);
   }
-  const sinksDiffer = alertSinksDiffer(envOf);
-  if (sinksDiffer) {
-    if (strict) errors.push(`${sinksDiffer} (stage "${svc.stage}")`);
-    else warnings.push(`${sinksDiffer} (stage "${svc.stage}" packages anyway; any other stage fails)`);
+  for (const differ of [alertSinksDiffer(envOf), alertPolicyDiffers(envOf)]) {
+    if (!differ) continue;
+    if (strict) errors.push(`${differ} (stage "${svc.stage}")`);
+    else warnings.push(`${differ} (stage "${svc.stage}" packages anyway; any other stage fails)`);
   }
   for (const [key, env] of Object.entries(envOf)) {
     const sinks = ALERT_SINK_VARIABLES.filter((n) => n in env);
@@ -291,15 +296,51 @@ export function deployChecks(svc) {
  * @returns {string | undefined}
  */
 function alertSinksDiffer(envOf) {
+  const d = differing(envOf, ALERT_SINK_SETTINGS, (v) => v);
+  return d && `the alert sinks of ${list(d.deliverers)} differ: ${d.names}. Both deliver alerts, each the other's too: give them the same sink settings`;
+}
+
+/**
+ * The alert policy settings (ALERT_POLICY_DEFAULTS) on which the functions that deliver alerts
+ * disagree, as alertSinksDiffer says it. Compared as the functions read them: unset is the default,
+ * and a duration by its length (`4h` is `240m`).
+ * @param {Record<string, Record<string, unknown>>} envOf
+ * @returns {string | undefined}
+ */
+function alertPolicyDiffers(envOf) {
+  const d = differing(envOf, Object.keys(ALERT_POLICY_DEFAULTS), (v, name) => policyValue(name, v || ALERT_POLICY_DEFAULTS[name]));
+  return (
+    d &&
+    `the alert policy of ${list(d.deliverers)} differs: ${d.names}. Both decide alerts on the same nodes (the sweep's checks, a receipt's), ` +
+    `so when an alert first goes out and how often it is reminded would depend on which of them observed the node last: give them the same policy settings`
+  );
+}
+
+/** As shared/config/monitor.ts reads it: a duration (`90s`, `30m`, `4h`, a bare number of seconds) in ms, a count as a number; else as written. */
+function policyValue(name, raw) {
+  if (name === 'ALERT_MIN_CONSECUTIVE') return /^\d+$/.test(raw) ? String(Number(raw)) : raw;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(raw);
+  return m ? String(Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? 's']) : raw;
+}
+
+/**
+ * The settings (`names`) on which the deliverers packaged disagree, each with how (`set to different
+ * values`, or on which only), compared by `value` of each trimmed one (empty when unset); undefined
+ * when they agree or fewer than two are packaged.
+ * @param {Record<string, Record<string, unknown>>} envOf
+ * @param {string[]} names
+ * @param {(v: string, name: string) => string} value
+ * @returns {{deliverers: string[], names: string} | undefined}
+ */
+function differing(envOf, names, value) {
   const deliverers = ALERT_DELIVERERS.filter((k) => k in envOf);
   if (deliverers.length < 2) return undefined;
-  const valueOf = (k, name) => String(envOf[k][name] ?? '').trim();
-  const differing = ALERT_SINK_SETTINGS.flatMap((name) => {
-    const values = deliverers.map((k) => valueOf(k, name));
+  const raw = (k, name) => String(envOf[k][name] ?? '').trim();
+  const found = names.flatMap((name) => {
+    const values = deliverers.map((k) => value(raw(k, name), name));
     if (values.every((v) => v === values[0])) return [];
-    const setOn = deliverers.filter((k) => valueOf(k, name) !== '');
+    const setOn = deliverers.filter((k) => raw(k, name) !== '');
     return [`${name} (${setOn.length === deliverers.length ? 'set to different values' : `set on ${list(setOn)} only`})`];
   });
-  if (differing.length === 0) return undefined;
-  return `the alert sinks of ${list(deliverers)} differ: ${differing.join(', ')}. Both deliver alerts, each the other's too: give them the same sink settings`;
+  return found.length === 0 ? undefined : { deliverers, names: found.join(', ') };
 }

@@ -1,19 +1,23 @@
 // serverless/deploy-checks.js: what fails packaging before anything is built into templates.
 import { describe, expect, it } from 'vitest';
-import { ALERT_SINK_SETTINGS, deployChecks, stageCharsetProblem, stageLimits, stageTooLong } from '../../serverless/deploy-checks.js';
+import { readFileSync } from 'node:fs';
+import { ALERT_POLICY_DEFAULTS, ALERT_SINK_SETTINGS, deployChecks, stageCharsetProblem, stageLimits, stageTooLong } from '../../serverless/deploy-checks.js';
 import { ALERT_ENV } from '../../shared/alerts/sinks/env.ts';
+import { loadMonitorConfig } from '../../shared/config/monitor.ts';
 
 const SINKS = { ALERT_DINGTALK_WEBHOOK: '', ALERT_LARK_WEBHOOK: '', ALERT_WECOM_WEBHOOK: '', ALERT_SLACK_WEBHOOK: '', ALERT_WEBHOOK_URL: '' };
-/** As serverless.yml has it: health-monitor and cams-events deliver alerts through the same sinks (`sinks`); `camsEventsSinks` sets cams-events' apart. */
-const service = (stage: string, env: { API_KEYS?: string; STORE_URL?: string; MONITOR_TARGETS?: string; CAMS_RECEIPT_TOKEN?: string; sinks?: Record<string, string>; camsEventsSinks?: Record<string, string> } = {}) => {
+/** As serverless.yml has it: health-monitor and cams-events deliver alerts through the same sinks (`sinks`) and policy (`policy`); `camsEventsSinks` and `camsEventsPolicy` set cams-events' apart. */
+type Alerting = Record<string, string>;
+const service = (stage: string, env: { API_KEYS?: string; STORE_URL?: string; MONITOR_TARGETS?: string; CAMS_RECEIPT_TOKEN?: string; sinks?: Alerting; camsEventsSinks?: Alerting; policy?: Alerting; camsEventsPolicy?: Alerting } = {}) => {
   const sinks = { ...SINKS, ALERT_SLACK_WEBHOOK: 'https://hooks.slack.com/x', ...env.sinks };
+  const policy = { ALERT_REPEAT_INTERVAL: '', ALERT_MIN_CONSECUTIVE: '', ...env.policy };
   return {
     stage,
     environment: { CAMS_ENDPOINT: '', STORE_URL: env.STORE_URL ?? 'redis://cache:6379/0' },
     functions: {
       'bind-waba': { environment: { API_KEYS: env.API_KEYS ?? 'k1:secret-1,k2:secret-2' } },
-      'health-monitor': { environment: { MONITOR_TARGETS: env.MONITOR_TARGETS ?? '[]', ...sinks } },
-      'cams-events': { environment: { CAMS_RECEIPT_TOKEN: env.CAMS_RECEIPT_TOKEN ?? 'a-receipt-token-0123456789', ...(env.camsEventsSinks ?? sinks) } },
+      'health-monitor': { environment: { MONITOR_TARGETS: env.MONITOR_TARGETS ?? '[]', ...policy, ...sinks } },
+      'cams-events': { environment: { CAMS_RECEIPT_TOKEN: env.CAMS_RECEIPT_TOKEN ?? 'a-receipt-token-0123456789', ...(env.camsEventsPolicy ?? policy), ...(env.camsEventsSinks ?? sinks) } },
     },
   };
 };
@@ -101,6 +105,41 @@ describe('deployChecks', () => {
     const alone = service('prod', monitorOnly);
     const { 'cams-events': _dropped, ...functions } = alone.functions;
     expect(deployChecks({ ...alone, functions }).errors).toEqual([]);
+  });
+
+  it('fails any stage but dev (warns on dev) when health-monitor and cams-events have a different alert policy (ALERT_REPEAT_INTERVAL, ALERT_MIN_CONSECUTIVE), compared as they read it, naming each variable, never a value', () => {
+    // A longer interval and a higher threshold on the monitor only: a receipt's check in cams-events fired, and reminded, by its own.
+    const apart = { policy: { ALERT_REPEAT_INTERVAL: '7h', ALERT_MIN_CONSECUTIVE: '3' }, camsEventsPolicy: { ALERT_REPEAT_INTERVAL: '', ALERT_MIN_CONSECUTIVE: '2' } };
+    const differ = /^the alert policy of "health-monitor", "cams-events" differs: ALERT_REPEAT_INTERVAL \(set on "health-monitor" only\), ALERT_MIN_CONSECUTIVE \(set to different values\)\. .*give them the same policy settings/;
+    for (const stage of ['prod', 'staging']) {
+      const { errors, warnings } = deployChecks(service(stage, apart));
+      expect(errors).toEqual([expect.stringMatching(differ)]);
+      expect(errors[0]).toContain(`(stage "${stage}")`);
+      expect(warnings).toEqual([]);
+      expect(errors[0]).not.toContain('7h');
+    }
+    const dev = deployChecks(service('dev', apart));
+    expect(dev.errors).toEqual([]);
+    expect(dev.warnings).toEqual([expect.stringMatching(differ)]);
+    // Read as the functions read them: unset is the default (4h, 1), a duration by its length, a count by its number.
+    const same = (policy: Alerting, camsEventsPolicy: Alerting) => expect(deployChecks(service('prod', { policy, camsEventsPolicy })).errors, JSON.stringify([policy, camsEventsPolicy])).toEqual([]);
+    same({ ALERT_REPEAT_INTERVAL: '4h', ALERT_MIN_CONSECUTIVE: '1' }, {});
+    same({ ALERT_REPEAT_INTERVAL: '240m', ALERT_MIN_CONSECUTIVE: '02' }, { ALERT_REPEAT_INTERVAL: ' 14400 ', ALERT_MIN_CONSECUTIVE: '2' });
+    same({ ALERT_REPEAT_INTERVAL: '1.5h' }, { ALERT_REPEAT_INTERVAL: '90m' });
+    expect(deployChecks(service('prod', { policy: { ALERT_REPEAT_INTERVAL: '4h' }, camsEventsPolicy: { ALERT_REPEAT_INTERVAL: '4m' } })).errors).toEqual([
+      expect.stringMatching(/: ALERT_REPEAT_INTERVAL \(set to different values\)\. /),
+    ]);
+    // Sinks and policy both apart: each said.
+    expect(deployChecks(service('prod', { ...apart, camsEventsSinks: { ALERT_SLACK_WEBHOOK: 'https://hooks.slack.com/y' } })).errors).toEqual([
+      expect.stringMatching(/^the alert sinks of .*: ALERT_SLACK_WEBHOOK \(set to different values\)/),
+      expect.stringMatching(differ),
+    ]);
+    // Every ALERT_* setting the deliverers' configuration reads is compared, with the default the code gives it.
+    const read = readFileSync(new URL('../../shared/config/monitor.ts', import.meta.url), 'utf8');
+    expect([...new Set([...read.matchAll(/'(ALERT_[A-Z_]+)'/g)].map((m) => m[1]))].sort()).toEqual(
+      Object.keys(ALERT_POLICY_DEFAULTS).sort(),
+    );
+    expect(loadMonitorConfig(ALERT_POLICY_DEFAULTS)).toEqual(loadMonitorConfig({}));
   });
 
   it("fails a function whose environment is over FC's 4 KB, naming it and its largest variables", () => {
