@@ -142,7 +142,7 @@ export async function httpRequest(url: string | URL, opts: HttpRequestOptions = 
       if (settled) return;
       pool.acquire().then(
         (c) => {
-          if (settled) return void c?.release(undefined);
+          if (settled) return void c?.putBack();
           if (!c) {
             waiting = start;
             pool.wait(start);
@@ -150,7 +150,7 @@ export async function httpRequest(url: string | URL, opts: HttpRequestOptions = 
           }
           if (opts.mayStart && !opts.mayStart()) {
             settle();
-            c.release(undefined);
+            c.putBack();
             return reject(new RequestNotSent(target.origin));
           }
           conn = c;
@@ -243,6 +243,18 @@ class Connection {
     // A hint of N s is taken as N − 1: a request sent at the edge would cross the server's close.
     this.idleUntil = Date.now() + Math.min(IDLE_KEEP_MS, keepMs === undefined ? IDLE_KEEP_MS : keepMs - 1000);
     // An idle socket must not keep a process (a CLI, a test) from exiting.
+    this.socket.unref();
+    this.pool.idle(this);
+  }
+
+  /**
+   * Back to the idle list with nothing sent on it (its request gave up or was not to start): the time
+   * the last reply left it (the server's Keep-Alive hint) still holds; release would give it ours
+   * anew, and a request sent past the server's close would be reset.
+   */
+  putBack(): void {
+    // Never used yet (a new connection): its time starts now.
+    if (this.idleUntil === 0 || this.closed) return this.release(undefined);
     this.socket.unref();
     this.pool.idle(this);
   }

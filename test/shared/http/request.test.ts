@@ -129,6 +129,18 @@ describe('httpRequest keeps connections', () => {
     expect([connections - connectionsBefore, requests - requestsBefore]).toEqual([0, 1]);
   });
 
+  it("a request that sends nothing (mayStart said no) leaves its connection's Keep-Alive window as the last reply set it", async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    vi.setSystemTime(Date.now() + IDLE_KEEP_MS + 1); // every idle connection past its time
+    await httpRequest(`${base}/hint`); // timeout=2: kept 1 s
+    const before = connections;
+    vi.setSystemTime(Date.now() + 900);
+    await expect(httpRequest(`${base}/echo`, { mayStart: () => false })).rejects.toBeInstanceOf(RequestNotSent);
+    vi.setSystemTime(Date.now() + 200);
+    expect((await httpRequest(`${base}/echo`)).status).toBe(200);
+    expect(connections).toBe(before + 1);
+  });
+
   it('opens a new connection after a reply that says Connection: close', async () => {
     await httpRequest(`${base}/echo`);
     const before = connections;
