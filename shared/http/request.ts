@@ -148,7 +148,15 @@ export async function httpRequest(url: string | URL, opts: HttpRequestOptions = 
             pool.wait(start);
             return;
           }
-          if (opts.mayStart && !opts.mayStart()) {
+          let may: boolean;
+          try {
+            may = opts.mayStart?.() ?? true;
+          } catch (e) {
+            // Thrown in this callback it would be an unhandled rejection, the connection held for good.
+            c.putBack();
+            return fail(e as Error);
+          }
+          if (!may) {
             settle();
             c.putBack();
             return reject(new RequestNotSent(target.origin));

@@ -129,6 +129,21 @@ describe('httpRequest keeps connections', () => {
     expect([connections - connectionsBefore, requests - requestsBefore]).toEqual([0, 1]);
   });
 
+  it('a mayStart that throws fails its request with that error, sends nothing, and leaves the connection to the next request', async () => {
+    await httpRequest(`${base}/echo`);
+    const [connectionsBefore, requestsBefore] = [connections, requests];
+    const thrown = new Error('no clock');
+    const err = await httpRequest(`${base}/echo`, {
+      timeoutMs: 1000,
+      mayStart: () => {
+        throw thrown;
+      },
+    }).catch((e: unknown) => e);
+    expect(err).toBe(thrown);
+    expect((await httpRequest(`${base}/echo`)).status).toBe(200);
+    expect([connections - connectionsBefore, requests - requestsBefore]).toEqual([0, 1]);
+  });
+
   it("a request that sends nothing (mayStart said no) leaves its connection's Keep-Alive window as the last reply set it", async () => {
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
     vi.setSystemTime(Date.now() + IDLE_KEEP_MS + 1); // every idle connection past its time
