@@ -41,8 +41,9 @@ export interface HttpRequestOptions {
   /**
    * Asked in the turn that hands the request to its socket, once it has one: false sends nothing
    * (RequestNotSent; the connection stays in the pool). For a request that must leave by a moment:
-   * a check before calling here leaves the awaits for a socket (a pool's turn, a connect) after it,
-   * where a loaded machine can stall the process past that moment.
+   * a check before calling here leaves the awaits for a socket (a pool's turn, node:tls's loading)
+   * after it, where a loaded machine can stall the process past that moment. A new connection's
+   * connect and TLS handshake still come after it: the request waits in the socket for them.
    */
   mayStart?: () => boolean;
 }
