@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SANDBOX_KEYS } from '../../../../local/sandbox/server.ts';
 import { CamsClient } from '../../../../shared/cams/client.ts';
-import { CamsBudget } from '../../../../shared/cams/budget/budget.ts';
+import { BACKGROUND_LOOKAHEAD_MS, CamsBudget, type Priority } from '../../../../shared/cams/budget/budget.ts';
 import { intervalForQps } from '../../../../shared/cams/limiter.ts';
 import { httpRequest } from '../../../../shared/http/request.ts';
 import { inCI } from '../../../support/ci.ts';
@@ -32,13 +32,23 @@ interface CallRecord {
   Code: string;
   HttpStatus: number;
 }
+/** A store reservation made for an interactive call (see the worker's Ask). */
+interface Ask {
+  askedAt: number;
+  maxWaitMs: number;
+  latestStart: number;
+  granted: boolean;
+  at: number;
+  waitMs: number;
+}
 interface WorkerReport {
-  interactive: Array<{ at: number; ms: number; status: number; code: string; retryAfter?: string }>;
+  /** asks: the store's answers to the call's slot reservations, in order. */
+  interactive: Array<{ at: number; ms: number; status: number; code: string; retryAfter?: string; asks: Ask[] }>;
   counts: Record<'background' | 'sweep', { ok: number; refused: number; other: number }>;
   /** When each GetWhatsappHealthStatus request left the worker (handed to its socket), epoch ms. */
   sent: number[];
-  /** Every slot the account's schedule granted the worker, as the store decided it (its time for the slot). */
-  granted: Array<{ at: number; idle: boolean }>;
+  /** Every slot the account's schedule granted the worker, as the store decided it (its time for the slot), and to which priority. */
+  granted: Array<{ at: number; idle: boolean; priority?: Priority }>;
   lateSlots: number;
   degraded: boolean;
 }
@@ -201,8 +211,25 @@ async function runMix(workers: number, storeUrl: string): Promise<void> {
     expect(interactive.length).toBeGreaterThan(workers * 10);
     expect(interactive.filter((c) => c.ms > FN_TIMEOUT_S * 1000)).toEqual([]);
     expect(interactive.filter((c) => c.status !== 200 && !(c.status === 429 && c.code === 'System.LimitControl' && /^\d+$/.test(c.retryAfter ?? '')))).toEqual([]);
-    // Interactive demand is below the limit and goes first, so nearly all of it is served.
-    expect(interactive.filter((c) => c.status === 200).length).toBeGreaterThanOrEqual(0.95 * interactive.length);
+    // Interactive calls go first (README, "Priorities by lookahead"): each asks the schedule for a slot
+    // as far ahead as its latest start, and the budget refuses it only when the schedule is booked past
+    // that, beyond the other priorities' lookahead by interactive calls alone. Judged on the budget's
+    // decisions, not on the share served: interactive (~2.9/s with 4 workers) plus background (~2/s)
+    // demand already fills the schedule (~4.8/s), and on a loaded machine most refusals were calls
+    // granted a slot in time that lost it to lateness (woken late, or stalled past sendBy), which the
+    // budget gives up by design; 72 of 79 were served once under 3 busy loops.
+    const asks = interactive.flatMap((c) => c.asks);
+    expect(asks.filter((a) => a.maxWaitMs < a.latestStart - a.askedAt)).toEqual([]);
+    const refused = interactive.filter((c) => c.status === 429);
+    const byBudget = refused.filter((c) => c.asks.length > 0 && !c.asks.some((a) => a.granted));
+    const interval = intervalForQps(LIMIT);
+    const slots = reports.flatMap((r) => r.granted);
+    const refusals = byBudget.flatMap((c) => c.asks);
+    expect(refusals.filter((a) => !(a.at > a.latestStart))).toEqual([]);
+    // What lay between the others' furthest reach and the schedule's end at each refusal (the store's now: at - waitMs).
+    const othersAhead = refusals.flatMap((a) => slots.filter((g) => g.priority !== 'interactive' && g.at > a.at - a.waitMs + Math.max(BACKGROUND_LOOKAHEAD_MS, interval + 1) && g.at < a.at).map((g) => ({ ask: a, slot: g })));
+    console.log(JSON.stringify({ interactive: interactive.length, served: interactive.filter((c) => c.status === 200).length, refusedByBudget: byBudget.length, grantedThenLost: refused.filter((c) => c.asks.some((a) => a.granted)).length, neverAsked: refused.filter((c) => c.asks.length === 0).length }));
+    expect(othersAhead).toEqual([]);
     expect(reports.every((r) => !r.degraded)).toBe(true);
   } finally {
     await rm(outDir, { recursive: true, force: true });
