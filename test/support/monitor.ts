@@ -97,9 +97,13 @@ export function sandboxAndStorePerFile(use: (parts: SandboxAndStore) => void): v
   });
 }
 
-/** A client of the sandbox's first account with its own limiter registry (tests stay independent). */
+/**
+ * A client of the sandbox's first account with its own budget (tests stay independent) of `qps`
+ * GetWhatsappHealthStatus calls a second: the budget's limit, not only the client's share of it (a
+ * share above the budget's default 5 QPS is no share, so every caller ran at 5).
+ */
 export function sandboxClient(sandbox: RunningSandbox, qps = 5, key = DEFAULT_SANDBOX_KEYS[0]!): CamsClient {
-  return new CamsClient({ endpoint: sandbox.url, credentials: key, qps: { GetWhatsappHealthStatus: qps }, budget: new CamsBudget() });
+  return new CamsClient({ endpoint: sandbox.url, credentials: key, budget: new CamsBudget({ qps: { GetWhatsappHealthStatus: qps } }) });
 }
 
 let n = 0;
