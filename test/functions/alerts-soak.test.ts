@@ -12,7 +12,7 @@
 // rounds, nothing owed) what the webhook accepted must tell, per alert, a consistent story that ends
 // in the node's true state, and no notification id may arrive twice except after a store failure
 // between a send and its strike (README: the re-send carries the same X-Alert-Id), nor a message
-// given up be sent again.
+// given up be sent again without a store failure since its first refusal (one that lost a refusal's count sends it once more).
 //
 // SOAK_STEPS (default 40) and SOAK_SEED (default 1) change the run, SOAK_RESTARTS the share of steps
 // that restart redis (default 0.06), SOAK_REFUSALS the share whose webhook refuses (default 0.08;
@@ -475,30 +475,37 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
     };
     const acceptedIds = new Set(webhook.received.map((m) => (m.body as { id: string }).id));
     const refusals = new Map<string, number>();
+    /** Per message refused, the steps of its refusals. */
+    const refusedAt = new Map<string, number[]>();
     const told: Array<{ at: number; body: { id: string; items: Seen[] }; step: number; givenUp?: boolean }> = webhook.received.map((m, index) => ({
       at: m.at,
       body: m.body as { id: string; items: Seen[] },
       step: stepOf(receivedAfter, index),
     }));
     const givenUp = new Map<string, number>();
+    // A store failing at the write that counts a refusal (any of them, not only the last) loses that
+    // answer, as a lost confirmation would, and the message goes again (README): so a message the
+    // webhook refused SINK_REFUSALS times may be sent once more if the store failed since its first refusal.
+    const storeFailedSinceRefused = (id: string, step: number) => [...storeFailedAt].some((s) => s >= refusedAt.get(id)![0]! && s <= step);
     for (const [index, r] of webhook.rejected.entries()) {
       if (r.status !== 400 || r.raw === undefined) continue;
       const body = JSON.parse(r.raw) as { id: string; items: Seen[] };
       const n = (refusals.get(body.id) ?? 0) + 1;
       refusals.set(body.id, n);
       const step = stepOf(rejectedAfter, index);
+      refusedAt.set(body.id, [...(refusedAt.get(body.id) ?? []), step]);
       if (n === SINK_REFUSALS) {
         givenUp.set(body.id, step);
         if (!acceptedIds.has(body.id)) told.push({ at: r.at, body, step, givenUp: true });
-      } else if (n > SINK_REFUSALS && ![...storeFailedAt].some((s) => s >= givenUp.get(body.id)! && s <= step)) {
-        problems.push(`notification ${body.id}: given up at step ${givenUp.get(body.id)}, refused again (${n}) at step ${step}, with no store failure between`);
+      } else if (n > SINK_REFUSALS && !storeFailedSinceRefused(body.id, step)) {
+        problems.push(`notification ${body.id}: given up at step ${givenUp.get(body.id)}, refused again (${n}) at step ${step}, with no store failure since its first refusal`);
       }
     }
     for (const [index, m] of webhook.received.entries()) {
       const id = (m.body as { id: string }).id;
       const step = stepOf(receivedAfter, index);
       if (givenUp.has(id) && givenUp.get(id)! <= step && webhook.received.findIndex((x) => (x.body as { id: string }).id === id) === index) {
-        if (![...storeFailedAt].some((s) => s >= givenUp.get(id)! && s <= step)) problems.push(`notification ${id}: given up at step ${givenUp.get(id)}, accepted at step ${step}`);
+        if (!storeFailedSinceRefused(id, step)) problems.push(`notification ${id}: given up at step ${givenUp.get(id)}, accepted at step ${step}, with no store failure since its first refusal`);
       }
     }
     told.sort((a, b) => a.at - b.at);
@@ -607,7 +614,7 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
       '--- what the webhook accepted, per alert',
       ...[...byAlert.values()].map((seen) => `${seen[0]!.node} ${seen[0]!.subject.entityType}: ${story(seen)}`),
       `--- silences: ${silences.map((x) => `step ${x.step} ${x.wabaWide ? `WABA ${x.node.wabaId}` : x.node.name} ${x.id} +${Math.min(x.endsAt, x.deleteAt ?? Infinity) - x.createdAt} ms${x.inFlight.size ? ` (in flight: ${[...x.inFlight].join(', ')})` : ''}`).join('; ') || 'none'}`,
-      `--- ids refused (400): ${[...refusals].map(([id, n]) => `${id} ×${n}`).join(', ') || 'none'}; given up: ${[...givenUp].map(([id, step]) => `${id} (step ${step})`).join(', ') || 'none'}`,
+      `--- ids refused (400): ${[...refusals].map(([id, n]) => `${id} ×${n} (steps ${refusedAt.get(id)!.join(', ')})`).join(', ') || 'none'}; given up: ${[...givenUp].map(([id, step]) => `${id} (step ${step})`).join(', ') || 'none'}`,
       `--- ids delivered again (store failures at steps ${[...storeFailedAt].join(', ') || 'none'}): ${webhook.duplicates.join(', ') || 'none'}`,
     ].join('\n');
     if (process.env['SOAK_VERBOSE'] || problems.length) console.log(report);
