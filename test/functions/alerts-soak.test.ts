@@ -16,7 +16,8 @@
 //
 // SOAK_STEPS (default 40) and SOAK_SEED (default 1) change the run, SOAK_RESTARTS the share of steps
 // that restart redis (default 0.06), SOAK_REFUSALS the share whose webhook refuses (default 0.08;
-// 0: the run as before refusals), SOAK_PORTS the range redis's port is drawn from (default
+// 0: the run as before refusals), SOAK_REVIEWS the share in which a WABA's review changes (a `wabaReviewUpdate`
+// receipt, its WABA_REVIEW alert; default 0.1; 0: the run as before reviews), SOAK_PORTS the range redis's port is drawn from (default
 // 53000-53999, e.g. 22800-22899 where ports are shared); the seed is printed on failure (SOAK_VERBOSE=1: always).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -48,6 +49,8 @@ const SEED = Number(process.env['SOAK_SEED'] ?? 1);
 const RESTARTS = Number(process.env['SOAK_RESTARTS'] ?? 0.06);
 /** How often the webhook refuses (400) the next few messages in a step (default 0.08; 0: as before refusals were drawn). */
 const REFUSALS = Number(process.env['SOAK_REFUSALS'] ?? 0.08);
+/** How often a WABA's review status changes in a step (default 0.1; 0: as before reviews were drawn). */
+const REVIEWS = Number(process.env['SOAK_REVIEWS'] ?? 0.1);
 const redisBin = findOnPath('redis-server');
 const TOKEN = 'soak-receipt-token-0123456789';
 const key = DEFAULT_SANDBOX_KEYS[0]!;
@@ -57,6 +60,9 @@ type Health = 'AVAILABLE' | 'LIMITED' | 'BLOCKED';
 const HEALTHS: readonly Health[] = ['AVAILABLE', 'LIMITED', 'BLOCKED'];
 type Quality = 'GREEN' | 'YELLOW' | 'RED';
 const QUALITIES: readonly Quality[] = ['GREEN', 'YELLOW', 'RED'];
+/** A WABA's review (AccountReviewStatus) as a wabaReviewUpdate receipt says it (PENDING says nothing: left out). */
+type Review = 'APPROVED' | 'REJECTED' | 'DISABLED';
+const REVIEW_STATES: readonly Review[] = ['APPROVED', 'REJECTED', 'DISABLED'];
 
 interface Node {
   name: string;
@@ -178,6 +184,8 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
     const chance = (p: number) => random() < p;
     // The webhook's refusals (400) draw from their own generator: the rest of a seed's driver is as it was before them.
     const refusalRandom = seeded(SEED + 0x400);
+    // So do the WABA reviews' changes (SOAK_REVIEWS=0: none, the run as before them).
+    const reviewRandom = seeded(SEED + 0x7e1);
     const trace: string[] = [];
     const unhandled: unknown[] = [];
     const onUnhandled = (e: unknown) => unhandled.push(e);
@@ -192,7 +200,10 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
 
     // Two spaces, each a WABA with 2 phones and 3 templates: 10 watched nodes.
     const nodes: Node[] = [];
-    for (const [s, wabaId] of ['299399000901', '299399000902'].entries()) {
+    const WABAS = ['299399000901', '299399000902'];
+    /** Per WABA, the review status of the last wabaReviewUpdate sent for it (its WABA_REVIEW entity). */
+    const reviews = new Map<string, Review>(WABAS.map((w) => [w, 'APPROVED']));
+    for (const [s, wabaId] of WABAS.entries()) {
       const phones = [0, 1].map((p) => ({ cc: '86', phone: `138000009${s}${p}` }));
       const space = await onboardThroughFunctions(wabaId, phones);
       for (const p of phones) {
@@ -246,6 +257,28 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
     const push = async (receipt: Record<string, string>, i: number): Promise<number> => {
       const r = (await receivers[i]!(httpPush([receipt]), ctx())) as { statusCode: number };
       return r.statusCode;
+    };
+    /** How CAMS pushes a change (`way` drawn in [0, 1)): lost, to one instance, to both at once, or twice; each attempt's instances. */
+    const waysOfPush = (way: number, instance: () => number): number[][] =>
+      way < 0.2 ? [] : way < 0.6 ? [[instance()]] : way < 0.85 ? [[0, 1]] : [[instance()], [instance()]];
+    const sendsSaid = (sends: number[][]) => (sends.length === 0 ? 'lost' : sends.map((s) => s.join('+')).join(', then '));
+    /**
+     * Pushes a change's receipt (after CAMS's retry of an unanswered one of its kind, `retryKey`), `delay()` ms
+     * into the step; one no attempt got a 200 for is retried later. A newer push replaces an unanswered older
+     * one of its kind: CAMS's retry of it would come out of order.
+     */
+    const pushChange = (retryKey: string, receipt: Record<string, string>, sends: number[][], retrying: ReadonlyMap<string, Promise<unknown>>, delay: () => number) => {
+      unanswered.delete(retryKey);
+      return (async () => {
+        await retrying.get(retryKey);
+        await sleep(delay());
+        let ok = false;
+        for (const batch of sends) ok = (await Promise.all(batch.map((i) => push(receipt, i)))).some((s) => s === 200) || ok;
+        // The newest push of its kind is the one CAMS retries; an older one a failed retry put back goes
+        // (retried after this one it would re-apply the older state: the one case README leaves ambiguous).
+        if (ok) unanswered.delete(retryKey);
+        else unanswered.set(retryKey, receipt);
+      })();
     };
 
     let redisDown = false;
@@ -367,27 +400,28 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
           await setHealth(sandbox, { ...n.target, CanSendMessage: n.health });
         }
         const receipt = receiptFor({ ...n, quality }, about);
-        const way = random();
-        const sends = way < 0.2 ? [] : way < 0.6 ? [[pick([0, 1])]] : way < 0.85 ? [[0, 1]] : [[pick([0, 1])], [pick([0, 1])]];
-        what.push(`${n.name} → ${about === 'quality' ? quality : n.health} (receipt ${sends.length === 0 ? 'lost' : sends.map((s) => s.join('+')).join(', then ')})`);
+        const sends = waysOfPush(random(), () => pick([0, 1]));
+        what.push(`${n.name} → ${about === 'quality' ? quality : n.health} (receipt ${sendsSaid(sends)})`);
         if (sends.length === 0) continue;
-        // A newer push replaces an unanswered older one of its kind: CAMS's retry of it would come out of order.
-        const retryKey = `${n.name} ${about}`;
-        unanswered.delete(retryKey);
         if (about === 'quality') n.quality = quality;
         else if (n.target.NodeType === 'template') n.review = n.health;
-        work.push(
-          (async () => {
-            await retrying.get(retryKey);
-            await sleep(together ?? Math.floor(random() * 150));
-            let ok = false;
-            for (const batch of sends) ok = (await Promise.all(batch.map((i) => push(receipt, i)))).some((s) => s === 200) || ok;
-            // The newest push of its kind is the one CAMS retries; an older one a failed retry put back goes
-            // (retried after this one it would re-apply the older state: the one case README leaves ambiguous).
-            if (ok) unanswered.delete(retryKey);
-            else unanswered.set(retryKey, receipt);
-          })(),
-        );
+        work.push(pushChange(`${n.name} ${about}`, receipt, sends, retrying, () => together ?? Math.floor(random() * 150)));
+      }
+      // Now and then a WABA's review changes: CAMS's wabaReviewUpdate is all that says it here (no check
+      // sees it, and discovery, its backstop, has no Discover entry to run for). Its own generator, drawn
+      // alike every step: the rest of the driver is the seed's as before reviews.
+      const reviewRoll = reviewRandom();
+      const reviewWaba = WABAS[Math.floor(reviewRandom() * WABAS.length)]!;
+      const reviewOthers = REVIEW_STATES.filter((r) => r !== reviews.get(reviewWaba));
+      const reviewTo = reviewOthers[Math.floor(reviewRandom() * reviewOthers.length)]!;
+      const reviewSends = waysOfPush(reviewRandom(), () => (reviewRandom() < 0.5 ? 0 : 1));
+      const reviewDelay = Math.floor(reviewRandom() * 150);
+      if (reviewRoll < REVIEWS) {
+        what.push(`WABA ${reviewWaba} review → ${reviewTo} (receipt ${sendsSaid(reviewSends)})`);
+        if (reviewSends.length > 0) {
+          reviews.set(reviewWaba, reviewTo);
+          work.push(pushChange(`WABA ${reviewWaba} review`, { Type: 'wabaReviewUpdate', WabaId: reviewWaba, Status: reviewTo }, reviewSends, retrying, () => reviewDelay));
+        }
       }
       // One or two ticks at once, on two monitor instances.
       const both = chance(0.35);
@@ -521,9 +555,13 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
     /**
      * The alert's true state now, as a status and its error codes: its node's check, its template's
      * last review, its phone's last rating (YELLOW and RED are both LIMITED, told by their code),
-     * AVAILABLE for the rest.
+     * its WABA's last review (REJECTED and DISABLED are both BLOCKED, told by their code), AVAILABLE for the rest.
      */
     const truth = (s: Seen['subject']): string => {
+      if (s.entityType === 'WABA_REVIEW') {
+        const r = reviews.get(s.wabaId ?? '') ?? 'APPROVED';
+        return r === 'APPROVED' ? 'AVAILABLE' : `BLOCKED ${r === 'REJECTED' ? 'Waba.Rejected' : 'Waba.Disabled'}`;
+      }
       const n = nodeOf(s);
       if (!n || s.nodeType === 'monitor') return 'AVAILABLE';
       if (s.entityType === 'PHONE_NUMBER' || s.entityType === 'MESSAGE_TEMPLATE') return n.health;
@@ -598,6 +636,10 @@ describe.skipIf(!redisBin)('alerts soak: monitor ticks and receipt instances at 
         problems.push(`${n.name} TEMPLATE_STATUS: reviewed ${n.review}, never notified`);
       }
       if (n.quality !== 'GREEN' && !notifiedAbout(n, 'PHONE_QUALITY')) problems.push(`${n.name} PHONE_QUALITY: rated ${n.quality}, never notified`);
+    }
+    for (const [wabaId, review] of reviews) {
+      const notified = [...byAlert.values()].some((seen) => seen[0]!.subject.entityType === 'WABA_REVIEW' && seen[0]!.subject.wabaId === wabaId);
+      if (review !== 'APPROVED' && !notified) problems.push(`WABA ${wabaId} WABA_REVIEW: reviewed ${review}, never notified`);
     }
     // One entity per node and kind (a second fingerprint for one node would be a second alert about it).
     const kinds = new Map<string, string>();
