@@ -16,6 +16,7 @@ import { intervalForQps } from '../../../../shared/cams/limiter.ts';
 import { httpRequest } from '../../../../shared/http/request.ts';
 import { inCI } from '../../../support/ci.ts';
 import { findOnPath, freePort, startRedisServer, type RedisServer } from '../../store/redis-server.ts';
+import type { Ask } from './fixtures/demand-worker.ts';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const WORKER = 'test/shared/cams/budget/fixtures/demand-worker.ts';
@@ -31,15 +32,6 @@ interface CallRecord {
   Action: string;
   Code: string;
   HttpStatus: number;
-}
-/** A store reservation made for an interactive call (see the worker's Ask). */
-interface Ask {
-  askedAt: number;
-  maxWaitMs: number;
-  latestStart: number;
-  granted: boolean;
-  at: number;
-  waitMs: number;
 }
 interface WorkerReport {
   /** asks: the store's answers to the call's slot reservations, in order. */
