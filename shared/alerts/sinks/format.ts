@@ -228,16 +228,29 @@ const htmlish = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').re
  * the same and are no markup anywhere.
  */
 const fullWidthAngles = (s: string) => s.replaceAll('<', '\uFF1C').replaceAll('>', '\uFF1E');
+/** Whether `text[from, to)` has a letter or a digit on both sides (two units: a letter may be a surrogate pair). */
+const insideWord = (text: string, from: number, to: number) => /[\p{L}\p{N}]$/u.test(text.slice(Math.max(0, from - 2), from)) && /^[\p{L}\p{N}]/u.test(text.slice(to, to + 2));
 /**
- * DingTalk reads `**bold**` and `*italic*`, WeCom `**bold**` and `` `code` ``, and neither documents
- * an escape (a backslash may well show as written): `*` and `` ` `` become their full-width forms
- * `＊` and `｀`, as `<` and `>` do. (A zero-width space between the two `*` of `**` would not do:
- * CommonMark takes it for neither space nor punctuation, so `*…*` around it is still emphasis.)
+ * DingTalk reads `**bold**` and `*italic*` (and, like any markdown, may read `_italic_` and
+ * `~~strike~~`), WeCom `**bold**` and `` `code` ``, Slack `*bold*`, `_italic_`, `~strike~` and
+ * `` `code` ``; none documents an escape for them (a backslash may well show as written, Slack
+ * escapes only `&`, `<`, `>`): `*`, `~` and `` ` `` become their full-width forms `＊`, `～`, `｀`,
+ * as `<` and `>` do, which read the same and are markup nowhere. (A zero-width space next to a
+ * marker would not do: CommonMark takes it for neither space nor punctuation, so `*…*` around it is
+ * still emphasis, and in Slack it is the common way to make a `*` bold inside a word, not to stop it.)
+ * `_` opens or closes emphasis only at a word's edge, in CommonMark and Slack alike: a run of `_`
+ * between two letters or digits (`order_update`, `A__B`) is left as written, so that a template
+ * code copied from the message is still right; a run at an edge (`_italic_`, `__init__`) is `＿`.
  * Headings, quotes and lists (`#`, `>`, `-`, `1.`) are read only at a line's start, where CAMS text
  * never is: every field is one line, after our label.
  */
-const fullWidthMarks = (s: string) => s.replaceAll('*', '\uFF0A').replaceAll('`', '\uFF40');
-const robotEscape = (s: string) => fullWidthMarks(fullWidthAngles(noLinks(s)));
+const noEmphasis = (s: string) =>
+  s
+    .replace(/_+/g, (run, at: number, text: string) => (insideWord(text, at, at + run.length) ? run : '\uFF3F'.repeat(run.length)))
+    .replaceAll('*', '\uFF0A')
+    .replaceAll('~', '\uFF5E')
+    .replaceAll('`', '\uFF40');
+const robotEscape = (s: string) => noEmphasis(fullWidthAngles(noLinks(s)));
 /**
  * Lark shows `:OK:`, `:DONE:`… (an emoji code: a name with a letter in it between two colons) as its
  * own emoji: a zero-width space after the opening colon unmakes the code and reads the same. Colons
@@ -292,12 +305,13 @@ export const DIALECTS = {
     lineSep: '\n',
     itemSep: '\n\n',
   },
-  // Slack mrkdwn: *bold*, `code`; &, <, > must be escaped.
+  // Slack mrkdwn: *bold*, `code`; &, <, > must be escaped, and CAMS text's *, _, ~ and ` are
+  // made no markup as in DingTalk's.
   slack: {
     heading: (t) => `*${t}*`,
     bold: (s) => `*${s}*`,
     code: (s) => `\`${s}\``,
-    escape: htmlish,
+    escape: (s) => noEmphasis(htmlish(s)),
     field: (l, v) => `${l}: ${v}`,
     status: (i) => `*${i.status}*`,
     lineSep: '\n',

@@ -8,8 +8,13 @@ export const BLOCKED_ERROR = {
   PossibleSolution: 'Add a valid payment method in Business Manager, then wait for the account to be re-reviewed.',
 };
 
-/** CAMS text written in markdown (one line, as every field is once cleaned): it must show as written. */
-export const CAMS_MARKDOWN = '**URGENT** pay *now* `here` # heading > quote - item 1. item [a](http://b) <font color="info">x</font>';
+/**
+ * CAMS text written in markdown (one line, as every field is once cleaned): it must show as written,
+ * and a template code's `_` (order_update) as it is, so that a code copied from the message is right.
+ */
+export const CAMS_MARKDOWN = '**URGENT** pay *now* `here` _soon_ ~~never~~ ~x~ order_update # heading > quote - item 1. item [a](http://b) <font color="info">x</font>';
+/** CAMS_MARKDOWN as DingTalk and WeCom show it. */
+export const CAMS_MARKDOWN_SHOWN = '＊＊URGENT＊＊ pay ＊now＊ ｀here｀ ＿soon＿ ～～never～～ ～x～ order_update # heading ＞ quote - item 1. item [a] (http://b) ＜font color="info"＞x＜/font＞';
 
 export function item(over: Partial<AlertItem> = {}): AlertItem {
   return {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SLACK_MAX_BLOCKS, SlackSink } from '../../../../shared/alerts/sinks/slack.ts';
 import { startSlackReceiver, type SlackReceiver } from '../../../support/receivers/index.ts';
-import { BLOCKED_ERROR, deliveryError, item, manyItems, notification } from './fixtures.ts';
+import { BLOCKED_ERROR, CAMS_MARKDOWN, deliveryError, item, manyItems, notification } from './fixtures.ts';
 
 let rx: SlackReceiver | undefined;
 afterEach(async () => {
@@ -38,6 +38,28 @@ describe('SlackSink', () => {
     // The words are still all there.
     expect(rx.received[0]!.text).toContain(evil);
     expect(rx.received[0]!.text).toContain('phone @everyone');
+  });
+
+  it('markdown in CAMS text shows as written, not as formatting: bold, italic, strike, code; a template code keeps its "_"', async () => {
+    // Slack mrkdwn reads *bold*, _italic_, ~strike~ and `code`, and documents escapes only for &, < and >.
+    rx = await startSlackReceiver();
+    const title = '*Phone* _blocked_ ~now~ `x`';
+    await new SlackSink(rx.url).send(notification([item({ node: 'phone *VIP* _ops_', errors: [{ ErrorCode: 'order_update', ErrorDescription: CAMS_MARKDOWN, PossibleSolution: '`fix` __it__' }] })], { title }));
+    const body = rx.received[0]!.body as { text: string; blocks: Array<{ type: string; text?: { text: string }; elements?: Array<{ text: string }> }> };
+    // The header is plain_text: shown as written, no markup read.
+    expect(body.blocks[0]!.text!.text).toBe(`[CRITICAL] ${title} (WABA 299399)`);
+    const section = body.blocks.find((b) => b.type === 'section')!.text!.text;
+    const shown = '＊＊URGENT＊＊ pay ＊now＊ ｀here｀ ＿soon＿ ～～never～～ ～x～ order_update # heading &gt; quote - item 1. item [a](http://b) &lt;font color="info"&gt;x&lt;/font&gt;';
+    for (const text of [section, body.text]) {
+      expect(text).toContain('*NEW · phone ＊VIP＊ ＿ops＿*');
+      expect(text).toContain('ErrorCode: `order_update`');
+      expect(text).toContain(`ErrorDescription: ${shown}`);
+      expect(text).toContain('PossibleSolution: ｀fix｀ ＿＿it＿＿');
+      // Only our own markup is left: the bold heading, reason-and-node line and status, the ErrorCode's code span.
+      const ours = text.replace('*[CRITICAL] ＊Phone＊ ＿blocked＿ ～now～ ｀x｀ (WABA 299399)*', '').replace(/\*NEW · [^*\n]*\*/, '').replace('*BLOCKED*', '').replace('`order_update`', '');
+      expect(ours).not.toMatch(/[*`~]|(?<![\p{L}\p{N}])_|_(?![\p{L}\p{N}])/u);
+    }
+    expect(body.text).toMatch(/^\*\[CRITICAL\] ＊Phone＊ ＿blocked＿ ～now～ ｀x｀ \(WABA 299399\)\*\n/);
   });
 
   it('a section or fallback text cut at its limit never splits an escape (&amp;), a character (a flag, a surrogate pair) or a link, and closes the bold it cut in', async () => {

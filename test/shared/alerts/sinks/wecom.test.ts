@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { httpRequest } from '../../../../shared/http/request.ts';
 import { WECOM_MAX_CONTENT_BYTES, WeComSink, weComBody } from '../../../../shared/alerts/sinks/wecom.ts';
 import { startWeComReceiver, type WeComReceiver } from '../../../support/receivers/index.ts';
-import { BLOCKED_ERROR, CAMS_MARKDOWN, deliveryError, item, manyItems, notification } from './fixtures.ts';
+import { BLOCKED_ERROR, CAMS_MARKDOWN, CAMS_MARKDOWN_SHOWN, deliveryError, item, manyItems, notification } from './fixtures.ts';
 
 let rx: WeComReceiver | undefined;
 afterEach(async () => {
@@ -43,10 +43,10 @@ describe('WeComSink', () => {
       .replace('<font color="warning">BLOCKED</font>', '')
       .replaceAll(/ErrorCode: `[^`\n]*`/g, '')
       .replaceAll(/^> /gm, '');
-    expect(ours).not.toMatch(/[*`<>]|\]\(/);
+    expect(ours.replace('order_update', '')).not.toMatch(/[*`<>_~]|\]\(/);
     expect(text).toContain('**NEW · phone ＊＊VIP＊＊**');
     expect(text).toContain('> ErrorCode: `｀E1｀`');
-    expect(text).toContain('> ErrorDescription: ＊＊URGENT＊＊ pay ＊now＊ ｀here｀ # heading ＞ quote - item 1. item [a] (http://b) ＜font color="info"＞x＜/font＞');
+    expect(text).toContain(`> ErrorDescription: ${CAMS_MARKDOWN_SHOWN}`);
     // Every line starts with our own markup: CAMS text never begins one (where # and > are read).
     for (const line of text.split('\n').filter(Boolean)) expect(line).toMatch(/^(### |Severity: |\*\*NEW · |> )/);
   });
