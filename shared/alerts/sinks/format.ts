@@ -189,8 +189,11 @@ function around(template: (s: string) => string, text: string): Line {
 export interface Rendered {
   head: string;
   items: string[];
-  /** The items as lines (items[i] is lines.items[i] joined by lines.sep), for a cut that keeps our markup whole. */
-  lines?: { items: Line[][]; sep: string };
+  /**
+   * The head and the items as lines (head is lines.head joined by lines.headSep, items[i] is
+   * lines.items[i] joined by lines.sep), for a cut that keeps our markup whole.
+   */
+  lines?: { head: Line[]; headSep: string; items: Line[][]; sep: string };
   /** The line standing for items left out. */
   more: (omitted: number) => string;
   sep: string;
@@ -343,14 +346,18 @@ export function markdownLines(i: ItemView, d: Dialect): Line[] {
   return lines;
 }
 
-/** Rendered from items as lines: their text, and the lines for a cut. */
-function rendered(head: string, items: Line[][], lineSep: string, sep: string): Rendered {
-  return { head, items: items.map((ls) => ls.map(lineText).join(lineSep)), lines: { items, sep: lineSep }, more: moreLine, sep };
+/** Rendered from the head and the items as lines: their text, and the lines for a cut. */
+function rendered(head: Line[], headSep: string, items: Line[][], lineSep: string, sep: string): Rendered {
+  const join = (ls: Line[], by: string) => ls.map(lineText).join(by);
+  return { head: join(head, headSep), items: items.map((ls) => join(ls, lineSep)), lines: { head, headSep, items, sep: lineSep }, more: moreLine, sep };
 }
 
+/** A line with no markup of ours around its text. */
+const bare = (text: string): Line => ({ open: '', text, close: '' });
+
 export function markdown(v: NotificationView, d: Dialect, opts: { heading?: boolean } = {}): Rendered {
-  const head = [opts.heading === false ? '' : d.heading(d.escape(v.title)), metaLine(v, d)].filter(Boolean).join('\n\n');
-  return rendered(head, v.items.map((i) => markdownLines(i, d)), d.lineSep, d.itemSep);
+  const head = [...(opts.heading === false ? [] : [around(d.heading, d.escape(v.title))]), bare(metaLine(v, d))];
+  return rendered(head, '\n\n', v.items.map((i) => markdownLines(i, d)), d.lineSep, d.itemSep);
 }
 
 function plainLines(i: ItemView, e: (s: string) => string): Line[] {
@@ -367,7 +374,7 @@ function plainLines(i: ItemView, e: (s: string) => string): Line[] {
 
 /** Plain text; `escape` neutralises what the receiving channel would read as markup in CAMS text. */
 export function plain(v: NotificationView, escape: (s: string) => string = plainEscape): Rendered {
-  return rendered(`${escape(v.title)}\n${metaLine(v, { escape })}`, v.items.map((i) => plainLines(i, escape)), '\n', '\n\n');
+  return rendered([bare(escape(v.title)), bare(metaLine(v, { escape }))], '\n', v.items.map((i) => plainLines(i, escape)), '\n', '\n\n');
 }
 
 export const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
@@ -421,6 +428,23 @@ export function cutLines(lines: Line[], sep: string, size: (s: string) => number
   return wrap(kept + l.open + cutAtoms(l.text, '…', (cut) => size(wrap(kept + l.open + cut + l.close)) <= limit) + l.close);
 }
 
+/**
+ * The head cut like an item (cutLines: Slack's `*[CRITICAL] title…*` keeps its closing `*`), with
+ * "… and N more" after it while that fits, else without; "…" alone (or nothing) when not even the
+ * first line's markup fits with "…" (an empty `**` says nothing). Without lines, the whole text is cut.
+ */
+function cutHead(r: Rendered, size: (text: string) => number, limit: number): string {
+  if (!r.lines) return cutToFit(compose(r, 0), size, limit);
+  const first = r.lines.head[0];
+  const markup = first ? first.open.length + first.close.length : 0;
+  const tail = r.items.length > 0 ? r.sep + r.more(r.items.length) : '';
+  for (const after of [tail, '']) {
+    const cut = cutLines(r.lines.head, r.lines.headSep, size, limit, (c) => c + after);
+    if (size(cut) <= limit && cut.length > markup + after.length) return cut;
+  }
+  return size('…') <= limit ? '…' : '';
+}
+
 export interface Fitted {
   text: string;
   /** Items shown in full. */
@@ -437,8 +461,8 @@ export function fitText(r: Rendered, size: (text: string) => number, limit: numb
   const n = r.items.length;
   const fits = (k: number) => size(compose(r, k)) <= limit;
   if (fits(n)) return { text: compose(r, n), shown: n, truncated: false };
-  // Even the head alone is too big (only with a tiny limit): cut the whole text.
-  if (!fits(0)) return { text: cutToFit(compose(r, 0), size, limit), shown: 0, truncated: true };
+  // Even the head alone is too big (only with a tiny limit): cut the head.
+  if (!fits(0)) return { text: cutHead(r, size, limit), shown: 0, truncated: true };
   let lo = 0;
   let hi = n - 1;
   while (lo < hi) {

@@ -197,6 +197,24 @@ describe('alert formatter', () => {
     expect(fitText(r, chars, r.head.length + 185).text).toMatch(/> Status: <font color="warning">BLOCKED<\/font> since 2025…\n\n… and 1 more$/);
   });
 
+  it('fitText cutting the head (a limit under its size) closes the heading it cut inside: Slack\'s *title…*, at every limit', () => {
+    const n = notification([item(), item({ fingerprint: 'fp-2' })], { title: `${'x'.repeat(100)} & *y*` });
+    const r = markdown(viewOf(n), DIALECTS.slack);
+    // Room for part of the title, its closing "*" and "… and 2 more".
+    expect(fitText(r, chars, 60)).toEqual({ text: `*[CRITICAL] ${'x'.repeat(32)}…*\n\n… and 2 more`, shown: 0, truncated: true });
+    // The title alone once "… and 2 more" no longer fits with it.
+    expect(fitText(r, chars, 12).text).toBe('*[CRITICAL…*');
+    expect(fitText(r, chars, 2).text).toBe('…');
+    for (const [name, d] of Object.entries(DIALECTS)) {
+      const rd = markdown(viewOf(n), d);
+      for (let limit = 1; limit < chars(rd.head) + 20; limit += 1) {
+        const { text } = fitText(rd, chars, limit);
+        expect(chars(text), name).toBeLessThanOrEqual(limit);
+        for (const line of text.split('\n')) expect((line.match(name === 'slack' ? /\*/g : /\*\*/g) ?? []).length % 2, `${name} ${limit}: ${line}`).toBe(0);
+      }
+    }
+  });
+
   it('a field cut at its length keeps flags and emoji sequences whole', () => {
     const family = '👩‍👩‍👧'; // 5 code points
     expect(clean(family.repeat(3), 12)).toBe(`${family.repeat(2)}…`);
