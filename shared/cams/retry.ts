@@ -90,7 +90,7 @@ export interface RetryLoopOptions {
  * `attempt` (sign, send, read) until it succeeds, fails with a non-retryable CamsError, runs out of
  * attempts, or the next attempt could not start in time. Throws the last CAMS error seen, with
  * `attempts` set (and `afterAmbiguousAttempt` when an earlier attempt may have been
- * applied without an answer, `afterServerError` when one was answered 5xx); without one, our own System.LimitControl when the budget refused (no CAMS call),
+ * applied without an answer, `afterServerError` when one was answered 5xx); without one, our own System.LimitControl when the budget refused or a slot it granted was missed (no CAMS call),
  * else DeadlineExceeded.
  */
 export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T>, o: RetryLoopOptions): Promise<T> {
@@ -99,6 +99,8 @@ export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T
   let last: CamsError | undefined;
   let refusedRetryAfter: number | undefined;
   let misses = 0;
+  /** A slot was granted and given up unsent: without a CAMS error, the budget had no slot in time. */
+  let missed = false;
   let ambiguous = false;
   let serverError = false;
   for (let n = 1; n <= o.policy.maxAttempts; n++) {
@@ -121,6 +123,7 @@ export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T
     try {
       return await attempt({ attempt: n, latestStart, endBy, ...(sendBy !== undefined ? { sendBy } : {}) });
     } catch (err) {
+      if (err instanceof SlotMissed) missed = true;
       if (err instanceof SlotMissed && misses++ < MAX_SLOT_MISSES) {
         n--; // nothing was sent: the same attempt, in a new slot, without backoff
         continue;
@@ -137,8 +140,10 @@ export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T
     }
   }
   if (last) throw last;
-  if (refusedRetryAfter !== undefined) {
-    const refusal = budgetRefusal(o.action, refusedRetryAfter);
+  // A missed slot with no time left for another is the budget's refusal too (429), not a deadline
+  // CAMS let pass (504): CAMS was never called.
+  if (refusedRetryAfter !== undefined || missed) {
+    const refusal = budgetRefusal(o.action, refusedRetryAfter ?? 0);
     refusal.attempts = 0;
     throw refusal;
   }

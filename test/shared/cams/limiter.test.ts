@@ -100,6 +100,35 @@ describe('the client asks the budget before every attempt (real HTTP)', () => {
     expect(server.calls).toHaveLength(1);
   });
 
+  it("a slot given up in the turn that would write the call, with no time left for another, is our own System.LimitControl, not DeadlineExceeded", async () => {
+    // As a slot woken late at the very end of the time: CAMS was never called, and the budget had no
+    // slot the call could still use (429), not a deadline CAMS let pass (504 DeadlineExceeded).
+    server = await startScriptedCams(() => ok({ CanSendMessage: 'AVAILABLE', Entities: [] }));
+    const clock = fakeClock(0);
+    let stall = 0;
+    const stallOnConnect = () => {
+      stall = 50;
+      unsubscribe('net.client.socket', stallOnConnect);
+    };
+    subscribe('net.client.socket', stallOnConnect);
+    const now = () => clock.now() + stall;
+    const budget = new CamsBudget({ clock: { now, sleep: clock.sleep } });
+    const c = new CamsClient({ endpoint: server.url, credentials: TEST_KEY, budget, account: 'a', now, sleep: clock.sleep, deadlineMarginMs: 100, minAttemptMs: 200 });
+    let err: CamsError | undefined;
+    try {
+      // The slot at 0 (send by 20) is found at 50 when the socket is there; the call's latest start is 30.
+      err = await c.getHealthStatus({ CustSpaceId: 'CS', NodeType: 'waba' }, { deadline: 330 }).then(
+        () => undefined,
+        (e: unknown) => e as CamsError,
+      );
+    } finally {
+      unsubscribe('net.client.socket', stallOnConnect);
+    }
+    expect(err).toBeInstanceOf(CamsError);
+    expect({ code: err!.Code, budgetRefusal: err!.budgetRefusal, attempts: err!.attempts }).toEqual({ code: 'System.LimitControl', budgetRefusal: true, attempts: 0 });
+    expect(server.calls).toHaveLength(0);
+  });
+
   it('clients of one account share one budget; another account has its own', async () => {
     server = await startScriptedCams(() => ok({ CanSendMessage: 'AVAILABLE', Entities: [] }));
     const clock = fakeClock(0);
