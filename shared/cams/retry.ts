@@ -101,14 +101,17 @@ export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T
   let misses = 0;
   /** A slot was granted and given up unsent: without a CAMS error, the budget had no slot in time. */
   let missed = false;
+  /** The attempt goes again in a new slot (it missed its last one): its backoff was already waited. */
+  let again = false;
   let ambiguous = false;
   let serverError = false;
   for (let n = 1; n <= o.policy.maxAttempts; n++) {
-    if (n > 1) {
+    if (n > 1 && !again) {
       const delay = fullJitterDelay(n - 2, o.policy, o.random);
       if (o.clock.now() + delay > latestStart) break;
       if (delay > 0) await o.clock.sleep(delay);
     }
+    again = false;
     if (o.clock.now() > latestStart) break;
     let sendBy: number | undefined;
     if (o.admit) {
@@ -126,6 +129,7 @@ export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T
       if (err instanceof SlotMissed) missed = true;
       if (err instanceof SlotMissed && misses++ < MAX_SLOT_MISSES) {
         n--; // nothing was sent: the same attempt, in a new slot, without backoff
+        again = true;
         continue;
       }
       if (err instanceof AttemptNotStarted) break;

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CamsClient, type CamsClientOptions } from '../../../shared/cams/client.ts';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
-import { backoffCap, fullJitterDelay, resolveRetryPolicy, DEFAULT_RETRY_POLICY } from '../../../shared/cams/retry.ts';
+import { backoffCap, fullJitterDelay, resolveRetryPolicy, DEFAULT_RETRY_POLICY, SlotMissed, withRetry } from '../../../shared/cams/retry.ts';
+import { CamsError } from '../../../shared/cams/errors.ts';
 import { expectCamsError, fakeClock, gatewayError, LIMIT_CONTROL, ok, startScriptedCams, TEST_KEY, type ScriptedCams, type ScriptedReply } from './scripted-cams.ts';
 
 let server: ScriptedCams | undefined;
@@ -210,6 +211,29 @@ describe('full jitter', () => {
     await expectCamsError(c.bindWaba({ WabaId: 'W' }));
     expect(clock.sleeps).toEqual([10, 50, 0.999 * 400, 0.5 * 500, 0.75 * 500]);
     expect(server.calls).toHaveLength(6);
+  });
+
+  it('a retry that missed its budget slot goes in a new slot without a second backoff', async () => {
+    // Nothing was sent in the missed slot: the same retry, not another one, so its backoff was already
+    // waited. A second one delayed it, and near the deadline gave the call up with a retry still allowed.
+    const clock = fakeClock(0);
+    const script = [
+      () => Promise.reject(new CamsError({ Code: 'ServiceUnavailable', Message: 'down', httpStatus: 503, retryable: true })),
+      () => Promise.reject(new SlotMissed()),
+      () => Promise.resolve('ok'),
+    ];
+    let n = 0;
+    const result = await withRetry(() => script[n++]!(), {
+      policy: { maxAttempts: 2, baseDelayMs: 100, maxDelayMs: 100 },
+      random: () => 1,
+      clock,
+      deadlineAt: Infinity,
+      marginMs: 0,
+      minAttemptMs: 0,
+      admit: () => Promise.resolve({ ok: true, waitedMs: 0, sendBy: clock.now() + 20 }),
+    });
+    expect(result).toBe('ok');
+    expect(clock.sleeps).toEqual([100]);
   });
 
   it('rejects a nonsensical policy', () => {
