@@ -163,7 +163,8 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
  * entry deleted and the WABA posted again without it, or also in MONITOR_TARGETS): no listing will
  * resolve them, and the removal pass keeps them (the WABA's record reaches them), so they are resolved
  * here, but for a node another Discover entry of the space still lists (one alert per node: its
- * listings keep it or resolve it). The record goes once none of its own is bad (kept until then: a resolution not applied, the
+ * listings keep it or resolve it, and the record is kept while they do, to resolve it once none does).
+ * The record goes once none of its own is bad (kept until then: a resolution not applied, the
  * process having died, is made again next round). One of a WABA no longer watched is left to the
  * removal pass (unwatched.ts), which closes its alerts out and deletes it. One list of the records
  * (one per Discover entry) per round; reads only for those no Discover entry has.
@@ -187,7 +188,13 @@ async function discoveryTurnedOff(
     if (!target) continue;
     let bad = false;
     for (const subject of [discoveryOutcome(target).subject, ...(rec.value.unwatchable ?? [])]) {
-      if (listedElsewhere.has(fingerprintOf(subject)) || !(await stillBad(store, subject))) continue;
+      // Kept, not resolved: this WABA's record reaches the alert, so once no entry lists the node
+      // (that entry deleted), this record is what resolves it; deleted now, it fired on for ever.
+      if (listedElsewhere.has(fingerprintOf(subject))) {
+        bad = true;
+        continue;
+      }
+      if (!(await stillBad(store, subject))) continue;
       bad = true;
       observations.push({ target, obs: { subject, status: 'AVAILABLE', errors: [] } });
     }

@@ -820,6 +820,28 @@ describe('a listed node discovery cannot watch, under two Discover entries of on
     expect(await firingUnwatchable()).toEqual([]);
   });
 
+  it('the wrong one turned off (posted again without Discover), then the right one deleted: nothing lists the node any more, so its alert does not fire on (the wrong one, still watched, reached it)', async () => {
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'spring sale', Language: 'en' }] });
+    expect((await watchListCall('POST', both())).statusCode).toBe(200);
+    const sink = new RecordingSink();
+    const clock = Date.now();
+    await sweep(clock, sink);
+    const said = () => unwatchableOf(sink).map((i) => `${i.subject.templateCode}:${i.status}`);
+    expect(said()).toEqual(['spring sale:ERROR']);
+
+    const wrong = [{ CustSpaceId: space, NodeType: 'waba', WabaId: WRONG }];
+    expect((await watchListCall('DELETE', wrong)).statusCode).toBe(200);
+    expect((await watchListCall('POST', wrong)).statusCode).toBe(200);
+    await sweep(clock + 5 * 60_000, sink);
+    expect(await firingUnwatchable()).toEqual([`spring sale:${WABA}`]);
+
+    expect((await watchListCall('DELETE', [{ CustSpaceId: space, NodeType: 'waba', WabaId: WABA }])).statusCode).toBe(200);
+    await sweep(clock + 10 * 60_000, sink);
+    await sweep(clock + 26 * HOUR, sink);
+    expect(said()).toEqual(['spring sale:ERROR', 'spring sale:RESOLVED']);
+    expect(await firingUnwatchable()).toEqual([]);
+  });
+
   it('the WABA as two Discover entries, with and without its WabaId: the one named deleted, the other keeps the alert (not closed out), and resolves it once CAMS no longer lists it', async () => {
     await sandboxControl(sandbox, 'PUT', '/__sandbox/templates', { CustSpaceId: space, Templates: [{ TemplateCode: 'spring sale', Language: 'en' }] });
     // As an earlier version or an onboarding may have left them (the watch list merges the two).
