@@ -87,7 +87,7 @@ function discoveryCallOptions(deadline: number): CamsCallOptions {
  * For every WABA watched with Discover and due (DISCOVERY_INTERVAL since its last run), lists its
  * numbers and templates and makes the watch list match: new nodes are added (owned by the Discover
  * entry), nodes CAMS no longer lists are retired (deleted, not alerted on), and each number's quality
- * rating and limit tier are stored with it. The WABA's review status is read too (reviewOutcome). Nodes of a Discover entry that was removed are retired too.
+ * rating and limit tier are stored with it. The WABA's review status is read too, before the listing (readBoundWaba, reviewOutcome). Nodes of a Discover entry that was removed are retired too.
  * A WABA whose listing fails is left as it was and tried again at the next sweep.
  */
 export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryReport> {
@@ -114,7 +114,11 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
     const children = records.filter((r) => r.value.discoveredBy === rootId);
     try {
       const knownWaba = await knownWabaOf(store, root.value.target.CustSpaceId);
-      const found = await listNodes(opts, root.value.target, knownWaba);
+      // CAMS's word on the space's WABA before the listing, which names the nodes' alerts by it: by a
+      // wrong one the index took from a poster, a number's quality was raised apart from its
+      // receipts' alert, which the listing resolved as an old name while it still held.
+      const bound = await readBoundWaba(opts, root.value.target, knownWaba);
+      const found = await listNodes(opts, root.value.target, bound?.id ?? knownWaba);
       if (found.capped) {
         if (!state?.value.capped) opts.log({ level: 'warn', msg: `discovery: the WABA has more templates than ${found.pageCap} pages hold; those past them are looked up one by one (${MAX_TEMPLATE_LOOKUPS} a listing)`, waba: rootId, templates: found.templates.length });
         await lookUpUnseen(opts, root.value.target, found, children, state?.value.unwatchable ?? []);
@@ -123,7 +127,7 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
       report.discovered += outcome.added;
       report.retired += outcome.retired;
       report.observations.push(...outcome.observations);
-      report.observations.push(...(await reviewOutcome(opts, root.value.target, knownWaba)));
+      report.observations.push(...(await reviewOutcome(opts, root.value.target, bound)));
       // Resolves a DiscoveryFailed still bad; creates no state otherwise.
       const ok = discoveryOutcome(root.value.target);
       if (await stillBad(store, ok.subject)) report.observations.push({ target: root.value.target, obs: ok });
@@ -270,9 +274,10 @@ interface Found {
 }
 
 /**
- * `knownWaba`: the WABA the index knows for the space (waba-space.ts), which names the unwatchable
- * nodes' alerts: a listing is of the space, so two Discover entries of one space (one with a wrong
- * WabaId, or the WABA in both forms) list the same nodes, and name them alike.
+ * `knownWaba`: the space's WABA, as QueryChatappBindWaba named it (else as the index knows it,
+ * waba-space.ts), which names the unwatchable nodes' alerts: a listing is of the space, so two
+ * Discover entries of one space (one with a wrong WabaId, or the WABA in both forms) list the same
+ * nodes, and name them alike.
  */
 async function listNodes(opts: DiscoveryOptions, waba: WatchTarget, knownWaba: string | undefined): Promise<Found> {
   const call = discoveryCallOptions(opts.deadline);
@@ -536,40 +541,53 @@ async function reconcile(
   return { added, retired, observations };
 }
 
+/** What one QueryChatappBindWaba said of a Discover entry's space, and when it was asked (alert clock). */
+interface BoundWaba {
+  id: string | undefined;
+  status: string | undefined;
+  readAt: number;
+}
+
 /**
- * The backstop of `wabaReviewUpdate` receipts: the WABA's AccountReviewStatus, read with one
- * QueryChatappBindWaba per listing (at discovery's priority), through the receipts' description
- * (waba-review.ts). REJECTED or DISABLED is observed whether or not a receipt said it, so one nobody
- * pushed is found; APPROVED only resolves a review still bad (its receipt lost), so a WABA never
- * rejected has no entity of it. A failed or refused query changes nothing, as a failed listing.
- * The reply's Id is CAMS's word on the space's WABA: one the index (`knownWaba`, read for the
- * listing) does not have is written to it, so a wrong WabaId a Discover entry's poster typed, which
- * the index took while it knew none, is put right; the usual reply, naming the known one, writes nothing.
+ * The space's WABA as CAMS binds it: one QueryChatappBindWaba per listing (at discovery's priority),
+ * asked before the listing. The reply's Id is CAMS's word on the space's WABA: one the index
+ * (`knownWaba`) does not have is written to it, so a wrong WabaId a Discover entry's poster typed,
+ * which the index took while it knew none, is put right; the usual reply, naming the known one,
+ * writes nothing. Undefined when the query fails or is refused (logged): the listing goes on, named
+ * by the index, and the review alert is left as it was.
  */
-async function reviewOutcome(opts: DiscoveryOptions, waba: WatchTarget, knownWaba: string | undefined): Promise<TargetObservation[]> {
-  let status: string | undefined;
-  let wabaId: string | undefined;
+async function readBoundWaba(opts: DiscoveryOptions, waba: WatchTarget, knownWaba: string | undefined): Promise<BoundWaba | undefined> {
   // Applied after the whole listing: a review receipt applied in between is newer than this read.
   const readAt = opts.clock();
   try {
     const { data } = await opts.cams.queryBindWaba({ CustSpaceId: waba.CustSpaceId }, discoveryCallOptions(opts.deadline));
-    status = data.AccountReviewStatus;
-    // The id CAMS names, as a receipt's WabaId does: the same entity from both.
-    wabaId = data.Id || waba.WabaId;
     if (data.Id && data.Id !== knownWaba) await writeWabaSpace(opts.store, data.Id, waba.CustSpaceId);
+    return { id: data.Id || undefined, status: data.AccountReviewStatus, readAt };
   } catch (e) {
     if (!isCamsError(e)) throw e;
     opts.log({ level: 'warn', msg: "discovery could not read the WABA's review status; its review alert is left as it was", waba: targetId(waba), code: e.Code });
-    return [];
+    return undefined;
   }
-  if (!status) return [];
-  const obs = wabaReviewObservation({ CustSpaceId: waba.CustSpaceId, WabaId: wabaId }, status);
+}
+
+/**
+ * The backstop of `wabaReviewUpdate` receipts: the WABA's AccountReviewStatus, as readBoundWaba read
+ * it, through the receipts' description (waba-review.ts). REJECTED or DISABLED is observed whether or
+ * not a receipt said it, so one nobody pushed is found; APPROVED only resolves a review still bad
+ * (its receipt lost), so a WABA never rejected has no entity of it. A failed or refused query changes
+ * nothing, as a failed listing.
+ */
+async function reviewOutcome(opts: DiscoveryOptions, waba: WatchTarget, bound: BoundWaba | undefined): Promise<TargetObservation[]> {
+  const status = bound?.status;
+  if (!bound || !status) return [];
+  // The id CAMS names, as a receipt's WabaId does: the same entity from both.
+  const obs = wabaReviewObservation({ CustSpaceId: waba.CustSpaceId, WabaId: bound.id ?? waba.WabaId }, status);
   if (!obs) {
     if (!isAccountReviewStatus(status)) opts.log({ level: 'warn', msg: 'QueryChatappBindWaba gave a review status its page does not list; kept as data, not alerted', waba: targetId(waba), status: status.slice(0, NAME_MAX) });
     return [];
   }
   if (obs.status === 'AVAILABLE' && !(await stillBad(opts.store, obs.subject))) return [];
-  return [{ target: waba, obs: { ...obs, readAt } }];
+  return [{ target: waba, obs: { ...obs, readAt: bound.readAt } }];
 }
 
 /**

@@ -914,6 +914,28 @@ describe("a Discover entry with a wrong WabaId does not teach the index the spac
     await expectIndexSettled([clock]);
   });
 
+  it("alone, posted first, beside a number posted with the right WabaId: the first listing names the number's quality by CAMS's WABA, so the receipt's alert is neither resolved while still YELLOW nor raised again under the wrong WabaId", async () => {
+    await store.delete(SPACE_WABA_PREFIX + space);
+    await store.delete(WABA_SPACE_PREFIX + WABA);
+    expect((await watchListCall('POST', [{ CustSpaceId: space, WabaId: WRONG, Discover: true }])).statusCode).toBe(200);
+    const phone = { CustSpaceId: space, NodeType: 'phone', WabaId: WABA, PhoneNumber: '8613800000402' };
+    expect((await watchListCall('POST', [phone])).statusCode).toBe(200);
+    expect(await knownWabaOf(store, space)).toBe(WRONG);
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/phone', { CustSpaceId: space, PhoneNumber: '8613800000402', QualityRating: 'YELLOW' });
+    const clock = Date.now();
+    const deps = { store, cams: sandboxClient(sandbox), policy: { minConsecutive: 1, repeatIntervalMs: 24 * HOUR }, sinks: ['recording'], envTargets: [], now: () => clock, deadline: Date.now() + 10_000, log: () => {} };
+    await applyReceipts(parseBatch([{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: '+8613800000402', Status: 'YELLOW' }]).receipts, deps);
+    const firing = async () =>
+      (await store.list<EntityState>(ENTITY_PREFIX)).filter((e) => e.value.subject.entityType === 'PHONE_QUALITY' && e.value.subject.phoneNumber === '8613800000402' && e.value.firing).map((e) => e.value.subject.wabaId);
+    expect(await firing()).toEqual([WABA]);
+    const sink = new RecordingSink();
+    await sweep(clock + 60_000, sink);
+    await sweep(clock + HOUR + 2 * 60_000, sink);
+    expect(await firing()).toEqual([WABA]);
+    const told = sink.received.flatMap((m) => m.items).filter((i) => i.subject.entityType === 'PHONE_QUALITY' && i.subject.phoneNumber === '8613800000402');
+    expect(told.map((i) => `${i.subject.wabaId}:${i.status}`)).toEqual([]);
+  });
+
   it('beside the WABA posted without its WabaId: the check that names the WABA and the entity scan no longer undo each other every round', async () => {
     expect((await watchListCall('POST', [{ CustSpaceId: space, NodeType: 'waba' }])).statusCode).toBe(200);
     const sink = new RecordingSink();
