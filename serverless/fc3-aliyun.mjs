@@ -1,4 +1,4 @@
-// Copied to dist/fc3/ by `npm run package`, beside the helpers that import it (prune.mjs, policy.mjs, bus.mjs):
+// Copied to dist/fc3/ by `npm run package`, beside the helpers that import it (prune.mjs, policy.mjs, role.mjs, rule.mjs, bus.mjs, write.mjs):
 // the aliyun CLI as they call it, its JSON reply read, a failure thrown with the CLI's own message.
 import { execFileSync } from 'node:child_process';
 

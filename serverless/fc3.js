@@ -265,7 +265,7 @@ export function eventBridgeScript(deployment, region) {
     // write); one of that name not marked is someone else's, and bus.mjs stops the script, naming it.
     // Refused for another reason (credentials, permissions), the read fails too and the script stops.
     const bus = `--region ${region} --EventBusName ${q(deployment.bus)} --Description ${q(deployment.mark + deployment.bus)}`;
-    lines.push(`step=${q(`bus ${deployment.bus}`)}`, `aliyun eventbridge CreateEventBus ${bus} || node ./bus.mjs check`);
+    lines.push(`step=${q(`bus ${deployment.bus}`)}`, `node ./write.mjs eventbridge CreateEventBus ${bus} || node ./bus.mjs check`);
   }
   for (const r of deployment.eventRules) {
     const file = `eventbridge/${r.ruleName}`;
@@ -275,12 +275,12 @@ export function eventBridgeScript(deployment, region) {
     // read, stops the script) and says what differs; only that is written. A new rule is enabled.
     lines.push(
       `step=${q(`rule ${r.ruleName} of bus ${r.bus}`)}`,
-      `if aliyun eventbridge CreateRule ${at} --Description ${q(deployment.mark + r.ruleName)} --FilterPattern "$(cat ${file}.pattern.json)" --EventTargets ${targets}; ` +
+      `if node ./write.mjs eventbridge CreateRule ${at} --Description ${q(deployment.mark + r.ruleName)} --FilterPattern "$(cat ${file}.pattern.json)" --EventTargets ${targets}; ` +
         `then rule_now=${r.enabled ? "'created'" : "'created status'"}; ` +
         `else rule_now="$(node ./rule.mjs compare ${q(r.ruleName)} ${file}.pattern.json ${targets} ${r.enabled ? 'enabled' : 'disabled'})"; fi`,
-      `case "$rule_now" in *pattern*) aliyun eventbridge UpdateRule ${at} --FilterPattern "$(cat ${file}.pattern.json)";; esac`,
-      `case "$rule_now" in *targets*) aliyun eventbridge PutTargets ${at} --Targets ${targets};; esac`,
-      `case "$rule_now" in *status*) aliyun eventbridge ${r.enabled ? 'EnableRule' : 'DisableRule'} ${at};; esac`,
+      `case "$rule_now" in *pattern*) node ./write.mjs eventbridge UpdateRule ${at} --FilterPattern "$(cat ${file}.pattern.json)";; esac`,
+      `case "$rule_now" in *targets*) node ./write.mjs eventbridge PutTargets ${at} --Targets ${targets};; esac`,
+      `case "$rule_now" in *status*) node ./write.mjs eventbridge ${r.enabled ? 'EnableRule' : 'DisableRule'} ${at};; esac`,
     );
   }
   // Last: the rules of this bus it made for events the package no longer has.
@@ -290,7 +290,7 @@ export function eventBridgeScript(deployment, region) {
 
 /**
  * Writes dist/s.yaml and dist/fc3/ (ram/<role>.{trust,policy}.json, ram.sh, eventbridge.sh,
- * prune.mjs + prune.json, policy.mjs, role.mjs, rule.mjs, bus.mjs and the fc3-aliyun.mjs and fc3-owned.mjs
+ * prune.mjs + prune.json, policy.mjs, role.mjs, rule.mjs, bus.mjs, write.mjs and the fc3-aliyun.mjs and fc3-owned.mjs
  * they import, routes.json) and a .fcignore in each dist/<function>/ so `s deploy` ships what the FC 2.0 zip
  * ships. Returns the paths written.
  */
@@ -333,6 +333,7 @@ export function writeFc3(distDir, deployment, region) {
   copyFileSync(join(here, 'fc3-role.mjs'), join(out, 'role.mjs'));
   copyFileSync(join(here, 'fc3-rule.mjs'), join(out, 'rule.mjs'));
   copyFileSync(join(here, 'fc3-bus.mjs'), join(out, 'bus.mjs'));
+  copyFileSync(join(here, 'fc3-write.mjs'), join(out, 'write.mjs'));
   // by these names beside them, as beside their sources here
   copyFileSync(join(here, 'fc3-aliyun.mjs'), join(out, 'fc3-aliyun.mjs'));
   copyFileSync(join(here, 'fc3-owned.mjs'), join(out, 'fc3-owned.mjs'));

@@ -452,6 +452,60 @@ describe('the helpers read an aliyun CLI reply that says Success false (exit 0) 
   });
 });
 
+describe("eventbridge.sh's own writes are judged by the reply too, not by the CLI's exit code alone", () => {
+  /** A package whose rule is there, as an earlier run left it: another pattern, no target, disabled. */
+  const stale = async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    packageFc3(dist, svc, { validate: validateSYaml });
+    const cli = accountAliyun(tmp());
+    const mark = (name: string) => `cams-fc deploy cams-fc/dev: ${name}`;
+    cli.seed({ buses: { 'cams-fc-dev': { Description: mark('cams-fc-dev'), rules: { 'onboarding-events-1': { Description: mark('onboarding-events-1'), targets: [], FilterPattern: '{"source":["old"]}', Status: 'DISABLE' } } } } });
+    const eb = () => run('sh', [join(dist, 'fc3', 'eventbridge.sh')], { env: { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' } });
+    return { cli, eb };
+  };
+
+  for (const action of ['UpdateRule', 'PutTargets', 'EnableRule']) {
+    it(`${action} answered Success false (exit 0) stops the script at the rule, naming the reply's Code, not "done"`, async () => {
+      const { cli, eb } = await stale();
+      cli.seed({ refuseInBody: [action] });
+      const r = await eb();
+      expect(r.code, r.output).not.toBe(0);
+      expect(r.output).toContain(`eventbridge.sh: aliyun eventbridge ${action}: its reply says Success false: EventRuleNotExisted`);
+      expect(r.output).toContain('eventbridge.sh stopped (exit 1) at rule onboarding-events-1 of bus cams-fc-dev');
+      expect(r.output).not.toContain('eventbridge.sh: done');
+      // stopped at the first write refused: none after it was tried
+      const writes = cli.calls().filter((c) => WRITES.test(c[1]!)).map((c) => c[1]);
+      expect(writes.at(-1)).toBe(action);
+    });
+  }
+
+  it('a PutTargets that answers Success true but lists a target as not put stops the script, naming the target and why', async () => {
+    const { cli, eb } = await stale();
+    cli.seed({ failEntries: ['PutTargets'] });
+    const r = await eb();
+    expect(r.code, r.output).not.toBe(0);
+    expect(r.output).toContain('eventbridge.sh: aliyun eventbridge PutTargets: its reply says Success but a target was not put: cams-fc-dev-onboarding (InvalidArgument: The endpoint is invalid)');
+    expect(r.output).toContain('eventbridge.sh stopped (exit 1) at rule onboarding-events-1 of bus cams-fc-dev');
+    expect(cli.state().buses['cams-fc-dev']!.rules['onboarding-events-1']!.targets).toEqual([]);
+    expect(cli.calls().map((c) => c[1])).not.toContain('EnableRule');
+  });
+
+  it('a CreateEventBus answered Success false (a bus of that name there already, not ours) goes on to the check of whose it is, and stops there', async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    packageFc3(dist, svc, { validate: validateSYaml });
+    const cli = accountAliyun(tmp());
+    const theirs = { Description: 'mine', rules: {} };
+    cli.seed({ buses: { 'cams-fc-dev': theirs }, refuseInBody: ['CreateEventBus'] });
+    const r = await run('sh', [join(dist, 'fc3', 'eventbridge.sh')], { env: { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' } });
+    expect(r.code, r.output).not.toBe(0);
+    expect(r.output).toContain("EventBridge bus cams-fc-dev exists but is not this deployment's");
+    expect(cli.calls().map((c) => c[1])).toEqual(['CreateEventBus', 'GetEventBus']);
+    expect(cli.state().buses).toEqual({ 'cams-fc-dev': theirs });
+  });
+});
+
 describe('ram.sh run again on policies that exist', () => {
   it("adds a policy version only for a document that changed (as JSON: key order and spacing aside); a default version it cannot read stops it there", async () => {
     const dist = tmp();
@@ -627,6 +681,8 @@ const named = (d) => d === a[1] || d === a[1] + ' ' + (opt('RoleName') || opt('P
 if ((s.deny || []).some(named)) fail('NoPermission');
 // Refused in the reply's body, the CLI exiting 0 (as it does for an HTTP 200 that says Success false).
 if ((s.refuseInBody || []).some(named)) { out({ RequestId: 'r', Code: 'EventRuleNotExisted', Message: 'The event rule not existed!', Success: false }); process.exit(0); }
+// Targets put in part: Success true, each target listed as not put (EventBridge's ErrorEntries), nothing applied.
+if ((s.failEntries || []).some(named)) { const ts = JSON.parse(opt('Targets') || opt('EventTargets') || '[]'); out({ RequestId: 'r', Code: 'Success', Success: true, Data: { ErrorEntriesCount: ts.length, ErrorEntries: ts.map((t) => ({ EntryId: t.Id, ErrorCode: 'InvalidArgument', ErrorMessage: 'The endpoint is invalid' })) } }); process.exit(0); }
 const rule = () => bus().rules[opt('RuleName')] || fail('EventRuleNotExisted');
 switch (a[0] + ' ' + a[1]) {
   case 'ram CreateRole': if (s.roles[opt('RoleName')]) fail('EntityAlreadyExists.Role'); s.roles[opt('RoleName')] = { Description: opt('Description') || '', policies: [], trust: opt('AssumeRolePolicyDocument') }; break;
@@ -694,6 +750,8 @@ interface AccountState {
   deny?: string[];
   /** `<Action> <name>` calls (or every `<Action>` call) answered `Success: false` in the reply, the CLI exiting 0. */
   refuseInBody?: string[];
+  /** `<Action> <name>` calls that put targets answered Success true, listing every target as not put (ErrorEntries). */
+  failEntries?: string[];
 }
 
 describe('ram.sh and eventbridge.sh after a function is taken out of serverless.yml', () => {

@@ -1,0 +1,36 @@
+// Copied to dist/fc3/write.mjs by `npm run package`. eventbridge.sh makes its own writes through it
+// (`node write.mjs eventbridge <Action> <options…>`): one aliyun CLI call, judged by its reply as
+// well as its exit code. EventBridge answers a refused call with HTTP 200 and `Success: false`, and
+// the CLI exits 0 on it: by the exit code alone, an UpdateRule refused so passed for done, and a
+// CreateEventBus or CreateRule refused as "already exists" skipped the check of whose it is. A
+// PutTargets (or a CreateRule with its targets) may answer Success true and list the targets it could
+// not put (`ErrorEntries`, as EventBridge's API names them; `FailedEntries` too): each is a failure,
+// named. The reply is printed as the CLI prints it; a failure exits 1, saying why.
+import console from 'node:console';
+import process from 'node:process';
+import { aliyun } from './fc3-aliyun.mjs';
+
+/** The targets a reply says it could not put: `[{id, code, message}]`, [] when none. */
+export function failedEntries(reply) {
+  const data = reply?.Data ?? reply ?? {};
+  const entries = [data.ErrorEntries, data.FailedEntries].find((e) => Array.isArray(e) && e.length > 0) ?? [];
+  const count = Number(data.ErrorEntriesCount ?? data.FailedEntriesCount ?? 0);
+  const named = entries.map((e) => ({ id: e?.EntryId ?? e?.TargetId ?? e?.Id ?? 'a target', code: e?.ErrorCode ?? 'no ErrorCode', message: e?.ErrorMessage ?? 'no ErrorMessage' }));
+  // A count without the entries still says some failed.
+  if (named.length === 0 && count > 0) return [{ id: `${count} target(s)`, code: 'no ErrorCode', message: 'the reply lists none of them' }];
+  return named;
+}
+
+const args = process.argv.slice(2);
+try {
+  if (args[0] !== 'eventbridge' || !args[1]) throw new Error(`usage: node write.mjs eventbridge <Action> <options…> (got ${JSON.stringify(args)})`);
+  const reply = aliyun(...args);
+  console.log(JSON.stringify(reply, null, 2));
+  const failed = failedEntries(reply);
+  if (failed.length > 0) {
+    throw new Error(`aliyun ${args.slice(0, 2).join(' ')}: its reply says Success but ${failed.length === 1 ? 'a target was' : 'targets were'} not put: ${failed.map((f) => `${f.id} (${f.code}: ${f.message})`).join('; ')}`);
+  }
+} catch (e) {
+  console.error(`eventbridge.sh: ${e.message}`);
+  process.exit(1);
+}
