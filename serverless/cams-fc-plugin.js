@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { defineCamsFcSchema, FUNCTION_KEY_PATTERN } from './schema.js';
 import { createZip, directoryEntries } from './zip.js';
 import { addFunctionRoles, completeFunctions, OBJECT_TYPE } from './templates.js';
-import { deployChecks, stageCharsetProblem, stageTooLong } from './deploy-checks.js';
+import { deployChecks, loadDeployReaders, stageCharsetProblem, stageTooLong } from './deploy-checks.js';
 import { packageFc3, REMOVED_NOTE, removeEarlierPackaging } from './fc3.js';
 import { validateSYaml } from './fc3-schema.js';
 
@@ -203,8 +203,14 @@ export default class CamsFcPlugin {
     };
   }
 
-  checkDeployment() {
-    const { errors, warnings } = deployChecks(this.resolvedService());
+  async checkDeployment() {
+    let readers;
+    try {
+      readers = await loadDeployReaders();
+    } catch (error) {
+      throw this.userError(new Error(`cams-fc: cannot load how the functions read their settings (shared/services/config-check.ts, through tsx): ${error.message}`));
+    }
+    const { errors, warnings } = deployChecks(this.resolvedService(), readers);
     for (const w of warnings) this.warn(`cams-fc: ${w}`);
     if (errors.length === 0) return;
     // What an earlier packaging left (another stage's, say) must not be deployed in this one's place.

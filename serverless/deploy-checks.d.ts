@@ -4,13 +4,20 @@ export const DEV_STAGES: string[];
 export const ALERT_SINK_VARIABLES: string[];
 export const ALERT_SINK_SETTINGS: string[];
 export const ALERT_DELIVERERS: string[];
-export const ALERT_POLICY_DEFAULTS: Record<string, string>;
-export function deployChecks(svc: {
-  stage: string;
-  environment?: Record<string, unknown>;
-  vpcConfig?: { vpcId?: unknown; vSwitchIds?: unknown; securityGroupId?: unknown } | undefined;
-  functions: Record<string, { environment?: Record<string, unknown> }>;
-}): { errors: string[]; warnings: string[] };
+export const ALERT_POLICY_VARIABLES: string[];
+export interface DeployReaders {
+  readAlertSettings: (env: Record<string, string | undefined>) => Record<string, { value?: string; problem?: { variable: string; message: string } }>;
+}
+export function loadDeployReaders(): Promise<DeployReaders>;
+export function deployChecks(
+  svc: {
+    stage: string;
+    environment?: Record<string, unknown>;
+    vpcConfig?: { vpcId?: unknown; vSwitchIds?: unknown; securityGroupId?: unknown } | undefined;
+    functions: Record<string, { environment?: Record<string, unknown> }>;
+  },
+  readers: DeployReaders,
+): { errors: string[]; warnings: string[] };
 export const S_YAML_NAME_MAX: number;
 export const RAM_ROLE_NAME_MAX: number;
 export const LOGSTORE_NAME_MAX: number;

@@ -22,10 +22,26 @@ export const ALERT_SINK_SETTINGS = [...ALERT_SINK_VARIABLES, 'ALERT_DINGTALK_SEC
  */
 export const ALERT_DELIVERERS = ['health-monitor', 'cams-events'];
 /**
- * The alert policy both read (shared/config/monitor.ts), with what an unset one is: each decides
- * alerts on entities the other observes too, by its own policy.
+ * The alert policy both read (shared/config/monitor.ts ALERT_POLICY_READERS): each decides alerts on
+ * entities the other observes too, by its own policy.
  */
-export const ALERT_POLICY_DEFAULTS = { ALERT_REPEAT_INTERVAL: '4h', ALERT_MIN_CONSECUTIVE: '1' };
+export const ALERT_POLICY_VARIABLES = ['ALERT_REPEAT_INTERVAL', 'ALERT_MIN_CONSECUTIVE'];
+
+/**
+ * How the functions read their alert settings: shared/services/config-check.ts readAlertSettings,
+ * TypeScript, loaded through tsx (a dev dependency, as packaging is), so that what counts as unset,
+ * the same or refused is the functions' own reading, not a copy of it here.
+ * @returns {Promise<DeployReaders>}
+ */
+export async function loadDeployReaders() {
+  const { tsImport } = await import('tsx/esm/api');
+  const { readAlertSettings } = await tsImport('../shared/services/config-check.ts', import.meta.url);
+  return { readAlertSettings };
+}
+
+/**
+ * @typedef {{readAlertSettings: (env: Record<string, string | undefined>) => Record<string, {value?: string, problem?: {variable: string, message: string}}>}} DeployReaders
+ */
 
 /** README's deploy examples stand for what the reader fills in with `…`: no real value holds it. */
 export const PLACEHOLDER = '\u2026';
@@ -199,9 +215,10 @@ const list = (names) => names.map((n) => `"${n}"`).join(', ');
 
 /**
  * @param {{stage: string, environment?: Record<string, unknown>, vpcConfig?: any, functions: Record<string, {environment?: Record<string, unknown>}>}} svc
+ * @param {DeployReaders} readers how the functions read their settings (loadDeployReaders)
  * @returns {{errors: string[], warnings: string[]}}
  */
-export function deployChecks(svc) {
+export function deployChecks(svc, readers) {
   const errors = [];
   const warnings = [];
   const strict = !DEV_STAGES.includes(svc.stage);
@@ -274,7 +291,8 @@ export function deployChecks(svc) {
     const holding = fns.filter((k) => String(envOf[k][name]).includes(PLACEHOLDER));
     if (holding.length > 0) errors.push(`${placeholder(name)} (used by ${list(holding)})`);
   }
-  for (const differ of [alertSinksDiffer(envOf), alertPolicyDiffers(envOf)]) {
+  const alerting = alertSettingsRead(envOf, readers);
+  for (const differ of [...alertSettingsRefused(envOf, alerting), alertSinksDiffer(envOf, alerting), alertPolicyDiffers(envOf, alerting)]) {
     if (!differ) continue;
     if (strict) errors.push(`${differ} (stage "${svc.stage}")`);
     else warnings.push(`${differ} (stage "${svc.stage}" packages anyway; any other stage fails)`);
@@ -289,26 +307,58 @@ export function deployChecks(svc) {
 }
 
 /**
- * The sink settings on which the functions that deliver alerts disagree, said as one message naming
- * them and each variable (never a value); undefined when they agree. A setting left out or empty is
- * unset, as the sinks read it.
+ * Each deliverer's alert settings as it reads them (readers.readAlertSettings), by function key.
  * @param {Record<string, Record<string, unknown>>} envOf each function's merged environment
+ * @param {DeployReaders} readers
+ */
+function alertSettingsRead(envOf, readers) {
+  const asStrings = (env) => Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === undefined || v === null ? undefined : String(v)]));
+  return Object.fromEntries(ALERT_DELIVERERS.filter((k) => k in envOf).map((k) => [k, readers.readAlertSettings(asStrings(envOf[k]))]));
+}
+
+/**
+ * An alert setting a deliverer would refuse at start (white space alone is not unset to it, but a
+ * value to parse, save for a secret), named with the function; never its value.
+ * @param {Record<string, Record<string, unknown>>} envOf
+ * @param {Record<string, Record<string, {value?: string, problem?: {variable: string, message: string}}>>} read
+ * @returns {string[]}
+ */
+function alertSettingsRefused(envOf, read) {
+  return Object.entries(read).flatMap(([k, settings]) =>
+    Object.values(settings)
+      .filter((r) => r.problem)
+      .map(({ problem }) => {
+        const raw = envOf[k][problem.variable];
+        const blank = typeof raw === 'string' && raw !== '' && raw.trim() === '';
+        const why = problem.message.replace(`${problem.variable}: `, '').replace(/ \(got [\s\S]*\)$/, '');
+        return `function "${k}" would refuse ${problem.variable} at start (${why})${blank ? ': it holds only white space, which is not unset: leave it empty for the default, or set it' : ''}`;
+      }),
+  );
+}
+
+/**
+ * The sink settings on which the functions that deliver alerts disagree, said as one message naming
+ * them and each variable (never a value); undefined when they agree. Compared as the sinks read them
+ * (a setting left out or empty is unset, a value trimmed).
+ * @param {Record<string, Record<string, unknown>>} envOf each function's merged environment
+ * @param {Record<string, Record<string, {value?: string}>>} read
  * @returns {string | undefined}
  */
-function alertSinksDiffer(envOf) {
-  const d = differing(envOf, ALERT_SINK_SETTINGS, (v) => v);
+function alertSinksDiffer(envOf, read) {
+  const d = differing(envOf, read, ALERT_SINK_SETTINGS);
   return d && `the alert sinks of ${list(d.deliverers)} differ: ${d.names}. Both deliver alerts, each the other's too: give them the same sink settings`;
 }
 
 /**
- * The alert policy settings (ALERT_POLICY_DEFAULTS) on which the functions that deliver alerts
+ * The alert policy settings (ALERT_POLICY_VARIABLES) on which the functions that deliver alerts
  * disagree, as alertSinksDiffer says it. Compared as the functions read them: unset is the default,
  * and a duration by its length (`4h` is `240m`).
  * @param {Record<string, Record<string, unknown>>} envOf
+ * @param {Record<string, Record<string, {value?: string}>>} read
  * @returns {string | undefined}
  */
-function alertPolicyDiffers(envOf) {
-  const d = differing(envOf, Object.keys(ALERT_POLICY_DEFAULTS), (v, name) => policyValue(name, v || ALERT_POLICY_DEFAULTS[name]));
+function alertPolicyDiffers(envOf, read) {
+  const d = differing(envOf, read, ALERT_POLICY_VARIABLES);
   return (
     d &&
     `the alert policy of ${list(d.deliverers)} differs: ${d.names}. Both decide alerts on the same nodes (the sweep's checks, a receipt's), ` +
@@ -316,30 +366,22 @@ function alertPolicyDiffers(envOf) {
   );
 }
 
-/** As shared/config/monitor.ts reads it: a duration (`90s`, `30m`, `4h`, a bare number of seconds) in ms, a count as a number; else as written. */
-function policyValue(name, raw) {
-  if (name === 'ALERT_MIN_CONSECUTIVE') return /^\d+$/.test(raw) ? String(Number(raw)) : raw;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(raw);
-  return m ? String(Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? 's']) : raw;
-}
-
 /**
  * The settings (`names`) on which the deliverers packaged disagree, each with how (`set to different
- * values`, or on which only), compared by `value` of each trimmed one (empty when unset); undefined
- * when they agree or fewer than two are packaged.
+ * values`, or on which only), compared by the value each reads (`read`); a setting one of them
+ * refuses is said by alertSettingsRefused instead. Undefined when they agree or fewer than two are packaged.
  * @param {Record<string, Record<string, unknown>>} envOf
+ * @param {Record<string, Record<string, {value?: string}>>} read
  * @param {string[]} names
- * @param {(v: string, name: string) => string} value
  * @returns {{deliverers: string[], names: string} | undefined}
  */
-function differing(envOf, names, value) {
-  const deliverers = ALERT_DELIVERERS.filter((k) => k in envOf);
+function differing(envOf, read, names) {
+  const deliverers = Object.keys(read);
   if (deliverers.length < 2) return undefined;
-  const raw = (k, name) => String(envOf[k][name] ?? '').trim();
   const found = names.flatMap((name) => {
-    const values = deliverers.map((k) => value(raw(k, name), name));
-    if (values.every((v) => v === values[0])) return [];
-    const setOn = deliverers.filter((k) => raw(k, name) !== '');
+    const values = deliverers.map((k) => read[k][name]?.value);
+    if (values.some((v) => v === undefined) || values.every((v) => v === values[0])) return [];
+    const setOn = deliverers.filter((k) => String(envOf[k][name] ?? '').trim() !== '');
     return [`${name} (${setOn.length === deliverers.length ? 'set to different values' : `set on ${list(setOn)} only`})`];
   });
   return found.length === 0 ? undefined : { deliverers, names: found.join(', ') };

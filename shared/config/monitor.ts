@@ -46,14 +46,24 @@ export const qpsNumber = z.pipe(
   z.transform((v) => Number(v)),
 ).check(z.refine((n) => n > 0 && n <= 1000, 'must be between 0 and 1000'));
 
+/**
+ * The alert policy, each setting as the monitor and cams-events read it (both through
+ * loadMonitorConfig): unset or empty is the default; anything else, white space alone included, must
+ * parse. Packaging compares the two functions' settings with these (serverless/deploy-checks.js).
+ */
+export const ALERT_POLICY_READERS = {
+  ALERT_REPEAT_INTERVAL: (env: EnvSource): number => parseDuration('ALERT_REPEAT_INTERVAL', env['ALERT_REPEAT_INTERVAL'] || '4h'),
+  ALERT_MIN_CONSECUTIVE: (env: EnvSource): number => readEnv(env, 'ALERT_MIN_CONSECUTIVE', positiveInt, '1'),
+} as const;
+
 export function loadMonitorConfig(env: EnvSource = process.env): MonitorConfig {
   const { targets, problems } = parseMonitorTargets(env['MONITOR_TARGETS']);
   return {
     camsEndpoint: readEnv(env, 'CAMS_ENDPOINT', urlString, CAMS_DEFAULT_ENDPOINT),
     storeUrl: env['STORE_URL'] || DEFAULT_STORE_URL,
     qps: readEnv(env, 'MONITOR_QPS', qpsNumber, '5'),
-    repeatIntervalMs: parseDuration('ALERT_REPEAT_INTERVAL', env['ALERT_REPEAT_INTERVAL'] || '4h'),
-    minConsecutive: readEnv(env, 'ALERT_MIN_CONSECUTIVE', positiveInt, '1'),
+    repeatIntervalMs: ALERT_POLICY_READERS.ALERT_REPEAT_INTERVAL(env),
+    minConsecutive: ALERT_POLICY_READERS.ALERT_MIN_CONSECUTIVE(env),
     discoveryIntervalMs: parseDuration('DISCOVERY_INTERVAL', env['DISCOVERY_INTERVAL'] || '1h'),
     targets,
     targetProblems: problems,

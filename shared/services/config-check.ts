@@ -7,8 +7,8 @@
  */
 import { budgetQps } from '../cams/budget/qps.ts';
 import { ConfigError, parseKeyList, positiveInt, readEnv, urlString, type EnvSource } from '../config/env.ts';
-import { parseDuration, qpsNumber } from '../config/monitor.ts';
-import { sinksFromEnv } from '../alerts/sinks/env.ts';
+import { ALERT_POLICY_READERS, parseDuration, qpsNumber } from '../config/monitor.ts';
+import { ALERT_ENV, sinksFromEnv } from '../alerts/sinks/env.ts';
 import { LEVELS } from '../log/log.ts';
 import { loadStatusPageConfig } from '../status-page/config.ts';
 import { parseStoreUrl } from '../store/open-store.ts';
@@ -72,4 +72,42 @@ export function configProblems(env: EnvSource): ConfigError[] {
   for (const [name, check] of Object.entries(CHECKS)) if (given(env, name)) attempt(() => check(env, name));
   if (Object.keys(env).some((n) => SINK_VARIABLE.test(n) && given(env, n))) attempt(() => sinksFromEnv(env, { warn: () => {} }));
   return problems;
+}
+
+/** An alert setting as a function reads it: `value` to compare (unset and empty are the default), or the `problem` it refuses at start. */
+export type AlertSettingRead = { value: string; problem?: undefined } | { value?: undefined; problem: ConfigError };
+
+/**
+ * Each alert sink and alert policy setting of one function's environment as the function reads it
+ * (sinksFromEnv, ALERT_POLICY_READERS): packaging compares health-monitor's with cams-events' by
+ * these, so that what counts as unset, the same or refused cannot drift from the functions' own
+ * reading (white space alone: a webhook or policy setting refused, a secret unset).
+ */
+export function readAlertSettings(env: EnvSource): Record<string, AlertSettingRead> {
+  const read: Record<string, AlertSettingRead> = {};
+  for (const [name, reader] of Object.entries(ALERT_POLICY_READERS)) {
+    try {
+      read[name] = { value: String(reader(env)) };
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      read[name] = { problem: e };
+    }
+  }
+  // The sinks read their variables together and stop at the first refused: each refused one is
+  // taken out in turn, so that every one is named. Kept, a value is as the sinks use it, trimmed.
+  const rest: EnvSource = { ...env };
+  for (let i = 0; i < Object.keys(ALERT_ENV).length; i += 1) {
+    try {
+      sinksFromEnv(rest, { warn: () => {} });
+      break;
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      read[e.variable] = { problem: e };
+      // One refused for what is missing (a webhook's secret): taking it out changes nothing.
+      if (!given(rest, e.variable)) break;
+      delete rest[e.variable];
+    }
+  }
+  for (const name of Object.values(ALERT_ENV)) read[name] ??= { value: (env[name] ?? '').trim() };
+  return read;
 }

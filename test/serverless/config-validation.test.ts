@@ -77,14 +77,14 @@ const CASES: Case[] = [
 const dirs: string[] = [];
 const results = new Map<string, RunResult>();
 
-async function packageWith(yml: string): Promise<RunResult> {
+async function packageWith(yml: string, opts: { args?: string[]; env?: Record<string, string> } = {}): Promise<RunResult> {
   const dir = makeServiceDir('cams-fc-cfg-');
   dirs.push(dir);
   writeFileSync(join(dir, 'serverless.yml'), yml);
   writeFakeDist(dir, functionNames);
-  const env = { ...process.env, ...OFFLINE_ENV };
+  const env = { ...process.env, ...OFFLINE_ENV, ...opts.env };
   delete env.ALIYUN_CREDENTIALS_FILE;
-  return run(join(REPO, 'node_modules/.bin/serverless'), ['package'], { cwd: dir, env });
+  return run(join(REPO, 'node_modules/.bin/serverless'), ['package', ...(opts.args ?? [])], { cwd: dir, env });
 }
 
 beforeAll(async () => {
@@ -112,4 +112,17 @@ describe('serverless.yml validation', () => {
       for (const re of c.expect) expect(r.output).toMatch(re);
     });
   }
+});
+
+describe("the plugin's deploy checks, with the functions' own readers", () => {
+  it("refuses (any stage but dev) an alert setting of white space alone on cams-events, which it would refuse at start, naming the function and the variable", async () => {
+    const yml = inFunction('cams-events', "ALERT_REPEAT_INTERVAL: ${env:ALERT_REPEAT_INTERVAL, ''}", "ALERT_REPEAT_INTERVAL: '  '")(original);
+    const prodEnv = { API_KEYS: 'caller:0123456789abcdef', CAMS_RECEIPT_TOKEN: 'a-receipt-token-0123456789', STORE_URL: 'redis://cache:6379/0', ALERT_SLACK_WEBHOOK: 'https://hooks.slack.com/x' };
+    const prod = await packageWith(yml, { args: ['--stage', 'prod'], env: prodEnv });
+    expect(prod.code, prod.output).not.toBe(0);
+    expect(prod.output).toContain('function "cams-events" would refuse ALERT_REPEAT_INTERVAL at start');
+    const dev = await packageWith(yml, { env: prodEnv });
+    expect(dev.code, dev.output).toBe(0);
+    expect(dev.output).toContain('function "cams-events" would refuse ALERT_REPEAT_INTERVAL at start');
+  }, 120_000);
 });

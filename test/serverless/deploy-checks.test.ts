@@ -1,9 +1,13 @@
 // serverless/deploy-checks.js: what fails packaging before anything is built into templates.
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { ALERT_POLICY_DEFAULTS, ALERT_SINK_SETTINGS, deployChecks, stageCharsetProblem, stageLimits, stageTooLong } from '../../serverless/deploy-checks.js';
+import { ALERT_POLICY_VARIABLES, ALERT_SINK_SETTINGS, deployChecks as checks, loadDeployReaders, stageCharsetProblem, stageLimits, stageTooLong } from '../../serverless/deploy-checks.js';
 import { ALERT_ENV } from '../../shared/alerts/sinks/env.ts';
-import { loadMonitorConfig } from '../../shared/config/monitor.ts';
+import { ALERT_POLICY_READERS } from '../../shared/config/monitor.ts';
+import { readAlertSettings } from '../../shared/services/config-check.ts';
+
+/** With the functions' own readers, as the plugin gives them. */
+const deployChecks = (svc: Parameters<typeof checks>[0]) => checks(svc, { readAlertSettings });
 
 const SINKS = { ALERT_DINGTALK_WEBHOOK: '', ALERT_LARK_WEBHOOK: '', ALERT_WECOM_WEBHOOK: '', ALERT_SLACK_WEBHOOK: '', ALERT_WEBHOOK_URL: '' };
 /** As serverless.yml has it: health-monitor and cams-events deliver alerts through the same sinks (`sinks`) and policy (`policy`); `camsEventsSinks` and `camsEventsPolicy` set cams-events' apart. */
@@ -126,20 +130,51 @@ describe('deployChecks', () => {
     same({ ALERT_REPEAT_INTERVAL: '4h', ALERT_MIN_CONSECUTIVE: '1' }, {});
     same({ ALERT_REPEAT_INTERVAL: '240m', ALERT_MIN_CONSECUTIVE: '02' }, { ALERT_REPEAT_INTERVAL: ' 14400 ', ALERT_MIN_CONSECUTIVE: '2' });
     same({ ALERT_REPEAT_INTERVAL: '1.5h' }, { ALERT_REPEAT_INTERVAL: '90m' });
-    expect(deployChecks(service('prod', { policy: { ALERT_REPEAT_INTERVAL: '4h' }, camsEventsPolicy: { ALERT_REPEAT_INTERVAL: '4m' } })).errors).toEqual([
+    expect(deployChecks(service('prod', { policy: { ALERT_REPEAT_INTERVAL: '4h' }, camsEventsPolicy: { ALERT_REPEAT_INTERVAL: '5h' } })).errors).toEqual([
       expect.stringMatching(/: ALERT_REPEAT_INTERVAL \(set to different values\)\. /),
+    ]);
+    // One the function refuses (under its 5m floor) is said as refused, not compared.
+    expect(deployChecks(service('prod', { policy: { ALERT_REPEAT_INTERVAL: '4h' }, camsEventsPolicy: { ALERT_REPEAT_INTERVAL: '4m' } })).errors).toEqual([
+      expect.stringMatching(/^function "cams-events" would refuse ALERT_REPEAT_INTERVAL at start \(must be at least 5m: .*\) \(stage "prod"\)$/),
     ]);
     // Sinks and policy both apart: each said.
     expect(deployChecks(service('prod', { ...apart, camsEventsSinks: { ALERT_SLACK_WEBHOOK: 'https://hooks.slack.com/y' } })).errors).toEqual([
       expect.stringMatching(/^the alert sinks of .*: ALERT_SLACK_WEBHOOK \(set to different values\)/),
       expect.stringMatching(differ),
     ]);
-    // Every ALERT_* setting the deliverers' configuration reads is compared, with the default the code gives it.
+    // Every ALERT_* setting the deliverers' configuration reads is compared, by the reader the code uses.
     const read = readFileSync(new URL('../../shared/config/monitor.ts', import.meta.url), 'utf8');
-    expect([...new Set([...read.matchAll(/'(ALERT_[A-Z_]+)'/g)].map((m) => m[1]))].sort()).toEqual(
-      Object.keys(ALERT_POLICY_DEFAULTS).sort(),
-    );
-    expect(loadMonitorConfig(ALERT_POLICY_DEFAULTS)).toEqual(loadMonitorConfig({}));
+    expect([...new Set([...read.matchAll(/'(ALERT_[A-Z_]+)'/g)].map((m) => m[1]))].sort()).toEqual([...ALERT_POLICY_VARIABLES].sort());
+    expect(Object.keys(ALERT_POLICY_READERS).sort()).toEqual([...ALERT_POLICY_VARIABLES].sort());
+  });
+
+  it('fails any stage but dev (warns on dev) on an alert setting of white space alone that the function refuses at start, naming the function and the variable; a secret of white space is unset, as the sinks read it', () => {
+    const blank = { policy: { ALERT_REPEAT_INTERVAL: '  ' }, camsEventsPolicy: { ALERT_REPEAT_INTERVAL: '' }, camsEventsSinks: { ...SINKS, ALERT_SLACK_WEBHOOK: 'https://hooks.slack.com/x', ALERT_LARK_WEBHOOK: ' ' } };
+    const refused = (fn: string, name: string) => new RegExp(`^function "${fn}" would refuse ${name} at start \\(.+\\): it holds only white space, which is not unset: leave it empty for the default, or set it`);
+    for (const stage of ['prod', 'staging']) {
+      const { errors, warnings } = deployChecks(service(stage, blank));
+      expect(errors).toEqual([expect.stringMatching(refused('health-monitor', 'ALERT_REPEAT_INTERVAL')), expect.stringMatching(refused('cams-events', 'ALERT_LARK_WEBHOOK'))]);
+      for (const e of errors) expect(e).toContain(`(stage "${stage}")`);
+      expect(warnings).toEqual([]);
+    }
+    const dev = deployChecks(service('dev', blank));
+    expect(dev.errors).toEqual([]);
+    expect(dev.warnings).toEqual([expect.stringMatching(refused('health-monitor', 'ALERT_REPEAT_INTERVAL')), expect.stringMatching(refused('cams-events', 'ALERT_LARK_WEBHOOK'))]);
+    // A count of white space on both: each function named.
+    const both = deployChecks(service('prod', { policy: { ALERT_MIN_CONSECUTIVE: ' ' } })).errors;
+    expect(both).toEqual([expect.stringMatching(refused('health-monitor', 'ALERT_MIN_CONSECUTIVE')), expect.stringMatching(refused('cams-events', 'ALERT_MIN_CONSECUTIVE'))]);
+    // A secret of white space is read as unset: it agrees with one left empty, and nothing is refused.
+    expect(deployChecks(service('prod', { sinks: { ALERT_DINGTALK_SECRET: '' }, camsEventsSinks: { ...SINKS, ALERT_SLACK_WEBHOOK: 'https://hooks.slack.com/x', ALERT_DINGTALK_SECRET: '   ' } })).errors).toEqual([]);
+    // Never a value: a refused interval is named without what it held.
+    const bad = deployChecks(service('prod', { policy: { ALERT_REPEAT_INTERVAL: 'seven-hours' } })).errors;
+    expect(bad).toHaveLength(2);
+    expect(bad.join('\n')).not.toContain('seven-hours');
+  });
+
+  it('loads the functions\' own readers for the plugin, through tsx', async () => {
+    const readers = await loadDeployReaders();
+    expect(readers.readAlertSettings({ ALERT_REPEAT_INTERVAL: '240m' })['ALERT_REPEAT_INTERVAL']).toEqual({ value: String(4 * 3_600_000) });
+    expect(readers.readAlertSettings({ ALERT_MIN_CONSECUTIVE: ' ' })['ALERT_MIN_CONSECUTIVE']!.problem!.variable).toBe('ALERT_MIN_CONSECUTIVE');
   });
 
   it("fails a function whose environment is over FC's 4 KB, naming it and its largest variables", () => {

@@ -43,7 +43,7 @@ export function readZip(zip: Buffer, crc: (b: Buffer) => number): Map<string, Bu
 /**
  * A throwaway service directory holding copies of this repository's serverless.yml, plugin,
  * dummy credentials and package.json (the plugin is ESM by "type": "module"), with node_modules
- * linked. Packaging there leaves the repository's own .serverless/ and dist/ alone.
+ * and shared/ linked. Packaging there leaves the repository's own .serverless/ and dist/ alone.
  */
 export function makeServiceDir(prefix = 'cams-fc-pkg-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -52,6 +52,8 @@ export function makeServiceDir(prefix = 'cams-fc-pkg-'): string {
   cpSync(join(REPO, 'ci'), join(dir, 'ci'), { recursive: true });
   cpSync(join(REPO, 'package.json'), join(dir, 'package.json'));
   symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  // the plugin's deploy checks read the functions' settings with the functions' own readers
+  symlinkSync(join(REPO, 'shared'), join(dir, 'shared'), 'dir');
   return dir;
 }
 

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { CHECKED_VARIABLES, configProblems } from '../../../shared/services/config-check.ts';
+import { CHECKED_VARIABLES, configProblems, readAlertSettings } from '../../../shared/services/config-check.ts';
 
 const SHARED = fileURLToPath(new URL('../../../shared/', import.meta.url));
 
@@ -101,5 +101,23 @@ describe('configProblems: each variable checked as the function that reads it ch
 
   it('checks the sinks as sinksFromEnv does: a DingTalk robot URL without its access_token is refused', () => {
     expect(problems({ ALERT_DINGTALK_WEBHOOK: 'https://oapi.dingtalk.com/robot/send' })).toEqual(['ALERT_DINGTALK_WEBHOOK']);
+  });
+});
+
+describe('readAlertSettings: the alert settings as the deliverers read them, for packaging to compare', () => {
+  it('gives each policy setting its value (unset or empty: the default) and each sink setting trimmed', () => {
+    const read = readAlertSettings({ ALERT_REPEAT_INTERVAL: '240m', ALERT_SLACK_WEBHOOK: ' https://hooks.slack.com/x ', ALERT_DINGTALK_SECRET: '  ' });
+    expect(read['ALERT_REPEAT_INTERVAL']).toEqual({ value: String(4 * 3_600_000) });
+    expect(read['ALERT_MIN_CONSECUTIVE']).toEqual({ value: '1' });
+    expect(read['ALERT_SLACK_WEBHOOK']).toEqual({ value: 'https://hooks.slack.com/x' });
+    // a secret of white space alone is unset, as the sinks read it
+    expect(read['ALERT_DINGTALK_SECRET']).toEqual({ value: '' });
+  });
+
+  it('names every setting of white space alone the functions refuse, each sink too (the sinks stop at the first)', () => {
+    const read = readAlertSettings({ ALERT_REPEAT_INTERVAL: ' ', ALERT_MIN_CONSECUTIVE: '  ', ALERT_LARK_WEBHOOK: ' ', ALERT_SLACK_WEBHOOK: '\t', ALERT_WECOM_WEBHOOK: 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k' });
+    const refused = Object.entries(read).filter(([, r]) => r.problem).map(([name, r]) => [name, r.problem!.variable]);
+    expect(refused.sort()).toEqual([['ALERT_LARK_WEBHOOK', 'ALERT_LARK_WEBHOOK'], ['ALERT_MIN_CONSECUTIVE', 'ALERT_MIN_CONSECUTIVE'], ['ALERT_REPEAT_INTERVAL', 'ALERT_REPEAT_INTERVAL'], ['ALERT_SLACK_WEBHOOK', 'ALERT_SLACK_WEBHOOK']]);
+    expect(read['ALERT_WECOM_WEBHOOK']).toEqual({ value: 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k' });
   });
 });
