@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { aliyun } from './fc3-aliyun.mjs';
-import { assertOurs, shellWord } from './fc3-owned.mjs';
+import { assertOurs, ownedResource } from './fc3-owned.mjs';
 
 const plan = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'prune.json'), 'utf8'));
 const mark = plan.mark + plan.bus;
@@ -23,14 +23,7 @@ try {
   } catch (e) {
     throw new Error(`EventBridge bus ${plan.bus} could not be created (the error above) nor read: ${e.message}`, { cause: e });
   }
-  assertOurs({
-    what: `EventBridge bus ${plan.bus}`,
-    script: 'eventbridge.sh',
-    description: bus.Description,
-    mark,
-    handOver: `aliyun eventbridge UpdateEventBus --region ${plan.region} --EventBusName ${shellWord(plan.bus)} --Description ${shellWord(mark)}`,
-    otherwise: 'deploy under another service or stage name (the bus is named <service>-<stage>), or remove that bus first',
-  });
+  assertOurs({ ...ownedResource('bus', plan.bus, mark, plan), description: bus.Description });
   console.log(`EventBridge bus ${plan.bus}: this deployment's already`);
 } catch (e) {
   console.error(`eventbridge.sh: ${e.message}`);

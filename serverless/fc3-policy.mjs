@@ -9,7 +9,7 @@ import console from 'node:console';
 import { readFileSync } from 'node:fs';
 import process from 'node:process';
 import { aliyun } from './fc3-aliyun.mjs';
-import { assertOurs, normalisedJson, shellWord } from './fc3-owned.mjs';
+import { assertOurs, normalisedJson, ownedResource } from './fc3-owned.mjs';
 
 const [what, name, file, description] = process.argv.slice(2);
 try {
@@ -23,14 +23,7 @@ try {
   } catch (e) {
     throw new Error(`policy ${name}: could not read its default version: ${e.message}`, { cause: e });
   }
-  assertOurs({
-    what: `RAM policy ${name}`,
-    script: 'ram.sh',
-    description: policy.Description,
-    mark: description,
-    handOver: `aliyun ram UpdatePolicyDescription --PolicyName ${shellWord(name)} --NewDescription ${shellWord(description)}`,
-    otherwise: 'deploy under another service or stage name (policies are named <service>-<stage>-<function>), or remove that policy first',
-  });
+  assertOurs({ ...ownedResource('policy', name, description), description: policy.Description });
   let current;
   try {
     const id = policy.DefaultVersion;

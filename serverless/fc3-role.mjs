@@ -8,7 +8,7 @@ import console from 'node:console';
 import { readFileSync } from 'node:fs';
 import process from 'node:process';
 import { aliyun } from './fc3-aliyun.mjs';
-import { assertOurs, normalisedJson, shellWord } from './fc3-owned.mjs';
+import { assertOurs, normalisedJson, ownedResource } from './fc3-owned.mjs';
 
 const [what, name, file, description] = process.argv.slice(2);
 try {
@@ -22,14 +22,7 @@ try {
   } catch (e) {
     throw new Error(`RAM role ${name} could not be created (the error above) nor read: ${e.message}`, { cause: e });
   }
-  assertOurs({
-    what: `RAM role ${name}`,
-    script: 'ram.sh',
-    description: role.Description,
-    mark: description,
-    handOver: `aliyun ram UpdateRole --RoleName ${shellWord(name)} --NewDescription ${shellWord(description)}`,
-    otherwise: 'deploy under another service or stage name (roles are named <service>-<stage>-<function>), or remove that role first',
-  });
+  assertOurs({ ...ownedResource('role', name, description), description: role.Description });
   console.log(wanted === undefined || normalisedJson(role.AssumeRolePolicyDocument ?? '') !== wanted ? 'trust' : 'same');
 } catch (e) {
   console.error(`ram.sh: ${e.message}`);

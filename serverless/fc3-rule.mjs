@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { aliyun, listAll } from './fc3-aliyun.mjs';
-import { assertOurs, normalisedJson, shellWord } from './fc3-owned.mjs';
+import { assertOurs, normalisedJson, ownedResource } from './fc3-owned.mjs';
 
 const plan = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'prune.json'), 'utf8'));
 
@@ -57,14 +57,7 @@ try {
     throw new Error(`EventBridge rule ${name} of bus ${plan.bus} could not be created (the error above) nor read: ${e.message}`, { cause: e });
   }
   const mark = plan.mark + name;
-  assertOurs({
-    what: `EventBridge rule ${name} of bus ${plan.bus}`,
-    script: 'eventbridge.sh',
-    description: field(rule, 'Description'),
-    mark,
-    handOver: `aliyun eventbridge UpdateRule --region ${plan.region} --EventBusName ${shellWord(plan.bus)} --RuleName ${shellWord(name)} --Description ${shellWord(mark)}`,
-    otherwise: 'rename or remove that rule first (the scripts name a function\'s rules <function>-events-<n>)',
-  });
+  assertOurs({ ...ownedResource('rule', name, mark, plan), description: field(rule, 'Description') });
   try {
     const pages = (r) => (r.Data?.NextToken ? ['--NextToken', String(r.Data.NextToken)] : undefined);
     targets = listAll(['eventbridge', 'ListTargets', ...at, '--Limit', '100'], (r) => r.Data?.Targets, pages);

@@ -187,6 +187,13 @@ function scriptStart(script) {
     `trap 'code=$?; [ "$code" -eq 0 ] || echo "${script} stopped (exit $code) at $step: the error above says why; what came before is done. Fix the cause and run ${script} again: it updates what exists and goes on." >&2' EXIT`,
   ];
 }
+/**
+ * claims.mjs looks, before anything is written, for every resource of the names the script makes
+ * that is not this deployment's, and stops it naming them all: an upgrade from scripts without the
+ * mark hands them over in one go, not one per run.
+ */
+const CLAIMS_STEP = "'the check of what exists under its names (nothing written yet)'";
+const claimsStep = (what) => [`step=${CLAIMS_STEP}`, `node ./claims.mjs ${what}`];
 const scriptEnd = (script) => `echo '${script}: done (an "already exists" error above is a create that found it there: only what differed was written)'`;
 
 /** The aliyun CLI commands that create the roles and attach their policies (run before `s deploy`). */
@@ -197,6 +204,8 @@ export function ramScript(deployment) {
     'set -e',
     SCRIPT_DIR,
     ...scriptStart('ram.sh'),
+    // Before any write: every role and policy of its names that is not this deployment's, named at once.
+    ...claimsStep('ram'),
     // Each create falls back to reading what exists, and writes only what differs from the documents
     // as they are now; when both fail (no permission, say), set -e stops the script.
     `step=${q(`policy ${deployment.logsPolicyName}`)}`,
@@ -258,6 +267,8 @@ export function eventBridgeScript(deployment, region) {
     // user id, a stray space) would make targets that reach no function, or break the sed below.
     `case "$ACCOUNT_ID" in *[!0-9]*) echo "ACCOUNT_ID must be your Alibaba Cloud account id, digits only (got '$ACCOUNT_ID')" >&2; exit 2 ;; esac`,
     ...scriptStart('eventbridge.sh'),
+    // Before any write: the bus and every rule of its names that is not this deployment's, named at once.
+    ...claimsStep('eventbridge'),
   ];
   if (deployment.eventRules.length > 0) {
     // Made with the stage's mark (prune.mjs deletes it, once no rule is left on it, only with that
@@ -290,7 +301,7 @@ export function eventBridgeScript(deployment, region) {
 
 /**
  * Writes dist/s.yaml and dist/fc3/ (ram/<role>.{trust,policy}.json, ram.sh, eventbridge.sh,
- * prune.mjs + prune.json, policy.mjs, role.mjs, rule.mjs, bus.mjs, write.mjs and the fc3-aliyun.mjs and fc3-owned.mjs
+ * prune.mjs + prune.json, claims.mjs, policy.mjs, role.mjs, rule.mjs, bus.mjs, write.mjs and the fc3-aliyun.mjs and fc3-owned.mjs
  * they import, routes.json) and a .fcignore in each dist/<function>/ so `s deploy` ships what the FC 2.0 zip
  * ships. Returns the paths written.
  */
@@ -334,6 +345,7 @@ export function writeFc3(distDir, deployment, region) {
   copyFileSync(join(here, 'fc3-rule.mjs'), join(out, 'rule.mjs'));
   copyFileSync(join(here, 'fc3-bus.mjs'), join(out, 'bus.mjs'));
   copyFileSync(join(here, 'fc3-write.mjs'), join(out, 'write.mjs'));
+  copyFileSync(join(here, 'fc3-claims.mjs'), join(out, 'claims.mjs'));
   // by these names beside them, as beside their sources here
   copyFileSync(join(here, 'fc3-aliyun.mjs'), join(out, 'fc3-aliyun.mjs'));
   copyFileSync(join(here, 'fc3-owned.mjs'), join(out, 'fc3-owned.mjs'));

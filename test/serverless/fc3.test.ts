@@ -256,6 +256,9 @@ function withOnboardingEvent(patch: Record<string, unknown>): Fc3Service {
   return { ...svc, functions: { ...svc.functions, onboarding: { ...onboarding, events } } };
 }
 
+/** Where ram.sh and eventbridge.sh stop when something of their names is not this deployment's. */
+const CLAIMS_STEP = 'the check of what exists under its names (nothing written yet)';
+
 /** The calls that write (anything but a read, a listing, or a create or attach refused as "exists"). */
 const WRITES = /^(Update|Put|Enable|Disable|Detach|Delete|CreatePolicyVersion$)/;
 
@@ -283,7 +286,8 @@ describe('ram.sh and eventbridge.sh run again', () => {
     // each role, policy, the bus and the rule read once, and found as the scripts would write them
     expect(actions.filter((a) => a === 'GetRole')).toHaveLength(Object.keys(svc.functions).length);
     expect(actions.filter((a) => a === 'GetPolicy')).toHaveLength(actions.filter((a) => a === 'CreatePolicy').length);
-    expect(actions.filter((a) => a === 'GetEventBus')).toHaveLength(1);
+    // the bus read twice: by the look for what is not this deployment's, and after its create was refused
+    expect(actions.filter((a) => a === 'GetEventBus')).toHaveLength(2);
     expect(actions.filter((a) => a === 'GetRule')).toHaveLength(1);
     expect(actions.filter((a) => a === 'ListTargets')).toHaveLength(1);
     // Every attachment was found attached already; besides those lists, each policy-less role is
@@ -314,7 +318,7 @@ describe('ram.sh and eventbridge.sh run again', () => {
     const stopped = await run('sh', [join(written.dir, 'eventbridge.sh')], { env: { ...env, PATH: `${noBus.bin}:${process.env.PATH}` } });
     expect(stopped.code).not.toBe(0);
     expect(stopped.output).toContain('EventBridge bus cams-fc-dev could not be created (the error above) nor read');
-    expect(noBus.calls().map((a) => a[1])).toEqual(['CreateEventBus', 'GetEventBus']);
+    expect(noBus.calls().map((a) => a[1])).toEqual(['GetEventBus', 'CreateEventBus', 'GetEventBus']);
   });
 
   it('write exactly what changed: a trust policy, a filter pattern, a target or a rule left disabled each get their one update', async () => {
@@ -379,7 +383,6 @@ describe('ram.sh and eventbridge.sh run again', () => {
         seed: { roles: { 'cams-fc-dev-bind-waba': { Description: 'mine', policies: [], trust: '{}' } } },
         message: `RAM role cams-fc-dev-bind-waba exists but is not this deployment's: its description is "mine", not "${mark('cams-fc-dev-bind-waba')}"`,
         handOver: `aliyun ram UpdateRole --RoleName 'cams-fc-dev-bind-waba' --NewDescription '${mark('cams-fc-dev-bind-waba')}'`,
-        stoppedAt: 'role cams-fc-dev-bind-waba',
         untouched: (s: AccountState) => s.roles['cams-fc-dev-bind-waba'],
       },
       {
@@ -388,7 +391,6 @@ describe('ram.sh and eventbridge.sh run again', () => {
         seed: { policies: { 'cams-fc-dev-onboarding': { Description: '', versions: ['v1'], default: 'v1', documents: { v1: '{"Version":"1","Statement":[]}' } } } },
         message: `RAM policy cams-fc-dev-onboarding exists but is not this deployment's: its description is "", not "${mark('cams-fc-dev-onboarding')}"`,
         handOver: `aliyun ram UpdatePolicyDescription --PolicyName 'cams-fc-dev-onboarding' --NewDescription '${mark('cams-fc-dev-onboarding')}'`,
-        stoppedAt: 'role cams-fc-dev-onboarding',
         untouched: (s: AccountState) => s.policies['cams-fc-dev-onboarding'],
       },
       {
@@ -397,7 +399,6 @@ describe('ram.sh and eventbridge.sh run again', () => {
         seed: { buses: { 'cams-fc-dev': { Description: mark('cams-fc-dev'), rules: { 'onboarding-events-1': { Description: 'theirs', targets: ['t1'], FilterPattern: '{}', Status: 'ENABLE' } } } } },
         message: `EventBridge rule onboarding-events-1 of bus cams-fc-dev exists but is not this deployment's: its description is "theirs", not "${mark('onboarding-events-1')}"`,
         handOver: `aliyun eventbridge UpdateRule --region ap-southeast-1 --EventBusName 'cams-fc-dev' --RuleName 'onboarding-events-1' --Description '${mark('onboarding-events-1')}'`,
-        stoppedAt: 'rule onboarding-events-1 of bus cams-fc-dev',
         untouched: (s: AccountState) => s.buses['cams-fc-dev']!.rules['onboarding-events-1'],
       },
     ];
@@ -410,14 +411,61 @@ describe('ram.sh and eventbridge.sh run again', () => {
       expect(r.code, r.output).not.toBe(0);
       expect(r.output).toContain(c.message);
       expect(r.output).toContain(c.handOver);
-      expect(r.output).toContain(`${c.script} stopped (exit 1) at ${c.stoppedAt}`);
+      expect(r.output).toContain(`${c.script} stopped (exit 1) at ${CLAIMS_STEP}`);
       expect(c.untouched(cli.state())).toEqual(before);
-      expect(cli.calls().filter((x) => WRITES.test(x[1]!))).toEqual([]);
+      // found before anything was written: reads only, no create either
+      expect(cli.calls().filter((x) => !/^(Get|List)/.test(x[1]!))).toEqual([]);
 
       // Yours to give: marked as the message says, the next run takes it over and goes on.
       expect((await run('sh', ['-c', c.handOver], { env })).code).toBe(0);
       const again = await run('sh', [join(dist, 'fc3', c.script)], { env });
       expect(again.code, again.output).toBe(0);
+    }
+  });
+
+  it('find every one of those in one run, before writing anything, and name each with its command: marked as said, one more run goes through', async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    packageFc3(dist, svc, { validate: validateSYaml });
+    const mark = (name: string) => `cams-fc deploy cams-fc/dev: ${name}`;
+    // As a version of the scripts from before the mark left them: several roles, policies, the bus and its rule unmarked.
+    const cli = accountAliyun(tmp());
+    cli.seed({
+      roles: { 'cams-fc-dev-bind-waba': { Description: '', policies: [], trust: '{}' }, 'cams-fc-dev-onboarding': { Description: 'mine', policies: [], trust: '{}' } },
+      policies: { 'cams-fc-dev-logs': { Description: '', versions: ['v1'], default: 'v1', documents: { v1: '{"Version":"1","Statement":[]}' } }, 'cams-fc-dev-onboarding': { Description: '', versions: ['v1'], default: 'v1', documents: { v1: '{"Version":"1","Statement":[]}' } } },
+      buses: { 'cams-fc-dev': { Description: '', rules: { 'onboarding-events-1': { Description: '', targets: ['t1'], FilterPattern: '{}', Status: 'ENABLE' } } } },
+    });
+    const before = cli.state();
+    const env = { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
+    const handOvers = {
+      'ram.sh': [
+        `aliyun ram UpdateRole --RoleName 'cams-fc-dev-bind-waba' --NewDescription '${mark('cams-fc-dev-bind-waba')}'`,
+        `aliyun ram UpdateRole --RoleName 'cams-fc-dev-onboarding' --NewDescription '${mark('cams-fc-dev-onboarding')}'`,
+        `aliyun ram UpdatePolicyDescription --PolicyName 'cams-fc-dev-logs' --NewDescription '${mark('cams-fc-dev-logs')}'`,
+        `aliyun ram UpdatePolicyDescription --PolicyName 'cams-fc-dev-onboarding' --NewDescription '${mark('cams-fc-dev-onboarding')}'`,
+      ],
+      'eventbridge.sh': [
+        `aliyun eventbridge UpdateEventBus --region ap-southeast-1 --EventBusName 'cams-fc-dev' --Description '${mark('cams-fc-dev')}'`,
+        `aliyun eventbridge UpdateRule --region ap-southeast-1 --EventBusName 'cams-fc-dev' --RuleName 'onboarding-events-1' --Description '${mark('onboarding-events-1')}'`,
+      ],
+    };
+    for (const [script, commands] of Object.entries(handOvers)) {
+      const r = await run('sh', [join(dist, 'fc3', script)], { env });
+      expect(r.code, r.output).not.toBe(0);
+      expect(r.output).toContain(`${script}: nothing was written: each of these ${commands.length} exists under a name this package makes but is not this deployment's`);
+      for (const command of commands) expect(r.output).toContain(command);
+      expect(r.output).toContain(`${script} stopped (exit 1) at ${CLAIMS_STEP}`);
+    }
+    // Nothing written by either: reads and listings only.
+    expect(cli.calls().filter((x) => !/^(Get|List)/.test(x[1]!))).toEqual([]);
+    expect(cli.state()).toEqual(before);
+
+    // Every one handed over as said: one more run of each goes through.
+    for (const command of Object.values(handOvers).flat()) expect((await run('sh', ['-c', command], { env })).code, command).toBe(0);
+    for (const script of Object.keys(handOvers)) {
+      const r = await run('sh', [join(dist, 'fc3', script)], { env });
+      expect(r.code, `${script}: ${r.output}`).toBe(0);
+      expect(r.output).toContain(`${script}: done`);
     }
   });
 });
@@ -497,11 +545,12 @@ describe("eventbridge.sh's own writes are judged by the reply too, not by the CL
     packageFc3(dist, svc, { validate: validateSYaml });
     const cli = accountAliyun(tmp());
     const theirs = { Description: 'mine', rules: {} };
-    cli.seed({ buses: { 'cams-fc-dev': theirs }, refuseInBody: ['CreateEventBus'] });
+    // the bus made after the look for what is not this deployment's (it found none), before the create
+    cli.seed({ refuseInBody: ['CreateEventBus'], meanwhile: { after: 'GetEventBus', buses: { 'cams-fc-dev': theirs } } });
     const r = await run('sh', [join(dist, 'fc3', 'eventbridge.sh')], { env: { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' } });
     expect(r.code, r.output).not.toBe(0);
     expect(r.output).toContain("EventBridge bus cams-fc-dev exists but is not this deployment's");
-    expect(cli.calls().map((c) => c[1])).toEqual(['CreateEventBus', 'GetEventBus']);
+    expect(cli.calls().map((c) => c[1])).toEqual(['GetEventBus', 'CreateEventBus', 'GetEventBus']);
     expect(cli.state().buses).toEqual({ 'cams-fc-dev': theirs });
   });
 });
@@ -678,6 +727,8 @@ const policy = () => s.policies[opt('PolicyName')] || fail('EntityNotExist.Polic
 const holders = (p) => [...Object.keys(s.roles).filter((r) => s.roles[r].policies.includes(p)), ...Object.keys(s.users).filter((u) => s.users[u].policies.includes(p))];
 const bus = () => s.buses[opt('EventBusName')] || fail('EventBusNotExist');
 const named = (d) => d === a[1] || d === a[1] + ' ' + (opt('RoleName') || opt('PolicyName') || opt('RuleName') || opt('EventBusName'));
+// Made by someone else once this call is over (before the next one).
+if (s.meanwhile && s.meanwhile.after === a[1]) { const m = s.meanwhile; process.on('exit', () => { const now = JSON.parse(fs.readFileSync(${JSON.stringify(stateFile)}, 'utf8')); delete now.meanwhile; now.buses = { ...now.buses, ...m.buses }; fs.writeFileSync(${JSON.stringify(stateFile)}, JSON.stringify(now)); }); }
 if ((s.deny || []).some(named)) fail('NoPermission');
 // Refused in the reply's body, the CLI exiting 0 (as it does for an HTTP 200 that says Success false).
 if ((s.refuseInBody || []).some(named)) { out({ RequestId: 'r', Code: 'EventRuleNotExisted', Message: 'The event rule not existed!', Success: false }); process.exit(0); }
@@ -752,6 +803,8 @@ interface AccountState {
   refuseInBody?: string[];
   /** `<Action> <name>` calls that put targets answered Success true, listing every target as not put (ErrorEntries). */
   failEntries?: string[];
+  /** Buses someone else makes once the first `after` call is over, before the next call. */
+  meanwhile?: { after: string; buses: AccountState['buses'] };
 }
 
 describe('ram.sh and eventbridge.sh after a function is taken out of serverless.yml', () => {
@@ -891,9 +944,10 @@ describe('ram.sh and eventbridge.sh after a function is taken out of serverless.
       expect(r.code, r.output).not.toBe(0);
       expect(r.output).toContain(`EventBridge bus cams-fc-dev exists but is not this deployment's: its description is ${JSON.stringify(description ?? '')}`);
       expect(r.output).toContain(`aliyun eventbridge UpdateEventBus --region ap-southeast-1 --EventBusName 'cams-fc-dev' --Description '${ours}'`);
-      expect(r.output).toContain('eventbridge.sh stopped (exit 1) at bus cams-fc-dev');
+      expect(r.output).toContain(`eventbridge.sh stopped (exit 1) at ${CLAIMS_STEP}`);
       expect(cli.state().buses).toEqual({ 'cams-fc-dev': theirs });
-      expect(cli.calls().map((c) => c[1])).toEqual(['CreateEventBus', 'GetEventBus']);
+      // found before the create was tried: the bus read, its rules listed, nothing written
+      expect(cli.calls().map((c) => c[1])).toEqual(['GetEventBus', 'ListRules']);
 
       // Yours to give: marked as the message says, the next run takes it and goes on.
       expect((await run('sh', ['-c', /aliyun eventbridge UpdateEventBus [^\n]*'/.exec(r.output)![0]], { env })).code).toBe(0);
