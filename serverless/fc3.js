@@ -175,14 +175,15 @@ const SCRIPT_DIR = 'CDPATH= cd -- "$(dirname -- "$0")"';
 
 /**
  * What both scripts do first, once in their own folder: find the two tools they call, before
- * changing anything (node runs last, so without it every create would be done and the prune not),
+ * changing anything (node runs the helpers, from claims.mjs first to prune.mjs last: without it the script
+ * would stop at its first helper, or, where a create needs none, only after writing),
  * and from then on, stopped by a failed call, say where they stopped and that a re-run goes on.
  * `step` names what is being done; `finish` ends a run that got through.
  */
 function scriptStart(script) {
   return [
     `command -v aliyun >/dev/null 2>&1 || { echo "${script}: the aliyun CLI is not on PATH: install it and set up your AccessKey (aliyun configure); nothing was done" >&2; exit 127; }`,
-    `command -v node >/dev/null 2>&1 || { echo "${script}: node is not on PATH (it runs prune.mjs, last, to remove what the package no longer has); nothing was done" >&2; exit 127; }`,
+    `command -v node >/dev/null 2>&1 || { echo "${script}: node is not on PATH (it runs the helpers beside this script, from claims.mjs first to prune.mjs last); nothing was done" >&2; exit 127; }`,
     "step='the start'",
     `trap 'code=$?; [ "$code" -eq 0 ] || echo "${script} stopped (exit $code) at $step: the error above says why; what came before is done. Fix the cause and run ${script} again: it updates what exists and goes on." >&2' EXIT`,
   ];
