@@ -37,12 +37,15 @@ export class RouteTable {
     return this.routes.map(({ method, path, functionName }) => ({ method, path, functionName }));
   }
 
-  /** Matches the raw (URL-encoded) path segment by segment; literal segments win over parameters. */
+  /**
+   * Matches the raw (URL-encoded) path segment by segment; literal segments win over parameters. A
+   * segment that is not valid URL encoding (`/silences/%E9`) can only be a parameter: the function
+   * names it (400 InvalidParameter, README "Validation"), as on FC, where its trigger passes it on.
+   */
   match(method: string, rawPath: string): RouteMatch {
-    const parts = splitPath(rawPath).map(decodeSegment);
-    if (parts.some((p) => p === undefined)) return { kind: 'not-found' };
+    const parts = splitPath(rawPath).map((raw) => ({ raw, decoded: decodeSegment(raw) }));
     const candidates = this.routes
-      .map((r) => ({ r, params: matchSegments(r.segments, parts as string[]) }))
+      .map((r) => ({ r, params: matchSegments(r.segments, parts) }))
       .filter((c): c is { r: CompiledRoute; params: Record<string, string> } => c.params !== undefined)
       .sort((a, b) => Object.keys(a.params).length - Object.keys(b.params).length);
     if (candidates.length === 0) return { kind: 'not-found' };
@@ -69,16 +72,17 @@ function decodeSegment(seg: string): string | undefined {
   }
 }
 
-function matchSegments(segments: CompiledRoute['segments'], parts: string[]): Record<string, string> | undefined {
+/** A parameter's value is the decoded segment, or the raw one when it does not decode (the function refuses it). */
+function matchSegments(segments: CompiledRoute['segments'], parts: ReadonlyArray<{ raw: string; decoded: string | undefined }>): Record<string, string> | undefined {
   if (segments.length !== parts.length) return undefined;
   const params: Record<string, string> = {};
   for (const [i, seg] of segments.entries()) {
-    const part = parts[i]!;
+    const { raw, decoded } = parts[i]!;
     if ('literal' in seg) {
-      if (seg.literal !== part) return undefined;
+      if (seg.literal !== decoded) return undefined;
     } else {
-      if (part === '') return undefined;
-      params[seg.param] = part;
+      if (raw === '') return undefined;
+      params[seg.param] = decoded ?? raw;
     }
   }
   return params;

@@ -164,6 +164,13 @@ describe('HTTP routes', () => {
     expect(wrong.headers['allow']).toBe('POST');
   });
 
+  it('a path parameter that is not valid URL encoding reaches its function, which names it (400), not the host\'s 404', async () => {
+    const res = await httpRequest(`${host.url}/silences/%E9`, { method: 'DELETE' });
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body.toString())).toMatchObject({ Code: 'InvalidParameter', Fields: [{ Field: 'id' }] });
+    expect(lines.join('\n')).toContain('DELETE /silences/%E9 -> 400 silences');
+  });
+
   it('HEAD on a GET route is answered by its function as GET is, without the body; HEAD elsewhere is 405', async () => {
     const get = await callRoute(host.url, { method: 'GET', path: '/health-report' });
     const head = await callRoute(host.url, { method: 'HEAD', path: '/health-report' });
