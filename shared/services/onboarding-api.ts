@@ -1,4 +1,4 @@
-import { credentialsFrom, MissingCredentialsError } from '../cams/credentials.ts';
+import { credentialsFrom, MissingCredentialsError, type Acs3Credentials } from '../cams/credentials.ts';
 import type { FcContext } from '../fc/context.ts';
 import { fc3Endpoint, invokeFc3 } from '../fc/invoke.ts';
 import { HttpError } from '../http-fn/errors.ts';
@@ -8,6 +8,7 @@ import { trackActive } from '../onboarding/active.ts';
 import { describeKey, newOnboardingRecord } from '../onboarding/onboard.ts';
 import { idempotencyKeyFor, onboardingIdFor, samePayload, type OnboardingPayload } from '../onboarding/payload.ts';
 import { isStalled, recordKey, type OnboardingRecord } from '../onboarding/record.ts';
+import { redactValues } from '../log/redact.ts';
 import { openSharedStore } from '../store/index.ts';
 
 type Env = Record<string, string | undefined>;
@@ -40,6 +41,18 @@ export function invokeTarget(context: FcContext, env: Env): InvokeTarget {
 async function invokeOnboardingAsync(context: FcContext, env: Env, body: string): Promise<string | undefined> {
   const target = invokeTarget(context, env);
   const creds = credentialsFrom(context, env);
+  try {
+    return await invokeWith(target, creds, body);
+  } catch (e) {
+    // A refusal (FC's, or a gateway's page) may quote the request it refused, the role's STS token
+    // and signature headers with it; the message goes on to the caller: masked as the CAMS client masks its replies.
+    if (!(e instanceof Error)) throw e;
+    const message = redactValues(e.message, [creds.accessKeySecret, creds.securityToken]);
+    throw message === e.message ? e : Object.assign(new Error(message), { name: e.name });
+  }
+}
+
+async function invokeWith(target: InvokeTarget, creds: Acs3Credentials, body: string): Promise<string | undefined> {
   if (target.api === 'fc3') {
     const res = await invokeFc3({ endpoint: target.endpoint, functionName: target.fn, payload: body, async: true, credentials: creds, timeoutMs: 10_000 });
     return res.requestId;

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { signRouteRequest } from '../../../local/client/route-request.ts';
 import type { CamsClient } from '../../../shared/cams/client.ts';
@@ -81,6 +83,35 @@ describe('POST /onboardings', () => {
     expect(res.body.Code).toBe('ServiceMisconfigured');
     expect(JSON.stringify(res.body)).not.toContain('ALIBABA_CLOUD');
     expect(lines.join('\n')).toContain('ALIBABA_CLOUD_ACCESS_KEY_ID');
+  });
+
+  it('an invoke refused by a reply that quotes the request: 502 InvokeFailed without the role\'s secret or STS token, FC 3.0 and 2.0 alike', async () => {
+    // A gateway's page (or FC's own refusal) that echoes the request it refused, headers and all.
+    const server = createServer((req, res) => {
+      req.resume();
+      const echo = `refused: ${JSON.stringify(req.headers)} ${req.url ?? ''}`;
+      res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ Code: 'SignatureDoesNotMatch', Message: echo, ErrorCode: 'SignatureNotMatch', ErrorMessage: echo }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const env = { API_KEYS: `${CALLER_KEY.accessKeyId}:${CALLER_KEY.accessKeySecret}`, STORE_URL: storeUrl, FC_ENDPOINT: endpoint };
+      const credentials = { accessKeyId: 'STS.role-key' /* STS: @alicloud/fc2 sends the token only for such an id */, accessKeySecret: 'role-secret-0123456789', securityToken: 'CAIS-sts-token/of+the=role' };
+      // FC 3.0 (no service name), then FC 2.0 (@alicloud/fc2, which sends the token as x-fc-security-token).
+      for (const [i, service] of [{}, { name: 'cams-fc-dev' }].entries()) {
+        const fn = httpFunction<unknown>({ name: 'onboarding-api', routes: [{ method: 'POST', path: '/onboardings', schema: CreateOnboardingParams }], schema: CreateOnboardingParams, env, service: onboardingApi(env, { now: () => t }) });
+        const signed = signRouteRequest({ method: 'POST', path: '/onboardings', body: { ...payload, IdempotencyKey: `echo-${i}` } }, 'h', CALLER_KEY, { nonce: `ob-api-${process.pid}-${++nonce}` });
+        const res = parseReply(await fn(httpEvent(signed, 'fc-http'), fcContext({ service, credentials }) as never));
+        expect(res.statusCode).toBe(502);
+        expect(res.body.Code).toBe('InvokeFailed');
+        // The echo reached the caller (it says what FC answered), with the secrets masked.
+        expect(res.body.Message).toContain('refused');
+        expect(res.body.Message).toContain('***');
+        for (const secret of [credentials.accessKeySecret, credentials.securityToken, encodeURIComponent(credentials.securityToken)]) expect(JSON.stringify(res.body)).not.toContain(secret);
+      }
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('a bad Templates list is a 400 naming each field by its full path and saying what is expected', async () => {
