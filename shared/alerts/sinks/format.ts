@@ -208,6 +208,12 @@ export interface Dialect {
   code(s: string): string;
   /** Neutralises what the flavour would otherwise read as markup or mentions. */
   escape(s: string): string;
+  /**
+   * The same for CAMS text inside our `code` span (the ErrorCode): where the flavour reads no markup
+   * in a code span, only what would end the span or still acts there, so a code copied from the
+   * message is the code as CAMS wrote it.
+   */
+  codeEscape(s: string): string;
   /** One "label: value" line of an item. */
   field(label: string, value: string): string;
   /** The status, possibly coloured. */
@@ -254,6 +260,8 @@ const noEmphasis = (s: string) =>
     .replaceAll('~', '\uFF5E')
     .replaceAll('`', '\uFF40');
 const robotEscape = (s: string) => noEmphasis(fullWidthAngles(noLinks(s)));
+/** A backquote would end our code span early: its full-width form reads the same. */
+const noBackquote = (s: string) => s.replaceAll('`', '\uFF40');
 /**
  * Lark shows `:OK:`, `:DONE:`… (an emoji code: a name with a letter in it between two colons) as its
  * own emoji: a zero-width space after the opening colon unmakes the code and reads the same. Colons
@@ -280,6 +288,8 @@ export const DIALECTS = {
     bold: (s) => `**${s}**`,
     code: (s) => `\`${s}\``,
     escape: robotEscape,
+    // DingTalk documents no code span: what it makes of `…` is not known, so the code is escaped as any text.
+    codeEscape: robotEscape,
     field: (l, v) => `- ${l}: ${v}`,
     status: (i) => `**${i.status}**`,
     lineSep: '\n',
@@ -291,6 +301,9 @@ export const DIALECTS = {
     bold: (s) => `**${s}**`,
     code: (s) => `\`${s}\``,
     escape: robotEscape,
+    // WeCom documents the `code` span, where markdown reads no *, _ or ~; < and > stay full-width
+    // (whether a <@userid> mention is read inside one is not documented).
+    codeEscape: (s) => noBackquote(fullWidthAngles(s)),
     field: (l, v) => `> ${l}: ${v}`,
     status: (i) => `<font color="${i.reason === 'resolved' ? 'info' : i.severity === 'info' ? 'comment' : 'warning'}">${i.status}</font>`,
     lineSep: '\n',
@@ -303,6 +316,7 @@ export const DIALECTS = {
     bold: (s) => `**${s}**`,
     code: (s) => s,
     escape: larkMdEscape,
+    codeEscape: larkMdEscape,
     field: (l, v) => `${l}: ${v}`,
     status: (i) => `**${i.status}**`,
     lineSep: '\n',
@@ -315,6 +329,8 @@ export const DIALECTS = {
     bold: (s) => `*${s}*`,
     code: (s) => `\`${s}\``,
     escape: (s) => noEmphasis(htmlish(s)),
+    // Slack formats nothing inside `code`, but still reads its entities.
+    codeEscape: (s) => noBackquote(htmlish(s)),
     field: (l, v) => `${l}: ${v}`,
     status: (i) => `*${i.status}*`,
     lineSep: '\n',
@@ -338,7 +354,7 @@ export function markdownLines(i: ItemView, d: Dialect): Line[] {
   if (i.outage) lines.push(around(field(outageLabel(i)), e(i.outage)));
   if (i.errors.length === 0) lines.push(around(field('Errors'), 'none reported'));
   for (const err of i.errors) {
-    lines.push(around((s) => d.field('ErrorCode', d.code(s)), e(err.code)));
+    lines.push(around((s) => d.field('ErrorCode', d.code(s)), d.codeEscape(err.code)));
     lines.push(around(field('ErrorDescription'), e(err.description)));
     lines.push(around(field('PossibleSolution'), e(err.solution)));
   }

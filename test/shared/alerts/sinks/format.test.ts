@@ -170,12 +170,13 @@ describe('alert formatter', () => {
   });
 
   it('fitText cutting an item closes every markup of ours it cut inside (bold, code, a WeCom <font>), in every dialect and at every limit', () => {
-    // Each line of ours pairs its markup; CAMS text adds none (the dialect escapes it).
+    // Each line of ours pairs its markup; CAMS text adds none (the dialect escapes it; inside our code
+    // span, where Slack and WeCom read no markup, a * is the code's own and is not counted).
     const balanced = (name: string, line: string) => {
-      const count = (re: RegExp) => (line.match(re) ?? []).length;
+      const count = (re: RegExp, text = line) => (text.match(re) ?? []).length;
       expect(count(/<font\b/g), line).toBe(count(/<\/font>/g));
       expect(count(/`/g) % 2, line).toBe(0);
-      expect(count(name === 'slack' ? /\*/g : /\*\*/g) % 2, line).toBe(0);
+      expect(count(name === 'slack' ? /\*/g : /\*\*/g, line.replace(/`[^`]*`/g, '``')) % 2, line).toBe(0);
     };
     for (const [name, d] of Object.entries(DIALECTS)) {
       const word = fc.array(fc.constantFrom('a', 'z', ' ', '号', '🚫', '<', '&', '*', '`', '_', '~'), { maxLength: 40 }).map((a) => a.join(''));

@@ -62,6 +62,15 @@ describe('SlackSink', () => {
     expect(body.text).toMatch(/^\*\[CRITICAL\] ＊Phone＊ ＿blocked＿ ～now～ ｀x｀ \(WABA 299399\)\*\n/);
   });
 
+  it('an ErrorCode shows in its code span as CAMS wrote it (Slack formats nothing there): *, _ and ~ as they are, only ` and &, <, > made safe', async () => {
+    rx = await startSlackReceiver();
+    await new SlackSink(rx.url).send(notification([item({ errors: [{ ErrorCode: '_Waba*Code~1_ `x` a&b<c>', ErrorDescription: 'd', PossibleSolution: 's' }] })]));
+    const body = rx.received[0]!.body as { text: string; blocks: Array<{ type: string; text?: { text: string } }> };
+    const section = body.blocks.find((b) => b.type === 'section')!.text!.text;
+    // A backquote would end the span early: it alone is full-width; Slack decodes its entities in code too.
+    for (const text of [section, body.text]) expect(text).toContain('ErrorCode: `_Waba*Code~1_ ｀x｀ a&amp;b&lt;c&gt;`');
+  });
+
   it('a section or fallback text cut at its limit never splits an escape (&amp;), a character (a flag, a surrogate pair) or a link, and closes the bold it cut in', async () => {
     // "&" is 5 characters escaped: 600 of them (a field's most) are 3000, so the item's section and
     // the fallback text are both cut, inside the run of "&amp;".

@@ -51,6 +51,13 @@ describe('WeComSink', () => {
     for (const line of text.split('\n').filter(Boolean)) expect(line).toMatch(/^(### |Severity: |\*\*NEW · |> )/);
   });
 
+  it('an ErrorCode shows in its code span as CAMS wrote it (markdown reads no *, _ or ~ there): only ` and <, > made safe', async () => {
+    rx = await startWeComReceiver();
+    await new WeComSink(rx.url).send(notification([item({ errors: [{ ErrorCode: '_Waba*Code~1_ `x` <@all>', ErrorDescription: 'd', PossibleSolution: 's' }] })]));
+    // A backquote would end the span early, and whether WeCom reads a <@userid> mention inside one is not documented.
+    expect(rx.received[0]!.text).toContain('> ErrorCode: `_Waba*Code~1_ ｀x｀ ＜@all＞`');
+  });
+
   it('keeps content within 4096 BYTES of multi-byte text, cut between characters, with "… and N more"', async () => {
     rx = await startWeComReceiver();
     await new WeComSink(rx.url).send(notification(manyItems(30)));
