@@ -541,6 +541,9 @@ async function reconcile(
   return { added, retired, observations };
 }
 
+/** The share of a listing's time left that its QueryChatappBindWaba may take. */
+const BIND_QUERY_SHARE = 0.5;
+
 /** What one QueryChatappBindWaba said of a Discover entry's space, and when it was asked (alert clock). */
 interface BoundWaba {
   id: string | undefined;
@@ -554,13 +557,17 @@ interface BoundWaba {
  * (`knownWaba`) does not have is written to it, so a wrong WabaId a Discover entry's poster typed,
  * which the index took while it knew none, is put right; the usual reply, naming the known one,
  * writes nothing. Undefined when the query fails or is refused (logged): the listing goes on, named
- * by the index, and the review alert is left as it was.
+ * by the index, and the review alert is left as it was. It has half the time left (BIND_QUERY_SHARE),
+ * the listing the rest.
  */
 async function readBoundWaba(opts: DiscoveryOptions, waba: WatchTarget, knownWaba: string | undefined): Promise<BoundWaba | undefined> {
   // Applied after the whole listing: a review receipt applied in between is newer than this read.
   const readAt = opts.clock();
   try {
-    const { data } = await opts.cams.queryBindWaba({ CustSpaceId: waba.CustSpaceId }, discoveryCallOptions(opts.deadline));
+    // Half the time left at most: asked before the listing, a query CAMS does not answer would
+    // otherwise take all of it, and the listing, which goes on without the query, would not run.
+    const queryBy = opts.now() + Math.max(0, opts.deadline - opts.now()) * BIND_QUERY_SHARE;
+    const { data } = await opts.cams.queryBindWaba({ CustSpaceId: waba.CustSpaceId }, discoveryCallOptions(queryBy));
     if (data.Id && data.Id !== knownWaba) await writeWabaSpace(opts.store, data.Id, waba.CustSpaceId);
     return { id: data.Id || undefined, status: data.AccountReviewStatus, readAt };
   } catch (e) {

@@ -5,7 +5,9 @@ import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { signRouteRequest } from '../../../local/client/route-request.ts';
 import { loadMonitorConfig } from '../../../shared/config/monitor.ts';
 import { runHealthMonitor } from '../../../shared/services/health-monitor.ts';
-import type { CamsClient } from '../../../shared/cams/client.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CamsClient } from '../../../shared/cams/client.ts';
 import { applyUnobserved } from '../../../shared/monitor/check.ts';
 import { runDiscovery } from '../../../shared/monitor/discovery.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
@@ -992,6 +994,34 @@ describe('discovery refused by RAM', () => {
     const failed = sink.received.flatMap((m) => m.items).find((i) => i.subject.entityType === 'DiscoveryFailed');
     expect(failed).toMatchObject({ status: 'ERROR', errors: [expect.objectContaining({ ErrorCode: 'Ram.PermissionDeny' })] });
     expect(failed!.errors[0]!.PossibleSolution).toMatch(/grant cams:ListChatappTemplate to the health-monitor's role/);
+  });
+});
+
+describe("discovery's QueryChatappBindWaba, asked before the listing", () => {
+  it('left unanswered, takes half the time left at most: the listing still runs in the rest (it took all, the listing failed every sweep)', async () => {
+    // A CAMS that takes the query's connection and never answers: the client times out at its deadline.
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const key = DEFAULT_SANDBOX_KEYS[0]!;
+      const unanswered = new CamsClient({ endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, credentials: key });
+      const cams = sandboxClient(sandbox);
+      const stalling = new Proxy(cams, {
+        get(target, prop, receiver) {
+          if (prop === 'queryBindWaba') return unanswered.queryBindWaba.bind(unanswered);
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const root = `waba:${space}:${WABA}`;
+      await store.put<RegisteredTarget>(WATCH_PREFIX + root, { target: { CustSpaceId: space, NodeType: 'waba', WabaId: WABA }, source: 'test', registeredAt: new Date().toISOString(), discover: true });
+      // Taking it all (the client's 5 s timeout is cut at the deadline), it left the listing none.
+      const report = await runDiscovery({ store, cams: stalling, intervalMs: HOUR, deadline: Date.now() + 3_000, now: Date.now, clock: Date.now, log: () => {}, only: root });
+      expect(report).toMatchObject({ failed: 0, discovered: 5 });
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });
 
