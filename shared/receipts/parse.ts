@@ -138,10 +138,14 @@ function templateLanguage(language: string): string {
 
 /**
  * A `wabaReviewUpdate` receipt's review status. The notes list the V2 fields (`Status`, `AuditStatus`)
- * but not which one this type fills: the sandbox sends `Status` (the AccountReviewStatus), which is
- * taken first; a receipt with only `AuditStatus` is read from it.
+ * but not which one this type fills, so the one holding a review word (QueryChatappBindWaba's list,
+ * any casing) is taken: a `Status` that is some other word must not hide an `AuditStatus` that is one.
+ * When both are review words and differ, `Status` wins (what the sandbox sends, the AccountReviewStatus);
+ * when neither is, `Status` else `AuditStatus` is kept as data.
  */
 export function reviewStatusOf(r: Pick<Receipt, 'status' | 'auditStatus'>): string | undefined {
+  if (r.status !== undefined && isAccountReviewStatus(r.status)) return r.status;
+  if (r.auditStatus !== undefined && isAccountReviewStatus(r.auditStatus)) return r.auditStatus;
   return r.status ?? r.auditStatus;
 }
 

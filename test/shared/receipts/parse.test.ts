@@ -204,4 +204,22 @@ describe('receipt parsing', () => {
     expect(obs({ ...t, AuditStatus: 'auditing' })).toBeUndefined();
     expect(obs(examples['wabaAccountUpdate']!)).toBeUndefined();
   });
+
+  it("a wabaReviewUpdate's review status is whichever of Status and AuditStatus is a review word; Status when both are; data when neither is", () => {
+    const read = (fields: Record<string, unknown>) => {
+      const r = parseReceipt({ Type: 'wabaReviewUpdate', WabaId: W, ...fields });
+      if (!r.ok) throw new Error('bad');
+      return { known: r.receipt.known, code: receiptObservation(r.receipt, 'C1')?.errors[0]?.ErrorCode ?? null };
+    };
+    // A Status that is not a review word no longer hides an AuditStatus that is one (any casing).
+    expect(read({ Status: 'ACCOUNT_RESTRICTION', AuditStatus: 'rejected' })).toEqual({ known: true, code: 'Waba.Rejected' });
+    expect(read({ Status: 'whatever', AuditStatus: 'DISABLED' })).toEqual({ known: true, code: 'Waba.Disabled' });
+    // Both review words and differing: Status wins.
+    expect(read({ Status: 'disabled', AuditStatus: 'REJECTED' })).toEqual({ known: true, code: 'Waba.Disabled' });
+    expect(read({ Status: 'APPROVED', AuditStatus: 'REJECTED' })).toEqual({ known: true, code: null });
+    // Only AuditStatus a review word, Status absent: as before.
+    expect(read({ AuditStatus: 'rejected' })).toEqual({ known: true, code: 'Waba.Rejected' });
+    // Neither a review word: data, as before (unknown-type), alerting nothing.
+    expect(read({ Status: 'ACCOUNT_RESTRICTION', AuditStatus: 'paused' })).toEqual({ known: false, code: null });
+  });
 });
