@@ -301,6 +301,9 @@ async function markBatchActedOn(run: BatchRun, deps: ReceiptDeps): Promise<void>
 
 /** The node a known receipt is about. */
 function nodeOf(r: Receipt, space: WabaSpace): WatchTarget {
+  // A WABA's review is about the WABA whatever else it carries: read by its fields, one with a
+  // PhoneNumber or TemplateCode put its WABA_REVIEW on that node and that node under watch.
+  if (r.type === 'wabaReviewUpdate') return space.waba;
   if (r.templateCode && r.language) return { CustSpaceId: space.custSpaceId, NodeType: 'template', TemplateCode: r.templateCode, Language: r.language };
   if (r.phoneNumber) return { CustSpaceId: space.custSpaceId, NodeType: 'phone', PhoneNumber: r.phoneNumber };
   return space.waba;

@@ -5,6 +5,7 @@ import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import { applyUnobserved } from '../../../shared/monitor/check.ts';
 import { runDiscovery } from '../../../shared/monitor/discovery.ts';
+import { targetId, WATCH_PREFIX } from '../../../shared/monitor/targets.ts';
 import { wabaReviewObservation } from '../../../shared/monitor/waba-review.ts';
 import { UNKNOWN_RECEIPT_PREFIX } from '../../../shared/receipts/apply.ts';
 import { WatchEntries } from '../../../shared/watch-list/entry.ts';
@@ -145,6 +146,20 @@ describe('a WABA review receipt', () => {
     expect(review()).toEqual([]);
     expect(await push({ Type: 'wabaReviewUpdate', WabaId: WABA, AuditStatus: 'rejected' })).toMatchObject({ Outcome: 'processed' });
     expect(review()).toEqual(['WABA_REVIEW BLOCKED new']);
+  });
+
+  it('carrying a PhoneNumber or a TemplateCode is still about its WABA: the review goes on the WABA node, and that number or template is not put under watch', async () => {
+    const watchedBefore = (await rig.store.list(WATCH_PREFIX)).map((e) => e.key).sort();
+    const waba = targetId({ CustSpaceId: rig.space, NodeType: 'waba', WabaId: WABA });
+    const rejected = await push({ Type: 'wabaReviewUpdate', WabaId: WABA, Status: 'REJECTED', PhoneNumber: '8613800000629' });
+    expect(rejected).toMatchObject({ Outcome: 'processed', Node: waba });
+    expect(rejected).not.toHaveProperty('Registered');
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new']);
+    expect(await reviewState()).toMatchObject({ group: `waba:${WABA}`, firing: true });
+    const approved = await push({ Type: 'wabaReviewUpdate', WabaId: WABA, Status: 'APPROVED', TemplateCode: 'welcome', Language: 'en_US' });
+    expect(approved).toMatchObject({ Outcome: 'processed', Node: waba });
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new', 'WABA_REVIEW RESOLVED resolved']);
+    expect((await rig.store.list(WATCH_PREFIX)).map((e) => e.key).sort()).toEqual(watchedBefore);
   });
 });
 
