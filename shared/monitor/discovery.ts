@@ -127,7 +127,7 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
       report.discovered += outcome.added;
       report.retired += outcome.retired;
       report.observations.push(...outcome.observations);
-      report.observations.push(...(await reviewOutcome(opts, root.value.target, bound)));
+      report.observations.push(...(await reviewOutcome(opts, root.value.target, bound, found.subjectWaba)));
       // Resolves a DiscoveryFailed still bad; creates no state otherwise.
       const ok = discoveryOutcome(root.value.target);
       if (await stillBad(store, ok.subject)) report.observations.push({ target: root.value.target, obs: ok });
@@ -584,11 +584,13 @@ async function readBoundWaba(opts: DiscoveryOptions, waba: WatchTarget, knownWab
  * (its receipt lost), so a WABA never rejected has no entity of it. A failed or refused query changes
  * nothing, as a failed listing.
  */
-async function reviewOutcome(opts: DiscoveryOptions, waba: WatchTarget, bound: BoundWaba | undefined): Promise<TargetObservation[]> {
+async function reviewOutcome(opts: DiscoveryOptions, waba: WatchTarget, bound: BoundWaba | undefined, spaceWaba: string | undefined): Promise<TargetObservation[]> {
   const status = bound?.status;
   if (!bound || !status) return [];
-  // The id CAMS names, as a receipt's WabaId does: the same entity from both.
-  const obs = wabaReviewObservation({ CustSpaceId: waba.CustSpaceId, WabaId: bound.id ?? waba.WabaId }, status);
+  // Named as the listing names its nodes' alerts (`spaceWaba`: the id CAMS names, else the index's,
+  // else the entry's), as a receipt's WabaId names it: the same entity from both. By the entry's own
+  // WabaId when a reply had no Id, a wrong one a poster typed raised a second review alert.
+  const obs = wabaReviewObservation({ CustSpaceId: waba.CustSpaceId, WabaId: spaceWaba }, status);
   if (!obs) {
     if (!isAccountReviewStatus(status)) opts.log({ level: 'warn', msg: 'QueryChatappBindWaba gave a review status its page does not list; kept as data, not alerted', waba: targetId(waba), status: status.slice(0, NAME_MAX) });
     return [];

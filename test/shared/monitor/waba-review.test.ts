@@ -3,9 +3,11 @@ import type { CallRecord } from '../../../local/sandbox/calls.ts';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
+import type { CamsClient } from '../../../shared/cams/client.ts';
 import { applyUnobserved } from '../../../shared/monitor/check.ts';
 import { runDiscovery } from '../../../shared/monitor/discovery.ts';
 import { targetId, WATCH_PREFIX } from '../../../shared/monitor/targets.ts';
+import { knownWabaOf } from '../../../shared/monitor/waba-space.ts';
 import { wabaReviewObservation } from '../../../shared/monitor/waba-review.ts';
 import { UNKNOWN_RECEIPT_PREFIX } from '../../../shared/receipts/apply.ts';
 import { WatchEntries } from '../../../shared/watch-list/entry.ts';
@@ -219,6 +221,36 @@ describe("discovery is the WABA review receipts' backstop", () => {
     for (const { target, obs } of read) await applyUnobserved(target, obs, 'r', ctx);
     // Applied, it raised a critical alert for a WABA Meta had approved, firing until the next listing.
     expect(await reviewState()).toMatchObject({ status: 'AVAILABLE', firing: false, outbox: [] });
+  });
+
+  it("a reply without an Id names the review by the space's WABA from the index, not by a Discover entry's wrong WabaId: no second review alert beside the receipts' one", async () => {
+    await setReview('REJECTED');
+    expect(review()).toEqual(['WABA_REVIEW BLOCKED new']);
+    // A Discover entry of the space posted with a wrong WabaId: the index still names the right one.
+    const WRONG = '299399000699';
+    expect(await addWatchEntries(rig.store, WatchEntries.parse([{ CustSpaceId: rig.space, WabaId: WRONG, Discover: true }]), 'test')).toBeTruthy();
+    expect(await knownWabaOf(rig.store, rig.space)).toBe(WABA);
+    const cams = sandboxClient(sandbox);
+    const noId: CamsClient = new Proxy(cams, {
+      get(target, prop, receiver) {
+        if (prop === 'queryBindWaba') {
+          return async (...a: Parameters<CamsClient['queryBindWaba']>) => {
+            const r = await target.queryBindWaba(...a);
+            return { ...r, data: { ...r.data, Id: undefined } };
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    clock += MINUTE;
+    const report = await runDiscovery({ store: rig.store, cams: noId, intervalMs: HOUR, deadline: Date.now() + 30_000, now: Date.now, clock: () => clock, log: () => {} });
+    const read = report.observations.filter((o) => o.obs.subject.entityType === 'WABA_REVIEW');
+    expect(read.map((o) => [o.obs.subject.wabaId, o.obs.status])).toEqual([[WABA, 'BLOCKED']]);
+    const ctx = { store: rig.store, policy: { minConsecutive: 1, repeatIntervalMs: 4 * HOUR }, sinks: ['webhook'], now: () => clock };
+    for (const { target, obs } of read) await applyUnobserved(target, obs, 'r', ctx);
+    const reviews = (await rig.store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value).filter((e) => e.subject.entityType === 'WABA_REVIEW');
+    expect(reviews.map((e) => [e.subject.wabaId, e.firing])).toEqual([[WABA, true]]);
   });
 
   it('a refused query changes nothing (no resolution, no alert of its own); the next one that works resolves', async () => {
