@@ -31,7 +31,7 @@ export interface ServiceResult {
   status?: number;
   camsRequestId?: string | undefined;
   /** CAMS's reply body, relayed as CAMS sent it: the route stands for that CAMS operation. */
-  cams?: { readonly RequestId: string };
+  cams?: { readonly RequestId?: string | undefined };
   /** What the operator should fix though the caller was answered (the function's own role refused a call it could do without): the log line says it at warn. */
   warning?: { msg: string; code: string };
 }

@@ -41,11 +41,12 @@ function jsonReply(status: number, body: Record<string, unknown>, headers: Recor
 export function successReply(
   requestId: string,
   data: unknown,
-  opts: { status?: number | undefined; camsRequestId?: string | undefined; cams?: { readonly RequestId: string } | undefined } = {},
+  opts: { status?: number | undefined; camsRequestId?: string | undefined; cams?: { readonly RequestId?: string | undefined } | undefined } = {},
 ): FcHttpResponse {
   if (opts.cams) {
     const { RequestId: camsRequestId, ...rest } = opts.cams as Record<string, unknown>;
-    return jsonReply(opts.status ?? 200, { RequestId: requestId, ...rest, Success: rest['Code'] === 'OK', CamsRequestId: camsRequestId });
+    // Left out when CAMS gave none (as every other reply does), never quoted as an empty id.
+    return jsonReply(opts.status ?? 200, { RequestId: requestId, ...rest, Success: rest['Code'] === 'OK', ...(camsRequestId ? { CamsRequestId: camsRequestId } : {}) });
   }
   const body: Record<string, unknown> = { RequestId: requestId, Code: 'OK', Message: 'OK', Success: true };
   if (opts.camsRequestId) body['CamsRequestId'] = opts.camsRequestId;

@@ -33,8 +33,9 @@ export async function addPhoneNumber(input: ServiceInput<CamsParams['AddChatappP
     let warning: ServiceResult['warning'];
     const owner = await whoseExistingNumber(cams, input.params, true, (r) => (warning = { msg: String(r['msg']), code: String(r['code']) }));
     if (!owner.ours) throw e;
-    // The attempt's reply was lost: we answer with what CAMS answers to an add (no Data), under this reply's RequestId.
-    const body = { RequestId: e.RequestId ?? '', Code: 'OK', Message: 'None', AccessDeniedDetail: 'None', Success: true };
+    // The attempt's reply was lost: we answer with what CAMS answers to an add (no Data), under this
+    // reply's RequestId when CAMS gave one (none: the reply has no CamsRequestId).
+    const body = { RequestId: e.RequestId, Code: 'OK', Message: 'None', AccessDeniedDetail: 'None', Success: true };
     return { cams: body, ...(warning ? { warning } : {}) };
   }
 }

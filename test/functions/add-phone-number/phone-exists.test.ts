@@ -76,6 +76,25 @@ it('503 on an add CAMS applied, then Phone.Exists in the same call, the number i
   expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
 });
 
+it('the same, CAMS\'s Phone.Exists without a RequestId: our 200 has no CamsRequestId (not an empty one); with one, it is quoted', async () => {
+  const withoutRequestId: ReplyRewrite = (action, reply) => {
+    if (action !== 'AddChatappPhoneNumber') return undefined;
+    const { RequestId: _, ...rest } = JSON.parse(reply.body) as Record<string, unknown>;
+    return { ...reply, body: JSON.stringify(rest) };
+  };
+  rewrite = firstAdd(() => unavailable, withoutRequestId);
+  const { data } = await sandboxClient(sandbox).bindWaba({ WabaId: '3200000000017' });
+  const res = await post({ CustSpaceId: data.CustSpaceId, Cc: '65', PhoneNumber: '92000017', VerifiedName: 'Acme Shop' });
+  expect(res.statusCode).toBe(200);
+  expect(res.body).toMatchObject({ Code: 'OK', Success: true });
+  expect(res.body).not.toHaveProperty('CamsRequestId');
+  // CAMS's RequestId, when its Phone.Exists gives one, is quoted as before.
+  rewrite = firstAdd(() => unavailable);
+  const again = await post({ CustSpaceId: data.CustSpaceId, Cc: '65', PhoneNumber: '92000018', VerifiedName: 'Acme Shop' });
+  expect(again.statusCode).toBe(200);
+  expect(again.body['CamsRequestId']).toEqual(expect.stringMatching(/\S/));
+});
+
 it('503 on an add CAMS refused (someone else\'s number), then Phone.Exists: CAMS\'s 409 Phone.Exists relayed, not 200', async () => {
   const body = await othersNumber('3200000000011');
   rewrite = firstAdd(() => unavailable);
