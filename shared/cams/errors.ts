@@ -151,6 +151,17 @@ export function isThrottlingCode(code: string): boolean {
 }
 
 /**
+ * RAM refusing the caller the action (a permission its role lacks), not its credentials or its
+ * request: CAMS's Ram.PermissionDeny, and the codes RAM's troubleshooting page names for OpenAPI
+ * (Forbidden.RAM, NoPermission, NotAuthorized; Forbidden.NoPermission on some products).
+ */
+const PERMISSION_REFUSED = new Set(['Ram.PermissionDeny', 'Forbidden.RAM', 'Forbidden.NoPermission', 'NoPermission', 'NotAuthorized']);
+
+export function isPermissionRefusal(code: string): boolean {
+  return PERMISSION_REFUSED.has(code);
+}
+
+/**
  * Retry only what is transient: throttling, 5xx, and no reply at all. Business errors (other 4xx,
  * HTTP 200 with Code != OK) would fail the same way again.
  */

@@ -1,5 +1,5 @@
 import type { CamsClient } from './client.ts';
-import { HTTP_ERROR, INVALID_RESPONSE, isCamsError, type CamsError } from './errors.ts';
+import { isCamsError, isPermissionRefusal, type CamsError } from './errors.ts';
 
 /** The number an AddChatappPhoneNumber named. */
 export interface AddedNumber {
@@ -20,11 +20,12 @@ export type ExistingNumber = { ours: true; InSpace: boolean } | { ours: false };
 
 /**
  * Whose number a Phone.Exists names, as the space's own list (QueryChatappPhoneNumbers) says: in it,
- * ours (InSpace); not in it, not ours, whatever our earlier attempts were. Only a refused listing (a
- * role without cams:QueryChatappPhoneNumbers) goes by our attempts: one that may have been applied
- * (`maybeApplied`) makes it ours, unlisted; else not ours. A listing that failed for now (throttled,
- * 5xx, no answer, a 2xx we could not read) is thrown as it is: asked again later, it may still tell.
- * So is one answered without CAMS's envelope (a gateway's 4xx page, HttpError): not CAMS refusing.
+ * ours (InSpace); not in it, not ours, whatever our earlier attempts were. Only a listing RAM refused
+ * (a role without cams:QueryChatappPhoneNumbers: isPermissionRefusal) goes by our attempts: one that
+ * may have been applied (`maybeApplied`) makes it ours, unlisted; else not ours. A listing that failed
+ * for now (throttled, 5xx, no answer, a 2xx we could not read) is thrown as it is: asked again later,
+ * it may still tell. So is any other failure (InvalidParameter, an expired token, a gateway's 4xx page):
+ * it said nothing of the number, and the caller sees it.
  */
 export async function whoseExistingNumber(
   cams: Pick<CamsClient, 'queryPhoneNumbers'>,
@@ -38,9 +39,10 @@ export async function whoseExistingNumber(
     const isv = added.IsvCode ? { IsvCode: added.IsvCode } : {};
     listed = (await cams.queryPhoneNumbers({ CustSpaceId: added.CustSpaceId, ...isv })).data.PhoneNumbers;
   } catch (q) {
-    // Only CAMS refusing the listing leaves our attempts to go by: a reply we could not read said
-    // nothing, nor did a 4xx without CAMS's envelope (a gateway's page: it took someone else's number for ours).
-    if (!isCamsError(q) || q.retryable || q.Code === INVALID_RESPONSE || q.Code === HTTP_ERROR) throw q;
+    // Only RAM refusing the role the listing leaves our attempts to go by. Any other failure said
+    // nothing of the number (a bad IsvCode, an expired token, a gateway's page, a reply we could not
+    // read) and is thrown: taken as a refusal, it made someone else's number ours.
+    if (!isCamsError(q) || q.retryable || !isPermissionRefusal(q.Code)) throw q;
     log?.({ level: 'warn', msg: 'cannot tell whether an existing number is in our space', code: q.Code });
     return maybeApplied ? { ours: true, InSpace: false } : { ours: false };
   }

@@ -156,3 +156,29 @@ it('the listing answered 4xx with a page that is not CAMS\'s envelope (a gateway
   expect(res.statusCode).toBe(502);
   expect(res.body.Code).toBe('HttpError');
 });
+
+it('the listing CAMS refused for another reason than the role\'s permission: CAMS\'s error relayed (400 InvalidParameter; 500 for the function\'s own expired token), not 200 for someone else\'s number', async () => {
+  const refusals = [
+    ['3200000000017', 'InvalidParameter', 400],
+    ['3200000000018', 'InvalidSecurityToken.Expired', 500],
+  ] as const;
+  for (const [WabaId, Code, status] of refusals) {
+    await sandboxControl(sandbox, 'POST', '/__sandbox/reset');
+    const body = await othersNumber(WabaId);
+    const refused = { status: 400, body: JSON.stringify({ RequestId: 'R-400', Code, Message: 'refused' }) };
+    rewrite = firstAdd(() => unavailable, (action) => (action === 'QueryChatappPhoneNumbers' ? refused : undefined));
+    const res = await post(body);
+    expect(res.statusCode).toBe(status);
+    expect(res.body).toMatchObject({ Code, Success: false });
+  }
+});
+
+it('the listing refused as the sandbox refuses a role without the permission (Ram.PermissionDeny): the attempt goes alone, 200, and the log line warns', async () => {
+  await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { denials: [{ code: 'Ram.PermissionDeny', action: 'QueryChatappPhoneNumbers' }] });
+  rewrite = firstAdd(() => unavailable);
+  const { data } = await sandboxClient(sandbox).bindWaba({ WabaId: '3200000000019' });
+  const body = { CustSpaceId: data.CustSpaceId, Cc: '65', PhoneNumber: '92000019', VerifiedName: 'Acme Shop' };
+  const lines = await logged(async () => expect((await post(body)).statusCode).toBe(200));
+  const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((r) => r['function'] === 'add-phone-number');
+  expect(line).toMatchObject({ level: 'warn', status: 200, warning: { code: 'Ram.PermissionDeny' } });
+});

@@ -228,6 +228,36 @@ describe('Phone.Exists after an attempt of the same call that may have been appl
     expect(out.record.Steps.addPhone).toBeUndefined();
     expect(out.record.FailureReason).toMatch(/^addPhone: HttpError: HTTP 404/);
   });
+
+  it('503 on someone else\'s number, then a listing CAMS refused for another reason than the role\'s permission (InvalidParameter, an invalid token): its error ends the onboarding, the number not taken for ours', async () => {
+    const other = sandboxClient(sandbox, 5, DEFAULT_SANDBOX_KEYS[1]!);
+    const { data } = await other.bindWaba({ WabaId: '3100000000095' });
+    await other.addPhoneNumber({ CustSpaceId: data.CustSpaceId, Cc: payload.Cc, PhoneNumber: payload.PhoneNumber, VerifiedName: 'Other Shop' });
+    const refusals = [
+      ['3100000000017', 'InvalidParameter', 'The specified parameter IsvCode is not valid.'],
+      ['3100000000018', 'InvalidSecurityToken.Expired', 'Specified SecurityToken is expired.'],
+    ] as const;
+    for (const [WabaId, Code, Message] of refusals) {
+      const refused = { status: 400, body: JSON.stringify({ RequestId: 'R-400', Code, Message }) };
+      const cams = await impatientBehind(firstAdd503((action) => (action === 'QueryChatappPhoneNumbers' ? refused : undefined)));
+      // It was: AddChatappPhoneNumber 'AlreadyAdded' (the 503 decided, as for a role that may not list), a number not ours onboarded.
+      const out = await run(cams, { ...payload, WabaId });
+      await front?.close();
+      expect(out.status).toBe('failed');
+      if (out.status !== 'failed') continue;
+      expect(out.record.Steps.addPhone).toBeUndefined();
+      expect(out.record.FailureReason).toBe(`addPhone: ${Code}: ${Message}`);
+    }
+    expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
+  });
+
+  it('503 (applied), then Phone.Exists, the listing refused as the sandbox refuses a role without the permission (Ram.PermissionDeny): ours, unlisted, done', async () => {
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { denials: [{ code: 'Ram.PermissionDeny', action: 'QueryChatappPhoneNumbers' }] });
+    const out = await run(await impatientBehind(firstAdd503()), { ...payload, WabaId: '3100000000019' });
+    expect(out).toMatchObject({ status: 'done', record: { Steps: { addPhone: { AlreadyAdded: true } } } });
+    if (out.status === 'done') expect(out.record.Steps.addPhone).not.toHaveProperty('InSpace');
+    expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
+  });
 });
 
 describe('CAMS\'s list lagging an add it has just applied', () => {
