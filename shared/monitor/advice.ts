@@ -18,7 +18,8 @@ export interface AdviceRow {
 /** The operation to name in advice: the one refused, else the checks' own. */
 const actionOf = (f: CamsFailure): string => f.action ?? 'GetWhatsappHealthStatus';
 
-const CREDENTIAL_CODES = new Set(['SignatureDoesNotMatch', 'IncompleteSignature']);
+// Forbidden.AccessKeyDisabled is here, before the permission row's Forbidden*: no grant helps a disabled key.
+const CREDENTIAL_CODES = new Set(['SignatureDoesNotMatch', 'IncompleteSignature', 'Forbidden.AccessKeyDisabled']);
 const NO_ANSWER_CODES = new Set([NETWORK_ERROR, HTTP_ERROR, INVALID_RESPONSE]);
 
 /**

@@ -35,6 +35,10 @@ describe('advice for a CAMS code in a monitor alert', () => {
     expect(adviceFor({ Code: 'System.LimitControl', httpStatus: 400, action: 'QueryChatappPhoneNumbers' })).toMatch(/higher QueryChatappPhoneNumbers quota/);
   });
 
+  it('a disabled AccessKey is a credentials problem, though its code starts with Forbidden: granting a permission would not help', () => {
+    expect(adviceFor({ Code: 'Forbidden.AccessKeyDisabled', httpStatus: 403 })).toMatch(/refused the credentials/);
+  });
+
   it('Forbidden.* is a permission problem and a CAMS 5xx a network one; an unknown business code gets the fallback', () => {
     expect(adviceFor({ Code: 'Forbidden.RAM', httpStatus: 403 })).toMatch(/grant cams:GetWhatsappHealthStatus/);
     expect(adviceFor({ Code: 'ServiceUnavailable', httpStatus: 503 })).toMatch(/CAMS_ENDPOINT and the network/);
