@@ -6,10 +6,11 @@ export interface HttpRequest {
   method: string;
   /** The path as sent (URL-encoded): what the caller signed. */
   rawPath: string;
-  /** rawPath decoded; rawPath itself when it is not valid URL encoding (pathDecoded false). */
+  /**
+   * rawPath decoded whole, for showing it; rawPath itself when it is not valid URL encoding. Routes
+   * match rawPath's segments decoded one by one (a `%2F` is no `/`).
+   */
   path: string;
-  /** False when rawPath is not valid URL encoding (`%E9`, `%zz`): the route then names what is wrong. */
-  pathDecoded?: false;
   headers: Record<string, string>;
   query: Record<string, string>;
   pathParameters: Record<string, string>;
@@ -48,7 +49,7 @@ function lowerKeys(m: Record<string, string>): Record<string, string> {
   return out;
 }
 
-/** The path decoded, or undefined when it is not valid URL encoding (a caller's mistake, named by the route). */
+/** A path (or one segment of it) decoded, or undefined when it is not valid URL encoding (a caller's mistake, named by the route). */
 export function decodePath(raw: string): string | undefined {
   try {
     return decodeURIComponent(raw);
@@ -98,12 +99,10 @@ export function decodeHttpEvent(raw: unknown, maxBodyBytes: number): HttpRequest
   }
 
   const body = decodeBody(event['body'], event['isBase64Encoded'] === true || event['isBase64Encoded'] === 'true', maxBodyBytes);
-  const path = decodePath(rawPath);
   return {
     method: method.toUpperCase(),
     rawPath,
-    path: path ?? rawPath,
-    ...(path === undefined ? { pathDecoded: false as const } : {}),
+    path: decodePath(rawPath) ?? rawPath,
     headers: lowerKeys(stringMap(event['headers'], 'headers')),
     query: wellFormedQuery(stringMap(event['queryParameters'] ?? event['queryStringParameters'], 'queryParameters')),
     pathParameters: stringMap(event['pathParameters'], 'pathParameters'),

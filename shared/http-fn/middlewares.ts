@@ -138,16 +138,19 @@ export function decodeHttpRequest(opts: { routes: readonly Route[]; maxBodyBytes
       const http = decodeHttpEvent(request.event, opts.maxBodyBytes());
       request.internal.route = `${http.method} ${http.path}`;
       request.internal.head = http.method === 'HEAD';
-      if (http.pathDecoded === false) throw undecodablePath(matchers, http.rawPath);
-      const samePath = matchers.filter((m) => matchRoute(m.segments, http.path) !== undefined);
-      if (samePath.length === 0) throw new HttpError(404, 'NotFound', `no route for ${http.path}`);
+      const parts = pathSegments(http.rawPath);
+      const samePath = matchers.filter((m) => matchRoute(m.segments, parts) !== undefined);
+      if (samePath.length === 0) throw parts.includes(undefined) ? notUrlEncoded('(path)') : new HttpError(404, 'NotFound', `no route for ${http.rawPath}`);
+      // A bad escape where a route has a parameter: that parameter is named, whatever the method.
+      const bad = samePath[0]!.segments.find((seg, i): seg is { param: string } => 'param' in seg && parts[i] === undefined);
+      if (bad) throw notUrlEncoded(bad.param);
       const route = samePath.find((m) => m.method.toUpperCase() === http.method) ?? (http.method === 'HEAD' ? samePath.find((m) => m.method.toUpperCase() === 'GET') : undefined);
       if (!route) {
-        throw new HttpError(405, 'MethodNotAllowed', `${http.method} is not allowed on ${http.path}`, {
+        throw new HttpError(405, 'MethodNotAllowed', `${http.method} is not allowed on ${http.rawPath}`, {
           headers: { allow: allowedMethods(samePath).join(', ') },
         });
       }
-      http.pathParameters = Object.assign(nullProtoMap<string>(), matchRoute(route.segments, http.path), http.pathParameters);
+      http.pathParameters = Object.assign(nullProtoMap<string>(), matchRoute(route.segments, parts), http.pathParameters);
       request.internal.route = `${route.method.toUpperCase()} ${route.path}`;
       request.internal.routeSchema = route.schema;
       request.event = {
@@ -166,18 +169,10 @@ const PATH_NOT_DECODABLE = 'is not valid URL encoding: path escapes are read as 
 
 /**
  * A path that is not valid URL encoding (`/silences/%E9`): 400 naming the route parameter whose
- * segment it is, each segment decoded on its own, or `(path)` when no route's other segments match.
+ * segment it is, or `(path)` when no route's other segments match.
  */
-function undecodablePath(matchers: ReadonlyArray<{ segments: readonly RouteSegment[] }>, rawPath: string): HttpError {
-  const parts = (rawPath.length > 1 && rawPath.endsWith('/') ? rawPath.slice(0, -1) : rawPath).split('/');
-  for (const { segments } of matchers) {
-    if (segments.length !== parts.length) continue;
-    const decoded = parts.map(decodePath);
-    if (segments.some((seg, i) => 'literal' in seg && decoded[i] !== seg.literal)) continue;
-    const bad = segments.find((seg, i): seg is { param: string } => 'param' in seg && decoded[i] === undefined);
-    if (bad) return new HttpError(400, 'InvalidParameter', `${bad.param}: ${PATH_NOT_DECODABLE}`, { fields: [{ Field: bad.param, Message: PATH_NOT_DECODABLE }] });
-  }
-  return new HttpError(400, 'InvalidParameter', `(path): ${PATH_NOT_DECODABLE}`, { fields: [{ Field: '(path)', Message: PATH_NOT_DECODABLE }] });
+function notUrlEncoded(field: string): HttpError {
+  return new HttpError(400, 'InvalidParameter', `${field}: ${PATH_NOT_DECODABLE}`, { fields: [{ Field: field, Message: PATH_NOT_DECODABLE }] });
 }
 
 /** The methods a path answers; HEAD wherever GET is (RFC 9110 §9.3.2: GET without the body). */
@@ -211,20 +206,29 @@ function routeSegments(path: string): RouteSegment[] {
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
- * The path parameters when `path` is on the route (one trailing slash allowed; a parameter is a
- * non-empty segment), else undefined. Compared segment by segment rather than with a regular
- * expression per route: each one would be compiled at every cold start.
+ * The raw path's segments (one trailing slash dropped), each decoded on its own, as the local host
+ * reads them: a `%2F` stays inside its segment (`/silences/a%2Fb` is the id `a/b`, `/watch-list%2F`
+ * no route). Undefined for a segment that is not valid URL encoding.
  */
-function matchRoute(segments: readonly RouteSegment[], path: string): Record<string, string> | undefined {
-  const parts = (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).split('/');
+function pathSegments(rawPath: string): Array<string | undefined> {
+  return (rawPath.length > 1 && rawPath.endsWith('/') ? rawPath.slice(0, -1) : rawPath).split('/').map(decodePath);
+}
+
+/**
+ * The path parameters when the path's segments are on the route (a parameter is a non-empty
+ * segment; one that did not decode is left undefined, and only a parameter can be one), else
+ * undefined. Compared segment by segment rather than with a regular expression per route: each one
+ * would be compiled at every cold start.
+ */
+function matchRoute(segments: readonly RouteSegment[], parts: ReadonlyArray<string | undefined>): Record<string, string> | undefined {
   if (parts.length !== segments.length) return undefined;
   const params: Record<string, string> = {};
   for (const [i, seg] of segments.entries()) {
-    const part = parts[i]!;
+    const part = parts[i];
     if ('literal' in seg) {
       if (part !== seg.literal) return undefined;
     } else if (part === '') return undefined;
-    else params[seg.param] = part;
+    else if (part !== undefined) params[seg.param] = part;
   }
   return params;
 }

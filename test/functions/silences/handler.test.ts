@@ -52,6 +52,10 @@ describe('POST/GET/DELETE /silences', () => {
     expect(unknown.statusCode).toBe(404);
     expect(unknown.body.Code).toBe('SilenceNotFound');
     expect((await call('DELETE', '/silences/nope')).body.Fields).toEqual([{ Field: 'id', Message: expect.stringContaining('SilenceId') }]);
+    // An escaped slash is part of the id (no SilenceId holds one), not a path of its own (404 NotFound).
+    const slashed = await call('DELETE', '/silences/a%2Fb');
+    expect(slashed.statusCode).toBe(400);
+    expect(slashed.body.Fields).toEqual([{ Field: 'id', Message: expect.stringContaining('SilenceId') }]);
   });
 
   const bad: Array<[string, Record<string, unknown>, string, RegExp]> = [

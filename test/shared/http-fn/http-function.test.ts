@@ -118,6 +118,37 @@ describe('the shared HTTP function stack', () => {
     expect((await call('GET', '/things/Caf%C3%A9')).statusCode).toBe(200);
   });
 
+  it('splits the path before decoding it: a %2F is part of its segment, a parameter\'s value or a literal that does not match (404)', async () => {
+    const seen: unknown[] = [];
+    const handler = httpFunction({
+      name: 'things',
+      routes: [
+        { method: 'GET', path: '/things' },
+        { method: 'GET', path: '/things/{id}' },
+      ],
+      schema: z.looseObject({}),
+      service: async (input) => {
+        seen.push(input.params);
+        return {};
+      },
+      env,
+      write: () => {},
+    });
+    const call = async (path: string) => {
+      seen.length = 0;
+      const res = parseReply(await handler(httpEvent(signRouteRequest({ method: 'GET', path }, 'h.example', KEY), 'fc-http'), fcContext() as never));
+      return { status: res.statusCode, code: res.body.Code, message: res.body.Message, seen: seen[0] };
+    };
+    // Decoded whole, /things/a%2Fb was /things/a/b: no route (404) for the id a/b.
+    expect(await call('/things/a%2Fb')).toMatchObject({ status: 200, seen: { id: 'a/b' } });
+    expect(await call('/things/a%2f')).toMatchObject({ status: 200, seen: { id: 'a/' } });
+    // A literal segment holding an escaped slash is not the literal (nor the route's trailing slash).
+    expect(await call('/things%2F')).toMatchObject({ status: 404, code: 'NotFound', message: 'no route for /things%2F', seen: undefined });
+    expect(await call('/things%2Fabc')).toMatchObject({ status: 404, code: 'NotFound', seen: undefined });
+    // Any other escape of a literal still matches it, as on the local host.
+    expect(await call('/th%69ngs/%61bc')).toMatchObject({ status: 200, seen: { id: 'abc' } });
+  });
+
   it('answers HEAD as its GET route, signed as HEAD, with the same status and headers and no body', async () => {
     const handler = httpFunction({
       name: 'things',
