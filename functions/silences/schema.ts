@@ -4,7 +4,7 @@ import { MAX_PAGE_SIZE } from '../../shared/silences/store.ts';
 import { CustSpaceId, FullPhoneNumber, Language, requiredString, TemplateCode, WabaId } from '../../shared/validation/cams-fields.ts';
 import { camsParams } from '../../shared/validation/cams-params.ts';
 import { NextToken, PageSize } from '../../shared/validation/page-params.ts';
-import { isWellFormedText } from '../../shared/text/chars.ts';
+import { isInvisibleText, isWellFormedText } from '../../shared/text/chars.ts';
 
 const YEAR_10000 = Date.UTC(10000, 0, 1);
 
@@ -32,6 +32,8 @@ const text = (max: number) =>
   requiredString().check(
     z.trim(),
     z.minLength(1, 'is required'),
+    // z.trim() takes white space only: a name of U+200B or U+2060 alone was stored as a blank one.
+    z.refine((v) => v === '' || !isInvisibleText(v), 'is required: it holds only invisible characters (zero-width, format or other blank characters)'),
     z.maxLength(max, `must be at most ${max} characters`),
     z.refine(isPlainText, 'must be plain text: no control characters (tabs and line breaks aside) and no unpaired surrogate'),
   );

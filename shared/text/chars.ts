@@ -21,6 +21,58 @@ export function isRegExpSpace(c: number): boolean {
   );
 }
 
+/**
+ * /[\s\p{Cf}\p{Default_Ignorable_Code_Point}]/u on one code point: white space, format characters
+ * (U+200B, U+2060, U+FEFF, the bidirectional controls) and what Unicode lets a renderer show nothing
+ * for (variation selectors, Hangul fillers, tags). Ranges of Unicode 17 (Node 20's ICU).
+ */
+export function isInvisible(c: number): boolean {
+  if (c < 0x80) return (c >= 0x09 && c <= 0x0d) || c === 0x20;
+  return (
+    c === 0xa0 ||
+    c === 0xad ||
+    c === 0x34f ||
+    (c >= 0x600 && c <= 0x605) ||
+    c === 0x61c ||
+    c === 0x6dd ||
+    c === 0x70f ||
+    c === 0x890 ||
+    c === 0x891 ||
+    c === 0x8e2 ||
+    c === 0x115f ||
+    c === 0x1160 ||
+    c === 0x1680 ||
+    c === 0x17b4 ||
+    c === 0x17b5 ||
+    (c >= 0x180b && c <= 0x180f) ||
+    (c >= 0x2000 && c <= 0x200f) ||
+    (c >= 0x2028 && c <= 0x202f) ||
+    (c >= 0x205f && c <= 0x206f) ||
+    c === 0x3000 ||
+    c === 0x3164 ||
+    (c >= 0xfe00 && c <= 0xfe0f) ||
+    c === 0xfeff ||
+    c === 0xffa0 ||
+    (c >= 0xfff0 && c <= 0xfffb) ||
+    c === 0x110bd ||
+    c === 0x110cd ||
+    (c >= 0x13430 && c <= 0x1343f) ||
+    (c >= 0x1bca0 && c <= 0x1bca3) ||
+    (c >= 0x1d173 && c <= 0x1d17a) ||
+    (c >= 0xe0000 && c <= 0xe0fff)
+  );
+}
+
+/** /^[\s\p{Cf}\p{Default_Ignorable_Code_Point}]*$/u: nothing anyone could read (true for ''). */
+export function isInvisibleText(v: string): boolean {
+  for (let i = 0; i < v.length; i += 1) {
+    const c = v.codePointAt(i)!;
+    if (!isInvisible(c)) return false;
+    if (c > 0xffff) i += 1;
+  }
+  return true;
+}
+
 /** [A-Za-z] */
 export const isAsciiLetter = (c: number): boolean => (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a;
 

@@ -77,6 +77,11 @@ describe('POST/GET/DELETE /silences', () => {
     ['a StartsAt on a day the month does not have', { ...valid(), StartsAt: '2030-04-31T10:00:00Z', EndsAt: '2030-05-02T10:00:00Z' }, 'StartsAt', /not a valid time/],
     ['a matcher that is not an object', { ...valid(), Matchers: [null] }, 'Matchers.0', /must be an object \{Name, Value\}/],
     ['no creator', { ...valid(), CreatedBy: undefined }, 'CreatedBy', /is required/],
+    // Invisible characters alone are no one's name: refused as an empty one is, not stored as a blank.
+    ['a creator of zero-width characters only', { ...valid(), CreatedBy: '\u200b\u2060\ufeff' }, 'CreatedBy', /is required: .*invisible/],
+    ['a creator of format characters and spaces only', { ...valid(), CreatedBy: ' \u202e\u00ad\u3000\u{e0041} ' }, 'CreatedBy', /is required: .*invisible/],
+    ['a comment of invisible characters only', { ...valid(), Comment: '\u200d\u200c\ufe0f' }, 'Comment', /is required: .*invisible/],
+    ['a matcher value of invisible characters only', { ...valid(), Matchers: [{ Name: 'AlertName', Value: '\u200b' }] }, 'Matchers.0.Value', /is required: .*invisible/],
     // Shown on the status page as given: none of these is text anyone typed.
     ['a NUL in the comment', { ...valid(), Comment: 'fixing\u0000it' }, 'Comment', /plain text: no control characters/],
     ['a terminal escape in the creator', { ...valid(), CreatedBy: 'ops\u001b[31m' }, 'CreatedBy', /plain text: no control characters/],

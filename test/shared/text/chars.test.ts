@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isAsciiLetter, isDigit, isDigits, isFieldValue, isHexDigit, isRegExpSpace, isToken, isTokenChar, isWellFormedText } from '../../../shared/text/chars.ts';
+import { isAsciiLetter, isDigit, isDigits, isFieldValue, isHexDigit, isInvisible, isInvisibleText, isRegExpSpace, isToken, isTokenChar, isWellFormedText } from '../../../shared/text/chars.ts';
 
 describe('character classes', () => {
   it('each is its regular expression on every UTF-16 code unit', () => {
@@ -16,6 +16,20 @@ describe('character classes', () => {
     // past the string: charCodeAt gives NaN, which is in no class
     for (const f of [isRegExpSpace, isAsciiLetter, isDigit, isHexDigit, isTokenChar]) expect(f(''.charCodeAt(0))).toBe(false);
   });
+
+  it('isInvisible is [\\s\\p{Cf}\\p{Default_Ignorable_Code_Point}] on every code point', () => {
+    const invisible = /^[\s\p{Cf}\p{Default_Ignorable_Code_Point}]$/u;
+    const differ: string[] = [];
+    for (let c = 0; c <= 0x10ffff; c += 1) if (isInvisible(c) !== invisible.test(String.fromCodePoint(c))) differ.push(`U+${c.toString(16)}`);
+    expect(differ).toEqual([]);
+  });
+
+  it.each(['', ' ', '\u200b', '\u2060\ufeff', ' \u200b\t\u3164 ', '\u{e0041}\u{e007f}', 'a', '\u200ba', '\u{1f600}', '\u{e0041}x', '\ud800', '\u200b\udc00'])(
+    'isInvisibleText(%j) is its expression',
+    (v) => {
+      expect(isInvisibleText(v)).toBe(/^[\s\p{Cf}\p{Default_Ignorable_Code_Point}]*$/u.test(v));
+    },
+  );
 
   it.each(['', 'POST', 'x-acs-action', 'bad name', 'a:b', 'é', "!#$%&'*+.^_`|~"])('isToken(%j) is its expression', (v) => {
     expect(isToken(v)).toBe(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(v));
