@@ -52,7 +52,7 @@ export async function checkTarget(
   // The call's place in the account's CAMS budget is the client's priority: the sweep's client is
   // 'sweep', cams-events' is 'background' (shared/services/*).
   const { data } = await cams.getHealthStatus(target, { deadline: ctx.deadline });
-  const reach = await observeReply(target, data.Entities, round, ctx);
+  const reach = await observeReply(target, data.Entities, ctx.now(), round, ctx);
   // A space's own WABA (no WabaId) as CAMS named it, at once, not at the round's entity scan: the
   // watch list takes it as the same node as an entry naming it, and another WabaId as a wrong one.
   const named = target.NodeType === 'waba' && target.WabaId === undefined ? data.Entities.find((e) => e.EntityType === 'WABA')?.WabaId : undefined;
@@ -134,8 +134,11 @@ export async function applyUnobserved(
   return state;
 }
 
-/** Turns one reply into observations: one per entity, WABA-level ones shared by every target. Returns the entities' fingerprints. */
-async function observeReply(target: WatchTarget, entities: HealthEntity[], round: string, ctx: CheckContext): Promise<string[]> {
+/**
+ * Turns one reply (come at `repliedAt`, alert clock) into observations: one per entity, WABA-level
+ * ones shared by every target. Returns the entities' fingerprints.
+ */
+async function observeReply(target: WatchTarget, entities: HealthEntity[], repliedAt: number, round: string, ctx: CheckContext): Promise<string[]> {
   const reach: string[] = [];
   // A phone or template says nothing new while its WABA is BLOCKED: that one alert covers them
   // (the rules remember what they held back; inhibition.ts notifies it when the WABA's hold ends).
@@ -148,7 +151,7 @@ async function observeReply(target: WatchTarget, entities: HealthEntity[], round
   const reported = new Set(subjects.filter((s) => CHILD_TYPES.has(s.entity.EntityType)).map((s) => fingerprintOf(s.subject)));
   const ordered = [...subjects.filter((s) => !CHILD_TYPES.has(s.entity.EntityType)), ...subjects.filter((s) => CHILD_TYPES.has(s.entity.EntityType))];
   for (const { entity, subject } of ordered) {
-    const obs: Observation = { subject, ...knownStatus(entity) };
+    const obs: Observation = { subject, ...knownStatus(entity), receivedAt: repliedAt };
     if (CHILD_TYPES.has(entity.EntityType)) {
       reach.push(fingerprintOf(subject));
       await applyObservation(obs, round, wabaBlocked, ctx);
@@ -200,7 +203,9 @@ export async function applyObservation(
         owes = holdEnded = false;
         return undefined;
       }
-      const next = evaluate(prev, current, { now, round, policy: ctx.policy, inhibited, sinks: ctx.sinks });
+      // When what it now says was read: a newer rating kept with a listing's tier was read when prev's was.
+      const readAt = current === obs ? (obs.readAt ?? obs.receivedAt ?? now) : heldSince(prev!);
+      const next = { ...evaluate(prev, current, { now, round, policy: ctx.policy, inhibited, sinks: ctx.sinks }), readAt };
       const had = new Set(prev?.outbox.map((e) => e.id));
       owes = next.outbox.some((e) => !had.has(e.id));
       holdEnded = holdsChildren(prev) && !holdsChildren(next);
@@ -225,14 +230,19 @@ export async function applyObservation(
 }
 
 /**
- * What an observation read before the entity was last observed still says (Observation.readAt): what
- * came since is newer, so nothing; but a number's limit tier, which only a listing says, is applied
- * with the newer rating (quality.ts withNewerRating). The observation itself when nothing came since.
+ * What an observation read before what the entity holds was read still says (Observation.readAt):
+ * that is newer, so nothing; but a number's limit tier, which only a listing says, is applied with the
+ * newer rating (quality.ts withNewerRating). The observation itself when nothing newer was read.
+ * Judged by read times, not by when each was applied: two Discover entries of one space list it one
+ * after the other, and the first entry's older read may be applied before the second's newer one.
  */
 function sinceRead(obs: Observation, prev: EntityState | undefined): Observation | undefined {
-  if (obs.readAt === undefined || prev === undefined || prev.lastCheckedAt <= obs.readAt) return obs;
+  if (obs.readAt === undefined || prev === undefined || heldSince(prev) <= obs.readAt) return obs;
   return obs.subject.entityType === 'PHONE_QUALITY' ? withNewerRating(obs, prev) : undefined;
 }
+
+/** When what `s` says was read; a record from before EntityState.readAt: when it was written. */
+const heldSince = (s: EntityState): number => s.readAt ?? s.lastCheckedAt;
 
 /** `prev`, replaced by `next` (a new state or rating), was never written to its history: its mark names another state. */
 function unrecorded(prev: EntityState, next: EntityState): boolean {

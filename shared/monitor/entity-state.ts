@@ -55,6 +55,14 @@ export interface EntityState {
   /** The sweep round that last counted this entity (so one round counts once). */
   lastRound?: string;
   lastCheckedAt: number;
+  /**
+   * Epoch ms (alert clock) what the state says was read: a listing's read (Observation.readAt), a
+   * receipt's arrival, a check's reply (Observation.receivedAt). A listing's read is judged against it,
+   * not against lastCheckedAt, which is when it was applied: a read applied late (another Discover
+   * entry's listing of the space, a receipt received before a listing's read) is not newer for that.
+   * A record from before has none: lastCheckedAt stands for it (check.ts heldSince).
+   */
+  readAt?: number;
   /** Whether a firing notification is out (and a resolved one is owed when it clears). */
   firing: boolean;
   notifiedStatus?: ObservedStatus;

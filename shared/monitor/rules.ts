@@ -19,10 +19,17 @@ export interface Observation {
   /**
    * When its source said it (alert clock), for one applied some time after (discovery's reads of a
    * WABA's review, a template's review and a number's quality, applied once the listing is done): an
-   * entity observed since then (a receipt meanwhile) knows better, and this one is not applied to it,
-   * but for a number's limit tier, which no receipt says (check.ts sinceRead).
+   * entity whose state was read since then (a receipt meanwhile, another Discover entry's later
+   * listing of the space) knows better, and this one is not applied to it, but for a number's limit
+   * tier, which no receipt says (check.ts sinceRead).
    */
   readAt?: number;
+  /**
+   * When an observation applied as it comes was read: a receipt's batch's arrival, a check's reply.
+   * Recorded on the entity (EntityState.readAt), for a listing's read to be judged against; the
+   * observation itself is never judged by it.
+   */
+  receivedAt?: number;
 }
 
 export interface EvaluationContext {

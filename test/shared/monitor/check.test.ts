@@ -11,6 +11,7 @@ import { qualityObservation } from '../../../shared/monitor/quality.ts';
 import { TARGET_INFO_PREFIX, UNPLANNED_PREFIX, type TargetInfo } from '../../../shared/monitor/target-info.ts';
 import { targetId, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import { templateStatusObservation } from '../../../shared/monitor/template-status.ts';
+import { wabaReviewObservation } from '../../../shared/monitor/waba-review.ts';
 import { openStore } from '../../../shared/store/index.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { storeWith } from '../../support/store.ts';
@@ -101,6 +102,26 @@ describe('the one check path (sweep and receipts)', () => {
     await checkTarget(client, phone, 'round-1', ctx(store, { round: true, now: () => 1_700_000_060_000 })); // as the sweep calls it
     expect(await info()).toEqual({ round: 'round-1', lastCheckedAt: 1_700_000_060_000, status: 'LIMITED', reach, firingUnobserved: [] });
     expect(await store.list(OWED_PREFIX)).toHaveLength(1);
+  });
+
+  it('the entities of a reply record when the reply came (EntityState.readAt), not when each was written', async () => {
+    cams = await startScriptedCams(() =>
+      ok({
+        CanSendMessage: 'AVAILABLE',
+        Entities: [
+          { EntityType: 'PHONE_NUMBER', CanSendMessage: 'AVAILABLE', WabaId: 'w1', PhoneNumber: '8613800000001' },
+          { EntityType: 'WABA', CanSendMessage: 'AVAILABLE', WabaId: 'w1' },
+        ],
+      }),
+    );
+    const client = new CamsClient({ endpoint: cams.url, credentials: TEST_KEY, budget: new CamsBudget() });
+    const store = await openStore('memory:');
+    // Each reading of the clock a second on: the first is when the reply came.
+    let t = 1_700_000_000_000;
+    await checkTarget(client, phone, 'round-1', ctx(store, { now: () => (t += 1_000) }));
+    const states = (await store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value);
+    expect(states.map((s) => s.readAt)).toEqual([1_700_000_001_000, 1_700_000_001_000]);
+    for (const s of states) expect(s.lastCheckedAt).toBeGreaterThan(1_700_000_001_000);
   });
 
   it('a CanSendMessage value CAMS added since is a LIMITED warning that names the value, not a refused reply or AVAILABLE', async () => {
@@ -404,5 +425,63 @@ describe("firing alerts no check observes (a number's quality, a template's revi
     // One whose reach the reply names in full: known to have none, in the check's own write.
     await checkTarget(cams, phone, 'round-1', ctx(store, T0 + HOUR));
     expect((await record(store, phone))?.firingUnobserved).toEqual([]);
+  });
+});
+
+describe('a listing read judged by when what the entity holds was read, not when that was applied', () => {
+  const T0 = 1_700_000_000_000;
+  const SECOND = 1_000;
+  const waba: WatchTarget = { CustSpaceId: 'cs-1', NodeType: 'waba', WabaId: 'w1' };
+  const phone: WatchTarget = { CustSpaceId: 'cs-1', NodeType: 'phone', WabaId: 'w1', PhoneNumber: '8613800000001' };
+  const at = (store: Store, now: number) => ({ store, policy: { minConsecutive: 1, repeatIntervalMs: 3_600_000 }, sinks: ['s'], now: () => now });
+  const review = (status: string, readAt: number) => ({ ...wabaReviewObservation(waba, status)!, readAt });
+  const quality = (a: { QualityRating: string; MessagingLimitTier?: string }) => qualityObservation(phone, { PeakMessagingLimitTier: 'TIER_10K', MessagingLimitTier: 'TIER_10K', ...a });
+  const reasons = (s: EntityState | undefined) => s!.outbox.map((e) => [e.item.status, e.item.reason]);
+
+  it("two Discover entries of one space: the first reads REJECTED, the second APPROVED a moment later; the first applied first, the second's newer read resolves it (it was dropped as older than the first's apply, firing until the next listing)", async () => {
+    const store = await openStore('memory:');
+    await applyUnobserved(waba, review('REJECTED', T0), 'r1', at(store, T0 + 60 * SECOND));
+    const state = await applyUnobserved(waba, review('APPROVED', T0 + SECOND), 'r1', at(store, T0 + 61 * SECOND));
+    expect(state).toMatchObject({ status: 'AVAILABLE', firing: false, readAt: T0 + SECOND });
+    expect(reasons(state)).toEqual([
+      ['BLOCKED', 'new'],
+      ['RESOLVED', 'resolved'],
+    ]);
+  });
+
+  it('a receipt received before a listing read but applied after it: the listing read, newer, is applied', async () => {
+    const store = await openStore('memory:');
+    await applyUnobserved(waba, { ...wabaReviewObservation(waba, 'REJECTED')!, receivedAt: T0 }, 'r1', at(store, T0 + 2 * SECOND));
+    const state = await applyUnobserved(waba, review('APPROVED', T0 + SECOND), 'r1', at(store, T0 + 60 * SECOND));
+    expect(state).toMatchObject({ status: 'AVAILABLE', firing: false });
+  });
+
+  it('a listing read older than what the entity holds is still not applied, the other order of the same reads', async () => {
+    const store = await openStore('memory:');
+    await applyUnobserved(waba, review('APPROVED', T0 + SECOND), 'r1', at(store, T0 + 2 * SECOND));
+    await applyUnobserved(waba, review('REJECTED', T0 + 30 * SECOND), 'r1', at(store, T0 + 31 * SECOND));
+    const state = await applyUnobserved(waba, review('APPROVED', T0 + 10 * SECOND), 'r1', at(store, T0 + 60 * SECOND));
+    expect(state).toMatchObject({ status: 'BLOCKED', firing: true, readAt: T0 + 30 * SECOND });
+  });
+
+  it('a record from before readAt: when it was applied stands for when it was read', async () => {
+    const store = await openStore('memory:');
+    const written = await applyUnobserved(waba, review('REJECTED', T0), 'r1', at(store, T0 + 60 * SECOND));
+    const { readAt: _, ...old } = written!;
+    await store.put(ENTITY_PREFIX + written!.fingerprint, old);
+    const state = await applyUnobserved(waba, review('APPROVED', T0 + SECOND), 'r1', at(store, T0 + 61 * SECOND));
+    expect(state).toMatchObject({ status: 'BLOCKED', firing: true });
+  });
+
+  it("a listing's tier kept with a newer rating keeps that rating's read time: a listing read between the two does not bring its older rating back", async () => {
+    const store = await openStore('memory:');
+    // A RED receipt at T0+10 s; a listing read at T0 (GREEN, the tier dropped) applied after it, with the receipt's RED.
+    await applyUnobserved(phone, { ...quality({ QualityRating: 'RED' }), receivedAt: T0 + 10 * SECOND }, 'r1', at(store, T0 + 10 * SECOND));
+    let state = await applyUnobserved(phone, { ...quality({ QualityRating: 'GREEN', MessagingLimitTier: 'TIER_1K' }), readAt: T0 }, 'r1', at(store, T0 + 60 * SECOND));
+    expect(state!.errors.map((e) => e.ErrorCode)).toEqual(['QualityRating.RED', 'MessagingLimitTier.Dropped.TIER_1K']);
+    expect(state!.readAt).toBe(T0 + 10 * SECOND);
+    // Another entry's listing, read at T0+5 s (GREEN), applied last: still older than the RED receipt.
+    state = await applyUnobserved(phone, { ...quality({ QualityRating: 'GREEN', MessagingLimitTier: 'TIER_1K' }), readAt: T0 + 5 * SECOND }, 'r1', at(store, T0 + 61 * SECOND));
+    expect(state).toMatchObject({ quality: 'RED' });
   });
 });
