@@ -65,6 +65,8 @@ export interface ReceiptResult {
  */
 export async function applyReceipts(batch: ReadonlyArray<{ index: number; receipt: Receipt }>, deps: ReceiptDeps): Promise<ReceiptResult[]> {
   if (batch.length === 0) return [];
+  // What its receipts say was so when it came, not when each is applied (a listing's read in between is newer).
+  const receivedAt = deps.now();
   const { store } = deps;
   if (!(await store.get(WABA_INDEX_BUILT_KEY))) await buildWabaIndex(store, deps.envTargets, deps.now());
   // The batch's WABAs and nodes are read one by one: a push costs what it names, not the account.
@@ -80,7 +82,7 @@ export async function applyReceipts(batch: ReadonlyArray<{ index: number; receip
   for (const wabaId of wabaIds) if (await spaces.of(wabaId)) await store.delete(UNKNOWN_WABA_PREFIX + wabaId);
   const round = (await store.get<SweepRound>(ROUND_KEY))?.value.id ?? 'receipts';
   const ctx: CheckContext = { store, policy: deps.policy, sinks: deps.sinks, now: deps.now, deadline: deps.deadline };
-  const run: BatchRun = { results: [], toCheck: new Map(), stats: { received: batch.length }, acted: new Map() };
+  const run: BatchRun = { receivedAt, results: [], toCheck: new Map(), stats: { received: batch.length }, acted: new Map() };
   for (const { index, receipt } of batch) await recordReceipt(index, receipt, { spaces, round, ctx, deps, run });
   await checkNodes(run.toCheck, round, ctx, deps);
   await markBatchActedOn(run, deps);
@@ -90,6 +92,8 @@ export async function applyReceipts(batch: ReadonlyArray<{ index: number; receip
 
 /** What one batch gathers as its receipts are recorded. */
 interface BatchRun {
+  /** When the batch came (alert clock): when what its receipts say was read (Observation.receivedAt). */
+  receivedAt: number;
   results: ReceiptResult[];
   /** The nodes to check once each, with the results that named them. */
   toCheck: Map<string, { target: WatchTarget; results: ReceiptResult[] }>;
@@ -191,7 +195,7 @@ async function recordReceipt(
   // the node is no longer watched), and marked while it fires (what the node's check reminds of).
   // Receipts are events, not samples: they fire on the first one.
   const noted: TargetInfo = { lastReceiptAt: deps.now() };
-  if (obs) await applyUnobserved(target, obs, round, { ...ctx, policy: { ...deps.policy, minConsecutive: 1 } }, noted);
+  if (obs) await applyUnobserved(target, { ...obs, receivedAt: run.receivedAt }, round, { ...ctx, policy: { ...deps.policy, minConsecutive: 1 } }, noted);
   else await noteTarget(store, target, noted);
   // Checked as watched (with its WabaId), as the sweep checks it: the receipt's form lacks it, and
   // the node's TargetRejected alert is keyed by the watched form.

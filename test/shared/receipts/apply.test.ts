@@ -5,11 +5,13 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
+import { applyUnobserved } from '../../../shared/monitor/check.ts';
 import { fingerprintOf } from '../../../shared/monitor/entity-state.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
 import { ENTITY_PREFIX, reindexEntities } from '../../../shared/monitor/entity-store.ts';
 import { monitorSubject, observeMonitorSubject } from '../../../shared/monitor/monitor-alert.ts';
 import { registerWatchTarget, targetId, WATCH_PREFIX, type WatchTarget } from '../../../shared/monitor/targets.ts';
+import { wabaReviewObservation } from '../../../shared/monitor/waba-review.ts';
 import { SPACE_WABA_PREFIX, WABA_INDEX_BUILT_KEY, WABA_PENDING_PREFIX, WABA_SPACE_PREFIX } from '../../../shared/monitor/waba-space.ts';
 import { applyReceipts, UNKNOWN_WABA_PREFIX } from '../../../shared/receipts/apply.ts';
 import { parseBatch } from '../../../shared/receipts/parse.ts';
@@ -236,5 +238,24 @@ describe('the WABA → space index', () => {
     }
     const calls = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string }>;
     expect(calls.filter((c) => c.Action === 'QueryChatappBindWaba')).toHaveLength(1);
+  });
+});
+
+describe('what a receipt says was read when its batch came, not when it was applied', () => {
+  it("a REJECTED review receipt received before a listing read APPROVED, applied after it (the batch's work took that long): the listing's newer read resolves it (it was dropped, firing until the next listing)", async () => {
+    const store = await openStore('memory:');
+    const waba: WatchTarget = { CustSpaceId: space, NodeType: 'waba', WabaId: WABA };
+    await registerWatchTarget(store, waba, 'test');
+    const came = clock + 1_000;
+    // Each reading of the clock a second on: the batch came at `came`, its receipt applied seconds later.
+    const results = await applyReceipts(parseBatch([{ Type: 'wabaReviewUpdate', WabaId: WABA, Status: 'REJECTED' }]).receipts, { ...deps(store), now: () => (clock += 1_000) });
+    expect(results).toEqual([expect.objectContaining({ Outcome: 'processed' })]);
+    const rejected = (await store.get<EntityState>(ENTITY_PREFIX + fingerprintOf(wabaReviewObservation(waba, 'REJECTED')!.subject)))?.value;
+    expect(rejected).toMatchObject({ status: 'BLOCKED', firing: true, readAt: came });
+    expect(rejected!.lastCheckedAt).toBeGreaterThan(came + 1_500);
+    // Discovery's QueryChatappBindWaba read APPROVED half a second after the batch came, applied once its listing is done.
+    const listed = { ...wabaReviewObservation(waba, 'APPROVED')!, readAt: came + 500 };
+    const state = await applyUnobserved(waba, listed, 'r', { store, policy: deps(store).policy, sinks: ['webhook'], now: () => (clock += 60_000) });
+    expect(state).toMatchObject({ status: 'AVAILABLE', firing: false });
   });
 });
