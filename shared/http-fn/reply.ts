@@ -3,6 +3,7 @@ import {
   HTTP_ERROR,
   INVALID_RESPONSE,
   isCamsError,
+  isPermissionRefusal,
   isThrottlingCode,
   NETWORK_ERROR,
   REQUEST_TIMEOUT,
@@ -64,7 +65,7 @@ export function callerAuthStatus(code: Acs3ErrorCode): number {
 
 /** CAMS refusing our own call (credentials, signature, request form): the function's fault, not the caller's. */
 const OWN_CALL_REFUSED =
-  /^(InvalidAccessKeyId|InvalidSecurityToken|SignatureDoesNotMatch|IncompleteSignature|InvalidTimeStamp|SignatureNonceUsed|InvalidVersion|InvalidAction|MissingSecurityToken)\b/;
+  /^(InvalidAccessKeyId|InvalidSecurityToken|SignatureDoesNotMatch|IncompleteSignature|InvalidTimeStamp|SignatureNonceUsed|InvalidVersion|InvalidAction|MissingSecurityToken|Forbidden\.AccessKeyDisabled)\b/;
 /** Our CAMS client's codes for a call that got no usable reply. */
 const NO_USABLE_REPLY = new Set([NETWORK_ERROR, INVALID_RESPONSE, HTTP_ERROR]);
 
@@ -78,7 +79,8 @@ export function camsErrorStatus(err: CamsError): number {
   if (code === REQUEST_TIMEOUT || code === DEADLINE_EXCEEDED) return 504;
   if (err.httpStatus >= 500 || NO_USABLE_REPLY.has(code)) return 502;
   if (OWN_CALL_REFUSED.test(code)) return 500;
-  if (code === 'Product.Unsubscript' || code.startsWith('Ram.') || code.startsWith('Forbidden')) return 403;
+  // RAM's own codes too (NoPermission, NotAuthorized: isPermissionRefusal): the role lacks a grant, not the caller's bad request.
+  if (code === 'Product.Unsubscript' || code.startsWith('Ram.') || code.startsWith('Forbidden') || isPermissionRefusal(code)) return 403;
   if (code === 'Unknown.ResourceOwnerId' || /(NotFound|NotExist|NotExists)$/.test(code)) return 404;
   if (/(\.Exists?|AlreadyExists?|Conflict|Duplicate\w*)$/.test(code)) return 409;
   return 400;

@@ -280,6 +280,12 @@ describe('status mapping of CAMS errors', () => {
     ['Ram.PermissionDeny', 403],
     ['Product.Unsubscript', 403],
     ['Forbidden.RAM', 403],
+    // RAM refusing the role, as isPermissionRefusal reads it (phone-exists): not the caller's bad request.
+    ['NoPermission', 403, 403],
+    ['NotAuthorized', 403, 403],
+    ['Forbidden.NoPermission', 403, 403],
+    // A disabled key is the function's own credentials refused (as the monitor's advice reads it), not a missing grant.
+    ['Forbidden.AccessKeyDisabled', 500, 403],
     ['Unknown.ResourceOwnerId', 404],
     ['RequestTimeout', 504],
     ['DeadlineExceeded', 504],
