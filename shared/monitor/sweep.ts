@@ -86,6 +86,8 @@ const AUTH_CODES = new Set([
   'InvalidSecurityToken.Expired',
   'InvalidSecurityToken.Malformed',
   'InvalidSecurityToken.MismatchWithAccessKey',
+  // A disabled key refuses every check alike (advice.ts reads it as credentials, not a grant).
+  'Forbidden.AccessKeyDisabled',
   'Ram.PermissionDeny',
   'Forbidden.RAM',
   'Product.Unsubscript',

@@ -206,6 +206,16 @@ describe('HealthSweep against the sandbox', () => {
     expect(sink.received.slice(firing).flatMap((n) => n.items).map((i) => `${i.subject.entityType}:${i.reason}`).sort()).toEqual(['AuthRefused:resolved', 'InvalidTarget:resolved']);
   });
 
+  it('a disabled access key (Forbidden.AccessKeyDisabled) is the credentials refused: one AuthRefused, not a TargetRejected per node', async () => {
+    const sink = new RecordingSink();
+    const cams = sandboxClient(sandbox, 50);
+    cams.getHealthStatus = async () => {
+      throw new CamsError({ Code: 'Forbidden.AccessKeyDisabled', Message: 'The AccessKey is disabled.', httpStatus: 403, retryable: false, action: 'GetWhatsappHealthStatus' });
+    };
+    await sweep(sink, { cams, envTargets: [phone1(), phone2()] });
+    expect(sink.received.flatMap((n) => n.items).map((i) => `${i.subject.entityType}:${i.errors[0]!.ErrorCode}`)).toEqual(['AuthRefused:Forbidden.AccessKeyDisabled']);
+  });
+
   // Keyed by its index, a bad entry's alert moved with the list: reordering MONITOR_TARGETS resolved
   // it and fired it anew (a RESOLVED and a NEW for a target nobody touched), and the same bad entry
   // written twice alerted twice.
