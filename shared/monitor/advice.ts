@@ -1,4 +1,4 @@
-import { DEADLINE_EXCEEDED, HTTP_ERROR, INVALID_RESPONSE, isThrottlingCode, NETWORK_ERROR, REQUEST_TIMEOUT } from '../cams/errors.ts';
+import { DEADLINE_EXCEEDED, HTTP_ERROR, INVALID_RESPONSE, isPermissionRefusal, isThrottlingCode, NETWORK_ERROR, REQUEST_TIMEOUT } from '../cams/errors.ts';
 
 /** What the advice is chosen from: a CAMS error's code and the HTTP status it came with (0: no reply). */
 export interface CamsFailure {
@@ -41,7 +41,8 @@ export const CAMS_ADVICE: readonly AdviceRow[] = [
   },
   {
     cause: 'permission',
-    matches: (f) => f.Code === 'Ram.PermissionDeny' || f.Code.startsWith('Forbidden'),
+    // RAM's own codes too (NoPermission, NotAuthorized): a missing grant, not a target to fix.
+    matches: (f) => isPermissionRefusal(f.Code) || f.Code.startsWith('Forbidden'),
     advice: (f) => `The credentials lack the permission: grant cams:${actionOf(f)} to the health-monitor's role (on FC 2.0, the service role).`,
   },
   {

@@ -39,6 +39,11 @@ describe('advice for a CAMS code in a monitor alert', () => {
     expect(adviceFor({ Code: 'Forbidden.AccessKeyDisabled', httpStatus: 403 })).toMatch(/refused the credentials/);
   });
 
+  it("RAM's own refusals (NoPermission, NotAuthorized: isPermissionRefusal) are a missing grant, not a target to fix", () => {
+    expect(adviceFor({ Code: 'NoPermission', httpStatus: 403 })).toMatch(/grant cams:GetWhatsappHealthStatus/);
+    expect(adviceFor({ Code: 'NotAuthorized', httpStatus: 403, action: 'ListChatappTemplate' })).toMatch(/grant cams:ListChatappTemplate/);
+  });
+
   it('Forbidden.* is a permission problem and a CAMS 5xx a network one; an unknown business code gets the fallback', () => {
     expect(adviceFor({ Code: 'Forbidden.RAM', httpStatus: 403 })).toMatch(/grant cams:GetWhatsappHealthStatus/);
     expect(adviceFor({ Code: 'ServiceUnavailable', httpStatus: 503 })).toMatch(/CAMS_ENDPOINT and the network/);
