@@ -40,7 +40,8 @@ export class RouteTable {
   /**
    * Matches the raw (URL-encoded) path segment by segment; literal segments win over parameters. A
    * segment that is not valid URL encoding (`/silences/%E9`) can only be a parameter: the function
-   * names it (400 InvalidParameter, README "Validation"), as on FC, where its trigger passes it on.
+   * names it (400 InvalidParameter, README "Validation"), with any method, as on FC, where its
+   * trigger passes it on.
    */
   match(method: string, rawPath: string): RouteMatch {
     const parts = splitPath(rawPath).map((raw) => ({ raw, decoded: decodeSegment(raw) }));
@@ -52,6 +53,11 @@ export class RouteTable {
     const wanted = method.toUpperCase();
     // HEAD is served by the GET route (the functions answer it without the body), as FC 3.0's trigger does.
     const hit = candidates.find((c) => c.r.method === wanted) ?? (wanted === 'HEAD' ? candidates.find((c) => c.r.method === 'GET') : undefined);
+    // A parameter that does not decode is named by the function whatever the method (400 before 405,
+    // shared/http-fn/middlewares.ts), so the host passes such a request on rather than answer 405.
+    const undecodable = parts.some((p) => p.decoded === undefined);
+    const passOn = !hit && undecodable ? candidates[0] : undefined;
+    if (passOn) return { kind: 'found', route: { method: passOn.r.method, path: passOn.r.path, functionName: passOn.r.functionName }, params: passOn.params };
     if (!hit) return { kind: 'method-not-allowed', allow: allowedMethods(candidates.map((c) => c.r)) };
     const { method: m, path, functionName } = hit.r;
     return { kind: 'found', route: { method: m, path, functionName }, params: hit.params };

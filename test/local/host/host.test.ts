@@ -169,6 +169,11 @@ describe('HTTP routes', () => {
     expect(res.status).toBe(400);
     expect(JSON.parse(res.body.toString())).toMatchObject({ Code: 'InvalidParameter', Fields: [{ Field: 'id' }] });
     expect(lines.join('\n')).toContain('DELETE /silences/%E9 -> 400 silences');
+    // With a method its route does not take, too: the function names the parameter before it would
+    // answer 405, as on FC.
+    const get = await httpRequest(`${host.url}/silences/%E9`, { method: 'GET' });
+    expect(get.status).toBe(400);
+    expect(JSON.parse(get.body.toString())).toMatchObject({ Code: 'InvalidParameter', Fields: [{ Field: 'id' }] });
   });
 
   it('HEAD on a GET route is answered by its function as GET is, without the body; HEAD elsewhere is 405', async () => {
