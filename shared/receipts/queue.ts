@@ -19,18 +19,47 @@ export interface QueueMessage {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The messages of an MNS-trigger event: one CloudEvent, or a batch of them. Undefined when it is not one. */
-export function queueMessagesOf(event: unknown): QueueMessage[] | undefined {
+/** A message id that can key the store (MNS's are 32 hex digits; an event id is a UUID). */
+const MESSAGE_ID = /^[A-Za-z0-9*_.:-]{1,128}$/;
+
+/** An element of a delivery that is no readable MNS message: kept by its id when it has one, else only logged. */
+export interface UnreadableElement {
+  index: number;
+  messageId?: string;
+  why: string;
+  /** The element as delivered, to keep for a person to look at. */
+  element: unknown;
+}
+
+/** What one delivery of the queue trigger holds, element by element. */
+export interface QueueDelivery {
+  elements: number;
+  messages: QueueMessage[];
+  unreadable: UnreadableElement[];
+}
+
+/**
+ * The messages of an MNS-trigger event: one CloudEvent, or a batch of them (the event stream's batch
+ * push delivers a JSON array). An element that is no readable message is set apart alone: refusing
+ * the whole batch for it lost the good messages beside it (acknowledged, never redelivered).
+ * Undefined when no element is even a CloudEvent with data (a timer's event, say): a delivery of
+ * another kind altogether.
+ */
+export function queueMessagesOf(event: unknown): QueueDelivery | undefined {
   const list = Array.isArray(event) ? event : [event];
-  const out: QueueMessage[] = [];
-  for (const e of list) {
-    if (!isObject(e) || !isObject(e['data']) || typeof e['data']['messageBody'] !== 'string') return undefined;
-    const data = e['data'];
-    const id = typeof data['messageId'] === 'string' && data['messageId'] ? data['messageId'] : typeof e['id'] === 'string' ? e['id'] : '';
-    if (!/^[A-Za-z0-9*_.:-]{1,128}$/.test(id)) return undefined;
-    out.push({ messageId: id, body: data['messageBody'] as string });
-  }
-  return out;
+  const delivery: QueueDelivery = { elements: list.length, messages: [], unreadable: [] };
+  list.forEach((e, index) => {
+    const data = isObject(e) && isObject(e['data']) ? e['data'] : undefined;
+    const given = typeof data?.['messageId'] === 'string' && data['messageId'] ? data['messageId'] : isObject(e) && typeof e['id'] === 'string' ? e['id'] : '';
+    const messageId = MESSAGE_ID.test(given) ? given : undefined;
+    if (data && typeof data['messageBody'] === 'string' && messageId) {
+      delivery.messages.push({ messageId, body: data['messageBody'] });
+      return;
+    }
+    const why = !data ? 'not a CloudEvent with data' : typeof data['messageBody'] !== 'string' ? 'data.messageBody is not a string' : 'no data.messageId (or event id) of 1-128 letters, digits or *_.:-';
+    delivery.unreadable.push({ index, ...(messageId ? { messageId } : {}), why, element: e });
+  });
+  return list.length === 0 || list.some((e) => isObject(e) && isObject(e['data'])) ? delivery : undefined;
 }
 
 /** Counts one more attempt at a message; returns the count including this one. */

@@ -56,6 +56,8 @@ export interface QueueReport {
   skipped: string[];
   receipts: number;
   invalid: number;
+  /** Elements of the batch that are no readable message and have no id to set them aside by (logged). */
+  unreadable: number;
   delivered: number;
   ignored?: string;
 }
@@ -172,18 +174,34 @@ async function receiveHttp(req: ParsedHttpEvent, context: FcContext, rt: Monitor
 }
 
 async function receiveQueue(inv: EventInvocation, rt: MonitorRuntime, clock: Clock, now: () => number, log: (r: Record<string, unknown>) => void): Promise<QueueReport> {
-  const report: QueueReport = { messages: 0, setAside: [], skipped: [], receipts: 0, invalid: 0, delivered: 0 };
-  const messages = queueMessagesOf(inv.event);
-  if (!messages) {
+  const report: QueueReport = { messages: 0, setAside: [], skipped: [], receipts: 0, invalid: 0, unreadable: 0, delivered: 0 };
+  const delivery = queueMessagesOf(inv.event);
+  if (!delivery) {
     // Not retried: a delivery of the wrong shape never becomes right.
     report.ignored = 'not a receipt delivery: expected POST /cams/receipts or an MNS CloudEvent with data.messageBody';
     log({ level: 'error', msg: report.ignored });
     return report;
   }
-  report.messages = messages.length;
+  report.messages = delivery.elements;
   const sinkCtx = { now: now(), policy: policyOf(rt), sinks: sinkNames(rt.sinks) };
+  // An element that is no readable message never becomes one: kept by its id (one alert), else only
+  // logged; the batch's messages are acted on either way, not redelivered for it.
+  for (const bad of delivery.unreadable) {
+    if (bad.messageId === undefined) {
+      report.unreadable += 1;
+      log({ level: 'error', msg: 'queue batch element unreadable: it has no messageId to set it aside by', index: bad.index, why: bad.why });
+      continue;
+    }
+    if (await isSetAside(rt.store, bad.messageId)) {
+      report.skipped.push(bad.messageId);
+      continue;
+    }
+    await setAside(rt.store, { messageId: bad.messageId, body: JSON.stringify(bad.element) }, bad.why, 1, sinkCtx);
+    report.setAside.push(bad.messageId);
+    log({ level: 'error', msg: `queue message set aside: ${bad.why}`, messageId: bad.messageId, index: bad.index });
+  }
   let failure: unknown;
-  for (const msg of messages) {
+  for (const msg of delivery.messages) {
     if (await isSetAside(rt.store, msg.messageId)) {
       report.skipped.push(msg.messageId);
       continue;

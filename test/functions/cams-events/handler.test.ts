@@ -888,6 +888,41 @@ describe('cams-events from the MNS queue trigger', () => {
     for (const l of warned) expect(l).toContain('"fields":[{"Field":"[0].Status","Message":"is given more than once"},{"Field":"[2].Reason.Code","Message":"is given more than once"}]');
   });
 
+  // FC 3.0's SMQ/MNS queue trigger is an EventBridge event stream: its batch push delivers a JSON
+  // array of CloudEvents, each with data.messageId and data.messageBody (FC "Simple Message Queue
+  // (formerly MNS) queue triggers", https://www.alibabacloud.com/help/en/functioncompute/fc/mns-queue-triggers;
+  // the event's fields, https://www.alibabacloud.com/help/en/eventbridge/latest/439527).
+  it('a batch push (a JSON array of CloudEvents): an element that is no readable message is set aside alone, the good messages beside it are acted on', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
+    const element = (messageId: string, messageBody: unknown) => {
+      const e = JSON.parse(queueEvent('', messageId).toString()) as { data: Record<string, unknown> } & Record<string, unknown>;
+      e.data['messageBody'] = messageBody;
+      return e;
+    };
+    const good = element('BATCH1', JSON.stringify([{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'LIMITED' }]));
+    const noBody = element('BATCH2', null);
+    // No data.messageId, and an event id no store key can hold: nothing to set it aside by.
+    const noId = element('', '[]');
+    delete noId.data['messageId'];
+    noId['id'] = 'not an id: it has spaces';
+    const batch = [good, noBody, noId];
+    const handler = fn();
+    const report = await handler(Buffer.from(JSON.stringify(batch)), ctx());
+    expect(report).toMatchObject({ messages: 3, receipts: 1, setAside: ['BATCH2'], unreadable: 1, delivered: 2 });
+    expect(report).not.toHaveProperty('ignored');
+    expect(webhookItems().map((i) => [i.status, i.node.includes('ReceiptMessageSetAside')])).toEqual(
+      expect.arrayContaining([
+        ['LIMITED', false],
+        ['ERROR', true],
+      ]),
+    );
+    expect(lines.some((l) => l.includes('"msg":"queue batch element unreadable: it has no messageId to set it aside by"') && l.includes('"index":2'))).toBe(true);
+    // The same batch redelivered: the set-aside one skipped without a second alert, the receipt a duplicate.
+    expect(await handler(Buffer.from(JSON.stringify(batch)), ctx())).toMatchObject({ messages: 3, skipped: ['BATCH2'], setAside: [] });
+    expect(webhookItems()).toHaveLength(2);
+  });
+
   it('a message whose body is not JSON is set aside at once, with one alert', async () => {
     const handler = fn();
     const first = await handler(queueEvent('<xml>not json</xml>', 'POISON1'), ctx());
