@@ -923,6 +923,50 @@ describe('cams-events from the MNS queue trigger', () => {
     expect(webhookItems()).toHaveLength(2);
   });
 
+  it('a batch push with one message failing before a good one: the good one is acted on all the same, the batch redelivered, and the good one a duplicate then (one alert), the failing one set aside after 3 attempts', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
+    // The store refuses the WABA review receipt's bookkeeping only (its node's state): the phone's receipt beside it is unaffected.
+    const failing = new Proxy(store, {
+      get(target, prop, recv) {
+        if (prop === 'put') {
+          return async (k: string, ...rest: unknown[]) => {
+            if (k.startsWith('monitor/target/') && !k.includes('phone')) throw new Error('disk full');
+            return (target.put as (...a: unknown[]) => unknown)(k, ...rest);
+          };
+        }
+        const v = Reflect.get(target, prop, recv);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env };
+    const runtime = async () => ({ config: loadMonitorConfig(env), store: failing, sinks: sinksFromEnv(env) });
+    const handler = camsEventsHandler({ env, write: (l) => lines.push(l), runtime });
+    const element = (messageId: string, receipts: unknown[]) => JSON.parse(queueEvent(JSON.stringify(receipts), messageId).toString()) as unknown;
+    const batch = Buffer.from(
+      JSON.stringify([
+        element('FAIL1', [{ Type: 'wabaReviewUpdate', WabaId: WABA, Status: 'REJECTED' }]),
+        element('GOOD1', [{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'LIMITED' }]),
+      ]),
+    );
+    const outcomes: string[] = [];
+    for (let attempt = 0; attempt < 4; attempt++) {
+      try {
+        const r = (await handler(batch, ctx())) as { setAside: string[]; skipped: string[] };
+        outcomes.push(r.setAside.length ? `set aside ${r.setAside.join()}` : r.skipped.length ? `skipped ${r.skipped.join()}` : 'ok');
+      } catch (e) {
+        outcomes.push(`failed: ${(e as Error).message}`);
+      }
+    }
+    // FC's retry (an event stream's too) redelivers the whole batch: the finished message is read again each time.
+    expect(outcomes).toEqual(['failed: disk full', 'failed: disk full', 'set aside FAIL1', 'skipped FAIL1']);
+    expect(webhookItems().map((i) => [i.status, i.node.includes('ReceiptMessageSetAside (FAIL1)')])).toEqual([
+      ['LIMITED', false],
+      ['ERROR', true],
+    ]);
+    expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ processed: 1, duplicates: 3 });
+  });
+
   it('a message whose body is not JSON is set aside at once, with one alert', async () => {
     const handler = fn();
     const first = await handler(queueEvent('<xml>not json</xml>', 'POISON1'), ctx());
