@@ -67,10 +67,14 @@ export async function handleOnboardingEvent(inv: EventInvocation, rt: Onboarding
   if (!batch) return runOnboarding(onboardingDeps(inv, rt), onboardingRequestFrom(inv.event));
   const outcomes: OnboardingOutcome[] = [];
   let failure: { error: unknown } | undefined;
-  for (const request of batch) {
+  for (const [index, request] of batch.entries()) {
+    const deps = onboardingDeps(inv, rt);
     try {
-      outcomes.push(await runOnboarding(onboardingDeps(inv, rt), request));
+      outcomes.push(await runOnboarding(deps, request));
     } catch (e) {
+      // Only the first is thrown (and logged with the invocation): each is named here, or the
+      // others' failures (a store error, one in progress elsewhere) leave no trace.
+      deps.log?.({ level: 'warn', msg: 'onboarding batch event failed; the batch will be redelivered', index, ...(request.messageId ? { messageId: request.messageId } : {}), ...(request.event ? { event: request.event } : {}), error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
       failure ??= { error: e };
     }
   }

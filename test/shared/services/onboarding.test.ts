@@ -159,4 +159,28 @@ describe('a batch of CloudEvents (EventBridge batch push: a JSON array)', () => 
     }
     expect(lines.filter((l) => l.includes('onboarding event rejected') && l.includes('evt-batch-bad'))).toHaveLength(1);
   });
+
+  it('logs every event of the batch that failed, not only the one thrown (the others had left no trace in the log)', async () => {
+    const onboarding = await onboardingRuntime({ STORE_URL: storeUrl, CAMS_ENDPOINT: 'http://127.0.0.1:9' })();
+    const mns = (id: string, phone: string) => {
+      const e = fixture<{ id: string; data: Record<string, unknown> }>('mns-queue-event.json');
+      return { ...e, id, data: { ...e.data, messageId: id, messageBody: JSON.stringify({ WabaId: '299399000314', Cc: '65', PhoneNumber: phone, VerifiedName: 'Acme Shop' }) } };
+    };
+    const lines: string[] = [];
+    const write = process.stdout.write;
+    process.stdout.write = ((chunk: string | Uint8Array) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
+    try {
+      // CAMS is unreachable: both messages fail; the first failure is thrown for FC to redeliver the batch.
+      await expect(handleOnboardingEvent({ ...invocation([mns('MSGDOWN1', '90000314'), mns('MSGDOWN2', '90000315')], 'onb-batch-5'), deadline: Date.now() + 5000 }, onboarding)).rejects.toThrow();
+    } finally {
+      process.stdout.write = write;
+      await onboarding.store.close();
+    }
+    const failed = lines.filter((l) => l.includes('"msg":"onboarding batch event failed; the batch will be redelivered"'));
+    expect(failed).toHaveLength(2);
+    expect(failed[0]).toContain('"index":0');
+    expect(failed[0]).toContain('"messageId":"MSGDOWN1"');
+    expect(failed[1]).toContain('"index":1');
+    expect(failed[1]).toContain('"messageId":"MSGDOWN2"');
+  });
 });
