@@ -1,5 +1,6 @@
 // Copied to dist/fc3/ by `npm run package`, beside the helpers that import it (prune.mjs, policy.mjs, role.mjs, rule.mjs, bus.mjs, write.mjs):
-// the aliyun CLI as they call it, its JSON reply read, a failure thrown with the CLI's own message.
+// the aliyun CLI as they call it, its JSON reply read, a failure thrown with the CLI's own message
+// (or naming what the reply lacks).
 import { execFileSync } from 'node:child_process';
 
 /**
@@ -21,6 +22,17 @@ export function aliyun(...args) {
     throw new Error(`aliyun ${args.slice(0, 2).join(' ')}: its reply says Success false: ${reply.Code ?? 'no Code'}: ${reply.Message ?? 'no Message'}`);
   }
   return reply;
+}
+
+/**
+ * The `key` part of one call's reply (`Data` of GetEventBus, `Role` of GetRole, …). A reply without it
+ * (exit 0) says nothing of the resource: a failure naming the call, not a resource with no
+ * description (one "not this deployment's") nor one whose document differs (a write).
+ */
+export function aliyunPart(key, ...args) {
+  const part = aliyun(...args)?.[key];
+  if (!part || typeof part !== 'object') throw new Error(`aliyun ${args.slice(0, 2).join(' ')}: its reply holds no ${key}`);
+  return part;
 }
 
 /** Every item of a listing the CLI pages (`next` gives the arguments of the page after a reply, or none). */

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { aliyun } from './fc3-aliyun.mjs';
+import { aliyunPart } from './fc3-aliyun.mjs';
 import { assertOurs, ownedResource } from './fc3-owned.mjs';
 
 const plan = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'prune.json'), 'utf8'));
@@ -19,7 +19,7 @@ try {
   if (process.argv[2] !== 'check') throw new Error(`usage: node bus.mjs check (got ${JSON.stringify(process.argv.slice(2))})`);
   let bus;
   try {
-    bus = aliyun('eventbridge', 'GetEventBus', '--region', plan.region, '--EventBusName', plan.bus).Data ?? {};
+    bus = aliyunPart('Data', 'eventbridge', 'GetEventBus', '--region', plan.region, '--EventBusName', plan.bus);
   } catch (e) {
     throw new Error(`EventBridge bus ${plan.bus} could not be created (the error above) nor read: ${e.message}`, { cause: e });
   }

@@ -8,7 +8,7 @@
 import console from 'node:console';
 import { readFileSync } from 'node:fs';
 import process from 'node:process';
-import { aliyun } from './fc3-aliyun.mjs';
+import { aliyunPart } from './fc3-aliyun.mjs';
 import { assertOurs, normalisedJson, ownedResource } from './fc3-owned.mjs';
 
 const [what, name, file, description] = process.argv.slice(2);
@@ -19,7 +19,7 @@ try {
   const wanted = normalisedJson(readFileSync(file, 'utf8'));
   let policy;
   try {
-    policy = aliyun('ram', 'GetPolicy', '--PolicyType', 'Custom', '--PolicyName', name).Policy ?? {};
+    policy = aliyunPart('Policy', 'ram', 'GetPolicy', '--PolicyType', 'Custom', '--PolicyName', name);
   } catch (e) {
     throw new Error(`policy ${name}: could not read its default version: ${e.message}`, { cause: e });
   }
@@ -28,7 +28,7 @@ try {
   try {
     const id = policy.DefaultVersion;
     if (typeof id !== 'string' || id === '') throw new Error(`aliyun ram GetPolicy: its reply names no default version of policy ${name}`);
-    current = aliyun('ram', 'GetPolicyVersion', '--PolicyType', 'Custom', '--PolicyName', name, '--VersionId', id).PolicyVersion?.PolicyDocument;
+    current = aliyunPart('PolicyVersion', 'ram', 'GetPolicyVersion', '--PolicyType', 'Custom', '--PolicyName', name, '--VersionId', id).PolicyDocument;
   } catch (e) {
     throw new Error(`policy ${name}: could not read its default version: ${e.message}`, { cause: e });
   }

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { aliyun, listAll } from './fc3-aliyun.mjs';
+import { aliyun, aliyunPart, listAll } from './fc3-aliyun.mjs';
 
 const plan = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'prune.json'), 'utf8'));
 const ours = (description, name) => typeof name === 'string' && description === plan.mark + name;
@@ -86,7 +86,8 @@ function pruneEventBridge() {
   if (plan.rules.length > 0) return;
   // No rule of the package's on it now: the bus goes too, if these scripts made it and nothing is
   // left on it (a rule of yours, or one of ours that could not be removed, keeps it).
-  const made = aliyun('eventbridge', 'GetEventBus', ...bus).Data ?? {};
+  // A reply without the bus is a failure, named: read as one with no description, the bus was left as not ours.
+  const made = aliyunPart('Data', 'eventbridge', 'GetEventBus', ...bus);
   if (!ours(made.Description, plan.bus)) return;
   const left = listAll(['eventbridge', 'ListRules', ...bus, '--Limit', '100'], (r) => r.Data?.Rules, busPages);
   if (left.length > 0) {

@@ -7,7 +7,7 @@
 import console from 'node:console';
 import { readFileSync } from 'node:fs';
 import process from 'node:process';
-import { aliyun } from './fc3-aliyun.mjs';
+import { aliyunPart } from './fc3-aliyun.mjs';
 import { assertOurs, normalisedJson, ownedResource } from './fc3-owned.mjs';
 
 const [what, name, file, description] = process.argv.slice(2);
@@ -18,7 +18,7 @@ try {
   const wanted = normalisedJson(readFileSync(file, 'utf8'));
   let role;
   try {
-    role = aliyun('ram', 'GetRole', '--RoleName', name).Role ?? {};
+    role = aliyunPart('Role', 'ram', 'GetRole', '--RoleName', name);
   } catch (e) {
     throw new Error(`RAM role ${name} could not be created (the error above) nor read: ${e.message}`, { cause: e });
   }

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { aliyun, listAll } from './fc3-aliyun.mjs';
+import { aliyunPart, listAll } from './fc3-aliyun.mjs';
 import { assertOurs, normalisedJson, ownedResource } from './fc3-owned.mjs';
 
 const plan = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'prune.json'), 'utf8'));
@@ -52,7 +52,7 @@ try {
   let rule;
   let targets;
   try {
-    rule = aliyun('eventbridge', 'GetRule', ...at).Data ?? {};
+    rule = aliyunPart('Data', 'eventbridge', 'GetRule', ...at);
   } catch (e) {
     throw new Error(`EventBridge rule ${name} of bus ${plan.bus} could not be created (the error above) nor read: ${e.message}`, { cause: e });
   }

@@ -500,6 +500,49 @@ describe('the helpers read an aliyun CLI reply that says Success false (exit 0) 
   });
 });
 
+describe('the helpers read a reply without the resource they asked for (exit 0) as a failure naming the call', () => {
+  const cases = [
+    { script: 'eventbridge.sh', call: 'GetEventBus', part: 'Data', said: 'EventBridge bus cams-fc-dev could not be created (the error above) nor read' },
+    { script: 'eventbridge.sh', call: 'GetRule', part: 'Data', said: 'EventBridge rule onboarding-events-1 of bus cams-fc-dev could not be created (the error above) nor read' },
+    { script: 'ram.sh', call: 'GetRole', part: 'Role', said: 'RAM role cams-fc-dev-bind-waba could not be created (the error above) nor read' },
+    { script: 'ram.sh', call: 'GetPolicy', part: 'Policy', said: 'policy cams-fc-dev-logs: could not read its default version' },
+    { script: 'ram.sh', call: 'GetPolicyVersion', part: 'PolicyVersion', said: 'policy cams-fc-dev-logs: could not read its default version' },
+  ];
+  for (const c of cases) {
+    it(`${c.script} run again, ${c.call} answering without ${c.part}: stopped, naming the call, not "not this deployment's" nor a write`, async () => {
+      const dist = tmp();
+      for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+      packageFc3(dist, svc, { validate: validateSYaml });
+      const cli = accountAliyun(tmp());
+      const env = { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
+      expect((await run('sh', [join(dist, 'fc3', c.script)], { env })).code).toBe(0);
+      const deployed = cli.state();
+      const mark = cli.calls().length;
+      cli.seed({ noData: [c.call] });
+      const r = await run('sh', [join(dist, 'fc3', c.script)], { env });
+      expect(r.code, r.output).not.toBe(0);
+      expect(r.output).toContain(`${c.said}: aliyun ${c.script === 'ram.sh' ? 'ram' : 'eventbridge'} ${c.call}: its reply holds no ${c.part}`);
+      expect(r.output).not.toContain("exists but is not this deployment's");
+      expect(cli.calls().slice(mark).filter((x) => WRITES.test(x[1]!))).toEqual([]);
+      expect(cli.state()).toEqual({ ...deployed, noData: [c.call] });
+    });
+  }
+
+  it('prune.mjs: a bus whose GetEventBus answers without Data is not taken for one not marked as ours: the script fails naming the call', async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    const { onboarding: _o, ...rest } = svc.functions;
+    packageFc3(dist, { ...svc, functions: rest }, { validate: validateSYaml });
+    const cli = accountAliyun(tmp());
+    cli.seed({ buses: { 'cams-fc-dev': { Description: 'cams-fc deploy cams-fc/dev: cams-fc-dev', rules: {} } }, noData: ['GetEventBus'] });
+    const r = await run('sh', [join(dist, 'fc3', 'eventbridge.sh')], { env: { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' } });
+    expect(r.code, r.output).not.toBe(0);
+    expect(r.output).toContain('aliyun eventbridge GetEventBus: its reply holds no Data');
+    expect(r.output).not.toContain('eventbridge.sh: done');
+    expect(cli.calls().map((c) => c[1])).not.toContain('DeleteEventBus');
+  });
+});
+
 describe("eventbridge.sh's own writes are judged by the reply too, not by the CLI's exit code alone", () => {
   /** A package whose rule is there, as an earlier run left it: another pattern, no target, disabled. */
   const stale = async () => {
@@ -732,6 +775,8 @@ if (s.meanwhile && s.meanwhile.after === a[1]) { const m = s.meanwhile; process.
 if ((s.deny || []).some(named)) fail('NoPermission');
 // Refused in the reply's body, the CLI exiting 0 (as it does for an HTTP 200 that says Success false).
 if ((s.refuseInBody || []).some(named)) { out({ RequestId: 'r', Code: 'EventRuleNotExisted', Message: 'The event rule not existed!', Success: false }); process.exit(0); }
+// A reply that holds its RequestId alone (exit 0): no Data, Role, Policy nor PolicyVersion.
+if ((s.noData || []).some(named)) { out({ RequestId: 'r' }); process.exit(0); }
 // Targets put in part: Success true, each target listed as not put (EventBridge's ErrorEntries), nothing applied.
 if ((s.failEntries || []).some(named)) { const ts = JSON.parse(opt('Targets') || opt('EventTargets') || '[]'); out({ RequestId: 'r', Code: 'Success', Success: true, Data: { ErrorEntriesCount: ts.length, ErrorEntries: ts.map((t) => ({ EntryId: t.Id, ErrorCode: 'InvalidArgument', ErrorMessage: 'The endpoint is invalid' })) } }); process.exit(0); }
 const rule = () => bus().rules[opt('RuleName')] || fail('EventRuleNotExisted');
@@ -801,6 +846,8 @@ interface AccountState {
   deny?: string[];
   /** `<Action> <name>` calls (or every `<Action>` call) answered `Success: false` in the reply, the CLI exiting 0. */
   refuseInBody?: string[];
+  /** `<Action> <name>` calls (or every `<Action>` call) answered with a reply that holds its RequestId alone, the CLI exiting 0. */
+  noData?: string[];
   /** `<Action> <name>` calls that put targets answered Success true, listing every target as not put (ErrorEntries). */
   failEntries?: string[];
   /** Buses someone else makes once the first `after` call is over, before the next call. */
