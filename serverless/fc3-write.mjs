@@ -1,8 +1,9 @@
-// Copied to dist/fc3/write.mjs by `npm run package`. eventbridge.sh makes its own writes through it
-// (`node write.mjs eventbridge <Action> <options…>`): one aliyun CLI call, judged by its reply as
-// well as its exit code. EventBridge answers a refused call with HTTP 200 and `Success: false`, and
-// the CLI exits 0 on it: by the exit code alone, an UpdateRule refused so passed for done, and a
-// CreateEventBus or CreateRule refused as "already exists" skipped the check of whose it is. A
+// Copied to dist/fc3/write.mjs by `npm run package`. eventbridge.sh and ram.sh make their own writes
+// through it (`node write.mjs eventbridge|ram <Action> <options…>`): one aliyun CLI call, judged by its
+// reply as well as its exit code. EventBridge answers a refused call with HTTP 200 and `Success: false`,
+// and the CLI exits 0 on it: by the exit code alone, an UpdateRule refused so passed for done, and a
+// CreateEventBus or CreateRule refused as "already exists" skipped the check of whose it is (ram.sh's
+// writes are judged alike: a create so refused goes on to its read, an attach to its check). A
 // PutTargets (or a CreateRule with its targets) may answer Success true and list the targets it could
 // not put (`ErrorEntries`, as EventBridge's API names them; `FailedEntries` too): each is a failure,
 // named. The reply is printed as the CLI prints it; a failure exits 1, saying why.
@@ -22,8 +23,9 @@ export function failedEntries(reply) {
 }
 
 const args = process.argv.slice(2);
+const script = args[0] === 'ram' ? 'ram.sh' : 'eventbridge.sh';
 try {
-  if (args[0] !== 'eventbridge' || !args[1]) throw new Error(`usage: node write.mjs eventbridge <Action> <options…> (got ${JSON.stringify(args)})`);
+  if (!['eventbridge', 'ram'].includes(args[0]) || !args[1]) throw new Error(`usage: node write.mjs eventbridge|ram <Action> <options…> (got ${JSON.stringify(args)})`);
   const reply = aliyun(...args);
   console.log(JSON.stringify(reply, null, 2));
   const failed = failedEntries(reply);
@@ -31,6 +33,6 @@ try {
     throw new Error(`aliyun ${args.slice(0, 2).join(' ')}: its reply says Success but ${failed.length === 1 ? 'a target was' : 'targets were'} not put: ${failed.map((f) => `${f.id} (${f.code}: ${f.message})`).join('; ')}`);
   }
 } catch (e) {
-  console.error(`eventbridge.sh: ${e.message}`);
+  console.error(`${script}: ${e.message}`);
   process.exit(1);
 }

@@ -142,28 +142,31 @@ export function fc3Deployment(svc) {
 
 const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
+/** One of ram.sh's own writes, judged by its reply as well as the CLI's exit code (write.mjs). */
+const ramWrite = (action) => `node ./write.mjs ram ${action}`;
+
 /**
  * CreatePolicy, or when it exists a new default version only for a document that changed (policy.mjs
  * reads it: one not marked as ours, or a failed read, stops the script); nothing at all when it is
  * as it should be.
  */
 const createOrUpdatePolicy = (name, file, mark) =>
-  `aliyun ram CreatePolicy --PolicyName ${q(name)} --Description ${q(mark + name)} --PolicyDocument "$(cat ${file})" || { ` +
+  `${ramWrite('CreatePolicy')} --PolicyName ${q(name)} --Description ${q(mark + name)} --PolicyDocument "$(cat ${file})" || { ` +
   `policy_now="$(node ./policy.mjs compare ${q(name)} ${file} ${q(mark + name)})"; ` +
-  `case "$policy_now" in *document*) aliyun ram CreatePolicyVersion --PolicyName ${q(name)} --SetAsDefault true --RotateStrategy DeleteOldestNonDefaultVersionWhenLimitExceeded --PolicyDocument "$(cat ${file})";; esac; }`;
+  `case "$policy_now" in *document*) ${ramWrite('CreatePolicyVersion')} --PolicyName ${q(name)} --SetAsDefault true --RotateStrategy DeleteOldestNonDefaultVersionWhenLimitExceeded --PolicyDocument "$(cat ${file})";; esac; }`;
 
 /**
  * CreateRole, or when it exists UpdateRole only for a trust policy that changed (role.mjs reads it:
  * one not marked as ours, or a failed read, stops the script).
  */
 const createOrUpdateRole = (name, file, mark) =>
-  `aliyun ram CreateRole --RoleName ${q(name)} --Description ${q(mark + name)} --AssumeRolePolicyDocument "$(cat ${file})" || { ` +
+  `${ramWrite('CreateRole')} --RoleName ${q(name)} --Description ${q(mark + name)} --AssumeRolePolicyDocument "$(cat ${file})" || { ` +
   `role_now="$(node ./role.mjs compare ${q(name)} ${file} ${q(mark + name)})"; ` +
-  `case "$role_now" in *trust*) aliyun ram UpdateRole --RoleName ${q(name)} --NewAssumeRolePolicyDocument "$(cat ${file})";; esac; }`;
+  `case "$role_now" in *trust*) ${ramWrite('UpdateRole')} --RoleName ${q(name)} --NewAssumeRolePolicyDocument "$(cat ${file})";; esac; }`;
 
 /** AttachPolicyToRole, or proof that it is attached already (a re-run); anything else stops the script. */
 const attachPolicy = (policy, role) =>
-  `aliyun ram AttachPolicyToRole --PolicyType Custom --PolicyName ${q(policy)} --RoleName ${q(role)} || ` +
+  `${ramWrite('AttachPolicyToRole')} --PolicyType Custom --PolicyName ${q(policy)} --RoleName ${q(role)} || ` +
   `aliyun ram ListPoliciesForRole --RoleName ${q(role)} | grep -q ${q(`"PolicyName": *"${policy}"`)}`;
 
 /**
@@ -224,7 +227,7 @@ export function ramScript(deployment) {
       // No action of its own (now): a policy an earlier run attached would keep granting the old ones.
       lines.push(
         `policies="$(aliyun ram ListPoliciesForRole --RoleName ${q(r.roleName)})"`,
-        `if printf '%s\\n' "$policies" | grep -q ${q(`"PolicyName": *"${r.policyName}"`)}; then aliyun ram DetachPolicyFromRole --PolicyType Custom --PolicyName ${q(r.policyName)} --RoleName ${q(r.roleName)}; fi`,
+        `if printf '%s\\n' "$policies" | grep -q ${q(`"PolicyName": *"${r.policyName}"`)}; then ${ramWrite('DetachPolicyFromRole')} --PolicyType Custom --PolicyName ${q(r.policyName)} --RoleName ${q(r.roleName)}; fi`,
       );
       continue;
     }

@@ -598,6 +598,77 @@ describe("eventbridge.sh's own writes are judged by the reply too, not by the CL
   });
 });
 
+describe("ram.sh's own writes are judged by the reply too, not by the CLI's exit code alone", () => {
+  /**
+   * An account as an earlier run left it, then changed: bind-waba's trust policy and its policy's
+   * document are not the package's, the logs policy is off bind-waba's role, and health-report (no
+   * action of its own) still has its old policy attached.
+   */
+  const stale = async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    packageFc3(dist, svc, { validate: validateSYaml });
+    const cli = accountAliyun(tmp());
+    const env = { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
+    const ram = () => run('sh', [join(dist, 'fc3', 'ram.sh')], { env });
+    const first = await ram();
+    expect(first.code, first.output).toBe(0);
+    const now = cli.state();
+    const mark = (name: string) => `cams-fc deploy cams-fc/dev: ${name}`;
+    const policy = now.policies['cams-fc-dev-bind-waba']!;
+    cli.seed({
+      roles: {
+        'cams-fc-dev-bind-waba': { ...now.roles['cams-fc-dev-bind-waba']!, trust: '{"Version":"1","Statement":[]}', policies: ['cams-fc-dev-bind-waba'] },
+        'cams-fc-dev-health-report': { ...now.roles['cams-fc-dev-health-report']!, policies: ['cams-fc-dev-logs', 'cams-fc-dev-health-report'] },
+      },
+      policies: {
+        'cams-fc-dev-bind-waba': { ...policy, documents: { ...policy.documents, [policy.default]: '{"Version":"1","Statement":[]}' } },
+        'cams-fc-dev-health-report': { Description: mark('cams-fc-dev-health-report'), versions: ['v1'], default: 'v1', documents: { v1: '{"Version":"1","Statement":[]}' } },
+      },
+    });
+    return { cli, ram };
+  };
+
+  for (const action of ['UpdateRole', 'CreatePolicyVersion', 'AttachPolicyToRole', 'DetachPolicyFromRole']) {
+    it(`${action} answered Success false (exit 0) stops the script at its role, naming the reply's Code, not "done"`, async () => {
+      const { cli, ram } = await stale();
+      const mark = cli.calls().length;
+      cli.seed({ refuseInBody: [action] });
+      const r = await ram();
+      expect(r.code, r.output).not.toBe(0);
+      expect(r.output).toContain(`ram.sh: aliyun ram ${action}: its reply says Success false: EventRuleNotExisted`);
+      expect(r.output).toMatch(/ram\.sh stopped \(exit 1\) at role cams-fc-dev-(bind-waba|health-report)/);
+      expect(r.output).not.toContain('ram.sh: done');
+      // stopped at the first write refused: none after it was tried
+      const writes = cli.calls().slice(mark).filter((c) => WRITES.test(c[1]!) || c[1] === 'AttachPolicyToRole').map((c) => c[1]);
+      expect(writes.at(-1)).toBe(action);
+    });
+  }
+
+  for (const action of ['CreatePolicy', 'CreateRole']) {
+    it(`${action} answered Success false (exit 0): refused as for one that exists, it goes on to the read; one that exists and is ours is used, one not there stops the script`, async () => {
+      // There, ours: as a create refused by exit code ("already exists"), the run gets through, writing what differs.
+      const { cli, ram } = await stale();
+      cli.seed({ refuseInBody: [action] });
+      const r = await ram();
+      expect(r.code, r.output).toBe(0);
+      expect(r.output).toContain('ram.sh: done');
+
+      // Not there: it was not made, and the read says so.
+      const dist = tmp();
+      for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+      packageFc3(dist, svc, { validate: validateSYaml });
+      const fresh = accountAliyun(tmp());
+      fresh.seed({ refuseInBody: [action] });
+      const f = await run('sh', [join(dist, 'fc3', 'ram.sh')], { env: { PATH: `${fresh.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' } });
+      expect(f.code, f.output).not.toBe(0);
+      expect(f.output).toContain(`ram.sh: aliyun ram ${action}: its reply says Success false: EventRuleNotExisted`);
+      expect(f.output).toContain(action === 'CreateRole' ? 'RAM role cams-fc-dev-bind-waba could not be created (the error above) nor read' : 'policy cams-fc-dev-logs: could not read its default version');
+      expect(fresh.calls().map((c) => c[1])).not.toContain('AttachPolicyToRole');
+    });
+  }
+});
+
 describe('ram.sh run again on policies that exist', () => {
   it("adds a policy version only for a document that changed (as JSON: key order and spacing aside); a default version it cannot read stops it there", async () => {
     const dist = tmp();
