@@ -35,14 +35,21 @@ export function aliyunPart(key, ...args) {
   return part;
 }
 
-/** Every item of a listing the CLI pages (`next` gives the arguments of the page after a reply, or none). */
-export function listAll(args, items, next) {
+/**
+ * Every item of a listing the CLI pages: `[container, list]` names where a reply holds them
+ * (`['Roles', 'Role']`, `['Data', 'Rules']`), and `next` gives the arguments of the page after a reply,
+ * or none. A reply without its container is a failure naming the call: read as an empty page, it hid
+ * every resource the listing is there to find (a target taken for missing, and written again).
+ */
+export function listAll(args, [container, list], next) {
   const all = [];
   const seen = new Set();
   let more = [];
   for (;;) {
     const reply = aliyun(...args, ...more);
-    const page = items(reply) ?? [];
+    const held = reply?.[container];
+    if (!held || typeof held !== 'object') throw new Error(`aliyun ${args.slice(0, 2).join(' ')}: its reply holds no ${container}`);
+    const page = Array.isArray(held[list]) ? held[list] : [];
     all.push(...page);
     more = next(reply);
     if (!more || page.length === 0 || seen.has(more.join(' '))) return all;

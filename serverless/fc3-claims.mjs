@@ -26,8 +26,8 @@ function notMarked(kind, names, found) {
 /** The roles and policies of the package's names not the scripts', from RAM's listings (their descriptions). */
 function ramClaims() {
   const pages = (r) => (r.IsTruncated && r.Marker ? ['--Marker', r.Marker] : undefined);
-  const roles = listAll(['ram', 'ListRoles', '--MaxItems', '1000'], (r) => r.Roles?.Role, pages).map((r) => ({ name: r.RoleName, description: r.Description }));
-  const policies = listAll(['ram', 'ListPolicies', '--PolicyType', 'Custom', '--MaxItems', '1000'], (r) => r.Policies?.Policy, pages).map((p) => ({ name: p.PolicyName, description: p.Description }));
+  const roles = listAll(['ram', 'ListRoles', '--MaxItems', '1000'], ['Roles', 'Role'], pages).map((r) => ({ name: r.RoleName, description: r.Description }));
+  const policies = listAll(['ram', 'ListPolicies', '--PolicyType', 'Custom', '--MaxItems', '1000'], ['Policies', 'Policy'], pages).map((p) => ({ name: p.PolicyName, description: p.Description }));
   return [...notMarked('role', plan.roles, roles), ...notMarked('policy', plan.policies, policies)];
 }
 
@@ -46,7 +46,7 @@ function eventBridgeClaims() {
   if (!bus || typeof bus !== 'object') return [];
   const claims = notMarked('bus', [plan.bus], [{ name: plan.bus, description: bus.Description }]);
   const pages = (r) => (r.Data?.NextToken ? ['--NextToken', String(r.Data.NextToken)] : undefined);
-  const rules = listAll(['eventbridge', 'ListRules', ...at, '--Limit', '100'], (r) => r.Data?.Rules, pages).map((r) => ({ name: r.RuleName, description: r.Description }));
+  const rules = listAll(['eventbridge', 'ListRules', ...at, '--Limit', '100'], ['Data', 'Rules'], pages).map((r) => ({ name: r.RuleName, description: r.Description }));
   return [...claims, ...notMarked('rule', plan.rules, rules)];
 }
 

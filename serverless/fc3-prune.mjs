@@ -32,7 +32,7 @@ function pruneRam() {
   const keepRoles = new Set(plan.roles);
   const keepPolicies = new Set(plan.policies);
   const ramPages = (r) => (r.IsTruncated && r.Marker ? ['--Marker', r.Marker] : undefined);
-  const roles = listAll(['ram', 'ListRoles', '--MaxItems', '1000'], (r) => r.Roles?.Role, ramPages);
+  const roles = listAll(['ram', 'ListRoles', '--MaxItems', '1000'], ['Roles', 'Role'], ramPages);
   for (const role of roles.filter((r) => ours(r.Description, r.RoleName) && !keepRoles.has(r.RoleName))) {
     attempt(`RAM role ${role.RoleName}`, () => {
       // A role is deleted only without policies: its own and the logs policy are detached first.
@@ -42,7 +42,7 @@ function pruneRam() {
       aliyun('ram', 'DeleteRole', '--RoleName', role.RoleName);
     });
   }
-  const policies = listAll(['ram', 'ListPolicies', '--PolicyType', 'Custom', '--MaxItems', '1000'], (r) => r.Policies?.Policy, ramPages);
+  const policies = listAll(['ram', 'ListPolicies', '--PolicyType', 'Custom', '--MaxItems', '1000'], ['Policies', 'Policy'], ramPages);
   for (const policy of policies.filter((p) => ours(p.Description, p.PolicyName) && !keepPolicies.has(p.PolicyName))) {
     const name = policy.PolicyName;
     // Attached to a user, group or role of yours since: that use is yours, and it stays.
@@ -67,7 +67,7 @@ function pruneEventBridge() {
   const busPages = (r) => (r.Data?.NextToken ? ['--NextToken', String(r.Data.NextToken)] : undefined);
   let rules;
   try {
-    rules = listAll(['eventbridge', 'ListRules', ...bus, '--Limit', '100'], (r) => r.Data?.Rules, busPages);
+    rules = listAll(['eventbridge', 'ListRules', ...bus, '--Limit', '100'], ['Data', 'Rules'], busPages);
   } catch (e) {
     // No rule now, so eventbridge.sh made no bus: there may be none to list.
     if (plan.rules.length > 0) throw e;
@@ -78,7 +78,7 @@ function pruneEventBridge() {
   for (const rule of rules.filter((r) => ours(r.Description, r.RuleName) && !keep.has(r.RuleName))) {
     attempt(`EventBridge rule ${rule.RuleName} of bus ${plan.bus}`, () => {
       const at = [...bus, '--RuleName', rule.RuleName];
-      const targets = listAll(['eventbridge', 'ListTargets', ...at, '--Limit', '100'], (r) => r.Data?.Targets, busPages);
+      const targets = listAll(['eventbridge', 'ListTargets', ...at, '--Limit', '100'], ['Data', 'Targets'], busPages);
       if (targets.length > 0) aliyun('eventbridge', 'DeleteTargets', ...at, '--TargetIds', JSON.stringify(targets.map((t) => t.Id)));
       aliyun('eventbridge', 'DeleteRule', ...at);
     });
@@ -89,7 +89,7 @@ function pruneEventBridge() {
   // A reply without the bus is a failure, named: read as one with no description, the bus was left as not ours.
   const made = aliyunPart('Data', 'eventbridge', 'GetEventBus', ...bus);
   if (!ours(made.Description, plan.bus)) return;
-  const left = listAll(['eventbridge', 'ListRules', ...bus, '--Limit', '100'], (r) => r.Data?.Rules, busPages);
+  const left = listAll(['eventbridge', 'ListRules', ...bus, '--Limit', '100'], ['Data', 'Rules'], busPages);
   if (left.length > 0) {
     console.log(`left EventBridge bus ${plan.bus}: no longer in the package, but it has rules: ${left.map((r) => r.RuleName).join(', ')}`);
     return;

@@ -60,7 +60,7 @@ try {
   assertOurs({ ...ownedResource('rule', name, mark, plan), description: field(rule, 'Description') });
   try {
     const pages = (r) => (r.Data?.NextToken ? ['--NextToken', String(r.Data.NextToken)] : undefined);
-    targets = listAll(['eventbridge', 'ListTargets', ...at, '--Limit', '100'], (r) => r.Data?.Targets, pages);
+    targets = listAll(['eventbridge', 'ListTargets', ...at, '--Limit', '100'], ['Data', 'Targets'], pages);
   } catch (e) {
     throw new Error(`EventBridge rule ${name} of bus ${plan.bus}: could not list its targets: ${e.message}`, { cause: e });
   }

@@ -501,12 +501,18 @@ describe('the helpers read an aliyun CLI reply that says Success false (exit 0) 
 });
 
 describe('the helpers read a reply without the resource they asked for (exit 0) as a failure naming the call', () => {
+  const CLAIMS_FAILED = (script: string) => `${script}: could not look for what exists under this package's names and is not this deployment's`;
   const cases = [
     { script: 'eventbridge.sh', call: 'GetEventBus', part: 'Data', said: 'EventBridge bus cams-fc-dev could not be created (the error above) nor read' },
     { script: 'eventbridge.sh', call: 'GetRule', part: 'Data', said: 'EventBridge rule onboarding-events-1 of bus cams-fc-dev could not be created (the error above) nor read' },
     { script: 'ram.sh', call: 'GetRole', part: 'Role', said: 'RAM role cams-fc-dev-bind-waba could not be created (the error above) nor read' },
     { script: 'ram.sh', call: 'GetPolicy', part: 'Policy', said: 'policy cams-fc-dev-logs: could not read its default version' },
     { script: 'ram.sh', call: 'GetPolicyVersion', part: 'PolicyVersion', said: 'policy cams-fc-dev-logs: could not read its default version' },
+    // listings: one read as empty hid what it lists (a target taken for missing was put again)
+    { script: 'eventbridge.sh', call: 'ListTargets', part: 'Data', said: 'EventBridge rule onboarding-events-1 of bus cams-fc-dev: could not list its targets' },
+    { script: 'eventbridge.sh', call: 'ListRules', part: 'Data', said: CLAIMS_FAILED('eventbridge.sh') },
+    { script: 'ram.sh', call: 'ListRoles', part: 'Roles', said: CLAIMS_FAILED('ram.sh') },
+    { script: 'ram.sh', call: 'ListPolicies', part: 'Policies', said: CLAIMS_FAILED('ram.sh') },
   ];
   for (const c of cases) {
     it(`${c.script} run again, ${c.call} answering without ${c.part}: stopped, naming the call, not "not this deployment's" nor a write`, async () => {
@@ -539,6 +545,18 @@ describe('the helpers read a reply without the resource they asked for (exit 0) 
     expect(r.code, r.output).not.toBe(0);
     expect(r.output).toContain('aliyun eventbridge GetEventBus: its reply holds no Data');
     expect(r.output).not.toContain('eventbridge.sh: done');
+    expect(cli.calls().map((c) => c[1])).not.toContain('DeleteEventBus');
+  });
+
+  it('prune.mjs: a bus whose ListRules answers without Data is not taken for one with no rule left: no DeleteEventBus', async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    const { onboarding: _o, ...rest } = svc.functions;
+    packageFc3(dist, { ...svc, functions: rest }, { validate: validateSYaml });
+    const cli = accountAliyun(tmp());
+    cli.seed({ buses: { 'cams-fc-dev': { Description: 'cams-fc deploy cams-fc/dev: cams-fc-dev', rules: { 'my-own-rule': { Description: 'mine', targets: ['t1'] } } } }, noData: ['ListRules'] });
+    const r = await run('sh', [join(dist, 'fc3', 'eventbridge.sh')], { env: { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' } });
+    expect(r.output).toContain('aliyun eventbridge ListRules: its reply holds no Data');
     expect(cli.calls().map((c) => c[1])).not.toContain('DeleteEventBus');
   });
 });
@@ -770,10 +788,15 @@ describe('files beside dist/s.yaml', () => {
     expect(statSync(written.sYamlFile).mode & 0o077).toBe(0);
     expect(readFileSync(join(dist, 'onboarding', '.fcignore'), 'utf8')).toContain('*.map');
 
-    // a stand-in aliyun CLI recording each call's arguments, one JSON line each
+    // a stand-in aliyun CLI recording each call's arguments, one JSON line each; its listings are an empty account's
     const bin = tmp();
     const calls = join(bin, 'calls.jsonl');
-    writeFileSync(join(bin, 'aliyun'), `#!${process.execPath}\nrequire('fs').appendFileSync(${JSON.stringify(calls)}, JSON.stringify(process.argv.slice(2)) + '\\n');\n`);
+    const emptyListing = JSON.stringify({ IsTruncated: false, Roles: { Role: [] }, Policies: { Policy: [] }, Data: { Rules: [], Targets: [] } });
+    writeFileSync(
+      join(bin, 'aliyun'),
+      `#!${process.execPath}\nrequire('fs').appendFileSync(${JSON.stringify(calls)}, JSON.stringify(process.argv.slice(2)) + '\\n');\n` +
+        `if (process.argv[3].startsWith('List')) console.log(${JSON.stringify(emptyListing)});\n`,
+    );
     chmodSync(join(bin, 'aliyun'), 0o755);
     const env = { PATH: `${bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
     // an ACCOUNT_ID that is not the account's digits stops it before any call, naming ACCOUNT_ID
