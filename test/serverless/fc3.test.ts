@@ -435,6 +435,14 @@ describe('ram.sh and eventbridge.sh run again', () => {
       policies: { 'cams-fc-dev-logs': { Description: '', versions: ['v1'], default: 'v1', documents: { v1: '{"Version":"1","Statement":[]}' } }, 'cams-fc-dev-onboarding': { Description: '', versions: ['v1'], default: 'v1', documents: { v1: '{"Version":"1","Statement":[]}' } } },
       buses: { 'cams-fc-dev': { Description: '', rules: { 'onboarding-events-1': { Description: '', targets: ['t1'], FilterPattern: '{}', Status: 'ENABLE' } } } },
     });
+    // In an account with more of everything, listed first (pages of 2): the unmarked ones are on later pages.
+    const others = ['a1', 'a2', 'a3', 'a4', 'a5'];
+    const buses = cli.state().buses;
+    cli.seed({
+      roles: Object.fromEntries(others.map((n) => [n, { Description: 'mine', policies: [] }])),
+      policies: Object.fromEntries(others.map((n) => [n, { Description: 'mine', versions: ['v1'], default: 'v1' }])),
+      buses: { 'cams-fc-dev': { ...buses['cams-fc-dev']!, rules: { ...buses['cams-fc-dev']!.rules, ...Object.fromEntries(others.map((n) => [n, { Description: 'mine', targets: [] }])) } } },
+    });
     const before = cli.state();
     const env = { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
     const handOvers = {
