@@ -478,6 +478,24 @@ describe('ram.sh and eventbridge.sh run again', () => {
   });
 });
 
+describe('ram.sh and eventbridge.sh without permission to list', () => {
+  it('stop at the look for what is not this deployment\'s, naming the listing refused, with nothing written', async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    packageFc3(dist, svc, { validate: validateSYaml });
+    for (const [script, listing] of [['ram.sh', 'ListRoles'], ['ram.sh', 'ListPolicies'], ['eventbridge.sh', 'ListRules']] as const) {
+      const cli = accountAliyun(tmp());
+      // a bus there already (ours): its rules are listed
+      cli.seed({ buses: { 'cams-fc-dev': { Description: 'cams-fc deploy cams-fc/dev: cams-fc-dev', rules: {} } }, deny: [listing] });
+      const r = await run('sh', [join(dist, 'fc3', script)], { env: { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' } });
+      expect(r.code, r.output).not.toBe(0);
+      expect(r.output).toContain(`${script}: could not look for what exists under this package's names and is not this deployment's: aliyun ${script === 'ram.sh' ? 'ram' : 'eventbridge'} ${listing}: ERROR: NoPermission`);
+      expect(r.output).toContain(`${script} stopped (exit 1) at ${CLAIMS_STEP}`);
+      expect(cli.calls().filter((x) => !/^(Get|List)/.test(x[1]!)), listing).toEqual([]);
+    }
+  });
+});
+
 describe('the helpers read an aliyun CLI reply that says Success false (exit 0) as the failure it is', () => {
   it('a rule CreateRule refused and GetRule answers Success false for: the script stops saying it could not be created nor read, not that it exists', async () => {
     const dist = tmp();
