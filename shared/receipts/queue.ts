@@ -8,6 +8,7 @@ import { update, type Store } from '../store/port.ts';
 export const MAX_QUEUE_ATTEMPTS = 3;
 export const ATTEMPTS_PREFIX = 'receipts/attempts/';
 export const POISON_PREFIX = 'receipts/poison/';
+export const DONE_PREFIX = 'receipts/done/';
 const ATTEMPTS_TTL_MS = 24 * 3_600_000;
 const POISON_TTL_MS = 30 * 24 * 3_600_000;
 
@@ -70,6 +71,19 @@ export async function countAttempt(store: Store, messageId: string): Promise<num
 
 export async function isSetAside(store: Store, messageId: string): Promise<boolean> {
   return (await store.get(POISON_PREFIX + messageId)) !== undefined;
+}
+
+/**
+ * Notes that a message's receipts were all acted on. A batch is redelivered whole for one message's
+ * failure: the others, acted on already, are passed over then, not acted on and counted again (nor
+ * set aside, should the redelivery meet a failure). Kept as long as its attempts are.
+ */
+export async function markDone(store: Store, messageId: string, now: number): Promise<void> {
+  await store.put(DONE_PREFIX + messageId, { At: new Date(now).toISOString() }, { ttlMs: ATTEMPTS_TTL_MS });
+}
+
+export async function isDone(store: Store, messageId: string): Promise<boolean> {
+  return (await store.get(DONE_PREFIX + messageId)) !== undefined;
 }
 
 /**

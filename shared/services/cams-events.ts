@@ -18,7 +18,7 @@ import { EVERY_SINK } from '../monitor/entity-state.ts';
 import { applyReceipts, type ReceiptResult } from '../receipts/apply.ts';
 import { countReceipts } from '../receipts/dedup.ts';
 import { parseBatch } from '../receipts/parse.ts';
-import { countAttempt, isSetAside, MAX_QUEUE_ATTEMPTS, queueMessagesOf, setAside } from '../receipts/queue.ts';
+import { countAttempt, isDone, isSetAside, markDone, MAX_QUEUE_ATTEMPTS, queueMessagesOf, setAside } from '../receipts/queue.ts';
 import { receiptToken, receiptTokenValue } from '../receipts/token.ts';
 import { monitorRuntime, type MonitorRuntime } from './health-monitor.ts';
 import { utf8Text } from '../text/chars.ts';
@@ -54,6 +54,8 @@ export interface QueueReport {
   messages: number;
   setAside: string[];
   skipped: string[];
+  /** Messages acted on at an earlier delivery of their batch (redelivered for another's failure): passed over. */
+  alreadyActedOn: string[];
   receipts: number;
   invalid: number;
   /** Elements of the batch that are no readable message and have no id to set them aside by (logged). */
@@ -174,7 +176,7 @@ async function receiveHttp(req: ParsedHttpEvent, context: FcContext, rt: Monitor
 }
 
 async function receiveQueue(inv: EventInvocation, rt: MonitorRuntime, clock: Clock, now: () => number, log: (r: Record<string, unknown>) => void): Promise<QueueReport> {
-  const report: QueueReport = { messages: 0, setAside: [], skipped: [], receipts: 0, invalid: 0, unreadable: 0, delivered: 0 };
+  const report: QueueReport = { messages: 0, setAside: [], skipped: [], alreadyActedOn: [], receipts: 0, invalid: 0, unreadable: 0, delivered: 0 };
   const delivery = queueMessagesOf(inv.event);
   if (!delivery) {
     // Not retried: a delivery of the wrong shape never becomes right.
@@ -206,6 +208,12 @@ async function receiveQueue(inv: EventInvocation, rt: MonitorRuntime, clock: Clo
       report.skipped.push(msg.messageId);
       continue;
     }
+    // Its batch redelivered for another message's failure: acting on it again counted an attempt
+    // that was no failure (a failure on the third set it aside, acted on as it was) and its receipts again.
+    if (await isDone(rt.store, msg.messageId)) {
+      report.alreadyActedOn.push(msg.messageId);
+      continue;
+    }
     const attempts = await countAttempt(rt.store, msg.messageId);
     let read: { value: unknown; text: string };
     try {
@@ -220,13 +228,14 @@ async function receiveQueue(inv: EventInvocation, rt: MonitorRuntime, clock: Clo
     const { receipts, errors } = parseBatch(read.value, read.text);
     report.receipts += receipts.length;
     if (errors.length > 0) {
-      // A malformed receipt never becomes valid: logged and counted, not redelivered.
+      // A malformed receipt never becomes valid: logged, and counted once (a retry reads it again), not redelivered.
       report.invalid += errors.length;
-      await countReceipts(rt.store, { received: errors.length, invalid: errors.length });
+      if (attempts === 1) await countReceipts(rt.store, { received: errors.length, invalid: errors.length });
       log({ level: 'warn', msg: 'malformed receipts in a queue message', messageId: msg.messageId, fields: errors.flatMap((e) => e.fields) });
     }
     try {
       await applyReceipts(receipts, receiptDeps(rt, inv.context, inv.deadline, clock, now, log));
+      await markDone(rt.store, msg.messageId, now());
     } catch (e) {
       const why = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
       if (attempts >= MAX_QUEUE_ATTEMPTS) {

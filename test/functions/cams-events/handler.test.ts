@@ -923,7 +923,7 @@ describe('cams-events from the MNS queue trigger', () => {
     expect(webhookItems()).toHaveLength(2);
   });
 
-  it('a batch push with one message failing before a good one: the good one is acted on all the same, the batch redelivered, and the good one a duplicate then (one alert), the failing one set aside after 3 attempts', async () => {
+  it('a batch push with one message failing before a good one: the good one is acted on all the same, the batch redelivered, and the good one passed over then (one alert), the failing one set aside after 3 attempts', async () => {
     await registerWatchTarget(store, phone(), 'test');
     await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
     // The store refuses the WABA review receipt's bookkeeping only (its node's state): the phone's receipt beside it is unaffected.
@@ -964,7 +964,93 @@ describe('cams-events from the MNS queue trigger', () => {
       ['LIMITED', false],
       ['ERROR', true],
     ]);
-    expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ processed: 1, duplicates: 3 });
+    // The good one, acted on at the first delivery, is passed over after: its receipt is not counted again.
+    expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ received: 1, processed: 1, duplicates: 0 });
+  });
+
+  it('a message acted on, redelivered with its batch for another one\'s failure, is passed over: a failure then cannot set it aside, nor its attempts or malformed receipts be counted again', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
+    // FAIL1's bookkeeping always fails; GOOD1's first delivery works, and reading its node's last
+    // receipt fails from then on (a store timeout): what a redelivery acting on it again would meet.
+    let redelivering = false;
+    const failing = new Proxy(store, {
+      get(target, prop, recv) {
+        if (prop === 'put') {
+          return async (k: string, ...rest: unknown[]) => {
+            if (k.startsWith('monitor/target/') && !k.includes('phone')) throw new Error('disk full');
+            return (target.put as (...a: unknown[]) => unknown)(k, ...rest);
+          };
+        }
+        if (prop === 'get') {
+          return async (k: string, ...rest: unknown[]) => {
+            if (redelivering && k.startsWith('receipts/last/') && k.includes('phone')) throw new Error('store timeout');
+            return (target.get as (...a: unknown[]) => unknown)(k, ...rest);
+          };
+        }
+        const v = Reflect.get(target, prop, recv);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env };
+    const runtime = async () => ({ config: loadMonitorConfig(env), store: failing, sinks: sinksFromEnv(env) });
+    const handler = camsEventsHandler({ env, write: (l) => lines.push(l), runtime });
+    const element = (messageId: string, receipts: unknown[]) => JSON.parse(queueEvent(JSON.stringify(receipts), messageId).toString()) as unknown;
+    const batch = Buffer.from(
+      JSON.stringify([
+        element('FAIL1', [{ Type: 'wabaReviewUpdate', WabaId: WABA, Status: 'REJECTED' }]),
+        // GOOD1 holds a malformed receipt (no WabaId) beside its good one.
+        element('GOOD1', [{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'LIMITED' }, { Type: 'wabaAccountUpdate', PhoneNumber: PHONE, Status: 'LIMITED' }]),
+      ]),
+    );
+    const outcomes: string[] = [];
+    for (let attempt = 0; attempt < 4; attempt++) {
+      try {
+        const r = (await handler(batch, ctx())) as { setAside: string[]; alreadyActedOn?: string[] };
+        outcomes.push(`set aside [${r.setAside.join()}] passed over [${(r.alreadyActedOn ?? []).join()}]`);
+      } catch (e) {
+        outcomes.push(`failed: ${(e as Error).message}`);
+      }
+      redelivering = true;
+    }
+    // Before, GOOD1 failed too from the second delivery on and was set aside at the third, "after 3 attempts".
+    expect(outcomes).toEqual(['failed: disk full', 'failed: disk full', 'set aside [FAIL1] passed over [GOOD1]', 'set aside [] passed over [GOOD1]']);
+    expect(webhookItems().filter((i) => i.node.includes('ReceiptMessageSetAside')).map((i) => i.node)).toEqual([expect.stringContaining('FAIL1')]);
+    expect(await store.get(POISON_PREFIX + 'GOOD1')).toBeUndefined();
+    expect((await store.get<{ count: number }>(ATTEMPTS_PREFIX + 'GOOD1'))!.value.count).toBe(1);
+    // Its malformed receipt counted once, not once per delivery.
+    expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ received: 2, processed: 1, invalid: 1, duplicates: 0 });
+  });
+
+  it('a message retried after a failure counts its malformed receipts once, at its first attempt', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
+    // The first attempt's bookkeeping fails once (a store hiccup); the retry works.
+    let failures = 1;
+    const flaky = new Proxy(store, {
+      get(target, prop, recv) {
+        if (prop === 'put') {
+          return async (k: string, ...rest: unknown[]) => {
+            if (k.startsWith('monitor/target/') && failures > 0) {
+              failures -= 1;
+              throw new Error('store hiccup');
+            }
+            return (target.put as (...a: unknown[]) => unknown)(k, ...rest);
+          };
+        }
+        const v = Reflect.get(target, prop, recv);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env };
+    const runtime = async () => ({ config: loadMonitorConfig(env), store: flaky, sinks: sinksFromEnv(env) });
+    const handler = camsEventsHandler({ env, write: (l) => lines.push(l), runtime });
+    const body = JSON.stringify([{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'LIMITED' }, { Type: 'wabaAccountUpdate', PhoneNumber: PHONE, Status: 'LIMITED' }]);
+    await expect(handler(queueEvent(body, 'RETRY1'), ctx())).rejects.toThrow('store hiccup');
+    expect(await handler(queueEvent(body, 'RETRY1'), ctx())).toMatchObject({ receipts: 1, invalid: 1, setAside: [] });
+    expect(webhookItems().map((i) => i.status)).toEqual(['LIMITED']);
+    // Before, the malformed receipt was counted at each delivery: invalid 2.
+    expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ invalid: 1, processed: 1 });
   });
 
   it('a message whose body is not JSON is set aside at once, with one alert', async () => {
