@@ -45,7 +45,17 @@ export async function handleMnsSend(req: http.IncomingMessage, res: http.ServerR
   return `201 ${fn}`;
 }
 
-/** What the MNS trigger (through EventBridge) hands the function (test/fixtures/mns-queue-event.json). */
+/**
+ * What the MNS trigger (through EventBridge) hands the function (test/fixtures/mns-queue-event.json):
+ * one CloudEvent, not an array. The shape follows the trigger's RunOptions.mode (FC 3.0 API
+ * "RunOptions", help.aliyun.com/zh/functioncompute/fc/developer-reference/api-fc-2023-03-30-struct-runoptions):
+ * `event-driven` passes a single message as the event, a CloudEvent, with no batching;
+ * `event-streaming` pushes a JSON array of one or more (the array sample on FC 3.0's "触发器高级功能"
+ * page, help.aliyun.com/document_detail/2513567.html, is that mode's batch push). serverless/
+ * deploys every mns trigger with `runOptions: {mode: 'event-driven'}` (templates.js
+ * mnsTriggerConfig, on FC 2.0 and 3.0 alike), so one object is what FC sends this project. The
+ * functions take an array too (queueMessagesOf, onboardingRequestsFrom), should the mode change.
+ */
 function mnsCloudEvent(queue: string, messageBody: string, messageId: string, where: { accountId: string; region: string }): Record<string, unknown> {
   const now = new Date().toISOString();
   return {

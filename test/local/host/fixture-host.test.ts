@@ -280,6 +280,32 @@ describe('timers', () => {
   });
 });
 
+describe('mns queues', () => {
+  it('delivers a posted message as the deployed trigger does: one CloudEvent (not an array), the body as sent in data.messageBody, under the MessageId it answered', async () => {
+    const body = '[{"Type":"wabaAccountUpdate","Status":"LIMITED"}]';
+    const res = await httpRequest(`${host.url}/__mns/queues/fixture-queue/messages`, { method: 'POST', body });
+    expect(res.status).toBe(201);
+    const { MessageId } = JSON.parse(res.body.toString()) as { MessageId: string };
+    expect(MessageId).toMatch(/^[0-9A-F]{32}$/);
+    const [got] = await eventually(() => {
+      const r = recorded<{ event: unknown; retryCount: number; fn: string }>(stateDir, 'queued');
+      return r.length > 0 && r;
+    }, 5_000, 'the queued delivery');
+    expect(got!.fn).toBe('queued');
+    expect(got!.retryCount).toBe(0);
+    // serverless/ deploys the trigger in event-driven mode (runOptions.mode): one message per event.
+    expect(Array.isArray(got!.event)).toBe(false);
+    expect(got!.event).toMatchObject({
+      source: 'acs:mns',
+      specversion: '1.0',
+      type: 'mns:Queue:SendMessage',
+      subject: 'acs:mns:cn-hangzhou:' + host.accountId + ':queues/fixture-queue',
+      data: { messageId: MessageId, messageBody: body },
+    });
+    expect(host.banner().join('\n')).toContain(`${host.url}/__mns/queues/fixture-queue/messages -> queued`);
+  });
+});
+
 /** A request with repeated headers (the header map of httpRequest cannot send those). */
 function rawRequest(url: string, method: string, rawHeaders: string[], body: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
