@@ -888,8 +888,9 @@ describe('cams-events from the MNS queue trigger', () => {
     for (const l of warned) expect(l).toContain('"fields":[{"Field":"[0].Status","Message":"is given more than once"},{"Field":"[2].Reason.Code","Message":"is given more than once"}]');
   });
 
-  // FC 3.0's SMQ/MNS queue trigger is an EventBridge event stream: its batch push delivers a JSON
-  // array of CloudEvents, each with data.messageId and data.messageBody (FC "Simple Message Queue
+  // FC 3.0's SMQ/MNS queue trigger is an EventBridge event stream: in event-streaming mode its batch
+  // push delivers a JSON array of CloudEvents (the deploy sets event-driven mode, one CloudEvent per
+  // invocation: local/host/mns-queue.ts), each with data.messageId and data.messageBody (FC "Simple Message Queue
   // (formerly MNS) queue triggers", https://www.alibabacloud.com/help/en/functioncompute/fc/mns-queue-triggers;
   // the event's fields, https://www.alibabacloud.com/help/en/eventbridge/latest/439527).
   it('a batch push (a JSON array of CloudEvents): an element that is no readable message is set aside alone, the good messages beside it are acted on', async () => {
