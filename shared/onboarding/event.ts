@@ -47,8 +47,9 @@ export function onboardingRequestFrom(event: unknown): OnboardingRequest {
 }
 
 /**
- * The requests of a batch: EventBridge's event-stream push (FC 3.0's MNS queue trigger, batch push)
- * delivers a JSON array of CloudEvents. Any non-empty array is a batch (no payload is an array): one
+ * The requests of a batch: EventBridge's event-stream push (an MNS queue trigger in event-streaming
+ * mode; the deploy sets event-driven, one CloudEvent per invocation, so this is for a trigger set up
+ * otherwise) delivers a JSON array of CloudEvents. Any non-empty array is a batch (no payload is an array): one
  * element that is not a CloudEvent is rejected on its own, never taking the others down with it.
  * Undefined when the event is not an array.
  */
