@@ -1,6 +1,6 @@
 import type { AlertSink, AlertSubject } from '../alerts/model.ts';
 import type { CamsClient } from '../cams/client.ts';
-import { HTTP_ERROR, INVALID_RESPONSE, isCamsError, isThrottlingCode, type CamsError } from '../cams/errors.ts';
+import { HTTP_ERROR, INVALID_RESPONSE, isCamsError, isPermissionRefusal, isThrottlingCode, type CamsError } from '../cams/errors.ts';
 import type { HealthError } from '../cams/operations.ts';
 import { StoreError, type Store } from '../store/port.ts';
 import { adviceFor } from './advice.ts';
@@ -88,10 +88,16 @@ const AUTH_CODES = new Set([
   'InvalidSecurityToken.MismatchWithAccessKey',
   // A disabled key refuses every check alike (advice.ts reads it as credentials, not a grant).
   'Forbidden.AccessKeyDisabled',
-  'Ram.PermissionDeny',
-  'Forbidden.RAM',
   'Product.Unsubscript',
 ]);
+
+/**
+ * A refusal that is the monitor's, not the node's: the credentials or the subscription, or RAM
+ * refusing the role the grant (isPermissionRefusal: Ram.PermissionDeny, Forbidden.RAM, NoPermission,
+ * NotAuthorized…), which refuses every check alike. One AuthRefused ends the tick; taken per node, a
+ * missing grant was a TargetRejected for every watched node, each check spent on it.
+ */
+const isAuthRefusal = (code: string): boolean => AUTH_CODES.has(code) || isPermissionRefusal(code);
 
 /** A store write that lost its races (or its file lock) for now: the target is retried next tick. */
 function isContention(e: unknown): boolean {
@@ -431,7 +437,7 @@ export class HealthSweep {
         return { kind: 'transient', cause: 'contention', error: e };
       }
       if (!isCamsError(e)) throw e;
-      if (AUTH_CODES.has(e.Code)) return { kind: 'auth', error: e };
+      if (isAuthRefusal(e.Code)) return { kind: 'auth', error: e };
       // Left pending: the next tick tries again. Only a CAMS that answers nothing becomes an alert.
       if (e.retryable || e.Code === 'DeadlineExceeded') return { kind: 'transient', cause: isThrottlingCode(e.Code) ? 'throttled' : 'unreachable', error: e };
       const byCams = e.Code !== HTTP_ERROR && e.Code !== INVALID_RESPONSE;

@@ -216,6 +216,23 @@ describe('HealthSweep against the sandbox', () => {
     expect(sink.received.flatMap((n) => n.items).map((i) => `${i.subject.entityType}:${i.errors[0]!.ErrorCode}`)).toEqual(['AuthRefused:Forbidden.AccessKeyDisabled']);
   });
 
+  it.each(['NoPermission', 'NotAuthorized', 'Forbidden.NoPermission'])(
+    "RAM's %s (the role lacks the grant, as Ram.PermissionDeny says) refuses every check alike: one AuthRefused, not a TargetRejected per node",
+    async (code) => {
+      const sink = new RecordingSink();
+      const cams = sandboxClient(sandbox, 50);
+      let calls = 0;
+      cams.getHealthStatus = async () => {
+        calls++;
+        throw new CamsError({ Code: code, Message: 'You are not authorized to do this action.', httpStatus: 403, retryable: false, action: 'GetWhatsappHealthStatus' });
+      };
+      await sweep(sink, { cams, envTargets: [phone1(), phone2(), waba()], concurrency: 1 });
+      expect(sink.received.flatMap((n) => n.items).map((i) => `${i.subject.entityType}:${i.errors[0]!.ErrorCode}`)).toEqual([`AuthRefused:${code}`]);
+      // The tick ends at the refusal: the other nodes' checks would be refused alike.
+      expect(calls).toBe(1);
+    },
+  );
+
   // Keyed by its index, a bad entry's alert moved with the list: reordering MONITOR_TARGETS resolved
   // it and fired it anew (a RESOLVED and a NEW for a target nobody touched), and the same bad entry
   // written twice alerted twice.
@@ -455,7 +472,8 @@ describe("a space's WABA in both forms in one plan, the round split over ticks b
             late = true;
             if (t.NodeType === 'waba' && t.WabaId === undefined) {
               await writeWabaSpace(store, '299399000001', space);
-              throw new CamsError({ Code: 'Forbidden.NoPermission', Message: 'refused', httpStatus: 403, retryable: false, action: 'GetWhatsappHealthStatus' });
+              // The node's own refusal (a missing grant would refuse every check: AuthRefused ends the tick).
+              throw new CamsError({ Code: 'Unknown.ResourceOwnerId', Message: 'refused', httpStatus: 404, retryable: false, action: 'GetWhatsappHealthStatus' });
             }
             const r = await (inner.getHealthStatus as (...a: unknown[]) => Promise<unknown>).call(inner, t, ...rest);
             answered.push(`${t.NodeType}:${t.WabaId ?? ''}`);
