@@ -69,8 +69,28 @@ export async function countAttempt(store: Store, messageId: string): Promise<num
   return r!.value.count;
 }
 
-export async function isSetAside(store: Store, messageId: string): Promise<boolean> {
-  return (await store.get(POISON_PREFIX + messageId)) !== undefined;
+/** What a set-aside message's key keeps, for a person to look at. */
+interface KeptMessage {
+  MessageId: string;
+  Body: string;
+  Error: string;
+  Attempts: number;
+  At: string;
+}
+
+type AlertContext = { now: number; policy: AlertPolicy; sinks: readonly string[] };
+
+/**
+ * Whether the message was set aside already (a redelivery, acknowledged without acting on it). Its
+ * alert is observed again from what was kept: the alert is written after the kept message, so a
+ * store failure in between failed the invocation with the message kept and no alert, and every
+ * redelivery skipped it silently. An alert already firing says the same again: no second notification.
+ */
+export async function isSetAside(store: Store, messageId: string, ctx: AlertContext): Promise<boolean> {
+  const kept = (await store.get<KeptMessage>(POISON_PREFIX + messageId))?.value;
+  if (kept === undefined) return false;
+  await raiseSetAside(store, messageId, kept.Error, kept.Attempts, ctx);
+  return true;
 }
 
 /**
@@ -95,19 +115,25 @@ export async function setAside(
   msg: QueueMessage,
   why: string,
   attempts: number,
-  ctx: { now: number; policy: AlertPolicy; sinks: readonly string[] },
+  ctx: AlertContext,
 ): Promise<void> {
-  await store.put(POISON_PREFIX + msg.messageId, { MessageId: msg.messageId, Body: msg.body.slice(0, 64 * 1024), Error: why, Attempts: attempts, At: new Date(ctx.now).toISOString() }, { ttlMs: POISON_TTL_MS });
+  const kept: KeptMessage = { MessageId: msg.messageId, Body: msg.body.slice(0, 64 * 1024), Error: why, Attempts: attempts, At: new Date(ctx.now).toISOString() };
+  await store.put(POISON_PREFIX + msg.messageId, kept, { ttlMs: POISON_TTL_MS });
+  await raiseSetAside(store, msg.messageId, why, attempts, ctx);
+}
+
+/** The set-aside message's alert, tied to its kept key; the same words from setAside and a redelivery. */
+async function raiseSetAside(store: Store, messageId: string, why: string, attempts: number, ctx: AlertContext): Promise<void> {
   const error: HealthError = {
     ErrorCode: 'ReceiptMessageSetAside',
-    ErrorDescription: `Queue message ${msg.messageId} was set aside after ${attempts} attempt(s): ${why}`,
-    PossibleSolution: `Look at store key ${POISON_PREFIX}${msg.messageId}, then delete it: the alert resolves at the health monitor's next round (or when the key expires, after 30 days). The sweep still checks every watched node.`,
+    ErrorDescription: `Queue message ${messageId} was set aside after ${attempts} attempt(s): ${why}`,
+    PossibleSolution: `Look at store key ${POISON_PREFIX}${messageId}, then delete it: the alert resolves at the health monitor's next round (or when the key expires, after 30 days). The sweep still checks every watched node.`,
   };
-  await observeMonitorSubject(store, { nodeType: 'monitor', entityType: 'ReceiptMessageSetAside', ref: msg.messageId }, 'ERROR', [error], {
+  await observeMonitorSubject(store, { nodeType: 'monitor', entityType: 'ReceiptMessageSetAside', ref: messageId }, 'ERROR', [error], {
     now: ctx.now,
     round: 'receipts',
     policy: ctx.policy,
     sinks: ctx.sinks,
-    tiedTo: POISON_PREFIX + msg.messageId,
+    tiedTo: POISON_PREFIX + messageId,
   });
 }

@@ -194,7 +194,7 @@ async function receiveQueue(inv: EventInvocation, rt: MonitorRuntime, clock: Clo
       log({ level: 'error', msg: 'queue batch element unreadable: it has no messageId to set it aside by', index: bad.index, why: bad.why });
       continue;
     }
-    if (await isSetAside(rt.store, bad.messageId)) {
+    if (await isSetAside(rt.store, bad.messageId, sinkCtx)) {
       report.skipped.push(bad.messageId);
       continue;
     }
@@ -204,7 +204,7 @@ async function receiveQueue(inv: EventInvocation, rt: MonitorRuntime, clock: Clo
   }
   let failure: unknown;
   for (const msg of delivery.messages) {
-    if (await isSetAside(rt.store, msg.messageId)) {
+    if (await isSetAside(rt.store, msg.messageId, sinkCtx)) {
       report.skipped.push(msg.messageId);
       continue;
     }

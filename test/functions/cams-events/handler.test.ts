@@ -1054,6 +1054,40 @@ describe('cams-events from the MNS queue trigger', () => {
     expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ invalid: 1, processed: 1 });
   });
 
+  it("an element set aside whose alert was never written (the store failed between the kept element and its alert): the redelivery raises it, once", async () => {
+    // The first write of an alert entity after the element is kept fails (a connection lost), once.
+    let armed = false;
+    let failed = false;
+    const failing = new Proxy(store, {
+      get(target, prop, recv) {
+        if (prop === 'put') {
+          return async (k: string, ...rest: unknown[]) => {
+            if (k.startsWith(ENTITY_PREFIX) && armed && !failed) {
+              failed = true;
+              throw new Error('connection lost');
+            }
+            if (k.startsWith(POISON_PREFIX)) armed = true;
+            return (target.put as (...a: unknown[]) => unknown)(k, ...rest);
+          };
+        }
+        const v = Reflect.get(target, prop, recv);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env };
+    const runtime = async () => ({ config: loadMonitorConfig(env), store: failing, sinks: sinksFromEnv(env) });
+    const handler = camsEventsHandler({ env, write: (l) => lines.push(l), runtime });
+    const noBody = JSON.parse(queueEvent('', 'NOBODY1').toString()) as { data: Record<string, unknown> };
+    delete noBody.data['messageBody'];
+    const batch = Buffer.from(JSON.stringify([noBody]));
+    await expect(handler(batch, ctx())).rejects.toThrow('connection lost');
+    expect(await store.get(POISON_PREFIX + 'NOBODY1')).toBeDefined();
+    // Redelivered (FC's retry): the element is kept already, and its alert is raised now; again, not twice.
+    expect(await handler(batch, ctx())).toMatchObject({ skipped: ['NOBODY1'], setAside: [] });
+    expect(await handler(batch, ctx())).toMatchObject({ skipped: ['NOBODY1'], setAside: [] });
+    expect(webhookItems().map((i) => [i.status, i.node])).toEqual([['ERROR', expect.stringContaining('ReceiptMessageSetAside (NOBODY1)')]]);
+  });
+
   it('a message whose body is not JSON is set aside at once, with one alert', async () => {
     const handler = fn();
     const first = await handler(queueEvent('<xml>not json</xml>', 'POISON1'), ctx());
