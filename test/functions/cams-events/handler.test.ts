@@ -21,6 +21,7 @@ import { camsEventsHandler, REPLY_BUDGET_MS } from '../../../shared/services/cam
 import { healthReport } from '../../../shared/services/health-report.ts';
 import type { Store } from '../../../shared/store/port.ts';
 import { fcContext, fixture } from '../../support/events.ts';
+import { storeWith } from '../../support/store.ts';
 import { onboardThroughFunctions, sandboxPerFileStorePerTest, setHealth } from '../../support/monitor.ts';
 import { startReceivers, type Receivers } from '../../support/receivers/index.ts';
 import { sandboxControl } from '../../support/sandbox-env.ts';
@@ -928,16 +929,10 @@ describe('cams-events from the MNS queue trigger', () => {
     await registerWatchTarget(store, phone(), 'test');
     await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
     // The store refuses the WABA review receipt's bookkeeping only (its node's state): the phone's receipt beside it is unaffected.
-    const failing = new Proxy(store, {
-      get(target, prop, recv) {
-        if (prop === 'put') {
-          return async (k: string, ...rest: unknown[]) => {
-            if (k.startsWith('monitor/target/') && !k.includes('phone')) throw new Error('disk full');
-            return (target.put as (...a: unknown[]) => unknown)(k, ...rest);
-          };
-        }
-        const v = Reflect.get(target, prop, recv);
-        return typeof v === 'function' ? v.bind(target) : v;
+    const failing = storeWith(store, {
+      put: async (k, v, o) => {
+        if (k.startsWith('monitor/target/') && !k.includes('phone')) throw new Error('disk full');
+        return store.put(k, v, o);
       },
     });
     const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env };
@@ -975,22 +970,14 @@ describe('cams-events from the MNS queue trigger', () => {
     // FAIL1's bookkeeping always fails; GOOD1's first delivery works, and reading its node's last
     // receipt fails from then on (a store timeout): what a redelivery acting on it again would meet.
     let redelivering = false;
-    const failing = new Proxy(store, {
-      get(target, prop, recv) {
-        if (prop === 'put') {
-          return async (k: string, ...rest: unknown[]) => {
-            if (k.startsWith('monitor/target/') && !k.includes('phone')) throw new Error('disk full');
-            return (target.put as (...a: unknown[]) => unknown)(k, ...rest);
-          };
-        }
-        if (prop === 'get') {
-          return async (k: string, ...rest: unknown[]) => {
-            if (redelivering && k.startsWith('receipts/last/') && k.includes('phone')) throw new Error('store timeout');
-            return (target.get as (...a: unknown[]) => unknown)(k, ...rest);
-          };
-        }
-        const v = Reflect.get(target, prop, recv);
-        return typeof v === 'function' ? v.bind(target) : v;
+    const failing = storeWith(store, {
+      put: async (k, v, o) => {
+        if (k.startsWith('monitor/target/') && !k.includes('phone')) throw new Error('disk full');
+        return store.put(k, v, o);
+      },
+      get: async (k) => {
+        if (redelivering && k.startsWith('receipts/last/') && k.includes('phone')) throw new Error('store timeout');
+        return store.get(k);
       },
     });
     const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env };
@@ -1028,19 +1015,13 @@ describe('cams-events from the MNS queue trigger', () => {
     await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
     // The first attempt's bookkeeping fails once (a store hiccup); the retry works.
     let failures = 1;
-    const flaky = new Proxy(store, {
-      get(target, prop, recv) {
-        if (prop === 'put') {
-          return async (k: string, ...rest: unknown[]) => {
-            if (k.startsWith('monitor/target/') && failures > 0) {
-              failures -= 1;
-              throw new Error('store hiccup');
-            }
-            return (target.put as (...a: unknown[]) => unknown)(k, ...rest);
-          };
+    const flaky = storeWith(store, {
+      put: async (k, v, o) => {
+        if (k.startsWith('monitor/target/') && failures > 0) {
+          failures -= 1;
+          throw new Error('store hiccup');
         }
-        const v = Reflect.get(target, prop, recv);
-        return typeof v === 'function' ? v.bind(target) : v;
+        return store.put(k, v, o);
       },
     });
     const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env };
@@ -1058,20 +1039,14 @@ describe('cams-events from the MNS queue trigger', () => {
     // The first write of an alert entity after the element is kept fails (a connection lost), once.
     let armed = false;
     let failed = false;
-    const failing = new Proxy(store, {
-      get(target, prop, recv) {
-        if (prop === 'put') {
-          return async (k: string, ...rest: unknown[]) => {
-            if (k.startsWith(ENTITY_PREFIX) && armed && !failed) {
-              failed = true;
-              throw new Error('connection lost');
-            }
-            if (k.startsWith(POISON_PREFIX)) armed = true;
-            return (target.put as (...a: unknown[]) => unknown)(k, ...rest);
-          };
+    const failing = storeWith(store, {
+      put: async (k, v, o) => {
+        if (k.startsWith(ENTITY_PREFIX) && armed && !failed) {
+          failed = true;
+          throw new Error('connection lost');
         }
-        const v = Reflect.get(target, prop, recv);
-        return typeof v === 'function' ? v.bind(target) : v;
+        if (k.startsWith(POISON_PREFIX)) armed = true;
+        return store.put(k, v, o);
       },
     });
     const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env };
@@ -1119,16 +1094,10 @@ describe('cams-events from the MNS queue trigger', () => {
   it('a message that keeps failing is retried, then set aside after 3 attempts with one alert, and never redelivered forever', async () => {
     await registerWatchTarget(store, phone(), 'test');
     // The store refuses the receipt's bookkeeping (a bug, a full disk): every attempt fails the same way.
-    const failing = new Proxy(store, {
-      get(target, prop, recv) {
-        if (prop === 'put') {
-          return async (k: string, ...rest: unknown[]) => {
-            if (k.startsWith('monitor/target/')) throw new Error('disk full');
-            return (target.put as (...a: unknown[]) => unknown)(k, ...rest);
-          };
-        }
-        const v = Reflect.get(target, prop, recv);
-        return typeof v === 'function' ? v.bind(target) : v;
+    const failing = storeWith(store, {
+      put: async (k, v, o) => {
+        if (k.startsWith('monitor/target/')) throw new Error('disk full');
+        return store.put(k, v, o);
       },
     });
     const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env };
