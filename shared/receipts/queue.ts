@@ -9,7 +9,13 @@ export const MAX_QUEUE_ATTEMPTS = 3;
 export const ATTEMPTS_PREFIX = 'receipts/attempts/';
 export const POISON_PREFIX = 'receipts/poison/';
 export const DONE_PREFIX = 'receipts/done/';
-const ATTEMPTS_TTL_MS = 24 * 3_600_000;
+/**
+ * How long a message's attempts and its done mark are kept: as long as MNS may still hand it over
+ * again (a queue keeps a message 4 days by default, MessageRetentionPeriod at most 7 days; FC's async
+ * event age is at most 7 days too). A day was shorter: a message redelivered after it was acted on
+ * again and its malformed receipts counted again, its attempts counted from 1.
+ */
+const ATTEMPTS_TTL_MS = 7 * 24 * 3_600_000;
 const POISON_TTL_MS = 30 * 24 * 3_600_000;
 
 /** One MNS message, from the CloudEvent EventBridge delivers (data.messageBody). */
