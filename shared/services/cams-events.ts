@@ -235,7 +235,6 @@ async function receiveQueue(inv: EventInvocation, rt: MonitorRuntime, clock: Clo
     }
     try {
       await applyReceipts(receipts, receiptDeps(rt, inv.context, inv.deadline, clock, now, log));
-      await markDone(rt.store, msg.messageId, now());
     } catch (e) {
       const why = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
       if (attempts >= MAX_QUEUE_ATTEMPTS) {
@@ -246,7 +245,14 @@ async function receiveQueue(inv: EventInvocation, rt: MonitorRuntime, clock: Clo
         log({ level: 'warn', msg: 'queue message failed; it will be redelivered', messageId: msg.messageId, attempts, error: why });
         failure ??= e;
       }
+      continue;
     }
+    // Acted on: the mark's failure is not the message's. Taken for one, it was redelivered (acted on
+    // again) and set aside, acted on as it was, at its third attempt; without the mark a redelivery
+    // only acts on it again, which its receipts' dedup makes harmless.
+    await markDone(rt.store, msg.messageId, now()).catch((e: unknown) =>
+      log({ level: 'warn', msg: 'queue message acted on; its done mark not written', messageId: msg.messageId, error: e instanceof Error ? e.message : String(e) }),
+    );
   }
   // No caller times a queue message's answer: its wait for the lease is DELIVER_WAIT_MS, as before.
   report.delivered = delivered(await deliver(rt, { deadline: inv.deadline, waitUntil: clock.now() + DELIVER_WAIT_MS }, clock, now, log));

@@ -1063,6 +1063,37 @@ describe('cams-events from the MNS queue trigger', () => {
     expect(webhookItems().map((i) => [i.status, i.node])).toEqual([['ERROR', expect.stringContaining('ReceiptMessageSetAside (NOBODY1)')]]);
   });
 
+  it('a message acted on whose done mark cannot be written is acknowledged, not redelivered, nor set aside at its third delivery', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
+    // Only the done mark's write fails (a store hiccup after the receipts were acted on).
+    const noDone = storeWith(store, {
+      put: async (k, v, o) => {
+        if (k.startsWith('receipts/done/')) throw new Error('store hiccup');
+        return store.put(k, v, o);
+      },
+    });
+    const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env };
+    const runtime = async () => ({ config: loadMonitorConfig(env), store: noDone, sinks: sinksFromEnv(env) });
+    const handler = camsEventsHandler({ env, write: (l) => lines.push(l), runtime });
+    const body = JSON.stringify([{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'LIMITED' }]);
+    // Delivered three times (MNS and FC deliver at least once): each is acted on, none fails.
+    const outcomes: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      try {
+        const r = (await handler(queueEvent(body, 'NODONE1'), ctx())) as { setAside: string[] };
+        outcomes.push(`set aside [${r.setAside.join()}]`);
+      } catch (e) {
+        outcomes.push(`failed: ${(e as Error).message}`);
+      }
+    }
+    // Before, the done mark's failure was the message's: redelivered twice, then set aside (with an alert) at the third.
+    expect(outcomes).toEqual(['set aside []', 'set aside []', 'set aside []']);
+    expect(await store.get(POISON_PREFIX + 'NODONE1')).toBeUndefined();
+    expect(webhookItems().map((i) => i.status)).toEqual(['LIMITED']);
+    expect(lines.some((l) => l.includes('done mark not written'))).toBe(true);
+  });
+
   it('a message whose body is not JSON is set aside at once, with one alert', async () => {
     const handler = fn();
     const first = await handler(queueEvent('<xml>not json</xml>', 'POISON1'), ctx());
