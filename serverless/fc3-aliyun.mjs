@@ -1,4 +1,4 @@
-// Copied to dist/fc3/ by `npm run package`, beside the helpers that import it (prune.mjs, policy.mjs, role.mjs, rule.mjs, bus.mjs, write.mjs):
+// Copied to dist/fc3/ by `npm run package`, beside the helpers that import it (prune.mjs, policy.mjs, role.mjs, rule.mjs, bus.mjs, write.mjs, claims.mjs, attached.mjs):
 // the aliyun CLI as they call it, its JSON reply read, a failure thrown with the CLI's own message
 // (or naming what the reply lacks).
 import { execFileSync } from 'node:child_process';
@@ -36,23 +36,39 @@ export function aliyunPart(key, ...args) {
 }
 
 /**
+ * The `list` of a reply's `container` (`Roles.Role`, `Data.Rules`, `Users.User`); a reply without the
+ * container is a failure naming the call (`args`), and a container without the list an empty one.
+ */
+export function heldList(reply, [container, list], args) {
+  const held = reply?.[container];
+  if (!held || typeof held !== 'object') throw new Error(`aliyun ${args.slice(0, 2).join(' ')}: its reply holds no ${container}`);
+  return Array.isArray(held[list]) ? held[list] : [];
+}
+
+/**
  * Every item of a listing the CLI pages: `[container, list]` names where a reply holds them
  * (`['Roles', 'Role']`, `['Data', 'Rules']`), and `next` gives the arguments of the page after a reply,
  * or none. A reply without its container is a failure naming the call: read as an empty page, it hid
  * every resource the listing is there to find (a target taken for missing, and written again).
  */
-export function listAll(args, [container, list], next) {
+export function listAll(args, where, next) {
   const all = [];
   const seen = new Set();
   let more = [];
   for (;;) {
     const reply = aliyun(...args, ...more);
-    const held = reply?.[container];
-    if (!held || typeof held !== 'object') throw new Error(`aliyun ${args.slice(0, 2).join(' ')}: its reply holds no ${container}`);
-    const page = Array.isArray(held[list]) ? held[list] : [];
+    const page = heldList(reply, where, args);
     all.push(...page);
     more = next(reply);
     if (!more || page.length === 0 || seen.has(more.join(' '))) return all;
     seen.add(more.join(' '));
   }
 }
+
+/** A field of a reply, whatever the case of its first letter (EventBridge's replies use both: `Description`, `description`). */
+export function field(o, key) {
+  if (!o || typeof o !== 'object') return undefined;
+  const k = Object.keys(o).find((n) => n.toLowerCase() === key.toLowerCase());
+  return k === undefined ? undefined : o[k];
+}
+

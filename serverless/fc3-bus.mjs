@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { aliyunPart } from './fc3-aliyun.mjs';
+import { aliyunPart, field } from './fc3-aliyun.mjs';
 import { assertOurs, ownedResource } from './fc3-owned.mjs';
 
 const plan = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'prune.json'), 'utf8'));
@@ -23,7 +23,7 @@ try {
   } catch (e) {
     throw new Error(`EventBridge bus ${plan.bus} could not be created (the error above) nor read: ${e.message}`, { cause: e });
   }
-  assertOurs({ ...ownedResource('bus', plan.bus, mark, plan), description: bus.Description });
+  assertOurs({ ...ownedResource('bus', plan.bus, mark, plan), description: field(bus, 'Description') });
   console.log(`EventBridge bus ${plan.bus}: this deployment's already`);
 } catch (e) {
   console.error(`eventbridge.sh: ${e.message}`);

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { aliyun, listAll } from './fc3-aliyun.mjs';
+import { aliyun, field, listAll } from './fc3-aliyun.mjs';
 import { notOurs, ownedResource } from './fc3-owned.mjs';
 
 const plan = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'prune.json'), 'utf8'));
@@ -44,9 +44,9 @@ function eventBridgeClaims() {
   }
   // A reply without the bus says nothing of it: left to its step too.
   if (!bus || typeof bus !== 'object') return [];
-  const claims = notMarked('bus', [plan.bus], [{ name: plan.bus, description: bus.Description }]);
+  const claims = notMarked('bus', [plan.bus], [{ name: plan.bus, description: field(bus, 'Description') }]);
   const pages = (r) => (r.Data?.NextToken ? ['--NextToken', String(r.Data.NextToken)] : undefined);
-  const rules = listAll(['eventbridge', 'ListRules', ...at, '--Limit', '100'], ['Data', 'Rules'], pages).map((r) => ({ name: r.RuleName, description: r.Description }));
+  const rules = listAll(['eventbridge', 'ListRules', ...at, '--Limit', '100'], ['Data', 'Rules'], pages).map((r) => ({ name: r.RuleName, description: field(r, 'Description') }));
   return [...claims, ...notMarked('rule', plan.rules, rules)];
 }
 

@@ -12,10 +12,11 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { aliyun, aliyunPart, listAll } from './fc3-aliyun.mjs';
+import { aliyun, aliyunPart, field, heldList, listAll } from './fc3-aliyun.mjs';
 
 const plan = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'prune.json'), 'utf8'));
-const ours = (description, name) => typeof name === 'string' && description === plan.mark + name;
+/** A resource (a listing's entry, a read) the scripts made for this service and stage: its description, read in either case, is the mark for `name`. */
+const ours = (resource, name) => typeof name === 'string' && field(resource, 'Description') === plan.mark + name;
 let failed = false;
 
 function attempt(what, fn) {
@@ -33,28 +34,42 @@ function pruneRam() {
   const keepPolicies = new Set(plan.policies);
   const ramPages = (r) => (r.IsTruncated && r.Marker ? ['--Marker', r.Marker] : undefined);
   const roles = listAll(['ram', 'ListRoles', '--MaxItems', '1000'], ['Roles', 'Role'], ramPages);
-  for (const role of roles.filter((r) => ours(r.Description, r.RoleName) && !keepRoles.has(r.RoleName))) {
+  for (const role of roles.filter((r) => ours(r, r.RoleName) && !keepRoles.has(r.RoleName))) {
     attempt(`RAM role ${role.RoleName}`, () => {
-      // A role is deleted only without policies: its own and the logs policy are detached first.
-      for (const p of aliyun('ram', 'ListPoliciesForRole', '--RoleName', role.RoleName).Policies?.Policy ?? []) {
+      // A role is deleted only without policies: its own and the logs policy are detached first (a
+      // reply without Policies is a failure, named, not a role with none).
+      for (const p of listAll(['ram', 'ListPoliciesForRole', '--RoleName', role.RoleName], ['Policies', 'Policy'], () => undefined)) {
         aliyun('ram', 'DetachPolicyFromRole', '--PolicyType', p.PolicyType, '--PolicyName', p.PolicyName, '--RoleName', role.RoleName);
       }
       aliyun('ram', 'DeleteRole', '--RoleName', role.RoleName);
     });
   }
   const policies = listAll(['ram', 'ListPolicies', '--PolicyType', 'Custom', '--MaxItems', '1000'], ['Policies', 'Policy'], ramPages);
-  for (const policy of policies.filter((p) => ours(p.Description, p.PolicyName) && !keepPolicies.has(p.PolicyName))) {
+  for (const policy of policies.filter((p) => ours(p, p.PolicyName) && !keepPolicies.has(p.PolicyName))) {
     const name = policy.PolicyName;
-    // Attached to a user, group or role of yours since: that use is yours, and it stays.
-    const entities = aliyun('ram', 'ListEntitiesForPolicy', '--PolicyType', 'Custom', '--PolicyName', name);
-    const holders = [...(entities.Users?.User ?? []).map((u) => `user ${u.UserName}`), ...(entities.Groups?.Group ?? []).map((g) => `group ${g.GroupName}`), ...(entities.Roles?.Role ?? []).map((r) => `role ${r.RoleName}`)];
+    // Attached to a user, group or role of yours since: that use is yours, and it stays. A reply
+    // without one of the three lists is a failure, named: read as empty, a policy in use was taken for one to delete.
+    let holders;
+    try {
+      const args = ['ram', 'ListEntitiesForPolicy', '--PolicyType', 'Custom', '--PolicyName', name];
+      const entities = aliyun(...args);
+      holders = [
+        ...heldList(entities, ['Users', 'User'], args).map((u) => `user ${u.UserName}`),
+        ...heldList(entities, ['Groups', 'Group'], args).map((g) => `group ${g.GroupName}`),
+        ...heldList(entities, ['Roles', 'Role'], args).map((r) => `role ${r.RoleName}`),
+      ];
+    } catch (e) {
+      failed = true;
+      console.error(`could not remove RAM policy ${name}: could not tell what it is attached to: ${e.message}`);
+      continue;
+    }
     if (holders.length > 0) {
       console.log(`left RAM policy ${name}: no longer in the package, but attached to ${holders.join(', ')}`);
       continue;
     }
     attempt(`RAM policy ${name}`, () => {
       // A policy is deleted only with its default version alone left.
-      for (const v of aliyun('ram', 'ListPolicyVersions', '--PolicyType', 'Custom', '--PolicyName', name).PolicyVersions?.PolicyVersion ?? []) {
+      for (const v of listAll(['ram', 'ListPolicyVersions', '--PolicyType', 'Custom', '--PolicyName', name], ['PolicyVersions', 'PolicyVersion'], () => undefined)) {
         if (!v.IsDefaultVersion) aliyun('ram', 'DeletePolicyVersion', '--PolicyName', name, '--VersionId', v.VersionId);
       }
       aliyun('ram', 'DeletePolicy', '--PolicyName', name);
@@ -75,7 +90,7 @@ function pruneEventBridge() {
     return;
   }
   const keep = new Set(plan.rules);
-  for (const rule of rules.filter((r) => ours(r.Description, r.RuleName) && !keep.has(r.RuleName))) {
+  for (const rule of rules.filter((r) => ours(r, r.RuleName) && !keep.has(r.RuleName))) {
     attempt(`EventBridge rule ${rule.RuleName} of bus ${plan.bus}`, () => {
       const at = [...bus, '--RuleName', rule.RuleName];
       const targets = listAll(['eventbridge', 'ListTargets', ...at, '--Limit', '100'], ['Data', 'Targets'], busPages);
@@ -88,7 +103,7 @@ function pruneEventBridge() {
   // left on it (a rule of yours, or one of ours that could not be removed, keeps it).
   // A reply without the bus is a failure, named: read as one with no description, the bus was left as not ours.
   const made = aliyunPart('Data', 'eventbridge', 'GetEventBus', ...bus);
-  if (!ours(made.Description, plan.bus)) return;
+  if (!ours(made, plan.bus)) return;
   const left = listAll(['eventbridge', 'ListRules', ...bus, '--Limit', '100'], ['Data', 'Rules'], busPages);
   if (left.length > 0) {
     console.log(`left EventBridge bus ${plan.bus}: no longer in the package, but it has rules: ${left.map((r) => r.RuleName).join(', ')}`);

@@ -12,17 +12,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { aliyunPart, listAll } from './fc3-aliyun.mjs';
+import { aliyunPart, field, listAll } from './fc3-aliyun.mjs';
 import { assertOurs, normalisedJson, ownedResource } from './fc3-owned.mjs';
 
 const plan = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'prune.json'), 'utf8'));
-
-/** A field of a reply, whatever the case of its first letter (EventBridge's replies use both). */
-function field(o, key) {
-  if (!o || typeof o !== 'object') return undefined;
-  const k = Object.keys(o).find((n) => n.toLowerCase() === key.toLowerCase());
-  return k === undefined ? undefined : o[k];
-}
 
 /**
  * The target as it is holds what we would put: the same type, endpoint and retry strategy, and the

@@ -164,10 +164,14 @@ const createOrUpdateRole = (name, file, mark) =>
   `role_now="$(node ./role.mjs compare ${q(name)} ${file} ${q(mark + name)})"; ` +
   `case "$role_now" in *trust*) ${ramWrite('UpdateRole')} --RoleName ${q(name)} --NewAssumeRolePolicyDocument "$(cat ${file})";; esac; }`;
 
-/** AttachPolicyToRole, or proof that it is attached already (a re-run); anything else stops the script. */
+/**
+ * AttachPolicyToRole, or proof that it is attached already (a re-run): attached.mjs reads the role's
+ * policies from the reply (one it cannot read stops the script); not attached, the script stops too.
+ */
 const attachPolicy = (policy, role) =>
-  `${ramWrite('AttachPolicyToRole')} --PolicyType Custom --PolicyName ${q(policy)} --RoleName ${q(role)} || ` +
-  `aliyun ram ListPoliciesForRole --RoleName ${q(role)} | grep -q ${q(`"PolicyName": *"${policy}"`)}`;
+  `${ramWrite('AttachPolicyToRole')} --PolicyType Custom --PolicyName ${q(policy)} --RoleName ${q(role)} || { ` +
+  `attached_now="$(node ./attached.mjs ${q(role)} ${q(policy)})"; ` +
+  `[ "$attached_now" = attached ] || { echo ${q(`ram.sh: policy ${policy} could not be attached to role ${role} (the error above), and is not attached`)} >&2; exit 1; }; }`;
 
 /**
  * Into the script's own folder, whatever the caller's: with CDPATH cleared, as a relative
@@ -225,9 +229,10 @@ export function ramScript(deployment) {
     lines.push(attachPolicy(deployment.logsPolicyName, r.roleName));
     if (r.policy.Statement.length === 0) {
       // No action of its own (now): a policy an earlier run attached would keep granting the old ones.
+      // attached.mjs reads it from the reply: one it cannot read stops the script, not "not attached".
       lines.push(
-        `policies="$(aliyun ram ListPoliciesForRole --RoleName ${q(r.roleName)})"`,
-        `if printf '%s\\n' "$policies" | grep -q ${q(`"PolicyName": *"${r.policyName}"`)}; then ${ramWrite('DetachPolicyFromRole')} --PolicyType Custom --PolicyName ${q(r.policyName)} --RoleName ${q(r.roleName)}; fi`,
+        `attached_now="$(node ./attached.mjs ${q(r.roleName)} ${q(r.policyName)})"`,
+        `if [ "$attached_now" = attached ]; then ${ramWrite('DetachPolicyFromRole')} --PolicyType Custom --PolicyName ${q(r.policyName)} --RoleName ${q(r.roleName)}; fi`,
       );
       continue;
     }
@@ -305,7 +310,7 @@ export function eventBridgeScript(deployment, region) {
 
 /**
  * Writes dist/s.yaml and dist/fc3/ (ram/<role>.{trust,policy}.json, ram.sh, eventbridge.sh,
- * prune.mjs + prune.json, claims.mjs, policy.mjs, role.mjs, rule.mjs, bus.mjs, write.mjs and the fc3-aliyun.mjs and fc3-owned.mjs
+ * prune.mjs + prune.json, claims.mjs, policy.mjs, role.mjs, rule.mjs, bus.mjs, write.mjs, attached.mjs and the fc3-aliyun.mjs and fc3-owned.mjs
  * they import, routes.json) and a .fcignore in each dist/<function>/ so `s deploy` ships what the FC 2.0 zip
  * ships. Returns the paths written.
  */
@@ -350,6 +355,7 @@ export function writeFc3(distDir, deployment, region) {
   copyFileSync(join(here, 'fc3-bus.mjs'), join(out, 'bus.mjs'));
   copyFileSync(join(here, 'fc3-write.mjs'), join(out, 'write.mjs'));
   copyFileSync(join(here, 'fc3-claims.mjs'), join(out, 'claims.mjs'));
+  copyFileSync(join(here, 'fc3-attached.mjs'), join(out, 'attached.mjs'));
   // by these names beside them, as beside their sources here
   copyFileSync(join(here, 'fc3-aliyun.mjs'), join(out, 'fc3-aliyun.mjs'));
   copyFileSync(join(here, 'fc3-owned.mjs'), join(out, 'fc3-owned.mjs'));

@@ -802,6 +802,118 @@ describe('ram.sh after a function lost its own actions', () => {
   });
 });
 
+describe('ram.sh and prune.mjs read what is attached from the reply, as JSON', () => {
+  const ram = (dist: string, cli: ReturnType<typeof accountAliyun>) => run('sh', [join(dist, 'fc3', 'ram.sh')], { env: { PATH: `${cli.bin}:${process.env.PATH}` } });
+  // A reply without Policies (exit 0), and one that says Success false (exit 0): neither says what is attached.
+  const unread = [
+    { seed: 'noData' as const, said: 'its reply holds no Policies' },
+    { seed: 'refuseInBody' as const, said: 'its reply says Success false: EventRuleNotExisted' },
+  ];
+
+  for (const u of unread) {
+    it(`the detach of a function's old policy: a ListPoliciesForRole ${u.seed} reply stops ram.sh, naming the call, not "not attached" (the old grant left on the role)`, async () => {
+      const dist = tmp();
+      for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+      packageFc3(dist, svc, { validate: validateSYaml });
+      const cli = accountAliyun(tmp());
+      expect((await ram(dist, cli)).code).toBe(0);
+      // An earlier run attached health-report's own policy (it had an action then); the logs policy is off its role, so its attach goes through.
+      const mark = 'cams-fc deploy cams-fc/dev: cams-fc-dev-health-report';
+      cli.seed({
+        roles: { 'cams-fc-dev-health-report': { ...cli.state().roles['cams-fc-dev-health-report']!, policies: ['cams-fc-dev-health-report'] } },
+        policies: { 'cams-fc-dev-health-report': { Description: mark, versions: ['v1'], default: 'v1', documents: { v1: '{"Version":"1","Statement":[]}' } } },
+        [u.seed]: ['ListPoliciesForRole cams-fc-dev-health-report'],
+      });
+      const r = await ram(dist, cli);
+      expect(r.code, r.output).not.toBe(0);
+      expect(r.output).toContain(`ram.sh: RAM role cams-fc-dev-health-report: could not tell whether policy cams-fc-dev-health-report is attached to it: aliyun ram ListPoliciesForRole: ${u.said}`);
+      expect(r.output).toContain('ram.sh stopped (exit 1) at role cams-fc-dev-health-report');
+      expect(r.output).not.toContain('ram.sh: done');
+      expect(cli.state().roles['cams-fc-dev-health-report']!.policies).toContain('cams-fc-dev-health-report');
+    });
+
+    it(`an attachment refused as "already exists": a ListPoliciesForRole ${u.seed} reply stops ram.sh, naming the call`, async () => {
+      const dist = tmp();
+      for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+      packageFc3(dist, svc, { validate: validateSYaml });
+      const cli = accountAliyun(tmp());
+      expect((await ram(dist, cli)).code).toBe(0);
+      cli.seed({ [u.seed]: ['ListPoliciesForRole cams-fc-dev-bind-waba'] });
+      const r = await ram(dist, cli);
+      expect(r.code, r.output).not.toBe(0);
+      expect(r.output).toContain(`ram.sh: RAM role cams-fc-dev-bind-waba: could not tell whether policy cams-fc-dev-logs is attached to it: aliyun ram ListPoliciesForRole: ${u.said}`);
+      expect(r.output).toContain('ram.sh stopped (exit 1) at role cams-fc-dev-bind-waba');
+    });
+  }
+
+  it('an attachment refused, and the policy not attached (AttachPolicyToRole denied): ram.sh stops, saying it is not attached', async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    packageFc3(dist, svc, { validate: validateSYaml });
+    const cli = accountAliyun(tmp());
+    cli.seed({ deny: ['AttachPolicyToRole cams-fc-dev-bind-waba'] });
+    const r = await ram(dist, cli);
+    expect(r.code, r.output).not.toBe(0);
+    expect(r.output).toContain('ram.sh: policy cams-fc-dev-logs could not be attached to role cams-fc-dev-bind-waba (the error above), and is not attached');
+    expect(r.output).toContain('ram.sh stopped (exit 1) at role cams-fc-dev-bind-waba');
+  });
+
+  it('prune.mjs: a role, or a policy, whose attachments it cannot read is not removed as one with none: named, the rest still tried', async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    packageFc3(dist, svc, { validate: validateSYaml });
+    const cli = accountAliyun(tmp());
+    expect((await ram(dist, cli)).code).toBe(0);
+    // bind-waba's policy is yours now too (alice's), and has an older version.
+    const policy = cli.state().policies['cams-fc-dev-bind-waba']!;
+    cli.seed({
+      users: { alice: { policies: ['cams-fc-dev-bind-waba'] } },
+      policies: { 'cams-fc-dev-bind-waba': { ...policy, versions: ['v1', 'v2'], default: 'v2', documents: { ...policy.documents, v2: policy.documents!['v1']! } } },
+    });
+    const { 'bind-waba': _b, onboarding: _o, ...rest } = svc.functions;
+    packageFc3(dist, { ...svc, functions: rest }, { validate: validateSYaml });
+    const mark = cli.calls().length;
+    cli.seed({ noData: ['ListPoliciesForRole cams-fc-dev-bind-waba', 'ListEntitiesForPolicy cams-fc-dev-bind-waba', 'ListPolicyVersions cams-fc-dev-onboarding'] });
+    const r = await ram(dist, cli);
+    expect(r.code, r.output).not.toBe(0);
+    expect(r.output).toContain('could not remove RAM role cams-fc-dev-bind-waba: aliyun ram ListPoliciesForRole: its reply holds no Policies');
+    expect(r.output).toContain('could not remove RAM policy cams-fc-dev-bind-waba: could not tell what it is attached to: aliyun ram ListEntitiesForPolicy: its reply holds no Users');
+    expect(r.output).toContain('could not remove RAM policy cams-fc-dev-onboarding: aliyun ram ListPolicyVersions: its reply holds no PolicyVersions');
+    // nothing written on what could not be read; the rest still tried (onboarding's role went)
+    const writes = cli.calls().slice(mark).filter((c) => WRITES.test(c[1]!));
+    expect(writes.filter((c) => c.includes('cams-fc-dev-bind-waba'))).toEqual([]);
+    expect(writes.filter((c) => c[1] === 'DeletePolicyVersion' || c[1] === 'DeletePolicy')).toEqual([]);
+    expect(r.output).toContain('removed RAM role cams-fc-dev-onboarding');
+    const after = cli.state();
+    expect(after.roles['cams-fc-dev-bind-waba']).toBeDefined();
+    expect(after.policies['cams-fc-dev-bind-waba']!.versions).toEqual(['v1', 'v2']);
+  });
+});
+
+describe("the helpers read a description in either case (EventBridge's replies use both)", () => {
+  it("eventbridge.sh run again on replies naming it `description`: its bus and rule are its own (claims.mjs, bus.mjs, rule.mjs), and prune.mjs removes the rule and bus it made", async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    packageFc3(dist, svc, { validate: validateSYaml });
+    const cli = accountAliyun(tmp());
+    const eb = () => run('sh', [join(dist, 'fc3', 'eventbridge.sh')], { env: { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' } });
+    expect((await eb()).code).toBe(0);
+    cli.seed({ lowerDescription: true });
+    const again = await eb();
+    expect(again.code, again.output).toBe(0);
+    expect(again.output).not.toContain("exists but is not this deployment's");
+    expect(again.output).toContain('eventbridge.sh: done');
+
+    const { onboarding: _o, ...rest } = svc.functions;
+    packageFc3(dist, { ...svc, functions: rest }, { validate: validateSYaml });
+    const pruned = await eb();
+    expect(pruned.code, pruned.output).toBe(0);
+    expect(pruned.output).toContain('removed EventBridge rule onboarding-events-1 of bus cams-fc-dev');
+    expect(pruned.output).toContain('removed EventBridge bus cams-fc-dev');
+    expect(cli.state().buses).toEqual({});
+  });
+});
+
 describe('files beside dist/s.yaml', () => {
   it('writes s.yaml, the policy documents and .fcignore; ram.sh and eventbridge.sh create what they describe', async () => {
     const dist = tmp();
@@ -883,7 +995,9 @@ fs.appendFileSync(${JSON.stringify(calls)}, JSON.stringify(a) + '\\n');
 const s = JSON.parse(fs.readFileSync(${JSON.stringify(stateFile)}, 'utf8'));
 const opt = (n) => (a.includes('--' + n) ? a[a.indexOf('--' + n) + 1] : undefined);
 const fail = (code) => { console.error('ERROR: ' + code); process.exit(1); };
-const out = (o) => console.log(JSON.stringify(o, null, 2));
+// EventBridge's replies name a description \`description\` as well as \`Description\`: lowerDescription answers with the former.
+const lower = (v) => (Array.isArray(v) ? v.map(lower) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k === 'Description' ? 'description' : k, lower(x)])) : v);
+const out = (o) => console.log(JSON.stringify(s.lowerDescription && a[0] === 'eventbridge' ? lower(o) : o, null, 2));
 const page = (items, from) => { const i = Number(from || 0); return { items: items.slice(i, i + 2), next: i + 2 < items.length ? String(i + 2) : undefined }; };
 const role = () => s.roles[opt('RoleName')] || fail('EntityNotExist.Role');
 const policy = () => s.policies[opt('PolicyName')] || fail('EntityNotExist.Policy');
@@ -968,6 +1082,8 @@ interface AccountState {
   refuseInBody?: string[];
   /** `<Action> <name>` calls (or every `<Action>` call) answered with a reply that holds its RequestId alone, the CLI exiting 0. */
   noData?: string[];
+  /** EventBridge's replies name each description `description`, not `Description`. */
+  lowerDescription?: boolean;
   /** `<Action> <name>` calls that put targets answered Success true, listing every target as not put (ErrorEntries). */
   failEntries?: string[];
   /** Buses someone else makes once the first `after` call is over, before the next call. */
@@ -1165,7 +1281,7 @@ describe('ram.sh and eventbridge.sh after a function is taken out of serverless.
 /** A folder holding only what the scripts need besides the two tools (sh's own commands). */
 function bareBin(): string {
   const dir = tmp();
-  for (const tool of ['dirname', 'cat', 'sed', 'grep']) {
+  for (const tool of ['dirname', 'cat', 'sed']) {
     const found = ['/usr/bin', '/bin'].map((d) => join(d, tool)).find((f) => existsSync(f));
     if (!found) throw new Error(`${tool} not found`);
     symlinkSync(found, join(dir, tool));
