@@ -35,6 +35,12 @@ export async function observeMonitorSubject(
     // `unlessResolved`: decided in the write itself, so a resolution landing after a read is not written over.
     ctx.unlessResolved && prev && !prev.firing ? undefined : evaluate(prev, { subject, status, errors }, { ...ctx, sinks, policy: { ...ctx.policy, minConsecutive: 1 }, inhibited: false }),
   );
+  // The record read again after the alert: deleted meanwhile, a round's resolveUntied may have resolved
+  // the alert and dropped the marker before this write fired it again, for good. The marker put anew
+  // has the next round resolve it (a resolveUntied still holding the old one fails its ifVersion delete).
+  if (ctx.tiedTo !== undefined && result?.value.firing && (await store.get(ctx.tiedTo)) === undefined) {
+    await store.put(TIED_PREFIX + fingerprintOf(subject), ctx.tiedTo);
+  }
   return result?.value;
 }
 
