@@ -6,10 +6,35 @@
 // writes are judged alike: a create so refused goes on to its read, an attach to its check). A
 // PutTargets (or a CreateRule with its targets) may answer Success true and list the targets it could
 // not put (`ErrorEntries`, as EventBridge's API names them; `FailedEntries` too): each is a failure,
-// named. The reply is printed as the CLI prints it; a failure exits 1, saying why.
+// named. The reply is printed as the CLI prints it; a failure exits 1, saying why. A create or attach
+// the script checks after a refusal, refused as "already exists" (a re-run), exits 1 too but prints
+// one calm line instead of the CLI's error: to a user re-running the script, that error read as a failure.
 import console from 'node:console';
 import process from 'node:process';
 import { aliyun } from './fc3-aliyun.mjs';
+
+/**
+ * The writes each script follows, when refused, with a check of what is there (role.mjs, policy.mjs,
+ * attached.mjs, bus.mjs, rule.mjs): what to say of each when it was refused as already there.
+ */
+const CHECKED_AFTER = {
+  CreateRole: (o) => `RAM role ${o.RoleName} exists; checking it is this deployment's and as the package has it`,
+  CreatePolicy: (o) => `RAM policy ${o.PolicyName} exists; checking it is this deployment's and as the package has it`,
+  AttachPolicyToRole: (o) => `RAM policy ${o.PolicyName} is attached to role ${o.RoleName} already; checking it`,
+  CreateEventBus: (o) => `EventBridge bus ${o.EventBusName} exists; checking it is this deployment's`,
+  CreateRule: (o) => `EventBridge rule ${o.RuleName} exists; checking it is this deployment's and as the package has it`,
+};
+/** RAM's `EntityAlreadyExists.*`, EventBridge's `EventBusAlreadyExist` and `EventRuleAlreadyExisted`, in the CLI's error or the reply's Code. */
+const ALREADY_EXISTS = /\b\w*AlreadyExist(s|ed)?\b/;
+
+/** The calm line for a write refused as "already exists" that the script checks next; undefined for any other failure. */
+export function alreadyThere(args, error) {
+  const say = CHECKED_AFTER[args[1]];
+  if (!say || !ALREADY_EXISTS.test(String(error?.message ?? ''))) return undefined;
+  const options = {};
+  for (let i = 2; i < args.length - 1; i++) if (args[i].startsWith('--')) options[args[i].slice(2)] = args[i + 1];
+  return say(options);
+}
 
 /** The targets a reply says it could not put: `[{id, code, message}]`, [] when none. */
 export function failedEntries(reply) {
@@ -26,7 +51,15 @@ const args = process.argv.slice(2);
 const script = args[0] === 'ram' ? 'ram.sh' : 'eventbridge.sh';
 try {
   if (!['eventbridge', 'ram'].includes(args[0]) || !args[1]) throw new Error(`usage: node write.mjs eventbridge|ram <Action> <options…> (got ${JSON.stringify(args)})`);
-  const reply = aliyun(...args);
+  let reply;
+  try {
+    reply = aliyun(...args);
+  } catch (e) {
+    const calm = alreadyThere(args, e);
+    if (calm === undefined) throw e;
+    console.log(`${script}: ${calm}`);
+    process.exit(1);
+  }
   console.log(JSON.stringify(reply, null, 2));
   const failed = failedEntries(reply);
   if (failed.length > 0) {

@@ -202,7 +202,7 @@ function scriptStart(script) {
  */
 const CLAIMS_STEP = "'the check of what exists under its names (nothing written yet)'";
 const claimsStep = (what) => [`step=${CLAIMS_STEP}`, `node ./claims.mjs ${what}`];
-const scriptEnd = (script) => `echo '${script}: done (an "already exists" error above is a create that found it there: only what differed was written)'`;
+const scriptEnd = (script) => `echo '${script}: done (what existed was checked: only what differed was written)'`;
 
 /** The aliyun CLI commands that create the roles and attach their policies (run before `s deploy`). */
 export function ramScript(deployment) {

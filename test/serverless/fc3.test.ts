@@ -890,6 +890,37 @@ describe('ram.sh and prune.mjs read what is attached from the reply, as JSON', (
   });
 });
 
+describe('ram.sh and eventbridge.sh run again with nothing changed', () => {
+  it('print no error for a create or attachment refused as "already exists" that they then check: one calm line each, exit 0', async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    packageFc3(dist, svc, { validate: validateSYaml });
+    const cli = accountAliyun(tmp());
+    const env = { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
+    for (const script of ['ram.sh', 'eventbridge.sh']) expect((await run('sh', [join(dist, 'fc3', script)], { env })).code).toBe(0);
+    for (const script of ['ram.sh', 'eventbridge.sh']) {
+      const mark = cli.calls().length;
+      const r = await run('sh', [join(dist, 'fc3', script)], { env });
+      expect(r.code, r.output).toBe(0);
+      // the re-run did try the creates, and each was refused as there already
+      expect(cli.calls().slice(mark).some((c) => /^Create/.test(c[1]!)), script).toBe(true);
+      expect(r.stderr, script).toBe('');
+      expect(r.output, script).not.toMatch(/error|AlreadyExist/i);
+      expect(r.output).toContain(`${script}: done`);
+    }
+    const again = await run('sh', [join(dist, 'fc3', 'ram.sh')], { env });
+    expect(again.output).toContain("ram.sh: RAM role cams-fc-dev-bind-waba exists; checking it is this deployment's and as the package has it");
+    expect(again.output).toContain('ram.sh: RAM policy cams-fc-dev-logs is attached to role cams-fc-dev-bind-waba already; checking it');
+    // one line per refusal, not the CLI's error too
+    expect(again.output.match(/RAM role cams-fc-dev-bind-waba exists;/g)).toHaveLength(1);
+
+    // A refusal for another reason keeps the CLI's whole message.
+    cli.seed({ deny: ['CreateRole cams-fc-dev-bind-waba'] });
+    const denied = await run('sh', [join(dist, 'fc3', 'ram.sh')], { env });
+    expect(denied.stderr).toContain('ram.sh: aliyun ram CreateRole: ERROR: NoPermission');
+  });
+});
+
 describe("the helpers read a description in either case (EventBridge's replies use both)", () => {
   it("eventbridge.sh run again on replies naming it `description`: its bus and rule are its own (claims.mjs, bus.mjs, rule.mjs), and prune.mjs removes the rule and bus it made", async () => {
     const dist = tmp();

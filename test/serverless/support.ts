@@ -64,17 +64,23 @@ export function removeDir(dir: string | undefined): void {
 export interface RunResult {
   code: number;
   output: string;
+  /** stderr alone (also in `output`). */
+  stderr: string;
 }
 
-/** Runs a command, capturing stdout+stderr together. */
+/** Runs a command, capturing stdout+stderr together, and stderr alone. */
 export function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return new Promise((res, rej) => {
     const child = spawn(cmd, args, { cwd: opts.cwd ?? REPO, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
+    let stderr = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+      stderr += d.toString();
+    });
     child.on('error', rej);
-    child.on('close', (code) => res({ code: code ?? 1, output }));
+    child.on('close', (code) => res({ code: code ?? 1, output, stderr }));
   });
 }
 
