@@ -72,3 +72,14 @@ export function field(o, key) {
   return k === undefined ? undefined : o[k];
 }
 
+
+/**
+ * A name or id (`RoleName`, `PolicyName`, `RuleName`, `Id`, …, either case) an entry of a listing must
+ * hold to be acted on or looked for; an entry without it is a failure naming the call (`args`): sent
+ * on, a write would carry `undefined` (`DeleteTargets` of `[null]`), and a look would miss it.
+ */
+export function entryName(entry, key, args) {
+  const v = field(entry, key);
+  if ((typeof v !== 'string' || v === '') && typeof v !== 'number') throw new Error(`aliyun ${args.slice(0, 2).join(' ')}: an entry of its reply holds no ${key}`);
+  return String(v);
+}

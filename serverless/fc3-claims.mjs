@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { aliyun, field, listAll } from './fc3-aliyun.mjs';
+import { aliyun, entryName, field, listAll } from './fc3-aliyun.mjs';
 import { notOurs, ownedResource } from './fc3-owned.mjs';
 
 const plan = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'prune.json'), 'utf8'));
@@ -26,8 +26,12 @@ function notMarked(kind, names, found) {
 /** The roles and policies of the package's names not the scripts', from RAM's listings (their descriptions). */
 function ramClaims() {
   const pages = (r) => (r.IsTruncated && r.Marker ? ['--Marker', r.Marker] : undefined);
-  const roles = listAll(['ram', 'ListRoles', '--MaxItems', '1000'], ['Roles', 'Role'], pages).map((r) => ({ name: r.RoleName, description: r.Description }));
-  const policies = listAll(['ram', 'ListPolicies', '--PolicyType', 'Custom', '--MaxItems', '1000'], ['Policies', 'Policy'], pages).map((p) => ({ name: p.PolicyName, description: p.Description }));
+  // Names and descriptions in either case (field); an entry without its name is a failure naming
+  // the listing: it could be one of ours, not marked, and this look would miss it.
+  const roleArgs = ['ram', 'ListRoles', '--MaxItems', '1000'];
+  const roles = listAll(roleArgs, ['Roles', 'Role'], pages).map((r) => ({ name: entryName(r, 'RoleName', roleArgs), description: field(r, 'Description') }));
+  const policyArgs = ['ram', 'ListPolicies', '--PolicyType', 'Custom', '--MaxItems', '1000'];
+  const policies = listAll(policyArgs, ['Policies', 'Policy'], pages).map((p) => ({ name: entryName(p, 'PolicyName', policyArgs), description: field(p, 'Description') }));
   return [...notMarked('role', plan.roles, roles), ...notMarked('policy', plan.policies, policies)];
 }
 
@@ -46,7 +50,8 @@ function eventBridgeClaims() {
   if (!bus || typeof bus !== 'object') return [];
   const claims = notMarked('bus', [plan.bus], [{ name: plan.bus, description: field(bus, 'Description') }]);
   const pages = (r) => (r.Data?.NextToken ? ['--NextToken', String(r.Data.NextToken)] : undefined);
-  const rules = listAll(['eventbridge', 'ListRules', ...at, '--Limit', '100'], ['Data', 'Rules'], pages).map((r) => ({ name: r.RuleName, description: field(r, 'Description') }));
+  const ruleArgs = ['eventbridge', 'ListRules', ...at, '--Limit', '100'];
+  const rules = listAll(ruleArgs, ['Data', 'Rules'], pages).map((r) => ({ name: entryName(r, 'RuleName', ruleArgs), description: field(r, 'Description') }));
   return [...claims, ...notMarked('rule', plan.rules, rules)];
 }
 

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { aliyun, aliyunPart, field, heldList, listAll } from './fc3-aliyun.mjs';
+import { aliyun, aliyunPart, entryName, field, heldList, listAll } from './fc3-aliyun.mjs';
 
 const plan = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'prune.json'), 'utf8'));
 /** A resource (a listing's entry, a read) the scripts made for this service and stage: its description, read in either case, is the mark for `name`. */
@@ -33,20 +33,24 @@ function pruneRam() {
   const keepRoles = new Set(plan.roles);
   const keepPolicies = new Set(plan.policies);
   const ramPages = (r) => (r.IsTruncated && r.Marker ? ['--Marker', r.Marker] : undefined);
+  // Names read in either case (field): one without its name is not ours, and is left.
   const roles = listAll(['ram', 'ListRoles', '--MaxItems', '1000'], ['Roles', 'Role'], ramPages);
-  for (const role of roles.filter((r) => ours(r, r.RoleName) && !keepRoles.has(r.RoleName))) {
-    attempt(`RAM role ${role.RoleName}`, () => {
+  for (const role of roles.filter((r) => ours(r, field(r, 'RoleName')) && !keepRoles.has(field(r, 'RoleName')))) {
+    const name = field(role, 'RoleName');
+    attempt(`RAM role ${name}`, () => {
       // A role is deleted only without policies: its own and the logs policy are detached first (a
-      // reply without Policies is a failure, named, not a role with none).
-      for (const p of listAll(['ram', 'ListPoliciesForRole', '--RoleName', role.RoleName], ['Policies', 'Policy'], () => undefined)) {
-        aliyun('ram', 'DetachPolicyFromRole', '--PolicyType', p.PolicyType, '--PolicyName', p.PolicyName, '--RoleName', role.RoleName);
+      // reply without Policies is a failure, named, not a role with none; so is an entry without its
+      // name or type, rather than a detach of `undefined`).
+      const args = ['ram', 'ListPoliciesForRole', '--RoleName', name];
+      for (const p of listAll(args, ['Policies', 'Policy'], () => undefined)) {
+        aliyun('ram', 'DetachPolicyFromRole', '--PolicyType', entryName(p, 'PolicyType', args), '--PolicyName', entryName(p, 'PolicyName', args), '--RoleName', name);
       }
-      aliyun('ram', 'DeleteRole', '--RoleName', role.RoleName);
+      aliyun('ram', 'DeleteRole', '--RoleName', name);
     });
   }
   const policies = listAll(['ram', 'ListPolicies', '--PolicyType', 'Custom', '--MaxItems', '1000'], ['Policies', 'Policy'], ramPages);
-  for (const policy of policies.filter((p) => ours(p, p.PolicyName) && !keepPolicies.has(p.PolicyName))) {
-    const name = policy.PolicyName;
+  for (const policy of policies.filter((p) => ours(p, field(p, 'PolicyName')) && !keepPolicies.has(field(p, 'PolicyName')))) {
+    const name = field(policy, 'PolicyName');
     // Attached to a user, group or role of yours since: that use is yours, and it stays. A reply
     // without one of the three lists is a failure, named: read as empty, a policy in use was taken for one to delete.
     let holders;
@@ -54,9 +58,9 @@ function pruneRam() {
       const args = ['ram', 'ListEntitiesForPolicy', '--PolicyType', 'Custom', '--PolicyName', name];
       const entities = aliyun(...args);
       holders = [
-        ...heldList(entities, ['Users', 'User'], args).map((u) => `user ${u.UserName}`),
-        ...heldList(entities, ['Groups', 'Group'], args).map((g) => `group ${g.GroupName}`),
-        ...heldList(entities, ['Roles', 'Role'], args).map((r) => `role ${r.RoleName}`),
+        ...heldList(entities, ['Users', 'User'], args).map((u) => `user ${field(u, 'UserName')}`),
+        ...heldList(entities, ['Groups', 'Group'], args).map((g) => `group ${field(g, 'GroupName')}`),
+        ...heldList(entities, ['Roles', 'Role'], args).map((r) => `role ${field(r, 'RoleName')}`),
       ];
     } catch (e) {
       failed = true;
@@ -69,8 +73,10 @@ function pruneRam() {
     }
     attempt(`RAM policy ${name}`, () => {
       // A policy is deleted only with its default version alone left.
-      for (const v of listAll(['ram', 'ListPolicyVersions', '--PolicyType', 'Custom', '--PolicyName', name], ['PolicyVersions', 'PolicyVersion'], () => undefined)) {
-        if (!v.IsDefaultVersion) aliyun('ram', 'DeletePolicyVersion', '--PolicyName', name, '--VersionId', v.VersionId);
+      const args = ['ram', 'ListPolicyVersions', '--PolicyType', 'Custom', '--PolicyName', name];
+      for (const v of listAll(args, ['PolicyVersions', 'PolicyVersion'], () => undefined)) {
+        const isDefault = field(v, 'IsDefaultVersion');
+        if (isDefault !== true && isDefault !== 'true') aliyun('ram', 'DeletePolicyVersion', '--PolicyName', name, '--VersionId', entryName(v, 'VersionId', args));
       }
       aliyun('ram', 'DeletePolicy', '--PolicyName', name);
     });
@@ -90,11 +96,14 @@ function pruneEventBridge() {
     return;
   }
   const keep = new Set(plan.rules);
-  for (const rule of rules.filter((r) => ours(r, r.RuleName) && !keep.has(r.RuleName))) {
-    attempt(`EventBridge rule ${rule.RuleName} of bus ${plan.bus}`, () => {
-      const at = [...bus, '--RuleName', rule.RuleName];
-      const targets = listAll(['eventbridge', 'ListTargets', ...at, '--Limit', '100'], ['Data', 'Targets'], busPages);
-      if (targets.length > 0) aliyun('eventbridge', 'DeleteTargets', ...at, '--TargetIds', JSON.stringify(targets.map((t) => t.Id)));
+  for (const rule of rules.filter((r) => ours(r, field(r, 'RuleName')) && !keep.has(field(r, 'RuleName')))) {
+    const name = field(rule, 'RuleName');
+    attempt(`EventBridge rule ${name} of bus ${plan.bus}`, () => {
+      const at = [...bus, '--RuleName', name];
+      const args = ['eventbridge', 'ListTargets', ...at, '--Limit', '100'];
+      // Every id read before the write: a target without one is a failure naming ListTargets, not a DeleteTargets of [null].
+      const ids = listAll(args, ['Data', 'Targets'], busPages).map((t) => entryName(t, 'Id', args));
+      if (ids.length > 0) aliyun('eventbridge', 'DeleteTargets', ...at, '--TargetIds', JSON.stringify(ids));
       aliyun('eventbridge', 'DeleteRule', ...at);
     });
   }
@@ -106,7 +115,7 @@ function pruneEventBridge() {
   if (!ours(made, plan.bus)) return;
   const left = listAll(['eventbridge', 'ListRules', ...bus, '--Limit', '100'], ['Data', 'Rules'], busPages);
   if (left.length > 0) {
-    console.log(`left EventBridge bus ${plan.bus}: no longer in the package, but it has rules: ${left.map((r) => r.RuleName).join(', ')}`);
+    console.log(`left EventBridge bus ${plan.bus}: no longer in the package, but it has rules: ${left.map((r) => field(r, 'RuleName')).join(', ')}`);
     return;
   }
   attempt(`EventBridge bus ${plan.bus}`, () => aliyun('eventbridge', 'DeleteEventBus', ...bus));

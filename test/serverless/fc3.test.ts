@@ -945,6 +945,61 @@ describe("the helpers read a description in either case (EventBridge's replies u
   });
 });
 
+describe('the helpers read a name or id in either case, and write nothing for an entry without it', () => {
+  /** Both scripts run on the whole package, then eventbridge.sh's package without onboarding (its rule to remove), replies renamed. */
+  const pruneRule = async (renameKeys: Record<string, string>) => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    packageFc3(dist, svc, { validate: validateSYaml });
+    const cli = accountAliyun(tmp());
+    const eb = () => run('sh', [join(dist, 'fc3', 'eventbridge.sh')], { env: { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' } });
+    expect((await eb()).code).toBe(0);
+    const { onboarding: _o, ...rest } = svc.functions;
+    packageFc3(dist, { ...svc, functions: rest }, { validate: validateSYaml });
+    cli.seed({ renameKeys });
+    return { cli, r: await eb() };
+  };
+
+  it('prune.mjs: a rule and its targets named `ruleName` and `id` are removed, the targets by their ids', async () => {
+    const { cli, r } = await pruneRule({ Id: 'id', RuleName: 'ruleName' });
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toContain('removed EventBridge rule onboarding-events-1 of bus cams-fc-dev');
+    const deleted = cli.calls().find((c) => c[1] === 'DeleteTargets')!;
+    expect(JSON.parse(deleted[deleted.indexOf('--TargetIds') + 1]!)).toEqual(['cams-fc-dev-onboarding']);
+    expect(cli.state().buses).toEqual({});
+  });
+
+  it('prune.mjs: a target without an id sends no DeleteTargets: the rule is left, named with the call', async () => {
+    const { cli, r } = await pruneRule({ Id: 'TargetRef' });
+    expect(r.code, r.output).not.toBe(0);
+    expect(r.output).toContain('could not remove EventBridge rule onboarding-events-1 of bus cams-fc-dev: aliyun eventbridge ListTargets: an entry of its reply holds no Id');
+    expect(cli.calls().map((c) => c[1])).not.toContain('DeleteTargets');
+    expect(cli.state().buses['cams-fc-dev']!.rules['onboarding-events-1']).toBeDefined();
+  });
+
+  it('claims.mjs: a role not this deployment\'s, listed as `roleName`, is found before anything is written; a policy listed without its name stops the look, naming the call', async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    packageFc3(dist, svc, { validate: validateSYaml });
+    const ram = (cli: ReturnType<typeof accountAliyun>) => run('sh', [join(dist, 'fc3', 'ram.sh')], { env: { PATH: `${cli.bin}:${process.env.PATH}` } });
+
+    const cli = accountAliyun(tmp());
+    cli.seed({ roles: { 'cams-fc-dev-bind-waba': { Description: 'mine', policies: [] } }, renameKeys: { RoleName: 'roleName' } });
+    const r = await ram(cli);
+    expect(r.code, r.output).not.toBe(0);
+    expect(r.output).toContain('ram.sh: nothing was written');
+    expect(r.output).toContain('RAM role cams-fc-dev-bind-waba');
+    expect(cli.calls().filter((c) => WRITES.test(c[1]!) || /^(Create|Attach)/.test(c[1]!))).toEqual([]);
+
+    const unnamed = accountAliyun(tmp());
+    unnamed.seed({ policies: { 'cams-fc-dev-logs': { Description: 'mine', versions: ['v1'], default: 'v1' } }, renameKeys: { PolicyName: 'Name' } });
+    const u = await ram(unnamed);
+    expect(u.code, u.output).not.toBe(0);
+    expect(u.output).toContain('aliyun ram ListPolicies: an entry of its reply holds no PolicyName');
+    expect(unnamed.calls().filter((c) => WRITES.test(c[1]!) || /^(Create|Attach)/.test(c[1]!))).toEqual([]);
+  });
+});
+
 describe('files beside dist/s.yaml', () => {
   it('writes s.yaml, the policy documents and .fcignore; ram.sh and eventbridge.sh create what they describe', async () => {
     const dist = tmp();
@@ -1028,7 +1083,9 @@ const opt = (n) => (a.includes('--' + n) ? a[a.indexOf('--' + n) + 1] : undefine
 const fail = (code) => { console.error('ERROR: ' + code); process.exit(1); };
 // EventBridge's replies name a description \`description\` as well as \`Description\`: lowerDescription answers with the former.
 const lower = (v) => (Array.isArray(v) ? v.map(lower) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k === 'Description' ? 'description' : k, lower(x)])) : v);
-const out = (o) => console.log(JSON.stringify(s.lowerDescription && a[0] === 'eventbridge' ? lower(o) : o, null, 2));
+// renameKeys answers with each key so named under another name (\`Id\` as \`id\`, or as one no reader knows).
+const rename = (v) => (Array.isArray(v) ? v.map(rename) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [(s.renameKeys || {})[k] || k, rename(x)])) : v);
+const out = (o) => console.log(JSON.stringify(rename(s.lowerDescription && a[0] === 'eventbridge' ? lower(o) : o), null, 2));
 const page = (items, from) => { const i = Number(from || 0); return { items: items.slice(i, i + 2), next: i + 2 < items.length ? String(i + 2) : undefined }; };
 const role = () => s.roles[opt('RoleName')] || fail('EntityNotExist.Role');
 const policy = () => s.policies[opt('PolicyName')] || fail('EntityNotExist.Policy');
@@ -1115,6 +1172,8 @@ interface AccountState {
   noData?: string[];
   /** EventBridge's replies name each description `description`, not `Description`. */
   lowerDescription?: boolean;
+  /** Every reply names each key here by its value instead (`{ Id: 'id' }`). */
+  renameKeys?: Record<string, string>;
   /** `<Action> <name>` calls that put targets answered Success true, listing every target as not put (ErrorEntries). */
   failEntries?: string[];
   /** Buses someone else makes once the first `after` call is over, before the next call. */
