@@ -858,6 +858,28 @@ describe('ram.sh and prune.mjs read what is attached from the reply, as JSON', (
     expect(r.output).toContain('ram.sh stopped (exit 1) at role cams-fc-dev-bind-waba');
   });
 
+  it('a System policy of the same name attached to the role is not ours: no detach of it is tried, and an attach refused is not taken for done', async () => {
+    const dist = tmp();
+    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+    packageFc3(dist, svc, { validate: validateSYaml });
+    const cli = accountAliyun(tmp());
+    expect((await ram(dist, cli)).code).toBe(0);
+    // health-report has no action of its own: a System policy named as its own would be is not an old grant of ours.
+    const roles = cli.state().roles;
+    cli.seed({ roles: { 'cams-fc-dev-health-report': { ...roles['cams-fc-dev-health-report']!, policies: ['cams-fc-dev-logs', 'System:cams-fc-dev-health-report'] } } });
+    const mark = cli.calls().length;
+    const r = await ram(dist, cli);
+    expect(r.code, r.output).toBe(0);
+    expect(cli.calls().slice(mark).map((c) => c[1])).not.toContain('DetachPolicyFromRole');
+    expect(cli.state().roles['cams-fc-dev-health-report']!.policies).toContain('System:cams-fc-dev-health-report');
+
+    // bind-waba's logs policy off, a System one of that name on, and the attach of ours refused: not attached.
+    cli.seed({ roles: { 'cams-fc-dev-bind-waba': { ...roles['cams-fc-dev-bind-waba']!, policies: ['System:cams-fc-dev-logs', 'cams-fc-dev-bind-waba'] } }, deny: ['AttachPolicyToRole cams-fc-dev-bind-waba'] });
+    const refused = await ram(dist, cli);
+    expect(refused.code, refused.output).not.toBe(0);
+    expect(refused.output).toContain('ram.sh: policy cams-fc-dev-logs could not be attached to role cams-fc-dev-bind-waba (the error above), and is not attached');
+  });
+
   it('prune.mjs: a role, or a policy, whose attachments it cannot read is not removed as one with none: named, the rest still tried', async () => {
     const dist = tmp();
     for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
@@ -1119,8 +1141,8 @@ switch (a[0] + ' ' + a[1]) {
   case 'ram DeletePolicy': { const p = policy(); if (holders(opt('PolicyName')).length) fail('DeleteConflict.Policy.Attachment'); if (p.versions.length > 1) fail('DeleteConflict.Policy.Version'); delete s.policies[opt('PolicyName')]; break; }
   case 'ram ListEntitiesForPolicy': { policy(); const n = opt('PolicyName'); out({ Users: { User: Object.keys(s.users).filter((u) => s.users[u].policies.includes(n)).map((u) => ({ UserName: u })) }, Groups: { Group: [] }, Roles: { Role: Object.keys(s.roles).filter((r) => s.roles[r].policies.includes(n)).map((r) => ({ RoleName: r })) } }); break; }
   case 'ram AttachPolicyToRole': { const r = role(); policy(); if (r.policies.includes(opt('PolicyName'))) fail('EntityAlreadyExists.Role.Policy'); r.policies.push(opt('PolicyName')); break; }
-  case 'ram DetachPolicyFromRole': { const r = role(); if (!r.policies.includes(opt('PolicyName'))) fail('EntityNotExist.Role.Policy'); r.policies = r.policies.filter((p) => p !== opt('PolicyName')); break; }
-  case 'ram ListPoliciesForRole': out({ Policies: { Policy: role().policies.map((p) => ({ PolicyName: p, PolicyType: 'Custom' })) } }); break;
+  case 'ram DetachPolicyFromRole': { const r = role(); const p = (opt('PolicyType') === 'System' ? 'System:' : '') + opt('PolicyName'); if (!r.policies.includes(p)) fail('EntityNotExist.Role.Policy'); r.policies = r.policies.filter((x) => x !== p); break; }
+  case 'ram ListPoliciesForRole': out({ Policies: { Policy: role().policies.map((p) => (p.startsWith('System:') ? { PolicyName: p.slice(7), PolicyType: 'System' } : { PolicyName: p, PolicyType: 'Custom' })) } }); break;
   case 'eventbridge CreateEventBus': if (s.buses[opt('EventBusName')]) fail('EventBusAlreadyExist'); s.buses[opt('EventBusName')] = { Description: opt('Description') || '', rules: {} }; break;
   case 'eventbridge UpdateEventBus': { const b = bus(); if (opt('Description') !== undefined) b.Description = opt('Description'); break; }
   case 'eventbridge GetEventBus': { const b = bus(); out({ Data: { EventBusName: opt('EventBusName'), Description: b.Description || '' } }); break; }
@@ -1157,7 +1179,7 @@ fs.writeFileSync(${JSON.stringify(stateFile)}, JSON.stringify(s));
   };
 }
 interface AccountState {
-  /** `trust`: the AssumeRolePolicyDocument, as sent. */
+  /** `trust`: the AssumeRolePolicyDocument, as sent; `policies` the names of those attached, `System:<name>` a system policy. */
   roles: Record<string, { Description: string; policies: string[]; trust?: string }>;
   /** `documents`: each version's PolicyDocument, as sent. */
   policies: Record<string, { Description: string; versions: string[]; default: string; documents?: Record<string, string> }>;
