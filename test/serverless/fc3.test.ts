@@ -65,6 +65,13 @@ const tmp = () => {
 };
 
 const svc = resolvedService('dev');
+/** A dist/ with a folder per function of svc and the FC 3.0 files packaged for `service` (svc itself by default). */
+function packagedDist(service: Fc3Service = svc): string {
+  const dist = tmp();
+  for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
+  packageFc3(dist, service, { validate: validateSYaml });
+  return dist;
+}
 const dep = fc3Deployment(svc);
 const props = (key: string) => dep.sYaml.resources[key]!.props;
 
@@ -322,9 +329,7 @@ describe('ram.sh and eventbridge.sh run again', () => {
   });
 
   it('write exactly what changed: a trust policy, a filter pattern, a target or a rule left disabled each get their one update', async () => {
-    const dist = tmp();
-    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-    packageFc3(dist, svc, { validate: validateSYaml });
+    const dist = packagedDist();
     const cli = accountAliyun(tmp());
     const env = { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
     const writesOf = async (script: string) => {
@@ -373,9 +378,7 @@ describe('ram.sh and eventbridge.sh run again', () => {
   });
 
   it('do not take over a role, policy or rule of that name they did not make: they stop, naming it and the command that hands it over, and change nothing on it', async () => {
-    const dist = tmp();
-    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-    packageFc3(dist, svc, { validate: validateSYaml });
+    const dist = packagedDist();
     const mark = (name: string) => `cams-fc deploy cams-fc/dev: ${name}`;
     const cases = [
       {
@@ -424,9 +427,7 @@ describe('ram.sh and eventbridge.sh run again', () => {
   });
 
   it('find every one of those in one run, before writing anything, and name each with its command: marked as said, one more run goes through', async () => {
-    const dist = tmp();
-    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-    packageFc3(dist, svc, { validate: validateSYaml });
+    const dist = packagedDist();
     const mark = (name: string) => `cams-fc deploy cams-fc/dev: ${name}`;
     // As a version of the scripts from before the mark left them: several roles, policies, the bus and its rule unmarked.
     const cli = accountAliyun(tmp());
@@ -480,9 +481,7 @@ describe('ram.sh and eventbridge.sh run again', () => {
 
 describe('ram.sh and eventbridge.sh without permission to list', () => {
   it('stop at the look for what is not this deployment\'s, naming the listing refused, with nothing written', async () => {
-    const dist = tmp();
-    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-    packageFc3(dist, svc, { validate: validateSYaml });
+    const dist = packagedDist();
     for (const [script, listing] of [['ram.sh', 'ListRoles'], ['ram.sh', 'ListPolicies'], ['eventbridge.sh', 'ListRules']] as const) {
       const cli = accountAliyun(tmp());
       // a bus there already (ours): its rules are listed
@@ -498,9 +497,7 @@ describe('ram.sh and eventbridge.sh without permission to list', () => {
 
 describe('the helpers read an aliyun CLI reply that says Success false (exit 0) as the failure it is', () => {
   it('a rule CreateRule refused and GetRule answers Success false for: the script stops saying it could not be created nor read, not that it exists', async () => {
-    const dist = tmp();
-    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-    packageFc3(dist, svc, { validate: validateSYaml });
+    const dist = packagedDist();
     const cli = accountAliyun(tmp());
     cli.seed({ deny: ['CreateRule'], refuseInBody: ['GetRule'] });
     const r = await run('sh', [join(dist, 'fc3', 'eventbridge.sh')], { env: { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' } });
@@ -512,10 +509,8 @@ describe('the helpers read an aliyun CLI reply that says Success false (exit 0) 
   });
 
   it('a bus whose rules listing answers Success false is not taken for empty: no DeleteEventBus, and the output names the reply', async () => {
-    const dist = tmp();
-    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
     const { onboarding: _o, ...rest } = svc.functions;
-    packageFc3(dist, { ...svc, functions: rest }, { validate: validateSYaml });
+    const dist = packagedDist({ ...svc, functions: rest });
     const cli = accountAliyun(tmp());
     cli.seed({ buses: { 'cams-fc-dev': { Description: 'cams-fc deploy cams-fc/dev: cams-fc-dev', rules: { 'my-own-rule': { Description: 'mine', targets: ['t1'] } } } }, refuseInBody: ['ListRules'] });
     const r = await run('sh', [join(dist, 'fc3', 'eventbridge.sh')], { env: { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' } });
@@ -542,9 +537,7 @@ describe('the helpers read a reply without the resource they asked for (exit 0) 
   ];
   for (const c of cases) {
     it(`${c.script} run again, ${c.call} answering without ${c.part}: stopped, naming the call, not "not this deployment's" nor a write`, async () => {
-      const dist = tmp();
-      for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-      packageFc3(dist, svc, { validate: validateSYaml });
+      const dist = packagedDist();
       const cli = accountAliyun(tmp());
       const env = { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
       expect((await run('sh', [join(dist, 'fc3', c.script)], { env })).code).toBe(0);
@@ -561,10 +554,8 @@ describe('the helpers read a reply without the resource they asked for (exit 0) 
   }
 
   it('prune.mjs: a bus whose GetEventBus answers without Data is not taken for one not marked as ours: the script fails naming the call', async () => {
-    const dist = tmp();
-    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
     const { onboarding: _o, ...rest } = svc.functions;
-    packageFc3(dist, { ...svc, functions: rest }, { validate: validateSYaml });
+    const dist = packagedDist({ ...svc, functions: rest });
     const cli = accountAliyun(tmp());
     cli.seed({ buses: { 'cams-fc-dev': { Description: 'cams-fc deploy cams-fc/dev: cams-fc-dev', rules: {} } }, noData: ['GetEventBus'] });
     const r = await run('sh', [join(dist, 'fc3', 'eventbridge.sh')], { env: { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' } });
@@ -575,10 +566,8 @@ describe('the helpers read a reply without the resource they asked for (exit 0) 
   });
 
   it('prune.mjs: a bus whose ListRules answers without Data is not taken for one with no rule left: no DeleteEventBus', async () => {
-    const dist = tmp();
-    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
     const { onboarding: _o, ...rest } = svc.functions;
-    packageFc3(dist, { ...svc, functions: rest }, { validate: validateSYaml });
+    const dist = packagedDist({ ...svc, functions: rest });
     const cli = accountAliyun(tmp());
     cli.seed({ buses: { 'cams-fc-dev': { Description: 'cams-fc deploy cams-fc/dev: cams-fc-dev', rules: { 'my-own-rule': { Description: 'mine', targets: ['t1'] } } } }, noData: ['ListRules'] });
     const r = await run('sh', [join(dist, 'fc3', 'eventbridge.sh')], { env: { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' } });
@@ -590,9 +579,7 @@ describe('the helpers read a reply without the resource they asked for (exit 0) 
 describe("eventbridge.sh's own writes are judged by the reply too, not by the CLI's exit code alone", () => {
   /** A package whose rule is there, as an earlier run left it: another pattern, no target, disabled. */
   const stale = async () => {
-    const dist = tmp();
-    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-    packageFc3(dist, svc, { validate: validateSYaml });
+    const dist = packagedDist();
     const cli = accountAliyun(tmp());
     const mark = (name: string) => `cams-fc deploy cams-fc/dev: ${name}`;
     cli.seed({ buses: { 'cams-fc-dev': { Description: mark('cams-fc-dev'), rules: { 'onboarding-events-1': { Description: mark('onboarding-events-1'), targets: [], FilterPattern: '{"source":["old"]}', Status: 'DISABLE' } } } } });
@@ -627,9 +614,7 @@ describe("eventbridge.sh's own writes are judged by the reply too, not by the CL
   });
 
   it('a CreateEventBus answered Success false (a bus of that name there already, not ours) goes on to the check of whose it is, and stops there', async () => {
-    const dist = tmp();
-    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-    packageFc3(dist, svc, { validate: validateSYaml });
+    const dist = packagedDist();
     const cli = accountAliyun(tmp());
     const theirs = { Description: 'mine', rules: {} };
     // the bus made after the look for what is not this deployment's (it found none), before the create
@@ -649,9 +634,7 @@ describe("ram.sh's own writes are judged by the reply too, not by the CLI's exit
    * action of its own) still has its old policy attached.
    */
   const stale = async () => {
-    const dist = tmp();
-    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-    packageFc3(dist, svc, { validate: validateSYaml });
+    const dist = packagedDist();
     const cli = accountAliyun(tmp());
     const env = { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
     const ram = () => run('sh', [join(dist, 'fc3', 'ram.sh')], { env });
@@ -699,9 +682,7 @@ describe("ram.sh's own writes are judged by the reply too, not by the CLI's exit
       expect(r.output).toContain('ram.sh: done');
 
       // Not there: it was not made, and the read says so.
-      const dist = tmp();
-      for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-      packageFc3(dist, svc, { validate: validateSYaml });
+      const dist = packagedDist();
       const fresh = accountAliyun(tmp());
       fresh.seed({ refuseInBody: [action] });
       const f = await run('sh', [join(dist, 'fc3', 'ram.sh')], { env: { PATH: `${fresh.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' } });
@@ -812,9 +793,7 @@ describe('ram.sh and prune.mjs read what is attached from the reply, as JSON', (
 
   for (const u of unread) {
     it(`the detach of a function's old policy: a ListPoliciesForRole ${u.seed} reply stops ram.sh, naming the call, not "not attached" (the old grant left on the role)`, async () => {
-      const dist = tmp();
-      for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-      packageFc3(dist, svc, { validate: validateSYaml });
+      const dist = packagedDist();
       const cli = accountAliyun(tmp());
       expect((await ram(dist, cli)).code).toBe(0);
       // An earlier run attached health-report's own policy (it had an action then); the logs policy is off its role, so its attach goes through.
@@ -833,9 +812,7 @@ describe('ram.sh and prune.mjs read what is attached from the reply, as JSON', (
     });
 
     it(`an attachment refused as "already exists": a ListPoliciesForRole ${u.seed} reply stops ram.sh, naming the call`, async () => {
-      const dist = tmp();
-      for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-      packageFc3(dist, svc, { validate: validateSYaml });
+      const dist = packagedDist();
       const cli = accountAliyun(tmp());
       expect((await ram(dist, cli)).code).toBe(0);
       cli.seed({ [u.seed]: ['ListPoliciesForRole cams-fc-dev-bind-waba'] });
@@ -847,9 +824,7 @@ describe('ram.sh and prune.mjs read what is attached from the reply, as JSON', (
   }
 
   it('an attachment refused, and the policy not attached (AttachPolicyToRole denied): ram.sh stops, saying it is not attached', async () => {
-    const dist = tmp();
-    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-    packageFc3(dist, svc, { validate: validateSYaml });
+    const dist = packagedDist();
     const cli = accountAliyun(tmp());
     cli.seed({ deny: ['AttachPolicyToRole cams-fc-dev-bind-waba'] });
     const r = await ram(dist, cli);
@@ -859,9 +834,7 @@ describe('ram.sh and prune.mjs read what is attached from the reply, as JSON', (
   });
 
   it('a System policy of the same name attached to the role is not ours: no detach of it is tried, and an attach refused is not taken for done', async () => {
-    const dist = tmp();
-    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-    packageFc3(dist, svc, { validate: validateSYaml });
+    const dist = packagedDist();
     const cli = accountAliyun(tmp());
     expect((await ram(dist, cli)).code).toBe(0);
     // health-report has no action of its own: a System policy named as its own would be is not an old grant of ours.
@@ -881,9 +854,7 @@ describe('ram.sh and prune.mjs read what is attached from the reply, as JSON', (
   });
 
   it('prune.mjs: a role, or a policy, whose attachments it cannot read is not removed as one with none: named, the rest still tried', async () => {
-    const dist = tmp();
-    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-    packageFc3(dist, svc, { validate: validateSYaml });
+    const dist = packagedDist();
     const cli = accountAliyun(tmp());
     expect((await ram(dist, cli)).code).toBe(0);
     // bind-waba's policy is yours now too (alice's), and has an older version.
@@ -914,9 +885,7 @@ describe('ram.sh and prune.mjs read what is attached from the reply, as JSON', (
 
 describe('ram.sh and eventbridge.sh run again with nothing changed', () => {
   it('print no error for a create or attachment refused as "already exists" that they then check: one calm line each, exit 0', async () => {
-    const dist = tmp();
-    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-    packageFc3(dist, svc, { validate: validateSYaml });
+    const dist = packagedDist();
     const cli = accountAliyun(tmp());
     const env = { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
     for (const script of ['ram.sh', 'eventbridge.sh']) expect((await run('sh', [join(dist, 'fc3', script)], { env })).code).toBe(0);
@@ -945,9 +914,7 @@ describe('ram.sh and eventbridge.sh run again with nothing changed', () => {
 
 describe("the helpers read a description in either case (EventBridge's replies use both)", () => {
   it("eventbridge.sh run again on replies naming it `description`: its bus and rule are its own (claims.mjs, bus.mjs, rule.mjs), and prune.mjs removes the rule and bus it made", async () => {
-    const dist = tmp();
-    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-    packageFc3(dist, svc, { validate: validateSYaml });
+    const dist = packagedDist();
     const cli = accountAliyun(tmp());
     const eb = () => run('sh', [join(dist, 'fc3', 'eventbridge.sh')], { env: { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' } });
     expect((await eb()).code).toBe(0);
@@ -970,9 +937,7 @@ describe("the helpers read a description in either case (EventBridge's replies u
 describe('the helpers read a name or id in either case, and write nothing for an entry without it', () => {
   /** Both scripts run on the whole package, then eventbridge.sh's package without onboarding (its rule to remove), replies renamed. */
   const pruneRule = async (renameKeys: Record<string, string>) => {
-    const dist = tmp();
-    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-    packageFc3(dist, svc, { validate: validateSYaml });
+    const dist = packagedDist();
     const cli = accountAliyun(tmp());
     const eb = () => run('sh', [join(dist, 'fc3', 'eventbridge.sh')], { env: { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' } });
     expect((await eb()).code).toBe(0);
@@ -1000,9 +965,7 @@ describe('the helpers read a name or id in either case, and write nothing for an
   });
 
   it('claims.mjs: a role not this deployment\'s, listed as `roleName`, is found before anything is written; a policy listed without its name stops the look, naming the call', async () => {
-    const dist = tmp();
-    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-    packageFc3(dist, svc, { validate: validateSYaml });
+    const dist = packagedDist();
     const ram = (cli: ReturnType<typeof accountAliyun>) => run('sh', [join(dist, 'fc3', 'ram.sh')], { env: { PATH: `${cli.bin}:${process.env.PATH}` } });
 
     const cli = accountAliyun(tmp());
@@ -1325,9 +1288,7 @@ describe('ram.sh and eventbridge.sh after a function is taken out of serverless.
   });
 
   it('eventbridge.sh does not take over a bus of that name it did not make: it stops, naming the bus and what to do, and changes nothing', async () => {
-    const dist = tmp();
-    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-    packageFc3(dist, svc, { validate: validateSYaml });
+    const dist = packagedDist();
     const ours = 'cams-fc deploy cams-fc/dev: cams-fc-dev';
     for (const description of ['mine', undefined]) {
       // made by hand (a description of yours), or by a version of the scripts from before the mark (none)
@@ -1403,9 +1364,7 @@ function bareBin(): string {
 
 describe('ram.sh and eventbridge.sh without their tools, or stopped midway', () => {
   it('a missing aliyun or node stops them before any call, naming it', async () => {
-    const dist = tmp();
-    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-    packageFc3(dist, svc, { validate: validateSYaml });
+    const dist = packagedDist();
     const cli = accountAliyun(tmp());
     const bare = bareBin();
     for (const script of ['ram.sh', 'eventbridge.sh']) {
@@ -1423,9 +1382,7 @@ describe('ram.sh and eventbridge.sh without their tools, or stopped midway', () 
   });
 
   it('a call that fails midway stops the script, saying where and that a re-run goes on; the re-run converges', async () => {
-    const dist = tmp();
-    for (const key of Object.keys(svc.functions)) mkdirSync(join(dist, key));
-    packageFc3(dist, svc, { validate: validateSYaml });
+    const dist = packagedDist();
     const cli = accountAliyun(tmp());
     const env = { PATH: `${cli.bin}:${process.env.PATH}`, ACCOUNT_ID: '1234567890' };
     const clean = accountAliyun(tmp());
