@@ -118,12 +118,15 @@ export function syncHistory(h: NodeHistory | undefined, n: NodeNow, now: number)
   }
   if (learnt !== h.quality) changed = true;
   const days = [...h.days];
-  const bucket = days.at(-1)?.day === today ? days.at(-1) : undefined;
-  if (!bucket) {
-    days.push({ day: today, worst: n.status });
+  // Its own day's bucket, not the last one: a write whose clock was read before midnight can land
+  // after one of the next day (another instance's, a compare-and-set retried), and pushed after it,
+  // a second bucket of that day hid the first (BLOCKED) from the bars, and the next day got a second too.
+  const at = days.findLastIndex((d) => d.day <= today);
+  if (days[at]?.day !== today) {
+    days.splice(at + 1, 0, { day: today, worst: n.status });
     changed = true;
-  } else if (worseOf(bucket.worst, n.status) !== bucket.worst) {
-    days[days.length - 1] = { day: today, worst: n.status };
+  } else if (worseOf(days[at]!.worst, n.status) !== days[at]!.worst) {
+    days[at] = { day: today, worst: n.status };
     changed = true;
   }
   // A transition caught up late (the check that decided it could not write history; a later day's

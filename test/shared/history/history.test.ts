@@ -138,6 +138,30 @@ describe('node history', () => {
     expect(gap.days.map((d) => `${d.day} ${d.worst}`)).toEqual(['2025-03-01 AVAILABLE', '2025-03-02 LIMITED', '2025-03-04 LIMITED']);
   });
 
+  it("a write decided just before midnight and applied after one of the next day (two instances, a compare-and-set retried) counts on its own day: that day's worst is kept", () => {
+    const beforeMidnight = Date.parse('2025-03-01T23:59:59.990Z');
+    const afterMidnight = Date.parse('2025-03-02T00:00:00.010Z');
+    const h = replay([
+      [T0, node('BLOCKED', T0)],
+      [T0 + 60 * 60_000, node('AVAILABLE', T0 + 60 * 60_000)],
+      [afterMidnight, node('AVAILABLE', T0 + 60 * 60_000)],
+      // the receipts' check read its clock at 23:59:59.990, lost the entity's race to the sweep's, and writes now
+      [beforeMidnight, node('AVAILABLE', T0 + 60 * 60_000)],
+    ])!;
+    expect(h.days).toEqual([
+      { day: '2025-03-01', worst: 'BLOCKED' },
+      { day: '2025-03-02', worst: 'AVAILABLE' },
+    ]);
+    const bars = dailyBars(h, afterMidnight);
+    expect(bars.at(-2)).toEqual({ day: '2025-03-01', worst: 'BLOCKED' });
+    // the next day's next check adds to its own bucket, not a second one
+    const later = syncHistory(h, node('LIMITED', afterMidnight + 60_000), afterMidnight + 60_000)!;
+    expect(later.days).toEqual([
+      { day: '2025-03-01', worst: 'BLOCKED' },
+      { day: '2025-03-02', worst: 'LIMITED' },
+    ]);
+  });
+
   it('the mark changes with the state and with the day, not with every check', () => {
     expect(historyMark(node('BLOCKED', T0), T0 + 1)).toBe(historyMark(node('BLOCKED', T0), T0 + 60_000));
     expect(historyMark(node('BLOCKED', T0), T0)).not.toBe(historyMark(node('AVAILABLE', T0 + 5), T0 + 5));
