@@ -39,7 +39,9 @@ export function notificationFor(sink: string, group: string, entries: OutboxEntr
   const parts = [firing ? `${firing} firing` : '', resolved ? `${resolved} resolved` : '', unwatched ? `${unwatched} no longer watched` : ''].filter(Boolean).join(', ');
   return {
     // The same owed entries always make the same id, so a receiver can drop a retry it already has.
-    id: createHash('sha256').update(`${sink}\n${entries.map((e) => e.id).sort().join('\n')}`).digest('hex').slice(0, 32),
+    // With when each was decided: a node watched again starts afresh (`<fingerprint>.1` again), and by
+    // its ids alone its first alert's message had the id of its first alert's, which such a receiver dropped.
+    id: createHash('sha256').update(`${sink}\n${entries.map((e) => `${e.id}@${e.createdAt}`).sort().join('\n')}`).digest('hex').slice(0, 32),
     group,
     severity,
     title: `[${severity.toUpperCase()}] WhatsApp health, ${label}: ${parts}`,

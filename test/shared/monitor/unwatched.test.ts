@@ -454,6 +454,21 @@ describe.each(kinds)('removing a watched target (%s store)', (kind) => {
     expect((await reportNodes()).find((n) => n['EntityType'] === 'PHONE_NUMBER')).toMatchObject({ CanSendMessage: 'BLOCKED', Firing: true });
   });
 
+  it("watched again, its new alert is a message of a new id: a receiver dropping an X-Alert-Id it has (as the webhook's id is for) does not drop it as the first alert's", async () => {
+    await watch(phone(PHONE_1));
+    await setHealth(sandbox, { ...phone(PHONE_1), CanSendMessage: 'BLOCKED', Errors: blocked });
+    await sweep();
+    await unwatch(phone(PHONE_1));
+    await sweep();
+    await sweep();
+    await watch(phone(PHONE_1));
+    await sweep();
+    await sweep();
+    const messages = sink.received.filter((n) => n.items.some((i) => i.subject.entityType === 'PHONE_NUMBER'));
+    expect(messages.map((n) => n.items.map((i) => i.reason))).toEqual([['new'], ['unwatched'], ['new']]);
+    expect(new Set(messages.map((n) => n.id)).size).toBe(3);
+  });
+
   it("a target removed while its round check waits for CAMS, whose reply comes after the round's pass: the next round closes out what that check wrote", async () => {
     await watch(phone(PHONE_1), phone(PHONE_2));
     expect(await sweep()).toMatchObject({ roundComplete: true });
