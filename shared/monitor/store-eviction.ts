@@ -13,8 +13,8 @@ const storeEvicting = monitorSubject('StoreEvicting');
  */
 export const STORE_LOOK_MS = 10 * 60_000;
 
-/** Per store (one per instance): when it was last asked, and the policy it gave. */
-const lookedAt = new WeakMap<Store, { at: number; policy: string }>();
+/** Per store (one per instance): when it was last asked (once what it gave was written), and the policy it gave. */
+const lookedAt = new WeakMap<Store, { at?: number; policy: string }>();
 
 /**
  * Ask the store, when this instance has not for STORE_LOOK_MS (`now`: wall clock), what it evicts, and
@@ -22,7 +22,8 @@ const lookedAt = new WeakMap<Store, { at: number; policy: string }>();
  * it as it is. A warning is logged the first time an instance hears an evicting policy (and again if
  * the policy changes). A store with nothing to say (file, memory) costs nothing; a look costs a
  * command on no key of ours, and one get (no alert firing) or one alert write. True when an alert
- * was raised or resolved (a delivery is owed). A failed look is logged and tried at the next sweep.
+ * was raised or resolved (a delivery is owed). A failed look is logged and tried at the next sweep;
+ * so is a look whose alert write failed (thrown).
  */
 export async function observeStoreEviction(
   store: Store,
@@ -30,7 +31,7 @@ export async function observeStoreEviction(
 ): Promise<boolean> {
   if (!store.describe) return false;
   const last = lookedAt.get(store);
-  if (last && ctx.now >= last.at && ctx.now - last.at < STORE_LOOK_MS) return false;
+  if (last?.at !== undefined && ctx.now >= last.at && ctx.now - last.at < STORE_LOOK_MS) return false;
   let policy: string;
   try {
     policy = (await store.describe()).evictionPolicy;
@@ -38,9 +39,16 @@ export async function observeStoreEviction(
     ctx.log({ level: 'warn', msg: "could not ask the store what it evicts; asked again at the next sweep", error: e instanceof Error ? e.message : String(e) });
     return false;
   }
-  lookedAt.set(store, { at: ctx.now, policy });
+  // The policy heard is kept (warned of once), the look counted once its alert is written: a write the
+  // store failed (the sweep fails with it) is made again at the next sweep, not STORE_LOOK_MS later
+  // (a redis set right to noeviction stayed StoreEvicting for 10 minutes more).
+  lookedAt.set(store, { policy });
+  const looked = <T>(result: T): T => {
+    lookedAt.set(store, { at: ctx.now, policy });
+    return result;
+  };
   const alertCtx = { now: ctx.alertNow, round: ctx.round, policy: ctx.policy, sinks: ctx.sinks };
-  if (policy === 'noeviction') return resolveMonitorAlert(store, storeEvicting, alertCtx);
+  if (policy === 'noeviction') return looked(await resolveMonitorAlert(store, storeEvicting, alertCtx));
   if (policy !== last?.policy) {
     ctx.log(
       policy === 'unknown'
@@ -48,9 +56,9 @@ export async function observeStoreEviction(
         : { level: 'warn', msg: `the store's redis evicts keys when full (maxmemory-policy ${policy}): ${risksOf(policy)} Set maxmemory-policy noeviction.`, evictionPolicy: policy },
     );
   }
-  if (policy === 'unknown') return false;
+  if (policy === 'unknown') return looked(false);
   await observeMonitorSubject(store, storeEvicting, 'ERROR', [evictingError(policy)], alertCtx);
-  return true;
+  return looked(true);
 }
 
 /** What a full redis under `policy` may drop of ours, and what follows. */

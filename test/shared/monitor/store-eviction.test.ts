@@ -126,6 +126,47 @@ describe.skipIf(!redisBin)('StoreEvicting (real redis-servers)', () => {
     expect(sink.received).toEqual([]);
   });
 
+  it("a look whose alert write the store fails (the sweep fails with it) is made again at the next sweep: the policy set right is resolved then, not 10 minutes later, and warned of once", async () => {
+    const inner = await instance(evicting);
+    let failEntityPut = false;
+    store = storeWith(inner, {
+      put: (k, v, o) => {
+        if (failEntityPut && k.startsWith('monitor/entity/')) {
+          failEntityPut = false;
+          return Promise.reject(new StoreError('UNAVAILABLE', 'redis store unavailable: EVALSHA: connection reset'));
+        }
+        return inner.put(k, v, o);
+      },
+    });
+    const sink = new RecordingSink();
+    await sweep(sink);
+    expect(items(sink)).toEqual(['StoreEvicting:new']);
+
+    // Set right; the look that hears it has its resolution's write fail.
+    expect(await rawCommand(evicting.port, 'CONFIG', 'SET', 'maxmemory-policy', 'noeviction')).toBe('+OK\r\n');
+    try {
+      t += STORE_LOOK_MS;
+      failEntityPut = true;
+      await expect(sweep(sink)).rejects.toThrow(/connection reset/);
+      expect(looks).toBe(2);
+      t += 1;
+      await sweep(sink);
+      expect(looks).toBe(3);
+      expect(items(sink)).toEqual(['StoreEvicting:new', 'StoreEvicting:resolved']);
+      // Raised again, its write failing first: raised at the next sweep, warned of once.
+      await rawCommand(evicting.port, 'CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru');
+      t += STORE_LOOK_MS;
+      failEntityPut = true;
+      await expect(sweep(sink)).rejects.toThrow(/connection reset/);
+      t += 1;
+      await sweep(sink);
+      expect(items(sink)).toEqual(['StoreEvicting:new', 'StoreEvicting:resolved', 'StoreEvicting:new']);
+      expect(warnings().filter((w) => w.includes('maxmemory-policy allkeys-lru'))).toHaveLength(2);
+    } finally {
+      await rawCommand(evicting.port, 'CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru');
+    }
+  });
+
   it('a look that fails (redis unreachable for it) is logged and made again at the next sweep, not 10 minutes later', async () => {
     const inner = await instance(evicting);
     let fail = true;
