@@ -68,6 +68,8 @@ export class SinkDeliveryError extends Error {
     readonly retryAfterMs?: number,
     /** The channel's own code for a refusal (DingTalk's errcode, Lark's code, `HTTP 400`), which a SinkRejected alert names. */
     readonly code?: string,
+    /** No answer came (a timeout, a connection refused or reset): the channel is down, not this message refused. */
+    readonly unanswered = false,
   ) {
     super(`${sink}: ${message}`);
     this.name = 'SinkDeliveryError';

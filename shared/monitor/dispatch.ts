@@ -72,6 +72,14 @@ const INVOCATION_STRIKE_MS = 1000;
 const DEFAULT_SEND_MS = 5000;
 /** Room after a send for striking it off before the lease could run out. */
 const STRIKE_MARGIN_MS = 5000;
+/**
+ * Sends to one sink that get no answer in a row (timeouts, connection refused) before the rest of the
+ * pass leaves it: the sinks are served one after another, and a channel that is down held every other
+ * sink's messages behind one timeout per group (5 s each), or past the invocation's end. Two, not one:
+ * a receiver that hangs on one message alone does not keep the other groups from it.
+ */
+const UNANSWERED_IN_A_ROW = 2;
+const SINK_DOWN = `the sink did not answer ${UNANSWERED_IN_A_ROW} sends in a row; tried again at the next flush`;
 
 /** The longest one send to `sinks` may take, its rate gap included. */
 function sendTimeMs(sinks: readonly AlertSink[]): number {
@@ -186,7 +194,7 @@ async function deliverUnderLease(
   if (owing.length === 0 && !recorded) return;
   // Read again since the silences were applied (the lines above): what a check wrote in between is left out.
   owing = uncovered(await resolveSinks(store, owing, configured, log), silences, at);
-  const pass: Pass = { now, log, report, mayStart, policy, configured, stuck: new Set(refused), refused, monitorChanged: false };
+  const pass: Pass = { now, log, report, mayStart, policy, configured, stuck: new Set(refused), refused, down: new Set(), monitorChanged: false };
   for (const sink of sinks) {
     if (!(await deliverToSink(store, sink, owing, sending.get(sink.name)!, pass))) return;
   }
@@ -225,6 +233,8 @@ interface Pass {
   stuck: Set<string>;
   /** `<sink>\n<group>` whose message the sink refused (not given up) in this deliverOwed call. */
   refused: Set<string>;
+  /** Sinks that answered none of UNANSWERED_IN_A_ROW sends in a row: nothing more is sent to them in this pass. */
+  down: Set<string>;
   /** Set when a SinkRejected alert was raised or resolved. */
   monitorChanged: boolean;
   /** Deliver this group only. */
@@ -348,6 +358,8 @@ async function deliverToSink(
   // A group whose message did not go through (deferred, failed) sends nothing newer in this pass: its
   // alerts keep their order, and the group's one record stays that message's.
   const blocked = new Set<string>();
+  // Sends in a row the sink did not answer (UNANSWERED_IN_A_ROW).
+  let unanswered = 0;
   const block = (group: string) => {
     blocked.add(group);
     ctx.stuck.add(`${sink.name}\n${group}`);
@@ -368,6 +380,11 @@ async function deliverToSink(
       await strikeOff(store, sink, owed, now());
       confirmed.add(group);
       log({ level: 'info', msg: 'alert delivered earlier, struck off now', sink: sink.name, group, notification: record.id, items: owed.length });
+      continue;
+    }
+    if (ctx.down.has(sink.name)) {
+      report.deferred.push({ sink: sink.name, group, reason: SINK_DOWN });
+      block(group);
       continue;
     }
     // Without the lease another deliverer may take over now: sending anyway could double the message.
@@ -396,10 +413,15 @@ async function deliverToSink(
     } catch (e) {
       const err = e instanceof SinkDeliveryError ? e : new SinkDeliveryError(sink.name, e instanceof Error ? e.message : String(e), true);
       if (err.retryAfterMs) await holdSink(store, sink.name, now() + err.retryAfterMs);
+      unanswered = err.unanswered ? unanswered + 1 : 0;
       if (err.retryable) {
         report.failed.push({ sink: sink.name, group, error: err.message });
         log({ level: 'error', msg: 'alert delivery failed; it stays owed', sink: sink.name, group, error: err.message, retryable: true });
         block(group);
+        if (unanswered >= UNANSWERED_IN_A_ROW) {
+          ctx.down.add(sink.name);
+          log({ level: 'warn', msg: SINK_DOWN, sink: sink.name });
+        }
         continue;
       }
       // Refused for good: counted on the message's record, told to the other sinks, given up at SINK_REFUSALS.
@@ -436,6 +458,7 @@ async function deliverToSink(
       refusing = true;
       continue;
     }
+    unanswered = 0;
     await store.put<Sending>(sendingKey, { id: notification.id, entries: ids, sent: true }, { ttlMs: SENDING_TTL_MS });
     await strikeOff(store, sink, owed, now());
     if (refusing) confirmed.add(group);

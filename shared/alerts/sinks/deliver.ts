@@ -1,5 +1,5 @@
 // The HTTP exchange every sink shares: POST over shared/http/request.ts with a timeout, network
-// errors and timeouts as retryable SinkDeliveryErrors, HTTP status classification, and redaction:
+// errors and timeouts as retryable SinkDeliveryErrors (unanswered: the channel is down), HTTP status classification, and redaction:
 // webhook URLs carry credentials (DingTalk access_token, WeCom key, the Slack path, Lark's hook id),
 // so no error message ever shows a query string, a token-like path segment or a signing secret.
 import type { IncomingHttpHeaders } from 'node:http';
@@ -134,10 +134,10 @@ export async function postJson(sink: string, url: URL, body: string, opts: PostO
     });
   } catch (e) {
     if (e instanceof HttpReplyTooLargeError && e.status !== undefined) return { status: e.status, headers: e.headers ?? {}, text: '', json: undefined };
-    if (e instanceof HttpTimeoutError) throw new SinkDeliveryError(sink, `no reply from ${where} within ${opts.timeoutMs} ms`, true);
+    if (e instanceof HttpTimeoutError) throw new SinkDeliveryError(sink, `no reply from ${where} within ${opts.timeoutMs} ms`, true, undefined, undefined, true);
     const code = (e as { code?: unknown }).code;
     const detail = typeof code === 'string' ? code : e instanceof Error ? e.message : String(e);
-    throw new SinkDeliveryError(sink, `could not reach ${where}: ${excerpt(detail, secrets)}`, true);
+    throw new SinkDeliveryError(sink, `could not reach ${where}: ${excerpt(detail, secrets)}`, true, undefined, undefined, true);
   }
   const text = res.body.toString('utf8');
   let json: unknown;

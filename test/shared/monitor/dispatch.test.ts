@@ -1,6 +1,8 @@
+import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertNotification, AlertSink, AlertSubject } from '../../../shared/alerts/model.ts';
 import { SinkDeliveryError } from '../../../shared/alerts/model.ts';
+import { WebhookSink } from '../../../shared/alerts/sinks/webhook.ts';
 import { DELIVER_AGAIN, DELIVERY_LEASE, deliverOwed, ENTITY_PREFIX, SINK_REFUSALS } from '../../../shared/monitor/dispatch.ts';
 import { EVERY_SINK, fingerprintOf, type EntityState } from '../../../shared/monitor/entity-state.ts';
 import { OWED_PREFIX, reindexEntities, SILENCED_PREFIX, updateEntity } from '../../../shared/monitor/entity-store.ts';
@@ -133,6 +135,34 @@ describe('deliverOwed', () => {
     expect(await inner.list('monitor/sending/')).toEqual([]);
     expect((await deliverOwed(inner, [sink], Date.now, noLog)).delivered).toEqual([]);
     for (const e of await inner.list<EntityState>(ENTITY_PREFIX)) expect(e.value.outbox).toEqual([]);
+  });
+
+  it("a sink that does not answer (two sends in a row time out) is left for the rest of the flush: the other sinks' messages are not held behind one timeout per group, nor cut off by the invocation's end", async () => {
+    // A webhook whose host accepts connections and never answers (a hung receiver, a black-holing proxy).
+    const held: Socket[] = [];
+    const hung = createServer((socket) => void held.push(socket));
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    const port = (hung.address() as { port: number }).port;
+    try {
+      const store = await openStore('memory:');
+      const webhook = new WebhookSink(`http://127.0.0.1:${port}/hook`, 'whsec-test', { timeoutMs: 300 });
+      const recorder = Object.assign(new TimedSink('recorder'), { timeoutMs: 300 });
+      const groups = ['1', '2', '3', '4', '5', '6', '7', '8'];
+      for (const g of groups) await owe(store, g, ['webhook', 'recorder']);
+      // The invocation has 3 s left: one timeout per group (2.4 s for the webhook's eight) left the
+      // recorder no send before its end.
+      const report = await deliverOwed(store, [webhook, recorder], Date.now, noLog, { deadline: Date.now() + 3000 });
+      expect(recorder.sent.map((s) => s.n.group).sort()).toEqual(groups.map((g) => `waba:${g}`));
+      expect(held).toHaveLength(2);
+      expect(report.failed.map((f) => f.sink)).toEqual(['webhook', 'webhook']);
+      expect(report.deferred.filter((d) => d.sink === 'webhook')).toHaveLength(6);
+      // Still owed to the webhook, every group: the next flush tries it again.
+      const owedTo = (await store.list<EntityState>(ENTITY_PREFIX)).flatMap((e) => e.value.outbox.flatMap((o) => o.pendingSinks));
+      expect(owedTo).toEqual(groups.map(() => 'webhook'));
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise((resolve) => hung.close(resolve));
+    }
   });
 
   it('a failed send is retried as the same message, and nothing newer of its group goes ahead of it', async () => {
