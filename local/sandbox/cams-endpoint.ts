@@ -74,11 +74,15 @@ async function decide(call: IncomingCall, params: Params, action: string, rpc: b
   }
 
   if (verified.securityToken !== undefined) {
-    // Any non-empty token is accepted for a known key: the sandbox has no STS to ask.
+    // Any non-empty token is accepted for a known key (the sandbox has no STS to ask), but one the faults name expired.
     if (verified.securityToken === '') {
       return gatewayErrorReply(400, 'InvalidSecurityToken.Malformed', 'The security token you provided is malformed.');
     }
     record.SecurityToken = maskToken(verified.securityToken);
+    // Status, code and wording of Alibaba Cloud's OpenAPI gateway for an STS token past its expiry.
+    if (deps.faults.tokenExpired(verified.securityToken)) {
+      return gatewayErrorReply(400, 'InvalidSecurityToken.Expired', 'Specified SecurityToken is expired.');
+    }
     const tokenKeyId = header(call.headers, 'x-acs-accesskey-id');
     if (tokenKeyId !== undefined && tokenKeyId !== verified.accessKeyId) {
       return gatewayErrorReply(400, 'IncompleteSignature', 'x-acs-accesskey-id does not match the Credential in Authorization.');

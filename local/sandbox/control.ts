@@ -64,6 +64,7 @@ const FaultsBody = z.strictObject({
     )
     .max(100)
     .optional(),
+  expiredTokens: z.array(z.string().min(1)).max(100).optional(),
 });
 
 const WabaBody = z.strictObject({

@@ -10,6 +10,8 @@ export interface FaultSettings {
   seed: number;
   /** Calls refused as CAMS refuses a RAM user without the permission, or an account without the product. */
   denials?: Denial[];
+  /** STS tokens answered as expired (STS has no clock here: a test names the token that ran out). */
+  expiredTokens?: string[];
 }
 
 /** The two refusals every seed page lists besides throttling and ownership (HTTP 400 there). */
@@ -35,11 +37,11 @@ export class FaultInjector {
   private state = NO_FAULTS.seed >>> 0;
 
   get current(): FaultSettings {
-    return { ...this.settings, ...(this.settings.denials ? { denials: this.settings.denials.map((d) => ({ ...d })) } : {}) };
+    return { ...this.settings, ...(this.settings.denials ? { denials: this.settings.denials.map((d) => ({ ...d })) } : {}), ...(this.settings.expiredTokens ? { expiredTokens: [...this.settings.expiredTokens] } : {}) };
   }
 
   set(settings: FaultSettings): void {
-    this.settings = { ...settings, ...(settings.denials ? { denials: settings.denials.map((d) => ({ ...d })) } : {}) };
+    this.settings = { ...settings, ...(settings.denials ? { denials: settings.denials.map((d) => ({ ...d })) } : {}), ...(settings.expiredTokens ? { expiredTokens: [...settings.expiredTokens] } : {}) };
     this.state = settings.seed >>> 0;
   }
 
@@ -50,6 +52,11 @@ export class FaultInjector {
   /** The refusal owed to this key's call to this action, if any (the first denial that matches). */
   denial(accessKeyId: string, action: string): DenialCode | undefined {
     return this.settings.denials?.find((d) => (d.accessKeyId ?? accessKeyId) === accessKeyId && (d.action ?? action) === action)?.code;
+  }
+
+  /** Whether this STS token is to be answered as expired. */
+  tokenExpired(token: string): boolean {
+    return this.settings.expiredTokens?.includes(token) ?? false;
   }
 
   /** Decides the fault for one call. Draws are taken in a fixed order so sequences are replayable. */

@@ -162,6 +162,16 @@ export function isPermissionRefusal(code: string): boolean {
 }
 
 /**
+ * The call's STS token ran out (the gateway's code for it): on FC the role's token in the invocation's
+ * context expired between the invocation's start and the call. Trying again in this invocation signs
+ * with the same token; the next invocation's context carries a fresh one. The gateway refused the
+ * signature, so the operation never ran.
+ */
+export function isExpiredToken(code: string): boolean {
+  return code === 'InvalidSecurityToken.Expired';
+}
+
+/**
  * Retry only what is transient: throttling, 5xx, and no reply at all. Business errors (other 4xx,
  * HTTP 200 with Code != OK) would fail the same way again.
  */

@@ -3,6 +3,7 @@ import {
   HTTP_ERROR,
   INVALID_RESPONSE,
   isCamsError,
+  isExpiredToken,
   isPermissionRefusal,
   isThrottlingCode,
   NETWORK_ERROR,
@@ -78,6 +79,9 @@ export function camsErrorStatus(err: CamsError): number {
   if (isThrottlingCode(code)) return 429;
   if (code === REQUEST_TIMEOUT || code === DEADLINE_EXCEEDED) return 504;
   if (err.httpStatus >= 500 || NO_USABLE_REPLY.has(code)) return 502;
+  // The role's STS token ran out during this invocation: the next one signs with a fresh token, so
+  // the request may be sent again at once; nothing is misconfigured.
+  if (isExpiredToken(code)) return 503;
   if (OWN_CALL_REFUSED.test(code)) return 500;
   // RAM's own codes too (NoPermission, NotAuthorized: isPermissionRefusal): the role lacks a grant, not the caller's bad request.
   if (code === 'Product.Unsubscript' || code.startsWith('Ram.') || code.startsWith('Forbidden') || isPermissionRefusal(code)) return 403;
@@ -111,7 +115,7 @@ export function errorReply(requestId: string, err: unknown): ErrorReplyInfo {
     if (err.Recommend) body['Recommend'] = err.Recommend;
     // Our own refusal (the account's budget had no slot in time; CAMS was not called) says when a slot frees up.
     const retryAfterS = err.retryAfterMs === undefined ? 1 : Math.max(1, Math.ceil(err.retryAfterMs / 1000));
-    const headers: Record<string, string> = status === 429 ? { 'retry-after': String(retryAfterS) } : {};
+    const headers: Record<string, string> = status === 429 || status === 503 ? { 'retry-after': String(retryAfterS) } : {};
     return {
       response: jsonReply(status, body, headers),
       code: err.Code,

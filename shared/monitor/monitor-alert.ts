@@ -16,7 +16,8 @@ export const TIED_PREFIX = 'monitor/tied/';
 /**
  * Records one observation of a monitor-level subject (the monitor's or onboarding's own failures)
  * through the same rules and owed-delivery state as node health, so it is de-duplicated and
- * delivered the same way. These fire on the first bad observation. Only records: sending is the
+ * delivered the same way. These fire on the first bad observation (on the `minConsecutive`th, in as
+ * many rounds, when given). Only records: sending is the
  * deliverer's job (deliverOwed, run by the health monitor). A caller that does not know the sinks
  * (onboarding) leaves `sinks` out, and the alert is owed to every sink the deliverer has. With
  * `unlessResolved`, an alert that exists and does not fire (resolved) is left so, and returned as it is.
@@ -26,14 +27,14 @@ export async function observeMonitorSubject(
   subject: AlertSubject,
   status: ObservedStatus,
   errors: HealthError[],
-  ctx: { now: number; round: string; policy: AlertPolicy; sinks?: readonly string[]; tiedTo?: string; unlessResolved?: boolean },
+  ctx: { now: number; round: string; policy: AlertPolicy; sinks?: readonly string[]; tiedTo?: string; unlessResolved?: boolean; minConsecutive?: number },
 ): Promise<EntityState | undefined> {
   const sinks = ctx.sinks ?? [EVERY_SINK];
   // Before the alert: a crash in between leaves a marker whose alert is not firing (dropped).
   if (ctx.tiedTo !== undefined && status !== 'AVAILABLE') await store.put(TIED_PREFIX + fingerprintOf(subject), ctx.tiedTo);
   const result = await updateEntity(store, fingerprintOf(subject), (prev) =>
     // `unlessResolved`: decided in the write itself, so a resolution landing after a read is not written over.
-    ctx.unlessResolved && prev && !prev.firing ? undefined : evaluate(prev, { subject, status, errors }, { ...ctx, sinks, policy: { ...ctx.policy, minConsecutive: 1 }, inhibited: false }),
+    ctx.unlessResolved && prev && !prev.firing ? undefined : evaluate(prev, { subject, status, errors }, { ...ctx, sinks, policy: { ...ctx.policy, minConsecutive: ctx.minConsecutive ?? 1 }, inhibited: false }),
   );
   // The record read again after the alert: deleted meanwhile, a round's resolveUntied may have resolved
   // the alert and dropped the marker before this write fired it again, for good. The marker put anew
@@ -78,11 +79,14 @@ export function monitorSubject(kind: string, target?: WatchTarget): AlertSubject
 /**
  * A monitor alert resolved, when it fires: TargetRejected after an answered check of its target (the
  * sweep's, or a receipt's targeted check), AuthRefused and CamsUnreachable once CAMS answers. One
- * function for all of them, so the sweep and the receipts resolve alike. Creates no state when none
- * fires; true when one was resolved (a notification is then owed).
+ * function for all of them, so the sweep and the receipts resolve alike. A bad state not yet firing
+ * (an expired token's AuthRefused, which waits for a second tick) is set back too, so a later one
+ * starts counting afresh. Creates no state when there is none; true when one was resolved (a
+ * notification is then owed).
  */
 export async function resolveMonitorAlert(store: Store, subject: AlertSubject, ctx: { now: number; round: string; policy: AlertPolicy; sinks?: readonly string[] }): Promise<boolean> {
-  if (!(await store.get<EntityState>(entityKey(fingerprintOf(subject))))?.value.firing) return false;
+  const st = (await store.get<EntityState>(entityKey(fingerprintOf(subject))))?.value;
+  if (!st || (!st.firing && st.status === 'AVAILABLE')) return false;
   await observeMonitorSubject(store, subject, 'AVAILABLE', [], ctx);
-  return true;
+  return st.firing;
 }

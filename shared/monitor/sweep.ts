@@ -1,6 +1,6 @@
 import type { AlertSink, AlertSubject } from '../alerts/model.ts';
 import type { CamsClient } from '../cams/client.ts';
-import { HTTP_ERROR, INVALID_RESPONSE, isCamsError, isPermissionRefusal, isThrottlingCode, type CamsError } from '../cams/errors.ts';
+import { HTTP_ERROR, INVALID_RESPONSE, isCamsError, isExpiredToken, isPermissionRefusal, isThrottlingCode, type CamsError } from '../cams/errors.ts';
 import type { HealthError } from '../cams/operations.ts';
 import { StoreError, type Store } from '../store/port.ts';
 import { adviceFor } from './advice.ts';
@@ -362,7 +362,12 @@ export class HealthSweep {
    * the last node was removed would stay, reminded of, for as long as nothing is watched).
    */
   private async observeOwnHealth(t: Pick<Tick, 'successes' | 'authFailure' | 'unreachable'>, roundId: string, idle = false): Promise<void> {
-    if (t.authFailure) {
+    if (t.authFailure && isExpiredToken(t.authFailure.Code)) {
+      // On FC the role's STS token may run out between the tick's start and its calls; the next tick
+      // signs with a fresh one. Only a second tick in a row refused so (each counted as its own round)
+      // is the monitor's to report: a token that is never renewed.
+      await this.observeMonitor(monitorSubject('AuthRefused'), 'ERROR', [camsFault(t.authFailure)], `${roundId}@${this.now()}`, 2);
+    } else if (t.authFailure) {
       await this.observeMonitor(monitorSubject('AuthRefused'), 'ERROR', [camsFault(t.authFailure)], roundId);
     } else if (t.successes > 0 || idle) {
       await this.clearMonitorAlert(undefined, 'AuthRefused', roundId);
@@ -524,13 +529,14 @@ export class HealthSweep {
   }
 
   /** The monitor's own failures are alerts too; they fire on the first bad sweep. */
-  private async observeMonitor(subject: AlertSubject, status: ObservedStatus, errors: HealthError[], roundId: string): Promise<void> {
+  private async observeMonitor(subject: AlertSubject, status: ObservedStatus, errors: HealthError[], roundId: string, minConsecutive?: number): Promise<void> {
     this.flusher?.owed();
     await observeMonitorSubject(this.opts.store, subject, status, errors, {
       now: this.alertNow(),
       round: roundId,
       policy: this.opts.policy,
       sinks: this.opts.sinks.map((s) => s.name),
+      ...(minConsecutive === undefined ? {} : { minConsecutive }),
     });
   }
 

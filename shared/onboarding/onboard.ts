@@ -1,6 +1,6 @@
 import type { AlertSubject } from '../alerts/model.ts';
 import type { CamsClient } from '../cams/client.ts';
-import { CamsError, INVALID_RESPONSE, isCamsError, isThrottlingCode, mayHaveBeenApplied } from '../cams/errors.ts';
+import { CamsError, INVALID_RESPONSE, isCamsError, isExpiredToken, isThrottlingCode, mayHaveBeenApplied } from '../cams/errors.ts';
 import { earlierAttemptMayHaveApplied, whoseExistingNumber } from '../cams/phone-exists.ts';
 import { observeMonitorSubject } from '../monitor/monitor-alert.ts';
 import { registerPinnedTarget, REMOVED_PREFIX, targetId, type WatchTarget } from '../monitor/targets.ts';
@@ -404,7 +404,8 @@ function notListedYet(e: CamsError): CamsError {
 
 /**
  * A failed call that CAMS's operation certainly never saw: refused by our budget or CAMS's flow
- * control, not sent (connection refused), or no attempt at all (deadline), and no earlier attempt of it
+ * control, its signature refused for an expired STS token, not sent (connection refused), or no
+ * attempt at all (deadline), and no earlier attempt of it
  * went out unanswered or was answered 5xx (a 5xx, then a throttle): whether CAMS applied the write before
  * a 5xx is not known.
  */
@@ -412,7 +413,7 @@ function certainlyNotApplied(e: unknown): boolean {
   if (!isCamsError(e) || e.afterAmbiguousAttempt || e.afterServerError) return false;
   // The listing that tells whose an existing number is: its failure says nothing of the add.
   if (e.action === 'QueryChatappPhoneNumbers') return false;
-  return isThrottlingCode(e.Code) || (e.httpStatus === 0 && !mayHaveBeenApplied(e));
+  return isThrottlingCode(e.Code) || isExpiredToken(e.Code) || (e.httpStatus === 0 && !mayHaveBeenApplied(e));
 }
 
 /**
@@ -425,9 +426,12 @@ function unreadableReply(e: unknown): boolean {
   return isCamsError(e) && e.Code === INVALID_RESPONSE && e.httpStatus >= 200 && e.httpStatus < 300;
 }
 
-/** Business errors, permissions and ownership will fail the same way again: no retry. */
+/**
+ * Business errors, permissions and ownership will fail the same way again: no retry. An expired STS
+ * token will not: the redelivery's invocation carries fresh credentials.
+ */
 function isPermanent(e: unknown): boolean {
-  if (isCamsError(e)) return !e.retryable && e.Code !== 'DeadlineExceeded';
+  if (isCamsError(e)) return !e.retryable && e.Code !== 'DeadlineExceeded' && !isExpiredToken(e.Code);
   return false;
 }
 

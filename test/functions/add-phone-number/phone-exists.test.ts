@@ -157,10 +157,10 @@ it('the listing answered 4xx with a page that is not CAMS\'s envelope (a gateway
   expect(res.body.Code).toBe('HttpError');
 });
 
-it('the listing CAMS refused for another reason than the role\'s permission: CAMS\'s error relayed (400 InvalidParameter; 500 for the function\'s own expired token), not 200 for someone else\'s number', async () => {
+it('the listing CAMS refused for another reason than the role\'s permission: CAMS\'s error relayed (400 InvalidParameter; 503 for the function\'s own expired token), not 200 for someone else\'s number', async () => {
   const refusals = [
     ['3200000000017', 'InvalidParameter', 400],
-    ['3200000000018', 'InvalidSecurityToken.Expired', 500],
+    ['3200000000018', 'InvalidSecurityToken.Expired', 503],
   ] as const;
   for (const [WabaId, Code, status] of refusals) {
     await sandboxControl(sandbox, 'POST', '/__sandbox/reset');

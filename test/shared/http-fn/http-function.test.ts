@@ -294,6 +294,9 @@ describe('status mapping of CAMS errors', () => {
     ['InternalError', 502, 500],
     ['NetworkError', 502, 0],
     ['InvalidAccessKeyId.NotFound', 500, 404],
+    ['InvalidSecurityToken.Malformed', 500],
+    // The role's token ran out during the invocation: the next one has a fresh token.
+    ['InvalidSecurityToken.Expired', 503],
   ])('%s → %i', (code, status, httpStatus = 400) => {
     expect(camsErrorStatus(err(code, httpStatus))).toBe(status);
   });

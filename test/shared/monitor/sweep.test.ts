@@ -206,6 +206,34 @@ describe('HealthSweep against the sandbox', () => {
     expect(sink.received.slice(firing).flatMap((n) => n.items).map((i) => `${i.subject.entityType}:${i.reason}`).sort()).toEqual(['AuthRefused:resolved', 'InvalidTarget:resolved']);
   });
 
+  describe("the role's STS token expired (InvalidSecurityToken.Expired)", () => {
+    /** The client of one tick's invocation: FC's context holds the role's token of that moment. */
+    const tickCams = (token: string) => new CamsClient({ endpoint: sandbox.url, credentials: { ...DEFAULT_SANDBOX_KEYS[0]!, securityToken: token }, budget: new CamsBudget({ qps: { GetWhatsappHealthStatus: 50 } }) });
+    const notified = (sink: RecordingSink) => sink.received.flatMap((n) => n.items).map((i) => `${i.subject.entityType}:${i.reason}:${i.errors[0]?.ErrorCode ?? ''}`);
+
+    it('in one tick, the next one signing with a fresh token: no alert, and a later one-off expiry starts counting afresh', async () => {
+      const sink = new RecordingSink();
+      await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { expiredTokens: ['STS.tick-1', 'STS.tick-3'] });
+      const first = await sweep(sink, { cams: tickCams('STS.tick-1') });
+      expect(first.checked).toBe(0);
+      const second = await sweep(sink, { cams: tickCams('STS.tick-2') });
+      expect(second.checked).toBe(1);
+      await sweep(sink, { cams: tickCams('STS.tick-3') });
+      expect(notified(sink)).toEqual([]);
+    });
+
+    it('in two ticks in a row (a token never renewed): one AuthRefused, resolved once a fresh token is taken', async () => {
+      const sink = new RecordingSink();
+      await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { expiredTokens: ['STS.stale'] });
+      await sweep(sink, { cams: tickCams('STS.stale') });
+      expect(notified(sink)).toEqual([]);
+      await sweep(sink, { cams: tickCams('STS.stale') });
+      expect(notified(sink)).toEqual(['AuthRefused:new:InvalidSecurityToken.Expired']);
+      await sweep(sink, { cams: tickCams('STS.renewed') });
+      expect(notified(sink)).toEqual(['AuthRefused:new:InvalidSecurityToken.Expired', 'AuthRefused:resolved:InvalidSecurityToken.Expired']);
+    });
+  });
+
   it('a disabled access key (Forbidden.AccessKeyDisabled) is the credentials refused: one AuthRefused, not a TargetRejected per node', async () => {
     const sink = new RecordingSink();
     const cams = sandboxClient(sandbox, 50);

@@ -235,7 +235,7 @@ describe('Phone.Exists after an attempt of the same call that may have been appl
     await other.addPhoneNumber({ CustSpaceId: data.CustSpaceId, Cc: payload.Cc, PhoneNumber: payload.PhoneNumber, VerifiedName: 'Other Shop' });
     const refusals = [
       ['3100000000017', 'InvalidParameter', 'The specified parameter IsvCode is not valid.'],
-      ['3100000000018', 'InvalidSecurityToken.Expired', 'Specified SecurityToken is expired.'],
+      ['3100000000018', 'InvalidSecurityToken.MismatchWithAccessKey', 'The SecurityToken does not match the AccessKeyId.'],
     ] as const;
     for (const [WabaId, Code, Message] of refusals) {
       const refused = { status: 400, body: JSON.stringify({ RequestId: 'R-400', Code, Message }) };
@@ -249,6 +249,19 @@ describe('Phone.Exists after an attempt of the same call that may have been appl
       expect(out.record.FailureReason).toBe(`addPhone: ${Code}: ${Message}`);
     }
     expect(await okCalls(sandbox, 'AddChatappPhoneNumber')).toHaveLength(1);
+  });
+
+  it("503 on someone else's number, then a listing refused for the invocation's expired STS token: transient, the add still in flight for the redelivery to list", async () => {
+    // It ended failed on the token, as for an invalid one; the next invocation's token is fresh.
+    const other = sandboxClient(sandbox, 5, DEFAULT_SANDBOX_KEYS[1]!);
+    const { data } = await other.bindWaba({ WabaId: '3100000000096' });
+    await other.addPhoneNumber({ CustSpaceId: data.CustSpaceId, Cc: payload.Cc, PhoneNumber: payload.PhoneNumber, VerifiedName: 'Other Shop' });
+    const expired = { status: 400, body: JSON.stringify({ RequestId: 'R-400', Code: 'InvalidSecurityToken.Expired', Message: 'Specified SecurityToken is expired.' }) };
+    const cams = await impatientBehind(firstAdd503((action) => (action === 'QueryChatappPhoneNumbers' ? expired : undefined)));
+    const p = { ...payload, WabaId: '3100000000020', IdempotencyKey: 'expired-listing' };
+    await expect(run(cams, p)).rejects.toBeInstanceOf(OnboardingRetryableError);
+    const rec = (await store.get<OnboardingRecord>(recordKey(onboardingIdFor('key:expired-listing'))))!.value;
+    expect(rec).toMatchObject({ Status: 'running', StepInFlight: 'addPhone', Errors: [expect.objectContaining({ Code: 'InvalidSecurityToken.Expired', permanent: false })] });
   });
 
   it('503 (applied), then Phone.Exists, the listing refused as the sandbox refuses a role without the permission (Ram.PermissionDeny): ours, unlisted, done', async () => {
