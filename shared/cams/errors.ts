@@ -260,10 +260,14 @@ export function camsErrorFromHttp(
 /** Socket errors raised before the request could reach CAMS: such an attempt was certainly not applied. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
-/** True when the attempt may have reached CAMS and been applied although we got no answer. */
+/**
+ * True when the attempt may have reached CAMS and been applied although we got no answer. A timeout
+ * is, unless it fired before any byte of the request could leave (no connection yet, or its TLS
+ * handshake unfinished: HttpTimeoutError.requestSent false).
+ */
 export function mayHaveBeenApplied(err: CamsError): boolean {
   if (err.httpStatus !== 0) return false;
-  if (err.Code === REQUEST_TIMEOUT) return true;
+  if (err.Code === REQUEST_TIMEOUT) return !(err.cause instanceof HttpTimeoutError && !err.cause.requestSent);
   if (err.Code !== NETWORK_ERROR) return false;
   const code = (err.cause as { code?: unknown } | undefined)?.code;
   return !(typeof code === 'string' && NOT_SENT.has(code));

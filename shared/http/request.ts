@@ -56,12 +56,14 @@ export interface HttpResponse {
 
 /**
  * A request that did not get a reply in time: distinct from a network error so callers can map it.
- * It names the origin only: a path or query may carry a webhook's token.
+ * It names the origin only: a path or query may carry a webhook's token. `requestSent` false: no
+ * byte of the request can have left (it waited for a socket, or its connection was still connecting
+ * or in its TLS handshake), so the server certainly never saw it; true when it may have.
  */
 export class HttpTimeoutError extends Error {
   readonly code = 'ETIMEDOUT';
-  constructor(readonly timeoutMs: number, origin: string) {
-    super(`no reply from ${origin} within ${timeoutMs} ms`);
+  constructor(readonly timeoutMs: number, origin: string, readonly requestSent = true) {
+    super(requestSent ? `no reply from ${origin} within ${timeoutMs} ms` : `no connection to ${origin} within ${timeoutMs} ms: the request was not sent`);
     this.name = 'HttpTimeoutError';
   }
 }
@@ -95,7 +97,7 @@ export async function httpRequest(url: string | URL, opts: HttpRequestOptions = 
     let settled = false;
     const timer =
       opts.timeoutMs !== undefined
-        ? setTimeout(() => fail(new HttpTimeoutError(opts.timeoutMs!, target.origin)), Math.max(0, opts.timeoutMs))
+        ? setTimeout(() => fail(new HttpTimeoutError(opts.timeoutMs!, target.origin, conn?.open ?? false)), Math.max(0, opts.timeoutMs))
         : undefined;
     const settle = () => {
       settled = true;
@@ -206,12 +208,21 @@ class Connection {
   private idleUntil = 0;
   /** The last request is wholly handed to the kernel (a server may reply before it has read it all). */
   private sent = true;
+  /**
+   * Connected, and past the TLS handshake: until then a request written here waits in the socket
+   * (node holds it while connecting; TLS holds the plaintext until the handshake ends), so none of
+   * it can have reached the server. Once open, some of it may have, whatever the write's callback says.
+   */
+  open = false;
   closed = false;
 
   constructor(
     private readonly socket: Socket,
     private readonly pool: OriginPool,
+    tls: boolean,
   ) {
+    // Listeners added before any request is written: they run before node flushes what waits.
+    socket.once(tls ? 'secureConnect' : 'connect', () => (this.open = true));
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       if (this.exchange) this.exchange.onData(chunk);
@@ -323,7 +334,7 @@ class OriginPool {
     this.open += 1;
     try {
       // The socket's listeners go on in the same turn it is made, before it can emit anything.
-      return new Connection(this.tls ? await this.connectTls() : netConnect({ host: this.host, port: this.port }), this);
+      return new Connection(this.tls ? await this.connectTls() : netConnect({ host: this.host, port: this.port }), this, this.tls);
     } catch (e) {
       this.open -= 1;
       throw e;

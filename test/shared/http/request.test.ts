@@ -74,6 +74,44 @@ describe('httpRequest', () => {
     const err = await httpRequest(`${base}/slow?access_token=s3cr3t`, { timeoutMs: 50 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HttpTimeoutError);
     expect((err as Error).message).toBe(`no reply from ${base} within 50 ms`);
+    // The server read the request: it may have acted on it.
+    expect(err).toMatchObject({ requestSent: true });
+  });
+
+  it('a timeout while the TLS handshake is unfinished (a server that accepts TCP and never answers) says the request was not sent', async () => {
+    const received: Buffer[] = [];
+    const silent = createNetServer((socket) => socket.on('data', (c: Buffer) => received.push(c)));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const origin = `https://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      const err = await httpRequest(`${origin}/`, { method: 'POST', body: 'ACTION-BODY', timeoutMs: 150 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(HttpTimeoutError);
+      expect(err).toMatchObject({ requestSent: false, code: 'ETIMEDOUT', message: `no connection to ${origin} within 150 ms: the request was not sent` });
+      // Only the ClientHello reached it (a TLS handshake record), none of the request.
+      const bytes = Buffer.concat(received);
+      expect(bytes[0]).toBe(0x16);
+      expect(bytes.includes('ACTION-BODY')).toBe(false);
+    } finally {
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  });
+
+  it('a timeout on a server that read the request and never answers, on a new connection or a reused keep-alive one, may have been acted on', async () => {
+    let read = '';
+    const mute = createNetServer((socket) => socket.on('data', (c: Buffer) => (read += c.toString())));
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
+    try {
+      const origin = `http://127.0.0.1:${(mute.address() as AddressInfo).port}`;
+      await expect(httpRequest(`${origin}/`, { method: 'POST', body: 'ACTION-BODY', timeoutMs: 150 })).rejects.toMatchObject({ name: 'HttpTimeoutError', requestSent: true });
+      expect(read).toContain('ACTION-BODY');
+    } finally {
+      await new Promise<void>((r) => mute.close(() => r()));
+    }
+    // A connection left idle by an earlier exchange, taken again.
+    await httpRequest(`${base}/echo`);
+    const before = connections;
+    await expect(httpRequest(`${base}/slow`, { timeoutMs: 50 })).rejects.toMatchObject({ requestSent: true });
+    expect(connections).toBe(before);
   });
 
   it('refuses a reply over maxBodyBytes', async () => {
@@ -192,7 +230,8 @@ describe('httpRequest keeps connections', () => {
     const hold = () => httpRequest(`${base}/hold`).finally(() => (answered += 1));
     const all = Array.from({ length: MAX_SOCKETS_PER_ORIGIN }, hold);
     await until(() => holding === MAX_SOCKETS_PER_ORIGIN);
-    await expect(httpRequest(`${base}/hold`, { timeoutMs: 30 })).rejects.toBeInstanceOf(HttpTimeoutError);
+    // Still waiting for a socket: nothing of it was sent.
+    await expect(httpRequest(`${base}/hold`, { timeoutMs: 30 })).rejects.toMatchObject({ name: 'HttpTimeoutError', requestSent: false });
     // One connection frees: it goes to the one live waiter, not to the one that gave up.
     const live = httpRequest(`${base}/echo`, { timeoutMs: 5000 });
     held.shift()!();

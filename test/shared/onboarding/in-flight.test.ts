@@ -1,3 +1,4 @@
+import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
@@ -215,6 +216,46 @@ describe('StepInFlight after an add whose attempts met a 5xx, then flow control 
       expect(out).toMatchObject({ status: 'done', record: { Steps: { addPhone: { AlreadyAdded: true } } } });
     } finally {
       await scripted.close();
+    }
+  });
+});
+
+describe('StepInFlight after a bind whose attempts timed out', () => {
+  /** A loopback TCP server that reads what comes and never answers: a TLS handshake never ends, a plain request is read and left unanswered. */
+  async function silentServer(): Promise<{ server: Server; port: number; bytes: () => string }> {
+    let got = '';
+    const server = createNetServer((socket) => socket.on('data', (c: Buffer) => (got += c.toString('latin1'))));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { server, port: (server.address() as AddressInfo).port, bytes: () => got };
+  }
+
+  async function bindTimesOut(endpoint: string, key: string): Promise<OnboardingRecord> {
+    const store = new MemoryStore();
+    const payload = { WabaId: '360000000097', Cc: '65', PhoneNumber: '96000097', VerifiedName: 'Acme Shop', IdempotencyKey: key };
+    const client = new CamsClient({ endpoint, credentials: TEST_KEY, timeoutMs: 150, retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 }, budget: new CamsBudget() });
+    await expect(runOnboarding(onboardingDeps({ store, cams: client, deadline: Date.now() + 20_000 }), { payload })).rejects.toMatchObject({ name: 'OnboardingRetryableError', cause: { Code: 'RequestTimeout' } });
+    return (await store.get<OnboardingRecord>(recordKey(onboardingIdFor(`key:${key}`))))!.value;
+  }
+
+  it('timed out in the TLS handshake (CAMS never got a byte of it): not in flight', async () => {
+    const silent = await silentServer();
+    try {
+      const rec = await bindTimesOut(`https://127.0.0.1:${silent.port}`, 'in-flight-handshake');
+      expect(rec.StepInFlight).toBeUndefined();
+      expect(silent.bytes()).not.toContain('ChatappBindWaba');
+    } finally {
+      await new Promise<void>((r) => silent.server.close(() => r()));
+    }
+  });
+
+  it('timed out after CAMS read the request: still in flight (it may have bound)', async () => {
+    const silent = await silentServer();
+    try {
+      const rec = await bindTimesOut(`http://127.0.0.1:${silent.port}`, 'in-flight-read');
+      expect(rec.StepInFlight).toBe('bind');
+      expect(silent.bytes()).toContain('ChatappBindWaba');
+    } finally {
+      await new Promise<void>((r) => silent.server.close(() => r()));
     }
   });
 });
