@@ -172,11 +172,12 @@ export function isExpiredToken(code: string): boolean {
 }
 
 /**
- * Retry only what is transient: throttling, 5xx, and no reply at all. Business errors (other 4xx,
- * HTTP 200 with Code != OK) would fail the same way again.
+ * Retry only what is transient: throttling, 5xx, no reply at all, and an expired STS token (later,
+ * with a fresh one). Business errors (other 4xx, HTTP 200 with Code != OK) would fail the same way again.
  */
 function isRetryableFailure(code: string, httpStatus: number): boolean {
-  if (isThrottlingCode(code)) return true;
+  // Not within the call (retry.ts: the same token again), but by the next invocation.
+  if (isThrottlingCode(code) || isExpiredToken(code)) return true;
   if (httpStatus === 0) return code === NETWORK_ERROR || code === REQUEST_TIMEOUT;
   return httpStatus >= 500 || httpStatus === 429;
 }

@@ -1,5 +1,5 @@
 import type { Admission } from './budget/budget.ts';
-import { budgetRefusal, CamsError, DEADLINE_EXCEEDED, mayHaveBeenApplied } from './errors.ts';
+import { budgetRefusal, CamsError, DEADLINE_EXCEEDED, isExpiredToken, mayHaveBeenApplied } from './errors.ts';
 import type { Clock } from './limiter.ts';
 
 export interface RetryPolicy {
@@ -140,7 +140,9 @@ export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T
       if (mayHaveBeenApplied(err)) ambiguous = true;
       if (err.httpStatus >= 500) serverError = true;
       last = err;
-      if (!err.retryable) throw err;
+      // An expired token is retryable for the caller (its next invocation has a fresh one), not here:
+      // this call's credentials are the invocation's, and another attempt would sign with it again.
+      if (!err.retryable || isExpiredToken(err.Code)) throw err;
     }
   }
   if (last) throw last;

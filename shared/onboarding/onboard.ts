@@ -427,11 +427,11 @@ function unreadableReply(e: unknown): boolean {
 }
 
 /**
- * Business errors, permissions and ownership will fail the same way again: no retry. An expired STS
- * token will not: the redelivery's invocation carries fresh credentials.
+ * Business errors, permissions and ownership will fail the same way again: no retry. (An expired STS
+ * token is retryable: the redelivery's invocation carries fresh credentials.)
  */
 function isPermanent(e: unknown): boolean {
-  if (isCamsError(e)) return !e.retryable && e.Code !== 'DeadlineExceeded' && !isExpiredToken(e.Code);
+  if (isCamsError(e)) return !e.retryable && e.Code !== 'DeadlineExceeded';
   return false;
 }
 

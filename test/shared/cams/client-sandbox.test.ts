@@ -135,6 +135,15 @@ describe('CamsClient against the CAMS sandbox', () => {
     expect(log.length).toBeGreaterThan(8);
   }, 60_000);
 
+  it('an expired STS token: retryable for the caller (its next invocation has a fresh token), but one attempt only (another would sign with it again)', async () => {
+    await control('PUT', '/__sandbox/faults', { expiredTokens: ['STS.ran-out'] });
+    const err = await client({ credentials: () => ({ ...KEY, securityToken: 'STS.ran-out' }) })
+      .getHealthStatus({ CustSpaceId: custSpaceId, NodeType: 'waba' })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ Code: 'InvalidSecurityToken.Expired', httpStatus: 400, retryable: true, attempts: 1 });
+    expect((await calls('GetWhatsappHealthStatus')).map((r) => r.Code)).toEqual(['InvalidSecurityToken.Expired']);
+  });
+
   it('throttleRate 1 with a short deadline: gives up before it with the last System.LimitControl', async () => {
     await control('PUT', '/__sandbox/faults', { throttleRate: 1 });
     const c = client({ retry: { maxAttempts: 100 } });

@@ -15,7 +15,7 @@ import { ENTITY_PREFIX } from '../../../shared/monitor/entity-store.ts';
 import { knownWabaOf, SPACE_WABA_PREFIX, WABA_SPACE_PREFIX } from '../../../shared/monitor/waba-space.ts';
 import { applyReceipts } from '../../../shared/receipts/apply.ts';
 import { parseBatch } from '../../../shared/receipts/parse.ts';
-import { REMOVED_EXPIRING_KEY, REMOVED_KEEP_MS, REMOVED_PREFIX, removedRecord, WATCH_PREFIX, type RegisteredTarget } from '../../../shared/monitor/targets.ts';
+import { DISCOVERY_PREFIX, REMOVED_EXPIRING_KEY, REMOVED_KEEP_MS, REMOVED_PREFIX, removedRecord, WATCH_PREFIX, type RegisteredTarget } from '../../../shared/monitor/targets.ts';
 import { addWatchEntries, removeWatchEntries } from '../../../shared/watch-list/store.ts';
 import { StoreError, type Store } from '../../../shared/store/port.ts';
 import { CamsError } from '../../../shared/cams/errors.ts';
@@ -53,10 +53,11 @@ beforeEach(async () => {
   });
 });
 
-async function sweep(clock: number, sink: RecordingSink, on: Store = store, more: Record<string, string> = {}) {
+async function sweep(clock: number, sink: RecordingSink, on: Store = store, more: Record<string, string> = {}, securityToken?: string) {
   const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...more };
   const key = DEFAULT_SANDBOX_KEYS[0]!;
-  const inv = { event: fixture('timer-event.json'), context: fcContext({ credentials: { accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret } }) as never, requestId: 'tick', deadline: Date.now() + 60_000 };
+  const credentials = { accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret, ...(securityToken ? { securityToken } : {}) };
+  const inv = { event: fixture('timer-event.json'), context: fcContext({ credentials }) as never, requestId: 'tick', deadline: Date.now() + 60_000 };
   return runHealthMonitor(inv, { config: loadMonitorConfig(env), store: on, sinks: [sink] }, () => clock);
 }
 
@@ -609,6 +610,19 @@ describe('discovery refused by CAMS', () => {
     const mark = (await calls()).length;
     await sweep(Date.now() + 5 * 60_000, sink);
     expect((await calls()).slice(mark).filter((c) => c.Action === 'QueryChatappPhoneNumbers')).toEqual([]);
+  });
+});
+
+describe("discovery meeting the tick's expired STS token", () => {
+  it('is no DiscoveryFailed and no refusal kept for the interval: the next listing comes with the next round, not an interval later', async () => {
+    expect((await watchListCall('POST', [{ CustSpaceId: space, NodeType: 'waba', WabaId: WABA, Discover: true }])).statusCode).toBe(200);
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { expiredTokens: ['STS.tick-1'] });
+    const sink = new RecordingSink();
+    await sweep(Date.now(), sink, store, {}, 'STS.tick-1');
+    expect((await calls()).filter((c) => c.Action === 'QueryChatappPhoneNumbers').map((c) => c.Code)).toEqual(['InvalidSecurityToken.Expired']);
+    expect(sink.received.flatMap((m) => m.items).filter((i) => i.subject.entityType === 'DiscoveryFailed')).toEqual([]);
+    // It was kept as refused (lastError), and not listed again for DISCOVERY_INTERVAL.
+    expect(await store.list(DISCOVERY_PREFIX)).toEqual([]);
   });
 });
 
