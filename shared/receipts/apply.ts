@@ -63,8 +63,15 @@ export interface ReceiptResult {
  * runs. Failures outside CAMS are thrown so the delivery is retried; CAMS failures are left to the
  * sweep, the backstop.
  */
-export async function applyReceipts(batch: ReadonlyArray<{ index: number; receipt: Receipt }>, deps: ReceiptDeps): Promise<ReceiptResult[]> {
-  if (batch.length === 0) return [];
+export async function applyReceipts(batch: ReadonlyArray<{ index: number; receipt: Receipt }>, deps: ReceiptDeps, malformed = 0): Promise<ReceiptResult[]> {
+  // The delivery's malformed receipts are counted in the batch's one write of its counts, once it is
+  // acted on: a delivery that fails before then (a 503 CAMS pushes again, a queue message
+  // redelivered) counts nothing, so its retry counts them once.
+  const counted = { received: batch.length + malformed, invalid: malformed };
+  if (batch.length === 0) {
+    await countReceipts(deps.store, counted);
+    return [];
+  }
   // What its receipts say was so when it came, not when each is applied (a listing's read in between is newer).
   const receivedAt = deps.now();
   const { store } = deps;
@@ -82,7 +89,7 @@ export async function applyReceipts(batch: ReadonlyArray<{ index: number; receip
   for (const wabaId of wabaIds) if (await spaces.of(wabaId)) await store.delete(UNKNOWN_WABA_PREFIX + wabaId);
   const round = (await store.get<SweepRound>(ROUND_KEY))?.value.id ?? 'receipts';
   const ctx: CheckContext = { store, policy: deps.policy, sinks: deps.sinks, now: deps.now, deadline: deps.deadline };
-  const run: BatchRun = { receivedAt, results: [], toCheck: new Map(), stats: { received: batch.length }, acted: new Map() };
+  const run: BatchRun = { receivedAt, results: [], toCheck: new Map(), stats: counted, acted: new Map() };
   for (const { index, receipt } of batch) await recordReceipt(index, receipt, { spaces, round, ctx, deps, run });
   await checkNodes(run.toCheck, round, ctx, deps);
   await markBatchActedOn(run, deps);

@@ -160,11 +160,11 @@ async function receiveHttp(req: ParsedHttpEvent, context: FcContext, rt: Monitor
     const more = unlisted > 0 ? `; and ${unlisted} more malformed receipts` : '';
     throw new HttpError(400, validationCode(errors.flatMap((e) => e.fields)), fields.map((f) => `${f.Field}: ${f.Message}`).join('; ') + more, { fields });
   }
-  // Otherwise the valid ones are acted on (they need the store: its failure is a 503 CAMS retries).
-  if (errors.length > 0) await countReceipts(rt.store, { received: errors.length, invalid: errors.length });
+  // Otherwise the valid ones are acted on (they need the store: its failure is a 503 CAMS retries),
+  // the malformed ones counted with them.
   // Answered by replyBy, so CAMS does not take the push for failed and push it again (REPLY_BUDGET_MS).
   const replyBy = Math.min(req.startedAt + REPLY_BUDGET_MS, req.deadline);
-  const results = await applyReceipts(receipts, receiptDeps(rt, context, req.deadline, clock, now, log, replyBy));
+  const results = await applyReceipts(receipts, receiptDeps(rt, context, req.deadline, clock, now, log, replyBy), errors.length);
   const dispatch = await deliver(rt, { deadline: req.deadline, waitUntil: replyBy }, clock, now, log);
   return {
     Received: receipts.length + errors.length,
@@ -228,13 +228,13 @@ async function receiveQueue(inv: EventInvocation, rt: MonitorRuntime, clock: Clo
     const { receipts, errors } = parseBatch(read.value, read.text);
     report.receipts += receipts.length;
     if (errors.length > 0) {
-      // A malformed receipt never becomes valid: logged, and counted once (a retry reads it again), not redelivered.
+      // A malformed receipt never becomes valid: logged, not redelivered; counted with the message's
+      // other receipts once they are acted on (not at an attempt that fails: a retry reads it again).
       report.invalid += errors.length;
-      if (attempts === 1) await countReceipts(rt.store, { received: errors.length, invalid: errors.length });
       log({ level: 'warn', msg: 'malformed receipts in a queue message', messageId: msg.messageId, fields: errors.flatMap((e) => e.fields) });
     }
     try {
-      await applyReceipts(receipts, receiptDeps(rt, inv.context, inv.deadline, clock, now, log));
+      await applyReceipts(receipts, receiptDeps(rt, inv.context, inv.deadline, clock, now, log), errors.length);
     } catch (e) {
       const why = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
       if (attempts >= MAX_QUEUE_ATTEMPTS) {

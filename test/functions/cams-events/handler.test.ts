@@ -19,7 +19,7 @@ import { sinksFromEnv } from '../../../shared/alerts/sinks/index.ts';
 import { loadMonitorConfig } from '../../../shared/config/monitor.ts';
 import { camsEventsHandler, REPLY_BUDGET_MS } from '../../../shared/services/cams-events.ts';
 import { healthReport } from '../../../shared/services/health-report.ts';
-import type { Store } from '../../../shared/store/port.ts';
+import { StoreError, type Store } from '../../../shared/store/port.ts';
 import { fcContext, fixture } from '../../support/events.ts';
 import { storeWith } from '../../support/store.ts';
 import { onboardThroughFunctions, sandboxPerFileStorePerTest, setHealth } from '../../support/monitor.ts';
@@ -492,6 +492,31 @@ describe('cams-events over HTTP', () => {
     // one valid receipt needs the store: that push is the 503 CAMS retries
     const valid = (await down(httpPush([{ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'RED' }, { Type: 'x' }]), ctx())) as Reply;
     expect([valid.statusCode, json(valid).Code]).toEqual([503, 'StoreUnavailable']);
+  });
+
+  it("a push CAMS pushes again after a store failure counts its malformed receipts once, with its valid ones (they were counted again at each push)", async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
+    // The store goes away once, while the valid receipt is acted on: the push is a 503, pushed again.
+    let failures = 1;
+    const flaky = storeWith(store, {
+      put: async (k, v, o) => {
+        if (k.startsWith('monitor/target/') && failures > 0) {
+          failures -= 1;
+          throw new StoreError('UNAVAILABLE', 'redis store unavailable: connection lost');
+        }
+        return store.put(k, v, o);
+      },
+    });
+    const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, CAMS_RECEIPT_TOKEN: TOKEN, ...receivers.env };
+    const runtime = async () => ({ config: loadMonitorConfig(env), store: flaky, sinks: sinksFromEnv(env) });
+    const handler = camsEventsHandler({ env, write: (l) => lines.push(l), runtime });
+    const push = httpPush([{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'LIMITED' }, { Type: 'wabaAccountUpdate', PhoneNumber: PHONE, Status: 'LIMITED' }]);
+    expect([(await handler(push, ctx())) as Reply].map((r) => [r.statusCode, json(r).Code])).toEqual([[503, 'StoreUnavailable']]);
+    expect(((await handler(push, ctx())) as Reply).statusCode).toBe(200);
+    expect(webhookItems().map((i) => i.status)).toEqual(['LIMITED']);
+    // Before, the malformed receipt was counted at the 503 too: received 3, invalid 2.
+    expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ received: 2, processed: 1, invalid: 1, duplicates: 0 });
   });
 
   it('the same receipt three times: one alert, two duplicates counted', async () => {
@@ -1010,7 +1035,7 @@ describe('cams-events from the MNS queue trigger', () => {
     expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ received: 2, processed: 1, invalid: 1, duplicates: 0 });
   });
 
-  it('a message retried after a failure counts its malformed receipts once, at its first attempt', async () => {
+  it('a message retried after a failure counts its malformed receipts once, when its receipts are acted on', async () => {
     await registerWatchTarget(store, phone(), 'test');
     await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
     // The first attempt's bookkeeping fails once (a store hiccup); the retry works.
@@ -1033,6 +1058,32 @@ describe('cams-events from the MNS queue trigger', () => {
     expect(webhookItems().map((i) => i.status)).toEqual(['LIMITED']);
     // Before, the malformed receipt was counted at each delivery: invalid 2.
     expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ invalid: 1, processed: 1 });
+  });
+
+  it('a message whose first attempt died before acting on it (its attempt counted, the reply lost) counts its malformed receipts at the next', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
+    // The attempt's count reaches the store, and the connection drops before its answer: the attempt fails there.
+    let drops = 1;
+    const dropping = storeWith(store, {
+      put: async (k, v, o) => {
+        const written = await store.put(k, v, o);
+        if (k.startsWith(ATTEMPTS_PREFIX) && drops > 0) {
+          drops -= 1;
+          throw new StoreError('UNAVAILABLE', 'redis store unavailable: connection lost');
+        }
+        return written;
+      },
+    });
+    const env = { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, ...receivers.env };
+    const runtime = async () => ({ config: loadMonitorConfig(env), store: dropping, sinks: sinksFromEnv(env) });
+    const handler = camsEventsHandler({ env, write: (l) => lines.push(l), runtime });
+    const body = JSON.stringify([{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'LIMITED' }, { Type: 'wabaAccountUpdate', PhoneNumber: PHONE, Status: 'LIMITED' }]);
+    await expect(handler(queueEvent(body, 'EARLY1'), ctx())).rejects.toThrow('connection lost');
+    expect(await handler(queueEvent(body, 'EARLY1'), ctx())).toMatchObject({ receipts: 1, invalid: 1, setAside: [] });
+    expect((await store.get<{ count: number }>(ATTEMPTS_PREFIX + 'EARLY1'))!.value.count).toBe(2);
+    // Before, only a first attempt counted them: the second's were lost (invalid 0).
+    expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ received: 2, processed: 1, invalid: 1 });
   });
 
   it("an element set aside whose alert was never written (the store failed between the kept element and its alert): the redelivery raises it, once", async () => {
