@@ -128,7 +128,7 @@ function isHttpEvent(e: unknown): boolean {
   return typeof o['rawPath'] === 'string' || typeof o['httpMethod'] === 'string' || (typeof o['requestContext'] === 'object' && o['requestContext'] !== null && 'http' in o['requestContext']);
 }
 
-/** How many malformed receipts of one push the reply and the log name field by field. */
+/** How many malformed receipts of one push (or queue message) the reply and the log name field by field. */
 const MAX_LISTED_ERRORS = 100;
 
 async function receiveHttp(req: ParsedHttpEvent, context: FcContext, rt: MonitorRuntime, clock: Clock, now: () => number, log: (r: Record<string, unknown>) => void): Promise<ReceiptsReport> {
@@ -231,7 +231,10 @@ async function receiveQueue(inv: EventInvocation, rt: MonitorRuntime, clock: Clo
       // A malformed receipt never becomes valid: logged, not redelivered; counted with the message's
       // other receipts once they are acted on (not at an attempt that fails: a retry reads it again).
       report.invalid += errors.length;
-      log({ level: 'warn', msg: 'malformed receipts in a queue message', messageId: msg.messageId, fields: errors.flatMap((e) => e.fields) });
+      // Named up to MAX_LISTED_ERRORS, as a push's are: a 64 KB message of `1`s would be a log line of megabytes.
+      const unlisted = errors.length - MAX_LISTED_ERRORS;
+      const fields = errors.slice(0, MAX_LISTED_ERRORS).flatMap((e) => e.fields);
+      log({ level: 'warn', msg: 'malformed receipts in a queue message', messageId: msg.messageId, fields, ...(unlisted > 0 ? { unlisted } : {}) });
     }
     try {
       await applyReceipts(receipts, receiptDeps(rt, inv.context, inv.deadline, clock, now, log), errors.length);

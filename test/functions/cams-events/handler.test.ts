@@ -919,6 +919,22 @@ describe('cams-events from the MNS queue trigger', () => {
   // invocation: local/host/mns-queue.ts), each with data.messageId and data.messageBody (FC "Simple Message Queue
   // (formerly MNS) queue triggers", https://www.alibabacloud.com/help/en/functioncompute/fc/mns-queue-triggers;
   // the event's fields, https://www.alibabacloud.com/help/en/eventbridge/latest/439527).
+  it('a message of thousands of malformed receipts is logged with the first 100 named and the rest counted, not a log line of megabytes', async () => {
+    await registerWatchTarget(store, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
+    const junk = Array.from({ length: 5000 }, () => 1);
+    const body = JSON.stringify([{ Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'LIMITED' }, ...junk]);
+    expect(await fn()(queueEvent(body, 'JUNK1'), ctx())).toMatchObject({ receipts: 1, invalid: 5000, setAside: [] });
+    expect(webhookItems().map((i) => i.status)).toEqual(['LIMITED']);
+    const warned = lines.filter((l) => l.includes('"msg":"malformed receipts in a queue message"'));
+    expect(warned).toHaveLength(1);
+    const record = JSON.parse(warned[0]!) as { fields: Array<{ Field: string }>; unlisted?: number };
+    expect([record.fields.length, record.fields[0]!.Field, record.fields[99]!.Field, record.unlisted]).toEqual([100, '[1]', '[100]', 4900]);
+    expect(warned[0]!.length).toBeLessThan(20_000);
+    // Every one is counted all the same.
+    expect((await store.get<ReceiptStats>(STATS_KEY))!.value).toMatchObject({ received: 5001, invalid: 5000 });
+  });
+
   it('a batch push (a JSON array of CloudEvents): an element that is no readable message is set aside alone, the good messages beside it are acted on', async () => {
     await registerWatchTarget(store, phone(), 'test');
     await setHealth(sandbox, { ...phone(), CanSendMessage: 'LIMITED' });
