@@ -185,3 +185,20 @@ describe('GET /health-status: the params that name a node (documented, saves a c
     expect((await calls()).length).toBe(before);
   });
 });
+
+describe('a JSON null is no value, as the official SDK sends it (it leaves a null param out of the request)', () => {
+  it('required WabaId: null → 400 MissingParameter naming it, CAMS not called', async () => {
+    const before = (await calls()).length;
+    const res = await callRoute(host.url, { method: 'POST', path: '/waba/bind', body: { WabaId: null } });
+    expect(res.status).toBe(400);
+    expect(res.json).toMatchObject({ Code: 'MissingParameter', Fields: [{ Field: 'WabaId', Message: 'is required' }] });
+    expect((await calls()).length).toBe(before);
+  });
+  it('optional PreValidateId: null → CAMS called without it', async () => {
+    const params = { CustSpaceId: space, Cc: CC, PhoneNumber: '13800000066', VerifiedName: 'Alibaba' };
+    const before = (await calls()).length;
+    const res = await callRoute(host.url, { method: 'POST', path: '/phone-numbers', body: { ...params, PreValidateId: null } });
+    expect(res.status).toBe(200);
+    expect((await calls()).slice(before).map((c) => c.Params)).toEqual([params]);
+  });
+});

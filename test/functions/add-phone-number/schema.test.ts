@@ -21,6 +21,7 @@ describe('add-phone-number params', () => {
   it('takes the optional, deprecated PreValidateId, and drops it when empty', () => {
     expect(validateParams(AddPhoneNumberParams, { ...ok, PreValidateId: '1020123' })).toEqual({ ...ok, PreValidateId: '1020123' });
     expect(validateParams(AddPhoneNumberParams, { ...ok, PreValidateId: '' })).toEqual(ok);
+    expect(validateParams(AddPhoneNumberParams, { ...ok, PreValidateId: null })).toEqual(ok);
   });
   it.each([['\uD800x'], ['a\uDC00'], ['\uDBFF']])('refuses a PreValidateId %j that cannot be sent as given (an unpaired surrogate)', (PreValidateId) => {
     expect(rejectionOf(AddPhoneNumberParams, { ...ok, PreValidateId })).toEqual({ code: 'InvalidParameter', fields: { PreValidateId: 'must be well-formed text (no unpaired surrogate)' } });

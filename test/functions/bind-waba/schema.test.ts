@@ -9,7 +9,7 @@ describe('bind-waba params', () => {
   it('names a missing WabaId as MissingParameter', () => {
     expect(rejectionOf(BindWabaParams, {})).toEqual({ code: 'MissingParameter', fields: { WabaId: 'is required' } });
   });
-  it.each([[''], [' ']])('counts an empty WabaId (%j) as missing', (WabaId) => {
+  it.each([[''], [' '], [null]])('counts an empty WabaId (%j) as missing', (WabaId) => {
     expect(rejectionOf(BindWabaParams, { WabaId })).toEqual({ code: 'MissingParameter', fields: { WabaId: 'is required' } });
   });
   it.each([['12ab'], ['1'.repeat(33)], ['-1']])('rejects WabaId %j: digits only', (WabaId) => {

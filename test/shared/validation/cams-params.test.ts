@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { camsParams, withoutEmptyValues } from '../../../shared/validation/cams-params.ts';
 
 describe('withoutEmptyValues', () => {
-  it('drops empty and blank strings, keeps everything else', () => {
-    expect(withoutEmptyValues({ a: '', b: '  ', c: 'x', d: ' y ', e: 0, f: null })).toEqual({ c: 'x', d: ' y ', e: 0, f: null });
+  it('drops empty and blank strings and nulls (the SDK sends no null param), keeps everything else', () => {
+    expect(withoutEmptyValues({ a: '', b: '  ', c: 'x', d: ' y ', e: 0, f: null, g: false })).toEqual({ c: 'x', d: ' y ', e: 0, g: false });
   });
   it('leaves a non-object alone for the schema to refuse', () => {
     for (const v of [null, 'x', 1, ['a']]) expect(withoutEmptyValues(v)).toBe(v);
