@@ -36,10 +36,21 @@ function requireNaming(v: NodeParams, ctx: z.Payload): void {
 }
 
 /**
+ * requireNaming runs whenever NodeType is valid, another field's problem or not: a call missing
+ * CustSpaceId and PhoneNumber is told both at once, not the second after fixing the first.
+ */
+const REQUIRE_NAMING = {
+  when: (p: z.Payload) => {
+    const nodeType = typeof p.value === 'object' && p.value !== null ? (p.value as { NodeType?: unknown }).NodeType : undefined;
+    return typeof nodeType === 'string' && Object.hasOwn(NEEDS, nodeType);
+  },
+};
+
+/**
  * GetWhatsappHealthStatus's params as CAMS takes them, checked per NodeType: a field of another
  * NodeType is passed on, as CAMS takes and ignores it (GET /health-status relays the call).
  */
-export const HealthQuery = camsParams(NodeParams.check(z.superRefine(requireNaming)));
+export const HealthQuery = camsParams(NodeParams.check(z.superRefine(requireNaming, REQUIRE_NAMING)));
 
 /**
  * A node whose health CAMS can report, as the watch list keeps it: HealthQuery, less a field of
@@ -51,11 +62,13 @@ export const HealthNode = camsParams(
     z.superRefine((v, ctx) => {
       requireNaming(v, ctx);
       for (const field of NODE_FIELDS) {
+        // A field already refused for its value is not named twice.
+        if (ctx.issues.some((issue) => issue.path?.[0] === field)) continue;
         if (v[field] !== undefined && !NEEDS[v.NodeType].includes(field)) {
           ctx.issues.push({ code: 'custom', message: `names a ${OWNER[field]} node: leave it out when NodeType is ${v.NodeType}`, path: [field], input: v[field] });
         }
       }
-    }),
+    }, REQUIRE_NAMING),
   ),
 );
 

@@ -175,13 +175,13 @@ export function refine<T>(fn: (value: T) => unknown, params?: Params): Check<T> 
   return check;
 }
 
-/** `fn` reports problems by pushing onto `ctx.issues` (each with its message and path). */
-export function superRefine<T>(fn: (value: T, ctx: Payload) => void): Check<T> {
-  return {
-    run(p) {
-      fn(p.value as T, p);
-    },
-  };
+/**
+ * `fn` reports problems by pushing onto `ctx.issues` (each with its message and path). With `when`,
+ * it also runs after another issue, whenever `when` holds (zod's superRefine params).
+ */
+export function superRefine<T>(fn: (value: T, ctx: Payload) => void, params?: { when?: (p: Payload) => boolean }): Check<T> {
+  const run = (p: Payload) => fn(p.value as T, p);
+  return params?.when ? { when: params.when, run } : { run };
 }
 
 /** Replaces a string with its trimmed self before the checks after it. */

@@ -45,6 +45,23 @@ describe('get-health-status params', () => {
     for (const f of missing) expect(r!.fields[f]).toBe(`is required when NodeType is ${NodeType}`);
   });
   it.each([
+    [{ NodeType: 'phone' }, 'MissingParameter', { CustSpaceId: 'is required', PhoneNumber: 'is required when NodeType is phone' }],
+    [
+      { CustSpaceId: 'bad id!', NodeType: 'template' },
+      'InvalidParameter',
+      { CustSpaceId: expect.stringContaining('letters, digits'), TemplateCode: 'is required when NodeType is template', Language: 'is required when NodeType is template' },
+    ],
+    [{ CustSpaceId: 'C1', NodeType: 'phone', WabaId: 'x' }, 'InvalidParameter', { WabaId: expect.stringContaining('digits'), PhoneNumber: 'is required when NodeType is phone' }],
+  ] as const)('%j: every problem named at once, the NodeType\'s missing fields beside another field\'s problem', (params, code, fields) => {
+    expect(rejectionOf(GetHealthStatusParams, params)).toEqual({ code, fields });
+  });
+  it('a NodeType that is not one names NodeType alone (no field is required by it)', () => {
+    expect(rejectionOf(GetHealthStatusParams, { NodeType: 'business' })).toEqual({
+      code: 'InvalidParameter',
+      fields: { CustSpaceId: 'is required', NodeType: 'must be one of waba, phone, template' },
+    });
+  });
+  it.each([
     ['waba', { PhoneNumber: '8613800000000' }],
     ['waba', { TemplateCode: 'x1', Language: 'en' }],
     ['phone', { PhoneNumber: '8613800000000', Language: 'en' }],

@@ -26,13 +26,22 @@ function build(z: Lib): Record<string, { parse: (v: unknown) => unknown }> {
   const digits = requiredString(z).check(z.regex(/^\d{1,32}$/, 'must be digits'));
   const cust = requiredString(z).check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be an id'));
   const nodeType = z.enum(['waba', 'phone', 'template'], { error: (iss: { input: unknown }) => (iss.input === undefined ? 'is required' : 'must be one of waba, phone, template') });
-  const healthTarget = z
-    .strictObject({ CustSpaceId: cust, NodeType: nodeType, WabaId: z.optional(digits), PhoneNumber: z.optional(digits), TemplateCode: z.optional(cust), Language: z.optional(requiredString(z).check(z.regex(/^[a-z]{2,3}(_[A-Z]{2})?$/, 'must be a language'))) })
-    .check(
+  const healthFields = () =>
+    z.strictObject({ CustSpaceId: cust, NodeType: nodeType, WabaId: z.optional(digits), PhoneNumber: z.optional(digits), TemplateCode: z.optional(cust), Language: z.optional(requiredString(z).check(z.regex(/^[a-z]{2,3}(_[A-Z]{2})?$/, 'must be a language'))) });
+  const healthTarget = healthFields().check(
       z.superRefine((v: Record<string, unknown>, ctx: { issues: unknown[] }) => {
         for (const field of NEEDS[v['NodeType'] as string] ?? []) if (v[field] === undefined) ctx.issues.push({ code: 'custom', message: `is required when NodeType is ${String(v['NodeType'])}`, path: [field], input: undefined });
       }),
     );
+  // shared/validation/health-target.ts: the NodeType's fields required whenever NodeType is valid, another field's problem or not (superRefine's `when`).
+  const healthTargetWhen = healthFields().check(
+    z.superRefine(
+      (v: Record<string, unknown>, ctx: { issues: unknown[] }) => {
+        for (const field of NEEDS[v['NodeType'] as string] ?? []) if (v[field] === undefined) ctx.issues.push({ code: 'custom', message: `needed for ${String(v['NodeType'])}`, path: [field], input: undefined });
+      },
+      { when: (p: { value: unknown }) => typeof p.value === 'object' && p.value !== null && typeof (p.value as Record<string, unknown>)['NodeType'] === 'string' && Object.hasOwn(NEEDS, (p.value as Record<string, string>)['NodeType']!) },
+    ),
+  );
   const positiveInt = z.pipe(z.string().check(z.regex(/^\d+$/, 'must be a whole number')), z.transform((v: string) => Number(v))).check(z.refine((n: number) => n > 0, 'must be greater than 0'));
   const optionalString = z.optional(z.string());
   const entity = z.looseObject({ EntityType: z.string(), CanSendMessage: z.enum(['AVAILABLE', 'LIMITED', 'BLOCKED']), Errors: z.optional(z.array(z.looseObject({ ErrorCode: z.string(), ErrorDescription: optionalString }))) });
@@ -66,7 +75,7 @@ function build(z: Lib): Record<string, { parse: (v: unknown) => unknown }> {
     z.strictObject({ Name: requiredString(z), Value: requiredString(z) }, { error: (iss: { code: string }) => (iss.code === 'invalid_type' ? 'must be an object {Name, Value}' : undefined) }),
   );
   const time = requiredString(z).check(z.regex(/^\d{4}-\d{2}$/, { error: 'must be YYYY-MM', abort: true }), z.refine((v: string) => Number(v.slice(5)) <= 12, 'is not a valid month'));
-  return { digits, healthTarget, positiveInt, reply, text, list, discover, named, pathRefine, params, pageSize, bool, entity, matchers, time };
+  return { digits, healthTarget, healthTargetWhen, positiveInt, reply, text, list, discover, named, pathRefine, params, pageSize, bool, entity, matchers, time };
 }
 
 const ours = build(kit);
@@ -107,6 +116,10 @@ describe('schema kit ≡ zod/mini', () => {
       ['healthTarget', { CustSpaceId: 'cs1', NodeType: 'template', WabaId: '1', TemplateCode: 't', Language: 'en' }],
       ['healthTarget', { CustSpaceId: 'cs1', NodeType: 'phone', WabaId: 'x' }],
       ['healthTarget', { NodeType: 'phone' }],
+      ['healthTargetWhen', { NodeType: 'phone' }],
+      ['healthTargetWhen', { CustSpaceId: 'cs1!', NodeType: 'template', WabaId: 'x' }],
+      ['healthTargetWhen', { CustSpaceId: 'cs1', NodeType: 'nope' }],
+      ['healthTargetWhen', 'not an object'],
       ['healthTarget', { CustSpaceId: 'cs1', NodeType: 'waba', WabaId: '1', Stray: 1 }],
       ['positiveInt', '0'],
       ['positiveInt', '12'],
