@@ -6,6 +6,7 @@ import { update, type Store } from '../store/port.ts';
 import { HealthNode, parseStoredNode } from '../validation/health-target.ts';
 import { adviceFor } from './advice.ts';
 import { knownWabaOf, writeWabaSpace } from './waba-space.ts';
+import { TARGET_INFO_PREFIX } from './target-info.ts';
 import { ENTITY_PREFIX } from './dispatch.ts';
 import { fingerprintOf, type EntityState } from './entity-state.ts';
 import { qualityObservation, tierRank } from './quality.ts';
@@ -170,8 +171,9 @@ export async function runDiscovery(opts: DiscoveryOptions): Promise<DiscoveryRep
  * listings keep it or resolve it, and the record is kept while they do, to resolve it once none does).
  * The record goes once none of its own is bad (kept until then: a resolution not applied, the
  * process having died, is made again next round). One of a WABA no longer watched is left to the
- * removal pass (unwatched.ts), which closes its alerts out and deletes it. One list of the records
- * (one per Discover entry) per round; reads only for those no Discover entry has.
+ * removal pass (unwatched.ts), which closes its alerts out and deletes it with the WABA's target
+ * record; one without a target record goes here (dropIfOrphan). One list of the records (one per
+ * Discover entry) per round; reads only for those no Discover entry has.
  */
 async function discoveryTurnedOff(
   opts: DiscoveryOptions,
@@ -189,7 +191,10 @@ async function discoveryTurnedOff(
     if (rootIds.has(id)) continue;
     watched ??= new Map([...(opts.envTargets ?? []).map((t) => [targetId(t), t] as const), ...records.map((r) => [r.key.slice(WATCH_PREFIX.length), r.value.target] as const)]);
     const target = watched.get(id);
-    if (!target) continue;
+    if (!target) {
+      await dropIfOrphan(store, rec, id);
+      continue;
+    }
     let bad = false;
     for (const subject of [discoveryOutcome(target).subject, ...(rec.value.unwatchable ?? [])]) {
       // Kept, not resolved: this WABA's record reaches the alert, so once no entry lists the node
@@ -205,6 +210,18 @@ async function discoveryTurnedOff(
     if (!bad) await store.delete(rec.key, { ifVersion: rec.version });
   }
   return observations;
+}
+
+/**
+ * The record of a WABA no longer watched that never got a target record (removed before its first
+ * check): the removal pass deletes a record only beside its target's, so it stayed for ever. Read only
+ * for such a record (none in the steady state); one with a target record is the pass's, and one
+ * watched again since the round's listing (or written for it since) stays.
+ */
+async function dropIfOrphan(store: Store, rec: { key: string; version: string }, id: string): Promise<void> {
+  if (await store.get(TARGET_INFO_PREFIX + id)) return;
+  if (await store.get(WATCH_PREFIX + id)) return;
+  await store.delete(rec.key, { ifVersion: rec.version });
 }
 
 /**

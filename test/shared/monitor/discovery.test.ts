@@ -16,6 +16,7 @@ import { knownWabaOf, SPACE_WABA_PREFIX, WABA_SPACE_PREFIX } from '../../../shar
 import { applyReceipts } from '../../../shared/receipts/apply.ts';
 import { parseBatch } from '../../../shared/receipts/parse.ts';
 import { DISCOVERY_PREFIX, REMOVED_EXPIRING_KEY, REMOVED_KEEP_MS, REMOVED_PREFIX, removedRecord, WATCH_PREFIX, type RegisteredTarget } from '../../../shared/monitor/targets.ts';
+import { TARGET_INFO_PREFIX } from '../../../shared/monitor/target-info.ts';
 import { addWatchEntries, removeWatchEntries } from '../../../shared/watch-list/store.ts';
 import { StoreError, type Store } from '../../../shared/store/port.ts';
 import { CamsError } from '../../../shared/cams/errors.ts';
@@ -238,6 +239,19 @@ describe('discovery: a WABA watched with Discover brings its numbers and templat
     expect((await watched()).map((x) => x.id).sort()).toEqual(
       [`phone:${space}:8613800000401`, `phone:${space}:8613800000402`, `template:${space}:order_update/en_US`, `template:${space}:order_update/zh_CN`, `template:${space}:welcome/en`, `waba:${space}:${WABA}`].sort(),
     );
+  });
+
+  it('a Discover entry deleted before its WABA was first checked: its discovery record goes at the next round (the removal pass deletes one only beside a target record)', async () => {
+    expect((await watchListCall('POST')).statusCode).toBe(200);
+    const id = `waba:${space}:${WABA}`;
+    // Listed (as a sweep's discovery lists it, before the round's checks), then deleted before any check.
+    const clock = Date.now();
+    await runDiscovery({ store, cams: sandboxClient(sandbox), intervalMs: HOUR, deadline: Date.now() + 30_000, now: Date.now, clock: () => clock, log: () => {} });
+    expect(await store.get(DISCOVERY_PREFIX + id)).toBeDefined();
+    expect(await store.get(TARGET_INFO_PREFIX + id)).toBeUndefined();
+    expect((await watchListCall('DELETE')).body.Data).toMatchObject({ Removed: 1, Retired: 5 });
+    await sweep(clock + 5 * 60_000, new RecordingSink());
+    expect(await store.list(DISCOVERY_PREFIX)).toEqual([]);
   });
 
   it('a node posted by hand (not discovery\'s) that CAMS refuses is still a TargetRejected alert', async () => {
