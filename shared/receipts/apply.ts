@@ -12,7 +12,7 @@ import { keptOff, registerWatchTarget, removedRecord, targetId, type WatchTarget
 import type { Store } from '../store/port.ts';
 import { countReceipts, isRedelivery, markActedOn, readLastReceipt, receiptKey, type ReceiptStats } from './dedup.ts';
 import { receiptObservation } from './observation.ts';
-import type { Receipt } from './parse.ts';
+import { PHONE_TYPES, TEMPLATE_TYPES, type Receipt } from './parse.ts';
 import { buildWabaIndex, lookUpSpaces, Spaces, type WabaSpace } from './spaces.ts';
 import { UNKNOWN_WABA_PREFIX } from './summary.ts';
 
@@ -310,13 +310,15 @@ async function markBatchActedOn(run: BatchRun, deps: ReceiptDeps): Promise<void>
   }
 }
 
-/** The node a known receipt is about. */
+/**
+ * The node a known receipt is about, by its Type (notes/receipts.md): read by which fields are filled,
+ * a number's or WABA's receipt that also carried TemplateCode and Language put its warning on that
+ * template and the template under watch (as a wabaReviewUpdate with a PhoneNumber did its number).
+ */
 function nodeOf(r: Receipt, space: WabaSpace): WatchTarget {
-  // A WABA's review is about the WABA whatever else it carries: read by its fields, one with a
-  // PhoneNumber or TemplateCode put its WABA_REVIEW on that node and that node under watch.
-  if (r.type === 'wabaReviewUpdate') return space.waba;
-  if (r.templateCode && r.language) return { CustSpaceId: space.custSpaceId, NodeType: 'template', TemplateCode: r.templateCode, Language: r.language };
-  if (r.phoneNumber) return { CustSpaceId: space.custSpaceId, NodeType: 'phone', PhoneNumber: r.phoneNumber };
+  if (TEMPLATE_TYPES.has(r.type)) return { CustSpaceId: space.custSpaceId, NodeType: 'template', TemplateCode: r.templateCode!, Language: r.language! };
+  // The notes fill PhoneNumber for the phone types and wabaAccountUpdate (a number's account change).
+  if (r.phoneNumber && (PHONE_TYPES.has(r.type) || r.type === 'wabaAccountUpdate')) return { CustSpaceId: space.custSpaceId, NodeType: 'phone', PhoneNumber: r.phoneNumber };
   return space.waba;
 }
 

@@ -13,8 +13,10 @@ export const RECEIPT_TYPES = [
   'templateQualityUpdate',
 ] as const;
 
-const TEMPLATE_TYPES: ReadonlySet<string> = new Set(['template', 'templateCategoryUpdate', 'templateQualityUpdate']);
-const PHONE_TYPES: ReadonlySet<string> = new Set(['phoneNameUpdate', 'phoneQualityUpdate']);
+/** The types about a template: each needs TemplateCode and Language. */
+export const TEMPLATE_TYPES: ReadonlySet<string> = new Set(['template', 'templateCategoryUpdate', 'templateQualityUpdate']);
+/** The types about a number: each needs PhoneNumber (wabaAccountUpdate may carry one too). */
+export const PHONE_TYPES: ReadonlySet<string> = new Set(['phoneNameUpdate', 'phoneQualityUpdate']);
 
 const QUALITY_STATUSES = ['GREEN', 'YELLOW', 'RED', 'UNKNOWN'] as const;
 const AUDIT_STATUSES = ['pass', 'fail', 'auditing', 'unaudit', 'disabled', 'paused'] as const;

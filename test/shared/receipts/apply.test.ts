@@ -259,3 +259,24 @@ describe('what a receipt says was read when its batch came, not when it was appl
     expect(state).toMatchObject({ status: 'AVAILABLE', firing: false });
   });
 });
+
+describe('the node a receipt is about, by its Type', () => {
+  it("a number's receipts and wabaAccountUpdate that also carry TemplateCode and Language: about the number, the template neither warned on nor put under watch", async () => {
+    const store = await openStore('memory:');
+    await registerWatchTarget(store, { CustSpaceId: space, NodeType: 'waba', WabaId: WABA }, 'test');
+    const template = { TemplateCode: 'order_update', Language: 'en_US' };
+    const results = await push(store, [
+      { Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'RED', ...template },
+      { Type: 'phoneNameUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'APPROVED', ...template },
+      { Type: 'wabaAccountUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'BLOCKED', ...template },
+    ]);
+    expect(results.map((r) => r.Node)).toEqual([targetId(phone()), targetId(phone()), targetId(phone())]);
+    const templateNode = targetId({ CustSpaceId: space, NodeType: 'template', ...template });
+    expect(await store.get(WATCH_PREFIX + templateNode)).toBeUndefined();
+    expect(await store.get(WATCH_PREFIX + targetId(phone()))).toBeDefined();
+    // The quality warning is the number's, none on a template.
+    const entities = (await store.list<EntityState>(ENTITY_PREFIX)).map((e) => e.value);
+    expect(entities.find((e) => e.subject.entityType === 'PHONE_QUALITY')).toMatchObject({ subject: { phoneNumber: PHONE }, firing: true });
+    expect(entities.filter((e) => e.subject.templateCode !== undefined)).toEqual([]);
+  });
+});
