@@ -161,6 +161,14 @@ export function isPermissionRefusal(code: string): boolean {
   return PERMISSION_REFUSED.has(code);
 }
 
+/** CAMS refusing our own call (credentials, signature, request form): the function's fault, not the caller's nor the resource's. */
+const OWN_CALL_REFUSED =
+  /^(InvalidAccessKeyId|InvalidSecurityToken|SignatureDoesNotMatch|IncompleteSignature|InvalidTimeStamp|SignatureNonceUsed|InvalidVersion|InvalidAction|MissingSecurityToken|Forbidden\.AccessKeyDisabled)\b/;
+
+export function isOwnCallRefusal(code: string): boolean {
+  return OWN_CALL_REFUSED.test(code);
+}
+
 /**
  * The call's STS token ran out (the gateway's code for it): on FC the role's token in the invocation's
  * context expired between the invocation's start and the call. Trying again in this invocation signs

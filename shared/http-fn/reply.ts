@@ -4,6 +4,7 @@ import {
   INVALID_RESPONSE,
   isCamsError,
   isExpiredToken,
+  isOwnCallRefusal,
   isPermissionRefusal,
   isThrottlingCode,
   NETWORK_ERROR,
@@ -64,9 +65,6 @@ export function callerAuthStatus(code: Acs3ErrorCode): number {
   return code === 'SignatureDoesNotMatch' ? 403 : 401;
 }
 
-/** CAMS refusing our own call (credentials, signature, request form): the function's fault, not the caller's. */
-const OWN_CALL_REFUSED =
-  /^(InvalidAccessKeyId|InvalidSecurityToken|SignatureDoesNotMatch|IncompleteSignature|InvalidTimeStamp|SignatureNonceUsed|InvalidVersion|InvalidAction|MissingSecurityToken|Forbidden\.AccessKeyDisabled)\b/;
 /** Our CAMS client's codes for a call that got no usable reply. */
 const NO_USABLE_REPLY = new Set([NETWORK_ERROR, INVALID_RESPONSE, HTTP_ERROR]);
 
@@ -82,7 +80,8 @@ export function camsErrorStatus(err: CamsError): number {
   // The role's STS token ran out during this invocation: the next one signs with a fresh token, so
   // the request may be sent again at once; nothing is misconfigured.
   if (isExpiredToken(code)) return 503;
-  if (OWN_CALL_REFUSED.test(code)) return 500;
+  // CAMS refusing our own call (credentials, signature, request form): the function's fault, not the caller's.
+  if (isOwnCallRefusal(code)) return 500;
   // RAM's own codes too (NoPermission, NotAuthorized: isPermissionRefusal): the role lacks a grant, not the caller's bad request.
   if (code === 'Product.Unsubscript' || code.startsWith('Ram.') || code.startsWith('Forbidden') || isPermissionRefusal(code)) return 403;
   if (code === 'Unknown.ResourceOwnerId' || /(NotFound|NotExist|NotExists)$/.test(code)) return 404;

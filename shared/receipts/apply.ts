@@ -83,13 +83,13 @@ export async function applyReceipts(batch: ReadonlyArray<{ index: number; receip
   // another now (re-bound), whose targets do not name it; the look-up learns it.
   let unmatched = false;
   for (const wabaId of wabaIds) if (!(await spaces.of(wabaId))) unmatched = true;
-  if (unmatched) await lookUpSpaces(spaces, deps);
+  const lookUpRefused = unmatched ? await lookUpSpaces(spaces, deps) : 0;
   // A WABA watched now is no longer one nobody watches: a receipt that came before it was (during its
   // onboarding, say) kept it in the report's UnknownWabas for 7 days.
   for (const wabaId of wabaIds) if (await spaces.of(wabaId)) await store.delete(UNKNOWN_WABA_PREFIX + wabaId);
   const round = (await store.get<SweepRound>(ROUND_KEY))?.value.id ?? 'receipts';
   const ctx: CheckContext = { store, policy: deps.policy, sinks: deps.sinks, now: deps.now, deadline: deps.deadline };
-  const run: BatchRun = { receivedAt, results: [], toCheck: new Map(), stats: counted, acted: new Map() };
+  const run: BatchRun = { receivedAt, results: [], toCheck: new Map(), stats: { ...counted, lookUpRefused }, acted: new Map() };
   for (const { index, receipt } of batch) await recordReceipt(index, receipt, { spaces, round, ctx, deps, run });
   await checkNodes(run.toCheck, round, ctx, deps);
   await markBatchActedOn(run, deps);

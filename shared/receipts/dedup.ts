@@ -39,11 +39,13 @@ export interface ReceiptStats {
   unknownWaba: number;
   /** About nodes taken off the watch list by hand. */
   removed: number;
+  /** Look-ups of a space's WABA CAMS refused for the function's own credentials or grant (its role needs fixing). */
+  lookUpRefused: number;
 }
 
-/** Every count, 0 where none was kept (before the first receipt; a record an earlier version wrote, without `removed`). */
+/** Every count, 0 where none was kept (before the first receipt; a record an earlier version wrote, without `removed` or `lookUpRefused`). */
 export function receiptStats(stored: Partial<ReceiptStats> | undefined): ReceiptStats {
-  return { received: 0, processed: 0, duplicates: 0, invalid: 0, unknown: 0, unknownWaba: 0, removed: 0, ...stored };
+  return { received: 0, processed: 0, duplicates: 0, invalid: 0, unknown: 0, unknownWaba: 0, removed: 0, lookUpRefused: 0, ...stored };
 }
 
 /** Receipts carry no id: the same content is the same receipt (keys sorted, so field order does not matter). */

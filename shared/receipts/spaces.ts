@@ -5,7 +5,7 @@
  * WABA of, looked up with QueryChatappBindWaba.
  */
 import type { CamsClient } from '../cams/client.ts';
-import { isCamsError } from '../cams/errors.ts';
+import { HTTP_ERROR, INVALID_RESPONSE, isCamsError, isOwnCallRefusal, isPermissionRefusal } from '../cams/errors.ts';
 import { ENTITY_PREFIX } from '../monitor/entity-store.ts';
 import type { EntityState } from '../monitor/entity-state.ts';
 import { loadWatchList, targetId, WATCH_PREFIX, type NodeAttributes, type RegisteredTarget, type WatchTarget } from '../monitor/targets.ts';
@@ -29,6 +29,8 @@ import type { Store } from '../store/port.ts';
 const REFUSED_LOOKUP_TTL_MS = 3_600_000;
 /** At most this many spaces are looked up per batch (each one CAMS call, once ever). */
 const MAX_LOOKUPS = 20;
+/** At most this many pending spaces are read per batch (a get each, and a few lists for one not refused). */
+const MAX_PENDING_READS = 3 * MAX_LOOKUPS;
 
 /** What a look-up needs of the batch's dependencies (apply.ts ReceiptDeps). */
 export interface LookUpDeps {
@@ -180,19 +182,38 @@ export async function buildWabaIndex(store: Store, envTargets: readonly WatchTar
 }
 
 /**
+ * A look-up failure that says nothing about the space: the function's own credentials or grant (the
+ * role lacks cams:QueryChatappBindWaba, a disabled key, no subscription), which every space's look-up
+ * meets alike, or a reply we could not read. Kept as the space's refusal, it left the space's receipts
+ * `unknown-waba` for up to an hour after the role was fixed.
+ */
+function refusesTheCaller(code: string): boolean {
+  return isOwnCallRefusal(code) || isPermissionRefusal(code) || code === 'Product.Unsubscript';
+}
+const NO_READABLE_ANSWER = new Set([INVALID_RESPONSE, HTTP_ERROR]);
+
+/**
  * Watched spaces whose targets never named their WABA and that no check has reported yet (a fresh
  * watch list; the pending index, and env targets): their WABA id is asked of CAMS once
- * (QueryChatappBindWaba) and kept in the store. A refusal, or an answer naming no WABA, is kept too,
- * for REFUSED_LOOKUP_TTL_MS; a transient failure (throttled, 5xx, no answer) is asked again at the
- * next batch.
+ * (QueryChatappBindWaba) and kept in the store. A refusal of the space, or an answer naming no WABA, is
+ * kept too, for REFUSED_LOOKUP_TTL_MS; a transient failure (throttled, 5xx, no answer), a reply we could
+ * not read, or a refusal of the function's own credentials or grant (refusesTheCaller) is asked again at
+ * the next batch: the last ends the batch's look-ups (the others would meet it too) and is logged as an
+ * error. Returns how many look-ups the function's credentials or grant lost (the receipts' lookUpRefused
+ * count). At most MAX_PENDING_READS pending spaces are read per batch, from a random one on, so spaces
+ * refused within the hour do not cost every push a read each, nor hide the others for ever.
  */
-export async function lookUpSpaces(spaces: Spaces, deps: LookUpDeps): Promise<void> {
+export async function lookUpSpaces(spaces: Spaces, deps: LookUpDeps, random: () => number = Math.random): Promise<number> {
   const { store } = deps;
   const refuse = (custSpaceId: string, why: string) => store.put<SpaceWaba>(SPACE_WABA_PREFIX + custSpaceId, { Refused: why }, { ttlMs: REFUSED_LOOKUP_TTL_MS });
   const candidates = new Set((await store.list(WABA_PENDING_PREFIX)).map((m) => m.key.slice(WABA_PENDING_PREFIX.length)));
   for (const t of spaces.envTargets) if (!t.WabaId) candidates.add(t.CustSpaceId);
+  const all = [...candidates];
+  const from = Math.floor(random() * all.length);
+  const read = all.length > MAX_PENDING_READS ? [...all.slice(from), ...all.slice(0, from)].slice(0, MAX_PENDING_READS) : all;
   const unresolved: string[] = [];
-  for (const custSpaceId of candidates) {
+  for (const custSpaceId of read) {
+    if (unresolved.length > MAX_LOOKUPS) break; // enough to look up, and to say more are waiting
     const known = (await store.get<SpaceWaba>(SPACE_WABA_PREFIX + custSpaceId))?.value;
     // Learnt since it was marked (a check, another target), or refused within the hour.
     if (known?.WabaId) await store.delete(WABA_PENDING_PREFIX + custSpaceId);
@@ -201,6 +222,7 @@ export async function lookUpSpaces(spaces: Spaces, deps: LookUpDeps): Promise<vo
     // No longer watched: a target registered in it again marks it again.
     else await store.delete(WABA_PENDING_PREFIX + custSpaceId);
   }
+  let callerRefused = 0;
   for (const custSpaceId of unresolved.slice(0, MAX_LOOKUPS)) {
     try {
       const { data } = await deps.cams.queryBindWaba({ CustSpaceId: custSpaceId }, { deadline: deps.deadline });
@@ -213,9 +235,16 @@ export async function lookUpSpaces(spaces: Spaces, deps: LookUpDeps): Promise<vo
       spaces.learnt(wabaId, custSpaceId);
     } catch (e) {
       if (!isCamsError(e)) throw e;
+      // Not an expired STS token (retryable): the next invocation's is fresh; nothing to fix.
+      if (!e.retryable && refusesTheCaller(e.Code)) {
+        callerRefused++;
+        deps.log({ level: 'error', msg: "CAMS refused the function's own look-up of a space's WABA: grant cams:QueryChatappBindWaba to the cams-events role (or fix its credentials); asked again at the next push", custSpaceId, code: e.Code });
+        break;
+      }
       deps.log({ level: 'warn', msg: 'cannot learn the WABA of a watched space', custSpaceId, code: e.Code });
-      if (!e.retryable) await refuse(custSpaceId, e.Code);
+      if (!e.retryable && !NO_READABLE_ANSWER.has(e.Code)) await refuse(custSpaceId, e.Code);
     }
   }
-  if (unresolved.length > MAX_LOOKUPS) deps.log({ level: 'warn', msg: 'more watched spaces without a known WABA than one batch looks up', count: unresolved.length });
+  if (unresolved.length > MAX_LOOKUPS || read.length < all.length) deps.log({ level: 'warn', msg: 'more watched spaces without a known WABA than one batch looks up', pending: all.length });
+  return callerRefused;
 }

@@ -3,8 +3,13 @@
  * index and its node through `watch/<id>`, so the store work of one push is the same with 10 or 2,000
  * watched nodes (before, each push listed the whole watch list, every entity and every look-up).
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import type { RunningSandbox } from '../../../local/sandbox/server.ts';
+import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
+import { CamsClient } from '../../../shared/cams/client.ts';
 import { applyUnobserved } from '../../../shared/monitor/check.ts';
 import { fingerprintOf } from '../../../shared/monitor/entity-state.ts';
 import type { EntityState } from '../../../shared/monitor/entity-state.ts';
@@ -14,6 +19,7 @@ import { registerWatchTarget, targetId, WATCH_PREFIX, type WatchTarget } from '.
 import { wabaReviewObservation } from '../../../shared/monitor/waba-review.ts';
 import { SPACE_WABA_PREFIX, WABA_INDEX_BUILT_KEY, WABA_PENDING_PREFIX, WABA_SPACE_PREFIX } from '../../../shared/monitor/waba-space.ts';
 import { applyReceipts, UNKNOWN_WABA_PREFIX } from '../../../shared/receipts/apply.ts';
+import { STATS_KEY, type ReceiptStats } from '../../../shared/receipts/dedup.ts';
 import { parseBatch } from '../../../shared/receipts/parse.ts';
 import { openStore } from '../../../shared/store/index.ts';
 import type { ListOptions, Store } from '../../../shared/store/port.ts';
@@ -238,6 +244,78 @@ describe('the WABA → space index', () => {
     }
     const calls = (await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string }>;
     expect(calls.filter((c) => c.Action === 'QueryChatappBindWaba')).toHaveLength(1);
+  });
+});
+
+describe("the look-up of a space's WABA", () => {
+  const bindCalls = async () => ((await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string; Code: string }>).filter((c) => c.Action === 'QueryChatappBindWaba');
+
+  it("refused for the function's own grant: not kept as the space's refusal, logged and counted, the other spaces not asked in that push; asked again once the grant is fixed", async () => {
+    const store = await openStore('memory:');
+    await registerWatchTarget(store, phone(), 'test'); // its WABA is not known: pending
+    await registerWatchTarget(store, { CustSpaceId: 'C99999999999999', NodeType: 'phone', PhoneNumber: '8613800000999' }, 'test');
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { denials: [{ code: 'Ram.PermissionDeny', action: 'QueryChatappBindWaba' }] });
+    const lines: Array<Record<string, unknown>> = [];
+    const receipt = [{ Type: 'phoneNameUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'APPROVED' }];
+    const refused = await applyReceipts(parseBatch(receipt).receipts, { ...deps(store), log: (l) => lines.push(l) });
+    expect(refused).toEqual([expect.objectContaining({ Outcome: 'unknown-waba' })]);
+    // One call: the second space's look-up would meet the same missing grant.
+    expect((await bindCalls()).map((c) => c.Code)).toEqual(['Ram.PermissionDeny']);
+    expect(await store.get(SPACE_WABA_PREFIX + space)).toBeUndefined();
+    expect(await store.get(SPACE_WABA_PREFIX + 'C99999999999999')).toBeUndefined();
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'error', code: 'Ram.PermissionDeny' }));
+    expect((await store.get<ReceiptStats>(STATS_KEY))?.value).toMatchObject({ lookUpRefused: 1, unknownWaba: 1 });
+
+    // The grant fixed: the next push asks again (it stayed unknown-waba for an hour).
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { denials: [] });
+    clock += 60_000;
+    expect(await push(store, receipt)).toEqual([expect.objectContaining({ Outcome: 'processed', Node: targetId(phone()) })]);
+    expect((await store.get(SPACE_WABA_PREFIX + space))?.value).toEqual({ WabaId: WABA });
+  });
+
+  it('a reply that could not be read (InvalidResponse) says nothing of the space: not kept, asked again at the next push', async () => {
+    // A gateway answering 200 with a page that is not CAMS's JSON, on loopback.
+    let hits = 0;
+    const server = createServer((_req, res) => {
+      hits++;
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<html>maintenance</html>');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const cams = new CamsClient({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, credentials: DEFAULT_SANDBOX_KEYS[0]!, budget: new CamsBudget({ qps: {} }) });
+      const store = await openStore('memory:');
+      await registerWatchTarget(store, phone(), 'test');
+      for (const Status of ['PENDING', 'APPROVED']) {
+        const receipt = parseBatch([{ Type: 'phoneNameUpdate', WabaId: WABA, PhoneNumber: PHONE, Status }]).receipts;
+        expect(await applyReceipts(receipt, { ...deps(store), cams })).toEqual([expect.objectContaining({ Outcome: 'unknown-waba' })]);
+      }
+      expect(hits).toBe(2);
+      expect(await store.get(SPACE_WABA_PREFIX + space)).toBeUndefined();
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('a refusal of the space itself (Unknown.ResourceOwnerId) is kept: not asked again within the hour', async () => {
+    const store = await openStore('memory:');
+    await registerWatchTarget(store, { CustSpaceId: 'C99999999999999', NodeType: 'phone', PhoneNumber: '8613800000999' }, 'test');
+    for (let i = 0; i < 2; i++) await push(store, [{ Type: 'wabaAccountUpdate', WabaId: '999000111', Status: 'BLOCKED' }]);
+    expect((await bindCalls()).map((c) => c.Code)).toEqual(['Unknown.ResourceOwnerId']);
+    expect((await store.get(SPACE_WABA_PREFIX + 'C99999999999999'))?.value).toEqual({ Refused: 'Unknown.ResourceOwnerId' });
+  });
+
+  it('many pending spaces refused within the hour: a push reads a bounded number of them, not every one', async () => {
+    const { store, ops, reset } = counting(await openStore('memory:'));
+    await push(store, [{ Type: 'wabaAccountUpdate', WabaId: '999000111', Status: 'BLOCKED' }]); // the index is built (empty)
+    for (let i = 0; i < 300; i++) {
+      const cs = `C${String(i).padStart(14, '0')}`;
+      await store.put(WABA_PENDING_PREFIX + cs, 1);
+      await store.put(SPACE_WABA_PREFIX + cs, { Refused: 'Unknown.ResourceOwnerId' });
+    }
+    reset();
+    expect(await push(store, [{ Type: 'wabaAccountUpdate', WabaId: '999000112', Status: 'BLOCKED' }])).toEqual([expect.objectContaining({ Outcome: 'unknown-waba' })]);
+    expect(ops.get).toBeLessThan(80);
+    expect(await bindCalls()).toEqual([]);
   });
 });
 

@@ -137,7 +137,7 @@ describe('GET /health-report Receipts', () => {
   // `removed`: a client reading Stats.received or Stats.removed failed on a fresh or upgraded store.
   it('always has every count: zeros before the first receipt, and a count an earlier version did not keep', async () => {
     const store = await openStore('memory:');
-    const zeros = { received: 0, processed: 0, duplicates: 0, invalid: 0, unknown: 0, unknownWaba: 0, removed: 0 };
+    const zeros = { received: 0, processed: 0, duplicates: 0, invalid: 0, unknown: 0, unknownWaba: 0, removed: 0, lookUpRefused: 0 };
     expect((await healthReport(store, {}, {}))['Receipts']).toEqual({ Stats: zeros, UnknownWabas: [] });
     await store.put(STATS_KEY, { received: 3, processed: 2, duplicates: 1, invalid: 0, unknown: 0, unknownWaba: 0 });
     expect((await healthReport(store, {}, {}))['Receipts']).toEqual({ Stats: { ...zeros, received: 3, processed: 2, duplicates: 1 }, UnknownWabas: [] });
