@@ -89,7 +89,8 @@ export async function applyReceipts(batch: ReadonlyArray<{ index: number; receip
   for (const wabaId of wabaIds) if (await spaces.of(wabaId)) await store.delete(UNKNOWN_WABA_PREFIX + wabaId);
   const round = (await store.get<SweepRound>(ROUND_KEY))?.value.id ?? 'receipts';
   const ctx: CheckContext = { store, policy: deps.policy, sinks: deps.sinks, now: deps.now, deadline: deps.deadline };
-  const run: BatchRun = { receivedAt, results: [], toCheck: new Map(), stats: { ...counted, lookUpRefused }, acted: new Map() };
+  const streams = await pushStreams(batch, spaces);
+  const run: BatchRun = { receivedAt, results: [], toCheck: new Map(), stats: { ...counted, lookUpRefused }, acted: new Map(), streams, redelivered: new Set() };
   for (const { index, receipt } of batch) await recordReceipt(index, receipt, { spaces, round, ctx, deps, run });
   await checkNodes(run.toCheck, round, ctx, deps);
   await markBatchActedOn(run, deps);
@@ -106,14 +107,26 @@ interface BatchRun {
   toCheck: Map<string, { target: WatchTarget; results: ReceiptResult[] }>;
   stats: Partial<ReceiptStats>;
   /**
-   * Per node (or unknown WABA): the last receipt of the batch acted on for it, what dedup read before
+   * Per node (or unknown WABA): the receipts of the batch acted on for it, what dedup read before
    * acting, and the early warning it fed the rules; recorded once the batch is acted on.
    */
   acted: Map<string, ActedOn>;
+  /** Per node (or unknown WABA): the push's receipts for it, judged as one (pushStreams). */
+  streams: Map<string, PushStream>;
+  /** The nodes whose receipts in this push are a redelivery, every one of them. */
+  redelivered: Set<string>;
+}
+
+/** A push's receipts for one node: their keys in order (one repeated right after itself once), and what they speak of. */
+interface PushStream {
+  keys: string[];
+  /** Every receipt's stateEntities, once each. */
+  entities: string[];
 }
 
 interface ActedOn {
-  key: string;
+  /** The batch's receipts acted on for the node, in order. */
+  keys: string[];
   /** The watched node (target id); absent for a WABA nobody watches. */
   node?: string;
   /** The version of the node's last-receipt record that dedup read (undefined: none). */
@@ -159,7 +172,8 @@ async function recordReceipt(
     deps.log({ level: 'info', msg: 'receipt for a node removed from the watch list; not watched again', node: id, type: receipt.type });
     return;
   }
-  if (await redelivered({ key, result, ...(id ? { node: id } : {}), entities: stateEntities(target, receipt.wabaId, obs) }, receipt.wabaId, run, store)) {
+  const stream = streamOf(id, receipt.wabaId);
+  if (await redelivered({ stream, key, result, ...(id ? { node: id } : {}), entities: run.streams.get(stream)!.entities }, run, store)) {
     result.Outcome = 'duplicate';
     bump(run.stats, 'duplicates');
     return;
@@ -223,26 +237,54 @@ async function removedByHand(store: Store, target: WatchTarget, id: string, now:
   return r !== undefined;
 }
 
+/** The dedup stream of a receipt: its node, or for a WABA nobody watches its WABA id standing for one. */
+const streamOf = (node: string | undefined, wabaId: string): string => node ?? `unknown-waba:${wabaId}`;
+
+/**
+ * The push's receipts per node, in order, read before any is acted on (the batch's spaces and nodes,
+ * already read, so no store work of their own): a retried push is judged by all it holds for a node.
+ */
+async function pushStreams(batch: ReadonlyArray<{ receipt: Receipt }>, spaces: Spaces): Promise<Map<string, PushStream>> {
+  const out = new Map<string, PushStream>();
+  for (const { receipt } of batch) {
+    const space = await spaces.of(receipt.wabaId);
+    const target = space && (receipt.known ? nodeOf(receipt, space) : space.waba);
+    const obs = space && receipt.known ? receiptObservation(receipt, space.custSpaceId) : undefined;
+    const stream = streamOf(target && targetId(target), receipt.wabaId);
+    const s = out.get(stream) ?? { keys: [], entities: [] };
+    out.set(stream, s);
+    const key = receiptKey(receipt.content);
+    if (s.keys.at(-1) !== key) s.keys.push(key);
+    for (const e of stateEntities(target, receipt.wabaId, obs)) if (!s.entities.includes(e)) s.entities.push(e);
+  }
+  return out;
+}
+
 /**
  * Whether a receipt is a redelivery (the rule and why: dedup.ts). Within one batch: the same receipt
- * again right after itself for its node. Otherwise: the node's record of its last receipt acted on,
- * and what the monitor has found about the node since. A receipt to act on becomes its node's last
- * of the batch. A receipt for a WABA nobody watches has no node: its WABA id stands for one.
+ * again right after itself for its node, or one of a node whose receipts in this push were judged a
+ * redelivery. Otherwise: the push's receipts for the node, in order, against the node's record of the
+ * receipts last acted on, and what the monitor has found about the node since. A receipt to act on
+ * joins its node's receipts of the batch. A receipt for a WABA nobody watches has no node: its WABA id
+ * stands for one.
  */
-async function redelivered(r: Omit<ActedOn, 'read' | 'results'> & { result: ReceiptResult }, wabaId: string, run: BatchRun, store: Store): Promise<boolean> {
-  const stream = r.node ?? `unknown-waba:${wabaId}`;
+async function redelivered(r: { stream: string; key: string; node?: string; entities: string[]; result: ReceiptResult }, run: BatchRun, store: Store): Promise<boolean> {
+  const { stream } = r;
+  if (run.redelivered.has(stream)) return true;
   const inBatch = run.acted.get(stream);
-  let read: string | undefined;
   if (inBatch) {
-    if (inBatch.key === r.key) return true;
-    read = inBatch.read;
-  } else {
-    const last = await readLastReceipt(store, stream);
-    if (last?.value.key === r.key && isRedelivery({ last, status: await nodeState(store, r.node, r.entities) }, r.key)) return true;
-    read = last?.version;
+    if (inBatch.keys.at(-1) === r.key) return true;
+    inBatch.keys.push(r.key);
+    inBatch.results.push(r.result);
+    return false;
   }
-  const { result, ...acted } = r;
-  run.acted.set(stream, { ...acted, read, results: [result] });
+  const last = await readLastReceipt(store, stream);
+  const keys = run.streams.get(stream)!.keys;
+  if (last && isRedelivery({ last, status: await nodeState(store, r.node, r.entities) }, keys)) {
+    run.redelivered.add(stream);
+    return true;
+  }
+  run.acted.set(stream, { keys: [r.key], ...(r.node ? { node: r.node } : {}), read: last?.version, entities: r.entities, results: [r.result] });
   return false;
 }
 
@@ -293,14 +335,14 @@ async function checkNodes(toCheck: BatchRun['toCheck'], round: string, ctx: Chec
 }
 
 /**
- * Records, per node, the batch's last receipt acted on for it and what the monitor found after it.
- * One that another delivery of the same receipt recorded first is a duplicate (the rules kept its
- * effects single).
+ * Records, per node, the batch's receipts acted on for it and what the monitor found after them.
+ * Those another delivery of the same push recorded first are duplicates, every one (the rules kept
+ * their effects single).
  */
 async function markBatchActedOn(run: BatchRun, deps: ReceiptDeps): Promise<void> {
   for (const [stream, acted] of run.acted) {
     const status = await nodeState(deps.store, acted.node, acted.entities);
-    if (await markActedOn(deps.store, stream, acted.key, status, deps.now(), acted.read)) continue;
+    if (await markActedOn(deps.store, stream, acted.keys, status, deps.now(), acted.read)) continue;
     for (const result of acted.results) {
       if (result.Outcome !== 'processed') continue;
       result.Outcome = 'duplicate';

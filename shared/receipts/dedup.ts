@@ -12,6 +12,10 @@ import { update, type Store, type Versioned } from '../store/port.ts';
  * receipt, no other status from any check, the sweep's included, no other state of the entity an
  * early warning feeds). Acting on a retry by mistake costs one check, since the rules never send an
  * alert twice; dropping a genuine repeat cost its alert a sweep round.
+ * A push holding several receipts for one node is judged as one: its receipts for the node, in
+ * order, are a redelivery when they are the same sequence as the one last acted on for the node
+ * (remembered whole), else each is acted on; remembering only the last, a retried push of paused then
+ * pass acted on paused again (the alert fired and resolved once more).
  * Left ambiguous: CAMS retrying an older push after a newer one (A, B, then A again) is acted on,
  * which for an early warning (quality, template review) re-applies the older state until the next
  * receipt or listing says otherwise.
@@ -25,6 +29,8 @@ const LAST_RECEIPT_TTL_MS = 3 * 24 * 3_600_000;
 export interface LastReceipt {
   /** receiptKey of that receipt. */
   key: string;
+  /** When its push acted on more than one receipt for the node: their keys in order, `key` the last. */
+  keys?: string[];
   /** The node's last check's worst status (monitor/target/) once that receipt was acted on; absent when never checked. */
   status?: string;
   at: number;
@@ -75,24 +81,31 @@ export async function readLastReceipt(store: Store, node: string): Promise<Versi
   return store.get<LastReceipt>(LAST_RECEIPT_PREFIX + node);
 }
 
-/** Same content as the last receipt acted on for the node, with nothing seen to happen to the node since. */
-export function isRedelivery(seen: NodeReceipts, key: string): boolean {
+/** The keys of the receipts last acted on for the node, in order. */
+const sequenceOf = (last: LastReceipt): string[] => last.keys ?? [last.key];
+const sameSequence = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((k, i) => k === b[i]);
+
+/**
+ * The same receipts (the push's for the node, in order) as the last acted on for the node, with
+ * nothing seen to happen to the node since.
+ */
+export function isRedelivery(seen: NodeReceipts, keys: readonly string[]): boolean {
   const last = seen.last?.value;
-  return !!last && last.key === key && last.status === seen.status;
+  return !!last && sameSequence(sequenceOf(last), keys) && last.status === seen.status;
 }
 
 /**
- * Records `key` as the node's last receipt acted on, with the node's status after acting on it.
+ * Records `keys` (the push's receipts acted on for the node, in order) as the node's last acted on, with the node's status after acting on it.
  * Written after the receipt was acted on, so a crash before it redoes the work (which the rules make
  * harmless) instead of losing it. False when another delivery of the same receipt, acted on at the
  * same time, recorded it first (`read` is the record this delivery read before acting): that one
  * counts as the duplicate.
  */
-export async function markActedOn(store: Store, node: string, key: string, status: string | undefined, now: number, read: string | undefined): Promise<boolean> {
-  const value: LastReceipt = { key, ...(status === undefined ? {} : { status }), at: now };
+export async function markActedOn(store: Store, node: string, keys: readonly string[], status: string | undefined, now: number, read: string | undefined): Promise<boolean> {
+  const value: LastReceipt = { key: keys.at(-1)!, ...(keys.length > 1 ? { keys: [...keys] } : {}), ...(status === undefined ? {} : { status }), at: now };
   for (;;) {
     const cur = await store.get<LastReceipt>(LAST_RECEIPT_PREFIX + node);
-    if (cur && cur.version !== read && cur.value.key === key) return false;
+    if (cur && cur.version !== read && sameSequence(sequenceOf(cur.value), keys)) return false;
     const opts = cur ? { ifVersion: cur.version, ttlMs: LAST_RECEIPT_TTL_MS } : { ifAbsent: true, ttlMs: LAST_RECEIPT_TTL_MS };
     if ((await store.put(LAST_RECEIPT_PREFIX + node, value, opts)) !== undefined) return true;
   }

@@ -85,6 +85,35 @@ describe.skipIf(!redisBin)('cams-events on redis', () => {
     }
   }, 60_000);
 
+  it('a push with two receipts for one number (quality RED, then GREEN) retried: both duplicates, nothing sent again', async () => {
+    const redis = await startRedisServer(redisBin!);
+    const storeUrl = `${redis.url}?namespace=receipts-seq-${process.pid}:`;
+    const store = await openStore(storeUrl);
+    const phone = '8613800000502';
+    try {
+      const space = await onboardThroughFunctions('299399000502', [{ cc: '86', phone: '13800000502' }]);
+      await registerWatchTarget(store, { CustSpaceId: space, NodeType: 'phone', WabaId: '299399000502', PhoneNumber: phone }, 'test');
+      const key = DEFAULT_SANDBOX_KEYS[0]!;
+      const ctx = fcContext({ credentials: { accessKeyId: key.accessKeyId, accessKeySecret: key.accessKeySecret } }) as never;
+      const handler = camsEventsHandler({ env: { STORE_URL: storeUrl, CAMS_ENDPOINT: sandbox.url, CAMS_RECEIPT_TOKEN: TOKEN, ...receivers.env }, write: () => {} });
+      const push = ['RED', 'GREEN'].map((Status) => ({ Type: 'phoneQualityUpdate', WabaId: '299399000502', PhoneNumber: phone, Status }));
+      const outcomes = async () => {
+        const r = (await handler(httpPush(push), ctx)) as { statusCode: number; body: string };
+        expect(r.statusCode).toBe(200);
+        return (JSON.parse(r.body) as { Data: { Results: Array<{ Outcome: string }> } }).Data.Results.map((x) => x.Outcome);
+      };
+      const sentAbout = () => receivers.received.webhook.filter((m) => m.text.includes(phone)).length;
+      expect(await outcomes()).toEqual(['processed', 'processed']);
+      const sent = sentAbout();
+      expect(sent).toBeGreaterThan(0);
+      expect(await outcomes()).toEqual(['duplicate', 'duplicate']);
+      expect(sentAbout()).toBe(sent);
+    } finally {
+      await store.close();
+      await redis.stop().catch(() => undefined);
+    }
+  }, 60_000);
+
   it("redis is killed right after a receipt's alert is recorded, before it is marked owed: CAMS's retry, once redis is back, sends it", async () => {
     // A redis that keeps what it acknowledged (AOF, fsync per write), as a managed one does across a restart.
     const dir = mkdtempSync(join(tmpdir(), 'receipts-aof-'));

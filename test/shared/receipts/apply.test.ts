@@ -19,7 +19,7 @@ import { registerWatchTarget, targetId, WATCH_PREFIX, type WatchTarget } from '.
 import { wabaReviewObservation } from '../../../shared/monitor/waba-review.ts';
 import { SPACE_WABA_PREFIX, WABA_INDEX_BUILT_KEY, WABA_PENDING_PREFIX, WABA_SPACE_PREFIX } from '../../../shared/monitor/waba-space.ts';
 import { applyReceipts, UNKNOWN_WABA_PREFIX } from '../../../shared/receipts/apply.ts';
-import { STATS_KEY, type ReceiptStats } from '../../../shared/receipts/dedup.ts';
+import { LAST_RECEIPT_PREFIX, STATS_KEY, type ReceiptStats } from '../../../shared/receipts/dedup.ts';
 import { parseBatch } from '../../../shared/receipts/parse.ts';
 import { openStore } from '../../../shared/store/index.ts';
 import type { ListOptions, Store } from '../../../shared/store/port.ts';
@@ -316,6 +316,28 @@ describe("the look-up of a space's WABA", () => {
     expect(await push(store, [{ Type: 'wabaAccountUpdate', WabaId: '999000112', Status: 'BLOCKED' }])).toEqual([expect.objectContaining({ Outcome: 'unknown-waba' })]);
     expect(ops.get).toBeLessThan(80);
     expect(await bindCalls()).toEqual([]);
+  });
+});
+
+describe('a push with several receipts for one node, delivered twice at once', () => {
+  it('the delivery that records second counts every receipt of the node a duplicate, not only its last', async () => {
+    const inner = await openStore('memory:');
+    await registerWatchTarget(inner, phone(), 'test');
+    await setHealth(sandbox, { ...phone(), CanSendMessage: 'AVAILABLE' });
+    const batch = ['RED', 'GREEN'].map((Status) => ({ Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status }));
+    await push(inner, [{ Type: 'wabaAccountUpdate', WabaId: WABA, Status: 'X' }]); // the index is built, the WABA learnt
+    let other: Awaited<ReturnType<typeof push>> | undefined;
+    // This delivery reads the node's record (none yet), then the other delivery of the same push runs to its end.
+    const racing = storeWith(inner, {
+      get: async <T>(k: string) => {
+        const v = await inner.get<T>(k);
+        if (!other && k.startsWith(LAST_RECEIPT_PREFIX + 'phone:')) other = await push(inner, batch);
+        return v;
+      },
+    });
+    const mine = await push(racing, batch);
+    expect(other!.map((r) => r.Outcome)).toEqual(['processed', 'processed']);
+    expect(mine.map((r) => r.Outcome)).toEqual(['duplicate', 'duplicate']);
   });
 });
 

@@ -39,9 +39,9 @@ sandboxPushingReceipts(
 );
 
 type Item = { status: string; reason: string; node: string };
+const allItems = () => receivers.received.webhook.flatMap((m) => (m.body as { items: Item[] }).items);
 const phoneAlerts = () =>
-  receivers.received.webhook
-    .flatMap((m) => (m.body as { items: Item[] }).items)
+  allItems()
     .filter((i) => i.node.startsWith('phone '))
     .map((i) => [i.status, i.reason]);
 const healthChecks = async () => ((await sandboxControl(sandbox, 'GET', '/__sandbox/calls')) as Array<{ Action: string }>).filter((c) => c.Action === 'GetWhatsappHealthStatus').length;
@@ -91,6 +91,31 @@ describe('receipt dedup: a redelivery is not acted on twice, a repeat after a ch
     await redeliver([receipt, receipt]);
     expect(outcomes()).toEqual([['processed'], ['processed'], ['processed'], ['duplicate', 'duplicate']]);
     expect(await healthChecks()).toBe(3);
+  });
+
+  it('a push with two receipts for one node (quality RED, then GREEN) pushed again: both duplicates, the alert neither fires nor resolves again', async () => {
+    const push = [
+      { Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'RED' },
+      { Type: 'phoneQualityUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'GREEN' },
+    ];
+    await redeliver(push);
+    expect(outcomes()).toEqual([['processed', 'processed']]);
+    const qualityAlerts = () => allItems().filter((i) => i.node.startsWith('PHONE_QUALITY ')).map((i) => [i.status, i.reason]);
+    const alerts = qualityAlerts();
+    expect(alerts).toEqual([
+      ['LIMITED', 'new'],
+      ['RESOLVED', 'resolved'],
+    ]);
+    clock += MINUTE;
+    await redeliver(push);
+    // Remembering only GREEN, RED was acted on again: the alert fired and resolved once more.
+    expect(outcomes()[1]).toEqual(['duplicate', 'duplicate']);
+    expect(qualityAlerts()).toEqual(alerts);
+    expect(await healthChecks()).toBe(1);
+    // The same receipts as a push of their own, or in another order, are acted on.
+    clock += MINUTE;
+    await redeliver([push[0]]);
+    expect(outcomes()[2]).toEqual(['processed']);
   });
 
   it('a change only the sweep saw (its receipt was lost): the same receipt as before is acted on', async () => {
