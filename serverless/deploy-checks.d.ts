@@ -11,6 +11,8 @@ export interface DeployReaders {
 export function loadDeployReaders(): Promise<DeployReaders>;
 export function deployChecks(
   svc: {
+    /** With it, each function's environment is weighed as dist/s.yaml holds it too. */
+    service?: string;
     stage: string;
     environment?: Record<string, unknown>;
     vpcConfig?: { vpcId?: unknown; vSwitchIds?: unknown; securityGroupId?: unknown } | undefined;

@@ -41,6 +41,7 @@ export function fc3FunctionName(service: string, stage: string, key: string): st
 export function fc3RoleName(service: string, stage: string, key: string): string;
 export function fc3Resource(resource: string, names: Record<string, string>): string[];
 export function fc3VpcConfig(v: Fc3Service['vpcConfig']): { vpcId: string; vSwitchIds: string[]; securityGroupId: string } | undefined;
+export function fc3Environments(svc: Pick<Fc3Service, 'service' | 'stage' | 'environment' | 'functions'>): Record<string, Record<string, string>>;
 export function fc3Deployment(svc: Fc3Service): Fc3Deployment;
 export function ramScript(deployment: Fc3Deployment): string;
 export function eventTargets(rule: Fc3EventRule, region: string): unknown[];

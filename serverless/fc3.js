@@ -64,6 +64,20 @@ function fc3Environment(env, names) {
   return out;
 }
 
+/** Each function's FC 3.0 name, by its key. */
+const fc3Names = (svc) => Object.fromEntries(Object.keys(svc.functions).map((k) => [k, fc3FunctionName(svc.service, svc.stage, k)]));
+
+/**
+ * Each function's environment as dist/s.yaml holds it, by key: FC 3.0 counts it against its 4 KB,
+ * and a `*_FUNCTION` there is longer than in the FC 2.0 templates (the deploy checks weigh both).
+ * @param {{service: string, stage: string, environment?: Record<string, unknown>, functions: Record<string, any>}} svc
+ * @returns {Record<string, Record<string, string>>}
+ */
+export function fc3Environments(svc) {
+  const names = fc3Names(svc);
+  return Object.fromEntries(Object.keys(svc.functions).map((k) => [k, fc3Environment(mergeEnvironment(svc.environment, svc.functions[k]?.environment), names)]));
+}
+
 const upper = (m) => String(m).toUpperCase();
 
 /**
@@ -93,7 +107,8 @@ export function fc3VpcConfig(v) {
 export function fc3Deployment(svc) {
   const { service, stage, region } = svc;
   const keys = Object.keys(svc.functions);
-  const names = Object.fromEntries(keys.map((k) => [k, fc3FunctionName(service, stage, k)]));
+  const names = fc3Names(svc);
+  const environments = fc3Environments(svc);
   const resources = {};
   const roles = [];
   const eventRules = [];
@@ -129,7 +144,7 @@ export function fc3Deployment(svc) {
       ...(vpcConfig ? { vpcConfig: { ...vpcConfig, vSwitchIds: [...vpcConfig.vSwitchIds] } } : {}),
       role: `acs:ram::\${config('AccountID')}:role/${role.roleName}`,
       logConfig: 'auto',
-      environmentVariables: fc3Environment(mergeEnvironment(svc.environment, fn.environment), names),
+      environmentVariables: environments[key],
       ...(triggers.length > 0 ? { triggers } : {}),
     };
     if (props.memorySize === undefined) delete props.memorySize;

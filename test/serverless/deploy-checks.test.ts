@@ -192,6 +192,21 @@ describe('deployChecks', () => {
     expect(deployChecks(fits).errors).toHaveLength(1);
   });
 
+  it("weighs an environment as dist/s.yaml holds it too: a *_FUNCTION there carries the longer FC 3.0 name, which FC counts against its 4 KB", () => {
+    // onboarding-api's, 4096 bytes in the FC 2.0 templates (ONBOARDING_FUNCTION: onboarding), more in s.yaml (cams-fc-prod-onboarding)
+    const env = (apiKeys: string) => ({ API_KEYS: apiKeys, ONBOARDING_FUNCTION: 'onboarding' });
+    const fill = 4096 - Buffer.byteLength('API_KEYS' + 'ONBOARDING_FUNCTION' + 'onboarding');
+    const svc = (apiKeys: string) => ({ service: 'cams-fc', stage: 'prod', functions: { 'onboarding-api': { environment: env(apiKeys) }, onboarding: {} } });
+    const keys = `k1:${'s'.repeat(fill - 3)}`;
+    const { errors } = deployChecks(svc(keys));
+    expect(errors).toEqual([
+      expect.stringMatching(/^function "onboarding-api": its environment variables take 4109 bytes in dist\/s\.yaml \(with the FC 3\.0 function names of its \*_FUNCTION variables\), Function Compute allows 4096 in all; largest: API_KEYS \(\d+ B\), ONBOARDING_FUNCTION \(42 B\)$/),
+    ]);
+    expect(errors[0]).not.toContain('sss');
+    // 13 bytes shorter: both routes' fit
+    expect(deployChecks(svc(keys.slice(0, -13))).errors).toEqual([]);
+  });
+
   it('fails --use-openssl-ca without SSL_CERT_DIR, on any stage, naming it', () => {
     const roots = { NODE_OPTIONS: '--max-old-space-size=200 --use-openssl-ca', SSL_CERT_DIR: '/code/certs', SSL_CERT_FILE: '/code/certs/none.pem' };
     const svc = (env: Record<string, string>) => ({ stage: 'dev', environment: env, functions: { f: {} } });
