@@ -14,9 +14,11 @@ export function deployChecks(
     /** With it, each function's environment is weighed as dist/s.yaml holds it too. */
     service?: string;
     stage: string;
+    /** The functions' region: an mns event's regionId must be it. */
+    region?: string;
     environment?: Record<string, unknown>;
     vpcConfig?: { vpcId?: unknown; vSwitchIds?: unknown; securityGroupId?: unknown } | undefined;
-    functions: Record<string, { environment?: Record<string, unknown> }>;
+    functions: Record<string, { environment?: Record<string, unknown>; events?: unknown[] }>;
   },
   readers: DeployReaders,
 ): { errors: string[]; warnings: string[] };

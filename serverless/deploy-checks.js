@@ -214,7 +214,7 @@ const bytes = (s) => Buffer.byteLength(s, 'utf8');
 const list = (names) => names.map((n) => `"${n}"`).join(', ');
 
 /**
- * @param {{service?: string, stage: string, environment?: Record<string, unknown>, vpcConfig?: any, functions: Record<string, {environment?: Record<string, unknown>}>}} svc
+ * @param {{service?: string, stage: string, region?: string, environment?: Record<string, unknown>, vpcConfig?: any, functions: Record<string, {environment?: Record<string, unknown>, events?: any[]}>}} svc
  * @param {DeployReaders} readers how the functions read their settings (loadDeployReaders)
  * @returns {{errors: string[], warnings: string[]}}
  */
@@ -264,6 +264,16 @@ export function deployChecks(svc, readers) {
       errors.push(
         `function "${key}": its environment variables take ${total} bytes${where}, Function Compute allows ${FC_ENV_LIMIT_BYTES} in all; largest: ${largest.join(', ')}`,
       );
+    }
+  }
+
+  // FC takes a queue trigger's queue only in the function's own region (its SMQ/MNS queue-trigger
+  // page): a regionId elsewhere packages, and fails at deploy.
+  for (const [key, fn] of Object.entries(svc.functions)) {
+    for (const mns of (fn?.events ?? []).map((e) => e?.mns).filter(Boolean)) {
+      if (svc.region && mns.regionId !== undefined && mns.regionId !== svc.region) {
+        errors.push(`function "${key}": mns queue ${mns.queueName} has regionId ${mns.regionId}, not the functions' region ${svc.region}: FC reads a queue in the function's own region only (leave regionId out)`);
+      }
     }
   }
 

@@ -207,6 +207,15 @@ describe('deployChecks', () => {
     expect(deployChecks(svc(keys.slice(0, -13))).errors).toEqual([]);
   });
 
+  it("fails, on any stage, an mns event whose regionId is not the functions' region (FC reads a queue in the function's own region only)", () => {
+    const svc = (regionId?: string) => ({ stage: 'dev', region: 'ap-southeast-1', functions: { f: { events: [{ mns: { queueName: 'q-1', ...(regionId ? { regionId } : {}) } }] } } });
+    expect(deployChecks(svc('cn-hangzhou')).errors).toEqual([
+      `function "f": mns queue q-1 has regionId cn-hangzhou, not the functions' region ap-southeast-1: FC reads a queue in the function's own region only (leave regionId out)`,
+    ]);
+    expect(deployChecks(svc('ap-southeast-1')).errors).toEqual([]);
+    expect(deployChecks(svc()).errors).toEqual([]);
+  });
+
   it('fails --use-openssl-ca without SSL_CERT_DIR, on any stage, naming it', () => {
     const roots = { NODE_OPTIONS: '--max-old-space-size=200 --use-openssl-ca', SSL_CERT_DIR: '/code/certs', SSL_CERT_FILE: '/code/certs/none.pem' };
     const svc = (env: Record<string, string>) => ({ stage: 'dev', environment: env, functions: { f: {} } });
