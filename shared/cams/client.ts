@@ -104,7 +104,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 /** Turns one HTTP reply into the call's result, or the CamsError it stands for. */
 function readCamsReply<A extends CamsAction>(action: A, res: HttpResponse): CamsResult<A> {
   const requestIdHeader = res.headers['x-acs-request-id'];
-  if (res.status < 200 || res.status >= 300) throw camsErrorFromHttp(res.status, res.body, action, requestIdHeader);
+  if (res.status < 200 || res.status >= 300) throw camsErrorFromHttp(res.status, res.body, action, requestIdHeader, res.headers['retry-after']);
   let json: unknown;
   try {
     json = JSON.parse(res.body.toString('utf8'));

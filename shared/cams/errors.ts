@@ -33,6 +33,8 @@ export interface CamsErrorInit {
   cause?: unknown;
   /** Our own refusal (the account's budget had no slot in time): when to try again. */
   retryAfterMs?: number | undefined;
+  /** A throttle's own Retry-After (a gateway's 429), in whole seconds, bounded. */
+  retryAfterS?: number | undefined;
 }
 
 /** Every failure of a CAMS call, in CAMS's own field names so it can be relayed as an envelope. */
@@ -67,6 +69,8 @@ export class CamsError extends Error {
    * time, so CAMS was not called. Milliseconds until a slot may be free (for Retry-After).
    */
   readonly retryAfterMs: number | undefined;
+  /** The wait a throttling gateway asked for (its Retry-After), 1 to THROTTLE_WAIT_MAX_S seconds. */
+  readonly retryAfterS: number | undefined;
 
   constructor(init: CamsErrorInit) {
     super(`${init.action ? init.action + ': ' : ''}${init.Code}: ${init.Message}`, init.cause === undefined ? undefined : { cause: init.cause });
@@ -81,6 +85,7 @@ export class CamsError extends Error {
     this.retryable = init.retryable;
     this.action = init.action;
     this.retryAfterMs = init.retryAfterMs;
+    this.retryAfterS = init.retryAfterS;
   }
 
   /** True for our own refusal (no CAMS call made), false for anything CAMS or the network said. */
@@ -122,6 +127,7 @@ export function redactCamsError(err: CamsError, secrets: readonly (string | unde
     action: err.action,
     cause: err.cause,
     retryAfterMs: err.retryAfterMs,
+    retryAfterS: err.retryAfterS,
   });
 }
 
@@ -244,6 +250,7 @@ export function camsErrorFromHttp(
   body: Buffer,
   action?: string,
   requestIdHeader?: string | string[],
+  retryAfterHeader?: string | string[],
 ): CamsError {
   const text = body.toString('utf8');
   let parsed: unknown;
@@ -256,14 +263,30 @@ export function camsErrorFromHttp(
     return camsErrorFromBody(httpStatus, parsed as Record<string, unknown>, action, requestIdHeader);
   }
   const snippet = text.trim().slice(0, 200);
+  // A 429 without CAMS's body is a throttle in front of CAMS (a gateway's or proxy's page): the call
+  // never reached the operation, and is relayed as the throttle it is, with the wait it asked for.
+  const throttled = httpStatus === 429;
   return new CamsError({
-    Code: HTTP_ERROR,
+    Code: throttled ? GATEWAY_THROTTLING : HTTP_ERROR,
     Message: `HTTP ${httpStatus}${snippet ? ': ' + snippet : ' with an empty body'}`,
     RequestId: headerValue(requestIdHeader),
     httpStatus,
     retryable: isRetryableFailure(HTTP_ERROR, httpStatus),
     action,
+    retryAfterS: throttled ? throttleWaitS(headerValue(retryAfterHeader)) : undefined,
   });
+}
+
+/** The code for a throttle that sent no code of its own: the OpenAPI gateway's (a `Throttling*`). */
+export const GATEWAY_THROTTLING = 'Throttling';
+/** The longest wait relayed from a gateway's Retry-After: a caller is not held off longer on its word. */
+export const THROTTLE_WAIT_MAX_S = 60;
+
+/** Retry-After (delta-seconds or an HTTP date) as whole seconds in [1, THROTTLE_WAIT_MAX_S]; 1 when absent or unreadable. */
+function throttleWaitS(value: string | undefined, now = Date.now()): number {
+  const v = value?.trim() ?? '';
+  const ms = /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : Date.parse(v) - now;
+  return Number.isFinite(ms) ? Math.min(THROTTLE_WAIT_MAX_S, Math.max(1, Math.ceil(ms / 1000))) : 1;
 }
 
 /** Socket errors raised before the request could reach CAMS: such an attempt was certainly not applied. */

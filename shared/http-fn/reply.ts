@@ -112,8 +112,9 @@ export function errorReply(requestId: string, err: unknown): ErrorReplyInfo {
     const body: Record<string, unknown> = { RequestId: requestId, Code: err.Code, Message: err.Message, Success: false };
     if (err.RequestId) body['CamsRequestId'] = err.RequestId;
     if (err.Recommend) body['Recommend'] = err.Recommend;
-    // Our own refusal (the account's budget had no slot in time; CAMS was not called) says when a slot frees up.
-    const retryAfterS = err.retryAfterMs === undefined ? 1 : Math.max(1, Math.ceil(err.retryAfterMs / 1000));
+    // Our own refusal (the account's budget had no slot in time; CAMS was not called) says when a slot
+    // frees up; a gateway's throttle, what it asked for (bounded).
+    const retryAfterS = err.retryAfterMs === undefined ? (err.retryAfterS ?? 1) : Math.max(1, Math.ceil(err.retryAfterMs / 1000));
     const headers: Record<string, string> = status === 429 || status === 503 ? { 'retry-after': String(retryAfterS) } : {};
     return {
       response: jsonReply(status, body, headers),

@@ -179,6 +179,18 @@ describe('CAMS errors → the caller\'s status (README "Status codes")', () => {
     expect(res.json.Code).toBe('Throttling.User');
   });
 
+  it('a 429 without CAMS\'s body (a gateway\'s throttle page) → 429 Throttling, with the gateway\'s Retry-After bounded, else 1', async () => {
+    const page = (headers: Record<string, string> = {}): ScriptedReply => ({ status: 429, body: '<html>429 Too Many Requests</html>', headers });
+    const asked = await whenCamsAnswers(page({ 'retry-after': '7' }));
+    expect(asked.status).toBe(429);
+    expect(asked.headers['retry-after']).toBe('7');
+    expect(asked.json).toMatchObject({ Code: 'Throttling', Success: false });
+    const none = await whenCamsAnswers(page(), 'GetWhatsappHealthStatus');
+    expect([none.status, none.headers['retry-after'], none.json.Code]).toEqual([429, '1', 'Throttling']);
+    const long = await whenCamsAnswers(page({ 'retry-after': '86400' }));
+    expect(long.headers['retry-after']).toBe('60');
+  });
+
   it('CAMS 5xx → 502 with CAMS\'s code', async () => {
     const res = await whenCamsAnswers(gatewayError(503, 'ServiceUnavailable'));
     expect(res.status).toBe(502);

@@ -143,6 +143,13 @@ describe('CamsClient error forms', () => {
     });
   }
 
+  it('reads a 429 without a CAMS body (a gateway\'s page) as a throttle, retried, with its Retry-After', async () => {
+    server = await startScriptedCams(() => ({ status: 429, body: 'Too Many Requests', headers: { 'retry-after': '3' } }));
+    const err = await expectCamsError(clientFor(server.url, { retry: { maxAttempts: 2, baseDelayMs: 0 } }).bindWaba({ WabaId: '1' }));
+    expect(err).toMatchObject({ Code: 'Throttling', httpStatus: 429, retryable: true, retryAfterS: 3, attempts: 2, budgetRefusal: false });
+    expect(server.calls).toHaveLength(2);
+  });
+
   it('reads a 4xx body in lower camel case as the official SDK does (code, message, requestId, accessDeniedDetail)', async () => {
     // openapi-client: defaultAny(err["Code"], err["code"]), and so Message, RequestId, AccessDeniedDetail.
     const body = { requestId: 'R-5', hostId: 'cams.ap-southeast-1.aliyuncs.com', code: 'Throttling.User', message: 'Request was denied due to user flow control.', accessDeniedDetail: 'none of it' };

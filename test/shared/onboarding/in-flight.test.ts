@@ -2,7 +2,7 @@ import { createServer as createNetServer, type AddressInfo, type Server } from '
 import { describe, expect, it } from 'vitest';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
-import { budgetRefusal, CamsError } from '../../../shared/cams/errors.ts';
+import { budgetRefusal, CamsError, camsErrorFromHttp } from '../../../shared/cams/errors.ts';
 import { LIST_LAG_MS, OnboardingRetryableError, runOnboarding } from '../../../shared/onboarding/onboard.ts';
 import { onboardingIdFor } from '../../../shared/onboarding/payload.ts';
 import { recordKey, type OnboardingRecord } from '../../../shared/onboarding/record.ts';
@@ -63,6 +63,12 @@ describe('StepInFlight after an add that failed transiently', () => {
   it('an add CAMS throttled (flow control refuses before the operation): the same', async () => {
     const rec = await firstRunFailsThenPhoneExists(() => new CamsError({ Code: 'Throttling.User', Message: 'slow down', httpStatus: 400, retryable: true }));
     expect(rec).toMatchObject({ Status: 'failed', FailureReason: expect.stringContaining('Phone.Exists') });
+  });
+
+  it('an add a gateway throttled with its own 429 page (no CAMS body: the call never reached CAMS): the same', async () => {
+    const rec = await firstRunFailsThenPhoneExists(() => camsErrorFromHttp(429, Buffer.from('<html>429 Too Many Requests</html>'), 'AddChatappPhoneNumber'));
+    expect(rec).toMatchObject({ Status: 'failed', FailureReason: expect.stringContaining('Phone.Exists') });
+    expect(rec.StepInFlight).toBeUndefined();
   });
 
   it('an add that could not connect (ECONNREFUSED: nothing was sent): the same', async () => {
