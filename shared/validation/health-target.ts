@@ -47,10 +47,13 @@ const REQUIRE_NAMING = {
 };
 
 /**
- * GetWhatsappHealthStatus's params as CAMS takes them, checked per NodeType: a field of another
- * NodeType is passed on, as CAMS takes and ignores it (GET /health-status relays the call).
+ * GetWhatsappHealthStatus's params as CAMS takes them, checked per NodeType. A field of another
+ * NodeType is left out unchecked (GET /health-status relays the call): CAMS takes and ignores it
+ * whatever its form, so checking it would refuse a call CAMS answers.
  */
-export const HealthQuery = camsParams(NodeParams.check(z.superRefine(requireNaming, REQUIRE_NAMING)));
+export const HealthQuery = camsParams(
+  z.pipe(z.transform(withoutOtherTypesFields), NodeParams.check(z.superRefine(requireNaming, REQUIRE_NAMING))),
+);
 
 /**
  * A node whose health CAMS can report, as the watch list keeps it: HealthQuery, less a field of

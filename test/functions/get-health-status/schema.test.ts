@@ -66,8 +66,18 @@ describe('get-health-status params', () => {
     ['waba', { TemplateCode: 'x1', Language: 'en' }],
     ['phone', { PhoneNumber: '8613800000000', Language: 'en' }],
     ['template', { TemplateCode: 'x1', Language: 'en', PhoneNumber: '8613800000000' }],
-  ] as const)('NodeType %s with %j, a field of another NodeType: passed on, as CAMS takes and ignores it (the watch list alone refuses it)', (NodeType, extra) => {
-    expect(validateParams(GetHealthStatusParams, { CustSpaceId: 'C1', NodeType, ...extra })).toEqual({ CustSpaceId: 'C1', NodeType, ...extra });
+    ['waba', { PhoneNumber: '+86 138-0000-0000' }],
+    ['phone', { PhoneNumber: '8613800000000', TemplateCode: 'not an id!', Language: 'English' }],
+    ['template', { TemplateCode: 'x1', Language: 'en', PhoneNumber: '+8613800000000' }],
+  ] as const)('NodeType %s with %j, a field of another NodeType: left out of the call unchecked, as CAMS ignores it whatever its form (the watch list alone refuses it)', (NodeType, extra) => {
+    const own = Object.fromEntries(Object.entries(extra).filter(([k]) => ({ waba: [], phone: ['PhoneNumber'], template: ['TemplateCode', 'Language'] })[NodeType].includes(k as never)));
+    expect(validateParams(GetHealthStatusParams, { CustSpaceId: 'C1', NodeType, ...extra })).toEqual({ CustSpaceId: 'C1', NodeType, ...own });
+  });
+  it('a field of another NodeType, however malformed, hides no problem of the request: the others are named at once', () => {
+    expect(rejectionOf(GetHealthStatusParams, { NodeType: 'phone', PhoneNumber: '+8613800000000', TemplateCode: 'bad id!' })).toEqual({
+      code: 'InvalidParameter',
+      fields: { CustSpaceId: 'is required', PhoneNumber: expect.stringContaining('country code first') },
+    });
   });
   it('takes PhoneNumber as the seed does: country code first, E.164 digits, at most 15', () => {
     for (const PhoneNumber of ['8613800000000', '6590001234', '447911123456', '123456789012345']) {
