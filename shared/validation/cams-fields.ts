@@ -2,7 +2,16 @@ import * as z from './schema.ts';
 
 /** A required string field whose messages say what is wrong in plain words. */
 export function requiredString() {
-  return z.string({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be a string') });
+  return z.string({ error: (iss) => (iss.input === undefined ? 'is required' : typeof iss.input === 'number' ? numberProblem(iss.input) : 'must be a string') });
+}
+
+/**
+ * A JSON number where text is expected. A whole one JSON holds exactly stands for its digits
+ * (params.ts); one past 2^53 was already rounded by the parse, so its digits are not the caller's.
+ */
+function numberProblem(n: number): string {
+  if (n < 0 || !Number.isInteger(n)) return 'is a negative or fractional number: send the value as a string';
+  return Number.isSafeInteger(n) ? 'must be a string' : 'is a number too large to be exact: send it as a string';
 }
 
 /**

@@ -202,3 +202,21 @@ describe('a JSON null is no value, as the official SDK sends it (it leaves a nul
     expect((await calls()).slice(before).map((c) => c.Params)).toEqual([params]);
   });
 });
+
+describe('an id sent as a JSON number: taken while exact, else refused saying why', () => {
+  it('a whole number JSON holds exactly → CAMS gets its digits; too large, negative or fractional → 400 saying what is wrong, CAMS not called', async () => {
+    const before = (await calls()).length;
+    expect((await callRoute(host.url, { method: 'POST', path: '/waba/bind', body: { WabaId: Number(WABA) } })).status).toBe(200);
+    expect((await calls()).slice(before).map((c) => c.Params)).toEqual([{ WabaId: WABA }]);
+    const cases: Array<[number, string]> = [
+      [Number('12345678901234567'), 'is a number too large to be exact: send it as a string'],
+      [-1, 'is a negative or fractional number: send the value as a string'],
+      [2.5, 'is a negative or fractional number: send the value as a string'],
+    ];
+    for (const [WabaId, Message] of cases) {
+      const res = await callRoute(host.url, { method: 'POST', path: '/waba/bind', body: { WabaId } });
+      expect([WabaId, res.status, res.json.Fields]).toEqual([WabaId, 400, [{ Field: 'WabaId', Message }]]);
+    }
+    expect((await calls()).length).toBe(before + 1);
+  });
+});

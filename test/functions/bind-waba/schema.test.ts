@@ -15,8 +15,10 @@ describe('bind-waba params', () => {
   it.each([['12ab'], ['1'.repeat(33)], ['-1']])('rejects WabaId %j: digits only', (WabaId) => {
     expect(rejectionOf(BindWabaParams, { WabaId })?.fields['WabaId']).toContain('digits');
   });
-  it('rejects a WabaId that is not a string (e.g. an inexact JSON number)', () => {
-    expect(rejectionOf(BindWabaParams, { WabaId: 1.5 })).toEqual({ code: 'InvalidParameter', fields: { WabaId: 'must be a string' } });
+  it('rejects a WabaId that is not a string, saying why a JSON number was not taken', () => {
+    expect(rejectionOf(BindWabaParams, { WabaId: 1.5 })).toEqual({ code: 'InvalidParameter', fields: { WabaId: 'is a negative or fractional number: send the value as a string' } });
+    expect(rejectionOf(BindWabaParams, { WabaId: 2 ** 60 })).toEqual({ code: 'InvalidParameter', fields: { WabaId: 'is a number too large to be exact: send it as a string' } });
+    expect(rejectionOf(BindWabaParams, { WabaId: true })).toEqual({ code: 'InvalidParameter', fields: { WabaId: 'must be a string' } });
   });
   it('rejects an unknown parameter by name', () => {
     expect(rejectionOf(BindWabaParams, { WabaId: '1', WabaID: '1' })?.fields).toEqual({ WabaID: 'is not a parameter of this operation' });
