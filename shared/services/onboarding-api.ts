@@ -1,4 +1,5 @@
 import { credentialsFrom, MissingCredentialsError, type Acs3Credentials } from '../cams/credentials.ts';
+import { isExpiredToken } from '../cams/errors.ts';
 import type { FcContext } from '../fc/context.ts';
 import { fc3Endpoint, invokeFc3 } from '../fc/invoke.ts';
 import { HttpError } from '../http-fn/errors.ts';
@@ -48,7 +49,8 @@ async function invokeOnboardingAsync(context: FcContext, env: Env, body: string)
     // and signature headers with it; the message goes on to the caller: masked as the CAMS client masks its replies.
     if (!(e instanceof Error)) throw e;
     const message = redactValues(e.message, [creds.accessKeySecret, creds.securityToken]);
-    throw message === e.message ? e : Object.assign(new Error(message), { name: e.name });
+    // Its code kept: FC's (FcInvokeError, @alicloud/fc2's ErrorCode) tells an expired token.
+    throw message === e.message ? e : Object.assign(new Error(message), { name: e.name, code: (e as { code?: unknown }).code });
   }
 }
 
@@ -116,6 +118,12 @@ export function onboardingApi(env: Env = process.env, opts: OnboardingApiOptions
         // No credentials to invoke with is this function's misconfiguration (500, the log names the
         // setting), not a failed queueing for the caller to retry.
         if (e instanceof HttpError || e instanceof MissingCredentialsError) throw e;
+        // The role's STS token ran out during this invocation: the next one has a fresh token, so the
+        // same POST may be sent again at once (503 + Retry-After, as a CAMS route answers it).
+        const code = (e as { code?: unknown }).code;
+        if (typeof code === 'string' && isExpiredToken(code)) {
+          throw new HttpError(503, code, "the function's STS token expired before the onboarding could be queued; the record is stored: POST again", { headers: { 'retry-after': '1' } });
+        }
         throw new HttpError(502, 'InvokeFailed', `the onboarding could not be queued (${e instanceof Error ? e.message : String(e)}); POST again to retry`);
       }
     }

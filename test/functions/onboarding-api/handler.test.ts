@@ -114,6 +114,30 @@ describe('POST /onboardings', () => {
     }
   });
 
+  it("an invoke FC refused for the role's expired STS token: 503 with Retry-After and FC's code, as the CAMS routes answer it (the record is stored; POST again)", async () => {
+    // FC 3.0 answers in the gateway's envelope (Code), FC 2.0 in its own (ErrorCode, read by @alicloud/fc2).
+    const expired = { Code: 'InvalidSecurityToken.Expired', Message: 'Specified SecurityToken is expired.', ErrorCode: 'InvalidSecurityToken.Expired', ErrorMessage: 'Specified SecurityToken is expired.' };
+    const server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify(expired));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const env = { API_KEYS: `${CALLER_KEY.accessKeyId}:${CALLER_KEY.accessKeySecret}`, STORE_URL: storeUrl, FC_ENDPOINT: endpoint };
+      const credentials = { accessKeyId: 'STS.role-key', accessKeySecret: 'role-secret-0123456789', securityToken: 'CAIS-sts-token' };
+      for (const [i, service] of [{}, { name: 'cams-fc-dev' }].entries()) {
+        const fn = httpFunction<unknown>({ name: 'onboarding-api', routes: [{ method: 'POST', path: '/onboardings', schema: CreateOnboardingParams }], schema: CreateOnboardingParams, env, service: onboardingApi(env, { now: () => t }) });
+        const signed = signRouteRequest({ method: 'POST', path: '/onboardings', body: { ...payload, IdempotencyKey: `expired-${i}` } }, 'h', CALLER_KEY, { nonce: `ob-api-${process.pid}-${++nonce}` });
+        const res = parseReply(await fn(httpEvent(signed, 'fc-http'), fcContext({ service, credentials }) as never));
+        expect([i, res.statusCode, res.body.Code, res.headers['retry-after']]).toEqual([i, 503, 'InvalidSecurityToken.Expired', '1']);
+        expect(res.body.Message).toContain('POST again');
+      }
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it('a bad Templates list is a 400 naming each field by its full path and saying what is expected', async () => {
     const fields = async (Templates: unknown) => {
       const res = await post({ ...payload, Templates });
