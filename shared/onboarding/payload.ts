@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import * as z from '../validation/schema.ts';
+import { camsParams } from '../validation/cams-params.ts';
 import { Cc, IsvCode, Language, PhoneNumber, TemplateCode, VerifiedName, WabaId, e164Problem } from '../validation/cams-fields.ts';
 
-export const OnboardingPayload = z
+const PayloadFields = z
   .strictObject({
     WabaId: WabaId(),
     Cc: Cc(),
@@ -28,6 +29,11 @@ export const OnboardingPayload = z
       if (problem) ctx.issues.push({ code: 'custom', message: problem, path: ['PhoneNumber'], input: v.PhoneNumber });
     }),
   );
+/**
+ * What an onboarding is asked to do. An empty value or a JSON null is no value, as on the CAMS routes
+ * (camsParams): an optional field given one is left out, a required one is MissingParameter.
+ */
+export const OnboardingPayload = camsParams(PayloadFields);
 export type OnboardingPayload = z.infer<typeof OnboardingPayload>;
 
 /** Key order and the key itself do not change what is being onboarded. */

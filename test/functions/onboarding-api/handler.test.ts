@@ -138,6 +138,18 @@ describe('POST /onboardings', () => {
     }
   });
 
+  it('a JSON null (or empty) optional field is no value, as on the CAMS routes: accepted, and left out of the record', async () => {
+    const res = await post({ ...payload, IdempotencyKey: 'nulls-1', IsvCode: null, Templates: null });
+    expect([res.statusCode, res.body.Code]).toEqual([202, 'OK']);
+    const rec = (await store.get<OnboardingRecord>(recordKey(res.body.Data!['OnboardingId'] as string)))!.value;
+    expect(rec.Payload).toEqual({ ...payload, IdempotencyKey: 'nulls-1' });
+    // The same onboarding as without them: not another payload under the key.
+    expect((await post({ ...payload, IdempotencyKey: 'nulls-1', IsvCode: '' })).statusCode).toBe(202);
+    // A required one given null is missing, named as such.
+    const missing = await post({ ...payload, IdempotencyKey: 'nulls-2', WabaId: null });
+    expect([missing.statusCode, missing.body.Code, missing.body['Fields']]).toEqual([400, 'MissingParameter', [{ Field: 'WabaId', Message: 'is required' }]]);
+  });
+
   it('a bad Templates list is a 400 naming each field by its full path and saying what is expected', async () => {
     const fields = async (Templates: unknown) => {
       const res = await post({ ...payload, Templates });
