@@ -12,8 +12,6 @@ export interface SinkWindow {
   sent: number[];
   /** The channel asked us to wait until then. */
   holdUntil?: number;
-  /** When (the holding deliverer's clock) it asked: a reader whose clock is behind shifts the hold by the difference. */
-  heldAt?: number;
   /**
    * Wall-clock time (epoch ms) the last send was to go out, whichever delivery made it: a channel's
    * per-second limit counts every flush's messages, not one flush's.
@@ -21,37 +19,6 @@ export interface SinkWindow {
   lastSendAt?: number;
   /** Set (before the alert is) when the sink refused a message: its SinkRejected alert may be firing (a deliverer without the sink resolves it). */
   refusing?: boolean;
-}
-
-/** A minute: the per-minute budget's window. */
-const WINDOW_MS = 60_000;
-
-/**
- * The longest a sink's channel is held: DingTalk's throttles, the longest wait a sink sets itself; a
- * Retry-After beyond it is tried again then (one message, answered with another wait at worst).
- */
-export const SINK_HOLD_MAX_MS = 10 * 60_000;
-
-/**
- * The window as a deliverer at `now` sees it, bounded for clocks that differ (deliverers on several
- * instances share it): a send stamped after `now` is counted from `now` (else it stayed counted, and
- * could fill the budget, until this clock caught up with the sender's, minutes for one running ahead),
- * a hold asked at a later time than `now` is shifted back by the difference, and none lasts more than
- * SINK_HOLD_MAX_MS from `now`. `changed` when such a bound applied: it is written back, so each lasts
- * its time from when a deliverer first saw it, not from each reading.
- */
-function bounded(w: SinkWindow, now: number): { window: SinkWindow; changed: boolean } {
-  let changed = w.sent.some((t) => t > now);
-  const sent = w.sent.map((t) => Math.min(t, now)).filter((t) => now - t < WINDOW_MS);
-  const { holdUntil, heldAt, ...rest } = w;
-  const window: SinkWindow = { ...rest, sent };
-  if (holdUntil !== undefined) {
-    const ahead = Math.max(0, (heldAt ?? now) - now);
-    const until = Math.min(holdUntil - ahead, now + SINK_HOLD_MAX_MS);
-    if (until !== holdUntil) changed = true;
-    if (until > now) Object.assign(window, { holdUntil: until, heldAt: Math.min(heldAt ?? now, now) });
-  }
-  return { window, changed };
 }
 
 /** Every sink's window, one per sink ever configured, by the sink's name. */
@@ -66,15 +33,15 @@ export async function listSinkWindows(store: Store): Promise<Array<{ sink: strin
 export async function takeSendSlot(store: Store, sink: AlertSink, now: number): Promise<{ waitMs: number; refusing: boolean } | string> {
   let verdict: { waitMs: number; refusing: boolean } | string = { waitMs: 0, refusing: false };
   await update<SinkWindow>(store, SINK_RATE_PREFIX + sink.name, (current) => {
-    const { window: w, changed } = bounded(current ?? { sent: [] }, now);
-    const { sent } = w;
-    if (w.holdUntil !== undefined) {
+    const w: SinkWindow = current ?? { sent: [] };
+    const sent = w.sent.filter((t) => now - t < 60_000);
+    if (w.holdUntil && w.holdUntil > now) {
       verdict = `the channel asked to wait until ${new Date(w.holdUntil).toISOString()}`;
-      return changed ? w : undefined;
+      return undefined;
     }
     if (sent.length >= sink.perMinute) {
       verdict = `${sink.perMinute} messages/min reached`;
-      return changed ? w : undefined;
+      return undefined;
     }
     const interval = sink.minIntervalMs ?? 0;
     const wall = Date.now();
@@ -86,10 +53,8 @@ export async function takeSendSlot(store: Store, sink: AlertSink, now: number): 
   return verdict;
 }
 
-/** The channel asked to wait `waitMs` (at most SINK_HOLD_MAX_MS) from `now`. */
-export async function holdSink(store: Store, sink: string, now: number, waitMs: number): Promise<void> {
-  const holdUntil = now + Math.min(waitMs, SINK_HOLD_MAX_MS);
-  await update<SinkWindow>(store, SINK_RATE_PREFIX + sink, (current) => ({ ...current, sent: current?.sent ?? [], holdUntil, heldAt: now }));
+export async function holdSink(store: Store, sink: string, until: number): Promise<void> {
+  await update<SinkWindow>(store, SINK_RATE_PREFIX + sink, (current) => ({ ...current, sent: current?.sent ?? [], holdUntil: until }));
 }
 
 /** Whether the sink's window carries the refusing mark. */
