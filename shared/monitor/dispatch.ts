@@ -412,7 +412,7 @@ async function deliverToSink(
       await sink.send(notification);
     } catch (e) {
       const err = e instanceof SinkDeliveryError ? e : new SinkDeliveryError(sink.name, e instanceof Error ? e.message : String(e), true);
-      if (err.retryAfterMs) await holdSink(store, sink.name, now() + err.retryAfterMs);
+      if (err.retryAfterMs) await holdSink(store, sink.name, now(), err.retryAfterMs);
       unanswered = err.unanswered ? unanswered + 1 : 0;
       if (err.retryable) {
         report.failed.push({ sink: sink.name, group, error: err.message });

@@ -53,8 +53,17 @@ export async function takeSendSlot(store: Store, sink: AlertSink, now: number): 
   return verdict;
 }
 
-export async function holdSink(store: Store, sink: string, until: number): Promise<void> {
-  await update<SinkWindow>(store, SINK_RATE_PREFIX + sink, (current) => ({ ...current, sent: current?.sent ?? [], holdUntil: until }));
+/**
+ * The longest a channel is held: DingTalk's throttle wait, the longest any sink sets itself. A
+ * receiver's Retry-After beyond it (a day, a typo) is tried again then, one message answered with
+ * another wait at worst, rather than holding every alert of the sink for as long as it said.
+ */
+export const SINK_HOLD_MAX_MS = 10 * 60_000;
+
+/** The channel asked to wait `waitMs` from `now`: held at most SINK_HOLD_MAX_MS. */
+export async function holdSink(store: Store, sink: string, now: number, waitMs: number): Promise<void> {
+  const holdUntil = now + Math.min(waitMs, SINK_HOLD_MAX_MS);
+  await update<SinkWindow>(store, SINK_RATE_PREFIX + sink, (current) => ({ ...current, sent: current?.sent ?? [], holdUntil }));
 }
 
 /** Whether the sink's window carries the refusing mark. */

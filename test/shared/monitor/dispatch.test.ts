@@ -4,6 +4,7 @@ import type { AlertNotification, AlertSink, AlertSubject } from '../../../shared
 import { SinkDeliveryError } from '../../../shared/alerts/model.ts';
 import { WebhookSink } from '../../../shared/alerts/sinks/webhook.ts';
 import { DELIVER_AGAIN, DELIVERY_LEASE, deliverOwed, ENTITY_PREFIX, SINK_REFUSALS } from '../../../shared/monitor/dispatch.ts';
+import { SINK_HOLD_MAX_MS } from '../../../shared/monitor/sink-window.ts';
 import { EVERY_SINK, fingerprintOf, type EntityState } from '../../../shared/monitor/entity-state.ts';
 import { OWED_PREFIX, reindexEntities, SILENCED_PREFIX, updateEntity } from '../../../shared/monitor/entity-store.ts';
 import { observeMonitorSubject } from '../../../shared/monitor/monitor-alert.ts';
@@ -96,6 +97,18 @@ describe('deliverOwed', () => {
     expect((await deliverOwed(store, [flaky], Date.now, noLog)).deferred[0]!.reason).toContain('asked to wait');
     const later = await deliverOwed(store, [flaky], () => Date.now() + 61_000, noLog);
     expect(later.delivered).toEqual([{ sink: 'flaky', group: 'waba:3', items: 1 }]);
+  });
+
+  it('holds a sink at most 10 minutes whatever Retry-After a receiver sends: a day held every alert of it for a day', async () => {
+    const store = await openStore('memory:');
+    const hook = new TimedSink('hook');
+    await owe(store, '4', ['hook']);
+    const t0 = Date.now();
+    hook.fail = new SinkDeliveryError('hook', '429 Too Many Requests', true, 86_400_000);
+    expect((await deliverOwed(store, [hook], () => t0, noLog)).failed).toHaveLength(1);
+    hook.fail = undefined;
+    expect((await deliverOwed(store, [hook], () => t0 + SINK_HOLD_MAX_MS - 1, noLog)).deferred[0]!.reason).toContain('asked to wait');
+    expect((await deliverOwed(store, [hook], () => t0 + SINK_HOLD_MAX_MS, noLog)).delivered).toEqual([{ sink: 'hook', group: 'waba:4', items: 1 }]);
   });
 
   it.each([
