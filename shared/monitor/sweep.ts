@@ -528,9 +528,13 @@ export class HealthSweep {
     };
   }
 
-  /** The monitor's own failures are alerts too; they fire on the first bad sweep. */
+  /**
+   * The monitor's own failures are alerts too; they fire on the first bad sweep. The flusher is told
+   * once the write is done, as for a check's findings: told before it, a flush starting meanwhile
+   * (the store slow, the machine loaded) read the outboxes without it and cleared the flag the last
+   * flush goes by, so the alert waited, owed, for the next tick.
+   */
   private async observeMonitor(subject: AlertSubject, status: ObservedStatus, errors: HealthError[], roundId: string, minConsecutive?: number): Promise<void> {
-    this.flusher?.owed();
     await observeMonitorSubject(this.opts.store, subject, status, errors, {
       now: this.alertNow(),
       round: roundId,
@@ -538,6 +542,7 @@ export class HealthSweep {
       sinks: this.opts.sinks.map((s) => s.name),
       ...(minConsecutive === undefined ? {} : { minConsecutive }),
     });
+    this.flusher?.owed();
   }
 
   private async resolveUntied(roundId: string): Promise<void> {

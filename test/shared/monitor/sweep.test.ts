@@ -4,11 +4,16 @@ import { DEFAULT_SANDBOX_KEYS } from '../../../local/sandbox/server.ts';
 import { CamsClient } from '../../../shared/cams/client.ts';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CamsError } from '../../../shared/cams/errors.ts';
+import { DELIVER_AGAIN, DELIVERY_LEASE } from '../../../shared/monitor/dispatch.ts';
+import { fingerprintOf } from '../../../shared/monitor/entity-state.ts';
+import { entityKey } from '../../../shared/monitor/entity-store.ts';
+import { monitorSubject } from '../../../shared/monitor/monitor-alert.ts';
 import { HealthSweep, SWEEP_LEASE, type HealthSweepOptions } from '../../../shared/monitor/sweep.ts';
 import { parseMonitorTargets, registerWatchTarget, type WatchTarget } from '../../../shared/monitor/targets.ts';
 import type { Lease, Store } from '../../../shared/store/port.ts';
 import { onboardThroughFunctions, RecordingSink, sandboxClient, sandboxPerFileStorePerTest, setHealth } from '../../support/monitor.ts';
 import { sandboxControl } from '../../support/sandbox-env.ts';
+import { gate, storeWith } from '../../support/store.ts';
 
 const HOUR = 3_600_000;
 let sandbox: RunningSandbox;
@@ -371,6 +376,55 @@ describe('HealthSweep against the sandbox', () => {
     expect(timeline.filter((e) => e === 'sent')).toHaveLength(1);
     expect(timeline.indexOf('sent')).toBeLessThan(starts[starts.length - 1]!);
     expect(sink.received[0]!.items.map((i) => `${i.subject.templateCode}:${i.reason}`)).toEqual(['tpl_0:new']);
+  });
+
+  it("a TargetRejected written while a flush reads the outboxes is delivered by the tick's last flush, not left owed", async () => {
+    // A space CAMS does not know: its check is refused, a TargetRejected alert (the monitor's own).
+    const unknown: WatchTarget = { CustSpaceId: 'C99990000000099', NodeType: 'waba', WabaId: '1' };
+    const alertKey = entityKey(fingerprintOf(monitorSubject('TargetRejected', unknown)));
+    const delayMs = 20;
+    let leases = 0;
+    let released = gate();
+    const firstFlushDone = gate();
+    // The alert's write is slow (a loaded machine): it waits for a flush that starts meanwhile to be
+    // done. One the sweep scheduled before the write is due before this wait's own timer (same
+    // delay, set later), so it has asked for the delivery lease by then; none asked, none is coming.
+    let stalled = false;
+    const slow = storeWith(store, {
+      acquireLease: async (name, ttl, owner) => {
+        const lease = await store.acquireLease(name, ttl, owner);
+        if (!lease || name !== DELIVERY_LEASE) return lease;
+        leases++;
+        const done = released;
+        return Object.assign(Object.create(lease) as Lease, { release: async () => (await lease.release(), done.open()) });
+      },
+      // A deliverer's last store call: the flush is over once it is (its promise chain settles before the next macrotask).
+      delete: async (k, o) => {
+        const gone = await store.delete(k, o);
+        if (k === DELIVER_AGAIN) firstFlushDone.open();
+        return gone;
+      },
+      put: async (k, v, o) => {
+        if (k === alertKey && !stalled) {
+          stalled = true;
+          released = gate();
+          const asked = leases;
+          await sleepMs(delayMs);
+          if (leases > asked) await released.opened;
+        }
+        return store.put(k, v, o);
+      },
+    });
+    // CAMS's refusal comes once the flush of what earlier sweeps owe (a flush delay after the check
+    // began) is over: no flush is running or queued when the alert is written.
+    const cams = sandboxClient(sandbox, 50);
+    const check = cams.getHealthStatus.bind(cams);
+    cams.getHealthStatus = (...args) => check(...args).finally(() => firstFlushDone.opened.then(() => new Promise<void>((r) => setImmediate(r))));
+    const sink = new RecordingSink();
+    const report = await sweep(sink, { store: slow, envTargets: [unknown], cams, concurrency: 1, flushDelayMs: delayMs });
+    expect(report).toMatchObject({ checked: 1, roundComplete: true });
+    expect(stalled).toBe(true);
+    expect(sink.received.flatMap((n) => n.items).map((i) => `${i.subject.entityType}:${i.subject.custSpaceId}:${i.reason}`)).toEqual(['TargetRejected:C99990000000099:new']);
   });
 
   it('sends nothing the invocation would cut off (deliverBy): the alert stays owed for the next sweep', async () => {
