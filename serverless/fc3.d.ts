@@ -30,8 +30,6 @@ export interface Fc3Deployment {
   roles: Fc3Role[];
   eventRules: Fc3EventRule[];
   routes: { method: string; path: string; customDomainPath: string; function: string }[];
-  /** The queues FC 3.0 sends what it gives up on to: an MNS trigger's dead-letter queue, an async function's failure destination. */
-  queues: { queueName: string; kind: 'dead-letter' | 'async-failure'; of?: string; function: string }[];
   bus: string;
   logsPolicyName: string;
   /** ownerMark(service, stage): what ram.sh and eventbridge.sh prefix the descriptions of what they make with. */

@@ -9,7 +9,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import { fitName, mergeEnvironment, mnsTriggerConfig, normalizeStatements } from './templates.js';
-import { asyncFailureQueueName, asyncInvokeConfig, deadLetterQueueName, invokedAsync, mnsRunOptions, sendToQueueStatement } from './fc3-dlq.js';
 
 export const FC3_EDITION = '3.0.0';
 
@@ -103,7 +102,7 @@ export function fc3VpcConfig(v) {
  * @param {{service: string, stage: string, region: string, runtime: string, memorySize?: number,
  *   timeout?: number, environment?: Record<string, unknown>, functions: Record<string, any>,
  *   vpcConfig?: {vpcId?: unknown, vSwitchIds?: unknown, securityGroupId?: unknown}}} svc
- * @returns {{sYaml: any, roles: any[], eventRules: any[], routes: any[], queues: any[], bus: string, logsPolicyName: string}}
+ * @returns {{sYaml: any, roles: any[], eventRules: any[], routes: any[], bus: string, logsPolicyName: string}}
  */
 export function fc3Deployment(svc) {
   const { service, stage, region } = svc;
@@ -114,29 +113,22 @@ export function fc3Deployment(svc) {
   const roles = [];
   const eventRules = [];
   const routes = [];
-  // the queues FC 3.0 sends what it gives up on to (fc3-dlq.js), to be created before `s deploy`
-  const queues = [];
   const bus = fitName(`${service}-${stage}`, 127);
   const vpcConfig = fc3VpcConfig(svc.vpcConfig);
 
   for (const key of keys) {
     const fn = svc.functions[key];
     const name = names[key];
-    const failureQueue = invokedAsync(key, svc.functions) ? asyncFailureQueueName(service, stage, key) : undefined;
-    if (failureQueue) queues.push({ queueName: failureQueue, kind: 'async-failure', function: name });
     const role = {
       key,
       roleName: fc3RoleName(service, stage, key),
       trustPolicy: FC_TRUST_POLICY,
       policyName: fitName(`${service}-${stage}-${key}`, 128),
-      policy: {
-        Version: '1',
-        Statement: [...fc3Statements(fn.ramRoleStatements ?? [], names), ...(failureQueue ? [sendToQueueStatement(failureQueue, region)] : [])],
-      },
+      policy: { Version: '1', Statement: fc3Statements(fn.ramRoleStatements ?? [], names) },
     };
     roles.push(role);
 
-    const triggers = fc3Triggers(key, fn, name, { region, bus, routes, eventRules, queues });
+    const triggers = fc3Triggers(key, fn, name, { region, bus, routes, eventRules });
 
     const props = {
       region,
@@ -153,7 +145,6 @@ export function fc3Deployment(svc) {
       role: `acs:ram::\${config('AccountID')}:role/${role.roleName}`,
       logConfig: 'auto',
       environmentVariables: environments[key],
-      ...(failureQueue ? { asyncInvokeConfig: asyncInvokeConfig(failureQueue, region) } : {}),
       ...(triggers.length > 0 ? { triggers } : {}),
     };
     if (props.memorySize === undefined) delete props.memorySize;
@@ -161,7 +152,7 @@ export function fc3Deployment(svc) {
     resources[key] = { component: 'fc3', props };
   }
   const sYaml = { edition: FC3_EDITION, name: `${service}-${stage}`, access: 'default', resources };
-  return { sYaml, roles, eventRules, routes, queues, bus, logsPolicyName: fitName(`${service}-${stage}-logs`, 128), mark: ownerMark(service, stage) };
+  return { sYaml, roles, eventRules, routes, bus, logsPolicyName: fitName(`${service}-${stage}-logs`, 128), mark: ownerMark(service, stage) };
 }
 
 const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
@@ -335,7 +326,7 @@ export function eventBridgeScript(deployment, region) {
 /**
  * Writes dist/s.yaml and dist/fc3/ (ram/<role>.{trust,policy}.json, ram.sh, eventbridge.sh,
  * prune.mjs + prune.json, claims.mjs, policy.mjs, role.mjs, rule.mjs, bus.mjs, write.mjs, attached.mjs and the fc3-aliyun.mjs and fc3-owned.mjs
- * they import, routes.json, queues.json) and a .fcignore in each dist/<function>/ so `s deploy` ships what the FC 2.0 zip
+ * they import, routes.json) and a .fcignore in each dist/<function>/ so `s deploy` ships what the FC 2.0 zip
  * ships. Returns the paths written.
  */
 export function writeFc3(distDir, deployment, region) {
@@ -361,7 +352,6 @@ export function writeFc3(distDir, deployment, region) {
   writeFileSync(join(out, 'ram.sh'), ramScript(deployment), { mode: 0o755 });
   writeFileSync(join(out, 'eventbridge.sh'), eventBridgeScript(deployment, region), { mode: 0o755 });
   writeFileSync(join(out, 'routes.json'), JSON.stringify(deployment.routes, null, 2) + '\n');
-  writeFileSync(join(out, 'queues.json'), JSON.stringify(deployment.queues, null, 2) + '\n');
   // What prune.mjs keeps: everything ram.sh and eventbridge.sh make now (a policy-less role's own policy is not).
   const prune = {
     mark: deployment.mark,
@@ -454,10 +444,10 @@ function triggerMethods(http) {
  * @param {string} key
  * @param {any} fn
  * @param {string} name
- * @param {{region: string, bus: string, routes: any[], eventRules: any[], queues: any[]}} out
+ * @param {{region: string, bus: string, routes: any[], eventRules: any[]}} out
  * @returns {any[]}
  */
-function fc3Triggers(key, fn, name, { region, bus, routes, eventRules, queues }) {
+function fc3Triggers(key, fn, name, { region, bus, routes, eventRules }) {
   const triggers = [];
   const events = fn.events ?? [];
   const http = events.filter((e) => e.http).map((e) => e.http);
@@ -490,15 +480,9 @@ function fc3Triggers(key, fn, name, { region, bus, routes, eventRules, queues })
         triggerName: nth('mns'),
         triggerType: 'eventbridge',
         qualifier: 'LATEST',
-        // FC 2.0's MNS trigger config, with FC 3.0's delivery of the messages as CloudEvents, and its
-        // retries and dead-letter queue (fc3-dlq.js)
-        triggerConfig: {
-          ...mnsTriggerConfig(event.mns, region),
-          eventSinkConfig: { deliveryOption: { mode: 'event-driven', eventSchema: 'CloudEvents' } },
-          runOptions: mnsRunOptions(event.mns.queueName, region),
-        },
+        // FC 2.0's MNS trigger config, with FC 3.0's delivery of the messages as CloudEvents
+        triggerConfig: { ...mnsTriggerConfig(event.mns, region), eventSinkConfig: { deliveryOption: { mode: 'event-driven', eventSchema: 'CloudEvents' } } },
       });
-      queues.push({ queueName: deadLetterQueueName(event.mns.queueName), kind: 'dead-letter', of: event.mns.queueName, function: name });
     } else if (event.eventbridge) {
       // Events our own code publishes: a rule on the service's custom bus, targeting the
       // function (an eventbridge trigger only sees the default bus of Alibaba Cloud's own events).

@@ -21,9 +21,8 @@ const RAM_ACTIONS: Record<string, string[]> = {
   'watch-list': [],
   silences: [],
   'status-page': [],
-  // mns:SendMessage: to its own async failure queue (the two functions invoked asynchronously)
-  'cams-events': ['cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba', 'mns:SendMessage'],
-  onboarding: ['cams:AddChatappPhoneNumber', 'cams:ChatappBindWaba', 'cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba', 'cams:QueryChatappPhoneNumbers', 'mns:SendMessage'],
+  'cams-events': ['cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba'],
+  onboarding: ['cams:AddChatappPhoneNumber', 'cams:ChatappBindWaba', 'cams:GetWhatsappHealthStatus', 'cams:QueryChatappBindWaba', 'cams:QueryChatappPhoneNumbers'],
   'onboarding-api': ['fc:InvokeFunction'],
 };
 /** Each function's trigger methods: its routes', and HEAD wherever GET is (answered as GET without the body). */
@@ -140,57 +139,6 @@ describe('dist/s.yaml from serverless.yml', () => {
       eventSourceParameters: { sourceMNSParameters: { RegionId: 'ap-southeast-1', QueueName: 'cams-fc-onboarding-dev', IsBase64Decode: false } },
     });
     expect(mns.triggerConfig).toMatchObject({ asyncInvocationType: true, triggerEnable: true, runOptions: { mode: 'event-driven' } });
-  });
-
-  it('gives each MNS trigger a dead-letter queue and each function invoked asynchronously a failure queue, with the rights to send there and nothing more', () => {
-    const account = '${config(\'AccountID\')}';
-    // every MNS trigger of serverless.yml: retried, then its message kept in <queue>-dlq
-    const mnsQueues = Object.entries(svc.functions).flatMap(([key, fn]) =>
-      (fn.events ?? []).filter((e: Record<string, unknown>) => 'mns' in e).map((e: { mns: { queueName: string } }) => ({ key, queue: e.mns.queueName })),
-    );
-    expect(mnsQueues.map((m) => m.queue).sort()).toEqual(['cams-fc-onboarding-dev', 'cams-fc-receipts-dev']);
-    for (const { key, queue } of mnsQueues) {
-      const t = props(key).triggers.find((x: { triggerConfig: { eventSourceConfig?: { eventSourceParameters?: { sourceMNSParameters?: { QueueName: string } } } } }) =>
-        x.triggerConfig.eventSourceConfig?.eventSourceParameters?.sourceMNSParameters?.QueueName === queue);
-      expect(t.triggerConfig.runOptions, queue).toEqual({
-        mode: 'event-driven',
-        retryStrategy: { PushRetryStrategy: 'EXPONENTIAL_DECAY_RETRY' },
-        errorsTolerance: 'ALL',
-        deadLetterQueue: { Arn: `acs:mns:ap-southeast-1:${account}:/queues/${queue}-dlq` },
-      });
-      expect(dep.queues, queue).toContainEqual({ queueName: `${queue}-dlq`, kind: 'dead-letter', of: queue, function: `cams-fc-dev-${key}` });
-    }
-    // invoked asynchronously (by a trigger, or by onboarding-api's ONBOARDING_FUNCTION): FC's retries, then a failure queue
-    const asyncKeys = ['cams-events', 'onboarding'];
-    for (const key of Object.keys(svc.functions)) {
-      const queue = `cams-fc-dev-${key}-failed`;
-      const role = dep.roles.find((r) => r.key === key)!;
-      const sends = role.policy.Statement.filter((s) => s.Action.includes('mns:SendMessage'));
-      if (!asyncKeys.includes(key)) {
-        expect(props(key), key).not.toHaveProperty('asyncInvokeConfig');
-        expect(sends, key).toEqual([]);
-        continue;
-      }
-      expect(props(key).asyncInvokeConfig, key).toEqual({
-        maxAsyncRetryAttempts: 3,
-        maxAsyncEventAgeInSeconds: 86400,
-        destinationConfig: { onFailure: { destination: `acs:mns:ap-southeast-1:${account}:/queues/${queue}/messages` } },
-      });
-      // the function's own role sends there (FC's destination), on that queue alone
-      expect(sends, key).toEqual([{ Effect: 'Allow', Action: ['mns:SendMessage'], Resource: [`acs:mns:ap-southeast-1:*:/queues/${queue}/messages`] }]);
-      expect(dep.queues, key).toContainEqual({ queueName: queue, kind: 'async-failure', function: `cams-fc-dev-${key}` });
-    }
-    expect(dep.queues).toHaveLength(mnsQueues.length + asyncKeys.length);
-    // onboarding invoked only by another function (its triggers taken out) still gets its failure queue
-    const text = readFileSync(join(REPO, 'serverless.yml'), 'utf8').replace(/asyncInvocationType: true/g, 'asyncInvocationType: false');
-    const d = fc3Deployment(resolvedService('dev', text));
-    expect(validateSYaml(d.sYaml)).toEqual([]);
-    expect(d.sYaml.resources['onboarding']!.props).toHaveProperty('asyncInvokeConfig');
-    expect(d.sYaml.resources['cams-events']!.props).not.toHaveProperty('asyncInvokeConfig');
-    // a long stage: every queue name within MNS's 120 characters, distinct
-    const long = fc3Deployment(resolvedService('s'.repeat(100)));
-    for (const q of long.queues) expect(q.queueName, q.queueName).toMatch(/^[A-Za-z0-9][A-Za-z0-9-]{0,119}$/);
-    expect(new Set(long.queues.map((q) => q.queueName)).size).toBe(long.queues.length);
   });
 
   it('routes events our own code publishes through a custom bus rule targeting the function, not the default bus', () => {
@@ -1048,8 +996,6 @@ describe('files beside dist/s.yaml', () => {
     // It holds the functions' secrets (API_KEYS, sink webhooks, STORE_URL's password).
     expect(statSync(written.sYamlFile).mode & 0o077).toBe(0);
     expect(readFileSync(join(dist, 'onboarding', '.fcignore'), 'utf8')).toContain('*.map');
-    // the queues to create before `s deploy` (README "Deploying")
-    expect(JSON.parse(readFileSync(join(written.dir, 'queues.json'), 'utf8'))).toEqual(dep.queues);
 
     // a stand-in aliyun CLI recording each call's arguments, one JSON line each; its listings are an empty account's
     const bin = tmp();
