@@ -4,11 +4,15 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { fc3Deployment, fc3Resource, packageFc3, type Fc3Deployment, type Fc3Service } from '../../serverless/fc3.js';
 import { validateSYaml } from '../../serverless/fc3-schema.js';
 import { removeDir, REPO, run } from './support.ts';
+
+// The script tests run ram.sh / eventbridge.sh with sh against a stand-in aliyun CLI, a node process
+// per call: one stopped midway took 29.9 s alone on this 2-core machine, at the 30 s default.
+vi.setConfig({ testTimeout: 180_000 });
 
 // ---- the contract: what each function may do, and how it is reached ----
 const RAM_ACTIONS: Record<string, string[]> = {
