@@ -34,6 +34,10 @@ export function signDingTalkUrl(webhook: string, secret: string, timestampMs: nu
   return `${webhook}${sep}timestamp=${timestampMs}&sign=${encodeURIComponent(dingTalkSign(secret, timestampMs))}`;
 }
 
+/**
+ * `title` is the preview DingTalk shows in the chat list, as plain text (it renders no markdown
+ * there): folded to one line by viewOf, not escaped, since an escape would show as written.
+ */
 type DingTalkBody = { msgtype: 'markdown'; markdown: { title: string; text: string } };
 
 /**

@@ -25,6 +25,15 @@ describe('DingTalkSink', () => {
     }
   });
 
+  it('the title is the conversation-list preview, plain text: one line, no markdown escapes that would show', async () => {
+    // DingTalk shows markdown.title as written in the chat list ("首屏会话透出的展示内容"); it renders
+    // no markdown there, so a backslash or a full-width stand-in would show as it is.
+    rx = await startDingTalkReceiver();
+    await new DingTalkSink(rx.url, rx.secret!).send(notification(undefined, { title: '[CRITICAL] **VIP** <b>\n# WABA 299399_x' }));
+    const title = (rx.received[0]!.body as { markdown: { title: string } }).markdown.title;
+    expect(title).toBe('[CRITICAL] **VIP** <b> # WABA 299399_x');
+  });
+
   it('markdown in CAMS text shows as written, not as formatting: bold, italic, strike, code, headings, quotes, lists, links, tags; a template code keeps its "_"', async () => {
     // DingTalk reads **bold**, *italic*, # headings, > quotes, - and 1. lists, [text](url) links (and,
     // like any markdown, may read _italic_ and ~~strike~~); it documents no escape.
