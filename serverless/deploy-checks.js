@@ -8,8 +8,11 @@ import { MNS_QUEUE_NAME_MAX } from './schema.js';
 
 /** FC: all of one function's environment variables (names and values) together, at most 4 KB. */
 export const FC_ENV_LIMIT_BYTES = 4096;
-/** FC accepts letters, digits and `_`, not starting with a digit; `FC_*` is reserved. */
-export const FC_ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * FC: "a key must start with a letter and can contain only letters, digits, and underscores";
+ * `FC_*` is reserved (https://www.alibabacloud.com/help/en/functioncompute/fc/environment-variables).
+ */
+export const FC_ENV_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 /** Stages allowed to keep the code's local defaults (no API keys, the file store). */
 export const DEV_STAGES = ['dev'];
 /** Variables that name an alert sink: the monitor needs at least one to alert anyone. */
@@ -243,7 +246,7 @@ export function deployChecks(svc, readers) {
 
     for (const name of Object.keys(env)) {
       if (name.startsWith('FC_')) errors.push(`function "${key}": environment variable ${name}: names starting with FC_ are reserved by Function Compute`);
-      else if (!FC_ENV_NAME.test(name)) errors.push(`function "${key}": environment variable ${JSON.stringify(name)}: Function Compute accepts letters, digits and _ only, not starting with a digit`);
+      else if (!FC_ENV_NAME.test(name)) errors.push(`function "${key}": environment variable ${JSON.stringify(name)}: Function Compute accepts letters, digits and _ only, starting with a letter`);
     }
     // With --use-openssl-ca, the roots come from SSL_CERT_DIR: without it OpenSSL looks in its
     // build's own folder, which FC does not have, and every https call fails.
@@ -274,6 +277,15 @@ export function deployChecks(svc, readers) {
       if (svc.region && mns.regionId !== undefined && mns.regionId !== svc.region) {
         errors.push(`function "${key}": mns queue ${mns.queueName} has regionId ${mns.regionId}, not the functions' region ${svc.region}: FC reads a queue in the function's own region only (leave regionId out)`);
       }
+    }
+  }
+
+  // FC's timer takes an interval in whole minutes ("@every 4m"; its console: "every n minutes"),
+  // so `@every 30s` packages and is refused at deploy, or never fires as written.
+  for (const [key, fn] of Object.entries(svc.functions)) {
+    for (const timer of (fn?.events ?? []).map((e) => e?.timer).filter(Boolean)) {
+      const problem = everyProblem(timer.cronExpression);
+      if (problem) errors.push(`function "${key}": timer cronExpression ${JSON.stringify(timer.cronExpression)}: ${problem}`);
     }
   }
 
@@ -327,6 +339,18 @@ export function deployChecks(svc, readers) {
  * @param {Record<string, Record<string, unknown>>} envOf each function's merged environment
  * @param {DeployReaders} readers
  */
+/** Why FC would refuse an `@every` interval, or undefined (a cron expression is the schema's). */
+function everyProblem(expression) {
+  const m = /^(?:CRON_TZ=\S+ )?@every (\S+)$/.exec(String(expression ?? ''));
+  if (!m) return undefined;
+  const parts = [...m[1].matchAll(/(\d+)([hms])/g)];
+  const accepted = 'Function Compute takes whole minutes, at least one (`@every 5m`, `@every 1h30m`)';
+  if (parts.some(([, , unit]) => unit === 's')) return `seconds are not an interval FC accepts: ${accepted}`;
+  const minutes = parts.reduce((n, [, v, unit]) => n + Number(v) * (unit === 'h' ? 60 : 1), 0);
+  if (minutes < 1) return `an interval of 0: ${accepted}`;
+  return undefined;
+}
+
 function alertSettingsRead(envOf, readers) {
   const asStrings = (env) => Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === undefined || v === null ? undefined : String(v)]));
   return Object.fromEntries(ALERT_DELIVERERS.filter((k) => k in envOf).map((k) => [k, readers.readAlertSettings(asStrings(envOf[k]))]));

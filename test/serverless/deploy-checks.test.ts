@@ -231,12 +231,26 @@ describe('deployChecks', () => {
     expect(deployChecks(svc({ NODE_OPTIONS: '--use-openssl-ca-x' })).errors).toEqual([]);
   });
 
+  it('fails an @every timer FC refuses (seconds, or no interval), naming the function; whole minutes and cron pass', () => {
+    const timer = (cronExpression: string) => ({ stage: 'dev', functions: { monitor: { events: [{ timer: { cronExpression } }] } } });
+    for (const ok of ['@every 1m', '@every 5m', '@every 1h30m', '@every 2h', 'CRON_TZ=Asia/Shanghai @every 10m', '0 */5 * * * *', '*/30 * * * * *']) {
+      expect(deployChecks(timer(ok)).errors, ok).toEqual([]);
+    }
+    expect(deployChecks(timer('@every 30s')).errors).toEqual([
+      'function "monitor": timer cronExpression "@every 30s": seconds are not an interval FC accepts: Function Compute takes whole minutes, at least one (`@every 5m`, `@every 1h30m`)',
+    ]);
+    for (const bad of ['@every 1m30s', '@every 60s', 'CRON_TZ=Asia/Shanghai @every 45s']) expect(deployChecks(timer(bad)).errors, bad).toEqual([expect.stringMatching(/seconds are not an interval FC accepts/)]);
+    expect(deployChecks(timer('@every 0m')).errors).toEqual([expect.stringMatching(/^function "monitor": timer cronExpression "@every 0m": an interval of 0/)]);
+    expect(deployChecks({ ...timer('@every 0h0m'), stage: 'prod' }).errors).toContainEqual(expect.stringMatching(/an interval of 0/));
+  });
+
   it('fails a variable name FC refuses', () => {
-    const svc = { stage: 'dev', functions: { f: { environment: { FC_REGION: 'x', 'BAD-NAME': 'y', '1ST': 'z', GOOD_1: 'ok' } } } };
+    const svc = { stage: 'dev', functions: { f: { environment: { FC_REGION: 'x', 'BAD-NAME': 'y', '1ST': 'z', _LEAD: 'u', GOOD_1: 'ok', g_2_: 'ok' } } } };
     expect(deployChecks(svc).errors).toEqual([
       'function "f": environment variable FC_REGION: names starting with FC_ are reserved by Function Compute',
-      'function "f": environment variable "BAD-NAME": Function Compute accepts letters, digits and _ only, not starting with a digit',
-      'function "f": environment variable "1ST": Function Compute accepts letters, digits and _ only, not starting with a digit',
+      'function "f": environment variable "BAD-NAME": Function Compute accepts letters, digits and _ only, starting with a letter',
+      'function "f": environment variable "1ST": Function Compute accepts letters, digits and _ only, starting with a letter',
+      'function "f": environment variable "_LEAD": Function Compute accepts letters, digits and _ only, starting with a letter',
     ]);
   });
 });
