@@ -34,7 +34,11 @@ const FC_TRUST_POLICY = {
   Version: '1',
   Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: ['fc.aliyuncs.com'] } }],
 };
-/** FC writes a function's log lines to SLS with the function's own role. */
+/**
+ * FC writes a function's log lines to SLS with the function's own role. On `*`: with logConfig
+ * auto FC picks the log project's name at deploy, so packaging cannot name it, and one policy per
+ * service and stage (RAM names are account-wide) cannot pin a region either.
+ */
 const LOG_STATEMENTS = [{ Effect: 'Allow', Action: ['log:PostLogStoreLogs'], Resource: ['*'] }];
 
 /**
