@@ -128,6 +128,10 @@ function receiptsSection(view: StatusView): string {
   const s = r.stats;
   if (s.received === 0 && r.unknownWabas.length === 0) return out + '<p class="muted">None received yet.</p></section>';
   out += `<p id="receipt-counts">${s.received} received: ${s.processed} processed · ${s.duplicates} duplicates · ${s.invalid} invalid · ${s.unknown} unknown · ${s.unknownWaba} unknownWaba · ${s.removed} removed.</p>`;
+  // Look-ups, not receipts: apart from the counts above, and only when the role lacks its grant.
+  if (s.lookUpRefused > 0) {
+    out += `<p class="err" id="lookups-refused">${s.lookUpRefused} WABA look-up${s.lookUpRefused === 1 ? '' : 's'} refused by CAMS for the function's own credentials or grant (lookUpRefused): grant cams:QueryChatappBindWaba to the cams-events role; their receipts wait as unknownWaba until it is.</p>`;
+  }
   if (r.unknownWabas.length > 0) {
     const list = r.unknownWabas.map((w) => `WABA ${esc(w.wabaId)}${w.lastAt !== undefined ? ` (last ${time(w.lastAt)})` : ''}`).join(', ');
     out += `<p id="unknown-wabas">Named by receipts, watched by nothing (not alerted): ${list}${r.more ? ' and more the page does not list' : ''}.</p>`;

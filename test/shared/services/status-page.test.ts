@@ -136,7 +136,13 @@ describe("the status page's headline from the store, as the sweep records the mo
       await store.put(`${UNKNOWN_WABA_PREFIX}<b>`, { WabaId: '<b>', LastAt: '2026-12-01T11:00:00.000Z', Receipt: {} });
       const html = (await section())!;
       expect(html).toContain('<p id="receipt-counts">9 received: 4 processed · 2 duplicates · 1 invalid · 0 unknown · 2 unknownWaba · 0 removed.</p>');
+      // none refused: no line (a record without lookUpRefused, as an earlier version wrote, reads 0)
+      expect(html).not.toContain('lookups-refused');
       expect(html).toContain('<p id="unknown-wabas">Named by receipts, watched by nothing (not alerted): WABA 111 (last 2026-12-01 10:00 UTC), WABA &lt;b&gt; (last 2026-12-01 11:00 UTC).</p>');
+      await store.put(STATS_KEY, { received: 9, processed: 4, duplicates: 2, invalid: 1, unknown: 0, unknownWaba: 2, lookUpRefused: 3 });
+      expect(await section()).toContain(
+        `<p class="err" id="lookups-refused">3 WABA look-ups refused by CAMS for the function's own credentials or grant (lookUpRefused): grant cams:QueryChatappBindWaba to the cams-events role; their receipts wait as unknownWaba until it is.</p>`,
+      );
       for (let i = 0; i < 100; i++) await store.put(`${UNKNOWN_WABA_PREFIX}${500 + i}`, { WabaId: String(500 + i), LastAt: '2026-12-01T10:00:00.000Z', Receipt: {} });
       expect(await section()).toMatch(/WABA 598 \(last 2026-12-01 10:00 UTC\) and more the page does not list\.<\/p>$/);
     } finally {
