@@ -114,7 +114,7 @@ function readCamsReply<A extends CamsAction>(action: A, res: HttpResponse): Cams
   }
   // A business failure needs only a Code to be reported as one.
   if (isRecord(json) && typeof json.Code === 'string' && json.Code !== 'OK') {
-    throw camsErrorFromBody(res.status, json, action, requestIdHeader);
+    throw camsErrorFromBody(res.status, json, action, requestIdHeader, res.headers['retry-after']);
   }
   const envelope = parseEnvelope(json);
   if (!envelope.ok) throw invalidResponse(envelope.message, res.status, action);

@@ -33,7 +33,7 @@ export interface CamsErrorInit {
   cause?: unknown;
   /** Our own refusal (the account's budget had no slot in time): when to try again. */
   retryAfterMs?: number | undefined;
-  /** A throttle's own Retry-After (a gateway's 429), in whole seconds, bounded. */
+  /** A throttle's own Retry-After (a gateway's 429, or CAMS's Throttling* with the header), in whole seconds, bounded. */
   retryAfterS?: number | undefined;
 }
 
@@ -229,8 +229,11 @@ export function camsErrorFromBody(
   body: Record<string, unknown>,
   action?: string,
   requestIdHeader?: string | string[],
+  retryAfterHeader?: string | string[],
 ): CamsError {
   const Code = errorField(body, 'Code') ?? HTTP_ERROR;
+  // A throttle in CAMS's own body may carry the wait it asks for too: relayed as a gateway page's is.
+  const retryAfter = headerValue(retryAfterHeader);
   return new CamsError({
     Code,
     Message: errorField(body, 'Message') ?? `HTTP ${httpStatus}`,
@@ -241,6 +244,7 @@ export function camsErrorFromBody(
     httpStatus,
     retryable: isRetryableFailure(Code, httpStatus),
     action,
+    retryAfterS: isThrottlingCode(Code) && retryAfter !== undefined ? throttleWaitS(retryAfter) : undefined,
   });
 }
 
@@ -260,7 +264,7 @@ export function camsErrorFromHttp(
     parsed = undefined;
   }
   if (parsed && typeof parsed === 'object' && !Array.isArray(parsed) && errorField(parsed as Record<string, unknown>, 'Code') !== undefined) {
-    return camsErrorFromBody(httpStatus, parsed as Record<string, unknown>, action, requestIdHeader);
+    return camsErrorFromBody(httpStatus, parsed as Record<string, unknown>, action, requestIdHeader, retryAfterHeader);
   }
   const snippet = text.trim().slice(0, 200);
   // A 429 without CAMS's body is a throttle in front of CAMS (a gateway's or proxy's page): the call

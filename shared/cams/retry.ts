@@ -107,7 +107,10 @@ export async function withRetry<T>(attempt: (budget: AttemptBudget) => Promise<T
   let serverError = false;
   for (let n = 1; n <= o.policy.maxAttempts; n++) {
     if (n > 1 && !again) {
-      const delay = fullJitterDelay(n - 2, o.policy, o.random);
+      // Not before the wait a throttle asked for (its Retry-After): sooner would meet the same
+      // throttle. When that wait does not fit, the throttle is the answer, with its wait.
+      const asked = last?.retryAfterS !== undefined ? last.retryAfterS * 1000 : 0;
+      const delay = Math.max(asked, fullJitterDelay(n - 2, o.policy, o.random));
       if (o.clock.now() + delay > latestStart) break;
       if (delay > 0) await o.clock.sleep(delay);
     }

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CamsClient, encodeForm, hasScheme, resolveEndpoint } from '../../../shared/cams/client.ts';
 import { CamsBudget } from '../../../shared/cams/budget/budget.ts';
 import { CAMS_VERSION } from '../../../shared/cams/operations.ts';
-import { expectCamsError, gatewayError, ok, startScriptedCams, TEST_KEY, type RecordedCall, type ScriptedCams, type ScriptedReply } from './scripted-cams.ts';
+import { expectCamsError, fakeClock, gatewayError, ok, startScriptedCams, TEST_KEY, type RecordedCall, type ScriptedCams, type ScriptedReply } from './scripted-cams.ts';
 
 // CommonJS `exports.default` surfaces differently through ESM interop: walk down to the class.
 function officialToForm(): (params: object) => string {
@@ -145,7 +145,10 @@ describe('CamsClient error forms', () => {
 
   it('reads a 429 without a CAMS body (a gateway\'s page) as a throttle, retried, with its Retry-After', async () => {
     server = await startScriptedCams(() => ({ status: 429, body: 'Too Many Requests', headers: { 'retry-after': '3' } }));
-    const err = await expectCamsError(clientFor(server.url, { retry: { maxAttempts: 2, baseDelayMs: 0 } }).bindWaba({ WabaId: '1' }));
+    const clock = fakeClock();
+    const c = clientFor(server.url, { retry: { maxAttempts: 2, baseDelayMs: 0 }, budget: new CamsBudget({ clock }), now: clock.now, sleep: clock.sleep });
+    const err = await expectCamsError(c.bindWaba({ WabaId: '1' }));
+    expect(clock.sleeps).toEqual([3000]); // the wait it asked for before the second attempt
     expect(err).toMatchObject({ Code: 'Throttling', httpStatus: 429, retryable: true, retryAfterS: 3, attempts: 2, budgetRefusal: false });
     expect(server.calls).toHaveLength(2);
   });

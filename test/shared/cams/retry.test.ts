@@ -155,6 +155,45 @@ describe('giving up', () => {
     expect(err.Code).toBe('System.LimitControl');
   });
 
+  it("a throttle's Retry-After holds the next attempt at least that long: a gateway's 429 page and CAMS's own Throttling.User with the header", async () => {
+    const throttles: ScriptedReply[] = [
+      { status: 429, body: 'Too Many Requests', headers: { 'retry-after': '3' } },
+      { ...gatewayError(400, 'Throttling.User', 'Request was denied due to user flow control.'), headers: { 'retry-after': '2' } },
+    ];
+    for (const throttle of throttles) {
+      await server?.close();
+      server = await startScriptedCams(sequence(throttle, BIND_OK));
+      const { c, clock } = client(server.url);
+      const start = clock.now();
+      expect((await c.bindWaba({ WabaId: 'W' })).requestId).toBe('REQ-FINAL');
+      expect(server.calls).toHaveLength(2);
+      const asked = Number(throttle.headers!['retry-after']) * 1000;
+      // its own backoff alone would have waited 50 ms (random 0.5 of 100)
+      expect(clock.sleeps).toEqual([asked]);
+      expect(clock.now() - start).toBeGreaterThanOrEqual(asked);
+    }
+  });
+
+  it("a throttle's Retry-After that does not fit before the deadline ends the call with that throttle and its wait, not an early retry into it", async () => {
+    server = await startScriptedCams(() => ({ ...gatewayError(400, 'Throttling.User', 'flow control'), headers: { 'retry-after': '5' } }));
+    const { c, clock } = client(server.url);
+    const err = await expectCamsError(c.bindWaba({ WabaId: 'W' }, { deadline: clock.now() + 3000 }));
+    expect(err).toMatchObject({ Code: 'Throttling.User', retryAfterS: 5, attempts: 1 });
+    expect(server.calls).toHaveLength(1);
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('a CAMS throttle without Retry-After keeps its own backoff, and a Retry-After on a refusal that is not a throttle is not read', async () => {
+    server = await startScriptedCams(sequence(gatewayError(400, 'Throttling.User', 'flow control'), BIND_OK));
+    const { c, clock } = client(server.url);
+    await c.bindWaba({ WabaId: 'W' });
+    expect(clock.sleeps).toEqual([50]);
+    await server.close();
+    server = await startScriptedCams(() => ({ ...gatewayError(400, 'InvalidParameter', 'bad'), headers: { 'retry-after': '9' } }));
+    const err = await expectCamsError(client(server.url).c.bindWaba({ WabaId: 'W' }));
+    expect(err.retryAfterS).toBeUndefined();
+  });
+
   it('a deadline already too close makes no attempt and says DeadlineExceeded', async () => {
     server = await startScriptedCams(() => BIND_OK);
     const { c, clock } = client(server.url);
