@@ -5,7 +5,7 @@
  * WABA of, looked up with QueryChatappBindWaba.
  */
 import type { CamsClient } from '../cams/client.ts';
-import { HTTP_ERROR, INVALID_RESPONSE, isCamsError, isOwnCallRefusal, isPermissionRefusal } from '../cams/errors.ts';
+import { HTTP_ERROR, INVALID_RESPONSE, isCamsError, isExpiredToken, isOwnCallRefusal, isPermissionRefusal } from '../cams/errors.ts';
 import { ENTITY_PREFIX } from '../monitor/entity-store.ts';
 import type { EntityState } from '../monitor/entity-state.ts';
 import { loadWatchList, targetId, WATCH_PREFIX, type NodeAttributes, type RegisteredTarget, type WatchTarget } from '../monitor/targets.ts';
@@ -188,7 +188,9 @@ export async function buildWabaIndex(store: Store, envTargets: readonly WatchTar
  * `unknown-waba` for up to an hour after the role was fixed.
  */
 function refusesTheCaller(code: string): boolean {
-  return isOwnCallRefusal(code) || isPermissionRefusal(code) || code === 'Product.Unsubscript';
+  // `Forbidden.*` is the gateway refusing the calling account or key (a disabled key, RAM, risk
+  // control, an account not activated), never one space: CAMS refuses a space by its own codes.
+  return isOwnCallRefusal(code) || isPermissionRefusal(code) || code === 'Product.Unsubscript' || code.startsWith('Forbidden.');
 }
 const NO_READABLE_ANSWER = new Set([INVALID_RESPONSE, HTTP_ERROR]);
 
@@ -235,7 +237,12 @@ export async function lookUpSpaces(spaces: Spaces, deps: LookUpDeps, random: () 
       spaces.learnt(wabaId, custSpaceId);
     } catch (e) {
       if (!isCamsError(e)) throw e;
-      // Not an expired STS token (retryable): the next invocation's is fresh; nothing to fix.
+      // The invocation's STS token ran out: every look-up left would be refused for it alike. Nothing
+      // is kept or counted (nothing to fix: the next invocation's token is fresh); asked again then.
+      if (isExpiredToken(e.Code)) {
+        deps.log({ level: 'warn', msg: "the function's STS token expired during the push's WABA look-ups; asked again at the next push", custSpaceId, code: e.Code });
+        break;
+      }
       if (!e.retryable && refusesTheCaller(e.Code)) {
         callerRefused++;
         deps.log({ level: 'error', msg: "CAMS refused the function's own look-up of a space's WABA: grant cams:QueryChatappBindWaba to the cams-events role (or fix its credentials); asked again at the next push", custSpaceId, code: e.Code });

@@ -273,6 +273,51 @@ describe("the look-up of a space's WABA", () => {
     expect((await store.get(SPACE_WABA_PREFIX + space))?.value).toEqual({ WabaId: WABA });
   });
 
+  it("the invocation's STS token expired: the push's look-ups stop at the first (one CAMS call), nothing kept or counted, asked again by the next push", async () => {
+    const store = await openStore('memory:');
+    await registerWatchTarget(store, phone(), 'test');
+    await registerWatchTarget(store, { CustSpaceId: 'C99999999999998', NodeType: 'phone', PhoneNumber: '8613800000998' }, 'test');
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { expiredTokens: ['STS.ran-out'] });
+    const expired = new CamsClient({ endpoint: sandbox.url, credentials: () => ({ ...DEFAULT_SANDBOX_KEYS[0]!, securityToken: 'STS.ran-out' }), budget: new CamsBudget({ qps: {} }) });
+    const lines: Array<Record<string, unknown>> = [];
+    const receipt = [{ Type: 'phoneNameUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'APPROVED' }];
+    const before = (await bindCalls()).length;
+    expect(await applyReceipts(parseBatch(receipt).receipts, { ...deps(store), cams: expired, log: (l) => lines.push(l) })).toEqual([expect.objectContaining({ Outcome: 'unknown-waba' })]);
+    // One call: the other space's look-up would sign with the same token.
+    expect((await bindCalls()).slice(before).map((c) => c.Code)).toEqual(['InvalidSecurityToken.Expired']);
+    expect(await store.get(SPACE_WABA_PREFIX + space)).toBeUndefined();
+    expect(await store.get(SPACE_WABA_PREFIX + 'C99999999999998')).toBeUndefined();
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'warn', code: 'InvalidSecurityToken.Expired' }));
+    expect((await store.get<ReceiptStats>(STATS_KEY))?.value).toMatchObject({ lookUpRefused: 0 });
+
+    await sandboxControl(sandbox, 'PUT', '/__sandbox/faults', { expiredTokens: [] });
+    clock += 60_000;
+    expect(await push(store, receipt)).toEqual([expect.objectContaining({ Outcome: 'processed', Node: targetId(phone()) })]);
+  });
+
+  it('a Forbidden.* refusal (the gateway refusing the account or key) is the caller\'s, not the space\'s: not kept, counted, the other spaces not asked', async () => {
+    let hits = 0;
+    const server = createServer((_req, res) => {
+      hits++;
+      res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ RequestId: 'R-F', Code: 'Forbidden.RiskControl', Message: 'The request was denied by risk control.' }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const cams = new CamsClient({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, credentials: DEFAULT_SANDBOX_KEYS[0]!, budget: new CamsBudget({ qps: {} }) });
+      const store = await openStore('memory:');
+      await registerWatchTarget(store, phone(), 'test');
+      await registerWatchTarget(store, { CustSpaceId: 'C99999999999997', NodeType: 'phone', PhoneNumber: '8613800000997' }, 'test');
+      const receipt = parseBatch([{ Type: 'phoneNameUpdate', WabaId: WABA, PhoneNumber: PHONE, Status: 'APPROVED' }]).receipts;
+      expect(await applyReceipts(receipt, { ...deps(store), cams })).toEqual([expect.objectContaining({ Outcome: 'unknown-waba' })]);
+      expect(hits).toBe(1);
+      expect(await store.get(SPACE_WABA_PREFIX + space)).toBeUndefined();
+      expect(await store.get(SPACE_WABA_PREFIX + 'C99999999999997')).toBeUndefined();
+      expect((await store.get<ReceiptStats>(STATS_KEY))?.value).toMatchObject({ lookUpRefused: 1 });
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it('a reply that could not be read (InvalidResponse) says nothing of the space: not kept, asked again at the next push', async () => {
     // A gateway answering 200 with a page that is not CAMS's JSON, on loopback.
     let hits = 0;
