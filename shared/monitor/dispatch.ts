@@ -195,9 +195,10 @@ async function deliverUnderLease(
   // Read again since the silences were applied (the lines above): what a check wrote in between is left out.
   owing = uncovered(await resolveSinks(store, owing, configured, log), silences, at);
   const pass: Pass = { now, log, report, mayStart, policy, configured, stuck: new Set(refused), refused, down: new Set(), monitorChanged: false };
-  for (const sink of sinks) {
-    if (!(await deliverToSink(store, sink, owing, sending.get(sink.name)!, pass))) return;
-  }
+  // The sinks side by side, each its own messages in order: one that does not answer holds up none
+  // of the others (served in turn, each of them waited out its timeouts first). Every write a sink's
+  // delivery makes to a shared entity is a compare-and-set (strike, the owed marker).
+  if (!(await everySink(sinks, (sink) => deliverToSink(store, sink, owing, sending.get(sink.name)!, pass)))) return;
   // A sink's refusal (or its end) recorded a monitor alert in this pass: the other sinks hear of it
   // now, not at the next flush. Only the monitor group, and none that did not go through in this pass.
   if (!pass.monitorChanged) return;
@@ -208,9 +209,17 @@ async function deliverUnderLease(
   const monitorAt = now();
   if (await applySilences(store, monitor, monitorAt, log, { inFlight: inFlight(sendingNow), repeatIntervalMs: policy.repeatIntervalMs, silences })) owing = await loadOwing(store);
   owing = uncovered(owing, silences, monitorAt);
-  for (const sink of sinks) {
-    if (!(await deliverToSink(store, sink, owing, sendingNow.get(sink.name)!, { ...pass, only: MONITOR_GROUP, monitorChanged: false }))) return;
-  }
+  const monitorPass = { ...pass, only: MONITOR_GROUP, monitorChanged: false };
+  await everySink(sinks, (sink) => deliverToSink(store, sink, owing, sendingNow.get(sink.name)!, monitorPass));
+}
+
+/** `deliver` for every sink at once; false when any could send no more (the lease lost, the invocation ending). */
+async function everySink(sinks: readonly AlertSink[], deliver: (sink: AlertSink) => Promise<boolean>): Promise<boolean> {
+  const settled = await Promise.allSettled(sinks.map(deliver));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  // A store failure in one sink's delivery fails the flush as it did when they ran in turn, once all have stopped.
+  if (failed) throw failed.reason;
+  return settled.every((r) => r.status === 'fulfilled' && r.value);
 }
 
 /**

@@ -178,6 +178,36 @@ describe('deliverOwed', () => {
     }
   });
 
+  it('the sinks are served side by side: every message of a healthy sink is sent while the first send to a sink that does not answer is still waiting', async () => {
+    const held: Socket[] = [];
+    const hung = createServer((socket) => void held.push(socket));
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    const port = (hung.address() as { port: number }).port;
+    try {
+      const store = await openStore('memory:');
+      const events: string[] = [];
+      // First in the list: served in turn, it held the recorder behind its two timeouts.
+      const webhook = new WebhookSink(`http://127.0.0.1:${port}/hook`, 'whsec-test', { timeoutMs: 1500 });
+      const recorder = new TimedSink('recorder');
+      const send = recorder.send.bind(recorder);
+      recorder.send = (n: AlertNotification) => {
+        events.push(`recorder ${n.group}`);
+        return send(n);
+      };
+      const groups = ['1', '2', '3'];
+      for (const g of groups) await owe(store, g, ['webhook', 'recorder']);
+      const log = (rec: Record<string, unknown>) => {
+        if (rec['sink'] === 'webhook' && rec['msg'] === 'alert delivery failed; it stays owed') events.push('webhook timed out');
+      };
+      const report = await deliverOwed(store, [webhook, recorder], Date.now, log);
+      expect(events).toEqual([...groups.map((g) => `recorder waba:${g}`), 'webhook timed out', 'webhook timed out']);
+      expect(report.delivered.map((d) => d.sink)).toEqual(['recorder', 'recorder', 'recorder']);
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise((resolve) => hung.close(resolve));
+    }
+  });
+
   it('a failed send is retried as the same message, and nothing newer of its group goes ahead of it', async () => {
     const store = await openStore('memory:');
     const sink = new TimedSink('hook');
