@@ -41,6 +41,20 @@ async function owe(store: Store, wabaId: string, sinks: string[], phoneNumber?: 
 
 const noLog = () => {};
 
+/** A receiver whose host accepts connections and never answers (a hung receiver, a black-holing proxy). */
+async function withHungReceiver(run: (port: number, held: readonly Socket[]) => Promise<void>): Promise<void> {
+  const held: Socket[] = [];
+  const hung = createServer((socket) => void held.push(socket));
+  await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+  try {
+    await run((hung.address() as { port: number }).port, held);
+  } finally {
+    for (const s of held) s.destroy();
+    await new Promise((resolve) => hung.close(resolve));
+  }
+}
+
+
 describe('deliverOwed', () => {
   it("lists a group's owed entries in sendOrder, not in the order the entities are stored", async () => {
     const store = await openStore('memory:');
@@ -151,12 +165,7 @@ describe('deliverOwed', () => {
   });
 
   it("a sink that does not answer (two sends in a row time out) is left for the rest of the flush: the other sinks' messages are not held behind one timeout per group, nor cut off by the invocation's end", async () => {
-    // A webhook whose host accepts connections and never answers (a hung receiver, a black-holing proxy).
-    const held: Socket[] = [];
-    const hung = createServer((socket) => void held.push(socket));
-    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
-    const port = (hung.address() as { port: number }).port;
-    try {
+    await withHungReceiver(async (port, held) => {
       const store = await openStore('memory:');
       const webhook = new WebhookSink(`http://127.0.0.1:${port}/hook`, 'whsec-test', { timeoutMs: 300 });
       const recorder = Object.assign(new TimedSink('recorder'), { timeoutMs: 300 });
@@ -172,18 +181,11 @@ describe('deliverOwed', () => {
       // Still owed to the webhook, every group: the next flush tries it again.
       const owedTo = (await store.list<EntityState>(ENTITY_PREFIX)).flatMap((e) => e.value.outbox.flatMap((o) => o.pendingSinks));
       expect(owedTo).toEqual(groups.map(() => 'webhook'));
-    } finally {
-      for (const s of held) s.destroy();
-      await new Promise((resolve) => hung.close(resolve));
-    }
+    });
   });
 
   it('the sinks are served side by side: every message of a healthy sink is sent while the first send to a sink that does not answer is still waiting', async () => {
-    const held: Socket[] = [];
-    const hung = createServer((socket) => void held.push(socket));
-    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
-    const port = (hung.address() as { port: number }).port;
-    try {
+    await withHungReceiver(async (port) => {
       const store = await openStore('memory:');
       const events: string[] = [];
       // First in the list: served in turn, it held the recorder behind its two timeouts.
@@ -202,10 +204,7 @@ describe('deliverOwed', () => {
       const report = await deliverOwed(store, [webhook, recorder], Date.now, log);
       expect(events).toEqual([...groups.map((g) => `recorder waba:${g}`), 'webhook timed out', 'webhook timed out']);
       expect(report.delivered.map((d) => d.sink)).toEqual(['recorder', 'recorder', 'recorder']);
-    } finally {
-      for (const s of held) s.destroy();
-      await new Promise((resolve) => hung.close(resolve));
-    }
+    });
   });
 
   it('a failed send is retried as the same message, and nothing newer of its group goes ahead of it', async () => {
