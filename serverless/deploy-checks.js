@@ -334,11 +334,6 @@ export function deployChecks(svc, readers) {
   return { errors, warnings };
 }
 
-/**
- * Each deliverer's alert settings as it reads them (readers.readAlertSettings), by function key.
- * @param {Record<string, Record<string, unknown>>} envOf each function's merged environment
- * @param {DeployReaders} readers
- */
 /** Why FC would refuse an `@every` interval, or undefined (a cron expression is the schema's). */
 function everyProblem(expression) {
   const m = /^(?:CRON_TZ=\S+ )?@every (\S+)$/.exec(String(expression ?? ''));
@@ -351,6 +346,11 @@ function everyProblem(expression) {
   return undefined;
 }
 
+/**
+ * Each deliverer's alert settings as it reads them (readers.readAlertSettings), by function key.
+ * @param {Record<string, Record<string, unknown>>} envOf each function's merged environment
+ * @param {DeployReaders} readers
+ */
 function alertSettingsRead(envOf, readers) {
   const asStrings = (env) => Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === undefined || v === null ? undefined : String(v)]));
   return Object.fromEntries(ALERT_DELIVERERS.filter((k) => k in envOf).map((k) => [k, readers.readAlertSettings(asStrings(envOf[k]))]));
